@@ -1,0 +1,52 @@
+# kumo - top-level entry points. See README.md.
+#   make demo   install missing packages, build, run the market scenario
+#   make test   install missing packages, then: checks, debug tests, ASan+UBSan tests, fuzzing
+.PHONY: all deps build demo test check test-debug test-asan test-release fuzz bench format clean
+
+FUZZ_SECONDS ?= 20
+
+all: build
+
+deps:
+	@tools/deps.sh
+
+build: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release
+
+demo: build
+	./build/release/kumo demo
+
+check: deps
+	tools/check.sh
+
+test-debug: deps
+	cmake --preset debug >/dev/null
+	cmake --build --preset debug
+	ctest --preset debug
+
+test-asan: deps
+	cmake --preset asan-ubsan >/dev/null
+	cmake --build --preset asan-ubsan
+	ctest --preset asan-ubsan
+
+test-release: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release
+	ctest --preset release
+
+fuzz: deps
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz
+	tools/fuzz.sh $(FUZZ_SECONDS)
+
+test: check test-debug test-asan fuzz
+
+bench: build
+	tools/bench.sh
+
+format:
+	git ls-files '*.c' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf build

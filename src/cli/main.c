@@ -1,0 +1,39 @@
+/*
+ * main.c - the kumo binary: one table of commands, dispatched by name.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const kumo_cli_command_t cli_commands[] = {
+    {"demo", kumo_cli_demo_main, "run the scripted market scenario on a real store"},
+    {"version", kumo_cli_version_main, "print the version"},
+};
+
+static void cli_usage(FILE *out)
+{
+    fprintf(out, "usage: kumo <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++) {
+        fprintf(out, "  %-10s %s\n", cli_commands[i].name, cli_commands[i].summary);
+    }
+    fprintf(out, "  %-10s %s\n", "help", "show this help");
+    fprintf(out, "\nRun 'kumo <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0) {
+        cli_usage(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++) {
+        if (strcmp(argv[1], cli_commands[i].name) == 0) {
+            return cli_commands[i].main_fn(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "kumo: unknown command '%s'\n\n", argv[1]);
+    cli_usage(stderr);
+    return 2;
+}

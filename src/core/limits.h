@@ -1,0 +1,63 @@
+/*
+ * limits.h - every input limit, with why it has its value. Each is tested at MAX (accepted)
+ * and MAX+1 (rejected). Relations between limits are _Static_asserts.
+ */
+#ifndef KUMO_CORE_LIMITS_H
+#define KUMO_CORE_LIMITS_H
+
+/* A tx carries at most a provider certificate plus a batch of confirmations; 64 KiB keeps a
+ * block of 10k typical txs within KUMO_BLOCK_BYTES_MAX. Params may lower it (max_tx_bytes). */
+#define KUMO_TX_BYTES_MAX (64u * 1024u)
+/* Hard ceiling for a block's tx bytes; params may lower it (max_block_bytes). */
+#define KUMO_BLOCK_BYTES_MAX (32u * 1024u * 1024u)
+/* Txs per block: bounds per-block result and event arrays. */
+#define KUMO_BLOCK_TX_COUNT_MAX 50000u
+/* Msgs per tx: a facilitator batches matches; 1024 keeps a tx's work bounded. */
+#define KUMO_TX_MSG_COUNT_MAX 1024u
+/* Lease confirmations per msg: a provider confirms all its leases in a few txs. */
+#define KUMO_CONFIRM_COUNT_MAX 1024u
+/* Infrastructure groups per deployment (one datacenter each). */
+#define KUMO_GROUP_COUNT_MAX 32u
+/* Resource groups per infrastructure group. */
+#define KUMO_RESOURCE_COUNT_MAX 16u
+/* Compute units in one resource group. */
+#define KUMO_RESOURCE_UNIT_COUNT_MAX 10000u
+/* Names of groups and regions: short identifiers. */
+#define KUMO_NAME_BYTES_MAX 64u
+#define KUMO_REGION_BYTES_MAX 64u
+/* Provider host URI. */
+#define KUMO_URI_BYTES_MAX 256u
+/* Provider attributes (key/value pairs). */
+#define KUMO_ATTRIBUTE_COUNT_MAX 16u
+#define KUMO_ATTRIBUTE_KEY_BYTES_MAX 64u
+#define KUMO_ATTRIBUTE_VALUE_BYTES_MAX 128u
+/* A PEM root certificate: an Ed25519 or P-256 CA fits in 2 KiB; 8 KiB leaves room for RSA. */
+#define KUMO_CERT_PEM_BYTES_MAX (8u * 1024u)
+/* Tx memo. */
+#define KUMO_MEMO_BYTES_MAX 256u
+/* Chain id. */
+#define KUMO_CHAIN_ID_BYTES_MAX 64u
+/* Genesis file: balances for many accounts, but bounded. */
+#define KUMO_GENESIS_BYTES_MAX (16u * 1024u * 1024u)
+/* Entries in genesis lists. */
+#define KUMO_GENESIS_ACCOUNT_COUNT_MAX 100000u
+#define KUMO_GENESIS_VALIDATOR_COUNT_MAX 256u
+/* JSON nesting: input never drives unbounded recursion. */
+#define KUMO_JSON_DEPTH_MAX 32u
+/* A state object's stored bytes (a deployment with all groups is the largest). */
+#define KUMO_STATE_OBJECT_BYTES_MAX (256u * 1024u)
+/* A store key: prefix + owner + dseq + gseq + oseq + provider + slack. */
+#define KUMO_KEY_BYTES_MAX 128u
+/* Query page size. */
+#define KUMO_QUERY_PAGE_COUNT_MAX 1000u
+/* Address bytes (first 20 bytes of SHA-256(pubkey)). */
+#define KUMO_ADDRESS_BYTES 20u
+/* Deployment version: a Merkle root. */
+#define KUMO_VERSION_BYTES 32u
+
+_Static_assert(KUMO_TX_BYTES_MAX <= KUMO_BLOCK_BYTES_MAX, "a max-size tx fits in a block");
+_Static_assert(KUMO_CERT_PEM_BYTES_MAX < KUMO_TX_BYTES_MAX, "a provider cert fits in a tx");
+_Static_assert(KUMO_STATE_OBJECT_BYTES_MAX >= KUMO_TX_BYTES_MAX,
+               "any object a tx can create fits the state object bound");
+
+#endif

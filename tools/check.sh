@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# check.sh - cheap static checks, run first by `make test`: formatting, banned calls and
+# headers, floats in pure modules, and the include rules between modules.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+fail=0
+say() { echo "check: $*"; }
+
+files=$(git ls-files '*.c' '*.h' 2>/dev/null || find src tests fuzz bench -name '*.[ch]')
+if ! echo "$files" | xargs -r clang-format --dry-run --Werror 2>/tmp/kumo-format.log; then
+    say "clang-format differences (run 'make format'):"; head -30 /tmp/kumo-format.log; fail=1
+fi
+if grep -rnE '#include <assert\.h>' src; then say "<assert.h> is banned in src/"; fail=1; fi
+if grep -rnE '\b(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|gets)\s*\(' src; then
+    say "unsafe string calls in src/"; fail=1
+fi
+pure="src/core src/codec src/crypto src/market src/chain"
+if grep -rnwE 'float|double' $pure; then say "floats in a pure module"; fail=1; fi
+if grep -rnE '\b(rand|srand|time|clock_gettime|gettimeofday)\s*\(' $pure; then
+    say "clock or randomness in a pure module"; fail=1
+fi
+tools/check_deps.sh || fail=1
+exit $fail

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# check_deps.sh - each module may include only the public headers of the modules STYLE.md
+# allows it (and its own private headers).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root/src"
+declare -A allow=(
+  [core]="core"
+  [log]="log"
+  [codec]="core codec"
+  [crypto]="core crypto"
+  [keyring]="core codec crypto keyring"
+  [store]="core store"
+  [market]="core codec crypto market"
+  [chain]="core codec crypto market chain"
+  [cli]="core log codec crypto keyring store market chain cli"
+)
+fail=0
+for mod in "${!allow[@]}"; do
+    [ -d "$mod" ] || continue
+    while IFS= read -r line; do
+        file=${line%%:*}
+        inc=$(echo "$line" | sed -E 's/.*#include "([a-z_]+)\/.*/\1/')
+        case " ${allow[$mod]} " in
+            *" $inc "*) ;;
+            *) echo "check_deps: $file includes $inc/ (not allowed for $mod)"; fail=1 ;;
+        esac
+    done < <(grep -HnE '#include "[a-z_]+/' "$mod"/*.[ch] 2>/dev/null || true)
+done
+exit $fail
