@@ -24,36 +24,49 @@ typedef struct kumo_crypto_keypair {
     uint8_t seckey[KUMO_CRYPTO_SECKEY_BYTES]; /* libsodium layout: seed || pubkey */
 } kumo_crypto_keypair_t;
 
-/* Initialises libsodium; call once at program start (not from pure code). */
+/* Initialises libsodium; call once at program start (not from pure code). KUMO_EIO if
+ * sodium_init fails. Calling it again is harmless. */
 KUMO_MUST_USE int kumo_crypto_init(void);
 
-/* Random keypair (uses the OS RNG: not for pure modules). */
+/* Random keypair from a fresh OS-RNG seed (not for pure modules). Always 0 today. The caller
+ * wipes kp with kumo_crypto_key_wipe when done. */
 KUMO_MUST_USE int kumo_crypto_key_generate(kumo_crypto_keypair_t *kp);
-/* Deterministic keypair from a 32-byte seed. */
+/* Deterministic keypair from a 32-byte seed (RFC 8032 secret key). */
 void kumo_crypto_key_from_seed(const uint8_t seed[KUMO_CRYPTO_SEED_BYTES],
                                kumo_crypto_keypair_t *kp);
 /* The 32-byte seed of a keypair (first half of seckey). */
-void kumo_crypto_key_seed(const kumo_crypto_keypair_t *kp, uint8_t seed_out[KUMO_CRYPTO_SEED_BYTES]);
+void kumo_crypto_key_seed(const kumo_crypto_keypair_t *kp,
+                          uint8_t seed_out[KUMO_CRYPTO_SEED_BYTES]);
 /* Wipes the keypair (sodium_memzero). */
 void kumo_crypto_key_wipe(kumo_crypto_keypair_t *kp);
 
-void kumo_crypto_sign(const kumo_crypto_keypair_t *kp, kumo_bytes_t msg,
+/* Deterministic Ed25519 signature of msg (RFC 8032). */
+void kumo_crypto_sign(const kumo_crypto_keypair_t *kp,
+                      kumo_bytes_t msg,
                       uint8_t sig_out[KUMO_CRYPTO_SIG_BYTES]);
 /* True only for a valid signature of msg under pubkey (rejects small-order/non-canonical). */
-bool kumo_crypto_verify(const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES], kumo_bytes_t msg,
+bool kumo_crypto_verify(const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
+                        kumo_bytes_t msg,
                         const uint8_t sig[KUMO_CRYPTO_SIG_BYTES]);
 
+/* SHA-256 of in (OpenSSL EVP). These one-shot forms cannot fail: if OpenSSL cannot allocate
+ * its context they fall back to libsodium's SHA-256, which gives the same digest. */
 void kumo_crypto_sha256(kumo_bytes_t in, uint8_t out[KUMO_CRYPTO_HASH_BYTES]);
 /* SHA-256 of the concatenation of parts. */
-void kumo_crypto_sha256_parts(const kumo_bytes_t *parts, size_t part_count,
+void kumo_crypto_sha256_parts(const kumo_bytes_t *parts,
+                              size_t part_count,
                               uint8_t out[KUMO_CRYPTO_HASH_BYTES]);
 
-/* Incremental SHA-256 (for hashing write sets without concatenating them). */
+/* Incremental SHA-256 (for hashing write sets without concatenating them). An opaque wrapper
+ * of an OpenSSL EVP_MD_CTX. begin returns KUMO_ENOMEM (OpenSSL error queue cleared) when the
+ * context cannot be allocated; *out is set only on success. */
 typedef struct kumo_crypto_sha256_ctx kumo_crypto_sha256_ctx_t;
 KUMO_MUST_USE int kumo_crypto_sha256_begin(kumo_crypto_sha256_ctx_t **out);
 void kumo_crypto_sha256_update(kumo_crypto_sha256_ctx_t *ctx, kumo_bytes_t in);
 /* Writes the digest and frees ctx. */
 void kumo_crypto_sha256_end(kumo_crypto_sha256_ctx_t *ctx, uint8_t out[KUMO_CRYPTO_HASH_BYTES]);
+/* Frees ctx without producing a digest (for cleanup paths); NULL is a no-op. */
+void kumo_crypto_sha256_free(kumo_crypto_sha256_ctx_t *ctx);
 
 /* address = first 20 bytes of SHA-256(pubkey). */
 void kumo_crypto_address_from_pubkey(const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
@@ -61,9 +74,13 @@ void kumo_crypto_address_from_pubkey(const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYT
 
 /* Merkle root over 256 KiB chunks of data. Leaf = SHA-256(0x00 || chunk), node =
  * SHA-256(0x01 || left || right); an odd node is promoted unchanged; empty data has one empty
- * leaf. KUMO_ENOMEM on allocation failure. */
-KUMO_MUST_USE int kumo_crypto_merkle_root(kumo_bytes_t data, uint8_t root_out[KUMO_CRYPTO_HASH_BYTES]);
+ * leaf. KUMO_ENOMEM on allocation failure (the current implementation folds on the stack and
+ * never allocates, so it returns 0). */
+KUMO_MUST_USE int kumo_crypto_merkle_root(kumo_bytes_t data,
+                                          uint8_t root_out[KUMO_CRYPTO_HASH_BYTES]);
+/* Leaf hash of one chunk of at most KUMO_CRYPTO_MERKLE_CHUNK_BYTES. */
 void kumo_crypto_merkle_leaf_hash(kumo_bytes_t chunk, uint8_t out[KUMO_CRYPTO_HASH_BYTES]);
+/* Node hash of two children; out may alias left or right. */
 void kumo_crypto_merkle_node_hash(const uint8_t left[KUMO_CRYPTO_HASH_BYTES],
                                   const uint8_t right[KUMO_CRYPTO_HASH_BYTES],
                                   uint8_t out[KUMO_CRYPTO_HASH_BYTES]);

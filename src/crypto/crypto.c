@@ -1,0 +1,317 @@
+/*
+ * crypto.c - Ed25519 signatures (libsodium), SHA-256 (OpenSSL 3 EVP), addresses and the
+ * chunked Merkle root used for manifest versions.
+ *
+ * Owns no state: every function works on its arguments only. Pure except kumo_crypto_init
+ * (sodium_init) and kumo_crypto_key_generate (the OS RNG): no file I/O, no clock, no logging,
+ * no mutable globals. Specs: RFC 8032 (Ed25519), FIPS 180-4 (SHA-256), crypto.h (Merkle rule).
+ */
+#include "crypto/crypto.h"
+
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <sodium.h>
+
+#include "core/core.h"
+
+_Static_assert(KUMO_CRYPTO_PUBKEY_BYTES == crypto_sign_PUBLICKEYBYTES, "pubkey size");
+_Static_assert(KUMO_CRYPTO_SECKEY_BYTES == crypto_sign_SECRETKEYBYTES, "seckey size");
+_Static_assert(KUMO_CRYPTO_SEED_BYTES == crypto_sign_SEEDBYTES, "seed size");
+_Static_assert(KUMO_CRYPTO_SIG_BYTES == crypto_sign_BYTES, "signature size");
+_Static_assert(KUMO_CRYPTO_HASH_BYTES == crypto_hash_sha256_BYTES, "sha256 size (libsodium)");
+_Static_assert(KUMO_CRYPTO_HASH_BYTES == 32u, "sha256 size");
+_Static_assert(KUMO_ADDRESS_BYTES <= KUMO_CRYPTO_HASH_BYTES, "an address is a hash prefix");
+_Static_assert(KUMO_VERSION_BYTES == KUMO_CRYPTO_HASH_BYTES, "a version is a Merkle root");
+_Static_assert(KUMO_CRYPTO_SEED_BYTES + KUMO_CRYPTO_PUBKEY_BYTES == KUMO_CRYPTO_SECKEY_BYTES,
+               "libsodium seckey layout is seed || pubkey");
+
+/* Domain-separation prefixes of the Merkle tree (crypto.h). */
+#define MERKLE_LEAF_PREFIX 0x00u
+#define MERKLE_NODE_PREFIX 0x01u
+/* A size_t counts at most 2^64 leaves, so the fold stack never holds more than 64 + 1 hashes. */
+#define MERKLE_STACK_COUNT_MAX 65u
+
+struct kumo_crypto_sha256_ctx {
+    EVP_MD_CTX *md;
+};
+
+static bool bytes_is_valid(kumo_bytes_t b)
+{
+    return b.ptr != NULL || b.len == 0;
+}
+
+int kumo_crypto_init(void)
+{
+    /* sodium_init returns 1 when already initialised, which is fine. */
+    if (sodium_init() < 0) {
+        return KUMO_EIO;
+    }
+    return 0;
+}
+
+int kumo_crypto_key_generate(kumo_crypto_keypair_t *kp)
+{
+    KUMO_ASSERT(kp != NULL);
+    uint8_t seed[KUMO_CRYPTO_SEED_BYTES];
+    randombytes_buf(seed, sizeof(seed));
+    kumo_crypto_key_from_seed(seed, kp);
+    sodium_memzero(seed, sizeof(seed));
+    KUMO_ASSERT(sodium_is_zero(seed, sizeof(seed)) == 1);
+    return 0;
+}
+
+void kumo_crypto_key_from_seed(const uint8_t seed[KUMO_CRYPTO_SEED_BYTES],
+                               kumo_crypto_keypair_t *kp)
+{
+    KUMO_ASSERT(seed != NULL);
+    KUMO_ASSERT(kp != NULL);
+    int rc = crypto_sign_seed_keypair(kp->pubkey, kp->seckey, seed);
+    KUMO_ASSERT(rc == 0);
+    KUMO_ASSERT(memcmp(kp->seckey + KUMO_CRYPTO_SEED_BYTES, kp->pubkey, KUMO_CRYPTO_PUBKEY_BYTES) ==
+                0);
+}
+
+void kumo_crypto_key_seed(const kumo_crypto_keypair_t *kp, uint8_t seed_out[KUMO_CRYPTO_SEED_BYTES])
+{
+    KUMO_ASSERT(kp != NULL);
+    KUMO_ASSERT(seed_out != NULL);
+    /* libsodium stores seed || pubkey; crypto_sign_ed25519_sk_to_seed is the same copy. */
+    memcpy(seed_out, kp->seckey, KUMO_CRYPTO_SEED_BYTES);
+}
+
+void kumo_crypto_key_wipe(kumo_crypto_keypair_t *kp)
+{
+    KUMO_ASSERT(kp != NULL);
+    sodium_memzero(kp, sizeof(*kp));
+    KUMO_ASSERT(sodium_is_zero(kp->seckey, sizeof(kp->seckey)) == 1);
+}
+
+void kumo_crypto_sign(const kumo_crypto_keypair_t *kp,
+                      kumo_bytes_t msg,
+                      uint8_t sig_out[KUMO_CRYPTO_SIG_BYTES])
+{
+    KUMO_ASSERT(kp != NULL);
+    KUMO_ASSERT(sig_out != NULL);
+    KUMO_ASSERT(bytes_is_valid(msg));
+    unsigned long long sig_len = 0;
+    int rc = crypto_sign_detached(sig_out, &sig_len, msg.ptr, msg.len, kp->seckey);
+    KUMO_ASSERT(rc == 0);
+    KUMO_ASSERT(sig_len == KUMO_CRYPTO_SIG_BYTES);
+}
+
+bool kumo_crypto_verify(const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
+                        kumo_bytes_t msg,
+                        const uint8_t sig[KUMO_CRYPTO_SIG_BYTES])
+{
+    KUMO_ASSERT(pubkey != NULL);
+    KUMO_ASSERT(sig != NULL);
+    KUMO_ASSERT(bytes_is_valid(msg));
+    /* libsodium 1.0.18 rejects small-order and non-canonical keys, non-canonical S and
+     * small-order R, so one message has no malleated second signature. */
+    return crypto_sign_verify_detached(sig, msg.ptr, msg.len, pubkey) == 0;
+}
+
+/* Hashes the concatenation of parts with OpenSSL. False (queue cleared) if OpenSSL failed,
+ * which for SHA-256 only happens when it cannot allocate. */
+static bool
+sha256_parts_evp(const kumo_bytes_t *parts, size_t part_count, uint8_t out[KUMO_CRYPTO_HASH_BYTES])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (md == NULL) {
+        ERR_clear_error();
+        return false;
+    }
+    bool ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+    for (size_t i = 0; ok && i < part_count; i++) {
+        ok = EVP_DigestUpdate(md, parts[i].ptr, parts[i].len) == 1;
+    }
+    /* out is written only on success, so a caller's fallback still sees its inputs intact. */
+    uint8_t digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_len = 0;
+    if (ok) {
+        ok = EVP_DigestFinal_ex(md, digest, &digest_len) == 1 &&
+             digest_len == KUMO_CRYPTO_HASH_BYTES;
+    }
+    EVP_MD_CTX_free(md);
+    if (!ok) {
+        ERR_clear_error();
+        return false;
+    }
+    memcpy(out, digest, KUMO_CRYPTO_HASH_BYTES);
+    return true;
+}
+
+/* The same digest with libsodium, which uses no heap and cannot fail. */
+static void sha256_parts_sodium(const kumo_bytes_t *parts,
+                                size_t part_count,
+                                uint8_t out[KUMO_CRYPTO_HASH_BYTES])
+{
+    crypto_hash_sha256_state st;
+    int rc = crypto_hash_sha256_init(&st);
+    KUMO_ASSERT(rc == 0);
+    for (size_t i = 0; i < part_count; i++) {
+        rc = crypto_hash_sha256_update(&st, parts[i].ptr, parts[i].len);
+        KUMO_ASSERT(rc == 0);
+    }
+    rc = crypto_hash_sha256_final(&st, out);
+    KUMO_ASSERT(rc == 0);
+}
+
+void kumo_crypto_sha256_parts(const kumo_bytes_t *parts,
+                              size_t part_count,
+                              uint8_t out[KUMO_CRYPTO_HASH_BYTES])
+{
+    KUMO_ASSERT(parts != NULL || part_count == 0);
+    KUMO_ASSERT(out != NULL);
+    for (size_t i = 0; i < part_count; i++) {
+        KUMO_ASSERT(bytes_is_valid(parts[i]));
+    }
+    /* These functions cannot return an error, and OpenSSL's only failure here is running out of
+     * memory for its context. Rather than abort a node over that, fall back to libsodium's
+     * FIPS 180-4 implementation, which gives the same digest without touching the heap. */
+    if (!sha256_parts_evp(parts, part_count, out)) {
+        sha256_parts_sodium(parts, part_count, out);
+    }
+}
+
+void kumo_crypto_sha256(kumo_bytes_t in, uint8_t out[KUMO_CRYPTO_HASH_BYTES])
+{
+    KUMO_ASSERT(bytes_is_valid(in));
+    KUMO_ASSERT(out != NULL);
+    kumo_crypto_sha256_parts(&in, 1, out);
+}
+
+int kumo_crypto_sha256_begin(kumo_crypto_sha256_ctx_t **out)
+{
+    KUMO_ASSERT(out != NULL);
+    kumo_crypto_sha256_ctx_t *ctx = kumo_calloc(1, sizeof(*ctx));
+    if (ctx == NULL) {
+        return KUMO_ENOMEM;
+    }
+    ctx->md = EVP_MD_CTX_new();
+    if (ctx->md == NULL) {
+        goto out_free_ctx;
+    }
+    /* For SHA-256 from the default provider, init fails only when it cannot allocate. */
+    if (EVP_DigestInit_ex(ctx->md, EVP_sha256(), NULL) != 1) {
+        goto out_free_md;
+    }
+    *out = ctx;
+    KUMO_ASSERT(*out != NULL);
+    return 0;
+
+out_free_md:
+    EVP_MD_CTX_free(ctx->md);
+out_free_ctx:
+    ERR_clear_error();
+    kumo_free(ctx);
+    return KUMO_ENOMEM;
+}
+
+void kumo_crypto_sha256_update(kumo_crypto_sha256_ctx_t *ctx, kumo_bytes_t in)
+{
+    KUMO_ASSERT(ctx != NULL && ctx->md != NULL);
+    KUMO_ASSERT(bytes_is_valid(in));
+    /* After a successful init, SHA-256 update only fails past 2^64 bits of input. */
+    int rc = EVP_DigestUpdate(ctx->md, in.ptr, in.len);
+    KUMO_ASSERT(rc == 1);
+}
+
+void kumo_crypto_sha256_end(kumo_crypto_sha256_ctx_t *ctx, uint8_t out[KUMO_CRYPTO_HASH_BYTES])
+{
+    KUMO_ASSERT(ctx != NULL && ctx->md != NULL);
+    KUMO_ASSERT(out != NULL);
+    unsigned int out_len = 0;
+    int rc = EVP_DigestFinal_ex(ctx->md, out, &out_len);
+    KUMO_ASSERT(rc == 1);
+    KUMO_ASSERT(out_len == KUMO_CRYPTO_HASH_BYTES);
+    kumo_crypto_sha256_free(ctx);
+}
+
+void kumo_crypto_sha256_free(kumo_crypto_sha256_ctx_t *ctx)
+{
+    if (ctx == NULL) {
+        return;
+    }
+    KUMO_ASSERT(ctx->md != NULL);
+    EVP_MD_CTX_free(ctx->md);
+    kumo_free(ctx);
+}
+
+void kumo_crypto_address_from_pubkey(const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
+                                     uint8_t addr_out[KUMO_ADDRESS_BYTES])
+{
+    KUMO_ASSERT(pubkey != NULL);
+    KUMO_ASSERT(addr_out != NULL);
+    uint8_t digest[KUMO_CRYPTO_HASH_BYTES];
+    kumo_crypto_sha256(kumo_bytes_make(pubkey, KUMO_CRYPTO_PUBKEY_BYTES), digest);
+    memcpy(addr_out, digest, KUMO_ADDRESS_BYTES);
+}
+
+void kumo_crypto_merkle_leaf_hash(kumo_bytes_t chunk, uint8_t out[KUMO_CRYPTO_HASH_BYTES])
+{
+    KUMO_ASSERT(bytes_is_valid(chunk));
+    KUMO_ASSERT(chunk.len <= KUMO_CRYPTO_MERKLE_CHUNK_BYTES);
+    const uint8_t prefix = MERKLE_LEAF_PREFIX;
+    const kumo_bytes_t parts[2] = {kumo_bytes_make(&prefix, 1), chunk};
+    kumo_crypto_sha256_parts(parts, 2, out);
+}
+
+void kumo_crypto_merkle_node_hash(const uint8_t left[KUMO_CRYPTO_HASH_BYTES],
+                                  const uint8_t right[KUMO_CRYPTO_HASH_BYTES],
+                                  uint8_t out[KUMO_CRYPTO_HASH_BYTES])
+{
+    KUMO_ASSERT(left != NULL);
+    KUMO_ASSERT(right != NULL);
+    KUMO_ASSERT(out != NULL);
+    const uint8_t prefix = MERKLE_NODE_PREFIX;
+    const kumo_bytes_t parts[3] = {
+        kumo_bytes_make(&prefix, 1),
+        kumo_bytes_make(left, KUMO_CRYPTO_HASH_BYTES),
+        kumo_bytes_make(right, KUMO_CRYPTO_HASH_BYTES),
+    };
+    /* The digest is written only after every part was read, so out may alias left or right. */
+    kumo_crypto_sha256_parts(parts, 3, out);
+}
+
+int kumo_crypto_merkle_root(kumo_bytes_t data, uint8_t root_out[KUMO_CRYPTO_HASH_BYTES])
+{
+    KUMO_ASSERT(bytes_is_valid(data));
+    KUMO_ASSERT(root_out != NULL);
+    /* Pairing each level from the left and promoting an odd last node gives the same tree as
+     * folding perfect subtrees (one per set bit of the leaf count) from the right, so a stack of
+     * one hash per level replaces an array of every leaf hash: no allocation, O(log n) memory.
+     * tests/unit/crypto/test_crypto.c checks this against the level-by-level rule. */
+    uint8_t stack[MERKLE_STACK_COUNT_MAX][KUMO_CRYPTO_HASH_BYTES];
+    size_t depth = 0;
+    size_t leaf_count = 0;
+    size_t pos = 0;
+    do {
+        size_t left_len = data.len - pos;
+        size_t chunk_len =
+            left_len < KUMO_CRYPTO_MERKLE_CHUNK_BYTES ? left_len : KUMO_CRYPTO_MERKLE_CHUNK_BYTES;
+        /* Empty data may come as a NULL slice, and NULL + 0 is undefined behaviour. */
+        const uint8_t *chunk_ptr = pos == 0 ? data.ptr : data.ptr + pos;
+        KUMO_ASSERT(depth < MERKLE_STACK_COUNT_MAX);
+        kumo_crypto_merkle_leaf_hash(kumo_bytes_make(chunk_ptr, chunk_len), stack[depth]);
+        depth++;
+        pos += chunk_len;
+        leaf_count++;
+        /* Each trailing zero bit of leaf_count completes one perfect subtree. */
+        for (size_t k = leaf_count; (k & 1u) == 0; k >>= 1) {
+            KUMO_ASSERT(depth >= 2);
+            kumo_crypto_merkle_node_hash(stack[depth - 2], stack[depth - 1], stack[depth - 2]);
+            depth--;
+        }
+    } while (pos < data.len);
+    while (depth > 1) {
+        kumo_crypto_merkle_node_hash(stack[depth - 2], stack[depth - 1], stack[depth - 2]);
+        depth--;
+    }
+    KUMO_ASSERT(depth == 1);
+    KUMO_ASSERT(pos == data.len);
+    memcpy(root_out, stack[0], KUMO_CRYPTO_HASH_BYTES);
+    return 0;
+}
