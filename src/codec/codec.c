@@ -176,6 +176,28 @@ bool codec_utf8_is_valid(const uint8_t *text, size_t len)
     return true;
 }
 
+bool codec_decimal_parse(const char *text, size_t len, uint64_t max, uint64_t *out)
+{
+    KUMO_ASSERT(text != NULL && out != NULL);
+    if (len == 0 || (len > 1 && text[0] == '0')) {
+        return false;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9') {
+            return false;
+        }
+        uint64_t digit = (uint64_t)(text[i] - '0');
+        if (v > (max - digit) / 10) {
+            return false;
+        }
+        v = v * 10 + digit;
+    }
+    KUMO_ASSERT(v <= max);
+    *out = v;
+    return true;
+}
+
 size_t codec_field_elem_bytes(ProtobufCType type)
 {
     switch (type) {

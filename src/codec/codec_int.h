@@ -76,6 +76,10 @@ static inline bool codec_field_is_present_oneof(const ProtobufCMessage *msg,
     return which == field->id;
 }
 
+/* Strict decimal: text[0..len) is 1+ ASCII digits, no sign, no leading zero unless the whole
+ * number is "0", and the value is at most max. */
+bool codec_decimal_parse(const char *text, size_t len, uint64_t max, uint64_t *out);
+
 /* Size of one element of a repeated field of this type (as protobuf-c lays arrays out). */
 size_t codec_field_elem_bytes(ProtobufCType type);
 
