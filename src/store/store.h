@@ -31,10 +31,13 @@
  * 16 leaves room while bounding the LMDB nested txn chain (each level holds dirty pages). */
 #define KUMO_STORE_SAVEPOINT_DEPTH_MAX 16u
 
-/* Default bound on a block's captured write set (key and value copies plus 16 bytes of
- * bookkeeping per write). A 10k-tx block writes ~100k entries of at most a few KiB, well under
- * 1 GiB; past the bound put/del fail with KUMO_ELIMIT instead of exhausting memory. */
+/* Default bound on a block's captured write set (key and value copies plus
+ * KUMO_STORE_WRITE_SET_ENTRY_BYTES per write). A 10k-tx block writes ~100k entries of at most a few
+ * KiB, well under 1 GiB; past the bound put/del fail with KUMO_ELIMIT instead of exhausting memory.
+ */
 #define KUMO_STORE_WRITE_SET_BYTES_MAX (1024ull * 1024ull * 1024ull)
+/* The bookkeeping bytes each put/del adds to the write set besides its key and value. */
+#define KUMO_STORE_WRITE_SET_ENTRY_BYTES 16u
 
 /* Default LMDB map size: 64 GiB of address space; the data file stays sparse. */
 #define KUMO_STORE_MAP_BYTES_DEFAULT (64ull * 1024ull * 1024ull * 1024ull)

@@ -22,6 +22,8 @@ typedef struct kumo_store_log_entry {
     uint32_t key_len;
     uint32_t val_len; /* KUMO_STORE_LOG_TOMBSTONE for a delete */
 } kumo_store_log_entry_t;
+_Static_assert(sizeof(kumo_store_log_entry_t) == KUMO_STORE_WRITE_SET_ENTRY_BYTES,
+               "store.h documents the per-write bookkeeping");
 
 /* The block's write log, in write order (the index is the sequence number). Keys and values
  * live in one growing arena so a 100k-write block costs a few reallocs, not 100k mallocs. */
