@@ -181,6 +181,47 @@ static void test_store_map_full_is_limit_and_recoverable(void **state)
     kumo_test_tmpdir_remove(dir);
 }
 
+/* Fills the map in the block txn itself (no savepoint): the block is lost, its commit fails
+ * and closes it, committed state is untouched and the next block works. */
+static void test_store_map_full_in_block_fails_commit(void **state)
+{
+    (void)state;
+    char *dir = kumo_test_tmpdir_make("store-mapfull-block");
+    assert_non_null(dir);
+    kumo_store_cfg_t cfg = {.no_sync = true, .map_bytes = 1024u * 1024u};
+    kumo_store_t *store = store_open_ok(dir, &cfg);
+    kumo_kv_t kv;
+    uint8_t hash[KUMO_STORE_HASH_BYTES] = {0};
+    assert_int_equal(kumo_store_block_begin(store, &kv, NULL), 0);
+    put_str(&kv, "keep", "1");
+    assert_int_equal(kumo_store_block_commit(store, 1, hash, NULL), 0);
+    assert_int_equal(kumo_store_block_begin(store, &kv, NULL), 0);
+    static uint8_t val[64 * 1024];
+    int rc = 0;
+    for (uint32_t i = 0; i < 64 && rc == 0; i++) {
+        uint8_t key[5] = {'f'};
+        kumo_be32_put(key + 1, i);
+        rc = kv.put(kv.ctx, kumo_bytes_make(key, sizeof(key)), kumo_bytes_make(val, sizeof(val)),
+                    NULL);
+    }
+    assert_int_equal(rc, KUMO_ELIMIT);
+    kumo_err_ctx_t err = {0};
+    rc = kumo_store_block_commit(store, 2, hash, &err);
+    assert_true(rc < 0);
+    assert_int_equal(err.code, rc);
+    assert_false(kumo_store_block_is_open(store));
+    kumo_store_block_abort(store); /* a cleanup path may still call it */
+    uint64_t height = 0;
+    assert_int_equal(kumo_store_meta_get(store, &height, hash, NULL), 0);
+    assert_true(height == 1);
+    assert_int_equal(kumo_store_block_begin(store, &kv, NULL), 0);
+    assert_scan(&kv, "", "", "keep=1");
+    put_str(&kv, "next", "2");
+    assert_int_equal(kumo_store_block_commit(store, 2, hash, NULL), 0);
+    kumo_store_close(store);
+    kumo_test_tmpdir_remove(dir);
+}
+
 static void write_file(const char *path, const void *data, size_t len)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -605,6 +646,7 @@ int main(void)
         cmocka_unit_test(test_store_read_snapshot_isolation),
         cmocka_unit_test(test_store_disk_bytes_grows),
         cmocka_unit_test(test_store_map_full_is_limit_and_recoverable),
+        cmocka_unit_test(test_store_map_full_in_block_fails_commit),
         cmocka_unit_test(test_store_open_rejects_bad_paths_and_files),
         cmocka_unit_test(test_store_open_creates_private_dir_and_files),
         cmocka_unit_test(test_store_open_rejects_bad_meta),
