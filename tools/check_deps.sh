@@ -13,7 +13,8 @@ declare -A allow=(
   [store]="core store"
   [market]="core codec crypto market"
   [chain]="core codec crypto market chain"
-  [cli]="core log codec crypto keyring store market chain cli"
+  [localnet]="core log codec crypto store market chain localnet"
+  [cli]="core log codec crypto keyring store market chain localnet cli"
 )
 fail=0
 for mod in "${!allow[@]}"; do

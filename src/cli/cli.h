@@ -13,7 +13,15 @@ typedef struct kumo_cli_command {
     const char *summary;
 } kumo_cli_command_t;
 
+#include <stddef.h>
+
 int kumo_cli_demo_main(int argc, char **argv);
+
+/* Uses dir (created 0700 if missing) or, when dir is NULL, a new temp dir named after tag;
+ * writes the path to out. Prints the reason and returns -1 on failure. */
+int cli_dir_prepare(const char *dir, const char *tag, char *out, size_t out_cap);
+/* Removes a directory tree (best effort). */
+void cli_dir_remove(const char *dir);
 int kumo_cli_version_main(int argc, char **argv);
 
 #endif

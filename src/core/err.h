@@ -70,7 +70,7 @@ const char *kumo_err_msg(int code);
 
 /* Fills err (may be NULL) with code and a formatted detail; returns code. */
 int kumo_err_set(kumo_err_ctx_t *err, int code, const char *fmt, ...) KUMO_PRINTF(3, 4);
-int kumo_err_setv(kumo_err_ctx_t *err, int code, const char *fmt, va_list ap);
+int kumo_err_setv(kumo_err_ctx_t *err, int code, const char *fmt, va_list ap) KUMO_PRINTF(3, 0);
 /* Clears err (may be NULL). */
 void kumo_err_clear(kumo_err_ctx_t *err);
 

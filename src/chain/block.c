@@ -1,0 +1,271 @@
+/*
+ * block.c - applies a block of txs to the state and computes the app hash.
+ *
+ * Pure: all state goes through the kumo_kv_t of an open store block. A tx that fails its
+ * checks changes nothing; a checked tx pays its fee and bumps its sequence, and its msgs run in
+ * a savepoint that any failing msg rolls back (docs/design.md section 2). Only store failures
+ * (and out-of-memory) abort the block, since recording them as a tx result would make the
+ * outcome depend on the machine.
+ */
+#include "chain/chain.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "chain/chain_int.h"
+
+static bool block_rc_is_fatal(int rc)
+{
+    return rc == KUMO_EIO || rc == KUMO_ECORRUPT || rc == KUMO_ENOMEM;
+}
+
+/* Packs each event, u32-length-prefixed, into the tx result. */
+static int block_event_emit_cb(void *ctx, const Kumo__Event *ev, kumo_err_ctx_t *err)
+{
+    kumo_chain_tx_result_t *res = ctx;
+    size_t mark = res->events.len;
+    uint8_t len_be[4] = {0};
+    KUMO_GUARD(kumo_buf_append(&res->events, len_be, sizeof(len_be)));
+    int rc = kumo_codec_pack(&ev->base, &res->events, err);
+    if (rc < 0) {
+        res->events.len = mark;
+        return rc;
+    }
+    size_t ev_len = res->events.len - mark - sizeof(len_be);
+    KUMO_ASSERT(ev_len <= UINT32_MAX);
+    kumo_be32_put(res->events.ptr + mark, (uint32_t)ev_len);
+    res->event_count++;
+    return 0;
+}
+
+/* Charges the fee, bumps the sequence and records the pubkey: the part of a checked tx that
+ * stays even when its msgs fail. */
+static int block_tx_charge(const kumo_kv_t *kv, const kumo_chain_tx_t *tx, kumo_err_ctx_t *err)
+{
+    if (tx->body->fee > 0) {
+        KUMO_GUARD(kumo_market_fee_collect(kv, tx->signer, tx->body->fee, err));
+    }
+    Kumo__Account *acct = NULL;
+    KUMO_GUARD(kumo_market_account_get(kv, tx->signer, &acct, err));
+    int rc = kumo_u64_add(acct->sequence, 1, &acct->sequence);
+    if (rc == 0) {
+        if (acct->pubkey.len == 0) {
+            acct->pubkey.data = tx->body->signer_pubkey.data;
+            acct->pubkey.len = tx->body->signer_pubkey.len;
+        }
+        rc = kumo_market_account_put(kv, acct, err);
+        if (acct->pubkey.data == tx->body->signer_pubkey.data) {
+            /* Borrowed from the tx: unhook before the account is freed. */
+            acct->pubkey.data = NULL;
+            acct->pubkey.len = 0;
+        }
+    } else {
+        rc = kumo_err_set(err, rc, "sequence overflow");
+    }
+    kumo_codec_free(&acct->base);
+    return rc;
+}
+
+/* Runs the msgs of a charged tx in a savepoint; a failing msg rolls all of them back. */
+static int block_tx_msgs_run(const kumo_kv_t *kv, const Kumo__Params *params, uint64_t height,
+                             uint32_t tx_index, const kumo_chain_tx_t *tx,
+                             kumo_chain_tx_result_t *res)
+{
+    kumo_err_ctx_t err = {0};
+    KUMO_GUARD(kv->savepoint_begin(kv->ctx, &err));
+    size_t events_mark = res->events.len;
+    kumo_market_ctx_t mctx = {
+        .kv = kv,
+        .params = params,
+        .height = height,
+        .signer = tx->signer,
+        .events = {.ctx = res, .emit_cb = block_event_emit_cb},
+        .tx_index = tx_index,
+    };
+    for (size_t i = 0; i < tx->body->n_msgs; i++) {
+        mctx.msg_index = (uint32_t)i;
+        int rc = kumo_market_msg_apply(&mctx, tx->body->msgs[i], &err);
+        if (rc < 0) {
+            kv->savepoint_rollback(kv->ctx);
+            res->events.len = events_mark;
+            res->event_count = 0;
+            if (block_rc_is_fatal(rc)) {
+                return rc;
+            }
+            res->code = rc;
+            res->msg_index = (uint32_t)i;
+            (void)snprintf(res->log, sizeof(res->log), "msg %zu: %.200s", i, err.detail);
+            return 0;
+        }
+    }
+    return kv->savepoint_commit(kv->ctx, &err);
+}
+
+/* Records a check failure: nothing was written. */
+static int block_tx_reject(kumo_chain_tx_result_t *res, int rc, const kumo_err_ctx_t *err)
+{
+    if (block_rc_is_fatal(rc)) {
+        return rc;
+    }
+    res->code = rc;
+    (void)snprintf(res->log, sizeof(res->log), "%s", err->detail);
+    return 0;
+}
+
+static int block_tx_apply(const kumo_kv_t *kv, const Kumo__Params *params,
+                          const kumo_chain_block_in_t *in, size_t index,
+                          kumo_chain_tx_result_t *res)
+{
+    kumo_err_ctx_t err = {0};
+    kumo_chain_tx_t local = {0};
+    kumo_chain_tx_t *tx = in->prepared != NULL ? &in->prepared[index] : &local;
+    int rc = 0;
+    if (in->prepared == NULL) {
+        rc = kumo_chain_tx_decode(in->txs[index], params->max_tx_bytes, &local, &err);
+        if (rc < 0) {
+            kumo_crypto_sha256(in->txs[index], res->hash);
+            return block_tx_reject(res, rc, &err);
+        }
+    }
+    KUMO_ASSERT(tx->body != NULL);
+    memcpy(res->hash, tx->hash, sizeof(res->hash));
+    rc = kumo_chain_tx_check_basic(tx, in->chain_id, &err);
+    if (rc == 0) {
+        rc = kumo_chain_tx_check_state(kv, params, tx, &err);
+    }
+    if (rc < 0) {
+        rc = block_tx_reject(res, rc, &err);
+        goto out_free;
+    }
+    rc = block_tx_charge(kv, tx, &err);
+    if (rc < 0) {
+        /* The checks above guarantee the charge succeeds; only the store can fail here. */
+        KUMO_ASSERT(block_rc_is_fatal(rc));
+        goto out_free;
+    }
+    res->fee = tx->body->fee;
+    KUMO_ASSERT(index <= UINT32_MAX);
+    rc = block_tx_msgs_run(kv, params, in->height, (uint32_t)index, tx, res);
+
+out_free:
+    kumo_chain_tx_free(&local);
+    return rc;
+}
+
+static int block_size_check(const kumo_chain_block_in_t *in, const Kumo__Params *params,
+                            kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(in->tx_count <= KUMO_BLOCK_TX_COUNT_MAX, err, KUMO_ELIMIT,
+                "block has %zu txs, limit %u", in->tx_count, KUMO_BLOCK_TX_COUNT_MAX);
+    uint64_t total = 0;
+    for (size_t i = 0; i < in->tx_count; i++) {
+        KUMO_ENSURE(kumo_u64_add(total, in->txs[i].len, &total) == 0, err, KUMO_EOVERFLOW,
+                    "block size overflows");
+    }
+    uint64_t max = kumo_u64_min(params->max_block_bytes, KUMO_BLOCK_BYTES_MAX);
+    KUMO_ENSURE(total <= max, err, KUMO_ELIMIT, "block has %" PRIu64 " tx bytes, limit %" PRIu64,
+                total, max);
+    return 0;
+}
+
+void kumo_chain_block_out_free(kumo_chain_block_out_t *out)
+{
+    if (out == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < out->result_count; i++) {
+        kumo_buf_free(&out->results[i].events);
+    }
+    kumo_free(out->results);
+    memset(out, 0, sizeof(*out));
+}
+
+int kumo_chain_block_apply(const kumo_kv_t *kv, const kumo_chain_block_in_t *in,
+                           kumo_chain_block_out_t *out, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(kv != NULL && in != NULL && out != NULL);
+    KUMO_ASSERT(in->height > 0 && in->prev_app_hash != NULL && in->chain_id != NULL);
+    memset(out, 0, sizeof(*out));
+    Kumo__Params *params = NULL;
+    KUMO_GUARD(kumo_market_params_get(kv, &params, err));
+    int rc = block_size_check(in, params, err);
+    if (rc < 0) {
+        goto out_params;
+    }
+    out->results = kumo_calloc(in->tx_count, sizeof(*out->results));
+    if (out->results == NULL) {
+        rc = kumo_err_set(err, KUMO_ENOMEM, "results for %zu txs", in->tx_count);
+        goto out_params;
+    }
+    out->result_count = in->tx_count;
+    for (size_t i = 0; i < in->tx_count; i++) {
+        kumo_buf_init(&out->results[i].events, KUMO_BLOCK_BYTES_MAX);
+    }
+    for (size_t i = 0; i < in->tx_count; i++) {
+        rc = block_tx_apply(kv, params, in, i, &out->results[i]);
+        if (rc < 0) {
+            rc = kumo_err_set(err, rc, "tx %zu: store failure", i);
+            goto out_results;
+        }
+        if (out->results[i].code == 0) {
+            out->tx_ok_count++;
+        } else {
+            out->tx_failed_count++;
+        }
+    }
+    rc = kumo_chain_app_hash_compute(kv, in->prev_app_hash, out->app_hash, err);
+    if (rc == 0) {
+        goto out_params;
+    }
+
+out_results:
+    kumo_chain_block_out_free(out);
+out_params:
+    kumo_codec_free(&params->base);
+    return rc;
+}
+
+typedef struct block_hash_ctx {
+    kumo_crypto_sha256_ctx_t *sha;
+    uint64_t entries;
+} block_hash_ctx_t;
+
+static int block_write_hash_cb(void *cb_ctx, kumo_bytes_t key, kumo_bytes_t val)
+{
+    block_hash_ctx_t *hc = cb_ctx;
+    KUMO_ASSERT(key.len <= KUMO_KEY_BYTES_MAX && val.len <= UINT32_MAX);
+    uint8_t hdr[4];
+    kumo_be32_put(hdr, (uint32_t)key.len);
+    kumo_crypto_sha256_update(hc->sha, kumo_bytes_make(hdr, 4));
+    kumo_crypto_sha256_update(hc->sha, key);
+    uint8_t kind = val.ptr != NULL ? 1 : 0;
+    kumo_crypto_sha256_update(hc->sha, kumo_bytes_make(&kind, 1));
+    kumo_be32_put(hdr, (uint32_t)(val.ptr != NULL ? val.len : 0));
+    kumo_crypto_sha256_update(hc->sha, kumo_bytes_make(hdr, 4));
+    if (val.ptr != NULL) {
+        kumo_crypto_sha256_update(hc->sha, val);
+    }
+    hc->entries++;
+    return 0;
+}
+
+int kumo_chain_app_hash_compute(const kumo_kv_t *kv, const uint8_t prev[KUMO_CHAIN_HASH_BYTES],
+                                uint8_t out[KUMO_CHAIN_HASH_BYTES], kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(kv->write_set_visit != NULL);
+    block_hash_ctx_t hc = {0};
+    KUMO_ENSURE(kumo_crypto_sha256_begin(&hc.sha) == 0, err, KUMO_ENOMEM, "sha256 context");
+    int rc = kv->write_set_visit(kv->ctx, block_write_hash_cb, &hc, err);
+    uint8_t ws_hash[KUMO_CHAIN_HASH_BYTES];
+    kumo_crypto_sha256_end(hc.sha, ws_hash);
+    if (rc < 0) {
+        return rc;
+    }
+    const kumo_bytes_t parts[3] = {
+        kumo_bytes_make(KUMO_CHAIN_APP_DOMAIN, strlen(KUMO_CHAIN_APP_DOMAIN)),
+        kumo_bytes_make(prev, KUMO_CHAIN_HASH_BYTES),
+        kumo_bytes_make(ws_hash, sizeof(ws_hash)),
+    };
+    kumo_crypto_sha256_parts(parts, 3, out);
+    return 0;
+}

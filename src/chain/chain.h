@@ -1,0 +1,136 @@
+/*
+ * chain.h - txs and blocks over the market state machine: tx decoding, signature and state
+ * checks, fees and sequences, block application with per-tx atomicity, the app hash, genesis
+ * JSON, tx building and the facilitator's tx batches. Pure: no I/O, no clock, no threads.
+ *
+ * Tx phases (docs/design.md section 2): check failures change nothing; once checked, the fee is
+ * charged and the sequence bumped, and the msgs run in a savepoint that a failing msg rolls
+ * back.
+ */
+#ifndef KUMO_CHAIN_CHAIN_H
+#define KUMO_CHAIN_CHAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec/codec.h"
+#include "core/core.h"
+#include "crypto/crypto.h"
+#include "market/market.h"
+
+#define KUMO_CHAIN_HASH_BYTES 32u
+#define KUMO_CHAIN_TX_DOMAIN  "kumo/tx/v1"
+#define KUMO_CHAIN_APP_DOMAIN "kumo/app/v1"
+
+/* A decoded tx. Owns tx and body (kumo_chain_tx_free). */
+typedef struct kumo_chain_tx {
+    Kumo__Tx *tx;
+    Kumo__TxBody *body;
+    uint8_t hash[KUMO_CHAIN_HASH_BYTES];      /* SHA-256 of the tx bytes: its id */
+    uint8_t sign_hash[KUMO_CHAIN_HASH_BYTES]; /* SHA-256(domain || body): what was signed */
+    uint8_t signer[KUMO_ADDRESS_BYTES];
+    size_t bytes_len;
+    bool sig_checked; /* kumo_chain_tx_sig_check ran */
+    bool sig_valid;
+    bool facilitator_only; /* every msg is a facilitator msg */
+} kumo_chain_tx_t;
+
+/* Decodes tx bytes (<= bytes_max: KUMO_ELIMIT) canonically, computes hashes and the signer.
+ * KUMO_EDECODE for malformed input, KUMO_EINVAL for a pubkey or signature of the wrong size.
+ * Does not verify the signature. */
+KUMO_MUST_USE int kumo_chain_tx_decode(kumo_bytes_t bytes, size_t bytes_max, kumo_chain_tx_t *out,
+                                       kumo_err_ctx_t *err);
+void kumo_chain_tx_free(kumo_chain_tx_t *tx);
+
+/* Verifies the signature once and records the result in tx (thread-safe per tx: callers may
+ * verify different txs on different threads). Returns sig_valid. */
+bool kumo_chain_tx_sig_check(kumo_chain_tx_t *tx);
+
+/* Decode + signature check in one step (what a verifier thread runs per tx). A bad signature
+ * is not an error here: tx->sig_valid is false and apply rejects it with KUMO_ESIG. */
+KUMO_MUST_USE int kumo_chain_tx_prepare(kumo_bytes_t bytes, size_t bytes_max, kumo_chain_tx_t *out,
+                                        kumo_err_ctx_t *err);
+
+/* Stateless checks: chain id (KUMO_ECHAINID), msg count 1..KUMO_TX_MSG_COUNT_MAX, memo
+ * length, each msg's kumo_market_msg_validate_basic. */
+KUMO_MUST_USE int kumo_chain_tx_check_basic(const kumo_chain_tx_t *tx, const char *chain_id,
+                                            kumo_err_ctx_t *err);
+
+/* Stateful checks without writing: signature (KUMO_ESIG), sequence (KUMO_ESEQUENCE), fee >=
+ * min_fee (KUMO_EFEE) unless a facilitator-only tx from a validator operator, fee <= balance
+ * (KUMO_EFUNDS), facilitator msgs from non-operators (KUMO_EUNAUTH). */
+KUMO_MUST_USE int kumo_chain_tx_check_state(const kumo_kv_t *kv, const Kumo__Params *params,
+                                            kumo_chain_tx_t *tx, kumo_err_ctx_t *err);
+
+/* Builds and signs a tx: appends its bytes to out. msgs are borrowed. */
+KUMO_MUST_USE int kumo_chain_tx_build(const char *chain_id, const kumo_crypto_keypair_t *kp,
+                                      uint64_t sequence, uint64_t fee, const char *memo,
+                                      Kumo__Msg *const *msgs, size_t msg_count, kumo_buf_t *out,
+                                      kumo_err_ctx_t *err);
+
+/* The result of one tx in a block. */
+typedef struct kumo_chain_tx_result {
+    int code; /* 0 or a KUMO_E* code */
+    uint8_t hash[KUMO_CHAIN_HASH_BYTES];
+    uint32_t msg_index; /* failing msg when code != 0 and the msgs ran */
+    uint64_t fee;       /* charged */
+    char log[KUMO_ERR_DETAIL_BYTES];
+    kumo_buf_t events; /* Kumo__Event encodings, each u32-length-prefixed */
+    uint32_t event_count;
+} kumo_chain_tx_result_t;
+
+typedef struct kumo_chain_block_in {
+    const char *chain_id;
+    uint64_t height;
+    const uint8_t *prev_app_hash; /* KUMO_CHAIN_HASH_BYTES */
+    const kumo_bytes_t *txs;
+    size_t tx_count;
+    /* Optional: txs already decoded and signature-checked by the caller (e.g. on several
+     * threads), index-aligned with txs; apply takes ownership of none of them. */
+    kumo_chain_tx_t *prepared;
+} kumo_chain_block_in_t;
+
+typedef struct kumo_chain_block_out {
+    kumo_chain_tx_result_t *results; /* tx_count entries */
+    size_t result_count;
+    uint64_t tx_ok_count;
+    uint64_t tx_failed_count;
+    uint8_t app_hash[KUMO_CHAIN_HASH_BYTES];
+} kumo_chain_block_out_t;
+
+/* Applies a block to kv (an open store block). Per-tx failures are recorded in results, never
+ * returned; the return value is an error only for a block that is invalid as a whole
+ * (KUMO_ELIMIT: too many txs or bytes over max_block_bytes) or for a store failure
+ * (KUMO_EIO/KUMO_ECORRUPT/KUMO_ENOMEM), after which the caller must abort the store block. */
+KUMO_MUST_USE int kumo_chain_block_apply(const kumo_kv_t *kv, const kumo_chain_block_in_t *in,
+                                         kumo_chain_block_out_t *out, kumo_err_ctx_t *err);
+void kumo_chain_block_out_free(kumo_chain_block_out_t *out);
+
+/* app_hash = SHA-256(domain || prev || SHA-256(encoded write set)) (docs/design.md sec. 2). */
+KUMO_MUST_USE int kumo_chain_app_hash_compute(const kumo_kv_t *kv,
+                                              const uint8_t prev[KUMO_CHAIN_HASH_BYTES],
+                                              uint8_t out[KUMO_CHAIN_HASH_BYTES],
+                                              kumo_err_ctx_t *err);
+
+/* Parses genesis JSON (<= KUMO_GENESIS_BYTES_MAX) into a validated Genesis (free with
+ * kumo_codec_free). Missing params take the defaults; chain_id is required. */
+KUMO_MUST_USE int kumo_chain_genesis_parse(kumo_bytes_t json, Kumo__Genesis **out,
+                                           kumo_err_ctx_t *err);
+/* Writes the genesis state into an empty kv and computes the genesis app hash. */
+KUMO_MUST_USE int kumo_chain_genesis_apply(const kumo_kv_t *kv, const Kumo__Genesis *genesis,
+                                           uint8_t app_hash_out[KUMO_CHAIN_HASH_BYTES],
+                                           kumo_err_ctx_t *err);
+
+/* Builds the facilitator's txs due at height: every due msg from
+ * kumo_market_facilitator_collect, msgs_per_tx per tx, signed by kp with sequences from
+ * *sequence (advanced), fee 0. Appends each tx as its own kumo_buf_t to txs_out (an array of
+ * tx_cap buffers; *tx_count_out is set). */
+KUMO_MUST_USE int kumo_chain_facilitator_txs_build(const kumo_kv_t *kv, const char *chain_id,
+                                                   uint64_t height,
+                                                   const kumo_crypto_keypair_t *kp,
+                                                   uint64_t *sequence, uint32_t msgs_per_tx,
+                                                   kumo_buf_t *txs_out, size_t tx_cap,
+                                                   size_t *tx_count_out, kumo_err_ctx_t *err);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * genesis.c - genesis JSON: parse (bounded, strict), default params, apply as block 0.
+ * Pure: the caller reads the file.
+ */
+#include "chain/chain.h"
+
+#include <string.h>
+
+#include "chain/chain_int.h"
+
+/* Fills params keys the file leaves out with the defaults, so a genesis may set only the
+ * params it cares about. */
+static int genesis_params_merge(json_t *root, kumo_err_ctx_t *err)
+{
+    Kumo__Params defaults = KUMO__PARAMS__INIT;
+    kumo_market_params_default(&defaults);
+    json_t *def_json = kumo_codec_json_from_message(&defaults.base);
+    KUMO_ENSURE(def_json != NULL, err, KUMO_ENOMEM, "default params");
+    json_t *params = json_object_get(root, "params");
+    int rc = 0;
+    if (params == NULL) {
+        rc = json_object_set(root, "params", def_json);
+    } else if (json_is_object(params)) {
+        rc = json_object_update_missing(params, def_json);
+    } else {
+        json_decref(def_json);
+        return kumo_err_set(err, KUMO_EDECODE, "params: expected an object");
+    }
+    json_decref(def_json);
+    KUMO_ENSURE(rc == 0, err, KUMO_ENOMEM, "merging default params");
+    return 0;
+}
+
+int kumo_chain_genesis_parse(kumo_bytes_t json, Kumo__Genesis **out, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(out != NULL);
+    *out = NULL;
+    KUMO_ENSURE(json.len <= KUMO_GENESIS_BYTES_MAX, err, KUMO_ELIMIT,
+                "genesis is %zu bytes, limit %u", json.len, KUMO_GENESIS_BYTES_MAX);
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)json.ptr, json.len, JSON_REJECT_DUPLICATES, &jerr);
+    KUMO_ENSURE(root != NULL, err, KUMO_EDECODE, "genesis JSON line %d: %s", jerr.line,
+                jerr.text);
+    int rc = 0;
+    if (!json_is_object(root)) {
+        rc = kumo_err_set(err, KUMO_EDECODE, "genesis: expected an object");
+        goto out_json;
+    }
+    KUMO_GUARD_GOTO(genesis_params_merge(root, err), rc, out_json);
+    ProtobufCMessage *m = NULL;
+    KUMO_GUARD_GOTO(kumo_codec_json_to_message(&kumo__genesis__descriptor, root, &m, err), rc,
+                    out_json);
+    Kumo__Genesis *g = (Kumo__Genesis *)m;
+    size_t id_len = strlen(g->chain_id);
+    if (id_len == 0 || id_len > KUMO_CHAIN_ID_BYTES_MAX) {
+        rc = kumo_err_set(err, KUMO_EINVAL, "chain_id must be 1..%u bytes",
+                          KUMO_CHAIN_ID_BYTES_MAX);
+    } else if (g->n_balances > KUMO_GENESIS_ACCOUNT_COUNT_MAX ||
+               g->n_validators > KUMO_GENESIS_VALIDATOR_COUNT_MAX) {
+        rc = kumo_err_set(err, KUMO_ELIMIT, "genesis lists exceed their limits");
+    } else {
+        rc = kumo_market_params_validate(g->params, err);
+    }
+    if (rc < 0) {
+        kumo_codec_free(m);
+        goto out_json;
+    }
+    *out = g;
+
+out_json:
+    json_decref(root);
+    return rc;
+}
+
+int kumo_chain_genesis_apply(const kumo_kv_t *kv, const Kumo__Genesis *genesis,
+                             uint8_t app_hash_out[KUMO_CHAIN_HASH_BYTES], kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(kv != NULL && genesis != NULL);
+    KUMO_GUARD(kumo_market_genesis_apply(kv, genesis, err));
+    static const uint8_t zero[KUMO_CHAIN_HASH_BYTES] = {0};
+    return kumo_chain_app_hash_compute(kv, zero, app_hash_out, err);
+}

@@ -1,0 +1,585 @@
+/*
+ * test_random_blocks.c - a seeded randomized run of >= 1000 blocks of mixed valid and invalid
+ * txs (sends, deployments, updates, deposits, closes, bids, cancels, confirmations, releases,
+ * garbage, bad signatures, wrong sequences) with the facilitator's txs first in every block.
+ *
+ * Proves, after every block: the supply invariant and every counter invariant hold
+ * (kumo_market_invariants_check), no balance exceeds the supply (nothing negative or wrapped),
+ * and two independent LMDB stores fed the same block bytes have identical app hashes. Halfway,
+ * both stores are closed and reopened; the run continues with the same hashes.
+ *
+ * Reproduce a failure with the seed it prints: KUMO_SIM_SEED=<seed> ctest -R random_blocks.
+ * KUMO_SIM_BLOCKS sets the number of blocks (default 1000).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers/testrng.h"
+#include "helpers/teststore.h"
+#include "helpers/testutil.h"
+#include "localnet/localnet.h"
+
+#define RB_CHAIN_ID  "kumo-sim"
+#define RB_TENANTS   4
+#define RB_PROVIDERS 4
+#define RB_ACTORS    (1 + RB_TENANTS + RB_PROVIDERS)
+#define RB_TX_MAX    64
+#define RB_SEEN_MAX  64
+#define RB_FEE       5u
+
+static const char *const rb_regions[3] = {"r1", "r2", "r3"}; /* r3 has no provider */
+
+typedef struct rb {
+    kumo_test_rng_t rng;
+    uint64_t seed;
+    char *dir_a;
+    char *dir_b;
+    kumo_localnet_t *a;
+    kumo_store_t *b;
+    uint8_t b_hash[KUMO_CHAIN_HASH_BYTES];
+    uint64_t b_height;
+    kumo_crypto_keypair_t keys[RB_ACTORS];
+    uint8_t addr[RB_ACTORS][KUMO_ADDRESS_BYTES];
+    uint64_t seq[RB_ACTORS];
+    uint64_t next_dseq[RB_ACTORS];
+    kumo_buf_t txs[KUMO_LOCALNET_FACILITATOR_TX_MAX + RB_TX_MAX];
+    size_t tx_count;
+    ProtobufCMessage *orders[RB_SEEN_MAX]; /* copies of open orders in the snapshot */
+    size_t order_count;
+    uint64_t stats_ok;
+    uint64_t stats_failed;
+} rb_t;
+
+static int rb_provider(int i)
+{
+    return 1 + RB_TENANTS + i;
+}
+
+static int rb_tenant(int i)
+{
+    return 1 + i;
+}
+
+static void rb_fail(rb_t *rb, const char *what, const kumo_err_ctx_t *err)
+{
+    fail_msg("seed %" PRIu64 " block %" PRIu64 ": %s: %s %s\n  replay: KUMO_SIM_SEED=%" PRIu64
+             " ctest -R random_blocks",
+             rb->seed, kumo_localnet_height(rb->a), what,
+             err != NULL ? kumo_err_name(err->code) : "", err != NULL ? err->detail : "",
+             rb->seed);
+}
+
+static void rb_tx_add(rb_t *rb, int actor, const Kumo__Msg *msg, uint64_t fee)
+{
+    KUMO_ASSERT(rb->tx_count < KUMO_ARRAY_COUNT(rb->txs));
+    kumo_buf_t *buf = &rb->txs[rb->tx_count++];
+    kumo_buf_init(buf, KUMO_TX_BYTES_MAX);
+    Kumo__Msg *msgs[1] = {(Kumo__Msg *)(uintptr_t)msg};
+    assert_int_equal(kumo_chain_tx_build(RB_CHAIN_ID, &rb->keys[actor], rb->seq[actor], fee, "",
+                                         msgs, 1, buf, NULL),
+                     0);
+    rb->seq[actor]++;
+}
+
+/* ---- random msgs ---- */
+
+static void rb_send_from(rb_t *rb, int from)
+{
+    int to = (int)kumo_test_rng_below(&rb->rng, RB_ACTORS);
+    Kumo__MsgSend send = KUMO__MSG_SEND__INIT;
+    send.to.data = rb->addr[to];
+    send.to.len = KUMO_ADDRESS_BYTES;
+    send.amount = kumo_test_rng_below(&rb->rng, 3) == 0 ? UINT64_MAX - 3
+                                                         : kumo_test_rng_below(&rb->rng, 40000);
+    Kumo__Msg msg = KUMO__MSG__INIT;
+    msg.sum_case = KUMO__MSG__SUM_SEND;
+    msg.send = &send;
+    rb_tx_add(rb, from, &msg, RB_FEE);
+}
+
+static int rb_random_signer(rb_t *rb)
+{
+    return 1 + (int)kumo_test_rng_below(&rb->rng, RB_ACTORS - 1);
+}
+
+static void rb_group(rb_t *rb, Kumo__GroupSpec *g, Kumo__ResourceGroup *rg, Kumo__ComputeUnit *cu,
+                     Kumo__ResourceGroup **rg_ptr, char *name, size_t name_cap, int index)
+{
+    kumo__compute_unit__init(cu);
+    cu->cpu_milli = 100 + kumo_test_rng_below(&rb->rng, 2000);
+    cu->memory_bytes = (1 + kumo_test_rng_below(&rb->rng, 8)) << 28;
+    cu->storage_bytes = kumo_test_rng_below(&rb->rng, 4) << 30;
+    kumo__resource_group__init(rg);
+    rg->compute = cu;
+    rg->price = 1 + kumo_test_rng_below(&rb->rng, 100);
+    rg->collateral = kumo_test_rng_below(&rb->rng, 3000);
+    rg->count = 1 + (uint32_t)kumo_test_rng_below(&rb->rng, 3);
+    *rg_ptr = rg;
+    kumo__group_spec__init(g);
+    (void)snprintf(name, name_cap, "g%d", index);
+    g->name = name;
+    g->region = (char *)(uintptr_t)rb_regions[kumo_test_rng_below(&rb->rng, 3)];
+    g->persist = kumo_test_rng_below(&rb->rng, 2) == 0;
+    g->n_resources = 1;
+    g->resources = rg_ptr;
+}
+
+static void rb_deploy(rb_t *rb, bool update)
+{
+    int t = rb_tenant((int)kumo_test_rng_below(&rb->rng, RB_TENANTS));
+    Kumo__GroupSpec g[2];
+    Kumo__GroupSpec *gp[2] = {&g[0], &g[1]};
+    Kumo__ResourceGroup rg[2];
+    Kumo__ResourceGroup *rgp[2];
+    Kumo__ComputeUnit cu[2];
+    char names[2][8];
+    size_t n = 1 + kumo_test_rng_below(&rb->rng, 2);
+    for (size_t i = 0; i < n; i++) {
+        rb_group(rb, &g[i], &rg[i], &cu[i], &rgp[i], names[i], sizeof(names[i]), (int)i);
+    }
+    uint8_t version[32];
+    memset(version, (int)kumo_test_rng_below(&rb->rng, 256), sizeof(version));
+    Kumo__Msg msg = KUMO__MSG__INIT;
+    Kumo__MsgSubmitDeployment sd = KUMO__MSG_SUBMIT_DEPLOYMENT__INIT;
+    Kumo__MsgUpdateDeployment ud = KUMO__MSG_UPDATE_DEPLOYMENT__INIT;
+    if (update) {
+        ud.dseq = 1 + kumo_test_rng_below(&rb->rng, rb->next_dseq[t] + 1);
+        ud.version.data = version;
+        ud.version.len = sizeof(version);
+        ud.n_groups = kumo_test_rng_below(&rb->rng, 2) == 0 ? 0 : n;
+        ud.groups = gp;
+        msg.sum_case = KUMO__MSG__SUM_UPDATE_DEPLOYMENT;
+        msg.update_deployment = &ud;
+    } else {
+        sd.dseq = ++rb->next_dseq[t];
+        sd.n_groups = n;
+        sd.groups = gp;
+        sd.wait_blocks = kumo_test_rng_below(&rb->rng, 4);
+        sd.version.data = version;
+        sd.version.len = sizeof(version);
+        sd.deposit = kumo_test_rng_below(&rb->rng, 60000);
+        msg.sum_case = KUMO__MSG__SUM_SUBMIT_DEPLOYMENT;
+        msg.submit_deployment = &sd;
+    }
+    rb_tx_add(rb, t, &msg, RB_FEE);
+}
+
+static void rb_close_or_deposit(rb_t *rb, bool close)
+{
+    int t = rb_tenant((int)kumo_test_rng_below(&rb->rng, RB_TENANTS));
+    uint64_t dseq = 1 + kumo_test_rng_below(&rb->rng, rb->next_dseq[t] + 1);
+    Kumo__Msg msg = KUMO__MSG__INIT;
+    Kumo__MsgCloseDeployment cd = KUMO__MSG_CLOSE_DEPLOYMENT__INIT;
+    Kumo__MsgDepositDeployment dd = KUMO__MSG_DEPOSIT_DEPLOYMENT__INIT;
+    if (close) {
+        cd.dseq = dseq;
+        msg.sum_case = KUMO__MSG__SUM_CLOSE_DEPLOYMENT;
+        msg.close_deployment = &cd;
+    } else {
+        dd.owner.data = rb->addr[t];
+        dd.owner.len = KUMO_ADDRESS_BYTES;
+        dd.dseq = dseq;
+        dd.amount = kumo_test_rng_below(&rb->rng, 20000);
+        msg.sum_case = KUMO__MSG__SUM_DEPOSIT_DEPLOYMENT;
+        msg.deposit_deployment = &dd;
+    }
+    /* Anyone may deposit; sometimes a provider does. */
+    int signer = close || kumo_test_rng_below(&rb->rng, 2) == 0
+                     ? t
+                     : rb_provider((int)kumo_test_rng_below(&rb->rng, RB_PROVIDERS));
+    rb_tx_add(rb, signer, &msg, RB_FEE);
+}
+
+static void rb_bid_or_cancel(rb_t *rb, bool cancel)
+{
+    if (rb->order_count == 0) {
+        return;
+    }
+    const Kumo__Order *o = (const Kumo__Order *)rb->orders[kumo_test_rng_below(&rb->rng,
+                                                                               rb->order_count)];
+    int p = rb_provider((int)kumo_test_rng_below(&rb->rng, RB_PROVIDERS));
+    Kumo__Msg msg = KUMO__MSG__INIT;
+    Kumo__MsgCancelFulfillment cf = KUMO__MSG_CANCEL_FULFILLMENT__INIT;
+    Kumo__MsgSubmitFulfillment sf = KUMO__MSG_SUBMIT_FULFILLMENT__INIT;
+    Kumo__ResourceGroup rgs[KUMO_RESOURCE_COUNT_MAX];
+    Kumo__ResourceGroup *rgp[KUMO_RESOURCE_COUNT_MAX];
+    if (cancel) {
+        cf.order = o->id;
+        msg.sum_case = KUMO__MSG__SUM_CANCEL_FULFILLMENT;
+        msg.cancel_fulfillment = &cf;
+    } else {
+        KUMO_ASSERT(o->n_resources <= KUMO_RESOURCE_COUNT_MAX);
+        for (size_t i = 0; i < o->n_resources; i++) {
+            rgs[i] = *o->resources[i];
+            /* Mostly within the order's price; sometimes above it (rejected). */
+            rgs[i].price = 1 + kumo_test_rng_below(&rb->rng, o->resources[i]->price + 5);
+            rgp[i] = &rgs[i];
+        }
+        sf.order = o->id;
+        sf.n_resources = o->n_resources;
+        sf.resources = rgp;
+        msg.sum_case = KUMO__MSG__SUM_SUBMIT_FULFILLMENT;
+        msg.submit_fulfillment = &sf;
+    }
+    rb_tx_add(rb, p, &msg, RB_FEE);
+}
+
+static void rb_garbage(rb_t *rb)
+{
+    KUMO_ASSERT(rb->tx_count < KUMO_ARRAY_COUNT(rb->txs));
+    int kind = (int)kumo_test_rng_below(&rb->rng, 3);
+    int from = rb_random_signer(rb);
+    if (kind == 0) {
+        kumo_buf_t *buf = &rb->txs[rb->tx_count++];
+        kumo_buf_init(buf, 64);
+        uint8_t junk[32];
+        for (size_t i = 0; i < sizeof(junk); i++) {
+            junk[i] = (uint8_t)kumo_test_rng_next(&rb->rng);
+        }
+        assert_int_equal(kumo_buf_append(buf, junk, 1 + kumo_test_rng_below(&rb->rng, 32)), 0);
+    } else if (kind == 1) {
+        rb_send_from(rb, from);
+        rb->seq[from]--; /* a rejected tx does not use its sequence */
+        kumo_buf_t *buf = &rb->txs[rb->tx_count - 1];
+        buf->ptr[buf->len - 1 - kumo_test_rng_below(&rb->rng, 64)] ^= 0x10; /* bad signature */
+    } else {
+        uint64_t good = rb->seq[from];
+        rb->seq[from] = good + 1 + kumo_test_rng_below(&rb->rng, 3);
+        rb_send_from(rb, from);
+        rb->seq[from] = good;
+    }
+}
+
+/* ---- snapshot queries ---- */
+
+static int rb_order_cb(void *cb_ctx, const ProtobufCMessage *obj)
+{
+    rb_t *rb = cb_ctx;
+    if (rb->order_count >= RB_SEEN_MAX) {
+        return 1;
+    }
+    kumo_buf_t tmp;
+    kumo_buf_init(&tmp, KUMO_STATE_OBJECT_BYTES_MAX);
+    assert_int_equal(kumo_codec_pack(obj, &tmp, NULL), 0);
+    assert_int_equal(kumo_codec_unpack(&kumo__order__descriptor, kumo_buf_bytes(&tmp),
+                                       KUMO_STATE_OBJECT_BYTES_MAX,
+                                       &rb->orders[rb->order_count], NULL),
+                     0);
+    rb->order_count++;
+    kumo_buf_free(&tmp);
+    return 0;
+}
+
+typedef struct rb_confirm {
+    rb_t *rb;
+    uint64_t height;
+    bool flaky;
+    size_t count;
+    uint8_t owner[32][KUMO_ADDRESS_BYTES];
+    Kumo__OrderId ids[32];
+    Kumo__LeaseConfirmation confs[32];
+    Kumo__LeaseConfirmation *ptrs[32];
+} rb_confirm_t;
+
+static int rb_lease_cb(void *cb_ctx, const ProtobufCMessage *obj)
+{
+    rb_confirm_t *cc = cb_ctx;
+    const Kumo__Lease *l = (const Kumo__Lease *)obj;
+    bool closing = l->state == KUMO__LEASE_STATE__LEASE_CLOSING;
+    bool active = l->state == KUMO__LEASE_STATE__LEASE_ACTIVE;
+    if ((!closing && !active) || cc->count >= 32) {
+        return 0;
+    }
+    if (cc->flaky && kumo_test_rng_below(&cc->rb->rng, 10) < 7) {
+        return 0;
+    }
+    if (active && kumo_test_rng_below(&cc->rb->rng, 3) != 0) {
+        return 0; /* confirm roughly every third block */
+    }
+    size_t i = cc->count++;
+    memcpy(cc->owner[i], l->id->order->owner.data, KUMO_ADDRESS_BYTES);
+    cc->ids[i] = *l->id->order;
+    cc->ids[i].owner.data = cc->owner[i];
+    kumo__lease_confirmation__init(&cc->confs[i]);
+    cc->confs[i].order = &cc->ids[i];
+    /* Occasionally claim release of an active lease (rejected: the whole batch fails). */
+    cc->confs[i].released = closing || kumo_test_rng_below(&cc->rb->rng, 50) == 0;
+    cc->ptrs[i] = &cc->confs[i];
+    return 0;
+}
+
+static void rb_confirm(rb_t *rb, const kumo_kv_t *kv, int pi)
+{
+    int p = rb_provider(pi);
+    rb_confirm_t cc = {.rb = rb, .height = kumo_localnet_height(rb->a) + 1, .flaky = pi == 3};
+    kumo_market_query_t q = {.object = KUMO_MARKET_OBJ_LEASE, .provider = rb->addr[p],
+                             .limit = 100};
+    kumo_buf_t next;
+    kumo_buf_init(&next, KUMO_KEY_BYTES_MAX);
+    assert_int_equal(kumo_market_query_run(kv, &q, rb_lease_cb, &cc, &next, NULL), 0);
+    kumo_buf_free(&next);
+    if (cc.count == 0) {
+        return;
+    }
+    Kumo__MsgSubmitLeaseConfirmation lc = KUMO__MSG_SUBMIT_LEASE_CONFIRMATION__INIT;
+    lc.n_confirmations = cc.count;
+    lc.confirmations = cc.ptrs;
+    Kumo__Msg msg = KUMO__MSG__INIT;
+    msg.sum_case = KUMO__MSG__SUM_SUBMIT_LEASE_CONFIRMATION;
+    msg.submit_lease_confirmation = &lc;
+    rb_tx_add(rb, p, &msg, RB_FEE);
+}
+
+/* ---- blocks ---- */
+
+static void rb_txs_generate(rb_t *rb)
+{
+    kumo_store_read_t *read = NULL;
+    kumo_kv_t kv;
+    assert_int_equal(kumo_localnet_read_begin(rb->a, &read, &kv, NULL), 0);
+    uint64_t fac_seq = rb->seq[0];
+    size_t fac_count = 0;
+    kumo_err_ctx_t err = {0};
+    if (kumo_chain_facilitator_txs_build(&kv, RB_CHAIN_ID, kumo_localnet_height(rb->a) + 1,
+                                         &rb->keys[0], &fac_seq, 64, rb->txs,
+                                         KUMO_LOCALNET_FACILITATOR_TX_MAX, &fac_count,
+                                         &err) != 0) {
+        rb_fail(rb, "facilitator", &err);
+    }
+    rb->tx_count = fac_count;
+    kumo_market_query_t q = {.object = KUMO_MARKET_OBJ_ORDER,
+                             .state = KUMO__ORDER_STATE__ORDER_OPEN, .limit = RB_SEEN_MAX};
+    kumo_buf_t next;
+    kumo_buf_init(&next, KUMO_KEY_BYTES_MAX);
+    assert_int_equal(kumo_market_query_run(&kv, &q, rb_order_cb, rb, &next, NULL), 0);
+    kumo_buf_free(&next);
+    for (int pi = 0; pi < RB_PROVIDERS; pi++) {
+        rb_confirm(rb, &kv, pi);
+    }
+    kumo_store_read_end(read);
+    uint64_t n = kumo_test_rng_below(&rb->rng, 24);
+    for (uint64_t i = 0; i < n && rb->tx_count + 2 < KUMO_ARRAY_COUNT(rb->txs); i++) {
+        switch (kumo_test_rng_below(&rb->rng, 10)) {
+        case 0:
+            rb_send_from(rb, rb_random_signer(rb));
+            break;
+        case 1:
+        case 2:
+            rb_deploy(rb, false);
+            break;
+        case 3:
+            rb_deploy(rb, true);
+            break;
+        case 4:
+            rb_close_or_deposit(rb, kumo_test_rng_below(&rb->rng, 3) == 0);
+            break;
+        case 5:
+        case 6:
+        case 7:
+            rb_bid_or_cancel(rb, kumo_test_rng_below(&rb->rng, 8) == 0);
+            break;
+        default:
+            rb_garbage(rb);
+            break;
+        }
+    }
+}
+
+static void rb_store_b_apply(rb_t *rb, const kumo_bytes_t *txs, size_t n)
+{
+    kumo_kv_t kv;
+    kumo_err_ctx_t err = {0};
+    assert_int_equal(kumo_store_block_begin(rb->b, &kv, &err), 0);
+    kumo_chain_block_in_t in = {
+        .chain_id = RB_CHAIN_ID,
+        .height = rb->b_height + 1,
+        .prev_app_hash = rb->b_hash,
+        .txs = txs,
+        .tx_count = n,
+    };
+    kumo_chain_block_out_t out;
+    if (kumo_chain_block_apply(&kv, &in, &out, &err) != 0) {
+        rb_fail(rb, "store B apply", &err);
+    }
+    rb->b_height++;
+    memcpy(rb->b_hash, out.app_hash, sizeof(rb->b_hash));
+    assert_int_equal(kumo_store_block_commit(rb->b, rb->b_height, rb->b_hash, &err), 0);
+    kumo_chain_block_out_free(&out);
+}
+
+static void rb_check(rb_t *rb)
+{
+    if (memcmp(rb->b_hash, kumo_localnet_app_hash(rb->a), KUMO_CHAIN_HASH_BYTES) != 0) {
+        rb_fail(rb, "app hashes of the two stores differ", NULL);
+    }
+    kumo_store_read_t *read = NULL;
+    kumo_kv_t kv;
+    kumo_err_ctx_t err = {0};
+    assert_int_equal(kumo_localnet_read_begin(rb->a, &read, &kv, NULL), 0);
+    if (kumo_market_invariants_check(&kv, &err) != 0) {
+        rb_fail(rb, "invariants", &err);
+    }
+    Kumo__Global *global = NULL;
+    assert_int_equal(kumo_market_global_get(&kv, &global, NULL), 0);
+    for (int i = 0; i < RB_ACTORS; i++) {
+        Kumo__Account *acct = NULL;
+        assert_int_equal(kumo_market_account_get(&kv, rb->addr[i], &acct, NULL), 0);
+        if (acct->balance > global->supply) {
+            rb_fail(rb, "a balance exceeds the supply (wrapped)", NULL);
+        }
+        rb->seq[i] = acct->sequence;
+        kumo_codec_free(&acct->base);
+    }
+    kumo_codec_free(&global->base);
+    kumo_store_read_end(read);
+}
+
+static void rb_block(rb_t *rb)
+{
+    rb_txs_generate(rb);
+    kumo_bytes_t txs[KUMO_ARRAY_COUNT(rb->txs)];
+    for (size_t i = 0; i < rb->tx_count; i++) {
+        txs[i] = kumo_buf_bytes(&rb->txs[i]);
+    }
+    kumo_chain_block_out_t out;
+    kumo_err_ctx_t err = {0};
+    if (kumo_localnet_block_produce(rb->a, txs, rb->tx_count, &out, NULL, &err) != 0) {
+        rb_fail(rb, "store A produce", &err);
+    }
+    rb->stats_ok += out.tx_ok_count;
+    rb->stats_failed += out.tx_failed_count;
+    kumo_chain_block_out_free(&out);
+    rb_store_b_apply(rb, txs, rb->tx_count);
+    for (size_t i = 0; i < rb->tx_count; i++) {
+        kumo_buf_free(&rb->txs[i]);
+    }
+    for (size_t i = 0; i < rb->order_count; i++) {
+        kumo_codec_free(rb->orders[i]);
+    }
+    rb->order_count = 0;
+    rb->tx_count = 0;
+    rb_check(rb);
+}
+
+static void rb_genesis(rb_t *rb, Kumo__Genesis *g, Kumo__Params *params)
+{
+    static Kumo__GenesisBalance bal[RB_ACTORS];
+    static Kumo__GenesisBalance *bal_ptrs[RB_ACTORS];
+    static Kumo__Validator val;
+    static Kumo__Validator *val_ptrs[1];
+    kumo_market_params_default(params);
+    params->min_fee = RB_FEE;
+    params->reconfirmation_period = 6;
+    params->release_timeout = 8;
+    params->max_bids_per_order = 3; /* exercise eviction */
+    params->min_deposit = 1000;
+    params->collateral_interest_rate = 5000;
+    for (int i = 0; i < RB_ACTORS; i++) {
+        kumo__genesis_balance__init(&bal[i]);
+        bal[i].address.data = rb->addr[i];
+        bal[i].address.len = KUMO_ADDRESS_BYTES;
+        bal[i].amount = 500000;
+        bal_ptrs[i] = &bal[i];
+    }
+    kumo__validator__init(&val);
+    val.address.data = rb->addr[0];
+    val.address.len = KUMO_ADDRESS_BYTES;
+    val.pubkey.data = rb->keys[0].pubkey;
+    val.pubkey.len = KUMO_CRYPTO_PUBKEY_BYTES;
+    val.power = 1;
+    val_ptrs[0] = &val;
+    g->chain_id = RB_CHAIN_ID;
+    g->params = params;
+    g->n_balances = RB_ACTORS;
+    g->balances = bal_ptrs;
+    g->n_validators = 1;
+    g->validators = val_ptrs;
+}
+
+static void rb_open_stores(rb_t *rb, const Kumo__Genesis *g)
+{
+    kumo_localnet_cfg_t cfg = {.dir = rb->dir_a, .no_sync = true};
+    kumo_err_ctx_t err = {0};
+    if (kumo_localnet_open(&cfg, RB_CHAIN_ID, g, &rb->a, &err) != 0) {
+        rb_fail(rb, "open A", &err);
+    }
+    kumo_store_cfg_t scfg = {.no_sync = true};
+    assert_int_equal(kumo_store_open(rb->dir_b, &scfg, &rb->b, &err), 0);
+    assert_int_equal(kumo_store_meta_get(rb->b, &rb->b_height, rb->b_hash, &err), 0);
+    if (g != NULL) {
+        kumo_kv_t kv;
+        assert_int_equal(kumo_store_block_begin(rb->b, &kv, &err), 0);
+        assert_int_equal(kumo_chain_genesis_apply(&kv, g, rb->b_hash, &err), 0);
+        assert_int_equal(kumo_store_block_commit(rb->b, 0, rb->b_hash, &err), 0);
+    }
+}
+
+static void rb_providers_register(rb_t *rb)
+{
+    static const char pem[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    for (int pi = 0; pi < RB_PROVIDERS; pi++) {
+        Kumo__MsgCreateProvider cp = KUMO__MSG_CREATE_PROVIDER__INIT;
+        cp.host_uri = "https://provider.example:8443";
+        cp.region = (char *)(uintptr_t)rb_regions[pi % 2];
+        cp.root_cert_pem = (char *)(uintptr_t)pem;
+        Kumo__Msg msg = KUMO__MSG__INIT;
+        msg.sum_case = KUMO__MSG__SUM_CREATE_PROVIDER;
+        msg.create_provider = &cp;
+        rb_tx_add(rb, rb_provider(pi), &msg, RB_FEE);
+    }
+}
+
+static void test_random_blocks(void **state)
+{
+    (void)state;
+    static rb_t rb;
+    memset(&rb, 0, sizeof(rb));
+    rb.seed = kumo_test_rng_seed_from_env(0x6b756d6f);
+    const char *blocks_env = getenv("KUMO_SIM_BLOCKS");
+    uint64_t blocks = blocks_env != NULL ? strtoull(blocks_env, NULL, 0) : 1000;
+    printf("random_blocks: seed %" PRIu64 ", %" PRIu64 " blocks\n", rb.seed, blocks);
+    kumo_test_rng_seed(&rb.rng, rb.seed);
+    assert_int_equal(kumo_crypto_init(), 0);
+    for (int i = 0; i < RB_ACTORS; i++) {
+        uint8_t seed[KUMO_CRYPTO_SEED_BYTES] = {0};
+        seed[0] = (uint8_t)(i + 1);
+        seed[1] = 0x5a;
+        kumo_crypto_key_from_seed(seed, &rb.keys[i]);
+        kumo_crypto_address_from_pubkey(rb.keys[i].pubkey, rb.addr[i]);
+    }
+    rb.dir_a = kumo_test_tmpdir_make("rb-a");
+    rb.dir_b = kumo_test_tmpdir_make("rb-b");
+    Kumo__Genesis g = KUMO__GENESIS__INIT;
+    Kumo__Params params = KUMO__PARAMS__INIT;
+    rb_genesis(&rb, &g, &params);
+    rb_open_stores(&rb, &g);
+    rb_providers_register(&rb);
+    for (uint64_t b = 0; b < blocks; b++) {
+        if (b == blocks / 2) {
+            /* Close and reopen both environments: the run must go on identically. */
+            kumo_localnet_close(rb.a);
+            kumo_store_close(rb.b);
+            rb_open_stores(&rb, NULL);
+            rb_check(&rb);
+        }
+        rb_block(&rb);
+    }
+    printf("random_blocks: %" PRIu64 " blocks, %" PRIu64 " txs ok, %" PRIu64 " txs failed\n",
+           blocks, rb.stats_ok, rb.stats_failed);
+    assert_true(rb.stats_ok > blocks);
+    assert_true(rb.stats_failed > blocks / 4);
+    kumo_localnet_close(rb.a);
+    kumo_store_close(rb.b);
+    kumo_test_tmpdir_remove(rb.dir_a);
+    kumo_test_tmpdir_remove(rb.dir_b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_random_blocks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
