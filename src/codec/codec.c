@@ -391,6 +391,10 @@ int kumo_codec_pack(const ProtobufCMessage *msg, kumo_buf_t *out, kumo_err_ctx_t
         return kumo_err_set(err, rc, "%s: %zu bytes do not fit the buffer (%zu of %zu used)",
                             msg->descriptor->name, bytes, out->len, out->cap_max);
     }
+    if (bytes == 0) {
+        /* An all-default message; out may still have no storage at all. */
+        return 0;
+    }
     size_t wrote = protobuf_c_message_pack(msg, out->ptr + out->len);
     KUMO_ASSERT(wrote == bytes);
     out->len += wrote;

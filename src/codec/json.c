@@ -467,10 +467,11 @@ static int json_parse_oneof(json_parse_t *p,
         return kumo_err_set(p->err, KUMO_EDECODE, "%s: oneof already has member %s",
                             codec_path_str(&p->path), other->name);
     }
-    /* A selected member must be a value: null would select a member that packs to nothing. */
-    KUMO_GUARD(json_parse_value(p, field, v, codec_field_member_mut(msg, field), false));
+    /* Select first: kumo_codec_free releases only the selected member, so a member parsed
+     * half-way must already be selected. The member is still zero, which frees cleanly. A
+     * selected member must be a value: null would select a member that packs to nothing. */
     *which = field->id;
-    return 0;
+    return json_parse_value(p, field, v, codec_field_member_mut(msg, field), false);
 }
 
 /* Every key of the object must name a field; keys with an embedded NUL never do. */

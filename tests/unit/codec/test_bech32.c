@@ -273,7 +273,8 @@ static void test_address_decode_rejects(void **state)
                                               sizeof(short_addr), NULL),
                      0);
     char long_addr[TEXT_CAP];
-    assert_int_equal(kumo_codec_bech32_encode("kumo", kumo_bytes_make(addr, 21), long_addr,
+    uint8_t addr21[KUMO_ADDRESS_BYTES + 1] = {0};
+    assert_int_equal(kumo_codec_bech32_encode("kumo", kumo_bytes_make(addr21, 21), long_addr,
                                               sizeof(long_addr), NULL),
                      0);
     char good[KUMO_ADDRESS_TEXT_BYTES];

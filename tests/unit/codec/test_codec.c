@@ -272,7 +272,8 @@ static void test_unpack_bytes_max_at_max_and_max_plus_one(void **state)
     assert_non_null(pem);
     memset(pem, 'A', text_len);
     pem[text_len] = '\0';
-    Kumo__Provider prov = KUMO__PROVIDER__INIT;
+    Kumo__Provider prov;
+    kumo__provider__init(&prov);
     prov.root_cert_pem = pem;
     kumo_buf_t buf;
     kumo_buf_init(&buf, total + 1);
@@ -329,7 +330,8 @@ static void test_pack_rejects_what_unpack_would(void **state)
     kumo_buf_init(&buf, 1024);
     kumo_err_ctx_t err = {0};
 
-    Kumo__Provider prov = KUMO__PROVIDER__INIT;
+    Kumo__Provider prov;
+    kumo__provider__init(&prov);
     char bad_text[] = "bad \xff utf8";
     prov.host_uri = bad_text;
     assert_int_equal(kumo_codec_pack(&prov.base, &buf, &err), KUMO_EINVAL);
@@ -344,7 +346,8 @@ static void test_pack_rejects_what_unpack_would(void **state)
     msg.send = NULL;
     assert_int_equal(kumo_codec_pack(&msg.base, &buf, &err), KUMO_EINVAL);
 
-    Kumo__GroupSpec spec = KUMO__GROUP_SPEC__INIT;
+    Kumo__GroupSpec spec;
+    kumo__group_spec__init(&spec);
     Kumo__ResourceGroup *groups[1] = {NULL};
     spec.n_resources = 1;
     spec.resources = groups;
