@@ -141,8 +141,7 @@ static int demo_scenario(demo_t *d)
         demo_datacenters_run(d, next);
         demo_block_end(d);
     }
-    demo_summary(d);
-    return d->closed ? 0 : 1;
+    return demo_summary(d);
 }
 
 int kumo_cli_demo_main(int argc, char **argv)

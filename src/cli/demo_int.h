@@ -60,6 +60,7 @@ void demo_block_end(demo_t *d);
 void demo_providers_register(demo_t *d);
 void demo_bid_on_open_orders(demo_t *d, int provider);
 void demo_confirm_current_leases(demo_t *d, int provider, uint64_t height);
-void demo_summary(demo_t *d);
+/* Prints balances and totals; 0 when the invariants hold and the deployment closed. */
+int demo_summary(demo_t *d);
 
 #endif

@@ -143,7 +143,7 @@ void demo_confirm_current_leases(demo_t *d, int provider, uint64_t height)
            cc.confs[0].released ? " as released" : "");
 }
 
-void demo_summary(demo_t *d)
+int demo_summary(demo_t *d)
 {
     kumo_store_read_t *read = NULL;
     kumo_kv_t kv;
@@ -170,4 +170,5 @@ void demo_summary(demo_t *d)
     printf("  invariants: %s%s\n", rc == 0 ? "hold" : "BROKEN: ", rc == 0 ? "" : err.detail);
     printf("  deployment 1: %s\n", d->closed ? "closed" : "NOT closed");
     kumo_store_read_end(read);
+    return rc == 0 && d->closed ? 0 : 1;
 }

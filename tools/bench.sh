@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# bench.sh - runs every benchmark of the release build and prints their `name=value unit`
+# lines. BENCH_ORDERS sets the size of the open-orders benchmark (default 1,000,000).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+b="$root/build/release"
+echo "# bench_apply"; "$b/bench_apply"
+echo "# bench_market match"; "$b/bench_market" match
+echo "# bench_market orders"; "$b/bench_market" orders
