@@ -68,8 +68,8 @@ static void ba_block(const char *what)
         txs[i] = kumo_buf_bytes(&ba.txs[i]);
     }
     kumo_chain_block_out_t out;
-    BENCH_MUST(what, kumo_localnet_block_produce(ba.net, txs, ba.tx_count, &out, NULL,
-                                                 &bench_err_));
+    BENCH_MUST(what,
+               kumo_localnet_block_produce(ba.net, txs, ba.tx_count, &out, NULL, &bench_err_));
     if (out.tx_failed_count != 0) {
         for (size_t i = 0; i < out.result_count; i++) {
             if (out.results[i].code != 0) {
@@ -91,7 +91,7 @@ static void ba_genesis(Kumo__Genesis *g, Kumo__Params *params)
     Kumo__GenesisBalance **ptrs = calloc(n, sizeof(*ptrs));
     for (size_t i = 0; i < n; i++) {
         kumo__genesis_balance__init(&bal[i]);
-        const uint8_t *a = i == 0 ? ba.validator_addr
+        const uint8_t *a = i == 0            ? ba.validator_addr
                            : i <= BA_TENANTS ? ba.tenant_addr[i - 1]
                                              : ba.provider_addr[i - 1 - BA_TENANTS];
         bal[i].address.data = (uint8_t *)(uintptr_t)a;
@@ -324,8 +324,8 @@ static void *ba_verify_thread(void *arg)
 /* Raw Ed25519 verifications per second of n signatures over 32-byte digests. */
 static uint64_t ba_verify_rate(size_t n, int threads)
 {
-    uint8_t (*msgs)[32] = calloc(n, 32);
-    uint8_t (*sigs)[64] = calloc(n, 64);
+    uint8_t(*msgs)[32] = calloc(n, 32);
+    uint8_t(*sigs)[64] = calloc(n, 64);
     /* One key signs all: the key does not change the cost of a verification. */
     for (size_t i = 0; i < n; i++) {
         kumo_be64_put(msgs[i], i);
@@ -335,8 +335,9 @@ static uint64_t ba_verify_rate(size_t n, int threads)
     ba_verify_t v[8];
     uint64_t t0 = bench_now_ns();
     for (int i = 0; i < threads; i++) {
-        v[i] = (ba_verify_t){(const uint8_t(*)[32])msgs, (const uint8_t(*)[64])sigs, &ba.tenant[0],
-                             n * (size_t)i / (size_t)threads, n * (size_t)(i + 1) / (size_t)threads};
+        v[i] =
+            (ba_verify_t){(const uint8_t(*)[32])msgs, (const uint8_t(*)[64])sigs, &ba.tenant[0],
+                          n * (size_t)i / (size_t)threads, n * (size_t)(i + 1) / (size_t)threads};
         pthread_create(&th[i], NULL, ba_verify_thread, &v[i]);
     }
     for (int i = 0; i < threads; i++) {

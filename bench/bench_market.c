@@ -67,7 +67,7 @@ static void bm_open(uint32_t owners, uint32_t providers)
     size_t n = (size_t)owners + providers;
     Kumo__GenesisBalance *bal = calloc(n, sizeof(*bal));
     Kumo__GenesisBalance **ptrs = calloc(n, sizeof(*ptrs));
-    uint8_t (*addrs)[KUMO_ADDRESS_BYTES] = calloc(n, KUMO_ADDRESS_BYTES);
+    uint8_t(*addrs)[KUMO_ADDRESS_BYTES] = calloc(n, KUMO_ADDRESS_BYTES);
     for (size_t i = 0; i < n; i++) {
         kumo_crypto_keypair_t kp;
         bench_key(i < owners ? 2 : 3, (uint32_t)(i < owners ? i : i - owners), &kp, addrs[i]);
@@ -189,7 +189,12 @@ static int bm_scan_count_cb(void *cb_ctx, kumo_bytes_t key, kumo_bytes_t val)
 
 static void bm_match(void)
 {
-    enum { OWNERS = 1000, PER_OWNER = 10, PROVIDERS = 100, BIDS = 10 };
+    enum {
+        OWNERS = 1000,
+        PER_OWNER = 10,
+        PROVIDERS = 100,
+        BIDS = 10
+    };
     bm_open(OWNERS, PROVIDERS);
     for (uint32_t p = 0; p < PROVIDERS; p++) {
         bm_provider(p);
@@ -224,8 +229,8 @@ static void bm_match(void)
     for (int round = 0; round < 5; round++) {
         msgs = 0;
         t0 = bench_now_ns();
-        BENCH_MUST("collect", kumo_market_facilitator_collect(&kv, 6, 1000000, bm_count_cb,
-                                                              &msgs, &bench_err_));
+        BENCH_MUST("collect", kumo_market_facilitator_collect(&kv, 6, 1000000, bm_count_cb, &msgs,
+                                                              &bench_err_));
         uint64_t ns = bench_now_ns() - t0;
         best = ns < best ? ns : best;
     }
@@ -235,17 +240,19 @@ static void bm_match(void)
     size_t tx_count = 0;
     uint64_t seq = 0;
     t0 = bench_now_ns();
-    BENCH_MUST("txs", kumo_chain_facilitator_txs_build(&bm.kv, BM_CHAIN_ID, 6, &bm.validator,
-                                                       &seq, 256, txs, 256, &tx_count,
-                                                       &bench_err_));
+    BENCH_MUST("txs", kumo_chain_facilitator_txs_build(&bm.kv, BM_CHAIN_ID, 6, &bm.validator, &seq,
+                                                       256, txs, 256, &tx_count, &bench_err_));
     uint64_t build_ns = bench_now_ns() - t0;
     kumo_bytes_t tx_bytes[256];
     for (size_t i = 0; i < tx_count; i++) {
         tx_bytes[i] = kumo_buf_bytes(&txs[i]);
     }
     uint8_t prev[KUMO_CHAIN_HASH_BYTES] = {0};
-    kumo_chain_block_in_t in = {.chain_id = BM_CHAIN_ID, .height = 6, .prev_app_hash = prev,
-                                .txs = tx_bytes, .tx_count = tx_count};
+    kumo_chain_block_in_t in = {.chain_id = BM_CHAIN_ID,
+                                .height = 6,
+                                .prev_app_hash = prev,
+                                .txs = tx_bytes,
+                                .tx_count = tx_count};
     kumo_chain_block_out_t out;
     t0 = bench_now_ns();
     BENCH_MUST("apply", kumo_chain_block_apply(&bm.kv, &in, &out, &bench_err_));
@@ -284,7 +291,9 @@ static void bm_orders(void)
 {
     const char *env = getenv("BENCH_ORDERS");
     uint64_t total = env != NULL ? strtoull(env, NULL, 0) : 1000000;
-    enum { OWNERS = 1000 };
+    enum {
+        OWNERS = 1000
+    };
     uint64_t per_owner = total / OWNERS;
     bm_open(OWNERS, 0);
     uint64_t t0 = bench_now_ns();
@@ -308,7 +317,9 @@ static void bm_orders(void)
     kumo_store_read_t *read = NULL;
     kumo_kv_t kv;
     BENCH_MUST("read", kumo_store_read_begin(bm.store, &read, &kv, &bench_err_));
-    enum { QUERIES = 1000 };
+    enum {
+        QUERIES = 1000
+    };
     static uint64_t lat[QUERIES];
     uint64_t found = 0;
     for (uint32_t i = 0; i < QUERIES; i++) {
@@ -319,8 +330,8 @@ static void bm_orders(void)
         kumo_buf_t next;
         kumo_buf_init(&next, KUMO_KEY_BYTES_MAX);
         t0 = bench_now_ns();
-        BENCH_MUST("query", kumo_market_query_run(&kv, &q, bm_query_cb, &found, &next,
-                                                  &bench_err_));
+        BENCH_MUST("query",
+                   kumo_market_query_run(&kv, &q, bm_query_cb, &found, &next, &bench_err_));
         lat[i] = bench_now_ns() - t0;
         kumo_buf_free(&next);
     }
@@ -336,11 +347,13 @@ static void bm_orders(void)
     kumo_buf_init(&next, KUMO_KEY_BYTES_MAX);
     t0 = bench_now_ns();
     do {
-        kumo_market_query_t q = {.object = KUMO_MARKET_OBJ_ORDER, .owner = owner, .limit = 1000,
+        kumo_market_query_t q = {.object = KUMO_MARKET_OBJ_ORDER,
+                                 .owner = owner,
+                                 .limit = 1000,
                                  .page_key = kumo_buf_bytes(&page)};
         kumo_buf_reset(&next);
-        BENCH_MUST("list", kumo_market_query_run(&kv, &q, bm_query_cb, &listed, &next,
-                                                 &bench_err_));
+        BENCH_MUST("list",
+                   kumo_market_query_run(&kv, &q, bm_query_cb, &listed, &next, &bench_err_));
         kumo_buf_reset(&page);
         BENCH_MUST("page", kumo_buf_append(&page, next.ptr, next.len));
     } while (page.len > 0);

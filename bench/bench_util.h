@@ -66,13 +66,13 @@ static inline void bench_die(const char *what, int rc, const kumo_err_ctx_t *err
     exit(1);
 }
 
-#define BENCH_MUST(what, expr)                                                                     \
-    do {                                                                                           \
-        kumo_err_ctx_t bench_err_ = {0};                                                           \
-        int bench_rc_ = (expr);                                                                    \
-        if (bench_rc_ != 0) {                                                                      \
-            bench_die((what), bench_rc_, &bench_err_);                                             \
-        }                                                                                          \
+#define BENCH_MUST(what, expr)                         \
+    do {                                               \
+        kumo_err_ctx_t bench_err_ = {0};               \
+        int bench_rc_ = (expr);                        \
+        if (bench_rc_ != 0) {                          \
+            bench_die((what), bench_rc_, &bench_err_); \
+        }                                              \
     } while (0)
 
 static inline char *bench_tmpdir(const char *tag)
@@ -100,8 +100,8 @@ static inline void bench_rmdir(char *dir)
 }
 
 /* Deterministic keypair number i of a family. */
-static inline void bench_key(uint32_t family, uint32_t i, kumo_crypto_keypair_t *kp,
-                             uint8_t addr[KUMO_ADDRESS_BYTES])
+static inline void
+bench_key(uint32_t family, uint32_t i, kumo_crypto_keypair_t *kp, uint8_t addr[KUMO_ADDRESS_BYTES])
 {
     uint8_t seed[KUMO_CRYPTO_SEED_BYTES] = {0};
     kumo_be32_put(seed, family);
@@ -119,8 +119,8 @@ typedef struct bench_group {
     Kumo__GroupSpec *spec_ptr;
 } bench_group_t;
 
-static inline void bench_group_init(bench_group_t *g, const char *region, uint64_t price,
-                                    uint64_t collateral)
+static inline void
+bench_group_init(bench_group_t *g, const char *region, uint64_t price, uint64_t collateral)
 {
     kumo__compute_unit__init(&g->cu);
     g->cu.cpu_milli = 1000;

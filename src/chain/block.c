@@ -67,8 +67,11 @@ static int block_tx_charge(const kumo_kv_t *kv, const kumo_chain_tx_t *tx, kumo_
 }
 
 /* Runs the msgs of a charged tx in a savepoint; a failing msg rolls all of them back. */
-static int block_tx_msgs_run(const kumo_kv_t *kv, const Kumo__Params *params, uint64_t height,
-                             uint32_t tx_index, const kumo_chain_tx_t *tx,
+static int block_tx_msgs_run(const kumo_kv_t *kv,
+                             const Kumo__Params *params,
+                             uint64_t height,
+                             uint32_t tx_index,
+                             const kumo_chain_tx_t *tx,
                              kumo_chain_tx_result_t *res)
 {
     kumo_err_ctx_t err = {0};
@@ -112,8 +115,10 @@ static int block_tx_reject(kumo_chain_tx_result_t *res, int rc, const kumo_err_c
     return 0;
 }
 
-static int block_tx_apply(const kumo_kv_t *kv, const Kumo__Params *params,
-                          const kumo_chain_block_in_t *in, size_t index,
+static int block_tx_apply(const kumo_kv_t *kv,
+                          const Kumo__Params *params,
+                          const kumo_chain_block_in_t *in,
+                          size_t index,
                           kumo_chain_tx_result_t *res)
 {
     kumo_err_ctx_t err = {0};
@@ -152,8 +157,8 @@ out_free:
     return rc;
 }
 
-static int block_size_check(const kumo_chain_block_in_t *in, const Kumo__Params *params,
-                            kumo_err_ctx_t *err)
+static int
+block_size_check(const kumo_chain_block_in_t *in, const Kumo__Params *params, kumo_err_ctx_t *err)
 {
     KUMO_ENSURE(in->tx_count <= KUMO_BLOCK_TX_COUNT_MAX, err, KUMO_ELIMIT,
                 "block has %zu txs, limit %u", in->tx_count, KUMO_BLOCK_TX_COUNT_MAX);
@@ -180,8 +185,10 @@ void kumo_chain_block_out_free(kumo_chain_block_out_t *out)
     memset(out, 0, sizeof(*out));
 }
 
-int kumo_chain_block_apply(const kumo_kv_t *kv, const kumo_chain_block_in_t *in,
-                           kumo_chain_block_out_t *out, kumo_err_ctx_t *err)
+int kumo_chain_block_apply(const kumo_kv_t *kv,
+                           const kumo_chain_block_in_t *in,
+                           kumo_chain_block_out_t *out,
+                           kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(kv != NULL && in != NULL && out != NULL);
     KUMO_ASSERT(in->height > 0 && in->prev_app_hash != NULL && in->chain_id != NULL);
@@ -249,8 +256,10 @@ static int block_write_hash_cb(void *cb_ctx, kumo_bytes_t key, kumo_bytes_t val)
     return 0;
 }
 
-int kumo_chain_app_hash_compute(const kumo_kv_t *kv, const uint8_t prev[KUMO_CHAIN_HASH_BYTES],
-                                uint8_t out[KUMO_CHAIN_HASH_BYTES], kumo_err_ctx_t *err)
+int kumo_chain_app_hash_compute(const kumo_kv_t *kv,
+                                const uint8_t prev[KUMO_CHAIN_HASH_BYTES],
+                                uint8_t out[KUMO_CHAIN_HASH_BYTES],
+                                kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(kv->write_set_visit != NULL);
     block_hash_ctx_t hc = {0};

@@ -39,7 +39,9 @@ typedef struct kumo_chain_tx {
 /* Decodes tx bytes (<= bytes_max: KUMO_ELIMIT) canonically, computes hashes and the signer.
  * KUMO_EDECODE for malformed input, KUMO_EINVAL for a pubkey or signature of the wrong size.
  * Does not verify the signature. */
-KUMO_MUST_USE int kumo_chain_tx_decode(kumo_bytes_t bytes, size_t bytes_max, kumo_chain_tx_t *out,
+KUMO_MUST_USE int kumo_chain_tx_decode(kumo_bytes_t bytes,
+                                       size_t bytes_max,
+                                       kumo_chain_tx_t *out,
                                        kumo_err_ctx_t *err);
 void kumo_chain_tx_free(kumo_chain_tx_t *tx);
 
@@ -49,24 +51,33 @@ bool kumo_chain_tx_sig_check(kumo_chain_tx_t *tx);
 
 /* Decode + signature check in one step (what a verifier thread runs per tx). A bad signature
  * is not an error here: tx->sig_valid is false and apply rejects it with KUMO_ESIG. */
-KUMO_MUST_USE int kumo_chain_tx_prepare(kumo_bytes_t bytes, size_t bytes_max, kumo_chain_tx_t *out,
+KUMO_MUST_USE int kumo_chain_tx_prepare(kumo_bytes_t bytes,
+                                        size_t bytes_max,
+                                        kumo_chain_tx_t *out,
                                         kumo_err_ctx_t *err);
 
 /* Stateless checks: chain id (KUMO_ECHAINID), msg count 1..KUMO_TX_MSG_COUNT_MAX, memo
  * length, each msg's kumo_market_msg_validate_basic. */
-KUMO_MUST_USE int kumo_chain_tx_check_basic(const kumo_chain_tx_t *tx, const char *chain_id,
-                                            kumo_err_ctx_t *err);
+KUMO_MUST_USE int
+kumo_chain_tx_check_basic(const kumo_chain_tx_t *tx, const char *chain_id, kumo_err_ctx_t *err);
 
 /* Stateful checks without writing: signature (KUMO_ESIG), sequence (KUMO_ESEQUENCE), fee >=
  * min_fee (KUMO_EFEE) unless a facilitator-only tx from a validator operator, fee <= balance
  * (KUMO_EFUNDS), facilitator msgs from non-operators (KUMO_EUNAUTH). */
-KUMO_MUST_USE int kumo_chain_tx_check_state(const kumo_kv_t *kv, const Kumo__Params *params,
-                                            kumo_chain_tx_t *tx, kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_chain_tx_check_state(const kumo_kv_t *kv,
+                                            const Kumo__Params *params,
+                                            kumo_chain_tx_t *tx,
+                                            kumo_err_ctx_t *err);
 
 /* Builds and signs a tx: appends its bytes to out. msgs are borrowed. */
-KUMO_MUST_USE int kumo_chain_tx_build(const char *chain_id, const kumo_crypto_keypair_t *kp,
-                                      uint64_t sequence, uint64_t fee, const char *memo,
-                                      Kumo__Msg *const *msgs, size_t msg_count, kumo_buf_t *out,
+KUMO_MUST_USE int kumo_chain_tx_build(const char *chain_id,
+                                      const kumo_crypto_keypair_t *kp,
+                                      uint64_t sequence,
+                                      uint64_t fee,
+                                      const char *memo,
+                                      Kumo__Msg *const *msgs,
+                                      size_t msg_count,
+                                      kumo_buf_t *out,
                                       kumo_err_ctx_t *err);
 
 /* The result of one tx in a block. */
@@ -103,8 +114,10 @@ typedef struct kumo_chain_block_out {
  * returned; the return value is an error only for a block that is invalid as a whole
  * (KUMO_ELIMIT: too many txs or bytes over max_block_bytes) or for a store failure
  * (KUMO_EIO/KUMO_ECORRUPT/KUMO_ENOMEM), after which the caller must abort the store block. */
-KUMO_MUST_USE int kumo_chain_block_apply(const kumo_kv_t *kv, const kumo_chain_block_in_t *in,
-                                         kumo_chain_block_out_t *out, kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_chain_block_apply(const kumo_kv_t *kv,
+                                         const kumo_chain_block_in_t *in,
+                                         kumo_chain_block_out_t *out,
+                                         kumo_err_ctx_t *err);
 void kumo_chain_block_out_free(kumo_chain_block_out_t *out);
 
 /* app_hash = SHA-256(domain || prev || SHA-256(encoded write set)) (docs/design.md sec. 2). */
@@ -115,10 +128,11 @@ KUMO_MUST_USE int kumo_chain_app_hash_compute(const kumo_kv_t *kv,
 
 /* Parses genesis JSON (<= KUMO_GENESIS_BYTES_MAX) into a validated Genesis (free with
  * kumo_codec_free). Missing params take the defaults; chain_id is required. */
-KUMO_MUST_USE int kumo_chain_genesis_parse(kumo_bytes_t json, Kumo__Genesis **out,
-                                           kumo_err_ctx_t *err);
+KUMO_MUST_USE int
+kumo_chain_genesis_parse(kumo_bytes_t json, Kumo__Genesis **out, kumo_err_ctx_t *err);
 /* Writes the genesis state into an empty kv and computes the genesis app hash. */
-KUMO_MUST_USE int kumo_chain_genesis_apply(const kumo_kv_t *kv, const Kumo__Genesis *genesis,
+KUMO_MUST_USE int kumo_chain_genesis_apply(const kumo_kv_t *kv,
+                                           const Kumo__Genesis *genesis,
                                            uint8_t app_hash_out[KUMO_CHAIN_HASH_BYTES],
                                            kumo_err_ctx_t *err);
 
@@ -126,11 +140,15 @@ KUMO_MUST_USE int kumo_chain_genesis_apply(const kumo_kv_t *kv, const Kumo__Gene
  * kumo_market_facilitator_collect, msgs_per_tx per tx, signed by kp with sequences from
  * *sequence (advanced), fee 0. Appends each tx as its own kumo_buf_t to txs_out (an array of
  * tx_cap buffers; *tx_count_out is set). */
-KUMO_MUST_USE int kumo_chain_facilitator_txs_build(const kumo_kv_t *kv, const char *chain_id,
+KUMO_MUST_USE int kumo_chain_facilitator_txs_build(const kumo_kv_t *kv,
+                                                   const char *chain_id,
                                                    uint64_t height,
                                                    const kumo_crypto_keypair_t *kp,
-                                                   uint64_t *sequence, uint32_t msgs_per_tx,
-                                                   kumo_buf_t *txs_out, size_t tx_cap,
-                                                   size_t *tx_count_out, kumo_err_ctx_t *err);
+                                                   uint64_t *sequence,
+                                                   uint32_t msgs_per_tx,
+                                                   kumo_buf_t *txs_out,
+                                                   size_t tx_cap,
+                                                   size_t *tx_count_out,
+                                                   kumo_err_ctx_t *err);
 
 #endif

@@ -14,7 +14,9 @@
 #define CHAIN_UNCONST(type, p) ((type)(uintptr_t)(p))
 
 /* Signs body bytes with kp and appends the encoded Tx{body, signature} to out. */
-int chain_tx_seal(const kumo_crypto_keypair_t *kp, kumo_bytes_t body, kumo_buf_t *out,
+int chain_tx_seal(const kumo_crypto_keypair_t *kp,
+                  kumo_bytes_t body,
+                  kumo_buf_t *out,
                   kumo_err_ctx_t *err);
 
 #endif

@@ -82,7 +82,8 @@ static int fac_msg_add(fac_ctx_t *fc, const Kumo__Msg *msg)
     /* Seal first if this msg would push the body past the tx size limit (leaving room for
      * the Tx envelope: two keys, two lengths and the signature). */
     size_t extra = fc->msg_bytes.len + 16;
-    if (fc->body_msgs > 0 && fc->body.len + extra + KUMO_CRYPTO_SIG_BYTES + 16 > KUMO_TX_BYTES_MAX) {
+    if (fc->body_msgs > 0 &&
+        fc->body.len + extra + KUMO_CRYPTO_SIG_BYTES + 16 > KUMO_TX_BYTES_MAX) {
         KUMO_GUARD(fac_body_seal(fc));
     }
     KUMO_GUARD(fac_varint_append(&fc->body, FAC_MSGS_KEY));
@@ -102,10 +103,16 @@ static int fac_msg_cb(void *cb_ctx, const Kumo__Msg *msg)
     return fc->rc < 0 ? 1 : 0;
 }
 
-int kumo_chain_facilitator_txs_build(const kumo_kv_t *kv, const char *chain_id, uint64_t height,
-                                     const kumo_crypto_keypair_t *kp, uint64_t *sequence,
-                                     uint32_t msgs_per_tx, kumo_buf_t *txs_out, size_t tx_cap,
-                                     size_t *tx_count_out, kumo_err_ctx_t *err)
+int kumo_chain_facilitator_txs_build(const kumo_kv_t *kv,
+                                     const char *chain_id,
+                                     uint64_t height,
+                                     const kumo_crypto_keypair_t *kp,
+                                     uint64_t *sequence,
+                                     uint32_t msgs_per_tx,
+                                     kumo_buf_t *txs_out,
+                                     size_t tx_cap,
+                                     size_t *tx_count_out,
+                                     kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(msgs_per_tx >= 1 && msgs_per_tx <= KUMO_TX_MSG_COUNT_MAX);
     KUMO_ASSERT(txs_out != NULL && tx_count_out != NULL && sequence != NULL);
@@ -123,8 +130,8 @@ int kumo_chain_facilitator_txs_build(const kumo_kv_t *kv, const char *chain_id, 
     kumo_buf_init(&fc.msg_bytes, KUMO_TX_BYTES_MAX);
     uint64_t msg_count_max64 = 0;
     int rc = kumo_u64_mul(tx_cap, msgs_per_tx, &msg_count_max64);
-    uint32_t msg_count_max = (uint32_t)kumo_u64_min(rc == 0 ? msg_count_max64 : UINT32_MAX,
-                                                    UINT32_MAX);
+    uint32_t msg_count_max =
+        (uint32_t)kumo_u64_min(rc == 0 ? msg_count_max64 : UINT32_MAX, UINT32_MAX);
     KUMO_GUARD_GOTO(fac_body_start(&fc), rc, out_free);
     rc = kumo_market_facilitator_collect(kv, height, msg_count_max, fac_msg_cb, &fc, err);
     if (rc == 0) {

@@ -39,8 +39,7 @@ int kumo_chain_genesis_parse(kumo_bytes_t json, Kumo__Genesis **out, kumo_err_ct
                 "genesis is %zu bytes, limit %u", json.len, KUMO_GENESIS_BYTES_MAX);
     json_error_t jerr;
     json_t *root = json_loadb((const char *)json.ptr, json.len, JSON_REJECT_DUPLICATES, &jerr);
-    KUMO_ENSURE(root != NULL, err, KUMO_EDECODE, "genesis JSON line %d: %s", jerr.line,
-                jerr.text);
+    KUMO_ENSURE(root != NULL, err, KUMO_EDECODE, "genesis JSON line %d: %s", jerr.line, jerr.text);
     int rc = 0;
     if (!json_is_object(root)) {
         rc = kumo_err_set(err, KUMO_EDECODE, "genesis: expected an object");
@@ -53,8 +52,8 @@ int kumo_chain_genesis_parse(kumo_bytes_t json, Kumo__Genesis **out, kumo_err_ct
     Kumo__Genesis *g = (Kumo__Genesis *)m;
     size_t id_len = strlen(g->chain_id);
     if (id_len == 0 || id_len > KUMO_CHAIN_ID_BYTES_MAX) {
-        rc = kumo_err_set(err, KUMO_EINVAL, "chain_id must be 1..%u bytes",
-                          KUMO_CHAIN_ID_BYTES_MAX);
+        rc =
+            kumo_err_set(err, KUMO_EINVAL, "chain_id must be 1..%u bytes", KUMO_CHAIN_ID_BYTES_MAX);
     } else if (g->n_balances > KUMO_GENESIS_ACCOUNT_COUNT_MAX ||
                g->n_validators > KUMO_GENESIS_VALIDATOR_COUNT_MAX) {
         rc = kumo_err_set(err, KUMO_ELIMIT, "genesis lists exceed their limits");
@@ -72,8 +71,10 @@ out_json:
     return rc;
 }
 
-int kumo_chain_genesis_apply(const kumo_kv_t *kv, const Kumo__Genesis *genesis,
-                             uint8_t app_hash_out[KUMO_CHAIN_HASH_BYTES], kumo_err_ctx_t *err)
+int kumo_chain_genesis_apply(const kumo_kv_t *kv,
+                             const Kumo__Genesis *genesis,
+                             uint8_t app_hash_out[KUMO_CHAIN_HASH_BYTES],
+                             kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(kv != NULL && genesis != NULL);
     KUMO_GUARD(kumo_market_genesis_apply(kv, genesis, err));

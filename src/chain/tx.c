@@ -40,7 +40,9 @@ static bool tx_msgs_are_facilitator(const Kumo__TxBody *body)
     return true;
 }
 
-int kumo_chain_tx_decode(kumo_bytes_t bytes, size_t bytes_max, kumo_chain_tx_t *out,
+int kumo_chain_tx_decode(kumo_bytes_t bytes,
+                         size_t bytes_max,
+                         kumo_chain_tx_t *out,
                          kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(out != NULL);
@@ -81,15 +83,17 @@ bool kumo_chain_tx_sig_check(kumo_chain_tx_t *tx)
 {
     KUMO_ASSERT(tx->tx != NULL && tx->body != NULL);
     if (!tx->sig_checked) {
-        tx->sig_valid = kumo_crypto_verify(
-            tx->body->signer_pubkey.data,
-            kumo_bytes_make(tx->sign_hash, KUMO_CHAIN_HASH_BYTES), tx->tx->signature.data);
+        tx->sig_valid = kumo_crypto_verify(tx->body->signer_pubkey.data,
+                                           kumo_bytes_make(tx->sign_hash, KUMO_CHAIN_HASH_BYTES),
+                                           tx->tx->signature.data);
         tx->sig_checked = true;
     }
     return tx->sig_valid;
 }
 
-int kumo_chain_tx_prepare(kumo_bytes_t bytes, size_t bytes_max, kumo_chain_tx_t *out,
+int kumo_chain_tx_prepare(kumo_bytes_t bytes,
+                          size_t bytes_max,
+                          kumo_chain_tx_t *out,
                           kumo_err_ctx_t *err)
 {
     KUMO_GUARD(kumo_chain_tx_decode(bytes, bytes_max, out, err));
@@ -97,8 +101,7 @@ int kumo_chain_tx_prepare(kumo_bytes_t bytes, size_t bytes_max, kumo_chain_tx_t 
     return 0;
 }
 
-int kumo_chain_tx_check_basic(const kumo_chain_tx_t *tx, const char *chain_id,
-                              kumo_err_ctx_t *err)
+int kumo_chain_tx_check_basic(const kumo_chain_tx_t *tx, const char *chain_id, kumo_err_ctx_t *err)
 {
     const Kumo__TxBody *body = tx->body;
     KUMO_ASSERT(body != NULL);
@@ -118,8 +121,10 @@ int kumo_chain_tx_check_basic(const kumo_chain_tx_t *tx, const char *chain_id,
     return 0;
 }
 
-int kumo_chain_tx_check_state(const kumo_kv_t *kv, const Kumo__Params *params,
-                              kumo_chain_tx_t *tx, kumo_err_ctx_t *err)
+int kumo_chain_tx_check_state(const kumo_kv_t *kv,
+                              const Kumo__Params *params,
+                              kumo_chain_tx_t *tx,
+                              kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(tx->body != NULL);
     KUMO_ENSURE(kumo_chain_tx_sig_check(tx), err, KUMO_ESIG, "signature does not verify");
@@ -131,7 +136,7 @@ int kumo_chain_tx_check_state(const kumo_kv_t *kv, const Kumo__Params *params,
                           tx->body->sequence, acct->sequence);
         goto out_free;
     }
-    bool operator = false;
+    bool operator= false;
     KUMO_GUARD_GOTO(kumo_market_validator_is_operator(kv, tx->signer, &operator, err), rc,
                     out_free);
     bool fee_exempt = tx->facilitator_only && operator;
@@ -147,8 +152,7 @@ int kumo_chain_tx_check_state(const kumo_kv_t *kv, const Kumo__Params *params,
     }
     for (size_t i = 0; i < tx->body->n_msgs; i++) {
         if (kumo_market_msg_is_facilitator(tx->body->msgs[i]) && !operator) {
-            rc = kumo_err_set(err, KUMO_EUNAUTH, "msg %zu: only validator operators facilitate",
-                              i);
+            rc = kumo_err_set(err, KUMO_EUNAUTH, "msg %zu: only validator operators facilitate", i);
             goto out_free;
         }
     }
@@ -158,9 +162,15 @@ out_free:
     return rc;
 }
 
-int kumo_chain_tx_build(const char *chain_id, const kumo_crypto_keypair_t *kp, uint64_t sequence,
-                        uint64_t fee, const char *memo, Kumo__Msg *const *msgs, size_t msg_count,
-                        kumo_buf_t *out, kumo_err_ctx_t *err)
+int kumo_chain_tx_build(const char *chain_id,
+                        const kumo_crypto_keypair_t *kp,
+                        uint64_t sequence,
+                        uint64_t fee,
+                        const char *memo,
+                        Kumo__Msg *const *msgs,
+                        size_t msg_count,
+                        kumo_buf_t *out,
+                        kumo_err_ctx_t *err)
 {
     Kumo__TxBody body = KUMO__TX_BODY__INIT;
     body.chain_id = CHAIN_UNCONST(char *, chain_id);
@@ -181,7 +191,9 @@ int kumo_chain_tx_build(const char *chain_id, const kumo_crypto_keypair_t *kp, u
     return rc;
 }
 
-int chain_tx_seal(const kumo_crypto_keypair_t *kp, kumo_bytes_t body, kumo_buf_t *out,
+int chain_tx_seal(const kumo_crypto_keypair_t *kp,
+                  kumo_bytes_t body,
+                  kumo_buf_t *out,
                   kumo_err_ctx_t *err)
 {
     uint8_t sign_hash[KUMO_CHAIN_HASH_BYTES];

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/demo_int.h"
 #include "cli/cli.h"
+#include "cli/demo_int.h"
 
 const char *const demo_actor_names[DEMO_ACTOR_COUNT] = {
     "validator", "alice", "dc-east-a", "dc-east-b", "dc-west-a", "dc-west-b",
@@ -39,9 +39,13 @@ static const char demo_root_cert_pem[] =
     "+cU54F03wwXiny27BA==\n"
     "-----END CERTIFICATE-----\n";
 
-static void demo_genesis_build(demo_t *d, Kumo__Genesis *g, Kumo__Params *params,
-                               Kumo__GenesisBalance *bal, Kumo__GenesisBalance **bal_ptrs,
-                               Kumo__Validator *val, Kumo__Validator **val_ptrs)
+static void demo_genesis_build(demo_t *d,
+                               Kumo__Genesis *g,
+                               Kumo__Params *params,
+                               Kumo__GenesisBalance *bal,
+                               Kumo__GenesisBalance **bal_ptrs,
+                               Kumo__Validator *val,
+                               Kumo__Validator **val_ptrs)
 {
     kumo_market_params_default(params);
     params->reconfirmation_period = 5;
@@ -82,8 +86,7 @@ int demo_open(demo_t *d, const char *dir, bool keep)
     for (int i = 0; i < DEMO_ACTOR_COUNT; i++) {
         /* Deterministic keys, so every run prints the same addresses. */
         uint8_t seed[KUMO_CRYPTO_SEED_BYTES];
-        kumo_crypto_sha256(kumo_bytes_make(demo_actor_names[i], strlen(demo_actor_names[i])),
-                           seed);
+        kumo_crypto_sha256(kumo_bytes_make(demo_actor_names[i], strlen(demo_actor_names[i])), seed);
         kumo_crypto_key_from_seed(seed, &d->keys[i]);
         kumo_crypto_address_from_pubkey(d->keys[i].pubkey, d->addr[i]);
         kumo_codec_address_encode(d->addr[i], d->addr_text[i]);
@@ -137,8 +140,8 @@ void demo_tx_add(demo_t *d, int actor, const Kumo__Msg *msg)
     kumo_buf_t *buf = &d->txs[d->tx_count];
     kumo_buf_init(buf, KUMO_TX_BYTES_MAX);
     Kumo__Msg *msgs[1] = {(Kumo__Msg *)(uintptr_t)msg};
-    DEMO_MUST(kumo_chain_tx_build(DEMO_CHAIN_ID, &d->keys[actor], d->seq[actor], DEMO_FEE_UKUMO,
-                                  "", msgs, 1, buf, NULL));
+    DEMO_MUST(kumo_chain_tx_build(DEMO_CHAIN_ID, &d->keys[actor], d->seq[actor], DEMO_FEE_UKUMO, "",
+                                  msgs, 1, buf, NULL));
     d->seq[actor]++;
     d->tx_actor[d->tx_count] = actor;
     d->tx_count++;

@@ -11,8 +11,8 @@ const char *kumo_err_name(int code)
     switch (code) {
     case KUMO_OK:
         return "KUMO_OK";
-#define KUMO_ERR_NAME_CASE(name, value, msg)                                                       \
-    case value:                                                                                    \
+#define KUMO_ERR_NAME_CASE(name, value, msg) \
+    case value:                              \
         return #name;
         KUMO_ERR_TABLE(KUMO_ERR_NAME_CASE)
 #undef KUMO_ERR_NAME_CASE
@@ -26,8 +26,8 @@ const char *kumo_err_msg(int code)
     switch (code) {
     case KUMO_OK:
         return "success";
-#define KUMO_ERR_MSG_CASE(name, value, msg)                                                        \
-    case value:                                                                                    \
+#define KUMO_ERR_MSG_CASE(name, value, msg) \
+    case value:                             \
         return msg;
         KUMO_ERR_TABLE(KUMO_ERR_MSG_CASE)
 #undef KUMO_ERR_MSG_CASE

@@ -11,7 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#define KUMO_MUST_USE __attribute__((warn_unused_result))
+#define KUMO_MUST_USE     __attribute__((warn_unused_result))
 #define KUMO_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 /* clang-format off */
@@ -75,29 +75,29 @@ int kumo_err_setv(kumo_err_ctx_t *err, int code, const char *fmt, va_list ap) KU
 void kumo_err_clear(kumo_err_ctx_t *err);
 
 /* Passes a negative result up. */
-#define KUMO_GUARD(expr)                                                                           \
-    do {                                                                                           \
-        int kumo_guard_rc_ = (expr);                                                               \
-        if (kumo_guard_rc_ < 0) {                                                                  \
-            return kumo_guard_rc_;                                                                 \
-        }                                                                                          \
+#define KUMO_GUARD(expr)             \
+    do {                             \
+        int kumo_guard_rc_ = (expr); \
+        if (kumo_guard_rc_ < 0) {    \
+            return kumo_guard_rc_;   \
+        }                            \
     } while (0)
 
 /* Fails with code and a detail unless cond holds. */
-#define KUMO_ENSURE(cond, err, code, ...)                                                          \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            return kumo_err_set((err), (code), __VA_ARGS__);                                       \
-        }                                                                                          \
+#define KUMO_ENSURE(cond, err, code, ...)                    \
+    do {                                                     \
+        if (!(cond)) {                                       \
+            return kumo_err_set((err), (code), __VA_ARGS__); \
+        }                                                    \
     } while (0)
 
 /* Stores a negative result in rc and jumps to label. */
-#define KUMO_GUARD_GOTO(expr, rc, label)                                                           \
-    do {                                                                                           \
-        (rc) = (expr);                                                                             \
-        if ((rc) < 0) {                                                                            \
-            goto label;                                                                            \
-        }                                                                                          \
+#define KUMO_GUARD_GOTO(expr, rc, label) \
+    do {                                 \
+        (rc) = (expr);                   \
+        if ((rc) < 0) {                  \
+            goto label;                  \
+        }                                \
     } while (0)
 
 #endif

@@ -8,8 +8,8 @@
 
 void kumo_assert_fail(const char *cond, const char *file, int line, const char *func)
 {
-    fprintf(stderr, "level=fatal mod=core event=assert_failed cond=\"%s\" at=%s:%d func=%s\n",
-            cond, file, line, func);
+    fprintf(stderr, "level=fatal mod=core event=assert_failed cond=\"%s\" at=%s:%d func=%s\n", cond,
+            file, line, func);
     fflush(stderr);
     abort();
 }

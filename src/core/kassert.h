@@ -11,19 +11,19 @@
 /* Logs the failed condition with its place to stderr and aborts. */
 _Noreturn void kumo_assert_fail(const char *cond, const char *file, int line, const char *func);
 
-#define KUMO_ASSERT(cond)                                                                          \
-    do {                                                                                           \
-        if (__builtin_expect(!(cond), 0)) {                                                        \
-            kumo_assert_fail(#cond, __FILE__, __LINE__, __func__);                                 \
-        }                                                                                          \
+#define KUMO_ASSERT(cond)                                          \
+    do {                                                           \
+        if (__builtin_expect(!(cond), 0)) {                        \
+            kumo_assert_fail(#cond, __FILE__, __LINE__, __func__); \
+        }                                                          \
     } while (0)
 
 #ifdef KUMO_ASSERT_SLOW_ENABLED
 #define KUMO_ASSERT_SLOW(cond) KUMO_ASSERT(cond)
 #else
-#define KUMO_ASSERT_SLOW(cond)                                                                     \
-    do {                                                                                           \
-        (void)sizeof(cond);                                                                        \
+#define KUMO_ASSERT_SLOW(cond) \
+    do {                       \
+        (void)sizeof(cond);    \
     } while (0)
 #endif
 

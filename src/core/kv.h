@@ -31,8 +31,12 @@ typedef struct kumo_kv {
     int (*del)(void *ctx, kumo_bytes_t key, kumo_err_ctx_t *err);
     /* Visits keys starting with prefix, from the first key >= start (start may be empty), in
      * ascending order. */
-    int (*scan)(void *ctx, kumo_bytes_t prefix, kumo_bytes_t start, kumo_kv_scan_cb cb,
-                void *cb_ctx, kumo_err_ctx_t *err);
+    int (*scan)(void *ctx,
+                kumo_bytes_t prefix,
+                kumo_bytes_t start,
+                kumo_kv_scan_cb cb,
+                void *cb_ctx,
+                kumo_err_ctx_t *err);
     int (*savepoint_begin)(void *ctx, kumo_err_ctx_t *err);
     int (*savepoint_commit)(void *ctx, kumo_err_ctx_t *err);
     void (*savepoint_rollback)(void *ctx);

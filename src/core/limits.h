@@ -23,13 +23,13 @@
 /* Compute units in one resource group. */
 #define KUMO_RESOURCE_UNIT_COUNT_MAX 10000u
 /* Names of groups and regions: short identifiers. */
-#define KUMO_NAME_BYTES_MAX 64u
+#define KUMO_NAME_BYTES_MAX   64u
 #define KUMO_REGION_BYTES_MAX 64u
 /* Provider host URI. */
 #define KUMO_URI_BYTES_MAX 256u
 /* Provider attributes (key/value pairs). */
-#define KUMO_ATTRIBUTE_COUNT_MAX 16u
-#define KUMO_ATTRIBUTE_KEY_BYTES_MAX 64u
+#define KUMO_ATTRIBUTE_COUNT_MAX       16u
+#define KUMO_ATTRIBUTE_KEY_BYTES_MAX   64u
 #define KUMO_ATTRIBUTE_VALUE_BYTES_MAX 128u
 /* A PEM root certificate: an Ed25519 or P-256 CA fits in 2 KiB; 8 KiB leaves room for RSA. */
 #define KUMO_CERT_PEM_BYTES_MAX (8u * 1024u)
@@ -40,7 +40,7 @@
 /* Genesis file: balances for many accounts, but bounded. */
 #define KUMO_GENESIS_BYTES_MAX (16u * 1024u * 1024u)
 /* Entries in genesis lists. */
-#define KUMO_GENESIS_ACCOUNT_COUNT_MAX 100000u
+#define KUMO_GENESIS_ACCOUNT_COUNT_MAX   100000u
 #define KUMO_GENESIS_VALIDATOR_COUNT_MAX 256u
 /* JSON nesting: input never drives unbounded recursion. */
 #define KUMO_JSON_DEPTH_MAX 32u

@@ -44,8 +44,8 @@ static inline KUMO_MUST_USE int kumo_u64_mul(uint64_t a, uint64_t b, uint64_t *o
 
 /* *out = floor(a * b / d) with a 128-bit intermediate; KUMO_EINVAL if d == 0,
  * KUMO_EOVERFLOW if the quotient does not fit in 64 bits. */
-static inline KUMO_MUST_USE int kumo_u64_mul_div_floor(uint64_t a, uint64_t b, uint64_t d,
-                                                       uint64_t *out)
+static inline KUMO_MUST_USE int
+kumo_u64_mul_div_floor(uint64_t a, uint64_t b, uint64_t d, uint64_t *out)
 {
     if (d == 0) {
         return KUMO_EINVAL;

@@ -19,8 +19,8 @@ struct kumo_localnet {
     kumo_buf_t fac_txs[KUMO_LOCALNET_FACILITATOR_TX_MAX];
 };
 
-static int localnet_genesis_init(kumo_localnet_t *net, const Kumo__Genesis *genesis,
-                                 kumo_err_ctx_t *err)
+static int
+localnet_genesis_init(kumo_localnet_t *net, const Kumo__Genesis *genesis, kumo_err_ctx_t *err)
 {
     KUMO_ENSURE(genesis != NULL, err, KUMO_EINVAL, "a fresh store needs a genesis");
     kumo_kv_t kv;
@@ -35,8 +35,11 @@ static int localnet_genesis_init(kumo_localnet_t *net, const Kumo__Genesis *gene
     return rc;
 }
 
-int kumo_localnet_open(const kumo_localnet_cfg_t *cfg, const char *chain_id,
-                       const Kumo__Genesis *genesis, kumo_localnet_t **out, kumo_err_ctx_t *err)
+int kumo_localnet_open(const kumo_localnet_cfg_t *cfg,
+                       const char *chain_id,
+                       const Kumo__Genesis *genesis,
+                       kumo_localnet_t **out,
+                       kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(cfg != NULL && cfg->dir != NULL && chain_id != NULL && out != NULL);
     KUMO_ENSURE(strlen(chain_id) <= KUMO_CHAIN_ID_BYTES_MAX, err, KUMO_ELIMIT, "chain id");
@@ -76,7 +79,9 @@ void kumo_localnet_close(kumo_localnet_t *net)
 }
 
 /* Builds the facilitator's due txs on the state the block starts from. */
-static int localnet_facilitator_txs(kumo_localnet_t *net, const kumo_kv_t *kv, size_t *count,
+static int localnet_facilitator_txs(kumo_localnet_t *net,
+                                    const kumo_kv_t *kv,
+                                    size_t *count,
                                     kumo_err_ctx_t *err)
 {
     *count = 0;
@@ -94,9 +99,12 @@ static int localnet_facilitator_txs(kumo_localnet_t *net, const kumo_kv_t *kv, s
                                             KUMO_LOCALNET_FACILITATOR_TX_MAX, count, err);
 }
 
-static int localnet_block_apply(kumo_localnet_t *net, const kumo_kv_t *kv,
-                                const kumo_bytes_t *txs, size_t tx_count,
-                                kumo_chain_block_out_t *out, size_t *fac_count,
+static int localnet_block_apply(kumo_localnet_t *net,
+                                const kumo_kv_t *kv,
+                                const kumo_bytes_t *txs,
+                                size_t tx_count,
+                                kumo_chain_block_out_t *out,
+                                size_t *fac_count,
                                 kumo_err_ctx_t *err)
 {
     KUMO_GUARD(localnet_facilitator_txs(net, kv, fac_count, err));
@@ -130,8 +138,11 @@ out_free:
     return rc;
 }
 
-int kumo_localnet_block_produce(kumo_localnet_t *net, const kumo_bytes_t *txs, size_t tx_count,
-                                kumo_chain_block_out_t *out, size_t *facilitator_tx_count_out,
+int kumo_localnet_block_produce(kumo_localnet_t *net,
+                                const kumo_bytes_t *txs,
+                                size_t tx_count,
+                                kumo_chain_block_out_t *out,
+                                size_t *facilitator_tx_count_out,
                                 kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(net != NULL && out != NULL);
@@ -179,13 +190,17 @@ kumo_store_t *kumo_localnet_store(kumo_localnet_t *net)
     return net->store;
 }
 
-int kumo_localnet_read_begin(kumo_localnet_t *net, kumo_store_read_t **read_out,
-                             kumo_kv_t *kv_out, kumo_err_ctx_t *err)
+int kumo_localnet_read_begin(kumo_localnet_t *net,
+                             kumo_store_read_t **read_out,
+                             kumo_kv_t *kv_out,
+                             kumo_err_ctx_t *err)
 {
     return kumo_store_read_begin(net->store, read_out, kv_out, err);
 }
 
-int kumo_localnet_sequence_get(kumo_localnet_t *net, const uint8_t *addr, uint64_t *out,
+int kumo_localnet_sequence_get(kumo_localnet_t *net,
+                               const uint8_t *addr,
+                               uint64_t *out,
                                kumo_err_ctx_t *err)
 {
     kumo_store_read_t *read = NULL;

@@ -21,8 +21,8 @@ bool kumo_log_level_enabled(enum kumo_log_level level)
     return level >= log_level && level < KUMO_LOG_LEVEL_OFF;
 }
 
-void kumo_log_write(enum kumo_log_level level, const char *mod, const char *event, const char *fmt,
-                    ...)
+void kumo_log_write(
+    enum kumo_log_level level, const char *mod, const char *event, const char *fmt, ...)
 {
     struct timespec ts;
     struct tm tm;

@@ -23,14 +23,17 @@ enum kumo_log_level {
 /* Lines below level are dropped. Default: info. */
 void kumo_log_level_set(enum kumo_log_level level);
 bool kumo_log_level_enabled(enum kumo_log_level level);
-void kumo_log_write(enum kumo_log_level level, const char *mod, const char *event, const char *fmt,
+void kumo_log_write(enum kumo_log_level level,
+                    const char *mod,
+                    const char *event,
+                    const char *fmt,
                     ...) __attribute__((format(printf, 4, 5)));
 
-#define KUMO_LOG_AT(lvl, mod, event, ...)                                                          \
-    do {                                                                                           \
-        if (kumo_log_level_enabled(lvl)) {                                                         \
-            kumo_log_write((lvl), (mod), (event), __VA_ARGS__);                                    \
-        }                                                                                          \
+#define KUMO_LOG_AT(lvl, mod, event, ...)                       \
+    do {                                                        \
+        if (kumo_log_level_enabled(lvl)) {                      \
+            kumo_log_write((lvl), (mod), (event), __VA_ARGS__); \
+        }                                                       \
     } while (0)
 #define KUMO_LOG_TRACE(mod, event, ...) KUMO_LOG_AT(KUMO_LOG_LEVEL_TRACE, mod, event, __VA_ARGS__)
 #define KUMO_LOG_DEBUG(mod, event, ...) KUMO_LOG_AT(KUMO_LOG_LEVEL_DEBUG, mod, event, __VA_ARGS__)

@@ -17,6 +17,18 @@
 #include "codec/codec.h"
 #include "core/core.h"
 
+/* Bids per order that params.max_bids_per_order may allow: SubmitLease, eviction and the
+ * facilitator read every bid of an order, so this bounds their work per order. */
+#define KUMO_MARKET_BIDS_PER_ORDER_MAX 1024u
+/* Groups one deployment may ever hold (a gseq is used once: a name added by UpdateDeployment
+ * gets the next one). Bounds the groups an UpdateDeployment visits and the gseq range. */
+#define KUMO_MARKET_DEPLOYMENT_GROUP_COUNT_MAX 256u
+/* Ceiling for params.max_wait_blocks: a wait is a few blocks to a few hours, never years. */
+#define KUMO_MARKET_WAIT_BLOCKS_MAX 10000000u
+/* Index entries one query page may visit before it returns a partial page and a cursor, so a
+ * selective filter over a large index cannot turn one call into a full scan. */
+#define KUMO_MARKET_QUERY_SCAN_COUNT_MAX 10000u
+
 /* Receives events; ev is borrowed for the call. */
 typedef struct kumo_market_events {
     void *ctx;

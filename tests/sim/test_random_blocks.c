@@ -67,8 +67,7 @@ static void rb_fail(rb_t *rb, const char *what, const kumo_err_ctx_t *err)
     fail_msg("seed %" PRIu64 " block %" PRIu64 ": %s: %s %s\n  replay: KUMO_SIM_SEED=%" PRIu64
              " ctest -R random_blocks",
              rb->seed, kumo_localnet_height(rb->a), what,
-             err != NULL ? kumo_err_name(err->code) : "", err != NULL ? err->detail : "",
-             rb->seed);
+             err != NULL ? kumo_err_name(err->code) : "", err != NULL ? err->detail : "", rb->seed);
 }
 
 static void rb_tx_add(rb_t *rb, int actor, const Kumo__Msg *msg, uint64_t fee)
@@ -92,7 +91,7 @@ static void rb_send_from(rb_t *rb, int from)
     send.to.data = rb->addr[to];
     send.to.len = KUMO_ADDRESS_BYTES;
     send.amount = kumo_test_rng_below(&rb->rng, 3) == 0 ? UINT64_MAX - 3
-                                                         : kumo_test_rng_below(&rb->rng, 40000);
+                                                        : kumo_test_rng_below(&rb->rng, 40000);
     Kumo__Msg msg = KUMO__MSG__INIT;
     msg.sum_case = KUMO__MSG__SUM_SEND;
     msg.send = &send;
@@ -104,8 +103,14 @@ static int rb_random_signer(rb_t *rb)
     return 1 + (int)kumo_test_rng_below(&rb->rng, RB_ACTORS - 1);
 }
 
-static void rb_group(rb_t *rb, Kumo__GroupSpec *g, Kumo__ResourceGroup *rg, Kumo__ComputeUnit *cu,
-                     Kumo__ResourceGroup **rg_ptr, char *name, size_t name_cap, int index)
+static void rb_group(rb_t *rb,
+                     Kumo__GroupSpec *g,
+                     Kumo__ResourceGroup *rg,
+                     Kumo__ComputeUnit *cu,
+                     Kumo__ResourceGroup **rg_ptr,
+                     char *name,
+                     size_t name_cap,
+                     int index)
 {
     kumo__compute_unit__init(cu);
     cu->cpu_milli = 100 + kumo_test_rng_below(&rb->rng, 2000);
@@ -197,8 +202,8 @@ static void rb_bid_or_cancel(rb_t *rb, bool cancel)
     if (rb->order_count == 0) {
         return;
     }
-    const Kumo__Order *o = (const Kumo__Order *)rb->orders[kumo_test_rng_below(&rb->rng,
-                                                                               rb->order_count)];
+    const Kumo__Order *o =
+        (const Kumo__Order *)rb->orders[kumo_test_rng_below(&rb->rng, rb->order_count)];
     int p = rb_provider((int)kumo_test_rng_below(&rb->rng, RB_PROVIDERS));
     Kumo__Msg msg = KUMO__MSG__INIT;
     Kumo__MsgCancelFulfillment cf = KUMO__MSG_CANCEL_FULFILLMENT__INIT;
@@ -264,8 +269,8 @@ static int rb_order_cb(void *cb_ctx, const ProtobufCMessage *obj)
     kumo_buf_init(&tmp, KUMO_STATE_OBJECT_BYTES_MAX);
     assert_int_equal(kumo_codec_pack(obj, &tmp, NULL), 0);
     assert_int_equal(kumo_codec_unpack(&kumo__order__descriptor, kumo_buf_bytes(&tmp),
-                                       KUMO_STATE_OBJECT_BYTES_MAX,
-                                       &rb->orders[rb->order_count], NULL),
+                                       KUMO_STATE_OBJECT_BYTES_MAX, &rb->orders[rb->order_count],
+                                       NULL),
                      0);
     rb->order_count++;
     kumo_buf_free(&tmp);
@@ -314,8 +319,8 @@ static void rb_confirm(rb_t *rb, const kumo_kv_t *kv, int pi)
 {
     int p = rb_provider(pi);
     rb_confirm_t cc = {.rb = rb, .height = kumo_localnet_height(rb->a) + 1, .flaky = pi == 3};
-    kumo_market_query_t q = {.object = KUMO_MARKET_OBJ_LEASE, .provider = rb->addr[p],
-                             .limit = 100};
+    kumo_market_query_t q = {
+        .object = KUMO_MARKET_OBJ_LEASE, .provider = rb->addr[p], .limit = 100};
     kumo_buf_t next;
     kumo_buf_init(&next, KUMO_KEY_BYTES_MAX);
     assert_int_equal(kumo_market_query_run(kv, &q, rb_lease_cb, &cc, &next, NULL), 0);
@@ -344,13 +349,13 @@ static void rb_txs_generate(rb_t *rb)
     kumo_err_ctx_t err = {0};
     if (kumo_chain_facilitator_txs_build(&kv, RB_CHAIN_ID, kumo_localnet_height(rb->a) + 1,
                                          &rb->keys[0], &fac_seq, 64, rb->txs,
-                                         KUMO_LOCALNET_FACILITATOR_TX_MAX, &fac_count,
-                                         &err) != 0) {
+                                         KUMO_LOCALNET_FACILITATOR_TX_MAX, &fac_count, &err) != 0) {
         rb_fail(rb, "facilitator", &err);
     }
     rb->tx_count = fac_count;
     kumo_market_query_t q = {.object = KUMO_MARKET_OBJ_ORDER,
-                             .state = KUMO__ORDER_STATE__ORDER_OPEN, .limit = RB_SEEN_MAX};
+                             .state = KUMO__ORDER_STATE__ORDER_OPEN,
+                             .limit = RB_SEEN_MAX};
     kumo_buf_t next;
     kumo_buf_init(&next, KUMO_KEY_BYTES_MAX);
     assert_int_equal(kumo_market_query_run(&kv, &q, rb_order_cb, rb, &next, NULL), 0);

@@ -12,10 +12,10 @@
 #include "helpers/teststore.h"
 #include "helpers/testutil.h"
 
-#define FX_KEYS        6
-#define FX_BALANCE     1000000u
-#define FX_CHAIN_ID    "kumo-test"
-#define FX_FEE         10u
+#define FX_KEYS     6
+#define FX_BALANCE  1000000u
+#define FX_CHAIN_ID "kumo-test"
+#define FX_FEE      10u
 
 typedef struct chain_fx {
     kumo_test_store_t ts;
@@ -82,8 +82,7 @@ static inline void fx_close(chain_fx_t *fx)
 }
 
 /* Builds a tx of one msg signed by key k with its next sequence (advanced) and fee. */
-static inline void fx_tx(chain_fx_t *fx, int k, uint64_t fee, const Kumo__Msg *msg,
-                         kumo_buf_t *out)
+static inline void fx_tx(chain_fx_t *fx, int k, uint64_t fee, const Kumo__Msg *msg, kumo_buf_t *out)
 {
     kumo_buf_init(out, KUMO_TX_BYTES_MAX);
     Kumo__Msg *msgs[1] = {(Kumo__Msg *)(uintptr_t)msg};
@@ -94,8 +93,8 @@ static inline void fx_tx(chain_fx_t *fx, int k, uint64_t fee, const Kumo__Msg *m
 }
 
 /* A send of amount from key k to key to. */
-static inline void fx_send_msg(chain_fx_t *fx, int to, uint64_t amount, Kumo__MsgSend *send,
-                               Kumo__Msg *msg)
+static inline void
+fx_send_msg(chain_fx_t *fx, int to, uint64_t amount, Kumo__MsgSend *send, Kumo__Msg *msg)
 {
     kumo__msg_send__init(send);
     send->to.data = fx->addr[to];
@@ -107,8 +106,8 @@ static inline void fx_send_msg(chain_fx_t *fx, int to, uint64_t amount, Kumo__Ms
 }
 
 /* Applies txs as the next block and commits it with its app hash. */
-static inline void fx_block(chain_fx_t *fx, const kumo_bytes_t *txs, size_t n,
-                            kumo_chain_block_out_t *out)
+static inline void
+fx_block(chain_fx_t *fx, const kumo_bytes_t *txs, size_t n, kumo_chain_block_out_t *out)
 {
     kumo_chain_block_in_t in = {
         .chain_id = FX_CHAIN_ID,

@@ -174,17 +174,15 @@ static void test_tx_rule_violations_change_nothing(void **state)
         uint8_t after[KUMO_TEST_KV_DIGEST_BYTES];
         uint8_t empty_hash[KUMO_CHAIN_HASH_BYTES];
         assert_int_equal(kumo_test_kv_digest(&fx.ts.kv, before), 0);
-        assert_int_equal(kumo_chain_app_hash_compute(&fx.ts.kv, fx.app_hash, empty_hash, NULL),
-                         0);
+        assert_int_equal(kumo_chain_app_hash_compute(&fx.ts.kv, fx.app_hash, empty_hash, NULL), 0);
         kumo_buf_t tx;
         cases[i].make(&fx, &tx);
         kumo_bytes_t txs[1] = {kumo_buf_bytes(&tx)};
         kumo_chain_block_out_t out;
         fx_block(&fx, txs, 1, &out);
         if (out.results[0].code != cases[i].want) {
-            fail_msg("%s: got %s (%s), want %s", cases[i].name,
-                     kumo_err_name(out.results[0].code), out.results[0].log,
-                     kumo_err_name(cases[i].want));
+            fail_msg("%s: got %s (%s), want %s", cases[i].name, kumo_err_name(out.results[0].code),
+                     out.results[0].log, kumo_err_name(cases[i].want));
         }
         assert_int_equal(kumo_test_kv_digest(&fx.ts.kv, after), 0);
         assert_memory_equal(before, after, sizeof(before));
@@ -388,8 +386,7 @@ static void test_tx_decode_round_trip_and_signature(void **state)
     assert_int_equal(kumo_chain_tx_check_basic(&d, FX_CHAIN_ID, NULL), 0);
     assert_int_equal(kumo_chain_tx_check_basic(&d, "x", NULL), KUMO_ECHAINID);
     kumo_chain_tx_free(&d);
-    assert_int_equal(kumo_chain_tx_decode(kumo_buf_bytes(&tx), tx.len - 1, &d, NULL),
-                     KUMO_ELIMIT);
+    assert_int_equal(kumo_chain_tx_decode(kumo_buf_bytes(&tx), tx.len - 1, &d, NULL), KUMO_ELIMIT);
     kumo_buf_free(&tx);
     fx_close(&fx);
 }
