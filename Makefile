@@ -23,6 +23,7 @@ check: deps
 test-debug: deps
 	cmake --preset debug >/dev/null
 	cmake --build --preset debug
+	tools/check_pure.sh build/debug
 	ctest --preset debug
 
 test-asan: deps
