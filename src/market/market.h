@@ -39,10 +39,10 @@ typedef struct kumo_market_events {
 typedef struct kumo_market_ctx {
     const kumo_kv_t *kv;
     const Kumo__Params *params;
-    uint64_t height;                        /* height of the block being applied */
-    const uint8_t *signer;                  /* KUMO_ADDRESS_BYTES: the tx signer */
-    kumo_market_events_t events;            /* emit_cb may be NULL: events dropped */
-    uint32_t tx_index;                      /* copied into events */
+    uint64_t height;             /* height of the block being applied */
+    const uint8_t *signer;       /* KUMO_ADDRESS_BYTES: the tx signer */
+    kumo_market_events_t events; /* emit_cb may be NULL: events dropped */
+    uint32_t tx_index;           /* copied into events */
     uint32_t msg_index;
 } kumo_market_ctx_t;
 
@@ -55,13 +55,13 @@ bool kumo_market_msg_is_facilitator(const Kumo__Msg *msg);
 
 /* Applies one msg at ctx->height as ctx->signer. Runs validate_basic first. Facilitator msgs
  * from a signer that is not a validator operator fail with KUMO_EUNAUTH. */
-KUMO_MUST_USE int kumo_market_msg_apply(kumo_market_ctx_t *ctx, const Kumo__Msg *msg,
-                                        kumo_err_ctx_t *err);
+KUMO_MUST_USE int
+kumo_market_msg_apply(kumo_market_ctx_t *ctx, const Kumo__Msg *msg, kumo_err_ctx_t *err);
 
 /* Writes the genesis state: params, balances (supply), validators, providers. The kv must be
  * empty. Rejects duplicate addresses, zero-power validators, bad params. */
-KUMO_MUST_USE int kumo_market_genesis_apply(const kumo_kv_t *kv, const Kumo__Genesis *genesis,
-                                            kumo_err_ctx_t *err);
+KUMO_MUST_USE int
+kumo_market_genesis_apply(const kumo_kv_t *kv, const Kumo__Genesis *genesis, kumo_err_ctx_t *err);
 /* Default params (DESIGN.md section 3). */
 void kumo_market_params_default(Kumo__Params *params);
 /* Validates params (nonzero periods, max_tx_bytes <= KUMO_TX_BYTES_MAX, ...). */
@@ -71,21 +71,27 @@ KUMO_MUST_USE int kumo_market_params_validate(const Kumo__Params *params, kumo_e
 
 /* *out is a fresh Account (free with kumo_codec_free). An absent account reads as zero balance
  * and sequence 0 with the address set, never KUMO_ENOTFOUND. */
-KUMO_MUST_USE int kumo_market_account_get(const kumo_kv_t *kv, const uint8_t *addr,
-                                          Kumo__Account **out, kumo_err_ctx_t *err);
-KUMO_MUST_USE int kumo_market_account_put(const kumo_kv_t *kv, const Kumo__Account *acct,
+KUMO_MUST_USE int kumo_market_account_get(const kumo_kv_t *kv,
+                                          const uint8_t *addr,
+                                          Kumo__Account **out,
                                           kumo_err_ctx_t *err);
+KUMO_MUST_USE int
+kumo_market_account_put(const kumo_kv_t *kv, const Kumo__Account *acct, kumo_err_ctx_t *err);
 /* Moves amount from addr's balance to the fee pool. KUMO_EFUNDS if short. */
-KUMO_MUST_USE int kumo_market_fee_collect(const kumo_kv_t *kv, const uint8_t *addr,
-                                          uint64_t amount, kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_fee_collect(const kumo_kv_t *kv,
+                                          const uint8_t *addr,
+                                          uint64_t amount,
+                                          kumo_err_ctx_t *err);
 /* Reads state objects; *out freed with kumo_codec_free. KUMO_ENOTFOUND when absent. */
-KUMO_MUST_USE int kumo_market_params_get(const kumo_kv_t *kv, Kumo__Params **out,
-                                         kumo_err_ctx_t *err);
-KUMO_MUST_USE int kumo_market_global_get(const kumo_kv_t *kv, Kumo__Global **out,
-                                         kumo_err_ctx_t *err);
+KUMO_MUST_USE int
+kumo_market_params_get(const kumo_kv_t *kv, Kumo__Params **out, kumo_err_ctx_t *err);
+KUMO_MUST_USE int
+kumo_market_global_get(const kumo_kv_t *kv, Kumo__Global **out, kumo_err_ctx_t *err);
 /* True when addr is a validator operator address in state. */
-KUMO_MUST_USE int kumo_market_validator_is_operator(const kumo_kv_t *kv, const uint8_t *addr,
-                                                    bool *out, kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_validator_is_operator(const kumo_kv_t *kv,
+                                                    const uint8_t *addr,
+                                                    bool *out,
+                                                    kumo_err_ctx_t *err);
 
 /* ---- facilitator (MatchOpenOrders, InvalidateStaleLeases, DeploymentClosed) ---- */
 
@@ -97,9 +103,12 @@ typedef int (*kumo_market_msg_cb)(void *cb_ctx, const Kumo__Msg *msg);
  * the same rule the msg checks), a SubmitStaleLease per active lease unconfirmed for more than
  * reconfirmation_period, a DeploymentClosed per closing deployment whose leases are all
  * released or whose release_timeout has passed. At most msg_count_max msgs, in key order. */
-KUMO_MUST_USE int kumo_market_facilitator_collect(const kumo_kv_t *kv, uint64_t height,
-                                                  uint32_t msg_count_max, kumo_market_msg_cb cb,
-                                                  void *cb_ctx, kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_facilitator_collect(const kumo_kv_t *kv,
+                                                  uint64_t height,
+                                                  uint32_t msg_count_max,
+                                                  kumo_market_msg_cb cb,
+                                                  void *cb_ctx,
+                                                  kumo_err_ctx_t *err);
 
 /* ---- queries (paginated, key order) ---- */
 
@@ -117,13 +126,13 @@ typedef enum kumo_market_object {
 /* Filters; zero/NULL fields do not filter. state is the object's enum value. */
 typedef struct kumo_market_query {
     kumo_market_object_t object;
-    const uint8_t *owner;    /* tenant address */
-    const uint8_t *provider; /* provider address */
+    const uint8_t *owner;       /* tenant address */
+    const uint8_t *provider;    /* provider address */
     const Kumo__OrderId *order; /* fulfillments/leases of one order */
-    uint64_t dseq;           /* with owner: one deployment's groups/orders/leases */
+    uint64_t dseq;              /* with owner: one deployment's groups/orders/leases */
     uint32_t state;
-    uint32_t limit;          /* 1..KUMO_QUERY_PAGE_COUNT_MAX */
-    kumo_bytes_t page_key;   /* opaque cursor from the previous page; empty for the first */
+    uint32_t limit;        /* 1..KUMO_QUERY_PAGE_COUNT_MAX */
+    kumo_bytes_t page_key; /* opaque cursor from the previous page; empty for the first */
 } kumo_market_query_t;
 
 /* Receives each matching object (a Kumo__<Object>, borrowed for the call). */
@@ -131,9 +140,12 @@ typedef int (*kumo_market_object_cb)(void *cb_ctx, const ProtobufCMessage *obj);
 
 /* Runs a query; next_key_out (cap KUMO_KEY_BYTES_MAX) gets the cursor of the next page, empty
  * when there is none. Uses indexes: by owner (key prefix), by provider, by state. */
-KUMO_MUST_USE int kumo_market_query_run(const kumo_kv_t *kv, const kumo_market_query_t *q,
-                                        kumo_market_object_cb cb, void *cb_ctx,
-                                        kumo_buf_t *next_key_out, kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_query_run(const kumo_kv_t *kv,
+                                        const kumo_market_query_t *q,
+                                        kumo_market_object_cb cb,
+                                        void *cb_ctx,
+                                        kumo_buf_t *next_key_out,
+                                        kumo_err_ctx_t *err);
 
 /* ---- invariants ---- */
 

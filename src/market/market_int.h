@@ -1,0 +1,484 @@
+/*
+ * market_int.h - private to src/market: store keys, typed state access, the per-msg state
+ * context, events and the msg handlers. Pure: nothing here does I/O.
+ *
+ * Key layout (docs/design.md section 3): one prefix byte, then big-endian fields; addresses
+ * are 20 raw bytes. An "order body" is owner(20) dseq(8) gseq(4) oseq(4) = 36 bytes; a "lease
+ * body" is an order body followed by the provider (56 bytes).
+ */
+#ifndef KUMO_MARKET_MARKET_INT_H
+#define KUMO_MARKET_MARKET_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "market/market.h"
+
+/* ---- keys ----------------------------------------------------------------------------------- */
+
+#define KUMO_MARKET_PREFIX_ACCOUNT       0x01u
+#define KUMO_MARKET_PREFIX_PROVIDER      0x02u
+#define KUMO_MARKET_PREFIX_DEPLOYMENT    0x03u
+#define KUMO_MARKET_PREFIX_GROUP         0x04u
+#define KUMO_MARKET_PREFIX_ORDER         0x05u
+#define KUMO_MARKET_PREFIX_FULFILLMENT   0x06u
+#define KUMO_MARKET_PREFIX_LEASE         0x07u
+#define KUMO_MARKET_PREFIX_PARAMS        0x08u
+#define KUMO_MARKET_PREFIX_GLOBAL        0x09u
+#define KUMO_MARKET_PREFIX_VALIDATOR     0x0au
+#define KUMO_MARKET_PREFIX_MATCH         0x20u
+#define KUMO_MARKET_PREFIX_STALE         0x21u
+#define KUMO_MARKET_PREFIX_CLOSING       0x22u
+#define KUMO_MARKET_PREFIX_LEASE_BY_PROV 0x23u
+#define KUMO_MARKET_PREFIX_BID_BY_PROV   0x24u
+#define KUMO_MARKET_PREFIX_STATE         0x25u
+
+#define KUMO_MARKET_DEP_BODY_BYTES   (KUMO_ADDRESS_BYTES + 8u)
+#define KUMO_MARKET_GROUP_BODY_BYTES (KUMO_MARKET_DEP_BODY_BYTES + 4u)
+#define KUMO_MARKET_ORDER_BODY_BYTES (KUMO_MARKET_GROUP_BODY_BYTES + 4u)
+#define KUMO_MARKET_LEASE_BODY_BYTES (KUMO_MARKET_ORDER_BODY_BYTES + KUMO_ADDRESS_BYTES)
+/* The longest key: the stale index of a lease (prefix, stale_height, lease body). */
+#define KUMO_MARKET_KEY_BYTES (1u + 8u + KUMO_MARKET_LEASE_BODY_BYTES)
+_Static_assert(2u + 1u + KUMO_MARKET_LEASE_BODY_BYTES <= KUMO_MARKET_KEY_BYTES,
+               "the state index of a lease fits");
+
+_Static_assert(KUMO_MARKET_KEY_BYTES + 1u <= KUMO_KEY_BYTES_MAX,
+               "every market key (and its successor) fits the store's key bound");
+
+typedef struct kumo_market_key {
+    uint8_t bytes[KUMO_MARKET_KEY_BYTES];
+    uint32_t len;
+} kumo_market_key_t;
+
+/* An order id with a fixed-size owner, as keys hold it. */
+typedef struct kumo_market_oid {
+    uint8_t owner[KUMO_ADDRESS_BYTES];
+    uint64_t dseq;
+    uint32_t gseq;
+    uint32_t oseq;
+} kumo_market_oid_t;
+
+static inline kumo_bytes_t kumo_market_key_bytes(const kumo_market_key_t *k)
+{
+    return kumo_bytes_make(k->bytes, k->len);
+}
+
+void kumo_market_key_init(kumo_market_key_t *k, uint8_t prefix);
+void kumo_market_key_put_u8(kumo_market_key_t *k, uint8_t v);
+void kumo_market_key_put_u32(kumo_market_key_t *k, uint32_t v);
+void kumo_market_key_put_u64(kumo_market_key_t *k, uint64_t v);
+void kumo_market_key_put_addr(kumo_market_key_t *k, const uint8_t *addr);
+void kumo_market_key_put_raw(kumo_market_key_t *k, const uint8_t *p, size_t len);
+void kumo_market_key_put_order_body(kumo_market_key_t *k, const kumo_market_oid_t *oid);
+
+void kumo_market_key_account(kumo_market_key_t *k, const uint8_t *addr);
+void kumo_market_key_provider(kumo_market_key_t *k, const uint8_t *addr);
+void kumo_market_key_validator(kumo_market_key_t *k, const uint8_t *addr);
+void kumo_market_key_params(kumo_market_key_t *k);
+void kumo_market_key_global(kumo_market_key_t *k);
+void kumo_market_key_deployment(kumo_market_key_t *k, const uint8_t *owner, uint64_t dseq);
+void kumo_market_key_group(kumo_market_key_t *k,
+                           const uint8_t *owner,
+                           uint64_t dseq,
+                           uint32_t gseq);
+void kumo_market_key_order(kumo_market_key_t *k, const kumo_market_oid_t *oid);
+void kumo_market_key_fulfillment(kumo_market_key_t *k,
+                                 const kumo_market_oid_t *oid,
+                                 const uint8_t *provider);
+void kumo_market_key_lease(kumo_market_key_t *k,
+                           const kumo_market_oid_t *oid,
+                           const uint8_t *provider);
+/* 0x20 match_height order_body */
+void kumo_market_key_match(kumo_market_key_t *k,
+                           uint64_t match_height,
+                           const kumo_market_oid_t *oid);
+/* 0x21 stale_height lease_body */
+void kumo_market_key_stale(kumo_market_key_t *k,
+                           uint64_t stale_height,
+                           const kumo_market_oid_t *oid,
+                           const uint8_t *provider);
+/* 0x22 due_height owner dseq */
+void kumo_market_key_closing(kumo_market_key_t *k,
+                             uint64_t due_height,
+                             const uint8_t *owner,
+                             uint64_t dseq);
+/* 0x23 / 0x24 provider order_body */
+void kumo_market_key_lease_by_provider(kumo_market_key_t *k,
+                                       const uint8_t *provider,
+                                       const kumo_market_oid_t *oid);
+void kumo_market_key_bid_by_provider(kumo_market_key_t *k,
+                                     const uint8_t *provider,
+                                     const kumo_market_oid_t *oid);
+/* 0x25 state object_key */
+void kumo_market_key_state(kumo_market_key_t *k, uint32_t state, const kumo_market_key_t *obj);
+
+/* Reads an order body (36 bytes) into oid. */
+void kumo_market_oid_from_body(const uint8_t *body, kumo_market_oid_t *oid);
+/* oid from a msg's OrderId; the id must have passed validation (owner of 20 bytes). */
+void kumo_market_oid_from_msg(const Kumo__OrderId *id, kumo_market_oid_t *oid);
+/* A Kumo__OrderId view of oid (owner borrowed from oid). */
+void kumo_market_oid_to_msg(const kumo_market_oid_t *oid, Kumo__OrderId *out);
+bool kumo_market_oid_equal(const kumo_market_oid_t *a, const kumo_market_oid_t *b);
+
+/* ---- the per-msg state context -------------------------------------------------------------- */
+
+typedef struct kumo_market_st {
+    const kumo_kv_t *kv;
+    const Kumo__Params *params;
+    uint64_t height;
+    const uint8_t *signer;
+    const kumo_market_ctx_t *ctx; /* events and indexes; NULL outside a msg */
+    Kumo__Global *global;         /* owned; written back when the msg succeeds */
+    kumo_buf_t pack;              /* scratch for packing objects */
+} kumo_market_st_t;
+
+/* Loads Global; kumo_market_st_finish writes it back (when rc == 0) and frees everything. */
+KUMO_MUST_USE int kumo_market_st_begin(kumo_market_st_t *st,
+                                       const kumo_kv_t *kv,
+                                       const Kumo__Params *params,
+                                       uint64_t height,
+                                       const uint8_t *signer,
+                                       const kumo_market_ctx_t *ctx,
+                                       kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_st_finish(kumo_market_st_t *st, int rc, kumo_err_ctx_t *err);
+
+/* ---- raw kv and generic objects ------------------------------------------------------------- */
+
+KUMO_MUST_USE int kumo_market_kv_get(const kumo_kv_t *kv,
+                                     const kumo_market_key_t *k,
+                                     kumo_bytes_t *val,
+                                     kumo_err_ctx_t *err);
+KUMO_MUST_USE int
+kumo_market_kv_put_empty(const kumo_kv_t *kv, const kumo_market_key_t *k, kumo_err_ctx_t *err);
+KUMO_MUST_USE int
+kumo_market_kv_del(const kumo_kv_t *kv, const kumo_market_key_t *k, kumo_err_ctx_t *err);
+/* True when the key exists. */
+KUMO_MUST_USE int
+kumo_market_kv_has(const kumo_kv_t *kv, const kumo_market_key_t *k, bool *out, kumo_err_ctx_t *err);
+/* Decodes stored bytes; any decode failure is KUMO_ECORRUPT. */
+KUMO_MUST_USE int kumo_market_obj_decode(const ProtobufCMessageDescriptor *desc,
+                                         kumo_bytes_t val,
+                                         ProtobufCMessage **out,
+                                         kumo_err_ctx_t *err);
+/* Gets and decodes; KUMO_ENOTFOUND when absent. */
+KUMO_MUST_USE int kumo_market_obj_get(const kumo_kv_t *kv,
+                                      const kumo_market_key_t *k,
+                                      const ProtobufCMessageDescriptor *desc,
+                                      ProtobufCMessage **out,
+                                      kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_obj_put(const kumo_kv_t *kv,
+                                      kumo_buf_t *pack,
+                                      const kumo_market_key_t *k,
+                                      const ProtobufCMessage *obj,
+                                      kumo_err_ctx_t *err);
+void kumo_market_obj_free(void *obj);
+
+/* Reads top-level varint fields 1..15 of a protobuf encoding without decoding it: vals[n] gets
+ * field n (0 when absent). KUMO_ECORRUPT when malformed. */
+#define KUMO_MARKET_WIRE_FIELD_MAX 15u
+KUMO_MUST_USE int kumo_market_wire_varints(kumo_bytes_t val,
+                                           uint64_t vals[KUMO_MARKET_WIRE_FIELD_MAX + 1],
+                                           kumo_err_ctx_t *err);
+
+/* ---- typed objects (get: KUMO_ENOTFOUND when absent; decode failures KUMO_ECORRUPT) ---------- */
+
+KUMO_MUST_USE int kumo_market_provider_get(const kumo_kv_t *kv,
+                                           const uint8_t *addr,
+                                           Kumo__Provider **out,
+                                           kumo_err_ctx_t *err);
+KUMO_MUST_USE int
+kumo_market_provider_put(kumo_market_st_t *st, const Kumo__Provider *p, kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_deployment_get(const kumo_kv_t *kv,
+                                             const uint8_t *owner,
+                                             uint64_t dseq,
+                                             Kumo__Deployment **out,
+                                             kumo_err_ctx_t *err);
+/* Writes d and moves its state (0x25) and closing (0x22) index entries from what they were for
+ * prev_state/prev_unreleased (prev_state 0: a new deployment). */
+KUMO_MUST_USE int kumo_market_deployment_put(kumo_market_st_t *st,
+                                             const Kumo__Deployment *d,
+                                             uint32_t prev_state,
+                                             uint32_t prev_unreleased,
+                                             kumo_err_ctx_t *err);
+/* The first height DeploymentClosed may run for a closing deployment. */
+KUMO_MUST_USE int kumo_market_deployment_due_height(const Kumo__Deployment *d,
+                                                    uint64_t release_timeout,
+                                                    uint64_t *out);
+KUMO_MUST_USE int kumo_market_group_get(const kumo_kv_t *kv,
+                                        const uint8_t *owner,
+                                        uint64_t dseq,
+                                        uint32_t gseq,
+                                        Kumo__Group **out,
+                                        kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_group_put(kumo_market_st_t *st,
+                                        const Kumo__Group *g,
+                                        uint32_t prev_state,
+                                        kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_order_get(const kumo_kv_t *kv,
+                                        const kumo_market_oid_t *oid,
+                                        Kumo__Order **out,
+                                        kumo_err_ctx_t *err);
+/* Writes o and keeps its state and match (0x20, while open) index entries. */
+KUMO_MUST_USE int kumo_market_order_put(kumo_market_st_t *st,
+                                        const Kumo__Order *o,
+                                        uint32_t prev_state,
+                                        kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_fulfillment_get(const kumo_kv_t *kv,
+                                              const kumo_market_oid_t *oid,
+                                              const uint8_t *provider,
+                                              Kumo__Fulfillment **out,
+                                              kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_fulfillment_put(kumo_market_st_t *st,
+                                              const Kumo__Fulfillment *f,
+                                              uint32_t prev_state,
+                                              kumo_err_ctx_t *err);
+/* Deletes a fulfillment with its index entries. */
+KUMO_MUST_USE int kumo_market_fulfillment_del(kumo_market_st_t *st,
+                                              const kumo_market_oid_t *oid,
+                                              const uint8_t *provider,
+                                              uint32_t state,
+                                              kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_lease_get(const kumo_kv_t *kv,
+                                        const kumo_market_oid_t *oid,
+                                        const uint8_t *provider,
+                                        Kumo__Lease **out,
+                                        kumo_err_ctx_t *err);
+/* Writes l and keeps its state, stale (0x21, while active) and by-provider index entries. */
+KUMO_MUST_USE int kumo_market_lease_put(kumo_market_st_t *st,
+                                        const Kumo__Lease *l,
+                                        uint32_t prev_state,
+                                        uint64_t prev_last_confirmed,
+                                        kumo_err_ctx_t *err);
+KUMO_MUST_USE int
+kumo_market_lease_stale_height(const Kumo__Lease *l, uint64_t period, uint64_t *out);
+
+/* Collects the keys (all of the same length key_len) under prefix, at most count_max of them
+ * (KUMO_ELIMIT beyond). *keys_out is kumo_alloc'd (free with kumo_free). */
+KUMO_MUST_USE int kumo_market_keys_collect(const kumo_kv_t *kv,
+                                           kumo_bytes_t prefix,
+                                           size_t count_max,
+                                           kumo_market_key_t **keys_out,
+                                           size_t *count_out,
+                                           kumo_err_ctx_t *err);
+/* The state index prefix of one deployment's objects: 0x25 state prefix owner dseq. */
+void kumo_market_key_state_dep_prefix(
+    kumo_market_key_t *k, uint32_t state, uint8_t obj_prefix, const uint8_t *owner, uint64_t dseq);
+
+/* ---- bank ------------------------------------------------------------------------------------ */
+
+KUMO_MUST_USE int kumo_market_balance_add(kumo_market_st_t *st,
+                                          const uint8_t *addr,
+                                          uint64_t amount,
+                                          kumo_err_ctx_t *err);
+/* KUMO_EFUNDS when short. */
+KUMO_MUST_USE int kumo_market_balance_sub(kumo_market_st_t *st,
+                                          const uint8_t *addr,
+                                          uint64_t amount,
+                                          kumo_err_ctx_t *err);
+/* Moves amount between the Global escrow/collateral totals and balances, checked. */
+KUMO_MUST_USE int kumo_market_global_add(uint64_t *total, uint64_t amount, kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_global_sub(uint64_t *total, uint64_t amount, kumo_err_ctx_t *err);
+
+/* ---- events ---------------------------------------------------------------------------------- */
+
+typedef struct kumo_market_attr {
+    const char *key;
+    uint64_t value;
+    const char *text; /* when non-NULL, the value is this text instead of the number */
+} kumo_market_attr_t;
+
+#define KUMO_MARKET_EVENT_ATTR_COUNT_MAX 6u
+
+bool kumo_market_events_on(const kumo_market_st_t *st);
+KUMO_MUST_USE int kumo_market_emit_account(kumo_market_st_t *st,
+                                           const char *type,
+                                           const uint8_t *addr,
+                                           const kumo_market_attr_t *attrs,
+                                           size_t attr_count,
+                                           kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_emit_provider(kumo_market_st_t *st,
+                                            const char *type,
+                                            const uint8_t *provider,
+                                            const kumo_market_attr_t *attrs,
+                                            size_t attr_count,
+                                            kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_emit_deployment(kumo_market_st_t *st,
+                                              const char *type,
+                                              const uint8_t *owner,
+                                              uint64_t dseq,
+                                              const kumo_market_attr_t *attrs,
+                                              size_t attr_count,
+                                              kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_emit_group(kumo_market_st_t *st,
+                                         const char *type,
+                                         const uint8_t *owner,
+                                         uint64_t dseq,
+                                         uint32_t gseq,
+                                         const kumo_market_attr_t *attrs,
+                                         size_t attr_count,
+                                         kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_emit_order(kumo_market_st_t *st,
+                                         const char *type,
+                                         const kumo_market_oid_t *oid,
+                                         const kumo_market_attr_t *attrs,
+                                         size_t attr_count,
+                                         kumo_err_ctx_t *err);
+/* Fulfillment and lease events (id: order/provider). */
+KUMO_MUST_USE int kumo_market_emit_bid(kumo_market_st_t *st,
+                                       const char *type,
+                                       const kumo_market_oid_t *oid,
+                                       const uint8_t *provider,
+                                       const kumo_market_attr_t *attrs,
+                                       size_t attr_count,
+                                       kumo_err_ctx_t *err);
+
+/* ---- shared market logic --------------------------------------------------------------------- */
+
+/* price_total = sum of price x count, collateral_total = sum of collateral x count. */
+KUMO_MUST_USE int kumo_market_resources_totals(Kumo__ResourceGroup *const *res,
+                                               size_t count,
+                                               uint64_t *price_total,
+                                               uint64_t *collateral_total,
+                                               kumo_err_ctx_t *err);
+
+/* True when bid a (price_total, bid_seq) beats bid b: lower total, ties to the lower seq. */
+bool kumo_market_bid_is_better(uint64_t a_price, uint64_t a_seq, uint64_t b_price, uint64_t b_seq);
+
+/* What a scan of an order's fulfillments found. */
+typedef struct kumo_market_bids {
+    uint32_t open_count;
+    bool has_best;
+    uint8_t best_provider[KUMO_ADDRESS_BYTES];
+    uint64_t best_price;
+    uint64_t best_seq;
+    bool has_worst;
+    uint8_t worst_provider[KUMO_ADDRESS_BYTES];
+    uint64_t worst_price;
+    uint64_t worst_seq;
+    uint64_t worst_collateral;
+} kumo_market_bids_t;
+
+/* Scans the open fulfillments of an order (reading only their varint fields). */
+KUMO_MUST_USE int kumo_market_order_bids_scan(const kumo_kv_t *kv,
+                                              const kumo_market_oid_t *oid,
+                                              kumo_market_bids_t *out,
+                                              kumo_err_ctx_t *err);
+
+/* Opens order (oid) for group g at st->height + wait_blocks; emits order.created. */
+KUMO_MUST_USE int kumo_market_order_open(kumo_market_st_t *st,
+                                         const Kumo__Group *g,
+                                         uint32_t oseq,
+                                         uint64_t wait_blocks,
+                                         kumo_err_ctx_t *err);
+/* Closes an open order: every open bid refunded and deleted; emits order.closed. */
+KUMO_MUST_USE int
+kumo_market_order_close(kumo_market_st_t *st, const kumo_market_oid_t *oid, kumo_err_ctx_t *err);
+/* Refunds and deletes every open bid of an order except keep_provider (may be NULL); emits
+ * event_type per bid. Adjusts provider open_bid_count and Global.collateral_total; the caller
+ * fixes the order's bid_count. */
+KUMO_MUST_USE int kumo_market_order_bids_refund(kumo_market_st_t *st,
+                                                const kumo_market_oid_t *oid,
+                                                const uint8_t *keep_provider,
+                                                const char *event_type,
+                                                kumo_err_ctx_t *err);
+/* Refunds one open bid (collateral back, deleted, provider count -1); emits event_type. */
+KUMO_MUST_USE int kumo_market_bid_refund(kumo_market_st_t *st,
+                                         const kumo_market_oid_t *oid,
+                                         const uint8_t *provider,
+                                         uint64_t collateral,
+                                         const char *event_type,
+                                         kumo_err_ctx_t *err);
+/* Adds delta (+1/-1) to a provider's open_bid_count or live_lease_count. */
+KUMO_MUST_USE int kumo_market_provider_count_add(kumo_market_st_t *st,
+                                                 const uint8_t *provider,
+                                                 int bids_delta,
+                                                 int leases_delta,
+                                                 kumo_err_ctx_t *err);
+
+/* Pays an active lease for the blocks since its last payment, capped by the escrow, and mints
+ * its collateral interest; *short_out is set when the escrow could not pay everything. Updates
+ * l and d in memory (the caller writes them) and the provider's balance in the store. */
+KUMO_MUST_USE int kumo_market_lease_settle(kumo_market_st_t *st,
+                                           Kumo__Deployment *d,
+                                           Kumo__Lease *l,
+                                           bool *short_out,
+                                           kumo_err_ctx_t *err);
+/* Settles an active lease and moves it to Closing (its deployment d is updated in memory). */
+KUMO_MUST_USE int kumo_market_lease_close(kumo_market_st_t *st,
+                                          Kumo__Deployment *d,
+                                          const kumo_market_oid_t *oid,
+                                          const uint8_t *provider,
+                                          bool *short_out,
+                                          kumo_err_ctx_t *err);
+/* Moves an active deployment (in memory, written by this function) to Closing: active leases
+ * settled and closing, open orders closed with their bids refunded, groups closed. */
+KUMO_MUST_USE int kumo_market_deployment_close(kumo_market_st_t *st,
+                                               Kumo__Deployment *d,
+                                               Kumo__CloseReason reason,
+                                               kumo_err_ctx_t *err);
+/* Closes a group (in memory g, written here): its open order closed, its active lease
+ * closing. */
+KUMO_MUST_USE int kumo_market_group_close(kumo_market_st_t *st,
+                                          Kumo__Deployment *d,
+                                          Kumo__Group *g,
+                                          bool *short_out,
+                                          kumo_err_ctx_t *err);
+
+/* ---- msg handlers (validate_basic already passed) -------------------------------------------- */
+
+KUMO_MUST_USE int
+kumo_market_send_apply(kumo_market_st_t *st, const Kumo__MsgSend *m, kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_provider_create(kumo_market_st_t *st,
+                                              const Kumo__MsgCreateProvider *m,
+                                              kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_provider_update(kumo_market_st_t *st,
+                                              const Kumo__MsgUpdateProvider *m,
+                                              kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_provider_delete(kumo_market_st_t *st, kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_deployment_submit(kumo_market_st_t *st,
+                                                const Kumo__MsgSubmitDeployment *m,
+                                                kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_deployment_update(kumo_market_st_t *st,
+                                                const Kumo__MsgUpdateDeployment *m,
+                                                kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_deployment_deposit(kumo_market_st_t *st,
+                                                 const Kumo__MsgDepositDeployment *m,
+                                                 kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_deployment_close_apply(kumo_market_st_t *st,
+                                                     const Kumo__MsgCloseDeployment *m,
+                                                     kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_deployment_closed_apply(kumo_market_st_t *st,
+                                                      const Kumo__MsgDeploymentClosed *m,
+                                                      kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_fulfillment_submit(kumo_market_st_t *st,
+                                                 const Kumo__MsgSubmitFulfillment *m,
+                                                 kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_fulfillment_cancel(kumo_market_st_t *st,
+                                                 const Kumo__MsgCancelFulfillment *m,
+                                                 kumo_err_ctx_t *err);
+KUMO_MUST_USE int
+kumo_market_lease_submit(kumo_market_st_t *st, const Kumo__MsgSubmitLease *m, kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_lease_confirm(kumo_market_st_t *st,
+                                            const Kumo__MsgSubmitLeaseConfirmation *m,
+                                            kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_lease_stale(kumo_market_st_t *st,
+                                          const Kumo__MsgSubmitStaleLease *m,
+                                          kumo_err_ctx_t *err);
+
+/* ---- validation shared by msgs and genesis ----------------------------------------------------
+ */
+
+KUMO_MUST_USE int kumo_market_provider_fields_validate(const char *host_uri,
+                                                       const char *region,
+                                                       Kumo__Attribute *const *attrs,
+                                                       size_t attr_count,
+                                                       const char *root_cert_pem,
+                                                       kumo_err_ctx_t *err);
+KUMO_MUST_USE int
+kumo_market_address_validate(ProtobufCBinaryData addr, const char *what, kumo_err_ctx_t *err);
+
+/* Length of a possibly NULL C string (protobuf-c uses "" for empty, hand-built msgs NULL). */
+size_t kumo_market_str_len(const char *s, size_t cap);
+
+#endif

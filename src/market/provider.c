@@ -1,0 +1,180 @@
+/*
+ * provider.c - CreateProvider, UpdateProvider, DeleteProvider and the provider counters
+ * (open_bid_count, live_lease_count) the other msgs keep. The signer is the provider.
+ * Pure: no I/O beyond the kv.
+ */
+#include <string.h>
+
+#include "market/market_int.h"
+
+#define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
+#define PEM_END   "-----END CERTIFICATE-----"
+
+size_t kumo_market_str_len(const char *s, size_t cap)
+{
+    return s == NULL ? 0 : strnlen(s, cap);
+}
+
+static int text_check(const char *s, size_t max, const char *what, kumo_err_ctx_t *err)
+{
+    size_t len = kumo_market_str_len(s, max + 1);
+    KUMO_ENSURE(len > 0, err, KUMO_EEMPTY, "%s is empty", what);
+    KUMO_ENSURE(len <= max, err, KUMO_ELIMIT, "%s exceeds %zu bytes", what, max);
+    return 0;
+}
+
+static int attrs_check(Kumo__Attribute *const *attrs, size_t count, kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(count <= KUMO_ATTRIBUTE_COUNT_MAX, err, KUMO_ELIMIT, "%zu attributes exceed %u",
+                count, KUMO_ATTRIBUTE_COUNT_MAX);
+    for (size_t i = 0; i < count; i++) {
+        KUMO_ENSURE(attrs[i] != NULL, err, KUMO_EEMPTY, "attributes[%zu] missing", i);
+        KUMO_GUARD(text_check(attrs[i]->key, KUMO_ATTRIBUTE_KEY_BYTES_MAX, "attribute key", err));
+        size_t vlen = kumo_market_str_len(attrs[i]->value, KUMO_ATTRIBUTE_VALUE_BYTES_MAX + 1);
+        KUMO_ENSURE(vlen <= KUMO_ATTRIBUTE_VALUE_BYTES_MAX, err, KUMO_ELIMIT,
+                    "attribute value exceeds %u bytes", KUMO_ATTRIBUTE_VALUE_BYTES_MAX);
+        for (size_t j = 0; j < i; j++) {
+            KUMO_ENSURE(strcmp(attrs[j]->key, attrs[i]->key) != 0, err, KUMO_EDUPLICATE,
+                        "attribute key '%s' repeats", attrs[i]->key);
+        }
+    }
+    return 0;
+}
+
+static int pem_check(const char *pem, kumo_err_ctx_t *err)
+{
+    KUMO_GUARD(text_check(pem, KUMO_CERT_PEM_BYTES_MAX, "root_cert_pem", err));
+    /* Only the shape: the chain cannot parse X.509; providers' peers verify the chain. */
+    size_t begin_len = strlen(PEM_BEGIN);
+    KUMO_ENSURE(strncmp(pem, PEM_BEGIN, begin_len) == 0, err, KUMO_EINVAL,
+                "root_cert_pem does not start with " PEM_BEGIN);
+    KUMO_ENSURE(strstr(pem + begin_len, PEM_END) != NULL, err, KUMO_EINVAL,
+                "root_cert_pem has no " PEM_END);
+    return 0;
+}
+
+int kumo_market_provider_fields_validate(const char *host_uri,
+                                         const char *region,
+                                         Kumo__Attribute *const *attrs,
+                                         size_t attr_count,
+                                         const char *root_cert_pem,
+                                         kumo_err_ctx_t *err)
+{
+    KUMO_GUARD(text_check(host_uri, KUMO_URI_BYTES_MAX, "host_uri", err));
+    KUMO_GUARD(text_check(region, KUMO_REGION_BYTES_MAX, "region", err));
+    KUMO_GUARD(attrs_check(attrs, attr_count, err));
+    return pem_check(root_cert_pem, err);
+}
+
+static char *unconst(const char *s)
+{
+    return (char *)(uintptr_t)s;
+}
+
+int kumo_market_provider_create(kumo_market_st_t *st,
+                                const Kumo__MsgCreateProvider *m,
+                                kumo_err_ctx_t *err)
+{
+    kumo_market_key_t k;
+    kumo_market_key_provider(&k, st->signer);
+    bool exists = false;
+    KUMO_GUARD(kumo_market_kv_has(st->kv, &k, &exists, err));
+    KUMO_ENSURE(!exists, err, KUMO_EEXIST, "signer is already a provider");
+    Kumo__Provider p = KUMO__PROVIDER__INIT;
+    p.owner.data = (uint8_t *)(uintptr_t)st->signer;
+    p.owner.len = KUMO_ADDRESS_BYTES;
+    p.host_uri = unconst(m->host_uri);
+    p.region = unconst(m->region);
+    p.n_attributes = m->n_attributes;
+    p.attributes = m->attributes;
+    p.root_cert_pem = unconst(m->root_cert_pem);
+    p.created_height = st->height;
+    KUMO_GUARD(kumo_market_provider_put(st, &p, err));
+    kumo_market_attr_t attrs[] = {{"region", 0, m->region}};
+    return kumo_market_emit_provider(st, "provider.created", st->signer, attrs,
+                                     KUMO_ARRAY_COUNT(attrs), err);
+}
+
+static int provider_update(kumo_market_st_t *st,
+                           const Kumo__Provider *old,
+                           const Kumo__MsgUpdateProvider *m,
+                           kumo_err_ctx_t *err)
+{
+    /* Open bids were placed for orders of the old region; moving would break the rule that a
+     * bid's provider is in the order's region. Leases are already matched and may stay. */
+    KUMO_ENSURE(strcmp(old->region, m->region) == 0 || old->open_bid_count == 0, err, KUMO_EBUSY,
+                "region change with %u open bids", old->open_bid_count);
+    Kumo__Provider p = *old;
+    p.host_uri = unconst(m->host_uri);
+    p.region = unconst(m->region);
+    p.n_attributes = m->n_attributes;
+    p.attributes = m->attributes;
+    p.root_cert_pem = unconst(m->root_cert_pem);
+    KUMO_GUARD(kumo_market_provider_put(st, &p, err));
+    kumo_market_attr_t attrs[] = {{"region", 0, m->region}};
+    return kumo_market_emit_provider(st, "provider.updated", st->signer, attrs,
+                                     KUMO_ARRAY_COUNT(attrs), err);
+}
+
+int kumo_market_provider_update(kumo_market_st_t *st,
+                                const Kumo__MsgUpdateProvider *m,
+                                kumo_err_ctx_t *err)
+{
+    Kumo__Provider *old = NULL;
+    KUMO_GUARD(kumo_market_provider_get(st->kv, st->signer, &old, err));
+    int rc = provider_update(st, old, m, err);
+    kumo_market_obj_free(old);
+    return rc;
+}
+
+int kumo_market_provider_delete(kumo_market_st_t *st, kumo_err_ctx_t *err)
+{
+    Kumo__Provider *p = NULL;
+    KUMO_GUARD(kumo_market_provider_get(st->kv, st->signer, &p, err));
+    uint32_t bids = p->open_bid_count;
+    uint32_t leases = p->live_lease_count;
+    kumo_market_obj_free(p);
+    KUMO_ENSURE(bids == 0 && leases == 0, err, KUMO_EBUSY,
+                "provider has %u open bids and %u live leases", bids, leases);
+    kumo_market_key_t k;
+    kumo_market_key_provider(&k, st->signer);
+    KUMO_GUARD(kumo_market_kv_del(st->kv, &k, err));
+    return kumo_market_emit_provider(st, "provider.deleted", st->signer, NULL, 0, err);
+}
+
+static int count_apply(uint32_t *count, int delta, const char *what, kumo_err_ctx_t *err)
+{
+    if (delta < 0) {
+        /* The counters count objects that exist: going below zero is our bug. */
+        KUMO_ASSERT(*count >= (uint32_t)-delta);
+        *count -= (uint32_t)-delta;
+        return 0;
+    }
+    KUMO_ENSURE(*count <= UINT32_MAX - (uint32_t)delta, err, KUMO_EOVERFLOW, "%s overflows", what);
+    *count += (uint32_t)delta;
+    return 0;
+}
+
+int kumo_market_provider_count_add(kumo_market_st_t *st,
+                                   const uint8_t *provider,
+                                   int bids_delta,
+                                   int leases_delta,
+                                   kumo_err_ctx_t *err)
+{
+    Kumo__Provider *p = NULL;
+    int rc = kumo_market_provider_get(st->kv, provider, &p, err);
+    if (rc == KUMO_ENOTFOUND) {
+        /* A provider cannot be deleted while it has bids or live leases. */
+        return kumo_err_set(err, KUMO_ECORRUPT, "provider of a bid or lease is missing");
+    }
+    KUMO_GUARD(rc);
+    rc = count_apply(&p->open_bid_count, bids_delta, "open_bid_count", err);
+    if (rc == 0) {
+        rc = count_apply(&p->live_lease_count, leases_delta, "live_lease_count", err);
+    }
+    if (rc == 0) {
+        rc = kumo_market_provider_put(st, p, err);
+    }
+    kumo_market_obj_free(p);
+    return rc;
+}
