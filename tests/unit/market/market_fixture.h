@@ -331,11 +331,8 @@ static inline void fx_msg_send(fx_msg_t *m, const uint8_t *from, const uint8_t *
     fx_msg_set(m, KUMO__MSG__SUM_SEND, &m->send);
 }
 
-static inline void fx_provider_fields(fx_msg_t *m, const char *region, size_t nattrs)
+static inline void fx_attrs_fill(fx_msg_t *m, size_t nattrs)
 {
-    snprintf(m->host, sizeof(m->host), "https://provider.example:8443");
-    snprintf(m->region, sizeof(m->region), "%s", region);
-    snprintf(m->pem, sizeof(m->pem), "%s", FX_PEM);
     for (size_t i = 0; i < nattrs; i++) {
         Kumo__Attribute a = KUMO__ATTRIBUTE__INIT;
         m->attr[i] = a;
@@ -345,6 +342,14 @@ static inline void fx_provider_fields(fx_msg_t *m, const char *region, size_t na
         m->attr[i].value = m->attr_val[i];
         m->attr_ptrs[i] = &m->attr[i];
     }
+}
+
+static inline void fx_provider_fields(fx_msg_t *m, const char *region, size_t nattrs)
+{
+    snprintf(m->host, sizeof(m->host), "https://provider.example:8443");
+    snprintf(m->region, sizeof(m->region), "%s", region);
+    snprintf(m->pem, sizeof(m->pem), "%s", FX_PEM);
+    fx_attrs_fill(m, nattrs);
 }
 
 static inline void fx_msg_create_provider(fx_msg_t *m, const uint8_t *signer, const char *region)
