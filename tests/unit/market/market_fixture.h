@@ -914,4 +914,99 @@ static inline size_t fx_event_count(const fx_t *fx, const char *type)
     return n;
 }
 
+/* ---- facilitator ---------------------------------------------------------------------------- */
+
+#define FX_COLLECT_MAX 256u
+
+/* A collected facilitator msg, copied out of the borrowed callback argument. */
+typedef struct fx_fac {
+    Kumo__Msg__SumCase kind;
+    uint8_t owner[KUMO_ADDRESS_BYTES];
+    uint64_t dseq;
+    uint32_t gseq;
+    uint32_t oseq;
+    uint8_t provider[KUMO_ADDRESS_BYTES];
+} fx_fac_t;
+
+typedef struct fx_collected {
+    fx_fac_t msgs[FX_COLLECT_MAX];
+    size_t count;
+    size_t stop_after; /* 0: never stop */
+} fx_collected_t;
+
+static inline int fx_collect_cb(void *cb_ctx, const Kumo__Msg *msg)
+{
+    fx_collected_t *c = cb_ctx;
+    assert_true(c->count < FX_COLLECT_MAX);
+    assert_true(kumo_market_msg_is_facilitator(msg));
+    assert_int_equal(kumo_market_msg_validate_basic(msg, NULL), 0);
+    fx_fac_t *f = &c->msgs[c->count++];
+    memset(f, 0, sizeof(*f));
+    f->kind = msg->sum_case;
+    const Kumo__OrderId *oid = NULL;
+    if (msg->sum_case == KUMO__MSG__SUM_SUBMIT_LEASE) {
+        oid = msg->submit_lease->order;
+        memcpy(f->provider, msg->submit_lease->provider.data, KUMO_ADDRESS_BYTES);
+    } else if (msg->sum_case == KUMO__MSG__SUM_SUBMIT_STALE_LEASE) {
+        oid = msg->submit_stale_lease->order;
+        memcpy(f->provider, msg->submit_stale_lease->provider.data, KUMO_ADDRESS_BYTES);
+    } else {
+        memcpy(f->owner, msg->deployment_closed->owner.data, KUMO_ADDRESS_BYTES);
+        f->dseq = msg->deployment_closed->dseq;
+    }
+    if (oid != NULL) {
+        memcpy(f->owner, oid->owner.data, KUMO_ADDRESS_BYTES);
+        f->dseq = oid->dseq;
+        f->gseq = oid->gseq;
+        f->oseq = oid->oseq;
+    }
+    return c->stop_after != 0 && c->count >= c->stop_after ? 1 : 0;
+}
+
+/* Collects the facilitator msgs due at fx->height. */
+static inline void fx_collect(fx_t *fx, uint32_t max, fx_collected_t *out)
+{
+    size_t stop = out->stop_after;
+    memset(out, 0, sizeof(*out));
+    out->stop_after = stop;
+    kumo_err_ctx_t err = {0};
+    int rc = kumo_market_facilitator_collect(&fx->ts.kv, fx->height, max, fx_collect_cb, out, &err);
+    if (rc != 0) {
+        fail_msg("collect: %s (%s)", kumo_err_name(rc), err.detail);
+    }
+}
+
+/* Rebuilds a collected msg and applies it as the validator (must succeed). */
+static inline void fx_fac_apply(fx_t *fx, const fx_fac_t *f)
+{
+    fx_msg_t *m = fx_msg_new();
+    switch (f->kind) {
+    case KUMO__MSG__SUM_SUBMIT_LEASE:
+        fx_msg_lease(m, fx->val, f->owner, f->dseq, f->gseq, f->oseq, f->provider);
+        break;
+    case KUMO__MSG__SUM_SUBMIT_STALE_LEASE:
+        fx_msg_stale(m, fx->val, f->owner, f->dseq, f->gseq, f->oseq, f->provider);
+        break;
+    default:
+        fx_msg_closed(m, fx->val, f->owner, f->dseq);
+        break;
+    }
+    fx_ok(fx, m->signer, &m->msg);
+    free(m);
+}
+
+/* Collects and applies everything due at fx->height; returns how many msgs ran. */
+static inline size_t fx_facilitate(fx_t *fx)
+{
+    fx_collected_t *c = calloc(1, sizeof(*c));
+    assert_non_null(c);
+    fx_collect(fx, FX_COLLECT_MAX, c);
+    for (size_t i = 0; i < c->count; i++) {
+        fx_fac_apply(fx, &c->msgs[i]);
+    }
+    size_t n = c->count;
+    free(c);
+    return n;
+}
+
 #endif
