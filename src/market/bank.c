@@ -86,24 +86,63 @@ int kumo_market_global_sub(uint64_t *total, uint64_t amount, kumo_err_ctx_t *err
     return 0;
 }
 
+/* Account fields read and patched without decoding (proto/kumo.proto). */
+#define ACCOUNT_FIELD_BALANCE  2u
+#define ACCOUNT_FIELD_SEQUENCE 3u
+#define ACCOUNT_FIELD_PUBKEY   4u
+
+/* Adds (sub false) or takes (sub true) amount from addr's balance by patching the stored
+ * encoding: balances change on every payment and refund, so this path avoids a decode and a
+ * re-pack of the account. */
+static int balance_change(
+    kumo_market_st_t *st, const uint8_t *addr, uint64_t amount, bool sub, kumo_err_ctx_t *err)
+{
+    if (amount == 0) {
+        return 0;
+    }
+    kumo_market_key_t k;
+    kumo_market_key_account(&k, addr);
+    kumo_bytes_t val;
+    uint8_t zero_bytes[2 + KUMO_ADDRESS_BYTES];
+    int rc = kumo_market_kv_get(st->kv, &k, &val, err);
+    if (rc == KUMO_ENOTFOUND) {
+        kumo_err_clear(err);
+        zero_bytes[0] = (1u << 3) | 2u;
+        zero_bytes[1] = KUMO_ADDRESS_BYTES;
+        memcpy(zero_bytes + 2, addr, KUMO_ADDRESS_BYTES);
+        val = kumo_bytes_make(zero_bytes, sizeof(zero_bytes));
+    } else if (rc < 0) {
+        return rc;
+    }
+    KUMO_ENSURE(kumo_market_wire_starts_with_addr(val, addr), err, KUMO_ECORRUPT,
+                "stored account does not match its key");
+    uint64_t f[KUMO_MARKET_WIRE_FIELD_MAX + 1];
+    uint32_t present = 0;
+    KUMO_GUARD(kumo_market_wire_read(val, f, &present, err));
+    uint64_t balance = f[ACCOUNT_FIELD_BALANCE];
+    if (sub) {
+        KUMO_ENSURE(balance >= amount, err, KUMO_EFUNDS, "balance %" PRIu64 " < %" PRIu64 " ukumo",
+                    balance, amount);
+        balance -= amount;
+    } else {
+        KUMO_ENSURE(kumo_u64_add(balance, amount, &balance) == 0, err, KUMO_EOVERFLOW,
+                    "balance overflows");
+    }
+    if (balance == 0 && f[ACCOUNT_FIELD_SEQUENCE] == 0 &&
+        (present & (1u << ACCOUNT_FIELD_PUBKEY)) == 0) {
+        return kumo_market_kv_del(st->kv, &k, err);
+    }
+    const uint32_t field = ACCOUNT_FIELD_BALANCE;
+    KUMO_GUARD(kumo_market_wire_set(val, &field, &balance, 1, &st->pack, err));
+    return st->kv->put(st->kv->ctx, kumo_market_key_bytes(&k), kumo_buf_bytes(&st->pack), err);
+}
+
 int kumo_market_balance_add(kumo_market_st_t *st,
                             const uint8_t *addr,
                             uint64_t amount,
                             kumo_err_ctx_t *err)
 {
-    if (amount == 0) {
-        return 0;
-    }
-    Kumo__Account *a = NULL;
-    KUMO_GUARD(kumo_market_account_get(st->kv, addr, &a, err));
-    int rc = kumo_u64_add(a->balance, amount, &a->balance);
-    if (rc < 0) {
-        rc = kumo_err_set(err, KUMO_EOVERFLOW, "balance overflows");
-    } else {
-        rc = account_write(st->kv, &st->pack, a, err);
-    }
-    kumo_market_obj_free(a);
-    return rc;
+    return balance_change(st, addr, amount, false, err);
 }
 
 int kumo_market_balance_sub(kumo_market_st_t *st,
@@ -111,21 +150,7 @@ int kumo_market_balance_sub(kumo_market_st_t *st,
                             uint64_t amount,
                             kumo_err_ctx_t *err)
 {
-    if (amount == 0) {
-        return 0;
-    }
-    Kumo__Account *a = NULL;
-    KUMO_GUARD(kumo_market_account_get(st->kv, addr, &a, err));
-    int rc = 0;
-    if (a->balance < amount) {
-        rc = kumo_err_set(err, KUMO_EFUNDS, "balance %" PRIu64 " < %" PRIu64 " ukumo", a->balance,
-                          amount);
-    } else {
-        a->balance -= amount;
-        rc = account_write(st->kv, &st->pack, a, err);
-    }
-    kumo_market_obj_free(a);
-    return rc;
+    return balance_change(st, addr, amount, true, err);
 }
 
 int kumo_market_fee_collect(const kumo_kv_t *kv,

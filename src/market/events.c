@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "market/market_int.h"
 
@@ -72,6 +73,30 @@ static int emit(kumo_market_st_t *st,
     return st->ctx->events.emit_cb(st->ctx->events.ctx, &ev, err);
 }
 
+/* The bech32 text of addr, from the msg's small cache when it was formatted before. */
+static const char *addr_text(kumo_market_st_t *st, const uint8_t *addr)
+{
+    for (size_t i = 0; i < KUMO_MARKET_ADDR_CACHE_COUNT; i++) {
+        kumo_market_addr_text_t *c = &st->addr_cache[i];
+        if (c->used && memcmp(c->addr, addr, KUMO_ADDRESS_BYTES) == 0) {
+            return c->text;
+        }
+    }
+    kumo_market_addr_text_t *c =
+        &st->addr_cache[st->addr_cache_next++ % KUMO_MARKET_ADDR_CACHE_COUNT];
+    c->used = true;
+    memcpy(c->addr, addr, KUMO_ADDRESS_BYTES);
+    kumo_codec_address_encode(addr, c->text);
+    return c->text;
+}
+
+/* Text ids, in the codec's format (src/codec/id.c): "owner/dseq[/gseq[/oseq[/provider]]]". */
+static void id_check(int n)
+{
+    /* Two addresses of 43 characters and three decimal numbers always fit. */
+    KUMO_ASSERT(n > 0 && (size_t)n < KUMO_ID_TEXT_BYTES);
+}
+
 int kumo_market_emit_account(kumo_market_st_t *st,
                              const char *type,
                              const uint8_t *addr,
@@ -82,9 +107,7 @@ int kumo_market_emit_account(kumo_market_st_t *st,
     if (!kumo_market_events_on(st)) {
         return 0;
     }
-    char id[KUMO_ADDRESS_TEXT_BYTES];
-    kumo_codec_address_encode(addr, id);
-    return emit(st, type, addr, NULL, id, attrs, attr_count, err);
+    return emit(st, type, addr, NULL, addr_text(st, addr), attrs, attr_count, err);
 }
 
 int kumo_market_emit_provider(kumo_market_st_t *st,
@@ -97,9 +120,7 @@ int kumo_market_emit_provider(kumo_market_st_t *st,
     if (!kumo_market_events_on(st)) {
         return 0;
     }
-    char id[KUMO_ADDRESS_TEXT_BYTES];
-    kumo_codec_address_encode(provider, id);
-    return emit(st, type, NULL, provider, id, attrs, attr_count, err);
+    return emit(st, type, NULL, provider, addr_text(st, provider), attrs, attr_count, err);
 }
 
 int kumo_market_emit_deployment(kumo_market_st_t *st,
@@ -114,7 +135,7 @@ int kumo_market_emit_deployment(kumo_market_st_t *st,
         return 0;
     }
     char id[KUMO_ID_TEXT_BYTES];
-    KUMO_GUARD(kumo_codec_deployment_id_format(owner, dseq, id));
+    id_check(snprintf(id, sizeof(id), "%s/%" PRIu64, addr_text(st, owner), dseq));
     return emit(st, type, owner, NULL, id, attrs, attr_count, err);
 }
 
@@ -130,12 +151,8 @@ int kumo_market_emit_group(kumo_market_st_t *st,
     if (!kumo_market_events_on(st)) {
         return 0;
     }
-    char dep[KUMO_ID_TEXT_BYTES];
-    KUMO_GUARD(kumo_codec_deployment_id_format(owner, dseq, dep));
     char id[KUMO_ID_TEXT_BYTES];
-    int n = snprintf(id, sizeof(id), "%s/%" PRIu32, dep, gseq);
-    /* A deployment id is at most 64 characters; "/" and a u32 add at most 11. */
-    KUMO_ASSERT(n > 0 && (size_t)n < sizeof(id));
+    id_check(snprintf(id, sizeof(id), "%s/%" PRIu64 "/%" PRIu32, addr_text(st, owner), dseq, gseq));
     return emit(st, type, owner, NULL, id, attrs, attr_count, err);
 }
 
@@ -149,10 +166,9 @@ int kumo_market_emit_order(kumo_market_st_t *st,
     if (!kumo_market_events_on(st)) {
         return 0;
     }
-    Kumo__OrderId mid;
-    kumo_market_oid_to_msg(oid, &mid);
     char id[KUMO_ID_TEXT_BYTES];
-    KUMO_GUARD(kumo_codec_order_id_format(&mid, id));
+    id_check(snprintf(id, sizeof(id), "%s/%" PRIu64 "/%" PRIu32 "/%" PRIu32,
+                      addr_text(st, oid->owner), oid->dseq, oid->gseq, oid->oseq));
     return emit(st, type, oid->owner, NULL, id, attrs, attr_count, err);
 }
 
@@ -167,9 +183,12 @@ int kumo_market_emit_bid(kumo_market_st_t *st,
     if (!kumo_market_events_on(st)) {
         return 0;
     }
-    Kumo__OrderId mid;
-    kumo_market_oid_to_msg(oid, &mid);
     char id[KUMO_ID_TEXT_BYTES];
-    KUMO_GUARD(kumo_codec_lease_id_format(&mid, provider, id));
+    /* Copied: formatting the provider may reuse the cache slot of the owner. */
+    char owner_text[KUMO_ADDRESS_TEXT_BYTES];
+    memcpy(owner_text, addr_text(st, oid->owner), sizeof(owner_text));
+    const char *provider_text = addr_text(st, provider);
+    id_check(snprintf(id, sizeof(id), "%s/%" PRIu64 "/%" PRIu32 "/%" PRIu32 "/%s", owner_text,
+                      oid->dseq, oid->gseq, oid->oseq, provider_text));
     return emit(st, type, oid->owner, provider, id, attrs, attr_count, err);
 }

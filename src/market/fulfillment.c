@@ -102,9 +102,7 @@ static int bid_place(kumo_market_st_t *st,
     KUMO_GUARD(kumo_market_fulfillment_put(st, &f, 0, err));
     o->bid_count++;
     KUMO_GUARD(kumo_market_order_put(st, o, KUMO__ORDER_STATE__ORDER_OPEN, err));
-    KUMO_ENSURE(p->open_bid_count < UINT32_MAX, err, KUMO_EOVERFLOW, "open_bid_count overflows");
-    p->open_bid_count++;
-    KUMO_GUARD(kumo_market_provider_put(st, p, err));
+    KUMO_GUARD(kumo_market_provider_count_add(st, st->signer, 1, 0, err));
     kumo_market_attr_t attrs[] = {{"price_total", price_total, NULL},
                                   {"collateral_total", collateral_total, NULL},
                                   {"bid_seq", f.bid_seq, NULL}};

@@ -130,9 +130,8 @@ static int genesis_validators(kumo_market_st_t *st,
         KUMO_ENSURE(v->pubkey.len == KUMO_CRYPTO_PUBKEY_BYTES, err, KUMO_EINVAL,
                     "validators[%zu]: pubkey of %zu bytes", i, v->pubkey.len);
         KUMO_ENSURE(v->power > 0, err, KUMO_EINVAL, "validators[%zu]: zero power", i);
-        KUMO_ENSURE(kumo_market_str_len(v->moniker, KUMO_NAME_BYTES_MAX + 1) <= KUMO_NAME_BYTES_MAX,
-                    err, KUMO_ELIMIT, "validators[%zu]: moniker exceeds %u bytes", i,
-                    KUMO_NAME_BYTES_MAX);
+        KUMO_GUARD(kumo_market_text_check(v->moniker, KUMO_NAME_BYTES_MAX, true,
+                                          "validator moniker", err));
         addrs[i] = v->address.data;
     }
     KUMO_GUARD(addrs_unique(addrs, g->n_validators, "genesis validators", err));

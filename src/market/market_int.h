@@ -123,6 +123,16 @@ bool kumo_market_oid_equal(const kumo_market_oid_t *a, const kumo_market_oid_t *
 
 /* ---- the per-msg state context -------------------------------------------------------------- */
 
+/* Events name the same addresses over and over (a msg's owner, the providers bidding on an
+ * order); their bech32 text is kept for the msg's duration, round-robin. */
+#define KUMO_MARKET_ADDR_CACHE_COUNT 16u
+
+typedef struct kumo_market_addr_text {
+    bool used;
+    uint8_t addr[KUMO_ADDRESS_BYTES];
+    char text[KUMO_ADDRESS_TEXT_BYTES];
+} kumo_market_addr_text_t;
+
 typedef struct kumo_market_st {
     const kumo_kv_t *kv;
     const Kumo__Params *params;
@@ -131,6 +141,8 @@ typedef struct kumo_market_st {
     const kumo_market_ctx_t *ctx; /* events and indexes; NULL outside a msg */
     Kumo__Global *global;         /* owned; written back when the msg succeeds */
     kumo_buf_t pack;              /* scratch for packing objects */
+    kumo_market_addr_text_t addr_cache[KUMO_MARKET_ADDR_CACHE_COUNT];
+    uint32_t addr_cache_next;
 } kumo_market_st_t;
 
 /* Loads Global; kumo_market_st_finish writes it back (when rc == 0) and frees everything. */
@@ -180,6 +192,26 @@ void kumo_market_obj_free(void *obj);
 KUMO_MUST_USE int kumo_market_wire_varints(kumo_bytes_t val,
                                            uint64_t vals[KUMO_MARKET_WIRE_FIELD_MAX + 1],
                                            kumo_err_ctx_t *err);
+/* Like kumo_market_wire_varints; *present gets bit n set for each field n (any wire type). */
+KUMO_MUST_USE int kumo_market_wire_read(kumo_bytes_t val,
+                                        uint64_t vals[KUMO_MARKET_WIRE_FIELD_MAX + 1],
+                                        uint32_t *present,
+                                        kumo_err_ctx_t *err);
+/* Writes to out (reset first) the canonical encoding `in` with the top-level varint fields
+ * fields[i] (ascending) set to values[i] (a zero value removes the field, as proto3 does).
+ * Keeps canonical form: in must list its fields in ascending order, as protobuf-c packs them.
+ * Lets hot paths change a counter or a balance without decoding a whole object. */
+KUMO_MUST_USE int kumo_market_wire_set(kumo_bytes_t in,
+                                       const uint32_t *fields,
+                                       const uint64_t *values,
+                                       size_t count,
+                                       kumo_buf_t *out,
+                                       kumo_err_ctx_t *err);
+
+/* True when an encoding starts with field 1 holding exactly addr (accounts and providers
+ * are keyed by that field, and protobuf-c packs it first): a cheap check that patched bytes
+ * belong to their key. */
+bool kumo_market_wire_starts_with_addr(kumo_bytes_t val, const uint8_t *addr);
 
 /* ---- typed objects (get: KUMO_ENOTFOUND when absent; decode failures KUMO_ECORRUPT) ---------- */
 
@@ -480,5 +512,11 @@ kumo_market_address_validate(ProtobufCBinaryData addr, const char *what, kumo_er
 
 /* Length of a possibly NULL C string (protobuf-c uses "" for empty, hand-built msgs NULL). */
 size_t kumo_market_str_len(const char *s, size_t cap);
+/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+bool kumo_market_utf8_is_valid(const char *text, size_t len);
+/* A msg string: KUMO_EEMPTY when empty (unless optional), KUMO_ELIMIT past max bytes,
+ * KUMO_EINVAL when not UTF-8. */
+KUMO_MUST_USE int kumo_market_text_check(
+    const char *s, size_t max, bool optional, const char *what, kumo_err_ctx_t *err);
 
 #endif

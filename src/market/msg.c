@@ -50,10 +50,7 @@ static int resources_check(Kumo__ResourceGroup *const *res, size_t count, kumo_e
 
 static int name_check(const char *s, size_t max, const char *what, kumo_err_ctx_t *err)
 {
-    size_t len = kumo_market_str_len(s, max + 1);
-    KUMO_ENSURE(len > 0, err, KUMO_EEMPTY, "%s is empty", what);
-    KUMO_ENSURE(len <= max, err, KUMO_ELIMIT, "%s exceeds %zu bytes", what, max);
-    return 0;
+    return kumo_market_text_check(s, max, false, what, err);
 }
 
 static int group_spec_check(const Kumo__GroupSpec *g, kumo_err_ctx_t *err)

@@ -10,17 +10,9 @@
 #define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
 #define PEM_END   "-----END CERTIFICATE-----"
 
-size_t kumo_market_str_len(const char *s, size_t cap)
-{
-    return s == NULL ? 0 : strnlen(s, cap);
-}
-
 static int text_check(const char *s, size_t max, const char *what, kumo_err_ctx_t *err)
 {
-    size_t len = kumo_market_str_len(s, max + 1);
-    KUMO_ENSURE(len > 0, err, KUMO_EEMPTY, "%s is empty", what);
-    KUMO_ENSURE(len <= max, err, KUMO_ELIMIT, "%s exceeds %zu bytes", what, max);
-    return 0;
+    return kumo_market_text_check(s, max, false, what, err);
 }
 
 static int attrs_check(Kumo__Attribute *const *attrs, size_t count, kumo_err_ctx_t *err)
@@ -30,9 +22,8 @@ static int attrs_check(Kumo__Attribute *const *attrs, size_t count, kumo_err_ctx
     for (size_t i = 0; i < count; i++) {
         KUMO_ENSURE(attrs[i] != NULL, err, KUMO_EEMPTY, "attributes[%zu] missing", i);
         KUMO_GUARD(text_check(attrs[i]->key, KUMO_ATTRIBUTE_KEY_BYTES_MAX, "attribute key", err));
-        size_t vlen = kumo_market_str_len(attrs[i]->value, KUMO_ATTRIBUTE_VALUE_BYTES_MAX + 1);
-        KUMO_ENSURE(vlen <= KUMO_ATTRIBUTE_VALUE_BYTES_MAX, err, KUMO_ELIMIT,
-                    "attribute value exceeds %u bytes", KUMO_ATTRIBUTE_VALUE_BYTES_MAX);
+        KUMO_GUARD(kumo_market_text_check(attrs[i]->value, KUMO_ATTRIBUTE_VALUE_BYTES_MAX, true,
+                                          "attribute value", err));
         for (size_t j = 0; j < i; j++) {
             KUMO_ENSURE(strcmp(attrs[j]->key, attrs[i]->key) != 0, err, KUMO_EDUPLICATE,
                         "attribute key '%s' repeats", attrs[i]->key);
@@ -142,16 +133,21 @@ int kumo_market_provider_delete(kumo_market_st_t *st, kumo_err_ctx_t *err)
     return kumo_market_emit_provider(st, "provider.deleted", st->signer, NULL, 0, err);
 }
 
-static int count_apply(uint32_t *count, int delta, const char *what, kumo_err_ctx_t *err)
+/* Provider counter fields patched without decoding (proto/kumo.proto). */
+#define PROVIDER_FIELD_OPEN_BIDS   7u
+#define PROVIDER_FIELD_LIVE_LEASES 8u
+
+static int count_apply(uint64_t *count, int delta, const char *what, kumo_err_ctx_t *err)
 {
+    KUMO_ENSURE(*count <= UINT32_MAX, err, KUMO_ECORRUPT, "stored %s out of range", what);
     if (delta < 0) {
         /* The counters count objects that exist: going below zero is our bug. */
-        KUMO_ASSERT(*count >= (uint32_t)-delta);
-        *count -= (uint32_t)-delta;
+        KUMO_ASSERT(*count >= (uint64_t)-delta);
+        *count -= (uint64_t)-delta;
         return 0;
     }
-    KUMO_ENSURE(*count <= UINT32_MAX - (uint32_t)delta, err, KUMO_EOVERFLOW, "%s overflows", what);
-    *count += (uint32_t)delta;
+    KUMO_ENSURE(*count + (uint64_t)delta <= UINT32_MAX, err, KUMO_EOVERFLOW, "%s overflows", what);
+    *count += (uint64_t)delta;
     return 0;
 }
 
@@ -161,20 +157,25 @@ int kumo_market_provider_count_add(kumo_market_st_t *st,
                                    int leases_delta,
                                    kumo_err_ctx_t *err)
 {
-    Kumo__Provider *p = NULL;
-    int rc = kumo_market_provider_get(st->kv, provider, &p, err);
+    /* Every bid, refund and lease touches a provider whose record carries its certificate;
+     * patching the two counters in the stored encoding avoids decoding and re-packing it. */
+    kumo_market_key_t k;
+    kumo_market_key_provider(&k, provider);
+    kumo_bytes_t val;
+    int rc = kumo_market_kv_get(st->kv, &k, &val, err);
     if (rc == KUMO_ENOTFOUND) {
         /* A provider cannot be deleted while it has bids or live leases. */
         return kumo_err_set(err, KUMO_ECORRUPT, "provider of a bid or lease is missing");
     }
     KUMO_GUARD(rc);
-    rc = count_apply(&p->open_bid_count, bids_delta, "open_bid_count", err);
-    if (rc == 0) {
-        rc = count_apply(&p->live_lease_count, leases_delta, "live_lease_count", err);
-    }
-    if (rc == 0) {
-        rc = kumo_market_provider_put(st, p, err);
-    }
-    kumo_market_obj_free(p);
-    return rc;
+    KUMO_ENSURE(kumo_market_wire_starts_with_addr(val, provider), err, KUMO_ECORRUPT,
+                "stored provider does not match its key");
+    uint64_t f[KUMO_MARKET_WIRE_FIELD_MAX + 1];
+    KUMO_GUARD(kumo_market_wire_varints(val, f, err));
+    uint64_t counts[2] = {f[PROVIDER_FIELD_OPEN_BIDS], f[PROVIDER_FIELD_LIVE_LEASES]};
+    KUMO_GUARD(count_apply(&counts[0], bids_delta, "open_bid_count", err));
+    KUMO_GUARD(count_apply(&counts[1], leases_delta, "live_lease_count", err));
+    static const uint32_t fields[2] = {PROVIDER_FIELD_OPEN_BIDS, PROVIDER_FIELD_LIVE_LEASES};
+    KUMO_GUARD(kumo_market_wire_set(val, fields, counts, 2, &st->pack, err));
+    return st->kv->put(st->kv->ctx, kumo_market_key_bytes(&k), kumo_buf_bytes(&st->pack), err);
 }

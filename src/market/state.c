@@ -4,6 +4,7 @@
  * and the secondary indexes (0x20..0x25) kept in step with every put. Owns the per-msg state
  * context (Global loaded once, written back on success). Pure: no I/O beyond the kv.
  */
+#include <inttypes.h>
 #include <string.h>
 
 #include "market/market_int.h"
@@ -87,9 +88,25 @@ int kumo_market_obj_put(const kumo_kv_t *kv,
                         kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(kv != NULL && pack != NULL && obj != NULL);
+    /* protobuf-c's own packer, not kumo_codec_pack: the codec's canonical check walks every
+     * field on every write, and everything the market stores is already canonical (strings
+     * checked as UTF-8 by validate_basic, enums and ids set by this module). Debug builds
+     * prove it by decoding each write back through the codec. */
+    size_t bytes = protobuf_c_message_get_packed_size(obj);
     kumo_buf_reset(pack);
-    KUMO_GUARD(kumo_codec_pack(obj, pack, err));
+    KUMO_GUARD(kumo_buf_reserve(pack, bytes));
+    if (bytes > 0) {
+        size_t wrote = protobuf_c_message_pack(obj, pack->ptr);
+        KUMO_ASSERT(wrote == bytes);
+    }
+    pack->len = bytes;
     KUMO_ASSERT(pack->len <= KUMO_STATE_OBJECT_BYTES_MAX);
+#ifdef KUMO_ASSERT_SLOW_ENABLED
+    ProtobufCMessage *back = NULL;
+    KUMO_ASSERT(kumo_codec_unpack(obj->descriptor, kumo_buf_bytes(pack),
+                                  KUMO_STATE_OBJECT_BYTES_MAX, &back, NULL) == 0);
+    kumo_codec_free(back);
+#endif
     return kv->put(kv->ctx, kumo_market_key_bytes(k), kumo_buf_bytes(pack), err);
 }
 
@@ -580,39 +597,142 @@ static bool wire_skip(kumo_bytes_t b, size_t *pos, uint64_t n)
     return true;
 }
 
+/* One top-level field of an encoding: number, wire type, and where its bytes (tag included)
+ * start and end. */
+typedef struct wire_field {
+    uint64_t number;
+    uint32_t type;
+    uint64_t value; /* varints only */
+    size_t start;
+    size_t end;
+} wire_field_t;
+
+static bool wire_next(kumo_bytes_t b, size_t *pos, wire_field_t *f)
+{
+    f->start = *pos;
+    f->value = 0;
+    uint64_t tag;
+    uint64_t v = 0;
+    if (!wire_varint(b, pos, &tag)) {
+        return false;
+    }
+    f->number = tag >> 3;
+    f->type = (uint32_t)(tag & 7u);
+    bool ok = false;
+    switch (f->type) {
+    case 0:
+        ok = wire_varint(b, pos, &f->value);
+        break;
+    case 1:
+        ok = wire_skip(b, pos, 8);
+        break;
+    case 2:
+        ok = wire_varint(b, pos, &v) && wire_skip(b, pos, v);
+        break;
+    case 5:
+        ok = wire_skip(b, pos, 4);
+        break;
+    default:
+        break;
+    }
+    f->end = *pos;
+    return ok && f->number > 0;
+}
+
 int kumo_market_wire_varints(kumo_bytes_t val,
                              uint64_t vals[KUMO_MARKET_WIRE_FIELD_MAX + 1],
                              kumo_err_ctx_t *err)
 {
+    uint32_t present;
+    return kumo_market_wire_read(val, vals, &present, err);
+}
+
+int kumo_market_wire_read(kumo_bytes_t val,
+                          uint64_t vals[KUMO_MARKET_WIRE_FIELD_MAX + 1],
+                          uint32_t *present,
+                          kumo_err_ctx_t *err)
+{
     memset(vals, 0, sizeof(uint64_t) * (KUMO_MARKET_WIRE_FIELD_MAX + 1));
+    *present = 0;
     size_t pos = 0;
     while (pos < val.len) {
-        uint64_t tag;
-        uint64_t v = 0;
-        bool ok = wire_varint(val, &pos, &tag);
-        uint64_t field = tag >> 3;
-        switch (ok ? tag & 7u : 7u) {
-        case 0:
-            ok = wire_varint(val, &pos, &v);
-            if (ok && field <= KUMO_MARKET_WIRE_FIELD_MAX) {
-                vals[field] = v;
+        wire_field_t f;
+        KUMO_ENSURE(wire_next(val, &pos, &f), err, KUMO_ECORRUPT,
+                    "stored object is not a valid encoding");
+        if (f.number <= KUMO_MARKET_WIRE_FIELD_MAX) {
+            *present |= 1u << f.number;
+            if (f.type == 0) {
+                vals[f.number] = f.value;
             }
-            break;
-        case 1:
-            ok = wire_skip(val, &pos, 8);
-            break;
-        case 2:
-            ok = wire_varint(val, &pos, &v) && wire_skip(val, &pos, v);
-            break;
-        case 5:
-            ok = wire_skip(val, &pos, 4);
-            break;
-        default:
-            ok = false;
-            break;
         }
-        KUMO_ENSURE(ok, err, KUMO_ECORRUPT, "stored object is not a valid encoding");
     }
     KUMO_ASSERT(pos == val.len);
     return 0;
+}
+
+static int wire_put_varint(kumo_buf_t *out, uint64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    do {
+        uint8_t b = (uint8_t)(v & 0x7fu);
+        v >>= 7;
+        tmp[n++] = (uint8_t)(b | (v != 0 ? 0x80u : 0u));
+    } while (v != 0);
+    return kumo_buf_append(out, tmp, n);
+}
+
+/* Appends the set fields numbered below `below` that are not yet written. */
+static int wire_set_flush(kumo_buf_t *out,
+                          const uint32_t *fields,
+                          const uint64_t *values,
+                          size_t count,
+                          size_t *next,
+                          uint64_t below)
+{
+    while (*next < count && fields[*next] < below) {
+        /* proto3 omits zero scalars: the canonical form has no field at all. */
+        if (values[*next] != 0) {
+            KUMO_GUARD(wire_put_varint(out, (uint64_t)fields[*next] << 3));
+            KUMO_GUARD(wire_put_varint(out, values[*next]));
+        }
+        (*next)++;
+    }
+    return 0;
+}
+
+int kumo_market_wire_set(kumo_bytes_t in,
+                         const uint32_t *fields,
+                         const uint64_t *values,
+                         size_t count,
+                         kumo_buf_t *out,
+                         kumo_err_ctx_t *err)
+{
+    for (size_t i = 1; i < count; i++) {
+        KUMO_ASSERT(fields[i - 1] < fields[i]);
+    }
+    kumo_buf_reset(out);
+    size_t pos = 0;
+    size_t next = 0;
+    while (pos < in.len) {
+        wire_field_t f;
+        KUMO_ENSURE(wire_next(in, &pos, &f), err, KUMO_ECORRUPT,
+                    "stored object is not a valid encoding");
+        /* Canonical encodings list fields in ascending order, so the new values go right
+         * before the first higher field, and a replaced field is simply dropped. */
+        KUMO_GUARD(wire_set_flush(out, fields, values, count, &next, f.number));
+        bool replaced = next < count && fields[next] == f.number;
+        KUMO_ENSURE(!replaced || f.type == 0, err, KUMO_ECORRUPT,
+                    "stored field %" PRIu64 " is not a varint", f.number);
+        if (!replaced) {
+            KUMO_GUARD(kumo_buf_append(out, in.ptr + f.start, f.end - f.start));
+        }
+    }
+    return wire_set_flush(out, fields, values, count, &next, UINT64_MAX);
+}
+
+bool kumo_market_wire_starts_with_addr(kumo_bytes_t val, const uint8_t *addr)
+{
+    return val.len >= 2 + KUMO_ADDRESS_BYTES && val.ptr[0] == ((1u << 3) | 2u) &&
+           val.ptr[1] == KUMO_ADDRESS_BYTES && memcmp(val.ptr + 2, addr, KUMO_ADDRESS_BYTES) == 0;
 }

@@ -45,6 +45,7 @@ typedef struct fx {
     uint8_t prov[FX_PROVIDERS][KUMO_ADDRESS_BYTES];
     uint8_t val_pubkey[32];
     char events[FX_EVENTS_MAX][FX_EVENT_TYPE_MAX];
+    char event_id[FX_EVENTS_MAX][KUMO_ID_TEXT_BYTES];
     uint64_t event_amount[FX_EVENTS_MAX]; /* attr "amount" when present */
     size_t event_count;
 } fx_t;
@@ -137,6 +138,7 @@ static inline int fx_event_cb(void *ctx, const Kumo__Event *ev, kumo_err_ctx_t *
     fx_t *fx = ctx;
     if (fx->event_count < FX_EVENTS_MAX) {
         snprintf(fx->events[fx->event_count], FX_EVENT_TYPE_MAX, "%s", ev->type);
+        snprintf(fx->event_id[fx->event_count], KUMO_ID_TEXT_BYTES, "%s", ev->id);
         fx->event_amount[fx->event_count] = UINT64_MAX;
         for (size_t i = 0; i < ev->n_attrs; i++) {
             if (strcmp(ev->attrs[i]->key, "amount") == 0) {
@@ -900,6 +902,17 @@ static inline uint32_t fx_group_state(fx_t *fx, const uint8_t *owner, uint64_t d
     uint32_t s = (uint32_t)g->state;
     kumo_codec_free(&g->base);
     return s;
+}
+
+/* The id of the first event of type since the last reset (NULL when none). */
+static inline const char *fx_event_id(const fx_t *fx, const char *type)
+{
+    for (size_t i = 0; i < fx->event_count; i++) {
+        if (strcmp(fx->events[i], type) == 0) {
+            return fx->event_id[i];
+        }
+    }
+    return NULL;
 }
 
 /* True when the event log since the last reset holds type (count of them). */

@@ -45,6 +45,14 @@ static void test_submit_deployment_creates_groups_orders_escrow(void **state)
     assert_int_equal(fx_event_count(fx, "deployment.created"), 1);
     assert_int_equal(fx_event_count(fx, "group.created"), 2);
     assert_int_equal(fx_event_count(fx, "order.created"), 2);
+    char want[KUMO_ID_TEXT_BYTES];
+    assert_int_equal(kumo_codec_deployment_id_format(fx->tenant, 1, want), 0);
+    assert_string_equal(fx_event_id(fx, "deployment.created"), want);
+    size_t n = strlen(want);
+    assert_int_equal(snprintf(want + n, sizeof(want) - n, "/0"), 2);
+    assert_string_equal(fx_event_id(fx, "group.created"), want);
+    assert_int_equal(snprintf(want + n, sizeof(want) - n, "/0/1"), 4);
+    assert_string_equal(fx_event_id(fx, "order.created"), want);
     /* Totals sum over resource groups: 3 x (price 7 x count 4) and collateral 5 x 4. */
     fx_msg_t *m = fx_msg_new();
     fx_msg_deploy(m, fx->tenant, 2, 1, 0, DEP_DEPOSIT);
@@ -136,6 +144,17 @@ static void g_name_dup(fx_t *fx, fx_msg_t *m)
 {
     (void)fx;
     snprintf(m->specs[1].name, sizeof(m->specs[1].name), "%s", m->specs[0].name);
+}
+static void g_name_not_utf8(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    m->specs[1].name[0] = (char)0x80;
+}
+static void g_region_not_utf8(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    snprintf(m->specs[0].region, sizeof(m->specs[0].region), "%c%c%c%c", (char)0xf4, (char)0x90,
+             (char)0x80, (char)0x80);
 }
 static void g_region_empty(fx_t *fx, fx_msg_t *m)
 {
@@ -308,6 +327,8 @@ static void test_submit_deployment_rejects_each_rule(void **state)
         {"group name at max", g_name_max, 0},
         {"group name over max", g_name_over, KUMO_ELIMIT},
         {"group name repeated", g_name_dup, KUMO_EDUPLICATE},
+        {"group name not UTF-8", g_name_not_utf8, KUMO_EINVAL},
+        {"region past U+10FFFF", g_region_not_utf8, KUMO_EINVAL},
         {"region empty", g_region_empty, KUMO_EEMPTY},
         {"region at max", g_region_max, 0},
         {"region over max", g_region_over, KUMO_ELIMIT},

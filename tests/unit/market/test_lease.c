@@ -71,6 +71,19 @@ static void test_lease_matches_best_and_refunds_others(void **state)
     assert_int_equal(fx_event_count(fx, "lease.created"), 1);
     assert_int_equal(fx_event_count(fx, "fulfillment.refunded"), 2);
     assert_int_equal(fx_global(fx).collateral_total, 200 + 200);
+    /* Event ids use the codec's text id format. */
+    Kumo__OrderId oid = KUMO__ORDER_ID__INIT;
+    oid.owner.data = fx->tenant;
+    oid.owner.len = KUMO_ADDRESS_BYTES;
+    oid.dseq = 1;
+    oid.oseq = 1;
+    char want[KUMO_ID_TEXT_BYTES];
+    assert_int_equal(kumo_codec_lease_id_format(&oid, fx->prov[1], want), 0);
+    assert_string_equal(fx_event_id(fx, "lease.created"), want);
+    assert_int_equal(kumo_codec_lease_id_format(&oid, fx->prov[0], want), 0);
+    assert_string_equal(fx_event_id(fx, "fulfillment.refunded"), want);
+    assert_int_equal(kumo_codec_order_id_format(&oid, want), 0);
+    assert_string_equal(fx_event_id(fx, "order.matched"), want);
 }
 
 static void lease_build(fx_t *fx, fx_msg_t *m)

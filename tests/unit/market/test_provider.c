@@ -190,6 +190,34 @@ static void f_attr_value_over(fx_t *fx, fx_msg_t *m)
     (void)fx;
     fill(m->attr_val[0], 'v', KUMO_ATTRIBUTE_VALUE_BYTES_MAX + 1);
 }
+static void f_host_not_utf8(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    m->host[3] = (char)0xff;
+}
+static void f_region_overlong_utf8(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    /* "/" encoded in two bytes: an overlong form. */
+    snprintf(m->region, sizeof(m->region), "eu%c%c", (char)0xc0, (char)0xaf);
+}
+static void f_region_utf8(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    snprintf(m->region, sizeof(m->region), "z\xc3\xbcrich");
+}
+static void f_attr_value_surrogate(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    snprintf(m->attr_val[1], sizeof(m->attr_val[1]), "%c%c%c", (char)0xed, (char)0xa0, (char)0x80);
+}
+static void f_pem_truncated_utf8(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    size_t n = strlen(m->pem);
+    m->pem[n] = (char)0xe2;
+    m->pem[n + 1] = '\0';
+}
 static void f_attr_key_dup(fx_t *fx, fx_msg_t *m)
 {
     (void)fx;
@@ -236,6 +264,11 @@ static void test_create_provider_rejects_each_rule(void **state)
         {"attribute value at max", f_attr_value_max, 0},
         {"attribute value over max", f_attr_value_over, KUMO_ELIMIT},
         {"attribute key repeated", f_attr_key_dup, KUMO_EDUPLICATE},
+        {"host_uri not UTF-8", f_host_not_utf8, KUMO_EINVAL},
+        {"region overlong UTF-8", f_region_overlong_utf8, KUMO_EINVAL},
+        {"region UTF-8", f_region_utf8, 0},
+        {"attribute value a surrogate", f_attr_value_surrogate, KUMO_EINVAL},
+        {"pem ends in a cut UTF-8 sequence", f_pem_truncated_utf8, KUMO_EINVAL},
     };
     fx_cases_run(*state, create_build, cases, KUMO_ARRAY_COUNT(cases));
 }
@@ -305,6 +338,7 @@ static void test_update_provider_rejects_each_rule(void **state)
         {"attribute key empty", f_attr_key_empty, KUMO_EEMPTY},
         {"attribute value over max", f_attr_value_over, KUMO_ELIMIT},
         {"attribute key repeated", f_attr_key_dup, KUMO_EDUPLICATE},
+        {"host_uri not UTF-8", f_host_not_utf8, KUMO_EINVAL},
     };
     fx_cases_run(*state, update_build, cases, KUMO_ARRAY_COUNT(cases));
 }
