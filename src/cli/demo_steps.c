@@ -51,7 +51,7 @@ static void demo_genesis_build(demo_t *d,
     params->reconfirmation_period = 5;
     params->release_timeout = 10;
     params->min_fee = DEMO_FEE_UKUMO;
-    params->collateral_interest_rate = 1000; /* 1e-6 of the collateral per block */
+    params->collateral_interest_rate = 200000; /* 0.02% of the collateral per block */
     for (int i = 0; i < DEMO_ACTOR_COUNT; i++) {
         kumo__genesis_balance__init(&bal[i]);
         bal[i].address.data = d->addr[i];

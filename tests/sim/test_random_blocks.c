@@ -23,10 +23,10 @@
 
 #define RB_CHAIN_ID  "kumo-sim"
 #define RB_TENANTS   4
-#define RB_PROVIDERS 4
+#define RB_PROVIDERS 6
 #define RB_ACTORS    (1 + RB_TENANTS + RB_PROVIDERS)
 #define RB_TX_MAX    64
-#define RB_SEEN_MAX  64
+#define RB_SEEN_MAX  200
 #define RB_FEE       5u
 
 static const char *const rb_regions[3] = {"r1", "r2", "r3"}; /* r3 has no provider */
@@ -50,7 +50,35 @@ typedef struct rb {
     size_t order_count;
     uint64_t stats_ok;
     uint64_t stats_failed;
+    uint64_t stats_code[64]; /* failures by -code */
+    uint64_t stats_event[8]; /* counts of rb_event_types */
 } rb_t;
+
+/* Events whose occurrence proves the run reached every part of the lifecycle. */
+static const char *const rb_event_types[8] = {
+    "lease.created",     "lease.paid",          "lease.stale",        "lease.released",
+    "deployment.closed", "fulfillment.evicted", "deployment.updated", "order.created",
+};
+
+static void rb_events_count(rb_t *rb, const kumo_chain_tx_result_t *res)
+{
+    kumo_reader_t r;
+    kumo_reader_init(&r, kumo_buf_bytes(&res->events));
+    for (uint32_t i = 0; i < res->event_count; i++) {
+        kumo_bytes_t evb;
+        ProtobufCMessage *m = NULL;
+        assert_int_equal(kumo_reader_read_prefixed(&r, KUMO_TX_BYTES_MAX, &evb), 0);
+        assert_int_equal(
+            kumo_codec_unpack(&kumo__event__descriptor, evb, KUMO_TX_BYTES_MAX, &m, NULL), 0);
+        const Kumo__Event *ev = (const Kumo__Event *)m;
+        for (size_t t = 0; t < KUMO_ARRAY_COUNT(rb_event_types); t++) {
+            if (strcmp(ev->type, rb_event_types[t]) == 0) {
+                rb->stats_event[t]++;
+            }
+        }
+        kumo_codec_free(m);
+    }
+}
 
 static int rb_provider(int i)
 {
@@ -90,8 +118,8 @@ static void rb_send_from(rb_t *rb, int from)
     Kumo__MsgSend send = KUMO__MSG_SEND__INIT;
     send.to.data = rb->addr[to];
     send.to.len = KUMO_ADDRESS_BYTES;
-    send.amount = kumo_test_rng_below(&rb->rng, 3) == 0 ? UINT64_MAX - 3
-                                                        : kumo_test_rng_below(&rb->rng, 40000);
+    send.amount = kumo_test_rng_below(&rb->rng, 10) == 0 ? UINT64_MAX - 3
+                                                         : kumo_test_rng_below(&rb->rng, 40000);
     Kumo__Msg msg = KUMO__MSG__INIT;
     msg.sum_case = KUMO__MSG__SUM_SEND;
     msg.send = &send;
@@ -125,7 +153,9 @@ static void rb_group(rb_t *rb,
     kumo__group_spec__init(g);
     (void)snprintf(name, name_cap, "g%d", index);
     g->name = name;
-    g->region = (char *)(uintptr_t)rb_regions[kumo_test_rng_below(&rb->rng, 3)];
+    /* r3 has no provider: its orders stay open until closed, so it is rare. */
+    uint64_t r = kumo_test_rng_below(&rb->rng, 20);
+    g->region = (char *)(uintptr_t)rb_regions[r == 0 ? 2 : r % 2];
     g->persist = kumo_test_rng_below(&rb->rng, 2) == 0;
     g->n_resources = 1;
     g->resources = rg_ptr;
@@ -197,14 +227,9 @@ static void rb_close_or_deposit(rb_t *rb, bool close)
     rb_tx_add(rb, signer, &msg, RB_FEE);
 }
 
-static void rb_bid_or_cancel(rb_t *rb, bool cancel)
+/* A bid (or its cancel) by provider pi on order o; prices mostly within the order's. */
+static void rb_bid_by(rb_t *rb, const Kumo__Order *o, int pi, bool cancel)
 {
-    if (rb->order_count == 0) {
-        return;
-    }
-    const Kumo__Order *o =
-        (const Kumo__Order *)rb->orders[kumo_test_rng_below(&rb->rng, rb->order_count)];
-    int p = rb_provider((int)kumo_test_rng_below(&rb->rng, RB_PROVIDERS));
     Kumo__Msg msg = KUMO__MSG__INIT;
     Kumo__MsgCancelFulfillment cf = KUMO__MSG_CANCEL_FULFILLMENT__INIT;
     Kumo__MsgSubmitFulfillment sf = KUMO__MSG_SUBMIT_FULFILLMENT__INIT;
@@ -218,7 +243,6 @@ static void rb_bid_or_cancel(rb_t *rb, bool cancel)
         KUMO_ASSERT(o->n_resources <= KUMO_RESOURCE_COUNT_MAX);
         for (size_t i = 0; i < o->n_resources; i++) {
             rgs[i] = *o->resources[i];
-            /* Mostly within the order's price; sometimes above it (rejected). */
             rgs[i].price = 1 + kumo_test_rng_below(&rb->rng, o->resources[i]->price + 5);
             rgp[i] = &rgs[i];
         }
@@ -228,7 +252,45 @@ static void rb_bid_or_cancel(rb_t *rb, bool cancel)
         msg.sum_case = KUMO__MSG__SUM_SUBMIT_FULFILLMENT;
         msg.submit_fulfillment = &sf;
     }
-    rb_tx_add(rb, p, &msg, RB_FEE);
+    rb_tx_add(rb, rb_provider(pi), &msg, RB_FEE);
+}
+
+/* Region index served by providers pi with pi % 2 == index; -1 for r3 (nobody). */
+static int rb_order_region(const Kumo__Order *o)
+{
+    return strcmp(o->region, "r1") == 0 ? 0 : strcmp(o->region, "r2") == 0 ? 1 : -1;
+}
+
+static void rb_bid_or_cancel(rb_t *rb, bool cancel)
+{
+    if (rb->order_count == 0) {
+        return;
+    }
+    const Kumo__Order *o =
+        (const Kumo__Order *)rb->orders[kumo_test_rng_below(&rb->rng, rb->order_count)];
+    /* Mostly a provider of the order's region; sometimes any (EREGION). */
+    int pi = (int)kumo_test_rng_below(&rb->rng, RB_PROVIDERS);
+    int region = rb_order_region(o);
+    if (region >= 0 && kumo_test_rng_below(&rb->rng, 5) != 0) {
+        pi = region + 2 * (int)kumo_test_rng_below(&rb->rng, RB_PROVIDERS / 2);
+    }
+    rb_bid_by(rb, o, pi, cancel);
+}
+
+/* Every provider of the order's region bids on it: more bids than max_bids_per_order. */
+static void rb_bid_storm(rb_t *rb)
+{
+    if (rb->order_count == 0) {
+        return;
+    }
+    const Kumo__Order *o =
+        (const Kumo__Order *)rb->orders[kumo_test_rng_below(&rb->rng, rb->order_count)];
+    int region = rb_order_region(o);
+    for (int pi = 0; region >= 0 && pi < RB_PROVIDERS; pi++) {
+        if (pi % 2 == region) {
+            rb_bid_by(rb, o, pi, false);
+        }
+    }
 }
 
 static void rb_garbage(rb_t *rb)
@@ -339,6 +401,8 @@ static void rb_confirm(rb_t *rb, const kumo_kv_t *kv, int pi)
 
 /* ---- blocks ---- */
 
+static void rb_providers_register(rb_t *rb);
+
 static void rb_txs_generate(rb_t *rb)
 {
     kumo_store_read_t *read = NULL;
@@ -353,6 +417,9 @@ static void rb_txs_generate(rb_t *rb)
         rb_fail(rb, "facilitator", &err);
     }
     rb->tx_count = fac_count;
+    if (kumo_localnet_height(rb->a) == 0) {
+        rb_providers_register(rb);
+    }
     kumo_market_query_t q = {.object = KUMO_MARKET_OBJ_ORDER,
                              .state = KUMO__ORDER_STATE__ORDER_OPEN,
                              .limit = RB_SEEN_MAX};
@@ -365,7 +432,7 @@ static void rb_txs_generate(rb_t *rb)
     }
     kumo_store_read_end(read);
     uint64_t n = kumo_test_rng_below(&rb->rng, 24);
-    for (uint64_t i = 0; i < n && rb->tx_count + 2 < KUMO_ARRAY_COUNT(rb->txs); i++) {
+    for (uint64_t i = 0; i < n && rb->tx_count + 4 < KUMO_ARRAY_COUNT(rb->txs); i++) {
         switch (kumo_test_rng_below(&rb->rng, 10)) {
         case 0:
             rb_send_from(rb, rb_random_signer(rb));
@@ -382,8 +449,10 @@ static void rb_txs_generate(rb_t *rb)
             break;
         case 5:
         case 6:
-        case 7:
             rb_bid_or_cancel(rb, kumo_test_rng_below(&rb->rng, 8) == 0);
+            break;
+        case 7:
+            rb_bid_storm(rb);
             break;
         default:
             rb_garbage(rb);
@@ -455,6 +524,11 @@ static void rb_block(rb_t *rb)
     }
     rb->stats_ok += out.tx_ok_count;
     rb->stats_failed += out.tx_failed_count;
+    for (size_t i = 0; i < out.result_count; i++) {
+        int code = out.results[i].code;
+        rb->stats_code[code < 0 && code > -64 ? -code : 0]++;
+        rb_events_count(rb, &out.results[i]);
+    }
     kumo_chain_block_out_free(&out);
     rb_store_b_apply(rb, txs, rb->tx_count);
     for (size_t i = 0; i < rb->tx_count; i++) {
@@ -478,14 +552,14 @@ static void rb_genesis(rb_t *rb, Kumo__Genesis *g, Kumo__Params *params)
     params->min_fee = RB_FEE;
     params->reconfirmation_period = 6;
     params->release_timeout = 8;
-    params->max_bids_per_order = 3; /* exercise eviction */
+    params->max_bids_per_order = 2; /* 3 providers per region: exercises eviction */
     params->min_deposit = 1000;
     params->collateral_interest_rate = 5000;
     for (int i = 0; i < RB_ACTORS; i++) {
         kumo__genesis_balance__init(&bal[i]);
         bal[i].address.data = rb->addr[i];
         bal[i].address.len = KUMO_ADDRESS_BYTES;
-        bal[i].amount = 500000;
+        bal[i].amount = 50000000;
         bal_ptrs[i] = &bal[i];
     }
     kumo__validator__init(&val);
@@ -560,7 +634,6 @@ static void test_random_blocks(void **state)
     Kumo__Params params = KUMO__PARAMS__INIT;
     rb_genesis(&rb, &g, &params);
     rb_open_stores(&rb, &g);
-    rb_providers_register(&rb);
     for (uint64_t b = 0; b < blocks; b++) {
         if (b == blocks / 2) {
             /* Close and reopen both environments: the run must go on identically. */
@@ -573,6 +646,17 @@ static void test_random_blocks(void **state)
     }
     printf("random_blocks: %" PRIu64 " blocks, %" PRIu64 " txs ok, %" PRIu64 " txs failed\n",
            blocks, rb.stats_ok, rb.stats_failed);
+    for (int c = 1; c < 64; c++) {
+        if (rb.stats_code[c] > 0) {
+            printf("random_blocks:   %-18s %" PRIu64 "\n", kumo_err_name(-c), rb.stats_code[c]);
+        }
+    }
+    for (size_t t = 0; t < KUMO_ARRAY_COUNT(rb_event_types); t++) {
+        printf("random_blocks:   event %-20s %" PRIu64 "\n", rb_event_types[t], rb.stats_event[t]);
+        if (blocks >= 1000) {
+            assert_true(rb.stats_event[t] > 0);
+        }
+    }
     assert_true(rb.stats_ok > blocks);
     assert_true(rb.stats_failed > blocks / 4);
     kumo_localnet_close(rb.a);

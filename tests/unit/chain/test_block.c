@@ -301,6 +301,7 @@ static void test_block_over_max_bytes_is_refused(void **state)
     kumo__params__init(&params);
     kumo_market_params_default(&params);
     params.min_fee = FX_FEE;
+    params.max_tx_bytes = 500;
     params.max_block_bytes = 1000;
     chain_fx_t fx;
     fx_open(&fx, &params);
