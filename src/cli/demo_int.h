@@ -54,6 +54,8 @@ extern const uint64_t demo_unit_price[DEMO_ACTOR_COUNT];
 
 int demo_open(demo_t *d, const char *dir, bool keep);
 void demo_close_all(demo_t *d);
+/* Copies in to out with known addresses replaced by actor names. */
+void demo_names_apply(const demo_t *d, const char *in, char *out, size_t out_cap);
 void demo_tx_add(demo_t *d, int actor, const Kumo__Msg *msg);
 void demo_block_begin(demo_t *d, const char *title);
 void demo_block_end(demo_t *d);

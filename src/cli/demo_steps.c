@@ -153,7 +153,7 @@ void demo_block_begin(demo_t *d, const char *title)
 }
 
 /* Replaces known addresses in text with actor names, for readable output. */
-static void demo_names_apply(const demo_t *d, const char *in, char *out, size_t out_cap)
+void demo_names_apply(const demo_t *d, const char *in, char *out, size_t out_cap)
 {
     size_t o = 0;
     while (*in != '\0' && o + 1 < out_cap) {

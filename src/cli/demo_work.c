@@ -56,9 +56,10 @@ static int demo_bid_cb(void *cb_ctx, const ProtobufCMessage *obj)
     msg.sum_case = KUMO__MSG__SUM_SUBMIT_FULFILLMENT;
     msg.submit_fulfillment = &sf;
     demo_tx_add(bc->d, bc->provider, &msg);
-    printf("  %s bids %" PRIu64 " ukumo/unit/block on order %.12s…/%" PRIu64 "/%u/%u\n",
-           demo_actor_names[bc->provider], rgs[0].price, id, order->id->dseq, order->id->gseq,
-           order->id->oseq);
+    char named[KUMO_ID_TEXT_BYTES];
+    demo_names_apply(bc->d, id, named, sizeof(named));
+    printf("  %s bids %" PRIu64 " ukumo/unit/block on order %s\n", demo_actor_names[bc->provider],
+           rgs[0].price, named);
     return 0;
 }
 
