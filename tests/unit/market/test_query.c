@@ -355,6 +355,58 @@ static void test_query_index_without_object_is_corrupt(void **state)
     kumo_buf_free(&next);
 }
 
+/* A residual filter cannot turn one call into a long scan: a page stops after
+ * KUMO_MARKET_QUERY_SCAN_COUNT_MAX visited entries and hands back a cursor. */
+static void test_query_page_stops_at_scan_budget(void **state)
+{
+    fx_t *fx = *state;
+    fx_msg_t *m = fx_msg_new();
+    fx_msg_t *b = fx_msg_new();
+    fx_spec_set(&b->specs[0], "x", "x", 1, 10, 100, 2);
+    uint32_t deps = KUMO_MARKET_QUERY_SCAN_COUNT_MAX / KUMO_GROUP_COUNT_MAX + 1;
+    for (uint32_t d = 1; d <= deps; d++) {
+        fx_msg_deploy(m, fx->tenant, d, KUMO_GROUP_COUNT_MAX, 0, DEP_DEPOSIT);
+        for (size_t g = 0; g < KUMO_GROUP_COUNT_MAX; g++) {
+            snprintf(m->specs[g].region, sizeof(m->specs[g].region), "us-east");
+        }
+        assert_int_equal(fx_apply(fx, m->signer, &m->msg), 0);
+        for (uint32_t g = 0; g < KUMO_GROUP_COUNT_MAX; g++) {
+            fx_msg_bid(b, fx->prov[0], fx->tenant, d, g, 1, &b->specs[0], 10);
+            assert_int_equal(fx_apply(fx, b->signer, &b->msg), 0);
+            fx_msg_lease(b, fx->val, fx->tenant, d, g, 1, fx->prov[0]);
+            assert_int_equal(fx_apply(fx, b->signer, &b->msg), 0);
+        }
+    }
+    /* One open bid, after all the matched ones in key order (tenant2 > tenant). */
+    fx_deploy(fx, fx->tenant2, 1, 1, 0, DEP_DEPOSIT);
+    fx_bid(fx, fx->prov[0], fx->tenant2, 1, 0, 1, 10);
+    seen_t *s = calloc(1, sizeof(*s));
+    assert_non_null(s);
+    kumo_buf_t next;
+    kumo_buf_init(&next, KUMO_KEY_BYTES_MAX);
+    kumo_market_query_t q = {.object = KUMO_MARKET_OBJ_FULFILLMENT,
+                             .provider = fx->prov[0],
+                             .state = KUMO__FULFILLMENT_STATE__FULFILLMENT_OPEN,
+                             .limit = 10};
+    assert_int_equal(run(fx, &q, s, &next), 0);
+    assert_int_equal(s->count, 0);
+    assert_true(next.len > 0);
+    kumo_buf_t page;
+    kumo_buf_init(&page, KUMO_KEY_BYTES_MAX);
+    assert_int_equal(kumo_buf_append(&page, next.ptr, next.len), 0);
+    q.page_key = kumo_buf_bytes(&page);
+    assert_int_equal(run(fx, &q, s, &next), 0);
+    assert_int_equal(s->count, 1);
+    assert_int_equal(next.len, 0);
+    fx_check(fx);
+    seen_reset(s);
+    free(s);
+    kumo_buf_free(&next);
+    kumo_buf_free(&page);
+    free(b);
+    free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +415,8 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_query_rejects_bad_input, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_query_index_without_object_is_corrupt, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_query_page_stops_at_scan_budget, fx_setup,
                                         fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
