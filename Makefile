@@ -41,7 +41,7 @@ fuzz: deps
 	cmake --build --preset fuzz
 	tools/fuzz.sh $(FUZZ_SECONDS)
 
-test: check test-debug test-asan fuzz
+test: check test-debug test-asan test-release fuzz
 
 bench: build
 	tools/bench.sh

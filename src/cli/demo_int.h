@@ -13,6 +13,7 @@
 #define DEMO_WAIT_BLOCKS   2u
 #define DEMO_TX_MAX        64u
 #define DEMO_BID_MAX       64u
+#define DEMO_BID_KEY_BYTES (KUMO_ID_TEXT_BYTES + 8u)
 #define DEMO_CONFIRM_EVERY 3u
 #define DEMO_CHAIN_ID      "kumo-demo"
 
@@ -41,7 +42,7 @@ typedef struct demo {
     kumo_buf_t txs[DEMO_TX_MAX];
     int tx_actor[DEMO_TX_MAX];
     size_t tx_count;
-    char bids[DEMO_BID_MAX][KUMO_ID_TEXT_BYTES]; /* "<provider index>:<order id>" placed */
+    char bids[DEMO_BID_MAX][DEMO_BID_KEY_BYTES]; /* "<provider index>:<order id>" placed */
     size_t bid_count;
     uint64_t height;
     bool closed;

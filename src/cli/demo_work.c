@@ -21,7 +21,7 @@ static bool demo_bid_seen(demo_t *d, const char *key)
         }
     }
     if (d->bid_count < DEMO_BID_MAX) {
-        (void)snprintf(d->bids[d->bid_count++], KUMO_ID_TEXT_BYTES, "%s", key);
+        (void)snprintf(d->bids[d->bid_count++], DEMO_BID_KEY_BYTES, "%s", key);
     }
     return false;
 }
@@ -35,7 +35,7 @@ static int demo_bid_cb(void *cb_ctx, const ProtobufCMessage *obj)
     }
     char id[KUMO_ID_TEXT_BYTES];
     DEMO_MUST(kumo_codec_order_id_format(order->id, id));
-    char key[KUMO_ID_TEXT_BYTES + 8];
+    char key[DEMO_BID_KEY_BYTES];
     (void)snprintf(key, sizeof(key), "%d:%s", bc->provider, id);
     if (demo_bid_seen(bc->d, key)) {
         return 0;
