@@ -29,7 +29,8 @@
  * selective filter over a large index cannot turn one call into a full scan. */
 #define KUMO_MARKET_QUERY_SCAN_COUNT_MAX 10000u
 
-/* Receives events; ev is borrowed for the call. */
+/* Receives events, in the order the state changes happen; ev is borrowed for the call. A
+ * negative return fails the msg with that code. */
 typedef struct kumo_market_events {
     void *ctx;
     int (*emit_cb)(void *ctx, const Kumo__Event *ev, kumo_err_ctx_t *err);
@@ -46,25 +47,35 @@ typedef struct kumo_market_ctx {
     uint32_t msg_index;
 } kumo_market_ctx_t;
 
-/* Stateless checks of one msg: required fields present, lengths and counts within limits,
- * addresses 20 bytes, versions 32 bytes, counts/prices nonzero where required. */
+/* Stateless checks of one msg (docs/design.md 3.4): type known (KUMO_EUNKNOWNMSG), required
+ * fields present (KUMO_EEMPTY), lengths and counts within limits (KUMO_ELIMIT), addresses 20
+ * bytes, versions 32 bytes, ids and counts/prices nonzero, strings UTF-8 (KUMO_EINVAL),
+ * duplicates (KUMO_EDUPLICATE), overflowing totals (KUMO_EOVERFLOW). Touches no state. */
 KUMO_MUST_USE int kumo_market_msg_validate_basic(const Kumo__Msg *msg, kumo_err_ctx_t *err);
 
 /* True for SubmitLease, SubmitStaleLease, DeploymentClosed (only validator operators may send). */
 bool kumo_market_msg_is_facilitator(const Kumo__Msg *msg);
 
 /* Applies one msg at ctx->height as ctx->signer. Runs validate_basic first. Facilitator msgs
- * from a signer that is not a validator operator fail with KUMO_EUNAUTH. */
+ * from a signer that is not a validator operator fail with KUMO_EUNAUTH. Every rule's code is
+ * listed in docs/design.md 3.4; stored data that does not decode or contradicts its key is
+ * KUMO_ECORRUPT; KUMO_ENOMEM when an allocation fails. On failure the kv may hold partial
+ * writes: run it inside a savepoint and roll back. ctx->params must be the stored params. */
 KUMO_MUST_USE int
 kumo_market_msg_apply(kumo_market_ctx_t *ctx, const Kumo__Msg *msg, kumo_err_ctx_t *err);
 
-/* Writes the genesis state: params, balances (supply), validators, providers. The kv must be
- * empty. Rejects duplicate addresses, zero-power validators, bad params. */
+/* Writes the genesis state: params, balances (supply), validators, providers, and Global
+ * (next_bid_seq 1). The kv must be empty (KUMO_EEXIST); params are required (KUMO_EEMPTY) and
+ * validated. Rejects bad address lengths, zero-power validators, bad provider fields
+ * (KUMO_EINVAL/KUMO_EEMPTY/KUMO_ELIMIT), duplicate addresses in a list (KUMO_EDUPLICATE), lists
+ * over their limits (KUMO_ELIMIT), a supply that overflows (KUMO_EOVERFLOW). */
 KUMO_MUST_USE int
 kumo_market_genesis_apply(const kumo_kv_t *kv, const Kumo__Genesis *genesis, kumo_err_ctx_t *err);
-/* Default params (DESIGN.md section 3). */
+/* Default params (docs/design.md 3.6). */
 void kumo_market_params_default(Kumo__Params *params);
-/* Validates params (nonzero periods, max_tx_bytes <= KUMO_TX_BYTES_MAX, ...). */
+/* Validates params: periods nonzero, max_tx_bytes 1..KUMO_TX_BYTES_MAX, max_block_bytes from
+ * max_tx_bytes to KUMO_BLOCK_BYTES_MAX, max_bids_per_order 1..KUMO_MARKET_BIDS_PER_ORDER_MAX,
+ * rate <= 10^9 ppb, max_wait_blocks <= KUMO_MARKET_WAIT_BLOCKS_MAX. NULL is KUMO_EEMPTY. */
 KUMO_MUST_USE int kumo_market_params_validate(const Kumo__Params *params, kumo_err_ctx_t *err);
 
 /* ---- bank (used by chain for fees and sequences) ---- */
@@ -77,7 +88,8 @@ KUMO_MUST_USE int kumo_market_account_get(const kumo_kv_t *kv,
                                           kumo_err_ctx_t *err);
 KUMO_MUST_USE int
 kumo_market_account_put(const kumo_kv_t *kv, const Kumo__Account *acct, kumo_err_ctx_t *err);
-/* Moves amount from addr's balance to the fee pool. KUMO_EFUNDS if short. */
+/* Moves amount from addr's balance to the fee pool. KUMO_EFUNDS if short; Global must exist
+ * (KUMO_ECORRUPT otherwise). */
 KUMO_MUST_USE int kumo_market_fee_collect(const kumo_kv_t *kv,
                                           const uint8_t *addr,
                                           uint64_t amount,
@@ -95,7 +107,8 @@ KUMO_MUST_USE int kumo_market_validator_is_operator(const kumo_kv_t *kv,
 
 /* ---- facilitator (MatchOpenOrders, InvalidateStaleLeases, DeploymentClosed) ---- */
 
-/* Receives a due msg; msg is borrowed for the call. Return 0 to go on, 1 to stop. */
+/* Receives a due msg; msg is borrowed for the call. Return 0 to go on, 1 to stop, or a
+ * negative code to fail the collection with it. Runs inside a kv scan: must not write. */
 typedef int (*kumo_market_msg_cb)(void *cb_ctx, const Kumo__Msg *msg);
 
 /* Produces, from the state, every facilitator msg that is due in a block at height: a
@@ -135,11 +148,17 @@ typedef struct kumo_market_query {
     kumo_bytes_t page_key; /* opaque cursor from the previous page; empty for the first */
 } kumo_market_query_t;
 
-/* Receives each matching object (a Kumo__<Object>, borrowed for the call). */
+/* Receives each matching object (a Kumo__<Object>, borrowed for the call). Return 0 to go on,
+ * 1 to stop (the cursor then points after this object), or a negative code to fail. Runs
+ * inside a kv scan: must not write. */
 typedef int (*kumo_market_object_cb)(void *cb_ctx, const ProtobufCMessage *obj);
 
 /* Runs a query; next_key_out (cap KUMO_KEY_BYTES_MAX) gets the cursor of the next page, empty
- * when there is none. Uses indexes: by owner (key prefix), by provider, by state. */
+ * when there is none. A page holds at most limit objects and stops early (with a cursor) after
+ * KUMO_MARKET_QUERY_SCAN_COUNT_MAX visited entries. Always a prefix scan of the most selective
+ * key space: order, provider index, state index, owner (docs/design.md 3.5). A filter the
+ * object does not have, dseq without owner, limit 0 or a page key from another query:
+ * KUMO_EINVAL; limit over KUMO_QUERY_PAGE_COUNT_MAX: KUMO_ELIMIT. */
 KUMO_MUST_USE int kumo_market_query_run(const kumo_kv_t *kv,
                                         const kumo_market_query_t *q,
                                         kumo_market_object_cb cb,
@@ -150,8 +169,12 @@ KUMO_MUST_USE int kumo_market_query_run(const kumo_kv_t *kv,
 /* ---- invariants ---- */
 
 /* Checks, by scanning the whole state: supply == sum of balances + escrow + locked collateral
- * + fee pool; Global totals equal their sums; counters (bid_count, live_lease_count,
- * unreleased_lease_count, open_bid_count) equal what they count. KUMO_ECORRUPT with a detail. */
+ * + fee pool; Global totals (escrow, collateral, minted interest) equal their sums; counters
+ * (bid_count, open_bid_count, live_lease_count, unreleased_lease_count, group_count) equal
+ * what they count; objects agree with each other (open orders under active deployments, an
+ * active lease is its group's lease, ...); every index holds exactly the keys its objects
+ * imply. KUMO_ECORRUPT with a detail. O(n log n) and memory for the whole state: for tests
+ * and audits, never for msgs. */
 KUMO_MUST_USE int kumo_market_invariants_check(const kumo_kv_t *kv, kumo_err_ctx_t *err);
 
 #endif
