@@ -121,41 +121,15 @@ static void ba_genesis(Kumo__Genesis *g, Kumo__Params *params)
 
 static void ba_deploy(uint32_t t, uint64_t dseq, uint64_t wait_blocks)
 {
-    bench_group_t grp;
-    bench_group_init(&grp, "r1", 100, 1000);
-    uint8_t version[32] = {1};
-    Kumo__MsgSubmitDeployment sd = KUMO__MSG_SUBMIT_DEPLOYMENT__INIT;
-    sd.dseq = dseq;
-    sd.n_groups = 1;
-    sd.groups = &grp.spec_ptr;
-    sd.wait_blocks = wait_blocks;
-    sd.version.data = version;
-    sd.version.len = sizeof(version);
-    sd.deposit = 1000000;
-    Kumo__Msg msg = KUMO__MSG__INIT;
-    msg.sum_case = KUMO__MSG__SUM_SUBMIT_DEPLOYMENT;
-    msg.submit_deployment = &sd;
-    ba_tx(&ba.tenant[t], &ba.tenant_seq[t], &msg);
+    bench_deploy_msg_t m;
+    ba_tx(&ba.tenant[t], &ba.tenant_seq[t], bench_deploy_msg(&m, dseq, wait_blocks, 1000));
 }
 
 static void ba_bid(uint32_t p, uint32_t t, uint64_t dseq)
 {
-    Kumo__OrderId id = KUMO__ORDER_ID__INIT;
-    id.owner.data = ba.tenant_addr[t];
-    id.owner.len = KUMO_ADDRESS_BYTES;
-    id.dseq = dseq;
-    id.gseq = 0;
-    id.oseq = 1;
-    bench_group_t grp;
-    bench_group_init(&grp, "r1", 50 + p % 7, 1000);
-    Kumo__MsgSubmitFulfillment sf = KUMO__MSG_SUBMIT_FULFILLMENT__INIT;
-    sf.order = &id;
-    sf.n_resources = 1;
-    sf.resources = &grp.rg_ptr;
-    Kumo__Msg msg = KUMO__MSG__INIT;
-    msg.sum_case = KUMO__MSG__SUM_SUBMIT_FULFILLMENT;
-    msg.submit_fulfillment = &sf;
-    ba_tx(&ba.provider[p], &ba.provider_seq[p], &msg);
+    bench_bid_msg_t m;
+    ba_tx(&ba.provider[p], &ba.provider_seq[p],
+          bench_bid_msg(&m, ba.tenant_addr[t], dseq, 50 + p % 7, 1000));
 }
 
 static void ba_confirm(uint32_t p, uint32_t t)

@@ -116,21 +116,8 @@ static void bm_deploy(uint32_t owner, uint64_t dseq, uint64_t wait_blocks)
     kumo_crypto_keypair_t kp;
     uint8_t addr[KUMO_ADDRESS_BYTES];
     bench_key(2, owner, &kp, addr);
-    bench_group_t grp;
-    bench_group_init(&grp, "r1", 100, 10);
-    uint8_t version[32] = {1};
-    Kumo__MsgSubmitDeployment sd = KUMO__MSG_SUBMIT_DEPLOYMENT__INIT;
-    sd.dseq = dseq;
-    sd.n_groups = 1;
-    sd.groups = &grp.spec_ptr;
-    sd.wait_blocks = wait_blocks;
-    sd.version.data = version;
-    sd.version.len = sizeof(version);
-    sd.deposit = 1000000;
-    Kumo__Msg msg = KUMO__MSG__INIT;
-    msg.sum_case = KUMO__MSG__SUM_SUBMIT_DEPLOYMENT;
-    msg.submit_deployment = &sd;
-    bm_apply(addr, &msg);
+    bench_deploy_msg_t m;
+    bm_apply(addr, bench_deploy_msg(&m, dseq, wait_blocks, 10));
 }
 
 static void bm_provider(uint32_t p)
@@ -155,21 +142,8 @@ static void bm_bid(uint32_t p, uint32_t owner, uint64_t dseq, uint64_t price)
     uint8_t owner_addr[KUMO_ADDRESS_BYTES];
     bench_key(3, p, &kp, addr);
     bench_key(2, owner, &kp, owner_addr);
-    Kumo__OrderId id = KUMO__ORDER_ID__INIT;
-    id.owner.data = owner_addr;
-    id.owner.len = KUMO_ADDRESS_BYTES;
-    id.dseq = dseq;
-    id.oseq = 1;
-    bench_group_t grp;
-    bench_group_init(&grp, "r1", price, 10);
-    Kumo__MsgSubmitFulfillment sf = KUMO__MSG_SUBMIT_FULFILLMENT__INIT;
-    sf.order = &id;
-    sf.n_resources = 1;
-    sf.resources = &grp.rg_ptr;
-    Kumo__Msg msg = KUMO__MSG__INIT;
-    msg.sum_case = KUMO__MSG__SUM_SUBMIT_FULFILLMENT;
-    msg.submit_fulfillment = &sf;
-    bm_apply(addr, &msg);
+    bench_bid_msg_t m;
+    bm_apply(addr, bench_bid_msg(&m, owner_addr, dseq, price, 10));
 }
 
 static int bm_count_cb(void *cb_ctx, const Kumo__Msg *msg)

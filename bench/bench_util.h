@@ -140,4 +140,58 @@ bench_group_init(bench_group_t *g, const char *region, uint64_t price, uint64_t 
     g->spec_ptr = &g->spec;
 }
 
+/* A SubmitDeployment of one one-unit group in region r1 (price 100, deposit 1e6). */
+typedef struct bench_deploy_msg {
+    bench_group_t grp;
+    uint8_t version[32];
+    Kumo__MsgSubmitDeployment sd;
+    Kumo__Msg msg;
+} bench_deploy_msg_t;
+
+static inline const Kumo__Msg *
+bench_deploy_msg(bench_deploy_msg_t *m, uint64_t dseq, uint64_t wait_blocks, uint64_t collateral)
+{
+    bench_group_init(&m->grp, "r1", 100, collateral);
+    memset(m->version, 1, sizeof(m->version));
+    kumo__msg_submit_deployment__init(&m->sd);
+    m->sd.dseq = dseq;
+    m->sd.n_groups = 1;
+    m->sd.groups = &m->grp.spec_ptr;
+    m->sd.wait_blocks = wait_blocks;
+    m->sd.version.data = m->version;
+    m->sd.version.len = sizeof(m->version);
+    m->sd.deposit = 1000000;
+    kumo__msg__init(&m->msg);
+    m->msg.sum_case = KUMO__MSG__SUM_SUBMIT_DEPLOYMENT;
+    m->msg.submit_deployment = &m->sd;
+    return &m->msg;
+}
+
+/* A SubmitFulfillment on order (owner, dseq, 0, 1) matching bench_deploy_msg's group. */
+typedef struct bench_bid_msg {
+    bench_group_t grp;
+    Kumo__OrderId id;
+    Kumo__MsgSubmitFulfillment sf;
+    Kumo__Msg msg;
+} bench_bid_msg_t;
+
+static inline const Kumo__Msg *bench_bid_msg(
+    bench_bid_msg_t *m, const uint8_t *owner, uint64_t dseq, uint64_t price, uint64_t collateral)
+{
+    kumo__order_id__init(&m->id);
+    m->id.owner.data = (uint8_t *)(uintptr_t)owner;
+    m->id.owner.len = KUMO_ADDRESS_BYTES;
+    m->id.dseq = dseq;
+    m->id.oseq = 1;
+    bench_group_init(&m->grp, "r1", price, collateral);
+    kumo__msg_submit_fulfillment__init(&m->sf);
+    m->sf.order = &m->id;
+    m->sf.n_resources = 1;
+    m->sf.resources = &m->grp.rg_ptr;
+    kumo__msg__init(&m->msg);
+    m->msg.sum_case = KUMO__MSG__SUM_SUBMIT_FULFILLMENT;
+    m->msg.submit_fulfillment = &m->sf;
+    return &m->msg;
+}
+
 #endif

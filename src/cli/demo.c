@@ -29,6 +29,42 @@ static void demo_usage(FILE *out)
 
 /* ---- the scenario ---- */
 
+/* One infrastructure group of count units of one compute size (persistent). */
+typedef struct demo_group {
+    Kumo__ComputeUnit cu;
+    Kumo__ResourceGroup rg;
+    Kumo__ResourceGroup *rg_ptr;
+    Kumo__GroupSpec spec;
+} demo_group_t;
+
+static void demo_group_init(demo_group_t *g,
+                            const char *name,
+                            const char *region,
+                            uint64_t cpu_milli,
+                            uint64_t memory_bytes,
+                            uint64_t storage_bytes,
+                            uint64_t price,
+                            uint64_t collateral,
+                            uint32_t count)
+{
+    kumo__compute_unit__init(&g->cu);
+    g->cu.cpu_milli = cpu_milli;
+    g->cu.memory_bytes = memory_bytes;
+    g->cu.storage_bytes = storage_bytes;
+    kumo__resource_group__init(&g->rg);
+    g->rg.compute = &g->cu;
+    g->rg.price = price;
+    g->rg.collateral = collateral;
+    g->rg.count = count;
+    g->rg_ptr = &g->rg;
+    kumo__group_spec__init(&g->spec);
+    g->spec.name = (char *)(uintptr_t)name;
+    g->spec.region = (char *)(uintptr_t)region;
+    g->spec.persist = true;
+    g->spec.n_resources = 1;
+    g->spec.resources = &g->rg_ptr;
+}
+
 static void demo_deploy(demo_t *d)
 {
     static const char manifest[] =
@@ -37,41 +73,11 @@ static void demo_deploy(demo_t *d)
     uint8_t version[KUMO_CRYPTO_HASH_BYTES];
     DEMO_MUST(kumo_crypto_merkle_root(kumo_bytes_make(manifest, sizeof(manifest) - 1), version));
 
-    Kumo__ComputeUnit web_cu = KUMO__COMPUTE_UNIT__INIT;
-    web_cu.cpu_milli = 500;
-    web_cu.memory_bytes = 512ull << 20;
-    web_cu.storage_bytes = 1ull << 30;
-    Kumo__ResourceGroup web_rg = KUMO__RESOURCE_GROUP__INIT;
-    web_rg.compute = &web_cu;
-    web_rg.price = 40;
-    web_rg.collateral = 5000;
-    web_rg.count = 2;
-    Kumo__ResourceGroup *web_res[] = {&web_rg};
-    Kumo__GroupSpec web = KUMO__GROUP_SPEC__INIT;
-    web.name = "web";
-    web.region = "us-east";
-    web.persist = true;
-    web.n_resources = 1;
-    web.resources = web_res;
-
-    Kumo__ComputeUnit db_cu = KUMO__COMPUTE_UNIT__INIT;
-    db_cu.cpu_milli = 1000;
-    db_cu.memory_bytes = 1ull << 30;
-    db_cu.storage_bytes = 10ull << 30;
-    Kumo__ResourceGroup db_rg = KUMO__RESOURCE_GROUP__INIT;
-    db_rg.compute = &db_cu;
-    db_rg.price = 60;
-    db_rg.collateral = 10000;
-    db_rg.count = 1;
-    Kumo__ResourceGroup *db_res[] = {&db_rg};
-    Kumo__GroupSpec db = KUMO__GROUP_SPEC__INIT;
-    db.name = "db";
-    db.region = "us-west";
-    db.persist = true;
-    db.n_resources = 1;
-    db.resources = db_res;
-
-    Kumo__GroupSpec *groups[] = {&web, &db};
+    demo_group_t web;
+    demo_group_t db;
+    demo_group_init(&web, "web", "us-east", 500, 512ull << 20, 1ull << 30, 40, 5000, 2);
+    demo_group_init(&db, "db", "us-west", 1000, 1ull << 30, 10ull << 30, 60, 10000, 1);
+    Kumo__GroupSpec *groups[] = {&web.spec, &db.spec};
     Kumo__MsgSubmitDeployment sd = KUMO__MSG_SUBMIT_DEPLOYMENT__INIT;
     sd.dseq = 1;
     sd.n_groups = 2;
