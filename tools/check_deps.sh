@@ -14,7 +14,9 @@ declare -A allow=(
   [market]="core codec crypto market"
   [chain]="core codec crypto market chain"
   [localnet]="core log codec crypto store market chain localnet"
-  [cli]="core log codec crypto keyring store market chain localnet cli"
+  [node]="core log codec crypto keyring store market chain node"
+  [rpc]="core log codec crypto store market chain node rpc"
+  [cli]="core log codec crypto keyring store market chain localnet node rpc cli"
 )
 fail=0
 for mod in "${!allow[@]}"; do

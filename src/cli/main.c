@@ -7,6 +7,12 @@
 #include "cli/cli.h"
 
 static const kumo_cli_command_t cli_commands[] = {
+    {"init", kumo_cli_init_main, "create a node home: keys, config and genesis"},
+    {"genesis", kumo_cli_genesis_main, "edit a node's genesis (add-account)"},
+    {"node", kumo_cli_node_main, "run a node (node start)"},
+    {"keys", kumo_cli_keys_main, "manage keys: add, list, show, export, import, delete"},
+    {"tx", kumo_cli_tx_main, "sign and send transactions"},
+    {"query", kumo_cli_query_main, "query chain state from a node"},
     {"demo", kumo_cli_demo_main, "run the scripted market scenario on a real store"},
     {"version", kumo_cli_version_main, "print the version"},
 };
