@@ -28,18 +28,18 @@ typedef struct kumo_node_cfg {
     char home[512];
     char chain_id[KUMO_CHAIN_ID_BYTES_MAX + 1];
     char moniker[64];
-    char validator_key[64];        /* keyring name of the validator operator key */
-    char rpc_listen[128];          /* "127.0.0.1:26657" */
-    uint32_t block_interval_ms;    /* 1000 */
-    uint32_t mempool_tx_count_max; /* 50000 */
-    uint64_t mempool_bytes_max;    /* 64 MiB */
-    uint32_t mempool_account_tx_max;  /* 256 pending txs per account */
-    uint32_t mempool_future_seq_max;  /* 64: how far past the account sequence a tx may be */
-    uint32_t block_tx_count_max;      /* 10000 */
-    uint32_t rpc_connection_max;      /* 256 */
-    uint32_t rpc_body_bytes_max;      /* 1 MiB */
-    uint32_t sse_client_max;          /* 64 */
-    char log_level[16];               /* "info" */
+    char validator_key[64];          /* keyring name of the validator operator key */
+    char rpc_listen[128];            /* "127.0.0.1:26657" */
+    uint32_t block_interval_ms;      /* 1000 */
+    uint32_t mempool_tx_count_max;   /* 50000 */
+    uint64_t mempool_bytes_max;      /* 64 MiB */
+    uint32_t mempool_account_tx_max; /* 256 pending txs per account */
+    uint32_t mempool_future_seq_max; /* 64: how far past the account sequence a tx may be */
+    uint32_t block_tx_count_max;     /* 10000 */
+    uint32_t rpc_connection_max;     /* 256 */
+    uint32_t rpc_body_bytes_max;     /* 1 MiB */
+    uint32_t sse_client_max;         /* 64 */
+    char log_level[16];              /* "info" */
 } kumo_node_cfg_t;
 
 /* Defaults for every field (home and chain_id empty). */
@@ -48,10 +48,26 @@ void kumo_node_cfg_default(kumo_node_cfg_t *cfg);
  * file, line and key in the detail. */
 KUMO_MUST_USE int kumo_node_cfg_load(const char *home, kumo_node_cfg_t *cfg, kumo_err_ctx_t *err);
 
+/* Creates a node home (kumo init): home/keyring with a new validator key named "validator"
+ * (0600), home/config.yaml with every default written out and commented, and
+ * home/genesis.json for chain_id with that validator (power 10) and its operator account
+ * funded with 1e12 ukumo. KUMO_EEXIST if home already holds a config. */
+KUMO_MUST_USE int kumo_node_home_init(const char *home,
+                                      const char *chain_id,
+                                      const char *moniker,
+                                      kumo_err_ctx_t *err);
+/* Adds (or tops up) a genesis balance in home/genesis.json before the first start. */
+KUMO_MUST_USE int kumo_node_genesis_account_add(const char *home,
+                                                const uint8_t addr[KUMO_ADDRESS_BYTES],
+                                                uint64_t amount_ukumo,
+                                                kumo_err_ctx_t *err);
+
 /* Opens the node in cfg->home on base: the store (initialised from genesis.json when fresh),
  * the validator key, the mempool and the block timer. */
-KUMO_MUST_USE int kumo_node_open(const kumo_node_cfg_t *cfg, struct event_base *base,
-                                 kumo_node_t **out, kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_node_open(const kumo_node_cfg_t *cfg,
+                                 struct event_base *base,
+                                 kumo_node_t **out,
+                                 kumo_err_ctx_t *err);
 /* Stops the timer, finishes nothing partial (an uncommitted block is dropped), closes. */
 void kumo_node_close(kumo_node_t *node);
 
@@ -78,31 +94,37 @@ void kumo_node_status_get(const kumo_node_t *node, kumo_node_status_t *out);
  * msg validity, size, duplicates by hash) and adds it to the mempool. Error codes are the
  * chain's (KUMO_ESIG, KUMO_ESEQUENCE, KUMO_EFEE, ...) plus KUMO_EEXIST for a duplicate and
  * KUMO_ELIMIT when the mempool or the account's share is full. hash_out gets the tx hash. */
-KUMO_MUST_USE int kumo_node_tx_submit(kumo_node_t *node, kumo_bytes_t tx,
+KUMO_MUST_USE int kumo_node_tx_submit(kumo_node_t *node,
+                                      kumo_bytes_t tx,
                                       uint8_t hash_out[KUMO_CHAIN_HASH_BYTES],
                                       kumo_err_ctx_t *err);
 
 /* Called on the loop thread after each block commit, in height order. */
 typedef void (*kumo_node_commit_cb)(void *ctx, uint64_t height);
 /* Registers a commit listener; *id_out identifies it for removal. At most 16 listeners. */
-KUMO_MUST_USE int kumo_node_commit_listen(kumo_node_t *node, kumo_node_commit_cb cb, void *ctx,
-                                          uint32_t *id_out, kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_node_commit_listen(
+    kumo_node_t *node, kumo_node_commit_cb cb, void *ctx, uint32_t *id_out, kumo_err_ctx_t *err);
 void kumo_node_commit_unlisten(kumo_node_t *node, uint32_t id);
 
 /* A read snapshot of committed state, blocks and results. */
-KUMO_MUST_USE int kumo_node_read_begin(kumo_node_t *node, kumo_store_read_t **read_out,
-                                       kumo_kv_t *state_kv_out, kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_node_read_begin(kumo_node_t *node,
+                                       kumo_store_read_t **read_out,
+                                       kumo_kv_t *state_kv_out,
+                                       kumo_err_ctx_t *err);
 
 /* Committed block and results at height (encoded Block / BlockResults, appended to out);
  * KUMO_ENOTFOUND past the head. Any thread, with a snapshot. */
-KUMO_MUST_USE int kumo_node_block_get(kumo_store_read_t *read, uint64_t height, kumo_buf_t *out,
-                                      kumo_err_ctx_t *err);
-KUMO_MUST_USE int kumo_node_results_get(kumo_store_read_t *read, uint64_t height,
-                                        kumo_buf_t *out, kumo_err_ctx_t *err);
+KUMO_MUST_USE int
+kumo_node_block_get(kumo_store_read_t *read, uint64_t height, kumo_buf_t *out, kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_node_results_get(kumo_store_read_t *read,
+                                        uint64_t height,
+                                        kumo_buf_t *out,
+                                        kumo_err_ctx_t *err);
 /* Where a committed tx is; KUMO_ENOTFOUND if not committed. */
 KUMO_MUST_USE int kumo_node_tx_locate(kumo_store_read_t *read,
                                       const uint8_t hash[KUMO_CHAIN_HASH_BYTES],
-                                      uint64_t *height_out, uint32_t *index_out,
+                                      uint64_t *height_out,
+                                      uint32_t *index_out,
                                       kumo_err_ctx_t *err);
 /* True when a tx with this hash waits in the mempool. */
 bool kumo_node_tx_is_pending(const kumo_node_t *node, const uint8_t hash[KUMO_CHAIN_HASH_BYTES]);
