@@ -14,7 +14,8 @@
 
 #include "store/store_int.h"
 
-#define STORE_MAXDBS            4u
+/* state, meta, the three block store tables, and room for the consensus WAL. */
+#define STORE_MAXDBS            8u
 #define STORE_META_HEIGHT_KEY   "height"
 #define STORE_META_APP_HASH_KEY "app_hash"
 
@@ -75,9 +76,17 @@ static int store_dbis_open(kumo_store_t *store, kumo_err_ctx_t *err)
     if (rc != 0) {
         return kumo_store_err_map(rc, err, "mdb_txn_begin");
     }
+    static const char *const table_names[KUMO_STORE_TABLE_COUNT] = {
+        [KUMO_STORE_TABLE_BLOCKS] = "blocks",
+        [KUMO_STORE_TABLE_RESULTS] = "results",
+        [KUMO_STORE_TABLE_TX_INDEX] = "txindex",
+    };
     rc = mdb_dbi_open(txn, "state", MDB_CREATE, &store->dbi_state);
     if (rc == 0) {
         rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &store->dbi_meta);
+    }
+    for (uint32_t i = 0; rc == 0 && i < KUMO_STORE_TABLE_COUNT; i++) {
+        rc = mdb_dbi_open(txn, table_names[i], MDB_CREATE, &store->dbi_tables[i]);
     }
     if (rc != 0) {
         mdb_txn_abort(txn);
@@ -301,6 +310,35 @@ int kumo_store_block_commit(kumo_store_t *store,
     return 0;
 }
 
+/* The LMDB handle of a table; an out-of-range table is a caller bug. */
+static MDB_dbi store_table_dbi(const kumo_store_t *store, kumo_store_table_t table)
+{
+    KUMO_ASSERT((uint32_t)table < KUMO_STORE_TABLE_COUNT);
+    return store->dbi_tables[table];
+}
+
+int kumo_store_block_record_put(kumo_store_t *store,
+                                kumo_store_table_t table,
+                                kumo_bytes_t key,
+                                kumo_bytes_t val,
+                                kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(store != NULL && store->block_open);
+    /* Records go straight into the block txn: inside a savepoint they could be rolled back
+     * with a tx, and under a live cursor LMDB forbids writes. */
+    KUMO_ASSERT(store->savepoint_depth == 0);
+    KUMO_ASSERT(store->scan_depth == 0 && !store->write_set_visiting);
+    KUMO_ASSERT(val.ptr != NULL || val.len == 0);
+    MDB_dbi dbi = store_table_dbi(store, table);
+    KUMO_GUARD(kumo_store_key_check(key, err));
+    KUMO_ENSURE(val.len <= KUMO_STORE_RECORD_BYTES_MAX, err, KUMO_ELIMIT,
+                "record of %zu bytes exceeds %u", val.len, KUMO_STORE_RECORD_BYTES_MAX);
+    MDB_val k = store_val(key);
+    MDB_val v = store_val(val);
+    int rc = mdb_put(store->txns[0], dbi, &k, &v, 0);
+    return rc == 0 ? 0 : kumo_store_err_map(rc, err, "mdb_put record");
+}
+
 void kumo_store_block_abort(kumo_store_t *store)
 {
     KUMO_ASSERT(store != NULL);
@@ -354,6 +392,27 @@ void kumo_store_read_end(kumo_store_read_t *read)
     KUMO_ASSERT(before > 0);
     mdb_txn_abort(read->txn);
     kumo_free(read);
+}
+
+int kumo_store_read_meta_get(kumo_store_read_t *read,
+                             uint64_t *height_out,
+                             uint8_t app_hash_out[KUMO_STORE_HASH_BYTES],
+                             kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(read != NULL && read->txn != NULL);
+    KUMO_ASSERT(height_out != NULL && app_hash_out != NULL);
+    return store_meta_read(read->store, read->txn, height_out, app_hash_out, err);
+}
+
+int kumo_store_read_record_get(kumo_store_read_t *read,
+                               kumo_store_table_t table,
+                               kumo_bytes_t key,
+                               kumo_bytes_t *val_out,
+                               kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(read != NULL && read->txn != NULL);
+    KUMO_ASSERT(val_out != NULL);
+    return kumo_store_txn_get(read->txn, store_table_dbi(read->store, table), key, val_out, err);
 }
 
 int kumo_store_disk_bytes(kumo_store_t *store, uint64_t *bytes_out, kumo_err_ctx_t *err)

@@ -5,8 +5,10 @@
  *
  * Layout: one LMDB environment in dir (dir/data.mdb, dir/lock.mdb), named databases "state"
  * (the kv) and "meta" (height and app hash of the last committed block; not part of the write
- * set). A block is begun, applied through the kv, then committed with its height and app hash
- * in the same LMDB commit, so a crash leaves either the whole block or none of it.
+ * set), plus the block store's tables "blocks", "results" and "txindex" (kumo_store_table_t),
+ * also outside the write set. A block is begun, applied through the kv, then committed with its
+ * height and app hash in the same LMDB commit, so a crash leaves either the whole block or none of
+ * it.
  *
  * Threads: the store and its block kv belong to one thread (the loop, or the one worker that
  * applies blocks). Read snapshots (kumo_store_read_begin) use MDB_NOTLS, so a snapshot may be
@@ -41,6 +43,23 @@
 
 /* Default LMDB map size: 64 GiB of address space; the data file stays sparse. */
 #define KUMO_STORE_MAP_BYTES_DEFAULT (64ull * 1024ull * 1024ull * 1024ull)
+
+/* Bound on one record of a block store table: a block holds at most KUMO_BLOCK_BYTES_MAX tx
+ * bytes plus its header, and its results hold every tx's events, a few hundred bytes per event
+ * for up to KUMO_BLOCK_TX_COUNT_MAX txs; 256 MiB leaves room for both while still refusing a
+ * runaway record before LMDB copies it. */
+#define KUMO_STORE_RECORD_BYTES_MAX (256u * 1024u * 1024u)
+_Static_assert(KUMO_STORE_RECORD_BYTES_MAX > KUMO_BLOCK_BYTES_MAX, "a full block fits a record");
+
+/* The block store's tables: named LMDB databases written inside the open block's transaction,
+ * so they commit atomically with the state and meta, and not part of the write set (the app
+ * hash covers only the state). Keys follow the kv key limits. */
+typedef enum kumo_store_table {
+    KUMO_STORE_TABLE_BLOCKS = 0,   /* big-endian u64 height -> encoded Block */
+    KUMO_STORE_TABLE_RESULTS = 1,  /* big-endian u64 height -> encoded BlockResults */
+    KUMO_STORE_TABLE_TX_INDEX = 2, /* tx hash (32 bytes) -> encoded TxLocation */
+} kumo_store_table_t;
+#define KUMO_STORE_TABLE_COUNT 3u
 
 typedef struct kumo_store kumo_store_t;
 typedef struct kumo_store_read kumo_store_read_t;
@@ -95,6 +114,16 @@ KUMO_MUST_USE int kumo_store_block_commit(kumo_store_t *store,
                                           uint64_t height,
                                           const uint8_t app_hash[KUMO_STORE_HASH_BYTES],
                                           kumo_err_ctx_t *err);
+/* Puts one record into a block store table inside the open block (no savepoint open, no scan
+ * running: asserted). It commits or aborts with the block and never enters the write set.
+ * Keys 1..KUMO_KEY_BYTES_MAX bytes (empty: KUMO_EINVAL, longer: KUMO_ELIMIT); values up to
+ * KUMO_STORE_RECORD_BYTES_MAX (KUMO_ELIMIT). LMDB errors as mapped above (a full map:
+ * KUMO_ELIMIT); the caller then aborts the block. */
+KUMO_MUST_USE int kumo_store_block_record_put(kumo_store_t *store,
+                                              kumo_store_table_t table,
+                                              kumo_bytes_t key,
+                                              kumo_bytes_t val,
+                                              kumo_err_ctx_t *err);
 /* Discards everything written since block_begin. A no-op when no block is open, so cleanup
  * paths may call it after a failed commit. */
 void kumo_store_block_abort(kumo_store_t *store);
@@ -108,6 +137,19 @@ KUMO_MUST_USE int kumo_store_read_begin(kumo_store_t *store,
                                         kumo_store_read_t **read_out,
                                         kumo_kv_t *kv_out,
                                         kumo_err_ctx_t *err);
+/* Height and app hash of the last block committed when the snapshot began (0 and zeros for a
+ * fresh store); KUMO_ECORRUPT as kumo_store_meta_get. */
+KUMO_MUST_USE int kumo_store_read_meta_get(kumo_store_read_t *read,
+                                           uint64_t *height_out,
+                                           uint8_t app_hash_out[KUMO_STORE_HASH_BYTES],
+                                           kumo_err_ctx_t *err);
+/* Reads a record of a block store table as of the snapshot. *val_out borrows LMDB memory,
+ * valid until kumo_store_read_end. KUMO_ENOTFOUND when absent; key limits as for put. */
+KUMO_MUST_USE int kumo_store_read_record_get(kumo_store_read_t *read,
+                                             kumo_store_table_t table,
+                                             kumo_bytes_t key,
+                                             kumo_bytes_t *val_out,
+                                             kumo_err_ctx_t *err);
 /* Ends a snapshot; NULL is a no-op. */
 void kumo_store_read_end(kumo_store_read_t *read);
 

@@ -47,6 +47,7 @@ struct kumo_store {
     MDB_env *env;
     MDB_dbi dbi_state;
     MDB_dbi dbi_meta;
+    MDB_dbi dbi_tables[KUMO_STORE_TABLE_COUNT]; /* by kumo_store_table_t */
     uint64_t write_set_bytes_max;
     bool block_open;
     /* txns[0] is the block txn, txns[i] the i-th nested savepoint txn. */
