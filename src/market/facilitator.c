@@ -2,8 +2,8 @@
  * facilitator.c - MatchOpenOrders, InvalidateStaleLeases and the closing sweep of the seed:
  * produces every facilitator msg due at a height from three height-ordered indexes, so the
  * work is proportional to what is due, not to the state:
- *   0x20 match_height order   -> SubmitLease for the best bid (orders without bids are skipped
- *                                and stay open)
+ *   0x20 match_height order   -> SubmitLease for the best bid (only open orders with bids are
+ *                                in this index; bidless ones wait outside it)
  *   0x21 stale_height lease   -> SubmitStaleLease
  *   0x22 due_height owner dseq -> DeploymentClosed
  * Bids are ranked from their varint fields only (no decoding), with the comparator that

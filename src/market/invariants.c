@@ -258,7 +258,7 @@ static int load_order(inv_t *inv, kumo_bytes_t key, const ProtobufCMessage *obj)
     row->match_height = o->match_height;
     row->bid_count = o->bid_count;
     KUMO_GUARD(expect_state(inv, (uint32_t)o->state, &row->key));
-    if (o->state == KUMO__ORDER_STATE__ORDER_OPEN) {
+    if (o->state == KUMO__ORDER_STATE__ORDER_OPEN && o->bid_count > 0) {
         KUMO_ENSURE(key.len == 1 + KUMO_MARKET_ORDER_BODY_BYTES, inv->err, KUMO_ECORRUPT,
                     "order key length");
         kumo_market_oid_t oid;

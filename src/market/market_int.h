@@ -251,7 +251,7 @@ KUMO_MUST_USE int kumo_market_order_get(const kumo_kv_t *kv,
                                         const kumo_market_oid_t *oid,
                                         Kumo__Order **out,
                                         kumo_err_ctx_t *err);
-/* Writes o and keeps its state and match (0x20, while open) index entries. */
+/* Writes o and keeps its state and match (0x20, while open with bids) index entries. */
 KUMO_MUST_USE int kumo_market_order_put(kumo_market_st_t *st,
                                         const Kumo__Order *o,
                                         uint32_t prev_state,

@@ -392,11 +392,17 @@ int kumo_market_order_put(kumo_market_st_t *st,
     kumo_market_key_order(&k, &oid);
     KUMO_GUARD(kumo_market_obj_put(st->kv, &st->pack, &k, &o->base, err));
     KUMO_GUARD(state_index_move(st, &k, prev_state, (uint32_t)o->state, err));
-    const uint32_t open = KUMO__ORDER_STATE__ORDER_OPEN;
+    /* Only open orders with at least one bid are in the match index: an order without bids
+     * cannot be matched, and keeping it out makes the facilitator's work per block follow the
+     * matchable orders, not every open order (which anyone can create many of). match_height
+     * never changes, so the entry is written or removed in place; removing an absent key is
+     * not an error. */
     kumo_market_key_t mk;
     kumo_market_key_match(&mk, o->match_height, &oid);
-    /* match_height never changes, so the entry only comes and goes with the open state. */
-    return index_replace(st, prev_state == open, &mk, (uint32_t)o->state == open, &mk, err);
+    if ((uint32_t)o->state == KUMO__ORDER_STATE__ORDER_OPEN && o->bid_count > 0) {
+        return kumo_market_kv_put_empty(st->kv, &mk, err);
+    }
+    return kumo_market_kv_del(st->kv, &mk, err);
 }
 
 int kumo_market_fulfillment_get(const kumo_kv_t *kv,
