@@ -42,7 +42,8 @@ static int demo_bid_cb(void *cb_ctx, const ProtobufCMessage *obj)
     }
     Kumo__ResourceGroup rgs[KUMO_RESOURCE_COUNT_MAX];
     Kumo__ResourceGroup *rg_ptrs[KUMO_RESOURCE_COUNT_MAX];
-    KUMO_ASSERT(order->n_resources <= KUMO_RESOURCE_COUNT_MAX);
+    memset(rgs, 0, sizeof(rgs));
+    KUMO_ASSERT(order->n_resources >= 1 && order->n_resources <= KUMO_RESOURCE_COUNT_MAX);
     for (size_t i = 0; i < order->n_resources; i++) {
         rgs[i] = *order->resources[i];
         rgs[i].price = kumo_u64_min(demo_unit_price[bc->provider], order->resources[i]->price);
