@@ -1,0 +1,261 @@
+/*
+ * rpc_sse.c - GET /events: Server-Sent Events. Each client is a cursor (next block to send,
+ * last position sent); a pump streams committed blocks from the store up to the head, pausing
+ * while the client's unsent output is over KUMO_RPC_SSE_REPLAY_BYTES_SOFT and resuming when it
+ * drains, so replay and live streaming are one path with no gap and no duplicate. A client
+ * whose unsent output passes KUMO_RPC_SSE_OUTPUT_BYTES_MAX is dropped and counted.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "log/log.h"
+#include "rpc/rpc_srv.h"
+
+#define SSE_RESULTS_BYTES_MAX (256u * 1024u * 1024u)
+/* evhttp_connection_set_timeout for a stream: dead peers are found by failed writes (the
+ * keepalive writes every KUMO_RPC_SSE_KEEPALIVE_S), not by idleness. */
+#define SSE_CONN_TIMEOUT_S (24 * 3600)
+
+static size_t sse_unsent(const rpc_sse_t *sse)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(sse->entry->conn);
+    return bev != NULL ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+}
+
+void kumo_rpc_sse_release(rpc_sse_t *sse)
+{
+    kumo_rpc_t *rpc = sse->rpc;
+    if (sse->prev != NULL) {
+        sse->prev->next = sse->next;
+    } else {
+        rpc->sses = sse->next;
+    }
+    if (sse->next != NULL) {
+        sse->next->prev = sse->prev;
+    }
+    KUMO_ASSERT(rpc->sse_count > 0);
+    rpc->sse_count--;
+    KUMO_ASSERT(sse->entry->sse == sse);
+    sse->entry->sse = NULL;
+    kumo_free(sse);
+}
+
+/* Closes the client's connection (its close callback releases sse). */
+static void sse_drop(rpc_sse_t *sse, const char *why)
+{
+    KUMO_LOG_WARN("rpc", "sse_client_dropped", "reason=%s unsent_bytes=%zu", why, sse_unsent(sse));
+    sse->rpc->sse_dropped_total++;
+    struct evhttp_connection *conn = sse->entry->conn;
+    evhttp_connection_free(conn);
+}
+
+/* Appends the messages of block height that pass the filter and follow sse->after. */
+static int block_render(rpc_sse_t *sse,
+                        const Kumo__BlockResults *res,
+                        uint64_t height,
+                        struct evbuffer *out,
+                        kumo_err_ctx_t *err)
+{
+    for (size_t t = 0; t < res->n_results; t++) {
+        const Kumo__TxResult *r = res->results[t];
+        for (size_t e = 0; e < r->n_events; e++) {
+            kumo_rpc_pos_t pos = {height, (uint32_t)t, (uint32_t)e};
+            const Kumo__Event *ev = r->events[e];
+            if (kumo_rpc_pos_compare(pos, sse->after) <= 0 ||
+                !kumo_rpc_filter_match(&sse->filter, ev)) {
+                continue;
+            }
+            json_t *j = kumo_codec_json_from_message(&ev->base);
+            char *s = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+            json_decref(j);
+            KUMO_ENSURE(s != NULL, err, KUMO_ENOMEM, "rendering an event");
+            int n = evbuffer_add_printf(out, "id: %" PRIu64 ":%zu:%zu\nevent: %s\ndata: %s\n\n",
+                                        height, t, e, ev->type, s);
+            free(s);
+            KUMO_ENSURE(n > 0, err, KUMO_ENOMEM, "queueing an event");
+        }
+    }
+    kumo_rpc_pos_t end = {height, UINT32_MAX, UINT32_MAX};
+    if (kumo_rpc_pos_compare(end, sse->after) > 0) {
+        KUMO_ENSURE(evbuffer_add_printf(out,
+                                        "id: %" PRIu64
+                                        "\nevent: block\ndata: {\"height\":\"%" PRIu64 "\"}\n\n",
+                                        height, height) > 0,
+                    err, KUMO_ENOMEM, "queueing a block event");
+    }
+    sse->after = end;
+    return 0;
+}
+
+static void sse_pump(rpc_sse_t *sse);
+
+static void sse_on_drained(struct evhttp_connection *conn, void *arg)
+{
+    (void)conn;
+    sse_pump(arg);
+}
+
+/* Streams blocks next_height..head while the client keeps up. May drop (free) sse. */
+static void sse_pump(rpc_sse_t *sse)
+{
+    kumo_rpc_t *rpc = sse->rpc;
+    kumo_node_status_t st;
+    kumo_node_status_get(rpc->node, &st);
+    if (sse->next_height > st.height) {
+        return;
+    }
+    kumo_err_ctx_t err = {0};
+    kumo_store_read_t *read = NULL;
+    kumo_kv_t kv;
+    struct evbuffer *out = evbuffer_new();
+    int rc = out != NULL ? kumo_node_read_begin(rpc->node, &read, &kv, &err)
+                         : kumo_err_set(&err, KUMO_ENOMEM, "evbuffer");
+    if (rc < 0) {
+        goto out;
+    }
+    kumo_buf_t buf;
+    kumo_buf_init(&buf, SSE_RESULTS_BYTES_MAX);
+    while (sse->next_height <= st.height &&
+           sse_unsent(sse) + evbuffer_get_length(out) < KUMO_RPC_SSE_REPLAY_BYTES_SOFT) {
+        uint64_t h = sse->next_height;
+        kumo_buf_reset(&buf);
+        ProtobufCMessage *m = NULL;
+        KUMO_GUARD_GOTO(kumo_node_results_get(read, h, &buf, &err), rc, out_buf);
+        KUMO_GUARD_GOTO(kumo_codec_unpack(&kumo__block_results__descriptor, kumo_buf_bytes(&buf),
+                                          buf.len, &m, &err),
+                        rc, out_buf);
+        rc = block_render(sse, (const Kumo__BlockResults *)m, h, out, &err);
+        kumo_codec_free(m);
+        if (rc < 0) {
+            goto out_buf;
+        }
+        sse->next_height = h + 1;
+    }
+out_buf:
+    kumo_buf_free(&buf);
+    kumo_store_read_end(read);
+out:
+    if (out != NULL && evbuffer_get_length(out) > 0) {
+        evhttp_send_reply_chunk_with_cb(sse->hreq, out, sse_on_drained, sse);
+    }
+    if (out != NULL) {
+        evbuffer_free(out);
+    }
+    if (rc < 0) {
+        KUMO_LOG_ERROR("rpc", "sse_read_failed", "code=%s detail=\"%s\"", kumo_err_name(rc),
+                       err.detail);
+        sse_drop(sse, "read_failed");
+        return;
+    }
+    if (sse_unsent(sse) > KUMO_RPC_SSE_OUTPUT_BYTES_MAX) {
+        sse_drop(sse, "slow_client");
+    }
+}
+
+void kumo_rpc_sse_on_commit(kumo_rpc_t *rpc)
+{
+    rpc_sse_t *next = NULL;
+    for (rpc_sse_t *sse = rpc->sses; sse != NULL; sse = next) {
+        next = sse->next;
+        sse_pump(sse);
+    }
+}
+
+void kumo_rpc_sse_start(kumo_rpc_t *rpc,
+                        rpc_conn_t *entry,
+                        struct evhttp_request *hreq,
+                        const kumo_rpc_req_t *req)
+{
+    KUMO_ASSERT(req->route == KUMO_RPC_ROUTE_EVENTS);
+    KUMO_ASSERT(entry->sse == NULL && entry->waiter == NULL);
+    if (rpc->sse_count >= rpc->cfg.sse_client_max) {
+        kumo_rpc_reply_error(hreq, 503, KUMO_ELIMIT, "too many event stream clients");
+        return;
+    }
+    rpc_sse_t *sse = kumo_calloc(1, sizeof(*sse));
+    if (sse == NULL) {
+        kumo_rpc_reply_error(hreq, 503, KUMO_ENOMEM, "event stream");
+        return;
+    }
+    kumo_node_status_t st;
+    kumo_node_status_get(rpc->node, &st);
+    sse->rpc = rpc;
+    sse->entry = entry;
+    sse->hreq = hreq;
+    sse->filter = req->filter;
+    if (req->has_last_id) {
+        sse->after = req->last_id;
+        sse->next_height =
+            req->last_id.tx_index == UINT32_MAX ? req->last_id.height + 1u : req->last_id.height;
+    } else if (req->has_from) {
+        sse->next_height = req->from_height > 0 ? req->from_height : 1u;
+        sse->after.height = sse->next_height - 1u;
+        sse->after.tx_index = UINT32_MAX;
+        sse->after.event_index = UINT32_MAX;
+    } else {
+        sse->next_height = st.height + 1u;
+        sse->after.height = st.height;
+        sse->after.tx_index = UINT32_MAX;
+        sse->after.event_index = UINT32_MAX;
+    }
+    if (sse->next_height == 0) {
+        sse->next_height = 1; /* Last-Event-ID "0" */
+    }
+    sse->next = rpc->sses;
+    if (rpc->sses != NULL) {
+        rpc->sses->prev = sse;
+    }
+    rpc->sses = sse;
+    rpc->sse_count++;
+    entry->sse = sse;
+    evhttp_connection_set_timeout(entry->conn, SSE_CONN_TIMEOUT_S);
+
+    struct evkeyvalq *h = evhttp_request_get_output_headers(hreq);
+    (void)evhttp_add_header(h, "Content-Type", "text/event-stream");
+    (void)evhttp_add_header(h, "Cache-Control", "no-cache");
+    evhttp_send_reply_start(hreq, 200, "OK");
+    struct evbuffer *hello = evbuffer_new();
+    if (hello != NULL) {
+        (void)evbuffer_add_printf(hello, ": stream from height %" PRIu64 "\n\n", sse->next_height);
+        evhttp_send_reply_chunk(hreq, hello);
+        evbuffer_free(hello);
+    }
+    sse_pump(sse);
+}
+
+static void keepalive_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    kumo_rpc_t *rpc = arg;
+    rpc_sse_t *next = NULL;
+    for (rpc_sse_t *sse = rpc->sses; sse != NULL; sse = next) {
+        next = sse->next;
+        struct evbuffer *b = evbuffer_new();
+        if (b == NULL) {
+            continue;
+        }
+        (void)evbuffer_add(b, ": keepalive\n\n", 13);
+        evhttp_send_reply_chunk(sse->hreq, b);
+        evbuffer_free(b);
+        if (sse_unsent(sse) > KUMO_RPC_SSE_OUTPUT_BYTES_MAX) {
+            sse_drop(sse, "slow_client");
+        }
+    }
+}
+
+int kumo_rpc_sse_keepalive_start(kumo_rpc_t *rpc, kumo_err_ctx_t *err)
+{
+    rpc->keepalive = event_new(rpc->base, -1, EV_PERSIST, keepalive_on_timer, rpc);
+    KUMO_ENSURE(rpc->keepalive != NULL, err, KUMO_ENOMEM, "keepalive timer");
+    struct timeval tv = {KUMO_RPC_SSE_KEEPALIVE_S, 0};
+    KUMO_ENSURE(event_add(rpc->keepalive, &tv) == 0, err, KUMO_EIO, "keepalive timer");
+    return 0;
+}
