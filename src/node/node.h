@@ -42,8 +42,17 @@ typedef struct kumo_node_cfg {
     char log_level[16];              /* "info" */
 } kumo_node_cfg_t;
 
-/* Defaults for every field (home and chain_id empty). */
+/* Defaults for every field: home and chain_id empty (chain_id then comes from genesis.json),
+ * moniker "kumo-node", validator_key "validator", rpc_listen "127.0.0.1:26657",
+ * block_interval_ms 1000, mempool_tx_count_max 50000, mempool_bytes_max 64 MiB,
+ * mempool_account_tx_max 256, mempool_future_seq_max 64, block_tx_count_max 10000,
+ * rpc_connection_max 256, rpc_body_bytes_max 1 MiB, sse_client_max 64, log_level "info".
+ * A block_interval_ms of 0 (only through the struct, not the file) starts no block timer:
+ * blocks are then produced only by kumo_node_block_produce (tests). */
 void kumo_node_cfg_default(kumo_node_cfg_t *cfg);
+/* Checks every field's range (the ranges config.yaml documents): KUMO_EINVAL naming the
+ * field. kumo_node_cfg_load and kumo_node_open run it. */
+KUMO_MUST_USE int kumo_node_cfg_validate(const kumo_node_cfg_t *cfg, kumo_err_ctx_t *err);
 /* Loads home/config.yaml over the defaults. Unknown keys and bad values: KUMO_EDECODE with
  * file, line and key in the detail. */
 KUMO_MUST_USE int kumo_node_cfg_load(const char *home, kumo_node_cfg_t *cfg, kumo_err_ctx_t *err);
@@ -68,6 +77,26 @@ KUMO_MUST_USE int kumo_node_open(const kumo_node_cfg_t *cfg,
                                  struct event_base *base,
                                  kumo_node_t **out,
                                  kumo_err_ctx_t *err);
+/* The block producer: what decides when (and, with consensus, which) block is committed. The
+ * node owns the producing steps (kumo_node_block_produce: facilitator txs, mempool selection,
+ * apply, persistence, commit listeners); a producer only drives them on the loop. The
+ * single-validator producer is a libevent timer every block_interval_ms; the consensus engine
+ * replaces it with one that commits decided blocks. start runs once from kumo_node_open, stop
+ * once from kumo_node_close; neither may call back into the node synchronously. */
+typedef struct kumo_node_producer {
+    void *ctx;
+    int (*start)(void *ctx, kumo_node_t *node, kumo_err_ctx_t *err);
+    void (*stop)(void *ctx); /* also frees ctx */
+} kumo_node_producer_t;
+
+/* Builds the next block on the head state (the proposer's own pending txs, then its
+ * facilitator txs, then the mempool in arrival order, within block_tx_count_max and params
+ * max_block_bytes), applies it, stores block, results and tx index with the state in one
+ * commit, updates the mempool and calls the commit listeners. A failure (store errors:
+ * KUMO_EIO, KUMO_ECORRUPT, KUMO_ELIMIT for a full map, KUMO_ENOMEM) commits nothing and
+ * leaves the node at its height. Loop thread; not from inside a commit listener. */
+KUMO_MUST_USE int kumo_node_block_produce(kumo_node_t *node, kumo_err_ctx_t *err);
+
 /* Stops the timer, finishes nothing partial (an uncommitted block is dropped), closes. */
 void kumo_node_close(kumo_node_t *node);
 

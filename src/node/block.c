@@ -1,0 +1,443 @@
+/*
+ * block.c - producing one block: the proposer's own pending txs, its facilitator txs, then
+ * the mempool in arrival order; apply with the txs prepared (decoded, signatures verified once
+ * at submit); the header, block, results and tx index written into the same LMDB transaction
+ * as the state and meta; commit; then the head, counters, mempool and commit listeners.
+ *
+ * Crash safety: everything a block produces is one kumo_store_block_commit, so a kill at any
+ * point leaves the store at the previous block or this one, whole. Nothing outside the store
+ * (head fields, counters, mempool) changes before the commit succeeded. Not pure: store,
+ * clock.
+ */
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+#include "node/node_int.h"
+
+typedef struct node_block {
+    kumo_node_t *node;
+    uint64_t height;
+    kumo_kv_t kv;
+    kumo_buf_t fac[KUMO_NODE_FACILITATOR_TX_MAX];
+    size_t fac_count;
+    const kumo_node_mempool_entry_t **picked;
+    size_t picked_count;
+    size_t own_count; /* leading picked txs signed by the proposer */
+    kumo_bytes_t *txs;
+    kumo_chain_tx_t *prepared;
+    size_t tx_count;
+    kumo_chain_block_out_t out;
+    bool out_valid;
+    uint8_t (*hashes)[KUMO_CHAIN_HASH_BYTES];
+    kumo_buf_t block_enc;
+    kumo_buf_t results_enc;
+    uint8_t block_hash[KUMO_CHAIN_HASH_BYTES];
+    uint64_t time_ms;
+    int64_t open_orders_delta;
+    int64_t active_leases_delta;
+} node_block_t;
+
+static uint64_t clock_ms(clockid_t id)
+{
+    struct timespec ts;
+    (void)clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t clock_us_monotonic(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t u64_max(uint64_t a, uint64_t b)
+{
+    return a > b ? a : b;
+}
+
+static void block_free(node_block_t *b)
+{
+    for (size_t i = 0; i < KUMO_NODE_FACILITATOR_TX_MAX; i++) {
+        kumo_buf_free(&b->fac[i]);
+    }
+    /* Facilitator txs were prepared here; mempool txs are borrowed copies. */
+    if (b->prepared != NULL) {
+        for (size_t i = 0; i < b->fac_count; i++) {
+            kumo_chain_tx_free(&b->prepared[b->own_count + i]);
+        }
+    }
+    kumo_free(b->picked);
+    kumo_free(b->txs);
+    kumo_free(b->prepared);
+    kumo_free(b->hashes);
+    if (b->out_valid) {
+        kumo_chain_block_out_free(&b->out);
+    }
+    kumo_buf_free(&b->block_enc);
+    kumo_buf_free(&b->results_enc);
+}
+
+/* Facilitator msgs per tx: as many as fit max_tx_bytes with room (a due msg encodes to well
+ * under 256 bytes), at most KUMO_NODE_FACILITATOR_MSGS_MAX. */
+static uint32_t block_fac_msgs_per_tx(const Kumo__Params *params)
+{
+    uint64_t n = params->max_tx_bytes / 256u;
+    return (uint32_t)kumo_u64_min(u64_max(n, 1u), KUMO_NODE_FACILITATOR_MSGS_MAX);
+}
+
+/* The facilitator's due txs on the head state (kv before any write). Their sequences follow
+ * the proposer's own pending txs, which go first in the block. */
+static int block_facilitator(node_block_t *b, size_t tx_cap, kumo_err_ctx_t *err)
+{
+    kumo_node_t *node = b->node;
+    if (!node->validator_is_operator || tx_cap == 0) {
+        return 0;
+    }
+    Kumo__Account *acct = NULL;
+    KUMO_GUARD(kumo_market_account_get(&b->kv, node->validator_addr, &acct, err));
+    uint64_t seq = acct->sequence;
+    kumo_codec_free(&acct->base);
+    seq += kumo_node_mempool_account_tx_count(node->mempool, node->validator_addr);
+    return kumo_chain_facilitator_txs_build(&b->kv, node->cfg.chain_id, b->height, node->validator,
+                                            &seq, block_fac_msgs_per_tx(node->params), b->fac,
+                                            kumo_u64_min(tx_cap, KUMO_NODE_FACILITATOR_TX_MAX),
+                                            &b->fac_count, err);
+}
+
+/* Keeps the facilitator txs that fit max_block_bytes and returns their bytes. */
+static uint64_t block_fac_trim(node_block_t *b)
+{
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < b->fac_count; i++) {
+        if (b->fac[i].len > b->node->params->max_block_bytes - bytes) {
+            b->fac_count = i;
+            break;
+        }
+        bytes += b->fac[i].len;
+    }
+    return bytes;
+}
+
+static int block_select(node_block_t *b, kumo_err_ctx_t *err)
+{
+    kumo_node_t *node = b->node;
+    size_t count_max = node->cfg.block_tx_count_max;
+    /* Facilitator txs take at most half of a block, so user txs always get room. */
+    size_t fac_cap = node->validator_is_operator ? count_max / 2u : 0u;
+    KUMO_GUARD(block_facilitator(b, fac_cap, err));
+    uint64_t fac_bytes = block_fac_trim(b);
+    KUMO_ASSERT(b->fac_count <= fac_cap && fac_bytes <= node->params->max_block_bytes);
+    size_t pick_max = count_max - b->fac_count;
+    b->picked = kumo_calloc(pick_max + 1u, sizeof(*b->picked));
+    KUMO_ENSURE(b->picked != NULL, err, KUMO_ENOMEM, "block selection");
+    b->picked_count = kumo_node_mempool_select(
+        node->mempool, node->validator_is_operator ? node->validator_addr : NULL, pick_max,
+        node->params->max_block_bytes - fac_bytes, b->picked);
+    while (b->own_count < b->picked_count &&
+           memcmp(kumo_node_mempool_entry_tx(b->picked[b->own_count])->signer, node->validator_addr,
+                  KUMO_ADDRESS_BYTES) == 0) {
+        b->own_count++;
+    }
+    return 0;
+}
+
+/* Lays the block out (own txs, facilitator txs, the rest) with every tx prepared. */
+static int block_layout(node_block_t *b, kumo_err_ctx_t *err)
+{
+    b->tx_count = b->picked_count + b->fac_count;
+    size_t n = b->tx_count + 1u; /* never a zero-size allocation */
+    b->txs = kumo_calloc(n, sizeof(*b->txs));
+    b->prepared = kumo_calloc(n, sizeof(*b->prepared));
+    b->hashes = kumo_calloc(n, sizeof(*b->hashes));
+    KUMO_ENSURE(b->txs != NULL && b->prepared != NULL && b->hashes != NULL, err, KUMO_ENOMEM,
+                "block of %zu txs", b->tx_count);
+    size_t k = 0;
+    for (size_t i = 0; i < b->own_count; i++, k++) {
+        b->txs[k] = kumo_node_mempool_entry_bytes(b->picked[i]);
+        b->prepared[k] = *kumo_node_mempool_entry_tx(b->picked[i]);
+    }
+    for (size_t i = 0; i < b->fac_count; i++, k++) {
+        b->txs[k] = kumo_buf_bytes(&b->fac[i]);
+        /* Our own signature, but verified like any tx: apply relies on prepared txs. */
+        int rc = kumo_chain_tx_prepare(b->txs[k], (size_t)b->node->params->max_tx_bytes,
+                                       &b->prepared[k], err);
+        if (rc < 0) {
+            b->fac_count = i; /* frees only what was prepared */
+            return rc;
+        }
+    }
+    for (size_t i = b->own_count; i < b->picked_count; i++, k++) {
+        b->txs[k] = kumo_node_mempool_entry_bytes(b->picked[i]);
+        b->prepared[k] = *kumo_node_mempool_entry_tx(b->picked[i]);
+    }
+    KUMO_ASSERT(k == b->tx_count);
+    return 0;
+}
+
+/* Tracks the open-order and active-lease counts from an event type. */
+static void block_count_event(node_block_t *b, const char *type)
+{
+    if (strcmp(type, "order.created") == 0) {
+        b->open_orders_delta++;
+    } else if (strcmp(type, "order.matched") == 0 || strcmp(type, "order.closed") == 0) {
+        b->open_orders_delta--;
+    } else if (strcmp(type, "lease.created") == 0) {
+        b->active_leases_delta++;
+    } else if (strcmp(type, "lease.closing") == 0 || strcmp(type, "lease.stale") == 0) {
+        b->active_leases_delta--;
+    }
+}
+
+/* Unpacks a result's u32-prefixed events into evs (res->event_count slots). */
+static int block_events_unpack(node_block_t *b,
+                               const kumo_chain_tx_result_t *res,
+                               Kumo__Event **evs,
+                               kumo_err_ctx_t *err)
+{
+    kumo_reader_t r;
+    kumo_reader_init(&r, kumo_buf_bytes(&res->events));
+    for (uint32_t i = 0; i < res->event_count; i++) {
+        kumo_bytes_t one;
+        KUMO_GUARD(kumo_reader_read_prefixed(&r, KUMO_STORE_RECORD_BYTES_MAX, &one));
+        ProtobufCMessage *m = NULL;
+        KUMO_GUARD(kumo_codec_unpack(&kumo__event__descriptor, one, one.len, &m, err));
+        evs[i] = (Kumo__Event *)m;
+        block_count_event(b, evs[i]->type);
+    }
+    return kumo_reader_finish(&r);
+}
+
+/* Logs become ASCII: a detail may quote tx text cut mid-character, and a log that is not
+ * UTF-8 would make the results unencodable. */
+static void block_log_sanitize(const char *in, char *out, size_t cap)
+{
+    size_t i = 0;
+    for (; in[i] != '\0' && i + 1u < cap; i++) {
+        unsigned char c = (unsigned char)in[i];
+        out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    out[i] = '\0';
+}
+
+typedef struct block_result_slot {
+    Kumo__TxResult msg;
+    Kumo__Event **events;
+    size_t event_count;
+    char log[KUMO_ERR_DETAIL_BYTES];
+} block_result_slot_t;
+
+static void block_slots_free(block_result_slot_t *slots, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        for (size_t j = 0; j < slots[i].event_count; j++) {
+            kumo_codec_free(slots[i].events[j] != NULL ? &slots[i].events[j]->base : NULL);
+        }
+        kumo_free(slots[i].events);
+    }
+    kumo_free(slots);
+}
+
+static int block_slot_fill(node_block_t *b, size_t i, block_result_slot_t *s, kumo_err_ctx_t *err)
+{
+    kumo_chain_tx_result_t *res = &b->out.results[i];
+    Kumo__TxResult init = KUMO__TX_RESULT__INIT;
+    s->msg = init;
+    memcpy(b->hashes[i], res->hash, KUMO_CHAIN_HASH_BYTES);
+    s->msg.hash.data = b->hashes[i];
+    s->msg.hash.len = KUMO_CHAIN_HASH_BYTES;
+    s->msg.code = res->code;
+    block_log_sanitize(res->log, s->log, sizeof(s->log));
+    s->msg.log = s->log;
+    s->msg.fee = res->fee;
+    s->msg.msg_index = res->code != 0 ? res->msg_index : 0;
+    s->events = kumo_calloc(res->event_count + 1u, sizeof(*s->events));
+    KUMO_ENSURE(s->events != NULL, err, KUMO_ENOMEM, "events");
+    s->event_count = res->event_count;
+    KUMO_GUARD(block_events_unpack(b, res, s->events, err));
+    s->msg.n_events = s->event_count;
+    s->msg.events = s->events;
+    return 0;
+}
+
+static int block_results_encode(node_block_t *b, kumo_err_ctx_t *err)
+{
+    size_t n = b->out.result_count;
+    KUMO_ASSERT(n == b->tx_count);
+    block_result_slot_t *slots = kumo_calloc(n + 1u, sizeof(*slots));
+    KUMO_ENSURE(slots != NULL, err, KUMO_ENOMEM, "results");
+    Kumo__TxResult **ptrs = kumo_calloc(n + 1u, sizeof(*ptrs));
+    int rc = ptrs != NULL ? 0 : kumo_err_set(err, KUMO_ENOMEM, "results");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = block_slot_fill(b, i, &slots[i], err);
+        ptrs[i] = &slots[i].msg;
+    }
+    if (rc == 0) {
+        Kumo__BlockResults br = KUMO__BLOCK_RESULTS__INIT;
+        br.height = b->height;
+        br.n_results = n;
+        br.results = ptrs;
+        kumo_buf_init(&b->results_enc, KUMO_STORE_RECORD_BYTES_MAX);
+        rc = kumo_codec_pack(&br.base, &b->results_enc, err);
+    }
+    kumo_free(ptrs);
+    block_slots_free(slots, n);
+    return rc;
+}
+
+/* Header hashes as proto/kumo.proto documents them; the block hash is SHA-256 of the
+ * header's encoding. */
+static int block_encode(node_block_t *b, kumo_err_ctx_t *err)
+{
+    kumo_node_t *node = b->node;
+    uint8_t data_hash[KUMO_CHAIN_HASH_BYTES];
+    kumo_crypto_sha256(kumo_bytes_make(b->hashes, b->tx_count * KUMO_CHAIN_HASH_BYTES), data_hash);
+    uint8_t results_hash[KUMO_CHAIN_HASH_BYTES];
+    kumo_crypto_sha256(kumo_buf_bytes(&b->results_enc), results_hash);
+    Kumo__BlockHeader h = KUMO__BLOCK_HEADER__INIT;
+    h.chain_id = node->cfg.chain_id;
+    h.height = b->height;
+    h.time_ms = b->time_ms;
+    h.last_block_hash = (ProtobufCBinaryData){KUMO_CHAIN_HASH_BYTES, node->block_hash};
+    h.data_hash = (ProtobufCBinaryData){KUMO_CHAIN_HASH_BYTES, data_hash};
+    h.prev_app_hash = (ProtobufCBinaryData){KUMO_CHAIN_HASH_BYTES, node->app_hash};
+    h.app_hash = (ProtobufCBinaryData){KUMO_CHAIN_HASH_BYTES, b->out.app_hash};
+    h.results_hash = (ProtobufCBinaryData){KUMO_CHAIN_HASH_BYTES, results_hash};
+    h.proposer = (ProtobufCBinaryData){KUMO_ADDRESS_BYTES, node->validator_addr};
+    kumo_buf_t header_enc;
+    kumo_buf_init(&header_enc, KUMO_STORE_RECORD_BYTES_MAX);
+    KUMO_GUARD(kumo_codec_pack(&h.base, &header_enc, err));
+    kumo_crypto_sha256(kumo_buf_bytes(&header_enc), b->block_hash);
+    kumo_buf_free(&header_enc);
+    ProtobufCBinaryData *txs = kumo_calloc(b->tx_count + 1u, sizeof(*txs));
+    KUMO_ENSURE(txs != NULL, err, KUMO_ENOMEM, "block txs");
+    for (size_t i = 0; i < b->tx_count; i++) {
+        txs[i].data = (uint8_t *)(uintptr_t)b->txs[i].ptr; /* packing only reads */
+        txs[i].len = b->txs[i].len;
+    }
+    Kumo__Block blk = KUMO__BLOCK__INIT;
+    blk.header = &h;
+    blk.n_txs = b->tx_count;
+    blk.txs = txs;
+    kumo_buf_init(&b->block_enc, KUMO_STORE_RECORD_BYTES_MAX);
+    int rc = kumo_codec_pack(&blk.base, &b->block_enc, err);
+    kumo_free(txs);
+    return rc;
+}
+
+static int block_records_put(node_block_t *b, kumo_err_ctx_t *err)
+{
+    kumo_store_t *store = b->node->store;
+    uint8_t key[8];
+    kumo_be64_put(key, b->height);
+    kumo_bytes_t k = kumo_bytes_make(key, sizeof(key));
+    KUMO_GUARD(kumo_store_block_record_put(store, KUMO_STORE_TABLE_BLOCKS, k,
+                                           kumo_buf_bytes(&b->block_enc), err));
+    KUMO_GUARD(kumo_store_block_record_put(store, KUMO_STORE_TABLE_RESULTS, k,
+                                           kumo_buf_bytes(&b->results_enc), err));
+    for (size_t i = 0; i < b->tx_count; i++) {
+        Kumo__TxLocation loc = KUMO__TX_LOCATION__INIT;
+        loc.height = b->height;
+        loc.index = (uint32_t)i; /* i < KUMO_BLOCK_TX_COUNT_MAX */
+        uint8_t buf[32];
+        kumo_buf_t enc = {.ptr = buf, .cap = sizeof(buf), .cap_max = sizeof(buf)};
+        size_t len = protobuf_c_message_get_packed_size(&loc.base);
+        KUMO_ASSERT(len <= sizeof(buf));
+        enc.len = protobuf_c_message_pack(&loc.base, buf);
+        KUMO_ASSERT(enc.len == len);
+        KUMO_GUARD(kumo_store_block_record_put(store, KUMO_STORE_TABLE_TX_INDEX,
+                                               kumo_bytes_make(b->hashes[i], KUMO_CHAIN_HASH_BYTES),
+                                               kumo_buf_bytes(&enc), err));
+    }
+    return 0;
+}
+
+/* Everything between block_begin and commit; on failure the caller aborts the store block. */
+static int block_build(node_block_t *b, kumo_err_ctx_t *err)
+{
+    KUMO_GUARD(block_select(b, err));
+    KUMO_GUARD(block_layout(b, err));
+    kumo_chain_block_in_t in = {
+        .chain_id = b->node->cfg.chain_id,
+        .height = b->height,
+        .prev_app_hash = b->node->app_hash,
+        .txs = b->txs,
+        .tx_count = b->tx_count,
+        .prepared = b->prepared,
+    };
+    KUMO_GUARD(kumo_chain_block_apply(&b->kv, &in, &b->out, err));
+    b->out_valid = true;
+    KUMO_GUARD(block_results_encode(b, err));
+    KUMO_GUARD(block_encode(b, err));
+    return block_records_put(b, err);
+}
+
+static uint64_t counter_apply(uint64_t v, int64_t delta)
+{
+    /* The counts were taken from the state at open and every change is an event, so they
+     * cannot go below zero. */
+    if (delta < 0) {
+        KUMO_ASSERT(v >= (uint64_t)(-delta));
+        return v - (uint64_t)(-delta);
+    }
+    return v + (uint64_t)delta;
+}
+
+/* After the commit: the node's view moves to the new block. */
+static void block_committed(node_block_t *b, uint64_t t0_us)
+{
+    kumo_node_t *node = b->node;
+    node->height = b->height;
+    memcpy(node->app_hash, b->out.app_hash, KUMO_CHAIN_HASH_BYTES);
+    memcpy(node->block_hash, b->block_hash, KUMO_CHAIN_HASH_BYTES);
+    node->block_time_ms = b->time_ms;
+    node->txs_committed_total += b->tx_count;
+    node->open_orders = counter_apply(node->open_orders, b->open_orders_delta);
+    node->active_leases = counter_apply(node->active_leases, b->active_leases_delta);
+    kumo_node_head_refresh(node);
+    if (node->head_read != NULL) {
+        kumo_node_mempool_env_t env = {&node->head_kv, node->params, node->cfg.chain_id};
+        size_t dropped = kumo_node_mempool_update(
+            node->mempool, &env, (const uint8_t(*)[KUMO_CHAIN_HASH_BYTES])b->hashes, b->tx_count);
+        if (dropped > 0) {
+            KUMO_LOG_DEBUG("node", "mempool_rechecked", "height=%" PRIu64 " dropped=%zu", b->height,
+                           dropped);
+        }
+    }
+    node->block_duration_us = clock_us_monotonic() - t0_us;
+    KUMO_LOG_DEBUG(
+        "node", "block_committed",
+        "height=%" PRIu64 " txs=%zu facilitator_txs=%zu ok=%" PRIu64 " duration_us=%" PRIu64,
+        b->height, b->tx_count, b->fac_count, b->out.tx_ok_count, node->block_duration_us);
+}
+
+int kumo_node_block_produce(kumo_node_t *node, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(node != NULL);
+    KUMO_ASSERT(!node->producing);
+    uint64_t t0_us = clock_us_monotonic();
+    node_block_t b = {.node = node, .height = node->height + 1u};
+    /* Header time: the wall clock, never earlier than the previous block's. */
+    b.time_ms = u64_max(clock_ms(CLOCK_REALTIME), node->block_time_ms);
+    node->producing = true;
+    int rc = kumo_store_block_begin(node->store, &b.kv, err);
+    if (rc == 0) {
+        rc = block_build(&b, err);
+        if (rc == 0) {
+            rc = kumo_store_block_commit(node->store, b.height, b.out.app_hash, err);
+        } else {
+            kumo_store_block_abort(node->store);
+        }
+    }
+    if (rc == 0) {
+        block_committed(&b, t0_us);
+    }
+    block_free(&b);
+    node->producing = false;
+    if (rc == 0) {
+        kumo_node_listeners_call(node, node->height);
+    }
+    KUMO_ASSERT(!kumo_store_block_is_open(node->store));
+    return rc;
+}

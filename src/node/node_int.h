@@ -1,0 +1,102 @@
+/*
+ * node_int.h - private to the node module: the node struct, file helpers, config parsing
+ * and rendering, the single-validator producer.
+ */
+#ifndef KUMO_NODE_NODE_INT_H
+#define KUMO_NODE_NODE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "keyring/keyring.h"
+#include "log/log.h"
+#include "node/mempool.h"
+#include "node/node.h"
+
+/* Paths under a home: home plus a short relative name. */
+#define KUMO_NODE_PATH_BYTES 600u
+/* Commit listeners at once (node.h). */
+#define KUMO_NODE_LISTENER_MAX 16u
+/* Facilitator txs per block and msgs per tx: 256 x 256 = 65536 due msgs per block, far more
+ * than the market produces in a block interval; the rest wait for the next block. */
+#define KUMO_NODE_FACILITATOR_TX_MAX   256u
+#define KUMO_NODE_FACILITATOR_MSGS_MAX 256u
+
+_Static_assert(KUMO_NODE_FACILITATOR_TX_MAX < KUMO_BLOCK_TX_COUNT_MAX,
+               "facilitator txs leave room in a block");
+
+typedef struct kumo_node_listener {
+    kumo_node_commit_cb cb;
+    void *ctx;
+    uint32_t id; /* 0: free slot */
+} kumo_node_listener_t;
+
+struct kumo_node {
+    kumo_node_cfg_t cfg;
+    struct event_base *base;
+    kumo_store_t *store;
+    /* A snapshot of the head state, renewed after every commit: the mempool checks against
+     * it, so submissions never open their own read txn. */
+    kumo_store_read_t *head_read;
+    kumo_kv_t head_kv;
+    Kumo__Params *params;
+    kumo_crypto_keypair_t *validator; /* sodium_malloc'd */
+    uint8_t validator_addr[KUMO_ADDRESS_BYTES];
+    bool validator_is_operator;
+    kumo_node_mempool_t *mempool;
+    kumo_node_producer_t producer;
+    bool producer_started;
+    bool producing; /* inside kumo_node_block_produce: re-entry is a bug */
+
+    uint64_t height;
+    uint8_t app_hash[KUMO_CHAIN_HASH_BYTES];
+    uint8_t block_hash[KUMO_CHAIN_HASH_BYTES];
+    uint64_t block_time_ms;
+    uint64_t block_duration_us;
+    uint64_t txs_committed_total;
+    uint64_t txs_rejected_total;
+    uint64_t open_orders;
+    uint64_t active_leases;
+
+    kumo_node_listener_t listeners[KUMO_NODE_LISTENER_MAX];
+    uint32_t listener_id_next;
+};
+
+/* home + "/" + name into out; KUMO_ELIMIT if it does not fit. */
+KUMO_MUST_USE int kumo_node_path(const char *home,
+                                 const char *name,
+                                 char out[KUMO_NODE_PATH_BYTES],
+                                 kumo_err_ctx_t *err);
+/* Reads a whole file into out (bounded by out's cap_max: KUMO_ELIMIT). KUMO_ENOTFOUND when
+ * missing, KUMO_EIO otherwise. */
+KUMO_MUST_USE int kumo_node_file_read(const char *path, kumo_buf_t *out, kumo_err_ctx_t *err);
+/* Writes data to path atomically (temp file, fsync, rename, fsync of the directory), mode. */
+KUMO_MUST_USE int
+kumo_node_file_write(const char *path, kumo_bytes_t data, unsigned int mode, kumo_err_ctx_t *err);
+/* True for printable ASCII without '"' and '\\' (safe inside a quoted YAML scalar). */
+bool kumo_node_text_is_plain(const char *text);
+
+/* Parses config text (path names it in errors) over *cfg. */
+KUMO_MUST_USE int
+kumo_node_cfg_parse(const char *path, kumo_bytes_t text, kumo_node_cfg_t *cfg, kumo_err_ctx_t *err);
+/* Appends the commented config.yaml for cfg to out. */
+KUMO_MUST_USE int
+kumo_node_cfg_render(const kumo_node_cfg_t *cfg, kumo_buf_t *out, kumo_err_ctx_t *err);
+/* cfg->log_level as a level; KUMO_EINVAL for an unknown name. */
+KUMO_MUST_USE int kumo_node_cfg_log_level(const kumo_node_cfg_t *cfg, enum kumo_log_level *out);
+
+/* Loads and parses home/genesis.json. */
+KUMO_MUST_USE int
+kumo_node_genesis_load(const char *home, Kumo__Genesis **out, kumo_err_ctx_t *err);
+
+/* Re-opens the head snapshot after a commit; on failure logs it and leaves head_read NULL
+ * (submissions then retry the open). */
+void kumo_node_head_refresh(kumo_node_t *node);
+/* Calls every commit listener for height. */
+void kumo_node_listeners_call(kumo_node_t *node, uint64_t height);
+
+/* The single-validator producer: a timer every interval_ms calling kumo_node_block_produce. */
+KUMO_MUST_USE int
+kumo_node_producer_timer_make(uint32_t interval_ms, kumo_node_producer_t *out, kumo_err_ctx_t *err);
+
+#endif

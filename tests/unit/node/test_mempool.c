@@ -1,0 +1,632 @@
+/*
+ * test_mempool.c - proves the mempool's rules on a real genesis state (chain fixture): every
+ * rejection rule has its own row in one table (starting from a valid tx that is itself
+ * accepted), each limit is tested at MAX (accepted) and MAX+1 (KUMO_ELIMIT), selection takes
+ * arrival order within count and byte budgets with the proposer's own txs first, and the
+ * update after a commit drops included txs and re-checks the rest (consumed sequences, gaps,
+ * fees the balance no longer covers).
+ */
+#include "helpers/testutil.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "node/mempool.h"
+#include "unit/chain/chain_fixture.h"
+
+typedef struct mp_fx {
+    chain_fx_t fx;
+    kumo_node_mempool_t *mp;
+    kumo_node_mempool_cfg_t cfg;
+    Kumo__Params params; /* what env passes: tests lower max_tx_bytes */
+    kumo_node_mempool_env_t env;
+} mp_fx_t;
+
+static void mp_open(mp_fx_t *m, const kumo_node_mempool_cfg_t *cfg)
+{
+    memset(m, 0, sizeof(*m));
+    fx_open(&m->fx, NULL);
+    kumo_node_mempool_cfg_t def = {.tx_count_max = 100,
+                                   .bytes_max = 1024u * 1024u,
+                                   .account_tx_max = 64,
+                                   .future_seq_max = 64};
+    m->cfg = cfg != NULL ? *cfg : def;
+    kumo_err_ctx_t err = {0};
+    int rc = kumo_node_mempool_open(&m->cfg, &m->mp, &err);
+    if (rc != 0) {
+        fail_msg("mempool open: %s %s", kumo_err_name(rc), err.detail);
+    }
+    m->params = m->fx.params;
+    m->env.kv = &m->fx.ts.kv;
+    m->env.params = &m->params;
+    m->env.chain_id = FX_CHAIN_ID;
+}
+
+static void mp_close(mp_fx_t *m)
+{
+    kumo_node_mempool_close(m->mp);
+    fx_close(&m->fx);
+}
+
+/* A send of 1 from key k to key 5 with fee (sequence from the fixture, advanced). */
+static void send_tx(mp_fx_t *m, int k, uint64_t fee, kumo_buf_t *out)
+{
+    Kumo__MsgSend send;
+    Kumo__Msg msg;
+    fx_send_msg(&m->fx, 5, 1, &send, &msg);
+    fx_tx(&m->fx, k, fee, &msg, out);
+}
+
+static int add_buf(mp_fx_t *m, const kumo_buf_t *tx, kumo_err_ctx_t *err)
+{
+    return kumo_node_mempool_add(m->mp, &m->env, kumo_buf_bytes(tx), NULL, err);
+}
+
+static void add_ok(mp_fx_t *m, const kumo_buf_t *tx)
+{
+    kumo_err_ctx_t err = {0};
+    int rc = add_buf(m, tx, &err);
+    if (rc != 0) {
+        fail_msg("add: %s %s", kumo_err_name(rc), err.detail);
+    }
+}
+
+/* Adds a fresh valid send from key k and frees it. */
+static void add_send_ok(mp_fx_t *m, int k)
+{
+    kumo_buf_t tx;
+    send_tx(m, k, FX_FEE, &tx);
+    add_ok(m, &tx);
+    kumo_buf_free(&tx);
+}
+
+/* ---- the rule table: each case prepares the pool and returns the last add's code ---- */
+
+static int case_valid(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    kumo_buf_t tx;
+    send_tx(m, 1, FX_FEE, &tx);
+    int rc = add_buf(m, &tx, err);
+    kumo_buf_free(&tx);
+    return rc;
+}
+
+static int case_garbage(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    static const uint8_t junk[] = {0xff, 0xff, 0xff, 0x01};
+    return kumo_node_mempool_add(m->mp, &m->env, kumo_bytes_make(junk, sizeof(junk)), NULL, err);
+}
+
+static int case_tx_bytes_at_max(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    kumo_buf_t tx;
+    send_tx(m, 1, FX_FEE, &tx);
+    m->params.max_tx_bytes = tx.len;
+    int rc = add_buf(m, &tx, err);
+    kumo_buf_free(&tx);
+    return rc;
+}
+
+static int case_tx_bytes_over_max(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    kumo_buf_t tx;
+    send_tx(m, 1, FX_FEE, &tx);
+    m->params.max_tx_bytes = tx.len - 1u;
+    int rc = add_buf(m, &tx, err);
+    kumo_buf_free(&tx);
+    return rc;
+}
+
+static int case_duplicate(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    kumo_buf_t tx;
+    send_tx(m, 1, FX_FEE, &tx);
+    add_ok(m, &tx);
+    int rc = add_buf(m, &tx, err);
+    kumo_buf_free(&tx);
+    return rc;
+}
+
+static int case_wrong_chain(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    Kumo__MsgSend send;
+    Kumo__Msg msg;
+    fx_send_msg(&m->fx, 5, 1, &send, &msg);
+    Kumo__Msg *msgs[1] = {&msg};
+    kumo_buf_t tx;
+    kumo_buf_init(&tx, KUMO_TX_BYTES_MAX);
+    assert_int_equal(
+        kumo_chain_tx_build("other-chain", &m->fx.keys[1], 0, FX_FEE, "", msgs, 1, &tx, NULL), 0);
+    int rc = add_buf(m, &tx, err);
+    kumo_buf_free(&tx);
+    return rc;
+}
+
+static int case_no_msgs(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    kumo_buf_t tx;
+    fx_tx(&m->fx, 1, FX_FEE, NULL, &tx);
+    int rc = add_buf(m, &tx, err);
+    kumo_buf_free(&tx);
+    return rc;
+}
+
+static int case_bad_msg(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    Kumo__MsgSend send;
+    Kumo__Msg msg;
+    fx_send_msg(&m->fx, 5, 0, &send, &msg); /* amount 0 */
+    kumo_buf_t tx;
+    fx_tx(&m->fx, 1, FX_FEE, &msg, &tx);
+    int rc = add_buf(m, &tx, err);
+    kumo_buf_free(&tx);
+    return rc;
+}
+
+/* Commits a block with one send of key k, so its committed sequence becomes 1. */
+static void commit_one_send(mp_fx_t *m, int k)
+{
+    kumo_buf_t tx;
+    send_tx(m, k, FX_FEE, &tx);
+    kumo_bytes_t b = kumo_buf_bytes(&tx);
+    kumo_chain_block_out_t out = {0};
+    fx_block(&m->fx, &b, 1, &out);
+    assert_int_equal(out.results[0].code, 0);
+    kumo_chain_block_out_free(&out);
+    kumo_buf_free(&tx);
+}
+
+static int case_seq_used(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    commit_one_send(m, 1);
+    m->fx.seq[1] = 0;
+    return case_valid(m, err);
+}
+
+static int case_seq_pending(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    add_send_ok(m, 1);
+    m->fx.seq[1] = 0; /* another tx with the pending sequence 0 */
+    kumo_buf_t tx;
+    send_tx(m, 1, FX_FEE + 1u, &tx);
+    int rc = add_buf(m, &tx, err);
+    kumo_buf_free(&tx);
+    return rc;
+}
+
+static int case_seq_gap(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    add_send_ok(m, 1);
+    m->fx.seq[1] = 2; /* 1 is next */
+    int rc = case_valid(m, err);
+    if (strstr(err->detail, "expected sequence 1") == NULL) {
+        fail_msg("gap detail: %s", err->detail);
+    }
+    return rc;
+}
+
+static int case_fee_low(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    kumo_buf_t tx;
+    send_tx(m, 1, FX_FEE - 1u, &tx);
+    int rc = add_buf(m, &tx, err);
+    kumo_buf_free(&tx);
+    return rc;
+}
+
+static int facilitator_tx(mp_fx_t *m, int k, uint64_t fee, kumo_err_ctx_t *err)
+{
+    Kumo__MsgDeploymentClosed dc = KUMO__MSG_DEPLOYMENT_CLOSED__INIT;
+    dc.owner.data = m->fx.addr[2];
+    dc.owner.len = KUMO_ADDRESS_BYTES;
+    dc.dseq = 1;
+    Kumo__Msg msg = KUMO__MSG__INIT;
+    msg.sum_case = KUMO__MSG__SUM_DEPLOYMENT_CLOSED;
+    msg.deployment_closed = &dc;
+    kumo_buf_t tx;
+    fx_tx(&m->fx, k, fee, &msg, &tx);
+    int rc = add_buf(m, &tx, err);
+    kumo_buf_free(&tx);
+    return rc;
+}
+
+static int case_facilitator_by_operator_free(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    return facilitator_tx(m, 0, 0, err);
+}
+
+static int case_facilitator_by_other(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    return facilitator_tx(m, 1, FX_FEE, err);
+}
+
+static int case_fee_over_balance(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    kumo_buf_t tx;
+    send_tx(m, 1, FX_BALANCE + 1u, &tx);
+    int rc = add_buf(m, &tx, err);
+    kumo_buf_free(&tx);
+    return rc;
+}
+
+static int case_fees_pending_over_balance(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    kumo_buf_t tx;
+    send_tx(m, 1, FX_BALANCE - FX_FEE, &tx);
+    add_ok(m, &tx);
+    kumo_buf_free(&tx);
+    send_tx(m, 1, FX_FEE + 1u, &tx);
+    int rc = add_buf(m, &tx, err);
+    kumo_buf_free(&tx);
+    return rc;
+}
+
+static int case_fees_pending_at_balance(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    kumo_buf_t tx;
+    send_tx(m, 1, FX_BALANCE - FX_FEE, &tx);
+    add_ok(m, &tx);
+    kumo_buf_free(&tx);
+    send_tx(m, 1, FX_FEE, &tx);
+    int rc = add_buf(m, &tx, err);
+    kumo_buf_free(&tx);
+    return rc;
+}
+
+static int case_bad_signature(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    kumo_buf_t tx;
+    send_tx(m, 1, FX_FEE, &tx);
+    /* The signature is the Tx's last field: flip its last byte. */
+    tx.ptr[tx.len - 1u] ^= 0x01u;
+    int rc = add_buf(m, &tx, err);
+    kumo_buf_free(&tx);
+    return rc;
+}
+
+/* Fills the pool with n txs spread over keys 1..4, then adds one more from key 1. */
+static int fill_then_add(mp_fx_t *m, uint32_t n, kumo_err_ctx_t *err)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        add_send_ok(m, 1 + (int)(i % 4u));
+    }
+    return case_valid(m, err);
+}
+
+static int case_count_at_max(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    return fill_then_add(m, m->cfg.tx_count_max - 1u, err);
+}
+
+static int case_count_over_max(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    return fill_then_add(m, m->cfg.tx_count_max, err);
+}
+
+/* One send's encoded length (all sends of the fixture encode alike). */
+static size_t send_len(mp_fx_t *m)
+{
+    kumo_buf_t tx;
+    send_tx(m, 4, FX_FEE, &tx);
+    m->fx.seq[4]--;
+    size_t len = tx.len;
+    kumo_buf_free(&tx);
+    return len;
+}
+
+/* Reopens the pool with m->cfg and adds sequence-0 sends (equal lengths) from keys 1, 2, 3. */
+static int three_sends(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    kumo_node_mempool_close(m->mp);
+    assert_int_equal(kumo_node_mempool_open(&m->cfg, &m->mp, NULL), 0);
+    add_send_ok(m, 1);
+    add_send_ok(m, 2);
+    kumo_buf_t tx;
+    send_tx(m, 3, FX_FEE, &tx);
+    int rc = add_buf(m, &tx, err);
+    kumo_buf_free(&tx);
+    return rc;
+}
+
+static int case_bytes_at_max(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    m->cfg.bytes_max = 3u * send_len(m);
+    return three_sends(m, err);
+}
+
+static int case_bytes_over_max(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    m->cfg.bytes_max = 3u * send_len(m) - 1u;
+    return three_sends(m, err);
+}
+
+static int account_fill_then_add(mp_fx_t *m, uint32_t n, kumo_err_ctx_t *err)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        add_send_ok(m, 1);
+    }
+    return case_valid(m, err);
+}
+
+static int case_account_at_max(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    m->cfg.future_seq_max = 1000; /* only the per-account count binds */
+    kumo_node_mempool_close(m->mp);
+    assert_int_equal(kumo_node_mempool_open(&m->cfg, &m->mp, NULL), 0);
+    return account_fill_then_add(m, m->cfg.account_tx_max - 1u, err);
+}
+
+static int case_account_over_max(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    m->cfg.future_seq_max = 1000;
+    kumo_node_mempool_close(m->mp);
+    assert_int_equal(kumo_node_mempool_open(&m->cfg, &m->mp, NULL), 0);
+    return account_fill_then_add(m, m->cfg.account_tx_max, err);
+}
+
+static int case_future_at_max(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    m->cfg.account_tx_max = 1000; /* only the future window binds */
+    m->cfg.future_seq_max = 8;
+    kumo_node_mempool_close(m->mp);
+    assert_int_equal(kumo_node_mempool_open(&m->cfg, &m->mp, NULL), 0);
+    /* Sequences 0..7: the last is 7 past the committed 0, inside a window of 8. */
+    return account_fill_then_add(m, m->cfg.future_seq_max - 1u, err);
+}
+
+static int case_future_over_max(mp_fx_t *m, kumo_err_ctx_t *err)
+{
+    m->cfg.account_tx_max = 1000;
+    m->cfg.future_seq_max = 8;
+    kumo_node_mempool_close(m->mp);
+    assert_int_equal(kumo_node_mempool_open(&m->cfg, &m->mp, NULL), 0);
+    return account_fill_then_add(m, m->cfg.future_seq_max, err);
+}
+
+static void test_mempool_rules(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        int (*run)(mp_fx_t *m, kumo_err_ctx_t *err);
+        int want;
+    } cases[] = {
+        {"valid send", case_valid, 0},
+        {"garbage bytes", case_garbage, KUMO_EDECODE},
+        {"tx bytes at max_tx_bytes", case_tx_bytes_at_max, 0},
+        {"tx bytes over max_tx_bytes", case_tx_bytes_over_max, KUMO_ELIMIT},
+        {"duplicate hash", case_duplicate, KUMO_EEXIST},
+        {"wrong chain id", case_wrong_chain, KUMO_ECHAINID},
+        {"no msgs", case_no_msgs, KUMO_EEMPTY},
+        {"invalid msg", case_bad_msg, KUMO_EINVAL},
+        {"sequence already used", case_seq_used, KUMO_ESEQUENCE},
+        {"sequence held by a pending tx", case_seq_pending, KUMO_ESEQUENCE},
+        {"sequence gap", case_seq_gap, KUMO_ESEQUENCE},
+        {"fee below min_fee", case_fee_low, KUMO_EFEE},
+        {"facilitator tx of an operator pays no fee", case_facilitator_by_operator_free, 0},
+        {"facilitator msg from a non-operator", case_facilitator_by_other, KUMO_EUNAUTH},
+        {"fee over the balance", case_fee_over_balance, KUMO_EFUNDS},
+        {"pending fees reach the balance", case_fees_pending_at_balance, 0},
+        {"pending fees pass the balance", case_fees_pending_over_balance, KUMO_EFUNDS},
+        {"bad signature", case_bad_signature, KUMO_ESIG},
+        {"tx count at max", case_count_at_max, 0},
+        {"tx count over max", case_count_over_max, KUMO_ELIMIT},
+        {"bytes at max", case_bytes_at_max, 0},
+        {"bytes over max", case_bytes_over_max, KUMO_ELIMIT},
+        {"account txs at max", case_account_at_max, 0},
+        {"account txs over max", case_account_over_max, KUMO_ELIMIT},
+        {"future sequence at max", case_future_at_max, 0},
+        {"future sequence over max", case_future_over_max, KUMO_ELIMIT},
+    };
+    for (size_t i = 0; i < KUMO_ARRAY_COUNT(cases); i++) {
+        mp_fx_t m;
+        mp_open(&m, NULL);
+        kumo_err_ctx_t err = {0};
+        int rc = cases[i].run(&m, &err);
+        if (rc != cases[i].want) {
+            fail_msg("%s: got %s (%s)", cases[i].name, kumo_err_name(rc), err.detail);
+        }
+        assert_true(kumo_node_mempool_tx_count(m.mp) <= m.cfg.tx_count_max);
+        assert_true(kumo_node_mempool_bytes(m.mp) <= m.cfg.bytes_max);
+        mp_close(&m);
+    }
+}
+
+/* ---- selection ---- */
+
+static void test_mempool_select_arrival_order_and_budgets(void **state)
+{
+    (void)state;
+    mp_fx_t m;
+    mp_open(&m, NULL);
+    /* Arrival: k1 s0, k2 s0, k0 s0, k1 s1, k0 s1, k3 s0 */
+    int order[] = {1, 2, 0, 1, 0, 3};
+    uint8_t hashes[6][KUMO_CHAIN_HASH_BYTES];
+    size_t lens[6];
+    size_t total = 0;
+    for (size_t i = 0; i < 6; i++) {
+        kumo_buf_t tx;
+        send_tx(&m, order[i], FX_FEE, &tx);
+        lens[i] = tx.len;
+        total += tx.len;
+        assert_int_equal(kumo_node_mempool_add(m.mp, &m.env, kumo_buf_bytes(&tx), hashes[i], NULL),
+                         0);
+        assert_true(kumo_node_mempool_has(m.mp, hashes[i]));
+        kumo_buf_free(&tx);
+    }
+    assert_true(kumo_node_mempool_tx_count(m.mp) == 6);
+    assert_true(kumo_node_mempool_bytes(m.mp) == total);
+    assert_int_equal(kumo_node_mempool_account_tx_count(m.mp, m.fx.addr[0]), 2);
+    const kumo_node_mempool_entry_t *out[8];
+    /* No proposer: pure arrival order. */
+    size_t n = kumo_node_mempool_select(m.mp, NULL, 8, UINT64_MAX, out);
+    assert_int_equal(n, 6);
+    for (size_t i = 0; i < 6; i++) {
+        assert_memory_equal(kumo_node_mempool_entry_tx(out[i])->hash, hashes[i], 32);
+    }
+    /* The proposer (key 0) first, in its sequence order; then arrival order. */
+    size_t want[] = {2, 4, 0, 1, 3, 5};
+    n = kumo_node_mempool_select(m.mp, m.fx.addr[0], 8, UINT64_MAX, out);
+    assert_int_equal(n, 6);
+    for (size_t i = 0; i < 6; i++) {
+        assert_memory_equal(kumo_node_mempool_entry_tx(out[i])->hash, hashes[want[i]], 32);
+    }
+    /* Count budget at 3, byte budget at 2 txs and 1 byte short of 3. */
+    assert_int_equal(kumo_node_mempool_select(m.mp, NULL, 3, UINT64_MAX, out), 3);
+    size_t three = lens[0] + lens[1] + lens[2];
+    assert_int_equal(kumo_node_mempool_select(m.mp, NULL, 8, three - 1u, out), 2);
+    assert_int_equal(kumo_node_mempool_select(m.mp, NULL, 8, three, out), 3);
+    assert_int_equal(kumo_node_mempool_select(m.mp, NULL, 0, UINT64_MAX, NULL), 0);
+    mp_close(&m);
+}
+
+/* ---- update after a commit ---- */
+
+static void test_mempool_update_drops_included_and_rechecks(void **state)
+{
+    (void)state;
+    mp_fx_t m;
+    mp_open(&m, NULL);
+    /* k1: s0, s1, s2; k2: s0, s1; k3: s0 (fee = its whole balance after a block drains it) */
+    uint8_t h[6][KUMO_CHAIN_HASH_BYTES];
+    int keys[] = {1, 1, 1, 2, 2, 3};
+    kumo_buf_t k2s0 = {0};
+    for (size_t i = 0; i < 6; i++) {
+        kumo_buf_t tx;
+        send_tx(&m, keys[i], i == 5 ? FX_BALANCE - 100u : FX_FEE, &tx);
+        assert_int_equal(kumo_node_mempool_add(m.mp, &m.env, kumo_buf_bytes(&tx), h[i], NULL), 0);
+        if (i == 3) {
+            k2s0 = tx;
+        } else {
+            kumo_buf_free(&tx);
+        }
+    }
+    /* The block: k1 s0 from the pool; k2's s0 replaced by a different tx with the same
+     * sequence (e.g. from another node); k3 sends most of its balance away, s0 with another tx. */
+    kumo_buf_t k1s0;
+    m.fx.seq[1] = 0;
+    send_tx(&m, 1, FX_FEE, &k1s0); /* same bytes as the pooled one: deterministic signing */
+    m.fx.seq[1] = 3;
+    m.fx.seq[2] = 0;
+    kumo_buf_t k2alt;
+    send_tx(&m, 2, FX_FEE + 5u, &k2alt);
+    m.fx.seq[3] = 0;
+    Kumo__MsgSend send;
+    Kumo__Msg msg;
+    fx_send_msg(&m.fx, 5, FX_BALANCE - 1000u, &send, &msg);
+    kumo_buf_t k3drain;
+    fx_tx(&m.fx, 3, FX_FEE, &msg, &k3drain);
+    kumo_bytes_t txs[3] = {kumo_buf_bytes(&k1s0), kumo_buf_bytes(&k2alt), kumo_buf_bytes(&k3drain)};
+    kumo_chain_block_out_t out = {0};
+    fx_block(&m.fx, txs, 3, &out);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(out.results[i].code, 0);
+    }
+    uint8_t inc[3][KUMO_CHAIN_HASH_BYTES];
+    for (size_t i = 0; i < 3; i++) {
+        memcpy(inc[i], out.results[i].hash, KUMO_CHAIN_HASH_BYTES);
+    }
+    kumo_chain_block_out_free(&out);
+    assert_memory_equal(inc[0], h[0], 32);
+    size_t dropped =
+        kumo_node_mempool_update(m.mp, &m.env, (const uint8_t(*)[KUMO_CHAIN_HASH_BYTES])inc, 3);
+    /* k1 s0 included (removed, not a drop); k2 s0 consumed -> dropped with s1 (gap);
+     * k3 s0's sequence consumed as well. */
+    assert_int_equal(dropped, 3);
+    assert_false(kumo_node_mempool_has(m.mp, h[0]));
+    assert_true(kumo_node_mempool_has(m.mp, h[1]));
+    assert_true(kumo_node_mempool_has(m.mp, h[2]));
+    assert_false(kumo_node_mempool_has(m.mp, h[3]));
+    assert_false(kumo_node_mempool_has(m.mp, h[4]));
+    assert_false(kumo_node_mempool_has(m.mp, h[5]));
+    assert_int_equal(kumo_node_mempool_tx_count(m.mp), 2);
+    assert_int_equal(kumo_node_mempool_account_tx_count(m.mp, m.fx.addr[2]), 0);
+    /* k1 continues at 3; k2 at 1 (its committed sequence), and the replaced tx is no
+     * longer a duplicate but a used sequence. */
+    add_send_ok(&m, 1);
+    m.fx.seq[2] = 1;
+    add_send_ok(&m, 2);
+    assert_int_equal(add_buf(&m, &k2s0, NULL), KUMO_ESEQUENCE);
+    kumo_buf_free(&k2s0);
+    kumo_buf_free(&k1s0);
+    kumo_buf_free(&k2alt);
+    kumo_buf_free(&k3drain);
+    mp_close(&m);
+}
+
+static void test_mempool_update_drops_fees_the_balance_no_longer_covers(void **state)
+{
+    (void)state;
+    mp_fx_t m;
+    mp_open(&m, NULL);
+    /* k1 pools s0 (sends 500000), s1 and s2 (fee 400000 each); once s0 commits, the
+     * balance covers only s1. */
+    kumo_buf_t drain;
+    Kumo__MsgSend send;
+    Kumo__Msg msg;
+    fx_send_msg(&m.fx, 5, 500000u, &send, &msg);
+    fx_tx(&m.fx, 1, FX_FEE, &msg, &drain); /* s0, not pooled */
+    kumo_buf_t a;
+    kumo_buf_t b;
+    send_tx(&m, 1, 400000u, &a);
+    send_tx(&m, 1, 400000u, &b);
+    add_ok(&m, &drain);
+    add_ok(&m, &a);
+    add_ok(&m, &b); /* 10 + 800000 pending <= 1000000 */
+    kumo_bytes_t txs[1] = {kumo_buf_bytes(&drain)};
+    kumo_chain_block_out_t out = {0};
+    fx_block(&m.fx, txs, 1, &out);
+    uint8_t inc[1][KUMO_CHAIN_HASH_BYTES];
+    memcpy(inc[0], out.results[0].hash, KUMO_CHAIN_HASH_BYTES);
+    kumo_chain_block_out_free(&out);
+    /* Balance now 1000000 - 500000 - 10 = 499990: s1 (400000) still covered, s2 not. */
+    assert_int_equal(kumo_node_mempool_update(m.mp, &m.env, (const uint8_t(*)[32])inc, 1), 1);
+    assert_int_equal(kumo_node_mempool_tx_count(m.mp), 1);
+    assert_int_equal(add_buf(&m, &b, NULL), KUMO_EFUNDS);
+    kumo_buf_free(&drain);
+    kumo_buf_free(&a);
+    kumo_buf_free(&b);
+    mp_close(&m);
+}
+
+static void test_mempool_open_rejects_bad_bounds(void **state)
+{
+    (void)state;
+    const kumo_node_mempool_cfg_t ok = {
+        .tx_count_max = 1, .bytes_max = 1, .account_tx_max = 1, .future_seq_max = 1};
+    kumo_node_mempool_t *mp = NULL;
+    assert_int_equal(kumo_node_mempool_open(&ok, &mp, NULL), 0);
+    kumo_node_mempool_close(mp);
+    kumo_node_mempool_cfg_t max = ok;
+    max.tx_count_max = KUMO_NODE_MEMPOOL_TX_COUNT_MAX;
+    assert_int_equal(kumo_node_mempool_open(&max, &mp, NULL), 0);
+    kumo_node_mempool_close(mp);
+    const struct {
+        const char *name;
+        kumo_node_mempool_cfg_t cfg;
+    } cases[] = {
+        {"zero count", {0, 1, 1, 1}},
+        {"count over max", {KUMO_NODE_MEMPOOL_TX_COUNT_MAX + 1u, 1, 1, 1}},
+        {"zero bytes", {1, 0, 1, 1}},
+        {"zero account txs", {1, 1, 0, 1}},
+        {"zero future window", {1, 1, 1, 0}},
+    };
+    for (size_t i = 0; i < KUMO_ARRAY_COUNT(cases); i++) {
+        int rc = kumo_node_mempool_open(&cases[i].cfg, &mp, NULL);
+        if (rc != KUMO_EINVAL) {
+            fail_msg("%s: got %s", cases[i].name, kumo_err_name(rc));
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mempool_rules),
+        cmocka_unit_test(test_mempool_select_arrival_order_and_budgets),
+        cmocka_unit_test(test_mempool_update_drops_included_and_rechecks),
+        cmocka_unit_test(test_mempool_update_drops_fees_the_balance_no_longer_covers),
+        cmocka_unit_test(test_mempool_open_rejects_bad_bounds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
