@@ -1,14 +1,498 @@
 /*
- * cmd_query.c - placeholder until the command lands.
+ * cmd_query.c - `kumo query ...`: reads chain state from the node API (docs/api.md). Text
+ * output is a table per list (ids and addresses in full, amounts with units) or aligned
+ * key/value lines per object; --output json prints the API's JSON unchanged (with --all, one
+ * {"items": [...], "next": null} of every page). Filters map to query parameters.
  */
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_int.h"
+
+static const int q_none_opts[] = {CLI_OPT_END};
+static const int q_owner_opts[] = {CLI_OPT_OWNER, CLI_OPT_END};
+static const int q_providers_opts[] = {CLI_OPT_LIMIT, CLI_OPT_PAGE, CLI_OPT_ALL, CLI_OPT_END};
+static const int q_deployments_opts[] = {CLI_OPT_OWNER, CLI_OPT_STATE, CLI_OPT_LIMIT,
+                                         CLI_OPT_PAGE,  CLI_OPT_ALL,   CLI_OPT_END};
+static const int q_orders_opts[] = {CLI_OPT_OWNER, CLI_OPT_DSEQ, CLI_OPT_STATE, CLI_OPT_LIMIT,
+                                    CLI_OPT_PAGE,  CLI_OPT_ALL,  CLI_OPT_END};
+static const int q_fulfillments_opts[] = {CLI_OPT_ORDER, CLI_OPT_PROVIDER, CLI_OPT_STATE,
+                                          CLI_OPT_LIMIT, CLI_OPT_PAGE,     CLI_OPT_ALL,
+                                          CLI_OPT_END};
+static const int q_leases_opts[] = {CLI_OPT_OWNER, CLI_OPT_PROVIDER, CLI_OPT_DSEQ,
+                                    CLI_OPT_ORDER, CLI_OPT_STATE,    CLI_OPT_LIMIT,
+                                    CLI_OPT_PAGE,  CLI_OPT_ALL,      CLI_OPT_END};
+
+typedef char cli_row_t[CLI_TABLE_CELL_BYTES];
+
+/* How one kind of object is listed. */
+typedef struct q_kind {
+    const char *path;         /* "/leases" */
+    const char *state_prefix; /* "LEASE_", NULL: no state filter */
+    const char *headers[CLI_TABLE_COLUMN_MAX];
+    size_t column_count;
+    void (*row_fill)(const json_t *item, cli_row_t *row);
+} q_kind_t;
+
+/* ---- cells ---- */
+
+static void q_order_id_text(const json_t *oid, char *out, size_t cap)
+{
+    (void)snprintf(out, cap, "%s/%" PRIu64 "/%" PRIu64 "/%" PRIu64, cli_json_str(oid, "owner"),
+                   cli_json_u64(oid, "dseq"), cli_json_u64(oid, "gseq"), cli_json_u64(oid, "oseq"));
+}
+
+static void q_lease_id_text(const json_t *lid, char *out, size_t cap)
+{
+    char order[CLI_TABLE_CELL_BYTES];
+    q_order_id_text(json_object_get(lid, "order"), order, sizeof(order));
+    (void)snprintf(out, cap, "%s/%s", order, cli_json_str(lid, "provider"));
+}
+
+static void q_amount_cell(const json_t *item, const char *key, char *out)
+{
+    cli_amount_format(cli_json_u64(item, key), out, CLI_TABLE_CELL_BYTES);
+}
+
+static void q_state_cell(const json_t *item, const char *prefix, char *out)
+{
+    const char *s = cli_json_str(item, "state");
+    size_t n = strlen(prefix);
+    (void)snprintf(out, CLI_TABLE_CELL_BYTES, "%s", strncmp(s, prefix, n) == 0 ? s + n : s);
+}
+
+/* "2 x 500m cpu 512Mi mem 1Gi disk @ 40 ukumo" per resource group, joined by "; ". */
+static void q_resources_cell(const json_t *resources, char *out)
+{
+    size_t used = 0;
+    size_t i;
+    const json_t *rg;
+    out[0] = '\0';
+    json_array_foreach(resources, i, rg)
+    {
+        const json_t *cu = json_object_get(rg, "compute");
+        char cpu[32];
+        char mem[32];
+        char disk[32];
+        cli_cpu_format(cli_json_u64(cu, "cpu_milli"), cpu, sizeof(cpu));
+        cli_size_format(cli_json_u64(cu, "memory_bytes"), mem, sizeof(mem));
+        cli_size_format(cli_json_u64(cu, "storage_bytes"), disk, sizeof(disk));
+        int n =
+            snprintf(out + used, CLI_TABLE_CELL_BYTES - used,
+                     "%s%" PRIu64 " x %s cpu %s mem %s disk @ %" PRIu64 " ukumo", i > 0 ? "; " : "",
+                     cli_json_u64(rg, "count"), cpu, mem, disk, cli_json_u64(rg, "price"));
+        if (n < 0 || (size_t)n >= CLI_TABLE_CELL_BYTES - used) {
+            return;
+        }
+        used += (size_t)n;
+    }
+}
+
+static void q_provider_row(const json_t *it, cli_row_t *row)
+{
+    (void)snprintf(row[0], CLI_TABLE_CELL_BYTES, "%s", cli_json_str(it, "owner"));
+    (void)snprintf(row[1], CLI_TABLE_CELL_BYTES, "%s", cli_json_str(it, "region"));
+    (void)snprintf(row[2], CLI_TABLE_CELL_BYTES, "%s", cli_json_str(it, "host_uri"));
+    (void)snprintf(row[3], CLI_TABLE_CELL_BYTES, "%" PRIu64, cli_json_u64(it, "open_bid_count"));
+    (void)snprintf(row[4], CLI_TABLE_CELL_BYTES, "%" PRIu64, cli_json_u64(it, "live_lease_count"));
+}
+
+static void q_deployment_row(const json_t *it, cli_row_t *row)
+{
+    (void)snprintf(row[0], CLI_TABLE_CELL_BYTES, "%s/%" PRIu64, cli_json_str(it, "owner"),
+                   cli_json_u64(it, "dseq"));
+    q_state_cell(it, "DEPLOYMENT_", row[1]);
+    q_amount_cell(it, "escrow", row[2]);
+    q_amount_cell(it, "total_paid", row[3]);
+    (void)snprintf(row[4], CLI_TABLE_CELL_BYTES, "%" PRIu64, cli_json_u64(it, "group_count"));
+    (void)snprintf(row[5], CLI_TABLE_CELL_BYTES, "%" PRIu64, cli_json_u64(it, "created_height"));
+}
+
+static void q_group_row(const json_t *it, cli_row_t *row)
+{
+    const json_t *spec = json_object_get(it, "spec");
+    (void)snprintf(row[0], CLI_TABLE_CELL_BYTES, "%s/%" PRIu64 "/%" PRIu64,
+                   cli_json_str(it, "owner"), cli_json_u64(it, "dseq"), cli_json_u64(it, "gseq"));
+    (void)snprintf(row[1], CLI_TABLE_CELL_BYTES, "%s", cli_json_str(spec, "name"));
+    (void)snprintf(row[2], CLI_TABLE_CELL_BYTES, "%s", cli_json_str(spec, "region"));
+    q_state_cell(it, "GROUP_", row[3]);
+    const char *prov = cli_json_str(it, "lease_provider");
+    (void)snprintf(row[4], CLI_TABLE_CELL_BYTES, "%s", prov[0] != '\0' ? prov : "-");
+}
+
+static void q_order_row(const json_t *it, cli_row_t *row)
+{
+    q_order_id_text(json_object_get(it, "id"), row[0], CLI_TABLE_CELL_BYTES);
+    q_state_cell(it, "ORDER_", row[1]);
+    (void)snprintf(row[2], CLI_TABLE_CELL_BYTES, "%s", cli_json_str(it, "region"));
+    q_resources_cell(json_object_get(it, "resources"), row[3]);
+    q_amount_cell(it, "price_total", row[4]);
+    (void)snprintf(row[5], CLI_TABLE_CELL_BYTES, "%" PRIu64, cli_json_u64(it, "bid_count"));
+}
+
+static void q_fulfillment_row(const json_t *it, cli_row_t *row)
+{
+    q_lease_id_text(json_object_get(it, "id"), row[0], CLI_TABLE_CELL_BYTES);
+    q_state_cell(it, "FULFILLMENT_", row[1]);
+    q_amount_cell(it, "price_total", row[2]);
+    q_amount_cell(it, "collateral_total", row[3]);
+    (void)snprintf(row[4], CLI_TABLE_CELL_BYTES, "%" PRIu64, cli_json_u64(it, "created_height"));
+}
+
+static void q_lease_row(const json_t *it, cli_row_t *row)
+{
+    q_lease_id_text(json_object_get(it, "id"), row[0], CLI_TABLE_CELL_BYTES);
+    q_state_cell(it, "LEASE_", row[1]);
+    q_amount_cell(it, "price_total", row[2]);
+    q_amount_cell(it, "total_paid", row[3]);
+    (void)snprintf(row[4], CLI_TABLE_CELL_BYTES, "%" PRIu64,
+                   cli_json_u64(it, "last_confirmed_height"));
+}
+
+static void q_validator_row(const json_t *it, cli_row_t *row)
+{
+    (void)snprintf(row[0], CLI_TABLE_CELL_BYTES, "%s", cli_json_str(it, "address"));
+    (void)snprintf(row[1], CLI_TABLE_CELL_BYTES, "%" PRIu64, cli_json_u64(it, "power"));
+    (void)snprintf(row[2], CLI_TABLE_CELL_BYTES, "%s", cli_json_str(it, "moniker"));
+}
+
+static const q_kind_t q_providers = {"/providers",
+                                     NULL,
+                                     {"OWNER", "REGION", "HOST URI", "OPEN BIDS", "LIVE LEASES"},
+                                     5,
+                                     q_provider_row};
+static const q_kind_t q_deployments = {
+    "/deployments",
+    "DEPLOYMENT_",
+    {"DEPLOYMENT", "STATE", "ESCROW", "PAID", "GROUPS", "CREATED AT"},
+    6,
+    q_deployment_row};
+static const q_kind_t q_groups = {
+    "/groups", "GROUP_", {"GROUP", "NAME", "REGION", "STATE", "LEASED TO"}, 5, q_group_row};
+static const q_kind_t q_orders = {"/orders",
+                                  "ORDER_",
+                                  {"ORDER", "STATE", "REGION",
+                                   "RESOURCES (count x unit @ max price/unit/block)",
+                                   "MAX PRICE/BLOCK", "BIDS"},
+                                  6,
+                                  q_order_row};
+static const q_kind_t q_fulfillments = {
+    "/fulfillments",
+    "FULFILLMENT_",
+    {"FULFILLMENT (order/provider)", "STATE", "PRICE/BLOCK", "COLLATERAL", "CREATED AT"},
+    5,
+    q_fulfillment_row};
+static const q_kind_t q_leases = {
+    "/leases",
+    "LEASE_",
+    {"LEASE (order/provider)", "STATE", "PRICE/BLOCK", "PAID", "CONFIRMED AT"},
+    5,
+    q_lease_row};
+static const q_kind_t q_validators = {
+    "/validators", NULL, {"ADDRESS", "POWER", "MONIKER"}, 3, q_validator_row};
+
+/* ---- fetching ---- */
+
+static int q_addr_param(const cli_args_t *a,
+                        char *path,
+                        size_t cap,
+                        const char *key,
+                        const char *text,
+                        kumo_err_ctx_t *err)
+{
+    if (text == NULL) {
+        return 0;
+    }
+    uint8_t addr[KUMO_ADDRESS_BYTES];
+    char addr_text[KUMO_ADDRESS_TEXT_BYTES];
+    KUMO_GUARD(cli_address_resolve(a, text, addr, err));
+    kumo_codec_address_encode(addr, addr_text);
+    return cli_path_param_add(path, cap, key, addr_text, err);
+}
+
+/* The list path with every filter the options give. */
+static int
+q_list_path(const cli_args_t *a, const q_kind_t *k, char *path, size_t cap, kumo_err_ctx_t *err)
+{
+    (void)snprintf(path, cap, "%s", k->path);
+    KUMO_GUARD(q_addr_param(a, path, cap, "owner", a->owner, err));
+    KUMO_GUARD(q_addr_param(a, path, cap, "provider", a->provider, err));
+    char num[24];
+    (void)snprintf(num, sizeof(num), "%" PRIu64, a->dseq);
+    KUMO_GUARD(cli_path_param_add(path, cap, "dseq", a->dseq_set ? num : NULL, err));
+    if (a->order != NULL) {
+        uint8_t owner[KUMO_ADDRESS_BYTES];
+        Kumo__OrderId id = KUMO__ORDER_ID__INIT;
+        KUMO_GUARD(kumo_codec_order_id_parse(a->order, owner, &id, err));
+        KUMO_GUARD(cli_path_param_add(path, cap, "order", a->order, err));
+    }
+    if (a->state != NULL) {
+        char state[80];
+        KUMO_ASSERT(k->state_prefix != NULL);
+        KUMO_GUARD(cli_state_normalize(a->state, k->state_prefix, state, sizeof(state), err));
+        KUMO_GUARD(cli_path_param_add(path, cap, "state", state, err));
+    }
+    (void)snprintf(num, sizeof(num), "%" PRIu64, a->limit);
+    return cli_path_param_add(path, cap, "limit", a->limit_set ? num : NULL, err);
+}
+
+/* Fetches one page (or every page with --all) into *items; *next gets the cursor or "". */
+static int q_pages_fetch(const cli_args_t *a,
+                         const char *base,
+                         json_t *items,
+                         char *next,
+                         size_t next_cap,
+                         kumo_err_ctx_t *err)
+{
+    (void)snprintf(next, next_cap, "%s", a->page != NULL ? a->page : "");
+    for (;;) {
+        char path[1024];
+        (void)snprintf(path, sizeof(path), "%s", base);
+        KUMO_GUARD(cli_path_param_add(path, sizeof(path), "page", next[0] ? next : NULL, err));
+        json_t *page = NULL;
+        KUMO_GUARD(cli_http_get(a, path, &page, err));
+        int rc = json_array_extend(items, json_object_get(page, "items")) == 0
+                     ? 0
+                     : kumo_err_set(err, KUMO_EDECODE, "GET %s: no items array", path);
+        const char *n = json_string_value(json_object_get(page, "next"));
+        (void)snprintf(next, next_cap, "%s", n != NULL ? n : "");
+        json_decref(page);
+        KUMO_GUARD(rc);
+        if (!a->all || next[0] == '\0') {
+            return 0;
+        }
+    }
+}
+
+static int
+q_list_print(const cli_args_t *a, const q_kind_t *k, const json_t *items, const char *next)
+{
+    if (a->output == CLI_OUTPUT_JSON) {
+        json_t *out = json_pack("{s:O,s:s?}", "items", items, "next", next[0] ? next : NULL);
+        cli_json_print(out, stdout);
+        json_decref(out);
+        return CLI_EXIT_OK;
+    }
+    cli_table_t t;
+    cli_table_init(&t, k->headers, k->column_count);
+    size_t i;
+    const json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        char(*row)[CLI_TABLE_CELL_BYTES] = NULL;
+        if (cli_table_row_add(&t, &row) < 0) {
+            cli_table_free(&t);
+            fprintf(stderr, "kumo: out of memory\n");
+            return CLI_EXIT_FAIL;
+        }
+        k->row_fill(it, row);
+    }
+    if (t.row_count == 0) {
+        printf("(none)\n");
+    } else {
+        cli_table_print(&t, stdout);
+    }
+    cli_table_free(&t);
+    if (next[0] != '\0') {
+        fprintf(stderr, "more: add --page %s (or --all)\n", next);
+    }
+    return CLI_EXIT_OK;
+}
+
+static int q_list_run(const cli_args_t *a, const q_kind_t *k)
+{
+    kumo_err_ctx_t err = {0};
+    char base[768];
+    if (q_list_path(a, k, base, sizeof(base), &err) < 0) {
+        return err.code == KUMO_EINVAL ? cli_usage_fail("query", "%s", err.detail)
+                                       : cli_fail("query", &err);
+    }
+    json_t *items = json_array();
+    char next[KUMO_KEY_BYTES_MAX * 2 + 1];
+    int rc;
+    if (items == NULL) {
+        rc = CLI_EXIT_FAIL;
+    } else if (q_pages_fetch(a, base, items, next, sizeof(next), &err) < 0) {
+        rc = cli_fail(k->path + 1, &err);
+    } else {
+        rc = q_list_print(a, k, items, next);
+    }
+    json_decref(items);
+    return rc;
+}
+
+static int q_object_run(const cli_args_t *a, const char *path, const char *what)
+{
+    kumo_err_ctx_t err = {0};
+    json_t *j = NULL;
+    if (cli_http_get(a, path, &j, &err) < 0) {
+        return cli_fail(what, &err);
+    }
+    if (a->output == CLI_OUTPUT_JSON) {
+        cli_json_print(j, stdout);
+    } else {
+        cli_object_print(j, stdout);
+    }
+    json_decref(j);
+    return CLI_EXIT_OK;
+}
+
+/* GET <prefix>/<address of pos[0]>. */
+static int q_by_address_run(const cli_args_t *a, const char *prefix, const char *what)
+{
+    kumo_err_ctx_t err = {0};
+    uint8_t addr[KUMO_ADDRESS_BYTES];
+    if (cli_address_resolve(a, a->pos[0], addr, &err) < 0) {
+        return cli_fail(what, &err);
+    }
+    char text[KUMO_ADDRESS_TEXT_BYTES];
+    kumo_codec_address_encode(addr, text);
+    char path[128];
+    (void)snprintf(path, sizeof(path), "%s/%s", prefix, text);
+    return q_object_run(a, path, what);
+}
+
+/* ---- subcommands ---- */
+
+static int q_account_run(cli_args_t *a)
+{
+    return q_by_address_run(a, "/accounts", "account");
+}
+
+static int q_provider_run(cli_args_t *a)
+{
+    return q_by_address_run(a, "/providers", "provider");
+}
+
+static int q_deployment_run(cli_args_t *a)
+{
+    kumo_err_ctx_t err = {0};
+    uint8_t owner[KUMO_ADDRESS_BYTES];
+    uint64_t dseq = 0;
+    if (strchr(a->pos[0], '/') != NULL) {
+        if (kumo_codec_deployment_id_parse(a->pos[0], owner, &dseq, &err) < 0) {
+            return cli_usage_fail("query deployment", "%s", err.detail);
+        }
+    } else if (a->owner == NULL || cli_u64_parse(a->pos[0], "DSEQ", &dseq, &err) < 0) {
+        return cli_usage_fail("query deployment", "give OWNER/DSEQ, or DSEQ with --owner");
+    } else if (cli_address_resolve(a, a->owner, owner, &err) < 0) {
+        return cli_fail("deployment", &err);
+    }
+    char text[KUMO_ADDRESS_TEXT_BYTES];
+    kumo_codec_address_encode(owner, text);
+    char path[128];
+    (void)snprintf(path, sizeof(path), "/deployments/%s/%" PRIu64, text, dseq);
+    return q_object_run(a, path, "deployment");
+}
+
+static int q_providers_run(cli_args_t *a)
+{
+    return q_list_run(a, &q_providers);
+}
+
+static int q_deployments_run(cli_args_t *a)
+{
+    return q_list_run(a, &q_deployments);
+}
+
+static int q_groups_run(cli_args_t *a)
+{
+    return q_list_run(a, &q_groups);
+}
+
+static int q_orders_run(cli_args_t *a)
+{
+    return q_list_run(a, &q_orders);
+}
+
+static int q_fulfillments_run(cli_args_t *a)
+{
+    return q_list_run(a, &q_fulfillments);
+}
+
+static int q_leases_run(cli_args_t *a)
+{
+    return q_list_run(a, &q_leases);
+}
+
+static int q_validators_run(cli_args_t *a)
+{
+    return q_list_run(a, &q_validators);
+}
+
+static int q_params_run(cli_args_t *a)
+{
+    return q_object_run(a, "/params", "params");
+}
+
+static int q_status_run(cli_args_t *a)
+{
+    return q_object_run(a, "/status", "status");
+}
+
+static int q_tx_run(cli_args_t *a)
+{
+    const char *h = a->pos[0];
+    size_t len = strlen(h);
+    if (len != 2 * KUMO_CHAIN_HASH_BYTES || strspn(h, "0123456789abcdefABCDEF") != len) {
+        return cli_usage_fail("query tx", "HASH must be %u hex digits", 2 * KUMO_CHAIN_HASH_BYTES);
+    }
+    char path[128];
+    (void)snprintf(path, sizeof(path), "/txs/%s", h);
+    return q_object_run(a, path, "tx");
+}
+
+static int q_block_run(cli_args_t *a)
+{
+    const char *h = a->pos_count > 0 ? a->pos[0] : "latest";
+    uint64_t height = 0;
+    kumo_err_ctx_t err = {0};
+    if (strcmp(h, "latest") != 0 && cli_u64_parse(h, "HEIGHT", &height, &err) < 0) {
+        return cli_usage_fail("query block", "HEIGHT must be a number or latest");
+    }
+    char path[64];
+    (void)snprintf(path, sizeof(path), "/blocks/%s", h);
+    return q_object_run(a, path, "block");
+}
+
+static const cli_sub_t q_subs[] = {
+    {NULL, "status", "", "the node: chain id, height, app hash, mempool", "kumo query status",
+     q_none_opts, 0, 0, q_status_run},
+    {NULL, "account", "ADDR|KEY", "balance and sequence of an account", "kumo query account alice",
+     q_none_opts, 1, 1, q_account_run},
+    {NULL, "provider", "ADDR|KEY", "one provider", "kumo query provider dc1", q_none_opts, 1, 1,
+     q_provider_run},
+    {NULL, "providers", "", "every provider", "kumo query providers --limit 50", q_providers_opts,
+     0, 0, q_providers_run},
+    {NULL, "deployment", "OWNER/DSEQ | DSEQ --owner ADDR|KEY", "one deployment",
+     "kumo query deployment 42 --owner alice", q_owner_opts, 1, 1, q_deployment_run},
+    {NULL, "deployments", "", "deployments, by owner and state",
+     "kumo query deployments --owner alice --state active", q_deployments_opts, 0, 0,
+     q_deployments_run},
+    {NULL, "groups", "", "deployment groups, by owner and dseq",
+     "kumo query groups --owner alice --dseq 42", q_orders_opts, 0, 0, q_groups_run},
+    {NULL, "orders", "", "orders, by owner, dseq and state", "kumo query orders --state open",
+     q_orders_opts, 0, 0, q_orders_run},
+    {NULL, "fulfillments", "", "bids, by order, provider and state",
+     "kumo query fulfillments --provider dc1 --state open", q_fulfillments_opts, 0, 0,
+     q_fulfillments_run},
+    {NULL, "leases", "", "leases, by owner, provider, dseq, order and state",
+     "kumo query leases --owner alice --state active", q_leases_opts, 0, 0, q_leases_run},
+    {NULL, "params", "", "the chain's market parameters", "kumo query params", q_none_opts, 0, 0,
+     q_params_run},
+    {NULL, "validators", "", "the validator set", "kumo query validators", q_none_opts, 0, 0,
+     q_validators_run},
+    {NULL, "tx", "HASH", "a tx: committed result and events, or pending", "kumo query tx 5f3a...",
+     q_none_opts, 1, 1, q_tx_run},
+    {NULL, "block", "[HEIGHT|latest]", "a block header, its txs and results",
+     "kumo query block latest", q_none_opts, 0, 1, q_block_run},
+};
 
 int kumo_cli_query_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "kumo query: not implemented yet\n");
-    return 1;
+    return cli_dispatch("query", "Read chain state from a node (--node URL).", q_subs,
+                        sizeof(q_subs) / sizeof(q_subs[0]), argc, argv);
 }

@@ -1,14 +1,612 @@
 /*
- * cmd_tx.c - placeholder until the command lands.
+ * cmd_tx.c - `kumo tx ...`: builds one msg from the command line, signs it with --from and
+ * submits it to the node (cli_tx_send): bank send, provider create|update|delete, deployment
+ * create|update|deposit|close, fulfillment create|cancel, lease confirm. Inputs are checked
+ * here first (sizes, amounts, ids) so a typo is a usage error, not a failed tx.
  */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/cli_int.h"
+
+#define TX_TX_OPTS                                                                 \
+    CLI_OPT_FROM, CLI_OPT_CHAIN_ID, CLI_OPT_FEE, CLI_OPT_WAIT, CLI_OPT_TIMEOUT_MS, \
+        CLI_OPT_PASSPHRASE_FILE, CLI_OPT_MEMO
+
+static const int tx_plain_opts[] = {TX_TX_OPTS, CLI_OPT_END};
+static const int tx_provider_opts[] = {TX_TX_OPTS,        CLI_OPT_HOST_URI, CLI_OPT_REGION,
+                                       CLI_OPT_CERT_FILE, CLI_OPT_ATTR,     CLI_OPT_END};
+static const int tx_deploy_create_opts[] = {
+    TX_TX_OPTS,      CLI_OPT_DSEQ,         CLI_OPT_GROUP,   CLI_OPT_WAIT_BLOCKS,
+    CLI_OPT_DEPOSIT, CLI_OPT_VERSION_FILE, CLI_OPT_VERSION, CLI_OPT_END};
+static const int tx_deploy_update_opts[] = {TX_TX_OPTS, CLI_OPT_GROUP, CLI_OPT_VERSION_FILE,
+                                            CLI_OPT_VERSION, CLI_OPT_END};
+static const int tx_bid_opts[] = {TX_TX_OPTS, CLI_OPT_PRICE, CLI_OPT_END};
+static const int tx_confirm_opts[] = {TX_TX_OPTS, CLI_OPT_RELEASED, CLI_OPT_END};
+
+/* The whole content of a small file (certificates, manifests), NUL-terminated. */
+static int tx_file_read(const char *path, size_t max, kumo_buf_t *out, kumo_err_ctx_t *err)
+{
+    FILE *f = fopen(path, "rb");
+    KUMO_ENSURE(f != NULL, err, KUMO_EIO, "cannot open %s: %s", path, strerror(errno));
+    kumo_buf_init(out, max + 1);
+    char chunk[4096];
+    size_t n;
+    int rc = 0;
+    while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        rc = kumo_buf_append(out, chunk, n);
+    }
+    if (rc == 0 && ferror(f)) {
+        rc = kumo_err_set(err, KUMO_EIO, "cannot read %s", path);
+    } else if (rc < 0) {
+        rc = kumo_err_set(err, KUMO_ELIMIT, "%s is larger than %zu bytes", path, max);
+    }
+    (void)fclose(f);
+    if (rc == 0) {
+        rc = kumo_buf_append(out, "", 1);
+    }
+    if (rc < 0) {
+        kumo_buf_free(out);
+    }
+    return rc;
+}
+
+static Kumo__Msg tx_msg(Kumo__Msg__SumCase c, void *m)
+{
+    Kumo__Msg msg = KUMO__MSG__INIT;
+    msg.sum_case = c;
+    msg.send = m; /* every member of the oneof shares this storage */
+    return msg;
+}
+
+static int tx_send1(cli_args_t *a, Kumo__Msg msg, const char *what)
+{
+    Kumo__Msg *msgs[1] = {&msg};
+    return cli_tx_send(a, msgs, 1, what);
+}
+
+/* ---- bank ---- */
+
+static int tx_bank_send_run(cli_args_t *a)
+{
+    kumo_err_ctx_t err = {0};
+    uint8_t to[KUMO_ADDRESS_BYTES];
+    if (cli_address_resolve(a, a->pos[0], to, &err) < 0) {
+        return cli_fail("recipient", &err);
+    }
+    Kumo__MsgSend m = KUMO__MSG_SEND__INIT;
+    if (cli_amount_parse(a->pos[1], &m.amount, &err) < 0 || m.amount == 0) {
+        return cli_usage_fail("tx bank send", "AMOUNT: %s",
+                              err.code != 0 ? err.detail : "must be more than 0");
+    }
+    m.to.data = to;
+    m.to.len = sizeof(to);
+    return tx_send1(a, tx_msg(KUMO__MSG__SUM_SEND, &m), "bank send");
+}
+
+/* ---- provider ---- */
+
+typedef struct tx_provider_fields {
+    const char *host_uri;
+    const char *region;
+    kumo_buf_t cert;
+    char attr_buf[KUMO_ATTRIBUTE_COUNT_MAX]
+                 [KUMO_ATTRIBUTE_KEY_BYTES_MAX + KUMO_ATTRIBUTE_VALUE_BYTES_MAX + 2];
+    Kumo__Attribute attrs[KUMO_ATTRIBUTE_COUNT_MAX];
+    Kumo__Attribute *attr_ptrs[KUMO_ATTRIBUTE_COUNT_MAX];
+    size_t attr_count;
+    json_t *current; /* update: the provider as stored */
+} tx_provider_fields_t;
+
+static int
+tx_provider_attrs_parse(const cli_args_t *a, tx_provider_fields_t *pf, kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(a->attr_count <= KUMO_ATTRIBUTE_COUNT_MAX, err, KUMO_EINVAL, "at most %u --attr",
+                KUMO_ATTRIBUTE_COUNT_MAX);
+    for (size_t i = 0; i < a->attr_count; i++) {
+        const char *k = NULL;
+        const char *v = NULL;
+        KUMO_GUARD(
+            cli_attr_parse(a->attrs[i], pf->attr_buf[i], sizeof(pf->attr_buf[i]), &k, &v, err));
+        kumo__attribute__init(&pf->attrs[i]);
+        pf->attrs[i].key = (char *)(uintptr_t)k;
+        pf->attrs[i].value = (char *)(uintptr_t)v;
+        pf->attr_ptrs[i] = &pf->attrs[i];
+    }
+    pf->attr_count = a->attr_count;
+    return 0;
+}
+
+/* Keeps the stored attributes when --attr is not given (update). */
+static void tx_provider_attrs_keep(tx_provider_fields_t *pf)
+{
+    size_t i;
+    const json_t *attr;
+    json_array_foreach(json_object_get(pf->current, "attributes"), i, attr)
+    {
+        if (i >= KUMO_ATTRIBUTE_COUNT_MAX) {
+            break;
+        }
+        kumo__attribute__init(&pf->attrs[i]);
+        pf->attrs[i].key = (char *)(uintptr_t)cli_json_str(attr, "key");
+        pf->attrs[i].value = (char *)(uintptr_t)cli_json_str(attr, "value");
+        pf->attr_ptrs[i] = &pf->attrs[i];
+        pf->attr_count = i + 1;
+    }
+}
+
+/* Fills pf from the options, or for update from the stored provider where not given. */
+static int tx_provider_fields_get(const cli_args_t *a,
+                                  bool update,
+                                  tx_provider_fields_t *pf,
+                                  kumo_err_ctx_t *err)
+{
+    if (update) {
+        uint8_t addr[KUMO_ADDRESS_BYTES];
+        char addr_text[KUMO_ADDRESS_TEXT_BYTES];
+        char path[96];
+        KUMO_GUARD(cli_address_resolve(a, a->from, addr, err));
+        kumo_codec_address_encode(addr, addr_text);
+        (void)snprintf(path, sizeof(path), "/providers/%s", addr_text);
+        KUMO_GUARD(cli_http_get(a, path, &pf->current, err));
+    }
+    pf->host_uri = a->host_uri != NULL ? a->host_uri : cli_json_str(pf->current, "host_uri");
+    pf->region = a->region != NULL ? a->region : cli_json_str(pf->current, "region");
+    if (a->cert_file != NULL) {
+        KUMO_GUARD(tx_file_read(a->cert_file, KUMO_CERT_PEM_BYTES_MAX, &pf->cert, err));
+    } else {
+        const char *pem = cli_json_str(pf->current, "root_cert_pem");
+        KUMO_GUARD(kumo_buf_append(&pf->cert, pem, strlen(pem) + 1));
+    }
+    if (a->attr_count > 0 || !update) {
+        return tx_provider_attrs_parse(a, pf, err);
+    }
+    tx_provider_attrs_keep(pf);
+    return 0;
+}
+
+static int tx_provider_run(cli_args_t *a, bool update)
+{
+    const char *what = update ? "provider update" : "provider create";
+    if (!update && (a->host_uri == NULL || a->region == NULL || a->cert_file == NULL)) {
+        return cli_usage_fail("tx provider create", "--host-uri, --region and --cert-file are "
+                                                    "required");
+    }
+    if (a->from == NULL) {
+        return cli_usage_fail("tx", "%s needs --from KEY", what);
+    }
+    tx_provider_fields_t *pf = calloc(1, sizeof(*pf));
+    if (pf == NULL) {
+        fprintf(stderr, "kumo: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    kumo_buf_init(&pf->cert, KUMO_CERT_PEM_BYTES_MAX + 1);
+    kumo_err_ctx_t err = {0};
+    int exit_code;
+    if (tx_provider_fields_get(a, update, pf, &err) < 0) {
+        exit_code = cli_fail(what, &err);
+    } else {
+        /* Create and update carry the same fields. */
+        _Static_assert(sizeof(Kumo__MsgCreateProvider) == sizeof(Kumo__MsgUpdateProvider),
+                       "create and update provider msgs have the same shape");
+        Kumo__MsgCreateProvider cp = KUMO__MSG_CREATE_PROVIDER__INIT;
+        Kumo__MsgUpdateProvider up = KUMO__MSG_UPDATE_PROVIDER__INIT;
+        cp.host_uri = up.host_uri = (char *)(uintptr_t)pf->host_uri;
+        cp.region = up.region = (char *)(uintptr_t)pf->region;
+        cp.root_cert_pem = up.root_cert_pem = (char *)pf->cert.ptr;
+        cp.n_attributes = up.n_attributes = pf->attr_count;
+        cp.attributes = up.attributes = pf->attr_ptrs;
+        Kumo__Msg msg = update ? tx_msg(KUMO__MSG__SUM_UPDATE_PROVIDER, &up)
+                               : tx_msg(KUMO__MSG__SUM_CREATE_PROVIDER, &cp);
+        exit_code = tx_send1(a, msg, what);
+    }
+    json_decref(pf->current);
+    kumo_buf_free(&pf->cert);
+    free(pf);
+    return exit_code;
+}
+
+static int tx_provider_create_run(cli_args_t *a)
+{
+    return tx_provider_run(a, false);
+}
+
+static int tx_provider_update_run(cli_args_t *a)
+{
+    return tx_provider_run(a, true);
+}
+
+static int tx_provider_delete_run(cli_args_t *a)
+{
+    Kumo__MsgDeleteProvider m = KUMO__MSG_DELETE_PROVIDER__INIT;
+    return tx_send1(a, tx_msg(KUMO__MSG__SUM_DELETE_PROVIDER, &m), "provider delete");
+}
+
+/* ---- deployment ---- */
+
+typedef struct tx_groups {
+    cli_group_t g[KUMO_GROUP_COUNT_MAX];
+    cli_group_pb_t pb[KUMO_GROUP_COUNT_MAX];
+    Kumo__GroupSpec *ptrs[KUMO_GROUP_COUNT_MAX];
+    size_t count;
+    uint8_t version[KUMO_VERSION_BYTES];
+} tx_groups_t;
+
+static int tx_groups_parse(const cli_args_t *a, tx_groups_t *gs, kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(a->group_count <= KUMO_GROUP_COUNT_MAX, err, KUMO_EINVAL, "at most %u --group",
+                KUMO_GROUP_COUNT_MAX);
+    for (size_t i = 0; i < a->group_count; i++) {
+        int rc = cli_group_parse(a->groups[i], &gs->g[i], err);
+        if (rc < 0) {
+            char detail[KUMO_ERR_DETAIL_BYTES];
+            (void)snprintf(detail, sizeof(detail), "%s", err->detail);
+            return kumo_err_set(err, rc, "--group #%zu: %s", i + 1, detail);
+        }
+        cli_group_to_pb(&gs->g[i], &gs->pb[i]);
+        gs->ptrs[i] = &gs->pb[i].spec;
+    }
+    gs->count = a->group_count;
+    return 0;
+}
+
+static int tx_version_get(const cli_args_t *a, tx_groups_t *gs, kumo_err_ctx_t *err)
+{
+    if (a->version_hex != NULL) {
+        return cli_version_hex_parse(a->version_hex, gs->version, err);
+    }
+    KUMO_ENSURE(a->version_file != NULL, err, KUMO_EINVAL,
+                "give --version-file MANIFEST (its Merkle root is the version) or --version HEX");
+    /* Manifests are small; the tx carries only the root. */
+    kumo_buf_t buf;
+    KUMO_GUARD(tx_file_read(a->version_file, 64u * 1024u * 1024u, &buf, err));
+    int rc = kumo_crypto_merkle_root(kumo_bytes_make(buf.ptr, buf.len - 1), gs->version);
+    kumo_buf_free(&buf);
+    return rc;
+}
+
+static int tx_chain_u64(
+    const cli_args_t *a, const char *path, const char *key, uint64_t *out, kumo_err_ctx_t *err)
+{
+    json_t *j = NULL;
+    KUMO_GUARD(cli_http_get(a, path, &j, err));
+    *out = cli_json_u64(j, key);
+    json_decref(j);
+    return 0;
+}
+
+static int tx_deploy_create_prepare(cli_args_t *a, tx_groups_t *gs, kumo_err_ctx_t *err)
+{
+    KUMO_GUARD(tx_groups_parse(a, gs, err));
+    KUMO_GUARD(tx_version_get(a, gs, err));
+    if (!a->dseq_set) {
+        KUMO_GUARD(tx_chain_u64(a, "/status", "height", &a->dseq, err));
+        a->dseq = a->dseq == 0 ? 1 : a->dseq;
+    }
+    if (!a->deposit_set) {
+        KUMO_GUARD(tx_chain_u64(a, "/params", "min_deposit", &a->deposit_ukumo, err));
+    }
+    return 0;
+}
+
+static int tx_deploy_create_run(cli_args_t *a)
+{
+    if (a->group_count == 0) {
+        return cli_usage_fail("tx deployment create", "at least one --group SPEC is required");
+    }
+    if (a->from == NULL) {
+        return cli_usage_fail("tx deployment create", "--from KEY is required");
+    }
+    tx_groups_t *gs = calloc(1, sizeof(*gs));
+    if (gs == NULL) {
+        fprintf(stderr, "kumo: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    kumo_err_ctx_t err = {0};
+    int exit_code;
+    if (tx_deploy_create_prepare(a, gs, &err) < 0) {
+        exit_code = err.code == KUMO_EINVAL
+                        ? cli_usage_fail("tx deployment create", "%s", err.detail)
+                        : cli_fail("deployment create", &err);
+    } else {
+        Kumo__MsgSubmitDeployment m = KUMO__MSG_SUBMIT_DEPLOYMENT__INIT;
+        m.dseq = a->dseq;
+        m.n_groups = gs->count;
+        m.groups = gs->ptrs;
+        m.wait_blocks = a->wait_blocks_set ? a->wait_blocks : 5;
+        m.version.data = gs->version;
+        m.version.len = sizeof(gs->version);
+        m.deposit = a->deposit_ukumo;
+        if (a->output == CLI_OUTPUT_TEXT) {
+            printf("deployment dseq %" PRIu64 ": %zu group(s), deposit %" PRIu64
+                   " ukumo, matched after %" PRIu64 " blocks\n",
+                   m.dseq, m.n_groups, m.deposit, m.wait_blocks);
+        }
+        exit_code = tx_send1(a, tx_msg(KUMO__MSG__SUM_SUBMIT_DEPLOYMENT, &m), "deployment create");
+    }
+    free(gs);
+    return exit_code;
+}
+
+static int tx_dseq_arg(const char *cmd, const char *text, uint64_t *out)
+{
+    kumo_err_ctx_t err = {0};
+    if (cli_u64_parse(text, "DSEQ", out, &err) < 0 || *out == 0) {
+        return cli_usage_fail(cmd, "DSEQ must be a deployment sequence number, not '%s'", text);
+    }
+    return 0;
+}
+
+static int tx_deploy_update_run(cli_args_t *a)
+{
+    Kumo__MsgUpdateDeployment m = KUMO__MSG_UPDATE_DEPLOYMENT__INIT;
+    int rc = tx_dseq_arg("tx deployment update", a->pos[0], &m.dseq);
+    if (rc != 0) {
+        return rc;
+    }
+    tx_groups_t *gs = calloc(1, sizeof(*gs));
+    if (gs == NULL) {
+        fprintf(stderr, "kumo: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    kumo_err_ctx_t err = {0};
+    if (tx_groups_parse(a, gs, &err) < 0 || tx_version_get(a, gs, &err) < 0) {
+        rc = err.code == KUMO_EINVAL ? cli_usage_fail("tx deployment update", "%s", err.detail)
+                                     : cli_fail("deployment update", &err);
+    } else {
+        m.version.data = gs->version;
+        m.version.len = sizeof(gs->version);
+        m.n_groups = gs->count;
+        m.groups = gs->ptrs;
+        rc = tx_send1(a, tx_msg(KUMO__MSG__SUM_UPDATE_DEPLOYMENT, &m), "deployment update");
+    }
+    free(gs);
+    return rc;
+}
+
+static int tx_deploy_deposit_run(cli_args_t *a)
+{
+    kumo_err_ctx_t err = {0};
+    uint8_t owner[KUMO_ADDRESS_BYTES];
+    Kumo__MsgDepositDeployment m = KUMO__MSG_DEPOSIT_DEPLOYMENT__INIT;
+    /* "owner/dseq", or a bare dseq of the signer's own deployment. */
+    if (strchr(a->pos[0], '/') != NULL) {
+        if (kumo_codec_deployment_id_parse(a->pos[0], owner, &m.dseq, &err) < 0) {
+            return cli_usage_fail("tx deployment deposit", "%s", err.detail);
+        }
+    } else {
+        int rc = tx_dseq_arg("tx deployment deposit", a->pos[0], &m.dseq);
+        if (rc != 0) {
+            return rc;
+        }
+        if (a->from == NULL || cli_address_resolve(a, a->from, owner, &err) < 0) {
+            return a->from == NULL ? cli_usage_fail("tx deployment deposit", "--from is required")
+                                   : cli_fail("deployment deposit", &err);
+        }
+    }
+    if (cli_amount_parse(a->pos[1], &m.amount, &err) < 0 || m.amount == 0) {
+        return cli_usage_fail("tx deployment deposit", "AMOUNT: %s",
+                              err.code != 0 ? err.detail : "must be more than 0");
+    }
+    m.owner.data = owner;
+    m.owner.len = sizeof(owner);
+    return tx_send1(a, tx_msg(KUMO__MSG__SUM_DEPOSIT_DEPLOYMENT, &m), "deployment deposit");
+}
+
+static int tx_deploy_close_run(cli_args_t *a)
+{
+    Kumo__MsgCloseDeployment m = KUMO__MSG_CLOSE_DEPLOYMENT__INIT;
+    int rc = tx_dseq_arg("tx deployment close", a->pos[0], &m.dseq);
+    if (rc != 0) {
+        return rc;
+    }
+    return tx_send1(a, tx_msg(KUMO__MSG__SUM_CLOSE_DEPLOYMENT, &m), "deployment close");
+}
+
+/* ---- fulfillment and lease ---- */
+
+/* An order id, or a lease id whose order part is taken. owner_out backs id_out->owner. */
+static int tx_order_arg(const char *text,
+                        uint8_t owner_out[KUMO_ADDRESS_BYTES],
+                        Kumo__OrderId *id_out,
+                        kumo_err_ctx_t *err)
+{
+    kumo__order_id__init(id_out);
+    if (kumo_codec_order_id_parse(text, owner_out, id_out, err) == 0) {
+        return 0;
+    }
+    uint8_t provider[KUMO_ADDRESS_BYTES];
+    if (kumo_codec_lease_id_parse(text, owner_out, id_out, provider, NULL) == 0) {
+        return 0;
+    }
+    return kumo_err_set(err, KUMO_EINVAL,
+                        "'%s' is not an order id (kumo1owner/dseq/gseq/oseq); list them with "
+                        "kumo query orders",
+                        text);
+}
+
+/* Finds the order id among GET /orders?owner=&dseq= pages; *out is a Kumo__Order. */
+static int
+tx_order_fetch(const cli_args_t *a, const Kumo__OrderId *id, Kumo__Order **out, kumo_err_ctx_t *err)
+{
+    char owner[KUMO_ADDRESS_TEXT_BYTES];
+    kumo_codec_address_encode(id->owner.data, owner);
+    char cursor[KUMO_KEY_BYTES_MAX * 2 + 1] = "";
+    for (;;) {
+        char path[512];
+        char dseq[24];
+        (void)snprintf(path, sizeof(path), "/orders");
+        (void)snprintf(dseq, sizeof(dseq), "%" PRIu64, id->dseq);
+        KUMO_GUARD(cli_path_param_add(path, sizeof(path), "owner", owner, err));
+        KUMO_GUARD(cli_path_param_add(path, sizeof(path), "dseq", dseq, err));
+        KUMO_GUARD(cli_path_param_add(path, sizeof(path), "limit", "1000", err));
+        KUMO_GUARD(
+            cli_path_param_add(path, sizeof(path), "page", cursor[0] != '\0' ? cursor : NULL, err));
+        json_t *page = NULL;
+        KUMO_GUARD(cli_http_get(a, path, &page, err));
+        size_t i;
+        json_t *item;
+        json_array_foreach(json_object_get(page, "items"), i, item)
+        {
+            const json_t *oid = json_object_get(item, "id");
+            if (cli_json_u64(oid, "gseq") == id->gseq && cli_json_u64(oid, "oseq") == id->oseq) {
+                int rc = kumo_codec_json_to_message(&kumo__order__descriptor, item,
+                                                    (ProtobufCMessage **)out, err);
+                json_decref(page);
+                return rc;
+            }
+        }
+        const char *next = json_string_value(json_object_get(page, "next"));
+        (void)snprintf(cursor, sizeof(cursor), "%s", next != NULL ? next : "");
+        json_decref(page);
+        KUMO_ENSURE(cursor[0] != '\0', err, KUMO_ENOTFOUND,
+                    "no order %s/%" PRIu64 "/%" PRIu32 "/%" PRIu32 " on the node", owner, id->dseq,
+                    id->gseq, id->oseq);
+    }
+}
+
+/* Sets each resource's bid price from --price (one per resource group) or keeps the order's. */
+static int tx_bid_prices_set(const cli_args_t *a, Kumo__Order *order, kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(a->price_count == 0 || a->price_count == order->n_resources, err, KUMO_EINVAL,
+                "the order has %zu resource group(s); give that many --price (or none to bid "
+                "the order's price)",
+                order->n_resources);
+    for (size_t i = 0; i < a->price_count; i++) {
+        uint64_t p = 0;
+        KUMO_GUARD(cli_amount_parse(a->prices[i], &p, err));
+        KUMO_ENSURE(p > 0, err, KUMO_EINVAL, "--price must be more than 0");
+        order->resources[i]->price = p;
+    }
+    return 0;
+}
+
+static int tx_bid_run(cli_args_t *a)
+{
+    kumo_err_ctx_t err = {0};
+    uint8_t owner[KUMO_ADDRESS_BYTES];
+    Kumo__OrderId id;
+    if (tx_order_arg(a->pos[0], owner, &id, &err) < 0) {
+        return cli_usage_fail("tx fulfillment create", "%s", err.detail);
+    }
+    Kumo__Order *order = NULL;
+    if (tx_order_fetch(a, &id, &order, &err) < 0) {
+        return cli_fail("fetching the order", &err);
+    }
+    int rc;
+    if (tx_bid_prices_set(a, order, &err) < 0) {
+        rc = cli_usage_fail("tx fulfillment create", "%s", err.detail);
+    } else {
+        Kumo__MsgSubmitFulfillment m = KUMO__MSG_SUBMIT_FULFILLMENT__INIT;
+        m.order = &id;
+        m.n_resources = order->n_resources;
+        m.resources = order->resources;
+        rc = tx_send1(a, tx_msg(KUMO__MSG__SUM_SUBMIT_FULFILLMENT, &m), "fulfillment create");
+    }
+    kumo_codec_free(&order->base);
+    return rc;
+}
+
+static int tx_bid_cancel_run(cli_args_t *a)
+{
+    kumo_err_ctx_t err = {0};
+    uint8_t owner[KUMO_ADDRESS_BYTES];
+    Kumo__OrderId id;
+    if (tx_order_arg(a->pos[0], owner, &id, &err) < 0) {
+        return cli_usage_fail("tx fulfillment cancel", "%s", err.detail);
+    }
+    Kumo__MsgCancelFulfillment m = KUMO__MSG_CANCEL_FULFILLMENT__INIT;
+    m.order = &id;
+    return tx_send1(a, tx_msg(KUMO__MSG__SUM_CANCEL_FULFILLMENT, &m), "fulfillment cancel");
+}
+
+typedef struct tx_confirms {
+    uint8_t owner[CLI_POSITIONAL_MAX][KUMO_ADDRESS_BYTES];
+    Kumo__OrderId ids[CLI_POSITIONAL_MAX];
+    Kumo__LeaseConfirmation confs[CLI_POSITIONAL_MAX];
+    Kumo__LeaseConfirmation *ptrs[CLI_POSITIONAL_MAX];
+} tx_confirms_t;
+
+_Static_assert(CLI_POSITIONAL_MAX <= KUMO_CONFIRM_COUNT_MAX, "one msg confirms every argument");
+
+static int tx_confirm_run(cli_args_t *a)
+{
+    tx_confirms_t *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        fprintf(stderr, "kumo: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < a->pos_count && rc == 0; i++) {
+        kumo_err_ctx_t err = {0};
+        if (tx_order_arg(a->pos[i], c->owner[i], &c->ids[i], &err) < 0) {
+            rc = cli_usage_fail("tx lease confirm", "%s", err.detail);
+        }
+        kumo__lease_confirmation__init(&c->confs[i]);
+        c->confs[i].order = &c->ids[i];
+        c->confs[i].released = a->released;
+        c->ptrs[i] = &c->confs[i];
+    }
+    if (rc == 0) {
+        Kumo__MsgSubmitLeaseConfirmation m = KUMO__MSG_SUBMIT_LEASE_CONFIRMATION__INIT;
+        m.n_confirmations = a->pos_count;
+        m.confirmations = c->ptrs;
+        rc = tx_send1(a, tx_msg(KUMO__MSG__SUM_SUBMIT_LEASE_CONFIRMATION, &m),
+                      a->released ? "lease confirm --released" : "lease confirm");
+    }
+    free(c);
+    return rc;
+}
+
+static const cli_sub_t tx_subs[] = {
+    {"bank", "send", "--from KEY TO AMOUNT", "send ukumo (or kumo: 1.5kumo) to an address or key",
+     "kumo tx bank send --from alice bob 250000 --wait", tx_plain_opts, 2, 2, tx_bank_send_run},
+    {"provider", "create", "--from KEY --host-uri URI --region REGION --cert-file PEM",
+     "register the signer as a provider",
+     "kumo tx provider create --from dc1 --host-uri https://dc1.example:8443 --region us-east "
+     "--cert-file ca.pem --attr tier=gold --wait",
+     tx_provider_opts, 0, 0, tx_provider_create_run},
+    {"provider", "update", "--from KEY [--host-uri URI --region R --cert-file PEM --attr K=V]",
+     "change a provider's fields (others are kept)",
+     "kumo tx provider update --from dc1 --host-uri https://dc1.example:9443", tx_provider_opts, 0,
+     0, tx_provider_update_run},
+    {"provider", "delete", "--from KEY", "unregister (no open bids or live leases)",
+     "kumo tx provider delete --from dc1 --wait", tx_plain_opts, 0, 0, tx_provider_delete_run},
+    {"deployment", "create", "--from KEY --group SPEC... (--version-file F | --version HEX)",
+     "submit a deployment: one order per group, escrow from --deposit",
+     "kumo tx deployment create --from alice --group name=web,region=us-east,cpu=500m,"
+     "memory=512Mi,storage=1Gi,count=2,price=40,collateral=5000,persist --version-file app.txt "
+     "--wait",
+     tx_deploy_create_opts, 0, 0, tx_deploy_create_run},
+    {"deployment", "update", "--from KEY DSEQ (--version-file F | --version HEX) [--group SPEC...]",
+     "new version; changed or added groups get new orders",
+     "kumo tx deployment update --from alice 42 --version-file app-v2.txt", tx_deploy_update_opts,
+     1, 1, tx_deploy_update_run},
+    {"deployment", "deposit", "--from KEY DSEQ|OWNER/DSEQ AMOUNT", "top up a deployment's escrow",
+     "kumo tx deployment deposit --from alice 42 100000", tx_plain_opts, 2, 2,
+     tx_deploy_deposit_run},
+    {"deployment", "close", "--from KEY DSEQ", "close a deployment (leases stop billing)",
+     "kumo tx deployment close --from alice 42 --wait", tx_plain_opts, 1, 1, tx_deploy_close_run},
+    {"fulfillment", "create", "--from KEY ORDER_ID [--price AMOUNT...]",
+     "bid on an open order (resources copied from the order)",
+     "kumo tx fulfillment create --from dc1 kumo1.../42/0/1 --price 35", tx_bid_opts, 1, 1,
+     tx_bid_run},
+    {"fulfillment", "cancel", "--from KEY ORDER_ID", "withdraw an unmatched bid",
+     "kumo tx fulfillment cancel --from dc1 kumo1.../42/0/1", tx_plain_opts, 1, 1,
+     tx_bid_cancel_run},
+    {"lease", "confirm", "--from KEY ORDER_ID... [--released]",
+     "confirm leases (pays the provider) or their release after close",
+     "kumo tx lease confirm --from dc1 kumo1.../42/0/1 kumo1.../42/1/1 --wait", tx_confirm_opts, 1,
+     CLI_POSITIONAL_MAX, tx_confirm_run},
+};
 
 int kumo_cli_tx_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "kumo tx: not implemented yet\n");
-    return 1;
+    return cli_dispatch("tx", "Sign a tx with a key of the keyring and send it to the node.",
+                        tx_subs, sizeof(tx_subs) / sizeof(tx_subs[0]), argc, argv);
 }

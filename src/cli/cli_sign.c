@@ -1,0 +1,301 @@
+/*
+ * cli_sign.c - keys for commands (keyring under --home, passphrases from --passphrase-file or
+ * piped stdin, never argv), address arguments that may be key names, and tx submission: the
+ * chain id, fee and sequence come from the node unless given, the tx is signed locally
+ * (kumo_chain_tx_build) and POSTed to /txs, optionally waiting for commit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli/cli_int.h"
+
+int cli_keyring_open(const cli_args_t *a, kumo_keyring_t **out, kumo_err_ctx_t *err)
+{
+    char dir[CLI_PATH_BYTES];
+    int n = snprintf(dir, sizeof(dir), "%s/keyring", a->home);
+    KUMO_ENSURE(n > 0 && (size_t)n < sizeof(dir), err, KUMO_ELIMIT, "--home path too long");
+    /* The keyring's parent must exist; create the home (0700) on first use. */
+    if (mkdir(a->home, 0700) != 0 && errno != EEXIST) {
+        return kumo_err_set(err, KUMO_EIO, "cannot create home %s: %s", a->home, strerror(errno));
+    }
+    return kumo_keyring_open(dir, out, err);
+}
+
+/* Reads the first line of fd (at most cap-1 bytes) into out, without the newline. */
+static int cli_line_read(int fd, const char *what, char *out, size_t cap, kumo_err_ctx_t *err)
+{
+    size_t len = 0;
+    for (;;) {
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        KUMO_ENSURE(r >= 0, err, KUMO_EIO, "cannot read %s: %s", what, strerror(errno));
+        if (r == 0 || c == '\n') {
+            break;
+        }
+        KUMO_ENSURE(len + 1 < cap, err, KUMO_ELIMIT, "%s: line longer than %zu bytes", what,
+                    cap - 1);
+        out[len++] = c;
+    }
+    if (len > 0 && out[len - 1] == '\r') {
+        len--;
+    }
+    out[len] = '\0';
+    return 0;
+}
+
+int cli_passphrase_read(const cli_args_t *a, char *out, size_t out_cap, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(out_cap > KUMO_KEYRING_PASSPHRASE_BYTES_MAX);
+    int rc;
+    if (a->passphrase_file != NULL) {
+        int fd = open(a->passphrase_file, O_RDONLY | O_CLOEXEC);
+        KUMO_ENSURE(fd >= 0, err, KUMO_EIO, "cannot open --passphrase-file %s: %s",
+                    a->passphrase_file, strerror(errno));
+        struct stat st;
+        if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0) {
+            fprintf(stderr, "kumo: warning: %s is readable by others; chmod 600 it\n",
+                    a->passphrase_file);
+        }
+        rc = cli_line_read(fd, "--passphrase-file", out, out_cap, err);
+        (void)close(fd);
+    } else {
+        KUMO_ENSURE(!isatty(STDIN_FILENO), err, KUMO_EPASSPHRASE,
+                    "the key needs a passphrase: give --passphrase-file FILE or pipe it on stdin "
+                    "(never on the command line)");
+        rc = cli_line_read(STDIN_FILENO, "the passphrase on stdin", out, out_cap, err);
+    }
+    if (rc == 0 && out[0] == '\0') {
+        rc = kumo_err_set(err, KUMO_EPASSPHRASE, "the passphrase is empty");
+    }
+    return rc;
+}
+
+int cli_key_load(const cli_args_t *a,
+                 const char *name,
+                 kumo_crypto_keypair_t *kp_out,
+                 kumo_err_ctx_t *err)
+{
+    kumo_keyring_t *kr = NULL;
+    KUMO_GUARD(cli_keyring_open(a, &kr, err));
+    kumo_keyring_entry_t entry;
+    int rc = kumo_keyring_entry_get(kr, name, &entry, err);
+    if (rc < 0) {
+        goto out_close;
+    }
+    char pass[KUMO_KEYRING_PASSPHRASE_BYTES_MAX + 2];
+    pass[0] = '\0';
+    if (entry.is_encrypted) {
+        rc = cli_passphrase_read(a, pass, sizeof(pass), err);
+        if (rc < 0) {
+            goto out_wipe;
+        }
+    }
+    rc = kumo_keyring_load(kr, name, entry.is_encrypted ? pass : NULL, kp_out, err);
+out_wipe:
+    sodium_memzero(pass, sizeof(pass));
+out_close:
+    kumo_keyring_close(kr);
+    return rc;
+}
+
+int cli_address_resolve(const cli_args_t *a,
+                        const char *text,
+                        uint8_t addr_out[KUMO_ADDRESS_BYTES],
+                        kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(text != NULL);
+    if (strncmp(text, KUMO_ADDRESS_HRP "1", strlen(KUMO_ADDRESS_HRP) + 1) == 0) {
+        return kumo_codec_address_decode(text, addr_out, err);
+    }
+    kumo_keyring_t *kr = NULL;
+    KUMO_GUARD(cli_keyring_open(a, &kr, err));
+    kumo_keyring_entry_t entry;
+    int rc = kumo_keyring_entry_get(kr, text, &entry, err);
+    kumo_keyring_close(kr);
+    if (rc == KUMO_ENOTFOUND || rc == KUMO_EINVAL) {
+        return kumo_err_set(err, KUMO_ENOTFOUND,
+                            "'%s' is neither a kumo1... address nor a key in %s/keyring", text,
+                            a->home);
+    }
+    KUMO_GUARD(rc);
+    return kumo_codec_address_decode(entry.address, addr_out, err);
+}
+
+/* ---- tx submission ---- */
+
+typedef struct cli_tx_env {
+    char chain_id[KUMO_CHAIN_ID_BYTES_MAX + 1];
+    uint64_t fee_ukumo;
+    uint64_t sequence;
+    char addr_text[KUMO_ADDRESS_TEXT_BYTES];
+} cli_tx_env_t;
+
+static int cli_tx_env_fetch(const cli_args_t *a, cli_tx_env_t *env, kumo_err_ctx_t *err)
+{
+    json_t *j = NULL;
+    if (a->chain_id != NULL) {
+        (void)snprintf(env->chain_id, sizeof(env->chain_id), "%s", a->chain_id);
+    } else {
+        KUMO_GUARD(cli_http_get(a, "/status", &j, err));
+        (void)snprintf(env->chain_id, sizeof(env->chain_id), "%s", cli_json_str(j, "chain_id"));
+        json_decref(j);
+        KUMO_ENSURE(env->chain_id[0] != '\0', err, KUMO_EDECODE, "GET /status has no chain_id");
+    }
+    env->fee_ukumo = a->fee_ukumo;
+    if (!a->fee_set) {
+        KUMO_GUARD(cli_http_get(a, "/params", &j, err));
+        env->fee_ukumo = cli_json_u64(j, "min_fee");
+        json_decref(j);
+    }
+    char path[128];
+    (void)snprintf(path, sizeof(path), "/accounts/%s", env->addr_text);
+    KUMO_GUARD(cli_http_get(a, path, &j, err));
+    env->sequence = cli_json_u64(j, "sequence");
+    json_decref(j);
+    return 0;
+}
+
+static void cli_events_print(const json_t *events, FILE *out)
+{
+    static const char *const headers[] = {"EVENT", "ID", "ATTRIBUTES"};
+    cli_table_t t;
+    cli_table_init(&t, headers, 3);
+    size_t i;
+    const json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        char(*row)[CLI_TABLE_CELL_BYTES] = NULL;
+        if (cli_table_row_add(&t, &row) < 0) {
+            break;
+        }
+        (void)snprintf(row[0], CLI_TABLE_CELL_BYTES, "%s", cli_json_str(ev, "type"));
+        (void)snprintf(row[1], CLI_TABLE_CELL_BYTES, "%s", cli_json_str(ev, "id"));
+        size_t k;
+        const json_t *attr;
+        size_t used = 0;
+        json_array_foreach(json_object_get(ev, "attrs"), k, attr)
+        {
+            int n =
+                snprintf(row[2] + used, CLI_TABLE_CELL_BYTES - used, "%s%s=%s", k > 0 ? " " : "",
+                         cli_json_str(attr, "key"), cli_json_str(attr, "value"));
+            if (n < 0 || (size_t)n >= CLI_TABLE_CELL_BYTES - used) {
+                break;
+            }
+            used += (size_t)n;
+        }
+    }
+    if (t.row_count > 0) {
+        fputc('\n', out);
+        cli_table_print(&t, out);
+    }
+    cli_table_free(&t);
+}
+
+/* Prints the POST /txs answer; returns the exit code (1 when the committed tx failed). */
+static int cli_tx_answer_print(const cli_args_t *a, const char *what, const json_t *ans)
+{
+    if (a->output == CLI_OUTPUT_JSON) {
+        cli_json_print(ans, stdout);
+    }
+    const json_t *code = json_object_get(ans, "code");
+    int c = json_is_integer(code) ? (int)json_integer_value(code) : 0;
+    bool committed = strcmp(cli_json_str(ans, "status"), "committed") == 0;
+    if (committed && c != 0) {
+        kumo_err_ctx_t e = {.code = c};
+        (void)snprintf(e.detail, sizeof(e.detail), "%s", cli_json_str(ans, "log"));
+        fprintf(stderr, "kumo: %s: tx %s was committed at height %s but failed\n", what,
+                cli_json_str(ans, "hash"), cli_json_str(ans, "height"));
+        return cli_fail(what, &e);
+    }
+    if (a->output == CLI_OUTPUT_JSON) {
+        return CLI_EXIT_OK;
+    }
+    if (committed) {
+        printf("%s: committed at height %s (tx %s)\n", what, cli_json_str(ans, "height"),
+               cli_json_str(ans, "hash"));
+        cli_events_print(json_object_get(ans, "events"), stdout);
+    } else {
+        printf("%s: submitted, pending (tx %s)\n", what, cli_json_str(ans, "hash"));
+        printf("  check with: kumo query tx %s\n", cli_json_str(ans, "hash"));
+    }
+    return CLI_EXIT_OK;
+}
+
+static int cli_tx_post(const cli_args_t *a, const kumo_buf_t *tx, json_t **ans, kumo_err_ctx_t *err)
+{
+    size_t b64_cap = sodium_base64_ENCODED_LEN(tx->len, sodium_base64_VARIANT_ORIGINAL);
+    char *b64 = malloc(b64_cap);
+    KUMO_ENSURE(b64 != NULL, err, KUMO_ENOMEM, "no memory for the tx");
+    (void)sodium_bin2base64(b64, b64_cap, tx->ptr, tx->len, sodium_base64_VARIANT_ORIGINAL);
+    json_t *body = json_pack("{s:s}", "tx", b64);
+    free(b64);
+    KUMO_ENSURE(body != NULL, err, KUMO_ENOMEM, "no memory for the request");
+    char path[96] = "/txs";
+    int rc = 0;
+    if (a->wait) {
+        rc = cli_path_param_add(path, sizeof(path), "wait", "commit", err);
+        char ms[24];
+        (void)snprintf(ms, sizeof(ms), "%" PRIu64, a->timeout_ms);
+        if (rc == 0 && a->timeout_ms > 0) {
+            rc = cli_path_param_add(path, sizeof(path), "timeout_ms", ms, err);
+        }
+    }
+    if (rc == 0) {
+        rc = cli_http_post(a, path, body, ans, err);
+    }
+    json_decref(body);
+    return rc;
+}
+
+int cli_tx_send(cli_args_t *a, Kumo__Msg *const *msgs, size_t msg_count, const char *what)
+{
+    KUMO_ASSERT(msgs != NULL && msg_count > 0);
+    KUMO_ASSERT(what != NULL);
+    if (a->from == NULL) {
+        return cli_usage_fail("tx", "%s needs --from KEY (the key that signs)", what);
+    }
+    kumo_err_ctx_t err = {0};
+    kumo_crypto_keypair_t kp;
+    if (cli_key_load(a, a->from, &kp, &err) < 0) {
+        return cli_fail("loading the --from key", &err);
+    }
+    cli_tx_env_t env;
+    memset(&env, 0, sizeof(env));
+    uint8_t addr[KUMO_ADDRESS_BYTES];
+    kumo_crypto_address_from_pubkey(kp.pubkey, addr);
+    kumo_codec_address_encode(addr, env.addr_text);
+    int exit_code = CLI_EXIT_FAIL;
+    kumo_buf_t tx;
+    kumo_buf_init(&tx, KUMO_TX_BYTES_MAX);
+    json_t *ans = NULL;
+    if (cli_tx_env_fetch(a, &env, &err) < 0) {
+        exit_code = cli_fail("asking the node for chain id, fee and sequence", &err);
+        goto out;
+    }
+    if (kumo_chain_tx_build(env.chain_id, &kp, env.sequence, env.fee_ukumo,
+                            a->memo != NULL ? a->memo : "", msgs, msg_count, &tx, &err) < 0) {
+        exit_code = cli_fail("building the tx", &err);
+        goto out;
+    }
+    if (cli_tx_post(a, &tx, &ans, &err) < 0) {
+        exit_code = cli_fail(what, &err);
+        goto out;
+    }
+    exit_code = cli_tx_answer_print(a, what, ans);
+out:
+    json_decref(ans);
+    kumo_buf_free(&tx);
+    kumo_crypto_key_wipe(&kp);
+    return exit_code;
+}
