@@ -147,6 +147,17 @@ static int cfg_field_check(const kumo_node_cfg_t *cfg, const cfg_field_t *f, kum
     return 0;
 }
 
+/* Rules beyond ranges: the log level's name and the host:port shape. */
+static int cfg_field_check_extra(const kumo_node_cfg_t *cfg, kumo_err_ctx_t *err)
+{
+    enum kumo_log_level level;
+    KUMO_ENSURE(cfg_log_level_parse(cfg->log_level, &level) == 0, err, KUMO_EINVAL,
+                "log_level: '%s' is not trace, debug, info, warn, error or off", cfg->log_level);
+    KUMO_ENSURE(strrchr(cfg->rpc_listen, ':') != NULL, err, KUMO_EINVAL,
+                "rpc_listen: '%s' is not host:port", cfg->rpc_listen);
+    return 0;
+}
+
 int kumo_node_cfg_validate(const kumo_node_cfg_t *cfg, kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(cfg != NULL);
@@ -158,12 +169,7 @@ int kumo_node_cfg_validate(const kumo_node_cfg_t *cfg, kumo_err_ctx_t *err)
         }
         KUMO_GUARD(cfg_field_check(cfg, f, err));
     }
-    enum kumo_log_level level;
-    KUMO_ENSURE(cfg_log_level_parse(cfg->log_level, &level) == 0, err, KUMO_EINVAL,
-                "log_level: '%s' is not trace, debug, info, warn, error or off", cfg->log_level);
-    KUMO_ENSURE(strrchr(cfg->rpc_listen, ':') != NULL, err, KUMO_EINVAL,
-                "rpc_listen: '%s' is not host:port", cfg->rpc_listen);
-    return 0;
+    return cfg_field_check_extra(cfg, err);
 }
 
 /* ---- loading ---- */
@@ -242,8 +248,9 @@ static int cfg_value_set(cfg_loader_t *ld,
         }
     }
     kumo_err_ctx_t verr = {0};
-    KUMO_ENSURE(cfg_field_check(ld->cfg, f, &verr) == 0, err, KUMO_EDECODE, "%s:%lu:%s: %s",
-                ld->path, line, key, verr.detail);
+    KUMO_ENSURE(cfg_field_check(ld->cfg, f, &verr) == 0 &&
+                    cfg_field_check_extra(ld->cfg, &verr) == 0,
+                err, KUMO_EDECODE, "%s:%lu:%s: %s", ld->path, line, key, verr.detail);
     return 0;
 }
 
@@ -330,7 +337,9 @@ int kumo_node_cfg_parse(const char *path,
                 NODE_CFG_FILE_BYTES_MAX);
     yaml_parser_t parser;
     KUMO_ENSURE(yaml_parser_initialize(&parser) != 0, err, KUMO_ENOMEM, "yaml parser");
-    yaml_parser_set_input_string(&parser, text.ptr, text.len);
+    static const uint8_t empty[1] = {0};
+    /* libyaml asserts on a NULL input even when its length is 0 (an empty file). */
+    yaml_parser_set_input_string(&parser, text.ptr != NULL ? text.ptr : empty, text.len);
     kumo_node_cfg_t tmp = *cfg;
     cfg_loader_t ld = {.path = path, .cfg = &tmp};
     int rc = cfg_parse(&parser, &ld, err);
