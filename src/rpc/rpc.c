@@ -147,11 +147,19 @@ static void conn_on_close(struct evhttp_connection *conn, void *arg)
     rpc_conn_t *entry = arg;
     kumo_rpc_t *rpc = entry->rpc;
     KUMO_ASSERT(entry->conn == conn);
+    /* A parked request whose peer went away (EOF, timeout) was detached from the connection
+     * by libevent and is ours to free; one still attached is freed with the connection. */
+    struct evhttp_request *parked = NULL;
     if (entry->waiter != NULL) {
+        parked = entry->waiter->hreq;
         waiter_free(entry->waiter);
     }
     if (entry->sse != NULL) {
+        parked = entry->sse->hreq;
         kumo_rpc_sse_release(entry->sse);
+    }
+    if (parked != NULL && evhttp_request_get_connection(parked) == NULL) {
+        evhttp_request_free(parked);
     }
     for (uint32_t i = 0; i < rpc->conn_count; i++) {
         if (rpc->conns[i] == entry) {
