@@ -15,7 +15,7 @@ build: deps
 	cmake --build --preset release
 
 demo: build
-	./build/release/kumo demo
+	tools/demo.sh build/release/kumo
 
 check: deps
 	tools/check.sh

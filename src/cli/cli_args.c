@@ -150,6 +150,10 @@ const char *cli_hint(int code)
         return "bid at most the order's price (kumo query orders)";
     case KUMO_EREGION:
         return "bid only on orders in the provider's region";
+    case KUMO_ESTATE:
+        return "check the object's current state (kumo query ...)";
+    case KUMO_EEXIST:
+        return "it already exists: pick another name or dseq, or update it instead";
     case KUMO_ELIMIT:
         return "the node is busy or the input too large; retry later or send less";
     default:

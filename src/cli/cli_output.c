@@ -158,6 +158,16 @@ static void obj_value_text(const char *key, const json_t *v, char *out, size_t c
 {
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
+        const char *nl = strchr(s, '\n');
+        if (nl != NULL) {
+            /* Multi-line text (a PEM certificate): its first line and how many follow. */
+            size_t lines = 0;
+            for (const char *p = s; *p != '\0'; p++) {
+                lines += *p == '\n' ? 1u : 0u;
+            }
+            (void)snprintf(out, cap, "%.*s ... (%zu lines)", (int)(nl - s), s, lines);
+            return;
+        }
         (void)snprintf(out, cap, "%s%s", s, field_is_amount(key) && s[0] != '\0' ? " ukumo" : "");
     } else if (json_is_integer(v)) {
         (void)snprintf(out, cap, "%" JSON_INTEGER_FORMAT "%s", json_integer_value(v),

@@ -97,7 +97,8 @@ static void test_object_print_aligns_and_adds_units(void **state)
     (void)state;
     json_t *j = json_loads("{\"address\":\"kumo1xyz\",\"balance\":\"250\",\"sequence\":\"3\","
                            "\"id\":{\"owner\":\"kumo1o\",\"dseq\":\"7\"},\"flag\":true,"
-                           "\"attrs\":[{\"key\":\"a\",\"value\":\"b\"}],\"none\":null}",
+                           "\"attrs\":[{\"key\":\"a\",\"value\":\"b\"}],\"none\":null,"
+                           "\"pem\":\"-----BEGIN X-----\\nAAAA\\n-----END X-----\\n\"}",
                            0, NULL);
     assert_non_null(j);
     char *text = NULL;
@@ -110,7 +111,8 @@ static void test_object_print_aligns_and_adds_units(void **state)
                               "flag            true\n"
                               "attrs[0].key    a\n"
                               "attrs[0].value  b\n"
-                              "none            -\n");
+                              "none            -\n"
+                              "pem             -----BEGIN X----- ... (3 lines)\n");
     free(text);
     json_decref(j);
 }
