@@ -393,6 +393,21 @@ static bool content_type_is_json(const char *ct)
     return next == '\0' || next == ';' || next == ' ';
 }
 
+/* libsodium's constant-time decoder maps some bytes >= 0x80 onto the alphabet, so the text is
+ * checked against A-Z a-z 0-9 + / first. */
+static bool base64_alphabet_only(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '+' || c == '/';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int body_parse(kumo_rpc_req_t *req, const kumo_rpc_raw_t *raw, kumo_err_ctx_t *err)
 {
     if (raw->body.len > raw->body_bytes_max) {
@@ -427,6 +442,10 @@ static int body_parse(kumo_rpc_req_t *req, const kumo_rpc_raw_t *raw, kumo_err_c
     size_t pad = 0;
     while (pad < 2 && pad < b64_len && b64[b64_len - 1 - pad] == '=') {
         pad++;
+    }
+    if (!base64_alphabet_only(b64, b64_len - pad)) {
+        rc = fail(req, 400, err, KUMO_EDECODE, "tx: not standard padded base64");
+        goto out_root;
     }
     if (b64_len % 4u == 0 && b64_len / 4u * 3u - pad > KUMO_TX_BYTES_MAX) {
         req->status = 400;

@@ -154,7 +154,7 @@ out:
         sse_drop(sse, "read_failed");
         return;
     }
-    if (sse_unsent(sse) > KUMO_RPC_SSE_OUTPUT_BYTES_MAX) {
+    if (sse_unsent(sse) > rpc->sse_output_max) {
         sse_drop(sse, "slow_client");
     }
 }
@@ -166,6 +166,30 @@ void kumo_rpc_sse_on_commit(kumo_rpc_t *rpc)
         next = sse->next;
         sse_pump(sse);
     }
+}
+
+/* Where a new stream starts: after Last-Event-ID, else at from_height, else after the head. */
+static void sse_cursor_init(rpc_sse_t *sse, const kumo_rpc_req_t *req, uint64_t head)
+{
+    kumo_rpc_pos_t block_end = {0, UINT32_MAX, UINT32_MAX};
+    if (req->has_last_id) {
+        sse->after = req->last_id;
+        bool block_done = req->last_id.tx_index == UINT32_MAX;
+        sse->next_height = block_done && req->last_id.height < UINT64_MAX ? req->last_id.height + 1u
+                                                                          : req->last_id.height;
+    } else if (req->has_from) {
+        sse->next_height = req->from_height > 0 ? req->from_height : 1u;
+        sse->after = block_end;
+        sse->after.height = sse->next_height - 1u;
+    } else {
+        sse->next_height = head + 1u;
+        sse->after = block_end;
+        sse->after.height = head;
+    }
+    if (sse->next_height == 0) {
+        sse->next_height = 1; /* Last-Event-ID "0:t:e": there is no block 0 */
+    }
+    KUMO_ASSERT(sse->next_height >= 1);
 }
 
 void kumo_rpc_sse_start(kumo_rpc_t *rpc,
@@ -190,24 +214,7 @@ void kumo_rpc_sse_start(kumo_rpc_t *rpc,
     sse->entry = entry;
     sse->hreq = hreq;
     sse->filter = req->filter;
-    if (req->has_last_id) {
-        sse->after = req->last_id;
-        sse->next_height =
-            req->last_id.tx_index == UINT32_MAX ? req->last_id.height + 1u : req->last_id.height;
-    } else if (req->has_from) {
-        sse->next_height = req->from_height > 0 ? req->from_height : 1u;
-        sse->after.height = sse->next_height - 1u;
-        sse->after.tx_index = UINT32_MAX;
-        sse->after.event_index = UINT32_MAX;
-    } else {
-        sse->next_height = st.height + 1u;
-        sse->after.height = st.height;
-        sse->after.tx_index = UINT32_MAX;
-        sse->after.event_index = UINT32_MAX;
-    }
-    if (sse->next_height == 0) {
-        sse->next_height = 1; /* Last-Event-ID "0" */
-    }
+    sse_cursor_init(sse, req, st.height);
     sse->next = rpc->sses;
     if (rpc->sses != NULL) {
         rpc->sses->prev = sse;
@@ -245,10 +252,22 @@ static void keepalive_on_timer(evutil_socket_t fd, short what, void *arg)
         (void)evbuffer_add(b, ": keepalive\n\n", 13);
         evhttp_send_reply_chunk(sse->hreq, b);
         evbuffer_free(b);
-        if (sse_unsent(sse) > KUMO_RPC_SSE_OUTPUT_BYTES_MAX) {
+        if (sse_unsent(sse) > rpc->sse_output_max) {
             sse_drop(sse, "slow_client");
         }
     }
+}
+
+void kumo_rpc_test_keepalive_ms_set(kumo_rpc_t *rpc, uint32_t ms)
+{
+    KUMO_ASSERT(rpc->keepalive != NULL);
+    struct timeval tv = {(time_t)(ms / 1000u), (suseconds_t)((ms % 1000u) * 1000u)};
+    KUMO_ASSERT(event_add(rpc->keepalive, &tv) == 0);
+}
+
+void kumo_rpc_test_sse_output_max_set(kumo_rpc_t *rpc, size_t bytes)
+{
+    rpc->sse_output_max = bytes;
 }
 
 int kumo_rpc_sse_keepalive_start(kumo_rpc_t *rpc, kumo_err_ctx_t *err)

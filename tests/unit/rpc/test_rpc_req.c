@@ -327,6 +327,12 @@ static void test_rpc_body_rules(void **state)
         {"unpadded base64", "application/json", "{\"tx\":\"AQI\"}", max, KUMO_EDECODE, 400},
         {"url-safe base64", "application/json", "{\"tx\":\"__8=\"}", max, KUMO_EDECODE, 400},
         {"base64 with a space", "application/json", "{\"tx\":\"AQ ID\"}", max, KUMO_EDECODE, 400},
+        {"base64 with non-ascii letters", "application/json",
+         "{\"tx\":\"A\xd6\xbf"
+         "D\"}",
+         max, KUMO_EDECODE, 400},
+        {"base64 with padding inside", "application/json", "{\"tx\":\"AQ==AQID\"}", max,
+         KUMO_EDECODE, 400},
         {"tx over its max", "application/json", big_over, max, KUMO_ELIMIT, 400},
     };
     kumo_rpc_req_t *req = req_new();

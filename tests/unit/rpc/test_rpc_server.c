@@ -25,6 +25,7 @@
 #include "log/log.h"
 #include "node/node.h"
 #include "rpc/rpc.h"
+#include "rpc/rpc_int.h"
 
 #define CHAIN_ID     "kumo-rpc-test"
 #define DEADLINE_MS  30000u
@@ -460,6 +461,7 @@ typedef struct sse {
     char types[SSE_MSG_MAX][48];
     size_t count;
     uint64_t last_block;
+    size_t keepalives;
 } sse_t;
 
 static void sse_parse(sse_t *s)
@@ -468,6 +470,9 @@ static void sse_parse(sse_t *s)
     char *end = NULL;
     while ((end = strstr(p, "\n\n")) != NULL) {
         *end = '\0';
+        if (strncmp(p, ": keepalive", 11) == 0) {
+            s->keepalives++;
+        }
         char id[48] = "";
         char type[48] = "";
         for (char *line = strtok(p, "\n"); line != NULL; line = strtok(NULL, "\n")) {
@@ -1160,6 +1165,36 @@ static void test_rpc_server_sse_cap(void **state)
     fx_close(&fx);
 }
 
+/* A client whose unsent output passes the bound is dropped and counted; keepalive comments
+ * reach live clients. (The bound and the period are lowered through test hooks.) */
+static void test_rpc_server_slow_sse_client_dropped_and_keepalive(void **state)
+{
+    (void)state;
+    fx_t fx;
+    fx_open(&fx, 64, 8, 20);
+    height_wait(&fx, 2);
+    kumo_rpc_test_keepalive_ms_set(fx.rpc, 5);
+    sse_t *live = sse_open(&fx, "/events", NULL);
+    uint64_t deadline = now_ms() + DEADLINE_MS;
+    while (live->keepalives < 2) {
+        assert_true(now_ms() < deadline);
+        assert_true(event_base_loop(fx.base, EVLOOP_ONCE) >= 0);
+    }
+    kumo_rpc_test_sse_output_max_set(fx.rpc, 0);
+    sse_t *slow = sse_open(&fx, "/events?from_height=1", NULL);
+    loop_until(&fx, &slow->ended);
+    loop_until(&fx, &live->ended); /* the next keepalive finds it over the bound too */
+    resp_t r;
+    request(&fx, EVHTTP_REQ_GET, "/metrics", NULL, NULL, 0, &r);
+    assert_non_null(strstr(r.body, "\nkumo_sse_dropped_total 2\n"));
+    assert_non_null(strstr(r.body, "\nkumo_sse_clients 0\n"));
+    free(r.body);
+    json_decref(get_json(&fx, "/status", 200));
+    sse_free(slow);
+    sse_free(live);
+    fx_close(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1171,6 +1206,7 @@ int main(void)
         cmocka_unit_test(test_rpc_server_pending_and_wait_timeout),
         cmocka_unit_test(test_rpc_server_connection_cap),
         cmocka_unit_test(test_rpc_server_sse_cap),
+        cmocka_unit_test(test_rpc_server_slow_sse_client_dropped_and_keepalive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
