@@ -5,12 +5,13 @@
  * Input: byte 0 picks the method (GET, POST, other), byte 1 bit 0 sends Content-Type
  * application/json, bit 1 sends a Last-Event-ID; the rest is "path\nquery\nlast_event_id\nbody".
  * A failure must name an HTTP error status; a success a route, and an accepted tx must re-encode
- * to the body's base64. Deterministic, no state between inputs.
+ * to exactly the body's base64 (one text per tx). Deterministic, no state between inputs.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "rpc/rpc_int.h"
@@ -78,9 +79,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             }
             sodium_bin2base64(b64, cap, req->tx, req->tx_len, sodium_base64_VARIANT_ORIGINAL);
-            if (memmem(raw.body.ptr, raw.body.len, b64, strlen(b64)) == NULL) {
+            json_t *root = json_loadb((const char *)raw.body.ptr, raw.body.len, 0, NULL);
+            const char *text = json_string_value(json_object_get(root, "tx"));
+            if (text == NULL || strcmp(text, b64) != 0) {
                 abort();
             }
+            json_decref(root);
             free(b64);
         }
     }

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -161,6 +162,7 @@ static void conn_on_close(struct evhttp_connection *conn, void *arg)
     if (parked != NULL && evhttp_request_get_connection(parked) == NULL) {
         evhttp_request_free(parked);
     }
+    kumo_rpc_conn_watch_stop(entry);
     for (uint32_t i = 0; i < rpc->conn_count; i++) {
         if (rpc->conns[i] == entry) {
             rpc->conns[i] = rpc->conns[rpc->conn_count - 1];
@@ -169,6 +171,43 @@ static void conn_on_close(struct evhttp_connection *conn, void *arg)
         }
     }
     kumo_free(entry);
+}
+
+static void conn_on_peer_closed(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rpc_conn_t *entry = arg;
+    kumo_rpc_conn_watch_stop(entry);
+    /* its close callback releases what was parked on it */
+    evhttp_connection_free(entry->conn);
+}
+
+void kumo_rpc_conn_watch_start(rpc_conn_t *entry)
+{
+    KUMO_ASSERT(entry->watch == NULL);
+    struct event_base *base = entry->rpc->base;
+    if ((event_base_get_features(base) & EV_FEATURE_EARLY_CLOSE) == 0) {
+        return;
+    }
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(entry->conn);
+    evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+    if (fd < 0) {
+        return;
+    }
+    entry->watch = event_new(base, fd, EV_CLOSED, conn_on_peer_closed, entry);
+    if (entry->watch != NULL && event_add(entry->watch, NULL) != 0) {
+        event_free(entry->watch);
+        entry->watch = NULL;
+    }
+}
+
+void kumo_rpc_conn_watch_stop(rpc_conn_t *entry)
+{
+    if (entry->watch != NULL) {
+        event_free(entry->watch);
+        entry->watch = NULL;
+    }
 }
 
 /* The tracked entry of conn, tracking it now if there is room; NULL when over the cap. */
@@ -548,9 +587,12 @@ static void waiter_free(rpc_waiter_t *w)
     if (w->next != NULL) {
         w->next->prev = w->prev;
     }
+    KUMO_ASSERT(rpc->waiter_count > 0);
+    rpc->waiter_count--;
     if (w->entry != NULL) {
         KUMO_ASSERT(w->entry->waiter == w);
         w->entry->waiter = NULL;
+        kumo_rpc_conn_watch_stop(w->entry);
     }
     event_free(w->timer);
     kumo_free(w);
@@ -630,7 +672,9 @@ static void handle_tx_submit(kumo_rpc_t *rpc,
         rpc->waiters->prev = w;
     }
     rpc->waiters = w;
+    rpc->waiter_count++;
     entry->waiter = w;
+    kumo_rpc_conn_watch_start(entry);
     /* the reply may come after evhttp's idle timeout: stretch it for this connection */
     evhttp_connection_set_timeout(entry->conn,
                                   (int)(req->timeout_ms / 1000u) + KUMO_RPC_IDLE_TIMEOUT_S);
@@ -683,6 +727,8 @@ static void handle_metrics(kumo_rpc_t *rpc, struct evhttp_request *hreq)
     metric_u64(b, "kumo_rpc_requests_total", "counter", "HTTP requests received.",
                rpc->requests_total);
     metric_u64(b, "kumo_rpc_connections", "gauge", "Open HTTP connections.", rpc->conn_count);
+    metric_u64(b, "kumo_rpc_commit_waiters", "gauge", "Requests waiting for their tx to commit.",
+               rpc->waiter_count);
     metric_u64(b, "kumo_sse_clients", "gauge", "Connected event stream clients.", rpc->sse_count);
     metric_u64(b, "kumo_sse_dropped_total", "counter", "Event stream clients dropped as too slow.",
                rpc->sse_dropped_total);

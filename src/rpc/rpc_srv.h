@@ -25,6 +25,7 @@ typedef struct rpc_conn {
     struct evhttp_connection *conn;
     rpc_waiter_t *waiter;
     rpc_sse_t *sse;
+    struct event *watch; /* peer-close watch while a request is parked (EV_CLOSED) */
 } rpc_conn_t;
 
 struct rpc_sse {
@@ -49,6 +50,7 @@ struct kumo_rpc {
     rpc_conn_t **conns;
     uint32_t conn_count;
     rpc_waiter_t *waiters;
+    uint32_t waiter_count;
     rpc_sse_t *sses;
     uint32_t sse_count;
     struct event *keepalive;
@@ -62,6 +64,12 @@ struct kumo_rpc {
 void kumo_rpc_reply_error(struct evhttp_request *hreq, int status, int code, const char *detail);
 /* Answers hreq with obj (a reference is stolen). */
 void kumo_rpc_reply_json(struct evhttp_request *hreq, int status, json_t *obj);
+
+/* While a request is parked evhttp does not read the connection, so a peer that goes away is
+ * only noticed when a write fails; the watch closes the connection as soon as the peer does
+ * (where the backend reports EV_CLOSED; elsewhere the write or the timeout does it). */
+void kumo_rpc_conn_watch_start(rpc_conn_t *entry);
+void kumo_rpc_conn_watch_stop(rpc_conn_t *entry);
 
 /* GET /events: starts a stream on hreq, parked on entry. */
 void kumo_rpc_sse_start(kumo_rpc_t *rpc,

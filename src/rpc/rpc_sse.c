@@ -44,6 +44,7 @@ void kumo_rpc_sse_release(rpc_sse_t *sse)
     rpc->sse_count--;
     KUMO_ASSERT(sse->entry->sse == sse);
     sse->entry->sse = NULL;
+    kumo_rpc_conn_watch_stop(sse->entry);
     kumo_free(sse);
 }
 
@@ -222,6 +223,7 @@ void kumo_rpc_sse_start(kumo_rpc_t *rpc,
     rpc->sses = sse;
     rpc->sse_count++;
     entry->sse = sse;
+    kumo_rpc_conn_watch_start(entry);
     evhttp_connection_set_timeout(entry->conn, SSE_CONN_TIMEOUT_S);
 
     struct evkeyvalq *h = evhttp_request_get_output_headers(hreq);

@@ -160,14 +160,14 @@ static struct evhttp_connection *conn_new(fx_t *fx)
     return c;
 }
 
-static void request_on(fx_t *fx,
-                       struct evhttp_connection *c,
-                       enum evhttp_cmd_type cmd,
-                       const char *uri,
-                       const char *ctype,
-                       const char *body,
-                       size_t body_len,
-                       resp_t *out)
+/* Sends a request; out->done is set when its answer (or the connection's end) arrives. */
+static void request_start(struct evhttp_connection *c,
+                          enum evhttp_cmd_type cmd,
+                          const char *uri,
+                          const char *ctype,
+                          const char *body,
+                          size_t body_len,
+                          resp_t *out)
 {
     memset(out, 0, sizeof(*out));
     struct evhttp_request *r = evhttp_request_new(resp_on_done, out);
@@ -181,6 +181,18 @@ static void request_on(fx_t *fx,
         assert_int_equal(evbuffer_add(evhttp_request_get_output_buffer(r), body, body_len), 0);
     }
     assert_int_equal(evhttp_make_request(c, r, cmd, uri), 0);
+}
+
+static void request_on(fx_t *fx,
+                       struct evhttp_connection *c,
+                       enum evhttp_cmd_type cmd,
+                       const char *uri,
+                       const char *ctype,
+                       const char *body,
+                       size_t body_len,
+                       resp_t *out)
+{
+    request_start(c, cmd, uri, ctype, body, body_len, out);
     loop_until(fx, &out->done);
 }
 
@@ -1195,6 +1207,79 @@ static void test_rpc_server_slow_sse_client_dropped_and_keepalive(void **state)
     fx_close(&fx);
 }
 
+/* Polls /metrics until it holds line. */
+static void metric_wait(fx_t *fx, const char *line)
+{
+    uint64_t deadline = now_ms() + DEADLINE_MS;
+    while (true) {
+        resp_t r;
+        request(fx, EVHTTP_REQ_GET, "/metrics", NULL, NULL, 0, &r);
+        bool ok = r.body != NULL && strstr(r.body, line) != NULL;
+        free(r.body);
+        if (ok) {
+            return;
+        }
+        assert_true(now_ms() < deadline);
+    }
+}
+
+/* Starts POST /txs?wait=commit of a send on c (the chain makes no blocks in these tests). */
+static void waiter_start(fx_t *fx, struct evhttp_connection *c, resp_t *w)
+{
+    Kumo__MsgSend send = KUMO__MSG_SEND__INIT;
+    send.to = (ProtobufCBinaryData){KUMO_ADDRESS_BYTES, fx->prov[0].addr};
+    send.amount = 5;
+    Kumo__Msg msg = KUMO__MSG__INIT;
+    msg.sum_case = KUMO__MSG__SUM_SEND;
+    msg.send = &send;
+    kumo_buf_t tx;
+    tx_make(CHAIN_ID, &fx->tenant, fx->tenant.seq++, FEE, &msg, &tx);
+    char *body = tx_body(kumo_buf_bytes(&tx));
+    request_start(c, EVHTTP_REQ_POST, "/txs?wait=commit&timeout_ms=60000", "application/json", body,
+                  strlen(body), w);
+    free(body);
+    kumo_buf_free(&tx);
+    metric_wait(fx, "\nkumo_rpc_commit_waiters 1\n");
+}
+
+/* Closing the API with a parked wait=commit request and a live stream releases both (ASan
+ * checks nothing leaks or is used after free); the clients see their connections end. */
+static void test_rpc_server_close_with_parked_requests(void **state)
+{
+    (void)state;
+    fx_t fx;
+    fx_open(&fx, 64, 8, 3600000);
+    sse_t *s = sse_open(&fx, "/events", NULL);
+    metric_wait(&fx, "\nkumo_sse_clients 1\n");
+    struct evhttp_connection *c = conn_new(&fx);
+    resp_t w;
+    waiter_start(&fx, c, &w);
+    kumo_rpc_close(fx.rpc);
+    fx.rpc = NULL;
+    loop_until(&fx, &w.done);
+    loop_until(&fx, &s->ended);
+    assert_int_not_equal(w.status, 200);
+    free(w.body);
+    evhttp_connection_free(c);
+    sse_free(s);
+    fx_close(&fx);
+}
+
+/* A client that goes away while its tx waits for commit frees the wait. */
+static void test_rpc_server_waiter_client_disconnects(void **state)
+{
+    (void)state;
+    fx_t fx;
+    fx_open(&fx, 64, 8, 3600000);
+    struct evhttp_connection *c = conn_new(&fx);
+    resp_t w;
+    waiter_start(&fx, c, &w);
+    evhttp_connection_free(c);
+    metric_wait(&fx, "\nkumo_rpc_commit_waiters 0\n");
+    free(w.body);
+    fx_close(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1207,6 +1292,8 @@ int main(void)
         cmocka_unit_test(test_rpc_server_connection_cap),
         cmocka_unit_test(test_rpc_server_sse_cap),
         cmocka_unit_test(test_rpc_server_slow_sse_client_dropped_and_keepalive),
+        cmocka_unit_test(test_rpc_server_close_with_parked_requests),
+        cmocka_unit_test(test_rpc_server_waiter_client_disconnects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
