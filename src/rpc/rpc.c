@@ -286,51 +286,53 @@ static json_t *tx_committed_json(const Kumo__TxResult *r, uint64_t height, uint3
     return o;
 }
 
-/* Reads the BlockResults at height (free with kumo_codec_free). */
-static int results_read(kumo_store_read_t *read,
-                        uint64_t height,
-                        Kumo__BlockResults **out,
-                        kumo_err_ctx_t *err)
+int kumo_rpc_results_get(kumo_rpc_t *rpc,
+                         kumo_store_read_t *read,
+                         uint64_t height,
+                         const Kumo__BlockResults **out,
+                         kumo_err_ctx_t *err)
 {
+    KUMO_ASSERT(height > 0);
+    if (rpc->cache_res != NULL && rpc->cache_height == height) {
+        *out = rpc->cache_res;
+        return 0;
+    }
     kumo_buf_t buf;
     kumo_buf_init(&buf, RPC_RESULTS_BYTES_MAX);
+    ProtobufCMessage *m = NULL;
     int rc = kumo_node_results_get(read, height, &buf, err);
     if (rc == 0) {
-        ProtobufCMessage *m = NULL;
         rc = kumo_codec_unpack(&kumo__block_results__descriptor, kumo_buf_bytes(&buf), buf.len, &m,
                                err);
-        *out = (Kumo__BlockResults *)m;
     }
     kumo_buf_free(&buf);
-    return rc;
+    KUMO_GUARD(rc);
+    if (rpc->cache_res != NULL) {
+        kumo_codec_free(&rpc->cache_res->base);
+    }
+    rpc->cache_res = (Kumo__BlockResults *)m;
+    rpc->cache_height = height;
+    *out = rpc->cache_res;
+    return 0;
 }
 
 /* The committed answer for hash, or KUMO_ENOTFOUND when it is not committed. */
-static int tx_lookup(kumo_rpc_t *rpc, const uint8_t *hash, json_t **out, kumo_err_ctx_t *err)
+static int tx_lookup(kumo_rpc_t *rpc,
+                     kumo_store_read_t *read,
+                     const uint8_t *hash,
+                     json_t **out,
+                     kumo_err_ctx_t *err)
 {
-    kumo_store_read_t *read = NULL;
-    kumo_kv_t kv;
-    KUMO_GUARD(kumo_node_read_begin(rpc->node, &read, &kv, err));
     uint64_t height = 0;
     uint32_t index = 0;
-    Kumo__BlockResults *res = NULL;
-    int rc = 0;
-    KUMO_GUARD_GOTO(kumo_node_tx_locate(read, hash, &height, &index, err), rc, out_read);
-    KUMO_GUARD_GOTO(results_read(read, height, &res, err), rc, out_read);
-    if (index >= res->n_results) {
-        rc = kumo_err_set(err, KUMO_ECORRUPT, "tx index %u past %zu results at %" PRIu64, index,
-                          res->n_results, height);
-        goto out_res;
-    }
+    const Kumo__BlockResults *res = NULL;
+    KUMO_GUARD(kumo_node_tx_locate(read, hash, &height, &index, err));
+    KUMO_GUARD(kumo_rpc_results_get(rpc, read, height, &res, err));
+    KUMO_ENSURE(index < res->n_results, err, KUMO_ECORRUPT,
+                "tx index %u past %zu results at %" PRIu64, index, res->n_results, height);
     *out = tx_committed_json(res->results[index], height, index);
-    if (*out == NULL) {
-        rc = kumo_err_set(err, KUMO_ENOMEM, "rendering the tx");
-    }
-out_res:
-    kumo_codec_free(&res->base);
-out_read:
-    kumo_store_read_end(read);
-    return rc;
+    KUMO_ENSURE(*out != NULL, err, KUMO_ENOMEM, "rendering the tx");
+    return 0;
 }
 
 static json_t *tx_pending_json(const uint8_t *hash)
@@ -347,7 +349,13 @@ static void handle_tx_get(kumo_rpc_t *rpc, struct evhttp_request *hreq, const ku
 {
     kumo_err_ctx_t err = {0};
     json_t *o = NULL;
-    int rc = tx_lookup(rpc, req->hash, &o, &err);
+    kumo_store_read_t *read = NULL;
+    kumo_kv_t kv;
+    int rc = kumo_node_read_begin(rpc->node, &read, &kv, &err);
+    if (rc == 0) {
+        rc = tx_lookup(rpc, read, req->hash, &o, &err);
+        kumo_store_read_end(read);
+    }
     if (rc == 0) {
         kumo_rpc_reply_json(hreq, 200, o);
     } else if (rc == KUMO_ENOTFOUND && kumo_node_tx_is_pending(rpc->node, req->hash)) {
@@ -413,7 +421,7 @@ handle_block_get(kumo_rpc_t *rpc, struct evhttp_request *hreq, const kumo_rpc_re
     kumo_buf_t buf;
     kumo_buf_init(&buf, RPC_RESULTS_BYTES_MAX);
     ProtobufCMessage *block = NULL;
-    Kumo__BlockResults *res = NULL;
+    const Kumo__BlockResults *res = NULL;
     if (height == 0) {
         rc = kumo_err_set(&err, KUMO_ENOTFOUND, "no block committed yet");
         goto out_read;
@@ -422,9 +430,8 @@ handle_block_get(kumo_rpc_t *rpc, struct evhttp_request *hreq, const kumo_rpc_re
     KUMO_GUARD_GOTO(
         kumo_codec_unpack(&kumo__block__descriptor, kumo_buf_bytes(&buf), buf.len, &block, &err),
         rc, out_read);
-    KUMO_GUARD_GOTO(results_read(read, height, &res, &err), rc, out_block);
+    KUMO_GUARD_GOTO(kumo_rpc_results_get(rpc, read, height, &res, &err), rc, out_block);
     kumo_rpc_reply_json(hreq, 200, block_json((const Kumo__Block *)block, res));
-    kumo_codec_free(&res->base);
 out_block:
     kumo_codec_free(block);
 out_read:
@@ -615,12 +622,23 @@ static void waiter_on_timeout(evutil_socket_t fd, short what, void *arg)
 
 static void waiters_on_commit(kumo_rpc_t *rpc)
 {
+    if (rpc->waiters == NULL) {
+        return;
+    }
+    kumo_err_ctx_t err = {0};
+    kumo_store_read_t *read = NULL;
+    kumo_kv_t kv;
+    int read_rc = kumo_node_read_begin(rpc->node, &read, &kv, &err);
+    if (read_rc < 0) {
+        KUMO_LOG_ERROR("rpc", "read_failed", "code=%s detail=\"%s\"", kumo_err_name(read_rc),
+                       err.detail);
+        return; /* the waiters time out */
+    }
     rpc_waiter_t *next = NULL;
     for (rpc_waiter_t *w = rpc->waiters; w != NULL; w = next) {
         next = w->next;
-        kumo_err_ctx_t err = {0};
         json_t *o = NULL;
-        int rc = tx_lookup(rpc, w->hash, &o, &err);
+        int rc = tx_lookup(rpc, read, w->hash, &o, &err);
         if (rc == KUMO_ENOTFOUND) {
             continue;
         }
@@ -631,6 +649,7 @@ static void waiters_on_commit(kumo_rpc_t *rpc)
         }
         waiter_free(w);
     }
+    kumo_store_read_end(read);
 }
 
 static void handle_tx_submit(kumo_rpc_t *rpc,
@@ -960,6 +979,9 @@ void kumo_rpc_close(kumo_rpc_t *rpc)
     }
     KUMO_ASSERT(rpc->waiters == NULL);
     KUMO_ASSERT(rpc->sses == NULL);
+    if (rpc->cache_res != NULL) {
+        kumo_codec_free(&rpc->cache_res->base);
+    }
     kumo_free(rpc->req);
     kumo_free(rpc->conns);
     kumo_free(rpc);

@@ -58,7 +58,18 @@ struct kumo_rpc {
     uint64_t requests_total;
     uint64_t sse_dropped_total;
     kumo_rpc_req_t *req; /* scratch for the request being parsed */
+    /* the last BlockResults decoded (committed results never change), so that the waiters and
+     * streams of one commit decode a block once */
+    uint64_t cache_height;
+    Kumo__BlockResults *cache_res;
 };
+
+/* The BlockResults at height, borrowed until the next call (single-entry cache). */
+KUMO_MUST_USE int kumo_rpc_results_get(kumo_rpc_t *rpc,
+                                       kumo_store_read_t *read,
+                                       uint64_t height,
+                                       const Kumo__BlockResults **out,
+                                       kumo_err_ctx_t *err);
 
 /* Answers hreq with {"error": ...}. */
 void kumo_rpc_reply_error(struct evhttp_request *hreq, int status, int code, const char *detail);

@@ -18,7 +18,6 @@
 #include "log/log.h"
 #include "rpc/rpc_srv.h"
 
-#define SSE_RESULTS_BYTES_MAX (256u * 1024u * 1024u)
 /* evhttp_connection_set_timeout for a stream: dead peers are found by failed writes (the
  * keepalive writes every KUMO_RPC_SSE_KEEPALIVE_S), not by idleness. */
 #define SSE_CONN_TIMEOUT_S (24 * 3600)
@@ -121,26 +120,15 @@ static void sse_pump(rpc_sse_t *sse)
     if (rc < 0) {
         goto out;
     }
-    kumo_buf_t buf;
-    kumo_buf_init(&buf, SSE_RESULTS_BYTES_MAX);
     while (sse->next_height <= st.height &&
            sse_unsent(sse) + evbuffer_get_length(out) < KUMO_RPC_SSE_REPLAY_BYTES_SOFT) {
         uint64_t h = sse->next_height;
-        kumo_buf_reset(&buf);
-        ProtobufCMessage *m = NULL;
-        KUMO_GUARD_GOTO(kumo_node_results_get(read, h, &buf, &err), rc, out_buf);
-        KUMO_GUARD_GOTO(kumo_codec_unpack(&kumo__block_results__descriptor, kumo_buf_bytes(&buf),
-                                          buf.len, &m, &err),
-                        rc, out_buf);
-        rc = block_render(sse, (const Kumo__BlockResults *)m, h, out, &err);
-        kumo_codec_free(m);
-        if (rc < 0) {
-            goto out_buf;
-        }
+        const Kumo__BlockResults *res = NULL;
+        KUMO_GUARD_GOTO(kumo_rpc_results_get(rpc, read, h, &res, &err), rc, out_read);
+        KUMO_GUARD_GOTO(block_render(sse, res, h, out, &err), rc, out_read);
         sse->next_height = h + 1;
     }
-out_buf:
-    kumo_buf_free(&buf);
+out_read:
     kumo_store_read_end(read);
 out:
     if (out != NULL && evbuffer_get_length(out) > 0) {
