@@ -3,6 +3,26 @@
  * tx submission (optionally waiting for commit), Server-Sent Events with filters and resume,
  * Prometheus metrics. Bounded request sizes, connection and SSE client counts; every error is
  * a JSON {"error": {...}} with a KUMO_E* code. Not pure; loop thread only.
+ *
+ * Details beyond docs/api.md:
+ * - POST /txs: a tx the node refuses is 422 with its code (KUMO_EDECODE for bytes that are not
+ *   a tx, KUMO_ESIG, KUMO_ECHAINID, KUMO_ESEQUENCE, KUMO_EFEE, KUMO_EEXIST for a duplicate,
+ *   KUMO_EUNKNOWNMSG, ...); KUMO_ELIMIT (mempool or account share full) is 503. A tx over
+ *   KUMO_TX_BYTES_MAX is 400 KUMO_ELIMIT. wait=commit that times out is 504 KUMO_ENOTFOUND.
+ * - Bodies over rpc_body_bytes_max get the JSON 413; past twice that libevent itself answers
+ *   413 (plain text) without reading more. Headers are bounded by KUMO_RPC_HEADERS_BYTES_MAX.
+ * - Connections past rpc_connection_max get 503 KUMO_ELIMIT and are closed; idle ones close
+ *   after KUMO_RPC_IDLE_TIMEOUT_S. A parked request (wait=commit, a stream) whose peer goes
+ *   away is released at once.
+ * - GET /events: an event's id is "<height>:<tx_index>:<event_index>" (indexes into the
+ *   block's results and the tx's events); a block's closing "block" event has the id
+ *   "<height>". Last-Event-ID takes either form and resumes right after it (it wins over
+ *   from_height). Without either the stream starts after the current head. Replay pauses
+ *   while a client has KUMO_RPC_SSE_REPLAY_BYTES_SOFT unsent and resumes as it reads; a
+ *   client with more than KUMO_RPC_SSE_OUTPUT_BYTES_MAX unsent is dropped (counted in
+ *   kumo_sse_dropped_total).
+ * - GET /metrics also has kumo_rpc_connections, kumo_rpc_commit_waiters and
+ *   kumo_sse_dropped_total.
  */
 #ifndef KUMO_RPC_RPC_H
 #define KUMO_RPC_RPC_H
