@@ -49,7 +49,7 @@ on_exit() {
     local rc=$?
     if [ $rc -ne 0 ]; then
         echo "demo: FAILED (exit $rc). Last lines of the node log ($log):" >&2
-        tail -n 30 "$log" 2>/dev/null >&2 || true
+        tail -n 30 "$log" >&2 2>/dev/null || true
     fi
     stop_node || true
     if [ "${KUMO_DEMO_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
@@ -67,24 +67,16 @@ wait_for() {
     shift 2
     local deadline=$((SECONDS + secs))
     until "$@" >/dev/null 2>&1; do
+        if [ -n "$node_pid" ] && ! kill -0 "$node_pid" 2>/dev/null; then
+            echo "demo: the node exited while waiting for $what" >&2
+            return 1
+        fi
         if [ $SECONDS -ge $deadline ]; then
             echo "demo: timed out after ${secs}s waiting for $what" >&2
             return 1
         fi
         sleep 0.1
     done
-}
-
-free_port() {
-    local p
-    for p in $(seq 26657 26757); do
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return 0
-        fi
-    done
-    echo "demo: no free port in 26657..26757" >&2
-    return 1
 }
 
 # The value of a "key  value" line of text output.
@@ -105,13 +97,15 @@ for name in tenant dc-east dc-west; do
         >/dev/null
 done
 say "genesis: tenant, dc-east and dc-west start with 10000000 ukumo (10 kumo) each"
-port=$(free_port)
-sed -i -e "s|^rpc_listen:.*|rpc_listen: \"127.0.0.1:$port\"|" \
-    -e "s|^block_interval_ms:.*|block_interval_ms: $block_ms|" "$node_home/config.yaml"
-export KUMO_NODE=http://127.0.0.1:$port
-"$kumo" node start --home "$node_home" >"$log" 2>&1 &
+# Port 0: the node picks a free port and names it in its node_started log line.
+"$kumo" node start --home "$node_home" --rpc-listen 127.0.0.1:0 --block-interval-ms "$block_ms" \
+    >"$log" 2>&1 &
 node_pid=$!
-wait_for 20 "the node to answer GET /status on port $port" k query status
+started() { grep -q 'event=node_started' "$log"; }
+wait_for 20 "the node to start (node_started in $log)" started
+addr=$(sed -n 's/.*event=node_started.* rpc=\([^ ]*\).*/\1/p' "$log" | head -n 1)
+export KUMO_NODE=http://$addr
+wait_for 20 "the node to answer GET /status at $KUMO_NODE" k query status
 say "node running (pid $node_pid) at $KUMO_NODE, one block every ${block_ms} ms"
 k query params | sed 's/^/   /'
 
