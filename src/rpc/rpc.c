@@ -918,6 +918,7 @@ int kumo_rpc_open(struct event_base *base,
     rpc->node = node;
     rpc->cfg = *cfg;
     rpc->sse_output_max = KUMO_RPC_SSE_OUTPUT_BYTES_MAX;
+    rpc->sse_replay_soft = KUMO_RPC_SSE_REPLAY_BYTES_SOFT;
     rpc->conns = kumo_calloc(cfg->rpc_connection_max, sizeof(*rpc->conns));
     rpc->req = kumo_alloc(sizeof(*rpc->req));
     rpc->http = evhttp_new(base);

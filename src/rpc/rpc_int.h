@@ -172,10 +172,11 @@ bool kumo_rpc_seconds_format(uint64_t us, char *out, size_t out_cap);
  * for everything else. */
 int kumo_rpc_submit_status(int code);
 
-/* Test hooks (tests only): the unsent-output bound past which an SSE client is dropped, and
- * the keepalive period. */
+/* Test hooks (tests only): the unsent-output bound past which an SSE client is dropped, the
+ * unsent output at which replay pauses, and the keepalive period. */
 typedef struct kumo_rpc kumo_rpc_t;
 void kumo_rpc_test_sse_output_max_set(kumo_rpc_t *rpc, size_t bytes);
+void kumo_rpc_test_sse_replay_soft_set(kumo_rpc_t *rpc, size_t bytes);
 void kumo_rpc_test_keepalive_ms_set(kumo_rpc_t *rpc, uint32_t ms);
 
 #endif

@@ -54,7 +54,8 @@ struct kumo_rpc {
     rpc_sse_t *sses;
     uint32_t sse_count;
     struct event *keepalive;
-    size_t sse_output_max; /* KUMO_RPC_SSE_OUTPUT_BYTES_MAX; tests lower it */
+    size_t sse_output_max;  /* KUMO_RPC_SSE_OUTPUT_BYTES_MAX; tests lower it */
+    size_t sse_replay_soft; /* KUMO_RPC_SSE_REPLAY_BYTES_SOFT; tests lower it */
     uint64_t requests_total;
     uint64_t sse_dropped_total;
     kumo_rpc_req_t *req; /* scratch for the request being parsed */

@@ -121,7 +121,7 @@ static void sse_pump(rpc_sse_t *sse)
         goto out;
     }
     while (sse->next_height <= st.height &&
-           sse_unsent(sse) + evbuffer_get_length(out) < KUMO_RPC_SSE_REPLAY_BYTES_SOFT) {
+           sse_unsent(sse) + evbuffer_get_length(out) < rpc->sse_replay_soft) {
         uint64_t h = sse->next_height;
         const Kumo__BlockResults *res = NULL;
         KUMO_GUARD_GOTO(kumo_rpc_results_get(rpc, read, h, &res, &err), rc, out_read);
@@ -221,7 +221,8 @@ void kumo_rpc_sse_start(kumo_rpc_t *rpc,
     struct evbuffer *hello = evbuffer_new();
     if (hello != NULL) {
         (void)evbuffer_add_printf(hello, ": stream from height %" PRIu64 "\n\n", sse->next_height);
-        evhttp_send_reply_chunk(hreq, hello);
+        /* every chunk carries the drain callback: a chunk without one would cancel it */
+        evhttp_send_reply_chunk_with_cb(hreq, hello, sse_on_drained, sse);
         evbuffer_free(hello);
     }
     sse_pump(sse);
@@ -240,7 +241,7 @@ static void keepalive_on_timer(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         (void)evbuffer_add(b, ": keepalive\n\n", 13);
-        evhttp_send_reply_chunk(sse->hreq, b);
+        evhttp_send_reply_chunk_with_cb(sse->hreq, b, sse_on_drained, sse);
         evbuffer_free(b);
         if (sse_unsent(sse) > rpc->sse_output_max) {
             sse_drop(sse, "slow_client");
@@ -258,6 +259,11 @@ void kumo_rpc_test_keepalive_ms_set(kumo_rpc_t *rpc, uint32_t ms)
 void kumo_rpc_test_sse_output_max_set(kumo_rpc_t *rpc, size_t bytes)
 {
     rpc->sse_output_max = bytes;
+}
+
+void kumo_rpc_test_sse_replay_soft_set(kumo_rpc_t *rpc, size_t bytes)
+{
+    rpc->sse_replay_soft = bytes;
 }
 
 int kumo_rpc_sse_keepalive_start(kumo_rpc_t *rpc, kumo_err_ctx_t *err)

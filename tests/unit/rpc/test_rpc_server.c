@@ -987,6 +987,14 @@ static void test_rpc_server_lifecycle_and_events(void **state)
     sse_wait_block(&fx, mine, head);
     sse_assert_matches(mine, head, le, 0, "owner filter");
 
+    /* replay paced one block per drained write (the pause bound lowered to one byte) */
+    kumo_rpc_test_sse_replay_soft_set(fx.rpc, 1);
+    sse_t *paced = sse_open(&fx, "/events?from_height=1", NULL);
+    sse_wait_block(&fx, paced, head);
+    sse_assert_matches(paced, head, e, 0, "paced replay");
+    sse_free(paced);
+    kumo_rpc_test_sse_replay_soft_set(fx.rpc, KUMO_RPC_SSE_REPLAY_BYTES_SOFT);
+
     /* replay from the store, cut after message k, resumed with Last-Event-ID */
     size_t cuts[] = {e->count / 2, 0, e->count - 1};
     for (size_t c = 0; c < sizeof(cuts) / sizeof(cuts[0]); c++) {
