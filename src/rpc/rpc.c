@@ -16,6 +16,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "crypto/crypto.h"
 #include "log/log.h"
 #include "market/market.h"
 #include "rpc/rpc_srv.h"
@@ -375,11 +376,17 @@ static json_t *block_json(const Kumo__Block *block, const Kumo__BlockResults *re
     if (o == NULL || txs == NULL || results == NULL) {
         goto out_fail;
     }
+    for (size_t i = 0; i < block->n_txs; i++) {
+        uint8_t hash[KUMO_CRYPTO_HASH_BYTES];
+        kumo_crypto_sha256(kumo_bytes_make(block->txs[i].data, block->txs[i].len), hash);
+        if (json_array_append_new(txs, hex_json(hash, sizeof(hash))) != 0) {
+            goto out_fail;
+        }
+    }
     for (size_t i = 0; i < res->n_results; i++) {
         const Kumo__TxResult *r = res->results[i];
         json_t *ro = json_object();
-        if (ro == NULL || json_array_append_new(results, ro) != 0 ||
-            json_array_append_new(txs, hex_json(r->hash.data, r->hash.len)) != 0) {
+        if (ro == NULL || json_array_append_new(results, ro) != 0) {
             goto out_fail;
         }
         json_object_set_new(ro, "hash", hex_json(r->hash.data, r->hash.len));

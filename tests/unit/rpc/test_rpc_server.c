@@ -1023,6 +1023,8 @@ static void test_rpc_server_lifecycle_and_events(void **state)
     }
     assert_non_null(blocks_seen);
     const char *hash = json_string_value(json_array_get(json_object_get(blocks_seen, "txs"), 0));
+    json_t *res0 = json_array_get(json_object_get(blocks_seen, "results"), 0);
+    assert_string_equal(json_string_value(json_object_get(res0, "hash")), hash);
     (void)snprintf(uri, sizeof(uri), "/txs/%s", hash);
     json_t *tx = get_json(&fx, uri, 200);
     assert_string_equal(json_string_value(json_object_get(tx, "status")), "committed");
