@@ -153,7 +153,8 @@ const char *cli_hint(int code)
     case KUMO_ESTATE:
         return "check the object's current state (kumo query ...)";
     case KUMO_EEXIST:
-        return "it already exists: pick another name or dseq, or update it instead";
+        return "it already exists: pick another name or dseq, or update it instead (an identical "
+               "pending tx is never sent twice; vary --memo to send another)";
     case KUMO_ELIMIT:
         return "the node is busy or the input too large; retry later or send less";
     default:

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +259,62 @@ static int cli_tx_post(const cli_args_t *a, const kumo_buf_t *tx, json_t **ans, 
     return rc;
 }
 
+/* Retries after the mempool names the sequence it expects (another tx of this key is still
+ * pending, so the committed sequence the account query gave is already taken). */
+#define CLI_SEQUENCE_RETRY_MAX 8u
+
+/* The sequence a KUMO_ESEQUENCE detail says the mempool expects ("... expected sequence N"). */
+static bool cli_expected_sequence(const char *detail, uint64_t *out)
+{
+    static const char key[] = "expected sequence ";
+    const char *p = strstr(detail, key);
+    if (p == NULL) {
+        return false;
+    }
+    p += sizeof(key) - 1;
+    size_t len = strspn(p, "0123456789");
+    char num[24];
+    if (len == 0 || len >= sizeof(num)) {
+        return false;
+    }
+    memcpy(num, p, len);
+    num[len] = '\0';
+    return cli_u64_parse(num, "sequence", out, NULL) == 0;
+}
+
+/* Signs at env->sequence and submits; on a sequence taken by a pending tx of the same key,
+ * signs again at the sequence the node expects. hash_hex gets the last tx's hash. */
+static int cli_tx_sign_submit(const cli_args_t *a,
+                              const kumo_crypto_keypair_t *kp,
+                              cli_tx_env_t *env,
+                              Kumo__Msg *const *msgs,
+                              size_t msg_count,
+                              json_t **ans,
+                              char hash_hex[2 * KUMO_CHAIN_HASH_BYTES + 1],
+                              kumo_err_ctx_t *err)
+{
+    for (unsigned attempt = 0;; attempt++) {
+        kumo_buf_t tx;
+        kumo_buf_init(&tx, KUMO_TX_BYTES_MAX);
+        int rc = kumo_chain_tx_build(env->chain_id, kp, env->sequence, env->fee_ukumo,
+                                     a->memo != NULL ? a->memo : "", msgs, msg_count, &tx, err);
+        if (rc == 0) {
+            uint8_t hash[KUMO_CHAIN_HASH_BYTES];
+            kumo_crypto_sha256(kumo_buf_bytes(&tx), hash);
+            KUMO_ASSERT(kumo_codec_hex_encode(kumo_bytes_make(hash, sizeof(hash)), hash_hex,
+                                              2 * KUMO_CHAIN_HASH_BYTES + 1) == 0);
+            rc = cli_tx_post(a, &tx, ans, err);
+        }
+        kumo_buf_free(&tx);
+        uint64_t next = 0;
+        if (rc != KUMO_ESEQUENCE || attempt >= CLI_SEQUENCE_RETRY_MAX ||
+            !cli_expected_sequence(err->detail, &next) || next <= env->sequence) {
+            return rc;
+        }
+        env->sequence = next;
+    }
+}
+
 int cli_tx_send(cli_args_t *a, Kumo__Msg *const *msgs, size_t msg_count, const char *what)
 {
     KUMO_ASSERT(msgs != NULL && msg_count > 0);
@@ -275,27 +332,24 @@ int cli_tx_send(cli_args_t *a, Kumo__Msg *const *msgs, size_t msg_count, const c
     uint8_t addr[KUMO_ADDRESS_BYTES];
     kumo_crypto_address_from_pubkey(kp.pubkey, addr);
     kumo_codec_address_encode(addr, env.addr_text);
-    int exit_code = CLI_EXIT_FAIL;
-    kumo_buf_t tx;
-    kumo_buf_init(&tx, KUMO_TX_BYTES_MAX);
+    int exit_code;
     json_t *ans = NULL;
+    char hash_hex[2 * KUMO_CHAIN_HASH_BYTES + 1] = "";
     if (cli_tx_env_fetch(a, &env, &err) < 0) {
         exit_code = cli_fail("asking the node for chain id, fee and sequence", &err);
-        goto out;
+    } else if (cli_tx_sign_submit(a, &kp, &env, msgs, msg_count, &ans, hash_hex, &err) < 0) {
+        if (err.code == KUMO_ENOTFOUND && a->wait && strstr(err.detail, "may still commit")) {
+            /* 504: the wait for commit ran out while the tx sits in the mempool. */
+            fprintf(stderr, "kumo: %s: %s\n  hint: check later with: kumo query tx %s\n", what,
+                    err.detail, hash_hex);
+            exit_code = CLI_EXIT_FAIL;
+        } else {
+            exit_code = cli_fail(what, &err);
+        }
+    } else {
+        exit_code = cli_tx_answer_print(a, what, ans);
     }
-    if (kumo_chain_tx_build(env.chain_id, &kp, env.sequence, env.fee_ukumo,
-                            a->memo != NULL ? a->memo : "", msgs, msg_count, &tx, &err) < 0) {
-        exit_code = cli_fail("building the tx", &err);
-        goto out;
-    }
-    if (cli_tx_post(a, &tx, &ans, &err) < 0) {
-        exit_code = cli_fail(what, &err);
-        goto out;
-    }
-    exit_code = cli_tx_answer_print(a, what, ans);
-out:
     json_decref(ans);
-    kumo_buf_free(&tx);
     kumo_crypto_key_wipe(&kp);
     return exit_code;
 }

@@ -720,12 +720,46 @@ static void test_cli_errors_exit_codes_and_hints(void **state)
     json_decref(ans);
 }
 
+/* Back-to-back txs of one key without --wait: the second finds the committed sequence taken
+ * by the first (pending) and signs again at the sequence the mempool names. */
+static void test_cli_back_to_back_txs_pipeline(void **state)
+{
+    (void)state;
+    E2E_SKIP_IF_NEEDED();
+    json_t *acct = e2e_json("query account west");
+    uint64_t seq = e2e_u64(acct, "sequence");
+    json_decref(acct);
+    uint64_t east_before = e2e_balance("east");
+    for (int i = 0; i < 5; i++) {
+        e2e_ok("tx bank send --from west east %d --home %s", 1000 + i, g.cli_home);
+    }
+    uint64_t deadline = e2e_now_ms() + 20000;
+    for (;;) {
+        acct = e2e_json("query account west");
+        uint64_t now = e2e_u64(acct, "sequence");
+        json_decref(acct);
+        if (now == seq + 5) {
+            break;
+        }
+        assert_true(e2e_now_ms() < deadline);
+        e2e_poll_pause();
+    }
+    assert_int_equal(e2e_balance("east"), east_before + 5010);
+    /* The identical tx again while the first is pending is refused, not sent twice. */
+    assert_int_equal(
+        e2e_run(NULL, "tx bank send --from west east 7 --memo twice --home %s", g.cli_home), 0);
+    int rc = e2e_run(NULL, "tx bank send --from west east 7 --memo twice --home %s", g.cli_home);
+    /* Unless a block committed the first in between (then the second gets the next sequence). */
+    assert_true(rc == 0 || (rc == 1 && strstr(g.err_text, "KUMO_EEXIST") != NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cli_lifecycle_pays_providers_and_closes),
         cmocka_unit_test(test_cli_keys_private_and_sealed_keys_need_the_passphrase),
         cmocka_unit_test(test_cli_errors_exit_codes_and_hints),
+        cmocka_unit_test(test_cli_back_to_back_txs_pipeline),
     };
     return cmocka_run_group_tests(tests, e2e_setup, e2e_teardown);
 }
