@@ -160,7 +160,8 @@ static void conn_on_close(struct evhttp_connection *conn, void *arg)
         parked = entry->sse->hreq;
         kumo_rpc_sse_release(entry->sse);
     }
-    if (parked != NULL && evhttp_request_get_connection(parked) == NULL) {
+    /* (after evhttp_free, rpc->http is NULL and libevent has freed every request) */
+    if (parked != NULL && rpc->http != NULL && evhttp_request_get_connection(parked) == NULL) {
         evhttp_request_free(parked);
     }
     kumo_rpc_conn_watch_stop(entry);
@@ -981,6 +982,7 @@ void kumo_rpc_close(kumo_rpc_t *rpc)
     if (rpc->http != NULL) {
         /* frees every connection; their close callbacks release waiters and streams */
         evhttp_free(rpc->http);
+        rpc->http = NULL;
     }
     while (rpc->conn_count > 0) {
         conn_on_close(rpc->conns[0]->conn, rpc->conns[0]);
