@@ -90,7 +90,6 @@ for name in tenant dc-east dc-west; do
     k keys add "$name" >/dev/null
     say "key $name: $(k keys show "$name" --address)"
 done
-tenant=$(k keys show tenant --address)
 "$kumo" init --home "$node_home" --chain-id kumo-demo >/dev/null
 for name in tenant dc-east dc-west; do
     "$kumo" genesis add-account --home "$node_home" "$(k keys show "$name" --address)" 10000000 \
@@ -142,8 +141,8 @@ k tx deployment create --from tenant --dseq $dseq --wait-blocks 2 --deposit 2000
 k query orders --owner tenant --state open | sed 's/^/   /'
 
 bold "3. providers bid below the tenant's maximum"
-k tx fulfillment create --from dc-east "$tenant/$dseq/0/1" --price 35 --wait | sed 's/^/   /'
-k tx fulfillment create --from dc-west "$tenant/$dseq/1/1" --price 55 --wait | sed 's/^/   /'
+k tx fulfillment create --from dc-east "tenant/$dseq/0/1" --price 35 --wait | sed 's/^/   /'
+k tx fulfillment create --from dc-west "tenant/$dseq/1/1" --price 55 --wait | sed 's/^/   /'
 
 bold "4. the facilitator leases automatically"
 leases_active() { [ "$(count_state leases active LEASE_ACTIVE)" -ge 2 ]; }
@@ -155,8 +154,8 @@ for round in 1 2 3; do
     start=$(height)
     advanced() { [ "$(height)" -ge $((start + 3)) ]; }
     wait_for 20 "3 more blocks" advanced
-    k tx lease confirm --from dc-east "$tenant/$dseq/0/1" --wait >/dev/null
-    k tx lease confirm --from dc-west "$tenant/$dseq/1/1" --wait >/dev/null
+    k tx lease confirm --from dc-east "tenant/$dseq/0/1" --wait >/dev/null
+    k tx lease confirm --from dc-west "tenant/$dseq/1/1" --wait >/dev/null
     say "round $round at height $(height): dc-east $(balance dc-east) ukumo, dc-west $(balance dc-west) ukumo"
 done
 k query leases --owner tenant | sed 's/^/   /'
@@ -165,13 +164,13 @@ bold "6. the tenant closes the deployment"
 k tx deployment close --from tenant $dseq --wait | sed 's/^/   /'
 
 bold "7. providers confirm that they released the resources"
-k tx lease confirm --from dc-east "$tenant/$dseq/0/1" --released --wait | sed 's/^/   /'
-k tx lease confirm --from dc-west "$tenant/$dseq/1/1" --released --wait | sed 's/^/   /'
+k tx lease confirm --from dc-east "tenant/$dseq/0/1" --released --wait | sed 's/^/   /'
+k tx lease confirm --from dc-west "tenant/$dseq/1/1" --released --wait | sed 's/^/   /'
 
 bold "8. the facilitator closes the deployment; the escrow rest returns to the tenant"
-closed() { k query deployment "$tenant/$dseq" | grep -q DEPLOYMENT_CLOSED; }
+closed() { k query deployment "tenant/$dseq" | grep -q DEPLOYMENT_CLOSED; }
 wait_for 30 "the deployment to close" closed
-k query deployment "$tenant/$dseq" | sed 's/^/   /'
+k query deployment "tenant/$dseq" | sed 's/^/   /'
 
 bold "9. final balances (each started with 10000000 ukumo)"
 printf '   %-8s %14s %12s\n' actor balance change

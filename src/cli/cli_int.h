@@ -294,6 +294,11 @@ KUMO_MUST_USE int cli_address_resolve(const cli_args_t *a,
                                       uint8_t addr_out[KUMO_ADDRESS_BYTES],
                                       kumo_err_ctx_t *err);
 
+/* An id whose owner part may be a key name ("tenant/7/0/1") rewritten with the owner's
+ * address ("kumo1.../7/0/1"); the rest is copied for the strict id parsers. */
+KUMO_MUST_USE int cli_id_canonicalize(
+    const cli_args_t *a, const char *text, char *out, size_t out_cap, kumo_err_ctx_t *err);
+
 /* Signs msgs as --from with the account's sequence, the chain id and the fee (defaults from
  * the node), submits, and prints the result (waiting for commit with --wait). Returns the
  * exit code. */

@@ -58,6 +58,8 @@ static int cli_line_read(int fd, const char *what, char *out, size_t cap, kumo_e
 int cli_passphrase_read(const cli_args_t *a, char *out, size_t out_cap, kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(out_cap > KUMO_KEYRING_PASSPHRASE_BYTES_MAX);
+    /* Room for the longest passphrase and its NUL: a longer line is KUMO_ELIMIT. */
+    out_cap = KUMO_KEYRING_PASSPHRASE_BYTES_MAX + 1;
     int rc;
     if (a->passphrase_file != NULL) {
         int fd = open(a->passphrase_file, O_RDONLY | O_CLOEXEC);
@@ -131,6 +133,28 @@ int cli_address_resolve(const cli_args_t *a,
     }
     KUMO_GUARD(rc);
     return kumo_codec_address_decode(entry.address, addr_out, err);
+}
+
+int cli_id_canonicalize(
+    const cli_args_t *a, const char *text, char *out, size_t out_cap, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(text != NULL && out != NULL);
+    const char *slash = strchr(text, '/');
+    KUMO_ENSURE(slash != NULL, err, KUMO_EINVAL,
+                "'%s' is not an id: expected OWNER/DSEQ[/GSEQ/OSEQ[/PROVIDER]]", text);
+    char owner[KUMO_KEYRING_NAME_BYTES_MAX + KUMO_ADDRESS_TEXT_BYTES];
+    size_t owner_len = (size_t)(slash - text);
+    KUMO_ENSURE(owner_len > 0 && owner_len < sizeof(owner), err, KUMO_EINVAL,
+                "'%s': the owner part is empty or too long", text);
+    memcpy(owner, text, owner_len);
+    owner[owner_len] = '\0';
+    uint8_t addr[KUMO_ADDRESS_BYTES];
+    KUMO_GUARD(cli_address_resolve(a, owner, addr, err));
+    char addr_text[KUMO_ADDRESS_TEXT_BYTES];
+    kumo_codec_address_encode(addr, addr_text);
+    int n = snprintf(out, out_cap, "%s%s", addr_text, slash);
+    KUMO_ENSURE(n > 0 && (size_t)n < out_cap, err, KUMO_EINVAL, "id '%.40s...' is too long", text);
+    return 0;
 }
 
 /* ---- tx submission ---- */

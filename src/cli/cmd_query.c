@@ -227,10 +227,12 @@ q_list_path(const cli_args_t *a, const q_kind_t *k, char *path, size_t cap, kumo
     (void)snprintf(num, sizeof(num), "%" PRIu64, a->dseq);
     KUMO_GUARD(cli_path_param_add(path, cap, "dseq", a->dseq_set ? num : NULL, err));
     if (a->order != NULL) {
+        char order[KUMO_ID_TEXT_BYTES];
         uint8_t owner[KUMO_ADDRESS_BYTES];
         Kumo__OrderId id = KUMO__ORDER_ID__INIT;
-        KUMO_GUARD(kumo_codec_order_id_parse(a->order, owner, &id, err));
-        KUMO_GUARD(cli_path_param_add(path, cap, "order", a->order, err));
+        KUMO_GUARD(cli_id_canonicalize(a, a->order, order, sizeof(order), err));
+        KUMO_GUARD(kumo_codec_order_id_parse(order, owner, &id, err));
+        KUMO_GUARD(cli_path_param_add(path, cap, "order", order, err));
     }
     if (a->state != NULL) {
         char state[80];
@@ -376,7 +378,9 @@ static int q_deployment_run(cli_args_t *a)
     uint8_t owner[KUMO_ADDRESS_BYTES];
     uint64_t dseq = 0;
     if (strchr(a->pos[0], '/') != NULL) {
-        if (kumo_codec_deployment_id_parse(a->pos[0], owner, &dseq, &err) < 0) {
+        char id[KUMO_ID_TEXT_BYTES];
+        if (cli_id_canonicalize(a, a->pos[0], id, sizeof(id), &err) < 0 ||
+            kumo_codec_deployment_id_parse(id, owner, &dseq, &err) < 0) {
             return cli_usage_fail("query deployment", "%s", err.detail);
         }
     } else if (a->owner == NULL || cli_u64_parse(a->pos[0], "DSEQ", &dseq, &err) < 0) {

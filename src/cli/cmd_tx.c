@@ -376,7 +376,9 @@ static int tx_deploy_deposit_run(cli_args_t *a)
     Kumo__MsgDepositDeployment m = KUMO__MSG_DEPOSIT_DEPLOYMENT__INIT;
     /* "owner/dseq", or a bare dseq of the signer's own deployment. */
     if (strchr(a->pos[0], '/') != NULL) {
-        if (kumo_codec_deployment_id_parse(a->pos[0], owner, &m.dseq, &err) < 0) {
+        char id[KUMO_ID_TEXT_BYTES];
+        if (cli_id_canonicalize(a, a->pos[0], id, sizeof(id), &err) < 0 ||
+            kumo_codec_deployment_id_parse(id, owner, &m.dseq, &err) < 0) {
             return cli_usage_fail("tx deployment deposit", "%s", err.detail);
         }
     } else {
@@ -410,23 +412,28 @@ static int tx_deploy_close_run(cli_args_t *a)
 
 /* ---- fulfillment and lease ---- */
 
-/* An order id, or a lease id whose order part is taken. owner_out backs id_out->owner. */
-static int tx_order_arg(const char *text,
+/* An order id, or a lease id whose order part is taken; the owner may be a key name.
+ * owner_out backs id_out->owner. */
+static int tx_order_arg(const cli_args_t *a,
+                        const char *text,
                         uint8_t owner_out[KUMO_ADDRESS_BYTES],
                         Kumo__OrderId *id_out,
                         kumo_err_ctx_t *err)
 {
     kumo__order_id__init(id_out);
-    if (kumo_codec_order_id_parse(text, owner_out, id_out, err) == 0) {
-        return 0;
-    }
-    uint8_t provider[KUMO_ADDRESS_BYTES];
-    if (kumo_codec_lease_id_parse(text, owner_out, id_out, provider, NULL) == 0) {
-        return 0;
+    char id[KUMO_ID_TEXT_BYTES];
+    if (cli_id_canonicalize(a, text, id, sizeof(id), err) == 0) {
+        if (kumo_codec_order_id_parse(id, owner_out, id_out, err) == 0) {
+            return 0;
+        }
+        uint8_t provider[KUMO_ADDRESS_BYTES];
+        if (kumo_codec_lease_id_parse(id, owner_out, id_out, provider, NULL) == 0) {
+            return 0;
+        }
     }
     return kumo_err_set(err, KUMO_EINVAL,
-                        "'%s' is not an order id (kumo1owner/dseq/gseq/oseq); list them with "
-                        "kumo query orders",
+                        "'%s' is not an order id (OWNER/DSEQ/GSEQ/OSEQ, OWNER an address or a "
+                        "key); list them with kumo query orders",
                         text);
 }
 
@@ -491,7 +498,7 @@ static int tx_bid_run(cli_args_t *a)
     kumo_err_ctx_t err = {0};
     uint8_t owner[KUMO_ADDRESS_BYTES];
     Kumo__OrderId id;
-    if (tx_order_arg(a->pos[0], owner, &id, &err) < 0) {
+    if (tx_order_arg(a, a->pos[0], owner, &id, &err) < 0) {
         return cli_usage_fail("tx fulfillment create", "%s", err.detail);
     }
     Kumo__Order *order = NULL;
@@ -517,7 +524,7 @@ static int tx_bid_cancel_run(cli_args_t *a)
     kumo_err_ctx_t err = {0};
     uint8_t owner[KUMO_ADDRESS_BYTES];
     Kumo__OrderId id;
-    if (tx_order_arg(a->pos[0], owner, &id, &err) < 0) {
+    if (tx_order_arg(a, a->pos[0], owner, &id, &err) < 0) {
         return cli_usage_fail("tx fulfillment cancel", "%s", err.detail);
     }
     Kumo__MsgCancelFulfillment m = KUMO__MSG_CANCEL_FULFILLMENT__INIT;
@@ -544,7 +551,7 @@ static int tx_confirm_run(cli_args_t *a)
     int rc = 0;
     for (size_t i = 0; i < a->pos_count && rc == 0; i++) {
         kumo_err_ctx_t err = {0};
-        if (tx_order_arg(a->pos[i], c->owner[i], &c->ids[i], &err) < 0) {
+        if (tx_order_arg(a, a->pos[i], c->owner[i], &c->ids[i], &err) < 0) {
             rc = cli_usage_fail("tx lease confirm", "%s", err.detail);
         }
         kumo__lease_confirmation__init(&c->confs[i]);

@@ -545,7 +545,7 @@ static void e2e_bid(void)
     json_t *bid = json_array_get(json_object_get(f, "items"), 0);
     assert_int_equal(e2e_u64(bid, "price_total"), 70); /* 2 units x 35 */
     json_decref(f);
-    f = e2e_json("query fulfillments --order %s/7/1/1", g.tenant);
+    f = e2e_json("query fulfillments --order tenant/7/1/1");
     bid = json_array_get(json_object_get(f, "items"), 0);
     assert_int_equal(e2e_u64(bid, "price_total"), 60);
     json_decref(f);
@@ -571,11 +571,11 @@ static void e2e_confirm(const char *who, const char *order, uint64_t fee)
 static void e2e_close_and_release(void)
 {
     e2e_ok("tx deployment close --from tenant 7 --wait --home %s", g.cli_home);
-    json_t *d = e2e_json("query deployment 7 --owner tenant");
+    json_t *d = e2e_json("query deployment tenant/7");
     assert_string_equal(json_string_value(json_object_get(d, "state")), "DEPLOYMENT_CLOSING");
     json_decref(d);
-    e2e_ok("tx lease confirm --from east %s/7/0/1 --released --wait --home %s", g.tenant,
-           g.cli_home);
+    /* Ids may name their owner by key. */
+    e2e_ok("tx lease confirm --from east tenant/7/0/1 --released --wait --home %s", g.cli_home);
     e2e_ok("tx lease confirm --from west %s/7/1/1 --released --wait --home %s", g.tenant,
            g.cli_home);
     /* The facilitator closes the deployment once every lease is released. */
