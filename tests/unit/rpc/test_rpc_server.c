@@ -748,6 +748,35 @@ static void test_rpc_server_route_errors(void **state)
     request(&fx, EVHTTP_REQ_GET, "/providers?page=00", NULL, NULL, 0, &r);
     assert_error(&r, 400, KUMO_EINVAL, "cursor of another query");
     free(r.body);
+    /* a query string over KUMO_RPC_URI_BYTES_MAX */
+    char *uri = malloc(KUMO_RPC_URI_BYTES_MAX + 64);
+    assert_non_null(uri);
+    (void)snprintf(uri, KUMO_RPC_URI_BYTES_MAX + 64, "/providers?page=");
+    size_t at = strlen(uri);
+    memset(uri + at, '0', KUMO_RPC_URI_BYTES_MAX);
+    uri[at + KUMO_RPC_URI_BYTES_MAX] = '\0';
+    request(&fx, EVHTTP_REQ_GET, uri, NULL, NULL, 0, &r);
+    assert_error(&r, 400, KUMO_EINVAL, "query over the bound");
+    free(r.body);
+    free(uri);
+    /* headers over KUMO_RPC_HEADERS_BYTES_MAX: libevent refuses them, the node goes on */
+    struct evhttp_connection *c = conn_new(&fx);
+    memset(&r, 0, sizeof(r));
+    struct evhttp_request *big = evhttp_request_new(resp_on_done, &r);
+    assert_non_null(big);
+    char *value = malloc(KUMO_RPC_HEADERS_BYTES_MAX + 1);
+    assert_non_null(value);
+    memset(value, 'v', KUMO_RPC_HEADERS_BYTES_MAX);
+    value[KUMO_RPC_HEADERS_BYTES_MAX] = '\0';
+    struct evkeyvalq *h = evhttp_request_get_output_headers(big);
+    assert_int_equal(evhttp_add_header(h, "Host", "127.0.0.1"), 0);
+    assert_int_equal(evhttp_add_header(h, "X-Big", value), 0);
+    assert_int_equal(evhttp_make_request(c, big, EVHTTP_REQ_GET, "/status"), 0);
+    loop_until(&fx, &r.done);
+    assert_int_not_equal(r.status, 200);
+    free(r.body);
+    free(value);
+    evhttp_connection_free(c);
     json_decref(get_json(&fx, "/status", 200));
     fx_close(&fx);
 }
