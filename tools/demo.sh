@@ -21,7 +21,11 @@ cli_home=$work/cli
 log=$work/node.log
 node_pid=
 
-bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then
+    bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+    bold() { printf '\n== %s\n' "$*"; }
+fi
 say() { printf '   %s\n' "$*"; }
 k() { "$kumo" "$@" --home "$cli_home"; }
 
@@ -83,6 +87,11 @@ wait_for() {
 field() { awk -v k="$1" '$1 == k { print $2; exit }'; }
 height() { k query status | field height; }
 balance() { k query account "$1" | field balance; }
+# What the provider's lease has paid so far (its first lease's total_paid).
+lease_paid() {
+    k query leases --provider "$1" --output json | grep -o '"total_paid": "[0-9]*"' | head -n 1 |
+        grep -o '[0-9][0-9]*'
+}
 count_state() { k query "$1" --owner tenant --state "$2" --output json | grep -c "\"$3\"" || true; }
 
 bold "setting up: keys, genesis, node"
@@ -150,13 +159,16 @@ wait_for 30 "two active leases" leases_active
 k query leases --owner tenant | sed 's/^/   /'
 
 bold "5. providers confirm over a few blocks; confirmations pay them from escrow"
+say "(balances exclude the 10000 ukumo collateral each provider locked when bidding)"
 for round in 1 2 3; do
     start=$(height)
     advanced() { [ "$(height)" -ge $((start + 3)) ]; }
     wait_for 20 "3 more blocks" advanced
     k tx lease confirm --from dc-east "tenant/$dseq/0/1" --wait >/dev/null
     k tx lease confirm --from dc-west "tenant/$dseq/1/1" --wait >/dev/null
-    say "round $round at height $(height): dc-east $(balance dc-east) ukumo, dc-west $(balance dc-west) ukumo"
+    say "round $round at height $(height): dc-east balance $(balance dc-east) (lease paid" \
+        "$(lease_paid dc-east) so far), dc-west balance $(balance dc-west) (lease paid" \
+        "$(lease_paid dc-west))"
 done
 k query leases --owner tenant | sed 's/^/   /'
 
