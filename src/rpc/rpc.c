@@ -165,6 +165,10 @@ static void conn_on_close(struct evhttp_connection *conn, void *arg)
         evhttp_request_free(parked);
     }
     kumo_rpc_conn_watch_stop(entry);
+    if (entry->drop != NULL) {
+        event_free(entry->drop);
+        entry->drop = NULL;
+    }
     for (uint32_t i = 0; i < rpc->conn_count; i++) {
         if (rpc->conns[i] == entry) {
             rpc->conns[i] = rpc->conns[rpc->conn_count - 1];
@@ -183,6 +187,34 @@ static void conn_on_peer_closed(evutil_socket_t fd, short what, void *arg)
     kumo_rpc_conn_watch_stop(entry);
     /* its close callback releases what was parked on it */
     evhttp_connection_free(entry->conn);
+}
+
+static void conn_on_drop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rpc_conn_t *entry = arg;
+    event_free(entry->drop);
+    entry->drop = NULL;
+    kumo_rpc_conn_watch_stop(entry);
+    evhttp_connection_free(entry->conn);
+}
+
+bool kumo_rpc_conn_drop(rpc_conn_t *entry)
+{
+    if (entry->drop != NULL) {
+        return true;
+    }
+    entry->drop = evtimer_new(entry->rpc->base, conn_on_drop, entry);
+    struct timeval now = {0, 0};
+    if (entry->drop == NULL || evtimer_add(entry->drop, &now) != 0) {
+        if (entry->drop != NULL) {
+            event_free(entry->drop);
+            entry->drop = NULL;
+        }
+        return false;
+    }
+    return true;
 }
 
 void kumo_rpc_conn_watch_start(rpc_conn_t *entry)

@@ -26,6 +26,7 @@ typedef struct rpc_conn {
     rpc_waiter_t *waiter;
     rpc_sse_t *sse;
     struct event *watch; /* peer-close watch while a request is parked (EV_CLOSED) */
+    struct event *drop;  /* pending close (kumo_rpc_conn_drop) */
 } rpc_conn_t;
 
 struct rpc_sse {
@@ -35,6 +36,7 @@ struct rpc_sse {
     kumo_rpc_filter_t filter;
     kumo_rpc_pos_t after; /* everything at or before was sent (or filtered out) */
     uint64_t next_height; /* next block to stream */
+    bool dropped;         /* its connection closes on the next loop turn: send nothing more */
     rpc_sse_t *prev;
     rpc_sse_t *next;
 };
@@ -82,6 +84,10 @@ void kumo_rpc_reply_json(struct evhttp_request *hreq, int status, json_t *obj);
  * (where the backend reports EV_CLOSED; elsewhere the write or the timeout does it). */
 void kumo_rpc_conn_watch_start(rpc_conn_t *entry);
 void kumo_rpc_conn_watch_stop(rpc_conn_t *entry);
+/* Closes the connection on the next loop turn: code running inside evhttp's callbacks for it
+ * must not free it. Idempotent. Returns false if it could not be scheduled (then the peer's
+ * close or the timeout does it). */
+bool kumo_rpc_conn_drop(rpc_conn_t *entry);
 
 /* GET /events: starts a stream on hreq, parked on entry. */
 void kumo_rpc_sse_start(kumo_rpc_t *rpc,

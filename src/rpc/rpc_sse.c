@@ -47,13 +47,16 @@ void kumo_rpc_sse_release(rpc_sse_t *sse)
     kumo_free(sse);
 }
 
-/* Closes the client's connection (its close callback releases sse). */
+/* Closes the client's connection on the next loop turn (its close callback then releases
+ * sse); this may run inside evhttp's callbacks for that connection, which must not free it. */
 static void sse_drop(rpc_sse_t *sse, const char *why)
 {
+    if (sse->dropped) {
+        return;
+    }
     KUMO_LOG_WARN("rpc", "sse_client_dropped", "reason=%s unsent_bytes=%zu", why, sse_unsent(sse));
     sse->rpc->sse_dropped_total++;
-    struct evhttp_connection *conn = sse->entry->conn;
-    evhttp_connection_free(conn);
+    sse->dropped = kumo_rpc_conn_drop(sse->entry);
 }
 
 /* Appends the messages of block height that pass the filter and follow sse->after. */
@@ -108,7 +111,7 @@ static void sse_pump(rpc_sse_t *sse)
     kumo_rpc_t *rpc = sse->rpc;
     kumo_node_status_t st;
     kumo_node_status_get(rpc->node, &st);
-    if (sse->next_height > st.height) {
+    if (sse->dropped || sse->next_height > st.height) {
         return;
     }
     kumo_err_ctx_t err = {0};
@@ -236,7 +239,7 @@ static void keepalive_on_timer(evutil_socket_t fd, short what, void *arg)
     rpc_sse_t *next = NULL;
     for (rpc_sse_t *sse = rpc->sses; sse != NULL; sse = next) {
         next = sse->next;
-        struct evbuffer *b = evbuffer_new();
+        struct evbuffer *b = sse->dropped ? NULL : evbuffer_new();
         if (b == NULL) {
             continue;
         }
