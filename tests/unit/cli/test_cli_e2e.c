@@ -720,6 +720,35 @@ static void test_cli_errors_exit_codes_and_hints(void **state)
     json_decref(ans);
 }
 
+/* Lists page with --limit and --page, and --all follows every cursor. */
+static void test_cli_lists_paginate(void **state)
+{
+    (void)state;
+    E2E_SKIP_IF_NEEDED();
+    json_t *first = e2e_json("query providers --limit 1");
+    assert_int_equal(json_array_size(json_object_get(first, "items")), 1);
+    const char *next = json_string_value(json_object_get(first, "next"));
+    assert_non_null(next);
+    json_t *second = e2e_json("query providers --limit 1 --page %s", next);
+    assert_int_equal(json_array_size(json_object_get(second, "items")), 1);
+    const json_t *a = json_array_get(json_object_get(first, "items"), 0);
+    const json_t *b = json_array_get(json_object_get(second, "items"), 0);
+    assert_string_not_equal(json_string_value(json_object_get(a, "owner")),
+                            json_string_value(json_object_get(b, "owner")));
+    json_decref(second);
+    json_decref(first);
+    json_t *all = e2e_json("query providers --limit 1 --all");
+    assert_int_equal(json_array_size(json_object_get(all, "items")), 2);
+    assert_true(json_is_null(json_object_get(all, "next")));
+    json_decref(all);
+    /* Text mode says how to get the next page, on stderr. */
+    char *out = NULL;
+    assert_int_equal(e2e_run(&out, "query providers --limit 1 --home %s", g.cli_home), 0);
+    assert_non_null(strstr(out, "us-"));
+    assert_non_null(strstr(g.err_text, "--page"));
+    free(out);
+}
+
 /* Back-to-back txs of one key without --wait: the second finds the committed sequence taken
  * by the first (pending) and signs again at the sequence the mempool names. */
 static void test_cli_back_to_back_txs_pipeline(void **state)
@@ -759,6 +788,7 @@ int main(void)
         cmocka_unit_test(test_cli_lifecycle_pays_providers_and_closes),
         cmocka_unit_test(test_cli_keys_private_and_sealed_keys_need_the_passphrase),
         cmocka_unit_test(test_cli_errors_exit_codes_and_hints),
+        cmocka_unit_test(test_cli_lists_paginate),
         cmocka_unit_test(test_cli_back_to_back_txs_pipeline),
     };
     return cmocka_run_group_tests(tests, e2e_setup, e2e_teardown);
