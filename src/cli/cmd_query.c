@@ -312,8 +312,10 @@ static int q_list_run(const cli_args_t *a, const q_kind_t *k)
     kumo_err_ctx_t err = {0};
     char base[768];
     if (q_list_path(a, k, base, sizeof(base), &err) < 0) {
-        return err.code == KUMO_EINVAL ? cli_usage_fail("query", "%s", err.detail)
-                                       : cli_fail("query", &err);
+        char cmd[32];
+        (void)snprintf(cmd, sizeof(cmd), "query %s", k->path + 1);
+        return err.code == KUMO_EINVAL ? cli_usage_fail(cmd, "%s", err.detail)
+                                       : cli_fail(cmd, &err);
     }
     json_t *items = json_array();
     char next[KUMO_KEY_BYTES_MAX * 2 + 1];
