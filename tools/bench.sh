@@ -7,3 +7,4 @@ b="$root/build/release"
 echo "# bench_apply"; "$b/bench_apply"
 echo "# bench_market match"; "$b/bench_market" match
 echo "# bench_market orders"; "$b/bench_market" orders
+echo "# bench_node"; "$b/bench_node"

@@ -1,0 +1,536 @@
+/*
+ * bench_node.c - a load generator against a real `kumo node start` process over its HTTP API:
+ * pre-signed Send txs from many accounts with pipelined sequences, submitted at increasing
+ * offered rates; for each rate, committed txs/s and the p50/p99 submit-to-commit latency as
+ * the client sees it (commit = the tx's hash appears in a block announced on GET /events).
+ *
+ * Baseline in the same run: the market-apply ceiling of the foundation benchmark, the rate at
+ * which one core verifies and applies a 10k-Send block (bench_apply measures the same with a
+ * mixed block); the node also verifies every signature once, at admission.
+ *
+ * usage: bench_node [seconds-per-rate]   (default 5). Rates: 250 1000 2000 4000 8000 16000.
+ */
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "bench_util.h"
+#include "localnet/localnet.h"
+#include "node/node.h"
+
+#define BN_ACCOUNTS    2000u
+#define BN_CONNECTIONS 16u
+#define BN_CHAIN_ID    "kumo-bench"
+#define BN_TX_MAX      250000u
+
+typedef struct bn_tx {
+    kumo_buf_t bytes;
+    char body[512]; /* {"tx":"<base64>"} */
+    uint8_t hash[32];
+    uint64_t sent_ns;
+    uint64_t commit_ns;
+} bn_tx_t;
+
+typedef struct bn {
+    char *home;
+    char kumo_bin[600];
+    uint16_t port;
+    pid_t node_pid;
+    struct event_base *base;
+    struct evhttp_connection *conns[BN_CONNECTIONS];
+    struct evhttp_connection *sse_conn;
+    struct evhttp_connection *blocks_conn;
+    kumo_crypto_keypair_t keys[BN_ACCOUNTS];
+    uint8_t addrs[BN_ACCOUNTS][KUMO_ADDRESS_BYTES];
+    uint64_t seq[BN_ACCOUNTS];
+    bn_tx_t *txs;
+    size_t tx_count;
+    size_t next_send;
+    size_t phase_end;
+    uint64_t per_tick;
+    uint64_t committed;
+    uint64_t rejected;
+    uint64_t in_flight;
+    struct event *tick;
+    uint64_t last_block_seen;
+    uint32_t *index; /* open addressing over tx hashes: slot -> tx number + 1 */
+    size_t index_slots;
+} bn_t;
+
+static bn_t bn;
+
+/* ---- the node process ---- */
+
+static uint16_t bn_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        bench_die("free port", KUMO_EIO, NULL);
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void bn_run(const char *cmd)
+{
+    if (system(cmd) != 0) {
+        fprintf(stderr, "bench_node: failed: %s\n", cmd);
+        exit(1);
+    }
+}
+
+static void bn_node_start(void)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "'%s' init --home '%s' --chain-id %s >/dev/null", bn.kumo_bin,
+             bn.home, BN_CHAIN_ID);
+    bn_run(cmd);
+    for (uint32_t i = 0; i < BN_ACCOUNTS; i++) {
+        BENCH_MUST("genesis account",
+                   kumo_node_genesis_account_add(bn.home, bn.addrs[i], 1000000000ull, &bench_err_));
+    }
+    bn.port = bn_free_port();
+    char listen[64];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", bn.port);
+    char log[700];
+    snprintf(log, sizeof(log), "%s/node.log", bn.home);
+    bn.node_pid = fork();
+    if (bn.node_pid == 0) {
+        FILE *f = freopen(log, "w", stderr);
+        (void)f;
+        execl(bn.kumo_bin, "kumo", "node", "start", "--home", bn.home, "--rpc-listen", listen,
+              (char *)NULL);
+        _exit(127);
+    }
+}
+
+static void bn_node_stop(void)
+{
+    if (bn.node_pid > 0) {
+        kill(bn.node_pid, SIGTERM);
+        int status;
+        waitpid(bn.node_pid, &status, 0);
+    }
+}
+
+/* ---- HTTP ---- */
+
+typedef struct bn_get {
+    bool done;
+    int status;
+    json_t *json;
+} bn_get_t;
+
+static void bn_get_cb(struct evhttp_request *req, void *arg)
+{
+    bn_get_t *g = arg;
+    g->done = true;
+    if (req == NULL) {
+        return;
+    }
+    g->status = evhttp_request_get_response_code(req);
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    char *text = malloc(len + 1);
+    evbuffer_remove(in, text, len);
+    text[len] = '\0';
+    g->json = json_loads(text, 0, NULL);
+    free(text);
+}
+
+/* A blocking GET on the loop (used outside the measured window). */
+static json_t *bn_get(const char *path)
+{
+    bn_get_t g = {0};
+    struct evhttp_request *req = evhttp_request_new(bn_get_cb, &g);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
+    if (evhttp_make_request(bn.conns[0], req, EVHTTP_REQ_GET, path) != 0) {
+        return NULL;
+    }
+    while (!g.done) {
+        event_base_loop(bn.base, EVLOOP_ONCE);
+    }
+    if (g.status != 200) {
+        json_decref(g.json);
+        return NULL;
+    }
+    return g.json;
+}
+
+static void bn_wait_ready(void)
+{
+    uint64_t deadline = bench_now_ns() + 30ull * 1000000000ull;
+    while (bench_now_ns() < deadline) {
+        json_t *st = bn_get("/status");
+        if (st != NULL) {
+            json_decref(st);
+            return;
+        }
+        usleep(100000); /* the node is starting; nothing else to do meanwhile */
+    }
+    bench_die("node did not answer /status within 30 s", KUMO_EIO, NULL);
+}
+
+static void bn_submit_cb(struct evhttp_request *req, void *arg)
+{
+    bn_tx_t *tx = arg;
+    bn.in_flight--;
+    if (req == NULL || evhttp_request_get_response_code(req) != 200) {
+        bn.rejected++;
+        tx->sent_ns = 0;
+    }
+}
+
+static void bn_submit(size_t i)
+{
+    bn_tx_t *tx = &bn.txs[i];
+    struct evhttp_request *req = evhttp_request_new(bn_submit_cb, tx);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Host", "127.0.0.1");
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evbuffer_add(evhttp_request_get_output_buffer(req), tx->body, strlen(tx->body));
+    tx->sent_ns = bench_now_ns();
+    bn.in_flight++;
+    if (evhttp_make_request(bn.conns[i % BN_CONNECTIONS], req, EVHTTP_REQ_POST, "/txs") != 0) {
+        bn.in_flight--;
+        bn.rejected++;
+        tx->sent_ns = 0;
+    }
+}
+
+static void bn_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    for (uint64_t n = 0; n < bn.per_tick && bn.next_send < bn.phase_end; n++) {
+        bn_submit(bn.next_send++);
+    }
+}
+
+/* ---- commits: block events on SSE, then the block's tx hashes ---- */
+
+static size_t bn_slot(const uint8_t hash[32])
+{
+    return (size_t)(kumo_be64_get(hash) % bn.index_slots);
+}
+
+static void bn_index_build(void)
+{
+    bn.index_slots = (size_t)bn.tx_count * 2 + 1;
+    bn.index = calloc(bn.index_slots, sizeof(*bn.index));
+    for (size_t i = 0; i < bn.tx_count; i++) {
+        size_t slot = bn_slot(bn.txs[i].hash);
+        while (bn.index[slot] != 0) {
+            slot = (slot + 1) % bn.index_slots;
+        }
+        bn.index[slot] = (uint32_t)(i + 1);
+    }
+}
+
+static bn_tx_t *bn_find(const uint8_t hash[32])
+{
+    for (size_t slot = bn_slot(hash); bn.index[slot] != 0; slot = (slot + 1) % bn.index_slots) {
+        bn_tx_t *tx = &bn.txs[bn.index[slot] - 1];
+        if (memcmp(tx->hash, hash, 32) == 0) {
+            return tx;
+        }
+    }
+    return NULL;
+}
+
+/* Marks the txs of a fetched block committed at the time the block was announced. */
+static void bn_block_cb(struct evhttp_request *req, void *arg)
+{
+    uint64_t *announced_ns = arg;
+    json_t *blk = NULL;
+    if (req != NULL && evhttp_request_get_response_code(req) == 200) {
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        size_t len = evbuffer_get_length(in);
+        char *text = malloc(len + 1);
+        evbuffer_remove(in, text, len);
+        text[len] = '\0';
+        blk = json_loads(text, 0, NULL);
+        free(text);
+    }
+    json_t *txs = blk != NULL ? json_object_get(blk, "txs") : NULL;
+    size_t i;
+    json_t *h;
+    json_array_foreach(txs, i, h)
+    {
+        uint8_t hash[32];
+        size_t len = 0;
+        const char *hex = json_string_value(h);
+        if (hex != NULL && kumo_codec_hex_decode(hex, hash, sizeof(hash), &len, NULL) == 0 &&
+            len == 32) {
+            bn_tx_t *tx = bn_find(hash);
+            if (tx != NULL && tx->commit_ns == 0) {
+                tx->commit_ns = *announced_ns;
+                bn.committed++;
+            }
+        }
+    }
+    json_decref(blk);
+    free(announced_ns);
+}
+
+/* Fetches a block announced on the event stream, without blocking the loop. */
+static void bn_block_seen(uint64_t height)
+{
+    uint64_t *announced_ns = malloc(sizeof(*announced_ns));
+    *announced_ns = bench_now_ns();
+    char path[64];
+    snprintf(path, sizeof(path), "/blocks/%" PRIu64, height);
+    struct evhttp_request *req = evhttp_request_new(bn_block_cb, announced_ns);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
+    if (evhttp_make_request(bn.blocks_conn, req, EVHTTP_REQ_GET, path) != 0) {
+        free(announced_ns);
+    }
+}
+
+static void bn_sse_chunk_cb(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    char *line;
+    size_t len;
+    while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
+        const char *p = strstr(line, "\"height\"");
+        if (strncmp(line, "data:", 5) == 0 && p != NULL) {
+            p = strchr(p + 8, '"');
+            uint64_t height = p != NULL ? strtoull(p + 1, NULL, 10) : 0;
+            if (height > bn.last_block_seen) {
+                bn.last_block_seen = height;
+                bn_block_seen(height);
+            }
+        }
+        free(line);
+    }
+}
+
+static void bn_sse_done_cb(struct evhttp_request *req, void *arg)
+{
+    (void)req;
+    (void)arg;
+}
+
+static void bn_sse_start(void)
+{
+    bn.sse_conn = evhttp_connection_base_new(bn.base, NULL, "127.0.0.1", bn.port);
+    bn.blocks_conn = evhttp_connection_base_new(bn.base, NULL, "127.0.0.1", bn.port);
+    struct evhttp_request *req = evhttp_request_new(bn_sse_done_cb, NULL);
+    evhttp_request_set_chunked_cb(req, bn_sse_chunk_cb);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
+    json_t *st = bn_get("/status");
+    uint64_t head = 0;
+    if (st != NULL) {
+        head = strtoull(json_string_value(json_object_get(st, "height")) != NULL
+                            ? json_string_value(json_object_get(st, "height"))
+                            : "0",
+                        NULL, 10);
+        json_decref(st);
+    }
+    bn.last_block_seen = head;
+    char path[96];
+    snprintf(path, sizeof(path), "/events?types=block&from_height=%" PRIu64, head + 1);
+    if (evhttp_make_request(bn.sse_conn, req, EVHTTP_REQ_GET, path) != 0) {
+        bench_die("sse", KUMO_EIO, NULL);
+    }
+}
+
+/* ---- txs ---- */
+
+static void bn_txs_build(uint64_t min_fee)
+{
+    bn.txs = calloc(BN_TX_MAX, sizeof(*bn.txs));
+    for (size_t i = 0; i < BN_TX_MAX; i++) {
+        uint32_t a = (uint32_t)(i % BN_ACCOUNTS);
+        Kumo__MsgSend s = KUMO__MSG_SEND__INIT;
+        s.to.data = bn.addrs[(a + 1) % BN_ACCOUNTS];
+        s.to.len = KUMO_ADDRESS_BYTES;
+        s.amount = 1;
+        Kumo__Msg msg = KUMO__MSG__INIT;
+        msg.sum_case = KUMO__MSG__SUM_SEND;
+        msg.send = &s;
+        Kumo__Msg *msgs[1] = {&msg};
+        kumo_buf_init(&bn.txs[i].bytes, KUMO_TX_BYTES_MAX);
+        BENCH_MUST("tx", kumo_chain_tx_build(BN_CHAIN_ID, &bn.keys[a], bn.seq[a]++, min_fee, "",
+                                             msgs, 1, &bn.txs[i].bytes, &bench_err_));
+        kumo_crypto_sha256(kumo_buf_bytes(&bn.txs[i].bytes), bn.txs[i].hash);
+        char b64[400];
+        sodium_bin2base64(b64, sizeof(b64), bn.txs[i].bytes.ptr, bn.txs[i].bytes.len,
+                          sodium_base64_VARIANT_ORIGINAL);
+        snprintf(bn.txs[i].body, sizeof(bn.txs[i].body), "{\"tx\":\"%s\"}", b64);
+    }
+    bn.tx_count = BN_TX_MAX;
+}
+
+static int bn_u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a;
+    uint64_t y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Offers rate tx/s for seconds, then waits up to 15 s for the stragglers to commit; returns
+ * the committed rate (txs committed over the time from the first send to the last commit). */
+static uint64_t bn_phase(uint64_t rate, uint64_t seconds)
+{
+    size_t start = bn.next_send;
+    size_t want = (size_t)(rate * seconds);
+    if (start + want > bn.tx_count) {
+        want = bn.tx_count - start;
+    }
+    bn.phase_end = start + want;
+    bn.per_tick = rate / 100 > 0 ? rate / 100 : 1;
+    uint64_t committed_before = bn.committed;
+    uint64_t rejected_before = bn.rejected;
+    struct timeval tv = {0, 10000};
+    bn.tick = event_new(bn.base, -1, EV_PERSIST, bn_tick_cb, NULL);
+    event_add(bn.tick, &tv);
+    uint64_t t0 = bench_now_ns();
+    uint64_t deadline = t0 + (seconds + 15) * 1000000000ull;
+    while (bench_now_ns() < deadline) {
+        event_base_loop(bn.base, EVLOOP_ONCE);
+        bool sent_all = bn.next_send >= bn.phase_end && bn.in_flight == 0;
+        if (sent_all && bn.committed - committed_before + (bn.rejected - rejected_before) >= want) {
+            break;
+        }
+    }
+    event_free(bn.tick);
+    uint64_t last_commit = t0;
+    uint64_t *lat = calloc(want + 1, sizeof(*lat));
+    size_t n = 0;
+    for (size_t i = start; i < bn.phase_end; i++) {
+        if (bn.txs[i].commit_ns != 0 && bn.txs[i].sent_ns != 0) {
+            lat[n++] = bn.txs[i].commit_ns - bn.txs[i].sent_ns;
+            last_commit = bn.txs[i].commit_ns > last_commit ? bn.txs[i].commit_ns : last_commit;
+        }
+    }
+    qsort(lat, n, sizeof(*lat), bn_u64_cmp);
+    /* Throughput over the sending window: the first commits come about one median latency
+     * after the start, so the window is (last commit - start - p50), never less than the time
+     * spent sending. */
+    uint64_t send_ns = seconds * 1000000000ull;
+    uint64_t p50_ns = n > 0 ? lat[n / 2] : 0;
+    uint64_t window_ns = last_commit - t0 > p50_ns ? last_commit - t0 - p50_ns : send_ns;
+    char name[96];
+    uint64_t committed_rate = bench_rate(n, window_ns > send_ns ? window_ns : send_ns);
+    snprintf(name, sizeof(name), "node_offered_%" PRIu64 "_committed_per_s", rate);
+    bench_result(name, committed_rate, "1/s");
+    snprintf(name, sizeof(name), "node_offered_%" PRIu64 "_p50_ms", rate);
+    bench_result(name, n > 0 ? lat[n / 2] / 1000000 : 0, "ms");
+    snprintf(name, sizeof(name), "node_offered_%" PRIu64 "_p99_ms", rate);
+    bench_result(name, n > 0 ? lat[n * 99 / 100] / 1000000 : 0, "ms");
+    snprintf(name, sizeof(name), "node_offered_%" PRIu64 "_rejected", rate);
+    bench_result(name, bn.rejected - rejected_before, "txs");
+    free(lat);
+    return committed_rate;
+}
+
+/* ---- the ceiling ---- */
+
+/* One core verifying and applying a block of 10k Sends. */
+static uint64_t bn_apply_ceiling(void)
+{
+    char *dir = bench_tmpdir("node-ceiling");
+    Kumo__Params params = KUMO__PARAMS__INIT;
+    kumo_market_params_default(&params);
+    Kumo__GenesisBalance *bal = calloc(BN_ACCOUNTS, sizeof(*bal));
+    Kumo__GenesisBalance **ptrs = calloc(BN_ACCOUNTS, sizeof(*ptrs));
+    for (uint32_t i = 0; i < BN_ACCOUNTS; i++) {
+        kumo__genesis_balance__init(&bal[i]);
+        bal[i].address.data = bn.addrs[i];
+        bal[i].address.len = KUMO_ADDRESS_BYTES;
+        bal[i].amount = 1000000000ull;
+        ptrs[i] = &bal[i];
+    }
+    Kumo__Genesis g = KUMO__GENESIS__INIT;
+    g.chain_id = BN_CHAIN_ID;
+    g.params = &params;
+    g.n_balances = BN_ACCOUNTS;
+    g.balances = ptrs;
+    kumo_localnet_cfg_t cfg = {.dir = dir, .no_sync = true};
+    kumo_localnet_t *net = NULL;
+    BENCH_MUST("ceiling open", kumo_localnet_open(&cfg, BN_CHAIN_ID, &g, &net, &bench_err_));
+    size_t n = 10000;
+    kumo_bytes_t *txs = calloc(n, sizeof(*txs));
+    for (size_t i = 0; i < n; i++) {
+        txs[i] = kumo_buf_bytes(&bn.txs[i].bytes);
+    }
+    kumo_kv_t kv;
+    BENCH_MUST("begin", kumo_store_block_begin(kumo_localnet_store(net), &kv, &bench_err_));
+    kumo_chain_block_in_t in = {.chain_id = BN_CHAIN_ID,
+                                .height = 1,
+                                .prev_app_hash = kumo_localnet_app_hash(net),
+                                .txs = txs,
+                                .tx_count = n};
+    kumo_chain_block_out_t out;
+    uint64_t t0 = bench_now_ns();
+    BENCH_MUST("apply", kumo_chain_block_apply(&kv, &in, &out, &bench_err_));
+    uint64_t ns = bench_now_ns() - t0;
+    bench_result("ceiling_block_txs_ok", out.tx_ok_count, "txs");
+    kumo_chain_block_out_free(&out);
+    kumo_store_block_abort(kumo_localnet_store(net));
+    free(txs);
+    free(bal);
+    free(ptrs);
+    kumo_localnet_close(net);
+    bench_rmdir(dir);
+    return bench_rate(n, ns);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t seconds = argc > 1 ? strtoull(argv[1], NULL, 10) : 5;
+    if (kumo_crypto_init() != 0) {
+        return 1;
+    }
+    char self[512];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (len <= 0) {
+        return 1;
+    }
+    self[len] = '\0';
+    char *slash = strrchr(self, '/');
+    *slash = '\0';
+    snprintf(bn.kumo_bin, sizeof(bn.kumo_bin), "%s/kumo", self);
+    for (uint32_t i = 0; i < BN_ACCOUNTS; i++) {
+        bench_key(9, i, &bn.keys[i], bn.addrs[i]);
+    }
+    fprintf(stderr, "bench_node: signing %u txs...\n", BN_TX_MAX);
+    Kumo__Params defaults = KUMO__PARAMS__INIT;
+    kumo_market_params_default(&defaults); /* what `kumo init` writes into genesis */
+    bn_txs_build(defaults.min_fee);
+    bn_index_build();
+    uint64_t ceiling = bn_apply_ceiling();
+    bench_result("market_apply_ceiling_txs_per_s", ceiling, "1/s");
+    bn.home = bench_tmpdir("node");
+    bn_node_start();
+    bn.base = event_base_new();
+    for (uint32_t i = 0; i < BN_CONNECTIONS; i++) {
+        bn.conns[i] = evhttp_connection_base_new(bn.base, NULL, "127.0.0.1", bn.port);
+    }
+    bn_wait_ready();
+    bn_sse_start();
+    static const uint64_t rates[] = {250, 1000, 2000, 4000, 8000, 16000};
+    uint64_t best = 0;
+    for (size_t r = 0; r < sizeof(rates) / sizeof(rates[0]); r++) {
+        uint64_t rate = bn_phase(rates[r], seconds);
+        best = rate > best ? rate : best;
+    }
+    bench_ratio("node_best_committed_vs_ceiling", best, ceiling);
+    bn_node_stop();
+    bench_rmdir(bn.home);
+    return 0;
+}
