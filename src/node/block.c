@@ -346,9 +346,14 @@ static int block_records_put(node_block_t *b, kumo_err_ctx_t *err)
         KUMO_ASSERT(len <= sizeof(buf));
         enc.len = protobuf_c_message_pack(&loc.base, buf);
         KUMO_ASSERT(enc.len == len);
-        KUMO_GUARD(kumo_store_block_record_put(store, KUMO_STORE_TABLE_TX_INDEX,
-                                               kumo_bytes_make(b->hashes[i], KUMO_CHAIN_HASH_BYTES),
-                                               kumo_buf_bytes(&enc), err));
+        /* The first location of a hash wins: a replayed tx (the same bytes again, failing on
+         * its used sequence) must not hide where the tx really committed. */
+        int rc = kumo_store_block_record_add(store, KUMO_STORE_TABLE_TX_INDEX,
+                                             kumo_bytes_make(b->hashes[i], KUMO_CHAIN_HASH_BYTES),
+                                             kumo_buf_bytes(&enc), err);
+        if (rc < 0 && rc != KUMO_EEXIST) {
+            return rc;
+        }
     }
     return 0;
 }

@@ -317,11 +317,12 @@ static MDB_dbi store_table_dbi(const kumo_store_t *store, kumo_store_table_t tab
     return store->dbi_tables[table];
 }
 
-int kumo_store_block_record_put(kumo_store_t *store,
-                                kumo_store_table_t table,
-                                kumo_bytes_t key,
-                                kumo_bytes_t val,
-                                kumo_err_ctx_t *err)
+static int store_record_write(kumo_store_t *store,
+                              kumo_store_table_t table,
+                              kumo_bytes_t key,
+                              kumo_bytes_t val,
+                              unsigned int flags,
+                              kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(store != NULL && store->block_open);
     /* Records go straight into the block txn: inside a savepoint they could be rolled back
@@ -335,8 +336,29 @@ int kumo_store_block_record_put(kumo_store_t *store,
                 "record of %zu bytes exceeds %u", val.len, KUMO_STORE_RECORD_BYTES_MAX);
     MDB_val k = store_val(key);
     MDB_val v = store_val(val);
-    int rc = mdb_put(store->txns[0], dbi, &k, &v, 0);
+    int rc = mdb_put(store->txns[0], dbi, &k, &v, flags);
+    if (rc == MDB_KEYEXIST) {
+        return kumo_err_set(err, KUMO_EEXIST, "record already present");
+    }
     return rc == 0 ? 0 : kumo_store_err_map(rc, err, "mdb_put record");
+}
+
+int kumo_store_block_record_put(kumo_store_t *store,
+                                kumo_store_table_t table,
+                                kumo_bytes_t key,
+                                kumo_bytes_t val,
+                                kumo_err_ctx_t *err)
+{
+    return store_record_write(store, table, key, val, 0, err);
+}
+
+int kumo_store_block_record_add(kumo_store_t *store,
+                                kumo_store_table_t table,
+                                kumo_bytes_t key,
+                                kumo_bytes_t val,
+                                kumo_err_ctx_t *err)
+{
+    return store_record_write(store, table, key, val, MDB_NOOVERWRITE, err);
 }
 
 void kumo_store_block_abort(kumo_store_t *store)

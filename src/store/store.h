@@ -124,6 +124,13 @@ KUMO_MUST_USE int kumo_store_block_record_put(kumo_store_t *store,
                                               kumo_bytes_t key,
                                               kumo_bytes_t val,
                                               kumo_err_ctx_t *err);
+/* Like kumo_store_block_record_put, but keeps an existing record: KUMO_EEXIST (nothing
+ * written) when key is already in the table, committed or written earlier in this block. */
+KUMO_MUST_USE int kumo_store_block_record_add(kumo_store_t *store,
+                                              kumo_store_table_t table,
+                                              kumo_bytes_t key,
+                                              kumo_bytes_t val,
+                                              kumo_err_ctx_t *err);
 /* Discards everything written since block_begin. A no-op when no block is open, so cleanup
  * paths may call it after a failed commit. */
 void kumo_store_block_abort(kumo_store_t *store);

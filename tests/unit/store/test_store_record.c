@@ -62,6 +62,21 @@ static void test_store_record_commits_with_the_block(void **state)
     assert_get_str(&ts.kv, "h1", NULL);
     assert_write_set(&ts.kv, "");
 
+    /* add keeps what is there, committed or from this block. */
+    kumo_err_ctx_t err = {0};
+    assert_int_equal(kumo_store_block_record_add(ts.store, KUMO_STORE_TABLE_TX_INDEX, b_str("tx"),
+                                                 b_str("other"), &err),
+                     KUMO_EEXIST);
+    assert_int_equal(kumo_store_block_record_add(ts.store, KUMO_STORE_TABLE_TX_INDEX, b_str("tx2"),
+                                                 b_str("a"), &err),
+                     0);
+    assert_int_equal(kumo_store_block_record_add(ts.store, KUMO_STORE_TABLE_TX_INDEX, b_str("tx2"),
+                                                 b_str("b"), &err),
+                     KUMO_EEXIST);
+    assert_int_equal(kumo_test_store_commit(&ts, 2), 0);
+    assert_record(ts.store, KUMO_STORE_TABLE_TX_INDEX, "tx", "loc");
+    assert_record(ts.store, KUMO_STORE_TABLE_TX_INDEX, "tx2", "a");
+
     /* An aborted block takes its records with it. */
     record_put_ok(ts.store, KUMO_STORE_TABLE_BLOCKS, "h2", "block2");
     record_put_ok(ts.store, KUMO_STORE_TABLE_BLOCKS, "h1", "overwritten");
