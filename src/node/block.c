@@ -389,6 +389,26 @@ static uint64_t counter_apply(uint64_t v, int64_t delta)
     return v + (uint64_t)delta;
 }
 
+/* Debug builds recount what the events moved (O(n) per block, so slow-assert builds only). */
+static void block_counts_check(kumo_node_t *node)
+{
+#ifdef KUMO_ASSERT_SLOW_ENABLED
+    if (node->head_read == NULL) {
+        return;
+    }
+    uint64_t orders = 0;
+    uint64_t leases = 0;
+    KUMO_ASSERT(kumo_node_state_count(&node->head_kv, KUMO_MARKET_OBJ_ORDER,
+                                      KUMO__ORDER_STATE__ORDER_OPEN, &orders, NULL) == 0);
+    KUMO_ASSERT(kumo_node_state_count(&node->head_kv, KUMO_MARKET_OBJ_LEASE,
+                                      KUMO__LEASE_STATE__LEASE_ACTIVE, &leases, NULL) == 0);
+    KUMO_ASSERT(orders == node->open_orders);
+    KUMO_ASSERT(leases == node->active_leases);
+#else
+    (void)node;
+#endif
+}
+
 /* After the commit: the node's view moves to the new block. */
 static void block_committed(node_block_t *b, uint64_t t0_us)
 {
@@ -401,6 +421,7 @@ static void block_committed(node_block_t *b, uint64_t t0_us)
     node->open_orders = counter_apply(node->open_orders, b->open_orders_delta);
     node->active_leases = counter_apply(node->active_leases, b->active_leases_delta);
     kumo_node_head_refresh(node);
+    block_counts_check(node);
     if (node->head_read != NULL) {
         kumo_node_mempool_env_t env = {&node->head_kv, node->params, node->cfg.chain_id};
         size_t dropped = kumo_node_mempool_update(

@@ -81,11 +81,11 @@ static int node_count_cb(void *ctx, const ProtobufCMessage *obj)
 
 /* Counts objects of one kind in one state through the market's state index, page by page:
  * O(count) once at open; blocks then keep the counts from their events. */
-static int node_state_count(const kumo_kv_t *kv,
-                            kumo_market_object_t object,
-                            uint32_t state,
-                            uint64_t *out,
-                            kumo_err_ctx_t *err)
+int kumo_node_state_count(const kumo_kv_t *kv,
+                          kumo_market_object_t object,
+                          uint32_t state,
+                          uint64_t *out,
+                          kumo_err_ctx_t *err)
 {
     node_count_t c = {0};
     uint8_t page[KUMO_KEY_BYTES_MAX];
@@ -136,10 +136,10 @@ static int node_head_load(kumo_node_t *node, kumo_err_ctx_t *err)
     KUMO_GUARD(kumo_market_params_get(&node->head_kv, &node->params, err));
     KUMO_GUARD(kumo_market_validator_is_operator(&node->head_kv, node->validator_addr,
                                                  &node->validator_is_operator, err));
-    KUMO_GUARD(node_state_count(&node->head_kv, KUMO_MARKET_OBJ_ORDER,
-                                KUMO__ORDER_STATE__ORDER_OPEN, &node->open_orders, err));
-    KUMO_GUARD(node_state_count(&node->head_kv, KUMO_MARKET_OBJ_LEASE,
-                                KUMO__LEASE_STATE__LEASE_ACTIVE, &node->active_leases, err));
+    KUMO_GUARD(kumo_node_state_count(&node->head_kv, KUMO_MARKET_OBJ_ORDER,
+                                     KUMO__ORDER_STATE__ORDER_OPEN, &node->open_orders, err));
+    KUMO_GUARD(kumo_node_state_count(&node->head_kv, KUMO_MARKET_OBJ_LEASE,
+                                     KUMO__LEASE_STATE__LEASE_ACTIVE, &node->active_leases, err));
     if (node->height == 0) {
         return 0; /* genesis: no block, last block hash zeros */
     }

@@ -92,6 +92,12 @@ kumo_node_genesis_load(const char *home, Kumo__Genesis **out, kumo_err_ctx_t *er
 /* Re-opens the head snapshot after a commit; on failure logs it and leaves head_read NULL
  * (submissions then retry the open). */
 void kumo_node_head_refresh(kumo_node_t *node);
+/* Counts objects of one kind in one state through the market's state index (O(count)). */
+KUMO_MUST_USE int kumo_node_state_count(const kumo_kv_t *kv,
+                                        kumo_market_object_t object,
+                                        uint32_t state,
+                                        uint64_t *out,
+                                        kumo_err_ctx_t *err);
 /* Calls every commit listener for height. */
 void kumo_node_listeners_call(kumo_node_t *node, uint64_t height);
 
