@@ -9,6 +9,9 @@
  * mixed block); the node also verifies every signature once, at admission.
  *
  * usage: bench_node [seconds-per-rate]   (default 5). Rates: 250 1000 2000 4000 8000 16000.
+ *        bench_node query [orders]        by-owner query latency with that many open orders
+ *                                         (default 1,000,000), idle and under 1000 tx/s of writes
+ *                                         (bench_node_query.h).
  */
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -32,7 +35,7 @@
 
 typedef struct bn_tx {
     kumo_buf_t bytes;
-    char body[512]; /* {"tx":"<base64>"} */
+    char *body; /* {"tx":"<base64>"} (malloc'd) */
     uint8_t hash[32];
     uint64_t sent_ns;
     uint64_t commit_ns;
@@ -61,6 +64,8 @@ typedef struct bn {
     struct event *tick;
     uint64_t last_block_seen;
     uint32_t *index; /* open addressing over tx hashes: slot -> tx number + 1 */
+    uint8_t (*extra_addrs)[KUMO_ADDRESS_BYTES]; /* more genesis accounts (query mode) */
+    size_t extra_count;
     size_t index_slots;
 } bn_t;
 
@@ -98,6 +103,10 @@ static void bn_node_start(void)
     for (uint32_t i = 0; i < BN_ACCOUNTS; i++) {
         BENCH_MUST("genesis account",
                    kumo_node_genesis_account_add(bn.home, bn.addrs[i], 1000000000ull, &bench_err_));
+    }
+    for (size_t i = 0; i < bn.extra_count; i++) {
+        BENCH_MUST("genesis account", kumo_node_genesis_account_add(bn.home, bn.extra_addrs[i],
+                                                                    1000000000000ull, &bench_err_));
     }
     bn.port = bn_free_port();
     char listen[64];
@@ -191,9 +200,8 @@ static void bn_submit_cb(struct evhttp_request *req, void *arg)
     }
 }
 
-static void bn_submit(size_t i)
+static void bn_submit_tx(bn_tx_t *tx, size_t conn)
 {
-    bn_tx_t *tx = &bn.txs[i];
     struct evhttp_request *req = evhttp_request_new(bn_submit_cb, tx);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Host", "127.0.0.1");
@@ -201,11 +209,16 @@ static void bn_submit(size_t i)
     evbuffer_add(evhttp_request_get_output_buffer(req), tx->body, strlen(tx->body));
     tx->sent_ns = bench_now_ns();
     bn.in_flight++;
-    if (evhttp_make_request(bn.conns[i % BN_CONNECTIONS], req, EVHTTP_REQ_POST, "/txs") != 0) {
+    if (evhttp_make_request(bn.conns[conn % BN_CONNECTIONS], req, EVHTTP_REQ_POST, "/txs") != 0) {
         bn.in_flight--;
         bn.rejected++;
         tx->sent_ns = 0;
     }
+}
+
+static void bn_submit(size_t i)
+{
+    bn_submit_tx(&bn.txs[i], i);
 }
 
 static void bn_tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -350,10 +363,24 @@ static void bn_sse_start(void)
 
 /* ---- txs ---- */
 
-static void bn_txs_build(uint64_t min_fee)
+/* Hash and HTTP body of a signed tx. */
+static void bn_tx_finish(bn_tx_t *tx)
 {
-    bn.txs = calloc(BN_TX_MAX, sizeof(*bn.txs));
-    for (size_t i = 0; i < BN_TX_MAX; i++) {
+    kumo_crypto_sha256(kumo_buf_bytes(&tx->bytes), tx->hash);
+    size_t b64_len = sodium_base64_ENCODED_LEN(tx->bytes.len, sodium_base64_VARIANT_ORIGINAL);
+    tx->body = malloc(b64_len + 16);
+    memcpy(tx->body, "{\"tx\":\"", 7);
+    sodium_bin2base64(tx->body + 7, b64_len, tx->bytes.ptr, tx->bytes.len,
+                      sodium_base64_VARIANT_ORIGINAL);
+    size_t len = strlen(tx->body);
+    memcpy(tx->body + len, "\"}", 3);
+}
+
+/* count Sends round-robin over the accounts, with pipelined sequences. */
+static void bn_txs_build(uint64_t min_fee, size_t count)
+{
+    bn.txs = calloc(count, sizeof(*bn.txs));
+    for (size_t i = 0; i < count; i++) {
         uint32_t a = (uint32_t)(i % BN_ACCOUNTS);
         Kumo__MsgSend s = KUMO__MSG_SEND__INIT;
         s.to.data = bn.addrs[(a + 1) % BN_ACCOUNTS];
@@ -366,13 +393,9 @@ static void bn_txs_build(uint64_t min_fee)
         kumo_buf_init(&bn.txs[i].bytes, KUMO_TX_BYTES_MAX);
         BENCH_MUST("tx", kumo_chain_tx_build(BN_CHAIN_ID, &bn.keys[a], bn.seq[a]++, min_fee, "",
                                              msgs, 1, &bn.txs[i].bytes, &bench_err_));
-        kumo_crypto_sha256(kumo_buf_bytes(&bn.txs[i].bytes), bn.txs[i].hash);
-        char b64[400];
-        sodium_bin2base64(b64, sizeof(b64), bn.txs[i].bytes.ptr, bn.txs[i].bytes.len,
-                          sodium_base64_VARIANT_ORIGINAL);
-        snprintf(bn.txs[i].body, sizeof(bn.txs[i].body), "{\"tx\":\"%s\"}", b64);
+        bn_tx_finish(&bn.txs[i]);
     }
-    bn.tx_count = BN_TX_MAX;
+    bn.tx_count = count;
 }
 
 static int bn_u64_cmp(const void *a, const void *b)
@@ -490,9 +513,11 @@ static uint64_t bn_apply_ceiling(void)
     return bench_rate(n, ns);
 }
 
+#include "bench_node_query.h"
+
 int main(int argc, char **argv)
 {
-    uint64_t seconds = argc > 1 ? strtoull(argv[1], NULL, 10) : 5;
+    uint64_t seconds = argc > 1 && strcmp(argv[1], "query") != 0 ? strtoull(argv[1], NULL, 10) : 5;
     if (kumo_crypto_init() != 0) {
         return 1;
     }
@@ -508,10 +533,13 @@ int main(int argc, char **argv)
     for (uint32_t i = 0; i < BN_ACCOUNTS; i++) {
         bench_key(9, i, &bn.keys[i], bn.addrs[i]);
     }
-    fprintf(stderr, "bench_node: signing %u txs...\n", BN_TX_MAX);
     Kumo__Params defaults = KUMO__PARAMS__INIT;
     kumo_market_params_default(&defaults); /* what `kumo init` writes into genesis */
-    bn_txs_build(defaults.min_fee);
+    if (argc > 1 && strcmp(argv[1], "query") == 0) {
+        return bq_main(argc > 2 ? strtoull(argv[2], NULL, 10) : 1000000, &defaults);
+    }
+    fprintf(stderr, "bench_node: signing %u txs...\n", BN_TX_MAX);
+    bn_txs_build(defaults.min_fee, BN_TX_MAX);
     bn_index_build();
     uint64_t ceiling = bn_apply_ceiling();
     bench_result("market_apply_ceiling_txs_per_s", ceiling, "1/s");

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +264,14 @@ static rpc_conn_t *conn_track(kumo_rpc_t *rpc, struct evhttp_connection *conn)
     entry->conn = conn;
     rpc->conns[rpc->conn_count++] = entry;
     evhttp_connection_set_closecb(conn, conn_on_close, entry);
+    /* evhttp writes a reply's headers and body separately; with Nagle on, the body then
+     * waits for the client's delayed ACK (about 40 ms per request on Linux). */
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+    evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+    int one = 1;
+    if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) {
+        KUMO_LOG_DEBUG("rpc", "nodelay_failed", "fd=%d", (int)fd);
+    }
     return entry;
 }
 
