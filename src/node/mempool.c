@@ -493,13 +493,22 @@ static size_t account_truncate(kumo_node_mempool_t *mp,
     return dropped;
 }
 
-/* Removes the account's first (lowest sequence) entry, which the block carried. */
+/* Removes an entry the block carried. Blocks this node builds take each account's txs from
+ * its first (lowest sequence) on; a block from elsewhere may carry a later one alone (it
+ * fails there on its sequence), and then it goes with every later tx of its account, which
+ * could no longer apply either. */
 static void account_pop_included(kumo_node_mempool_t *mp, kumo_node_mempool_entry_t *e)
 {
     mp_account_t *a = e->account;
-    /* Pending txs are consecutive from the committed sequence and the block takes them in
-     * sequence order, so an included tx is always its account's first. */
-    KUMO_ASSERT(a->first == e);
+    if (a->first != e) {
+        kumo_node_mempool_entry_t *prev = a->first;
+        while (prev->account_next != e) {
+            prev = prev->account_next;
+            KUMO_ASSERT(prev != NULL);
+        }
+        (void)account_truncate(mp, a, prev, e);
+        return;
+    }
     a->first = e->account_next;
     if (a->first == NULL) {
         a->last = NULL;

@@ -589,6 +589,29 @@ static void test_mempool_update_drops_fees_the_balance_no_longer_covers(void **s
     mp_close(&m);
 }
 
+static void test_mempool_update_with_a_later_tx_alone(void **state)
+{
+    (void)state;
+    mp_fx_t m;
+    mp_open(&m, NULL);
+    uint8_t h[3][KUMO_CHAIN_HASH_BYTES];
+    for (size_t i = 0; i < 3; i++) {
+        kumo_buf_t tx;
+        send_tx(&m, 1, FX_FEE, &tx);
+        assert_int_equal(kumo_node_mempool_add(m.mp, &m.env, kumo_buf_bytes(&tx), h[i], NULL), 0);
+        kumo_buf_free(&tx);
+    }
+    /* A block from elsewhere carried s1 alone (it failed there): s1 and s2 leave, s0 stays. */
+    assert_int_equal(kumo_node_mempool_update(m.mp, &m.env, (const uint8_t(*)[32])h + 1, 1), 0);
+    assert_true(kumo_node_mempool_has(m.mp, h[0]));
+    assert_false(kumo_node_mempool_has(m.mp, h[1]));
+    assert_false(kumo_node_mempool_has(m.mp, h[2]));
+    assert_int_equal(kumo_node_mempool_account_tx_count(m.mp, m.fx.addr[1]), 1);
+    m.fx.seq[1] = 1;
+    add_send_ok(&m, 1); /* s1 again, now next after s0 */
+    mp_close(&m);
+}
+
 static void test_mempool_open_rejects_bad_bounds(void **state)
 {
     (void)state;
@@ -626,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_mempool_select_arrival_order_and_budgets),
         cmocka_unit_test(test_mempool_update_drops_included_and_rechecks),
         cmocka_unit_test(test_mempool_update_drops_fees_the_balance_no_longer_covers),
+        cmocka_unit_test(test_mempool_update_with_a_later_tx_alone),
         cmocka_unit_test(test_mempool_open_rejects_bad_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
