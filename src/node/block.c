@@ -422,14 +422,16 @@ static void block_committed(node_block_t *b, uint64_t t0_us)
     node->active_leases = counter_apply(node->active_leases, b->active_leases_delta);
     kumo_node_head_refresh(node);
     block_counts_check(node);
-    if (node->head_read != NULL) {
-        kumo_node_mempool_env_t env = {&node->head_kv, node->params, node->cfg.chain_id};
-        size_t dropped = kumo_node_mempool_update(
-            node->mempool, &env, (const uint8_t(*)[KUMO_CHAIN_HASH_BYTES])b->hashes, b->tx_count);
-        if (dropped > 0) {
-            KUMO_LOG_DEBUG("node", "mempool_rechecked", "height=%" PRIu64 " dropped=%zu", b->height,
-                           dropped);
-        }
+    /* Without a snapshot of the new state the block's txs still leave the pool; the re-check
+     * waits for the next snapshot (kumo_node_tx_submit or the next block). */
+    kumo_node_mempool_env_t env = {&node->head_kv, node->params, node->cfg.chain_id};
+    size_t dropped =
+        kumo_node_mempool_update(node->mempool, node->head_read != NULL ? &env : NULL,
+                                 (const uint8_t(*)[KUMO_CHAIN_HASH_BYTES])b->hashes, b->tx_count);
+    node->mempool_stale = node->head_read == NULL;
+    if (dropped > 0) {
+        KUMO_LOG_DEBUG("node", "mempool_rechecked", "height=%" PRIu64 " dropped=%zu", b->height,
+                       dropped);
     }
     node->block_duration_us = clock_us_monotonic() - t0_us;
     KUMO_LOG_DEBUG(

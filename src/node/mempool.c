@@ -561,13 +561,16 @@ size_t kumo_node_mempool_update(kumo_node_mempool_t *mp,
                                 const uint8_t (*hashes)[KUMO_CHAIN_HASH_BYTES],
                                 size_t hash_count)
 {
-    KUMO_ASSERT(mp != NULL && env != NULL);
+    KUMO_ASSERT(mp != NULL);
     KUMO_ASSERT(hashes != NULL || hash_count == 0);
     for (size_t i = 0; i < hash_count; i++) {
         kumo_node_mempool_entry_t *e = table_get(mp, &mp->by_hash, hashes[i]);
         if (e != NULL) {
             account_pop_included(mp, e);
         }
+    }
+    if (env == NULL) {
+        return 0;
     }
     size_t dropped = 0;
     /* Visit every account through the table; collect first, since rechecks free accounts. */

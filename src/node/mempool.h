@@ -82,10 +82,11 @@ size_t kumo_node_mempool_select(const kumo_node_mempool_t *mp,
                                 const kumo_node_mempool_entry_t **out);
 
 /* After a commit: removes the txs with the given hashes (those the block carried; unknown
- * hashes are ignored), then re-checks every remaining tx against env's new state: txs whose
- * sequence was consumed, that no longer start at the account's sequence, or whose fees the
- * balance no longer covers are dropped (with every later tx of their account, which could no
- * longer apply). Store errors reading an account drop that account's txs (logged by the
+ * hashes are ignored), then, unless env is NULL (no snapshot of the new state could be
+ * opened; the caller re-checks later with hash_count 0), re-checks every remaining tx against env's
+ * new state: txs whose sequence was consumed, that no longer start at the account's sequence, or
+ * whose fees the balance no longer covers are dropped (with every later tx of their account, which
+ * could no longer apply). Store errors reading an account drop that account's txs (logged by the
  * caller through the return count); returns the number of txs dropped by the re-check. */
 size_t kumo_node_mempool_update(kumo_node_mempool_t *mp,
                                 const kumo_node_mempool_env_t *env,

@@ -282,11 +282,15 @@ int kumo_node_tx_submit(kumo_node_t *node,
 {
     KUMO_ASSERT(node != NULL);
     KUMO_ASSERT(tx.ptr != NULL || tx.len == 0);
+    kumo_node_mempool_env_t env = {&node->head_kv, node->params, node->cfg.chain_id};
     if (node->head_read == NULL) {
         kumo_node_head_refresh(node);
         KUMO_ENSURE(node->head_read != NULL, err, KUMO_EIO, "no snapshot of the head state");
     }
-    kumo_node_mempool_env_t env = {&node->head_kv, node->params, node->cfg.chain_id};
+    if (node->mempool_stale) {
+        (void)kumo_node_mempool_update(node->mempool, &env, NULL, 0);
+        node->mempool_stale = false;
+    }
     int rc = kumo_node_mempool_add(node->mempool, &env, tx, hash_out, err);
     if (rc < 0) {
         node->txs_rejected_total++;

@@ -44,6 +44,9 @@ struct kumo_node {
     uint8_t validator_addr[KUMO_ADDRESS_BYTES];
     bool validator_is_operator;
     kumo_node_mempool_t *mempool;
+    /* The last commit could not re-check the mempool (no head snapshot): the next refresh
+     * that succeeds does it. */
+    bool mempool_stale;
     kumo_node_producer_t producer;
     bool producer_started;
     bool producing; /* inside kumo_node_block_produce: re-entry is a bug */

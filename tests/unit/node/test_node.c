@@ -371,6 +371,51 @@ static void test_node_reopen_resumes_at_the_same_head(void **state)
     nf_teardown(&nf);
 }
 
+/* Every allocation of a block's production fails once in turn: the call fails with
+ * KUMO_ENOMEM and the node stays where it was (height, hashes, mempool, store), until the
+ * production that sees no failure commits the block with every tx. ASan checks for leaks. */
+static void test_node_produce_survives_allocation_failures(void **state)
+{
+    (void)state;
+    node_fx_t nf;
+    nf_home_make(&nf);
+    nf_open(&nf);
+    uint8_t hashes[4][32];
+    for (int i = 0; i < 4; i++) {
+        kumo_buf_t tx;
+        nf_send(&nf, 1 + i % 2, 3, 10, &tx);
+        nf_submit_ok(&nf, &tx, hashes[i]);
+        kumo_buf_free(&tx);
+    }
+    kumo_node_status_t before;
+    kumo_node_status_get(nf.node, &before);
+    int rc = KUMO_ENOMEM;
+    uint64_t n = 1;
+    for (; rc != 0; n++) {
+        kumo_alloc_fail_at(n);
+        kumo_err_ctx_t err = {0};
+        rc = kumo_node_block_produce(nf.node, &err);
+        kumo_alloc_fail_at(0);
+        if (rc == 0) {
+            break;
+        }
+        assert_int_equal(rc, KUMO_ENOMEM);
+        kumo_node_status_t st;
+        kumo_node_status_get(nf.node, &st);
+        assert_true(st.height == before.height && st.mempool_tx_count == 4);
+        assert_memory_equal(st.app_hash, before.app_hash, 32);
+        assert_true(nf_balance(&nf, 3) == NF_BALANCE);
+    }
+    assert_true(n > 10); /* the loop really went through the block's allocations */
+    kumo_node_status_t st;
+    kumo_node_status_get(nf.node, &st);
+    assert_true(st.height == 1 && st.mempool_tx_count == 0);
+    for (uint32_t i = 0; i < 4; i++) {
+        tx_locate_ok(&nf, hashes[i], 1, i);
+    }
+    nf_teardown(&nf);
+}
+
 /* ---- the facilitator ---- */
 
 static void market_tx(node_fx_t *nf, int k, const Kumo__Msg *msg, uint8_t hash[32])
@@ -492,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_node_submit_rejections_count),
         cmocka_unit_test(test_node_commit_listeners),
         cmocka_unit_test(test_node_reopen_resumes_at_the_same_head),
+        cmocka_unit_test(test_node_produce_survives_allocation_failures),
         cmocka_unit_test(test_node_facilitator_leases_in_its_block),
         cmocka_unit_test(test_node_timer_produces_blocks),
     };
