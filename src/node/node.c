@@ -151,8 +151,13 @@ static int node_head_load(kumo_node_t *node, kumo_err_ctx_t *err)
         rc = kumo_codec_unpack(&kumo__block__descriptor, kumo_buf_bytes(&blk), blk.len, &m, err);
     }
     kumo_buf_free(&blk);
-    KUMO_ENSURE(rc == 0, err, KUMO_ECORRUPT, "head block %" PRIu64 " unreadable: %s", node->height,
-                err != NULL ? err->detail : "");
+    if (rc != 0) {
+        /* Copied first: the detail is both the source and the destination of the message. */
+        char why[KUMO_ERR_DETAIL_BYTES];
+        (void)snprintf(why, sizeof(why), "%s", err != NULL ? err->detail : "");
+        return kumo_err_set(err, KUMO_ECORRUPT, "head block %" PRIu64 " unreadable: %s",
+                            node->height, why);
+    }
     Kumo__Block *b = (Kumo__Block *)m;
     kumo_buf_t hdr;
     kumo_buf_init(&hdr, KUMO_STORE_RECORD_BYTES_MAX);

@@ -416,6 +416,66 @@ static void test_node_produce_survives_allocation_failures(void **state)
     nf_teardown(&nf);
 }
 
+/* Rewrites the stored block 1 (meta unchanged) with bytes, or with its header's app hash
+ * flipped when bytes is NULL. */
+static void block1_damage(node_fx_t *nf, const char *bytes)
+{
+    char dir[600];
+    home_path(nf, "data", dir, sizeof(dir));
+    kumo_store_t *store = NULL;
+    assert_int_equal(kumo_store_open(dir, NULL, &store, NULL), 0);
+    uint64_t height = 0;
+    uint8_t app_hash[32];
+    assert_int_equal(kumo_store_meta_get(store, &height, app_hash, NULL), 0);
+    kumo_store_read_t *read = NULL;
+    kumo_kv_t kv;
+    assert_int_equal(kumo_store_read_begin(store, &read, &kv, NULL), 0);
+    kumo_buf_t b;
+    kumo_buf_init(&b, KUMO_STORE_RECORD_BYTES_MAX);
+    assert_int_equal(kumo_node_block_get(read, 1, &b, NULL), 0);
+    kumo_store_read_end(read);
+    if (bytes != NULL) {
+        kumo_buf_reset(&b);
+        assert_int_equal(kumo_buf_append(&b, bytes, strlen(bytes)), 0);
+    } else {
+        ProtobufCMessage *m = NULL;
+        assert_int_equal(
+            kumo_codec_unpack(&kumo__block__descriptor, kumo_buf_bytes(&b), b.len, &m, NULL), 0);
+        Kumo__Block *blk = (Kumo__Block *)m;
+        blk->header->app_hash.data[0] ^= 1u;
+        kumo_buf_reset(&b);
+        assert_int_equal(kumo_codec_pack(m, &b, NULL), 0);
+        kumo_codec_free(m);
+    }
+    assert_int_equal(kumo_store_block_begin(store, &kv, NULL), 0);
+    uint8_t key[8];
+    kumo_be64_put(key, 1);
+    assert_int_equal(kumo_store_block_record_put(store, KUMO_STORE_TABLE_BLOCKS,
+                                                 kumo_bytes_make(key, 8), kumo_buf_bytes(&b), NULL),
+                     0);
+    assert_int_equal(kumo_store_block_commit(store, height, app_hash, NULL), 0);
+    kumo_buf_free(&b);
+    kumo_store_close(store);
+}
+
+static void test_node_open_rejects_a_damaged_head_block(void **state)
+{
+    (void)state;
+    const char *damage[] = {"not a block", NULL};
+    for (size_t i = 0; i < 2; i++) {
+        node_fx_t nf;
+        nf_home_make(&nf);
+        nf_open(&nf);
+        nf_produce(&nf);
+        nf_close_node(&nf);
+        block1_damage(&nf, damage[i]);
+        kumo_err_ctx_t err = {0};
+        assert_int_equal(kumo_node_open(&nf.cfg, nf.base, &nf.node, &err), KUMO_ECORRUPT);
+        assert_null(nf.node);
+        nf_teardown(&nf);
+    }
+}
+
 /* ---- the facilitator ---- */
 
 static void market_tx(node_fx_t *nf, int k, const Kumo__Msg *msg, uint8_t hash[32])
@@ -538,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_node_commit_listeners),
         cmocka_unit_test(test_node_reopen_resumes_at_the_same_head),
         cmocka_unit_test(test_node_produce_survives_allocation_failures),
+        cmocka_unit_test(test_node_open_rejects_a_damaged_head_block),
         cmocka_unit_test(test_node_facilitator_leases_in_its_block),
         cmocka_unit_test(test_node_timer_produces_blocks),
     };
