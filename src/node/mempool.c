@@ -34,6 +34,8 @@ typedef struct kumo_node_mempool_account {
     uint32_t tx_count;
     kumo_node_mempool_entry_t *first;
     kumo_node_mempool_entry_t *last;
+    struct kumo_node_mempool_account *list_prev; /* every account with pending txs */
+    struct kumo_node_mempool_account *list_next;
 } mp_account_t;
 
 /* Open addressing with linear probing and backward-shift deletion; items start with their
@@ -52,6 +54,7 @@ struct kumo_node_mempool {
     mp_table_t by_addr;
     kumo_node_mempool_entry_t *arrival_first;
     kumo_node_mempool_entry_t *arrival_last;
+    mp_account_t *accounts; /* list head: re-checks visit accounts, not table slots */
     uint64_t tx_count;
     uint64_t bytes;
 };
@@ -362,6 +365,12 @@ static int add_insert(kumo_node_mempool_t *mp,
             return kumo_err_set(err, KUMO_ENOMEM, "mempool account");
         }
         *a = *view;
+        a->list_prev = NULL;
+        a->list_next = mp->accounts;
+        if (mp->accounts != NULL) {
+            mp->accounts->list_prev = a;
+        }
+        mp->accounts = a;
         table_put(mp, &mp->by_addr, a);
     }
     memcpy(e->bytes, bytes.ptr, bytes.len);
@@ -552,6 +561,14 @@ static void account_free_if_empty(kumo_node_mempool_t *mp, mp_account_t *a)
         return;
     }
     KUMO_ASSERT(a->first == NULL && a->last == NULL && a->fee_pending == 0);
+    if (a->list_prev != NULL) {
+        a->list_prev->list_next = a->list_next;
+    } else {
+        mp->accounts = a->list_next;
+    }
+    if (a->list_next != NULL) {
+        a->list_next->list_prev = a->list_prev;
+    }
     table_del(mp, &mp->by_addr, a);
     kumo_free(a);
 }
@@ -573,20 +590,11 @@ size_t kumo_node_mempool_update(kumo_node_mempool_t *mp,
         return 0;
     }
     size_t dropped = 0;
-    /* Visit every account through the table; collect first, since rechecks free accounts. */
-    for (size_t i = 0; i <= mp->by_addr.mask;) {
-        mp_account_t *a = mp->by_addr.slots[i];
-        if (a == NULL) {
-            i++;
-            continue;
-        }
+    mp_account_t *next = NULL;
+    for (mp_account_t *a = mp->accounts; a != NULL; a = next) {
+        next = a->list_next; /* a may be freed below */
         dropped += account_recheck(mp, env, a);
-        if (a->tx_count == 0) {
-            /* Deleting shifts a later item into slot i: look at slot i again. */
-            account_free_if_empty(mp, a);
-            continue;
-        }
-        i++;
+        account_free_if_empty(mp, a);
     }
     return dropped;
 }
