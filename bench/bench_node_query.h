@@ -154,24 +154,6 @@ static void bq_measure(const char *label, uint64_t seconds, bool load)
     bench_result(name, bq.lat[bq.lat_count * 99 / 100] / 1000, "us");
 }
 
-static uint64_t bq_node_rss_kib(void)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)bn.node_pid);
-    FILE *f = fopen(path, "r");
-    char line[256];
-    uint64_t kib = 0;
-    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-        if (strncmp(line, "VmRSS:", 6) == 0) {
-            kib = strtoull(line + 6, NULL, 10);
-        }
-    }
-    if (f != NULL) {
-        fclose(f);
-    }
-    return kib;
-}
-
 static int bq_main(uint64_t orders, const Kumo__Params *defaults)
 {
     for (uint32_t i = 0; i < BQ_OWNERS; i++) {
@@ -200,7 +182,7 @@ static int bq_main(uint64_t orders, const Kumo__Params *defaults)
                  orders / BQ_OWNERS / BQ_MSGS_PER_TX * BQ_MSGS_PER_TX * BQ_OWNERS, "orders");
     bench_result("query_node_disk_bytes", stat(data, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0,
                  "bytes");
-    bench_result("query_node_rss_kib", bq_node_rss_kib(), "KiB");
+    bench_result("query_node_rss_kib", bench_rss_kib_of((int)bn.node_pid), "KiB");
     bq_measure("idle", 10, false);
     bq_measure("under_1000tps", 20, true);
     bn_node_stop();

@@ -43,10 +43,16 @@ static inline uint64_t bench_rate(uint64_t count, uint64_t ns)
     return ns == 0 ? 0 : count * 1000000000ull / ns;
 }
 
-/* Resident set size of this process in KiB (VmRSS). */
-static inline uint64_t bench_rss_kib(void)
+/* Resident set size in KiB (VmRSS) of process pid, or of this process when pid is 0. */
+static inline uint64_t bench_rss_kib_of(int pid)
 {
-    FILE *f = fopen("/proc/self/status", "r");
+    char path[64];
+    if (pid == 0) {
+        snprintf(path, sizeof(path), "/proc/self/status");
+    } else {
+        snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    }
+    FILE *f = fopen(path, "r");
     char line[256];
     uint64_t kib = 0;
     while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
@@ -58,6 +64,11 @@ static inline uint64_t bench_rss_kib(void)
         fclose(f);
     }
     return kib;
+}
+
+static inline uint64_t bench_rss_kib(void)
+{
+    return bench_rss_kib_of(0);
 }
 
 static inline void bench_die(const char *what, int rc, const kumo_err_ctx_t *err)

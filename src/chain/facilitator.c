@@ -30,18 +30,6 @@ typedef struct fac_ctx {
     int rc;
 } fac_ctx_t;
 
-static int fac_varint_append(kumo_buf_t *buf, uint64_t v)
-{
-    uint8_t tmp[10];
-    size_t n = 0;
-    do {
-        uint8_t b = (uint8_t)(v & 0x7fu);
-        v >>= 7;
-        tmp[n++] = (uint8_t)(b | (v != 0 ? 0x80u : 0u));
-    } while (v != 0);
-    return kumo_buf_append(buf, tmp, n);
-}
-
 static int fac_body_start(fac_ctx_t *fc)
 {
     Kumo__TxBody body = KUMO__TX_BODY__INIT;
@@ -86,8 +74,8 @@ static int fac_msg_add(fac_ctx_t *fc, const Kumo__Msg *msg)
         fc->body.len + extra + KUMO_CRYPTO_SIG_BYTES + 16 > KUMO_TX_BYTES_MAX) {
         KUMO_GUARD(fac_body_seal(fc));
     }
-    KUMO_GUARD(fac_varint_append(&fc->body, FAC_MSGS_KEY));
-    KUMO_GUARD(fac_varint_append(&fc->body, fc->msg_bytes.len));
+    KUMO_GUARD(kumo_codec_varint_append(&fc->body, FAC_MSGS_KEY));
+    KUMO_GUARD(kumo_codec_varint_append(&fc->body, fc->msg_bytes.len));
     KUMO_GUARD(kumo_buf_append(&fc->body, fc->msg_bytes.ptr, fc->msg_bytes.len));
     fc->body_msgs++;
     if (fc->body_msgs >= fc->msgs_per_tx) {

@@ -482,3 +482,16 @@ out_free_msg:
     kumo_codec_free(msg);
     return rc;
 }
+
+int kumo_codec_varint_append(kumo_buf_t *out, uint64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    do {
+        uint8_t b = (uint8_t)(v & 0x7fu);
+        v >>= 7;
+        tmp[n++] = (uint8_t)(b | (v != 0 ? 0x80u : 0u));
+    } while (v != 0);
+    KUMO_ASSERT(n <= sizeof(tmp));
+    return kumo_buf_append(out, tmp, n);
+}

@@ -51,6 +51,9 @@ void kumo_codec_free(ProtobufCMessage *msg);
  * protobuf_c_message_free_unpacked). Never modify it. */
 ProtobufCAllocator *kumo_codec_allocator(void);
 
+/* Appends v as a protobuf base-128 varint (minimal, 1..10 bytes). KUMO_ELIMIT past out's cap. */
+KUMO_MUST_USE int kumo_codec_varint_append(kumo_buf_t *out, uint64_t v);
+
 /* Generic bech32 (BIP-173, checksum constant 1). hrp must be 1..83 lower-case printable
  * characters (else KUMO_EINVAL); data is 8-bit bytes; the text must stay within 90 characters
  * (else KUMO_ELIMIT). out must hold the text and its NUL (else KUMO_EINVAL). */

@@ -678,18 +678,6 @@ int kumo_market_wire_read(kumo_bytes_t val,
     return 0;
 }
 
-static int wire_put_varint(kumo_buf_t *out, uint64_t v)
-{
-    uint8_t tmp[10];
-    size_t n = 0;
-    do {
-        uint8_t b = (uint8_t)(v & 0x7fu);
-        v >>= 7;
-        tmp[n++] = (uint8_t)(b | (v != 0 ? 0x80u : 0u));
-    } while (v != 0);
-    return kumo_buf_append(out, tmp, n);
-}
-
 /* Appends the set fields numbered below `below` that are not yet written. */
 static int wire_set_flush(kumo_buf_t *out,
                           const uint32_t *fields,
@@ -701,8 +689,8 @@ static int wire_set_flush(kumo_buf_t *out,
     while (*next < count && fields[*next] < below) {
         /* proto3 omits zero scalars: the canonical form has no field at all. */
         if (values[*next] != 0) {
-            KUMO_GUARD(wire_put_varint(out, (uint64_t)fields[*next] << 3));
-            KUMO_GUARD(wire_put_varint(out, values[*next]));
+            KUMO_GUARD(kumo_codec_varint_append(out, (uint64_t)fields[*next] << 3));
+            KUMO_GUARD(kumo_codec_varint_append(out, values[*next]));
         }
         (*next)++;
     }
