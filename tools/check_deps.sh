@@ -13,6 +13,7 @@ declare -A allow=(
   [store]="core store"
   [market]="core codec crypto market"
   [chain]="core codec crypto market chain"
+  [consensus]="core crypto consensus"
   [localnet]="core log codec crypto store market chain localnet"
   [node]="core log codec crypto keyring store market chain node"
   [rpc]="core log codec crypto store market chain node rpc"

@@ -1,0 +1,117 @@
+/*
+ * consensus_int.h - the engine's private state, shared by engine.c and votes.c only.
+ */
+#ifndef KUMO_CONSENSUS_CONSENSUS_INT_H
+#define KUMO_CONSENSUS_CONSENSUS_INT_H
+
+#include "consensus/consensus.h"
+
+/* Distinct proposals kept per round: the proposer's first one and, if it equivocates, one
+ * more, so a node holding the "wrong" one can still decide the value a quorum committed. */
+#define PROPOSALS_PER_ROUND_MAX 2u
+
+typedef struct vote_slot {
+    bool present;
+    bool has_value;
+    bool evidence_reported;
+    uint8_t value_id[KUMO_CRYPTO_HASH_BYTES];
+    uint8_t sig[KUMO_CRYPTO_SIG_BYTES];
+} vote_slot_t;
+
+typedef struct tally {
+    uint8_t value_id[KUMO_CRYPTO_HASH_BYTES];
+    uint64_t power;
+} tally_t;
+
+/* The votes of one type in one round: one slot per validator, running sums. */
+typedef struct vote_set {
+    vote_slot_t *slots; /* vs.count entries */
+    tally_t *tallies;   /* distinct non-nil values, at most vs.count */
+    uint32_t tally_count;
+    uint64_t power_any;
+    uint64_t power_nil;
+} vote_set_t;
+
+typedef struct proposal_rec {
+    bool valid; /* valid(v) of Algorithm 1, asked once when stored */
+    uint32_t pol_round;
+    kumo_buf_t value;
+    uint8_t value_id[KUMO_CRYPTO_HASH_BYTES];
+    uint8_t sig[KUMO_CRYPTO_SIG_BYTES];
+} proposal_rec_t;
+
+typedef struct round_state {
+    vote_set_t prevotes;
+    vote_set_t precommits;
+    proposal_rec_t proposals[PROPOSALS_PER_ROUND_MAX];
+    uint32_t proposal_count;
+    bool *seen; /* validators with any message in this round (line 55) */
+    uint64_t power_seen;
+    bool line34_done;
+    bool line36_done;
+    bool line47_done;
+} round_state_t;
+
+typedef struct history_entry {
+    bool present;
+    uint64_t height;
+    uint32_t round;
+    uint32_t pol_round;
+    uint32_t proposer_index;
+    kumo_buf_t value;
+    uint8_t value_id[KUMO_CRYPTO_HASH_BYTES];
+    uint8_t proposal_sig[KUMO_CRYPTO_SIG_BYTES];
+    kumo_consensus_commit_sig_t *sigs; /* vs.count entries */
+    uint32_t sig_count;
+} history_entry_t;
+
+struct kumo_consensus {
+    kumo_consensus_cfg_t cfg;
+    char chain_id[KUMO_CHAIN_ID_BYTES_MAX + 1];
+    kumo_consensus_valset_t vs; /* priorities of round 0 of the current height */
+    kumo_consensus_io_t io;
+    uint32_t self;
+    bool started;
+    uint64_t height;
+    uint32_t round;
+    kumo_consensus_step_t step;
+    uint32_t locked_round; /* ROUND_NONE or a round whose proposal holds the value */
+    uint8_t locked_id[KUMO_CRYPTO_HASH_BYTES];
+    uint32_t valid_round;
+    uint8_t valid_id[KUMO_CRYPTO_HASH_BYTES];
+    round_state_t *rounds[KUMO_CONSENSUS_ROUND_COUNT_MAX];
+    uint64_t timer_height[KUMO_CONSENSUS_TIMER_COUNT];
+    uint32_t timer_round[KUMO_CONSENSUS_TIMER_COUNT];
+    kumo_buf_t future[KUMO_CONSENSUS_FUTURE_MSG_COUNT_MAX]; /* encoded, verified, height + 1 */
+    uint32_t future_count;
+    history_entry_t *history;  /* cfg.history_count entries, by height modulo */
+    uint64_t *answered_height; /* per validator: last (height, round) answered from history */
+    uint32_t *answered_round;
+    uint64_t drop_count;
+};
+
+/* engine.c */
+KUMO_MUST_USE int timer_arm(kumo_consensus_t *c, kumo_consensus_timer_t id);
+KUMO_MUST_USE int vote_cast(kumo_consensus_t *c, kumo_consensus_msg_kind_t kind, const uint8_t *id);
+KUMO_MUST_USE int
+proposal_store(kumo_consensus_t *c, round_state_t *rs, const kumo_consensus_msg_t *m);
+KUMO_MUST_USE int round_start(kumo_consensus_t *c, uint32_t round);
+void engine_rounds_clear(kumo_consensus_t *c);
+
+/* rules.c */
+KUMO_MUST_USE int rules_run(kumo_consensus_t *c);
+
+/* votes.c */
+void round_state_free(round_state_t *rs);
+KUMO_MUST_USE int round_state_get(kumo_consensus_t *c, uint32_t round, round_state_t **out);
+/* Adds a vote; a conflicting second vote of one validator is reported as evidence. */
+KUMO_MUST_USE int vote_add(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t index);
+/* Power voting for id (or nil when id is NULL). */
+uint64_t vote_set_power(const vote_set_t *set, const uint8_t *id);
+proposal_rec_t *round_proposal_find(round_state_t *rs, const uint8_t id[KUMO_CRYPTO_HASH_BYTES]);
+KUMO_MUST_USE int history_record(kumo_consensus_t *c, uint32_t round, const proposal_rec_t *p);
+KUMO_MUST_USE int
+history_answer(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t index);
+void history_free(kumo_consensus_t *c);
+
+#endif

@@ -1,0 +1,321 @@
+/*
+ * engine.c - the Tendermint state machine: Algorithm 1 of Buchman, Kwon, Milosevic, "The latest
+ * gossip on BFT consensus" (2018), arXiv:1807.04938. Comments cite its lines ("Alg. 1, line 22").
+ *
+ * Every input (message, timer) is stored first; then rules_run() evaluates the "upon" rules of
+ * Algorithm 1 over the stored state until none fires, so the order in which messages arrive
+ * never matters for which rules eventually fire. Owns the current height's rounds, lock and
+ * valid value, a buffer of next-height messages and a short history of decisions. Pure: every
+ * effect goes through kumo_consensus_io_t. An io callback error is passed up and leaves the
+ * engine consistent but possibly short of a message it meant to send; the owner stops it.
+ */
+#include <string.h>
+
+#include "consensus/consensus_int.h"
+
+void kumo_consensus_cfg_default(kumo_consensus_cfg_t *cfg)
+{
+    KUMO_ASSERT(cfg != NULL);
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->chain_id = "kumo";
+    cfg->timeout_propose_ms = 1000;
+    cfg->timeout_propose_delta_ms = 500;
+    cfg->timeout_prevote_ms = 500;
+    cfg->timeout_prevote_delta_ms = 250;
+    cfg->timeout_precommit_ms = 500;
+    cfg->timeout_precommit_delta_ms = 250;
+    cfg->timeout_commit_ms = 800;
+    cfg->history_count = 4;
+}
+
+uint64_t
+kumo_consensus_timeout_ms(const kumo_consensus_cfg_t *cfg, uint32_t timer_id, uint32_t round)
+{
+    KUMO_ASSERT(cfg != NULL);
+    KUMO_ASSERT(round < KUMO_CONSENSUS_ROUND_COUNT_MAX);
+    uint64_t base = 0;
+    uint64_t delta = 0;
+    switch ((kumo_consensus_timer_t)timer_id) {
+    case KUMO_CONSENSUS_TIMER_PROPOSE:
+        base = cfg->timeout_propose_ms;
+        delta = cfg->timeout_propose_delta_ms;
+        break;
+    case KUMO_CONSENSUS_TIMER_PREVOTE:
+        base = cfg->timeout_prevote_ms;
+        delta = cfg->timeout_prevote_delta_ms;
+        break;
+    case KUMO_CONSENSUS_TIMER_PRECOMMIT:
+        base = cfg->timeout_precommit_ms;
+        delta = cfg->timeout_precommit_delta_ms;
+        break;
+    case KUMO_CONSENSUS_TIMER_COMMIT:
+        return cfg->timeout_commit_ms;
+    case KUMO_CONSENSUS_TIMER_COUNT:
+    default:
+        KUMO_UNREACHABLE();
+    }
+    /* Bounded by cfg validation: base, delta <= 1 hour, so this cannot overflow. */
+    return base + (uint64_t)round * delta;
+}
+
+#define TIMEOUT_MS_MAX (3600u * 1000u)
+
+static int cfg_check(const kumo_consensus_cfg_t *cfg, kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(cfg->chain_id != NULL && cfg->chain_id[0] != '\0', err, KUMO_EINVAL, "no chain id");
+    KUMO_ENSURE(strlen(cfg->chain_id) <= KUMO_CHAIN_ID_BYTES_MAX, err, KUMO_ELIMIT,
+                "chain id over %u bytes", KUMO_CHAIN_ID_BYTES_MAX);
+    const uint64_t t[] = {cfg->timeout_propose_ms,   cfg->timeout_propose_delta_ms,
+                          cfg->timeout_prevote_ms,   cfg->timeout_prevote_delta_ms,
+                          cfg->timeout_precommit_ms, cfg->timeout_precommit_delta_ms,
+                          cfg->timeout_commit_ms};
+    for (size_t i = 0; i < KUMO_ARRAY_COUNT(t); i++) {
+        KUMO_ENSURE(t[i] <= TIMEOUT_MS_MAX, err, KUMO_EINVAL, "timeout %zu over 1 hour", i);
+    }
+    KUMO_ENSURE(cfg->history_count >= 1 && cfg->history_count <= KUMO_CONSENSUS_HISTORY_COUNT_MAX,
+                err, KUMO_EINVAL, "history_count %u not in 1..%u", cfg->history_count,
+                KUMO_CONSENSUS_HISTORY_COUNT_MAX);
+    return 0;
+}
+
+static int engine_alloc_tables(kumo_consensus_t *c)
+{
+    uint32_t n = c->vs.count;
+    c->history = kumo_calloc(c->cfg.history_count, sizeof(history_entry_t));
+    c->answered_height = kumo_calloc(n, sizeof(uint64_t));
+    c->answered_round = kumo_calloc(n, sizeof(uint32_t));
+    if (c->history == NULL || c->answered_height == NULL || c->answered_round == NULL) {
+        return KUMO_ENOMEM;
+    }
+    for (uint32_t i = 0; i < c->cfg.history_count; i++) {
+        kumo_buf_init(&c->history[i].value, KUMO_CONSENSUS_VALUE_BYTES_MAX);
+        c->history[i].sigs = kumo_calloc(n, sizeof(kumo_consensus_commit_sig_t));
+        if (c->history[i].sigs == NULL) {
+            return KUMO_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+int kumo_consensus_open(const kumo_consensus_cfg_t *cfg,
+                        const kumo_consensus_valset_t *vs,
+                        const uint8_t self_pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
+                        uint64_t height,
+                        const kumo_consensus_io_t *io,
+                        kumo_consensus_t **out,
+                        kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(cfg != NULL && vs != NULL && io != NULL && out != NULL);
+    KUMO_GUARD(cfg_check(cfg, err));
+    KUMO_ENSURE(vs->count > 0 && vs->count <= KUMO_CONSENSUS_VALIDATOR_COUNT_MAX, err, KUMO_EINVAL,
+                "validator set of %u", vs->count);
+    KUMO_ENSURE(height >= 1, err, KUMO_EINVAL, "height 0");
+    KUMO_ENSURE(io->now_ms != NULL && io->timer_set != NULL && io->broadcast != NULL &&
+                    io->sign != NULL && io->get_value_to_propose != NULL &&
+                    io->validate_value != NULL && io->deliver_decided != NULL,
+                err, KUMO_EINVAL, "io callback missing");
+    int32_t self = kumo_consensus_valset_find(vs, self_pubkey);
+    KUMO_ENSURE(self >= 0, err, KUMO_EUNAUTH, "self is not a validator");
+    kumo_consensus_t *c = kumo_calloc(1, sizeof(*c));
+    KUMO_ENSURE(c != NULL, err, KUMO_ENOMEM, "consensus engine");
+    c->cfg = *cfg;
+    memcpy(c->chain_id, cfg->chain_id, strlen(cfg->chain_id) + 1);
+    c->cfg.chain_id = c->chain_id;
+    c->vs = *vs;
+    c->io = *io;
+    c->self = (uint32_t)self;
+    c->height = height;
+    c->step = KUMO_CONSENSUS_STEP_NEW_HEIGHT;
+    c->locked_round = KUMO_CONSENSUS_ROUND_NONE;
+    c->valid_round = KUMO_CONSENSUS_ROUND_NONE;
+    if (engine_alloc_tables(c) < 0) {
+        kumo_consensus_close(c);
+        return kumo_err_set(err, KUMO_ENOMEM, "consensus tables");
+    }
+    *out = c;
+    return 0;
+}
+
+void engine_rounds_clear(kumo_consensus_t *c)
+{
+    for (uint32_t r = 0; r < KUMO_CONSENSUS_ROUND_COUNT_MAX; r++) {
+        round_state_free(c->rounds[r]);
+        c->rounds[r] = NULL;
+    }
+}
+
+void kumo_consensus_close(kumo_consensus_t *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    engine_rounds_clear(c);
+    for (uint32_t i = 0; i < c->future_count; i++) {
+        kumo_buf_free(&c->future[i]);
+    }
+    history_free(c);
+    kumo_free(c->answered_height);
+    kumo_free(c->answered_round);
+    kumo_free(c);
+}
+
+int timer_arm(kumo_consensus_t *c, kumo_consensus_timer_t id)
+{
+    uint64_t now = c->io.now_ms(c->io.ctx);
+    uint64_t deadline = now + kumo_consensus_timeout_ms(&c->cfg, (uint32_t)id, c->round);
+    c->timer_height[id] = c->height;
+    c->timer_round[id] = c->round;
+    return c->io.timer_set(c->io.ctx, (uint32_t)id, deadline);
+}
+
+/* Signs, broadcasts and counts our own vote (we are one of the 2f+1). */
+int vote_cast(kumo_consensus_t *c, kumo_consensus_msg_kind_t kind, const uint8_t *id)
+{
+    kumo_consensus_msg_t m = {0};
+    m.kind = kind;
+    m.height = c->height;
+    m.round = c->round;
+    m.pol_round = KUMO_CONSENSUS_ROUND_NONE;
+    m.has_value = id != NULL;
+    if (id != NULL) {
+        memcpy(m.value_id, id, KUMO_CRYPTO_HASH_BYTES);
+    }
+    memcpy(m.pubkey, c->vs.v[c->self].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+    uint8_t sb[128 + KUMO_CHAIN_ID_BYTES_MAX];
+    size_t sb_len = 0;
+    KUMO_GUARD(kumo_consensus_msg_sign_bytes(&m, c->chain_id, sb, sizeof(sb), &sb_len));
+    KUMO_GUARD(c->io.sign(c->io.ctx, kumo_bytes_make(sb, sb_len), m.sig));
+    uint8_t buf[KUMO_CONSENSUS_VOTE_BYTES];
+    size_t len = 0;
+    KUMO_GUARD(kumo_consensus_msg_encode(&m, buf, sizeof(buf), &len));
+    KUMO_ASSERT(len == KUMO_CONSENSUS_VOTE_BYTES);
+    KUMO_GUARD(vote_add(c, &m, c->self));
+    return c->io.broadcast(c->io.ctx, kumo_bytes_make(buf, len));
+}
+
+int proposal_store(kumo_consensus_t *c, round_state_t *rs, const kumo_consensus_msg_t *m)
+{
+    if (round_proposal_find(rs, m->value_id) != NULL ||
+        rs->proposal_count >= PROPOSALS_PER_ROUND_MAX) {
+        return 0;
+    }
+    proposal_rec_t *p = &rs->proposals[rs->proposal_count];
+    kumo_buf_init(&p->value, KUMO_CONSENSUS_VALUE_BYTES_MAX);
+    KUMO_GUARD(kumo_buf_append(&p->value, m->value.ptr, m->value.len));
+    rs->proposal_count++;
+    p->pol_round = m->pol_round;
+    memcpy(p->value_id, m->value_id, KUMO_CRYPTO_HASH_BYTES);
+    memcpy(p->sig, m->sig, KUMO_CRYPTO_SIG_BYTES);
+    p->valid = c->io.validate_value(c->io.ctx, c->height, m->value);
+    return 0;
+}
+
+static int proposal_broadcast(kumo_consensus_t *c, kumo_bytes_t value, uint32_t pol_round)
+{
+    kumo_consensus_msg_t m = {0};
+    m.kind = KUMO_CONSENSUS_MSG_PROPOSAL;
+    m.height = c->height;
+    m.round = c->round;
+    m.pol_round = pol_round;
+    m.has_value = true;
+    m.value = value;
+    kumo_crypto_sha256(value, m.value_id);
+    memcpy(m.pubkey, c->vs.v[c->self].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+    uint8_t sb[128 + KUMO_CHAIN_ID_BYTES_MAX];
+    size_t sb_len = 0;
+    KUMO_GUARD(kumo_consensus_msg_sign_bytes(&m, c->chain_id, sb, sizeof(sb), &sb_len));
+    KUMO_GUARD(c->io.sign(c->io.ctx, kumo_bytes_make(sb, sb_len), m.sig));
+    round_state_t *rs = NULL;
+    KUMO_GUARD(round_state_get(c, c->round, &rs));
+    KUMO_GUARD(proposal_store(c, rs, &m));
+    size_t cap = KUMO_CONSENSUS_PROPOSAL_BYTES_MIN + value.len;
+    uint8_t *buf = kumo_alloc(cap);
+    if (buf == NULL) {
+        return KUMO_ENOMEM;
+    }
+    size_t len = 0;
+    int rc = kumo_consensus_msg_encode(&m, buf, cap, &len);
+    KUMO_ASSERT(rc == 0 && len == cap);
+    rc = c->io.broadcast(c->io.ctx, kumo_bytes_make(buf, len));
+    kumo_free(buf);
+    return rc;
+}
+
+/* Alg. 1, lines 11-21: StartRound. */
+int round_start(kumo_consensus_t *c, uint32_t round)
+{
+    KUMO_ASSERT(round < KUMO_CONSENSUS_ROUND_COUNT_MAX);
+    KUMO_ASSERT(c->started);
+    c->round = round;
+    c->step = KUMO_CONSENSUS_STEP_PROPOSE;
+    round_state_t *rs = NULL;
+    KUMO_GUARD(round_state_get(c, round, &rs));
+    if (kumo_consensus_valset_proposer(&c->vs, round) != c->self) {
+        return timer_arm(c, KUMO_CONSENSUS_TIMER_PROPOSE); /* line 21 */
+    }
+    if (c->valid_round != KUMO_CONSENSUS_ROUND_NONE) {
+        /* Lines 15-16: re-propose validValue with validRound as its proof-of-lock round. */
+        proposal_rec_t *vp = round_proposal_find(c->rounds[c->valid_round], c->valid_id);
+        KUMO_ASSERT(vp != NULL);
+        return proposal_broadcast(c, kumo_buf_bytes(&vp->value), c->valid_round);
+    }
+    kumo_buf_t value;
+    kumo_buf_init(&value, KUMO_CONSENSUS_VALUE_BYTES_MAX);
+    int rc = c->io.get_value_to_propose(c->io.ctx, c->height, &value); /* line 18 */
+    if (rc == 0) {
+        rc = proposal_broadcast(c, kumo_buf_bytes(&value), KUMO_CONSENSUS_ROUND_NONE);
+    }
+    kumo_buf_free(&value);
+    return rc;
+}
+
+int kumo_consensus_start(kumo_consensus_t *c, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(c != NULL);
+    KUMO_ENSURE(!c->started, err, KUMO_ESTATE, "consensus already started");
+    c->started = true;
+    int rc = round_start(c, 0); /* line 10: upon start do StartRound(0) */
+    KUMO_ENSURE(rc == 0, err, rc, "start round 0: %s", kumo_err_name(rc));
+    rc = rules_run(c);
+    KUMO_ENSURE(rc == 0, err, rc, "rules: %s", kumo_err_name(rc));
+    return 0;
+}
+
+uint64_t kumo_consensus_height(const kumo_consensus_t *c)
+{
+    return c->height;
+}
+
+uint32_t kumo_consensus_round(const kumo_consensus_t *c)
+{
+    return c->round;
+}
+
+kumo_consensus_step_t kumo_consensus_step(const kumo_consensus_t *c)
+{
+    return c->step;
+}
+
+uint32_t kumo_consensus_locked_round(const kumo_consensus_t *c,
+                                     uint8_t id_out[KUMO_CRYPTO_HASH_BYTES])
+{
+    if (c->locked_round != KUMO_CONSENSUS_ROUND_NONE && id_out != NULL) {
+        memcpy(id_out, c->locked_id, KUMO_CRYPTO_HASH_BYTES);
+    }
+    return c->locked_round;
+}
+
+uint32_t kumo_consensus_valid_round(const kumo_consensus_t *c)
+{
+    return c->valid_round;
+}
+
+uint32_t kumo_consensus_proposer(const kumo_consensus_t *c, uint32_t round)
+{
+    return kumo_consensus_valset_proposer(&c->vs, round);
+}
+
+uint64_t kumo_consensus_drop_count(const kumo_consensus_t *c)
+{
+    return c->drop_count;
+}

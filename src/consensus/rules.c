@@ -1,0 +1,327 @@
+/*
+ * rules.c - the "upon" rules of Algorithm 1 (Buchman, Kwon, Milosevic 2018), the decision,
+ * and the message and timer entry points.
+ *
+ * rules_run() evaluates the rules over the stored messages of the current height until none
+ * fires. Each rule either changes the step, the round or the height (so the loop makes
+ * progress) or sets a once-per-round flag, so the loop ends. Pure: effects go through io.
+ */
+#include <string.h>
+
+#include "consensus/consensus_int.h"
+
+static bool id_equal(const uint8_t *a, const uint8_t *b)
+{
+    return memcmp(a, b, KUMO_CRYPTO_HASH_BYTES) == 0;
+}
+
+static bool quorum(const kumo_consensus_t *c, uint64_t power)
+{
+    return kumo_consensus_power_is_quorum(power, c->vs.power_total);
+}
+
+static int future_replay(kumo_consensus_t *c);
+
+/* Alg. 1, lines 49-54: decide v of round r, reset the lock and valid value, next height. */
+static int decide(kumo_consensus_t *c, uint32_t r, proposal_rec_t *p)
+{
+    KUMO_ASSERT(p->valid);
+    KUMO_ASSERT(quorum(c, vote_set_power(&c->rounds[r]->precommits, p->value_id)));
+    KUMO_GUARD(history_record(c, r, p));
+    const history_entry_t *h = &c->history[c->height % c->cfg.history_count];
+    kumo_consensus_decision_t d = {0};
+    d.height = c->height;
+    d.round = r;
+    d.value = kumo_buf_bytes(&h->value);
+    memcpy(d.value_id, h->value_id, KUMO_CRYPTO_HASH_BYTES);
+    d.sigs = h->sigs;
+    d.sig_count = h->sig_count;
+    KUMO_GUARD(c->io.deliver_decided(c->io.ctx, &d));
+    /* CometBFT: priorities advance one step per height; round r of a height takes r more. */
+    (void)kumo_consensus_valset_priority_step(&c->vs);
+    engine_rounds_clear(c);
+    c->height++;
+    c->round = 0;
+    c->step = KUMO_CONSENSUS_STEP_NEW_HEIGHT;
+    c->locked_round = KUMO_CONSENSUS_ROUND_NONE;
+    c->valid_round = KUMO_CONSENSUS_ROUND_NONE;
+    memset(c->locked_id, 0, sizeof(c->locked_id));
+    memset(c->valid_id, 0, sizeof(c->valid_id));
+    /* timeout_commit gathers late precommits before StartRound(0) of the next height. */
+    KUMO_GUARD(timer_arm(c, KUMO_CONSENSUS_TIMER_COMMIT));
+    return future_replay(c);
+}
+
+/* Alg. 1, line 49: a proposal of any round r with 2f+1 precommits for it. */
+static int rule_decide(kumo_consensus_t *c, bool *fired)
+{
+    for (uint32_t r = 0; r < KUMO_CONSENSUS_ROUND_COUNT_MAX; r++) {
+        round_state_t *rs = c->rounds[r];
+        if (rs == NULL) {
+            continue;
+        }
+        for (uint32_t i = 0; i < rs->proposal_count; i++) {
+            proposal_rec_t *p = &rs->proposals[i];
+            if (p->valid && quorum(c, vote_set_power(&rs->precommits, p->value_id))) {
+                *fired = true;
+                return decide(c, r, p);
+            }
+        }
+    }
+    return 0;
+}
+
+/* Alg. 1, line 55: f+1 messages of a round above ours: skip to it (the highest such). */
+static int rule_round_skip(kumo_consensus_t *c, bool *fired)
+{
+    for (uint32_t r = KUMO_CONSENSUS_ROUND_COUNT_MAX - 1; r > c->round; r--) {
+        const round_state_t *rs = c->rounds[r];
+        if (rs != NULL && kumo_consensus_power_is_third(rs->power_seen, c->vs.power_total)) {
+            *fired = true;
+            return round_start(c, r);
+        }
+    }
+    return 0;
+}
+
+/* Alg. 1, lines 22-33, in step propose. */
+static int rule_propose_step(kumo_consensus_t *c, round_state_t *rs, bool *fired)
+{
+    if (rs->proposal_count == 0) {
+        return 0;
+    }
+    const proposal_rec_t *p = &rs->proposals[0];
+    bool vote_value = false;
+    if (p->pol_round == KUMO_CONSENSUS_ROUND_NONE) {
+        /* Line 22-27. */
+        vote_value = p->valid && (c->locked_round == KUMO_CONSENSUS_ROUND_NONE ||
+                                  id_equal(c->locked_id, p->value_id));
+    } else {
+        /* Line 28-33: needs 2f+1 prevotes for id(v) in round vr < round_p. */
+        KUMO_ASSERT(p->pol_round < c->round);
+        const round_state_t *vr = c->rounds[p->pol_round];
+        if (vr == NULL || !quorum(c, vote_set_power(&vr->prevotes, p->value_id))) {
+            return 0;
+        }
+        vote_value =
+            p->valid && (c->locked_round == KUMO_CONSENSUS_ROUND_NONE ||
+                         c->locked_round <= p->pol_round || id_equal(c->locked_id, p->value_id));
+    }
+    *fired = true;
+    c->step = KUMO_CONSENSUS_STEP_PREVOTE;
+    return vote_cast(c, KUMO_CONSENSUS_MSG_PREVOTE, vote_value ? p->value_id : NULL);
+}
+
+/* Alg. 1, lines 36-43: a valid proposal with 2f+1 prevotes, in step >= prevote, once. */
+static int rule_lock(kumo_consensus_t *c, round_state_t *rs, bool *fired)
+{
+    if (rs->line36_done || c->step < KUMO_CONSENSUS_STEP_PREVOTE) {
+        return 0;
+    }
+    for (uint32_t i = 0; i < rs->proposal_count; i++) {
+        proposal_rec_t *p = &rs->proposals[i];
+        if (!p->valid || !quorum(c, vote_set_power(&rs->prevotes, p->value_id))) {
+            continue;
+        }
+        *fired = true;
+        rs->line36_done = true;
+        c->valid_round = c->round; /* lines 42-43 */
+        memcpy(c->valid_id, p->value_id, KUMO_CRYPTO_HASH_BYTES);
+        if (c->step == KUMO_CONSENSUS_STEP_PREVOTE) {
+            c->locked_round = c->round; /* lines 38-41 */
+            memcpy(c->locked_id, p->value_id, KUMO_CRYPTO_HASH_BYTES);
+            c->step = KUMO_CONSENSUS_STEP_PRECOMMIT;
+            return vote_cast(c, KUMO_CONSENSUS_MSG_PRECOMMIT, p->value_id);
+        }
+        return 0;
+    }
+    return 0;
+}
+
+/* Lines 34, 44 and 47 (timers and the nil precommit). */
+static int rule_prevote_quorums(kumo_consensus_t *c, round_state_t *rs, bool *fired)
+{
+    if (c->step == KUMO_CONSENSUS_STEP_PREVOTE && !rs->line34_done &&
+        quorum(c, rs->prevotes.power_any)) {
+        rs->line34_done = true; /* line 34: 2f+1 prevotes of any kind, first time */
+        *fired = true;
+        KUMO_GUARD(timer_arm(c, KUMO_CONSENSUS_TIMER_PREVOTE));
+    }
+    if (c->step == KUMO_CONSENSUS_STEP_PREVOTE && quorum(c, rs->prevotes.power_nil)) {
+        *fired = true; /* line 44: 2f+1 nil prevotes */
+        c->step = KUMO_CONSENSUS_STEP_PRECOMMIT;
+        KUMO_GUARD(vote_cast(c, KUMO_CONSENSUS_MSG_PRECOMMIT, NULL));
+    }
+    if (!rs->line47_done && quorum(c, rs->precommits.power_any)) {
+        rs->line47_done = true; /* line 47: 2f+1 precommits of any kind, first time */
+        *fired = true;
+        KUMO_GUARD(timer_arm(c, KUMO_CONSENSUS_TIMER_PRECOMMIT));
+    }
+    return 0;
+}
+
+static int rules_once(kumo_consensus_t *c, bool *fired)
+{
+    KUMO_GUARD(rule_decide(c, fired));
+    if (*fired || c->step == KUMO_CONSENSUS_STEP_NEW_HEIGHT) {
+        return 0;
+    }
+    KUMO_GUARD(rule_round_skip(c, fired));
+    if (*fired) {
+        return 0;
+    }
+    round_state_t *rs = NULL;
+    KUMO_GUARD(round_state_get(c, c->round, &rs));
+    if (c->step == KUMO_CONSENSUS_STEP_PROPOSE) {
+        KUMO_GUARD(rule_propose_step(c, rs, fired));
+        if (*fired) {
+            return 0;
+        }
+    }
+    KUMO_GUARD(rule_lock(c, rs, fired));
+    if (*fired) {
+        return 0;
+    }
+    return rule_prevote_quorums(c, rs, fired);
+}
+
+int rules_run(kumo_consensus_t *c)
+{
+    KUMO_ASSERT(c->started);
+    for (;;) {
+        bool fired = false;
+        KUMO_GUARD(rules_once(c, &fired));
+        if (!fired) {
+            return 0;
+        }
+    }
+}
+
+/* Stores a verified message of the current height. */
+static int msg_store(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t index)
+{
+    KUMO_ASSERT(m->height == c->height);
+    if (m->round >= KUMO_CONSENSUS_ROUND_COUNT_MAX) {
+        c->drop_count++;
+        return 0;
+    }
+    round_state_t *rs = NULL;
+    KUMO_GUARD(round_state_get(c, m->round, &rs));
+    if (!rs->seen[index]) {
+        rs->seen[index] = true;
+        rs->power_seen += c->vs.v[index].power;
+    }
+    if (m->kind == KUMO_CONSENSUS_MSG_PROPOSAL) {
+        return proposal_store(c, rs, m);
+    }
+    return vote_add(c, m, index);
+}
+
+static int future_buffer(kumo_consensus_t *c, kumo_bytes_t msg)
+{
+    if (c->future_count >= KUMO_CONSENSUS_FUTURE_MSG_COUNT_MAX) {
+        c->drop_count++;
+        return 0;
+    }
+    kumo_buf_t *b = &c->future[c->future_count];
+    kumo_buf_init(b, KUMO_CONSENSUS_MSG_BYTES_MAX);
+    KUMO_GUARD(kumo_buf_append(b, msg.ptr, msg.len));
+    c->future_count++;
+    return 0;
+}
+
+/* The buffered messages were verified when they arrived; now they are of our height. */
+static int future_replay(kumo_consensus_t *c)
+{
+    int rc = 0;
+    for (uint32_t i = 0; i < c->future_count; i++) {
+        kumo_consensus_msg_t m;
+        if (rc == 0 && kumo_consensus_msg_decode(kumo_buf_bytes(&c->future[i]), &m, NULL) == 0 &&
+            m.height == c->height) {
+            int32_t index = kumo_consensus_valset_find(&c->vs, m.pubkey);
+            KUMO_ASSERT(index >= 0);
+            rc = msg_store(c, &m, (uint32_t)index);
+        }
+        kumo_buf_free(&c->future[i]);
+    }
+    c->future_count = 0;
+    return rc;
+}
+
+int kumo_consensus_on_msg(kumo_consensus_t *c, kumo_bytes_t msg, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(c != NULL);
+    kumo_consensus_msg_t m;
+    KUMO_GUARD(kumo_consensus_msg_decode(msg, &m, err));
+    KUMO_GUARD(kumo_consensus_msg_verify(&m, &c->vs, c->chain_id, err));
+    uint32_t index = (uint32_t)kumo_consensus_valset_find(&c->vs, m.pubkey);
+    KUMO_ASSERT(index < c->vs.count);
+    int rc = 0;
+    if (m.height < c->height) {
+        rc = history_answer(c, &m, index);
+    } else if (m.height == c->height + 1) {
+        rc = future_buffer(c, msg);
+    } else if (m.height > c->height) {
+        c->drop_count++; /* further ahead: block sync's job */
+    } else if (m.kind == KUMO_CONSENSUS_MSG_PROPOSAL && m.round < KUMO_CONSENSUS_ROUND_COUNT_MAX &&
+               kumo_consensus_valset_proposer(&c->vs, m.round) != index) {
+        /* Alg. 1 only accepts a proposal "from proposer(h_p, round)". */
+        return kumo_err_set(err, KUMO_EUNAUTH, "proposal from a validator not the proposer");
+    } else {
+        rc = msg_store(c, &m, index);
+        if (rc == 0 && c->started) {
+            rc = rules_run(c);
+        }
+    }
+    KUMO_ENSURE(rc == 0, err, rc, "consensus: %s", kumo_err_name(rc));
+    return 0;
+}
+
+/* Alg. 1, lines 57-66: OnTimeoutPropose, OnTimeoutPrevote, OnTimeoutPrecommit. */
+static int timer_fire(kumo_consensus_t *c, kumo_consensus_timer_t id)
+{
+    bool current = c->timer_height[id] == c->height && c->timer_round[id] == c->round;
+    switch (id) {
+    case KUMO_CONSENSUS_TIMER_PROPOSE:
+        if (current && c->step == KUMO_CONSENSUS_STEP_PROPOSE) { /* line 57 */
+            c->step = KUMO_CONSENSUS_STEP_PREVOTE;
+            return vote_cast(c, KUMO_CONSENSUS_MSG_PREVOTE, NULL);
+        }
+        return 0;
+    case KUMO_CONSENSUS_TIMER_PREVOTE:
+        if (current && c->step == KUMO_CONSENSUS_STEP_PREVOTE) { /* line 61 */
+            c->step = KUMO_CONSENSUS_STEP_PRECOMMIT;
+            return vote_cast(c, KUMO_CONSENSUS_MSG_PRECOMMIT, NULL);
+        }
+        return 0;
+    case KUMO_CONSENSUS_TIMER_PRECOMMIT:
+        if (current && c->step != KUMO_CONSENSUS_STEP_NEW_HEIGHT &&
+            c->round + 1 < KUMO_CONSENSUS_ROUND_COUNT_MAX) { /* line 65 */
+            return round_start(c, c->round + 1);
+        }
+        return 0;
+    case KUMO_CONSENSUS_TIMER_COMMIT:
+        if (c->timer_height[id] == c->height && c->step == KUMO_CONSENSUS_STEP_NEW_HEIGHT) {
+            return round_start(c, 0); /* line 54: StartRound(0) of the next height */
+        }
+        return 0;
+    case KUMO_CONSENSUS_TIMER_COUNT:
+    default:
+        KUMO_UNREACHABLE();
+    }
+}
+
+int kumo_consensus_on_timer(kumo_consensus_t *c, uint32_t timer_id, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(c != NULL);
+    KUMO_ENSURE(timer_id < KUMO_CONSENSUS_TIMER_COUNT, err, KUMO_EINVAL, "timer id %u", timer_id);
+    if (!c->started) {
+        return 0;
+    }
+    int rc = timer_fire(c, (kumo_consensus_timer_t)timer_id);
+    if (rc == 0) {
+        rc = rules_run(c);
+    }
+    KUMO_ENSURE(rc == 0, err, rc, "consensus timer: %s", kumo_err_name(rc));
+    return 0;
+}

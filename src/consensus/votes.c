@@ -1,0 +1,252 @@
+/*
+ * votes.c - per-round vote sets and proposals of the current height, duplicate-vote evidence,
+ * and the history of recent decisions used to answer lagging validators.
+ *
+ * Each validator has one slot per round and vote type, so a height's memory is bounded by
+ * rounds (< KUMO_CONSENSUS_ROUND_COUNT_MAX) times validators. Tallies are kept as votes
+ * arrive, so the quorum checks of Algorithm 1 cost O(distinct values). Pure: no I/O beyond
+ * the io vtable.
+ */
+#include <string.h>
+
+#include "consensus/consensus_int.h"
+
+static void vote_set_free(vote_set_t *set)
+{
+    kumo_free(set->slots);
+    kumo_free(set->tallies);
+    set->slots = NULL;
+    set->tallies = NULL;
+}
+
+void round_state_free(round_state_t *rs)
+{
+    if (rs == NULL) {
+        return;
+    }
+    vote_set_free(&rs->prevotes);
+    vote_set_free(&rs->precommits);
+    for (uint32_t i = 0; i < rs->proposal_count; i++) {
+        kumo_buf_free(&rs->proposals[i].value);
+    }
+    kumo_free(rs->seen);
+    kumo_free(rs);
+}
+
+int round_state_get(kumo_consensus_t *c, uint32_t round, round_state_t **out)
+{
+    KUMO_ASSERT(round < KUMO_CONSENSUS_ROUND_COUNT_MAX);
+    KUMO_ASSERT(c->vs.count > 0);
+    if (c->rounds[round] != NULL) {
+        *out = c->rounds[round];
+        return 0;
+    }
+    size_t n = c->vs.count;
+    round_state_t *rs = kumo_calloc(1, sizeof(*rs));
+    if (rs == NULL) {
+        return KUMO_ENOMEM;
+    }
+    rs->prevotes.slots = kumo_calloc(n, sizeof(vote_slot_t));
+    rs->prevotes.tallies = kumo_calloc(n, sizeof(tally_t));
+    rs->precommits.slots = kumo_calloc(n, sizeof(vote_slot_t));
+    rs->precommits.tallies = kumo_calloc(n, sizeof(tally_t));
+    rs->seen = kumo_calloc(n, sizeof(bool));
+    if (rs->prevotes.slots == NULL || rs->prevotes.tallies == NULL ||
+        rs->precommits.slots == NULL || rs->precommits.tallies == NULL || rs->seen == NULL) {
+        round_state_free(rs);
+        return KUMO_ENOMEM;
+    }
+    c->rounds[round] = rs;
+    *out = rs;
+    return 0;
+}
+
+uint64_t vote_set_power(const vote_set_t *set, const uint8_t *id)
+{
+    if (id == NULL) {
+        return set->power_nil;
+    }
+    for (uint32_t i = 0; i < set->tally_count; i++) {
+        if (memcmp(set->tallies[i].value_id, id, KUMO_CRYPTO_HASH_BYTES) == 0) {
+            return set->tallies[i].power;
+        }
+    }
+    return 0;
+}
+
+proposal_rec_t *round_proposal_find(round_state_t *rs, const uint8_t id[KUMO_CRYPTO_HASH_BYTES])
+{
+    KUMO_ASSERT(rs->proposal_count <= PROPOSALS_PER_ROUND_MAX);
+    for (uint32_t i = 0; i < rs->proposal_count; i++) {
+        if (memcmp(rs->proposals[i].value_id, id, KUMO_CRYPTO_HASH_BYTES) == 0) {
+            return &rs->proposals[i];
+        }
+    }
+    return NULL;
+}
+
+static void vote_evidence_report(kumo_consensus_t *c,
+                                 vote_slot_t *slot,
+                                 const kumo_consensus_msg_t *m,
+                                 uint32_t index)
+{
+    if (slot->evidence_reported || c->io.evidence == NULL) {
+        return;
+    }
+    slot->evidence_reported = true;
+    kumo_consensus_evidence_t ev = {0};
+    ev.validator_index = index;
+    ev.vote_a = *m;
+    ev.vote_a.has_value = slot->has_value;
+    memcpy(ev.vote_a.value_id, slot->value_id, KUMO_CRYPTO_HASH_BYTES);
+    memcpy(ev.vote_a.sig, slot->sig, KUMO_CRYPTO_SIG_BYTES);
+    ev.vote_b = *m;
+    c->io.evidence(c->io.ctx, &ev);
+}
+
+static void
+vote_tally_add(vote_set_t *set, const kumo_consensus_msg_t *m, uint64_t power, uint32_t n)
+{
+    /* Sums stay below power_total <= POWER_TOTAL_MAX: each validator counts once. */
+    set->power_any += power;
+    if (!m->has_value) {
+        set->power_nil += power;
+        return;
+    }
+    for (uint32_t i = 0; i < set->tally_count; i++) {
+        if (memcmp(set->tallies[i].value_id, m->value_id, KUMO_CRYPTO_HASH_BYTES) == 0) {
+            set->tallies[i].power += power;
+            return;
+        }
+    }
+    KUMO_ASSERT(set->tally_count < n);
+    memcpy(set->tallies[set->tally_count].value_id, m->value_id, KUMO_CRYPTO_HASH_BYTES);
+    set->tallies[set->tally_count].power = power;
+    set->tally_count++;
+}
+
+int vote_add(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t index)
+{
+    KUMO_ASSERT(m->height == c->height && index < c->vs.count);
+    KUMO_ASSERT(m->kind == KUMO_CONSENSUS_MSG_PREVOTE || m->kind == KUMO_CONSENSUS_MSG_PRECOMMIT);
+    round_state_t *rs = NULL;
+    KUMO_GUARD(round_state_get(c, m->round, &rs));
+    vote_set_t *set = m->kind == KUMO_CONSENSUS_MSG_PREVOTE ? &rs->prevotes : &rs->precommits;
+    vote_slot_t *slot = &set->slots[index];
+    if (slot->present) {
+        bool same = slot->has_value == m->has_value &&
+                    memcmp(slot->value_id, m->value_id, KUMO_CRYPTO_HASH_BYTES) == 0;
+        if (!same) {
+            /* Two signed votes for different values at one height/round/type: equivocation.
+             * The first vote keeps counting; the pair is evidence. */
+            vote_evidence_report(c, slot, m, index);
+        }
+        return 0;
+    }
+    slot->present = true;
+    slot->has_value = m->has_value;
+    memcpy(slot->value_id, m->value_id, KUMO_CRYPTO_HASH_BYTES);
+    memcpy(slot->sig, m->sig, KUMO_CRYPTO_SIG_BYTES);
+    vote_tally_add(set, m, c->vs.v[index].power, c->vs.count);
+    KUMO_ASSERT(set->power_any <= c->vs.power_total);
+    return 0;
+}
+
+int history_record(kumo_consensus_t *c, uint32_t round, const proposal_rec_t *p)
+{
+    KUMO_ASSERT(c->cfg.history_count > 0);
+    history_entry_t *h = &c->history[c->height % c->cfg.history_count];
+    kumo_buf_reset(&h->value);
+    KUMO_GUARD(kumo_buf_append(&h->value, p->value.ptr, p->value.len));
+    h->present = true;
+    h->height = c->height;
+    h->round = round;
+    h->pol_round = p->pol_round;
+    h->proposer_index = kumo_consensus_valset_proposer(&c->vs, round);
+    memcpy(h->value_id, p->value_id, KUMO_CRYPTO_HASH_BYTES);
+    memcpy(h->proposal_sig, p->sig, KUMO_CRYPTO_SIG_BYTES);
+    const vote_set_t *set = &c->rounds[round]->precommits;
+    h->sig_count = 0;
+    for (uint32_t i = 0; i < c->vs.count; i++) {
+        const vote_slot_t *s = &set->slots[i];
+        if (s->present && s->has_value &&
+            memcmp(s->value_id, p->value_id, KUMO_CRYPTO_HASH_BYTES) == 0) {
+            h->sigs[h->sig_count].validator_index = i;
+            memcpy(h->sigs[h->sig_count].sig, s->sig, KUMO_CRYPTO_SIG_BYTES);
+            h->sig_count++;
+        }
+    }
+    return 0;
+}
+
+static int history_send_proposal(kumo_consensus_t *c, const history_entry_t *h, uint32_t to)
+{
+    kumo_consensus_msg_t m = {0};
+    m.kind = KUMO_CONSENSUS_MSG_PROPOSAL;
+    m.height = h->height;
+    m.round = h->round;
+    m.pol_round = h->pol_round;
+    m.has_value = true;
+    m.value = kumo_buf_bytes(&h->value);
+    memcpy(m.value_id, h->value_id, KUMO_CRYPTO_HASH_BYTES);
+    memcpy(m.pubkey, c->vs.v[h->proposer_index].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+    memcpy(m.sig, h->proposal_sig, KUMO_CRYPTO_SIG_BYTES);
+    size_t cap = KUMO_CONSENSUS_PROPOSAL_BYTES_MIN + h->value.len;
+    uint8_t *buf = kumo_alloc(cap);
+    if (buf == NULL) {
+        return KUMO_ENOMEM;
+    }
+    size_t len = 0;
+    int rc = kumo_consensus_msg_encode(&m, buf, cap, &len);
+    KUMO_ASSERT(rc == 0 && len == cap);
+    rc = c->io.send(c->io.ctx, to, kumo_bytes_make(buf, len));
+    kumo_free(buf);
+    return rc;
+}
+
+int history_answer(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t index)
+{
+    KUMO_ASSERT(m->height < c->height && index < c->vs.count);
+    const history_entry_t *h = &c->history[m->height % c->cfg.history_count];
+    if (!h->present || h->height != m->height || c->io.send == NULL || index == c->self) {
+        return 0;
+    }
+    /* One answer per (height, round) a lagging validator shows us: enough for it to decide
+     * (Alg. 1, line 49), and a lost answer is retried when it reaches its next round. */
+    if (c->answered_height[index] == m->height && c->answered_round[index] == m->round) {
+        return 0;
+    }
+    c->answered_height[index] = m->height;
+    c->answered_round[index] = m->round;
+    KUMO_GUARD(history_send_proposal(c, h, index));
+    for (uint32_t i = 0; i < h->sig_count; i++) {
+        kumo_consensus_msg_t v = {0};
+        v.kind = KUMO_CONSENSUS_MSG_PRECOMMIT;
+        v.height = h->height;
+        v.round = h->round;
+        v.pol_round = KUMO_CONSENSUS_ROUND_NONE;
+        v.has_value = true;
+        memcpy(v.value_id, h->value_id, KUMO_CRYPTO_HASH_BYTES);
+        memcpy(v.pubkey, c->vs.v[h->sigs[i].validator_index].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+        memcpy(v.sig, h->sigs[i].sig, KUMO_CRYPTO_SIG_BYTES);
+        uint8_t buf[KUMO_CONSENSUS_VOTE_BYTES];
+        size_t len = 0;
+        int rc = kumo_consensus_msg_encode(&v, buf, sizeof(buf), &len);
+        KUMO_ASSERT(rc == 0 && len == sizeof(buf));
+        KUMO_GUARD(c->io.send(c->io.ctx, index, kumo_bytes_make(buf, len)));
+    }
+    return 0;
+}
+
+void history_free(kumo_consensus_t *c)
+{
+    if (c->history == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i < c->cfg.history_count; i++) {
+        kumo_buf_free(&c->history[i].value);
+        kumo_free(c->history[i].sigs);
+    }
+    kumo_free(c->history);
+    c->history = NULL;
+}
