@@ -14,10 +14,11 @@ declare -A allow=(
   [market]="core codec crypto market"
   [chain]="core codec crypto market chain"
   [consensus]="core crypto consensus"
+  [sdl]="core codec crypto sdl"
   [localnet]="core log codec crypto store market chain localnet"
   [node]="core log codec crypto keyring store market chain node"
   [rpc]="core log codec crypto store market chain node rpc"
-  [cli]="core log codec crypto keyring store market chain localnet node rpc cli"
+  [cli]="core log codec crypto keyring store market chain sdl localnet node rpc cli"
 )
 fail=0
 for mod in "${!allow[@]}"; do

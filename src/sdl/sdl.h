@@ -1,0 +1,97 @@
+/*
+ * sdl.h - stack files: the YAML a tenant writes (docs/stack.md) parsed and validated into the
+ * infrastructure groups of MsgSubmitDeployment and the canonical manifest whose Merkle root is
+ * the deployment's version (DESIGN.md section 8). Pure: no I/O, no clock; the caller reads the
+ * file into memory. Same stack, same manifest bytes, same version.
+ */
+#ifndef KUMO_SDL_SDL_H
+#define KUMO_SDL_SDL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <proto/kumo.pb-c.h>
+
+#include "core/core.h"
+
+/* A stack file is written by a person: 256 KiB is far beyond any real one and bounds the
+ * parser's memory (every YAML node needs at least two bytes of text). */
+#define KUMO_SDL_STACK_BYTES_MAX (256u * 1024u)
+/* YAML nesting: the deepest valid path (workloads.W.ports[i].expose[j].workload) is 7 levels;
+ * 16 leaves room and stops input from driving deep structures. */
+#define KUMO_SDL_DEPTH_MAX 16u
+/* YAML nodes (scalars, sequences, mappings) in one file: bounds the tree's memory (about 2 MiB
+ * at most) whatever the shape of the text. */
+#define KUMO_SDL_NODE_COUNT_MAX 65536u
+/* Workloads per stack: each becomes containers and tunnels on providers. */
+#define KUMO_SDL_WORKLOAD_COUNT_MAX 64u
+/* Workload and group names become container names and host names: a DNS label (RFC 1035). */
+#define KUMO_SDL_NAME_BYTES_MAX 63u
+/* A container image reference (registry/repository:tag or @sha256:...). */
+#define KUMO_SDL_IMAGE_BYTES_MAX 512u
+/* Command arguments and their length (the container's argv). */
+#define KUMO_SDL_COMMAND_COUNT_MAX     64u
+#define KUMO_SDL_COMMAND_ARG_BYTES_MAX 4096u
+/* Environment variables per workload and their key and value lengths. */
+#define KUMO_SDL_ENV_COUNT_MAX       64u
+#define KUMO_SDL_ENV_KEY_BYTES_MAX   128u
+#define KUMO_SDL_ENV_VALUE_BYTES_MAX 4096u
+/* Ports per workload and connection rules per port: each rule is a firewall rule or tunnel. */
+#define KUMO_SDL_PORT_COUNT_MAX 16u
+#define KUMO_SDL_RULE_COUNT_MAX 16u
+/* Canonical manifest bytes: four times the largest file, since a manifest holds the file's
+ * strings once plus a few bytes of framing per item (parse rejects a stack past it, so every
+ * accepted stack encodes). Four Merkle chunks at most. */
+#define KUMO_SDL_MANIFEST_BYTES_MAX (4u * KUMO_SDL_STACK_BYTES_MAX)
+
+_Static_assert(KUMO_SDL_NAME_BYTES_MAX <= KUMO_NAME_BYTES_MAX, "an sdl name is a chain name");
+_Static_assert(KUMO_SDL_DEPTH_MAX >= 7u, "the deepest valid stack path fits");
+
+typedef struct kumo_sdl_stack kumo_sdl_stack_t;
+
+/* Parses and validates a stack file. yaml is the file's bytes (borrowed for the call only);
+ * file_name only labels errors. On success *out owns the stack (kumo_sdl_stack_free). Every
+ * error's detail reads "<file>:<line>: <field path>: <problem>", e.g.
+ * 'stack.yml:14: workloads.web.compute.memory: "12XB" is not a size (use Ki, Mi, Gi, Ti or
+ * bytes)'. Codes: KUMO_EDECODE (YAML syntax, unknown key, wrong type, aliases, more than one
+ * document), KUMO_EINVAL (a bad value or unit, zero counts, capacity), KUMO_ELIMIT (a limit
+ * above), KUMO_EEMPTY (a required field missing or empty), KUMO_EDUPLICATE (a key, port or
+ * rule given twice), KUMO_ENOTFOUND (a group or workload name that does not exist),
+ * KUMO_EOVERFLOW (price or size arithmetic), KUMO_ENOMEM. On failure *out is NULL and nothing
+ * is left allocated. Allocates through kumo_alloc. */
+KUMO_MUST_USE int kumo_sdl_stack_parse(kumo_bytes_t yaml,
+                                       const char *file_name,
+                                       kumo_sdl_stack_t **out,
+                                       kumo_err_ctx_t *err);
+
+/* Frees a stack; NULL is a no-op. */
+void kumo_sdl_stack_free(kumo_sdl_stack_t *stack);
+
+/* The infrastructure for MsgSubmitDeployment: the groups sorted by name (gseq = index), the
+ * wait in blocks and the deposit in ukumo. The groups are borrowed from the stack (valid until
+ * kumo_sdl_stack_free) and must not be modified; they pass the market's stateless checks. */
+void kumo_sdl_stack_groups(const kumo_sdl_stack_t *stack,
+                           Kumo__GroupSpec ***groups_out,
+                           size_t *group_count_out,
+                           uint64_t *wait_blocks_out,
+                           uint64_t *deposit_ukumo_out);
+
+/* The manifest (borrowed, valid until kumo_sdl_stack_free, not to be modified). */
+const Kumo__Manifest *kumo_sdl_stack_manifest(const kumo_sdl_stack_t *stack);
+
+/* Appends the canonical manifest bytes (kumo_codec_pack of the Manifest message) to out.
+ * KUMO_ELIMIT past out's cap_max, KUMO_ENOMEM; out unchanged on failure. */
+KUMO_MUST_USE int
+kumo_sdl_manifest_encode(const kumo_sdl_stack_t *stack, kumo_buf_t *out, kumo_err_ctx_t *err);
+
+/* The deployment version of manifest bytes: kumo_crypto_merkle_root. KUMO_ENOMEM. */
+KUMO_MUST_USE int kumo_sdl_manifest_version(kumo_bytes_t manifest,
+                                            uint8_t version_out[KUMO_VERSION_BYTES]);
+
+/* Decodes canonical manifest bytes (at most KUMO_SDL_MANIFEST_BYTES_MAX, else KUMO_ELIMIT;
+ * KUMO_EDECODE if malformed or non-canonical), for providers receiving one. Structure only:
+ * the stack rules are not re-checked. *out is freed with kumo_codec_free. */
+KUMO_MUST_USE int
+kumo_sdl_manifest_decode(kumo_bytes_t manifest, Kumo__Manifest **out, kumo_err_ctx_t *err);
+
+#endif
