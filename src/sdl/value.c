@@ -55,7 +55,7 @@ char *sdl_strdup(const char *s, size_t len)
 void sdl_quote(const char *key, char out[SDL_QUOTE_BYTES])
 {
     size_t i = 0;
-    for (; key[i] != '\0' && i < 64u; i++) {
+    for (; i < 64u && key[i] != '\0'; i++) {
         unsigned char ch = (unsigned char)key[i];
         out[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
     }
