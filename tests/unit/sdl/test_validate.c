@@ -180,6 +180,15 @@ static const struct {
      "stack.yml:29: workloads.db.ports[0].expose: expected a list of rules"},
     {"nul in a value", "image: img:1", "image: \"img\\0\"", KUMO_EDECODE,
      "stack.yml:14: a value holds a NUL byte"},
+    {"groups not a mapping", "groups:\n  g1:\n    region: us-east\n" RESOURCES, "groups: [g1]\n",
+     KUMO_EDECODE, "stack.yml:2: groups: expected a mapping of group names"},
+    {"workloads not a mapping", WORKLOADS, "workloads: web\n", KUMO_EDECODE,
+     "stack.yml:12: workloads: expected a mapping of workload names"},
+    {"compute not a mapping", "    compute: {cpu: 500m, memory: 512Mi, storage: 1Gi}\n    group",
+     "    compute: 500m\n    group", KUMO_EDECODE,
+     "stack.yml:25: workloads.db.compute: expected a mapping, got a value"},
+    {"duplicate workload", "  db:\n", "  web:\n", KUMO_EDUPLICATE,
+     "stack.yml:23: workloads: workload \"web\" given twice"},
     {"key not a scalar", "deposit: 1000\n", "deposit: 1000\n? [a]\n: 1\n", KUMO_EDECODE,
      "stack.yml:32: stack: a key must be a plain name, not a list"},
 };
@@ -194,6 +203,43 @@ static void test_base_stack_is_valid(void **state)
         fail_msg("%s (%s)", kumo_err_name(rc), err.detail);
     }
     kumo_sdl_stack_free(s);
+}
+
+/* Edges that are valid: each row must parse. */
+static const struct {
+    const char *name;
+    const char *old;
+    const char *new_text;
+} valid_cases[] = {
+    {"a rule naming its own workload", "{workload: web}, {group: g1}", "{workload: db}"},
+    {"a port without rules", "        expose: [{workload: web}, {group: g1}]\n", ""},
+    {"spare units in a group", "collateral: 5\n",
+     "collateral: 5\n      - {cpu: 9, memory: 1Ti, price: 1}\n"},
+    {"an empty command and env",
+     "    command: [serve, --port, \"80\"]\n    env: {A: \"1\", B: two}\n",
+     "    command: []\n    env: {}\n"},
+    {"an empty argument and value", "[serve, --port, \"80\"]", "[\"\"]"},
+    {"version as a plain number", "version: \"1\"", "version: 1"},
+    {"port 65535 and 1", "port: 80", "port: 65535\n      - port: 1"},
+    {"a workload on no ports",
+     "    ports:\n      - port: 6379\n        expose: [{workload: web}, {group: g1}]\n", ""},
+    {"wait_blocks at 2^64-1", "wait_blocks: 2", "wait_blocks: 18446744073709551615"},
+};
+
+static void test_valid_edges_parse(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < KUMO_ARRAY_COUNT(valid_cases); i++) {
+        char *text = sdl_text_replace(sdl_base_stack, valid_cases[i].old, valid_cases[i].new_text);
+        kumo_sdl_stack_t *s = NULL;
+        kumo_err_ctx_t err = {0};
+        int rc = sdl_parse_text(text, &s, &err);
+        if (rc != 0) {
+            fail_msg("%s: %s (%s)", valid_cases[i].name, kumo_err_name(rc), err.detail);
+        }
+        kumo_sdl_stack_free(s);
+        free(text);
+    }
 }
 
 static void test_each_broken_stack_names_file_line_and_field(void **state)
@@ -227,6 +273,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base_stack_is_valid),
+        cmocka_unit_test(test_valid_edges_parse),
         cmocka_unit_test(test_each_broken_stack_names_file_line_and_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
