@@ -38,7 +38,7 @@
 #define KUMO_CONSENSUS_MSG_BYTES_MAX \
     (KUMO_CONSENSUS_PROPOSAL_BYTES_MIN + KUMO_CONSENSUS_VALUE_BYTES_MAX)
 
-/* Message kinds; the vote kinds double as the vote type in sign bytes. */
+/* Message kinds; the vote kinds serve as the vote type in sign bytes. */
 typedef enum kumo_consensus_msg_kind {
     KUMO_CONSENSUS_MSG_PROPOSAL = 1,
     KUMO_CONSENSUS_MSG_PREVOTE = 2,
@@ -51,7 +51,10 @@ typedef enum kumo_consensus_timer {
     KUMO_CONSENSUS_TIMER_PREVOTE = 1,
     KUMO_CONSENSUS_TIMER_PRECOMMIT = 2,
     KUMO_CONSENSUS_TIMER_COMMIT = 3,
-    KUMO_CONSENSUS_TIMER_COUNT = 4,
+    /* Periodic re-broadcast of our own messages of the current round: the "eventual delivery
+     * after GST" the paper takes from the gossip layer, so lost messages cannot stall a round. */
+    KUMO_CONSENSUS_TIMER_REBROADCAST = 4,
+    KUMO_CONSENSUS_TIMER_COUNT = 5,
 } kumo_consensus_timer_t;
 
 typedef enum kumo_consensus_step {
@@ -150,10 +153,11 @@ typedef struct kumo_consensus_cfg {
     uint64_t timeout_precommit_delta_ms;
     uint64_t timeout_commit_ms; /* wait after a decision before the next height */
     uint32_t history_count;     /* decisions kept for catch-up, 1..HISTORY_COUNT_MAX */
+    uint64_t rebroadcast_ms;    /* period of re-sending our own current messages, >= 1 */
 } kumo_consensus_cfg_t;
 
 /* Defaults for ~1 s blocks on a LAN/WAN: propose 1000+500r, prevote and precommit 500+250r,
- * commit 800 ms, history 4. */
+ * commit 800 ms, history 4, rebroadcast every 1000 ms. */
 void kumo_consensus_cfg_default(kumo_consensus_cfg_t *cfg);
 
 /* ---- validator set and proposer selection (valset.c) ---- */

@@ -8,7 +8,16 @@
 
 /* Distinct proposals kept per round: the proposer's first one and, if it equivocates, one
  * more, so a node holding the "wrong" one can still decide the value a quorum committed. */
-#define PROPOSALS_PER_ROUND_MAX 2u
+#define PROPOSALS_PER_ROUND_MAX 4u
+
+/* Conflicting value votes of an equivocating validator kept per slot: each still counts once
+ * for its own value, so a commit built from the other half of the network is recognised. */
+#define VOTE_EXTRA_MAX 2u
+
+typedef struct vote_extra {
+    uint8_t value_id[KUMO_CRYPTO_HASH_BYTES];
+    uint8_t sig[KUMO_CRYPTO_SIG_BYTES];
+} vote_extra_t;
 
 typedef struct vote_slot {
     bool present;
@@ -16,6 +25,8 @@ typedef struct vote_slot {
     bool evidence_reported;
     uint8_t value_id[KUMO_CRYPTO_HASH_BYTES];
     uint8_t sig[KUMO_CRYPTO_SIG_BYTES];
+    vote_extra_t extra[VOTE_EXTRA_MAX];
+    uint32_t extra_count;
 } vote_slot_t;
 
 typedef struct tally {
@@ -87,6 +98,7 @@ struct kumo_consensus {
     history_entry_t *history;  /* cfg.history_count entries, by height modulo */
     uint64_t *answered_height; /* per validator: last (height, round) answered from history */
     uint32_t *answered_round;
+    uint64_t *answered_ms;
     uint64_t drop_count;
 };
 
@@ -95,6 +107,7 @@ KUMO_MUST_USE int timer_arm(kumo_consensus_t *c, kumo_consensus_timer_t id);
 KUMO_MUST_USE int vote_cast(kumo_consensus_t *c, kumo_consensus_msg_kind_t kind, const uint8_t *id);
 KUMO_MUST_USE int
 proposal_store(kumo_consensus_t *c, round_state_t *rs, const kumo_consensus_msg_t *m);
+KUMO_MUST_USE int proposal_send(kumo_consensus_t *c, uint32_t round, const proposal_rec_t *p);
 KUMO_MUST_USE int round_start(kumo_consensus_t *c, uint32_t round);
 void engine_rounds_clear(kumo_consensus_t *c);
 
@@ -113,5 +126,9 @@ KUMO_MUST_USE int history_record(kumo_consensus_t *c, uint32_t round, const prop
 KUMO_MUST_USE int
 history_answer(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t index);
 void history_free(kumo_consensus_t *c);
+/* Re-sends the prevotes for id of pol_round: the proof of lock (POL) a proposal with
+ * validRound = pol_round needs at receivers (Alg. 1, line 28), as CometBFT's gossip does. */
+KUMO_MUST_USE int
+pol_send(kumo_consensus_t *c, uint32_t pol_round, const uint8_t id[KUMO_CRYPTO_HASH_BYTES]);
 
 #endif

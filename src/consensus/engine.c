@@ -26,6 +26,7 @@ void kumo_consensus_cfg_default(kumo_consensus_cfg_t *cfg)
     cfg->timeout_precommit_delta_ms = 250;
     cfg->timeout_commit_ms = 800;
     cfg->history_count = 4;
+    cfg->rebroadcast_ms = 1000;
 }
 
 uint64_t
@@ -50,6 +51,8 @@ kumo_consensus_timeout_ms(const kumo_consensus_cfg_t *cfg, uint32_t timer_id, ui
         break;
     case KUMO_CONSENSUS_TIMER_COMMIT:
         return cfg->timeout_commit_ms;
+    case KUMO_CONSENSUS_TIMER_REBROADCAST:
+        return cfg->rebroadcast_ms;
     case KUMO_CONSENSUS_TIMER_COUNT:
     default:
         KUMO_UNREACHABLE();
@@ -68,10 +71,11 @@ static int cfg_check(const kumo_consensus_cfg_t *cfg, kumo_err_ctx_t *err)
     const uint64_t t[] = {cfg->timeout_propose_ms,   cfg->timeout_propose_delta_ms,
                           cfg->timeout_prevote_ms,   cfg->timeout_prevote_delta_ms,
                           cfg->timeout_precommit_ms, cfg->timeout_precommit_delta_ms,
-                          cfg->timeout_commit_ms};
+                          cfg->timeout_commit_ms,    cfg->rebroadcast_ms};
     for (size_t i = 0; i < KUMO_ARRAY_COUNT(t); i++) {
         KUMO_ENSURE(t[i] <= TIMEOUT_MS_MAX, err, KUMO_EINVAL, "timeout %zu over 1 hour", i);
     }
+    KUMO_ENSURE(cfg->rebroadcast_ms >= 1, err, KUMO_EINVAL, "rebroadcast_ms 0");
     KUMO_ENSURE(cfg->history_count >= 1 && cfg->history_count <= KUMO_CONSENSUS_HISTORY_COUNT_MAX,
                 err, KUMO_EINVAL, "history_count %u not in 1..%u", cfg->history_count,
                 KUMO_CONSENSUS_HISTORY_COUNT_MAX);
@@ -84,7 +88,9 @@ static int engine_alloc_tables(kumo_consensus_t *c)
     c->history = kumo_calloc(c->cfg.history_count, sizeof(history_entry_t));
     c->answered_height = kumo_calloc(n, sizeof(uint64_t));
     c->answered_round = kumo_calloc(n, sizeof(uint32_t));
-    if (c->history == NULL || c->answered_height == NULL || c->answered_round == NULL) {
+    c->answered_ms = kumo_calloc(n, sizeof(uint64_t));
+    if (c->history == NULL || c->answered_height == NULL || c->answered_round == NULL ||
+        c->answered_ms == NULL) {
         return KUMO_ENOMEM;
     }
     for (uint32_t i = 0; i < c->cfg.history_count; i++) {
@@ -156,6 +162,7 @@ void kumo_consensus_close(kumo_consensus_t *c)
     history_free(c);
     kumo_free(c->answered_height);
     kumo_free(c->answered_round);
+    kumo_free(c->answered_ms);
     kumo_free(c);
 }
 
@@ -193,16 +200,53 @@ int vote_cast(kumo_consensus_t *c, kumo_consensus_msg_kind_t kind, const uint8_t
     return c->io.broadcast(c->io.ctx, kumo_bytes_make(buf, len));
 }
 
+static uint64_t proposal_votes(const round_state_t *rs, const uint8_t id[KUMO_CRYPTO_HASH_BYTES])
+{
+    return vote_set_power(&rs->prevotes, id) + vote_set_power(&rs->precommits, id);
+}
+
+static proposal_rec_t *proposal_victim(round_state_t *rs, const uint8_t id[KUMO_CRYPTO_HASH_BYTES])
+{
+    KUMO_ASSERT(rs->proposal_count == PROPOSALS_PER_ROUND_MAX);
+    proposal_rec_t *victim = NULL;
+    uint64_t victim_power = UINT64_MAX;
+    for (uint32_t i = 1; i < rs->proposal_count; i++) {
+        uint64_t power = proposal_votes(rs, rs->proposals[i].value_id);
+        if (power < victim_power) {
+            victim = &rs->proposals[i];
+            victim_power = power;
+        }
+    }
+    return proposal_votes(rs, id) > victim_power ? victim : NULL;
+}
+
 int proposal_store(kumo_consensus_t *c, round_state_t *rs, const kumo_consensus_msg_t *m)
 {
-    if (round_proposal_find(rs, m->value_id) != NULL ||
-        rs->proposal_count >= PROPOSALS_PER_ROUND_MAX) {
+    if (round_proposal_find(rs, m->value_id) != NULL) {
         return 0;
     }
-    proposal_rec_t *p = &rs->proposals[rs->proposal_count];
-    kumo_buf_init(&p->value, KUMO_CONSENSUS_VALUE_BYTES_MAX);
-    KUMO_GUARD(kumo_buf_append(&p->value, m->value.ptr, m->value.len));
-    rs->proposal_count++;
+    proposal_rec_t *p = NULL;
+    if (rs->proposal_count < PROPOSALS_PER_ROUND_MAX) {
+        p = &rs->proposals[rs->proposal_count];
+        kumo_buf_init(&p->value, KUMO_CONSENSUS_VALUE_BYTES_MAX);
+    } else {
+        /* An equivocating proposer sent more values than we keep. The first stays (it drives
+         * lines 22 and 28); a later one replaces the least-voted other one only if more
+         * power voted for it, so a value a quorum committed can always be stored. */
+        p = proposal_victim(rs, m->value_id);
+        if (p == NULL) {
+            return 0;
+        }
+        kumo_buf_reset(&p->value);
+    }
+    int rc = kumo_buf_append(&p->value, m->value.ptr, m->value.len);
+    if (rc < 0) {
+        kumo_buf_free(&p->value);
+        return rc;
+    }
+    if (rs->proposal_count < PROPOSALS_PER_ROUND_MAX) {
+        rs->proposal_count++;
+    }
     p->pol_round = m->pol_round;
     memcpy(p->value_id, m->value_id, KUMO_CRYPTO_HASH_BYTES);
     memcpy(p->sig, m->sig, KUMO_CRYPTO_SIG_BYTES);
@@ -210,6 +254,37 @@ int proposal_store(kumo_consensus_t *c, round_state_t *rs, const kumo_consensus_
     return 0;
 }
 
+int proposal_send(kumo_consensus_t *c, uint32_t round, const proposal_rec_t *p)
+{
+    KUMO_ASSERT(round < KUMO_CONSENSUS_ROUND_COUNT_MAX);
+    kumo_consensus_msg_t m = {0};
+    m.kind = KUMO_CONSENSUS_MSG_PROPOSAL;
+    m.height = c->height;
+    m.round = round;
+    m.pol_round = p->pol_round;
+    m.has_value = true;
+    m.value = kumo_buf_bytes(&p->value);
+    memcpy(m.value_id, p->value_id, KUMO_CRYPTO_HASH_BYTES);
+    memcpy(m.pubkey, c->vs.v[kumo_consensus_valset_proposer(&c->vs, round)].pubkey,
+           KUMO_CRYPTO_PUBKEY_BYTES);
+    memcpy(m.sig, p->sig, KUMO_CRYPTO_SIG_BYTES);
+    size_t cap = KUMO_CONSENSUS_PROPOSAL_BYTES_MIN + p->value.len;
+    uint8_t *buf = kumo_alloc(cap);
+    if (buf == NULL) {
+        return KUMO_ENOMEM;
+    }
+    size_t len = 0;
+    int rc = kumo_consensus_msg_encode(&m, buf, cap, &len);
+    KUMO_ASSERT(rc == 0 && len == cap);
+    rc = c->io.broadcast(c->io.ctx, kumo_bytes_make(buf, len));
+    kumo_free(buf);
+    if (rc == 0 && p->pol_round != KUMO_CONSENSUS_ROUND_NONE) {
+        rc = pol_send(c, p->pol_round, p->value_id);
+    }
+    return rc;
+}
+
+/* Alg. 1, line 19: signs and broadcasts our proposal, and stores it as received. */
 static int proposal_broadcast(kumo_consensus_t *c, kumo_bytes_t value, uint32_t pol_round)
 {
     kumo_consensus_msg_t m = {0};
@@ -228,17 +303,9 @@ static int proposal_broadcast(kumo_consensus_t *c, kumo_bytes_t value, uint32_t 
     round_state_t *rs = NULL;
     KUMO_GUARD(round_state_get(c, c->round, &rs));
     KUMO_GUARD(proposal_store(c, rs, &m));
-    size_t cap = KUMO_CONSENSUS_PROPOSAL_BYTES_MIN + value.len;
-    uint8_t *buf = kumo_alloc(cap);
-    if (buf == NULL) {
-        return KUMO_ENOMEM;
-    }
-    size_t len = 0;
-    int rc = kumo_consensus_msg_encode(&m, buf, cap, &len);
-    KUMO_ASSERT(rc == 0 && len == cap);
-    rc = c->io.broadcast(c->io.ctx, kumo_bytes_make(buf, len));
-    kumo_free(buf);
-    return rc;
+    proposal_rec_t *p = round_proposal_find(rs, m.value_id);
+    KUMO_ASSERT(p != NULL);
+    return proposal_send(c, c->round, p);
 }
 
 /* Alg. 1, lines 11-21: StartRound. */
@@ -274,7 +341,10 @@ int kumo_consensus_start(kumo_consensus_t *c, kumo_err_ctx_t *err)
     KUMO_ASSERT(c != NULL);
     KUMO_ENSURE(!c->started, err, KUMO_ESTATE, "consensus already started");
     c->started = true;
-    int rc = round_start(c, 0); /* line 10: upon start do StartRound(0) */
+    int rc = timer_arm(c, KUMO_CONSENSUS_TIMER_REBROADCAST);
+    if (rc == 0) {
+        rc = round_start(c, 0); /* line 10: upon start do StartRound(0) */
+    }
     KUMO_ENSURE(rc == 0, err, rc, "start round 0: %s", kumo_err_name(rc));
     rc = rules_run(c);
     KUMO_ENSURE(rc == 0, err, rc, "rules: %s", kumo_err_name(rc));

@@ -40,7 +40,9 @@ int kumo_consensus_msg_sign_bytes(
     if (m->kind == KUMO_CONSENSUS_MSG_PROPOSAL) {
         KUMO_GUARD(kumo_writer_write_u32(&w, m->pol_round));
     }
-    KUMO_GUARD(kumo_writer_write_u8(&w, m->has_value ? 1u : 0u));
+    /* A proposal always carries a value. */
+    bool has_value = m->has_value || m->kind == KUMO_CONSENSUS_MSG_PROPOSAL;
+    KUMO_GUARD(kumo_writer_write_u8(&w, has_value ? 1u : 0u));
     KUMO_GUARD(kumo_writer_write_bytes(&w, kumo_bytes_make(m->value_id, KUMO_CRYPTO_HASH_BYTES)));
     *len_out = kumo_writer_bytes(&w).len;
     return 0;

@@ -219,6 +219,11 @@ static int msg_store(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_
 
 static int future_buffer(kumo_consensus_t *c, kumo_bytes_t msg)
 {
+    for (uint32_t i = 0; i < c->future_count; i++) {
+        if (kumo_bytes_equal(kumo_buf_bytes(&c->future[i]), msg)) {
+            return 0; /* a rebroadcast we already hold */
+        }
+    }
     if (c->future_count >= KUMO_CONSENSUS_FUTURE_MSG_COUNT_MAX) {
         c->drop_count++;
         return 0;
@@ -277,6 +282,43 @@ int kumo_consensus_on_msg(kumo_consensus_t *c, kumo_bytes_t msg, kumo_err_ctx_t 
     return 0;
 }
 
+static int own_vote_send(kumo_consensus_t *c, const vote_set_t *set, kumo_consensus_msg_kind_t kind)
+{
+    const vote_slot_t *slot = &set->slots[c->self];
+    if (!slot->present) {
+        return 0;
+    }
+    kumo_consensus_msg_t v = {0};
+    v.kind = kind;
+    v.height = c->height;
+    v.round = c->round;
+    v.pol_round = KUMO_CONSENSUS_ROUND_NONE;
+    v.has_value = slot->has_value;
+    memcpy(v.value_id, slot->value_id, KUMO_CRYPTO_HASH_BYTES);
+    memcpy(v.pubkey, c->vs.v[c->self].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+    memcpy(v.sig, slot->sig, KUMO_CRYPTO_SIG_BYTES);
+    uint8_t buf[KUMO_CONSENSUS_VOTE_BYTES];
+    size_t len = 0;
+    int rc = kumo_consensus_msg_encode(&v, buf, sizeof(buf), &len);
+    KUMO_ASSERT(rc == 0 && len == sizeof(buf));
+    return c->io.broadcast(c->io.ctx, kumo_bytes_make(buf, len));
+}
+
+/* Re-sends what we already signed in the current round (never signs anything new). */
+static int rebroadcast(kumo_consensus_t *c)
+{
+    KUMO_GUARD(timer_arm(c, KUMO_CONSENSUS_TIMER_REBROADCAST));
+    const round_state_t *rs = c->rounds[c->round];
+    if (c->step == KUMO_CONSENSUS_STEP_NEW_HEIGHT || rs == NULL) {
+        return 0;
+    }
+    if (rs->proposal_count > 0 && kumo_consensus_valset_proposer(&c->vs, c->round) == c->self) {
+        KUMO_GUARD(proposal_send(c, c->round, &rs->proposals[0]));
+    }
+    KUMO_GUARD(own_vote_send(c, &rs->prevotes, KUMO_CONSENSUS_MSG_PREVOTE));
+    return own_vote_send(c, &rs->precommits, KUMO_CONSENSUS_MSG_PRECOMMIT);
+}
+
 /* Alg. 1, lines 57-66: OnTimeoutPropose, OnTimeoutPrevote, OnTimeoutPrecommit. */
 static int timer_fire(kumo_consensus_t *c, kumo_consensus_timer_t id)
 {
@@ -305,6 +347,8 @@ static int timer_fire(kumo_consensus_t *c, kumo_consensus_timer_t id)
             return round_start(c, 0); /* line 54: StartRound(0) of the next height */
         }
         return 0;
+    case KUMO_CONSENSUS_TIMER_REBROADCAST:
+        return rebroadcast(c);
     case KUMO_CONSENSUS_TIMER_COUNT:
     default:
         KUMO_UNREACHABLE();

@@ -125,6 +125,36 @@ vote_tally_add(vote_set_t *set, const kumo_consensus_msg_t *m, uint64_t power, u
     set->tally_count++;
 }
 
+static void vote_extra_add(kumo_consensus_t *c,
+                           vote_set_t *set,
+                           vote_slot_t *slot,
+                           const kumo_consensus_msg_t *m,
+                           uint32_t index)
+{
+    if (!m->has_value || slot->extra_count >= VOTE_EXTRA_MAX) {
+        return;
+    }
+    for (uint32_t i = 0; i < slot->extra_count; i++) {
+        if (memcmp(slot->extra[i].value_id, m->value_id, KUMO_CRYPTO_HASH_BYTES) == 0) {
+            return;
+        }
+    }
+    memcpy(slot->extra[slot->extra_count].value_id, m->value_id, KUMO_CRYPTO_HASH_BYTES);
+    memcpy(slot->extra[slot->extra_count].sig, m->sig, KUMO_CRYPTO_SIG_BYTES);
+    slot->extra_count++;
+    for (uint32_t i = 0; i < set->tally_count; i++) {
+        if (memcmp(set->tallies[i].value_id, m->value_id, KUMO_CRYPTO_HASH_BYTES) == 0) {
+            set->tallies[i].power += c->vs.v[index].power;
+            return;
+        }
+    }
+    if (set->tally_count < c->vs.count) {
+        memcpy(set->tallies[set->tally_count].value_id, m->value_id, KUMO_CRYPTO_HASH_BYTES);
+        set->tallies[set->tally_count].power = c->vs.v[index].power;
+        set->tally_count++;
+    }
+}
+
 int vote_add(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t index)
 {
     KUMO_ASSERT(m->height == c->height && index < c->vs.count);
@@ -138,8 +168,11 @@ int vote_add(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t index)
                     memcmp(slot->value_id, m->value_id, KUMO_CRYPTO_HASH_BYTES) == 0;
         if (!same) {
             /* Two signed votes for different values at one height/round/type: equivocation.
-             * The first vote keeps counting; the pair is evidence. */
+             * The pair is evidence. The validator still counts at most once per value: as a
+             * byzantine vote it could have counted for either value at different receivers
+             * anyway, so quorum intersection (and safety) is unchanged. */
             vote_evidence_report(c, slot, m, index);
+            vote_extra_add(c, set, slot, m, index);
         }
         return 0;
     }
@@ -150,6 +183,24 @@ int vote_add(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t index)
     vote_tally_add(set, m, c->vs.v[index].power, c->vs.count);
     KUMO_ASSERT(set->power_any <= c->vs.power_total);
     return 0;
+}
+
+/* The signature of slot's vote for id (first or conflicting), or NULL. */
+static const uint8_t *vote_slot_sig_for(const vote_slot_t *s,
+                                        const uint8_t id[KUMO_CRYPTO_HASH_BYTES])
+{
+    if (!s->present) {
+        return NULL;
+    }
+    if (s->has_value && memcmp(s->value_id, id, KUMO_CRYPTO_HASH_BYTES) == 0) {
+        return s->sig;
+    }
+    for (uint32_t i = 0; i < s->extra_count; i++) {
+        if (memcmp(s->extra[i].value_id, id, KUMO_CRYPTO_HASH_BYTES) == 0) {
+            return s->extra[i].sig;
+        }
+    }
+    return NULL;
 }
 
 int history_record(kumo_consensus_t *c, uint32_t round, const proposal_rec_t *p)
@@ -168,11 +219,10 @@ int history_record(kumo_consensus_t *c, uint32_t round, const proposal_rec_t *p)
     const vote_set_t *set = &c->rounds[round]->precommits;
     h->sig_count = 0;
     for (uint32_t i = 0; i < c->vs.count; i++) {
-        const vote_slot_t *s = &set->slots[i];
-        if (s->present && s->has_value &&
-            memcmp(s->value_id, p->value_id, KUMO_CRYPTO_HASH_BYTES) == 0) {
+        const uint8_t *sig = vote_slot_sig_for(&set->slots[i], p->value_id);
+        if (sig != NULL) {
             h->sigs[h->sig_count].validator_index = i;
-            memcpy(h->sigs[h->sig_count].sig, s->sig, KUMO_CRYPTO_SIG_BYTES);
+            memcpy(h->sigs[h->sig_count].sig, sig, KUMO_CRYPTO_SIG_BYTES);
             h->sig_count++;
         }
     }
@@ -211,14 +261,16 @@ int history_answer(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t 
     if (!h->present || h->height != m->height || c->io.send == NULL || index == c->self) {
         return 0;
     }
-    /* One answer per (height, round) a lagging validator shows us: enough for it to decide
-     * (Alg. 1, line 49), and a lost answer is retried when it reaches its next round. */
-    if (c->answered_height[index] == m->height && c->answered_round[index] == m->round) {
+    /* At most one answer to a validator per rebroadcast period, whatever height it shows
+     * (relayed answers of several heights must not echo into a storm):
+     * enough for it to decide (Alg. 1, line 49); a lost answer is retried when it re-sends. */
+    uint64_t now = c->io.now_ms(c->io.ctx);
+    if (c->answered_height[index] != 0 && now < c->answered_ms[index] + c->cfg.rebroadcast_ms) {
         return 0;
     }
     c->answered_height[index] = m->height;
     c->answered_round[index] = m->round;
-    KUMO_GUARD(history_send_proposal(c, h, index));
+    c->answered_ms[index] = now;
     for (uint32_t i = 0; i < h->sig_count; i++) {
         kumo_consensus_msg_t v = {0};
         v.kind = KUMO_CONSENSUS_MSG_PRECOMMIT;
@@ -235,7 +287,9 @@ int history_answer(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t 
         KUMO_ASSERT(rc == 0 && len == sizeof(buf));
         KUMO_GUARD(c->io.send(c->io.ctx, index, kumo_bytes_make(buf, len)));
     }
-    return 0;
+    /* The proposal last: the receiver then counts the precommits' power when it decides
+     * whether to keep the value (proposal_store). */
+    return history_send_proposal(c, h, index);
 }
 
 void history_free(kumo_consensus_t *c)
@@ -249,4 +303,34 @@ void history_free(kumo_consensus_t *c)
     }
     kumo_free(c->history);
     c->history = NULL;
+}
+
+int pol_send(kumo_consensus_t *c, uint32_t pol_round, const uint8_t id[KUMO_CRYPTO_HASH_BYTES])
+{
+    KUMO_ASSERT(pol_round < KUMO_CONSENSUS_ROUND_COUNT_MAX);
+    const round_state_t *rs = c->rounds[pol_round];
+    if (rs == NULL) {
+        return 0;
+    }
+    for (uint32_t i = 0; i < c->vs.count; i++) {
+        const uint8_t *sig = vote_slot_sig_for(&rs->prevotes.slots[i], id);
+        if (sig == NULL) {
+            continue;
+        }
+        kumo_consensus_msg_t v = {0};
+        v.kind = KUMO_CONSENSUS_MSG_PREVOTE;
+        v.height = c->height;
+        v.round = pol_round;
+        v.pol_round = KUMO_CONSENSUS_ROUND_NONE;
+        v.has_value = true;
+        memcpy(v.value_id, id, KUMO_CRYPTO_HASH_BYTES);
+        memcpy(v.pubkey, c->vs.v[i].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+        memcpy(v.sig, sig, KUMO_CRYPTO_SIG_BYTES);
+        uint8_t buf[KUMO_CONSENSUS_VOTE_BYTES];
+        size_t len = 0;
+        int rc = kumo_consensus_msg_encode(&v, buf, sizeof(buf), &len);
+        KUMO_ASSERT(rc == 0 && len == sizeof(buf));
+        KUMO_GUARD(c->io.broadcast(c->io.ctx, kumo_bytes_make(buf, len)));
+    }
+    return 0;
 }
