@@ -565,37 +565,54 @@ static void test_unlock_by_later_pol(void **state)
     assert_int_equal(kumo_consensus_start(c, NULL), 0);
     uint8_t v[32];
     uint8_t w[32];
-    /* Lock v at round 0. */
+    uint8_t w_id[32];
+    kumo_crypto_sha256(kumo_bytes_make("w", 1), w_id);
+    /* Round 0: lock v. */
     feed_proposal(c, 0, KUMO_CONSENSUS_ROUND_NONE, "v", v, 0);
     feed_vote(c, 0, KUMO_CONSENSUS_MSG_PREVOTE, 0, v);
     feed_vote(c, 1, KUMO_CONSENSUS_MSG_PREVOTE, 0, v);
     assert_int_equal(kumo_consensus_locked_round(c, NULL), 0);
-    /* Prevotes for w at round 1 arrive while we are still in round 0 (stored, not acted on). */
-    feed_vote(c, 0, KUMO_CONSENSUS_MSG_PREVOTE, 1, NULL);
-    /* Round 0 ends; round 1 times out with nil. */
     feed_vote(c, 0, KUMO_CONSENSUS_MSG_PRECOMMIT, 0, NULL);
     feed_vote(c, 1, KUMO_CONSENSUS_MSG_PRECOMMIT, 0, NULL);
     assert_int_equal(kumo_consensus_on_timer(c, KUMO_CONSENSUS_TIMER_PRECOMMIT, NULL), 0);
     assert_int_equal(kumo_consensus_round(c), 1);
-    assert_int_equal(kumo_consensus_on_timer(c, KUMO_CONSENSUS_TIMER_PROPOSE, NULL),
-                     0); /* line 57 */
-    assert_false(f.last.has_value);
-    /* Round 2's proposer re-proposes w with validRound 1 and the POL of round 1 (line 28). */
-    uint8_t w_id[32];
-    kumo_crypto_sha256(kumo_bytes_make("w", 1), w_id);
+    /* Round 1: we never see the proposal, but the others prevote w: a POL for w at round 1. */
+    feed_vote(c, 0, KUMO_CONSENSUS_MSG_PREVOTE, 1, w_id);
     feed_vote(c, 1, KUMO_CONSENSUS_MSG_PREVOTE, 1, w_id);
     feed_vote(c, 2, KUMO_CONSENSUS_MSG_PREVOTE, 1, w_id);
+    assert_int_equal(kumo_consensus_step(c), KUMO_CONSENSUS_STEP_PROPOSE);
+    assert_int_equal(kumo_consensus_on_timer(c, KUMO_CONSENSUS_TIMER_PROPOSE, NULL), 0); /* 57 */
+    assert_int_equal(f.last.kind, KUMO_CONSENSUS_MSG_PREVOTE);
+    assert_false(f.last.has_value);
+    assert_int_equal(kumo_consensus_on_timer(c, KUMO_CONSENSUS_TIMER_PREVOTE, NULL), 0); /* 61 */
+    assert_int_equal(f.last.kind, KUMO_CONSENSUS_MSG_PRECOMMIT);
+    assert_false(f.last.has_value);
+    assert_int_equal(kumo_consensus_locked_round(c, NULL), 0); /* still locked on v */
     feed_vote(c, 0, KUMO_CONSENSUS_MSG_PRECOMMIT, 1, NULL);
     feed_vote(c, 1, KUMO_CONSENSUS_MSG_PRECOMMIT, 1, NULL);
-    feed_vote(c, 2, KUMO_CONSENSUS_MSG_PRECOMMIT, 1, NULL);
     assert_int_equal(kumo_consensus_on_timer(c, KUMO_CONSENSUS_TIMER_PRECOMMIT, NULL), 0);
     assert_int_equal(kumo_consensus_round(c), 2);
-    /* Only 2 of 4 prevoted w at round 1 (validator 0 prevoted nil): no POL, keep waiting. */
+    /* Round 2: w re-proposed with validRound 1; lockedRound 0 <= 1, so line 28 lets us
+     * prevote w although we are locked on v: the unlock. */
     feed_proposal(c, 2, 1, "w", w, 0);
-    assert_int_equal(kumo_consensus_step(c), KUMO_CONSENSUS_STEP_PROPOSE);
-    /* A prevote for w from ourselves' peer 3? We are 3; the POL needs one more: none exists,
-     * so the propose timeout decides (nil). Lock stays v at round 0. */
-    assert_int_equal(kumo_consensus_locked_round(c, NULL), 0);
+    assert_int_equal(f.last.kind, KUMO_CONSENSUS_MSG_PREVOTE);
+    assert_true(f.last.has_value);
+    assert_memory_equal(f.last.value_id, w_id, 32);
+    /* 2f+1 prevotes for w at round 2: lock w (line 36), precommit w. */
+    feed_vote(c, 0, KUMO_CONSENSUS_MSG_PREVOTE, 2, w_id);
+    feed_vote(c, 1, KUMO_CONSENSUS_MSG_PREVOTE, 2, w_id);
+    uint8_t locked[32];
+    assert_int_equal(kumo_consensus_locked_round(c, locked), 2);
+    assert_memory_equal(locked, w_id, 32);
+    assert_int_equal(f.last.kind, KUMO_CONSENSUS_MSG_PRECOMMIT);
+    /* 2f+1 precommits for w: decided (line 49), next height, lock reset. */
+    feed_vote(c, 0, KUMO_CONSENSUS_MSG_PRECOMMIT, 2, w_id);
+    assert_int_equal(f.decided_count, 0);
+    feed_vote(c, 1, KUMO_CONSENSUS_MSG_PRECOMMIT, 2, w_id);
+    assert_int_equal(f.decided_count, 1);
+    assert_int_equal(kumo_consensus_height(c), 2);
+    assert_int_equal(kumo_consensus_step(c), KUMO_CONSENSUS_STEP_NEW_HEIGHT);
+    assert_int_equal(kumo_consensus_locked_round(c, NULL), KUMO_CONSENSUS_ROUND_NONE);
     (void)w;
     kumo_consensus_close(c);
 }
