@@ -617,6 +617,65 @@ static void test_unlock_by_later_pol(void **state)
     kumo_consensus_close(c);
 }
 
+static void test_on_msg_rejects_bad_input(void **state)
+{
+    (void)state;
+    set_make();
+    fake_t f = {0};
+    kumo_consensus_cfg_t cfg;
+    kumo_consensus_cfg_default(&cfg);
+    cfg.chain_id = CHAIN;
+    kumo_consensus_io_t io = {.ctx = &f,
+                              .now_ms = f_now,
+                              .timer_set = f_timer,
+                              .broadcast = f_broadcast,
+                              .sign = f_sign,
+                              .get_value_to_propose = f_value,
+                              .validate_value = f_valid,
+                              .deliver_decided = f_deliver};
+    f.self = 3;
+    kumo_consensus_t *c = NULL;
+    assert_int_equal(kumo_consensus_open(&cfg, &g_vs, g_vs.v[f.self].pubkey, 1, &io, &c, NULL), 0);
+    assert_int_equal(kumo_consensus_start(c, NULL), 0);
+    uint8_t id[32];
+    memset(id, 0x44, 32);
+    uint8_t good[KUMO_CONSENSUS_VOTE_BYTES];
+    size_t len = vote_make(good, 0, KUMO_CONSENSUS_MSG_PREVOTE, 1, 0, id);
+    kumo_crypto_keypair_t outsider;
+    uint8_t seed[32] = {0x55};
+    kumo_crypto_key_from_seed(seed, &outsider);
+    uint8_t bufs[5][KUMO_CONSENSUS_VOTE_BYTES + 1];
+    size_t lens[5];
+    const int want[5] = {KUMO_EDECODE, KUMO_EUNKNOWNMSG, KUMO_ESIG, KUMO_EUNAUTH, KUMO_EDECODE};
+    for (int i = 0; i < 5; i++) {
+        memcpy(bufs[i], good, len);
+        lens[i] = len;
+    }
+    lens[0] = 10;          /* truncated */
+    bufs[1][0] = 7;        /* unknown kind */
+    bufs[2][len - 1] ^= 1; /* bad signature */
+    kumo_consensus_msg_t m;
+    assert_int_equal(kumo_consensus_msg_decode(kumo_bytes_make(good, len), &m, NULL), 0);
+    assert_int_equal(kumo_consensus_msg_sign(&m, CHAIN, &outsider), 0); /* non-validator */
+    assert_int_equal(kumo_consensus_msg_encode(&m, bufs[3], KUMO_CONSENSUS_VOTE_BYTES, &lens[3]),
+                     0);
+    bufs[4][len] = 0; /* trailing byte */
+    lens[4] = len + 1;
+    for (int i = 0; i < 5; i++) {
+        kumo_err_ctx_t err = {0};
+        int rc = kumo_consensus_on_msg(c, kumo_bytes_make(bufs[i], lens[i]), &err);
+        if (rc != want[i]) {
+            fail_msg("row %d: got %s (%s)", i, kumo_err_name(rc), err.detail);
+        }
+    }
+    /* Nothing was counted: the good vote is still the first from validator 0, no evidence. */
+    assert_int_equal(kumo_consensus_on_msg(c, kumo_bytes_make(good, len), NULL), 0);
+    assert_int_equal(kumo_consensus_step(c), KUMO_CONSENSUS_STEP_PROPOSE);
+    assert_int_equal(kumo_consensus_round(c), 0);
+    assert_int_equal(kumo_consensus_on_timer(c, KUMO_CONSENSUS_TIMER_COUNT, NULL), KUMO_EINVAL);
+    kumo_consensus_close(c);
+}
+
 static void test_open_rejects(void **state)
 {
     (void)state;
@@ -660,6 +719,7 @@ int main(void)
         cmocka_unit_test(test_msg_value_limit),
         cmocka_unit_test(test_lock_unlock_scenario),
         cmocka_unit_test(test_unlock_by_later_pol),
+        cmocka_unit_test(test_on_msg_rejects_bad_input),
         cmocka_unit_test(test_open_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
