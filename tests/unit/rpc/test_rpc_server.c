@@ -727,27 +727,26 @@ static void test_rpc_server_route_errors(void **state)
     fx_t fx;
     fx_open(&fx, 64, 8, 20);
     resp_t r;
-    request(&fx, EVHTTP_REQ_GET, "/nope", NULL, NULL, 0, &r);
-    assert_error(&r, 404, KUMO_ENOTFOUND, "unknown route");
-    free(r.body);
-    request(&fx, EVHTTP_REQ_DELETE, "/status", NULL, NULL, 0, &r);
-    assert_error(&r, 405, KUMO_EINVAL, "DELETE /status");
-    free(r.body);
-    request(&fx, EVHTTP_REQ_GET, "/txs", NULL, NULL, 0, &r);
-    assert_error(&r, 405, KUMO_EINVAL, "GET /txs");
-    free(r.body);
-    request(&fx, EVHTTP_REQ_GET, "/providers?limit=0", NULL, NULL, 0, &r);
-    assert_error(&r, 400, KUMO_EINVAL, "limit 0");
-    free(r.body);
-    request(&fx, EVHTTP_REQ_GET, "/providers?bogus=1", NULL, NULL, 0, &r);
-    assert_error(&r, 400, KUMO_EINVAL, "unknown parameter");
-    free(r.body);
-    request(&fx, EVHTTP_REQ_GET, "/orders?dseq=3", NULL, NULL, 0, &r);
-    assert_error(&r, 400, KUMO_EINVAL, "dseq without owner");
-    free(r.body);
-    request(&fx, EVHTTP_REQ_GET, "/providers?page=00", NULL, NULL, 0, &r);
-    assert_error(&r, 400, KUMO_EINVAL, "cursor of another query");
-    free(r.body);
+    static const struct {
+        enum evhttp_cmd_type method;
+        const char *path;
+        int status;
+        int code;
+        const char *name;
+    } cases[] = {
+        {EVHTTP_REQ_GET, "/nope", 404, KUMO_ENOTFOUND, "unknown route"},
+        {EVHTTP_REQ_DELETE, "/status", 405, KUMO_EINVAL, "DELETE /status"},
+        {EVHTTP_REQ_GET, "/txs", 405, KUMO_EINVAL, "GET /txs"},
+        {EVHTTP_REQ_GET, "/providers?limit=0", 400, KUMO_EINVAL, "limit 0"},
+        {EVHTTP_REQ_GET, "/providers?bogus=1", 400, KUMO_EINVAL, "unknown parameter"},
+        {EVHTTP_REQ_GET, "/orders?dseq=3", 400, KUMO_EINVAL, "dseq without owner"},
+        {EVHTTP_REQ_GET, "/providers?page=00", 400, KUMO_EINVAL, "cursor of another query"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        request(&fx, cases[i].method, cases[i].path, NULL, NULL, 0, &r);
+        assert_error(&r, cases[i].status, cases[i].code, cases[i].name);
+        free(r.body);
+    }
     /* a query string over KUMO_RPC_URI_BYTES_MAX */
     char *uri = malloc(KUMO_RPC_URI_BYTES_MAX + 64);
     assert_non_null(uri);
