@@ -15,10 +15,15 @@ declare -A allow=(
   [chain]="core codec crypto market chain"
   [consensus]="core crypto consensus"
   [sdl]="core codec crypto sdl"
+  [tls]="core crypto tls"
+  [wal]="core crypto wal"
+  [p2p]="core log crypto tls p2p"
+  [runtime]="core log runtime"
+  [provider]="core log codec crypto keyring store market chain sdl tls runtime provider"
   [localnet]="core log codec crypto store market chain localnet"
-  [node]="core log codec crypto keyring store market chain node"
+  [node]="core log codec crypto keyring store market chain consensus wal tls p2p node"
   [rpc]="core log codec crypto store market chain node rpc"
-  [cli]="core log codec crypto keyring store market chain sdl localnet node rpc cli"
+  [cli]="core log codec crypto keyring store market chain consensus sdl tls wal p2p runtime localnet node rpc provider cli"
 )
 fail=0
 for mod in "${!allow[@]}"; do

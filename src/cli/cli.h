@@ -16,12 +16,15 @@ typedef struct kumo_cli_command {
 #include <stddef.h>
 
 int kumo_cli_demo_main(int argc, char **argv);
-int kumo_cli_init_main(int argc, char **argv);    /* cmd_node.c */
-int kumo_cli_node_main(int argc, char **argv);    /* cmd_node.c */
-int kumo_cli_genesis_main(int argc, char **argv); /* cmd_node.c */
-int kumo_cli_keys_main(int argc, char **argv);    /* cmd_keys.c */
-int kumo_cli_tx_main(int argc, char **argv);      /* cmd_tx.c */
-int kumo_cli_query_main(int argc, char **argv);   /* cmd_query.c */
+int kumo_cli_init_main(int argc, char **argv);     /* cmd_node.c */
+int kumo_cli_node_main(int argc, char **argv);     /* cmd_node.c */
+int kumo_cli_genesis_main(int argc, char **argv);  /* cmd_node.c */
+int kumo_cli_keys_main(int argc, char **argv);     /* cmd_keys.c */
+int kumo_cli_tx_main(int argc, char **argv);       /* cmd_tx.c */
+int kumo_cli_query_main(int argc, char **argv);    /* cmd_query.c */
+int kumo_cli_testnet_main(int argc, char **argv);  /* cmd_testnet.c */
+int kumo_cli_provider_main(int argc, char **argv); /* cmd_provider.c */
+int kumo_cli_deploy_main(int argc, char **argv);   /* cmd_deploy.c */
 
 /* Uses dir (created 0700 if missing) or, when dir is NULL, a new temp dir named after tag;
  * writes the path to out. Prints the reason and returns -1 on failure. */

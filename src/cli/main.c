@@ -13,6 +13,9 @@ static const kumo_cli_command_t cli_commands[] = {
     {"keys", kumo_cli_keys_main, "manage keys: add, list, show, export, import, delete"},
     {"tx", kumo_cli_tx_main, "sign and send transactions"},
     {"query", kumo_cli_query_main, "query chain state from a node"},
+    {"testnet", kumo_cli_testnet_main, "run a local multi-validator network: init, start, stop"},
+    {"provider", kumo_cli_provider_main, "run a datacenter: init, register, start"},
+    {"deploy", kumo_cli_deploy_main, "deploy a stack file: create, update, status, logs, close"},
     {"demo", kumo_cli_demo_main, "run the scripted market scenario on a real store"},
     {"version", kumo_cli_version_main, "print the version"},
 };

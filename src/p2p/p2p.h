@@ -1,0 +1,136 @@
+/*
+ * p2p.h - authenticated peer-to-peer links between kumo nodes: TCP + TLS 1.3 on libevent
+ * (bufferevent_openssl), node identity = the node's Ed25519 key in a self-signed certificate
+ * (src/tls), node id = hex(SHA-256(pubkey)[0..20)). Peers are addressed "id@host:port" and the
+ * id is pinned: a dialed peer presenting another key is dropped. After TLS both sides send a
+ * HELLO (chain id, node id, listen address, protocol version); a peer of another chain or
+ * version is dropped.
+ *
+ * Frames: u32 big-endian length (of what follows) || u8 channel || payload. Each channel has
+ * a maximum payload size; a frame over it, an unknown channel or a malformed HELLO drops the
+ * peer (and is counted). Each peer has a bounded send queue in bytes: a send that would
+ * exceed it fails with KUMO_ELIMIT and is dropped (consensus recovers through rebroadcast;
+ * block sync re-requests), never blocking the loop.
+ *
+ * Persistent peers are dialed at start and redialed with exponential backoff (500 ms doubling
+ * to 30 s, with jitter) while disconnected. At most one connection per peer id: when both
+ * dialed each other, the connection dialed by the lower node id is kept.
+ *
+ * Loop thread only; every callback runs on the loop; callbacks may call kumo_p2p_send/
+ * broadcast/disconnect but not kumo_p2p_close.
+ */
+#ifndef KUMO_P2P_P2P_H
+#define KUMO_P2P_P2P_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "core/core.h"
+#include "crypto/crypto.h"
+#include "tls/tls.h"
+
+#define KUMO_P2P_PEER_COUNT_MAX      64u
+#define KUMO_P2P_PERSISTENT_PEER_MAX 64u
+#define KUMO_P2P_ADDR_BYTES_MAX      128u /* "host:port" */
+#define KUMO_P2P_HELLO_BYTES_MAX     512u
+#define KUMO_P2P_PROTOCOL_VERSION    1u
+
+/* Channels and their maximum payload sizes. */
+typedef enum kumo_p2p_channel {
+    KUMO_P2P_CH_CONSENSUS = 1, /* proposals and votes: <= 4 MiB + 1 KiB */
+    KUMO_P2P_CH_MEMPOOL = 2,   /* one tx: <= 1 MiB */
+    KUMO_P2P_CH_BLOCKSYNC = 3, /* status, requests, blocks with commits: <= 8 MiB */
+    KUMO_P2P_CH_EVIDENCE = 4,  /* <= 64 KiB */
+    KUMO_P2P_CH_COUNT = 5,
+} kumo_p2p_channel_t;
+
+/* Max payload of a channel (0 for an unknown channel). */
+size_t kumo_p2p_channel_bytes_max(uint8_t channel);
+
+/* A peer as configured: "id@host:port". */
+typedef struct kumo_p2p_peer_addr {
+    uint8_t id[KUMO_TLS_NODE_ID_BYTES];
+    char host_port[KUMO_P2P_ADDR_BYTES_MAX];
+} kumo_p2p_peer_addr_t;
+
+/* Parses "id@host:port" (id = 40 hex chars). KUMO_EDECODE naming what is wrong. */
+KUMO_MUST_USE int
+kumo_p2p_peer_addr_parse(const char *text, kumo_p2p_peer_addr_t *out, kumo_err_ctx_t *err);
+
+typedef struct kumo_p2p_callbacks {
+    void *ctx;
+    /* A peer completed TLS + HELLO. pubkey is its node key. */
+    void (*peer_up)(void *ctx,
+                    const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
+                    const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES]);
+    void (*peer_down)(void *ctx, const uint8_t id[KUMO_TLS_NODE_ID_BYTES]);
+    /* One frame; payload is borrowed for the call. */
+    void (*on_msg)(void *ctx,
+                   const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
+                   uint8_t channel,
+                   kumo_bytes_t payload);
+} kumo_p2p_callbacks_t;
+
+typedef struct kumo_p2p_cfg {
+    const char *chain_id;
+    const kumo_crypto_keypair_t *node_key; /* copied */
+    const char *listen;                    /* "host:port"; port 0 picks one; NULL: no listener */
+    kumo_p2p_peer_addr_t persistent[KUMO_P2P_PERSISTENT_PEER_MAX];
+    uint32_t persistent_count;
+    uint32_t peer_count_max;       /* inbound + outbound, <= PEER_COUNT_MAX; default 32 */
+    uint64_t send_queue_bytes_max; /* per peer; default 16 MiB */
+    uint32_t handshake_timeout_ms; /* TLS + HELLO; default 5000 */
+    uint32_t redial_min_ms;        /* default 500 */
+    uint32_t redial_max_ms;        /* default 30000 */
+} kumo_p2p_cfg_t;
+
+void kumo_p2p_cfg_default(kumo_p2p_cfg_t *cfg);
+
+typedef struct kumo_p2p kumo_p2p_t;
+
+/* Starts listening (if cfg->listen) and dialing persistent peers. */
+KUMO_MUST_USE int kumo_p2p_open(const kumo_p2p_cfg_t *cfg,
+                                struct event_base *base,
+                                const kumo_p2p_callbacks_t *cb,
+                                kumo_p2p_t **out,
+                                kumo_err_ctx_t *err);
+/* Closes every connection (no callbacks) and frees. */
+void kumo_p2p_close(kumo_p2p_t *p2p);
+
+/* The bound listen address "host:port" (after port 0 was resolved). */
+const char *kumo_p2p_listen_addr(const kumo_p2p_t *p2p);
+/* Our node id. */
+void kumo_p2p_self_id(const kumo_p2p_t *p2p, uint8_t id_out[KUMO_TLS_NODE_ID_BYTES]);
+
+/* Queues one frame to a connected peer. KUMO_ENOTFOUND if not connected, KUMO_ELIMIT if the
+ * payload is over the channel's max or the peer's queue is full, KUMO_EINVAL for a bad
+ * channel. */
+KUMO_MUST_USE int kumo_p2p_send(kumo_p2p_t *p2p,
+                                const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
+                                uint8_t channel,
+                                kumo_bytes_t payload,
+                                kumo_err_ctx_t *err);
+/* Queues a frame to every connected peer (peers whose queue is full are skipped and
+ * counted). Returns the number of peers it was queued to. */
+uint32_t kumo_p2p_broadcast(kumo_p2p_t *p2p, uint8_t channel, kumo_bytes_t payload);
+/* Drops a peer for misbehaviour (reason is logged and counted); a persistent peer is
+ * redialed after backoff. */
+void kumo_p2p_disconnect(kumo_p2p_t *p2p,
+                         const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
+                         const char *reason);
+
+typedef struct kumo_p2p_stats {
+    uint32_t peers;
+    uint64_t frames_in, frames_out, bytes_in, bytes_out;
+    uint64_t dropped_send;    /* frames refused by a full queue */
+    uint64_t disconnects_bad; /* peers dropped for bad frames, ids, hellos or by the app */
+} kumo_p2p_stats_t;
+void kumo_p2p_stats_get(const kumo_p2p_t *p2p, kumo_p2p_stats_t *out);
+/* Connected peer ids (up to cap); returns the count written. */
+uint32_t
+kumo_p2p_peers(const kumo_p2p_t *p2p, uint8_t (*ids)[KUMO_TLS_NODE_ID_BYTES], uint32_t cap);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * provider_api.h - the provider's HTTPS API (docs/provider-api.md), served by the provider
+ * daemon on its libevent loop with TLS 1.3: the server certificate is issued by the
+ * provider's root CA (the one on chain); clients authenticate with a self-signed Ed25519
+ * certificate whose key is their account key (tenants). The API checks who the caller is and
+ * the request's shape; what the provider knows about leases and workloads comes from the
+ * daemon through kumo_provider_api_backend_t, so the API never blocks on the node.
+ */
+#ifndef KUMO_PROVIDER_PROVIDER_API_H
+#define KUMO_PROVIDER_PROVIDER_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "core/core.h"
+#include "crypto/crypto.h"
+
+/* A manifest upload: the canonical Manifest bytes (sdl). */
+#define KUMO_PROVIDER_MANIFEST_BYTES_MAX (1024u * 1024u)
+#define KUMO_PROVIDER_LOG_TAIL_MAX       10000u
+
+/* What the daemon knows about one deployment of a tenant on this provider. */
+typedef struct kumo_provider_deployment_view {
+    bool known;     /* the deployment exists on chain (as far as the daemon has seen) */
+    bool has_lease; /* this provider holds an active lease in it */
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES]; /* its current on-chain manifest version */
+} kumo_provider_deployment_view_t;
+
+typedef struct kumo_provider_api_backend {
+    void *ctx;
+    /* The daemon's view of deployment (owner, dseq). Fills view (known=false if unknown). */
+    int (*deployment_view)(void *ctx,
+                           const uint8_t owner[KUMO_ADDRESS_BYTES],
+                           uint64_t dseq,
+                           kumo_provider_deployment_view_t *view,
+                           kumo_err_ctx_t *err);
+    /* A manifest whose root equals view.version from the owner: store it (durably) and start
+     * running its workloads for this provider's leases. Called only after every check. */
+    int (*manifest_accept)(void *ctx,
+                           const uint8_t owner[KUMO_ADDRESS_BYTES],
+                           uint64_t dseq,
+                           kumo_bytes_t manifest,
+                           kumo_err_ctx_t *err);
+    /* Status of the deployment here as JSON (docs/provider-api.md: leases, workloads with
+     * instances and states, endpoints). *out is a new reference. */
+    int (*status)(void *ctx,
+                  const uint8_t owner[KUMO_ADDRESS_BYTES],
+                  uint64_t dseq,
+                  json_t **out,
+                  kumo_err_ctx_t *err);
+    /* The last tail lines of a workload's logs (all instances), appended to out. */
+    int (*logs)(void *ctx,
+                const uint8_t owner[KUMO_ADDRESS_BYTES],
+                uint64_t dseq,
+                const char *workload,
+                uint32_t tail,
+                kumo_buf_t *out,
+                kumo_err_ctx_t *err);
+    /* Public provider info for GET /status (address, region, leases): new reference. */
+    int (*info)(void *ctx, json_t **out, kumo_err_ctx_t *err);
+} kumo_provider_api_backend_t;
+
+typedef struct kumo_provider_api_cfg {
+    const char *listen;           /* "host:port"; port 0 picks one */
+    kumo_bytes_t server_cert_pem; /* issued by the provider root (chain: leaf then root) */
+    const kumo_crypto_keypair_t *server_key;
+    uint32_t connection_max; /* default 128 */
+} kumo_provider_api_cfg_t;
+
+typedef struct kumo_provider_api kumo_provider_api_t;
+
+KUMO_MUST_USE int kumo_provider_api_open(const kumo_provider_api_cfg_t *cfg,
+                                         struct event_base *base,
+                                         const kumo_provider_api_backend_t *backend,
+                                         kumo_provider_api_t **out,
+                                         kumo_err_ctx_t *err);
+void kumo_provider_api_close(kumo_provider_api_t *api);
+/* The bound "host:port" (after port 0 was resolved). */
+const char *kumo_provider_api_listen_addr(const kumo_provider_api_t *api);
+
+#endif

@@ -1,0 +1,146 @@
+/*
+ * runtime.h - a container runtime client: the Docker Engine API (v1.41) over a unix socket
+ * with libcurl. Works against podman's API service (tests, this machine) and real Docker
+ * (production). Blocking calls with bounded timeouts and bounded answers: callers run them
+ * off the loop thread or accept short stalls (the API answers in milliseconds locally).
+ *
+ * Everything kumo creates carries labels, so state is rebuilt from the runtime after a
+ * restart and cleanup is by label:
+ *   kumo.managed=1, kumo.provider=<addr>, kumo.owner=<addr>, kumo.dseq=<n>, kumo.gseq=<n>,
+ *   kumo.oseq=<n>, kumo.workload=<name>, kumo.instance=<i>, kumo.version=<hex manifest root>
+ * Networks: one per deployment, named kumo-<provider8>-<owner8>-<dseq>, labelled like
+ * containers (without workload/instance).
+ *
+ * Every container gets explicit ulimits (nofile, nproc 1024: required on this sandbox and
+ * harmless on Docker), CPU (NanoCpus from millicpu) and memory limits from the lease.
+ */
+#ifndef KUMO_RUNTIME_RUNTIME_H
+#define KUMO_RUNTIME_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+#define KUMO_RUNTIME_LABEL_COUNT_MAX  16u
+#define KUMO_RUNTIME_ENV_COUNT_MAX    64u
+#define KUMO_RUNTIME_CMD_COUNT_MAX    64u
+#define KUMO_RUNTIME_PORT_COUNT_MAX   16u
+#define KUMO_RUNTIME_NAME_BYTES_MAX   128u
+#define KUMO_RUNTIME_ID_BYTES_MAX     80u
+#define KUMO_RUNTIME_ANSWER_BYTES_MAX (4u * 1024u * 1024u)
+#define KUMO_RUNTIME_LIST_COUNT_MAX   1024u
+
+typedef struct kumo_runtime kumo_runtime_t;
+
+typedef struct kumo_runtime_label {
+    const char *key;
+    const char *value;
+} kumo_runtime_label_t;
+
+typedef struct kumo_runtime_port {
+    uint16_t container_port; /* tcp */
+    uint16_t host_port;      /* 0: not published */
+    const char *host_ip;     /* "127.0.0.1", "0.0.0.0"; NULL = "0.0.0.0" */
+} kumo_runtime_port_t;
+
+typedef struct kumo_runtime_container_spec {
+    const char *name;           /* unique container name */
+    const char *image;          /* must be present locally (no pulls) */
+    const char *const *cmd;     /* NULL-terminated or NULL for the image default */
+    const char *const *env;     /* "KEY=value", NULL-terminated or NULL */
+    const char *network;        /* network to join, NULL for none */
+    const char *const *aliases; /* network aliases (DNS names on the network), NULL-term. */
+    uint64_t millicpu;          /* 0: unlimited */
+    uint64_t memory_bytes;      /* 0: unlimited */
+    kumo_runtime_port_t ports[KUMO_RUNTIME_PORT_COUNT_MAX];
+    uint32_t port_count;
+    kumo_runtime_label_t labels[KUMO_RUNTIME_LABEL_COUNT_MAX];
+    uint32_t label_count;
+} kumo_runtime_container_spec_t;
+
+typedef enum kumo_runtime_state {
+    KUMO_RUNTIME_STATE_UNKNOWN = 0,
+    KUMO_RUNTIME_STATE_CREATED = 1,
+    KUMO_RUNTIME_STATE_RUNNING = 2,
+    KUMO_RUNTIME_STATE_EXITED = 3, /* also "stopped", "dead" */
+} kumo_runtime_state_t;
+
+/* One container as listed; labels are the kumo.* ones copied out. */
+typedef struct kumo_runtime_container {
+    char id[KUMO_RUNTIME_ID_BYTES_MAX];
+    char name[KUMO_RUNTIME_NAME_BYTES_MAX];
+    kumo_runtime_state_t state;
+    char owner[64];
+    uint64_t dseq, gseq, oseq;
+    char workload[64];
+    uint32_t instance;
+    char version[65];
+    uint16_t host_ports[KUMO_RUNTIME_PORT_COUNT_MAX]; /* published, in container-port order */
+    uint16_t container_ports[KUMO_RUNTIME_PORT_COUNT_MAX];
+    uint32_t port_count;
+} kumo_runtime_container_t;
+
+/* Connects to the API at socket_path (e.g. /run/podman/podman.sock) and checks GET
+ * /version. KUMO_EIO naming the socket if it does not answer. */
+KUMO_MUST_USE int
+kumo_runtime_open(const char *socket_path, kumo_runtime_t **out, kumo_err_ctx_t *err);
+void kumo_runtime_close(kumo_runtime_t *rt);
+/* GET /_ping: 0 when the runtime answers (the provider does not bid otherwise). */
+KUMO_MUST_USE int kumo_runtime_ping(kumo_runtime_t *rt, kumo_err_ctx_t *err);
+
+/* Creates a bridge network with labels; an existing network of that name is success. */
+KUMO_MUST_USE int kumo_runtime_network_create(kumo_runtime_t *rt,
+                                              const char *name,
+                                              const kumo_runtime_label_t *labels,
+                                              uint32_t label_count,
+                                              kumo_err_ctx_t *err);
+/* Removes a network; a missing one is success. */
+KUMO_MUST_USE int
+kumo_runtime_network_remove(kumo_runtime_t *rt, const char *name, kumo_err_ctx_t *err);
+/* Names of networks with label key=value (appended to names, up to cap). */
+KUMO_MUST_USE int kumo_runtime_network_list(kumo_runtime_t *rt,
+                                            const char *label_key,
+                                            const char *label_value,
+                                            char (*names)[KUMO_RUNTIME_NAME_BYTES_MAX],
+                                            uint32_t cap,
+                                            uint32_t *count_out,
+                                            kumo_err_ctx_t *err);
+
+/* Creates and starts a container. id_out gets its id. KUMO_EEXIST if the name is taken,
+ * KUMO_ENOTFOUND if the image is not present. */
+KUMO_MUST_USE int kumo_runtime_container_run(kumo_runtime_t *rt,
+                                             const kumo_runtime_container_spec_t *spec,
+                                             char id_out[KUMO_RUNTIME_ID_BYTES_MAX],
+                                             kumo_err_ctx_t *err);
+/* Stops (timeout 1 s) and removes a container by id or name; a missing one is success. */
+KUMO_MUST_USE int
+kumo_runtime_container_remove(kumo_runtime_t *rt, const char *id_or_name, kumo_err_ctx_t *err);
+/* Containers (running or not) with label key=value (e.g. kumo.provider=<addr>). */
+KUMO_MUST_USE int kumo_runtime_container_list(kumo_runtime_t *rt,
+                                              const char *label_key,
+                                              const char *label_value,
+                                              kumo_runtime_container_t *out,
+                                              uint32_t cap,
+                                              uint32_t *count_out,
+                                              kumo_err_ctx_t *err);
+/* Inspects one container: state and limits (for tests and status). */
+typedef struct kumo_runtime_inspect {
+    kumo_runtime_state_t state;
+    int exit_code;
+    uint64_t nano_cpus;
+    uint64_t memory_bytes;
+} kumo_runtime_inspect_t;
+KUMO_MUST_USE int kumo_runtime_container_inspect(kumo_runtime_t *rt,
+                                                 const char *id_or_name,
+                                                 kumo_runtime_inspect_t *out,
+                                                 kumo_err_ctx_t *err);
+/* The last tail lines of stdout+stderr as text (the multiplexed stream decoded). */
+KUMO_MUST_USE int kumo_runtime_container_logs(kumo_runtime_t *rt,
+                                              const char *id_or_name,
+                                              uint32_t tail,
+                                              kumo_buf_t *out,
+                                              kumo_err_ctx_t *err);
+
+#endif
