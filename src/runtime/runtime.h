@@ -52,8 +52,12 @@ typedef struct kumo_runtime_container_spec {
     const char *const *env;     /* "KEY=value", NULL-terminated or NULL */
     const char *network;        /* network to join, NULL for none */
     const char *const *aliases; /* network aliases (DNS names on the network), NULL-term. */
-    uint64_t millicpu;          /* 0: unlimited */
-    uint64_t memory_bytes;      /* 0: unlimited */
+    /* "name:ip" entries for /etc/hosts (HostConfig.ExtraHosts), NULL-terminated or NULL: how
+     * a workload reaches a workload of its deployment that runs at another provider (the
+     * name resolves to the network gateway, where the provider forwards the port). */
+    const char *const *extra_hosts;
+    uint64_t millicpu;     /* 0: unlimited */
+    uint64_t memory_bytes; /* 0: unlimited */
     kumo_runtime_port_t ports[KUMO_RUNTIME_PORT_COUNT_MAX];
     uint32_t port_count;
     kumo_runtime_label_t labels[KUMO_RUNTIME_LABEL_COUNT_MAX];
@@ -96,6 +100,12 @@ KUMO_MUST_USE int kumo_runtime_network_create(kumo_runtime_t *rt,
                                               const kumo_runtime_label_t *labels,
                                               uint32_t label_count,
                                               kumo_err_ctx_t *err);
+/* The gateway IPv4 address of a network (its bridge's address on the host), e.g. "10.89.0.1".
+ * KUMO_ENOTFOUND for an unknown network. */
+KUMO_MUST_USE int kumo_runtime_network_gateway(kumo_runtime_t *rt,
+                                               const char *name,
+                                               char gateway_out[64],
+                                               kumo_err_ctx_t *err);
 /* Removes a network; a missing one is success. */
 KUMO_MUST_USE int
 kumo_runtime_network_remove(kumo_runtime_t *rt, const char *name, kumo_err_ctx_t *err);
