@@ -15,7 +15,7 @@
 
 #include "node/node_int.h"
 
-typedef struct node_block {
+struct kumo_node_block {
     kumo_node_t *node;
     uint64_t height;
     kumo_kv_t kv;
@@ -36,7 +36,17 @@ typedef struct node_block {
     uint64_t time_ms;
     int64_t open_orders_delta;
     int64_t active_leases_delta;
-} node_block_t;
+    bool *prep_owned; /* prepared[i] was decoded here (not borrowed from the mempool) */
+    uint8_t proposer[KUMO_ADDRESS_BYTES];
+    Kumo__Block *recv;               /* a received block being executed (owns its txs) */
+    const Kumo__Commit *last_commit; /* borrowed: from recv or the caller of build */
+    const kumo_bytes_t *evidence;    /* borrowed items */
+    size_t evidence_count;
+    uint64_t t0_us;
+    uint64_t bytes_max; /* of the txs: params max_block_bytes, or less (extra) */
+    bool store_open;
+};
+typedef struct kumo_node_block node_block_t;
 
 static uint64_t clock_ms(clockid_t id)
 {
@@ -62,12 +72,16 @@ static void block_free(node_block_t *b)
     for (size_t i = 0; i < KUMO_NODE_FACILITATOR_TX_MAX; i++) {
         kumo_buf_free(&b->fac[i]);
     }
-    /* Facilitator txs were prepared here; mempool txs are borrowed copies. */
-    if (b->prepared != NULL) {
-        for (size_t i = 0; i < b->fac_count; i++) {
-            kumo_chain_tx_free(&b->prepared[b->own_count + i]);
+    /* Txs prepared here are freed; mempool txs are borrowed copies. */
+    if (b->prepared != NULL && b->prep_owned != NULL) {
+        for (size_t i = 0; i < b->tx_count; i++) {
+            if (b->prep_owned[i]) {
+                kumo_chain_tx_free(&b->prepared[i]);
+            }
         }
     }
+    kumo_free(b->prep_owned);
+    kumo_codec_free(b->recv != NULL ? &b->recv->base : NULL);
     kumo_free(b->picked);
     kumo_free(b->txs);
     kumo_free(b->prepared);
@@ -111,7 +125,7 @@ static uint64_t block_fac_trim(node_block_t *b)
 {
     uint64_t bytes = 0;
     for (size_t i = 0; i < b->fac_count; i++) {
-        if (b->fac[i].len > b->node->params->max_block_bytes - bytes) {
+        if (b->fac[i].len > b->bytes_max - bytes) {
             b->fac_count = i;
             break;
         }
@@ -128,13 +142,13 @@ static int block_select(node_block_t *b, kumo_err_ctx_t *err)
     size_t fac_cap = node->validator_is_operator ? count_max / 2u : 0u;
     KUMO_GUARD(block_facilitator(b, fac_cap, err));
     uint64_t fac_bytes = block_fac_trim(b);
-    KUMO_ASSERT(b->fac_count <= fac_cap && fac_bytes <= node->params->max_block_bytes);
+    KUMO_ASSERT(b->fac_count <= fac_cap && fac_bytes <= b->bytes_max);
     size_t pick_max = count_max - b->fac_count;
     b->picked = kumo_calloc(pick_max + 1u, sizeof(*b->picked));
     KUMO_ENSURE(b->picked != NULL, err, KUMO_ENOMEM, "block selection");
     b->picked_count = kumo_node_mempool_select(
         node->mempool, node->validator_is_operator ? node->validator_addr : NULL, pick_max,
-        node->params->max_block_bytes - fac_bytes, b->picked);
+        b->bytes_max - fac_bytes, b->picked);
     while (b->own_count < b->picked_count &&
            memcmp(kumo_node_mempool_entry_tx(b->picked[b->own_count])->signer, node->validator_addr,
                   KUMO_ADDRESS_BYTES) == 0) {
@@ -151,8 +165,9 @@ static int block_layout(node_block_t *b, kumo_err_ctx_t *err)
     b->txs = kumo_calloc(n, sizeof(*b->txs));
     b->prepared = kumo_calloc(n, sizeof(*b->prepared));
     b->hashes = kumo_calloc(n, sizeof(*b->hashes));
-    KUMO_ENSURE(b->txs != NULL && b->prepared != NULL && b->hashes != NULL, err, KUMO_ENOMEM,
-                "block of %zu txs", b->tx_count);
+    b->prep_owned = kumo_calloc(n, sizeof(*b->prep_owned));
+    KUMO_ENSURE(b->txs != NULL && b->prepared != NULL && b->hashes != NULL && b->prep_owned != NULL,
+                err, KUMO_ENOMEM, "block of %zu txs", b->tx_count);
     size_t k = 0;
     for (size_t i = 0; i < b->own_count; i++, k++) {
         b->txs[k] = kumo_node_mempool_entry_bytes(b->picked[i]);
@@ -161,12 +176,9 @@ static int block_layout(node_block_t *b, kumo_err_ctx_t *err)
     for (size_t i = 0; i < b->fac_count; i++, k++) {
         b->txs[k] = kumo_buf_bytes(&b->fac[i]);
         /* Our own signature, but verified like any tx: apply relies on prepared txs. */
-        int rc = kumo_chain_tx_prepare(b->txs[k], (size_t)b->node->params->max_tx_bytes,
-                                       &b->prepared[k], err);
-        if (rc < 0) {
-            b->fac_count = i; /* frees only what was prepared */
-            return rc;
-        }
+        KUMO_GUARD(kumo_chain_tx_prepare(b->txs[k], (size_t)b->node->params->max_tx_bytes,
+                                         &b->prepared[k], err));
+        b->prep_owned[k] = true;
     }
     for (size_t i = b->own_count; i < b->picked_count; i++, k++) {
         b->txs[k] = kumo_node_mempool_entry_bytes(b->picked[i]);
@@ -286,6 +298,42 @@ static int block_results_encode(node_block_t *b, kumo_err_ctx_t *err)
     return rc;
 }
 
+/* SHA-256 over the evidence items' own SHA-256 hashes. */
+static void block_evidence_hash(const node_block_t *b, uint8_t out[KUMO_CHAIN_HASH_BYTES])
+{
+    uint8_t h[KUMO_NODE_BLOCK_EVIDENCE_MAX][KUMO_CHAIN_HASH_BYTES];
+    KUMO_ASSERT(b->evidence_count <= KUMO_NODE_BLOCK_EVIDENCE_MAX);
+    for (size_t i = 0; i < b->evidence_count; i++) {
+        kumo_crypto_sha256(b->evidence[i], h[i]);
+    }
+    kumo_crypto_sha256(kumo_bytes_make(h, b->evidence_count * KUMO_CHAIN_HASH_BYTES), out);
+}
+
+/* The consensus parts of a header: hashes of the last commit and the evidence. */
+static int block_header_consensus(node_block_t *b,
+                                  Kumo__BlockHeader *h,
+                                  uint8_t commit_hash[KUMO_CHAIN_HASH_BYTES],
+                                  uint8_t evidence_hash[KUMO_CHAIN_HASH_BYTES],
+                                  kumo_err_ctx_t *err)
+{
+    if (b->last_commit != NULL) {
+        kumo_buf_t enc;
+        kumo_buf_init(&enc, KUMO_STORE_RECORD_BYTES_MAX);
+        int rc = kumo_codec_pack(&b->last_commit->base, &enc, err);
+        if (rc == 0) {
+            kumo_crypto_sha256(kumo_buf_bytes(&enc), commit_hash);
+            h->last_commit_hash = (ProtobufCBinaryData){KUMO_CHAIN_HASH_BYTES, commit_hash};
+        }
+        kumo_buf_free(&enc);
+        KUMO_GUARD(rc);
+    }
+    if (b->evidence_count > 0) {
+        block_evidence_hash(b, evidence_hash);
+        h->evidence_hash = (ProtobufCBinaryData){KUMO_CHAIN_HASH_BYTES, evidence_hash};
+    }
+    return 0;
+}
+
 /* Header hashes as proto/kumo.proto documents them; the block hash is SHA-256 of the
  * header's encoding. */
 static int block_encode(node_block_t *b, kumo_err_ctx_t *err)
@@ -295,6 +343,8 @@ static int block_encode(node_block_t *b, kumo_err_ctx_t *err)
     kumo_crypto_sha256(kumo_bytes_make(b->hashes, b->tx_count * KUMO_CHAIN_HASH_BYTES), data_hash);
     uint8_t results_hash[KUMO_CHAIN_HASH_BYTES];
     kumo_crypto_sha256(kumo_buf_bytes(&b->results_enc), results_hash);
+    uint8_t commit_hash[KUMO_CHAIN_HASH_BYTES];
+    uint8_t evidence_hash[KUMO_CHAIN_HASH_BYTES];
     Kumo__BlockHeader h = KUMO__BLOCK_HEADER__INIT;
     h.chain_id = node->cfg.chain_id;
     h.height = b->height;
@@ -304,25 +354,35 @@ static int block_encode(node_block_t *b, kumo_err_ctx_t *err)
     h.prev_app_hash = (ProtobufCBinaryData){KUMO_CHAIN_HASH_BYTES, node->app_hash};
     h.app_hash = (ProtobufCBinaryData){KUMO_CHAIN_HASH_BYTES, b->out.app_hash};
     h.results_hash = (ProtobufCBinaryData){KUMO_CHAIN_HASH_BYTES, results_hash};
-    h.proposer = (ProtobufCBinaryData){KUMO_ADDRESS_BYTES, node->validator_addr};
+    h.proposer = (ProtobufCBinaryData){KUMO_ADDRESS_BYTES, b->proposer};
+    KUMO_GUARD(block_header_consensus(b, &h, commit_hash, evidence_hash, err));
     kumo_buf_t header_enc;
     kumo_buf_init(&header_enc, KUMO_STORE_RECORD_BYTES_MAX);
     KUMO_GUARD(kumo_codec_pack(&h.base, &header_enc, err));
     kumo_crypto_sha256(kumo_buf_bytes(&header_enc), b->block_hash);
     kumo_buf_free(&header_enc);
-    ProtobufCBinaryData *txs = kumo_calloc(b->tx_count + 1u, sizeof(*txs));
-    KUMO_ENSURE(txs != NULL, err, KUMO_ENOMEM, "block txs");
+    size_t n = b->tx_count + b->evidence_count + 1u;
+    ProtobufCBinaryData *items = kumo_calloc(n, sizeof(*items));
+    KUMO_ENSURE(items != NULL, err, KUMO_ENOMEM, "block txs");
     for (size_t i = 0; i < b->tx_count; i++) {
-        txs[i].data = (uint8_t *)(uintptr_t)b->txs[i].ptr; /* packing only reads */
-        txs[i].len = b->txs[i].len;
+        items[i].data = (uint8_t *)(uintptr_t)b->txs[i].ptr; /* packing only reads */
+        items[i].len = b->txs[i].len;
+    }
+    ProtobufCBinaryData *ev = items + b->tx_count;
+    for (size_t i = 0; i < b->evidence_count; i++) {
+        ev[i].data = (uint8_t *)(uintptr_t)b->evidence[i].ptr;
+        ev[i].len = b->evidence[i].len;
     }
     Kumo__Block blk = KUMO__BLOCK__INIT;
     blk.header = &h;
     blk.n_txs = b->tx_count;
-    blk.txs = txs;
+    blk.txs = items;
+    blk.last_commit = (Kumo__Commit *)(uintptr_t)b->last_commit; /* packing only reads */
+    blk.n_evidence = b->evidence_count;
+    blk.evidence = ev;
     kumo_buf_init(&b->block_enc, KUMO_STORE_RECORD_BYTES_MAX);
     int rc = kumo_codec_pack(&blk.base, &b->block_enc, err);
-    kumo_free(txs);
+    kumo_free(items);
     return rc;
 }
 
@@ -358,11 +418,9 @@ static int block_records_put(node_block_t *b, kumo_err_ctx_t *err)
     return 0;
 }
 
-/* Everything between block_begin and commit; on failure the caller aborts the store block. */
-static int block_build(node_block_t *b, kumo_err_ctx_t *err)
+/* Applies the laid-out txs and encodes results and block. */
+static int block_apply(node_block_t *b, kumo_err_ctx_t *err)
 {
-    KUMO_GUARD(block_select(b, err));
-    KUMO_GUARD(block_layout(b, err));
     kumo_chain_block_in_t in = {
         .chain_id = b->node->cfg.chain_id,
         .height = b->height,
@@ -374,8 +432,166 @@ static int block_build(node_block_t *b, kumo_err_ctx_t *err)
     KUMO_GUARD(kumo_chain_block_apply(&b->kv, &in, &b->out, err));
     b->out_valid = true;
     KUMO_GUARD(block_results_encode(b, err));
-    KUMO_GUARD(block_encode(b, err));
-    return block_records_put(b, err);
+    return block_encode(b, err);
+}
+
+/* Opens the store block for the next height; b is zeroed first. */
+static int block_open(kumo_node_t *node, node_block_t **out, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(!node->producing && !kumo_store_block_is_open(node->store));
+    node_block_t *b = kumo_calloc(1, sizeof(*b));
+    KUMO_ENSURE(b != NULL, err, KUMO_ENOMEM, "block");
+    b->node = node;
+    b->height = node->height + 1u;
+    b->t0_us = clock_us_monotonic();
+    memcpy(b->proposer, node->validator_addr, KUMO_ADDRESS_BYTES);
+    int rc = kumo_store_block_begin(node->store, &b->kv, err);
+    if (rc < 0) {
+        kumo_free(b);
+        return rc;
+    }
+    b->store_open = true;
+    node->producing = true;
+    *out = b;
+    return 0;
+}
+
+void kumo_node_block_discard(kumo_node_t *node, kumo_node_block_t *b)
+{
+    if (b == NULL) {
+        return;
+    }
+    if (b->store_open) {
+        kumo_store_block_abort(node->store);
+    }
+    block_free(b);
+    kumo_free(b);
+    node->producing = false;
+}
+
+int kumo_node_block_build(kumo_node_t *node,
+                          const kumo_node_block_extra_t *extra,
+                          kumo_node_block_t **out,
+                          kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(node != NULL && out != NULL);
+    node_block_t *b = NULL;
+    KUMO_GUARD(block_open(node, &b, err));
+    /* Header time: the wall clock, never earlier than the previous block's. */
+    b->time_ms = u64_max(clock_ms(CLOCK_REALTIME), node->block_time_ms);
+    b->bytes_max = node->params->max_block_bytes;
+    if (extra != NULL) {
+        b->bytes_max = kumo_u64_min(b->bytes_max, extra->tx_bytes_max);
+        KUMO_ASSERT(extra->evidence_count <= KUMO_NODE_BLOCK_EVIDENCE_MAX);
+        b->last_commit = extra->last_commit;
+        b->evidence = extra->evidence;
+        b->evidence_count = extra->evidence_count;
+    }
+    int rc = block_select(b, err);
+    rc = rc == 0 ? block_layout(b, err) : rc;
+    rc = rc == 0 ? block_apply(b, err) : rc;
+    if (rc < 0) {
+        kumo_node_block_discard(node, b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+kumo_bytes_t kumo_node_block_bytes(const kumo_node_block_t *b)
+{
+    return kumo_buf_bytes(&b->block_enc);
+}
+
+/* Lays out a received block's txs: pending ones borrow the mempool's prepared copy (their
+ * signature was verified at admission), others are decoded and verified here. */
+static int block_recv_layout(node_block_t *b, kumo_err_ctx_t *err)
+{
+    const Kumo__Block *blk = b->recv;
+    b->tx_count = blk->n_txs;
+    size_t n = b->tx_count + 1u;
+    b->txs = kumo_calloc(n, sizeof(*b->txs));
+    b->prepared = kumo_calloc(n, sizeof(*b->prepared));
+    b->hashes = kumo_calloc(n, sizeof(*b->hashes));
+    b->prep_owned = kumo_calloc(n, sizeof(*b->prep_owned));
+    KUMO_ENSURE(b->txs != NULL && b->prepared != NULL && b->hashes != NULL && b->prep_owned != NULL,
+                err, KUMO_ENOMEM, "block of %zu txs", b->tx_count);
+    for (size_t i = 0; i < b->tx_count; i++) {
+        b->txs[i] = kumo_bytes_make(blk->txs[i].data, blk->txs[i].len);
+        uint8_t hash[KUMO_CHAIN_HASH_BYTES];
+        kumo_crypto_sha256(b->txs[i], hash);
+        const kumo_node_mempool_entry_t *e = kumo_node_mempool_find(b->node->mempool, hash);
+        if (e != NULL) {
+            b->prepared[i] = *kumo_node_mempool_entry_tx(e);
+            continue;
+        }
+        KUMO_GUARD(kumo_chain_tx_prepare(b->txs[i], (size_t)b->node->params->max_tx_bytes,
+                                         &b->prepared[i], err));
+        b->prep_owned[i] = true;
+    }
+    return 0;
+}
+
+/* What a received block must be before it is executed. */
+static int block_recv_check(node_block_t *b, kumo_err_ctx_t *err)
+{
+    const Kumo__Block *blk = b->recv;
+    const Kumo__BlockHeader *h = blk->header;
+    kumo_node_t *node = b->node;
+    KUMO_ENSURE(h != NULL, err, KUMO_EDECODE, "block without a header");
+    KUMO_ENSURE(strcmp(h->chain_id, node->cfg.chain_id) == 0, err, KUMO_ECHAINID,
+                "block of chain %s", h->chain_id);
+    KUMO_ENSURE(h->height == b->height, err, KUMO_EINVAL,
+                "block height %" PRIu64 ", expected %" PRIu64, h->height, b->height);
+    KUMO_ENSURE(h->time_ms >= node->block_time_ms, err, KUMO_EINVAL,
+                "block time %" PRIu64 " before its parent's %" PRIu64, h->time_ms,
+                node->block_time_ms);
+    KUMO_ENSURE(h->proposer.len == KUMO_ADDRESS_BYTES, err, KUMO_EDECODE, "block proposer");
+    KUMO_ENSURE(blk->n_txs <= node->cfg.block_tx_count_max, err, KUMO_ELIMIT, "block of %zu txs",
+                blk->n_txs);
+    KUMO_ENSURE(blk->n_evidence <= KUMO_NODE_BLOCK_EVIDENCE_MAX, err, KUMO_ELIMIT,
+                "block with %zu evidence items", blk->n_evidence);
+    memcpy(b->proposer, h->proposer.data, KUMO_ADDRESS_BYTES);
+    b->time_ms = h->time_ms;
+    b->last_commit = blk->last_commit;
+    return 0;
+}
+
+int kumo_node_block_execute(kumo_node_t *node,
+                            kumo_bytes_t value,
+                            kumo_bytes_t *evidence_scratch,
+                            kumo_node_block_t **out,
+                            kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(node != NULL && out != NULL && evidence_scratch != NULL);
+    node_block_t *b = NULL;
+    KUMO_GUARD(block_open(node, &b, err));
+    ProtobufCMessage *m = NULL;
+    int rc = kumo_codec_unpack(&kumo__block__descriptor, value, KUMO_BLOCK_BYTES_MAX, &m, err);
+    b->recv = (Kumo__Block *)m;
+    rc = rc == 0 ? block_recv_check(b, err) : rc;
+    if (rc == 0) {
+        for (size_t i = 0; i < b->recv->n_evidence; i++) {
+            evidence_scratch[i] =
+                kumo_bytes_make(b->recv->evidence[i].data, b->recv->evidence[i].len);
+        }
+        b->evidence = evidence_scratch;
+        b->evidence_count = b->recv->n_evidence;
+    }
+    rc = rc == 0 ? block_recv_layout(b, err) : rc;
+    rc = rc == 0 ? block_apply(b, err) : rc;
+    /* Executing it here must give exactly the proposed bytes: header hashes included. */
+    if (rc == 0 &&
+        (b->block_enc.len != value.len || memcmp(b->block_enc.ptr, value.ptr, value.len) != 0)) {
+        rc = kumo_err_set(err, KUMO_EMISMATCH,
+                          "block %" PRIu64 " does not match its execution here", b->height);
+    }
+    if (rc < 0) {
+        kumo_node_block_discard(node, b);
+        return rc;
+    }
+    *out = b;
+    return 0;
 }
 
 static uint64_t counter_apply(uint64_t v, int64_t delta)
@@ -440,32 +656,37 @@ static void block_committed(node_block_t *b, uint64_t t0_us)
         b->height, b->tx_count, b->fac_count, b->out.tx_ok_count, node->block_duration_us);
 }
 
+int kumo_node_block_finish(kumo_node_t *node,
+                           kumo_node_block_t *b,
+                           kumo_bytes_t commit_enc,
+                           kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(node != NULL && b != NULL && b->store_open);
+    int rc = block_records_put(b, err);
+    if (rc == 0 && commit_enc.len > 0) {
+        uint8_t key[8];
+        kumo_be64_put(key, b->height);
+        rc = kumo_store_block_record_put(node->store, KUMO_STORE_TABLE_COMMITS,
+                                         kumo_bytes_make(key, sizeof(key)), commit_enc, err);
+    }
+    rc = rc == 0 ? kumo_store_block_commit(node->store, b->height, b->out.app_hash, err) : rc;
+    if (rc < 0) {
+        kumo_node_block_discard(node, b);
+        return rc;
+    }
+    b->store_open = false;
+    block_committed(b, b->t0_us);
+    uint64_t height = b->height;
+    kumo_node_block_discard(node, b); /* frees; the store block is closed */
+    kumo_node_listeners_call(node, height);
+    KUMO_ASSERT(!kumo_store_block_is_open(node->store));
+    return 0;
+}
+
 int kumo_node_block_produce(kumo_node_t *node, kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(node != NULL);
-    KUMO_ASSERT(!node->producing);
-    uint64_t t0_us = clock_us_monotonic();
-    node_block_t b = {.node = node, .height = node->height + 1u};
-    /* Header time: the wall clock, never earlier than the previous block's. */
-    b.time_ms = u64_max(clock_ms(CLOCK_REALTIME), node->block_time_ms);
-    node->producing = true;
-    int rc = kumo_store_block_begin(node->store, &b.kv, err);
-    if (rc == 0) {
-        rc = block_build(&b, err);
-        if (rc == 0) {
-            rc = kumo_store_block_commit(node->store, b.height, b.out.app_hash, err);
-        } else {
-            kumo_store_block_abort(node->store);
-        }
-    }
-    if (rc == 0) {
-        block_committed(&b, t0_us);
-    }
-    block_free(&b);
-    node->producing = false;
-    if (rc == 0) {
-        kumo_node_listeners_call(node, node->height);
-    }
-    KUMO_ASSERT(!kumo_store_block_is_open(node->store));
-    return rc;
+    kumo_node_block_t *b = NULL;
+    KUMO_GUARD(kumo_node_block_build(node, NULL, &b, err));
+    return kumo_node_block_finish(node, b, kumo_bytes_make(NULL, 0), err);
 }

@@ -219,6 +219,13 @@ bool kumo_node_mempool_has(const kumo_node_mempool_t *mp, const uint8_t hash[KUM
     return table_get(mp, &mp->by_hash, hash) != NULL;
 }
 
+const kumo_node_mempool_entry_t *kumo_node_mempool_find(const kumo_node_mempool_t *mp,
+                                                        const uint8_t hash[KUMO_CHAIN_HASH_BYTES])
+{
+    KUMO_ASSERT(mp != NULL && hash != NULL);
+    return table_get(mp, &mp->by_hash, hash);
+}
+
 uint32_t kumo_node_mempool_account_tx_count(const kumo_node_mempool_t *mp,
                                             const uint8_t addr[KUMO_ADDRESS_BYTES])
 {

@@ -98,6 +98,9 @@ uint64_t kumo_node_mempool_bytes(const kumo_node_mempool_t *mp);
 bool kumo_node_mempool_has(const kumo_node_mempool_t *mp,
                            const uint8_t hash[KUMO_CHAIN_HASH_BYTES]);
 /* Pending txs of addr (0 when none). */
+/* The pending entry with this hash, or NULL (valid until the next add/update/close). */
+const kumo_node_mempool_entry_t *kumo_node_mempool_find(const kumo_node_mempool_t *mp,
+                                                        const uint8_t hash[KUMO_CHAIN_HASH_BYTES]);
 uint32_t kumo_node_mempool_account_tx_count(const kumo_node_mempool_t *mp,
                                             const uint8_t addr[KUMO_ADDRESS_BYTES]);
 

@@ -104,6 +104,49 @@ KUMO_MUST_USE int kumo_node_state_count(const kumo_kv_t *kv,
 /* Calls every commit listener for height. */
 void kumo_node_listeners_call(kumo_node_t *node, uint64_t height);
 
+/* Evidence items a block may carry. */
+#define KUMO_NODE_BLOCK_EVIDENCE_MAX 32u
+
+/* A block being built or executed: the store block is open (one at a time) until it is
+ * finished (committed) or discarded. */
+typedef struct kumo_node_block kumo_node_block_t;
+
+/* What consensus adds to a block the node builds. Borrowed until the block is finished. */
+typedef struct kumo_node_block_extra {
+    const Kumo__Commit *last_commit; /* NULL at height 1 */
+    const kumo_bytes_t *evidence;
+    size_t evidence_count; /* <= KUMO_NODE_BLOCK_EVIDENCE_MAX */
+    uint64_t tx_bytes_max; /* caps params max_block_bytes (a consensus value's size) */
+} kumo_node_block_extra_t;
+
+/* Builds the next block on the head state as kumo_node_block_produce does (extra may be
+ * NULL), leaving it open. */
+KUMO_MUST_USE int kumo_node_block_build(kumo_node_t *node,
+                                        const kumo_node_block_extra_t *extra,
+                                        kumo_node_block_t **out,
+                                        kumo_err_ctx_t *err);
+/* Executes a received encoded Block for the next height and checks that doing so gives
+ * exactly its bytes (header hashes, results, app hash): KUMO_EMISMATCH if not, decode and
+ * field errors otherwise. The caller checks the proposer, the last commit and the evidence.
+ * evidence_scratch has room for KUMO_NODE_BLOCK_EVIDENCE_MAX items and lives as long as the
+ * block. On success the block stays open. */
+KUMO_MUST_USE int kumo_node_block_execute(kumo_node_t *node,
+                                          kumo_bytes_t value,
+                                          kumo_bytes_t *evidence_scratch,
+                                          kumo_node_block_t **out,
+                                          kumo_err_ctx_t *err);
+/* The encoded block (valid until finish/discard). */
+kumo_bytes_t kumo_node_block_bytes(const kumo_node_block_t *b);
+/* Stores the block, its results, tx index and commit_enc (an encoded Commit, or empty) and
+ * commits; then the head moves and listeners run. Frees b, also on failure (nothing
+ * committed then). */
+KUMO_MUST_USE int kumo_node_block_finish(kumo_node_t *node,
+                                         kumo_node_block_t *b,
+                                         kumo_bytes_t commit_enc,
+                                         kumo_err_ctx_t *err);
+/* Aborts and frees an open block (NULL is fine). */
+void kumo_node_block_discard(kumo_node_t *node, kumo_node_block_t *b);
+
 /* The single-validator producer: a timer every interval_ms calling kumo_node_block_produce. */
 KUMO_MUST_USE int
 kumo_node_producer_timer_make(uint32_t interval_ms, kumo_node_producer_t *out, kumo_err_ctx_t *err);

@@ -80,6 +80,7 @@ static int store_dbis_open(kumo_store_t *store, kumo_err_ctx_t *err)
         [KUMO_STORE_TABLE_BLOCKS] = "blocks",
         [KUMO_STORE_TABLE_RESULTS] = "results",
         [KUMO_STORE_TABLE_TX_INDEX] = "txindex",
+        [KUMO_STORE_TABLE_COMMITS] = "commits",
     };
     rc = mdb_dbi_open(txn, "state", MDB_CREATE, &store->dbi_state);
     if (rc == 0) {

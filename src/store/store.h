@@ -58,8 +58,9 @@ typedef enum kumo_store_table {
     KUMO_STORE_TABLE_BLOCKS = 0,   /* big-endian u64 height -> encoded Block */
     KUMO_STORE_TABLE_RESULTS = 1,  /* big-endian u64 height -> encoded BlockResults */
     KUMO_STORE_TABLE_TX_INDEX = 2, /* tx hash (32 bytes) -> encoded TxLocation */
+    KUMO_STORE_TABLE_COMMITS = 3,  /* big-endian u64 height -> encoded Commit (consensus) */
 } kumo_store_table_t;
-#define KUMO_STORE_TABLE_COUNT 3u
+#define KUMO_STORE_TABLE_COUNT 4u
 
 typedef struct kumo_store kumo_store_t;
 typedef struct kumo_store_read kumo_store_read_t;
