@@ -35,6 +35,8 @@ void kumo_node_cfg_default(kumo_node_cfg_t *cfg)
     cfg->rpc_body_bytes_max = 1024u * 1024u;
     cfg->sse_client_max = 64;
     (void)snprintf(cfg->log_level, sizeof(cfg->log_level), "%s", "info");
+    cfg->timeout_propose_ms = 1000;
+    cfg->timeout_vote_ms = 500;
 }
 
 /* ---- the fields: one table drives loading, validation and the written file ---- */
@@ -100,6 +102,23 @@ static const cfg_field_t cfg_fields[] = {
                   "largest HTTP request body in bytes"),
     CFG_NUM_FIELD(sse_client_max, CFG_U32, 1, 4096, "concurrent /events subscribers"),
     CFG_STR_FIELD(log_level, 1, "trace, debug, info, warn, error or off"),
+    CFG_STR_FIELD(p2p_listen,
+                  0,
+                  "peer-to-peer address host:port (TLS 1.3, node key = validator key); "
+                  "empty: no p2p (single validator only)"),
+    CFG_STR_FIELD(persistent_peers,
+                  0,
+                  "comma-separated peers id@host:port, dialed and redialed with backoff"),
+    CFG_NUM_FIELD(timeout_propose_ms,
+                  CFG_U32,
+                  10,
+                  600000,
+                  "consensus: wait for a proposal in round 0 (+ half of it per round)"),
+    CFG_NUM_FIELD(timeout_vote_ms,
+                  CFG_U32,
+                  10,
+                  600000,
+                  "consensus: wait for more prevotes/precommits in round 0 (+ half per round)"),
 };
 
 static int cfg_log_level_parse(const char *text, enum kumo_log_level *out)

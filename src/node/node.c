@@ -45,6 +45,7 @@ static int node_genesis(kumo_node_t *node, kumo_err_ctx_t *err)
                           "config chain_id '%s' differs from genesis.json's '%s'; fix config.yaml",
                           node->cfg.chain_id, g->chain_id);
     }
+    node->genesis_validator_count = (uint32_t)g->n_validators;
     static const uint8_t zero[KUMO_CHAIN_HASH_BYTES] = {0};
     if (rc == 0 && node->height == 0 && memcmp(node->app_hash, zero, sizeof(zero)) == 0) {
         rc = node_genesis_init(node, g, err);
@@ -189,7 +190,12 @@ static int node_start(kumo_node_t *node, kumo_err_ctx_t *err)
     if (node->cfg.block_interval_ms == 0) {
         return 0;
     }
-    KUMO_GUARD(kumo_node_producer_timer_make(node->cfg.block_interval_ms, &node->producer, err));
+    if (node->genesis_validator_count > 1u || node->cfg.p2p_listen[0] != '\0') {
+        KUMO_GUARD(kumo_node_producer_consensus_make(&node->producer, err));
+    } else {
+        KUMO_GUARD(
+            kumo_node_producer_timer_make(node->cfg.block_interval_ms, &node->producer, err));
+    }
     KUMO_GUARD(node->producer.start(node->producer.ctx, node, err));
     node->producer_started = true;
     return 0;
@@ -299,6 +305,8 @@ int kumo_node_tx_submit(kumo_node_t *node,
     int rc = kumo_node_mempool_add(node->mempool, &env, tx, hash_out, err);
     if (rc < 0) {
         node->txs_rejected_total++;
+    } else if (node->tx_gossip != NULL) {
+        node->tx_gossip(node->tx_gossip_ctx, tx);
     }
     return rc;
 }

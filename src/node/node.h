@@ -40,6 +40,12 @@ typedef struct kumo_node_cfg {
     uint32_t rpc_body_bytes_max;     /* 1 MiB */
     uint32_t sse_client_max;         /* 64 */
     char log_level[16];              /* "info" */
+    /* Consensus (used when genesis has more than one validator; block_interval_ms is then
+     * the wait after each commit, i.e. the block time on a healthy network). */
+    char p2p_listen[128];        /* "" (none); testnets use "127.0.0.1:<port>" */
+    char persistent_peers[4096]; /* "id@host:port,..." */
+    uint32_t timeout_propose_ms; /* 1000 */
+    uint32_t timeout_vote_ms;    /* 500 */
 } kumo_node_cfg_t;
 
 /* Defaults for every field: home and chain_id empty (chain_id then comes from genesis.json),

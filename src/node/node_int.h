@@ -63,6 +63,14 @@ struct kumo_node {
 
     kumo_node_listener_t listeners[KUMO_NODE_LISTENER_MAX];
     uint32_t listener_id_next;
+
+    /* Consensus: validators in genesis (more than one: the consensus producer), the id
+     * (SHA-256 of the encoded Block) of the head block, and the hook that gossips every tx
+     * the mempool accepts. */
+    uint32_t genesis_validator_count;
+    uint8_t last_value_id[KUMO_CHAIN_HASH_BYTES];
+    void (*tx_gossip)(void *ctx, kumo_bytes_t tx);
+    void *tx_gossip_ctx;
 };
 
 /* home + "/" + name into out; KUMO_ELIMIT if it does not fit. */
@@ -146,6 +154,9 @@ KUMO_MUST_USE int kumo_node_block_finish(kumo_node_t *node,
                                          kumo_err_ctx_t *err);
 /* Aborts and frees an open block (NULL is fine). */
 void kumo_node_block_discard(kumo_node_t *node, kumo_node_block_t *b);
+
+/* The consensus producer (cons.c): Tendermint over p2p, block sync. */
+KUMO_MUST_USE int kumo_node_producer_consensus_make(kumo_node_producer_t *out, kumo_err_ctx_t *err);
 
 /* The single-validator producer: a timer every interval_ms calling kumo_node_block_produce. */
 KUMO_MUST_USE int
