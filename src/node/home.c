@@ -264,12 +264,19 @@ int kumo_node_home_init(const char *home,
     kumo_node_cfg_default(&cfg);
     (void)snprintf(cfg.chain_id, sizeof(cfg.chain_id), "%s", chain_id);
     (void)snprintf(cfg.moniker, sizeof(cfg.moniker), "%s", moniker);
+    return kumo_node_cfg_save(home, &cfg, err);
+}
+
+int kumo_node_cfg_save(const char *home, const kumo_node_cfg_t *cfg, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(home != NULL && cfg != NULL);
+    KUMO_GUARD(kumo_node_cfg_validate(cfg, err));
     kumo_buf_t text;
     kumo_buf_init(&text, 64u * 1024u);
     char path[KUMO_NODE_PATH_BYTES];
-    rc = kumo_node_path(home, "config.yaml", path, err);
+    int rc = kumo_node_path(home, "config.yaml", path, err);
     if (rc == 0) {
-        rc = kumo_node_cfg_render(&cfg, &text, err);
+        rc = kumo_node_cfg_render(cfg, &text, err);
     }
     if (rc == 0) {
         rc = kumo_node_file_write(path, kumo_buf_bytes(&text), 0644, err);
