@@ -9,6 +9,12 @@
  * mixed block); the node also verifies every signature once, at admission.
  *
  * usage: bench_node [seconds-per-rate]   (default 5). Rates: 250 1000 2000 4000 8000 16000.
+ *        bench_node testnet [seconds-per-rate] [validators]
+ *                                         the same load (rates 250..8000) first against one
+ *                                         validator, then against a `kumo testnet` of that many
+ *                                         validators (default 4) on loopback, submitting to
+ *                                         node0: throughput and latency of both, their ratio,
+ *                                         and the mean block interval vs the configured 1 s.
  *        bench_node query [orders]        by-owner query latency with that many open orders
  *                                         (default 1,000,000), idle and under 1000 tx/s of writes
  *                                         (bench_node_query.h).
@@ -407,7 +413,7 @@ static int bn_u64_cmp(const void *a, const void *b)
 
 /* Offers rate tx/s for seconds, then waits up to 15 s for the stragglers to commit; returns
  * the committed rate (txs committed over the time from the first send to the last commit). */
-static uint64_t bn_phase(uint64_t rate, uint64_t seconds)
+static uint64_t bn_phase(const char *prefix, uint64_t rate, uint64_t seconds)
 {
     size_t start = bn.next_send;
     size_t want = (size_t)(rate * seconds);
@@ -449,13 +455,13 @@ static uint64_t bn_phase(uint64_t rate, uint64_t seconds)
     uint64_t window_ns = last_commit - t0 > p50_ns ? last_commit - t0 - p50_ns : send_ns;
     char name[96];
     uint64_t committed_rate = bench_rate(n, window_ns > send_ns ? window_ns : send_ns);
-    snprintf(name, sizeof(name), "node_offered_%" PRIu64 "_committed_per_s", rate);
+    snprintf(name, sizeof(name), "%s_offered_%" PRIu64 "_committed_per_s", prefix, rate);
     bench_result(name, committed_rate, "1/s");
-    snprintf(name, sizeof(name), "node_offered_%" PRIu64 "_p50_ms", rate);
+    snprintf(name, sizeof(name), "%s_offered_%" PRIu64 "_p50_ms", prefix, rate);
     bench_result(name, n > 0 ? lat[n / 2] / 1000000 : 0, "ms");
-    snprintf(name, sizeof(name), "node_offered_%" PRIu64 "_p99_ms", rate);
+    snprintf(name, sizeof(name), "%s_offered_%" PRIu64 "_p99_ms", prefix, rate);
     bench_result(name, n > 0 ? lat[n * 99 / 100] / 1000000 : 0, "ms");
-    snprintf(name, sizeof(name), "node_offered_%" PRIu64 "_rejected", rate);
+    snprintf(name, sizeof(name), "%s_offered_%" PRIu64 "_rejected", prefix, rate);
     bench_result(name, bn.rejected - rejected_before, "txs");
     free(lat);
     return committed_rate;
@@ -515,9 +521,119 @@ static uint64_t bn_apply_ceiling(void)
 
 #include "bench_node_query.h"
 
+/* ---- the same load against a multi-validator testnet ---- */
+
+/* Mean header time between consecutive blocks over the last count blocks, in ms. */
+static uint64_t bn_block_interval_ms(uint64_t count)
+{
+    json_t *st = bn_get("/status");
+    const char *hs = st != NULL ? json_string_value(json_object_get(st, "height")) : NULL;
+    uint64_t head = hs != NULL ? strtoull(hs, NULL, 10) : 0;
+    json_decref(st);
+    if (head < count + 1) {
+        return 0;
+    }
+    uint64_t t[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/blocks/%" PRIu64, k == 0 ? head - count : head);
+        json_t *b = bn_get(path);
+        const char *tm =
+            json_string_value(json_object_get(json_object_get(b, "header"), "time_ms"));
+        t[k] = tm != NULL ? strtoull(tm, NULL, 10) : 0;
+        json_decref(b);
+    }
+    return t[1] > t[0] ? (t[1] - t[0]) / count : 0;
+}
+
+/* A testnet of validators in a temp dir with the bench accounts in genesis; node0 serves. */
+static char *bn_testnet_start(uint32_t validators)
+{
+    char *dir = bench_tmpdir("testnet");
+    bn.port = bn_free_port();
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "'%s' testnet init --dir '%s' --validators %u --providers 0 --chain-id %s "
+             "--base-port %u >/dev/null",
+             bn.kumo_bin, dir, validators, BN_CHAIN_ID, bn.port);
+    bn_run(cmd);
+    for (uint32_t v = 0; v < validators; v++) {
+        char home[700];
+        snprintf(home, sizeof(home), "%s/node%u", dir, v);
+        for (uint32_t i = 0; i < BN_ACCOUNTS; i++) {
+            BENCH_MUST("genesis account", kumo_node_genesis_account_add(
+                                              home, bn.addrs[i], 1000000000ull, &bench_err_));
+        }
+    }
+    snprintf(cmd, sizeof(cmd), "'%s' testnet start --dir '%s' >/dev/null", bn.kumo_bin, dir);
+    bn_run(cmd);
+    return dir;
+}
+
+/* One chain (single validator or testnet) under the rates; returns the best committed rate
+ * and sets *interval_ms to the block interval measured at the lowest rate. */
+static uint64_t bn_chain_run(const char *prefix, uint64_t seconds, uint64_t *interval_ms)
+{
+    static const uint64_t rates[] = {250, 1000, 2000, 4000, 8000};
+    bn.base = event_base_new();
+    for (uint32_t i = 0; i < BN_CONNECTIONS; i++) {
+        bn.conns[i] = evhttp_connection_base_new(bn.base, NULL, "127.0.0.1", bn.port);
+    }
+    bn_wait_ready();
+    bn_sse_start();
+    bn.next_send = 0; /* a fresh chain: every account starts at sequence 0 again */
+    for (size_t i = 0; i < bn.tx_count; i++) {
+        bn.txs[i].sent_ns = 0;
+        bn.txs[i].commit_ns = 0;
+    }
+    uint64_t best = 0;
+    for (size_t r = 0; r < sizeof(rates) / sizeof(rates[0]); r++) {
+        uint64_t rate = bn_phase(prefix, rates[r], seconds);
+        best = rate > best ? rate : best;
+        if (r == 0) {
+            *interval_ms = bn_block_interval_ms(4);
+        }
+    }
+    for (uint32_t i = 0; i < BN_CONNECTIONS; i++) {
+        evhttp_connection_free(bn.conns[i]);
+    }
+    evhttp_connection_free(bn.sse_conn);
+    evhttp_connection_free(bn.blocks_conn);
+    event_base_free(bn.base);
+    return best;
+}
+
+static int bn_testnet_main(uint64_t seconds, uint32_t validators, uint64_t min_fee)
+{
+    fprintf(stderr, "bench_node: signing %u txs...\n", BN_TX_MAX);
+    bn_txs_build(min_fee, BN_TX_MAX);
+    bn_index_build();
+    uint64_t interval[2] = {0, 0};
+    bn.home = bench_tmpdir("node");
+    bn_node_start();
+    uint64_t single = bn_chain_run("single", seconds, &interval[0]);
+    bn_node_stop();
+    bench_rmdir(bn.home);
+    char *dir = bn_testnet_start(validators);
+    uint64_t testnet = bn_chain_run("testnet", seconds, &interval[1]);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "'%s' testnet stop --dir '%s' >/dev/null", bn.kumo_bin, dir);
+    bn_run(cmd);
+    bench_rmdir(dir);
+    bench_result("single_best_committed_per_s", single, "1/s");
+    bench_result("testnet_best_committed_per_s", testnet, "1/s");
+    bench_ratio("testnet_vs_single_throughput", testnet, single);
+    bench_result("single_block_interval_ms", interval[0], "ms");
+    bench_result("testnet_block_interval_ms", interval[1], "ms");
+    bench_ratio("testnet_block_interval_vs_configured", interval[1], 1000);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    uint64_t seconds = argc > 1 && strcmp(argv[1], "query") != 0 ? strtoull(argv[1], NULL, 10) : 5;
+    uint64_t seconds = argc > 1 && strcmp(argv[1], "query") != 0 && strcmp(argv[1], "testnet") != 0
+                           ? strtoull(argv[1], NULL, 10)
+                           : 5;
     if (kumo_crypto_init() != 0) {
         return 1;
     }
@@ -538,6 +654,11 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "query") == 0) {
         return bq_main(argc > 2 ? strtoull(argv[2], NULL, 10) : 1000000, &defaults);
     }
+    if (argc > 1 && strcmp(argv[1], "testnet") == 0) {
+        return bn_testnet_main(argc > 2 ? strtoull(argv[2], NULL, 10) : 5,
+                               argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 4,
+                               defaults.min_fee);
+    }
     fprintf(stderr, "bench_node: signing %u txs...\n", BN_TX_MAX);
     bn_txs_build(defaults.min_fee, BN_TX_MAX);
     bn_index_build();
@@ -554,7 +675,7 @@ int main(int argc, char **argv)
     static const uint64_t rates[] = {250, 1000, 2000, 4000, 8000, 16000};
     uint64_t best = 0;
     for (size_t r = 0; r < sizeof(rates) / sizeof(rates[0]); r++) {
-        uint64_t rate = bn_phase(rates[r], seconds);
+        uint64_t rate = bn_phase("node", rates[r], seconds);
         best = rate > best ? rate : best;
     }
     bench_ratio("node_best_committed_vs_ceiling", best, ceiling);

@@ -8,3 +8,4 @@ echo "# bench_apply"; "$b/bench_apply"
 echo "# bench_market match"; "$b/bench_market" match
 echo "# bench_market orders"; "$b/bench_market" orders
 echo "# bench_node"; "$b/bench_node"
+echo "# bench_node testnet (4 validators vs 1)"; "$b/bench_node" testnet
