@@ -136,13 +136,12 @@ static int tn_opts_parse(int argc, char **argv, tn_opts_t *o)
                      .base_port = 26600,
                      .block_interval_ms = 1000,
                      .timeout_s = TN_START_TIMEOUT_S};
-    for (int i = 0; i < argc; i++) {
+    for (int i = 0; i < argc; i += 2) {
         if (i + 1 >= argc || !tn_opt(o, argv[i], argv[i + 1])) {
             char problem[160];
             (void)snprintf(problem, sizeof(problem), "bad or incomplete option '%s'", argv[i]);
             return tn_usage(problem);
         }
-        i++;
     }
     if (o->dir == NULL) {
         return tn_usage("--dir is required");

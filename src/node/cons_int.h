@@ -74,6 +74,7 @@ struct node_cons {
     uint8_t request_peer[KUMO_TLS_NODE_ID_BYTES];
     uint64_t synced_blocks;
     bool stopping;
+    bool equivocate; /* test builds only (KUMO_TEST_HOOKS) */
 };
 
 /* ---- cons.c ---- */
