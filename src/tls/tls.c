@@ -1,0 +1,434 @@
+/*
+ * tls.c - X.509 certificates and TLS 1.3 contexts with Ed25519 keys on OpenSSL 3 (tls.h).
+ * Not pure: OpenSSL, the clock (validity periods), randomness (serials).
+ */
+#include "tls/tls.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+void kumo_tls_node_id(const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
+                      uint8_t id_out[KUMO_TLS_NODE_ID_BYTES])
+{
+    uint8_t h[KUMO_CRYPTO_HASH_BYTES];
+    kumo_crypto_sha256(kumo_bytes_make(pubkey, KUMO_CRYPTO_PUBKEY_BYTES), h);
+    memcpy(id_out, h, KUMO_TLS_NODE_ID_BYTES);
+}
+
+void kumo_tls_node_id_hex(const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
+                          char out[KUMO_TLS_NODE_ID_HEX + 1])
+{
+    uint8_t id[KUMO_TLS_NODE_ID_BYTES];
+    kumo_tls_node_id(pubkey, id);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < KUMO_TLS_NODE_ID_BYTES; i++) {
+        out[2 * i] = digits[id[i] >> 4];
+        out[2 * i + 1] = digits[id[i] & 15u];
+    }
+    out[KUMO_TLS_NODE_ID_HEX] = '\0';
+}
+
+int kumo_tls_err(kumo_err_ctx_t *err, int code, const char *what)
+{
+    char buf[160] = "";
+    unsigned long e = ERR_get_error();
+    if (e != 0) {
+        ERR_error_string_n(e, buf, sizeof(buf));
+    }
+    ERR_clear_error();
+    return kumo_err_set(err, code, "%s%s%s", what, buf[0] != '\0' ? ": " : "", buf);
+}
+
+/* ---- keys ---- */
+
+static EVP_PKEY *tls_pkey(const kumo_crypto_keypair_t *kp)
+{
+    uint8_t seed[KUMO_CRYPTO_SEED_BYTES];
+    kumo_crypto_key_seed(kp, seed);
+    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, sizeof(seed));
+    OPENSSL_cleanse(seed, sizeof(seed));
+    return k;
+}
+
+static EVP_PKEY *tls_pubkey(const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES])
+{
+    return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+}
+
+/* Appends what a memory BIO holds to out. */
+static int tls_bio_drain(BIO *bio, kumo_buf_t *out, kumo_err_ctx_t *err)
+{
+    char *data = NULL;
+    long len = BIO_get_mem_data(bio, &data);
+    KUMO_ENSURE(len > 0, err, KUMO_EIO, "empty PEM output");
+    KUMO_GUARD(kumo_buf_append(out, data, (size_t)len));
+    return 0;
+}
+
+int kumo_tls_key_pem(const kumo_crypto_keypair_t *kp, kumo_buf_t *pem_out, kumo_err_ctx_t *err)
+{
+    EVP_PKEY *k = tls_pkey(kp);
+    BIO *bio = BIO_new(BIO_s_mem());
+    int rc = k != NULL && bio != NULL ? 0 : kumo_tls_err(err, KUMO_ENOMEM, "key");
+    if (rc == 0 && PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL) != 1) {
+        rc = kumo_tls_err(err, KUMO_EIO, "PEM_write_bio_PrivateKey");
+    }
+    rc = rc == 0 ? tls_bio_drain(bio, pem_out, err) : rc;
+    BIO_free(bio); /* mem BIO: freed memory is not cleansed, but the PEM goes to a 0600 file */
+    EVP_PKEY_free(k);
+    return rc;
+}
+
+static BIO *tls_bio_in(kumo_bytes_t pem, kumo_err_ctx_t *err)
+{
+    if (pem.len == 0 || pem.len > KUMO_TLS_PEM_BYTES_MAX) {
+        (void)kumo_err_set(err, pem.len == 0 ? KUMO_EDECODE : KUMO_ELIMIT, "PEM of %zu bytes",
+                           pem.len);
+        return NULL;
+    }
+    BIO *bio = BIO_new_mem_buf(pem.ptr, (int)pem.len);
+    if (bio == NULL) {
+        (void)kumo_tls_err(err, KUMO_ENOMEM, "BIO");
+    }
+    return bio;
+}
+
+int kumo_tls_key_from_pem(kumo_bytes_t pem, kumo_crypto_keypair_t *kp, kumo_err_ctx_t *err)
+{
+    BIO *bio = tls_bio_in(pem, err);
+    if (bio == NULL) {
+        return err != NULL ? err->code : KUMO_EDECODE;
+    }
+    EVP_PKEY *k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    uint8_t seed[KUMO_CRYPTO_SEED_BYTES];
+    size_t len = sizeof(seed);
+    int rc = k != NULL && EVP_PKEY_id(k) == EVP_PKEY_ED25519 &&
+                     EVP_PKEY_get_raw_private_key(k, seed, &len) == 1 && len == sizeof(seed)
+                 ? 0
+                 : kumo_tls_err(err, KUMO_EDECODE, "not an Ed25519 PKCS#8 private key");
+    if (rc == 0) {
+        kumo_crypto_key_from_seed(seed, kp);
+    }
+    OPENSSL_cleanse(seed, sizeof(seed));
+    EVP_PKEY_free(k);
+    return rc;
+}
+
+/* ---- certificates ---- */
+
+static int tls_name_set(X509_NAME *name, const char *cn, kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(cn != NULL && cn[0] != '\0' && strlen(cn) <= KUMO_TLS_NAME_BYTES_MAX, err,
+                KUMO_EINVAL, "certificate name must be 1..%u characters", KUMO_TLS_NAME_BYTES_MAX);
+    KUMO_ENSURE(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
+                                           -1, 0) == 1,
+                err, KUMO_EINVAL, "certificate name '%s'", cn);
+    return 0;
+}
+
+static int tls_ext_add(X509 *cert, X509 *issuer, int nid, const char *value, kumo_err_ctx_t *err)
+{
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    int ok = ext != NULL && X509_add_ext(cert, ext, -1) == 1;
+    X509_EXTENSION_free(ext);
+    return ok ? 0 : kumo_tls_err(err, KUMO_EINVAL, value);
+}
+
+/* A certificate for subject_key's public key with subject cn, validity from an hour ago for
+ * days, a random 128-bit serial. issuer NULL: self-issued. */
+static int tls_cert_new(EVP_PKEY *subject_key,
+                        const char *cn,
+                        X509 *issuer,
+                        uint32_t days,
+                        X509 **out,
+                        kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(days >= 1 && days <= 36500, err, KUMO_EINVAL, "validity of %u days", days);
+    X509 *c = X509_new();
+    KUMO_ENSURE(c != NULL, err, KUMO_ENOMEM, "certificate");
+    uint8_t serial[16];
+    int rc = RAND_bytes(serial, sizeof(serial)) == 1 ? 0 : kumo_tls_err(err, KUMO_EIO, "serial");
+    serial[0] &= 0x7fu; /* positive */
+    BIGNUM *bn = rc == 0 ? BN_bin2bn(serial, sizeof(serial), NULL) : NULL;
+    if (rc == 0 &&
+        (bn == NULL || BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(c)) == NULL ||
+         X509_set_version(c, 2) != 1 || X509_gmtime_adj(X509_getm_notBefore(c), -3600) == NULL ||
+         X509_gmtime_adj(X509_getm_notAfter(c), (long)days * 86400L) == NULL ||
+         X509_set_pubkey(c, subject_key) != 1)) {
+        rc = kumo_tls_err(err, KUMO_ENOMEM, "certificate fields");
+    }
+    BN_free(bn);
+    rc = rc == 0 ? tls_name_set(X509_get_subject_name(c), cn, err) : rc;
+    if (rc == 0 &&
+        X509_set_issuer_name(c, X509_get_subject_name(issuer != NULL ? issuer : c)) != 1) {
+        rc = kumo_tls_err(err, KUMO_ENOMEM, "issuer");
+    }
+    if (rc < 0) {
+        X509_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+/* Signs c with key (Ed25519: no digest) and appends its PEM. */
+static int tls_cert_finish(X509 *c, EVP_PKEY *key, kumo_buf_t *pem_out, kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(X509_sign(c, key, NULL) > 0, err, KUMO_EIO, "X509_sign");
+    BIO *bio = BIO_new(BIO_s_mem());
+    int rc =
+        bio != NULL && PEM_write_bio_X509(bio, c) == 1 ? 0 : kumo_tls_err(err, KUMO_EIO, "PEM");
+    rc = rc == 0 ? tls_bio_drain(bio, pem_out, err) : rc;
+    BIO_free(bio);
+    return rc;
+}
+
+int kumo_tls_cert_self_signed(const kumo_crypto_keypair_t *kp,
+                              const char *cn,
+                              uint32_t days,
+                              kumo_buf_t *pem_out,
+                              kumo_err_ctx_t *err)
+{
+    EVP_PKEY *k = tls_pkey(kp);
+    KUMO_ENSURE(k != NULL, err, KUMO_ENOMEM, "key");
+    X509 *c = NULL;
+    int rc = tls_cert_new(k, cn, NULL, days, &c, err);
+    rc = rc == 0 ? tls_ext_add(c, c, NID_basic_constraints, "critical,CA:FALSE", err) : rc;
+    rc = rc == 0 ? tls_ext_add(c, c, NID_ext_key_usage, "serverAuth,clientAuth", err) : rc;
+    rc = rc == 0 ? tls_cert_finish(c, k, pem_out, err) : rc;
+    X509_free(c);
+    EVP_PKEY_free(k);
+    return rc;
+}
+
+int kumo_tls_ca_create(const kumo_crypto_keypair_t *ca,
+                       const char *cn,
+                       uint32_t days,
+                       kumo_buf_t *pem_out,
+                       kumo_err_ctx_t *err)
+{
+    EVP_PKEY *k = tls_pkey(ca);
+    KUMO_ENSURE(k != NULL, err, KUMO_ENOMEM, "key");
+    X509 *c = NULL;
+    int rc = tls_cert_new(k, cn, NULL, days, &c, err);
+    rc = rc == 0 ? tls_ext_add(c, c, NID_basic_constraints, "critical,CA:TRUE", err) : rc;
+    rc = rc == 0 ? tls_ext_add(c, c, NID_key_usage, "critical,keyCertSign,cRLSign", err) : rc;
+    rc = rc == 0 ? tls_ext_add(c, c, NID_subject_key_identifier, "hash", err) : rc;
+    rc = rc == 0 ? tls_cert_finish(c, k, pem_out, err) : rc;
+    X509_free(c);
+    EVP_PKEY_free(k);
+    return rc;
+}
+
+static X509 *tls_x509_read(kumo_bytes_t pem, kumo_err_ctx_t *err)
+{
+    BIO *bio = tls_bio_in(pem, err);
+    if (bio == NULL) {
+        return NULL;
+    }
+    X509 *c = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    if (c == NULL) {
+        (void)kumo_tls_err(err, KUMO_EDECODE, "not a PEM certificate");
+    }
+    return c;
+}
+
+int kumo_tls_cert_issue(const kumo_crypto_keypair_t *ca,
+                        kumo_bytes_t ca_cert_pem,
+                        const uint8_t leaf_pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
+                        const char *name,
+                        uint32_t days,
+                        kumo_buf_t *pem_out,
+                        kumo_err_ctx_t *err)
+{
+    X509 *issuer = tls_x509_read(ca_cert_pem, err);
+    KUMO_ENSURE(issuer != NULL, err, KUMO_EDECODE, "CA certificate: %s", err->detail);
+    EVP_PKEY *cak = tls_pkey(ca);
+    EVP_PKEY *leafk = tls_pubkey(leaf_pubkey);
+    X509 *c = NULL;
+    int rc = cak != NULL && leafk != NULL ? 0 : kumo_tls_err(err, KUMO_ENOMEM, "keys");
+    rc = rc == 0 ? tls_cert_new(leafk, name, issuer, days, &c, err) : rc;
+    char san[KUMO_TLS_NAME_BYTES_MAX + 8];
+    unsigned char ip[16];
+    bool is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+    (void)snprintf(san, sizeof(san), "%s:%s", is_ip ? "IP" : "DNS", name);
+    rc = rc == 0 ? tls_ext_add(c, issuer, NID_basic_constraints, "critical,CA:FALSE", err) : rc;
+    rc = rc == 0 ? tls_ext_add(c, issuer, NID_subject_alt_name, san, err) : rc;
+    rc = rc == 0 ? tls_ext_add(c, issuer, NID_ext_key_usage, "serverAuth,clientAuth", err) : rc;
+    rc = rc == 0 ? tls_ext_add(c, issuer, NID_authority_key_identifier, "keyid", err) : rc;
+    rc = rc == 0 ? tls_cert_finish(c, cak, pem_out, err) : rc;
+    X509_free(c);
+    X509_free(issuer);
+    EVP_PKEY_free(cak);
+    EVP_PKEY_free(leafk);
+    return rc;
+}
+
+static int tls_x509_pubkey(X509 *c, uint8_t out[KUMO_CRYPTO_PUBKEY_BYTES], kumo_err_ctx_t *err)
+{
+    EVP_PKEY *k = X509_get0_pubkey(c);
+    size_t len = KUMO_CRYPTO_PUBKEY_BYTES;
+    KUMO_ENSURE(k != NULL && EVP_PKEY_id(k) == EVP_PKEY_ED25519 &&
+                    EVP_PKEY_get_raw_public_key(k, out, &len) == 1 &&
+                    len == KUMO_CRYPTO_PUBKEY_BYTES,
+                err, KUMO_EDECODE, "certificate key is not Ed25519");
+    return 0;
+}
+
+int kumo_tls_cert_pubkey(kumo_bytes_t cert_pem,
+                         uint8_t pubkey_out[KUMO_CRYPTO_PUBKEY_BYTES],
+                         kumo_err_ctx_t *err)
+{
+    X509 *c = tls_x509_read(cert_pem, err);
+    KUMO_ENSURE(c != NULL, err, KUMO_EDECODE, "%s", err != NULL ? err->detail : "certificate");
+    int rc = tls_x509_pubkey(c, pubkey_out, err);
+    X509_free(c);
+    return rc;
+}
+
+int kumo_tls_cert_verify(kumo_bytes_t cert_pem, kumo_bytes_t root_pem, kumo_err_ctx_t *err)
+{
+    X509 *leaf = tls_x509_read(cert_pem, err);
+    X509 *root = leaf != NULL ? tls_x509_read(root_pem, err) : NULL;
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    int rc = leaf != NULL && root != NULL ? 0 : KUMO_EDECODE;
+    if (rc == 0 && (store == NULL || ctx == NULL || X509_STORE_add_cert(store, root) != 1 ||
+                    X509_STORE_CTX_init(ctx, store, leaf, NULL) != 1)) {
+        rc = kumo_tls_err(err, KUMO_ENOMEM, "X509 store");
+    }
+    if (rc == 0 && X509_verify_cert(ctx) != 1) {
+        rc = kumo_err_set(err, KUMO_EUNAUTH, "certificate does not verify against the root: %s",
+                          X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+    }
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    X509_free(root);
+    X509_free(leaf);
+    return rc;
+}
+
+/* ---- TLS contexts ---- */
+
+/* PUBKEY mode: the chain is one self-signed certificate; OpenSSL would reject it as
+ * untrusted, the caller pins its key after the handshake instead. Anything longer fails. */
+static int tls_verify_pubkey_cb(int preverify_ok, X509_STORE_CTX *ctx)
+{
+    (void)preverify_ok;
+    int e = X509_STORE_CTX_get_error(ctx);
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+    bool single = chain == NULL || sk_X509_num(chain) <= 1;
+    return single && (e == X509_V_OK || e == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+                      e == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE ||
+                      e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+                      e == X509_V_ERR_CERT_UNTRUSTED)
+               ? 1
+               : 0;
+}
+
+static int tls_ctx_own_cert(SSL_CTX *ctx, const kumo_tls_ctx_cfg_t *cfg, kumo_err_ctx_t *err)
+{
+    if (cfg->cert_pem.len == 0) {
+        KUMO_ENSURE(!cfg->server, err, KUMO_EINVAL, "a TLS server needs a certificate");
+        return 0;
+    }
+    KUMO_ENSURE(cfg->key != NULL, err, KUMO_EINVAL, "certificate without a key");
+    BIO *bio = tls_bio_in(cfg->cert_pem, err);
+    KUMO_ENSURE(bio != NULL, err, KUMO_EDECODE, "certificate: %s", err->detail);
+    X509 *leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    int rc = leaf != NULL && SSL_CTX_use_certificate(ctx, leaf) == 1
+                 ? 0
+                 : kumo_tls_err(err, KUMO_EDECODE, "certificate");
+    /* Further certificates in the PEM form the chain sent to the peer (the provider root). */
+    for (X509 *extra = NULL;
+         rc == 0 && (extra = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL;) {
+        if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) {
+            X509_free(extra);
+            rc = kumo_tls_err(err, KUMO_EDECODE, "certificate chain");
+        }
+    }
+    ERR_clear_error(); /* the loop ends on "no start line" */
+    X509_free(leaf);
+    BIO_free(bio);
+    EVP_PKEY *k = rc == 0 ? tls_pkey(cfg->key) : NULL;
+    if (rc == 0 &&
+        (k == NULL || SSL_CTX_use_PrivateKey(ctx, k) != 1 || SSL_CTX_check_private_key(ctx) != 1)) {
+        rc = kumo_tls_err(err, KUMO_EINVAL, "key does not match the certificate");
+    }
+    EVP_PKEY_free(k);
+    return rc;
+}
+
+static int tls_ctx_root(SSL_CTX *ctx, kumo_bytes_t root_pem, kumo_err_ctx_t *err)
+{
+    X509 *root = tls_x509_read(root_pem, err);
+    KUMO_ENSURE(root != NULL, err, KUMO_EDECODE, "root certificate: %s", err->detail);
+    int rc = X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), root) == 1
+                 ? 0
+                 : kumo_tls_err(err, KUMO_EINVAL, "root certificate");
+    X509_free(root);
+    return rc;
+}
+
+int kumo_tls_ctx_new(const kumo_tls_ctx_cfg_t *cfg, void **ctx_out, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(cfg != NULL && ctx_out != NULL);
+    SSL_CTX *ctx = SSL_CTX_new(cfg->server ? TLS_server_method() : TLS_client_method());
+    KUMO_ENSURE(ctx != NULL, err, KUMO_ENOMEM, "SSL_CTX");
+    int rc = SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) == 1 &&
+                     SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) == 1
+                 ? 0
+                 : kumo_tls_err(err, KUMO_EINVAL, "TLS 1.3");
+    (void)SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    (void)SSL_CTX_set_num_tickets(ctx, 0);
+    rc = rc == 0 ? tls_ctx_own_cert(ctx, cfg, err) : rc;
+    if (rc == 0 && cfg->peer_check == KUMO_TLS_PEER_PUBKEY) {
+        SSL_CTX_set_verify(ctx,
+                           SSL_VERIFY_PEER | (cfg->server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+                           tls_verify_pubkey_cb);
+    } else if (rc == 0 && cfg->peer_check == KUMO_TLS_PEER_ROOT) {
+        rc = tls_ctx_root(ctx, cfg->root_pem, err);
+        SSL_CTX_set_verify(
+            ctx, SSL_VERIFY_PEER | (cfg->server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
+    } else if (rc == 0) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    }
+    if (rc < 0) {
+        SSL_CTX_free(ctx);
+        return rc;
+    }
+    *ctx_out = ctx;
+    return 0;
+}
+
+void kumo_tls_ctx_free(void *ssl_ctx)
+{
+    SSL_CTX_free(ssl_ctx);
+}
+
+int kumo_tls_peer_pubkey(void *ssl,
+                         uint8_t pubkey_out[KUMO_CRYPTO_PUBKEY_BYTES],
+                         kumo_err_ctx_t *err)
+{
+    X509 *c = SSL_get1_peer_certificate(ssl);
+    KUMO_ENSURE(c != NULL, err, KUMO_EUNAUTH, "the peer sent no certificate");
+    int rc = tls_x509_pubkey(c, pubkey_out, err);
+    X509_free(c);
+    return rc == 0 ? 0 : kumo_err_set(err, KUMO_EUNAUTH, "peer certificate key is not Ed25519");
+}
