@@ -64,7 +64,8 @@ KUMO_MUST_USE int kumo_node_cfg_validate(const kumo_node_cfg_t *cfg, kumo_err_ct
 KUMO_MUST_USE int kumo_node_cfg_load(const char *home, kumo_node_cfg_t *cfg, kumo_err_ctx_t *err);
 
 /* Writes home/config.yaml for cfg (validated), every key commented, atomically. */
-KUMO_MUST_USE int kumo_node_cfg_save(const char *home, const kumo_node_cfg_t *cfg, kumo_err_ctx_t *err);
+KUMO_MUST_USE int
+kumo_node_cfg_save(const char *home, const kumo_node_cfg_t *cfg, kumo_err_ctx_t *err);
 
 /* Creates a node home (kumo init): home/keyring with a new validator key named "validator"
  * (0600), home/config.yaml with every default written out and commented, and

@@ -1,0 +1,635 @@
+/*
+ * cons.c - the consensus producer: the Tendermint engine driven by libevent timers and p2p
+ * messages, proposing and validating blocks through block.c, gossiping txs. Not pure.
+ * Loop thread only.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "node/cons_int.h"
+
+uint64_t node_cons_now_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void node_cons_pending_drop(node_cons_t *nc)
+{
+    kumo_node_block_discard(nc->node, nc->pending);
+    nc->pending = NULL;
+}
+
+void node_cons_send(node_cons_t *nc,
+                    const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
+                    uint8_t channel,
+                    kumo_bytes_t payload)
+{
+    if (kumo_p2p_send(nc->p2p, id, channel, payload, NULL) < 0) {
+        KUMO_LOG_DEBUG("node", "p2p_send_dropped", "channel=%u bytes=%zu", channel, payload.len);
+    }
+}
+
+/* ---- engine io ---- */
+
+static uint64_t io_now_ms(void *ctx)
+{
+    (void)ctx;
+    return node_cons_now_ms();
+}
+
+static int io_timer_set(void *ctx, uint32_t timer_id, uint64_t deadline_ms)
+{
+    node_cons_t *nc = ctx;
+    KUMO_ASSERT(timer_id < KUMO_CONSENSUS_TIMER_COUNT);
+    uint64_t now = node_cons_now_ms();
+    uint64_t wait = deadline_ms > now ? deadline_ms - now : 0;
+    struct timeval tv = {.tv_sec = (time_t)(wait / 1000u),
+                         .tv_usec = (suseconds_t)((wait % 1000u) * 1000u)};
+    return evtimer_add(nc->timers[timer_id], &tv) == 0 ? 0 : KUMO_EIO;
+}
+
+#ifdef KUMO_TEST_HOOKS
+/* Test builds: a validator named in $KUMO_TEST_EQUIVOCATE also prevotes nil whenever it
+ * prevotes a value, signed with its key, so the others see a duplicate vote. */
+static void cons_equivocate(node_cons_t *nc, kumo_bytes_t msg)
+{
+    kumo_consensus_msg_t m;
+    if (!nc->equivocate || kumo_consensus_msg_decode(msg, &m, NULL) < 0 ||
+        m.kind != KUMO_CONSENSUS_MSG_PREVOTE || !m.has_value) {
+        return;
+    }
+    m.has_value = false;
+    memset(m.value_id, 0, sizeof(m.value_id));
+    uint8_t out[KUMO_CONSENSUS_VOTE_BYTES];
+    size_t len = 0;
+    if (kumo_consensus_msg_sign(&m, nc->node->cfg.chain_id, nc->node->validator) == 0 &&
+        kumo_consensus_msg_encode(&m, out, sizeof(out), &len) == 0) {
+        (void)kumo_p2p_broadcast(nc->p2p, KUMO_P2P_CH_CONSENSUS, kumo_bytes_make(out, len));
+    }
+}
+#endif
+
+static int io_broadcast(void *ctx, kumo_bytes_t msg)
+{
+    node_cons_t *nc = ctx;
+    (void)kumo_p2p_broadcast(nc->p2p, KUMO_P2P_CH_CONSENSUS, msg);
+#ifdef KUMO_TEST_HOOKS
+    cons_equivocate(nc, msg);
+#endif
+    return 0;
+}
+
+static int io_send(void *ctx, uint32_t validator_index, kumo_bytes_t msg)
+{
+    node_cons_t *nc = ctx;
+    KUMO_ASSERT(validator_index < nc->genesis_vs.count);
+    /* Not connected or a full queue: the catch-up answer is repeated later if still needed. */
+    node_cons_send(nc, nc->node_ids[validator_index], KUMO_P2P_CH_CONSENSUS, msg);
+    return 0;
+}
+
+static int io_sign(void *ctx, kumo_bytes_t msg, uint8_t sig_out[KUMO_CRYPTO_SIG_BYTES])
+{
+    node_cons_t *nc = ctx;
+    kumo_crypto_sign(nc->node->validator, msg, sig_out);
+    return 0;
+}
+
+static int io_get_value(void *ctx, uint64_t height, kumo_buf_t *value_out)
+{
+    node_cons_t *nc = ctx;
+    kumo_node_t *node = nc->node;
+    KUMO_ASSERT(height == node->height + 1u);
+    node_cons_pending_drop(nc);
+    kumo_node_block_extra_t extra = {
+        .last_commit = nc->last_commit,
+        .tx_bytes_max = KUMO_CONSENSUS_VALUE_BYTES_MAX - NODE_CONS_VALUE_MARGIN_BYTES,
+    };
+    kumo_err_ctx_t err = {0};
+    int rc = kumo_node_block_build(node, &extra, &nc->pending, &err);
+    if (rc < 0) {
+        KUMO_LOG_ERROR("node", "propose_failed", "height=%" PRIu64 " code=%s detail=\"%s\"", height,
+                       kumo_err_name(rc), err.detail);
+        return rc;
+    }
+    kumo_bytes_t v = kumo_node_block_bytes(nc->pending);
+    kumo_crypto_sha256(v, nc->pending_id);
+    return kumo_buf_append(value_out, v.ptr, v.len);
+}
+
+/* The parts of a received block that execution does not check: the proposer is a validator
+ * and the last commit is a valid commit of our head block. */
+static int cons_block_check(node_cons_t *nc, kumo_bytes_t value, kumo_err_ctx_t *err)
+{
+    ProtobufCMessage *m = NULL;
+    KUMO_GUARD(kumo_codec_unpack(&kumo__block__descriptor, value, KUMO_BLOCK_BYTES_MAX, &m, err));
+    const Kumo__Block *blk = (const Kumo__Block *)m;
+    kumo_node_t *node = nc->node;
+    int rc = 0;
+    bool known = false;
+    for (uint32_t i = 0; blk->header != NULL && i < nc->genesis_vs.count; i++) {
+        known = known || (blk->header->proposer.len == KUMO_ADDRESS_BYTES &&
+                          memcmp(blk->header->proposer.data, nc->genesis_vs.v[i].address,
+                                 KUMO_ADDRESS_BYTES) == 0);
+    }
+    if (!known) {
+        rc = kumo_err_set(err, KUMO_EUNAUTH, "block proposer is not a validator");
+    } else if (node->height == 0) {
+        rc = blk->last_commit == NULL ? 0
+                                      : kumo_err_set(err, KUMO_EINVAL, "last commit at height 1");
+    } else if (blk->last_commit == NULL) {
+        rc = kumo_err_set(err, KUMO_EINVAL, "block without the last commit");
+    } else {
+        rc = node_cons_commit_verify(nc, blk->last_commit, node->height, node->last_value_id, err);
+    }
+    kumo_codec_free(m);
+    return rc;
+}
+
+static bool io_validate(void *ctx, uint64_t height, kumo_bytes_t value)
+{
+    node_cons_t *nc = ctx;
+    kumo_node_t *node = nc->node;
+    if (height != node->height + 1u) {
+        return false;
+    }
+    uint8_t id[KUMO_CRYPTO_HASH_BYTES];
+    kumo_crypto_sha256(value, id);
+    if (nc->pending != NULL && memcmp(id, nc->pending_id, sizeof(id)) == 0) {
+        return true;
+    }
+    node_cons_pending_drop(nc);
+    kumo_err_ctx_t err = {0};
+    int rc = cons_block_check(nc, value, &err);
+    rc = rc == 0 ? kumo_node_block_execute(node, value, nc->evidence_scratch, &nc->pending, &err)
+                 : rc;
+    if (rc < 0) {
+        KUMO_LOG_WARN("node", "proposal_invalid", "height=%" PRIu64 " code=%s detail=\"%s\"",
+                      height, kumo_err_name(rc), err.detail);
+        return false;
+    }
+    memcpy(nc->pending_id, id, sizeof(id));
+    return true;
+}
+
+/* The decision as an encoded Commit. */
+static int
+cons_commit_encode(const kumo_consensus_decision_t *d, kumo_buf_t *out, kumo_err_ctx_t *err)
+{
+    Kumo__CommitSig *sigs = kumo_calloc(d->sig_count + 1u, sizeof(*sigs));
+    Kumo__CommitSig **ptrs = kumo_calloc(d->sig_count + 1u, sizeof(*ptrs));
+    int rc = sigs != NULL && ptrs != NULL ? 0 : kumo_err_set(err, KUMO_ENOMEM, "commit");
+    for (uint32_t i = 0; rc == 0 && i < d->sig_count; i++) {
+        Kumo__CommitSig init = KUMO__COMMIT_SIG__INIT;
+        sigs[i] = init;
+        sigs[i].validator_index = d->sigs[i].validator_index;
+        sigs[i].signature =
+            (ProtobufCBinaryData){KUMO_CRYPTO_SIG_BYTES, (uint8_t *)(uintptr_t)d->sigs[i].sig};
+        ptrs[i] = &sigs[i];
+    }
+    if (rc == 0) {
+        Kumo__Commit c = KUMO__COMMIT__INIT;
+        c.height = d->height;
+        c.round = d->round;
+        c.value_id =
+            (ProtobufCBinaryData){KUMO_CRYPTO_HASH_BYTES, (uint8_t *)(uintptr_t)d->value_id};
+        c.n_sigs = d->sig_count;
+        c.sigs = ptrs;
+        rc = kumo_codec_pack(&c.base, out, err);
+    }
+    kumo_free(sigs);
+    kumo_free(ptrs);
+    return rc;
+}
+
+static int io_deliver(void *ctx, const kumo_consensus_decision_t *d)
+{
+    node_cons_t *nc = ctx;
+    kumo_node_t *node = nc->node;
+    KUMO_ASSERT(d->height == node->height + 1u);
+    kumo_err_ctx_t err = {0};
+    int rc = 0;
+    if (nc->pending == NULL || memcmp(nc->pending_id, d->value_id, KUMO_CRYPTO_HASH_BYTES) != 0) {
+        node_cons_pending_drop(nc);
+        rc = kumo_node_block_execute(node, d->value, nc->evidence_scratch, &nc->pending, &err);
+    }
+    kumo_buf_t commit;
+    kumo_buf_init(&commit, KUMO_STORE_RECORD_BYTES_MAX);
+    rc = rc == 0 ? cons_commit_encode(d, &commit, &err) : rc;
+    if (rc == 0) {
+        kumo_node_block_t *b = nc->pending;
+        nc->pending = NULL;
+        rc = kumo_node_block_finish(node, b, kumo_buf_bytes(&commit), &err);
+    }
+    if (rc == 0) {
+        memcpy(node->last_value_id, d->value_id, KUMO_CRYPTO_HASH_BYTES);
+        rc = node_cons_last_commit_set(nc, kumo_buf_bytes(&commit), &err);
+    }
+    kumo_buf_free(&commit);
+    if (rc < 0) {
+        /* +2/3 decided it, so only a broken store can refuse it: stop rather than fork. */
+        KUMO_LOG_ERROR("node", "commit_failed", "height=%" PRIu64 " code=%s detail=\"%s\"",
+                       d->height, kumo_err_name(rc), err.detail);
+        node_cons_pending_drop(nc);
+        return rc;
+    }
+    KUMO_LOG_INFO("node", "block_decided", "height=%" PRIu64 " round=%u sigs=%u", d->height,
+                  d->round, d->sig_count);
+    return 0;
+}
+
+static void io_evidence(void *ctx, const kumo_consensus_evidence_t *ev)
+{
+    node_cons_t *nc = ctx;
+    KUMO_LOG_WARN("node", "duplicate_vote", "height=%" PRIu64 " round=%u validator=%u",
+                  ev->vote_a.height, ev->vote_a.round, ev->validator_index);
+    (void)nc;
+}
+
+/* ---- engine lifecycle ---- */
+
+static void cons_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+int node_cons_engine_open(node_cons_t *nc, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(nc->engine == NULL);
+    if (nc->self_index < 0) {
+        return 0;
+    }
+    kumo_node_t *node = nc->node;
+    kumo_consensus_valset_t vs = nc->genesis_vs;
+    for (uint64_t h = 1; h < node->height + 1u; h++) {
+        (void)kumo_consensus_valset_priority_step(&vs);
+    }
+    kumo_consensus_io_t io = {
+        .ctx = nc,
+        .now_ms = io_now_ms,
+        .timer_set = io_timer_set,
+        .broadcast = io_broadcast,
+        .send = io_send,
+        .sign = io_sign,
+        .get_value_to_propose = io_get_value,
+        .validate_value = io_validate,
+        .deliver_decided = io_deliver,
+        .evidence = io_evidence,
+    };
+    KUMO_GUARD(kumo_consensus_open(&nc->ccfg, &vs, node->validator->pubkey, node->height + 1u, &io,
+                                   &nc->engine, err));
+    int rc = kumo_consensus_start(nc->engine, err);
+    if (rc < 0) {
+        node_cons_engine_close(nc);
+        return rc;
+    }
+    KUMO_LOG_INFO("node", "consensus_started", "height=%" PRIu64 " validators=%u self=%d",
+                  node->height + 1u, nc->genesis_vs.count, nc->self_index);
+    return 0;
+}
+
+void node_cons_engine_close(node_cons_t *nc)
+{
+    for (uint32_t i = 0; i < KUMO_CONSENSUS_TIMER_COUNT; i++) {
+        if (nc->timers[i] != NULL) {
+            (void)evtimer_del(nc->timers[i]);
+        }
+    }
+    kumo_consensus_close(nc->engine);
+    nc->engine = NULL;
+    node_cons_pending_drop(nc);
+}
+
+/* An engine error from a callback (store trouble) is not recoverable here. */
+static void cons_engine_failed(node_cons_t *nc, int rc, const kumo_err_ctx_t *err)
+{
+    KUMO_LOG_ERROR("node", "consensus_failed", "code=%s detail=\"%s\"", kumo_err_name(rc),
+                   err->detail);
+    node_cons_engine_close(nc);
+    (void)event_base_loopbreak(nc->base);
+}
+
+static void cons_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    const node_cons_timer_arg_t *ta = arg;
+    node_cons_t *nc = ta->nc;
+    if (nc->engine == NULL) {
+        return;
+    }
+    kumo_err_ctx_t err = {0};
+    int rc = kumo_consensus_on_timer(nc->engine, ta->id, &err);
+    if (rc < 0) {
+        cons_engine_failed(nc, rc, &err);
+    }
+}
+
+/* ---- commits ---- */
+
+int node_cons_commit_verify(const node_cons_t *nc,
+                            const Kumo__Commit *commit,
+                            uint64_t height,
+                            const uint8_t value_id[KUMO_CRYPTO_HASH_BYTES],
+                            kumo_err_ctx_t *err)
+{
+    const kumo_consensus_valset_t *vs = &nc->genesis_vs;
+    KUMO_ENSURE(commit->height == height, err, KUMO_EINVAL,
+                "commit of height %" PRIu64 ", expected %" PRIu64, commit->height, height);
+    KUMO_ENSURE(commit->value_id.len == KUMO_CRYPTO_HASH_BYTES &&
+                    memcmp(commit->value_id.data, value_id, KUMO_CRYPTO_HASH_BYTES) == 0,
+                err, KUMO_EMISMATCH, "commit of height %" PRIu64 " is for another block", height);
+    KUMO_ENSURE(commit->n_sigs <= vs->count, err, KUMO_ELIMIT, "commit with %zu signatures",
+                commit->n_sigs);
+    bool seen[KUMO_CONSENSUS_VALIDATOR_COUNT_MAX] = {false};
+    uint64_t power = 0;
+    for (size_t i = 0; i < commit->n_sigs; i++) {
+        const Kumo__CommitSig *cs = commit->sigs[i];
+        KUMO_ENSURE(cs->validator_index < vs->count && !seen[cs->validator_index] &&
+                        cs->signature.len == KUMO_CRYPTO_SIG_BYTES,
+                    err, KUMO_EINVAL, "commit signature %zu: bad or repeated validator", i);
+        seen[cs->validator_index] = true;
+        kumo_consensus_msg_t m = {
+            .kind = KUMO_CONSENSUS_MSG_PRECOMMIT,
+            .height = height,
+            .round = commit->round,
+            .pol_round = KUMO_CONSENSUS_ROUND_NONE,
+            .has_value = true,
+        };
+        memcpy(m.value_id, value_id, KUMO_CRYPTO_HASH_BYTES);
+        memcpy(m.pubkey, vs->v[cs->validator_index].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+        memcpy(m.sig, cs->signature.data, KUMO_CRYPTO_SIG_BYTES);
+        KUMO_GUARD(kumo_consensus_msg_verify(&m, vs, nc->node->cfg.chain_id, err));
+        power += vs->v[cs->validator_index].power;
+    }
+    KUMO_ENSURE(kumo_consensus_power_is_quorum(power, vs->power_total), err, KUMO_EUNAUTH,
+                "commit of height %" PRIu64 " has %" PRIu64 " of %" PRIu64 " power", height, power,
+                vs->power_total);
+    return 0;
+}
+
+int node_cons_last_commit_set(node_cons_t *nc, kumo_bytes_t commit_enc, kumo_err_ctx_t *err)
+{
+    ProtobufCMessage *m = NULL;
+    KUMO_GUARD(kumo_codec_unpack(&kumo__commit__descriptor, commit_enc, KUMO_STORE_RECORD_BYTES_MAX,
+                                 &m, err));
+    kumo_codec_free(nc->last_commit != NULL ? &nc->last_commit->base : NULL);
+    nc->last_commit = (Kumo__Commit *)m;
+    return 0;
+}
+
+/* The head's commit and value id from the store (a restart). */
+static int cons_head_load(node_cons_t *nc, kumo_err_ctx_t *err)
+{
+    kumo_node_t *node = nc->node;
+    if (node->height == 0) {
+        return 0;
+    }
+    kumo_store_read_t *read = NULL;
+    kumo_kv_t kv;
+    KUMO_GUARD(kumo_node_read_begin(node, &read, &kv, err));
+    kumo_buf_t buf;
+    kumo_buf_init(&buf, KUMO_STORE_RECORD_BYTES_MAX);
+    kumo_bytes_t commit = {0};
+    int rc = kumo_node_block_get(read, node->height, &buf, err);
+    if (rc == 0) {
+        kumo_crypto_sha256(kumo_buf_bytes(&buf), node->last_value_id);
+        uint8_t key[8];
+        kumo_be64_put(key, node->height);
+        rc = kumo_store_read_record_get(read, KUMO_STORE_TABLE_COMMITS,
+                                        kumo_bytes_make(key, sizeof(key)), &commit, err);
+    }
+    rc = rc == 0 ? node_cons_last_commit_set(nc, commit, err) : rc;
+    kumo_buf_free(&buf);
+    kumo_store_read_end(read);
+    return rc;
+}
+
+/* ---- p2p ---- */
+
+static void cons_peer_up(void *ctx,
+                         const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
+                         const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES])
+{
+    (void)pubkey;
+    node_bsync_peer_up(ctx, id);
+}
+
+static void cons_peer_down(void *ctx, const uint8_t id[KUMO_TLS_NODE_ID_BYTES])
+{
+    node_bsync_peer_down(ctx, id);
+}
+
+static void
+cons_on_consensus(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_bytes_t payload)
+{
+    if (nc->engine == NULL) {
+        return;
+    }
+    kumo_err_ctx_t err = {0};
+    int rc = kumo_consensus_on_msg(nc->engine, payload, &err);
+    if (rc == KUMO_EDECODE || rc == KUMO_ESIG || rc == KUMO_EUNAUTH || rc == KUMO_EUNKNOWNMSG ||
+        rc == KUMO_ELIMIT) {
+        /* Honest peers only send what they or a validator signed: drop the sender. */
+        kumo_p2p_disconnect(nc->p2p, id, kumo_err_name(rc));
+    } else if (rc < 0) {
+        cons_engine_failed(nc, rc, &err);
+    }
+}
+
+static void cons_on_msg(void *ctx,
+                        const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
+                        uint8_t channel,
+                        kumo_bytes_t payload)
+{
+    node_cons_t *nc = ctx;
+    switch (channel) {
+    case KUMO_P2P_CH_CONSENSUS:
+        cons_on_consensus(nc, id, payload);
+        break;
+    case KUMO_P2P_CH_MEMPOOL: {
+        uint8_t hash[KUMO_CHAIN_HASH_BYTES];
+        /* Accepted txs are gossiped on (kumo_node_tx_submit); refusals are normal. */
+        if (kumo_node_tx_submit(nc->node, payload, hash, NULL) < 0) {
+            break;
+        }
+        break;
+        break;
+    }
+    case KUMO_P2P_CH_BLOCKSYNC:
+        node_bsync_on_msg(nc, id, payload);
+        break;
+    default:
+        break;
+    }
+}
+
+static void cons_tx_gossip(void *ctx, kumo_bytes_t tx)
+{
+    node_cons_t *nc = ctx;
+    (void)kumo_p2p_broadcast(nc->p2p, KUMO_P2P_CH_MEMPOOL, tx);
+}
+
+static void cons_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    node_bsync_tick(arg);
+}
+
+/* ---- the producer ---- */
+
+static int cons_valset_load(node_cons_t *nc, kumo_err_ctx_t *err)
+{
+    Kumo__Genesis *g = NULL;
+    KUMO_GUARD(kumo_node_genesis_load(nc->node->cfg.home, &g, err));
+    uint8_t(*keys)[KUMO_CRYPTO_PUBKEY_BYTES] = kumo_calloc(g->n_validators + 1u, sizeof(*keys));
+    uint64_t *powers = kumo_calloc(g->n_validators + 1u, sizeof(*powers));
+    int rc = keys != NULL && powers != NULL ? 0 : kumo_err_set(err, KUMO_ENOMEM, "validators");
+    for (size_t i = 0; rc == 0 && i < g->n_validators; i++) {
+        const Kumo__Validator *v = g->validators[i];
+        KUMO_ASSERT(v->pubkey.len == KUMO_CRYPTO_PUBKEY_BYTES); /* genesis was validated */
+        memcpy(keys[i], v->pubkey.data, KUMO_CRYPTO_PUBKEY_BYTES);
+        powers[i] = v->power;
+    }
+    if (rc == 0) {
+        rc = kumo_consensus_valset_init(&nc->genesis_vs,
+                                        (const uint8_t(*)[KUMO_CRYPTO_PUBKEY_BYTES])keys, powers,
+                                        (uint32_t)g->n_validators, err);
+    }
+    kumo_free(keys);
+    kumo_free(powers);
+    kumo_codec_free(&g->base);
+    KUMO_GUARD(rc);
+    for (uint32_t i = 0; i < nc->genesis_vs.count; i++) {
+        kumo_tls_node_id(nc->genesis_vs.v[i].pubkey, nc->node_ids[i]);
+    }
+    nc->self_index = kumo_consensus_valset_find(&nc->genesis_vs, nc->node->validator->pubkey);
+    return 0;
+}
+
+/* "id@host:port,id@host:port" into cfg's persistent peers. */
+static int cons_peers_parse(const char *text, kumo_p2p_cfg_t *cfg, kumo_err_ctx_t *err)
+{
+    const char *p = text;
+    while (*p != '\0') {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        char one[KUMO_TLS_NODE_ID_HEX + 1u + KUMO_P2P_ADDR_BYTES_MAX];
+        KUMO_ENSURE(len < sizeof(one), err, KUMO_EDECODE, "persistent_peers: entry too long");
+        KUMO_ENSURE(cfg->persistent_count < KUMO_P2P_PERSISTENT_PEER_MAX, err, KUMO_ELIMIT,
+                    "persistent_peers: more than %u", KUMO_P2P_PERSISTENT_PEER_MAX);
+        memcpy(one, p, len);
+        one[len] = '\0';
+        if (len > 0) {
+            KUMO_GUARD(kumo_p2p_peer_addr_parse(one, &cfg->persistent[cfg->persistent_count], err));
+            cfg->persistent_count++;
+        }
+        p += len + (end != NULL ? 1u : 0u);
+    }
+    return 0;
+}
+
+static int cons_p2p_open(node_cons_t *nc, kumo_err_ctx_t *err)
+{
+    kumo_node_t *node = nc->node;
+    kumo_p2p_cfg_t *pc = kumo_calloc(1, sizeof(*pc));
+    KUMO_ENSURE(pc != NULL, err, KUMO_ENOMEM, "p2p config");
+    kumo_p2p_cfg_default(pc);
+    pc->chain_id = node->cfg.chain_id;
+    pc->node_key = node->validator;
+    pc->listen = node->cfg.p2p_listen[0] != '\0' ? node->cfg.p2p_listen : NULL;
+    int rc = cons_peers_parse(node->cfg.persistent_peers, pc, err);
+    kumo_p2p_callbacks_t cb = {
+        .ctx = nc, .peer_up = cons_peer_up, .peer_down = cons_peer_down, .on_msg = cons_on_msg};
+    rc = rc == 0 ? kumo_p2p_open(pc, nc->base, &cb, &nc->p2p, err) : rc;
+    kumo_free(pc);
+    KUMO_GUARD(rc);
+    char self[KUMO_TLS_NODE_ID_HEX + 1];
+    kumo_tls_node_id_hex(node->validator->pubkey, self);
+    KUMO_LOG_INFO("node", "p2p_started", "id=%s p2p=%s peers=%s", self,
+                  nc->p2p != NULL ? kumo_p2p_listen_addr(nc->p2p) : "", node->cfg.persistent_peers);
+    return 0;
+}
+
+static int cons_timers_make(node_cons_t *nc, kumo_err_ctx_t *err)
+{
+    for (uint32_t i = 0; i < KUMO_CONSENSUS_TIMER_COUNT; i++) {
+        nc->timer_args[i] = (node_cons_timer_arg_t){nc, i};
+        nc->timers[i] = evtimer_new(nc->base, cons_timer_cb, &nc->timer_args[i]);
+        KUMO_ENSURE(nc->timers[i] != NULL, err, KUMO_ENOMEM, "consensus timer");
+    }
+    nc->status_timer = event_new(nc->base, -1, EV_PERSIST, cons_status_cb, nc);
+    KUMO_ENSURE(nc->status_timer != NULL, err, KUMO_ENOMEM, "status timer");
+    struct timeval tv = {.tv_sec = NODE_BSYNC_STATUS_MS / 1000u,
+                         .tv_usec = (NODE_BSYNC_STATUS_MS % 1000u) * 1000u};
+    KUMO_ENSURE(event_add(nc->status_timer, &tv) == 0, err, KUMO_EIO, "status timer");
+    return 0;
+}
+
+static void cons_stop(void *ctx)
+{
+    node_cons_t *nc = ctx;
+    if (nc == NULL) {
+        return;
+    }
+    nc->stopping = true;
+    if (nc->node != NULL) {
+        nc->node->tx_gossip = NULL;
+    }
+    node_cons_engine_close(nc);
+    for (uint32_t i = 0; i < KUMO_CONSENSUS_TIMER_COUNT; i++) {
+        if (nc->timers[i] != NULL) {
+            event_free(nc->timers[i]);
+        }
+    }
+    if (nc->status_timer != NULL) {
+        event_free(nc->status_timer);
+    }
+    kumo_p2p_close(nc->p2p);
+    kumo_codec_free(nc->last_commit != NULL ? &nc->last_commit->base : NULL);
+    kumo_free(nc);
+}
+
+static int cons_start(void *ctx, kumo_node_t *node, kumo_err_ctx_t *err)
+{
+    node_cons_t *nc = ctx;
+    nc->node = node;
+    nc->base = node->base;
+    kumo_consensus_cfg_default(&nc->ccfg);
+    nc->ccfg.chain_id = node->cfg.chain_id;
+    nc->ccfg.timeout_propose_ms = node->cfg.timeout_propose_ms;
+    nc->ccfg.timeout_propose_delta_ms = node->cfg.timeout_propose_ms / 2u;
+    nc->ccfg.timeout_prevote_ms = node->cfg.timeout_vote_ms;
+    nc->ccfg.timeout_prevote_delta_ms = node->cfg.timeout_vote_ms / 2u;
+    nc->ccfg.timeout_precommit_ms = node->cfg.timeout_vote_ms;
+    nc->ccfg.timeout_precommit_delta_ms = node->cfg.timeout_vote_ms / 2u;
+    nc->ccfg.timeout_commit_ms = node->cfg.block_interval_ms;
+    KUMO_GUARD(cons_valset_load(nc, err));
+    KUMO_GUARD(cons_head_load(nc, err));
+    KUMO_GUARD(cons_timers_make(nc, err));
+    KUMO_GUARD(cons_p2p_open(nc, err));
+    node->tx_gossip = cons_tx_gossip;
+    node->tx_gossip_ctx = nc;
+#ifdef KUMO_TEST_HOOKS
+    const char *eq = getenv("KUMO_TEST_EQUIVOCATE");
+    nc->equivocate = eq != NULL && strcmp(eq, node->cfg.moniker) == 0;
+    if (nc->equivocate) {
+        KUMO_LOG_WARN("node", "test_equivocating", "moniker=%s", node->cfg.moniker);
+    }
+#endif
+    /* Consensus starts at once; a peer far ahead (status) switches to block sync. */
+    return node_cons_engine_open(nc, err);
+}
+
+int kumo_node_producer_consensus_make(kumo_node_producer_t *out, kumo_err_ctx_t *err)
+{
+    node_cons_t *nc = kumo_calloc(1, sizeof(*nc));
+    KUMO_ENSURE(nc != NULL, err, KUMO_ENOMEM, "consensus producer");
+    nc->self_index = -1;
+    out->ctx = nc;
+    out->start = cons_start;
+    out->stop = cons_stop;
+    return 0;
+}

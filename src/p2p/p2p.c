@@ -1,0 +1,727 @@
+/*
+ * p2p.c - TLS 1.3 links between nodes on libevent (p2p.h): listener, dialing with backoff,
+ * handshake (TLS, then HELLO both ways), frames, bounded send queues, one connection per
+ * peer. Not pure: sockets, timers, randomness (jitter). Loop thread only.
+ *
+ * A connection is freed only from the reaper event, never inside its own callbacks: dropping
+ * marks it closing, detaches it from the peer table and queues it.
+ */
+#include "p2p/p2p.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
+#include <sodium.h>
+
+#include "log/log.h"
+#include "p2p/p2p_wire.h"
+
+#define P2P_CONN_MAX (2u * KUMO_P2P_PEER_COUNT_MAX)
+
+typedef enum p2p_state {
+    P2P_TLS = 0,   /* TCP connect and TLS handshake */
+    P2P_HELLO = 1, /* TLS done, waiting for the peer's HELLO */
+    P2P_UP = 2,
+} p2p_state_t;
+
+typedef struct p2p_conn {
+    kumo_p2p_t *p2p;
+    struct bufferevent *bev;
+    struct event *timer; /* handshake deadline */
+    p2p_state_t state;
+    bool outbound;
+    bool closing;
+    int32_t persistent; /* index of the persistent peer dialed, or -1 */
+    uint8_t id[KUMO_TLS_NODE_ID_BYTES];
+    uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES];
+    struct p2p_conn *next_dead;
+} p2p_conn_t;
+
+typedef struct p2p_persistent {
+    kumo_p2p_t *owner;
+    int32_t index;
+    kumo_p2p_peer_addr_t addr;
+    uint32_t backoff_ms;
+    struct event *timer;
+    bool dialing;
+} p2p_persistent_t;
+
+struct kumo_p2p {
+    kumo_p2p_cfg_t cfg;
+    char chain_id[KUMO_CHAIN_ID_BYTES_MAX + 1];
+    kumo_crypto_keypair_t key;
+    uint8_t self_id[KUMO_TLS_NODE_ID_BYTES];
+    struct event_base *base;
+    kumo_p2p_callbacks_t cb;
+    void *server_ctx;
+    void *client_ctx;
+    struct evconnlistener *listener;
+    char listen_addr[KUMO_P2P_ADDR_BYTES_MAX];
+    p2p_conn_t *conns[P2P_CONN_MAX];
+    p2p_persistent_t persistent[KUMO_P2P_PERSISTENT_PEER_MAX];
+    p2p_conn_t *dead;
+    struct event *reaper;
+    kumo_p2p_stats_t stats;
+};
+
+void kumo_p2p_cfg_default(kumo_p2p_cfg_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->peer_count_max = 32;
+    cfg->send_queue_bytes_max = 16u * 1024u * 1024u;
+    cfg->handshake_timeout_ms = 5000;
+    cfg->redial_min_ms = 500;
+    cfg->redial_max_ms = 30000;
+}
+
+int kumo_p2p_peer_addr_parse(const char *text, kumo_p2p_peer_addr_t *out, kumo_err_ctx_t *err)
+{
+    const char *at = strchr(text, '@');
+    KUMO_ENSURE(at != NULL && (size_t)(at - text) == KUMO_TLS_NODE_ID_HEX, err, KUMO_EDECODE,
+                "peer '%s': expected <40 hex id>@host:port", text);
+    char hex[KUMO_TLS_NODE_ID_HEX + 1];
+    memcpy(hex, text, KUMO_TLS_NODE_ID_HEX);
+    hex[KUMO_TLS_NODE_ID_HEX] = '\0';
+    size_t n = 0;
+    KUMO_ENSURE(
+        sodium_hex2bin(out->id, sizeof(out->id), hex, KUMO_TLS_NODE_ID_HEX, NULL, &n, NULL) == 0 &&
+            n == KUMO_TLS_NODE_ID_BYTES,
+        err, KUMO_EDECODE, "peer '%s': bad id", text);
+    const char *hp = at + 1;
+    const char *colon = strrchr(hp, ':');
+    KUMO_ENSURE(colon != NULL && colon != hp && colon[1] != '\0' &&
+                    strlen(hp) < sizeof(out->host_port),
+                err, KUMO_EDECODE, "peer '%s': expected host:port after @", text);
+    (void)snprintf(out->host_port, sizeof(out->host_port), "%s", hp);
+    return 0;
+}
+
+/* "host:port" (numeric IPv4, or localhost) into a sockaddr. */
+static int p2p_addr_resolve(const char *host_port, struct sockaddr_in *sa, kumo_err_ctx_t *err)
+{
+    char host[KUMO_P2P_ADDR_BYTES_MAX];
+    const char *colon = strrchr(host_port, ':');
+    KUMO_ENSURE(colon != NULL && (size_t)(colon - host_port) < sizeof(host), err, KUMO_EINVAL,
+                "address '%s': expected host:port", host_port);
+    memcpy(host, host_port, (size_t)(colon - host_port));
+    host[colon - host_port] = '\0';
+    char *end = NULL;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    KUMO_ENSURE(end != NULL && *end == '\0' && port <= 65535, err, KUMO_EINVAL,
+                "address '%s': bad port", host_port);
+    memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    const char *h = strcmp(host, "localhost") == 0 || host[0] == '\0' ? "127.0.0.1" : host;
+    KUMO_ENSURE(inet_pton(AF_INET, h, &sa->sin_addr) == 1, err, KUMO_EINVAL,
+                "address '%s': host must be a numeric IPv4 address", host_port);
+    return 0;
+}
+
+static void p2p_id_hex(const uint8_t id[KUMO_TLS_NODE_ID_BYTES], char out[KUMO_TLS_NODE_ID_HEX + 1])
+{
+    (void)sodium_bin2hex(out, KUMO_TLS_NODE_ID_HEX + 1, id, KUMO_TLS_NODE_ID_BYTES);
+}
+
+/* ---- connection table ---- */
+
+static p2p_conn_t *p2p_find_up(kumo_p2p_t *p2p, const uint8_t id[KUMO_TLS_NODE_ID_BYTES])
+{
+    for (uint32_t i = 0; i < P2P_CONN_MAX; i++) {
+        p2p_conn_t *c = p2p->conns[i];
+        if (c != NULL && c->state == P2P_UP && memcmp(c->id, id, KUMO_TLS_NODE_ID_BYTES) == 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static uint32_t p2p_conn_count(const kumo_p2p_t *p2p)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < P2P_CONN_MAX; i++) {
+        n += p2p->conns[i] != NULL ? 1u : 0u;
+    }
+    return n;
+}
+
+static bool p2p_slot_add(kumo_p2p_t *p2p, p2p_conn_t *c)
+{
+    for (uint32_t i = 0; i < P2P_CONN_MAX; i++) {
+        if (p2p->conns[i] == NULL) {
+            p2p->conns[i] = c;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void p2p_slot_remove(kumo_p2p_t *p2p, const p2p_conn_t *c)
+{
+    for (uint32_t i = 0; i < P2P_CONN_MAX; i++) {
+        if (p2p->conns[i] == c) {
+            p2p->conns[i] = NULL;
+        }
+    }
+}
+
+static void p2p_conn_free(p2p_conn_t *c)
+{
+    if (c->timer != NULL) {
+        event_free(c->timer);
+    }
+    if (c->bev != NULL) {
+        bufferevent_free(c->bev);
+    }
+    kumo_free(c);
+}
+
+static void p2p_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    kumo_p2p_t *p2p = arg;
+    while (p2p->dead != NULL) {
+        p2p_conn_t *c = p2p->dead;
+        p2p->dead = c->next_dead;
+        p2p_conn_free(c);
+    }
+}
+
+static void p2p_redial_schedule(kumo_p2p_t *p2p, int32_t index);
+
+/* Drops a connection: detached now, freed by the reaper; peer_down if it was up. */
+static void p2p_drop(p2p_conn_t *c, const char *reason, bool bad)
+{
+    if (c->closing) {
+        return;
+    }
+    kumo_p2p_t *p2p = c->p2p;
+    c->closing = true;
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    p2p_slot_remove(p2p, c);
+    c->next_dead = p2p->dead;
+    p2p->dead = c;
+    struct timeval zero = {0, 0};
+    (void)event_add(p2p->reaper, &zero);
+    if (bad) {
+        p2p->stats.disconnects_bad++;
+    }
+    char hex[KUMO_TLS_NODE_ID_HEX + 1];
+    p2p_id_hex(c->id, hex);
+    KUMO_LOG_INFO("p2p", "peer_dropped", "id=%s outbound=%d state=%d reason=\"%s\"", hex,
+                  c->outbound, (int)c->state, reason);
+    bool was_up = c->state == P2P_UP;
+    if (was_up && p2p->cb.peer_down != NULL) {
+        p2p->cb.peer_down(p2p->cb.ctx, c->id);
+    }
+    /* A persistent peer is redialed unless another connection to it is still up. */
+    for (uint32_t i = 0; i < p2p->cfg.persistent_count; i++) {
+        p2p_persistent_t *pp = &p2p->persistent[i];
+        bool this_dial = c->persistent == (int32_t)i;
+        bool same_peer = memcmp(pp->addr.id, c->id, KUMO_TLS_NODE_ID_BYTES) == 0;
+        if (this_dial) {
+            pp->dialing = false;
+        }
+        if ((this_dial || (was_up && same_peer)) && !pp->dialing &&
+            p2p_find_up(p2p, pp->addr.id) == NULL) {
+            p2p_redial_schedule(p2p, (int32_t)i);
+        }
+    }
+}
+
+/* ---- frames ---- */
+
+static int
+p2p_frame_queue(p2p_conn_t *c, uint8_t channel, kumo_bytes_t payload, kumo_err_ctx_t *err)
+{
+    kumo_p2p_t *p2p = c->p2p;
+    KUMO_ENSURE(payload.len <= kumo_p2p_channel_bytes_max(channel), err, KUMO_ELIMIT,
+                "payload of %zu bytes on channel %u", payload.len, channel);
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (evbuffer_get_length(out) + payload.len + KUMO_P2P_FRAME_HEADER >
+        p2p->cfg.send_queue_bytes_max) {
+        p2p->stats.dropped_send++;
+        return kumo_err_set(err, KUMO_ELIMIT, "send queue full");
+    }
+    uint8_t hdr[KUMO_P2P_FRAME_HEADER];
+    uint32_t len = (uint32_t)payload.len + 1u;
+    hdr[0] = (uint8_t)(len >> 24);
+    hdr[1] = (uint8_t)(len >> 16);
+    hdr[2] = (uint8_t)(len >> 8);
+    hdr[3] = (uint8_t)len;
+    hdr[4] = channel;
+    KUMO_ENSURE(evbuffer_add(out, hdr, sizeof(hdr)) == 0 &&
+                    (payload.len == 0 || evbuffer_add(out, payload.ptr, payload.len) == 0),
+                err, KUMO_ENOMEM, "send buffer");
+    p2p->stats.frames_out++;
+    p2p->stats.bytes_out += payload.len + KUMO_P2P_FRAME_HEADER;
+    return 0;
+}
+
+static void p2p_hello_send(p2p_conn_t *c)
+{
+    kumo_p2p_t *p2p = c->p2p;
+    kumo_p2p_hello_t h = {.version = KUMO_P2P_PROTOCOL_VERSION};
+    (void)snprintf(h.chain_id, sizeof(h.chain_id), "%s", p2p->chain_id);
+    memcpy(h.id, p2p->self_id, sizeof(h.id));
+    (void)snprintf(h.listen, sizeof(h.listen), "%s", p2p->listen_addr);
+    uint8_t buf[KUMO_P2P_HELLO_BYTES_MAX];
+    size_t len = 0;
+    if (kumo_p2p_hello_encode(&h, buf, sizeof(buf), &len) < 0 ||
+        p2p_frame_queue(c, KUMO_P2P_CH_HELLO, kumo_bytes_make(buf, len), NULL) < 0) {
+        p2p_drop(c, "hello does not fit", false);
+    }
+}
+
+/* The connection to keep when both sides dialed: the one dialed by the lower node id. */
+static bool p2p_keeps(const kumo_p2p_t *p2p, const p2p_conn_t *c)
+{
+    bool self_lower = memcmp(p2p->self_id, c->id, KUMO_TLS_NODE_ID_BYTES) < 0;
+    return c->outbound == self_lower;
+}
+
+static void p2p_up(p2p_conn_t *c)
+{
+    kumo_p2p_t *p2p = c->p2p;
+    p2p_conn_t *old = p2p_find_up(p2p, c->id);
+    c->state = P2P_UP;
+    (void)event_del(c->timer);
+    for (uint32_t i = 0; i < p2p->cfg.persistent_count; i++) {
+        p2p_persistent_t *pp = &p2p->persistent[i];
+        if (memcmp(pp->addr.id, c->id, KUMO_TLS_NODE_ID_BYTES) == 0) {
+            pp->backoff_ms = 0;
+            pp->dialing = false;
+        }
+    }
+    if (old != NULL) {
+        /* Both dialed: keep one, silently (the peer stays up for the app). */
+        p2p_conn_t *loser = p2p_keeps(p2p, c) ? old : c;
+        loser->state = P2P_HELLO;
+        p2p_drop(loser, "duplicate connection", false);
+        return;
+    }
+    char hex[KUMO_TLS_NODE_ID_HEX + 1];
+    p2p_id_hex(c->id, hex);
+    KUMO_LOG_INFO("p2p", "peer_up", "id=%s outbound=%d", hex, c->outbound);
+    if (p2p->cb.peer_up != NULL) {
+        p2p->cb.peer_up(p2p->cb.ctx, c->id, c->pubkey);
+    }
+}
+
+static void p2p_hello_recv(p2p_conn_t *c, kumo_bytes_t payload)
+{
+    kumo_p2p_hello_t h;
+    kumo_err_ctx_t err = {0};
+    if (kumo_p2p_hello_decode(payload, &h, &err) < 0) {
+        p2p_drop(c, err.detail, true);
+    } else if (h.version != KUMO_P2P_PROTOCOL_VERSION) {
+        p2p_drop(c, "protocol version", true);
+    } else if (strcmp(h.chain_id, c->p2p->chain_id) != 0) {
+        p2p_drop(c, "other chain", true);
+    } else if (memcmp(h.id, c->id, KUMO_TLS_NODE_ID_BYTES) != 0) {
+        p2p_drop(c, "hello id is not the certificate's", true);
+    } else {
+        p2p_up(c);
+    }
+}
+
+/* One whole frame is at the head of the input. */
+static void p2p_frame_recv(p2p_conn_t *c, uint8_t channel, size_t len)
+{
+    kumo_p2p_t *p2p = c->p2p;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    (void)evbuffer_drain(in, KUMO_P2P_FRAME_HEADER);
+    const uint8_t *data = len > 0 ? evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
+    if (len > 0 && data == NULL) {
+        p2p_drop(c, "out of memory", false);
+        return;
+    }
+    p2p->stats.frames_in++;
+    p2p->stats.bytes_in += len + KUMO_P2P_FRAME_HEADER;
+    kumo_bytes_t payload = kumo_bytes_make(data, len);
+    if (c->state == P2P_HELLO) {
+        if (channel != KUMO_P2P_CH_HELLO) {
+            p2p_drop(c, "frame before hello", true);
+        } else {
+            p2p_hello_recv(c, payload);
+        }
+    } else if (channel == KUMO_P2P_CH_HELLO) {
+        p2p_drop(c, "second hello", true);
+    } else if (p2p->cb.on_msg != NULL) {
+        p2p->cb.on_msg(p2p->cb.ctx, c->id, channel, payload);
+    }
+    if (!c->closing) {
+        (void)evbuffer_drain(in, len);
+    }
+}
+
+static void p2p_read_cb(struct bufferevent *bev, void *arg)
+{
+    p2p_conn_t *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    while (!c->closing && c->state != P2P_TLS && evbuffer_get_length(in) >= KUMO_P2P_FRAME_HEADER) {
+        uint8_t hdr[KUMO_P2P_FRAME_HEADER];
+        (void)evbuffer_copyout(in, hdr, sizeof(hdr));
+        uint8_t channel = 0;
+        size_t len = 0;
+        kumo_err_ctx_t err = {0};
+        if (kumo_p2p_frame_header_check(hdr, &channel, &len, &err) < 0) {
+            p2p_drop(c, err.detail, true);
+            return;
+        }
+        if (evbuffer_get_length(in) < KUMO_P2P_FRAME_HEADER + len) {
+            return; /* the rest comes later */
+        }
+        p2p_frame_recv(c, channel, len);
+    }
+}
+
+/* TLS is up: learn the peer's key, check a dialed peer's pinned id, send our HELLO. */
+static void p2p_tls_done(p2p_conn_t *c)
+{
+    kumo_err_ctx_t err = {0};
+    SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+    if (kumo_tls_peer_pubkey(ssl, c->pubkey, &err) < 0) {
+        p2p_drop(c, err.detail, true);
+        return;
+    }
+    uint8_t id[KUMO_TLS_NODE_ID_BYTES];
+    kumo_tls_node_id(c->pubkey, id);
+    if (c->outbound && memcmp(id, c->id, sizeof(id)) != 0) {
+        p2p_drop(c, "peer key does not match the pinned id", true);
+        return;
+    }
+    if (memcmp(id, c->p2p->self_id, sizeof(id)) == 0) {
+        p2p_drop(c, "connected to self", false);
+        return;
+    }
+    memcpy(c->id, id, sizeof(id));
+    c->state = P2P_HELLO;
+    int fd = (int)bufferevent_getfd(c->bev);
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    p2p_hello_send(c);
+    p2p_read_cb(c->bev, c); /* a HELLO may already be buffered */
+}
+
+static void p2p_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    p2p_conn_t *c = arg;
+    if (c->closing) {
+        return;
+    }
+    if ((what & BEV_EVENT_CONNECTED) != 0) {
+        p2p_tls_done(c);
+        return;
+    }
+    if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) != 0) {
+        p2p_drop(c, (what & BEV_EVENT_EOF) != 0 ? "closed by peer" : "connection error",
+                 c->state == P2P_TLS && !c->outbound);
+    }
+}
+
+static void p2p_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    p2p_conn_t *c = arg;
+    if (c->state != P2P_UP) {
+        p2p_drop(c, "handshake timeout", true);
+    }
+}
+
+/* ---- connections: accept and dial ---- */
+
+static p2p_conn_t *p2p_conn_new(kumo_p2p_t *p2p, evutil_socket_t fd, bool outbound)
+{
+    if (p2p_conn_count(p2p) >= p2p->cfg.peer_count_max) {
+        return NULL;
+    }
+    p2p_conn_t *c = kumo_calloc(1, sizeof(*c));
+    SSL *ssl = c != NULL ? SSL_new(outbound ? p2p->client_ctx : p2p->server_ctx) : NULL;
+    if (ssl == NULL) {
+        kumo_free(c);
+        return NULL;
+    }
+    c->p2p = p2p;
+    c->outbound = outbound;
+    c->persistent = -1;
+    c->bev = bufferevent_openssl_socket_new(
+        p2p->base, fd, ssl, outbound ? BUFFEREVENT_SSL_CONNECTING : BUFFEREVENT_SSL_ACCEPTING,
+        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    c->timer = evtimer_new(p2p->base, p2p_timeout_cb, c);
+    if (c->bev == NULL || c->timer == NULL || !p2p_slot_add(p2p, c)) {
+        if (c->bev == NULL) {
+            SSL_free(ssl);
+        }
+        p2p_conn_free(c);
+        return NULL;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+    bufferevent_setcb(c->bev, p2p_read_cb, NULL, p2p_event_cb, c);
+    struct timeval tv = {(time_t)(p2p->cfg.handshake_timeout_ms / 1000u),
+                         (suseconds_t)(p2p->cfg.handshake_timeout_ms % 1000u) * 1000};
+    (void)event_add(c->timer, &tv);
+    (void)bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    return c;
+}
+
+static void p2p_accept_cb(
+    struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int socklen, void *arg)
+{
+    (void)l;
+    (void)sa;
+    (void)socklen;
+    kumo_p2p_t *p2p = arg;
+    if (p2p_conn_new(p2p, fd, false) == NULL) {
+        evutil_closesocket(fd);
+        KUMO_LOG_WARN("p2p", "inbound_refused", "reason=\"peer limit or memory\"");
+    }
+}
+
+static void p2p_dial(kumo_p2p_t *p2p, int32_t index)
+{
+    p2p_persistent_t *pp = &p2p->persistent[index];
+    if (pp->dialing || p2p_find_up(p2p, pp->addr.id) != NULL) {
+        return;
+    }
+    struct sockaddr_in sa;
+    kumo_err_ctx_t err = {0};
+    p2p_conn_t *c = NULL;
+    if (p2p_addr_resolve(pp->addr.host_port, &sa, &err) == 0) {
+        c = p2p_conn_new(p2p, -1, true);
+    }
+    if (c == NULL) {
+        p2p_redial_schedule(p2p, index);
+        return;
+    }
+    memcpy(c->id, pp->addr.id, KUMO_TLS_NODE_ID_BYTES);
+    c->persistent = index;
+    pp->dialing = true;
+    if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&sa, (int)sizeof(sa)) != 0) {
+        p2p_drop(c, "connect failed", false);
+    }
+}
+
+static void p2p_redial_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    const p2p_persistent_t *pp = arg;
+    p2p_dial(pp->owner, pp->index);
+}
+
+static void p2p_redial_schedule(kumo_p2p_t *p2p, int32_t index)
+{
+    p2p_persistent_t *pp = &p2p->persistent[index];
+    uint32_t base = pp->backoff_ms == 0 ? p2p->cfg.redial_min_ms : pp->backoff_ms;
+    uint32_t next = base >= p2p->cfg.redial_max_ms / 2u ? p2p->cfg.redial_max_ms : base * 2u;
+    pp->backoff_ms = next;
+    uint32_t jitter = randombytes_uniform(base / 4u + 1u);
+    uint32_t wait = base + jitter;
+    struct timeval tv = {(time_t)(wait / 1000u), (suseconds_t)(wait % 1000u) * 1000};
+    (void)event_add(pp->timer, &tv);
+}
+
+/* ---- open and close ---- */
+
+static int p2p_tls_setup(kumo_p2p_t *p2p, kumo_err_ctx_t *err)
+{
+    char cn[KUMO_TLS_NODE_ID_HEX + 1];
+    p2p_id_hex(p2p->self_id, cn);
+    kumo_buf_t cert;
+    kumo_buf_init(&cert, KUMO_TLS_PEM_BYTES_MAX);
+    int rc = kumo_tls_cert_self_signed(&p2p->key, cn, 3650, &cert, err);
+    kumo_tls_ctx_cfg_t tc = {
+        .cert_pem = kumo_buf_bytes(&cert), .key = &p2p->key, .peer_check = KUMO_TLS_PEER_PUBKEY};
+    tc.server = true;
+    rc = rc == 0 ? kumo_tls_ctx_new(&tc, &p2p->server_ctx, err) : rc;
+    tc.server = false;
+    rc = rc == 0 ? kumo_tls_ctx_new(&tc, &p2p->client_ctx, err) : rc;
+    kumo_buf_free(&cert);
+    return rc;
+}
+
+static int p2p_listen(kumo_p2p_t *p2p, const char *addr, kumo_err_ctx_t *err)
+{
+    struct sockaddr_in sa;
+    KUMO_GUARD(p2p_addr_resolve(addr, &sa, err));
+    p2p->listener = evconnlistener_new_bind(p2p->base, p2p_accept_cb, p2p,
+                                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 128,
+                                            (struct sockaddr *)&sa, (int)sizeof(sa));
+    KUMO_ENSURE(p2p->listener != NULL, err, KUMO_EIO, "p2p listen on %s: %s", addr,
+                strerror(errno));
+    socklen_t len = sizeof(sa);
+    KUMO_ENSURE(
+        getsockname((int)evconnlistener_get_fd(p2p->listener), (struct sockaddr *)&sa, &len) == 0,
+        err, KUMO_EIO, "getsockname: %s", strerror(errno));
+    char host[INET_ADDRSTRLEN];
+    (void)inet_ntop(AF_INET, &sa.sin_addr, host, sizeof(host));
+    (void)snprintf(p2p->listen_addr, sizeof(p2p->listen_addr), "%s:%u", host, ntohs(sa.sin_port));
+    return 0;
+}
+
+static int p2p_persistent_setup(kumo_p2p_t *p2p, kumo_err_ctx_t *err)
+{
+    for (uint32_t i = 0; i < p2p->cfg.persistent_count; i++) {
+        p2p_persistent_t *pp = &p2p->persistent[i];
+        pp->owner = p2p;
+        pp->index = (int32_t)i;
+        pp->addr = p2p->cfg.persistent[i];
+        pp->timer = evtimer_new(p2p->base, p2p_redial_cb, pp);
+        KUMO_ENSURE(pp->timer != NULL, err, KUMO_ENOMEM, "redial timer");
+        struct timeval now = {0, 0};
+        (void)event_add(pp->timer, &now); /* first dial on the loop, not inside open */
+    }
+    return 0;
+}
+
+int kumo_p2p_open(const kumo_p2p_cfg_t *cfg,
+                  struct event_base *base,
+                  const kumo_p2p_callbacks_t *cb,
+                  kumo_p2p_t **out,
+                  kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(cfg != NULL && base != NULL && cb != NULL && out != NULL);
+    KUMO_ENSURE(cfg->chain_id != NULL && strlen(cfg->chain_id) <= KUMO_CHAIN_ID_BYTES_MAX &&
+                    cfg->node_key != NULL &&
+                    cfg->persistent_count <= KUMO_P2P_PERSISTENT_PEER_MAX &&
+                    cfg->peer_count_max >= 1 && cfg->peer_count_max <= KUMO_P2P_PEER_COUNT_MAX &&
+                    cfg->redial_min_ms >= 1 && cfg->redial_max_ms >= cfg->redial_min_ms &&
+                    cfg->handshake_timeout_ms >= 1,
+                err, KUMO_EINVAL, "p2p config out of range");
+    kumo_p2p_t *p2p = kumo_calloc(1, sizeof(*p2p));
+    KUMO_ENSURE(p2p != NULL, err, KUMO_ENOMEM, "p2p");
+    p2p->cfg = *cfg;
+    p2p->cfg.chain_id = NULL;
+    p2p->cfg.node_key = NULL;
+    p2p->cfg.listen = NULL;
+    (void)snprintf(p2p->chain_id, sizeof(p2p->chain_id), "%s", cfg->chain_id);
+    p2p->key = *cfg->node_key;
+    kumo_tls_node_id(p2p->key.pubkey, p2p->self_id);
+    p2p->base = base;
+    p2p->cb = *cb;
+    p2p->reaper = evtimer_new(base, p2p_reap_cb, p2p);
+    int rc = p2p->reaper != NULL ? 0 : kumo_err_set(err, KUMO_ENOMEM, "reaper");
+    rc = rc == 0 ? p2p_tls_setup(p2p, err) : rc;
+    rc = rc == 0 && cfg->listen != NULL ? p2p_listen(p2p, cfg->listen, err) : rc;
+    rc = rc == 0 ? p2p_persistent_setup(p2p, err) : rc;
+    if (rc < 0) {
+        kumo_p2p_close(p2p);
+        return rc;
+    }
+    *out = p2p;
+    return 0;
+}
+
+void kumo_p2p_close(kumo_p2p_t *p2p)
+{
+    if (p2p == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i < P2P_CONN_MAX; i++) {
+        if (p2p->conns[i] != NULL) {
+            p2p_conn_free(p2p->conns[i]);
+        }
+    }
+    p2p_reap_cb(-1, 0, p2p);
+    for (uint32_t i = 0; i < KUMO_P2P_PERSISTENT_PEER_MAX; i++) {
+        if (p2p->persistent[i].timer != NULL) {
+            event_free(p2p->persistent[i].timer);
+        }
+    }
+    if (p2p->listener != NULL) {
+        evconnlistener_free(p2p->listener);
+    }
+    if (p2p->reaper != NULL) {
+        event_free(p2p->reaper);
+    }
+    kumo_tls_ctx_free(p2p->server_ctx);
+    kumo_tls_ctx_free(p2p->client_ctx);
+    kumo_crypto_key_wipe(&p2p->key);
+    kumo_free(p2p);
+}
+
+/* ---- API ---- */
+
+const char *kumo_p2p_listen_addr(const kumo_p2p_t *p2p)
+{
+    return p2p->listen_addr;
+}
+
+void kumo_p2p_self_id(const kumo_p2p_t *p2p, uint8_t id_out[KUMO_TLS_NODE_ID_BYTES])
+{
+    memcpy(id_out, p2p->self_id, KUMO_TLS_NODE_ID_BYTES);
+}
+
+int kumo_p2p_send(kumo_p2p_t *p2p,
+                  const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
+                  uint8_t channel,
+                  kumo_bytes_t payload,
+                  kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(channel >= KUMO_P2P_CH_CONSENSUS && channel < KUMO_P2P_CH_COUNT, err, KUMO_EINVAL,
+                "channel %u", channel);
+    p2p_conn_t *c = p2p_find_up(p2p, id);
+    KUMO_ENSURE(c != NULL, err, KUMO_ENOTFOUND, "peer not connected");
+    return p2p_frame_queue(c, channel, payload, err);
+}
+
+uint32_t kumo_p2p_broadcast(kumo_p2p_t *p2p, uint8_t channel, kumo_bytes_t payload)
+{
+    if (channel < KUMO_P2P_CH_CONSENSUS || channel >= KUMO_P2P_CH_COUNT) {
+        return 0;
+    }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < P2P_CONN_MAX; i++) {
+        p2p_conn_t *c = p2p->conns[i];
+        if (c != NULL && c->state == P2P_UP && p2p_frame_queue(c, channel, payload, NULL) == 0) {
+            n++;
+        }
+    }
+    return n;
+}
+
+void kumo_p2p_disconnect(kumo_p2p_t *p2p,
+                         const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
+                         const char *reason)
+{
+    p2p_conn_t *c = p2p_find_up(p2p, id);
+    if (c != NULL) {
+        p2p_drop(c, reason, true);
+    }
+}
+
+void kumo_p2p_stats_get(const kumo_p2p_t *p2p, kumo_p2p_stats_t *out)
+{
+    *out = p2p->stats;
+    out->peers = 0;
+    for (uint32_t i = 0; i < P2P_CONN_MAX; i++) {
+        out->peers += p2p->conns[i] != NULL && p2p->conns[i]->state == P2P_UP ? 1u : 0u;
+    }
+}
+
+uint32_t kumo_p2p_peers(const kumo_p2p_t *p2p, uint8_t (*ids)[KUMO_TLS_NODE_ID_BYTES], uint32_t cap)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < P2P_CONN_MAX && n < cap; i++) {
+        const p2p_conn_t *c = p2p->conns[i];
+        if (c != NULL && c->state == P2P_UP) {
+            memcpy(ids[n++], c->id, KUMO_TLS_NODE_ID_BYTES);
+        }
+    }
+    return n;
+}
