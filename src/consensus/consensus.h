@@ -129,7 +129,9 @@ typedef struct kumo_consensus_io {
     int (*broadcast)(void *ctx, kumo_bytes_t msg);
     /* To one validator by index (catch-up answers to a lagging validator). */
     int (*send)(void *ctx, uint32_t validator_index, kumo_bytes_t msg);
-    /* Signs sign bytes with this validator's key. */
+    /* Signs sign bytes with this validator's key. KUMO_EDOUBLESIGN (the signer state
+     * refuses: a restarted validator replaying its height) makes the engine skip that
+     * proposal or vote as if it had not been its turn; other errors pass up. */
     int (*sign)(void *ctx, kumo_bytes_t msg, uint8_t sig_out[KUMO_CRYPTO_SIG_BYTES]);
     /* A value proposed by this validator for height; appended to value_out (cap_max is
      * KUMO_CONSENSUS_VALUE_BYTES_MAX). */
@@ -209,6 +211,41 @@ KUMO_MUST_USE int kumo_consensus_msg_verify(const kumo_consensus_msg_t *m,
 KUMO_MUST_USE int kumo_consensus_msg_sign(kumo_consensus_msg_t *m,
                                           const char *chain_id,
                                           const kumo_crypto_keypair_t *kp);
+
+/* ---- signer state (signer.c): never sign two different things at one height/round/step ---- */
+
+/* The last thing a validator signed. Persisted (fsync'd) by the node before any signature
+ * leaves the process; loaded at start. */
+typedef struct kumo_consensus_signer_state {
+    bool has_signed;
+    uint64_t height;
+    uint32_t round;
+    uint8_t step; /* the msg kind: 1 proposal, 2 prevote, 3 precommit */
+    uint8_t sign_hash[KUMO_CRYPTO_HASH_BYTES];
+    uint8_t sig[KUMO_CRYPTO_SIG_BYTES];
+} kumo_consensus_signer_state_t;
+#define KUMO_CONSENSUS_SIGNER_STATE_BYTES (1u + 1u + 8u + 4u + 1u + 32u + 64u)
+
+/* Height, round and step (msg kind) of consensus sign bytes; KUMO_EDECODE otherwise. */
+KUMO_MUST_USE int kumo_consensus_sign_bytes_parse(
+    kumo_bytes_t sb, uint64_t *height, uint32_t *round, uint8_t *step, kumo_err_ctx_t *err);
+/* May sign_bytes be signed after st? 0 with *same_out false: a later height/round/step (sign,
+ * persist the update, then release the signature); 0 with *same_out true: exactly what was
+ * signed last (re-use st->sig); KUMO_EDOUBLESIGN: something else at the same or an earlier
+ * step (refuse). */
+KUMO_MUST_USE int kumo_consensus_signer_check(const kumo_consensus_signer_state_t *st,
+                                              kumo_bytes_t sign_bytes,
+                                              bool *same_out,
+                                              kumo_err_ctx_t *err);
+/* Records a signature of sign_bytes (which passed the check) in st. */
+void kumo_consensus_signer_update(kumo_consensus_signer_state_t *st,
+                                  kumo_bytes_t sign_bytes,
+                                  const uint8_t sig[KUMO_CRYPTO_SIG_BYTES]);
+KUMO_MUST_USE int kumo_consensus_signer_encode(const kumo_consensus_signer_state_t *st,
+                                               uint8_t out[KUMO_CONSENSUS_SIGNER_STATE_BYTES]);
+KUMO_MUST_USE int kumo_consensus_signer_decode(kumo_bytes_t in,
+                                               kumo_consensus_signer_state_t *st,
+                                               kumo_err_ctx_t *err);
 
 /* ---- the engine (engine.c) ---- */
 

@@ -191,7 +191,11 @@ int vote_cast(kumo_consensus_t *c, kumo_consensus_msg_kind_t kind, const uint8_t
     uint8_t sb[128 + KUMO_CHAIN_ID_BYTES_MAX];
     size_t sb_len = 0;
     KUMO_GUARD(kumo_consensus_msg_sign_bytes(&m, c->chain_id, sb, sizeof(sb), &sb_len));
-    KUMO_GUARD(c->io.sign(c->io.ctx, kumo_bytes_make(sb, sb_len), m.sig));
+    int rc = c->io.sign(c->io.ctx, kumo_bytes_make(sb, sb_len), m.sig);
+    if (rc == KUMO_EDOUBLESIGN) {
+        return 0; /* not counted, not sent: we already signed something else here */
+    }
+    KUMO_GUARD(rc);
     uint8_t buf[KUMO_CONSENSUS_VOTE_BYTES];
     size_t len = 0;
     KUMO_GUARD(kumo_consensus_msg_encode(&m, buf, sizeof(buf), &len));
@@ -299,7 +303,11 @@ static int proposal_broadcast(kumo_consensus_t *c, kumo_bytes_t value, uint32_t 
     uint8_t sb[128 + KUMO_CHAIN_ID_BYTES_MAX];
     size_t sb_len = 0;
     KUMO_GUARD(kumo_consensus_msg_sign_bytes(&m, c->chain_id, sb, sizeof(sb), &sb_len));
-    KUMO_GUARD(c->io.sign(c->io.ctx, kumo_bytes_make(sb, sb_len), m.sig));
+    int rc = c->io.sign(c->io.ctx, kumo_bytes_make(sb, sb_len), m.sig);
+    if (rc == KUMO_EDOUBLESIGN) {
+        return 0; /* a restarted proposer with another value: no proposal this round */
+    }
+    KUMO_GUARD(rc);
     round_state_t *rs = NULL;
     KUMO_GUARD(round_state_get(c, c->round, &rs));
     KUMO_GUARD(proposal_store(c, rs, &m));

@@ -45,7 +45,8 @@
     X(KUMO_EUNKNOWNMSG,  -27, "unknown message type")                              \
     X(KUMO_EPASSPHRASE,  -28, "wrong passphrase or corrupted key file")            \
     X(KUMO_EEMPTY,       -29, "required field is empty")                           \
-    X(KUMO_EDUPLICATE,   -30, "duplicate entry")
+    X(KUMO_EDUPLICATE,   -30, "duplicate entry")                                   \
+    X(KUMO_EDOUBLESIGN,  -31, "refused: would sign a conflicting consensus message")
 /* clang-format on */
 
 #define KUMO_ERR_ENUM(name, value, msg) name = (value),

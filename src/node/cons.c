@@ -52,6 +52,41 @@ static int io_timer_set(void *ctx, uint32_t timer_id, uint64_t deadline_ms)
     return evtimer_add(nc->timers[timer_id], &tv) == 0 ? 0 : KUMO_EIO;
 }
 
+/* Logs a consensus message (once per height) and makes it durable before it is acted on. */
+static int cons_wal_log(node_cons_t *nc, kumo_bytes_t msg)
+{
+    if (nc->wal == NULL) {
+        return 0;
+    }
+    uint8_t h[KUMO_CRYPTO_HASH_BYTES];
+    kumo_crypto_sha256(msg, h);
+    for (uint32_t i = 0; i < nc->wal_seen_count; i++) {
+        if (memcmp(nc->wal_seen[i], h, sizeof(h)) == 0) {
+            return 0;
+        }
+    }
+    kumo_err_ctx_t err = {0};
+    int rc = kumo_wal_append(nc->wal, NODE_WAL_MSG, msg, &err);
+    rc = rc == 0 ? kumo_wal_sync(nc->wal, &err) : rc;
+    if (rc < 0) {
+        KUMO_LOG_ERROR("node", "wal_write_failed", "detail=\"%s\"", err.detail);
+        return rc;
+    }
+    if (nc->wal_seen_count < NODE_WAL_SEEN_MAX) {
+        memcpy(nc->wal_seen[nc->wal_seen_count++], h, sizeof(h));
+    }
+    return 0;
+}
+
+void node_cons_wal_height_done(node_cons_t *nc)
+{
+    nc->wal_seen_count = 0;
+    kumo_err_ctx_t err = {0};
+    if (nc->wal != NULL && kumo_wal_reset(nc->wal, &err) < 0) {
+        KUMO_LOG_ERROR("node", "wal_reset_failed", "detail=\"%s\"", err.detail);
+    }
+}
+
 #ifdef KUMO_TEST_HOOKS
 /* Test builds: a validator named in $KUMO_TEST_EQUIVOCATE also prevotes nil whenever it
  * prevotes a value, signed with its key, so the others see a duplicate vote. */
@@ -76,6 +111,7 @@ static void cons_equivocate(node_cons_t *nc, kumo_bytes_t msg)
 static int io_broadcast(void *ctx, kumo_bytes_t msg)
 {
     node_cons_t *nc = ctx;
+    KUMO_GUARD(cons_wal_log(nc, msg));
     (void)kumo_p2p_broadcast(nc->p2p, KUMO_P2P_CH_CONSENSUS, msg);
 #ifdef KUMO_TEST_HOOKS
     cons_equivocate(nc, msg);
@@ -92,10 +128,34 @@ static int io_send(void *ctx, uint32_t validator_index, kumo_bytes_t msg)
     return 0;
 }
 
+/* Signs only what the signer state allows; the new state is on disk before the signature
+ * is returned (and so before it can leave the process). */
 static int io_sign(void *ctx, kumo_bytes_t msg, uint8_t sig_out[KUMO_CRYPTO_SIG_BYTES])
 {
     node_cons_t *nc = ctx;
+    kumo_err_ctx_t err = {0};
+    bool same = false;
+    int rc = kumo_consensus_signer_check(&nc->signer, msg, &same, &err);
+    if (rc < 0) {
+        KUMO_LOG_WARN("node", "sign_refused", "detail=\"%s\"", err.detail);
+        return rc;
+    }
+    if (same) {
+        memcpy(sig_out, nc->signer.sig, KUMO_CRYPTO_SIG_BYTES);
+        return 0;
+    }
     kumo_crypto_sign(nc->node->validator, msg, sig_out);
+    kumo_consensus_signer_state_t next = nc->signer;
+    kumo_consensus_signer_update(&next, msg, sig_out);
+    uint8_t enc[KUMO_CONSENSUS_SIGNER_STATE_BYTES];
+    KUMO_GUARD(kumo_consensus_signer_encode(&next, enc));
+    rc = kumo_wal_file_write(nc->signer_path, kumo_bytes_make(enc, sizeof(enc)), &err);
+    if (rc < 0) {
+        KUMO_LOG_ERROR("node", "signer_state_write_failed", "detail=\"%s\"", err.detail);
+        memset(sig_out, 0, KUMO_CRYPTO_SIG_BYTES);
+        return rc;
+    }
+    nc->signer = next;
     return 0;
 }
 
@@ -237,6 +297,7 @@ static int io_deliver(void *ctx, const kumo_consensus_decision_t *d)
         node_cons_pending_drop(nc);
         return rc;
     }
+    node_cons_wal_height_done(nc);
     KUMO_LOG_INFO("node", "block_decided", "height=%" PRIu64 " round=%u sigs=%u", d->height,
                   d->round, d->sig_count);
     return 0;
@@ -428,7 +489,8 @@ cons_on_consensus(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kum
         return;
     }
     kumo_err_ctx_t err = {0};
-    int rc = kumo_consensus_on_msg(nc->engine, payload, &err);
+    int rc = cons_wal_log(nc, payload);
+    rc = rc == 0 ? kumo_consensus_on_msg(nc->engine, payload, &err) : rc;
     if (rc == KUMO_EDECODE || rc == KUMO_ESIG || rc == KUMO_EUNAUTH || rc == KUMO_EUNKNOWNMSG ||
         rc == KUMO_ELIMIT) {
         /* Honest peers only send what they or a validator signed: drop the sender. */
@@ -588,8 +650,54 @@ static void cons_stop(void *ctx)
         event_free(nc->status_timer);
     }
     kumo_p2p_close(nc->p2p);
+    kumo_wal_close(nc->wal);
+    kumo_free(nc->wal_seen);
     kumo_codec_free(nc->last_commit != NULL ? &nc->last_commit->base : NULL);
     kumo_free(nc);
+}
+
+/* The signer state (home/signer_state: kept when data/ is wiped) and the WAL. */
+static int cons_crash_state_open(node_cons_t *nc, kumo_err_ctx_t *err)
+{
+    kumo_node_t *node = nc->node;
+    KUMO_GUARD(kumo_node_path(node->cfg.home, "signer_state", nc->signer_path, err));
+    uint8_t buf[KUMO_CONSENSUS_SIGNER_STATE_BYTES];
+    size_t len = 0;
+    int rc = kumo_wal_file_read(nc->signer_path, buf, sizeof(buf), &len, err);
+    if (rc == 0) {
+        KUMO_GUARD(kumo_consensus_signer_decode(kumo_bytes_make(buf, len), &nc->signer, err));
+    } else if (rc != KUMO_ENOTFOUND) {
+        return rc;
+    }
+    char path[KUMO_NODE_PATH_BYTES];
+    KUMO_GUARD(kumo_node_path(node->cfg.home, "data/consensus.wal", path, err));
+    nc->wal_seen = kumo_calloc(NODE_WAL_SEEN_MAX, sizeof(*nc->wal_seen));
+    KUMO_ENSURE(nc->wal_seen != NULL, err, KUMO_ENOMEM, "WAL index");
+    uint64_t records = 0;
+    KUMO_GUARD(kumo_wal_open(path, &nc->wal, &records, err));
+    KUMO_LOG_INFO("node", "consensus_state_loaded",
+                  "wal_records=%" PRIu64 " signed_height=%" PRIu64 " signed_round=%u", records,
+                  nc->signer.height, nc->signer.round);
+    return 0;
+}
+
+/* Replays the WAL into the engine: it re-derives its round, lock and valid value, and
+ * whatever it would sign again is what the signer state allows. */
+static int cons_wal_replay_cb(void *ctx, uint8_t kind, kumo_bytes_t payload)
+{
+    node_cons_t *nc = ctx;
+    if (kind != NODE_WAL_MSG || nc->engine == NULL) {
+        return 0;
+    }
+    uint8_t h[KUMO_CRYPTO_HASH_BYTES];
+    kumo_crypto_sha256(payload, h);
+    if (nc->wal_seen_count < NODE_WAL_SEEN_MAX) {
+        memcpy(nc->wal_seen[nc->wal_seen_count++], h, sizeof(h));
+    }
+    kumo_err_ctx_t err = {0};
+    int rc = kumo_consensus_on_msg(nc->engine, payload, &err);
+    /* Old heights and bad records are ignored as on the wire; io failures are fatal. */
+    return rc == KUMO_EIO || rc == KUMO_ECORRUPT || rc == KUMO_ENOMEM ? rc : 0;
 }
 
 static int cons_start(void *ctx, kumo_node_t *node, kumo_err_ctx_t *err)
@@ -608,6 +716,7 @@ static int cons_start(void *ctx, kumo_node_t *node, kumo_err_ctx_t *err)
     nc->ccfg.timeout_commit_ms = node->cfg.block_interval_ms;
     KUMO_GUARD(cons_valset_load(nc, err));
     KUMO_GUARD(cons_head_load(nc, err));
+    KUMO_GUARD(cons_crash_state_open(nc, err));
     KUMO_GUARD(cons_timers_make(nc, err));
     KUMO_GUARD(cons_p2p_open(nc, err));
     node->tx_gossip = cons_tx_gossip;
@@ -620,7 +729,8 @@ static int cons_start(void *ctx, kumo_node_t *node, kumo_err_ctx_t *err)
     }
 #endif
     /* Consensus starts at once; a peer far ahead (status) switches to block sync. */
-    return node_cons_engine_open(nc, err);
+    KUMO_GUARD(node_cons_engine_open(nc, err));
+    return kumo_wal_replay(nc->wal, cons_wal_replay_cb, nc, err);
 }
 
 int kumo_node_producer_consensus_make(kumo_node_producer_t *out, kumo_err_ctx_t *err)

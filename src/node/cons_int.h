@@ -17,6 +17,7 @@
 #include "consensus/consensus.h"
 #include "node/node_int.h"
 #include "p2p/p2p.h"
+#include "wal/wal.h"
 
 /* Block sync wire (channel KUMO_P2P_CH_BLOCKSYNC): u8 type || u64 height || for a block: u32
  * len || encoded Block || u32 len || encoded Commit. */
@@ -33,6 +34,9 @@ enum {
 #define NODE_BSYNC_REQUEST_MS 3000u
 /* A peer this many heights ahead means consensus alone will not catch us up. */
 #define NODE_BSYNC_LAG_HEIGHTS 2u
+/* WAL record kinds; messages already logged this height are not logged again. */
+#define NODE_WAL_MSG      1u
+#define NODE_WAL_SEEN_MAX 2048u
 /* Room left in a consensus value for the header, commit and evidence. */
 #define NODE_CONS_VALUE_MARGIN_BYTES (256u * 1024u)
 
@@ -73,6 +77,13 @@ struct node_cons {
     uint64_t request_sent_ms;
     uint8_t request_peer[KUMO_TLS_NODE_ID_BYTES];
     uint64_t synced_blocks;
+    /* Crash safety: the consensus messages of the current height (received and our own),
+     * fsync'd before the engine acts on them, and the last signature's height/round/step. */
+    kumo_wal_t *wal;
+    uint8_t (*wal_seen)[KUMO_CRYPTO_HASH_BYTES];
+    uint32_t wal_seen_count;
+    kumo_consensus_signer_state_t signer;
+    char signer_path[KUMO_NODE_PATH_BYTES];
     bool stopping;
     bool equivocate; /* test builds only (KUMO_TEST_HOOKS) */
 };
@@ -88,6 +99,8 @@ uint64_t node_cons_now_ms(void);
 KUMO_MUST_USE int node_cons_engine_open(node_cons_t *nc, kumo_err_ctx_t *err);
 void node_cons_engine_close(node_cons_t *nc);
 void node_cons_pending_drop(node_cons_t *nc);
+/* A height is committed: its WAL records are no longer needed. */
+void node_cons_wal_height_done(node_cons_t *nc);
 /* Checks a commit for height against the genesis validator set and value_id: +2/3 of power
  * with valid precommit signatures, no index twice. */
 KUMO_MUST_USE int node_cons_commit_verify(const node_cons_t *nc,
