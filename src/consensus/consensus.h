@@ -212,6 +212,22 @@ KUMO_MUST_USE int kumo_consensus_msg_sign(kumo_consensus_msg_t *m,
                                           const char *chain_id,
                                           const kumo_crypto_keypair_t *kp);
 
+/* ---- evidence (evidence.c) ---- */
+
+/* Encoded DuplicateVoteEvidence: u8 'E' || vote || vote, smaller value id first. */
+#define KUMO_CONSENSUS_EVIDENCE_BYTES (1u + 2u * KUMO_CONSENSUS_VOTE_BYTES)
+KUMO_MUST_USE int kumo_consensus_evidence_encode(const kumo_consensus_evidence_t *ev,
+                                                 uint8_t out[KUMO_CONSENSUS_EVIDENCE_BYTES]);
+/* Decodes and checks evidence against vs: KUMO_EDECODE for bad bytes or order, KUMO_EINVAL
+ * for votes that do not conflict (other kinds, heights, rounds, signers, the same value),
+ * KUMO_EUNAUTH for a non-validator, KUMO_ESIG for a bad signature. Fills out (validator index
+ * from vs). */
+KUMO_MUST_USE int kumo_consensus_evidence_decode_verify(kumo_bytes_t in,
+                                                        const kumo_consensus_valset_t *vs,
+                                                        const char *chain_id,
+                                                        kumo_consensus_evidence_t *out,
+                                                        kumo_err_ctx_t *err);
+
 /* ---- signer state (signer.c): never sign two different things at one height/round/step ---- */
 
 /* The last thing a validator signed. Persisted (fsync'd) by the node before any signature

@@ -498,6 +498,12 @@ int kumo_node_block_build(kumo_node_t *node,
     return 0;
 }
 
+size_t kumo_node_block_evidence(const kumo_node_block_t *b, const kumo_bytes_t **items)
+{
+    *items = b->evidence;
+    return b->evidence_count;
+}
+
 kumo_bytes_t kumo_node_block_bytes(const kumo_node_block_t *b)
 {
     return kumo_buf_bytes(&b->block_enc);

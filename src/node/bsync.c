@@ -167,6 +167,7 @@ bsync_apply(node_cons_t *nc, kumo_bytes_t blk, kumo_bytes_t commit_enc, kumo_err
     node_cons_pending_drop(nc);
     kumo_node_block_t *b = NULL;
     KUMO_GUARD(kumo_node_block_execute(nc->node, blk, nc->evidence_scratch, &b, err));
+    node_cons_evidence_prune(nc, b);
     KUMO_GUARD(kumo_node_block_finish(nc->node, b, commit_enc, err));
     node_cons_wal_height_done(nc);
     memcpy(nc->node->last_value_id, id, sizeof(id));

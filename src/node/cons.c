@@ -167,6 +167,8 @@ static int io_get_value(void *ctx, uint64_t height, kumo_buf_t *value_out)
     node_cons_pending_drop(nc);
     kumo_node_block_extra_t extra = {
         .last_commit = nc->last_commit,
+        .evidence = nc->evidence_items,
+        .evidence_count = nc->evidence_count,
         .tx_bytes_max = KUMO_CONSENSUS_VALUE_BYTES_MAX - NODE_CONS_VALUE_MARGIN_BYTES,
     };
     kumo_err_ctx_t err = {0};
@@ -205,6 +207,11 @@ static int cons_block_check(node_cons_t *nc, kumo_bytes_t value, kumo_err_ctx_t 
         rc = kumo_err_set(err, KUMO_EINVAL, "block without the last commit");
     } else {
         rc = node_cons_commit_verify(nc, blk->last_commit, node->height, node->last_value_id, err);
+    }
+    for (size_t i = 0; rc == 0 && i < blk->n_evidence; i++) {
+        rc = node_cons_evidence_check(nc,
+                                      kumo_bytes_make(blk->evidence[i].data, blk->evidence[i].len),
+                                      node->height + 1u, err);
     }
     kumo_codec_free(m);
     return rc;
@@ -283,6 +290,7 @@ static int io_deliver(void *ctx, const kumo_consensus_decision_t *d)
     if (rc == 0) {
         kumo_node_block_t *b = nc->pending;
         nc->pending = NULL;
+        node_cons_evidence_prune(nc, b);
         rc = kumo_node_block_finish(node, b, kumo_buf_bytes(&commit), &err);
     }
     if (rc == 0) {
@@ -303,12 +311,90 @@ static int io_deliver(void *ctx, const kumo_consensus_decision_t *d)
     return 0;
 }
 
+/* ---- evidence ---- */
+
+int node_cons_evidence_check(const node_cons_t *nc,
+                             kumo_bytes_t ev,
+                             uint64_t height,
+                             kumo_err_ctx_t *err)
+{
+    kumo_consensus_evidence_t e;
+    KUMO_GUARD(kumo_consensus_evidence_decode_verify(ev, &nc->genesis_vs, nc->node->cfg.chain_id,
+                                                     &e, err));
+    KUMO_ENSURE(e.vote_a.height < height && e.vote_a.height + NODE_EVIDENCE_AGE_MAX >= height, err,
+                KUMO_EINVAL, "evidence of height %" PRIu64 " in a block at %" PRIu64,
+                e.vote_a.height, height);
+    return 0;
+}
+
+/* Adds encoded evidence to the pool; false if it was there already (or the pool is full). */
+static bool cons_evidence_add(node_cons_t *nc, kumo_bytes_t ev)
+{
+    KUMO_ASSERT(ev.len == KUMO_CONSENSUS_EVIDENCE_BYTES);
+    for (uint32_t i = 0; i < nc->evidence_count; i++) {
+        if (memcmp(nc->evidence[i], ev.ptr, ev.len) == 0) {
+            return false;
+        }
+    }
+    if (nc->evidence_count == KUMO_NODE_BLOCK_EVIDENCE_MAX) {
+        return false;
+    }
+    memcpy(nc->evidence[nc->evidence_count], ev.ptr, ev.len);
+    nc->evidence_items[nc->evidence_count] =
+        kumo_bytes_make(nc->evidence[nc->evidence_count], KUMO_CONSENSUS_EVIDENCE_BYTES);
+    nc->evidence_count++;
+    return true;
+}
+
+void node_cons_evidence_prune(node_cons_t *nc, const kumo_node_block_t *b)
+{
+    const kumo_bytes_t *items = NULL;
+    size_t n = kumo_node_block_evidence(b, &items);
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < nc->evidence_count; i++) {
+        bool included = false;
+        for (size_t k = 0; k < n && !included; k++) {
+            included = items[k].len == KUMO_CONSENSUS_EVIDENCE_BYTES &&
+                       memcmp(items[k].ptr, nc->evidence[i], KUMO_CONSENSUS_EVIDENCE_BYTES) == 0;
+        }
+        if (!included) {
+            memmove(nc->evidence[keep], nc->evidence[i], KUMO_CONSENSUS_EVIDENCE_BYTES);
+            nc->evidence_items[keep] =
+                kumo_bytes_make(nc->evidence[keep], KUMO_CONSENSUS_EVIDENCE_BYTES);
+            keep++;
+        }
+    }
+    nc->evidence_count = keep;
+}
+
 static void io_evidence(void *ctx, const kumo_consensus_evidence_t *ev)
 {
     node_cons_t *nc = ctx;
     KUMO_LOG_WARN("node", "duplicate_vote", "height=%" PRIu64 " round=%u validator=%u",
                   ev->vote_a.height, ev->vote_a.round, ev->validator_index);
-    (void)nc;
+    uint8_t enc[KUMO_CONSENSUS_EVIDENCE_BYTES];
+    if (kumo_consensus_evidence_encode(ev, enc) == 0 &&
+        cons_evidence_add(nc, kumo_bytes_make(enc, sizeof(enc)))) {
+        (void)kumo_p2p_broadcast(nc->p2p, KUMO_P2P_CH_EVIDENCE, kumo_bytes_make(enc, sizeof(enc)));
+    }
+}
+
+static void
+cons_on_evidence(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_bytes_t payload)
+{
+    kumo_err_ctx_t err = {0};
+    int rc = node_cons_evidence_check(nc, payload, nc->node->height + 1u, &err);
+    if (rc == KUMO_EINVAL && strstr(err.detail, "evidence of height") != NULL) {
+        return; /* too old or too new for us: not the peer's fault */
+    }
+    if (rc < 0) {
+        kumo_p2p_disconnect(nc->p2p, id, "invalid evidence");
+        return;
+    }
+    if (cons_evidence_add(nc, payload)) {
+        KUMO_LOG_INFO("node", "evidence_received", "bytes=%zu", payload.len);
+        (void)kumo_p2p_broadcast(nc->p2p, KUMO_P2P_CH_EVIDENCE, payload);
+    }
 }
 
 /* ---- engine lifecycle ---- */
@@ -521,6 +607,9 @@ static void cons_on_msg(void *ctx,
     }
     case KUMO_P2P_CH_BLOCKSYNC:
         node_bsync_on_msg(nc, id, payload);
+        break;
+    case KUMO_P2P_CH_EVIDENCE:
+        cons_on_evidence(nc, id, payload);
         break;
     default:
         break;

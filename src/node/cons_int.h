@@ -35,8 +35,10 @@ enum {
 /* A peer this many heights ahead means consensus alone will not catch us up. */
 #define NODE_BSYNC_LAG_HEIGHTS 2u
 /* WAL record kinds; messages already logged this height are not logged again. */
-#define NODE_WAL_MSG      1u
-#define NODE_WAL_SEEN_MAX 2048u
+#define NODE_WAL_MSG 1u
+/* Evidence older than this many heights is not included any more. */
+#define NODE_EVIDENCE_AGE_MAX 100u
+#define NODE_WAL_SEEN_MAX     2048u
 /* Room left in a consensus value for the header, commit and evidence. */
 #define NODE_CONS_VALUE_MARGIN_BYTES (256u * 1024u)
 
@@ -83,6 +85,10 @@ struct node_cons {
     uint8_t (*wal_seen)[KUMO_CRYPTO_HASH_BYTES];
     uint32_t wal_seen_count;
     kumo_consensus_signer_state_t signer;
+    /* Duplicate votes seen or gossiped, waiting to be put in a block. */
+    uint8_t evidence[KUMO_NODE_BLOCK_EVIDENCE_MAX][KUMO_CONSENSUS_EVIDENCE_BYTES];
+    kumo_bytes_t evidence_items[KUMO_NODE_BLOCK_EVIDENCE_MAX];
+    uint32_t evidence_count;
     char signer_path[KUMO_NODE_PATH_BYTES];
     bool stopping;
     bool equivocate; /* test builds only (KUMO_TEST_HOOKS) */
@@ -108,6 +114,14 @@ KUMO_MUST_USE int node_cons_commit_verify(const node_cons_t *nc,
                                           uint64_t height,
                                           const uint8_t value_id[KUMO_CRYPTO_HASH_BYTES],
                                           kumo_err_ctx_t *err);
+/* Evidence (encoded) valid against the validator set and young enough for a block at
+ * height. */
+KUMO_MUST_USE int node_cons_evidence_check(const node_cons_t *nc,
+                                           kumo_bytes_t ev,
+                                           uint64_t height,
+                                           kumo_err_ctx_t *err);
+/* Drops pooled evidence that the block b carries (it is committed now). */
+void node_cons_evidence_prune(node_cons_t *nc, const kumo_node_block_t *b);
 /* Keeps an unpacked copy of commit_enc as the last commit. */
 KUMO_MUST_USE int
 node_cons_last_commit_set(node_cons_t *nc, kumo_bytes_t commit_enc, kumo_err_ctx_t *err);

@@ -143,6 +143,8 @@ KUMO_MUST_USE int kumo_node_block_execute(kumo_node_t *node,
                                           kumo_bytes_t *evidence_scratch,
                                           kumo_node_block_t **out,
                                           kumo_err_ctx_t *err);
+/* The block's evidence items (valid until finish/discard). */
+size_t kumo_node_block_evidence(const kumo_node_block_t *b, const kumo_bytes_t **items);
 /* The encoded block (valid until finish/discard). */
 kumo_bytes_t kumo_node_block_bytes(const kumo_node_block_t *b);
 /* Stores the block, its results, tx index and commit_enc (an encoded Commit, or empty) and

@@ -441,6 +441,19 @@ static json_t *block_json(const Kumo__Block *block, const Kumo__BlockResults *re
                                               : json_null());
     json_object_set_new(o, "txs", txs);
     json_object_set_new(o, "results", results);
+    json_object_set_new(o, "last_commit",
+                        block->last_commit != NULL
+                            ? kumo_codec_json_from_message(&block->last_commit->base)
+                            : json_null());
+    json_t *ev = json_array();
+    for (size_t i = 0; ev != NULL && i < block->n_evidence; i++) {
+        char text[1024]; /* evidence is two votes: under 300 bytes */
+        if (kumo_codec_hex_encode(kumo_bytes_make(block->evidence[i].data, block->evidence[i].len),
+                                  text, sizeof(text)) == 0) {
+            (void)json_array_append_new(ev, json_string(text));
+        }
+    }
+    json_object_set_new(o, "evidence", ev != NULL ? ev : json_null());
     return o;
 
 out_fail:

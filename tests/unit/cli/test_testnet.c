@@ -3,7 +3,8 @@
  * through kill -9 and restarts: blocks are agreed by every node (same header at every
  * height: no fork), one validator down leaves the rest committing, two down halt the chain,
  * restarting them resumes it, a validator whose store was wiped block-syncs back, and
- * validators restarted under load never sign twice (no duplicate vote is seen, no evidence).
+ * validators restarted never sign twice (no duplicate vote is seen), and a validator built to
+ * equivocate (test hooks) is caught: its duplicate vote ends up as evidence in a block.
  *
  * The binary is $KUMO_BIN or ./kumo (ctest runs in the build dir). Every wait polls against a
  * deadline; node logs are printed on failure. Ports: a block of 40 from a pid-derived base.
@@ -309,18 +310,95 @@ static void test_wiped_node_block_syncs(void **state)
     assert_true(tn_log_count(3, "block_sync_done") >= 1u);
 }
 
+/* A child that keeps sending txs to node0 (the tenant pays itself) until killed. */
+static pid_t tn_load_start(void)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        for (;;) {
+            (void)tn_kumo("tx bank send --from tenant --home %s/tenant --node http://127.0.0.1:%u "
+                          "tenant 1",
+                          g.dir, g.base_port);
+        }
+    }
+    return pid;
+}
+
 static void test_restart_no_double_sign(void **state)
 {
     (void)state;
+    pid_t load = tn_load_start();
     for (uint32_t round = 0; round < 3; round++) {
         uint32_t victim = round % TN_NODES;
         tn_kill9(victim);
         assert_int_equal(tn_kumo("testnet start --dir %s --timeout 60", g.dir), 0);
         tn_wait_height(tn_all, tn_height_max(tn_all) + 2);
     }
+    (void)kill(load, SIGKILL);
+    (void)waitpid(load, NULL, 0);
     for (uint32_t i = 0; i < TN_NODES; i++) {
         assert_int_equal(tn_log_count(i, "event=duplicate_vote"), 0);
     }
+}
+
+/* True when the kumo binary was built with KUMO_TEST_HOOKS (debug and ASan presets). */
+static bool tn_has_test_hooks(void)
+{
+    char cmd[PATH_MAX + 64];
+    (void)snprintf(cmd, sizeof(cmd), "'%s' version | grep -q 'test hooks: on'", g.kumo);
+    return system(cmd) == 0;
+}
+
+/* The first height in [from, to] whose block on node carries evidence, or 0. */
+static uint64_t tn_evidence_height(uint32_t node, uint64_t from, uint64_t to)
+{
+    for (uint64_t h = from; h <= to; h++) {
+        char path[64];
+        (void)snprintf(path, sizeof(path), "/blocks/%" PRIu64, h);
+        json_t *b = tn_get(node, path);
+        size_t n = json_array_size(json_object_get(b, "evidence"));
+        json_decref(b);
+        if (n > 0) {
+            return h;
+        }
+    }
+    return 0;
+}
+
+/* A validator that prevotes both a value and nil: the others see the duplicate vote, gossip
+ * the evidence and a proposer puts it in a block; the chain goes on. */
+static void test_equivocator_evidence_in_block(void **state)
+{
+    (void)state;
+    if (!tn_has_test_hooks()) {
+        fprintf(stderr, "skipped: this kumo build has no test hooks (release)\n");
+        skip();
+    }
+    tn_kill9(3);
+    assert_int_equal(setenv("KUMO_TEST_EQUIVOCATE", "node3", 1), 0);
+    int rc = tn_kumo("testnet start --dir %s --timeout 60", g.dir);
+    assert_int_equal(unsetenv("KUMO_TEST_EQUIVOCATE"), 0);
+    assert_int_equal(rc, 0);
+    int64_t from = tn_height_max(tn_all);
+    uint64_t found = 0;
+    uint64_t deadline = tn_now_ms() + TN_WAIT_MS;
+    while (found == 0 && tn_now_ms() < deadline) {
+        int64_t h = tn_height(0);
+        found = h > from ? tn_evidence_height(0, (uint64_t)from + 1u, (uint64_t)h) : 0;
+        if (found == 0) {
+            tn_pause_ms(200);
+        }
+    }
+    if (found == 0) {
+        tn_logs_print();
+        fail_msg("no block with evidence after height %" PRId64, from);
+    }
+    tn_wait_height(tn_all, (int64_t)found + 2);
+    tn_blocks_agree(tn_all, (uint64_t)from, found + 2u);
+    /* Back to an honest node3 for whatever runs next. */
+    tn_kill9(3);
+    assert_int_equal(tn_kumo("testnet start --dir %s --timeout 60", g.dir), 0);
 }
 
 static int tn_setup(void **state)
@@ -367,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_two_down_halt_then_resume),
         cmocka_unit_test(test_wiped_node_block_syncs),
         cmocka_unit_test(test_restart_no_double_sign),
+        cmocka_unit_test(test_equivocator_evidence_in_block),
     };
     return cmocka_run_group_tests(tests, tn_setup, tn_teardown);
 }
