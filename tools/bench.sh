@@ -9,3 +9,5 @@ echo "# bench_market match"; "$b/bench_market" match
 echo "# bench_market orders"; "$b/bench_market" orders
 echo "# bench_node"; "$b/bench_node"
 echo "# bench_node testnet (4 validators vs 1)"; "$b/bench_node" testnet
+echo "# consensus simulation speed (release, 1000 seeds)"
+KUMO_SIM_SEEDS=1000 "$b/sim_sim_test_sim_consensus" | grep -E '^sim_'

@@ -282,7 +282,10 @@ int kumo_consensus_on_msg(kumo_consensus_t *c, kumo_bytes_t msg, kumo_err_ctx_t 
     return 0;
 }
 
-static int own_vote_send(kumo_consensus_t *c, const vote_set_t *set, kumo_consensus_msg_kind_t kind)
+static int own_vote_send(kumo_consensus_t *c,
+                         const vote_set_t *set,
+                         kumo_consensus_msg_kind_t kind,
+                         uint32_t round)
 {
     const vote_slot_t *slot = &set->slots[c->self];
     if (!slot->present) {
@@ -291,7 +294,7 @@ static int own_vote_send(kumo_consensus_t *c, const vote_set_t *set, kumo_consen
     kumo_consensus_msg_t v = {0};
     v.kind = kind;
     v.height = c->height;
-    v.round = c->round;
+    v.round = round;
     v.pol_round = KUMO_CONSENSUS_ROUND_NONE;
     v.has_value = slot->has_value;
     memcpy(v.value_id, slot->value_id, KUMO_CRYPTO_HASH_BYTES);
@@ -304,19 +307,33 @@ static int own_vote_send(kumo_consensus_t *c, const vote_set_t *set, kumo_consen
     return c->io.broadcast(c->io.ctx, kumo_bytes_make(buf, len));
 }
 
-/* Re-sends what we already signed in the current round (never signs anything new). */
+/* Re-sends what we already signed in one round (never signs anything new). */
+static int rebroadcast_round(kumo_consensus_t *c, uint32_t round)
+{
+    const round_state_t *rs = c->rounds[round];
+    if (rs == NULL) {
+        return 0;
+    }
+    if (rs->proposal_count > 0 && kumo_consensus_valset_proposer(&c->vs, round) == c->self) {
+        KUMO_GUARD(proposal_send(c, round, &rs->proposals[0]));
+    }
+    KUMO_GUARD(own_vote_send(c, &rs->prevotes, KUMO_CONSENSUS_MSG_PREVOTE, round));
+    return own_vote_send(c, &rs->precommits, KUMO_CONSENSUS_MSG_PRECOMMIT, round);
+}
+
+/* The current round and the one before: a node that moved on alone (it saw +2/3 precommits
+ * of the round) re-sends the precommit the others may have lost, or they could wait for
+ * that quorum forever (the simulation found this). */
 static int rebroadcast(kumo_consensus_t *c)
 {
     KUMO_GUARD(timer_arm(c, KUMO_CONSENSUS_TIMER_REBROADCAST));
-    const round_state_t *rs = c->rounds[c->round];
-    if (c->step == KUMO_CONSENSUS_STEP_NEW_HEIGHT || rs == NULL) {
+    if (c->step == KUMO_CONSENSUS_STEP_NEW_HEIGHT) {
         return 0;
     }
-    if (rs->proposal_count > 0 && kumo_consensus_valset_proposer(&c->vs, c->round) == c->self) {
-        KUMO_GUARD(proposal_send(c, c->round, &rs->proposals[0]));
+    if (c->round > 0) {
+        KUMO_GUARD(rebroadcast_round(c, c->round - 1u));
     }
-    KUMO_GUARD(own_vote_send(c, &rs->prevotes, KUMO_CONSENSUS_MSG_PREVOTE));
-    return own_vote_send(c, &rs->precommits, KUMO_CONSENSUS_MSG_PRECOMMIT);
+    return rebroadcast_round(c, c->round);
 }
 
 /* Alg. 1, lines 57-66: OnTimeoutPropose, OnTimeoutPrevote, OnTimeoutPrecommit. */

@@ -60,18 +60,32 @@ void node_bsync_peer_down(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYT
     }
 }
 
-/* The peer furthest ahead, if it is far enough ahead to need block sync. */
-static const node_peer_height_t *bsync_ahead(const node_cons_t *nc)
+/* The peer furthest ahead, if it is far enough ahead to need block sync: 2 heights, or 1
+ * for longer than NODE_BSYNC_STUCK_MS at the same height of ours. */
+static const node_peer_height_t *bsync_ahead(node_cons_t *nc)
 {
     const node_peer_height_t *best = NULL;
     for (uint32_t i = 0; i < KUMO_P2P_PEER_COUNT_MAX; i++) {
         const node_peer_height_t *p = &nc->peers[i];
-        if (p->used && p->height >= nc->node->height + NODE_BSYNC_LAG_HEIGHTS &&
-            (best == NULL || p->height > best->height)) {
+        if (p->used && p->height > nc->node->height && (best == NULL || p->height > best->height)) {
             best = p;
         }
     }
-    return best;
+    uint64_t h = nc->node->height;
+    if (best == NULL) {
+        nc->behind_since_ms = 0;
+        return NULL;
+    }
+    if (best->height >= h + NODE_BSYNC_LAG_HEIGHTS) {
+        return best;
+    }
+    uint64_t now = node_cons_now_ms();
+    if (nc->behind_height != h || nc->behind_since_ms == 0) {
+        nc->behind_height = h;
+        nc->behind_since_ms = now;
+        return NULL;
+    }
+    return now - nc->behind_since_ms >= NODE_BSYNC_STUCK_MS ? best : NULL;
 }
 
 /* Requests the next block from the peer furthest ahead, or restarts consensus when none is. */

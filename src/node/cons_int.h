@@ -34,6 +34,9 @@ enum {
 #define NODE_BSYNC_REQUEST_MS 3000u
 /* A peer this many heights ahead means consensus alone will not catch us up. */
 #define NODE_BSYNC_LAG_HEIGHTS 2u
+/* One height behind for this long also means it (the peers that decided it moved on and,
+ * after a restart, may no longer hold its votes). */
+#define NODE_BSYNC_STUCK_MS 3000u
 /* WAL record kinds; messages already logged this height are not logged again. */
 #define NODE_WAL_MSG 1u
 /* Evidence older than this many heights is not included any more. */
@@ -79,6 +82,8 @@ struct node_cons {
     uint64_t request_sent_ms;
     uint8_t request_peer[KUMO_TLS_NODE_ID_BYTES];
     uint64_t synced_blocks;
+    uint64_t behind_height; /* our height when a peer was first seen one ahead */
+    uint64_t behind_since_ms;
     /* Crash safety: the consensus messages of the current height (received and our own),
      * fsync'd before the engine acts on them, and the last signature's height/round/step. */
     kumo_wal_t *wal;

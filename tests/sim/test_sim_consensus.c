@@ -6,23 +6,31 @@
  * run: 4 to 7 validators with equal or unequal power, message loss, delay (hence reordering),
  * duplication, a partition that heals, and sometimes one byzantine validator (power below a
  * third) that equivocates: it sends conflicting signed votes and proposals to two halves of
- * the network. Faults stop at heal time (the GST of the paper); after it, delays are bounded.
+ * the network, and up to two crash-restarts of honest validators before the heal: a crash
+ * loses the engine, its timers and messages in flight to it; the restart reopens the engine
+ * from what the node keeps on disk (its decided chain, its signer state, the WAL of the
+ * current and last heights' messages), replays the WAL, and signs only through the signer
+ * state, as src/node does. Faults stop at heal time (the GST of the paper); after it, delays
+ * are bounded.
  * Checked at every step: agreement (no two honest nodes decide different values at a height),
  * validity (a decided value was proposed, passes the validity predicate and carries +2/3 valid
  * precommit signatures), no honest double-sign (every sign request of an honest node is
- * unique per height/round/type), evidence names only the byzantine validator; after healing,
+ * unique per height/round/type, across restarts too: only released signatures count, and a
+ * refused one is counted), a restarted node re-decides its last height identically, evidence
+ * names only the byzantine validator; after healing,
  * liveness: every honest node decides SIM_LIVE_HEIGHTS new heights within SIM_LIVE_BOUND_MS
  * of virtual time.
  *
  * A failure prints the seed and `KUMO_SIM_SEED=<seed> ctest -R sim_consensus`. Default: the
- * fixed seeds below plus derived seeds up to SIM_RUNS_DEFAULT runs; KUMO_SIM_SEEDS=N runs N.
- * Crash + restart from a WAL is not simulated yet: the WAL and signer state come with the
- * node integration (issue #5, item 2).
+ * fixed seeds below plus derived seeds up to SIM_RUNS_DEFAULT runs; KUMO_SIM_SEEDS=N runs N
+ * (ctest sets it per preset: 2000 release, 300 debug, 150 ASan). It prints its speed as
+ * sim_runs_per_s / sim_heights_per_s lines (tools/bench.sh collects them).
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "consensus/consensus.h"
 #include "helpers/testrng.h"
@@ -39,11 +47,20 @@
 
 static const uint64_t sim_fixed_seeds[] = {0x5eed, 1, 2, 3, 0xdeadbeef, 42, 7777, 0xc0ffee};
 
+enum {
+    SIM_EV_TIMER = 0,
+    SIM_EV_MSG = 1,
+    SIM_EV_CRASH = 2,
+    SIM_EV_RESTART = 3
+};
+/* WAL bytes a node keeps for its current height (a restart replays them). */
+#define SIM_WAL_BYTES_MAX (4u * 1024u * 1024u)
+
 typedef struct sim_event {
     uint64_t time_ms;
     uint64_t seq;
     uint32_t node;
-    uint32_t kind; /* 0 timer, 1 message (timers first on a tie, then by node) */
+    uint32_t kind; /* SIM_EV_*: timers first on a tie, then by node */
     uint32_t timer_id;
     uint64_t timer_gen;
     uint8_t *msg;
@@ -70,6 +87,14 @@ typedef struct sim_node {
     uint64_t decided_at_heal;
     sim_signed_t *signed_log;
     uint32_t signed_count;
+    /* Crash recovery, as the node does it: what survives a crash is the decided chain
+     * (decided_height), the signer state and the WAL of the current height's messages. */
+    bool down;
+    kumo_consensus_signer_state_t signer;
+    kumo_buf_t wal;      /* u32-prefixed consensus messages of the current height */
+    kumo_buf_t wal_prev; /* ... and of the last decided height (the node keeps its block) */
+    bool replaying;
+    uint32_t crashes;
 } sim_node_t;
 
 typedef struct sim {
@@ -98,11 +123,16 @@ typedef struct sim {
     uint64_t evidence_count;
     uint64_t events;
     uint64_t max_height;
+    kumo_consensus_cfg_t cfg;
+    uint32_t crash_count; /* crashes drawn for this run */
+    uint64_t refused_signs;
 } sim_t;
 
 static uint64_t sim_total_evidence;
 static uint64_t sim_total_heights;
 static uint64_t sim_total_byz_runs;
+static uint64_t sim_total_crashes;
+static uint64_t sim_total_refused;
 
 #define SIM_CHECK(sim, cond, ...)                                                              \
     do {                                                                                       \
@@ -190,6 +220,19 @@ static bool sim_cut(const sim_t *s, uint32_t from, uint32_t to)
     return ((s->part_mask >> from) & 1u) != ((s->part_mask >> to) & 1u);
 }
 
+static void sim_wal_append(sim_node_t *node, kumo_bytes_t msg)
+{
+    if (node->replaying) {
+        return; /* already in the log */
+    }
+    uint8_t len[4];
+    kumo_be32_put(len, (uint32_t)msg.len);
+    if (node->wal.len + 4u + msg.len <= SIM_WAL_BYTES_MAX) {
+        assert_int_equal(kumo_buf_append(&node->wal, len, sizeof(len)), 0);
+        assert_int_equal(kumo_buf_append(&node->wal, msg.ptr, msg.len), 0);
+    }
+}
+
 static void sim_deliver_one(sim_t *s, uint32_t from, uint32_t to, kumo_bytes_t msg)
 {
     if (sim_cut(s, from, to)) {
@@ -251,6 +294,9 @@ static int io_broadcast(void *ctx, kumo_bytes_t msg)
     sim_t *s = node->sim;
     uint8_t twin[KUMO_CONSENSUS_PROPOSAL_BYTES_MIN + 96];
     size_t twin_len = 0;
+    if ((int32_t)node->index != s->byz) {
+        sim_wal_append(node, msg);
+    }
     bool equivocate = (int32_t)node->index == s->byz && msg.len < 512 &&
                       kumo_test_rng_below(&s->rng, 100) < 60 &&
                       sim_byz_twin(s, node, msg, twin, &twin_len);
@@ -325,13 +371,29 @@ static void sim_signed_record(sim_t *s, sim_node_t *node, kumo_bytes_t sb)
     node->signed_log[node->signed_count++] = rec;
 }
 
+/* Honest nodes sign through the signer state, exactly as the node does; only signatures
+ * that leave the node are checked for double signing. */
 static int io_sign(void *ctx, kumo_bytes_t msg, uint8_t sig_out[KUMO_CRYPTO_SIG_BYTES])
 {
     sim_node_t *node = ctx;
-    if ((int32_t)node->index != node->sim->byz) {
-        sim_signed_record(node->sim, node, msg);
+    if ((int32_t)node->index == node->sim->byz) {
+        kumo_crypto_sign(&node->kp, msg, sig_out);
+        return 0;
     }
-    kumo_crypto_sign(&node->kp, msg, sig_out);
+    bool same = false;
+    int rc = kumo_consensus_signer_check(&node->signer, msg, &same, NULL);
+    if (rc == KUMO_EDOUBLESIGN) {
+        node->sim->refused_signs++;
+        return rc;
+    }
+    SIM_CHECK(node->sim, rc == 0, "sign bytes the signer cannot parse");
+    if (same) {
+        memcpy(sig_out, node->signer.sig, KUMO_CRYPTO_SIG_BYTES);
+    } else {
+        kumo_crypto_sign(&node->kp, msg, sig_out);
+        kumo_consensus_signer_update(&node->signer, msg, sig_out);
+    }
+    sim_signed_record(node->sim, node, msg);
     return 0;
 }
 
@@ -395,10 +457,24 @@ static int io_deliver(void *ctx, const kumo_consensus_decision_t *d)
 {
     sim_node_t *node = ctx;
     sim_t *s = node->sim;
+    if (d->height == node->decided_height && node->crashes > 0) {
+        /* A restarted node re-deciding its last height from its log: it must be the same. */
+        uint8_t again[KUMO_CRYPTO_HASH_BYTES];
+        kumo_crypto_sha256(d->value, again);
+        SIM_CHECK(s,
+                  (int32_t)node->index == s->byz || !s->decided_set[d->height] ||
+                      memcmp(s->decided_id[d->height], again, sizeof(again)) == 0,
+                  "node %u re-decided another value at h=%" PRIu64, node->index, d->height);
+        return 0;
+    }
     SIM_CHECK(s, d->height == node->decided_height + 1,
               "node %u decides h=%" PRIu64 " after %" PRIu64, node->index, d->height,
               node->decided_height);
     node->decided_height = d->height;
+    kumo_buf_t t = node->wal_prev; /* the current height's log becomes the previous one */
+    node->wal_prev = node->wal;
+    node->wal = t;
+    kumo_buf_reset(&node->wal);
     if ((int32_t)node->index == s->byz) {
         return 0;
     }
@@ -462,10 +538,80 @@ static void sim_draw(sim_t *s)
     s->dup_pct = (uint32_t)kumo_test_rng_below(&s->rng, 15);
     s->delay_max_ms = 20 + (uint32_t)kumo_test_rng_below(&s->rng, 1500);
     s->heal_ms = 2000 + kumo_test_rng_below(&s->rng, 8000);
+    s->crash_count = (uint32_t)kumo_test_rng_below(&s->rng, 3); /* 0..2 crash-restarts */
     s->part_mask = 0;
     if (kumo_test_rng_below(&s->rng, 100) < 50) {
         s->part_mask = 1u + (uint32_t)kumo_test_rng_below(&s->rng, (1u << s->n) - 2u);
         s->part_start_ms = kumo_test_rng_below(&s->rng, s->heal_ms);
+    }
+}
+
+/* Opens (or reopens after a crash) node's engine at the height after its decided chain,
+ * with that height's proposer priorities, and replays its WAL into it. */
+static void sim_node_open(sim_t *s, sim_node_t *node)
+{
+    kumo_consensus_io_t io = {
+        .ctx = node,
+        .now_ms = io_now_ms,
+        .timer_set = io_timer_set,
+        .broadcast = io_broadcast,
+        .send = io_send,
+        .sign = io_sign,
+        .get_value_to_propose = io_get_value,
+        .validate_value = io_validate,
+        .deliver_decided = io_deliver,
+        .evidence = io_evidence,
+    };
+    /* A restart reopens the last decided height too, so the node can re-decide it from its
+     * log and answer peers still finishing it (as the real node serves it from its store). */
+    uint64_t height = node->crashes > 0 && node->decided_height > 0 ? node->decided_height
+                                                                    : node->decided_height + 1u;
+    kumo_consensus_valset_t vs = s->vs;
+    for (uint64_t h = 1; h < height; h++) {
+        (void)kumo_consensus_valset_priority_step(&vs);
+    }
+    kumo_err_ctx_t err = {0};
+    int rc = kumo_consensus_open(&s->cfg, &vs, node->kp.pubkey, height, &io, &node->engine, &err);
+    if (rc != 0) {
+        fail_msg("open: %s", err.detail);
+    }
+}
+
+static void sim_replay(sim_t *s, sim_node_t *node, const kumo_buf_t *log)
+{
+    kumo_reader_t r;
+    kumo_reader_init(&r, kumo_buf_bytes(log));
+    kumo_bytes_t msg;
+    while (kumo_reader_remaining(&r) > 0 &&
+           kumo_reader_read_prefixed(&r, SIM_WAL_BYTES_MAX, &msg) == 0) {
+        int rc = kumo_consensus_on_msg(node->engine, msg, NULL);
+        SIM_CHECK(s, rc == 0 || rc == KUMO_EUNAUTH, "node %u replay: %s", node->index,
+                  kumo_err_name(rc));
+    }
+}
+
+static void sim_node_start(sim_t *s, sim_node_t *node)
+{
+    SIM_CHECK(s, kumo_consensus_start(node->engine, NULL) == 0, "start node %u", node->index);
+    node->replaying = true;
+    sim_replay(s, node, &node->wal_prev);
+    sim_replay(s, node, &node->wal);
+    node->replaying = false;
+}
+
+static void sim_crashes_schedule(sim_t *s)
+{
+    for (uint32_t k = 0; k < s->crash_count; k++) {
+        uint32_t who = (uint32_t)kumo_test_rng_below(&s->rng, s->n);
+        if ((int32_t)who == s->byz) {
+            continue;
+        }
+        sim_event_t ev = {.kind = SIM_EV_CRASH, .node = who};
+        ev.time_ms = 1 + kumo_test_rng_below(&s->rng, s->heal_ms);
+        heap_push(s, ev);
+        ev.kind = SIM_EV_RESTART;
+        ev.time_ms += 100 + kumo_test_rng_below(&s->rng, 3000);
+        heap_push(s, ev);
     }
 }
 
@@ -487,10 +633,9 @@ static void sim_setup(sim_t *s, uint64_t seed)
     assert_int_equal(
         kumo_consensus_valset_init(&s->vs, (const uint8_t(*)[32])pubkeys, s->powers, s->n, NULL),
         0);
-    kumo_consensus_cfg_t cfg;
-    kumo_consensus_cfg_default(&cfg);
-    cfg.chain_id = SIM_CHAIN_ID;
-    cfg.history_count = KUMO_CONSENSUS_HISTORY_COUNT_MAX;
+    kumo_consensus_cfg_default(&s->cfg);
+    s->cfg.chain_id = SIM_CHAIN_ID;
+    s->cfg.history_count = KUMO_CONSENSUS_HISTORY_COUNT_MAX;
     for (uint32_t i = 0; i < s->n; i++) {
         sim_node_t *node = &s->nodes[i];
         node->sim = s;
@@ -498,27 +643,14 @@ static void sim_setup(sim_t *s, uint64_t seed)
         node->vindex = (uint32_t)kumo_consensus_valset_find(&s->vs, node->kp.pubkey);
         node->signed_log = calloc(SIM_SIGNED_MAX, sizeof(sim_signed_t));
         assert_non_null(node->signed_log);
-        kumo_consensus_io_t io = {
-            .ctx = node,
-            .now_ms = io_now_ms,
-            .timer_set = io_timer_set,
-            .broadcast = io_broadcast,
-            .send = io_send,
-            .sign = io_sign,
-            .get_value_to_propose = io_get_value,
-            .validate_value = io_validate,
-            .deliver_decided = io_deliver,
-            .evidence = io_evidence,
-        };
-        kumo_err_ctx_t err = {0};
-        int rc = kumo_consensus_open(&cfg, &s->vs, node->kp.pubkey, 1, &io, &node->engine, &err);
-        if (rc != 0) {
-            fail_msg("open: %s", err.detail);
-        }
+        kumo_buf_init(&node->wal, SIM_WAL_BYTES_MAX);
+        kumo_buf_init(&node->wal_prev, SIM_WAL_BYTES_MAX);
+        sim_node_open(s, node);
     }
     for (uint32_t i = 0; i < s->n; i++) {
-        assert_int_equal(kumo_consensus_start(s->nodes[i].engine, NULL), 0);
+        sim_node_start(s, &s->nodes[i]);
     }
+    sim_crashes_schedule(s);
 }
 
 static void sim_teardown(sim_t *s)
@@ -526,6 +658,8 @@ static void sim_teardown(sim_t *s)
     for (uint32_t i = 0; i < s->n; i++) {
         kumo_consensus_close(s->nodes[i].engine);
         free(s->nodes[i].signed_log);
+        kumo_buf_free(&s->nodes[i].wal);
+        kumo_buf_free(&s->nodes[i].wal_prev);
     }
     for (size_t i = 0; i < s->heap_count; i++) {
         free(s->heap[i].msg);
@@ -534,17 +668,45 @@ static void sim_teardown(sim_t *s)
     free(s->proposed);
 }
 
+/* A crash loses the engine (memory, pending timers, messages in flight to it); the restart
+ * reopens it from what survives. */
+static void sim_crash_or_restart(sim_t *s, sim_node_t *node, uint32_t kind)
+{
+    if (kind == SIM_EV_CRASH && !node->down) {
+        kumo_consensus_close(node->engine);
+        node->engine = NULL;
+        node->down = true;
+        node->crashes++;
+        sim_total_crashes++;
+        for (uint32_t t = 0; t < KUMO_CONSENSUS_TIMER_COUNT; t++) {
+            node->timer_gen[t]++; /* its armed timers die with it */
+        }
+    } else if (kind == SIM_EV_RESTART && node->down) {
+        node->down = false;
+        sim_node_open(s, node);
+        sim_node_start(s, node);
+    }
+}
+
 static void sim_event_run(sim_t *s, sim_event_t *ev)
 {
     sim_node_t *node = &s->nodes[ev->node];
     kumo_err_ctx_t err = {0};
     int rc = 0;
-    if (ev->kind == 0) {
-        if (ev->timer_gen == node->timer_gen[ev->timer_id]) {
+    if (ev->kind == SIM_EV_CRASH || ev->kind == SIM_EV_RESTART) {
+        sim_crash_or_restart(s, node, ev->kind);
+    } else if (ev->kind == SIM_EV_TIMER) {
+        if (!node->down && ev->timer_gen == node->timer_gen[ev->timer_id]) {
             rc = kumo_consensus_on_timer(node->engine, ev->timer_id, &err);
         }
     } else {
-        rc = kumo_consensus_on_msg(node->engine, kumo_bytes_make(ev->msg, ev->msg_len), &err);
+        kumo_bytes_t msg = kumo_bytes_make(ev->msg, ev->msg_len);
+        if (!node->down) {
+            if ((int32_t)node->index != s->byz) {
+                sim_wal_append(node, msg); /* logged before it is acted on */
+            }
+            rc = kumo_consensus_on_msg(node->engine, msg, &err);
+        }
         free(ev->msg);
     }
     SIM_CHECK(s, rc == 0, "node %u event kind %u: %s %s", ev->node, ev->kind, kumo_err_name(rc),
@@ -555,6 +717,10 @@ static void sim_dump(const sim_t *s)
 {
     for (uint32_t i = 0; i < s->n; i++) {
         const kumo_consensus_t *e = s->nodes[i].engine;
+        if (e == NULL) {
+            fprintf(stderr, "  node %u down\n", i);
+            continue;
+        }
         fprintf(stderr,
                 "  node %u%s power=%" PRIu64 " h=%" PRIu64 " r=%u step=%d decided=%" PRIu64
                 " drops=%" PRIu64 " locked=%d valid=%d\n",
@@ -584,9 +750,10 @@ static void sim_run_one(uint64_t seed, bool verbose)
     sim_setup(s, seed);
     if (verbose) {
         printf("sim_consensus: seed=0x%" PRIx64
-               " n=%u byz=%d loss=%u%% dup=%u%% delay<=%ums heal=%" PRIu64 "ms partition=0x%x\n",
+               " n=%u byz=%d loss=%u%% dup=%u%% delay<=%ums heal=%" PRIu64
+               "ms partition=0x%x crashes=%u\n",
                seed, s->n, s->byz, s->loss_pct, s->dup_pct, s->delay_max_ms, s->heal_ms,
-               s->part_mask);
+               s->part_mask, s->crash_count);
     }
     bool healed = false;
     while (s->heap_count > 0) {
@@ -615,6 +782,7 @@ static void sim_run_one(uint64_t seed, bool verbose)
     sim_total_evidence += s->evidence_count;
     sim_total_heights += s->max_height;
     sim_total_byz_runs += s->byz >= 0 ? 1u : 0u;
+    sim_total_refused += s->refused_signs;
     sim_teardown(s);
     free(s);
 }
@@ -635,13 +803,26 @@ static void test_sim_consensus(void **state)
     for (size_t i = 0; i < KUMO_ARRAY_COUNT(sim_fixed_seeds) && done < runs; i++, done++) {
         sim_run_one(sim_fixed_seeds[i], false);
     }
+    struct timespec t0;
+    (void)clock_gettime(CLOCK_MONOTONIC, &t0);
     uint64_t x = 0x6b756d6f73696dull; /* "kumosim": derived seeds are fixed too */
     for (; done < runs; done++) {
         sim_run_one(kumo_test_rng_splitmix(&x), false);
     }
     printf("sim_consensus: %" PRIu64 " runs, %" PRIu64 " heights decided, %" PRIu64
-           " byzantine runs, %" PRIu64 " evidence reports\n",
-           runs, sim_total_heights, sim_total_byz_runs, sim_total_evidence);
+           " byzantine runs, %" PRIu64 " evidence reports, %" PRIu64 " crash-restarts, %" PRIu64
+           " signatures refused after a restart\n",
+           runs, sim_total_heights, sim_total_byz_runs, sim_total_evidence, sim_total_crashes,
+           sim_total_refused);
+    /* Speed, for sizing CI (printed, never asserted): bench.sh collects these lines. */
+    struct timespec t1;
+    (void)clock_gettime(CLOCK_MONOTONIC, &t1);
+    uint64_t us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000u +
+                  (uint64_t)(t1.tv_nsec / 1000 - t0.tv_nsec / 1000);
+    if (us > 0) {
+        printf("sim_runs_per_s=%" PRIu64 " 1/s\nsim_heights_per_s=%" PRIu64 " 1/s\n",
+               runs * 1000000u / us, sim_total_heights * 1000000u / us);
+    }
     assert_true(runs < 20 || sim_total_evidence > 0);
 }
 
