@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# demo.sh - `make demo`: starts a local single-validator kumo node and walks the marketplace
+# demo.sh - `make demo`: starts a local 4-validator kumo testnet (real processes agreeing on
+# blocks with Tendermint consensus over TLS) and walks the marketplace
 # lifecycle through the kumo CLI against it, printing each step: two providers register (us-east
 # and us-west), the tenant deploys the seed's web application (a web group and a db group),
 # the providers bid, the facilitator leases automatically, the providers confirm over a few
@@ -16,9 +17,9 @@ kumo=${1:-build/release/kumo}
 kumo=$(cd "$(dirname "$kumo")" && pwd)/$(basename "$kumo")
 block_ms=${KUMO_DEMO_BLOCK_MS:-300}
 work=$(mktemp -d "${TMPDIR:-/tmp}/kumo-demo-XXXXXX")
-node_home=$work/node
+tn=$work/testnet
 cli_home=$work/cli
-log=$work/node.log
+log=$tn/node0/node.log
 node_pid=
 
 if [ -t 1 ]; then
@@ -31,22 +32,8 @@ k() { "$kumo" "$@" --home "$cli_home"; }
 
 stop_node() {
     [ -n "$node_pid" ] || return 0
-    kill -TERM "$node_pid" 2>/dev/null || true
-    for _ in $(seq 100); do
-        kill -0 "$node_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$node_pid" 2>/dev/null; then
-        echo "demo: node did not stop within 10 s of SIGTERM; killing it" >&2
-        kill -KILL "$node_pid" 2>/dev/null || true
-        wait "$node_pid" 2>/dev/null || true
-        node_pid=
-        return 1
-    fi
-    local rc=0
-    wait "$node_pid" || rc=$?
     node_pid=
-    return $rc
+    "$kumo" testnet stop --dir "$tn" >/dev/null
 }
 
 on_exit() {
@@ -71,10 +58,6 @@ wait_for() {
     shift 2
     local deadline=$((SECONDS + secs))
     until "$@" >/dev/null 2>&1; do
-        if [ -n "$node_pid" ] && ! kill -0 "$node_pid" 2>/dev/null; then
-            echo "demo: the node exited while waiting for $what" >&2
-            return 1
-        fi
         if [ $SECONDS -ge $deadline ]; then
             echo "demo: timed out after ${secs}s waiting for $what" >&2
             return 1
@@ -99,22 +82,21 @@ for name in tenant dc-east dc-west; do
     k keys add "$name" >/dev/null
     say "key $name: $(k keys show "$name" --address)"
 done
-"$kumo" init --home "$node_home" --chain-id kumo-demo >/dev/null
-for name in tenant dc-east dc-west; do
-    "$kumo" genesis add-account --home "$node_home" "$(k keys show "$name" --address)" 10000000 \
-        >/dev/null
+base_port=$((20000 + (RANDOM % 2000) * 10))
+"$kumo" testnet init --dir "$tn" --validators 4 --providers 0 --chain-id kumo-demo \
+    --base-port "$base_port" --block-interval-ms "$block_ms" >/dev/null
+for i in 0 1 2 3; do
+    for name in tenant dc-east dc-west; do
+        "$kumo" genesis add-account --home "$tn/node$i" "$(k keys show "$name" --address)" \
+            10000000 >/dev/null
+    done
 done
 say "genesis: tenant, dc-east and dc-west start with 10000000 ukumo (10 kumo) each"
-# Port 0: the node picks a free port and names it in its node_started log line.
-"$kumo" node start --home "$node_home" --rpc-listen 127.0.0.1:0 --block-interval-ms "$block_ms" \
-    >"$log" 2>&1 &
-node_pid=$!
-started() { grep -q 'event=node_started' "$log"; }
-wait_for 20 "the node to start (node_started in $log)" started
-addr=$(sed -n 's/.*event=node_started.* rpc=\([^ ]*\).*/\1/p' "$log" | head -n 1)
-export KUMO_NODE=http://$addr
-wait_for 20 "the node to answer GET /status at $KUMO_NODE" k query status
-say "node running (pid $node_pid) at $KUMO_NODE, one block every ${block_ms} ms"
+node_pid=testnet
+"$kumo" testnet start --dir "$tn" | sed 's/^/   /'
+export KUMO_NODE=http://127.0.0.1:$base_port
+wait_for 20 "the testnet to answer GET /status at $KUMO_NODE" k query status
+say "4 validators running; the CLI talks to node0 at $KUMO_NODE; a block every ~${block_ms} ms"
 k query params | sed 's/^/   /'
 
 bold "1. providers register"
@@ -191,6 +173,6 @@ for name in tenant dc-east dc-west; do
     printf '   %-8s %14s %+12d\n' "$name" "$b ukumo" $((b - 10000000))
 done
 
-bold "stopping the node"
+bold "stopping the testnet"
 stop_node
-say "node stopped cleanly; demo complete"
+say "validators stopped cleanly; demo complete"
