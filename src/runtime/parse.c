@@ -1,0 +1,182 @@
+/*
+ * parse.c - Docker Engine API answers into runtime structs (runtime_parse.h). Bounded: the
+ * answers are capped by the transport, arrays by the caller's capacity, strings by the
+ * struct fields (too long: KUMO_ELIMIT, never truncated silently).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "runtime/runtime_parse.h"
+
+kumo_runtime_state_t kumo_runtime_state_parse(const char *text)
+{
+    if (text == NULL) {
+        return KUMO_RUNTIME_STATE_UNKNOWN;
+    }
+    if (strcmp(text, "running") == 0) {
+        return KUMO_RUNTIME_STATE_RUNNING;
+    }
+    if (strcmp(text, "created") == 0 || strcmp(text, "configured") == 0) {
+        return KUMO_RUNTIME_STATE_CREATED;
+    }
+    if (strcmp(text, "exited") == 0 || strcmp(text, "stopped") == 0 || strcmp(text, "dead") == 0) {
+        return KUMO_RUNTIME_STATE_EXITED;
+    }
+    return KUMO_RUNTIME_STATE_UNKNOWN;
+}
+
+static int copy_str(char *dst, size_t cap, const char *src, const char *what, kumo_err_ctx_t *err)
+{
+    if (src == NULL) {
+        dst[0] = '\0';
+        return 0;
+    }
+    size_t len = strlen(src);
+    KUMO_ENSURE(len < cap, err, KUMO_ELIMIT, "%s of %zu bytes", what, len);
+    memcpy(dst, src, len + 1u);
+    return 0;
+}
+
+static int u64_label(const json_t *labels, const char *key, uint64_t *out)
+{
+    const char *s = json_string_value(json_object_get(labels, key));
+    *out = 0;
+    if (s == NULL) {
+        return 0;
+    }
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || *end != '\0') {
+        return KUMO_EDECODE;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_labels(const json_t *labels, kumo_runtime_container_t *c, kumo_err_ctx_t *err)
+{
+    KUMO_GUARD(copy_str(c->owner, sizeof(c->owner),
+                        json_string_value(json_object_get(labels, "kumo.owner")), "owner", err));
+    KUMO_GUARD(copy_str(c->workload, sizeof(c->workload),
+                        json_string_value(json_object_get(labels, "kumo.workload")), "workload",
+                        err));
+    KUMO_GUARD(copy_str(c->version, sizeof(c->version),
+                        json_string_value(json_object_get(labels, "kumo.version")), "version",
+                        err));
+    uint64_t instance = 0;
+    int rc = u64_label(labels, "kumo.dseq", &c->dseq);
+    rc = rc == 0 ? u64_label(labels, "kumo.gseq", &c->gseq) : rc;
+    rc = rc == 0 ? u64_label(labels, "kumo.oseq", &c->oseq) : rc;
+    rc = rc == 0 ? u64_label(labels, "kumo.instance", &instance) : rc;
+    KUMO_ENSURE(rc == 0 && instance <= UINT32_MAX, err, KUMO_EDECODE, "bad kumo.* label number");
+    c->instance = (uint32_t)instance;
+    return 0;
+}
+
+static int parse_ports(const json_t *ports, kumo_runtime_container_t *c, kumo_err_ctx_t *err)
+{
+    size_t i;
+    const json_t *p;
+    json_array_foreach(ports, i, p)
+    {
+        json_int_t priv = json_integer_value(json_object_get(p, "PrivatePort"));
+        json_int_t pub = json_integer_value(json_object_get(p, "PublicPort"));
+        if (priv <= 0 || priv > 65535 || pub < 0 || pub > 65535) {
+            continue;
+        }
+        KUMO_ENSURE(c->port_count < KUMO_RUNTIME_PORT_COUNT_MAX, err, KUMO_ELIMIT,
+                    "more than %u ports", KUMO_RUNTIME_PORT_COUNT_MAX);
+        c->container_ports[c->port_count] = (uint16_t)priv;
+        c->host_ports[c->port_count] = (uint16_t)pub;
+        c->port_count++;
+    }
+    return 0;
+}
+
+static int parse_one(const json_t *item, kumo_runtime_container_t *c, kumo_err_ctx_t *err)
+{
+    memset(c, 0, sizeof(*c));
+    KUMO_ENSURE(json_is_object(item), err, KUMO_EDECODE, "container list item is not an object");
+    KUMO_GUARD(copy_str(c->id, sizeof(c->id), json_string_value(json_object_get(item, "Id")),
+                        "container id", err));
+    const json_t *names = json_object_get(item, "Names");
+    const char *name = json_string_value(json_array_get(names, 0));
+    if (name != NULL && name[0] == '/') {
+        name++;
+    }
+    KUMO_GUARD(copy_str(c->name, sizeof(c->name), name, "container name", err));
+    c->state = kumo_runtime_state_parse(json_string_value(json_object_get(item, "State")));
+    KUMO_GUARD(parse_labels(json_object_get(item, "Labels"), c, err));
+    return parse_ports(json_object_get(item, "Ports"), c, err);
+}
+
+int kumo_runtime_parse_list(kumo_bytes_t json,
+                            kumo_runtime_container_t *out,
+                            uint32_t cap,
+                            uint32_t *count_out,
+                            kumo_err_ctx_t *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)json.ptr, json.len, 0, &jerr);
+    KUMO_ENSURE(json_is_array(root), err, KUMO_EDECODE, "container list: %s",
+                root == NULL ? jerr.text : "not an array");
+    int rc = json_array_size(root) <= cap
+                 ? 0
+                 : kumo_err_set(err, KUMO_ELIMIT, "%zu containers", json_array_size(root));
+    size_t i;
+    json_t *item;
+    json_array_foreach(root, i, item)
+    {
+        if (rc == 0) {
+            rc = parse_one(item, &out[i], err);
+        }
+    }
+    *count_out = rc == 0 ? (uint32_t)json_array_size(root) : 0;
+    json_decref(root);
+    return rc;
+}
+
+int kumo_runtime_parse_inspect(kumo_bytes_t json, kumo_runtime_inspect_t *out, kumo_err_ctx_t *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)json.ptr, json.len, 0, &jerr);
+    KUMO_ENSURE(json_is_object(root), err, KUMO_EDECODE, "inspect: %s",
+                root == NULL ? jerr.text : "not an object");
+    memset(out, 0, sizeof(*out));
+    const json_t *st = json_object_get(root, "State");
+    const json_t *hc = json_object_get(root, "HostConfig");
+    out->state = kumo_runtime_state_parse(json_string_value(json_object_get(st, "Status")));
+    out->exit_code = (int)json_integer_value(json_object_get(st, "ExitCode"));
+    json_int_t cpus = json_integer_value(json_object_get(hc, "NanoCpus"));
+    json_int_t mem = json_integer_value(json_object_get(hc, "Memory"));
+    out->nano_cpus = cpus > 0 ? (uint64_t)cpus : 0;
+    out->memory_bytes = mem > 0 ? (uint64_t)mem : 0;
+    json_decref(root);
+    return 0;
+}
+
+int kumo_runtime_logs_demux(kumo_bytes_t in, kumo_buf_t *out, kumo_err_ctx_t *err)
+{
+    /* Multiplexed frames start with a stream byte 0..2 and three zero bytes. */
+    bool mux = in.len >= 8 && in.ptr[0] <= 2 && in.ptr[1] == 0 && in.ptr[2] == 0 && in.ptr[3] == 0;
+    if (!mux) {
+        KUMO_ENSURE(kumo_buf_append(out, in.ptr, in.len) == 0, err, KUMO_ELIMIT, "logs too long");
+        return 0;
+    }
+    kumo_reader_t r;
+    kumo_reader_init(&r, in);
+    while (kumo_reader_remaining(&r) > 0) {
+        kumo_bytes_t hdr;
+        kumo_bytes_t body;
+        uint32_t len = 0;
+        KUMO_ENSURE(kumo_reader_read_fixed(&r, 4, &hdr) == 0 &&
+                        kumo_reader_read_u32(&r, &len) == 0 &&
+                        kumo_reader_read_fixed(&r, len, &body) == 0,
+                    err, KUMO_EDECODE, "truncated log frame");
+        KUMO_ENSURE(kumo_buf_append(out, body.ptr, body.len) == 0, err, KUMO_ELIMIT,
+                    "logs too long");
+    }
+    return 0;
+}

@@ -1,0 +1,470 @@
+/*
+ * runtime.c - the Docker Engine API v1.41 over a unix socket with libcurl (runtime.h): one
+ * blocking request per call, answers bounded by KUMO_RUNTIME_ANSWER_BYTES_MAX, errors mapped
+ * to KUMO_E* with the API's message in the detail.
+ */
+#include "runtime/runtime.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "log/log.h"
+#include "runtime/runtime_parse.h"
+
+#define RT_API            "http://d/v1.41"
+#define RT_CONNECT_MS     2000L
+#define RT_TIMEOUT_MS     30000L
+#define RT_PATH_BYTES     1024u
+#define RT_STOP_TIMEOUT_S 1
+
+struct kumo_runtime {
+    char socket[512];
+    CURL *curl;
+};
+
+typedef struct rt_answer {
+    long status;
+    kumo_buf_t body;
+} rt_answer_t;
+
+static size_t rt_write_cb(char *ptr, size_t size, size_t nmemb, void *ctx)
+{
+    kumo_buf_t *buf = ctx;
+    return kumo_buf_append(buf, ptr, size * nmemb) == 0 ? size * nmemb : 0;
+}
+
+/* The API's {"message": ...} of an error answer, or its first bytes. */
+static void rt_message(const rt_answer_t *a, char *out, size_t cap)
+{
+    json_t *j = json_loadb((const char *)a->body.ptr, a->body.len, 0, NULL);
+    const char *m = json_string_value(json_object_get(j, "message"));
+    if (m != NULL) {
+        (void)snprintf(out, cap, "%s", m);
+    } else {
+        int n = (int)(a->body.len < cap - 1u ? a->body.len : cap - 1u);
+        (void)snprintf(out, cap, "%.*s", n, a->body.ptr != NULL ? (const char *)a->body.ptr : "");
+    }
+    json_decref(j);
+}
+
+/* One request; body (JSON text) may be NULL. The answer's body is the caller's to free. */
+static int rt_call(kumo_runtime_t *rt,
+                   const char *method,
+                   const char *path,
+                   const char *body,
+                   rt_answer_t *a,
+                   kumo_err_ctx_t *err)
+{
+    char url[RT_PATH_BYTES + 32];
+    int n = snprintf(url, sizeof(url), RT_API "%s", path);
+    KUMO_ENSURE(n > 0 && (size_t)n < sizeof(url), err, KUMO_ELIMIT, "API path too long");
+    kumo_buf_init(&a->body, KUMO_RUNTIME_ANSWER_BYTES_MAX);
+    a->status = 0;
+    CURL *c = rt->curl;
+    curl_easy_reset(c);
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    (void)curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, rt->socket);
+    (void)curl_easy_setopt(c, CURLOPT_URL, url);
+    (void)curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    (void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, RT_CONNECT_MS);
+    (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, RT_TIMEOUT_MS);
+    (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, rt_write_cb);
+    (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, &a->body);
+    (void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (body != NULL) {
+        (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    } else if (strcmp(method, "POST") == 0) {
+        (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    }
+    CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(hdrs);
+    if (rc != CURLE_OK) {
+        kumo_buf_free(&a->body);
+        return kumo_err_set(err, KUMO_EIO, "container runtime at %s: %s %s: %s", rt->socket, method,
+                            path, curl_easy_strerror(rc));
+    }
+    (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
+    return 0;
+}
+
+/* Maps a non-2xx answer to a code (404 ENOTFOUND, 409 EEXIST, else EIO) with its message. */
+static int rt_fail(const rt_answer_t *a, const char *what, kumo_err_ctx_t *err)
+{
+    char msg[200];
+    rt_message(a, msg, sizeof(msg));
+    /* Docker answers 404/409; podman sometimes 500 with the same meaning in the message. */
+    int code = KUMO_EIO;
+    if (a->status == 404 || strstr(msg, "no such image") != NULL ||
+        strstr(msg, "image not known") != NULL) {
+        code = KUMO_ENOTFOUND;
+    } else if (a->status == 409 || strstr(msg, "already in use") != NULL) {
+        code = KUMO_EEXIST;
+    }
+    return kumo_err_set(err, code, "%s: HTTP %ld: %s", what, a->status, msg);
+}
+
+int kumo_runtime_open(const char *socket_path, kumo_runtime_t **out, kumo_err_ctx_t *err)
+{
+    static bool curl_ready = false;
+    if (!curl_ready) {
+        KUMO_ENSURE(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK, err, KUMO_EIO, "curl init");
+        curl_ready = true;
+    }
+    KUMO_ENSURE(strlen(socket_path) < sizeof(((kumo_runtime_t *)0)->socket), err, KUMO_ELIMIT,
+                "socket path too long");
+    kumo_runtime_t *rt = kumo_calloc(1, sizeof(*rt));
+    KUMO_ENSURE(rt != NULL, err, KUMO_ENOMEM, "runtime");
+    (void)snprintf(rt->socket, sizeof(rt->socket), "%s", socket_path);
+    rt->curl = curl_easy_init();
+    int rc = rt->curl != NULL ? kumo_runtime_ping(rt, err) : kumo_err_set(err, KUMO_ENOMEM, "curl");
+    if (rc < 0) {
+        kumo_runtime_close(rt);
+        return rc;
+    }
+    *out = rt;
+    return 0;
+}
+
+void kumo_runtime_close(kumo_runtime_t *rt)
+{
+    if (rt == NULL) {
+        return;
+    }
+    if (rt->curl != NULL) {
+        curl_easy_cleanup(rt->curl);
+    }
+    kumo_free(rt);
+}
+
+int kumo_runtime_ping(kumo_runtime_t *rt, kumo_err_ctx_t *err)
+{
+    rt_answer_t a;
+    KUMO_GUARD(rt_call(rt, "GET", "/_ping", NULL, &a, err));
+    int rc = a.status == 200 ? 0 : rt_fail(&a, "ping", err);
+    kumo_buf_free(&a.body);
+    return rc;
+}
+
+/* ---- networks ---- */
+
+static json_t *rt_labels_json(const kumo_runtime_label_t *labels, uint32_t count)
+{
+    json_t *o = json_object();
+    for (uint32_t i = 0; o != NULL && i < count; i++) {
+        (void)json_object_set_new(o, labels[i].key, json_string(labels[i].value));
+    }
+    return o;
+}
+
+/* Dumps j (stolen) to text; NULL on failure. */
+static char *rt_dump(json_t *j)
+{
+    char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return text;
+}
+
+/* A path with a URL-encoded filters={"label":["k=v"]} query. */
+static int rt_filtered_path(kumo_runtime_t *rt,
+                            const char *base,
+                            const char *key,
+                            const char *value,
+                            char *out,
+                            size_t cap,
+                            kumo_err_ctx_t *err)
+{
+    char kv[300];
+    int n = snprintf(kv, sizeof(kv), "%s=%s", key, value);
+    KUMO_ENSURE(n > 0 && (size_t)n < sizeof(kv), err, KUMO_ELIMIT, "label filter too long");
+    char *filters = rt_dump(json_pack("{s:[s]}", "label", kv));
+    KUMO_ENSURE(filters != NULL, err, KUMO_ENOMEM, "filters");
+    char *esc = curl_easy_escape(rt->curl, filters, 0);
+    free(filters);
+    KUMO_ENSURE(esc != NULL, err, KUMO_ENOMEM, "filters");
+    n = snprintf(out, cap, "%s%sfilters=%s", base, strchr(base, '?') != NULL ? "&" : "?", esc);
+    curl_free(esc);
+    KUMO_ENSURE(n > 0 && (size_t)n < cap, err, KUMO_ELIMIT, "API path too long");
+    return 0;
+}
+
+int kumo_runtime_network_create(kumo_runtime_t *rt,
+                                const char *name,
+                                const kumo_runtime_label_t *labels,
+                                uint32_t label_count,
+                                kumo_err_ctx_t *err)
+{
+    char *body = rt_dump(json_pack("{s:s, s:s, s:o}", "Name", name, "Driver", "bridge", "Labels",
+                                   rt_labels_json(labels, label_count)));
+    KUMO_ENSURE(body != NULL, err, KUMO_ENOMEM, "network JSON");
+    rt_answer_t a;
+    int rc = rt_call(rt, "POST", "/networks/create", body, &a, err);
+    free(body);
+    KUMO_GUARD(rc);
+    char msg[200];
+    rt_message(&a, msg, sizeof(msg));
+    bool exists = a.status == 409 || (a.status == 500 && strstr(msg, "exists") != NULL);
+    rc = (a.status >= 200 && a.status < 300) || exists ? 0 : rt_fail(&a, "network create", err);
+    kumo_buf_free(&a.body);
+    return rc;
+}
+
+int kumo_runtime_network_remove(kumo_runtime_t *rt, const char *name, kumo_err_ctx_t *err)
+{
+    char path[RT_PATH_BYTES];
+    KUMO_ENSURE(snprintf(path, sizeof(path), "/networks/%s", name) < (int)sizeof(path), err,
+                KUMO_ELIMIT, "network name too long");
+    rt_answer_t a;
+    KUMO_GUARD(rt_call(rt, "DELETE", path, NULL, &a, err));
+    int rc = (a.status >= 200 && a.status < 300) || a.status == 404
+                 ? 0
+                 : rt_fail(&a, "network remove", err);
+    kumo_buf_free(&a.body);
+    return rc;
+}
+
+int kumo_runtime_network_list(kumo_runtime_t *rt,
+                              const char *label_key,
+                              const char *label_value,
+                              char (*names)[KUMO_RUNTIME_NAME_BYTES_MAX],
+                              uint32_t cap,
+                              uint32_t *count_out,
+                              kumo_err_ctx_t *err)
+{
+    char path[RT_PATH_BYTES];
+    KUMO_GUARD(rt_filtered_path(rt, "/networks", label_key, label_value, path, sizeof(path), err));
+    rt_answer_t a;
+    KUMO_GUARD(rt_call(rt, "GET", path, NULL, &a, err));
+    int rc = a.status == 200 ? 0 : rt_fail(&a, "network list", err);
+    json_t *arr = rc == 0 ? json_loadb((const char *)a.body.ptr, a.body.len, 0, NULL) : NULL;
+    rc = rc == 0 && !json_is_array(arr) ? kumo_err_set(err, KUMO_EDECODE, "network list") : rc;
+    uint32_t n = 0;
+    size_t i;
+    json_t *item;
+    json_array_foreach(arr, i, item)
+    {
+        const char *nm = json_string_value(json_object_get(item, "Name"));
+        if (rc == 0 && nm != NULL && n < cap && strlen(nm) < KUMO_RUNTIME_NAME_BYTES_MAX) {
+            (void)snprintf(names[n++], KUMO_RUNTIME_NAME_BYTES_MAX, "%s", nm);
+        }
+    }
+    json_decref(arr);
+    kumo_buf_free(&a.body);
+    *count_out = n;
+    return rc;
+}
+
+int kumo_runtime_network_gateway(kumo_runtime_t *rt,
+                                 const char *name,
+                                 char gateway_out[64],
+                                 kumo_err_ctx_t *err)
+{
+    char path[RT_PATH_BYTES];
+    KUMO_ENSURE(snprintf(path, sizeof(path), "/networks/%s", name) < (int)sizeof(path), err,
+                KUMO_ELIMIT, "network name too long");
+    rt_answer_t a;
+    KUMO_GUARD(rt_call(rt, "GET", path, NULL, &a, err));
+    int rc = a.status == 200 ? 0 : rt_fail(&a, "network inspect", err);
+    json_t *j = rc == 0 ? json_loadb((const char *)a.body.ptr, a.body.len, 0, NULL) : NULL;
+    const json_t *cfg = json_array_get(json_object_get(json_object_get(j, "IPAM"), "Config"), 0);
+    const char *gw = json_string_value(json_object_get(cfg, "Gateway"));
+    if (rc == 0 && (gw == NULL || strlen(gw) >= 64)) {
+        rc = kumo_err_set(err, KUMO_EDECODE, "network %s has no gateway", name);
+    }
+    if (rc == 0) {
+        (void)snprintf(gateway_out, 64, "%s", gw);
+    }
+    json_decref(j);
+    kumo_buf_free(&a.body);
+    return rc;
+}
+
+/* ---- containers ---- */
+
+static json_t *rt_strv(const char *const *v)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && v != NULL && v[i] != NULL; i++) {
+        (void)json_array_append_new(a, json_string(v[i]));
+    }
+    return a;
+}
+
+static json_t *rt_host_config(const kumo_runtime_container_spec_t *spec)
+{
+    json_t *hc = json_pack("{s:[{s:s, s:i, s:i}, {s:s, s:i, s:i}]}", "Ulimits", "Name", "nofile",
+                           "Soft", 1024, "Hard", 1024, "Name", "nproc", "Soft", 1024, "Hard", 1024);
+    if (hc == NULL) {
+        return NULL;
+    }
+    if (spec->millicpu > 0) {
+        (void)json_object_set_new(hc, "NanoCpus",
+                                  json_integer((json_int_t)(spec->millicpu * 1000000u)));
+    }
+    if (spec->memory_bytes > 0) {
+        (void)json_object_set_new(hc, "Memory", json_integer((json_int_t)spec->memory_bytes));
+    }
+    if (spec->network != NULL) {
+        (void)json_object_set_new(hc, "NetworkMode", json_string(spec->network));
+    }
+    if (spec->extra_hosts != NULL) {
+        (void)json_object_set_new(hc, "ExtraHosts", rt_strv(spec->extra_hosts));
+    }
+    json_t *bindings = json_object();
+    for (uint32_t i = 0; bindings != NULL && i < spec->port_count; i++) {
+        const kumo_runtime_port_t *p = &spec->ports[i];
+        if (p->host_port == 0) {
+            continue;
+        }
+        char key[16];
+        char host_port[8];
+        (void)snprintf(key, sizeof(key), "%u/tcp", p->container_port);
+        (void)snprintf(host_port, sizeof(host_port), "%u", p->host_port);
+        (void)json_object_set_new(bindings, key,
+                                  json_pack("[{s:s, s:s}]", "HostIp",
+                                            p->host_ip != NULL ? p->host_ip : "0.0.0.0", "HostPort",
+                                            host_port));
+    }
+    (void)json_object_set_new(hc, "PortBindings", bindings);
+    return hc;
+}
+
+static char *rt_create_body(const kumo_runtime_container_spec_t *spec)
+{
+    json_t *exposed = json_object();
+    for (uint32_t i = 0; exposed != NULL && i < spec->port_count; i++) {
+        char key[16];
+        (void)snprintf(key, sizeof(key), "%u/tcp", spec->ports[i].container_port);
+        (void)json_object_set_new(exposed, key, json_object());
+    }
+    json_t *body = json_pack("{s:s, s:o, s:o, s:o}", "Image", spec->image, "Labels",
+                             rt_labels_json(spec->labels, spec->label_count), "ExposedPorts",
+                             exposed, "HostConfig", rt_host_config(spec));
+    if (body != NULL && spec->cmd != NULL) {
+        (void)json_object_set_new(body, "Cmd", rt_strv(spec->cmd));
+    }
+    if (body != NULL && spec->env != NULL) {
+        (void)json_object_set_new(body, "Env", rt_strv(spec->env));
+    }
+    if (body != NULL && spec->network != NULL) {
+        json_t *ep = json_pack("{s:o}", "Aliases", rt_strv(spec->aliases));
+        json_t *eps = json_object();
+        (void)json_object_set_new(eps, spec->network, ep);
+        (void)json_object_set_new(body, "NetworkingConfig",
+                                  json_pack("{s:o}", "EndpointsConfig", eps));
+    }
+    return rt_dump(body);
+}
+
+int kumo_runtime_container_run(kumo_runtime_t *rt,
+                               const kumo_runtime_container_spec_t *spec,
+                               char id_out[KUMO_RUNTIME_ID_BYTES_MAX],
+                               kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(spec->port_count <= KUMO_RUNTIME_PORT_COUNT_MAX &&
+                    spec->label_count <= KUMO_RUNTIME_LABEL_COUNT_MAX,
+                err, KUMO_ELIMIT, "too many ports or labels");
+    char *body = rt_create_body(spec);
+    KUMO_ENSURE(body != NULL, err, KUMO_ENOMEM, "container JSON");
+    char path[RT_PATH_BYTES];
+    char *esc = curl_easy_escape(rt->curl, spec->name, 0);
+    int n = snprintf(path, sizeof(path), "/containers/create?name=%s", esc != NULL ? esc : "");
+    curl_free(esc);
+    rt_answer_t a;
+    int rc = n > 0 && (size_t)n < sizeof(path) ? rt_call(rt, "POST", path, body, &a, err)
+                                               : kumo_err_set(err, KUMO_ELIMIT, "name too long");
+    free(body);
+    KUMO_GUARD(rc);
+    json_t *j = json_loadb((const char *)a.body.ptr, a.body.len, 0, NULL);
+    const char *id = json_string_value(json_object_get(j, "Id"));
+    rc = a.status == 201 ? 0 : rt_fail(&a, "container create", err);
+    if (rc == 0 && (id == NULL || strlen(id) >= KUMO_RUNTIME_ID_BYTES_MAX)) {
+        rc = kumo_err_set(err, KUMO_EDECODE, "container create: no id");
+    }
+    if (rc == 0) {
+        (void)snprintf(id_out, KUMO_RUNTIME_ID_BYTES_MAX, "%s", id);
+    }
+    json_decref(j);
+    kumo_buf_free(&a.body);
+    KUMO_GUARD(rc);
+    n = snprintf(path, sizeof(path), "/containers/%s/start", id_out);
+    KUMO_GUARD(rt_call(rt, "POST", path, NULL, &a, err));
+    rc = a.status == 204 || a.status == 304 ? 0 : rt_fail(&a, "container start", err);
+    kumo_buf_free(&a.body);
+    if (rc < 0 && kumo_runtime_container_remove(rt, id_out, NULL) < 0) {
+        KUMO_LOG_WARN("runtime", "cleanup_failed", "container=%s", id_out);
+    }
+    return rc;
+}
+
+int kumo_runtime_container_remove(kumo_runtime_t *rt, const char *id_or_name, kumo_err_ctx_t *err)
+{
+    char path[RT_PATH_BYTES];
+    KUMO_ENSURE(snprintf(path, sizeof(path), "/containers/%s/stop?t=%d", id_or_name,
+                         RT_STOP_TIMEOUT_S) < (int)sizeof(path),
+                err, KUMO_ELIMIT, "container name too long");
+    rt_answer_t a;
+    KUMO_GUARD(rt_call(rt, "POST", path, NULL, &a, err)); /* stopped or missing: fine */
+    kumo_buf_free(&a.body);
+    (void)snprintf(path, sizeof(path), "/containers/%s?force=true", id_or_name);
+    KUMO_GUARD(rt_call(rt, "DELETE", path, NULL, &a, err));
+    int rc = (a.status >= 200 && a.status < 300) || a.status == 404
+                 ? 0
+                 : rt_fail(&a, "container remove", err);
+    kumo_buf_free(&a.body);
+    return rc;
+}
+
+int kumo_runtime_container_list(kumo_runtime_t *rt,
+                                const char *label_key,
+                                const char *label_value,
+                                kumo_runtime_container_t *out,
+                                uint32_t cap,
+                                uint32_t *count_out,
+                                kumo_err_ctx_t *err)
+{
+    char path[RT_PATH_BYTES];
+    KUMO_GUARD(rt_filtered_path(rt, "/containers/json?all=true", label_key, label_value, path,
+                                sizeof(path), err));
+    rt_answer_t a;
+    KUMO_GUARD(rt_call(rt, "GET", path, NULL, &a, err));
+    int rc = a.status == 200
+                 ? kumo_runtime_parse_list(kumo_buf_bytes(&a.body), out, cap, count_out, err)
+                 : rt_fail(&a, "container list", err);
+    kumo_buf_free(&a.body);
+    return rc;
+}
+
+int kumo_runtime_container_inspect(kumo_runtime_t *rt,
+                                   const char *id_or_name,
+                                   kumo_runtime_inspect_t *out,
+                                   kumo_err_ctx_t *err)
+{
+    char path[RT_PATH_BYTES];
+    KUMO_ENSURE(snprintf(path, sizeof(path), "/containers/%s/json", id_or_name) < (int)sizeof(path),
+                err, KUMO_ELIMIT, "container name too long");
+    rt_answer_t a;
+    KUMO_GUARD(rt_call(rt, "GET", path, NULL, &a, err));
+    int rc = a.status == 200 ? kumo_runtime_parse_inspect(kumo_buf_bytes(&a.body), out, err)
+                             : rt_fail(&a, "container inspect", err);
+    kumo_buf_free(&a.body);
+    return rc;
+}
+
+int kumo_runtime_container_logs(
+    kumo_runtime_t *rt, const char *id_or_name, uint32_t tail, kumo_buf_t *out, kumo_err_ctx_t *err)
+{
+    char path[RT_PATH_BYTES];
+    KUMO_ENSURE(snprintf(path, sizeof(path), "/containers/%s/logs?stdout=1&stderr=1&tail=%u",
+                         id_or_name, tail) < (int)sizeof(path),
+                err, KUMO_ELIMIT, "container name too long");
+    rt_answer_t a;
+    KUMO_GUARD(rt_call(rt, "GET", path, NULL, &a, err));
+    int rc = a.status == 200 ? kumo_runtime_logs_demux(kumo_buf_bytes(&a.body), out, err)
+                             : rt_fail(&a, "container logs", err);
+    kumo_buf_free(&a.body);
+    return rc;
+}

@@ -1,0 +1,25 @@
+/*
+ * runtime_parse.h - private to runtime: the bounded parsers of Docker Engine API answers,
+ * separate from the transport so that fuzz/fuzz_runtime_answer.c drives them directly.
+ */
+#ifndef KUMO_RUNTIME_RUNTIME_PARSE_H
+#define KUMO_RUNTIME_RUNTIME_PARSE_H
+
+#include "runtime/runtime.h"
+
+/* GET /containers/json: an array of containers into out (up to cap; more is KUMO_ELIMIT). */
+KUMO_MUST_USE int kumo_runtime_parse_list(kumo_bytes_t json,
+                                          kumo_runtime_container_t *out,
+                                          uint32_t cap,
+                                          uint32_t *count_out,
+                                          kumo_err_ctx_t *err);
+/* GET /containers/{id}/json. */
+KUMO_MUST_USE int
+kumo_runtime_parse_inspect(kumo_bytes_t json, kumo_runtime_inspect_t *out, kumo_err_ctx_t *err);
+/* "running", "exited", ... as a state. */
+kumo_runtime_state_t kumo_runtime_state_parse(const char *text);
+/* The multiplexed log stream (8-byte headers: stream, 0, 0, 0, u32 length) into plain text;
+ * input that is not multiplexed (a TTY container) is copied as is. */
+KUMO_MUST_USE int kumo_runtime_logs_demux(kumo_bytes_t in, kumo_buf_t *out, kumo_err_ctx_t *err);
+
+#endif

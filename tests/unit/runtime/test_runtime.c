@@ -1,0 +1,220 @@
+/*
+ * test_runtime.c - the Docker Engine API client against a real podman API service (runc) on
+ * a private socket: networks (idempotent create, list by label, gateway, remove), a container
+ * with CPU and memory limits, kumo labels, an alias and a published port that answers over
+ * HTTP, listing by label with the labels parsed back, logs, removal; refusals: a missing
+ * image, a taken name, a socket nobody serves. Everything is labelled with this run's id and
+ * removed at the end, also after a failure.
+ */
+#include "helpers/testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "helpers/podman.h"
+#include "runtime/runtime.h"
+
+static kumo_test_podman_t pm;
+static kumo_runtime_t *rt;
+static char run_id[32];
+static char net[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    (void)snprintf(run_id, sizeof(run_id), "rt%d", (int)getpid());
+    (void)snprintf(net, sizeof(net), "kumo-test-%s", run_id);
+    if (!kumo_test_podman_start(&pm) || !kumo_test_podman_busybox_image()) {
+        return -1;
+    }
+    kumo_err_ctx_t err = {0};
+    if (kumo_runtime_open(pm.socket, &rt, &err) != 0) {
+        fprintf(stderr, "runtime open: %s\n", err.detail);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    kumo_runtime_close(rt);
+    kumo_test_podman_cleanup("kumo.test", run_id);
+    kumo_test_podman_stop(&pm);
+    return 0;
+}
+
+static void test_networks(void **state)
+{
+    (void)state;
+    kumo_runtime_label_t labels[] = {{"kumo.test", run_id}, {"kumo.managed", "1"}};
+    assert_int_equal(kumo_runtime_network_create(rt, net, labels, 2, NULL), 0);
+    assert_int_equal(kumo_runtime_network_create(rt, net, labels, 2, NULL), 0); /* exists: ok */
+    char names[8][KUMO_RUNTIME_NAME_BYTES_MAX];
+    uint32_t n = 0;
+    assert_int_equal(kumo_runtime_network_list(rt, "kumo.test", run_id, names, 8, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(names[0], net);
+    char gw[64];
+    assert_int_equal(kumo_runtime_network_gateway(rt, net, gw, NULL), 0);
+    assert_true(strlen(gw) >= 7);
+    kumo_err_ctx_t err = {0};
+    assert_int_equal(kumo_runtime_network_gateway(rt, "kumo-no-such-net", gw, &err),
+                     KUMO_ENOTFOUND);
+}
+
+static size_t body_cb(char *p, size_t size, size_t n, void *ctx)
+{
+    kumo_buf_t *b = ctx;
+    return kumo_buf_append(b, p, size * n) == 0 ? size * n : 0;
+}
+
+/* GET url until it answers 200 (the server inside may need a moment); the body. */
+static bool http_get(const char *url, kumo_buf_t *body)
+{
+    for (int i = 0; i < 100; i++) {
+        kumo_buf_reset(body);
+        CURL *c = curl_easy_init();
+        (void)curl_easy_setopt(c, CURLOPT_URL, url);
+        (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
+        (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+        (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
+        long status = 0;
+        bool ok = curl_easy_perform(c) == CURLE_OK &&
+                  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+                  status == 200;
+        curl_easy_cleanup(c);
+        if (ok) {
+            return true;
+        }
+        usleep(100 * 1000);
+    }
+    return false;
+}
+
+static void test_container_lifecycle(void **state)
+{
+    (void)state;
+    unsigned port = kumo_test_free_port();
+    char name[96];
+    (void)snprintf(name, sizeof(name), "kumo-test-%s-web", run_id);
+    static const char *const cmd[] = {"httpd", "-f", "-p", "8080", "-h", "/www", NULL};
+    static const char *const env[] = {"GREETING=hi", NULL};
+    static const char *const aliases[] = {"web", NULL};
+    static const char *const hosts[] = {"db:10.1.2.3", NULL};
+    kumo_runtime_container_spec_t spec = {
+        .name = name,
+        .image = "localhost/kumo-test-busybox:1",
+        .cmd = cmd,
+        .env = env,
+        .network = net,
+        .aliases = aliases,
+        .extra_hosts = hosts,
+        .millicpu = 500,
+        .memory_bytes = 64u * 1024u * 1024u,
+        .port_count = 1,
+        .label_count = 6,
+    };
+    spec.ports[0] = (kumo_runtime_port_t){8080, (uint16_t)port, "127.0.0.1"};
+    spec.labels[0] = (kumo_runtime_label_t){"kumo.test", run_id};
+    spec.labels[1] = (kumo_runtime_label_t){"kumo.owner", "kumo1tenant"};
+    spec.labels[2] = (kumo_runtime_label_t){"kumo.dseq", "7"};
+    spec.labels[3] = (kumo_runtime_label_t){"kumo.gseq", "1"};
+    spec.labels[4] = (kumo_runtime_label_t){"kumo.workload", "web"};
+    spec.labels[5] = (kumo_runtime_label_t){"kumo.instance", "0"};
+    char id[KUMO_RUNTIME_ID_BYTES_MAX];
+    kumo_err_ctx_t err = {0};
+    if (kumo_runtime_container_run(rt, &spec, id, &err) != 0) {
+        fail_msg("run: %s", err.detail);
+    }
+    kumo_runtime_inspect_t in;
+    assert_int_equal(kumo_runtime_container_inspect(rt, id, &in, NULL), 0);
+    assert_int_equal(in.state, KUMO_RUNTIME_STATE_RUNNING);
+    assert_int_equal(in.nano_cpus, 500000000u);
+    assert_int_equal(in.memory_bytes, 64u * 1024u * 1024u);
+    char url[64];
+    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
+    kumo_buf_t body;
+    kumo_buf_init(&body, 65536);
+    assert_true(http_get(url, &body));
+    assert_non_null(memmem(body.ptr, body.len, "hello from kumo", 15));
+    kumo_buf_free(&body);
+    kumo_runtime_container_t list[4];
+    uint32_t n = 0;
+    assert_int_equal(kumo_runtime_container_list(rt, "kumo.test", run_id, list, 4, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].name, name);
+    assert_string_equal(list[0].owner, "kumo1tenant");
+    assert_int_equal(list[0].dseq, 7);
+    assert_int_equal(list[0].gseq, 1);
+    assert_string_equal(list[0].workload, "web");
+    assert_int_equal(list[0].port_count, 1);
+    assert_int_equal(list[0].host_ports[0], port);
+    /* The name is taken now; a missing image is refused. */
+    assert_int_equal(kumo_runtime_container_run(rt, &spec, id, &err), KUMO_EEXIST);
+    kumo_runtime_container_spec_t missing = spec;
+    char name2[100];
+    (void)snprintf(name2, sizeof(name2), "%s-2", name);
+    missing.name = name2;
+    missing.image = "localhost/kumo-no-such-image:1";
+    missing.port_count = 0;
+    assert_int_equal(kumo_runtime_container_run(rt, &missing, id, &err), KUMO_ENOTFOUND);
+    assert_int_equal(kumo_runtime_container_remove(rt, name, NULL), 0);
+    assert_int_equal(kumo_runtime_container_remove(rt, name, NULL), 0); /* gone: ok */
+    assert_int_equal(kumo_runtime_container_list(rt, "kumo.test", run_id, list, 4, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(kumo_runtime_network_remove(rt, net, NULL), 0);
+    assert_int_equal(kumo_runtime_network_remove(rt, net, NULL), 0);
+}
+
+static void test_logs(void **state)
+{
+    (void)state;
+    char name[96];
+    (void)snprintf(name, sizeof(name), "kumo-test-%s-logs", run_id);
+    static const char *const cmd[] = {"sh", "-c", "echo line-one; echo line-two >&2; sleep 30",
+                                      NULL};
+    kumo_runtime_container_spec_t spec = {
+        .name = name, .image = "localhost/kumo-test-busybox:1", .cmd = cmd, .label_count = 1};
+    spec.labels[0] = (kumo_runtime_label_t){"kumo.test", run_id};
+    char id[KUMO_RUNTIME_ID_BYTES_MAX];
+    assert_int_equal(kumo_runtime_container_run(rt, &spec, id, NULL), 0);
+    kumo_buf_t logs;
+    kumo_buf_init(&logs, 1u << 20);
+    for (int i = 0; i < 50; i++) {
+        kumo_buf_reset(&logs);
+        assert_int_equal(kumo_runtime_container_logs(rt, id, 100, &logs, NULL), 0);
+        if (memmem(logs.ptr, logs.len, "line-two", 8) != NULL) {
+            break;
+        }
+        usleep(100 * 1000);
+    }
+    assert_non_null(memmem(logs.ptr, logs.len, "line-one", 8));
+    assert_non_null(memmem(logs.ptr, logs.len, "line-two", 8));
+    kumo_buf_free(&logs);
+    assert_int_equal(kumo_runtime_container_remove(rt, id, NULL), 0);
+}
+
+static void test_no_runtime(void **state)
+{
+    (void)state;
+    kumo_runtime_t *none = NULL;
+    kumo_err_ctx_t err = {0};
+    assert_int_equal(kumo_runtime_open("/tmp/kumo-no-such.sock", &none, &err), KUMO_EIO);
+    assert_null(none);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_networks),
+        cmocka_unit_test(test_container_lifecycle),
+        cmocka_unit_test(test_logs),
+        cmocka_unit_test(test_no_runtime),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
