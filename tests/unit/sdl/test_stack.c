@@ -80,7 +80,7 @@ static void test_example_webapp_parses(void **state)
     assert_string_equal(db->group, "db");
     assert_int_equal(db->count, 1);
     assert_int_equal(db->n_ports, 1);
-    assert_int_equal(db->ports[0]->port, 6379);
+    assert_int_equal(db->ports[0]->port, 7000);
     assert_string_equal(db->ports[0]->protocol, "tcp");
     assert_int_equal(db->ports[0]->n_expose, 1);
     assert_string_equal(db->ports[0]->expose[0]->workload, "web");
@@ -88,11 +88,11 @@ static void test_example_webapp_parses(void **state)
     assert_string_equal(web->image, "localhost/kumo-webapp-web:1");
     assert_int_equal(web->count, 2);
     assert_string_equal(web->group, "web");
-    assert_int_equal(web->ports[0]->port, 80);
+    assert_int_equal(web->ports[0]->port, 8080);
     assert_true(web->ports[0]->expose[0]->global);
     assert_int_equal(web->n_env, 2);
     assert_string_equal(web->env[0]->key, "COUNTER_HOST");
-    assert_string_equal(web->env[1]->value, "6379");
+    assert_string_equal(web->env[1]->value, "7000");
     kumo_sdl_stack_free(s);
 
     /* The version is pinned: a change here changes every deployed webapp's version. */
@@ -103,7 +103,7 @@ static void test_example_webapp_parses(void **state)
     assert_memory_equal(v1, v2, sizeof(v1));
     char hex[2 * KUMO_VERSION_BYTES + 1];
     hex_of(v1, sizeof(v1), hex);
-    assert_string_equal(hex, "1fb36191d251d25142a89b3b416407618909704b95bcdcee42265751048dec5e");
+    assert_string_equal(hex, "443df7f56b2ca16c901655b48110895fada37911a6012df5b28f26376febc456");
     free(text);
 }
 
