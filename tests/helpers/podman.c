@@ -97,7 +97,8 @@ bool kumo_test_podman_busybox_image(void)
         "for c in sh httpd echo sleep cat; do ln -sf busybox $d/rootfs/bin/$c; done; "
         "echo 'hello from kumo' > $d/rootfs/www/index.html; "
         "tar -C $d/rootfs -cf $d/img.tar .; " PODMAN
-        " import --change ENV=PATH=/bin $d/img.tar localhost/kumo-test-busybox:1 >/dev/null; rm -rf $d";
+        " import --change ENV=PATH=/bin $d/img.tar localhost/kumo-test-busybox:1 >/dev/null; rm "
+        "-rf $d";
     return system(script) == 0; /* system() runs it with sh -c */
 }
 
