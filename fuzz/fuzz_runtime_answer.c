@@ -21,8 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     kumo_runtime_inspect_t ins;
-    if (kumo_runtime_parse_inspect(in, &ins, NULL) == 0 &&
-        ins.state > KUMO_RUNTIME_STATE_EXITED) {
+    if (kumo_runtime_parse_inspect(in, &ins, NULL) == 0 && ins.state > KUMO_RUNTIME_STATE_EXITED) {
         abort();
     }
     kumo_buf_t out;
