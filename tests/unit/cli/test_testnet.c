@@ -4,7 +4,8 @@
  * height: no fork), one validator down leaves the rest committing, two down halt the chain,
  * restarting them resumes it, a validator whose store was wiped block-syncs back, and
  * validators restarted never sign twice (no duplicate vote is seen), and a validator built to
- * equivocate (test hooks) is caught: its duplicate vote ends up as evidence in a block.
+ * equivocate (test hooks) is caught: its duplicate vote ends up as evidence in a block; a
+ * non-validator peer sending a signed vote or garbage on the consensus channel is dropped.
  *
  * The binary is $KUMO_BIN or ./kumo (ctest runs in the build dir). Every wait polls against a
  * deadline; node logs are printed on failure. Ports: a block of 40 from a pid-derived base.
@@ -24,10 +25,13 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <event2/event.h>
 #include <jansson.h>
 
+#include "consensus/consensus.h"
 #include "core/core.h"
 #include "helpers/testutil.h"
+#include "p2p/p2p.h"
 
 #define TN_NODES        4u
 #define TN_BLOCK_MS     "200"
@@ -401,6 +405,112 @@ static void test_equivocator_evidence_in_block(void **state)
     assert_int_equal(tn_kumo("testnet start --dir %s --timeout 60", g.dir), 0);
 }
 
+/* ---- a peer that is not a validator ---- */
+
+typedef struct tn_outsider {
+    uint32_t ups;
+    uint32_t downs;
+} tn_outsider_t;
+
+static void out_up(void *ctx, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], const uint8_t pk[32])
+{
+    (void)id;
+    (void)pk;
+    ((tn_outsider_t *)ctx)->ups++;
+}
+
+static void out_down(void *ctx, const uint8_t id[KUMO_TLS_NODE_ID_BYTES])
+{
+    (void)id;
+    ((tn_outsider_t *)ctx)->downs++;
+}
+
+static void tn_loop_until(struct event_base *base, const uint32_t *counter, uint32_t want)
+{
+    uint64_t deadline = tn_now_ms() + 10000u;
+    while (*counter < want && tn_now_ms() < deadline) {
+        struct timeval tv = {0, 20000};
+        (void)event_base_loopexit(base, &tv);
+        (void)event_base_dispatch(base);
+    }
+    assert_true(*counter >= want);
+}
+
+/* Dials node0 as a non-validator, sends it payload on the consensus channel and expects to
+ * be disconnected for it. */
+static void
+tn_outsider_sends(uint8_t key_tag,
+                  kumo_bytes_t (*make)(uint8_t *buf, size_t cap, const kumo_crypto_keypair_t *kp))
+{
+    char path[1200];
+    (void)snprintf(path, sizeof(path), "%s/testnet.json", g.dir);
+    json_t *desc = json_load_file(path, 0, NULL);
+    const json_t *v0 = json_array_get(json_object_get(desc, "validators"), 0);
+    char peer[256];
+    (void)snprintf(peer, sizeof(peer), "%s@%s", json_string_value(json_object_get(v0, "node_id")),
+                   json_string_value(json_object_get(v0, "p2p")));
+    json_decref(desc);
+    struct event_base *base = event_base_new();
+    kumo_crypto_keypair_t kp;
+    uint8_t seed[KUMO_CRYPTO_SEED_BYTES];
+    memset(seed, key_tag, sizeof(seed));
+    kumo_crypto_key_from_seed(seed, &kp);
+    kumo_p2p_cfg_t cfg;
+    kumo_p2p_cfg_default(&cfg);
+    cfg.chain_id = "kumo-testnet";
+    cfg.node_key = &kp;
+    cfg.redial_min_ms = 60000; /* once dropped, stay away */
+    cfg.redial_max_ms = 60000;
+    assert_int_equal(kumo_p2p_peer_addr_parse(peer, &cfg.persistent[0], NULL), 0);
+    cfg.persistent_count = 1;
+    tn_outsider_t o = {0};
+    kumo_p2p_callbacks_t cb = {.ctx = &o, .peer_up = out_up, .peer_down = out_down};
+    kumo_p2p_t *p2p = NULL;
+    assert_int_equal(kumo_p2p_open(&cfg, base, &cb, &p2p, NULL), 0);
+    tn_loop_until(base, &o.ups, 1);
+    uint8_t buf[512];
+    kumo_bytes_t payload = make(buf, sizeof(buf), &kp);
+    assert_int_equal(kumo_p2p_send(p2p, cfg.persistent[0].id, KUMO_P2P_CH_CONSENSUS, payload, NULL),
+                     0);
+    tn_loop_until(base, &o.downs, 1);
+    kumo_p2p_close(p2p);
+    event_base_free(base);
+}
+
+static kumo_bytes_t tn_outsider_vote(uint8_t *buf, size_t cap, const kumo_crypto_keypair_t *kp)
+{
+    kumo_consensus_msg_t m = {.kind = KUMO_CONSENSUS_MSG_PREVOTE,
+                              .height = (uint64_t)tn_height(0) + 1u,
+                              .pol_round = KUMO_CONSENSUS_ROUND_NONE};
+    assert_int_equal(kumo_consensus_msg_sign(&m, "kumo-testnet", kp), 0);
+    size_t len = 0;
+    assert_int_equal(kumo_consensus_msg_encode(&m, buf, cap, &len), 0);
+    return kumo_bytes_make(buf, len);
+}
+
+static kumo_bytes_t tn_garbage(uint8_t *buf, size_t cap, const kumo_crypto_keypair_t *kp)
+{
+    (void)kp;
+    memset(buf, 0x7f, cap);
+    return kumo_bytes_make(buf, 40);
+}
+
+/* Bad peers: a vote signed by a non-validator and a garbage consensus frame each get the
+ * sender disconnected, and the chain goes on. */
+static void test_bad_peers_dropped(void **state)
+{
+    (void)state;
+    size_t unauth = tn_log_count(0, "KUMO_EUNAUTH");
+    size_t decode = tn_log_count(0, "KUMO_EDECODE") + tn_log_count(0, "KUMO_EUNKNOWNMSG");
+    tn_outsider_sends(0x61, tn_outsider_vote);
+    tn_outsider_sends(0x62, tn_garbage);
+    assert_true(tn_log_count(0, "KUMO_EUNAUTH") > unauth);
+    assert_true(tn_log_count(0, "KUMO_EDECODE") + tn_log_count(0, "KUMO_EUNKNOWNMSG") > decode);
+    int64_t h = tn_height_max(tn_all);
+    tn_wait_height(tn_all, h + 2);
+    tn_blocks_agree(tn_all, (uint64_t)h, (uint64_t)h + 2u);
+}
+
 static int tn_setup(void **state)
 {
     (void)state;
@@ -441,6 +551,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocks_agree),
+        cmocka_unit_test(test_bad_peers_dropped),
         cmocka_unit_test(test_one_down_continues),
         cmocka_unit_test(test_two_down_halt_then_resume),
         cmocka_unit_test(test_wiped_node_block_syncs),
