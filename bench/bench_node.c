@@ -550,7 +550,8 @@ static uint64_t bn_block_interval_ms(uint64_t count)
 static char *bn_testnet_start(uint32_t validators)
 {
     char *dir = bench_tmpdir("testnet");
-    bn.port = bn_free_port();
+    /* Fixed ports below the ephemeral range (32768+), where outgoing connections land. */
+    bn.port = (uint16_t)(20000u + ((uint32_t)getpid() % 1000u) * 10u);
     char cmd[2048];
     snprintf(cmd, sizeof(cmd),
              "'%s' testnet init --dir '%s' --validators %u --providers 0 --chain-id %s "

@@ -82,7 +82,7 @@ for name in tenant dc-east dc-west; do
     k keys add "$name" >/dev/null
     say "key $name: $(k keys show "$name" --address)"
 done
-base_port=$((20000 + (RANDOM % 2000) * 10))
+base_port=$((20000 + (RANDOM % 1200) * 10)) # below the ephemeral port range
 "$kumo" testnet init --dir "$tn" --validators 4 --providers 0 --chain-id kumo-demo \
     --base-port "$base_port" --block-interval-ms "$block_ms" >/dev/null
 for i in 0 1 2 3; do

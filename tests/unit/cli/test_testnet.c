@@ -525,7 +525,8 @@ static int tn_setup(void **state)
     (void)snprintf(g.kumo, sizeof(g.kumo), "%s", abs);
     g.dir = kumo_test_tmpdir_make("kumo-testnet");
     assert_non_null(g.dir);
-    g.base_port = 30000u + ((uint32_t)getpid() % 500u) * 50u;
+    /* Below the kernel's ephemeral range (32768+), where outgoing connections take ports. */
+    g.base_port = 20000u + ((uint32_t)getpid() % 250u) * 50u;
     if (tn_kumo("testnet init --dir %s --validators 4 --providers 0 --base-port %u "
                 "--block-interval-ms " TN_BLOCK_MS,
                 g.dir, g.base_port) != 0 ||
