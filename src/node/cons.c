@@ -108,11 +108,28 @@ static void cons_equivocate(node_cons_t *nc, kumo_bytes_t msg)
 }
 #endif
 
+static void cons_broadcast_frame(void *ctx, kumo_bytes_t frame)
+{
+    node_cons_t *nc = ctx;
+    (void)kumo_p2p_broadcast(nc->p2p, KUMO_P2P_CH_CONSENSUS, frame);
+}
+
+typedef struct cons_send_to {
+    node_cons_t *nc;
+    const uint8_t *id;
+} cons_send_to_t;
+
+static void cons_send_frame(void *ctx, kumo_bytes_t frame)
+{
+    const cons_send_to_t *to = ctx;
+    node_cons_send(to->nc, to->id, KUMO_P2P_CH_CONSENSUS, frame);
+}
+
 static int io_broadcast(void *ctx, kumo_bytes_t msg)
 {
     node_cons_t *nc = ctx;
     KUMO_GUARD(cons_wal_log(nc, msg));
-    (void)kumo_p2p_broadcast(nc->p2p, KUMO_P2P_CH_CONSENSUS, msg);
+    node_parts_split(msg, cons_broadcast_frame, nc);
 #ifdef KUMO_TEST_HOOKS
     cons_equivocate(nc, msg);
 #endif
@@ -124,7 +141,8 @@ static int io_send(void *ctx, uint32_t validator_index, kumo_bytes_t msg)
     node_cons_t *nc = ctx;
     KUMO_ASSERT(validator_index < nc->genesis_vs.count);
     /* Not connected or a full queue: the catch-up answer is repeated later if still needed. */
-    node_cons_send(nc, nc->node_ids[validator_index], KUMO_P2P_CH_CONSENSUS, msg);
+    cons_send_to_t to = {nc, nc->node_ids[validator_index]};
+    node_parts_split(msg, cons_send_frame, &to);
     return 0;
 }
 
@@ -569,11 +587,8 @@ static void cons_peer_down(void *ctx, const uint8_t id[KUMO_TLS_NODE_ID_BYTES])
 }
 
 static void
-cons_on_consensus(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_bytes_t payload)
+cons_on_whole(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_bytes_t payload)
 {
-    if (nc->engine == NULL) {
-        return;
-    }
     kumo_err_ctx_t err = {0};
     int rc = cons_wal_log(nc, payload);
     rc = rc == 0 ? kumo_consensus_on_msg(nc->engine, payload, &err) : rc;
@@ -584,6 +599,27 @@ cons_on_consensus(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kum
     } else if (rc < 0) {
         cons_engine_failed(nc, rc, &err);
     }
+}
+
+static void
+cons_on_consensus(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_bytes_t payload)
+{
+    if (nc->engine == NULL) {
+        return;
+    }
+    if (payload.len == 0 || payload.ptr[0] != 0xffu) {
+        cons_on_whole(nc, id, payload);
+        return;
+    }
+    kumo_buf_t whole;
+    kumo_buf_init(&whole, KUMO_CONSENSUS_MSG_BYTES_MAX);
+    kumo_err_ctx_t err = {0};
+    if (node_parts_recv(nc, payload, &whole, &err) < 0) {
+        kumo_p2p_disconnect(nc->p2p, id, err.detail);
+    } else if (whole.len > 0) {
+        cons_on_whole(nc, id, kumo_buf_bytes(&whole));
+    }
+    kumo_buf_free(&whole);
 }
 
 static void cons_on_msg(void *ctx,
@@ -741,6 +777,7 @@ static void cons_stop(void *ctx)
     kumo_p2p_close(nc->p2p);
     kumo_wal_close(nc->wal);
     kumo_free(nc->wal_seen);
+    node_parts_free(nc);
     kumo_codec_free(nc->last_commit != NULL ? &nc->last_commit->base : NULL);
     kumo_free(nc);
 }

@@ -51,6 +51,20 @@ typedef struct node_peer_height {
     bool used;
 } node_peer_height_t;
 
+/* Consensus messages longer than this travel in parts (parts.c). */
+#define NODE_PARTS_BYTES (64u * 1024u)
+/* Messages being assembled at once (the oldest is evicted). */
+#define NODE_PARTS_SLOTS 4u
+
+typedef struct node_parts_slot {
+    uint8_t hash[KUMO_CRYPTO_HASH_BYTES];
+    uint32_t total;
+    uint32_t have;
+    uint8_t *buf;
+    uint8_t *seen; /* one byte per part */
+    uint64_t stamp;
+} node_parts_slot_t;
+
 typedef struct node_cons node_cons_t;
 typedef struct node_cons_timer_arg {
     node_cons_t *nc;
@@ -95,6 +109,8 @@ struct node_cons {
     kumo_bytes_t evidence_items[KUMO_NODE_BLOCK_EVIDENCE_MAX];
     uint32_t evidence_count;
     char signer_path[KUMO_NODE_PATH_BYTES];
+    node_parts_slot_t parts[NODE_PARTS_SLOTS];
+    uint64_t parts_stamp;
     bool stopping;
     bool equivocate; /* test builds only (KUMO_TEST_HOOKS) */
 };
@@ -130,6 +146,16 @@ void node_cons_evidence_prune(node_cons_t *nc, const kumo_node_block_t *b);
 /* Keeps an unpacked copy of commit_enc as the last commit. */
 KUMO_MUST_USE int
 node_cons_last_commit_set(node_cons_t *nc, kumo_bytes_t commit_enc, kumo_err_ctx_t *err);
+
+/* ---- parts.c ---- */
+size_t node_parts_size(void);
+void node_parts_split(kumo_bytes_t msg, void (*out)(void *ctx, kumo_bytes_t frame), void *ctx);
+/* A part frame (first byte 0xff): 0 while incomplete (whole untouched), 0 with the whole
+ * message appended to whole when the last part arrived and it hashes right; KUMO_EDECODE for
+ * a malformed part or a message that does not hash to its id. */
+KUMO_MUST_USE int
+node_parts_recv(node_cons_t *nc, kumo_bytes_t frame, kumo_buf_t *whole, kumo_err_ctx_t *err);
+void node_parts_free(node_cons_t *nc);
 
 /* ---- bsync.c ---- */
 void node_bsync_on_msg(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_bytes_t msg);

@@ -5,7 +5,8 @@
  * restarting them resumes it, a validator whose store was wiped block-syncs back, and
  * validators restarted never sign twice (no duplicate vote is seen), and a validator built to
  * equivocate (test hooks) is caught: its duplicate vote ends up as evidence in a block; a
- * non-validator peer sending a signed vote or garbage on the consensus channel is dropped.
+ * non-validator peer sending a signed vote, garbage or a malformed proposal part on the
+ * consensus channel is dropped. Proposals travel in 256-byte parts here (test hooks).
  *
  * The binary is $KUMO_BIN or ./kumo (ctest runs in the build dir). Every wait polls against a
  * deadline; node logs are printed on failure. Ports: a block of 40 from a pid-derived base.
@@ -495,6 +496,15 @@ static kumo_bytes_t tn_garbage(uint8_t *buf, size_t cap, const kumo_crypto_keypa
     return kumo_bytes_make(buf, 40);
 }
 
+/* A proposal part (tag 0xff) whose offset and length do not fit the part size. */
+static kumo_bytes_t tn_bad_part(uint8_t *buf, size_t cap, const kumo_crypto_keypair_t *kp)
+{
+    (void)kp;
+    memset(buf, 0x11, cap);
+    buf[0] = 0xff;
+    return kumo_bytes_make(buf, 100);
+}
+
 /* Bad peers: a vote signed by a non-validator and a garbage consensus frame each get the
  * sender disconnected, and the chain goes on. */
 static void test_bad_peers_dropped(void **state)
@@ -504,6 +514,9 @@ static void test_bad_peers_dropped(void **state)
     size_t decode = tn_log_count(0, "KUMO_EDECODE") + tn_log_count(0, "KUMO_EUNKNOWNMSG");
     tn_outsider_sends(0x61, tn_outsider_vote);
     tn_outsider_sends(0x62, tn_garbage);
+    size_t parts = tn_log_count(0, "consensus part");
+    tn_outsider_sends(0x63, tn_bad_part);
+    assert_true(tn_log_count(0, "consensus part") > parts);
     assert_true(tn_log_count(0, "KUMO_EUNAUTH") > unauth);
     assert_true(tn_log_count(0, "KUMO_EDECODE") + tn_log_count(0, "KUMO_EUNKNOWNMSG") > decode);
     int64_t h = tn_height_max(tn_all);
@@ -524,6 +537,8 @@ static int tn_setup(void **state)
     }
     (void)snprintf(g.kumo, sizeof(g.kumo), "%s", abs);
     g.dir = kumo_test_tmpdir_make("kumo-testnet");
+    /* Test builds send every proposal over 256 bytes in parts (production: 64 KiB). */
+    assert_int_equal(setenv("KUMO_TEST_PART_BYTES", "256", 1), 0);
     assert_non_null(g.dir);
     /* Below the kernel's ephemeral range (32768+), where outgoing connections take ports. */
     g.base_port = 20000u + ((uint32_t)getpid() % 250u) * 50u;
