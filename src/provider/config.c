@@ -1,0 +1,234 @@
+/*
+ * config.c - the provider's config.yaml (provider.h): defaults, a strict loader over
+ * libyaml's document tree (one flat mapping of known keys to scalars, errors naming
+ * file:line: key) and the commented file `kumo provider init` writes.
+ */
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "provider/provider.h"
+
+#define GIB (1024ull * 1024ull * 1024ull)
+
+void kumo_provider_cfg_default(kumo_provider_cfg_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    (void)snprintf(cfg->node_url, sizeof(cfg->node_url), "%s", "http://127.0.0.1:26657");
+    (void)snprintf(cfg->key, sizeof(cfg->key), "%s", "provider");
+    (void)snprintf(cfg->public_address, sizeof(cfg->public_address), "%s", "127.0.0.1");
+    (void)snprintf(cfg->api_listen, sizeof(cfg->api_listen), "%s", "127.0.0.1:8443");
+    (void)snprintf(cfg->runtime_socket, sizeof(cfg->runtime_socket), "%s",
+                   "/run/podman/podman.sock");
+    cfg->port_range_min = 32000;
+    cfg->port_range_max = 32999;
+    cfg->capacity_cpu_milli = 8000;
+    cfg->capacity_memory_bytes = 16ull * GIB;
+    cfg->capacity_storage_bytes = 200ull * GIB;
+    cfg->price_cpu_per_core = 40;
+    cfg->price_memory_per_gib = 10;
+    cfg->price_storage_per_gib = 1;
+    cfg->collateral_budget = 1000000000ull;
+    cfg->confirm_margin_blocks = 5;
+}
+
+typedef enum pf_kind {
+    PF_STR,
+    PF_U32,
+    PF_U64
+} pf_kind_t;
+
+typedef struct pf_field {
+    const char *key;
+    pf_kind_t kind;
+    size_t offset;
+    size_t cap; /* strings: array size */
+    uint64_t min;
+    uint64_t max;
+    const char *doc;
+} pf_field_t;
+
+#define PF_STR(name, lo, doc)                                    \
+    {                                                            \
+#name, PF_STR, offsetof(kumo_provider_cfg_t, name),      \
+            sizeof(((kumo_provider_cfg_t *)0)->name), lo, 0, doc \
+    }
+#define PF_NUM(name, kind, lo, hi, doc)                                  \
+    {                                                                    \
+#name, kind, offsetof(kumo_provider_cfg_t, name), 0, lo, hi, doc \
+    }
+
+static const pf_field_t pf_fields[] = {
+    PF_STR(node_url, 8, "the node's HTTP API (events, queries, txs)"),
+    PF_STR(key, 1, "keyring name (home/keyring) of the provider's account key"),
+    PF_STR(region, 1, "the region this datacenter serves; it bids only on orders there"),
+    PF_STR(public_address, 1, "address tenants reach published ports on"),
+    PF_STR(api_listen, 3, "provider API (HTTPS) host:port"),
+    PF_STR(runtime_socket, 1, "Docker Engine API unix socket (podman or Docker)"),
+    PF_NUM(port_range_min, PF_U32, 1024, 65535, "lowest host port for published ports"),
+    PF_NUM(port_range_max, PF_U32, 1024, 65535, "highest host port for published ports"),
+    PF_NUM(capacity_cpu_milli, PF_U64, 1, 1000000000ull, "CPU to rent out, thousandths of a core"),
+    PF_NUM(capacity_memory_bytes, PF_U64, 1, 1ull << 50, "memory to rent out, bytes"),
+    PF_NUM(capacity_storage_bytes, PF_U64, 1, 1ull << 55, "storage to rent out, bytes"),
+    PF_NUM(price_cpu_per_core, PF_U64, 0, 1000000000000ull, "ukumo per core per block"),
+    PF_NUM(price_memory_per_gib, PF_U64, 0, 1000000000000ull, "ukumo per GiB of memory per block"),
+    PF_NUM(
+        price_storage_per_gib, PF_U64, 0, 1000000000000ull, "ukumo per GiB of storage per block"),
+    PF_NUM(collateral_budget, PF_U64, 0, UINT64_MAX, "ukumo the provider may lock as collateral"),
+    PF_NUM(confirm_margin_blocks, PF_U32, 1, 1000, "confirm leases this many blocks early"),
+};
+#define PF_COUNT (sizeof(pf_fields) / sizeof(pf_fields[0]))
+
+/* Printable ASCII without quotes and backslashes: what renders inside "..." unchanged. */
+static bool pf_plain(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '\\') {
+            return false;
+        }
+    }
+    return true;
+}
+
+int kumo_provider_cfg_validate(const kumo_provider_cfg_t *cfg, kumo_err_ctx_t *err)
+{
+    for (size_t i = 0; i < PF_COUNT; i++) {
+        const pf_field_t *f = &pf_fields[i];
+        const char *base = (const char *)cfg + f->offset;
+        if (f->kind == PF_STR) {
+            KUMO_ENSURE(strnlen(base, f->cap) >= f->min && strnlen(base, f->cap) < f->cap, err,
+                        KUMO_EINVAL, "%s: must be 1..%zu characters", f->key, f->cap - 1u);
+            KUMO_ENSURE(pf_plain(base), err, KUMO_EINVAL,
+                        "%s: printable ASCII without quotes or backslashes only", f->key);
+            continue;
+        }
+        uint64_t v = f->kind == PF_U32 ? *(const uint32_t *)(const void *)base
+                                       : *(const uint64_t *)(const void *)base;
+        KUMO_ENSURE(v >= f->min && v <= f->max, err, KUMO_EINVAL,
+                    "%s: %" PRIu64 " is outside %" PRIu64 "..%" PRIu64, f->key, v, f->min, f->max);
+    }
+    KUMO_ENSURE(cfg->port_range_min <= cfg->port_range_max, err, KUMO_EINVAL,
+                "port_range_min is above port_range_max");
+    return 0;
+}
+
+static int pf_set(const char *path,
+                  unsigned long line,
+                  const pf_field_t *f,
+                  const char *value,
+                  kumo_provider_cfg_t *cfg,
+                  kumo_err_ctx_t *err)
+{
+    char *base = (char *)cfg + f->offset;
+    if (f->kind == PF_STR) {
+        KUMO_ENSURE(strlen(value) < f->cap, err, KUMO_EDECODE, "%s:%lu: %s: longer than %zu", path,
+                    line, f->key, f->cap - 1u);
+        (void)snprintf(base, f->cap, "%s", value);
+        return 0;
+    }
+    char *end = NULL;
+    unsigned long long v = strtoull(value, &end, 10);
+    KUMO_ENSURE(value[0] >= '0' && value[0] <= '9' && end != NULL && *end == '\0' &&
+                    (value[0] != '0' || value[1] == '\0') && v >= f->min && v <= f->max,
+                err, KUMO_EDECODE, "%s:%lu: %s: '%s' is not a number in %" PRIu64 "..%" PRIu64,
+                path, line, f->key, value, f->min, f->max);
+    if (f->kind == PF_U32) {
+        *(uint32_t *)(void *)base = (uint32_t)v;
+    } else {
+        *(uint64_t *)(void *)base = v;
+    }
+    return 0;
+}
+
+static int pf_pair(const char *path,
+                   yaml_document_t *doc,
+                   const yaml_node_pair_t *pair,
+                   bool *seen,
+                   kumo_provider_cfg_t *cfg,
+                   kumo_err_ctx_t *err)
+{
+    yaml_node_t *k = yaml_document_get_node(doc, pair->key);
+    yaml_node_t *v = yaml_document_get_node(doc, pair->value);
+    unsigned long line = k != NULL ? (unsigned long)k->start_mark.line + 1u : 0;
+    KUMO_ENSURE(k != NULL && v != NULL && k->type == YAML_SCALAR_NODE, err, KUMO_EDECODE,
+                "%s:%lu: expected key: value", path, line);
+    const char *key = (const char *)k->data.scalar.value;
+    KUMO_ENSURE(v->type == YAML_SCALAR_NODE, err, KUMO_EDECODE, "%s:%lu: %s: expected a value",
+                path, line, key);
+    for (size_t i = 0; i < PF_COUNT; i++) {
+        if (strcmp(pf_fields[i].key, key) == 0) {
+            KUMO_ENSURE(!seen[i], err, KUMO_EDECODE, "%s:%lu: %s: given twice", path, line, key);
+            seen[i] = true;
+            return pf_set(path, line, &pf_fields[i], (const char *)v->data.scalar.value, cfg, err);
+        }
+    }
+    return kumo_err_set(err, KUMO_EDECODE, "%s:%lu: %s: unknown key", path, line, key);
+}
+
+int kumo_provider_cfg_parse(const char *path,
+                            kumo_bytes_t text,
+                            kumo_provider_cfg_t *cfg,
+                            kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(text.len <= 64u * 1024u, err, KUMO_ELIMIT, "%s: over 64 KiB", path);
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    KUMO_ENSURE(yaml_parser_initialize(&parser) == 1, err, KUMO_ENOMEM, "yaml parser");
+    yaml_parser_set_input_string(&parser, text.ptr, text.len);
+    int rc = 0;
+    if (yaml_parser_load(&parser, &doc) != 1) {
+        rc = kumo_err_set(err, KUMO_EDECODE, "%s:%lu: %s", path,
+                          (unsigned long)parser.problem_mark.line + 1u,
+                          parser.problem != NULL ? parser.problem : "bad YAML");
+        yaml_parser_delete(&parser);
+        return rc;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    bool seen[PF_COUNT] = {false};
+    if (root != NULL && root->type != YAML_MAPPING_NODE) {
+        rc = kumo_err_set(err, KUMO_EDECODE, "%s: expected a mapping of settings", path);
+    }
+    for (yaml_node_pair_t *p = root != NULL && rc == 0 ? root->data.mapping.pairs.start : NULL;
+         p != NULL && p < root->data.mapping.pairs.top && rc == 0; p++) {
+        rc = pf_pair(path, &doc, p, seen, cfg, err);
+    }
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return rc == 0 ? kumo_provider_cfg_validate(cfg, err) : rc;
+}
+
+int kumo_provider_cfg_render(const kumo_provider_cfg_t *cfg, kumo_buf_t *out, kumo_err_ctx_t *err)
+{
+    kumo_provider_cfg_t def;
+    kumo_provider_cfg_default(&def);
+    static const char head[] = "# kumo provider configuration (kumo provider init). Every key is "
+                               "optional but region;\n# a missing key keeps the default shown.\n";
+    KUMO_ENSURE(kumo_buf_append(out, head, sizeof(head) - 1u) == 0, err, KUMO_ELIMIT, "config");
+    for (size_t i = 0; i < PF_COUNT; i++) {
+        const pf_field_t *f = &pf_fields[i];
+        const char *base = (const char *)cfg + f->offset;
+        const char *dbase = (const char *)&def + f->offset;
+        char line[640];
+        int n = 0;
+        if (f->kind == PF_STR) {
+            n = snprintf(line, sizeof(line), "\n# %s (default \"%s\")\n%s: \"%s\"\n", f->doc, dbase,
+                         f->key, base);
+        } else {
+            uint64_t v = f->kind == PF_U32 ? *(const uint32_t *)(const void *)base
+                                           : *(const uint64_t *)(const void *)base;
+            uint64_t d = f->kind == PF_U32 ? *(const uint32_t *)(const void *)dbase
+                                           : *(const uint64_t *)(const void *)dbase;
+            n = snprintf(line, sizeof(line),
+                         "\n# %s; %" PRIu64 "..%" PRIu64 " (default %" PRIu64 ")\n%s: %" PRIu64
+                         "\n",
+                         f->doc, f->min, f->max, d, f->key, v);
+        }
+        KUMO_ENSURE(n > 0 && (size_t)n < sizeof(line) && kumo_buf_append(out, line, (size_t)n) == 0,
+                    err, KUMO_ELIMIT, "config");
+    }
+    return 0;
+}

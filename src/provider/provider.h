@@ -1,0 +1,94 @@
+/*
+ * provider.h - the datacenter side (issue 6): the provider's configuration (home/config.yaml)
+ * and its bidding decision. The daemon (`kumo provider start`: event stream, bids,
+ * confirmations, containers, the HTTPS API of provider_api.h) builds on these.
+ *
+ * Home layout (`kumo provider init`): config.yaml, keyring/<key>.key (the provider's account
+ * key, 0600), ca.key (the root CA's Ed25519 key, PKCS#8 PEM, 0600) and ca.crt (the root
+ * certificate that goes on chain with MsgCreateProvider). Not pure (files).
+ */
+#ifndef KUMO_PROVIDER_PROVIDER_H
+#define KUMO_PROVIDER_PROVIDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <proto/kumo.pb-c.h>
+
+#include "core/core.h"
+
+typedef struct kumo_provider_cfg {
+    char node_url[256];              /* "http://127.0.0.1:26657" */
+    char key[64];                    /* keyring name of the provider account key: "provider" */
+    char region[64];                 /* required */
+    char public_address[128];        /* where published ports answer: "127.0.0.1" */
+    char api_listen[128];            /* provider API (HTTPS): "127.0.0.1:8443" */
+    char runtime_socket[256];        /* Docker Engine API socket: "/run/podman/podman.sock" */
+    uint32_t port_range_min;         /* 32000 */
+    uint32_t port_range_max;         /* 32999 */
+    uint64_t capacity_cpu_milli;     /* 8000 */
+    uint64_t capacity_memory_bytes;  /* 16 GiB */
+    uint64_t capacity_storage_bytes; /* 200 GiB */
+    /* Cost of one unit per block: cpu_milli × price_cpu_per_core / 1000 + memory GiB ×
+     * price_memory_per_gib + storage GiB × price_storage_per_gib, rounded up (ukumo). */
+    uint64_t price_cpu_per_core;    /* 40 */
+    uint64_t price_memory_per_gib;  /* 10 */
+    uint64_t price_storage_per_gib; /* 1 */
+    uint64_t collateral_budget;     /* ukumo the provider may lock in bids and leases: 10^9 */
+    uint32_t confirm_margin_blocks; /* confirm this many blocks before the period ends: 5 */
+} kumo_provider_cfg_t;
+
+/* Defaults for every field (region empty: the caller must set it). */
+void kumo_provider_cfg_default(kumo_provider_cfg_t *cfg);
+/* Every field's range: KUMO_EINVAL naming the field. */
+KUMO_MUST_USE int kumo_provider_cfg_validate(const kumo_provider_cfg_t *cfg, kumo_err_ctx_t *err);
+/* Parses config.yaml text (a flat mapping of the keys above) over *cfg; path names the file in
+ * errors, which read "path:line: key: what is wrong" (KUMO_EDECODE). Unknown keys, repeats,
+ * non-scalars and out-of-range numbers are refused. */
+KUMO_MUST_USE int kumo_provider_cfg_parse(const char *path,
+                                          kumo_bytes_t text,
+                                          kumo_provider_cfg_t *cfg,
+                                          kumo_err_ctx_t *err);
+/* The commented config.yaml for cfg (every key with its meaning, default and range). */
+KUMO_MUST_USE int
+kumo_provider_cfg_render(const kumo_provider_cfg_t *cfg, kumo_buf_t *out, kumo_err_ctx_t *err);
+
+/* What the provider has free for new bids: capacity minus running leases minus pending bids. */
+typedef struct kumo_provider_free {
+    uint64_t cpu_milli;
+    uint64_t memory_bytes;
+    uint64_t storage_bytes;
+    uint64_t collateral; /* of the budget */
+} kumo_provider_free_t;
+
+/* Why a provider does not bid (KUMO_PROVIDER_BID_OK: it does). */
+typedef enum kumo_provider_bid_verdict {
+    KUMO_PROVIDER_BID_OK = 0,
+    KUMO_PROVIDER_BID_REGION = 1,   /* the order is for another region */
+    KUMO_PROVIDER_BID_CAPACITY = 2, /* the resources do not fit what is free */
+    KUMO_PROVIDER_BID_PRICE = 3,    /* our cost is above the order's maximum price */
+    KUMO_PROVIDER_BID_BUDGET = 4,   /* the collateral does not fit the budget left */
+    KUMO_PROVIDER_BID_RUNTIME = 5,  /* the container runtime does not answer */
+} kumo_provider_bid_verdict_t;
+
+/* The bid for a group's resources: per resource group the offered price (our cost, which is
+ * at most the order's price) and the collateral to lock; totals for bookkeeping. Pure:
+ * decides from its inputs only. Arithmetic is checked (an overflowing order is CAPACITY). */
+typedef struct kumo_provider_bid {
+    kumo_provider_bid_verdict_t verdict;
+    uint64_t prices[16]; /* per resource group, ukumo per unit per block */
+    uint32_t count;
+    uint64_t cpu_milli, memory_bytes, storage_bytes; /* reserved while the bid is open */
+    uint64_t collateral;
+    uint64_t price_total; /* per block */
+} kumo_provider_bid_t;
+
+void kumo_provider_bid_decide(const kumo_provider_cfg_t *cfg,
+                              const Kumo__GroupSpec *group,
+                              const kumo_provider_free_t *free_res,
+                              bool runtime_ok,
+                              kumo_provider_bid_t *out);
+/* "region", "capacity", ... for logs and CLI output. */
+const char *kumo_provider_bid_verdict_name(kumo_provider_bid_verdict_t v);
+
+#endif

@@ -1,0 +1,252 @@
+/*
+ * test_provider.c - the provider's bidding decision (a table: region, capacity including
+ * what pending bids hold, the price cap, the collateral budget, a runtime that does not
+ * answer, overflowing orders) and its config.yaml (defaults render and parse back to the same
+ * settings; every kind of bad file is refused naming file, line and key).
+ */
+#include "helpers/testutil.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "provider/provider.h"
+
+#define MIB (1024ull * 1024ull)
+#define GIB (1024ull * MIB)
+
+/* A group in region with one resource group: count units of (cpu, mem) at max price. */
+typedef struct group_fixture {
+    Kumo__ComputeUnit cu;
+    Kumo__ResourceGroup rg;
+    Kumo__ResourceGroup *rgs[1];
+    Kumo__GroupSpec g;
+} group_fixture_t;
+
+static void group_make(group_fixture_t *f,
+                       const char *region,
+                       uint64_t cpu,
+                       uint64_t mem,
+                       uint32_t count,
+                       uint64_t price,
+                       uint64_t collateral)
+{
+    kumo__compute_unit__init(&f->cu);
+    f->cu.cpu_milli = cpu;
+    f->cu.memory_bytes = mem;
+    f->cu.storage_bytes = GIB;
+    kumo__resource_group__init(&f->rg);
+    f->rg.compute = &f->cu;
+    f->rg.count = count;
+    f->rg.price = price;
+    f->rg.collateral = collateral;
+    f->rgs[0] = &f->rg;
+    kumo__group_spec__init(&f->g);
+    f->g.name = "web";
+    f->g.region = (char *)(uintptr_t)region;
+    f->g.n_resources = 1;
+    f->g.resources = f->rgs;
+}
+
+static void test_bid_table(void **state)
+{
+    (void)state;
+    kumo_provider_cfg_t cfg;
+    kumo_provider_cfg_default(&cfg);
+    (void)snprintf(cfg.region, sizeof(cfg.region), "us-east");
+    /* 500m CPU (20) + 512 MiB (5) + 1 GiB storage (1) = 26 ukumo per unit per block. */
+    const kumo_provider_free_t roomy = {8000, 16 * GIB, 200 * GIB, 1000000};
+    static const struct {
+        const char *name;
+        const char *region;
+        uint64_t cpu;
+        uint32_t count;
+        uint64_t price;
+        uint64_t collateral;
+        kumo_provider_free_t free_res;
+        bool runtime_ok;
+        kumo_provider_bid_verdict_t want;
+    } rows[] = {
+        {"fits, cheap enough",
+         "us-east",
+         500,
+         2,
+         40,
+         5000,
+         {8000, 16 * GIB, 200 * GIB, 1000000},
+         true,
+         KUMO_PROVIDER_BID_OK},
+        {"price exactly our cost",
+         "us-east",
+         500,
+         1,
+         26,
+         1,
+         {8000, 16 * GIB, 200 * GIB, 1000000},
+         true,
+         KUMO_PROVIDER_BID_OK},
+        {"other region",
+         "us-west",
+         500,
+         1,
+         40,
+         1,
+         {8000, 16 * GIB, 200 * GIB, 1000000},
+         true,
+         KUMO_PROVIDER_BID_REGION},
+        {"below our cost",
+         "us-east",
+         500,
+         1,
+         25,
+         1,
+         {8000, 16 * GIB, 200 * GIB, 1000000},
+         true,
+         KUMO_PROVIDER_BID_PRICE},
+        {"cpu taken by pending bids",
+         "us-east",
+         500,
+         2,
+         40,
+         1,
+         {999, 16 * GIB, 200 * GIB, 1000000},
+         true,
+         KUMO_PROVIDER_BID_CAPACITY},
+        {"memory full",
+         "us-east",
+         500,
+         2,
+         40,
+         1,
+         {8000, 512 * MIB, 200 * GIB, 1000000},
+         true,
+         KUMO_PROVIDER_BID_CAPACITY},
+        {"storage full",
+         "us-east",
+         500,
+         2,
+         40,
+         1,
+         {8000, 16 * GIB, GIB, 1000000},
+         true,
+         KUMO_PROVIDER_BID_CAPACITY},
+        {"budget spent",
+         "us-east",
+         500,
+         2,
+         40,
+         600,
+         {8000, 16 * GIB, 200 * GIB, 1199},
+         true,
+         KUMO_PROVIDER_BID_BUDGET},
+        {"budget exactly enough",
+         "us-east",
+         500,
+         2,
+         40,
+         600,
+         {8000, 16 * GIB, 200 * GIB, 1200},
+         true,
+         KUMO_PROVIDER_BID_OK},
+        {"runtime down",
+         "us-east",
+         500,
+         1,
+         40,
+         1,
+         {8000, 16 * GIB, 200 * GIB, 1000000},
+         false,
+         KUMO_PROVIDER_BID_RUNTIME},
+        {"overflowing count",
+         "us-east",
+         UINT64_MAX / 2,
+         4,
+         40,
+         1,
+         {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX},
+         true,
+         KUMO_PROVIDER_BID_CAPACITY},
+    };
+    (void)roomy;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        group_fixture_t f;
+        group_make(&f, rows[i].region, rows[i].cpu, 512 * MIB, rows[i].count, rows[i].price,
+                   rows[i].collateral);
+        kumo_provider_bid_t bid;
+        kumo_provider_bid_decide(&cfg, &f.g, &rows[i].free_res, rows[i].runtime_ok, &bid);
+        if (bid.verdict != rows[i].want) {
+            fail_msg("%s: %s, want %s", rows[i].name, kumo_provider_bid_verdict_name(bid.verdict),
+                     kumo_provider_bid_verdict_name(rows[i].want));
+        }
+    }
+    group_fixture_t f;
+    group_make(&f, "us-east", 500, 512 * MIB, 2, 40, 5000);
+    kumo_provider_bid_t bid;
+    kumo_provider_bid_decide(&cfg, &f.g, &roomy, true, &bid);
+    assert_int_equal(bid.count, 1);
+    assert_int_equal(bid.prices[0], 26); /* we bid our cost, under the order's 40 */
+    assert_int_equal(bid.price_total, 52);
+    assert_int_equal(bid.cpu_milli, 1000);
+    assert_int_equal(bid.memory_bytes, 1024 * MIB);
+    assert_int_equal(bid.collateral, 10000);
+}
+
+static void test_config_round_trip(void **state)
+{
+    (void)state;
+    kumo_provider_cfg_t cfg;
+    kumo_provider_cfg_default(&cfg);
+    (void)snprintf(cfg.region, sizeof(cfg.region), "us-west");
+    cfg.price_cpu_per_core = 77;
+    kumo_buf_t text;
+    kumo_buf_init(&text, 64 * 1024);
+    assert_int_equal(kumo_provider_cfg_render(&cfg, &text, NULL), 0);
+    kumo_provider_cfg_t back;
+    kumo_provider_cfg_default(&back);
+    kumo_err_ctx_t err = {0};
+    if (kumo_provider_cfg_parse("config.yaml", kumo_buf_bytes(&text), &back, &err) != 0) {
+        fail_msg("%s", err.detail);
+    }
+    assert_memory_equal(&back, &cfg, sizeof(cfg));
+    kumo_buf_free(&text);
+}
+
+static void test_config_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *detail;
+    } rows[] = {
+        {"region: a\nbogus: 1\n", "config.yaml:2: bogus: unknown key"},
+        {"region: a\nregion: b\n", "config.yaml:2: region: given twice"},
+        {"region: a\nport_range_min: 80\n", "config.yaml:2: port_range_min: '80' is not a number"},
+        {"region: a\ncapacity_cpu_milli: -1\n", "capacity_cpu_milli: '-1' is not a number"},
+        {"region: a\ncapacity_cpu_milli: 007\n", "capacity_cpu_milli: '007' is not a number"},
+        {"region: [a, b]\n", "config.yaml:1: region: expected a value"},
+        {"- a\n- b\n", "expected a mapping"},
+        {"region: a\nport_range_min: 40000\nport_range_max: 39000\n", "port_range_min is above"},
+        {"key: p\n", "region: must be"},
+        {"region: 'a\"b'\n", "region: printable ASCII"},
+        {"region: a\n  bad: [\n", "config.yaml:"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        kumo_provider_cfg_t cfg;
+        kumo_provider_cfg_default(&cfg);
+        kumo_err_ctx_t err = {0};
+        int rc = kumo_provider_cfg_parse(
+            "config.yaml", kumo_bytes_make(rows[i].text, strlen(rows[i].text)), &cfg, &err);
+        if (rc == 0 || strstr(err.detail, rows[i].detail) == NULL) {
+            fail_msg("row %zu: rc %d detail '%s', want '%s'", i, rc, err.detail, rows[i].detail);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bid_table),
+        cmocka_unit_test(test_config_round_trip),
+        cmocka_unit_test(test_config_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
