@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -524,6 +525,34 @@ static void test_bad_peers_dropped(void **state)
     tn_blocks_agree(tn_all, (uint64_t)h, (uint64_t)h + 2u);
 }
 
+/* A datacenter's home and its registration through the testnet: config, key, root CA (key
+ * 0600), MsgCreateProvider with the root certificate; a second init refuses. */
+static void test_provider_init_register(void **state)
+{
+    (void)state;
+    char home[1200];
+    (void)snprintf(home, sizeof(home), "%s/provider0", g.dir);
+    assert_int_equal(tn_kumo("provider init --home %s --region us-east --node "
+                             "http://127.0.0.1:%u",
+                             home, g.base_port),
+                     0);
+    char path[1300];
+    (void)snprintf(path, sizeof(path), "%s/ca.key", home);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(tn_kumo("provider init --home %s --region us-east", home), 1);
+    assert_int_equal(tn_kumo("provider register --home %s", home), 0);
+    json_t *list = tn_get(1, "/providers");
+    const json_t *items = json_object_get(list, "items");
+    assert_int_equal(json_array_size(items), 1);
+    const json_t *p = json_array_get(items, 0);
+    assert_string_equal(json_string_value(json_object_get(p, "region")), "us-east");
+    assert_non_null(
+        strstr(json_string_value(json_object_get(p, "root_cert_pem")), "BEGIN CERTIFICATE"));
+    json_decref(list);
+}
+
 static int tn_setup(void **state)
 {
     (void)state;
@@ -542,7 +571,7 @@ static int tn_setup(void **state)
     assert_non_null(g.dir);
     /* Below the kernel's ephemeral range (32768+), where outgoing connections take ports. */
     g.base_port = 20000u + ((uint32_t)getpid() % 250u) * 50u;
-    if (tn_kumo("testnet init --dir %s --validators 4 --providers 0 --base-port %u "
+    if (tn_kumo("testnet init --dir %s --validators 4 --providers 1 --base-port %u "
                 "--block-interval-ms " TN_BLOCK_MS,
                 g.dir, g.base_port) != 0 ||
         tn_kumo("testnet start --dir %s --timeout 60", g.dir) != 0) {
@@ -568,6 +597,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocks_agree),
         cmocka_unit_test(test_bad_peers_dropped),
+        cmocka_unit_test(test_provider_init_register),
         cmocka_unit_test(test_one_down_continues),
         cmocka_unit_test(test_two_down_halt_then_resume),
         cmocka_unit_test(test_wiped_node_block_syncs),
