@@ -120,8 +120,12 @@ int kumo_runtime_parse_list(kumo_bytes_t json,
 {
     json_error_t jerr;
     json_t *root = json_loadb((const char *)json.ptr, json.len, 0, &jerr);
-    KUMO_ENSURE(json_is_array(root), err, KUMO_EDECODE, "container list: %s",
-                root == NULL ? jerr.text : "not an array");
+    if (!json_is_array(root)) {
+        int rc = kumo_err_set(err, KUMO_EDECODE, "container list: %s",
+                              root == NULL ? jerr.text : "not an array");
+        json_decref(root);
+        return rc;
+    }
     int rc = json_array_size(root) <= cap
                  ? 0
                  : kumo_err_set(err, KUMO_ELIMIT, "%zu containers", json_array_size(root));
@@ -142,8 +146,12 @@ int kumo_runtime_parse_inspect(kumo_bytes_t json, kumo_runtime_inspect_t *out, k
 {
     json_error_t jerr;
     json_t *root = json_loadb((const char *)json.ptr, json.len, 0, &jerr);
-    KUMO_ENSURE(json_is_object(root), err, KUMO_EDECODE, "inspect: %s",
-                root == NULL ? jerr.text : "not an object");
+    if (!json_is_object(root)) {
+        int rc = kumo_err_set(err, KUMO_EDECODE, "inspect: %s",
+                              root == NULL ? jerr.text : "not an object");
+        json_decref(root);
+        return rc;
+    }
     memset(out, 0, sizeof(*out));
     const json_t *st = json_object_get(root, "State");
     const json_t *hc = json_object_get(root, "HostConfig");
