@@ -157,10 +157,9 @@ static int block_select(node_block_t *b, kumo_err_ctx_t *err)
     return 0;
 }
 
-/* Lays the block out (own txs, facilitator txs, the rest) with every tx prepared. */
-static int block_layout(node_block_t *b, kumo_err_ctx_t *err)
+/* The per-tx arrays for b->tx_count txs (freed by block_free). */
+static int block_arrays_alloc(node_block_t *b, kumo_err_ctx_t *err)
 {
-    b->tx_count = b->picked_count + b->fac_count;
     size_t n = b->tx_count + 1u; /* never a zero-size allocation */
     b->txs = kumo_calloc(n, sizeof(*b->txs));
     b->prepared = kumo_calloc(n, sizeof(*b->prepared));
@@ -168,6 +167,14 @@ static int block_layout(node_block_t *b, kumo_err_ctx_t *err)
     b->prep_owned = kumo_calloc(n, sizeof(*b->prep_owned));
     KUMO_ENSURE(b->txs != NULL && b->prepared != NULL && b->hashes != NULL && b->prep_owned != NULL,
                 err, KUMO_ENOMEM, "block of %zu txs", b->tx_count);
+    return 0;
+}
+
+/* Lays the block out (own txs, facilitator txs, the rest) with every tx prepared. */
+static int block_layout(node_block_t *b, kumo_err_ctx_t *err)
+{
+    b->tx_count = b->picked_count + b->fac_count;
+    KUMO_GUARD(block_arrays_alloc(b, err));
     size_t k = 0;
     for (size_t i = 0; i < b->own_count; i++, k++) {
         b->txs[k] = kumo_node_mempool_entry_bytes(b->picked[i]);

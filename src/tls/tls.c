@@ -198,22 +198,38 @@ static int tls_cert_finish(X509 *c, EVP_PKEY *key, kumo_buf_t *pem_out, kumo_err
     return rc;
 }
 
+/* A self-issued certificate for kp with the given extensions (nid, value pairs). */
+static int tls_cert_self(const kumo_crypto_keypair_t *kp,
+                         const char *cn,
+                         uint32_t days,
+                         const int *nids,
+                         const char *const *values,
+                         size_t ext_count,
+                         kumo_buf_t *pem_out,
+                         kumo_err_ctx_t *err)
+{
+    EVP_PKEY *k = tls_pkey(kp);
+    KUMO_ENSURE(k != NULL, err, KUMO_ENOMEM, "key");
+    X509 *c = NULL;
+    int rc = tls_cert_new(k, cn, NULL, days, &c, err);
+    for (size_t i = 0; rc == 0 && i < ext_count; i++) {
+        rc = tls_ext_add(c, c, nids[i], values[i], err);
+    }
+    rc = rc == 0 ? tls_cert_finish(c, k, pem_out, err) : rc;
+    X509_free(c);
+    EVP_PKEY_free(k);
+    return rc;
+}
+
 int kumo_tls_cert_self_signed(const kumo_crypto_keypair_t *kp,
                               const char *cn,
                               uint32_t days,
                               kumo_buf_t *pem_out,
                               kumo_err_ctx_t *err)
 {
-    EVP_PKEY *k = tls_pkey(kp);
-    KUMO_ENSURE(k != NULL, err, KUMO_ENOMEM, "key");
-    X509 *c = NULL;
-    int rc = tls_cert_new(k, cn, NULL, days, &c, err);
-    rc = rc == 0 ? tls_ext_add(c, c, NID_basic_constraints, "critical,CA:FALSE", err) : rc;
-    rc = rc == 0 ? tls_ext_add(c, c, NID_ext_key_usage, "serverAuth,clientAuth", err) : rc;
-    rc = rc == 0 ? tls_cert_finish(c, k, pem_out, err) : rc;
-    X509_free(c);
-    EVP_PKEY_free(k);
-    return rc;
+    static const int nids[] = {NID_basic_constraints, NID_ext_key_usage};
+    static const char *const values[] = {"critical,CA:FALSE", "serverAuth,clientAuth"};
+    return tls_cert_self(kp, cn, days, nids, values, 2, pem_out, err);
 }
 
 int kumo_tls_ca_create(const kumo_crypto_keypair_t *ca,
@@ -222,17 +238,10 @@ int kumo_tls_ca_create(const kumo_crypto_keypair_t *ca,
                        kumo_buf_t *pem_out,
                        kumo_err_ctx_t *err)
 {
-    EVP_PKEY *k = tls_pkey(ca);
-    KUMO_ENSURE(k != NULL, err, KUMO_ENOMEM, "key");
-    X509 *c = NULL;
-    int rc = tls_cert_new(k, cn, NULL, days, &c, err);
-    rc = rc == 0 ? tls_ext_add(c, c, NID_basic_constraints, "critical,CA:TRUE", err) : rc;
-    rc = rc == 0 ? tls_ext_add(c, c, NID_key_usage, "critical,keyCertSign,cRLSign", err) : rc;
-    rc = rc == 0 ? tls_ext_add(c, c, NID_subject_key_identifier, "hash", err) : rc;
-    rc = rc == 0 ? tls_cert_finish(c, k, pem_out, err) : rc;
-    X509_free(c);
-    EVP_PKEY_free(k);
-    return rc;
+    static const int nids[] = {NID_basic_constraints, NID_key_usage, NID_subject_key_identifier};
+    static const char *const values[] = {"critical,CA:TRUE", "critical,keyCertSign,cRLSign",
+                                         "hash"};
+    return tls_cert_self(ca, cn, days, nids, values, 3, pem_out, err);
 }
 
 static X509 *tls_x509_read(kumo_bytes_t pem, kumo_err_ctx_t *err)
