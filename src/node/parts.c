@@ -20,8 +20,9 @@ size_t node_parts_size(void)
 #ifdef KUMO_TEST_HOOKS
     /* Test builds can make every proposal travel in many parts. */
     const char *env = getenv("KUMO_TEST_PART_BYTES");
-    if (env != NULL && atoi(env) >= 64) {
-        size = (size_t)atoi(env);
+    unsigned long v = env != NULL ? strtoul(env, NULL, 10) : 0;
+    if (v >= 64 && v <= NODE_PARTS_BYTES) {
+        size = (size_t)v;
     }
 #endif
     return size;
