@@ -1,10 +1,11 @@
 /*
  * cmd_provider.c - `kumo provider init|register|start`: a datacenter's home (config.yaml,
  * its account key, its root CA) and its registration on chain (MsgCreateProvider with the
- * root certificate). The daemon (`start`) is being built (issue 6): it refuses clearly.
+ * root certificate), and the daemon (`start`; its first slice bids, see src/provider/daemon.c).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "cli/cli.h"
 #include "cli/cli_int.h"
 #include "keyring/keyring.h"
+#include "provider/daemon.h"
 #include "provider/provider.h"
 #include "tls/tls.h"
 
@@ -35,7 +37,10 @@ static const char pv_help[] =
     "  register  --home DIR [--host-uri URI]\n"
     "            send MsgCreateProvider (region, host URI, the root certificate) from the\n"
     "            provider key to the node in config.yaml, and wait for the commit\n"
-    "  start     --home DIR   run the provider daemon (not in this build yet)\n"
+    "  start     --home DIR [--node URL]\n"
+    "            run the provider daemon until SIGINT/SIGTERM: it follows the node's event\n"
+    "            stream and bids on the open orders of its region that fit its free capacity,\n"
+    "            its prices and its collateral budget (containers and confirmations: next)\n"
     "\n"
     "example:\n"
     "  kumo provider init --home ~/.kumo-dc --region us-east --node http://127.0.0.1:26657\n"
@@ -285,6 +290,46 @@ static int pv_register(const pv_opts_t *o)
     return exit_code;
 }
 
+static volatile int pv_stop = 0;
+
+static void pv_on_signal(int sig)
+{
+    (void)sig;
+    pv_stop = 1;
+}
+
+static int pv_start(const pv_opts_t *o)
+{
+    kumo_err_ctx_t err = {0};
+    kumo_provider_cfg_t cfg;
+    kumo_crypto_keypair_t kp;
+    char dir[PV_PATH_BYTES];
+    kumo_keyring_t *kr = NULL;
+    int rc = pv_cfg_load(o->home, &cfg, &err);
+    if (rc == 0 && o->node != NULL) {
+        (void)snprintf(cfg.node_url, sizeof(cfg.node_url), "%s", o->node);
+    }
+    rc = rc == 0 && pv_path(dir, o->home, "keyring") != 0 ? KUMO_ELIMIT : rc;
+    rc = rc == 0 ? kumo_keyring_open(dir, &kr, &err) : rc;
+    rc = rc == 0 ? kumo_keyring_load(kr, cfg.key, NULL, &kp, &err) : rc;
+    kumo_keyring_close(kr);
+    kumo_provider_daemon_t *d = NULL;
+    rc = rc == 0 ? kumo_provider_daemon_open(&cfg, &kp, &d, &err) : rc;
+    kumo_crypto_key_wipe(&kp);
+    if (rc < 0) {
+        return pv_fail("start", &err);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = pv_on_signal;
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+    (void)signal(SIGPIPE, SIG_IGN);
+    kumo_provider_daemon_run(d, &pv_stop);
+    kumo_provider_daemon_close(d);
+    return PV_EXIT_OK;
+}
+
 int kumo_cli_provider_main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -304,9 +349,7 @@ int kumo_cli_provider_main(int argc, char **argv)
         return pv_register(&o);
     }
     if (strcmp(argv[1], "start") == 0) {
-        fprintf(stderr, "kumo provider start: the provider daemon is not in this build yet "
-                        "(issue 6); bid with 'kumo tx fulfillment create' meanwhile\n");
-        return PV_EXIT_FAILURE;
+        return pv_start(&o);
     }
     return pv_usage("unknown subcommand");
 }

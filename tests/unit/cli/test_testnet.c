@@ -32,6 +32,7 @@
 
 #include "consensus/consensus.h"
 #include "core/core.h"
+#include "helpers/podman.h"
 #include "helpers/testutil.h"
 #include "p2p/p2p.h"
 
@@ -42,6 +43,7 @@
 
 typedef struct tn {
     char *dir;
+    kumo_test_podman_t pm; /* the container runtime the provider checks before bidding */
     char kumo[PATH_MAX];
     uint32_t base_port;
     bool skip;
@@ -532,9 +534,10 @@ static void test_provider_init_register(void **state)
     (void)state;
     char home[1200];
     (void)snprintf(home, sizeof(home), "%s/provider0", g.dir);
+    assert_true(kumo_test_podman_start(&g.pm));
     assert_int_equal(tn_kumo("provider init --home %s --region us-east --node "
-                             "http://127.0.0.1:%u",
-                             home, g.base_port),
+                             "http://127.0.0.1:%u --runtime-socket %s",
+                             home, g.base_port, g.pm.socket),
                      0);
     char path[1300];
     (void)snprintf(path, sizeof(path), "%s/ca.key", home);
@@ -551,6 +554,64 @@ static void test_provider_init_register(void **state)
     assert_non_null(
         strstr(json_string_value(json_object_get(p, "root_cert_pem")), "BEGIN CERTIFICATE"));
     json_decref(list);
+}
+
+/* The provider daemon follows the event stream and bids on a tenant's order in its region;
+ * the facilitator leases its bid; SIGTERM stops it cleanly. */
+static void test_provider_bids_and_wins(void **state)
+{
+    (void)state;
+    char home[1200];
+    char log[1300];
+    (void)snprintf(home, sizeof(home), "%s/provider0", g.dir);
+    (void)snprintf(log, sizeof(log), "%s/provider.log", g.dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
+            _exit(127);
+        }
+        execl(g.kumo, "kumo", "provider", "start", "--home", home, (char *)NULL);
+        _exit(127);
+    }
+    assert_int_equal(
+        tn_kumo("tx deployment create --home %s/tenant --from tenant --node http://127.0.0.1:%u "
+                "--dseq 1 --wait-blocks 2 --deposit 200000 --version "
+                "1111111111111111111111111111111111111111111111111111111111111111 --group "
+                "name=web,region=us-east,cpu=500m,memory=512Mi,storage=1Gi,count=2,price=40,"
+                "collateral=5000 --wait",
+                g.dir, g.base_port + 10u),
+        0);
+    uint64_t deadline = tn_now_ms() + TN_WAIT_MS;
+    size_t leases = 0;
+    while (leases == 0 && tn_now_ms() < deadline) {
+        json_t *l = tn_get(2, "/leases?state=LEASE_ACTIVE");
+        leases = json_array_size(json_object_get(l, "items"));
+        json_decref(l);
+        tn_pause_ms(100);
+    }
+    (void)kill(pid, SIGTERM);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    FILE *f = fopen(log, "r");
+    char line[1024];
+    size_t bids = 0;
+    size_t won = 0;
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        bids += strstr(line, "event=bid_sent") != NULL ? 1u : 0u;
+        won += strstr(line, "event=lease_won") != NULL ? 1u : 0u;
+        if (leases == 0) {
+            fputs(line, stderr);
+        }
+    }
+    if (f != NULL) {
+        (void)fclose(f);
+    }
+    assert_int_equal(leases, 1);
+    assert_int_equal(bids, 1);
+    assert_int_equal(won, 1);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 static int tn_setup(void **state)
@@ -584,6 +645,7 @@ static int tn_setup(void **state)
 static int tn_teardown(void **state)
 {
     (void)state;
+    kumo_test_podman_stop(&g.pm);
     if (g.dir != NULL) {
         (void)tn_kumo("testnet stop --dir %s", g.dir);
         kumo_test_tmpdir_remove(g.dir);
@@ -598,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_blocks_agree),
         cmocka_unit_test(test_bad_peers_dropped),
         cmocka_unit_test(test_provider_init_register),
+        cmocka_unit_test(test_provider_bids_and_wins),
         cmocka_unit_test(test_one_down_continues),
         cmocka_unit_test(test_two_down_halt_then_resume),
         cmocka_unit_test(test_wiped_node_block_syncs),

@@ -1,0 +1,494 @@
+/*
+ * daemon.c - the provider daemon's bidding (issue 6, first slice): it follows the node's
+ * event stream (GET /events, Server-Sent Events, resumed from the last height it saw after a
+ * reconnect; no polling), bids on every open order it can serve (kumo_provider_bid_decide:
+ * region, free capacity counting what its open bids hold, price cap, collateral budget, a
+ * runtime that answers) and releases what a bid holds when it is refunded, evicted,
+ * cancelled or lost, or when its lease ends. Containers, confirmations and the provider API
+ * come next. Blocking libcurl on one thread; the event stream drives everything.
+ */
+#include "provider/daemon.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "chain/chain.h"
+#include "codec/codec.h"
+#include "log/log.h"
+#include "runtime/runtime.h"
+
+#define PD_ANSWER_MAX   (8u * 1024u * 1024u)
+#define PD_SSE_LINE_MAX (1024u * 1024u)
+#define PD_HOLD_MAX     1024u
+
+typedef struct pd_hold {
+    char order[KUMO_ID_TEXT_BYTES]; /* owner/dseq/gseq/oseq */
+    kumo_provider_bid_t bid;
+    bool lease; /* the bid won: held until the lease ends */
+} pd_hold_t;
+
+struct kumo_provider_daemon {
+    kumo_provider_cfg_t cfg;
+    kumo_crypto_keypair_t key;
+    char addr[KUMO_ADDRESS_TEXT_BYTES];
+    char chain_id[KUMO_CHAIN_ID_BYTES_MAX + 1];
+    uint64_t min_fee;
+    uint64_t sequence;
+    uint64_t height; /* last block seen on the stream */
+    CURL *curl;      /* requests made while the stream is open */
+    kumo_runtime_t *runtime;
+    pd_hold_t holds[PD_HOLD_MAX];
+    uint32_t hold_count;
+    kumo_buf_t line; /* SSE: the line being read */
+    char ev_type[64];
+    kumo_buf_t ev_data;
+    volatile int *stop;
+    uint64_t bids_sent;
+};
+
+static size_t pd_write_cb(char *ptr, size_t size, size_t nmemb, void *ctx)
+{
+    return kumo_buf_append(ctx, ptr, size * nmemb) == 0 ? size * nmemb : 0;
+}
+
+/* GET or POST (body non-NULL) on the node; JSON answer in *out (2xx) or the error's code. */
+static int pd_http(kumo_provider_daemon_t *d,
+                   const char *path,
+                   const char *body,
+                   json_t **out,
+                   kumo_err_ctx_t *err)
+{
+    char url[1024];
+    int n = snprintf(url, sizeof(url), "%s%s", d->cfg.node_url, path);
+    KUMO_ENSURE(n > 0 && (size_t)n < sizeof(url), err, KUMO_ELIMIT, "URL too long");
+    kumo_buf_t buf;
+    kumo_buf_init(&buf, PD_ANSWER_MAX);
+    curl_easy_reset(d->curl);
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    (void)curl_easy_setopt(d->curl, CURLOPT_URL, url);
+    (void)curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, hdrs);
+    (void)curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, pd_write_cb);
+    (void)curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &buf);
+    (void)curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, 30000L);
+    if (body != NULL) {
+        (void)curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, body);
+    }
+    long status = 0;
+    CURLcode cc = curl_easy_perform(d->curl);
+    curl_slist_free_all(hdrs);
+    (void)curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
+    json_t *j = cc == CURLE_OK ? json_loadb((const char *)buf.ptr, buf.len, 0, NULL) : NULL;
+    kumo_buf_free(&buf);
+    int rc = 0;
+    if (cc != CURLE_OK) {
+        rc = kumo_err_set(err, KUMO_EIO, "node %s: %s", d->cfg.node_url, curl_easy_strerror(cc));
+    } else if (status < 200 || status > 299) {
+        json_int_t code = json_integer_value(json_object_get(json_object_get(j, "error"), "code"));
+        rc = kumo_err_set(err, code < 0 && code > -1000 ? (int)code : KUMO_EIO,
+                          "node answered HTTP %ld for %s", status, path);
+    }
+    if (rc < 0 || out == NULL) {
+        json_decref(j);
+        return rc;
+    }
+    *out = j;
+    return 0;
+}
+
+static uint64_t pd_u64(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s != NULL ? strtoull(s, NULL, 10)
+                     : (uint64_t)json_integer_value(json_object_get(o, key));
+}
+
+static int pd_sequence_load(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
+{
+    char path[160];
+    (void)snprintf(path, sizeof(path), "/accounts/%s", d->addr);
+    json_t *acct = NULL;
+    KUMO_GUARD(pd_http(d, path, NULL, &acct, err));
+    d->sequence = pd_u64(acct, "sequence");
+    json_decref(acct);
+    return 0;
+}
+
+/* Signs msg with the provider key at the next sequence and submits it; one retry after
+ * re-reading the sequence if the node says it is wrong. */
+static int pd_tx_send(kumo_provider_daemon_t *d, Kumo__Msg *msg, kumo_err_ctx_t *err)
+{
+    Kumo__Msg *msgs[1] = {msg};
+    int rc = KUMO_ESEQUENCE;
+    for (int attempt = 0; attempt < 2 && rc == KUMO_ESEQUENCE; attempt++) {
+        if (attempt > 0) {
+            KUMO_GUARD(pd_sequence_load(d, err));
+        }
+        kumo_buf_t tx;
+        kumo_buf_init(&tx, KUMO_TX_BYTES_MAX);
+        rc = kumo_chain_tx_build(d->chain_id, &d->key, d->sequence, d->min_fee, "", msgs, 1, &tx,
+                                 err);
+        size_t cap = sodium_base64_ENCODED_LEN(tx.len, sodium_base64_VARIANT_ORIGINAL);
+        char *b64 = rc == 0 ? kumo_calloc(cap, 1) : NULL;
+        char *body = NULL;
+        if (b64 != NULL) {
+            (void)sodium_bin2base64(b64, cap, tx.ptr, tx.len, sodium_base64_VARIANT_ORIGINAL);
+            json_t *j = json_pack("{s:s}", "tx", b64);
+            body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+            json_decref(j);
+        }
+        rc = rc == 0 && body == NULL ? kumo_err_set(err, KUMO_ENOMEM, "tx body") : rc;
+        rc = rc == 0 ? pd_http(d, "/txs", body, NULL, err) : rc;
+        free(body);
+        kumo_free(b64);
+        kumo_buf_free(&tx);
+    }
+    if (rc == 0) {
+        d->sequence++;
+    }
+    return rc;
+}
+
+/* ---- what open bids and leases hold ---- */
+
+static kumo_provider_free_t pd_free(const kumo_provider_daemon_t *d)
+{
+    kumo_provider_free_t f = {d->cfg.capacity_cpu_milli, d->cfg.capacity_memory_bytes,
+                              d->cfg.capacity_storage_bytes, d->cfg.collateral_budget};
+    for (uint32_t i = 0; i < d->hold_count; i++) {
+        const kumo_provider_bid_t *b = &d->holds[i].bid;
+        f.cpu_milli -= b->cpu_milli < f.cpu_milli ? b->cpu_milli : f.cpu_milli;
+        f.memory_bytes -= b->memory_bytes < f.memory_bytes ? b->memory_bytes : f.memory_bytes;
+        f.storage_bytes -= b->storage_bytes < f.storage_bytes ? b->storage_bytes : f.storage_bytes;
+        f.collateral -= b->collateral < f.collateral ? b->collateral : f.collateral;
+    }
+    return f;
+}
+
+static pd_hold_t *pd_hold_find(kumo_provider_daemon_t *d, const char *order)
+{
+    for (uint32_t i = 0; i < d->hold_count; i++) {
+        if (strcmp(d->holds[i].order, order) == 0) {
+            return &d->holds[i];
+        }
+    }
+    return NULL;
+}
+
+static void pd_hold_release(kumo_provider_daemon_t *d, const char *order, const char *why)
+{
+    pd_hold_t *h = pd_hold_find(d, order);
+    if (h != NULL) {
+        KUMO_LOG_INFO("provider", "hold_released", "order=%s reason=%s", order, why);
+        *h = d->holds[--d->hold_count];
+    }
+}
+
+/* ---- bidding ---- */
+
+/* Bids on one open order (as JSON from the node) if it can. */
+static void pd_order_consider(kumo_provider_daemon_t *d, const json_t *order_json)
+{
+    ProtobufCMessage *m = NULL;
+    kumo_err_ctx_t err = {0};
+    if (kumo_codec_json_to_message(&kumo__order__descriptor, order_json, &m, &err) < 0) {
+        KUMO_LOG_WARN("provider", "order_unreadable", "detail=\"%s\"", err.detail);
+        return;
+    }
+    Kumo__Order *o = (Kumo__Order *)m;
+    char id[KUMO_ID_TEXT_BYTES];
+    (void)snprintf(id, sizeof(id), "%s/%" PRIu64 "/%u/%u",
+                   json_string_value(json_object_get(json_object_get(order_json, "id"), "owner")),
+                   o->id->dseq, o->id->gseq, o->id->oseq);
+    Kumo__GroupSpec g = KUMO__GROUP_SPEC__INIT;
+    g.region = o->region;
+    g.n_resources = o->n_resources;
+    g.resources = o->resources;
+    kumo_provider_free_t f = pd_free(d);
+    bool runtime_ok = d->runtime != NULL && kumo_runtime_ping(d->runtime, NULL) == 0;
+    kumo_provider_bid_t bid;
+    kumo_provider_bid_decide(&d->cfg, &g, &f, runtime_ok, &bid);
+    if (o->state != KUMO__ORDER_STATE__ORDER_OPEN || pd_hold_find(d, id) != NULL ||
+        d->hold_count == PD_HOLD_MAX || bid.verdict != KUMO_PROVIDER_BID_OK) {
+        KUMO_LOG_INFO("provider", "no_bid", "order=%s reason=%s", id,
+                      kumo_provider_bid_verdict_name(bid.verdict));
+        kumo_codec_free(m);
+        return;
+    }
+    uint64_t max_prices[16];
+    for (uint32_t i = 0; i < bid.count; i++) {
+        max_prices[i] = o->resources[i]->price;
+        o->resources[i]->price = bid.prices[i]; /* we ask our cost, not the maximum */
+    }
+    Kumo__MsgSubmitFulfillment sf = KUMO__MSG_SUBMIT_FULFILLMENT__INIT;
+    sf.order = o->id;
+    sf.n_resources = o->n_resources;
+    sf.resources = o->resources;
+    Kumo__Msg msg = KUMO__MSG__INIT;
+    msg.sum_case = KUMO__MSG__SUM_SUBMIT_FULFILLMENT;
+    msg.submit_fulfillment = &sf;
+    int rc = pd_tx_send(d, &msg, &err);
+    for (uint32_t i = 0; i < bid.count; i++) {
+        o->resources[i]->price = max_prices[i];
+    }
+    if (rc == 0) {
+        pd_hold_t *h = &d->holds[d->hold_count++];
+        memset(h, 0, sizeof(*h));
+        (void)snprintf(h->order, sizeof(h->order), "%s", id);
+        h->bid = bid;
+        d->bids_sent++;
+        KUMO_LOG_INFO("provider", "bid_sent",
+                      "order=%s price_per_block=%" PRIu64 " collateral=%" PRIu64, id,
+                      bid.price_total, bid.collateral);
+    } else {
+        KUMO_LOG_WARN("provider", "bid_failed", "order=%s code=%s detail=\"%s\"", id,
+                      kumo_err_name(rc), err.detail);
+    }
+    kumo_codec_free(m);
+}
+
+/* Every open order of a deployment ("owner/dseq" from an event id), or all open orders. */
+static void pd_orders_scan(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq)
+{
+    char path[256];
+    if (owner != NULL) {
+        (void)snprintf(path, sizeof(path),
+                       "/orders?owner=%s&dseq=%" PRIu64 "&state=ORDER_OPEN&limit=100", owner, dseq);
+    } else {
+        (void)snprintf(path, sizeof(path), "/orders?state=ORDER_OPEN&limit=100");
+    }
+    json_t *list = NULL;
+    kumo_err_ctx_t err = {0};
+    if (pd_http(d, path, NULL, &list, &err) < 0) {
+        KUMO_LOG_WARN("provider", "orders_unreadable", "detail=\"%s\"", err.detail);
+        return;
+    }
+    size_t i;
+    const json_t *o;
+    json_array_foreach(json_object_get(list, "items"), i, o)
+    {
+        pd_order_consider(d, o);
+    }
+    json_decref(list);
+}
+
+/* ---- the event stream ---- */
+
+/* "a/b/c/d/e" -> the first n segments of id into out. */
+static void pd_id_prefix(const char *id, int segments, char *out, size_t cap)
+{
+    size_t i = 0;
+    int seen = 0;
+    for (; id[i] != '\0' && i + 1u < cap; i++) {
+        if (id[i] == '/' && ++seen == segments) {
+            break;
+        }
+        out[i] = id[i];
+    }
+    out[i] = '\0';
+}
+
+static void pd_event(kumo_provider_daemon_t *d, const char *type, const json_t *ev)
+{
+    const char *id = json_string_value(json_object_get(ev, "id"));
+    const char *provider = json_string_value(json_object_get(ev, "provider"));
+    bool mine = provider != NULL && strcmp(provider, d->addr) == 0;
+    char order[KUMO_ID_TEXT_BYTES];
+    pd_id_prefix(id != NULL ? id : "", 4, order, sizeof(order));
+    if (strcmp(type, "block") == 0) {
+        d->height = pd_u64(ev, "height");
+    } else if (strcmp(type, "order.created") == 0 && id != NULL) {
+        char owner[KUMO_ADDRESS_TEXT_BYTES];
+        pd_id_prefix(id, 1, owner, sizeof(owner));
+        const char *dseq = strchr(id, '/');
+        pd_orders_scan(d, owner, dseq != NULL ? strtoull(dseq + 1, NULL, 10) : 0);
+    } else if (mine && strcmp(type, "lease.created") == 0) {
+        pd_hold_t *h = pd_hold_find(d, order);
+        if (h != NULL) {
+            h->lease = true;
+        }
+        KUMO_LOG_INFO("provider", "lease_won", "order=%s", order);
+    } else if (mine &&
+               (strncmp(type, "fulfillment.", 12) == 0 || strcmp(type, "lease.closed") == 0 ||
+                strcmp(type, "lease.stale") == 0 || strcmp(type, "lease.released") == 0) &&
+               strcmp(type, "fulfillment.created") != 0) {
+        pd_hold_release(d, order, type);
+    }
+}
+
+static void pd_sse_line(kumo_provider_daemon_t *d, const char *line)
+{
+    if (strncmp(line, "event: ", 7) == 0) {
+        (void)snprintf(d->ev_type, sizeof(d->ev_type), "%s", line + 7);
+    } else if (strncmp(line, "data: ", 6) == 0) {
+        kumo_buf_reset(&d->ev_data);
+        if (kumo_buf_append(&d->ev_data, line + 6, strlen(line + 6)) < 0) {
+            kumo_buf_reset(&d->ev_data);
+        }
+    } else if (line[0] == '\0' && d->ev_type[0] != '\0') {
+        json_t *ev = json_loadb((const char *)d->ev_data.ptr, d->ev_data.len, 0, NULL);
+        if (ev != NULL) {
+            pd_event(d, d->ev_type, ev);
+        }
+        json_decref(ev);
+        d->ev_type[0] = '\0';
+        kumo_buf_reset(&d->ev_data);
+    }
+}
+
+static size_t pd_sse_cb(char *ptr, size_t size, size_t nmemb, void *ctx)
+{
+    kumo_provider_daemon_t *d = ctx;
+    size_t len = size * nmemb;
+    for (size_t i = 0; i < len; i++) {
+        if (ptr[i] != '\n') {
+            if (kumo_buf_append(&d->line, &ptr[i], 1) < 0) {
+                return 0; /* a line over the bound: drop the stream and reconnect */
+            }
+            continue;
+        }
+        if (kumo_buf_append(&d->line, "", 1) < 0) {
+            return 0;
+        }
+        char *text = (char *)d->line.ptr;
+        size_t n = strlen(text);
+        if (n > 0 && text[n - 1] == '\r') {
+            text[n - 1] = '\0';
+        }
+        pd_sse_line(d, text);
+        kumo_buf_reset(&d->line);
+    }
+    return *d->stop ? 0 : len;
+}
+
+static int pd_progress_cb(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t e)
+{
+    (void)a;
+    (void)b;
+    (void)c;
+    (void)e;
+    const kumo_provider_daemon_t *d = ctx;
+    return *d->stop ? 1 : 0;
+}
+
+/* One connection of the stream, from the height after the last one seen. */
+static void pd_stream(kumo_provider_daemon_t *d)
+{
+    char url[1024];
+    (void)snprintf(url, sizeof(url),
+                   "%s/events?types=block,order.created,fulfillment.,lease.&from_height=%" PRIu64,
+                   d->cfg.node_url, d->height + 1u);
+    CURL *c = curl_easy_init();
+    if (c == NULL) {
+        return;
+    }
+    (void)curl_easy_setopt(c, CURLOPT_URL, url);
+    (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, pd_sse_cb);
+    (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, d);
+    (void)curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    (void)curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, pd_progress_cb);
+    (void)curl_easy_setopt(c, CURLOPT_XFERINFODATA, d);
+    (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    kumo_buf_reset(&d->line);
+    CURLcode cc = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    if (!*d->stop) {
+        KUMO_LOG_WARN("provider", "stream_ended", "height=%" PRIu64 " reason=\"%s\"", d->height,
+                      curl_easy_strerror(cc));
+    }
+}
+
+/* ---- lifecycle ---- */
+
+static int pd_chain_load(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
+{
+    json_t *st = NULL;
+    KUMO_GUARD(pd_http(d, "/status", NULL, &st, err));
+    const char *chain = json_string_value(json_object_get(st, "chain_id"));
+    int rc = chain != NULL && strlen(chain) < sizeof(d->chain_id)
+                 ? 0
+                 : kumo_err_set(err, KUMO_EDECODE, "node status without a chain id");
+    if (rc == 0) {
+        (void)snprintf(d->chain_id, sizeof(d->chain_id), "%s", chain);
+        d->height = pd_u64(st, "height");
+    }
+    json_decref(st);
+    json_t *params = NULL;
+    rc = rc == 0 ? pd_http(d, "/params", NULL, &params, err) : rc;
+    if (rc == 0) {
+        d->min_fee = pd_u64(params, "min_fee");
+    }
+    json_decref(params);
+    return rc == 0 ? pd_sequence_load(d, err) : rc;
+}
+
+int kumo_provider_daemon_open(const kumo_provider_cfg_t *cfg,
+                              const kumo_crypto_keypair_t *key,
+                              kumo_provider_daemon_t **out,
+                              kumo_err_ctx_t *err)
+{
+    kumo_provider_daemon_t *d = kumo_calloc(1, sizeof(*d));
+    KUMO_ENSURE(d != NULL, err, KUMO_ENOMEM, "provider daemon");
+    d->cfg = *cfg;
+    d->key = *key;
+    uint8_t addr[KUMO_ADDRESS_BYTES];
+    kumo_crypto_address_from_pubkey(key->pubkey, addr);
+    kumo_codec_address_encode(addr, d->addr);
+    kumo_buf_init(&d->line, PD_SSE_LINE_MAX);
+    kumo_buf_init(&d->ev_data, PD_SSE_LINE_MAX);
+    d->curl = curl_easy_init();
+    int rc = d->curl != NULL ? pd_chain_load(d, err) : kumo_err_set(err, KUMO_ENOMEM, "curl");
+    if (rc < 0) {
+        kumo_provider_daemon_close(d);
+        return rc;
+    }
+    kumo_err_ctx_t rerr = {0};
+    if (kumo_runtime_open(cfg->runtime_socket, &d->runtime, &rerr) < 0) {
+        KUMO_LOG_WARN("provider", "runtime_unreachable", "socket=%s detail=\"%s\" (no bids)",
+                      cfg->runtime_socket, rerr.detail);
+    }
+    *out = d;
+    return 0;
+}
+
+void kumo_provider_daemon_close(kumo_provider_daemon_t *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    kumo_runtime_close(d->runtime);
+    if (d->curl != NULL) {
+        curl_easy_cleanup(d->curl);
+    }
+    kumo_buf_free(&d->line);
+    kumo_buf_free(&d->ev_data);
+    sodium_memzero(&d->key, sizeof(d->key));
+    kumo_free(d);
+}
+
+void kumo_provider_daemon_run(kumo_provider_daemon_t *d, volatile int *stop)
+{
+    d->stop = stop;
+    KUMO_LOG_INFO("provider", "started", "address=%s region=%s node=%s height=%" PRIu64, d->addr,
+                  d->cfg.region, d->cfg.node_url, d->height);
+    pd_orders_scan(d, NULL, 0); /* what was open before we started */
+    while (!*stop) {
+        pd_stream(d);
+        for (int i = 0; i < 10 && !*stop; i++) {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            (void)nanosleep(&ts, NULL); /* reconnect after a second */
+        }
+    }
+    KUMO_LOG_INFO("provider", "stopped", "bids=%" PRIu64, d->bids_sent);
+}
+
+uint64_t kumo_provider_daemon_bids(const kumo_provider_daemon_t *d)
+{
+    return d->bids_sent;
+}
