@@ -23,7 +23,11 @@ static bool socket_accepts(const char *path)
 {
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    (void)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    size_t len = strlen(path);
+    if (len >= sizeof(sa.sun_path)) {
+        return false;
+    }
+    memcpy(sa.sun_path, path, len + 1u);
     bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
     if (fd >= 0) {
         (void)close(fd);

@@ -11,8 +11,8 @@
 
 typedef struct kumo_test_podman {
     pid_t pid;
-    char dir[256];
-    char socket[320];
+    char dir[64];
+    char socket[96]; /* fits sockaddr_un.sun_path (108) */
 } kumo_test_podman_t;
 
 /* Starts `podman system service` on dir/podman.sock and waits (deadline 30 s) until the
