@@ -407,14 +407,12 @@ int kumo_tls_ctx_new(const kumo_tls_ctx_cfg_t *cfg, void **ctx_out, kumo_err_ctx
     (void)SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     (void)SSL_CTX_set_num_tickets(ctx, 0);
     rc = rc == 0 ? tls_ctx_own_cert(ctx, cfg, err) : rc;
+    int require = cfg->server && !cfg->client_cert_optional ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0;
     if (rc == 0 && cfg->peer_check == KUMO_TLS_PEER_PUBKEY) {
-        SSL_CTX_set_verify(ctx,
-                           SSL_VERIFY_PEER | (cfg->server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
-                           tls_verify_pubkey_cb);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | require, tls_verify_pubkey_cb);
     } else if (rc == 0 && cfg->peer_check == KUMO_TLS_PEER_ROOT) {
         rc = tls_ctx_root(ctx, cfg->root_pem, err);
-        SSL_CTX_set_verify(
-            ctx, SSL_VERIFY_PEER | (cfg->server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | require, NULL);
     } else if (rc == 0) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     }

@@ -95,6 +95,9 @@ typedef struct kumo_tls_ctx_cfg {
     const kumo_crypto_keypair_t *key; /* our key; NULL when cert_pem is empty */
     kumo_tls_peer_check_t peer_check;
     kumo_bytes_t root_pem; /* for KUMO_TLS_PEER_ROOT */
+    /* Servers in PUBKEY or ROOT mode: accept clients without a certificate too (the app
+     * then finds none with kumo_tls_peer_pubkey and limits what they may do). */
+    bool client_cert_optional;
 } kumo_tls_ctx_cfg_t;
 
 /* A TLS 1.3-only SSL_CTX (returned as void *, free with kumo_tls_ctx_free). */

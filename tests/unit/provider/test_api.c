@@ -1,0 +1,325 @@
+/*
+ * test_api.c - the provider API over real TLS 1.3 on loopback, with a fake backend (the one
+ * place a fake is right: the backend is the daemon). The server certificate is issued by the
+ * provider root; libcurl verifies it against that root and presents a client certificate
+ * made from the caller's account key. Every refusal of the manifest upload gets its own code
+ * and never reaches the backend's accept; the accept path, status and logs work for the
+ * owner only; GET /status needs no certificate.
+ */
+#include "helpers/testutil.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "codec/codec.h"
+#include "provider/provider_api.h"
+#include "tls/tls.h"
+
+static struct event_base *base;
+static kumo_provider_api_t *api;
+static pthread_t loop_thread;
+static volatile int loop_stop;
+static kumo_buf_t root_pem;
+static kumo_buf_t owner_cert;
+static kumo_buf_t owner_key;
+static kumo_buf_t other_cert;
+static kumo_buf_t other_key;
+static uint8_t owner_addr[KUMO_ADDRESS_BYTES];
+static char owner_text[KUMO_ADDRESS_TEXT_BYTES];
+static kumo_buf_t manifest;
+static uint8_t manifest_root[KUMO_CRYPTO_HASH_BYTES];
+static volatile int accepts;
+static volatile int lease_held = 1;
+
+static int be_view(void *ctx,
+                   const uint8_t owner[KUMO_ADDRESS_BYTES],
+                   uint64_t dseq,
+                   kumo_provider_deployment_view_t *view,
+                   kumo_err_ctx_t *err)
+{
+    (void)ctx;
+    (void)err;
+    view->known = dseq == 7 && memcmp(owner, owner_addr, KUMO_ADDRESS_BYTES) == 0;
+    view->has_lease = view->known && lease_held;
+    memcpy(view->version, manifest_root, sizeof(view->version));
+    return 0;
+}
+
+static int be_accept(void *ctx,
+                     const uint8_t owner[KUMO_ADDRESS_BYTES],
+                     uint64_t dseq,
+                     kumo_bytes_t m,
+                     kumo_err_ctx_t *err)
+{
+    (void)ctx;
+    (void)owner;
+    (void)dseq;
+    (void)m;
+    (void)err;
+    accepts++;
+    return 0;
+}
+
+static int be_status(void *ctx,
+                     const uint8_t owner[KUMO_ADDRESS_BYTES],
+                     uint64_t dseq,
+                     json_t **out,
+                     kumo_err_ctx_t *err)
+{
+    (void)ctx;
+    (void)owner;
+    (void)err;
+    *out = json_pack("{s:I, s:b}", "dseq", (json_int_t)dseq, "manifest", accepts > 0);
+    return 0;
+}
+
+static int be_logs(void *ctx,
+                   const uint8_t owner[KUMO_ADDRESS_BYTES],
+                   uint64_t dseq,
+                   const char *workload,
+                   uint32_t tail,
+                   kumo_buf_t *out,
+                   kumo_err_ctx_t *err)
+{
+    (void)ctx;
+    (void)owner;
+    (void)dseq;
+    (void)tail;
+    (void)err;
+    char line[128];
+    int n = snprintf(line, sizeof(line), "log of %s\n", workload);
+    return kumo_buf_append(out, line, (size_t)n);
+}
+
+static int be_info(void *ctx, json_t **out, kumo_err_ctx_t *err)
+{
+    (void)ctx;
+    (void)err;
+    *out = json_pack("{s:s}", "region", "us-east");
+    return 0;
+}
+
+static void *loop_run(void *arg)
+{
+    (void)arg;
+    while (!loop_stop) {
+        struct timeval tv = {0, 20000};
+        (void)event_base_loopexit(base, &tv);
+        (void)event_base_dispatch(base);
+    }
+    return NULL;
+}
+
+static void key_of(uint8_t tag, kumo_crypto_keypair_t *kp)
+{
+    uint8_t seed[KUMO_CRYPTO_SEED_BYTES];
+    memset(seed, tag, sizeof(seed));
+    kumo_crypto_key_from_seed(seed, kp);
+}
+
+static void client_creds(uint8_t tag, kumo_buf_t *cert, kumo_buf_t *key)
+{
+    kumo_crypto_keypair_t kp;
+    key_of(tag, &kp);
+    kumo_buf_init(cert, KUMO_TLS_PEM_BYTES_MAX);
+    kumo_buf_init(key, KUMO_TLS_PEM_BYTES_MAX);
+    assert_int_equal(kumo_tls_cert_self_signed(&kp, "tenant", 1, cert, NULL), 0);
+    assert_int_equal(kumo_tls_key_pem(&kp, key, NULL), 0);
+}
+
+static void manifest_make(void)
+{
+    Kumo__ManifestWorkload w = KUMO__MANIFEST_WORKLOAD__INIT;
+    w.name = "web";
+    w.image = "localhost/kumo-webapp-web:1";
+    w.count = 1;
+    w.group = "web";
+    Kumo__ManifestWorkload *ws[1] = {&w};
+    Kumo__Manifest m = KUMO__MANIFEST__INIT;
+    m.n_workloads = 1;
+    m.workloads = ws;
+    kumo_buf_init(&manifest, KUMO_PROVIDER_MANIFEST_BYTES_MAX);
+    assert_int_equal(kumo_codec_pack(&m.base, &manifest, NULL), 0);
+    assert_int_equal(kumo_crypto_merkle_root(kumo_buf_bytes(&manifest), manifest_root), 0);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    kumo_crypto_keypair_t ca;
+    kumo_crypto_keypair_t srv;
+    key_of(1, &ca);
+    key_of(2, &srv);
+    kumo_buf_init(&root_pem, KUMO_TLS_PEM_BYTES_MAX);
+    kumo_buf_t chain;
+    kumo_buf_init(&chain, 2u * KUMO_TLS_PEM_BYTES_MAX);
+    assert_int_equal(kumo_tls_ca_create(&ca, "dc root", 30, &root_pem, NULL), 0);
+    assert_int_equal(kumo_tls_cert_issue(&ca, kumo_buf_bytes(&root_pem), srv.pubkey, "127.0.0.1",
+                                         30, &chain, NULL),
+                     0);
+    assert_int_equal(kumo_buf_append(&chain, root_pem.ptr, root_pem.len), 0);
+    client_creds(3, &owner_cert, &owner_key);
+    client_creds(4, &other_cert, &other_key);
+    kumo_crypto_keypair_t owner;
+    key_of(3, &owner);
+    kumo_crypto_address_from_pubkey(owner.pubkey, owner_addr);
+    kumo_codec_address_encode(owner_addr, owner_text);
+    manifest_make();
+    base = event_base_new();
+    kumo_provider_api_backend_t be = {.deployment_view = be_view,
+                                      .manifest_accept = be_accept,
+                                      .status = be_status,
+                                      .logs = be_logs,
+                                      .info = be_info};
+    kumo_provider_api_cfg_t cfg = {
+        .listen = "127.0.0.1:0", .server_cert_pem = kumo_buf_bytes(&chain), .server_key = &srv};
+    kumo_err_ctx_t err = {0};
+    if (kumo_provider_api_open(&cfg, base, &be, &api, &err) != 0) {
+        fprintf(stderr, "api open: %s\n", err.detail);
+        return -1;
+    }
+    kumo_buf_free(&chain);
+    return pthread_create(&loop_thread, NULL, loop_run, NULL);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    loop_stop = 1;
+    (void)pthread_join(loop_thread, NULL);
+    kumo_provider_api_close(api);
+    event_base_free(base);
+    return 0;
+}
+
+static size_t body_cb(char *p, size_t size, size_t n, void *ctx)
+{
+    return kumo_buf_append(ctx, p, size * n) == 0 ? size * n : 0;
+}
+
+/* One request; the HTTP status (0 on a transport failure). who: 0 none, 1 owner, 2 other. */
+static long call(const char *method, const char *path, int who, kumo_bytes_t body, kumo_buf_t *out)
+{
+    char url[512];
+    (void)snprintf(url, sizeof(url), "https://%s%s", kumo_provider_api_listen_addr(api), path);
+    CURL *c = curl_easy_init();
+    struct curl_blob ca = {root_pem.ptr, root_pem.len, CURL_BLOB_COPY};
+    (void)curl_easy_setopt(c, CURLOPT_URL, url);
+    (void)curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
+    (void)curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
+    (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    if (who != 0) {
+        kumo_buf_t *cert = who == 1 ? &owner_cert : &other_cert;
+        kumo_buf_t *key = who == 1 ? &owner_key : &other_key;
+        struct curl_blob cb = {cert->ptr, cert->len, CURL_BLOB_COPY};
+        struct curl_blob kb = {key->ptr, key->len, CURL_BLOB_COPY};
+        (void)curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cb);
+        (void)curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+        (void)curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &kb);
+        (void)curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+    }
+    if (strcmp(method, "PUT") == 0) {
+        (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.ptr);
+        (void)curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body.len);
+    }
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK) {
+        (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    }
+    curl_easy_cleanup(c);
+    return status;
+}
+
+static void test_manifest_refusals(void **state)
+{
+    (void)state;
+    char good[256];
+    char unknown[256];
+    (void)snprintf(good, sizeof(good), "/deployments/%s/7/manifest", owner_text);
+    (void)snprintf(unknown, sizeof(unknown), "/deployments/%s/8/manifest", owner_text);
+    static uint8_t big[KUMO_PROVIDER_MANIFEST_BYTES_MAX + 1];
+    uint8_t wrong[64];
+    memset(wrong, 0x42, sizeof(wrong));
+    const struct {
+        const char *name;
+        const char *path;
+        int who;
+        kumo_bytes_t body;
+        long want;
+    } rows[] = {
+        {"no client certificate", good, 0, kumo_buf_bytes(&manifest), 401},
+        {"bad path", "/deployments/nobody/x/manifest", 1, kumo_buf_bytes(&manifest), 400},
+        {"not the owner", good, 2, kumo_buf_bytes(&manifest), 403},
+        {"oversized", good, 1, kumo_bytes_make(big, sizeof(big)), 413},
+        {"unknown deployment", unknown, 1, kumo_buf_bytes(&manifest), 404},
+        {"wrong hash", good, 1, kumo_bytes_make(wrong, sizeof(wrong)), 409},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        kumo_buf_t out;
+        kumo_buf_init(&out, 1u << 20);
+        long st = call("PUT", rows[i].path, rows[i].who, rows[i].body, &out);
+        if (st != rows[i].want) {
+            fail_msg("%s: HTTP %ld, want %ld (%.*s)", rows[i].name, st, rows[i].want, (int)out.len,
+                     out.ptr != NULL ? (const char *)out.ptr : "");
+        }
+        kumo_buf_free(&out);
+    }
+    lease_held = 0; /* known, but no lease here: the same 404 */
+    kumo_buf_t out;
+    kumo_buf_init(&out, 1u << 20);
+    assert_int_equal(call("PUT", good, 1, kumo_buf_bytes(&manifest), &out), 404);
+    lease_held = 1;
+    /* The right root, but not a canonical Manifest: 422. */
+    uint8_t saved[KUMO_CRYPTO_HASH_BYTES];
+    memcpy(saved, manifest_root, sizeof(saved));
+    assert_int_equal(kumo_crypto_merkle_root(kumo_bytes_make(wrong, sizeof(wrong)), manifest_root),
+                     0);
+    assert_int_equal(call("PUT", good, 1, kumo_bytes_make(wrong, sizeof(wrong)), &out), 422);
+    memcpy(manifest_root, saved, sizeof(saved));
+    assert_int_equal(accepts, 0);
+    kumo_buf_free(&out);
+}
+
+static void test_manifest_accepted_and_reads(void **state)
+{
+    (void)state;
+    char path[256];
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/manifest", owner_text);
+    kumo_buf_t out;
+    kumo_buf_init(&out, 1u << 20);
+    assert_int_equal(call("PUT", path, 1, kumo_buf_bytes(&manifest), &out), 200);
+    assert_int_equal(accepts, 1);
+    assert_non_null(memmem(out.ptr, out.len, "\"accepted\":true", 15));
+    kumo_buf_reset(&out);
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/status", owner_text);
+    assert_int_equal(call("GET", path, 1, kumo_bytes_make(NULL, 0), &out), 200);
+    assert_non_null(memmem(out.ptr, out.len, "\"manifest\":true", 15));
+    kumo_buf_reset(&out);
+    assert_int_equal(call("GET", path, 2, kumo_bytes_make(NULL, 0), &out), 403);
+    kumo_buf_reset(&out);
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/logs?workload=web&tail=5", owner_text);
+    assert_int_equal(call("GET", path, 1, kumo_bytes_make(NULL, 0), &out), 200);
+    assert_non_null(memmem(out.ptr, out.len, "log of web", 10));
+    kumo_buf_reset(&out);
+    assert_int_equal(call("GET", "/status", 0, kumo_bytes_make(NULL, 0), &out), 200);
+    assert_non_null(memmem(out.ptr, out.len, "us-east", 7));
+    kumo_buf_free(&out);
+}
+
+int main(void)
+{
+    assert_int_equal(kumo_crypto_init(), 0);
+    (void)signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_manifest_refusals),
+        cmocka_unit_test(test_manifest_accepted_and_reads),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
