@@ -263,6 +263,30 @@ KUMO_MUST_USE int kumo_consensus_signer_decode(kumo_bytes_t in,
                                                kumo_consensus_signer_state_t *st,
                                                kumo_err_ctx_t *err);
 
+/* ---- crash safety: the WAL / replay contract a driver (the node) follows ----
+ *
+ * Disk of a validator: its decided chain (store head = H - 1), a WAL of the consensus
+ * messages of the current height (src/wal, one record per message) and the signer state
+ * above (one small file written with kumo_wal_file_write).
+ * 1. Input: every consensus message the engine will see, received or our own broadcast, is
+ *    appended to the WAL and kumo_wal_sync'd BEFORE kumo_consensus_on_msg acts on it (our
+ *    own: before it leaves the process). Timer firings are not logged: start re-arms them,
+ *    so after a restart a timeout is taken again after its full duration (safe, only slower).
+ * 2. Output: io.sign runs kumo_consensus_signer_check; for a new step it signs, writes the
+ *    updated state (kumo_consensus_signer_update + encode + kumo_wal_file_write, fsync'd),
+ *    and only then returns the signature; for the same sign bytes it returns the stored
+ *    signature; otherwise it returns KUMO_EDOUBLESIGN and the engine skips that message.
+ * 3. Decision: the decided block is committed to the store first, then the WAL is reset
+ *    (kumo_wal_reset) for the next height. A crash between the two leaves old-height records,
+ *    which on_msg ignores at the new height.
+ * 4. Restart: load the signer state (missing = never signed), kumo_wal_open (cuts a torn
+ *    tail), kumo_consensus_open at H = head + 1, kumo_consensus_start, then feed every WAL
+ *    record in order to kumo_consensus_on_msg (ignoring its rejections as on the wire; only
+ *    KUMO_EIO/ECORRUPT/ENOMEM are fatal). The engine re-derives round, lock and valid value;
+ *    whatever it signs again is either identical (re-sent) or refused by the signer state,
+ *    so a restarted validator never signs two different things at one height/round/step.
+ * tests/sim/test_sim_consensus.c crashes and restarts validators through this contract. */
+
 /* ---- the engine (engine.c) ---- */
 
 typedef struct kumo_consensus kumo_consensus_t;
