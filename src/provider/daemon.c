@@ -122,9 +122,9 @@ static int pd_sequence_load(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
 
 /* Signs msg with the provider key at the next sequence and submits it; one retry after
  * re-reading the sequence if the node says it is wrong. */
-static int pd_tx_send(kumo_provider_daemon_t *d, Kumo__Msg *msg, kumo_err_ctx_t *err)
+static int
+pd_tx_send(kumo_provider_daemon_t *d, Kumo__Msg *const *msgs, size_t count, kumo_err_ctx_t *err)
 {
-    Kumo__Msg *msgs[1] = {msg};
     int rc = KUMO_ESEQUENCE;
     for (int attempt = 0; attempt < 2 && rc == KUMO_ESEQUENCE; attempt++) {
         if (attempt > 0) {
@@ -132,8 +132,8 @@ static int pd_tx_send(kumo_provider_daemon_t *d, Kumo__Msg *msg, kumo_err_ctx_t 
         }
         kumo_buf_t tx;
         kumo_buf_init(&tx, KUMO_TX_BYTES_MAX);
-        rc = kumo_chain_tx_build(d->chain_id, &d->key, d->sequence, d->min_fee, "", msgs, 1, &tx,
-                                 err);
+        rc = kumo_chain_tx_build(d->chain_id, &d->key, d->sequence, d->min_fee, "", msgs, count,
+                                 &tx, err);
         size_t cap = sodium_base64_ENCODED_LEN(tx.len, sodium_base64_VARIANT_ORIGINAL);
         char *b64 = rc == 0 ? kumo_calloc(cap, 1) : NULL;
         char *body = NULL;
@@ -192,8 +192,58 @@ static void pd_hold_release(kumo_provider_daemon_t *d, const char *order, const 
 
 /* ---- bidding ---- */
 
-/* Bids on one open order (as JSON from the node) if it can. */
-static void pd_order_consider(kumo_provider_daemon_t *d, const json_t *order_json)
+/* Bids of one scan, sent as one tx (one block's worth of bids costs one fee and one
+ * sequence). */
+#define PD_BATCH_MAX 64u
+
+typedef struct pd_batch {
+    ProtobufCMessage *orders[PD_BATCH_MAX]; /* unpacked orders the msgs borrow from */
+    Kumo__MsgSubmitFulfillment sf[PD_BATCH_MAX];
+    Kumo__Msg msg[PD_BATCH_MAX];
+    Kumo__Msg *ptrs[PD_BATCH_MAX];
+    pd_hold_t holds[PD_BATCH_MAX];
+    uint32_t count;
+} pd_batch_t;
+
+/* Sends the batch; on success its holds count against capacity and budget. */
+static void pd_batch_flush(kumo_provider_daemon_t *d, pd_batch_t *b)
+{
+    if (b->count == 0) {
+        return;
+    }
+    kumo_err_ctx_t err = {0};
+    int rc = pd_tx_send(d, b->ptrs, b->count, &err);
+    for (uint32_t i = 0; i < b->count; i++) {
+        if (rc == 0 && d->hold_count < PD_HOLD_MAX) {
+            d->holds[d->hold_count++] = b->holds[i];
+            d->bids_sent++;
+            KUMO_LOG_INFO(
+                "provider", "bid_sent", "order=%s price_per_block=%" PRIu64 " collateral=%" PRIu64,
+                b->holds[i].order, b->holds[i].bid.price_total, b->holds[i].bid.collateral);
+        }
+        kumo_codec_free(b->orders[i]);
+    }
+    if (rc < 0) {
+        KUMO_LOG_WARN("provider", "bids_failed", "count=%u code=%s detail=\"%s\"", b->count,
+                      kumo_err_name(rc), err.detail);
+    }
+    b->count = 0;
+}
+
+/* Whether the batch already bids on order. */
+static bool pd_batch_pending(const pd_batch_t *b, const char *order)
+{
+    for (uint32_t i = 0; i < b->count; i++) {
+        if (strcmp(b->holds[i].order, order) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Adds a bid on one open order (as JSON from the node) to the batch if the provider can
+ * serve it, counting what the batch already holds. */
+static void pd_order_consider(kumo_provider_daemon_t *d, const json_t *order_json, pd_batch_t *b)
 {
     ProtobufCMessage *m = NULL;
     kumo_err_ctx_t err = {0};
@@ -202,8 +252,9 @@ static void pd_order_consider(kumo_provider_daemon_t *d, const json_t *order_jso
         return;
     }
     Kumo__Order *o = (Kumo__Order *)m;
-    char id[KUMO_ID_TEXT_BYTES];
-    (void)snprintf(id, sizeof(id), "%s/%" PRIu64 "/%u/%u",
+    pd_hold_t *h = &b->holds[b->count];
+    memset(h, 0, sizeof(*h));
+    (void)snprintf(h->order, sizeof(h->order), "%s/%" PRIu64 "/%u/%u",
                    json_string_value(json_object_get(json_object_get(order_json, "id"), "owner")),
                    o->id->dseq, o->id->gseq, o->id->oseq);
     Kumo__GroupSpec g = KUMO__GROUP_SPEC__INIT;
@@ -211,71 +262,83 @@ static void pd_order_consider(kumo_provider_daemon_t *d, const json_t *order_jso
     g.n_resources = o->n_resources;
     g.resources = o->resources;
     kumo_provider_free_t f = pd_free(d);
+    for (uint32_t i = 0; i < b->count; i++) { /* what this batch already holds */
+        const kumo_provider_bid_t *x = &b->holds[i].bid;
+        f.cpu_milli -= x->cpu_milli < f.cpu_milli ? x->cpu_milli : f.cpu_milli;
+        f.memory_bytes -= x->memory_bytes < f.memory_bytes ? x->memory_bytes : f.memory_bytes;
+        f.storage_bytes -= x->storage_bytes < f.storage_bytes ? x->storage_bytes : f.storage_bytes;
+        f.collateral -= x->collateral < f.collateral ? x->collateral : f.collateral;
+    }
     bool runtime_ok = d->runtime != NULL && kumo_runtime_ping(d->runtime, NULL) == 0;
-    kumo_provider_bid_t bid;
-    kumo_provider_bid_decide(&d->cfg, &g, &f, runtime_ok, &bid);
-    if (o->state != KUMO__ORDER_STATE__ORDER_OPEN || pd_hold_find(d, id) != NULL ||
-        d->hold_count == PD_HOLD_MAX || bid.verdict != KUMO_PROVIDER_BID_OK) {
-        KUMO_LOG_INFO("provider", "no_bid", "order=%s reason=%s", id,
-                      kumo_provider_bid_verdict_name(bid.verdict));
+    kumo_provider_bid_decide(&d->cfg, &g, &f, runtime_ok, &h->bid);
+    if (o->state != KUMO__ORDER_STATE__ORDER_OPEN || pd_hold_find(d, h->order) != NULL ||
+        pd_batch_pending(b, h->order) || d->hold_count + b->count >= PD_HOLD_MAX ||
+        h->bid.verdict != KUMO_PROVIDER_BID_OK) {
+        KUMO_LOG_INFO("provider", "no_bid", "order=%s reason=%s", h->order,
+                      kumo_provider_bid_verdict_name(h->bid.verdict));
         kumo_codec_free(m);
         return;
     }
-    uint64_t max_prices[16];
-    for (uint32_t i = 0; i < bid.count; i++) {
-        max_prices[i] = o->resources[i]->price;
-        o->resources[i]->price = bid.prices[i]; /* we ask our cost, not the maximum */
+    for (uint32_t i = 0; i < h->bid.count; i++) {
+        o->resources[i]->price = h->bid.prices[i]; /* we ask our cost, not the maximum */
     }
+    uint32_t k = b->count++;
+    b->orders[k] = m;
     Kumo__MsgSubmitFulfillment sf = KUMO__MSG_SUBMIT_FULFILLMENT__INIT;
-    sf.order = o->id;
-    sf.n_resources = o->n_resources;
-    sf.resources = o->resources;
+    b->sf[k] = sf;
+    b->sf[k].order = o->id;
+    b->sf[k].n_resources = o->n_resources;
+    b->sf[k].resources = o->resources;
     Kumo__Msg msg = KUMO__MSG__INIT;
-    msg.sum_case = KUMO__MSG__SUM_SUBMIT_FULFILLMENT;
-    msg.submit_fulfillment = &sf;
-    int rc = pd_tx_send(d, &msg, &err);
-    for (uint32_t i = 0; i < bid.count; i++) {
-        o->resources[i]->price = max_prices[i];
+    b->msg[k] = msg;
+    b->msg[k].sum_case = KUMO__MSG__SUM_SUBMIT_FULFILLMENT;
+    b->msg[k].submit_fulfillment = &b->sf[k];
+    b->ptrs[k] = &b->msg[k];
+    if (b->count == PD_BATCH_MAX) {
+        pd_batch_flush(d, b);
     }
-    if (rc == 0) {
-        pd_hold_t *h = &d->holds[d->hold_count++];
-        memset(h, 0, sizeof(*h));
-        (void)snprintf(h->order, sizeof(h->order), "%s", id);
-        h->bid = bid;
-        d->bids_sent++;
-        KUMO_LOG_INFO("provider", "bid_sent",
-                      "order=%s price_per_block=%" PRIu64 " collateral=%" PRIu64, id,
-                      bid.price_total, bid.collateral);
-    } else {
-        KUMO_LOG_WARN("provider", "bid_failed", "order=%s code=%s detail=\"%s\"", id,
-                      kumo_err_name(rc), err.detail);
-    }
-    kumo_codec_free(m);
 }
 
-/* Every open order of a deployment ("owner/dseq" from an event id), or all open orders. */
+/* Every open order of a deployment ("owner", dseq) or, with owner NULL, every open order,
+ * page by page; the bids of each page go out as one tx. */
 static void pd_orders_scan(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq)
 {
-    char path[256];
-    if (owner != NULL) {
-        (void)snprintf(path, sizeof(path),
-                       "/orders?owner=%s&dseq=%" PRIu64 "&state=ORDER_OPEN&limit=100", owner, dseq);
-    } else {
-        (void)snprintf(path, sizeof(path), "/orders?state=ORDER_OPEN&limit=100");
+    pd_batch_t *b = kumo_calloc(1, sizeof(*b));
+    char page[256] = "";
+    for (uint32_t pages = 0; b != NULL && pages < 1000u; pages++) {
+        char path[600];
+        if (owner != NULL) {
+            (void)snprintf(path, sizeof(path),
+                           "/orders?owner=%s&dseq=%" PRIu64 "&state=ORDER_OPEN&limit=100%s%s",
+                           owner, dseq, page[0] != '\0' ? "&page=" : "", page);
+        } else {
+            (void)snprintf(path, sizeof(path), "/orders?state=ORDER_OPEN&limit=100%s%s",
+                           page[0] != '\0' ? "&page=" : "", page);
+        }
+        json_t *list = NULL;
+        kumo_err_ctx_t err = {0};
+        if (pd_http(d, path, NULL, &list, &err) < 0) {
+            KUMO_LOG_WARN("provider", "orders_unreadable", "detail=\"%s\"", err.detail);
+            break;
+        }
+        size_t i;
+        const json_t *o;
+        json_array_foreach(json_object_get(list, "items"), i, o)
+        {
+            pd_order_consider(d, o, b);
+        }
+        pd_batch_flush(d, b);
+        const char *next = json_string_value(json_object_get(list, "next"));
+        bool more = next != NULL && strlen(next) < sizeof(page);
+        if (more) {
+            (void)snprintf(page, sizeof(page), "%s", next);
+        }
+        json_decref(list);
+        if (!more) {
+            break;
+        }
     }
-    json_t *list = NULL;
-    kumo_err_ctx_t err = {0};
-    if (pd_http(d, path, NULL, &list, &err) < 0) {
-        KUMO_LOG_WARN("provider", "orders_unreadable", "detail=\"%s\"", err.detail);
-        return;
-    }
-    size_t i;
-    const json_t *o;
-    json_array_foreach(json_object_get(list, "items"), i, o)
-    {
-        pd_order_consider(d, o);
-    }
-    json_decref(list);
+    kumo_free(b);
 }
 
 /* ---- the event stream ---- */
