@@ -52,6 +52,8 @@ static json_t *bp_http(const char *path, const char *body)
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bp_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     if (body != NULL) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     }
@@ -60,9 +62,13 @@ static json_t *bp_http(const char *path, const char *body)
     if (curl_easy_perform(c) == CURLE_OK &&
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 200) {
         j = json_loadb((const char *)buf.ptr, buf.len, 0, NULL);
+    } else if (body != NULL) {
+        fprintf(stderr, "bench_provider: %s: HTTP %ld %.*s\n", path, status, (int)buf.len,
+                buf.ptr != NULL ? (const char *)buf.ptr : "");
     }
     kumo_buf_free(&buf);
     curl_easy_cleanup(c);
+    curl_slist_free_all(hdrs);
     return j;
 }
 

@@ -11,3 +11,4 @@ echo "# bench_node"; "$b/bench_node"
 echo "# bench_node testnet (4 validators vs 1)"; "$b/bench_node" testnet
 echo "# consensus simulation speed (release, 1000 seeds)"
 KUMO_SIM_SEEDS=1000 "$b/sim_sim_test_sim_consensus" | grep -E '^sim_'
+echo "# bench_provider (bids of a cold provider on 1000 open orders)"; "$b/bench_provider" 1000 | grep -E "^[a-z_]+="
