@@ -118,6 +118,7 @@ int kumo_runtime_parse_list(kumo_bytes_t json,
                             uint32_t *count_out,
                             kumo_err_ctx_t *err)
 {
+    *count_out = 0;
     json_error_t jerr;
     json_t *root = json_loadb((const char *)json.ptr, json.len, 0, &jerr);
     if (!json_is_array(root)) {
@@ -161,8 +162,12 @@ int kumo_runtime_parse_inspect(kumo_bytes_t json, kumo_runtime_inspect_t *out, k
     json_int_t mem = json_integer_value(json_object_get(hc, "Memory"));
     out->nano_cpus = cpus > 0 ? (uint64_t)cpus : 0;
     out->memory_bytes = mem > 0 ? (uint64_t)mem : 0;
+    json_t *nets = json_object_get(json_object_get(root, "NetworkSettings"), "Networks");
+    const char *ip = json_string_value(
+        json_object_get(json_object_iter_value(json_object_iter(nets)), "IPAddress"));
+    int rc = copy_str(out->ip, sizeof(out->ip), ip, "container address", err);
     json_decref(root);
-    return 0;
+    return rc;
 }
 
 int kumo_runtime_logs_demux(kumo_bytes_t in, kumo_buf_t *out, kumo_err_ctx_t *err)

@@ -135,12 +135,16 @@ KUMO_MUST_USE int kumo_runtime_container_list(kumo_runtime_t *rt,
                                               uint32_t cap,
                                               uint32_t *count_out,
                                               kumo_err_ctx_t *err);
-/* Inspects one container: state and limits (for tests and status). */
+/* Inspects one container: state, limits and its address (for tests and status). */
 typedef struct kumo_runtime_inspect {
     kumo_runtime_state_t state;
     int exit_code;
     uint64_t nano_cpus;
     uint64_t memory_bytes;
+    /* IPv4 address on its (first) network, "" if none: what other workloads of the
+     * deployment put in their extra_hosts where the network has no DNS (podman with CNI and
+     * no dnsname plugin, as on the test machine). */
+    char ip[64];
 } kumo_runtime_inspect_t;
 KUMO_MUST_USE int kumo_runtime_container_inspect(kumo_runtime_t *rt,
                                                  const char *id_or_name,

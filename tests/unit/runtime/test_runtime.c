@@ -136,6 +136,7 @@ static void test_container_lifecycle(void **state)
     assert_int_equal(in.state, KUMO_RUNTIME_STATE_RUNNING);
     assert_int_equal(in.nano_cpus, 500000000u);
     assert_int_equal(in.memory_bytes, 64u * 1024u * 1024u);
+    assert_true(strlen(in.ip) >= 7); /* an address on the deployment network */
     char url[64];
     (void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
     kumo_buf_t body;
