@@ -3,7 +3,7 @@
 # examples/webapp/src is compiled statically and imported with `podman import` as a one-file
 # rootfs (the binary as its entrypoint). Images are tagged with the binary's hash
 # (kumo.sha256 label) and rebuilt only when it changed.
-#   localhost/kumo-webapp-web:1       web tier, port 8080 (COUNTER_HOST, COUNTER_PORT)
+#   localhost/kumo-webapp-web:1       web tier, port 8080 (COUNTER_URL or COUNTER_HOST/PORT)
 #   localhost/kumo-webapp-counter:1   counter database, port 7000
 # usage: tools/images.sh
 set -euo pipefail

@@ -1,14 +1,22 @@
 /*
  * web.c - the webapp's web tier: an HTTP server on $PORT (default 8080). GET / counts the
- * visit in the counter database at $COUNTER_HOST:$COUNTER_PORT (default counter:7000) and
+ * visit in the counter database at $COUNTER_URL (http://host:port) or else at
+ * $COUNTER_HOST:$COUNTER_PORT (default counter:7000; the workload's name on the network) and
  * answers "hello from kumo webapp: visit N"; GET /healthz answers "ok".
  */
 #include "mini.h"
 
 int main(void)
 {
-    const char *host = getenv("COUNTER_HOST") != NULL ? getenv("COUNTER_HOST") : "counter";
-    int cport = getenv("COUNTER_PORT") != NULL ? atoi(getenv("COUNTER_PORT")) : 7000;
+    char host[128];
+    const char *h = getenv("COUNTER_HOST");
+    snprintf(host, sizeof(host), "%s", h != NULL ? h : "counter");
+    int cport = mini_port(getenv("COUNTER_PORT"), 7000);
+    const char *url = getenv("COUNTER_URL");
+    if (url != NULL && mini_parse_url(url, host, sizeof(host), &cport) != 0) {
+        fprintf(stderr, "COUNTER_URL %s is not http://host:port\n", url);
+        return 1;
+    }
     int lfd = mini_listen("PORT", 8080);
     for (;;) {
         int fd = accept(lfd, NULL, NULL);
@@ -18,7 +26,7 @@ int main(void)
         mini_timeouts(fd);
         char path[256];
         char count[64];
-        char body[160];
+        char body[256];
         if (mini_read_path(fd, path, sizeof(path)) != 0) {
             mini_reply(fd, 400, "bad request\n");
         } else if (strcmp(path, "/healthz") == 0) {
