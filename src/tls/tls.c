@@ -79,13 +79,13 @@ static int tls_bio_drain(BIO *bio, kumo_buf_t *out, kumo_err_ctx_t *err)
 int kumo_tls_key_pem(const kumo_crypto_keypair_t *kp, kumo_buf_t *pem_out, kumo_err_ctx_t *err)
 {
     EVP_PKEY *k = tls_pkey(kp);
-    BIO *bio = BIO_new(BIO_s_mem());
+    BIO *bio = BIO_new(BIO_s_secmem()); /* cleansed when freed */
     int rc = k != NULL && bio != NULL ? 0 : kumo_tls_err(err, KUMO_ENOMEM, "key");
     if (rc == 0 && PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL) != 1) {
         rc = kumo_tls_err(err, KUMO_EIO, "PEM_write_bio_PrivateKey");
     }
     rc = rc == 0 ? tls_bio_drain(bio, pem_out, err) : rc;
-    BIO_free(bio); /* mem BIO: freed memory is not cleansed, but the PEM goes to a 0600 file */
+    BIO_free(bio);
     EVP_PKEY_free(k);
     return rc;
 }
@@ -93,8 +93,8 @@ int kumo_tls_key_pem(const kumo_crypto_keypair_t *kp, kumo_buf_t *pem_out, kumo_
 static BIO *tls_bio_in(kumo_bytes_t pem, kumo_err_ctx_t *err)
 {
     if (pem.len == 0 || pem.len > KUMO_TLS_PEM_BYTES_MAX) {
-        (void)kumo_err_set(err, pem.len == 0 ? KUMO_EDECODE : KUMO_ELIMIT, "PEM of %zu bytes",
-                           pem.len);
+        (void)kumo_err_set(err, KUMO_EDECODE, "PEM of %zu bytes (1..%u)", pem.len,
+                           KUMO_TLS_PEM_BYTES_MAX);
         return NULL;
     }
     BIO *bio = BIO_new_mem_buf(pem.ptr, (int)pem.len);
@@ -108,7 +108,7 @@ int kumo_tls_key_from_pem(kumo_bytes_t pem, kumo_crypto_keypair_t *kp, kumo_err_
 {
     BIO *bio = tls_bio_in(pem, err);
     if (bio == NULL) {
-        return err != NULL ? err->code : KUMO_EDECODE;
+        return KUMO_EDECODE;
     }
     EVP_PKEY *k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
     BIO_free(bio);
@@ -267,11 +267,19 @@ int kumo_tls_cert_issue(const kumo_crypto_keypair_t *ca,
                         kumo_err_ctx_t *err)
 {
     X509 *issuer = tls_x509_read(ca_cert_pem, err);
-    KUMO_ENSURE(issuer != NULL, err, KUMO_EDECODE, "CA certificate: %s", err->detail);
+    if (issuer == NULL) {
+        return KUMO_EDECODE; /* err says why */
+    }
     EVP_PKEY *cak = tls_pkey(ca);
     EVP_PKEY *leafk = tls_pubkey(leaf_pubkey);
     X509 *c = NULL;
     int rc = cak != NULL && leafk != NULL ? 0 : kumo_tls_err(err, KUMO_ENOMEM, "keys");
+    if (rc == 0 && X509_check_ca(issuer) != 1) {
+        rc = kumo_err_set(err, KUMO_EINVAL, "the issuer certificate is not a CA");
+    }
+    if (rc == 0 && X509_check_private_key(issuer, cak) != 1) {
+        rc = kumo_tls_err(err, KUMO_EINVAL, "the CA key is not the issuer certificate's");
+    }
     rc = rc == 0 ? tls_cert_new(leafk, name, issuer, days, &c, err) : rc;
     char san[KUMO_TLS_NAME_BYTES_MAX + 8];
     unsigned char ip[16];
@@ -305,7 +313,9 @@ int kumo_tls_cert_pubkey(kumo_bytes_t cert_pem,
                          kumo_err_ctx_t *err)
 {
     X509 *c = tls_x509_read(cert_pem, err);
-    KUMO_ENSURE(c != NULL, err, KUMO_EDECODE, "%s", err != NULL ? err->detail : "certificate");
+    if (c == NULL) {
+        return KUMO_EDECODE; /* err says why */
+    }
     int rc = tls_x509_pubkey(c, pubkey_out, err);
     X509_free(c);
     return rc;
@@ -335,18 +345,24 @@ int kumo_tls_cert_verify(kumo_bytes_t cert_pem, kumo_bytes_t root_pem, kumo_err_
 
 /* ---- TLS contexts ---- */
 
-/* PUBKEY mode: the chain is one self-signed certificate; OpenSSL would reject it as
- * untrusted, the caller pins its key after the handshake instead. Anything longer fails. */
+/* PUBKEY mode: the peer presents one certificate (self-signed, or a leaf whose issuer we do
+ * not have) with an Ed25519 key; OpenSSL would reject it as untrusted, the caller pins its key
+ * after the handshake instead. A longer chain, another key type, an expired certificate or a
+ * bad signature fail the handshake. */
 static int tls_verify_pubkey_cb(int preverify_ok, X509_STORE_CTX *ctx)
 {
     (void)preverify_ok;
     int e = X509_STORE_CTX_get_error(ctx);
     STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
     bool single = chain == NULL || sk_X509_num(chain) <= 1;
-    return single && (e == X509_V_OK || e == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
-                      e == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE ||
-                      e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
-                      e == X509_V_ERR_CERT_UNTRUSTED)
+    X509 *cert = X509_STORE_CTX_get_current_cert(ctx);
+    EVP_PKEY *k = cert != NULL ? X509_get0_pubkey(cert) : NULL;
+    bool ed25519 = k != NULL && EVP_PKEY_id(k) == EVP_PKEY_ED25519;
+    return single && ed25519 &&
+                   (e == X509_V_OK || e == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+                    e == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE ||
+                    e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+                    e == X509_V_ERR_CERT_UNTRUSTED)
                ? 1
                : 0;
 }
@@ -359,7 +375,9 @@ static int tls_ctx_own_cert(SSL_CTX *ctx, const kumo_tls_ctx_cfg_t *cfg, kumo_er
     }
     KUMO_ENSURE(cfg->key != NULL, err, KUMO_EINVAL, "certificate without a key");
     BIO *bio = tls_bio_in(cfg->cert_pem, err);
-    KUMO_ENSURE(bio != NULL, err, KUMO_EDECODE, "certificate: %s", err->detail);
+    if (bio == NULL) {
+        return KUMO_EDECODE; /* err says why */
+    }
     X509 *leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL);
     int rc = leaf != NULL && SSL_CTX_use_certificate(ctx, leaf) == 1
                  ? 0
@@ -387,7 +405,9 @@ static int tls_ctx_own_cert(SSL_CTX *ctx, const kumo_tls_ctx_cfg_t *cfg, kumo_er
 static int tls_ctx_root(SSL_CTX *ctx, kumo_bytes_t root_pem, kumo_err_ctx_t *err)
 {
     X509 *root = tls_x509_read(root_pem, err);
-    KUMO_ENSURE(root != NULL, err, KUMO_EDECODE, "root certificate: %s", err->detail);
+    if (root == NULL) {
+        return KUMO_EDECODE; /* err says why */
+    }
     int rc = X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), root) == 1
                  ? 0
                  : kumo_tls_err(err, KUMO_EINVAL, "root certificate");

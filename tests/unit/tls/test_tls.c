@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "helpers/testutil.h"
 #include "tls/tls.h"
@@ -134,6 +135,176 @@ static void test_certificates(void **state)
     kumo_buf_free(&cert);
     kumo_buf_free(&self);
     kumo_buf_free(&ec);
+}
+
+/* ---- certificates made directly with OpenSSL (expired, EC) ---- */
+
+static EVP_PKEY *evp_of(const kumo_crypto_keypair_t *kp)
+{
+    kumo_buf_t pem;
+    kumo_buf_init(&pem, KUMO_TLS_PEM_BYTES_MAX);
+    assert_int_equal(kumo_tls_key_pem(kp, &pem, NULL), 0);
+    BIO *bio = BIO_new_mem_buf(pem.ptr, (int)pem.len);
+    EVP_PKEY *k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    assert_non_null(k);
+    BIO_free(bio);
+    kumo_buf_free(&pem);
+    return k;
+}
+
+static X509 *x509_of(const kumo_buf_t *pem)
+{
+    BIO *bio = BIO_new_mem_buf(pem->ptr, (int)pem->len);
+    X509 *c = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    assert_non_null(c);
+    BIO_free(bio);
+    return c;
+}
+
+static void x509_pem(X509 *c, kumo_buf_t *out)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    assert_int_equal(PEM_write_bio_X509(bio, c), 1);
+    char *data = NULL;
+    long len = BIO_get_mem_data(bio, &data);
+    assert_int_equal(kumo_buf_append(out, data, (size_t)len), 0);
+    BIO_free(bio);
+}
+
+/* A certificate for subject valid from now + from_s to now + to_s, issued by issuer (NULL:
+ * self-signed with key), CA or not; PEM appended to out, X509 returned. */
+static X509 *cert_raw(EVP_PKEY *subject,
+                      X509 *issuer,
+                      EVP_PKEY *key,
+                      long from_s,
+                      long to_s,
+                      bool ca,
+                      kumo_buf_t *out)
+{
+    X509 *c = X509_new();
+    assert_non_null(c);
+    assert_int_equal(X509_set_version(c, 2), 1);
+    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(c), 7), 1);
+    assert_int_equal(X509_set_pubkey(c, subject), 1);
+    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(c), from_s));
+    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(c), to_s));
+    X509_NAME *name = X509_get_subject_name(c);
+    assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                                (const unsigned char *)(ca ? "raw ca" : "raw"), -1,
+                                                -1, 0),
+                     1);
+    assert_int_equal(X509_set_issuer_name(c, X509_get_subject_name(issuer != NULL ? issuer : c)),
+                     1);
+    X509V3_CTX v3;
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, issuer != NULL ? issuer : c, c, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
+                                              ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+    assert_non_null(ext);
+    assert_int_equal(X509_add_ext(c, ext, -1), 1);
+    X509_EXTENSION_free(ext);
+    bool ed = EVP_PKEY_id(key) == EVP_PKEY_ED25519;
+    assert_true(X509_sign(c, key, ed ? NULL : EVP_sha256()) > 0);
+    x509_pem(c, out);
+    return c;
+}
+
+static void test_verify_refusals(void **state)
+{
+    (void)state;
+    kumo_crypto_keypair_t ca;
+    kumo_crypto_keypair_t leaf;
+    key_make(40, &ca);
+    key_make(41, &leaf);
+    EVP_PKEY *cak = evp_of(&ca);
+    EVP_PKEY *leafk = evp_of(&leaf);
+    kumo_buf_t root;
+    kumo_buf_t expired_leaf;
+    kumo_buf_t old_root;
+    kumo_buf_t old_root_leaf;
+    kumo_buf_t not_ca;
+    kumo_buf_t not_ca_leaf;
+    kumo_buf_t *bufs[] = {&root, &expired_leaf, &old_root, &old_root_leaf, &not_ca, &not_ca_leaf};
+    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
+        kumo_buf_init(bufs[i], KUMO_TLS_PEM_BYTES_MAX);
+    }
+    assert_int_equal(kumo_tls_ca_create(&ca, "dc root", 3650, &root, NULL), 0);
+    X509 *rootc = x509_of(&root);
+    kumo_err_ctx_t err = {0};
+    /* A leaf that expired yesterday. */
+    X509_free(cert_raw(leafk, rootc, cak, -172800, -86400, false, &expired_leaf));
+    assert_int_equal(kumo_tls_cert_verify(pem_of(&expired_leaf), pem_of(&root), &err),
+                     KUMO_EUNAUTH);
+    assert_non_null(strstr(err.detail, "expired"));
+    /* A valid leaf under a root that expired. */
+    X509 *oldc = cert_raw(cak, NULL, cak, -172800, -86400, true, &old_root);
+    X509_free(cert_raw(leafk, oldc, cak, -3600, 86400, false, &old_root_leaf));
+    X509_free(oldc);
+    assert_int_equal(kumo_tls_cert_verify(pem_of(&old_root_leaf), pem_of(&old_root), &err),
+                     KUMO_EUNAUTH);
+    /* A "root" that is no CA (CA:FALSE) cannot issue. */
+    assert_int_equal(kumo_tls_cert_self_signed(&ca, "not a ca", 30, &not_ca, NULL), 0);
+    assert_int_equal(kumo_tls_cert_issue(&ca, pem_of(&not_ca), leaf.pubkey, "example.org", 30,
+                                         &not_ca_leaf, &err),
+                     KUMO_EINVAL);
+    assert_int_equal(kumo_tls_cert_issue(&leaf, pem_of(&root), leaf.pubkey, "example.org", 30,
+                                         &not_ca_leaf, &err),
+                     KUMO_EINVAL); /* the CA key is not the root's */
+    X509 *not_ca_c = x509_of(&not_ca);
+    X509_free(cert_raw(leafk, not_ca_c, cak, -3600, 86400, false, &not_ca_leaf));
+    X509_free(not_ca_c);
+    assert_int_equal(kumo_tls_cert_verify(pem_of(&not_ca_leaf), pem_of(&not_ca), &err),
+                     KUMO_EUNAUTH);
+    X509_free(rootc);
+    EVP_PKEY_free(cak);
+    EVP_PKEY_free(leafk);
+    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
+        kumo_buf_free(bufs[i]);
+    }
+}
+
+static void test_pem_refusals(void **state)
+{
+    (void)state;
+    kumo_crypto_keypair_t ca;
+    kumo_crypto_keypair_t leaf;
+    key_make(48, &ca);
+    key_make(49, &leaf);
+    kumo_buf_t root;
+    kumo_buf_t cert;
+    kumo_buf_init(&root, KUMO_TLS_PEM_BYTES_MAX);
+    kumo_buf_init(&cert, KUMO_TLS_PEM_BYTES_MAX);
+    assert_int_equal(kumo_tls_ca_create(&ca, "dc root", 3650, &root, NULL), 0);
+    assert_int_equal(kumo_tls_cert_issue(&ca, pem_of(&root), leaf.pubkey, "::1", 30, &cert, NULL),
+                     0);
+    kumo_err_ctx_t err = {0};
+    /* Garbage, empty and oversized PEM, on either side. */
+    uint8_t big[KUMO_TLS_PEM_BYTES_MAX + 1];
+    memset(big, 'A', sizeof(big));
+    const kumo_bytes_t bad[] = {kumo_bytes_make("-----BEGIN CERTIFICATE-----\nxx\n", 31),
+                                kumo_bytes_make(NULL, 0), kumo_bytes_make(big, sizeof(big))};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(kumo_tls_cert_verify(bad[i], pem_of(&root), &err), KUMO_EDECODE);
+        assert_int_equal(kumo_tls_cert_verify(pem_of(&cert), bad[i], &err), KUMO_EDECODE);
+        assert_int_equal(kumo_tls_cert_issue(&ca, bad[i], leaf.pubkey, "x", 1, &cert, NULL),
+                         KUMO_EDECODE); /* err NULL is fine */
+        kumo_crypto_keypair_t kp;
+        assert_int_equal(kumo_tls_key_from_pem(bad[i], &kp, NULL), KUMO_EDECODE);
+    }
+    /* A certificate is not a key; nor is an EC key an Ed25519 one. */
+    kumo_crypto_keypair_t kp;
+    assert_int_equal(kumo_tls_key_from_pem(pem_of(&root), &kp, &err), KUMO_EDECODE);
+    EVP_PKEY *ec = EVP_EC_gen("P-256");
+    BIO *bio = BIO_new(BIO_s_mem());
+    assert_int_equal(PEM_write_bio_PrivateKey(bio, ec, NULL, NULL, 0, NULL, NULL), 1);
+    char *data = NULL;
+    long len = BIO_get_mem_data(bio, &data);
+    assert_int_equal(kumo_tls_key_from_pem(kumo_bytes_make(data, (size_t)len), &kp, &err),
+                     KUMO_EDECODE);
+    BIO_free(bio);
+    EVP_PKEY_free(ec);
+    kumo_buf_free(&root);
+    kumo_buf_free(&cert);
 }
 
 /* ---- handshakes ---- */
@@ -278,14 +449,148 @@ static void test_handshake_root(void **state)
     kumo_buf_free(&chain);
 }
 
+/* A context with any key and certificate (not made by kumo_tls_ctx_new); verifies nothing. */
+static void *raw_ctx(bool server, EVP_PKEY *k, X509 *c)
+{
+    SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+    assert_non_null(ctx);
+    assert_int_equal(SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION), 1);
+    assert_int_equal(SSL_CTX_use_certificate(ctx, c), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey(ctx, k), 1);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    return ctx;
+}
+
+static void test_handshake_pubkey_refusals(void **state)
+{
+    (void)state;
+    kumo_crypto_keypair_t a;
+    kumo_crypto_keypair_t b;
+    key_make(42, &a);
+    key_make(43, &b);
+    kumo_buf_t ca;
+    kumo_buf_t tmp;
+    kumo_buf_init(&ca, KUMO_TLS_PEM_BYTES_MAX);
+    kumo_buf_init(&tmp, 4u * KUMO_TLS_PEM_BYTES_MAX);
+    assert_int_equal(kumo_tls_cert_self_signed(&a, "node a", 365, &ca, NULL), 0);
+    void *srv = ctx_make(true, &ca, &a, KUMO_TLS_PEER_PUBKEY, NULL);
+    hs_side_t s;
+    hs_side_t c;
+    /* A client certificate with an EC key. */
+    EVP_PKEY *ec = EVP_EC_gen("P-256");
+    assert_non_null(ec);
+    X509 *ecc = cert_raw(ec, NULL, ec, -3600, 86400, false, &tmp);
+    void *ec_cli = raw_ctx(false, ec, ecc);
+    assert_false(hs_run(srv, ec_cli, &s, &c));
+    /* An expired self-signed Ed25519 client certificate. */
+    EVP_PKEY *bk = evp_of(&b);
+    X509 *old = cert_raw(bk, NULL, bk, -172800, -86400, false, &tmp);
+    void *old_cli = raw_ctx(false, bk, old);
+    assert_false(hs_run(srv, old_cli, &s, &c));
+    /* A client in PUBKEY mode refuses a server with an EC key. */
+    void *anon = ctx_make(false, NULL, NULL, KUMO_TLS_PEER_PUBKEY, NULL);
+    void *ec_srv = raw_ctx(true, ec, ecc);
+    assert_false(hs_run(ec_srv, anon, &s, &c));
+    /* client_cert_optional: an anonymous client gets in, and the server sees no key. */
+    kumo_tls_ctx_cfg_t cfg = {.server = true,
+                              .cert_pem = pem_of(&ca),
+                              .key = &a,
+                              .peer_check = KUMO_TLS_PEER_PUBKEY,
+                              .client_cert_optional = true};
+    void *opt = NULL;
+    assert_int_equal(kumo_tls_ctx_new(&cfg, &opt, NULL), 0);
+    assert_true(hs_run(opt, anon, &s, &c));
+    assert_false(s.has_peer);
+    assert_true(c.has_peer);
+    assert_memory_equal(c.peer, a.pubkey, sizeof(c.peer));
+    kumo_tls_ctx_free(opt);
+    kumo_tls_ctx_free(ec_srv);
+    kumo_tls_ctx_free(anon);
+    kumo_tls_ctx_free(old_cli);
+    kumo_tls_ctx_free(ec_cli);
+    kumo_tls_ctx_free(srv);
+    X509_free(old);
+    X509_free(ecc);
+    EVP_PKEY_free(bk);
+    EVP_PKEY_free(ec);
+    kumo_buf_free(&tmp);
+    kumo_buf_free(&ca);
+}
+
+static void test_handshake_root_client_certs(void **state)
+{
+    (void)state;
+    kumo_crypto_keypair_t ca;
+    kumo_crypto_keypair_t other;
+    kumo_crypto_keypair_t srv;
+    kumo_crypto_keypair_t cli;
+    key_make(44, &ca);
+    key_make(45, &other);
+    key_make(46, &srv);
+    key_make(47, &cli);
+    kumo_buf_t root;
+    kumo_buf_t root2;
+    kumo_buf_t srv_cert;
+    kumo_buf_t cli_cert;
+    kumo_buf_t cli_other;
+    kumo_buf_t *bufs[] = {&root, &root2, &srv_cert, &cli_cert, &cli_other};
+    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
+        kumo_buf_init(bufs[i], KUMO_TLS_PEM_BYTES_MAX);
+    }
+    assert_int_equal(kumo_tls_ca_create(&ca, "dc root", 3650, &root, NULL), 0);
+    assert_int_equal(kumo_tls_ca_create(&other, "other", 3650, &root2, NULL), 0);
+    assert_int_equal(
+        kumo_tls_cert_issue(&ca, pem_of(&root), srv.pubkey, "localhost", 30, &srv_cert, NULL), 0);
+    assert_int_equal(
+        kumo_tls_cert_issue(&ca, pem_of(&root), cli.pubkey, "peer.example", 30, &cli_cert, NULL),
+        0);
+    assert_int_equal(kumo_tls_cert_issue(&other, pem_of(&root2), cli.pubkey, "peer.example", 30,
+                                         &cli_other, NULL),
+                     0);
+    void *srv_ctx = ctx_make(true, &srv_cert, &srv, KUMO_TLS_PEER_ROOT, &root);
+    void *good = ctx_make(false, &cli_cert, &cli, KUMO_TLS_PEER_ROOT, &root);
+    void *foreign = ctx_make(false, &cli_other, &cli, KUMO_TLS_PEER_ROOT, &root);
+    void *anon = ctx_make(false, NULL, NULL, KUMO_TLS_PEER_ROOT, &root);
+    hs_side_t s;
+    hs_side_t c;
+    assert_true(hs_run(srv_ctx, good, &s, &c));
+    assert_true(s.has_peer && c.has_peer);
+    assert_memory_equal(s.peer, cli.pubkey, sizeof(s.peer));
+    assert_memory_equal(c.peer, srv.pubkey, sizeof(c.peer));
+    assert_false(hs_run(srv_ctx, foreign, &s, &c)); /* client cert from another CA */
+    assert_false(hs_run(srv_ctx, anon, &s, &c));    /* no client cert */
+    /* Bad PEM in a context. */
+    kumo_tls_ctx_cfg_t cfg = {
+        .server = false, .peer_check = KUMO_TLS_PEER_ROOT, .root_pem = kumo_bytes_make("junk", 4)};
+    void *ctx = NULL;
+    kumo_err_ctx_t err = {0};
+    assert_int_equal(kumo_tls_ctx_new(&cfg, &ctx, &err), KUMO_EDECODE);
+    assert_int_equal(kumo_tls_ctx_new(&cfg, &ctx, NULL), KUMO_EDECODE);
+    cfg = (kumo_tls_ctx_cfg_t){.server = true, .cert_pem = kumo_bytes_make("junk", 4), .key = &srv};
+    assert_int_equal(kumo_tls_ctx_new(&cfg, &ctx, NULL), KUMO_EDECODE);
+    kumo_tls_ctx_free(anon);
+    kumo_tls_ctx_free(foreign);
+    kumo_tls_ctx_free(good);
+    kumo_tls_ctx_free(srv_ctx);
+    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
+        kumo_buf_free(bufs[i]);
+    }
+}
+
 int main(void)
 {
     assert_int_equal(kumo_crypto_init(), 0);
     (void)signal(SIGPIPE, SIG_IGN); /* a refused handshake writes to a closed socket */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_node_id),        cmocka_unit_test(test_key_pem_round_trip),
-        cmocka_unit_test(test_certificates),   cmocka_unit_test(test_handshake_pinned),
+        cmocka_unit_test(test_node_id),
+        cmocka_unit_test(test_key_pem_round_trip),
+        cmocka_unit_test(test_certificates),
+        cmocka_unit_test(test_handshake_pinned),
         cmocka_unit_test(test_handshake_root),
+        cmocka_unit_test(test_verify_refusals),
+        cmocka_unit_test(test_pem_refusals),
+        cmocka_unit_test(test_handshake_pubkey_refusals),
+        cmocka_unit_test(test_handshake_root_client_certs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
