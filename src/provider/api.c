@@ -19,18 +19,50 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 
 #include "codec/codec.h"
 #include "log/log.h"
 #include "tls/tls.h"
+
+/* An idle connection is dropped after this; a request's headers are bounded. */
+#define API_TIMEOUT_S          30
+#define API_HEADERS_BYTES_MAX  8192
+#define API_CONNECTION_DEFAULT 128u
 
 struct kumo_provider_api {
     struct event_base *base;
     struct evhttp *http;
     void *ssl_ctx;
     kumo_provider_api_backend_t backend;
+    uint32_t connection_count; /* live TLS connections counted against connection_max */
+    uint32_t connection_max;
     char listen_addr[144];
 };
+
+/* Each counted connection's SSL carries its API in this ex_data slot; freeing the SSL (with
+ * the connection) gives the slot back. Connections past connection_max carry NULL. */
+static int api_ex_index = -1;
+static pthread_once_t api_ex_once = PTHREAD_ONCE_INIT;
+
+static void api_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    (void)parent;
+    (void)ad;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    kumo_provider_api_t *api = ptr;
+    if (api != NULL) {
+        KUMO_ASSERT(api->connection_count > 0);
+        api->connection_count--;
+    }
+}
+
+static void api_ex_init(void)
+{
+    api_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, api_ex_free);
+}
 
 /* ---- answers ---- */
 
@@ -58,12 +90,17 @@ static void api_error(struct evhttp_request *req, int status, int code, const ch
                        kumo_err_name(code), "message", kumo_err_msg(code), "detail", detail));
 }
 
-/* The caller's account address from its client certificate; false when it sent none. */
-static bool api_caller(struct evhttp_request *req, uint8_t addr[KUMO_ADDRESS_BYTES])
+static SSL *api_ssl(struct evhttp_request *req)
 {
     struct evhttp_connection *conn = evhttp_request_get_connection(req);
     struct bufferevent *bev = conn != NULL ? evhttp_connection_get_bufferevent(conn) : NULL;
-    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+    return bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+}
+
+/* The caller's account address from its client certificate; false when it sent none. */
+static bool api_caller(struct evhttp_request *req, uint8_t addr[KUMO_ADDRESS_BYTES])
+{
+    SSL *ssl = api_ssl(req);
     uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES];
     if (ssl == NULL || kumo_tls_peer_pubkey(ssl, pubkey, NULL) < 0) {
         return false;
@@ -197,6 +234,142 @@ static void api_logs(kumo_provider_api_t *api,
     api_error(req, 400, KUMO_EDECODE, "logs need ?workload=NAME[&tail=N]");
 }
 
+/* ---- links ---- */
+
+static bool api_link_name_ok(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > KUMO_NAME_BYTES_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool api_link_host_ok(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > KUMO_PROVIDER_HOST_BYTES_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.' || c == ':')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool api_link_port(const json_t *j, uint32_t *out)
+{
+    if (!json_is_integer(j) || json_integer_value(j) < 1 || json_integer_value(j) > 65535) {
+        return false;
+    }
+    *out = (uint32_t)json_integer_value(j);
+    return true;
+}
+
+static int
+api_link_parse(const json_t *item, size_t i, kumo_provider_link_t *l, kumo_err_ctx_t *err)
+{
+    const char *w = json_string_value(json_object_get(item, "workload"));
+    const char *h = json_string_value(json_object_get(item, "host"));
+    KUMO_ENSURE(json_is_object(item) && json_object_size(item) == 4, err, KUMO_EDECODE,
+                "links[%zu]: expected an object with workload, port, host, host_port", i);
+    KUMO_ENSURE(w != NULL && api_link_name_ok(w), err, KUMO_EDECODE,
+                "links[%zu].workload: expected a workload name", i);
+    KUMO_ENSURE(h != NULL && api_link_host_ok(h), err, KUMO_EDECODE,
+                "links[%zu].host: expected a host name or IP address", i);
+    KUMO_ENSURE(api_link_port(json_object_get(item, "port"), &l->port) &&
+                    api_link_port(json_object_get(item, "host_port"), &l->host_port),
+                err, KUMO_EDECODE, "links[%zu]: port and host_port must be 1..65535", i);
+    (void)snprintf(l->workload, sizeof(l->workload), "%s", w);
+    (void)snprintf(l->host, sizeof(l->host), "%s", h);
+    return 0;
+}
+
+int kumo_provider_api_links_parse(const uint8_t *body,
+                                  size_t len,
+                                  kumo_provider_link_t *out,
+                                  size_t *count_out,
+                                  kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(out != NULL && count_out != NULL);
+    KUMO_ASSERT(body != NULL || len == 0);
+    *count_out = 0;
+    KUMO_ENSURE(len <= KUMO_PROVIDER_LINKS_BYTES_MAX, err, KUMO_ELIMIT, "links over %u bytes",
+                KUMO_PROVIDER_LINKS_BYTES_MAX);
+    json_error_t jerr;
+    json_t *j = len > 0 ? json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    const json_t *arr = json_object_get(j, "links");
+    int rc = 0;
+    if (!json_is_object(j) || json_object_size(j) != 1 || !json_is_array(arr)) {
+        rc = kumo_err_set(err, KUMO_EDECODE, "expected {\"links\": [...]}");
+    } else if (json_array_size(arr) > KUMO_PROVIDER_LINK_COUNT_MAX) {
+        rc = kumo_err_set(err, KUMO_ELIMIT, "%zu links, at most %u", json_array_size(arr),
+                          KUMO_PROVIDER_LINK_COUNT_MAX);
+    }
+    for (size_t i = 0; rc == 0 && i < json_array_size(arr); i++) {
+        rc = api_link_parse(json_array_get(arr, i), i, &out[i], err);
+        *count_out = rc == 0 ? i + 1 : 0;
+    }
+    json_decref(j);
+    KUMO_ASSERT(*count_out <= KUMO_PROVIDER_LINK_COUNT_MAX);
+    return rc;
+}
+
+/* PUT .../links (the caller is the owner): in the order of docs/provider-api.md. */
+static void api_links(kumo_provider_api_t *api,
+                      struct evhttp_request *req,
+                      const uint8_t owner[KUMO_ADDRESS_BYTES],
+                      uint64_t dseq)
+{
+    if (api->backend.links == NULL) {
+        api_error(req, 501, KUMO_EINVAL, "this provider does not take links yet");
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    if (len > KUMO_PROVIDER_LINKS_BYTES_MAX) {
+        api_error(req, 413, KUMO_ELIMIT, "links over 64 KiB");
+        return;
+    }
+    kumo_err_ctx_t err = {0};
+    kumo_provider_deployment_view_t view = {0};
+    if (api->backend.deployment_view(api->backend.ctx, owner, dseq, &view, &err) < 0 ||
+        !view.known || !view.has_lease) {
+        api_error(req, 404, KUMO_ENOTFOUND, "no deployment of yours with a lease here");
+        return;
+    }
+    kumo_provider_link_t *links = kumo_calloc(KUMO_PROVIDER_LINK_COUNT_MAX, sizeof(*links));
+    size_t count = 0;
+    const uint8_t *body = len > 0 ? evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
+    int rc = links == NULL ? kumo_err_set(&err, KUMO_ENOMEM, "links")
+                           : kumo_provider_api_links_parse(body, len, links, &count, &err);
+    if (rc == 0) {
+        rc = api->backend.links(api->backend.ctx, owner, dseq, links, count, &err);
+        rc = rc < 0 && err.code == 0 ? kumo_err_set(&err, rc, "links refused") : rc;
+    }
+    kumo_free(links);
+    if (rc < 0) {
+        int status = rc == KUMO_ELIMIT      ? 413
+                     : rc == KUMO_EDECODE   ? 400
+                     : rc == KUMO_EINVAL    ? 422
+                     : rc == KUMO_ENOTFOUND ? 404
+                                            : 500;
+        api_error(req, status, rc, err.detail);
+        return;
+    }
+    api_json(req, 200, json_pack("{s:I}", "links", (json_int_t)count));
+}
+
 static void api_deployment(kumo_provider_api_t *api, struct evhttp_request *req, const char *path)
 {
     uint8_t owner[KUMO_ADDRESS_BYTES];
@@ -225,6 +398,8 @@ static void api_deployment(kumo_provider_api_t *api, struct evhttp_request *req,
         }
     } else if (strcmp(leaf, "logs") == 0 && cmd == EVHTTP_REQ_GET) {
         api_logs(api, req, owner, dseq);
+    } else if (strcmp(leaf, "links") == 0 && cmd == EVHTTP_REQ_PUT) {
+        api_links(api, req, owner, dseq);
     } else {
         api_error(req, 404, KUMO_ENOTFOUND, "no such route");
     }
@@ -234,7 +409,11 @@ static void api_request(struct evhttp_request *req, void *arg)
 {
     kumo_provider_api_t *api = arg;
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-    if (path == NULL) {
+    SSL *ssl = api_ssl(req);
+    if (ssl == NULL || SSL_get_ex_data(ssl, api_ex_index) == NULL) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        api_error(req, 503, KUMO_ELIMIT, "too many connections; retry later");
+    } else if (path == NULL) {
         api_error(req, 400, KUMO_EDECODE, "bad request");
     } else if (strcmp(path, "/status") == 0 && evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
         json_t *info = NULL;
@@ -255,9 +434,20 @@ static struct bufferevent *api_bev_cb(struct event_base *base, void *arg)
 {
     kumo_provider_api_t *api = arg;
     SSL *ssl = SSL_new(api->ssl_ctx);
-    return ssl != NULL ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                        BEV_OPT_CLOSE_ON_FREE)
-                       : NULL;
+    if (ssl == NULL) {
+        return NULL;
+    }
+    /* Counted while the SSL lives (api_ex_free); one past the limit is answered 503. */
+    if (api->connection_count < api->connection_max &&
+        SSL_set_ex_data(ssl, api_ex_index, api) == 1) {
+        api->connection_count++;
+    }
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL) {
+        SSL_free(ssl);
+    }
+    return bev;
 }
 
 int kumo_provider_api_open(const kumo_provider_api_cfg_t *cfg,
@@ -266,10 +456,15 @@ int kumo_provider_api_open(const kumo_provider_api_cfg_t *cfg,
                            kumo_provider_api_t **out,
                            kumo_err_ctx_t *err)
 {
+    KUMO_ASSERT(cfg != NULL && base != NULL && backend != NULL);
+    KUMO_ASSERT(backend->deployment_view != NULL && backend->manifest_accept != NULL);
+    KUMO_ENSURE(pthread_once(&api_ex_once, api_ex_init) == 0 && api_ex_index >= 0, err, KUMO_ENOMEM,
+                "SSL ex_data index");
     kumo_provider_api_t *api = kumo_calloc(1, sizeof(*api));
     KUMO_ENSURE(api != NULL, err, KUMO_ENOMEM, "provider API");
     api->base = base;
     api->backend = *backend;
+    api->connection_max = cfg->connection_max > 0 ? cfg->connection_max : API_CONNECTION_DEFAULT;
     kumo_tls_ctx_cfg_t tc = {.server = true,
                              .cert_pem = cfg->server_cert_pem,
                              .key = cfg->server_key,
@@ -291,6 +486,8 @@ int kumo_provider_api_open(const kumo_provider_api_cfg_t *cfg,
         evhttp_set_bevcb(api->http, api_bev_cb, api);
         evhttp_set_gencb(api->http, api_request, api);
         evhttp_set_max_body_size(api->http, KUMO_PROVIDER_MANIFEST_BYTES_MAX + 1024u);
+        evhttp_set_max_headers_size(api->http, API_HEADERS_BYTES_MAX);
+        evhttp_set_timeout(api->http, API_TIMEOUT_S);
         evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT);
         bound =
             evhttp_bind_socket_with_handle(api->http, host, (uint16_t)strtoul(colon + 1, NULL, 10));

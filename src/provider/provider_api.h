@@ -22,6 +22,18 @@
 #define KUMO_PROVIDER_MANIFEST_BYTES_MAX (1024u * 1024u)
 #define KUMO_PROVIDER_LOG_TAIL_MAX       10000u
 
+/* Links (docs/provider-api.md "links"): where a workload of another group listens. */
+#define KUMO_PROVIDER_LINK_COUNT_MAX  64u
+#define KUMO_PROVIDER_LINKS_BYTES_MAX (64u * 1024u)
+#define KUMO_PROVIDER_HOST_BYTES_MAX  253u
+
+typedef struct kumo_provider_link {
+    char workload[KUMO_NAME_BYTES_MAX + 1]; /* the target workload */
+    uint32_t port;                          /* its port in the manifest, 1..65535 */
+    char host[KUMO_PROVIDER_HOST_BYTES_MAX + 1];
+    uint32_t host_port; /* where it is published, 1..65535 */
+} kumo_provider_link_t;
+
 /* What the daemon knows about one deployment of a tenant on this provider. */
 typedef struct kumo_provider_deployment_view {
     bool known;     /* the deployment exists on chain (as far as the daemon has seen) */
@@ -61,13 +73,23 @@ typedef struct kumo_provider_api_backend {
                 kumo_err_ctx_t *err);
     /* Public provider info for GET /status (address, region, leases): new reference. */
     int (*info)(void *ctx, json_t **out, kumo_err_ctx_t *err);
+    /* PUT .../links from the owner, after the checks of the route (well-formed, at most
+     * KUMO_PROVIDER_LINK_COUNT_MAX, deployment known with a lease here): replace the
+     * deployment's links. KUMO_EINVAL (answered 422, nothing stored) for a link the manifest
+     * gives no local workload a rule for. May be NULL: the route then answers 501. */
+    int (*links)(void *ctx,
+                 const uint8_t owner[KUMO_ADDRESS_BYTES],
+                 uint64_t dseq,
+                 const kumo_provider_link_t *links,
+                 size_t link_count,
+                 kumo_err_ctx_t *err);
 } kumo_provider_api_backend_t;
 
 typedef struct kumo_provider_api_cfg {
     const char *listen;           /* "host:port"; port 0 picks one */
     kumo_bytes_t server_cert_pem; /* issued by the provider root (chain: leaf then root) */
     const kumo_crypto_keypair_t *server_key;
-    uint32_t connection_max; /* default 128 */
+    uint32_t connection_max; /* default 128; requests on connections past it get 503 */
 } kumo_provider_api_cfg_t;
 
 typedef struct kumo_provider_api kumo_provider_api_t;

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -35,6 +36,8 @@ static kumo_buf_t manifest;
 static uint8_t manifest_root[KUMO_CRYPTO_HASH_BYTES];
 static volatile int accepts;
 static volatile int lease_held = 1;
+static volatile int links_stored = -1; /* links the backend stored last; -1: never */
+static volatile int links_calls;
 
 static int be_view(void *ctx,
                    const uint8_t owner[KUMO_ADDRESS_BYTES],
@@ -101,6 +104,28 @@ static int be_info(void *ctx, json_t **out, kumo_err_ctx_t *err)
     (void)ctx;
     (void)err;
     *out = json_pack("{s:s}", "region", "us-east");
+    return 0;
+}
+
+/* Refuses (KUMO_EINVAL) a link to a workload called "nope", as a daemon would refuse one the
+ * manifest has no rule for; stores nothing then. */
+static int be_links(void *ctx,
+                    const uint8_t owner[KUMO_ADDRESS_BYTES],
+                    uint64_t dseq,
+                    const kumo_provider_link_t *links,
+                    size_t link_count,
+                    kumo_err_ctx_t *err)
+{
+    (void)ctx;
+    (void)owner;
+    (void)dseq;
+    links_calls++;
+    for (size_t i = 0; i < link_count; i++) {
+        if (strcmp(links[i].workload, "nope") == 0) {
+            return kumo_err_set(err, KUMO_EINVAL, "no rule lets a local workload reach nope");
+        }
+    }
+    links_stored = (int)link_count;
     return 0;
 }
 
@@ -175,7 +200,8 @@ static int setup(void **state)
                                       .manifest_accept = be_accept,
                                       .status = be_status,
                                       .logs = be_logs,
-                                      .info = be_info};
+                                      .info = be_info,
+                                      .links = be_links};
     kumo_provider_api_cfg_t cfg = {
         .listen = "127.0.0.1:0", .server_cert_pem = kumo_buf_bytes(&chain), .server_key = &srv};
     kumo_err_ctx_t err = {0};
@@ -202,11 +228,16 @@ static size_t body_cb(char *p, size_t size, size_t n, void *ctx)
     return kumo_buf_append(ctx, p, size * n) == 0 ? size * n : 0;
 }
 
-/* One request; the HTTP status (0 on a transport failure). who: 0 none, 1 owner, 2 other. */
-static long call(const char *method, const char *path, int who, kumo_bytes_t body, kumo_buf_t *out)
+/* Sets up a request to srv; who: 0 no client certificate, 1 owner, 2 other. */
+static CURL *call_make(const kumo_provider_api_t *srv,
+                       const char *method,
+                       const char *path,
+                       int who,
+                       kumo_bytes_t body,
+                       kumo_buf_t *out)
 {
-    char url[512];
-    (void)snprintf(url, sizeof(url), "https://%s%s", kumo_provider_api_listen_addr(api), path);
+    static char url[512];
+    (void)snprintf(url, sizeof(url), "https://%s%s", kumo_provider_api_listen_addr(srv), path);
     CURL *c = curl_easy_init();
     struct curl_blob ca = {root_pem.ptr, root_pem.len, CURL_BLOB_COPY};
     (void)curl_easy_setopt(c, CURLOPT_URL, url);
@@ -226,9 +257,17 @@ static long call(const char *method, const char *path, int who, kumo_bytes_t bod
         (void)curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
     }
     if (strcmp(method, "PUT") == 0) {
-        (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.ptr);
+        (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+                               body.ptr != NULL ? (const char *)body.ptr : "");
         (void)curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body.len);
     }
+    return c;
+}
+
+/* One request; the HTTP status (0 on a transport failure). who: 0 none, 1 owner, 2 other. */
+static long call(const char *method, const char *path, int who, kumo_bytes_t body, kumo_buf_t *out)
+{
+    CURL *c = call_make(api, method, path, who, body, out);
     long status = 0;
     if (curl_easy_perform(c) == CURLE_OK) {
         (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -313,6 +352,203 @@ static void test_manifest_accepted_and_reads(void **state)
     kumo_buf_free(&out);
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static kumo_bytes_t text_bytes(const char *t)
+{
+    return kumo_bytes_make((const uint8_t *)t, strlen(t));
+}
+
+/* {"links": [n links to workload w]} (caller frees). */
+static char *links_body(size_t n, const char *w)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        (void)json_array_append_new(arr,
+                                    json_pack("{s:s, s:i, s:s, s:i}", "workload", w, "port", 7000,
+                                              "host", "10.0.0.2", "host_port", (int)(32000 + i)));
+    }
+    json_t *o = json_pack("{s:o}", "links", arr);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+static void test_links_refusals_and_accept(void **state)
+{
+    (void)state;
+    char good[256];
+    char unknown[256];
+    (void)snprintf(good, sizeof(good), "/deployments/%s/7/links", owner_text);
+    (void)snprintf(unknown, sizeof(unknown), "/deployments/%s/8/links", owner_text);
+    char *one = links_body(1, "db");
+    char *max = links_body(KUMO_PROVIDER_LINK_COUNT_MAX, "db");
+    char *over = links_body(KUMO_PROVIDER_LINK_COUNT_MAX + 1, "db");
+    char *nope = links_body(1, "nope");
+    static uint8_t big[KUMO_PROVIDER_LINKS_BYTES_MAX + 1];
+    memset(big, ' ', sizeof(big));
+    const struct {
+        const char *name;
+        const char *path;
+        int who;
+        kumo_bytes_t body;
+        long want;
+    } rows[] = {
+        {"no client certificate", good, 0, text_bytes(one), 401},
+        {"bad path", "/deployments/nobody/7/links", 1, text_bytes(one), 400},
+        {"not the owner", good, 2, text_bytes(one), 403},
+        {"oversized body", good, 1, kumo_bytes_make(big, sizeof(big)), 413},
+        {"unknown deployment", unknown, 1, text_bytes(one), 404},
+        {"not JSON", good, 1, text_bytes("{\"links\": ["), 400},
+        {"other key", good, 1, text_bytes("{\"links\": [], \"x\": 1}"), 400},
+        {"port 0", good, 1,
+         text_bytes(
+             "{\"links\":[{\"workload\":\"db\",\"port\":0,\"host\":\"h\",\"host_port\":1}]}"),
+         400},
+        {"host_port 65536", good, 1,
+         text_bytes(
+             "{\"links\":[{\"workload\":\"db\",\"port\":1,\"host\":\"h\",\"host_port\":65536}]}"),
+         400},
+        {"bad workload name", good, 1,
+         text_bytes(
+             "{\"links\":[{\"workload\":\"DB\",\"port\":1,\"host\":\"h\",\"host_port\":1}]}"),
+         400},
+        {"host with a space", good, 1,
+         text_bytes(
+             "{\"links\":[{\"workload\":\"db\",\"port\":1,\"host\":\"a b\",\"host_port\":1}]}"),
+         400},
+        {"extra link key", good, 1,
+         text_bytes("{\"links\":[{\"workload\":\"db\",\"port\":1,\"host\":\"h\",\"host_port\":1,"
+                    "\"x\":1}]}"),
+         400},
+        {"65 links", good, 1, text_bytes(over), 413},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        kumo_buf_t out;
+        kumo_buf_init(&out, 1u << 20);
+        long st = call("PUT", rows[i].path, rows[i].who, rows[i].body, &out);
+        if (st != rows[i].want) {
+            fail_msg("%s: HTTP %ld, want %ld (%.*s)", rows[i].name, st, rows[i].want, (int)out.len,
+                     out.ptr != NULL ? (const char *)out.ptr : "");
+        }
+        kumo_buf_free(&out);
+    }
+    assert_int_equal(links_calls, 0);
+    kumo_buf_t out;
+    kumo_buf_init(&out, 1u << 20);
+    lease_held = 0; /* known, but no lease here */
+    assert_int_equal(call("PUT", good, 1, text_bytes(one), &out), 404);
+    lease_held = 1;
+    /* The daemon refuses a link no rule asks for: 422, nothing stored. */
+    assert_int_equal(call("PUT", good, 1, text_bytes(nope), &out), 422);
+    assert_int_equal(links_stored, -1);
+    kumo_buf_reset(&out);
+    assert_int_equal(call("PUT", good, 1, text_bytes(max), &out), 200);
+    assert_int_equal(links_stored, (int)KUMO_PROVIDER_LINK_COUNT_MAX);
+    assert_non_null(memmem(out.ptr, out.len, "\"links\":64", 10));
+    assert_int_equal(call("PUT", good, 1, text_bytes(one), &out), 200);
+    assert_int_equal(links_stored, 1);
+    kumo_buf_free(&out);
+    free(one);
+    free(max);
+    free(over);
+    free(nope);
+}
+
+static void test_unknown_routes(void **state)
+{
+    (void)state;
+    char path[256];
+    kumo_buf_t out;
+    kumo_buf_init(&out, 1u << 20);
+    int accepted_before = accepts;
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/nothing", owner_text);
+    assert_int_equal(call("GET", path, 1, kumo_bytes_make(NULL, 0), &out), 404);
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/manifest", owner_text);
+    assert_int_equal(call("GET", path, 1, kumo_bytes_make(NULL, 0), &out), 404);
+    assert_int_equal(call("GET", "/elsewhere", 1, kumo_bytes_make(NULL, 0), &out), 400);
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/logs", owner_text);
+    assert_int_equal(call("GET", path, 1, kumo_bytes_make(NULL, 0), &out), 400);
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/status", owner_text);
+    assert_int_equal(call("GET", path, 0, kumo_bytes_make(NULL, 0), &out), 401);
+    assert_int_equal(accepts, accepted_before);
+    kumo_buf_free(&out);
+}
+
+/* A second API without a links callback and room for one connection: links are 501; a
+ * second connection while the first is open gets 503, and once the first is gone the next
+ * one is served. */
+static void test_connection_limit_and_no_links(void **state)
+{
+    (void)state;
+    kumo_crypto_keypair_t srv;
+    key_of(2, &srv);
+    kumo_crypto_keypair_t ca;
+    key_of(1, &ca);
+    kumo_buf_t chain;
+    kumo_buf_init(&chain, 2u * KUMO_TLS_PEM_BYTES_MAX);
+    assert_int_equal(kumo_tls_cert_issue(&ca, kumo_buf_bytes(&root_pem), srv.pubkey, "127.0.0.1",
+                                         30, &chain, NULL),
+                     0);
+    assert_int_equal(kumo_buf_append(&chain, root_pem.ptr, root_pem.len), 0);
+    kumo_provider_api_backend_t be = {.deployment_view = be_view,
+                                      .manifest_accept = be_accept,
+                                      .status = be_status,
+                                      .logs = be_logs,
+                                      .info = be_info};
+    kumo_provider_api_cfg_t cfg = {.listen = "127.0.0.1:0",
+                                   .server_cert_pem = kumo_buf_bytes(&chain),
+                                   .server_key = &srv,
+                                   .connection_max = 1};
+    kumo_provider_api_t *small = NULL;
+    /* The base is not shared between threads: pause the loop while adding to it. */
+    loop_stop = 1;
+    (void)pthread_join(loop_thread, NULL);
+    assert_int_equal(kumo_provider_api_open(&cfg, base, &be, &small, NULL), 0);
+    loop_stop = 0;
+    assert_int_equal(pthread_create(&loop_thread, NULL, loop_run, NULL), 0);
+    kumo_buf_free(&chain);
+    char path[256];
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/links", owner_text);
+    kumo_buf_t out;
+    kumo_buf_init(&out, 1u << 20);
+    char *one = links_body(1, "db");
+    CURL *first = call_make(small, "PUT", path, 1, text_bytes(one), &out);
+    long st = 0;
+    assert_int_equal(curl_easy_perform(first), CURLE_OK);
+    (void)curl_easy_getinfo(first, CURLINFO_RESPONSE_CODE, &st);
+    assert_int_equal(st, 501);
+    /* first keeps its connection open. */
+    CURL *second = call_make(small, "GET", "/status", 0, kumo_bytes_make(NULL, 0), &out);
+    assert_int_equal(curl_easy_perform(second), CURLE_OK);
+    (void)curl_easy_getinfo(second, CURLINFO_RESPONSE_CODE, &st);
+    assert_int_equal(st, 503);
+    curl_easy_cleanup(second);
+    curl_easy_cleanup(first);
+    uint64_t deadline = now_ms() + 10000u;
+    do {
+        CURL *third = call_make(small, "GET", "/status", 0, kumo_bytes_make(NULL, 0), &out);
+        st = 0;
+        if (curl_easy_perform(third) == CURLE_OK) {
+            (void)curl_easy_getinfo(third, CURLINFO_RESPONSE_CODE, &st);
+        }
+        curl_easy_cleanup(third);
+    } while (st != 200 && now_ms() < deadline);
+    assert_int_equal(st, 200);
+    free(one);
+    kumo_buf_free(&out);
+    loop_stop = 1;
+    (void)pthread_join(loop_thread, NULL);
+    kumo_provider_api_close(small);
+    loop_stop = 0;
+    assert_int_equal(pthread_create(&loop_thread, NULL, loop_run, NULL), 0);
+}
+
 int main(void)
 {
     assert_int_equal(kumo_crypto_init(), 0);
@@ -320,6 +556,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_manifest_refusals),
         cmocka_unit_test(test_manifest_accepted_and_reads),
+        cmocka_unit_test(test_links_refusals_and_accept),
+        cmocka_unit_test(test_unknown_routes),
+        cmocka_unit_test(test_connection_limit_and_no_links),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
