@@ -67,9 +67,11 @@ struct kumo_p2p {
     void *server_ctx;
     void *client_ctx;
     struct evconnlistener *listener;
+    struct event *relisten; /* re-enables the listener after accept() failed */
     char listen_addr[KUMO_P2P_ADDR_BYTES_MAX];
     p2p_conn_t *conns[P2P_CONN_MAX];
     p2p_persistent_t persistent[KUMO_P2P_PERSISTENT_PEER_MAX];
+    uint32_t persistent_count;
     p2p_conn_t *dead;
     struct event *reaper;
     kumo_p2p_stats_t stats;
@@ -83,6 +85,52 @@ void kumo_p2p_cfg_default(kumo_p2p_cfg_t *cfg)
     cfg->handshake_timeout_ms = 5000;
     cfg->redial_min_ms = 500;
     cfg->redial_max_ms = 30000;
+}
+
+/* "host:port" or "[v6]:port" with a numeric IPv4/IPv6 host or "localhost" (127.0.0.1); an
+ * empty host is 127.0.0.1 too. No DNS: this never blocks the loop. */
+static int p2p_addr_resolve(const char *host_port,
+                            struct sockaddr_storage *sa,
+                            socklen_t *sa_len,
+                            kumo_err_ctx_t *err)
+{
+    const char *colon = strrchr(host_port, ':');
+    KUMO_ENSURE(colon != NULL && (size_t)(colon - host_port) < KUMO_P2P_ADDR_BYTES_MAX, err,
+                KUMO_EINVAL, "address '%s': expected host:port", host_port);
+    const char *h = host_port;
+    size_t hl = (size_t)(colon - host_port);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    char host[KUMO_P2P_ADDR_BYTES_MAX];
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    const char *port = colon + 1;
+    KUMO_ENSURE(port[0] != '\0' && strlen(port) <= 5 &&
+                    strspn(port, "0123456789") == strlen(port) && strtoul(port, NULL, 10) <= 65535,
+                err, KUMO_EINVAL, "address '%s': bad port", host_port);
+    if (hl == 0 || strcmp(host, "localhost") == 0) {
+        (void)snprintf(host, sizeof(host), "127.0.0.1");
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0 || res == NULL || res->ai_addrlen > sizeof(*sa)) {
+        if (res != NULL) {
+            freeaddrinfo(res);
+        }
+        return kumo_err_set(err, KUMO_EINVAL,
+                            "address '%s': host must be a numeric IPv4/IPv6 address or localhost",
+                            host_port);
+    }
+    memset(sa, 0, sizeof(*sa));
+    memcpy(sa, res->ai_addr, res->ai_addrlen);
+    *sa_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
 }
 
 int kumo_p2p_peer_addr_parse(const char *text, kumo_p2p_peer_addr_t *out, kumo_err_ctx_t *err)
@@ -99,33 +147,14 @@ int kumo_p2p_peer_addr_parse(const char *text, kumo_p2p_peer_addr_t *out, kumo_e
             n == KUMO_TLS_NODE_ID_BYTES,
         err, KUMO_EDECODE, "peer '%s': bad id", text);
     const char *hp = at + 1;
-    const char *colon = strrchr(hp, ':');
-    KUMO_ENSURE(colon != NULL && colon != hp && colon[1] != '\0' &&
-                    strlen(hp) < sizeof(out->host_port),
-                err, KUMO_EDECODE, "peer '%s': expected host:port after @", text);
+    KUMO_ENSURE(strlen(hp) < sizeof(out->host_port), err, KUMO_EDECODE,
+                "peer '%s': address over %u bytes", text, KUMO_P2P_ADDR_BYTES_MAX - 1u);
+    struct sockaddr_storage sa;
+    socklen_t sa_len = 0;
+    kumo_err_ctx_t why = {0};
+    KUMO_ENSURE(p2p_addr_resolve(hp, &sa, &sa_len, &why) == 0, err, KUMO_EDECODE, "peer: %s",
+                why.detail);
     (void)snprintf(out->host_port, sizeof(out->host_port), "%s", hp);
-    return 0;
-}
-
-/* "host:port" (numeric IPv4, or localhost) into a sockaddr. */
-static int p2p_addr_resolve(const char *host_port, struct sockaddr_in *sa, kumo_err_ctx_t *err)
-{
-    char host[KUMO_P2P_ADDR_BYTES_MAX];
-    const char *colon = strrchr(host_port, ':');
-    KUMO_ENSURE(colon != NULL && (size_t)(colon - host_port) < sizeof(host), err, KUMO_EINVAL,
-                "address '%s': expected host:port", host_port);
-    memcpy(host, host_port, (size_t)(colon - host_port));
-    host[colon - host_port] = '\0';
-    char *end = NULL;
-    unsigned long port = strtoul(colon + 1, &end, 10);
-    KUMO_ENSURE(end != NULL && *end == '\0' && port <= 65535, err, KUMO_EINVAL,
-                "address '%s': bad port", host_port);
-    memset(sa, 0, sizeof(*sa));
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)port);
-    const char *h = strcmp(host, "localhost") == 0 || host[0] == '\0' ? "127.0.0.1" : host;
-    KUMO_ENSURE(inet_pton(AF_INET, h, &sa->sin_addr) == 1, err, KUMO_EINVAL,
-                "address '%s': host must be a numeric IPv4 address", host_port);
     return 0;
 }
 
@@ -227,7 +256,7 @@ static void p2p_drop(p2p_conn_t *c, const char *reason, bool bad)
         p2p->cb.peer_down(p2p->cb.ctx, c->id);
     }
     /* A persistent peer is redialed unless another connection to it is still up. */
-    for (uint32_t i = 0; i < p2p->cfg.persistent_count; i++) {
+    for (uint32_t i = 0; i < p2p->persistent_count; i++) {
         p2p_persistent_t *pp = &p2p->persistent[i];
         bool this_dial = c->persistent == (int32_t)i;
         bool same_peer = memcmp(pp->addr.id, c->id, KUMO_TLS_NODE_ID_BYTES) == 0;
@@ -298,7 +327,7 @@ static void p2p_up(p2p_conn_t *c)
     p2p_conn_t *old = p2p_find_up(p2p, c->id);
     c->state = P2P_UP;
     (void)event_del(c->timer);
-    for (uint32_t i = 0; i < p2p->cfg.persistent_count; i++) {
+    for (uint32_t i = 0; i < p2p->persistent_count; i++) {
         p2p_persistent_t *pp = &p2p->persistent[i];
         if (memcmp(pp->addr.id, c->id, KUMO_TLS_NODE_ID_BYTES) == 0) {
             pp->backoff_ms = 0;
@@ -306,8 +335,10 @@ static void p2p_up(p2p_conn_t *c)
         }
     }
     if (old != NULL) {
-        /* Both dialed: keep one, silently (the peer stays up for the app). */
-        p2p_conn_t *loser = p2p_keeps(p2p, c) ? old : c;
+        /* Keep one, silently (the peer stays up for the app): when both sides dialed, the one
+         * dialed by the lower id (both sides pick the same); two in the same direction (the
+         * peer restarted, the old link may be stale), the newer. */
+        p2p_conn_t *loser = old->outbound == c->outbound || p2p_keeps(p2p, c) ? old : c;
         loser->state = P2P_HELLO;
         p2p_drop(loser, "duplicate connection", false);
         return;
@@ -351,14 +382,8 @@ static void p2p_frame_recv(p2p_conn_t *c, uint8_t channel, size_t len)
     p2p->stats.frames_in++;
     p2p->stats.bytes_in += len + KUMO_P2P_FRAME_HEADER;
     kumo_bytes_t payload = kumo_bytes_make(data, len);
-    if (c->state == P2P_HELLO) {
-        if (channel != KUMO_P2P_CH_HELLO) {
-            p2p_drop(c, "frame before hello", true);
-        } else {
-            p2p_hello_recv(c, payload);
-        }
-    } else if (channel == KUMO_P2P_CH_HELLO) {
-        p2p_drop(c, "second hello", true);
+    if (channel == KUMO_P2P_CH_HELLO) {
+        p2p_hello_recv(c, payload); /* p2p_read_cb let it through only as the first frame */
     } else if (p2p->cb.on_msg != NULL) {
         p2p->cb.on_msg(p2p->cb.ctx, c->id, channel, payload);
     }
@@ -379,6 +404,11 @@ static void p2p_read_cb(struct bufferevent *bev, void *arg)
         kumo_err_ctx_t err = {0};
         if (kumo_p2p_frame_header_check(hdr, &channel, &len, &err) < 0) {
             p2p_drop(c, err.detail, true);
+            return;
+        }
+        bool hello = channel == KUMO_P2P_CH_HELLO;
+        if (hello != (c->state == P2P_HELLO)) { /* checked before buffering the payload */
+            p2p_drop(c, hello ? "second hello" : "frame before hello", true);
             return;
         }
         if (evbuffer_get_length(in) < KUMO_P2P_FRAME_HEADER + len) {
@@ -498,10 +528,11 @@ static void p2p_dial(kumo_p2p_t *p2p, int32_t index)
     if (pp->dialing || p2p_find_up(p2p, pp->addr.id) != NULL) {
         return;
     }
-    struct sockaddr_in sa;
+    struct sockaddr_storage sa;
+    socklen_t sa_len = 0;
     kumo_err_ctx_t err = {0};
     p2p_conn_t *c = NULL;
-    if (p2p_addr_resolve(pp->addr.host_port, &sa, &err) == 0) {
+    if (p2p_addr_resolve(pp->addr.host_port, &sa, &sa_len, &err) == 0) {
         c = p2p_conn_new(p2p, -1, true);
     }
     if (c == NULL) {
@@ -511,7 +542,7 @@ static void p2p_dial(kumo_p2p_t *p2p, int32_t index)
     memcpy(c->id, pp->addr.id, KUMO_TLS_NODE_ID_BYTES);
     c->persistent = index;
     pp->dialing = true;
-    if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&sa, (int)sizeof(sa)) != 0) {
+    if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&sa, (int)sa_len) != 0) {
         p2p_drop(c, "connect failed", false);
     }
 }
@@ -555,36 +586,89 @@ static int p2p_tls_setup(kumo_p2p_t *p2p, kumo_err_ctx_t *err)
     return rc;
 }
 
+static void p2p_relisten_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    kumo_p2p_t *p2p = arg;
+    (void)evconnlistener_enable(p2p->listener);
+}
+
+/* accept() failed (out of descriptors): pause the listener for a second, not a busy loop. */
+static void p2p_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    kumo_p2p_t *p2p = arg;
+    int e = EVUTIL_SOCKET_ERROR();
+    KUMO_LOG_WARN("p2p", "accept_failed", "error=\"%s\"", evutil_socket_error_to_string(e));
+    (void)evconnlistener_disable(l);
+    struct timeval one = {1, 0};
+    (void)event_add(p2p->relisten, &one);
+}
+
 static int p2p_listen(kumo_p2p_t *p2p, const char *addr, kumo_err_ctx_t *err)
 {
-    struct sockaddr_in sa;
-    KUMO_GUARD(p2p_addr_resolve(addr, &sa, err));
+    struct sockaddr_storage sa;
+    socklen_t sa_len = 0;
+    KUMO_GUARD(p2p_addr_resolve(addr, &sa, &sa_len, err));
+    p2p->relisten = evtimer_new(p2p->base, p2p_relisten_cb, p2p);
+    KUMO_ENSURE(p2p->relisten != NULL, err, KUMO_ENOMEM, "relisten timer");
     p2p->listener = evconnlistener_new_bind(p2p->base, p2p_accept_cb, p2p,
                                             LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 128,
-                                            (struct sockaddr *)&sa, (int)sizeof(sa));
+                                            (struct sockaddr *)&sa, (int)sa_len);
     KUMO_ENSURE(p2p->listener != NULL, err, KUMO_EIO, "p2p listen on %s: %s", addr,
                 strerror(errno));
-    socklen_t len = sizeof(sa);
-    KUMO_ENSURE(
-        getsockname((int)evconnlistener_get_fd(p2p->listener), (struct sockaddr *)&sa, &len) == 0,
-        err, KUMO_EIO, "getsockname: %s", strerror(errno));
-    char host[INET_ADDRSTRLEN];
-    (void)inet_ntop(AF_INET, &sa.sin_addr, host, sizeof(host));
-    (void)snprintf(p2p->listen_addr, sizeof(p2p->listen_addr), "%s:%u", host, ntohs(sa.sin_port));
+    evconnlistener_set_error_cb(p2p->listener, p2p_accept_error_cb);
+    sa_len = sizeof(sa);
+    KUMO_ENSURE(getsockname((int)evconnlistener_get_fd(p2p->listener), (struct sockaddr *)&sa,
+                            &sa_len) == 0,
+                err, KUMO_EIO, "getsockname: %s", strerror(errno));
+    char host[INET6_ADDRSTRLEN];
+    char port[8];
+    KUMO_ENSURE(getnameinfo((struct sockaddr *)&sa, sa_len, host, sizeof(host), port, sizeof(port),
+                            NI_NUMERICHOST | NI_NUMERICSERV) == 0,
+                err, KUMO_EIO, "getnameinfo");
+    bool v6 = sa.ss_family == AF_INET6;
+    (void)snprintf(p2p->listen_addr, sizeof(p2p->listen_addr), "%s%s%s:%s", v6 ? "[" : "", host,
+                   v6 ? "]" : "", port);
+    return 0;
+}
+
+/* Adds a persistent peer and dials it on the next loop turn (never inside the caller). */
+static int
+p2p_persistent_add(kumo_p2p_t *p2p, const kumo_p2p_peer_addr_t *addr, kumo_err_ctx_t *err)
+{
+    char hex[KUMO_TLS_NODE_ID_HEX + 1];
+    p2p_id_hex(addr->id, hex);
+    KUMO_ENSURE(memcmp(addr->id, p2p->self_id, KUMO_TLS_NODE_ID_BYTES) != 0, err, KUMO_EINVAL,
+                "persistent peer %s is this node", hex);
+    uint32_t n = p2p->persistent_count;
+    for (uint32_t i = 0; i < n; i++) {
+        KUMO_ENSURE(memcmp(p2p->persistent[i].addr.id, addr->id, KUMO_TLS_NODE_ID_BYTES) != 0, err,
+                    KUMO_EEXIST, "persistent peer %s is already known", hex);
+    }
+    KUMO_ENSURE(n < KUMO_P2P_PERSISTENT_PEER_MAX, err, KUMO_ELIMIT, "over %u persistent peers",
+                KUMO_P2P_PERSISTENT_PEER_MAX);
+    p2p_persistent_t *pp = &p2p->persistent[n];
+    memset(pp, 0, sizeof(*pp));
+    pp->owner = p2p;
+    pp->index = (int32_t)n;
+    pp->addr = *addr;
+    pp->timer = evtimer_new(p2p->base, p2p_redial_cb, pp);
+    KUMO_ENSURE(pp->timer != NULL, err, KUMO_ENOMEM, "redial timer");
+    p2p->persistent_count = n + 1u;
+    struct timeval now = {0, 0};
+    (void)event_add(pp->timer, &now);
     return 0;
 }
 
 static int p2p_persistent_setup(kumo_p2p_t *p2p, kumo_err_ctx_t *err)
 {
     for (uint32_t i = 0; i < p2p->cfg.persistent_count; i++) {
-        p2p_persistent_t *pp = &p2p->persistent[i];
-        pp->owner = p2p;
-        pp->index = (int32_t)i;
-        pp->addr = p2p->cfg.persistent[i];
-        pp->timer = evtimer_new(p2p->base, p2p_redial_cb, pp);
-        KUMO_ENSURE(pp->timer != NULL, err, KUMO_ENOMEM, "redial timer");
-        struct timeval now = {0, 0};
-        (void)event_add(pp->timer, &now); /* first dial on the loop, not inside open */
+        const kumo_p2p_peer_addr_t *addr = &p2p->cfg.persistent[i];
+        if (memcmp(addr->id, p2p->self_id, KUMO_TLS_NODE_ID_BYTES) == 0) {
+            continue; /* a shared peer list may name this node too */
+        }
+        KUMO_GUARD(p2p_persistent_add(p2p, addr, err));
     }
     return 0;
 }
@@ -646,6 +730,9 @@ void kumo_p2p_close(kumo_p2p_t *p2p)
     if (p2p->listener != NULL) {
         evconnlistener_free(p2p->listener);
     }
+    if (p2p->relisten != NULL) {
+        event_free(p2p->relisten);
+    }
     if (p2p->reaper != NULL) {
         event_free(p2p->reaper);
     }
@@ -695,6 +782,11 @@ uint32_t kumo_p2p_broadcast(kumo_p2p_t *p2p, uint8_t channel, kumo_bytes_t paylo
     return n;
 }
 
+int kumo_p2p_dial(kumo_p2p_t *p2p, const kumo_p2p_peer_addr_t *peer, kumo_err_ctx_t *err)
+{
+    return p2p_persistent_add(p2p, peer, err);
+}
+
 void kumo_p2p_disconnect(kumo_p2p_t *p2p,
                          const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
                          const char *reason)
@@ -709,8 +801,11 @@ void kumo_p2p_stats_get(const kumo_p2p_t *p2p, kumo_p2p_stats_t *out)
 {
     *out = p2p->stats;
     out->peers = 0;
+    out->pending = 0;
     for (uint32_t i = 0; i < P2P_CONN_MAX; i++) {
-        out->peers += p2p->conns[i] != NULL && p2p->conns[i]->state == P2P_UP ? 1u : 0u;
+        const p2p_conn_t *c = p2p->conns[i];
+        out->peers += c != NULL && c->state == P2P_UP ? 1u : 0u;
+        out->pending += c != NULL && c->state != P2P_UP ? 1u : 0u;
     }
 }
 

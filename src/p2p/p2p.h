@@ -116,6 +116,12 @@ KUMO_MUST_USE int kumo_p2p_send(kumo_p2p_t *p2p,
 /* Queues a frame to every connected peer (peers whose queue is full are skipped and
  * counted). Returns the number of peers it was queued to. */
 uint32_t kumo_p2p_broadcast(kumo_p2p_t *p2p, uint8_t channel, kumo_bytes_t payload);
+/* Adds a persistent peer at run time: dialed on the next loop turn, redialed with backoff like
+ * the configured ones. KUMO_EINVAL for our own id, KUMO_EEXIST if its id is already a
+ * persistent peer, KUMO_ELIMIT over KUMO_P2P_PERSISTENT_PEER_MAX. (Configured peers with our
+ * own id are skipped at open: a shared peer list may name this node.) */
+KUMO_MUST_USE int
+kumo_p2p_dial(kumo_p2p_t *p2p, const kumo_p2p_peer_addr_t *peer, kumo_err_ctx_t *err);
 /* Drops a peer for misbehaviour (reason is logged and counted); a persistent peer is
  * redialed after backoff. */
 void kumo_p2p_disconnect(kumo_p2p_t *p2p,
@@ -124,6 +130,7 @@ void kumo_p2p_disconnect(kumo_p2p_t *p2p,
 
 typedef struct kumo_p2p_stats {
     uint32_t peers;
+    uint32_t pending; /* connections still in TCP connect, TLS or HELLO */
     uint64_t frames_in, frames_out, bytes_in, bytes_out;
     uint64_t dropped_send;    /* frames refused by a full queue */
     uint64_t disconnects_bad; /* peers dropped for bad frames, ids, hellos or by the app */

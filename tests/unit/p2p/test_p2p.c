@@ -1,9 +1,12 @@
 /*
- * test_p2p.c - real TLS links on loopback, one event_base driven until a condition holds or a
- * deadline passes: a mesh exchanges frames on every channel; a pinned id that does not match
- * the peer's key, another chain, garbage bytes, an oversized frame and an unknown channel all
- * drop the peer (counted) and leave the others up; send errors; a restarted peer is redialed;
- * two nodes dialing each other end with one connection.
+ * test_p2p.c - real TLS links on loopback (port 0), one event_base per test driven with
+ * EVLOOP_ONCE until a condition holds or a deadline passes (never a fixed sleep): a mesh
+ * exchanges frames on every channel and by broadcast; a pinned id that does not match the
+ * peer's key, another chain, another protocol version, garbage bytes, an oversized frame, an
+ * unknown channel, a frame before the HELLO, a second HELLO, an empty frame and a silent
+ * client all drop that peer (counted) and leave the others up; a full send queue refuses with
+ * KUMO_ELIMIT; a restarted peer is redialed; two nodes dialing each other at once end with one
+ * connection; peer addresses parse strictly.
  */
 #include "helpers/testutil.h"
 
@@ -31,14 +34,17 @@ typedef struct tnode {
     uint32_t downs;
     uint32_t msgs[KUMO_P2P_CH_COUNT];
     size_t last_len;
+    uint8_t last_byte;
 } tnode_t;
 
 static struct event_base *base;
+static struct event *tick; /* wakes EVLOOP_ONCE at least every 10 ms */
 
 static void on_up(void *ctx, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], const uint8_t pk[32])
 {
-    (void)id;
-    (void)pk;
+    uint8_t want[KUMO_TLS_NODE_ID_BYTES];
+    kumo_tls_node_id(pk, want);
+    assert_memory_equal(id, want, sizeof(want));
     ((tnode_t *)ctx)->ups++;
 }
 
@@ -52,8 +58,10 @@ static void on_msg(void *ctx, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], uint8_t 
 {
     (void)id;
     tnode_t *n = ctx;
+    assert_true(ch >= KUMO_P2P_CH_CONSENSUS && ch < KUMO_P2P_CH_COUNT);
     n->msgs[ch]++;
     n->last_len = p.len;
+    n->last_byte = p.len > 0 ? p.ptr[0] : 0;
 }
 
 static void key_make(uint8_t tag, kumo_crypto_keypair_t *kp)
@@ -63,33 +71,40 @@ static void key_make(uint8_t tag, kumo_crypto_keypair_t *kp)
     kumo_crypto_key_from_seed(seed, kp);
 }
 
+static void id_of(const tnode_t *n, uint8_t id[KUMO_TLS_NODE_ID_BYTES])
+{
+    kumo_tls_node_id(n->kp.pubkey, id);
+}
+
 static void peer_of(const tnode_t *n, kumo_p2p_peer_addr_t *out)
 {
-    kumo_tls_node_id(n->kp.pubkey, out->id);
+    id_of(n, out->id);
     (void)snprintf(out->host_port, sizeof(out->host_port), "%s", kumo_p2p_listen_addr(n->p));
 }
 
-/* A node keyed by tag, listening on listen, dialing peers. */
-static void node_open(tnode_t *n,
-                      uint8_t tag,
-                      const char *chain,
-                      const char *listen,
-                      const tnode_t *const *peers,
-                      uint32_t peer_count,
-                      uint64_t queue_max)
+typedef struct topts {
+    const char *chain;
+    const char *listen;
+    uint64_t queue_max;
+    uint32_t handshake_ms;
+} topts_t;
+
+/* A node keyed by tag, dialing peers. */
+static void node_open_opts(
+    tnode_t *n, uint8_t tag, const topts_t *o, const tnode_t *const *peers, uint32_t peer_count)
 {
     memset(n, 0, sizeof(*n));
     key_make(tag, &n->kp);
     kumo_p2p_cfg_t cfg;
     kumo_p2p_cfg_default(&cfg);
-    cfg.chain_id = chain;
+    cfg.chain_id = o->chain != NULL ? o->chain : CHAIN;
     cfg.node_key = &n->kp;
-    cfg.listen = listen;
+    cfg.listen = o->listen;
     cfg.redial_min_ms = 20;
     cfg.redial_max_ms = 200;
-    cfg.handshake_timeout_ms = 2000;
-    if (queue_max > 0) {
-        cfg.send_queue_bytes_max = queue_max;
+    cfg.handshake_timeout_ms = o->handshake_ms > 0 ? o->handshake_ms : 2000;
+    if (o->queue_max > 0) {
+        cfg.send_queue_bytes_max = o->queue_max;
     }
     for (uint32_t i = 0; i < peer_count; i++) {
         peer_of(peers[i], &cfg.persistent[cfg.persistent_count++]);
@@ -98,18 +113,34 @@ static void node_open(tnode_t *n,
     assert_int_equal(kumo_p2p_open(&cfg, base, &cb, &n->p, NULL), 0);
 }
 
-static uint32_t peers_of(const tnode_t *n)
+static void node_open(
+    tnode_t *n, uint8_t tag, const char *listen, const tnode_t *const *peers, uint32_t peer_count)
+{
+    topts_t o = {.listen = listen};
+    node_open_opts(n, tag, &o, peers, peer_count);
+}
+
+static kumo_p2p_stats_t stats_of(const tnode_t *n)
 {
     kumo_p2p_stats_t st;
     kumo_p2p_stats_get(n->p, &st);
-    return st.peers;
+    return st;
+}
+
+static uint32_t peers_of(const tnode_t *n)
+{
+    return stats_of(n).peers;
 }
 
 static uint64_t bad_of(const tnode_t *n)
 {
-    kumo_p2p_stats_t st;
-    kumo_p2p_stats_get(n->p, &st);
-    return st.disconnects_bad;
+    return stats_of(n).disconnects_bad;
+}
+
+/* Settled: no connection in handshake. */
+static bool settled(const tnode_t *n)
+{
+    return stats_of(n).pending == 0;
 }
 
 static uint64_t now_ms(void)
@@ -119,29 +150,43 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Runs the loop in 10 ms slices until cond() or 5 s. */
+/* Runs the loop one turn at a time until cond or a 4 s deadline (a hang, not a timing). */
 #define RUN_UNTIL(cond)                                  \
     do {                                                 \
-        uint64_t deadline_ = now_ms() + 5000u;           \
+        uint64_t deadline_ = now_ms() + 4000u;           \
         while (!(cond) && now_ms() < deadline_) {        \
-            struct timeval tv_ = {0, 10000};             \
-            (void)event_base_loopexit(base, &tv_);       \
-            (void)event_base_dispatch(base);             \
+            (void)event_base_loop(base, EVLOOP_ONCE);    \
         }                                                \
         if (!(cond)) {                                   \
             fail_msg("timed out waiting for %s", #cond); \
         }                                                \
     } while (0)
 
-static void run_ms(uint32_t ms)
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
-    uint64_t end = now_ms() + ms;
-    while (now_ms() < end) {
-        struct timeval tv = {0, 10000};
-        (void)event_base_loopexit(base, &tv);
-        (void)event_base_dispatch(base);
-    }
+    (void)fd;
+    (void)what;
+    (void)arg;
 }
+
+static int setup(void **state)
+{
+    (void)state;
+    base = event_base_new();
+    tick = event_new(base, -1, EV_PERSIST, tick_cb, NULL);
+    struct timeval tv = {0, 10000};
+    return base != NULL && tick != NULL && event_add(tick, &tv) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    event_free(tick);
+    event_base_free(base);
+    return 0;
+}
+
+/* ---- happy paths ---- */
 
 static void test_mesh_exchange(void **state)
 {
@@ -149,127 +194,176 @@ static void test_mesh_exchange(void **state)
     tnode_t a;
     tnode_t b;
     tnode_t c;
-    node_open(&a, 1, CHAIN, "127.0.0.1:0", NULL, 0, 0);
+    node_open(&a, 1, "127.0.0.1:0", NULL, 0);
     const tnode_t *to_a[] = {&a};
-    node_open(&b, 2, CHAIN, "127.0.0.1:0", to_a, 1, 0);
+    node_open(&b, 2, "127.0.0.1:0", to_a, 1);
     const tnode_t *to_ab[] = {&a, &b};
-    node_open(&c, 3, CHAIN, "127.0.0.1:0", to_ab, 2, 0);
+    node_open(&c, 3, "localhost:0", to_ab, 2);
     RUN_UNTIL(peers_of(&a) == 2 && peers_of(&b) == 2 && peers_of(&c) == 2);
+    assert_int_equal(a.ups + b.ups + c.ups, 6);
     assert_int_equal(kumo_p2p_broadcast(a.p, KUMO_P2P_CH_CONSENSUS, kumo_bytes_make("vote", 4)), 2);
     uint8_t cid[KUMO_TLS_NODE_ID_BYTES];
-    kumo_tls_node_id(c.kp.pubkey, cid);
+    id_of(&c, cid);
     for (uint8_t ch = KUMO_P2P_CH_CONSENSUS; ch < KUMO_P2P_CH_COUNT; ch++) {
         assert_int_equal(kumo_p2p_send(b.p, cid, ch, kumo_bytes_make("x", 1), NULL), 0);
     }
+    /* The largest frame of a channel passes whole. */
+    static uint8_t evidence[64u * 1024u];
+    memset(evidence, 'e', sizeof(evidence));
+    assert_int_equal(kumo_p2p_send(a.p, cid, KUMO_P2P_CH_EVIDENCE,
+                                   kumo_bytes_make(evidence, sizeof(evidence)), NULL),
+                     0);
     RUN_UNTIL(b.msgs[KUMO_P2P_CH_CONSENSUS] == 1 && c.msgs[KUMO_P2P_CH_CONSENSUS] == 2 &&
-              c.msgs[KUMO_P2P_CH_EVIDENCE] == 1);
+              c.msgs[KUMO_P2P_CH_EVIDENCE] == 2);
     assert_int_equal(c.msgs[KUMO_P2P_CH_MEMPOOL], 1);
     assert_int_equal(c.msgs[KUMO_P2P_CH_BLOCKSYNC], 1);
     assert_int_equal(bad_of(&a) + bad_of(&b) + bad_of(&c), 0);
+    uint8_t ids[4][KUMO_TLS_NODE_ID_BYTES];
+    assert_int_equal(kumo_p2p_peers(c.p, ids, 4), 2);
+    assert_int_equal(kumo_p2p_peers(c.p, ids, 1), 1);
+    kumo_p2p_stats_t st = stats_of(&c);
+    assert_true(st.frames_in >= 6 && st.bytes_in >= sizeof(evidence));
     /* Send errors: bad channel, too big, unknown peer. */
     kumo_err_ctx_t err = {0};
     assert_int_equal(kumo_p2p_send(b.p, cid, 0, kumo_bytes_make("x", 1), &err), KUMO_EINVAL);
+    assert_int_equal(kumo_p2p_send(b.p, cid, 9, kumo_bytes_make("x", 1), &err), KUMO_EINVAL);
     static uint8_t big[1024u * 1024u + 1u];
     assert_int_equal(
         kumo_p2p_send(b.p, cid, KUMO_P2P_CH_MEMPOOL, kumo_bytes_make(big, sizeof(big)), &err),
         KUMO_ELIMIT);
     uint8_t nobody[KUMO_TLS_NODE_ID_BYTES] = {0};
     assert_int_equal(kumo_p2p_send(b.p, nobody, 1, kumo_bytes_make("x", 1), &err), KUMO_ENOTFOUND);
+    assert_int_equal(kumo_p2p_broadcast(b.p, 0, kumo_bytes_make("x", 1)), 0);
     kumo_p2p_close(c.p);
+    RUN_UNTIL(peers_of(&a) == 1 && peers_of(&b) == 1);
     kumo_p2p_close(b.p);
     kumo_p2p_close(a.p);
 }
+
+static void test_ipv6_loopback(void **state)
+{
+    (void)state;
+    tnode_t a;
+    tnode_t b;
+    memset(&a, 0, sizeof(a));
+    key_make(61, &a.kp);
+    kumo_p2p_cfg_t cfg;
+    kumo_p2p_cfg_default(&cfg);
+    cfg.chain_id = CHAIN;
+    cfg.node_key = &a.kp;
+    cfg.listen = "[::1]:0";
+    kumo_p2p_callbacks_t cb = {.ctx = &a, .peer_up = on_up, .peer_down = on_down, .on_msg = on_msg};
+    if (kumo_p2p_open(&cfg, base, &cb, &a.p, NULL) != 0) {
+        skip(); /* no IPv6 on this machine */
+    }
+    assert_int_equal(strncmp(kumo_p2p_listen_addr(a.p), "[::1]:", 6), 0);
+    const tnode_t *to_a[] = {&a};
+    node_open(&b, 62, NULL, to_a, 1);
+    RUN_UNTIL(peers_of(&a) == 1 && peers_of(&b) == 1);
+    kumo_p2p_close(b.p);
+    kumo_p2p_close(a.p);
+}
+
+/* ---- peers that are refused ---- */
 
 static void test_pinned_id_and_chain(void **state)
 {
     (void)state;
     tnode_t a;
+    tnode_t b;
     tnode_t impostor;
     tnode_t other_chain;
-    node_open(&a, 11, CHAIN, "127.0.0.1:0", NULL, 0, 0);
+    node_open(&a, 11, "127.0.0.1:0", NULL, 0);
+    node_open(&b, 14, NULL, (const tnode_t *const[]){&a}, 1);
+    RUN_UNTIL(peers_of(&a) == 1 && peers_of(&b) == 1);
     /* Dial a's address expecting someone else's key. */
     tnode_t fake = a;
     key_make(99, &fake.kp);
-    const tnode_t *to_fake[] = {&fake};
-    node_open(&impostor, 12, CHAIN, NULL, to_fake, 1, 0);
-    const tnode_t *to_a[] = {&a};
-    node_open(&other_chain, 13, "another-chain", NULL, to_a, 1, 0);
-    RUN_UNTIL(bad_of(&impostor) >= 1 && bad_of(&a) + bad_of(&other_chain) >= 1);
-    assert_int_equal(a.ups + impostor.ups + other_chain.ups, 0);
+    node_open(&impostor, 12, NULL, (const tnode_t *const[]){&fake}, 1);
+    RUN_UNTIL(bad_of(&impostor) >= 1);
+    topts_t o = {.chain = "another-chain"};
+    node_open_opts(&other_chain, 13, &o, (const tnode_t *const[]){&a}, 1);
+    RUN_UNTIL(bad_of(&a) >= 1 && bad_of(&other_chain) >= 1);
+    assert_int_equal(impostor.ups + other_chain.ups, 0);
+    assert_int_equal(a.ups, 1); /* only b */
+    assert_int_equal(peers_of(&a), 1);
     kumo_p2p_close(other_chain.p);
     kumo_p2p_close(impostor.p);
+    kumo_p2p_close(b.p);
     kumo_p2p_close(a.p);
 }
 
-/* ---- a raw TLS peer that speaks the handshake and then misbehaves ---- */
+/* ---- a raw peer (plain TCP, or TLS with its own HELLO) that misbehaves ---- */
+
+typedef enum raw_mode {
+    RAW_GARBAGE = 0, /* plain text instead of TLS */
+    RAW_SILENT_TCP,  /* connects, sends nothing */
+    RAW_TLS,         /* TLS, then `first` (a HELLO unless given), then `after` */
+} raw_mode_t;
 
 typedef struct raw_peer {
     char addr[64];
     uint8_t tag;
-    const uint8_t *after_hello; /* bytes sent after a valid HELLO (NULL: garbage first) */
+    raw_mode_t mode;
+    uint8_t version; /* of the HELLO; 0: ours */
+    const uint8_t *first;
+    size_t first_len;
+    const uint8_t *after;
     size_t after_len;
-    volatile int done; /* set by the thread when it has seen the connection close */
+    int done; /* set (atomically) once the thread saw the connection close */
 } raw_peer_t;
 
-static void *raw_peer_body(raw_peer_t *rp);
-
-static void *raw_peer_run(void *arg)
+static int raw_connect(const char *addr)
 {
-    raw_peer_t *rp = arg;
-    void *r = raw_peer_body(rp);
-    __atomic_store_n(&rp->done, 1, __ATOMIC_SEQ_CST);
-    return r;
+    char host[64];
+    (void)snprintf(host, sizeof(host), "%s", addr);
+    char *colon = strrchr(host, ':');
+    *colon = '\0';
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_port = htons((uint16_t)strtoul(colon + 1, NULL, 10));
+    (void)inet_pton(AF_INET, host, &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        abort(); /* not a cmocka assert: this is another thread */
+    }
+    return fd;
 }
 
-static void *raw_peer_body(raw_peer_t *rp)
+static void raw_tls(raw_peer_t *rp, int fd)
 {
     kumo_crypto_keypair_t kp;
     key_make(rp->tag, &kp);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    char host[64];
-    (void)snprintf(host, sizeof(host), "%s", rp->addr);
-    char *colon = strrchr(host, ':');
-    *colon = '\0';
-    sa.sin_port = htons((uint16_t)atoi(colon + 1));
-    (void)inet_pton(AF_INET, host, &sa.sin_addr);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        (void)close(fd);
-        return NULL;
-    }
-    if (rp->after_hello == NULL) {
-        (void)send(fd, "GET / HTTP/1.0\r\n\r\n", 18, MSG_NOSIGNAL); /* not TLS at all */
-        char b[16];
-        (void)recv(fd, b, sizeof(b), 0);
-        (void)close(fd);
-        return NULL;
-    }
     kumo_buf_t cert;
     kumo_buf_init(&cert, KUMO_TLS_PEM_BYTES_MAX);
-    if (kumo_tls_cert_self_signed(&kp, "raw", 1, &cert, NULL) != 0) {
-        abort(); /* not a cmocka assert: this is another thread */
-    }
     kumo_tls_ctx_cfg_t tc = {
-        .cert_pem = kumo_buf_bytes(&cert), .key = &kp, .peer_check = KUMO_TLS_PEER_PUBKEY};
+        .cert_pem = kumo_bytes_make(NULL, 0), .key = &kp, .peer_check = KUMO_TLS_PEER_PUBKEY};
     void *ctx = NULL;
-    if (kumo_tls_ctx_new(&tc, &ctx, NULL) != 0) {
+    if (kumo_tls_cert_self_signed(&kp, "raw", 1, &cert, NULL) != 0 ||
+        (tc.cert_pem = kumo_buf_bytes(&cert), kumo_tls_ctx_new(&tc, &ctx, NULL)) != 0) {
         abort();
     }
     SSL *ssl = SSL_new(ctx);
     SSL_set_fd(ssl, fd);
     if (SSL_connect(ssl) == 1) {
-        kumo_p2p_hello_t h = {.version = KUMO_P2P_PROTOCOL_VERSION};
+        uint8_t frame[KUMO_P2P_FRAME_HEADER + KUMO_P2P_HELLO_BYTES_MAX];
+        kumo_p2p_hello_t h = {.version = rp->version != 0 ? rp->version
+                                                          : (uint8_t)KUMO_P2P_PROTOCOL_VERSION};
         (void)snprintf(h.chain_id, sizeof(h.chain_id), "%s", CHAIN);
         kumo_tls_node_id(kp.pubkey, h.id);
-        uint8_t frame[KUMO_P2P_FRAME_HEADER + KUMO_P2P_HELLO_BYTES_MAX];
         size_t len = 0;
         if (kumo_p2p_hello_encode(&h, frame + 5, sizeof(frame) - 5, &len) != 0) {
             abort();
         }
         kumo_be32_put(frame, (uint32_t)len + 1u);
-        frame[4] = 0;
-        (void)SSL_write(ssl, frame, (int)(len + 5));
-        (void)SSL_write(ssl, rp->after_hello, (int)rp->after_len);
+        frame[4] = KUMO_P2P_CH_HELLO;
+        if (rp->first != NULL) {
+            (void)SSL_write(ssl, rp->first, (int)rp->first_len);
+        } else {
+            (void)SSL_write(ssl, frame, (int)(len + 5));
+        }
+        if (rp->after_len > 0) {
+            (void)SSL_write(ssl, rp->after, (int)rp->after_len);
+        }
         char b[256];
         while (SSL_read(ssl, b, sizeof(b)) > 0) {
         }
@@ -277,119 +371,321 @@ static void *raw_peer_body(raw_peer_t *rp)
     SSL_free(ssl);
     kumo_tls_ctx_free(ctx);
     kumo_buf_free(&cert);
+}
+
+static void *raw_peer_run(void *arg)
+{
+    raw_peer_t *rp = arg;
+    int fd = raw_connect(rp->addr);
+    if (rp->mode == RAW_TLS) {
+        raw_tls(rp, fd);
+    } else {
+        if (rp->mode == RAW_GARBAGE) {
+            (void)send(fd, "GET / HTTP/1.0\r\n\r\n", 18, MSG_NOSIGNAL);
+        }
+        char b[64];
+        while (recv(fd, b, sizeof(b), 0) > 0) {
+        }
+    }
     (void)close(fd);
+    __atomic_store_n(&rp->done, 1, __ATOMIC_SEQ_CST);
     return NULL;
 }
 
-static void raw_case(tnode_t *a, tnode_t *b, uint8_t tag, const uint8_t *after, size_t after_len)
+/* Runs one raw peer against a (which has b as its honest peer): it must be dropped and
+ * counted, and the a-b link must stay up. */
+static void raw_case(tnode_t *a, tnode_t *b, raw_peer_t rp)
 {
-    raw_peer_t rp = {.tag = tag, .after_hello = after, .after_len = after_len};
     (void)snprintf(rp.addr, sizeof(rp.addr), "%s", kumo_p2p_listen_addr(a->p));
     uint64_t bad0 = bad_of(a);
+    uint32_t ups0 = a->ups;
+    uint32_t downs0 = a->downs;
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, raw_peer_run, &rp), 0);
-    RUN_UNTIL(bad_of(a) > bad0);
-    RUN_UNTIL(__atomic_load_n(&rp.done, __ATOMIC_SEQ_CST) == 1); /* the close reaches it */
+    RUN_UNTIL(bad_of(a) == bad0 + 1u && __atomic_load_n(&rp.done, __ATOMIC_SEQ_CST) == 1);
     assert_int_equal(pthread_join(t, NULL), 0);
-    /* The honest link is untouched. */
+    RUN_UNTIL(settled(a));
     assert_int_equal(peers_of(a), 1);
     assert_int_equal(peers_of(b), 1);
+    /* After a valid HELLO the raw peer was up until its bad frame; otherwise never. */
+    uint32_t up = rp.mode == RAW_TLS && rp.first == NULL && rp.version == 0 ? 1u : 0u;
+    assert_int_equal(a->ups, ups0 + up);
+    assert_int_equal(a->downs, downs0 + up);
 }
+
+static const uint8_t oversized[] = {0x00, 0x90, 0x00, 0x00, KUMO_P2P_CH_MEMPOOL};
+static const uint8_t unknown_channel[] = {0x00, 0x00, 0x00, 0x02, 0x09, 0x00};
+static const uint8_t hello_again[] = {0x00, 0x00, 0x00, 0x02, KUMO_P2P_CH_HELLO, 0x01};
+static const uint8_t empty_frame[] = {0x00, 0x00, 0x00, 0x00, 0x01};
+static const uint8_t data_frame[] = {0x00, 0x00, 0x00, 0x02, KUMO_P2P_CH_MEMPOOL, 0x01};
+static const uint8_t bad_hello[] = {0x00, 0x00, 0x00, 0x03, KUMO_P2P_CH_HELLO, 0x01, 0x00};
 
 static void test_bad_frames_drop_only_the_sender(void **state)
 {
     (void)state;
     tnode_t a;
     tnode_t b;
-    node_open(&a, 21, CHAIN, "127.0.0.1:0", NULL, 0, 0);
-    const tnode_t *to_a[] = {&a};
-    node_open(&b, 22, CHAIN, NULL, to_a, 1, 0);
+    node_open(&a, 21, "127.0.0.1:0", NULL, 0);
+    node_open(&b, 22, NULL, (const tnode_t *const[]){&a}, 1);
     RUN_UNTIL(peers_of(&a) == 1 && peers_of(&b) == 1);
-    raw_case(&a, &b, 31, NULL, 0); /* garbage instead of TLS */
-    static const uint8_t oversized[] = {0x00, 0x90, 0x00, 0x00, KUMO_P2P_CH_MEMPOOL};
-    raw_case(&a, &b, 32, oversized, sizeof(oversized));
-    static const uint8_t unknown_channel[] = {0x00, 0x00, 0x00, 0x02, 0x09, 0x00};
-    raw_case(&a, &b, 33, unknown_channel, sizeof(unknown_channel));
-    static const uint8_t second_hello[] = {0x00, 0x00, 0x00, 0x02, 0x00, 0x01};
-    raw_case(&a, &b, 34, second_hello, sizeof(second_hello));
-    static const uint8_t empty_frame[] = {0x00, 0x00, 0x00, 0x00, 0x01};
-    raw_case(&a, &b, 35, empty_frame, sizeof(empty_frame));
-    /* The app can drop a peer too (a bad consensus message). */
+    const raw_peer_t cases[] = {
+        {.tag = 31, .mode = RAW_GARBAGE},
+        {.tag = 32, .mode = RAW_TLS, .after = oversized, .after_len = sizeof(oversized)},
+        {.tag = 33,
+         .mode = RAW_TLS,
+         .after = unknown_channel,
+         .after_len = sizeof(unknown_channel)},
+        {.tag = 34, .mode = RAW_TLS, .after = hello_again, .after_len = sizeof(hello_again)},
+        {.tag = 35, .mode = RAW_TLS, .after = empty_frame, .after_len = sizeof(empty_frame)},
+        {.tag = 36, .mode = RAW_TLS, .first = data_frame, .first_len = sizeof(data_frame)},
+        {.tag = 37, .mode = RAW_TLS, .first = bad_hello, .first_len = sizeof(bad_hello)},
+        {.tag = 38, .mode = RAW_TLS, .version = 2},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        raw_case(&a, &b, cases[i]);
+    }
+    /* The app can drop a peer too (a bad consensus message); b redials. */
     uint8_t bid[KUMO_TLS_NODE_ID_BYTES];
-    kumo_tls_node_id(b.kp.pubkey, bid);
+    id_of(&b, bid);
     uint64_t bad0 = bad_of(&a);
+    uint32_t downs0 = a.downs;
     kumo_p2p_disconnect(a.p, bid, "test");
     assert_int_equal(bad_of(&a), bad0 + 1u);
-    RUN_UNTIL(a.downs >= 1 && peers_of(&a) == 1 && peers_of(&b) == 1); /* b redials */
+    RUN_UNTIL(a.downs == downs0 + 1u && peers_of(&a) == 1 && peers_of(&b) == 1);
     kumo_p2p_close(b.p);
     kumo_p2p_close(a.p);
 }
+
+static void test_handshake_timeout(void **state)
+{
+    (void)state;
+    tnode_t a;
+    tnode_t b;
+    topts_t o = {.listen = "127.0.0.1:0", .handshake_ms = 100};
+    node_open_opts(&a, 71, &o, NULL, 0);
+    node_open(&b, 72, NULL, (const tnode_t *const[]){&a}, 1);
+    RUN_UNTIL(peers_of(&a) == 1 && peers_of(&b) == 1);
+    /* Silent over TCP; then TLS without a HELLO (an incomplete header instead). */
+    static const uint8_t partial[] = {0x00, 0x00};
+    raw_case(&a, &b, (raw_peer_t){.tag = 73, .mode = RAW_SILENT_TCP});
+    raw_case(&a, &b, (raw_peer_t){.tag = 74, .mode = RAW_TLS, .first = partial, .first_len = 2});
+    kumo_p2p_close(b.p);
+    kumo_p2p_close(a.p);
+}
+
+/* ---- queues ---- */
 
 static void test_queue_full(void **state)
 {
     (void)state;
     tnode_t a;
     tnode_t b;
-    node_open(&a, 41, CHAIN, "127.0.0.1:0", NULL, 0, 64u * 1024u);
-    const tnode_t *to_a[] = {&a};
-    node_open(&b, 42, CHAIN, NULL, to_a, 1, 0);
-    RUN_UNTIL(peers_of(&a) == 1 && peers_of(&b) == 1);
+    tnode_t c;
+    topts_t o = {.listen = "127.0.0.1:0", .queue_max = 64u * 1024u};
+    node_open_opts(&a, 41, &o, NULL, 0);
+    node_open(&b, 42, NULL, (const tnode_t *const[]){&a}, 1);
+    node_open(&c, 43, NULL, (const tnode_t *const[]){&a}, 1);
+    RUN_UNTIL(peers_of(&a) == 2 && peers_of(&b) == 1 && peers_of(&c) == 1);
     uint8_t bid[KUMO_TLS_NODE_ID_BYTES];
-    kumo_tls_node_id(b.kp.pubkey, bid);
+    id_of(&b, bid);
     static uint8_t chunk[40u * 1024u];
+    memset(chunk, 'q', sizeof(chunk));
+    kumo_bytes_t p = kumo_bytes_make(chunk, sizeof(chunk));
     kumo_err_ctx_t err = {0};
-    assert_int_equal(
-        kumo_p2p_send(a.p, bid, KUMO_P2P_CH_MEMPOOL, kumo_bytes_make(chunk, sizeof(chunk)), &err),
-        0);
-    assert_int_equal(
-        kumo_p2p_send(a.p, bid, KUMO_P2P_CH_MEMPOOL, kumo_bytes_make(chunk, sizeof(chunk)), &err),
-        KUMO_ELIMIT);
-    kumo_p2p_stats_t st;
-    kumo_p2p_stats_get(a.p, &st);
-    assert_int_equal(st.dropped_send, 1);
-    RUN_UNTIL(b.msgs[KUMO_P2P_CH_MEMPOOL] == 1 && b.last_len == sizeof(chunk));
+    assert_int_equal(kumo_p2p_send(a.p, bid, KUMO_P2P_CH_MEMPOOL, p, &err), 0);
+    assert_int_equal(kumo_p2p_send(a.p, bid, KUMO_P2P_CH_MEMPOOL, p, &err), KUMO_ELIMIT);
+    assert_int_equal(stats_of(&a).dropped_send, 1);
+    /* A broadcast skips (and counts) the full queue, reaches the other peer. */
+    assert_int_equal(kumo_p2p_broadcast(a.p, KUMO_P2P_CH_MEMPOOL, p), 1);
+    assert_int_equal(stats_of(&a).dropped_send, 2);
+    RUN_UNTIL(b.msgs[KUMO_P2P_CH_MEMPOOL] == 1 && c.msgs[KUMO_P2P_CH_MEMPOOL] == 1);
+    assert_int_equal(b.last_len, sizeof(chunk));
+    assert_int_equal(b.last_byte, 'q');
+    /* Drained: the queue takes frames again. */
+    assert_int_equal(kumo_p2p_send(a.p, bid, KUMO_P2P_CH_MEMPOOL, p, &err), 0);
+    RUN_UNTIL(b.msgs[KUMO_P2P_CH_MEMPOOL] == 2);
+    assert_int_equal(bad_of(&a) + bad_of(&b) + bad_of(&c), 0);
+    kumo_p2p_close(c.p);
     kumo_p2p_close(b.p);
     kumo_p2p_close(a.p);
 }
 
-static void test_redial_and_one_connection(void **state)
+/* ---- redial and one connection per peer ---- */
+
+static void test_redial_after_restart(void **state)
 {
     (void)state;
     tnode_t a;
     tnode_t b;
-    node_open(&a, 51, CHAIN, "127.0.0.1:0", NULL, 0, 0);
+    node_open(&a, 51, "127.0.0.1:0", NULL, 0);
     char addr[KUMO_P2P_ADDR_BYTES_MAX];
     (void)snprintf(addr, sizeof(addr), "%s", kumo_p2p_listen_addr(a.p));
-    const tnode_t *to_a[] = {&a};
-    node_open(&b, 52, CHAIN, "127.0.0.1:0", to_a, 1, 0);
+    node_open(&b, 52, "127.0.0.1:0", (const tnode_t *const[]){&a}, 1);
     RUN_UNTIL(peers_of(&b) == 1);
     kumo_p2p_close(a.p); /* a goes away, then comes back on the same address */
     RUN_UNTIL(b.downs == 1);
-    const tnode_t *to_b[] = {&b};
-    node_open(&a, 51, CHAIN, addr, to_b, 1, 0); /* and now both dial each other */
-    RUN_UNTIL(peers_of(&a) == 1 && peers_of(&b) == 1 && b.ups == 2);
-    run_ms(300); /* both dials land; exactly one connection stays */
-    assert_int_equal(peers_of(&a), 1);
-    assert_int_equal(peers_of(&b), 1);
+    node_open(&a, 51, addr, (const tnode_t *const[]){&b}, 1); /* and now both dial */
+    RUN_UNTIL(peers_of(&a) == 1 && peers_of(&b) == 1 && b.ups == 2 && settled(&a) && settled(&b));
     assert_int_equal(a.ups - a.downs, 1);
     assert_int_equal(b.ups - b.downs, 1);
+    uint8_t aid[KUMO_TLS_NODE_ID_BYTES];
+    id_of(&a, aid);
+    assert_int_equal(kumo_p2p_send(b.p, aid, KUMO_P2P_CH_CONSENSUS, kumo_bytes_make("r", 1), NULL),
+                     0);
+    RUN_UNTIL(a.msgs[KUMO_P2P_CH_CONSENSUS] == 1);
     kumo_p2p_close(b.p);
     kumo_p2p_close(a.p);
+}
+
+static void test_simultaneous_dial(void **state)
+{
+    (void)state;
+    tnode_t a;
+    tnode_t b;
+    node_open(&a, 81, "127.0.0.1:0", NULL, 0);
+    node_open(&b, 82, "127.0.0.1:0", NULL, 0);
+    kumo_p2p_peer_addr_t pa;
+    kumo_p2p_peer_addr_t pb;
+    peer_of(&a, &pa);
+    peer_of(&b, &pb);
+    /* Both dial on the same loop turn. */
+    assert_int_equal(kumo_p2p_dial(a.p, &pb, NULL), 0);
+    assert_int_equal(kumo_p2p_dial(b.p, &pa, NULL), 0);
+    RUN_UNTIL(peers_of(&a) == 1 && peers_of(&b) == 1 && settled(&a) && settled(&b));
+    assert_int_equal(a.ups - a.downs, 1);
+    assert_int_equal(b.ups - b.downs, 1);
+    assert_int_equal(bad_of(&a) + bad_of(&b), 0);
+    /* The kept connection carries frames both ways. */
+    assert_int_equal(kumo_p2p_send(a.p, pb.id, KUMO_P2P_CH_MEMPOOL, kumo_bytes_make("1", 1), NULL),
+                     0);
+    assert_int_equal(kumo_p2p_send(b.p, pa.id, KUMO_P2P_CH_MEMPOOL, kumo_bytes_make("2", 1), NULL),
+                     0);
+    RUN_UNTIL(a.msgs[KUMO_P2P_CH_MEMPOOL] == 1 && b.msgs[KUMO_P2P_CH_MEMPOOL] == 1);
+    /* Dial refusals: ourselves, a known peer, too many. */
+    kumo_err_ctx_t err = {0};
+    assert_int_equal(kumo_p2p_dial(a.p, &pa, &err), KUMO_EINVAL);
+    assert_int_equal(kumo_p2p_dial(a.p, &pb, &err), KUMO_EEXIST);
+    kumo_p2p_peer_addr_t x = pb;
+    (void)snprintf(x.host_port, sizeof(x.host_port), "127.0.0.1:1");
+    for (uint32_t i = 1; i < KUMO_P2P_PERSISTENT_PEER_MAX; i++) {
+        x.id[0] = (uint8_t)i;
+        x.id[1] = (uint8_t)(pb.id[1] + 1u);
+        assert_int_equal(kumo_p2p_dial(a.p, &x, &err), 0);
+    }
+    x.id[0] = 0xff;
+    assert_int_equal(kumo_p2p_dial(a.p, &x, &err), KUMO_ELIMIT);
+    kumo_p2p_close(b.p);
+    kumo_p2p_close(a.p);
+}
+
+/* ---- addresses and config ---- */
+
+static void test_peer_addr_parse(void **state)
+{
+    (void)state;
+    const char *id = "0123456789abcdef0123456789abcdef01234567";
+    char text[256];
+    kumo_p2p_peer_addr_t pa;
+    const char *good[] = {"127.0.0.1:26656", "localhost:1", "[::1]:26656", "10.0.0.7:0"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        (void)snprintf(text, sizeof(text), "%s@%s", id, good[i]);
+        assert_int_equal(kumo_p2p_peer_addr_parse(text, &pa, NULL), 0);
+        assert_string_equal(pa.host_port, good[i]);
+        assert_int_equal(pa.id[0], 0x01);
+    }
+    const char *bad[] = {
+        "127.0.0.1:26656",                                            /* no id */
+        "0123@127.0.0.1:1",                                           /* short id */
+        "zz23456789abcdef0123456789abcdef01234567@127.0.0.1:1",       /* not hex */
+        "0123456789abcdef0123456789abcdef01234567",                   /* no @ */
+        "0123456789abcdef0123456789abcdef01234567@127.0.0.1",         /* no port */
+        "0123456789abcdef0123456789abcdef01234567@127.0.0.1:",        /* empty port */
+        "0123456789abcdef0123456789abcdef01234567@127.0.0.1:65536",   /* port range */
+        "0123456789abcdef0123456789abcdef01234567@127.0.0.1:12ab",    /* port digits */
+        "0123456789abcdef0123456789abcdef01234567@example.com:26656", /* no DNS */
+        "0123456789abcdef0123456789abcdef01234567@999.0.0.1:26656",   /* not an address */
+    };
+    kumo_err_ctx_t err = {0};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(kumo_p2p_peer_addr_parse(bad[i], &pa, &err), KUMO_EDECODE);
+        assert_true(err.detail[0] != '\0');
+    }
+    char longer[KUMO_P2P_ADDR_BYTES_MAX + 64];
+    memset(longer, '1', sizeof(longer));
+    longer[sizeof(longer) - 1] = '\0';
+    memcpy(longer, id, 40);
+    longer[40] = '@';
+    assert_int_equal(kumo_p2p_peer_addr_parse(longer, &pa, &err), KUMO_EDECODE);
+}
+
+static void test_config_refusals(void **state)
+{
+    (void)state;
+    kumo_crypto_keypair_t kp;
+    key_make(91, &kp);
+    kumo_p2p_callbacks_t cb = {0};
+    kumo_p2p_t *p = NULL;
+    kumo_err_ctx_t err = {0};
+    kumo_p2p_cfg_t cfg;
+    for (int i = 0; i < 6; i++) {
+        kumo_p2p_cfg_default(&cfg);
+        cfg.chain_id = CHAIN;
+        cfg.node_key = &kp;
+        switch (i) {
+        case 0:
+            cfg.chain_id = NULL;
+            break;
+        case 1:
+            cfg.node_key = NULL;
+            break;
+        case 2:
+            cfg.peer_count_max = KUMO_P2P_PEER_COUNT_MAX + 1u;
+            break;
+        case 3:
+            cfg.redial_max_ms = cfg.redial_min_ms - 1u;
+            break;
+        case 4:
+            cfg.listen = "example.com:0";
+            break;
+        default:
+            cfg.listen = "127.0.0.1";
+            break;
+        }
+        assert_int_equal(kumo_p2p_open(&cfg, base, &cb, &p, &err), KUMO_EINVAL);
+    }
+    /* A persistent list naming this node skips it. */
+    kumo_p2p_cfg_default(&cfg);
+    cfg.chain_id = CHAIN;
+    cfg.node_key = &kp;
+    kumo_tls_node_id(kp.pubkey, cfg.persistent[0].id);
+    (void)snprintf(cfg.persistent[0].host_port, sizeof(cfg.persistent[0].host_port), "127.0.0.1:1");
+    cfg.persistent_count = 1;
+    assert_int_equal(kumo_p2p_open(&cfg, base, &cb, &p, &err), 0);
+    uint8_t self[KUMO_TLS_NODE_ID_BYTES];
+    kumo_p2p_self_id(p, self);
+    assert_memory_equal(self, cfg.persistent[0].id, sizeof(self));
+    (void)event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    kumo_p2p_stats_t st;
+    kumo_p2p_stats_get(p, &st);
+    assert_int_equal(st.pending + st.peers, 0);
+    kumo_p2p_close(p);
 }
 
 int main(void)
 {
     assert_int_equal(kumo_crypto_init(), 0);
     (void)signal(SIGPIPE, SIG_IGN);
-    base = event_base_new();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mesh_exchange),
-        cmocka_unit_test(test_pinned_id_and_chain),
-        cmocka_unit_test(test_bad_frames_drop_only_the_sender),
-        cmocka_unit_test(test_queue_full),
-        cmocka_unit_test(test_redial_and_one_connection),
+        cmocka_unit_test_setup_teardown(test_mesh_exchange, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ipv6_loopback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pinned_id_and_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_frames_drop_only_the_sender, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handshake_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redial_after_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_simultaneous_dial, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peer_addr_parse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_refusals, setup, teardown),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    event_base_free(base);
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }
