@@ -1,14 +1,383 @@
 /*
- * cmd_deploy.c - kumo deploy (being written; see docs/design.md).
+ * cmd_deploy.c - `kumo deploy create|update|status|logs|close STACK.yml`: a stack file to
+ * running endpoints (docs/stack.md, "kumo deploy"). create submits the deployment, follows
+ * orders, bids and leases on the node's event stream, sends the manifest to every lease's
+ * provider, waits until every workload runs and prints the endpoints; the deployment it made
+ * is remembered next to the stack (.kumo-deploy-<file>.json, 0600) for the other
+ * subcommands, which also take --dseq N.
  */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/deploy_int.h"
+
+#define DEPLOY_TX_OPTS                                                                  \
+    CLI_OPT_FROM, CLI_OPT_CHAIN_ID, CLI_OPT_FEE, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_MEMO, \
+        CLI_OPT_TIMEOUT_MS, CLI_OPT_DSEQ
+
+static const int deploy_tx_opts[] = {DEPLOY_TX_OPTS, CLI_OPT_END};
+static const int deploy_read_opts[] = {CLI_OPT_FROM, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
+                                       CLI_OPT_END};
+static const int deploy_logs_opts[] = {CLI_OPT_FROM, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
+                                       CLI_OPT_LIMIT, CLI_OPT_END};
+
+static void deploy_groups_init(deploy_flow_t *f)
+{
+    f->group_count = f->stack.group_count;
+    for (size_t i = 0; i < f->group_count; i++) {
+        f->groups[i].name = f->stack.groups[i]->name;
+        f->groups[i].gseq = (uint32_t)i;
+    }
+}
+
+/* Loads the stack (clear errors; nothing is sent on failure) and the key. */
+static int deploy_prepare(deploy_flow_t *f, cli_args_t *a, bool need_state, kumo_err_ctx_t *err)
+{
+    KUMO_GUARD(deploy_stack_load(a->pos[0], &f->stack, err));
+    f->stack_loaded = true;
+    deploy_groups_init(f);
+    return deploy_flow_init(f, a, need_state, err);
+}
+
+static int deploy_fail(deploy_flow_t *f, const char *what, const kumo_err_ctx_t *err)
+{
+    int rc = err->code == KUMO_EINVAL && strstr(err->detail, "--from") != NULL
+                 ? cli_usage_fail("deploy", "%s", err->detail)
+                 : cli_fail(what, err);
+    deploy_flow_free(f);
+    free(f);
+    return rc;
+}
+
+static int deploy_height_get(const cli_args_t *a, uint64_t *out, kumo_err_ctx_t *err)
+{
+    json_t *j = NULL;
+    KUMO_GUARD(cli_http_get(a, "/status", &j, err));
+    *out = cli_json_u64(j, "height");
+    json_decref(j);
+    return 0;
+}
+
+static Kumo__Msg deploy_msg(Kumo__Msg__SumCase c, void *m)
+{
+    Kumo__Msg msg = KUMO__MSG__INIT;
+    msg.sum_case = c;
+    msg.send = m; /* every member of the oneof shares this storage */
+    return msg;
+}
+
+/* ---- create ---- */
+
+static int deploy_create_submit(deploy_flow_t *f, kumo_err_ctx_t *err)
+{
+    Kumo__MsgSubmitDeployment m = KUMO__MSG_SUBMIT_DEPLOYMENT__INIT;
+    m.dseq = f->dseq;
+    m.n_groups = f->stack.group_count;
+    m.groups = f->stack.groups;
+    m.wait_blocks = f->stack.wait_blocks;
+    m.version.data = f->stack.version;
+    m.version.len = sizeof(f->stack.version);
+    m.deposit = f->stack.deposit_ukumo;
+    fprintf(f->out,
+            "submitting deployment %" PRIu64
+            " of %s: %zu group(s), version %.16s…, deposit %" PRIu64 " ukumo, bids for %" PRIu64
+            " blocks\n",
+            f->dseq, f->a->pos[0], m.n_groups, f->stack.version_hex, m.deposit, m.wait_blocks);
+    Kumo__Msg msg = deploy_msg(KUMO__MSG__SUM_SUBMIT_DEPLOYMENT, &m);
+    json_t *ans = NULL;
+    KUMO_GUARD(deploy_tx_commit(f->a, &f->kp, &msg, &ans, err));
+    uint64_t h = cli_json_u64(ans, "height");
+    f->height = h > f->height ? h : f->height;
+    json_decref(ans);
+    deploy_flow_mark(f, DEPLOY_MARK_COMMITTED);
+    deploy_state_t st;
+    memset(&st, 0, sizeof(st));
+    (void)snprintf(st.owner, sizeof(st.owner), "%s", f->owner);
+    (void)snprintf(st.from, sizeof(st.from), "%s", f->a->from != NULL ? f->a->from : "");
+    st.dseq = f->dseq;
+    return deploy_state_write(f->stack.state_path, &st, err);
+}
+
+static int deploy_create_flow(deploy_flow_t *f, kumo_err_ctx_t *err)
+{
+    KUMO_GUARD(deploy_height_get(f->a, &f->height, err));
+    deploy_flow_mark(f, DEPLOY_MARK_START);
+    if (!f->a->dseq_set) {
+        f->dseq = f->height > 0 ? f->height : 1;
+        (void)snprintf(f->dep_id, sizeof(f->dep_id), "%s/%" PRIu64, f->owner, f->dseq);
+    }
+    for (size_t i = 0; i < f->group_count; i++) {
+        f->groups[i].need_lease = true;
+    }
+    KUMO_GUARD(deploy_flow_stream_open(f, f->height, err));
+    KUMO_GUARD(deploy_create_submit(f, err));
+    KUMO_GUARD(deploy_flow_leases_wait(f, err));
+    return deploy_run_to_running(f, err);
+}
+
+static int deploy_create_run(cli_args_t *a)
+{
+    deploy_flow_t *f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        fprintf(stderr, "kumo: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    kumo_err_ctx_t err = {0};
+    if (deploy_prepare(f, a, false, &err) < 0) {
+        return deploy_fail(f, "deploy create", &err);
+    }
+    if (deploy_create_flow(f, &err) < 0) {
+        fprintf(stderr, "kumo: deploy create: deployment %" PRIu64 " is not running yet\n",
+                f->dseq);
+        return deploy_fail(f, "deploy create", &err);
+    }
+    deploy_run_report(f, "deploy create");
+    deploy_flow_free(f);
+    free(f);
+    return CLI_EXIT_OK;
+}
+
+/* ---- update ---- */
+
+/* Whether the stack's groups differ from the chain's; KUMO_EINVAL if their number does. */
+static int deploy_groups_changed(deploy_flow_t *f, bool *changed, kumo_err_ctx_t *err)
+{
+    char path[256] = "/groups";
+    char dseq[24];
+    (void)snprintf(dseq, sizeof(dseq), "%" PRIu64, f->dseq);
+    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "owner", f->owner, err));
+    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "dseq", dseq, err));
+    json_t *j = NULL;
+    KUMO_GUARD(cli_http_get(f->a, path, &j, err));
+    const json_t *items = json_object_get(j, "items");
+    int rc = json_array_size(items) == f->stack.group_count
+                 ? 0
+                 : kumo_err_set(err, KUMO_EINVAL,
+                                "the stack has %zu group(s), deployment %" PRIu64
+                                " has %zu: groups cannot be added or removed (create a new "
+                                "deployment)",
+                                f->stack.group_count, f->dseq, json_array_size(items));
+    *changed = false;
+    for (size_t i = 0; rc == 0 && i < f->stack.group_count; i++) {
+        json_t *ours = kumo_codec_json_from_message(&f->stack.groups[i]->base);
+        const json_t *theirs = json_object_get(json_array_get(items, i), "spec");
+        *changed = *changed || ours == NULL || !json_equal(ours, theirs);
+        json_decref(ours);
+    }
+    json_decref(j);
+    return rc;
+}
+
+/* After the update committed: groups whose order was re-opened need a new lease. */
+static void deploy_update_reorders(deploy_flow_t *f, const json_t *ans)
+{
+    size_t i;
+    const json_t *ev;
+    json_array_foreach(json_object_get(ans, "events"), i, ev)
+    {
+        const char *id = cli_json_str(ev, "id");
+        size_t n = strlen(f->dep_id);
+        const json_t *attrs = json_object_get(ev, "attrs");
+        const json_t *reorder = json_array_get(attrs, 0);
+        if (strcmp(cli_json_str(ev, "type"), "group.updated") != 0 ||
+            strncmp(id, f->dep_id, n) != 0 || id[n] != '/' ||
+            strcmp(cli_json_str(reorder, "value"), "1") != 0) {
+            continue;
+        }
+        unsigned long g = strtoul(id + n + 1, NULL, 10);
+        if (g < f->group_count) {
+            f->groups[g].need_lease = true;
+            f->groups[g].leased = false;
+            fprintf(f->out, "group %s changed size: waiting for a new lease\n", f->groups[g].name);
+        }
+    }
+}
+
+static int deploy_update_submit(deploy_flow_t *f, bool groups_changed, kumo_err_ctx_t *err)
+{
+    Kumo__MsgUpdateDeployment m = KUMO__MSG_UPDATE_DEPLOYMENT__INIT;
+    m.dseq = f->dseq;
+    m.version.data = f->stack.version;
+    m.version.len = sizeof(f->stack.version);
+    if (groups_changed) {
+        m.n_groups = f->stack.group_count;
+        m.groups = f->stack.groups;
+    }
+    fprintf(f->out, "updating deployment %" PRIu64 " to version %.16s…%s\n", f->dseq,
+            f->stack.version_hex, groups_changed ? " with new group sizes" : "");
+    Kumo__Msg msg = deploy_msg(KUMO__MSG__SUM_UPDATE_DEPLOYMENT, &m);
+    json_t *ans = NULL;
+    KUMO_GUARD(deploy_tx_commit(f->a, &f->kp, &msg, &ans, err));
+    uint64_t h = cli_json_u64(ans, "height");
+    f->height = h > f->height ? h : f->height;
+    fprintf(f->out, "[height %" PRIu64 "] deployment %" PRIu64 " updated to version %.16s…\n", h,
+            f->dseq, f->stack.version_hex);
+    deploy_flow_mark(f, DEPLOY_MARK_COMMITTED);
+    deploy_update_reorders(f, ans);
+    json_decref(ans);
+    return 0;
+}
+
+static int deploy_update_flow(deploy_flow_t *f, kumo_err_ctx_t *err)
+{
+    KUMO_GUARD(deploy_height_get(f->a, &f->height, err));
+    deploy_flow_mark(f, DEPLOY_MARK_START);
+    char path[256];
+    (void)snprintf(path, sizeof(path), "/deployments/%s", f->dep_id);
+    json_t *d = NULL;
+    KUMO_GUARD(cli_http_get(f->a, path, &d, err));
+    bool active = strcmp(cli_json_str(d, "state"), "DEPLOYMENT_ACTIVE") == 0;
+    bool same_version = strcmp(cli_json_str(d, "version"), f->stack.version_hex) == 0;
+    json_decref(d);
+    KUMO_ENSURE(active, err, KUMO_ESTATE, "deployment %" PRIu64 " is not active", f->dseq);
+    bool changed = false;
+    KUMO_GUARD(deploy_groups_changed(f, &changed, err));
+    KUMO_GUARD(deploy_flow_leases_read(f, err));
+    KUMO_GUARD(deploy_flow_stream_open(f, f->height, err));
+    if (same_version && !changed) {
+        fprintf(f->out, "deployment %" PRIu64 " already has this version: checking it runs\n",
+                f->dseq);
+    } else {
+        KUMO_GUARD(deploy_update_submit(f, changed, err));
+    }
+    KUMO_GUARD(deploy_flow_leases_wait(f, err));
+    return deploy_run_to_running(f, err);
+}
+
+static int deploy_update_run(cli_args_t *a)
+{
+    deploy_flow_t *f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        fprintf(stderr, "kumo: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    kumo_err_ctx_t err = {0};
+    if (deploy_prepare(f, a, true, &err) < 0 || deploy_update_flow(f, &err) < 0) {
+        return deploy_fail(f, "deploy update", &err);
+    }
+    deploy_run_report(f, "deploy update");
+    deploy_flow_free(f);
+    free(f);
+    return CLI_EXIT_OK;
+}
+
+/* ---- close ---- */
+
+static int deploy_close_flow(deploy_flow_t *f, kumo_err_ctx_t *err)
+{
+    KUMO_GUARD(deploy_height_get(f->a, &f->height, err));
+    KUMO_GUARD(deploy_flow_stream_open(f, f->height, err));
+    Kumo__MsgCloseDeployment m = KUMO__MSG_CLOSE_DEPLOYMENT__INIT;
+    m.dseq = f->dseq;
+    Kumo__Msg msg = deploy_msg(KUMO__MSG__SUM_CLOSE_DEPLOYMENT, &m);
+    json_t *ans = NULL;
+    fprintf(f->out, "closing deployment %" PRIu64 "\n", f->dseq);
+    KUMO_GUARD(deploy_tx_commit(f->a, &f->kp, &msg, &ans, err));
+    json_decref(ans);
+    return deploy_flow_closed_wait(f, err);
+}
+
+static int deploy_close_run(cli_args_t *a)
+{
+    deploy_flow_t *f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        fprintf(stderr, "kumo: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    kumo_err_ctx_t err = {0};
+    if (deploy_flow_init(f, a, true, &err) < 0 || deploy_close_flow(f, &err) < 0) {
+        return deploy_fail(f, "deploy close", &err);
+    }
+    char state_path[CLI_PATH_BYTES];
+    if (!a->dseq_set &&
+        deploy_stack_state_path(a->pos[0], state_path, sizeof(state_path), NULL) == 0) {
+        (void)unlink(state_path);
+    }
+    if (a->output == CLI_OUTPUT_JSON) {
+        json_t *o = json_pack("{s:s, s:I, s:I}", "owner", f->owner, "dseq", (json_int_t)f->dseq,
+                              "refund_ukumo", (json_int_t)f->refund_ukumo);
+        cli_json_print(o, stdout);
+        json_decref(o);
+    } else {
+        printf("deploy close: deployment %" PRIu64 " closed; escrow returned: %" PRIu64 " ukumo\n",
+               f->dseq, f->refund_ukumo);
+    }
+    deploy_flow_free(f);
+    free(f);
+    return CLI_EXIT_OK;
+}
+
+static const cli_sub_t deploy_subs[] = {
+    {NULL, "create", "STACK.yml --from KEY [--timeout S] [--dseq N]",
+     "submit the stack's deployment, follow orders, bids and leases, send the manifest to each "
+     "lease's provider, wait until every workload runs and print the endpoints; the deployment "
+     "is remembered in .kumo-deploy-<file>.json next to the stack (0600) for the other "
+     "subcommands (or give them --dseq N)",
+     "kumo deploy create examples/webapp/stack.yml --from alice", deploy_tx_opts, 1, 1,
+     deploy_create_run},
+    {NULL, "update", "STACK.yml [--from KEY] [--timeout S] [--dseq N]",
+     "send the stack's new version (and group sizes if they changed), upload the new manifest "
+     "to every lease's provider and wait until it runs",
+     "kumo deploy update examples/webapp/stack.yml", deploy_tx_opts, 1, 1, deploy_update_run},
+    {NULL, "status", "STACK.yml [--from KEY] [--dseq N]",
+     "the deployment on chain (groups, leases) and at each provider (workloads, endpoints)",
+     "kumo deploy status examples/webapp/stack.yml", deploy_read_opts, 1, 1, deploy_status_run},
+    {NULL, "logs", "STACK.yml WORKLOAD [--limit N] [--from KEY] [--dseq N]",
+     "the last N (default 100) log lines of every instance of a workload, from its provider",
+     "kumo deploy logs examples/webapp/stack.yml web --limit 20", deploy_logs_opts, 2, 2,
+     deploy_logs_run},
+    {NULL, "close", "STACK.yml [--from KEY] [--timeout S] [--dseq N]",
+     "close the deployment, wait until every provider released its lease and the deployment is "
+     "closed, print the escrow returned",
+     "kumo deploy close examples/webapp/stack.yml", deploy_tx_opts, 1, 1, deploy_close_run},
+};
+
+/* "--timeout S" (or --timeout=S) is spelled --timeout-ms by the shared option table. */
+static int deploy_argv_rewrite(int argc, char **argv, char **out, char *buf, size_t buf_cap)
+{
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *v = NULL;
+        if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+            v = argv[++i];
+        } else if (strncmp(argv[i], "--timeout=", 10) == 0) {
+            v = argv[i] + 10;
+        }
+        if (v == NULL) {
+            out[n++] = argv[i];
+            continue;
+        }
+        uint64_t s = 0;
+        if (cli_u64_parse(v, "--timeout", &s, NULL) < 0 || s == 0 || s > 86400u) {
+            return cli_usage_fail("deploy", "--timeout takes whole seconds 1..86400, not '%s'", v);
+        }
+        int w = snprintf(buf, buf_cap, "%" PRIu64 "000", s);
+        KUMO_ASSERT(w > 0 && (size_t)w < buf_cap);
+        out[n++] = (char *)(uintptr_t) "--timeout-ms";
+        out[n++] = buf;
+    }
+    out[n] = NULL;
+    return -n;
+}
 
 int kumo_cli_deploy_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "kumo deploy: not available in this build yet\n");
-    return 1;
+    char **args = calloc((size_t)argc + 2u, sizeof(char *));
+    if (args == NULL) {
+        fprintf(stderr, "kumo: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    char timeout_buf[32];
+    int n = deploy_argv_rewrite(argc, argv, args, timeout_buf, sizeof(timeout_buf));
+    int rc = n > 0
+                 ? n
+                 : cli_dispatch("deploy", "deploy a stack file and follow it to running endpoints",
+                                deploy_subs, KUMO_ARRAY_COUNT(deploy_subs), -n, args);
+    free(args);
+    return rc;
 }

@@ -1,0 +1,272 @@
+/*
+ * deploy_int.h - the machinery of `kumo deploy`, private to the cli module: the stack file
+ * and its deployment state file (deploy_stack.c), a bounded Server-Sent Events parser and the
+ * node's event stream over libcurl (deploy_sse.c), signing and committing one msg
+ * (deploy_tx.c), the tenant's HTTPS client of the provider API with a client certificate made
+ * from the account key (deploy_provider.c), and the create/update/close flows
+ * (deploy_flow.c, cmd_deploy.c).
+ */
+#ifndef KUMO_CLI_DEPLOY_INT_H
+#define KUMO_CLI_DEPLOY_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "cli/cli_int.h"
+#include "sdl/sdl.h"
+
+/* One SSE line: an Event as one-line JSON is well under 4 KiB; 64 KiB bounds a hostile
+ * stream's memory. */
+#define DEPLOY_SSE_LINE_BYTES_MAX (64u * 1024u)
+/* One SSE message's data (several data lines joined). */
+#define DEPLOY_SSE_DATA_BYTES_MAX (256u * 1024u)
+/* Events parsed but not yet handled: the flows drain the queue as they go. */
+#define DEPLOY_STREAM_QUEUE_MAX 100000u
+/* An answer of a provider (status with its workloads and endpoints, or logs). */
+#define DEPLOY_PROVIDER_ANSWER_BYTES_MAX (16u * 1024u * 1024u)
+/* Links sent to one provider (docs/provider-api.md). */
+#define DEPLOY_LINK_COUNT_MAX 64u
+/* The state file kept next to the stack file. */
+#define DEPLOY_STATE_BYTES_MAX (16u * 1024u)
+/* Default deadline of a whole create/update/close when --timeout is not given. */
+#define DEPLOY_TIMEOUT_MS_DEFAULT (300u * 1000u)
+
+/* ---- SSE parser (deploy_sse.c) ---- */
+
+/* Called for every complete message: event is "message" when the stream named none. */
+typedef int (*deploy_sse_cb)(
+    void *ctx, const char *event, const char *data, size_t data_len, kumo_err_ctx_t *err);
+
+typedef struct deploy_sse {
+    char line[DEPLOY_SSE_LINE_BYTES_MAX];
+    size_t line_len;
+    bool last_was_cr; /* a "\r\n" is one line end */
+    char event[128];
+    kumo_buf_t data;
+    bool has_data;
+    deploy_sse_cb cb;
+    void *ctx;
+} deploy_sse_t;
+
+void deploy_sse_init(deploy_sse_t *p, deploy_sse_cb cb, void *ctx);
+/* Feeds bytes of the stream. KUMO_ELIMIT for a line or a message's data past its limit, or
+ * the callback's error; the parser is unusable after an error. */
+KUMO_MUST_USE int
+deploy_sse_feed(deploy_sse_t *p, const char *bytes, size_t len, kumo_err_ctx_t *err);
+void deploy_sse_free(deploy_sse_t *p);
+
+/* ---- the node's event stream (deploy_sse.c) ---- */
+
+typedef struct deploy_stream deploy_stream_t;
+
+/* GET node/events?owner=OWNER&from_height=H (owner may be NULL: every event). */
+KUMO_MUST_USE int deploy_stream_open(const cli_args_t *a,
+                                     const char *owner,
+                                     uint64_t from_height,
+                                     deploy_stream_t **out,
+                                     kumo_err_ctx_t *err);
+/* The next event as the node's Event JSON ("block" events as {"type": "block", "height"}),
+ * waiting at most wait_ms; *out is NULL when none came in time. KUMO_EIO when the stream
+ * ended or failed. */
+KUMO_MUST_USE int
+deploy_stream_next(deploy_stream_t *s, uint64_t wait_ms, json_t **out, kumo_err_ctx_t *err);
+void deploy_stream_close(deploy_stream_t *s);
+
+/* ---- stack and state file (deploy_stack.c) ---- */
+
+typedef struct deploy_stack {
+    kumo_sdl_stack_t *sdl;
+    kumo_buf_t manifest; /* canonical bytes */
+    uint8_t version[KUMO_VERSION_BYTES];
+    char version_hex[2 * KUMO_VERSION_BYTES + 1];
+    Kumo__GroupSpec **groups; /* borrowed from sdl, sorted by name: gseq = index */
+    size_t group_count;
+    uint64_t wait_blocks;
+    uint64_t deposit_ukumo;
+    char state_path[CLI_PATH_BYTES];
+} deploy_stack_t;
+
+/* Reads and validates the stack file; the detail names file, line and field. */
+KUMO_MUST_USE int deploy_stack_load(const char *path, deploy_stack_t *out, kumo_err_ctx_t *err);
+void deploy_stack_free(deploy_stack_t *s);
+/* "<dir>/.kumo-deploy-<file>.json" for the stack file at path. */
+KUMO_MUST_USE int
+deploy_stack_state_path(const char *path, char *out, size_t cap, kumo_err_ctx_t *err);
+/* The group (gseq) a workload runs in, or -1. */
+int deploy_stack_workload_gseq(const deploy_stack_t *s, const char *workload);
+
+/* What `kumo deploy create` remembers next to the stack (docs/stack.md). */
+typedef struct deploy_state {
+    char owner[KUMO_ADDRESS_TEXT_BYTES];
+    uint64_t dseq;
+    char from[KUMO_NAME_BYTES_MAX + 1];
+} deploy_state_t;
+
+/* Writes the state file 0600 (atomically: a temp file renamed over it). */
+KUMO_MUST_USE int
+deploy_state_write(const char *path, const deploy_state_t *st, kumo_err_ctx_t *err);
+/* KUMO_ENOTFOUND when there is none. */
+KUMO_MUST_USE int deploy_state_read(const char *path, deploy_state_t *st, kumo_err_ctx_t *err);
+
+/* ---- one msg signed and committed (deploy_tx.c) ---- */
+
+/* Signs msg with kp (sequence, chain id and fee from the node unless given), submits it and
+ * waits for commit. *ans is the committed answer (height, events); a tx that committed with
+ * a failure code is that code with its log. */
+KUMO_MUST_USE int deploy_tx_commit(const cli_args_t *a,
+                                   const kumo_crypto_keypair_t *kp,
+                                   Kumo__Msg *msg,
+                                   json_t **ans,
+                                   kumo_err_ctx_t *err);
+
+/* ---- provider API client (deploy_provider.c) ---- */
+
+/* The tenant's client certificate: self-signed from the account key, CN = the address. */
+typedef struct deploy_tls {
+    kumo_buf_t cert_pem;
+    kumo_buf_t key_pem;
+} deploy_tls_t;
+
+KUMO_MUST_USE int deploy_tls_make(const kumo_crypto_keypair_t *kp,
+                                  const char *addr_text,
+                                  deploy_tls_t *out,
+                                  kumo_err_ctx_t *err);
+void deploy_tls_free(deploy_tls_t *t);
+
+/* A provider as the chain knows it. */
+typedef struct deploy_provider {
+    char addr[KUMO_ADDRESS_TEXT_BYTES];
+    char host_uri[KUMO_URI_BYTES_MAX + 1];
+    kumo_buf_t root_pem;
+} deploy_provider_t;
+
+/* GET /providers/{addr} from the node: host_uri and root certificate. */
+KUMO_MUST_USE int deploy_provider_lookup(const cli_args_t *a,
+                                         const char *addr,
+                                         deploy_provider_t *out,
+                                         kumo_err_ctx_t *err);
+void deploy_provider_free(deploy_provider_t *p);
+
+/* One HTTPS request to the provider (verified against its on-chain root, with the client
+ * certificate). *status gets the HTTP status (0 when it could not be reached: KUMO_EIO); out
+ * the body. A non-2xx answer with a JSON error becomes its code and detail (the status is
+ * still set). */
+KUMO_MUST_USE int deploy_provider_call(const deploy_tls_t *tls,
+                                       const deploy_provider_t *p,
+                                       const char *method,
+                                       const char *path,
+                                       kumo_bytes_t body,
+                                       long *status,
+                                       kumo_buf_t *out,
+                                       kumo_err_ctx_t *err);
+/* As deploy_provider_call, the 2xx answer parsed as JSON. */
+KUMO_MUST_USE int deploy_provider_json(const deploy_tls_t *tls,
+                                       const deploy_provider_t *p,
+                                       const char *method,
+                                       const char *path,
+                                       kumo_bytes_t body,
+                                       long *status,
+                                       json_t **out,
+                                       kumo_err_ctx_t *err);
+
+/* ---- flows (deploy_flow.c: events and leases; deploy_run.c: providers) ---- */
+
+/* Milliseconds of a monotonic clock (deploy_sse.c). */
+uint64_t deploy_now_ms(void);
+
+typedef struct deploy_group {
+    const char *name; /* the stack's group name (borrowed) */
+    uint32_t gseq;
+    uint32_t oseq;   /* latest order seen */
+    bool need_lease; /* wait for a (new) lease of this group */
+    bool leased;
+    char provider[KUMO_ADDRESS_TEXT_BYTES];
+    uint64_t price_ukumo; /* per block */
+    size_t provider_index;
+} deploy_group_t;
+
+typedef struct deploy_peer {
+    deploy_provider_t p;
+    json_t *status; /* last status answer */
+    bool manifest_accepted;
+} deploy_peer_t;
+
+/* A point of the flow: for stage timings in blocks and milliseconds. */
+typedef struct deploy_mark {
+    uint64_t height;
+    uint64_t ms;
+    bool set;
+} deploy_mark_t;
+
+enum deploy_mark_id {
+    DEPLOY_MARK_START = 0,
+    DEPLOY_MARK_COMMITTED,
+    DEPLOY_MARK_MATCHABLE,
+    DEPLOY_MARK_LEASED,
+    DEPLOY_MARK_MANIFEST,
+    DEPLOY_MARK_RUNNING,
+    DEPLOY_MARK_COUNT_,
+};
+
+typedef struct deploy_flow {
+    cli_args_t *a;
+    FILE *out; /* progress: stdout, or stderr with --output json */
+    deploy_stack_t stack;
+    bool stack_loaded;
+    kumo_crypto_keypair_t kp;
+    bool key_loaded;
+    char owner[KUMO_ADDRESS_TEXT_BYTES];
+    uint64_t dseq;
+    char dep_id[KUMO_ID_TEXT_BYTES]; /* "owner/dseq" */
+    deploy_tls_t tls;
+    bool tls_made;
+    deploy_stream_t *stream;
+    deploy_group_t groups[KUMO_GROUP_COUNT_MAX];
+    size_t group_count;
+    deploy_peer_t peers[KUMO_GROUP_COUNT_MAX];
+    size_t peer_count;
+    uint64_t height;       /* last block seen */
+    uint64_t match_height; /* orders may be matched from this height */
+    uint64_t deadline_ms;
+    deploy_mark_t marks[DEPLOY_MARK_COUNT_];
+    json_t *endpoints; /* every endpoint of every provider */
+    uint64_t refund_ukumo;
+    bool closed;
+} deploy_flow_t;
+
+/* Loads the key (--from, else the state file's), the owner address and the client
+ * certificate; reads the state file when need_state (dseq, unless --dseq). */
+KUMO_MUST_USE int
+deploy_flow_init(deploy_flow_t *f, cli_args_t *a, bool need_state, kumo_err_ctx_t *err);
+void deploy_flow_free(deploy_flow_t *f);
+/* Notes a mark at the current height and time. */
+void deploy_flow_mark(deploy_flow_t *f, enum deploy_mark_id id);
+/* Opens the event stream of the owner from height. */
+KUMO_MUST_USE int
+deploy_flow_stream_open(deploy_flow_t *f, uint64_t from_height, kumo_err_ctx_t *err);
+/* Follows events until every group with need_lease has a lease. */
+KUMO_MUST_USE int deploy_flow_leases_wait(deploy_flow_t *f, kumo_err_ctx_t *err);
+/* Follows events until the deployment is closed (refund_ukumo set). */
+KUMO_MUST_USE int deploy_flow_closed_wait(deploy_flow_t *f, kumo_err_ctx_t *err);
+/* Reads the active leases from the node into the groups (leased, provider, price). */
+KUMO_MUST_USE int deploy_flow_leases_read(deploy_flow_t *f, kumo_err_ctx_t *err);
+/* Handles the events waiting now (height tracking) without blocking. */
+KUMO_MUST_USE int deploy_flow_drain(deploy_flow_t *f, kumo_err_ctx_t *err);
+
+/* Looks up every lease provider, uploads the manifest to each, waits until every workload
+ * runs, sends the links and collects the endpoints (deploy_run.c). */
+KUMO_MUST_USE int deploy_run_to_running(deploy_flow_t *f, kumo_err_ctx_t *err);
+/* Prints the endpoints (text) or the final JSON object of create/update. */
+void deploy_run_report(const deploy_flow_t *f, const char *what);
+/* The provider of a deployment-scope peer index for a group's provider address. */
+KUMO_MUST_USE int
+deploy_run_peer_find(deploy_flow_t *f, const char *addr, size_t *index_out, kumo_err_ctx_t *err);
+
+/* `kumo deploy status` and `kumo deploy logs` (deploy_status.c). */
+int deploy_status_run(cli_args_t *a);
+int deploy_logs_run(cli_args_t *a);
+
+#endif

@@ -1,0 +1,343 @@
+/*
+ * deploy_run.c - the provider side of `kumo deploy` (docs/provider-api.md): look up each
+ * lease's provider on chain, upload the manifest to each, poll each provider's status until
+ * every workload runs (short pauses under the flow's deadline: this is the provider API, not
+ * the chain), tell every provider where the deployment-scope endpoints of the others are
+ * (links), and report the endpoints and stage timings.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/deploy_int.h"
+
+/* Between two polls of a provider: short, the containers usually start in well under 1 s. */
+#define DEPLOY_POLL_PAUSE_MS 200u
+
+static void run_pause(void)
+{
+    struct timespec ts = {0, (long)DEPLOY_POLL_PAUSE_MS * 1000000L};
+    (void)nanosleep(&ts, NULL);
+}
+
+int deploy_run_peer_find(deploy_flow_t *f, const char *addr, size_t *index_out, kumo_err_ctx_t *err)
+{
+    for (size_t i = 0; i < f->peer_count; i++) {
+        if (strcmp(f->peers[i].p.addr, addr) == 0) {
+            *index_out = i;
+            return 0;
+        }
+    }
+    KUMO_ASSERT(f->peer_count < KUMO_ARRAY_COUNT(f->peers));
+    deploy_peer_t *peer = &f->peers[f->peer_count];
+    memset(peer, 0, sizeof(*peer));
+    KUMO_GUARD(deploy_provider_lookup(f->a, addr, &peer->p, err));
+    *index_out = f->peer_count++;
+    return 0;
+}
+
+static int run_peers_resolve(deploy_flow_t *f, kumo_err_ctx_t *err)
+{
+    for (size_t i = 0; i < f->group_count; i++) {
+        deploy_group_t *g = &f->groups[i];
+        KUMO_ENSURE(g->leased, err, KUMO_ENOTFOUND, "group %s has no active lease", g->name);
+        KUMO_GUARD(deploy_run_peer_find(f, g->provider, &g->provider_index, err));
+    }
+    return 0;
+}
+
+static int
+run_path(const deploy_flow_t *f, const char *leaf, char *out, size_t cap, kumo_err_ctx_t *err)
+{
+    int n = snprintf(out, cap, "/deployments/%s/%" PRIu64 "/%s", f->owner, f->dseq, leaf);
+    KUMO_ENSURE(n > 0 && (size_t)n < cap, err, KUMO_ELIMIT, "path too long");
+    return 0;
+}
+
+static bool run_deadline_passed(const deploy_flow_t *f)
+{
+    return deploy_now_ms() >= f->deadline_ms;
+}
+
+/* PUT the manifest to one provider; a provider that has not seen its lease yet answers 404
+ * (or is still starting): retried until the deadline. Other refusals are final. */
+static int run_manifest_put(deploy_flow_t *f, deploy_peer_t *peer, kumo_err_ctx_t *err)
+{
+    char path[256];
+    KUMO_GUARD(run_path(f, "manifest", path, sizeof(path), err));
+    for (;;) {
+        long status = 0;
+        kumo_buf_t ans;
+        kumo_buf_init(&ans, DEPLOY_PROVIDER_ANSWER_BYTES_MAX);
+        int rc = deploy_provider_call(&f->tls, &peer->p, "PUT", path,
+                                      kumo_buf_bytes(&f->stack.manifest), &status, &ans, err);
+        kumo_buf_free(&ans);
+        if (rc == 0) {
+            peer->manifest_accepted = true;
+            fprintf(f->out, "manifest accepted by %s (%s)\n", peer->p.addr, peer->p.host_uri);
+            return 0;
+        }
+        if ((status != 404 && status != 0) || run_deadline_passed(f)) {
+            return rc;
+        }
+        KUMO_GUARD(deploy_flow_drain(f, err));
+        run_pause();
+    }
+}
+
+/* The workloads of group gseq's manifest, and how many of them run at the provider. */
+static bool run_peer_running(deploy_flow_t *f, size_t peer_index, int counts[])
+{
+    const Kumo__Manifest *m = kumo_sdl_stack_manifest(f->stack.sdl);
+    const json_t *ws = json_object_get(f->peers[peer_index].status, "workloads");
+    bool all = true;
+    for (size_t i = 0; i < m->n_workloads; i++) {
+        int g = deploy_stack_workload_gseq(&f->stack, m->workloads[i]->name);
+        if (g < 0 || f->groups[g].provider_index != peer_index) {
+            continue;
+        }
+        uint64_t running = 0;
+        size_t k;
+        const json_t *w;
+        json_array_foreach(ws, k, w)
+        {
+            if (strcmp(cli_json_str(w, "name"), m->workloads[i]->name) == 0) {
+                running = cli_json_u64(w, "running");
+            }
+        }
+        if ((int)running != counts[i]) {
+            counts[i] = (int)running;
+            fprintf(f->out, "%s %" PRIu64 "/%" PRIu32 " running at %s\n", m->workloads[i]->name,
+                    running, m->workloads[i]->count, f->peers[peer_index].p.addr);
+        }
+        all = all && running >= m->workloads[i]->count;
+    }
+    return all;
+}
+
+static int run_running_wait(deploy_flow_t *f, kumo_err_ctx_t *err)
+{
+    char path[256];
+    KUMO_GUARD(run_path(f, "status", path, sizeof(path), err));
+    int counts[KUMO_SDL_WORKLOAD_COUNT_MAX];
+    for (size_t i = 0; i < KUMO_SDL_WORKLOAD_COUNT_MAX; i++) {
+        counts[i] = -1;
+    }
+    for (;;) {
+        bool all = true;
+        for (size_t i = 0; i < f->peer_count; i++) {
+            long status = 0;
+            json_t *st = NULL;
+            KUMO_GUARD(deploy_provider_json(&f->tls, &f->peers[i].p, "GET", path,
+                                            kumo_bytes_make(NULL, 0), &status, &st, err));
+            json_decref(f->peers[i].status);
+            f->peers[i].status = st;
+            all = run_peer_running(f, i, counts) && all;
+        }
+        if (all) {
+            return 0;
+        }
+        KUMO_ENSURE(!run_deadline_passed(f), err, KUMO_EBUSY,
+                    "timed out waiting for the workloads to run (raise --timeout; see kumo deploy "
+                    "status and kumo deploy logs)");
+        KUMO_GUARD(deploy_flow_drain(f, err));
+        run_pause();
+    }
+}
+
+/* Does a rule of target's port let a workload of another group, placed at peer, connect? */
+static bool
+run_link_wanted(const deploy_flow_t *f, size_t peer_index, const char *target, uint64_t port)
+{
+    const Kumo__Manifest *m = kumo_sdl_stack_manifest(f->stack.sdl);
+    const Kumo__ManifestWorkload *t = NULL;
+    for (size_t i = 0; i < m->n_workloads; i++) {
+        t = strcmp(m->workloads[i]->name, target) == 0 ? m->workloads[i] : t;
+    }
+    for (size_t i = 0; t != NULL && i < m->n_workloads; i++) {
+        const Kumo__ManifestWorkload *s = m->workloads[i];
+        int g = deploy_stack_workload_gseq(&f->stack, s->name);
+        if (g < 0 || f->groups[g].provider_index != peer_index || strcmp(s->group, t->group) == 0) {
+            continue;
+        }
+        for (size_t p = 0; p < t->n_ports; p++) {
+            for (size_t r = 0; t->ports[p]->port == port && r < t->ports[p]->n_expose; r++) {
+                const Kumo__ManifestConnection *c = t->ports[p]->expose[r];
+                if (strcmp(c->workload, s->name) == 0 || strcmp(c->group, s->group) == 0) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
+static int run_links_send_one(deploy_flow_t *f, size_t peer_index, kumo_err_ctx_t *err)
+{
+    json_t *links = json_array();
+    KUMO_ENSURE(links != NULL, err, KUMO_ENOMEM, "links");
+    size_t i;
+    const json_t *e;
+    json_array_foreach(f->endpoints, i, e)
+    {
+        if (strcmp(cli_json_str(e, "scope"), "deployment") == 0 &&
+            run_link_wanted(f, peer_index, cli_json_str(e, "workload"), cli_json_u64(e, "port")) &&
+            json_array_size(links) < DEPLOY_LINK_COUNT_MAX) {
+            (void)json_array_append_new(links, json_pack("{s:s, s:O, s:s, s:O}", "workload",
+                                                         cli_json_str(e, "workload"), "port",
+                                                         json_object_get(e, "port"), "host",
+                                                         cli_json_str(e, "host"), "host_port",
+                                                         json_object_get(e, "host_port")));
+        }
+    }
+    int rc = 0;
+    if (json_array_size(links) > 0) {
+        json_t *body = json_pack("{s:o}", "links", links);
+        char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        links = NULL;
+        char path[256];
+        rc = text == NULL ? kumo_err_set(err, KUMO_ENOMEM, "links")
+                          : run_path(f, "links", path, sizeof(path), err);
+        long status = 0;
+        kumo_buf_t ans;
+        kumo_buf_init(&ans, DEPLOY_PROVIDER_ANSWER_BYTES_MAX);
+        rc = rc == 0 ? deploy_provider_call(&f->tls, &f->peers[peer_index].p, "PUT", path,
+                                            kumo_bytes_make((const uint8_t *)text, strlen(text)),
+                                            &status, &ans, err)
+                     : rc;
+        kumo_buf_free(&ans);
+        free(text);
+        if (rc < 0 && (status == 501 || status == 404)) {
+            fprintf(f->out, "note: %s does not take links (HTTP %ld): %s\n",
+                    f->peers[peer_index].p.addr, status, err->detail);
+            rc = 0;
+        } else if (rc == 0) {
+            fprintf(f->out, "links sent to %s\n", f->peers[peer_index].p.addr);
+        }
+    }
+    json_decref(links);
+    return rc;
+}
+
+static int run_endpoints_collect(deploy_flow_t *f, kumo_err_ctx_t *err)
+{
+    json_array_clear(f->endpoints);
+    for (size_t i = 0; i < f->peer_count; i++) {
+        size_t k;
+        json_t *e;
+        json_array_foreach(json_object_get(f->peers[i].status, "endpoints"), k, e)
+        {
+            KUMO_ENSURE(json_is_object(e), err, KUMO_EDECODE, "provider %s: bad endpoint",
+                        f->peers[i].p.addr);
+            json_t *copy = json_deep_copy(e);
+            KUMO_ENSURE(copy != NULL, err, KUMO_ENOMEM, "endpoints");
+            (void)json_object_set_new(copy, "provider", json_string(f->peers[i].p.addr));
+            KUMO_ENSURE(json_array_append_new(f->endpoints, copy) == 0, err, KUMO_ENOMEM,
+                        "endpoints");
+        }
+    }
+    return 0;
+}
+
+int deploy_run_to_running(deploy_flow_t *f, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(f->stack_loaded);
+    KUMO_GUARD(run_peers_resolve(f, err));
+    for (size_t i = 0; i < f->peer_count; i++) {
+        KUMO_GUARD(run_manifest_put(f, &f->peers[i], err));
+    }
+    KUMO_GUARD(deploy_flow_drain(f, err));
+    deploy_flow_mark(f, DEPLOY_MARK_MANIFEST);
+    KUMO_GUARD(run_running_wait(f, err));
+    KUMO_GUARD(deploy_flow_drain(f, err));
+    deploy_flow_mark(f, DEPLOY_MARK_RUNNING);
+    KUMO_GUARD(run_endpoints_collect(f, err));
+    for (size_t i = 0; i < f->peer_count; i++) {
+        KUMO_GUARD(run_links_send_one(f, i, err));
+    }
+    return 0;
+}
+
+/* ---- report ---- */
+
+static const char *const run_stage_names[] = {"wait_blocks", "lease", "manifest", "containers"};
+
+static json_t *run_stages_json(const deploy_flow_t *f)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o != NULL && i < KUMO_ARRAY_COUNT(run_stage_names); i++) {
+        const deploy_mark_t *from = &f->marks[i == 0 ? DEPLOY_MARK_START : i + 1];
+        const deploy_mark_t *to = &f->marks[i + 2];
+        if (!from->set || !to->set) {
+            continue;
+        }
+        (void)json_object_set_new(o, run_stage_names[i],
+                                  json_pack("{s:I, s:I}", "blocks",
+                                            (json_int_t)(to->height - from->height), "ms",
+                                            (json_int_t)(to->ms - from->ms)));
+    }
+    const deploy_mark_t *s = &f->marks[DEPLOY_MARK_START];
+    const deploy_mark_t *e = &f->marks[DEPLOY_MARK_RUNNING];
+    if (o != NULL && s->set && e->set) {
+        (void)json_object_set_new(o, "total",
+                                  json_pack("{s:I, s:I}", "blocks",
+                                            (json_int_t)(e->height - s->height), "ms",
+                                            (json_int_t)(e->ms - s->ms)));
+    }
+    return o;
+}
+
+static json_t *run_leases_json(const deploy_flow_t *f)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < f->group_count; i++) {
+        const deploy_group_t *g = &f->groups[i];
+        char price[24];
+        (void)snprintf(price, sizeof(price), "%" PRIu64, g->price_ukumo);
+        (void)json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:s, s:s}", "group", g->name,
+                                                   "gseq", (json_int_t)g->gseq, "oseq",
+                                                   (json_int_t)g->oseq, "provider", g->provider,
+                                                   "price_ukumo_per_block", price));
+    }
+    return arr;
+}
+
+void deploy_run_report(const deploy_flow_t *f, const char *what)
+{
+    if (f->a->output == CLI_OUTPUT_JSON) {
+        char dseq[24];
+        (void)snprintf(dseq, sizeof(dseq), "%" PRIu64, f->dseq);
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:s, s:o, s:O, s:o}", "command", what, "owner", f->owner,
+                      "dseq", dseq, "version", f->stack.version_hex, "leases", run_leases_json(f),
+                      "endpoints", f->endpoints, "stages", run_stages_json(f));
+        if (o != NULL) {
+            cli_json_print(o, stdout);
+        }
+        json_decref(o);
+        return;
+    }
+    json_t *st = run_stages_json(f);
+    const char *key;
+    json_t *v;
+    json_object_foreach(st, key, v)
+    {
+        printf("stage %-12s %3" PRIu64 " blocks %7" PRIu64 " ms\n", key, cli_json_u64(v, "blocks"),
+               cli_json_u64(v, "ms"));
+    }
+    json_decref(st);
+    size_t i;
+    const json_t *e;
+    json_array_foreach(f->endpoints, i, e)
+    {
+        if (strcmp(cli_json_str(e, "scope"), "deployment") == 0) {
+            continue;
+        }
+        printf("endpoint %s:%" PRIu64 " → %s\n", cli_json_str(e, "workload"),
+               cli_json_u64(e, "port"), cli_json_str(e, "url"));
+    }
+    printf("%s: deployment %" PRIu64 " running (kumo deploy status|logs|close)\n", what, f->dseq);
+}

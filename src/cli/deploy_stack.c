@@ -1,0 +1,174 @@
+/*
+ * deploy_stack.c - the stack file of `kumo deploy` (read, validated by sdl into groups,
+ * canonical manifest and version) and the small state file next to it that remembers which
+ * deployment the stack became: "<dir>/.kumo-deploy-<file>.json", written 0600 by create,
+ * read by update, status, logs and close, removed once the deployment is closed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/deploy_int.h"
+
+static int stack_file_read(const char *path, kumo_buf_t *out, kumo_err_ctx_t *err)
+{
+    FILE *f = fopen(path, "rb");
+    KUMO_ENSURE(f != NULL, err, KUMO_EIO, "cannot open %s: %s", path, strerror(errno));
+    kumo_buf_init(out, KUMO_SDL_STACK_BYTES_MAX);
+    char chunk[4096];
+    size_t n;
+    int rc = 0;
+    while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        rc = kumo_buf_append(out, chunk, n);
+    }
+    if (rc < 0) {
+        rc = kumo_err_set(err, KUMO_ELIMIT, "%s: larger than %u bytes", path,
+                          KUMO_SDL_STACK_BYTES_MAX);
+    } else if (ferror(f)) {
+        rc = kumo_err_set(err, KUMO_EIO, "cannot read %s", path);
+    }
+    (void)fclose(f);
+    if (rc < 0) {
+        kumo_buf_free(out);
+    }
+    return rc;
+}
+
+/* "<dir>/.kumo-deploy-<file>.json" for the stack at path. */
+int deploy_stack_state_path(const char *path, char *out, size_t cap, kumo_err_ctx_t *err)
+{
+    const char *slash = strrchr(path, '/');
+    const char *file = slash != NULL ? slash + 1 : path;
+    int dir_len = slash != NULL ? (int)(slash - path) : 1;
+    const char *dir = slash != NULL ? path : ".";
+    if (slash == path) {
+        dir = "/";
+        dir_len = 0;
+    }
+    int n = snprintf(out, cap, "%.*s/.kumo-deploy-%s.json", dir_len, dir, file);
+    KUMO_ENSURE(n > 0 && (size_t)n < cap, err, KUMO_ELIMIT, "stack path too long: %s", path);
+    return 0;
+}
+
+int deploy_stack_load(const char *path, deploy_stack_t *out, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(path != NULL);
+    KUMO_ASSERT(out != NULL);
+    memset(out, 0, sizeof(*out));
+    kumo_buf_init(&out->manifest, KUMO_SDL_MANIFEST_BYTES_MAX);
+    KUMO_GUARD(deploy_stack_state_path(path, out->state_path, sizeof(out->state_path), err));
+    kumo_buf_t yaml;
+    KUMO_GUARD(stack_file_read(path, &yaml, err));
+    int rc = kumo_sdl_stack_parse(kumo_buf_bytes(&yaml), path, &out->sdl, err);
+    kumo_buf_free(&yaml);
+    KUMO_GUARD(rc);
+    rc = kumo_sdl_manifest_encode(out->sdl, &out->manifest, err);
+    if (rc == 0) {
+        rc = kumo_sdl_manifest_version(kumo_buf_bytes(&out->manifest), out->version);
+    }
+    if (rc == 0) {
+        rc = kumo_codec_hex_encode(kumo_bytes_make(out->version, sizeof(out->version)),
+                                   out->version_hex, sizeof(out->version_hex));
+    }
+    if (rc < 0) {
+        deploy_stack_free(out);
+        return rc;
+    }
+    kumo_sdl_stack_groups(out->sdl, &out->groups, &out->group_count, &out->wait_blocks,
+                          &out->deposit_ukumo);
+    KUMO_ASSERT(out->group_count >= 1 && out->group_count <= KUMO_GROUP_COUNT_MAX);
+    return 0;
+}
+
+void deploy_stack_free(deploy_stack_t *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    kumo_sdl_stack_free(s->sdl);
+    s->sdl = NULL;
+    kumo_buf_free(&s->manifest);
+    s->groups = NULL;
+    s->group_count = 0;
+}
+
+int deploy_stack_workload_gseq(const deploy_stack_t *s, const char *workload)
+{
+    KUMO_ASSERT(s->sdl != NULL);
+    const Kumo__Manifest *m = kumo_sdl_stack_manifest(s->sdl);
+    for (size_t i = 0; i < m->n_workloads; i++) {
+        if (strcmp(m->workloads[i]->name, workload) != 0) {
+            continue;
+        }
+        for (size_t g = 0; g < s->group_count; g++) {
+            if (strcmp(s->groups[g]->name, m->workloads[i]->group) == 0) {
+                return (int)g;
+            }
+        }
+    }
+    return -1;
+}
+
+/* ---- state file ---- */
+
+int deploy_state_write(const char *path, const deploy_state_t *st, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(st->dseq > 0);
+    char dseq[24];
+    (void)snprintf(dseq, sizeof(dseq), "%" PRIu64, st->dseq);
+    json_t *j = json_pack("{s:s, s:s, s:s}", "owner", st->owner, "dseq", dseq, "from", st->from);
+    char *text = j != NULL ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    json_decref(j);
+    KUMO_ENSURE(text != NULL, err, KUMO_ENOMEM, "state file");
+    char tmp[CLI_PATH_BYTES + 8];
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = n > 0 && (size_t)n < sizeof(tmp)
+                 ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)
+                 : -1;
+    int rc = 0;
+    if (fd < 0) {
+        rc = kumo_err_set(err, KUMO_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    } else {
+        size_t len = strlen(text);
+        bool ok = write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+        ok = close(fd) == 0 && ok;
+        rc = ok && rename(tmp, path) == 0
+                 ? 0
+                 : kumo_err_set(err, KUMO_EIO, "cannot write %s: %s", path, strerror(errno));
+        if (rc < 0) {
+            (void)unlink(tmp);
+        }
+    }
+    free(text);
+    return rc;
+}
+
+int deploy_state_read(const char *path, deploy_state_t *st, kumo_err_ctx_t *err)
+{
+    memset(st, 0, sizeof(*st));
+    struct stat sb;
+    if (stat(path, &sb) != 0 && errno == ENOENT) {
+        return kumo_err_set(err, KUMO_ENOTFOUND, "no %s", path);
+    }
+    json_error_t jerr;
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    KUMO_ENSURE(j != NULL, err, KUMO_EDECODE, "%s: %s", path, jerr.text);
+    const char *owner = cli_json_str(j, "owner");
+    const char *from = cli_json_str(j, "from");
+    int rc = cli_u64_parse(cli_json_str(j, "dseq"), "dseq", &st->dseq, err);
+    if (rc == 0 &&
+        (strlen(owner) >= sizeof(st->owner) || strlen(from) >= sizeof(st->from) || st->dseq == 0)) {
+        rc = kumo_err_set(err, KUMO_EDECODE, "%s: bad owner, dseq or from", path);
+    }
+    if (rc == 0) {
+        (void)snprintf(st->owner, sizeof(st->owner), "%s", owner);
+        (void)snprintf(st->from, sizeof(st->from), "%s", from);
+    }
+    json_decref(j);
+    return rc;
+}

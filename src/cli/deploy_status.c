@@ -1,0 +1,194 @@
+/*
+ * deploy_status.c - `kumo deploy status` (the deployment, its groups and leases on chain,
+ * and each lease provider's view: workloads running and endpoints) and `kumo deploy logs`
+ * (a workload's last lines from the provider that runs its group).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/deploy_int.h"
+
+static int status_list(const deploy_flow_t *f, const char *what, json_t **out, kumo_err_ctx_t *err)
+{
+    char path[256];
+    char dseq[24];
+    (void)snprintf(path, sizeof(path), "/%s", what);
+    (void)snprintf(dseq, sizeof(dseq), "%" PRIu64, f->dseq);
+    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "owner", f->owner, err));
+    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "dseq", dseq, err));
+    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "limit", "1000", err));
+    json_t *j = NULL;
+    KUMO_GUARD(cli_http_get(f->a, path, &j, err));
+    *out = json_incref(json_object_get(j, "items"));
+    json_decref(j);
+    KUMO_ENSURE(json_is_array(*out), err, KUMO_EDECODE, "GET /%s: no items", what);
+    return 0;
+}
+
+/* Each distinct provider of the active leases and what it says (status or error). */
+static int
+status_providers(deploy_flow_t *f, const json_t *leases, json_t *out, kumo_err_ctx_t *err)
+{
+    char path[256];
+    (void)snprintf(path, sizeof(path), "/deployments/%s/status", f->dep_id);
+    size_t i;
+    const json_t *l;
+    json_array_foreach(leases, i, l)
+    {
+        const char *addr = cli_json_str(json_object_get(l, "id"), "provider");
+        if (strcmp(cli_json_str(l, "state"), "LEASE_ACTIVE") != 0 ||
+            json_object_get(out, addr) != NULL) {
+            continue;
+        }
+        size_t idx = 0;
+        kumo_err_ctx_t e = {0};
+        json_t *st = NULL;
+        long status = 0;
+        if (deploy_run_peer_find(f, addr, &idx, &e) == 0 &&
+            deploy_provider_json(&f->tls, &f->peers[idx].p, "GET", path, kumo_bytes_make(NULL, 0),
+                                 &status, &st, &e) < 0) {
+            st = NULL;
+        }
+        if (st == NULL) {
+            st = json_pack("{s:{s:i, s:s}}", "error", "code", e.code, "detail", e.detail);
+        }
+        KUMO_ENSURE(st != NULL && json_object_set_new(out, addr, st) == 0, err, KUMO_ENOMEM,
+                    "status");
+    }
+    return 0;
+}
+
+static void status_text_print(const json_t *o)
+{
+    const json_t *d = json_object_get(o, "deployment");
+    printf("deployment %s/%s  %s  escrow %s ukumo  paid %s ukumo  version %.16s…\n",
+           cli_json_str(d, "owner"), cli_json_str(d, "dseq"), cli_json_str(d, "state"),
+           cli_json_str(d, "escrow"), cli_json_str(d, "total_paid"), cli_json_str(d, "version"));
+    size_t i;
+    const json_t *l;
+    json_array_foreach(json_object_get(o, "leases"), i, l)
+    {
+        const json_t *order = json_object_get(json_object_get(l, "id"), "order");
+        printf("lease gseq %" PRIu64 " oseq %" PRIu64 "  %s  %s  %s ukumo/block\n",
+               cli_json_u64(order, "gseq"), cli_json_u64(order, "oseq"),
+               cli_json_str(json_object_get(l, "id"), "provider"), cli_json_str(l, "state"),
+               cli_json_str(l, "price_total"));
+    }
+    const char *addr;
+    const json_t *st;
+    json_object_foreach((json_t *)(uintptr_t)json_object_get(o, "providers"), addr, st)
+    {
+        const json_t *e = json_object_get(st, "error");
+        if (e != NULL) {
+            printf("provider %s: unreachable or refused: %s\n", addr, cli_json_str(e, "detail"));
+            continue;
+        }
+        const json_t *w;
+        json_array_foreach(json_object_get(st, "workloads"), i, w)
+        {
+            printf("workload %s  %" PRIu64 "/%" PRIu64 " running  at %s\n", cli_json_str(w, "name"),
+                   cli_json_u64(w, "running"), cli_json_u64(w, "count"), addr);
+        }
+        json_array_foreach(json_object_get(st, "endpoints"), i, w)
+        {
+            printf("endpoint %s:%" PRIu64 " → %s (%s)\n", cli_json_str(w, "workload"),
+                   cli_json_u64(w, "port"), cli_json_str(w, "url"), cli_json_str(w, "scope"));
+        }
+    }
+}
+
+static int status_collect(deploy_flow_t *f, json_t *o, kumo_err_ctx_t *err)
+{
+    char path[256];
+    (void)snprintf(path, sizeof(path), "/deployments/%s", f->dep_id);
+    json_t *d = NULL;
+    json_t *groups = NULL;
+    json_t *leases = NULL;
+    KUMO_GUARD(cli_http_get(f->a, path, &d, err));
+    (void)json_object_set_new(o, "deployment", d);
+    KUMO_GUARD(status_list(f, "groups", &groups, err));
+    (void)json_object_set_new(o, "groups", groups);
+    KUMO_GUARD(status_list(f, "leases", &leases, err));
+    (void)json_object_set_new(o, "leases", leases);
+    json_t *providers = json_object();
+    KUMO_ENSURE(providers != NULL, err, KUMO_ENOMEM, "status");
+    (void)json_object_set_new(o, "providers", providers);
+    return status_providers(f, leases, providers, err);
+}
+
+int deploy_status_run(cli_args_t *a)
+{
+    deploy_flow_t *f = calloc(1, sizeof(*f));
+    json_t *o = json_object();
+    if (f == NULL || o == NULL) {
+        free(f);
+        json_decref(o);
+        fprintf(stderr, "kumo: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    kumo_err_ctx_t err = {0};
+    int rc = deploy_flow_init(f, a, true, &err);
+    rc = rc == 0 ? status_collect(f, o, &err) : rc;
+    if (rc < 0) {
+        rc = cli_fail("deploy status", &err);
+    } else if (a->output == CLI_OUTPUT_JSON) {
+        cli_json_print(o, stdout);
+    } else {
+        status_text_print(o);
+    }
+    json_decref(o);
+    deploy_flow_free(f);
+    free(f);
+    return rc;
+}
+
+/* ---- logs ---- */
+
+static int logs_fetch(deploy_flow_t *f, const char *workload, kumo_err_ctx_t *err)
+{
+    int gseq = deploy_stack_workload_gseq(&f->stack, workload);
+    KUMO_ENSURE(gseq >= 0, err, KUMO_ENOTFOUND, "%s has no workload '%s'", f->a->pos[0], workload);
+    f->group_count = f->stack.group_count;
+    KUMO_GUARD(deploy_flow_leases_read(f, err));
+    const deploy_group_t *g = &f->groups[gseq];
+    KUMO_ENSURE(g->leased, err, KUMO_ENOTFOUND, "group %s of workload %s has no active lease",
+                f->stack.groups[gseq]->name, workload);
+    size_t idx = 0;
+    KUMO_GUARD(deploy_run_peer_find(f, g->provider, &idx, err));
+    char path[512];
+    char tail[24];
+    (void)snprintf(tail, sizeof(tail), "%" PRIu64, f->a->limit_set ? f->a->limit : 100u);
+    (void)snprintf(path, sizeof(path), "/deployments/%s/logs", f->dep_id);
+    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "workload", workload, err));
+    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "tail", tail, err));
+    long status = 0;
+    kumo_buf_t out;
+    kumo_buf_init(&out, DEPLOY_PROVIDER_ANSWER_BYTES_MAX);
+    int rc = deploy_provider_call(&f->tls, &f->peers[idx].p, "GET", path, kumo_bytes_make(NULL, 0),
+                                  &status, &out, err);
+    if (rc == 0 && out.len > 0) {
+        (void)fwrite(out.ptr, 1, out.len, stdout);
+    }
+    kumo_buf_free(&out);
+    return rc;
+}
+
+int deploy_logs_run(cli_args_t *a)
+{
+    deploy_flow_t *f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        fprintf(stderr, "kumo: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    kumo_err_ctx_t err = {0};
+    int rc = deploy_stack_load(a->pos[0], &f->stack, &err);
+    f->stack_loaded = rc == 0;
+    rc = rc == 0 ? deploy_flow_init(f, a, true, &err) : rc;
+    rc = rc == 0 ? logs_fetch(f, a->pos[1], &err) : rc;
+    int exit_code = rc < 0 ? cli_fail("deploy logs", &err) : CLI_EXIT_OK;
+    deploy_flow_free(f);
+    free(f);
+    return exit_code;
+}
