@@ -31,7 +31,7 @@ void deploy_sse_init(deploy_sse_t *p, deploy_sse_cb cb, void *ctx)
     p->line_len = 0;
     p->last_was_cr = false;
     p->event[0] = '\0';
-    kumo_buf_init(&p->data, DEPLOY_SSE_DATA_BYTES_MAX);
+    kumo_buf_init(&p->data, DEPLOY_SSE_DATA_BYTES_MAX + 1u); /* + the NUL for the callback */
     p->has_data = false;
     p->cb = cb;
     p->ctx = ctx;
@@ -81,11 +81,15 @@ static int sse_line(deploy_sse_t *p, kumo_err_ctx_t *err)
         (void)snprintf(p->event, sizeof(p->event), "%s", value);
     } else if (strcmp(p->line, "data") == 0) {
         if (p->has_data) {
-            KUMO_ENSURE(kumo_buf_append(&p->data, "\n", 1) == 0, err, KUMO_ELIMIT,
-                        "event stream: message data over %u bytes", DEPLOY_SSE_DATA_BYTES_MAX);
+            KUMO_ENSURE(p->data.len < DEPLOY_SSE_DATA_BYTES_MAX &&
+                            kumo_buf_append(&p->data, "\n", 1) == 0,
+                        err, KUMO_ELIMIT, "event stream: message data over %u bytes",
+                        DEPLOY_SSE_DATA_BYTES_MAX);
         }
-        KUMO_ENSURE(kumo_buf_append(&p->data, value, strlen(value)) == 0, err, KUMO_ELIMIT,
-                    "event stream: message data over %u bytes", DEPLOY_SSE_DATA_BYTES_MAX);
+        KUMO_ENSURE(p->data.len + strlen(value) <= DEPLOY_SSE_DATA_BYTES_MAX &&
+                        kumo_buf_append(&p->data, value, strlen(value)) == 0,
+                    err, KUMO_ELIMIT, "event stream: message data over %u bytes",
+                    DEPLOY_SSE_DATA_BYTES_MAX);
         p->has_data = true;
     }
     /* id, retry and unknown fields: nothing to do. */
