@@ -105,8 +105,8 @@ static void test_state_roundtrip_and_refusals(void **state)
         "{\"owner\": \"kumo1x\", \"dseq\": \"-1\", \"from\": \"a\"}",
         "{\"owner\": \"kumo1x\", \"from\": \"a\"}",
         "{\"owner\": \"kumo1x\", \"dseq\": \"1\", \"dseq\": \"2\", \"from\": \"a\"}",
-        "{\"owner\": \"kumo1xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\", "
-        "\"dseq\": \"1\", \"from\": \"a\"}",
+        ("{\"owner\": \"kumo1xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\", "
+         "\"dseq\": \"1\", \"from\": \"a\"}"),
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         file_put(path, bad[i], strlen(bad[i]));
