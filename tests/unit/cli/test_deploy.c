@@ -1039,6 +1039,23 @@ static void test_create_status_logs_update_close(void **state)
     assert_int_equal(g.fakes[1].accepts, a1 + 1);
     file_load(g.out_path, text, sizeof(text));
     assert_non_null(strstr(text, " updated to version "));
+    /* web grows to 3 instances: its group is re-ordered, leased again (the old lease ends),
+     * and the manifest goes to the new lease's provider. */
+    char grown[sizeof(t_stack) + 64];
+    const char *res = strstr(t_stack, "        count: 2\n");
+    const char *wl = strstr(t_stack, "    count: 2\n    group: web");
+    assert_true(res != NULL && wl != NULL && res < wl);
+    (void)snprintf(grown, sizeof(grown), "%.*s        count: 3\n%.*s    count: 3\n%s",
+                   (int)(res - t_stack), t_stack, (int)(wl - res - 17), res + 17, wl + 13);
+    text_write(g.stack, grown);
+    a0 = g.fakes[0].accepts;
+    rc = run_with_providers(true, "deploy update %s --home %s", g.stack, g.cli_home);
+    file_load(g.out_path, text, sizeof(text));
+    if (rc != 0 || strstr(text, "changed size") == NULL ||
+        strstr(text, "web 3/3 running") == NULL || strstr(text, "with new group sizes") == NULL) {
+        fail_msg("deploy update (sizes): exit %d: %s\nstdout: %s", rc, g.err_text, text);
+    }
+    assert_int_equal(g.fakes[0].accepts, a0 + 1);
     /* Close: the test confirms both releases; the escrow comes back. */
     uint64_t before = account_u64(g.tenant, "balance");
     rc = run_with_providers(false, "deploy close %s --home %s", g.stack, g.cli_home);
