@@ -475,15 +475,17 @@ static void p2p_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- connections: accept and dial ---- */
 
+/* A connection over fd (-1: to be connected). Owns fd from here on: on failure it is closed. */
 static p2p_conn_t *p2p_conn_new(kumo_p2p_t *p2p, evutil_socket_t fd, bool outbound)
 {
-    if (p2p_conn_count(p2p) >= p2p->cfg.peer_count_max) {
-        return NULL;
-    }
-    p2p_conn_t *c = kumo_calloc(1, sizeof(*c));
+    p2p_conn_t *c =
+        p2p_conn_count(p2p) < p2p->cfg.peer_count_max ? kumo_calloc(1, sizeof(*c)) : NULL;
     SSL *ssl = c != NULL ? SSL_new(outbound ? p2p->client_ctx : p2p->server_ctx) : NULL;
     if (ssl == NULL) {
         kumo_free(c);
+        if (fd >= 0) {
+            evutil_closesocket(fd);
+        }
         return NULL;
     }
     c->p2p = p2p;
@@ -496,8 +498,11 @@ static p2p_conn_t *p2p_conn_new(kumo_p2p_t *p2p, evutil_socket_t fd, bool outbou
     if (c->bev == NULL || c->timer == NULL || !p2p_slot_add(p2p, c)) {
         if (c->bev == NULL) {
             SSL_free(ssl);
+            if (fd >= 0) {
+                evutil_closesocket(fd);
+            }
         }
-        p2p_conn_free(c);
+        p2p_conn_free(c); /* a bev closes fd and frees ssl */
         return NULL;
     }
     bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
@@ -517,7 +522,6 @@ static void p2p_accept_cb(
     (void)socklen;
     kumo_p2p_t *p2p = arg;
     if (p2p_conn_new(p2p, fd, false) == NULL) {
-        evutil_closesocket(fd);
         KUMO_LOG_WARN("p2p", "inbound_refused", "reason=\"peer limit or memory\"");
     }
 }

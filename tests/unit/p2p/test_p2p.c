@@ -4,9 +4,10 @@
  * exchanges frames on every channel and by broadcast; a pinned id that does not match the
  * peer's key, another chain, another protocol version, garbage bytes, an oversized frame, an
  * unknown channel, a frame before the HELLO, a second HELLO, an empty frame and a silent
- * client all drop that peer (counted) and leave the others up; a full send queue refuses with
- * KUMO_ELIMIT; a restarted peer is redialed; two nodes dialing each other at once end with one
- * connection; peer addresses parse strictly.
+ * client all drop that peer (counted) and leave the others up; a node at its peer limit closes
+ * new connections at once; a full send queue refuses with KUMO_ELIMIT; a restarted peer is
+ * redialed; two nodes dialing each other at once end with one connection; peer addresses
+ * parse strictly.
  */
 #include "helpers/testutil.h"
 
@@ -87,6 +88,7 @@ typedef struct topts {
     const char *listen;
     uint64_t queue_max;
     uint32_t handshake_ms;
+    uint32_t peer_max;
 } topts_t;
 
 /* A node keyed by tag, dialing peers. */
@@ -103,6 +105,9 @@ static void node_open_opts(
     cfg.redial_min_ms = 20;
     cfg.redial_max_ms = 200;
     cfg.handshake_timeout_ms = o->handshake_ms > 0 ? o->handshake_ms : 2000;
+    if (o->peer_max > 0) {
+        cfg.peer_count_max = o->peer_max;
+    }
     if (o->queue_max > 0) {
         cfg.send_queue_bytes_max = o->queue_max;
     }
@@ -473,6 +478,29 @@ static void test_handshake_timeout(void **state)
     kumo_p2p_close(a.p);
 }
 
+static void test_peer_limit(void **state)
+{
+    (void)state;
+    tnode_t a;
+    tnode_t b;
+    topts_t o = {.listen = "127.0.0.1:0", .peer_max = 1};
+    node_open_opts(&a, 75, &o, NULL, 0);
+    node_open(&b, 76, NULL, (const tnode_t *const[]){&a}, 1);
+    RUN_UNTIL(peers_of(&a) == 1 && peers_of(&b) == 1);
+    /* Full: the next TCP connection is closed at once (not misbehaviour, not counted). */
+    raw_peer_t rp = {.tag = 77, .mode = RAW_SILENT_TCP};
+    (void)snprintf(rp.addr, sizeof(rp.addr), "%s", kumo_p2p_listen_addr(a.p));
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, raw_peer_run, &rp), 0);
+    RUN_UNTIL(__atomic_load_n(&rp.done, __ATOMIC_SEQ_CST) == 1);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(bad_of(&a), 0);
+    assert_int_equal(peers_of(&a), 1);
+    assert_true(settled(&a));
+    kumo_p2p_close(b.p);
+    kumo_p2p_close(a.p);
+}
+
 /* ---- queues ---- */
 
 static void test_queue_full(void **state)
@@ -681,6 +709,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pinned_id_and_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_frames_drop_only_the_sender, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handshake_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peer_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redial_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_simultaneous_dial, setup, teardown),
