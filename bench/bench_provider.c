@@ -240,7 +240,7 @@ static void bp_provider(uint32_t orders, uint64_t open_rate)
     snprintf(home, sizeof(home), "%s/provider0", bp_dir);
     bp_key(home, cfg.key, &pk);
     kumo_provider_daemon_t *d = NULL;
-    BENCH_MUST("daemon", kumo_provider_daemon_open(&cfg, &pk, &d, &bench_err_));
+    BENCH_MUST("daemon", kumo_provider_daemon_open(&cfg, home, &pk, &d, &bench_err_));
     pthread_t t;
     uint64_t t0 = bench_now_ns();
 

@@ -314,7 +314,7 @@ static int pv_start(const pv_opts_t *o)
     rc = rc == 0 ? kumo_keyring_load(kr, cfg.key, NULL, &kp, &err) : rc;
     kumo_keyring_close(kr);
     kumo_provider_daemon_t *d = NULL;
-    rc = rc == 0 ? kumo_provider_daemon_open(&cfg, &kp, &d, &err) : rc;
+    rc = rc == 0 ? kumo_provider_daemon_open(&cfg, o->home, &kp, &d, &err) : rc;
     kumo_crypto_key_wipe(&kp);
     if (rc < 0) {
         return pv_fail("start", &err);

@@ -1,13 +1,15 @@
 /*
- * daemon.c - the provider daemon's bidding (issue 6, first slice): it follows the node's
+ * daemon.c - the provider daemon's main thread: it follows the node's
  * event stream (GET /events, Server-Sent Events, resumed from the last height it saw after a
  * reconnect; no polling), bids on every open order it can serve (kumo_provider_bid_decide:
  * region, free capacity counting what its open bids hold, price cap, collateral budget, a
  * runtime that answers) and releases what a bid holds when it is refunded, evicted,
- * cancelled or lost, or when its lease ends. Containers, confirmations and the provider API
- * come next. Blocking libcurl on one thread; the event stream drives everything.
+ * cancelled or lost, or when its lease ends. Every block (and every manifest the API stored)
+ * runs pd_work (work.c): containers, confirmations, releases. Blocking libcurl on this
+ * thread; the event stream drives everything. The HTTPS API runs on its own thread
+ * (backend.c).
  */
-#include "provider/daemon.h"
+#include "provider/daemon_int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,71 +26,44 @@
 #include "log/log.h"
 #include "runtime/runtime.h"
 
-#define PD_ANSWER_MAX   (8u * 1024u * 1024u)
 #define PD_SSE_LINE_MAX (1024u * 1024u)
-#define PD_HOLD_MAX     1024u
-
-typedef struct pd_hold {
-    char order[KUMO_ID_TEXT_BYTES]; /* owner/dseq/gseq/oseq */
-    kumo_provider_bid_t bid;
-    bool lease; /* the bid won: held until the lease ends */
-} pd_hold_t;
-
-struct kumo_provider_daemon {
-    kumo_provider_cfg_t cfg;
-    kumo_crypto_keypair_t key;
-    char addr[KUMO_ADDRESS_TEXT_BYTES];
-    char chain_id[KUMO_CHAIN_ID_BYTES_MAX + 1];
-    uint64_t min_fee;
-    uint64_t sequence;
-    uint64_t height; /* last block seen on the stream */
-    CURL *curl;      /* requests made while the stream is open */
-    kumo_runtime_t *runtime;
-    pd_hold_t holds[PD_HOLD_MAX];
-    uint32_t hold_count;
-    kumo_buf_t line; /* SSE: the line being read */
-    char ev_type[64];
-    kumo_buf_t ev_data;
-    volatile int *stop;
-    uint64_t bids_sent;
-};
 
 static size_t pd_write_cb(char *ptr, size_t size, size_t nmemb, void *ctx)
 {
     return kumo_buf_append(ctx, ptr, size * nmemb) == 0 ? size * nmemb : 0;
 }
 
-/* GET or POST (body non-NULL) on the node; JSON answer in *out (2xx) or the error's code. */
-static int pd_http(kumo_provider_daemon_t *d,
-                   const char *path,
-                   const char *body,
-                   json_t **out,
-                   kumo_err_ctx_t *err)
+int pd_http_on(CURL *c,
+               const char *node_url,
+               const char *path,
+               const char *body,
+               json_t **out,
+               kumo_err_ctx_t *err)
 {
     char url[1024];
-    int n = snprintf(url, sizeof(url), "%s%s", d->cfg.node_url, path);
+    int n = snprintf(url, sizeof(url), "%s%s", node_url, path);
     KUMO_ENSURE(n > 0 && (size_t)n < sizeof(url), err, KUMO_ELIMIT, "URL too long");
     kumo_buf_t buf;
     kumo_buf_init(&buf, PD_ANSWER_MAX);
-    curl_easy_reset(d->curl);
+    curl_easy_reset(c);
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    (void)curl_easy_setopt(d->curl, CURLOPT_URL, url);
-    (void)curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, hdrs);
-    (void)curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, pd_write_cb);
-    (void)curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &buf);
-    (void)curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, 30000L);
+    (void)curl_easy_setopt(c, CURLOPT_URL, url);
+    (void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, pd_write_cb);
+    (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
+    (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
     if (body != NULL) {
-        (void)curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, body);
+        (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     }
     long status = 0;
-    CURLcode cc = curl_easy_perform(d->curl);
+    CURLcode cc = curl_easy_perform(c);
     curl_slist_free_all(hdrs);
-    (void)curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
+    (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     json_t *j = cc == CURLE_OK ? json_loadb((const char *)buf.ptr, buf.len, 0, NULL) : NULL;
     kumo_buf_free(&buf);
     int rc = 0;
     if (cc != CURLE_OK) {
-        rc = kumo_err_set(err, KUMO_EIO, "node %s: %s", d->cfg.node_url, curl_easy_strerror(cc));
+        rc = kumo_err_set(err, KUMO_EIO, "node %s: %s", node_url, curl_easy_strerror(cc));
     } else if (status < 200 || status > 299) {
         json_int_t code = json_integer_value(json_object_get(json_object_get(j, "error"), "code"));
         rc = kumo_err_set(err, code < 0 && code > -1000 ? (int)code : KUMO_EIO,
@@ -102,7 +77,16 @@ static int pd_http(kumo_provider_daemon_t *d,
     return 0;
 }
 
-static uint64_t pd_u64(const json_t *o, const char *key)
+static int pd_http(kumo_provider_daemon_t *d,
+                   const char *path,
+                   const char *body,
+                   json_t **out,
+                   kumo_err_ctx_t *err)
+{
+    return pd_http_on(d->curl, d->cfg.node_url, path, body, out, err);
+}
+
+uint64_t pd_u64(const json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
     return s != NULL ? strtoull(s, NULL, 10)
@@ -120,10 +104,8 @@ static int pd_sequence_load(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
     return 0;
 }
 
-/* Signs msg with the provider key at the next sequence and submits it; one retry after
- * re-reading the sequence if the node says it is wrong. */
-static int
-pd_tx_send(kumo_provider_daemon_t *d, Kumo__Msg *const *msgs, size_t count, kumo_err_ctx_t *err)
+/* One retry after re-reading the sequence if the node says it is wrong. */
+int pd_tx_send(kumo_provider_daemon_t *d, Kumo__Msg *const *msgs, size_t count, kumo_err_ctx_t *err)
 {
     int rc = KUMO_ESEQUENCE;
     for (int attempt = 0; attempt < 2 && rc == KUMO_ESEQUENCE; attempt++) {
@@ -366,6 +348,7 @@ static void pd_event(kumo_provider_daemon_t *d, const char *type, const json_t *
     pd_id_prefix(id != NULL ? id : "", 4, order, sizeof(order));
     if (strcmp(type, "block") == 0) {
         d->height = pd_u64(ev, "height");
+        pd_work(d);
     } else if (strcmp(type, "order.created") == 0 && id != NULL) {
         char owner[KUMO_ADDRESS_TEXT_BYTES];
         pd_id_prefix(id, 1, owner, sizeof(owner));
@@ -436,7 +419,10 @@ static int pd_progress_cb(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c, c
     (void)b;
     (void)c;
     (void)e;
-    const kumo_provider_daemon_t *d = ctx;
+    kumo_provider_daemon_t *d = ctx;
+    if (atomic_load(&d->kick) != 0 && !*d->stop) {
+        pd_work(d); /* a manifest or links came in between blocks */
+    }
     return *d->stop ? 1 : 0;
 }
 
@@ -486,12 +472,14 @@ static int pd_chain_load(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
     rc = rc == 0 ? pd_http(d, "/params", NULL, &params, err) : rc;
     if (rc == 0) {
         d->min_fee = pd_u64(params, "min_fee");
+        d->period = pd_u64(params, "reconfirmation_period");
     }
     json_decref(params);
     return rc == 0 ? pd_sequence_load(d, err) : rc;
 }
 
 int kumo_provider_daemon_open(const kumo_provider_cfg_t *cfg,
+                              const char *home,
                               const kumo_crypto_keypair_t *key,
                               kumo_provider_daemon_t **out,
                               kumo_err_ctx_t *err)
@@ -500,6 +488,7 @@ int kumo_provider_daemon_open(const kumo_provider_cfg_t *cfg,
     KUMO_ENSURE(d != NULL, err, KUMO_ENOMEM, "provider daemon");
     d->cfg = *cfg;
     d->key = *key;
+    (void)snprintf(d->home, sizeof(d->home), "%s", home);
     uint8_t addr[KUMO_ADDRESS_BYTES];
     kumo_crypto_address_from_pubkey(key->pubkey, addr);
     kumo_codec_address_encode(addr, d->addr);
@@ -516,6 +505,11 @@ int kumo_provider_daemon_open(const kumo_provider_cfg_t *cfg,
         KUMO_LOG_WARN("provider", "runtime_unreachable", "socket=%s detail=\"%s\" (no bids)",
                       cfg->runtime_socket, rerr.detail);
     }
+    rc = pd_api_start(d, err);
+    if (rc < 0) {
+        kumo_provider_daemon_close(d);
+        return rc;
+    }
     *out = d;
     return 0;
 }
@@ -525,6 +519,7 @@ void kumo_provider_daemon_close(kumo_provider_daemon_t *d)
     if (d == NULL) {
         return;
     }
+    pd_api_stop(d);
     kumo_runtime_close(d->runtime);
     if (d->curl != NULL) {
         curl_easy_cleanup(d->curl);
@@ -540,6 +535,7 @@ void kumo_provider_daemon_run(kumo_provider_daemon_t *d, volatile int *stop)
     d->stop = stop;
     KUMO_LOG_INFO("provider", "started", "address=%s region=%s node=%s height=%" PRIu64, d->addr,
                   d->cfg.region, d->cfg.node_url, d->height);
+    pd_work(d);                 /* what runs here (a restart keeps it running) */
     pd_orders_scan(d, NULL, 0); /* what was open before we started */
     while (!*stop) {
         pd_stream(d);

@@ -1,0 +1,490 @@
+/*
+ * backend.c - the provider daemon's side of the HTTPS API (provider_api.h) and the thread it
+ * runs on. The thread has its own libevent loop (the API and the forwarder), its own libcurl
+ * handle to the node and its own runtime connection, so it never waits for the main thread:
+ *   - deployment view: asked of the node at once (a manifest may come right after its lease
+ *     committed, before the main thread saw the event);
+ *   - manifest accept: stored fsync'd in home/deployments, then the main thread is kicked to
+ *     run it; links likewise;
+ *   - status and logs: from the node (leases), the stored manifest and the runtime (labels).
+ * The server certificate is issued at start for a fresh key by the provider's root CA
+ * (home/ca.key, ca.crt) for the host of api_listen (public_address when that is a wildcard).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "codec/codec.h"
+#include "log/log.h"
+#include "provider/daemon_int.h"
+#include "provider/provider_api.h"
+#include "sdl/sdl.h"
+#include "tls/tls.h"
+#include "wal/wal.h"
+
+#define PD_CERT_DAYS 30u
+
+struct pd_api {
+    kumo_provider_daemon_t *d;
+    struct event_base *base;
+    kumo_provider_api_t *api;
+    pd_fwd_t *fwd;
+    CURL *curl;
+    kumo_runtime_t *runtime; /* NULL while the runtime does not answer */
+    pthread_t thread;
+    bool started;
+    atomic_int stop;
+};
+
+/* ---- backend callbacks (API thread) ---- */
+
+static int pd_be_view(void *ctx,
+                      const uint8_t owner[KUMO_ADDRESS_BYTES],
+                      uint64_t dseq,
+                      kumo_provider_deployment_view_t *view,
+                      kumo_err_ctx_t *err)
+{
+    pd_api_t *a = ctx;
+    char owner_text[KUMO_ADDRESS_TEXT_BYTES];
+    kumo_codec_address_encode(owner, owner_text);
+    char path[512];
+    (void)snprintf(path, sizeof(path), "/deployments/%s/%" PRIu64, owner_text, dseq);
+    json_t *dep = NULL;
+    int rc = pd_http_on(a->curl, a->d->cfg.node_url, path, NULL, &dep, err);
+    memset(view, 0, sizeof(*view));
+    if (rc == KUMO_ENOTFOUND) {
+        return 0;
+    }
+    KUMO_GUARD(rc);
+    const char *state = json_string_value(json_object_get(dep, "state"));
+    const char *hex = json_string_value(json_object_get(dep, "version"));
+    size_t len = 0;
+    view->known =
+        state != NULL && strcmp(state, "DEPLOYMENT_ACTIVE") == 0 && hex != NULL &&
+        kumo_codec_hex_decode(hex, view->version, sizeof(view->version), &len, NULL) == 0 &&
+        len == sizeof(view->version);
+    json_decref(dep);
+    (void)snprintf(path, sizeof(path),
+                   "/leases?owner=%s&dseq=%" PRIu64 "&provider=%s&state=LEASE_ACTIVE&limit=1",
+                   owner_text, dseq, a->d->addr);
+    json_t *l = NULL;
+    KUMO_GUARD(pd_http_on(a->curl, a->d->cfg.node_url, path, NULL, &l, err));
+    view->has_lease = json_array_size(json_object_get(l, "items")) > 0;
+    json_decref(l);
+    return 0;
+}
+
+/* Writes one file of the deployment under home/deployments (created 0700). */
+static int pd_be_store(pd_api_t *a,
+                       const uint8_t owner[KUMO_ADDRESS_BYTES],
+                       uint64_t dseq,
+                       const char *ext,
+                       kumo_bytes_t data,
+                       kumo_err_ctx_t *err)
+{
+    char dir[PD_PATH_BYTES];
+    char path[PD_PATH_BYTES];
+    char owner_text[KUMO_ADDRESS_TEXT_BYTES];
+    kumo_codec_address_encode(owner, owner_text);
+    int n = snprintf(dir, sizeof(dir), "%s/deployments", a->d->home);
+    KUMO_ENSURE(n > 0 && (size_t)n < sizeof(dir) &&
+                    pd_deployment_path(a->d->home, owner_text, dseq, ext, path) == 0,
+                err, KUMO_ELIMIT, "path too long");
+    KUMO_ENSURE(mkdir(dir, 0700) == 0 || errno == EEXIST, err, KUMO_EIO, "mkdir %s: %s", dir,
+                strerror(errno));
+    KUMO_GUARD(kumo_wal_file_write(path, data, err));
+    atomic_store(&a->d->kick, 1);
+    return 0;
+}
+
+static int pd_be_accept(void *ctx,
+                        const uint8_t owner[KUMO_ADDRESS_BYTES],
+                        uint64_t dseq,
+                        kumo_bytes_t manifest,
+                        kumo_err_ctx_t *err)
+{
+    KUMO_GUARD(pd_be_store(ctx, owner, dseq, "manifest", manifest, err));
+    KUMO_LOG_INFO("provider", "manifest_stored", "dseq=%" PRIu64 " bytes=%zu", dseq, manifest.len);
+    return 0;
+}
+
+static const char *pd_state_name(kumo_runtime_state_t s)
+{
+    switch (s) {
+    case KUMO_RUNTIME_STATE_CREATED:
+        return "created";
+    case KUMO_RUNTIME_STATE_RUNNING:
+        return "running";
+    case KUMO_RUNTIME_STATE_EXITED:
+        return "exited";
+    default:
+        return "pending";
+    }
+}
+
+/* The status snapshot of one deployment (API thread). */
+typedef struct pd_view {
+    char owner[KUMO_ADDRESS_TEXT_BYTES];
+    uint64_t dseq;
+    Kumo__Manifest *m;
+    char version_hex[2 * KUMO_CRYPTO_HASH_BYTES + 1];
+    char groups[64][KUMO_NAME_BYTES_MAX + 1];
+    uint32_t group_count;
+    bool local[64];
+    json_t *leases;
+    kumo_runtime_container_t cs[256];
+    uint32_t c_count;
+} pd_view_t;
+
+static int pd_view_load(pd_api_t *a, pd_view_t *v, kumo_err_ctx_t *err)
+{
+    char path[600];
+    (void)snprintf(path, sizeof(path), "/leases?owner=%s&dseq=%" PRIu64 "&provider=%s&limit=100",
+                   v->owner, v->dseq, a->d->addr);
+    json_t *list = NULL;
+    KUMO_GUARD(pd_http_on(a->curl, a->d->cfg.node_url, path, NULL, &list, err));
+    KUMO_GUARD(pd_group_names(a->curl, a->d->cfg.node_url, v->owner, v->dseq, v->groups, 64,
+                              &v->group_count, err));
+    v->leases = json_array();
+    size_t i;
+    const json_t *l;
+    json_array_foreach(json_object_get(list, "items"), i, l)
+    {
+        const json_t *oid = json_object_get(json_object_get(l, "id"), "order");
+        uint64_t gseq = pd_u64(oid, "gseq");
+        const char *state = json_string_value(json_object_get(l, "state"));
+        if (gseq < v->group_count && state != NULL && strcmp(state, "LEASE_ACTIVE") == 0) {
+            v->local[gseq] = true;
+        }
+        (void)json_array_append_new(v->leases,
+                                    json_pack("{s:I, s:I, s:s, s:s}", "gseq", (json_int_t)gseq,
+                                              "oseq", (json_int_t)pd_u64(oid, "oseq"), "group",
+                                              gseq < v->group_count ? v->groups[gseq] : "", "state",
+                                              state != NULL ? state : ""));
+    }
+    json_decref(list);
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
+    int rc = pd_manifest_load(a->d->home, v->owner, v->dseq, &v->m, version, err);
+    if (rc == 0) {
+        rc = kumo_codec_hex_encode(kumo_bytes_make(version, sizeof(version)), v->version_hex,
+                                   sizeof(v->version_hex));
+    }
+    KUMO_GUARD(rc == KUMO_ENOTFOUND ? 0 : rc);
+    if (a->runtime == NULL && kumo_runtime_open(a->d->cfg.runtime_socket, &a->runtime, NULL) < 0) {
+        a->runtime = NULL; /* status shows every instance pending */
+    }
+    kumo_runtime_container_t *all = kumo_calloc(PD_CONTAINER_MAX, sizeof(*all));
+    uint32_t n = 0;
+    if (all != NULL && a->runtime != NULL &&
+        kumo_runtime_container_list(a->runtime, "kumo.provider", a->d->addr, all, PD_CONTAINER_MAX,
+                                    &n, NULL) == 0) {
+        for (uint32_t k = 0; k < n && v->c_count < 256u; k++) {
+            if (all[k].dseq == v->dseq && strcmp(all[k].owner, v->owner) == 0) {
+                v->cs[v->c_count++] = all[k];
+            }
+        }
+    }
+    kumo_free(all);
+    return 0;
+}
+
+static void pd_view_free(pd_view_t *v)
+{
+    if (v->m != NULL) {
+        kumo_codec_free(&v->m->base);
+    }
+    json_decref(v->leases);
+    kumo_free(v);
+}
+
+/* One workload's instances, and its published ports as endpoints. */
+static json_t *
+pd_workload_json(pd_api_t *a, pd_view_t *v, const Kumo__ManifestWorkload *w, json_t *endpoints)
+{
+    json_t *inst = json_array();
+    uint32_t running = 0;
+    for (uint32_t i = 0; i < w->count; i++) {
+        const kumo_runtime_container_t *c = NULL;
+        for (uint32_t k = 0; k < v->c_count && c == NULL; k++) {
+            c = strcmp(v->cs[k].workload, w->name) == 0 && v->cs[k].instance == i &&
+                        strcmp(v->cs[k].version, v->version_hex) == 0
+                    ? &v->cs[k]
+                    : NULL;
+        }
+        running += c != NULL && c->state == KUMO_RUNTIME_STATE_RUNNING ? 1u : 0u;
+        (void)json_array_append_new(inst,
+                                    json_pack("{s:I, s:s, s:s}", "index", (json_int_t)i, "state",
+                                              pd_state_name(c != NULL ? c->state : 0), "container",
+                                              c != NULL ? c->id : ""));
+        for (uint32_t p = 0; c != NULL && p < c->port_count; p++) {
+            const Kumo__ManifestPort *mp = NULL;
+            for (size_t q = 0; q < w->n_ports && mp == NULL; q++) {
+                mp = w->ports[q]->port == c->container_ports[p] ? w->ports[q] : NULL;
+            }
+            if (mp == NULL || c->host_ports[p] == 0) {
+                continue;
+            }
+            char url[256];
+            (void)snprintf(url, sizeof(url), "http://%s:%u", a->d->cfg.public_address,
+                           c->host_ports[p]);
+            (void)json_array_append_new(
+                endpoints,
+                json_pack("{s:s, s:I, s:I, s:s, s:I, s:s, s:s}", "workload", w->name, "instance",
+                          (json_int_t)i, "port", (json_int_t)mp->port, "host",
+                          a->d->cfg.public_address, "host_port", (json_int_t)c->host_ports[p],
+                          "url", url, "scope", pd_port_global(mp) ? "global" : "deployment"));
+        }
+    }
+    return json_pack("{s:s, s:s, s:I, s:I, s:o}", "name", w->name, "group", w->group, "count",
+                     (json_int_t)w->count, "running", (json_int_t)running, "instances", inst);
+}
+
+static int pd_be_status(void *ctx,
+                        const uint8_t owner[KUMO_ADDRESS_BYTES],
+                        uint64_t dseq,
+                        json_t **out,
+                        kumo_err_ctx_t *err)
+{
+    pd_api_t *a = ctx;
+    pd_view_t *v = kumo_calloc(1, sizeof(*v));
+    KUMO_ENSURE(v != NULL, err, KUMO_ENOMEM, "status");
+    kumo_codec_address_encode(owner, v->owner);
+    v->dseq = dseq;
+    int rc = pd_view_load(a, v, err);
+    json_t *ws = json_array();
+    json_t *eps = json_array();
+    for (size_t i = 0; rc == 0 && v->m != NULL && i < v->m->n_workloads; i++) {
+        const Kumo__ManifestWorkload *w = v->m->workloads[i];
+        bool local = false;
+        for (uint32_t g = 0; g < v->group_count && !local; g++) {
+            local = v->local[g] && strcmp(v->groups[g], w->group) == 0;
+        }
+        if (local) {
+            (void)json_array_append_new(ws, pd_workload_json(a, v, w, eps));
+        }
+    }
+    char dseq_text[24];
+    (void)snprintf(dseq_text, sizeof(dseq_text), "%" PRIu64, dseq);
+    *out = rc == 0 ? json_pack("{s:s, s:s, s:s, s:b, s:O, s:o, s:o}", "owner", v->owner, "dseq",
+                               dseq_text, "version", v->version_hex, "manifest", v->m != NULL,
+                               "leases", v->leases, "workloads", ws, "endpoints", eps)
+                   : NULL;
+    if (rc < 0) {
+        json_decref(ws);
+        json_decref(eps);
+    }
+    pd_view_free(v);
+    return rc;
+}
+
+static int pd_be_logs(void *ctx,
+                      const uint8_t owner[KUMO_ADDRESS_BYTES],
+                      uint64_t dseq,
+                      const char *workload,
+                      uint32_t tail,
+                      kumo_buf_t *out,
+                      kumo_err_ctx_t *err)
+{
+    pd_api_t *a = ctx;
+    pd_view_t *v = kumo_calloc(1, sizeof(*v));
+    KUMO_ENSURE(v != NULL, err, KUMO_ENOMEM, "logs");
+    kumo_codec_address_encode(owner, v->owner);
+    v->dseq = dseq;
+    int rc = pd_view_load(a, v, err);
+    bool found = false;
+    for (uint32_t k = 0; rc == 0 && k < v->c_count; k++) {
+        if (strcmp(v->cs[k].workload, workload) == 0) {
+            found = true;
+            rc = kumo_runtime_container_logs(a->runtime, v->cs[k].id, tail, out, err);
+        }
+    }
+    pd_view_free(v);
+    KUMO_GUARD(rc);
+    KUMO_ENSURE(found, err, KUMO_ENOTFOUND, "no instance of workload %s runs here", workload);
+    return 0;
+}
+
+static int pd_be_info(void *ctx, json_t **out, kumo_err_ctx_t *err)
+{
+    pd_api_t *a = ctx;
+    *out = json_pack("{s:s, s:s, s:s, s:I}", "provider", a->d->addr, "region", a->d->cfg.region,
+                     "public_address", a->d->cfg.public_address, "forwards",
+                     (json_int_t)pd_fwd_listening(a->fwd));
+    KUMO_ENSURE(*out != NULL, err, KUMO_ENOMEM, "info");
+    return 0;
+}
+
+/* A link must name a workload of the manifest with that port published (a rule lets a
+ * workload of another group reach it). */
+static int
+pd_link_check(const Kumo__Manifest *m, const kumo_provider_link_t *l, kumo_err_ctx_t *err)
+{
+    for (size_t i = 0; i < m->n_workloads; i++) {
+        const Kumo__ManifestWorkload *w = m->workloads[i];
+        for (size_t p = 0; strcmp(w->name, l->workload) == 0 && p < w->n_ports; p++) {
+            if (w->ports[p]->port == l->port && pd_port_published(m, w, w->ports[p])) {
+                return 0;
+            }
+        }
+    }
+    return kumo_err_set(err, KUMO_EINVAL, "no rule lets another group reach %s:%u", l->workload,
+                        l->port);
+}
+
+static int pd_be_links(void *ctx,
+                       const uint8_t owner[KUMO_ADDRESS_BYTES],
+                       uint64_t dseq,
+                       const kumo_provider_link_t *links,
+                       size_t link_count,
+                       kumo_err_ctx_t *err)
+{
+    pd_api_t *a = ctx;
+    char owner_text[KUMO_ADDRESS_TEXT_BYTES];
+    kumo_codec_address_encode(owner, owner_text);
+    Kumo__Manifest *m = NULL;
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
+    int rc = pd_manifest_load(a->d->home, owner_text, dseq, &m, version, err);
+    json_t *arr = json_array();
+    for (size_t i = 0; rc == 0 && i < link_count; i++) {
+        rc = pd_link_check(m, &links[i], err);
+        (void)json_array_append_new(arr, json_pack("{s:s, s:I, s:s, s:I}", "workload",
+                                                   links[i].workload, "port",
+                                                   (json_int_t)links[i].port, "host", links[i].host,
+                                                   "host_port", (json_int_t)links[i].host_port));
+    }
+    if (m != NULL) {
+        kumo_codec_free(&m->base);
+    }
+    json_t *j = json_pack("{s:o}", "links", arr);
+    char *text = rc == 0 && j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    rc = rc == 0 && text == NULL ? kumo_err_set(err, KUMO_ENOMEM, "links") : rc;
+    rc = rc == 0 ? pd_be_store(a, owner, dseq, "links",
+                               kumo_bytes_make((const uint8_t *)text, strlen(text)), err)
+                 : rc;
+    free(text);
+    return rc;
+}
+
+/* ---- the thread ---- */
+
+static void *pd_api_loop(void *arg)
+{
+    pd_api_t *a = arg;
+    while (atomic_load(&a->stop) == 0) {
+        struct timeval tv = {0, 100000};
+        (void)event_base_loopexit(a->base, &tv);
+        (void)event_base_dispatch(a->base);
+    }
+    return NULL;
+}
+
+/* The server certificate chain (leaf, root) for a fresh key, issued by home/ca.key. */
+static int pd_api_cert(kumo_provider_daemon_t *d,
+                       kumo_crypto_keypair_t *srv,
+                       kumo_buf_t *chain,
+                       kumo_err_ctx_t *err)
+{
+    char path[PD_PATH_BYTES];
+    uint8_t *pem = kumo_calloc(2, KUMO_TLS_PEM_BYTES_MAX);
+    KUMO_ENSURE(pem != NULL, err, KUMO_ENOMEM, "certificate");
+    uint8_t *crt = pem + KUMO_TLS_PEM_BYTES_MAX;
+    size_t key_len = 0;
+    size_t crt_len = 0;
+    kumo_crypto_keypair_t ca;
+    char host[128];
+    (void)snprintf(host, sizeof(host), "%s", d->cfg.api_listen);
+    char *colon = strrchr(host, ':');
+    if (colon != NULL) {
+        *colon = '\0';
+    }
+    const char *name =
+        host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 ? d->cfg.public_address : host;
+    (void)snprintf(path, sizeof(path), "%s/ca.key", d->home);
+    int rc = kumo_wal_file_read(path, pem, KUMO_TLS_PEM_BYTES_MAX, &key_len, err);
+    rc = rc == 0 ? kumo_tls_key_from_pem(kumo_bytes_make(pem, key_len), &ca, err) : rc;
+    (void)snprintf(path, sizeof(path), "%s/ca.crt", d->home);
+    rc = rc == 0 ? kumo_wal_file_read(path, crt, KUMO_TLS_PEM_BYTES_MAX, &crt_len, err) : rc;
+    rc = rc == 0 ? kumo_crypto_key_generate(srv) : rc;
+    rc = rc == 0 ? kumo_tls_cert_issue(&ca, kumo_bytes_make(crt, crt_len), srv->pubkey, name,
+                                       PD_CERT_DAYS, chain, err)
+                 : rc;
+    rc = rc == 0 ? kumo_buf_append(chain, crt, crt_len) : rc;
+    sodium_memzero(pem, KUMO_TLS_PEM_BYTES_MAX);
+    kumo_crypto_key_wipe(&ca);
+    kumo_free(pem);
+    return rc;
+}
+
+int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
+{
+    pd_api_t *a = kumo_calloc(1, sizeof(*a));
+    KUMO_ENSURE(a != NULL, err, KUMO_ENOMEM, "api");
+    d->api = a;
+    a->d = d;
+    a->base = event_base_new();
+    a->curl = curl_easy_init();
+    KUMO_ENSURE(a->base != NULL && a->curl != NULL, err, KUMO_ENOMEM, "api loop");
+    if (kumo_runtime_open(d->cfg.runtime_socket, &a->runtime, NULL) < 0) {
+        a->runtime = NULL; /* tried again at the first status */
+    }
+    kumo_crypto_keypair_t srv;
+    kumo_buf_t chain;
+    kumo_buf_init(&chain, 2u * KUMO_TLS_PEM_BYTES_MAX);
+    int rc = pd_api_cert(d, &srv, &chain, err);
+    kumo_provider_api_backend_t be = {.ctx = a,
+                                      .deployment_view = pd_be_view,
+                                      .manifest_accept = pd_be_accept,
+                                      .status = pd_be_status,
+                                      .logs = pd_be_logs,
+                                      .info = pd_be_info,
+                                      .links = pd_be_links};
+    kumo_provider_api_cfg_t cfg = {
+        .listen = d->cfg.api_listen, .server_cert_pem = kumo_buf_bytes(&chain), .server_key = &srv};
+    rc = rc == 0 ? pd_fwd_open(a->base, &a->fwd, err) : rc;
+    rc = rc == 0 ? kumo_provider_api_open(&cfg, a->base, &be, &a->api, err) : rc;
+    kumo_crypto_key_wipe(&srv);
+    kumo_buf_free(&chain);
+    KUMO_GUARD(rc);
+    KUMO_ENSURE(pthread_create(&a->thread, NULL, pd_api_loop, a) == 0, err, KUMO_ENOMEM,
+                "api thread");
+    a->started = true;
+    KUMO_LOG_INFO("provider", "api_listening", "at=%s", kumo_provider_api_listen_addr(a->api));
+    return 0;
+}
+
+void pd_api_forwards(kumo_provider_daemon_t *d, const pd_fwd_entry_t *e, uint32_t count)
+{
+    if (d->api != NULL && d->api->fwd != NULL) {
+        pd_fwd_set(d->api->fwd, e, count);
+    }
+}
+
+void pd_api_stop(kumo_provider_daemon_t *d)
+{
+    pd_api_t *a = d->api;
+    if (a == NULL) {
+        return;
+    }
+    if (a->started) {
+        atomic_store(&a->stop, 1);
+        (void)pthread_join(a->thread, NULL);
+    }
+    kumo_provider_api_close(a->api);
+    pd_fwd_close(a->fwd);
+    kumo_runtime_close(a->runtime);
+    if (a->curl != NULL) {
+        curl_easy_cleanup(a->curl);
+    }
+    if (a->base != NULL) {
+        event_base_free(a->base);
+    }
+    kumo_free(a);
+    d->api = NULL;
+}

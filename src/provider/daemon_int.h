@@ -1,0 +1,148 @@
+/*
+ * daemon_int.h - the provider daemon's parts, private to the provider module:
+ *   daemon.c   lifecycle, node HTTP, tx signing, bidding, the event stream (main thread);
+ *   work.c     running leased workloads: reconcile containers, networks and forwards with
+ *              the chain's leases and the stored manifests, confirmations, releases;
+ *   backend.c  the HTTPS API's backend and its thread (own node and runtime handles);
+ *   fwd.c      the TCP forwarder between workloads (on the API thread's loop).
+ * The two threads share only files under home/deployments (written atomically), the
+ * forwarder table (pd_fwd_set) and the atomic kick flag.
+ */
+#ifndef KUMO_PROVIDER_DAEMON_INT_H
+#define KUMO_PROVIDER_DAEMON_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "codec/codec.h"
+#include "crypto/crypto.h"
+#include "provider/daemon.h"
+#include "provider/fwd.h"
+#include "provider/provider.h"
+#include "runtime/runtime.h"
+
+#define PD_HOLD_MAX      1024u
+#define PD_PATH_BYTES    1200u
+#define PD_HOME_BYTES    1000u /* leaves room for the file names under it */
+#define PD_LEASE_MAX     1024u
+#define PD_SENT_MAX      1024u
+#define PD_ANSWER_MAX    (8u * 1024u * 1024u)
+#define PD_CONTAINER_MAX KUMO_RUNTIME_LIST_COUNT_MAX
+
+typedef struct pd_hold {
+    char order[KUMO_ID_TEXT_BYTES]; /* owner/dseq/gseq/oseq */
+    kumo_provider_bid_t bid;
+    bool lease; /* the bid won: held until the lease ends */
+} pd_hold_t;
+
+/* A lease of this provider as the node lists it. */
+typedef struct pd_lease {
+    char owner[KUMO_ADDRESS_TEXT_BYTES];
+    uint64_t dseq;
+    uint32_t gseq, oseq;
+    bool active; /* else closing */
+    uint64_t last_confirmed_height;
+} pd_lease_t;
+
+/* A confirmation sent and not yet seen committed: not sent again before height + 3. */
+typedef struct pd_sent {
+    char order[KUMO_ID_TEXT_BYTES];
+    uint64_t height;
+} pd_sent_t;
+
+typedef struct pd_api pd_api_t;
+
+struct kumo_provider_daemon {
+    kumo_provider_cfg_t cfg;
+    char home[PD_HOME_BYTES];
+    kumo_crypto_keypair_t key;
+    char addr[KUMO_ADDRESS_TEXT_BYTES];
+    char chain_id[KUMO_CHAIN_ID_BYTES_MAX + 1];
+    uint64_t min_fee;
+    uint64_t period; /* reconfirmation_period */
+    uint64_t sequence;
+    uint64_t height; /* last block seen on the stream */
+    CURL *curl;      /* requests made while the stream is open */
+    kumo_runtime_t *runtime;
+    pd_hold_t holds[PD_HOLD_MAX];
+    uint32_t hold_count;
+    kumo_buf_t line; /* SSE: the line being read */
+    char ev_type[64];
+    kumo_buf_t ev_data;
+    volatile int *stop;
+    uint64_t bids_sent;
+    /* work.c */
+    pd_lease_t leases[PD_LEASE_MAX];
+    uint32_t lease_count;
+    kumo_runtime_container_t containers[PD_CONTAINER_MAX];
+    uint32_t container_count;
+    pd_sent_t sent[PD_SENT_MAX];
+    uint32_t sent_count;
+    uint64_t worked_height; /* height of the last reconcile */
+    uint64_t confirmations_sent;
+    atomic_int kick; /* the API stored a manifest or links: reconcile now */
+    /* backend.c */
+    pd_api_t *api;
+};
+
+/* ---- daemon.c ---- */
+
+/* GET (body NULL) or POST on the node with handle c; the JSON answer in *out (2xx). */
+KUMO_MUST_USE int pd_http_on(CURL *c,
+                             const char *node_url,
+                             const char *path,
+                             const char *body,
+                             json_t **out,
+                             kumo_err_ctx_t *err);
+/* u64 fields come as strings or numbers. */
+uint64_t pd_u64(const json_t *o, const char *key);
+/* Signs msgs with the provider key at the next sequence and submits them. */
+KUMO_MUST_USE int
+pd_tx_send(kumo_provider_daemon_t *d, Kumo__Msg *const *msgs, size_t count, kumo_err_ctx_t *err);
+
+/* ---- work.c ---- */
+
+/* Brings containers, networks and forwards in line with the chain and the stored manifests,
+ * then sends the confirmations due (main thread, on every block and when kicked). */
+void pd_work(kumo_provider_daemon_t *d);
+/* home/deployments/<owner>-<dseq>.<ext> */
+KUMO_MUST_USE int pd_deployment_path(
+    const char *home, const char *owner, uint64_t dseq, const char *ext, char out[PD_PATH_BYTES]);
+/* The stored manifest of a deployment, decoded; KUMO_ENOTFOUND when none. */
+KUMO_MUST_USE int pd_manifest_load(const char *home,
+                                   const char *owner,
+                                   uint64_t dseq,
+                                   Kumo__Manifest **out,
+                                   uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                                   kumo_err_ctx_t *err);
+/* Group names of a deployment by gseq (from GET /groups), up to cap; *count set. */
+KUMO_MUST_USE int pd_group_names(CURL *c,
+                                 const char *node_url,
+                                 const char *owner,
+                                 uint64_t dseq,
+                                 char (*names)[KUMO_NAME_BYTES_MAX + 1],
+                                 uint32_t cap,
+                                 uint32_t *count,
+                                 kumo_err_ctx_t *err);
+/* Whether the manifest port p of a workload is published on the public address: a global
+ * rule, or a rule naming a workload or group placed in another group than its own (a
+ * workload at another provider reaches it there). */
+bool pd_port_published(const Kumo__Manifest *m,
+                       const Kumo__ManifestWorkload *w,
+                       const Kumo__ManifestPort *p);
+bool pd_port_global(const Kumo__ManifestPort *p);
+
+/* ---- backend.c ---- */
+
+/* Issues the API's server certificate from home/ca.key, starts the API thread (its loop
+ * serves the HTTPS API and the forwarder). */
+KUMO_MUST_USE int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err);
+void pd_api_stop(kumo_provider_daemon_t *d);
+/* Replaces the forwarder table (main thread). */
+void pd_api_forwards(kumo_provider_daemon_t *d, const pd_fwd_entry_t *e, uint32_t count);
+
+#endif

@@ -1,0 +1,745 @@
+/*
+ * work.c - the provider's leased workloads (main thread). Each pass is a reconcile from
+ * scratch, so a restarted daemon (kill -9 included) picks up exactly where the last one was:
+ *   - the leases: this provider's active and closing leases, read from the node;
+ *   - the wanted containers: for every active lease whose deployment's manifest is stored
+ *     (home/deployments/<owner>-<dseq>.manifest), every instance of every workload placed in
+ *     the lease's group, named kumo-<provider>-<owner>-<dseq>-<workload>-<i> and labelled with
+ *     the lease and the manifest version;
+ *   - the running containers: listed from the runtime by the kumo.provider label.
+ * A wanted container that is missing, exited or of another version is (re)created; a
+ * container no active lease wants is removed (closing leases, stale ones, old groups), and so
+ * is a network no active lease uses. Workloads reach each other by name through the
+ * forwarder (fwd.h): every workload name is in each container's /etc/hosts as the
+ * deployment network's gateway, where the daemon forwards the target's ports to its
+ * containers here or to its endpoint at another provider (home/.../<owner>-<dseq>.links).
+ * Then the confirmations due go out in one tx: active leases whose containers all run (or
+ * whose manifest has not come yet: the provider stands ready), and `released` for closing
+ * leases whose containers are gone.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "codec/codec.h"
+#include "log/log.h"
+#include "provider/daemon_int.h"
+#include "sdl/sdl.h"
+#include "wal/wal.h"
+
+#define PD_CONFIRM_BATCH_MAX 64u
+#define PD_RESEND_BLOCKS     3u
+#define PD_GROUP_MAX         64u
+
+typedef char pd_name_t[KUMO_NAME_BYTES_MAX + 1];
+
+/* What one pass learns about one deployment. */
+typedef struct pd_dep {
+    const char *owner;
+    uint64_t dseq;
+    Kumo__Manifest *m; /* NULL: no manifest stored yet */
+    char version_hex[2 * KUMO_CRYPTO_HASH_BYTES + 1];
+    pd_name_t groups[PD_GROUP_MAX];
+    uint32_t group_count;
+    bool local[PD_GROUP_MAX]; /* an active lease of this provider runs the group */
+    char network[KUMO_RUNTIME_NAME_BYTES_MAX];
+    char gateway[64];
+} pd_dep_t;
+
+/* ---- paths and stored files ---- */
+
+int pd_deployment_path(
+    const char *home, const char *owner, uint64_t dseq, const char *ext, char out[PD_PATH_BYTES])
+{
+    int n =
+        snprintf(out, PD_PATH_BYTES, "%s/deployments/%s-%" PRIu64 ".%s", home, owner, dseq, ext);
+    return n > 0 && (size_t)n < PD_PATH_BYTES ? 0 : KUMO_ELIMIT;
+}
+
+int pd_manifest_load(const char *home,
+                     const char *owner,
+                     uint64_t dseq,
+                     Kumo__Manifest **out,
+                     uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                     kumo_err_ctx_t *err)
+{
+    char path[PD_PATH_BYTES];
+    KUMO_ENSURE(pd_deployment_path(home, owner, dseq, "manifest", path) == 0, err, KUMO_ELIMIT,
+                "path too long");
+    uint8_t *buf = kumo_calloc(1, KUMO_SDL_MANIFEST_BYTES_MAX);
+    KUMO_ENSURE(buf != NULL, err, KUMO_ENOMEM, "manifest");
+    size_t len = 0;
+    int rc = kumo_wal_file_read(path, buf, KUMO_SDL_MANIFEST_BYTES_MAX, &len, err);
+    kumo_bytes_t bytes = kumo_bytes_make(buf, len);
+    rc = rc == 0 && kumo_sdl_manifest_version(bytes, version) != 0
+             ? kumo_err_set(err, KUMO_ENOMEM, "manifest version")
+             : rc;
+    rc = rc == 0 ? kumo_sdl_manifest_decode(bytes, out, err) : rc;
+    kumo_free(buf);
+    return rc;
+}
+
+int pd_group_names(CURL *c,
+                   const char *node_url,
+                   const char *owner,
+                   uint64_t dseq,
+                   char (*names)[KUMO_NAME_BYTES_MAX + 1],
+                   uint32_t cap,
+                   uint32_t *count,
+                   kumo_err_ctx_t *err)
+{
+    char path[256];
+    (void)snprintf(path, sizeof(path), "/groups?owner=%s&dseq=%" PRIu64 "&limit=100", owner, dseq);
+    json_t *list = NULL;
+    KUMO_GUARD(pd_http_on(c, node_url, path, NULL, &list, err));
+    *count = 0;
+    size_t i;
+    const json_t *g;
+    json_array_foreach(json_object_get(list, "items"), i, g)
+    {
+        uint64_t gseq = pd_u64(g, "gseq");
+        const char *name = json_string_value(json_object_get(json_object_get(g, "spec"), "name"));
+        if (gseq < cap && name != NULL) {
+            (void)snprintf(names[gseq], KUMO_NAME_BYTES_MAX + 1, "%s", name);
+            *count = (uint32_t)gseq + 1u > *count ? (uint32_t)gseq + 1u : *count;
+        }
+    }
+    json_decref(list);
+    return 0;
+}
+
+bool pd_port_global(const Kumo__ManifestPort *p)
+{
+    for (size_t r = 0; r < p->n_expose; r++) {
+        if (p->expose[r]->global) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The group a workload of the manifest runs in, or NULL. */
+static const char *pd_workload_group(const Kumo__Manifest *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_workloads; i++) {
+        if (strcmp(m->workloads[i]->name, name) == 0) {
+            return m->workloads[i]->group;
+        }
+    }
+    return NULL;
+}
+
+bool pd_port_published(const Kumo__Manifest *m,
+                       const Kumo__ManifestWorkload *w,
+                       const Kumo__ManifestPort *p)
+{
+    for (size_t r = 0; r < p->n_expose; r++) {
+        const Kumo__ManifestConnection *c = p->expose[r];
+        const char *g = c->global             ? NULL
+                        : c->group[0] != '\0' ? c->group
+                                              : pd_workload_group(m, c->workload);
+        if (c->global || (g != NULL && strcmp(g, w->group) != 0)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- reading the chain and the runtime ---- */
+
+static void pd_lease_add(kumo_provider_daemon_t *d, const json_t *l, bool active)
+{
+    const json_t *oid = json_object_get(json_object_get(l, "id"), "order");
+    const char *owner = json_string_value(json_object_get(oid, "owner"));
+    if (owner == NULL || d->lease_count >= PD_LEASE_MAX) {
+        return;
+    }
+    pd_lease_t *x = &d->leases[d->lease_count++];
+    memset(x, 0, sizeof(*x));
+    (void)snprintf(x->owner, sizeof(x->owner), "%s", owner);
+    x->dseq = pd_u64(oid, "dseq");
+    x->gseq = (uint32_t)pd_u64(oid, "gseq");
+    x->oseq = (uint32_t)pd_u64(oid, "oseq");
+    x->active = active;
+    x->last_confirmed_height = pd_u64(l, "last_confirmed_height");
+}
+
+static int pd_leases_load(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
+{
+    d->lease_count = 0;
+    static const char *const states[] = {"LEASE_ACTIVE", "LEASE_CLOSING"};
+    for (int s = 0; s < 2; s++) {
+        char page[256] = "";
+        for (uint32_t pages = 0; pages < PD_LEASE_MAX / 100u + 1u; pages++) {
+            char path[600];
+            (void)snprintf(path, sizeof(path), "/leases?provider=%s&state=%s&limit=100%s%s",
+                           d->addr, states[s], page[0] != '\0' ? "&page=" : "", page);
+            json_t *list = NULL;
+            KUMO_GUARD(pd_http_on(d->curl, d->cfg.node_url, path, NULL, &list, err));
+            size_t i;
+            const json_t *l;
+            json_array_foreach(json_object_get(list, "items"), i, l)
+            {
+                pd_lease_add(d, l, s == 0);
+            }
+            const char *next = json_string_value(json_object_get(list, "next"));
+            bool more = next != NULL && strlen(next) < sizeof(page);
+            if (more) {
+                (void)snprintf(page, sizeof(page), "%s", next);
+            }
+            json_decref(list);
+            if (!more) {
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+static void pd_names(const kumo_provider_daemon_t *d,
+                     const char *owner,
+                     uint64_t dseq,
+                     const char *workload,
+                     uint32_t instance,
+                     char out[KUMO_RUNTIME_NAME_BYTES_MAX])
+{
+    /* kumo1 + 8 / 12 characters of the addresses: unique enough on one provider, and the
+     * labels (not the names) say what a container belongs to. */
+    int n = snprintf(out, KUMO_RUNTIME_NAME_BYTES_MAX, "kumo-%.8s-%.12s-%" PRIu64, d->addr + 5,
+                     owner + 5, dseq);
+    if (workload != NULL && n > 0) {
+        (void)snprintf(out + n, KUMO_RUNTIME_NAME_BYTES_MAX - (size_t)n, "-%s-%u", workload,
+                       instance);
+    }
+}
+
+static const kumo_runtime_container_t *pd_container_find(const kumo_provider_daemon_t *d,
+                                                         const char *name)
+{
+    for (uint32_t i = 0; i < d->container_count; i++) {
+        const char *n = d->containers[i].name;
+        if (strcmp(n[0] == '/' ? n + 1 : n, name) == 0) {
+            return &d->containers[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- one deployment ---- */
+
+static bool pd_port_taken(const kumo_provider_daemon_t *d, uint32_t port)
+{
+    for (uint32_t i = 0; i < d->container_count; i++) {
+        for (uint32_t k = 0; k < d->containers[i].port_count; k++) {
+            if (d->containers[i].host_ports[k] == port) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* A free host port of the range (round robin, so a port another process holds is not tried
+ * again at once). 0 when none. */
+static uint16_t pd_port_pick(kumo_provider_daemon_t *d, uint32_t *cursor)
+{
+    uint32_t span = d->cfg.port_range_max - d->cfg.port_range_min + 1u;
+    for (uint32_t k = 0; k < span; k++) {
+        uint32_t p = d->cfg.port_range_min + (*cursor)++ % span;
+        if (!pd_port_taken(d, p)) {
+            return (uint16_t)p;
+        }
+    }
+    return 0;
+}
+
+typedef struct pd_spec_mem {
+    char name[KUMO_RUNTIME_NAME_BYTES_MAX];
+    char dseq[24], gseq[16], oseq[16], inst[16];
+    const char *env[KUMO_RUNTIME_ENV_COUNT_MAX + 1];
+    char env_text[KUMO_RUNTIME_ENV_COUNT_MAX][512];
+    const char *hosts[KUMO_RUNTIME_ENV_COUNT_MAX + 1];
+    char host_text[KUMO_RUNTIME_ENV_COUNT_MAX][KUMO_NAME_BYTES_MAX + 70];
+    const char *cmd[KUMO_RUNTIME_CMD_COUNT_MAX + 1];
+} pd_spec_mem_t;
+
+static void
+pd_spec_env_hosts(const pd_dep_t *dep, const Kumo__ManifestWorkload *w, pd_spec_mem_t *mem)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->n_env && n < KUMO_RUNTIME_ENV_COUNT_MAX; i++, n++) {
+        (void)snprintf(mem->env_text[n], sizeof(mem->env_text[n]), "%s=%s", w->env[i]->key,
+                       w->env[i]->value);
+        mem->env[n] = mem->env_text[n];
+    }
+    mem->env[n] = NULL;
+    n = 0;
+    for (size_t i = 0; i < dep->m->n_workloads && n < KUMO_RUNTIME_ENV_COUNT_MAX; i++) {
+        if (strcmp(dep->m->workloads[i]->name, w->name) != 0 && dep->gateway[0] != '\0') {
+            (void)snprintf(mem->host_text[n], sizeof(mem->host_text[n]), "%s:%s",
+                           dep->m->workloads[i]->name, dep->gateway);
+            mem->hosts[n] = mem->host_text[n];
+            n++;
+        }
+    }
+    mem->hosts[n] = NULL;
+    for (n = 0; n < w->n_command && n < KUMO_RUNTIME_CMD_COUNT_MAX; n++) {
+        mem->cmd[n] = w->command[n];
+    }
+    mem->cmd[n] = NULL;
+}
+
+static void pd_spec_build(kumo_provider_daemon_t *d,
+                          const pd_dep_t *dep,
+                          const pd_lease_t *l,
+                          const Kumo__ManifestWorkload *w,
+                          uint32_t instance,
+                          pd_spec_mem_t *mem,
+                          kumo_runtime_container_spec_t *s)
+{
+    static uint32_t cursor;
+    memset(s, 0, sizeof(*s));
+    pd_names(d, dep->owner, dep->dseq, w->name, instance, mem->name);
+    (void)snprintf(mem->dseq, sizeof(mem->dseq), "%" PRIu64, dep->dseq);
+    (void)snprintf(mem->gseq, sizeof(mem->gseq), "%u", l->gseq);
+    (void)snprintf(mem->oseq, sizeof(mem->oseq), "%u", l->oseq);
+    (void)snprintf(mem->inst, sizeof(mem->inst), "%u", instance);
+    pd_spec_env_hosts(dep, w, mem);
+    s->name = mem->name;
+    s->image = w->image;
+    s->cmd = w->n_command > 0 ? mem->cmd : NULL;
+    s->env = mem->env;
+    s->network = dep->network;
+    s->extra_hosts = mem->hosts[0] != NULL ? mem->hosts : NULL;
+    s->millicpu = w->compute != NULL ? w->compute->cpu_milli : 0;
+    s->memory_bytes = w->compute != NULL ? w->compute->memory_bytes : 0;
+    for (size_t p = 0; p < w->n_ports && s->port_count < KUMO_RUNTIME_PORT_COUNT_MAX; p++) {
+        kumo_runtime_port_t *rp = &s->ports[s->port_count++];
+        rp->container_port = (uint16_t)w->ports[p]->port;
+        rp->host_port = pd_port_published(dep->m, w, w->ports[p]) ? pd_port_pick(d, &cursor) : 0;
+        rp->host_ip = "0.0.0.0";
+    }
+    const kumo_runtime_label_t labels[] = {
+        {"kumo.managed", "1"},
+        {"kumo.provider", d->addr},
+        {"kumo.owner", dep->owner},
+        {"kumo.dseq", mem->dseq},
+        {"kumo.gseq", mem->gseq},
+        {"kumo.oseq", mem->oseq},
+        {"kumo.workload", w->name},
+        {"kumo.instance", mem->inst},
+        {"kumo.version", dep->version_hex},
+    };
+    memcpy(s->labels, labels, sizeof(labels));
+    s->label_count = sizeof(labels) / sizeof(labels[0]);
+}
+
+/* Makes one instance run at the manifest's version; true when it runs. */
+static bool pd_instance_work(kumo_provider_daemon_t *d,
+                             pd_dep_t *dep,
+                             const pd_lease_t *l,
+                             const Kumo__ManifestWorkload *w,
+                             uint32_t instance)
+{
+    pd_spec_mem_t *mem = kumo_calloc(1, sizeof(*mem));
+    if (mem == NULL) {
+        return false;
+    }
+    kumo_runtime_container_spec_t spec;
+    pd_spec_build(d, dep, l, w, instance, mem, &spec);
+    const kumo_runtime_container_t *c = pd_container_find(d, mem->name);
+    bool ok = c != NULL && c->state == KUMO_RUNTIME_STATE_RUNNING &&
+              strcmp(c->version, dep->version_hex) == 0 && c->oseq == l->oseq;
+    kumo_err_ctx_t err = {0};
+    if (!ok && c != NULL) {
+        KUMO_LOG_INFO("provider", "container_replaced", "name=%s state=%d version=%.12s", mem->name,
+                      (int)c->state, c->version);
+    }
+    if (!ok) {
+        char id[KUMO_RUNTIME_ID_BYTES_MAX];
+        int rc = c != NULL ? kumo_runtime_container_remove(d->runtime, c->id, &err) : 0;
+        rc = rc == 0 ? kumo_runtime_container_run(d->runtime, &spec, id, &err) : rc;
+        ok = rc == 0;
+        if (ok) {
+            KUMO_LOG_INFO("provider", "container_started", "name=%s image=%s", mem->name, w->image);
+        } else {
+            KUMO_LOG_WARN("provider", "container_failed", "name=%s code=%s detail=\"%s\"",
+                          mem->name, kumo_err_name(rc), err.detail);
+        }
+    }
+    kumo_free(mem);
+    return ok;
+}
+
+/* Runs the workloads of lease l; true when every instance runs. */
+static bool pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, const pd_lease_t *l)
+{
+    if (dep->m == NULL) {
+        return true; /* ready: waiting for the tenant's manifest */
+    }
+    if (l->gseq >= dep->group_count) {
+        return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < dep->m->n_workloads; i++) {
+        const Kumo__ManifestWorkload *w = dep->m->workloads[i];
+        if (strcmp(w->group, dep->groups[l->gseq]) != 0) {
+            continue;
+        }
+        for (uint32_t k = 0; k < w->count; k++) {
+            ok = pd_instance_work(d, dep, l, w, k) && ok;
+        }
+    }
+    return ok;
+}
+
+/* ---- forwards ---- */
+
+static const char *pd_ip_of(kumo_provider_daemon_t *d, const char *id)
+{
+    static struct {
+        char id[KUMO_RUNTIME_ID_BYTES_MAX];
+        char ip[64];
+    } cache[64];
+    static uint32_t next;
+    for (uint32_t i = 0; i < 64u; i++) {
+        if (strcmp(cache[i].id, id) == 0) {
+            return cache[i].ip;
+        }
+    }
+    kumo_runtime_inspect_t in;
+    if (kumo_runtime_container_inspect(d->runtime, id, &in, NULL) != 0 || in.ip[0] == '\0') {
+        return NULL;
+    }
+    uint32_t k = next++ % 64u;
+    (void)snprintf(cache[k].id, sizeof(cache[k].id), "%s", id);
+    (void)snprintf(cache[k].ip, sizeof(cache[k].ip), "%s", in.ip);
+    return cache[k].ip;
+}
+
+/* Where workload w's port p runs: its running containers here, else the tenant's link. */
+static void pd_forward_targets(kumo_provider_daemon_t *d,
+                               const pd_dep_t *dep,
+                               const json_t *links,
+                               const Kumo__ManifestWorkload *w,
+                               uint32_t port,
+                               pd_fwd_entry_t *e)
+{
+    for (uint32_t i = 0; i < d->container_count && e->target_count < PD_FWD_TARGET_MAX; i++) {
+        const kumo_runtime_container_t *c = &d->containers[i];
+        const char *ip = NULL;
+        if (c->state == KUMO_RUNTIME_STATE_RUNNING && c->dseq == dep->dseq &&
+            strcmp(c->owner, dep->owner) == 0 && strcmp(c->workload, w->name) == 0 &&
+            (ip = pd_ip_of(d, c->id)) != NULL) {
+            pd_fwd_target_t *t = &e->targets[e->target_count++];
+            (void)snprintf(t->host, sizeof(t->host), "%s", ip);
+            t->port = (uint16_t)port;
+        }
+    }
+    size_t i;
+    const json_t *l;
+    json_array_foreach(links, i, l)
+    {
+        const char *host = json_string_value(json_object_get(l, "host"));
+        if (e->target_count == 0 && host != NULL &&
+            strcmp(json_string_value(json_object_get(l, "workload")), w->name) == 0 &&
+            pd_u64(l, "port") == port) {
+            pd_fwd_target_t *t = &e->targets[e->target_count++];
+            (void)snprintf(t->host, sizeof(t->host), "%s", host);
+            t->port = (uint16_t)pd_u64(l, "host_port");
+        }
+    }
+}
+
+static json_t *pd_links_load(const kumo_provider_daemon_t *d, const pd_dep_t *dep)
+{
+    char path[PD_PATH_BYTES];
+    if (pd_deployment_path(d->home, dep->owner, dep->dseq, "links", path) != 0) {
+        return NULL;
+    }
+    json_t *j = json_load_file(path, 0, NULL);
+    json_t *links = json_incref(json_object_get(j, "links"));
+    json_decref(j);
+    return links;
+}
+
+/* A forward on the gateway for every port of every workload that a rule (other than global)
+ * lets some workload reach. */
+static void
+pd_forwards_add(kumo_provider_daemon_t *d, const pd_dep_t *dep, pd_fwd_entry_t *es, uint32_t *count)
+{
+    json_t *links = pd_links_load(d, dep);
+    for (size_t i = 0; i < dep->m->n_workloads; i++) {
+        const Kumo__ManifestWorkload *w = dep->m->workloads[i];
+        for (size_t p = 0; p < w->n_ports && *count < PD_FWD_ENTRY_MAX; p++) {
+            bool reachable = false;
+            for (size_t r = 0; r < w->ports[p]->n_expose; r++) {
+                reachable = reachable || !w->ports[p]->expose[r]->global;
+            }
+            if (!reachable) {
+                continue;
+            }
+            pd_fwd_entry_t *e = &es[(*count)++];
+            memset(e, 0, sizeof(*e));
+            (void)snprintf(e->ip, sizeof(e->ip), "%s", dep->gateway);
+            e->port = (uint16_t)w->ports[p]->port;
+            pd_forward_targets(d, dep, links, w, w->ports[p]->port, e);
+        }
+    }
+    json_decref(links);
+}
+
+/* ---- the pass ---- */
+
+static void pd_dep_work(kumo_provider_daemon_t *d,
+                        const char *owner,
+                        uint64_t dseq,
+                        bool *ok,
+                        pd_fwd_entry_t *fwd,
+                        uint32_t *fwd_count)
+{
+    pd_dep_t *dep = kumo_calloc(1, sizeof(*dep));
+    if (dep == NULL) {
+        return;
+    }
+    dep->owner = owner;
+    dep->dseq = dseq;
+    pd_names(d, owner, dseq, NULL, 0, dep->network);
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
+    kumo_err_ctx_t err = {0};
+    int rc = pd_manifest_load(d->home, owner, dseq, &dep->m, version, &err);
+    if (rc == 0) {
+        rc = kumo_codec_hex_encode(kumo_bytes_make(version, sizeof(version)), dep->version_hex,
+                                   sizeof(dep->version_hex));
+        rc = rc == 0 ? pd_group_names(d->curl, d->cfg.node_url, owner, dseq, dep->groups,
+                                      PD_GROUP_MAX, &dep->group_count, &err)
+                     : rc;
+        char dseq_text[24];
+        (void)snprintf(dseq_text, sizeof(dseq_text), "%" PRIu64, dseq);
+        const kumo_runtime_label_t labels[] = {{"kumo.managed", "1"},
+                                               {"kumo.provider", d->addr},
+                                               {"kumo.owner", owner},
+                                               {"kumo.dseq", dseq_text}};
+        if (rc == 0 &&
+            (kumo_runtime_network_create(d->runtime, dep->network, labels, 4, &err) != 0 ||
+             kumo_runtime_network_gateway(d->runtime, dep->network, dep->gateway, &err) != 0)) {
+            dep->gateway[0] = '\0'; /* no forwards, no host entries: retried next block */
+        }
+    } else if (rc != KUMO_ENOTFOUND) {
+        KUMO_LOG_WARN("provider", "manifest_unreadable", "deployment=%s/%" PRIu64 " detail=\"%s\"",
+                      owner, dseq, err.detail);
+    }
+    for (uint32_t i = 0; i < d->lease_count; i++) {
+        const pd_lease_t *l = &d->leases[i];
+        if (l->active && l->dseq == dseq && strcmp(l->owner, owner) == 0) {
+            ok[i] = (rc == 0 || rc == KUMO_ENOTFOUND) && pd_lease_work(d, dep, l);
+        }
+    }
+    if (dep->m != NULL && dep->gateway[0] != '\0') {
+        pd_forwards_add(d, dep, fwd, fwd_count);
+    }
+    if (dep->m != NULL) {
+        kumo_codec_free(&dep->m->base);
+    }
+    kumo_free(dep);
+}
+
+static bool pd_lease_wants(const kumo_provider_daemon_t *d, const kumo_runtime_container_t *c)
+{
+    for (uint32_t i = 0; i < d->lease_count; i++) {
+        const pd_lease_t *l = &d->leases[i];
+        if (l->active && l->dseq == c->dseq && l->gseq == c->gseq &&
+            strcmp(l->owner, c->owner) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Removes the containers and networks no active lease wants; a closing lease whose
+ * containers could not all be removed is not ok (not released yet). */
+static void pd_orphans_remove(kumo_provider_daemon_t *d, bool *ok)
+{
+    kumo_err_ctx_t err = {0};
+    for (uint32_t i = 0; i < d->container_count; i++) {
+        const kumo_runtime_container_t *c = &d->containers[i];
+        if (pd_lease_wants(d, c)) {
+            continue;
+        }
+        bool gone = kumo_runtime_container_remove(d->runtime, c->id, &err) == 0;
+        KUMO_LOG_INFO("provider", gone ? "container_removed" : "container_remove_failed", "name=%s",
+                      c->name);
+        for (uint32_t k = 0; k < d->lease_count && !gone; k++) {
+            const pd_lease_t *l = &d->leases[k];
+            ok[k] = ok[k] &&
+                    !(l->dseq == c->dseq && l->gseq == c->gseq && strcmp(l->owner, c->owner) == 0);
+        }
+    }
+    char(*nets)[KUMO_RUNTIME_NAME_BYTES_MAX] = kumo_calloc(64, sizeof(*nets));
+    uint32_t n = 0;
+    if (nets != NULL &&
+        kumo_runtime_network_list(d->runtime, "kumo.provider", d->addr, nets, 64, &n, &err) == 0) {
+        for (uint32_t k = 0; k < n; k++) {
+            bool used = false;
+            for (uint32_t i = 0; i < d->lease_count && !used; i++) {
+                char want[KUMO_RUNTIME_NAME_BYTES_MAX];
+                pd_names(d, d->leases[i].owner, d->leases[i].dseq, NULL, 0, want);
+                used = d->leases[i].active && strcmp(want, nets[k]) == 0;
+            }
+            if (!used && kumo_runtime_network_remove(d->runtime, nets[k], &err) == 0) {
+                KUMO_LOG_INFO("provider", "network_removed", "name=%s", nets[k]);
+            }
+        }
+    }
+    kumo_free(nets);
+}
+
+/* ---- confirmations ---- */
+
+static bool pd_sent_recently(kumo_provider_daemon_t *d, const char *order)
+{
+    for (uint32_t i = 0; i < d->sent_count;) {
+        if (d->sent[i].height + PD_RESEND_BLOCKS <= d->height) {
+            d->sent[i] = d->sent[--d->sent_count]; /* expired */
+            continue;
+        }
+        if (strcmp(d->sent[i].order, order) == 0) {
+            return true;
+        }
+        i++;
+    }
+    return false;
+}
+
+static bool pd_confirm_due(const kumo_provider_daemon_t *d, const pd_lease_t *l)
+{
+    uint64_t half = d->period / 2u;
+    uint64_t margin =
+        d->period > d->cfg.confirm_margin_blocks ? d->period - d->cfg.confirm_margin_blocks : 1u;
+    uint64_t every = half < margin ? half : margin;
+    every = every > 0 ? every : 1u;
+    return !l->active || d->height >= l->last_confirmed_height + every;
+}
+
+typedef struct pd_confirm_batch {
+    uint8_t owners[PD_CONFIRM_BATCH_MAX][KUMO_ADDRESS_BYTES];
+    Kumo__OrderId ids[PD_CONFIRM_BATCH_MAX];
+    Kumo__LeaseConfirmation lc[PD_CONFIRM_BATCH_MAX];
+    Kumo__LeaseConfirmation *ptrs[PD_CONFIRM_BATCH_MAX];
+    char orders[PD_CONFIRM_BATCH_MAX][KUMO_ID_TEXT_BYTES];
+    size_t count;
+} pd_confirm_batch_t;
+
+static void pd_confirm_flush(kumo_provider_daemon_t *d, pd_confirm_batch_t *b)
+{
+    if (b->count == 0) {
+        return;
+    }
+    Kumo__MsgSubmitLeaseConfirmation m = KUMO__MSG_SUBMIT_LEASE_CONFIRMATION__INIT;
+    m.n_confirmations = b->count;
+    m.confirmations = b->ptrs;
+    Kumo__Msg msg = KUMO__MSG__INIT;
+    msg.sum_case = KUMO__MSG__SUM_SUBMIT_LEASE_CONFIRMATION;
+    msg.submit_lease_confirmation = &m;
+    Kumo__Msg *ptr = &msg;
+    kumo_err_ctx_t err = {0};
+    int rc = pd_tx_send(d, &ptr, 1, &err);
+    for (size_t i = 0; i < b->count; i++) {
+        if (rc == 0 && d->sent_count < PD_SENT_MAX) {
+            pd_sent_t *s = &d->sent[d->sent_count++];
+            (void)snprintf(s->order, sizeof(s->order), "%s", b->orders[i]);
+            s->height = d->height;
+            d->confirmations_sent++;
+        }
+        KUMO_LOG_INFO("provider", rc == 0 ? "lease_confirmed" : "confirm_failed",
+                      "order=%s released=%d code=%s", b->orders[i], b->lc[i].released,
+                      kumo_err_name(rc));
+    }
+    if (rc < 0) {
+        KUMO_LOG_WARN("provider", "confirm_failed", "detail=\"%s\"", err.detail);
+    }
+    b->count = 0;
+}
+
+static void pd_confirm(kumo_provider_daemon_t *d, const bool *ok)
+{
+    pd_confirm_batch_t *b = kumo_calloc(1, sizeof(*b));
+    for (uint32_t i = 0; b != NULL && i < d->lease_count; i++) {
+        const pd_lease_t *l = &d->leases[i];
+        char *order = b->orders[b->count];
+        (void)snprintf(order, KUMO_ID_TEXT_BYTES, "%s/%" PRIu64 "/%u/%u", l->owner, l->dseq,
+                       l->gseq, l->oseq);
+        if (!ok[i] || !pd_confirm_due(d, l) || pd_sent_recently(d, order) ||
+            kumo_codec_address_decode(l->owner, b->owners[b->count], NULL) != 0) {
+            continue;
+        }
+        size_t k = b->count++;
+        Kumo__OrderId id = KUMO__ORDER_ID__INIT;
+        b->ids[k] = id;
+        b->ids[k].owner.data = b->owners[k];
+        b->ids[k].owner.len = KUMO_ADDRESS_BYTES;
+        b->ids[k].dseq = l->dseq;
+        b->ids[k].gseq = l->gseq;
+        b->ids[k].oseq = l->oseq;
+        Kumo__LeaseConfirmation lc = KUMO__LEASE_CONFIRMATION__INIT;
+        b->lc[k] = lc;
+        b->lc[k].order = &b->ids[k];
+        b->lc[k].released = !l->active;
+        b->ptrs[k] = &b->lc[k];
+        if (b->count == PD_CONFIRM_BATCH_MAX) {
+            pd_confirm_flush(d, b);
+        }
+    }
+    if (b != NULL) {
+        pd_confirm_flush(d, b);
+    }
+    kumo_free(b);
+}
+
+void pd_work(kumo_provider_daemon_t *d)
+{
+    atomic_store(&d->kick, 0);
+    kumo_err_ctx_t err = {0};
+    if (d->runtime == NULL && kumo_runtime_open(d->cfg.runtime_socket, &d->runtime, &err) < 0) {
+        return; /* nothing can be served, so nothing is confirmed */
+    }
+    d->container_count = 0;
+    if (pd_leases_load(d, &err) < 0 ||
+        kumo_runtime_container_list(d->runtime, "kumo.provider", d->addr, d->containers,
+                                    PD_CONTAINER_MAX, &d->container_count, &err) < 0) {
+        KUMO_LOG_WARN("provider", "work_skipped", "code=%s detail=\"%s\"", kumo_err_name(err.code),
+                      err.detail);
+        return;
+    }
+    bool *ok = kumo_calloc(PD_LEASE_MAX, sizeof(bool));
+    pd_fwd_entry_t *fwd = kumo_calloc(PD_FWD_ENTRY_MAX, sizeof(*fwd));
+    uint32_t fwd_count = 0;
+    if (ok == NULL || fwd == NULL) {
+        kumo_free(ok);
+        kumo_free(fwd);
+        return;
+    }
+    for (uint32_t i = 0; i < d->lease_count; i++) {
+        ok[i] = !d->leases[i].active; /* a closing lease: released once its containers are gone */
+    }
+    for (uint32_t i = 0; i < d->lease_count; i++) {
+        const pd_lease_t *l = &d->leases[i];
+        bool first = l->active; /* each deployment with an active lease once */
+        for (uint32_t k = 0; k < i && first; k++) {
+            first = !(d->leases[k].active && d->leases[k].dseq == l->dseq &&
+                      strcmp(d->leases[k].owner, l->owner) == 0);
+        }
+        if (first) {
+            pd_dep_work(d, l->owner, l->dseq, ok, fwd, &fwd_count);
+        }
+    }
+    pd_orphans_remove(d, ok);
+    pd_api_forwards(d, fwd, fwd_count);
+    pd_confirm(d, ok);
+    d->worked_height = d->height;
+    kumo_free(ok);
+    kumo_free(fwd);
+}
