@@ -26,6 +26,7 @@ tenant_home=$tn/tenant
 sock=$work/podman.sock
 podman_remote() { podman --remote --url "unix://$sock" "$@"; }
 pids=()
+dc=()
 started=
 
 if [ -t 1 ]; then
@@ -40,12 +41,14 @@ k() { "$kumo" "$@" --home "$tenant_home"; }
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    if [ -S "$sock" ]; then
-        ids=$(podman_remote ps -aq --filter label=kumo.managed=1 2>/dev/null || true)
-        [ -z "$ids" ] || podman_remote rm -f -t 1 $ids >/dev/null 2>&1 || true
-        nets=$(podman_remote network ls -q --filter label=kumo.managed=1 2>/dev/null || true)
-        [ -z "$nets" ] || podman_remote network rm -f $nets >/dev/null 2>&1 || true
-    fi
+    # Only what this demo's providers made (the podman storage is the machine's).
+    for a in "${dc[@]}"; do
+        [ -S "$sock" ] || break
+        mapfile -t ids < <(podman_remote ps -aq --filter "label=kumo.provider=$a" 2>/dev/null)
+        [ ${#ids[@]} -eq 0 ] || podman_remote rm -f -t 1 "${ids[@]}" >/dev/null 2>&1 || true
+        mapfile -t nets < <(podman_remote network ls -q --filter "label=kumo.provider=$a" 2>/dev/null)
+        [ ${#nets[@]} -eq 0 ] || podman_remote network rm -f "${nets[@]}" >/dev/null 2>&1 || true
+    done
     [ -z "$started" ] || "$kumo" testnet stop --dir "$tn" >/dev/null 2>&1 || true
     [ -z "${podman_pid:-}" ] || { kill "$podman_pid" 2>/dev/null; wait "$podman_pid" 2>/dev/null; } || true
 }
@@ -115,12 +118,12 @@ for j in 0 1; do
     "$kumo" provider register --home "$home" --host-uri "https://127.0.0.1:$api_port" | indent
     "$kumo" provider start --home "$home" >"$work/provider$j.log" 2>&1 &
     pids+=($!)
-    eval "dc$j=\$(\"\$kumo\" keys show provider --address --home \"\$home\")"
+    dc[$j]=$("$kumo" keys show provider --address --home "$home")
 done
 wait_for 30 "both providers' APIs" grep -q api_listening "$work/provider1.log"
-say "dc-east $dc0 (us-east), dc-west $dc1 (us-west): daemons running, logs in $work"
-b0_start=$(balance "$dc0")
-b1_start=$(balance "$dc1")
+say "dc-east ${dc[0]} (us-east), dc-west ${dc[1]} (us-west): daemons running, logs in $work"
+b0_start=$(balance "${dc[0]}")
+b1_start=$(balance "${dc[1]}")
 bt_start=$(balance "$(k keys show tenant --address)")
 
 bold "2. the tenant deploys examples/webapp/stack.yml"
@@ -131,10 +134,10 @@ url=$(k deploy status "$work/stack.yml" --output json | tr -d ' \n' |
 [ -n "$url" ] || { echo "demo: no global endpoint in the status" >&2; exit 1; }
 
 bold "3. the web tier answers at $url (its counter lives at the other datacenter)"
-for i in 1 2 3; do
+for _ in 1 2 3; do
     say "$(curl -fsS --max-time 5 "$url/")"
 done
-podman_remote ps --filter label=kumo.managed=1 \
+podman_remote ps --filter "label=kumo.owner=$(k keys show tenant --address)" \
     --format '{{.Names}}  {{.Image}}  {{.Status}}  {{.Ports}}' | indent
 
 bold "4. the providers confirm their leases and are paid from the escrow"
@@ -144,26 +147,26 @@ lease_paid() {
         grep -o '[0-9][0-9]*' || echo 0
 }
 say "(each locked its bid's collateral, so balances start below where they were)"
-for round in 1 2; do
-    p0=$(lease_paid "$dc0")
-    p1=$(lease_paid "$dc1")
-    more_paid() { [ "$(lease_paid "$dc0")" -gt "$p0" ] && [ "$(lease_paid "$dc1")" -gt "$p1" ]; }
+for _ in 1 2; do
+    p0=$(lease_paid "${dc[0]}")
+    p1=$(lease_paid "${dc[1]}")
+    more_paid() { [ "$(lease_paid "${dc[0]}")" -gt "$p0" ] && [ "$(lease_paid "${dc[1]}")" -gt "$p1" ]; }
     wait_for 120 "the next confirmations of both providers" more_paid
-    say "height $(height): dc-east paid $(lease_paid "$dc0") ukumo so far (balance" \
-        "$(balance "$dc0")), dc-west paid $(lease_paid "$dc1") (balance $(balance "$dc1"))"
+    say "height $(height): dc-east paid $(lease_paid "${dc[0]}") ukumo so far (balance" \
+        "$(balance "${dc[0]}")), dc-west paid $(lease_paid "${dc[1]}") (balance $(balance "${dc[1]}"))"
 done
 k query leases --owner tenant | indent
 
 bold "5. the tenant closes the deployment; the providers release and the escrow returns"
 k deploy close "$work/stack.yml" --from tenant | indent
-left=$(podman_remote ps -aq --filter label=kumo.managed=1 | wc -l)
+left=$(podman_remote ps -aq --filter "label=kumo.owner=$(k keys show tenant --address)" | wc -l)
 say "containers left at the providers: $left"
 [ "$left" -eq 0 ]
 
 bold "6. balances (tenant paid the providers; collateral back to the providers)"
 printf '   %-8s %14s %12s\n' actor balance change
-for who in "tenant:$(k keys show tenant --address):$bt_start" "dc-east:$dc0:$b0_start" \
-    "dc-west:$dc1:$b1_start"; do
+for who in "tenant:$(k keys show tenant --address):$bt_start" "dc-east:${dc[0]}:$b0_start" \
+    "dc-west:${dc[1]}:$b1_start"; do
     IFS=: read -r name addr start <<<"$who"
     b=$(balance "$addr")
     printf '   %-8s %14s %+12d\n' "$name" "$b ukumo" $((b - start))
@@ -172,6 +175,7 @@ done
 bold "stopping"
 cleanup
 pids=()
+dc=()
 started=
 podman_pid=
 say "providers, validators and the container runtime stopped; demo complete"

@@ -370,6 +370,34 @@ static void api_links(kumo_provider_api_t *api,
     api_json(req, 200, json_pack("{s:I}", "links", (json_int_t)count));
 }
 
+/* GET .../manifest or .../endpoints (owner or a peer provider of the deployment). */
+static void api_peer_get(kumo_provider_api_t *api,
+                         struct evhttp_request *req,
+                         const uint8_t caller[KUMO_ADDRESS_BYTES],
+                         const uint8_t owner[KUMO_ADDRESS_BYTES],
+                         uint64_t dseq,
+                         const char *what)
+{
+    kumo_buf_t out;
+    kumo_buf_init(&out, KUMO_PROVIDER_MANIFEST_BYTES_MAX);
+    kumo_err_ctx_t err = {0};
+    struct evbuffer *b = evbuffer_new();
+    if (api->backend.peer_get == NULL || b == NULL ||
+        api->backend.peer_get(api->backend.ctx, caller, owner, dseq, what, &out, &err) < 0 ||
+        evbuffer_add(b, out.ptr, out.len) != 0) {
+        api_error(req, 404, KUMO_ENOTFOUND, "nothing of this deployment for you here");
+    } else {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          strcmp(what, "manifest") == 0 ? "application/octet-stream"
+                                                        : "application/json");
+        evhttp_send_reply(req, 200, "OK", b);
+    }
+    if (b != NULL) {
+        evbuffer_free(b);
+    }
+    kumo_buf_free(&out);
+}
+
 static void api_deployment(kumo_provider_api_t *api, struct evhttp_request *req, const char *path)
 {
     uint8_t owner[KUMO_ADDRESS_BYTES];
@@ -385,6 +413,9 @@ static void api_deployment(kumo_provider_api_t *api, struct evhttp_request *req,
         api_error(req, 400, KUMO_EDECODE, "expected /deployments/<owner>/<dseq>/<what>");
     } else if (strcmp(leaf, "manifest") == 0 && cmd == EVHTTP_REQ_PUT) {
         api_manifest(api, req, caller, owner, dseq);
+    } else if ((strcmp(leaf, "manifest") == 0 || strcmp(leaf, "endpoints") == 0) &&
+               cmd == EVHTTP_REQ_GET) {
+        api_peer_get(api, req, caller, owner, dseq, leaf);
     } else if (memcmp(caller, owner, KUMO_ADDRESS_BYTES) != 0) {
         api_error(req, 403, KUMO_EUNAUTH, "only the deployment's owner may read it");
     } else if (strcmp(leaf, "status") == 0 && cmd == EVHTTP_REQ_GET) {

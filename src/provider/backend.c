@@ -10,12 +10,11 @@
  * The server certificate is issued at start for a fresh key by the provider's root CA
  * (home/ca.key, ca.crt) for the host of api_listen (public_address when that is a wildcard).
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <event2/event.h>
 #include <sodium.h>
@@ -80,7 +79,7 @@ static int pd_be_view(void *ctx,
     return 0;
 }
 
-/* Writes one file of the deployment under home/deployments (created 0700). */
+/* Writes one file of the deployment and kicks the main thread. */
 static int pd_be_store(pd_api_t *a,
                        const uint8_t owner[KUMO_ADDRESS_BYTES],
                        uint64_t dseq,
@@ -88,17 +87,9 @@ static int pd_be_store(pd_api_t *a,
                        kumo_bytes_t data,
                        kumo_err_ctx_t *err)
 {
-    char dir[PD_PATH_BYTES];
-    char path[PD_PATH_BYTES];
     char owner_text[KUMO_ADDRESS_TEXT_BYTES];
     kumo_codec_address_encode(owner, owner_text);
-    int n = snprintf(dir, sizeof(dir), "%s/deployments", a->d->home);
-    KUMO_ENSURE(n > 0 && (size_t)n < sizeof(dir) &&
-                    pd_deployment_path(a->d->home, owner_text, dseq, ext, path) == 0,
-                err, KUMO_ELIMIT, "path too long");
-    KUMO_ENSURE(mkdir(dir, 0700) == 0 || errno == EEXIST, err, KUMO_EIO, "mkdir %s: %s", dir,
-                strerror(errno));
-    KUMO_GUARD(kumo_wal_file_write(path, data, err));
+    KUMO_GUARD(pd_deployment_store(a->d->home, owner_text, dseq, ext, data, err));
     atomic_store(&a->d->kick, 1);
     return 0;
 }
@@ -283,6 +274,88 @@ static int pd_be_status(void *ctx,
     return rc;
 }
 
+/* The caller is the owner or a provider with an active lease in the deployment. */
+static int pd_be_peer_check(pd_api_t *a,
+                            const uint8_t caller[KUMO_ADDRESS_BYTES],
+                            const uint8_t owner[KUMO_ADDRESS_BYTES],
+                            uint64_t dseq,
+                            kumo_err_ctx_t *err)
+{
+    if (memcmp(caller, owner, KUMO_ADDRESS_BYTES) == 0) {
+        return 0;
+    }
+    char owner_text[KUMO_ADDRESS_TEXT_BYTES];
+    char caller_text[KUMO_ADDRESS_TEXT_BYTES];
+    kumo_codec_address_encode(owner, owner_text);
+    kumo_codec_address_encode(caller, caller_text);
+    char path[512];
+    (void)snprintf(path, sizeof(path),
+                   "/leases?owner=%s&dseq=%" PRIu64 "&provider=%s&state=LEASE_ACTIVE&limit=1",
+                   owner_text, dseq, caller_text);
+    json_t *l = NULL;
+    KUMO_GUARD(pd_http_on(a->curl, a->d->cfg.node_url, path, NULL, &l, err));
+    bool peer = json_array_size(json_object_get(l, "items")) > 0;
+    json_decref(l);
+    KUMO_ENSURE(peer, err, KUMO_ENOTFOUND, "not a provider of this deployment");
+    return 0;
+}
+
+/* The published deployment-scope endpoints as {"endpoints": [...]}. */
+static int pd_be_endpoints(pd_api_t *a,
+                           const uint8_t owner[KUMO_ADDRESS_BYTES],
+                           uint64_t dseq,
+                           kumo_buf_t *out,
+                           kumo_err_ctx_t *err)
+{
+    json_t *st = NULL;
+    KUMO_GUARD(pd_be_status(a, owner, dseq, &st, err));
+    json_t *eps = json_array();
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(st, "endpoints"), i, e)
+    {
+        const char *scope = json_string_value(json_object_get(e, "scope"));
+        if (scope != NULL && strcmp(scope, "deployment") == 0) {
+            (void)json_array_append(eps, (json_t *)(uintptr_t)e);
+        }
+    }
+    json_decref(st);
+    json_t *j = json_pack("{s:o}", "endpoints", eps);
+    char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    int rc = text != NULL && kumo_buf_append(out, text, strlen(text)) == 0
+                 ? 0
+                 : kumo_err_set(err, KUMO_ENOMEM, "endpoints");
+    free(text);
+    return rc;
+}
+
+static int pd_be_peer_get(void *ctx,
+                          const uint8_t caller[KUMO_ADDRESS_BYTES],
+                          const uint8_t owner[KUMO_ADDRESS_BYTES],
+                          uint64_t dseq,
+                          const char *what,
+                          kumo_buf_t *out,
+                          kumo_err_ctx_t *err)
+{
+    pd_api_t *a = ctx;
+    KUMO_GUARD(pd_be_peer_check(a, caller, owner, dseq, err));
+    if (strcmp(what, "endpoints") == 0) {
+        return pd_be_endpoints(a, owner, dseq, out, err);
+    }
+    char owner_text[KUMO_ADDRESS_TEXT_BYTES];
+    kumo_codec_address_encode(owner, owner_text);
+    char file[PD_PATH_BYTES];
+    KUMO_ENSURE(pd_deployment_path(a->d->home, owner_text, dseq, "manifest", file) == 0, err,
+                KUMO_ELIMIT, "path too long");
+    size_t len = 0;
+    KUMO_ENSURE(kumo_buf_reserve(out, KUMO_PROVIDER_MANIFEST_BYTES_MAX) == 0, err, KUMO_ENOMEM,
+                "manifest");
+    KUMO_GUARD(kumo_wal_file_read(file, out->ptr, KUMO_PROVIDER_MANIFEST_BYTES_MAX, &len, err));
+    out->len = len;
+    return 0;
+}
+
 static int pd_be_logs(void *ctx,
                       const uint8_t owner[KUMO_ADDRESS_BYTES],
                       uint64_t dseq,
@@ -444,7 +517,8 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
                                       .status = pd_be_status,
                                       .logs = pd_be_logs,
                                       .info = pd_be_info,
-                                      .links = pd_be_links};
+                                      .links = pd_be_links,
+                                      .peer_get = pd_be_peer_get};
     kumo_provider_api_cfg_t cfg = {
         .listen = d->cfg.api_listen, .server_cert_pem = kumo_buf_bytes(&chain), .server_key = &srv};
     rc = rc == 0 ? pd_fwd_open(a->base, &a->fwd, err) : rc;

@@ -526,6 +526,11 @@ void kumo_provider_daemon_close(kumo_provider_daemon_t *d)
     }
     kumo_buf_free(&d->line);
     kumo_buf_free(&d->ev_data);
+    kumo_buf_free(&d->peer_cert_pem);
+    if (d->peer_key_pem.ptr != NULL) {
+        sodium_memzero(d->peer_key_pem.ptr, d->peer_key_pem.cap);
+    }
+    kumo_buf_free(&d->peer_key_pem);
     sodium_memzero(&d->key, sizeof(d->key));
     kumo_free(d);
 }

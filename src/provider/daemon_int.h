@@ -87,6 +87,9 @@ struct kumo_provider_daemon {
     atomic_int kick; /* the API stored a manifest or links: reconcile now */
     /* backend.c */
     pd_api_t *api;
+    /* peer.c: our client certificate (self-signed from the account key) */
+    kumo_buf_t peer_cert_pem;
+    kumo_buf_t peer_key_pem;
 };
 
 /* ---- daemon.c ---- */
@@ -112,6 +115,13 @@ void pd_work(kumo_provider_daemon_t *d);
 /* home/deployments/<owner>-<dseq>.<ext> */
 KUMO_MUST_USE int pd_deployment_path(
     const char *home, const char *owner, uint64_t dseq, const char *ext, char out[PD_PATH_BYTES]);
+/* Writes home/deployments/<owner>-<dseq>.<ext> atomically (the directory created 0700). */
+KUMO_MUST_USE int pd_deployment_store(const char *home,
+                                      const char *owner,
+                                      uint64_t dseq,
+                                      const char *ext,
+                                      kumo_bytes_t data,
+                                      kumo_err_ctx_t *err);
 /* The stored manifest of a deployment, decoded; KUMO_ENOTFOUND when none. */
 KUMO_MUST_USE int pd_manifest_load(const char *home,
                                    const char *owner,
@@ -135,6 +145,22 @@ bool pd_port_published(const Kumo__Manifest *m,
                        const Kumo__ManifestWorkload *w,
                        const Kumo__ManifestPort *p);
 bool pd_port_global(const Kumo__ManifestPort *p);
+
+/* ---- peer.c ---- */
+
+/* Peer-to-peer manifest delivery: asks the other providers with an active lease in the
+ * deployment for its manifest (mTLS: our account key's certificate, theirs checked against
+ * their on-chain root), keeps the first whose Merkle root is the on-chain version. 0 when
+ * stored, KUMO_ENOTFOUND when no peer had it. */
+KUMO_MUST_USE int
+pd_manifest_fetch(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, kumo_err_ctx_t *err);
+
+/* Asks the deployment's other providers for the endpoints they publish for workloads of
+ * other groups and keeps them as the deployment's links (home/.../<owner>-<dseq>.links), so
+ * cross-provider connections follow a workload that moved without the tenant. 1 when they
+ * changed, 0 when the same, KUMO_ENOTFOUND when no peer published any yet. */
+KUMO_MUST_USE int
+pd_links_fetch(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, kumo_err_ctx_t *err);
 
 /* ---- backend.c ---- */
 

@@ -83,6 +83,23 @@ typedef struct kumo_provider_api_backend {
                  const kumo_provider_link_t *links,
                  size_t link_count,
                  kumo_err_ctx_t *err);
+    /* What the providers of one deployment share (peer-to-peer delivery; the owner may read
+     * it too), appended to out:
+     *   "manifest"   GET .../manifest: the stored manifest bytes, so a provider that won a
+     *                re-ordered group fetches it from the others;
+     *   "endpoints"  GET .../endpoints: JSON {"endpoints": [...]} of the ports this provider
+     *                publishes for workloads of other groups, so providers wire the
+     *                deployment's cross-provider connections without the tenant.
+     * The caller is the owner or a provider holding an active lease in the deployment. Any
+     * refusal is KUMO_ENOTFOUND (answered 404 like a missing manifest, so nothing leaks).
+     * May be NULL: both routes then answer 404. */
+    int (*peer_get)(void *ctx,
+                    const uint8_t caller[KUMO_ADDRESS_BYTES],
+                    const uint8_t owner[KUMO_ADDRESS_BYTES],
+                    uint64_t dseq,
+                    const char *what,
+                    kumo_buf_t *out,
+                    kumo_err_ctx_t *err);
 } kumo_provider_api_backend_t;
 
 typedef struct kumo_provider_api_cfg {

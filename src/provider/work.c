@@ -33,6 +33,11 @@
 #define PD_CONFIRM_BATCH_MAX 64u
 #define PD_RESEND_BLOCKS     3u
 #define PD_GROUP_MAX         64u
+/* A lease without its manifest asks the deployment's other providers every this many
+ * blocks (the tenant usually uploads within a block of the lease). */
+#define PD_FETCH_EVERY 2u
+/* Links to workloads at other providers are refreshed from the peers this often. */
+#define PD_LINKS_EVERY 10u
 
 typedef char pd_name_t[KUMO_NAME_BYTES_MAX + 1];
 
@@ -57,6 +62,24 @@ int pd_deployment_path(
     int n =
         snprintf(out, PD_PATH_BYTES, "%s/deployments/%s-%" PRIu64 ".%s", home, owner, dseq, ext);
     return n > 0 && (size_t)n < PD_PATH_BYTES ? 0 : KUMO_ELIMIT;
+}
+
+int pd_deployment_store(const char *home,
+                        const char *owner,
+                        uint64_t dseq,
+                        const char *ext,
+                        kumo_bytes_t data,
+                        kumo_err_ctx_t *err)
+{
+    char dir[PD_PATH_BYTES];
+    char path[PD_PATH_BYTES];
+    int n = snprintf(dir, sizeof(dir), "%s/deployments", home);
+    KUMO_ENSURE(n > 0 && (size_t)n < sizeof(dir) &&
+                    pd_deployment_path(home, owner, dseq, ext, path) == 0,
+                err, KUMO_ELIMIT, "path too long");
+    KUMO_ENSURE(mkdir(dir, 0700) == 0 || errno == EEXIST, err, KUMO_EIO, "mkdir %s: %s", dir,
+                strerror(errno));
+    return kumo_wal_file_write(path, data, err);
 }
 
 int pd_manifest_load(const char *home,
@@ -511,6 +534,10 @@ static void pd_dep_work(kumo_provider_daemon_t *d,
     uint8_t version[KUMO_CRYPTO_HASH_BYTES];
     kumo_err_ctx_t err = {0};
     int rc = pd_manifest_load(d->home, owner, dseq, &dep->m, version, &err);
+    if (rc == KUMO_ENOTFOUND && (d->height + dseq) % PD_FETCH_EVERY == 0 &&
+        pd_manifest_fetch(d, owner, dseq, &err) == 0) {
+        rc = pd_manifest_load(d->home, owner, dseq, &dep->m, version, &err);
+    }
     if (rc == 0) {
         rc = kumo_codec_hex_encode(kumo_bytes_make(version, sizeof(version)), dep->version_hex,
                                    sizeof(dep->version_hex));
@@ -539,7 +566,19 @@ static void pd_dep_work(kumo_provider_daemon_t *d,
         }
     }
     if (dep->m != NULL && dep->gateway[0] != '\0') {
+        uint32_t first = *fwd_count;
         pd_forwards_add(d, dep, fwd, fwd_count);
+        bool missing = false;
+        for (uint32_t k = first; k < *fwd_count; k++) {
+            missing = missing || fwd[k].target_count == 0;
+        }
+        /* Targets at other providers: learn (and follow) their endpoints from the peers. */
+        if ((missing && (d->height + dseq) % PD_FETCH_EVERY == 0) ||
+            (first < *fwd_count && (d->height + dseq) % PD_LINKS_EVERY == 0)) {
+            if (pd_links_fetch(d, owner, dseq, &err) == 1) {
+                KUMO_LOG_INFO("provider", "links_learned", "deployment=%s/%" PRIu64, owner, dseq);
+            }
+        }
     }
     if (dep->m != NULL) {
         kumo_codec_free(&dep->m->base);
