@@ -190,7 +190,7 @@ static pid_t bp_setup(void)
     }
     snprintf(cmd, sizeof(cmd),
              "'%s' provider init --home '%s/provider0' --region us-east --node "
-             "http://127.0.0.1:%u --runtime-socket '%s' >/dev/null && sed -i "
+             "http://127.0.0.1:%u --runtime-socket '%s' --api-listen 127.0.0.1:0 >/dev/null && sed -i "
              "'s/^capacity_cpu_milli: .*/capacity_cpu_milli: 1000000000/; "
              "s/^capacity_memory_bytes: .*/capacity_memory_bytes: 1125899906842624/; "
              "s/^capacity_storage_bytes: .*/capacity_storage_bytes: 36028797018963968/' "

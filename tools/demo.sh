@@ -21,13 +21,10 @@ kumo=$(cd "$(dirname "$kumo")" && pwd)/$(basename "$kumo")
 root=$(cd "$(dirname "$0")/.." && pwd)
 block_ms=${KUMO_DEMO_BLOCK_MS:-500}
 work=$(mktemp -d "${TMPDIR:-/tmp}/kumo-demo-XXXXXX")
-tn=$work/testnet
-tenant_home=$tn/tenant
-sock=$work/podman.sock
-podman_remote() { podman --remote --url "unix://$sock" "$@"; }
-pids=()
-dc=()
-started=
+# shellcheck source=localdc.sh
+. "$root/tools/localdc.sh"
+localdc_init "$work" "$kumo"
+tenant_home=$LOCALDC_TN/tenant
 
 if [ -t 1 ]; then
     bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -38,32 +35,13 @@ say() { printf '   %s\n' "$*"; }
 indent() { sed 's/^/   /'; }
 k() { "$kumo" "$@" --home "$tenant_home"; }
 
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    # Only what this demo's providers made (the podman storage is the machine's).
-    for a in "${dc[@]}"; do
-        [ -S "$sock" ] || break
-        mapfile -t ids < <(podman_remote ps -aq --filter "label=kumo.provider=$a" 2>/dev/null)
-        [ ${#ids[@]} -eq 0 ] || podman_remote rm -f -t 1 "${ids[@]}" >/dev/null 2>&1 || true
-        mapfile -t nets < <(podman_remote network ls -q --filter "label=kumo.provider=$a" 2>/dev/null)
-        [ ${#nets[@]} -eq 0 ] || podman_remote network rm -f "${nets[@]}" >/dev/null 2>&1 || true
-    done
-    [ -z "$started" ] || "$kumo" testnet stop --dir "$tn" >/dev/null 2>&1 || true
-    [ -z "${podman_pid:-}" ] || { kill "$podman_pid" 2>/dev/null; wait "$podman_pid" 2>/dev/null; } || true
-}
-
 on_exit() {
     local rc=$?
     if [ $rc -ne 0 ]; then
         echo "demo: FAILED (exit $rc)." >&2
-        for f in "$tn/node0/node.log" "$work"/provider*.log; do
-            [ -f "$f" ] || continue
-            echo "--- last lines of $f" >&2
-            tail -n 25 "$f" >&2
-        done
+        localdc_logs
     fi
-    cleanup
+    localdc_cleanup
     if [ "${KUMO_DEMO_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
         echo "demo: files kept in $work" >&2
     else
@@ -73,54 +51,24 @@ on_exit() {
 }
 trap on_exit EXIT
 
-# wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds or time runs out.
-wait_for() {
-    local secs=$1 what=$2
-    shift 2
-    local deadline=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        if [ $SECONDS -ge $deadline ]; then
-            echo "demo: timed out after ${secs}s waiting for $what" >&2
-            return 1
-        fi
-        sleep 0.2
-    done
-}
-
 field() { awk -v k="$1" '$1 == k { print $2; exit }'; }
 balance() { k query account "$1" | field balance; }
 height() { k query status | field height; }
 
 bold "setting up: images, container runtime, 4 validators"
 "$root/tools/images.sh" | indent
-podman --runtime /usr/sbin/runc system service --time 0 "unix://$sock" >"$work/podman.log" 2>&1 &
-podman_pid=$!
-wait_for 30 "the podman API service at $sock" test -S "$sock"
-say "podman API service (Docker Engine API) on $sock"
-base_port=$((20000 + (RANDOM % 1000) * 10)) # below the ephemeral port range
-"$kumo" testnet init --dir "$tn" --validators 4 --providers 2 --chain-id kumo-demo \
-    --base-port "$base_port" --block-interval-ms "$block_ms" | indent
-started=1
-"$kumo" testnet start --dir "$tn" | indent
-export KUMO_NODE=http://127.0.0.1:$base_port
+localdc_podman_start
+say "podman API service (Docker Engine API) on $LOCALDC_SOCK"
+localdc_testnet_start 4 "$block_ms"
+indent <"$LOCALDC_WORK/testnet-start.out"
 wait_for 30 "the testnet to answer at $KUMO_NODE" k query status
 
 bold "1. two datacenters: kumo provider init, register, start"
-regions=(us-east us-west)
-for j in 0 1; do
-    home=$tn/provider$j
-    api_port=$((base_port + 200 + j))
-    "$kumo" provider init --home "$home" --region "${regions[$j]}" --node "$KUMO_NODE" \
-        --api-listen "127.0.0.1:$api_port" --runtime-socket "$sock" >/dev/null
-    # Each datacenter publishes ports from its own range (both run on this machine).
-    sed -i -e "s/^port_range_min: .*/port_range_min: $((base_port + 300 + j * 50))/" \
-        -e "s/^port_range_max: .*/port_range_max: $((base_port + 349 + j * 50))/" "$home/config.yaml"
-    "$kumo" provider register --home "$home" --host-uri "https://127.0.0.1:$api_port" | indent
-    "$kumo" provider start --home "$home" >"$work/provider$j.log" 2>&1 &
-    pids+=($!)
-    dc[$j]=$("$kumo" keys show provider --address --home "$home")
-done
-wait_for 30 "both providers' APIs" grep -q api_listening "$work/provider1.log"
+localdc_provider_add dc-east us-east
+localdc_provider_add dc-west us-west
+indent <"$work/dc-east-register.out"
+indent <"$work/dc-west-register.out"
+dc=("${DC_ADDR[dc-east]}" "${DC_ADDR[dc-west]}")
 say "dc-east ${dc[0]} (us-east), dc-west ${dc[1]} (us-west): daemons running, logs in $work"
 b0_start=$(balance "${dc[0]}")
 b1_start=$(balance "${dc[1]}")
@@ -173,9 +121,5 @@ for who in "tenant:$(k keys show tenant --address):$bt_start" "dc-east:${dc[0]}:
 done
 
 bold "stopping"
-cleanup
-pids=()
-dc=()
-started=
-podman_pid=
+localdc_cleanup
 say "providers, validators and the container runtime stopped; demo complete"

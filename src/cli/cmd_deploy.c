@@ -290,6 +290,12 @@ static int deploy_close_run(cli_args_t *a)
         return CLI_EXIT_FAIL;
     }
     kumo_err_ctx_t err = {0};
+    /* The stack (when it still reads) only names the groups in the progress lines. */
+    if (a->pos_count > 0 && deploy_stack_load(a->pos[0], &f->stack, &err) == 0) {
+        f->stack_loaded = true;
+        deploy_groups_init(f);
+    }
+    err = (kumo_err_ctx_t){0};
     if (deploy_flow_init(f, a, true, &err) < 0 || deploy_close_flow(f, &err) < 0) {
         return deploy_fail(f, "deploy close", &err);
     }

@@ -90,7 +90,7 @@ static int pd_be_store(pd_api_t *a,
     char owner_text[KUMO_ADDRESS_TEXT_BYTES];
     kumo_codec_address_encode(owner, owner_text);
     KUMO_GUARD(pd_deployment_store(a->d->home, owner_text, dseq, ext, data, err));
-    atomic_store(&a->d->kick, 1);
+    pd_wake(a->d);
     return 0;
 }
 

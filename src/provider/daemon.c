@@ -413,17 +413,29 @@ static size_t pd_sse_cb(char *ptr, size_t size, size_t nmemb, void *ctx)
     return *d->stop ? 0 : len;
 }
 
-static int pd_progress_cb(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t e)
+/* Runs the stream's transfer until it ends or *stop; wakes at once when the API thread
+ * stored something (pd_wake) and at least every second. */
+static CURLcode pd_stream_loop(kumo_provider_daemon_t *d, CURLM *m)
 {
-    (void)a;
-    (void)b;
-    (void)c;
-    (void)e;
-    kumo_provider_daemon_t *d = ctx;
-    if (atomic_load(&d->kick) != 0 && !*d->stop) {
-        pd_work(d); /* a manifest or links came in between blocks */
+    int running = 1;
+    CURLcode cc = CURLE_OK;
+    while (running > 0 && !*d->stop) {
+        if (curl_multi_perform(m, &running) != CURLM_OK) {
+            return CURLE_FAILED_INIT;
+        }
+        if (atomic_load(&d->kick) != 0) {
+            pd_work(d); /* a manifest or links came in between blocks */
+        }
+        if (running > 0 && !*d->stop) {
+            (void)curl_multi_poll(m, NULL, 0, 1000, NULL);
+        }
     }
-    return *d->stop ? 1 : 0;
+    int left = 0;
+    for (CURLMsg *msg = curl_multi_info_read(m, &left); msg != NULL;
+         msg = curl_multi_info_read(m, &left)) {
+        cc = msg->msg == CURLMSG_DONE ? msg->data.result : cc;
+    }
+    return cc;
 }
 
 /* One connection of the stream, from the height after the last one seen. */
@@ -434,23 +446,41 @@ static void pd_stream(kumo_provider_daemon_t *d)
                    "%s/events?types=block,order.created,fulfillment.,lease.&from_height=%" PRIu64,
                    d->cfg.node_url, d->height + 1u);
     CURL *c = curl_easy_init();
-    if (c == NULL) {
+    CURLM *m = curl_multi_init();
+    if (c == NULL || m == NULL || curl_multi_add_handle(m, c) != CURLM_OK) {
+        curl_easy_cleanup(c);
+        (void)curl_multi_cleanup(m);
         return;
     }
     (void)curl_easy_setopt(c, CURLOPT_URL, url);
     (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, pd_sse_cb);
     (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, d);
-    (void)curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    (void)curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, pd_progress_cb);
-    (void)curl_easy_setopt(c, CURLOPT_XFERINFODATA, d);
     (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     kumo_buf_reset(&d->line);
-    CURLcode cc = curl_easy_perform(c);
+    (void)pthread_mutex_lock(&d->wake_mu);
+    d->multi = m;
+    (void)pthread_mutex_unlock(&d->wake_mu);
+    CURLcode cc = pd_stream_loop(d, m);
+    (void)pthread_mutex_lock(&d->wake_mu);
+    d->multi = NULL;
+    (void)pthread_mutex_unlock(&d->wake_mu);
+    (void)curl_multi_remove_handle(m, c);
     curl_easy_cleanup(c);
+    (void)curl_multi_cleanup(m);
     if (!*d->stop) {
         KUMO_LOG_WARN("provider", "stream_ended", "height=%" PRIu64 " reason=\"%s\"", d->height,
                       curl_easy_strerror(cc));
     }
+}
+
+void pd_wake(kumo_provider_daemon_t *d)
+{
+    atomic_store(&d->kick, 1);
+    (void)pthread_mutex_lock(&d->wake_mu);
+    if (d->multi != NULL) {
+        (void)curl_multi_wakeup(d->multi);
+    }
+    (void)pthread_mutex_unlock(&d->wake_mu);
 }
 
 /* ---- lifecycle ---- */
@@ -488,6 +518,7 @@ int kumo_provider_daemon_open(const kumo_provider_cfg_t *cfg,
     KUMO_ENSURE(d != NULL, err, KUMO_ENOMEM, "provider daemon");
     d->cfg = *cfg;
     d->key = *key;
+    (void)pthread_mutex_init(&d->wake_mu, NULL);
     (void)snprintf(d->home, sizeof(d->home), "%s", home);
     uint8_t addr[KUMO_ADDRESS_BYTES];
     kumo_crypto_address_from_pubkey(key->pubkey, addr);
@@ -532,6 +563,7 @@ void kumo_provider_daemon_close(kumo_provider_daemon_t *d)
     }
     kumo_buf_free(&d->peer_key_pem);
     sodium_memzero(&d->key, sizeof(d->key));
+    (void)pthread_mutex_destroy(&d->wake_mu);
     kumo_free(d);
 }
 

@@ -11,6 +11,7 @@
 #ifndef KUMO_PROVIDER_DAEMON_INT_H
 #define KUMO_PROVIDER_DAEMON_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -84,7 +85,9 @@ struct kumo_provider_daemon {
     uint32_t sent_count;
     uint64_t worked_height; /* height of the last reconcile */
     uint64_t confirmations_sent;
-    atomic_int kick; /* the API stored a manifest or links: reconcile now */
+    atomic_int kick;         /* the API stored a manifest or links: reconcile now */
+    pthread_mutex_t wake_mu; /* guards multi against the API thread's pd_wake */
+    CURLM *multi;            /* the event stream's transfer while it runs */
     /* backend.c */
     pd_api_t *api;
     /* peer.c: our client certificate (self-signed from the account key) */
@@ -101,6 +104,8 @@ KUMO_MUST_USE int pd_http_on(CURL *c,
                              const char *body,
                              json_t **out,
                              kumo_err_ctx_t *err);
+/* Kicks the main thread out of its wait on the stream (any thread). */
+void pd_wake(kumo_provider_daemon_t *d);
 /* u64 fields come as strings or numbers. */
 uint64_t pd_u64(const json_t *o, const char *key);
 /* Signs msgs with the provider key at the next sequence and submits them. */

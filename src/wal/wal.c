@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -208,15 +209,20 @@ int kumo_wal_file_write(const char *path, kumo_bytes_t data, kumo_err_ctx_t *err
 {
     char tmp[4096];
     char dir[4096];
-    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    /* A temp file of its own (mkostemp: 0600, unique), so concurrent writers of one path
+     * never rename each other's file away: the last rename wins whole. */
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
     KUMO_ENSURE(n > 0 && (size_t)n < sizeof(tmp), err, KUMO_ELIMIT, "path too long");
     (void)snprintf(dir, sizeof(dir), "%s", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    KUMO_ENSURE(fd >= 0, err, KUMO_EIO, "open %s: %s", tmp, strerror(errno));
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    KUMO_ENSURE(fd >= 0, err, KUMO_EIO, "create %s: %s", tmp, strerror(errno));
     int rc = wal_write_all(fd, data.ptr, data.len, 0);
     rc = rc == 0 && fsync(fd) == 0 ? 0 : KUMO_EIO;
     (void)close(fd);
     rc = rc == 0 && rename(tmp, path) == 0 ? 0 : KUMO_EIO;
+    if (rc != 0) {
+        (void)unlink(tmp);
+    }
     int dfd = rc == 0 ? open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     rc = rc == 0 && dfd >= 0 && fsync(dfd) == 0 ? 0 : KUMO_EIO;
     if (dfd >= 0) {

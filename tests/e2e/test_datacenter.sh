@@ -27,15 +27,12 @@ set -euo pipefail
 kumo=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/kumo-e2e-dc-XXXXXX")
-tn=$work/testnet
-sock=$work/podman.sock
-tenant_home=$tn/tenant
-pids=()
-provider_addrs=()
-declare -A addr pid
+# shellcheck source=../../tools/localdc.sh
+. "$root/tools/localdc.sh"
+localdc_init "$work" "$kumo"
+tenant_home=$LOCALDC_TN/tenant
 checks=0
 
-podman_remote() { podman --remote --url "unix://$sock" "$@"; }
 k() { "$kumo" "$@" --home "$tenant_home"; }
 log() { printf 'e2e: %s\n' "$*"; }
 fail() {
@@ -49,54 +46,24 @@ check() { # check DESCRIPTION COMMAND...
     checks=$((checks + 1))
     log "ok $checks - $what"
 }
-
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    if [ -S "$sock" ]; then
-        for a in "${provider_addrs[@]}"; do
-            mapfile -t ids < <(podman_remote ps -aq --filter "label=kumo.provider=$a" 2>/dev/null)
-            [ ${#ids[@]} -eq 0 ] || podman_remote rm -f -t 0 "${ids[@]}" >/dev/null 2>&1 || true
-            mapfile -t nets < <(podman_remote network ls -q --filter "label=kumo.provider=$a" 2>/dev/null)
-            [ ${#nets[@]} -eq 0 ] || podman_remote network rm -f "${nets[@]}" >/dev/null 2>&1 || true
-        done
-    fi
-    "$kumo" testnet stop --dir "$tn" >/dev/null 2>&1 || true
-    [ -z "${podman_pid:-}" ] || kill "$podman_pid" 2>/dev/null || true
-}
 on_exit() {
     local rc=$?
-    if [ $rc -ne 0 ]; then
-        for f in "$tn/node0/node.log" "$work"/*.log; do
-            [ -f "$f" ] || continue
-            echo "--- last lines of $f" >&2
-            tail -n 30 "$f" >&2
-        done
-    fi
-    cleanup
-    [ $rc -ne 0 ] || rm -rf "$work"
-    [ $rc -eq 0 ] || echo "e2e: files kept in $work" >&2
+    [ $rc -eq 0 ] || localdc_logs
+    localdc_cleanup
+    if [ $rc -eq 0 ]; then rm -rf "$work"; else echo "e2e: files kept in $work" >&2; fi
     exit $rc
 }
 trap on_exit EXIT
-
-wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
-    local secs=$1 what=$2
-    shift 2
-    local deadline=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt $deadline ] || fail "timed out after ${secs}s waiting for $what"
-        sleep 0.2
-    done
-}
+wait_or_fail() { wait_for "$@" || fail "$2"; }
 
 field() { awk -v k="$1" '$1 == k { print $2; exit }'; }
 balance() { k query account "$1" | field balance; }
-height() { k query status | field height; }
 json_num() { grep -o "\"$1\": *\"\\?[0-9]*" | sed -n 1p | grep -o '[0-9]*$'; }
-# The lease of provider $1 in state $2 as JSON (one line per lease), empty if none.
+# The leases of provider $1 in state $2 as one line of JSON.
 lease_of() { k query leases --provider "$1" --state "$2" --output json | tr -d '\n '; }
 lease_paid() { lease_of "$1" active | json_num total_paid; }
 lease_confirmed() { lease_of "$1" active | json_num last_confirmed_height; }
+has_lease() { lease_of "$1" active | grep -q '"state":"LEASE_ACTIVE"'; }
 ids_of() { podman_remote ps -q --filter "label=kumo.provider=$1" --filter status=running | sort; }
 count_of() { podman_remote ps -aq --filter "label=kumo.provider=$1" | wc -l; }
 host_port_of() { # the published host port of provider $1's first web container
@@ -104,121 +71,93 @@ host_port_of() { # the published host port of provider $1's first web container
         --format '{{.Ports}}' | sed -n 1p | sed -n 's/.*:\([0-9]*\)->.*/\1/p'
 }
 visit() { curl -fsS --max-time 5 "http://127.0.0.1:$1/"; }
-
-start_provider() { # start_provider NAME
-    "$kumo" provider start --home "$tn/$1" >>"$work/$1.log" 2>&1 &
-    pid[$1]=$!
-    pids+=($!)
+kill_daemon() { # kill -9, reaped quietly
+    kill -9 "${DC_PID[$1]}"
+    wait "${DC_PID[$1]}" 2>/dev/null || true
 }
 
 # ---- set-up ----
 "$root/tools/images.sh" >/dev/null
-podman --runtime /usr/sbin/runc system service --time 0 "unix://$sock" >"$work/podman.log" 2>&1 &
-podman_pid=$!
-wait_for 30 "the podman API service" test -S "$sock"
-base=$((20000 + (RANDOM % 1000) * 10))
-"$kumo" testnet init --dir "$tn" --validators 1 --providers 4 --base-port "$base" \
-    --block-interval-ms 300 >/dev/null
-sed -i 's/"reconfirmation_period": "30"/"reconfirmation_period": "20"/' "$tn/node0/genesis.json"
-"$kumo" testnet start --dir "$tn" >/dev/null
-export KUMO_NODE=http://127.0.0.1:$base
-names=(east-a east-b west east-down)
-regions=(us-east us-east us-west us-east)
-for j in 0 1 2 3; do
-    mv "$tn/provider$j" "$tn/${names[$j]}"
-    home=$tn/${names[$j]}
-    socket=$sock
-    [ "${names[$j]}" != east-down ] || socket=$work/no-such.sock
-    "$kumo" provider init --home "$home" --region "${regions[$j]}" --node "$KUMO_NODE" \
-        --api-listen "127.0.0.1:$((base + 200 + j))" --runtime-socket "$socket" >/dev/null
-    sed -i -e "s/^port_range_min: .*/port_range_min: $((base + 300 + j * 50))/" \
-        -e "s/^port_range_max: .*/port_range_max: $((base + 349 + j * 50))/" "$home/config.yaml"
-    [ "${names[$j]}" != east-b ] ||
-        sed -i 's/^price_cpu_per_core: .*/price_cpu_per_core: 60/' "$home/config.yaml"
-    "$kumo" provider register --home "$home" --host-uri "https://127.0.0.1:$((base + 200 + j))" \
-        >/dev/null
-    addr[${names[$j]}]=$("$kumo" keys show provider --address --home "$home")
-    provider_addrs+=("${addr[${names[$j]}]}")
-    start_provider "${names[$j]}"
-done
-for n in "${names[@]}"; do wait_for 30 "$n's API" grep -q api_listening "$work/$n.log"; done
+localdc_podman_start
+localdc_testnet_start 1 300 20
+localdc_provider_add east-a us-east
+localdc_provider_add east-b us-east "" 's/^price_cpu_per_core: .*/price_cpu_per_core: 60/'
+localdc_provider_add west us-west
+localdc_provider_add east-down us-east "$work/no-such.sock"
 tenant=$(k keys show tenant --address)
-log "node $KUMO_NODE; providers east-a ${addr[east-a]}, east-b ${addr[east-b]}, west ${addr[west]}"
+log "node $KUMO_NODE; east-a ${DC_ADDR[east-a]}, east-b ${DC_ADDR[east-b]}, west ${DC_ADDR[west]}"
 
 # ---- 1. create ----
 cp "$root/examples/webapp/stack.yml" "$work/stack.yml"
 k deploy create "$work/stack.yml" --from tenant --timeout 120 >"$work/create.out" 2>&1 ||
     { cat "$work/create.out"; fail "kumo deploy create"; }
 cat "$work/create.out"
-has_lease() { [ -n "$(lease_of "$1" active | grep -o '"state":"LEASE_ACTIVE"')" ]; }
-check "web leased to east-a (lowest bid)" has_lease "${addr[east-a]}"
-check "east-b bid higher and got no lease" test -z "$(lease_of "${addr[east-b]}" active | grep -o LEASE_ACTIVE)"
-check "db leased to west" has_lease "${addr[west]}"
-no_bids() { ! k query fulfillments --provider "${addr[east-down]}" --output json | grep -q '"order"'; }
+check "web leased to east-a (lowest bid)" has_lease "${DC_ADDR[east-a]}"
+check "east-b bid higher and got no lease" test -z "$(lease_of "${DC_ADDR[east-b]}" active | grep -o LEASE_ACTIVE)"
+check "db leased to west" has_lease "${DC_ADDR[west]}"
+no_bids() { ! k query fulfillments --provider "${DC_ADDR[east-down]}" --output json | grep -q '"order"'; }
 check "the provider without a runtime did not bid" no_bids
 check "it says why" grep -q 'reason=runtime' "$work/east-down.log"
-check "east-a runs 2 web containers" test "$(ids_of "${addr[east-a]}" | wc -l)" -eq 2
-check "west runs 1 db container" test "$(ids_of "${addr[west]}" | wc -l)" -eq 1
+check "east-a runs 2 web containers" test "$(ids_of "${DC_ADDR[east-a]}" | wc -l)" -eq 2
+check "west runs 1 db container" test "$(ids_of "${DC_ADDR[west]}" | wc -l)" -eq 1
 inspect() { podman_remote inspect --format "$2" "$1"; }
-web0=$(ids_of "${addr[east-a]}" | sed -n 1p)
-db0=$(ids_of "${addr[west]}" | sed -n 1p)
+web0=$(ids_of "${DC_ADDR[east-a]}" | sed -n 1p)
+db0=$(ids_of "${DC_ADDR[west]}" | sed -n 1p)
 check "web: 0.5 CPU from the lease" test "$(inspect "$web0" '{{.HostConfig.NanoCpus}}')" = 500000000
 check "web: 512 MiB from the lease" test "$(inspect "$web0" '{{.HostConfig.Memory}}')" = 536870912
 check "db: 1 CPU, 1 GiB" test "$(inspect "$db0" '{{.HostConfig.NanoCpus}}/{{.HostConfig.Memory}}')" = 1000000000/1073741824
 check "labels name the lease" test "$(inspect "$web0" '{{index .Config.Labels "kumo.owner"}}/{{index .Config.Labels "kumo.gseq"}}/{{index .Config.Labels "kumo.workload"}}')" = "$tenant/1/web"
-port_a=$(host_port_of "${addr[east-a]}")
+port_a=$(host_port_of "${DC_ADDR[east-a]}")
 check "the web tier answers: visit 1" test "$(visit "$port_a")" = "hello from kumo webapp: visit 1"
 check "and counts at the other provider: visit 2" test "$(visit "$port_a")" = "hello from kumo webapp: visit 2"
-paid_a=$(lease_paid "${addr[east-a]}")
-paid_w=$(lease_paid "${addr[west]}")
-paid_more() { [ "$(lease_paid "${addr[east-a]}")" -gt "$paid_a" ] && [ "$(lease_paid "${addr[west]}")" -gt "$paid_w" ]; }
-wait_for 60 "confirmations to pay both leases" paid_more
+paid_a=$(lease_paid "${DC_ADDR[east-a]}")
+paid_w=$(lease_paid "${DC_ADDR[west]}")
+paid_more() { [ "$(lease_paid "${DC_ADDR[east-a]}")" -gt "$paid_a" ] && [ "$(lease_paid "${DC_ADDR[west]}")" -gt "$paid_w" ]; }
+wait_or_fail 60 "confirmations to pay both leases" paid_more
 check "confirmations pay both providers" paid_more
 k deploy status "$work/stack.yml" >"$work/status.out"
 check "deploy status shows both providers' workloads" grep -q "db" "$work/status.out"
 
 # ---- 2. kill -9 a provider daemon: nothing is torn down, confirmations resume ----
-before=$(ids_of "${addr[east-a]}")
-kill -9 "${pid[east-a]}"
-wait "${pid[east-a]}" 2>/dev/null || true
+before=$(ids_of "${DC_ADDR[east-a]}")
+kill_daemon east-a
 sleep 2
-check "containers survive the daemon's kill -9" test "$(ids_of "${addr[east-a]}")" = "$before"
-conf=$(lease_confirmed "${addr[east-a]}")
-start_provider east-a
-confirmed_again() { [ "$(lease_confirmed "${addr[east-a]}")" -gt "$conf" ]; }
-wait_for 60 "east-a to confirm after its restart" confirmed_again
+check "containers survive the daemon's kill -9" test "$(ids_of "${DC_ADDR[east-a]}")" = "$before"
+conf=$(lease_confirmed "${DC_ADDR[east-a]}")
+localdc_provider_start east-a
+confirmed_again() { [ "$(lease_confirmed "${DC_ADDR[east-a]}")" -gt "$conf" ]; }
+wait_or_fail 60 "east-a to confirm after its restart" confirmed_again
 check "the restarted daemon confirms again" confirmed_again
-check "and kept the same containers" test "$(ids_of "${addr[east-a]}")" = "$before"
+check "and kept the same containers" test "$(ids_of "${DC_ADDR[east-a]}")" = "$before"
 check "the web tier still answers: visit 3" test "$(visit "$port_a")" = "hello from kumo webapp: visit 3"
 
 # ---- 3. a provider goes away: stale lease, collateral to the tenant, re-order, failover ----
 tenant_before=$(balance "$tenant")
-kill -9 "${pid[east-a]}"
-wait "${pid[east-a]}" 2>/dev/null || true
-mapfile -t gone < <(podman_remote ps -aq --filter "label=kumo.provider=${addr[east-a]}")
+kill_daemon east-a
+mapfile -t gone < <(podman_remote ps -aq --filter "label=kumo.provider=${DC_ADDR[east-a]}")
 podman_remote rm -f -t 0 "${gone[@]}" >/dev/null
-stale() { lease_of "${addr[east-a]}" stale | grep -q LEASE_STALE; }
-wait_for 60 "east-a's lease to go stale" stale
+stale() { lease_of "${DC_ADDR[east-a]}" stale | grep -q LEASE_STALE; }
+wait_or_fail 60 "east-a's lease to go stale" stale
 check "east-a's lease went stale" stale
 check "the tenant got east-a's collateral (2 x 10000)" test "$(balance "$tenant")" -ge $((tenant_before + 20000))
-wait_for 60 "east-b to win the re-ordered web group" has_lease "${addr[east-b]}"
-check "east-b won the re-ordered web group" has_lease "${addr[east-b]}"
-runs_b() { [ "$(ids_of "${addr[east-b]}" | wc -l)" -eq 2 ]; }
-wait_for 60 "east-b to run the web tier" runs_b
+wait_or_fail 60 "east-b to win the re-ordered web group" has_lease "${DC_ADDR[east-b]}"
+check "east-b won the re-ordered web group" has_lease "${DC_ADDR[east-b]}"
+runs_b() { [ "$(ids_of "${DC_ADDR[east-b]}" | wc -l)" -eq 2 ]; }
+wait_or_fail 60 "east-b to run the web tier" runs_b
 check "east-b got the manifest from its peer" grep -q manifest_fetched "$work/east-b.log"
 check "east-b runs 2 web containers" runs_b
-port_b=$(host_port_of "${addr[east-b]}")
+port_b=$(host_port_of "${DC_ADDR[east-b]}")
 counts_on() { visit "$port_b" | grep -q "visit 4"; }
-wait_for 30 "east-b's web tier to reach the database" counts_on
+wait_or_fail 30 "east-b's web tier to reach the database" counts_on
 check "the moved web tier counts on in the same database: visit 4" true
 
 # ---- 4. close ----
 k deploy close "$work/stack.yml" --from tenant --timeout 120 >"$work/close.out" 2>&1 ||
     { cat "$work/close.out"; fail "kumo deploy close"; }
 cat "$work/close.out"
-check "every container removed" test "$(count_of "${addr[east-b]}")" -eq 0 -a "$(count_of "${addr[west]}")" -eq 0
+check "every container removed" test "$(count_of "${DC_ADDR[east-b]}")" -eq 0 -a "$(count_of "${DC_ADDR[west]}")" -eq 0
 nets() { podman_remote network ls -q --filter "label=kumo.provider=$1" | wc -l; }
-check "every network removed" test "$(nets "${addr[east-b]}")" -eq 0 -a "$(nets "${addr[west]}")" -eq 0
+check "every network removed" test "$(nets "${DC_ADDR[east-b]}")" -eq 0 -a "$(nets "${DC_ADDR[west]}")" -eq 0
 check "leases released" grep -q "lease.released" "$work/close.out"
 check "deployment closed, escrow back" grep -q "escrow returned" "$work/close.out"
 dseq=$(grep -o 'deployment [0-9]* closed' "$work/close.out" | sed -n 1p | grep -o '[0-9]*')

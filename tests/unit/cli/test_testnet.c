@@ -536,7 +536,7 @@ static void test_provider_init_register(void **state)
     (void)snprintf(home, sizeof(home), "%s/provider0", g.dir);
     assert_true(kumo_test_podman_start(&g.pm));
     assert_int_equal(tn_kumo("provider init --home %s --region us-east --node "
-                             "http://127.0.0.1:%u --runtime-socket %s",
+                             "http://127.0.0.1:%u --runtime-socket %s --api-listen 127.0.0.1:0",
                              home, g.base_port, g.pm.socket),
                      0);
     char path[1300];
