@@ -31,6 +31,7 @@
 #define PD_HOME_BYTES    1000u /* leaves room for the file names under it */
 #define PD_LEASE_MAX     1024u
 #define PD_SENT_MAX      1024u
+#define PD_NET_MAX       256u
 #define PD_ANSWER_MAX    (8u * 1024u * 1024u)
 #define PD_CONTAINER_MAX KUMO_RUNTIME_LIST_COUNT_MAX
 
@@ -48,6 +49,12 @@ typedef struct pd_lease {
     bool active; /* else closing */
     uint64_t last_confirmed_height;
 } pd_lease_t;
+
+/* A deployment network this daemon made (or found), and its gateway. */
+typedef struct pd_net {
+    char name[KUMO_RUNTIME_NAME_BYTES_MAX];
+    char gateway[64];
+} pd_net_t;
 
 /* A confirmation sent and not yet seen committed: not sent again before height + 3. */
 typedef struct pd_sent {
@@ -83,6 +90,8 @@ struct kumo_provider_daemon {
     uint32_t container_count;
     pd_sent_t sent[PD_SENT_MAX];
     uint32_t sent_count;
+    pd_net_t nets[PD_NET_MAX];
+    uint32_t net_count;
     uint64_t worked_height; /* height of the last reconcile */
     uint64_t confirmations_sent;
     atomic_int kick;         /* the API stored a manifest or links: reconcile now */

@@ -1,8 +1,9 @@
 /*
  * fwd.c - the provider's TCP forwarder (fwd.h): evconnlistener per entry, a pair of
  * bufferevents per relayed connection with backpressure (reading from one side pauses while
- * the other side has PD_FWD_BUFFER_BYTES queued), half-closed connections flushed before they
- * are freed.
+ * the other side has PD_FWD_BUFFER_BYTES queued, until it drained) and half-closes passed on
+ * (an EOF from one side becomes a write shutdown of the other once its data is out; the pair
+ * is freed when both directions are done, at once on an error).
  */
 #include "provider/fwd.h"
 
@@ -10,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -40,58 +42,82 @@ struct pd_fwd {
     atomic_ullong relayed;
 };
 
-/* ---- one relayed connection: two bufferevents that know each other ---- */
+/* ---- one relayed connection: two bufferevents and their half-closes ---- */
 
-static void fwd_read_cb(struct bufferevent *bev, void *ctx);
-static void fwd_event_cb(struct bufferevent *bev, short what, void *ctx);
+typedef struct fwd_pair {
+    struct bufferevent *side[2]; /* 0: the accepted client, 1: the target */
+    bool eof[2];                 /* the side sent EOF (its direction is done) */
+    bool shut[2];                /* we shut the side's write half */
+} fwd_pair_t;
 
-/* The other side drained enough: read from this one again. */
-static void fwd_drained_cb(struct bufferevent *dst, void *ctx)
+static int fwd_index(const fwd_pair_t *p, const struct bufferevent *bev)
 {
-    struct bufferevent *src = ctx;
-    bufferevent_setcb(dst, fwd_read_cb, NULL, fwd_event_cb, src);
-    bufferevent_setwatermark(dst, EV_WRITE, 0, 0);
-    (void)bufferevent_enable(src, EV_READ);
+    return p->side[0] == bev ? 0 : 1;
 }
 
-static void fwd_read_cb(struct bufferevent *src, void *ctx)
+static size_t fwd_out_len(const fwd_pair_t *p, int i)
 {
-    struct bufferevent *dst = ctx;
-    if (dst == NULL) {
-        return;
+    return evbuffer_get_length(bufferevent_get_output(p->side[i]));
+}
+
+static void fwd_pair_free(fwd_pair_t *p)
+{
+    bufferevent_free(p->side[0]);
+    bufferevent_free(p->side[1]);
+    kumo_free(p);
+}
+
+/* After side o's output drained: pass on the other side's EOF, read it again, or end. */
+static bool fwd_settle(fwd_pair_t *p, int o)
+{
+    int i = 1 - o;
+    if (fwd_out_len(p, o) == 0) {
+        if (p->eof[i] && !p->shut[o]) {
+            (void)shutdown(bufferevent_getfd(p->side[o]), SHUT_WR);
+            p->shut[o] = true;
+        } else if (!p->eof[i]) {
+            (void)bufferevent_enable(p->side[i], EV_READ);
+        }
     }
-    (void)evbuffer_add_buffer(bufferevent_get_output(dst), bufferevent_get_input(src));
-    if (evbuffer_get_length(bufferevent_get_output(dst)) >= PD_FWD_BUFFER_BYTES) {
-        bufferevent_setwatermark(dst, EV_WRITE, PD_FWD_BUFFER_BYTES / 2u, PD_FWD_BUFFER_BYTES);
-        bufferevent_setcb(dst, fwd_read_cb, fwd_drained_cb, fwd_event_cb, src);
-        (void)bufferevent_disable(src, EV_READ);
+    if (p->eof[0] && p->eof[1] && fwd_out_len(p, 0) == 0 && fwd_out_len(p, 1) == 0) {
+        fwd_pair_free(p);
+        return true;
+    }
+    return false;
+}
+
+static void fwd_read_cb(struct bufferevent *bev, void *ctx)
+{
+    fwd_pair_t *p = ctx;
+    int i = fwd_index(p, bev);
+    int o = 1 - i;
+    (void)evbuffer_add_buffer(bufferevent_get_output(p->side[o]), bufferevent_get_input(bev));
+    if (fwd_out_len(p, o) >= PD_FWD_BUFFER_BYTES) {
+        (void)bufferevent_disable(bev, EV_READ); /* until the other side drained */
     }
 }
 
-static void fwd_close_when_flushed(struct bufferevent *bev, void *ctx)
+static void fwd_write_cb(struct bufferevent *bev, void *ctx)
 {
-    (void)ctx;
-    bufferevent_free(bev);
+    fwd_pair_t *p = ctx;
+    (void)fwd_settle(p, fwd_index(p, bev));
 }
 
 static void fwd_event_cb(struct bufferevent *bev, short what, void *ctx)
 {
-    struct bufferevent *other = ctx;
+    fwd_pair_t *p = ctx;
+    int i = fwd_index(p, bev);
     if ((what & BEV_EVENT_CONNECTED) != 0) {
         return;
     }
-    if (other != NULL) {
-        fwd_read_cb(bev, other); /* what was still read */
-        bufferevent_setcb(other, NULL, NULL, fwd_event_cb, NULL);
-        (void)bufferevent_disable(other, EV_READ);
-        if (evbuffer_get_length(bufferevent_get_output(other)) > 0) {
-            bufferevent_setcb(other, NULL, fwd_close_when_flushed, fwd_event_cb, NULL);
-            bufferevent_setwatermark(other, EV_WRITE, 0, 0);
-        } else {
-            bufferevent_free(other);
-        }
+    if ((what & BEV_EVENT_EOF) == 0) { /* an error: both sides go */
+        fwd_pair_free(p);
+        return;
     }
-    bufferevent_free(bev);
+    fwd_read_cb(bev, p); /* what was still read */
+    p->eof[i] = true;
+    (void)bufferevent_disable(bev, EV_READ);
+    (void)fwd_settle(p, 1 - i);
 }
 
 static void fwd_accept_cb(
@@ -112,23 +138,28 @@ static void fwd_accept_cb(
                    t->host, t->port);
     struct sockaddr_storage ss;
     int sslen = sizeof(ss);
-    struct bufferevent *in = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-    struct bufferevent *out = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (in == NULL || out == NULL ||
-        evutil_parse_sockaddr_port(where, (struct sockaddr *)&ss, &sslen) != 0 ||
+    fwd_pair_t *p = kumo_calloc(1, sizeof(*p));
+    struct bufferevent *in =
+        p != NULL ? bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    struct bufferevent *out =
+        in != NULL ? bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    if (out == NULL || evutil_parse_sockaddr_port(where, (struct sockaddr *)&ss, &sslen) != 0 ||
         bufferevent_socket_connect(out, (struct sockaddr *)&ss, sslen) != 0) {
-        if (in != NULL) {
-            bufferevent_free(in);
-        } else {
+        if (in == NULL) {
             evutil_closesocket(fd);
+        } else {
+            bufferevent_free(in);
         }
         if (out != NULL) {
             bufferevent_free(out);
         }
+        kumo_free(p);
         return;
     }
-    bufferevent_setcb(in, fwd_read_cb, NULL, fwd_event_cb, out);
-    bufferevent_setcb(out, fwd_read_cb, NULL, fwd_event_cb, in);
+    p->side[0] = in;
+    p->side[1] = out;
+    bufferevent_setcb(in, fwd_read_cb, fwd_write_cb, fwd_event_cb, p);
+    bufferevent_setcb(out, fwd_read_cb, fwd_write_cb, fwd_event_cb, p);
     (void)bufferevent_enable(in, EV_READ | EV_WRITE);
     (void)bufferevent_enable(out, EV_READ | EV_WRITE);
     atomic_fetch_add(&fl->f->relayed, 1u);

@@ -33,6 +33,8 @@
 #define PD_CONFIRM_BATCH_MAX 64u
 #define PD_RESEND_BLOCKS     3u
 #define PD_GROUP_MAX         64u
+/* Instances (re)created per lease and pass (the rest in the next pass). */
+#define PD_JOB_MAX 64u
 /* A lease without its manifest asks the deployment's other providers every this many
  * blocks (the tenant usually uploads within a block of the lease). */
 #define PD_FETCH_EVERY 2u
@@ -360,41 +362,93 @@ static void pd_spec_build(kumo_provider_daemon_t *d,
     s->label_count = sizeof(labels) / sizeof(labels[0]);
 }
 
-/* Makes one instance run at the manifest's version; true when it runs. */
-static bool pd_instance_work(kumo_provider_daemon_t *d,
-                             pd_dep_t *dep,
-                             const pd_lease_t *l,
-                             const Kumo__ManifestWorkload *w,
-                             uint32_t instance)
+/* ---- networks: created once, their gateways remembered ---- */
+
+static pd_net_t *pd_network_find(kumo_provider_daemon_t *d, const char *name)
 {
-    pd_spec_mem_t *mem = kumo_calloc(1, sizeof(*mem));
-    if (mem == NULL) {
-        return false;
-    }
-    kumo_runtime_container_spec_t spec;
-    pd_spec_build(d, dep, l, w, instance, mem, &spec);
-    const kumo_runtime_container_t *c = pd_container_find(d, mem->name);
-    bool ok = c != NULL && c->state == KUMO_RUNTIME_STATE_RUNNING &&
-              strcmp(c->version, dep->version_hex) == 0 && c->oseq == l->oseq;
-    kumo_err_ctx_t err = {0};
-    if (!ok && c != NULL) {
-        KUMO_LOG_INFO("provider", "container_replaced", "name=%s state=%d version=%.12s", mem->name,
-                      (int)c->state, c->version);
-    }
-    if (!ok) {
-        char id[KUMO_RUNTIME_ID_BYTES_MAX];
-        int rc = c != NULL ? kumo_runtime_container_remove(d->runtime, c->id, &err) : 0;
-        rc = rc == 0 ? kumo_runtime_container_run(d->runtime, &spec, id, &err) : rc;
-        ok = rc == 0;
-        if (ok) {
-            KUMO_LOG_INFO("provider", "container_started", "name=%s image=%s", mem->name, w->image);
-        } else {
-            KUMO_LOG_WARN("provider", "container_failed", "name=%s code=%s detail=\"%s\"",
-                          mem->name, kumo_err_name(rc), err.detail);
+    for (uint32_t i = 0; i < d->net_count; i++) {
+        if (strcmp(d->nets[i].name, name) == 0) {
+            return &d->nets[i];
         }
     }
-    kumo_free(mem);
-    return ok;
+    return NULL;
+}
+
+static void pd_network_forget(kumo_provider_daemon_t *d, const char *name)
+{
+    pd_net_t *n = pd_network_find(d, name);
+    if (n != NULL) {
+        *n = d->nets[--d->net_count];
+    }
+}
+
+/* The deployment's network exists and dep->gateway is its gateway (asked of the runtime only
+ * the first time: creating and inspecting it every block costs the runtime real work). */
+static int pd_network_ensure(kumo_provider_daemon_t *d, pd_dep_t *dep, kumo_err_ctx_t *err)
+{
+    const pd_net_t *known = pd_network_find(d, dep->network);
+    if (known != NULL) {
+        (void)snprintf(dep->gateway, sizeof(dep->gateway), "%s", known->gateway);
+        return 0;
+    }
+    char dseq_text[24];
+    (void)snprintf(dseq_text, sizeof(dseq_text), "%" PRIu64, dep->dseq);
+    const kumo_runtime_label_t labels[] = {{"kumo.managed", "1"},
+                                           {"kumo.provider", d->addr},
+                                           {"kumo.owner", dep->owner},
+                                           {"kumo.dseq", dseq_text}};
+    KUMO_GUARD(kumo_runtime_network_create(d->runtime, dep->network, labels, 4, err));
+    KUMO_GUARD(kumo_runtime_network_gateway(d->runtime, dep->network, dep->gateway, err));
+    pd_net_t *n = &d->nets[d->net_count < PD_NET_MAX ? d->net_count++ : PD_NET_MAX - 1u];
+    (void)snprintf(n->name, sizeof(n->name), "%s", dep->network);
+    (void)snprintf(n->gateway, sizeof(n->gateway), "%s", dep->gateway);
+    return 0;
+}
+
+/* One instance to (re)create. */
+typedef struct pd_job {
+    pd_spec_mem_t mem;
+    kumo_runtime_container_spec_t spec;
+    char old_id[KUMO_RUNTIME_ID_BYTES_MAX]; /* the container it replaces, "" if none */
+    bool ok;
+} pd_job_t;
+
+static void pd_job_run(kumo_runtime_t *rt, pd_job_t *job)
+{
+    kumo_err_ctx_t err = {0};
+    char id[KUMO_RUNTIME_ID_BYTES_MAX];
+    int rc = job->old_id[0] != '\0' ? kumo_runtime_container_remove(rt, job->old_id, &err) : 0;
+    rc = rc == 0 ? kumo_runtime_container_run(rt, &job->spec, id, &err) : rc;
+    job->ok = rc == 0;
+    if (job->ok) {
+        KUMO_LOG_INFO("provider", "container_started", "name=%s image=%s", job->mem.name,
+                      job->spec.image);
+    } else {
+        KUMO_LOG_WARN("provider", "container_failed", "name=%s code=%s detail=\"%s\"",
+                      job->mem.name, kumo_err_name(rc), err.detail);
+    }
+}
+
+/* Whether an instance runs as wanted; if not, a job for it is added. */
+static bool pd_instance_check(kumo_provider_daemon_t *d,
+                              pd_dep_t *dep,
+                              const pd_lease_t *l,
+                              const Kumo__ManifestWorkload *w,
+                              uint32_t instance,
+                              pd_job_t *job)
+{
+    pd_spec_build(d, dep, l, w, instance, &job->mem, &job->spec);
+    const kumo_runtime_container_t *c = pd_container_find(d, job->mem.name);
+    if (c != NULL && c->state == KUMO_RUNTIME_STATE_RUNNING &&
+        strcmp(c->version, dep->version_hex) == 0 && c->oseq == l->oseq) {
+        return true;
+    }
+    if (c != NULL) {
+        KUMO_LOG_INFO("provider", "container_replaced", "name=%s state=%d version=%.12s",
+                      job->mem.name, (int)c->state, c->version);
+        (void)snprintf(job->old_id, sizeof(job->old_id), "%s", c->id);
+    }
+    return false;
 }
 
 /* Runs the workloads of lease l; true when every instance runs. */
@@ -406,16 +460,30 @@ static bool pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, const pd_lea
     if (l->gseq >= dep->group_count) {
         return false;
     }
+    pd_job_t *job = kumo_calloc(PD_JOB_MAX, sizeof(*job));
+    if (job == NULL) {
+        return false;
+    }
+    uint32_t count = 0;
     bool ok = true;
     for (size_t i = 0; i < dep->m->n_workloads; i++) {
         const Kumo__ManifestWorkload *w = dep->m->workloads[i];
-        if (strcmp(w->group, dep->groups[l->gseq]) != 0) {
-            continue;
-        }
-        for (uint32_t k = 0; k < w->count; k++) {
-            ok = pd_instance_work(d, dep, l, w, k) && ok;
+        for (uint32_t k = 0; strcmp(w->group, dep->groups[l->gseq]) == 0 && k < w->count; k++) {
+            if (count == PD_JOB_MAX) {
+                ok = false; /* the rest next block */
+            } else if (!pd_instance_check(d, dep, l, w, k, &job[count])) {
+                count++;
+            }
         }
     }
+    for (uint32_t i = 0; i < count; i++) { /* one by one: the runtime serializes them anyway */
+        pd_job_run(d->runtime, &job[i]);
+        ok = ok && job[i].ok;
+    }
+    if (!ok) {
+        pd_network_forget(d, dep->network); /* in case it went away: made again next pass */
+    }
+    kumo_free(job);
     return ok;
 }
 
@@ -544,15 +612,7 @@ static void pd_dep_work(kumo_provider_daemon_t *d,
         rc = rc == 0 ? pd_group_names(d->curl, d->cfg.node_url, owner, dseq, dep->groups,
                                       PD_GROUP_MAX, &dep->group_count, &err)
                      : rc;
-        char dseq_text[24];
-        (void)snprintf(dseq_text, sizeof(dseq_text), "%" PRIu64, dseq);
-        const kumo_runtime_label_t labels[] = {{"kumo.managed", "1"},
-                                               {"kumo.provider", d->addr},
-                                               {"kumo.owner", owner},
-                                               {"kumo.dseq", dseq_text}};
-        if (rc == 0 &&
-            (kumo_runtime_network_create(d->runtime, dep->network, labels, 4, &err) != 0 ||
-             kumo_runtime_network_gateway(d->runtime, dep->network, dep->gateway, &err) != 0)) {
+        if (rc == 0 && pd_network_ensure(d, dep, &err) != 0) {
             dep->gateway[0] = '\0'; /* no forwards, no host entries: retried next block */
         }
     } else if (rc != KUMO_ENOTFOUND) {
@@ -627,6 +687,9 @@ static void pd_orphans_remove(kumo_provider_daemon_t *d, bool *ok)
                 char want[KUMO_RUNTIME_NAME_BYTES_MAX];
                 pd_names(d, d->leases[i].owner, d->leases[i].dseq, NULL, 0, want);
                 used = d->leases[i].active && strcmp(want, nets[k]) == 0;
+            }
+            if (!used) {
+                pd_network_forget(d, nets[k]);
             }
             if (!used && kumo_runtime_network_remove(d->runtime, nets[k], &err) == 0) {
                 KUMO_LOG_INFO("provider", "network_removed", "name=%s", nets[k]);

@@ -129,6 +129,29 @@ static int be_links(void *ctx,
     return 0;
 }
 
+/* Peer delivery: the owner, or "other" while it plays a provider of the deployment
+ * (peer_lease), gets deployment 7's manifest or endpoints; anything else is KUMO_ENOTFOUND. */
+static volatile int peer_lease;
+
+static int be_peer_get(void *ctx,
+                       const uint8_t caller[KUMO_ADDRESS_BYTES],
+                       const uint8_t owner[KUMO_ADDRESS_BYTES],
+                       uint64_t dseq,
+                       const char *what,
+                       kumo_buf_t *out,
+                       kumo_err_ctx_t *err)
+{
+    (void)ctx;
+    bool owner_ok = memcmp(owner, owner_addr, KUMO_ADDRESS_BYTES) == 0 && dseq == 7;
+    bool caller_ok = memcmp(caller, owner, KUMO_ADDRESS_BYTES) == 0 || peer_lease;
+    KUMO_ENSURE(owner_ok && caller_ok, err, KUMO_ENOTFOUND, "not for you");
+    if (strcmp(what, "endpoints") == 0) {
+        static const char eps[] = "{\"endpoints\": []}";
+        return kumo_buf_append(out, eps, sizeof(eps) - 1u);
+    }
+    return kumo_buf_append(out, manifest.ptr, manifest.len);
+}
+
 static void *loop_run(void *arg)
 {
     (void)arg;
@@ -201,7 +224,8 @@ static int setup(void **state)
                                       .status = be_status,
                                       .logs = be_logs,
                                       .info = be_info,
-                                      .links = be_links};
+                                      .links = be_links,
+                                      .peer_get = be_peer_get};
     kumo_provider_api_cfg_t cfg = {
         .listen = "127.0.0.1:0", .server_cert_pem = kumo_buf_bytes(&chain), .server_key = &srv};
     kumo_err_ctx_t err = {0};
@@ -469,7 +493,7 @@ static void test_unknown_routes(void **state)
     int accepted_before = accepts;
     (void)snprintf(path, sizeof(path), "/deployments/%s/7/nothing", owner_text);
     assert_int_equal(call("GET", path, 1, kumo_bytes_make(NULL, 0), &out), 404);
-    (void)snprintf(path, sizeof(path), "/deployments/%s/7/manifest", owner_text);
+    (void)snprintf(path, sizeof(path), "/deployments/%s/8/manifest", owner_text);
     assert_int_equal(call("GET", path, 1, kumo_bytes_make(NULL, 0), &out), 404);
     assert_int_equal(call("GET", "/elsewhere", 1, kumo_bytes_make(NULL, 0), &out), 400);
     (void)snprintf(path, sizeof(path), "/deployments/%s/7/logs", owner_text);
@@ -477,6 +501,35 @@ static void test_unknown_routes(void **state)
     (void)snprintf(path, sizeof(path), "/deployments/%s/7/status", owner_text);
     assert_int_equal(call("GET", path, 0, kumo_bytes_make(NULL, 0), &out), 401);
     assert_int_equal(accepts, accepted_before);
+    kumo_buf_free(&out);
+}
+
+/* GET .../manifest and .../endpoints: the owner and a provider of the deployment get them;
+ * another caller gets the same 404 as a missing one, and no certificate is 401. */
+static void test_peer_delivery(void **state)
+{
+    (void)state;
+    char path[256];
+    kumo_buf_t out;
+    kumo_buf_init(&out, 1u << 20);
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/manifest", owner_text);
+    assert_int_equal(call("GET", path, 1, kumo_bytes_make(NULL, 0), &out), 200);
+    assert_int_equal(out.len, manifest.len);
+    assert_memory_equal(out.ptr, manifest.ptr, manifest.len);
+    kumo_buf_reset(&out);
+    peer_lease = 0;
+    assert_int_equal(call("GET", path, 2, kumo_bytes_make(NULL, 0), &out), 404);
+    kumo_buf_reset(&out);
+    assert_int_equal(call("GET", path, 0, kumo_bytes_make(NULL, 0), &out), 401);
+    peer_lease = 1;
+    kumo_buf_reset(&out);
+    assert_int_equal(call("GET", path, 2, kumo_bytes_make(NULL, 0), &out), 200);
+    assert_int_equal(out.len, manifest.len);
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/endpoints", owner_text);
+    kumo_buf_reset(&out);
+    assert_int_equal(call("GET", path, 2, kumo_bytes_make(NULL, 0), &out), 200);
+    assert_non_null(memmem(out.ptr, out.len, "endpoints", 9));
+    peer_lease = 0;
     kumo_buf_free(&out);
 }
 
@@ -558,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_manifest_accepted_and_reads),
         cmocka_unit_test(test_links_refusals_and_accept),
         cmocka_unit_test(test_unknown_routes),
+        cmocka_unit_test(test_peer_delivery),
         cmocka_unit_test(test_connection_limit_and_no_links),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
