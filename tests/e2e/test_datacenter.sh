@@ -50,6 +50,12 @@ on_exit() {
     local rc=$?
     [ $rc -eq 0 ] || localdc_logs
     localdc_cleanup
+    # Sanitizer builds: every daemon and node stopped above; none may have reported anything.
+    if grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$work"/*.log \
+        "$LOCALDC_TN"/node*/node.log 2>/dev/null; then
+        echo "e2e: FAILED: a sanitizer report in the logs above" >&2
+        rc=1
+    fi
     if [ $rc -eq 0 ]; then rm -rf "$work"; else echo "e2e: files kept in $work" >&2; fi
     exit $rc
 }
