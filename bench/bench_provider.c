@@ -188,15 +188,16 @@ static pid_t bp_setup(void)
     for (int i = 0; i < 300 && access(sock, F_OK) != 0; i++) {
         usleep(100000);
     }
-    snprintf(cmd, sizeof(cmd),
-             "'%s' provider init --home '%s/provider0' --region us-east --node "
-             "http://127.0.0.1:%u --runtime-socket '%s' --api-listen 127.0.0.1:0 >/dev/null && sed -i "
-             "'s/^capacity_cpu_milli: .*/capacity_cpu_milli: 1000000000/; "
-             "s/^capacity_memory_bytes: .*/capacity_memory_bytes: 1125899906842624/; "
-             "s/^capacity_storage_bytes: .*/capacity_storage_bytes: 36028797018963968/' "
-             "'%s/provider0/config.yaml' && '%s' provider register --home '%s/provider0' "
-             ">/dev/null",
-             bp_kumo, bp_dir, bp_port, sock, bp_dir, bp_kumo, bp_dir);
+    snprintf(
+        cmd, sizeof(cmd),
+        "'%s' provider init --home '%s/provider0' --region us-east --node "
+        "http://127.0.0.1:%u --runtime-socket '%s' --api-listen 127.0.0.1:0 >/dev/null && sed -i "
+        "'s/^capacity_cpu_milli: .*/capacity_cpu_milli: 1000000000/; "
+        "s/^capacity_memory_bytes: .*/capacity_memory_bytes: 1125899906842624/; "
+        "s/^capacity_storage_bytes: .*/capacity_storage_bytes: 36028797018963968/' "
+        "'%s/provider0/config.yaml' && '%s' provider register --home '%s/provider0' "
+        ">/dev/null",
+        bp_kumo, bp_dir, bp_port, sock, bp_dir, bp_kumo, bp_dir);
     bp_run(cmd);
     return pm;
 }
