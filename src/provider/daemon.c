@@ -172,6 +172,86 @@ static void pd_hold_release(kumo_provider_daemon_t *d, const char *order, const 
     }
 }
 
+/* ---- holds after a restart ---- */
+
+static bool
+pd_lease_live(const kumo_provider_daemon_t *d, const Kumo__OrderId *id, const char *owner)
+{
+    for (uint32_t i = 0; i < d->lease_count; i++) {
+        const pd_lease_t *l = &d->leases[i];
+        if (l->dseq == id->dseq && l->gseq == id->gseq && l->oseq == id->oseq &&
+            strcmp(l->owner, owner) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* One of our fulfillments (JSON from the node) as a hold, if it still holds resources: an
+ * open bid, or a matched one whose lease is active or closing (d->leases). */
+static void pd_hold_restore(kumo_provider_daemon_t *d, const json_t *fj)
+{
+    ProtobufCMessage *m = NULL;
+    if (kumo_codec_json_to_message(&kumo__fulfillment__descriptor, fj, &m, NULL) < 0) {
+        return;
+    }
+    const Kumo__Fulfillment *f = (const Kumo__Fulfillment *)m;
+    const char *owner = json_string_value(
+        json_object_get(json_object_get(json_object_get(fj, "id"), "order"), "owner"));
+    bool open = f->state == KUMO__FULFILLMENT_STATE__FULFILLMENT_OPEN;
+    if (owner != NULL && f->id != NULL && f->id->order != NULL && d->hold_count < PD_HOLD_MAX &&
+        (open || pd_lease_live(d, f->id->order, owner))) {
+        pd_hold_t *h = &d->holds[d->hold_count++];
+        memset(h, 0, sizeof(*h));
+        (void)snprintf(h->order, sizeof(h->order), "%s/%" PRIu64 "/%u/%u", owner,
+                       f->id->order->dseq, f->id->order->gseq, f->id->order->oseq);
+        h->lease = !open;
+        for (size_t i = 0; i < f->n_resources; i++) { /* amounts the chain accepted: no overflow */
+            const Kumo__ResourceGroup *r = f->resources[i];
+            uint64_t n = r->count;
+            h->bid.cpu_milli += r->compute != NULL ? n * r->compute->cpu_milli : 0;
+            h->bid.memory_bytes += r->compute != NULL ? n * r->compute->memory_bytes : 0;
+            h->bid.storage_bytes += r->compute != NULL ? n * r->compute->storage_bytes : 0;
+            h->bid.collateral += n * r->collateral;
+            h->bid.price_total += n * r->price;
+        }
+    }
+    kumo_codec_free(m);
+}
+
+/* What our open bids and live leases hold, from the chain (a restarted daemon must not bid
+ * as if it were empty). Needs d->leases (pd_work ran). */
+static void pd_holds_rebuild(kumo_provider_daemon_t *d)
+{
+    d->hold_count = 0;
+    char page[256] = "";
+    for (uint32_t pages = 0; pages < PD_HOLD_MAX / 100u + 1u; pages++) {
+        char path[600];
+        (void)snprintf(path, sizeof(path), "/fulfillments?provider=%s&limit=100%s%s", d->addr,
+                       page[0] != '\0' ? "&page=" : "", page);
+        json_t *list = NULL;
+        if (pd_http(d, path, NULL, &list, NULL) < 0) {
+            break;
+        }
+        size_t i;
+        const json_t *f;
+        json_array_foreach(json_object_get(list, "items"), i, f)
+        {
+            pd_hold_restore(d, f);
+        }
+        const char *next = json_string_value(json_object_get(list, "next"));
+        bool more = next != NULL && strlen(next) < sizeof(page);
+        if (more) {
+            (void)snprintf(page, sizeof(page), "%s", next);
+        }
+        json_decref(list);
+        if (!more) {
+            break;
+        }
+    }
+    KUMO_LOG_INFO("provider", "holds_restored", "count=%u", d->hold_count);
+}
+
 /* ---- bidding ---- */
 
 /* Bids of one scan, sent as one tx (one block's worth of bids costs one fee and one
@@ -573,6 +653,7 @@ void kumo_provider_daemon_run(kumo_provider_daemon_t *d, volatile int *stop)
     KUMO_LOG_INFO("provider", "started", "address=%s region=%s node=%s height=%" PRIu64, d->addr,
                   d->cfg.region, d->cfg.node_url, d->height);
     pd_work(d);                 /* what runs here (a restart keeps it running) */
+    pd_holds_rebuild(d);        /* what our bids and leases hold */
     pd_orders_scan(d, NULL, 0); /* what was open before we started */
     while (!*stop) {
         pd_stream(d);

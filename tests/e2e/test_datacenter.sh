@@ -19,6 +19,8 @@
 #      which still counts on.
 #   4. close: providers remove containers and networks and confirm released, the deployment
 #      closes and the escrow rest goes back to the tenant.
+#   5. a stack whose image does not exist: the provider cannot run it, does not confirm it,
+#      and its lease goes stale (the other group's provider confirms its part).
 # Every container and network of this run's providers is removed on exit, pass or fail.
 #
 # Usage: tests/e2e/test_datacenter.sh path/to/kumo
@@ -135,6 +137,7 @@ confirmed_again() { [ "$(lease_confirmed "${DC_ADDR[east-a]}")" -gt "$conf" ]; }
 wait_or_fail 60 "east-a to confirm after its restart" confirmed_again
 check "the restarted daemon confirms again" confirmed_again
 check "and kept the same containers" test "$(ids_of "${DC_ADDR[east-a]}")" = "$before"
+check "and counts its lease's resources as held again" grep -q "holds_restored count=1" "$work/east-a.log"
 check "the web tier still answers: visit 3" test "$(visit "$port_a")" = "hello from kumo webapp: visit 3"
 
 # ---- 3. a provider goes away: stale lease, collateral to the tenant, re-order, failover ----
@@ -169,4 +172,17 @@ check "deployment closed, escrow back" grep -q "escrow returned" "$work/close.ou
 dseq=$(grep -o 'deployment [0-9]* closed' "$work/close.out" | sed -n 1p | grep -o '[0-9]*')
 closed() { k query deployment "$tenant/$dseq" | grep -q DEPLOYMENT_CLOSED; }
 check "the chain says closed" closed
+
+# ---- 5. a lease the provider cannot serve is not confirmed ----
+sed -e 's|localhost/kumo-webapp-web:1|localhost/kumo-no-such-image:1|' -e 's/persist: true/persist: false/' \
+    "$root/examples/webapp/stack.yml" >"$work/broken.yml"
+never_runs() { ! k deploy create "$work/broken.yml" --from tenant --timeout 15 >"$work/broken.out" 2>&1; }
+check "a stack whose web image is missing never runs" never_runs
+check "east-b says why" grep -q "container_failed" "$work/east-b.log"
+stale_b() { lease_of "${DC_ADDR[east-b]}" stale | grep -q LEASE_STALE; }
+wait_or_fail 60 "east-b's unserved lease to go stale" stale_b
+check "east-b did not confirm it: the lease went stale" stale_b
+check "west confirmed its part of it" has_lease "${DC_ADDR[west]}"
+k deploy close "$work/broken.yml" --from tenant --timeout 120 >/dev/null
+check "and closing it leaves no container" test "$(count_of "${DC_ADDR[east-b]}")" -eq 0 -a "$(count_of "${DC_ADDR[west]}")" -eq 0
 log "all $checks checks passed"
