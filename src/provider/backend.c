@@ -43,6 +43,25 @@ struct pd_api {
 
 /* ---- backend callbacks (API thread) ---- */
 
+/* Whether provider holds an active lease in the deployment (asked of the node). */
+static int pd_be_has_lease(pd_api_t *a,
+                           const char *owner,
+                           uint64_t dseq,
+                           const char *provider,
+                           bool *out,
+                           kumo_err_ctx_t *err)
+{
+    char path[512];
+    (void)snprintf(path, sizeof(path),
+                   "/leases?owner=%s&dseq=%" PRIu64 "&provider=%s&state=LEASE_ACTIVE&limit=1",
+                   owner, dseq, provider);
+    json_t *l = NULL;
+    KUMO_GUARD(pd_http_on(a->curl, a->d->cfg.node_url, path, NULL, &l, err));
+    *out = json_array_size(json_object_get(l, "items")) > 0;
+    json_decref(l);
+    return 0;
+}
+
 static int pd_be_view(void *ctx,
                       const uint8_t owner[KUMO_ADDRESS_BYTES],
                       uint64_t dseq,
@@ -69,14 +88,7 @@ static int pd_be_view(void *ctx,
         kumo_codec_hex_decode(hex, view->version, sizeof(view->version), &len, NULL) == 0 &&
         len == sizeof(view->version);
     json_decref(dep);
-    (void)snprintf(path, sizeof(path),
-                   "/leases?owner=%s&dseq=%" PRIu64 "&provider=%s&state=LEASE_ACTIVE&limit=1",
-                   owner_text, dseq, a->d->addr);
-    json_t *l = NULL;
-    KUMO_GUARD(pd_http_on(a->curl, a->d->cfg.node_url, path, NULL, &l, err));
-    view->has_lease = json_array_size(json_object_get(l, "items")) > 0;
-    json_decref(l);
-    return 0;
+    return pd_be_has_lease(a, owner_text, dseq, a->d->addr, &view->has_lease, err);
 }
 
 /* Writes one file of the deployment and kicks the main thread. */
@@ -288,14 +300,8 @@ static int pd_be_peer_check(pd_api_t *a,
     char caller_text[KUMO_ADDRESS_TEXT_BYTES];
     kumo_codec_address_encode(owner, owner_text);
     kumo_codec_address_encode(caller, caller_text);
-    char path[512];
-    (void)snprintf(path, sizeof(path),
-                   "/leases?owner=%s&dseq=%" PRIu64 "&provider=%s&state=LEASE_ACTIVE&limit=1",
-                   owner_text, dseq, caller_text);
-    json_t *l = NULL;
-    KUMO_GUARD(pd_http_on(a->curl, a->d->cfg.node_url, path, NULL, &l, err));
-    bool peer = json_array_size(json_object_get(l, "items")) > 0;
-    json_decref(l);
+    bool peer = false;
+    KUMO_GUARD(pd_be_has_lease(a, owner_text, dseq, caller_text, &peer, err));
     KUMO_ENSURE(peer, err, KUMO_ENOTFOUND, "not a provider of this deployment");
     return 0;
 }

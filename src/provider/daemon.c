@@ -86,6 +86,45 @@ static int pd_http(kumo_provider_daemon_t *d,
     return pd_http_on(d->curl, d->cfg.node_url, path, body, out, err);
 }
 
+int pd_list_each(CURL *c,
+                 const char *node_url,
+                 const char *query,
+                 uint32_t page_max,
+                 pd_item_cb item,
+                 pd_page_cb page_done,
+                 void *ctx,
+                 kumo_err_ctx_t *err)
+{
+    char page[256] = "";
+    for (uint32_t pages = 0; pages < page_max; pages++) {
+        char path[1024];
+        int n = snprintf(path, sizeof(path), "%s&limit=100%s%s", query,
+                         page[0] != '\0' ? "&page=" : "", page);
+        KUMO_ENSURE(n > 0 && (size_t)n < sizeof(path), err, KUMO_ELIMIT, "query too long");
+        json_t *list = NULL;
+        KUMO_GUARD(pd_http_on(c, node_url, path, NULL, &list, err));
+        size_t i;
+        const json_t *it;
+        json_array_foreach(json_object_get(list, "items"), i, it)
+        {
+            item(ctx, it);
+        }
+        if (page_done != NULL) {
+            page_done(ctx);
+        }
+        const char *next = json_string_value(json_object_get(list, "next"));
+        bool more = next != NULL && strlen(next) < sizeof(page);
+        if (more) {
+            (void)snprintf(page, sizeof(page), "%s", next);
+        }
+        json_decref(list);
+        if (!more) {
+            break;
+        }
+    }
+    return 0;
+}
+
 uint64_t pd_u64(const json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
@@ -221,33 +260,20 @@ static void pd_hold_restore(kumo_provider_daemon_t *d, const json_t *fj)
 
 /* What our open bids and live leases hold, from the chain (a restarted daemon must not bid
  * as if it were empty). Needs d->leases (pd_work ran). */
+static void pd_hold_restore_cb(void *ctx, const json_t *item)
+{
+    pd_hold_restore(ctx, item);
+}
+
 static void pd_holds_rebuild(kumo_provider_daemon_t *d)
 {
     d->hold_count = 0;
-    char page[256] = "";
-    for (uint32_t pages = 0; pages < PD_HOLD_MAX / 100u + 1u; pages++) {
-        char path[600];
-        (void)snprintf(path, sizeof(path), "/fulfillments?provider=%s&limit=100%s%s", d->addr,
-                       page[0] != '\0' ? "&page=" : "", page);
-        json_t *list = NULL;
-        if (pd_http(d, path, NULL, &list, NULL) < 0) {
-            break;
-        }
-        size_t i;
-        const json_t *f;
-        json_array_foreach(json_object_get(list, "items"), i, f)
-        {
-            pd_hold_restore(d, f);
-        }
-        const char *next = json_string_value(json_object_get(list, "next"));
-        bool more = next != NULL && strlen(next) < sizeof(page);
-        if (more) {
-            (void)snprintf(page, sizeof(page), "%s", next);
-        }
-        json_decref(list);
-        if (!more) {
-            break;
-        }
+    char query[160];
+    (void)snprintf(query, sizeof(query), "/fulfillments?provider=%s", d->addr);
+    kumo_err_ctx_t err = {0};
+    if (pd_list_each(d->curl, d->cfg.node_url, query, PD_HOLD_MAX / 100u + 1u, pd_hold_restore_cb,
+                     NULL, d, &err) < 0) {
+        KUMO_LOG_WARN("provider", "holds_unreadable", "detail=\"%s\"", err.detail);
     }
     KUMO_LOG_INFO("provider", "holds_restored", "count=%u", d->hold_count);
 }
@@ -363,44 +389,44 @@ static void pd_order_consider(kumo_provider_daemon_t *d, const json_t *order_jso
 
 /* Every open order of a deployment ("owner", dseq) or, with owner NULL, every open order,
  * page by page; the bids of each page go out as one tx. */
+typedef struct pd_scan {
+    kumo_provider_daemon_t *d;
+    pd_batch_t b;
+} pd_scan_t;
+
+static void pd_scan_item(void *ctx, const json_t *order)
+{
+    pd_scan_t *sc = ctx;
+    pd_order_consider(sc->d, order, &sc->b);
+}
+
+static void pd_scan_page(void *ctx)
+{
+    pd_scan_t *sc = ctx;
+    pd_batch_flush(sc->d, &sc->b);
+}
+
 static void pd_orders_scan(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq)
 {
-    pd_batch_t *b = kumo_calloc(1, sizeof(*b));
-    char page[256] = "";
-    for (uint32_t pages = 0; b != NULL && pages < 1000u; pages++) {
-        char path[600];
-        if (owner != NULL) {
-            (void)snprintf(path, sizeof(path),
-                           "/orders?owner=%s&dseq=%" PRIu64 "&state=ORDER_OPEN&limit=100%s%s",
-                           owner, dseq, page[0] != '\0' ? "&page=" : "", page);
-        } else {
-            (void)snprintf(path, sizeof(path), "/orders?state=ORDER_OPEN&limit=100%s%s",
-                           page[0] != '\0' ? "&page=" : "", page);
-        }
-        json_t *list = NULL;
-        kumo_err_ctx_t err = {0};
-        if (pd_http(d, path, NULL, &list, &err) < 0) {
-            KUMO_LOG_WARN("provider", "orders_unreadable", "detail=\"%s\"", err.detail);
-            break;
-        }
-        size_t i;
-        const json_t *o;
-        json_array_foreach(json_object_get(list, "items"), i, o)
-        {
-            pd_order_consider(d, o, b);
-        }
-        pd_batch_flush(d, b);
-        const char *next = json_string_value(json_object_get(list, "next"));
-        bool more = next != NULL && strlen(next) < sizeof(page);
-        if (more) {
-            (void)snprintf(page, sizeof(page), "%s", next);
-        }
-        json_decref(list);
-        if (!more) {
-            break;
-        }
+    pd_scan_t *sc = kumo_calloc(1, sizeof(*sc));
+    if (sc == NULL) {
+        return;
     }
-    kumo_free(b);
+    sc->d = d;
+    char query[256];
+    if (owner != NULL) {
+        (void)snprintf(query, sizeof(query), "/orders?owner=%s&dseq=%" PRIu64 "&state=ORDER_OPEN",
+                       owner, dseq);
+    } else {
+        (void)snprintf(query, sizeof(query), "/orders?state=ORDER_OPEN");
+    }
+    kumo_err_ctx_t err = {0};
+    if (pd_list_each(d->curl, d->cfg.node_url, query, 1000u, pd_scan_item, pd_scan_page, sc, &err) <
+        0) {
+        KUMO_LOG_WARN("provider", "orders_unreadable", "detail=\"%s\"", err.detail);
+    }
+    pd_batch_flush(d, &sc->b);
+    kumo_free(sc);
 }
 
 /* ---- the event stream ---- */

@@ -115,6 +115,18 @@ KUMO_MUST_USE int pd_http_on(CURL *c,
                              kumo_err_ctx_t *err);
 /* Kicks the main thread out of its wait on the stream (any thread). */
 void pd_wake(kumo_provider_daemon_t *d);
+typedef void (*pd_item_cb)(void *ctx, const json_t *item);
+typedef void (*pd_page_cb)(void *ctx);
+/* Every item of a paginated node list: query is "/route?filters" (limit and page are added),
+ * at most page_max pages of 100; page_done (may be NULL) after each page. */
+KUMO_MUST_USE int pd_list_each(CURL *c,
+                               const char *node_url,
+                               const char *query,
+                               uint32_t page_max,
+                               pd_item_cb item,
+                               pd_page_cb page_done,
+                               void *ctx,
+                               kumo_err_ctx_t *err);
 /* u64 fields come as strings or numbers. */
 uint64_t pd_u64(const json_t *o, const char *key);
 /* Signs msgs with the provider key at the next sequence and submits them. */

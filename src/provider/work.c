@@ -192,36 +192,26 @@ static void pd_lease_add(kumo_provider_daemon_t *d, const json_t *l, bool active
     x->last_confirmed_height = pd_u64(l, "last_confirmed_height");
 }
 
+static void pd_lease_active_cb(void *ctx, const json_t *item)
+{
+    pd_lease_add(ctx, item, true);
+}
+
+static void pd_lease_closing_cb(void *ctx, const json_t *item)
+{
+    pd_lease_add(ctx, item, false);
+}
+
 static int pd_leases_load(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
 {
     d->lease_count = 0;
-    static const char *const states[] = {"LEASE_ACTIVE", "LEASE_CLOSING"};
-    for (int s = 0; s < 2; s++) {
-        char page[256] = "";
-        for (uint32_t pages = 0; pages < PD_LEASE_MAX / 100u + 1u; pages++) {
-            char path[600];
-            (void)snprintf(path, sizeof(path), "/leases?provider=%s&state=%s&limit=100%s%s",
-                           d->addr, states[s], page[0] != '\0' ? "&page=" : "", page);
-            json_t *list = NULL;
-            KUMO_GUARD(pd_http_on(d->curl, d->cfg.node_url, path, NULL, &list, err));
-            size_t i;
-            const json_t *l;
-            json_array_foreach(json_object_get(list, "items"), i, l)
-            {
-                pd_lease_add(d, l, s == 0);
-            }
-            const char *next = json_string_value(json_object_get(list, "next"));
-            bool more = next != NULL && strlen(next) < sizeof(page);
-            if (more) {
-                (void)snprintf(page, sizeof(page), "%s", next);
-            }
-            json_decref(list);
-            if (!more) {
-                break;
-            }
-        }
-    }
-    return 0;
+    char query[200];
+    (void)snprintf(query, sizeof(query), "/leases?provider=%s&state=LEASE_ACTIVE", d->addr);
+    KUMO_GUARD(pd_list_each(d->curl, d->cfg.node_url, query, PD_LEASE_MAX / 100u + 1u,
+                            pd_lease_active_cb, NULL, d, err));
+    (void)snprintf(query, sizeof(query), "/leases?provider=%s&state=LEASE_CLOSING", d->addr);
+    return pd_list_each(d->curl, d->cfg.node_url, query, PD_LEASE_MAX / 100u + 1u,
+                        pd_lease_closing_cb, NULL, d, err);
 }
 
 static void pd_names(const kumo_provider_daemon_t *d,
