@@ -291,6 +291,7 @@ typedef struct pd_batch {
     Kumo__Msg *ptrs[PD_BATCH_MAX];
     pd_hold_t holds[PD_BATCH_MAX];
     uint32_t count;
+    bool runtime_ok; /* the runtime answered when this scan began */
 } pd_batch_t;
 
 /* Sends the batch; on success its holds count against capacity and budget. */
@@ -357,8 +358,7 @@ static void pd_order_consider(kumo_provider_daemon_t *d, const json_t *order_jso
         f.storage_bytes -= x->storage_bytes < f.storage_bytes ? x->storage_bytes : f.storage_bytes;
         f.collateral -= x->collateral < f.collateral ? x->collateral : f.collateral;
     }
-    bool runtime_ok = d->runtime != NULL && kumo_runtime_ping(d->runtime, NULL) == 0;
-    kumo_provider_bid_decide(&d->cfg, &g, &f, runtime_ok, &h->bid);
+    kumo_provider_bid_decide(&d->cfg, &g, &f, b->runtime_ok, &h->bid);
     if (o->state != KUMO__ORDER_STATE__ORDER_OPEN || pd_hold_find(d, h->order) != NULL ||
         pd_batch_pending(b, h->order) || d->hold_count + b->count >= PD_HOLD_MAX ||
         h->bid.verdict != KUMO_PROVIDER_BID_OK) {
@@ -413,6 +413,7 @@ static void pd_orders_scan(kumo_provider_daemon_t *d, const char *owner, uint64_
         return;
     }
     sc->d = d;
+    sc->b.runtime_ok = d->runtime != NULL && kumo_runtime_ping(d->runtime, NULL) == 0;
     char query[256];
     if (owner != NULL) {
         (void)snprintf(query, sizeof(query), "/orders?owner=%s&dseq=%" PRIu64 "&state=ORDER_OPEN",
