@@ -425,7 +425,8 @@ static bool pd_instance_check(kumo_provider_daemon_t *d,
                               const pd_lease_t *l,
                               const Kumo__ManifestWorkload *w,
                               uint32_t instance,
-                              pd_job_t *job)
+                              pd_job_t *job,
+                              bool create)
 {
     pd_spec_build(d, dep, l, w, instance, &job->mem, &job->spec);
     const kumo_runtime_container_t *c = pd_container_find(d, job->mem.name);
@@ -433,7 +434,7 @@ static bool pd_instance_check(kumo_provider_daemon_t *d,
         strcmp(c->version, dep->version_hex) == 0 && c->oseq == l->oseq) {
         return true;
     }
-    if (c != NULL) {
+    if (c != NULL && create) {
         KUMO_LOG_INFO("provider", "container_replaced", "name=%s state=%d version=%.12s",
                       job->mem.name, (int)c->state, c->version);
         (void)snprintf(job->old_id, sizeof(job->old_id), "%s", c->id);
@@ -441,8 +442,9 @@ static bool pd_instance_check(kumo_provider_daemon_t *d,
     return false;
 }
 
-/* Runs the workloads of lease l; true when every instance runs. */
-static bool pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, const pd_lease_t *l)
+/* Whether every instance of lease l runs; with create, (re)creates those that do not first. */
+static bool
+pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, const pd_lease_t *l, bool create)
 {
     if (dep->m == NULL) {
         return true; /* ready: waiting for the tenant's manifest */
@@ -461,13 +463,15 @@ static bool pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, const pd_lea
         for (uint32_t k = 0; strcmp(w->group, dep->groups[l->gseq]) == 0 && k < w->count; k++) {
             if (count == PD_JOB_MAX) {
                 ok = false; /* the rest next block */
-            } else if (!pd_instance_check(d, dep, l, w, k, &job[count])) {
+            } else if (!pd_instance_check(d, dep, l, w, k, &job[count], create)) {
                 count++;
             }
         }
     }
     for (uint32_t i = 0; i < count; i++) { /* one by one: the runtime serializes them anyway */
-        pd_job_run(d->runtime, &job[i]);
+        if (create) {
+            pd_job_run(d->runtime, &job[i]);
+        }
         ok = ok && job[i].ok;
     }
     if (!ok) {
@@ -575,12 +579,54 @@ pd_forwards_add(kumo_provider_daemon_t *d, const pd_dep_t *dep, pd_fwd_entry_t *
 
 /* ---- the pass ---- */
 
-static void pd_dep_work(kumo_provider_daemon_t *d,
-                        const char *owner,
-                        uint64_t dseq,
-                        bool *ok,
-                        pd_fwd_entry_t *fwd,
-                        uint32_t *fwd_count)
+/* One pass over the leases: first without creating anything (what already runs is
+ * confirmed before slow container starts can delay it past its period), then creating. */
+typedef struct pd_pass {
+    bool *ok; /* per d->leases index */
+    pd_fwd_entry_t *fwd;
+    uint32_t fwd_count;
+    bool create;
+} pd_pass_t;
+
+/* Forwards of a deployment and, for targets at other providers, their endpoints. */
+static void pd_dep_forwards(kumo_provider_daemon_t *d, const pd_dep_t *dep, pd_pass_t *pass)
+{
+    uint32_t first = pass->fwd_count;
+    pd_forwards_add(d, dep, pass->fwd, &pass->fwd_count);
+    bool missing = false;
+    for (uint32_t k = first; k < pass->fwd_count; k++) {
+        missing = missing || pass->fwd[k].target_count == 0;
+    }
+    kumo_err_ctx_t err = {0};
+    if (((missing && (d->height + dep->dseq) % PD_FETCH_EVERY == 0) ||
+         (first < pass->fwd_count && (d->height + dep->dseq) % PD_LINKS_EVERY == 0)) &&
+        pd_links_fetch(d, dep->owner, dep->dseq, &err) == 1) {
+        KUMO_LOG_INFO("provider", "links_learned", "deployment=%s/%" PRIu64, dep->owner, dep->dseq);
+    }
+}
+
+/* The manifest (fetched from the peers if missing, when creating), group names, network. */
+static int pd_dep_load(kumo_provider_daemon_t *d, pd_dep_t *dep, bool create, kumo_err_ctx_t *err)
+{
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
+    int rc = pd_manifest_load(d->home, dep->owner, dep->dseq, &dep->m, version, err);
+    if (rc == KUMO_ENOTFOUND && create && (d->height + dep->dseq) % PD_FETCH_EVERY == 0 &&
+        pd_manifest_fetch(d, dep->owner, dep->dseq, err) == 0) {
+        rc = pd_manifest_load(d->home, dep->owner, dep->dseq, &dep->m, version, err);
+    }
+    KUMO_GUARD(rc);
+    KUMO_GUARD(kumo_codec_hex_encode(kumo_bytes_make(version, sizeof(version)), dep->version_hex,
+                                     sizeof(dep->version_hex)));
+    KUMO_GUARD(pd_group_names(d->curl, d->cfg.node_url, dep->owner, dep->dseq, dep->groups,
+                              PD_GROUP_MAX, &dep->group_count, err));
+    if (create && pd_network_ensure(d, dep, err) != 0) {
+        dep->gateway[0] = '\0'; /* no forwards, no host entries: retried next block */
+    }
+    return 0;
+}
+
+static void
+pd_dep_work(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, pd_pass_t *pass)
 {
     pd_dep_t *dep = kumo_calloc(1, sizeof(*dep));
     if (dep == NULL) {
@@ -589,46 +635,21 @@ static void pd_dep_work(kumo_provider_daemon_t *d,
     dep->owner = owner;
     dep->dseq = dseq;
     pd_names(d, owner, dseq, NULL, 0, dep->network);
-    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
     kumo_err_ctx_t err = {0};
-    int rc = pd_manifest_load(d->home, owner, dseq, &dep->m, version, &err);
-    if (rc == KUMO_ENOTFOUND && (d->height + dseq) % PD_FETCH_EVERY == 0 &&
-        pd_manifest_fetch(d, owner, dseq, &err) == 0) {
-        rc = pd_manifest_load(d->home, owner, dseq, &dep->m, version, &err);
-    }
-    if (rc == 0) {
-        rc = kumo_codec_hex_encode(kumo_bytes_make(version, sizeof(version)), dep->version_hex,
-                                   sizeof(dep->version_hex));
-        rc = rc == 0 ? pd_group_names(d->curl, d->cfg.node_url, owner, dseq, dep->groups,
-                                      PD_GROUP_MAX, &dep->group_count, &err)
-                     : rc;
-        if (rc == 0 && pd_network_ensure(d, dep, &err) != 0) {
-            dep->gateway[0] = '\0'; /* no forwards, no host entries: retried next block */
-        }
-    } else if (rc != KUMO_ENOTFOUND) {
-        KUMO_LOG_WARN("provider", "manifest_unreadable", "deployment=%s/%" PRIu64 " detail=\"%s\"",
-                      owner, dseq, err.detail);
+    int rc = pd_dep_load(d, dep, pass->create, &err);
+    if (rc != 0 && rc != KUMO_ENOTFOUND && pass->create) {
+        KUMO_LOG_WARN("provider", "deployment_unreadable",
+                      "deployment=%s/%" PRIu64 " detail=\"%s\"", owner, dseq, err.detail);
     }
     for (uint32_t i = 0; i < d->lease_count; i++) {
         const pd_lease_t *l = &d->leases[i];
         if (l->active && l->dseq == dseq && strcmp(l->owner, owner) == 0) {
-            ok[i] = (rc == 0 || rc == KUMO_ENOTFOUND) && pd_lease_work(d, dep, l);
+            pass->ok[i] =
+                (rc == 0 || rc == KUMO_ENOTFOUND) && pd_lease_work(d, dep, l, pass->create);
         }
     }
-    if (dep->m != NULL && dep->gateway[0] != '\0') {
-        uint32_t first = *fwd_count;
-        pd_forwards_add(d, dep, fwd, fwd_count);
-        bool missing = false;
-        for (uint32_t k = first; k < *fwd_count; k++) {
-            missing = missing || fwd[k].target_count == 0;
-        }
-        /* Targets at other providers: learn (and follow) their endpoints from the peers. */
-        if ((missing && (d->height + dseq) % PD_FETCH_EVERY == 0) ||
-            (first < *fwd_count && (d->height + dseq) % PD_LINKS_EVERY == 0)) {
-            if (pd_links_fetch(d, owner, dseq, &err) == 1) {
-                KUMO_LOG_INFO("provider", "links_learned", "deployment=%s/%" PRIu64, owner, dseq);
-            }
-        }
+    if (pass->create && dep->m != NULL && dep->gateway[0] != '\0') {
+        pd_dep_forwards(d, dep, pass);
     }
     if (dep->m != NULL) {
         kumo_codec_free(&dep->m->base);
@@ -791,6 +812,26 @@ static void pd_confirm(kumo_provider_daemon_t *d, const bool *ok)
     kumo_free(b);
 }
 
+/* Every deployment with an active lease of ours, once. */
+static void pd_pass_run(kumo_provider_daemon_t *d, pd_pass_t *pass)
+{
+    for (uint32_t i = 0; i < d->lease_count; i++) {
+        /* A closing lease is released once its containers are gone (after the creating round). */
+        pass->ok[i] = !d->leases[i].active && pass->create;
+    }
+    for (uint32_t i = 0; i < d->lease_count; i++) {
+        const pd_lease_t *l = &d->leases[i];
+        bool first = l->active;
+        for (uint32_t k = 0; k < i && first; k++) {
+            first = !(d->leases[k].active && d->leases[k].dseq == l->dseq &&
+                      strcmp(d->leases[k].owner, l->owner) == 0);
+        }
+        if (first) {
+            pd_dep_work(d, l->owner, l->dseq, pass);
+        }
+    }
+}
+
 void pd_work(kumo_provider_daemon_t *d)
 {
     atomic_store(&d->kick, 0);
@@ -806,32 +847,25 @@ void pd_work(kumo_provider_daemon_t *d)
                       err.detail);
         return;
     }
-    bool *ok = kumo_calloc(PD_LEASE_MAX, sizeof(bool));
-    pd_fwd_entry_t *fwd = kumo_calloc(PD_FWD_ENTRY_MAX, sizeof(*fwd));
-    uint32_t fwd_count = 0;
-    if (ok == NULL || fwd == NULL) {
-        kumo_free(ok);
-        kumo_free(fwd);
+    pd_pass_t pass = {.ok = kumo_calloc(PD_LEASE_MAX, sizeof(bool)),
+                      .fwd = kumo_calloc(PD_FWD_ENTRY_MAX, sizeof(pd_fwd_entry_t))};
+    if (pass.ok == NULL || pass.fwd == NULL) {
+        kumo_free(pass.ok);
+        kumo_free(pass.fwd);
         return;
     }
-    for (uint32_t i = 0; i < d->lease_count; i++) {
-        ok[i] = !d->leases[i].active; /* a closing lease: released once its containers are gone */
-    }
-    for (uint32_t i = 0; i < d->lease_count; i++) {
-        const pd_lease_t *l = &d->leases[i];
-        bool first = l->active; /* each deployment with an active lease once */
-        for (uint32_t k = 0; k < i && first; k++) {
-            first = !(d->leases[k].active && d->leases[k].dseq == l->dseq &&
-                      strcmp(d->leases[k].owner, l->owner) == 0);
-        }
-        if (first) {
-            pd_dep_work(d, l->owner, l->dseq, ok, fwd, &fwd_count);
+    for (int round = 0; round < 2; round++) {
+        pass.create = round == 1;
+        pass.fwd_count = 0;
+        pd_pass_run(d, &pass);
+        if (!pass.create) {
+            pd_confirm(d, pass.ok); /* what already runs, before any slow container start */
         }
     }
-    pd_orphans_remove(d, ok);
-    pd_api_forwards(d, fwd, fwd_count);
-    pd_confirm(d, ok);
+    pd_orphans_remove(d, pass.ok);
+    pd_api_forwards(d, pass.fwd, pass.fwd_count);
+    pd_confirm(d, pass.ok);
     d->worked_height = d->height;
-    kumo_free(ok);
-    kumo_free(fwd);
+    kumo_free(pass.ok);
+    kumo_free(pass.fwd);
 }

@@ -11,6 +11,8 @@
 #      memory limits and the kumo.* labels; the web tier answers and counts its visits in the
 #      database at the other provider (cross-provider forward); leases are paid by the
 #      providers' confirmations.
+#   1b. the daemon's API refuses manifests of another version, for an unknown deployment,
+#      from someone else, over 1 MiB or without a certificate, and stores nothing.
 #   2. kill -9 east-a's daemon: nothing is torn down (same containers, still running); started
 #      again, it confirms again.
 #   3. east-a's daemon and containers gone: its lease goes stale, the tenant gets the
@@ -106,8 +108,11 @@ check "db leased to west" has_lease "${DC_ADDR[west]}"
 no_bids() { ! k query fulfillments --provider "${DC_ADDR[east-down]}" --output json | grep -q '"order"'; }
 check "the provider without a runtime did not bid" no_bids
 check "it says why" grep -q 'reason=runtime' "$work/east-down.log"
-check "east-a runs 2 web containers" test "$(ids_of "${DC_ADDR[east-a]}" | wc -l)" -eq 2
-check "west runs 1 db container" test "$(ids_of "${DC_ADDR[west]}" | wc -l)" -eq 1
+runs_n() { [ "$(ids_of "$1" | wc -l)" -eq "$2" ]; }
+wait_or_fail 20 "east-a's containers as the runtime lists them" runs_n "${DC_ADDR[east-a]}" 2
+check "east-a runs 2 web containers" runs_n "${DC_ADDR[east-a]}" 2
+wait_or_fail 20 "west's container as the runtime lists it" runs_n "${DC_ADDR[west]}" 1
+check "west runs 1 db container" runs_n "${DC_ADDR[west]}" 1
 inspect() { podman_remote inspect --format "$2" "$1"; }
 web0=$(ids_of "${DC_ADDR[east-a]}" | sed -n 1p)
 db0=$(ids_of "${DC_ADDR[west]}" | sed -n 1p)
@@ -125,6 +130,39 @@ wait_or_fail 60 "confirmations to pay both leases" paid_more
 check "confirmations pay both providers" paid_more
 k deploy status "$work/stack.yml" >"$work/status.out"
 check "deploy status shows both providers' workloads" grep -q "db" "$work/status.out"
+
+# ---- 1b. the real daemon refuses bad manifests and stores nothing ----
+# Client certificates as kumo deploy makes them: the tenant's (from its exported seed) and a
+# stranger's, built with openssl.
+seed=$(k keys export tenant --unsafe-export-seed | tr -d '\n')
+der_hex="302e020100300506032b657004220420$seed"
+{
+    echo "-----BEGIN PRIVATE KEY-----"
+    printf '%b' "$(echo "$der_hex" | sed 's/../\\x&/g')" | base64 -w0
+    printf '\n%s\n' "-----END PRIVATE KEY-----"
+} >"$work/tenant.key"
+chmod 600 "$work/tenant.key"
+openssl req -x509 -new -key "$work/tenant.key" -subj /CN=tenant -days 1 -out "$work/tenant.crt" 2>/dev/null
+openssl genpkey -algorithm ed25519 -out "$work/other.key" 2>/dev/null
+openssl req -x509 -new -key "$work/other.key" -subj /CN=other -days 1 -out "$work/other.crt" 2>/dev/null
+dseq=$(lease_of "${DC_ADDR[east-a]}" active | json_num dseq)
+api_a=$(awk '$1 == "api_listen:" { gsub(/"/, "", $2); print $2 }' "$LOCALDC_TN/east-a/config.yaml")
+put_manifest() { # put_manifest WHO DSEQ FILE: prints the HTTP status
+    local auth=()
+    [ "$1" = none ] || auth=(--cert "$work/$1.crt" --key "$work/$1.key")
+    curl -s -o /dev/null -w '%{http_code}' --cacert "$LOCALDC_TN/east-a/ca.crt" "${auth[@]}" \
+        -X PUT --data-binary "@$3" "https://$api_a/deployments/$tenant/$2/manifest"
+}
+stored=$LOCALDC_TN/east-a/deployments/$tenant-$dseq.manifest
+sum_before=$(sha256sum "$stored")
+head -c 300 /dev/urandom >"$work/junk.bin"
+head -c $((2 * 1024 * 1024)) /dev/zero >"$work/big.bin"
+check "a manifest that is not the on-chain version: 409" test "$(put_manifest tenant "$dseq" "$work/junk.bin")" = 409
+check "for an unknown deployment: 404" test "$(put_manifest tenant 999999 "$work/junk.bin")" = 404
+check "from someone else: 403" test "$(put_manifest other "$dseq" "$work/junk.bin")" = 403
+check "over 1 MiB: 413" test "$(put_manifest tenant "$dseq" "$work/big.bin")" = 413
+check "without a client certificate: 401" test "$(put_manifest none "$dseq" "$work/junk.bin")" = 401
+check "nothing was stored" test "$(sha256sum "$stored")" = "$sum_before" -a ! -e "$LOCALDC_TN/east-a/deployments/$tenant-999999.manifest"
 
 # ---- 2. kill -9 a provider daemon: nothing is torn down, confirmations resume ----
 before=$(ids_of "${DC_ADDR[east-a]}")
