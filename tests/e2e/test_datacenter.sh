@@ -19,6 +19,7 @@
 #      collateral, the persisted web group is re-ordered and won by east-b, which fetches the
 #      manifest and the database's endpoint from west (peer to peer) and runs the web tier,
 #      which still counts on.
+#   3b. update: a changed manifest is uploaded and replaces the workloads (new version label).
 #   4. close: providers remove containers and networks and confirm released, the deployment
 #      closes and the escrow rest goes back to the tenant.
 #   5. a stack whose image does not exist: the provider cannot run it, does not confirm it,
@@ -197,6 +198,21 @@ port_b=$(host_port_of "${DC_ADDR[east-b]}")
 counts_on() { visit "$port_b" | grep -q "visit 4"; }
 wait_or_fail 30 "east-b's web tier to reach the database" counts_on
 check "the moved web tier counts on in the same database: visit 4" true
+
+# ---- 3b. update: a new manifest version replaces the workloads ----
+before_b=$(ids_of "${DC_ADDR[east-b]}")
+sed -i 's/^      COUNTER_PORT: "7000"$/      COUNTER_PORT: "7000"\n      GREETING: "v2"/' "$work/stack.yml"
+grep -q GREETING "$work/stack.yml" || fail "the stack edit did not apply"
+k deploy update "$work/stack.yml" --from tenant --timeout 120 >"$work/update.out" 2>&1 ||
+    { cat "$work/update.out"; fail "kumo deploy update"; }
+replaced() { [ "$(ids_of "${DC_ADDR[east-b]}" | wc -l)" -eq 2 ] && [ "$(ids_of "${DC_ADDR[east-b]}")" != "$before_b" ]; }
+wait_or_fail 60 "east-b to replace its containers" replaced
+check "update: the new version replaced the web containers" replaced
+check "they carry the new version" test "$(podman_remote inspect --format '{{index .Config.Labels "kumo.version"}}' "$(ids_of "${DC_ADDR[east-b]}" | sed -n 1p)" | cut -c1-16)" = "$(grep -o 'version [0-9a-f]*' "$work/update.out" | sed -n 1p | cut -c9-24)"
+port_b=$(host_port_of "${DC_ADDR[east-b]}")
+answers_b() { visit "$port_b" | grep -q "hello from kumo webapp"; }
+wait_or_fail 30 "the updated web tier to answer" answers_b
+check "the updated web tier answers" answers_b
 
 # ---- 4. close ----
 k deploy close "$work/stack.yml" --from tenant --timeout 120 >"$work/close.out" 2>&1 ||
