@@ -32,6 +32,7 @@
 #define PD_LEASE_MAX     1024u
 #define PD_SENT_MAX      1024u
 #define PD_NET_MAX       256u
+#define PD_IP_CACHE      64u
 #define PD_ANSWER_MAX    (8u * 1024u * 1024u)
 #define PD_CONTAINER_MAX KUMO_RUNTIME_LIST_COUNT_MAX
 
@@ -55,6 +56,12 @@ typedef struct pd_net {
     char name[KUMO_RUNTIME_NAME_BYTES_MAX];
     char gateway[64];
 } pd_net_t;
+
+/* A container's network address, as inspected once. */
+typedef struct pd_ip {
+    char id[KUMO_RUNTIME_ID_BYTES_MAX];
+    char ip[64];
+} pd_ip_t;
 
 /* A confirmation sent and not yet seen committed: not sent again before height + 3. */
 typedef struct pd_sent {
@@ -92,6 +99,9 @@ struct kumo_provider_daemon {
     uint32_t sent_count;
     pd_net_t nets[PD_NET_MAX];
     uint32_t net_count;
+    pd_ip_t ips[PD_IP_CACHE];
+    uint32_t ip_next;
+    uint32_t port_cursor;   /* round robin over the host port range */
     uint64_t worked_height; /* height of the last reconcile */
     uint64_t confirmations_sent;
     atomic_int kick;         /* the API stored a manifest or links: reconcile now */

@@ -13,9 +13,10 @@
  * forwarder (fwd.h): every workload name is in each container's /etc/hosts as the
  * deployment network's gateway, where the daemon forwards the target's ports to its
  * containers here or to its endpoint at another provider (home/.../<owner>-<dseq>.links).
- * Then the confirmations due go out in one tx: active leases whose containers all run (or
- * whose manifest has not come yet: the provider stands ready), and `released` for closing
- * leases whose containers are gone.
+ * Each pass has two rounds: one that only looks and confirms the leases that run (before any
+ * slow container start), one that creates and removes and then confirms what became healthy:
+ * active leases whose containers all run (or whose manifest has not come yet: the provider
+ * stands ready), and `released` for closing leases whose containers are gone.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -33,8 +34,6 @@
 #define PD_CONFIRM_BATCH_MAX 64u
 #define PD_RESEND_BLOCKS     3u
 #define PD_GROUP_MAX         64u
-/* Instances (re)created per lease and pass (the rest in the next pass). */
-#define PD_JOB_MAX 64u
 /* A lease without its manifest asks the deployment's other providers every this many
  * blocks (the tenant usually uploads within a block of the lease). */
 #define PD_FETCH_EVERY 2u
@@ -51,7 +50,6 @@ typedef struct pd_dep {
     char version_hex[2 * KUMO_CRYPTO_HASH_BYTES + 1];
     pd_name_t groups[PD_GROUP_MAX];
     uint32_t group_count;
-    bool local[PD_GROUP_MAX]; /* an active lease of this provider runs the group */
     char network[KUMO_RUNTIME_NAME_BYTES_MAX];
     char gateway[64];
 } pd_dep_t;
@@ -259,11 +257,11 @@ static bool pd_port_taken(const kumo_provider_daemon_t *d, uint32_t port)
 
 /* A free host port of the range (round robin, so a port another process holds is not tried
  * again at once). 0 when none. */
-static uint16_t pd_port_pick(kumo_provider_daemon_t *d, uint32_t *cursor)
+static uint16_t pd_port_pick(kumo_provider_daemon_t *d)
 {
     uint32_t span = d->cfg.port_range_max - d->cfg.port_range_min + 1u;
     for (uint32_t k = 0; k < span; k++) {
-        uint32_t p = d->cfg.port_range_min + (*cursor)++ % span;
+        uint32_t p = d->cfg.port_range_min + d->port_cursor++ % span;
         if (!pd_port_taken(d, p)) {
             return (uint16_t)p;
         }
@@ -315,7 +313,6 @@ static void pd_spec_build(kumo_provider_daemon_t *d,
                           pd_spec_mem_t *mem,
                           kumo_runtime_container_spec_t *s)
 {
-    static uint32_t cursor;
     memset(s, 0, sizeof(*s));
     pd_names(d, dep->owner, dep->dseq, w->name, instance, mem->name);
     (void)snprintf(mem->dseq, sizeof(mem->dseq), "%" PRIu64, dep->dseq);
@@ -334,7 +331,7 @@ static void pd_spec_build(kumo_provider_daemon_t *d,
     for (size_t p = 0; p < w->n_ports && s->port_count < KUMO_RUNTIME_PORT_COUNT_MAX; p++) {
         kumo_runtime_port_t *rp = &s->ports[s->port_count++];
         rp->container_port = (uint16_t)w->ports[p]->port;
-        rp->host_port = pd_port_published(dep->m, w, w->ports[p]) ? pd_port_pick(d, &cursor) : 0;
+        rp->host_port = pd_port_published(dep->m, w, w->ports[p]) ? pd_port_pick(d) : 0;
         rp->host_ip = "0.0.0.0";
     }
     const kumo_runtime_label_t labels[] = {
@@ -442,7 +439,8 @@ static bool pd_instance_check(kumo_provider_daemon_t *d,
     return false;
 }
 
-/* Whether every instance of lease l runs; with create, (re)creates those that do not first. */
+/* Whether every instance of lease l runs; with create, (re)creates those that do not, one by
+ * one (the runtime serializes container creation anyway). */
 static bool
 pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, const pd_lease_t *l, bool create)
 {
@@ -452,29 +450,24 @@ pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, const pd_lease_t *l, boo
     if (l->gseq >= dep->group_count) {
         return false;
     }
-    pd_job_t *job = kumo_calloc(PD_JOB_MAX, sizeof(*job));
+    pd_job_t *job = kumo_calloc(1, sizeof(*job)); /* scratch: specs are large */
     if (job == NULL) {
         return false;
     }
-    uint32_t count = 0;
     bool ok = true;
     for (size_t i = 0; i < dep->m->n_workloads; i++) {
         const Kumo__ManifestWorkload *w = dep->m->workloads[i];
         for (uint32_t k = 0; strcmp(w->group, dep->groups[l->gseq]) == 0 && k < w->count; k++) {
-            if (count == PD_JOB_MAX) {
-                ok = false; /* the rest next block */
-            } else if (!pd_instance_check(d, dep, l, w, k, &job[count], create)) {
-                count++;
+            memset(job, 0, sizeof(*job));
+            if (!pd_instance_check(d, dep, l, w, k, job, create)) {
+                if (create) {
+                    pd_job_run(d->runtime, job);
+                }
+                ok = ok && job->ok;
             }
         }
     }
-    for (uint32_t i = 0; i < count; i++) { /* one by one: the runtime serializes them anyway */
-        if (create) {
-            pd_job_run(d->runtime, &job[i]);
-        }
-        ok = ok && job[i].ok;
-    }
-    if (!ok) {
+    if (!ok && create) {
         pd_network_forget(d, dep->network); /* in case it went away: made again next pass */
     }
     kumo_free(job);
@@ -485,24 +478,19 @@ pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, const pd_lease_t *l, boo
 
 static const char *pd_ip_of(kumo_provider_daemon_t *d, const char *id)
 {
-    static struct {
-        char id[KUMO_RUNTIME_ID_BYTES_MAX];
-        char ip[64];
-    } cache[64];
-    static uint32_t next;
-    for (uint32_t i = 0; i < 64u; i++) {
-        if (strcmp(cache[i].id, id) == 0) {
-            return cache[i].ip;
+    for (uint32_t i = 0; i < PD_IP_CACHE; i++) {
+        if (strcmp(d->ips[i].id, id) == 0) {
+            return d->ips[i].ip;
         }
     }
     kumo_runtime_inspect_t in;
     if (kumo_runtime_container_inspect(d->runtime, id, &in, NULL) != 0 || in.ip[0] == '\0') {
         return NULL;
     }
-    uint32_t k = next++ % 64u;
-    (void)snprintf(cache[k].id, sizeof(cache[k].id), "%s", id);
-    (void)snprintf(cache[k].ip, sizeof(cache[k].ip), "%s", in.ip);
-    return cache[k].ip;
+    pd_ip_t *e = &d->ips[d->ip_next++ % PD_IP_CACHE];
+    (void)snprintf(e->id, sizeof(e->id), "%s", id);
+    (void)snprintf(e->ip, sizeof(e->ip), "%s", in.ip);
+    return e->ip;
 }
 
 /* Where workload w's port p runs: its running containers here, else the tenant's link. */
