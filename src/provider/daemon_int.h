@@ -102,6 +102,7 @@ struct kumo_provider_daemon {
     pd_ip_t ips[PD_IP_CACHE];
     uint32_t ip_next;
     uint32_t port_cursor;   /* round robin over the host port range */
+    uint32_t started;       /* containers started since the list was read */
     uint64_t worked_height; /* height of the last reconcile */
     uint64_t confirmations_sent;
     atomic_int kick;         /* the API stored a manifest or links: reconcile now */

@@ -7,6 +7,7 @@
  */
 #include "provider/fwd.h"
 
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@ struct pd_fwd {
     pd_fwd_entry_t copy[PD_FWD_ENTRY_MAX];
     atomic_uint listening;
     atomic_ullong relayed;
+    atomic_ullong refused;
 };
 
 /* ---- one relayed connection: two bufferevents and their half-closes ---- */
@@ -120,6 +122,25 @@ static void fwd_event_cb(struct bufferevent *bev, short what, void *ctx)
     (void)fwd_settle(p, 1 - i);
 }
 
+/* Whether the peer address sa is one of the entry's sources. */
+static bool fwd_source_allowed(const pd_fwd_entry_t *e, const struct sockaddr *sa)
+{
+    char ip[PD_FWD_HOST_BYTES] = "";
+    const void *addr =
+        sa->sa_family == AF_INET6
+            ? (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr
+            : (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    if (evutil_inet_ntop(sa->sa_family, addr, ip, sizeof(ip)) == NULL) {
+        return false;
+    }
+    for (uint32_t i = 0; i < e->source_count && i < PD_FWD_SOURCE_MAX; i++) {
+        if (strcmp(e->sources[i], ip) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void fwd_accept_cb(
     struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *ctx)
 {
@@ -128,6 +149,11 @@ static void fwd_accept_cb(
     (void)salen;
     fwd_listener_t *fl = ctx;
     struct event_base *base = fl->f->base;
+    if (!fwd_source_allowed(&fl->entry, sa)) {
+        atomic_fetch_add(&fl->f->refused, 1u); /* before the close the client sees */
+        evutil_closesocket(fd);
+        return;
+    }
     if (fl->entry.target_count == 0) {
         evutil_closesocket(fd); /* the target's endpoint is not known yet */
         return;
@@ -292,6 +318,11 @@ uint32_t pd_fwd_listening(pd_fwd_t *f)
 uint64_t pd_fwd_relayed(pd_fwd_t *f)
 {
     return atomic_load(&f->relayed);
+}
+
+uint64_t pd_fwd_refused(pd_fwd_t *f)
+{
+    return atomic_load(&f->refused);
 }
 
 void pd_fwd_close(pd_fwd_t *f)

@@ -4,7 +4,8 @@
  * robin). A workload reaches another workload of its deployment through it: the name of the
  * target resolves (in /etc/hosts) to the deployment network's gateway, where the daemon
  * listens on the target's port and forwards to the target's containers on this provider or
- * to its published endpoint at another provider (docs/provider-api.md "links").
+ * to its published endpoint at another provider (docs/provider-api.md "links"), for the
+ * source containers the port's rules allow only.
  *
  * The forwarder lives on an event loop thread; the daemon's main thread replaces the whole
  * table with pd_fwd_set (thread-safe) and the loop applies it within PD_FWD_SYNC_MS. A
@@ -22,6 +23,7 @@
 
 #define PD_FWD_ENTRY_MAX  256u
 #define PD_FWD_TARGET_MAX 8u
+#define PD_FWD_SOURCE_MAX 16u
 #define PD_FWD_HOST_BYTES 64u
 #define PD_FWD_SYNC_MS    200u
 /* Bytes buffered towards a slow side before reading from the other pauses. */
@@ -37,6 +39,10 @@ typedef struct pd_fwd_entry {
     uint16_t port;
     pd_fwd_target_t targets[PD_FWD_TARGET_MAX];
     uint32_t target_count;
+    /* Who may connect: numeric addresses of the source containers the port's rules allow.
+     * A connection from any other address is closed at once (and counted). */
+    char sources[PD_FWD_SOURCE_MAX][PD_FWD_HOST_BYTES];
+    uint32_t source_count;
 } pd_fwd_entry_t;
 
 typedef struct pd_fwd pd_fwd_t;
@@ -47,6 +53,7 @@ void pd_fwd_set(pd_fwd_t *f, const pd_fwd_entry_t *entries, uint32_t count);
 /* Listeners bound now and connections relayed so far (any thread). */
 uint32_t pd_fwd_listening(pd_fwd_t *f);
 uint64_t pd_fwd_relayed(pd_fwd_t *f);
+uint64_t pd_fwd_refused(pd_fwd_t *f);
 /* Call on the loop thread (or after it stopped). */
 void pd_fwd_close(pd_fwd_t *f);
 

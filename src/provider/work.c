@@ -349,6 +349,14 @@ static void pd_spec_build(kumo_provider_daemon_t *d,
     s->label_count = sizeof(labels) / sizeof(labels[0]);
 }
 
+/* The containers of this provider as the runtime lists them now. */
+static int pd_containers_load(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
+{
+    d->container_count = 0;
+    return kumo_runtime_container_list(d->runtime, "kumo.provider", d->addr, d->containers,
+                                       PD_CONTAINER_MAX, &d->container_count, err);
+}
+
 /* ---- networks: created once, their gateways remembered ---- */
 
 static pd_net_t *pd_network_find(kumo_provider_daemon_t *d, const char *name)
@@ -462,6 +470,7 @@ pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, const pd_lease_t *l, boo
             if (!pd_instance_check(d, dep, l, w, k, job, create)) {
                 if (create) {
                     pd_job_run(d->runtime, job);
+                    d->started += job->ok ? 1u : 0u;
                 }
                 ok = ok && job->ok;
             }
@@ -527,6 +536,37 @@ static void pd_forward_targets(kumo_provider_daemon_t *d,
     }
 }
 
+/* Whether a rule of port p lets workload src (placed in its group) connect. */
+static bool pd_rule_allows(const Kumo__Manifest *m, const Kumo__ManifestPort *p, const char *src)
+{
+    const char *group = pd_workload_group(m, src);
+    for (size_t r = 0; r < p->n_expose; r++) {
+        const Kumo__ManifestConnection *c = p->expose[r];
+        if ((c->workload[0] != '\0' && strcmp(c->workload, src) == 0) ||
+            (c->group[0] != '\0' && group != NULL && strcmp(c->group, group) == 0)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Who may use a forward: the running containers here of the workloads its rules allow. */
+static void pd_forward_sources(kumo_provider_daemon_t *d,
+                               const pd_dep_t *dep,
+                               const Kumo__ManifestPort *p,
+                               pd_fwd_entry_t *e)
+{
+    for (uint32_t i = 0; i < d->container_count && e->source_count < PD_FWD_SOURCE_MAX; i++) {
+        const kumo_runtime_container_t *c = &d->containers[i];
+        const char *ip = NULL;
+        if (c->state == KUMO_RUNTIME_STATE_RUNNING && c->dseq == dep->dseq &&
+            strcmp(c->owner, dep->owner) == 0 && pd_rule_allows(dep->m, p, c->workload) &&
+            (ip = pd_ip_of(d, c->id)) != NULL) {
+            (void)snprintf(e->sources[e->source_count++], PD_FWD_HOST_BYTES, "%s", ip);
+        }
+    }
+}
+
 static json_t *pd_links_load(const kumo_provider_daemon_t *d, const pd_dep_t *dep)
 {
     char path[PD_PATH_BYTES];
@@ -560,6 +600,7 @@ pd_forwards_add(kumo_provider_daemon_t *d, const pd_dep_t *dep, pd_fwd_entry_t *
             (void)snprintf(e->ip, sizeof(e->ip), "%s", dep->gateway);
             e->port = (uint16_t)w->ports[p]->port;
             pd_forward_targets(d, dep, links, w, w->ports[p]->port, e);
+            pd_forward_sources(d, dep, w->ports[p], e);
         }
     }
     json_decref(links);
@@ -637,6 +678,10 @@ pd_dep_work(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, pd_pass
         }
     }
     if (pass->create && dep->m != NULL && dep->gateway[0] != '\0') {
+        if (d->started > 0) { /* the forwards name the new containers at once */
+            d->started = 0;
+            (void)pd_containers_load(d, &err);
+        }
         pd_dep_forwards(d, dep, pass);
     }
     if (dep->m != NULL) {
@@ -827,10 +872,8 @@ void pd_work(kumo_provider_daemon_t *d)
     if (d->runtime == NULL && kumo_runtime_open(d->cfg.runtime_socket, &d->runtime, &err) < 0) {
         return; /* nothing can be served, so nothing is confirmed */
     }
-    d->container_count = 0;
-    if (pd_leases_load(d, &err) < 0 ||
-        kumo_runtime_container_list(d->runtime, "kumo.provider", d->addr, d->containers,
-                                    PD_CONTAINER_MAX, &d->container_count, &err) < 0) {
+    d->started = 0;
+    if (pd_leases_load(d, &err) < 0 || pd_containers_load(d, &err) < 0) {
         KUMO_LOG_WARN("provider", "work_skipped", "code=%s detail=\"%s\"", kumo_err_name(err.code),
                       err.detail);
         return;

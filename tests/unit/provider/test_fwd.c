@@ -2,8 +2,8 @@
  * test_fwd.c - the provider's TCP forwarder (src/provider/fwd.h) on loopback: echo servers
  * behind it, a table replaced from another thread the way the daemon does. Shown: bytes go
  * both ways unchanged (also 4 MiB, past the backpressure bound), targets are used round
- * robin, an entry without targets accepts and closes, a removed entry stops listening, and
- * a half-closed client still gets its answer.
+ * robin, an entry without targets accepts and closes, a removed entry stops listening, a
+ * half-closed client still gets its answer, and only the allowed sources are relayed.
  */
 #include "helpers/testutil.h"
 
@@ -126,12 +126,16 @@ static void pause_ms(long ms)
     (void)nanosleep(&ts, NULL);
 }
 
-/* Sets one entry on 127.0.0.1:port with the given echo targets; waits until applied. */
-static void table_set(unsigned port, const echo_t *const *targets, uint32_t n, uint32_t listening)
+/* Sets one entry on 127.0.0.1:port with the given echo targets, for clients from source
+ * (a numeric address); waits until applied. */
+static void table_set_from(
+    unsigned port, const echo_t *const *targets, uint32_t n, uint32_t listening, const char *source)
 {
     pd_fwd_entry_t e;
     memset(&e, 0, sizeof(e));
     (void)snprintf(e.ip, sizeof(e.ip), "127.0.0.1");
+    (void)snprintf(e.sources[0], sizeof(e.sources[0]), "%s", source);
+    e.source_count = 1;
     e.port = (uint16_t)port;
     for (uint32_t i = 0; i < n; i++) {
         (void)snprintf(e.targets[i].host, sizeof(e.targets[i].host), "127.0.0.1");
@@ -146,9 +150,20 @@ static void table_set(unsigned port, const echo_t *const *targets, uint32_t n, u
     assert_int_equal(pd_fwd_listening(fwd), listening);
 }
 
-static int dial(unsigned port)
+static void table_set(unsigned port, const echo_t *const *targets, uint32_t n, uint32_t listening)
+{
+    table_set_from(port, targets, n, listening, "127.0.0.1");
+}
+
+/* Connects to 127.0.0.1:port from the address from (NULL: the kernel's choice). */
+static int dial_from(unsigned port, const char *from)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (from != NULL) {
+        struct sockaddr_in me = {.sin_family = AF_INET};
+        (void)inet_pton(AF_INET, from, &me.sin_addr);
+        assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+    }
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
@@ -158,6 +173,11 @@ static int dial(unsigned port)
     struct timeval tv = {10, 0};
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     return fd;
+}
+
+static int dial(unsigned port)
+{
+    return dial_from(port, NULL);
 }
 
 static size_t read_n(int fd, char *buf, size_t n)
@@ -253,12 +273,36 @@ static void test_no_targets_and_removal(void **state)
     assert_int_equal(dial(port), -1);
 }
 
+/* Only the sources the rules allow: a client from another address is closed at once. */
+static void test_sources_only(void **state)
+{
+    (void)state;
+    unsigned port = kumo_test_free_port();
+    const echo_t *targets[] = {&echo_a};
+    table_set_from(port, targets, 1, 1, "127.0.0.2");
+    uint64_t refused = pd_fwd_refused(fwd);
+    int fd = dial_from(port, "127.0.0.1");
+    assert_true(fd >= 0);
+    char c;
+    assert_int_equal(read(fd, &c, 1), 0);
+    (void)close(fd);
+    assert_int_equal(pd_fwd_refused(fwd), refused + 1u);
+    fd = dial_from(port, "127.0.0.2");
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "x", 1), 1);
+    char buf[2];
+    assert_int_equal(read_n(fd, buf, 2), 2);
+    assert_memory_equal(buf, "Ax", 2);
+    (void)close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relay_both_ways_and_round_robin),
         cmocka_unit_test(test_big_and_half_closed),
         cmocka_unit_test(test_no_targets_and_removal),
+        cmocka_unit_test(test_sources_only),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
