@@ -455,7 +455,7 @@ static void pd_event(kumo_provider_daemon_t *d, const char *type, const json_t *
     pd_id_prefix(id != NULL ? id : "", 4, order, sizeof(order));
     if (strcmp(type, "block") == 0) {
         d->height = pd_u64(ev, "height");
-        pd_work(d);
+        d->work_due = true; /* once for every block that arrived together (pd_stream_loop) */
     } else if (strcmp(type, "order.created") == 0 && id != NULL) {
         char owner[KUMO_ADDRESS_TEXT_BYTES];
         pd_id_prefix(id, 1, owner, sizeof(owner));
@@ -530,8 +530,9 @@ static CURLcode pd_stream_loop(kumo_provider_daemon_t *d, CURLM *m)
         if (curl_multi_perform(m, &running) != CURLM_OK) {
             return CURLE_FAILED_INIT;
         }
-        if (atomic_load(&d->kick) != 0) {
-            pd_work(d); /* a manifest or links came in between blocks */
+        if (atomic_load(&d->kick) != 0 || d->work_due) {
+            d->work_due = false;
+            pd_work(d); /* a new block, or a manifest or links came in between blocks */
         }
         if (running > 0 && !*d->stop) {
             (void)curl_multi_poll(m, NULL, 0, 1000, NULL);

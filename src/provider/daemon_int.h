@@ -63,7 +63,8 @@ typedef struct pd_ip {
     char ip[64];
 } pd_ip_t;
 
-/* A confirmation sent and not yet seen committed: not sent again before height + 3. */
+/* A confirmation sent and not yet seen committed: not sent again for 5 blocks from the first
+ * pass after it was sent (height 0 until then). */
 typedef struct pd_sent {
     char order[KUMO_ID_TEXT_BYTES];
     uint64_t height;
@@ -104,6 +105,7 @@ struct kumo_provider_daemon {
     uint32_t port_cursor;   /* round robin over the host port range */
     uint32_t started;       /* containers started since the list was read */
     uint64_t worked_height; /* height of the last reconcile */
+    bool work_due;          /* a block came since the last reconcile */
     uint64_t confirmations_sent;
     atomic_int kick;         /* the API stored a manifest or links: reconcile now */
     pthread_mutex_t wake_mu; /* guards multi against the API thread's pd_wake */

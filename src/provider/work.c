@@ -32,7 +32,7 @@
 #include "wal/wal.h"
 
 #define PD_CONFIRM_BATCH_MAX 64u
-#define PD_RESEND_BLOCKS     3u
+#define PD_RESEND_BLOCKS     5u
 #define PD_GROUP_MAX         64u
 /* A lease without its manifest asks the deployment's other providers every this many
  * blocks (the tenant usually uploads within a block of the lease). */
@@ -748,7 +748,7 @@ static void pd_orphans_remove(kumo_provider_daemon_t *d, bool *ok)
 static bool pd_sent_recently(kumo_provider_daemon_t *d, const char *order)
 {
     for (uint32_t i = 0; i < d->sent_count;) {
-        if (d->sent[i].height + PD_RESEND_BLOCKS <= d->height) {
+        if (d->sent[i].height != 0 && d->sent[i].height + PD_RESEND_BLOCKS <= d->height) {
             d->sent[i] = d->sent[--d->sent_count]; /* expired */
             continue;
         }
@@ -762,10 +762,10 @@ static bool pd_sent_recently(kumo_provider_daemon_t *d, const char *order)
 
 static bool pd_confirm_due(const kumo_provider_daemon_t *d, const pd_lease_t *l)
 {
-    uint64_t half = d->period / 2u;
+    uint64_t third = d->period / 3u; /* two more chances before the period ends */
     uint64_t margin =
         d->period > d->cfg.confirm_margin_blocks ? d->period - d->cfg.confirm_margin_blocks : 1u;
-    uint64_t every = half < margin ? half : margin;
+    uint64_t every = third < margin ? third : margin;
     every = every > 0 ? every : 1u;
     return !l->active || d->height >= l->last_confirmed_height + every;
 }
@@ -797,7 +797,7 @@ static void pd_confirm_flush(kumo_provider_daemon_t *d, pd_confirm_batch_t *b)
         if (rc == 0 && d->sent_count < PD_SENT_MAX) {
             pd_sent_t *s = &d->sent[d->sent_count++];
             (void)snprintf(s->order, sizeof(s->order), "%s", b->orders[i]);
-            s->height = d->height;
+            s->height = 0; /* the window starts at the next pass's height (d->height may lag) */
             d->confirmations_sent++;
         }
         KUMO_LOG_INFO("provider", rc == 0 ? "lease_confirmed" : "confirm_failed",
@@ -873,6 +873,9 @@ void pd_work(kumo_provider_daemon_t *d)
         return; /* nothing can be served, so nothing is confirmed */
     }
     d->started = 0;
+    for (uint32_t i = 0; i < d->sent_count; i++) {
+        d->sent[i].height = d->sent[i].height == 0 ? d->height : d->sent[i].height;
+    }
     if (pd_leases_load(d, &err) < 0 || pd_containers_load(d, &err) < 0) {
         KUMO_LOG_WARN("provider", "work_skipped", "code=%s detail=\"%s\"", kumo_err_name(err.code),
                       err.detail);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_datacenter.sh - datacenters and tenants end to end, with real processes and real
-# containers: a kumo node (1 validator, 300 ms blocks, reconfirmation period 20 blocks), a
+# containers: a kumo node (1 validator, 300 ms blocks, reconfirmation period 40 blocks), a
 # private podman API service, three provider daemons (`kumo provider init|register|start`):
 # east-a and east-b in us-east (east-b asks more), west in us-west, plus east-down whose
 # runtime socket does not exist; and the tenant's `kumo deploy` of examples/webapp/stack.yml.
@@ -26,7 +26,7 @@
 #      and its lease goes stale (the other group's provider confirms its part).
 # Every container and network of this run's providers is removed on exit, pass or fail.
 #
-# Usage: tests/e2e/test_datacenter.sh path/to/kumo
+# Usage: tests/e2e/test_datacenter.sh path/to/kumo   (KUMO_E2E_KEEP=1 keeps the files)
 set -euo pipefail
 
 kumo=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -61,7 +61,11 @@ on_exit() {
         echo "e2e: FAILED: a sanitizer report in the logs above" >&2
         rc=1
     fi
-    if [ $rc -eq 0 ]; then rm -rf "$work"; else echo "e2e: files kept in $work" >&2; fi
+    if [ $rc -eq 0 ] && [ "${KUMO_E2E_KEEP:-0}" != 1 ]; then
+        rm -rf "$work"
+    else
+        echo "e2e: files kept in $work" >&2
+    fi
     exit $rc
 }
 trap on_exit EXIT
@@ -90,7 +94,7 @@ kill_daemon() { # kill -9, reaped quietly
 # ---- set-up ----
 "$root/tools/images.sh" >/dev/null
 localdc_podman_start
-localdc_testnet_start 1 300 20
+localdc_testnet_start 1 300 40
 localdc_provider_add east-a us-east
 localdc_provider_add east-b us-east "" 's/^price_cpu_per_core: .*/price_cpu_per_core: 60/'
 localdc_provider_add west us-west
