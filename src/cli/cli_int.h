@@ -303,5 +303,16 @@ KUMO_MUST_USE int cli_id_canonicalize(
  * the node), submits, and prints the result (waiting for commit with --wait). Returns the
  * exit code. */
 int cli_tx_send(cli_args_t *a, Kumo__Msg *const *msgs, size_t msg_count, const char *what);
+/* Signs msgs with kp (chain id, fee and sequence from the node unless --chain-id/--fee) and
+ * POSTs them (with a->wait: waiting for the commit); a sequence taken by a pending tx of the
+ * same key is retried at the one the node names. *ans is the node's answer; hash_hex the
+ * last tx's hash ("" when nothing was signed). */
+KUMO_MUST_USE int cli_tx_submit(const cli_args_t *a,
+                                const kumo_crypto_keypair_t *kp,
+                                Kumo__Msg *const *msgs,
+                                size_t msg_count,
+                                json_t **ans,
+                                char hash_hex[2 * KUMO_CHAIN_HASH_BYTES + 1],
+                                kumo_err_ctx_t *err);
 
 #endif

@@ -339,6 +339,23 @@ static int cli_tx_sign_submit(const cli_args_t *a,
     }
 }
 
+int cli_tx_submit(const cli_args_t *a,
+                  const kumo_crypto_keypair_t *kp,
+                  Kumo__Msg *const *msgs,
+                  size_t msg_count,
+                  json_t **ans,
+                  char hash_hex[2 * KUMO_CHAIN_HASH_BYTES + 1],
+                  kumo_err_ctx_t *err)
+{
+    cli_tx_env_t env;
+    memset(&env, 0, sizeof(env));
+    uint8_t addr[KUMO_ADDRESS_BYTES];
+    kumo_crypto_address_from_pubkey(kp->pubkey, addr);
+    kumo_codec_address_encode(addr, env.addr_text);
+    KUMO_GUARD(cli_tx_env_fetch(a, &env, err));
+    return cli_tx_sign_submit(a, kp, &env, msgs, msg_count, ans, hash_hex, err);
+}
+
 int cli_tx_send(cli_args_t *a, Kumo__Msg *const *msgs, size_t msg_count, const char *what)
 {
     KUMO_ASSERT(msgs != NULL && msg_count > 0);

@@ -143,6 +143,30 @@ bool kumo_provider_api_path_parse(const char *path,
 
 /* ---- routes ---- */
 
+/* The checks an upload shares, in the documented order: the body within max (413), then a
+ * deployment of the owner's with a lease here (404). False when it answered. */
+static bool api_body_and_view(kumo_provider_api_t *api,
+                              struct evhttp_request *req,
+                              const uint8_t owner[KUMO_ADDRESS_BYTES],
+                              uint64_t dseq,
+                              size_t len,
+                              size_t max,
+                              const char *too_big,
+                              kumo_provider_deployment_view_t *view)
+{
+    if (len > max) {
+        api_error(req, 413, KUMO_ELIMIT, too_big);
+        return false;
+    }
+    kumo_err_ctx_t err = {0};
+    if (api->backend.deployment_view(api->backend.ctx, owner, dseq, view, &err) < 0 ||
+        !view->known || !view->has_lease) {
+        api_error(req, 404, KUMO_ENOTFOUND, "no deployment of yours with a lease here");
+        return false;
+    }
+    return true;
+}
+
 /* PUT .../manifest: the checks of docs/provider-api.md, in that order. */
 static void api_manifest(kumo_provider_api_t *api,
                          struct evhttp_request *req,
@@ -156,17 +180,12 @@ static void api_manifest(kumo_provider_api_t *api,
     }
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
-    if (len > KUMO_PROVIDER_MANIFEST_BYTES_MAX) {
-        api_error(req, 413, KUMO_ELIMIT, "manifest over 1 MiB");
+    kumo_provider_deployment_view_t view = {0};
+    if (!api_body_and_view(api, req, owner, dseq, len, KUMO_PROVIDER_MANIFEST_BYTES_MAX,
+                           "manifest over 1 MiB", &view)) {
         return;
     }
     kumo_err_ctx_t err = {0};
-    kumo_provider_deployment_view_t view = {0};
-    if (api->backend.deployment_view(api->backend.ctx, owner, dseq, &view, &err) < 0 ||
-        !view.known || !view.has_lease) {
-        api_error(req, 404, KUMO_ENOTFOUND, "no deployment of yours with a lease here");
-        return;
-    }
     const uint8_t *body = len > 0 ? evbuffer_pullup(in, (ev_ssize_t)len) : (const uint8_t *)"";
     kumo_bytes_t manifest = kumo_bytes_make(body, len);
     uint8_t root[KUMO_CRYPTO_HASH_BYTES];
@@ -337,17 +356,12 @@ static void api_links(kumo_provider_api_t *api,
     }
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
-    if (len > KUMO_PROVIDER_LINKS_BYTES_MAX) {
-        api_error(req, 413, KUMO_ELIMIT, "links over 64 KiB");
+    kumo_provider_deployment_view_t view = {0};
+    if (!api_body_and_view(api, req, owner, dseq, len, KUMO_PROVIDER_LINKS_BYTES_MAX,
+                           "links over 64 KiB", &view)) {
         return;
     }
     kumo_err_ctx_t err = {0};
-    kumo_provider_deployment_view_t view = {0};
-    if (api->backend.deployment_view(api->backend.ctx, owner, dseq, &view, &err) < 0 ||
-        !view.known || !view.has_lease) {
-        api_error(req, 404, KUMO_ENOTFOUND, "no deployment of yours with a lease here");
-        return;
-    }
     kumo_provider_link_t *links = kumo_calloc(KUMO_PROVIDER_LINK_COUNT_MAX, sizeof(*links));
     size_t count = 0;
     const uint8_t *body = len > 0 ? evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
