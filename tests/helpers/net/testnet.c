@@ -1,0 +1,431 @@
+/*
+ * testnet.c - real node processes for adversary tests, and a raw peer (see testnet.h).
+ */
+#include "helpers/net/testnet.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "helpers/testutil.h"
+
+#define NET_ANSWER_BYTES (4u * 1024u * 1024u)
+#define NET_LOG_LINES    40u
+
+uint64_t kumo_test_now_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void kumo_test_pause_ms(uint32_t ms)
+{
+    struct timespec ts = {ms / 1000u, (long)(ms % 1000u) * 1000000L};
+    (void)nanosleep(&ts, NULL);
+}
+
+void kumo_test_net_node_path(
+    const kumo_test_net_t *tn, uint32_t node, const char *name, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s/node%u/%s", tn->dir, node, name);
+    assert_true(n > 0 && (size_t)n < cap);
+}
+
+void kumo_test_net_logs_print(const kumo_test_net_t *tn)
+{
+    for (uint32_t i = 0; tn->dir != NULL && i < tn->nodes; i++) {
+        char path[PATH_MAX];
+        kumo_test_net_node_path(tn, i, "node.log", path, sizeof(path));
+        FILE *f = fopen(path, "r");
+        if (f == NULL) {
+            continue;
+        }
+        fprintf(stderr, "---- node%u log (last %u lines) ----\n", i, NET_LOG_LINES);
+        static char lines[NET_LOG_LINES][512];
+        size_t n = 0;
+        while (fgets(lines[n % NET_LOG_LINES], sizeof(lines[0]), f) != NULL) {
+            n++;
+        }
+        for (size_t k = n > NET_LOG_LINES ? n - NET_LOG_LINES : 0; k < n; k++) {
+            fputs(lines[k % NET_LOG_LINES], stderr);
+        }
+        (void)fclose(f);
+    }
+}
+
+static int net_spawn(kumo_test_net_t *tn, char *line)
+{
+    char *argv[40];
+    int argc = 0;
+    argv[argc++] = tn->kumo;
+    for (char *save = NULL, *tok = strtok_r(line, " ", &save); tok != NULL;
+         tok = strtok_r(NULL, " ", &save)) {
+        assert_true(argc < 39);
+        argv[argc++] = tok;
+    }
+    argv[argc] = NULL;
+    char log[PATH_MAX];
+    (void)snprintf(log, sizeof(log), "%s/cmd.log", tn->dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        int null = open("/dev/null", O_RDONLY);
+        if (fd < 0 || null < 0 || dup2(null, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
+            _exit(127);
+        }
+        execv(tn->kumo, argv);
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+        assert_int_equal(errno, EINTR);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int kumo_test_net_kumo(kumo_test_net_t *tn, const char *fmt, ...)
+{
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    assert_true(n > 0 && (size_t)n < sizeof(line));
+    return net_spawn(tn, line);
+}
+
+int kumo_test_net_start(kumo_test_net_t *tn,
+                        uint32_t validators,
+                        uint32_t block_ms,
+                        const char *init_extra)
+{
+    memset(tn, 0, sizeof(*tn));
+    assert_true(validators >= 1 && validators <= KUMO_TEST_NET_NODES_MAX);
+    const char *bin = getenv("KUMO_BIN");
+    (void)snprintf(tn->kumo, sizeof(tn->kumo), "%s",
+                   bin != NULL && bin[0] != '\0' ? bin : "./kumo");
+    char abs[PATH_MAX];
+    if (access(tn->kumo, X_OK) != 0 || realpath(tn->kumo, abs) == NULL) {
+        fprintf(stderr, "no kumo binary: set KUMO_BIN or run in the build dir\n");
+        return -1;
+    }
+    (void)snprintf(tn->kumo, sizeof(tn->kumo), "%s", abs);
+    tn->dir = kumo_test_tmpdir_make("kumo-adv");
+    assert_non_null(tn->dir);
+    tn->nodes = validators;
+    /* Below the kernel's ephemeral range (32768+), where outgoing connections take ports. */
+    tn->base_port = 20000u + ((uint32_t)getpid() % 250u) * 50u;
+    if (kumo_test_net_kumo(tn,
+                           "testnet init --dir %s --validators %u --providers 1 --base-port %u "
+                           "--block-interval-ms %u %s",
+                           tn->dir, validators, tn->base_port, block_ms,
+                           init_extra != NULL ? init_extra : "") != 0 ||
+        kumo_test_net_kumo(tn, "testnet start --dir %s --timeout 60", tn->dir) != 0) {
+        kumo_test_net_logs_print(tn);
+        return -1;
+    }
+    return 0;
+}
+
+void kumo_test_net_stop(kumo_test_net_t *tn)
+{
+    if (tn->dir != NULL) {
+        (void)kumo_test_net_kumo(tn, "testnet stop --dir %s", tn->dir);
+        kumo_test_tmpdir_remove(tn->dir);
+        tn->dir = NULL;
+    }
+}
+
+int kumo_test_net_restart(kumo_test_net_t *tn)
+{
+    return kumo_test_net_kumo(tn, "testnet start --dir %s --timeout 60", tn->dir);
+}
+
+uint32_t kumo_test_net_rpc_port(const kumo_test_net_t *tn, uint32_t node)
+{
+    return tn->base_port + 10u * node;
+}
+
+uint32_t kumo_test_net_all(const kumo_test_net_t *tn)
+{
+    return (1u << tn->nodes) - 1u;
+}
+
+void kumo_test_net_peer_addr(const kumo_test_net_t *tn, uint32_t node, char *out, size_t cap)
+{
+    char path[PATH_MAX];
+    (void)snprintf(path, sizeof(path), "%s/testnet.json", tn->dir);
+    json_t *desc = json_load_file(path, 0, NULL);
+    assert_non_null(desc);
+    const json_t *v = json_array_get(json_object_get(desc, "validators"), node);
+    assert_non_null(v);
+    int n = snprintf(out, cap, "%s@%s", json_string_value(json_object_get(v, "node_id")),
+                     json_string_value(json_object_get(v, "p2p")));
+    assert_true(n > 0 && (size_t)n < cap);
+    json_decref(desc);
+}
+
+static size_t net_curl_write(char *ptr, size_t size, size_t nmemb, void *ctx)
+{
+    kumo_buf_t *buf = ctx;
+    return kumo_buf_append(buf, ptr, size * nmemb) == 0 ? size * nmemb : 0;
+}
+
+json_t *kumo_test_net_get(const kumo_test_net_t *tn, uint32_t node, const char *path)
+{
+    char url[512];
+    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", kumo_test_net_rpc_port(tn, node),
+                   path);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    kumo_buf_t buf;
+    kumo_buf_init(&buf, NET_ANSWER_BYTES);
+    (void)curl_easy_setopt(c, CURLOPT_URL, url);
+    (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, net_curl_write);
+    (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
+    (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
+    long status = 0;
+    json_t *j = NULL;
+    if (curl_easy_perform(c) == CURLE_OK &&
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 200) {
+        j = json_loadb((const char *)buf.ptr, buf.len, 0, NULL);
+    }
+    kumo_buf_free(&buf);
+    curl_easy_cleanup(c);
+    return j;
+}
+
+uint64_t kumo_test_json_u64(const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+    return json_is_string(v) ? strtoull(json_string_value(v), NULL, 10)
+                             : (json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0);
+}
+
+int64_t kumo_test_net_height(const kumo_test_net_t *tn, uint32_t node)
+{
+    json_t *st = kumo_test_net_get(tn, node, "/status");
+    int64_t h = st != NULL ? (int64_t)kumo_test_json_u64(st, "height") : -1;
+    json_decref(st);
+    return h;
+}
+
+int64_t kumo_test_net_height_max(const kumo_test_net_t *tn, uint32_t mask)
+{
+    int64_t best = -1;
+    for (uint32_t i = 0; i < tn->nodes; i++) {
+        int64_t h = (mask & (1u << i)) != 0 ? kumo_test_net_height(tn, i) : -1;
+        best = h > best ? h : best;
+    }
+    return best;
+}
+
+bool kumo_test_net_reach_height(const kumo_test_net_t *tn,
+                                uint32_t mask,
+                                int64_t h,
+                                uint32_t timeout_ms)
+{
+    uint64_t deadline = kumo_test_now_ms() + timeout_ms;
+    for (;;) {
+        bool all = true;
+        for (uint32_t i = 0; i < tn->nodes; i++) {
+            all = all && ((mask & (1u << i)) == 0 || kumo_test_net_height(tn, i) >= h);
+        }
+        if (all) {
+            return true;
+        }
+        if (kumo_test_now_ms() > deadline) {
+            return false;
+        }
+        kumo_test_pause_ms(100);
+    }
+}
+
+void kumo_test_net_wait_height(const kumo_test_net_t *tn, uint32_t mask, int64_t h)
+{
+    if (!kumo_test_net_reach_height(tn, mask, h, KUMO_TEST_NET_WAIT_MS)) {
+        kumo_test_net_logs_print(tn);
+        fail_msg("nodes 0x%x did not reach height %" PRId64, mask, h);
+    }
+}
+
+void kumo_test_net_blocks_agree(const kumo_test_net_t *tn,
+                                uint32_t mask,
+                                uint64_t from,
+                                uint64_t to)
+{
+    for (uint64_t h = from; h <= to; h++) {
+        char path[64];
+        (void)snprintf(path, sizeof(path), "/blocks/%" PRIu64, h);
+        json_t *first = NULL;
+        for (uint32_t i = 0; i < tn->nodes; i++) {
+            if ((mask & (1u << i)) == 0) {
+                continue;
+            }
+            json_t *b = kumo_test_net_get(tn, i, path);
+            assert_non_null(b);
+            json_t *hdr = json_object_get(b, "header");
+            assert_non_null(hdr);
+            if (first == NULL) {
+                first = json_incref(hdr);
+            } else if (!json_equal(first, hdr)) {
+                kumo_test_net_logs_print(tn);
+                fail_msg("fork: node%u disagrees at height %" PRIu64, i, h);
+            }
+            json_decref(b);
+        }
+        json_decref(first);
+    }
+}
+
+pid_t kumo_test_net_pid(const kumo_test_net_t *tn, uint32_t node)
+{
+    char path[PATH_MAX];
+    kumo_test_net_node_path(tn, node, "node.pid", path, sizeof(path));
+    FILE *f = fopen(path, "r");
+    long pid = 0;
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &pid) != 1) {
+            pid = 0;
+        }
+        (void)fclose(f);
+    }
+    return (pid_t)pid;
+}
+
+void kumo_test_net_kill9(const kumo_test_net_t *tn, uint32_t node)
+{
+    pid_t pid = kumo_test_net_pid(tn, node);
+    assert_true(pid > 0);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    uint64_t deadline = kumo_test_now_ms() + 10000u;
+    while (kill(pid, 0) == 0 && kumo_test_now_ms() < deadline) {
+        kumo_test_pause_ms(20);
+    }
+}
+
+size_t kumo_test_net_log_count(const kumo_test_net_t *tn, uint32_t node, const char *needle)
+{
+    char path[PATH_MAX];
+    kumo_test_net_node_path(tn, node, "node.log", path, sizeof(path));
+    FILE *f = fopen(path, "r");
+    size_t n = 0;
+    char line[2048];
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        n += strstr(line, needle) != NULL ? 1u : 0u;
+    }
+    if (f != NULL) {
+        (void)fclose(f);
+    }
+    return n;
+}
+
+/* ---- the raw peer ---- */
+
+static void peer_up(void *ctx, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], const uint8_t pk[32])
+{
+    (void)id;
+    (void)pk;
+    ((kumo_test_peer_t *)ctx)->ups++;
+}
+
+static void peer_down(void *ctx, const uint8_t id[KUMO_TLS_NODE_ID_BYTES])
+{
+    (void)id;
+    ((kumo_test_peer_t *)ctx)->downs++;
+}
+
+static void
+peer_msg(void *ctx, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], uint8_t channel, kumo_bytes_t payload)
+{
+    (void)id;
+    kumo_test_peer_t *peer = ctx;
+    if (channel < KUMO_P2P_CH_COUNT) {
+        peer->frames[channel]++;
+    }
+    if (peer->on_frame != NULL) {
+        peer->on_frame(peer, channel, payload);
+    }
+}
+
+void kumo_test_peer_open(kumo_test_peer_t *peer,
+                         const kumo_test_net_t *tn,
+                         uint32_t node,
+                         uint8_t key_tag)
+{
+    char addr[256];
+    kumo_test_net_peer_addr(tn, node, addr, sizeof(addr));
+    peer->base = event_base_new();
+    assert_non_null(peer->base);
+    uint8_t seed[KUMO_CRYPTO_SEED_BYTES];
+    memset(seed, key_tag, sizeof(seed));
+    kumo_crypto_key_from_seed(seed, &peer->key);
+    kumo_p2p_cfg_t cfg;
+    kumo_p2p_cfg_default(&cfg);
+    cfg.chain_id = KUMO_TEST_NET_CHAIN_ID;
+    cfg.node_key = &peer->key;
+    cfg.redial_min_ms = 600000; /* once dropped, stay away */
+    cfg.redial_max_ms = 600000;
+    assert_int_equal(kumo_p2p_peer_addr_parse(addr, &cfg.persistent[0], NULL), 0);
+    cfg.persistent_count = 1;
+    peer->target = cfg.persistent[0];
+    kumo_p2p_callbacks_t cb = {
+        .ctx = peer, .peer_up = peer_up, .peer_down = peer_down, .on_msg = peer_msg};
+    assert_int_equal(kumo_p2p_open(&cfg, peer->base, &cb, &peer->p2p, NULL), 0);
+}
+
+bool kumo_test_peer_run_until(kumo_test_peer_t *peer,
+                              const uint64_t *counter,
+                              uint64_t want,
+                              uint32_t timeout_ms)
+{
+    uint64_t deadline = kumo_test_now_ms() + timeout_ms;
+    while (*counter < want && kumo_test_now_ms() < deadline) {
+        struct timeval tv = {0, 20000};
+        (void)event_base_loopexit(peer->base, &tv);
+        (void)event_base_dispatch(peer->base);
+    }
+    return *counter >= want;
+}
+
+void kumo_test_peer_run_ms(kumo_test_peer_t *peer, uint32_t ms)
+{
+    uint64_t never = 0;
+    (void)kumo_test_peer_run_until(peer, &never, 1, ms);
+}
+
+void kumo_test_peer_wait_up(kumo_test_peer_t *peer)
+{
+    assert_true(kumo_test_peer_run_until(peer, &peer->ups, 1, 10000u));
+}
+
+int kumo_test_peer_send(kumo_test_peer_t *peer, uint8_t channel, kumo_bytes_t payload)
+{
+    return kumo_p2p_send(peer->p2p, peer->target.id, channel, payload, NULL);
+}
+
+void kumo_test_peer_close(kumo_test_peer_t *peer)
+{
+    if (peer->p2p != NULL) {
+        kumo_p2p_close(peer->p2p);
+        peer->p2p = NULL;
+    }
+    if (peer->base != NULL) {
+        event_base_free(peer->base);
+        peer->base = NULL;
+    }
+    kumo_crypto_key_wipe(&peer->key);
+}

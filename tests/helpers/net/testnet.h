@@ -1,0 +1,132 @@
+/*
+ * testnet.h - a local network of real node processes for tests that attack it, and the
+ * attacker's tools: `kumo testnet` homes in a temp dir, the nodes' HTTP API, their logs and
+ * pids, and a raw peer (its own fresh key, TLS 1.3 + HELLO through src/p2p) that sends any
+ * frame it is told to.
+ *
+ * The kumo binary is $KUMO_BIN or ./kumo (ctest runs in the build dir). Ports: a block of 50
+ * from a pid-derived base below the kernel's ephemeral range. Every wait polls against a
+ * deadline and fails the test (printing the nodes' logs) when it passes.
+ */
+#ifndef KUMO_TESTS_HELPERS_NET_TESTNET_H
+#define KUMO_TESTS_HELPERS_NET_TESTNET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "core/core.h"
+#include "crypto/crypto.h"
+#include "p2p/p2p.h"
+
+#define KUMO_TEST_NET_NODES_MAX 8u
+#define KUMO_TEST_NET_WAIT_MS   60000u
+#define KUMO_TEST_NET_CHAIN_ID  "kumo-testnet"
+
+typedef struct kumo_test_net {
+    char *dir;
+    char kumo[4096];
+    uint32_t base_port;
+    uint32_t nodes;
+} kumo_test_net_t;
+
+/* Monotonic milliseconds, and a sleep. */
+uint64_t kumo_test_now_ms(void);
+void kumo_test_pause_ms(uint32_t ms);
+
+/* `kumo testnet init` with `validators` validators (and one provider key) and block interval
+ * block_ms, then `kumo testnet start`. Extra arguments for init (e.g. "--providers 2") may be
+ * NULL. Environment variables the nodes should see are set by the caller before. Returns 0,
+ * or -1 after printing why (no binary, init or start failed). */
+int kumo_test_net_start(kumo_test_net_t *tn,
+                        uint32_t validators,
+                        uint32_t block_ms,
+                        const char *init_extra);
+/* `kumo testnet stop` and removes the directory. Safe on a net that never started. */
+void kumo_test_net_stop(kumo_test_net_t *tn);
+
+/* Runs kumo with space-separated arguments (output appended to dir/cmd.log); exit code. */
+int kumo_test_net_kumo(kumo_test_net_t *tn, const char *fmt, ...) KUMO_PRINTF(2, 3);
+
+/* Ports of node i. */
+uint32_t kumo_test_net_rpc_port(const kumo_test_net_t *tn, uint32_t node);
+/* "id@host:port" of node i's p2p listener (from testnet.json). */
+void kumo_test_net_peer_addr(const kumo_test_net_t *tn, uint32_t node, char *out, size_t cap);
+/* Path of a file in node i's home: dir/node<i>/<name>. */
+void kumo_test_net_node_path(
+    const kumo_test_net_t *tn, uint32_t node, const char *name, char *out, size_t cap);
+
+/* GET http://127.0.0.1:<rpc port of node><path> parsed as JSON, or NULL unless 200. */
+json_t *kumo_test_net_get(const kumo_test_net_t *tn, uint32_t node, const char *path);
+/* A JSON number or decimal string member as u64 (0 when absent). */
+uint64_t kumo_test_json_u64(const json_t *obj, const char *key);
+/* The node's height, or -1 when it does not answer. */
+int64_t kumo_test_net_height(const kumo_test_net_t *tn, uint32_t node);
+/* The highest height among the nodes in mask (bit i = node i). */
+int64_t kumo_test_net_height_max(const kumo_test_net_t *tn, uint32_t mask);
+/* Waits (KUMO_TEST_NET_WAIT_MS) until every node in mask is at height >= h; fails the test
+ * otherwise. */
+void kumo_test_net_wait_height(const kumo_test_net_t *tn, uint32_t mask, int64_t h);
+/* Like wait_height with a deadline of its own; false when it passed (no test failure). */
+bool kumo_test_net_reach_height(const kumo_test_net_t *tn,
+                                uint32_t mask,
+                                int64_t h,
+                                uint32_t timeout_ms);
+/* Every node in mask has the same header at every height in [from, to]; fails otherwise. */
+void kumo_test_net_blocks_agree(const kumo_test_net_t *tn,
+                                uint32_t mask,
+                                uint64_t from,
+                                uint64_t to);
+/* Mask of all nodes. */
+uint32_t kumo_test_net_all(const kumo_test_net_t *tn);
+
+/* The pid of node i (from its pid file; 0 if none), kill -9 and wait for it to be gone, and
+ * a restart of one node in the background (`kumo testnet start` starts what is not running). */
+pid_t kumo_test_net_pid(const kumo_test_net_t *tn, uint32_t node);
+void kumo_test_net_kill9(const kumo_test_net_t *tn, uint32_t node);
+int kumo_test_net_restart(kumo_test_net_t *tn);
+
+/* Lines of node i's log containing needle; the last lines of every log to stderr. */
+size_t kumo_test_net_log_count(const kumo_test_net_t *tn, uint32_t node, const char *needle);
+void kumo_test_net_logs_print(const kumo_test_net_t *tn);
+
+/* ---- a raw peer: the attacker on the p2p port ---- */
+
+typedef struct kumo_test_peer {
+    struct event_base *base;
+    kumo_p2p_t *p2p;
+    kumo_crypto_keypair_t key;
+    kumo_p2p_peer_addr_t target;
+    uint64_t ups;                       /* handshakes completed */
+    uint64_t downs;                     /* disconnects */
+    uint64_t frames[KUMO_P2P_CH_COUNT]; /* frames received per channel */
+    /* Optional hook for each received frame (set before kumo_test_peer_open). */
+    void (*on_frame)(struct kumo_test_peer *peer, uint8_t channel, kumo_bytes_t payload);
+    void *user;
+} kumo_test_peer_t;
+
+/* Zero-initialize *peer (then set on_frame/user if wanted) before this. Dials node i as a stranger
+ * whose node key comes from a seed of key_tag bytes (distinct tags, distinct peers); the peer is
+ * not redialed once dropped. Does not wait for the handshake. */
+void kumo_test_peer_open(kumo_test_peer_t *peer,
+                         const kumo_test_net_t *tn,
+                         uint32_t node,
+                         uint8_t key_tag);
+/* Runs the peer's loop until *counter >= want or timeout_ms passed; returns whether reached. */
+bool kumo_test_peer_run_until(kumo_test_peer_t *peer,
+                              const uint64_t *counter,
+                              uint64_t want,
+                              uint32_t timeout_ms);
+/* Runs the loop for ms (callbacks fire). */
+void kumo_test_peer_run_ms(kumo_test_peer_t *peer, uint32_t ms);
+/* Waits until connected (TLS + HELLO done), default deadline 10 s; fails the test otherwise. */
+void kumo_test_peer_wait_up(kumo_test_peer_t *peer);
+/* Sends one frame to the node; the p2p layer's result (0, KUMO_ENOTFOUND when not connected). */
+int kumo_test_peer_send(kumo_test_peer_t *peer, uint8_t channel, kumo_bytes_t payload);
+void kumo_test_peer_close(kumo_test_peer_t *peer);
+
+#endif
