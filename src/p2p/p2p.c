@@ -801,6 +801,21 @@ void kumo_p2p_disconnect(kumo_p2p_t *p2p,
     }
 }
 
+void kumo_p2p_penalize(kumo_p2p_t *p2p,
+                       const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
+                       uint32_t points,
+                       const char *reason)
+{
+    (void)points;
+    kumo_p2p_disconnect(p2p, id, reason);
+}
+
+void kumo_p2p_mark_useful(kumo_p2p_t *p2p, const uint8_t id[KUMO_TLS_NODE_ID_BYTES])
+{
+    (void)p2p;
+    (void)id;
+}
+
 void kumo_p2p_stats_get(const kumo_p2p_t *p2p, kumo_p2p_stats_t *out)
 {
     *out = p2p->stats;

@@ -128,6 +128,17 @@ void kumo_p2p_disconnect(kumo_p2p_t *p2p,
                          const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
                          const char *reason);
 
+/* Misbehaviour short of a protocol violation (a claimed height never served, a useless or
+ * slow answer): lowers the peer's score by points; a peer whose score falls to the ban
+ * threshold is dropped and refused for a while. reason is logged. */
+void kumo_p2p_penalize(kumo_p2p_t *p2p,
+                       const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
+                       uint32_t points,
+                       const char *reason);
+/* The application verified and acted on something this peer sent (a valid consensus message,
+ * a verified block, an accepted tx): the peer is useful and keeps its slot. */
+void kumo_p2p_mark_useful(kumo_p2p_t *p2p, const uint8_t id[KUMO_TLS_NODE_ID_BYTES]);
+
 typedef struct kumo_p2p_stats {
     uint32_t peers;
     uint32_t pending; /* connections still in TCP connect, TLS or HELLO */
