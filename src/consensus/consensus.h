@@ -23,14 +23,14 @@
 #define KUMO_CONSENSUS_VALIDATOR_COUNT_MAX 128u
 /* Total voting power: as CometBFT (MaxInt64 / 8), so priorities (int64) never overflow. */
 #define KUMO_CONSENSUS_POWER_TOTAL_MAX (INT64_MAX / 8)
-/* A proposed value travels inline in the proposal until block parts exist (issue #5). */
+/* A proposed value (the encoded block); the node sends larger consensus messages as parts. */
 #define KUMO_CONSENSUS_VALUE_BYTES_MAX (4u * 1024u * 1024u)
 /* Rounds tracked per height: a round past this is ignored (liveness at round 1024 would need
  * timeouts of many minutes anyway). */
 #define KUMO_CONSENSUS_ROUND_COUNT_MAX 1024u
 /* Messages for the next height buffered while this one finishes. */
 #define KUMO_CONSENSUS_FUTURE_MSG_COUNT_MAX 512u
-/* Decisions kept to answer lagging validators (commit catch-up until block sync exists). */
+/* Decisions kept to answer lagging validators' commit catch-up (further back: block sync). */
 #define KUMO_CONSENSUS_HISTORY_COUNT_MAX 64u
 /* Fixed bytes of a vote and of a proposal without its value. */
 #define KUMO_CONSENSUS_VOTE_BYTES         142u

@@ -1,6 +1,6 @@
 /*
  * node.h - the kumo node: one process holding the chain's store, the mempool and the block
- * producer, on one libevent loop. The HTTP API (src/rpc) and later the consensus engine plug
+ * producer, on one libevent loop. The HTTP API (src/rpc) and the consensus engine plug
  * into it through this header. Not pure.
  *
  * Threads: every function here runs on the loop thread unless it says otherwise. Read

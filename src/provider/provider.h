@@ -1,5 +1,5 @@
 /*
- * provider.h - the datacenter side (issue 6): the provider's configuration (home/config.yaml)
+ * provider.h - the datacenter side: the provider's configuration (home/config.yaml)
  * and its bidding decision. The daemon (`kumo provider start`: event stream, bids,
  * confirmations, containers, the HTTPS API of provider_api.h) builds on these.
  *
