@@ -15,6 +15,12 @@
  *                                         validators (default 4) on loopback, submitting to
  *                                         node0: throughput and latency of both, their ratio,
  *                                         and the mean block interval vs the configured 1 s.
+ *        bench_node hostile [seconds-per-rate] [peers-per-validator]
+ *                                         the testnet load twice on fresh 4-validator testnets:
+ *                                         clean, then with a process holding that many hostile
+ *                                         strangers (default 8) on every validator
+ *                                         (bench_hostile.h): both throughputs and block
+ *                                         intervals and their ratios (target >= 0.9).
  *        bench_node query [orders]        by-owner query latency with that many open orders
  *                                         (default 1,000,000), idle and under 1000 tx/s of writes
  *                                         (bench_node_query.h).
@@ -30,6 +36,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "bench_hostile.h"
 #include "bench_util.h"
 #include "localnet/localnet.h"
 #include "node/node.h"
@@ -630,11 +637,48 @@ static int bn_testnet_main(uint64_t seconds, uint32_t validators, uint64_t min_f
     return 0;
 }
 
+/* Clean testnet, then the same with hostile strangers on every validator. */
+static int bn_hostile_main(uint64_t seconds, uint32_t per_validator, uint64_t min_fee)
+{
+    fprintf(stderr, "bench_node: signing %u txs...\n", BN_TX_MAX);
+    bn_txs_build(min_fee, BN_TX_MAX);
+    bn_index_build();
+    uint64_t best[2] = {0, 0};
+    uint64_t interval[2] = {0, 0};
+    for (int run = 0; run < 2; run++) {
+        char *dir = bn_testnet_start(4);
+        pid_t hostile = 0;
+        if (run == 1) {
+            hostile = fork();
+            if (hostile == 0) {
+                bh_run(dir, BN_CHAIN_ID, per_validator);
+            }
+        }
+        best[run] = bn_chain_run(run == 0 ? "clean" : "hostile", seconds, &interval[run]);
+        if (hostile > 0) {
+            (void)kill(hostile, SIGKILL);
+            (void)waitpid(hostile, NULL, 0);
+        }
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "'%s' testnet stop --dir '%s' >/dev/null", bn.kumo_bin, dir);
+        bn_run(cmd);
+        bench_rmdir(dir);
+    }
+    bench_result("hostile_peers_per_validator", per_validator, "peers");
+    bench_result("clean_best_committed_per_s", best[0], "1/s");
+    bench_result("hostile_best_committed_per_s", best[1], "1/s");
+    bench_ratio("hostile_vs_clean_throughput", best[1], best[0]);
+    bench_result("clean_block_interval_ms", interval[0], "ms");
+    bench_result("hostile_block_interval_ms", interval[1], "ms");
+    bench_ratio("clean_vs_hostile_block_interval", interval[0], interval[1]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    uint64_t seconds = argc > 1 && strcmp(argv[1], "query") != 0 && strcmp(argv[1], "testnet") != 0
-                           ? strtoull(argv[1], NULL, 10)
-                           : 5;
+    bool mode = argc > 1 && (strcmp(argv[1], "query") == 0 || strcmp(argv[1], "testnet") == 0 ||
+                             strcmp(argv[1], "hostile") == 0);
+    uint64_t seconds = argc > 1 && !mode ? strtoull(argv[1], NULL, 10) : 5;
     if (kumo_crypto_init() != 0) {
         return 1;
     }
@@ -658,6 +702,11 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "testnet") == 0) {
         return bn_testnet_main(argc > 2 ? strtoull(argv[2], NULL, 10) : 5,
                                argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 4,
+                               defaults.min_fee);
+    }
+    if (argc > 1 && strcmp(argv[1], "hostile") == 0) {
+        return bn_hostile_main(argc > 2 ? strtoull(argv[2], NULL, 10) : 5,
+                               argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 8,
                                defaults.min_fee);
     }
     fprintf(stderr, "bench_node: signing %u txs...\n", BN_TX_MAX);

@@ -9,6 +9,7 @@ echo "# bench_market match"; "$b/bench_market" match
 echo "# bench_market orders"; "$b/bench_market" orders
 echo "# bench_node"; "$b/bench_node"
 echo "# bench_node testnet (4 validators vs 1)"; "$b/bench_node" testnet
+echo "# bench_node hostile (4 validators, 8 hostile strangers on each vs clean)"; "$b/bench_node" hostile
 echo "# consensus simulation speed (release, 1000 seeds)"
 KUMO_SIM_SEEDS=1000 "$b/sim_sim_test_sim_consensus" | grep -E '^sim_'
 echo "# bench_provider (bids of a cold provider on 1000 open orders)"; "$b/bench_provider" 1000 | grep -E "^[a-z_]+="
