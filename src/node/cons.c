@@ -129,7 +129,10 @@ static int io_broadcast(void *ctx, kumo_bytes_t msg)
 {
     node_cons_t *nc = ctx;
     KUMO_GUARD(cons_wal_log(nc, msg));
-    node_parts_split(msg, cons_broadcast_frame, nc);
+    if (node_parts_split(msg, node_parts_size(), cons_broadcast_frame, nc) < 0) {
+        /* Out of memory: nothing sent, the engine rebroadcasts. */
+        KUMO_LOG_WARN("node", "consensus_send_dropped", "bytes=%zu", msg.len);
+    }
 #ifdef KUMO_TEST_HOOKS
     cons_equivocate(nc, msg);
 #endif
@@ -142,7 +145,9 @@ static int io_send(void *ctx, uint32_t validator_index, kumo_bytes_t msg)
     KUMO_ASSERT(validator_index < nc->genesis_vs.count);
     /* Not connected or a full queue: the catch-up answer is repeated later if still needed. */
     cons_send_to_t to = {nc, nc->node_ids[validator_index]};
-    node_parts_split(msg, cons_send_frame, &to);
+    if (node_parts_split(msg, node_parts_size(), cons_send_frame, &to) < 0) {
+        KUMO_LOG_WARN("node", "consensus_send_dropped", "bytes=%zu", msg.len);
+    }
     return 0;
 }
 
@@ -601,25 +606,80 @@ cons_on_whole(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_by
     }
 }
 
+/* The validator index of a connected peer, or -1 for a peer that is not a validator. */
+static int32_t cons_peer_validator(const node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES])
+{
+    for (uint32_t i = 0; i < nc->genesis_vs.count; i++) {
+        if (memcmp(nc->node_ids[i], id, KUMO_TLS_NODE_ID_BYTES) == 0) {
+            return (int32_t)i;
+        }
+    }
+    return -1;
+}
+
+/* A parts header opens a slot only when a validator sent it over its own connection: a
+ * stranger cannot make a node hold anything, and a validator only its own few slots. */
+static void
+cons_on_parts_header(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_bytes_t frame)
+{
+    int32_t sender = cons_peer_validator(nc, id);
+    if (sender < 0) {
+        kumo_p2p_penalize(nc->p2p, id, NODE_PARTS_PENALTY,
+                          "consensus part header from a non-validator");
+        return;
+    }
+    node_parts_view_t view = {
+        .height = kumo_consensus_height(nc->engine),
+        .vs = &nc->genesis_vs,
+        .chain_id = nc->node->cfg.chain_id,
+    };
+    kumo_err_ctx_t err = {0};
+    int rc = node_parts_header_recv(&nc->parts, &view, (uint32_t)sender, frame, &err);
+    if (rc == KUMO_ENOMEM) {
+        KUMO_LOG_WARN("node", "consensus_part_dropped", "detail=\"%s\"", err.detail);
+    } else if (rc < 0) {
+        kumo_p2p_disconnect(nc->p2p, id, err.detail);
+    }
+}
+
+/* A part counts only if its Merkle proof checks against a root an open header named: a bad
+ * one is the fault of the peer that sent it alone. */
+static void
+cons_on_part(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_bytes_t frame)
+{
+    kumo_buf_t whole;
+    kumo_buf_init(&whole, KUMO_CONSENSUS_MSG_BYTES_MAX);
+    kumo_err_ctx_t err = {0};
+    uint32_t sender = 0;
+    int rc = node_parts_part_recv(&nc->parts, frame, &whole, &sender, &err);
+    if (rc == KUMO_EMISMATCH) {
+        KUMO_ASSERT(sender < nc->genesis_vs.count);
+        kumo_p2p_disconnect(nc->p2p, nc->node_ids[sender], err.detail);
+    } else if (rc == KUMO_ENOMEM) {
+        KUMO_LOG_WARN("node", "consensus_part_dropped", "detail=\"%s\"", err.detail);
+    } else if (rc < 0) {
+        kumo_p2p_penalize(nc->p2p, id, NODE_PARTS_PENALTY, err.detail);
+    } else if (whole.len > 0) {
+        KUMO_ASSERT(sender < nc->genesis_vs.count);
+        /* The header's sender vouched for these bytes, whoever sent the last part. */
+        cons_on_whole(nc, nc->node_ids[sender], kumo_buf_bytes(&whole));
+    }
+    kumo_buf_free(&whole);
+}
+
 static void
 cons_on_consensus(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_bytes_t payload)
 {
     if (nc->engine == NULL) {
         return;
     }
-    if (payload.len == 0 || payload.ptr[0] != 0xffu) {
+    if (payload.len > 0 && payload.ptr[0] == NODE_PARTS_TAG_HEADER) {
+        cons_on_parts_header(nc, id, payload);
+    } else if (payload.len > 0 && payload.ptr[0] == NODE_PARTS_TAG_PART) {
+        cons_on_part(nc, id, payload);
+    } else {
         cons_on_whole(nc, id, payload);
-        return;
     }
-    kumo_buf_t whole;
-    kumo_buf_init(&whole, KUMO_CONSENSUS_MSG_BYTES_MAX);
-    kumo_err_ctx_t err = {0};
-    if (node_parts_recv(nc, payload, &whole, &err) < 0) {
-        kumo_p2p_disconnect(nc->p2p, id, err.detail);
-    } else if (whole.len > 0) {
-        cons_on_whole(nc, id, kumo_buf_bytes(&whole));
-    }
-    kumo_buf_free(&whole);
 }
 
 static void cons_on_msg(void *ctx,
@@ -777,7 +837,7 @@ static void cons_stop(void *ctx)
     kumo_p2p_close(nc->p2p);
     kumo_wal_close(nc->wal);
     kumo_free(nc->wal_seen);
-    node_parts_free(nc);
+    node_parts_free(&nc->parts);
     kumo_codec_free(nc->last_commit != NULL ? &nc->last_commit->base : NULL);
     kumo_free(nc);
 }

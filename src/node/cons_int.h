@@ -53,17 +53,56 @@ typedef struct node_peer_height {
 
 /* Consensus messages longer than this travel in parts (parts.c). */
 #define NODE_PARTS_BYTES (64u * 1024u)
-/* Messages being assembled at once (the oldest is evicted). */
-#define NODE_PARTS_SLOTS 4u
+/* The smallest part size a header may name (test builds split at 256 bytes): a vote always
+ * travels whole. */
+#define NODE_PARTS_BYTES_MIN 256u
+_Static_assert(KUMO_CONSENSUS_VOTE_BYTES < NODE_PARTS_BYTES_MIN, "a vote fits one part");
+_Static_assert(NODE_PARTS_BYTES_MIN <= NODE_PARTS_BYTES, "part size range");
+/* Parts of the largest message at the smallest part size. */
+#define NODE_PARTS_COUNT_MAX \
+    ((KUMO_CONSENSUS_MSG_BYTES_MAX + NODE_PARTS_BYTES_MIN - 1u) / NODE_PARTS_BYTES_MIN)
+/* Merkle proof hashes of one part: a tree of NODE_PARTS_COUNT_MAX leaves is 15 levels deep. */
+#define NODE_PARTS_PROOF_COUNT_MAX 24u
+_Static_assert(NODE_PARTS_COUNT_MAX < (1u << NODE_PARTS_PROOF_COUNT_MAX), "proof depth");
+/* Messages being assembled per sending validator: its current proposal and the one before
+ * (a rebroadcast of the previous round, a catch-up answer). A new header from that validator
+ * replaces its own oldest, never another sender's. */
+#define NODE_PARTS_SENDER_SLOTS 2u
+#define NODE_PARTS_SLOT_COUNT   (KUMO_CONSENSUS_VALIDATOR_COUNT_MAX * NODE_PARTS_SENDER_SLOTS)
+/* Points a peer loses for a part that fails its proof or a header it may not send. */
+#define NODE_PARTS_PENALTY 100u
+/* Frame tags on the consensus channel (consensus message kinds are 1..3). */
+#define NODE_PARTS_TAG_HEADER 0xfeu
+#define NODE_PARTS_TAG_PART   0xffu
 
+/* A message being assembled: opened by a header its sender (a validator) vouched for, filled
+ * by parts from anyone whose Merkle proof checks against the header's root. */
 typedef struct node_parts_slot {
-    uint8_t hash[KUMO_CRYPTO_HASH_BYTES];
-    uint32_t total;
-    uint32_t have;
+    bool used;
+    uint32_t sender_index;         /* the validator that sent the header */
+    kumo_consensus_msg_t proposal; /* the header's signed proposal fields (no value) */
+    uint8_t root[KUMO_CRYPTO_HASH_BYTES];
+    uint32_t total_bytes;
+    uint32_t part_bytes;
+    uint32_t part_count;
+    uint32_t have_count;
     uint8_t *buf;
     uint8_t *seen; /* one byte per part */
     uint64_t stamp;
 } node_parts_slot_t;
+
+typedef struct node_parts {
+    node_parts_slot_t slots[NODE_PARTS_SLOT_COUNT];
+    uint64_t stamp;
+    uint64_t unknown_count; /* parts dropped: no open header names their root */
+} node_parts_t;
+
+/* What a receiver checks headers against. */
+typedef struct node_parts_view {
+    uint64_t height; /* the engine's height: headers of height and height + 1 are taken */
+    const kumo_consensus_valset_t *vs;
+    const char *chain_id;
+} node_parts_view_t;
 
 typedef struct node_cons node_cons_t;
 typedef struct node_cons_timer_arg {
@@ -109,8 +148,7 @@ struct node_cons {
     kumo_bytes_t evidence_items[KUMO_NODE_BLOCK_EVIDENCE_MAX];
     uint32_t evidence_count;
     char signer_path[KUMO_NODE_PATH_BYTES];
-    node_parts_slot_t parts[NODE_PARTS_SLOTS];
-    uint64_t parts_stamp;
+    node_parts_t parts;
     bool stopping;
     bool equivocate; /* test builds only (KUMO_TEST_HOOKS) */
 };
@@ -148,14 +186,39 @@ KUMO_MUST_USE int
 node_cons_last_commit_set(node_cons_t *nc, kumo_bytes_t commit_enc, kumo_err_ctx_t *err);
 
 /* ---- parts.c ---- */
+/* The part size this node splits at: NODE_PARTS_BYTES (test builds: $KUMO_TEST_PART_BYTES). */
 size_t node_parts_size(void);
-void node_parts_split(kumo_bytes_t msg, void (*out)(void *ctx, kumo_bytes_t frame), void *ctx);
-/* A part frame (first byte 0xff): 0 while incomplete (whole untouched), 0 with the whole
- * message appended to whole when the last part arrived and it hashes right; KUMO_EDECODE for
- * a malformed part or a message that does not hash to its id. */
-KUMO_MUST_USE int
-node_parts_recv(node_cons_t *nc, kumo_bytes_t frame, kumo_buf_t *whole, kumo_err_ctx_t *err);
-void node_parts_free(node_cons_t *nc);
+/* Calls out for each frame of msg: msg itself when it fits part_bytes, otherwise a header
+ * (the proposal's signed fields, total and part size, the Merkle root of the parts) and then
+ * every part with its Merkle proof. Only a proposal is ever longer than a part. Frames are
+ * borrowed for the call. KUMO_ENOMEM (nothing sent: the engine rebroadcasts). */
+KUMO_MUST_USE int node_parts_split(kumo_bytes_t msg,
+                                   size_t part_bytes,
+                                   void (*out)(void *ctx, kumo_bytes_t frame),
+                                   void *ctx);
+/* A header frame (tag NODE_PARTS_TAG_HEADER) from the validator sender_index (the caller
+ * checked the p2p peer is that validator). 0 when a slot is open for it (new or already
+ * open) or when it is for another height (ignored). KUMO_EDECODE for bad bytes, KUMO_ELIMIT
+ * for sizes out of range, KUMO_EUNAUTH / KUMO_ESIG when no validator signed the proposal,
+ * KUMO_ENOMEM. Opening a slot frees slots of heights below view->height and, at the
+ * sender's limit, only that sender's oldest slot. */
+KUMO_MUST_USE int node_parts_header_recv(node_parts_t *p,
+                                         const node_parts_view_t *view,
+                                         uint32_t sender_index,
+                                         kumo_bytes_t frame,
+                                         kumo_err_ctx_t *err);
+/* A part frame (tag NODE_PARTS_TAG_PART) from any peer. 0 while incomplete or when no open
+ * slot names its root (dropped, counted); 0 with the whole message appended to whole and
+ * *sender_out set to the header's sender when this part completed it. KUMO_EDECODE for a
+ * malformed part or one that fails its Merkle proof (the frame's sender lied; the slot is
+ * untouched); KUMO_EMISMATCH with *sender_out set when the completed message is not the
+ * proposal its header named (the header's sender lied; the slot is freed). */
+KUMO_MUST_USE int node_parts_part_recv(node_parts_t *p,
+                                       kumo_bytes_t frame,
+                                       kumo_buf_t *whole,
+                                       uint32_t *sender_out,
+                                       kumo_err_ctx_t *err);
+void node_parts_free(node_parts_t *p);
 
 /* ---- bsync.c ---- */
 void node_bsync_on_msg(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_bytes_t msg);
