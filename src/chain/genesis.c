@@ -31,6 +31,22 @@ static int genesis_params_merge(json_t *root, kumo_err_ctx_t *err)
     return 0;
 }
 
+/* The balances' total stays within KUMO_GENESIS_SUPPLY_MAX: room for minting is kept. */
+static int genesis_supply_check(const Kumo__Genesis *g, kumo_err_ctx_t *err)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < g->n_balances; i++) {
+        KUMO_ENSURE(g->balances[i] != NULL, err, KUMO_EEMPTY, "balances[%zu] missing", i);
+        KUMO_ENSURE(kumo_u64_add(total, g->balances[i]->amount, &total) == 0 &&
+                        total <= KUMO_GENESIS_SUPPLY_MAX,
+                    err, KUMO_EOVERFLOW,
+                    "genesis balances total more than %" PRIu64 " ukumo (the rest of the "
+                    "supply's range is kept for collateral interest)",
+                    (uint64_t)KUMO_GENESIS_SUPPLY_MAX);
+    }
+    return 0;
+}
+
 int kumo_chain_genesis_parse(kumo_bytes_t json, Kumo__Genesis **out, kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(out != NULL);
@@ -58,6 +74,9 @@ int kumo_chain_genesis_parse(kumo_bytes_t json, Kumo__Genesis **out, kumo_err_ct
                g->n_validators > KUMO_GENESIS_VALIDATOR_COUNT_MAX) {
         rc = kumo_err_set(err, KUMO_ELIMIT, "genesis lists exceed their limits");
     } else {
+        rc = genesis_supply_check(g, err);
+    }
+    if (rc == 0) {
         rc = kumo_market_params_validate(g->params, err);
     }
     if (rc < 0) {

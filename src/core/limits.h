@@ -39,6 +39,11 @@
 #define KUMO_CHAIN_ID_BYTES_MAX 64u
 /* Genesis file: balances for many accounts, but bounded. */
 #define KUMO_GENESIS_BYTES_MAX (16u * 1024u * 1024u)
+/* Total supply (ukumo): what minting (collateral interest) may reach, and what a genesis may
+ * hold. A genesis at most half the ceiling leaves at least as much again for minting, and no
+ * balance or sum of amounts can overflow u64 below the ceiling. */
+#define KUMO_SUPPLY_MAX         (UINT64_MAX / 2u)
+#define KUMO_GENESIS_SUPPLY_MAX (KUMO_SUPPLY_MAX / 2u)
 /* Entries in genesis lists. */
 #define KUMO_GENESIS_ACCOUNT_COUNT_MAX   100000u
 #define KUMO_GENESIS_VALIDATOR_COUNT_MAX 256u

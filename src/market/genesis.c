@@ -109,8 +109,10 @@ static int genesis_balances(kumo_market_st_t *st,
     KUMO_GUARD(addrs_unique(addrs, g->n_balances, "genesis balances", err));
     for (size_t i = 0; i < g->n_balances; i++) {
         const Kumo__GenesisBalance *b = g->balances[i];
-        KUMO_ENSURE(kumo_u64_add(st->global->supply, b->amount, &st->global->supply) == 0, err,
-                    KUMO_EOVERFLOW, "genesis supply overflows");
+        KUMO_ENSURE(kumo_u64_add(st->global->supply, b->amount, &st->global->supply) == 0 &&
+                        st->global->supply <= KUMO_GENESIS_SUPPLY_MAX,
+                    err, KUMO_EOVERFLOW, "genesis supply exceeds %" PRIu64 " ukumo",
+                    (uint64_t)KUMO_GENESIS_SUPPLY_MAX);
         KUMO_GUARD(kumo_market_balance_add(st, b->address.data, b->amount, err));
     }
     return 0;

@@ -551,6 +551,8 @@ static int check_totals(inv_t *inv, u128_t collateral, u128_t interest)
     KUMO_ENSURE(interest == g->minted_interest, inv->err, KUMO_ECORRUPT,
                 "minted_interest %" PRIu64 " != interest paid on leases", g->minted_interest);
     u128_t held = inv->balances + g->escrow_total + g->collateral_total + g->fee_pool;
+    KUMO_ENSURE(g->supply <= KUMO_SUPPLY_MAX, inv->err, KUMO_ECORRUPT,
+                "supply %" PRIu64 " over its ceiling", g->supply);
     KUMO_ENSURE(held == g->supply, inv->err, KUMO_ECORRUPT,
                 "supply %" PRIu64 " != balances + escrow + collateral + fee pool (%" PRIu64 ")",
                 g->supply, (uint64_t)held);

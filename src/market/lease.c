@@ -16,16 +16,20 @@
 #define LEASE_KEY_BYTES (1u + KUMO_MARKET_LEASE_BODY_BYTES)
 
 /* floor(collateral x rate_ppb x blocks / 10^9), with a 128-bit intermediate. */
-static int interest_compute(
-    uint64_t collateral, uint64_t rate_ppb, uint64_t blocks, uint64_t *out, kumo_err_ctx_t *err)
+uint64_t
+kumo_market_interest(uint64_t collateral, uint64_t rate_ppb, uint64_t blocks, uint64_t supply)
 {
+    uint64_t headroom = supply < KUMO_SUPPLY_MAX ? KUMO_SUPPLY_MAX - supply : 0;
     unsigned __int128 num = (unsigned __int128)collateral * rate_ppb;
-    unsigned __int128 max = ~(unsigned __int128)0;
-    KUMO_ENSURE(blocks == 0 || num <= max / blocks, err, KUMO_EOVERFLOW, "interest overflows");
-    unsigned __int128 q = num * blocks / PPB;
-    KUMO_ENSURE(q <= UINT64_MAX, err, KUMO_EOVERFLOW, "interest overflows");
-    *out = (uint64_t)q;
-    return 0;
+    unsigned __int128 cap = (unsigned __int128)headroom * PPB; /* < 2^94 */
+    if (blocks == 0) {
+        return 0;
+    }
+    if (num > cap / blocks) {
+        return headroom;
+    }
+    unsigned __int128 q = num * blocks / PPB; /* num * blocks <= cap: no overflow */
+    return q < headroom ? (uint64_t)q : headroom;
 }
 
 int kumo_market_lease_settle(
@@ -40,9 +44,8 @@ int kumo_market_lease_settle(
         owed = UINT64_MAX;
     }
     uint64_t paid = kumo_u64_min(owed, d->escrow);
-    uint64_t interest = 0;
-    KUMO_GUARD(interest_compute(l->collateral_total, st->params->collateral_interest_rate, blocks,
-                                &interest, err));
+    uint64_t interest = kumo_market_interest(
+        l->collateral_total, st->params->collateral_interest_rate, blocks, st->global->supply);
     uint64_t to_provider;
     KUMO_ENSURE(kumo_u64_add(paid, interest, &to_provider) == 0, err, KUMO_EOVERFLOW,
                 "payment overflows");

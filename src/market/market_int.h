@@ -309,6 +309,11 @@ KUMO_MUST_USE int kumo_market_balance_sub(kumo_market_st_t *st,
                                           uint64_t amount,
                                           kumo_err_ctx_t *err);
 /* Moves amount between the Global escrow/collateral totals and balances, checked. */
+/* Collateral interest: floor(collateral x rate_ppb x blocks / 1e9), capped at what the supply
+ * may still grow by (KUMO_SUPPLY_MAX - supply): minting never makes a settlement, hence a
+ * confirmation, fail. */
+uint64_t
+kumo_market_interest(uint64_t collateral, uint64_t rate_ppb, uint64_t blocks, uint64_t supply);
 KUMO_MUST_USE int kumo_market_global_add(uint64_t *total, uint64_t amount, kumo_err_ctx_t *err);
 KUMO_MUST_USE int kumo_market_global_sub(uint64_t *total, uint64_t amount, kumo_err_ctx_t *err);
 

@@ -248,6 +248,28 @@ static void test_confirm_pays_exact_amount_and_interest(void **state)
     assert_int_equal(fx_balance(fx, fx->prov[0]), FX_BALANCE - 2000000 + 120 + 30 + 6);
 }
 
+/* Interest: exact below the supply's ceiling, capped at its headroom, never an overflow. */
+static void test_interest_capped_at_supply_headroom(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t collateral, rate, blocks, supply, want;
+    } cases[] = {
+        {2000000, 1000, 10, 0, 20},
+        {2000000, 1000, 0, 0, 0},
+        {2000000, 1000, 10, KUMO_SUPPLY_MAX - 7, 7},
+        {2000000, 1000, 10, KUMO_SUPPLY_MAX, 0},
+        {2000000, 1000, 10, UINT64_MAX, 0},
+        {UINT64_MAX, 1000000000, UINT64_MAX, 0, KUMO_SUPPLY_MAX},
+        {UINT64_MAX, 1000000000, UINT64_MAX, KUMO_GENESIS_SUPPLY_MAX,
+         KUMO_SUPPLY_MAX - KUMO_GENESIS_SUPPLY_MAX},
+    };
+    for (size_t i = 0; i < KUMO_ARRAY_COUNT(cases); i++) {
+        assert_true(kumo_market_interest(cases[i].collateral, cases[i].rate, cases[i].blocks,
+                                         cases[i].supply) == cases[i].want);
+    }
+}
+
 /* The escrow runs dry: the provider gets exactly what was left, the deployment closes with
  * reason insufficient_funds, and a low-funds warning came first. */
 static void test_confirm_caps_payment_at_escrow(void **state)
@@ -734,6 +756,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease_matches_best_and_refunds_others, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_submit_lease_rejects_each_rule, fx_setup, fx_teardown),
+        cmocka_unit_test(test_interest_capped_at_supply_headroom),
         cmocka_unit_test_setup_teardown(test_confirm_pays_exact_amount_and_interest, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_confirm_caps_payment_at_escrow, fx_setup, fx_teardown),

@@ -141,6 +141,10 @@ static void test_node_genesis_account_add_until_start(void **state)
     assert_int_equal(kumo_node_genesis_account_add(home, nf.addr[0], 0, &err), KUMO_EINVAL);
     assert_int_equal(kumo_node_genesis_account_add(home, nf.addr[0], UINT64_MAX, &err),
                      KUMO_EOVERFLOW);
+    /* Totals over the genesis supply ceiling are refused when added, not only at start. */
+    assert_int_equal(
+        kumo_node_genesis_account_add(home, nf.addr[1], KUMO_GENESIS_SUPPLY_MAX - NF_BALANCE, &err),
+        KUMO_EOVERFLOW);
     nf_open(&nf);
     assert_true(nf_balance(&nf, 0) == NF_BALANCE + 5u);
     assert_true(nf_balance(&nf, 1) == NF_BALANCE);
