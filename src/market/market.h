@@ -105,6 +105,14 @@ KUMO_MUST_USE int kumo_market_validator_is_operator(const kumo_kv_t *kv,
                                                     bool *out,
                                                     kumo_err_ctx_t *err);
 
+/* Leases of provider addr that are active or closing but not yet released (the provider's
+ * live_lease_count): 0 when addr is no provider. One point read; the mempool uses it to tell
+ * confirmations that keep leases alive from any other tx. */
+KUMO_MUST_USE int kumo_market_provider_live_lease_count(const kumo_kv_t *kv,
+                                                        const uint8_t *addr,
+                                                        uint32_t *out,
+                                                        kumo_err_ctx_t *err);
+
 /* ---- facilitator (MatchOpenOrders, InvalidateStaleLeases, DeploymentClosed) ---- */
 
 /* Receives a due msg; msg is borrowed for the call. Return 0 to go on, 1 to stop, or a

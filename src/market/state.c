@@ -216,6 +216,25 @@ int kumo_market_provider_get(const kumo_kv_t *kv,
     return 0;
 }
 
+int kumo_market_provider_live_lease_count(const kumo_kv_t *kv,
+                                          const uint8_t *addr,
+                                          uint32_t *out,
+                                          kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(kv != NULL && addr != NULL && out != NULL);
+    *out = 0;
+    Kumo__Provider *p = NULL;
+    kumo_err_ctx_t get_err = {0};
+    int rc = kumo_market_provider_get(kv, addr, &p, &get_err);
+    if (rc == KUMO_ENOTFOUND) {
+        return 0;
+    }
+    KUMO_ENSURE(rc == 0, err, rc, "%s", get_err.detail);
+    *out = p->live_lease_count;
+    kumo_codec_free(&p->base);
+    return 0;
+}
+
 int kumo_market_provider_put(kumo_market_st_t *st, const Kumo__Provider *p, kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(p->owner.len == KUMO_ADDRESS_BYTES);

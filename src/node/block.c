@@ -1,8 +1,9 @@
 /*
  * block.c - producing one block: the proposer's own pending txs, its facilitator txs, then
- * the mempool in arrival order; apply with the txs prepared (decoded, signatures verified once
- * at submit); the header, block, results and tx index written into the same LMDB transaction
- * as the state and meta; commit; then the head, counters, mempool and commit listeners.
+ * the mempool by priority (lease confirmations first, then fee per byte); apply with the txs
+ * prepared (decoded, signatures verified once at submit); the header, block, results and tx index
+ * written into the same LMDB transaction as the state and meta; commit; then the head, counters,
+ * mempool and commit listeners.
  *
  * Crash safety: everything a block produces is one kumo_store_block_commit, so a kill at any
  * point leaves the store at the previous block or this one, whole. Nothing outside the store

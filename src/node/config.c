@@ -30,6 +30,10 @@ void kumo_node_cfg_default(kumo_node_cfg_t *cfg)
     cfg->mempool_bytes_max = 64ull * 1024ull * 1024ull;
     cfg->mempool_account_tx_max = 256;
     cfg->mempool_future_seq_max = 64;
+    cfg->mempool_account_bytes_max = 4ull * 1024ull * 1024ull;
+    cfg->mempool_lane_tx_count_max = 1000;
+    cfg->mempool_lane_bytes_max = 1024ull * 1024ull;
+    cfg->mempool_lane_account_tx_max = 8;
     cfg->block_tx_count_max = 10000;
     cfg->rpc_connection_max = 256;
     cfg->rpc_body_bytes_max = 1024u * 1024u;
@@ -89,6 +93,26 @@ static const cfg_field_t cfg_fields[] = {
                   1,
                   65536,
                   "how far past its committed sequence an account may pipeline txs"),
+    CFG_NUM_FIELD(mempool_account_bytes_max,
+                  CFG_U64,
+                  1,
+                  16ull * 1024ull * 1024ull * 1024ull,
+                  "pending tx bytes per account"),
+    CFG_NUM_FIELD(mempool_lane_tx_count_max,
+                  CFG_U32,
+                  1,
+                  KUMO_NODE_MEMPOOL_TX_COUNT_MAX,
+                  "lease confirmation txs the mempool holds beside the others (their own room)"),
+    CFG_NUM_FIELD(mempool_lane_bytes_max,
+                  CFG_U64,
+                  1,
+                  16ull * 1024ull * 1024ull * 1024ull,
+                  "bytes of lease confirmation txs the mempool holds beside the others"),
+    CFG_NUM_FIELD(mempool_lane_account_tx_max,
+                  CFG_U32,
+                  1,
+                  65536,
+                  "pending lease confirmation txs per provider"),
     CFG_NUM_FIELD(block_tx_count_max,
                   CFG_U32,
                   1,

@@ -1,12 +1,18 @@
 /*
- * mempool.c - pending txs: checks on add, arrival-order selection, re-check after commits.
+ * mempool.c - pending txs: checks on add, room by fee-rate eviction, priority selection for
+ * blocks, re-check after commits.
  *
  * Owns its entries (tx bytes copy plus the decoded, signature-checked tx), one record per
- * account with pending txs, and two hash tables (tx hash -> entry, address -> account) sized
- * once at open. Entries sit on two lists: the global arrival list, and their account's list in
- * sequence order (which is also their arrival order, since only the next free sequence is
- * accepted). Hash tables use SipHash with a per-process random key, so addresses ground to
- * collide cannot degrade lookups. Not pure (random key); loop thread only.
+ * account with pending txs (its txs in sequence order, which is also their arrival order,
+ * since only the next free sequence is accepted), two hash tables (tx hash -> entry, address ->
+ * account) and three binary heaps of accounts, all sized once at open. The eviction heap of a
+ * class orders accounts by the cheapest tx each may lose in that class, so the next victim is
+ * at its root; the selection heap is scratch space rebuilt for every block. Hash tables use
+ * SipHash with a per-process random key, so addresses ground to collide cannot degrade
+ * lookups. Not pure (random key); loop thread only.
+ *
+ * Fee per byte is compared exactly, by cross-multiplying in 128 bits; ties go by arrival
+ * (a counter), so every order here is total and the same inputs give the same choices.
  */
 #include "node/mempool.h"
 
@@ -15,14 +21,20 @@
 
 #include <sodium.h>
 
+#define MP_GENERAL KUMO_NODE_MEMPOOL_GENERAL
+#define MP_LANE    KUMO_NODE_MEMPOOL_LANE
+#define MP_CLASSES KUMO_NODE_MEMPOOL_CLASS_COUNT
+/* The heap kind of the selection heap (the eviction heaps use their class). */
+#define MP_HEAP_SELECT MP_CLASSES
+
 struct kumo_node_mempool_entry {
     uint8_t hash[KUMO_CHAIN_HASH_BYTES]; /* first: the hash table's key */
     kumo_chain_tx_t tx;
     uint8_t *bytes;
     size_t len;
+    uint64_t arrival; /* admission order: ties in fee per byte go by it */
+    kumo_node_mempool_class_t cls;
     struct kumo_node_mempool_account *account;
-    struct kumo_node_mempool_entry *arrival_prev;
-    struct kumo_node_mempool_entry *arrival_next;
     struct kumo_node_mempool_entry *account_next; /* next sequence of the same account */
 };
 
@@ -31,11 +43,20 @@ typedef struct kumo_node_mempool_account {
     uint64_t sequence_base;           /* committed sequence at the last check */
     uint64_t balance;                 /* committed balance at the last check */
     uint64_t fee_pending;             /* sum of the pending txs' fees */
+    uint64_t bytes;                   /* sum of the pending txs' lengths */
     uint32_t tx_count;
+    uint32_t lane_count; /* pending lane txs */
     kumo_node_mempool_entry_t *first;
     kumo_node_mempool_entry_t *last;
     struct kumo_node_mempool_account *list_prev; /* every account with pending txs */
     struct kumo_node_mempool_account *list_next;
+    /* Per class, the tx this account loses first when room is needed (NULL: none), and
+     * 1 + its index in that class's eviction heap (0: not in it). */
+    kumo_node_mempool_entry_t *evict[MP_CLASSES];
+    size_t heap_pos[MP_CLASSES];
+    /* Selection scratch: the next tx to pick and the lane txs not yet picked. */
+    const kumo_node_mempool_entry_t *sel_next;
+    uint32_t sel_lane_left;
 } mp_account_t;
 
 /* Open addressing with linear probing and backward-shift deletion; items start with their
@@ -47,16 +68,27 @@ typedef struct mp_table {
     size_t count;
 } mp_table_t;
 
+/* A binary heap of accounts; kind is a class (eviction: cheapest candidate at the root) or
+ * MP_HEAP_SELECT (selection: most urgent head at the root). */
+typedef struct mp_heap {
+    mp_account_t **items;
+    size_t count;
+    size_t cap;
+    uint32_t kind;
+} mp_heap_t;
+
 struct kumo_node_mempool {
     kumo_node_mempool_cfg_t cfg;
     uint8_t hash_key[crypto_shorthash_KEYBYTES];
     mp_table_t by_hash;
     mp_table_t by_addr;
-    kumo_node_mempool_entry_t *arrival_first;
-    kumo_node_mempool_entry_t *arrival_last;
     mp_account_t *accounts; /* list head: re-checks visit accounts, not table slots */
-    uint64_t tx_count;
-    uint64_t bytes;
+    uint64_t class_tx_count[MP_CLASSES];
+    uint64_t class_bytes[MP_CLASSES];
+    uint64_t arrival_next;
+    uint64_t evicted_total;
+    mp_heap_t evict[MP_CLASSES];
+    mp_heap_t select;
 };
 
 /* ---- hash tables ---- */
@@ -132,30 +164,264 @@ static void table_del(const kumo_node_mempool_t *mp, mp_table_t *t, const void *
     }
 }
 
+/* ---- order ---- */
+
+/* Compares fee per byte exactly: < 0 when a pays less per byte than fee/len. */
+static int rate_cmp(uint64_t fee_a, size_t len_a, uint64_t fee_b, size_t len_b)
+{
+    KUMO_ASSERT(len_a > 0 && len_b > 0);
+    unsigned __int128 x = (unsigned __int128)fee_a * len_b;
+    unsigned __int128 y = (unsigned __int128)fee_b * len_a;
+    return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* Eviction order: the lower fee per byte first; at equal rates the later arrival first, so
+ * what waited longest stays. Total: arrivals are unique. */
+static bool entry_evicts_before(const kumo_node_mempool_entry_t *a,
+                                const kumo_node_mempool_entry_t *b)
+{
+    int c = rate_cmp(a->tx.body->fee, a->len, b->tx.body->fee, b->len);
+    if (c != 0) {
+        return c < 0;
+    }
+    KUMO_ASSERT(a == b || a->arrival != b->arrival);
+    return a->arrival > b->arrival;
+}
+
+/* Selection order of two accounts' next txs: an account with lane txs still to pick first;
+ * then the higher fee per byte; then the earlier arrival. */
+static bool select_before(const mp_account_t *a, const mp_account_t *b)
+{
+    bool urgent_a = a->sel_lane_left > 0;
+    bool urgent_b = b->sel_lane_left > 0;
+    if (urgent_a != urgent_b) {
+        return urgent_a;
+    }
+    const kumo_node_mempool_entry_t *x = a->sel_next;
+    const kumo_node_mempool_entry_t *y = b->sel_next;
+    int c = rate_cmp(x->tx.body->fee, x->len, y->tx.body->fee, y->len);
+    if (c != 0) {
+        return c > 0;
+    }
+    return x->arrival < y->arrival;
+}
+
+/* ---- heaps ---- */
+
+static bool heap_before(const mp_heap_t *h, const mp_account_t *a, const mp_account_t *b)
+{
+    if (h->kind == MP_HEAP_SELECT) {
+        return select_before(a, b);
+    }
+    return entry_evicts_before(a->evict[h->kind], b->evict[h->kind]);
+}
+
+static void heap_set(mp_heap_t *h, size_t i, mp_account_t *a)
+{
+    h->items[i] = a;
+    if (h->kind != MP_HEAP_SELECT) {
+        a->heap_pos[h->kind] = i + 1u;
+    }
+}
+
+static void heap_up(mp_heap_t *h, size_t i)
+{
+    mp_account_t *a = h->items[i];
+    while (i > 0) {
+        size_t parent = (i - 1u) / 2u;
+        if (!heap_before(h, a, h->items[parent])) {
+            break;
+        }
+        heap_set(h, i, h->items[parent]);
+        i = parent;
+    }
+    heap_set(h, i, a);
+}
+
+static void heap_down(mp_heap_t *h, size_t i)
+{
+    mp_account_t *a = h->items[i];
+    for (;;) {
+        size_t child = 2u * i + 1u;
+        if (child >= h->count) {
+            break;
+        }
+        if (child + 1u < h->count && heap_before(h, h->items[child + 1u], h->items[child])) {
+            child++;
+        }
+        if (!heap_before(h, h->items[child], a)) {
+            break;
+        }
+        heap_set(h, i, h->items[child]);
+        i = child;
+    }
+    heap_set(h, i, a);
+}
+
+static void heap_push(mp_heap_t *h, mp_account_t *a)
+{
+    /* Every account holds a pending tx, and the heaps hold as many accounts as txs fit. */
+    KUMO_ASSERT(h->count < h->cap);
+    h->items[h->count] = a;
+    h->count++;
+    heap_up(h, h->count - 1u);
+}
+
+static void heap_remove_at(mp_heap_t *h, size_t i)
+{
+    KUMO_ASSERT(i < h->count);
+    mp_account_t *gone = h->items[i];
+    h->count--;
+    if (i != h->count) {
+        heap_set(h, i, h->items[h->count]);
+        heap_down(h, i);
+        heap_up(h, i);
+    }
+    if (h->kind != MP_HEAP_SELECT) {
+        gone->heap_pos[h->kind] = 0;
+    }
+}
+
+static void heap_heapify(mp_heap_t *h)
+{
+    for (size_t i = 0; i < h->count; i++) {
+        heap_set(h, i, h->items[i]);
+    }
+    for (size_t i = h->count / 2u; i-- > 0;) {
+        heap_down(h, i);
+    }
+}
+
+static int heap_init(mp_heap_t *h, size_t cap, uint32_t kind, kumo_err_ctx_t *err)
+{
+    h->items = kumo_calloc(cap, sizeof(*h->items));
+    KUMO_ENSURE(h->items != NULL, err, KUMO_ENOMEM, "mempool heap of %zu accounts", cap);
+    h->cap = cap;
+    h->count = 0;
+    h->kind = kind;
+    return 0;
+}
+
+/* ---- eviction candidates ---- */
+
+/* Recomputes the account's candidates from its txs: per class the tx it loses first (see
+ * entry_evicts_before). A general tx that a lane tx of the account waits behind is no
+ * candidate: evicting it would drop the confirmation with it. */
+static void account_keys_compute(mp_account_t *a)
+{
+    a->evict[MP_GENERAL] = NULL;
+    a->evict[MP_LANE] = NULL;
+    for (kumo_node_mempool_entry_t *e = a->first; e != NULL; e = e->account_next) {
+        if (e->cls == MP_LANE) {
+            a->evict[MP_GENERAL] = NULL;
+        }
+        if (a->evict[e->cls] == NULL || entry_evicts_before(e, a->evict[e->cls])) {
+            a->evict[e->cls] = e;
+        }
+    }
+}
+
+/* Takes the account out of the eviction heaps (before its txs change). */
+static void account_detach(kumo_node_mempool_t *mp, mp_account_t *a)
+{
+    for (uint32_t c = 0; c < MP_CLASSES; c++) {
+        if (a->heap_pos[c] != 0) {
+            heap_remove_at(&mp->evict[c], a->heap_pos[c] - 1u);
+        }
+        KUMO_ASSERT(a->heap_pos[c] == 0);
+    }
+}
+
+/* Puts a detached account back with fresh candidates. */
+static void account_attach(kumo_node_mempool_t *mp, mp_account_t *a)
+{
+    account_keys_compute(a);
+    for (uint32_t c = 0; c < MP_CLASSES; c++) {
+        KUMO_ASSERT(a->heap_pos[c] == 0);
+        if (a->evict[c] != NULL) {
+            heap_push(&mp->evict[c], a);
+        }
+    }
+}
+
+/* The account's candidates after e joined at its end: O(log accounts). */
+static void
+account_keys_append(kumo_node_mempool_t *mp, mp_account_t *a, kumo_node_mempool_entry_t *e)
+{
+    if (e->cls == MP_LANE) {
+        if (a->heap_pos[MP_GENERAL] != 0) {
+            heap_remove_at(&mp->evict[MP_GENERAL], a->heap_pos[MP_GENERAL] - 1u);
+        }
+        a->evict[MP_GENERAL] = NULL; /* every general tx of a now precedes a lane tx */
+    }
+    kumo_node_mempool_entry_t *cur = a->evict[e->cls];
+    if (cur != NULL && !entry_evicts_before(e, cur)) {
+        return;
+    }
+    a->evict[e->cls] = e;
+    mp_heap_t *h = &mp->evict[e->cls];
+    if (a->heap_pos[e->cls] != 0) {
+        heap_up(h, a->heap_pos[e->cls] - 1u); /* a became an earlier victim */
+    } else {
+        heap_push(h, a);
+    }
+}
+
 /* ---- open, close, accessors ---- */
+
+static int mempool_cfg_check(const kumo_node_mempool_cfg_t *cfg, kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(cfg->tx_count_max >= 1 && cfg->tx_count_max <= KUMO_NODE_MEMPOOL_TX_COUNT_MAX, err,
+                KUMO_EINVAL, "mempool tx_count_max %u not in 1..%u", cfg->tx_count_max,
+                KUMO_NODE_MEMPOOL_TX_COUNT_MAX);
+    KUMO_ENSURE(cfg->lane_tx_count_max >= 1 &&
+                    cfg->lane_tx_count_max <= KUMO_NODE_MEMPOOL_TX_COUNT_MAX,
+                err, KUMO_EINVAL, "mempool lane_tx_count_max %u not in 1..%u",
+                cfg->lane_tx_count_max, KUMO_NODE_MEMPOOL_TX_COUNT_MAX);
+    KUMO_ENSURE(cfg->bytes_max >= 1 && cfg->account_tx_max >= 1 && cfg->future_seq_max >= 1 &&
+                    cfg->account_bytes_max >= 1 && cfg->lane_bytes_max >= 1 &&
+                    cfg->lane_account_tx_max >= 1,
+                err, KUMO_EINVAL, "mempool bounds must be at least 1");
+    return 0;
+}
+
+static int mempool_alloc(kumo_node_mempool_t *mp, kumo_err_ctx_t *err)
+{
+    /* Every pending tx is in one class, and every account holds at least one tx. */
+    size_t item_max = (size_t)mp->cfg.tx_count_max + mp->cfg.lane_tx_count_max;
+    KUMO_GUARD(table_init(&mp->by_hash, item_max, KUMO_CHAIN_HASH_BYTES, err));
+    KUMO_GUARD(table_init(&mp->by_addr, item_max, KUMO_ADDRESS_BYTES, err));
+    KUMO_GUARD(heap_init(&mp->evict[MP_GENERAL], item_max, MP_GENERAL, err));
+    KUMO_GUARD(heap_init(&mp->evict[MP_LANE], item_max, MP_LANE, err));
+    return heap_init(&mp->select, item_max, MP_HEAP_SELECT, err);
+}
+
+static void mempool_free(kumo_node_mempool_t *mp)
+{
+    kumo_free(mp->by_hash.slots);
+    kumo_free(mp->by_addr.slots);
+    for (uint32_t c = 0; c < MP_CLASSES; c++) {
+        kumo_free(mp->evict[c].items);
+    }
+    kumo_free(mp->select.items);
+    sodium_memzero(mp->hash_key, sizeof(mp->hash_key));
+    kumo_free(mp);
+}
 
 int kumo_node_mempool_open(const kumo_node_mempool_cfg_t *cfg,
                            kumo_node_mempool_t **out,
                            kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(cfg != NULL && out != NULL);
-    KUMO_ENSURE(cfg->tx_count_max >= 1 && cfg->tx_count_max <= KUMO_NODE_MEMPOOL_TX_COUNT_MAX, err,
-                KUMO_EINVAL, "mempool tx_count_max %u not in 1..%u", cfg->tx_count_max,
-                KUMO_NODE_MEMPOOL_TX_COUNT_MAX);
-    KUMO_ENSURE(cfg->bytes_max >= 1 && cfg->account_tx_max >= 1 && cfg->future_seq_max >= 1, err,
-                KUMO_EINVAL, "mempool bounds must be at least 1");
+    KUMO_GUARD(mempool_cfg_check(cfg, err));
     KUMO_ENSURE(sodium_init() >= 0, err, KUMO_EIO, "sodium_init failed");
     kumo_node_mempool_t *mp = kumo_calloc(1, sizeof(*mp));
     KUMO_ENSURE(mp != NULL, err, KUMO_ENOMEM, "mempool");
     mp->cfg = *cfg;
     crypto_shorthash_keygen(mp->hash_key);
-    int rc = table_init(&mp->by_hash, cfg->tx_count_max, KUMO_CHAIN_HASH_BYTES, err);
-    if (rc == 0) {
-        rc = table_init(&mp->by_addr, cfg->tx_count_max, KUMO_ADDRESS_BYTES, err);
-    }
+    int rc = mempool_alloc(mp, err);
     if (rc < 0) {
-        kumo_free(mp->by_hash.slots);
-        kumo_free(mp);
+        mempool_free(mp);
         return rc;
     }
     *out = mp;
@@ -174,19 +440,19 @@ void kumo_node_mempool_close(kumo_node_mempool_t *mp)
     if (mp == NULL) {
         return;
     }
-    kumo_node_mempool_entry_t *e = mp->arrival_first;
-    while (e != NULL) {
-        kumo_node_mempool_entry_t *next = e->arrival_next;
-        entry_free(e);
-        e = next;
+    mp_account_t *a = mp->accounts;
+    while (a != NULL) {
+        mp_account_t *next = a->list_next;
+        kumo_node_mempool_entry_t *e = a->first;
+        while (e != NULL) {
+            kumo_node_mempool_entry_t *e_next = e->account_next;
+            entry_free(e);
+            e = e_next;
+        }
+        kumo_free(a);
+        a = next;
     }
-    for (size_t i = 0; i <= mp->by_addr.mask; i++) {
-        kumo_free(mp->by_addr.slots[i]);
-    }
-    kumo_free(mp->by_hash.slots);
-    kumo_free(mp->by_addr.slots);
-    sodium_memzero(mp->hash_key, sizeof(mp->hash_key));
-    kumo_free(mp);
+    mempool_free(mp);
 }
 
 kumo_bytes_t kumo_node_mempool_entry_bytes(const kumo_node_mempool_entry_t *entry)
@@ -201,16 +467,39 @@ const kumo_chain_tx_t *kumo_node_mempool_entry_tx(const kumo_node_mempool_entry_
     return &entry->tx;
 }
 
+kumo_node_mempool_class_t kumo_node_mempool_entry_class(const kumo_node_mempool_entry_t *entry)
+{
+    KUMO_ASSERT(entry != NULL);
+    KUMO_ASSERT(entry->cls == MP_GENERAL || entry->cls == MP_LANE);
+    return entry->cls;
+}
+
 uint64_t kumo_node_mempool_tx_count(const kumo_node_mempool_t *mp)
 {
-    KUMO_ASSERT(mp->tx_count == mp->by_hash.count);
-    return mp->tx_count;
+    uint64_t n = mp->class_tx_count[MP_GENERAL] + mp->class_tx_count[MP_LANE];
+    KUMO_ASSERT(n == mp->by_hash.count);
+    return n;
 }
 
 uint64_t kumo_node_mempool_bytes(const kumo_node_mempool_t *mp)
 {
-    KUMO_ASSERT(mp->tx_count > 0 || mp->bytes == 0);
-    return mp->bytes;
+    uint64_t n = mp->class_bytes[MP_GENERAL] + mp->class_bytes[MP_LANE];
+    KUMO_ASSERT(mp->by_hash.count > 0 || n == 0);
+    return n;
+}
+
+uint64_t kumo_node_mempool_class_tx_count(const kumo_node_mempool_t *mp,
+                                          kumo_node_mempool_class_t cls)
+{
+    KUMO_ASSERT(mp != NULL);
+    KUMO_ASSERT(cls == MP_GENERAL || cls == MP_LANE);
+    return mp->class_tx_count[cls];
+}
+
+uint64_t kumo_node_mempool_evicted_total(const kumo_node_mempool_t *mp)
+{
+    KUMO_ASSERT(mp != NULL);
+    return mp->evicted_total;
 }
 
 bool kumo_node_mempool_has(const kumo_node_mempool_t *mp, const uint8_t hash[KUMO_CHAIN_HASH_BYTES])
@@ -234,10 +523,99 @@ uint32_t kumo_node_mempool_account_tx_count(const kumo_node_mempool_t *mp,
     return a != NULL ? a->tx_count : 0;
 }
 
+/* ---- removal ---- */
+
+/* Unlinks e from the hash table, its account's counters and the class totals, and frees it
+ * (the caller fixes the account's list). The account must be out of the eviction heaps. */
+static void entry_remove(kumo_node_mempool_t *mp, kumo_node_mempool_entry_t *e)
+{
+    mp_account_t *a = e->account;
+    KUMO_ASSERT(a->heap_pos[MP_GENERAL] == 0 && a->heap_pos[MP_LANE] == 0);
+    table_del(mp, &mp->by_hash, e);
+    KUMO_ASSERT(mp->class_tx_count[e->cls] > 0 && mp->class_bytes[e->cls] >= e->len);
+    mp->class_tx_count[e->cls]--;
+    mp->class_bytes[e->cls] -= e->len;
+    KUMO_ASSERT(a->tx_count > 0 && a->bytes >= e->len && a->fee_pending >= e->tx.body->fee);
+    a->tx_count--;
+    a->bytes -= e->len;
+    a->fee_pending -= e->tx.body->fee;
+    if (e->cls == MP_LANE) {
+        KUMO_ASSERT(a->lane_count > 0);
+        a->lane_count--;
+    }
+    entry_free(e);
+}
+
+/* Drops the account's txs from e on (e is on the account's list or NULL), keeping the ones
+ * up to prev (e's predecessor on the account list, or NULL when e is first). */
+static size_t account_truncate(kumo_node_mempool_t *mp,
+                               mp_account_t *a,
+                               kumo_node_mempool_entry_t *prev,
+                               kumo_node_mempool_entry_t *e)
+{
+    size_t dropped = 0;
+    while (e != NULL) {
+        kumo_node_mempool_entry_t *next = e->account_next;
+        entry_remove(mp, e);
+        dropped++;
+        e = next;
+    }
+    if (prev != NULL) {
+        prev->account_next = NULL;
+    } else {
+        a->first = NULL;
+    }
+    a->last = prev;
+    return dropped;
+}
+
+static void account_free(kumo_node_mempool_t *mp, mp_account_t *a)
+{
+    KUMO_ASSERT(a->tx_count == 0 && a->first == NULL && a->last == NULL);
+    KUMO_ASSERT(a->fee_pending == 0 && a->bytes == 0 && a->lane_count == 0);
+    KUMO_ASSERT(a->heap_pos[MP_GENERAL] == 0 && a->heap_pos[MP_LANE] == 0);
+    if (a->list_prev != NULL) {
+        a->list_prev->list_next = a->list_next;
+    } else {
+        mp->accounts = a->list_next;
+    }
+    if (a->list_next != NULL) {
+        a->list_next->list_prev = a->list_prev;
+    }
+    table_del(mp, &mp->by_addr, a);
+    kumo_free(a);
+}
+
+/* Evicts the account's candidate of class cls with the account's later txs. */
+static void account_evict(kumo_node_mempool_t *mp, mp_account_t *a, uint32_t cls)
+{
+    kumo_node_mempool_entry_t *victim = a->evict[cls];
+    KUMO_ASSERT(victim != NULL && victim->account == a);
+    account_detach(mp, a);
+    kumo_node_mempool_entry_t *prev = NULL;
+    for (kumo_node_mempool_entry_t *e = a->first; e != victim; e = e->account_next) {
+        prev = e;
+    }
+    mp->evicted_total += account_truncate(mp, a, prev, victim);
+    if (a->tx_count == 0) {
+        account_free(mp, a);
+    } else {
+        account_attach(mp, a);
+    }
+}
+
 /* ---- add ---- */
 
-/* The account's committed sequence and balance: from its record when it has pending txs
- * (refreshed at every update), else from the state. */
+/* What an add found out before it changes anything: the tx's class and the accounts to
+ * evict from (each loses its candidate of that class and the txs after it). */
+typedef struct mp_plan {
+    kumo_node_mempool_class_t cls;
+    size_t victim_count;
+    mp_account_t *victims[KUMO_NODE_MEMPOOL_EVICT_ACCOUNT_MAX];
+} mp_plan_t;
+
+/* The account's committed sequence and balance and its pending totals: from its record when
+ * it has pending txs (refreshed at every update), else from the state. */
 static int account_view(const kumo_node_mempool_t *mp,
                         const kumo_node_mempool_env_t *env,
                         const uint8_t *addr,
@@ -262,6 +640,7 @@ static int account_view(const kumo_node_mempool_t *mp,
 static int add_check_sequence(const kumo_node_mempool_t *mp,
                               const mp_account_t *view,
                               uint64_t sequence,
+                              size_t len,
                               kumo_err_ctx_t *err)
 {
     uint64_t next = view->sequence_base + view->tx_count;
@@ -275,6 +654,10 @@ static int add_check_sequence(const kumo_node_mempool_t *mp,
                 "sequence %" PRIu64 " leaves a gap; expected sequence %" PRIu64, sequence, next);
     KUMO_ENSURE(view->tx_count < mp->cfg.account_tx_max, err, KUMO_ELIMIT,
                 "account has %u pending txs, limit %u", view->tx_count, mp->cfg.account_tx_max);
+    KUMO_ENSURE(len <= mp->cfg.account_bytes_max && view->bytes <= mp->cfg.account_bytes_max - len,
+                err, KUMO_ELIMIT,
+                "account has %" PRIu64 " pending bytes, this tx %zu, limit %" PRIu64, view->bytes,
+                len, mp->cfg.account_bytes_max);
     KUMO_ENSURE(sequence - view->sequence_base < mp->cfg.future_seq_max, err, KUMO_ELIMIT,
                 "sequence %" PRIu64 " is %" PRIu64 " past the committed %" PRIu64 ", limit %u",
                 sequence, sequence - view->sequence_base, view->sequence_base,
@@ -305,24 +688,196 @@ static int add_check_fee(const kumo_node_mempool_env_t *env,
     return 0;
 }
 
+/* The lane takes a tx whose every msg is a SubmitLeaseConfirmation from a provider that has
+ * live leases: the msgs that keep leases from going stale. One point read of the provider. */
+static int add_classify(const kumo_node_mempool_t *mp,
+                        const kumo_node_mempool_env_t *env,
+                        const kumo_chain_tx_t *tx,
+                        const mp_account_t *view,
+                        kumo_node_mempool_class_t *cls,
+                        kumo_err_ctx_t *err)
+{
+    *cls = MP_GENERAL;
+    KUMO_ASSERT(tx->body->n_msgs > 0); /* kumo_chain_tx_check_basic */
+    for (size_t i = 0; i < tx->body->n_msgs; i++) {
+        if (tx->body->msgs[i]->sum_case != KUMO__MSG__SUM_SUBMIT_LEASE_CONFIRMATION) {
+            return 0;
+        }
+    }
+    uint32_t live = 0;
+    KUMO_GUARD(kumo_market_provider_live_lease_count(env->kv, tx->signer, &live, err));
+    if (live == 0) {
+        return 0;
+    }
+    KUMO_ENSURE(view->lane_count < mp->cfg.lane_account_tx_max, err, KUMO_ELIMIT,
+                "account has %u pending lease confirmations, limit %u", view->lane_count,
+                mp->cfg.lane_account_tx_max);
+    *cls = MP_LANE;
+    return 0;
+}
+
+/* Count and bytes of class cls in the account's txs from e on. */
+static void
+suffix_size(const kumo_node_mempool_entry_t *e, uint32_t cls, uint64_t *count, uint64_t *bytes)
+{
+    *count = 0;
+    *bytes = 0;
+    for (; e != NULL; e = e->account_next) {
+        if (e->cls == cls) {
+            (*count)++;
+            *bytes += e->len;
+        }
+    }
+}
+
+/* A read-only walk of an eviction heap in its order: a small heap of item indexes that
+ * starts with the root and takes in the children of each index it gives out. */
+typedef struct mp_walk {
+    const mp_heap_t *h;
+    size_t idx[2u * KUMO_NODE_MEMPOOL_EVICT_ACCOUNT_MAX + 8u];
+    size_t count;
+    size_t given;
+} mp_walk_t;
+
+static bool walk_before(const mp_walk_t *w, size_t x, size_t y)
+{
+    return heap_before(w->h, w->h->items[w->idx[x]], w->h->items[w->idx[y]]);
+}
+
+static void walk_push(mp_walk_t *w, size_t item)
+{
+    if (item >= w->h->count) {
+        return;
+    }
+    KUMO_ASSERT(w->count < KUMO_ARRAY_COUNT(w->idx));
+    size_t i = w->count++;
+    w->idx[i] = item;
+    while (i > 0 && walk_before(w, i, (i - 1u) / 2u)) {
+        size_t p = (i - 1u) / 2u;
+        size_t t = w->idx[p];
+        w->idx[p] = w->idx[i];
+        w->idx[i] = t;
+        i = p;
+    }
+}
+
+/* The next account in heap order, or NULL after the last or after max_given accounts. */
+static mp_account_t *walk_next(mp_walk_t *w, size_t max_given)
+{
+    if (w->count == 0 || w->given == max_given) {
+        return NULL;
+    }
+    size_t top = w->idx[0];
+    w->idx[0] = w->idx[--w->count];
+    for (size_t i = 0;;) {
+        size_t c = 2u * i + 1u;
+        if (c >= w->count) {
+            break;
+        }
+        if (c + 1u < w->count && walk_before(w, c + 1u, c)) {
+            c++;
+        }
+        if (!walk_before(w, c, i)) {
+            break;
+        }
+        size_t t = w->idx[c];
+        w->idx[c] = w->idx[i];
+        w->idx[i] = t;
+        i = c;
+    }
+    w->given++;
+    walk_push(w, 2u * top + 1u);
+    walk_push(w, 2u * top + 2u);
+    return w->h->items[top];
+}
+
+/* The error when the class is full and eviction cannot make room for tx. */
+static int room_refuse(const kumo_node_mempool_entry_t *cheapest,
+                       const kumo_chain_tx_t *tx,
+                       size_t len,
+                       uint32_t cls,
+                       kumo_err_ctx_t *err)
+{
+    const char *name = cls == MP_LANE ? "lease confirmation lane" : "mempool";
+    if (cheapest != NULL &&
+        rate_cmp(cheapest->tx.body->fee, cheapest->len, tx->body->fee, len) >= 0) {
+        uint64_t need = UINT64_MAX;
+        if (kumo_u64_mul_div_floor(cheapest->tx.body->fee, len, cheapest->len, &need) == 0 &&
+            need < UINT64_MAX) {
+            need++;
+        }
+        return kumo_err_set(err, KUMO_EFEE,
+                            "%s full: fee %" PRIu64 " for %zu bytes does not beat the cheapest "
+                            "pending tx; a fee of %" PRIu64 " would",
+                            name, tx->body->fee, len, need);
+    }
+    return kumo_err_set(err, KUMO_ELIMIT, "%s full: no pending tx that pays less can make room",
+                        name);
+}
+
+/* Plans room for tx in its class: nothing when it fits, else the cheapest candidates (never
+ * of the tx's own account) that pay strictly less per byte, until it fits. */
+static int add_plan_room(const kumo_node_mempool_t *mp,
+                         const kumo_chain_tx_t *tx,
+                         size_t len,
+                         mp_plan_t *plan,
+                         kumo_err_ctx_t *err)
+{
+    uint32_t cls = plan->cls;
+    uint64_t count_max = cls == MP_LANE ? mp->cfg.lane_tx_count_max : mp->cfg.tx_count_max;
+    uint64_t bytes_max = cls == MP_LANE ? mp->cfg.lane_bytes_max : mp->cfg.bytes_max;
+    KUMO_ENSURE(len <= bytes_max, err, KUMO_ELIMIT, "tx of %zu bytes over the class's %" PRIu64,
+                len, bytes_max);
+    uint64_t count = mp->class_tx_count[cls];
+    uint64_t bytes = mp->class_bytes[cls];
+    mp_walk_t w = {.h = &mp->evict[cls]};
+    walk_push(&w, 0);
+    const mp_account_t *own = table_get(mp, &mp->by_addr, tx->signer);
+    const kumo_node_mempool_entry_t *cheapest = NULL;
+    plan->victim_count = 0;
+    while (count >= count_max || bytes > bytes_max - len) {
+        mp_account_t *a = walk_next(&w, KUMO_NODE_MEMPOOL_EVICT_ACCOUNT_MAX + 1u);
+        if (a == NULL || plan->victim_count == KUMO_NODE_MEMPOOL_EVICT_ACCOUNT_MAX) {
+            plan->victim_count = 0;
+            return room_refuse(cheapest, tx, len, cls, err);
+        }
+        const kumo_node_mempool_entry_t *v = a->evict[cls];
+        if (a == own) {
+            continue; /* the tx continues its own account's txs */
+        }
+        cheapest = cheapest != NULL ? cheapest : v;
+        if (rate_cmp(v->tx.body->fee, v->len, tx->body->fee, len) >= 0) {
+            plan->victim_count = 0; /* the rest pay at least as much: heap order */
+            return room_refuse(cheapest, tx, len, cls, err);
+        }
+        uint64_t n = 0;
+        uint64_t b = 0;
+        suffix_size(v, cls, &n, &b);
+        KUMO_ASSERT(n >= 1 && n <= count && b <= bytes);
+        count -= n;
+        bytes -= b;
+        plan->victims[plan->victim_count++] = a;
+    }
+    return 0;
+}
+
 /* Every check of a decoded tx (see mempool.h), signature last because it costs most. */
 static int add_check(const kumo_node_mempool_t *mp,
                      const kumo_node_mempool_env_t *env,
                      kumo_chain_tx_t *tx,
                      size_t len,
                      mp_account_t *view,
+                     mp_plan_t *plan,
                      kumo_err_ctx_t *err)
 {
     KUMO_ENSURE(table_get(mp, &mp->by_hash, tx->hash) == NULL, err, KUMO_EEXIST,
                 "tx is already pending");
     KUMO_GUARD(kumo_chain_tx_check_basic(tx, env->chain_id, err));
-    KUMO_ENSURE(mp->tx_count < mp->cfg.tx_count_max, err, KUMO_ELIMIT,
-                "mempool holds %" PRIu64 " txs, limit %u", mp->tx_count, mp->cfg.tx_count_max);
-    KUMO_ENSURE(len <= mp->cfg.bytes_max && mp->bytes <= mp->cfg.bytes_max - len, err, KUMO_ELIMIT,
-                "mempool holds %" PRIu64 " bytes, limit %" PRIu64, mp->bytes, mp->cfg.bytes_max);
     KUMO_GUARD(account_view(mp, env, tx->signer, view, err));
-    KUMO_GUARD(add_check_sequence(mp, view, tx->body->sequence, err));
+    KUMO_GUARD(add_check_sequence(mp, view, tx->body->sequence, len, err));
     KUMO_GUARD(add_check_fee(env, view, tx, err));
+    KUMO_GUARD(add_classify(mp, env, tx, view, &plan->cls, err));
+    KUMO_GUARD(add_plan_room(mp, tx, len, plan, err));
     KUMO_ENSURE(kumo_chain_tx_sig_check(tx), err, KUMO_ESIG, "signature does not verify");
     return 0;
 }
@@ -330,13 +885,7 @@ static int add_check(const kumo_node_mempool_t *mp,
 static void entry_link(kumo_node_mempool_t *mp, kumo_node_mempool_entry_t *e, mp_account_t *a)
 {
     e->account = a;
-    e->arrival_prev = mp->arrival_last;
-    if (mp->arrival_last != NULL) {
-        mp->arrival_last->arrival_next = e;
-    } else {
-        mp->arrival_first = e;
-    }
-    mp->arrival_last = e;
+    e->arrival = mp->arrival_next++;
     if (a->last != NULL) {
         a->last->account_next = e;
     } else {
@@ -344,16 +893,34 @@ static void entry_link(kumo_node_mempool_t *mp, kumo_node_mempool_entry_t *e, mp
     }
     a->last = e;
     a->tx_count++;
+    a->bytes += e->len;                /* checked against account_bytes_max */
     a->fee_pending += e->tx.body->fee; /* checked against the balance in add_check_fee */
+    a->lane_count += e->cls == MP_LANE ? 1u : 0u;
     table_put(mp, &mp->by_hash, e);
-    mp->tx_count++;
-    mp->bytes += e->len;
+    mp->class_tx_count[e->cls]++;
+    mp->class_bytes[e->cls] += e->len;
+    account_keys_append(mp, a, e);
 }
 
+/* Links a new account record (a copy of the view) into the list and the table. */
+static void account_link(kumo_node_mempool_t *mp, mp_account_t *a, const mp_account_t *view)
+{
+    *a = *view;
+    a->list_prev = NULL;
+    a->list_next = mp->accounts;
+    if (mp->accounts != NULL) {
+        mp->accounts->list_prev = a;
+    }
+    mp->accounts = a;
+    table_put(mp, &mp->by_addr, a);
+}
+
+/* Allocates everything first, so a failure changes nothing; then evicts and links. */
 static int add_insert(kumo_node_mempool_t *mp,
                       kumo_chain_tx_t *tx,
                       kumo_bytes_t bytes,
                       const mp_account_t *view,
+                      const mp_plan_t *plan,
                       kumo_err_ctx_t *err)
 {
     kumo_node_mempool_entry_t *e = kumo_calloc(1, sizeof(*e));
@@ -364,24 +931,28 @@ static int add_insert(kumo_node_mempool_t *mp,
         return kumo_err_set(err, KUMO_ENOMEM, "mempool tx of %zu bytes", bytes.len);
     }
     mp_account_t *a = table_get(mp, &mp->by_addr, tx->signer);
+    mp_account_t *fresh = NULL;
     if (a == NULL) {
-        a = kumo_alloc(sizeof(*a));
-        if (a == NULL) {
+        fresh = kumo_alloc(sizeof(*fresh));
+        if (fresh == NULL) {
             kumo_free(e->bytes);
             kumo_free(e);
             return kumo_err_set(err, KUMO_ENOMEM, "mempool account");
         }
-        *a = *view;
-        a->list_prev = NULL;
-        a->list_next = mp->accounts;
-        if (mp->accounts != NULL) {
-            mp->accounts->list_prev = a;
-        }
-        mp->accounts = a;
-        table_put(mp, &mp->by_addr, a);
+    }
+    /* Evict before the new account joins the table: a full pool may hold as many accounts
+     * as the tables are sized for. */
+    for (size_t i = 0; i < plan->victim_count; i++) {
+        KUMO_ASSERT(plan->victims[i] != a);
+        account_evict(mp, plan->victims[i], plan->cls);
+    }
+    if (fresh != NULL) {
+        account_link(mp, fresh, view);
+        a = fresh;
     }
     memcpy(e->bytes, bytes.ptr, bytes.len);
     e->len = bytes.len;
+    e->cls = plan->cls;
     e->tx = *tx; /* the entry owns the decoded tx from here */
     memcpy(e->hash, tx->hash, sizeof(e->hash));
     entry_link(mp, e, a);
@@ -402,15 +973,19 @@ int kumo_node_mempool_add(kumo_node_mempool_t *mp,
         memcpy(hash_out, tx.hash, KUMO_CHAIN_HASH_BYTES);
     }
     mp_account_t view;
-    int rc = add_check(mp, env, &tx, tx_bytes.len, &view, err);
+    mp_plan_t plan;
+    int rc = add_check(mp, env, &tx, tx_bytes.len, &view, &plan, err);
     if (rc == 0) {
-        rc = add_insert(mp, &tx, tx_bytes, &view, err);
+        rc = add_insert(mp, &tx, tx_bytes, &view, &plan, err);
     }
     if (rc < 0) {
         kumo_chain_tx_free(&tx);
         return rc;
     }
-    KUMO_ASSERT(mp->tx_count <= mp->cfg.tx_count_max && mp->bytes <= mp->cfg.bytes_max);
+    KUMO_ASSERT(mp->class_tx_count[MP_GENERAL] <= mp->cfg.tx_count_max);
+    KUMO_ASSERT(mp->class_tx_count[MP_LANE] <= mp->cfg.lane_tx_count_max);
+    KUMO_ASSERT(mp->class_bytes[MP_GENERAL] <= mp->cfg.bytes_max);
+    KUMO_ASSERT(mp->class_bytes[MP_LANE] <= mp->cfg.lane_bytes_max);
     return 0;
 }
 
@@ -422,20 +997,38 @@ typedef struct mp_pick {
     size_t count_max;
     uint64_t bytes;
     uint64_t bytes_max;
-    bool full;
 } mp_pick_t;
+
+static bool pick_fits(const mp_pick_t *p, const kumo_node_mempool_entry_t *e)
+{
+    return p->count < p->count_max && e->len <= p->bytes_max - p->bytes;
+}
 
 static void pick_one(mp_pick_t *p, const kumo_node_mempool_entry_t *e)
 {
-    if (p->full || p->count == p->count_max || e->len > p->bytes_max - p->bytes) {
-        p->full = true;
-        return;
-    }
+    KUMO_ASSERT(pick_fits(p, e));
     p->out[p->count++] = e;
     p->bytes += e->len;
 }
 
-size_t kumo_node_mempool_select(const kumo_node_mempool_t *mp,
+/* Fills the selection heap with every account but skip, each at its first tx. */
+static void select_heap_fill(kumo_node_mempool_t *mp, const mp_account_t *skip)
+{
+    mp_heap_t *h = &mp->select;
+    h->count = 0;
+    for (mp_account_t *a = mp->accounts; a != NULL; a = a->list_next) {
+        if (a == skip) {
+            continue;
+        }
+        KUMO_ASSERT(a->first != NULL && h->count < h->cap);
+        a->sel_next = a->first;
+        a->sel_lane_left = a->lane_count;
+        h->items[h->count++] = a;
+    }
+    heap_heapify(h);
+}
+
+size_t kumo_node_mempool_select(kumo_node_mempool_t *mp,
                                 const uint8_t *first_signer,
                                 size_t count_max,
                                 uint64_t bytes_max,
@@ -449,65 +1042,36 @@ size_t kumo_node_mempool_select(const kumo_node_mempool_t *mp,
         first = table_get(mp, &mp->by_addr, first_signer);
     }
     for (const kumo_node_mempool_entry_t *e = first != NULL ? first->first : NULL;
-         e != NULL && !p.full; e = e->account_next) {
+         e != NULL && pick_fits(&p, e); e = e->account_next) {
         pick_one(&p, e);
     }
-    for (const kumo_node_mempool_entry_t *e = mp->arrival_first; e != NULL && !p.full;
-         e = e->arrival_next) {
-        if (e->account != first) {
-            pick_one(&p, e);
+    select_heap_fill(mp, first);
+    mp_heap_t *h = &mp->select;
+    while (h->count > 0 && p.count < count_max) {
+        mp_account_t *a = h->items[0];
+        const kumo_node_mempool_entry_t *e = a->sel_next;
+        if (!pick_fits(&p, e)) {
+            heap_remove_at(h, 0); /* its later txs cannot go without it */
+            continue;
+        }
+        pick_one(&p, e);
+        if (e->cls == MP_LANE) {
+            KUMO_ASSERT(a->sel_lane_left > 0);
+            a->sel_lane_left--;
+        }
+        a->sel_next = e->account_next;
+        if (a->sel_next == NULL) {
+            heap_remove_at(h, 0);
+        } else {
+            heap_down(h, 0); /* only the root's key changed */
         }
     }
+    h->count = 0;
     KUMO_ASSERT(p.count <= count_max && p.bytes <= bytes_max);
     return p.count;
 }
 
 /* ---- update ---- */
-
-/* Unlinks e from the arrival list, the hash table and the totals (not from its account). */
-static void entry_unlink(kumo_node_mempool_t *mp, kumo_node_mempool_entry_t *e)
-{
-    if (e->arrival_prev != NULL) {
-        e->arrival_prev->arrival_next = e->arrival_next;
-    } else {
-        mp->arrival_first = e->arrival_next;
-    }
-    if (e->arrival_next != NULL) {
-        e->arrival_next->arrival_prev = e->arrival_prev;
-    } else {
-        mp->arrival_last = e->arrival_prev;
-    }
-    table_del(mp, &mp->by_hash, e);
-    KUMO_ASSERT(mp->tx_count > 0 && mp->bytes >= e->len);
-    mp->tx_count--;
-    mp->bytes -= e->len;
-}
-
-/* Drops the account's txs from e on (e is on the account's list or NULL), keeping the ones
- * before prev (prev is e's predecessor on the account list, or NULL when e is first). */
-static size_t account_truncate(kumo_node_mempool_t *mp,
-                               mp_account_t *a,
-                               kumo_node_mempool_entry_t *prev,
-                               kumo_node_mempool_entry_t *e)
-{
-    size_t dropped = 0;
-    while (e != NULL) {
-        kumo_node_mempool_entry_t *next = e->account_next;
-        entry_unlink(mp, e);
-        a->tx_count--;
-        a->fee_pending -= e->tx.body->fee;
-        entry_free(e);
-        dropped++;
-        e = next;
-    }
-    if (prev != NULL) {
-        prev->account_next = NULL;
-    } else {
-        a->first = NULL;
-    }
-    a->last = prev;
-    return dropped;
-}
 
 /* Removes an entry the block carried. Blocks this node builds take each account's txs from
  * its first (lowest sequence) on; a block from elsewhere may carry a later one alone (it
@@ -529,10 +1093,7 @@ static void account_pop_included(kumo_node_mempool_t *mp, kumo_node_mempool_entr
     if (a->first == NULL) {
         a->last = NULL;
     }
-    entry_unlink(mp, e);
-    a->tx_count--;
-    a->fee_pending -= e->tx.body->fee;
-    entry_free(e);
+    entry_remove(mp, e);
 }
 
 /* Re-reads the account and keeps the longest run of txs that still applies. */
@@ -562,22 +1123,40 @@ account_recheck(kumo_node_mempool_t *mp, const kumo_node_mempool_env_t *env, mp_
     return 0;
 }
 
-static void account_free_if_empty(kumo_node_mempool_t *mp, mp_account_t *a)
+/* Empties both eviction heaps: the accounts' txs are about to change. */
+static void evict_heaps_clear(kumo_node_mempool_t *mp)
 {
-    if (a->tx_count > 0) {
-        return;
+    for (uint32_t c = 0; c < MP_CLASSES; c++) {
+        mp_heap_t *h = &mp->evict[c];
+        for (size_t i = 0; i < h->count; i++) {
+            h->items[i]->heap_pos[c] = 0;
+        }
+        h->count = 0;
     }
-    KUMO_ASSERT(a->first == NULL && a->last == NULL && a->fee_pending == 0);
-    if (a->list_prev != NULL) {
-        a->list_prev->list_next = a->list_next;
-    } else {
-        mp->accounts = a->list_next;
+}
+
+/* Frees emptied accounts and puts the others back into the eviction heaps. O(txs). */
+static void evict_heaps_rebuild(kumo_node_mempool_t *mp)
+{
+    mp_account_t *next = NULL;
+    for (mp_account_t *a = mp->accounts; a != NULL; a = next) {
+        next = a->list_next; /* a may be freed below */
+        if (a->tx_count == 0) {
+            account_free(mp, a);
+            continue;
+        }
+        account_keys_compute(a);
+        for (uint32_t c = 0; c < MP_CLASSES; c++) {
+            if (a->evict[c] != NULL) {
+                mp_heap_t *h = &mp->evict[c];
+                KUMO_ASSERT(h->count < h->cap);
+                h->items[h->count++] = a;
+            }
+        }
     }
-    if (a->list_next != NULL) {
-        a->list_next->list_prev = a->list_prev;
+    for (uint32_t c = 0; c < MP_CLASSES; c++) {
+        heap_heapify(&mp->evict[c]);
     }
-    table_del(mp, &mp->by_addr, a);
-    kumo_free(a);
 }
 
 size_t kumo_node_mempool_update(kumo_node_mempool_t *mp,
@@ -587,21 +1166,19 @@ size_t kumo_node_mempool_update(kumo_node_mempool_t *mp,
 {
     KUMO_ASSERT(mp != NULL);
     KUMO_ASSERT(hashes != NULL || hash_count == 0);
+    evict_heaps_clear(mp);
     for (size_t i = 0; i < hash_count; i++) {
         kumo_node_mempool_entry_t *e = table_get(mp, &mp->by_hash, hashes[i]);
         if (e != NULL) {
             account_pop_included(mp, e);
         }
     }
-    if (env == NULL) {
-        return 0;
-    }
     size_t dropped = 0;
-    mp_account_t *next = NULL;
-    for (mp_account_t *a = mp->accounts; a != NULL; a = next) {
-        next = a->list_next; /* a may be freed below */
-        dropped += account_recheck(mp, env, a);
-        account_free_if_empty(mp, a);
+    if (env != NULL) {
+        for (mp_account_t *a = mp->accounts; a != NULL; a = a->list_next) {
+            dropped += account_recheck(mp, env, a);
+        }
     }
+    evict_heaps_rebuild(mp);
     return dropped;
 }

@@ -185,6 +185,10 @@ static int node_start(kumo_node_t *node, kumo_err_ctx_t *err)
         .bytes_max = node->cfg.mempool_bytes_max,
         .account_tx_max = node->cfg.mempool_account_tx_max,
         .future_seq_max = node->cfg.mempool_future_seq_max,
+        .account_bytes_max = node->cfg.mempool_account_bytes_max,
+        .lane_tx_count_max = node->cfg.mempool_lane_tx_count_max,
+        .lane_bytes_max = node->cfg.mempool_lane_bytes_max,
+        .lane_account_tx_max = node->cfg.mempool_lane_account_tx_max,
     };
     KUMO_GUARD(kumo_node_mempool_open(&mcfg, &node->mempool, err));
     if (node->cfg.block_interval_ms == 0) {
@@ -279,6 +283,9 @@ void kumo_node_status_get(const kumo_node_t *node, kumo_node_status_t *out)
     out->block_duration_us = node->block_duration_us;
     out->mempool_tx_count = kumo_node_mempool_tx_count(node->mempool);
     out->mempool_bytes = kumo_node_mempool_bytes(node->mempool);
+    out->mempool_lane_tx_count =
+        kumo_node_mempool_class_tx_count(node->mempool, KUMO_NODE_MEMPOOL_LANE);
+    out->mempool_evicted_total = kumo_node_mempool_evicted_total(node->mempool);
     out->txs_committed_total = node->txs_committed_total;
     out->txs_rejected_total = node->txs_rejected_total;
     out->open_orders = node->open_orders;

@@ -28,18 +28,22 @@ typedef struct kumo_node_cfg {
     char home[512];
     char chain_id[KUMO_CHAIN_ID_BYTES_MAX + 1];
     char moniker[64];
-    char validator_key[64];          /* keyring name of the validator operator key */
-    char rpc_listen[128];            /* "127.0.0.1:26657" */
-    uint32_t block_interval_ms;      /* 1000 */
-    uint32_t mempool_tx_count_max;   /* 50000 */
-    uint64_t mempool_bytes_max;      /* 64 MiB */
-    uint32_t mempool_account_tx_max; /* 256 pending txs per account */
-    uint32_t mempool_future_seq_max; /* 64: how far past the account sequence a tx may be */
-    uint32_t block_tx_count_max;     /* 10000 */
-    uint32_t rpc_connection_max;     /* 256 */
-    uint32_t rpc_body_bytes_max;     /* 1 MiB */
-    uint32_t sse_client_max;         /* 64 */
-    char log_level[16];              /* "info" */
+    char validator_key[64];               /* keyring name of the validator operator key */
+    char rpc_listen[128];                 /* "127.0.0.1:26657" */
+    uint32_t block_interval_ms;           /* 1000 */
+    uint32_t mempool_tx_count_max;        /* 50000 */
+    uint64_t mempool_bytes_max;           /* 64 MiB */
+    uint32_t mempool_account_tx_max;      /* 256 pending txs per account */
+    uint32_t mempool_future_seq_max;      /* 64: how far past the account sequence a tx may be */
+    uint64_t mempool_account_bytes_max;   /* 4 MiB pending per account */
+    uint32_t mempool_lane_tx_count_max;   /* 1000 lease confirmation txs (beside the rest) */
+    uint64_t mempool_lane_bytes_max;      /* 1 MiB of them */
+    uint32_t mempool_lane_account_tx_max; /* 8 pending confirmation txs per provider */
+    uint32_t block_tx_count_max;          /* 10000 */
+    uint32_t rpc_connection_max;          /* 256 */
+    uint32_t rpc_body_bytes_max;          /* 1 MiB */
+    uint32_t sse_client_max;              /* 64 */
+    char log_level[16];                   /* "info" */
     /* Consensus (used when genesis has more than one validator; block_interval_ms is then
      * the wait after each commit, i.e. the block time on a healthy network). */
     char p2p_listen[128];        /* "" (none); testnets use "127.0.0.1:<port>" */
@@ -51,7 +55,9 @@ typedef struct kumo_node_cfg {
 /* Defaults for every field: home and chain_id empty (chain_id then comes from genesis.json),
  * moniker "kumo-node", validator_key "validator", rpc_listen "127.0.0.1:26657",
  * block_interval_ms 1000, mempool_tx_count_max 50000, mempool_bytes_max 64 MiB,
- * mempool_account_tx_max 256, mempool_future_seq_max 64, block_tx_count_max 10000,
+ * mempool_account_tx_max 256, mempool_future_seq_max 64, mempool_account_bytes_max 4 MiB,
+ * mempool_lane_tx_count_max 1000, mempool_lane_bytes_max 1 MiB, mempool_lane_account_tx_max 8,
+ * block_tx_count_max 10000,
  * rpc_connection_max 256, rpc_body_bytes_max 1 MiB, sse_client_max 64, log_level "info".
  * A block_interval_ms of 0 (only through the struct, not the file) starts no block timer:
  * blocks are then produced only by kumo_node_block_produce (tests). */
@@ -100,11 +106,11 @@ typedef struct kumo_node_producer {
 } kumo_node_producer_t;
 
 /* Builds the next block on the head state (the proposer's own pending txs, then its
- * facilitator txs, then the mempool in arrival order, within block_tx_count_max and params
- * max_block_bytes), applies it, stores block, results and tx index with the state in one
- * commit, updates the mempool and calls the commit listeners. A failure (store errors:
- * KUMO_EIO, KUMO_ECORRUPT, KUMO_ELIMIT for a full map, KUMO_ENOMEM) commits nothing and
- * leaves the node at its height. Loop thread; not from inside a commit listener. */
+ * facilitator txs, then the mempool by priority (kumo_node_mempool_select), within
+ * block_tx_count_max and params max_block_bytes), applies it, stores block, results and tx index
+ * with the state in one commit, updates the mempool and calls the commit listeners. A failure
+ * (store errors: KUMO_EIO, KUMO_ECORRUPT, KUMO_ELIMIT for a full map, KUMO_ENOMEM) commits nothing
+ * and leaves the node at its height. Loop thread; not from inside a commit listener. */
 KUMO_MUST_USE int kumo_node_block_produce(kumo_node_t *node, kumo_err_ctx_t *err);
 
 /* Stops the timer, finishes nothing partial (an uncommitted block is dropped), closes. */
@@ -120,6 +126,8 @@ typedef struct kumo_node_status {
     uint64_t block_duration_us; /* how long the last block took to build and commit */
     uint64_t mempool_tx_count;
     uint64_t mempool_bytes;
+    uint64_t mempool_lane_tx_count; /* of mempool_tx_count: lease confirmations */
+    uint64_t mempool_evicted_total; /* txs evicted for ones paying more per byte */
     uint64_t txs_committed_total;
     uint64_t txs_rejected_total; /* refused by the mempool */
     uint64_t open_orders;

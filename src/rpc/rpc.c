@@ -799,6 +799,11 @@ static void handle_metrics(kumo_rpc_t *rpc, struct evhttp_request *hreq)
     metric(b, "kumo_block_interval_seconds", "gauge", "Configured block interval.", interval);
     metric_u64(b, "kumo_mempool_txs", "gauge", "Txs waiting in the mempool.", st.mempool_tx_count);
     metric_u64(b, "kumo_mempool_bytes", "gauge", "Bytes of txs in the mempool.", st.mempool_bytes);
+    metric_u64(b, "kumo_mempool_lane_txs", "gauge",
+               "Lease confirmations in the mempool (their own room).", st.mempool_lane_tx_count);
+    metric_u64(b, "kumo_mempool_evicted_total", "counter",
+               "Txs evicted from the full mempool by txs paying more per byte.",
+               st.mempool_evicted_total);
     metric_u64(b, "kumo_txs_committed_total", "counter", "Txs committed in blocks.",
                st.txs_committed_total);
     metric_u64(b, "kumo_txs_rejected_total", "counter", "Txs the mempool refused.",
