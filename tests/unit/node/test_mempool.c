@@ -834,6 +834,41 @@ static void test_mempool_evicts_latest_among_equals(void **state)
     mp_close(&m);
 }
 
+/* Every allocation of an evicting add fails in turn: each failure leaves the pool as it was
+ * (nothing evicted, nothing leaked under ASan); then the add succeeds. */
+static void test_mempool_evicting_add_fails_cleanly(void **state)
+{
+    (void)state;
+    mp_fx_t m;
+    mp_open(&m, NULL);
+    m.cfg.tx_count_max = 2;
+    mp_reopen(&m);
+    uint8_t h[2][KUMO_CHAIN_HASH_BYTES];
+    assert_int_equal(add_send(&m, 1, FX_FEE, h[0], NULL), 0);
+    assert_int_equal(add_send(&m, 2, FX_FEE, h[1], NULL), 0);
+    kumo_buf_t tx;
+    send_tx(&m, 3, FX_FEE * 10u, &tx);
+    int rc = KUMO_ENOMEM;
+    uint64_t n = 1;
+    for (; rc != 0; n++) {
+        kumo_alloc_fail_at(n);
+        rc = add_buf(&m, &tx, NULL);
+        kumo_alloc_fail_at(0);
+        if (rc == 0) {
+            break;
+        }
+        assert_int_equal(rc, KUMO_ENOMEM);
+        assert_int_equal(kumo_node_mempool_tx_count(m.mp), 2);
+        assert_true(kumo_node_mempool_has(m.mp, h[0]) && kumo_node_mempool_has(m.mp, h[1]));
+        assert_int_equal(kumo_node_mempool_evicted_total(m.mp), 0);
+    }
+    assert_true(n > 3); /* decode, entry, bytes and account records all failed once */
+    assert_int_equal(kumo_node_mempool_evicted_total(m.mp), 1);
+    assert_false(kumo_node_mempool_has(m.mp, h[1]));
+    kumo_buf_free(&tx);
+    mp_close(&m);
+}
+
 /* Spam paying any fee cannot push lease confirmations out, nor keep them from blocks. */
 static void test_mempool_spam_cannot_starve_confirmations(void **state)
 {
@@ -1044,6 +1079,7 @@ int main(void)
         cmocka_unit_test(test_mempool_select_lane_first),
         cmocka_unit_test(test_mempool_evicts_cheapest_with_dependents),
         cmocka_unit_test(test_mempool_evicts_latest_among_equals),
+        cmocka_unit_test(test_mempool_evicting_add_fails_cleanly),
         cmocka_unit_test(test_mempool_spam_cannot_starve_confirmations),
         cmocka_unit_test(test_mempool_update_drops_included_and_rechecks),
         cmocka_unit_test(test_mempool_update_drops_fees_the_balance_no_longer_covers),
