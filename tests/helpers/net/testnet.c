@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <sodium.h>
 
 #include "helpers/testutil.h"
 
@@ -107,10 +108,45 @@ int kumo_test_net_kumo(kumo_test_net_t *tn, const char *fmt, ...)
     return net_spawn(tn, line);
 }
 
-int kumo_test_net_start(kumo_test_net_t *tn,
-                        uint32_t validators,
-                        uint32_t block_ms,
-                        const char *init_extra)
+/* Replaces the keys of cfg's "key: value" lines in path (a config.yaml). */
+static void net_cfg_apply(const char *path, const char *cfg)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    kumo_buf_t out;
+    kumo_buf_init(&out, 1024u * 1024u);
+    char line[1024];
+    while (fgets(line, sizeof(line), f) != NULL) {
+        bool replaced = false;
+        for (const char *c = cfg; *c != '\0' && !replaced;) {
+            const char *colon = strchr(c, ':');
+            const char *eol = strchr(c, '\n');
+            assert_non_null(colon);
+            size_t key_len = (size_t)(colon - c);
+            replaced = strncmp(line, c, key_len) == 0 && line[key_len] == ':';
+            c = eol != NULL ? eol + 1 : c + strlen(c);
+        }
+        if (!replaced) {
+            assert_int_equal(kumo_buf_append(&out, line, strlen(line)), 0);
+        }
+    }
+    (void)fclose(f);
+    assert_int_equal(kumo_buf_append(&out, cfg, strlen(cfg)), 0);
+    if (cfg[0] != '\0' && cfg[strlen(cfg) - 1u] != '\n') {
+        assert_int_equal(kumo_buf_append(&out, "\n", 1), 0);
+    }
+    f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(out.ptr, 1, out.len, f), out.len);
+    assert_int_equal(fclose(f), 0);
+    kumo_buf_free(&out);
+}
+
+int kumo_test_net_start_cfg(kumo_test_net_t *tn,
+                            uint32_t validators,
+                            uint32_t block_ms,
+                            const char *init_extra,
+                            const char *cfg)
 {
     memset(tn, 0, sizeof(*tn));
     assert_true(validators >= 1 && validators <= KUMO_TEST_NET_NODES_MAX);
@@ -132,12 +168,28 @@ int kumo_test_net_start(kumo_test_net_t *tn,
                            "testnet init --dir %s --validators %u --providers 1 --base-port %u "
                            "--block-interval-ms %u %s",
                            tn->dir, validators, tn->base_port, block_ms,
-                           init_extra != NULL ? init_extra : "") != 0 ||
-        kumo_test_net_kumo(tn, "testnet start --dir %s --timeout 60", tn->dir) != 0) {
+                           init_extra != NULL ? init_extra : "") != 0) {
+        kumo_test_net_logs_print(tn);
+        return -1;
+    }
+    for (uint32_t i = 0; cfg != NULL && i < validators; i++) {
+        char path[PATH_MAX];
+        kumo_test_net_node_path(tn, i, "config.yaml", path, sizeof(path));
+        net_cfg_apply(path, cfg);
+    }
+    if (kumo_test_net_kumo(tn, "testnet start --dir %s --timeout 60", tn->dir) != 0) {
         kumo_test_net_logs_print(tn);
         return -1;
     }
     return 0;
+}
+
+int kumo_test_net_start(kumo_test_net_t *tn,
+                        uint32_t validators,
+                        uint32_t block_ms,
+                        const char *init_extra)
+{
+    return kumo_test_net_start_cfg(tn, validators, block_ms, init_extra, NULL);
 }
 
 void kumo_test_net_stop(kumo_test_net_t *tn)
@@ -205,6 +257,53 @@ json_t *kumo_test_net_get(const kumo_test_net_t *tn, uint32_t node, const char *
     }
     kumo_buf_free(&buf);
     curl_easy_cleanup(c);
+    return j;
+}
+
+json_t *kumo_test_net_post(
+    const kumo_test_net_t *tn, uint32_t node, const char *path, const char *body, long *status_out)
+{
+    char url[512];
+    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", kumo_test_net_rpc_port(tn, node),
+                   path);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    kumo_buf_t buf;
+    kumo_buf_init(&buf, NET_ANSWER_BYTES);
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    (void)curl_easy_setopt(c, CURLOPT_URL, url);
+    (void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, net_curl_write);
+    (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
+    (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    long status = 0;
+    json_t *j = NULL;
+    if (curl_easy_perform(c) != CURLE_OK ||
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) {
+        status = 0;
+    } else {
+        j = json_loadb((const char *)buf.ptr, buf.len, 0, NULL);
+    }
+    *status_out = status;
+    curl_slist_free_all(hdrs);
+    kumo_buf_free(&buf);
+    curl_easy_cleanup(c);
+    return j;
+}
+
+json_t *
+kumo_test_net_tx_post(const kumo_test_net_t *tn, uint32_t node, kumo_bytes_t tx, long *status_out)
+{
+    size_t b64_cap = sodium_base64_ENCODED_LEN(tx.len, sodium_base64_VARIANT_ORIGINAL);
+    char *body = malloc(b64_cap + 16u);
+    assert_non_null(body);
+    memcpy(body, "{\"tx\":\"", 7);
+    (void)sodium_bin2base64(body + 7, b64_cap, tx.ptr, tx.len, sodium_base64_VARIANT_ORIGINAL);
+    size_t n = strlen(body);
+    memcpy(body + n, "\"}", 3);
+    json_t *j = kumo_test_net_post(tn, node, "/txs", body, status_out);
+    free(body);
     return j;
 }
 

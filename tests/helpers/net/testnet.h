@@ -46,6 +46,15 @@ int kumo_test_net_start(kumo_test_net_t *tn,
                         uint32_t validators,
                         uint32_t block_ms,
                         const char *init_extra);
+/* Like kumo_test_net_start, with config settings for every node: cfg holds "key: value" lines
+ * that replace the same keys in each node's config.yaml between init and start (NULL: none).
+ * Settings a received block is checked against (block_tx_count_max) must match on all nodes,
+ * which this gives. */
+int kumo_test_net_start_cfg(kumo_test_net_t *tn,
+                            uint32_t validators,
+                            uint32_t block_ms,
+                            const char *init_extra,
+                            const char *cfg);
 /* `kumo testnet stop` and removes the directory. Safe on a net that never started. */
 void kumo_test_net_stop(kumo_test_net_t *tn);
 
@@ -62,6 +71,14 @@ void kumo_test_net_node_path(
 
 /* GET http://127.0.0.1:<rpc port of node><path> parsed as JSON, or NULL unless 200. */
 json_t *kumo_test_net_get(const kumo_test_net_t *tn, uint32_t node, const char *path);
+/* POST http://127.0.0.1:<rpc port of node><path> with a JSON body; *status_out gets the HTTP
+ * status (0 when the node did not answer) and the answer parsed as JSON is returned (NULL if
+ * none). */
+json_t *kumo_test_net_post(
+    const kumo_test_net_t *tn, uint32_t node, const char *path, const char *body, long *status_out);
+/* POST /txs of tx bytes (base64 in {"tx": ...}); as kumo_test_net_post. */
+json_t *
+kumo_test_net_tx_post(const kumo_test_net_t *tn, uint32_t node, kumo_bytes_t tx, long *status_out);
 /* A JSON number or decimal string member as u64 (0 when absent). */
 uint64_t kumo_test_json_u64(const json_t *obj, const char *key);
 /* The node's height, or -1 when it does not answer. */
