@@ -263,6 +263,8 @@ static int pv_register(const pv_opts_t *o)
     rc = rc == 0 && pv_path(path, o->home, "ca.crt") != 0 ? kumo_err_set(&err, KUMO_ELIMIT, "path")
                                                           : rc;
     rc = rc == 0 ? pv_file_read(path, &cert, &err) : rc;
+    /* What goes on chain must be a usable root: refused here, before anything is sent. */
+    rc = rc == 0 ? kumo_tls_root_check(kumo_buf_bytes(&cert), &err) : rc;
     rc = rc == 0 && kumo_buf_append(&cert, "", 1) != 0 ? KUMO_ELIMIT : rc; /* NUL-terminated */
     if (rc < 0) {
         kumo_buf_free(&cert);

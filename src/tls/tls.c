@@ -343,6 +343,51 @@ int kumo_tls_cert_verify(kumo_bytes_t cert_pem, kumo_bytes_t root_pem, kumo_err_
     return rc;
 }
 
+/* The rules of kumo_tls_root_check on a parsed certificate. */
+static int tls_root_rules(X509 *c, kumo_err_ctx_t *err)
+{
+    EVP_PKEY *k = X509_get0_pubkey(c);
+    KUMO_ENSURE(k != NULL && EVP_PKEY_id(k) == EVP_PKEY_ED25519, err, KUMO_EINVAL,
+                "root certificate: the key is not Ed25519");
+    KUMO_ENSURE(X509_check_ca(c) >= 1 && (X509_get_extension_flags(c) & EXFLAG_CA) != 0, err,
+                KUMO_EINVAL, "root certificate: not a CA (basicConstraints CA:TRUE missing)");
+    KUMO_ENSURE((X509_get_extension_flags(c) & EXFLAG_KUSAGE) == 0 ||
+                    (X509_get_key_usage(c) & KU_KEY_CERT_SIGN) != 0,
+                err, KUMO_EINVAL, "root certificate: keyUsage lacks keyCertSign");
+    KUMO_ENSURE(X509_check_issued(c, c) == X509_V_OK && X509_verify(c, k) == 1, err, KUMO_EINVAL,
+                "root certificate: not self-signed by its own key");
+    KUMO_ENSURE(X509_cmp_current_time(X509_get0_notBefore(c)) < 0, err, KUMO_EINVAL,
+                "root certificate: not valid yet");
+    KUMO_ENSURE(X509_cmp_current_time(X509_get0_notAfter(c)) > 0, err, KUMO_EINVAL,
+                "root certificate: expired");
+    return 0;
+}
+
+int kumo_tls_root_check(kumo_bytes_t root_pem, kumo_err_ctx_t *err)
+{
+    BIO *bio = tls_bio_in(root_pem, err);
+    if (bio == NULL) {
+        return KUMO_EDECODE; /* err says why */
+    }
+    X509 *c = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    int rc =
+        c != NULL ? 0 : kumo_tls_err(err, KUMO_EDECODE, "root certificate: not a PEM certificate");
+    if (rc == 0) {
+        /* Only whitespace may follow the one certificate. */
+        char ch = 0;
+        while (rc == 0 && BIO_read(bio, &ch, 1) == 1) {
+            rc = ch == '\n' || ch == '\r' || ch == ' ' || ch == '\t'
+                     ? 0
+                     : kumo_err_set(err, KUMO_EDECODE,
+                                    "root certificate: text after the certificate");
+        }
+    }
+    rc = rc == 0 ? tls_root_rules(c, err) : rc;
+    X509_free(c);
+    BIO_free(bio);
+    return rc;
+}
+
 /* ---- TLS contexts ---- */
 
 /* PUBKEY mode: the peer presents one certificate (self-signed, or a leaf whose issuer we do

@@ -75,6 +75,12 @@ KUMO_MUST_USE int kumo_tls_cert_pubkey(kumo_bytes_t cert_pem,
 KUMO_MUST_USE int
 kumo_tls_cert_verify(kumo_bytes_t cert_pem, kumo_bytes_t root_pem, kumo_err_ctx_t *err);
 
+/* Checks that root_pem is one usable root CA certificate: exactly one PEM certificate
+ * (nothing else in the text), an Ed25519 key, self-signed with a valid signature,
+ * basicConstraints CA:TRUE, keyUsage keyCertSign when present, and valid now. KUMO_EDECODE for
+ * anything that is not such a PEM certificate, KUMO_EINVAL naming the failed rule. */
+KUMO_MUST_USE int kumo_tls_root_check(kumo_bytes_t root_pem, kumo_err_ctx_t *err);
+
 /* ---- TLS contexts (SSL_CTX as void * so callers need not include OpenSSL) ---- */
 
 /* How a context checks the other side's certificate. */

@@ -142,14 +142,9 @@ static void net_cfg_apply(const char *path, const char *cfg)
     kumo_buf_free(&out);
 }
 
-int kumo_test_net_start_cfg(kumo_test_net_t *tn,
-                            uint32_t validators,
-                            uint32_t block_ms,
-                            const char *init_extra,
-                            const char *cfg)
+int kumo_test_net_bare(kumo_test_net_t *tn)
 {
     memset(tn, 0, sizeof(*tn));
-    assert_true(validators >= 1 && validators <= KUMO_TEST_NET_NODES_MAX);
     const char *bin = getenv("KUMO_BIN");
     (void)snprintf(tn->kumo, sizeof(tn->kumo), "%s",
                    bin != NULL && bin[0] != '\0' ? bin : "./kumo");
@@ -161,6 +156,19 @@ int kumo_test_net_start_cfg(kumo_test_net_t *tn,
     (void)snprintf(tn->kumo, sizeof(tn->kumo), "%s", abs);
     tn->dir = kumo_test_tmpdir_make("kumo-adv");
     assert_non_null(tn->dir);
+    return 0;
+}
+
+int kumo_test_net_start_cfg(kumo_test_net_t *tn,
+                            uint32_t validators,
+                            uint32_t block_ms,
+                            const char *init_extra,
+                            const char *cfg)
+{
+    assert_true(validators >= 1 && validators <= KUMO_TEST_NET_NODES_MAX);
+    if (kumo_test_net_bare(tn) != 0) {
+        return -1;
+    }
     tn->nodes = validators;
     /* Below the kernel's ephemeral range (32768+), where outgoing connections take ports. */
     tn->base_port = 20000u + ((uint32_t)getpid() % 250u) * 50u;

@@ -38,6 +38,9 @@ typedef struct kumo_test_net {
 uint64_t kumo_test_now_ms(void);
 void kumo_test_pause_ms(uint32_t ms);
 
+/* The binary and a temp dir only (no nodes): for tests that run other kumo commands through
+ * kumo_test_net_kumo. 0, or -1 after printing why. kumo_test_net_stop cleans up. */
+int kumo_test_net_bare(kumo_test_net_t *tn);
 /* `kumo testnet init` with `validators` validators (and one provider key) and block interval
  * block_ms, then `kumo testnet start`. Extra arguments for init (e.g. "--providers 2") may be
  * NULL. Environment variables the nodes should see are set by the caller before. Returns 0,

@@ -263,6 +263,77 @@ static void test_verify_refusals(void **state)
     }
 }
 
+/* A root certificate for the chain: every rule of kumo_tls_root_check refuses on its own. */
+static void test_root_check(void **state)
+{
+    (void)state;
+    kumo_crypto_keypair_t ca;
+    kumo_crypto_keypair_t other;
+    key_make(50, &ca);
+    key_make(51, &other);
+    EVP_PKEY *cak = evp_of(&ca);
+    EVP_PKEY *otherk = evp_of(&other);
+    enum {
+        ROOT,
+        EXPIRED,
+        FUTURE,
+        NOT_CA,
+        LEAF,
+        FOREIGN,
+        EC,
+        TWO,
+        TRAILING,
+        COUNT
+    };
+    kumo_buf_t b[COUNT];
+    for (size_t i = 0; i < COUNT; i++) {
+        kumo_buf_init(&b[i], 2u * KUMO_TLS_PEM_BYTES_MAX);
+    }
+    assert_int_equal(kumo_tls_ca_create(&ca, "dc root", 3650, &b[ROOT], NULL), 0);
+    X509_free(cert_raw(cak, NULL, cak, -172800, -86400, true, &b[EXPIRED]));
+    X509_free(cert_raw(cak, NULL, cak, 86400, 172800, true, &b[FUTURE]));
+    X509_free(cert_raw(cak, NULL, cak, -3600, 86400, false, &b[NOT_CA]));
+    assert_int_equal(kumo_tls_cert_self_signed(&ca, "leaf", 30, &b[LEAF], NULL), 0);
+    X509_free(cert_raw(cak, NULL, otherk, -3600, 86400, true, &b[FOREIGN])); /* signed by other */
+    ec_cert_pem(&b[EC]);
+    assert_int_equal(kumo_buf_append(&b[TWO], b[ROOT].ptr, b[ROOT].len), 0);
+    assert_int_equal(kumo_buf_append(&b[TWO], b[ROOT].ptr, b[ROOT].len), 0);
+    assert_int_equal(kumo_buf_append(&b[TRAILING], b[ROOT].ptr, b[ROOT].len), 0);
+    assert_int_equal(kumo_buf_append(&b[TRAILING], "\n  x\n", 5), 0);
+    static const struct {
+        int which;
+        int rc;
+        const char *detail;
+    } cases[] = {
+        {ROOT, 0, NULL},
+        {EXPIRED, KUMO_EINVAL, "expired"},
+        {FUTURE, KUMO_EINVAL, "not valid yet"},
+        {NOT_CA, KUMO_EINVAL, "not a CA"},
+        {LEAF, KUMO_EINVAL, "not a CA"},
+        {FOREIGN, KUMO_EINVAL, "self-signed"},
+        {EC, KUMO_EINVAL, "Ed25519"},
+        {TWO, KUMO_EDECODE, "after the certificate"},
+        {TRAILING, KUMO_EDECODE, "after the certificate"},
+    };
+    for (size_t i = 0; i < KUMO_ARRAY_COUNT(cases); i++) {
+        kumo_err_ctx_t err = {0};
+        assert_int_equal(kumo_tls_root_check(pem_of(&b[cases[i].which]), &err), cases[i].rc);
+        if (cases[i].detail != NULL) {
+            assert_non_null(strstr(err.detail, cases[i].detail));
+        }
+    }
+    static const char *const garbage[] = {"", "hello", "-----BEGIN CERTIFICATE-----\nAAAA\n"};
+    for (size_t i = 0; i < KUMO_ARRAY_COUNT(garbage); i++) {
+        assert_int_equal(kumo_tls_root_check(kumo_bytes_make(garbage[i], strlen(garbage[i])), NULL),
+                         KUMO_EDECODE);
+    }
+    EVP_PKEY_free(cak);
+    EVP_PKEY_free(otherk);
+    for (size_t i = 0; i < COUNT; i++) {
+        kumo_buf_free(&b[i]);
+    }
+}
+
 static void test_pem_refusals(void **state)
 {
     (void)state;
@@ -589,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_handshake_root),
         cmocka_unit_test(test_verify_refusals),
         cmocka_unit_test(test_pem_refusals),
+        cmocka_unit_test(test_root_check),
         cmocka_unit_test(test_handshake_pubkey_refusals),
         cmocka_unit_test(test_handshake_root_client_certs),
     };
