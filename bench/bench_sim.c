@@ -186,10 +186,11 @@ static int bs_get_value(void *ctx, uint64_t height, kumo_buf_t *out)
     return kumo_buf_append(out, v, (size_t)k);
 }
 
-static bool bs_validate(void *ctx, uint64_t height, kumo_bytes_t value)
+static bool bs_validate(void *ctx, uint64_t height, uint32_t proposer_index, kumo_bytes_t value)
 {
     (void)ctx;
     (void)height;
+    (void)proposer_index;
     return value.len > 6 && memcmp(value.ptr, "bench|", 6) == 0;
 }
 

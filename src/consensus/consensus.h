@@ -28,7 +28,15 @@
 /* Rounds tracked per height: a round past this is ignored (liveness at round 1024 would need
  * timeouts of many minutes anyway). */
 #define KUMO_CONSENSUS_ROUND_COUNT_MAX 1024u
-/* Messages for the next height buffered while this one finishes. */
+/* Rounds above the current one whose messages are stored. A message of a later round is only
+ * counted toward the f+1 round skip (Alg. 1, line 55: the signer's highest round), so one
+ * validator cannot make others hold messages for hundreds of rounds; honest validators
+ * re-send theirs every rebroadcast period, so the skipped-to round fills in again. Rounds up
+ * to the current one are all kept: decisions (line 49) and proofs of lock (line 28) may come
+ * from any of them, and the current round only moves by timeouts or by f+1 power. */
+#define KUMO_CONSENSUS_ROUND_WINDOW 4u
+/* Messages for the next height buffered while this one finishes: rounds 0..ROUND_WINDOW only,
+ * one per validator, round and kind (proposals only from that round's proposer). */
 #define KUMO_CONSENSUS_FUTURE_MSG_COUNT_MAX 512u
 /* Decisions kept to answer lagging validators' commit catch-up (further back: block sync). */
 #define KUMO_CONSENSUS_HISTORY_COUNT_MAX 64u
@@ -66,6 +74,10 @@ typedef enum kumo_consensus_step {
 
 /* The "no round" of Algorithm 1 (-1), as the unsigned wire value. */
 #define KUMO_CONSENSUS_ROUND_NONE UINT32_MAX
+/* validate_value's proposer for a re-proposed value (validRound >= 0): it was created by the
+ * proposer of an earlier round, and it can only gather votes (line 28) or a decision (line 49)
+ * if honest validators validated it when it was first proposed. */
+#define KUMO_CONSENSUS_PROPOSER_ANY UINT32_MAX
 
 /* A decoded proposal or vote. value borrows from the decoded input (proposals only). */
 typedef struct kumo_consensus_msg {
@@ -136,12 +148,24 @@ typedef struct kumo_consensus_io {
     /* A value proposed by this validator for height; appended to value_out (cap_max is
      * KUMO_CONSENSUS_VALUE_BYTES_MAX). */
     int (*get_value_to_propose)(void *ctx, uint64_t height, kumo_buf_t *value_out);
-    /* valid(v) of Algorithm 1: true when value may be decided at height. Deterministic. */
-    bool (*validate_value)(void *ctx, uint64_t height, kumo_bytes_t value);
+    /* valid(v) of Algorithm 1: true when value may be decided at height. proposer_index is the
+     * validator that created the value: the proposer of the carrying proposal's round for a
+     * fresh value, KUMO_CONSENSUS_PROPOSER_ANY for a re-proposed one. Asked lazily, at most
+     * once per stored proposal, and only when a rule needs the answer: before prevoting the
+     * round's proposal (lines 22, 28), before locking on it (line 36) or deciding it (line
+     * 49), so values nobody votes for are never executed. */
+    bool (*validate_value)(void *ctx, uint64_t height, uint32_t proposer_index, kumo_bytes_t value);
     /* A decided height, in height order, exactly once per height. */
     int (*deliver_decided)(void *ctx, const kumo_consensus_decision_t *decision);
     /* A duplicate vote seen (once per validator, height, round and type). May be NULL. */
     void (*evidence)(void *ctx, const kumo_consensus_evidence_t *ev);
+    /* An encoded message (received, or our own before it is sent) that the engine is about
+     * to store and act on: the driver makes it durable (WAL append + sync) before returning.
+     * Called once per message the engine keeps, never for one it drops (a duplicate, another
+     * height, a round beyond the window, a second proposal of a round) nor for messages fed
+     * by kumo_consensus_replay. An error leaves the message unstored and passes up. May be
+     * NULL (nothing to make durable). */
+    int (*wal_append)(void *ctx, kumo_bytes_t msg);
 } kumo_consensus_io_t;
 
 /* Timeouts: timeout(round) = base + round * delta. */
@@ -268,10 +292,13 @@ KUMO_MUST_USE int kumo_consensus_signer_decode(kumo_bytes_t in,
  * Disk of a validator: its decided chain (store head = H - 1), a WAL of the consensus
  * messages of the current height (src/wal, one record per message) and the signer state
  * above (one small file written with kumo_wal_file_write).
- * 1. Input: every consensus message the engine will see, received or our own broadcast, is
- *    appended to the WAL and kumo_wal_sync'd BEFORE kumo_consensus_on_msg acts on it (our
- *    own: before it leaves the process). Timer firings are not logged: start re-arms them,
- *    so after a restart a timeout is taken again after its full duration (safe, only slower).
+ * 1. Input: every consensus message the engine keeps, received or our own, reaches
+ *    io.wal_append, which appends it to the WAL and kumo_wal_sync's it, BEFORE the engine
+ *    acts on it (our own: before it leaves the process). Messages the engine drops (bad
+ *    signatures, non-validators, other heights, rounds beyond the window, duplicates, a
+ *    proposer's second value) never reach the log. Timer firings are not logged: start
+ *    re-arms them, so after a restart a timeout is taken again after its full duration
+ *    (safe, only slower).
  * 2. Output: io.sign runs kumo_consensus_signer_check; for a new step it signs, writes the
  *    updated state (kumo_consensus_signer_update + encode + kumo_wal_file_write, fsync'd),
  *    and only then returns the signature; for the same sign bytes it returns the stored
@@ -281,7 +308,7 @@ KUMO_MUST_USE int kumo_consensus_signer_decode(kumo_bytes_t in,
  *    which on_msg ignores at the new height.
  * 4. Restart: load the signer state (missing = never signed), kumo_wal_open (cuts a torn
  *    tail), kumo_consensus_open at H = head + 1, kumo_consensus_start, then feed every WAL
- *    record in order to kumo_consensus_on_msg (ignoring its rejections as on the wire; only
+ *    record in order to kumo_consensus_replay (ignoring its rejections as on the wire; only
  *    KUMO_EIO/ECORRUPT/ENOMEM are fatal). The engine re-derives round, lock and valid value;
  *    whatever it signs again is either identical (re-sent) or refused by the signer state,
  *    so a restarted validator never signs two different things at one height/round/step.
@@ -307,8 +334,13 @@ void kumo_consensus_close(kumo_consensus_t *c);
 KUMO_MUST_USE int kumo_consensus_start(kumo_consensus_t *c, kumo_err_ctx_t *err);
 /* One encoded message from the network. Bad input is rejected with the decode/verify codes
  * above and changes nothing; messages of other heights are ignored (0) after answering a
- * lagging validator from history; errors of io callbacks pass up. */
+ * lagging validator from history; messages the engine keeps go through io.wal_append first;
+ * errors of io callbacks pass up. */
 KUMO_MUST_USE int kumo_consensus_on_msg(kumo_consensus_t *c, kumo_bytes_t msg, kumo_err_ctx_t *err);
+/* One message of the driver's WAL after a restart: as on_msg, without io.wal_append and
+ * without the round window (the log holds only what on_msg kept, and the rounds that timeouts
+ * reached before the crash must be stored again to re-derive the lock). */
+KUMO_MUST_USE int kumo_consensus_replay(kumo_consensus_t *c, kumo_bytes_t msg, kumo_err_ctx_t *err);
 /* A timer set through io fired. KUMO_EINVAL for an unknown timer id. */
 KUMO_MUST_USE int
 kumo_consensus_on_timer(kumo_consensus_t *c, uint32_t timer_id, kumo_err_ctx_t *err);
@@ -326,7 +358,19 @@ uint32_t kumo_consensus_proposer(const kumo_consensus_t *c, uint32_t round);
 /* timeout(round) in ms for timer kind (PROPOSE, PREVOTE, PRECOMMIT). */
 uint64_t
 kumo_consensus_timeout_ms(const kumo_consensus_cfg_t *cfg, uint32_t timer_id, uint32_t round);
-/* Messages dropped because a bound was full (future buffer, round window). */
+/* What happened to verified messages since the engine opened (for logs and tests). */
+typedef struct kumo_consensus_counters {
+    uint64_t stored;           /* kept and acted on: each went through io.wal_append once */
+    uint64_t duplicate;        /* already held */
+    uint64_t round_window;     /* beyond current round + ROUND_WINDOW: counted for line 55 only */
+    uint64_t proposal_refused; /* another value from a round's proposer without f+1 votes for it */
+    uint64_t other_height;     /* older (answered from history) or beyond the next height */
+    uint64_t future_dropped;   /* next-height messages not buffered (round, duplicate, full) */
+    uint64_t validated;        /* values handed to io.validate_value */
+} kumo_consensus_counters_t;
+void kumo_consensus_counters_get(const kumo_consensus_t *c, kumo_consensus_counters_t *out);
+/* Messages dropped because a bound was full or a rule refused them: round_window +
+ * proposal_refused + future_dropped. */
 uint64_t kumo_consensus_drop_count(const kumo_consensus_t *c);
 
 #endif

@@ -7,8 +7,9 @@
 #include "consensus/consensus.h"
 
 /* Distinct proposals kept per round: the proposer's first one and, if it equivocates, one
- * more, so a node holding the "wrong" one can still decide the value a quorum committed. */
-#define PROPOSALS_PER_ROUND_MAX 4u
+ * other that more than a third of the power voted for (so at least one honest validator), so
+ * a node holding the "wrong" one can still decide the value a quorum committed. */
+#define PROPOSALS_PER_ROUND_MAX 2u
 
 /* Conflicting value votes of an equivocating validator kept per slot: each still counts once
  * for its own value, so a commit built from the other half of the network is recognised. */
@@ -44,7 +45,8 @@ typedef struct vote_set {
 } vote_set_t;
 
 typedef struct proposal_rec {
-    bool valid; /* valid(v) of Algorithm 1, asked once when stored */
+    bool checked; /* valid(v) was asked (lazily: only when a rule needs it) */
+    bool valid;   /* valid(v) of Algorithm 1, once checked */
     uint32_t pol_round;
     kumo_buf_t value;
     uint8_t value_id[KUMO_CRYPTO_HASH_BYTES];
@@ -56,12 +58,17 @@ typedef struct round_state {
     vote_set_t precommits;
     proposal_rec_t proposals[PROPOSALS_PER_ROUND_MAX];
     uint32_t proposal_count;
-    bool *seen; /* validators with any message in this round (line 55) */
-    uint64_t power_seen;
     bool line34_done;
     bool line36_done;
     bool line47_done;
 } round_state_t;
+
+/* Who sent a buffered next-height message, for which round and kind (one each). */
+typedef struct future_key {
+    uint32_t validator_index;
+    uint32_t round;
+    uint8_t kind;
+} future_key_t;
 
 typedef struct history_entry {
     bool present;
@@ -94,22 +101,41 @@ struct kumo_consensus {
     uint64_t timer_height[KUMO_CONSENSUS_TIMER_COUNT];
     uint32_t timer_round[KUMO_CONSENSUS_TIMER_COUNT];
     kumo_buf_t future[KUMO_CONSENSUS_FUTURE_MSG_COUNT_MAX]; /* encoded, verified, height + 1 */
+    future_key_t future_key[KUMO_CONSENSUS_FUTURE_MSG_COUNT_MAX];
     uint32_t future_count;
+    /* Per validator: the highest round of any verified message of this height (line 55),
+     * ROUND_NONE for none; rounds beyond the window count here without being stored. */
+    uint32_t *max_round;
+    uint32_t skip_round;       /* highest round f+1 power reached (line 55), or ROUND_NONE */
+    bool replaying;            /* kumo_consensus_replay: no window, no io.wal_append */
     history_entry_t *history;  /* cfg.history_count entries, by height modulo */
     uint64_t *answered_height; /* per validator: last (height, round) answered from history */
     uint32_t *answered_round;
     uint64_t *answered_ms;
-    uint64_t drop_count;
+    kumo_consensus_counters_t counters;
 };
 
 /* engine.c */
 KUMO_MUST_USE int timer_arm(kumo_consensus_t *c, kumo_consensus_timer_t id);
 KUMO_MUST_USE int vote_cast(kumo_consensus_t *c, kumo_consensus_msg_kind_t kind, const uint8_t *id);
+/* What to do with a verified proposal of the current height from its round's proposer. */
+typedef enum proposal_admit {
+    PROPOSAL_ADMIT_NEW = 0,       /* store it */
+    PROPOSAL_ADMIT_DUPLICATE = 1, /* the value is held already */
+    PROPOSAL_ADMIT_REFUSED = 2,   /* another value of the round without f+1 votes behind it */
+} proposal_admit_t;
+proposal_admit_t proposal_admit(const kumo_consensus_t *c, const kumo_consensus_msg_t *m);
 KUMO_MUST_USE int
 proposal_store(kumo_consensus_t *c, round_state_t *rs, const kumo_consensus_msg_t *m);
+/* valid(v), asked of io once per stored proposal (lazily). */
+bool proposal_valid(kumo_consensus_t *c, uint32_t round, proposal_rec_t *p);
 KUMO_MUST_USE int proposal_send(kumo_consensus_t *c, uint32_t round, const proposal_rec_t *p);
 KUMO_MUST_USE int round_start(kumo_consensus_t *c, uint32_t round);
+/* Frees the rounds of the height and forgets the validators' highest rounds. */
 void engine_rounds_clear(kumo_consensus_t *c);
+void engine_max_round_reset(kumo_consensus_t *c);
+/* io.wal_append unless replaying or absent. */
+KUMO_MUST_USE int engine_wal_append(kumo_consensus_t *c, kumo_bytes_t msg);
 
 /* rules.c */
 KUMO_MUST_USE int rules_run(kumo_consensus_t *c);
@@ -117,6 +143,9 @@ KUMO_MUST_USE int rules_run(kumo_consensus_t *c);
 /* votes.c */
 void round_state_free(round_state_t *rs);
 KUMO_MUST_USE int round_state_get(kumo_consensus_t *c, uint32_t round, round_state_t **out);
+/* Whether a verified vote of the current height adds anything (a first vote of its slot, a
+ * first conflict to report, or a conflicting value that still has room). */
+bool vote_is_new(const kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t index);
 /* Adds a vote; a conflicting second vote of one validator is reported as evidence. */
 KUMO_MUST_USE int vote_add(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t index);
 /* Power voting for id (or nil when id is NULL). */

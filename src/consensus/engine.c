@@ -89,10 +89,12 @@ static int engine_alloc_tables(kumo_consensus_t *c)
     c->answered_height = kumo_calloc(n, sizeof(uint64_t));
     c->answered_round = kumo_calloc(n, sizeof(uint32_t));
     c->answered_ms = kumo_calloc(n, sizeof(uint64_t));
+    c->max_round = kumo_calloc(n, sizeof(uint32_t));
     if (c->history == NULL || c->answered_height == NULL || c->answered_round == NULL ||
-        c->answered_ms == NULL) {
+        c->answered_ms == NULL || c->max_round == NULL) {
         return KUMO_ENOMEM;
     }
+    engine_max_round_reset(c);
     for (uint32_t i = 0; i < c->cfg.history_count; i++) {
         kumo_buf_init(&c->history[i].value, KUMO_CONSENSUS_VALUE_BYTES_MAX);
         c->history[i].sigs = kumo_calloc(n, sizeof(kumo_consensus_commit_sig_t));
@@ -142,11 +144,22 @@ int kumo_consensus_open(const kumo_consensus_cfg_t *cfg,
     return 0;
 }
 
+void engine_max_round_reset(kumo_consensus_t *c)
+{
+    for (uint32_t i = 0; i < c->vs.count; i++) {
+        c->max_round[i] = KUMO_CONSENSUS_ROUND_NONE;
+    }
+    c->skip_round = KUMO_CONSENSUS_ROUND_NONE;
+}
+
 void engine_rounds_clear(kumo_consensus_t *c)
 {
     for (uint32_t r = 0; r < KUMO_CONSENSUS_ROUND_COUNT_MAX; r++) {
         round_state_free(c->rounds[r]);
         c->rounds[r] = NULL;
+    }
+    if (c->max_round != NULL) {
+        engine_max_round_reset(c);
     }
 }
 
@@ -163,6 +176,7 @@ void kumo_consensus_close(kumo_consensus_t *c)
     kumo_free(c->answered_height);
     kumo_free(c->answered_round);
     kumo_free(c->answered_ms);
+    kumo_free(c->max_round);
     kumo_free(c);
 }
 
@@ -173,6 +187,14 @@ int timer_arm(kumo_consensus_t *c, kumo_consensus_timer_t id)
     c->timer_height[id] = c->height;
     c->timer_round[id] = c->round;
     return c->io.timer_set(c->io.ctx, (uint32_t)id, deadline);
+}
+
+int engine_wal_append(kumo_consensus_t *c, kumo_bytes_t msg)
+{
+    if (c->io.wal_append == NULL || c->replaying) {
+        return 0;
+    }
+    return c->io.wal_append(c->io.ctx, msg);
 }
 
 /* Signs, broadcasts and counts our own vote (we are one of the 2f+1). */
@@ -200,62 +222,90 @@ int vote_cast(kumo_consensus_t *c, kumo_consensus_msg_kind_t kind, const uint8_t
     size_t len = 0;
     KUMO_GUARD(kumo_consensus_msg_encode(&m, buf, sizeof(buf), &len));
     KUMO_ASSERT(len == KUMO_CONSENSUS_VOTE_BYTES);
+    if (vote_is_new(c, &m, c->self)) {
+        /* Durable before it counts and before it leaves the process (a replayed vote that
+         * the log already holds is not logged again). */
+        KUMO_GUARD(engine_wal_append(c, kumo_bytes_make(buf, len)));
+        c->counters.stored++;
+    }
     KUMO_GUARD(vote_add(c, &m, c->self));
     return c->io.broadcast(c->io.ctx, kumo_bytes_make(buf, len));
 }
 
+/* The most power voting for id in one round, prevotes or precommits. */
 static uint64_t proposal_votes(const round_state_t *rs, const uint8_t id[KUMO_CRYPTO_HASH_BYTES])
 {
-    return vote_set_power(&rs->prevotes, id) + vote_set_power(&rs->precommits, id);
+    uint64_t prevotes = vote_set_power(&rs->prevotes, id);
+    uint64_t precommits = vote_set_power(&rs->precommits, id);
+    return prevotes > precommits ? prevotes : precommits;
 }
 
-static proposal_rec_t *proposal_victim(round_state_t *rs, const uint8_t id[KUMO_CRYPTO_HASH_BYTES])
+proposal_admit_t proposal_admit(const kumo_consensus_t *c, const kumo_consensus_msg_t *m)
 {
-    KUMO_ASSERT(rs->proposal_count == PROPOSALS_PER_ROUND_MAX);
-    proposal_rec_t *victim = NULL;
-    uint64_t victim_power = UINT64_MAX;
-    for (uint32_t i = 1; i < rs->proposal_count; i++) {
-        uint64_t power = proposal_votes(rs, rs->proposals[i].value_id);
-        if (power < victim_power) {
-            victim = &rs->proposals[i];
-            victim_power = power;
-        }
+    KUMO_ASSERT(m->kind == KUMO_CONSENSUS_MSG_PROPOSAL);
+    KUMO_ASSERT(m->round < KUMO_CONSENSUS_ROUND_COUNT_MAX);
+    round_state_t *rs = c->rounds[m->round];
+    if (rs == NULL || rs->proposal_count == 0) {
+        return PROPOSAL_ADMIT_NEW;
     }
-    return proposal_votes(rs, id) > victim_power ? victim : NULL;
+    if (round_proposal_find(rs, m->value_id) != NULL) {
+        return PROPOSAL_ADMIT_DUPLICATE;
+    }
+    /* The proposer signed another value for this round: it equivocates. The first value stays
+     * (it drives lines 22 and 28). Another one is kept only when more than a third of the
+     * power (so at least one honest validator) voted for it, so a value a quorum committed
+     * can still be decided here, while the proposer alone cannot make us hold or execute
+     * any number of values. */
+    uint64_t power = proposal_votes(rs, m->value_id);
+    if (!kumo_consensus_power_is_third(power, c->vs.power_total)) {
+        return PROPOSAL_ADMIT_REFUSED;
+    }
+    if (rs->proposal_count < PROPOSALS_PER_ROUND_MAX) {
+        return PROPOSAL_ADMIT_NEW;
+    }
+    const proposal_rec_t *alt = &rs->proposals[PROPOSALS_PER_ROUND_MAX - 1u];
+    return power > proposal_votes(rs, alt->value_id) ? PROPOSAL_ADMIT_NEW : PROPOSAL_ADMIT_REFUSED;
 }
 
 int proposal_store(kumo_consensus_t *c, round_state_t *rs, const kumo_consensus_msg_t *m)
 {
-    if (round_proposal_find(rs, m->value_id) != NULL) {
-        return 0;
-    }
-    proposal_rec_t *p = NULL;
-    if (rs->proposal_count < PROPOSALS_PER_ROUND_MAX) {
-        p = &rs->proposals[rs->proposal_count];
-        kumo_buf_init(&p->value, KUMO_CONSENSUS_VALUE_BYTES_MAX);
-    } else {
-        /* An equivocating proposer sent more values than we keep. The first stays (it drives
-         * lines 22 and 28); a later one replaces the least-voted other one only if more
-         * power voted for it, so a value a quorum committed can always be stored. */
-        p = proposal_victim(rs, m->value_id);
-        if (p == NULL) {
-            return 0;
-        }
+    KUMO_ASSERT(m->height == c->height);
+    KUMO_ASSERT(round_proposal_find(rs, m->value_id) == NULL);
+    KUMO_ASSERT(rs->proposal_count <= PROPOSALS_PER_ROUND_MAX);
+    bool replace = rs->proposal_count == PROPOSALS_PER_ROUND_MAX;
+    proposal_rec_t *p = &rs->proposals[replace ? PROPOSALS_PER_ROUND_MAX - 1u : rs->proposal_count];
+    if (replace) {
         kumo_buf_reset(&p->value);
+    } else {
+        kumo_buf_init(&p->value, KUMO_CONSENSUS_VALUE_BYTES_MAX);
     }
     int rc = kumo_buf_append(&p->value, m->value.ptr, m->value.len);
     if (rc < 0) {
         kumo_buf_free(&p->value);
+        rs->proposal_count -= replace ? 1u : 0u;
         return rc;
     }
-    if (rs->proposal_count < PROPOSALS_PER_ROUND_MAX) {
-        rs->proposal_count++;
-    }
+    rs->proposal_count += replace ? 0u : 1u;
     p->pol_round = m->pol_round;
     memcpy(p->value_id, m->value_id, KUMO_CRYPTO_HASH_BYTES);
     memcpy(p->sig, m->sig, KUMO_CRYPTO_SIG_BYTES);
-    p->valid = c->io.validate_value(c->io.ctx, c->height, m->value);
+    p->checked = false; /* executed only when a rule needs valid(v): proposal_valid */
+    p->valid = false;
     return 0;
+}
+
+bool proposal_valid(kumo_consensus_t *c, uint32_t round, proposal_rec_t *p)
+{
+    KUMO_ASSERT(round < KUMO_CONSENSUS_ROUND_COUNT_MAX);
+    if (!p->checked) {
+        uint32_t proposer = p->pol_round == KUMO_CONSENSUS_ROUND_NONE
+                                ? kumo_consensus_valset_proposer(&c->vs, round)
+                                : KUMO_CONSENSUS_PROPOSER_ANY;
+        p->valid = c->io.validate_value(c->io.ctx, c->height, proposer, kumo_buf_bytes(&p->value));
+        p->checked = true;
+        c->counters.validated++;
+    }
+    return p->valid;
 }
 
 int proposal_send(kumo_consensus_t *c, uint32_t round, const proposal_rec_t *p)
@@ -288,6 +338,25 @@ int proposal_send(kumo_consensus_t *c, uint32_t round, const proposal_rec_t *p)
     return rc;
 }
 
+/* Our own proposal into the log before it is stored or sent. */
+static int proposal_own_log(kumo_consensus_t *c, const kumo_consensus_msg_t *m)
+{
+    if (c->io.wal_append == NULL || c->replaying) {
+        return 0;
+    }
+    size_t cap = KUMO_CONSENSUS_PROPOSAL_BYTES_MIN + m->value.len;
+    uint8_t *buf = kumo_alloc(cap);
+    if (buf == NULL) {
+        return KUMO_ENOMEM;
+    }
+    size_t len = 0;
+    int rc = kumo_consensus_msg_encode(m, buf, cap, &len);
+    KUMO_ASSERT(rc == 0 && len == cap);
+    rc = engine_wal_append(c, kumo_bytes_make(buf, len));
+    kumo_free(buf);
+    return rc;
+}
+
 /* Alg. 1, line 19: signs and broadcasts our proposal, and stores it as received. */
 static int proposal_broadcast(kumo_consensus_t *c, kumo_bytes_t value, uint32_t pol_round)
 {
@@ -310,9 +379,15 @@ static int proposal_broadcast(kumo_consensus_t *c, kumo_bytes_t value, uint32_t 
     KUMO_GUARD(rc);
     round_state_t *rs = NULL;
     KUMO_GUARD(round_state_get(c, c->round, &rs));
-    KUMO_GUARD(proposal_store(c, rs, &m));
+    if (proposal_admit(c, &m) == PROPOSAL_ADMIT_NEW) {
+        KUMO_GUARD(proposal_own_log(c, &m));
+        KUMO_GUARD(proposal_store(c, rs, &m));
+        c->counters.stored++;
+    }
     proposal_rec_t *p = round_proposal_find(rs, m.value_id);
-    KUMO_ASSERT(p != NULL);
+    if (p == NULL) {
+        return 0; /* cannot happen for our own round: only we sign its proposal */
+    }
     return proposal_send(c, c->round, p);
 }
 
@@ -393,7 +468,13 @@ uint32_t kumo_consensus_proposer(const kumo_consensus_t *c, uint32_t round)
     return kumo_consensus_valset_proposer(&c->vs, round);
 }
 
+void kumo_consensus_counters_get(const kumo_consensus_t *c, kumo_consensus_counters_t *out)
+{
+    KUMO_ASSERT(c != NULL && out != NULL);
+    *out = c->counters;
+}
+
 uint64_t kumo_consensus_drop_count(const kumo_consensus_t *c)
 {
-    return c->drop_count;
+    return c->counters.round_window + c->counters.proposal_refused + c->counters.future_dropped;
 }

@@ -25,7 +25,7 @@ static int future_replay(kumo_consensus_t *c);
 /* Alg. 1, lines 49-54: decide v of round r, reset the lock and valid value, next height. */
 static int decide(kumo_consensus_t *c, uint32_t r, proposal_rec_t *p)
 {
-    KUMO_ASSERT(p->valid);
+    KUMO_ASSERT(p->checked && p->valid);
     KUMO_ASSERT(quorum(c, vote_set_power(&c->rounds[r]->precommits, p->value_id)));
     KUMO_GUARD(history_record(c, r, p));
     const history_entry_t *h = &c->history[c->height % c->cfg.history_count];
@@ -62,7 +62,9 @@ static int rule_decide(kumo_consensus_t *c, bool *fired)
         }
         for (uint32_t i = 0; i < rs->proposal_count; i++) {
             proposal_rec_t *p = &rs->proposals[i];
-            if (p->valid && quorum(c, vote_set_power(&rs->precommits, p->value_id))) {
+            /* The quorum first: valid(v) executes the value, only worth it for a decision. */
+            if (quorum(c, vote_set_power(&rs->precommits, p->value_id)) &&
+                proposal_valid(c, r, p)) {
                 *fired = true;
                 return decide(c, r, p);
             }
@@ -71,17 +73,17 @@ static int rule_decide(kumo_consensus_t *c, bool *fired)
     return 0;
 }
 
-/* Alg. 1, line 55: f+1 messages of a round above ours: skip to it (the highest such). */
+/* Alg. 1, line 55: f+1 power sent messages of a round above ours: skip to it. Each validator
+ * counts at its highest round of the height (skip_round), so the target is the highest round
+ * that validators with f+1 power reached, which an honest one reached too. */
 static int rule_round_skip(kumo_consensus_t *c, bool *fired)
 {
-    for (uint32_t r = KUMO_CONSENSUS_ROUND_COUNT_MAX - 1; r > c->round; r--) {
-        const round_state_t *rs = c->rounds[r];
-        if (rs != NULL && kumo_consensus_power_is_third(rs->power_seen, c->vs.power_total)) {
-            *fired = true;
-            return round_start(c, r);
-        }
+    if (c->skip_round == KUMO_CONSENSUS_ROUND_NONE || c->skip_round <= c->round) {
+        return 0;
     }
-    return 0;
+    KUMO_ASSERT(c->skip_round < KUMO_CONSENSUS_ROUND_COUNT_MAX);
+    *fired = true;
+    return round_start(c, c->skip_round);
 }
 
 /* Alg. 1, lines 22-33, in step propose. */
@@ -90,12 +92,13 @@ static int rule_propose_step(kumo_consensus_t *c, round_state_t *rs, bool *fired
     if (rs->proposal_count == 0) {
         return 0;
     }
-    const proposal_rec_t *p = &rs->proposals[0];
+    proposal_rec_t *p = &rs->proposals[0];
     bool vote_value = false;
     if (p->pol_round == KUMO_CONSENSUS_ROUND_NONE) {
-        /* Line 22-27. */
-        vote_value = p->valid && (c->locked_round == KUMO_CONSENSUS_ROUND_NONE ||
-                                  id_equal(c->locked_id, p->value_id));
+        /* Line 22-27; valid(v) only when the lock allows a vote for v. */
+        vote_value =
+            (c->locked_round == KUMO_CONSENSUS_ROUND_NONE || id_equal(c->locked_id, p->value_id)) &&
+            proposal_valid(c, c->round, p);
     } else {
         /* Line 28-33: needs 2f+1 prevotes for id(v) in round vr < round_p. */
         KUMO_ASSERT(p->pol_round < c->round);
@@ -103,9 +106,9 @@ static int rule_propose_step(kumo_consensus_t *c, round_state_t *rs, bool *fired
         if (vr == NULL || !quorum(c, vote_set_power(&vr->prevotes, p->value_id))) {
             return 0;
         }
-        vote_value =
-            p->valid && (c->locked_round == KUMO_CONSENSUS_ROUND_NONE ||
-                         c->locked_round <= p->pol_round || id_equal(c->locked_id, p->value_id));
+        vote_value = (c->locked_round == KUMO_CONSENSUS_ROUND_NONE ||
+                      c->locked_round <= p->pol_round || id_equal(c->locked_id, p->value_id)) &&
+                     proposal_valid(c, c->round, p);
     }
     *fired = true;
     c->step = KUMO_CONSENSUS_STEP_PREVOTE;
@@ -120,7 +123,8 @@ static int rule_lock(kumo_consensus_t *c, round_state_t *rs, bool *fired)
     }
     for (uint32_t i = 0; i < rs->proposal_count; i++) {
         proposal_rec_t *p = &rs->proposals[i];
-        if (!p->valid || !quorum(c, vote_set_power(&rs->prevotes, p->value_id))) {
+        if (!quorum(c, vote_set_power(&rs->prevotes, p->value_id)) ||
+            !proposal_valid(c, c->round, p)) {
             continue;
         }
         *fired = true;
@@ -197,40 +201,119 @@ int rules_run(kumo_consensus_t *c)
     }
 }
 
-/* Stores a verified message of the current height. */
-static int msg_store(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t index)
+/* Notes the signer's highest round of this height (line 55), stored or not, and recomputes
+ * the highest round that validators with f+1 power reached. */
+static void max_round_note(kumo_consensus_t *c, uint32_t index, uint32_t round)
+{
+    KUMO_ASSERT(index < c->vs.count && round < KUMO_CONSENSUS_ROUND_COUNT_MAX);
+    if (c->max_round[index] != KUMO_CONSENSUS_ROUND_NONE && c->max_round[index] >= round) {
+        return;
+    }
+    c->max_round[index] = round;
+    for (uint32_t i = 0; i < c->vs.count; i++) {
+        uint32_t r = c->max_round[i];
+        if (r == KUMO_CONSENSUS_ROUND_NONE ||
+            (c->skip_round != KUMO_CONSENSUS_ROUND_NONE && r <= c->skip_round)) {
+            continue;
+        }
+        uint64_t power = 0;
+        for (uint32_t j = 0; j < c->vs.count; j++) {
+            bool reached = c->max_round[j] != KUMO_CONSENSUS_ROUND_NONE && c->max_round[j] >= r;
+            power += reached ? c->vs.v[j].power : 0u;
+        }
+        if (kumo_consensus_power_is_third(power, c->vs.power_total)) {
+            c->skip_round = r;
+        }
+    }
+}
+
+/* Whether a verified message of the current height, in the window, adds anything. */
+static bool msg_is_new(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t index)
+{
+    if (m->kind != KUMO_CONSENSUS_MSG_PROPOSAL) {
+        bool fresh = vote_is_new(c, m, index);
+        c->counters.duplicate += fresh ? 0u : 1u;
+        return fresh;
+    }
+    switch (proposal_admit(c, m)) {
+    case PROPOSAL_ADMIT_NEW:
+        return true;
+    case PROPOSAL_ADMIT_DUPLICATE:
+        c->counters.duplicate++;
+        return false;
+    case PROPOSAL_ADMIT_REFUSED:
+        c->counters.proposal_refused++;
+        return false;
+    default:
+        KUMO_UNREACHABLE();
+    }
+}
+
+/* A verified message of the current height: stored when it is new and its round is at most
+ * ROUND_WINDOW above ours, after io.wal_append made it durable; otherwise only counted. */
+static int
+msg_intake(kumo_consensus_t *c, kumo_bytes_t msg, const kumo_consensus_msg_t *m, uint32_t index)
 {
     KUMO_ASSERT(m->height == c->height);
     if (m->round >= KUMO_CONSENSUS_ROUND_COUNT_MAX) {
-        c->drop_count++;
+        c->counters.round_window++;
         return 0;
     }
+    max_round_note(c, index, m->round);
+    if (!c->replaying && m->round > c->round + KUMO_CONSENSUS_ROUND_WINDOW) {
+        c->counters.round_window++;
+        return 0;
+    }
+    if (!msg_is_new(c, m, index)) {
+        return 0;
+    }
+    KUMO_GUARD(engine_wal_append(c, msg));
+    c->counters.stored++;
     round_state_t *rs = NULL;
     KUMO_GUARD(round_state_get(c, m->round, &rs));
-    if (!rs->seen[index]) {
-        rs->seen[index] = true;
-        rs->power_seen += c->vs.v[index].power;
-    }
     if (m->kind == KUMO_CONSENSUS_MSG_PROPOSAL) {
         return proposal_store(c, rs, m);
     }
     return vote_add(c, m, index);
 }
 
-static int future_buffer(kumo_consensus_t *c, kumo_bytes_t msg)
+/* The proposer of round of the next height (priorities advance one step per height). */
+static uint32_t next_height_proposer(const kumo_consensus_t *c, uint32_t round)
 {
+    kumo_consensus_valset_t vs = c->vs;
+    (void)kumo_consensus_valset_priority_step(&vs);
+    return kumo_consensus_valset_proposer(&vs, round);
+}
+
+/* Buffers a verified next-height message: rounds 0..ROUND_WINDOW, one per validator, round
+ * and kind, proposals only from their round's proposer, so the buffer holds at most a few
+ * values whatever a validator sends. */
+static int
+future_buffer(kumo_consensus_t *c, kumo_bytes_t msg, const kumo_consensus_msg_t *m, uint32_t index)
+{
+    if (m->round > KUMO_CONSENSUS_ROUND_WINDOW ||
+        (m->kind == KUMO_CONSENSUS_MSG_PROPOSAL && next_height_proposer(c, m->round) != index)) {
+        c->counters.future_dropped++;
+        return 0;
+    }
     for (uint32_t i = 0; i < c->future_count; i++) {
-        if (kumo_bytes_equal(kumo_buf_bytes(&c->future[i]), msg)) {
-            return 0; /* a rebroadcast we already hold */
+        const future_key_t *k = &c->future_key[i];
+        if (k->validator_index == index && k->round == m->round && k->kind == (uint8_t)m->kind) {
+            bool same = kumo_bytes_equal(kumo_buf_bytes(&c->future[i]), msg);
+            c->counters.duplicate += same ? 1u : 0u; /* a rebroadcast we already hold */
+            c->counters.future_dropped += same ? 0u : 1u;
+            return 0;
         }
     }
     if (c->future_count >= KUMO_CONSENSUS_FUTURE_MSG_COUNT_MAX) {
-        c->drop_count++;
+        c->counters.future_dropped++;
         return 0;
     }
     kumo_buf_t *b = &c->future[c->future_count];
     kumo_buf_init(b, KUMO_CONSENSUS_MSG_BYTES_MAX);
     KUMO_GUARD(kumo_buf_append(b, msg.ptr, msg.len));
+    c->future_key[c->future_count] =
+        (future_key_t){.validator_index = index, .round = m->round, .kind = (uint8_t)m->kind};
     c->future_count++;
     return 0;
 }
@@ -241,11 +324,10 @@ static int future_replay(kumo_consensus_t *c)
     int rc = 0;
     for (uint32_t i = 0; i < c->future_count; i++) {
         kumo_consensus_msg_t m;
-        if (rc == 0 && kumo_consensus_msg_decode(kumo_buf_bytes(&c->future[i]), &m, NULL) == 0 &&
-            m.height == c->height) {
-            int32_t index = kumo_consensus_valset_find(&c->vs, m.pubkey);
-            KUMO_ASSERT(index >= 0);
-            rc = msg_store(c, &m, (uint32_t)index);
+        kumo_bytes_t msg = kumo_buf_bytes(&c->future[i]);
+        if (rc == 0 && kumo_consensus_msg_decode(msg, &m, NULL) == 0 && m.height == c->height) {
+            KUMO_ASSERT(c->future_key[i].validator_index < c->vs.count);
+            rc = msg_intake(c, msg, &m, c->future_key[i].validator_index);
         }
         kumo_buf_free(&c->future[i]);
     }
@@ -253,9 +335,8 @@ static int future_replay(kumo_consensus_t *c)
     return rc;
 }
 
-int kumo_consensus_on_msg(kumo_consensus_t *c, kumo_bytes_t msg, kumo_err_ctx_t *err)
+static int msg_process(kumo_consensus_t *c, kumo_bytes_t msg, kumo_err_ctx_t *err)
 {
-    KUMO_ASSERT(c != NULL);
     kumo_consensus_msg_t m;
     KUMO_GUARD(kumo_consensus_msg_decode(msg, &m, err));
     KUMO_GUARD(kumo_consensus_msg_verify(&m, &c->vs, c->chain_id, err));
@@ -263,23 +344,41 @@ int kumo_consensus_on_msg(kumo_consensus_t *c, kumo_bytes_t msg, kumo_err_ctx_t 
     KUMO_ASSERT(index < c->vs.count);
     int rc = 0;
     if (m.height < c->height) {
+        c->counters.other_height++;
         rc = history_answer(c, &m, index);
     } else if (m.height == c->height + 1) {
-        rc = future_buffer(c, msg);
+        rc = future_buffer(c, msg, &m, index);
     } else if (m.height > c->height) {
-        c->drop_count++; /* further ahead: block sync's job */
+        c->counters.other_height++; /* further ahead: block sync's job */
     } else if (m.kind == KUMO_CONSENSUS_MSG_PROPOSAL && m.round < KUMO_CONSENSUS_ROUND_COUNT_MAX &&
                kumo_consensus_valset_proposer(&c->vs, m.round) != index) {
         /* Alg. 1 only accepts a proposal "from proposer(h_p, round)". */
         return kumo_err_set(err, KUMO_EUNAUTH, "proposal from a validator not the proposer");
     } else {
-        rc = msg_store(c, &m, index);
+        rc = msg_intake(c, msg, &m, index);
         if (rc == 0 && c->started) {
             rc = rules_run(c);
         }
     }
     KUMO_ENSURE(rc == 0, err, rc, "consensus: %s", kumo_err_name(rc));
     return 0;
+}
+
+int kumo_consensus_on_msg(kumo_consensus_t *c, kumo_bytes_t msg, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(c != NULL);
+    KUMO_ASSERT(!c->replaying);
+    return msg_process(c, msg, err);
+}
+
+int kumo_consensus_replay(kumo_consensus_t *c, kumo_bytes_t msg, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(c != NULL);
+    KUMO_ASSERT(!c->replaying);
+    c->replaying = true;
+    int rc = msg_process(c, msg, err);
+    c->replaying = false;
+    return rc;
 }
 
 static int own_vote_send(kumo_consensus_t *c,

@@ -29,7 +29,6 @@ void round_state_free(round_state_t *rs)
     for (uint32_t i = 0; i < rs->proposal_count; i++) {
         kumo_buf_free(&rs->proposals[i].value);
     }
-    kumo_free(rs->seen);
     kumo_free(rs);
 }
 
@@ -50,9 +49,8 @@ int round_state_get(kumo_consensus_t *c, uint32_t round, round_state_t **out)
     rs->prevotes.tallies = kumo_calloc(n, sizeof(tally_t));
     rs->precommits.slots = kumo_calloc(n, sizeof(vote_slot_t));
     rs->precommits.tallies = kumo_calloc(n, sizeof(tally_t));
-    rs->seen = kumo_calloc(n, sizeof(bool));
     if (rs->prevotes.slots == NULL || rs->prevotes.tallies == NULL ||
-        rs->precommits.slots == NULL || rs->precommits.tallies == NULL || rs->seen == NULL) {
+        rs->precommits.slots == NULL || rs->precommits.tallies == NULL) {
         round_state_free(rs);
         return KUMO_ENOMEM;
     }
@@ -90,10 +88,13 @@ static void vote_evidence_report(kumo_consensus_t *c,
                                  const kumo_consensus_msg_t *m,
                                  uint32_t index)
 {
-    if (slot->evidence_reported || c->io.evidence == NULL) {
+    if (slot->evidence_reported) {
         return;
     }
-    slot->evidence_reported = true;
+    slot->evidence_reported = true; /* also without io.evidence: vote_is_new relies on it */
+    if (c->io.evidence == NULL) {
+        return;
+    }
     kumo_consensus_evidence_t ev = {0};
     ev.validator_index = index;
     ev.vote_a = *m;
@@ -153,6 +154,37 @@ static void vote_extra_add(kumo_consensus_t *c,
         set->tallies[set->tally_count].power = c->vs.v[index].power;
         set->tally_count++;
     }
+}
+
+bool vote_is_new(const kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t index)
+{
+    KUMO_ASSERT(m->height == c->height && index < c->vs.count);
+    KUMO_ASSERT(m->round < KUMO_CONSENSUS_ROUND_COUNT_MAX);
+    const round_state_t *rs = c->rounds[m->round];
+    if (rs == NULL) {
+        return true;
+    }
+    const vote_set_t *set = m->kind == KUMO_CONSENSUS_MSG_PREVOTE ? &rs->prevotes : &rs->precommits;
+    const vote_slot_t *slot = &set->slots[index];
+    if (!slot->present) {
+        return true;
+    }
+    if (slot->has_value == m->has_value &&
+        memcmp(slot->value_id, m->value_id, KUMO_CRYPTO_HASH_BYTES) == 0) {
+        return false; /* the same vote again (a rebroadcast or a replay) */
+    }
+    if (!slot->evidence_reported) {
+        return true; /* the first conflict: evidence */
+    }
+    if (!m->has_value || slot->extra_count >= VOTE_EXTRA_MAX) {
+        return false;
+    }
+    for (uint32_t i = 0; i < slot->extra_count; i++) {
+        if (memcmp(slot->extra[i].value_id, m->value_id, KUMO_CRYPTO_HASH_BYTES) == 0) {
+            return false;
+        }
+    }
+    return true;
 }
 
 int vote_add(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t index)

@@ -52,35 +52,61 @@ static int io_timer_set(void *ctx, uint32_t timer_id, uint64_t deadline_ms)
     return evtimer_add(nc->timers[timer_id], &tv) == 0 ? 0 : KUMO_EIO;
 }
 
-/* Logs a consensus message (once per height) and makes it durable before it is acted on. */
-static int cons_wal_log(node_cons_t *nc, kumo_bytes_t msg)
+/* io.wal_append: a message the engine keeps is durable before the engine acts on it (our
+ * own: before it is sent). The engine calls it once per message it stores, never for the
+ * ones it drops, so what peers send cannot grow the log beyond what consensus holds. */
+static int io_wal_append(void *ctx, kumo_bytes_t msg)
 {
+    node_cons_t *nc = ctx;
     if (nc->wal == NULL) {
         return 0;
     }
-    uint8_t h[KUMO_CRYPTO_HASH_BYTES];
-    kumo_crypto_sha256(msg, h);
-    for (uint32_t i = 0; i < nc->wal_seen_count; i++) {
-        if (memcmp(nc->wal_seen[i], h, sizeof(h)) == 0) {
-            return 0;
-        }
-    }
     kumo_err_ctx_t err = {0};
     int rc = kumo_wal_append(nc->wal, NODE_WAL_MSG, msg, &err);
+    if (rc == KUMO_ELIMIT) {
+        /* Over the log's bound (only a height stuck for many rounds gets there): the
+         * message is not acted on, and the sender is not at fault. */
+        nc->wal_full = true;
+        KUMO_LOG_WARN("node", "wal_full", "bytes=%zu detail=\"%s\"", msg.len, err.detail);
+        return rc;
+    }
     rc = rc == 0 ? kumo_wal_sync(nc->wal, &err) : rc;
     if (rc < 0) {
         KUMO_LOG_ERROR("node", "wal_write_failed", "detail=\"%s\"", err.detail);
         return rc;
     }
-    if (nc->wal_seen_count < NODE_WAL_SEEN_MAX) {
-        memcpy(nc->wal_seen[nc->wal_seen_count++], h, sizeof(h));
-    }
     return 0;
+}
+
+/* Messages the engine refused since the last line (rounds beyond its window, a proposer's
+ * second value, next-height messages it does not buffer): one line per second at most, as
+ * peers trigger them. */
+static void cons_refusals_log(node_cons_t *nc)
+{
+    if (nc->engine == NULL) {
+        return;
+    }
+    kumo_consensus_counters_t now;
+    kumo_consensus_counters_get(nc->engine, &now);
+    const kumo_consensus_counters_t *was = &nc->refused_logged;
+    uint64_t window = now.round_window - was->round_window;
+    uint64_t proposals = now.proposal_refused - was->proposal_refused;
+    uint64_t future = now.future_dropped - was->future_dropped;
+    uint64_t now_ms = node_cons_now_ms();
+    if (window + proposals + future == 0 || now_ms < nc->refused_log_ms + 1000u) {
+        return;
+    }
+    KUMO_LOG_INFO("node", "consensus_msgs_refused",
+                  "height=%" PRIu64 " round=%u round_window=%" PRIu64 " proposal_refused=%" PRIu64
+                  " future_dropped=%" PRIu64 " validated_total=%" PRIu64,
+                  kumo_consensus_height(nc->engine), kumo_consensus_round(nc->engine), window,
+                  proposals, future, now.validated);
+    nc->refused_logged = now;
+    nc->refused_log_ms = now_ms;
 }
 
 void node_cons_wal_height_done(node_cons_t *nc)
 {
-    nc->wal_seen_count = 0;
     kumo_err_ctx_t err = {0};
     if (nc->wal != NULL && kumo_wal_reset(nc->wal, &err) < 0) {
         KUMO_LOG_ERROR("node", "wal_reset_failed", "detail=\"%s\"", err.detail);
@@ -128,7 +154,6 @@ static void cons_send_frame(void *ctx, kumo_bytes_t frame)
 static int io_broadcast(void *ctx, kumo_bytes_t msg)
 {
     node_cons_t *nc = ctx;
-    KUMO_GUARD(cons_wal_log(nc, msg));
     if (node_parts_split(msg, node_parts_size(), cons_broadcast_frame, nc) < 0) {
         /* Out of memory: nothing sent, the engine rebroadcasts. */
         KUMO_LOG_WARN("node", "consensus_send_dropped", "bytes=%zu", msg.len);
@@ -206,9 +231,11 @@ static int io_get_value(void *ctx, uint64_t height, kumo_buf_t *value_out)
     return kumo_buf_append(value_out, v.ptr, v.len);
 }
 
-/* The parts of a received block that execution does not check: the proposer is a validator
- * and the last commit is a valid commit of our head block. */
-static int cons_block_check(node_cons_t *nc, kumo_bytes_t value, kumo_err_ctx_t *err)
+/* The parts of a received block that execution does not check: the proposer is the one
+ * that proposed it (a validator for a re-proposed value), and the last commit is a valid
+ * commit of our head block. */
+static int
+cons_block_check(node_cons_t *nc, kumo_bytes_t value, uint32_t proposer_index, kumo_err_ctx_t *err)
 {
     ProtobufCMessage *m = NULL;
     KUMO_GUARD(kumo_codec_unpack(&kumo__block__descriptor, value, KUMO_BLOCK_BYTES_MAX, &m, err));
@@ -217,12 +244,13 @@ static int cons_block_check(node_cons_t *nc, kumo_bytes_t value, kumo_err_ctx_t 
     int rc = 0;
     bool known = false;
     for (uint32_t i = 0; blk->header != NULL && i < nc->genesis_vs.count; i++) {
-        known = known || (blk->header->proposer.len == KUMO_ADDRESS_BYTES &&
+        bool wanted = proposer_index == KUMO_CONSENSUS_PROPOSER_ANY || proposer_index == i;
+        known = known || (wanted && blk->header->proposer.len == KUMO_ADDRESS_BYTES &&
                           memcmp(blk->header->proposer.data, nc->genesis_vs.v[i].address,
                                  KUMO_ADDRESS_BYTES) == 0);
     }
     if (!known) {
-        rc = kumo_err_set(err, KUMO_EUNAUTH, "block proposer is not a validator");
+        rc = kumo_err_set(err, KUMO_EUNAUTH, "block proposer is not the round's proposer");
     } else if (node->height == 0) {
         rc = blk->last_commit == NULL ? 0
                                       : kumo_err_set(err, KUMO_EINVAL, "last commit at height 1");
@@ -240,7 +268,7 @@ static int cons_block_check(node_cons_t *nc, kumo_bytes_t value, kumo_err_ctx_t 
     return rc;
 }
 
-static bool io_validate(void *ctx, uint64_t height, kumo_bytes_t value)
+static bool io_validate(void *ctx, uint64_t height, uint32_t proposer_index, kumo_bytes_t value)
 {
     node_cons_t *nc = ctx;
     kumo_node_t *node = nc->node;
@@ -249,14 +277,17 @@ static bool io_validate(void *ctx, uint64_t height, kumo_bytes_t value)
     }
     uint8_t id[KUMO_CRYPTO_HASH_BYTES];
     kumo_crypto_sha256(value, id);
-    if (nc->pending != NULL && memcmp(id, nc->pending_id, sizeof(id)) == 0) {
+    kumo_err_ctx_t err = {0};
+    /* The header rules first (cheap, and they depend on who proposed it): the pending block
+     * may have been executed for another round's proposal of the same value. */
+    int rc = cons_block_check(nc, value, proposer_index, &err);
+    if (rc == 0 && nc->pending != NULL && memcmp(id, nc->pending_id, sizeof(id)) == 0) {
         return true;
     }
-    node_cons_pending_drop(nc);
-    kumo_err_ctx_t err = {0};
-    int rc = cons_block_check(nc, value, &err);
-    rc = rc == 0 ? kumo_node_block_execute(node, value, nc->evidence_scratch, &nc->pending, &err)
-                 : rc;
+    if (rc == 0) {
+        node_cons_pending_drop(nc);
+        rc = kumo_node_block_execute(node, value, nc->evidence_scratch, &nc->pending, &err);
+    }
     if (rc < 0) {
         KUMO_LOG_WARN("node", "proposal_invalid", "height=%" PRIu64 " code=%s detail=\"%s\"",
                       height, kumo_err_name(rc), err.detail);
@@ -446,7 +477,9 @@ int node_cons_engine_open(node_cons_t *nc, kumo_err_ctx_t *err)
         .validate_value = io_validate,
         .deliver_decided = io_deliver,
         .evidence = io_evidence,
+        .wal_append = io_wal_append,
     };
+    nc->refused_logged = (kumo_consensus_counters_t){0};
     KUMO_GUARD(kumo_consensus_open(&nc->ccfg, &vs, node->validator->pubkey, node->height + 1u, &io,
                                    &nc->engine, err));
     int rc = kumo_consensus_start(nc->engine, err);
@@ -491,6 +524,7 @@ static void cons_timer_cb(evutil_socket_t fd, short what, void *arg)
     }
     kumo_err_ctx_t err = {0};
     int rc = kumo_consensus_on_timer(nc->engine, ta->id, &err);
+    cons_refusals_log(nc);
     if (rc < 0) {
         cons_engine_failed(nc, rc, &err);
     }
@@ -595,8 +629,14 @@ static void
 cons_on_whole(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_bytes_t payload)
 {
     kumo_err_ctx_t err = {0};
-    int rc = cons_wal_log(nc, payload);
-    rc = rc == 0 ? kumo_consensus_on_msg(nc->engine, payload, &err) : rc;
+    /* Decoded and verified by the engine before anything is logged: only what it keeps
+     * reaches the WAL (io_wal_append). */
+    nc->wal_full = false;
+    int rc = kumo_consensus_on_msg(nc->engine, payload, &err);
+    cons_refusals_log(nc);
+    if (rc == KUMO_ELIMIT && nc->wal_full) {
+        return; /* dropped unlogged; not the sender's fault */
+    }
     if (rc == KUMO_EDECODE || rc == KUMO_ESIG || rc == KUMO_EUNAUTH || rc == KUMO_EUNKNOWNMSG ||
         rc == KUMO_ELIMIT) {
         /* Honest peers only send what they or a validator signed: drop the sender. */
@@ -836,7 +876,6 @@ static void cons_stop(void *ctx)
     }
     kumo_p2p_close(nc->p2p);
     kumo_wal_close(nc->wal);
-    kumo_free(nc->wal_seen);
     node_parts_free(&nc->parts);
     kumo_codec_free(nc->last_commit != NULL ? &nc->last_commit->base : NULL);
     kumo_free(nc);
@@ -857,8 +896,6 @@ static int cons_crash_state_open(node_cons_t *nc, kumo_err_ctx_t *err)
     }
     char path[KUMO_NODE_PATH_BYTES];
     KUMO_GUARD(kumo_node_path(node->cfg.home, "data/consensus.wal", path, err));
-    nc->wal_seen = kumo_calloc(NODE_WAL_SEEN_MAX, sizeof(*nc->wal_seen));
-    KUMO_ENSURE(nc->wal_seen != NULL, err, KUMO_ENOMEM, "WAL index");
     uint64_t records = 0;
     KUMO_GUARD(kumo_wal_open(path, &nc->wal, &records, err));
     KUMO_LOG_INFO("node", "consensus_state_loaded",
@@ -875,13 +912,8 @@ static int cons_wal_replay_cb(void *ctx, uint8_t kind, kumo_bytes_t payload)
     if (kind != NODE_WAL_MSG || nc->engine == NULL) {
         return 0;
     }
-    uint8_t h[KUMO_CRYPTO_HASH_BYTES];
-    kumo_crypto_sha256(payload, h);
-    if (nc->wal_seen_count < NODE_WAL_SEEN_MAX) {
-        memcpy(nc->wal_seen[nc->wal_seen_count++], h, sizeof(h));
-    }
     kumo_err_ctx_t err = {0};
-    int rc = kumo_consensus_on_msg(nc->engine, payload, &err);
+    int rc = kumo_consensus_replay(nc->engine, payload, &err);
     /* Old heights and bad records are ignored as on the wire; io failures are fatal. */
     return rc == KUMO_EIO || rc == KUMO_ECORRUPT || rc == KUMO_ENOMEM ? rc : 0;
 }

@@ -41,7 +41,6 @@ enum {
 #define NODE_WAL_MSG 1u
 /* Evidence older than this many heights is not included any more. */
 #define NODE_EVIDENCE_AGE_MAX 100u
-#define NODE_WAL_SEEN_MAX     2048u
 /* Room left in a consensus value for the header, commit and evidence. */
 #define NODE_CONS_VALUE_MARGIN_BYTES (256u * 1024u)
 
@@ -137,12 +136,15 @@ struct node_cons {
     uint64_t synced_blocks;
     uint64_t behind_height; /* our height when a peer was first seen one ahead */
     uint64_t behind_since_ms;
-    /* Crash safety: the consensus messages of the current height (received and our own),
-     * fsync'd before the engine acts on them, and the last signature's height/round/step. */
+    /* Crash safety: the consensus messages of the current height the engine keeps (received
+     * and our own), fsync'd before it acts on them, and the last signature's
+     * height/round/step. */
     kumo_wal_t *wal;
-    uint8_t (*wal_seen)[KUMO_CRYPTO_HASH_BYTES];
-    uint32_t wal_seen_count;
+    bool wal_full; /* the last append was refused for the log's size */
     kumo_consensus_signer_state_t signer;
+    /* Refused consensus messages already logged, and when (rate limit). */
+    kumo_consensus_counters_t refused_logged;
+    uint64_t refused_log_ms;
     /* Duplicate votes seen or gossiped, waiting to be put in a block. */
     uint8_t evidence[KUMO_NODE_BLOCK_EVIDENCE_MAX][KUMO_CONSENSUS_EVIDENCE_BYTES];
     kumo_bytes_t evidence_items[KUMO_NODE_BLOCK_EVIDENCE_MAX];

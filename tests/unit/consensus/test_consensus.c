@@ -352,6 +352,7 @@ typedef struct fake {
     uint32_t broadcast_count;
     uint32_t decided_count;
     uint64_t evidence_count;
+    uint32_t validate_count;
 } fake_t;
 
 static uint64_t f_now(void *ctx)
@@ -397,10 +398,12 @@ static int f_value(void *ctx, uint64_t h, kumo_buf_t *out)
     return kumo_buf_append(out, "own", 3);
 }
 
-static bool f_valid(void *ctx, uint64_t h, kumo_bytes_t v)
+static bool f_valid(void *ctx, uint64_t h, uint32_t proposer_index, kumo_bytes_t v)
 {
-    (void)ctx;
+    fake_t *f = ctx;
     (void)h;
+    (void)proposer_index;
+    f->validate_count++;
     return v.len > 0 && v.ptr[0] != 'X';
 }
 
