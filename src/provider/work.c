@@ -328,6 +328,7 @@ static void pd_spec_build(kumo_provider_daemon_t *d,
     s->extra_hosts = mem->hosts[0] != NULL ? mem->hosts : NULL;
     s->millicpu = w->compute != NULL ? w->compute->cpu_milli : 0;
     s->memory_bytes = w->compute != NULL ? w->compute->memory_bytes : 0;
+    s->storage_bytes = w->compute != NULL ? w->compute->storage_bytes : 0;
     for (size_t p = 0; p < w->n_ports && s->port_count < KUMO_RUNTIME_PORT_COUNT_MAX; p++) {
         kumo_runtime_port_t *rp = &s->ports[s->port_count++];
         rp->container_port = (uint16_t)w->ports[p]->port;

@@ -143,6 +143,50 @@ int kumo_runtime_parse_list(kumo_bytes_t json,
     return rc;
 }
 
+/* The size= of tmpfs options ("rw,size=64m,nosuid"): bytes, with an optional k/m/g suffix;
+ * 0 when absent or malformed. */
+static uint64_t tmpfs_size(const char *opts)
+{
+    const char *p = opts != NULL ? strstr(opts, "size=") : NULL;
+    if (p == NULL) {
+        return 0;
+    }
+    uint64_t v = 0;
+    for (p += 5; *p >= '0' && *p <= '9'; p++) {
+        if (kumo_u64_mul(v, 10, &v) != 0 || kumo_u64_add(v, (uint64_t)(*p - '0'), &v) != 0) {
+            return 0;
+        }
+    }
+    uint64_t unit = *p == 'k' || *p == 'K'   ? 1024u
+                    : *p == 'm' || *p == 'M' ? 1024u * 1024u
+                    : *p == 'g' || *p == 'G' ? 1024u * 1024u * 1024u
+                                             : 1u;
+    return kumo_u64_mul(v, unit, &v) == 0 ? v : 0;
+}
+
+/* The confinement fields of an inspect answer's HostConfig. */
+static void inspect_confinement(const json_t *hc, kumo_runtime_inspect_t *out)
+{
+    json_int_t swap = json_integer_value(json_object_get(hc, "MemorySwap"));
+    json_int_t pids = json_integer_value(json_object_get(hc, "PidsLimit"));
+    out->memory_swap_bytes = swap > 0 ? (uint64_t)swap : 0;
+    out->pids_limit = pids > 0 ? (uint64_t)pids : 0;
+    out->tmp_bytes =
+        tmpfs_size(json_string_value(json_object_get(json_object_get(hc, "Tmpfs"), "/tmp")));
+    size_t add = json_array_size(json_object_get(hc, "CapAdd"));
+    size_t drop = json_array_size(json_object_get(hc, "CapDrop"));
+    out->cap_add_count = add < UINT32_MAX ? (uint32_t)add : UINT32_MAX;
+    out->cap_drop_count = drop < UINT32_MAX ? (uint32_t)drop : UINT32_MAX;
+    out->readonly_rootfs = json_is_true(json_object_get(hc, "ReadonlyRootfs"));
+    const json_t *sec = json_object_get(hc, "SecurityOpt");
+    for (size_t i = 0; i < json_array_size(sec); i++) {
+        const char *s = json_string_value(json_array_get(sec, i));
+        out->no_new_privileges = out->no_new_privileges ||
+                                 (s != NULL && strncmp(s, "no-new-privileges", 17) == 0 &&
+                                  strcmp(s + 17, ":false") != 0 && strcmp(s + 17, "=false") != 0);
+    }
+}
+
 int kumo_runtime_parse_inspect(kumo_bytes_t json, kumo_runtime_inspect_t *out, kumo_err_ctx_t *err)
 {
     json_error_t jerr;
@@ -162,6 +206,7 @@ int kumo_runtime_parse_inspect(kumo_bytes_t json, kumo_runtime_inspect_t *out, k
     json_int_t mem = json_integer_value(json_object_get(hc, "Memory"));
     out->nano_cpus = cpus > 0 ? (uint64_t)cpus : 0;
     out->memory_bytes = mem > 0 ? (uint64_t)mem : 0;
+    inspect_confinement(hc, out);
     json_t *nets = json_object_get(json_object_get(root, "NetworkSettings"), "Networks");
     const char *ip = json_string_value(
         json_object_get(json_object_iter_value(json_object_iter(nets)), "IPAddress"));

@@ -5,6 +5,7 @@
  */
 #include "runtime/runtime.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -293,6 +294,36 @@ static json_t *rt_strv(const char *const *v)
     return a;
 }
 
+/* tmpfs options "rw,size=<bytes>". */
+static json_t *rt_tmpfs(uint64_t bytes)
+{
+    char opt[48];
+    (void)snprintf(opt, sizeof(opt), "rw,size=%" PRIu64, bytes);
+    return json_string(opt);
+}
+
+/* The confinement every container gets (runtime.h). */
+static void rt_confine(json_t *hc, uint64_t storage_bytes)
+{
+    (void)json_object_set_new(hc, "CapDrop", json_pack("[s]", "ALL"));
+    (void)json_object_set_new(hc, "CapAdd", json_pack("[s]", "NET_BIND_SERVICE"));
+    (void)json_object_set_new(hc, "SecurityOpt", json_pack("[s]", "no-new-privileges"));
+    (void)json_object_set_new(hc, "PidsLimit", json_integer(KUMO_RUNTIME_PIDS_MAX));
+    char log_max[32];
+    (void)snprintf(log_max, sizeof(log_max), "%u", KUMO_RUNTIME_LOG_BYTES_MAX);
+    (void)json_object_set_new(
+        hc, "LogConfig",
+        json_pack("{s:s, s:{s:s}}", "Type", "json-file", "Config", "max-size", log_max));
+    (void)json_object_set_new(hc, "ReadonlyRootfs", json_true());
+    json_t *tmpfs = json_object();
+    (void)json_object_set_new(
+        tmpfs, "/tmp",
+        rt_tmpfs(storage_bytes > 0 ? storage_bytes : KUMO_RUNTIME_TMP_BYTES_DEFAULT));
+    (void)json_object_set_new(tmpfs, "/run", rt_tmpfs(KUMO_RUNTIME_SCRATCH_BYTES));
+    (void)json_object_set_new(tmpfs, "/var/tmp", rt_tmpfs(KUMO_RUNTIME_SCRATCH_BYTES));
+    (void)json_object_set_new(hc, "Tmpfs", tmpfs);
+}
+
 static json_t *rt_host_config(const kumo_runtime_container_spec_t *spec)
 {
     json_t *hc = json_pack("{s:[{s:s, s:i, s:i}, {s:s, s:i, s:i}]}", "Ulimits", "Name", "nofile",
@@ -306,7 +337,9 @@ static json_t *rt_host_config(const kumo_runtime_container_spec_t *spec)
     }
     if (spec->memory_bytes > 0) {
         (void)json_object_set_new(hc, "Memory", json_integer((json_int_t)spec->memory_bytes));
+        (void)json_object_set_new(hc, "MemorySwap", json_integer((json_int_t)spec->memory_bytes));
     }
+    rt_confine(hc, spec->storage_bytes);
     if (spec->network != NULL) {
         (void)json_object_set_new(hc, "NetworkMode", json_string(spec->network));
     }

@@ -32,6 +32,17 @@
 #define KUMO_RUNTIME_ANSWER_BYTES_MAX (4u * 1024u * 1024u)
 #define KUMO_RUNTIME_LIST_COUNT_MAX   1024u
 
+/* Every container runs confined, whatever the image asks for: all capabilities dropped but
+ * NET_BIND_SERVICE, no-new-privileges, at most KUMO_RUNTIME_PIDS_MAX processes, swap equal to
+ * the memory limit (none beyond it), logs rotated at KUMO_RUNTIME_LOG_BYTES_MAX, a read-only
+ * root filesystem with tmpfs scratch: /tmp of the leased storage (KUMO_RUNTIME_TMP_BYTES_DEFAULT
+ * when none is given) and KUMO_RUNTIME_SCRATCH_BYTES each at /run and /var/tmp. tmpfs pages
+ * count against the container's memory limit, so writes can never exceed what was leased. */
+#define KUMO_RUNTIME_PIDS_MAX          512u
+#define KUMO_RUNTIME_LOG_BYTES_MAX     (10u * 1024u * 1024u)
+#define KUMO_RUNTIME_SCRATCH_BYTES     (16u * 1024u * 1024u)
+#define KUMO_RUNTIME_TMP_BYTES_DEFAULT (64u * 1024u * 1024u)
+
 typedef struct kumo_runtime kumo_runtime_t;
 
 typedef struct kumo_runtime_label {
@@ -56,8 +67,9 @@ typedef struct kumo_runtime_container_spec {
      * a workload reaches a workload of its deployment that runs at another provider (the
      * name resolves to the network gateway, where the provider forwards the port). */
     const char *const *extra_hosts;
-    uint64_t millicpu;     /* 0: unlimited */
-    uint64_t memory_bytes; /* 0: unlimited */
+    uint64_t millicpu;      /* 0: unlimited */
+    uint64_t memory_bytes;  /* 0: unlimited */
+    uint64_t storage_bytes; /* size of /tmp; 0: KUMO_RUNTIME_TMP_BYTES_DEFAULT */
     kumo_runtime_port_t ports[KUMO_RUNTIME_PORT_COUNT_MAX];
     uint32_t port_count;
     kumo_runtime_label_t labels[KUMO_RUNTIME_LABEL_COUNT_MAX];
@@ -141,6 +153,14 @@ typedef struct kumo_runtime_inspect {
     int exit_code;
     uint64_t nano_cpus;
     uint64_t memory_bytes;
+    /* The confinement (see KUMO_RUNTIME_PIDS_MAX): what the runtime reports it applied. */
+    uint64_t memory_swap_bytes; /* memory + swap; equal to memory_bytes: no swap */
+    uint64_t pids_limit;
+    uint64_t tmp_bytes;      /* size of the /tmp tmpfs, 0 if none */
+    uint32_t cap_add_count;  /* capabilities added beyond the runtime's defaults */
+    uint32_t cap_drop_count; /* capabilities dropped (the runtime lists them one by one) */
+    bool readonly_rootfs;
+    bool no_new_privileges;
     /* IPv4 address on its (first) network, "" if none: what other workloads of the
      * deployment put in their extra_hosts where the network has no DNS (podman with CNI and
      * no dnsname plugin, as on the test machine). */

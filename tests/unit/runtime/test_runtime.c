@@ -2,7 +2,8 @@
  * test_runtime.c - the Docker Engine API client against a real podman API service (runc) on
  * a private socket: networks (idempotent create, list by label, gateway, remove), a container
  * with CPU and memory limits, kumo labels, an alias and a published port that answers over
- * HTTP, listing by label with the labels parsed back, logs, removal; refusals: a missing
+ * HTTP, listing by label with the labels parsed back, the confinement every container gets
+ * as inspect reports it, logs, removal; refusals: a missing
  * image, a taken name, a socket nobody serves. Everything is labelled with this run's id and
  * removed at the end, also after a failure.
  */
@@ -137,6 +138,15 @@ static void test_container_lifecycle(void **state)
     assert_int_equal(in.nano_cpus, 500000000u);
     assert_int_equal(in.memory_bytes, 64u * 1024u * 1024u);
     assert_true(strlen(in.ip) >= 7); /* an address on the deployment network */
+    /* Confined whatever the image asks for: no swap, pids, capabilities, privileges, a
+     * read-only root with the default scratch. */
+    assert_int_equal(in.memory_swap_bytes, 64u * 1024u * 1024u);
+    assert_int_equal(in.pids_limit, KUMO_RUNTIME_PIDS_MAX);
+    assert_true(in.cap_drop_count >= 10u);
+    assert_int_equal(in.cap_add_count, 0);
+    assert_true(in.no_new_privileges);
+    assert_true(in.readonly_rootfs);
+    assert_int_equal(in.tmp_bytes, KUMO_RUNTIME_TMP_BYTES_DEFAULT);
     char url[64];
     (void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
     kumo_buf_t body;
