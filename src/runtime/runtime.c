@@ -302,7 +302,7 @@ static json_t *rt_tmpfs(uint64_t bytes)
     return json_string(opt);
 }
 
-/* The confinement every container gets (runtime.h). */
+/* The confinement of every container, as runtime.h describes it. */
 static void rt_confine(json_t *hc, uint64_t storage_bytes)
 {
     (void)json_object_set_new(hc, "CapDrop", json_pack("[s]", "ALL"));
