@@ -604,6 +604,79 @@ static void account_evict(kumo_node_mempool_t *mp, mp_account_t *a, uint32_t cls
     }
 }
 
+/* ---- consistency (slow-assert builds) ---- */
+
+/* Every heap holds its items in order with their positions recorded; an account is in a
+ * class's eviction heap exactly when it has a candidate there, and that candidate is what
+ * account_keys_compute finds. */
+static bool heap_is_valid(const mp_heap_t *h)
+{
+    for (size_t i = 0; i < h->count; i++) {
+        const mp_account_t *a = h->items[i];
+        if (i > 0 && heap_before(h, a, h->items[(i - 1u) / 2u])) {
+            return false;
+        }
+        if (h->kind != MP_HEAP_SELECT &&
+            (a->heap_pos[h->kind] != i + 1u || a->evict[h->kind] == NULL)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Counts and sums of one account against its list, and its candidates. */
+static bool account_is_valid(const mp_account_t *a)
+{
+    uint64_t bytes = 0;
+    uint64_t fees = 0;
+    uint32_t count = 0;
+    uint32_t lane = 0;
+    const kumo_node_mempool_entry_t *last = NULL;
+    for (const kumo_node_mempool_entry_t *e = a->first; e != NULL; e = e->account_next) {
+        if (e->account != a || e->tx.body->sequence != a->sequence_base + count) {
+            return false;
+        }
+        bytes += e->len;
+        fees += e->tx.body->fee;
+        count++;
+        lane += e->cls == MP_LANE ? 1u : 0u;
+        last = e;
+    }
+    mp_account_t copy = *a;
+    account_keys_compute(&copy);
+    return count > 0 && count == a->tx_count && lane == a->lane_count && bytes == a->bytes &&
+           fees == a->fee_pending && last == a->last &&
+           copy.evict[MP_GENERAL] == a->evict[MP_GENERAL] &&
+           copy.evict[MP_LANE] == a->evict[MP_LANE] &&
+           (a->evict[MP_GENERAL] != NULL) == (a->heap_pos[MP_GENERAL] != 0) &&
+           (a->evict[MP_LANE] != NULL) == (a->heap_pos[MP_LANE] != 0);
+}
+
+/* O(txs): the whole pool against its totals, tables and heaps. */
+static bool mempool_is_valid(const kumo_node_mempool_t *mp)
+{
+    uint64_t count[MP_CLASSES] = {0};
+    uint64_t bytes[MP_CLASSES] = {0};
+    size_t accounts = 0;
+    for (const mp_account_t *a = mp->accounts; a != NULL; a = a->list_next) {
+        if (!account_is_valid(a) || table_get(mp, &mp->by_addr, a->addr) != a) {
+            return false;
+        }
+        for (const kumo_node_mempool_entry_t *e = a->first; e != NULL; e = e->account_next) {
+            count[e->cls]++;
+            bytes[e->cls] += e->len;
+        }
+        accounts++;
+    }
+    return accounts == mp->by_addr.count &&
+           count[MP_GENERAL] + count[MP_LANE] == mp->by_hash.count &&
+           count[MP_GENERAL] == mp->class_tx_count[MP_GENERAL] &&
+           count[MP_LANE] == mp->class_tx_count[MP_LANE] &&
+           bytes[MP_GENERAL] == mp->class_bytes[MP_GENERAL] &&
+           bytes[MP_LANE] == mp->class_bytes[MP_LANE] && heap_is_valid(&mp->evict[MP_GENERAL]) &&
+           heap_is_valid(&mp->evict[MP_LANE]);
+}
+
 /* ---- add ---- */
 
 /* What an add found out before it changes anything: the tx's class and the accounts to
@@ -986,6 +1059,7 @@ int kumo_node_mempool_add(kumo_node_mempool_t *mp,
     KUMO_ASSERT(mp->class_tx_count[MP_LANE] <= mp->cfg.lane_tx_count_max);
     KUMO_ASSERT(mp->class_bytes[MP_GENERAL] <= mp->cfg.bytes_max);
     KUMO_ASSERT(mp->class_bytes[MP_LANE] <= mp->cfg.lane_bytes_max);
+    KUMO_ASSERT_SLOW(mempool_is_valid(mp));
     return 0;
 }
 
@@ -1093,6 +1167,10 @@ static void account_pop_included(kumo_node_mempool_t *mp, kumo_node_mempool_entr
     if (a->first == NULL) {
         a->last = NULL;
     }
+    /* The block consumed the head's sequence: the account's txs still start at its committed
+     * sequence, also when no re-check follows (update without env). */
+    KUMO_ASSERT(e->tx.body->sequence == a->sequence_base);
+    a->sequence_base++;
     entry_remove(mp, e);
 }
 
@@ -1180,5 +1258,6 @@ size_t kumo_node_mempool_update(kumo_node_mempool_t *mp,
         }
     }
     evict_heaps_rebuild(mp);
+    KUMO_ASSERT_SLOW(mempool_is_valid(mp));
     return dropped;
 }
