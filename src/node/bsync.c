@@ -216,6 +216,7 @@ static void bsync_on_block(node_cons_t *nc,
         return;
     }
     nc->synced_blocks++;
+    kumo_p2p_mark_useful(nc->p2p, id); /* a verified block we lacked */
     bsync_next(nc);
 }
 

@@ -14,6 +14,7 @@
 #include <yaml.h>
 
 #include "node/node_int.h"
+#include "p2p/p2p.h"
 
 /* A config file is a screenful of keys; 64 KiB bounds the read. */
 #define NODE_CFG_FILE_BYTES_MAX (64u * 1024u)
@@ -41,6 +42,14 @@ void kumo_node_cfg_default(kumo_node_cfg_t *cfg)
     (void)snprintf(cfg->log_level, sizeof(cfg->log_level), "%s", "info");
     cfg->timeout_propose_ms = 1000;
     cfg->timeout_vote_ms = 500;
+    kumo_p2p_cfg_t p2p;
+    kumo_p2p_cfg_default(&p2p);
+    cfg->p2p_inbound_count_max = p2p.inbound_count_max;
+    cfg->p2p_inbound_per_host_max = p2p.inbound_per_host_max;
+    cfg->p2p_pending_count_max = p2p.pending_count_max;
+    cfg->p2p_pending_per_host_max = p2p.pending_per_host_max;
+    cfg->p2p_useful_timeout_ms = p2p.useful_timeout_ms;
+    cfg->p2p_ban_ms = p2p.ban_ms;
 }
 
 /* ---- the fields: one table drives loading, validation and the written file ---- */
@@ -143,6 +152,36 @@ static const cfg_field_t cfg_fields[] = {
                   10,
                   600000,
                   "consensus: wait for more prevotes/precommits in round 0 (+ half per round)"),
+    CFG_NUM_FIELD(p2p_inbound_count_max,
+                  CFG_U32,
+                  0,
+                  KUMO_P2P_PEER_COUNT_MAX,
+                  "p2p: inbound peers that are not persistent peers (0: persistent only)"),
+    CFG_NUM_FIELD(p2p_inbound_per_host_max,
+                  CFG_U32,
+                  1,
+                  KUMO_P2P_PEER_COUNT_MAX,
+                  "p2p: of those, from one IPv4 address or IPv6 /64"),
+    CFG_NUM_FIELD(p2p_pending_count_max,
+                  CFG_U32,
+                  1,
+                  KUMO_P2P_PENDING_COUNT_MAX,
+                  "p2p: inbound connections still in the TLS handshake"),
+    CFG_NUM_FIELD(p2p_pending_per_host_max,
+                  CFG_U32,
+                  1,
+                  KUMO_P2P_PENDING_COUNT_MAX,
+                  "p2p: of those, from one host (leave room for validators sharing one)"),
+    CFG_NUM_FIELD(p2p_useful_timeout_ms,
+                  CFG_U32,
+                  1000,
+                  86400000,
+                  "p2p: a non-persistent peer that sends nothing useful for this long is dropped"),
+    CFG_NUM_FIELD(p2p_ban_ms,
+                  CFG_U32,
+                  1000,
+                  604800000,
+                  "p2p: how long a misbehaving non-persistent peer's key and host are refused"),
 };
 
 static int cfg_log_level_parse(const char *text, enum kumo_log_level *out)

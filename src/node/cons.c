@@ -637,8 +637,10 @@ cons_on_whole(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_by
     if (rc == KUMO_ELIMIT && nc->wal_full) {
         return; /* dropped unlogged; not the sender's fault */
     }
-    if (rc == KUMO_EDECODE || rc == KUMO_ESIG || rc == KUMO_EUNAUTH || rc == KUMO_EUNKNOWNMSG ||
-        rc == KUMO_ELIMIT) {
+    if (rc == 0) {
+        kumo_p2p_mark_useful(nc->p2p, id); /* verified and taken by the engine */
+    } else if (rc == KUMO_EDECODE || rc == KUMO_ESIG || rc == KUMO_EUNAUTH ||
+               rc == KUMO_EUNKNOWNMSG || rc == KUMO_ELIMIT) {
         /* Honest peers only send what they or a validator signed: drop the sender. */
         kumo_p2p_disconnect(nc->p2p, id, kumo_err_name(rc));
     } else if (rc < 0) {
@@ -738,7 +740,7 @@ static void cons_on_msg(void *ctx,
         if (kumo_node_tx_submit(nc->node, payload, hash, NULL) < 0) {
             break;
         }
-        break;
+        kumo_p2p_mark_useful(nc->p2p, id); /* a new valid tx */
         break;
     }
     case KUMO_P2P_CH_BLOCKSYNC:
@@ -827,6 +829,12 @@ static int cons_p2p_open(node_cons_t *nc, kumo_err_ctx_t *err)
     pc->chain_id = node->cfg.chain_id;
     pc->node_key = node->validator;
     pc->listen = node->cfg.p2p_listen[0] != '\0' ? node->cfg.p2p_listen : NULL;
+    pc->inbound_count_max = node->cfg.p2p_inbound_count_max;
+    pc->inbound_per_host_max = node->cfg.p2p_inbound_per_host_max;
+    pc->pending_count_max = node->cfg.p2p_pending_count_max;
+    pc->pending_per_host_max = node->cfg.p2p_pending_per_host_max;
+    pc->useful_timeout_ms = node->cfg.p2p_useful_timeout_ms;
+    pc->ban_ms = node->cfg.p2p_ban_ms;
     int rc = cons_peers_parse(node->cfg.persistent_peers, pc, err);
     kumo_p2p_callbacks_t cb = {
         .ctx = nc, .peer_up = cons_peer_up, .peer_down = cons_peer_down, .on_msg = cons_on_msg};

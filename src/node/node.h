@@ -50,6 +50,13 @@ typedef struct kumo_node_cfg {
     char persistent_peers[4096]; /* "id@host:port,..." */
     uint32_t timeout_propose_ms; /* 1000 */
     uint32_t timeout_vote_ms;    /* 500 */
+    /* Peer slots (src/p2p): persistent peers are exempt from all of these. */
+    uint32_t p2p_inbound_count_max;    /* 32 strangers */
+    uint32_t p2p_inbound_per_host_max; /* 4 */
+    uint32_t p2p_pending_count_max;    /* 32 inbound handshakes */
+    uint32_t p2p_pending_per_host_max; /* 8 */
+    uint32_t p2p_useful_timeout_ms;    /* 60000 */
+    uint32_t p2p_ban_ms;               /* 600000 */
 } kumo_node_cfg_t;
 
 /* Defaults for every field: home and chain_id empty (chain_id then comes from genesis.json),
@@ -58,7 +65,9 @@ typedef struct kumo_node_cfg {
  * mempool_account_tx_max 256, mempool_future_seq_max 64, mempool_account_bytes_max 4 MiB,
  * mempool_lane_tx_count_max 1000, mempool_lane_bytes_max 1 MiB, mempool_lane_account_tx_max 8,
  * block_tx_count_max 10000,
- * rpc_connection_max 256, rpc_body_bytes_max 1 MiB, sse_client_max 64, log_level "info".
+ * rpc_connection_max 256, rpc_body_bytes_max 1 MiB, sse_client_max 64, log_level "info",
+ * and the p2p slot limits of kumo_p2p_cfg_default (32 strangers, 4 per host, 32 pending
+ * handshakes, 8 per host, useful within 60 s, bans of 10 min).
  * A block_interval_ms of 0 (only through the struct, not the file) starts no block timer:
  * blocks are then produced only by kumo_node_block_produce (tests). */
 void kumo_node_cfg_default(kumo_node_cfg_t *cfg);

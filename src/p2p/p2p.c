@@ -1,7 +1,8 @@
 /*
  * p2p.c - TLS 1.3 links between nodes on libevent (p2p.h): listener, dialing with backoff,
  * handshake (TLS, then HELLO both ways), frames, bounded send queues, one connection per
- * peer. Not pure: sockets, timers, randomness (jitter). Loop thread only.
+ * peer. Not pure: sockets, timers, randomness (jitter). Loop thread only. Who may hold a
+ * connection (caps, usefulness, penalties, bans) is slots.c.
  *
  * A connection is freed only from the reaper event, never inside its own callbacks: dropping
  * marks it closing, detaches it from the peer table and queues it.
@@ -13,6 +14,8 @@
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -25,62 +28,19 @@
 #include <sodium.h>
 
 #include "log/log.h"
+#include "p2p/p2p_int.h"
 #include "p2p/p2p_wire.h"
-
-#define P2P_CONN_MAX (2u * KUMO_P2P_PEER_COUNT_MAX)
-
-typedef enum p2p_state {
-    P2P_TLS = 0,   /* TCP connect and TLS handshake */
-    P2P_HELLO = 1, /* TLS done, waiting for the peer's HELLO */
-    P2P_UP = 2,
-} p2p_state_t;
-
-typedef struct p2p_conn {
-    kumo_p2p_t *p2p;
-    struct bufferevent *bev;
-    struct event *timer; /* handshake deadline */
-    p2p_state_t state;
-    bool outbound;
-    bool closing;
-    int32_t persistent; /* index of the persistent peer dialed, or -1 */
-    uint8_t id[KUMO_TLS_NODE_ID_BYTES];
-    uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES];
-    struct p2p_conn *next_dead;
-} p2p_conn_t;
-
-typedef struct p2p_persistent {
-    kumo_p2p_t *owner;
-    int32_t index;
-    kumo_p2p_peer_addr_t addr;
-    uint32_t backoff_ms;
-    struct event *timer;
-    bool dialing;
-} p2p_persistent_t;
-
-struct kumo_p2p {
-    kumo_p2p_cfg_t cfg;
-    char chain_id[KUMO_CHAIN_ID_BYTES_MAX + 1];
-    kumo_crypto_keypair_t key;
-    uint8_t self_id[KUMO_TLS_NODE_ID_BYTES];
-    struct event_base *base;
-    kumo_p2p_callbacks_t cb;
-    void *server_ctx;
-    void *client_ctx;
-    struct evconnlistener *listener;
-    struct event *relisten; /* re-enables the listener after accept() failed */
-    char listen_addr[KUMO_P2P_ADDR_BYTES_MAX];
-    p2p_conn_t *conns[P2P_CONN_MAX];
-    p2p_persistent_t persistent[KUMO_P2P_PERSISTENT_PEER_MAX];
-    uint32_t persistent_count;
-    p2p_conn_t *dead;
-    struct event *reaper;
-    kumo_p2p_stats_t stats;
-};
 
 void kumo_p2p_cfg_default(kumo_p2p_cfg_t *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->peer_count_max = 32;
+    cfg->inbound_count_max = 32;
+    cfg->inbound_per_host_max = 4;
+    cfg->pending_count_max = 32;
+    cfg->pending_per_host_max = 8;
+    cfg->useful_timeout_ms = 60000;
+    cfg->ban_ms = 600000;
+    cfg->summary_interval_ms = 10000;
     cfg->send_queue_bytes_max = 16u * 1024u * 1024u;
     cfg->handshake_timeout_ms = 5000;
     cfg->redial_min_ms = 500;
@@ -158,14 +118,21 @@ int kumo_p2p_peer_addr_parse(const char *text, kumo_p2p_peer_addr_t *out, kumo_e
     return 0;
 }
 
-static void p2p_id_hex(const uint8_t id[KUMO_TLS_NODE_ID_BYTES], char out[KUMO_TLS_NODE_ID_HEX + 1])
+uint64_t p2p_now_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void p2p_id_hex(const uint8_t id[KUMO_TLS_NODE_ID_BYTES], char out[KUMO_TLS_NODE_ID_HEX + 1])
 {
     (void)sodium_bin2hex(out, KUMO_TLS_NODE_ID_HEX + 1, id, KUMO_TLS_NODE_ID_BYTES);
 }
 
 /* ---- connection table ---- */
 
-static p2p_conn_t *p2p_find_up(kumo_p2p_t *p2p, const uint8_t id[KUMO_TLS_NODE_ID_BYTES])
+p2p_conn_t *p2p_find_up(kumo_p2p_t *p2p, const uint8_t id[KUMO_TLS_NODE_ID_BYTES])
 {
     for (uint32_t i = 0; i < P2P_CONN_MAX; i++) {
         p2p_conn_t *c = p2p->conns[i];
@@ -174,15 +141,6 @@ static p2p_conn_t *p2p_find_up(kumo_p2p_t *p2p, const uint8_t id[KUMO_TLS_NODE_I
         }
     }
     return NULL;
-}
-
-static uint32_t p2p_conn_count(const kumo_p2p_t *p2p)
-{
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < P2P_CONN_MAX; i++) {
-        n += p2p->conns[i] != NULL ? 1u : 0u;
-    }
-    return n;
 }
 
 static bool p2p_slot_add(kumo_p2p_t *p2p, p2p_conn_t *c)
@@ -230,8 +188,7 @@ static void p2p_reap_cb(evutil_socket_t fd, short what, void *arg)
 
 static void p2p_redial_schedule(kumo_p2p_t *p2p, int32_t index);
 
-/* Drops a connection: detached now, freed by the reaper; peer_down if it was up. */
-static void p2p_drop(p2p_conn_t *c, const char *reason, bool bad)
+void p2p_drop(p2p_conn_t *c, const char *reason, bool bad)
 {
     if (c->closing) {
         return;
@@ -249,8 +206,12 @@ static void p2p_drop(p2p_conn_t *c, const char *reason, bool bad)
     }
     char hex[KUMO_TLS_NODE_ID_HEX + 1];
     p2p_id_hex(c->id, hex);
-    KUMO_LOG_INFO("p2p", "peer_dropped", "id=%s outbound=%d state=%d reason=\"%s\"", hex,
-                  c->outbound, (int)c->state, reason);
+    char host[KUMO_P2P_HOST_TEXT_BYTES];
+    kumo_p2p_host_format(&c->host, host);
+    /* Strangers and handshakes a flood can make are debug lines (counted, summarized). */
+    KUMO_LOG_AT(p2p_conn_is_loud(c) ? KUMO_LOG_LEVEL_INFO : KUMO_LOG_LEVEL_DEBUG, "p2p",
+                "peer_dropped", "id=%s host=%s outbound=%d state=%d reason=\"%s\"", hex, host,
+                c->outbound, (int)c->state, reason);
     bool was_up = c->state == P2P_UP;
     if (was_up && p2p->cb.peer_down != NULL) {
         p2p->cb.peer_down(p2p->cb.ctx, c->id);
@@ -345,7 +306,9 @@ static void p2p_up(p2p_conn_t *c)
     }
     char hex[KUMO_TLS_NODE_ID_HEX + 1];
     p2p_id_hex(c->id, hex);
-    KUMO_LOG_INFO("p2p", "peer_up", "id=%s outbound=%d", hex, c->outbound);
+    KUMO_LOG_AT(p2p_conn_is_loud(c) ? KUMO_LOG_LEVEL_INFO : KUMO_LOG_LEVEL_DEBUG, "p2p", "peer_up",
+                "id=%s outbound=%d", hex, c->outbound);
+    p2p_slot_up(c);
     if (p2p->cb.peer_up != NULL) {
         p2p->cb.peer_up(p2p->cb.ctx, c->id, c->pubkey);
     }
@@ -355,14 +318,15 @@ static void p2p_hello_recv(p2p_conn_t *c, kumo_bytes_t payload)
 {
     kumo_p2p_hello_t h;
     kumo_err_ctx_t err = {0};
+    /* The key is known by now: a bad HELLO is that peer's protocol violation. */
     if (kumo_p2p_hello_decode(payload, &h, &err) < 0) {
-        p2p_drop(c, err.detail, true);
+        p2p_penalty_add(c, KUMO_P2P_SCORE_BAN, err.detail);
     } else if (h.version != KUMO_P2P_PROTOCOL_VERSION) {
-        p2p_drop(c, "protocol version", true);
+        p2p_penalty_add(c, KUMO_P2P_SCORE_BAN, "protocol version");
     } else if (strcmp(h.chain_id, c->p2p->chain_id) != 0) {
-        p2p_drop(c, "other chain", true);
+        p2p_penalty_add(c, KUMO_P2P_SCORE_BAN, "other chain");
     } else if (memcmp(h.id, c->id, KUMO_TLS_NODE_ID_BYTES) != 0) {
-        p2p_drop(c, "hello id is not the certificate's", true);
+        p2p_penalty_add(c, KUMO_P2P_SCORE_BAN, "hello id is not the certificate's");
     } else {
         p2p_up(c);
     }
@@ -403,12 +367,12 @@ static void p2p_read_cb(struct bufferevent *bev, void *arg)
         size_t len = 0;
         kumo_err_ctx_t err = {0};
         if (kumo_p2p_frame_header_check(hdr, &channel, &len, &err) < 0) {
-            p2p_drop(c, err.detail, true);
+            p2p_penalty_add(c, KUMO_P2P_SCORE_BAN, err.detail);
             return;
         }
         bool hello = channel == KUMO_P2P_CH_HELLO;
         if (hello != (c->state == P2P_HELLO)) { /* checked before buffering the payload */
-            p2p_drop(c, hello ? "second hello" : "frame before hello", true);
+            p2p_penalty_add(c, KUMO_P2P_SCORE_BAN, hello ? "second hello" : "frame before hello");
             return;
         }
         if (evbuffer_get_length(in) < KUMO_P2P_FRAME_HEADER + len) {
@@ -438,6 +402,9 @@ static void p2p_tls_done(p2p_conn_t *c)
         return;
     }
     memcpy(c->id, id, sizeof(id));
+    if (!c->outbound && !p2p_inbound_identified(c)) {
+        return; /* refused (banned, or over the caps on strangers) */
+    }
     c->state = P2P_HELLO;
     int fd = (int)bufferevent_getfd(c->bev);
     int one = 1;
@@ -468,29 +435,40 @@ static void p2p_timeout_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     p2p_conn_t *c = arg;
+    if (c->closing) {
+        return;
+    }
     if (c->state != P2P_UP) {
         p2p_drop(c, "handshake timeout", true);
+        return;
     }
+    p2p_useful_check(c);
+}
+
+void p2p_timer_arm(p2p_conn_t *c, uint64_t ms)
+{
+    KUMO_ASSERT(c->timer != NULL);
+    struct timeval tv = {(time_t)(ms / 1000u), (suseconds_t)(ms % 1000u) * 1000};
+    (void)event_add(c->timer, &tv);
 }
 
 /* ---- connections: accept and dial ---- */
 
-/* A connection over fd (-1: to be connected). Owns fd from here on: on failure it is closed. */
-static p2p_conn_t *p2p_conn_new(kumo_p2p_t *p2p, evutil_socket_t fd, bool outbound)
+p2p_conn_t *p2p_conn_new(kumo_p2p_t *p2p, evutil_socket_t fd, bool outbound)
 {
-    p2p_conn_t *c =
-        p2p_conn_count(p2p) < p2p->cfg.peer_count_max ? kumo_calloc(1, sizeof(*c)) : NULL;
+    KUMO_ASSERT(fd >= 0);
+    p2p_conn_t *c = kumo_calloc(1, sizeof(*c));
     SSL *ssl = c != NULL ? SSL_new(outbound ? p2p->client_ctx : p2p->server_ctx) : NULL;
     if (ssl == NULL) {
         kumo_free(c);
-        if (fd >= 0) {
-            evutil_closesocket(fd);
-        }
+        evutil_closesocket(fd);
         return NULL;
     }
     c->p2p = p2p;
     c->outbound = outbound;
     c->persistent = -1;
+    c->cls = outbound ? P2P_PERSISTENT : P2P_PENDING;
+    c->since_ms = p2p_now_ms();
     c->bev = bufferevent_openssl_socket_new(
         p2p->base, fd, ssl, outbound ? BUFFEREVENT_SSL_CONNECTING : BUFFEREVENT_SSL_ACCEPTING,
         BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -498,32 +476,34 @@ static p2p_conn_t *p2p_conn_new(kumo_p2p_t *p2p, evutil_socket_t fd, bool outbou
     if (c->bev == NULL || c->timer == NULL || !p2p_slot_add(p2p, c)) {
         if (c->bev == NULL) {
             SSL_free(ssl);
-            if (fd >= 0) {
-                evutil_closesocket(fd);
-            }
+            evutil_closesocket(fd);
         }
         p2p_conn_free(c); /* a bev closes fd and frees ssl */
         return NULL;
     }
     bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
     bufferevent_setcb(c->bev, p2p_read_cb, NULL, p2p_event_cb, c);
-    struct timeval tv = {(time_t)(p2p->cfg.handshake_timeout_ms / 1000u),
-                         (suseconds_t)(p2p->cfg.handshake_timeout_ms % 1000u) * 1000};
-    (void)event_add(c->timer, &tv);
+    p2p_timer_arm(c, p2p->cfg.handshake_timeout_ms);
     (void)bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     return c;
 }
 
-static void p2p_accept_cb(
-    struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int socklen, void *arg)
+/* A non-blocking TCP socket connecting to sa (from the configured source host, if any); -1 if
+ * the connect failed at once. */
+static evutil_socket_t
+p2p_socket_connect(kumo_p2p_t *p2p, const struct sockaddr_storage *sa, socklen_t sa_len)
 {
-    (void)l;
-    (void)sa;
-    (void)socklen;
-    kumo_p2p_t *p2p = arg;
-    if (p2p_conn_new(p2p, fd, false) == NULL) {
-        KUMO_LOG_WARN("p2p", "inbound_refused", "reason=\"peer limit or memory\"");
+    int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
     }
+    bool bound = p2p->dial_source_len == 0 || p2p->dial_source.ss_family != sa->ss_family ||
+                 bind(fd, (const struct sockaddr *)&p2p->dial_source, p2p->dial_source_len) == 0;
+    if (!bound || (connect(fd, (const struct sockaddr *)sa, sa_len) != 0 && errno != EINPROGRESS)) {
+        (void)close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 static void p2p_dial(kumo_p2p_t *p2p, int32_t index)
@@ -535,20 +515,20 @@ static void p2p_dial(kumo_p2p_t *p2p, int32_t index)
     struct sockaddr_storage sa;
     socklen_t sa_len = 0;
     kumo_err_ctx_t err = {0};
-    p2p_conn_t *c = NULL;
+    evutil_socket_t fd = -1;
     if (p2p_addr_resolve(pp->addr.host_port, &sa, &sa_len, &err) == 0) {
-        c = p2p_conn_new(p2p, -1, true);
+        fd = p2p_socket_connect(p2p, &sa, sa_len);
     }
+    /* The TLS handshake starts once the socket is writable, i.e. connected. */
+    p2p_conn_t *c = fd >= 0 ? p2p_conn_new(p2p, fd, true) : NULL;
     if (c == NULL) {
         p2p_redial_schedule(p2p, index);
         return;
     }
     memcpy(c->id, pp->addr.id, KUMO_TLS_NODE_ID_BYTES);
+    c->host = pp->host;
     c->persistent = index;
     pp->dialing = true;
-    if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&sa, (int)sa_len) != 0) {
-        p2p_drop(c, "connect failed", false);
-    }
 }
 
 static void p2p_redial_cb(evutil_socket_t fd, short what, void *arg)
@@ -566,7 +546,12 @@ static void p2p_redial_schedule(kumo_p2p_t *p2p, int32_t index)
     uint32_t next = base >= p2p->cfg.redial_max_ms / 2u ? p2p->cfg.redial_max_ms : base * 2u;
     pp->backoff_ms = next;
     uint32_t jitter = randombytes_uniform(base / 4u + 1u);
-    uint32_t wait = base + jitter;
+    uint64_t wait = (uint64_t)base + jitter;
+    /* A peer dropped by its score is not redialed before its ban ends. */
+    uint64_t now = p2p_now_ms();
+    if (pp->ban_until_ms > now + wait) {
+        wait = pp->ban_until_ms - now;
+    }
     struct timeval tv = {(time_t)(wait / 1000u), (suseconds_t)(wait % 1000u) * 1000};
     (void)event_add(pp->timer, &tv);
 }
@@ -596,17 +581,6 @@ static void p2p_relisten_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     kumo_p2p_t *p2p = arg;
     (void)evconnlistener_enable(p2p->listener);
-}
-
-/* accept() failed (out of descriptors): pause the listener for a second, not a busy loop. */
-static void p2p_accept_error_cb(struct evconnlistener *l, void *arg)
-{
-    kumo_p2p_t *p2p = arg;
-    int e = EVUTIL_SOCKET_ERROR();
-    KUMO_LOG_WARN("p2p", "accept_failed", "error=\"%s\"", evutil_socket_error_to_string(e));
-    (void)evconnlistener_disable(l);
-    struct timeval one = {1, 0};
-    (void)event_add(p2p->relisten, &one);
 }
 
 static int p2p_listen(kumo_p2p_t *p2p, const char *addr, kumo_err_ctx_t *err)
@@ -657,6 +631,12 @@ p2p_persistent_add(kumo_p2p_t *p2p, const kumo_p2p_peer_addr_t *addr, kumo_err_c
     pp->owner = p2p;
     pp->index = (int32_t)n;
     pp->addr = *addr;
+    struct sockaddr_storage sa;
+    socklen_t sa_len = 0;
+    /* Its host lets a banned host's connections still reach TLS (the peer may share it). */
+    if (p2p_addr_resolve(addr->host_port, &sa, &sa_len, NULL) == 0) {
+        (void)kumo_p2p_host_from_sockaddr((const struct sockaddr *)&sa, sa_len, &pp->host);
+    }
     pp->timer = evtimer_new(p2p->base, p2p_redial_cb, pp);
     KUMO_ENSURE(pp->timer != NULL, err, KUMO_ENOMEM, "redial timer");
     p2p->persistent_count = n + 1u;
@@ -677,6 +657,43 @@ static int p2p_persistent_setup(kumo_p2p_t *p2p, kumo_err_ctx_t *err)
     return 0;
 }
 
+static bool p2p_cfg_is_valid(const kumo_p2p_cfg_t *cfg)
+{
+    return cfg->chain_id != NULL && strlen(cfg->chain_id) <= KUMO_CHAIN_ID_BYTES_MAX &&
+           cfg->node_key != NULL && cfg->persistent_count <= KUMO_P2P_PERSISTENT_PEER_MAX &&
+           cfg->inbound_count_max <= KUMO_P2P_PEER_COUNT_MAX && cfg->inbound_per_host_max >= 1 &&
+           cfg->pending_count_max >= 1 && cfg->pending_count_max <= KUMO_P2P_PENDING_COUNT_MAX &&
+           cfg->pending_per_host_max >= 1 && cfg->useful_timeout_ms >= 1 && cfg->ban_ms >= 1 &&
+           cfg->summary_interval_ms >= 1 && cfg->redial_min_ms >= 1 &&
+           cfg->redial_max_ms >= cfg->redial_min_ms && cfg->handshake_timeout_ms >= 1;
+}
+
+/* "host" (numeric) as the source address of our dials. */
+static int p2p_dial_source_set(kumo_p2p_t *p2p, const char *host, kumo_err_ctx_t *err)
+{
+    char host_port[KUMO_P2P_ADDR_BYTES_MAX];
+    bool v6 = strchr(host, ':') != NULL;
+    int n = snprintf(host_port, sizeof(host_port), "%s%s%s:0", v6 ? "[" : "", host, v6 ? "]" : "");
+    KUMO_ENSURE(n > 0 && (size_t)n < sizeof(host_port) && host[0] != '\0', err, KUMO_EINVAL,
+                "dial source '%s'", host);
+    return p2p_addr_resolve(host_port, &p2p->dial_source, &p2p->dial_source_len, err);
+}
+
+static int p2p_open_parts(kumo_p2p_t *p2p, const kumo_p2p_cfg_t *cfg, kumo_err_ctx_t *err)
+{
+    p2p->reaper = evtimer_new(p2p->base, p2p_reap_cb, p2p);
+    p2p->summary = evtimer_new(p2p->base, p2p_summary_cb, p2p);
+    KUMO_ENSURE(p2p->reaper != NULL && p2p->summary != NULL, err, KUMO_ENOMEM, "p2p timers");
+    if (cfg->dial_source != NULL) {
+        KUMO_GUARD(p2p_dial_source_set(p2p, cfg->dial_source, err));
+    }
+    KUMO_GUARD(p2p_tls_setup(p2p, err));
+    if (cfg->listen != NULL) {
+        KUMO_GUARD(p2p_listen(p2p, cfg->listen, err));
+    }
+    return p2p_persistent_setup(p2p, err);
+}
+
 int kumo_p2p_open(const kumo_p2p_cfg_t *cfg,
                   struct event_base *base,
                   const kumo_p2p_callbacks_t *cb,
@@ -684,29 +701,20 @@ int kumo_p2p_open(const kumo_p2p_cfg_t *cfg,
                   kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(cfg != NULL && base != NULL && cb != NULL && out != NULL);
-    KUMO_ENSURE(cfg->chain_id != NULL && strlen(cfg->chain_id) <= KUMO_CHAIN_ID_BYTES_MAX &&
-                    cfg->node_key != NULL &&
-                    cfg->persistent_count <= KUMO_P2P_PERSISTENT_PEER_MAX &&
-                    cfg->peer_count_max >= 1 && cfg->peer_count_max <= KUMO_P2P_PEER_COUNT_MAX &&
-                    cfg->redial_min_ms >= 1 && cfg->redial_max_ms >= cfg->redial_min_ms &&
-                    cfg->handshake_timeout_ms >= 1,
-                err, KUMO_EINVAL, "p2p config out of range");
+    KUMO_ENSURE(p2p_cfg_is_valid(cfg), err, KUMO_EINVAL, "p2p config out of range");
     kumo_p2p_t *p2p = kumo_calloc(1, sizeof(*p2p));
     KUMO_ENSURE(p2p != NULL, err, KUMO_ENOMEM, "p2p");
     p2p->cfg = *cfg;
     p2p->cfg.chain_id = NULL;
     p2p->cfg.node_key = NULL;
     p2p->cfg.listen = NULL;
+    p2p->cfg.dial_source = NULL;
     (void)snprintf(p2p->chain_id, sizeof(p2p->chain_id), "%s", cfg->chain_id);
     p2p->key = *cfg->node_key;
     kumo_tls_node_id(p2p->key.pubkey, p2p->self_id);
     p2p->base = base;
     p2p->cb = *cb;
-    p2p->reaper = evtimer_new(base, p2p_reap_cb, p2p);
-    int rc = p2p->reaper != NULL ? 0 : kumo_err_set(err, KUMO_ENOMEM, "reaper");
-    rc = rc == 0 ? p2p_tls_setup(p2p, err) : rc;
-    rc = rc == 0 && cfg->listen != NULL ? p2p_listen(p2p, cfg->listen, err) : rc;
-    rc = rc == 0 ? p2p_persistent_setup(p2p, err) : rc;
+    int rc = p2p_open_parts(p2p, cfg, err);
     if (rc < 0) {
         kumo_p2p_close(p2p);
         return rc;
@@ -739,6 +747,9 @@ void kumo_p2p_close(kumo_p2p_t *p2p)
     }
     if (p2p->reaper != NULL) {
         event_free(p2p->reaper);
+    }
+    if (p2p->summary != NULL) {
+        event_free(p2p->summary);
     }
     kumo_tls_ctx_free(p2p->server_ctx);
     kumo_tls_ctx_free(p2p->client_ctx);
@@ -791,40 +802,17 @@ int kumo_p2p_dial(kumo_p2p_t *p2p, const kumo_p2p_peer_addr_t *peer, kumo_err_ct
     return p2p_persistent_add(p2p, peer, err);
 }
 
-void kumo_p2p_disconnect(kumo_p2p_t *p2p,
-                         const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
-                         const char *reason)
-{
-    p2p_conn_t *c = p2p_find_up(p2p, id);
-    if (c != NULL) {
-        p2p_drop(c, reason, true);
-    }
-}
-
-void kumo_p2p_penalize(kumo_p2p_t *p2p,
-                       const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
-                       uint32_t points,
-                       const char *reason)
-{
-    (void)points;
-    kumo_p2p_disconnect(p2p, id, reason);
-}
-
-void kumo_p2p_mark_useful(kumo_p2p_t *p2p, const uint8_t id[KUMO_TLS_NODE_ID_BYTES])
-{
-    (void)p2p;
-    (void)id;
-}
-
 void kumo_p2p_stats_get(const kumo_p2p_t *p2p, kumo_p2p_stats_t *out)
 {
     *out = p2p->stats;
     out->peers = 0;
     out->pending = 0;
+    out->strangers = 0;
     for (uint32_t i = 0; i < P2P_CONN_MAX; i++) {
         const p2p_conn_t *c = p2p->conns[i];
         out->peers += c != NULL && c->state == P2P_UP ? 1u : 0u;
         out->pending += c != NULL && c->state != P2P_UP ? 1u : 0u;
+        out->strangers += c != NULL && c->cls == P2P_STRANGER ? 1u : 0u;
     }
 }
 

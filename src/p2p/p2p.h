@@ -16,6 +16,21 @@
  * to 30 s, with jitter) while disconnected. At most one connection per peer id: when both
  * dialed each other, the connection dialed by the lower node id is kept.
  *
+ * Admission (docs/design.md, P2P): persistent peers (dialed, or inbound once their key shows
+ * a persistent id) are never subject to the limits on strangers. An inbound connection is
+ * "pending" until TLS shows its key; pending connections are capped in total and per host
+ * (IPv4 address, IPv6 /64): over the per-host cap the host's oldest pending connection is
+ * evicted if it is older than a quarter of the handshake deadline, else the new one is
+ * refused; over the total cap the host with the most pending connections loses its oldest
+ * one if it has more than the newcomer's host, else the newcomer is refused. An identified
+ * stranger is admitted within inbound_count_max (never more than the peer table leaves after
+ * the persistent peers) and inbound_per_host_max, and is dropped unless the application marks
+ * it useful at least once every useful_timeout_ms. Penalties add up per connection; at
+ * KUMO_P2P_SCORE_BAN a stranger's id and host are banned for ban_ms, a persistent peer is
+ * dropped and refused only until its next redial (escalating like the redial backoff).
+ * Refusals, evictions and stranger churn are counted and logged as one summary line per
+ * summary_interval_ms, never one line per connection.
+ *
  * Loop thread only; every callback runs on the loop; callbacks may call kumo_p2p_send/
  * broadcast/disconnect but not kumo_p2p_close.
  */
@@ -32,11 +47,19 @@
 #include "crypto/crypto.h"
 #include "tls/tls.h"
 
+/* Peers up at once (persistent + strangers): the size of the application's per-peer tables. */
 #define KUMO_P2P_PEER_COUNT_MAX      64u
 #define KUMO_P2P_PERSISTENT_PEER_MAX 64u
-#define KUMO_P2P_ADDR_BYTES_MAX      128u /* "host:port" */
-#define KUMO_P2P_HELLO_BYTES_MAX     512u
-#define KUMO_P2P_PROTOCOL_VERSION    1u
+/* Inbound connections in TCP/TLS at once: each holds a socket and a TLS state (~50 KiB). */
+#define KUMO_P2P_PENDING_COUNT_MAX 64u
+/* Ban table entries (ids and hosts); when full, the ban that ends soonest is replaced. */
+#define KUMO_P2P_BAN_COUNT_MAX 256u
+/* Penalty points at which a peer is banned (kumo_p2p_penalize; a protocol violation or
+ * kumo_p2p_disconnect counts this much at once). */
+#define KUMO_P2P_SCORE_BAN        100u
+#define KUMO_P2P_ADDR_BYTES_MAX   128u /* "host:port" */
+#define KUMO_P2P_HELLO_BYTES_MAX  512u
+#define KUMO_P2P_PROTOCOL_VERSION 1u
 
 /* Channels and their maximum payload sizes. */
 typedef enum kumo_p2p_channel {
@@ -80,7 +103,16 @@ typedef struct kumo_p2p_cfg {
     const char *listen;                    /* "host:port"; port 0 picks one; NULL: no listener */
     kumo_p2p_peer_addr_t persistent[KUMO_P2P_PERSISTENT_PEER_MAX];
     uint32_t persistent_count;
-    uint32_t peer_count_max;       /* inbound + outbound, <= PEER_COUNT_MAX; default 32 */
+    /* Strangers (inbound, not persistent) past TLS, <= PEER_COUNT_MAX; default 32; 0: only
+     * persistent peers. At most PEER_COUNT_MAX - persistent count are admitted. */
+    uint32_t inbound_count_max;
+    uint32_t inbound_per_host_max; /* strangers from one host, >= 1; default 4 */
+    uint32_t pending_count_max;    /* inbound before TLS, 1..PENDING_COUNT_MAX; default 32 */
+    uint32_t pending_per_host_max; /* of those from one host, >= 1; default 8 */
+    uint32_t useful_timeout_ms;    /* a stranger not useful for this long is dropped; 60000 */
+    uint32_t ban_ms;               /* a stranger's ban (id and host); default 600000 */
+    uint32_t summary_interval_ms;  /* at most one summary log line per; default 10000 */
+    const char *dial_source;       /* numeric host our dials come from; NULL: any */
     uint64_t send_queue_bytes_max; /* per peer; default 16 MiB */
     uint32_t handshake_timeout_ms; /* TLS + HELLO; default 5000 */
     uint32_t redial_min_ms;        /* default 500 */
@@ -122,29 +154,41 @@ uint32_t kumo_p2p_broadcast(kumo_p2p_t *p2p, uint8_t channel, kumo_bytes_t paylo
  * own id are skipped at open: a shared peer list may name this node.) */
 KUMO_MUST_USE int
 kumo_p2p_dial(kumo_p2p_t *p2p, const kumo_p2p_peer_addr_t *peer, kumo_err_ctx_t *err);
-/* Drops a peer for misbehaviour (reason is logged and counted); a persistent peer is
- * redialed after backoff. */
+/* Drops a peer for misbehaviour (reason is logged and counted): a penalty of
+ * KUMO_P2P_SCORE_BAN, so a stranger is banned; a persistent peer is redialed after backoff. */
 void kumo_p2p_disconnect(kumo_p2p_t *p2p,
                          const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
                          const char *reason);
 
 /* Misbehaviour short of a protocol violation (a claimed height never served, a useless or
- * slow answer): lowers the peer's score by points; a peer whose score falls to the ban
- * threshold is dropped and refused for a while. reason is logged. */
+ * slow answer): adds points to the connection's penalty; at KUMO_P2P_SCORE_BAN the peer is
+ * dropped and refused for a while (a stranger: its id and host for ban_ms; a persistent peer:
+ * until its next redial, at most redial_max_ms). reason is logged (debug for strangers). No
+ * effect if the peer is not connected. */
 void kumo_p2p_penalize(kumo_p2p_t *p2p,
                        const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
                        uint32_t points,
                        const char *reason);
 /* The application verified and acted on something this peer sent (a valid consensus message,
- * a verified block, an accepted tx): the peer is useful and keeps its slot. */
+ * a verified block, an accepted tx): the peer is useful and keeps its slot for another
+ * useful_timeout_ms. Cheap (a clock read); no effect if the peer is not connected. */
 void kumo_p2p_mark_useful(kumo_p2p_t *p2p, const uint8_t id[KUMO_TLS_NODE_ID_BYTES]);
 
 typedef struct kumo_p2p_stats {
     uint32_t peers;
-    uint32_t pending; /* connections still in TCP connect, TLS or HELLO */
+    uint32_t pending;   /* connections still in TCP connect, TLS or HELLO */
+    uint32_t strangers; /* inbound connections past TLS that are not persistent peers */
     uint64_t frames_in, frames_out, bytes_in, bytes_out;
-    uint64_t dropped_send;    /* frames refused by a full queue */
-    uint64_t disconnects_bad; /* peers dropped for bad frames, ids, hellos or by the app */
+    uint64_t dropped_send;       /* frames refused by a full queue */
+    uint64_t disconnects_bad;    /* peers dropped for bad frames, ids, hellos or by the app */
+    uint64_t refused_pending;    /* inbound refused at accept: pending caps */
+    uint64_t refused_banned;     /* inbound refused: banned host or id */
+    uint64_t refused_inbound;    /* strangers refused after TLS: inbound caps */
+    uint64_t evicted_pending;    /* pending connections evicted by newer ones */
+    uint64_t dropped_idle;       /* strangers dropped as not useful in time */
+    uint64_t bans;               /* bans issued (strangers) and persistent peers dropped by score */
+    uint64_t accept_failures;    /* accept() errors (out of descriptors) */
+    uint64_t strangers_admitted; /* strangers that completed the handshake */
 } kumo_p2p_stats_t;
 void kumo_p2p_stats_get(const kumo_p2p_t *p2p, kumo_p2p_stats_t *out);
 /* Connected peer ids (up to cap); returns the count written. */

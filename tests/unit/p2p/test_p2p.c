@@ -86,9 +86,10 @@ static void peer_of(const tnode_t *n, kumo_p2p_peer_addr_t *out)
 typedef struct topts {
     const char *chain;
     const char *listen;
+    const char *source; /* dial from this host */
     uint64_t queue_max;
     uint32_t handshake_ms;
-    uint32_t peer_max;
+    void (*tweak)(kumo_p2p_cfg_t *cfg); /* more settings */
 } topts_t;
 
 /* A node keyed by tag, dialing peers. */
@@ -105,8 +106,9 @@ static void node_open_opts(
     cfg.redial_min_ms = 20;
     cfg.redial_max_ms = 200;
     cfg.handshake_timeout_ms = o->handshake_ms > 0 ? o->handshake_ms : 2000;
-    if (o->peer_max > 0) {
-        cfg.peer_count_max = o->peer_max;
+    cfg.dial_source = o->source;
+    if (o->tweak != NULL) {
+        o->tweak(&cfg);
     }
     if (o->queue_max > 0) {
         cfg.send_queue_bytes_max = o->queue_max;
@@ -308,6 +310,7 @@ typedef enum raw_mode {
 
 typedef struct raw_peer {
     char addr[64];
+    const char *src; /* bind to this source host (NULL: 127.0.0.1) */
     uint8_t tag;
     raw_mode_t mode;
     uint8_t version; /* of the HELLO; 0: ours */
@@ -318,7 +321,7 @@ typedef struct raw_peer {
     int done; /* set (atomically) once the thread saw the connection close */
 } raw_peer_t;
 
-static int raw_connect(const char *addr)
+static int raw_connect(const char *addr, const char *src)
 {
     char host[64];
     (void)snprintf(host, sizeof(host), "%s", addr);
@@ -328,7 +331,10 @@ static int raw_connect(const char *addr)
     sa.sin_port = htons((uint16_t)strtoul(colon + 1, NULL, 10));
     (void)inet_pton(AF_INET, host, &sa.sin_addr);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+    struct sockaddr_in from = {.sin_family = AF_INET};
+    (void)inet_pton(AF_INET, src != NULL ? src : "127.0.0.1", &from.sin_addr);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0 ||
+        connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         abort(); /* not a cmocka assert: this is another thread */
     }
     return fd;
@@ -381,7 +387,7 @@ static void raw_tls(raw_peer_t *rp, int fd)
 static void *raw_peer_run(void *arg)
 {
     raw_peer_t *rp = arg;
-    int fd = raw_connect(rp->addr);
+    int fd = raw_connect(rp->addr, rp->src);
     if (rp->mode == RAW_TLS) {
         raw_tls(rp, fd);
     } else {
@@ -431,25 +437,61 @@ static void test_bad_frames_drop_only_the_sender(void **state)
     tnode_t a;
     tnode_t b;
     node_open(&a, 21, "127.0.0.1:0", NULL, 0);
-    node_open(&b, 22, NULL, (const tnode_t *const[]){&a}, 1);
-    RUN_UNTIL(peers_of(&a) == 1 && peers_of(&b) == 1);
+    node_open(&b, 22, "127.0.0.1:0", (const tnode_t *const[]){&a}, 1);
+    kumo_p2p_peer_addr_t pb;
+    peer_of(&b, &pb);
+    assert_int_equal(kumo_p2p_dial(a.p, &pb, NULL), 0); /* b is a persistent peer of a */
+    RUN_UNTIL(peers_of(&a) == 1 && peers_of(&b) == 1 && settled(&a) && settled(&b));
+    /* Each violation bans the stranger's host: every case comes from a host of its own. */
     const raw_peer_t cases[] = {
-        {.tag = 31, .mode = RAW_GARBAGE},
-        {.tag = 32, .mode = RAW_TLS, .after = oversized, .after_len = sizeof(oversized)},
+        {.tag = 31, .src = "127.0.0.31", .mode = RAW_GARBAGE},
+        {.tag = 32,
+         .src = "127.0.0.32",
+         .mode = RAW_TLS,
+         .after = oversized,
+         .after_len = sizeof(oversized)},
         {.tag = 33,
+         .src = "127.0.0.33",
          .mode = RAW_TLS,
          .after = unknown_channel,
          .after_len = sizeof(unknown_channel)},
-        {.tag = 34, .mode = RAW_TLS, .after = hello_again, .after_len = sizeof(hello_again)},
-        {.tag = 35, .mode = RAW_TLS, .after = empty_frame, .after_len = sizeof(empty_frame)},
-        {.tag = 36, .mode = RAW_TLS, .first = data_frame, .first_len = sizeof(data_frame)},
-        {.tag = 37, .mode = RAW_TLS, .first = bad_hello, .first_len = sizeof(bad_hello)},
-        {.tag = 38, .mode = RAW_TLS, .version = 2},
+        {.tag = 34,
+         .src = "127.0.0.34",
+         .mode = RAW_TLS,
+         .after = hello_again,
+         .after_len = sizeof(hello_again)},
+        {.tag = 35,
+         .src = "127.0.0.35",
+         .mode = RAW_TLS,
+         .after = empty_frame,
+         .after_len = sizeof(empty_frame)},
+        {.tag = 36,
+         .src = "127.0.0.36",
+         .mode = RAW_TLS,
+         .first = data_frame,
+         .first_len = sizeof(data_frame)},
+        {.tag = 37,
+         .src = "127.0.0.37",
+         .mode = RAW_TLS,
+         .first = bad_hello,
+         .first_len = sizeof(bad_hello)},
+        {.tag = 38, .src = "127.0.0.38", .mode = RAW_TLS, .version = 2},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         raw_case(&a, &b, cases[i]);
     }
-    /* The app can drop a peer too (a bad consensus message); b redials. */
+    /* A banned host's next connection is refused before TLS, counted, not logged per line. */
+    uint64_t refused0 = stats_of(&a).refused_banned;
+    raw_peer_t again = {.tag = 39, .src = "127.0.0.32", .mode = RAW_SILENT_TCP};
+    (void)snprintf(again.addr, sizeof(again.addr), "%s", kumo_p2p_listen_addr(a.p));
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, raw_peer_run, &again), 0);
+    RUN_UNTIL(__atomic_load_n(&again.done, __ATOMIC_SEQ_CST) == 1);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(stats_of(&a).refused_banned, refused0 + 1u);
+    assert_int_equal(stats_of(&a).bans, 7);
+    /* The app can drop a peer too (a bad consensus message): a persistent peer is only kept
+     * away until its redial, so a and b reconnect. */
     uint8_t bid[KUMO_TLS_NODE_ID_BYTES];
     id_of(&b, bid);
     uint64_t bad0 = bad_of(&a);
@@ -478,25 +520,233 @@ static void test_handshake_timeout(void **state)
     kumo_p2p_close(a.p);
 }
 
-static void test_peer_limit(void **state)
+/* ---- slots: caps, usefulness, penalties (the rules are in admit.c, tables in test_admit.c) */
+
+static uint64_t pending_of(const tnode_t *n)
+{
+    return stats_of(n).pending;
+}
+
+/* A silent TCP client from src, run on its own thread until a closes it. */
+static void silent_start(const tnode_t *a, raw_peer_t *rp, const char *src, pthread_t *t)
+{
+    memset(rp, 0, sizeof(*rp));
+    rp->mode = RAW_SILENT_TCP;
+    rp->src = src;
+    (void)snprintf(rp->addr, sizeof(rp->addr), "%s", kumo_p2p_listen_addr(a->p));
+    assert_int_equal(pthread_create(t, NULL, raw_peer_run, rp), 0);
+}
+
+/* A stranger dialing a from src (a does not know it). */
+static void stranger_open(tnode_t *s, uint8_t tag, const char *src, const tnode_t *a)
+{
+    topts_t o = {.source = src};
+    node_open_opts(s, tag, &o, (const tnode_t *const[]){a}, 1);
+}
+
+/* Makes the node with id_of(p) a persistent peer of a at an address where nothing listens, so
+ * only p's own dials connect them (inbound at a). */
+static void persistent_unreachable(tnode_t *a, const tnode_t *p)
+{
+    kumo_p2p_peer_addr_t pa;
+    id_of(p, pa.id);
+    (void)snprintf(pa.host_port, sizeof(pa.host_port), "127.0.0.1:1");
+    assert_int_equal(kumo_p2p_dial(a->p, &pa, NULL), 0);
+}
+
+static void caps_strangers(kumo_p2p_cfg_t *cfg)
+{
+    cfg->inbound_count_max = 2;
+    cfg->inbound_per_host_max = 1;
+}
+
+static void test_stranger_caps(void **state)
 {
     (void)state;
     tnode_t a;
-    tnode_t b;
-    topts_t o = {.listen = "127.0.0.1:0", .peer_max = 1};
-    node_open_opts(&a, 75, &o, NULL, 0);
-    node_open(&b, 76, NULL, (const tnode_t *const[]){&a}, 1);
-    RUN_UNTIL(peers_of(&a) == 1 && peers_of(&b) == 1);
-    /* Full: the next TCP connection is closed at once (not misbehaviour, not counted). */
-    raw_peer_t rp = {.tag = 77, .mode = RAW_SILENT_TCP};
-    (void)snprintf(rp.addr, sizeof(rp.addr), "%s", kumo_p2p_listen_addr(a.p));
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, raw_peer_run, &rp), 0);
-    RUN_UNTIL(__atomic_load_n(&rp.done, __ATOMIC_SEQ_CST) == 1);
-    assert_int_equal(pthread_join(t, NULL), 0);
+    topts_t o = {.listen = "127.0.0.1:0", .tweak = caps_strangers};
+    node_open_opts(&a, 100, &o, NULL, 0);
+    tnode_t s[4];
+    stranger_open(&s[0], 101, "127.0.0.2", &a);
+    RUN_UNTIL(s[0].ups == 1 && stats_of(&a).strangers == 1);
+    /* Over the per-host cap: refused after TLS (the key is only known then), counted. */
+    stranger_open(&s[1], 102, "127.0.0.2", &a);
+    RUN_UNTIL(stats_of(&a).refused_inbound >= 1);
+    kumo_p2p_close(s[1].p);
+    stranger_open(&s[2], 103, "127.0.0.3", &a);
+    RUN_UNTIL(s[2].ups == 1 && stats_of(&a).strangers == 2);
+    /* Over the total cap. */
+    stranger_open(&s[3], 104, "127.0.0.4", &a);
+    RUN_UNTIL(stats_of(&a).refused_inbound >= 2);
+    kumo_p2p_close(s[3].p);
+    assert_int_equal(s[1].ups + s[3].ups, 0);
+    /* A persistent peer is not a stranger: it gets in from a host at its cap, past the total. */
+    tnode_t p;
+    memset(&p, 0, sizeof(p));
+    key_make(105, &p.kp);
+    persistent_unreachable(&a, &p);
+    stranger_open(&p, 105, "127.0.0.2", &a);
+    RUN_UNTIL(p.ups == 1 && peers_of(&a) == 3);
+    assert_int_equal(stats_of(&a).strangers, 2);
     assert_int_equal(bad_of(&a), 0);
-    assert_int_equal(peers_of(&a), 1);
-    assert_true(settled(&a));
+    kumo_p2p_close(p.p);
+    kumo_p2p_close(s[2].p);
+    kumo_p2p_close(s[0].p);
+    kumo_p2p_close(a.p);
+}
+
+static void caps_pending(kumo_p2p_cfg_t *cfg)
+{
+    cfg->pending_count_max = 3;
+    cfg->pending_per_host_max = 2;
+    cfg->inbound_count_max = 0; /* only persistent peers */
+}
+
+static void test_pending_caps(void **state)
+{
+    (void)state;
+    tnode_t a;
+    /* A long handshake deadline: no silent client is stale (evictable by its own host). */
+    topts_t o = {.listen = "127.0.0.1:0", .handshake_ms = 60000, .tweak = caps_pending};
+    node_open_opts(&a, 110, &o, NULL, 0);
+    raw_peer_t rp[6];
+    pthread_t t[6];
+    silent_start(&a, &rp[0], "127.0.0.2", &t[0]);
+    silent_start(&a, &rp[1], "127.0.0.2", &t[1]);
+    RUN_UNTIL(pending_of(&a) == 2);
+    /* Host at its cap, nothing stale: refused at once, not counted as misbehaviour. */
+    silent_start(&a, &rp[2], "127.0.0.2", &t[2]);
+    RUN_UNTIL(__atomic_load_n(&rp[2].done, __ATOMIC_SEQ_CST) == 1);
+    assert_int_equal(stats_of(&a).refused_pending, 1);
+    silent_start(&a, &rp[3], "127.0.0.3", &t[3]);
+    RUN_UNTIL(pending_of(&a) == 3);
+    /* Total cap: the host holding the most pending connections loses its oldest. */
+    silent_start(&a, &rp[4], "127.0.0.4", &t[4]);
+    RUN_UNTIL(__atomic_load_n(&rp[0].done, __ATOMIC_SEQ_CST) == 1 &&
+              stats_of(&a).evicted_pending == 1 && pending_of(&a) == 3);
+    /* Every host holds one now: a host that already holds its share is refused. */
+    silent_start(&a, &rp[5], "127.0.0.3", &t[5]);
+    RUN_UNTIL(__atomic_load_n(&rp[5].done, __ATOMIC_SEQ_CST) == 1);
+    assert_int_equal(stats_of(&a).refused_pending, 2);
+    /* A persistent peer from a host holding none gets in, and past inbound_count_max 0. */
+    tnode_t p;
+    memset(&p, 0, sizeof(p));
+    key_make(111, &p.kp);
+    persistent_unreachable(&a, &p);
+    stranger_open(&p, 111, "127.0.0.1", &a);
+    RUN_UNTIL(p.ups == 1 && peers_of(&a) == 1);
+    assert_int_equal(stats_of(&a).evicted_pending, 2);
+    assert_int_equal(bad_of(&a), 0);
+    kumo_p2p_close(p.p);
+    kumo_p2p_close(a.p); /* its sockets close on the next loop turns: the clients end */
+    RUN_UNTIL(__atomic_load_n(&rp[1].done, __ATOMIC_SEQ_CST) == 1 &&
+              __atomic_load_n(&rp[3].done, __ATOMIC_SEQ_CST) == 1 &&
+              __atomic_load_n(&rp[4].done, __ATOMIC_SEQ_CST) == 1);
+    for (size_t i = 0; i < 6; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    }
+}
+
+static void useful_short(kumo_p2p_cfg_t *cfg)
+{
+    cfg->useful_timeout_ms = 2000;
+}
+
+static void test_useful_timeout(void **state)
+{
+    (void)state;
+    tnode_t a;
+    topts_t o = {.listen = "127.0.0.1:0", .tweak = useful_short};
+    node_open_opts(&a, 120, &o, NULL, 0);
+    tnode_t idle;
+    tnode_t busy;
+    tnode_t p;
+    stranger_open(&idle, 121, "127.0.0.2", &a);
+    stranger_open(&busy, 122, "127.0.0.3", &a);
+    node_open(&p, 123, "127.0.0.1:0", (const tnode_t *const[]){&a}, 1);
+    kumo_p2p_peer_addr_t pp;
+    peer_of(&p, &pp);
+    assert_int_equal(kumo_p2p_dial(a.p, &pp, NULL), 0);
+    RUN_UNTIL(idle.ups == 1 && busy.ups == 1 && peers_of(&a) == 3);
+    uint8_t busy_id[KUMO_TLS_NODE_ID_BYTES];
+    id_of(&busy, busy_id);
+    /* busy is useful on every loop turn; idle never is; p is persistent and never needs to be. */
+    uint64_t deadline = now_ms() + 30000u;
+    while (stats_of(&a).dropped_idle == 0 && now_ms() < deadline) {
+        kumo_p2p_mark_useful(a.p, busy_id);
+        (void)event_base_loop(base, EVLOOP_ONCE);
+    }
+    assert_int_equal(stats_of(&a).dropped_idle, 1);
+    RUN_UNTIL(idle.downs == 1);
+    assert_int_equal(busy.downs, 0);
+    assert_int_equal(p.downs, 0);
+    assert_int_equal(bad_of(&a), 0);
+    kumo_p2p_close(idle.p);
+    kumo_p2p_close(busy.p);
+    kumo_p2p_close(p.p);
+    kumo_p2p_close(a.p);
+}
+
+static void test_penalize_and_ban(void **state)
+{
+    (void)state;
+    tnode_t a;
+    node_open(&a, 130, "127.0.0.1:0", NULL, 0);
+    tnode_t s;
+    tnode_t b;
+    stranger_open(&s, 131, "127.0.0.2", &a);
+    node_open(&b, 132, "127.0.0.1:0", (const tnode_t *const[]){&a}, 1);
+    kumo_p2p_peer_addr_t pb;
+    peer_of(&b, &pb);
+    assert_int_equal(kumo_p2p_dial(a.p, &pb, NULL), 0);
+    RUN_UNTIL(s.ups == 1 && b.ups == 1 && peers_of(&a) == 2 && settled(&a));
+    uint8_t sid[KUMO_TLS_NODE_ID_BYTES];
+    id_of(&s, sid);
+    /* Points add up; the threshold bans the id and the host. */
+    kumo_p2p_penalize(a.p, sid, KUMO_P2P_SCORE_BAN - 1u, "slow");
+    assert_int_equal(peers_of(&a), 2);
+    kumo_p2p_penalize(a.p, sid, 1, "useless answer");
+    assert_int_equal(stats_of(&a).bans, 1);
+    assert_int_equal(bad_of(&a), 1);
+    RUN_UNTIL(s.downs == 1);
+    /* s redials from its banned host: refused before TLS; so is a fresh key from that host. */
+    tnode_t fresh;
+    stranger_open(&fresh, 133, "127.0.0.2", &a);
+    RUN_UNTIL(stats_of(&a).refused_banned >= 2);
+    kumo_p2p_close(fresh.p);
+    kumo_p2p_close(s.p);
+    assert_int_equal(s.ups + fresh.ups, 1);
+    /* Another host is not affected. */
+    tnode_t other;
+    stranger_open(&other, 134, "127.0.0.3", &a);
+    RUN_UNTIL(other.ups == 1 && peers_of(&a) == 2);
+    /* A stranger on the host of a persistent peer (b, 127.0.0.1) is banned by id only: a fresh
+     * key from there gets in. */
+    tnode_t near;
+    tnode_t near2;
+    stranger_open(&near, 135, "127.0.0.1", &a);
+    RUN_UNTIL(near.ups == 1 && peers_of(&a) == 3);
+    uint8_t near_id[KUMO_TLS_NODE_ID_BYTES];
+    id_of(&near, near_id);
+    kumo_p2p_disconnect(a.p, near_id, "invalid vote");
+    RUN_UNTIL(near.downs == 1 && stats_of(&a).refused_banned >= 3); /* its redial, by id */
+    kumo_p2p_close(near.p);
+    stranger_open(&near2, 136, "127.0.0.1", &a);
+    RUN_UNTIL(near2.ups == 1 && peers_of(&a) == 3);
+    kumo_p2p_close(near2.p);
+    RUN_UNTIL(peers_of(&a) == 2);
+    /* A persistent peer at the threshold is dropped, then back after its redial backoff. */
+    uint8_t bid[KUMO_TLS_NODE_ID_BYTES];
+    id_of(&b, bid);
+    kumo_p2p_penalize(a.p, bid, KUMO_P2P_SCORE_BAN, "invalid block");
+    assert_int_equal(stats_of(&a).bans, 3);
+    RUN_UNTIL(b.downs >= 1 && b.ups >= 2 && peers_of(&a) == 2 && peers_of(&b) == 1);
+    /* Unknown peers: no effect. */
+    uint8_t nobody[KUMO_TLS_NODE_ID_BYTES] = {0};
+    kumo_p2p_penalize(a.p, nobody, KUMO_P2P_SCORE_BAN, "gone");
+    kumo_p2p_mark_useful(a.p, nobody);
+    assert_int_equal(stats_of(&a).bans, 3);
+    kumo_p2p_close(other.p);
     kumo_p2p_close(b.p);
     kumo_p2p_close(a.p);
 }
@@ -667,7 +917,7 @@ static void test_config_refusals(void **state)
             cfg.node_key = NULL;
             break;
         case 2:
-            cfg.peer_count_max = KUMO_P2P_PEER_COUNT_MAX + 1u;
+            cfg.inbound_count_max = KUMO_P2P_PEER_COUNT_MAX + 1u;
             break;
         case 3:
             cfg.redial_max_ms = cfg.redial_min_ms - 1u;
@@ -709,7 +959,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pinned_id_and_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_frames_drop_only_the_sender, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handshake_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_peer_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stranger_caps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pending_caps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_useful_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_penalize_and_ban, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redial_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_simultaneous_dial, setup, teardown),
