@@ -16,8 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <sodium.h>
+#include <sys/socket.h>
 
 #include "helpers/testutil.h"
 
@@ -473,9 +476,21 @@ void kumo_test_peer_open(kumo_test_peer_t *peer,
                          uint32_t node,
                          uint8_t key_tag)
 {
+    kumo_test_peer_open_from(peer, tn, node, key_tag, NULL, NULL);
+}
+
+void kumo_test_peer_open_from(kumo_test_peer_t *peer,
+                              const kumo_test_net_t *tn,
+                              uint32_t node,
+                              uint8_t key_tag,
+                              struct event_base *base,
+                              const char *source_host)
+{
     char addr[256];
     kumo_test_net_peer_addr(tn, node, addr, sizeof(addr));
-    peer->base = event_base_new();
+    (void)signal(SIGPIPE, SIG_IGN); /* a node closing on the peer is a result, not a crash */
+    peer->base_shared = base != NULL;
+    peer->base = base != NULL ? base : event_base_new();
     assert_non_null(peer->base);
     uint8_t seed[KUMO_CRYPTO_SEED_BYTES];
     memset(seed, key_tag, sizeof(seed));
@@ -486,6 +501,7 @@ void kumo_test_peer_open(kumo_test_peer_t *peer,
     cfg.node_key = &peer->key;
     cfg.redial_min_ms = 600000; /* once dropped, stay away */
     cfg.redial_max_ms = 600000;
+    cfg.dial_source = source_host;
     assert_int_equal(kumo_p2p_peer_addr_parse(addr, &cfg.persistent[0], NULL), 0);
     cfg.persistent_count = 1;
     peer->target = cfg.persistent[0];
@@ -524,11 +540,43 @@ int kumo_test_peer_send(kumo_test_peer_t *peer, uint8_t channel, kumo_bytes_t pa
     return kumo_p2p_send(peer->p2p, peer->target.id, channel, payload, NULL);
 }
 
+bool kumo_test_peer_is_settled(const kumo_test_peer_t *peer)
+{
+    kumo_p2p_stats_t st;
+    kumo_p2p_stats_get(peer->p2p, &st);
+    return st.pending == 0;
+}
+
+int kumo_test_net_tcp_connect(const kumo_test_net_t *tn, uint32_t node, const char *source_host)
+{
+    char addr[256];
+    kumo_test_net_peer_addr(tn, node, addr, sizeof(addr));
+    const char *colon = strrchr(addr, ':');
+    assert_non_null(colon);
+    struct sockaddr_in to = {.sin_family = AF_INET};
+    to.sin_port = htons((uint16_t)strtoul(colon + 1, NULL, 10));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in from = {.sin_family = AF_INET};
+    assert_int_equal(
+        inet_pton(AF_INET, source_host != NULL ? source_host : "127.0.0.1", &from.sin_addr), 1);
+    if (bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0 ||
+        (connect(fd, (struct sockaddr *)&to, sizeof(to)) != 0 && errno != EINPROGRESS)) {
+        (void)close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 void kumo_test_peer_close(kumo_test_peer_t *peer)
 {
     if (peer->p2p != NULL) {
         kumo_p2p_close(peer->p2p);
         peer->p2p = NULL;
+    }
+    if (peer->base != NULL && peer->base_shared) {
+        peer->base = NULL;
     }
     if (peer->base != NULL) {
         event_base_free(peer->base);

@@ -127,6 +127,7 @@ typedef struct kumo_test_peer {
     /* Optional hook for each received frame (set before kumo_test_peer_open). */
     void (*on_frame)(struct kumo_test_peer *peer, uint8_t channel, kumo_bytes_t payload);
     void *user;
+    bool base_shared; /* base belongs to the caller (kumo_test_peer_open_from) */
 } kumo_test_peer_t;
 
 /* Zero-initialize *peer (then set on_frame/user if wanted) before this. Dials node i as a stranger
@@ -136,6 +137,21 @@ void kumo_test_peer_open(kumo_test_peer_t *peer,
                          const kumo_test_net_t *tn,
                          uint32_t node,
                          uint8_t key_tag);
+/* Like kumo_test_peer_open, but the peer dials from source_host (a numeric address such as
+ * "127.0.0.2": all of 127.0.0.0/8 is loopback, so each looks like another host; NULL: any) and
+ * runs on base (NULL: a base of its own). Peers sharing a base run together: running one runs
+ * all, and kumo_test_peer_close leaves a shared base to its owner. */
+void kumo_test_peer_open_from(kumo_test_peer_t *peer,
+                              const kumo_test_net_t *tn,
+                              uint32_t node,
+                              uint8_t key_tag,
+                              struct event_base *base,
+                              const char *source_host);
+/* Whether the peer is done connecting: up, or refused (it does not redial). */
+bool kumo_test_peer_is_settled(const kumo_test_peer_t *peer);
+/* A plain TCP connection (non-blocking, possibly still connecting) to node i's p2p port from
+ * source_host (NULL: any). The fd, or -1 if the connect failed at once. */
+int kumo_test_net_tcp_connect(const kumo_test_net_t *tn, uint32_t node, const char *source_host);
 /* Runs the peer's loop until *counter >= want or timeout_ms passed; returns whether reached. */
 bool kumo_test_peer_run_until(kumo_test_peer_t *peer,
                               const uint64_t *counter,
