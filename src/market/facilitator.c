@@ -1,11 +1,16 @@
 /*
- * facilitator.c - MatchOpenOrders, InvalidateStaleLeases and the closing sweep of the seed:
+ * facilitator.c - InvalidateStaleLeases, MatchOpenOrders and the closing sweep of the seed:
  * produces every facilitator msg due at a height from three height-ordered indexes, so the
  * work is proportional to what is due, not to the state:
+ *   0x21 stale_height lease   -> SubmitStaleLease
  *   0x20 match_height order   -> SubmitLease for the best bid (only open orders with bids are
  *                                in this index; bidless ones wait outside it)
- *   0x21 stale_height lease   -> SubmitStaleLease
  *   0x22 due_height owner dseq -> DeploymentClosed
+ * Stale leases come first: a lease that went unconfirmed past its period is invalidated before
+ * a re-order of its group is matched, since matching would otherwise settle it (pay the
+ * provider for the unconfirmed blocks) and close it instead of passing its collateral to the
+ * tenant. The due msgs are collected from one state; the chain's builder applies them in this
+ * order and keeps those that still succeed (kumo_chain_facilitator_txs_build).
  * Bids are ranked from their varint fields only (no decoding), with the comparator that
  * SubmitLease checks. Msgs are built on the stack and lent to the callback. Pure.
  */
@@ -149,8 +154,8 @@ int kumo_market_facilitator_collect(const kumo_kv_t *kv,
         uint8_t prefix;
         kumo_kv_scan_cb scan_cb;
     } phases[] = {
-        {KUMO_MARKET_PREFIX_MATCH, match_cb},
         {KUMO_MARKET_PREFIX_STALE, stale_cb},
+        {KUMO_MARKET_PREFIX_MATCH, match_cb},
         {KUMO_MARKET_PREFIX_CLOSING, closing_cb},
     };
     for (size_t i = 0; i < KUMO_ARRAY_COUNT(phases) && !cc.stopped; i++) {

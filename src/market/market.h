@@ -119,11 +119,13 @@ KUMO_MUST_USE int kumo_market_provider_live_lease_count(const kumo_kv_t *kv,
  * negative code to fail the collection with it. Runs inside a kv scan: must not write. */
 typedef int (*kumo_market_msg_cb)(void *cb_ctx, const Kumo__Msg *msg);
 
-/* Produces, from the state, every facilitator msg that is due in a block at height: a
- * SubmitLease per open order whose wait has elapsed and that has bids (naming the best bid by
- * the same rule the msg checks), a SubmitStaleLease per active lease unconfirmed for more than
- * reconfirmation_period, a DeploymentClosed per closing deployment whose leases are all
- * released or whose release_timeout has passed. At most msg_count_max msgs, in key order. */
+/* Produces, from the state, every facilitator msg that is due in a block at height, in this
+ * order: a SubmitStaleLease per active lease unconfirmed for more than reconfirmation_period,
+ * a SubmitLease per open order whose wait has elapsed and that has bids (naming the best bid by
+ * the same rule the msg checks), a DeploymentClosed per closing deployment whose leases are all
+ * released or whose release_timeout has passed; each kind in key order (due height first). At
+ * most msg_count_max msgs. Every msg is due on this state; one may invalidate a later one
+ * (kumo_chain_facilitator_txs_build applies them in order and keeps those that succeed). */
 KUMO_MUST_USE int kumo_market_facilitator_collect(const kumo_kv_t *kv,
                                                   uint64_t height,
                                                   uint32_t msg_count_max,

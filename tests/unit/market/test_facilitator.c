@@ -2,8 +2,9 @@
  * test_facilitator.c - proves kumo_market_facilitator_collect: only orders whose wait has
  * elapsed and that have bids yield a SubmitLease (naming the best bid, ties to the earliest;
  * bid-less orders stay open), only leases unconfirmed past the period yield SubmitStaleLease,
- * only closing deployments that are released or timed out yield DeploymentClosed; output is in
- * key order, bounded by msg_count_max, stoppable by the callback; every collected msg applies.
+ * only closing deployments that are released or timed out yield DeploymentClosed; stale leases
+ * come before matches (a re-order due at its old lease's stale height); each kind is in key
+ * order, bounded by msg_count_max, stoppable by the callback; every collected msg applies.
  * Also kumo_market_msg_is_facilitator and a corrupt index entry. Runs on a real LMDB store.
  */
 #include "unit/market/market_fixture.h"
@@ -107,6 +108,42 @@ static void test_collect_stale_leases_only(void **state)
     for (size_t i = 0; i < c->count; i++) {
         fx_fac_apply(fx, &c->msgs[i]);
     }
+    fx_collect(fx, FX_COLLECT_MAX, c);
+    assert_int_equal(c->count, 0);
+    free(c);
+}
+
+/* A re-order that falls due at its old lease's stale height: the stale msg comes first even
+ * though the order's key sorts earlier, so applying them in collection order invalidates the
+ * stale lease (collateral to the tenant) and then leases the new order; matching first would
+ * settle and close the stale lease and leave the stale msg failing. */
+static void test_collect_stale_before_match(void **state)
+{
+    fx_t *fx = *state;
+    fx_deploy(fx, fx->tenant, 1, 1, 0, DEP_DEPOSIT);
+    fx_bid(fx, fx->prov[0], fx->tenant, 1, 0, 1, 9);
+    assert_int_equal(fx_facilitate(fx), 1); /* leased at 1: stale from 2 + FX_PERIOD */
+    uint64_t stale_height = 2 + FX_PERIOD;
+    fx->height = stale_height - 1;
+    fx_msg_t *m = fx_msg_new();
+    fx_spec_set(&m->specs[0], "g0", "us-east", 1, 20, 100, 2);
+    fx_msg_update(m, fx->tenant, 1, 1);
+    fx_ok(fx, m->signer, &m->msg); /* re-order oseq 2, match stale_height - 1 */
+    free(m);
+    fx_bid(fx, fx->prov[1], fx->tenant, 1, 0, 2, 9);
+    fx_collected_t *c = collected_new();
+    fx->height = stale_height;
+    fx_collect(fx, FX_COLLECT_MAX, c);
+    assert_int_equal(c->count, 2);
+    assert_int_equal(c->msgs[0].kind, KUMO__MSG__SUM_SUBMIT_STALE_LEASE);
+    assert_int_equal(c->msgs[1].kind, KUMO__MSG__SUM_SUBMIT_LEASE);
+    for (size_t i = 0; i < c->count; i++) {
+        fx_fac_apply(fx, &c->msgs[i]);
+    }
+    assert_int_equal(fx_lease_state(fx, fx->tenant, 1, 0, 1, fx->prov[0]),
+                     KUMO__LEASE_STATE__LEASE_STALE);
+    assert_int_equal(fx_lease_state(fx, fx->tenant, 1, 0, 2, fx->prov[1]),
+                     KUMO__LEASE_STATE__LEASE_ACTIVE);
     fx_collect(fx, FX_COLLECT_MAX, c);
     assert_int_equal(c->count, 0);
     free(c);
@@ -220,6 +257,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_collect_due_orders_only, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_collect_names_best_bid, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_collect_stale_leases_only, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_collect_stale_before_match, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_collect_closable_deployments_only, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_collect_bounds_and_stop, fx_setup, fx_teardown),
