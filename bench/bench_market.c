@@ -214,8 +214,9 @@ static void bm_match(void)
     size_t tx_count = 0;
     uint64_t seq = 0;
     t0 = bench_now_ns();
-    BENCH_MUST("txs", kumo_chain_facilitator_txs_build(&bm.kv, BM_CHAIN_ID, 6, &bm.validator, &seq,
-                                                       256, txs, 256, &tx_count, &bench_err_));
+    BENCH_MUST("txs",
+               kumo_chain_facilitator_txs_build(&bm.kv, BM_CHAIN_ID, 6, &bm.validator, &seq, 256,
+                                                txs, 256, &tx_count, NULL, &bench_err_));
     uint64_t build_ns = bench_now_ns() - t0;
     kumo_bytes_t tx_bytes[256];
     for (size_t i = 0; i < tx_count; i++) {

@@ -14,11 +14,6 @@
 
 #include "chain/chain_int.h"
 
-static bool block_rc_is_fatal(int rc)
-{
-    return rc == KUMO_EIO || rc == KUMO_ECORRUPT || rc == KUMO_ENOMEM;
-}
-
 /* Packs each event, u32-length-prefixed, into the tx result. */
 static int block_event_emit_cb(void *ctx, const Kumo__Event *ev, kumo_err_ctx_t *err)
 {
@@ -92,7 +87,7 @@ static int block_tx_msgs_run(const kumo_kv_t *kv,
             kv->savepoint_rollback(kv->ctx);
             res->events.len = events_mark;
             res->event_count = 0;
-            if (block_rc_is_fatal(rc)) {
+            if (chain_rc_is_fatal(rc)) {
                 return rc;
             }
             res->code = rc;
@@ -107,7 +102,7 @@ static int block_tx_msgs_run(const kumo_kv_t *kv,
 /* Records a check failure: nothing was written. */
 static int block_tx_reject(kumo_chain_tx_result_t *res, int rc, const kumo_err_ctx_t *err)
 {
-    if (block_rc_is_fatal(rc)) {
+    if (chain_rc_is_fatal(rc)) {
         return rc;
     }
     res->code = rc;
@@ -145,7 +140,7 @@ static int block_tx_apply(const kumo_kv_t *kv,
     rc = block_tx_charge(kv, tx, &err);
     if (rc < 0) {
         /* The checks above guarantee the charge succeeds; only the store can fail here. */
-        KUMO_ASSERT(block_rc_is_fatal(rc));
+        KUMO_ASSERT(chain_rc_is_fatal(rc));
         goto out_free;
     }
     res->fee = tx->body->fee;

@@ -136,10 +136,25 @@ KUMO_MUST_USE int kumo_chain_genesis_apply(const kumo_kv_t *kv,
                                            uint8_t app_hash_out[KUMO_CHAIN_HASH_BYTES],
                                            kumo_err_ctx_t *err);
 
-/* Builds the facilitator's txs due at height: every due msg from
- * kumo_market_facilitator_collect, msgs_per_tx per tx, signed by kp with sequences from
- * *sequence (advanced), fee 0. Appends each tx as its own kumo_buf_t to txs_out (an array of
- * tx_cap buffers; *tx_count_out is set). */
+/* What one facilitator build found: msgs collected as due, and how many of them failed on the
+ * state left by the msgs before them and were left out. */
+typedef struct kumo_chain_facilitator_stats {
+    uint32_t due_count;
+    uint32_t dropped_count;
+} kumo_chain_facilitator_stats_t;
+
+/* Builds the facilitator's txs for the block at height: every due msg from
+ * kumo_market_facilitator_collect (at most tx_cap x msgs_per_tx), applied in that order on kv
+ * as kp's operator would apply them, each in a savepoint: the msgs that succeed are kept, the
+ * ones an earlier msg invalidated are left out, and every write is rolled back before return
+ * (kv is as it was). The kept msgs go msgs_per_tx per tx, signed by kp with sequences from
+ * *sequence (advanced), fee 0, each tx its own kumo_buf_t in txs_out (an array of tx_cap
+ * buffers; *tx_count_out is set). Applied at the point of a block whose state is kv's (the
+ * start of the block, or after txs that leave these items alone), none of the txs fails.
+ * kv must be writable with savepoints: an open store block, outside any scan (a read-only
+ * snapshot fails with KUMO_EINVAL). stats_out may be NULL. Errors: store failures
+ * (KUMO_EIO/KUMO_ECORRUPT), KUMO_ENOMEM, KUMO_ELIMIT (savepoint depth); then no tx is built
+ * and *sequence is unchanged. */
 KUMO_MUST_USE int kumo_chain_facilitator_txs_build(const kumo_kv_t *kv,
                                                    const char *chain_id,
                                                    uint64_t height,
@@ -149,6 +164,7 @@ KUMO_MUST_USE int kumo_chain_facilitator_txs_build(const kumo_kv_t *kv,
                                                    kumo_buf_t *txs_out,
                                                    size_t tx_cap,
                                                    size_t *tx_count_out,
+                                                   kumo_chain_facilitator_stats_t *stats_out,
                                                    kumo_err_ctx_t *err);
 
 #endif

@@ -1,9 +1,24 @@
 /*
- * facilitator.c - turns the market's due facilitator msgs into signed txs for a proposer.
+ * facilitator.c - turns the market's due facilitator msgs into signed txs for a proposer,
+ * keeping only the msgs that succeed on the state they will meet in the block.
+ *
+ * The market collects every due msg from one state, but applied in order one msg can
+ * invalidate a later one: a settlement that empties an escrow closes the deployment whose next
+ * order was due too; a re-order matched at its old lease's stale height closes that lease. A
+ * tx fails as a whole, and the next block collects the same msgs from the same state, so one
+ * such msg packed with the others would stop matching, stale invalidation and closing for
+ * every tenant, block after block. The builder therefore applies each due msg, in order, on
+ * the block's own write transaction, each in its own savepoint inside one outer savepoint: a
+ * msg that succeeds is kept (and its writes stay for the next msgs to see), a msg that fails
+ * is dropped (its writes rolled back). Then the outer savepoint rolls everything back. The
+ * kept msgs, packed in the same order and applied at the same point of the block, meet exactly
+ * the states they were tried on, so no facilitator tx fails. A dropped msg was invalidated by
+ * an earlier one: its item has already reached its outcome (closed with its deployment,
+ * superseded), or is collected again from the next block's state.
  *
  * TxBody's msgs (field 6) are its last field, so a body is the packed header fields followed
  * by one length-delimited field-6 entry per msg; appending msgs one by one keeps the encoding
- * canonical without holding every msg as a struct. Pure.
+ * canonical without holding every msg as a struct. Pure: all state goes through the kv.
  */
 #include "chain/chain.h"
 
@@ -13,6 +28,9 @@
 
 /* Protobuf key of TxBody.msgs: field 6, wire type 2 (length-delimited). */
 #define FAC_MSGS_KEY ((6u << 3) | 2u)
+/* Bytes the packed due msgs may take between collection and speculation: more would not fit
+ * one block anyway (the txs are trimmed to max_block_bytes), so collection stops there. */
+#define FAC_DUE_BYTES_MAX KUMO_BLOCK_BYTES_MAX
 
 typedef struct fac_ctx {
     const char *chain_id;
@@ -23,9 +41,10 @@ typedef struct fac_ctx {
     size_t tx_cap;
     size_t tx_count;
     kumo_buf_t body;      /* the body being filled */
-    size_t header_len;    /* bytes of the body before the msgs */
     uint32_t body_msgs;   /* msgs in the body */
+    kumo_buf_t due;       /* collected msgs, each u32-length-prefixed */
     kumo_buf_t msg_bytes; /* scratch for one packed msg */
+    kumo_chain_facilitator_stats_t stats;
     kumo_err_ctx_t *err;
     int rc;
 } fac_ctx_t;
@@ -39,7 +58,6 @@ static int fac_body_start(fac_ctx_t *fc)
     body.sequence = *fc->sequence;
     kumo_buf_reset(&fc->body);
     KUMO_GUARD(kumo_codec_pack(&body.base, &fc->body, fc->err));
-    fc->header_len = fc->body.len;
     fc->body_msgs = 0;
     return 0;
 }
@@ -63,20 +81,19 @@ static int fac_body_seal(fac_ctx_t *fc)
     return fac_body_start(fc);
 }
 
-static int fac_msg_add(fac_ctx_t *fc, const Kumo__Msg *msg)
+/* Appends one packed msg to the body, sealing the body first when the msg would push it past
+ * the tx size limit (leaving room for the Tx envelope: two keys, two lengths, the signature)
+ * and after it when the body holds msgs_per_tx msgs. */
+static int fac_msg_add(fac_ctx_t *fc, kumo_bytes_t msg)
 {
-    kumo_buf_reset(&fc->msg_bytes);
-    KUMO_GUARD(kumo_codec_pack(&msg->base, &fc->msg_bytes, fc->err));
-    /* Seal first if this msg would push the body past the tx size limit (leaving room for
-     * the Tx envelope: two keys, two lengths and the signature). */
-    size_t extra = fc->msg_bytes.len + 16;
+    size_t extra = msg.len + 16;
     if (fc->body_msgs > 0 &&
         fc->body.len + extra + KUMO_CRYPTO_SIG_BYTES + 16 > KUMO_TX_BYTES_MAX) {
         KUMO_GUARD(fac_body_seal(fc));
     }
     KUMO_GUARD(kumo_codec_varint_append(&fc->body, FAC_MSGS_KEY));
-    KUMO_GUARD(kumo_codec_varint_append(&fc->body, fc->msg_bytes.len));
-    KUMO_GUARD(kumo_buf_append(&fc->body, fc->msg_bytes.ptr, fc->msg_bytes.len));
+    KUMO_GUARD(kumo_codec_varint_append(&fc->body, msg.len));
+    KUMO_GUARD(kumo_buf_append(&fc->body, msg.ptr, msg.len));
     fc->body_msgs++;
     if (fc->body_msgs >= fc->msgs_per_tx) {
         KUMO_GUARD(fac_body_seal(fc));
@@ -84,11 +101,106 @@ static int fac_msg_add(fac_ctx_t *fc, const Kumo__Msg *msg)
     return 0;
 }
 
+/* Keeps one collected msg, packed and u32-length-prefixed; stops collecting at the cap. */
+static int fac_due_add(fac_ctx_t *fc, const Kumo__Msg *msg)
+{
+    kumo_buf_reset(&fc->msg_bytes);
+    KUMO_GUARD(kumo_codec_pack(&msg->base, &fc->msg_bytes, fc->err));
+    KUMO_ASSERT(fc->msg_bytes.len <= UINT32_MAX);
+    if (fc->due.len + 4u + fc->msg_bytes.len > FAC_DUE_BYTES_MAX) {
+        return 1;
+    }
+    uint8_t len_be[4];
+    kumo_be32_put(len_be, (uint32_t)fc->msg_bytes.len);
+    KUMO_GUARD(kumo_buf_append(&fc->due, len_be, sizeof(len_be)));
+    KUMO_GUARD(kumo_buf_append(&fc->due, fc->msg_bytes.ptr, fc->msg_bytes.len));
+    fc->stats.due_count++;
+    return 0;
+}
+
 static int fac_msg_cb(void *cb_ctx, const Kumo__Msg *msg)
 {
     fac_ctx_t *fc = cb_ctx;
-    fc->rc = fac_msg_add(fc, msg);
-    return fc->rc < 0 ? 1 : 0;
+    int rc = fac_due_add(fc, msg);
+    if (rc < 0) {
+        fc->rc = rc;
+        return 1;
+    }
+    return rc;
+}
+
+/* Applies one due msg in a savepoint on the evolving state: *kept_out tells whether it
+ * succeeded (its writes then stay for the msgs after it). Only a store failure or an
+ * out-of-memory is an error: it would make the choice depend on the machine. */
+static int fac_msg_try(const kumo_kv_t *kv,
+                       kumo_market_ctx_t *mctx,
+                       kumo_bytes_t bytes,
+                       bool *kept_out,
+                       kumo_err_ctx_t *err)
+{
+    *kept_out = false;
+    ProtobufCMessage *m = NULL;
+    KUMO_GUARD(kumo_codec_unpack(&kumo__msg__descriptor, bytes, KUMO_TX_BYTES_MAX, &m, err));
+    KUMO_ASSERT(kumo_market_msg_is_facilitator((const Kumo__Msg *)m));
+    int rc = kv->savepoint_begin(kv->ctx, err);
+    if (rc == 0) {
+        kumo_err_ctx_t msg_err = {0};
+        rc = kumo_market_msg_apply(mctx, (const Kumo__Msg *)m, &msg_err);
+        if (rc == 0) {
+            rc = kv->savepoint_commit(kv->ctx, err);
+            *kept_out = rc == 0;
+        } else {
+            kv->savepoint_rollback(kv->ctx);
+            rc = chain_rc_is_fatal(rc)
+                     ? kumo_err_set(err, rc, "facilitator msg: %s", msg_err.detail)
+                     : 0;
+        }
+    }
+    kumo_codec_free(m);
+    return rc;
+}
+
+/* Tries every collected msg in order inside the outer savepoint and packs the ones kept. */
+static int fac_due_run(fac_ctx_t *fc, const kumo_kv_t *kv, kumo_market_ctx_t *mctx)
+{
+    kumo_reader_t r;
+    kumo_reader_init(&r, kumo_buf_bytes(&fc->due));
+    for (uint32_t i = 0; i < fc->stats.due_count; i++) {
+        kumo_bytes_t bytes;
+        KUMO_GUARD(kumo_reader_read_prefixed(&r, KUMO_TX_BYTES_MAX, &bytes));
+        bool kept = false;
+        mctx->msg_index = i;
+        KUMO_GUARD(fac_msg_try(kv, mctx, bytes, &kept, fc->err));
+        if (!kept) {
+            fc->stats.dropped_count++;
+            continue;
+        }
+        KUMO_GUARD(fac_msg_add(fc, bytes));
+    }
+    KUMO_GUARD(kumo_reader_finish(&r));
+    return fac_body_seal(fc);
+}
+
+/* Runs the collected msgs on kv as the block at height would, then undoes every write. */
+static int fac_due_speculate(fac_ctx_t *fc, const kumo_kv_t *kv, uint64_t height)
+{
+    Kumo__Params *params = NULL;
+    KUMO_GUARD(kumo_market_params_get(kv, &params, fc->err));
+    uint8_t signer[KUMO_ADDRESS_BYTES];
+    kumo_crypto_address_from_pubkey(fc->kp->pubkey, signer);
+    kumo_market_ctx_t mctx = {
+        .kv = kv,
+        .params = params,
+        .height = height,
+        .signer = signer,
+    };
+    int rc = kv->savepoint_begin(kv->ctx, fc->err);
+    if (rc == 0) {
+        rc = fac_due_run(fc, kv, &mctx);
+        kv->savepoint_rollback(kv->ctx);
+    }
+    kumo_codec_free(&params->base);
+    return rc;
 }
 
 int kumo_chain_facilitator_txs_build(const kumo_kv_t *kv,
@@ -100,6 +212,7 @@ int kumo_chain_facilitator_txs_build(const kumo_kv_t *kv,
                                      kumo_buf_t *txs_out,
                                      size_t tx_cap,
                                      size_t *tx_count_out,
+                                     kumo_chain_facilitator_stats_t *stats_out,
                                      kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(msgs_per_tx >= 1 && msgs_per_tx <= KUMO_TX_MSG_COUNT_MAX);
@@ -115,30 +228,38 @@ int kumo_chain_facilitator_txs_build(const kumo_kv_t *kv,
     };
     uint64_t sequence_start = *sequence;
     kumo_buf_init(&fc.body, KUMO_TX_BYTES_MAX);
+    kumo_buf_init(&fc.due, FAC_DUE_BYTES_MAX);
     kumo_buf_init(&fc.msg_bytes, KUMO_TX_BYTES_MAX);
-    uint64_t msg_count_max64 = 0;
-    int rc = kumo_u64_mul(tx_cap, msgs_per_tx, &msg_count_max64);
-    uint32_t msg_count_max =
-        (uint32_t)kumo_u64_min(rc == 0 ? msg_count_max64 : UINT32_MAX, UINT32_MAX);
-    KUMO_GUARD_GOTO(fac_body_start(&fc), rc, out_free);
-    rc = kumo_market_facilitator_collect(kv, height, msg_count_max, fac_msg_cb, &fc, err);
-    if (rc == 0) {
-        rc = fc.rc;
+    uint64_t msg_count_max64 = UINT32_MAX;
+    if (kumo_u64_mul(tx_cap, msgs_per_tx, &msg_count_max64) < 0) {
+        msg_count_max64 = UINT32_MAX;
     }
-    if (rc == 0) {
-        rc = fac_body_seal(&fc);
+    uint32_t msg_count_max = (uint32_t)kumo_u64_min(msg_count_max64, UINT32_MAX);
+    int rc = 0;
+    KUMO_GUARD_GOTO(
+        kumo_market_facilitator_collect(kv, height, msg_count_max, fac_msg_cb, &fc, err), rc,
+        out_undo);
+    KUMO_GUARD_GOTO(fc.rc, rc, out_undo);
+    if (fc.stats.due_count > 0) {
+        KUMO_GUARD_GOTO(fac_body_start(&fc), rc, out_undo);
+        KUMO_GUARD_GOTO(fac_due_speculate(&fc, kv, height), rc, out_undo);
     }
-    if (rc < 0) {
-        for (size_t i = 0; i < fc.tx_count; i++) {
-            kumo_buf_free(&txs_out[i]);
-        }
-        fc.tx_count = 0;
-        *sequence = sequence_start;
+    KUMO_ASSERT(fc.stats.dropped_count <= fc.stats.due_count);
+    if (stats_out != NULL) {
+        *stats_out = fc.stats;
     }
-    *tx_count_out = fc.tx_count;
+    goto out_free;
 
+out_undo:
+    for (size_t i = 0; i < fc.tx_count; i++) {
+        kumo_buf_free(&txs_out[i]);
+    }
+    fc.tx_count = 0;
+    *sequence = sequence_start;
 out_free:
+    *tx_count_out = fc.tx_count;
     kumo_buf_free(&fc.body);
+    kumo_buf_free(&fc.due);
     kumo_buf_free(&fc.msg_bytes);
     return rc;
 }

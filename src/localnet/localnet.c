@@ -96,7 +96,7 @@ static int localnet_facilitator_txs(kumo_localnet_t *net,
     kumo_codec_free(&acct->base);
     return kumo_chain_facilitator_txs_build(kv, net->chain_id, net->height + 1, net->facilitator,
                                             &seq, net->msgs_per_tx, net->fac_txs,
-                                            KUMO_LOCALNET_FACILITATOR_TX_MAX, count, err);
+                                            KUMO_LOCALNET_FACILITATOR_TX_MAX, count, NULL, err);
 }
 
 static int localnet_block_apply(kumo_localnet_t *net,

@@ -102,8 +102,10 @@ static uint32_t block_fac_msgs_per_tx(const Kumo__Params *params)
     return (uint32_t)kumo_u64_min(u64_max(n, 1u), KUMO_NODE_FACILITATOR_MSGS_MAX);
 }
 
-/* The facilitator's due txs on the head state (kv before any write). Their sequences follow
- * the proposer's own pending txs, which go first in the block. */
+/* The facilitator's due txs, tried on the head state (kv before any write): the builder keeps
+ * only the due msgs that succeed in order there, so one item an earlier msg invalidated never
+ * fails the others. Their sequences follow the proposer's own pending txs, which go first in
+ * the block. */
 static int block_facilitator(node_block_t *b, size_t tx_cap, kumo_err_ctx_t *err)
 {
     kumo_node_t *node = b->node;
@@ -115,10 +117,17 @@ static int block_facilitator(node_block_t *b, size_t tx_cap, kumo_err_ctx_t *err
     uint64_t seq = acct->sequence;
     kumo_codec_free(&acct->base);
     seq += kumo_node_mempool_account_tx_count(node->mempool, node->validator_addr);
-    return kumo_chain_facilitator_txs_build(&b->kv, node->cfg.chain_id, b->height, node->validator,
-                                            &seq, block_fac_msgs_per_tx(node->params), b->fac,
-                                            kumo_u64_min(tx_cap, KUMO_NODE_FACILITATOR_TX_MAX),
-                                            &b->fac_count, err);
+    kumo_chain_facilitator_stats_t stats = {0};
+    KUMO_GUARD(kumo_chain_facilitator_txs_build(
+        &b->kv, node->cfg.chain_id, b->height, node->validator, &seq,
+        block_fac_msgs_per_tx(node->params), b->fac,
+        kumo_u64_min(tx_cap, KUMO_NODE_FACILITATOR_TX_MAX), &b->fac_count, &stats, err));
+    if (stats.dropped_count > 0) {
+        KUMO_LOG_DEBUG("node", "facilitator_dropped",
+                       "height=%" PRIu64 " due=%" PRIu32 " dropped=%" PRIu32, b->height,
+                       stats.due_count, stats.dropped_count);
+    }
+    return 0;
 }
 
 /* Keeps the facilitator txs that fit max_block_bytes and returns their bytes. */
