@@ -160,6 +160,8 @@ int kumo_sdl_stack_parse(kumo_bytes_t yaml,
         return rc;
     }
     KUMO_ASSERT(s->group_count > 0 && s->manifest->n_workloads > 0);
+    /* What providers check a received manifest against holds for every stack we accept. */
+    KUMO_ASSERT_SLOW(kumo_sdl_manifest_check(s->manifest, s->groups, s->group_count, NULL) == 0);
     *out = s;
     return 0;
 }

@@ -94,4 +94,19 @@ KUMO_MUST_USE int kumo_sdl_manifest_version(kumo_bytes_t manifest,
 KUMO_MUST_USE int
 kumo_sdl_manifest_decode(kumo_bytes_t manifest, Kumo__Manifest **out, kumo_err_ctx_t *err);
 
+/* Checks a received manifest (from kumo_sdl_manifest_decode: a tenant's upload or a peer
+ * provider's copy) against the deployment's groups as the chain holds them (groups[gseq]),
+ * before a provider runs anything of it. The rules the stack parser applies, again, since
+ * the bytes may come from anyone: 1..KUMO_SDL_WORKLOAD_COUNT_MAX workloads with unique names;
+ * each placed in a group of the deployment (KUMO_ENOTFOUND), its compute exactly one of that
+ * group's resource units (KUMO_EMISMATCH), count at least 1 (KUMO_EINVAL) and the instances
+ * placed on one resource at most its units (KUMO_ELIMIT); image, command, env, ports and rules
+ * within the stack limits (KUMO_ELIMIT, KUMO_EEMPTY, KUMO_EINVAL, KUMO_EDUPLICATE), rules
+ * naming an existing workload or group (KUMO_ENOTFOUND). detail names the workload and the
+ * rule broken. A manifest kumo_sdl_stack_parse made passes against its own groups. Pure. */
+KUMO_MUST_USE int kumo_sdl_manifest_check(const Kumo__Manifest *m,
+                                          Kumo__GroupSpec *const *groups,
+                                          size_t group_count,
+                                          kumo_err_ctx_t *err);
+
 #endif

@@ -105,6 +105,14 @@ int sdl_compute_fields(const sdl_ctx_t *c,
                        Kumo__ComputeUnit **out);
 bool sdl_compute_equal(const Kumo__ComputeUnit *a, const Kumo__ComputeUnit *b);
 
+/* The rules shared by the stack parser and the manifest check (check.c): a name is a DNS
+ * label of len bytes (a-z, 0-9 and '-', starting with a letter, not ending with '-'); an
+ * environment variable name is letters, digits and '_', not starting with a digit; two rules
+ * are the same when they name the same thing. */
+bool sdl_name_is_valid(const char *text, size_t len);
+bool sdl_env_key_is_valid(const char *key);
+bool sdl_rule_equal(const Kumo__ManifestConnection *a, const Kumo__ManifestConnection *b);
+
 /* The groups and workloads sections (stack.c, workload.c). */
 int sdl_groups_parse(const sdl_ctx_t *c, uint32_t node);
 int sdl_workloads_parse(const sdl_ctx_t *c, uint32_t node);

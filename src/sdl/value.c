@@ -192,6 +192,17 @@ int sdl_string(const sdl_ctx_t *c,
     return 0;
 }
 
+bool sdl_name_is_valid(const char *text, size_t len)
+{
+    KUMO_ASSERT(text != NULL);
+    bool ok = len > 0 && text[0] >= 'a' && text[0] <= 'z' && text[len - 1u] != '-';
+    for (size_t i = 0; ok && i < len; i++) {
+        char ch = text[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-';
+    }
+    return ok;
+}
+
 int sdl_name(const sdl_ctx_t *c, uint32_t node, const char *path, const char **name_out)
 {
     const char *text;
@@ -204,12 +215,7 @@ int sdl_name(const sdl_ctx_t *c, uint32_t node, const char *path, const char **n
         return sdl_fail(c, KUMO_ELIMIT, node, path, "a name of %zu bytes exceeds %u", len,
                         KUMO_SDL_NAME_BYTES_MAX);
     }
-    bool ok = text[0] >= 'a' && text[0] <= 'z' && text[len - 1u] != '-';
-    for (size_t i = 0; ok && i < len; i++) {
-        char ch = text[i];
-        ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-';
-    }
-    if (!ok) {
+    if (!sdl_name_is_valid(text, len)) {
         char q[SDL_QUOTE_BYTES];
         sdl_quote(text, q);
         return sdl_fail(c, KUMO_EINVAL, node, path,

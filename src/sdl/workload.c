@@ -48,8 +48,9 @@ command_parse(const sdl_ctx_t *c, uint32_t node, const char *path, Kumo__Manifes
     return 0;
 }
 
-static bool env_key_is_valid(const char *k)
+bool sdl_env_key_is_valid(const char *k)
 {
+    KUMO_ASSERT(k != NULL);
     bool ok = (k[0] >= 'A' && k[0] <= 'Z') || (k[0] >= 'a' && k[0] <= 'z') || k[0] == '_';
     for (const char *p = k; ok && *p != '\0'; p++) {
         ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
@@ -69,7 +70,7 @@ static int env_entry_parse(
         return sdl_fail(c, KUMO_ELIMIT, key, path, "variable \"%s\" is longer than %u bytes", q,
                         KUMO_SDL_ENV_KEY_BYTES_MAX);
     }
-    if (!env_key_is_valid(k)) {
+    if (!sdl_env_key_is_valid(k)) {
         return sdl_fail(c, KUMO_EINVAL, key, path,
                         "\"%s\" is not a variable name (letters, digits and '_', not starting "
                         "with a digit)",
@@ -177,7 +178,7 @@ rule_parse(const sdl_ctx_t *c, uint32_t node, const char *path, Kumo__ManifestCo
     return 0;
 }
 
-static bool rule_equal(const Kumo__ManifestConnection *a, const Kumo__ManifestConnection *b)
+bool sdl_rule_equal(const Kumo__ManifestConnection *a, const Kumo__ManifestConnection *b)
 {
     return a->global == b->global && strcmp(a->workload, b->workload) == 0 &&
            strcmp(a->group, b->group) == 0;
@@ -208,7 +209,7 @@ expose_parse(const sdl_ctx_t *c, uint32_t node, const char *path, Kumo__Manifest
         port->expose[port->n_expose++] = r;
         KUMO_GUARD(rule_parse(c, it, p, r));
         for (size_t j = 0; j < i; j++) {
-            if (rule_equal(port->expose[j], r)) {
+            if (sdl_rule_equal(port->expose[j], r)) {
                 return sdl_fail(c, KUMO_EDUPLICATE, it, p, "same rule as expose[%zu]", j);
             }
         }

@@ -1,0 +1,65 @@
+/*
+ * fuzz_sdl_manifest_check.c - libFuzzer target for kumo_sdl_manifest_check, the provider's
+ * check of a received manifest against the deployment's on-chain groups. Input: a 2-byte
+ * big-endian length L, L bytes of a MsgSubmitDeployment (only its groups are used: what the
+ * chain holds), then the manifest bytes (what a tenant uploads or a peer serves). Both are
+ * decoded canonically first, as the provider does. The check may refuse but must not crash,
+ * leak or hang; when it accepts, every workload runs 1..units instances of a unit of its group
+ * and no resource of a group holds more instances than its units. Deterministic, no state.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "codec/codec.h"
+#include "sdl/sdl.h"
+
+/* What an accepted manifest promises: counted again the simple way. */
+static void accepted_check(const Kumo__Manifest *m, Kumo__GroupSpec *const *groups, size_t n)
+{
+    KUMO_ASSERT(m->n_workloads >= 1u && m->n_workloads <= KUMO_SDL_WORKLOAD_COUNT_MAX);
+    for (size_t g = 0; g < n; g++) {
+        for (size_t r = 0; r < groups[g]->n_resources; r++) {
+            const Kumo__ResourceGroup *res = groups[g]->resources[r];
+            uint64_t used = 0;
+            for (size_t i = 0; i < m->n_workloads; i++) {
+                const Kumo__ManifestWorkload *w = m->workloads[i];
+                KUMO_ASSERT(w->count >= 1u && w->compute != NULL);
+                bool here = strcmp(w->group, groups[g]->name) == 0 && res->compute != NULL &&
+                            w->compute->cpu_milli == res->compute->cpu_milli &&
+                            w->compute->memory_bytes == res->compute->memory_bytes &&
+                            w->compute->storage_bytes == res->compute->storage_bytes;
+                used += here ? w->count : 0u;
+            }
+            KUMO_ASSERT(used <= res->count);
+        }
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 2) {
+        return 0;
+    }
+    size_t len = (size_t)data[0] << 8 | data[1];
+    if (len > size - 2u) {
+        return 0;
+    }
+    ProtobufCMessage *dm = NULL;
+    if (kumo_codec_unpack(&kumo__msg_submit_deployment__descriptor, kumo_bytes_make(data + 2, len),
+                          KUMO_TX_BYTES_MAX, &dm, NULL) != 0) {
+        return 0;
+    }
+    const Kumo__MsgSubmitDeployment *d = (const Kumo__MsgSubmitDeployment *)dm;
+    Kumo__Manifest *m = NULL;
+    if (kumo_sdl_manifest_decode(kumo_bytes_make(data + 2 + len, size - 2u - len), &m, NULL) == 0) {
+        kumo_err_ctx_t err = {0};
+        if (kumo_sdl_manifest_check(m, d->groups, d->n_groups, &err) == 0) {
+            accepted_check(m, d->groups, d->n_groups);
+        } else {
+            KUMO_ASSERT(err.code < 0 && err.detail[0] != '\0');
+        }
+        kumo_codec_free(&m->base);
+    }
+    kumo_codec_free(dm);
+    return 0;
+}
