@@ -201,8 +201,12 @@ static void api_manifest(kumo_provider_api_t *api,
         return;
     }
     kumo_codec_free(m);
-    if (api->backend.manifest_accept(api->backend.ctx, owner, dseq, manifest, &err) < 0) {
-        api_error(req, 500, err.code != 0 ? err.code : KUMO_EIO, err.detail);
+    int rc = api->backend.manifest_accept(api->backend.ctx, owner, dseq, manifest, &err);
+    if (rc < 0) {
+        /* A manifest that breaks the lease is the client's (422, with the rule); the daemon
+         * failing to ask the node or to store is ours (500). */
+        int status = rc == KUMO_EIO || rc == KUMO_ENOMEM ? 500 : 422;
+        api_error(req, status, rc, err.detail);
         return;
     }
     char hex[2 * KUMO_CRYPTO_HASH_BYTES + 1];

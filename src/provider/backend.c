@@ -106,12 +106,37 @@ static int pd_be_store(pd_api_t *a,
     return 0;
 }
 
+/* The manifest must fit the deployment's leases as the chain holds them (kumo_sdl_manifest_
+ * check): the Merkle root only proves it is the version the tenant put on chain. A manifest
+ * that breaks the lease is refused with the rule (the API answers 422) and nothing is stored,
+ * so nothing of it ever runs. */
 static int pd_be_accept(void *ctx,
                         const uint8_t owner[KUMO_ADDRESS_BYTES],
                         uint64_t dseq,
                         kumo_bytes_t manifest,
                         kumo_err_ctx_t *err)
 {
+    pd_api_t *a = ctx;
+    char owner_text[KUMO_ADDRESS_TEXT_BYTES];
+    kumo_codec_address_encode(owner, owner_text);
+    Kumo__Manifest *m = NULL;
+    pd_groups_t *g = kumo_calloc(1, sizeof(*g));
+    int rc = g != NULL ? kumo_sdl_manifest_decode(manifest, &m, err)
+                       : kumo_err_set(err, KUMO_ENOMEM, "groups");
+    rc =
+        rc == 0 ? pd_manifest_verify(a->curl, a->d->cfg.node_url, owner_text, dseq, m, g, err) : rc;
+    if (m != NULL) {
+        kumo_codec_free(&m->base);
+    }
+    if (g != NULL) {
+        pd_groups_free(g);
+    }
+    kumo_free(g);
+    if (rc < 0) {
+        KUMO_LOG_INFO("provider", "manifest_refused", "deployment=%s/%" PRIu64 " detail=\"%s\"",
+                      owner_text, dseq, err->detail);
+        return rc;
+    }
     KUMO_GUARD(pd_be_store(ctx, owner, dseq, "manifest", manifest, err));
     KUMO_LOG_INFO("provider", "manifest_stored", "dseq=%" PRIu64 " bytes=%zu", dseq, manifest.len);
     return 0;

@@ -10,7 +10,8 @@
 
 const char *kumo_provider_bid_verdict_name(kumo_provider_bid_verdict_t v)
 {
-    static const char *const names[] = {"ok", "region", "capacity", "price", "budget", "runtime"};
+    static const char *const names[] = {"ok",     "region",  "capacity", "price",
+                                        "budget", "runtime", "full"};
     return (size_t)v < sizeof(names) / sizeof(names[0]) ? names[v] : "unknown";
 }
 
@@ -60,7 +61,8 @@ bid_sum(const kumo_provider_cfg_t *cfg, const Kumo__GroupSpec *group, kumo_provi
             !acc_add(&out->memory_bytes, r->count, r->compute->memory_bytes) ||
             !acc_add(&out->storage_bytes, r->count, r->compute->storage_bytes) ||
             !acc_add(&out->collateral, r->count, r->collateral) ||
-            !acc_add(&out->price_total, r->count, cost)) {
+            !acc_add(&out->price_total, r->count, cost) ||
+            !acc_add(&out->unit_count, r->count, 1u)) {
             return KUMO_PROVIDER_BID_CAPACITY;
         }
         over_price = over_price || cost > r->price;
@@ -89,8 +91,11 @@ void kumo_provider_bid_decide(const kumo_provider_cfg_t *cfg,
     if (out->verdict == KUMO_PROVIDER_BID_CAPACITY) {
         return;
     }
-    if (out->cpu_milli > free_res->cpu_milli || out->memory_bytes > free_res->memory_bytes ||
-        out->storage_bytes > free_res->storage_bytes) {
+    /* Bidding past the tables would win leases the daemon cannot hold or run. */
+    if (free_res->lease_slots == 0 || out->unit_count > free_res->instance_slots) {
+        out->verdict = KUMO_PROVIDER_BID_FULL;
+    } else if (out->cpu_milli > free_res->cpu_milli || out->memory_bytes > free_res->memory_bytes ||
+               out->storage_bytes > free_res->storage_bytes) {
         out->verdict = KUMO_PROVIDER_BID_CAPACITY;
     } else if (out->verdict == KUMO_PROVIDER_BID_OK && out->collateral > free_res->collateral) {
         out->verdict = KUMO_PROVIDER_BID_BUDGET;

@@ -34,6 +34,7 @@ void kumo_provider_cfg_default(kumo_provider_cfg_t *cfg)
     cfg->price_storage_per_gib = 1;
     cfg->collateral_budget = 1000000000ull;
     cfg->confirm_margin_blocks = 5;
+    cfg->lease_count_max = KUMO_PROVIDER_LEASE_COUNT_MAX;
 }
 
 typedef enum pf_kind {
@@ -80,6 +81,11 @@ static const pf_field_t pf_fields[] = {
         price_storage_per_gib, PF_U64, 0, 1000000000000ull, "ukumo per GiB of storage per block"),
     PF_NUM(collateral_budget, PF_U64, 0, UINT64_MAX, "ukumo the provider may lock as collateral"),
     PF_NUM(confirm_margin_blocks, PF_U32, 1, 1000, "confirm leases this many blocks early"),
+    PF_NUM(lease_count_max,
+           PF_U32,
+           1,
+           KUMO_PROVIDER_LEASE_COUNT_MAX,
+           "leases and open bids held at most (bidding stops there)"),
 };
 #define PF_COUNT (sizeof(pf_fields) / sizeof(pf_fields[0]))
 

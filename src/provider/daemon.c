@@ -27,6 +27,9 @@
 #include "runtime/runtime.h"
 
 #define PD_SSE_LINE_MAX (1024u * 1024u)
+/* A freed hold scans the open orders again at most this often (blocks); the runtime coming
+ * back does at once. */
+#define PD_RESCAN_EVERY 5u
 
 static size_t pd_write_cb(char *ptr, size_t size, size_t nmemb, void *ctx)
 {
@@ -178,17 +181,35 @@ int pd_tx_send(kumo_provider_daemon_t *d, Kumo__Msg *const *msgs, size_t count, 
 
 /* ---- what open bids and leases hold ---- */
 
+/* Capacity, budget and table slots left after what open bids and leases hold. Leases are
+ * counted both ways the daemon knows them (its holds, and the node's list at the last pass
+ * plus open bids), the larger wins: neither may be stale in the unsafe direction. */
 static kumo_provider_free_t pd_free(const kumo_provider_daemon_t *d)
 {
-    kumo_provider_free_t f = {d->cfg.capacity_cpu_milli, d->cfg.capacity_memory_bytes,
-                              d->cfg.capacity_storage_bytes, d->cfg.collateral_budget};
+    kumo_provider_free_t f = {d->cfg.capacity_cpu_milli,
+                              d->cfg.capacity_memory_bytes,
+                              d->cfg.capacity_storage_bytes,
+                              d->cfg.collateral_budget,
+                              0,
+                              0};
+    uint32_t open_bids = 0;
+    uint64_t units = 0;
     for (uint32_t i = 0; i < d->hold_count; i++) {
         const kumo_provider_bid_t *b = &d->holds[i].bid;
         f.cpu_milli -= b->cpu_milli < f.cpu_milli ? b->cpu_milli : f.cpu_milli;
         f.memory_bytes -= b->memory_bytes < f.memory_bytes ? b->memory_bytes : f.memory_bytes;
         f.storage_bytes -= b->storage_bytes < f.storage_bytes ? b->storage_bytes : f.storage_bytes;
         f.collateral -= b->collateral < f.collateral ? b->collateral : f.collateral;
+        open_bids += d->holds[i].lease ? 0u : 1u;
+        units += b->unit_count;
     }
+    KUMO_ASSERT(d->hold_count <= PD_HOLD_MAX && d->lease_count <= PD_LEASE_MAX);
+    uint32_t held =
+        d->lease_count + open_bids > d->hold_count ? d->lease_count + open_bids : d->hold_count;
+    f.lease_slots = held < d->cfg.lease_count_max ? d->cfg.lease_count_max - held : 0;
+    units = units > d->container_count ? units : d->container_count;
+    f.instance_slots =
+        units < KUMO_PROVIDER_INSTANCE_COUNT_MAX ? KUMO_PROVIDER_INSTANCE_COUNT_MAX - units : 0;
     return f;
 }
 
@@ -208,6 +229,7 @@ static void pd_hold_release(kumo_provider_daemon_t *d, const char *order, const 
     if (h != NULL) {
         KUMO_LOG_INFO("provider", "hold_released", "order=%s reason=%s", order, why);
         *h = d->holds[--d->hold_count];
+        d->rescan_due = d->rescan_due || d->missed; /* room for what was passed over */
     }
 }
 
@@ -253,6 +275,7 @@ static void pd_hold_restore(kumo_provider_daemon_t *d, const json_t *fj)
             h->bid.storage_bytes += r->compute != NULL ? n * r->compute->storage_bytes : 0;
             h->bid.collateral += n * r->collateral;
             h->bid.price_total += n * r->price;
+            h->bid.unit_count += n;
         }
     }
     kumo_codec_free(m);
@@ -268,12 +291,18 @@ static void pd_hold_restore_cb(void *ctx, const json_t *item)
 static void pd_holds_rebuild(kumo_provider_daemon_t *d)
 {
     d->hold_count = 0;
-    char query[160];
-    (void)snprintf(query, sizeof(query), "/fulfillments?provider=%s", d->addr);
-    kumo_err_ctx_t err = {0};
-    if (pd_list_each(d->curl, d->cfg.node_url, query, PD_HOLD_MAX / 100u + 1u, pd_hold_restore_cb,
-                     NULL, d, &err) < 0) {
-        KUMO_LOG_WARN("provider", "holds_unreadable", "detail=\"%s\"", err.detail);
+    /* Open bids, then matched ones (of which those with a live lease hold): each list by
+     * state, so matched bids of ended leases cannot crowd the open ones out of the pages. */
+    static const char *const states[] = {"FULFILLMENT_OPEN", "FULFILLMENT_MATCHED"};
+    for (size_t i = 0; i < KUMO_ARRAY_COUNT(states); i++) {
+        char query[200];
+        (void)snprintf(query, sizeof(query), "/fulfillments?provider=%s&state=%s", d->addr,
+                       states[i]);
+        kumo_err_ctx_t err = {0};
+        if (pd_list_each(d->curl, d->cfg.node_url, query, PD_HOLD_MAX / 100u + 1u,
+                         pd_hold_restore_cb, NULL, d, &err) < 0) {
+            KUMO_LOG_WARN("provider", "holds_unreadable", "detail=\"%s\"", err.detail);
+        }
     }
     KUMO_LOG_INFO("provider", "holds_restored", "count=%u", d->hold_count);
 }
@@ -330,6 +359,37 @@ static bool pd_batch_pending(const pd_batch_t *b, const char *order)
     return false;
 }
 
+static bool pd_verdict_may_pass(kumo_provider_bid_verdict_t v)
+{
+    switch (v) {
+    case KUMO_PROVIDER_BID_RUNTIME:
+    case KUMO_PROVIDER_BID_CAPACITY:
+    case KUMO_PROVIDER_BID_BUDGET:
+    case KUMO_PROVIDER_BID_FULL:
+        return true;
+    case KUMO_PROVIDER_BID_OK:
+    case KUMO_PROVIDER_BID_REGION:
+    case KUMO_PROVIDER_BID_PRICE:
+        return false;
+    default:
+        KUMO_UNREACHABLE();
+    }
+}
+
+void pd_runtime_seen(kumo_provider_daemon_t *d, bool up)
+{
+    if (up && !d->runtime_up) {
+        KUMO_LOG_INFO("provider", "runtime_up", "socket=%s missed_orders=%d", d->cfg.runtime_socket,
+                      d->missed);
+        d->rescan_due = d->rescan_due || d->missed;
+        d->rescan_height = 0; /* at once, whatever the last scan */
+    } else if (!up && d->runtime_up) {
+        KUMO_LOG_WARN("provider", "runtime_down", "socket=%s (no bids, no confirmations)",
+                      d->cfg.runtime_socket);
+    }
+    d->runtime_up = up;
+}
+
 /* Adds a bid on one open order (as JSON from the node) to the batch if the provider can
  * serve it, counting what the batch already holds. */
 static void pd_order_consider(kumo_provider_daemon_t *d, const json_t *order_json, pd_batch_t *b)
@@ -351,8 +411,10 @@ static void pd_order_consider(kumo_provider_daemon_t *d, const json_t *order_jso
     g.n_resources = o->n_resources;
     g.resources = o->resources;
     kumo_provider_free_t f = pd_free(d);
+    f.lease_slots -= b->count < f.lease_slots ? b->count : f.lease_slots;
     for (uint32_t i = 0; i < b->count; i++) { /* what this batch already holds */
         const kumo_provider_bid_t *x = &b->holds[i].bid;
+        f.instance_slots -= x->unit_count < f.instance_slots ? x->unit_count : f.instance_slots;
         f.cpu_milli -= x->cpu_milli < f.cpu_milli ? x->cpu_milli : f.cpu_milli;
         f.memory_bytes -= x->memory_bytes < f.memory_bytes ? x->memory_bytes : f.memory_bytes;
         f.storage_bytes -= x->storage_bytes < f.storage_bytes ? x->storage_bytes : f.storage_bytes;
@@ -364,6 +426,10 @@ static void pd_order_consider(kumo_provider_daemon_t *d, const json_t *order_jso
         h->bid.verdict != KUMO_PROVIDER_BID_OK) {
         KUMO_LOG_INFO("provider", "no_bid", "order=%s reason=%s", h->order,
                       kumo_provider_bid_verdict_name(h->bid.verdict));
+        /* Passed over for a reason that may pass (runtime, room, budget): scanned again when
+         * the runtime is back or a hold is freed. */
+        d->missed = d->missed || (o->state == KUMO__ORDER_STATE__ORDER_OPEN &&
+                                  pd_verdict_may_pass(h->bid.verdict));
         kumo_codec_free(m);
         return;
     }
@@ -414,6 +480,11 @@ static void pd_orders_scan(kumo_provider_daemon_t *d, const char *owner, uint64_
     }
     sc->d = d;
     sc->b.runtime_ok = d->runtime != NULL && kumo_runtime_ping(d->runtime, NULL) == 0;
+    pd_runtime_seen(d, sc->b.runtime_ok);
+    if (owner == NULL) {
+        d->missed = false; /* this scan sees every open order: it sets it again if need be */
+        d->rescan_height = d->height;
+    }
     char query[256];
     if (owner != NULL) {
         (void)snprintf(query, sizeof(query), "/orders?owner=%s&dseq=%" PRIu64 "&state=ORDER_OPEN",
@@ -533,6 +604,12 @@ static CURLcode pd_stream_loop(kumo_provider_daemon_t *d, CURLM *m)
         if (atomic_load(&d->kick) != 0 || d->work_due) {
             d->work_due = false;
             pd_work(d); /* a new block, or a manifest or links came in between blocks */
+        }
+        if (d->rescan_due && d->runtime_up &&
+            (d->rescan_height == 0 || d->height >= d->rescan_height + PD_RESCAN_EVERY)) {
+            d->rescan_due = false;
+            KUMO_LOG_INFO("provider", "orders_rescan", "height=%" PRIu64, d->height);
+            pd_orders_scan(d, NULL, 0);
         }
         if (running > 0 && !*d->stop) {
             (void)curl_multi_poll(m, NULL, 0, 1000, NULL);

@@ -26,15 +26,21 @@
 #include "provider/provider.h"
 #include "runtime/runtime.h"
 
-#define PD_HOLD_MAX      1024u
+#define PD_HOLD_MAX      KUMO_PROVIDER_LEASE_COUNT_MAX
 #define PD_PATH_BYTES    1200u
 #define PD_HOME_BYTES    1000u /* leaves room for the file names under it */
-#define PD_LEASE_MAX     1024u
+#define PD_LEASE_MAX     KUMO_PROVIDER_LEASE_COUNT_MAX
 #define PD_SENT_MAX      1024u
 #define PD_NET_MAX       256u
 #define PD_IP_CACHE      64u
 #define PD_ANSWER_MAX    (8u * 1024u * 1024u)
 #define PD_CONTAINER_MAX KUMO_RUNTIME_LIST_COUNT_MAX
+/* Manifests refused at load, remembered so each is logged once. */
+#define PD_REFUSED_MAX 16u
+
+_Static_assert(KUMO_PROVIDER_INSTANCE_COUNT_MAX <= PD_CONTAINER_MAX,
+               "every instance the daemon bids for is listed by the runtime");
+_Static_assert(PD_HOLD_MAX >= PD_LEASE_MAX, "every lease held can be a hold");
 
 typedef struct pd_hold {
     char order[KUMO_ID_TEXT_BYTES]; /* owner/dseq/gseq/oseq */
@@ -70,6 +76,20 @@ typedef struct pd_sent {
     uint64_t height;
 } pd_sent_t;
 
+/* A deployment's groups as the chain holds them (GET /groups), specs[gseq]. */
+typedef struct pd_groups {
+    ProtobufCMessage *msgs[KUMO_GROUP_COUNT_MAX];
+    Kumo__GroupSpec *specs[KUMO_GROUP_COUNT_MAX];
+    uint32_t count;
+} pd_groups_t;
+
+/* A stored manifest that failed the check against its lease (logged once). */
+typedef struct pd_refused {
+    char owner[KUMO_ADDRESS_TEXT_BYTES];
+    uint64_t dseq;
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
+} pd_refused_t;
+
 typedef struct pd_api pd_api_t;
 
 struct kumo_provider_daemon {
@@ -91,9 +111,14 @@ struct kumo_provider_daemon {
     kumo_buf_t ev_data;
     volatile int *stop;
     uint64_t bids_sent;
+    bool runtime_up;        /* the runtime answered at the last pass or scan */
+    bool missed;            /* an order was passed over for a reason that may pass */
+    bool rescan_due;        /* bid on the open orders again (runtime back, a hold freed) */
+    uint64_t rescan_height; /* height of the last full scan of open orders */
     /* work.c */
     pd_lease_t leases[PD_LEASE_MAX];
     uint32_t lease_count;
+    bool leases_partial; /* the node listed more leases than the table: remove nothing */
     kumo_runtime_container_t containers[PD_CONTAINER_MAX];
     uint32_t container_count;
     pd_sent_t sent[PD_SENT_MAX];
@@ -102,8 +127,14 @@ struct kumo_provider_daemon {
     uint32_t net_count;
     pd_ip_t ips[PD_IP_CACHE];
     uint32_t ip_next;
-    uint32_t port_cursor;   /* round robin over the host port range */
-    uint32_t started;       /* containers started since the list was read */
+    uint32_t port_cursor;      /* round robin over the host port range */
+    uint32_t started;          /* containers started since the list was read */
+    uint32_t work_cursor;      /* the lease the creating round starts at (turns) */
+    uint32_t pass_starts;      /* container (re)creations tried in this pass */
+    uint32_t pass_deferred;    /* instances left for the next pass (budget spent) */
+    uint64_t pass_deadline_ms; /* monotonic: no new start after it in this pass */
+    pd_refused_t refused[PD_REFUSED_MAX];
+    uint32_t refused_next;
     uint64_t worked_height; /* height of the last reconcile */
     bool work_due;          /* a block came since the last reconcile */
     uint64_t confirmations_sent;
@@ -146,6 +177,10 @@ uint64_t pd_u64(const json_t *o, const char *key);
 KUMO_MUST_USE int
 pd_tx_send(kumo_provider_daemon_t *d, Kumo__Msg *const *msgs, size_t count, kumo_err_ctx_t *err);
 
+/* Records whether the runtime answered (bidding or a pass asked it): when it answers again
+ * after an outage, the orders passed over meanwhile are scanned again. */
+void pd_runtime_seen(kumo_provider_daemon_t *d, bool up);
+
 /* ---- work.c ---- */
 
 /* Brings containers, networks and forwards in line with the chain and the stored manifests,
@@ -168,6 +203,27 @@ KUMO_MUST_USE int pd_manifest_load(const char *home,
                                    Kumo__Manifest **out,
                                    uint8_t version[KUMO_CRYPTO_HASH_BYTES],
                                    kumo_err_ctx_t *err);
+/* The deployment's groups from the node (GET /groups, gseq order, at most
+ * KUMO_GROUP_COUNT_MAX); any failure of the node or its answer is KUMO_EIO. Freed with
+ * pd_groups_free (also after a failure). */
+KUMO_MUST_USE int pd_groups_load(CURL *c,
+                                 const char *node_url,
+                                 const char *owner,
+                                 uint64_t dseq,
+                                 pd_groups_t *out,
+                                 kumo_err_ctx_t *err);
+void pd_groups_free(pd_groups_t *g);
+/* Whether manifest m fits the deployment's leases: loads its groups (into *groups, which the
+ * caller frees with pd_groups_free) and runs kumo_sdl_manifest_check. KUMO_EIO when the node
+ * cannot tell; the check's codes (KUMO_EINVAL, KUMO_ELIMIT, KUMO_EMISMATCH, KUMO_ENOTFOUND,
+ * ...) with the rule broken in err when the manifest breaks the lease. */
+KUMO_MUST_USE int pd_manifest_verify(CURL *c,
+                                     const char *node_url,
+                                     const char *owner,
+                                     uint64_t dseq,
+                                     const Kumo__Manifest *m,
+                                     pd_groups_t *groups,
+                                     kumo_err_ctx_t *err);
 /* Group names of a deployment by gseq (from GET /groups), up to cap; *count set. */
 KUMO_MUST_USE int pd_group_names(CURL *c,
                                  const char *node_url,

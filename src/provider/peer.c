@@ -19,6 +19,7 @@
 #include "log/log.h"
 #include "provider/daemon_int.h"
 #include "provider/provider_api.h"
+#include "sdl/sdl.h"
 #include "tls/tls.h"
 
 #define PD_PEER_CONNECT_MS 2000L
@@ -112,6 +113,34 @@ static int pd_version_get(kumo_provider_daemon_t *d,
     return rc;
 }
 
+/* The version proves only that the tenant put these bytes on chain: like an upload, a
+ * manifest from a peer must fit the deployment's leases, or it is not stored (and so never
+ * runs here). */
+static int pd_peer_manifest_check(kumo_provider_daemon_t *d,
+                                  const char *peer,
+                                  const char *owner,
+                                  uint64_t dseq,
+                                  kumo_bytes_t bytes,
+                                  kumo_err_ctx_t *err)
+{
+    Kumo__Manifest *m = NULL;
+    pd_groups_t *g = kumo_calloc(1, sizeof(*g));
+    kumo_err_ctx_t cerr = {0};
+    int rc = g != NULL ? kumo_sdl_manifest_decode(bytes, &m, &cerr)
+                       : kumo_err_set(&cerr, KUMO_ENOMEM, "groups");
+    rc = rc == 0 ? pd_manifest_verify(d->curl, d->cfg.node_url, owner, dseq, m, g, &cerr) : rc;
+    if (m != NULL) {
+        kumo_codec_free(&m->base);
+    }
+    if (g != NULL) {
+        pd_groups_free(g);
+    }
+    kumo_free(g);
+    KUMO_ENSURE(rc == 0, err, rc, "provider %s sent a manifest that breaks the lease: %s", peer,
+                cerr.detail);
+    return 0;
+}
+
 /* Tries one peer; 0 when its manifest matched and was stored. */
 static int pd_peer_try(kumo_provider_daemon_t *d,
                        const char *peer,
@@ -129,6 +158,7 @@ static int pd_peer_try(kumo_provider_daemon_t *d,
         rc = kumo_err_set(err, KUMO_EMISMATCH, "provider %s sent a manifest of another version",
                           peer);
     }
+    rc = rc == 0 ? pd_peer_manifest_check(d, peer, owner, dseq, kumo_buf_bytes(&body), err) : rc;
     rc = rc == 0 ? pd_deployment_store(d->home, owner, dseq, "manifest", kumo_buf_bytes(&body), err)
                  : rc;
     if (rc == 0) {

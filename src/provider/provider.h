@@ -36,7 +36,17 @@ typedef struct kumo_provider_cfg {
     uint64_t price_storage_per_gib; /* 1 */
     uint64_t collateral_budget;     /* ukumo the provider may lock in bids and leases: 10^9 */
     uint32_t confirm_margin_blocks; /* confirm this many blocks before the period ends: 5 */
+    /* Leases (active or closing) plus open bids the daemon holds at most: it stops bidding
+     * when they reach it, and never drops a lease it holds. 1..KUMO_PROVIDER_LEASE_COUNT_MAX. */
+    uint32_t lease_count_max; /* KUMO_PROVIDER_LEASE_COUNT_MAX */
 } kumo_provider_cfg_t;
+
+/* The daemon's lease table: every lease of this provider the node lists fits, so none is ever
+ * dropped (lease_count_max may only lower what it bids for). */
+#define KUMO_PROVIDER_LEASE_COUNT_MAX 1024u
+/* Instances (containers) the daemon runs at most: what one runtime list answers. It bids only
+ * while the units of its leases and open bids, one container each at most, fit. */
+#define KUMO_PROVIDER_INSTANCE_COUNT_MAX 1024u
 
 /* Defaults for every field (region empty: the caller must set it). */
 void kumo_provider_cfg_default(kumo_provider_cfg_t *cfg);
@@ -58,7 +68,9 @@ typedef struct kumo_provider_free {
     uint64_t cpu_milli;
     uint64_t memory_bytes;
     uint64_t storage_bytes;
-    uint64_t collateral; /* of the budget */
+    uint64_t collateral;     /* of the budget */
+    uint32_t lease_slots;    /* leases or open bids it may still hold (lease_count_max) */
+    uint64_t instance_slots; /* resource units (instances) its container table still holds */
 } kumo_provider_free_t;
 
 /* Why a provider does not bid (KUMO_PROVIDER_BID_OK: it does). */
@@ -69,6 +81,7 @@ typedef enum kumo_provider_bid_verdict {
     KUMO_PROVIDER_BID_PRICE = 3,    /* our cost is above the order's maximum price */
     KUMO_PROVIDER_BID_BUDGET = 4,   /* the collateral does not fit the budget left */
     KUMO_PROVIDER_BID_RUNTIME = 5,  /* the container runtime does not answer */
+    KUMO_PROVIDER_BID_FULL = 6,     /* the lease or instance table is full */
 } kumo_provider_bid_verdict_t;
 
 /* The bid for a group's resources: per resource group the offered price (our cost, which is
@@ -81,6 +94,7 @@ typedef struct kumo_provider_bid {
     uint64_t cpu_milli, memory_bytes, storage_bytes; /* reserved while the bid is open */
     uint64_t collateral;
     uint64_t price_total; /* per block */
+    uint64_t unit_count;  /* resource units: at most one instance runs on each */
 } kumo_provider_bid_t;
 
 void kumo_provider_bid_decide(const kumo_provider_cfg_t *cfg,

@@ -49,8 +49,11 @@ typedef struct kumo_provider_api_backend {
                            uint64_t dseq,
                            kumo_provider_deployment_view_t *view,
                            kumo_err_ctx_t *err);
-    /* A manifest whose root equals view.version from the owner: store it (durably) and start
-     * running its workloads for this provider's leases. Called only after every check. */
+    /* A manifest whose root equals view.version from the owner: check it against the
+     * deployment's leases, store it (durably) and start running its workloads for this
+     * provider's leases. Called only after every check of the API. A manifest that breaks the
+     * lease fails with the rule's code (answered 422); KUMO_EIO or KUMO_ENOMEM is answered
+     * 500. */
     int (*manifest_accept)(void *ctx,
                            const uint8_t owner[KUMO_ADDRESS_BYTES],
                            uint64_t dseq,

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "codec/codec.h"
 #include "log/log.h"
@@ -33,12 +34,15 @@
 
 #define PD_CONFIRM_BATCH_MAX 64u
 #define PD_RESEND_BLOCKS     5u
-#define PD_GROUP_MAX         64u
 /* A lease without its manifest asks the deployment's other providers every this many
  * blocks (the tenant usually uploads within a block of the lease). */
 #define PD_FETCH_EVERY 2u
 /* Links to workloads at other providers are refreshed from the peers this often. */
 #define PD_LINKS_EVERY 10u
+/* Container (re)creations per pass, and the time after which a pass starts no more (a start
+ * takes 2-4 s on a loaded machine): the rest waits for the next pass. */
+#define PD_PASS_START_MAX 8u
+#define PD_PASS_CREATE_MS 10000u
 
 typedef char pd_name_t[KUMO_NAME_BYTES_MAX + 1];
 
@@ -48,7 +52,7 @@ typedef struct pd_dep {
     uint64_t dseq;
     Kumo__Manifest *m; /* NULL: no manifest stored yet */
     char version_hex[2 * KUMO_CRYPTO_HASH_BYTES + 1];
-    pd_name_t groups[PD_GROUP_MAX];
+    pd_name_t groups[KUMO_GROUP_COUNT_MAX];
     uint32_t group_count;
     char network[KUMO_RUNTIME_NAME_BYTES_MAX];
     char gateway[64];
@@ -105,6 +109,71 @@ int pd_manifest_load(const char *home,
     return rc;
 }
 
+void pd_groups_free(pd_groups_t *g)
+{
+    KUMO_ASSERT(g->count <= KUMO_GROUP_COUNT_MAX);
+    for (uint32_t i = 0; i < g->count; i++) {
+        kumo_codec_free(g->msgs[i]);
+    }
+    memset(g, 0, sizeof(*g));
+}
+
+int pd_groups_load(CURL *c,
+                   const char *node_url,
+                   const char *owner,
+                   uint64_t dseq,
+                   pd_groups_t *out,
+                   kumo_err_ctx_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    char path[256];
+    (void)snprintf(path, sizeof(path), "/groups?owner=%s&dseq=%" PRIu64 "&limit=100", owner, dseq);
+    json_t *list = NULL;
+    kumo_err_ctx_t nerr = {0};
+    if (pd_http_on(c, node_url, path, NULL, &list, &nerr) < 0) {
+        return kumo_err_set(err, KUMO_EIO, "the deployment's groups: %s", nerr.detail);
+    }
+    const json_t *items = json_object_get(list, "items");
+    int rc =
+        json_array_size(items) <= KUMO_GROUP_COUNT_MAX
+            ? 0
+            : kumo_err_set(err, KUMO_EIO, "the node listed %zu groups", json_array_size(items));
+    size_t i;
+    const json_t *g;
+    json_array_foreach(items, i, g)
+    {
+        if (rc != 0) {
+            break;
+        }
+        /* The node lists a deployment's groups by gseq: position = gseq. */
+        rc = pd_u64(g, "gseq") == i && kumo_codec_json_to_message(&kumo__group_spec__descriptor,
+                                                                  json_object_get(g, "spec"),
+                                                                  &out->msgs[i], &nerr) == 0
+                 ? 0
+                 : kumo_err_set(err, KUMO_EIO, "group %zu from the node: %s", i, nerr.detail);
+        if (rc == 0) {
+            out->specs[i] = (Kumo__GroupSpec *)out->msgs[i];
+            out->count++;
+        }
+    }
+    json_decref(list);
+    KUMO_ASSERT(out->count <= KUMO_GROUP_COUNT_MAX);
+    return rc;
+}
+
+int pd_manifest_verify(CURL *c,
+                       const char *node_url,
+                       const char *owner,
+                       uint64_t dseq,
+                       const Kumo__Manifest *m,
+                       pd_groups_t *groups,
+                       kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(m != NULL);
+    KUMO_GUARD(pd_groups_load(c, node_url, owner, dseq, groups, err));
+    return kumo_sdl_manifest_check(m, groups->specs, groups->count, err);
+}
+
 int pd_group_names(CURL *c,
                    const char *node_url,
                    const char *owner,
@@ -114,24 +183,17 @@ int pd_group_names(CURL *c,
                    uint32_t *count,
                    kumo_err_ctx_t *err)
 {
-    char path[256];
-    (void)snprintf(path, sizeof(path), "/groups?owner=%s&dseq=%" PRIu64 "&limit=100", owner, dseq);
-    json_t *list = NULL;
-    KUMO_GUARD(pd_http_on(c, node_url, path, NULL, &list, err));
+    pd_groups_t *g = kumo_calloc(1, sizeof(*g));
+    KUMO_ENSURE(g != NULL, err, KUMO_ENOMEM, "groups");
+    int rc = pd_groups_load(c, node_url, owner, dseq, g, err);
     *count = 0;
-    size_t i;
-    const json_t *g;
-    json_array_foreach(json_object_get(list, "items"), i, g)
-    {
-        uint64_t gseq = pd_u64(g, "gseq");
-        const char *name = json_string_value(json_object_get(json_object_get(g, "spec"), "name"));
-        if (gseq < cap && name != NULL) {
-            (void)snprintf(names[gseq], KUMO_NAME_BYTES_MAX + 1, "%s", name);
-            *count = (uint32_t)gseq + 1u > *count ? (uint32_t)gseq + 1u : *count;
-        }
+    for (uint32_t i = 0; rc == 0 && i < g->count && i < cap; i++) {
+        (void)snprintf(names[i], KUMO_NAME_BYTES_MAX + 1, "%s", g->specs[i]->name);
+        *count = i + 1u;
     }
-    json_decref(list);
-    return 0;
+    pd_groups_free(g);
+    kumo_free(g);
+    return rc;
 }
 
 bool pd_port_global(const Kumo__ManifestPort *p)
@@ -177,7 +239,11 @@ static void pd_lease_add(kumo_provider_daemon_t *d, const json_t *l, bool active
 {
     const json_t *oid = json_object_get(json_object_get(l, "id"), "order");
     const char *owner = json_string_value(json_object_get(oid, "owner"));
-    if (owner == NULL || d->lease_count >= PD_LEASE_MAX) {
+    if (owner == NULL) {
+        return;
+    }
+    if (d->lease_count >= PD_LEASE_MAX) {
+        d->leases_partial = true; /* bidding never gets here; another daemon on our key may */
         return;
     }
     pd_lease_t *x = &d->leases[d->lease_count++];
@@ -203,6 +269,7 @@ static void pd_lease_closing_cb(void *ctx, const json_t *item)
 static int pd_leases_load(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
 {
     d->lease_count = 0;
+    d->leases_partial = false;
     char query[200];
     (void)snprintf(query, sizeof(query), "/leases?provider=%s&state=LEASE_ACTIVE", d->addr);
     KUMO_GUARD(pd_list_each(d->curl, d->cfg.node_url, query, PD_LEASE_MAX / 100u + 1u,
@@ -448,8 +515,25 @@ static bool pd_instance_check(kumo_provider_daemon_t *d,
     return false;
 }
 
+static uint64_t pd_now_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Whether this pass may (re)create one more container: the first always (every pass makes
+ * progress), then up to PD_PASS_START_MAX while PD_PASS_CREATE_MS have not passed. One
+ * deployment with many instances cannot hold the loop: what is left waits for the next pass,
+ * whose first round confirms every lease that runs. */
+static bool pd_start_allowed(const kumo_provider_daemon_t *d)
+{
+    return d->pass_starts == 0 ||
+           (d->pass_starts < PD_PASS_START_MAX && pd_now_ms() < d->pass_deadline_ms);
+}
+
 /* Whether every instance of lease l runs; with create, (re)creates those that do not, one by
- * one (the runtime serializes container creation anyway). */
+ * one (the runtime serializes container creation anyway), within the pass's budget. */
 static bool
 pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, const pd_lease_t *l, bool create)
 {
@@ -464,20 +548,27 @@ pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, const pd_lease_t *l, boo
         return false;
     }
     bool ok = true;
+    bool failed = false;
     for (size_t i = 0; i < dep->m->n_workloads; i++) {
         const Kumo__ManifestWorkload *w = dep->m->workloads[i];
+        /* w->count is within the lease's units (kumo_sdl_manifest_check at load). */
         for (uint32_t k = 0; strcmp(w->group, dep->groups[l->gseq]) == 0 && k < w->count; k++) {
             memset(job, 0, sizeof(*job));
-            if (!pd_instance_check(d, dep, l, w, k, job, create)) {
-                if (create) {
-                    pd_job_run(d->runtime, job);
-                    d->started += job->ok ? 1u : 0u;
-                }
-                ok = ok && job->ok;
+            if (pd_instance_check(d, dep, l, w, k, job, create)) {
+                continue;
             }
+            if (create && pd_start_allowed(d)) {
+                d->pass_starts++;
+                pd_job_run(d->runtime, job);
+                d->started += job->ok ? 1u : 0u;
+                failed = failed || !job->ok;
+            } else if (create) {
+                d->pass_deferred++; /* the next pass goes on from here */
+            }
+            ok = ok && job->ok;
         }
     }
-    if (!ok && create) {
+    if (failed) {
         pd_network_forget(d, dep->network); /* in case it went away: made again next pass */
     }
     kumo_free(job);
@@ -635,20 +726,70 @@ static void pd_dep_forwards(kumo_provider_daemon_t *d, const pd_dep_t *dep, pd_p
     }
 }
 
-/* The manifest (fetched from the peers if missing, when creating), group names, network. */
+/* Whether a stored manifest was refused before (each is logged once, not every block). */
+static bool pd_refused_seen(kumo_provider_daemon_t *d,
+                            const pd_dep_t *dep,
+                            const uint8_t version[KUMO_CRYPTO_HASH_BYTES])
+{
+    for (uint32_t i = 0; i < PD_REFUSED_MAX; i++) {
+        const pd_refused_t *r = &d->refused[i];
+        if (r->dseq == dep->dseq && strcmp(r->owner, dep->owner) == 0 &&
+            memcmp(r->version, version, KUMO_CRYPTO_HASH_BYTES) == 0) {
+            return true;
+        }
+    }
+    pd_refused_t *r = &d->refused[d->refused_next++ % PD_REFUSED_MAX];
+    (void)snprintf(r->owner, sizeof(r->owner), "%s", dep->owner);
+    r->dseq = dep->dseq;
+    memcpy(r->version, version, KUMO_CRYPTO_HASH_BYTES);
+    return false;
+}
+
+/* The deployment's groups and its manifest checked against them. A stored manifest that
+ * breaks the lease (stored by an older daemon, or the groups changed) runs nothing: as if
+ * none had come (the lease stands ready). */
+static int pd_dep_groups(kumo_provider_daemon_t *d,
+                         pd_dep_t *dep,
+                         const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                         kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(dep->m != NULL);
+    pd_groups_t *g = kumo_calloc(1, sizeof(*g));
+    KUMO_ENSURE(g != NULL, err, KUMO_ENOMEM, "groups");
+    int rc = pd_manifest_verify(d->curl, d->cfg.node_url, dep->owner, dep->dseq, dep->m, g, err);
+    for (uint32_t i = 0; i < g->count; i++) {
+        (void)snprintf(dep->groups[i], sizeof(dep->groups[i]), "%s", g->specs[i]->name);
+    }
+    dep->group_count = g->count;
+    pd_groups_free(g);
+    kumo_free(g);
+    if (rc != 0 && rc != KUMO_EIO && rc != KUMO_ENOMEM) {
+        if (!pd_refused_seen(d, dep, version)) {
+            KUMO_LOG_WARN("provider", "manifest_refused",
+                          "deployment=%s/%" PRIu64 " version=%.16s detail=\"%s\"", dep->owner,
+                          dep->dseq, dep->version_hex, err->detail);
+        }
+        kumo_codec_free(&dep->m->base);
+        dep->m = NULL;
+        return KUMO_ENOTFOUND;
+    }
+    return rc;
+}
+
+/* The manifest (fetched from the peers if missing, when creating) checked against the
+ * groups, group names, network. */
 static int pd_dep_load(kumo_provider_daemon_t *d, pd_dep_t *dep, bool create, kumo_err_ctx_t *err)
 {
-    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES] = {0};
     int rc = pd_manifest_load(d->home, dep->owner, dep->dseq, &dep->m, version, err);
     if (rc == KUMO_ENOTFOUND && create && (d->height + dep->dseq) % PD_FETCH_EVERY == 0 &&
         pd_manifest_fetch(d, dep->owner, dep->dseq, err) == 0) {
         rc = pd_manifest_load(d->home, dep->owner, dep->dseq, &dep->m, version, err);
     }
-    KUMO_GUARD(rc);
+    KUMO_GUARD(rc); /* KUMO_ENOTFOUND: none yet, the lease stands ready */
     KUMO_GUARD(kumo_codec_hex_encode(kumo_bytes_make(version, sizeof(version)), dep->version_hex,
                                      sizeof(dep->version_hex)));
-    KUMO_GUARD(pd_group_names(d->curl, d->cfg.node_url, dep->owner, dep->dseq, dep->groups,
-                              PD_GROUP_MAX, &dep->group_count, err));
+    KUMO_GUARD(pd_dep_groups(d, dep, version, err));
     if (create && pd_network_ensure(d, dep, err) != 0) {
         dep->gateway[0] = '\0'; /* no forwards, no host entries: retried next block */
     }
@@ -853,7 +994,11 @@ static void pd_pass_run(kumo_provider_daemon_t *d, pd_pass_t *pass)
         /* A closing lease is released once its containers are gone (after the creating round). */
         pass->ok[i] = !d->leases[i].active && pass->create;
     }
-    for (uint32_t i = 0; i < d->lease_count; i++) {
+    /* The creating round starts at a lease that turns every pass, so deployments take turns
+     * at the start budget. */
+    uint32_t start = pass->create && d->lease_count > 0 ? d->work_cursor++ % d->lease_count : 0;
+    for (uint32_t n = 0; n < d->lease_count; n++) {
+        uint32_t i = (start + n) % d->lease_count;
         const pd_lease_t *l = &d->leases[i];
         bool first = l->active;
         for (uint32_t k = 0; k < i && first; k++) {
@@ -871,7 +1016,12 @@ void pd_work(kumo_provider_daemon_t *d)
     atomic_store(&d->kick, 0);
     kumo_err_ctx_t err = {0};
     if (d->runtime == NULL && kumo_runtime_open(d->cfg.runtime_socket, &d->runtime, &err) < 0) {
+        pd_runtime_seen(d, false);
         return; /* nothing can be served, so nothing is confirmed */
+    }
+    pd_runtime_seen(d, kumo_runtime_ping(d->runtime, &err) == 0);
+    if (!d->runtime_up) {
+        return;
     }
     d->started = 0;
     for (uint32_t i = 0; i < d->sent_count; i++) {
@@ -889,15 +1039,28 @@ void pd_work(kumo_provider_daemon_t *d)
         kumo_free(pass.fwd);
         return;
     }
+    d->pass_starts = 0;
+    d->pass_deferred = 0;
     for (int round = 0; round < 2; round++) {
         pass.create = round == 1;
+        d->pass_deadline_ms = pd_now_ms() + PD_PASS_CREATE_MS;
         pass.fwd_count = 0;
         pd_pass_run(d, &pass);
         if (!pass.create) {
             pd_confirm(d, pass.ok); /* what already runs, before any slow container start */
         }
     }
-    pd_orphans_remove(d, pass.ok);
+    if (d->pass_deferred > 0) {
+        KUMO_LOG_INFO("provider", "starts_deferred", "started=%u left=%u", d->pass_starts,
+                      d->pass_deferred);
+    }
+    if (d->leases_partial) {
+        /* Containers of a lease we could not list are kept: removing them would lose it. */
+        KUMO_LOG_ERROR("provider", "lease_table_full", "listed_max=%u (nothing removed)",
+                       PD_LEASE_MAX);
+    } else {
+        pd_orphans_remove(d, pass.ok);
+    }
     pd_api_forwards(d, pass.fwd, pass.fwd_count);
     pd_confirm(d, pass.ok);
     d->worked_height = d->height;
