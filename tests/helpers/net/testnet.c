@@ -111,8 +111,7 @@ int kumo_test_net_kumo(kumo_test_net_t *tn, const char *fmt, ...)
     return net_spawn(tn, line);
 }
 
-/* Replaces the keys of cfg's "key: value" lines in path (a config.yaml). */
-static void net_cfg_apply(const char *path, const char *cfg)
+void kumo_test_net_cfg_apply(const char *path, const char *cfg)
 {
     FILE *f = fopen(path, "r");
     assert_non_null(f);
@@ -186,7 +185,7 @@ int kumo_test_net_start_cfg(kumo_test_net_t *tn,
     for (uint32_t i = 0; cfg != NULL && i < validators; i++) {
         char path[PATH_MAX];
         kumo_test_net_node_path(tn, i, "config.yaml", path, sizeof(path));
-        net_cfg_apply(path, cfg);
+        kumo_test_net_cfg_apply(path, cfg);
     }
     if (kumo_test_net_kumo(tn, "testnet start --dir %s --timeout 60", tn->dir) != 0) {
         kumo_test_net_logs_print(tn);

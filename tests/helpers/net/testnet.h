@@ -58,6 +58,8 @@ int kumo_test_net_start_cfg(kumo_test_net_t *tn,
                             uint32_t block_ms,
                             const char *init_extra,
                             const char *cfg);
+/* Replaces (or adds) the keys of cfg's "key: value" lines in the YAML config at path. */
+void kumo_test_net_cfg_apply(const char *path, const char *cfg);
 /* `kumo testnet stop` and removes the directory. Safe on a net that never started. */
 void kumo_test_net_stop(kumo_test_net_t *tn);
 
