@@ -119,19 +119,7 @@ static int pd_be_accept(void *ctx,
     pd_api_t *a = ctx;
     char owner_text[KUMO_ADDRESS_TEXT_BYTES];
     kumo_codec_address_encode(owner, owner_text);
-    Kumo__Manifest *m = NULL;
-    pd_groups_t *g = kumo_calloc(1, sizeof(*g));
-    int rc = g != NULL ? kumo_sdl_manifest_decode(manifest, &m, err)
-                       : kumo_err_set(err, KUMO_ENOMEM, "groups");
-    rc =
-        rc == 0 ? pd_manifest_verify(a->curl, a->d->cfg.node_url, owner_text, dseq, m, g, err) : rc;
-    if (m != NULL) {
-        kumo_codec_free(&m->base);
-    }
-    if (g != NULL) {
-        pd_groups_free(g);
-    }
-    kumo_free(g);
+    int rc = pd_manifest_bytes_verify(a->curl, a->d->cfg.node_url, owner_text, dseq, manifest, err);
     if (rc < 0) {
         KUMO_LOG_INFO("provider", "manifest_refused", "deployment=%s/%" PRIu64 " detail=\"%s\"",
                       owner_text, dseq, err->detail);

@@ -224,6 +224,13 @@ KUMO_MUST_USE int pd_manifest_verify(CURL *c,
                                      const Kumo__Manifest *m,
                                      pd_groups_t *groups,
                                      kumo_err_ctx_t *err);
+/* pd_manifest_verify of manifest bytes (decoded first: KUMO_EDECODE, KUMO_ELIMIT). */
+KUMO_MUST_USE int pd_manifest_bytes_verify(CURL *c,
+                                           const char *node_url,
+                                           const char *owner,
+                                           uint64_t dseq,
+                                           kumo_bytes_t bytes,
+                                           kumo_err_ctx_t *err);
 /* Group names of a deployment by gseq (from GET /groups), up to cap; *count set. */
 KUMO_MUST_USE int pd_group_names(CURL *c,
                                  const char *node_url,

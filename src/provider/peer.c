@@ -123,19 +123,8 @@ static int pd_peer_manifest_check(kumo_provider_daemon_t *d,
                                   kumo_bytes_t bytes,
                                   kumo_err_ctx_t *err)
 {
-    Kumo__Manifest *m = NULL;
-    pd_groups_t *g = kumo_calloc(1, sizeof(*g));
     kumo_err_ctx_t cerr = {0};
-    int rc = g != NULL ? kumo_sdl_manifest_decode(bytes, &m, &cerr)
-                       : kumo_err_set(&cerr, KUMO_ENOMEM, "groups");
-    rc = rc == 0 ? pd_manifest_verify(d->curl, d->cfg.node_url, owner, dseq, m, g, &cerr) : rc;
-    if (m != NULL) {
-        kumo_codec_free(&m->base);
-    }
-    if (g != NULL) {
-        pd_groups_free(g);
-    }
-    kumo_free(g);
+    int rc = pd_manifest_bytes_verify(d->curl, d->cfg.node_url, owner, dseq, bytes, &cerr);
     KUMO_ENSURE(rc == 0, err, rc, "provider %s sent a manifest that breaks the lease: %s", peer,
                 cerr.detail);
     return 0;

@@ -174,6 +174,26 @@ int pd_manifest_verify(CURL *c,
     return kumo_sdl_manifest_check(m, groups->specs, groups->count, err);
 }
 
+int pd_manifest_bytes_verify(CURL *c,
+                             const char *node_url,
+                             const char *owner,
+                             uint64_t dseq,
+                             kumo_bytes_t bytes,
+                             kumo_err_ctx_t *err)
+{
+    pd_groups_t *g = kumo_calloc(1, sizeof(*g));
+    KUMO_ENSURE(g != NULL, err, KUMO_ENOMEM, "groups");
+    Kumo__Manifest *m = NULL;
+    int rc = kumo_sdl_manifest_decode(bytes, &m, err);
+    if (rc == 0) {
+        rc = pd_manifest_verify(c, node_url, owner, dseq, m, g, err);
+        kumo_codec_free(&m->base);
+    }
+    pd_groups_free(g);
+    kumo_free(g);
+    return rc;
+}
+
 int pd_group_names(CURL *c,
                    const char *node_url,
                    const char *owner,

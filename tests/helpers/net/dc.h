@@ -17,8 +17,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "core/core.h"
 #include "codec/codec.h"
+#include "core/core.h"
 #include "crypto/crypto.h"
 #include "helpers/net/testnet.h"
 
