@@ -35,6 +35,8 @@ static bool socket_accepts(const char *path)
     return ok;
 }
 
+static bool podman_serve(kumo_test_podman_t *p);
+
 bool kumo_test_podman_start(kumo_test_podman_t *p)
 {
     memset(p, 0, sizeof(*p));
@@ -47,6 +49,27 @@ bool kumo_test_podman_start(kumo_test_podman_t *p)
         return false;
     }
     (void)snprintf(p->socket, sizeof(p->socket), "%s/podman.sock", p->dir);
+    return podman_serve(p);
+}
+
+void kumo_test_podman_pause(kumo_test_podman_t *p)
+{
+    if (p->pid > 0) {
+        (void)kill(p->pid, SIGTERM);
+        (void)waitpid(p->pid, NULL, 0);
+        p->pid = 0;
+    }
+    (void)unlink(p->socket);
+}
+
+bool kumo_test_podman_resume(kumo_test_podman_t *p)
+{
+    return p->pid == 0 && podman_serve(p);
+}
+
+/* `podman system service` on p->socket, waited for (30 s). */
+static bool podman_serve(kumo_test_podman_t *p)
+{
     char uri[400];
     (void)snprintf(uri, sizeof(uri), "unix://%s", p->socket);
     p->pid = fork();

@@ -19,6 +19,10 @@ typedef struct kumo_test_podman {
  * socket accepts. Returns false (with the reason on stderr) when podman cannot run here. */
 bool kumo_test_podman_start(kumo_test_podman_t *p);
 void kumo_test_podman_stop(kumo_test_podman_t *p);
+/* A runtime outage: the API service stops (its socket goes away, running containers stay),
+ * then starts again on the same socket (waits 30 s until it accepts; false if it did not). */
+void kumo_test_podman_pause(kumo_test_podman_t *p);
+bool kumo_test_podman_resume(kumo_test_podman_t *p);
 /* localhost/kumo-test-busybox:1 (busybox with sh, httpd, echo, sleep and /www/index.html
  * saying "hello from kumo"), imported once. */
 bool kumo_test_podman_busybox_image(void);
