@@ -75,7 +75,7 @@ static void bh_msg(void *ctx, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], uint8_t 
 {
     (void)id;
     bh_peer_t *p = ctx;
-    if (ch == KUMO_P2P_CH_BLOCKSYNC && m.len == 9 && m.ptr[0] == NODE_BSYNC_STATUS) {
+    if (ch == KUMO_P2P_CH_BLOCKSYNC && m.len == 9 && m.ptr[0] == KUMO_CONSENSUS_SYNC_STATUS) {
         uint64_t h = kumo_be64_get(m.ptr + 1);
         p->bh->height = h > p->bh->height ? h : p->bh->height;
     }
@@ -157,7 +157,7 @@ static void bh_act(bh_peer_t *p)
 {
     switch (p->behaviour) {
     case 0:
-        bh_header(p, NODE_BSYNC_STATUS, p->bh->height + BH_AHEAD_HEIGHTS);
+        bh_header(p, KUMO_CONSENSUS_SYNC_STATUS, p->bh->height + BH_AHEAD_HEIGHTS);
         break;
     case 1:
         bh_vote(p, KUMO_CONSENSUS_MSG_PREVOTE);
@@ -170,10 +170,10 @@ static void bh_act(bh_peer_t *p)
         bh_garbage(p, KUMO_P2P_CH_MEMPOOL, 0x0a, 200);
         break;
     case 5:
-        bh_header(p, NODE_BSYNC_REQUEST, 1u + p->bh->now_ms % (p->bh->height + 1u));
+        bh_header(p, KUMO_CONSENSUS_SYNC_REQUEST, 1u + p->bh->now_ms % (p->bh->height + 1u));
         break;
     case 6:
-        bh_garbage(p, KUMO_P2P_CH_BLOCKSYNC, NODE_BSYNC_BLOCK, 1000);
+        bh_garbage(p, KUMO_P2P_CH_BLOCKSYNC, KUMO_CONSENSUS_SYNC_BLOCK, 1000);
         break;
     case 7:
         bh_garbage(p, KUMO_P2P_CH_EVIDENCE, 'E', 400);

@@ -1,183 +1,210 @@
 /*
- * bsync.c - block sync: peers announce their head height every second; a node that sees a
- * peer NODE_BSYNC_LAG_HEIGHTS or more ahead stops its consensus engine, fetches the missing
- * blocks one by one with their commits, verifies each commit (+2/3 of the validator set's
- * power signed the block's value id at that height), executes and stores the block, and
- * restarts consensus once no peer is that far ahead. Not pure. Loop thread only.
+ * bsync.c - block sync in the node: carries out what the pure policy of src/consensus/sync.h
+ * decides, over the p2p block sync channel. Every second (and on peer up) the node sends its
+ * head height (STATUS); it answers requests from its store; it tells the policy every status,
+ * tick and answer, verifies a delivered block's commit (+2/3 of the validator set's power
+ * precommitted SHA-256 of the block bytes at that height) before the policy may hand
+ * consensus over, then executes and stores the block with that commit. A claim alone never
+ * stops the engine; a peer whose claim fails (no block in time, "no block", a block that does
+ * not verify) or that sends a malformed message is penalized and dropped.
+ * Not pure. Loop thread only.
  */
 #include <inttypes.h>
 #include <string.h>
 
+#include "codec/codec.h"
 #include "node/cons_int.h"
 
-static node_peer_height_t *
-bsync_peer(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], bool add)
+_Static_assert(KUMO_CONSENSUS_SYNC_PEER_ID_BYTES == KUMO_TLS_NODE_ID_BYTES,
+               "the policy names peers by their node id");
+_Static_assert(KUMO_CONSENSUS_SYNC_PEER_COUNT_MAX >= KUMO_P2P_PEER_COUNT_MAX,
+               "every connected peer has a slot in the policy");
+_Static_assert(KUMO_CONSENSUS_SYNC_MSG_BYTES_MAX <= NODE_BSYNC_BYTES_MAX,
+               "the largest block with its commit fits the channel");
+
+static void bsync_send(node_cons_t *nc,
+                       const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
+                       kumo_consensus_sync_kind_t kind,
+                       uint64_t height)
 {
-    node_peer_height_t *free_slot = NULL;
-    for (uint32_t i = 0; i < KUMO_P2P_PEER_COUNT_MAX; i++) {
-        node_peer_height_t *p = &nc->peers[i];
-        if (p->used && memcmp(p->id, id, KUMO_TLS_NODE_ID_BYTES) == 0) {
-            return p;
-        }
-        if (!p->used && free_slot == NULL) {
-            free_slot = p;
-        }
+    uint8_t buf[KUMO_CONSENSUS_SYNC_HEADER_BYTES];
+    kumo_consensus_sync_msg_t m = {.kind = kind, .height = height};
+    size_t len = 0;
+    KUMO_ASSERT(kind != KUMO_CONSENSUS_SYNC_BLOCK);
+    int rc = kumo_consensus_sync_msg_encode(&m, buf, sizeof(buf), &len);
+    KUMO_ASSERT(rc == 0 && len == sizeof(buf));
+    if (id == NULL) {
+        (void)kumo_p2p_broadcast(nc->p2p, KUMO_P2P_CH_BLOCKSYNC, kumo_bytes_make(buf, len));
+    } else {
+        node_cons_send(nc, id, KUMO_P2P_CH_BLOCKSYNC, kumo_bytes_make(buf, len));
     }
-    if (!add || free_slot == NULL) {
-        return NULL;
-    }
-    memset(free_slot, 0, sizeof(*free_slot));
-    memcpy(free_slot->id, id, KUMO_TLS_NODE_ID_BYTES);
-    free_slot->used = true;
-    return free_slot;
 }
 
-static void bsync_send_header(node_cons_t *nc,
-                              const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
-                              uint8_t type,
-                              uint64_t height)
+static uint32_t bsync_fault_points(kumo_consensus_sync_fault_t fault)
 {
-    uint8_t msg[9];
-    msg[0] = type;
-    kumo_be64_put(msg + 1, height);
-    node_cons_send(nc, id, KUMO_P2P_CH_BLOCKSYNC, kumo_bytes_make(msg, sizeof(msg)));
+    switch (fault) {
+    case KUMO_CONSENSUS_SYNC_FAULT_TIMEOUT:
+        return NODE_BSYNC_PENALTY_TIMEOUT_POINTS;
+    case KUMO_CONSENSUS_SYNC_FAULT_NO_BLOCK:
+    case KUMO_CONSENSUS_SYNC_FAULT_INVALID:
+        return NODE_BSYNC_PENALTY_LIE_POINTS;
+    case KUMO_CONSENSUS_SYNC_FAULT_NONE:
+    default:
+        KUMO_UNREACHABLE();
+    }
+}
+
+/* A peer failed its claim: scored down and dropped. The log line is rate-limited (a peer
+ * reconnecting under fresh keys could otherwise write one per connection). */
+static void bsync_fault(node_cons_t *nc, const kumo_consensus_sync_action_t *act)
+{
+    KUMO_ASSERT(act->fault != KUMO_CONSENSUS_SYNC_FAULT_NONE);
+    const char *name = kumo_consensus_sync_fault_name(act->fault);
+    uint64_t now = node_cons_now_ms();
+    if (now - nc->bsync_log_ms >= NODE_BSYNC_LOG_MS || nc->bsync_log_ms == 0) {
+        char hex[2u * KUMO_TLS_NODE_ID_BYTES + 1u];
+        if (kumo_codec_hex_encode(kumo_bytes_make(act->fault_peer, KUMO_TLS_NODE_ID_BYTES), hex,
+                                  sizeof(hex)) < 0) {
+            hex[0] = '\0';
+        }
+        KUMO_LOG_WARN("node", "block_sync_peer_failed",
+                      "peer=%s fault=%s height=%" PRIu64 " suppressed=%u", hex, name,
+                      nc->node->height + 1u, nc->bsync_log_suppressed);
+        nc->bsync_log_ms = now;
+        nc->bsync_log_suppressed = 0;
+    } else {
+        nc->bsync_log_suppressed++;
+    }
+    char reason[64];
+    (void)snprintf(reason, sizeof(reason), "block sync: %s", name);
+    kumo_p2p_penalize(nc->p2p, act->fault_peer, bsync_fault_points(act->fault), reason);
+    kumo_p2p_disconnect(nc->p2p, act->fault_peer, reason);
+}
+
+static void bsync_engine_start(node_cons_t *nc, uint64_t synced_count)
+{
+    if (nc->stopping || nc->engine != NULL) {
+        return;
+    }
+    kumo_err_ctx_t err = {0};
+    int rc = node_cons_engine_open(nc, &err);
+    KUMO_LOG_INFO("node", "block_sync_done", "height=%" PRIu64 " blocks=%" PRIu64 " rc=%s",
+                  nc->node->height, synced_count, kumo_err_name(rc));
+    if (rc < 0) {
+        KUMO_LOG_ERROR("node", "consensus_start_failed", "detail=\"%s\"", err.detail);
+    }
+}
+
+/* Carries out an action in the order sync.h gives; apply is the caller's. */
+static void bsync_act(node_cons_t *nc, const kumo_consensus_sync_action_t *act)
+{
+    if (act->fault != KUMO_CONSENSUS_SYNC_FAULT_NONE) {
+        bsync_fault(nc, act);
+    }
+    if (act->engine_stop) {
+        KUMO_LOG_INFO("node", "block_sync_start", "height=%" PRIu64, nc->node->height);
+        node_cons_engine_close(nc);
+    }
+    if (act->request) {
+        KUMO_ASSERT(act->request_height == nc->node->height + 1u);
+        bsync_send(nc, act->request_peer, KUMO_CONSENSUS_SYNC_REQUEST, act->request_height);
+    }
+    if (act->engine_start) {
+        bsync_engine_start(nc, act->synced_count);
+    }
 }
 
 void node_bsync_peer_up(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES])
 {
-    (void)bsync_peer(nc, id, true);
-    bsync_send_header(nc, id, NODE_BSYNC_STATUS, nc->node->height);
+    if (kumo_consensus_sync_peer_add(&nc->sync, id) < 0) {
+        KUMO_LOG_DEBUG("node", "block_sync_table_full", "peers=%u",
+                       kumo_consensus_sync_peer_count(&nc->sync));
+    }
+    bsync_send(nc, id, KUMO_CONSENSUS_SYNC_STATUS, nc->node->height);
 }
 
 void node_bsync_peer_down(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES])
 {
-    node_peer_height_t *p = bsync_peer(nc, id, false);
-    if (p != NULL) {
-        p->used = false;
-    }
-    if (nc->request_out && memcmp(nc->request_peer, id, KUMO_TLS_NODE_ID_BYTES) == 0) {
-        nc->request_out = false;
-    }
-}
-
-/* The peer furthest ahead, if it is far enough ahead to need block sync: 2 heights, or 1
- * for longer than NODE_BSYNC_STUCK_MS at the same height of ours. */
-static const node_peer_height_t *bsync_ahead(node_cons_t *nc)
-{
-    const node_peer_height_t *best = NULL;
-    for (uint32_t i = 0; i < KUMO_P2P_PEER_COUNT_MAX; i++) {
-        const node_peer_height_t *p = &nc->peers[i];
-        if (p->used && p->height > nc->node->height && (best == NULL || p->height > best->height)) {
-            best = p;
-        }
-    }
-    uint64_t h = nc->node->height;
-    if (best == NULL) {
-        nc->behind_since_ms = 0;
-        return NULL;
-    }
-    if (best->height >= h + NODE_BSYNC_LAG_HEIGHTS) {
-        return best;
-    }
-    uint64_t now = node_cons_now_ms();
-    if (nc->behind_height != h || nc->behind_since_ms == 0) {
-        nc->behind_height = h;
-        nc->behind_since_ms = now;
-        return NULL;
-    }
-    return now - nc->behind_since_ms >= NODE_BSYNC_STUCK_MS ? best : NULL;
-}
-
-/* Requests the next block from the peer furthest ahead, or restarts consensus when none is. */
-static void bsync_next(node_cons_t *nc)
-{
-    if (nc->request_out || nc->stopping) {
-        return;
-    }
-    const node_peer_height_t *p = bsync_ahead(nc);
-    if (p == NULL) {
-        if (nc->engine == NULL && nc->synced_blocks > 0) {
-            kumo_err_ctx_t err = {0};
-            int rc = node_cons_engine_open(nc, &err);
-            KUMO_LOG_INFO("node", "block_sync_done", "height=%" PRIu64 " blocks=%" PRIu64 " rc=%s",
-                          nc->node->height, nc->synced_blocks, kumo_err_name(rc));
-            nc->synced_blocks = 0;
-        }
-        return;
-    }
-    if (nc->engine != NULL) {
-        KUMO_LOG_INFO("node", "block_sync_start", "height=%" PRIu64 " peer_height=%" PRIu64,
-                      nc->node->height, p->height);
-        node_cons_engine_close(nc);
-    }
-    nc->request_out = true;
-    nc->request_height = nc->node->height + 1u;
-    nc->request_sent_ms = node_cons_now_ms();
-    memcpy(nc->request_peer, p->id, KUMO_TLS_NODE_ID_BYTES);
-    bsync_send_header(nc, p->id, NODE_BSYNC_REQUEST, nc->request_height);
+    kumo_consensus_sync_peer_remove(&nc->sync, id);
 }
 
 void node_bsync_tick(node_cons_t *nc)
 {
-    uint8_t msg[9];
-    msg[0] = NODE_BSYNC_STATUS;
-    kumo_be64_put(msg + 1, nc->node->height);
-    (void)kumo_p2p_broadcast(nc->p2p, KUMO_P2P_CH_BLOCKSYNC, kumo_bytes_make(msg, sizeof(msg)));
-    if (nc->request_out && node_cons_now_ms() - nc->request_sent_ms > NODE_BSYNC_REQUEST_MS) {
-        nc->request_out = false; /* unanswered: ask again, maybe another peer */
-    }
-    bsync_next(nc);
+    bsync_send(nc, NULL, KUMO_CONSENSUS_SYNC_STATUS, nc->node->height);
+    kumo_consensus_sync_action_t act;
+    kumo_consensus_sync_on_tick(&nc->sync, nc->node->height, node_cons_now_ms(), &act);
+    bsync_act(nc, &act);
 }
 
-/* Answers a request with the stored block and commit of height. */
-static void bsync_serve(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], uint64_t height)
+/* The BLOCK answer for height from the store, or NULL: no such block (or no memory). */
+static uint8_t *bsync_block_read(node_cons_t *nc, uint64_t height, size_t *len_out)
 {
     kumo_store_read_t *read = NULL;
     kumo_kv_t kv;
+    if (height > nc->node->height || kumo_node_read_begin(nc->node, &read, &kv, NULL) < 0) {
+        return NULL;
+    }
     kumo_buf_t blk;
-    kumo_buf_init(&blk, NODE_BSYNC_BYTES_MAX);
+    kumo_buf_init(&blk, KUMO_CONSENSUS_SYNC_BLOCK_BYTES_MAX);
     kumo_bytes_t commit = {0};
-    int rc = height <= nc->node->height ? kumo_node_read_begin(nc->node, &read, &kv, NULL)
-                                        : KUMO_ENOTFOUND;
     uint8_t key[8];
     kumo_be64_put(key, height);
-    rc = rc == 0 ? kumo_node_block_get(read, height, &blk, NULL) : rc;
-    rc = rc == 0 ? kumo_store_read_record_get(read, KUMO_STORE_TABLE_COMMITS,
-                                              kumo_bytes_make(key, sizeof(key)), &commit, NULL)
-                 : rc;
-    size_t len = 1u + 8u + (rc == 0 ? 8u + blk.len + commit.len : 0u);
-    uint8_t *msg = len <= NODE_BSYNC_BYTES_MAX ? kumo_calloc(1, len) : NULL;
-    if (msg != NULL) {
-        kumo_writer_t w;
-        kumo_writer_init(&w, msg, len);
-        int wrc = kumo_writer_write_u8(&w, rc == 0 ? NODE_BSYNC_BLOCK : NODE_BSYNC_NO_BLOCK);
-        wrc = wrc == 0 ? kumo_writer_write_u64(&w, height) : wrc;
-        if (rc == 0) {
-            wrc = wrc == 0 ? kumo_writer_write_prefixed(&w, kumo_buf_bytes(&blk)) : wrc;
-            wrc = wrc == 0 ? kumo_writer_write_prefixed(&w, commit) : wrc;
-        }
-        if (wrc == 0) {
-            node_cons_send(nc, id, KUMO_P2P_CH_BLOCKSYNC, kumo_writer_bytes(&w));
+    uint8_t *out = NULL;
+    if (kumo_node_block_get(read, height, &blk, NULL) == 0 &&
+        kumo_store_read_record_get(read, KUMO_STORE_TABLE_COMMITS,
+                                   kumo_bytes_make(key, sizeof(key)), &commit, NULL) == 0 &&
+        commit.len > 0 && commit.len <= KUMO_CONSENSUS_SYNC_COMMIT_BYTES_MAX && blk.len > 0) {
+        kumo_consensus_sync_msg_t m = {.kind = KUMO_CONSENSUS_SYNC_BLOCK,
+                                       .height = height,
+                                       .block = kumo_buf_bytes(&blk),
+                                       .commit = commit};
+        size_t cap = kumo_consensus_sync_msg_bytes(&m);
+        out = kumo_calloc(1, cap);
+        if (out != NULL && kumo_consensus_sync_msg_encode(&m, out, cap, len_out) < 0) {
+            kumo_free(out);
+            out = NULL;
         }
     }
-    kumo_free(msg);
     kumo_store_read_end(read);
     kumo_buf_free(&blk);
+    return out;
 }
 
-/* Verifies, executes and stores one fetched block. */
+/* Answers a request with the stored block and commit of height, or NO_BLOCK. */
+static void bsync_serve(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], uint64_t height)
+{
+    size_t len = 0;
+    uint8_t *msg = bsync_block_read(nc, height, &len);
+    if (msg == NULL) {
+        bsync_send(nc, id, KUMO_CONSENSUS_SYNC_NO_BLOCK, height);
+        return;
+    }
+    node_cons_send(nc, id, KUMO_P2P_CH_BLOCKSYNC, kumo_bytes_make(msg, len));
+    kumo_free(msg);
+}
+
+/* Checks a delivered block for our head + 1: its commit holds +2/3 of the power for
+ * SHA-256 of these block bytes at that height. Nothing is changed. */
+static int
+bsync_verify(node_cons_t *nc, kumo_bytes_t blk, kumo_bytes_t commit_enc, kumo_err_ctx_t *err)
+{
+    ProtobufCMessage *m = NULL;
+    KUMO_GUARD(kumo_codec_unpack(&kumo__commit__descriptor, commit_enc,
+                                 KUMO_CONSENSUS_SYNC_COMMIT_BYTES_MAX, &m, err));
+    uint8_t id[KUMO_CRYPTO_HASH_BYTES];
+    kumo_crypto_sha256(blk, id);
+    int rc = node_cons_commit_verify(nc, (const Kumo__Commit *)m, nc->node->height + 1u, id, err);
+    kumo_codec_free(m);
+    return rc;
+}
+
+/* Executes and stores a verified block (consensus is stopped). */
 static int
 bsync_apply(node_cons_t *nc, kumo_bytes_t blk, kumo_bytes_t commit_enc, kumo_err_ctx_t *err)
 {
-    ProtobufCMessage *m = NULL;
-    KUMO_GUARD(kumo_codec_unpack(&kumo__commit__descriptor, commit_enc, KUMO_STORE_RECORD_BYTES_MAX,
-                                 &m, err));
+    KUMO_ASSERT(nc->engine == NULL);
     uint8_t id[KUMO_CRYPTO_HASH_BYTES];
     kumo_crypto_sha256(blk, id);
-    uint64_t height = nc->node->height + 1u;
-    int rc = node_cons_commit_verify(nc, (const Kumo__Commit *)m, height, id, err);
-    kumo_codec_free(m);
-    KUMO_GUARD(rc);
     node_cons_pending_drop(nc);
     kumo_node_block_t *b = NULL;
     KUMO_GUARD(kumo_node_block_execute(nc->node, blk, nc->evidence_scratch, &b, err));
@@ -188,74 +215,78 @@ bsync_apply(node_cons_t *nc, kumo_bytes_t blk, kumo_bytes_t commit_enc, kumo_err
     return node_cons_last_commit_set(nc, commit_enc, err);
 }
 
+static void bsync_refused(uint64_t height, int rc, const kumo_err_ctx_t *err)
+{
+    KUMO_LOG_WARN("node", "block_sync_refused", "height=%" PRIu64 " code=%s detail=\"%s\"", height,
+                  kumo_err_name(rc), err->detail);
+}
+
 static void bsync_on_block(node_cons_t *nc,
                            const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
-                           uint64_t height,
-                           kumo_reader_t *r)
+                           const kumo_consensus_sync_msg_t *m)
 {
-    kumo_bytes_t blk;
-    kumo_bytes_t commit;
-    bool ok = kumo_reader_read_prefixed(r, NODE_BSYNC_BYTES_MAX, &blk) == 0 &&
-              kumo_reader_read_prefixed(r, NODE_BSYNC_BYTES_MAX, &commit) == 0 &&
-              kumo_reader_finish(r) == 0;
-    if (!ok) {
-        kumo_p2p_disconnect(nc->p2p, id, "malformed block sync message");
-        return;
+    if (!kumo_consensus_sync_answer_is_expected(&nc->sync, id, m->height)) {
+        return; /* never asked for, or after its timeout: ignored */
     }
-    if (!nc->request_out || height != nc->request_height || height != nc->node->height + 1u ||
-        memcmp(id, nc->request_peer, KUMO_TLS_NODE_ID_BYTES) != 0) {
-        return; /* not what we asked for (late answer): ignore */
-    }
-    nc->request_out = false;
+    uint64_t head = nc->node->height;
     kumo_err_ctx_t err = {0};
-    int rc = bsync_apply(nc, blk, commit, &err);
-    if (rc < 0) {
-        KUMO_LOG_WARN("node", "block_sync_refused", "height=%" PRIu64 " code=%s detail=\"%s\"",
-                      height, kumo_err_name(rc), err.detail);
-        kumo_p2p_disconnect(nc->p2p, id, "invalid block in block sync");
+    int rc = 0;
+    if (m->height == head + 1u) { /* else consensus decided it meanwhile: nothing to check */
+        rc = bsync_verify(nc, m->block, m->commit, &err);
+        if (rc < 0) {
+            bsync_refused(m->height, rc, &err);
+        }
+    }
+    kumo_consensus_sync_action_t act;
+    kumo_consensus_sync_on_block(&nc->sync, head, node_cons_now_ms(), id, m->height, rc == 0, &act);
+    bsync_act(nc, &act);
+    if (!act.apply) {
         return;
     }
-    nc->synced_blocks++;
-    kumo_p2p_mark_useful(nc->p2p, id); /* a verified block we lacked */
-    bsync_next(nc);
+    rc = bsync_apply(nc, m->block, m->commit, &err);
+    if (rc < 0) {
+        bsync_refused(m->height, rc, &err);
+    }
+    /* Stored is applied, even if keeping the commit in memory failed afterwards. */
+    bool applied = nc->node->height == head + 1u;
+    if (applied) {
+        kumo_p2p_mark_useful(nc->p2p, id);
+    }
+    kumo_consensus_sync_on_applied(&nc->sync, nc->node->height, node_cons_now_ms(), id, applied,
+                                   &act);
+    bsync_act(nc, &act);
 }
 
 void node_bsync_on_msg(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_bytes_t msg)
 {
-    kumo_reader_t r;
-    kumo_reader_init(&r, msg);
-    uint8_t type = 0;
-    uint64_t height = 0;
-    if (kumo_reader_read_u8(&r, &type) < 0 || kumo_reader_read_u64(&r, &height) < 0) {
-        kumo_p2p_disconnect(nc->p2p, id, "malformed block sync message");
+    kumo_consensus_sync_msg_t m;
+    kumo_err_ctx_t err = {0};
+    if (kumo_consensus_sync_msg_decode(msg, &m, &err) < 0) {
+        kumo_p2p_penalize(nc->p2p, id, NODE_BSYNC_PENALTY_LIE_POINTS, err.detail);
+        kumo_p2p_disconnect(nc->p2p, id, err.detail);
         return;
     }
-    node_peer_height_t *p = bsync_peer(nc, id, true);
-    switch (type) {
-    case NODE_BSYNC_STATUS:
-        if (kumo_reader_finish(&r) == 0 && p != NULL) {
-            p->height = height;
-            bsync_next(nc);
-        }
+    uint64_t head = nc->node->height;
+    kumo_consensus_sync_action_t act;
+    switch (m.kind) {
+    case KUMO_CONSENSUS_SYNC_STATUS:
+        kumo_consensus_sync_on_status(&nc->sync, head, node_cons_now_ms(), id, m.height, &act);
+        bsync_act(nc, &act);
         break;
-    case NODE_BSYNC_REQUEST:
-        if (kumo_reader_finish(&r) == 0) {
-            bsync_serve(nc, id, height);
-        }
+    case KUMO_CONSENSUS_SYNC_REQUEST:
+        bsync_serve(nc, id, m.height);
         break;
-    case NODE_BSYNC_BLOCK:
-        bsync_on_block(nc, id, height, &r);
+    case KUMO_CONSENSUS_SYNC_BLOCK:
+        bsync_on_block(nc, id, &m);
         break;
-    case NODE_BSYNC_NO_BLOCK:
-        if (nc->request_out && memcmp(id, nc->request_peer, KUMO_TLS_NODE_ID_BYTES) == 0) {
-            nc->request_out = false;
-            if (p != NULL) {
-                p->height = height > 0 ? height - 1u : 0; /* it does not have height */
-            }
+    case KUMO_CONSENSUS_SYNC_NO_BLOCK:
+        if (kumo_consensus_sync_answer_is_expected(&nc->sync, id, m.height)) {
+            kumo_consensus_sync_on_no_block(&nc->sync, head, node_cons_now_ms(), id, m.height,
+                                            &act);
+            bsync_act(nc, &act);
         }
         break;
     default:
-        kumo_p2p_disconnect(nc->p2p, id, "unknown block sync message");
-        break;
+        KUMO_UNREACHABLE();
     }
 }

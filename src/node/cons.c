@@ -954,7 +954,8 @@ static int cons_start(void *ctx, kumo_node_t *node, kumo_err_ctx_t *err)
         KUMO_LOG_WARN("node", "test_equivocating", "moniker=%s", node->cfg.moniker);
     }
 #endif
-    /* Consensus starts at once; a peer far ahead (status) switches to block sync. */
+    /* Consensus starts at once; only a verified block from a peer ahead hands over to block
+     * sync (bsync.c). */
     KUMO_GUARD(node_cons_engine_open(nc, err));
     return kumo_wal_replay(nc->wal, cons_wal_replay_cb, nc, err);
 }

@@ -15,40 +15,29 @@
 #include <event2/event.h>
 
 #include "consensus/consensus.h"
+#include "consensus/sync.h"
 #include "node/node_int.h"
 #include "p2p/p2p.h"
 #include "wal/wal.h"
 
-/* Block sync wire (channel KUMO_P2P_CH_BLOCKSYNC): u8 type || u64 height || for a block: u32
- * len || encoded Block || u32 len || encoded Commit. */
-enum {
-    NODE_BSYNC_STATUS = 1,   /* "my head is height" */
-    NODE_BSYNC_REQUEST = 2,  /* "send me height" */
-    NODE_BSYNC_BLOCK = 3,    /* block and commit of height */
-    NODE_BSYNC_NO_BLOCK = 4, /* "I do not have height" */
-};
-/* A block sync message: the channel's limit. */
+/* Block sync (bsync.c) drives the policy and wire of src/consensus/sync.h on channel
+ * KUMO_P2P_CH_BLOCKSYNC, whose limit is this. */
 #define NODE_BSYNC_BYTES_MAX (8u * 1024u * 1024u)
-/* Status every this often (and on peer up); a request unanswered this long goes elsewhere. */
-#define NODE_BSYNC_STATUS_MS  1000u
-#define NODE_BSYNC_REQUEST_MS 3000u
-/* A peer this many heights ahead means consensus alone will not catch us up. */
-#define NODE_BSYNC_LAG_HEIGHTS 2u
-/* One height behind for this long also means it (the peers that decided it moved on and,
- * after a restart, may no longer hold its votes). */
-#define NODE_BSYNC_STUCK_MS 3000u
+/* Status (and the policy's tick) every this often, and on peer up. */
+#define NODE_BSYNC_STATUS_MS 1000u
+/* Score points a failed claim costs a peer (kumo_p2p_penalize): a timeout may be a slow link,
+ * a block it said it lacks or one that does not verify is a lie; a malformed message is a
+ * protocol violation. The peer is dropped in every case. */
+#define NODE_BSYNC_PENALTY_TIMEOUT_POINTS 20u
+#define NODE_BSYNC_PENALTY_LIE_POINTS     100u
+/* At most one block_sync_peer_failed line per this long (the rest are counted). */
+#define NODE_BSYNC_LOG_MS 1000u
 /* WAL record kinds; messages already logged this height are not logged again. */
 #define NODE_WAL_MSG 1u
 /* Evidence older than this many heights is not included any more. */
 #define NODE_EVIDENCE_AGE_MAX 100u
 /* Room left in a consensus value for the header, commit and evidence. */
 #define NODE_CONS_VALUE_MARGIN_BYTES (256u * 1024u)
-
-typedef struct node_peer_height {
-    uint8_t id[KUMO_TLS_NODE_ID_BYTES];
-    uint64_t height;
-    bool used;
-} node_peer_height_t;
 
 /* Consensus messages longer than this travel in parts (parts.c). */
 #define NODE_PARTS_BYTES (64u * 1024u)
@@ -126,16 +115,11 @@ struct node_cons {
     kumo_bytes_t evidence_scratch[KUMO_NODE_BLOCK_EVIDENCE_MAX];
     /* The commit of the head height, put in the next block we propose. */
     Kumo__Commit *last_commit;
-    /* Block sync. */
+    /* Block sync: the policy state and the rate limit of its fault log. */
     struct event *status_timer;
-    node_peer_height_t peers[KUMO_P2P_PEER_COUNT_MAX];
-    bool request_out;
-    uint64_t request_height;
-    uint64_t request_sent_ms;
-    uint8_t request_peer[KUMO_TLS_NODE_ID_BYTES];
-    uint64_t synced_blocks;
-    uint64_t behind_height; /* our height when a peer was first seen one ahead */
-    uint64_t behind_since_ms;
+    kumo_consensus_sync_t sync;
+    uint64_t bsync_log_ms;
+    uint32_t bsync_log_suppressed;
     /* Crash safety: the consensus messages of the current height the engine keeps (received
      * and our own), fsync'd before it acts on them, and the last signature's
      * height/round/step. */
