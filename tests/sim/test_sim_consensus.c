@@ -10,14 +10,18 @@
  * loses the engine, its timers and messages in flight to it; the restart reopens the engine
  * from what the node keeps on disk (its decided chain, its signer state, the WAL of the
  * current and last heights' messages), replays the WAL, and signs only through the signer
- * state, as src/node does. Faults stop at heal time (the GST of the paper); after it, delays
- * are bounded.
+ * state, as src/node does. Every honest validator also runs block sync (the pure policy of
+ * src/consensus/sync.h, as the node does); a lying peer with fresh keys claims heads it never
+ * serves in half the runs, and a crash-restart may find its store wiped, so lagging nodes
+ * catch up by block sync with the liar present. Faults stop at heal time (the GST of the
+ * paper); after it, delays are bounded.
  * Checked at every step: agreement (no two honest nodes decide different values at a height),
  * validity (a decided value was proposed, passes the validity predicate and carries +2/3 valid
  * precommit signatures), no honest double-sign (every sign request of an honest node is
  * unique per height/round/type, across restarts too: only released signatures count, and a
  * refused one is counted), a restarted node re-decides its last height identically, evidence
- * names only the byzantine validator; after healing,
+ * names only the byzantine validator, consensus stops only for a verified block, a synced
+ * block is the one decided at its height; after healing,
  * liveness: every honest node decides SIM_LIVE_HEIGHTS new heights within SIM_LIVE_BOUND_MS
  * of virtual time.
  *
@@ -33,6 +37,7 @@
 #include <time.h>
 
 #include "consensus/consensus.h"
+#include "consensus/sync.h"
 #include "helpers/testrng.h"
 #include "helpers/testutil.h"
 
@@ -51,8 +56,18 @@ enum {
     SIM_EV_TIMER = 0,
     SIM_EV_MSG = 1,
     SIM_EV_CRASH = 2,
-    SIM_EV_RESTART = 3
+    SIM_EV_RESTART = 3,
+    SIM_EV_SYNC_TICK = 4, /* a node's block sync status and policy tick */
+    SIM_EV_SYNC_MSG = 5,  /* a block sync message (from, from_gen name the sender) */
+    SIM_EV_LIAR_TICK = 6  /* the lying peer repeats its claim */
 };
+/* Block sync: a status and policy tick per node this often; the lying peer (events use node
+ * index SIM_LIAR) repeats its claim this often; the largest value the simulation proposes. */
+#define SIM_SYNC_TICK_MS 1000u
+#define SIM_LIAR         SIM_NODE_MAX
+#define SIM_LIAR_TICK_MS 700u
+#define SIM_VALUE_MAX    96u
+#define SIM_LIAR_CLAIM   1000000000000ull
 /* WAL bytes a node keeps for its current height (a restart replays them). */
 #define SIM_WAL_BYTES_MAX (4u * 1024u * 1024u)
 
@@ -65,6 +80,8 @@ typedef struct sim_event {
     uint64_t timer_gen;
     uint8_t *msg;
     size_t msg_len;
+    uint32_t from;     /* SIM_EV_SYNC_MSG: sender node index or SIM_LIAR */
+    uint32_t from_gen; /* ... and the liar's identity towards the receiver */
 } sim_event_t;
 
 typedef struct sim_signed {
@@ -95,7 +112,20 @@ typedef struct sim_node {
     kumo_buf_t wal_prev; /* ... and of the last decided height (the node keeps its block) */
     bool replaying;
     uint32_t crashes;
+    /* Block sync, as the node does it: the pure policy, and the identity the lying peer
+     * currently uses towards this node (a dropped liar comes back under a fresh key). */
+    kumo_consensus_sync_t sync;
+    uint32_t liar_gen;
 } sim_node_t;
+
+/* A decided block as block sync serves it: the value and its commit. */
+typedef struct sim_block {
+    uint8_t value[SIM_VALUE_MAX];
+    size_t value_len;
+    uint32_t round;
+    uint32_t sig_count;
+    kumo_consensus_commit_sig_t sigs[SIM_NODE_MAX];
+} sim_block_t;
 
 typedef struct sim {
     uint64_t seed;
@@ -128,6 +158,15 @@ typedef struct sim {
     uint64_t refused_signs;
     uint64_t validated; /* validate_value calls (executions) of honest nodes */
     uint64_t flooded;   /* far-round and junk messages the byzantine node sent */
+    /* Block sync and the lying peer (no stake, any number of fresh keys): it claims a head
+     * far ahead (or just ahead) and answers requests with silence, "no block", garbage or
+     * a block with a commit that does not verify. */
+    bool liar;
+    bool liar_claim_far;
+    bool wipe;              /* the first crash-restart loses the node's chain */
+    sim_block_t *blocks;    /* by height, for every decided height */
+    uint64_t synced_blocks; /* applied through block sync */
+    uint64_t liar_faults;   /* liar identities a node reported */
 } sim_t;
 
 static uint64_t sim_total_evidence;
@@ -137,6 +176,10 @@ static uint64_t sim_total_crashes;
 static uint64_t sim_total_refused;
 static uint64_t sim_total_validated;
 static uint64_t sim_total_flooded;
+static uint64_t sim_total_synced;
+static uint64_t sim_total_liar_runs;
+static uint64_t sim_total_liar_faults;
+static uint64_t sim_total_wipes;
 
 #define SIM_CHECK(sim, cond, ...)                                                              \
     do {                                                                                       \
@@ -241,7 +284,8 @@ static int io_wal_append(void *ctx, kumo_bytes_t msg)
     return 0;
 }
 
-static void sim_deliver_one(sim_t *s, uint32_t from, uint32_t to, kumo_bytes_t msg)
+static void sim_deliver_kind(
+    sim_t *s, uint32_t from, uint32_t to, uint32_t kind, uint32_t from_gen, kumo_bytes_t msg)
 {
     if (sim_cut(s, from, to)) {
         return;
@@ -256,13 +300,20 @@ static void sim_deliver_one(sim_t *s, uint32_t from, uint32_t to, kumo_bytes_t m
         sim_event_t ev = {0};
         ev.time_ms = s->now_ms + 1 + kumo_test_rng_below(&s->rng, delay_max);
         ev.node = to;
-        ev.kind = 1;
+        ev.kind = kind;
+        ev.from = from;
+        ev.from_gen = from_gen;
         ev.msg = malloc(msg.len);
         assert_non_null(ev.msg);
         memcpy(ev.msg, msg.ptr, msg.len);
         ev.msg_len = msg.len;
         heap_push(s, ev);
     }
+}
+
+static void sim_deliver_one(sim_t *s, uint32_t from, uint32_t to, kumo_bytes_t msg)
+{
+    sim_deliver_kind(s, from, to, SIM_EV_MSG, 0, msg);
 }
 
 /* The byzantine node: a conflicting, validly signed twin of msg for half the network. */
@@ -553,6 +604,18 @@ static void sim_commit_check(sim_t *s, const kumo_consensus_decision_t *d)
               "commit power %" PRIu64 " of %" PRIu64, power, s->vs.power_total);
 }
 
+/* Keeps the first decision of a height (value and commit) for block sync to serve. */
+static void sim_block_record(sim_t *s, const kumo_consensus_decision_t *d)
+{
+    sim_block_t *b = &s->blocks[d->height];
+    SIM_CHECK(s, d->value.len <= SIM_VALUE_MAX && d->sig_count <= SIM_NODE_MAX, "decision size");
+    memcpy(b->value, d->value.ptr, d->value.len);
+    b->value_len = d->value.len;
+    b->round = d->round;
+    b->sig_count = d->sig_count;
+    memcpy(b->sigs, d->sigs, d->sig_count * sizeof(d->sigs[0]));
+}
+
 static int io_deliver(void *ctx, const kumo_consensus_decision_t *d)
 {
     sim_node_t *node = ctx;
@@ -597,6 +660,7 @@ static int io_deliver(void *ctx, const kumo_consensus_decision_t *d)
     } else {
         s->decided_set[d->height] = true;
         memcpy(s->decided_id[d->height], id, sizeof(id));
+        sim_block_record(s, d);
     }
     if (d->height > s->max_height) {
         s->max_height = d->height;
@@ -615,6 +679,17 @@ static void io_evidence(void *ctx, const kumo_consensus_evidence_t *ev)
                   kumo_consensus_msg_verify(&ev->vote_b, &s->vs, SIM_CHAIN_ID, NULL) == 0,
               "evidence votes do not verify");
     s->evidence_count++;
+}
+
+/* Block sync faults: a lying peer in half the runs, a wiped store in a third, and a short
+ * decision history (the node's default is 4) in most, so lagging nodes need block sync. */
+static void sim_draw_sync(sim_t *s)
+{
+    static const uint32_t histories[] = {1, 4, 4, KUMO_CONSENSUS_HISTORY_COUNT_MAX};
+    s->liar = kumo_test_rng_below(&s->rng, 100) < 50;
+    s->liar_claim_far = kumo_test_rng_below(&s->rng, 2) == 0;
+    s->wipe = kumo_test_rng_below(&s->rng, 100) < 33;
+    s->cfg.history_count = histories[kumo_test_rng_below(&s->rng, KUMO_ARRAY_COUNT(histories))];
 }
 
 static void sim_draw(sim_t *s)
@@ -644,11 +719,12 @@ static void sim_draw(sim_t *s)
         s->part_mask = 1u + (uint32_t)kumo_test_rng_below(&s->rng, (1u << s->n) - 2u);
         s->part_start_ms = kumo_test_rng_below(&s->rng, s->heal_ms);
     }
+    sim_draw_sync(s);
 }
 
 /* Opens (or reopens after a crash) node's engine at the height after its decided chain,
  * with that height's proposer priorities, and replays its WAL into it. */
-static void sim_node_open(sim_t *s, sim_node_t *node)
+static void sim_node_open(sim_t *s, sim_node_t *node, bool restart)
 {
     kumo_consensus_io_t io = {
         .ctx = node,
@@ -665,8 +741,9 @@ static void sim_node_open(sim_t *s, sim_node_t *node)
     };
     /* A restart reopens the last decided height too, so the node can re-decide it from its
      * log and answer peers still finishing it (as the real node serves it from its store). */
-    uint64_t height = node->crashes > 0 && node->decided_height > 0 ? node->decided_height
-                                                                    : node->decided_height + 1u;
+    uint64_t height = restart && node->crashes > 0 && node->decided_height > 0
+                          ? node->decided_height
+                          : node->decided_height + 1u;
     kumo_consensus_valset_t vs = s->vs;
     for (uint64_t h = 1; h < height; h++) {
         (void)kumo_consensus_valset_priority_step(&vs);
@@ -700,6 +777,16 @@ static void sim_node_start(sim_t *s, sim_node_t *node)
     node->replaying = false;
 }
 
+/* A wiped store loses the WAL of the current height too, so the node cannot repeat the
+ * votes it already signed there (its signer state refuses anything else): it is mute for
+ * that height's rounds. Liveness then needs more than 2/3 of the power without it, so only
+ * a validator with less than a third of the power, in a run without a byzantine one, is
+ * wiped (as with a real node, whose operator wipes data/ but keeps signer_state). */
+static bool sim_wipe_is_live(const sim_t *s, uint32_t who)
+{
+    return s->byz < 0 && !kumo_consensus_power_is_third(s->powers[who], s->vs.power_total);
+}
+
 static void sim_crashes_schedule(sim_t *s)
 {
     for (uint32_t k = 0; k < s->crash_count; k++) {
@@ -712,8 +799,360 @@ static void sim_crashes_schedule(sim_t *s)
         heap_push(s, ev);
         ev.kind = SIM_EV_RESTART;
         ev.time_ms += 100 + kumo_test_rng_below(&s->rng, 3000);
+        ev.timer_id = s->wipe && k == 0 && sim_wipe_is_live(s, who) ? 1u : 0u; /* 1: wiped */
         heap_push(s, ev);
     }
+}
+
+/* ---- block sync and the lying peer ----
+ *
+ * Every honest node runs the block sync policy of src/consensus/sync.h exactly as the node
+ * does: a status to every peer and a policy tick each SIM_SYNC_TICK_MS, requests answered
+ * from its decided chain, delivered blocks checked (+2/3 valid precommits of the value at
+ * that height, the value valid) before the policy may stop its engine, the engine reopened
+ * when the policy says so, faulted peers dropped. Checked: consensus stops only for a
+ * verified block; a synced block is the block decided at that height (agreement). */
+
+#define SIM_COMMIT_BYTES_MAX (8u + SIM_NODE_MAX * (4u + KUMO_CRYPTO_SIG_BYTES))
+#define SIM_SYNC_MSG_MAX \
+    (KUMO_CONSENSUS_SYNC_HEADER_BYTES + 8u + SIM_VALUE_MAX + SIM_COMMIT_BYTES_MAX)
+
+static bool sim_is_syncer(const sim_t *s, uint32_t i)
+{
+    return i < s->n && (int32_t)i != s->byz;
+}
+
+/* The id a node knows a peer by: a validator by its index, the liar by its identity. */
+static void sim_peer_id(uint32_t from, uint32_t gen, uint8_t id[KUMO_CONSENSUS_SYNC_PEER_ID_BYTES])
+{
+    memset(id, 0, KUMO_CONSENSUS_SYNC_PEER_ID_BYTES);
+    id[0] = from == SIM_LIAR ? 0xeeu : 0x01u;
+    kumo_be32_put(id + 1, from == SIM_LIAR ? gen : from);
+}
+
+static void sim_sync_send(
+    sim_t *s, uint32_t from, uint32_t to, uint32_t gen, const kumo_consensus_sync_msg_t *m)
+{
+    uint8_t buf[SIM_SYNC_MSG_MAX];
+    size_t len = 0;
+    assert_int_equal(kumo_consensus_sync_msg_encode(m, buf, sizeof(buf), &len), 0);
+    sim_deliver_kind(s, from, to, SIM_EV_SYNC_MSG, gen, kumo_bytes_make(buf, len));
+}
+
+/* Commit wire of the simulation: u32 round || u32 count || count x (u32 index || sig). */
+static size_t sim_commit_encode(uint32_t round,
+                                const kumo_consensus_commit_sig_t *sigs,
+                                uint32_t count,
+                                uint8_t out[SIM_COMMIT_BYTES_MAX])
+{
+    kumo_writer_t w;
+    kumo_writer_init(&w, out, SIM_COMMIT_BYTES_MAX);
+    assert_int_equal(kumo_writer_write_u32(&w, round), 0);
+    assert_int_equal(kumo_writer_write_u32(&w, count), 0);
+    for (uint32_t i = 0; i < count; i++) {
+        assert_int_equal(kumo_writer_write_u32(&w, sigs[i].validator_index), 0);
+        assert_int_equal(
+            kumo_writer_write_bytes(&w, kumo_bytes_make(sigs[i].sig, KUMO_CRYPTO_SIG_BYTES)), 0);
+    }
+    return kumo_writer_bytes(&w).len;
+}
+
+/* What the node checks before block sync may act on a block: the commit holds +2/3 of the
+ * power in distinct valid precommits of this value at this height, and the value is valid. */
+static bool sim_commit_verify(const sim_t *s, uint64_t height, kumo_bytes_t value, kumo_bytes_t c)
+{
+    kumo_reader_t r;
+    kumo_reader_init(&r, c);
+    uint32_t round = 0;
+    uint32_t count = 0;
+    if (!sim_value_valid(height, value) || kumo_reader_read_u32(&r, &round) < 0 ||
+        kumo_reader_read_u32(&r, &count) < 0 || count > s->n) {
+        return false;
+    }
+    bool seen[SIM_NODE_MAX] = {false};
+    uint64_t power = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t vi = 0;
+        kumo_bytes_t sig;
+        if (kumo_reader_read_u32(&r, &vi) < 0 ||
+            kumo_reader_read_fixed(&r, KUMO_CRYPTO_SIG_BYTES, &sig) < 0 || vi >= s->n || seen[vi]) {
+            return false;
+        }
+        seen[vi] = true;
+        kumo_consensus_msg_t v = {.kind = KUMO_CONSENSUS_MSG_PRECOMMIT,
+                                  .height = height,
+                                  .round = round,
+                                  .pol_round = KUMO_CONSENSUS_ROUND_NONE,
+                                  .has_value = true};
+        kumo_crypto_sha256(value, v.value_id);
+        memcpy(v.pubkey, s->vs.v[vi].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+        memcpy(v.sig, sig.ptr, KUMO_CRYPTO_SIG_BYTES);
+        if (kumo_consensus_msg_verify(&v, &s->vs, SIM_CHAIN_ID, NULL) < 0) {
+            return false;
+        }
+        power += s->vs.v[vi].power;
+    }
+    return kumo_reader_finish(&r) == 0 && kumo_consensus_power_is_quorum(power, s->vs.power_total);
+}
+
+static void sim_engine_stop(sim_node_t *node)
+{
+    kumo_consensus_close(node->engine);
+    node->engine = NULL;
+    for (uint32_t t = 0; t < KUMO_CONSENSUS_TIMER_COUNT; t++) {
+        node->timer_gen[t]++; /* its armed timers die with it */
+    }
+}
+
+static void sim_sync_act(sim_t *s, sim_node_t *node, const kumo_consensus_sync_action_t *act)
+{
+    SIM_CHECK(s, !act->engine_stop || act->apply,
+              "node %u stops consensus without a verified block", node->index);
+    if (act->fault != KUMO_CONSENSUS_SYNC_FAULT_NONE) {
+        if (act->fault_peer[0] == 0xeeu) { /* the liar: dropped, it comes back with a new key */
+            SIM_CHECK(s, kumo_be32_get(act->fault_peer + 1) == node->liar_gen, "liar identity");
+            s->liar_faults++;
+            node->liar_gen++;
+        }
+        kumo_consensus_sync_peer_remove(&node->sync, act->fault_peer);
+    }
+    if (act->engine_stop) {
+        sim_engine_stop(node);
+    }
+    if (act->request) {
+        bool liar = act->request_peer[0] == 0xeeu;
+        uint32_t who = kumo_be32_get(act->request_peer + 1);
+        kumo_consensus_sync_msg_t m = {.kind = KUMO_CONSENSUS_SYNC_REQUEST,
+                                       .height = act->request_height};
+        SIM_CHECK(s, act->request_height == node->decided_height + 1u, "request height");
+        sim_sync_send(s, node->index, liar ? SIM_LIAR : who, liar ? who : 0u, &m);
+    }
+    if (act->engine_start) {
+        SIM_CHECK(s, node->engine == NULL, "node %u resumes a running engine", node->index);
+        sim_node_open(s, node, false);
+        sim_node_start(s, node);
+    }
+}
+
+static void sim_sync_serve(sim_t *s, const sim_node_t *node, uint32_t to, uint64_t height)
+{
+    kumo_consensus_sync_msg_t m = {.kind = KUMO_CONSENSUS_SYNC_NO_BLOCK, .height = height};
+    uint8_t commit[SIM_COMMIT_BYTES_MAX];
+    if (height <= node->decided_height) {
+        SIM_CHECK(s, height < SIM_HEIGHT_MAX && s->decided_set[height], "served height");
+        const sim_block_t *b = &s->blocks[height];
+        m.kind = KUMO_CONSENSUS_SYNC_BLOCK;
+        m.block = kumo_bytes_make(b->value, b->value_len);
+        m.commit =
+            kumo_bytes_make(commit, sim_commit_encode(b->round, b->sigs, b->sig_count, commit));
+    }
+    sim_sync_send(s, node->index, to, 0, &m);
+}
+
+/* A synced block replaces what consensus would have decided: it must be that block. */
+static void sim_sync_apply(sim_t *s, sim_node_t *node, uint64_t height, kumo_bytes_t value)
+{
+    uint8_t id[KUMO_CRYPTO_HASH_BYTES];
+    kumo_crypto_sha256(value, id);
+    SIM_CHECK(s, node->engine == NULL && height == node->decided_height + 1u,
+              "node %u applies h=%" PRIu64 " at %" PRIu64, node->index, height,
+              node->decided_height);
+    SIM_CHECK(s,
+              height < SIM_HEIGHT_MAX && s->decided_set[height] &&
+                  memcmp(s->decided_id[height], id, sizeof(id)) == 0,
+              "AGREEMENT: node %u block-synced another block at h=%" PRIu64, node->index, height);
+    node->decided_height = height;
+    kumo_buf_reset(&node->wal); /* the node resets its WAL for a height it did not decide */
+    kumo_buf_reset(&node->wal_prev);
+    s->synced_blocks++;
+}
+
+static void sim_sync_on_block(sim_t *s,
+                              sim_node_t *node,
+                              const uint8_t id[KUMO_CONSENSUS_SYNC_PEER_ID_BYTES],
+                              const kumo_consensus_sync_msg_t *m)
+{
+    if (!kumo_consensus_sync_answer_is_expected(&node->sync, id, m->height)) {
+        return;
+    }
+    uint64_t head = node->decided_height;
+    bool verified = m->height == head + 1u && sim_commit_verify(s, m->height, m->block, m->commit);
+    kumo_consensus_sync_action_t act;
+    kumo_consensus_sync_on_block(&node->sync, head, s->now_ms, id, m->height, verified, &act);
+    sim_sync_act(s, node, &act);
+    if (act.apply) {
+        sim_sync_apply(s, node, m->height, m->block);
+        kumo_consensus_sync_on_applied(&node->sync, node->decided_height, s->now_ms, id, true,
+                                       &act);
+        sim_sync_act(s, node, &act);
+    }
+}
+
+static void sim_sync_on_msg(sim_t *s, sim_node_t *node, const sim_event_t *ev)
+{
+    if (!sim_is_syncer(s, node->index) || node->down ||
+        (ev->from == SIM_LIAR && ev->from_gen != node->liar_gen)) {
+        return; /* nobody to hear it, or from a liar identity already dropped */
+    }
+    uint8_t id[KUMO_CONSENSUS_SYNC_PEER_ID_BYTES];
+    sim_peer_id(ev->from, ev->from_gen, id);
+    kumo_consensus_sync_msg_t m;
+    if (kumo_consensus_sync_msg_decode(kumo_bytes_make(ev->msg, ev->msg_len), &m, NULL) < 0) {
+        SIM_CHECK(s, ev->from == SIM_LIAR, "node %u sent a malformed sync message", ev->from);
+        s->liar_faults++;
+        node->liar_gen++;
+        kumo_consensus_sync_peer_remove(&node->sync, id);
+        return;
+    }
+    kumo_consensus_sync_action_t act;
+    switch (m.kind) {
+    case KUMO_CONSENSUS_SYNC_STATUS:
+        kumo_consensus_sync_on_status(&node->sync, node->decided_height, s->now_ms, id, m.height,
+                                      &act);
+        sim_sync_act(s, node, &act);
+        break;
+    case KUMO_CONSENSUS_SYNC_REQUEST:
+        sim_sync_serve(s, node, ev->from, m.height);
+        break;
+    case KUMO_CONSENSUS_SYNC_BLOCK:
+        sim_sync_on_block(s, node, id, &m);
+        break;
+    case KUMO_CONSENSUS_SYNC_NO_BLOCK:
+        if (kumo_consensus_sync_answer_is_expected(&node->sync, id, m.height)) {
+            kumo_consensus_sync_on_no_block(&node->sync, node->decided_height, s->now_ms, id,
+                                            m.height, &act);
+            sim_sync_act(s, node, &act);
+        }
+        break;
+    default:
+        fail_msg("sync kind %d", (int)m.kind);
+    }
+}
+
+static void sim_sync_tick(sim_t *s, sim_node_t *node)
+{
+    if (!node->down) {
+        kumo_consensus_sync_msg_t m = {.kind = KUMO_CONSENSUS_SYNC_STATUS,
+                                       .height = node->decided_height};
+        for (uint32_t to = 0; to < s->n; to++) {
+            if (to != node->index && sim_is_syncer(s, to)) {
+                sim_sync_send(s, node->index, to, 0, &m);
+            }
+        }
+        kumo_consensus_sync_action_t act;
+        kumo_consensus_sync_on_tick(&node->sync, node->decided_height, s->now_ms, &act);
+        sim_sync_act(s, node, &act);
+    }
+    sim_event_t ev = {.kind = SIM_EV_SYNC_TICK, .node = node->index};
+    ev.time_ms = s->now_ms + SIM_SYNC_TICK_MS;
+    heap_push(s, ev);
+}
+
+/* The liar's claim to every honest node, under its current identity there. */
+static void sim_liar_tick(sim_t *s)
+{
+    kumo_consensus_sync_msg_t m = {.kind = KUMO_CONSENSUS_SYNC_STATUS,
+                                   .height =
+                                       s->liar_claim_far ? SIM_LIAR_CLAIM : s->max_height + 2u};
+    for (uint32_t to = 0; to < s->n; to++) {
+        if (sim_is_syncer(s, to)) {
+            sim_sync_send(s, SIM_LIAR, to, s->nodes[to].liar_gen, &m);
+        }
+    }
+    sim_event_t ev = {.kind = SIM_EV_LIAR_TICK, .node = SIM_LIAR};
+    ev.time_ms = s->now_ms + SIM_LIAR_TICK_MS;
+    heap_push(s, ev);
+}
+
+/* A "block" for height with a commit that cannot verify: real signatures of another height
+ * (or none at all yet), so only the signature check tells. */
+static void sim_liar_bad_block(sim_t *s, uint32_t to, uint32_t gen, uint64_t height)
+{
+    char value[SIM_VALUE_MAX];
+    int k = snprintf(value, sizeof(value), "v1|h=%" PRIu64 "|liar", height);
+    assert_true(k > 0 && (size_t)k < sizeof(value));
+    kumo_consensus_commit_sig_t fake[SIM_NODE_MAX];
+    const sim_block_t *real = s->max_height > 0 ? &s->blocks[s->max_height] : NULL;
+    for (uint32_t i = 0; i < s->n; i++) {
+        fake[i].validator_index = i;
+        memset(fake[i].sig, 0x77, KUMO_CRYPTO_SIG_BYTES);
+    }
+    uint8_t commit[SIM_COMMIT_BYTES_MAX];
+    size_t len = real != NULL ? sim_commit_encode(real->round, real->sigs, real->sig_count, commit)
+                              : sim_commit_encode(0, fake, s->n, commit);
+    kumo_consensus_sync_msg_t m = {.kind = KUMO_CONSENSUS_SYNC_BLOCK,
+                                   .height = height,
+                                   .block = kumo_bytes_make(value, (size_t)k),
+                                   .commit = kumo_bytes_make(commit, len)};
+    sim_sync_send(s, SIM_LIAR, to, gen, &m);
+}
+
+/* The liar answers a request: silence, "no block", garbage or a block that does not verify. */
+static void sim_liar_on_msg(sim_t *s, const sim_event_t *ev)
+{
+    kumo_consensus_sync_msg_t m;
+    uint32_t to = ev->from;
+    if (kumo_consensus_sync_msg_decode(kumo_bytes_make(ev->msg, ev->msg_len), &m, NULL) < 0 ||
+        m.kind != KUMO_CONSENSUS_SYNC_REQUEST || ev->from_gen != s->nodes[to].liar_gen) {
+        return;
+    }
+    uint64_t pick = kumo_test_rng_below(&s->rng, 10);
+    if (pick < 4) {
+        return; /* withheld */
+    }
+    if (pick < 6) {
+        kumo_consensus_sync_msg_t no = {.kind = KUMO_CONSENSUS_SYNC_NO_BLOCK, .height = m.height};
+        sim_sync_send(s, SIM_LIAR, to, ev->from_gen, &no);
+    } else if (pick < 7) {
+        static const uint8_t garbage[] = {3, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff};
+        sim_deliver_kind(s, SIM_LIAR, to, SIM_EV_SYNC_MSG, ev->from_gen,
+                         kumo_bytes_make(garbage, sizeof(garbage)));
+    } else {
+        sim_liar_bad_block(s, to, ev->from_gen, m.height);
+    }
+}
+
+static void sim_sync_event_run(sim_t *s, sim_event_t *ev)
+{
+    if (ev->kind == SIM_EV_SYNC_TICK) {
+        sim_sync_tick(s, &s->nodes[ev->node]);
+    } else if (ev->kind == SIM_EV_LIAR_TICK) {
+        sim_liar_tick(s);
+    } else {
+        SIM_CHECK(s, ev->kind == SIM_EV_SYNC_MSG, "event kind %u", ev->kind);
+        if (ev->node == SIM_LIAR) {
+            sim_liar_on_msg(s, ev);
+        } else {
+            sim_sync_on_msg(s, &s->nodes[ev->node], ev);
+        }
+        free(ev->msg);
+    }
+}
+
+static void sim_sync_schedule(sim_t *s)
+{
+    for (uint32_t i = 0; i < s->n; i++) {
+        if (sim_is_syncer(s, i)) {
+            sim_event_t ev = {.kind = SIM_EV_SYNC_TICK, .node = i};
+            ev.time_ms = 1 + kumo_test_rng_below(&s->rng, SIM_SYNC_TICK_MS);
+            heap_push(s, ev);
+        }
+    }
+    if (s->liar) {
+        sim_event_t ev = {.kind = SIM_EV_LIAR_TICK, .node = SIM_LIAR};
+        ev.time_ms = 1 + kumo_test_rng_below(&s->rng, SIM_LIAR_TICK_MS);
+        heap_push(s, ev);
+    }
+}
+
+/* A wiped store: the decided chain and the WAL are gone, the signer state (kept outside the
+ * data directory) is not. The node catches up through consensus catch-up or block sync. */
+static void sim_node_wipe(sim_node_t *node)
+{
+    node->decided_height = 0;
+    kumo_buf_reset(&node->wal);
+    kumo_buf_reset(&node->wal_prev);
+    sim_total_wipes++;
 }
 
 static void sim_setup(sim_t *s, uint64_t seed)
@@ -734,9 +1173,12 @@ static void sim_setup(sim_t *s, uint64_t seed)
     assert_int_equal(
         kumo_consensus_valset_init(&s->vs, (const uint8_t(*)[32])pubkeys, s->powers, s->n, NULL),
         0);
+    uint32_t history_count = s->cfg.history_count; /* drawn */
     kumo_consensus_cfg_default(&s->cfg);
     s->cfg.chain_id = SIM_CHAIN_ID;
-    s->cfg.history_count = KUMO_CONSENSUS_HISTORY_COUNT_MAX;
+    s->cfg.history_count = history_count;
+    s->blocks = calloc(SIM_HEIGHT_MAX, sizeof(sim_block_t));
+    assert_non_null(s->blocks);
     for (uint32_t i = 0; i < s->n; i++) {
         sim_node_t *node = &s->nodes[i];
         node->sim = s;
@@ -746,12 +1188,13 @@ static void sim_setup(sim_t *s, uint64_t seed)
         assert_non_null(node->signed_log);
         kumo_buf_init(&node->wal, SIM_WAL_BYTES_MAX);
         kumo_buf_init(&node->wal_prev, SIM_WAL_BYTES_MAX);
-        sim_node_open(s, node);
+        sim_node_open(s, node, false);
     }
     for (uint32_t i = 0; i < s->n; i++) {
         sim_node_start(s, &s->nodes[i]);
     }
     sim_crashes_schedule(s);
+    sim_sync_schedule(s);
 }
 
 static void sim_teardown(sim_t *s)
@@ -767,11 +1210,12 @@ static void sim_teardown(sim_t *s)
     }
     free(s->heap);
     free(s->proposed);
+    free(s->blocks);
 }
 
 /* A crash loses the engine (memory, pending timers, messages in flight to it); the restart
  * reopens it from what survives. */
-static void sim_crash_or_restart(sim_t *s, sim_node_t *node, uint32_t kind)
+static void sim_crash_or_restart(sim_t *s, sim_node_t *node, uint32_t kind, bool wipe)
 {
     if (kind == SIM_EV_CRASH && !node->down) {
         kumo_consensus_close(node->engine);
@@ -784,25 +1228,33 @@ static void sim_crash_or_restart(sim_t *s, sim_node_t *node, uint32_t kind)
         }
     } else if (kind == SIM_EV_RESTART && node->down) {
         node->down = false;
-        sim_node_open(s, node);
+        if (wipe) {
+            sim_node_wipe(node);
+        }
+        kumo_consensus_sync_init(&node->sync, node->decided_height);
+        sim_node_open(s, node, true);
         sim_node_start(s, node);
     }
 }
 
 static void sim_event_run(sim_t *s, sim_event_t *ev)
 {
+    if (ev->kind >= SIM_EV_SYNC_TICK) {
+        sim_sync_event_run(s, ev);
+        return;
+    }
     sim_node_t *node = &s->nodes[ev->node];
     kumo_err_ctx_t err = {0};
     int rc = 0;
     if (ev->kind == SIM_EV_CRASH || ev->kind == SIM_EV_RESTART) {
-        sim_crash_or_restart(s, node, ev->kind);
+        sim_crash_or_restart(s, node, ev->kind, ev->timer_id == 1u);
     } else if (ev->kind == SIM_EV_TIMER) {
         if (!node->down && ev->timer_gen == node->timer_gen[ev->timer_id]) {
             rc = kumo_consensus_on_timer(node->engine, ev->timer_id, &err);
         }
     } else {
         kumo_bytes_t msg = kumo_bytes_make(ev->msg, ev->msg_len);
-        if (!node->down) {
+        if (!node->down && node->engine != NULL) { /* no engine: handed over to block sync */
             rc = kumo_consensus_on_msg(node->engine, msg, &err);
         }
         free(ev->msg);
@@ -816,7 +1268,8 @@ static void sim_dump(const sim_t *s)
     for (uint32_t i = 0; i < s->n; i++) {
         const kumo_consensus_t *e = s->nodes[i].engine;
         if (e == NULL) {
-            fprintf(stderr, "  node %u down\n", i);
+            fprintf(stderr, "  node %u %s decided=%" PRIu64 "\n", i,
+                    s->nodes[i].down ? "down" : "block-syncing", s->nodes[i].decided_height);
             continue;
         }
         fprintf(stderr,
@@ -849,9 +1302,9 @@ static void sim_run_one(uint64_t seed, bool verbose)
     if (verbose) {
         printf("sim_consensus: seed=0x%" PRIx64
                " n=%u byz=%d loss=%u%% dup=%u%% delay<=%ums heal=%" PRIu64
-               "ms partition=0x%x crashes=%u\n",
+               "ms partition=0x%x crashes=%u wipe=%d liar=%d history=%u\n",
                seed, s->n, s->byz, s->loss_pct, s->dup_pct, s->delay_max_ms, s->heal_ms,
-               s->part_mask, s->crash_count);
+               s->part_mask, s->crash_count, s->wipe, s->liar, s->cfg.history_count);
     }
     bool healed = false;
     while (s->heap_count > 0) {
@@ -883,6 +1336,9 @@ static void sim_run_one(uint64_t seed, bool verbose)
     sim_total_refused += s->refused_signs;
     sim_total_validated += s->validated;
     sim_total_flooded += s->flooded;
+    sim_total_synced += s->synced_blocks;
+    sim_total_liar_runs += s->liar ? 1u : 0u;
+    sim_total_liar_faults += s->liar_faults;
     sim_teardown(s);
     free(s);
 }
@@ -917,6 +1373,10 @@ static void test_sim_consensus(void **state)
     printf("sim_consensus: %" PRIu64 " far-round and far-height messages flooded by byzantine "
            "nodes, %" PRIu64 " values executed by honest nodes\n",
            sim_total_flooded, sim_total_validated);
+    printf("sim_consensus: %" PRIu64 " wiped stores, %" PRIu64
+           " blocks applied by block sync, %" PRIu64 " runs with a lying peer, %" PRIu64
+           " liar identities dropped\n",
+           sim_total_wipes, sim_total_synced, sim_total_liar_runs, sim_total_liar_faults);
     /* Speed, for sizing CI (printed, never asserted): bench.sh collects these lines. */
     struct timespec t1;
     (void)clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -927,6 +1387,7 @@ static void test_sim_consensus(void **state)
                runs * 1000000u / us, sim_total_heights * 1000000u / us);
     }
     assert_true(runs < 20 || sim_total_evidence > 0);
+    assert_true(runs < 20 || (sim_total_synced > 0 && sim_total_liar_faults > 0));
 }
 
 int main(void)
