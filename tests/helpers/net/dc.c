@@ -21,6 +21,21 @@
 
 #define DC_LOG_LINES 60u
 
+/* The commands' output (init, register) on a failure: the net's dir goes at teardown. */
+static void dc_cmd_log_print(const kumo_test_net_t *tn)
+{
+    char path[PATH_MAX + 16];
+    (void)snprintf(path, sizeof(path), "%s/cmd.log", tn->dir);
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        fputs(line, stderr);
+    }
+    if (f != NULL) {
+        (void)fclose(f);
+    }
+}
+
 static uint32_t dc_api_port(const kumo_test_net_t *tn, uint32_t index)
 {
     return tn->base_port + 20u + index;
@@ -82,7 +97,8 @@ int kumo_test_dc_add(kumo_test_net_t *tn,
                            "provider init --home %s --region %s --node http://127.0.0.1:%u "
                            "--api-listen %s --runtime-socket %s",
                            dc->home, region, kumo_test_net_rpc_port(tn, 0), dc->api, socket) != 0) {
-        fprintf(stderr, "provider init of %s failed (see %s/cmd.log)\n", dc->home, tn->dir);
+        fprintf(stderr, "provider init of %s failed:\n", dc->home);
+        dc_cmd_log_print(tn);
         return -1;
     }
     char path[PATH_MAX + 16];
@@ -97,7 +113,9 @@ int kumo_test_dc_add(kumo_test_net_t *tn,
     }
     if (kumo_test_net_kumo(tn, "provider register --home %s --host-uri https://%s", dc->home,
                            dc->api) != 0) {
-        fprintf(stderr, "provider register of %s failed (see %s/cmd.log)\n", dc->home, tn->dir);
+        fprintf(stderr, "provider register of %s failed:\n", dc->home);
+        dc_cmd_log_print(tn);
+        kumo_test_net_logs_print(tn);
         return -1;
     }
     char cmd[PATH_MAX * 3];
