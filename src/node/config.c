@@ -39,6 +39,10 @@ void kumo_node_cfg_default(kumo_node_cfg_t *cfg)
     cfg->rpc_connection_max = 256;
     cfg->rpc_body_bytes_max = 1024u * 1024u;
     cfg->sse_client_max = 64;
+    cfg->rpc_connection_per_addr_max = 64;
+    cfg->rpc_request_timeout_ms = 10000;
+    cfg->sse_output_bytes_max = 4u * 1024u * 1024u;
+    cfg->sse_stall_timeout_ms = 60000;
     (void)snprintf(cfg->log_level, sizeof(cfg->log_level), "%s", "info");
     cfg->timeout_propose_ms = 1000;
     cfg->timeout_vote_ms = 500;
@@ -134,6 +138,28 @@ static const cfg_field_t cfg_fields[] = {
                   64u * 1024u * 1024u,
                   "largest HTTP request body in bytes"),
     CFG_NUM_FIELD(sse_client_max, CFG_U32, 1, 4096, "concurrent /events subscribers"),
+    CFG_NUM_FIELD(rpc_connection_per_addr_max,
+                  CFG_U32,
+                  1,
+                  65536,
+                  "open HTTP connections per client address (an IPv6 /64 is one address)"),
+    CFG_NUM_FIELD(rpc_request_timeout_ms,
+                  CFG_U32,
+                  100,
+                  600000,
+                  "a request's head and body must arrive within this many ms of the "
+                  "connection (or its previous answer)"),
+    CFG_NUM_FIELD(sse_output_bytes_max,
+                  CFG_U32,
+                  4096,
+                  1024u * 1024u * 1024u,
+                  "an /events client with more unsent output than this is dropped"),
+    CFG_NUM_FIELD(sse_stall_timeout_ms,
+                  CFG_U32,
+                  100,
+                  3600000,
+                  "an /events client that takes none of its pending output for this long "
+                  "is dropped"),
     CFG_STR_FIELD(log_level, 1, "trace, debug, info, warn, error or off"),
     CFG_STR_FIELD(p2p_listen,
                   0,

@@ -43,6 +43,10 @@ typedef struct kumo_node_cfg {
     uint32_t rpc_connection_max;          /* 256 */
     uint32_t rpc_body_bytes_max;          /* 1 MiB */
     uint32_t sse_client_max;              /* 64 */
+    uint32_t rpc_connection_per_addr_max; /* 64 open HTTP connections per client address */
+    uint32_t rpc_request_timeout_ms;      /* 10000: accept (or previous answer) to request */
+    uint32_t sse_output_bytes_max;        /* 4 MiB unsent to one /events client */
+    uint32_t sse_stall_timeout_ms;        /* 60000: /events client taking nothing */
     char log_level[16];                   /* "info" */
     /* Consensus (used when genesis has more than one validator; block_interval_ms is then
      * the wait after each commit, i.e. the block time on a healthy network). */
@@ -65,9 +69,11 @@ typedef struct kumo_node_cfg {
  * mempool_account_tx_max 256, mempool_future_seq_max 64, mempool_account_bytes_max 4 MiB,
  * mempool_lane_tx_count_max 1000, mempool_lane_bytes_max 1 MiB, mempool_lane_account_tx_max 8,
  * block_tx_count_max 10000,
- * rpc_connection_max 256, rpc_body_bytes_max 1 MiB, sse_client_max 64, log_level "info",
- * and the p2p slot limits of kumo_p2p_cfg_default (32 strangers, 4 per host, 32 pending
- * handshakes, 8 per host, useful within 60 s, bans of 10 min).
+ * rpc_connection_max 256, rpc_body_bytes_max 1 MiB, sse_client_max 64,
+ * rpc_connection_per_addr_max 64, rpc_request_timeout_ms 10000, sse_output_bytes_max 4 MiB,
+ * sse_stall_timeout_ms 60000, log_level "info", and the p2p slot limits of
+ * kumo_p2p_cfg_default (32 strangers, 4 per host, 32 pending handshakes, 8 per host, useful
+ * within 60 s, bans of 10 min).
  * A block_interval_ms of 0 (only through the struct, not the file) starts no block timer:
  * blocks are then produced only by kumo_node_block_produce (tests). */
 void kumo_node_cfg_default(kumo_node_cfg_t *cfg);
@@ -90,6 +96,14 @@ KUMO_MUST_USE int kumo_node_home_init(const char *home,
                                       const char *chain_id,
                                       const char *moniker,
                                       kumo_err_ctx_t *err);
+/* Locks home for this process (flock on home/node.lock, exclusive, held while *fd_out is
+ * open: the process's lifetime for `kumo node start`) and writes our pid into the file, so
+ * that a second node on the same home fails before it opens the store or the WAL. Fails with
+ * KUMO_EBUSY naming home and the holder's pid (when the file holds one) if another process
+ * holds the lock, KUMO_ENOTFOUND if home does not exist, KUMO_EIO otherwise. */
+KUMO_MUST_USE int kumo_node_home_lock(const char *home, int *fd_out, kumo_err_ctx_t *err);
+/* Releases the lock (closes fd); -1 is a no-op. */
+void kumo_node_home_unlock(int fd);
 /* Adds (or tops up) a genesis balance in home/genesis.json before the first start. */
 KUMO_MUST_USE int kumo_node_genesis_account_add(const char *home,
                                                 const uint8_t addr[KUMO_ADDRESS_BYTES],

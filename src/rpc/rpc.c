@@ -25,16 +25,6 @@
 /* BlockResults / Block as stored: a block is bounded, its results by the events it emits. */
 #define RPC_RESULTS_BYTES_MAX (256u * 1024u * 1024u)
 
-struct rpc_waiter {
-    kumo_rpc_t *rpc;
-    rpc_conn_t *entry;
-    struct evhttp_request *hreq;
-    uint8_t hash[KUMO_CHAIN_HASH_BYTES];
-    struct event *timer;
-    rpc_waiter_t *prev;
-    rpc_waiter_t *next;
-};
-
 /* ---- replies -------------------------------------------------------------------------------- */
 
 static const char *status_reason(int status)
@@ -139,140 +129,6 @@ static int read_status(int code)
     default:
         return 500;
     }
-}
-
-/* ---- connections ---------------------------------------------------------------------------- */
-
-static void waiter_free(rpc_waiter_t *w);
-
-static void conn_on_close(struct evhttp_connection *conn, void *arg)
-{
-    rpc_conn_t *entry = arg;
-    kumo_rpc_t *rpc = entry->rpc;
-    KUMO_ASSERT(entry->conn == conn);
-    /* A parked request whose peer went away (EOF, timeout) was detached from the connection
-     * by libevent and is ours to free; one still attached is freed with the connection. */
-    struct evhttp_request *parked = NULL;
-    if (entry->waiter != NULL) {
-        parked = entry->waiter->hreq;
-        waiter_free(entry->waiter);
-    }
-    if (entry->sse != NULL) {
-        parked = entry->sse->hreq;
-        kumo_rpc_sse_release(entry->sse);
-    }
-    /* (after evhttp_free, rpc->http is NULL and libevent has freed every request) */
-    if (parked != NULL && rpc->http != NULL && evhttp_request_get_connection(parked) == NULL) {
-        evhttp_request_free(parked);
-    }
-    kumo_rpc_conn_watch_stop(entry);
-    if (entry->drop != NULL) {
-        event_free(entry->drop);
-        entry->drop = NULL;
-    }
-    for (uint32_t i = 0; i < rpc->conn_count; i++) {
-        if (rpc->conns[i] == entry) {
-            rpc->conns[i] = rpc->conns[rpc->conn_count - 1];
-            rpc->conn_count--;
-            break;
-        }
-    }
-    kumo_free(entry);
-}
-
-static void conn_on_peer_closed(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    rpc_conn_t *entry = arg;
-    kumo_rpc_conn_watch_stop(entry);
-    /* its close callback releases what was parked on it */
-    evhttp_connection_free(entry->conn);
-}
-
-static void conn_on_drop(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    rpc_conn_t *entry = arg;
-    event_free(entry->drop);
-    entry->drop = NULL;
-    kumo_rpc_conn_watch_stop(entry);
-    evhttp_connection_free(entry->conn);
-}
-
-bool kumo_rpc_conn_drop(rpc_conn_t *entry)
-{
-    if (entry->drop != NULL) {
-        return true;
-    }
-    entry->drop = evtimer_new(entry->rpc->base, conn_on_drop, entry);
-    struct timeval now = {0, 0};
-    if (entry->drop == NULL || evtimer_add(entry->drop, &now) != 0) {
-        if (entry->drop != NULL) {
-            event_free(entry->drop);
-            entry->drop = NULL;
-        }
-        return false;
-    }
-    return true;
-}
-
-void kumo_rpc_conn_watch_start(rpc_conn_t *entry)
-{
-    KUMO_ASSERT(entry->watch == NULL);
-    struct event_base *base = entry->rpc->base;
-    if ((event_base_get_features(base) & EV_FEATURE_EARLY_CLOSE) == 0) {
-        return;
-    }
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(entry->conn);
-    evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
-    if (fd < 0) {
-        return;
-    }
-    entry->watch = event_new(base, fd, EV_CLOSED, conn_on_peer_closed, entry);
-    if (entry->watch != NULL && event_add(entry->watch, NULL) != 0) {
-        event_free(entry->watch);
-        entry->watch = NULL;
-    }
-}
-
-void kumo_rpc_conn_watch_stop(rpc_conn_t *entry)
-{
-    if (entry->watch != NULL) {
-        event_free(entry->watch);
-        entry->watch = NULL;
-    }
-}
-
-/* The tracked entry of conn, tracking it now if there is room; NULL when over the cap. */
-static rpc_conn_t *conn_track(kumo_rpc_t *rpc, struct evhttp_connection *conn)
-{
-    for (uint32_t i = 0; i < rpc->conn_count; i++) {
-        if (rpc->conns[i]->conn == conn) {
-            return rpc->conns[i];
-        }
-    }
-    if (rpc->conn_count >= rpc->cfg.rpc_connection_max) {
-        return NULL;
-    }
-    rpc_conn_t *entry = kumo_calloc(1, sizeof(*entry));
-    if (entry == NULL) {
-        return NULL;
-    }
-    entry->rpc = rpc;
-    entry->conn = conn;
-    rpc->conns[rpc->conn_count++] = entry;
-    evhttp_connection_set_closecb(conn, conn_on_close, entry);
-    /* evhttp writes a reply's headers and body separately; with Nagle on, the body then
-     * waits for the client's delayed ACK (about 40 ms per request on Linux). */
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
-    evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
-    int one = 1;
-    if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) {
-        KUMO_LOG_DEBUG("rpc", "nodelay_failed", "fd=%d", (int)fd);
-    }
-    return entry;
 }
 
 /* ---- handlers ------------------------------------------------------------------------------- */
@@ -645,7 +501,7 @@ out:
 
 /* ---- POST /txs ------------------------------------------------------------------------------ */
 
-static void waiter_free(rpc_waiter_t *w)
+void kumo_rpc_waiter_release(rpc_waiter_t *w)
 {
     kumo_rpc_t *rpc = w->rpc;
     if (w->prev != NULL) {
@@ -679,7 +535,7 @@ static void waiter_on_timeout(evutil_socket_t fd, short what, void *arg)
     (void)snprintf(detail, sizeof(detail), "tx %s not committed in time; it may still commit",
                    hash);
     kumo_rpc_reply_error(w->hreq, 504, KUMO_ENOTFOUND, detail);
-    waiter_free(w);
+    kumo_rpc_waiter_release(w);
 }
 
 static void waiters_on_commit(kumo_rpc_t *rpc)
@@ -709,7 +565,7 @@ static void waiters_on_commit(kumo_rpc_t *rpc)
         } else {
             kumo_rpc_reply_error(w->hreq, 500, rc, err.detail);
         }
-        waiter_free(w);
+        kumo_rpc_waiter_release(w);
     }
     kumo_store_read_end(read);
 }
@@ -813,6 +669,14 @@ static void handle_metrics(kumo_rpc_t *rpc, struct evhttp_request *hreq)
     metric_u64(b, "kumo_rpc_requests_total", "counter", "HTTP requests received.",
                rpc->requests_total);
     metric_u64(b, "kumo_rpc_connections", "gauge", "Open HTTP connections.", rpc->conn_count);
+    metric_u64(b, "kumo_rpc_connections_refused_total", "counter",
+               "HTTP connections closed at accept (address cap, or the cap with none idle).",
+               rpc->conn_refused_total);
+    metric_u64(b, "kumo_rpc_connections_evicted_total", "counter",
+               "Idle HTTP connections closed to make room for a new one.", rpc->conn_evicted_total);
+    metric_u64(b, "kumo_rpc_request_timeouts_total", "counter",
+               "HTTP connections closed for not sending a whole request in time.",
+               rpc->request_timeouts_total);
     metric_u64(b, "kumo_rpc_commit_waiters", "gauge", "Requests waiting for their tx to commit.",
                rpc->waiter_count);
     metric_u64(b, "kumo_sse_clients", "gauge", "Connected event stream clients.", rpc->sse_count);
@@ -887,8 +751,7 @@ static void on_request(struct evhttp_request *hreq, void *arg)
 {
     kumo_rpc_t *rpc = arg;
     rpc->requests_total++;
-    struct evhttp_connection *conn = evhttp_request_get_connection(hreq);
-    rpc_conn_t *entry = conn != NULL ? conn_track(rpc, conn) : NULL;
+    rpc_conn_t *entry = kumo_rpc_conn_on_request(rpc, hreq);
     if (entry == NULL) {
         (void)evhttp_add_header(evhttp_request_get_output_headers(hreq), "Connection", "close");
         kumo_rpc_reply_error(hreq, 503, KUMO_ELIMIT, "too many connections");
@@ -971,7 +834,9 @@ int kumo_rpc_open(struct event_base *base,
 {
     KUMO_ASSERT(base != NULL && node != NULL && cfg != NULL);
     KUMO_ASSERT(out != NULL);
-    KUMO_ENSURE(cfg->rpc_connection_max > 0 && cfg->rpc_body_bytes_max > 0 &&
+    KUMO_ENSURE(cfg->rpc_connection_max > 0 && cfg->rpc_connection_per_addr_max > 0 &&
+                    cfg->rpc_request_timeout_ms > 0 && cfg->sse_output_bytes_max > 0 &&
+                    cfg->sse_stall_timeout_ms > 0 && cfg->rpc_body_bytes_max > 0 &&
                     cfg->rpc_body_bytes_max <= UINT32_MAX / 4u,
                 err, KUMO_EINVAL, "rpc limits must be positive");
     char host[128];
@@ -984,12 +849,14 @@ int kumo_rpc_open(struct event_base *base,
     rpc->base = base;
     rpc->node = node;
     rpc->cfg = *cfg;
-    rpc->sse_output_max = KUMO_RPC_SSE_OUTPUT_BYTES_MAX;
-    rpc->sse_replay_soft = KUMO_RPC_SSE_REPLAY_BYTES_SOFT;
-    rpc->conns = kumo_calloc(cfg->rpc_connection_max, sizeof(*rpc->conns));
+    rpc->sse_output_max = cfg->sse_output_bytes_max;
+    /* replay pauses well before the drop bound */
+    rpc->sse_replay_soft = KUMO_RPC_SSE_REPLAY_BYTES_SOFT < cfg->sse_output_bytes_max / 4u
+                               ? KUMO_RPC_SSE_REPLAY_BYTES_SOFT
+                               : cfg->sse_output_bytes_max / 4u;
     rpc->req = kumo_alloc(sizeof(*rpc->req));
     rpc->http = evhttp_new(base);
-    if (rpc->conns == NULL || rpc->req == NULL || rpc->http == NULL) {
+    if (rpc->req == NULL || rpc->http == NULL) {
         rc = kumo_err_set(err, KUMO_ENOMEM, "rpc server");
         goto out_free;
     }
@@ -1008,11 +875,13 @@ int kumo_rpc_open(struct event_base *base,
         goto out_free;
     }
     KUMO_GUARD_GOTO(bound_port(sock, &rpc->port, err), rc, out_free);
+    KUMO_GUARD_GOTO(kumo_rpc_conns_start(rpc, sock, err), rc, out_free);
     KUMO_GUARD_GOTO(kumo_node_commit_listen(node, on_commit, rpc, &rpc->listen_id, err), rc,
                     out_free);
     rpc->listening = true;
     KUMO_GUARD_GOTO(kumo_rpc_sse_keepalive_start(rpc, err), rc, out_free);
-    KUMO_LOG_INFO("rpc", "listening", "addr=%s port=%u", host, (unsigned)rpc->port);
+    KUMO_LOG_INFO("rpc", "listening", "addr=%s port=%u connection_max=%u", host,
+                  (unsigned)rpc->port, rpc->conn_max);
     *out = rpc;
     return 0;
 
@@ -1038,20 +907,12 @@ void kumo_rpc_close(kumo_rpc_t *rpc)
     if (rpc->keepalive != NULL) {
         event_free(rpc->keepalive);
     }
-    if (rpc->http != NULL) {
-        /* frees every connection; their close callbacks release waiters and streams */
-        evhttp_free(rpc->http);
-        rpc->http = NULL;
-    }
-    while (rpc->conn_count > 0) {
-        conn_on_close(rpc->conns[0]->conn, rpc->conns[0]);
-    }
+    kumo_rpc_conns_stop(rpc);
     KUMO_ASSERT(rpc->waiters == NULL);
     KUMO_ASSERT(rpc->sses == NULL);
     if (rpc->cache_res != NULL) {
         kumo_codec_free(&rpc->cache_res->base);
     }
     kumo_free(rpc->req);
-    kumo_free(rpc->conns);
     kumo_free(rpc);
 }

@@ -11,18 +11,23 @@
  *   KUMO_TX_BYTES_MAX is 400 KUMO_ELIMIT. wait=commit that times out is 504 KUMO_ENOTFOUND.
  * - Bodies over rpc_body_bytes_max get the JSON 413; past twice that libevent itself answers
  *   413 (plain text) without reading more. Headers are bounded by KUMO_RPC_HEADERS_BYTES_MAX.
- * - Connections past rpc_connection_max get 503 KUMO_ELIMIT and are closed; idle ones close
- *   after KUMO_RPC_IDLE_TIMEOUT_S. A parked request (wait=commit, a stream) whose peer goes
- *   away is released at once.
+ * - Connections are counted from accept (rpc_conn.c): at most rpc_connection_max (lowered to
+ *   fit the open-files limit) and rpc_connection_per_addr_max per client address; at the cap
+ *   the oldest connection still waiting for its request is closed for the new one, with none
+ *   waiting accepting pauses; one refused gets a best-effort 503 KUMO_ELIMIT and is closed. A
+ *   whole request must arrive within rpc_request_timeout_ms of accept (or of the previous
+ *   answer). A parked request (wait=commit, a stream) whose peer goes away is released at
+ *   once.
  * - GET /events: an event's id is "<height>:<tx_index>:<event_index>" (indexes into the
  *   block's results and the tx's events); a block's closing "block" event has the id
  *   "<height>". Last-Event-ID takes either form and resumes right after it (it wins over
  *   from_height). Without either the stream starts after the current head. Replay pauses
  *   while a client has KUMO_RPC_SSE_REPLAY_BYTES_SOFT unsent and resumes as it reads; a
- *   client with more than KUMO_RPC_SSE_OUTPUT_BYTES_MAX unsent is dropped (counted in
- *   kumo_sse_dropped_total).
- * - GET /metrics also has kumo_rpc_connections, kumo_rpc_commit_waiters and
- *   kumo_sse_dropped_total.
+ *   client with more than sse_output_bytes_max unsent, or that takes nothing for
+ *   sse_stall_timeout_ms, is dropped (counted in kumo_sse_dropped_total; rpc_sse.c).
+ * - GET /metrics also has kumo_rpc_connections, kumo_rpc_connections_refused_total,
+ *   kumo_rpc_connections_evicted_total, kumo_rpc_request_timeouts_total,
+ *   kumo_rpc_commit_waiters and kumo_sse_dropped_total.
  */
 #ifndef KUMO_RPC_RPC_H
 #define KUMO_RPC_RPC_H

@@ -33,15 +33,26 @@
 #define KUMO_RPC_WAIT_TIMEOUT_MS_MAX     60000u
 /* Base64 text of the largest tx: 4 * ceil(KUMO_TX_BYTES_MAX / 3). */
 #define KUMO_RPC_TX_BASE64_BYTES_MAX (4u * ((KUMO_TX_BYTES_MAX + 2u) / 3u))
-/* An SSE client whose unsent output exceeds this is dropped (and the drop counted). */
+/* The default of sse_output_bytes_max: an SSE client whose unsent output exceeds it is dropped
+ * (and the drop counted). */
 #define KUMO_RPC_SSE_OUTPUT_BYTES_MAX (4u * 1024u * 1024u)
-/* Replay stops queueing blocks for a client past this much unsent output and resumes when the
- * client has read it, so a long replay never holds more than this per client. */
+/* Replay stops queueing blocks for a client past this much unsent output (or a quarter of
+ * sse_output_bytes_max, if smaller) and resumes when the client has read it, so a long replay
+ * never holds more than this per client. */
 #define KUMO_RPC_SSE_REPLAY_BYTES_SOFT (1024u * 1024u)
 /* Seconds between `: keepalive` comments. */
 #define KUMO_RPC_SSE_KEEPALIVE_S 15u
-/* Idle HTTP connections are closed after this many seconds. */
+/* evhttp's own read/write inactivity timeout; a whole request must arrive much sooner
+ * (rpc_request_timeout_ms), so in practice this bounds a stalled answer. */
 #define KUMO_RPC_IDLE_TIMEOUT_S 30
+/* Open files the HTTP API leaves to the rest of the node: stdio, the event loop, LMDB, the WAL,
+ * the signer state and its temp file, the home lock, config and key reads, up to
+ * KUMO_P2P_PEER_COUNT_MAX (64) peers plus as many handshakes, with room to spare. The
+ * connection cap is lowered so that connections alone can never take these. */
+#define KUMO_RPC_FD_RESERVE 256u
+/* The housekeeping period: request deadlines, stalled streams and a paused accept are
+ * checked this often (so a deadline may be overrun by up to this much). */
+#define KUMO_RPC_TICK_MS 250u
 
 _Static_assert(KUMO_RPC_LIMIT_DEFAULT <= KUMO_QUERY_PAGE_COUNT_MAX, "default page within max");
 _Static_assert(KUMO_RPC_SSE_REPLAY_BYTES_SOFT < KUMO_RPC_SSE_OUTPUT_BYTES_MAX,
@@ -171,6 +182,15 @@ bool kumo_rpc_seconds_format(uint64_t us, char *out, size_t out_cap);
 /* Status for a code returned by kumo_node_tx_submit: 503 for KUMO_ELIMIT (mempool full), 422
  * for everything else. */
 int kumo_rpc_submit_status(int code);
+
+/* The connection cap for a configured maximum under an open-files limit: cfg_max, lowered to
+ * nofile - KUMO_RPC_FD_RESERVE; 0 when the limit leaves no room at all. */
+uint32_t kumo_rpc_conn_max_for(uint32_t cfg_max, uint64_t nofile);
+
+/* The per-address key of a client: an IPv4 address (or an IPv4-mapped IPv6 one) as
+ * ::ffff:a.b.c.d, an IPv6 address by its /64 prefix (the rest zero: one subscriber usually
+ * holds a whole /64). False for other families or a short sa_len. */
+bool kumo_rpc_addr_key(const void *sa, size_t sa_len, uint8_t out[16]);
 
 /* Test hooks (tests only): the unsent-output bound past which an SSE client is dropped, the
  * unsent output at which replay pauses, and the keepalive period. */

@@ -3,9 +3,12 @@
  * the POST /txs body (bounded JSON, base64 tx), SSE filters and ids, error rendering. Pure.
  */
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -636,4 +639,43 @@ int kumo_rpc_submit_status(int code)
 {
     KUMO_ASSERT(code < 0);
     return code == KUMO_ELIMIT ? 503 : 422;
+}
+
+uint32_t kumo_rpc_conn_max_for(uint32_t cfg_max, uint64_t nofile)
+{
+    if (nofile <= KUMO_RPC_FD_RESERVE) {
+        return 0;
+    }
+    uint64_t room = nofile - KUMO_RPC_FD_RESERVE;
+    return room < cfg_max ? (uint32_t)room : cfg_max;
+}
+
+bool kumo_rpc_addr_key(const void *sa, size_t sa_len, uint8_t out[16])
+{
+    KUMO_ASSERT(sa != NULL);
+    KUMO_ASSERT(out != NULL);
+    static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    sa_family_t family = 0;
+    if (sa_len < sizeof(family)) {
+        return false;
+    }
+    memcpy(&family, (const uint8_t *)sa + offsetof(struct sockaddr, sa_family), sizeof(family));
+    memset(out, 0, 16);
+    if (family == AF_INET && sa_len >= sizeof(struct sockaddr_in)) {
+        struct sockaddr_in in4;
+        memcpy(&in4, sa, sizeof(in4));
+        memcpy(out, v4_mapped, sizeof(v4_mapped));
+        memcpy(out + 12, &in4.sin_addr, 4);
+        return true;
+    }
+    if (family == AF_INET6 && sa_len >= sizeof(struct sockaddr_in6)) {
+        struct sockaddr_in6 in6;
+        memcpy(&in6, sa, sizeof(in6));
+        const uint8_t *a = in6.sin6_addr.s6_addr;
+        /* an IPv4 client on a dual-stack socket is that IPv4 address */
+        size_t keep = memcmp(a, v4_mapped, sizeof(v4_mapped)) == 0 ? 16u : 8u;
+        memcpy(out, a, keep);
+        return true;
+    }
+    return false;
 }

@@ -2,13 +2,27 @@
  * rpc_sse.c - GET /events: Server-Sent Events. Each client is a cursor (next block to send,
  * last position sent); a pump streams committed blocks from the store up to the head, pausing
  * while the client's unsent output is over KUMO_RPC_SSE_REPLAY_BYTES_SOFT and resuming when it
- * drains, so replay and live streaming are one path with no gap and no duplicate. A client
- * whose unsent output passes KUMO_RPC_SSE_OUTPUT_BYTES_MAX is dropped and counted.
+ * drains, so replay and live streaming are one path with no gap and no duplicate.
+ *
+ * Drop rules (a client must not hold the node's memory or a connection by not reading):
+ * - unsent output counts what the node holds for the client: its connection's output buffer
+ *   plus the bytes in the socket's send queue the client has not acknowledged (SIOCOUTQ), so
+ *   kernel buffers do not hide a client that stopped reading;
+ * - a client that has caught up gets each new block's events queued as the block commits
+ *   (live output never pauses), and one whose unsent output then exceeds sse_output_bytes_max
+ *   is dropped: the bound is checked whenever events or keepalives are queued;
+ * - a client that takes none of its pending output (its TCP acknowledged-bytes count does not
+ *   move) for sse_stall_timeout_ms is dropped, which also catches a client paused in replay.
+ * Every drop is counted (kumo_sse_dropped_total).
  */
 #include <inttypes.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -19,13 +33,41 @@
 #include "rpc/rpc_srv.h"
 
 /* evhttp_connection_set_timeout for a stream: dead peers are found by failed writes (the
- * keepalive writes every KUMO_RPC_SSE_KEEPALIVE_S), not by idleness. */
+ * keepalive writes every KUMO_RPC_SSE_KEEPALIVE_S) and stalled ones by the stall rule, not by
+ * idleness. */
 #define SSE_CONN_TIMEOUT_S (24 * 3600)
 
+static evutil_socket_t sse_fd(const rpc_sse_t *sse)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(sse->entry->conn);
+    return bev != NULL ? bufferevent_getfd(bev) : -1;
+}
+
+/* Bytes the node holds for the client: queued in the connection plus sent but not yet
+ * acknowledged (or not yet sent) in the socket. */
 static size_t sse_unsent(const rpc_sse_t *sse)
 {
     struct bufferevent *bev = evhttp_connection_get_bufferevent(sse->entry->conn);
-    return bev != NULL ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+    size_t queued = bev != NULL ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+    evutil_socket_t fd = sse_fd(sse);
+    int outq = 0;
+    if (fd >= 0 && ioctl(fd, SIOCOUTQ, &outq) == 0 && outq > 0) {
+        queued += (size_t)outq;
+    }
+    return queued;
+}
+
+/* The client's TCP acknowledged-bytes count (0 when the socket cannot tell). */
+static uint64_t sse_acked_bytes(const rpc_sse_t *sse)
+{
+    evutil_socket_t fd = sse_fd(sse);
+    struct tcp_info info;
+    socklen_t len = sizeof(info);
+    memset(&info, 0, sizeof(info));
+    if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) {
+        return 0;
+    }
+    return (uint64_t)info.tcpi_bytes_acked;
 }
 
 void kumo_rpc_sse_release(rpc_sse_t *sse)
@@ -123,8 +165,10 @@ static void sse_pump(rpc_sse_t *sse)
     if (rc < 0) {
         goto out;
     }
+    /* replay pauses at the soft mark; the head block (live output) is always queued */
     while (sse->next_height <= st.height &&
-           sse_unsent(sse) + evbuffer_get_length(out) < rpc->sse_replay_soft) {
+           (sse->next_height == st.height ||
+            sse_unsent(sse) + evbuffer_get_length(out) < rpc->sse_replay_soft)) {
         uint64_t h = sse->next_height;
         const Kumo__BlockResults *res = NULL;
         KUMO_GUARD_GOTO(kumo_rpc_results_get(rpc, read, h, &res, &err), rc, out_read);
@@ -206,6 +250,7 @@ void kumo_rpc_sse_start(kumo_rpc_t *rpc,
     sse->entry = entry;
     sse->hreq = hreq;
     sse->filter = req->filter;
+    sse->progress_ms = kumo_rpc_now_ms();
     sse_cursor_init(sse, req, st.height);
     sse->next = rpc->sses;
     if (rpc->sses != NULL) {
@@ -248,6 +293,26 @@ static void keepalive_on_timer(evutil_socket_t fd, short what, void *arg)
         evbuffer_free(b);
         if (sse_unsent(sse) > rpc->sse_output_max) {
             sse_drop(sse, "slow_client");
+        }
+    }
+}
+
+void kumo_rpc_sse_tick(kumo_rpc_t *rpc, uint64_t now_ms)
+{
+    rpc_sse_t *next = NULL;
+    for (rpc_sse_t *sse = rpc->sses; sse != NULL; sse = next) {
+        next = sse->next;
+        if (sse->dropped) {
+            continue;
+        }
+        uint64_t acked = sse_acked_bytes(sse);
+        if (acked != sse->acked_bytes || sse_unsent(sse) == 0) {
+            sse->acked_bytes = acked;
+            sse->progress_ms = now_ms;
+            continue;
+        }
+        if (now_ms - sse->progress_ms >= rpc->cfg.sse_stall_timeout_ms) {
+            sse_drop(sse, "stalled");
         }
     }
 }

@@ -7,6 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <sodium.h>
 
@@ -485,6 +490,79 @@ static void test_rpc_seconds_fixed_point(void **state)
     assert_int_equal(kumo_rpc_u64_parse("+1", 65535, &v), KUMO_EINVAL);
 }
 
+/* The connection cap under an open-files limit: the configured maximum, lowered to leave
+ * KUMO_RPC_FD_RESERVE descriptors to the rest of the node, never more than there is. */
+static void test_rpc_conn_max_for_leaves_the_reserve(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t cfg_max;
+        uint64_t nofile;
+        uint32_t want;
+    } cases[] = {
+        {256, 1024, 256},
+        {256, KUMO_RPC_FD_RESERVE + 256u, 256},
+        {256, KUMO_RPC_FD_RESERVE + 255u, 255},
+        {256, KUMO_RPC_FD_RESERVE + 1u, 1},
+        {256, KUMO_RPC_FD_RESERVE, 0},
+        {256, 0, 0},
+        {65536, UINT64_MAX, 65536},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint32_t got = kumo_rpc_conn_max_for(cases[i].cfg_max, cases[i].nofile);
+        if (got != cases[i].want) {
+            fail_msg("case %zu: got %u, want %u", i, got, cases[i].want);
+        }
+    }
+}
+
+/* Per-address keys: IPv4 and IPv4-mapped IPv6 are the same key; IPv6 by /64; other families
+ * and short lengths are refused. */
+static void test_rpc_addr_key_groups_clients(void **state)
+{
+    (void)state;
+    struct sockaddr_in a4 = {.sin_family = AF_INET};
+    a4.sin_addr.s_addr = htonl(0x7f000002u);
+    struct sockaddr_in6 m6 = {.sin6_family = AF_INET6};
+    static const uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 2};
+    memcpy(m6.sin6_addr.s6_addr, mapped, 16);
+    struct sockaddr_in6 x6 = {.sin6_family = AF_INET6};
+    struct sockaddr_in6 y6 = {.sin6_family = AF_INET6};
+    x6.sin6_addr.s6_addr[0] = 0x20;
+    x6.sin6_addr.s6_addr[15] = 1;
+    y6.sin6_addr.s6_addr[0] = 0x20;
+    y6.sin6_addr.s6_addr[15] = 2; /* same /64 */
+    uint8_t k4[16];
+    uint8_t km[16];
+    uint8_t kx[16];
+    uint8_t ky[16];
+    assert_true(kumo_rpc_addr_key(&a4, sizeof(a4), k4));
+    assert_memory_equal(k4, mapped, 16);
+    assert_true(kumo_rpc_addr_key(&m6, sizeof(m6), km));
+    assert_memory_equal(km, k4, 16);
+    assert_true(kumo_rpc_addr_key(&x6, sizeof(x6), kx));
+    assert_true(kumo_rpc_addr_key(&y6, sizeof(y6), ky));
+    assert_memory_equal(kx, ky, 16);
+    assert_memory_not_equal(kx, k4, 16);
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    const struct {
+        const char *name;
+        const void *sa;
+        size_t len;
+    } bad[] = {
+        {"unix socket", &un, sizeof(un)},
+        {"short ipv4", &a4, sizeof(a4) - 1u},
+        {"short ipv6", &x6, sizeof(x6) - 1u},
+        {"no family", &a4, 1},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint8_t k[16];
+        if (kumo_rpc_addr_key(bad[i].sa, bad[i].len, k)) {
+            fail_msg("%s: accepted", bad[i].name);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -497,6 +575,8 @@ int main(void)
         cmocka_unit_test(test_rpc_filter_matches_types_owner_provider),
         cmocka_unit_test(test_rpc_error_json_shape),
         cmocka_unit_test(test_rpc_seconds_fixed_point),
+        cmocka_unit_test(test_rpc_conn_max_for_leaves_the_reserve),
+        cmocka_unit_test(test_rpc_addr_key_groups_clients),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -6,11 +6,16 @@
  * once, SSE order, filters and resume without loss or duplicates, connection and SSE caps,
  * metrics. No sleeps: the loop runs until a condition holds, with a deadline.
  */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -1155,8 +1160,9 @@ static void test_rpc_server_pending_and_wait_timeout(void **state)
     fx_close(&fx);
 }
 
-/* Connections over rpc_connection_max get 503; a closed one frees its slot. */
-static void test_rpc_server_connection_cap(void **state)
+/* At rpc_connection_max a new connection closes the oldest one still waiting for a request
+ * (here an idle keep-alive connection), so idle connections cannot lock clients out. */
+static void test_rpc_server_connection_cap_evicts_idle(void **state)
 {
     (void)state;
     fx_t fx;
@@ -1170,21 +1176,141 @@ static void test_rpc_server_connection_cap(void **state)
     request_on(&fx, c2, EVHTTP_REQ_GET, "/status", NULL, NULL, 0, &r);
     assert_int_equal(r.status, 200);
     free(r.body);
+    request(&fx, EVHTTP_REQ_GET, "/metrics", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\nkumo_rpc_connections_evicted_total 1\n"));
+    free(r.body);
+    evhttp_connection_free(c1);
+    evhttp_connection_free(c2);
+    fx_close(&fx);
+}
+
+/* At rpc_connection_max with every connection busy (streams), a new connection is refused
+ * with 503 KUMO_ELIMIT (accepting pauses); once one closes, requests are served again. */
+static void test_rpc_server_connection_cap_busy_refuses(void **state)
+{
+    (void)state;
+    fx_t fx;
+    fx_open(&fx, 2, 8, 3600000);
+    sse_t *s1 = sse_open(&fx, "/events", NULL);
+    sse_t *s2 = sse_open(&fx, "/events", NULL);
+    uint64_t deadline = now_ms() + DEADLINE_MS;
+    while (s1->status == 0 || s2->status == 0) {
+        assert_true(now_ms() < deadline);
+        assert_true(event_base_loop(fx.base, EVLOOP_ONCE) >= 0);
+    }
+    resp_t r;
     request(&fx, EVHTTP_REQ_GET, "/status", NULL, NULL, 0, &r);
     assert_error(&r, 503, KUMO_ELIMIT, "third connection");
     free(r.body);
-    evhttp_connection_free(c1);
-    uint64_t deadline = now_ms() + DEADLINE_MS;
+    sse_free(s1);
     while (true) {
         request(&fx, EVHTTP_REQ_GET, "/status", NULL, NULL, 0, &r);
         free(r.body);
         if (r.status == 200) {
             break;
         }
-        assert_int_equal(r.status, 503);
         assert_true(now_ms() < deadline);
     }
-    evhttp_connection_free(c2);
+    sse_free(s2);
+    fx_close(&fx);
+}
+
+/* A plain TCP connection to the server from 127.0.0.<host> (blocking connect). */
+static int raw_connect(const fx_t *fx, uint32_t host)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    src.sin_addr.s_addr = htonl(0x7f000000u | host);
+    struct sockaddr_in dst = {.sin_family = AF_INET};
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    dst.sin_port = htons(fx->port);
+    assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&dst, sizeof(dst)), 0);
+    return fd;
+}
+
+/* Runs the loop until the server closes fd (EOF or reset), past the deadline a failure. */
+static void loop_until_closed(fx_t *fx, int fd)
+{
+    uint64_t deadline = now_ms() + DEADLINE_MS;
+    char buf[512];
+    while (true) {
+        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            return;
+        }
+        if (now_ms() > deadline) {
+            fail_msg("connection not closed before the deadline");
+        }
+        assert_true(event_base_loop(fx->base, EVLOOP_ONCE | EVLOOP_NONBLOCK) >= 0);
+    }
+}
+
+/* Connections are counted from accept, per client address: past rpc_connection_per_addr_max
+ * from one address a new one is closed at once (before it sends anything); another address
+ * is still served. */
+static void test_rpc_server_address_cap(void **state)
+{
+    (void)state;
+    fx_t fx;
+    fx_open(&fx, 64, 8, 3600000);
+    kumo_rpc_close(fx.rpc);
+    fx.cfg.rpc_connection_per_addr_max = 2;
+    kumo_err_ctx_t err = {0};
+    assert_int_equal(kumo_rpc_open(fx.base, fx.node, &fx.cfg, &fx.rpc, &err), 0);
+    fx.port = kumo_rpc_port(fx.rpc);
+    int a = raw_connect(&fx, 9);
+    int b = raw_connect(&fx, 9);
+    int c = raw_connect(&fx, 9);
+    loop_until_closed(&fx, c);
+    resp_t r;
+    request(&fx, EVHTTP_REQ_GET, "/metrics", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\nkumo_rpc_connections_refused_total 1\n"));
+    free(r.body);
+    (void)close(a);
+    (void)close(b);
+    (void)close(c);
+    fx_close(&fx);
+}
+
+/* A request head trickled a byte at a time does not extend the deadline: the connection is
+ * closed rpc_request_timeout_ms after accept; an idle one likewise. */
+static void test_rpc_server_request_deadline(void **state)
+{
+    (void)state;
+    fx_t fx;
+    fx_open(&fx, 64, 8, 3600000);
+    kumo_rpc_close(fx.rpc);
+    fx.cfg.rpc_request_timeout_ms = 300;
+    kumo_err_ctx_t err = {0};
+    assert_int_equal(kumo_rpc_open(fx.base, fx.node, &fx.cfg, &fx.rpc, &err), 0);
+    fx.port = kumo_rpc_port(fx.rpc);
+    int idle = raw_connect(&fx, 1);
+    int slow = raw_connect(&fx, 1);
+    static const char head[] = "GET /status HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaa";
+    uint64_t deadline = now_ms() + DEADLINE_MS;
+    for (size_t i = 0; i < sizeof(head) - 1u; i++) {
+        if (send(slow, &head[i], 1, MSG_NOSIGNAL) != 1) {
+            break; /* closed by the server */
+        }
+        uint64_t next = now_ms() + 50u;
+        while (now_ms() < next) {
+            assert_true(event_base_loop(fx.base, EVLOOP_ONCE | EVLOOP_NONBLOCK) >= 0);
+        }
+        assert_true(now_ms() < deadline);
+    }
+    loop_until_closed(&fx, slow);
+    loop_until_closed(&fx, idle);
+    resp_t r;
+    request(&fx, EVHTTP_REQ_GET, "/metrics", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\nkumo_rpc_request_timeouts_total 2\n"));
+    free(r.body);
+    (void)close(idle);
+    (void)close(slow);
     fx_close(&fx);
 }
 
@@ -1327,7 +1453,10 @@ int main(void)
         cmocka_unit_test(test_rpc_server_lifecycle_and_events),
         cmocka_unit_test(test_rpc_server_pagination_covers_once),
         cmocka_unit_test(test_rpc_server_pending_and_wait_timeout),
-        cmocka_unit_test(test_rpc_server_connection_cap),
+        cmocka_unit_test(test_rpc_server_connection_cap_evicts_idle),
+        cmocka_unit_test(test_rpc_server_connection_cap_busy_refuses),
+        cmocka_unit_test(test_rpc_server_address_cap),
+        cmocka_unit_test(test_rpc_server_request_deadline),
         cmocka_unit_test(test_rpc_server_sse_cap),
         cmocka_unit_test(test_rpc_server_slow_sse_client_dropped_and_keepalive),
         cmocka_unit_test(test_rpc_server_close_with_parked_requests),
