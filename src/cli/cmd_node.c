@@ -3,10 +3,12 @@
  * (genesis balances before the first start) and `kumo node start` (the daemon: node plus HTTP
  * API on one libevent loop until SIGINT or SIGTERM). Exit codes: 0 success, 1 failure, 2 usage.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <event2/event.h>
 
@@ -310,8 +312,48 @@ static int node_serve(const kumo_node_cfg_t *cfg, node_run_t *run)
     return NODE_EXIT_OK;
 }
 
-static int node_start(const node_opts_t *o)
+/* Raises the soft open-files limit to the hard one: the HTTP API sizes its connection cap
+ * from it, and the common default soft limit (1024) is far below what a node can use. */
+static void node_nofile_raise(void)
 {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) {
+        return;
+    }
+    rlim_t from = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        KUMO_LOG_WARN("node", "nofile_raise_failed", "soft=%" PRIu64 " hard=%" PRIu64 " errno=%d",
+                      (uint64_t)from, (uint64_t)rl.rlim_max, errno);
+        return;
+    }
+    KUMO_LOG_DEBUG("node", "nofile_raised", "from=%" PRIu64 " to=%" PRIu64, (uint64_t)from,
+                   (uint64_t)rl.rlim_max);
+}
+
+/* Locks the home before anything else touches it: a second node on the same home would
+ * otherwise open the store and the WAL next to the first. */
+static int node_home_lock(const char *home, int *fd_out)
+{
+    kumo_err_ctx_t err = {0};
+    int rc = kumo_node_home_lock(home, fd_out, &err);
+    if (rc == KUMO_EBUSY) {
+        fprintf(stderr, "kumo: node start: %s\n  stop that node first, or use another --home\n",
+                err.detail);
+        return NODE_EXIT_FAILURE;
+    }
+    if (rc == KUMO_ENOTFOUND) {
+        return node_fail("node start", rc, &err, "run 'kumo init --home DIR --chain-id ID' first");
+    }
+    if (rc < 0) {
+        return node_fail("node start", rc, &err, NULL);
+    }
+    return 0;
+}
+
+static int node_start_locked(const node_opts_t *o)
+{
+    node_nofile_raise();
     kumo_node_cfg_t cfg;
     int rc = node_start_cfg(o, &cfg);
     if (rc != 0) {
@@ -345,6 +387,17 @@ static int node_start(const node_opts_t *o)
     return rc;
 }
 
+static int node_start(const node_opts_t *o)
+{
+    int lock_fd = -1;
+    int rc = node_home_lock(o->home, &lock_fd);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = node_start_locked(o);
+    kumo_node_home_unlock(lock_fd);
+    return rc;
+}
 int kumo_cli_node_main(int argc, char **argv)
 {
     if (argc < 2 || node_is_help(argv[1])) {

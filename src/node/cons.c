@@ -3,10 +3,12 @@
  * messages, proposing and validating blocks through block.c, gossiping txs. Not pure.
  * Loop thread only.
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "node/cons_int.h"
 
@@ -198,10 +200,18 @@ static int io_sign(void *ctx, kumo_bytes_t msg, uint8_t sig_out[KUMO_CRYPTO_SIG_
     uint8_t enc[KUMO_CONSENSUS_SIGNER_STATE_BYTES];
     KUMO_GUARD(kumo_consensus_signer_encode(&next, enc));
     rc = kumo_wal_file_write(nc->signer_path, kumo_bytes_make(enc, sizeof(enc)), &err);
+    if (rc < 0 && nc->signer_spare_fd >= 0) {
+        (void)close(nc->signer_spare_fd);
+        rc = kumo_wal_file_write(nc->signer_path, kumo_bytes_make(enc, sizeof(enc)), &err);
+        nc->signer_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
     if (rc < 0) {
-        KUMO_LOG_ERROR("node", "signer_state_write_failed", "detail=\"%s\"", err.detail);
+        /* Never sign without the state on disk, and never stop over it: the engine skips this
+         * step as if it were not ours (KUMO_EDOUBLESIGN) and the next step tries again. */
+        KUMO_LOG_ERROR("node", "signer_state_write_failed", "action=skip_step detail=\"%s\"",
+                       err.detail);
         memset(sig_out, 0, KUMO_CRYPTO_SIG_BYTES);
-        return rc;
+        return KUMO_EDOUBLESIGN;
     }
     nc->signer = next;
     return 0;
@@ -884,6 +894,9 @@ static void cons_stop(void *ctx)
     }
     kumo_p2p_close(nc->p2p);
     kumo_wal_close(nc->wal);
+    if (nc->signer_spare_fd >= 0) {
+        (void)close(nc->signer_spare_fd);
+    }
     node_parts_free(&nc->parts);
     kumo_codec_free(nc->last_commit != NULL ? &nc->last_commit->base : NULL);
     kumo_free(nc);
@@ -965,6 +978,7 @@ int kumo_node_producer_consensus_make(kumo_node_producer_t *out, kumo_err_ctx_t 
     node_cons_t *nc = kumo_calloc(1, sizeof(*nc));
     KUMO_ENSURE(nc != NULL, err, KUMO_ENOMEM, "consensus producer");
     nc->self_index = -1;
+    nc->signer_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     out->ctx = nc;
     out->start = cons_start;
     out->stop = cons_stop;

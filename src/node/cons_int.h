@@ -134,6 +134,9 @@ struct node_cons {
     kumo_bytes_t evidence_items[KUMO_NODE_BLOCK_EVIDENCE_MAX];
     uint32_t evidence_count;
     char signer_path[KUMO_NODE_PATH_BYTES];
+    /* A descriptor held in reserve for the signer state's write: released for the retry of a
+     * write that failed (EMFILE when something else took every descriptor), then taken back. */
+    int signer_spare_fd;
     node_parts_t parts;
     bool stopping;
     bool equivocate; /* test builds only (KUMO_TEST_HOOKS) */

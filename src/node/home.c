@@ -12,12 +12,91 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "node/node_int.h"
+
+/* The lock file's content: the holder's pid in decimal and a newline. */
+#define NODE_LOCK_TEXT_BYTES 24u
+#define NODE_LOCK_NAME       "node.lock"
+
+/* The pid written in the lock file, or 0 when it holds none. */
+static uint64_t home_lock_holder(int fd)
+{
+    char text[NODE_LOCK_TEXT_BYTES];
+    ssize_t n = pread(fd, text, sizeof(text) - 1u, 0);
+    if (n <= 0) {
+        return 0;
+    }
+    text[n] = '\0';
+    uint64_t pid = 0;
+    for (ssize_t i = 0; i < n && text[i] >= '0' && text[i] <= '9' && pid < UINT32_MAX; i++) {
+        pid = pid * 10u + (uint64_t)(text[i] - '0');
+    }
+    return pid;
+}
+
+static int home_lock_pid_write(int fd, const char *path, kumo_err_ctx_t *err)
+{
+    char text[NODE_LOCK_TEXT_BYTES];
+    int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+    KUMO_ASSERT(n > 0 && (size_t)n < sizeof(text));
+    KUMO_ENSURE(ftruncate(fd, 0) == 0 && pwrite(fd, text, (size_t)n, 0) == (ssize_t)n, err,
+                KUMO_EIO, "write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+int kumo_node_home_lock(const char *home, int *fd_out, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(home != NULL);
+    KUMO_ASSERT(fd_out != NULL);
+    *fd_out = -1;
+    char path[KUMO_NODE_PATH_BYTES];
+    KUMO_GUARD(kumo_node_path(home, NODE_LOCK_NAME, path, err));
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        return kumo_err_set(err, e == ENOENT ? KUMO_ENOTFOUND : KUMO_EIO, "open %s: %s", path,
+                            strerror(e));
+    }
+    int rc = 0;
+    do {
+        rc = flock(fd, LOCK_EX | LOCK_NB);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0 && errno == EWOULDBLOCK) {
+        uint64_t pid = home_lock_holder(fd);
+        (void)close(fd);
+        if (pid == 0) {
+            return kumo_err_set(err, KUMO_EBUSY, "home %s is in use by another kumo process", home);
+        }
+        return kumo_err_set(err, KUMO_EBUSY,
+                            "home %s is in use by another kumo process (pid %" PRIu64 ")", home,
+                            pid);
+    }
+    if (rc != 0) {
+        rc = kumo_err_set(err, KUMO_EIO, "lock %s: %s", path, strerror(errno));
+        (void)close(fd);
+        return rc;
+    }
+    rc = home_lock_pid_write(fd, path, err);
+    if (rc < 0) {
+        (void)close(fd);
+        return rc;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+void kumo_node_home_unlock(int fd)
+{
+    if (fd >= 0) {
+        (void)close(fd);
+    }
+}
 
 /* Genesis funds the validator operator with this much (1e12 ukumo = 1e6 kumo) and gives it
  * this voting power, so a fresh single-validator chain can pay fees and facilitate at once. */
