@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,6 +70,20 @@ void kumo_test_net_logs_print(const kumo_test_net_t *tn)
     }
 }
 
+/* KUMO_TEST_NET_NOFILE (testnet.h): the open-files limit, soft and hard, of this child. */
+static void net_nofile_apply(void)
+{
+    const char *text = getenv("KUMO_TEST_NET_NOFILE");
+    if (text == NULL || text[0] == '\0') {
+        return;
+    }
+    rlim_t n = (rlim_t)strtoull(text, NULL, 10);
+    struct rlimit rl = {n, n};
+    if (n == 0 || setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        _exit(127);
+    }
+}
+
 static int net_spawn(kumo_test_net_t *tn, char *line)
 {
     char *argv[40];
@@ -85,6 +100,7 @@ static int net_spawn(kumo_test_net_t *tn, char *line)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        net_nofile_apply();
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         int null = open("/dev/null", O_RDONLY);
         if (fd < 0 || null < 0 || dup2(null, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {

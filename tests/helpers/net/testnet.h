@@ -7,6 +7,9 @@
  * The kumo binary is $KUMO_BIN or ./kumo (ctest runs in the build dir). Ports: a block of 50
  * from a pid-derived base below the kernel's ephemeral range. Every wait polls against a
  * deadline and fails the test (printing the nodes' logs) when it passes.
+ *
+ * KUMO_TEST_NET_NOFILE=N in the test's environment: every kumo process the harness starts
+ * from then on (and so every node) runs with an open-files limit of N, soft and hard.
  */
 #ifndef KUMO_TESTS_HELPERS_NET_TESTNET_H
 #define KUMO_TESTS_HELPERS_NET_TESTNET_H
