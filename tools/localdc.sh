@@ -77,9 +77,11 @@ localdc_provider_add() {
     mv "$LOCALDC_TN/provider$j" "$home"
     "$LOCALDC_KUMO" provider init --home "$home" --region "$region" --node "$KUMO_NODE" \
         --api-listen "127.0.0.1:$api_port" --runtime-socket "$socket" >/dev/null
-    # Each datacenter publishes ports from its own range (they share this machine).
+    # Each datacenter publishes ports from its own range (they share this machine), and peers'
+    # endpoints are on loopback here (only public addresses are followed otherwise).
     sed -i -e "s/^port_range_min: .*/port_range_min: $((LOCALDC_BASE + 300 + j * 50))/" \
         -e "s/^port_range_max: .*/port_range_max: $((LOCALDC_BASE + 349 + j * 50))/" \
+        -e 's/^peer_address_allow: .*/peer_address_allow: "127.0.0.1"/' \
         "$home/config.yaml"
     [ -z "$edit" ] || sed -i "$edit" "$home/config.yaml"
     "$LOCALDC_KUMO" provider register --home "$home" --host-uri "https://127.0.0.1:$api_port" \

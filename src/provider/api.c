@@ -1,23 +1,44 @@
 /*
- * api.c - the provider's HTTPS API (provider_api.h, docs/provider-api.md) on libevent:
+ * api.c - the provider's HTTPS API server (provider_api.h, docs/provider-api.md) on libevent:
  * evhttp over bufferevent_openssl, TLS 1.3, the server certificate issued by the provider's
- * root, optional client certificates whose Ed25519 key is the caller's account key. The
- * routes check who calls and what is sent in the documented order; what the provider knows
- * comes from the daemon through the backend.
+ * root, optional client certificates whose Ed25519 key is the caller's account key. This file
+ * owns the connections and the workers; the routes are api_route.c.
+ *
+ * Connections (loop thread): evhttp asks us for each accepted connection's bufferevent
+ * (evhttp_set_bevcb), so every connection is counted from its accept, before it sent a byte:
+ * its record rides in the SSL's ex_data and is released with the SSL. Right after the accept
+ * callback a deferred "link" step finds the evhttp connection (the bufferevent's callback
+ * argument), reads the client's address and applies the caps: past connection_per_addr_max
+ * for that address, or connection_max in all, the oldest connection still waiting for its
+ * request is closed (the new one if all others are busy). A tick closes every connection that
+ * did not deliver a whole request within request_timeout_ms of its accept or of its previous
+ * answer. Why: a client without a certificate could otherwise hold every connection, idle or
+ * trickling one header byte at a time, and starve every tenant.
+ *
+ * Workers: a request that needs the backend (anything under /deployments/ with a certificate
+ * and a well-formed path) is copied into a job and answered by one of worker_count threads,
+ * which call the blocking backend (node queries, runtime, peers); the reply comes back through
+ * a queue and an eventfd the loop watches. At most job_max jobs wait (503 past it). A job
+ * whose connection went away meanwhile is dropped when it comes back (the request, detached
+ * from its connection by libevent, is freed then). GET /status is answered on the loop.
  */
 #include "provider/api_int.h"
 #include "provider/provider_api.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 
@@ -25,26 +46,107 @@
 #include "log/log.h"
 #include "tls/tls.h"
 
-/* An idle connection is dropped after this; a request's headers are bounded. */
-#define API_TIMEOUT_S          30
-#define API_HEADERS_BYTES_MAX  8192
-#define API_CONNECTION_DEFAULT 128u
+/* evhttp's own idle timeout stays as a backstop; the request deadline is ours. */
+#define API_TIMEOUT_S               30
+#define API_HEADERS_BYTES_MAX       8192
+#define API_CONNECTION_DEFAULT      128u
+#define API_PER_ADDR_DEFAULT        16u
+#define API_REQUEST_TIMEOUT_DEFAULT 10000u
+#define API_WORKER_DEFAULT          2u
+#define API_JOB_DEFAULT             64u
+#define API_TICK_MS                 200
+/* Replies are bounded: logs are the largest (16 MiB), then a manifest (1 MiB). */
+#define API_REPLY_BYTES_MAX (17u * 1024u * 1024u)
+
+typedef struct api_job api_job_t;
+
+/* One accepted connection. Freed with its SSL (api_ex_free); api is NULL once the API closed
+ * before the SSL was. */
+typedef struct api_conn {
+    kumo_provider_api_t *api;
+    struct bufferevent *bev;
+    struct evhttp_connection *evcon; /* set when linked; NULL once evhttp closed it */
+    bool linked;
+    bool busy;            /* a request is being answered */
+    uint8_t key[16];      /* client address (IPv4, or the /64 of IPv6) */
+    uint64_t deadline_ms; /* while not busy: the whole next request by then */
+    api_job_t *job;       /* the request a worker answers */
+    struct api_conn *prev, *next;
+} api_conn_t;
+
+struct api_job {
+    api_conn_t *conn;           /* NULL once the connection went away */
+    struct evhttp_request *req; /* NULL once libevent freed it */
+    bool req_ours;              /* detached from its connection: ours to free */
+    pd_api_rq_t rq;
+    kumo_buf_t body; /* rq.body's bytes */
+    pd_api_reply_t reply;
+    api_job_t *next;
+};
+
+typedef struct api_worker {
+    kumo_provider_api_t *api;
+    pthread_t thread;
+    bool started;
+    pd_api_ctx_t ctx;
+} api_worker_t;
 
 struct kumo_provider_api {
     struct event_base *base;
     struct evhttp *http;
     void *ssl_ctx;
     kumo_provider_api_backend_t backend;
-    uint32_t connection_count; /* live TLS connections counted against connection_max */
-    uint32_t connection_max;
+    kumo_provider_api_cfg_t cfg; /* caps in force */
     char listen_addr[144];
+    /* connections (loop thread) */
+    api_conn_t *conns; /* oldest first */
+    api_conn_t *conns_tail;
+    uint32_t conn_count;
+    struct event *link_ev;
+    struct event *tick_ev;
+    kumo_provider_api_stats_t stats;
+    /* workers */
+    api_worker_t workers[KUMO_PROVIDER_API_WORKER_MAX];
+    pthread_mutex_t mu; /* guards queue, done, stop */
+    pthread_cond_t cond;
+    bool mu_ready;
+    api_job_t *queue, *queue_tail;
+    api_job_t *done;
+    uint32_t job_count; /* queued, running or done, not yet answered (loop thread) */
+    bool stop;
+    int done_fd; /* eventfd: a worker finished a job */
+    struct event *done_ev;
 };
 
-/* Each counted connection's SSL carries its API in this ex_data slot; freeing the SSL (with
- * the connection) gives the slot back. Connections past connection_max carry NULL. */
 static int api_ex_index = -1;
 static pthread_once_t api_ex_once = PTHREAD_ONCE_INIT;
 
+static uint64_t api_now_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- connections ---- */
+
+static void api_conn_unlink(kumo_provider_api_t *api, api_conn_t *c)
+{
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        api->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    } else {
+        api->conns_tail = c->prev;
+    }
+    KUMO_ASSERT(api->conn_count > 0);
+    api->conn_count--;
+}
+
+/* The SSL (and so the connection) is gone. */
 static void api_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
     (void)parent;
@@ -52,11 +154,17 @@ static void api_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, lo
     (void)idx;
     (void)argl;
     (void)argp;
-    kumo_provider_api_t *api = ptr;
-    if (api != NULL) {
-        KUMO_ASSERT(api->connection_count > 0);
-        api->connection_count--;
+    api_conn_t *c = ptr;
+    if (c == NULL) {
+        return;
     }
+    if (c->api != NULL) {
+        api_conn_unlink(c->api, c);
+    }
+    if (c->job != NULL) {
+        c->job->conn = NULL;
+    }
+    kumo_free(c);
 }
 
 static void api_ex_init(void)
@@ -64,30 +172,170 @@ static void api_ex_init(void)
     api_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, api_ex_free);
 }
 
-/* ---- answers ---- */
-
-static void api_json(struct evhttp_request *req, int status, json_t *body)
+/* evhttp closes the connection: a request a worker still answers is either freed by libevent
+ * with the connection (still attached) or detached from it (EOF, timeout) and ours. */
+static void api_conn_closed_cb(struct evhttp_connection *evcon, void *arg)
 {
-    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    struct evbuffer *out = evbuffer_new();
-    if (out != NULL && text != NULL) {
-        (void)evbuffer_add(out, text, strlen(text));
-        (void)evbuffer_add(out, "\n", 1);
+    api_conn_t *c = arg;
+    KUMO_ASSERT(c->evcon == evcon);
+    c->evcon = NULL;
+    if (c->job != NULL) {
+        api_job_t *j = c->job;
+        if (j->req != NULL && evhttp_request_get_connection(j->req) == NULL) {
+            j->req_ours = true;
+        } else {
+            j->req = NULL;
+        }
+        j->conn = NULL;
+        c->job = NULL;
     }
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    evhttp_send_reply(req, text != NULL ? status : 500, status == 200 ? "OK" : "Error", out);
-    if (out != NULL) {
-        evbuffer_free(out);
-    }
-    free(text);
 }
 
-static void api_error(struct evhttp_request *req, int status, int code, const char *detail)
+/* Closes the oldest open connection not busy whose key is key (any key when NULL); false if
+ * there is none. */
+static bool api_conn_evict(kumo_provider_api_t *api, const uint8_t *key)
 {
-    api_json(req, status,
-             json_pack("{s:{s:i, s:s, s:s, s:s}}", "error", "code", code, "name",
-                       kumo_err_name(code), "message", kumo_err_msg(code), "detail", detail));
+    for (api_conn_t *c = api->conns; c != NULL; c = c->next) {
+        if (c->evcon != NULL && !c->busy && (key == NULL || memcmp(c->key, key, 16) == 0)) {
+            api->stats.connections_refused++;
+            evhttp_connection_free(c->evcon); /* its close callback clears c->evcon */
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The client address of fd as a cap key: IPv4 as is, IPv6 by its /64 (one host usually has
+ * the whole /64). */
+static void api_conn_key(evutil_socket_t fd, uint8_t key[16])
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    memset(key, 0, 16);
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        return;
+    }
+    if (ss.ss_family == AF_INET) {
+        memcpy(key, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    } else if (ss.ss_family == AF_INET6) {
+        memcpy(key, &((struct sockaddr_in6 *)&ss)->sin6_addr, 8);
+        key[15] = 6;
+    }
+}
+
+static uint32_t api_conn_open_count(const kumo_provider_api_t *api, const uint8_t *key)
+{
+    uint32_t n = 0;
+    for (const api_conn_t *c = api->conns; c != NULL; c = c->next) {
+        n += c->evcon != NULL && (key == NULL || memcmp(c->key, key, 16) == 0) ? 1u : 0u;
+    }
+    return n;
+}
+
+/* Links one new connection to its evhttp connection and applies the caps. */
+static void api_conn_link(kumo_provider_api_t *api, api_conn_t *c)
+{
+    void *arg = NULL;
+    bufferevent_getcb(c->bev, NULL, NULL, NULL, &arg);
+    c->linked = true;
+    if (arg == NULL) {
+        return; /* evhttp already dropped it; the SSL goes with the bufferevent */
+    }
+    c->evcon = arg;
+    evhttp_connection_set_closecb(c->evcon, api_conn_closed_cb, c);
+    api_conn_key(bufferevent_getfd(c->bev), c->key);
+    c->deadline_ms = api_now_ms() + api->cfg.request_timeout_ms;
+    if (api_conn_open_count(api, c->key) > api->cfg.connection_per_addr_max) {
+        (void)api_conn_evict(api, c->key); /* c itself when every other one is busy */
+    }
+    if (api_conn_open_count(api, NULL) > api->cfg.connection_max) {
+        (void)api_conn_evict(api, NULL);
+    }
+}
+
+static void api_link_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    kumo_provider_api_t *api = arg;
+    for (api_conn_t *c = api->conns, *next = NULL; c != NULL; c = next) {
+        next = c->next;
+        if (!c->linked) {
+            api_conn_link(api, c);
+        }
+    }
+}
+
+/* Closes every connection past its request deadline. */
+static void api_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    kumo_provider_api_t *api = arg;
+    uint64_t now = api_now_ms();
+    for (api_conn_t *c = api->conns, *next = NULL; c != NULL; c = next) {
+        next = c->next;
+        if (c->evcon != NULL && !c->busy && now > c->deadline_ms) {
+            api->stats.request_timeouts++;
+            evhttp_connection_free(c->evcon);
+        }
+    }
+}
+
+static struct bufferevent *api_bev_cb(struct event_base *base, void *arg)
+{
+    kumo_provider_api_t *api = arg;
+    SSL *ssl = SSL_new(api->ssl_ctx);
+    api_conn_t *c = kumo_calloc(1, sizeof(*c));
+    struct bufferevent *bev =
+        ssl != NULL && c != NULL
+            ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE)
+            : NULL;
+    if (bev == NULL) {
+        SSL_free(ssl); /* NULL-safe */
+        kumo_free(c);
+        return NULL; /* evhttp then makes a plain bufferevent that TLS clients cannot use */
+    }
+    c->api = api;
+    c->bev = bev;
+    c->prev = api->conns_tail;
+    if (api->conns_tail != NULL) {
+        api->conns_tail->next = c;
+    } else {
+        api->conns = c;
+    }
+    api->conns_tail = c;
+    api->conn_count++;
+    KUMO_ASSERT(SSL_set_ex_data(ssl, api_ex_index, c) == 1);
+    struct timeval now = {0, 0};
+    (void)event_add(api->link_ev, &now); /* right after evhttp's accept callback */
+    return bev;
+}
+
+/* ---- replies on the loop ---- */
+
+static void api_send(struct evhttp_request *req, const pd_api_reply_t *r)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (b != NULL && r->body.len > 0) {
+        (void)evbuffer_add(b, r->body.ptr, r->body.len);
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      r->content_type != NULL ? r->content_type : "application/json");
+    evhttp_send_reply(req, r->status, r->status == 200 ? "OK" : "Error", b);
+    if (b != NULL) {
+        evbuffer_free(b);
+    }
+}
+
+static void api_send_error(struct evhttp_request *req, int status, int code, const char *detail)
+{
+    pd_api_reply_t r = {0};
+    kumo_buf_init(&r.body, 4096);
+    pd_api_reply_error(&r, status, code, detail);
+    api_send(req, &r);
+    kumo_buf_free(&r.body);
 }
 
 static SSL *api_ssl(struct evhttp_request *req)
@@ -97,406 +345,284 @@ static SSL *api_ssl(struct evhttp_request *req)
     return bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
 }
 
-/* The caller's account address from its client certificate; false when it sent none. */
-static bool api_caller(struct evhttp_request *req, uint8_t addr[KUMO_ADDRESS_BYTES])
+/* The connection's next request may take request_timeout_ms from now. */
+static void api_conn_idle(kumo_provider_api_t *api, api_conn_t *c)
 {
-    SSL *ssl = api_ssl(req);
+    c->busy = false;
+    c->deadline_ms = api_now_ms() + api->cfg.request_timeout_ms;
+}
+
+/* ---- workers ---- */
+
+static void api_job_free(api_job_t *j)
+{
+    if (j->req_ours && j->req != NULL) {
+        evhttp_request_free(j->req);
+    }
+    kumo_buf_free(&j->body);
+    kumo_buf_free(&j->reply.body);
+    kumo_free(j);
+}
+
+static void *api_worker_run(void *arg)
+{
+    api_worker_t *w = arg;
+    kumo_provider_api_t *api = w->api;
+    for (;;) {
+        (void)pthread_mutex_lock(&api->mu);
+        while (!api->stop && api->queue == NULL) {
+            (void)pthread_cond_wait(&api->cond, &api->mu);
+        }
+        api_job_t *j = api->queue;
+        if (api->stop) { /* what is still queued is dropped by the close */
+            (void)pthread_mutex_unlock(&api->mu);
+            return NULL;
+        }
+        api->queue = j->next;
+        api->queue_tail = api->queue != NULL ? api->queue_tail : NULL;
+        (void)pthread_mutex_unlock(&api->mu);
+        pd_api_route(&w->ctx, &j->rq, &j->reply);
+        (void)pthread_mutex_lock(&api->mu);
+        j->next = api->done;
+        api->done = j;
+        (void)pthread_mutex_unlock(&api->mu);
+        uint64_t one = 1;
+        (void)!write(api->done_fd, &one, sizeof(one));
+    }
+}
+
+/* Answers the jobs the workers finished (loop thread). */
+static void api_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    kumo_provider_api_t *api = arg;
+    uint64_t n = 0;
+    (void)!read(fd, &n, sizeof(n));
+    (void)pthread_mutex_lock(&api->mu);
+    api_job_t *done = api->done;
+    api->done = NULL;
+    (void)pthread_mutex_unlock(&api->mu);
+    while (done != NULL) {
+        api_job_t *j = done;
+        done = j->next;
+        KUMO_ASSERT(api->job_count > 0);
+        api->job_count--;
+        if (j->conn != NULL) {
+            KUMO_ASSERT(j->conn->job == j);
+            j->conn->job = NULL;
+            api_conn_idle(api, j->conn);
+        }
+        if (j->req != NULL && !j->req_ours) {
+            api_send(j->req, &j->reply);
+        }
+        api_job_free(j);
+    }
+}
+
+/* The request's copy for a worker; NULL when it cannot be made (answered). */
+static api_job_t *api_job_make(struct evhttp_request *req, const pd_api_rq_t *rq)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    api_job_t *j = kumo_calloc(1, sizeof(*j));
+    if (j == NULL) {
+        api_send_error(req, 503, KUMO_ENOMEM, "out of memory; retry later");
+        return NULL;
+    }
+    j->rq = *rq;
+    kumo_buf_init(&j->body, KUMO_PROVIDER_MANIFEST_BYTES_MAX + 1024u);
+    kumo_buf_init(&j->reply.body, API_REPLY_BYTES_MAX);
+    /* Bodies past a route's limit are refused by the route from their length alone. */
+    size_t take = len <= KUMO_PROVIDER_MANIFEST_BYTES_MAX ? len : 0u;
+    if (take > 0 && (kumo_buf_reserve(&j->body, take) != 0 ||
+                     evbuffer_copyout(in, j->body.ptr, take) != (ev_ssize_t)take)) {
+        api_job_free(j);
+        api_send_error(req, 503, KUMO_ENOMEM, "out of memory; retry later");
+        return NULL;
+    }
+    j->body.len = take;
+    j->rq.body = kumo_bytes_make(j->body.ptr != NULL ? j->body.ptr : (const uint8_t *)"", len);
+    if (take != len) {
+        j->rq.body.ptr = NULL; /* only the length counts: over every limit */
+    }
+    j->req = req;
+    return j;
+}
+
+static void api_job_queue(kumo_provider_api_t *api, api_conn_t *c, api_job_t *j)
+{
+    KUMO_ASSERT(c->job == NULL);
+    c->job = j;
+    c->busy = true;
+    j->conn = c;
+    api->job_count++;
+    (void)pthread_mutex_lock(&api->mu);
+    if (api->queue_tail != NULL) {
+        api->queue_tail->next = j;
+    } else {
+        api->queue = j;
+    }
+    api->queue_tail = j;
+    (void)pthread_cond_signal(&api->cond);
+    (void)pthread_mutex_unlock(&api->mu);
+}
+
+/* ---- requests ---- */
+
+/* What the loop reads of a request for the routes. */
+static void api_rq_read(struct evhttp_request *req, SSL *ssl, pd_api_rq_t *rq)
+{
+    memset(rq, 0, sizeof(*rq));
+    rq->put = evhttp_request_get_command(req) == EVHTTP_REQ_PUT;
     uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES];
-    if (ssl == NULL || kumo_tls_peer_pubkey(ssl, pubkey, NULL) < 0) {
-        return false;
+    if (ssl != NULL && kumo_tls_peer_pubkey(ssl, pubkey, NULL) == 0) {
+        kumo_crypto_address_from_pubkey(pubkey, rq->caller);
+        rq->has_caller = true;
     }
-    kumo_crypto_address_from_pubkey(pubkey, addr);
-    return true;
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    bool fits =
+        path != NULL && snprintf(rq->path, sizeof(rq->path), "%s", path) < (int)sizeof(rq->path);
+    if (query != NULL &&
+        snprintf(rq->query, sizeof(rq->query), "%s", query) >= (int)sizeof(rq->query)) {
+        rq->query[0] = '\0';
+    }
+    rq->path_ok = fits && pd_api_rq_parse(rq);
 }
 
-/* "/deployments/<owner>/<dseq>/<leaf>" into its parts. */
-bool kumo_provider_api_path_parse(const char *path,
-                                  uint8_t owner[KUMO_ADDRESS_BYTES],
-                                  uint64_t *dseq,
-                                  char *leaf,
-                                  size_t leaf_cap)
+static void api_info(kumo_provider_api_t *api, struct evhttp_request *req)
 {
-    static const char prefix[] = "/deployments/";
-    if (strncmp(path, prefix, sizeof(prefix) - 1u) != 0) {
-        return false;
-    }
-    char buf[256];
-    if (snprintf(buf, sizeof(buf), "%s", path + sizeof(prefix) - 1u) >= (int)sizeof(buf)) {
-        return false;
-    }
-    char *q = strchr(buf, '?');
-    if (q != NULL) {
-        *q = '\0';
-    }
-    char *save = NULL;
-    char *o = strtok_r(buf, "/", &save);
-    char *d = strtok_r(NULL, "/", &save);
-    char *l = strtok_r(NULL, "/", &save);
-    char *end = NULL;
-    if (o == NULL || d == NULL || l == NULL || strtok_r(NULL, "/", &save) != NULL ||
-        kumo_codec_address_decode(o, owner, NULL) < 0 || d[0] < '0' || d[0] > '9') {
-        return false;
-    }
-    *dseq = strtoull(d, &end, 10);
-    return end != NULL && *end == '\0' && snprintf(leaf, leaf_cap, "%s", l) < (int)leaf_cap;
-}
-
-/* ---- routes ---- */
-
-/* The checks an upload shares, in the documented order: the body within max (413), then a
- * deployment of the owner's with a lease here (404). False when it answered. */
-static bool api_body_and_view(kumo_provider_api_t *api,
-                              struct evhttp_request *req,
-                              const uint8_t owner[KUMO_ADDRESS_BYTES],
-                              uint64_t dseq,
-                              size_t len,
-                              size_t max,
-                              const char *too_big,
-                              kumo_provider_deployment_view_t *view)
-{
-    if (len > max) {
-        api_error(req, 413, KUMO_ELIMIT, too_big);
-        return false;
-    }
+    json_t *info = NULL;
     kumo_err_ctx_t err = {0};
-    if (api->backend.deployment_view(api->backend.ctx, owner, dseq, view, &err) < 0 ||
-        !view->known || !view->has_lease) {
-        api_error(req, 404, KUMO_ENOTFOUND, "no deployment of yours with a lease here");
-        return false;
-    }
-    return true;
-}
-
-/* PUT .../manifest: the checks of docs/provider-api.md, in that order. */
-static void api_manifest(kumo_provider_api_t *api,
-                         struct evhttp_request *req,
-                         const uint8_t caller[KUMO_ADDRESS_BYTES],
-                         const uint8_t owner[KUMO_ADDRESS_BYTES],
-                         uint64_t dseq)
-{
-    if (memcmp(caller, owner, KUMO_ADDRESS_BYTES) != 0) {
-        api_error(req, 403, KUMO_EUNAUTH, "only the deployment's owner may send its manifest");
-        return;
-    }
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    kumo_provider_deployment_view_t view = {0};
-    if (!api_body_and_view(api, req, owner, dseq, len, KUMO_PROVIDER_MANIFEST_BYTES_MAX,
-                           "manifest over 1 MiB", &view)) {
-        return;
-    }
-    kumo_err_ctx_t err = {0};
-    const uint8_t *body = len > 0 ? evbuffer_pullup(in, (ev_ssize_t)len) : (const uint8_t *)"";
-    kumo_bytes_t manifest = kumo_bytes_make(body, len);
-    uint8_t root[KUMO_CRYPTO_HASH_BYTES];
-    if (kumo_crypto_merkle_root(manifest, root) < 0 ||
-        memcmp(root, view.version, sizeof(root)) != 0) {
-        api_error(req, 409, KUMO_EMISMATCH, "the manifest's root is not the deployment's version");
-        return;
-    }
-    ProtobufCMessage *m = NULL;
-    if (kumo_codec_unpack(&kumo__manifest__descriptor, manifest, KUMO_PROVIDER_MANIFEST_BYTES_MAX,
-                          &m, &err) < 0) {
-        api_error(req, 422, KUMO_EDECODE, err.detail);
-        return;
-    }
-    kumo_codec_free(m);
-    int rc = api->backend.manifest_accept(api->backend.ctx, owner, dseq, manifest, &err);
-    if (rc < 0) {
-        /* A manifest that breaks the lease is the client's (422, with the rule); the daemon
-         * failing to ask the node or to store is ours (500). */
-        int status = rc == KUMO_EIO || rc == KUMO_ENOMEM ? 500 : 422;
-        api_error(req, status, rc, err.detail);
-        return;
-    }
-    char hex[2 * KUMO_CRYPTO_HASH_BYTES + 1];
-    if (kumo_codec_hex_encode(kumo_bytes_make(root, sizeof(root)), hex, sizeof(hex)) < 0) {
-        hex[0] = '\0';
-    }
-    api_json(req, 200, json_pack("{s:s, s:b}", "version", hex, "accepted", 1));
-}
-
-static void api_logs(kumo_provider_api_t *api,
-                     struct evhttp_request *req,
-                     const uint8_t owner[KUMO_ADDRESS_BYTES],
-                     uint64_t dseq)
-{
-    struct evkeyvalq q;
-    const char *uri = evhttp_request_get_uri(req);
-    const char *qs = strchr(uri, '?');
-    uint32_t tail = 100;
-    const char *workload = "";
-    if (qs != NULL && evhttp_parse_query_str(qs + 1, &q) == 0) {
-        const char *t = evhttp_find_header(&q, "tail");
-        const char *w = evhttp_find_header(&q, "workload");
-        unsigned long v = t != NULL ? strtoul(t, NULL, 10) : tail;
-        tail = (uint32_t)(v > 0 && v <= KUMO_PROVIDER_LOG_TAIL_MAX ? v : tail);
-        workload = w != NULL ? w : workload;
-        kumo_buf_t out;
-        kumo_buf_init(&out, 16u * 1024u * 1024u);
-        kumo_err_ctx_t err = {0};
-        int rc = api->backend.logs(api->backend.ctx, owner, dseq, workload, tail, &out, &err);
-        evhttp_clear_headers(&q);
-        if (rc < 0) {
-            kumo_buf_free(&out);
-            api_error(req, rc == KUMO_ENOTFOUND ? 404 : 500, rc, err.detail);
-            return;
-        }
-        struct evbuffer *b = evbuffer_new();
-        if (b != NULL && out.len > 0) {
-            (void)evbuffer_add(b, out.ptr, out.len);
-        }
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
-        evhttp_send_reply(req, 200, "OK", b);
-        if (b != NULL) {
-            evbuffer_free(b);
-        }
-        kumo_buf_free(&out);
-        return;
-    }
-    api_error(req, 400, KUMO_EDECODE, "logs need ?workload=NAME[&tail=N]");
-}
-
-/* ---- links ---- */
-
-static bool api_link_name_ok(const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len > KUMO_NAME_BYTES_MAX) {
-        return false;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool api_link_host_ok(const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len > KUMO_PROVIDER_HOST_BYTES_MAX) {
-        return false;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '.' || c == ':')) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool api_link_port(const json_t *j, uint32_t *out)
-{
-    if (!json_is_integer(j) || json_integer_value(j) < 1 || json_integer_value(j) > 65535) {
-        return false;
-    }
-    *out = (uint32_t)json_integer_value(j);
-    return true;
-}
-
-static int
-api_link_parse(const json_t *item, size_t i, kumo_provider_link_t *l, kumo_err_ctx_t *err)
-{
-    const char *w = json_string_value(json_object_get(item, "workload"));
-    const char *h = json_string_value(json_object_get(item, "host"));
-    KUMO_ENSURE(json_is_object(item) && json_object_size(item) == 4, err, KUMO_EDECODE,
-                "links[%zu]: expected an object with workload, port, host, host_port", i);
-    KUMO_ENSURE(w != NULL && api_link_name_ok(w), err, KUMO_EDECODE,
-                "links[%zu].workload: expected a workload name", i);
-    KUMO_ENSURE(h != NULL && api_link_host_ok(h), err, KUMO_EDECODE,
-                "links[%zu].host: expected a host name or IP address", i);
-    KUMO_ENSURE(api_link_port(json_object_get(item, "port"), &l->port) &&
-                    api_link_port(json_object_get(item, "host_port"), &l->host_port),
-                err, KUMO_EDECODE, "links[%zu]: port and host_port must be 1..65535", i);
-    (void)snprintf(l->workload, sizeof(l->workload), "%s", w);
-    (void)snprintf(l->host, sizeof(l->host), "%s", h);
-    return 0;
-}
-
-int kumo_provider_api_links_parse(const uint8_t *body,
-                                  size_t len,
-                                  kumo_provider_link_t *out,
-                                  size_t *count_out,
-                                  kumo_err_ctx_t *err)
-{
-    KUMO_ASSERT(out != NULL && count_out != NULL);
-    KUMO_ASSERT(body != NULL || len == 0);
-    *count_out = 0;
-    KUMO_ENSURE(len <= KUMO_PROVIDER_LINKS_BYTES_MAX, err, KUMO_ELIMIT, "links over %u bytes",
-                KUMO_PROVIDER_LINKS_BYTES_MAX);
-    json_error_t jerr;
-    json_t *j = len > 0 ? json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
-    const json_t *arr = json_object_get(j, "links");
-    int rc = 0;
-    if (!json_is_object(j) || json_object_size(j) != 1 || !json_is_array(arr)) {
-        rc = kumo_err_set(err, KUMO_EDECODE, "expected {\"links\": [...]}");
-    } else if (json_array_size(arr) > KUMO_PROVIDER_LINK_COUNT_MAX) {
-        rc = kumo_err_set(err, KUMO_ELIMIT, "%zu links, at most %u", json_array_size(arr),
-                          KUMO_PROVIDER_LINK_COUNT_MAX);
-    }
-    for (size_t i = 0; rc == 0 && i < json_array_size(arr); i++) {
-        rc = api_link_parse(json_array_get(arr, i), i, &out[i], err);
-        *count_out = rc == 0 ? i + 1 : 0;
-    }
-    json_decref(j);
-    KUMO_ASSERT(*count_out <= KUMO_PROVIDER_LINK_COUNT_MAX);
-    return rc;
-}
-
-/* PUT .../links (the caller is the owner): in the order of docs/provider-api.md. */
-static void api_links(kumo_provider_api_t *api,
-                      struct evhttp_request *req,
-                      const uint8_t owner[KUMO_ADDRESS_BYTES],
-                      uint64_t dseq)
-{
-    if (api->backend.links == NULL) {
-        api_error(req, 501, KUMO_EINVAL, "this provider does not take links yet");
-        return;
-    }
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    kumo_provider_deployment_view_t view = {0};
-    if (!api_body_and_view(api, req, owner, dseq, len, KUMO_PROVIDER_LINKS_BYTES_MAX,
-                           "links over 64 KiB", &view)) {
-        return;
-    }
-    kumo_err_ctx_t err = {0};
-    kumo_provider_link_t *links = kumo_calloc(KUMO_PROVIDER_LINK_COUNT_MAX, sizeof(*links));
-    size_t count = 0;
-    const uint8_t *body = len > 0 ? evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
-    int rc = links == NULL ? kumo_err_set(&err, KUMO_ENOMEM, "links")
-                           : kumo_provider_api_links_parse(body, len, links, &count, &err);
-    if (rc == 0) {
-        rc = api->backend.links(api->backend.ctx, owner, dseq, links, count, &err);
-        rc = rc < 0 && err.code == 0 ? kumo_err_set(&err, rc, "links refused") : rc;
-    }
-    kumo_free(links);
-    if (rc < 0) {
-        int status = rc == KUMO_ELIMIT      ? 413
-                     : rc == KUMO_EDECODE   ? 400
-                     : rc == KUMO_EINVAL    ? 422
-                     : rc == KUMO_ENOTFOUND ? 404
-                                            : 500;
-        api_error(req, status, rc, err.detail);
-        return;
-    }
-    api_json(req, 200, json_pack("{s:I}", "links", (json_int_t)count));
-}
-
-/* GET .../manifest or .../endpoints (owner or a peer provider of the deployment). */
-static void api_peer_get(kumo_provider_api_t *api,
-                         struct evhttp_request *req,
-                         const uint8_t caller[KUMO_ADDRESS_BYTES],
-                         const uint8_t owner[KUMO_ADDRESS_BYTES],
-                         uint64_t dseq,
-                         const char *what)
-{
-    kumo_buf_t out;
-    kumo_buf_init(&out, KUMO_PROVIDER_MANIFEST_BYTES_MAX);
-    kumo_err_ctx_t err = {0};
-    struct evbuffer *b = evbuffer_new();
-    if (api->backend.peer_get == NULL || b == NULL ||
-        api->backend.peer_get(api->backend.ctx, caller, owner, dseq, what, &out, &err) < 0 ||
-        evbuffer_add(b, out.ptr, out.len) != 0) {
-        api_error(req, 404, KUMO_ENOTFOUND, "nothing of this deployment for you here");
+    pd_api_reply_t r = {0};
+    kumo_buf_init(&r.body, 64u * 1024u);
+    if (api->backend.info(api->backend.ctx, &info, &err) < 0) {
+        pd_api_reply_error(&r, 500, err.code != 0 ? err.code : KUMO_EIO, err.detail);
     } else {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                          strcmp(what, "manifest") == 0 ? "application/octet-stream"
-                                                        : "application/json");
-        evhttp_send_reply(req, 200, "OK", b);
+        char *text = json_dumps(info, JSON_COMPACT);
+        json_decref(info);
+        r.status = text != NULL && kumo_buf_append(&r.body, text, strlen(text)) == 0 ? 200 : 500;
+        r.content_type = "application/json";
+        free(text);
     }
-    if (b != NULL) {
-        evbuffer_free(b);
-    }
-    kumo_buf_free(&out);
-}
-
-static void api_deployment(kumo_provider_api_t *api, struct evhttp_request *req, const char *path)
-{
-    uint8_t owner[KUMO_ADDRESS_BYTES];
-    uint64_t dseq = 0;
-    char leaf[32];
-    uint8_t caller[KUMO_ADDRESS_BYTES];
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    if (!api_caller(req, caller)) {
-        api_error(req, 401, KUMO_EUNAUTH,
-                  "a client certificate made from your account key is "
-                  "required");
-    } else if (!kumo_provider_api_path_parse(path, owner, &dseq, leaf, sizeof(leaf))) {
-        api_error(req, 400, KUMO_EDECODE, "expected /deployments/<owner>/<dseq>/<what>");
-    } else if (strcmp(leaf, "manifest") == 0 && cmd == EVHTTP_REQ_PUT) {
-        api_manifest(api, req, caller, owner, dseq);
-    } else if ((strcmp(leaf, "manifest") == 0 || strcmp(leaf, "endpoints") == 0) &&
-               cmd == EVHTTP_REQ_GET) {
-        api_peer_get(api, req, caller, owner, dseq, leaf);
-    } else if (memcmp(caller, owner, KUMO_ADDRESS_BYTES) != 0) {
-        api_error(req, 403, KUMO_EUNAUTH, "only the deployment's owner may read it");
-    } else if (strcmp(leaf, "status") == 0 && cmd == EVHTTP_REQ_GET) {
-        json_t *st = NULL;
-        kumo_err_ctx_t err = {0};
-        int rc = api->backend.status(api->backend.ctx, owner, dseq, &st, &err);
-        if (rc < 0) {
-            api_error(req, rc == KUMO_ENOTFOUND ? 404 : 500, rc, err.detail);
-        } else {
-            api_json(req, 200, st);
-        }
-    } else if (strcmp(leaf, "logs") == 0 && cmd == EVHTTP_REQ_GET) {
-        api_logs(api, req, owner, dseq);
-    } else if (strcmp(leaf, "links") == 0 && cmd == EVHTTP_REQ_PUT) {
-        api_links(api, req, owner, dseq);
-    } else {
-        api_error(req, 404, KUMO_ENOTFOUND, "no such route");
-    }
+    api_send(req, &r);
+    kumo_buf_free(&r.body);
 }
 
 static void api_request(struct evhttp_request *req, void *arg)
 {
     kumo_provider_api_t *api = arg;
-    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     SSL *ssl = api_ssl(req);
-    if (ssl == NULL || SSL_get_ex_data(ssl, api_ex_index) == NULL) {
+    api_conn_t *c = ssl != NULL ? SSL_get_ex_data(ssl, api_ex_index) : NULL;
+    if (c == NULL || c->evcon == NULL) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-        api_error(req, 503, KUMO_ELIMIT, "too many connections; retry later");
-    } else if (path == NULL) {
-        api_error(req, 400, KUMO_EDECODE, "bad request");
-    } else if (strcmp(path, "/status") == 0 && evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
-        json_t *info = NULL;
-        kumo_err_ctx_t err = {0};
-        if (api->backend.info(api->backend.ctx, &info, &err) < 0) {
-            api_error(req, 500, err.code != 0 ? err.code : KUMO_EIO, err.detail);
-        } else {
-            api_json(req, 200, info);
-        }
-    } else {
-        api_deployment(api, req, path);
+        api_send_error(req, 503, KUMO_ELIMIT, "too many connections; retry later");
+        return;
     }
+    pd_api_rq_t rq;
+    api_rq_read(req, ssl, &rq);
+    if (strcmp(rq.path, "/status") == 0 && !rq.put) {
+        api_info(api, req);
+        api_conn_idle(api, c);
+        return;
+    }
+    if (!rq.has_caller || !rq.path_ok) { /* no backend needed: answered here */
+        pd_api_reply_t r = {0};
+        kumo_buf_init(&r.body, 4096);
+        pd_api_ctx_t none = {.be = &api->backend, .ctx = NULL};
+        pd_api_route(&none, &rq, &r);
+        api_send(req, &r);
+        kumo_buf_free(&r.body);
+        api_conn_idle(api, c);
+        return;
+    }
+    if (api->job_count >= api->cfg.job_max) {
+        api->stats.jobs_refused++;
+        api_send_error(req, 503, KUMO_ELIMIT, "busy; retry later");
+        api_conn_idle(api, c);
+        return;
+    }
+    api_job_t *j = api_job_make(req, &rq);
+    if (j == NULL) {
+        api_conn_idle(api, c);
+        return;
+    }
+    api_job_queue(api, c, j);
 }
 
 /* ---- lifecycle ---- */
 
-static struct bufferevent *api_bev_cb(struct event_base *base, void *arg)
+static void api_cfg_fill(kumo_provider_api_t *api, const kumo_provider_api_cfg_t *cfg)
 {
-    kumo_provider_api_t *api = arg;
-    SSL *ssl = SSL_new(api->ssl_ctx);
-    if (ssl == NULL) {
-        return NULL;
+    api->cfg = *cfg;
+    api->cfg.connection_max =
+        cfg->connection_max > 0 ? cfg->connection_max : API_CONNECTION_DEFAULT;
+    api->cfg.connection_per_addr_max =
+        cfg->connection_per_addr_max > 0 ? cfg->connection_per_addr_max : API_PER_ADDR_DEFAULT;
+    api->cfg.request_timeout_ms =
+        cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : API_REQUEST_TIMEOUT_DEFAULT;
+    api->cfg.worker_count = cfg->worker_count > 0 ? cfg->worker_count : API_WORKER_DEFAULT;
+    api->cfg.worker_count = api->cfg.worker_count < KUMO_PROVIDER_API_WORKER_MAX
+                                ? api->cfg.worker_count
+                                : KUMO_PROVIDER_API_WORKER_MAX;
+    api->cfg.job_max = cfg->job_max > 0 ? cfg->job_max : API_JOB_DEFAULT;
+    KUMO_ASSERT(api->cfg.worker_count >= 1 &&
+                api->cfg.worker_count <= KUMO_PROVIDER_API_WORKER_MAX);
+}
+
+/* Events and workers; 0 or an error (the caller closes). */
+static int api_machinery_start(kumo_provider_api_t *api, kumo_err_ctx_t *err)
+{
+    api->link_ev = evtimer_new(api->base, api_link_cb, api);
+    api->tick_ev = event_new(api->base, -1, EV_PERSIST, api_tick_cb, api);
+    api->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    api->done_ev = api->done_fd >= 0
+                       ? event_new(api->base, api->done_fd, EV_READ | EV_PERSIST, api_done_cb, api)
+                       : NULL;
+    struct timeval tick = {0, API_TICK_MS * 1000};
+    KUMO_ENSURE(api->link_ev != NULL && api->tick_ev != NULL && api->done_ev != NULL &&
+                    event_add(api->tick_ev, &tick) == 0 && event_add(api->done_ev, NULL) == 0,
+                err, KUMO_ENOMEM, "provider API events");
+    KUMO_ENSURE(pthread_mutex_init(&api->mu, NULL) == 0, err, KUMO_ENOMEM, "mutex");
+    if (pthread_cond_init(&api->cond, NULL) != 0) {
+        (void)pthread_mutex_destroy(&api->mu);
+        return kumo_err_set(err, KUMO_ENOMEM, "condition");
     }
-    /* Counted while the SSL lives (api_ex_free); one past the limit is answered 503. */
-    if (api->connection_count < api->connection_max &&
-        SSL_set_ex_data(ssl, api_ex_index, api) == 1) {
-        api->connection_count++;
+    api->mu_ready = true;
+    for (uint32_t i = 0; i < api->cfg.worker_count; i++) {
+        api_worker_t *w = &api->workers[i];
+        w->api = api;
+        w->ctx.be = &api->backend;
+        w->ctx.ctx = api->backend.worker_ctx != NULL ? api->backend.worker_ctx(api->backend.ctx, i)
+                                                     : api->backend.ctx;
+        KUMO_ENSURE(pthread_create(&w->thread, NULL, api_worker_run, w) == 0, err, KUMO_ENOMEM,
+                    "API worker");
+        w->started = true;
     }
-    struct bufferevent *bev = bufferevent_openssl_socket_new(
-        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-    if (bev == NULL) {
-        SSL_free(ssl);
+    return 0;
+}
+
+/* "host:port" of cfg->listen bound; 0 or an error. */
+static int api_bind(kumo_provider_api_t *api, const char *listen, kumo_err_ctx_t *err)
+{
+    char host[128];
+    const char *colon = strrchr(listen, ':');
+    int n =
+        colon != NULL ? snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen) : -1;
+    KUMO_ENSURE(n > 0 && (size_t)n < sizeof(host), err, KUMO_EINVAL,
+                "api_listen '%s': expected host:port", listen);
+    struct evhttp_bound_socket *bound =
+        evhttp_bind_socket_with_handle(api->http, host, (uint16_t)strtoul(colon + 1, NULL, 10));
+    KUMO_ENSURE(bound != NULL, err, KUMO_EIO, "cannot listen on %s", listen);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    uint16_t port = 0;
+    if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sl) == 0 &&
+        ss.ss_family == AF_INET) {
+        port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     }
-    return bev;
+    (void)snprintf(api->listen_addr, sizeof(api->listen_addr), "%s:%u", host, port);
+    return 0;
 }
 
 int kumo_provider_api_open(const kumo_provider_api_cfg_t *cfg,
@@ -513,7 +639,8 @@ int kumo_provider_api_open(const kumo_provider_api_cfg_t *cfg,
     KUMO_ENSURE(api != NULL, err, KUMO_ENOMEM, "provider API");
     api->base = base;
     api->backend = *backend;
-    api->connection_max = cfg->connection_max > 0 ? cfg->connection_max : API_CONNECTION_DEFAULT;
+    api->done_fd = -1;
+    api_cfg_fill(api, cfg);
     kumo_tls_ctx_cfg_t tc = {.server = true,
                              .cert_pem = cfg->server_cert_pem,
                              .key = cfg->server_key,
@@ -522,15 +649,7 @@ int kumo_provider_api_open(const kumo_provider_api_cfg_t *cfg,
     int rc = kumo_tls_ctx_new(&tc, &api->ssl_ctx, err);
     api->http = rc == 0 ? evhttp_new(base) : NULL;
     rc = rc == 0 && api->http == NULL ? kumo_err_set(err, KUMO_ENOMEM, "evhttp") : rc;
-    char host[128];
-    const char *colon = strrchr(cfg->listen, ':');
-    int n = colon != NULL
-                ? snprintf(host, sizeof(host), "%.*s", (int)(colon - cfg->listen), cfg->listen)
-                : -1;
-    rc = rc == 0 && (n <= 0 || (size_t)n >= sizeof(host))
-             ? kumo_err_set(err, KUMO_EINVAL, "api_listen '%s': expected host:port", cfg->listen)
-             : rc;
-    struct evhttp_bound_socket *bound = NULL;
+    rc = rc == 0 ? api_machinery_start(api, err) : rc;
     if (rc == 0) {
         evhttp_set_bevcb(api->http, api_bev_cb, api);
         evhttp_set_gencb(api->http, api_request, api);
@@ -538,35 +657,89 @@ int kumo_provider_api_open(const kumo_provider_api_cfg_t *cfg,
         evhttp_set_max_headers_size(api->http, API_HEADERS_BYTES_MAX);
         evhttp_set_timeout(api->http, API_TIMEOUT_S);
         evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT);
-        bound =
-            evhttp_bind_socket_with_handle(api->http, host, (uint16_t)strtoul(colon + 1, NULL, 10));
-        rc = bound != NULL ? 0 : kumo_err_set(err, KUMO_EIO, "cannot listen on %s", cfg->listen);
-    }
-    if (rc == 0) {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        evutil_socket_t fd = evhttp_bound_socket_get_fd(bound);
-        uint16_t port = 0;
-        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET) {
-            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        }
-        (void)snprintf(api->listen_addr, sizeof(api->listen_addr), "%s:%u", host, port);
+        rc = api_bind(api, cfg->listen, err);
     }
     if (rc < 0) {
         kumo_provider_api_close(api);
         return rc;
     }
+    KUMO_LOG_DEBUG("provider", "api_caps",
+                   "connection_max=%u per_addr_max=%u request_timeout_ms=%u workers=%u",
+                   api->cfg.connection_max, api->cfg.connection_per_addr_max,
+                   api->cfg.request_timeout_ms, api->cfg.worker_count);
     *out = api;
     return 0;
 }
 
+/* Frees every job not answered (at close, the workers stopped). */
+static void api_jobs_drop(kumo_provider_api_t *api)
+{
+    api_job_t *lists[2] = {api->queue, api->done};
+    api->queue = NULL;
+    api->queue_tail = NULL;
+    api->done = NULL;
+    for (size_t i = 0; i < 2; i++) {
+        while (lists[i] != NULL) {
+            api_job_t *j = lists[i];
+            lists[i] = j->next;
+            KUMO_ASSERT(j->conn == NULL);
+            api_job_free(j);
+        }
+    }
+}
+
+static void api_workers_stop(kumo_provider_api_t *api)
+{
+    if (!api->mu_ready) {
+        return;
+    }
+    (void)pthread_mutex_lock(&api->mu);
+    api->stop = true;
+    (void)pthread_cond_broadcast(&api->cond);
+    (void)pthread_mutex_unlock(&api->mu);
+    for (uint32_t i = 0; i < KUMO_PROVIDER_API_WORKER_MAX; i++) {
+        if (api->workers[i].started) {
+            (void)pthread_join(api->workers[i].thread, NULL);
+        }
+    }
+}
+
+/* Call on the loop thread, or after it stopped. */
 void kumo_provider_api_close(kumo_provider_api_t *api)
 {
     if (api == NULL) {
         return;
     }
+    api_workers_stop(api); /* no job runs now: each is queued or done */
+    for (api_conn_t *c = api->conns; c != NULL; c = c->next) {
+        if (c->job != NULL) { /* its request is still attached: evhttp_free frees it */
+            c->job->req = NULL;
+            c->job->conn = NULL;
+            c->job = NULL;
+        }
+    }
     if (api->http != NULL) {
         evhttp_free(api->http);
+    }
+    api_jobs_drop(api);
+    for (api_conn_t *c = api->conns; c != NULL; c = c->next) {
+        c->api = NULL; /* SSLs still to be freed by libevent release their record alone */
+    }
+    if (api->link_ev != NULL) {
+        event_free(api->link_ev);
+    }
+    if (api->tick_ev != NULL) {
+        event_free(api->tick_ev);
+    }
+    if (api->done_ev != NULL) {
+        event_free(api->done_ev);
+    }
+    if (api->done_fd >= 0) {
+        (void)close(api->done_fd);
+    }
+    if (api->mu_ready) {
+        (void)pthread_cond_destroy(&api->cond);
+        (void)pthread_mutex_destroy(&api->mu);
     }
     kumo_tls_ctx_free(api->ssl_ctx);
     kumo_free(api);
@@ -575,4 +748,10 @@ void kumo_provider_api_close(kumo_provider_api_t *api)
 const char *kumo_provider_api_listen_addr(const kumo_provider_api_t *api)
 {
     return api->listen_addr;
+}
+
+void kumo_provider_api_stats(const kumo_provider_api_t *api, kumo_provider_api_stats_t *out)
+{
+    *out = api->stats;
+    out->connections = api_conn_open_count(api, NULL);
 }

@@ -1,5 +1,6 @@
 /*
- * api_int.h - private to the provider API: its path parser, exposed for the fuzz target.
+ * api_int.h - private to the provider API: the routes as functions of a copied request (run on
+ * the API's worker threads, api_route.c), and the parsers exposed for their fuzz targets.
  */
 #ifndef KUMO_PROVIDER_API_INT_H
 #define KUMO_PROVIDER_API_INT_H
@@ -10,6 +11,42 @@
 
 #include "core/core.h"
 #include "provider/provider_api.h"
+
+/* What a worker sees of a request: copies only, no libevent object. */
+typedef struct pd_api_rq {
+    bool put; /* else GET */
+    bool has_caller;
+    uint8_t caller[KUMO_ADDRESS_BYTES]; /* from the client certificate */
+    char path[256];                     /* the decoded path */
+    char query[512];                    /* after '?', empty if none or longer */
+    bool path_ok;                       /* path parsed into owner, dseq, leaf */
+    uint8_t owner[KUMO_ADDRESS_BYTES];
+    uint64_t dseq;
+    char leaf[32];
+    kumo_bytes_t body;
+} pd_api_rq_t;
+
+/* A reply: status, a static content type, the body (bounded by its buffer's cap). */
+typedef struct pd_api_reply {
+    int status;
+    const char *content_type;
+    kumo_buf_t body;
+} pd_api_reply_t;
+
+/* The backend as one worker calls it. */
+typedef struct pd_api_ctx {
+    const kumo_provider_api_backend_t *be;
+    void *ctx;
+} pd_api_ctx_t;
+
+/* Parses rq->path into path_ok, owner, dseq, leaf. */
+bool pd_api_rq_parse(pd_api_rq_t *rq);
+/* Answers a /deployments/... request (docs/provider-api.md, checks in the documented order).
+ * Calls the backend (may block): a worker thread, or the loop for answers that need none
+ * (no certificate, bad path). */
+void pd_api_route(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out);
+/* The JSON error answer {"error": {...}}. */
+void pd_api_reply_error(pd_api_reply_t *out, int status, int code, const char *detail);
 
 /* "/deployments/<owner>/<dseq>/<leaf>[?query]" into owner, dseq and leaf (bounded). */
 bool kumo_provider_api_path_parse(const char *path,
@@ -26,5 +63,23 @@ KUMO_MUST_USE int kumo_provider_api_links_parse(const uint8_t *body,
                                                 kumo_provider_link_t *out,
                                                 size_t *count_out,
                                                 kumo_err_ctx_t *err);
+
+/* A peer provider's GET .../endpoints answer ({"endpoints": [{"workload", "port", "host",
+ * "host_port", ...}...]}) into links (at most cap), keeping only the endpoints that follow the
+ * rules: (workload, port) one of wanted's (what the chain's lease and the manifest let that
+ * peer publish), host exactly peer_host (the host of its on-chain host_uri) and allowed by
+ * pd_fwd_address_allowed(host, allow), ports 1..65535; at most 256 entries are looked at.
+ * 0 when every entry was kept, 1 when some were dropped, KUMO_EDECODE when the answer is not
+ * such an object, KUMO_ELIMIT past KUMO_PROVIDER_LINKS_BYTES_MAX. */
+KUMO_MUST_USE int kumo_provider_peer_endpoints_parse(const uint8_t *body,
+                                                     size_t len,
+                                                     const char *peer_host,
+                                                     const char *allow,
+                                                     const kumo_provider_link_t *wanted,
+                                                     size_t wanted_count,
+                                                     kumo_provider_link_t *out,
+                                                     size_t cap,
+                                                     size_t *count,
+                                                     kumo_err_ctx_t *err);
 
 #endif

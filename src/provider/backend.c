@@ -21,6 +21,7 @@
 
 #include "codec/codec.h"
 #include "log/log.h"
+#include "provider/api_int.h"
 #include "provider/daemon_int.h"
 #include "provider/provider_api.h"
 #include "sdl/sdl.h"
@@ -29,6 +30,8 @@
 
 #define PD_CERT_DAYS 30u
 
+/* The API thread's state; each API worker gets its own copy (workers[i]) with its own node
+ * and runtime handles, which is what the backend callbacks see (all but info). */
 struct pd_api {
     kumo_provider_daemon_t *d;
     struct event_base *base;
@@ -39,6 +42,7 @@ struct pd_api {
     pthread_t thread;
     bool started;
     atomic_int stop;
+    struct pd_api *workers[KUMO_PROVIDER_API_WORKER_MAX];
 };
 
 /* ---- backend callbacks (API thread) ---- */
@@ -429,6 +433,88 @@ pd_link_check(const Kumo__Manifest *m, const kumo_provider_link_t *l, kumo_err_c
                         l->port);
 }
 
+static bool pd_link_same(const kumo_provider_link_t *a, const kumo_provider_link_t *b)
+{
+    return a->port == b->port && a->host_port == b->host_port &&
+           strcmp(a->workload, b->workload) == 0 && strcmp(a->host, b->host) == 0;
+}
+
+/* Appends our own published deployment-scope endpoints to known (a tenant whose groups all
+ * run here sends links to this provider's own ports). */
+static int pd_links_mine(pd_api_t *a,
+                         const char *owner,
+                         uint64_t dseq,
+                         kumo_provider_link_t *known,
+                         size_t *n,
+                         kumo_err_ctx_t *err)
+{
+    uint8_t owner_bin[KUMO_ADDRESS_BYTES];
+    KUMO_GUARD(kumo_codec_address_decode(owner, owner_bin, err));
+    Kumo__Manifest *m = NULL;
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
+    KUMO_GUARD(pd_manifest_load(a->d->home, owner, dseq, &m, version, err));
+    kumo_provider_link_t *wanted = kumo_calloc(KUMO_PROVIDER_LINK_COUNT_MAX, sizeof(*wanted));
+    size_t wanted_count = 0;
+    for (size_t i = 0; wanted != NULL && i < m->n_workloads; i++) {
+        const Kumo__ManifestWorkload *w = m->workloads[i];
+        for (size_t p = 0; p < w->n_ports && wanted_count < KUMO_PROVIDER_LINK_COUNT_MAX; p++) {
+            if (pd_port_published(m, w, w->ports[p])) {
+                (void)snprintf(wanted[wanted_count].workload, sizeof(wanted[0].workload), "%s",
+                               w->name);
+                wanted[wanted_count++].port = w->ports[p]->port;
+            }
+        }
+    }
+    kumo_codec_free(&m->base);
+    kumo_buf_t mine;
+    kumo_buf_init(&mine, KUMO_PROVIDER_LINKS_BYTES_MAX);
+    size_t got = 0;
+    const char *self = a->d->cfg.public_address;
+    int rc = wanted == NULL ? kumo_err_set(err, KUMO_ENOMEM, "links")
+                            : pd_be_endpoints(a, owner_bin, dseq, &mine, err);
+    rc = rc == 0 ? kumo_provider_peer_endpoints_parse(mine.ptr, mine.len, self, self, wanted,
+                                                      wanted_count, known + *n,
+                                                      KUMO_PROVIDER_LINK_COUNT_MAX - *n, &got, err)
+                 : rc;
+    *n += rc >= 0 ? got : 0u;
+    kumo_buf_free(&mine);
+    kumo_free(wanted);
+    return rc < 0 ? rc : 0;
+}
+
+/* Each link must be an endpoint that a provider of the deployment publishes for it, as the
+ * chain lets it (pd_peer_links_gather): never the host's loopback, another tenant's container,
+ * a private network or any other machine. */
+static int pd_links_verify(pd_api_t *a,
+                           const char *owner,
+                           uint64_t dseq,
+                           const kumo_provider_link_t *links,
+                           size_t link_count,
+                           kumo_err_ctx_t *err)
+{
+    kumo_provider_link_t *known = kumo_calloc(KUMO_PROVIDER_LINK_COUNT_MAX, sizeof(*known));
+    KUMO_ENSURE(known != NULL, err, KUMO_ENOMEM, "links");
+    size_t n = 0;
+    int rc = pd_peer_links_gather(a->d, a->curl, owner, dseq, known, KUMO_PROVIDER_LINK_COUNT_MAX,
+                                  &n, err);
+    rc = rc == 0 ? pd_links_mine(a, owner, dseq, known, &n, err) : rc;
+    for (size_t i = 0; rc == 0 && i < link_count; i++) {
+        bool found = false;
+        for (size_t k = 0; k < n && !found; k++) {
+            found = pd_link_same(&links[i], &known[k]);
+        }
+        if (!found) {
+            rc = kumo_err_set(err, KUMO_EINVAL,
+                              "links[%zu]: %s:%u at %s:%u is not an endpoint a provider of the "
+                              "deployment publishes for it",
+                              i, links[i].workload, links[i].port, links[i].host,
+                              links[i].host_port);
+        }
+    }
+    kumo_free(known);
+    return rc;
+}
+
 static int pd_be_links(void *ctx,
                        const uint8_t owner[KUMO_ADDRESS_BYTES],
                        uint64_t dseq,
@@ -453,6 +539,7 @@ static int pd_be_links(void *ctx,
     if (m != NULL) {
         kumo_codec_free(&m->base);
     }
+    rc = rc == 0 ? pd_links_verify(a, owner_text, dseq, links, link_count, err) : rc;
     json_t *j = json_pack("{s:o}", "links", arr);
     char *text = rc == 0 && j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -462,6 +549,39 @@ static int pd_be_links(void *ctx,
                  : rc;
     free(text);
     return rc;
+}
+
+/* Worker i's copy of the API state: the same daemon, its own node handle (the runtime is
+ * opened at its first use). NULL when it cannot be made: the worker then answers 500s. */
+static void *pd_be_worker_ctx(void *ctx, uint32_t worker_index)
+{
+    pd_api_t *a = ctx;
+    KUMO_ASSERT(worker_index < KUMO_PROVIDER_API_WORKER_MAX);
+    KUMO_ASSERT(a->workers[worker_index] == NULL);
+    pd_api_t *w = kumo_calloc(1, sizeof(*w));
+    if (w == NULL) {
+        return a; /* serialised by nothing: only when out of memory at start */
+    }
+    w->d = a->d;
+    w->fwd = a->fwd;
+    w->curl = curl_easy_init();
+    a->workers[worker_index] = w;
+    return w;
+}
+
+static void pd_be_workers_free(pd_api_t *a)
+{
+    for (uint32_t i = 0; i < KUMO_PROVIDER_API_WORKER_MAX; i++) {
+        pd_api_t *w = a->workers[i];
+        if (w != NULL) {
+            kumo_runtime_close(w->runtime);
+            if (w->curl != NULL) {
+                curl_easy_cleanup(w->curl);
+            }
+            kumo_free(w);
+            a->workers[i] = NULL;
+        }
+    }
 }
 
 /* ---- the thread ---- */
@@ -537,10 +657,21 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
                                       .logs = pd_be_logs,
                                       .info = pd_be_info,
                                       .links = pd_be_links,
-                                      .peer_get = pd_be_peer_get};
-    kumo_provider_api_cfg_t cfg = {
-        .listen = d->cfg.api_listen, .server_cert_pem = kumo_buf_bytes(&chain), .server_key = &srv};
-    rc = rc == 0 ? pd_fwd_open(a->base, &a->fwd, err) : rc;
+                                      .peer_get = pd_be_peer_get,
+                                      .worker_ctx = pd_be_worker_ctx};
+    kumo_provider_api_cfg_t cfg = {.listen = d->cfg.api_listen,
+                                   .server_cert_pem = kumo_buf_bytes(&chain),
+                                   .server_key = &srv,
+                                   .connection_max = d->cfg.api_connection_max,
+                                   .connection_per_addr_max = d->cfg.api_connection_per_addr_max,
+                                   .request_timeout_ms = d->cfg.api_request_timeout_ms};
+    uint64_t nofile = pd_fwd_nofile_raise();
+    pd_fwd_cfg_t fc = {.connection_max = d->cfg.forward_connection_max,
+                       .connection_per_source_max = d->cfg.forward_connection_per_source_max};
+    (void)snprintf(fc.peer_address_allow, sizeof(fc.peer_address_allow), "%s",
+                   d->cfg.peer_address_allow);
+    rc = rc == 0 ? pd_peer_tls(d, err) : rc;
+    rc = rc == 0 ? pd_fwd_open(a->base, &fc, &a->fwd, err) : rc;
     rc = rc == 0 ? kumo_provider_api_open(&cfg, a->base, &be, &a->api, err) : rc;
     kumo_crypto_key_wipe(&srv);
     kumo_buf_free(&chain);
@@ -548,7 +679,10 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
     KUMO_ENSURE(pthread_create(&a->thread, NULL, pd_api_loop, a) == 0, err, KUMO_ENOMEM,
                 "api thread");
     a->started = true;
-    KUMO_LOG_INFO("provider", "api_listening", "at=%s", kumo_provider_api_listen_addr(a->api));
+    KUMO_LOG_INFO("provider", "api_listening",
+                  "at=%s nofile=%" PRIu64 " forward_connection_max=%u per_source_max=%u",
+                  kumo_provider_api_listen_addr(a->api), nofile, pd_fwd_connection_max(a->fwd),
+                  d->cfg.forward_connection_per_source_max);
     return 0;
 }
 
@@ -569,7 +703,8 @@ void pd_api_stop(kumo_provider_daemon_t *d)
         atomic_store(&a->stop, 1);
         (void)pthread_join(a->thread, NULL);
     }
-    kumo_provider_api_close(a->api);
+    kumo_provider_api_close(a->api); /* joins its workers */
+    pd_be_workers_free(a);
     pd_fwd_close(a->fwd);
     kumo_runtime_close(a->runtime);
     if (a->curl != NULL) {

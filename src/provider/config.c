@@ -13,6 +13,8 @@
 
 #include "provider/provider.h"
 
+#include "provider/fwd.h"
+
 #define GIB (1024ull * 1024ull * 1024ull)
 
 void kumo_provider_cfg_default(kumo_provider_cfg_t *cfg)
@@ -35,6 +37,11 @@ void kumo_provider_cfg_default(kumo_provider_cfg_t *cfg)
     cfg->collateral_budget = 1000000000ull;
     cfg->confirm_margin_blocks = 5;
     cfg->lease_count_max = KUMO_PROVIDER_LEASE_COUNT_MAX;
+    cfg->forward_connection_max = PD_FWD_CONNECTION_DEFAULT;
+    cfg->forward_connection_per_source_max = PD_FWD_CONNECTION_PER_SOURCE_DEFAULT;
+    cfg->api_connection_max = 128;
+    cfg->api_connection_per_addr_max = 16;
+    cfg->api_request_timeout_ms = 10000;
 }
 
 typedef enum pf_kind {
@@ -86,6 +93,30 @@ static const pf_field_t pf_fields[] = {
            1,
            KUMO_PROVIDER_LEASE_COUNT_MAX,
            "leases and open bids held at most (bidding stops there)"),
+    PF_STR(peer_address_allow,
+           0,
+           "non-public peer addresses links may use, comma-separated (public ones only if empty)"),
+    PF_NUM(forward_connection_max,
+           PF_U32,
+           1,
+           1000000,
+           "connections the forwarder relays at once (lowered to fit the open-files limit)"),
+    PF_NUM(forward_connection_per_source_max,
+           PF_U32,
+           1,
+           1000000,
+           "connections the forwarder relays at once for one container"),
+    PF_NUM(api_connection_max, PF_U32, 1, 100000, "provider API connections at once"),
+    PF_NUM(api_connection_per_addr_max,
+           PF_U32,
+           1,
+           100000,
+           "provider API connections at once from one client address"),
+    PF_NUM(api_request_timeout_ms,
+           PF_U32,
+           100,
+           600000,
+           "a provider API client sends each whole request within this many ms"),
 };
 #define PF_COUNT (sizeof(pf_fields) / sizeof(pf_fields[0]))
 
@@ -119,6 +150,8 @@ int kumo_provider_cfg_validate(const kumo_provider_cfg_t *cfg, kumo_err_ctx_t *e
     }
     KUMO_ENSURE(cfg->port_range_min <= cfg->port_range_max, err, KUMO_EINVAL,
                 "port_range_min is above port_range_max");
+    KUMO_ENSURE(pd_fwd_allow_list_is_valid(cfg->peer_address_allow), err, KUMO_EINVAL,
+                "peer_address_allow: expected numeric IP addresses separated by commas");
     return 0;
 }
 

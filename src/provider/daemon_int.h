@@ -24,6 +24,7 @@
 #include "provider/daemon.h"
 #include "provider/fwd.h"
 #include "provider/provider.h"
+#include "provider/provider_api.h"
 #include "runtime/runtime.h"
 
 #define PD_HOLD_MAX      KUMO_PROVIDER_LEASE_COUNT_MAX
@@ -263,6 +264,23 @@ pd_manifest_fetch(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, k
  * changed, 0 when the same, KUMO_ENOTFOUND when no peer published any yet. */
 KUMO_MUST_USE int
 pd_links_fetch(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, kumo_err_ctx_t *err);
+
+/* The endpoints the deployment's other providers publish, each checked against the chain (the
+ * provider holds an active lease of the workload's group, the manifest publishes that port,
+ * the host is the provider's on-chain host_uri host and a public or allowed address), with
+ * the node handle given (each thread has its own). At most cap into out; *count set. */
+KUMO_MUST_USE int pd_peer_links_gather(kumo_provider_daemon_t *d,
+                                       CURL *node,
+                                       const char *owner,
+                                       uint64_t dseq,
+                                       kumo_provider_link_t *out,
+                                       size_t cap,
+                                       size_t *count,
+                                       kumo_err_ctx_t *err);
+/* The host of an on-chain host_uri "https://host[:port][/...]" into out (cap bytes). */
+bool pd_uri_host(const char *uri, char *out, size_t cap);
+/* Our client certificate for peers (made once, before the API thread starts). */
+KUMO_MUST_USE int pd_peer_tls(kumo_provider_daemon_t *d, kumo_err_ctx_t *err);
 
 /* ---- backend.c ---- */
 

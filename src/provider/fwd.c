@@ -3,15 +3,20 @@
  * bufferevents per relayed connection with backpressure (reading from one side pauses while
  * the other side has PD_FWD_BUFFER_BYTES queued, until it drained) and half-closes passed on
  * (an EOF from one side becomes a write shutdown of the other once its data is out; the pair
- * is freed when both directions are done, at once on an error).
+ * is freed when both directions are done, at once on an error). Live pairs are counted per
+ * source address (a small table of the sources with connections open) and in all, against
+ * the caps of fwd.h.
  */
 #include "provider/fwd.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -20,6 +25,16 @@
 #include <event2/util.h>
 
 #include "log/log.h"
+
+/* Sources with relayed connections open: one slot per address while its count is above 0. The
+ * table is as large as the total cap can fill with distinct addresses that one table of
+ * entries can name. */
+#define FWD_SOURCE_SLOTS (PD_FWD_ENTRY_MAX * PD_FWD_SOURCE_MAX)
+
+typedef struct fwd_source {
+    char ip[PD_FWD_HOST_BYTES];
+    uint32_t count;
+} fwd_source_t;
 
 typedef struct fwd_listener {
     pd_fwd_t *f;
@@ -39,17 +54,27 @@ struct pd_fwd {
     fwd_listener_t *ls[PD_FWD_ENTRY_MAX];
     uint32_t ls_count;
     pd_fwd_entry_t copy[PD_FWD_ENTRY_MAX];
+    pd_fwd_cfg_t cfg;       /* caps in force */
+    fwd_source_t *sources;  /* FWD_SOURCE_SLOTS */
+    uint32_t source_count;  /* slots in use */
+    bool paused;            /* accepting paused: out of descriptors */
+    struct fwd_pair *pairs; /* every live pair */
     atomic_uint listening;
+    atomic_uint active;
     atomic_ullong relayed;
     atomic_ullong refused;
+    atomic_ullong capped;
 };
 
 /* ---- one relayed connection: two bufferevents and their half-closes ---- */
 
 typedef struct fwd_pair {
-    struct bufferevent *side[2]; /* 0: the accepted client, 1: the target */
-    bool eof[2];                 /* the side sent EOF (its direction is done) */
-    bool shut[2];                /* we shut the side's write half */
+    pd_fwd_t *f;
+    char source[PD_FWD_HOST_BYTES]; /* the client's address, counted in f->sources */
+    struct fwd_pair *prev, *next;   /* f->pairs: freed with the forwarder */
+    struct bufferevent *side[2];    /* 0: the accepted client, 1: the target */
+    bool eof[2];                    /* the side sent EOF (its direction is done) */
+    bool shut[2];                   /* we shut the side's write half */
 } fwd_pair_t;
 
 static int fwd_index(const fwd_pair_t *p, const struct bufferevent *bev)
@@ -62,10 +87,62 @@ static size_t fwd_out_len(const fwd_pair_t *p, int i)
     return evbuffer_get_length(bufferevent_get_output(p->side[i]));
 }
 
+/* ---- counting ---- */
+
+static fwd_source_t *fwd_source_find(pd_fwd_t *f, const char *ip)
+{
+    for (uint32_t i = 0; i < f->source_count; i++) {
+        if (strcmp(f->sources[i].ip, ip) == 0) {
+            return &f->sources[i];
+        }
+    }
+    return NULL;
+}
+
+/* Takes one connection of source ip against the caps; false when a cap is reached. */
+static bool fwd_source_take(pd_fwd_t *f, const char *ip)
+{
+    if (atomic_load(&f->active) >= f->cfg.connection_max) {
+        return false;
+    }
+    fwd_source_t *s = fwd_source_find(f, ip);
+    if (s == NULL && f->source_count < FWD_SOURCE_SLOTS) {
+        s = &f->sources[f->source_count++];
+        (void)snprintf(s->ip, sizeof(s->ip), "%s", ip);
+        s->count = 0;
+    }
+    if (s == NULL || s->count >= f->cfg.connection_per_source_max) {
+        return false;
+    }
+    s->count++;
+    atomic_fetch_add(&f->active, 1u);
+    return true;
+}
+
+static void fwd_source_give(pd_fwd_t *f, const char *ip)
+{
+    fwd_source_t *s = fwd_source_find(f, ip);
+    KUMO_ASSERT(s != NULL && s->count > 0);
+    KUMO_ASSERT(atomic_load(&f->active) > 0);
+    atomic_fetch_sub(&f->active, 1u);
+    if (--s->count == 0) { /* the last slot moves into the freed one */
+        *s = f->sources[--f->source_count];
+    }
+}
+
 static void fwd_pair_free(fwd_pair_t *p)
 {
+    if (p->prev != NULL) {
+        p->prev->next = p->next;
+    } else {
+        p->f->pairs = p->next;
+    }
+    if (p->next != NULL) {
+        p->next->prev = p->prev;
+    }
     bufferevent_free(p->side[0]);
     bufferevent_free(p->side[1]);
+    fwd_source_give(p->f, p->source);
     kumo_free(p);
 }
 
@@ -122,17 +199,21 @@ static void fwd_event_cb(struct bufferevent *bev, short what, void *ctx)
     (void)fwd_settle(p, 1 - i);
 }
 
-/* Whether the peer address sa is one of the entry's sources. */
-static bool fwd_source_allowed(const pd_fwd_entry_t *e, const struct sockaddr *sa)
+/* The numeric text of the peer address sa into ip; false if it has none. */
+static bool fwd_peer_ip(const struct sockaddr *sa, char ip[PD_FWD_HOST_BYTES])
 {
-    char ip[PD_FWD_HOST_BYTES] = "";
     const void *addr =
         sa->sa_family == AF_INET6
             ? (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr
             : (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-    if (evutil_inet_ntop(sa->sa_family, addr, ip, sizeof(ip)) == NULL) {
-        return false;
-    }
+    ip[0] = '\0';
+    return (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) &&
+           evutil_inet_ntop(sa->sa_family, addr, ip, PD_FWD_HOST_BYTES) != NULL;
+}
+
+/* Whether ip is one of the entry's sources. */
+static bool fwd_source_allowed(const pd_fwd_entry_t *e, const char *ip)
+{
     for (uint32_t i = 0; i < e->source_count && i < PD_FWD_SOURCE_MAX; i++) {
         if (strcmp(e->sources[i], ip) == 0) {
             return true;
@@ -141,24 +222,9 @@ static bool fwd_source_allowed(const pd_fwd_entry_t *e, const struct sockaddr *s
     return false;
 }
 
-static void fwd_accept_cb(
-    struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *ctx)
+/* Connects a new pair for the accepted fd to target t; false (fd closed) when it cannot. */
+static bool fwd_pair_open(pd_fwd_t *f, evutil_socket_t fd, const char *ip, const pd_fwd_target_t *t)
 {
-    (void)l;
-    (void)sa;
-    (void)salen;
-    fwd_listener_t *fl = ctx;
-    struct event_base *base = fl->f->base;
-    if (!fwd_source_allowed(&fl->entry, sa)) {
-        atomic_fetch_add(&fl->f->refused, 1u); /* before the close the client sees */
-        evutil_closesocket(fd);
-        return;
-    }
-    if (fl->entry.target_count == 0) {
-        evutil_closesocket(fd); /* the target's endpoint is not known yet */
-        return;
-    }
-    const pd_fwd_target_t *t = &fl->entry.targets[fl->next++ % fl->entry.target_count];
     char where[PD_FWD_HOST_BYTES + 16];
     (void)snprintf(where, sizeof(where), strchr(t->host, ':') != NULL ? "[%s]:%u" : "%s:%u",
                    t->host, t->port);
@@ -166,9 +232,9 @@ static void fwd_accept_cb(
     int sslen = sizeof(ss);
     fwd_pair_t *p = kumo_calloc(1, sizeof(*p));
     struct bufferevent *in =
-        p != NULL ? bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+        p != NULL ? bufferevent_socket_new(f->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
     struct bufferevent *out =
-        in != NULL ? bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE) : NULL;
+        in != NULL ? bufferevent_socket_new(f->base, -1, BEV_OPT_CLOSE_ON_FREE) : NULL;
     if (out == NULL || evutil_parse_sockaddr_port(where, (struct sockaddr *)&ss, &sslen) != 0 ||
         bufferevent_socket_connect(out, (struct sockaddr *)&ss, sslen) != 0) {
         if (in == NULL) {
@@ -180,15 +246,195 @@ static void fwd_accept_cb(
             bufferevent_free(out);
         }
         kumo_free(p);
-        return;
+        return false;
     }
+    p->f = f;
+    (void)snprintf(p->source, sizeof(p->source), "%s", ip);
     p->side[0] = in;
     p->side[1] = out;
+    p->next = f->pairs;
+    if (f->pairs != NULL) {
+        f->pairs->prev = p;
+    }
+    f->pairs = p;
     bufferevent_setcb(in, fwd_read_cb, fwd_write_cb, fwd_event_cb, p);
     bufferevent_setcb(out, fwd_read_cb, fwd_write_cb, fwd_event_cb, p);
     (void)bufferevent_enable(in, EV_READ | EV_WRITE);
     (void)bufferevent_enable(out, EV_READ | EV_WRITE);
-    atomic_fetch_add(&fl->f->relayed, 1u);
+    return true;
+}
+
+/* The next usable target of the listener (round robin); NULL when none is. */
+static const pd_fwd_target_t *fwd_target_next(fwd_listener_t *fl)
+{
+    for (uint32_t k = 0; k < fl->entry.target_count; k++) {
+        const pd_fwd_target_t *t = &fl->entry.targets[fl->next++ % fl->entry.target_count];
+        if (!t->remote || pd_fwd_address_allowed(t->host, fl->f->cfg.peer_address_allow)) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static void fwd_accept_cb(
+    struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *ctx)
+{
+    (void)l;
+    (void)salen;
+    fwd_listener_t *fl = ctx;
+    pd_fwd_t *f = fl->f;
+    char ip[PD_FWD_HOST_BYTES];
+    if (!fwd_peer_ip(sa, ip) || !fwd_source_allowed(&fl->entry, ip)) {
+        atomic_fetch_add(&f->refused, 1u); /* before the close the client sees */
+        evutil_closesocket(fd);
+        return;
+    }
+    const pd_fwd_target_t *t = fwd_target_next(fl);
+    if (t == NULL) {
+        evutil_closesocket(fd); /* the target's endpoint is not known (or not usable) yet */
+        return;
+    }
+    if (!fwd_source_take(f, ip)) {
+        atomic_fetch_add(&f->capped, 1u);
+        evutil_closesocket(fd);
+        return;
+    }
+    if (!fwd_pair_open(f, fd, ip, t)) {
+        fwd_source_give(f, ip);
+        return;
+    }
+    atomic_fetch_add(&f->relayed, 1u);
+}
+
+/* accept() failed: out of descriptors (or another error). Accepting pauses until the next
+ * sync instead of spinning on a listening socket that stays readable. */
+static void fwd_accept_error_cb(struct evconnlistener *l, void *ctx)
+{
+    fwd_listener_t *fl = ctx;
+    int e = EVUTIL_SOCKET_ERROR();
+    (void)evconnlistener_disable(l);
+    if (!fl->f->paused) {
+        KUMO_LOG_WARN("provider", "forward_accept_failed", "errno=%d active=%u", e,
+                      atomic_load(&fl->f->active));
+    }
+    fl->f->paused = true;
+    atomic_fetch_add(&fl->f->capped, 1u);
+}
+
+/* ---- which addresses a remote target may have ---- */
+
+/* Public unicast IPv4 (a in network order). */
+static bool fwd_v4_is_public(const uint8_t a[4])
+{
+    static const struct {
+        uint8_t net[4];
+        uint8_t bits;
+    } deny[] = {
+        {{0, 0, 0, 0}, 8},      /* "this network", unspecified */
+        {{10, 0, 0, 0}, 8},     /* private (podman's and many bridges) */
+        {{100, 64, 0, 0}, 10},  /* shared address space (carrier NAT) */
+        {{127, 0, 0, 0}, 8},    /* loopback */
+        {{169, 254, 0, 0}, 16}, /* link-local (cloud metadata services) */
+        {{172, 16, 0, 0}, 12},  /* private (Docker's bridges) */
+        {{192, 0, 0, 0}, 24},   /* IETF protocol assignments */
+        {{192, 168, 0, 0}, 16}, /* private */
+        {{198, 18, 0, 0}, 15},  /* benchmarking */
+        {{224, 0, 0, 0}, 4},    /* multicast */
+        {{240, 0, 0, 0}, 4},    /* reserved, broadcast */
+    };
+    uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+    for (size_t i = 0; i < sizeof(deny) / sizeof(deny[0]); i++) {
+        uint32_t n = (uint32_t)deny[i].net[0] << 24 | (uint32_t)deny[i].net[1] << 16 |
+                     (uint32_t)deny[i].net[2] << 8 | deny[i].net[3];
+        uint32_t mask = 0xffffffffu << (32u - deny[i].bits);
+        if ((v & mask) == n) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Public unicast IPv6; mapped (::ffff:0:0/96) and compatible (::/96) IPv4 judged as IPv4. */
+static bool fwd_v6_is_public(const uint8_t a[16])
+{
+    static const uint8_t zero[12] = {0};
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(a, zero, 12) == 0 || memcmp(a, mapped, 12) == 0) {
+        return fwd_v4_is_public(a + 12); /* :: and ::1 fall in 0/8 */
+    }
+    if ((a[0] & 0xfeu) == 0xfcu) { /* unique local fc00::/7 */
+        return false;
+    }
+    if (a[0] == 0xfeu && (a[1] & 0xc0u) == 0x80u) { /* link-local fe80::/10 */
+        return false;
+    }
+    if (a[0] == 0xfeu && (a[1] & 0xc0u) == 0xc0u) { /* site-local fec0::/10 (deprecated) */
+        return false;
+    }
+    return a[0] != 0xffu; /* multicast ff00::/8 */
+}
+
+/* The address of numeric text s (IPv4 as 4 bytes, IPv6 as 16); 0 if it is not one. */
+static size_t fwd_addr_parse(const char *s, size_t len, uint8_t out[16])
+{
+    char buf[PD_FWD_HOST_BYTES];
+    if (len == 0 || len >= sizeof(buf)) {
+        return 0;
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (evutil_inet_pton(AF_INET, buf, out) == 1) {
+        return 4;
+    }
+    return evutil_inet_pton(AF_INET6, buf, out) == 1 ? 16 : 0;
+}
+
+/* Calls each item of a comma-separated list; stops at the first for which cb returns true. */
+static bool fwd_allow_find(const char *allow, const uint8_t *addr, size_t addr_len, bool *valid)
+{
+    *valid = true;
+    for (const char *p = allow != NULL ? allow : ""; *p != '\0';) {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        uint8_t item[16];
+        size_t n = fwd_addr_parse(p, len, item);
+        if (n == 0) {
+            *valid = false;
+            return false;
+        }
+        if (addr != NULL && n == addr_len && memcmp(item, addr, n) == 0) {
+            return true;
+        }
+        p += len + (end != NULL ? 1u : 0u);
+        if (end != NULL && *p == '\0') {
+            *valid = false; /* a trailing comma */
+            return false;
+        }
+    }
+    return false;
+}
+
+bool pd_fwd_allow_list_is_valid(const char *allow)
+{
+    bool valid = false;
+    (void)fwd_allow_find(allow, NULL, 0, &valid);
+    return valid;
+}
+
+bool pd_fwd_address_allowed(const char *host, const char *allow)
+{
+    KUMO_ASSERT(host != NULL);
+    uint8_t a[16];
+    size_t n = fwd_addr_parse(host, strlen(host), a);
+    if (n == 0) {
+        return false; /* names are never followed */
+    }
+    KUMO_ASSERT(n == 4 || n == 16);
+    bool valid = false;
+    if (fwd_allow_find(allow, a, n, &valid)) {
+        return true;
+    }
+    return n == 4 ? fwd_v4_is_public(a) : fwd_v6_is_public(a);
 }
 
 /* ---- the table ---- */
@@ -207,6 +453,7 @@ static void fwd_listener_bind(fwd_listener_t *fl)
                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 64,
                                     (struct sockaddr *)&ss, sslen);
     if (fl->l != NULL) {
+        evconnlistener_set_error_cb(fl->l, fwd_accept_error_cb);
         atomic_fetch_add(&fl->f->listening, 1u);
         KUMO_LOG_INFO("provider", "forward_listening", "at=%s targets=%u", where,
                       fl->entry.target_count);
@@ -275,17 +522,54 @@ static void fwd_sync_cb(evutil_socket_t fd, short what, void *ctx)
     if (changed) {
         fwd_apply(f, n);
     }
+    bool resume = f->paused;
+    f->paused = false;
     for (uint32_t i = 0; i < f->ls_count; i++) {
         if (f->ls[i]->l == NULL) {
             fwd_listener_bind(f->ls[i]);
+        } else if (resume) {
+            (void)evconnlistener_enable(f->ls[i]->l);
         }
     }
 }
 
-int pd_fwd_open(struct event_base *base, pd_fwd_t **out, kumo_err_ctx_t *err)
+/* The total cap fitted to the open-files limit: two descriptors per relayed connection,
+ * PD_FWD_FD_RESERVE left to the rest of the daemon. */
+static uint32_t fwd_total_fit(uint32_t want)
 {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
+        return want;
+    }
+    uint64_t room =
+        rl.rlim_cur > PD_FWD_FD_RESERVE + 2u ? (rl.rlim_cur - PD_FWD_FD_RESERVE) / 2u : 1u;
+    return room < want ? (uint32_t)room : want;
+}
+
+int pd_fwd_open(struct event_base *base,
+                const pd_fwd_cfg_t *cfg,
+                pd_fwd_t **out,
+                kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(base != NULL && out != NULL);
+    KUMO_ENSURE(cfg == NULL || pd_fwd_allow_list_is_valid(cfg->peer_address_allow), err,
+                KUMO_EINVAL, "peer_address_allow: expected numeric addresses separated by commas");
     pd_fwd_t *f = kumo_calloc(1, sizeof(*f));
     KUMO_ENSURE(f != NULL, err, KUMO_ENOMEM, "forwarder");
+    f->sources = kumo_calloc(FWD_SOURCE_SLOTS, sizeof(*f->sources));
+    if (f->sources == NULL) {
+        kumo_free(f);
+        return kumo_err_set(err, KUMO_ENOMEM, "forwarder sources");
+    }
+    if (cfg != NULL) {
+        f->cfg = *cfg;
+    }
+    f->cfg.connection_max = fwd_total_fit(f->cfg.connection_max > 0 ? f->cfg.connection_max
+                                                                    : PD_FWD_CONNECTION_DEFAULT);
+    f->cfg.connection_per_source_max = f->cfg.connection_per_source_max > 0
+                                           ? f->cfg.connection_per_source_max
+                                           : PD_FWD_CONNECTION_PER_SOURCE_DEFAULT;
+    KUMO_ASSERT(f->cfg.connection_max > 0);
     f->base = base;
     (void)pthread_mutex_init(&f->mu, NULL);
     f->timer = event_new(base, -1, EV_PERSIST, fwd_sync_cb, f);
@@ -325,6 +609,40 @@ uint64_t pd_fwd_refused(pd_fwd_t *f)
     return atomic_load(&f->refused);
 }
 
+uint64_t pd_fwd_capped(pd_fwd_t *f)
+{
+    return atomic_load(&f->capped);
+}
+
+uint32_t pd_fwd_active(pd_fwd_t *f)
+{
+    return atomic_load(&f->active);
+}
+
+uint32_t pd_fwd_connection_max(const pd_fwd_t *f)
+{
+    return f->cfg.connection_max;
+}
+
+uint64_t pd_fwd_nofile_raise(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return 0;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t from = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            KUMO_LOG_WARN("provider", "nofile_raise_failed",
+                          "soft=%" PRIu64 " hard=%" PRIu64 " errno=%d", (uint64_t)from,
+                          (uint64_t)rl.rlim_max, errno);
+            rl.rlim_cur = from;
+        }
+    }
+    return (uint64_t)rl.rlim_cur;
+}
+
 void pd_fwd_close(pd_fwd_t *f)
 {
     if (f == NULL) {
@@ -333,9 +651,14 @@ void pd_fwd_close(pd_fwd_t *f)
     for (uint32_t i = 0; i < f->ls_count; i++) {
         fwd_listener_free(f->ls[i]);
     }
+    while (f->pairs != NULL) {
+        fwd_pair_free(f->pairs);
+    }
+    KUMO_ASSERT(atomic_load(&f->active) == 0);
     if (f->timer != NULL) {
         event_free(f->timer);
     }
     (void)pthread_mutex_destroy(&f->mu);
+    kumo_free(f->sources);
     kumo_free(f);
 }

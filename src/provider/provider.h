@@ -39,6 +39,13 @@ typedef struct kumo_provider_cfg {
     /* Leases (active or closing) plus open bids the daemon holds at most: it stops bidding
      * when they reach it, and never drops a lease it holds. 1..KUMO_PROVIDER_LEASE_COUNT_MAX. */
     uint32_t lease_count_max; /* KUMO_PROVIDER_LEASE_COUNT_MAX */
+    /* Network surfaces (docs/design.md §10: the forwarder, API connections, links). */
+    char peer_address_allow[256];    /* non-public peer addresses links may use: "" (none) */
+    uint32_t forward_connection_max; /* relayed at once, all workloads: 4096 */
+    uint32_t forward_connection_per_source_max; /* relayed at once per container: 256 */
+    uint32_t api_connection_max;                /* provider API connections: 128 */
+    uint32_t api_connection_per_addr_max;       /* per client address: 16 */
+    uint32_t api_request_timeout_ms; /* a whole request within this of accept/answer: 10000 */
 } kumo_provider_cfg_t;
 
 /* The daemon's lease table: every lease of this provider the node lists fits, so none is ever

@@ -4,7 +4,15 @@
  * provider's root CA (the one on chain); clients authenticate with a self-signed Ed25519
  * certificate whose key is their account key (tenants). The API checks who the caller is and
  * the request's shape; what the provider knows about leases and workloads comes from the
- * daemon through kumo_provider_api_backend_t, so the API never blocks on the node.
+ * daemon through kumo_provider_api_backend_t, whose blocking callbacks run on the API's worker
+ * threads, so the loop never blocks on the node, the runtime or a peer.
+ *
+ * Connections are counted from accept: at most connection_max, connection_per_addr_max per
+ * client address (IPv6 by /64); past a cap the oldest connection of that address (or of all)
+ * still waiting for its request is closed for the new one, and the new one is closed when
+ * every other is busy. A whole request (head and body) must arrive within request_timeout_ms
+ * of the accept or of the previous answer, or the connection is closed. At most job_max
+ * requests wait for a worker; past it the answer is 503 KUMO_ELIMIT.
  */
 #ifndef KUMO_PROVIDER_PROVIDER_API_H
 #define KUMO_PROVIDER_PROVIDER_API_H
@@ -74,7 +82,8 @@ typedef struct kumo_provider_api_backend {
                 uint32_t tail,
                 kumo_buf_t *out,
                 kumo_err_ctx_t *err);
-    /* Public provider info for GET /status (address, region, leases): new reference. */
+    /* Public provider info for GET /status (address, region, leases): new reference. Runs on
+     * the loop thread with ctx: must not block. */
     int (*info)(void *ctx, json_t **out, kumo_err_ctx_t *err);
     /* PUT .../links from the owner, after the checks of the route (well-formed, at most
      * KUMO_PROVIDER_LINK_COUNT_MAX, deployment known with a lease here): replace the
@@ -103,14 +112,24 @@ typedef struct kumo_provider_api_backend {
                     const char *what,
                     kumo_buf_t *out,
                     kumo_err_ctx_t *err);
+    /* Optional: the ctx every callback but info gets on API worker i (0..worker_count-1), so
+     * each worker has its own handles (node, runtime); called once per worker at open. NULL:
+     * they get ctx, from several worker threads at once. */
+    void *(*worker_ctx)(void *ctx, uint32_t worker_index);
 } kumo_provider_api_backend_t;
 
 typedef struct kumo_provider_api_cfg {
     const char *listen;           /* "host:port"; port 0 picks one */
     kumo_bytes_t server_cert_pem; /* issued by the provider root (chain: leaf then root) */
     const kumo_crypto_keypair_t *server_key;
-    uint32_t connection_max; /* default 128; requests on connections past it get 503 */
+    uint32_t connection_max;          /* 0: 128 */
+    uint32_t connection_per_addr_max; /* 0: 16 */
+    uint32_t request_timeout_ms;      /* 0: 10000 */
+    uint32_t worker_count;            /* 0: 2 (at most KUMO_PROVIDER_API_WORKER_MAX) */
+    uint32_t job_max;                 /* requests waiting for a worker; 0: 64 */
 } kumo_provider_api_cfg_t;
+
+#define KUMO_PROVIDER_API_WORKER_MAX 16u
 
 typedef struct kumo_provider_api kumo_provider_api_t;
 
@@ -122,5 +141,15 @@ KUMO_MUST_USE int kumo_provider_api_open(const kumo_provider_api_cfg_t *cfg,
 void kumo_provider_api_close(kumo_provider_api_t *api);
 /* The bound "host:port" (after port 0 was resolved). */
 const char *kumo_provider_api_listen_addr(const kumo_provider_api_t *api);
+
+/* Counters (loop thread): connections open now, closed past a cap, closed by the request
+ * deadline. */
+typedef struct kumo_provider_api_stats {
+    uint32_t connections;
+    uint64_t connections_refused;
+    uint64_t request_timeouts;
+    uint64_t jobs_refused;
+} kumo_provider_api_stats_t;
+void kumo_provider_api_stats(const kumo_provider_api_t *api, kumo_provider_api_stats_t *out);
 
 #endif

@@ -644,6 +644,7 @@ static void pd_forward_targets(kumo_provider_daemon_t *d,
             pd_fwd_target_t *t = &e->targets[e->target_count++];
             (void)snprintf(t->host, sizeof(t->host), "%s", host);
             t->port = (uint16_t)pd_u64(l, "host_port");
+            t->remote = true; /* the forwarder checks its address again */
         }
     }
 }

@@ -8,16 +8,23 @@
  */
 #include "helpers/testutil.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
 
 #include "codec/codec.h"
+#include "provider/api_int.h"
 #include "provider/provider_api.h"
 #include "tls/tls.h"
 
@@ -533,12 +540,9 @@ static void test_peer_delivery(void **state)
     kumo_buf_free(&out);
 }
 
-/* A second API without a links callback and room for one connection: links are 501; a
- * second connection while the first is open gets 503, and once the first is gone the next
- * one is served. */
-static void test_connection_limit_and_no_links(void **state)
+/* Opens a second API on the shared loop (paused while adding to it) with cfg's caps. */
+static kumo_provider_api_t *api_small_open(kumo_provider_api_cfg_t cfg, bool links)
 {
-    (void)state;
     kumo_crypto_keypair_t srv;
     key_of(2, &srv);
     kumo_crypto_keypair_t ca;
@@ -553,11 +557,11 @@ static void test_connection_limit_and_no_links(void **state)
                                       .manifest_accept = be_accept,
                                       .status = be_status,
                                       .logs = be_logs,
-                                      .info = be_info};
-    kumo_provider_api_cfg_t cfg = {.listen = "127.0.0.1:0",
-                                   .server_cert_pem = kumo_buf_bytes(&chain),
-                                   .server_key = &srv,
-                                   .connection_max = 1};
+                                      .info = be_info,
+                                      .links = links ? be_links : NULL};
+    cfg.listen = "127.0.0.1:0";
+    cfg.server_cert_pem = kumo_buf_bytes(&chain);
+    cfg.server_key = &srv;
     kumo_provider_api_t *small = NULL;
     /* The base is not shared between threads: pause the loop while adding to it. */
     loop_stop = 1;
@@ -566,6 +570,36 @@ static void test_connection_limit_and_no_links(void **state)
     loop_stop = 0;
     assert_int_equal(pthread_create(&loop_thread, NULL, loop_run, NULL), 0);
     kumo_buf_free(&chain);
+    return small;
+}
+
+static void api_small_close(kumo_provider_api_t *small)
+{
+    loop_stop = 1;
+    (void)pthread_join(loop_thread, NULL);
+    kumo_provider_api_close(small);
+    loop_stop = 0;
+    assert_int_equal(pthread_create(&loop_thread, NULL, loop_run, NULL), 0);
+}
+
+static kumo_provider_api_stats_t api_stats_of(kumo_provider_api_t *srv)
+{
+    loop_stop = 1; /* the counters are the loop's */
+    (void)pthread_join(loop_thread, NULL);
+    kumo_provider_api_stats_t st;
+    kumo_provider_api_stats(srv, &st);
+    loop_stop = 0;
+    assert_int_equal(pthread_create(&loop_thread, NULL, loop_run, NULL), 0);
+    return st;
+}
+
+/* A second API without a links callback and room for one connection: links are 501; a
+ * second connection while the first idles (kept alive) closes the first and is served. */
+static void test_connection_limit_and_no_links(void **state)
+{
+    (void)state;
+    kumo_provider_api_t *small =
+        api_small_open((kumo_provider_api_cfg_t){.connection_max = 1}, false);
     char path[256];
     (void)snprintf(path, sizeof(path), "/deployments/%s/7/links", owner_text);
     kumo_buf_t out;
@@ -576,30 +610,225 @@ static void test_connection_limit_and_no_links(void **state)
     assert_int_equal(curl_easy_perform(first), CURLE_OK);
     (void)curl_easy_getinfo(first, CURLINFO_RESPONSE_CODE, &st);
     assert_int_equal(st, 501);
-    /* first keeps its connection open. */
+    /* first keeps its connection open, idle: the cap closes it for the second. */
     CURL *second = call_make(small, "GET", "/status", 0, kumo_bytes_make(NULL, 0), &out);
     assert_int_equal(curl_easy_perform(second), CURLE_OK);
     (void)curl_easy_getinfo(second, CURLINFO_RESPONSE_CODE, &st);
-    assert_int_equal(st, 503);
+    assert_int_equal(st, 200);
     curl_easy_cleanup(second);
     curl_easy_cleanup(first);
-    uint64_t deadline = now_ms() + 10000u;
-    do {
-        CURL *third = call_make(small, "GET", "/status", 0, kumo_bytes_make(NULL, 0), &out);
-        st = 0;
-        if (curl_easy_perform(third) == CURLE_OK) {
-            (void)curl_easy_getinfo(third, CURLINFO_RESPONSE_CODE, &st);
-        }
-        curl_easy_cleanup(third);
-    } while (st != 200 && now_ms() < deadline);
-    assert_int_equal(st, 200);
+    assert_true(api_stats_of(small).connections_refused >= 1u);
     free(one);
     kumo_buf_free(&out);
+    api_small_close(small);
+}
+
+/* A raw TCP connection to srv (no TLS, nothing sent). */
+static int raw_dial(const kumo_provider_api_t *srv)
+{
+    const char *addr = kumo_provider_api_listen_addr(srv);
+    unsigned port = (unsigned)strtoul(strrchr(addr, ':') + 1, NULL, 10);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+/* How many of fds the server closed (EOF or reset). */
+static uint32_t raw_closed(const int *fds, uint32_t n)
+{
+    uint32_t closed = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        char c;
+        ssize_t r = recv(fds[i], &c, 1, MSG_DONTWAIT);
+        closed += r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ? 1u : 0u;
+    }
+    return closed;
+}
+
+static bool raw_wait_closed(const int *fds, uint32_t n, uint32_t want)
+{
+    uint64_t deadline = now_ms() + 60000u;
+    while (raw_closed(fds, n) < want && now_ms() < deadline) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        (void)nanosleep(&ts, NULL);
+    }
+    return raw_closed(fds, n) >= want;
+}
+
+/* Idle certificate-less connections: past connection_per_addr_max from one address the
+ * oldest idle ones are closed at once, an honest client is still served, and every idle one
+ * is closed by the request deadline. */
+static void test_idle_connections_capped_and_timed_out(void **state)
+{
+    (void)state;
+    kumo_provider_api_t *small = api_small_open(
+        (kumo_provider_api_cfg_t){.connection_per_addr_max = 2, .request_timeout_ms = 400}, true);
+    enum {
+        N = 6
+    };
+    int fds[N];
+    for (uint32_t i = 0; i < N; i++) {
+        fds[i] = raw_dial(small);
+    }
+    assert_true(raw_wait_closed(fds, N, N - 2u)); /* only 2 held */
+    kumo_buf_t out;
+    kumo_buf_init(&out, 1u << 20);
+    CURL *c = call_make(small, "GET", "/status", 0, kumo_bytes_make(NULL, 0), &out);
+    long st = 0;
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+    assert_int_equal(st, 200);
+    curl_easy_cleanup(c);
+    assert_true(raw_wait_closed(fds, N, N)); /* the deadline closed the rest */
+    kumo_provider_api_stats_t stats = api_stats_of(small);
+    assert_true(stats.connections_refused >= N - 2u);
+    assert_true(stats.request_timeouts >= 1u);
+    for (uint32_t i = 0; i < N; i++) {
+        (void)close(fds[i]);
+    }
+    kumo_buf_free(&out);
+    api_small_close(small);
+}
+
+/* A backend that blocks (a slow node) holds only its worker: the loop answers GET /status and
+ * the other worker answers another request meanwhile. */
+static volatile int status_hold;
+static volatile int status_waiting;
+
+static int be_status_slow(void *ctx,
+                          const uint8_t owner[KUMO_ADDRESS_BYTES],
+                          uint64_t dseq,
+                          json_t **out,
+                          kumo_err_ctx_t *err)
+{
+    uint64_t deadline = now_ms() + 60000u;
+    status_waiting = 1;
+    while (status_hold && now_ms() < deadline) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        (void)nanosleep(&ts, NULL);
+    }
+    return be_status(ctx, owner, dseq, out, err);
+}
+
+static void *slow_call_run(void *arg)
+{
+    char path[256];
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/status", owner_text);
+    kumo_buf_t out;
+    kumo_buf_init(&out, 1u << 20);
+    *(long *)arg = call("GET", path, 1, kumo_bytes_make(NULL, 0), &out);
+    kumo_buf_free(&out);
+    return NULL;
+}
+
+static void test_slow_backend_holds_only_its_worker(void **state)
+{
+    (void)state;
+    /* The shared API's backend, with status blocking until released. */
     loop_stop = 1;
     (void)pthread_join(loop_thread, NULL);
-    kumo_provider_api_close(small);
+    kumo_provider_api_close(api);
+    api = NULL;
+    kumo_crypto_keypair_t srv;
+    key_of(2, &srv);
+    kumo_crypto_keypair_t ca;
+    key_of(1, &ca);
+    kumo_buf_t chain;
+    kumo_buf_init(&chain, 2u * KUMO_TLS_PEM_BYTES_MAX);
+    assert_int_equal(kumo_tls_cert_issue(&ca, kumo_buf_bytes(&root_pem), srv.pubkey, "127.0.0.1",
+                                         30, &chain, NULL),
+                     0);
+    assert_int_equal(kumo_buf_append(&chain, root_pem.ptr, root_pem.len), 0);
+    kumo_provider_api_backend_t be = {.deployment_view = be_view,
+                                      .manifest_accept = be_accept,
+                                      .status = be_status_slow,
+                                      .logs = be_logs,
+                                      .info = be_info};
+    kumo_provider_api_cfg_t cfg = {.listen = "127.0.0.1:0",
+                                   .server_cert_pem = kumo_buf_bytes(&chain),
+                                   .server_key = &srv,
+                                   .worker_count = 2};
+    assert_int_equal(kumo_provider_api_open(&cfg, base, &be, &api, NULL), 0);
+    kumo_buf_free(&chain);
     loop_stop = 0;
     assert_int_equal(pthread_create(&loop_thread, NULL, loop_run, NULL), 0);
+    status_hold = 1;
+    status_waiting = 0;
+    long slow_status = 0;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, slow_call_run, &slow_status), 0);
+    uint64_t deadline = now_ms() + 60000u;
+    while (!status_waiting && now_ms() < deadline) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        (void)nanosleep(&ts, NULL);
+    }
+    assert_true(status_waiting);
+    kumo_buf_t out;
+    kumo_buf_init(&out, 1u << 20);
+    assert_int_equal(call("GET", "/status", 0, kumo_bytes_make(NULL, 0), &out), 200);
+    char path[256];
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/logs?workload=web", owner_text);
+    assert_int_equal(call("GET", path, 1, kumo_bytes_make(NULL, 0), &out), 200);
+    assert_int_equal(slow_status, 0); /* still waiting */
+    status_hold = 0;
+    (void)pthread_join(t, NULL);
+    assert_int_equal(slow_status, 200);
+    kumo_buf_free(&out);
+}
+
+/* A peer's endpoints answer: only a wanted (workload, port) on the peer's own public (or
+ * allowed) host is kept; one row per rule. */
+static void test_peer_endpoints_rules(void **state)
+{
+    (void)state;
+    static const kumo_provider_link_t wanted[1] = {{.workload = "db", .port = 7000}};
+#define EP(w, p, h, hp) \
+    "{\"workload\":\"" w "\",\"port\":" p ",\"host\":\"" h "\",\"host_port\":" hp "}"
+    static const struct {
+        const char *name;
+        const char *body;
+        const char *peer_host;
+        int want_rc;
+        size_t want_count;
+    } rows[] = {
+        {"kept", "{\"endpoints\":[" EP("db", "7000", "203.0.113.7", "32001") "]}", "203.0.113.7", 0,
+         1},
+        {"empty", "{\"endpoints\":[]}", "203.0.113.7", 0, 0},
+        {"loopback", "{\"endpoints\":[" EP("db", "7000", "127.0.0.1", "22") "]}", "127.0.0.1", 1,
+         0},
+        {"allowed loopback", "{\"endpoints\":[" EP("db", "7000", "10.0.0.9", "7000") "]}",
+         "10.0.0.9", 0, 1},
+        {"not the peer's host", "{\"endpoints\":[" EP("db", "7000", "198.51.100.1", "32001") "]}",
+         "203.0.113.7", 1, 0},
+        {"private", "{\"endpoints\":[" EP("db", "7000", "192.168.0.1", "32001") "]}", "192.168.0.1",
+         1, 0},
+        {"not its workload", "{\"endpoints\":[" EP("web", "7000", "203.0.113.7", "32001") "]}",
+         "203.0.113.7", 1, 0},
+        {"not that port", "{\"endpoints\":[" EP("db", "7001", "203.0.113.7", "32001") "]}",
+         "203.0.113.7", 1, 0},
+        {"host port 0", "{\"endpoints\":[" EP("db", "7000", "203.0.113.7", "0") "]}", "203.0.113.7",
+         1, 0},
+        {"host port 65536", "{\"endpoints\":[" EP("db", "7000", "203.0.113.7", "65536") "]}",
+         "203.0.113.7", 1, 0},
+        {"a name", "{\"endpoints\":[" EP("db", "7000", "dc.example", "32001") "]}", "dc.example", 1,
+         0},
+        {"not an object", "[]", "203.0.113.7", KUMO_EDECODE, 0},
+        {"no endpoints", "{}", "203.0.113.7", KUMO_EDECODE, 0},
+        {"truncated", "{\"endpoints\":[", "203.0.113.7", KUMO_EDECODE, 0},
+    };
+#undef EP
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        kumo_provider_link_t out[4];
+        size_t count = 9;
+        int rc = kumo_provider_peer_endpoints_parse((const uint8_t *)rows[i].body,
+                                                    strlen(rows[i].body), rows[i].peer_host,
+                                                    "10.0.0.9", wanted, 1, out, 4, &count, NULL);
+        if (rc != rows[i].want_rc || count != rows[i].want_count) {
+            fail_msg("%s: rc %d count %zu", rows[i].name, rc, count);
+        }
+    }
 }
 
 int main(void)
@@ -613,6 +842,9 @@ int main(void)
         cmocka_unit_test(test_unknown_routes),
         cmocka_unit_test(test_peer_delivery),
         cmocka_unit_test(test_connection_limit_and_no_links),
+        cmocka_unit_test(test_idle_connections_capped_and_timed_out),
+        cmocka_unit_test(test_slow_backend_holds_only_its_worker),
+        cmocka_unit_test(test_peer_endpoints_rules),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -3,7 +3,10 @@
  * behind it, a table replaced from another thread the way the daemon does. Shown: bytes go
  * both ways unchanged (also 4 MiB, past the backpressure bound), targets are used round
  * robin, an entry without targets accepts and closes, a removed entry stops listening, a
- * half-closed client still gets its answer, and only the allowed sources are relayed.
+ * half-closed client still gets its answer, and only the allowed sources are relayed. The
+ * caps: past connection_per_source_max a source's connections are closed at once (and a slot
+ * freed is usable again); a remote target whose address is not public (nor allowed) is never
+ * dialled. The address rule itself is table-driven.
  */
 #include "helpers/testutil.h"
 
@@ -102,7 +105,7 @@ static int setup(void **state)
 {
     (void)state;
     base = event_base_new();
-    if (base == NULL || pd_fwd_open(base, &fwd, NULL) != 0) {
+    if (base == NULL || pd_fwd_open(base, NULL, &fwd, NULL) != 0) {
         return -1;
     }
     echo_start(&echo_a);
@@ -296,6 +299,191 @@ static void test_sources_only(void **state)
     (void)close(fd);
 }
 
+static void test_address_allowed_table(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *host;
+        const char *allow;
+        bool want;
+    } rows[] = {
+        {"203.0.113.7", "", true},
+        {"8.8.8.8", NULL, true},
+        {"2001:4860::8888", "", true},
+        {"::ffff:8.8.8.8", "", true},
+        {"127.0.0.1", "", false},
+        {"127.255.255.254", "", false},
+        {"0.0.0.0", "", false},
+        {"10.88.0.5", "", false},
+        {"172.16.0.1", "", false},
+        {"172.31.255.255", "", false},
+        {"172.32.0.1", "", true},
+        {"192.168.1.1", "", false},
+        {"169.254.169.254", "", false},
+        {"100.64.0.1", "", false},
+        {"100.128.0.1", "", true},
+        {"198.18.0.1", "", false},
+        {"192.0.0.8", "", false},
+        {"224.0.0.1", "", false},
+        {"255.255.255.255", "", false},
+        {"240.0.0.1", "", false},
+        {"::", "", false},
+        {"::1", "", false},
+        {"::ffff:127.0.0.1", "", false},
+        {"::ffff:10.0.0.1", "", false},
+        {"fd00::1", "", false},
+        {"fe80::1", "", false},
+        {"ff02::1", "", false},
+        {"localhost", "", false},
+        {"example.com", "example.com", false},
+        {"", "", false},
+        {"127.0.0.1", "127.0.0.1", true},
+        {"127.0.0.1", "10.0.0.1,127.0.0.1", true},
+        {"127.0.0.2", "127.0.0.1", false},
+        {"::1", "0:0::1", true},
+        {"10.0.0.1", "127.0.0.1", false},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        if (pd_fwd_address_allowed(rows[i].host, rows[i].allow) != rows[i].want) {
+            fail_msg("%s allow '%s': want %d", rows[i].host,
+                     rows[i].allow != NULL ? rows[i].allow : "(null)", rows[i].want);
+        }
+    }
+    static const struct {
+        const char *allow;
+        bool want;
+    } lists[] = {
+        {"", true},
+        {"127.0.0.1", true},
+        {"127.0.0.1,::1", true},
+        {"127.0.0.1,", false},
+        {",", false},
+        {"a.b", false},
+        {"127.0.0.1 ", false},
+        {"1.2.3.4/8", false},
+        {"127.0.0.1,,::1", false},
+    };
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        if (pd_fwd_allow_list_is_valid(lists[i].allow) != lists[i].want) {
+            fail_msg("allow list '%s': want %d", lists[i].allow, lists[i].want);
+        }
+    }
+}
+
+/* A second forwarder with caps, opened on the shared loop (paused while adding to it). */
+static pd_fwd_t *fwd_small_open(const pd_fwd_cfg_t *cfg)
+{
+    loop_stop = 1;
+    (void)pthread_join(loop_thread, NULL);
+    pd_fwd_t *f = NULL;
+    assert_int_equal(pd_fwd_open(base, cfg, &f, NULL), 0);
+    loop_stop = 0;
+    assert_int_equal(pthread_create(&loop_thread, NULL, loop_run, NULL), 0);
+    return f;
+}
+
+static void fwd_small_close(pd_fwd_t *f)
+{
+    loop_stop = 1;
+    (void)pthread_join(loop_thread, NULL);
+    pd_fwd_close(f);
+    loop_stop = 0;
+    assert_int_equal(pthread_create(&loop_thread, NULL, loop_run, NULL), 0);
+}
+
+/* One entry of f on 127.0.0.1:port to echo_a (remote or not), from 127.0.0.1. */
+static void small_set(pd_fwd_t *f, unsigned port, bool remote)
+{
+    pd_fwd_entry_t e;
+    memset(&e, 0, sizeof(e));
+    (void)snprintf(e.ip, sizeof(e.ip), "127.0.0.1");
+    (void)snprintf(e.sources[0], sizeof(e.sources[0]), "127.0.0.1");
+    e.source_count = 1;
+    e.port = (uint16_t)port;
+    (void)snprintf(e.targets[0].host, sizeof(e.targets[0].host), "127.0.0.1");
+    e.targets[0].port = (uint16_t)echo_a.port;
+    e.targets[0].remote = remote;
+    e.target_count = 1;
+    pd_fwd_set(f, &e, 1);
+    for (int i = 0; i < 100 && pd_fwd_listening(f) != 1; i++) {
+        pause_ms(20);
+    }
+    pause_ms(2 * PD_FWD_SYNC_MS);
+    assert_int_equal(pd_fwd_listening(f), 1);
+}
+
+/* Whether a connection to port is relayed (the echo's tag comes back). */
+static int dial_relayed(unsigned port, bool *relayed)
+{
+    int fd = dial(port);
+    assert_true(fd >= 0);
+    char c = 0;
+    *relayed = read(fd, &c, 1) == 1 && c == 'A';
+    return fd;
+}
+
+static void test_cap_per_source(void **state)
+{
+    (void)state;
+    pd_fwd_cfg_t cfg = {.connection_per_source_max = 2};
+    pd_fwd_t *f = fwd_small_open(&cfg);
+    unsigned port = kumo_test_free_port();
+    small_set(f, port, false);
+    int fds[4];
+    bool first = false;
+    fds[0] = dial_relayed(port, &first);
+    assert_true(first);
+    fds[1] = dial(port); /* relayed too; the echo serves it once the first is gone */
+    assert_true(fds[1] >= 0);
+    for (int i = 2; i < 4; i++) { /* past the cap: closed at once */
+        fds[i] = dial(port);
+        assert_true(fds[i] >= 0);
+        assert_int_equal(read(fds[i], &(char){0}, 1), 0);
+    }
+    assert_int_equal(pd_fwd_capped(f), 2u);
+    assert_int_equal(pd_fwd_active(f), 2u);
+    (void)close(fds[0]);
+    assert_true(read(fds[1], &(char){0}, 1) == 1); /* the second is relayed now */
+    (void)close(fds[1]);
+    for (int i = 0; i < 100 && pd_fwd_active(f) != 0; i++) {
+        pause_ms(20);
+    }
+    assert_int_equal(pd_fwd_active(f), 0u);
+    bool again = false;
+    int fd = dial_relayed(port, &again); /* the freed slots are usable again */
+    assert_true(again);
+    (void)close(fd);
+    (void)close(fds[2]);
+    (void)close(fds[3]);
+    fwd_small_close(f);
+}
+
+static void test_remote_target_not_public(void **state)
+{
+    (void)state;
+    pd_fwd_cfg_t cfg = {.connection_per_source_max = 8};
+    pd_fwd_t *f = fwd_small_open(&cfg);
+    unsigned port = kumo_test_free_port();
+    small_set(f, port, true); /* 127.0.0.1 at "another provider": not followed */
+    bool relayed = true;
+    int fd = dial_relayed(port, &relayed);
+    assert_false(relayed);
+    (void)close(fd);
+    assert_int_equal(pd_fwd_relayed(f), 0u);
+    fwd_small_close(f);
+    (void)snprintf(cfg.peer_address_allow, sizeof(cfg.peer_address_allow), "127.0.0.1");
+    f = fwd_small_open(&cfg);
+    port = kumo_test_free_port();
+    small_set(f, port, true); /* allowed explicitly */
+    fd = dial_relayed(port, &relayed);
+    assert_true(relayed);
+    (void)close(fd);
+    fwd_small_close(f);
+    pd_fwd_t *bad = NULL;
+    (void)snprintf(cfg.peer_address_allow, sizeof(cfg.peer_address_allow), "not-an-address");
+    assert_int_equal(pd_fwd_open(base, &cfg, &bad, NULL), KUMO_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +491,9 @@ int main(void)
         cmocka_unit_test(test_big_and_half_closed),
         cmocka_unit_test(test_no_targets_and_removal),
         cmocka_unit_test(test_sources_only),
+        cmocka_unit_test(test_address_allowed_table),
+        cmocka_unit_test(test_cap_per_source),
+        cmocka_unit_test(test_remote_target_not_public),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,367 @@
+/*
+ * api_route.c - the provider API's routes (docs/provider-api.md) as plain functions of a
+ * copied request (pd_api_rq_t) to a reply (pd_api_reply_t): they check who calls and what is
+ * sent in the documented order and ask the daemon through the backend. They run on the API's
+ * worker threads (api.c), so a slow node or runtime never stalls the API's event loop (TLS,
+ * every other client, the forwarder); they touch no libevent object. The path and links
+ * parsers are exposed for their fuzz targets (api_int.h).
+ */
+#include "provider/api_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "codec/codec.h"
+
+/* ---- replies ---- */
+
+static void api_json(pd_api_reply_t *out, int status, json_t *body)
+{
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    kumo_buf_reset(&out->body);
+    out->content_type = "application/json";
+    if (text == NULL || kumo_buf_append(&out->body, text, strlen(text)) != 0 ||
+        kumo_buf_append(&out->body, "\n", 1) != 0) {
+        out->status = 500;
+        kumo_buf_reset(&out->body);
+    } else {
+        out->status = status;
+    }
+    free(text);
+}
+
+void pd_api_reply_error(pd_api_reply_t *out, int status, int code, const char *detail)
+{
+    api_json(out, status,
+             json_pack("{s:{s:i, s:s, s:s, s:s}}", "error", "code", code, "name",
+                       kumo_err_name(code), "message", kumo_err_msg(code), "detail", detail));
+}
+
+static void api_bytes(pd_api_reply_t *out, const char *content_type, const kumo_buf_t *b)
+{
+    kumo_buf_reset(&out->body);
+    if (b->len > 0 && kumo_buf_append(&out->body, b->ptr, b->len) != 0) {
+        pd_api_reply_error(out, 500, KUMO_ENOMEM, "answer too large");
+        return;
+    }
+    out->status = 200;
+    out->content_type = content_type;
+}
+
+/* "/deployments/<owner>/<dseq>/<leaf>" into its parts. */
+bool kumo_provider_api_path_parse(const char *path,
+                                  uint8_t owner[KUMO_ADDRESS_BYTES],
+                                  uint64_t *dseq,
+                                  char *leaf,
+                                  size_t leaf_cap)
+{
+    static const char prefix[] = "/deployments/";
+    if (strncmp(path, prefix, sizeof(prefix) - 1u) != 0) {
+        return false;
+    }
+    char buf[256];
+    if (snprintf(buf, sizeof(buf), "%s", path + sizeof(prefix) - 1u) >= (int)sizeof(buf)) {
+        return false;
+    }
+    char *q = strchr(buf, '?');
+    if (q != NULL) {
+        *q = '\0';
+    }
+    char *save = NULL;
+    char *o = strtok_r(buf, "/", &save);
+    char *d = strtok_r(NULL, "/", &save);
+    char *l = strtok_r(NULL, "/", &save);
+    char *end = NULL;
+    if (o == NULL || d == NULL || l == NULL || strtok_r(NULL, "/", &save) != NULL ||
+        kumo_codec_address_decode(o, owner, NULL) < 0 || d[0] < '0' || d[0] > '9') {
+        return false;
+    }
+    *dseq = strtoull(d, &end, 10);
+    return end != NULL && *end == '\0' && snprintf(leaf, leaf_cap, "%s", l) < (int)leaf_cap;
+}
+
+/* ---- routes ---- */
+
+/* The checks an upload shares, in the documented order: the body within max (413), then a
+ * deployment of the owner's with a lease here (404). False when it answered. */
+static bool api_body_and_view(const pd_api_ctx_t *c,
+                              const pd_api_rq_t *rq,
+                              pd_api_reply_t *out,
+                              size_t max,
+                              const char *too_big,
+                              kumo_provider_deployment_view_t *view)
+{
+    if (rq->body.len > max) {
+        pd_api_reply_error(out, 413, KUMO_ELIMIT, too_big);
+        return false;
+    }
+    kumo_err_ctx_t err = {0};
+    if (c->be->deployment_view(c->ctx, rq->owner, rq->dseq, view, &err) < 0 || !view->known ||
+        !view->has_lease) {
+        pd_api_reply_error(out, 404, KUMO_ENOTFOUND, "no deployment of yours with a lease here");
+        return false;
+    }
+    return true;
+}
+
+/* PUT .../manifest: the checks of docs/provider-api.md, in that order. */
+static void api_manifest(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
+{
+    if (memcmp(rq->caller, rq->owner, KUMO_ADDRESS_BYTES) != 0) {
+        pd_api_reply_error(out, 403, KUMO_EUNAUTH,
+                           "only the deployment's owner may send its manifest");
+        return;
+    }
+    kumo_provider_deployment_view_t view = {0};
+    if (!api_body_and_view(c, rq, out, KUMO_PROVIDER_MANIFEST_BYTES_MAX, "manifest over 1 MiB",
+                           &view)) {
+        return;
+    }
+    kumo_err_ctx_t err = {0};
+    kumo_bytes_t manifest = rq->body.len > 0 ? rq->body : kumo_bytes_make((const uint8_t *)"", 0);
+    uint8_t root[KUMO_CRYPTO_HASH_BYTES];
+    if (kumo_crypto_merkle_root(manifest, root) < 0 ||
+        memcmp(root, view.version, sizeof(root)) != 0) {
+        pd_api_reply_error(out, 409, KUMO_EMISMATCH,
+                           "the manifest's root is not the deployment's version");
+        return;
+    }
+    ProtobufCMessage *m = NULL;
+    if (kumo_codec_unpack(&kumo__manifest__descriptor, manifest, KUMO_PROVIDER_MANIFEST_BYTES_MAX,
+                          &m, &err) < 0) {
+        pd_api_reply_error(out, 422, KUMO_EDECODE, err.detail);
+        return;
+    }
+    kumo_codec_free(m);
+    int rc = c->be->manifest_accept(c->ctx, rq->owner, rq->dseq, manifest, &err);
+    if (rc < 0) {
+        /* A manifest that breaks the lease is the client's (422, with the rule); the daemon
+         * failing to ask the node or to store is ours (500). */
+        int status = rc == KUMO_EIO || rc == KUMO_ENOMEM ? 500 : 422;
+        pd_api_reply_error(out, status, rc, err.detail);
+        return;
+    }
+    char hex[2 * KUMO_CRYPTO_HASH_BYTES + 1];
+    if (kumo_codec_hex_encode(kumo_bytes_make(root, sizeof(root)), hex, sizeof(hex)) < 0) {
+        hex[0] = '\0';
+    }
+    api_json(out, 200, json_pack("{s:s, s:b}", "version", hex, "accepted", 1));
+}
+
+static void api_logs(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
+{
+    struct evkeyvalq q;
+    if (rq->query[0] == '\0' || evhttp_parse_query_str(rq->query, &q) != 0) {
+        pd_api_reply_error(out, 400, KUMO_EDECODE, "logs need ?workload=NAME[&tail=N]");
+        return;
+    }
+    const char *t = evhttp_find_header(&q, "tail");
+    const char *w = evhttp_find_header(&q, "workload");
+    unsigned long v = t != NULL ? strtoul(t, NULL, 10) : 100u;
+    uint32_t tail = (uint32_t)(v > 0 && v <= KUMO_PROVIDER_LOG_TAIL_MAX ? v : 100u);
+    kumo_buf_t logs;
+    kumo_buf_init(&logs, 16u * 1024u * 1024u);
+    kumo_err_ctx_t err = {0};
+    int rc = c->be->logs(c->ctx, rq->owner, rq->dseq, w != NULL ? w : "", tail, &logs, &err);
+    evhttp_clear_headers(&q);
+    if (rc < 0) {
+        pd_api_reply_error(out, rc == KUMO_ENOTFOUND ? 404 : 500, rc, err.detail);
+    } else {
+        api_bytes(out, "text/plain", &logs);
+    }
+    kumo_buf_free(&logs);
+}
+
+/* ---- links ---- */
+
+static bool api_link_name_ok(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > KUMO_NAME_BYTES_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool api_link_host_ok(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > KUMO_PROVIDER_HOST_BYTES_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.' || c == ':')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool api_link_port(const json_t *j, uint32_t *out)
+{
+    if (!json_is_integer(j) || json_integer_value(j) < 1 || json_integer_value(j) > 65535) {
+        return false;
+    }
+    *out = (uint32_t)json_integer_value(j);
+    return true;
+}
+
+static int
+api_link_parse(const json_t *item, size_t i, kumo_provider_link_t *l, kumo_err_ctx_t *err)
+{
+    const char *w = json_string_value(json_object_get(item, "workload"));
+    const char *h = json_string_value(json_object_get(item, "host"));
+    KUMO_ENSURE(json_is_object(item) && json_object_size(item) == 4, err, KUMO_EDECODE,
+                "links[%zu]: expected an object with workload, port, host, host_port", i);
+    KUMO_ENSURE(w != NULL && api_link_name_ok(w), err, KUMO_EDECODE,
+                "links[%zu].workload: expected a workload name", i);
+    KUMO_ENSURE(h != NULL && api_link_host_ok(h), err, KUMO_EDECODE,
+                "links[%zu].host: expected a host name or IP address", i);
+    KUMO_ENSURE(api_link_port(json_object_get(item, "port"), &l->port) &&
+                    api_link_port(json_object_get(item, "host_port"), &l->host_port),
+                err, KUMO_EDECODE, "links[%zu]: port and host_port must be 1..65535", i);
+    (void)snprintf(l->workload, sizeof(l->workload), "%s", w);
+    (void)snprintf(l->host, sizeof(l->host), "%s", h);
+    return 0;
+}
+
+int kumo_provider_api_links_parse(const uint8_t *body,
+                                  size_t len,
+                                  kumo_provider_link_t *out,
+                                  size_t *count_out,
+                                  kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(out != NULL && count_out != NULL);
+    KUMO_ASSERT(body != NULL || len == 0);
+    *count_out = 0;
+    KUMO_ENSURE(len <= KUMO_PROVIDER_LINKS_BYTES_MAX, err, KUMO_ELIMIT, "links over %u bytes",
+                KUMO_PROVIDER_LINKS_BYTES_MAX);
+    json_error_t jerr;
+    json_t *j = len > 0 ? json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    const json_t *arr = json_object_get(j, "links");
+    int rc = 0;
+    if (!json_is_object(j) || json_object_size(j) != 1 || !json_is_array(arr)) {
+        rc = kumo_err_set(err, KUMO_EDECODE, "expected {\"links\": [...]}");
+    } else if (json_array_size(arr) > KUMO_PROVIDER_LINK_COUNT_MAX) {
+        rc = kumo_err_set(err, KUMO_ELIMIT, "%zu links, at most %u", json_array_size(arr),
+                          KUMO_PROVIDER_LINK_COUNT_MAX);
+    }
+    for (size_t i = 0; rc == 0 && i < json_array_size(arr); i++) {
+        rc = api_link_parse(json_array_get(arr, i), i, &out[i], err);
+        *count_out = rc == 0 ? i + 1 : 0;
+    }
+    json_decref(j);
+    KUMO_ASSERT(*count_out <= KUMO_PROVIDER_LINK_COUNT_MAX);
+    return rc;
+}
+
+/* PUT .../links (the caller is the owner): in the order of docs/provider-api.md. */
+static void api_links(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
+{
+    if (c->be->links == NULL) {
+        pd_api_reply_error(out, 501, KUMO_EINVAL, "this provider does not take links yet");
+        return;
+    }
+    kumo_provider_deployment_view_t view = {0};
+    if (!api_body_and_view(c, rq, out, KUMO_PROVIDER_LINKS_BYTES_MAX, "links over 64 KiB", &view)) {
+        return;
+    }
+    kumo_err_ctx_t err = {0};
+    kumo_provider_link_t *links = kumo_calloc(KUMO_PROVIDER_LINK_COUNT_MAX, sizeof(*links));
+    size_t count = 0;
+    int rc = links == NULL
+                 ? kumo_err_set(&err, KUMO_ENOMEM, "links")
+                 : kumo_provider_api_links_parse(rq->body.ptr, rq->body.len, links, &count, &err);
+    if (rc == 0) {
+        rc = c->be->links(c->ctx, rq->owner, rq->dseq, links, count, &err);
+        rc = rc < 0 && err.code == 0 ? kumo_err_set(&err, rc, "links refused") : rc;
+    }
+    kumo_free(links);
+    if (rc < 0) {
+        int status = rc == KUMO_ELIMIT      ? 413
+                     : rc == KUMO_EDECODE   ? 400
+                     : rc == KUMO_EINVAL    ? 422
+                     : rc == KUMO_ENOTFOUND ? 404
+                                            : 500;
+        pd_api_reply_error(out, status, rc, err.detail);
+        return;
+    }
+    api_json(out, 200, json_pack("{s:I}", "links", (json_int_t)count));
+}
+
+/* GET .../manifest or .../endpoints (owner or a peer provider of the deployment). */
+static void api_peer_get(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
+{
+    kumo_buf_t b;
+    kumo_buf_init(&b, KUMO_PROVIDER_MANIFEST_BYTES_MAX);
+    kumo_err_ctx_t err = {0};
+    if (c->be->peer_get == NULL ||
+        c->be->peer_get(c->ctx, rq->caller, rq->owner, rq->dseq, rq->leaf, &b, &err) < 0) {
+        pd_api_reply_error(out, 404, KUMO_ENOTFOUND, "nothing of this deployment for you here");
+    } else {
+        api_bytes(out,
+                  strcmp(rq->leaf, "manifest") == 0 ? "application/octet-stream"
+                                                    : "application/json",
+                  &b);
+    }
+    kumo_buf_free(&b);
+}
+
+static void api_status(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
+{
+    json_t *st = NULL;
+    kumo_err_ctx_t err = {0};
+    int rc = c->be->status(c->ctx, rq->owner, rq->dseq, &st, &err);
+    if (rc < 0) {
+        pd_api_reply_error(out, rc == KUMO_ENOTFOUND ? 404 : 500, rc, err.detail);
+    } else {
+        api_json(out, 200, st);
+    }
+}
+
+bool pd_api_rq_parse(pd_api_rq_t *rq)
+{
+    return kumo_provider_api_path_parse(rq->path, rq->owner, &rq->dseq, rq->leaf, sizeof(rq->leaf));
+}
+
+void pd_api_route(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
+{
+    KUMO_ASSERT(c != NULL && c->be != NULL);
+    KUMO_ASSERT(rq != NULL && out != NULL);
+    bool get = !rq->put;
+    if (!rq->has_caller) {
+        pd_api_reply_error(out, 401, KUMO_EUNAUTH,
+                           "a client certificate made from your account key is required");
+    } else if (!rq->path_ok) {
+        pd_api_reply_error(out, 400, KUMO_EDECODE, "expected /deployments/<owner>/<dseq>/<what>");
+    } else if (strcmp(rq->leaf, "manifest") == 0 && rq->put) {
+        api_manifest(c, rq, out);
+    } else if ((strcmp(rq->leaf, "manifest") == 0 || strcmp(rq->leaf, "endpoints") == 0) && get) {
+        api_peer_get(c, rq, out);
+    } else if (memcmp(rq->caller, rq->owner, KUMO_ADDRESS_BYTES) != 0) {
+        pd_api_reply_error(out, 403, KUMO_EUNAUTH, "only the deployment's owner may read it");
+    } else if (strcmp(rq->leaf, "status") == 0 && get) {
+        api_status(c, rq, out);
+    } else if (strcmp(rq->leaf, "logs") == 0 && get) {
+        api_logs(c, rq, out);
+    } else if (strcmp(rq->leaf, "links") == 0 && rq->put) {
+        api_links(c, rq, out);
+    } else {
+        pd_api_reply_error(out, 404, KUMO_ENOTFOUND, "no such route");
+    }
+    KUMO_ASSERT(out->status >= 200 && out->status < 600);
+}

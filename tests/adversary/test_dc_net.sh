@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# test_dc_net.sh - the provider daemon's network surfaces against a hostile tenant and its
+# workloads, with real processes: a kumo node (1 validator, 200 ms blocks), a private podman
+# API service, two provider daemons (east: us-east, west: us-west) and the tenant's
+# `kumo deploy` of examples/webapp/stack.yml (web at east reaches db at west through east's
+# forwarder). The attacker is this script: it acts as the tenant (its client certificate) and
+# as a workload (it enters the web container's network namespace with nsenter, so its
+# connections come from the container's address).
+#
+# Shown:
+#   1. links: the tenant points db's link at a service on the host's loopback, at the db
+#      container's own address (another network's container) and at a private address: each
+#      PUT is refused (422) and nothing is stored; the workload never reaches the host's
+#      service through the forwarder; the honest link (west's published port) is taken.
+#   2. forwarder caps: the workload opens 600 connections through the forwarder: at most
+#      forward_connection_per_source_max (64 here) are relayed, the rest closed at once, and
+#      the provider API still answers the tenant's status; the daemon started with a soft
+#      open-files limit of 1024 (as this script sets it) raised it.
+#   3. the provider API: 200 certificate-less idle connections from one address: at most
+#      api_connection_per_addr_max (8 here) are held, an honest tenant is still served, and
+#      the idle ones are closed by the request deadline (api_request_timeout_ms, 2 s here).
+# Every container and network of this run's providers is removed on exit, pass or fail.
+#
+# Usage: tests/adversary/test_dc_net.sh path/to/kumo   (KUMO_E2E_KEEP=1 keeps the files;
+# KUMO_ADV_KEEP_GOING=1 runs every check and fails at the end, to see each one on old code)
+set -euo pipefail
+
+kumo=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/kumo-adv-dcnet-XXXXXX")
+# shellcheck source=../../tools/localdc.sh
+. "$root/tools/localdc.sh"
+localdc_init "$work" "$kumo"
+tenant_home=$LOCALDC_TN/tenant
+checks=0
+secret_pid=
+
+k() { "$kumo" "$@" --home "$tenant_home"; }
+log() { printf 'dc_net: %s\n' "$*"; }
+fail() {
+    echo "dc_net: FAILED: $*" >&2
+    exit 1
+}
+failed=0
+check() { # check DESCRIPTION COMMAND... (KUMO_ADV_KEEP_GOING=1: report and go on)
+    local what=$1
+    shift
+    checks=$((checks + 1))
+    if ! "$@"; then
+        [ "${KUMO_ADV_KEEP_GOING:-0}" = 1 ] || fail "$what"
+        failed=$((failed + 1))
+        log "not ok $checks - $what"
+        return 0
+    fi
+    log "ok $checks - $what"
+}
+on_exit() {
+    local rc=$?
+    [ -z "$secret_pid" ] || kill "$secret_pid" 2>/dev/null || true
+    [ $rc -eq 0 ] || localdc_logs
+    localdc_cleanup
+    if grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$work"/*.log \
+        "$LOCALDC_TN"/node*/node.log 2>/dev/null; then
+        echo "dc_net: FAILED: a sanitizer report in the logs above" >&2
+        rc=1
+    fi
+    if [ $rc -eq 0 ] && [ "${KUMO_E2E_KEEP:-0}" != 1 ]; then
+        rm -rf "$work"
+    else
+        echo "dc_net: files kept in $work" >&2
+    fi
+    exit $rc
+}
+trap on_exit EXIT
+wait_or_fail() { wait_for "$@" || fail "$2"; }
+
+# The common default soft limit: a daemon that needs more must raise it itself.
+ulimit -Sn 1024
+
+# ---- set-up ----
+"$root/tools/images.sh" >/dev/null
+localdc_podman_start
+localdc_testnet_start 1 200
+caps='s/^forward_connection_per_source_max: .*/forward_connection_per_source_max: 64/;
+s/^api_connection_per_addr_max: .*/api_connection_per_addr_max: 8/;
+s/^api_request_timeout_ms: .*/api_request_timeout_ms: 2000/'
+localdc_provider_add east us-east "" "$caps"
+localdc_provider_add west us-west "" "$caps"
+tenant=$(k keys show tenant --address)
+cp "$root/examples/webapp/stack.yml" "$work/stack.yml"
+k deploy create "$work/stack.yml" --from tenant --timeout 120 >"$work/create.out" 2>&1 ||
+    { cat "$work/create.out"; fail "kumo deploy create"; }
+ids_of() { podman_remote ps -q --filter "label=kumo.provider=$1" --filter status=running | sort; }
+web0=$(ids_of "${DC_ADDR[east]}" | sed -n 1p)
+db0=$(ids_of "${DC_ADDR[west]}" | sed -n 1p)
+[ -n "$web0" ] && [ -n "$db0" ] || fail "the webapp's containers do not run"
+web_pid=$(podman_remote inspect --format '{{.State.Pid}}' "$web0")
+gw=$(podman_remote inspect --format '{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}' "$web0")
+db_ip=$(podman_remote inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$db0")
+db_port=$(podman_remote ps --filter "id=$db0" --format '{{.Ports}}' | sed -n 's/.*:\([0-9]*\)->7000.*/\1/p')
+dseq=$(k query leases --provider "${DC_ADDR[east]}" --state active --output json |
+    tr -d '\n ' | grep -o '"dseq":"\?[0-9]*' | sed -n 1p | grep -o '[0-9]*$')
+api_east=$(awk '$1 == "api_listen:" { gsub(/"/, "", $2); print $2 }' "$LOCALDC_TN/east/config.yaml")
+log "web $web0 (pid $web_pid, gateway $gw), db $db0 ($db_ip, published $db_port), dseq $dseq"
+in_web() { nsenter -t "$web_pid" -n "$@"; }
+counts() { in_web curl -fs --max-time 3 "http://$gw:7000/incr" | grep -q '^[0-9]'; }
+wait_or_fail 30 "web to reach db through east's forwarder" counts
+check "the workload reaches db at west through the forwarder" counts
+
+# The tenant's client certificate, as kumo deploy makes it (from its exported seed).
+seed=$(k keys export tenant --unsafe-export-seed | tr -d '\n')
+{
+    echo "-----BEGIN PRIVATE KEY-----"
+    printf '%b' "$(echo "302e020100300506032b657004220420$seed" | sed 's/../\\x&/g')" | base64 -w0
+    printf '\n%s\n' "-----END PRIVATE KEY-----"
+} >"$work/tenant.key"
+chmod 600 "$work/tenant.key"
+openssl req -x509 -new -key "$work/tenant.key" -subj /CN=tenant -days 1 -out "$work/tenant.crt" 2>/dev/null
+api() { # api METHOD PATH [BODY]: prints the HTTP status of the tenant's request to east
+    local body=()
+    [ $# -lt 3 ] || body=(--data-binary "$3" -H 'Content-Type: application/json')
+    curl -s -o "$work/api.out" -w '%{http_code}' --max-time 20 --cacert "$LOCALDC_TN/east/ca.crt" \
+        --cert "$work/tenant.crt" --key "$work/tenant.key" -X "$1" "${body[@]}" "https://$api_east$2" || true
+}
+links_path=/deployments/$tenant/$dseq/links
+link() { printf '{"links":[{"workload":"db","port":7000,"host":"%s","host_port":%s}]}' "$1" "$2"; }
+
+# ---- 1. links only to what the chain says ----
+mkdir -p "$work/www"
+echo "host secret" >"$work/www/index.html"
+secret_port=$((LOCALDC_BASE + 290))
+busybox httpd -f -p "127.0.0.1:$secret_port" -h "$work/www" &
+secret_pid=$!
+wait_for 10 "the host's service" curl -fs "http://127.0.0.1:$secret_port/"
+links_file=$LOCALDC_TN/east/deployments/$tenant-$dseq.links
+before=$(cat "$links_file")
+check "a link to the host's loopback service is refused (422)" test "$(api PUT "$links_path" "$(link 127.0.0.1 "$secret_port")")" = 422
+reached_secret() { in_web curl -s --max-time 1 "http://$gw:7000/" 2>/dev/null | grep -q "host secret"; }
+never_secret() { # polls for 3 s: the forwarder must never take the workload to the host's service
+    local end=$((SECONDS + 3))
+    while [ $SECONDS -lt $end ]; do
+        ! reached_secret || return 1
+        sleep 0.2
+    done
+}
+check "the workload never reaches the host's service through the forwarder" never_secret
+check "a link to another network's container address is refused (422)" test "$(api PUT "$links_path" "$(link "$db_ip" 7000)")" = 422
+check "a link to a private address is refused (422)" test "$(api PUT "$links_path" "$(link 192.168.7.7 7000)")" = 422
+check "nothing was stored" test "$(cat "$links_file")" = "$before"
+check "the honest link (west's published port) is taken (200)" test "$(api PUT "$links_path" "$(link 127.0.0.1 "$db_port")")" = 200
+check "and the workload still reaches db" counts
+
+# ---- 2. the forwarder's caps ----
+check "the daemon raised its open-files limit" grep -q 'api_listening.*nofile=20000' "$work/east.log"
+# 600 connections from the workload, held; then how many the forwarder closed at once.
+in_web bash -c "ulimit -Sn 4096; fds=(); for i in \$(seq 600); do exec {fd}<>/dev/tcp/$gw/7000 || break; fds+=(\$fd); done;
+    echo \${#fds[@]} >$work/opened; sleep 1; closed=0;
+    for fd in \${fds[@]}; do if read -t 0 -u \$fd; then closed=\$((closed + 1)); fi; done;
+    echo \$closed >$work/closed; sleep 6" &
+flood=$!
+wait_or_fail 30 "the workload's 600 connections" test -s "$work/closed"
+opened=$(cat "$work/opened")
+closed=$(cat "$work/closed")
+log "opened $opened, closed at once $closed"
+check "the workload opened 600 connections" test "$opened" -eq 600
+check "at most 64 of them are relayed, the rest closed at once" test $((opened - closed)) -le 64
+status_ok() { test "$(api GET "/deployments/$tenant/$dseq/status")" = 200; }
+check "the provider API still answers the tenant's status" status_ok
+check "the API's public status too" test "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$LOCALDC_TN/east/ca.crt" "https://$api_east/status")" = 200
+wait "$flood" || true
+check "the web tier still answers" curl -fsS --max-time 5 "http://127.0.0.1:$(podman_remote ps --filter "id=$web0" --format '{{.Ports}}' | sed -n 's/.*:\([0-9]*\)->8080.*/\1/p')/"
+
+# ---- 3. the provider API against idle connections ----
+host=${api_east%:*}
+port=${api_east##*:}
+bash -c "ulimit -Sn 4096; fds=(); for i in \$(seq 200); do exec {fd}<>/dev/tcp/$host/$port || break; fds+=(\$fd); done;
+    echo \${#fds[@]} >$work/idle-opened; sleep 1; closed=0;
+    for fd in \${fds[@]}; do if read -t 0 -u \$fd; then closed=\$((closed + 1)); fi; done;
+    echo \$closed >$work/idle-closed-1; sleep 4; closed=0;
+    for fd in \${fds[@]}; do if read -t 0 -u \$fd; then closed=\$((closed + 1)); fi; done;
+    echo \$closed >$work/idle-closed-2" &
+idle=$!
+wait_or_fail 30 "the 200 idle connections" test -s "$work/idle-closed-1"
+opened=$(cat "$work/idle-opened")
+closed=$(cat "$work/idle-closed-1")
+log "idle: opened $opened, closed at once $closed"
+check "200 idle connections were opened" test "$opened" -eq 200
+check "at most 8 of them are held (per address)" test $((opened - closed)) -le 8
+check "an honest tenant is still served" status_ok
+wait_or_fail 30 "the idle connections' fate after the deadline" test -s "$work/idle-closed-2"
+wait "$idle" || true
+check "the request deadline closed every idle connection" test "$(cat "$work/idle-closed-2")" -eq 200
+[ "$failed" -eq 0 ] || fail "$failed of $checks checks"
+log "all $checks checks passed"
