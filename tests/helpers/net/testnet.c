@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 
 #include "helpers/testutil.h"
+#include "keyring/keyring.h"
 
 #define NET_ANSWER_BYTES (4u * 1024u * 1024u)
 #define NET_LOG_LINES    40u
@@ -494,6 +495,13 @@ void kumo_test_peer_open(kumo_test_peer_t *peer,
     kumo_test_peer_open_from(peer, tn, node, key_tag, NULL, NULL);
 }
 
+static void peer_open_with(kumo_test_peer_t *peer,
+                           const kumo_test_net_t *tn,
+                           uint32_t node,
+                           const kumo_crypto_keypair_t *key,
+                           struct event_base *base,
+                           const char *source_host);
+
 void kumo_test_peer_open_from(kumo_test_peer_t *peer,
                               const kumo_test_net_t *tn,
                               uint32_t node,
@@ -501,15 +509,36 @@ void kumo_test_peer_open_from(kumo_test_peer_t *peer,
                               struct event_base *base,
                               const char *source_host)
 {
+    uint8_t seed[KUMO_CRYPTO_SEED_BYTES];
+    memset(seed, key_tag, sizeof(seed));
+    kumo_crypto_keypair_t key;
+    kumo_crypto_key_from_seed(seed, &key);
+    peer_open_with(peer, tn, node, &key, base, source_host);
+    kumo_crypto_key_wipe(&key);
+}
+
+void kumo_test_peer_open_key(kumo_test_peer_t *peer,
+                             const kumo_test_net_t *tn,
+                             uint32_t node,
+                             const kumo_crypto_keypair_t *key)
+{
+    peer_open_with(peer, tn, node, key, NULL, NULL);
+}
+
+static void peer_open_with(kumo_test_peer_t *peer,
+                           const kumo_test_net_t *tn,
+                           uint32_t node,
+                           const kumo_crypto_keypair_t *key,
+                           struct event_base *base,
+                           const char *source_host)
+{
     char addr[256];
     kumo_test_net_peer_addr(tn, node, addr, sizeof(addr));
     (void)signal(SIGPIPE, SIG_IGN); /* a node closing on the peer is a result, not a crash */
     peer->base_shared = base != NULL;
     peer->base = base != NULL ? base : event_base_new();
     assert_non_null(peer->base);
-    uint8_t seed[KUMO_CRYPTO_SEED_BYTES];
-    memset(seed, key_tag, sizeof(seed));
-    kumo_crypto_key_from_seed(seed, &peer->key);
+    peer->key = *key;
     kumo_p2p_cfg_t cfg;
     kumo_p2p_cfg_default(&cfg);
     cfg.chain_id = KUMO_TEST_NET_CHAIN_ID;
@@ -582,6 +611,23 @@ int kumo_test_net_tcp_connect(const kumo_test_net_t *tn, uint32_t node, const ch
         return -1;
     }
     return fd;
+}
+
+int kumo_test_net_node_key(const kumo_test_net_t *tn, uint32_t node, kumo_crypto_keypair_t *out)
+{
+    char dir[PATH_MAX];
+    kumo_test_net_node_path(tn, node, "keyring", dir, sizeof(dir));
+    kumo_keyring_t *kr = NULL;
+    kumo_err_ctx_t err = {0};
+    int rc = kumo_keyring_open(dir, &kr, &err);
+    if (rc == 0) {
+        rc = kumo_keyring_load(kr, "validator", NULL, out, &err);
+        kumo_keyring_close(kr);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "testnet: node%u validator key: %s\n", node, err.detail);
+    }
+    return rc;
 }
 
 void kumo_test_peer_close(kumo_test_peer_t *peer)

@@ -157,6 +157,15 @@ bool kumo_test_peer_is_settled(const kumo_test_peer_t *peer);
 /* A plain TCP connection (non-blocking, possibly still connecting) to node i's p2p port from
  * source_host (NULL: any). The fd, or -1 if the connect failed at once. */
 int kumo_test_net_tcp_connect(const kumo_test_net_t *tn, uint32_t node, const char *source_host);
+/* Like kumo_test_peer_open with a given node key (copied): e.g. a validator's own key, read
+ * with kumo_test_net_node_key after killing that validator, to act as it (byzantine). */
+void kumo_test_peer_open_key(kumo_test_peer_t *peer,
+                             const kumo_test_net_t *tn,
+                             uint32_t node,
+                             const kumo_crypto_keypair_t *key);
+/* Node i's validator key (its keyring's "validator", which is also its p2p node key); 0 or
+ * the keyring's error after printing it. */
+int kumo_test_net_node_key(const kumo_test_net_t *tn, uint32_t node, kumo_crypto_keypair_t *out);
 /* Runs the peer's loop until *counter >= want or timeout_ms passed; returns whether reached. */
 bool kumo_test_peer_run_until(kumo_test_peer_t *peer,
                               const uint64_t *counter,
