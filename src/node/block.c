@@ -555,21 +555,43 @@ static int block_recv_layout(node_block_t *b, kumo_err_ctx_t *err)
     return 0;
 }
 
+int kumo_node_block_header_check(const Kumo__BlockHeader *h,
+                                 const kumo_node_header_want_t *want,
+                                 kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(want != NULL && want->chain_id != NULL);
+    KUMO_ENSURE(h != NULL, err, KUMO_EDECODE, "block without a header");
+    KUMO_ENSURE(h->chain_id != NULL && strcmp(h->chain_id, want->chain_id) == 0, err, KUMO_ECHAINID,
+                "block of chain %s", h->chain_id != NULL ? h->chain_id : "");
+    KUMO_ENSURE(h->height == want->height, err, KUMO_EINVAL,
+                "block height %" PRIu64 ", expected %" PRIu64, h->height, want->height);
+    KUMO_ENSURE(h->time_ms >= want->parent_time_ms, err, KUMO_EINVAL,
+                "block time %" PRIu64 " before its parent's %" PRIu64, h->time_ms,
+                want->parent_time_ms);
+    /* now_ms is a wall clock in ms since 1970: adding the drift cannot overflow. */
+    KUMO_ENSURE(want->now_ms == 0 || h->time_ms <= want->now_ms + KUMO_NODE_BLOCK_TIME_DRIFT_MS,
+                err, KUMO_EINVAL,
+                "block time %" PRIu64 " more than %u ms after the local clock %" PRIu64, h->time_ms,
+                KUMO_NODE_BLOCK_TIME_DRIFT_MS, want->now_ms);
+    KUMO_ENSURE(h->proposer.len == KUMO_ADDRESS_BYTES, err, KUMO_EDECODE, "block proposer");
+    KUMO_ENSURE(want->proposer == NULL ||
+                    memcmp(h->proposer.data, want->proposer, KUMO_ADDRESS_BYTES) == 0,
+                err, KUMO_EUNAUTH, "block proposer is not the round's proposer");
+    return 0;
+}
+
 /* What a received block must be before it is executed. */
 static int block_recv_check(node_block_t *b, kumo_err_ctx_t *err)
 {
     const Kumo__Block *blk = b->recv;
     const Kumo__BlockHeader *h = blk->header;
     kumo_node_t *node = b->node;
-    KUMO_ENSURE(h != NULL, err, KUMO_EDECODE, "block without a header");
-    KUMO_ENSURE(strcmp(h->chain_id, node->cfg.chain_id) == 0, err, KUMO_ECHAINID,
-                "block of chain %s", h->chain_id);
-    KUMO_ENSURE(h->height == b->height, err, KUMO_EINVAL,
-                "block height %" PRIu64 ", expected %" PRIu64, h->height, b->height);
-    KUMO_ENSURE(h->time_ms >= node->block_time_ms, err, KUMO_EINVAL,
-                "block time %" PRIu64 " before its parent's %" PRIu64, h->time_ms,
-                node->block_time_ms);
-    KUMO_ENSURE(h->proposer.len == KUMO_ADDRESS_BYTES, err, KUMO_EDECODE, "block proposer");
+    const kumo_node_header_want_t want = {
+        .chain_id = node->cfg.chain_id,
+        .height = b->height,
+        .parent_time_ms = node->block_time_ms,
+    };
+    KUMO_GUARD(kumo_node_block_header_check(h, &want, err));
     KUMO_ENSURE(blk->n_txs <= node->cfg.block_tx_count_max, err, KUMO_ELIMIT, "block of %zu txs",
                 blk->n_txs);
     KUMO_ENSURE(blk->n_evidence <= KUMO_NODE_BLOCK_EVIDENCE_MAX, err, KUMO_ELIMIT,

@@ -241,9 +241,41 @@ static int io_get_value(void *ctx, uint64_t height, kumo_buf_t *value_out)
     return kumo_buf_append(value_out, v.ptr, v.len);
 }
 
-/* The parts of a received block that execution does not check: the proposer is the one
- * that proposed it (a validator for a re-proposed value), and the last commit is a valid
- * commit of our head block. */
+/* The local wall clock (ms since 1970) for the header's time bound. */
+static uint64_t cons_wall_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static bool cons_is_validator(const node_cons_t *nc, ProtobufCBinaryData addr)
+{
+    for (uint32_t i = 0; i < nc->genesis_vs.count; i++) {
+        if (addr.len == KUMO_ADDRESS_BYTES &&
+            memcmp(addr.data, nc->genesis_vs.v[i].address, KUMO_ADDRESS_BYTES) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The block's last commit is a valid commit of our head block (none at height 1). */
+static int
+cons_last_commit_check(const node_cons_t *nc, const Kumo__Block *blk, kumo_err_ctx_t *err)
+{
+    const kumo_node_t *node = nc->node;
+    if (node->height == 0) {
+        KUMO_ENSURE(blk->last_commit == NULL, err, KUMO_EINVAL, "last commit at height 1");
+        return 0;
+    }
+    KUMO_ENSURE(blk->last_commit != NULL, err, KUMO_EINVAL, "block without the last commit");
+    return node_cons_commit_verify(nc, blk->last_commit, node->height, node->last_value_id, err);
+}
+
+/* The parts of a proposed block that execution does not check: the header rules with the
+ * proposer of the proposal's round (any validator for a re-proposed value) and the local
+ * clock, and the last commit is a valid commit of our head block. */
 static int
 cons_block_check(node_cons_t *nc, kumo_bytes_t value, uint32_t proposer_index, kumo_err_ctx_t *err)
 {
@@ -251,24 +283,20 @@ cons_block_check(node_cons_t *nc, kumo_bytes_t value, uint32_t proposer_index, k
     KUMO_GUARD(kumo_codec_unpack(&kumo__block__descriptor, value, KUMO_BLOCK_BYTES_MAX, &m, err));
     const Kumo__Block *blk = (const Kumo__Block *)m;
     kumo_node_t *node = nc->node;
-    int rc = 0;
-    bool known = false;
-    for (uint32_t i = 0; blk->header != NULL && i < nc->genesis_vs.count; i++) {
-        bool wanted = proposer_index == KUMO_CONSENSUS_PROPOSER_ANY || proposer_index == i;
-        known = known || (wanted && blk->header->proposer.len == KUMO_ADDRESS_BYTES &&
-                          memcmp(blk->header->proposer.data, nc->genesis_vs.v[i].address,
-                                 KUMO_ADDRESS_BYTES) == 0);
+    bool any = proposer_index == KUMO_CONSENSUS_PROPOSER_ANY;
+    KUMO_ASSERT(any || proposer_index < nc->genesis_vs.count);
+    const kumo_node_header_want_t want = {
+        .chain_id = node->cfg.chain_id,
+        .height = node->height + 1u,
+        .parent_time_ms = node->block_time_ms,
+        .proposer = any ? NULL : nc->genesis_vs.v[proposer_index].address,
+        .now_ms = cons_wall_ms(),
+    };
+    int rc = kumo_node_block_header_check(blk->header, &want, err);
+    if (rc == 0 && any && !cons_is_validator(nc, blk->header->proposer)) {
+        rc = kumo_err_set(err, KUMO_EUNAUTH, "block proposer is not a validator");
     }
-    if (!known) {
-        rc = kumo_err_set(err, KUMO_EUNAUTH, "block proposer is not the round's proposer");
-    } else if (node->height == 0) {
-        rc = blk->last_commit == NULL ? 0
-                                      : kumo_err_set(err, KUMO_EINVAL, "last commit at height 1");
-    } else if (blk->last_commit == NULL) {
-        rc = kumo_err_set(err, KUMO_EINVAL, "block without the last commit");
-    } else {
-        rc = node_cons_commit_verify(nc, blk->last_commit, node->height, node->last_value_id, err);
-    }
+    rc = rc == 0 ? cons_last_commit_check(nc, blk, err) : rc;
     for (size_t i = 0; rc == 0 && i < blk->n_evidence; i++) {
         rc = node_cons_evidence_check(nc,
                                       kumo_bytes_make(blk->evidence[i].data, blk->evidence[i].len),

@@ -133,6 +133,29 @@ KUMO_MUST_USE int kumo_node_block_build(kumo_node_t *node,
                                         const kumo_node_block_extra_t *extra,
                                         kumo_node_block_t **out,
                                         kumo_err_ctx_t *err);
+/* How far a proposed block's time may be ahead of the validating node's wall clock: clocks of
+ * honest validators (NTP) differ by far less, and the proposer's clock is an input, so a
+ * proposer cannot move the chain's time (leases, interest, expiries count from it) far into
+ * the future. A validator whose clock is off by more refuses honest proposals (prevotes nil)
+ * and follows through block sync, which checks commits instead. */
+#define KUMO_NODE_BLOCK_TIME_DRIFT_MS 10000u
+
+/* What a received block's header must say. */
+typedef struct kumo_node_header_want {
+    const char *chain_id;
+    uint64_t height;
+    uint64_t parent_time_ms; /* the time may not be earlier */
+    const uint8_t *proposer; /* KUMO_ADDRESS_BYTES, or NULL: any (checked by the caller) */
+    uint64_t now_ms;         /* local wall clock: time <= now_ms + DRIFT; 0: no upper bound */
+} kumo_node_header_want_t;
+
+/* The header rules of a received block: present (KUMO_EDECODE), chain id (KUMO_ECHAINID),
+ * height and time bounds (KUMO_EINVAL), a proposer address (KUMO_EDECODE) that is want's
+ * (KUMO_EUNAUTH). Consensus proposals give the round's proposer and the clock; block sync
+ * gives neither (a +2/3 commit vouches for those blocks, whatever the clock says now). */
+KUMO_MUST_USE int kumo_node_block_header_check(const Kumo__BlockHeader *h,
+                                               const kumo_node_header_want_t *want,
+                                               kumo_err_ctx_t *err);
 /* Executes a received encoded Block for the next height and checks that doing so gives
  * exactly its bytes (header hashes, results, app hash): KUMO_EMISMATCH if not, decode and
  * field errors otherwise. The caller checks the proposer, the last commit and the evidence.

@@ -13,6 +13,12 @@
  *   keep committing, hold at most a few of those values (anonymous memory and WAL stay small;
  *   main before the fix kept and executed up to 4 values per round for any round below 1024)
  *   and log the refusals (consensus_msgs_refused).
+ * - header rules, with node2 stopped (SIGSTOP) so the height stalls and rounds time out with
+ *   node3's nil votes: at a round node3 proposes, it sends node0 an honest block of that height
+ *   with its time an hour ahead and node1 the honest block unchanged (its header names another
+ *   round's proposer). Both are refused (main before the fix executed and prevoted both: the
+ *   time had only a lower bound, the proposer only had to be some validator); after node2
+ *   resumes the honest three go on.
  * One testnet is shared by the cases, in order.
  */
 #include <inttypes.h>
@@ -25,9 +31,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include <cmocka.h>
 
+#include "codec/codec.h"
 #include "consensus/consensus.h"
 #include "core/core.h"
 #include "helpers/net/testnet.h"
@@ -275,6 +283,7 @@ typedef struct cf_byz {
     kumo_crypto_keypair_t key;
     kumo_consensus_valset_t vs; /* genesis priorities */
     uint32_t index;             /* node3's validator index */
+    uint32_t vindex[CF_NODES];  /* validator index of node i */
     kumo_test_peer_t peers[CF_NODES - 1u];
 } cf_byz_t;
 
@@ -308,9 +317,12 @@ static void cf_byz_keys(void)
     assert_int_equal(
         kumo_consensus_valset_init(&g_byz.vs, (const uint8_t(*)[32])pubs, powers, CF_NODES, NULL),
         0);
-    int32_t index = kumo_consensus_valset_find(&g_byz.vs, g_byz.key.pubkey);
-    assert_true(index >= 0);
-    g_byz.index = (uint32_t)index;
+    for (uint32_t i = 0; i < CF_NODES; i++) {
+        int32_t index = kumo_consensus_valset_find(&g_byz.vs, pubs[i]);
+        assert_true(index >= 0);
+        g_byz.vindex[i] = (uint32_t)index;
+    }
+    g_byz.index = g_byz.vindex[CF_BYZ];
 }
 
 /* Stops node3 and connects to the others as node3, with its key. */
@@ -461,6 +473,174 @@ static void test_byzantine_validator_is_bounded(void **state)
     free(buf);
 }
 
+/* ---- (c) header rules: the round's proposer and the clock ---- */
+
+/* What node3 learns from the honest nodes while node2 is stopped: the height and highest round
+ * they are in and an honest block of that height. */
+typedef struct cf_watch {
+    uint64_t height;
+    uint32_t round;
+    uint8_t *block; /* an honest proposal's value at height */
+    size_t block_len;
+} cf_watch_t;
+
+static cf_watch_t g_watch;
+
+static void cf_watch_frame(kumo_test_peer_t *peer, uint8_t channel, kumo_bytes_t payload)
+{
+    (void)peer;
+    kumo_consensus_msg_t m;
+    if (channel != KUMO_P2P_CH_CONSENSUS || kumo_consensus_msg_decode(payload, &m, NULL) < 0 ||
+        kumo_consensus_msg_verify(&m, &g_byz.vs, KUMO_TEST_NET_CHAIN_ID, NULL) < 0 ||
+        memcmp(m.pubkey, g_byz.key.pubkey, KUMO_CRYPTO_PUBKEY_BYTES) == 0) {
+        return;
+    }
+    if (m.height > g_watch.height) {
+        g_watch.height = m.height;
+        g_watch.round = 0;
+        free(g_watch.block);
+        g_watch.block = NULL;
+    }
+    if (m.height == g_watch.height && m.round > g_watch.round && m.round < 64u) {
+        g_watch.round = m.round;
+    }
+    if (m.height == g_watch.height && m.kind == KUMO_CONSENSUS_MSG_PROPOSAL &&
+        g_watch.block == NULL) {
+        g_watch.block = malloc(m.value.len);
+        assert_non_null(g_watch.block);
+        memcpy(g_watch.block, m.value.ptr, m.value.len);
+        g_watch.block_len = m.value.len;
+    }
+}
+
+/* Node3's nil prevote and precommit for (h, r) to every live node: with node2 stopped the
+ * honest two need them to time rounds out (2f+1 of any kind). */
+static void cf_byz_nil_votes(uint64_t h, uint32_t r)
+{
+    uint8_t vote[KUMO_CONSENSUS_VOTE_BYTES];
+    const kumo_consensus_msg_kind_t kinds[] = {KUMO_CONSENSUS_MSG_PREVOTE,
+                                               KUMO_CONSENSUS_MSG_PRECOMMIT};
+    for (size_t k = 0; k < KUMO_ARRAY_COUNT(kinds); k++) {
+        kumo_consensus_msg_t m = {
+            .kind = kinds[k], .height = h, .round = r, .pol_round = KUMO_CONSENSUS_ROUND_NONE};
+        kumo_bytes_t frame = cf_msg(&m, &g_byz.key, vote, sizeof(vote));
+        (void)cf_send(&g_byz.peers[0], frame);
+        (void)cf_send(&g_byz.peers[1], frame);
+    }
+}
+
+/* Node3's proposal for (h, r) carrying block to node i. */
+static void cf_byz_propose(uint32_t node, uint64_t h, uint32_t r, kumo_bytes_t block)
+{
+    size_t cap = KUMO_CONSENSUS_PROPOSAL_BYTES_MIN + block.len;
+    uint8_t *buf = malloc(cap);
+    assert_non_null(buf);
+    kumo_consensus_msg_t m = {.kind = KUMO_CONSENSUS_MSG_PROPOSAL,
+                              .height = h,
+                              .round = r,
+                              .pol_round = KUMO_CONSENSUS_ROUND_NONE,
+                              .value = block};
+    assert_int_equal(cf_send(&g_byz.peers[node], cf_msg(&m, &g_byz.key, buf, cap)), 0);
+    free(buf);
+}
+
+/* The honest block with its header's time an hour ahead (re-encoded as the node would). */
+static size_t cf_block_future(const uint8_t *block, size_t len, uint8_t *out, size_t cap)
+{
+    Kumo__Block *b = kumo__block__unpack(NULL, len, block);
+    assert_non_null(b);
+    assert_non_null(b->header);
+    b->header->time_ms += 3600u * 1000u;
+    size_t n = kumo__block__get_packed_size(b);
+    assert_true(n <= cap);
+    assert_int_equal(kumo__block__pack(b, out), n);
+    kumo__block__free_unpacked(b, NULL);
+    return n;
+}
+
+/* The first round of height h that node3 proposes after a round node0 or node1 proposed. */
+static uint32_t cf_target_round(uint64_t h)
+{
+    bool honest_before = false;
+    for (uint32_t r = 0; r < 64u; r++) {
+        uint32_t p = cf_proposer(h, r);
+        if (p == g_byz.index && honest_before) {
+            return r;
+        }
+        honest_before = honest_before || p == g_byz.vindex[0] || p == g_byz.vindex[1];
+    }
+    fail_msg("no target round");
+    return 0;
+}
+
+/* Drives the stalled height (node2 stopped): nil votes for every round the honest two reach,
+ * and at node3's target round the honest block with a far time to node0 and unchanged (its
+ * header names another round's proposer) to node1, until both refuse them. */
+static bool cf_header_attack(uint64_t h, uint32_t target, size_t want0, size_t want1)
+{
+    uint8_t *future = malloc(KUMO_CONSENSUS_VALUE_BYTES_MAX);
+    assert_non_null(future);
+    bool proposed = false;
+    uint32_t voted = 0;
+    bool done = false;
+    uint64_t deadline = kumo_test_now_ms() + KUMO_TEST_NET_WAIT_MS;
+    while (!done && kumo_test_now_ms() < deadline) {
+        cf_byz_pump(20);
+        for (; g_watch.height == h && voted <= g_watch.round + 1u; voted++) {
+            cf_byz_nil_votes(h, voted);
+        }
+        if (!proposed && g_watch.height == h && g_watch.block != NULL &&
+            g_watch.round + 1u >= target) {
+            size_t n = cf_block_future(g_watch.block, g_watch.block_len, future,
+                                       KUMO_CONSENSUS_VALUE_BYTES_MAX);
+            cf_byz_propose(0, h, target, kumo_bytes_make(future, n));
+            cf_byz_propose(1, h, target, kumo_bytes_make(g_watch.block, g_watch.block_len));
+            proposed = true;
+        }
+        done = kumo_test_net_log_count(&g_net, 0, "after the local clock") > want0 &&
+               kumo_test_net_log_count(&g_net, 1, "not the round's proposer") > want1;
+    }
+    free(future);
+    return done;
+}
+
+static void test_proposal_header_rules(void **state)
+{
+    (void)state;
+    if (g_byz.peers[0].p2p == NULL) {
+        cf_byz_open(); /* run alone (CMOCKA filter): node3 is not replaced yet */
+    }
+    for (uint32_t i = 0; i < 2; i++) {
+        g_byz.peers[i].on_frame = cf_watch_frame;
+    }
+    size_t want0 = kumo_test_net_log_count(&g_net, 0, "after the local clock");
+    size_t want1 = kumo_test_net_log_count(&g_net, 1, "not the round's proposer");
+    pid_t node2 = kumo_test_net_pid(&g_net, 2);
+    assert_true(node2 > 0);
+    assert_int_equal(kill(node2, SIGSTOP), 0);
+    /* The height the two live nodes are stuck at. */
+    memset(&g_watch, 0, sizeof(g_watch));
+    cf_byz_pump(1500);
+    uint64_t h = cf_cons_height(0);
+    uint32_t target = cf_target_round(h);
+    bool refused = cf_header_attack(h, target, want0, want1);
+    assert_int_equal(kill(node2, SIGCONT), 0);
+    fprintf(stderr,
+            "header: height %" PRIu64 ", node3's round %u: far time refused by node0 %zu times, "
+            "another round's proposer refused by node1 %zu times\n",
+            h, target, kumo_test_net_log_count(&g_net, 0, "after the local clock") - want0,
+            kumo_test_net_log_count(&g_net, 1, "not the round's proposer") - want1);
+    for (uint32_t i = 0; i < 2; i++) {
+        g_byz.peers[i].on_frame = NULL;
+    }
+    free(g_watch.block);
+    g_watch.block = NULL;
+    assert_true(refused);
+    /* Node2 back: the honest three go on (node3's values were never decided). */
+    kumo_test_net_wait_height(&g_net, 0x7u, (int64_t)h + 2);
+    kumo_test_net_blocks_agree(&g_net, 0x7u, h - 1u, h + 1u);
+}
+
 static int cf_setup(void **state)
 {
     (void)state;
@@ -480,6 +660,10 @@ static int cf_teardown(void **state)
         kumo_test_peer_close(&g_byz.peers[i]);
     }
     kumo_crypto_key_wipe(&g_byz.key);
+    pid_t node2 = kumo_test_net_pid(&g_net, 2);
+    if (node2 > 0) {
+        (void)kill(node2, SIGCONT); /* never leave a stopped node behind */
+    }
     kumo_test_net_stop(&g_net);
     return 0;
 }
@@ -489,6 +673,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strangers_cannot_grow_the_wal),
         cmocka_unit_test(test_byzantine_validator_is_bounded),
+        cmocka_unit_test(test_proposal_header_rules),
     };
+    /* KUMO_TEST_FILTER=<pattern> runs only the matching cases (e.g. against an old binary). */
+    const char *filter = getenv("KUMO_TEST_FILTER");
+    if (filter != NULL && filter[0] != '\0') {
+        cmocka_set_test_filter(filter);
+    }
     return cmocka_run_group_tests(tests, cf_setup, cf_teardown);
 }
