@@ -302,6 +302,11 @@ static void p2p_up(p2p_conn_t *c)
         p2p_conn_t *loser = old->outbound == c->outbound || p2p_keeps(p2p, c) ? old : c;
         loser->state = P2P_HELLO;
         p2p_drop(loser, "duplicate connection", false);
+        if (loser == old && c->cls == P2P_STRANGER) {
+            /* The same stranger again: its usefulness clock goes on, it does not start over. */
+            c->useful_ms = old->useful_ms;
+            p2p_useful_check(c);
+        }
         return;
     }
     char hex[KUMO_TLS_NODE_ID_HEX + 1];

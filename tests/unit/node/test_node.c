@@ -111,6 +111,20 @@ static void test_node_cfg_load_is_strict(void **state)
          KUMO_EDECODE, "moniker"},
         {"empty moniker", "moniker: \"\"\n", KUMO_EDECODE, "moniker"},
         {"rpc_listen without port", "rpc_listen: localhost\n", KUMO_EDECODE, ":1:rpc_listen"},
+        {"p2p strangers: none", "p2p_inbound_count_max: 0\n", 0, ""},
+        {"p2p strangers at max", "p2p_inbound_count_max: 64\n", 0, ""},
+        {"p2p strangers over max", "p2p_inbound_count_max: 65\n", KUMO_EDECODE,
+         "p2p_inbound_count_max"},
+        {"p2p pending at max", "p2p_pending_count_max: 64\n", 0, ""},
+        {"p2p pending over max", "p2p_pending_count_max: 65\n", KUMO_EDECODE,
+         "p2p_pending_count_max"},
+        {"p2p pending zero", "p2p_pending_count_max: 0\n", KUMO_EDECODE, "p2p_pending_count_max"},
+        {"p2p per host zero", "p2p_pending_per_host_max: 0\n", KUMO_EDECODE,
+         "p2p_pending_per_host_max"},
+        {"p2p useful below min", "p2p_useful_timeout_ms: 999\n", KUMO_EDECODE,
+         "p2p_useful_timeout_ms"},
+        {"p2p ban at max", "p2p_ban_ms: 604800000\n", 0, ""},
+        {"p2p ban over max", "p2p_ban_ms: 604800001\n", KUMO_EDECODE, "p2p_ban_ms"},
     };
     for (size_t i = 0; i < KUMO_ARRAY_COUNT(cases); i++) {
         file_put(path, cases[i].text);

@@ -595,6 +595,15 @@ static void test_stranger_caps(void **state)
     kumo_p2p_close(a.p);
 }
 
+static uint32_t done_count(raw_peer_t *rp, uint32_t n)
+{
+    uint32_t done = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        done += __atomic_load_n(&rp[i].done, __ATOMIC_SEQ_CST) == 1 ? 1u : 0u;
+    }
+    return done;
+}
+
 static void caps_pending(kumo_p2p_cfg_t *cfg)
 {
     cfg->pending_count_max = 3;
@@ -612,6 +621,7 @@ static void test_pending_caps(void **state)
     raw_peer_t rp[6];
     pthread_t t[6];
     silent_start(&a, &rp[0], "127.0.0.2", &t[0]);
+    RUN_UNTIL(pending_of(&a) == 1);
     silent_start(&a, &rp[1], "127.0.0.2", &t[1]);
     RUN_UNTIL(pending_of(&a) == 2);
     /* Host at its cap, nothing stale: refused at once, not counted as misbehaviour. */
@@ -622,8 +632,7 @@ static void test_pending_caps(void **state)
     RUN_UNTIL(pending_of(&a) == 3);
     /* Total cap: the host holding the most pending connections loses its oldest. */
     silent_start(&a, &rp[4], "127.0.0.4", &t[4]);
-    RUN_UNTIL(__atomic_load_n(&rp[0].done, __ATOMIC_SEQ_CST) == 1 &&
-              stats_of(&a).evicted_pending == 1 && pending_of(&a) == 3);
+    RUN_UNTIL(done_count(rp, 2) == 1 && stats_of(&a).evicted_pending == 1 && pending_of(&a) == 3);
     /* Every host holds one now: a host that already holds its share is refused. */
     silent_start(&a, &rp[5], "127.0.0.3", &t[5]);
     RUN_UNTIL(__atomic_load_n(&rp[5].done, __ATOMIC_SEQ_CST) == 1);
@@ -639,9 +648,7 @@ static void test_pending_caps(void **state)
     assert_int_equal(bad_of(&a), 0);
     kumo_p2p_close(p.p);
     kumo_p2p_close(a.p); /* its sockets close on the next loop turns: the clients end */
-    RUN_UNTIL(__atomic_load_n(&rp[1].done, __ATOMIC_SEQ_CST) == 1 &&
-              __atomic_load_n(&rp[3].done, __ATOMIC_SEQ_CST) == 1 &&
-              __atomic_load_n(&rp[4].done, __ATOMIC_SEQ_CST) == 1);
+    RUN_UNTIL(done_count(rp, 6) == 6);
     for (size_t i = 0; i < 6; i++) {
         assert_int_equal(pthread_join(t[i], NULL), 0);
     }
@@ -682,6 +689,23 @@ static void test_useful_timeout(void **state)
     assert_int_equal(p.downs, 0);
     assert_int_equal(bad_of(&a), 0);
     kumo_p2p_close(idle.p);
+    /* The same key again (a newer connection replaces the older): the clock goes on, and the
+     * stranger is still dropped when nothing it sends is useful. */
+    tnode_t first;
+    tnode_t second;
+    stranger_open(&first, 124, "127.0.0.4", &a);
+    RUN_UNTIL(first.ups == 1);
+    stranger_open(&second, 124, "127.0.0.5", &a);
+    RUN_UNTIL(second.ups >= 1);
+    kumo_p2p_close(first.p);
+    deadline = now_ms() + 30000u;
+    while (stats_of(&a).dropped_idle < 2 && now_ms() < deadline) {
+        kumo_p2p_mark_useful(a.p, busy_id);
+        (void)event_base_loop(base, EVLOOP_ONCE);
+    }
+    assert_int_equal(stats_of(&a).dropped_idle, 2);
+    assert_int_equal(busy.downs, 0);
+    kumo_p2p_close(second.p);
     kumo_p2p_close(busy.p);
     kumo_p2p_close(p.p);
     kumo_p2p_close(a.p);
@@ -905,11 +929,35 @@ static void test_config_refusals(void **state)
     kumo_p2p_t *p = NULL;
     kumo_err_ctx_t err = {0};
     kumo_p2p_cfg_t cfg;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 14; i++) {
         kumo_p2p_cfg_default(&cfg);
         cfg.chain_id = CHAIN;
         cfg.node_key = &kp;
         switch (i) {
+        case 6:
+            cfg.pending_count_max = KUMO_P2P_PENDING_COUNT_MAX + 1u;
+            break;
+        case 7:
+            cfg.pending_count_max = 0;
+            break;
+        case 8:
+            cfg.pending_per_host_max = 0;
+            break;
+        case 9:
+            cfg.inbound_per_host_max = 0;
+            break;
+        case 10:
+            cfg.useful_timeout_ms = 0;
+            break;
+        case 11:
+            cfg.ban_ms = 0;
+            break;
+        case 12:
+            cfg.summary_interval_ms = 0;
+            break;
+        case 13:
+            cfg.dial_source = "example.com";
+            break;
         case 0:
             cfg.chain_id = NULL;
             break;
@@ -931,6 +979,15 @@ static void test_config_refusals(void **state)
         }
         assert_int_equal(kumo_p2p_open(&cfg, base, &cb, &p, &err), KUMO_EINVAL);
     }
+    /* Every cap at its maximum opens. */
+    kumo_p2p_cfg_default(&cfg);
+    cfg.chain_id = CHAIN;
+    cfg.node_key = &kp;
+    cfg.inbound_count_max = KUMO_P2P_PEER_COUNT_MAX;
+    cfg.pending_count_max = KUMO_P2P_PENDING_COUNT_MAX;
+    cfg.dial_source = "::1";
+    assert_int_equal(kumo_p2p_open(&cfg, base, &cb, &p, &err), 0);
+    kumo_p2p_close(p);
     /* A persistent list naming this node skips it. */
     kumo_p2p_cfg_default(&cfg);
     cfg.chain_id = CHAIN;
