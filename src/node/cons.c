@@ -910,6 +910,7 @@ static void cons_stop(void *ctx)
     nc->stopping = true;
     if (nc->node != NULL) {
         nc->node->tx_gossip = NULL;
+        nc->node->p2p = NULL;
     }
     node_cons_engine_close(nc);
     for (uint32_t i = 0; i < KUMO_CONSENSUS_TIMER_COUNT; i++) {
@@ -988,6 +989,7 @@ static int cons_start(void *ctx, kumo_node_t *node, kumo_err_ctx_t *err)
     KUMO_GUARD(cons_p2p_open(nc, err));
     node->tx_gossip = cons_tx_gossip;
     node->tx_gossip_ctx = nc;
+    node->p2p = nc->p2p;
 #ifdef KUMO_TEST_HOOKS
     const char *eq = getenv("KUMO_TEST_EQUIVOCATE");
     nc->equivocate = eq != NULL && strcmp(eq, node->cfg.moniker) == 0;

@@ -291,6 +291,18 @@ void kumo_node_status_get(const kumo_node_t *node, kumo_node_status_t *out)
     out->open_orders = node->open_orders;
     out->active_leases = node->active_leases;
     memcpy(out->validator_address, node->validator_addr, sizeof(out->validator_address));
+    if (node->p2p != NULL) {
+        kumo_p2p_stats_t ps;
+        kumo_p2p_stats_get(node->p2p, &ps);
+        out->p2p_peers = ps.peers;
+        out->p2p_strangers = ps.strangers;
+        out->p2p_pending = ps.pending;
+        out->p2p_refused_total = ps.refused_pending + ps.refused_banned + ps.refused_inbound;
+        out->p2p_evicted_total = ps.evicted_pending;
+        out->p2p_idle_dropped_total = ps.dropped_idle;
+        out->p2p_bans_total = ps.bans;
+        out->p2p_disconnects_bad_total = ps.disconnects_bad;
+    }
 }
 
 int kumo_node_tx_submit(kumo_node_t *node,

@@ -156,6 +156,15 @@ typedef struct kumo_node_status {
     uint64_t open_orders;
     uint64_t active_leases;
     uint8_t validator_address[KUMO_ADDRESS_BYTES];
+    /* Peer-to-peer (all zero without p2p): connections now, and totals since start. */
+    uint32_t p2p_peers;
+    uint32_t p2p_strangers;          /* of p2p_peers and handshakes: not persistent peers */
+    uint32_t p2p_pending;            /* connections in the handshake */
+    uint64_t p2p_refused_total;      /* inbound refused by the caps or a ban */
+    uint64_t p2p_evicted_total;      /* pending connections evicted by newer ones */
+    uint64_t p2p_idle_dropped_total; /* strangers dropped as not useful in time */
+    uint64_t p2p_bans_total;
+    uint64_t p2p_disconnects_bad_total; /* dropped for protocol violations or bad messages */
 } kumo_node_status_t;
 
 void kumo_node_status_get(const kumo_node_t *node, kumo_node_status_t *out);

@@ -12,6 +12,7 @@
 #include "log/log.h"
 #include "node/mempool.h"
 #include "node/node.h"
+#include "p2p/p2p.h"
 
 /* Paths under a home: home plus a short relative name. */
 #define KUMO_NODE_PATH_BYTES 600u
@@ -71,6 +72,7 @@ struct kumo_node {
     uint8_t last_value_id[KUMO_CHAIN_HASH_BYTES];
     void (*tx_gossip)(void *ctx, kumo_bytes_t tx);
     void *tx_gossip_ctx;
+    const kumo_p2p_t *p2p; /* for kumo_node_status_get; NULL without consensus */
 };
 
 /* home + "/" + name into out; KUMO_ELIMIT if it does not fit. */

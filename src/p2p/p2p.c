@@ -209,9 +209,10 @@ void p2p_drop(p2p_conn_t *c, const char *reason, bool bad)
     char host[KUMO_P2P_HOST_TEXT_BYTES];
     kumo_p2p_host_format(&c->host, host);
     /* Strangers and handshakes a flood can make are debug lines (counted, summarized). */
-    KUMO_LOG_AT(p2p_conn_is_loud(c) ? KUMO_LOG_LEVEL_INFO : KUMO_LOG_LEVEL_DEBUG, "p2p",
-                "peer_dropped", "id=%s host=%s outbound=%d state=%d reason=\"%s\"", hex, host,
-                c->outbound, (int)c->state, reason);
+    bool loud = p2p_conn_is_loud(c) || (bad && p2p_line_budget_take(p2p));
+    KUMO_LOG_AT(loud ? KUMO_LOG_LEVEL_INFO : KUMO_LOG_LEVEL_DEBUG, "p2p", "peer_dropped",
+                "id=%s host=%s outbound=%d state=%d reason=\"%s\"", hex, host, c->outbound,
+                (int)c->state, reason);
     bool was_up = c->state == P2P_UP;
     if (was_up && p2p->cb.peer_down != NULL) {
         p2p->cb.peer_down(p2p->cb.ctx, c->id);

@@ -29,7 +29,8 @@
  * KUMO_P2P_SCORE_BAN a stranger's id and host are banned for ban_ms, a persistent peer is
  * dropped and refused only until its next redial (escalating like the redial backoff).
  * Refusals, evictions and stranger churn are counted and logged as one summary line per
- * summary_interval_ms, never one line per connection.
+ * summary_interval_ms, never one line per connection; drops of misbehaving strangers are
+ * logged at info up to 10 per interval, then only counted.
  *
  * Loop thread only; every callback runs on the loop; callbacks may call kumo_p2p_send/
  * broadcast/disconnect but not kumo_p2p_close.
@@ -189,6 +190,7 @@ typedef struct kumo_p2p_stats {
     uint64_t bans;               /* bans issued (strangers) and persistent peers dropped by score */
     uint64_t accept_failures;    /* accept() errors (out of descriptors) */
     uint64_t strangers_admitted; /* strangers that completed the handshake */
+    uint64_t lines_suppressed;   /* drop lines of strangers over the per-interval budget */
 } kumo_p2p_stats_t;
 void kumo_p2p_stats_get(const kumo_p2p_t *p2p, kumo_p2p_stats_t *out);
 /* Connected peer ids (up to cap); returns the count written. */

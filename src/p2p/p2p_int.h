@@ -68,8 +68,11 @@ typedef struct p2p_persistent {
 /* Counters of the last summary line. */
 typedef struct p2p_logged {
     uint64_t refused_pending, refused_banned, refused_inbound, evicted_pending;
-    uint64_t dropped_idle, bans, accept_failures, strangers_admitted;
+    uint64_t dropped_idle, bans, accept_failures, strangers_admitted, lines_suppressed;
 } p2p_logged_t;
+
+/* Info lines about misbehaving strangers per summary interval (then counted only). */
+#define P2P_LINES_PER_INTERVAL 10u
 
 struct kumo_p2p {
     kumo_p2p_cfg_t cfg;
@@ -92,6 +95,8 @@ struct kumo_p2p {
     struct event *reaper;
     struct event *summary; /* pending while counters moved since the last summary line */
     p2p_logged_t logged;
+    uint64_t lines_window_ms; /* start of the current line budget window */
+    uint32_t lines_in_window;
     kumo_p2p_bans_t bans;
     kumo_p2p_stats_t stats;
 };
@@ -132,5 +137,8 @@ void p2p_summary_touch(kumo_p2p_t *p2p);
 void p2p_summary_cb(evutil_socket_t fd, short what, void *arg);
 /* Whether a connection's events are worth an info line (persistent peers) or only debug. */
 bool p2p_conn_is_loud(const p2p_conn_t *c);
+/* Misbehaviour of strangers and pending connections is logged at info up to
+ * P2P_LINES_PER_INTERVAL lines per summary interval, then only counted: true if this one may. */
+bool p2p_line_budget_take(kumo_p2p_t *p2p);
 
 #endif

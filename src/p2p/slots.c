@@ -19,6 +19,22 @@ bool p2p_conn_is_loud(const p2p_conn_t *c)
     return c->cls == P2P_PERSISTENT;
 }
 
+bool p2p_line_budget_take(kumo_p2p_t *p2p)
+{
+    uint64_t now = p2p_now_ms();
+    if (now - p2p->lines_window_ms >= p2p->cfg.summary_interval_ms) {
+        p2p->lines_window_ms = now;
+        p2p->lines_in_window = 0;
+    }
+    if (p2p->lines_in_window < P2P_LINES_PER_INTERVAL) {
+        p2p->lines_in_window++;
+        return true;
+    }
+    p2p->stats.lines_suppressed++;
+    p2p_summary_touch(p2p);
+    return false;
+}
+
 int32_t p2p_persistent_find(const kumo_p2p_t *p2p, const uint8_t id[KUMO_TLS_NODE_ID_BYTES])
 {
     for (uint32_t i = 0; i < p2p->persistent_count; i++) {
@@ -72,22 +88,31 @@ void p2p_summary_cb(evutil_socket_t fd, short what, void *arg)
     kumo_p2p_t *p2p = arg;
     kumo_p2p_stats_t st;
     kumo_p2p_stats_get(p2p, &st);
-    p2p_logged_t now = {st.refused_pending, st.refused_banned,    st.refused_inbound,
-                        st.evicted_pending, st.dropped_idle,      st.bans,
-                        st.accept_failures, st.strangers_admitted};
+    p2p_logged_t now = {
+        .refused_pending = st.refused_pending,
+        .refused_banned = st.refused_banned,
+        .refused_inbound = st.refused_inbound,
+        .evicted_pending = st.evicted_pending,
+        .dropped_idle = st.dropped_idle,
+        .bans = st.bans,
+        .accept_failures = st.accept_failures,
+        .strangers_admitted = st.strangers_admitted,
+        .lines_suppressed = st.lines_suppressed,
+    };
     const p2p_logged_t *was = &p2p->logged;
     KUMO_LOG_INFO("p2p", "inbound_summary",
                   "interval_ms=%u refused_pending=%" PRIu64 " refused_banned=%" PRIu64
                   " refused_inbound=%" PRIu64 " evicted_pending=%" PRIu64 " dropped_idle=%" PRIu64
                   " bans=%" PRIu64 " accept_failures=%" PRIu64 " strangers_admitted=%" PRIu64
-                  " peers=%u strangers=%u pending=%u bans_active=%u",
+                  " lines_suppressed=%" PRIu64 " peers=%u strangers=%u pending=%u bans_active=%u",
                   p2p->cfg.summary_interval_ms, now.refused_pending - was->refused_pending,
                   now.refused_banned - was->refused_banned,
                   now.refused_inbound - was->refused_inbound,
                   now.evicted_pending - was->evicted_pending, now.dropped_idle - was->dropped_idle,
                   now.bans - was->bans, now.accept_failures - was->accept_failures,
-                  now.strangers_admitted - was->strangers_admitted, st.peers, st.strangers,
-                  st.pending, kumo_p2p_bans_count(&p2p->bans, p2p_now_ms()));
+                  now.strangers_admitted - was->strangers_admitted,
+                  now.lines_suppressed - was->lines_suppressed, st.peers, st.strangers, st.pending,
+                  kumo_p2p_bans_count(&p2p->bans, p2p_now_ms()));
     p2p->logged = now;
 }
 

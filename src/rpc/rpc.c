@@ -635,6 +635,26 @@ metric_u64(struct evbuffer *b, const char *name, const char *type, const char *h
     metric(b, name, type, help, s);
 }
 
+static void metrics_p2p(struct evbuffer *b, const kumo_node_status_t *st)
+{
+    metric_u64(b, "kumo_p2p_peers", "gauge", "Connected peers.", st->p2p_peers);
+    metric_u64(b, "kumo_p2p_strangers", "gauge",
+               "Inbound connections past TLS that are not persistent peers.", st->p2p_strangers);
+    metric_u64(b, "kumo_p2p_pending", "gauge", "Peer connections in the handshake.",
+               st->p2p_pending);
+    metric_u64(b, "kumo_p2p_refused_total", "counter",
+               "Inbound peer connections refused by the caps or a ban.", st->p2p_refused_total);
+    metric_u64(b, "kumo_p2p_evicted_total", "counter",
+               "Pending peer connections evicted by newer ones.", st->p2p_evicted_total);
+    metric_u64(b, "kumo_p2p_idle_dropped_total", "counter",
+               "Strangers dropped for sending nothing useful in time.", st->p2p_idle_dropped_total);
+    metric_u64(b, "kumo_p2p_bans_total", "counter", "Peers banned for their score.",
+               st->p2p_bans_total);
+    metric_u64(b, "kumo_p2p_disconnects_bad_total", "counter",
+               "Peers dropped for protocol violations or bad messages.",
+               st->p2p_disconnects_bad_total);
+}
+
 static void handle_metrics(kumo_rpc_t *rpc, struct evhttp_request *hreq)
 {
     kumo_node_status_t st;
@@ -682,6 +702,7 @@ static void handle_metrics(kumo_rpc_t *rpc, struct evhttp_request *hreq)
     metric_u64(b, "kumo_sse_clients", "gauge", "Connected event stream clients.", rpc->sse_count);
     metric_u64(b, "kumo_sse_dropped_total", "counter", "Event stream clients dropped as too slow.",
                rpc->sse_dropped_total);
+    metrics_p2p(b, &st);
     struct evkeyvalq *h = evhttp_request_get_output_headers(hreq);
     (void)evhttp_add_header(h, "Content-Type", "text/plain; version=0.0.4");
     evhttp_send_reply(hreq, 200, "OK", b);

@@ -334,6 +334,41 @@ kumo_test_net_tx_post(const kumo_test_net_t *tn, uint32_t node, kumo_bytes_t tx,
     return j;
 }
 
+bool kumo_test_net_metric(const kumo_test_net_t *tn,
+                          uint32_t node,
+                          const char *name,
+                          uint64_t *value_out)
+{
+    char url[512];
+    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics",
+                   kumo_test_net_rpc_port(tn, node));
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    kumo_buf_t buf;
+    kumo_buf_init(&buf, NET_ANSWER_BYTES);
+    (void)curl_easy_setopt(c, CURLOPT_URL, url);
+    (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, net_curl_write);
+    (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
+    (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
+    long status = 0;
+    bool found = false;
+    if (curl_easy_perform(c) == CURLE_OK &&
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 200 &&
+        kumo_buf_append(&buf, "\0", 1) == 0) {
+        size_t n = strlen(name);
+        for (const char *line = (const char *)buf.ptr; line != NULL && !found;
+             line = strchr(line, '\n') != NULL ? strchr(line, '\n') + 1 : NULL) {
+            if (strncmp(line, name, n) == 0 && line[n] == ' ') {
+                *value_out = strtoull(line + n + 1, NULL, 10);
+                found = true;
+            }
+        }
+    }
+    kumo_buf_free(&buf);
+    curl_easy_cleanup(c);
+    return found;
+}
+
 uint64_t kumo_test_json_u64(const json_t *obj, const char *key)
 {
     const json_t *v = json_object_get(obj, key);

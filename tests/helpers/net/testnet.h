@@ -87,6 +87,12 @@ json_t *kumo_test_net_post(
 /* POST /txs of tx bytes (base64 in {"tx": ...}); as kumo_test_net_post. */
 json_t *
 kumo_test_net_tx_post(const kumo_test_net_t *tn, uint32_t node, kumo_bytes_t tx, long *status_out);
+/* The value of metric name (a plain counter or gauge, no labels) in node i's GET /metrics;
+ * false when the node does not answer or has no such metric. */
+bool kumo_test_net_metric(const kumo_test_net_t *tn,
+                          uint32_t node,
+                          const char *name,
+                          uint64_t *value_out);
 /* A JSON number or decimal string member as u64 (0 when absent). */
 uint64_t kumo_test_json_u64(const json_t *obj, const char *key);
 /* The node's height, or -1 when it does not answer. */
