@@ -193,6 +193,54 @@ bool kumo_p2p_bans_has(const kumo_p2p_bans_t *bans,
     return false;
 }
 
+/* ---- scores ---- */
+
+static uint32_t
+score_faded(const kumo_p2p_scores_t *scores, const kumo_p2p_score_t *s, uint64_t now_ms)
+{
+    KUMO_ASSERT(scores->fade_ms >= 1);
+    uint64_t gone = now_ms > s->at_ms ? (now_ms - s->at_ms) / scores->fade_ms : 0;
+    return gone >= s->points ? 0 : s->points - (uint32_t)gone;
+}
+
+void kumo_p2p_scores_put(kumo_p2p_scores_t *scores,
+                         const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
+                         uint32_t points,
+                         uint64_t now_ms)
+{
+    (void)kumo_p2p_scores_take(scores, id, now_ms);
+    if (points == 0) {
+        return;
+    }
+    kumo_p2p_score_t *slot = &scores->v[0];
+    uint32_t slot_points = score_faded(scores, slot, now_ms);
+    for (uint32_t i = 1; i < KUMO_P2P_SCORE_COUNT_MAX && slot_points > 0; i++) {
+        uint32_t p = score_faded(scores, &scores->v[i], now_ms);
+        if (p < slot_points) {
+            slot = &scores->v[i];
+            slot_points = p;
+        }
+    }
+    memcpy(slot->id, id, KUMO_TLS_NODE_ID_BYTES);
+    slot->points = points;
+    slot->at_ms = now_ms;
+}
+
+uint32_t kumo_p2p_scores_take(kumo_p2p_scores_t *scores,
+                              const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
+                              uint64_t now_ms)
+{
+    for (uint32_t i = 0; i < KUMO_P2P_SCORE_COUNT_MAX; i++) {
+        kumo_p2p_score_t *s = &scores->v[i];
+        if (s->points > 0 && memcmp(s->id, id, KUMO_TLS_NODE_ID_BYTES) == 0) {
+            uint32_t p = score_faded(scores, s, now_ms);
+            memset(s, 0, sizeof(*s));
+            return p;
+        }
+    }
+    return 0;
+}
+
 uint32_t kumo_p2p_bans_count(const kumo_p2p_bans_t *bans, uint64_t now_ms)
 {
     uint32_t n = 0;

@@ -194,6 +194,10 @@ void p2p_drop(p2p_conn_t *c, const char *reason, bool bad)
         return;
     }
     kumo_p2p_t *p2p = c->p2p;
+    if (c->state == P2P_UP && c->penalty < KUMO_P2P_SCORE_BAN) {
+        /* Reconnecting does not wipe a score (a ban is its own end). */
+        kumo_p2p_scores_put(&p2p->scores, c->id, c->penalty, p2p_now_ms());
+    }
     c->closing = true;
     bufferevent_disable(c->bev, EV_READ | EV_WRITE);
     p2p_slot_remove(p2p, c);
@@ -303,6 +307,9 @@ static void p2p_up(p2p_conn_t *c)
         p2p_conn_t *loser = old->outbound == c->outbound || p2p_keeps(p2p, c) ? old : c;
         loser->state = P2P_HELLO;
         p2p_drop(loser, "duplicate connection", false);
+        if (loser == old) {
+            p2p_score_restore(c);
+        }
         if (loser == old && c->cls == P2P_STRANGER) {
             /* The same stranger again: its usefulness clock goes on, it does not start over. */
             c->useful_ms = old->useful_ms;
@@ -720,6 +727,8 @@ int kumo_p2p_open(const kumo_p2p_cfg_t *cfg,
     kumo_tls_node_id(p2p->key.pubkey, p2p->self_id);
     p2p->base = base;
     p2p->cb = *cb;
+    p2p->scores.fade_ms =
+        cfg->ban_ms / KUMO_P2P_SCORE_BAN > 0 ? cfg->ban_ms / KUMO_P2P_SCORE_BAN : 1u;
     int rc = p2p_open_parts(p2p, cfg, err);
     if (rc < 0) {
         kumo_p2p_close(p2p);

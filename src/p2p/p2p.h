@@ -25,7 +25,7 @@
  * one if it has more than the newcomer's host, else the newcomer is refused. An identified
  * stranger is admitted within inbound_count_max (never more than the peer table leaves after
  * the persistent peers) and inbound_per_host_max, and is dropped unless the application marks
- * it useful at least once every useful_timeout_ms. Penalties add up per connection; at
+ * it useful at least once every useful_timeout_ms. Penalties add up per peer id (fading); at
  * KUMO_P2P_SCORE_BAN a stranger's id and host are banned for ban_ms, a persistent peer is
  * dropped and refused only until its next redial (escalating like the redial backoff).
  * Refusals, evictions and stranger churn are counted and logged as one summary line per
@@ -55,8 +55,10 @@
 #define KUMO_P2P_PENDING_COUNT_MAX 64u
 /* Ban table entries (ids and hosts); when full, the ban that ends soonest is replaced. */
 #define KUMO_P2P_BAN_COUNT_MAX 256u
-/* Penalty points at which a peer is banned (kumo_p2p_penalize; a protocol violation or
- * kumo_p2p_disconnect counts this much at once). */
+/* Scores remembered for disconnected peers; when full, the lowest (after fading) goes. */
+#define KUMO_P2P_SCORE_COUNT_MAX 256u
+/* Penalty points at which a peer is banned (kumo_p2p_penalize; a protocol violation counts
+ * this much at once). Points fade by this many per ban_ms. */
 #define KUMO_P2P_SCORE_BAN        100u
 #define KUMO_P2P_ADDR_BYTES_MAX   128u /* "host:port" */
 #define KUMO_P2P_HELLO_BYTES_MAX  512u
@@ -155,17 +157,18 @@ uint32_t kumo_p2p_broadcast(kumo_p2p_t *p2p, uint8_t channel, kumo_bytes_t paylo
  * own id are skipped at open: a shared peer list may name this node.) */
 KUMO_MUST_USE int
 kumo_p2p_dial(kumo_p2p_t *p2p, const kumo_p2p_peer_addr_t *peer, kumo_err_ctx_t *err);
-/* Drops a peer for misbehaviour (reason is logged and counted): a penalty of
- * KUMO_P2P_SCORE_BAN, so a stranger is banned; a persistent peer is redialed after backoff. */
+/* Drops a peer for misbehaviour (reason is logged and counted as disconnects_bad); adds no
+ * points (kumo_p2p_penalize first for that); a persistent peer is redialed after backoff. */
 void kumo_p2p_disconnect(kumo_p2p_t *p2p,
                          const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
                          const char *reason);
 
-/* Misbehaviour short of a protocol violation (a claimed height never served, a useless or
- * slow answer): adds points to the connection's penalty; at KUMO_P2P_SCORE_BAN the peer is
- * dropped and refused for a while (a stranger: its id and host for ban_ms; a persistent peer:
- * until its next redial, at most redial_max_ms). reason is logged (debug for strangers). No
- * effect if the peer is not connected. */
+/* Misbehaviour (a claimed height never served, a useless or slow answer, an invalid message):
+ * adds points to the peer's score, which it keeps across reconnections (by id, fading by
+ * KUMO_P2P_SCORE_BAN per ban_ms; a table of KUMO_P2P_SCORE_COUNT_MAX ids). At
+ * KUMO_P2P_SCORE_BAN the peer is dropped and refused for a while (a stranger: its id and host
+ * for ban_ms; a persistent peer: until its next redial, at most redial_max_ms). reason is
+ * logged at debug. No effect if the peer is not connected. */
 void kumo_p2p_penalize(kumo_p2p_t *p2p,
                        const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
                        uint32_t points,

@@ -113,4 +113,28 @@ bool kumo_p2p_bans_has(const kumo_p2p_bans_t *bans,
 /* Bans in force at now_ms. */
 uint32_t kumo_p2p_bans_count(const kumo_p2p_bans_t *bans, uint64_t now_ms);
 
+/* ---- scores of peers that left ---- */
+
+typedef struct kumo_p2p_score {
+    uint8_t id[KUMO_TLS_NODE_ID_BYTES];
+    uint32_t points; /* 0: free */
+    uint64_t at_ms;  /* when points was stored */
+} kumo_p2p_score_t;
+
+typedef struct kumo_p2p_scores {
+    kumo_p2p_score_t v[KUMO_P2P_SCORE_COUNT_MAX];
+    uint64_t fade_ms; /* one point fades per this many ms (>= 1) */
+} kumo_p2p_scores_t;
+
+/* A peer leaves with points: remembered (replacing its earlier entry; when the table is full,
+ * the entry with the fewest points after fading). Nothing is stored for 0 points. */
+void kumo_p2p_scores_put(kumo_p2p_scores_t *scores,
+                         const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
+                         uint32_t points,
+                         uint64_t now_ms);
+/* The points a peer comes back with (faded), and its entry is freed. */
+uint32_t kumo_p2p_scores_take(kumo_p2p_scores_t *scores,
+                              const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
+                              uint64_t now_ms);
+
 #endif

@@ -98,6 +98,7 @@ struct kumo_p2p {
     uint64_t lines_window_ms; /* start of the current line budget window */
     uint32_t lines_in_window;
     kumo_p2p_bans_t bans;
+    kumo_p2p_scores_t scores; /* of identified peers that left with points */
     kumo_p2p_stats_t stats;
 };
 
@@ -123,8 +124,11 @@ void p2p_accept_error_cb(struct evconnlistener *l, void *arg);
 /* TLS showed an inbound connection's key (c->id set): classifies it as persistent or a
  * stranger within the caps, or drops it (counted). Returns whether it stays. */
 bool p2p_inbound_identified(p2p_conn_t *c);
-/* The connection came up: a stranger's usefulness clock starts. */
+/* The connection came up: it takes back the score its id left with; a stranger's usefulness
+ * clock starts. */
 void p2p_slot_up(p2p_conn_t *c);
+/* The score its id left with, if any, is the connection's again. */
+void p2p_score_restore(p2p_conn_t *c);
 /* The connection's timer fired after it came up: drops a stranger that was not useful in
  * time, else re-arms. */
 void p2p_useful_check(p2p_conn_t *c);

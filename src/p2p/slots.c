@@ -266,9 +266,18 @@ bool p2p_inbound_identified(p2p_conn_t *c)
 
 /* ---- usefulness ---- */
 
+void p2p_score_restore(p2p_conn_t *c)
+{
+    KUMO_ASSERT(c->state == P2P_UP);
+    uint32_t points = kumo_p2p_scores_take(&c->p2p->scores, c->id, p2p_now_ms());
+    c->penalty = points > c->penalty ? points : c->penalty;
+    KUMO_ASSERT(c->penalty < KUMO_P2P_SCORE_BAN);
+}
+
 void p2p_slot_up(p2p_conn_t *c)
 {
     KUMO_ASSERT(c->state == P2P_UP);
+    p2p_score_restore(c);
     if (c->cls != P2P_STRANGER) {
         return;
     }
@@ -375,5 +384,8 @@ void kumo_p2p_disconnect(kumo_p2p_t *p2p,
                          const uint8_t id[KUMO_TLS_NODE_ID_BYTES],
                          const char *reason)
 {
-    kumo_p2p_penalize(p2p, id, KUMO_P2P_SCORE_BAN, reason);
+    p2p_conn_t *c = p2p_find_up(p2p, id);
+    if (c != NULL) {
+        p2p_drop(c, reason, true);
+    }
 }

@@ -2,7 +2,8 @@
  * test_admit.c - the admission rules and the ban table (src/p2p/admit.c) from tables: every
  * cap at its limit and one past it, the per-host grace boundary, which pending connection the
  * total cap evicts (the heaviest host, ties by age) and when it refuses instead, stranger caps
- * in total and per host, bans by id and host (expiry, extension, a full table), and how
+ * in total and per host, bans by id and host (expiry, extension, a full table), scores that
+ * outlive a connection (fading, a full table), and how
  * socket addresses become hosts (IPv4, IPv4-mapped, IPv6 by /64).
  */
 #include "helpers/testutil.h"
@@ -202,6 +203,41 @@ static void test_bans(void **state)
     assert_int_equal(kumo_p2p_bans_count(&bans, 5000), 2);
 }
 
+static void test_scores(void **state)
+{
+    (void)state;
+    static kumo_p2p_scores_t scores;
+    memset(&scores, 0, sizeof(scores));
+    scores.fade_ms = 10; /* one point per 10 ms */
+    uint8_t id[KUMO_TLS_NODE_ID_BYTES];
+    memset(id, 1, sizeof(id));
+    kumo_p2p_scores_put(&scores, id, 50, 1000);
+    assert_int_equal(kumo_p2p_scores_take(&scores, id, 1000 + 199), 31); /* 19 faded */
+    assert_int_equal(kumo_p2p_scores_take(&scores, id, 1000), 0);        /* taken */
+    kumo_p2p_scores_put(&scores, id, 5, 0);
+    assert_int_equal(kumo_p2p_scores_take(&scores, id, 50), 0); /* faded out */
+    kumo_p2p_scores_put(&scores, id, 0, 0);
+    assert_int_equal(kumo_p2p_scores_take(&scores, id, 0), 0);
+    /* A second put replaces the first; a clock behind does not add points. */
+    kumo_p2p_scores_put(&scores, id, 10, 500);
+    kumo_p2p_scores_put(&scores, id, 20, 500);
+    assert_int_equal(kumo_p2p_scores_take(&scores, id, 400), 20);
+    /* Full: at KUMO_P2P_SCORE_COUNT_MAX every score is kept; one more replaces the lowest. */
+    for (uint32_t i = 0; i < KUMO_P2P_SCORE_COUNT_MAX; i++) {
+        uint8_t other[KUMO_TLS_NODE_ID_BYTES] = {0};
+        memcpy(other, &i, sizeof(i));
+        kumo_p2p_scores_put(&scores, other, i == 7 ? 3u : 90u, 0);
+    }
+    kumo_p2p_scores_put(&scores, id, 60, 0);
+    uint8_t low[KUMO_TLS_NODE_ID_BYTES] = {0};
+    uint32_t seven = 7;
+    memcpy(low, &seven, sizeof(seven));
+    assert_int_equal(kumo_p2p_scores_take(&scores, low, 0), 0);
+    assert_int_equal(kumo_p2p_scores_take(&scores, id, 0), 60);
+    uint8_t kept[KUMO_TLS_NODE_ID_BYTES] = {0};
+    assert_int_equal(kumo_p2p_scores_take(&scores, kept, 0), 90);
+}
+
 static void test_hosts(void **state)
 {
     (void)state;
@@ -243,9 +279,8 @@ static void test_hosts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_admit_pending),
-        cmocka_unit_test(test_admit_stranger),
-        cmocka_unit_test(test_bans),
+        cmocka_unit_test(test_admit_pending), cmocka_unit_test(test_admit_stranger),
+        cmocka_unit_test(test_bans),          cmocka_unit_test(test_scores),
         cmocka_unit_test(test_hosts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -752,7 +752,7 @@ static void test_penalize_and_ban(void **state)
     RUN_UNTIL(near.ups == 1 && peers_of(&a) == 3);
     uint8_t near_id[KUMO_TLS_NODE_ID_BYTES];
     id_of(&near, near_id);
-    kumo_p2p_disconnect(a.p, near_id, "invalid vote");
+    kumo_p2p_penalize(a.p, near_id, KUMO_P2P_SCORE_BAN, "invalid vote");
     RUN_UNTIL(near.downs == 1 && stats_of(&a).refused_banned >= 3); /* its redial, by id */
     kumo_p2p_close(near.p);
     stranger_open(&near2, 136, "127.0.0.1", &a);
@@ -765,11 +765,25 @@ static void test_penalize_and_ban(void **state)
     kumo_p2p_penalize(a.p, bid, KUMO_P2P_SCORE_BAN, "invalid block");
     assert_int_equal(stats_of(&a).bans, 3);
     RUN_UNTIL(b.downs >= 1 && b.ups >= 2 && peers_of(&a) == 2 && peers_of(&b) == 1);
+    /* A score outlives the connection: points, a drop, the reconnection, points again. */
+    tnode_t back;
+    stranger_open(&back, 137, "127.0.0.6", &a);
+    RUN_UNTIL(back.ups == 1 && peers_of(&a) == 3);
+    uint8_t back_id[KUMO_TLS_NODE_ID_BYTES];
+    id_of(&back, back_id);
+    kumo_p2p_penalize(a.p, back_id, 60, "slow");
+    kumo_p2p_disconnect(a.p, back_id, "no answer"); /* drops, adds nothing, bans nothing */
+    assert_int_equal(stats_of(&a).bans, 3);
+    RUN_UNTIL(back.ups == 2 && peers_of(&a) == 3); /* it redials and gets in */
+    kumo_p2p_penalize(a.p, back_id, 40, "slow again");
+    assert_int_equal(stats_of(&a).bans, 4);
+    kumo_p2p_close(back.p);
     /* Unknown peers: no effect. */
     uint8_t nobody[KUMO_TLS_NODE_ID_BYTES] = {0};
     kumo_p2p_penalize(a.p, nobody, KUMO_P2P_SCORE_BAN, "gone");
     kumo_p2p_mark_useful(a.p, nobody);
-    assert_int_equal(stats_of(&a).bans, 3);
+    kumo_p2p_disconnect(a.p, nobody, "gone");
+    assert_int_equal(stats_of(&a).bans, 4);
     kumo_p2p_close(other.p);
     kumo_p2p_close(b.p);
     kumo_p2p_close(a.p);
