@@ -1046,7 +1046,9 @@ int kumo_node_mempool_add(kumo_node_mempool_t *mp,
         memcpy(hash_out, tx.hash, KUMO_CHAIN_HASH_BYTES);
     }
     mp_account_t view;
-    mp_plan_t plan;
+    mp_plan_t plan; /* add_check fills it; the two fields set here keep -O2 flow analysis sure */
+    plan.cls = MP_GENERAL;
+    plan.victim_count = 0;
     int rc = add_check(mp, env, &tx, tx_bytes.len, &view, &plan, err);
     if (rc == 0) {
         rc = add_insert(mp, &tx, tx_bytes, &view, &plan, err);
