@@ -178,6 +178,27 @@ static int io_send(void *ctx, uint32_t validator_index, kumo_bytes_t msg)
     return 0;
 }
 
+static void cons_sign_retry_cb(evutil_socket_t fd, short what, void *arg);
+
+/* A skipped step is not retried by the engine (alone, or with too few peers voting, it would
+ * wait for ever), so the engine is restarted from the WAL a little later, exactly as after a
+ * crash: nothing signed left the process, and the signer state on disk allows the step again. */
+static void cons_sign_retry_arm(node_cons_t *nc)
+{
+    nc->sign_failed = true;
+    if (nc->sign_retry == NULL) {
+        nc->sign_retry = evtimer_new(nc->base, cons_sign_retry_cb, nc);
+    }
+    if (nc->sign_retry == NULL || evtimer_pending(nc->sign_retry, NULL)) {
+        return;
+    }
+    nc->sign_retry_ms = nc->sign_retry_ms == 0        ? 1000u
+                        : nc->sign_retry_ms >= 15000u ? 30000u
+                                                      : nc->sign_retry_ms * 2u;
+    struct timeval tv = {(time_t)(nc->sign_retry_ms / 1000u), 0};
+    (void)evtimer_add(nc->sign_retry, &tv);
+}
+
 /* Signs only what the signer state allows; the new state is on disk before the signature
  * is returned (and so before it can leave the process). */
 static int io_sign(void *ctx, kumo_bytes_t msg, uint8_t sig_out[KUMO_CRYPTO_SIG_BYTES])
@@ -211,8 +232,11 @@ static int io_sign(void *ctx, kumo_bytes_t msg, uint8_t sig_out[KUMO_CRYPTO_SIG_
         KUMO_LOG_ERROR("node", "signer_state_write_failed", "action=skip_step detail=\"%s\"",
                        err.detail);
         memset(sig_out, 0, KUMO_CRYPTO_SIG_BYTES);
+        cons_sign_retry_arm(nc);
         return KUMO_EDOUBLESIGN;
     }
+    nc->sign_failed = false;
+    nc->sign_retry_ms = 0;
     nc->signer = next;
     return 0;
 }
@@ -926,6 +950,9 @@ static void cons_stop(void *ctx)
     if (nc->signer_spare_fd >= 0) {
         (void)close(nc->signer_spare_fd);
     }
+    if (nc->sign_retry != NULL) {
+        event_free(nc->sign_retry);
+    }
     node_parts_free(&nc->parts);
     kumo_codec_free(nc->last_commit != NULL ? &nc->last_commit->base : NULL);
     kumo_free(nc);
@@ -1001,6 +1028,28 @@ static int cons_start(void *ctx, kumo_node_t *node, kumo_err_ctx_t *err)
      * sync (bsync.c). */
     KUMO_GUARD(node_cons_engine_open(nc, err));
     return kumo_wal_replay(nc->wal, cons_wal_replay_cb, nc, err);
+}
+
+static void cons_sign_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    node_cons_t *nc = arg;
+    if (!nc->sign_failed || nc->engine == NULL || nc->stopping) {
+        return; /* a later step signed, or block sync has the engine stopped */
+    }
+    nc->sign_failed = false;
+    KUMO_LOG_WARN("node", "consensus_restarting",
+                  "reason=signer_state_write_failed height=%" PRIu64, nc->node->height + 1u);
+    node_cons_engine_close(nc);
+    kumo_err_ctx_t err = {0};
+    int rc = node_cons_engine_open(nc, &err);
+    if (rc == 0) {
+        rc = kumo_wal_replay(nc->wal, cons_wal_replay_cb, nc, &err);
+    }
+    if (rc < 0) {
+        cons_engine_failed(nc, rc, &err);
+    }
 }
 
 int kumo_node_producer_consensus_make(kumo_node_producer_t *out, kumo_err_ctx_t *err)

@@ -137,6 +137,11 @@ struct node_cons {
     /* A descriptor held in reserve for the signer state's write: released for the retry of a
      * write that failed (EMFILE when something else took every descriptor), then taken back. */
     int signer_spare_fd;
+    /* A signer-state write failed and its step was skipped: the engine restarts from the WAL
+     * (as after a crash) when sign_retry fires, every sign_retry_ms (doubling up to 30 s). */
+    bool sign_failed;
+    uint32_t sign_retry_ms;
+    struct event *sign_retry;
     node_parts_t parts;
     bool stopping;
     bool equivocate; /* test builds only (KUMO_TEST_HOOKS) */

@@ -3,7 +3,9 @@
  * idle TCP connections, request heads trickled one byte at a time, an event-stream subscriber
  * that never reads. What must hold: the node keeps committing blocks (its validator never runs
  * out of descriptors for the signer state), honest requests are answered, the slow
- * connections are closed by the request deadline and the stalled subscriber is dropped.
+ * connections are closed by the request deadline and the stalled subscriber is dropped. And
+ * should a signer-state write fail anyway, the validator skips the step and retries instead
+ * of exiting.
  *
  * How: one single-validator testnet (consensus with signer-state writes on every step) whose
  * node runs with a low open-files limit (512, soft and hard: KUMO_TEST_NET_NOFILE), a short
@@ -14,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -338,6 +342,34 @@ static void test_api_stalled_sse_subscriber_dropped(void **state)
     honest_status_ok();
 }
 
+/* When the signer state cannot be written (here: a directory in its place, as a full disk or
+ * no descriptor left would do), the validator neither exits nor signs: it skips the step and
+ * retries; once the write works again, it commits again. */
+static void test_signer_write_failure_skips_and_retries(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    kumo_test_net_node_path(&net, 0, "signer_state", path, sizeof(path));
+    pid_t pid = kumo_test_net_pid(&net, 0);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkdir(path, 0700), 0);
+    uint64_t deadline = kumo_test_now_ms() + 30000u;
+    while (kumo_test_net_log_count(&net, 0, "signer_state_write_failed") == 0 &&
+           kumo_test_now_ms() < deadline) {
+        kumo_test_pause_ms(100);
+    }
+    assert_true(kumo_test_net_log_count(&net, 0, "signer_state_write_failed") > 0);
+    int64_t stalled = kumo_test_net_height(&net, 0);
+    kumo_test_pause_ms(2000);
+    /* alive and answering, not committing without its signature */
+    assert_int_equal(kill(pid, 0), 0);
+    assert_true(kumo_test_net_height(&net, 0) <= stalled + 1);
+    honest_status_ok();
+    assert_int_equal(rmdir(path), 0);
+    node_commits(3);
+    assert_int_equal(kumo_test_net_pid(&net, 0), pid);
+}
+
 int main(void)
 {
     /* KUMO_TEST_FILTER=<glob> runs only the matching cases */
@@ -349,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_api_idle_connections_cannot_exhaust_node),
         cmocka_unit_test(test_api_trickled_heads_closed_by_deadline),
         cmocka_unit_test(test_api_stalled_sse_subscriber_dropped),
+        cmocka_unit_test(test_signer_write_failure_skips_and_retries),
     };
     return cmocka_run_group_tests(tests, net_setup, net_teardown);
 }
