@@ -297,6 +297,10 @@ static struct bufferevent *api_bev_cb(struct event_base *base, void *arg)
         kumo_free(c);
         return NULL; /* evhttp then makes a plain bufferevent that TLS clients cannot use */
     }
+    if (SSL_set_ex_data(ssl, api_ex_index, c) != 1) {
+        kumo_free(c); /* untracked: its requests are answered 503 and it is closed */
+        return bev;
+    }
     c->api = api;
     c->bev = bev;
     c->prev = api->conns_tail;
@@ -307,7 +311,6 @@ static struct bufferevent *api_bev_cb(struct event_base *base, void *arg)
     }
     api->conns_tail = c;
     api->conn_count++;
-    KUMO_ASSERT(SSL_set_ex_data(ssl, api_ex_index, c) == 1);
     struct timeval now = {0, 0};
     (void)event_add(api->link_ev, &now); /* right after evhttp's accept callback */
     return bev;

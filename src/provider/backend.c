@@ -126,7 +126,7 @@ static int pd_be_accept(void *ctx,
     int rc = pd_manifest_bytes_verify(a->curl, a->d->cfg.node_url, owner_text, dseq, manifest, err);
     if (rc < 0) {
         KUMO_LOG_INFO("provider", "manifest_refused", "deployment=%s/%" PRIu64 " detail=\"%s\"",
-                      owner_text, dseq, err->detail);
+                      owner_text, dseq, err != NULL ? err->detail : "");
         return rc;
     }
     KUMO_GUARD(pd_be_store(ctx, owner, dseq, "manifest", manifest, err));
@@ -540,6 +540,10 @@ static int pd_be_links(void *ctx,
         kumo_codec_free(&m->base);
     }
     rc = rc == 0 ? pd_links_verify(a, owner_text, dseq, links, link_count, err) : rc;
+    if (rc < 0) {
+        KUMO_LOG_INFO("provider", "links_refused", "deployment=%s/%" PRIu64 " detail=\"%s\"",
+                      owner_text, dseq, err != NULL ? err->detail : "");
+    }
     json_t *j = json_pack("{s:o}", "links", arr);
     char *text = rc == 0 && j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
