@@ -671,7 +671,8 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
                                    .request_timeout_ms = d->cfg.api_request_timeout_ms};
     uint64_t nofile = pd_fwd_nofile_raise();
     pd_fwd_cfg_t fc = {.connection_max = d->cfg.forward_connection_max,
-                       .connection_per_source_max = d->cfg.forward_connection_per_source_max};
+                       .connection_per_source_max = d->cfg.forward_connection_per_source_max,
+                       .connection_per_workload_max = d->cfg.forward_connection_per_workload_max};
     (void)snprintf(fc.peer_address_allow, sizeof(fc.peer_address_allow), "%s",
                    d->cfg.peer_address_allow);
     rc = rc == 0 ? pd_peer_tls(d, err) : rc;

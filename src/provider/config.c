@@ -39,6 +39,7 @@ void kumo_provider_cfg_default(kumo_provider_cfg_t *cfg)
     cfg->lease_count_max = KUMO_PROVIDER_LEASE_COUNT_MAX;
     cfg->forward_connection_max = PD_FWD_CONNECTION_DEFAULT;
     cfg->forward_connection_per_source_max = PD_FWD_CONNECTION_PER_SOURCE_DEFAULT;
+    cfg->forward_connection_per_workload_max = PD_FWD_CONNECTION_PER_WORKLOAD_DEFAULT;
     cfg->api_connection_max = 128;
     cfg->api_connection_per_addr_max = 16;
     cfg->api_request_timeout_ms = 10000;
@@ -106,6 +107,11 @@ static const pf_field_t pf_fields[] = {
            1,
            1000000,
            "connections the forwarder relays at once for one container"),
+    PF_NUM(forward_connection_per_workload_max,
+           PF_U32,
+           1,
+           1000000,
+           "connections the forwarder relays at once for all instances of one workload"),
     PF_NUM(api_connection_max, PF_U32, 1, 100000, "provider API connections at once"),
     PF_NUM(api_connection_per_addr_max,
            PF_U32,

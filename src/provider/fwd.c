@@ -36,6 +36,12 @@ typedef struct fwd_source {
     uint32_t count;
 } fwd_source_t;
 
+/* Source workloads with relayed connections open, like the sources. */
+typedef struct fwd_tag {
+    uint64_t tag;
+    uint32_t count;
+} fwd_tag_t;
+
 typedef struct fwd_listener {
     pd_fwd_t *f;
     pd_fwd_entry_t entry;
@@ -54,9 +60,11 @@ struct pd_fwd {
     fwd_listener_t *ls[PD_FWD_ENTRY_MAX];
     uint32_t ls_count;
     pd_fwd_entry_t copy[PD_FWD_ENTRY_MAX];
-    pd_fwd_cfg_t cfg;       /* caps in force */
-    fwd_source_t *sources;  /* FWD_SOURCE_SLOTS */
-    uint32_t source_count;  /* slots in use */
+    pd_fwd_cfg_t cfg;      /* caps in force */
+    fwd_source_t *sources; /* FWD_SOURCE_SLOTS */
+    uint32_t source_count; /* slots in use */
+    fwd_tag_t *tags;       /* FWD_SOURCE_SLOTS */
+    uint32_t tag_count;
     bool paused;            /* accepting paused: out of descriptors */
     struct fwd_pair *pairs; /* every live pair */
     atomic_uint listening;
@@ -71,6 +79,7 @@ struct pd_fwd {
 typedef struct fwd_pair {
     pd_fwd_t *f;
     char source[PD_FWD_HOST_BYTES]; /* the client's address, counted in f->sources */
+    uint64_t tag;                   /* its workload, counted in f->tags (0: none) */
     struct fwd_pair *prev, *next;   /* f->pairs: freed with the forwarder */
     struct bufferevent *side[2];    /* 0: the accepted client, 1: the target */
     bool eof[2];                    /* the side sent EOF (its direction is done) */
@@ -99,35 +108,83 @@ static fwd_source_t *fwd_source_find(pd_fwd_t *f, const char *ip)
     return NULL;
 }
 
-/* Takes one connection of source ip against the caps; false when a cap is reached. */
-static bool fwd_source_take(pd_fwd_t *f, const char *ip)
+static fwd_tag_t *fwd_tag_find(pd_fwd_t *f, uint64_t tag)
+{
+    for (uint32_t i = 0; i < f->tag_count; i++) {
+        if (f->tags[i].tag == tag) {
+            return &f->tags[i];
+        }
+    }
+    return NULL;
+}
+
+/* The slots of ip and tag (made if new, count 0); false when a table is full. */
+static bool fwd_slots(pd_fwd_t *f, const char *ip, uint64_t tag, fwd_source_t **s, fwd_tag_t **t)
+{
+    *s = fwd_source_find(f, ip);
+    if (*s == NULL && f->source_count < FWD_SOURCE_SLOTS) {
+        *s = &f->sources[f->source_count++];
+        (void)snprintf((*s)->ip, sizeof((*s)->ip), "%s", ip);
+        (*s)->count = 0;
+    }
+    *t = tag != 0 ? fwd_tag_find(f, tag) : NULL;
+    if (tag != 0 && *t == NULL && f->tag_count < FWD_SOURCE_SLOTS) {
+        *t = &f->tags[f->tag_count++];
+        (*t)->tag = tag;
+        (*t)->count = 0;
+    }
+    return *s != NULL && (tag == 0 || *t != NULL);
+}
+
+/* Forgets the slots of ip and tag whose count is 0 (the last slot moves into the freed one). */
+static void fwd_slots_trim(pd_fwd_t *f, const char *ip, uint64_t tag)
+{
+    fwd_source_t *s = fwd_source_find(f, ip);
+    if (s != NULL && s->count == 0) {
+        *s = f->sources[--f->source_count];
+    }
+    fwd_tag_t *t = tag != 0 ? fwd_tag_find(f, tag) : NULL;
+    if (t != NULL && t->count == 0) {
+        *t = f->tags[--f->tag_count];
+    }
+}
+
+/* Takes one connection of source ip (of workload tag) against the caps; false when a cap is
+ * reached. */
+static bool fwd_source_take(pd_fwd_t *f, const char *ip, uint64_t tag)
 {
     if (atomic_load(&f->active) >= f->cfg.connection_max) {
         return false;
     }
-    fwd_source_t *s = fwd_source_find(f, ip);
-    if (s == NULL && f->source_count < FWD_SOURCE_SLOTS) {
-        s = &f->sources[f->source_count++];
-        (void)snprintf(s->ip, sizeof(s->ip), "%s", ip);
-        s->count = 0;
-    }
-    if (s == NULL || s->count >= f->cfg.connection_per_source_max) {
+    fwd_source_t *s = NULL;
+    fwd_tag_t *t = NULL;
+    bool ok = fwd_slots(f, ip, tag, &s, &t) && s->count < f->cfg.connection_per_source_max &&
+              (t == NULL || t->count < f->cfg.connection_per_workload_max);
+    if (!ok) {
+        fwd_slots_trim(f, ip, tag);
         return false;
     }
     s->count++;
+    if (t != NULL) {
+        t->count++;
+    }
     atomic_fetch_add(&f->active, 1u);
     return true;
 }
 
-static void fwd_source_give(pd_fwd_t *f, const char *ip)
+static void fwd_source_give(pd_fwd_t *f, const char *ip, uint64_t tag)
 {
     fwd_source_t *s = fwd_source_find(f, ip);
+    fwd_tag_t *t = tag != 0 ? fwd_tag_find(f, tag) : NULL;
     KUMO_ASSERT(s != NULL && s->count > 0);
+    KUMO_ASSERT(tag == 0 || (t != NULL && t->count > 0));
     KUMO_ASSERT(atomic_load(&f->active) > 0);
     atomic_fetch_sub(&f->active, 1u);
-    if (--s->count == 0) { /* the last slot moves into the freed one */
-        *s = f->sources[--f->source_count];
+    s->count--;
+    if (t != NULL) {
+        t->count--;
     }
+    fwd_slots_trim(f, ip, tag);
 }
 
 static void fwd_pair_free(fwd_pair_t *p)
@@ -142,7 +199,7 @@ static void fwd_pair_free(fwd_pair_t *p)
     }
     bufferevent_free(p->side[0]);
     bufferevent_free(p->side[1]);
-    fwd_source_give(p->f, p->source);
+    fwd_source_give(p->f, p->source, p->tag);
     kumo_free(p);
 }
 
@@ -211,11 +268,12 @@ static bool fwd_peer_ip(const struct sockaddr *sa, char ip[PD_FWD_HOST_BYTES])
            evutil_inet_ntop(sa->sa_family, addr, ip, PD_FWD_HOST_BYTES) != NULL;
 }
 
-/* Whether ip is one of the entry's sources. */
-static bool fwd_source_allowed(const pd_fwd_entry_t *e, const char *ip)
+/* Whether ip is one of the entry's sources; *tag gets its workload's tag. */
+static bool fwd_source_allowed(const pd_fwd_entry_t *e, const char *ip, uint64_t *tag)
 {
     for (uint32_t i = 0; i < e->source_count && i < PD_FWD_SOURCE_MAX; i++) {
         if (strcmp(e->sources[i], ip) == 0) {
+            *tag = e->source_workloads[i];
             return true;
         }
     }
@@ -223,7 +281,8 @@ static bool fwd_source_allowed(const pd_fwd_entry_t *e, const char *ip)
 }
 
 /* Connects a new pair for the accepted fd to target t; false (fd closed) when it cannot. */
-static bool fwd_pair_open(pd_fwd_t *f, evutil_socket_t fd, const char *ip, const pd_fwd_target_t *t)
+static bool fwd_pair_open(
+    pd_fwd_t *f, evutil_socket_t fd, const char *ip, uint64_t tag, const pd_fwd_target_t *t)
 {
     char where[PD_FWD_HOST_BYTES + 16];
     (void)snprintf(where, sizeof(where), strchr(t->host, ':') != NULL ? "[%s]:%u" : "%s:%u",
@@ -250,6 +309,7 @@ static bool fwd_pair_open(pd_fwd_t *f, evutil_socket_t fd, const char *ip, const
     }
     p->f = f;
     (void)snprintf(p->source, sizeof(p->source), "%s", ip);
+    p->tag = tag;
     p->side[0] = in;
     p->side[1] = out;
     p->next = f->pairs;
@@ -284,7 +344,8 @@ static void fwd_accept_cb(
     fwd_listener_t *fl = ctx;
     pd_fwd_t *f = fl->f;
     char ip[PD_FWD_HOST_BYTES];
-    if (!fwd_peer_ip(sa, ip) || !fwd_source_allowed(&fl->entry, ip)) {
+    uint64_t tag = 0;
+    if (!fwd_peer_ip(sa, ip) || !fwd_source_allowed(&fl->entry, ip, &tag)) {
         atomic_fetch_add(&f->refused, 1u); /* before the close the client sees */
         evutil_closesocket(fd);
         return;
@@ -294,13 +355,13 @@ static void fwd_accept_cb(
         evutil_closesocket(fd); /* the target's endpoint is not known (or not usable) yet */
         return;
     }
-    if (!fwd_source_take(f, ip)) {
+    if (!fwd_source_take(f, ip, tag)) {
         atomic_fetch_add(&f->capped, 1u);
         evutil_closesocket(fd);
         return;
     }
-    if (!fwd_pair_open(f, fd, ip, t)) {
-        fwd_source_give(f, ip);
+    if (!fwd_pair_open(f, fd, ip, tag, t)) {
+        fwd_source_give(f, ip, tag);
         return;
     }
     atomic_fetch_add(&f->relayed, 1u);
@@ -412,6 +473,19 @@ static bool fwd_allow_find(const char *allow, const uint8_t *addr, size_t addr_l
         }
     }
     return false;
+}
+
+uint64_t pd_fwd_workload_tag(const char *owner, uint64_t dseq, const char *workload)
+{
+    KUMO_ASSERT(owner != NULL && workload != NULL);
+    uint64_t h = 14695981039346656037ull; /* FNV-1a: any spread will do, 0 is kept free */
+    char text[256];
+    int n = snprintf(text, sizeof(text), "%s/%" PRIu64 "/%s", owner, dseq, workload);
+    KUMO_ASSERT(n > 0);
+    for (size_t i = 0; i < (size_t)n && i < sizeof(text) - 1u; i++) {
+        h = (h ^ (uint8_t)text[i]) * 1099511628211ull;
+    }
+    return h != 0 ? h : 1u;
 }
 
 bool pd_fwd_allow_list_is_valid(const char *allow)
@@ -557,7 +631,10 @@ int pd_fwd_open(struct event_base *base,
     pd_fwd_t *f = kumo_calloc(1, sizeof(*f));
     KUMO_ENSURE(f != NULL, err, KUMO_ENOMEM, "forwarder");
     f->sources = kumo_calloc(FWD_SOURCE_SLOTS, sizeof(*f->sources));
-    if (f->sources == NULL) {
+    f->tags = kumo_calloc(FWD_SOURCE_SLOTS, sizeof(*f->tags));
+    if (f->sources == NULL || f->tags == NULL) {
+        kumo_free(f->sources);
+        kumo_free(f->tags);
         kumo_free(f);
         return kumo_err_set(err, KUMO_ENOMEM, "forwarder sources");
     }
@@ -569,6 +646,9 @@ int pd_fwd_open(struct event_base *base,
     f->cfg.connection_per_source_max = f->cfg.connection_per_source_max > 0
                                            ? f->cfg.connection_per_source_max
                                            : PD_FWD_CONNECTION_PER_SOURCE_DEFAULT;
+    f->cfg.connection_per_workload_max = f->cfg.connection_per_workload_max > 0
+                                             ? f->cfg.connection_per_workload_max
+                                             : PD_FWD_CONNECTION_PER_WORKLOAD_DEFAULT;
     KUMO_ASSERT(f->cfg.connection_max > 0);
     f->base = base;
     (void)pthread_mutex_init(&f->mu, NULL);
@@ -660,5 +740,6 @@ void pd_fwd_close(pd_fwd_t *f)
     }
     (void)pthread_mutex_destroy(&f->mu);
     kumo_free(f->sources);
+    kumo_free(f->tags);
     kumo_free(f);
 }

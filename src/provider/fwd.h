@@ -14,11 +14,12 @@
  *
  * Caps (a workload must not take the daemon's descriptors, which the provider API and the
  * runtime need too): at most connection_per_source_max relayed connections at once per source
- * address (one container) and connection_max in all (lowered at open to fit the open-files
- * limit: each relayed connection holds two descriptors). A connection past a cap is closed at
- * once and counted; running out of descriptors pauses accepting for one sync period instead
- * of spinning on the listening socket. A target at another provider (remote) is used only if
- * its address passes pd_fwd_address_allowed; the daemon checked it against the chain before.
+ * address (one container), connection_per_workload_max per source workload (all its
+ * instances, by the tag the daemon gives each source) and connection_max in all (lowered at open to
+ * fit the open-files limit: each relayed connection holds two descriptors). A connection past a cap
+ * is closed at once and counted; running out of descriptors pauses accepting for one sync period
+ * instead of spinning on the listening socket. A target at another provider (remote) is used only
+ * if its address passes pd_fwd_address_allowed; the daemon checked it against the chain before.
  */
 #ifndef KUMO_PROVIDER_FWD_H
 #define KUMO_PROVIDER_FWD_H
@@ -38,6 +39,8 @@
 /* Defaults of the caps (config.yaml forward_connection_max, forward_connection_per_source_max). */
 #define PD_FWD_CONNECTION_DEFAULT            4096u
 #define PD_FWD_CONNECTION_PER_SOURCE_DEFAULT 256u
+/* config.yaml forward_connection_per_workload_max: all instances of one workload together. */
+#define PD_FWD_CONNECTION_PER_WORKLOAD_DEFAULT 1024u
 /* Descriptors left to everything else of the daemon (API, node and runtime connections, files)
  * when the total cap is fitted to the open-files limit. */
 #define PD_FWD_FD_RESERVE 512u
@@ -60,12 +63,14 @@ typedef struct pd_fwd_entry {
     /* Who may connect: numeric addresses of the source containers the port's rules allow.
      * A connection from any other address is closed at once (and counted). */
     char sources[PD_FWD_SOURCE_MAX][PD_FWD_HOST_BYTES];
+    uint64_t source_workloads[PD_FWD_SOURCE_MAX]; /* each source's pd_fwd_workload_tag; 0: none */
     uint32_t source_count;
 } pd_fwd_entry_t;
 
 typedef struct pd_fwd_cfg {
     uint32_t connection_max;                     /* 0: PD_FWD_CONNECTION_DEFAULT */
     uint32_t connection_per_source_max;          /* 0: PD_FWD_CONNECTION_PER_SOURCE_DEFAULT */
+    uint32_t connection_per_workload_max;        /* 0: PD_FWD_CONNECTION_PER_WORKLOAD_DEFAULT */
     char peer_address_allow[PD_FWD_ALLOW_BYTES]; /* non-public addresses remote targets may use */
 } pd_fwd_cfg_t;
 
@@ -95,6 +100,8 @@ uint32_t pd_fwd_connection_max(const pd_fwd_t *f);
  * list of numeric addresses, compared as addresses; NULL or "" allows none). Names are never
  * allowed. Pure. */
 bool pd_fwd_address_allowed(const char *host, const char *allow);
+/* The tag counting a workload's connections together: never 0. Pure. */
+uint64_t pd_fwd_workload_tag(const char *owner, uint64_t dseq, const char *workload);
 /* Whether allow is a well-formed list for pd_fwd_address_allowed ("" included). Pure. */
 bool pd_fwd_allow_list_is_valid(const char *allow);
 

@@ -42,9 +42,10 @@ typedef struct kumo_provider_cfg {
     /* Network surfaces (docs/design.md §10: the forwarder, API connections, links). */
     char peer_address_allow[256];    /* non-public peer addresses links may use: "" (none) */
     uint32_t forward_connection_max; /* relayed at once, all workloads: 4096 */
-    uint32_t forward_connection_per_source_max; /* relayed at once per container: 256 */
-    uint32_t api_connection_max;                /* provider API connections: 128 */
-    uint32_t api_connection_per_addr_max;       /* per client address: 16 */
+    uint32_t forward_connection_per_source_max;   /* relayed at once per container: 256 */
+    uint32_t forward_connection_per_workload_max; /* per workload, all instances: 1024 */
+    uint32_t api_connection_max;                  /* provider API connections: 128 */
+    uint32_t api_connection_per_addr_max;         /* per client address: 16 */
     uint32_t api_request_timeout_ms; /* a whole request within this of accept/answer: 10000 */
 } kumo_provider_cfg_t;
 

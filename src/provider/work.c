@@ -675,6 +675,8 @@ static void pd_forward_sources(kumo_provider_daemon_t *d,
         if (c->state == KUMO_RUNTIME_STATE_RUNNING && c->dseq == dep->dseq &&
             strcmp(c->owner, dep->owner) == 0 && pd_rule_allows(dep->m, p, c->workload) &&
             (ip = pd_ip_of(d, c->id)) != NULL) {
+            e->source_workloads[e->source_count] =
+                pd_fwd_workload_tag(dep->owner, dep->dseq, c->workload);
             (void)snprintf(e->sources[e->source_count++], PD_FWD_HOST_BYTES, "%s", ip);
         }
     }

@@ -458,6 +458,49 @@ static void test_cap_per_source(void **state)
     fwd_small_close(f);
 }
 
+/* Two containers of one workload (127.0.0.1 and 127.0.0.2, one tag): 2 each by the source
+ * cap, 3 together by the workload cap. */
+static void test_cap_per_workload(void **state)
+{
+    (void)state;
+    pd_fwd_cfg_t cfg = {.connection_per_source_max = 2, .connection_per_workload_max = 3};
+    pd_fwd_t *f = fwd_small_open(&cfg);
+    unsigned port = kumo_test_free_port();
+    pd_fwd_entry_t e;
+    memset(&e, 0, sizeof(e));
+    (void)snprintf(e.ip, sizeof(e.ip), "127.0.0.1");
+    uint64_t tag = pd_fwd_workload_tag("kumo1owner", 7, "web");
+    assert_true(tag != 0 && tag != pd_fwd_workload_tag("kumo1owner", 7, "db"));
+    for (uint32_t i = 0; i < 2; i++) {
+        (void)snprintf(e.sources[i], sizeof(e.sources[i]), "127.0.0.%u", i + 1u);
+        e.source_workloads[i] = tag;
+    }
+    e.source_count = 2;
+    e.port = (uint16_t)port;
+    (void)snprintf(e.targets[0].host, sizeof(e.targets[0].host), "127.0.0.1");
+    e.targets[0].port = (uint16_t)echo_b.port;
+    e.target_count = 1;
+    pd_fwd_set(f, &e, 1);
+    for (int i = 0; i < 100 && pd_fwd_listening(f) != 1; i++) {
+        pause_ms(20);
+    }
+    int fds[5];
+    const char *from[5] = {"127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.2", "127.0.0.1"};
+    for (int i = 0; i < 5; i++) {
+        fds[i] = dial_from(port, from[i]);
+        assert_true(fds[i] >= 0);
+        for (int k = 0; k < 100 && pd_fwd_active(f) + pd_fwd_capped(f) < (uint64_t)i + 1u; k++) {
+            pause_ms(20);
+        }
+    }
+    assert_int_equal(pd_fwd_active(f), 3u); /* 2 from .1, 1 from .2 */
+    assert_int_equal(pd_fwd_capped(f), 2u); /* .2's second (workload), .1's third (source) */
+    for (int i = 0; i < 5; i++) {
+        (void)close(fds[i]);
+    }
+    fwd_small_close(f);
+}
+
 static void test_remote_target_not_public(void **state)
 {
     (void)state;
@@ -493,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_sources_only),
         cmocka_unit_test(test_address_allowed_table),
         cmocka_unit_test(test_cap_per_source),
+        cmocka_unit_test(test_cap_per_workload),
         cmocka_unit_test(test_remote_target_not_public),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
