@@ -52,6 +52,19 @@
 #define CF_SEND_WAIT_MS   30000u
 #define CF_MIB            (1024u * 1024u)
 
+/* Under AddressSanitizer the nodes keep freed memory in quarantine, so their resident memory
+ * shows what they received, not what they hold: the memory bound is then only printed. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CF_MEMORY_CHECKED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CF_MEMORY_CHECKED 0
+#endif
+#endif
+#ifndef CF_MEMORY_CHECKED
+#define CF_MEMORY_CHECKED 1
+#endif
+
 static kumo_test_net_t g_net;
 
 /* ---- observing the nodes ---- */
@@ -464,7 +477,7 @@ static void test_byzantine_validator_is_bounded(void **state)
     assert_true(proposals >= 16u);
     /* At most the values of the rounds in the window (a few MiB), not one per round. */
     assert_true(peak.wal_bytes <= 4u * CF_MIB);
-    assert_true(grew_max_kib <= 12u * 1024u);
+    assert_true(!CF_MEMORY_CHECKED || grew_max_kib <= 12u * 1024u);
     /* Executed (and refused) only when an honest node reached the round: a few. */
     assert_true(invalid_max <= 8u);
     /* The honest nodes say what they refused. */
