@@ -675,6 +675,8 @@ void kumo_test_peer_close(kumo_test_peer_t *peer)
         peer->base = NULL;
     }
     if (peer->base != NULL) {
+        /* Queued deferred callbacks hold their connections until they run. */
+        (void)event_base_loop(peer->base, EVLOOP_NONBLOCK);
         event_base_free(peer->base);
         peer->base = NULL;
     }
