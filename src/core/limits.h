@@ -33,6 +33,9 @@
 #define KUMO_ATTRIBUTE_VALUE_BYTES_MAX 128u
 /* A PEM root certificate: an Ed25519 or P-256 CA fits in 2 KiB; 8 KiB leaves room for RSA. */
 #define KUMO_CERT_PEM_BYTES_MAX (8u * 1024u)
+/* The detail of a lease refusal (MsgRefuseLease): one line of a runtime's error, shown to the
+ * tenant in the lease.refused event. */
+#define KUMO_REFUSE_DETAIL_BYTES_MAX 256u
 /* Tx memo. */
 #define KUMO_MEMO_BYTES_MAX 256u
 /* Chain id. */

@@ -124,6 +124,7 @@ static const char *reason_name(Kumo__CloseReason reason)
         return "tenant";
     case KUMO__CLOSE_REASON__CLOSE_REASON_INSUFFICIENT_FUNDS:
         return "insufficient_funds";
+    case KUMO__CLOSE_REASON__CLOSE_REASON_MANIFEST_REFUSED: /* leases and groups only */
     case KUMO__CLOSE_REASON__CLOSE_REASON_NONE:
     case _KUMO__CLOSE_REASON_IS_INT_SIZE:
     default:

@@ -241,6 +241,12 @@ static int load_group(inv_t *inv, kumo_bytes_t key, const ProtobufCMessage *obj)
     row->oseq = g->oseq;
     row->lease_oseq = g->lease_oseq;
     row->has_lease_provider = g->lease_provider.len == KUMO_ADDRESS_BYTES;
+    /* Only a refusal gives a group a close reason, and it closes the group. */
+    KUMO_ENSURE(g->close_reason == KUMO__CLOSE_REASON__CLOSE_REASON_NONE ||
+                    (g->close_reason == KUMO__CLOSE_REASON__CLOSE_REASON_MANIFEST_REFUSED &&
+                     g->state == KUMO__GROUP_STATE__GROUP_CLOSED),
+                inv->err, KUMO_ECORRUPT, "group close reason %d in state %d", (int)g->close_reason,
+                (int)g->state);
     if (row->has_lease_provider) {
         memcpy(row->lease_provider, g->lease_provider.data, KUMO_ADDRESS_BYTES);
     }
@@ -314,6 +320,15 @@ static int load_lease(inv_t *inv, kumo_bytes_t key, const ProtobufCMessage *obj)
     row->last_confirmed = l->last_confirmed_height;
     row->interest_paid = l->interest_paid;
     KUMO_GUARD(expect_state(inv, row->state, &row->key));
+    KUMO_ENSURE(l->confirmed_version.len == 0 || l->confirmed_version.len == KUMO_VERSION_BYTES,
+                inv->err, KUMO_ECORRUPT, "lease confirmed_version of %zu bytes",
+                l->confirmed_version.len);
+    /* Only a refusal gives a lease a close reason, and it closes the lease at once. */
+    KUMO_ENSURE(l->close_reason == KUMO__CLOSE_REASON__CLOSE_REASON_NONE ||
+                    (l->close_reason == KUMO__CLOSE_REASON__CLOSE_REASON_MANIFEST_REFUSED &&
+                     l->state == KUMO__LEASE_STATE__LEASE_CLOSED),
+                inv->err, KUMO_ECORRUPT, "lease close reason %d in state %d", (int)l->close_reason,
+                (int)l->state);
     if (l->state == KUMO__LEASE_STATE__LEASE_ACTIVE) {
         uint64_t h;
         KUMO_ENSURE(kumo_market_lease_stale_height(l, inv->params->reconfirmation_period, &h) == 0,

@@ -359,10 +359,21 @@ static int low_funds_check(kumo_market_st_t *st, const Kumo__Deployment *d, kumo
                                        KUMO_ARRAY_COUNT(attrs), err);
 }
 
-/* An active lease confirmed: paid up to this height, stale clock restarted. */
+/* Whether a confirmation names the deployment's current version (its workloads run). */
+static bool confirm_runs_current(const Kumo__LeaseConfirmation *c, const Kumo__Deployment *d)
+{
+    return c->version.len == KUMO_VERSION_BYTES && d->version.len == KUMO_VERSION_BYTES &&
+           memcmp(c->version.data, d->version.data, KUMO_VERSION_BYTES) == 0;
+}
+
+/* An active lease confirmed: paid up to this height, stale clock restarted. A confirmation
+ * naming the current version records it: the provider accepted that manifest and may no
+ * longer refuse it. One naming another version (sent before an update it had not seen yet)
+ * or none (standing ready without a manifest) records nothing. */
 static int confirm_active(kumo_market_st_t *st,
                           confirm_ctx_t *cc,
                           const kumo_market_oid_t *oid,
+                          const Kumo__LeaseConfirmation *c,
                           Kumo__Lease *l,
                           kumo_err_ctx_t *err)
 {
@@ -375,7 +386,13 @@ static int confirm_active(kumo_market_st_t *st,
     int rc = kumo_market_lease_settle(st, d, l, &short_pay, err);
     if (rc == 0) {
         l->last_confirmed_height = st->height;
+        /* Borrowed from d for the write; l's own bytes are put back before l is freed. */
+        ProtobufCBinaryData own = l->confirmed_version;
+        if (confirm_runs_current(c, d)) {
+            l->confirmed_version = d->version;
+        }
         rc = kumo_market_lease_put(st, l, KUMO__LEASE_STATE__LEASE_ACTIVE, prev_confirmed, err);
+        l->confirmed_version = own;
     }
     if (rc == 0) {
         rc = kumo_market_deployment_put(st, d, KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE,
@@ -437,9 +454,9 @@ static int any_key_cb(void *cb_ctx, kumo_bytes_t key, kumo_bytes_t val)
     return 1;
 }
 
-/* Why the signer has no lease on this order: another provider's (EUNAUTH) or none. */
-static int
-lease_missing_err(kumo_market_st_t *st, const kumo_market_oid_t *oid, kumo_err_ctx_t *err)
+int kumo_market_lease_missing_err(kumo_market_st_t *st,
+                                  const kumo_market_oid_t *oid,
+                                  kumo_err_ctx_t *err)
 {
     kumo_market_key_t prefix;
     kumo_market_key_init(&prefix, KUMO_MARKET_PREFIX_LEASE);
@@ -463,11 +480,11 @@ static int confirm_one(kumo_market_st_t *st,
     Kumo__Lease *l = NULL;
     int rc = kumo_market_lease_get(st->kv, &oid, st->signer, &l, err);
     if (rc == KUMO_ENOTFOUND) {
-        return lease_missing_err(st, &oid, err);
+        return kumo_market_lease_missing_err(st, &oid, err);
     }
     KUMO_GUARD(rc);
     if (!c->released && l->state == KUMO__LEASE_STATE__LEASE_ACTIVE) {
-        rc = confirm_active(st, cc, &oid, l, err);
+        rc = confirm_active(st, cc, &oid, c, l, err);
     } else if (c->released && l->state == KUMO__LEASE_STATE__LEASE_CLOSING) {
         rc = confirm_release(st, &oid, l, err);
     } else {

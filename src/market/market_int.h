@@ -433,6 +433,11 @@ KUMO_MUST_USE int kumo_market_provider_count_add(kumo_market_st_t *st,
                                                  int leases_delta,
                                                  kumo_err_ctx_t *err);
 
+/* A provider refused one of its leases: live_lease_count -1, refused_lease_count +1. */
+KUMO_MUST_USE int kumo_market_provider_lease_refused(kumo_market_st_t *st,
+                                                     const uint8_t *provider,
+                                                     kumo_err_ctx_t *err);
+
 /* Pays an active lease for the blocks since its last payment, capped by the escrow, and mints
  * its collateral interest; *short_out is set when the escrow could not pay everything. Updates
  * l and d in memory (the caller writes them) and the provider's balance in the store. */
@@ -502,6 +507,13 @@ KUMO_MUST_USE int kumo_market_lease_confirm(kumo_market_st_t *st,
 KUMO_MUST_USE int kumo_market_lease_stale(kumo_market_st_t *st,
                                           const Kumo__MsgSubmitStaleLease *m,
                                           kumo_err_ctx_t *err);
+KUMO_MUST_USE int
+kumo_market_lease_refuse(kumo_market_st_t *st, const Kumo__MsgRefuseLease *m, kumo_err_ctx_t *err);
+/* Why the signer has no lease on this order: another provider's (KUMO_EUNAUTH) or none
+ * (KUMO_ENOTFOUND). */
+KUMO_MUST_USE int kumo_market_lease_missing_err(kumo_market_st_t *st,
+                                                const kumo_market_oid_t *oid,
+                                                kumo_err_ctx_t *err);
 
 /* ---- validation shared by msgs and genesis ----------------------------------------------------
  */

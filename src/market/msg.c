@@ -116,8 +116,14 @@ static int confirmations_check(const Kumo__MsgSubmitLeaseConfirmation *m, kumo_e
     KUMO_ENSURE(n <= KUMO_CONFIRM_COUNT_MAX, err, KUMO_ELIMIT, "%zu confirmations exceed %u", n,
                 KUMO_CONFIRM_COUNT_MAX);
     for (size_t i = 0; i < n; i++) {
-        KUMO_ENSURE(m->confirmations[i] != NULL, err, KUMO_EEMPTY, "confirmations[%zu] missing", i);
-        KUMO_GUARD(order_id_check(m->confirmations[i]->order, err));
+        const Kumo__LeaseConfirmation *c = m->confirmations[i];
+        KUMO_ENSURE(c != NULL, err, KUMO_EEMPTY, "confirmations[%zu] missing", i);
+        KUMO_GUARD(order_id_check(c->order, err));
+        /* A version says what runs; a release says nothing runs any more. */
+        KUMO_ENSURE(c->version.len == 0 || (!c->released && c->version.len == KUMO_VERSION_BYTES &&
+                                            c->version.data != NULL),
+                    err, KUMO_EINVAL, "confirmations[%zu]: version of %zu bytes%s", i,
+                    c->version.len, c->released ? " on a release" : "");
     }
     /* Sorted copy: one lease twice in a batch would be paid once and then fail confusingly. */
     Kumo__LeaseConfirmation *sorted[KUMO_CONFIRM_COUNT_MAX];
@@ -174,6 +180,17 @@ basic_lease_ref(const Kumo__OrderId *order, ProtobufCBinaryData provider, kumo_e
     return kumo_market_address_validate(provider, "provider", err);
 }
 
+static int basic_refuse_lease(const Kumo__MsgRefuseLease *m, kumo_err_ctx_t *err)
+{
+    KUMO_GUARD(order_id_check(m->order, err));
+    bool known = m->reason == KUMO__REFUSE_REASON__REFUSE_REASON_IMAGE_MISSING ||
+                 m->reason == KUMO__REFUSE_REASON__REFUSE_REASON_MANIFEST_MISMATCH ||
+                 m->reason == KUMO__REFUSE_REASON__REFUSE_REASON_OTHER;
+    KUMO_ENSURE(known, err, KUMO_EINVAL, "refuse reason %d", (int)m->reason);
+    return kumo_market_text_check(m->detail, KUMO_REFUSE_DETAIL_BYTES_MAX, true, "refuse detail",
+                                  err);
+}
+
 static int basic_deployment_closed(const Kumo__MsgDeploymentClosed *m, kumo_err_ctx_t *err)
 {
     KUMO_GUARD(kumo_market_address_validate(m->owner, "deployment owner", err));
@@ -212,6 +229,8 @@ static const void *msg_body(const Kumo__Msg *msg)
         return msg->submit_stale_lease;
     case KUMO__MSG__SUM_DEPLOYMENT_CLOSED:
         return msg->deployment_closed;
+    case KUMO__MSG__SUM_REFUSE_LEASE:
+        return msg->refuse_lease;
     case KUMO__MSG__SUM__NOT_SET:
     case _KUMO__MSG__SUM__CASE_IS_INT_SIZE:
     default:
@@ -257,6 +276,8 @@ static int validate_body(const Kumo__Msg *msg, kumo_err_ctx_t *err)
                                err);
     case KUMO__MSG__SUM_DEPLOYMENT_CLOSED:
         return basic_deployment_closed(msg->deployment_closed, err);
+    case KUMO__MSG__SUM_REFUSE_LEASE:
+        return basic_refuse_lease(msg->refuse_lease, err);
     case KUMO__MSG__SUM__NOT_SET:
     case _KUMO__MSG__SUM__CASE_IS_INT_SIZE:
     default:
@@ -268,7 +289,7 @@ int kumo_market_msg_validate_basic(const Kumo__Msg *msg, kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(msg != NULL);
     bool known =
-        msg->sum_case >= KUMO__MSG__SUM_SEND && msg->sum_case <= KUMO__MSG__SUM_DEPLOYMENT_CLOSED;
+        msg->sum_case >= KUMO__MSG__SUM_SEND && msg->sum_case <= KUMO__MSG__SUM_REFUSE_LEASE;
     KUMO_ENSURE(known, err, KUMO_EUNKNOWNMSG, "msg type %d", (int)msg->sum_case);
     KUMO_ENSURE(msg_body(msg) != NULL, err, KUMO_EEMPTY, "msg body missing");
     return validate_body(msg, err);
@@ -307,6 +328,8 @@ static int dispatch(kumo_market_st_t *st, const Kumo__Msg *msg, kumo_err_ctx_t *
         return kumo_market_lease_stale(st, msg->submit_stale_lease, err);
     case KUMO__MSG__SUM_DEPLOYMENT_CLOSED:
         return kumo_market_deployment_closed_apply(st, msg->deployment_closed, err);
+    case KUMO__MSG__SUM_REFUSE_LEASE:
+        return kumo_market_lease_refuse(st, msg->refuse_lease, err);
     case KUMO__MSG__SUM__NOT_SET:
     case _KUMO__MSG__SUM__CASE_IS_INT_SIZE:
     default:

@@ -136,6 +136,7 @@ int kumo_market_provider_delete(kumo_market_st_t *st, kumo_err_ctx_t *err)
 /* Provider counter fields patched without decoding (proto/kumo.proto). */
 #define PROVIDER_FIELD_OPEN_BIDS   7u
 #define PROVIDER_FIELD_LIVE_LEASES 8u
+#define PROVIDER_FIELD_REFUSED     9u
 
 static int count_apply(uint64_t *count, int delta, const char *what, kumo_err_ctx_t *err)
 {
@@ -151,6 +152,27 @@ static int count_apply(uint64_t *count, int delta, const char *what, kumo_err_ct
     return 0;
 }
 
+/* The stored encoding of a provider that a bid or lease names (*val borrowed from the kv
+ * until the next write) and its varint fields. */
+static int provider_wire_get(kumo_market_st_t *st,
+                             const uint8_t *provider,
+                             kumo_market_key_t *k,
+                             kumo_bytes_t *val,
+                             uint64_t f[KUMO_MARKET_WIRE_FIELD_MAX + 1],
+                             kumo_err_ctx_t *err)
+{
+    kumo_market_key_provider(k, provider);
+    int rc = kumo_market_kv_get(st->kv, k, val, err);
+    if (rc == KUMO_ENOTFOUND) {
+        /* A provider cannot be deleted while it has bids or live leases. */
+        return kumo_err_set(err, KUMO_ECORRUPT, "provider of a bid or lease is missing");
+    }
+    KUMO_GUARD(rc);
+    KUMO_ENSURE(kumo_market_wire_starts_with_addr(*val, provider), err, KUMO_ECORRUPT,
+                "stored provider does not match its key");
+    return kumo_market_wire_varints(*val, f, err);
+}
+
 int kumo_market_provider_count_add(kumo_market_st_t *st,
                                    const uint8_t *provider,
                                    int bids_delta,
@@ -160,22 +182,30 @@ int kumo_market_provider_count_add(kumo_market_st_t *st,
     /* Every bid, refund and lease touches a provider whose record carries its certificate;
      * patching the two counters in the stored encoding avoids decoding and re-packing it. */
     kumo_market_key_t k;
-    kumo_market_key_provider(&k, provider);
     kumo_bytes_t val;
-    int rc = kumo_market_kv_get(st->kv, &k, &val, err);
-    if (rc == KUMO_ENOTFOUND) {
-        /* A provider cannot be deleted while it has bids or live leases. */
-        return kumo_err_set(err, KUMO_ECORRUPT, "provider of a bid or lease is missing");
-    }
-    KUMO_GUARD(rc);
-    KUMO_ENSURE(kumo_market_wire_starts_with_addr(val, provider), err, KUMO_ECORRUPT,
-                "stored provider does not match its key");
     uint64_t f[KUMO_MARKET_WIRE_FIELD_MAX + 1];
-    KUMO_GUARD(kumo_market_wire_varints(val, f, err));
+    KUMO_GUARD(provider_wire_get(st, provider, &k, &val, f, err));
     uint64_t counts[2] = {f[PROVIDER_FIELD_OPEN_BIDS], f[PROVIDER_FIELD_LIVE_LEASES]};
     KUMO_GUARD(count_apply(&counts[0], bids_delta, "open_bid_count", err));
     KUMO_GUARD(count_apply(&counts[1], leases_delta, "live_lease_count", err));
     static const uint32_t fields[2] = {PROVIDER_FIELD_OPEN_BIDS, PROVIDER_FIELD_LIVE_LEASES};
+    KUMO_GUARD(kumo_market_wire_set(val, fields, counts, 2, &st->pack, err));
+    return st->kv->put(st->kv->ctx, kumo_market_key_bytes(&k), kumo_buf_bytes(&st->pack), err);
+}
+
+int kumo_market_provider_lease_refused(kumo_market_st_t *st,
+                                       const uint8_t *provider,
+                                       kumo_err_ctx_t *err)
+{
+    kumo_market_key_t k;
+    kumo_bytes_t val;
+    uint64_t f[KUMO_MARKET_WIRE_FIELD_MAX + 1];
+    KUMO_GUARD(provider_wire_get(st, provider, &k, &val, f, err));
+    uint64_t counts[2] = {f[PROVIDER_FIELD_LIVE_LEASES], 0};
+    KUMO_GUARD(count_apply(&counts[0], -1, "live_lease_count", err));
+    KUMO_ENSURE(kumo_u64_add(f[PROVIDER_FIELD_REFUSED], 1, &counts[1]) == 0, err, KUMO_EOVERFLOW,
+                "refused_lease_count overflows");
+    static const uint32_t fields[2] = {PROVIDER_FIELD_LIVE_LEASES, PROVIDER_FIELD_REFUSED};
     KUMO_GUARD(kumo_market_wire_set(val, fields, counts, 2, &st->pack, err));
     return st->kv->put(st->kv->ctx, kumo_market_key_bytes(&k), kumo_buf_bytes(&st->pack), err);
 }

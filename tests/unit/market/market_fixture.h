@@ -46,7 +46,8 @@ typedef struct fx {
     uint8_t val_pubkey[32];
     char events[FX_EVENTS_MAX][FX_EVENT_TYPE_MAX];
     char event_id[FX_EVENTS_MAX][KUMO_ID_TEXT_BYTES];
-    uint64_t event_amount[FX_EVENTS_MAX]; /* attr "amount" when present */
+    uint64_t event_amount[FX_EVENTS_MAX];                /* attr "amount" when present */
+    char event_reason[FX_EVENTS_MAX][FX_EVENT_TYPE_MAX]; /* attr "reason" when present */
     size_t event_count;
 } fx_t;
 
@@ -105,6 +106,10 @@ typedef struct fx_msg {
     Kumo__LeaseConfirmation conf[KUMO_CONFIRM_COUNT_MAX + 1];
     Kumo__LeaseConfirmation *conf_ptrs[KUMO_CONFIRM_COUNT_MAX + 1];
     Kumo__OrderId conf_oid[KUMO_CONFIRM_COUNT_MAX + 1];
+    uint8_t conf_version[KUMO_VERSION_BYTES + 1];
+    /* refusals */
+    Kumo__MsgRefuseLease rl;
+    char detail[KUMO_REFUSE_DETAIL_BYTES_MAX + 2];
 } fx_msg_t;
 
 static inline fx_msg_t *fx_msg_new(void)
@@ -140,9 +145,14 @@ static inline int fx_event_cb(void *ctx, const Kumo__Event *ev, kumo_err_ctx_t *
         snprintf(fx->events[fx->event_count], FX_EVENT_TYPE_MAX, "%s", ev->type);
         snprintf(fx->event_id[fx->event_count], KUMO_ID_TEXT_BYTES, "%s", ev->id);
         fx->event_amount[fx->event_count] = UINT64_MAX;
+        fx->event_reason[fx->event_count][0] = '\0';
         for (size_t i = 0; i < ev->n_attrs; i++) {
             if (strcmp(ev->attrs[i]->key, "amount") == 0) {
                 fx->event_amount[fx->event_count] = strtoull(ev->attrs[i]->value, NULL, 10);
+            }
+            if (strcmp(ev->attrs[i]->key, "reason") == 0) {
+                snprintf(fx->event_reason[fx->event_count], FX_EVENT_TYPE_MAX, "%s",
+                         ev->attrs[i]->value);
             }
         }
         fx->event_count++;
@@ -606,6 +616,34 @@ static inline void fx_confirm_add(
     m->lc.n_confirmations = i + 1;
 }
 
+/* Makes confirmation i name the version whose every byte is tag (0xab: a deployment's first,
+ * 0xcd: after fx_msg_update). */
+static inline void fx_confirm_version(fx_msg_t *m, size_t i, uint8_t tag)
+{
+    memset(m->conf_version, tag, KUMO_VERSION_BYTES);
+    m->conf[i].version.data = m->conf_version;
+    m->conf[i].version.len = KUMO_VERSION_BYTES;
+}
+
+/* RefuseLease of (owner, dseq, gseq, oseq) by signer: image missing, a short detail. */
+static inline void fx_msg_refuse(fx_msg_t *m,
+                                 const uint8_t *signer,
+                                 const uint8_t *owner,
+                                 uint64_t dseq,
+                                 uint32_t gseq,
+                                 uint32_t oseq)
+{
+    Kumo__MsgRefuseLease init = KUMO__MSG_REFUSE_LEASE__INIT;
+    m->rl = init;
+    fx_oid_set(&m->oid, m->owner, owner, dseq, gseq, oseq);
+    snprintf(m->detail, sizeof(m->detail), "%s", "no such image: ghost:1");
+    m->rl.order = &m->oid;
+    m->rl.reason = KUMO__REFUSE_REASON__REFUSE_REASON_IMAGE_MISSING;
+    m->rl.detail = m->detail;
+    m->signer = signer;
+    fx_msg_set(m, KUMO__MSG__SUM_REFUSE_LEASE, &m->rl);
+}
+
 /* ---- setup ---------------------------------------------------------------------------------- */
 
 static inline void fx_params(Kumo__Params *p)
@@ -766,6 +804,19 @@ static inline void fx_confirm1(fx_t *fx,
     fx_msg_t *m = fx_msg_new();
     fx_msg_confirm(m, provider);
     fx_confirm_add(m, owner, dseq, gseq, oseq, released);
+    fx_ok(fx, m->signer, &m->msg);
+    free(m);
+}
+
+static inline void fx_refuse(fx_t *fx,
+                             const uint8_t *provider,
+                             const uint8_t *owner,
+                             uint64_t dseq,
+                             uint32_t gseq,
+                             uint32_t oseq)
+{
+    fx_msg_t *m = fx_msg_new();
+    fx_msg_refuse(m, provider, owner, dseq, gseq, oseq);
     fx_ok(fx, m->signer, &m->msg);
     free(m);
 }
