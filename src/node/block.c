@@ -214,7 +214,8 @@ static void block_count_event(node_block_t *b, const char *type)
         b->open_orders_delta--;
     } else if (strcmp(type, "lease.created") == 0) {
         b->active_leases_delta++;
-    } else if (strcmp(type, "lease.closing") == 0 || strcmp(type, "lease.stale") == 0) {
+    } else if (strcmp(type, "lease.closing") == 0 || strcmp(type, "lease.stale") == 0 ||
+               strcmp(type, "lease.refused") == 0) {
         b->active_leases_delta--;
     }
 }

@@ -761,8 +761,9 @@ static int add_check_fee(const kumo_node_mempool_env_t *env,
     return 0;
 }
 
-/* The lane takes a tx whose every msg is a SubmitLeaseConfirmation from a provider that has
- * live leases: the msgs that keep leases from going stale. One point read of the provider. */
+/* The lane takes a tx whose every msg is a SubmitLeaseConfirmation or a RefuseLease from a
+ * provider that has live leases: the msgs that keep leases from going stale (a refusal ends a
+ * lease whose manifest cannot run before it would). One point read of the provider. */
 static int add_classify(const kumo_node_mempool_t *mp,
                         const kumo_node_mempool_env_t *env,
                         const kumo_chain_tx_t *tx,
@@ -773,7 +774,8 @@ static int add_classify(const kumo_node_mempool_t *mp,
     *cls = MP_GENERAL;
     KUMO_ASSERT(tx->body->n_msgs > 0); /* kumo_chain_tx_check_basic */
     for (size_t i = 0; i < tx->body->n_msgs; i++) {
-        if (tx->body->msgs[i]->sum_case != KUMO__MSG__SUM_SUBMIT_LEASE_CONFIRMATION) {
+        Kumo__Msg__SumCase c = tx->body->msgs[i]->sum_case;
+        if (c != KUMO__MSG__SUM_SUBMIT_LEASE_CONFIRMATION && c != KUMO__MSG__SUM_REFUSE_LEASE) {
             return 0;
         }
     }
