@@ -36,6 +36,7 @@ void kumo_provider_cfg_default(kumo_provider_cfg_t *cfg)
     cfg->price_storage_per_gib = 1;
     cfg->collateral_budget = 1000000000ull;
     cfg->confirm_margin_blocks = 5;
+    cfg->refuse_after_blocks = 3;
     cfg->lease_count_max = KUMO_PROVIDER_LEASE_COUNT_MAX;
     cfg->forward_connection_max = PD_FWD_CONNECTION_DEFAULT;
     cfg->forward_connection_per_source_max = PD_FWD_CONNECTION_PER_SOURCE_DEFAULT;
@@ -89,6 +90,12 @@ static const pf_field_t pf_fields[] = {
         price_storage_per_gib, PF_U64, 0, 1000000000000ull, "ukumo per GiB of storage per block"),
     PF_NUM(collateral_budget, PF_U64, 0, UINT64_MAX, "ukumo the provider may lock as collateral"),
     PF_NUM(confirm_margin_blocks, PF_U32, 1, 1000, "confirm leases this many blocks early"),
+    PF_NUM(refuse_after_blocks,
+           PF_U32,
+           1,
+           1000,
+           "refuse a lease whose image is missing or whose manifest breaks it after retrying this "
+           "many blocks (earlier when its confirmation falls due)"),
     PF_NUM(lease_count_max,
            PF_U32,
            1,

@@ -540,7 +540,8 @@ static void pd_event(kumo_provider_daemon_t *d, const char *type, const json_t *
         KUMO_LOG_INFO("provider", "lease_won", "order=%s", order);
     } else if (mine &&
                (strncmp(type, "fulfillment.", 12) == 0 || strcmp(type, "lease.closed") == 0 ||
-                strcmp(type, "lease.stale") == 0 || strcmp(type, "lease.released") == 0) &&
+                strcmp(type, "lease.stale") == 0 || strcmp(type, "lease.released") == 0 ||
+                strcmp(type, "lease.refused") == 0) &&
                strcmp(type, "fulfillment.created") != 0) {
         pd_hold_release(d, order, type);
     }

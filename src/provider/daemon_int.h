@@ -38,6 +38,9 @@
 #define PD_CONTAINER_MAX KUMO_RUNTIME_LIST_COUNT_MAX
 /* Manifests refused at load, remembered so each is logged once. */
 #define PD_REFUSED_MAX 16u
+/* Leases that cannot run (image missing, manifest breaking the lease) being retried before a
+ * MsgRefuseLease, and refusals in flight. More wait for a free entry. */
+#define PD_REFUSAL_MAX 64u
 
 _Static_assert(KUMO_PROVIDER_INSTANCE_COUNT_MAX <= PD_CONTAINER_MAX,
                "every instance the daemon bids for is listed by the runtime");
@@ -56,7 +59,24 @@ typedef struct pd_lease {
     uint32_t gseq, oseq;
     bool active; /* else closing */
     uint64_t last_confirmed_height;
+    /* Set by the pass: every instance runs the stored manifest of this version. */
+    bool runs;
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
+    /* Set by the creating round: why the lease cannot run (0: it can, as far as we know). */
+    Kumo__RefuseReason cannot_run;
+    char cannot_detail[KUMO_REFUSE_DETAIL_BYTES_MAX + 1];
 } pd_lease_t;
+
+/* A lease that cannot run: retried from first_height, refused once due (sent_height: the
+ * refusal in flight, not sent again for 5 blocks). */
+typedef struct pd_refusal {
+    char order[KUMO_ID_TEXT_BYTES];
+    uint64_t first_height;
+    bool sent;
+    uint64_t sent_height;
+    Kumo__RefuseReason reason; /* as last seen */
+    char detail[KUMO_REFUSE_DETAIL_BYTES_MAX + 1];
+} pd_refusal_t;
 
 /* A deployment network this daemon made (or found), and its gateway. */
 typedef struct pd_net {
@@ -136,6 +156,9 @@ struct kumo_provider_daemon {
     uint64_t pass_deadline_ms; /* monotonic: no new start after it in this pass */
     pd_refused_t refused[PD_REFUSED_MAX];
     uint32_t refused_next;
+    pd_refusal_t refusals[PD_REFUSAL_MAX];
+    uint32_t refusal_count;
+    uint64_t refusals_sent;
     uint64_t worked_height; /* height of the last reconcile */
     bool work_due;          /* a block came since the last reconcile */
     uint64_t confirmations_sent;

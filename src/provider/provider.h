@@ -36,6 +36,10 @@ typedef struct kumo_provider_cfg {
     uint64_t price_storage_per_gib; /* 1 */
     uint64_t collateral_budget;     /* ukumo the provider may lock in bids and leases: 10^9 */
     uint32_t confirm_margin_blocks; /* confirm this many blocks before the period ends: 5 */
+    /* A lease whose workload cannot start (image missing) or whose stored manifest breaks it
+     * is refused after this many blocks of retrying, or earlier when its confirmation falls
+     * due: 3 */
+    uint32_t refuse_after_blocks;
     /* Leases (active or closing) plus open bids the daemon holds at most: it stops bidding
      * when they reach it, and never drops a lease it holds. 1..KUMO_PROVIDER_LEASE_COUNT_MAX. */
     uint32_t lease_count_max; /* KUMO_PROVIDER_LEASE_COUNT_MAX */

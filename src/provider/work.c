@@ -51,7 +51,10 @@ typedef struct pd_dep {
     const char *owner;
     uint64_t dseq;
     Kumo__Manifest *m; /* NULL: no manifest stored yet */
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
     char version_hex[2 * KUMO_CRYPTO_HASH_BYTES + 1];
+    bool mismatch; /* the stored manifest breaks the lease (detail says how) */
+    char mismatch_detail[KUMO_REFUSE_DETAIL_BYTES_MAX + 1];
     pd_name_t groups[KUMO_GROUP_COUNT_MAX];
     uint32_t group_count;
     char network[KUMO_RUNTIME_NAME_BYTES_MAX];
@@ -494,6 +497,8 @@ typedef struct pd_job {
     kumo_runtime_container_spec_t spec;
     char old_id[KUMO_RUNTIME_ID_BYTES_MAX]; /* the container it replaces, "" if none */
     bool ok;
+    int rc;
+    char detail[KUMO_REFUSE_DETAIL_BYTES_MAX + 1];
 } pd_job_t;
 
 static void pd_job_run(kumo_runtime_t *rt, pd_job_t *job)
@@ -503,6 +508,8 @@ static void pd_job_run(kumo_runtime_t *rt, pd_job_t *job)
     int rc = job->old_id[0] != '\0' ? kumo_runtime_container_remove(rt, job->old_id, &err) : 0;
     rc = rc == 0 ? kumo_runtime_container_run(rt, &job->spec, id, &err) : rc;
     job->ok = rc == 0;
+    job->rc = rc;
+    (void)snprintf(job->detail, sizeof(job->detail), "%s", err.detail);
     if (job->ok) {
         KUMO_LOG_INFO("provider", "container_started", "name=%s image=%s", job->mem.name,
                       job->spec.image);
@@ -552,10 +559,17 @@ static bool pd_start_allowed(const kumo_provider_daemon_t *d)
            (d->pass_starts < PD_PASS_START_MAX && pd_now_ms() < d->pass_deadline_ms);
 }
 
+/* Whether a failed start says the image is not there (the runtime maps "no such image" and
+ * "image not known" to KUMO_ENOTFOUND; a missing network is also a 404, and is made again). */
+static bool pd_job_image_missing(const pd_job_t *job)
+{
+    return job->rc == KUMO_ENOTFOUND && strstr(job->detail, "image") != NULL;
+}
+
 /* Whether every instance of lease l runs; with create, (re)creates those that do not, one by
- * one (the runtime serializes container creation anyway), within the pass's budget. */
-static bool
-pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, const pd_lease_t *l, bool create)
+ * one (the runtime serializes container creation anyway), within the pass's budget. An image
+ * that is not there marks the lease as one that cannot run (pd_refusals). */
+static bool pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, pd_lease_t *l, bool create)
 {
     if (dep->m == NULL) {
         return true; /* ready: waiting for the tenant's manifest */
@@ -582,6 +596,10 @@ pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, const pd_lease_t *l, boo
                 pd_job_run(d->runtime, job);
                 d->started += job->ok ? 1u : 0u;
                 failed = failed || !job->ok;
+                if (pd_job_image_missing(job)) {
+                    l->cannot_run = KUMO__REFUSE_REASON__REFUSE_REASON_IMAGE_MISSING;
+                    (void)snprintf(l->cannot_detail, sizeof(l->cannot_detail), "%s", job->detail);
+                }
             } else if (create) {
                 d->pass_deferred++; /* the next pass goes on from here */
             }
@@ -770,7 +788,7 @@ static bool pd_refused_seen(kumo_provider_daemon_t *d,
 
 /* The deployment's groups and its manifest checked against them. A stored manifest that
  * breaks the lease (stored by an older daemon, or the groups changed) runs nothing: as if
- * none had come (the lease stands ready). */
+ * none had come (the lease stands ready) until pd_refusals refuses the lease. */
 static int pd_dep_groups(kumo_provider_daemon_t *d,
                          pd_dep_t *dep,
                          const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
@@ -787,6 +805,8 @@ static int pd_dep_groups(kumo_provider_daemon_t *d,
     pd_groups_free(g);
     kumo_free(g);
     if (rc != 0 && rc != KUMO_EIO && rc != KUMO_ENOMEM) {
+        dep->mismatch = true;
+        (void)snprintf(dep->mismatch_detail, sizeof(dep->mismatch_detail), "%s", err->detail);
         if (!pd_refused_seen(d, dep, version)) {
             KUMO_LOG_WARN("provider", "manifest_refused",
                           "deployment=%s/%" PRIu64 " version=%.16s detail=\"%s\"", dep->owner,
@@ -810,6 +830,7 @@ static int pd_dep_load(kumo_provider_daemon_t *d, pd_dep_t *dep, bool create, ku
         rc = pd_manifest_load(d->home, dep->owner, dep->dseq, &dep->m, version, err);
     }
     KUMO_GUARD(rc); /* KUMO_ENOTFOUND: none yet, the lease stands ready */
+    memcpy(dep->version, version, sizeof(dep->version));
     KUMO_GUARD(kumo_codec_hex_encode(kumo_bytes_make(version, sizeof(version)), dep->version_hex,
                                      sizeof(dep->version_hex)));
     KUMO_GUARD(pd_dep_groups(d, dep, version, err));
@@ -836,10 +857,18 @@ pd_dep_work(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, pd_pass
                       "deployment=%s/%" PRIu64 " detail=\"%s\"", owner, dseq, err.detail);
     }
     for (uint32_t i = 0; i < d->lease_count; i++) {
-        const pd_lease_t *l = &d->leases[i];
+        pd_lease_t *l = &d->leases[i];
         if (l->active && l->dseq == dseq && strcmp(l->owner, owner) == 0) {
             pass->ok[i] =
                 (rc == 0 || rc == KUMO_ENOTFOUND) && pd_lease_work(d, dep, l, pass->create);
+            /* Confirmations name the version only when it really runs here. */
+            l->runs = pass->ok[i] && dep->m != NULL;
+            memcpy(l->version, dep->version, sizeof(l->version));
+            if (pass->create && dep->mismatch) {
+                l->cannot_run = KUMO__REFUSE_REASON__REFUSE_REASON_MANIFEST_MISMATCH;
+                (void)snprintf(l->cannot_detail, sizeof(l->cannot_detail), "%s",
+                               dep->mismatch_detail);
+            }
         }
     }
     if (pass->create && dep->m != NULL && dep->gateway[0] != '\0') {
@@ -941,6 +970,7 @@ typedef struct pd_confirm_batch {
     Kumo__LeaseConfirmation lc[PD_CONFIRM_BATCH_MAX];
     Kumo__LeaseConfirmation *ptrs[PD_CONFIRM_BATCH_MAX];
     char orders[PD_CONFIRM_BATCH_MAX][KUMO_ID_TEXT_BYTES];
+    uint8_t versions[PD_CONFIRM_BATCH_MAX][KUMO_CRYPTO_HASH_BYTES];
     size_t count;
 } pd_confirm_batch_t;
 
@@ -999,6 +1029,12 @@ static void pd_confirm(kumo_provider_daemon_t *d, const bool *ok)
         b->lc[k] = lc;
         b->lc[k].order = &b->ids[k];
         b->lc[k].released = !l->active;
+        if (l->active && l->runs) {
+            /* The version runs: we accept it and can no longer refuse it (docs/design.md). */
+            memcpy(b->versions[k], l->version, KUMO_CRYPTO_HASH_BYTES);
+            b->lc[k].version.data = b->versions[k];
+            b->lc[k].version.len = KUMO_CRYPTO_HASH_BYTES;
+        }
         b->ptrs[k] = &b->lc[k];
         if (b->count == PD_CONFIRM_BATCH_MAX) {
             pd_confirm_flush(d, b);
@@ -1008,6 +1044,127 @@ static void pd_confirm(kumo_provider_daemon_t *d, const bool *ok)
         pd_confirm_flush(d, b);
     }
     kumo_free(b);
+}
+
+/* ---- refusals ---- */
+
+static void pd_order_text(const pd_lease_t *l, char out[KUMO_ID_TEXT_BYTES])
+{
+    (void)snprintf(out, KUMO_ID_TEXT_BYTES, "%s/%" PRIu64 "/%u/%u", l->owner, l->dseq, l->gseq,
+                   l->oseq);
+}
+
+/* The active lease an order text names, or the lease count when none. */
+static uint32_t pd_lease_index(const kumo_provider_daemon_t *d, const char *order)
+{
+    for (uint32_t i = 0; i < d->lease_count; i++) {
+        char text[KUMO_ID_TEXT_BYTES];
+        pd_order_text(&d->leases[i], text);
+        if (d->leases[i].active && strcmp(text, order) == 0) {
+            return i;
+        }
+    }
+    return d->lease_count;
+}
+
+static const char *pd_reason_name(Kumo__RefuseReason reason)
+{
+    return reason == KUMO__REFUSE_REASON__REFUSE_REASON_IMAGE_MISSING       ? "image_missing"
+           : reason == KUMO__REFUSE_REASON__REFUSE_REASON_MANIFEST_MISMATCH ? "manifest_mismatch"
+                                                                            : "other";
+}
+
+static void pd_refuse_send(kumo_provider_daemon_t *d, const pd_lease_t *l, pd_refusal_t *r)
+{
+    uint8_t owner[KUMO_ADDRESS_BYTES];
+    if (kumo_codec_address_decode(l->owner, owner, NULL) != 0) {
+        return;
+    }
+    Kumo__OrderId id = KUMO__ORDER_ID__INIT;
+    id.owner.data = owner;
+    id.owner.len = KUMO_ADDRESS_BYTES;
+    id.dseq = l->dseq;
+    id.gseq = l->gseq;
+    id.oseq = l->oseq;
+    Kumo__MsgRefuseLease m = KUMO__MSG_REFUSE_LEASE__INIT;
+    m.order = &id;
+    m.reason = r->reason;
+    m.detail = r->detail;
+    Kumo__Msg msg = KUMO__MSG__INIT;
+    msg.sum_case = KUMO__MSG__SUM_REFUSE_LEASE;
+    msg.refuse_lease = &m;
+    Kumo__Msg *ptr = &msg;
+    kumo_err_ctx_t err = {0};
+    int rc = pd_tx_send(d, &ptr, 1, &err);
+    r->sent = rc == 0;
+    r->sent_height = d->height;
+    d->refusals_sent += rc == 0 ? 1u : 0u;
+    if (rc == 0) {
+        KUMO_LOG_WARN("provider", "lease_refused",
+                      "order=%s reason=%s since=%" PRIu64 " detail=\"%s\"", r->order,
+                      pd_reason_name(r->reason), r->first_height, r->detail);
+    } else {
+        KUMO_LOG_WARN("provider", "refuse_failed", "order=%s code=%s detail=\"%s\"", r->order,
+                      kumo_err_name(rc), err.detail);
+    }
+}
+
+/* Remembers every active lease the creating round found unable to run; forgets those that
+ * run again or are gone. */
+static void pd_refusals_track(kumo_provider_daemon_t *d, const bool *ok)
+{
+    for (uint32_t k = 0; k < d->refusal_count;) {
+        uint32_t i = pd_lease_index(d, d->refusals[k].order);
+        if (i == d->lease_count || (ok[i] && d->leases[i].cannot_run == 0)) {
+            d->refusals[k] = d->refusals[--d->refusal_count];
+            continue;
+        }
+        k++;
+    }
+    for (uint32_t i = 0; i < d->lease_count; i++) {
+        const pd_lease_t *l = &d->leases[i];
+        if (!l->active || l->cannot_run == 0) {
+            continue;
+        }
+        char order[KUMO_ID_TEXT_BYTES];
+        pd_order_text(l, order);
+        pd_refusal_t *r = NULL;
+        for (uint32_t k = 0; k < d->refusal_count && r == NULL; k++) {
+            r = strcmp(d->refusals[k].order, order) == 0 ? &d->refusals[k] : NULL;
+        }
+        if (r == NULL && d->refusal_count < PD_REFUSAL_MAX) {
+            r = &d->refusals[d->refusal_count++];
+            memset(r, 0, sizeof(*r));
+            (void)snprintf(r->order, sizeof(r->order), "%s", order);
+            r->first_height = d->height;
+            KUMO_LOG_WARN("provider", "lease_cannot_run", "order=%s reason=%s detail=\"%s\"", order,
+                          pd_reason_name(l->cannot_run), l->cannot_detail);
+        }
+        if (r != NULL) {
+            r->reason = l->cannot_run;
+            (void)snprintf(r->detail, sizeof(r->detail), "%s", l->cannot_detail);
+        }
+    }
+}
+
+/* A lease that cannot run is retried for refuse_after_blocks, then refused; one that is not
+ * confirmed (its instances do not run) is refused at the latest when its confirmation falls
+ * due, so it never goes stale: the tenant's broken manifest must not cost us the collateral.
+ * A refusal in flight is not sent again for PD_RESEND_BLOCKS. */
+static void pd_refusals(kumo_provider_daemon_t *d, const bool *ok)
+{
+    pd_refusals_track(d, ok);
+    for (uint32_t k = 0; k < d->refusal_count; k++) {
+        pd_refusal_t *r = &d->refusals[k];
+        uint32_t i = pd_lease_index(d, r->order);
+        KUMO_ASSERT(i < d->lease_count); /* pd_refusals_track kept only listed leases */
+        bool due = d->height >= r->first_height + d->cfg.refuse_after_blocks ||
+                   (!ok[i] && pd_confirm_due(d, &d->leases[i]));
+        bool in_flight = r->sent && d->height < r->sent_height + PD_RESEND_BLOCKS;
+        if (due && !in_flight) {
+            pd_refuse_send(d, &d->leases[i], r);
+        }
+    }
 }
 
 /* Every deployment with an active lease of ours, once. */
@@ -1086,6 +1243,9 @@ void pd_work(kumo_provider_daemon_t *d)
     }
     pd_api_forwards(d, pass.fwd, pass.fwd_count);
     pd_confirm(d, pass.ok);
+    if (!d->leases_partial) {
+        pd_refusals(d, pass.ok);
+    }
     d->worked_height = d->height;
     kumo_free(pass.ok);
     kumo_free(pass.fwd);
