@@ -105,6 +105,11 @@ static const cli_opt_def_t cli_opt_defs[] = {
      NOSET},
     {CLI_OPT_TIMEOUT_MS, "timeout-ms", "MS", "with --wait: how long the node waits (max 60000)",
      CLI_KIND_U64, OFF(timeout_ms), NOSET},
+    {CLI_OPT_REASON, "reason", "REASON",
+     "why the manifest cannot run: image-missing, manifest-mismatch or other (default other)",
+     CLI_KIND_STR, OFF(reason), NOSET},
+    {CLI_OPT_DETAIL, "detail", "TEXT", "what failed, for the tenant (at most 256 bytes)",
+     CLI_KIND_STR, OFF(detail), NOSET},
 };
 
 #define CLI_OPT_DEF_COUNT (sizeof(cli_opt_defs) / sizeof(cli_opt_defs[0]))

@@ -78,6 +78,8 @@ enum cli_opt {
     CLI_OPT_UNSAFE_EXPORT_SEED,
     CLI_OPT_ADDRESS,
     CLI_OPT_TIMEOUT_MS,
+    CLI_OPT_REASON,
+    CLI_OPT_DETAIL,
     CLI_OPT_LAST_, /* not an option: the count */
 };
 
@@ -129,6 +131,8 @@ typedef struct cli_args {
     bool unsafe_export_seed;
     bool address_only;
     uint64_t timeout_ms; /* --wait timeout; 0: the node's default */
+    const char *reason;  /* tx lease refuse */
+    const char *detail;
     char *pos[CLI_POSITIONAL_MAX];
     size_t pos_count;
 } cli_args_t;

@@ -1,7 +1,7 @@
 /*
  * cmd_tx.c - `kumo tx ...`: builds one msg from the command line, signs it with --from and
  * submits it to the node (cli_tx_send): bank send, provider create|update|delete, deployment
- * create|update|deposit|close, fulfillment create|cancel, lease confirm. Inputs are checked
+ * create|update|deposit|close, fulfillment create|cancel, lease confirm|refuse. Inputs are checked
  * here first (sizes, amounts, ids) so a typo is a usage error, not a failed tx.
  */
 #include <errno.h>
@@ -28,6 +28,7 @@ static const int tx_deploy_update_opts[] = {TX_TX_OPTS, CLI_OPT_GROUP, CLI_OPT_V
                                             CLI_OPT_VERSION, CLI_OPT_END};
 static const int tx_bid_opts[] = {TX_TX_OPTS, CLI_OPT_PRICE, CLI_OPT_END};
 static const int tx_confirm_opts[] = {TX_TX_OPTS, CLI_OPT_RELEASED, CLI_OPT_END};
+static const int tx_refuse_opts[] = {TX_TX_OPTS, CLI_OPT_REASON, CLI_OPT_DETAIL, CLI_OPT_END};
 
 /* The whole content of a small file (certificates, manifests), NUL-terminated. */
 static int tx_file_read(const char *path, size_t max, kumo_buf_t *out, kumo_err_ctx_t *err)
@@ -570,6 +571,49 @@ static int tx_confirm_run(cli_args_t *a)
     return rc;
 }
 
+static int tx_refuse_reason_parse(const char *text, Kumo__RefuseReason *out, kumo_err_ctx_t *err)
+{
+    static const struct {
+        const char *name;
+        Kumo__RefuseReason reason;
+    } names[] = {
+        {"image-missing", KUMO__REFUSE_REASON__REFUSE_REASON_IMAGE_MISSING},
+        {"manifest-mismatch", KUMO__REFUSE_REASON__REFUSE_REASON_MANIFEST_MISMATCH},
+        {"other", KUMO__REFUSE_REASON__REFUSE_REASON_OTHER},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(text, names[i].name) == 0) {
+            *out = names[i].reason;
+            return 0;
+        }
+    }
+    return kumo_err_set(err, KUMO_EINVAL,
+                        "--reason %s: want image-missing, manifest-mismatch or other", text);
+}
+
+/* The provider refuses its lease's manifest: no-fault end (docs/design.md, refusals). */
+static int tx_refuse_run(cli_args_t *a)
+{
+    kumo_err_ctx_t err = {0};
+    uint8_t owner[KUMO_ADDRESS_BYTES];
+    Kumo__OrderId id;
+    Kumo__RefuseReason reason = KUMO__REFUSE_REASON__REFUSE_REASON_OTHER;
+    if (tx_order_arg(a, a->pos[0], owner, &id, &err) < 0 ||
+        (a->reason != NULL && tx_refuse_reason_parse(a->reason, &reason, &err) < 0)) {
+        return cli_usage_fail("tx lease refuse", "%s", err.detail);
+    }
+    const char *detail = a->detail != NULL ? a->detail : "";
+    if (strlen(detail) > KUMO_REFUSE_DETAIL_BYTES_MAX) {
+        return cli_usage_fail("tx lease refuse", "--detail is longer than %u bytes",
+                              KUMO_REFUSE_DETAIL_BYTES_MAX);
+    }
+    Kumo__MsgRefuseLease m = KUMO__MSG_REFUSE_LEASE__INIT;
+    m.order = &id;
+    m.reason = reason;
+    m.detail = (char *)(uintptr_t)detail;
+    return tx_send1(a, tx_msg(KUMO__MSG__SUM_REFUSE_LEASE, &m), "lease refuse");
+}
+
 static const cli_sub_t tx_subs[] = {
     {"bank", "send", "--from KEY TO AMOUNT", "send ukumo (or kumo: 1.5kumo) to an address or key",
      "kumo tx bank send --from alice bob 250000 --wait", tx_plain_opts, 2, 2, tx_bank_send_run},
@@ -610,6 +654,11 @@ static const cli_sub_t tx_subs[] = {
      "confirm leases (pays the provider) or their release after close",
      "kumo tx lease confirm --from dc1 kumo1.../42/0/1 kumo1.../42/1/1 --wait", tx_confirm_opts, 1,
      CLI_POSITIONAL_MAX, tx_confirm_run},
+    {"lease", "refuse", "--from KEY ORDER_ID [--reason R] [--detail TEXT]",
+     "refuse a lease whose manifest cannot run (collateral back, no pay, group closed)",
+     "kumo tx lease refuse --from dc1 kumo1.../42/0/1 --reason image-missing --detail \"no such "
+     "image: app:1\" --wait",
+     tx_refuse_opts, 1, 1, tx_refuse_run},
 };
 
 int kumo_cli_tx_main(int argc, char **argv)

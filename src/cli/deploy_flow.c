@@ -187,6 +187,15 @@ static void ev_bid(deploy_flow_t *f,
         fprintf(f->out,
                 "[height %" PRIu64 "] lease %s at %s closed (collateral to you: %s ukumo)\n",
                 f->height, group_name(f, gseq), provider, ev_attr(ev, "collateral_to_tenant"));
+    } else if (strcmp(type, "lease.refused") == 0) {
+        fprintf(f->out,
+                "[height %" PRIu64 "] lease %s at %s refused your manifest (%s: %s): fix it and "
+                "update the deployment (the group is closed, not re-ordered)\n",
+                f->height, group_name(f, gseq), provider, ev_attr(ev, "reason"),
+                ev_attr(ev, "detail"));
+        if (gseq < f->group_count && strcmp(f->groups[gseq].provider, provider) == 0) {
+            f->groups[gseq].leased = false;
+        }
     } else if (strcmp(type, "lease.paid") != 0 && strcmp(type, "lease.confirmed") != 0) {
         fprintf(f->out, "[height %" PRIu64 "] %s: lease %s at %s\n", f->height, type,
                 group_name(f, gseq), provider);
