@@ -390,7 +390,10 @@ static int setup(void **state)
         return -1;
     }
     if (kumo_test_net_start(&g.net, 1, BLOCK_MS, "--providers 2") != 0 ||
-        kumo_test_dc_add(&g.net, 0, "us-east", g.pm.socket, NULL, &g.east) != 0 ||
+        /* East plays the hostile peer of the planted manifest: it keeps serving it instead of
+         * refusing its lease before west asked for it. */
+        kumo_test_dc_add(&g.net, 0, "us-east", g.pm.socket, "refuse_after_blocks: 1000\n",
+                         &g.east) != 0 ||
         kumo_test_dc_add(&g.net, 1, "us-west", g.pm.socket, NULL, &g.west) != 0) {
         return -1;
     }

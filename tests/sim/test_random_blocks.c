@@ -79,7 +79,7 @@ typedef struct rb {
     uint64_t stats_ok;
     uint64_t stats_failed;
     uint64_t stats_code[64];         /* failures by -code */
-    uint64_t stats_event[8];         /* counts of rb_event_types */
+    uint64_t stats_event[9];         /* counts of rb_event_types */
     uint64_t stats_due;              /* due items checked for liveness */
     uint64_t stats_targeted;         /* txs aimed at items near their due height */
     rb_items_t due[RB_LIVE_LAG + 1]; /* due[h % (LAG+1)]: items due in block h */
@@ -87,9 +87,10 @@ typedef struct rb {
 } rb_t;
 
 /* Events whose occurrence proves the run reached every part of the lifecycle. */
-static const char *const rb_event_types[8] = {
-    "lease.created",     "lease.paid",          "lease.stale",        "lease.released",
-    "deployment.closed", "fulfillment.evicted", "deployment.updated", "order.created",
+static const char *const rb_event_types[9] = {
+    "lease.created",      "lease.paid",        "lease.stale",
+    "lease.released",     "deployment.closed", "fulfillment.evicted",
+    "deployment.updated", "order.created",     "lease.refused",
 };
 
 static void rb_events_count(rb_t *rb, const kumo_chain_tx_result_t *res)
@@ -398,6 +399,9 @@ typedef struct rb_confirm {
     Kumo__OrderId ids[32];
     Kumo__LeaseConfirmation confs[32];
     Kumo__LeaseConfirmation *ptrs[32];
+    size_t refuse_count; /* leases refused instead of confirmed (one tx each) */
+    uint8_t refuse_owner[4][KUMO_ADDRESS_BYTES];
+    Kumo__OrderId refuse_ids[4];
 } rb_confirm_t;
 
 static int rb_lease_cb(void *cb_ctx, const ProtobufCMessage *obj)
@@ -412,6 +416,14 @@ static int rb_lease_cb(void *cb_ctx, const ProtobufCMessage *obj)
     if (cc->flaky && kumo_test_rng_below(&cc->rb->rng, 10) < 7) {
         return 0;
     }
+    if (active && cc->refuse_count < 4 && kumo_test_rng_below(&cc->rb->rng, 40) == 0) {
+        /* Refuse instead (fails once its version was confirmed: then it is garbage). */
+        size_t k = cc->refuse_count++;
+        memcpy(cc->refuse_owner[k], l->id->order->owner.data, KUMO_ADDRESS_BYTES);
+        cc->refuse_ids[k] = *l->id->order;
+        cc->refuse_ids[k].owner.data = cc->refuse_owner[k];
+        return 0;
+    }
     if (active && kumo_test_rng_below(&cc->rb->rng, 3) != 0) {
         return 0; /* confirm roughly every third block */
     }
@@ -423,6 +435,12 @@ static int rb_lease_cb(void *cb_ctx, const ProtobufCMessage *obj)
     cc->confs[i].order = &cc->ids[i];
     /* Occasionally claim release of an active lease (rejected: the whole batch fails). */
     cc->confs[i].released = closing || kumo_test_rng_below(&cc->rb->rng, 50) == 0;
+    if (!cc->confs[i].released && kumo_test_rng_below(&cc->rb->rng, 2) == 0) {
+        /* A version that no deployment has: pays, records nothing. */
+        static const uint8_t other[KUMO_VERSION_BYTES] = {1};
+        cc->confs[i].version.data = (uint8_t *)(uintptr_t)other;
+        cc->confs[i].version.len = KUMO_VERSION_BYTES;
+    }
     cc->ptrs[i] = &cc->confs[i];
     return 0;
 }
@@ -437,6 +455,16 @@ static void rb_confirm(rb_t *rb, const kumo_kv_t *kv, int pi)
     kumo_buf_init(&next, KUMO_KEY_BYTES_MAX);
     assert_int_equal(kumo_market_query_run(kv, &q, rb_lease_cb, &cc, &next, NULL), 0);
     kumo_buf_free(&next);
+    for (size_t k = 0; k < cc.refuse_count; k++) {
+        Kumo__MsgRefuseLease rl = KUMO__MSG_REFUSE_LEASE__INIT;
+        rl.order = &cc.refuse_ids[k];
+        rl.reason = KUMO__REFUSE_REASON__REFUSE_REASON_IMAGE_MISSING;
+        rl.detail = "no such image";
+        Kumo__Msg rmsg = KUMO__MSG__INIT;
+        rmsg.sum_case = KUMO__MSG__SUM_REFUSE_LEASE;
+        rmsg.refuse_lease = &rl;
+        rb_tx_add(rb, p, &rmsg, RB_FEE);
+    }
     if (cc.count == 0) {
         return;
     }

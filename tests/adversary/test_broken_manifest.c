@@ -1,0 +1,289 @@
+/*
+ * test_broken_manifest.c - a tenant's manifest that cannot run must cost the tenant, never the
+ * honest provider. Real processes: one validator (300 ms blocks), a private podman service and
+ * two provider daemons in the same region (east, the cheaper, wins; west could take a
+ * re-order). The attacker (the test process) puts on chain the version of a manifest whose
+ * image does not exist, with `persist`, wins a lease at east like anyone, and uploads the
+ * manifest over the real provider API with its account certificate. The container cannot
+ * start (the runtime answers "no such image"), so east refuses the lease on chain
+ * (MsgRefuseLease) instead of letting it go stale. Then:
+ *   - the attacker's balance has not grown by any collateral (it is exactly what it was);
+ *   - east's collateral is back: its balance is what it was before bidding, less the fees of
+ *     its own txs, plus what the chain paid it;
+ *   - the lease is closed with reason manifest_refused, the group is closed with the same
+ *     reason and never re-ordered (one lease in the deployment, one order), east's record
+ *     counts one refusal and its log says lease_refused.
+ * Against a daemon and chain without refusals (KUMO_BIN of main) the lease goes stale, its
+ * collateral goes to the attacker and the group is leased again: the balance check fails.
+ */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/codec.h"
+#include "helpers/net/dc.h"
+#include "helpers/net/testnet.h"
+#include "helpers/podman.h"
+#include "helpers/testutil.h"
+#include "sdl/sdl.h"
+
+#define BLOCK_MS 300u
+#define DSEQ     4242u
+/* What east bids less for than west: east's price per core is lower. */
+#define EAST_CFG "price_cpu_per_core: 10\n"
+#define WEST_CFG "price_cpu_per_core: 30\n"
+
+typedef struct g {
+    kumo_test_net_t net;
+    kumo_test_podman_t pm;
+    kumo_test_dc_t east, west;
+    kumo_crypto_keypair_t attacker;
+    char attacker_addr[KUMO_ADDRESS_TEXT_BYTES];
+    uint64_t min_fee;
+    bool up;
+} g_t;
+
+static g_t g;
+
+/* One workload "app" in group g whose image no registry has. */
+static void manifest_write(const char *path, kumo_buf_t *bytes)
+{
+    Kumo__ComputeUnit cu = KUMO__COMPUTE_UNIT__INIT;
+    cu.cpu_milli = 100;
+    cu.memory_bytes = 64u << 20;
+    cu.storage_bytes = 64u << 20;
+    char *cmd[] = {"sleep", "100000"};
+    Kumo__ManifestWorkload w = KUMO__MANIFEST_WORKLOAD__INIT;
+    w.name = "app";
+    w.image = "localhost/kumo-test-no-such-image:404";
+    w.compute = &cu;
+    w.count = 1;
+    w.n_command = 2;
+    w.command = cmd;
+    w.group = "g";
+    Kumo__ManifestWorkload *wp[] = {&w};
+    Kumo__Manifest m = KUMO__MANIFEST__INIT;
+    m.n_workloads = 1;
+    m.workloads = wp;
+    kumo_buf_init(bytes, KUMO_SDL_MANIFEST_BYTES_MAX);
+    assert_int_equal(kumo_codec_pack(&m.base, bytes, NULL), 0);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes->ptr, 1, bytes->len, f), bytes->len);
+    assert_int_equal(fclose(f), 0);
+}
+
+static json_t *get(const char *fmt, ...) KUMO_PRINTF(1, 2);
+static json_t *get(const char *fmt, ...)
+{
+    char path[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(path, sizeof(path), fmt, ap);
+    va_end(ap);
+    assert_true(n > 0 && (size_t)n < sizeof(path));
+    json_t *j = kumo_test_net_get(&g.net, 0, path);
+    if (j == NULL) {
+        char cmd[700];
+        (void)snprintf(cmd, sizeof(cmd), "curl -s -i 'http://127.0.0.1:%u%s' >&2",
+                       kumo_test_net_rpc_port(&g.net, 0), path);
+        (void)system(cmd);
+        kumo_test_net_logs_print(&g.net);
+        fail_msg("GET %s failed", path);
+    }
+    return j;
+}
+
+static uint64_t account_u64(const char *addr, const char *key)
+{
+    json_t *a = get("/accounts/%s", addr);
+    uint64_t v = kumo_test_json_u64(a, key);
+    json_decref(a);
+    return v;
+}
+
+static uint64_t balance(const char *addr)
+{
+    return account_u64(addr, "balance");
+}
+
+static uint64_t sequence(const char *addr)
+{
+    return account_u64(addr, "sequence");
+}
+
+/* The items of a list route for the attacker's deployment (a new reference). */
+static json_t *items(const char *route)
+{
+    json_t *l = get("/%s?owner=%s&dseq=%u&limit=100", route, g.attacker_addr, DSEQ);
+    json_t *it = json_incref(json_object_get(l, "items"));
+    json_decref(l);
+    assert_non_null(it);
+    return it;
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s != NULL ? s : "";
+}
+
+/* The first lease of the deployment once there is one (a new reference). */
+static json_t *lease_wait(void)
+{
+    uint64_t deadline = kumo_test_now_ms() + KUMO_TEST_NET_WAIT_MS;
+    for (;;) {
+        json_t *ls = items("leases");
+        json_t *l = json_incref(json_array_get(ls, 0));
+        json_decref(ls);
+        if (l != NULL) {
+            return l;
+        }
+        if (kumo_test_now_ms() > deadline) {
+            kumo_test_dc_log_print(&g.east);
+            fail_msg("no lease of the deployment");
+        }
+        kumo_test_pause_ms(200);
+    }
+}
+
+/* The first lease once it is no longer active: refused (closed) or, without refusals, stale. */
+static json_t *lease_ended_wait(void)
+{
+    uint64_t deadline = kumo_test_now_ms() + 2u * KUMO_TEST_NET_WAIT_MS;
+    for (;;) {
+        json_t *l = lease_wait();
+        if (strcmp(str(l, "state"), "LEASE_ACTIVE") != 0) {
+            return l;
+        }
+        json_decref(l);
+        if (kumo_test_now_ms() > deadline) {
+            kumo_test_dc_log_print(&g.east);
+            fail_msg("the lease stayed active");
+        }
+        kumo_test_pause_ms(200);
+    }
+}
+
+static void test_broken_manifest_costs_the_tenant_not_the_provider(void **state)
+{
+    (void)state;
+    assert_true(g.up);
+    char path[PATH_MAX];
+    (void)snprintf(path, sizeof(path), "%s/broken.manifest", g.net.dir);
+    kumo_buf_t bytes;
+    manifest_write(path, &bytes);
+    uint64_t east_before = balance(g.east.addr);
+    uint64_t east_seq_before = sequence(g.east.addr);
+    assert_int_equal(kumo_test_net_kumo(&g.net,
+                                        "tx deployment create --home %s/attacker --from attacker "
+                                        "--node http://127.0.0.1:%u --dseq %u --wait-blocks 2 "
+                                        "--deposit 200000 --version-file %s --group name=g,region="
+                                        "us-east,cpu=100m,memory=64Mi,storage=64Mi,count=1,price="
+                                        "100,collateral=5000,persist --wait",
+                                        g.net.dir, kumo_test_net_rpc_port(&g.net, 0), DSEQ, path),
+                     0);
+    uint64_t attacker_before = balance(g.attacker_addr);
+
+    json_t *l = lease_wait();
+    const char *provider = json_string_value(json_object_get(json_object_get(l, "id"), "provider"));
+    assert_string_equal(provider, g.east.addr);
+    uint64_t collateral = kumo_test_json_u64(l, "collateral_total");
+    assert_int_equal(collateral, 5000);
+    json_decref(l);
+    char route[256];
+    (void)snprintf(route, sizeof(route), "/deployments/%s/%u/manifest", g.attacker_addr, DSEQ);
+    long status =
+        kumo_test_dc_request(&g.east, &g.attacker, "PUT", route, kumo_buf_bytes(&bytes), NULL);
+    assert_int_equal(status, 200);
+    kumo_buf_free(&bytes);
+
+    l = lease_ended_wait();
+    int64_t ended = kumo_test_net_height(&g.net, 0);
+    /* The attacker gained nothing: no collateral came its way. */
+    uint64_t attacker_after = balance(g.attacker_addr);
+    if (attacker_after != attacker_before) {
+        /* Without refusals: say whether the group was leased again, too. */
+        kumo_test_net_wait_height(&g.net, 1u, ended + 12);
+        json_t *leases = items("leases");
+        kumo_test_dc_log_print(&g.east);
+        fail_msg("the tenant's balance went from %llu to %llu (lease %s, %zu leases)",
+                 (unsigned long long)attacker_before, (unsigned long long)attacker_after,
+                 str(l, "state"), json_array_size(leases));
+    }
+    assert_string_equal(str(l, "state"), "LEASE_CLOSED");
+    assert_string_equal(str(l, "close_reason"), "CLOSE_REASON_MANIFEST_REFUSED");
+    /* East's collateral is back: only its fees are gone, and it kept what it was paid. */
+    uint64_t paid = kumo_test_json_u64(l, "total_paid") + kumo_test_json_u64(l, "interest_paid");
+    json_decref(l);
+    uint64_t fees = (sequence(g.east.addr) - east_seq_before) * g.min_fee;
+    assert_int_equal(balance(g.east.addr), east_before - fees + paid);
+    assert_true(kumo_test_dc_wait_log(&g.east, "event=lease_refused", 1, KUMO_TEST_NET_WAIT_MS));
+
+    /* No re-order, even with persist, however long we wait: one order, one lease, the group
+     * closed with the refusal's reason. */
+    kumo_test_net_wait_height(&g.net, 1u, ended + 12);
+    json_t *orders = items("orders");
+    json_t *leases = items("leases");
+    json_t *groups = items("groups");
+    assert_int_equal(json_array_size(orders), 1);
+    assert_int_equal(json_array_size(leases), 1);
+    assert_int_equal(json_array_size(groups), 1);
+    assert_string_equal(str(json_array_get(groups, 0), "state"), "GROUP_CLOSED");
+    assert_string_equal(str(json_array_get(groups, 0), "close_reason"),
+                        "CLOSE_REASON_MANIFEST_REFUSED");
+    json_decref(orders);
+    json_decref(leases);
+    json_decref(groups);
+    json_t *p = get("/providers/%s", g.east.addr);
+    assert_int_equal(kumo_test_json_u64(p, "refused_lease_count"), 1);
+    json_decref(p);
+    assert_int_equal(balance(g.attacker_addr), attacker_before);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&g, 0, sizeof(g));
+    if (!kumo_test_podman_start(&g.pm) || !kumo_test_podman_busybox_image()) {
+        return -1;
+    }
+    if (kumo_test_net_start(&g.net, 1, BLOCK_MS, "--providers 2") != 0 ||
+        kumo_test_dc_add(&g.net, 0, "us-east", g.pm.socket, EAST_CFG, &g.east) != 0 ||
+        kumo_test_dc_add(&g.net, 1, "us-east", g.pm.socket, WEST_CFG, &g.west) != 0) {
+        return -1;
+    }
+    kumo_test_account_make(&g.net, "attacker", 0x6b, 50000000u, &g.attacker, g.attacker_addr);
+    json_t *params = kumo_test_net_get(&g.net, 0, "/params");
+    assert_non_null(params);
+    g.min_fee = kumo_test_json_u64(params, "min_fee");
+    json_decref(params);
+    g.up = true;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    kumo_test_dc_stop(&g.east);
+    kumo_test_dc_stop(&g.west);
+    if (g.east.addr[0] != '\0') { /* never an empty value: it would match every container */
+        kumo_test_podman_cleanup("kumo.provider", g.east.addr);
+    }
+    if (g.west.addr[0] != '\0') {
+        kumo_test_podman_cleanup("kumo.provider", g.west.addr);
+    }
+    kumo_test_net_stop(&g.net);
+    kumo_test_podman_stop(&g.pm);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_broken_manifest_costs_the_tenant_not_the_provider),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
