@@ -86,10 +86,6 @@ static json_t *get(const char *fmt, ...)
     assert_true(n > 0 && (size_t)n < sizeof(path));
     json_t *j = kumo_test_net_get(&g.net, 0, path);
     if (j == NULL) {
-        char cmd[700];
-        (void)snprintf(cmd, sizeof(cmd), "curl -s -i 'http://127.0.0.1:%u%s' >&2",
-                       kumo_test_net_rpc_port(&g.net, 0), path);
-        (void)system(cmd);
         kumo_test_net_logs_print(&g.net);
         fail_msg("GET %s failed", path);
     }
