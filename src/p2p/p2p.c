@@ -212,7 +212,8 @@ void p2p_drop(p2p_conn_t *c, const char *reason, bool bad)
     p2p_id_hex(c->id, hex);
     char host[KUMO_P2P_HOST_TEXT_BYTES];
     kumo_p2p_host_format(&c->host, host);
-    /* Strangers and handshakes a flood can make are debug lines (counted, summarized). */
+    /* Strangers and handshakes a flood can make are debug lines (counted, summarized), but
+     * for misbehaviour within a small budget per interval. */
     bool loud = p2p_conn_is_loud(c) || (bad && p2p_line_budget_take(p2p));
     KUMO_LOG_AT(loud ? KUMO_LOG_LEVEL_INFO : KUMO_LOG_LEVEL_DEBUG, "p2p", "peer_dropped",
                 "id=%s host=%s outbound=%d state=%d reason=\"%s\"", hex, host, c->outbound,
@@ -308,6 +309,8 @@ static void p2p_up(p2p_conn_t *c)
         loser->state = P2P_HELLO;
         p2p_drop(loser, "duplicate connection", false);
         if (loser == old) {
+            /* A new connection does not wipe the score of the one it replaces. */
+            c->penalty = old->penalty > c->penalty ? old->penalty : c->penalty;
             p2p_score_restore(c);
         }
         if (loser == old && c->cls == P2P_STRANGER) {

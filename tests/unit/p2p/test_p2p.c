@@ -778,12 +778,27 @@ static void test_penalize_and_ban(void **state)
     kumo_p2p_penalize(a.p, back_id, 40, "slow again");
     assert_int_equal(stats_of(&a).bans, 4);
     kumo_p2p_close(back.p);
+    /* Nor does a second connection with the same key, replacing the first. */
+    tnode_t twin1;
+    tnode_t twin2;
+    stranger_open(&twin1, 138, "127.0.0.7", &a);
+    RUN_UNTIL(twin1.ups == 1 && peers_of(&a) == 3);
+    uint8_t twin_id[KUMO_TLS_NODE_ID_BYTES];
+    id_of(&twin1, twin_id);
+    kumo_p2p_penalize(a.p, twin_id, 60, "slow");
+    stranger_open(&twin2, 138, "127.0.0.8", &a);
+    RUN_UNTIL(twin2.ups >= 1);
+    kumo_p2p_close(twin1.p);
+    RUN_UNTIL(twin2.ups > twin2.downs && peers_of(&a) == 3 && settled(&a));
+    kumo_p2p_penalize(a.p, twin_id, 40, "slow again");
+    assert_int_equal(stats_of(&a).bans, 5);
+    kumo_p2p_close(twin2.p);
     /* Unknown peers: no effect. */
     uint8_t nobody[KUMO_TLS_NODE_ID_BYTES] = {0};
     kumo_p2p_penalize(a.p, nobody, KUMO_P2P_SCORE_BAN, "gone");
     kumo_p2p_mark_useful(a.p, nobody);
     kumo_p2p_disconnect(a.p, nobody, "gone");
-    assert_int_equal(stats_of(&a).bans, 4);
+    assert_int_equal(stats_of(&a).bans, 5);
     kumo_p2p_close(other.p);
     kumo_p2p_close(b.p);
     kumo_p2p_close(a.p);
