@@ -54,6 +54,7 @@
 #define API_REQUEST_TIMEOUT_DEFAULT 10000u
 #define API_WORKER_DEFAULT          2u
 #define API_JOB_DEFAULT             64u
+#define API_JOB_PER_ADDR_DEFAULT    4u
 #define API_TICK_MS                 200
 /* Replies are bounded: logs are the largest (16 MiB), then a manifest (1 MiB). */
 #define API_REPLY_BYTES_MAX (17u * 1024u * 1024u)
@@ -493,6 +494,16 @@ static void api_rq_read(struct evhttp_request *req, SSL *ssl, pd_api_rq_t *rq)
     rq->path_ok = fits && pd_api_rq_parse(rq);
 }
 
+/* Connections of address key with a request at a worker. */
+static uint32_t api_conn_busy_count(const kumo_provider_api_t *api, const uint8_t key[16])
+{
+    uint32_t n = 0;
+    for (const api_conn_t *c = api->conns; c != NULL; c = c->next) {
+        n += c->busy && memcmp(c->key, key, 16) == 0 ? 1u : 0u;
+    }
+    return n;
+}
+
 static void api_info(kumo_provider_api_t *api, struct evhttp_request *req)
 {
     json_t *info = NULL;
@@ -529,7 +540,7 @@ static void api_request(struct evhttp_request *req, void *arg)
         api_conn_idle(api, c);
         return;
     }
-    if (!rq.has_caller || !rq.path_ok) { /* no backend needed: answered here */
+    if (!pd_api_kind_needs_backend(pd_api_rq_kind(&rq))) { /* answered here */
         pd_api_reply_t r = {0};
         kumo_buf_init(&r.body, 4096);
         pd_api_ctx_t none = {.be = &api->backend, .ctx = NULL};
@@ -539,7 +550,8 @@ static void api_request(struct evhttp_request *req, void *arg)
         api_conn_idle(api, c);
         return;
     }
-    if (api->job_count >= api->cfg.job_max) {
+    if (api->job_count >= api->cfg.job_max ||
+        api_conn_busy_count(api, c->key) >= api->cfg.job_per_addr_max) {
         api->stats.jobs_refused++;
         api_send_error(req, 503, KUMO_ELIMIT, "busy; retry later");
         api_conn_idle(api, c);
@@ -569,6 +581,8 @@ static void api_cfg_fill(kumo_provider_api_t *api, const kumo_provider_api_cfg_t
                                 ? api->cfg.worker_count
                                 : KUMO_PROVIDER_API_WORKER_MAX;
     api->cfg.job_max = cfg->job_max > 0 ? cfg->job_max : API_JOB_DEFAULT;
+    api->cfg.job_per_addr_max =
+        cfg->job_per_addr_max > 0 ? cfg->job_per_addr_max : API_JOB_PER_ADDR_DEFAULT;
     KUMO_ASSERT(api->cfg.worker_count >= 1 &&
                 api->cfg.worker_count <= KUMO_PROVIDER_API_WORKER_MAX);
 }

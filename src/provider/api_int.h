@@ -39,6 +39,25 @@ typedef struct pd_api_ctx {
     void *ctx;
 } pd_api_ctx_t;
 
+/* What a request is, in the documented order of checks. */
+typedef enum pd_api_kind {
+    PD_API_UNAUTH = 0,        /* no client certificate: 401 */
+    PD_API_BAD_PATH = 1,      /* 400 */
+    PD_API_NOT_OWNER_PUT = 2, /* a manifest from someone else: 403 */
+    PD_API_NOT_OWNER = 3,     /* an owner's route by someone else: 403 */
+    PD_API_MANIFEST_PUT = 4,
+    PD_API_PEER_GET = 5, /* GET manifest or endpoints: the owner or a peer */
+    PD_API_STATUS = 6,
+    PD_API_LOGS = 7,
+    PD_API_LINKS = 8,
+    PD_API_NO_ROUTE = 9, /* 404 */
+} pd_api_kind_t;
+
+pd_api_kind_t pd_api_rq_kind(const pd_api_rq_t *rq);
+/* Whether answering it asks the daemon (so a worker must): the others are answered on the
+ * loop, so strangers' requests that are refused anyway never wait for or hold a worker. */
+bool pd_api_kind_needs_backend(pd_api_kind_t k);
+
 /* Parses rq->path into path_ok, owner, dseq, leaf. */
 bool pd_api_rq_parse(pd_api_rq_t *rq);
 /* Answers a /deployments/... request (docs/provider-api.md, checks in the documented order).

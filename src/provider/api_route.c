@@ -113,11 +113,7 @@ static bool api_body_and_view(const pd_api_ctx_t *c,
 /* PUT .../manifest: the checks of docs/provider-api.md, in that order. */
 static void api_manifest(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
 {
-    if (memcmp(rq->caller, rq->owner, KUMO_ADDRESS_BYTES) != 0) {
-        pd_api_reply_error(out, 403, KUMO_EUNAUTH,
-                           "only the deployment's owner may send its manifest");
-        return;
-    }
+    KUMO_ASSERT(memcmp(rq->caller, rq->owner, KUMO_ADDRESS_BYTES) == 0); /* pd_api_rq_kind */
     kumo_provider_deployment_view_t view = {0};
     if (!api_body_and_view(c, rq, out, KUMO_PROVIDER_MANIFEST_BYTES_MAX, "manifest over 1 MiB",
                            &view)) {
@@ -338,30 +334,81 @@ bool pd_api_rq_parse(pd_api_rq_t *rq)
     return kumo_provider_api_path_parse(rq->path, rq->owner, &rq->dseq, rq->leaf, sizeof(rq->leaf));
 }
 
+pd_api_kind_t pd_api_rq_kind(const pd_api_rq_t *rq)
+{
+    bool get = !rq->put;
+    bool owner = memcmp(rq->caller, rq->owner, KUMO_ADDRESS_BYTES) == 0;
+    if (!rq->has_caller) {
+        return PD_API_UNAUTH;
+    }
+    if (!rq->path_ok) {
+        return PD_API_BAD_PATH;
+    }
+    if (strcmp(rq->leaf, "manifest") == 0 && rq->put) {
+        return owner ? PD_API_MANIFEST_PUT : PD_API_NOT_OWNER_PUT;
+    }
+    if ((strcmp(rq->leaf, "manifest") == 0 || strcmp(rq->leaf, "endpoints") == 0) && get) {
+        return PD_API_PEER_GET; /* the owner or a provider of the deployment: the node says */
+    }
+    if (!owner) {
+        return PD_API_NOT_OWNER;
+    }
+    if (strcmp(rq->leaf, "status") == 0 && get) {
+        return PD_API_STATUS;
+    }
+    if (strcmp(rq->leaf, "logs") == 0 && get) {
+        return PD_API_LOGS;
+    }
+    return strcmp(rq->leaf, "links") == 0 && rq->put ? PD_API_LINKS : PD_API_NO_ROUTE;
+}
+
+bool pd_api_kind_needs_backend(pd_api_kind_t k)
+{
+    return k == PD_API_MANIFEST_PUT || k == PD_API_PEER_GET || k == PD_API_STATUS ||
+           k == PD_API_LOGS || k == PD_API_LINKS;
+}
+
 void pd_api_route(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
 {
     KUMO_ASSERT(c != NULL && c->be != NULL);
     KUMO_ASSERT(rq != NULL && out != NULL);
-    bool get = !rq->put;
-    if (!rq->has_caller) {
+    pd_api_kind_t k = pd_api_rq_kind(rq);
+    KUMO_ASSERT(!pd_api_kind_needs_backend(k) || c->ctx != NULL || c->be->worker_ctx == NULL);
+    switch (k) {
+    case PD_API_UNAUTH:
         pd_api_reply_error(out, 401, KUMO_EUNAUTH,
                            "a client certificate made from your account key is required");
-    } else if (!rq->path_ok) {
+        break;
+    case PD_API_BAD_PATH:
         pd_api_reply_error(out, 400, KUMO_EDECODE, "expected /deployments/<owner>/<dseq>/<what>");
-    } else if (strcmp(rq->leaf, "manifest") == 0 && rq->put) {
-        api_manifest(c, rq, out);
-    } else if ((strcmp(rq->leaf, "manifest") == 0 || strcmp(rq->leaf, "endpoints") == 0) && get) {
-        api_peer_get(c, rq, out);
-    } else if (memcmp(rq->caller, rq->owner, KUMO_ADDRESS_BYTES) != 0) {
+        break;
+    case PD_API_NOT_OWNER_PUT:
+        pd_api_reply_error(out, 403, KUMO_EUNAUTH,
+                           "only the deployment's owner may send its manifest");
+        break;
+    case PD_API_NOT_OWNER:
         pd_api_reply_error(out, 403, KUMO_EUNAUTH, "only the deployment's owner may read it");
-    } else if (strcmp(rq->leaf, "status") == 0 && get) {
+        break;
+    case PD_API_MANIFEST_PUT:
+        api_manifest(c, rq, out);
+        break;
+    case PD_API_PEER_GET:
+        api_peer_get(c, rq, out);
+        break;
+    case PD_API_STATUS:
         api_status(c, rq, out);
-    } else if (strcmp(rq->leaf, "logs") == 0 && get) {
+        break;
+    case PD_API_LOGS:
         api_logs(c, rq, out);
-    } else if (strcmp(rq->leaf, "links") == 0 && rq->put) {
+        break;
+    case PD_API_LINKS:
         api_links(c, rq, out);
-    } else {
+        break;
+    case PD_API_NO_ROUTE:
         pd_api_reply_error(out, 404, KUMO_ENOTFOUND, "no such route");
+        break;
+    default:
+        KUMO_UNREACHABLE();
     }
     KUMO_ASSERT(out->status >= 200 && out->status < 600);
 }

@@ -12,7 +12,9 @@
  * still waiting for its request is closed for the new one, and the new one is closed when
  * every other is busy. A whole request (head and body) must arrive within request_timeout_ms
  * of the accept or of the previous answer, or the connection is closed. At most job_max
- * requests wait for a worker; past it the answer is 503 KUMO_ELIMIT.
+ * requests wait for (or hold) a worker, job_per_addr_max of them from one client address;
+ * past either the answer is 503 KUMO_ELIMIT. Requests refused without asking the daemon
+ * (no certificate, bad path, not the owner, no such route) are answered on the loop.
  */
 #ifndef KUMO_PROVIDER_PROVIDER_API_H
 #define KUMO_PROVIDER_PROVIDER_API_H
@@ -127,6 +129,7 @@ typedef struct kumo_provider_api_cfg {
     uint32_t request_timeout_ms;      /* 0: 10000 */
     uint32_t worker_count;            /* 0: 2 (at most KUMO_PROVIDER_API_WORKER_MAX) */
     uint32_t job_max;                 /* requests waiting for a worker; 0: 64 */
+    uint32_t job_per_addr_max;        /* of them from one client address; 0: 4 */
 } kumo_provider_api_cfg_t;
 
 #define KUMO_PROVIDER_API_WORKER_MAX 16u

@@ -704,7 +704,7 @@ static int be_status_slow(void *ctx,
                           kumo_err_ctx_t *err)
 {
     uint64_t deadline = now_ms() + 60000u;
-    status_waiting = 1;
+    status_waiting++;
     while (status_hold && now_ms() < deadline) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         (void)nanosleep(&ts, NULL);
@@ -749,32 +749,46 @@ static void test_slow_backend_holds_only_its_worker(void **state)
     kumo_provider_api_cfg_t cfg = {.listen = "127.0.0.1:0",
                                    .server_cert_pem = kumo_buf_bytes(&chain),
                                    .server_key = &srv,
-                                   .worker_count = 2};
+                                   .worker_count = 2,
+                                   .job_per_addr_max = 2};
     assert_int_equal(kumo_provider_api_open(&cfg, base, &be, &api, NULL), 0);
     kumo_buf_free(&chain);
     loop_stop = 0;
     assert_int_equal(pthread_create(&loop_thread, NULL, loop_run, NULL), 0);
     status_hold = 1;
     status_waiting = 0;
-    long slow_status = 0;
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, slow_call_run, &slow_status), 0);
+    long slow_status[2] = {0, 0};
+    pthread_t t[2];
+    assert_int_equal(pthread_create(&t[0], NULL, slow_call_run, &slow_status[0]), 0);
     uint64_t deadline = now_ms() + 60000u;
-    while (!status_waiting && now_ms() < deadline) {
+    while (status_waiting < 1 && now_ms() < deadline) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         (void)nanosleep(&ts, NULL);
     }
-    assert_true(status_waiting);
+    assert_int_equal(status_waiting, 1);
     kumo_buf_t out;
     kumo_buf_init(&out, 1u << 20);
     assert_int_equal(call("GET", "/status", 0, kumo_bytes_make(NULL, 0), &out), 200);
     char path[256];
     (void)snprintf(path, sizeof(path), "/deployments/%s/7/logs?workload=web", owner_text);
     assert_int_equal(call("GET", path, 1, kumo_bytes_make(NULL, 0), &out), 200);
-    assert_int_equal(slow_status, 0); /* still waiting */
+    assert_int_equal(slow_status[0], 0); /* still waiting */
+    /* A second slow one holds the other worker: this address has 2 jobs, a third is 503. */
+    assert_int_equal(pthread_create(&t[1], NULL, slow_call_run, &slow_status[1]), 0);
+    while (status_waiting < 2 && now_ms() < deadline) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        (void)nanosleep(&ts, NULL);
+    }
+    assert_int_equal(status_waiting, 2);
+    assert_int_equal(call("GET", path, 1, kumo_bytes_make(NULL, 0), &out), 503);
+    /* A stranger refused anyway is answered on the loop, workers or not. */
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/status", owner_text);
+    assert_int_equal(call("GET", path, 2, kumo_bytes_make(NULL, 0), &out), 403);
     status_hold = 0;
-    (void)pthread_join(t, NULL);
-    assert_int_equal(slow_status, 200);
+    (void)pthread_join(t[0], NULL);
+    (void)pthread_join(t[1], NULL);
+    assert_int_equal(slow_status[0], 200);
+    assert_int_equal(slow_status[1], 200);
     kumo_buf_free(&out);
 }
 
