@@ -15,6 +15,8 @@
 
 /* Between two polls of a provider: short, the containers usually start in well under 1 s. */
 #define DEPLOY_POLL_PAUSE_MS 200u
+/* PUT .../links attempts while the provider answers 500 or 503 (1 s apart). */
+#define DEPLOY_LINKS_TRIES 3u
 
 static void run_pause(void)
 {
@@ -174,6 +176,35 @@ run_link_wanted(const deploy_flow_t *f, size_t peer_index, const char *target, u
     return false;
 }
 
+/* PUT .../links; the provider checks them with the deployment's other providers, so a busy
+ * (503) or unanswered (500) check is tried again a few times. */
+static int run_links_put(deploy_flow_t *f,
+                         size_t peer_index,
+                         const char *path,
+                         const char *text,
+                         long *status,
+                         kumo_err_ctx_t *err)
+{
+    int rc = 0;
+    for (uint32_t t = 0; t < DEPLOY_LINKS_TRIES; t++) {
+        if (t > 0) {
+            struct timespec ts = {1, 0};
+            (void)nanosleep(&ts, NULL);
+        }
+        kumo_buf_t ans;
+        kumo_buf_init(&ans, DEPLOY_PROVIDER_ANSWER_BYTES_MAX);
+        *status = 0;
+        rc = deploy_provider_call(&f->tls, &f->peers[peer_index].p, "PUT", path,
+                                  kumo_bytes_make((const uint8_t *)text, strlen(text)), status,
+                                  &ans, err);
+        kumo_buf_free(&ans);
+        if (rc == 0 || (*status != 500 && *status != 503)) {
+            break;
+        }
+    }
+    return rc;
+}
+
 static int run_links_send_one(deploy_flow_t *f, size_t peer_index, kumo_err_ctx_t *err)
 {
     json_t *links = json_array();
@@ -202,13 +233,7 @@ static int run_links_send_one(deploy_flow_t *f, size_t peer_index, kumo_err_ctx_
         rc = text == NULL ? kumo_err_set(err, KUMO_ENOMEM, "links")
                           : run_path(f, "links", path, sizeof(path), err);
         long status = 0;
-        kumo_buf_t ans;
-        kumo_buf_init(&ans, DEPLOY_PROVIDER_ANSWER_BYTES_MAX);
-        rc = rc == 0 ? deploy_provider_call(&f->tls, &f->peers[peer_index].p, "PUT", path,
-                                            kumo_bytes_make((const uint8_t *)text, strlen(text)),
-                                            &status, &ans, err)
-                     : rc;
-        kumo_buf_free(&ans);
+        rc = rc == 0 ? run_links_put(f, peer_index, path, text, &status, err) : rc;
         free(text);
         if (rc < 0 && (status == 501 || status == 404)) {
             fprintf(f->out, "note: %s does not take links (HTTP %ld): %s\n",

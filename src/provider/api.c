@@ -54,7 +54,7 @@
 #define API_REQUEST_TIMEOUT_DEFAULT 10000u
 #define API_WORKER_DEFAULT          2u
 #define API_JOB_DEFAULT             64u
-#define API_JOB_PER_ADDR_DEFAULT    4u
+#define API_JOB_PER_ADDR_DEFAULT    8u
 #define API_TICK_MS                 200
 /* Replies are bounded: logs are the largest (16 MiB), then a manifest (1 MiB). */
 #define API_REPLY_BYTES_MAX (17u * 1024u * 1024u)

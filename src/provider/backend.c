@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <sodium.h>
@@ -29,6 +30,9 @@
 #include "wal/wal.h"
 
 #define PD_CERT_DAYS 30u
+/* Asking the deployment's providers for their endpoints to check a tenant's links. */
+#define PD_LINKS_VERIFY_TRIES    3u
+#define PD_LINKS_VERIFY_PAUSE_MS 500L
 
 /* The API thread's state; each API worker gets its own copy (workers[i]) with its own node
  * and runtime handles, which is what the backend callbacks see (all but info). */
@@ -485,6 +489,45 @@ static int pd_links_mine(pd_api_t *a,
 /* Each link must be an endpoint that a provider of the deployment publishes for it, as the
  * chain lets it (pd_peer_links_gather): never the host's loopback, another tenant's container,
  * a private network or any other machine. */
+/* Index of the first link not among known; link_count when all are. */
+static size_t pd_links_unknown(const kumo_provider_link_t *links,
+                               size_t link_count,
+                               const kumo_provider_link_t *known,
+                               size_t n)
+{
+    for (size_t i = 0; i < link_count; i++) {
+        bool found = false;
+        for (size_t k = 0; k < n && !found; k++) {
+            found = pd_link_same(&links[i], &known[k]);
+        }
+        if (!found) {
+            return i;
+        }
+    }
+    return link_count;
+}
+
+/* One look at what the deployment's providers publish: the index of the first unknown link
+ * (link_count: none), and how many providers could not be asked. */
+static int pd_links_look(pd_api_t *a,
+                         const char *owner,
+                         uint64_t dseq,
+                         const kumo_provider_link_t *links,
+                         size_t link_count,
+                         kumo_provider_link_t *known,
+                         size_t *bad,
+                         uint32_t *unanswered,
+                         kumo_err_ctx_t *err)
+{
+    size_t n = 0;
+    *unanswered = 0;
+    KUMO_GUARD(pd_peer_links_gather(a->d, a->curl, owner, dseq, known, KUMO_PROVIDER_LINK_COUNT_MAX,
+                                    &n, unanswered, err));
+    KUMO_GUARD(pd_links_mine(a, owner, dseq, known, &n, err));
+    *bad = pd_links_unknown(links, link_count, known, n);
+    return 0;
+}
+
 static int pd_links_verify(pd_api_t *a,
                            const char *owner,
                            uint64_t dseq,
@@ -494,25 +537,36 @@ static int pd_links_verify(pd_api_t *a,
 {
     kumo_provider_link_t *known = kumo_calloc(KUMO_PROVIDER_LINK_COUNT_MAX, sizeof(*known));
     KUMO_ENSURE(known != NULL, err, KUMO_ENOMEM, "links");
-    size_t n = 0;
-    int rc = pd_peer_links_gather(a->d, a->curl, owner, dseq, known, KUMO_PROVIDER_LINK_COUNT_MAX,
-                                  &n, err);
-    rc = rc == 0 ? pd_links_mine(a, owner, dseq, known, &n, err) : rc;
-    for (size_t i = 0; rc == 0 && i < link_count; i++) {
-        bool found = false;
-        for (size_t k = 0; k < n && !found; k++) {
-            found = pd_link_same(&links[i], &known[k]);
+    size_t bad = link_count;
+    uint32_t unanswered = 0;
+    int rc = 0;
+    /* A provider that could not be asked (busy, restarting) is asked again before a link is
+     * judged; one that answered without the link refuses it at once. */
+    for (uint32_t t = 0; t < PD_LINKS_VERIFY_TRIES; t++) {
+        if (t > 0) {
+            struct timespec pause = {0, PD_LINKS_VERIFY_PAUSE_MS * 1000000L};
+            (void)nanosleep(&pause, NULL);
         }
-        if (!found) {
-            rc = kumo_err_set(err, KUMO_EINVAL,
-                              "links[%zu]: %s:%u at %s:%u is not an endpoint a provider of the "
-                              "deployment publishes for it",
-                              i, links[i].workload, links[i].port, links[i].host,
-                              links[i].host_port);
+        rc = pd_links_look(a, owner, dseq, links, link_count, known, &bad, &unanswered, err);
+        if (rc == 0 && (bad == link_count || unanswered == 0)) {
+            break;
         }
     }
     kumo_free(known);
-    return rc;
+    KUMO_GUARD(rc);
+    if (bad < link_count && unanswered > 0) {
+        char why[KUMO_ERR_DETAIL_BYTES];
+        (void)snprintf(why, sizeof(why), "%s", err != NULL ? err->detail : "");
+        return kumo_err_set(err, KUMO_EIO,
+                            "links[%zu] could not be checked: a provider of the deployment did not "
+                            "answer (%s); retry",
+                            bad, why);
+    }
+    KUMO_ENSURE(bad == link_count, err, KUMO_EINVAL,
+                "links[%zu]: %s:%u at %s:%u is not an endpoint a provider of the deployment "
+                "publishes for it",
+                bad, links[bad].workload, links[bad].port, links[bad].host, links[bad].host_port);
+    return 0;
 }
 
 static int pd_be_links(void *ctx,

@@ -291,7 +291,9 @@ pd_links_fetch(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, kumo
 /* The endpoints the deployment's other providers publish, each checked against the chain (the
  * provider holds an active lease of the workload's group, the manifest publishes that port,
  * the host is the provider's on-chain host_uri host and a public or allowed address), with
- * the node handle given (each thread has its own). At most cap into out; *count set. */
+ * the node handle given (each thread has its own). At most cap into out; *count set;
+ * *unanswered (may be NULL) counts the providers that could not be asked (err's detail then
+ * names why, even when 0 is returned). */
 KUMO_MUST_USE int pd_peer_links_gather(kumo_provider_daemon_t *d,
                                        CURL *node,
                                        const char *owner,
@@ -299,6 +301,7 @@ KUMO_MUST_USE int pd_peer_links_gather(kumo_provider_daemon_t *d,
                                        kumo_provider_link_t *out,
                                        size_t cap,
                                        size_t *count,
+                                       uint32_t *unanswered,
                                        kumo_err_ctx_t *err);
 /* The host of an on-chain host_uri "https://host[:port][/...]" into out (cap bytes). */
 bool pd_uri_host(const char *uri, char *out, size_t cap);

@@ -340,6 +340,8 @@ typedef struct pd_ep_ctx {
     char groups[64][KUMO_NAME_BYTES_MAX + 1];
     uint32_t group_count;
     kumo_provider_link_t wanted[KUMO_PROVIDER_LINK_COUNT_MAX];
+    uint32_t unanswered; /* providers whose endpoints could not be read */
+    char unanswered_detail[KUMO_ERR_DETAIL_BYTES];
 } pd_ep_ctx_t;
 
 /* Appends the endpoints one lease's provider publishes (checked) to out. */
@@ -365,6 +367,13 @@ static void pd_ep_lease(
                                                   c->d->cfg.peer_address_allow, c->wanted, wanted,
                                                   out + *count, cap - *count, &got, &err)
              : rc;
+    if (rc < 0 && rc != KUMO_ENOTFOUND) {
+        c->unanswered++;
+        (void)snprintf(c->unanswered_detail, sizeof(c->unanswered_detail), "%s", err.detail);
+        KUMO_LOG_DEBUG("provider", "peer_endpoints_failed",
+                       "deployment=%s/%" PRIu64 " from=%s detail=\"%s\"", c->owner, c->dseq, peer,
+                       err.detail);
+    }
     if (rc == 1) {
         KUMO_LOG_WARN("provider", "peer_endpoints_refused",
                       "deployment=%s/%" PRIu64 " from=%s host=%s kept=%zu", c->owner, c->dseq, peer,
@@ -381,6 +390,7 @@ int pd_peer_links_gather(kumo_provider_daemon_t *d,
                          kumo_provider_link_t *out,
                          size_t cap,
                          size_t *count,
+                         uint32_t *unanswered,
                          kumo_err_ctx_t *err)
 {
     *count = 0;
@@ -407,6 +417,12 @@ int pd_peer_links_gather(kumo_provider_daemon_t *d,
     if (c->m != NULL) {
         kumo_codec_free(&c->m->base);
     }
+    if (unanswered != NULL) {
+        *unanswered = c->unanswered;
+    }
+    if (rc == 0 && c->unanswered > 0 && err != NULL) {
+        (void)snprintf(err->detail, sizeof(err->detail), "%s", c->unanswered_detail);
+    }
     kumo_free(c);
     return rc;
 }
@@ -416,8 +432,8 @@ int pd_links_fetch(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, 
     kumo_provider_link_t *got = kumo_calloc(KUMO_PROVIDER_LINK_COUNT_MAX, sizeof(*got));
     KUMO_ENSURE(got != NULL, err, KUMO_ENOMEM, "links");
     size_t n = 0;
-    int rc =
-        pd_peer_links_gather(d, d->curl, owner, dseq, got, KUMO_PROVIDER_LINK_COUNT_MAX, &n, err);
+    int rc = pd_peer_links_gather(d, d->curl, owner, dseq, got, KUMO_PROVIDER_LINK_COUNT_MAX, &n,
+                                  NULL, err);
     json_t *links = json_array();
     for (size_t i = 0; rc == 0 && i < n; i++) {
         (void)json_array_append_new(links,

@@ -129,7 +129,7 @@ typedef struct kumo_provider_api_cfg {
     uint32_t request_timeout_ms;      /* 0: 10000 */
     uint32_t worker_count;            /* 0: 2 (at most KUMO_PROVIDER_API_WORKER_MAX) */
     uint32_t job_max;                 /* requests waiting for a worker; 0: 64 */
-    uint32_t job_per_addr_max;        /* of them from one client address; 0: 4 */
+    uint32_t job_per_addr_max;        /* of them from one client address; 0: 8 */
 } kumo_provider_api_cfg_t;
 
 #define KUMO_PROVIDER_API_WORKER_MAX 16u

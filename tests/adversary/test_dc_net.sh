@@ -31,6 +31,12 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/kumo-adv-dcnet-XXXXXX")
 # shellcheck source=../../tools/localdc.sh
 . "$root/tools/localdc.sh"
 localdc_init "$work" "$kumo"
+# A block of ports nothing listens on (the machine is shared): node, APIs, host ports.
+for _ in $(seq 20); do
+    in_use=$(ss -Hltn "sport >= :$LOCALDC_BASE and sport <= :$((LOCALDC_BASE + 450))" | wc -l)
+    [ "$in_use" -eq 0 ] && break
+    LOCALDC_BASE=$((20000 + (RANDOM % 1000) * 10))
+done
 tenant_home=$LOCALDC_TN/tenant
 checks=0
 secret_pid=
