@@ -79,6 +79,10 @@ static void bsn_cfg_apply(const char *path, const char *cfg)
     }
 }
 
+static void bsn_at_exit(void);
+static bsn_t *bsn_started; /* stopped at exit if still running (a bench that died) */
+static pid_t bsn_started_by;
+
 /* `kumo testnet init`, then cfg into every node's config.yaml and the reconfirmation period
  * into every genesis (0: keep), then `kumo testnet start`. */
 static void bsn_start(bsn_t *n,
@@ -115,6 +119,9 @@ static void bsn_start(bsn_t *n,
             bsn_run(cmd);
         }
     }
+    bsn_started = n;
+    bsn_started_by = getpid();
+    atexit(bsn_at_exit);
     snprintf(cmd, sizeof(cmd), "'%s' testnet start --dir '%s' >/dev/null", n->kumo, n->dir);
     bsn_run(cmd);
     n->curl = curl_easy_init();
@@ -122,6 +129,7 @@ static void bsn_start(bsn_t *n,
 
 static void bsn_stop(bsn_t *n, bool keep)
 {
+    bsn_started = NULL;
     char cmd[1400];
     snprintf(cmd, sizeof(cmd), "'%s' testnet stop --dir '%s' >/dev/null 2>&1", n->kumo, n->dir);
     if (system(cmd) != 0) {
@@ -136,6 +144,13 @@ static void bsn_stop(bsn_t *n, bool keep)
     if (n->curl != NULL) {
         curl_easy_cleanup(n->curl);
         n->curl = NULL;
+    }
+}
+
+static void bsn_at_exit(void)
+{
+    if (bsn_started != NULL && getpid() == bsn_started_by) {
+        bsn_stop(bsn_started, true);
     }
 }
 
