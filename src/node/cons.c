@@ -495,6 +495,15 @@ static void io_evidence(void *ctx, const kumo_consensus_evidence_t *ev)
     }
 }
 
+/* A protocol violation (what no honest peer sends): the peer is dropped and, a stranger,
+ * banned (a validator: kept away until its next redial). */
+static void
+cons_peer_fault(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], const char *reason)
+{
+    kumo_p2p_penalize(nc->p2p, id, KUMO_P2P_SCORE_BAN, reason);
+    kumo_p2p_disconnect(nc->p2p, id, reason);
+}
+
 static void
 cons_on_evidence(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_bytes_t payload)
 {
@@ -504,7 +513,7 @@ cons_on_evidence(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo
         return; /* too old or too new for us: not the peer's fault */
     }
     if (rc < 0) {
-        kumo_p2p_disconnect(nc->p2p, id, "invalid evidence");
+        cons_peer_fault(nc, id, "invalid evidence");
         return;
     }
     if (cons_evidence_add(nc, payload)) {
@@ -704,7 +713,7 @@ cons_on_whole(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_by
     } else if (rc == KUMO_EDECODE || rc == KUMO_ESIG || rc == KUMO_EUNAUTH ||
                rc == KUMO_EUNKNOWNMSG || rc == KUMO_ELIMIT) {
         /* Honest peers only send what they or a validator signed: drop the sender. */
-        kumo_p2p_disconnect(nc->p2p, id, kumo_err_name(rc));
+        cons_peer_fault(nc, id, kumo_err_name(rc));
     } else if (rc < 0) {
         cons_engine_failed(nc, rc, &err);
     }
@@ -742,7 +751,7 @@ cons_on_parts_header(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], 
     if (rc == KUMO_ENOMEM) {
         KUMO_LOG_WARN("node", "consensus_part_dropped", "detail=\"%s\"", err.detail);
     } else if (rc < 0) {
-        kumo_p2p_disconnect(nc->p2p, id, err.detail);
+        cons_peer_fault(nc, id, err.detail);
     }
 }
 
@@ -758,7 +767,7 @@ cons_on_part(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_byt
     int rc = node_parts_part_recv(&nc->parts, frame, &whole, &sender, &err);
     if (rc == KUMO_EMISMATCH) {
         KUMO_ASSERT(sender < nc->genesis_vs.count);
-        kumo_p2p_disconnect(nc->p2p, nc->node_ids[sender], err.detail);
+        cons_peer_fault(nc, nc->node_ids[sender], err.detail);
     } else if (rc == KUMO_ENOMEM) {
         KUMO_LOG_WARN("node", "consensus_part_dropped", "detail=\"%s\"", err.detail);
     } else if (rc < 0) {
