@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test_dc_net.sh - the provider daemon's network surfaces against a hostile tenant and its
-# workloads, with real processes: a kumo node (1 validator, 200 ms blocks), a private podman
-# API service, two provider daemons (east: us-east, west: us-west) and the tenant's
-# `kumo deploy` of examples/webapp/stack.yml (web at east reaches db at west through east's
-# forwarder). The attacker is this script: it acts as the tenant (its client certificate) and
+# workloads, with real processes: a kumo node (1 validator, 200 ms blocks, reconfirmation
+# period 100 blocks), a private podman API service, two provider daemons (east: us-east,
+# west: us-west) and the tenant's
+# `kumo deploy` of examples/webapp/stack.yml (web at east reaches db at west through
+# east's forwarder). The attacker is this script: it acts as the tenant (its client certificate) and
 # as a workload (it enters the web container's network namespace with nsenter, so its
 # connections come from the container's address).
 #
@@ -86,7 +87,7 @@ ulimit -Sn 1024
 # ---- set-up ----
 "$root/tools/images.sh" >/dev/null
 localdc_podman_start
-localdc_testnet_start 1 200
+localdc_testnet_start 1 200 100 # a 20 s reconfirmation period: sanitizer builds are slow
 caps='s/^forward_connection_per_source_max: .*/forward_connection_per_source_max: 64/;
 s/^api_connection_per_addr_max: .*/api_connection_per_addr_max: 8/;
 s/^api_request_timeout_ms: .*/api_request_timeout_ms: 2000/'
