@@ -2,11 +2,10 @@
 # test_dc_net.sh - the provider daemon's network surfaces against a hostile tenant and its
 # workloads, with real processes: a kumo node (1 validator, 200 ms blocks, reconfirmation
 # period 100 blocks), a private podman API service, two provider daemons (east: us-east,
-# west: us-west) and the tenant's
-# `kumo deploy` of examples/webapp/stack.yml (web at east reaches db at west through
-# east's forwarder). The attacker is this script: it acts as the tenant (its client certificate) and
-# as a workload (it enters the web container's network namespace with nsenter, so its
-# connections come from the container's address).
+# west: us-west) and the tenant's `kumo deploy` of examples/webapp/stack.yml (web at east
+# reaches db at west through east's forwarder). The attacker is this script: it acts as the
+# tenant (its client certificate) and as a workload (it enters the web container's network
+# namespace with nsenter, so its connections come from the container's address).
 #
 # Shown:
 #   1. links: the tenant points db's link at a service on the host's loopback, at the db
