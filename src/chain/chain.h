@@ -145,7 +145,7 @@ typedef struct kumo_chain_facilitator_stats {
 
 /* Builds the facilitator's txs for the block at height: every due msg from
  * kumo_market_facilitator_collect (at most tx_cap x msgs_per_tx), applied in that order on kv
- * as kp's operator would apply them, each in a savepoint: the msgs that succeed are kept, the
+ * as kp's operator would apply them, in savepoints: the msgs that succeed are kept, the
  * ones an earlier msg invalidated are left out, and every write is rolled back before return
  * (kv is as it was). The kept msgs go msgs_per_tx per tx, signed by kp with sequences from
  * *sequence (advanced), fee 0, each tx its own kumo_buf_t in txs_out (an array of tx_cap

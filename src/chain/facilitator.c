@@ -7,10 +7,10 @@
  * order was due too; a re-order matched at its old lease's stale height closes that lease. A
  * tx fails as a whole, and the next block collects the same msgs from the same state, so one
  * such msg packed with the others would stop matching, stale invalidation and closing for
- * every tenant, block after block. The builder therefore applies each due msg, in order, on
- * the block's own write transaction, each in its own savepoint inside one outer savepoint: a
- * msg that succeeds is kept (and its writes stay for the next msgs to see), a msg that fails
- * is dropped (its writes rolled back). Then the outer savepoint rolls everything back. The
+ * every tenant, block after block. The builder therefore applies the due msgs, in order, on
+ * the block's own write transaction inside one outer savepoint: a msg that succeeds is kept
+ * (and its writes stay for the next msgs to see), a msg that fails is dropped (its writes
+ * rolled back). Then the outer savepoint rolls everything back. The
  * kept msgs, packed in the same order and applied at the same point of the block, meet exactly
  * the states they were tried on, so no facilitator tx fails. A dropped msg was invalidated by
  * an earlier one: its item has already reached its outcome (closed with its deployment,
@@ -129,63 +129,101 @@ static int fac_msg_cb(void *cb_ctx, const Kumo__Msg *msg)
     return rc;
 }
 
-/* Applies one due msg in a savepoint on the evolving state: *kept_out tells whether it
- * succeeded (its writes then stay for the msgs after it). Only a store failure or an
- * out-of-memory is an error: it would make the choice depend on the machine. */
-static int fac_msg_try(const kumo_kv_t *kv,
-                       kumo_market_ctx_t *mctx,
-                       kumo_bytes_t bytes,
-                       bool *kept_out,
-                       kumo_err_ctx_t *err)
+/* Applies due msg index (packed bytes) on kv, without a savepoint of its own: 0 or the
+ * msg's failure code. Only a store failure or an out-of-memory (chain_rc_is_fatal) is an
+ * error of the build: it would make the choice depend on the machine. */
+static int
+fac_msg_apply(kumo_market_ctx_t *mctx, kumo_bytes_t bytes, uint32_t index, kumo_err_ctx_t *err)
 {
-    *kept_out = false;
     ProtobufCMessage *m = NULL;
     KUMO_GUARD(kumo_codec_unpack(&kumo__msg__descriptor, bytes, KUMO_TX_BYTES_MAX, &m, err));
     KUMO_ASSERT(kumo_market_msg_is_facilitator((const Kumo__Msg *)m));
-    int rc = kv->savepoint_begin(kv->ctx, err);
-    if (rc == 0) {
-        kumo_err_ctx_t msg_err = {0};
-        rc = kumo_market_msg_apply(mctx, (const Kumo__Msg *)m, &msg_err);
-        if (rc == 0) {
-            rc = kv->savepoint_commit(kv->ctx, err);
-            *kept_out = rc == 0;
-        } else {
-            kv->savepoint_rollback(kv->ctx);
-            rc = chain_rc_is_fatal(rc)
-                     ? kumo_err_set(err, rc, "facilitator msg: %s", msg_err.detail)
-                     : 0;
-        }
-    }
+    mctx->msg_index = index;
+    kumo_err_ctx_t msg_err = {0};
+    int rc = kumo_market_msg_apply(mctx, (const Kumo__Msg *)m, &msg_err);
     kumo_codec_free(m);
+    if (rc < 0 && chain_rc_is_fatal(rc)) {
+        return kumo_err_set(err, rc, "facilitator msg %" PRIu32 ": %s", index, msg_err.detail);
+    }
     return rc;
 }
 
-/* Tries every collected msg in order inside the outer savepoint and packs the ones kept. */
-static int fac_due_run(fac_ctx_t *fc, const kumo_kv_t *kv, kumo_market_ctx_t *mctx)
+/* Applies msgs[pos..] in order in one savepoint until one fails. *failed_out is that msg's
+ * index, the savepoint then rolled back; or due_count when all succeeded, the savepoint then
+ * committed into the outer one. One savepoint per failure, not per msg: a nested LMDB commit
+ * costs as much as the dirty pages it merges. */
+static int fac_segment_try(fac_ctx_t *fc,
+                           const kumo_kv_t *kv,
+                           kumo_market_ctx_t *mctx,
+                           const kumo_bytes_t *msgs,
+                           uint32_t pos,
+                           uint32_t *failed_out)
+{
+    KUMO_GUARD(kv->savepoint_begin(kv->ctx, fc->err));
+    for (uint32_t k = pos; k < fc->stats.due_count; k++) {
+        int rc = fac_msg_apply(mctx, msgs[k], k, fc->err);
+        if (rc < 0) {
+            kv->savepoint_rollback(kv->ctx);
+            *failed_out = k;
+            return chain_rc_is_fatal(rc) ? rc : 0;
+        }
+    }
+    *failed_out = fc->stats.due_count;
+    return kv->savepoint_commit(kv->ctx, fc->err);
+}
+
+/* Tries the collected msgs in order and packs the ones that succeed. After a failure the msgs
+ * of the rolled-back segment before it run again (the same msgs on the same state: they
+ * succeed again), so every msg runs at most twice however many fail. */
+static int
+fac_due_run(fac_ctx_t *fc, const kumo_kv_t *kv, kumo_market_ctx_t *mctx, const kumo_bytes_t *msgs)
+{
+    uint32_t n = fc->stats.due_count;
+    uint32_t pos = 0;
+    while (pos < n) {
+        uint32_t failed = n;
+        KUMO_GUARD(fac_segment_try(fc, kv, mctx, msgs, pos, &failed));
+        KUMO_ASSERT(failed >= pos && failed <= n);
+        for (uint32_t k = pos; k < failed; k++) {
+            if (failed < n) {
+                int rc = fac_msg_apply(mctx, msgs[k], k, fc->err);
+                KUMO_ASSERT(rc == 0 || chain_rc_is_fatal(rc)); /* msgs are deterministic */
+                KUMO_GUARD(rc);
+            }
+            KUMO_GUARD(fac_msg_add(fc, msgs[k]));
+        }
+        if (failed < n) {
+            fc->stats.dropped_count++;
+        }
+        pos = failed + 1u;
+    }
+    return fac_body_seal(fc);
+}
+
+/* Splits the collected msgs into msgs (due_count slices into fc->due). */
+static int fac_due_split(const fac_ctx_t *fc, kumo_bytes_t *msgs)
 {
     kumo_reader_t r;
     kumo_reader_init(&r, kumo_buf_bytes(&fc->due));
     for (uint32_t i = 0; i < fc->stats.due_count; i++) {
-        kumo_bytes_t bytes;
-        KUMO_GUARD(kumo_reader_read_prefixed(&r, KUMO_TX_BYTES_MAX, &bytes));
-        bool kept = false;
-        mctx->msg_index = i;
-        KUMO_GUARD(fac_msg_try(kv, mctx, bytes, &kept, fc->err));
-        if (!kept) {
-            fc->stats.dropped_count++;
-            continue;
-        }
-        KUMO_GUARD(fac_msg_add(fc, bytes));
+        KUMO_GUARD(kumo_reader_read_prefixed(&r, KUMO_TX_BYTES_MAX, &msgs[i]));
     }
-    KUMO_GUARD(kumo_reader_finish(&r));
-    return fac_body_seal(fc);
+    return kumo_reader_finish(&r);
 }
 
 /* Runs the collected msgs on kv as the block at height would, then undoes every write. */
 static int fac_due_speculate(fac_ctx_t *fc, const kumo_kv_t *kv, uint64_t height)
 {
+    kumo_bytes_t *msgs = kumo_calloc(fc->stats.due_count, sizeof(*msgs));
+    KUMO_ENSURE(msgs != NULL, fc->err, KUMO_ENOMEM, "%" PRIu32 " due msgs", fc->stats.due_count);
+    int rc = fac_due_split(fc, msgs);
+    KUMO_ASSERT(rc == 0); /* our own framing */
     Kumo__Params *params = NULL;
-    KUMO_GUARD(kumo_market_params_get(kv, &params, fc->err));
+    rc = kumo_market_params_get(kv, &params, fc->err);
+    if (rc < 0) {
+        kumo_free(msgs);
+        return rc;
+    }
     uint8_t signer[KUMO_ADDRESS_BYTES];
     kumo_crypto_address_from_pubkey(fc->kp->pubkey, signer);
     kumo_market_ctx_t mctx = {
@@ -194,12 +232,13 @@ static int fac_due_speculate(fac_ctx_t *fc, const kumo_kv_t *kv, uint64_t height
         .height = height,
         .signer = signer,
     };
-    int rc = kv->savepoint_begin(kv->ctx, fc->err);
+    rc = kv->savepoint_begin(kv->ctx, fc->err);
     if (rc == 0) {
-        rc = fac_due_run(fc, kv, &mctx);
+        rc = fac_due_run(fc, kv, &mctx, msgs);
         kv->savepoint_rollback(kv->ctx);
     }
     kumo_codec_free(&params->base);
+    kumo_free(msgs);
     return rc;
 }
 

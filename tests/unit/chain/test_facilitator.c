@@ -7,6 +7,7 @@
  *     (that SubmitLease is left out; the deployment closes for insufficient funds);
  *   - a re-order that falls due at its old lease's stale height (the lease goes stale first,
  *     then the new order is leased: nothing is left out);
+ * (and two tenants doing it at once: several msgs left out, others kept between them);
  * each with another tenant's order due in the same block, which must be leased; each at 1, 2
  * and 256 msgs per tx. Also: the kv and its write set are unchanged by a build, a read-only
  * snapshot is refused, and a failed allocation anywhere leaves no tx, the sequence and the kv
@@ -23,6 +24,7 @@
 #define K_TENANT 1
 #define K_PROV   2
 #define K_OTHER  3
+#define K_THIRD  4
 #define TX_MAX   16
 #define PEM      "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
 
@@ -263,33 +265,66 @@ static void other_tenant_due_at(fac_fx_t *fx, uint64_t due)
 }
 
 /* Two groups leased at 4 for 400/block each on an escrow of 1000; both re-ordered at 5
- * (match 6, bids at 6). At 7 the first match settles its old lease (1200 owed) and closes the
- * deployment for insufficient funds, which closes the second re-order: its SubmitLease fails
- * on that state and is left out. */
-static void scenario_escrow_emptied(fac_fx_t *fx)
+ * (match 6, bids at 6), for each tenant in tenants. At 7 the first match settles its old
+ * lease (1200 owed) and closes the deployment for insufficient funds, which closes the second
+ * re-order: its SubmitLease fails on that state and is left out. */
+static void escrow_emptied_for(fac_fx_t *fx, const int *tenants, size_t count)
 {
-    deploy(fx, K_TENANT, false, 2, 100, 400, 1, 1000);
+    for (size_t t = 0; t < count; t++) {
+        deploy(fx, tenants[t], false, 2, 100, 400, 1, 1000);
+    }
     block(fx); /* 2: match 3 */
-    bid(fx, K_PROV, K_TENANT, 0, 1, 100, 400);
-    bid(fx, K_PROV, K_TENANT, 1, 1, 100, 400);
+    for (size_t t = 0; t < count; t++) {
+        bid(fx, K_PROV, tenants[t], 0, 1, 100, 400);
+        bid(fx, K_PROV, tenants[t], 1, 1, 100, 400);
+    }
     block(fx); /* 3: bids */
     block(fx); /* 4: both leased */
-    assert_int_equal(LEASE_STATE(fx, K_TENANT, 1, 1, K_PROV), KUMO__LEASE_STATE__LEASE_ACTIVE);
-    deploy(fx, K_TENANT, true, 2, 200, 400, 0, 0);
+    for (size_t t = 0; t < count; t++) {
+        assert_int_equal(LEASE_STATE(fx, tenants[t], 1, 1, K_PROV),
+                         KUMO__LEASE_STATE__LEASE_ACTIVE);
+        deploy(fx, tenants[t], true, 2, 200, 400, 0, 0);
+    }
     other_tenant_due_at(fx, 7); /* 5: the re-orders, match 6 */
-    bid(fx, K_PROV, K_TENANT, 0, 2, 200, 400);
-    bid(fx, K_PROV, K_TENANT, 1, 2, 200, 400);
+    for (size_t t = 0; t < count; t++) {
+        bid(fx, K_PROV, tenants[t], 0, 2, 200, 400);
+        bid(fx, K_PROV, tenants[t], 1, 2, 200, 400);
+    }
     block(fx); /* 6: bids */
     block(fx); /* 7: due */
 }
 
+static void scenario_escrow_emptied(fac_fx_t *fx)
+{
+    static const int tenants[] = {K_TENANT};
+    escrow_emptied_for(fx, tenants, KUMO_ARRAY_COUNT(tenants));
+}
+
+/* Two tenants at once: two msgs left out, with kept msgs before, between and after them. */
+static void scenario_escrow_emptied_twice(fac_fx_t *fx)
+{
+    static const int tenants[] = {K_TENANT, K_THIRD};
+    escrow_emptied_for(fx, tenants, KUMO_ARRAY_COUNT(tenants));
+}
+
+static void check_escrow_emptied_of(fac_fx_t *fx, int tenant)
+{
+    assert_int_equal(DEP_STATE(fx, tenant), KUMO__DEPLOYMENT_STATE__DEPLOYMENT_CLOSING);
+    assert_int_equal(ORDER_STATE(fx, tenant, 0, 2), KUMO__ORDER_STATE__ORDER_MATCHED);
+    assert_int_equal(ORDER_STATE(fx, tenant, 1, 2), KUMO__ORDER_STATE__ORDER_CLOSED);
+    assert_int_equal(LEASE_STATE(fx, tenant, 0, 1, K_PROV), KUMO__LEASE_STATE__LEASE_CLOSING);
+    assert_int_equal(LEASE_STATE(fx, tenant, 1, 1, K_PROV), KUMO__LEASE_STATE__LEASE_CLOSING);
+}
+
 static void check_escrow_emptied(fac_fx_t *fx)
 {
-    assert_int_equal(DEP_STATE(fx, K_TENANT), KUMO__DEPLOYMENT_STATE__DEPLOYMENT_CLOSING);
-    assert_int_equal(ORDER_STATE(fx, K_TENANT, 0, 2), KUMO__ORDER_STATE__ORDER_MATCHED);
-    assert_int_equal(ORDER_STATE(fx, K_TENANT, 1, 2), KUMO__ORDER_STATE__ORDER_CLOSED);
-    assert_int_equal(LEASE_STATE(fx, K_TENANT, 0, 1, K_PROV), KUMO__LEASE_STATE__LEASE_CLOSING);
-    assert_int_equal(LEASE_STATE(fx, K_TENANT, 1, 1, K_PROV), KUMO__LEASE_STATE__LEASE_CLOSING);
+    check_escrow_emptied_of(fx, K_TENANT);
+}
+
+static void check_escrow_emptied_twice(fac_fx_t *fx)
+{
+    check_escrow_emptied_of(fx, K_TENANT);
+    check_escrow_emptied_of(fx, K_THIRD);
 }
 
 /* A lease at 4 (stale from 10, period 5); the update at 9 re-orders with wait 1 (match 10)
@@ -326,6 +361,7 @@ static const struct {
 } cases[] = {
     {"escrow emptied by an earlier settlement", scenario_escrow_emptied, check_escrow_emptied, 3,
      1},
+    {"two escrows emptied", scenario_escrow_emptied_twice, check_escrow_emptied_twice, 5, 2},
     {"re-order due at the old lease's stale height", scenario_reorder_at_stale_height,
      check_reorder_at_stale_height, 3, 0},
 };
