@@ -3,9 +3,11 @@
  * txs (sends, deployments, updates, deposits, closes, bids, cancels, confirmations, releases,
  * garbage, bad signatures, wrong sequences) with the facilitator's txs first in every block.
  * Besides the random mix, every block aims a few updates, deposits, confirmations and closes
- * at the deployments whose leases go stale or whose orders become matchable in the next blocks,
- * and some deployments are funded for only a few blocks, so settlements empty escrows and
- * re-orders fall due at their old lease's stale height.
+ * at the deployments whose leases go stale or whose orders become matchable in the next blocks
+ * (some re-ordering every group with bids in the same block), some deployments are funded for
+ * only a few blocks, and every RB_WEDGE_PERIOD blocks a two-group deployment funded for one
+ * block of both is leased and re-ordered, so settlements empty escrows while the deployment's
+ * other re-order is due, and re-orders fall due at their old lease's stale height.
  *
  * Proves, after every block: the supply invariant and every counter invariant hold
  * (kumo_market_invariants_check), no balance exceeds the supply (nothing negative or wrapped),
@@ -14,7 +16,8 @@
  * no facilitator tx ever fails, and every item due at the start of a block (an order with bids
  * past its wait, a lease past its reconfirmation period, a closing deployment past its due
  * height) has reached its outcome (order no longer open, lease no longer active, deployment
- * closed) two blocks later at the latest.
+ * closed) two blocks later at the latest; and over 1000 blocks the builder did leave out due
+ * msgs that an earlier one invalidated (the interleaving was reached).
  *
  * Reproduce a failure with the seed it prints: KUMO_SIM_SEED=<seed> ctest -R random_blocks.
  * KUMO_SIM_BLOCKS sets the number of blocks (default 1000).
@@ -30,16 +33,17 @@
 #include "localnet/localnet.h"
 #include "market/market_int.h"
 
-#define RB_CHAIN_ID  "kumo-sim"
-#define RB_TENANTS   4
-#define RB_PROVIDERS 6
-#define RB_ACTORS    (1 + RB_TENANTS + RB_PROVIDERS)
-#define RB_TX_MAX    64
-#define RB_SEEN_MAX  200
-#define RB_FEE       5u
-#define RB_DUE_MAX   256 /* due items tracked per block */
-#define RB_NEAR_MAX  16  /* items near their due height targeted per block */
-#define RB_LIVE_LAG  2   /* blocks a due item may take to reach its outcome */
+#define RB_CHAIN_ID     "kumo-sim"
+#define RB_TENANTS      4
+#define RB_PROVIDERS    6
+#define RB_ACTORS       (1 + RB_TENANTS + RB_PROVIDERS)
+#define RB_TX_MAX       64
+#define RB_SEEN_MAX     200
+#define RB_FEE          5u
+#define RB_DUE_MAX      256 /* due items tracked per block */
+#define RB_NEAR_MAX     16  /* items near their due height targeted per block */
+#define RB_LIVE_LAG     2   /* blocks a due item may take to reach its outcome */
+#define RB_WEDGE_PERIOD 8   /* blocks between scripted wedge attempts */
 
 /* A due item: the index it came from and the object key it names (docs/design.md 3.1). */
 typedef struct rb_item {
@@ -74,6 +78,7 @@ typedef struct rb {
     kumo_buf_t txs[KUMO_LOCALNET_FACILITATOR_TX_MAX + RB_TX_MAX];
     size_t tx_count;
     size_t fac_count;                      /* leading facilitator txs */
+    uint64_t wedge_dseq;                   /* deployment of the scripted wedge attempt */
     ProtobufCMessage *orders[RB_SEEN_MAX]; /* copies of open orders in the snapshot */
     size_t order_count;
     uint64_t stats_ok;
@@ -82,6 +87,7 @@ typedef struct rb {
     uint64_t stats_event[9];         /* counts of rb_event_types */
     uint64_t stats_due;              /* due items checked for liveness */
     uint64_t stats_targeted;         /* txs aimed at items near their due height */
+    uint64_t stats_dropped;          /* due msgs the facilitator left out (invalidated in order) */
     rb_items_t due[RB_LIVE_LAG + 1]; /* due[h % (LAG+1)]: items due in block h */
     rb_items_t near;                 /* items due in the next few blocks */
 } rb_t;
@@ -278,8 +284,9 @@ static void rb_close_or_deposit(rb_t *rb, bool close)
     rb_close_or_deposit_at(rb, close, -1, 0);
 }
 
-/* A bid (or its cancel) by provider pi on order o; prices mostly within the order's. */
-static void rb_bid_by(rb_t *rb, const Kumo__Order *o, int pi, bool cancel)
+/* A bid (or its cancel) by provider pi on order o; prices mostly within the order's, or the
+ * order's own when exact. */
+static void rb_bid_by(rb_t *rb, const Kumo__Order *o, int pi, bool cancel, bool exact)
 {
     Kumo__Msg msg = KUMO__MSG__INIT;
     Kumo__MsgCancelFulfillment cf = KUMO__MSG_CANCEL_FULFILLMENT__INIT;
@@ -294,7 +301,8 @@ static void rb_bid_by(rb_t *rb, const Kumo__Order *o, int pi, bool cancel)
         KUMO_ASSERT(o->n_resources <= KUMO_RESOURCE_COUNT_MAX);
         for (size_t i = 0; i < o->n_resources; i++) {
             rgs[i] = *o->resources[i];
-            rgs[i].price = 1 + kumo_test_rng_below(&rb->rng, o->resources[i]->price + 5);
+            rgs[i].price = exact ? o->resources[i]->price
+                                 : 1 + kumo_test_rng_below(&rb->rng, o->resources[i]->price + 5);
             rgp[i] = &rgs[i];
         }
         sf.order = o->id;
@@ -325,7 +333,7 @@ static void rb_bid_or_cancel(rb_t *rb, bool cancel)
     if (region >= 0 && kumo_test_rng_below(&rb->rng, 5) != 0) {
         pi = region + 2 * (int)kumo_test_rng_below(&rb->rng, RB_PROVIDERS / 2);
     }
-    rb_bid_by(rb, o, pi, cancel);
+    rb_bid_by(rb, o, pi, cancel, false);
 }
 
 /* Every provider of the order's region bids on it: more bids than max_bids_per_order. */
@@ -339,7 +347,7 @@ static void rb_bid_storm(rb_t *rb)
     int region = rb_order_region(o);
     for (int pi = 0; region >= 0 && pi < RB_PROVIDERS; pi++) {
         if (pi % 2 == region) {
-            rb_bid_by(rb, o, pi, false);
+            rb_bid_by(rb, o, pi, false, false);
         }
     }
 }
@@ -560,10 +568,104 @@ static void rb_confirm_one(rb_t *rb, int p, const uint8_t *lease_body)
     rb_tx_add(rb, p, &msg, RB_FEE);
 }
 
+/* A provider of each order's region bids on every open order of owner/dseq, so re-orders of
+ * one update fall due in the same block. */
+static void rb_bid_deployment(rb_t *rb, const uint8_t *owner, uint64_t dseq, int pi_fixed)
+{
+    for (size_t i = 0; i < rb->order_count && rb->tx_count + 4 < KUMO_ARRAY_COUNT(rb->txs); i++) {
+        const Kumo__Order *o = (const Kumo__Order *)rb->orders[i];
+        int region = rb_order_region(o);
+        if (region < 0 || o->id->dseq != dseq ||
+            memcmp(o->id->owner.data, owner, KUMO_ADDRESS_BYTES) != 0) {
+            continue;
+        }
+        int pi = region + 2 * (int)kumo_test_rng_below(&rb->rng, RB_PROVIDERS / 2);
+        rb_bid_by(rb, o, pi_fixed >= 0 ? pi_fixed : pi, false, pi_fixed >= 0);
+    }
+}
+
+typedef struct rb_groups {
+    ProtobufCMessage *groups[4]; /* owned copies of live groups */
+    size_t count;
+} rb_groups_t;
+
+static int rb_group_cb(void *cb_ctx, const ProtobufCMessage *obj)
+{
+    rb_groups_t *gs = cb_ctx;
+    const Kumo__Group *g = (const Kumo__Group *)obj;
+    if (g->state == KUMO__GROUP_STATE__GROUP_CLOSED || gs->count >= KUMO_ARRAY_COUNT(gs->groups)) {
+        return 0;
+    }
+    kumo_buf_t tmp;
+    kumo_buf_init(&tmp, KUMO_STATE_OBJECT_BYTES_MAX);
+    assert_int_equal(kumo_codec_pack(obj, &tmp, NULL), 0);
+    assert_int_equal(kumo_codec_unpack(&kumo__group__descriptor, kumo_buf_bytes(&tmp),
+                                       KUMO_STATE_OBJECT_BYTES_MAX, &gs->groups[gs->count], NULL),
+                     0);
+    gs->count++;
+    kumo_buf_free(&tmp);
+    return 0;
+}
+
+/* Re-orders every live group of (t, dseq) with one update (one more milli-cpu, nothing else
+ * changed) and bids on each re-order in the same block, so they all fall due together: when
+ * the first match settles an old lease on an escrow that ran dry, the deployment closes and
+ * takes the other re-orders with it. */
+static void rb_reorder_with_bids(rb_t *rb, const kumo_kv_t *kv, int t, uint64_t dseq, int pi_fixed)
+{
+    rb_groups_t gs = {0};
+    kumo_market_query_t q = {
+        .object = KUMO_MARKET_OBJ_GROUP, .owner = rb->addr[t], .dseq = dseq, .limit = 100};
+    kumo_buf_t next;
+    kumo_buf_init(&next, KUMO_KEY_BYTES_MAX);
+    assert_int_equal(kumo_market_query_run(kv, &q, rb_group_cb, &gs, &next, NULL), 0);
+    kumo_buf_free(&next);
+    Kumo__GroupSpec *specs[KUMO_ARRAY_COUNT(gs.groups)];
+    for (size_t i = 0; i < gs.count; i++) {
+        Kumo__Group *g = (Kumo__Group *)gs.groups[i];
+        g->spec->resources[0]->compute->cpu_milli++;
+        specs[i] = g->spec;
+    }
+    if (gs.count > 0 && rb->tx_count + 2 + gs.count < KUMO_ARRAY_COUNT(rb->txs)) {
+        uint8_t version[32];
+        memset(version, 0x77, sizeof(version));
+        Kumo__MsgUpdateDeployment ud = KUMO__MSG_UPDATE_DEPLOYMENT__INIT;
+        ud.dseq = dseq;
+        ud.version = (ProtobufCBinaryData){sizeof(version), version};
+        ud.n_groups = gs.count;
+        ud.groups = specs;
+        Kumo__Msg msg = KUMO__MSG__INIT;
+        msg.sum_case = KUMO__MSG__SUM_UPDATE_DEPLOYMENT;
+        msg.update_deployment = &ud;
+        rb_tx_add(rb, t, &msg, RB_FEE);
+        for (size_t i = 0; i < gs.count; i++) {
+            const Kumo__Group *g = (const Kumo__Group *)gs.groups[i];
+            Kumo__OrderId id = KUMO__ORDER_ID__INIT;
+            id.owner = (ProtobufCBinaryData){KUMO_ADDRESS_BYTES, rb->addr[t]};
+            id.dseq = dseq;
+            id.gseq = g->gseq;
+            id.oseq = g->oseq + 1;
+            Kumo__Order o = KUMO__ORDER__INIT;
+            o.id = &id;
+            o.region = g->spec->region;
+            o.n_resources = g->spec->n_resources;
+            o.resources = g->spec->resources;
+            int region = rb_order_region(&o);
+            int pi = region + 2 * (int)kumo_test_rng_below(&rb->rng, RB_PROVIDERS / 2);
+            if (region >= 0) {
+                rb_bid_by(rb, &o, pi_fixed >= 0 ? pi_fixed : pi, false, pi_fixed >= 0);
+            }
+        }
+    }
+    for (size_t i = 0; i < gs.count; i++) {
+        kumo_codec_free(gs.groups[i]);
+    }
+}
+
 /* A few txs aimed at deployments whose items fall due in the next blocks: a re-ordering
  * update (its order may fall due with the old lease's stale height), a deposit, a close, or
  * a last-moment confirmation of the lease. */
-static void rb_around_due(rb_t *rb)
+static void rb_around_due(rb_t *rb, const kumo_kv_t *kv)
 {
     uint64_t n = rb->near.count == 0 ? 0 : kumo_test_rng_below(&rb->rng, 4);
     for (uint64_t i = 0; i < n && rb->tx_count + 4 < KUMO_ARRAY_COUNT(rb->txs); i++) {
@@ -574,18 +676,72 @@ static void rb_around_due(rb_t *rb)
             continue;
         }
         rb->stats_targeted++;
-        uint64_t action = kumo_test_rng_below(&rb->rng, 8);
+        uint64_t action = kumo_test_rng_below(&rb->rng, 10);
         if (action < 3) {
             rb_deploy_at(rb, true, t, dseq);
         } else if (action < 5) {
             rb_close_or_deposit_at(rb, false, t, dseq);
         } else if (action == 5) {
-            rb_close_or_deposit_at(rb, true, t, dseq);
+            rb_close_or_deposit_at(rb, kumo_test_rng_below(&rb->rng, 3) == 0, t, dseq);
+        } else if (action == 6) {
+            rb_bid_deployment(rb, it->body, dseq, -1);
+        } else if (action == 7) {
+            rb_reorder_with_bids(rb, kv, t, dseq, -1);
         } else if (it->prefix == KUMO_MARKET_PREFIX_STALE) {
             int p = rb_actor_of(rb, it->body + KUMO_MARKET_ORDER_BODY_BYTES);
             KUMO_ASSERT(p > 0);
             rb_confirm_one(rb, p, it->body);
         }
+    }
+}
+
+/* Every RB_WEDGE_PERIOD blocks, the interleaving that wedged a facilitator packing every due
+ * msg from one state: a deployment of two groups whose escrow covers one block of both, leased
+ * by the provider that seldom confirms, then both groups re-ordered with bids in one block.
+ * When the re-orders fall due, the first match settles its old lease short and closes the
+ * deployment, which closes the second re-order: that SubmitLease must be left out. The
+ * random txs around it (closes, deposits, updates, confirmations) may change the outcome. */
+static void rb_wedge_script(rb_t *rb, const kumo_kv_t *kv, uint64_t h)
+{
+    int t = rb_tenant(RB_TENANTS - 1);
+    int pi = 3; /* region r2, confirms rarely */
+    switch (h % RB_WEDGE_PERIOD) {
+    case 1: {
+        Kumo__GroupSpec g[2];
+        Kumo__GroupSpec *gp[2] = {&g[0], &g[1]};
+        Kumo__ResourceGroup rg[2];
+        Kumo__ResourceGroup *rgp[2];
+        Kumo__ComputeUnit cu[2];
+        char names[2][8];
+        for (size_t i = 0; i < 2; i++) {
+            rb_group(rb, &g[i], &rg[i], &cu[i], &rgp[i], names[i], sizeof(names[i]), (int)i);
+            g[i].region = (char *)(uintptr_t)rb_regions[1];
+            rg[i].price = 600;
+            rg[i].count = 1;
+        }
+        uint8_t version[32];
+        memset(version, 0x55, sizeof(version));
+        Kumo__MsgSubmitDeployment sd = KUMO__MSG_SUBMIT_DEPLOYMENT__INIT;
+        sd.dseq = ++rb->next_dseq[t];
+        sd.n_groups = 2;
+        sd.groups = gp;
+        sd.version = (ProtobufCBinaryData){sizeof(version), version};
+        sd.deposit = 1000;
+        Kumo__Msg msg = KUMO__MSG__INIT;
+        msg.sum_case = KUMO__MSG__SUM_SUBMIT_DEPLOYMENT;
+        msg.submit_deployment = &sd;
+        rb_tx_add(rb, t, &msg, RB_FEE);
+        rb->wedge_dseq = sd.dseq;
+        break;
+    }
+    case 2:
+        rb_bid_deployment(rb, rb->addr[t], rb->wedge_dseq, pi); /* leased in block 3 */
+        break;
+    case 4:
+        rb_reorder_with_bids(rb, kv, t, rb->wedge_dseq, pi); /* due in block 5 */
+        break;
+    default:
+        break;
     }
 }
 
@@ -658,12 +814,14 @@ static void rb_facilitator(rb_t *rb, const kumo_kv_t *kv_b)
 {
     uint64_t fac_seq = rb->seq[0];
     size_t fac_count = 0;
+    kumo_chain_facilitator_stats_t stats = {0};
     kumo_err_ctx_t err = {0};
     if (kumo_chain_facilitator_txs_build(
             kv_b, RB_CHAIN_ID, kumo_localnet_height(rb->a) + 1, &rb->keys[0], &fac_seq, 64, rb->txs,
-            KUMO_LOCALNET_FACILITATOR_TX_MAX, &fac_count, NULL, &err) != 0) {
+            KUMO_LOCALNET_FACILITATOR_TX_MAX, &fac_count, &stats, &err) != 0) {
         rb_fail(rb, "facilitator", &err);
     }
+    rb->stats_dropped += stats.dropped_count;
     rb->tx_count = fac_count;
     rb->fac_count = fac_count;
 }
@@ -689,6 +847,8 @@ static void rb_txs_generate(rb_t *rb)
     for (int pi = 0; pi < RB_PROVIDERS; pi++) {
         rb_confirm(rb, &kv, pi);
     }
+    rb_wedge_script(rb, &kv, h);
+    rb_around_due(rb, &kv);
     kumo_store_read_end(read);
     uint64_t n = kumo_test_rng_below(&rb->rng, 24);
     for (uint64_t i = 0; i < n && rb->tx_count + 4 < KUMO_ARRAY_COUNT(rb->txs); i++) {
@@ -718,7 +878,6 @@ static void rb_txs_generate(rb_t *rb)
             break;
         }
     }
-    rb_around_due(rb);
 }
 
 static void rb_store_b_apply(rb_t *rb, const kumo_kv_t *kv, const kumo_bytes_t *txs, size_t n)
@@ -932,8 +1091,12 @@ static void test_random_blocks(void **state)
             assert_true(rb.stats_event[t] > 0);
         }
     }
-    printf("random_blocks:   due items checked %" PRIu64 ", txs aimed near due %" PRIu64 "\n",
-           rb.stats_due, rb.stats_targeted);
+    printf("random_blocks:   due items checked %" PRIu64 ", txs aimed near due %" PRIu64
+           ", due msgs left out %" PRIu64 "\n",
+           rb.stats_due, rb.stats_targeted, rb.stats_dropped);
+    if (blocks >= 1000) {
+        assert_true(rb.stats_dropped > 0); /* the interleavings that wedged were reached */
+    }
     assert_true(rb.stats_ok > blocks);
     assert_true(rb.stats_failed > blocks / 4);
     kumo_localnet_close(rb.a);
