@@ -22,8 +22,9 @@
 #   3b. update: a changed manifest is uploaded and replaces the workloads (new version label).
 #   4. close: providers remove containers and networks and confirm released, the deployment
 #      closes and the escrow rest goes back to the tenant.
-#   5. a stack whose image does not exist: the provider cannot run it, does not confirm it,
-#      and its lease goes stale (the other group's provider confirms its part).
+#   5. a stack whose image does not exist: the provider cannot run it and refuses its lease on
+#      chain (closed, reason manifest_refused: no collateral to the tenant, nothing paid);
+#      the other group's provider confirms its part.
 # Every container and network of this run's providers is removed on exit, pass or fail.
 #
 # Usage: tests/e2e/test_datacenter.sh path/to/kumo   (KUMO_E2E_KEEP=1 keeps the files)
@@ -231,15 +232,15 @@ dseq=$(grep -o 'deployment [0-9]* closed' "$work/close.out" | sed -n 1p | grep -
 closed() { k query deployment "$tenant/$dseq" | grep -q DEPLOYMENT_CLOSED; }
 check "the chain says closed" closed
 
-# ---- 5. a lease the provider cannot serve is not confirmed ----
+# ---- 5. a lease the provider cannot serve is refused, not confirmed ----
 sed -e 's|localhost/kumo-webapp-web:1|localhost/kumo-no-such-image:1|' -e 's/persist: true/persist: false/' \
     "$root/examples/webapp/stack.yml" >"$work/broken.yml"
 never_runs() { ! k deploy create "$work/broken.yml" --from tenant --timeout 15 >"$work/broken.out" 2>&1; }
 check "a stack whose web image is missing never runs" never_runs
 check "east-b says why" grep -q "container_failed" "$work/east-b.log"
-stale_b() { lease_of "${DC_ADDR[east-b]}" stale | grep -q LEASE_STALE; }
-wait_or_fail 60 "east-b's unserved lease to go stale" stale_b
-check "east-b did not confirm it: the lease went stale" stale_b
+refused_b() { k query leases --provider "${DC_ADDR[east-b]}" --output json | grep -q MANIFEST_REFUSED; }
+wait_or_fail 60 "east-b to refuse the lease it cannot serve" refused_b
+check "east-b refused it on chain: closed, reason manifest_refused" refused_b
 check "west confirmed its part of it" has_lease "${DC_ADDR[west]}"
 k deploy close "$work/broken.yml" --from tenant --timeout 120 >/dev/null
 check "and closing it leaves no container" test "$(count_of "${DC_ADDR[east-b]}")" -eq 0 -a "$(count_of "${DC_ADDR[west]}")" -eq 0
