@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -52,6 +53,80 @@ uint64_t kumo_rpc_now_ms(void)
     struct timespec ts;
     KUMO_ASSERT(clock_gettime(CLOCK_MONOTONIC, &ts) == 0);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- the map: evhttp connection -> entry ----------------------------------------------------- */
+
+struct rpc_conn_slot {
+    const struct evhttp_connection *key; /* NULL: empty */
+    rpc_conn_t *entry;
+};
+
+static uint32_t map_home(const kumo_rpc_t *rpc, const struct evhttp_connection *key)
+{
+    uint64_t h = (uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(h >> 32) & rpc->by_conn_mask;
+}
+
+static int map_init(kumo_rpc_t *rpc, kumo_err_ctx_t *err)
+{
+    uint32_t cap = 16;
+    while (cap < 2u * rpc->conn_max) {
+        cap *= 2u;
+    }
+    rpc->by_conn = kumo_calloc(cap, sizeof(*rpc->by_conn));
+    KUMO_ENSURE(rpc->by_conn != NULL, err, KUMO_ENOMEM, "connection map");
+    rpc->by_conn_mask = cap - 1u;
+    return 0;
+}
+
+static void map_put(kumo_rpc_t *rpc, rpc_conn_t *entry)
+{
+    KUMO_ASSERT(entry->conn != NULL && !entry->mapped);
+    uint32_t i = map_home(rpc, entry->conn);
+    /* admitted entries never exceed conn_max, half the capacity: there is always a free slot */
+    while (rpc->by_conn[i].key != NULL) {
+        KUMO_ASSERT(rpc->by_conn[i].key != entry->conn);
+        i = (i + 1u) & rpc->by_conn_mask;
+    }
+    rpc->by_conn[i].key = entry->conn;
+    rpc->by_conn[i].entry = entry;
+    entry->mapped = true;
+}
+
+static rpc_conn_t *map_get(const kumo_rpc_t *rpc, const struct evhttp_connection *key)
+{
+    for (uint32_t i = map_home(rpc, key); rpc->by_conn[i].key != NULL;
+         i = (i + 1u) & rpc->by_conn_mask) {
+        if (rpc->by_conn[i].key == key) {
+            return rpc->by_conn[i].entry;
+        }
+    }
+    return NULL;
+}
+
+/* Linear probing's deletion: shift back the entries that probed past the hole. */
+static void map_del(kumo_rpc_t *rpc, rpc_conn_t *entry)
+{
+    KUMO_ASSERT(entry->mapped);
+    uint32_t i = map_home(rpc, entry->conn);
+    while (rpc->by_conn[i].key != entry->conn) {
+        KUMO_ASSERT(rpc->by_conn[i].key != NULL);
+        i = (i + 1u) & rpc->by_conn_mask;
+    }
+    uint32_t hole = i;
+    for (uint32_t j = (i + 1u) & rpc->by_conn_mask; rpc->by_conn[j].key != NULL;
+         j = (j + 1u) & rpc->by_conn_mask) {
+        uint32_t home = map_home(rpc, rpc->by_conn[j].key);
+        /* j may fill the hole when its home is not cyclically within (hole, j] */
+        if (((j - home) & rpc->by_conn_mask) >= ((j - hole) & rpc->by_conn_mask)) {
+            rpc->by_conn[hole] = rpc->by_conn[j];
+            hole = j;
+        }
+    }
+    rpc->by_conn[hole].key = NULL;
+    rpc->by_conn[hole].entry = NULL;
+    entry->mapped = false;
 }
 
 /* ---- lists ---------------------------------------------------------------------------------- */
@@ -105,6 +180,9 @@ static void conns_push(kumo_rpc_t *rpc, rpc_conn_t *entry)
 static void entry_free(kumo_rpc_t *rpc, rpc_conn_t *entry)
 {
     reading_remove(rpc, entry);
+    if (entry->mapped) {
+        map_del(rpc, entry);
+    }
     if (entry->prev != NULL) {
         entry->prev->next = entry->next;
     } else {
@@ -336,6 +414,7 @@ static void conn_link(kumo_rpc_t *rpc, rpc_conn_t *entry)
         conn_refuse(rpc, entry, fd, "connection_per_addr_max");
         return;
     }
+    map_put(rpc, entry);
     /* evhttp writes a reply's headers and body separately; with Nagle on, the body then
      * waits for the client's delayed ACK (about 40 ms per request on Linux). */
     int one = 1;
@@ -383,20 +462,10 @@ static void conn_on_reply_done(struct evhttp_request *hreq, void *arg)
     }
 }
 
-static rpc_conn_t *conn_find(const kumo_rpc_t *rpc, const struct evhttp_connection *conn)
-{
-    for (rpc_conn_t *e = rpc->conns; e != NULL; e = e->next) {
-        if (e->conn == conn) {
-            return e;
-        }
-    }
-    return NULL;
-}
-
 rpc_conn_t *kumo_rpc_conn_on_request(kumo_rpc_t *rpc, struct evhttp_request *hreq)
 {
     struct evhttp_connection *conn = evhttp_request_get_connection(hreq);
-    rpc_conn_t *entry = conn != NULL ? conn_find(rpc, conn) : NULL;
+    rpc_conn_t *entry = conn != NULL ? map_get(rpc, conn) : NULL;
     if (entry == NULL) {
         return NULL;
     }
@@ -473,6 +542,7 @@ int kumo_rpc_conns_start(kumo_rpc_t *rpc, struct evhttp_bound_socket *sock, kumo
                       "configured=%u effective=%u nofile=%" PRIu64 " reserve=%u",
                       rpc->cfg.rpc_connection_max, rpc->conn_max, nofile, KUMO_RPC_FD_RESERVE);
     }
+    KUMO_GUARD(map_init(rpc, err));
     rpc->link = event_new(rpc->base, -1, 0, conn_on_link, rpc);
     rpc->tick = event_new(rpc->base, -1, EV_PERSIST, conn_on_tick, rpc);
     struct timeval tv = {0, (suseconds_t)KUMO_RPC_TICK_MS * 1000};
@@ -503,6 +573,8 @@ void kumo_rpc_conns_stop(kumo_rpc_t *rpc)
         entry_free(rpc, rpc->conns);
     }
     KUMO_ASSERT(rpc->conn_count == 0);
+    kumo_free(rpc->by_conn);
+    rpc->by_conn = NULL;
     if (rpc->link != NULL) {
         event_free(rpc->link);
         rpc->link = NULL;

@@ -35,6 +35,7 @@ typedef struct rpc_conn {
     struct bufferevent *bev;        /* FRESH only: ours until evhttp's connection is linked */
     rpc_conn_state_t state;
     bool refused;               /* accepted over the cap: closed as soon as it is linked */
+    bool mapped;                /* in rpc->by_conn (admitted) */
     uint8_t addr_key[16];       /* the client's address (IPv4 mapped; IPv6 by /64) */
     uint64_t read_start_ms;     /* FRESH/READING: when the wait for a request began */
     struct rpc_conn *prev;      /* all connections, oldest first */
@@ -83,6 +84,10 @@ struct kumo_rpc {
     struct evconnlistener *listener;
     rpc_conn_t *conns; /* oldest first */
     rpc_conn_t *conns_tail;
+    /* admitted connections by their evhttp connection (open addressing, power-of-two
+     * capacity at least twice conn_max), so a request finds its entry in O(1) */
+    struct rpc_conn_slot *by_conn;
+    uint32_t by_conn_mask;
     uint32_t conn_count;
     uint32_t conn_max;   /* rpc_connection_max, lowered to fit the open-files limit */
     rpc_conn_t *reading; /* FRESH and READING connections, oldest first */
