@@ -349,11 +349,23 @@ static SSL *api_ssl(struct evhttp_request *req)
     return bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
 }
 
-/* The connection's next request may take request_timeout_ms from now. */
-static void api_conn_idle(kumo_provider_api_t *api, api_conn_t *c)
+/* The answer was written: the connection's next request may take request_timeout_ms. */
+static void api_sent_cb(struct evhttp_request *req, void *arg)
 {
-    c->busy = false;
-    c->deadline_ms = api_now_ms() + api->cfg.request_timeout_ms;
+    (void)req;
+    api_conn_t *c = arg;
+    if (c->api != NULL) {
+        c->busy = false;
+        c->deadline_ms = api_now_ms() + c->api->cfg.request_timeout_ms;
+    }
+}
+
+/* From a whole request until its answer is written the connection is busy: no request
+ * deadline (evhttp's own timeout bounds a reader that stalls), never closed for a cap. */
+static void api_conn_hold(api_conn_t *c, struct evhttp_request *req)
+{
+    c->busy = true;
+    evhttp_request_set_on_complete_cb(req, api_sent_cb, c);
 }
 
 /* ---- workers ---- */
@@ -413,8 +425,7 @@ static void api_done_cb(evutil_socket_t fd, short what, void *arg)
         api->job_count--;
         if (j->conn != NULL) {
             KUMO_ASSERT(j->conn->job == j);
-            j->conn->job = NULL;
-            api_conn_idle(api, j->conn);
+            j->conn->job = NULL; /* busy until the answer is written (api_sent_cb) */
         }
         if (j->req != NULL && !j->req_ours) {
             api_send(j->req, &j->reply);
@@ -456,8 +467,8 @@ static api_job_t *api_job_make(struct evhttp_request *req, const pd_api_rq_t *rq
 static void api_job_queue(kumo_provider_api_t *api, api_conn_t *c, api_job_t *j)
 {
     KUMO_ASSERT(c->job == NULL);
+    KUMO_ASSERT(c->busy);
     c->job = j;
-    c->busy = true;
     j->conn = c;
     api->job_count++;
     (void)pthread_mutex_lock(&api->mu);
@@ -533,11 +544,11 @@ static void api_request(struct evhttp_request *req, void *arg)
         api_send_error(req, 503, KUMO_ELIMIT, "too many connections; retry later");
         return;
     }
+    api_conn_hold(c, req);
     pd_api_rq_t rq;
     api_rq_read(req, ssl, &rq);
     if (strcmp(rq.path, "/status") == 0 && !rq.put) {
         api_info(api, req);
-        api_conn_idle(api, c);
         return;
     }
     if (!pd_api_kind_needs_backend(pd_api_rq_kind(&rq))) { /* answered here */
@@ -547,20 +558,17 @@ static void api_request(struct evhttp_request *req, void *arg)
         pd_api_route(&none, &rq, &r);
         api_send(req, &r);
         kumo_buf_free(&r.body);
-        api_conn_idle(api, c);
         return;
     }
     if (api->job_count >= api->cfg.job_max ||
-        api_conn_busy_count(api, c->key) >= api->cfg.job_per_addr_max) {
+        api_conn_busy_count(api, c->key) > api->cfg.job_per_addr_max) { /* this one included */
         api->stats.jobs_refused++;
         api_send_error(req, 503, KUMO_ELIMIT, "busy; retry later");
-        api_conn_idle(api, c);
         return;
     }
     api_job_t *j = api_job_make(req, &rq);
     if (j == NULL) {
-        api_conn_idle(api, c);
-        return;
+        return; /* answered */
     }
     api_job_queue(api, c, j);
 }
