@@ -376,7 +376,8 @@ static int honest_deploy(void)
                            "deploy create %s --from tenant --home %s/tenant --node "
                            "http://127.0.0.1:%u --dseq 7 --timeout 120",
                            path, g.net.dir, kumo_test_net_rpc_port(&g.net, 0)) != 0) {
-        fprintf(stderr, "kumo deploy create of the honest stack failed (%s/cmd.log)\n", g.net.dir);
+        fprintf(stderr, "kumo deploy create of the honest stack failed\n");
+        kumo_test_net_logs_print(&g.net);
         kumo_test_dc_log_print(&g.east);
         return -1;
     }

@@ -49,25 +49,38 @@ void kumo_test_net_node_path(
     assert_true(n > 0 && (size_t)n < cap);
 }
 
+/* The last NET_LOG_LINES lines of path to stderr under a title; nothing if it cannot be read. */
+static void net_tail_print(const char *path, const char *title)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return;
+    }
+    fprintf(stderr, "---- %s (last %u lines) ----\n", title, NET_LOG_LINES);
+    static char lines[NET_LOG_LINES][512];
+    size_t n = 0;
+    while (fgets(lines[n % NET_LOG_LINES], sizeof(lines[0]), f) != NULL) {
+        n++;
+    }
+    for (size_t k = n > NET_LOG_LINES ? n - NET_LOG_LINES : 0; k < n; k++) {
+        fputs(lines[k % NET_LOG_LINES], stderr);
+    }
+    (void)fclose(f);
+}
+
 void kumo_test_net_logs_print(const kumo_test_net_t *tn)
 {
-    for (uint32_t i = 0; tn->dir != NULL && i < tn->nodes; i++) {
-        char path[PATH_MAX];
+    if (tn->dir == NULL) {
+        return;
+    }
+    char path[PATH_MAX];
+    (void)snprintf(path, sizeof(path), "%s/cmd.log", tn->dir);
+    net_tail_print(path, "kumo commands' output");
+    for (uint32_t i = 0; i < tn->nodes; i++) {
+        char title[32];
+        (void)snprintf(title, sizeof(title), "node%u log", i);
         kumo_test_net_node_path(tn, i, "node.log", path, sizeof(path));
-        FILE *f = fopen(path, "r");
-        if (f == NULL) {
-            continue;
-        }
-        fprintf(stderr, "---- node%u log (last %u lines) ----\n", i, NET_LOG_LINES);
-        static char lines[NET_LOG_LINES][512];
-        size_t n = 0;
-        while (fgets(lines[n % NET_LOG_LINES], sizeof(lines[0]), f) != NULL) {
-            n++;
-        }
-        for (size_t k = n > NET_LOG_LINES ? n - NET_LOG_LINES : 0; k < n; k++) {
-            fputs(lines[k % NET_LOG_LINES], stderr);
-        }
-        (void)fclose(f);
+        net_tail_print(path, title);
     }
 }
 
