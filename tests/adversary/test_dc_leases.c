@@ -188,17 +188,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    kumo_test_dc_stop(&g.east);
-    kumo_test_dc_stop(&g.south);
     if (g.pm.pid == 0 && g.pm.dir[0] != '\0') {
         (void)kumo_test_podman_resume(&g.pm); /* to clean up after a failed outage test */
     }
-    if (g.east.addr[0] != '\0') { /* never an empty value: it would match every container */
-        kumo_test_podman_cleanup("kumo.provider", g.east.addr);
-    }
-    if (g.south.addr[0] != '\0') {
-        kumo_test_podman_cleanup("kumo.provider", g.south.addr);
-    }
+    kumo_test_dc_remove(&g.east);
+    kumo_test_dc_remove(&g.south);
     kumo_test_net_stop(&g.net);
     kumo_test_podman_stop(&g.pm);
     return 0;

@@ -418,14 +418,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    kumo_test_dc_stop(&g.east);
-    kumo_test_dc_stop(&g.west);
-    if (g.east.addr[0] != '\0') { /* never an empty value: it would match every container */
-        kumo_test_podman_cleanup("kumo.provider", g.east.addr);
-    }
-    if (g.west.addr[0] != '\0') {
-        kumo_test_podman_cleanup("kumo.provider", g.west.addr);
-    }
+    kumo_test_dc_remove(&g.east);
+    kumo_test_dc_remove(&g.west);
     kumo_test_net_stop(&g.net);
     kumo_test_podman_stop(&g.pm);
     return 0;

@@ -15,6 +15,8 @@
 
 #include <curl/curl.h>
 
+#include "helpers/podman.h"
+
 #include "codec/codec.h"
 #include "helpers/testutil.h"
 #include "tls/tls.h"
@@ -78,6 +80,14 @@ void kumo_test_dc_stop(kumo_test_dc_t *dc)
     (void)kill(dc->pid, SIGKILL);
     (void)waitpid(dc->pid, NULL, 0);
     dc->pid = 0;
+}
+
+void kumo_test_dc_remove(kumo_test_dc_t *dc)
+{
+    kumo_test_dc_stop(dc);
+    if (dc->addr[0] != '\0') {
+        kumo_test_podman_cleanup("kumo.provider", dc->addr);
+    }
 }
 
 int kumo_test_dc_add(kumo_test_net_t *tn,

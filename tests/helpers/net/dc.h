@@ -47,6 +47,9 @@ int kumo_test_dc_add(kumo_test_net_t *tn,
 int kumo_test_dc_start(kumo_test_net_t *tn, kumo_test_dc_t *dc);
 /* SIGTERM and waits (SIGKILL after 20 s). Safe when not running. */
 void kumo_test_dc_stop(kumo_test_dc_t *dc);
+/* Stops the daemon and removes every container and network labelled with its provider
+ * address (none when the datacenter was never made: an empty address would match all). */
+void kumo_test_dc_remove(kumo_test_dc_t *dc);
 /* Lines of the daemon's log containing needle; waits (timeout_ms) until there are at least
  * count of them. */
 size_t kumo_test_dc_log_count(const kumo_test_dc_t *dc, const char *needle);
