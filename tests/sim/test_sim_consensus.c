@@ -13,15 +13,18 @@
  * state, as src/node does. Every honest validator also runs block sync (the pure policy of
  * src/consensus/sync.h, as the node does); a lying peer with fresh keys claims heads it never
  * serves in half the runs, and a crash-restart may find its store wiped, so lagging nodes
- * catch up by block sync with the liar present. Faults stop at heal time (the GST of the
- * paper); after it, delays are bounded.
+ * catch up by block sync with the liar present. In half the runs proposals travel in parts
+ * as the node sends them (header and Merkle-proved parts, src/node/parts.c), reassembled per
+ * receiver, with a parts liar injecting corrupted parts, fake roots and replayed headers.
+ * Faults stop at heal time (the GST of the paper); after it, delays are bounded.
  * Checked at every step: agreement (no two honest nodes decide different values at a height),
  * validity (a decided value was proposed, passes the validity predicate and carries +2/3 valid
  * precommit signatures), no honest double-sign (every sign request of an honest node is
  * unique per height/round/type, across restarts too: only released signatures count, and a
  * refused one is counted), a restarted node re-decides its last height identically, evidence
  * names only the byzantine validator, consensus stops only for a verified block, a synced
- * block is the one decided at its height; after healing,
+ * block is the one decided at its height, a reassembled message is one its header's sender
+ * split and only the liar's parts fail their proof; after healing,
  * liveness: every honest node decides SIM_LIVE_HEIGHTS new heights within SIM_LIVE_BOUND_MS
  * of virtual time.
  *
