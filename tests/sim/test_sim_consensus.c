@@ -992,7 +992,9 @@ static void sim_node_start(sim_t *s, sim_node_t *node)
  * wiped (as with a real node, whose operator wipes data/ but keeps signer_state). */
 static bool sim_wipe_is_live(const sim_t *s, uint32_t who)
 {
-    return s->byz < 0 && !kumo_consensus_power_is_third(s->powers[who], s->vs.power_total);
+    /* The rest must be a quorum: exactly a third (9 of 27) leaves only 2/3, not more. */
+    return s->byz < 0 &&
+           kumo_consensus_power_is_quorum(s->vs.power_total - s->powers[who], s->vs.power_total);
 }
 
 static void sim_crashes_schedule(sim_t *s)
