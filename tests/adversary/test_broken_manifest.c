@@ -175,7 +175,7 @@ static void test_broken_manifest_costs_the_tenant_not_the_provider(void **state)
     uint64_t east_seq_before = sequence(g.east.addr);
     assert_int_equal(kumo_test_net_kumo(&g.net,
                                         "tx deployment create --home %s/attacker --from attacker "
-                                        "--node http://127.0.0.1:%u --dseq %u --wait-blocks 2 "
+                                        "--node http://127.0.0.1:%u --dseq %u --wait-blocks 6 "
                                         "--deposit 200000 --version-file %s --group name=g,region="
                                         "us-east,cpu=100m,memory=64Mi,storage=64Mi,count=1,price="
                                         "100,collateral=5000,persist --wait",

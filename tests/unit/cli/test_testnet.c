@@ -280,6 +280,21 @@ static void test_provider_init_register(void **state)
     json_decref(list);
 }
 
+/* Lines of the file at path containing needle. */
+static size_t tn_log_has(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    size_t n = 0;
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        n += strstr(line, needle) != NULL ? 1u : 0u;
+    }
+    if (f != NULL) {
+        (void)fclose(f);
+    }
+    return n;
+}
+
 /* The provider daemon follows the event stream and bids on a tenant's order in its region;
  * the facilitator leases its bid; SIGTERM stops it cleanly. */
 static void test_provider_bids_and_wins(void **state)
@@ -315,6 +330,10 @@ static void test_provider_bids_and_wins(void **state)
         json_t *l = kumo_test_net_get(&g.net, 2, "/leases?state=LEASE_ACTIVE");
         leases = json_array_size(json_object_get(l, "items"));
         json_decref(l);
+        kumo_test_pause_ms(100);
+    }
+    /* The daemon learns of its lease from the event stream, maybe a little after the node. */
+    while (leases > 0 && kumo_test_now_ms() < deadline && tn_log_has(log, "event=lease_won") == 0) {
         kumo_test_pause_ms(100);
     }
     (void)kill(pid, SIGTERM);
