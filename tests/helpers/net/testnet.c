@@ -28,6 +28,9 @@
 
 #define NET_ANSWER_BYTES (4u * 1024u * 1024u)
 #define NET_LOG_LINES    40u
+#define NET_PORT_BASE    20000u
+#define NET_PORT_BLOCK   50u
+#define NET_PORT_BLOCKS  250u
 
 uint64_t kumo_test_now_ms(void)
 {
@@ -191,6 +194,40 @@ int kumo_test_net_bare(kumo_test_net_t *tn)
     return 0;
 }
 
+/* Whether every TCP port in [base, base + NET_PORT_BLOCK) on 127.0.0.1 can be bound now. */
+static bool net_ports_free(uint32_t base)
+{
+    for (uint32_t p = base; p < base + NET_PORT_BLOCK; p++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)p),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        (void)close(fd);
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A block of NET_PORT_BLOCK free ports below the kernel's ephemeral range (32768+), where
+ * outgoing connections take ports: tried from a pid-derived start, so tests running at once
+ * (or a benchmark's network) do not meet. */
+static uint32_t net_ports_pick(void)
+{
+    uint32_t start = (uint32_t)getpid() % NET_PORT_BLOCKS;
+    for (uint32_t k = 0; k < NET_PORT_BLOCKS; k++) {
+        uint32_t base = NET_PORT_BASE + ((start + k) % NET_PORT_BLOCKS) * NET_PORT_BLOCK;
+        if (net_ports_free(base)) {
+            return base;
+        }
+    }
+    fail_msg("no block of %u free ports", NET_PORT_BLOCK);
+    return NET_PORT_BASE; /* not reached */
+}
+
 int kumo_test_net_start_cfg(kumo_test_net_t *tn,
                             uint32_t validators,
                             uint32_t block_ms,
@@ -203,7 +240,7 @@ int kumo_test_net_start_cfg(kumo_test_net_t *tn,
     }
     tn->nodes = validators;
     /* Below the kernel's ephemeral range (32768+), where outgoing connections take ports. */
-    tn->base_port = 20000u + ((uint32_t)getpid() % 250u) * 50u;
+    tn->base_port = net_ports_pick();
     if (kumo_test_net_kumo(tn,
                            "testnet init --dir %s --validators %u --providers 1 --base-port %u "
                            "--block-interval-ms %u %s",
