@@ -284,7 +284,7 @@ static int cli_tx_post(const cli_args_t *a, const kumo_buf_t *tx, json_t **ans, 
 }
 
 /* Retries after the mempool names the sequence it expects (another tx of this key is still
- * pending, so the committed sequence the account query gave is already taken). */
+ * pending, or was committed since the account query, so the sequence it gave is taken). */
 #define CLI_SEQUENCE_RETRY_MAX 8u
 
 /* The sequence a KUMO_ESEQUENCE detail says the mempool expects ("... expected sequence N"). */

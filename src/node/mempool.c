@@ -718,7 +718,7 @@ static int add_check_sequence(const kumo_node_mempool_t *mp,
 {
     uint64_t next = view->sequence_base + view->tx_count;
     KUMO_ENSURE(sequence >= view->sequence_base, err, KUMO_ESEQUENCE,
-                "sequence %" PRIu64 " was already used; the account's next is %" PRIu64, sequence,
+                "sequence %" PRIu64 " was already used; expected sequence %" PRIu64, sequence,
                 next);
     KUMO_ENSURE(sequence >= next, err, KUMO_ESEQUENCE,
                 "sequence %" PRIu64 " is taken by a pending tx; expected sequence %" PRIu64,
