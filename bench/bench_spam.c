@@ -21,6 +21,7 @@
  * phase's p99 delay equal to the clean one.
  *
  * usage: bench_spam [leases] [period_blocks] [phases] [block_ms]   (default 20 15 3 1000)
+ * $KUMO_BIN: the kumo binary to run (default: the one next to this benchmark).
  */
 #include <signal.h>
 #include <sys/wait.h>

@@ -38,9 +38,14 @@ static void bsn_run(const char *cmd)
     }
 }
 
-/* The kumo binary next to this benchmark's. */
+/* The kumo binary: $KUMO_BIN, else the one next to this benchmark's. */
 static void bsn_kumo_find(bsn_t *n)
 {
+    const char *env = getenv("KUMO_BIN");
+    if (env != NULL && env[0] != '\0') {
+        snprintf(n->kumo, sizeof(n->kumo), "%s", env);
+        return;
+    }
     char self[512];
     ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (len <= 0) {

@@ -3,9 +3,11 @@
  * testnet` (1 s blocks, reconfirmation period BT_PERIOD blocks), a private podman service
  * (runc) and one provider daemon (`kumo provider start`, a real process) holding `leases`
  * leases of `tenants` honest tenants (one deployment of one busybox `sleep` container each,
- * uploaded over the provider API with each tenant's certificate, BT_UPLOAD_BATCH at a time,
- * each batch right after the daemon confirmed its leases, so the honest set comes up without
- * going stale). A settling pause of min(period/3, period - 5) blocks follows.
+ * uploaded over the provider API with each tenant's certificate in batches sized to the
+ * measured container start time, each batch once its leases have BT_START_BLOCKS left of
+ * their period, so the honest set comes up without going stale; a lease that goes stale anyway
+ * is counted and left out of the windows). A settling pause of min(period/3,
+ * period - 5) blocks follows.
  *
  * Two windows of `window` blocks on the same chain, daemon and leases:
  *   clean    the honest tenants alone (the baseline);
@@ -25,7 +27,8 @@
  * it got: answers to its uploads and links, connections its flood opened. Ratios hostile vs
  * clean.
  *
- * usage: bench_tenants [leases] [tenants] [window_blocks]   (default 120 12 60)
+ * usage: bench_tenants [leases] [tenants] [window_blocks]   (default 100 10 90)
+ * $KUMO_BIN: the kumo binary to run (default: the one next to this benchmark).
  * Needs podman + runc (tools/deps.sh). Removes every container and network of its provider.
  */
 #include <signal.h>
@@ -36,30 +39,31 @@
 #include "sdl/sdl.h"
 #include "tls/tls.h"
 
-#define BT_BLOCK_MS       1000u
-#define BT_PERIOD         30u
-#define BT_MARGIN_BLOCKS  5u
-#define BT_ONTIME_GRACE   2u
-#define BT_UPLOAD_BATCH   5u
-#define BT_FRESH_BLOCKS   3u
-#define BT_TENANTS_MAX    1000u
-#define BT_LEASES_MAX     1000u
-#define BT_PER_TX_MAX     100u
-#define BT_IMAGE          "localhost/kumo-test-busybox:1"
-#define BT_CPU_MILLI      10u
-#define BT_HOSTILE_CPU    250u
-#define BT_UNIT_BYTES     (64ull << 20)
-#define BT_PRICE          100u
-#define BT_COLLATERAL     1000u
-#define BT_DEPOSIT        1000000u
-#define BT_FUND_UKUMO     100000000u
-#define BT_REGION         "us-east"
-#define BT_HOSTILE_FAMILY 0x7e11u
-#define BT_HONEST_FAMILY  0x7e10u
-#define BT_START_WAIT_S   1800u
-#define BT_DSEQ_HUGE      1u
-#define BT_DSEQ_LINKS     2u
-#define BT_DSEQ_FLOOD     3u
+#define BT_BLOCK_MS         1000u
+#define BT_PERIOD           60u
+#define BT_MARGIN_BLOCKS    5u
+#define BT_ONTIME_GRACE     2u
+#define BT_ORDERS_PER_ROUND 48u
+#define BT_UPLOAD_BATCH     8u
+#define BT_START_BLOCKS     40u /* left of a period to start a batch in */
+#define BT_TENANTS_MAX      1000u
+#define BT_LEASES_MAX       1000u
+#define BT_PER_TX_MAX       100u
+#define BT_IMAGE            "localhost/kumo-test-busybox:1"
+#define BT_CPU_MILLI        10u
+#define BT_HOSTILE_CPU      250u
+#define BT_UNIT_BYTES       (64ull << 20)
+#define BT_PRICE            100u
+#define BT_COLLATERAL       1000u
+#define BT_DEPOSIT          1000000u
+#define BT_FUND_UKUMO       100000000u
+#define BT_REGION           "us-east"
+#define BT_HOSTILE_FAMILY   0x7e11u
+#define BT_HONEST_FAMILY    0x7e10u
+#define BT_START_WAIT_S     1800u
+#define BT_DSEQ_HUGE        1u
+#define BT_DSEQ_LINKS       2u
+#define BT_DSEQ_FLOOD       3u
 
 _Static_assert(BT_LEASES_MAX + 4u <= KUMO_RUNTIME_LIST_COUNT_MAX, "one runtime list sees all");
 
@@ -159,7 +163,7 @@ static void bt_daemon_start(void)
         _exit(127);
     }
     char cmd[1000];
-    snprintf(cmd, sizeof(cmd), "grep -q api_listening '%s'", log);
+    snprintf(cmd, sizeof(cmd), "grep -qs api_listening '%s'", log);
     uint64_t deadline = bench_now_ns() + 60ull * 1000000000ull;
     while (system(cmd) != 0) {
         if (bench_now_ns() > deadline) {
@@ -401,36 +405,46 @@ static Kumo__Msg *bt_dep_msg(bt_dep_t *d, uint64_t dseq, size_t groups, const ui
     return &d->msg;
 }
 
-/* Every honest tenant submits its deployments (dseq 1..per_tenant) in one tx; all posted,
- * then all waited for. */
+static void bt_leases_wait(uint32_t honest, uint32_t hostile);
+
+/* Every honest tenant submits its deployments (dseq 1..per_tenant) in one tx, a group of
+ * tenants at a time (at most BT_ORDERS_PER_ROUND orders), the next group once the daemon's
+ * leases of this one are active: it sends one bid tx per order, and the node keeps at most
+ * mempool_future_seq_max (64) of an account's txs pending. */
 static void bt_honest_deploy(void)
 {
     bt_dep_t *deps = calloc(g.per_tenant, sizeof(*deps));
     Kumo__Msg **ptrs = calloc(g.per_tenant, sizeof(*ptrs));
     bsn_tx_t *txs = calloc(g.tenant_count, sizeof(*txs));
-    for (uint32_t t = 0; t < g.tenant_count; t++) {
-        for (uint32_t k = 0; k < g.per_tenant; k++) {
-            bt_dep_group(&deps[k], 0, "g", BT_REGION, BT_CPU_MILLI, 1);
-            ptrs[k] = bt_dep_msg(&deps[k], k + 1u, 1, g.honest_version);
-        }
-        bsn_tx_sign(&g.net, &g.tenants[t].kp, 0, g.min_fee * 10u, ptrs, g.per_tenant, &txs[t]);
-        if (bsn_tx_post(&g.net, 0, &txs[t]) != 200) {
-            bench_die("a deployment tx was refused", KUMO_EIO, NULL);
-        }
-    }
-    for (uint32_t t = 0; t < g.tenant_count; t++) {
-        uint64_t deadline = bench_now_ns() + 120ull * 1000000000ull;
-        int64_t code = 0;
-        while (bsn_tx_height(&g.net, 0, txs[t].hash, &code) < 0) {
-            if (bench_now_ns() > deadline) {
-                bench_die("deployments", KUMO_EIO, NULL);
+    uint32_t per_round =
+        BT_ORDERS_PER_ROUND / g.per_tenant > 0 ? BT_ORDERS_PER_ROUND / g.per_tenant : 1u;
+    for (uint32_t from = 0; from < g.tenant_count; from += per_round) {
+        uint32_t to = from + per_round < g.tenant_count ? from + per_round : g.tenant_count;
+        for (uint32_t t = from; t < to; t++) {
+            for (uint32_t k = 0; k < g.per_tenant; k++) {
+                bt_dep_group(&deps[k], 0, "g", BT_REGION, BT_CPU_MILLI, 1);
+                ptrs[k] = bt_dep_msg(&deps[k], k + 1u, 1, g.honest_version);
             }
-            usleep(100000); /* a block */
+            bsn_tx_sign(&g.net, &g.tenants[t].kp, 0, g.min_fee * 10u, ptrs, g.per_tenant, &txs[t]);
+            if (bsn_tx_post(&g.net, 0, &txs[t]) != 200) {
+                bench_die("a deployment tx was refused", KUMO_EIO, NULL);
+            }
         }
-        if (code != 0) {
-            bench_die("a deployment tx failed", KUMO_EINVAL, NULL);
+        for (uint32_t t = from; t < to; t++) {
+            uint64_t deadline = bench_now_ns() + 120ull * 1000000000ull;
+            int64_t code = 0;
+            while (bsn_tx_height(&g.net, 0, txs[t].hash, &code) < 0) {
+                if (bench_now_ns() > deadline) {
+                    bench_die("deployments", KUMO_EIO, NULL);
+                }
+                usleep(100000); /* a block */
+            }
+            if (code != 0) {
+                bench_die("a deployment tx failed", KUMO_EINVAL, NULL);
+            }
+            free(txs[t].body);
         }
-        free(txs[t].body);
+        bt_leases_wait(to * g.per_tenant, 0);
     }
     free(txs);
     free(deps);
@@ -598,37 +612,45 @@ static uint32_t bt_running(const char *owner)
     return running;
 }
 
-/* Waits until want containers run; dies if an honest lease goes stale meanwhile. */
-static void bt_running_wait(uint32_t want, uint64_t timeout_s)
+/* Honest leases of [0, to) still active (g.leases as last read). */
+static uint32_t bt_active_below(uint32_t to)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < to; i++) {
+        n += g.leases[i].active ? 1u : 0u;
+    }
+    return n;
+}
+
+/* Waits until the containers of the honest leases of [0, to) still active, and extra more,
+ * run (a lease that went stale meanwhile loses its container: it is counted at the end). */
+static void bt_running_wait(uint32_t to, uint32_t extra, uint64_t timeout_s)
 {
     uint64_t deadline = bench_now_ns() + timeout_s * 1000000000ull;
-    while (bt_running(NULL) < want) {
+    for (;;) {
+        (void)bt_leases_read(NULL, NULL);
+        if (bt_running(NULL) >= bt_active_below(to) + extra) {
+            return;
+        }
         if (bench_now_ns() > deadline) {
             bench_die("the containers did not all start", KUMO_EIO, NULL);
-        }
-        uint32_t active = bt_leases_read(NULL, NULL);
-        if (active < g.lease_count) {
-            fprintf(stderr, "bench_tenants: %u of %u honest leases active\n", active,
-                    g.lease_count);
-            bench_die("an honest lease went stale while the containers started", KUMO_EIO, NULL);
         }
         usleep(500000); /* container starts take seconds */
     }
 }
 
-/* Waits until every honest lease in [from, to) was confirmed within BT_FRESH_BLOCKS. */
+/* Waits until every active honest lease in [from, to) has BT_START_BLOCKS left before it
+ * would go stale. */
 static void bt_fresh_wait(uint32_t from, uint32_t to)
 {
     uint64_t deadline = bench_now_ns() + 120ull * 1000000000ull;
     for (;;) {
         uint64_t head = bsn_height(&g.net, 0);
-        uint32_t active = bt_leases_read(NULL, NULL);
+        (void)bt_leases_read(NULL, NULL);
         bool fresh = true;
         for (uint32_t i = from; i < to; i++) {
-            fresh &= g.leases[i].last_confirmed + BT_FRESH_BLOCKS >= head;
-        }
-        if (active < g.lease_count) {
-            bench_die("an honest lease went stale before its manifest came", KUMO_EIO, NULL);
+            fresh &= !g.leases[i].active ||
+                     g.leases[i].last_confirmed + BT_PERIOD >= head + BT_START_BLOCKS;
         }
         if (fresh) {
             return;
@@ -640,16 +662,20 @@ static void bt_fresh_wait(uint32_t from, uint32_t to)
     }
 }
 
-/* Uploads the honest manifests BT_UPLOAD_BATCH at a time: each batch once the one before runs
- * and its own leases were just confirmed. A lease whose manifest came is confirmed only once
- * its containers run, so a batch must start within a period of its last confirmation. */
+/* Uploads the honest manifests in batches: each once the one before runs and its own leases
+ * have BT_START_BLOCKS left. A lease whose manifest came is confirmed only once its
+ * containers run, so a batch must start within what is left of the period: a batch is as
+ * many containers as the last batch's start time per container fits twice into half of that
+ * (1..BT_UPLOAD_BATCH). */
 static void bt_honest_upload(void)
 {
     kumo_bytes_t m = kumo_buf_bytes(&g.honest_manifest);
-    for (uint32_t from = 0; from < g.lease_count; from += BT_UPLOAD_BATCH) {
-        uint32_t to =
-            from + BT_UPLOAD_BATCH < g.lease_count ? from + BT_UPLOAD_BATCH : g.lease_count;
+    uint32_t batch = 2; /* until a start time is measured */
+    const uint64_t budget_ms = (uint64_t)BT_START_BLOCKS * BT_BLOCK_MS / 2u;
+    for (uint32_t from = 0; from < g.lease_count;) {
+        uint32_t to = from + batch < g.lease_count ? from + batch : g.lease_count;
         bt_fresh_wait(from, to);
+        uint64_t t0 = bench_now_ns();
         for (uint32_t i = from; i < to; i++) {
             bt_tenant_t *t = &g.tenants[i / g.per_tenant];
             long status = bt_manifest_put(t, i % g.per_tenant + 1u, m);
@@ -658,10 +684,14 @@ static void bt_honest_upload(void)
                 exit(1);
             }
         }
-        bt_running_wait(to, BT_START_WAIT_S);
+        bt_running_wait(to, 0, BT_START_WAIT_S);
+        uint64_t per_ms = (bench_now_ns() - t0) / 1000000u / (to - from) + 1u;
+        batch = (uint32_t)(budget_ms / per_ms);
+        batch = batch < 1u ? 1u : batch > BT_UPLOAD_BATCH ? BT_UPLOAD_BATCH : batch;
         if (to / 20u != from / 20u) {
-            fprintf(stderr, "bench_tenants: %u containers run\n", to);
+            fprintf(stderr, "bench_tenants: %u containers run (%" PRIu64 " ms each)\n", to, per_ms);
         }
+        from = to;
     }
 }
 
@@ -811,7 +841,7 @@ static void bt_hostile_start(bt_hostile_t *h)
     if (st != 200 || st_links != 200) {
         bench_die("the hostile's valid manifests were refused", KUMO_EINVAL, NULL);
     }
-    bt_running_wait(g.lease_count + 3u, 300); /* flood, srv and web */
+    bt_running_wait(g.lease_count, 3, 300); /* flood, srv and web */
     fflush(stdout);
     int p[2];
     if (pipe(p) != 0) {
@@ -865,7 +895,7 @@ static uint64_t bt_flood_opened(const bt_tenant_t *t)
 static void bt_window_run(bt_window_t *w, uint64_t blocks)
 {
     w->gaps = calloc((size_t)g.lease_count * (blocks + 1u), sizeof(uint64_t));
-    uint32_t stale_before = g.lease_count - bt_leases_read(NULL, NULL);
+    uint32_t active_before = bt_leases_read(NULL, NULL);
     uint64_t head = bsn_height(&g.net, 0);
     uint64_t end = head + blocks;
     while (head < end) {
@@ -873,11 +903,12 @@ static void bt_window_run(bt_window_t *w, uint64_t blocks)
         bt_leases_read(w, NULL);
         w->blocks++;
     }
-    w->stale = g.lease_count - bt_leases_read(NULL, NULL) - stale_before;
+    w->stale = active_before - bt_leases_read(NULL, NULL);
     /* Due: every confirmation that landed, and one more for each lease overdue at the end. */
     uint64_t overdue = 0;
     for (uint32_t i = 0; i < g.lease_count; i++) {
-        overdue += head > g.leases[i].last_confirmed + g.every + 1u + BT_ONTIME_GRACE ? 1u : 0u;
+        bool late = head > g.leases[i].last_confirmed + g.every + 1u + BT_ONTIME_GRACE;
+        overdue += g.leases[i].active && late ? 1u : 0u;
     }
     w->due = w->landed + overdue;
 }
@@ -906,9 +937,9 @@ static void bt_window_print(const char *prefix, bt_window_t *w)
 int main(int argc, char **argv)
 {
     uint64_t t_start = bench_now_ns();
-    g.lease_count = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 120u;
-    g.tenant_count = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 12u;
-    uint64_t window = argc > 3 ? strtoull(argv[3], NULL, 10) : 60u;
+    g.lease_count = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 100u;
+    g.tenant_count = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 10u;
+    uint64_t window = argc > 3 ? strtoull(argv[3], NULL, 10) : 90u;
     if (g.tenant_count == 0 || g.tenant_count > BT_TENANTS_MAX || g.lease_count == 0 ||
         g.lease_count > BT_LEASES_MAX || g.lease_count % g.tenant_count != 0 ||
         g.lease_count / g.tenant_count > BT_PER_TX_MAX || window < BT_PERIOD) {
@@ -947,11 +978,11 @@ int main(int argc, char **argv)
     bt_tenants_fund();
     uint64_t t_leases = bench_now_ns();
     bt_honest_deploy();
-    bt_leases_wait(g.lease_count, 0);
     uint64_t lease_ns = bench_now_ns() - t_leases;
     uint64_t t_run = bench_now_ns();
     bt_honest_upload();
     uint64_t run_ns = bench_now_ns() - t_run;
+    uint32_t start_stale = g.lease_count - bt_leases_read(NULL, NULL);
     fprintf(stderr, "bench_tenants: %u containers run; clean window\n", g.lease_count);
     bsn_height_after(&g.net, 0, bsn_height(&g.net, 0) + g.every); /* past the last start */
     bt_window_run(&g.windows[0], window);
@@ -974,6 +1005,7 @@ int main(int argc, char **argv)
     bench_result("tenants_block_interval_ms", BT_BLOCK_MS, "ms");
     bench_result("tenants_leases_start_ms", lease_ns / 1000000u, "ms");
     bench_result("tenants_containers_start_ms", run_ns / 1000000u, "ms");
+    bench_result("tenants_leases_stale_while_starting", start_stale, "leases");
     bench_result("tenants_container_start_per_min", bench_rate(g.lease_count * 60u, run_ns),
                  "1/min");
     bt_window_print("clean", &g.windows[0]);
