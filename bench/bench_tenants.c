@@ -677,6 +677,9 @@ static void bt_honest_upload(void)
         bt_fresh_wait(from, to);
         uint64_t t0 = bench_now_ns();
         for (uint32_t i = from; i < to; i++) {
+            if (!g.leases[i].active) {
+                continue; /* went stale waiting: the provider has no lease to run it for */
+            }
             bt_tenant_t *t = &g.tenants[i / g.per_tenant];
             long status = bt_manifest_put(t, i % g.per_tenant + 1u, m);
             if (status != 200) {
