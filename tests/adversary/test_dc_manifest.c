@@ -32,7 +32,7 @@
 #include "runtime/runtime.h"
 #include "sdl/sdl.h"
 
-#define BLOCK_MS 300u
+#define BLOCK_MS 500u
 /* The attacker's unit, and what its groups lease: one unit each. */
 #define UNIT_ARGS "cpu=100m,memory=64Mi,storage=64Mi,count=1,price=100,collateral=1000"
 
