@@ -201,7 +201,7 @@ check "east-b got the manifest from its peer" grep -q manifest_fetched "$work/ea
 check "east-b runs 2 web containers" runs_b
 port_b=$(host_port_of "${DC_ADDR[east-b]}")
 counts_on() { visit "$port_b" | grep -q "visit 4"; }
-wait_or_fail 30 "east-b's web tier to reach the database" counts_on
+wait_or_fail 90 "east-b's web tier to reach the database" counts_on
 check "the moved web tier counts on in the same database: visit 4" true
 
 # ---- 3b. update: a new manifest version replaces the workloads ----
@@ -216,7 +216,7 @@ check "update: the new version replaced the web containers" replaced
 check "they carry the new version" test "$(podman_remote inspect --format '{{index .Config.Labels "kumo.version"}}' "$(ids_of "${DC_ADDR[east-b]}" | sed -n 1p)" | cut -c1-16)" = "$(grep -o 'version [0-9a-f]*' "$work/update.out" | sed -n 1p | cut -c9-24)"
 port_b=$(host_port_of "${DC_ADDR[east-b]}")
 answers_b() { visit "$port_b" | grep -q "hello from kumo webapp"; }
-wait_or_fail 30 "the updated web tier to answer" answers_b
+wait_or_fail 90 "the updated web tier to answer" answers_b
 check "the updated web tier answers" answers_b
 
 # ---- 4. close ----
