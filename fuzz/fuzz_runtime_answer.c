@@ -1,7 +1,8 @@
 /*
  * fuzz_runtime_answer.c - the Docker Engine API answer parsers (container list, inspect, the
- * multiplexed log stream) over arbitrary bytes: a code or a result, never a crash; parsed
- * containers never hold more ports than their arrays.
+ * multiplexed log and exec streams, exec inspect, an exec start's answer head) over arbitrary
+ * bytes: a code or a result, never a crash; parsed containers never hold more ports than their
+ * arrays.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,5 +31,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* demuxing only removes headers */
     }
     kumo_buf_free(&out);
+    size_t pos = 0; /* the exec stream, chunk by chunk */
+    while (pos < size) {
+        uint8_t stream = 0;
+        kumo_bytes_t payload;
+        size_t used = 0;
+        if (kumo_runtime_mux_parse(kumo_bytes_make(data + pos, size - pos), &stream, &payload,
+                                   &used, NULL) < 0 ||
+            used == 0) {
+            break;
+        }
+        if (used > size - pos || used != payload.len + 8u || (stream != 1 && stream != 2)) {
+            abort();
+        }
+        pos += used;
+    }
+    bool running = false;
+    int code = 0;
+    if (kumo_runtime_parse_exec(in, &running, &code, NULL) == 0 && (code < -1 || code > 255)) {
+        abort();
+    }
+    int status = 0;
+    if (kumo_runtime_parse_head(in, &status, NULL) == 0 && (status < 100 || status > 999)) {
+        abort();
+    }
     return 0;
 }

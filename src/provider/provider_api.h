@@ -134,6 +134,79 @@ typedef struct kumo_provider_api_cfg {
 
 #define KUMO_PROVIDER_API_WORKER_MAX 16u
 
+/* ---- shell sessions (docs/provider-api.md "shell") ----
+ * PUT /deployments/<owner>/<dseq>/shell with "Connection: Upgrade", "Upgrade: kumo-shell/1"
+ * and a JSON body (kumo_provider_shell_request_parse) is answered "101 Switching Protocols";
+ * the TLS connection then carries frames both ways: a 5-byte header (type u8, payload length
+ * u32 big-endian) and the payload. */
+#define KUMO_PROVIDER_SHELL_PROTOCOL "kumo-shell/1"
+/* A frame's payload: one read of a terminal or a pipe fits; bounds what a peer makes us
+ * buffer before a frame is whole. */
+#define KUMO_PROVIDER_SHELL_FRAME_BYTES_MAX 16384u
+#define KUMO_PROVIDER_SHELL_HEADER_BYTES    5u
+/* An ERROR frame's text. */
+#define KUMO_PROVIDER_SHELL_ERROR_BYTES_MAX 1024u
+/* Terminal rows and columns: 1..this (a 4K screen of 1-pixel glyphs fits). */
+#define KUMO_PROVIDER_SHELL_WINDOW_MAX 4096u
+/* The request body, its command's arguments and their bytes. */
+#define KUMO_PROVIDER_SHELL_REQUEST_BYTES_MAX 16384u
+#define KUMO_PROVIDER_SHELL_ARG_COUNT_MAX     64u
+_Static_assert(KUMO_PROVIDER_SHELL_ERROR_BYTES_MAX <= KUMO_PROVIDER_SHELL_FRAME_BYTES_MAX,
+               "an error frame is a frame");
+
+typedef enum kumo_provider_shell_type {
+    KUMO_PROVIDER_SHELL_STDIN = 1,  /* client to provider: bytes for the process, 1..MAX */
+    KUMO_PROVIDER_SHELL_STDOUT = 2, /* provider to client: 1..MAX bytes */
+    KUMO_PROVIDER_SHELL_STDERR = 3, /* provider to client (no tty only): 1..MAX bytes */
+    KUMO_PROVIDER_SHELL_RESIZE = 4, /* client to provider: rows u16, cols u16 (big-endian) */
+    KUMO_PROVIDER_SHELL_EOF = 5,    /* client to provider: end of input, empty */
+    KUMO_PROVIDER_SHELL_EXIT = 6,   /* provider to client: exit code u32 0..255, then close */
+    KUMO_PROVIDER_SHELL_ERROR = 7,  /* provider to client: why the session ends, 1..1024 text */
+} kumo_provider_shell_type_t;
+
+typedef struct kumo_provider_shell_frame {
+    kumo_provider_shell_type_t type;
+    kumo_bytes_t payload; /* borrowed from the input */
+    uint16_t rows, cols;  /* RESIZE */
+    uint32_t exit_code;   /* EXIT */
+} kumo_provider_shell_frame_t;
+
+/* The first frame of in, as sent by the client (from_client) or by the provider. 0 with
+ * *consumed 0 when in holds no whole frame yet (read more); 0 with *consumed > 0 and out
+ * filled (its payload points into in); KUMO_ELIMIT for a payload past
+ * KUMO_PROVIDER_SHELL_FRAME_BYTES_MAX (known from the header alone), KUMO_EDECODE for an
+ * unknown type, a type of the other direction or a payload of the wrong size or value. */
+KUMO_MUST_USE int kumo_provider_shell_frame_parse(kumo_bytes_t in,
+                                                  bool from_client,
+                                                  kumo_provider_shell_frame_t *out,
+                                                  size_t *consumed,
+                                                  kumo_err_ctx_t *err);
+/* The header of a frame of type with a payload of len bytes (len <= the frame maximum). */
+void kumo_provider_shell_header_put(kumo_provider_shell_type_t type,
+                                    uint32_t len,
+                                    uint8_t out[KUMO_PROVIDER_SHELL_HEADER_BYTES]);
+
+/* What a shell request asks for. */
+typedef struct kumo_provider_shell_request {
+    char workload[KUMO_NAME_BYTES_MAX + 1];
+    uint32_t instance;
+    bool tty;
+    uint16_t rows, cols;                                     /* tty only, else 0 */
+    const char *argv[KUMO_PROVIDER_SHELL_ARG_COUNT_MAX + 1]; /* into arg_bytes, NULL-ended */
+    uint32_t argc;                                           /* 0: the image's /bin/sh */
+    char arg_bytes[KUMO_PROVIDER_SHELL_REQUEST_BYTES_MAX];
+} kumo_provider_shell_request_t;
+
+/* The body {"workload": NAME, "instance": N, "tty": BOOL, "rows": R, "cols": C, "cmd":
+ * [ARG...]}: workload required (a manifest name), instance default 0, tty default false,
+ * rows and cols 1..KUMO_PROVIDER_SHELL_WINDOW_MAX required with tty and absent without, cmd
+ * at most KUMO_PROVIDER_SHELL_ARG_COUNT_MAX non-empty strings without NUL; no other key.
+ * KUMO_ELIMIT past KUMO_PROVIDER_SHELL_REQUEST_BYTES_MAX or the argument count,
+ * KUMO_EDECODE for anything else malformed. */
+KUMO_MUST_USE int kumo_provider_shell_request_parse(kumo_bytes_t body,
+                                                    kumo_provider_shell_request_t *out,
+                                                    kumo_err_ctx_t *err);
+
 typedef struct kumo_provider_api kumo_provider_api_t;
 
 KUMO_MUST_USE int kumo_provider_api_open(const kumo_provider_api_cfg_t *cfg,

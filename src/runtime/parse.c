@@ -238,3 +238,72 @@ int kumo_runtime_logs_demux(kumo_bytes_t in, kumo_buf_t *out, kumo_err_ctx_t *er
     }
     return 0;
 }
+
+int kumo_runtime_mux_parse(
+    kumo_bytes_t in, uint8_t *stream, kumo_bytes_t *payload, size_t *consumed, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(stream != NULL && payload != NULL && consumed != NULL);
+    KUMO_ASSERT(in.ptr != NULL || in.len == 0);
+    *consumed = 0;
+    *payload = kumo_bytes_make(NULL, 0);
+    if (in.len < 8) {
+        return 0;
+    }
+    KUMO_ENSURE(in.ptr[0] <= 2 && in.ptr[1] == 0 && in.ptr[2] == 0 && in.ptr[3] == 0, err,
+                KUMO_EDECODE, "multiplexed stream: bad header");
+    uint32_t len = kumo_be32_get(in.ptr + 4);
+    KUMO_ENSURE(len <= KUMO_RUNTIME_MUX_CHUNK_BYTES_MAX, err, KUMO_ELIMIT,
+                "multiplexed stream: chunk of %u bytes", len);
+    if (in.len - 8u < len) {
+        return 0;
+    }
+    *stream = in.ptr[0] == 2 ? 2 : 1;
+    *payload = kumo_bytes_make(in.ptr + 8, len);
+    *consumed = 8u + (size_t)len;
+    KUMO_ASSERT(*consumed <= in.len);
+    return 0;
+}
+
+int kumo_runtime_parse_exec(kumo_bytes_t json,
+                            bool *running_out,
+                            int *exit_code_out,
+                            kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(running_out != NULL && exit_code_out != NULL);
+    KUMO_ASSERT(json.ptr != NULL || json.len == 0);
+    KUMO_ENSURE(json.len <= KUMO_RUNTIME_ANSWER_BYTES_MAX, err, KUMO_ELIMIT,
+                "exec answer too long");
+    json_t *j = json.len > 0 ? json_loadb((const char *)json.ptr, json.len, 0, NULL) : NULL;
+    const json_t *running = json_object_get(j, "Running");
+    const json_t *code = json_object_get(j, "ExitCode");
+    int rc = 0;
+    if (!json_is_boolean(running) || !json_is_integer(code) || json_integer_value(code) < -1 ||
+        json_integer_value(code) > 255) {
+        rc = kumo_err_set(err, KUMO_EDECODE, "exec inspect: expected Running and ExitCode -1..255");
+    } else {
+        *running_out = json_is_true(running);
+        *exit_code_out = (int)json_integer_value(code);
+    }
+    json_decref(j);
+    return rc;
+}
+
+int kumo_runtime_parse_head(kumo_bytes_t head, int *status_out, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(status_out != NULL);
+    KUMO_ASSERT(head.ptr != NULL || head.len == 0);
+    static const char http[] = "HTTP/1.";
+    KUMO_ENSURE(head.len >= 12 && head.len <= KUMO_RUNTIME_EXEC_HEAD_BYTES_MAX &&
+                    memcmp(head.ptr, http, sizeof(http) - 1u) == 0 &&
+                    (head.ptr[7] == '0' || head.ptr[7] == '1') && head.ptr[8] == ' ',
+                err, KUMO_EDECODE, "exec start: not an HTTP answer");
+    int status = 0;
+    for (size_t i = 9; i < 12; i++) {
+        KUMO_ENSURE(head.ptr[i] >= '0' && head.ptr[i] <= '9', err, KUMO_EDECODE,
+                    "exec start: bad status line");
+        status = status * 10 + (head.ptr[i] - '0');
+    }
+    KUMO_ENSURE(status >= 100, err, KUMO_EDECODE, "exec start: status %d", status);
+    *status_out = status;
+    return 0;
+}

@@ -5,9 +5,13 @@
  */
 #include "runtime/runtime.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -498,6 +502,193 @@ int kumo_runtime_container_logs(
     KUMO_GUARD(rt_call(rt, "GET", path, NULL, &a, err));
     int rc = a.status == 200 ? kumo_runtime_logs_demux(kumo_buf_bytes(&a.body), out, err)
                              : rt_fail(&a, "container logs", err);
+    kumo_buf_free(&a.body);
+    return rc;
+}
+
+/* ---- exec ---- */
+
+int kumo_runtime_exec_create(kumo_runtime_t *rt,
+                             const char *container_id,
+                             const char *const *argv,
+                             bool tty,
+                             char exec_id_out[KUMO_RUNTIME_ID_BYTES_MAX],
+                             kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(argv != NULL && argv[0] != NULL);
+    KUMO_ASSERT(container_id != NULL);
+    static const char *const term[] = {"TERM=xterm", NULL};
+    json_t *body = json_pack("{s:b, s:b, s:b, s:b, s:o}", "AttachStdin", 1, "AttachStdout", 1,
+                             "AttachStderr", 1, "Tty", tty, "Cmd", rt_strv(argv));
+    if (body != NULL && tty) {
+        (void)json_object_set_new(body, "Env", rt_strv(term));
+    }
+    char *text = rt_dump(body);
+    KUMO_ENSURE(text != NULL, err, KUMO_ENOMEM, "exec JSON");
+    char path[RT_PATH_BYTES];
+    int n = snprintf(path, sizeof(path), "/containers/%s/exec", container_id);
+    rt_answer_t a;
+    int rc = n > 0 && (size_t)n < sizeof(path) ? rt_call(rt, "POST", path, text, &a, err)
+                                               : kumo_err_set(err, KUMO_ELIMIT, "id too long");
+    free(text);
+    KUMO_GUARD(rc);
+    json_t *j = json_loadb((const char *)a.body.ptr, a.body.len, 0, NULL);
+    const char *id = json_string_value(json_object_get(j, "Id"));
+    rc = a.status == 201 || a.status == 200 ? 0 : rt_fail(&a, "exec create", err);
+    if (rc == 0 && (id == NULL || id[0] == '\0' || strlen(id) >= KUMO_RUNTIME_ID_BYTES_MAX)) {
+        rc = kumo_err_set(err, KUMO_EDECODE, "exec create: no id");
+    }
+    if (rc == 0) {
+        (void)snprintf(exec_id_out, KUMO_RUNTIME_ID_BYTES_MAX, "%s", id);
+    }
+    json_decref(j);
+    kumo_buf_free(&a.body);
+    return rc;
+}
+
+/* A blocking unix socket to the runtime with send and receive timeouts. */
+static int rt_unix_connect(const kumo_runtime_t *rt, int *fd_out, kumo_err_ctx_t *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    KUMO_ENSURE(strlen(rt->socket) < sizeof(sa.sun_path), err, KUMO_ELIMIT, "socket path too long");
+    memcpy(sa.sun_path, rt->socket, strlen(rt->socket) + 1u);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    KUMO_ENSURE(fd >= 0, err, KUMO_EIO, "socket: %s", strerror(errno));
+    struct timeval tv = {RT_TIMEOUT_MS / 1000, 0};
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        int e = errno;
+        (void)close(fd);
+        return kumo_err_set(err, KUMO_EIO, "container runtime at %s: %s", rt->socket, strerror(e));
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+static int rt_send_all(int fd, const char *p, size_t len, kumo_err_ctx_t *err)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        KUMO_ENSURE(n > 0, err, KUMO_EIO, "exec start: send: %s", strerror(errno));
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads the answer's head (through the blank line) into head; what came after it is left
+ * at head[*head_len..*got). */
+static int
+rt_head_read(int fd, char *head, size_t cap, size_t *head_len, size_t *got, kumo_err_ctx_t *err)
+{
+    size_t len = 0;
+    for (;;) {
+        KUMO_ENSURE(len < cap, err, KUMO_ELIMIT, "exec start: answer head over %zu bytes", cap);
+        ssize_t n = recv(fd, head + len, cap - len, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        KUMO_ENSURE(n > 0, err, KUMO_EIO, "exec start: no answer from the runtime: %s",
+                    n == 0 ? "closed" : strerror(errno));
+        len += (size_t)n;
+        for (size_t i = 3; i < len; i++) {
+            if (memcmp(head + i - 3, "\r\n\r\n", 4) == 0) {
+                *head_len = i + 1u;
+                *got = len;
+                return 0;
+            }
+        }
+    }
+}
+
+/* Sends the start request and reads the head: 0 when the stream follows. */
+static int
+rt_exec_handshake(int fd, const char *exec_id, bool tty, kumo_buf_t *early, kumo_err_ctx_t *err)
+{
+    char body[64];
+    int blen =
+        snprintf(body, sizeof(body), "{\"Detach\":false,\"Tty\":%s}", tty ? "true" : "false");
+    char req[RT_PATH_BYTES + 256];
+    int n = snprintf(req, sizeof(req),
+                     "POST /v1.41/exec/%s/start HTTP/1.1\r\nHost: d\r\n"
+                     "Content-Type: application/json\r\nConnection: Upgrade\r\n"
+                     "Upgrade: tcp\r\nContent-Length: %d\r\n\r\n%s",
+                     exec_id, blen, body);
+    KUMO_ENSURE(n > 0 && (size_t)n < sizeof(req), err, KUMO_ELIMIT, "exec id too long");
+    KUMO_GUARD(rt_send_all(fd, req, (size_t)n, err));
+    char *head = kumo_calloc(1, KUMO_RUNTIME_EXEC_HEAD_BYTES_MAX);
+    KUMO_ENSURE(head != NULL, err, KUMO_ENOMEM, "exec head");
+    size_t head_len = 0;
+    size_t got = 0;
+    int status = 0;
+    int rc = rt_head_read(fd, head, KUMO_RUNTIME_EXEC_HEAD_BYTES_MAX, &head_len, &got, err);
+    rc = rc == 0 ? kumo_runtime_parse_head(kumo_bytes_make(head, head_len), &status, err) : rc;
+    if (rc == 0 && status != 101 && status != 200) {
+        rc = kumo_err_set(err, status == 404 ? KUMO_ENOTFOUND : KUMO_EIO,
+                          "exec start: HTTP %d: %.*s", status, (int)(got - head_len),
+                          head + head_len);
+    }
+    if (rc == 0 && got > head_len && kumo_buf_append(early, head + head_len, got - head_len) != 0) {
+        rc = kumo_err_set(err, KUMO_ENOMEM, "exec start");
+    }
+    kumo_free(head);
+    return rc;
+}
+
+int kumo_runtime_exec_start(kumo_runtime_t *rt,
+                            const char *exec_id,
+                            bool tty,
+                            int *fd_out,
+                            kumo_buf_t *early,
+                            kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(rt != NULL && exec_id != NULL);
+    KUMO_ASSERT(fd_out != NULL && early != NULL);
+    int fd = -1;
+    KUMO_GUARD(rt_unix_connect(rt, &fd, err));
+    int rc = rt_exec_handshake(fd, exec_id, tty, early, err);
+    if (rc < 0) {
+        (void)close(fd);
+        return rc;
+    }
+    struct timeval none = {0, 0};
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+    *fd_out = fd;
+    return 0;
+}
+
+int kumo_runtime_exec_resize(
+    kumo_runtime_t *rt, const char *exec_id, uint32_t rows, uint32_t cols, kumo_err_ctx_t *err)
+{
+    char path[RT_PATH_BYTES];
+    int n = snprintf(path, sizeof(path), "/exec/%s/resize?h=%u&w=%u", exec_id, rows, cols);
+    KUMO_ENSURE(n > 0 && (size_t)n < sizeof(path), err, KUMO_ELIMIT, "exec id too long");
+    rt_answer_t a;
+    KUMO_GUARD(rt_call(rt, "POST", path, NULL, &a, err));
+    int rc = a.status >= 200 && a.status < 300 ? 0 : rt_fail(&a, "exec resize", err);
+    kumo_buf_free(&a.body);
+    return rc;
+}
+
+int kumo_runtime_exec_inspect(kumo_runtime_t *rt,
+                              const char *exec_id,
+                              bool *running_out,
+                              int *exit_code_out,
+                              kumo_err_ctx_t *err)
+{
+    char path[RT_PATH_BYTES];
+    int n = snprintf(path, sizeof(path), "/exec/%s/json", exec_id);
+    KUMO_ENSURE(n > 0 && (size_t)n < sizeof(path), err, KUMO_ELIMIT, "exec id too long");
+    rt_answer_t a;
+    KUMO_GUARD(rt_call(rt, "GET", path, NULL, &a, err));
+    int rc = a.status == 200
+                 ? kumo_runtime_parse_exec(kumo_buf_bytes(&a.body), running_out, exit_code_out, err)
+                 : rt_fail(&a, "exec inspect", err);
     kumo_buf_free(&a.body);
     return rc;
 }

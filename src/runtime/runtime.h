@@ -177,4 +177,48 @@ KUMO_MUST_USE int kumo_runtime_container_logs(kumo_runtime_t *rt,
                                               kumo_buf_t *out,
                                               kumo_err_ctx_t *err);
 
+/* ---- exec: a process started in a running container (kumo deploy shell) ---- */
+
+/* An answer head of POST /exec/{id}/start, before the stream. */
+#define KUMO_RUNTIME_EXEC_HEAD_BYTES_MAX 8192u
+/* One multiplexed stream chunk (non-tty): bounds what a runtime makes us buffer. */
+#define KUMO_RUNTIME_MUX_CHUNK_BYTES_MAX (1024u * 1024u)
+
+/* POST /containers/{id}/exec: argv (NULL-terminated, at least one) with stdin, stdout and
+ * stderr attached, a tty when tty (TERM=xterm then). exec_id_out gets its id. KUMO_ENOTFOUND
+ * for a missing container, KUMO_EIO for one that does not run. */
+KUMO_MUST_USE int kumo_runtime_exec_create(kumo_runtime_t *rt,
+                                           const char *container_id,
+                                           const char *const *argv,
+                                           bool tty,
+                                           char exec_id_out[KUMO_RUNTIME_ID_BYTES_MAX],
+                                           kumo_err_ctx_t *err);
+/* POST /exec/{id}/start with the connection hijacked ("Upgrade: tcp"): *fd_out is the
+ * connected, blocking unix socket that now carries the process's stdin (write; shutdown
+ * SHUT_WR for end of input) and its output: raw with a tty, else multiplexed
+ * (kumo_runtime_mux_parse). Output bytes read with the answer's head are appended to early.
+ * The head must arrive within the runtime's timeout. */
+KUMO_MUST_USE int kumo_runtime_exec_start(kumo_runtime_t *rt,
+                                          const char *exec_id,
+                                          bool tty,
+                                          int *fd_out,
+                                          kumo_buf_t *early,
+                                          kumo_err_ctx_t *err);
+/* POST /exec/{id}/resize?h=rows&w=cols (tty only). */
+KUMO_MUST_USE int kumo_runtime_exec_resize(
+    kumo_runtime_t *rt, const char *exec_id, uint32_t rows, uint32_t cols, kumo_err_ctx_t *err);
+/* GET /exec/{id}/json: whether it still runs, and its exit code once it ended. */
+KUMO_MUST_USE int kumo_runtime_exec_inspect(kumo_runtime_t *rt,
+                                            const char *exec_id,
+                                            bool *running_out,
+                                            int *exit_code_out,
+                                            kumo_err_ctx_t *err);
+
+/* The first chunk of a multiplexed stream (8-byte header: stream 0..2, 0, 0, 0, u32
+ * big-endian length). 0 with *consumed 0 when in holds no whole chunk yet; else *stream (1
+ * stdout, 2 stderr; 0 stdin is taken as stdout) and *payload (into in). KUMO_EDECODE for a
+ * bad header, KUMO_ELIMIT for a chunk past KUMO_RUNTIME_MUX_CHUNK_BYTES_MAX. */
+KUMO_MUST_USE int kumo_runtime_mux_parse(
+    kumo_bytes_t in, uint8_t *stream, kumo_bytes_t *payload, size_t *consumed, kumo_err_ctx_t *err);
+
 #endif

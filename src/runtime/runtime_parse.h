@@ -21,5 +21,14 @@ kumo_runtime_state_t kumo_runtime_state_parse(const char *text);
 /* The multiplexed log stream (8-byte headers: stream, 0, 0, 0, u32 length) into plain text;
  * input that is not multiplexed (a TTY container) is copied as is. */
 KUMO_MUST_USE int kumo_runtime_logs_demux(kumo_bytes_t in, kumo_buf_t *out, kumo_err_ctx_t *err);
+/* GET /exec/{id}/json: Running and ExitCode. */
+KUMO_MUST_USE int kumo_runtime_parse_exec(kumo_bytes_t json,
+                                          bool *running_out,
+                                          int *exit_code_out,
+                                          kumo_err_ctx_t *err);
+/* The head of the answer to POST /exec/{id}/start: the status line's code (the head is
+ * everything up to and including the blank line). KUMO_EDECODE when it is not an HTTP/1.x
+ * answer head. */
+KUMO_MUST_USE int kumo_runtime_parse_head(kumo_bytes_t head, int *status_out, kumo_err_ctx_t *err);
 
 #endif

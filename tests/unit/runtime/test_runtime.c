@@ -3,7 +3,8 @@
  * a private socket: networks (idempotent create, list by label, gateway, remove), a container
  * with CPU and memory limits, kumo labels, an alias and a published port that answers over
  * HTTP, listing by label with the labels parsed back, the confinement every container gets
- * as inspect reports it, logs, removal; refusals: a missing
+ * as inspect reports it, logs, exec (piped and with a tty: output, stderr apart, exit
+ * code, resize), removal; refusals: a missing
  * image, a taken name, a socket nobody serves. Everything is labelled with this run's id and
  * removed at the end, also after a failure.
  */
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -211,6 +213,105 @@ static void test_logs(void **state)
     assert_int_equal(kumo_runtime_container_remove(rt, id, NULL), 0);
 }
 
+/* Reads fd until it closes (at most cap bytes). */
+static size_t exec_read_all(int fd, kumo_buf_t *into)
+{
+    uint8_t buf[4096];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n <= 0 || kumo_buf_append(into, buf, (size_t)n) != 0) {
+            return into->len;
+        }
+    }
+}
+
+/* Runs argv in container id (tty or not) with input, returns the exit code; out gets the
+ * output as it came (multiplexed without a tty). */
+static int
+exec_run(const char *id, const char *const *argv, bool tty, const char *input, kumo_buf_t *out)
+{
+    char exec_id[KUMO_RUNTIME_ID_BYTES_MAX];
+    kumo_err_ctx_t err = {0};
+    if (kumo_runtime_exec_create(rt, id, argv, tty, exec_id, &err) != 0) {
+        fail_msg("exec create: %s", err.detail);
+    }
+    int fd = -1;
+    if (kumo_runtime_exec_start(rt, exec_id, tty, &fd, out, &err) != 0) {
+        fail_msg("exec start: %s", err.detail);
+    }
+    if (tty) {
+        assert_int_equal(kumo_runtime_exec_resize(rt, exec_id, 33, 111, &err), 0);
+    }
+    assert_int_equal(write(fd, input, strlen(input)), (ssize_t)strlen(input));
+    if (!tty) {
+        assert_int_equal(shutdown(fd, SHUT_WR), 0); /* end of input */
+    }
+    (void)exec_read_all(fd, out);
+    (void)close(fd);
+    bool running = true;
+    int code = -1;
+    for (int i = 0; i < 100 && running; i++) { /* the runtime notes the exit just after */
+        assert_int_equal(kumo_runtime_exec_inspect(rt, exec_id, &running, &code, NULL), 0);
+        if (running) {
+            usleep(100 * 1000);
+        }
+    }
+    assert_false(running);
+    return code;
+}
+
+static void test_exec(void **state)
+{
+    (void)state;
+    char name[96];
+    (void)snprintf(name, sizeof(name), "kumo-test-%s-exec", run_id);
+    static const char *const cmd[] = {"sleep", "120", NULL};
+    kumo_runtime_container_spec_t spec = {
+        .name = name, .image = "localhost/kumo-test-busybox:1", .cmd = cmd, .label_count = 1};
+    spec.labels[0] = (kumo_runtime_label_t){"kumo.test", run_id};
+    char id[KUMO_RUNTIME_ID_BYTES_MAX];
+    assert_int_equal(kumo_runtime_container_run(rt, &spec, id, NULL), 0);
+    static const char *const pipe_cmd[] = {"sh", "-c", "read x; echo got-$x; echo oops >&2; exit 3",
+                                           NULL};
+    kumo_buf_t out;
+    kumo_buf_init(&out, 1u << 20);
+    assert_int_equal(exec_run(id, pipe_cmd, false, "hello\n", &out), 3);
+    /* Demultiplexed chunk by chunk: stdout then stderr. */
+    kumo_buf_t so, se;
+    kumo_buf_init(&so, 1u << 20);
+    kumo_buf_init(&se, 1u << 20);
+    size_t pos = 0;
+    while (pos < out.len) {
+        uint8_t stream = 0;
+        kumo_bytes_t payload;
+        size_t used = 0;
+        assert_int_equal(kumo_runtime_mux_parse(kumo_bytes_make(out.ptr + pos, out.len - pos),
+                                                &stream, &payload, &used, NULL),
+                         0);
+        assert_true(used > 0);
+        assert_int_equal(kumo_buf_append(stream == 2 ? &se : &so, payload.ptr, payload.len), 0);
+        pos += used;
+    }
+    assert_int_equal(so.len, 10);
+    assert_memory_equal(so.ptr, "got-hello\n", 10);
+    assert_int_equal(se.len, 5);
+    assert_memory_equal(se.ptr, "oops\n", 5);
+    kumo_buf_free(&so);
+    kumo_buf_free(&se);
+    /* With a tty: raw output, the echo of the input included. */
+    static const char *const tty_cmd[] = {"sh", "-c", "read x; echo tty-$x; exit 5", NULL};
+    kumo_buf_reset(&out);
+    assert_int_equal(exec_run(id, tty_cmd, true, "abc\r", &out), 5);
+    assert_non_null(memmem(out.ptr, out.len, "tty-abc", 7));
+    kumo_buf_free(&out);
+    /* A container that does not exist. */
+    char exec_id[KUMO_RUNTIME_ID_BYTES_MAX];
+    assert_int_equal(
+        kumo_runtime_exec_create(rt, "kumo-no-such-container", pipe_cmd, false, exec_id, NULL),
+        KUMO_ENOTFOUND);
+    assert_int_equal(kumo_runtime_container_remove(rt, id, NULL), 0);
+}
+
 static void test_no_runtime(void **state)
 {
     (void)state;
@@ -223,9 +324,8 @@ static void test_no_runtime(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_networks),
-        cmocka_unit_test(test_container_lifecycle),
-        cmocka_unit_test(test_logs),
+        cmocka_unit_test(test_networks),   cmocka_unit_test(test_container_lifecycle),
+        cmocka_unit_test(test_logs),       cmocka_unit_test(test_exec),
         cmocka_unit_test(test_no_runtime),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
