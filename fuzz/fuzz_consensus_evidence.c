@@ -1,7 +1,8 @@
 /*
  * fuzz_consensus_evidence.c - evidence and signer-state decoders: any input is refused with
  * a code or, for evidence, verifies as two conflicting votes of a validator that re-encode to
- * the same bytes; a decoded signer state re-encodes to the same bytes.
+ * the same bytes (decoded without verification: the same, less the signature check); a decoded
+ * signer state re-encodes to the same bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +24,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (kumo_consensus_signer_check(&st, kumo_bytes_make(data, size), &same, NULL) == 0 && same &&
         !st.has_signed) {
         abort(); /* "the same as last" needs a last */
+    }
+    /* Decoding alone accepts what verification would, less the signatures: the same votes. */
+    kumo_consensus_evidence_t plain;
+    if (kumo_consensus_evidence_decode(kumo_bytes_make(data, size), &plain, NULL) == 0) {
+        uint8_t enc[KUMO_CONSENSUS_EVIDENCE_BYTES];
+        if (kumo_consensus_evidence_encode(&plain, enc) != 0 || size != sizeof(enc) ||
+            memcmp(enc, data, size) != 0 || plain.vote_a.height != plain.vote_b.height) {
+            abort();
+        }
     }
     if (size != KUMO_CONSENSUS_EVIDENCE_BYTES) {
         return 0;

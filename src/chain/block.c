@@ -168,6 +168,30 @@ block_size_check(const kumo_chain_block_in_t *in, const Kumo__Params *params, ku
     return 0;
 }
 
+/* The consensus inputs: counts within limits, signers with power, evidence of earlier
+ * heights. Checked before any write, so a refused block changes nothing. */
+static int block_consensus_check(const kumo_chain_block_in_t *in, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(in->last_commit_signer_count == 0 || in->last_commit_signers != NULL);
+    KUMO_ASSERT(in->evidence_count == 0 || in->evidence != NULL);
+    KUMO_ENSURE(in->last_commit_signer_count <= KUMO_BLOCK_SIGNER_COUNT_MAX, err, KUMO_ELIMIT,
+                "block names %zu last-commit signers, limit %u", in->last_commit_signer_count,
+                KUMO_BLOCK_SIGNER_COUNT_MAX);
+    KUMO_ENSURE(in->evidence_count <= KUMO_BLOCK_EVIDENCE_COUNT_MAX, err, KUMO_ELIMIT,
+                "block has %zu evidence items, limit %u", in->evidence_count,
+                KUMO_BLOCK_EVIDENCE_COUNT_MAX);
+    for (size_t i = 0; i < in->last_commit_signer_count; i++) {
+        KUMO_ENSURE(in->last_commit_signers[i].power > 0, err, KUMO_EINVAL,
+                    "last-commit signer %zu has no power", i);
+    }
+    for (size_t i = 0; i < in->evidence_count; i++) {
+        KUMO_ENSURE(in->evidence[i].height < in->height, err, KUMO_EINVAL,
+                    "evidence %zu of height %" PRIu64 " in a block at %" PRIu64, i,
+                    in->evidence[i].height, in->height);
+    }
+    return 0;
+}
+
 void kumo_chain_block_out_free(kumo_chain_block_out_t *out)
 {
     if (out == NULL) {
@@ -191,6 +215,7 @@ int kumo_chain_block_apply(const kumo_kv_t *kv,
     Kumo__Params *params = NULL;
     KUMO_GUARD(kumo_market_params_get(kv, &params, err));
     int rc = block_size_check(in, params, err);
+    rc = rc == 0 ? block_consensus_check(in, err) : rc;
     if (rc < 0) {
         goto out_params;
     }

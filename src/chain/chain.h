@@ -91,6 +91,22 @@ typedef struct kumo_chain_tx_result {
     uint32_t event_count;
 } kumo_chain_tx_result_t;
 
+/* One validator of the set that signed the previous block (height - 1), in that set's order
+ * (by address), and whether its precommit is in the block's last commit. */
+typedef struct kumo_chain_commit_signer {
+    uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES]; /* consensus key */
+    uint64_t power;
+    bool signed_block;
+} kumo_chain_commit_signer_t;
+
+/* One duplicate-vote evidence item a block carries: the validator signed two different votes
+ * at height/round. Consensus verified it before the block was decided. */
+typedef struct kumo_chain_evidence {
+    uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES]; /* the equivocating validator's consensus key */
+    uint64_t height;                          /* of the votes: below the block's height */
+    uint32_t round;
+} kumo_chain_evidence_t;
+
 typedef struct kumo_chain_block_in {
     const char *chain_id;
     uint64_t height;
@@ -100,6 +116,15 @@ typedef struct kumo_chain_block_in {
     /* Optional: txs already decoded and signature-checked by the caller (e.g. on several
      * threads), index-aligned with txs; apply takes ownership of none of them. */
     kumo_chain_tx_t *prepared;
+    /* What consensus says about the block (docs/design.md, "The block API"). All borrowed;
+     * apply checks the counts and evidence heights before any write. */
+    const uint8_t *proposer; /* KUMO_CRYPTO_PUBKEY_BYTES, or NULL (genesis, unknown) */
+    /* The validators of height - 1's set and whether each signed the last commit; none
+     * (count 0) at height 1 and for blocks without a last commit (one validator by timer). */
+    const kumo_chain_commit_signer_t *last_commit_signers;
+    size_t last_commit_signer_count; /* <= KUMO_BLOCK_SIGNER_COUNT_MAX */
+    const kumo_chain_evidence_t *evidence;
+    size_t evidence_count; /* <= KUMO_BLOCK_EVIDENCE_COUNT_MAX */
 } kumo_chain_block_in_t;
 
 typedef struct kumo_chain_block_out {
@@ -112,7 +137,9 @@ typedef struct kumo_chain_block_out {
 
 /* Applies a block to kv (an open store block). Per-tx failures are recorded in results, never
  * returned; the return value is an error only for a block that is invalid as a whole
- * (KUMO_ELIMIT: too many txs or bytes over max_block_bytes) or for a store failure
+ * (KUMO_ELIMIT: too many txs, bytes over max_block_bytes, signers or evidence items over
+ * their limits; KUMO_EINVAL: a signer of power 0, evidence not below the block's height; then
+ * nothing was written) or for a store failure
  * (KUMO_EIO/KUMO_ECORRUPT/KUMO_ENOMEM), after which the caller must abort the store block. */
 KUMO_MUST_USE int kumo_chain_block_apply(const kumo_kv_t *kv,
                                          const kumo_chain_block_in_t *in,

@@ -242,6 +242,12 @@ KUMO_MUST_USE int kumo_consensus_msg_sign(kumo_consensus_msg_t *m,
 #define KUMO_CONSENSUS_EVIDENCE_BYTES (1u + 2u * KUMO_CONSENSUS_VOTE_BYTES)
 KUMO_MUST_USE int kumo_consensus_evidence_encode(const kumo_consensus_evidence_t *ev,
                                                  uint8_t out[KUMO_CONSENSUS_EVIDENCE_BYTES]);
+/* Decodes evidence without checking signatures or membership (a decided block's evidence,
+ * verified before it was decided): KUMO_EDECODE for bad bytes or order, KUMO_EINVAL for votes
+ * that do not conflict. validator_index is UINT32_MAX. */
+KUMO_MUST_USE int kumo_consensus_evidence_decode(kumo_bytes_t in,
+                                                 kumo_consensus_evidence_t *out,
+                                                 kumo_err_ctx_t *err);
 /* Decodes and checks evidence against vs: KUMO_EDECODE for bad bytes or order, KUMO_EINVAL
  * for votes that do not conflict (other kinds, heights, rounds, signers, the same value),
  * KUMO_EUNAUTH for a non-validator, KUMO_ESIG for a bad signature. Fills out (validator index

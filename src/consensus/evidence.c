@@ -30,12 +30,11 @@ int kumo_consensus_evidence_encode(const kumo_consensus_evidence_t *ev,
     return 0;
 }
 
-int kumo_consensus_evidence_decode_verify(kumo_bytes_t in,
-                                          const kumo_consensus_valset_t *vs,
-                                          const char *chain_id,
-                                          kumo_consensus_evidence_t *out,
-                                          kumo_err_ctx_t *err)
+int kumo_consensus_evidence_decode(kumo_bytes_t in,
+                                   kumo_consensus_evidence_t *out,
+                                   kumo_err_ctx_t *err)
 {
+    KUMO_ASSERT(out != NULL);
     KUMO_ENSURE(in.len == KUMO_CONSENSUS_EVIDENCE_BYTES && in.ptr[0] == EVIDENCE_TAG, err,
                 KUMO_EDECODE, "evidence: %zu bytes or bad tag", in.len);
     kumo_consensus_msg_t *a = &out->vote_a;
@@ -52,9 +51,20 @@ int kumo_consensus_evidence_decode_verify(kumo_bytes_t in,
     int order = memcmp(a->value_id, b->value_id, KUMO_CRYPTO_HASH_BYTES);
     KUMO_ENSURE(order < 0, err, order == 0 ? KUMO_EINVAL : KUMO_EDECODE, "evidence: %s",
                 order == 0 ? "the same value twice" : "votes out of order");
-    KUMO_GUARD(kumo_consensus_msg_verify(a, vs, chain_id, err));
-    KUMO_GUARD(kumo_consensus_msg_verify(b, vs, chain_id, err));
-    int32_t index = kumo_consensus_valset_find(vs, a->pubkey);
+    out->validator_index = UINT32_MAX; /* no set here */
+    return 0;
+}
+
+int kumo_consensus_evidence_decode_verify(kumo_bytes_t in,
+                                          const kumo_consensus_valset_t *vs,
+                                          const char *chain_id,
+                                          kumo_consensus_evidence_t *out,
+                                          kumo_err_ctx_t *err)
+{
+    KUMO_GUARD(kumo_consensus_evidence_decode(in, out, err));
+    KUMO_GUARD(kumo_consensus_msg_verify(&out->vote_a, vs, chain_id, err));
+    KUMO_GUARD(kumo_consensus_msg_verify(&out->vote_b, vs, chain_id, err));
+    int32_t index = kumo_consensus_valset_find(vs, out->vote_a.pubkey);
     KUMO_ASSERT(index >= 0); /* verify checked membership */
     out->validator_index = (uint32_t)index;
     return 0;

@@ -50,6 +50,12 @@
 /* Entries in genesis lists. */
 #define KUMO_GENESIS_ACCOUNT_COUNT_MAX   100000u
 #define KUMO_GENESIS_VALIDATOR_COUNT_MAX 256u
+/* Validators a block's last-commit signer list names: one validator set, which genesis
+ * bounds (and consensus bounds lower). */
+#define KUMO_BLOCK_SIGNER_COUNT_MAX KUMO_GENESIS_VALIDATOR_COUNT_MAX
+/* Duplicate-vote evidence items one block carries: a few equivocators per block is already an
+ * attack; the rest wait for the next blocks. */
+#define KUMO_BLOCK_EVIDENCE_COUNT_MAX 32u
 /* JSON nesting: input never drives unbounded recursion. */
 #define KUMO_JSON_DEPTH_MAX 32u
 /* A state object's stored bytes (a deployment with all groups is the largest). */

@@ -43,6 +43,7 @@ struct kumo_node_block {
     const Kumo__Commit *last_commit; /* borrowed: from recv or the caller of build */
     const kumo_bytes_t *evidence;    /* borrowed items */
     size_t evidence_count;
+    kumo_node_block_info_t info; /* what consensus says about the block, for the chain */
     uint64_t t0_us;
     uint64_t bytes_max; /* of the txs: params max_block_bytes, or less (extra) */
     bool store_open;
@@ -436,9 +437,17 @@ static int block_records_put(node_block_t *b, kumo_err_ctx_t *err)
     return 0;
 }
 
-/* Applies the laid-out txs and encodes results and block. */
+/* Applies the laid-out txs with the block's consensus facts and encodes results and block. */
 static int block_apply(node_block_t *b, kumo_err_ctx_t *err)
 {
+    const kumo_node_block_facts_t facts = {
+        .height = b->height,
+        .proposer_addr = kumo_bytes_make(b->proposer, KUMO_ADDRESS_BYTES),
+        .last_commit = b->last_commit,
+        .evidence = b->evidence,
+        .evidence_count = b->evidence_count,
+    };
+    KUMO_GUARD(kumo_node_block_info_derive(b->node, &b->kv, &facts, &b->info, err));
     kumo_chain_block_in_t in = {
         .chain_id = b->node->cfg.chain_id,
         .height = b->height,
@@ -446,6 +455,11 @@ static int block_apply(node_block_t *b, kumo_err_ctx_t *err)
         .txs = b->txs,
         .tx_count = b->tx_count,
         .prepared = b->prepared,
+        .proposer = b->info.has_proposer ? b->info.proposer : NULL,
+        .last_commit_signers = b->info.signer_count > 0 ? b->info.signers : NULL,
+        .last_commit_signer_count = b->info.signer_count,
+        .evidence = b->info.evidence_count > 0 ? b->info.evidence : NULL,
+        .evidence_count = b->info.evidence_count,
     };
     KUMO_GUARD(kumo_chain_block_apply(&b->kv, &in, &b->out, err));
     b->out_valid = true;

@@ -842,26 +842,8 @@ static void cons_status_cb(evutil_socket_t fd, short what, void *arg)
 
 static int cons_valset_load(node_cons_t *nc, kumo_err_ctx_t *err)
 {
-    Kumo__Genesis *g = NULL;
-    KUMO_GUARD(kumo_node_genesis_load(nc->node->cfg.home, &g, err));
-    uint8_t(*keys)[KUMO_CRYPTO_PUBKEY_BYTES] = kumo_calloc(g->n_validators + 1u, sizeof(*keys));
-    uint64_t *powers = kumo_calloc(g->n_validators + 1u, sizeof(*powers));
-    int rc = keys != NULL && powers != NULL ? 0 : kumo_err_set(err, KUMO_ENOMEM, "validators");
-    for (size_t i = 0; rc == 0 && i < g->n_validators; i++) {
-        const Kumo__Validator *v = g->validators[i];
-        KUMO_ASSERT(v->pubkey.len == KUMO_CRYPTO_PUBKEY_BYTES); /* genesis was validated */
-        memcpy(keys[i], v->pubkey.data, KUMO_CRYPTO_PUBKEY_BYTES);
-        powers[i] = v->power;
-    }
-    if (rc == 0) {
-        rc = kumo_consensus_valset_init(&nc->genesis_vs,
-                                        (const uint8_t(*)[KUMO_CRYPTO_PUBKEY_BYTES])keys, powers,
-                                        (uint32_t)g->n_validators, err);
-    }
-    kumo_free(keys);
-    kumo_free(powers);
-    kumo_codec_free(&g->base);
-    KUMO_GUARD(rc);
+    KUMO_GUARD(kumo_node_valset_get(nc->node, &nc->node->head_kv, 1, &nc->genesis_vs, err));
+    KUMO_ENSURE(nc->genesis_vs.count > 0, err, KUMO_EEMPTY, "genesis has no validators");
     for (uint32_t i = 0; i < nc->genesis_vs.count; i++) {
         kumo_tls_node_id(nc->genesis_vs.v[i].pubkey, nc->node_ids[i]);
     }

@@ -199,6 +199,27 @@ KUMO_MUST_USE int kumo_node_results_get(kumo_store_read_t *read,
                                         uint64_t height,
                                         kumo_buf_t *out,
                                         kumo_err_ctx_t *err);
+/* What consensus says about a block, as block execution hands it to the chain (docs/design.md,
+ * "The block API"): the proposer's consensus key, height - 1's validators with their power and
+ * whether each signed the block's last commit (none without a last commit), and the evidence
+ * decoded. */
+typedef struct kumo_node_block_info {
+    bool has_proposer; /* the header's proposer address is in the height's validator set */
+    uint8_t proposer[KUMO_CRYPTO_PUBKEY_BYTES];
+    kumo_chain_commit_signer_t signers[KUMO_BLOCK_SIGNER_COUNT_MAX];
+    size_t signer_count;
+    kumo_chain_evidence_t evidence[KUMO_BLOCK_EVIDENCE_COUNT_MAX];
+    size_t evidence_count;
+} kumo_node_block_info_t;
+
+/* The info of a committed block, with the state snapshot state_kv (kumo_node_read_begin) for
+ * the validator sets. KUMO_EDECODE / KUMO_EINVAL / KUMO_ELIMIT for a block whose header,
+ * commit or evidence do not fit (never for one this node committed). Any thread. */
+KUMO_MUST_USE int kumo_node_block_info_get(const kumo_node_t *node,
+                                           const kumo_kv_t *state_kv,
+                                           const Kumo__Block *blk,
+                                           kumo_node_block_info_t *out,
+                                           kumo_err_ctx_t *err);
 /* Where a committed tx is; KUMO_ENOTFOUND if not committed. */
 KUMO_MUST_USE int kumo_node_tx_locate(kumo_store_read_t *read,
                                       const uint8_t hash[KUMO_CHAIN_HASH_BYTES],

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "consensus/consensus.h"
 #include "keyring/keyring.h"
 #include "log/log.h"
 #include "node/mempool.h"
@@ -69,6 +70,9 @@ struct kumo_node {
      * (SHA-256 of the encoded Block) of the head block, and the hook that gossips every tx
      * the mempool accepts. */
     uint32_t genesis_validator_count;
+    /* Genesis's validator set (empty for a genesis without validators): kumo_node_valset_get
+     * answers from it. */
+    kumo_consensus_valset_t valset;
     uint8_t last_value_id[KUMO_CHAIN_HASH_BYTES];
     void (*tx_gossip)(void *ctx, kumo_bytes_t tx);
     void *tx_gossip_ctx;
@@ -115,7 +119,33 @@ KUMO_MUST_USE int kumo_node_state_count(const kumo_kv_t *kv,
 void kumo_node_listeners_call(kumo_node_t *node, uint64_t height);
 
 /* Evidence items a block may carry. */
-#define KUMO_NODE_BLOCK_EVIDENCE_MAX 32u
+#define KUMO_NODE_BLOCK_EVIDENCE_MAX KUMO_BLOCK_EVIDENCE_COUNT_MAX
+
+/* The validator set of height (> 0) as of the state kv (an open store block or a snapshot):
+ * the one set consensus, commits and the block API use. Today every height has genesis's. */
+KUMO_MUST_USE int kumo_node_valset_get(const kumo_node_t *node,
+                                       const kumo_kv_t *kv,
+                                       uint64_t height,
+                                       kumo_consensus_valset_t *out,
+                                       kumo_err_ctx_t *err);
+
+/* A block's consensus facts as its header, last commit and evidence give them (borrowed). */
+typedef struct kumo_node_block_facts {
+    uint64_t height;
+    kumo_bytes_t proposer_addr;
+    const Kumo__Commit *last_commit; /* NULL: none */
+    const kumo_bytes_t *evidence;
+    size_t evidence_count;
+} kumo_node_block_facts_t;
+
+/* Derives the block info from facts (blockinfo.c): what block execution gives the chain and
+ * what kumo_node_block_info_get shows. KUMO_EINVAL for a last commit of another height or
+ * naming a validator outside the set, KUMO_ELIMIT / KUMO_EDECODE for evidence. */
+KUMO_MUST_USE int kumo_node_block_info_derive(const kumo_node_t *node,
+                                              const kumo_kv_t *kv,
+                                              const kumo_node_block_facts_t *facts,
+                                              kumo_node_block_info_t *out,
+                                              kumo_err_ctx_t *err);
 
 /* A block being built or executed: the store block is open (one at a time) until it is
  * finished (committed) or discarded. */

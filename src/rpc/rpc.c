@@ -266,7 +266,54 @@ static void handle_tx_get(kumo_rpc_t *rpc, struct evhttp_request *hreq, const ku
     }
 }
 
-static json_t *block_json(const Kumo__Block *block, const Kumo__BlockResults *res)
+/* A validator's consensus key and its address, both hex. */
+static json_t *validator_json(const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES])
+{
+    uint8_t addr[KUMO_ADDRESS_BYTES];
+    kumo_crypto_address_from_pubkey(pubkey, addr);
+    json_t *o = json_object();
+    if (o != NULL) {
+        json_object_set_new(o, "address", hex_json(addr, sizeof(addr)));
+        json_object_set_new(o, "pubkey", hex_json(pubkey, KUMO_CRYPTO_PUBKEY_BYTES));
+    }
+    return o;
+}
+
+/* The block API's consensus facts (docs/api.md): the proposer, the last commit's signers and
+ * the evidence decoded. info NULL (the block did not give them): nulls. */
+static void block_info_json(json_t *o, const Kumo__Block *block, const kumo_node_block_info_t *info)
+{
+    json_t *proposer = info != NULL && info->has_proposer ? validator_json(info->proposer) : NULL;
+    json_t *signers = info != NULL ? json_array() : NULL;
+    for (size_t i = 0; signers != NULL && i < info->signer_count; i++) {
+        json_t *so = validator_json(info->signers[i].pubkey);
+        if (so != NULL && json_array_append_new(signers, so) == 0) {
+            json_object_set_new(so, "power", json_integer((json_int_t)info->signers[i].power));
+            json_object_set_new(so, "signed", json_boolean(info->signers[i].signed_block));
+        }
+    }
+    json_t *ev = info != NULL ? json_array() : NULL;
+    for (size_t i = 0; ev != NULL && i < info->evidence_count; i++) {
+        json_t *eo = validator_json(info->evidence[i].pubkey);
+        char text[1024]; /* evidence (decoded above) is two votes: under 300 bytes */
+        if (eo == NULL || json_array_append_new(ev, eo) != 0) {
+            continue;
+        }
+        json_object_set_new(eo, "height", json_integer((json_int_t)info->evidence[i].height));
+        json_object_set_new(eo, "round", json_integer((json_int_t)info->evidence[i].round));
+        if (kumo_codec_hex_encode(kumo_bytes_make(block->evidence[i].data, block->evidence[i].len),
+                                  text, sizeof(text)) == 0) {
+            json_object_set_new(eo, "bytes", json_string(text));
+        }
+    }
+    json_object_set_new(o, "proposer", proposer != NULL ? proposer : json_null());
+    json_object_set_new(o, "last_commit_signers", signers != NULL ? signers : json_null());
+    json_object_set_new(o, "evidence", ev != NULL ? ev : json_null());
+}
+
+static json_t *block_json(const Kumo__Block *block,
+                          const Kumo__BlockResults *res,
+                          const kumo_node_block_info_t *info)
 {
     json_t *o = json_object();
     json_t *txs = json_array();
@@ -297,19 +344,13 @@ static json_t *block_json(const Kumo__Block *block, const Kumo__BlockResults *re
                                               : json_null());
     json_object_set_new(o, "txs", txs);
     json_object_set_new(o, "results", results);
+    /* Block-level results (validator set updates reported by the chain at the end of the
+     * block) go here, next to the tx results, once the stored results carry them. */
     json_object_set_new(o, "last_commit",
                         block->last_commit != NULL
                             ? kumo_codec_json_from_message(&block->last_commit->base)
                             : json_null());
-    json_t *ev = json_array();
-    for (size_t i = 0; ev != NULL && i < block->n_evidence; i++) {
-        char text[1024]; /* evidence is two votes: under 300 bytes */
-        if (kumo_codec_hex_encode(kumo_bytes_make(block->evidence[i].data, block->evidence[i].len),
-                                  text, sizeof(text)) == 0) {
-            (void)json_array_append_new(ev, json_string(text));
-        }
-    }
-    json_object_set_new(o, "evidence", ev != NULL ? ev : json_null());
+    block_info_json(o, block, info);
     return o;
 
 out_fail:
@@ -340,6 +381,7 @@ handle_block_get(kumo_rpc_t *rpc, struct evhttp_request *hreq, const kumo_rpc_re
     kumo_buf_init(&buf, RPC_RESULTS_BYTES_MAX);
     ProtobufCMessage *block = NULL;
     const Kumo__BlockResults *res = NULL;
+    kumo_node_block_info_t *info = NULL; /* ~14 KiB: not on the stack */
     if (height == 0) {
         rc = kumo_err_set(&err, KUMO_ENOTFOUND, "no block committed yet");
         goto out_read;
@@ -349,7 +391,16 @@ handle_block_get(kumo_rpc_t *rpc, struct evhttp_request *hreq, const kumo_rpc_re
         kumo_codec_unpack(&kumo__block__descriptor, kumo_buf_bytes(&buf), buf.len, &block, &err),
         rc, out_read);
     KUMO_GUARD_GOTO(kumo_rpc_results_get(rpc, read, height, &res, &err), rc, out_block);
-    kumo_rpc_reply_json(hreq, 200, block_json((const Kumo__Block *)block, res));
+    info = kumo_calloc(1, sizeof(*info));
+    if (info != NULL &&
+        kumo_node_block_info_get(rpc->node, &kv, (const Kumo__Block *)block, info, &err) < 0) {
+        KUMO_LOG_WARN("rpc", "block_info_failed", "height=%" PRIu64 " detail=\"%s\"", height,
+                      err.detail);
+        kumo_free(info);
+        info = NULL;
+    }
+    kumo_rpc_reply_json(hreq, 200, block_json((const Kumo__Block *)block, res, info));
+    kumo_free(info);
 out_block:
     kumo_codec_free(block);
 out_read:

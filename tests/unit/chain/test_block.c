@@ -4,7 +4,8 @@
  * chain id, replay, wrong sequence, low fee, unfunded fee, no msgs, unknown msg, facilitator
  * msg from a non-operator, size limit at MAX and MAX+1, bad pubkey size) gets its own code and
  * leaves the state and the app hash exactly as an empty block would; a failing msg rolls back
- * but keeps the fee and sequence; oversize blocks are refused; app hashes are deterministic.
+ * but keeps the fee and sequence; oversize blocks are refused; app hashes are deterministic;
+ * the proposer, last-commit signers and evidence reach the chain, checked at MAX and MAX+1.
  * Runs on a real LMDB store.
  */
 #include "unit/chain/chain_fixture.h"
@@ -371,6 +372,95 @@ static void test_app_hash_is_deterministic_and_content_bound(void **state)
     fx_close(&b);
 }
 
+/* ---- the consensus inputs of a block ---- */
+
+static kumo_chain_commit_signer_t cs_signers[KUMO_BLOCK_SIGNER_COUNT_MAX + 1u];
+static kumo_chain_evidence_t cs_evidence[KUMO_BLOCK_EVIDENCE_COUNT_MAX + 1u];
+
+/* Fills the signer and evidence tables with valid items (one more than each limit). */
+static void cs_fill(void)
+{
+    for (size_t i = 0; i <= KUMO_BLOCK_SIGNER_COUNT_MAX; i++) {
+        memset(cs_signers[i].pubkey, (int)(i & 0xffu), KUMO_CRYPTO_PUBKEY_BYTES);
+        cs_signers[i].power = i + 1u;
+        cs_signers[i].signed_block = i % 2u == 0;
+    }
+    for (size_t i = 0; i <= KUMO_BLOCK_EVIDENCE_COUNT_MAX; i++) {
+        memset(cs_evidence[i].pubkey, (int)(i + 1u), KUMO_CRYPTO_PUBKEY_BYTES);
+        cs_evidence[i].height = 0;
+        cs_evidence[i].round = (uint32_t)i;
+    }
+}
+
+typedef struct cs_case {
+    const char *name;
+    size_t signer_count;
+    size_t evidence_count;
+    int corrupt; /* 0 none, 1: a signer of power 0, 2: evidence of the block's own height */
+    int want;
+} cs_case_t;
+
+static const cs_case_t cs_cases[] = {
+    {"none", 0, 0, 0, 0},
+    {"signers and evidence at max", KUMO_BLOCK_SIGNER_COUNT_MAX, KUMO_BLOCK_EVIDENCE_COUNT_MAX, 0,
+     0},
+    {"signers over max", KUMO_BLOCK_SIGNER_COUNT_MAX + 1u, 0, 0, KUMO_ELIMIT},
+    {"evidence over max", 4, KUMO_BLOCK_EVIDENCE_COUNT_MAX + 1u, 0, KUMO_ELIMIT},
+    {"signer without power", 4, 1, 1, KUMO_EINVAL},
+    {"evidence of the block's height", 4, 1, 2, KUMO_EINVAL},
+};
+
+/* The chain takes the proposer, the last-commit signers and the evidence with every block and
+ * checks them before any write: within the limits a block applies (these inputs do not move
+ * state by themselves: the app hash is an empty block's), over them it is refused with its
+ * own code and nothing changes. */
+static void test_block_consensus_inputs(void **state)
+{
+    (void)state;
+    cs_fill();
+    for (size_t c = 0; c < sizeof(cs_cases) / sizeof(cs_cases[0]); c++) {
+        const cs_case_t *tc = &cs_cases[c];
+        chain_fx_t fx;
+        fx_open(&fx, NULL);
+        /* What an empty block gives on the same state. */
+        kumo_chain_block_in_t in = {
+            .chain_id = FX_CHAIN_ID,
+            .height = 1,
+            .prev_app_hash = fx.app_hash,
+        };
+        kumo_chain_block_out_t out;
+        assert_int_equal(kumo_chain_block_apply(&fx.ts.kv, &in, &out, NULL), 0);
+        uint8_t empty_hash[KUMO_CHAIN_HASH_BYTES];
+        memcpy(empty_hash, out.app_hash, sizeof(empty_hash));
+        kumo_chain_block_out_free(&out);
+        cs_signers[0].power = tc->corrupt == 1 ? 0u : 1u;
+        cs_evidence[0].height = tc->corrupt == 2 ? 1u : 0u;
+        in.proposer = fx.keys[0].pubkey;
+        in.last_commit_signers = tc->signer_count > 0 ? cs_signers : NULL;
+        in.last_commit_signer_count = tc->signer_count;
+        in.evidence = tc->evidence_count > 0 ? cs_evidence : NULL;
+        in.evidence_count = tc->evidence_count;
+        kumo_err_ctx_t err = {0};
+        int rc = kumo_chain_block_apply(&fx.ts.kv, &in, &out, &err);
+        if (rc != tc->want) {
+            fail_msg("%s: got %s (%s), want %s", tc->name, kumo_err_name(rc), err.detail,
+                     kumo_err_name(tc->want));
+        }
+        if (rc == 0) {
+            assert_memory_equal(out.app_hash, empty_hash, KUMO_CHAIN_HASH_BYTES);
+            kumo_chain_block_out_free(&out);
+        }
+        /* Refused or not, nothing else was written: an empty block still gives its hash. */
+        in.last_commit_signer_count = 0;
+        in.evidence_count = 0;
+        assert_int_equal(kumo_chain_block_apply(&fx.ts.kv, &in, &out, NULL), 0);
+        assert_memory_equal(out.app_hash, empty_hash, KUMO_CHAIN_HASH_BYTES);
+        kumo_chain_block_out_free(&out);
+        fx_close(&fx);
+    }
+    cs_signers[0].power = 1;
+}
+
 static void test_tx_decode_round_trip_and_signature(void **state)
 {
     (void)state;
@@ -403,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_block_over_max_bytes_is_refused),
         cmocka_unit_test(test_app_hash_is_deterministic_and_content_bound),
         cmocka_unit_test(test_tx_decode_round_trip_and_signature),
+        cmocka_unit_test(test_block_consensus_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
  * restarting them resumes it, a validator whose store was wiped block-syncs back, and
  * validators restarted never sign twice (no duplicate vote is seen), and a validator built to
  * equivocate (test hooks) is caught: its duplicate vote ends up as evidence in a block; a
+ * block's JSON shows its proposer, last-commit signers and decoded evidence; a
  * non-validator peer sending a signed vote, garbage or a malformed proposal part on the
  * consensus channel is dropped. Proposals travel in 256-byte parts here (test hooks).
  *
@@ -49,11 +50,60 @@ static tn_t g;
 
 static const uint32_t tn_all = (1u << TN_NODES) - 1u;
 
+/* True when the array of validators (objects with "pubkey") names pubkey. */
+static bool tn_names(const json_t *validators, const char *pubkey)
+{
+    for (size_t i = 0; i < json_array_size(validators); i++) {
+        const char *pk =
+            json_string_value(json_object_get(json_array_get(validators, i), "pubkey"));
+        if (pk != NULL && strcmp(pk, pubkey) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The block API on a committed block: the proposer is one of the validators, every validator
+ * of the previous height is listed with its power and whether it signed (+2/3 did), and
+ * evidence is a list. Height 1 has no last commit: no signers. */
+static void tn_block_consensus_fields_check(uint32_t node, uint64_t height)
+{
+    char path[64];
+    (void)snprintf(path, sizeof(path), "/blocks/%" PRIu64, height);
+    json_t *b = kumo_test_net_get(&g.net, node, path);
+    assert_non_null(b);
+    const json_t *signers = json_object_get(b, "last_commit_signers");
+    assert_true(json_is_array(signers));
+    assert_true(json_is_array(json_object_get(b, "evidence")));
+    const char *proposer =
+        json_string_value(json_object_get(json_object_get(b, "proposer"), "pubkey"));
+    assert_non_null(proposer);
+    assert_int_equal(strlen(proposer), 2u * KUMO_CRYPTO_PUBKEY_BYTES);
+    if (height == 1) {
+        assert_int_equal(json_array_size(signers), 0);
+        json_decref(b);
+        return;
+    }
+    assert_int_equal(json_array_size(signers), TN_NODES);
+    assert_true(tn_names(signers, proposer));
+    size_t signed_count = 0;
+    for (size_t i = 0; i < json_array_size(signers); i++) {
+        const json_t *si = json_array_get(signers, i);
+        assert_true(json_integer_value(json_object_get(si, "power")) > 0);
+        signed_count += json_is_true(json_object_get(si, "signed")) ? 1u : 0u;
+    }
+    assert_true(signed_count * 3u > TN_NODES * 2u);
+    json_decref(b);
+}
+
 static void test_blocks_agree(void **state)
 {
     (void)state;
     kumo_test_net_wait_height(&g.net, tn_all, 4);
     kumo_test_net_blocks_agree(&g.net, tn_all, 1, 4);
+    for (uint64_t h = 1; h <= 4; h++) {
+        tn_block_consensus_fields_check(0, h);
+    }
 }
 
 static void test_one_down_continues(void **state)
@@ -154,6 +204,30 @@ static uint64_t tn_evidence_height(uint32_t node, uint64_t from, uint64_t to)
     return 0;
 }
 
+/* The evidence of the block at height, decoded on every node: a validator of the set (the
+ * signers list names it), of an earlier height, with the encoded item beside it. */
+static void tn_evidence_decoded_check(uint64_t height)
+{
+    char path[64];
+    (void)snprintf(path, sizeof(path), "/blocks/%" PRIu64, height);
+    for (uint32_t n = 0; n < TN_NODES; n++) {
+        json_t *b = kumo_test_net_get(&g.net, n, path);
+        const json_t *ev = json_object_get(b, "evidence");
+        assert_true(json_array_size(ev) > 0);
+        for (size_t i = 0; i < json_array_size(ev); i++) {
+            const json_t *e = json_array_get(ev, i);
+            const char *pk = json_string_value(json_object_get(e, "pubkey"));
+            assert_non_null(pk);
+            assert_true(tn_names(json_object_get(b, "last_commit_signers"), pk));
+            assert_true((uint64_t)json_integer_value(json_object_get(e, "height")) < height);
+            assert_true(json_is_integer(json_object_get(e, "round")));
+            assert_int_equal(strlen(json_string_value(json_object_get(e, "bytes"))),
+                             2u * KUMO_CONSENSUS_EVIDENCE_BYTES);
+        }
+        json_decref(b);
+    }
+}
+
 /* A validator that prevotes both a value and nil: the others see the duplicate vote, gossip
  * the evidence and a proposer puts it in a block; the chain goes on. */
 static void test_equivocator_evidence_in_block(void **state)
@@ -184,6 +258,7 @@ static void test_equivocator_evidence_in_block(void **state)
     }
     kumo_test_net_wait_height(&g.net, tn_all, (int64_t)found + 2);
     kumo_test_net_blocks_agree(&g.net, tn_all, (uint64_t)from, found + 2u);
+    tn_evidence_decoded_check(found);
     /* Back to an honest node3 for whatever runs next. */
     kumo_test_net_kill9(&g.net, 3);
     assert_int_equal(kumo_test_net_restart(&g.net), 0);

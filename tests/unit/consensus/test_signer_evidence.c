@@ -163,6 +163,24 @@ static void test_evidence(void **state)
                      0);
     assert_int_equal(out.validator_index,
                      (uint32_t)kumo_consensus_valset_find(&vs, keys[2].pubkey));
+    /* Decoding alone gives the same votes (a decided block's evidence: who, height, round),
+     * and a forged signature is no decode error. */
+    kumo_consensus_evidence_t plain;
+    assert_int_equal(kumo_consensus_evidence_decode(kumo_bytes_make(e1, sizeof(e1)), &plain, NULL),
+                     0);
+    assert_memory_equal(plain.vote_a.pubkey, keys[2].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+    assert_int_equal(plain.vote_a.height, 9);
+    assert_int_equal(plain.vote_a.round, 1);
+    assert_int_equal(plain.validator_index, UINT32_MAX);
+    uint8_t forged_enc[KUMO_CONSENSUS_EVIDENCE_BYTES];
+    memcpy(forged_enc, e1, sizeof(forged_enc));
+    forged_enc[sizeof(forged_enc) - 1] ^= 1;
+    assert_int_equal(kumo_consensus_evidence_decode(kumo_bytes_make(forged_enc, sizeof(forged_enc)),
+                                                    &plain, NULL),
+                     0);
+    assert_int_equal(
+        kumo_consensus_evidence_decode(kumo_bytes_make(e1, sizeof(e1) - 1), &plain, NULL),
+        KUMO_EDECODE);
     /* Every way it is not evidence. */
     assert_int_equal(evidence_try(a, a), KUMO_EINVAL); /* same value */
     assert_int_equal(evidence_try(a, vote(2, KUMO_CONSENSUS_MSG_PRECOMMIT, 9, 1, 0)), KUMO_EINVAL);
