@@ -264,6 +264,9 @@ void cli_json_print(const json_t *json, FILE *out);
 const char *cli_json_str(const json_t *obj, const char *key);
 /* A uint64 member (decimal string or integer); 0 if absent or malformed. */
 uint64_t cli_json_u64(const json_t *obj, const char *key);
+/* Why and when an object of the node's JSON ended: "tenant at 61" from its close_reason
+ * ("CLOSE_REASON_TENANT") and the height member height_key; "-" when it has no reason. */
+void cli_end_format(const json_t *obj, const char *height_key, char *out, size_t out_cap);
 
 /* ---- node client (cli_client.c) ---- */
 

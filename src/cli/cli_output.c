@@ -253,6 +253,26 @@ const char *cli_json_str(const json_t *obj, const char *key)
     return s != NULL ? s : "";
 }
 
+void cli_end_format(const json_t *obj, const char *height_key, char *out, size_t out_cap)
+{
+    static const char prefix[] = "CLOSE_REASON_";
+    const char *r = cli_json_str(obj, "close_reason");
+    if (strncmp(r, prefix, sizeof(prefix) - 1) == 0) {
+        r += sizeof(prefix) - 1;
+    }
+    if (r[0] == '\0' || strcmp(r, "NONE") == 0) {
+        (void)snprintf(out, out_cap, "-");
+        return;
+    }
+    char low[64];
+    size_t i = 0;
+    for (; r[i] != '\0' && i + 1 < sizeof(low); i++) {
+        low[i] = (r[i] >= 'A' && r[i] <= 'Z') ? (char)(r[i] - 'A' + 'a') : r[i];
+    }
+    low[i] = '\0';
+    (void)snprintf(out, out_cap, "%s at %" PRIu64, low, cli_json_u64(obj, height_key));
+}
+
 uint64_t cli_json_u64(const json_t *obj, const char *key)
 {
     const json_t *v = json_object_get(obj, key);

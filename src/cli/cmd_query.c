@@ -112,6 +112,7 @@ static void q_deployment_row(const json_t *it, cli_row_t *row)
     q_amount_cell(it, "total_paid", row[3]);
     (void)snprintf(row[4], CLI_TABLE_CELL_BYTES, "%" PRIu64, cli_json_u64(it, "group_count"));
     (void)snprintf(row[5], CLI_TABLE_CELL_BYTES, "%" PRIu64, cli_json_u64(it, "created_height"));
+    cli_end_format(it, "closing_height", row[6], CLI_TABLE_CELL_BYTES);
 }
 
 static void q_group_row(const json_t *it, cli_row_t *row)
@@ -124,6 +125,7 @@ static void q_group_row(const json_t *it, cli_row_t *row)
     q_state_cell(it, "GROUP_", row[3]);
     const char *prov = cli_json_str(it, "lease_provider");
     (void)snprintf(row[4], CLI_TABLE_CELL_BYTES, "%s", prov[0] != '\0' ? prov : "-");
+    cli_end_format(it, "closed_height", row[5], CLI_TABLE_CELL_BYTES);
 }
 
 static void q_order_row(const json_t *it, cli_row_t *row)
@@ -134,6 +136,7 @@ static void q_order_row(const json_t *it, cli_row_t *row)
     q_resources_cell(json_object_get(it, "resources"), row[3]);
     q_amount_cell(it, "price_total", row[4]);
     (void)snprintf(row[5], CLI_TABLE_CELL_BYTES, "%" PRIu64, cli_json_u64(it, "bid_count"));
+    cli_end_format(it, "closed_height", row[6], CLI_TABLE_CELL_BYTES);
 }
 
 static void q_fulfillment_row(const json_t *it, cli_row_t *row)
@@ -153,6 +156,10 @@ static void q_lease_row(const json_t *it, cli_row_t *row)
     q_amount_cell(it, "total_paid", row[3]);
     (void)snprintf(row[4], CLI_TABLE_CELL_BYTES, "%" PRIu64,
                    cli_json_u64(it, "last_confirmed_height"));
+    /* A closing lease has its reason but no end yet: it ends when released. */
+    const char *height_key =
+        strcmp(cli_json_str(it, "state"), "LEASE_CLOSING") == 0 ? "closing_height" : "ended_height";
+    cli_end_format(it, height_key, row[5], CLI_TABLE_CELL_BYTES);
 }
 
 static void q_validator_row(const json_t *it, cli_row_t *row)
@@ -170,17 +177,21 @@ static const q_kind_t q_providers = {"/providers",
 static const q_kind_t q_deployments = {
     "/deployments",
     "DEPLOYMENT_",
-    {"DEPLOYMENT", "STATE", "ESCROW", "PAID", "GROUPS", "CREATED AT"},
-    6,
+    {"DEPLOYMENT", "STATE", "ESCROW", "PAID", "GROUPS", "CREATED AT", "ENDED (why at)"},
+    7,
     q_deployment_row};
 static const q_kind_t q_groups = {
-    "/groups", "GROUP_", {"GROUP", "NAME", "REGION", "STATE", "LEASED TO"}, 5, q_group_row};
+    "/groups",
+    "GROUP_",
+    {"GROUP", "NAME", "REGION", "STATE", "LEASED TO", "CLOSED (why at)"},
+    6,
+    q_group_row};
 static const q_kind_t q_orders = {"/orders",
                                   "ORDER_",
                                   {"ORDER", "STATE", "REGION",
                                    "RESOURCES (count x unit @ max price/unit/block)",
-                                   "MAX PRICE/BLOCK", "BIDS"},
-                                  6,
+                                   "MAX PRICE/BLOCK", "BIDS", "CLOSED (why at)"},
+                                  7,
                                   q_order_row};
 static const q_kind_t q_fulfillments = {
     "/fulfillments",
@@ -191,8 +202,8 @@ static const q_kind_t q_fulfillments = {
 static const q_kind_t q_leases = {
     "/leases",
     "LEASE_",
-    {"LEASE (order/provider)", "STATE", "PRICE/BLOCK", "PAID", "CONFIRMED AT"},
-    5,
+    {"LEASE (order/provider)", "STATE", "PRICE/BLOCK", "PAID", "CONFIRMED AT", "ENDED (why at)"},
+    6,
     q_lease_row};
 static const q_kind_t q_validators = {
     "/validators", NULL, {"ADDRESS", "POWER", "MONIKER"}, 3, q_validator_row};

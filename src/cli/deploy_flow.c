@@ -113,6 +113,17 @@ static uint64_t ev_attr_u64(const json_t *ev, const char *key)
     return cli_u64_parse(ev_attr(ev, key), key, &v, NULL) == 0 ? v : 0;
 }
 
+/* " (reason: tenant)" when the event carries a reason, else "". */
+static const char *ev_reason(const json_t *ev, char *buf, size_t cap)
+{
+    const char *r = ev_attr(ev, "reason");
+    if (r[0] == '\0') {
+        return "";
+    }
+    (void)snprintf(buf, cap, " (reason: %s)", r);
+    return buf;
+}
+
 /* The parts of an event id "owner/dseq[/gseq/oseq[/provider]]" of this deployment: how many
  * parts after owner/dseq (0, 1 for a group, 3 for a bid or lease), or -1 for another
  * deployment's. */
@@ -177,6 +188,7 @@ static void ev_bid(deploy_flow_t *f,
                    uint32_t oseq,
                    const char *provider)
 {
+    char why[96];
     if (strcmp(type, "fulfillment.created") == 0) {
         fprintf(f->out,
                 "[height %" PRIu64 "] bid from %s on %s/%" PRIu32 ": %" PRIu64 " ukumo/block\n",
@@ -185,8 +197,9 @@ static void ev_bid(deploy_flow_t *f,
         ev_lease_created(f, ev, gseq, oseq, provider);
     } else if (strcmp(type, "lease.closed") == 0) {
         fprintf(f->out,
-                "[height %" PRIu64 "] lease %s at %s closed (collateral to you: %s ukumo)\n",
-                f->height, group_name(f, gseq), provider, ev_attr(ev, "collateral_to_tenant"));
+                "[height %" PRIu64 "] lease %s at %s closed (collateral to you: %s ukumo)%s\n",
+                f->height, group_name(f, gseq), provider, ev_attr(ev, "collateral_to_tenant"),
+                ev_reason(ev, why, sizeof(why)));
     } else if (strcmp(type, "lease.refused") == 0) {
         fprintf(f->out,
                 "[height %" PRIu64 "] lease %s at %s refused your manifest (%s: %s): fix it and "
@@ -197,8 +210,8 @@ static void ev_bid(deploy_flow_t *f,
             f->groups[gseq].leased = false;
         }
     } else if (strcmp(type, "lease.paid") != 0 && strcmp(type, "lease.confirmed") != 0) {
-        fprintf(f->out, "[height %" PRIu64 "] %s: lease %s at %s\n", f->height, type,
-                group_name(f, gseq), provider);
+        fprintf(f->out, "[height %" PRIu64 "] %s: lease %s at %s%s\n", f->height, type,
+                group_name(f, gseq), provider, ev_reason(ev, why, sizeof(why)));
         if (strcmp(type, "lease.stale") == 0 && gseq < f->group_count &&
             strcmp(f->groups[gseq].provider, provider) == 0) {
             f->groups[gseq].leased = false;
@@ -220,8 +233,9 @@ ev_order(deploy_flow_t *f, const char *type, const json_t *ev, uint32_t gseq, ui
             f->groups[gseq].oseq = oseq;
         }
     } else if (strcmp(type, "order.matched") != 0) {
-        fprintf(f->out, "[height %" PRIu64 "] %s: order %s/%" PRIu32 "\n", f->height, type,
-                group_name(f, gseq), oseq);
+        char why[96];
+        fprintf(f->out, "[height %" PRIu64 "] %s: order %s/%" PRIu32 "%s\n", f->height, type,
+                group_name(f, gseq), oseq, ev_reason(ev, why, sizeof(why)));
     }
 }
 
@@ -237,8 +251,9 @@ static void ev_deployment(deploy_flow_t *f, const char *type, const json_t *ev)
         f->refund_ukumo = ev_attr_u64(ev, "refund");
         fprintf(f->out,
                 "[height %" PRIu64 "] deployment %" PRIu64
-                " closed: %s ukumo back to you, %s ukumo paid\n",
-                f->height, f->dseq, ev_attr(ev, "refund"), ev_attr(ev, "total_paid"));
+                " closed: %s ukumo back to you, %s ukumo paid (reason: %s)\n",
+                f->height, f->dseq, ev_attr(ev, "refund"), ev_attr(ev, "total_paid"),
+                ev_attr(ev, "reason"));
     } else if (strcmp(type, "deployment.updated") == 0) {
         return; /* printed from the tx's answer */
     } else {
@@ -275,8 +290,9 @@ static void ev_handle(deploy_flow_t *f, const json_t *ev)
     } else if (parts == 3) {
         ev_order(f, type, ev, gseq, oseq);
     } else if (parts == 1 && strcmp(type, "group.created") != 0) {
-        fprintf(f->out, "[height %" PRIu64 "] %s: group %s\n", f->height, type,
-                group_name(f, gseq));
+        char why[96];
+        fprintf(f->out, "[height %" PRIu64 "] %s: group %s%s\n", f->height, type,
+                group_name(f, gseq), ev_reason(ev, why, sizeof(why)));
     }
 }
 

@@ -60,22 +60,50 @@ status_providers(deploy_flow_t *f, const json_t *leases, json_t *out, kumo_err_c
     return 0;
 }
 
-static void status_text_print(const json_t *o)
+/* "  ended: tenant at 61" when the object has a close reason, else "". */
+static void status_end_text(const json_t *obj, const char *height_key, char *out, size_t cap)
+{
+    char end[96];
+    cli_end_format(obj, height_key, end, sizeof(end));
+    (void)snprintf(out, cap, "%s%s",
+                   strcmp(end, "-") == 0 ? "" : "  ended: ", strcmp(end, "-") == 0 ? "" : end);
+}
+
+static void status_chain_print(const json_t *o)
 {
     const json_t *d = json_object_get(o, "deployment");
-    printf("deployment %s/%s  %s  escrow %s ukumo  paid %s ukumo  version %.16s…\n",
+    char end[128];
+    status_end_text(d, "closing_height", end, sizeof(end));
+    printf("deployment %s/%s  %s  escrow %s ukumo  paid %s ukumo  version %.16s…%s\n",
            cli_json_str(d, "owner"), cli_json_str(d, "dseq"), cli_json_str(d, "state"),
-           cli_json_str(d, "escrow"), cli_json_str(d, "total_paid"), cli_json_str(d, "version"));
+           cli_json_str(d, "escrow"), cli_json_str(d, "total_paid"), cli_json_str(d, "version"),
+           end);
     size_t i;
+    const json_t *g;
+    json_array_foreach(json_object_get(o, "groups"), i, g)
+    {
+        status_end_text(g, "closed_height", end, sizeof(end));
+        printf("group %s (gseq %" PRIu64 ")  %s  order %" PRIu64 "%s\n",
+               cli_json_str(json_object_get(g, "spec"), "name"), cli_json_u64(g, "gseq"),
+               cli_json_str(g, "state"), cli_json_u64(g, "oseq"), end);
+    }
     const json_t *l;
     json_array_foreach(json_object_get(o, "leases"), i, l)
     {
         const json_t *order = json_object_get(json_object_get(l, "id"), "order");
-        printf("lease gseq %" PRIu64 " oseq %" PRIu64 "  %s  %s  %s ukumo/block\n",
+        bool closing = strcmp(cli_json_str(l, "state"), "LEASE_CLOSING") == 0;
+        status_end_text(l, closing ? "closing_height" : "ended_height", end, sizeof(end));
+        printf("lease gseq %" PRIu64 " oseq %" PRIu64 "  %s  %s  %s ukumo/block%s\n",
                cli_json_u64(order, "gseq"), cli_json_u64(order, "oseq"),
                cli_json_str(json_object_get(l, "id"), "provider"), cli_json_str(l, "state"),
-               cli_json_str(l, "price_total"));
+               cli_json_str(l, "price_total"), end);
     }
+}
+
+static void status_text_print(const json_t *o)
+{
+    status_chain_print(o);
+    size_t i;
     const char *addr;
     const json_t *st;
     json_object_foreach((json_t *)(uintptr_t)json_object_get(o, "providers"), addr, st)

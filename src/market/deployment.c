@@ -90,46 +90,40 @@ static void group_oid(const Kumo__Group *g, uint32_t oseq, kumo_market_oid_t *oi
     oid->oseq = oseq;
 }
 
-int kumo_market_group_close(
-    kumo_market_st_t *st, Kumo__Deployment *d, Kumo__Group *g, bool *short_out, kumo_err_ctx_t *err)
+int kumo_market_group_close(kumo_market_st_t *st,
+                            Kumo__Deployment *d,
+                            Kumo__Group *g,
+                            Kumo__CloseReason reason,
+                            bool *short_out,
+                            kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(g->state != KUMO__GROUP_STATE__GROUP_CLOSED);
+    KUMO_ASSERT(reason != KUMO__CLOSE_REASON__CLOSE_REASON_NONE);
     uint32_t prev = (uint32_t)g->state;
     kumo_market_oid_t oid;
     if (group_has_open_order(g)) {
         group_oid(g, g->oseq, &oid);
-        KUMO_GUARD(kumo_market_order_close(st, &oid, err));
+        KUMO_GUARD(kumo_market_order_close(st, &oid, reason, err));
     }
     if (g->state == KUMO__GROUP_STATE__GROUP_ACTIVE) {
         KUMO_ASSERT(g->lease_provider.len == KUMO_ADDRESS_BYTES);
         group_oid(g, g->lease_oseq, &oid);
         bool short_pay = false;
-        KUMO_GUARD(kumo_market_lease_close(st, d, &oid, g->lease_provider.data, &short_pay, err));
+        KUMO_GUARD(
+            kumo_market_lease_close(st, d, &oid, g->lease_provider.data, reason, &short_pay, err));
         *short_out = *short_out || short_pay;
     }
     g->state = KUMO__GROUP_STATE__GROUP_CLOSED;
+    g->close_reason = reason;
+    g->closed_height = st->height;
     /* A closed group holds no lease (the lease record keeps its history). Only the length is
      * cleared: the decoded bytes stay owned by g and are freed with it. */
     g->lease_provider.len = 0;
     g->lease_oseq = 0;
     KUMO_GUARD(kumo_market_group_put(st, g, prev, err));
-    return kumo_market_emit_group(st, "group.closed", g->owner.data, g->dseq, g->gseq, NULL, 0,
-                                  err);
-}
-
-static const char *reason_name(Kumo__CloseReason reason)
-{
-    switch (reason) {
-    case KUMO__CLOSE_REASON__CLOSE_REASON_TENANT:
-        return "tenant";
-    case KUMO__CLOSE_REASON__CLOSE_REASON_INSUFFICIENT_FUNDS:
-        return "insufficient_funds";
-    case KUMO__CLOSE_REASON__CLOSE_REASON_MANIFEST_REFUSED: /* leases and groups only */
-    case KUMO__CLOSE_REASON__CLOSE_REASON_NONE:
-    case _KUMO__CLOSE_REASON_IS_INT_SIZE:
-    default:
-        KUMO_UNREACHABLE();
-    }
+    kumo_market_attr_t attrs[] = {{"reason", 0, kumo_market_close_reason_name(reason)}};
+    return kumo_market_emit_group(st, "group.closed", g->owner.data, g->dseq, g->gseq, attrs,
+                                  KUMO_ARRAY_COUNT(attrs), err);
 }
 
 int kumo_market_deployment_close(kumo_market_st_t *st,
@@ -138,8 +132,11 @@ int kumo_market_deployment_close(kumo_market_st_t *st,
                                  kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(d->state == KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE);
+    /* A deployment ends only by its tenant or by running out of escrow. */
+    KUMO_ASSERT(reason == KUMO__CLOSE_REASON__CLOSE_REASON_TENANT ||
+                reason == KUMO__CLOSE_REASON__CLOSE_REASON_INSUFFICIENT_FUNDS);
     uint32_t prev_unreleased = d->unreleased_lease_count;
-    kumo_market_attr_t attrs[] = {{"reason", 0, reason_name(reason)}};
+    kumo_market_attr_t attrs[] = {{"reason", 0, kumo_market_close_reason_name(reason)}};
     KUMO_GUARD(kumo_market_emit_deployment(st, "deployment.closing", d->owner.data, d->dseq, attrs,
                                            KUMO_ARRAY_COUNT(attrs), err));
     /* Every open order and active lease hangs off a live group: closing the groups settles
@@ -150,7 +147,7 @@ int kumo_market_deployment_close(kumo_market_st_t *st,
         Kumo__Group *g = NULL;
         KUMO_GUARD(group_load(st->kv, d->owner.data, d->dseq, gl.gseq[i], &g, err));
         bool short_pay = false;
-        int rc = kumo_market_group_close(st, d, g, &short_pay, err);
+        int rc = kumo_market_group_close(st, d, g, reason, &short_pay, err);
         kumo_market_obj_free(g);
         KUMO_GUARD(rc);
     }
@@ -266,7 +263,8 @@ static int group_respec(kumo_market_st_t *st,
         if (group_has_open_order(g)) {
             kumo_market_oid_t oid;
             group_oid(g, g->oseq, &oid);
-            KUMO_GUARD(kumo_market_order_close(st, &oid, err));
+            KUMO_GUARD(
+                kumo_market_order_close(st, &oid, KUMO__CLOSE_REASON__CLOSE_REASON_REPLACED, err));
         }
         KUMO_ENSURE(g->oseq < UINT32_MAX, err, KUMO_EOVERFLOW, "oseq overflows");
         ng.oseq = g->oseq + 1;
@@ -296,7 +294,8 @@ static int update_one_group(kumo_market_st_t *st,
         }
     }
     /* A live group whose name is absent is removed. */
-    return kumo_market_group_close(st, d, g, short_out, err);
+    return kumo_market_group_close(st, d, g, KUMO__CLOSE_REASON__CLOSE_REASON_GROUP_REMOVED,
+                                   short_out, err);
 }
 
 static int update_groups(kumo_market_st_t *st,
@@ -444,6 +443,7 @@ static int leases_end(kumo_market_st_t *st, Kumo__Deployment *d, uint32_t from, 
             break;
         }
         KUMO_ASSERT((uint32_t)l->state == from);
+        Kumo__CloseReason reason = l->close_reason;
         uint64_t to_tenant = 0;
         if (from == KUMO__LEASE_STATE__LEASE_CLOSING) {
             to_tenant = l->collateral_total;
@@ -458,7 +458,8 @@ static int leases_end(kumo_market_st_t *st, Kumo__Deployment *d, uint32_t from, 
         l->state = KUMO__LEASE_STATE__LEASE_CLOSED;
         rc = rc < 0 ? rc : kumo_market_lease_put(st, l, from, l->last_confirmed_height, err);
         kumo_market_obj_free(l);
-        kumo_market_attr_t attrs[] = {{"collateral_to_tenant", to_tenant, NULL}};
+        kumo_market_attr_t attrs[] = {{"collateral_to_tenant", to_tenant, NULL},
+                                      {"reason", 0, kumo_market_close_reason_name(reason)}};
         rc = rc < 0 ? rc
                     : kumo_market_emit_bid(st, "lease.closed", &oid, provider, attrs,
                                            KUMO_ARRAY_COUNT(attrs), err);
@@ -489,7 +490,9 @@ static int deployment_closed(kumo_market_st_t *st, Kumo__Deployment *d, kumo_err
     d->closed_height = st->height;
     KUMO_GUARD(kumo_market_deployment_put(st, d, KUMO__DEPLOYMENT_STATE__DEPLOYMENT_CLOSING,
                                           prev_unreleased, err));
-    kumo_market_attr_t attrs[] = {{"refund", refund, NULL}, {"total_paid", d->total_paid, NULL}};
+    kumo_market_attr_t attrs[] = {{"refund", refund, NULL},
+                                  {"total_paid", d->total_paid, NULL},
+                                  {"reason", 0, kumo_market_close_reason_name(d->close_reason)}};
     return kumo_market_emit_deployment(st, "deployment.closed", d->owner.data, d->dseq, attrs,
                                        KUMO_ARRAY_COUNT(attrs), err);
 }

@@ -11,6 +11,29 @@
 
 #define EVENT_VALUE_BYTES 24u
 
+const char *kumo_market_close_reason_name(Kumo__CloseReason reason)
+{
+    switch (reason) {
+    case KUMO__CLOSE_REASON__CLOSE_REASON_NONE:
+        return "none";
+    case KUMO__CLOSE_REASON__CLOSE_REASON_TENANT:
+        return "tenant";
+    case KUMO__CLOSE_REASON__CLOSE_REASON_INSUFFICIENT_FUNDS:
+        return "insufficient_funds";
+    case KUMO__CLOSE_REASON__CLOSE_REASON_MANIFEST_REFUSED:
+        return "manifest_refused";
+    case KUMO__CLOSE_REASON__CLOSE_REASON_STALE:
+        return "stale";
+    case KUMO__CLOSE_REASON__CLOSE_REASON_GROUP_REMOVED:
+        return "group_removed";
+    case KUMO__CLOSE_REASON__CLOSE_REASON_REPLACED:
+        return "replaced";
+    case _KUMO__CLOSE_REASON_IS_INT_SIZE:
+    default:
+        return "unknown";
+    }
+}
+
 bool kumo_market_events_on(const kumo_market_st_t *st)
 {
     return st->ctx != NULL && st->ctx->events.emit_cb != NULL;

@@ -227,6 +227,15 @@ static int load_deployment(inv_t *inv, kumo_bytes_t key, const ProtobufCMessage 
     }
     KUMO_ENSURE(d->state != KUMO__DEPLOYMENT_STATE__DEPLOYMENT_CLOSED || d->escrow == 0, inv->err,
                 KUMO_ECORRUPT, "closed deployment holds escrow");
+    /* An ending deployment says why (its tenant or its escrow) and since when. */
+    bool active = d->state == KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE;
+    bool reason_ok = active
+                         ? d->close_reason == KUMO__CLOSE_REASON__CLOSE_REASON_NONE
+                         : (d->close_reason == KUMO__CLOSE_REASON__CLOSE_REASON_TENANT ||
+                            d->close_reason == KUMO__CLOSE_REASON__CLOSE_REASON_INSUFFICIENT_FUNDS);
+    KUMO_ENSURE(reason_ok && active == (d->closing_height == 0), inv->err, KUMO_ECORRUPT,
+                "deployment close reason %d at %" PRIu64 " in state %d", (int)d->close_reason,
+                d->closing_height, (int)d->state);
     return 0;
 }
 
@@ -241,12 +250,12 @@ static int load_group(inv_t *inv, kumo_bytes_t key, const ProtobufCMessage *obj)
     row->oseq = g->oseq;
     row->lease_oseq = g->lease_oseq;
     row->has_lease_provider = g->lease_provider.len == KUMO_ADDRESS_BYTES;
-    /* Only a refusal gives a group a close reason, and it closes the group. */
-    KUMO_ENSURE(g->close_reason == KUMO__CLOSE_REASON__CLOSE_REASON_NONE ||
-                    (g->close_reason == KUMO__CLOSE_REASON__CLOSE_REASON_MANIFEST_REFUSED &&
-                     g->state == KUMO__GROUP_STATE__GROUP_CLOSED),
-                inv->err, KUMO_ECORRUPT, "group close reason %d in state %d", (int)g->close_reason,
-                (int)g->state);
+    /* A closed group says why and when; a live one has neither. */
+    bool closed = g->state == KUMO__GROUP_STATE__GROUP_CLOSED;
+    KUMO_ENSURE(closed == (g->close_reason != KUMO__CLOSE_REASON__CLOSE_REASON_NONE) &&
+                    closed == (g->closed_height != 0),
+                inv->err, KUMO_ECORRUPT, "group close reason %d at %" PRIu64 " in state %d",
+                (int)g->close_reason, g->closed_height, (int)g->state);
     if (row->has_lease_provider) {
         memcpy(row->lease_provider, g->lease_provider.data, KUMO_ADDRESS_BYTES);
     }
@@ -264,6 +273,12 @@ static int load_order(inv_t *inv, kumo_bytes_t key, const ProtobufCMessage *obj)
     row->match_height = o->match_height;
     row->bid_count = o->bid_count;
     KUMO_GUARD(expect_state(inv, (uint32_t)o->state, &row->key));
+    /* A closed order says why and when; an open or matched one has neither. */
+    bool closed = o->state == KUMO__ORDER_STATE__ORDER_CLOSED;
+    KUMO_ENSURE(closed == (o->close_reason != KUMO__CLOSE_REASON__CLOSE_REASON_NONE) &&
+                    closed == (o->closed_height != 0),
+                inv->err, KUMO_ECORRUPT, "order close reason %d at %" PRIu64 " in state %d",
+                (int)o->close_reason, o->closed_height, (int)o->state);
     if (o->state == KUMO__ORDER_STATE__ORDER_OPEN && o->bid_count > 0) {
         KUMO_ENSURE(key.len == 1 + KUMO_MARKET_ORDER_BODY_BYTES, inv->err, KUMO_ECORRUPT,
                     "order key length");
@@ -323,11 +338,16 @@ static int load_lease(inv_t *inv, kumo_bytes_t key, const ProtobufCMessage *obj)
     KUMO_ENSURE(l->confirmed_version.len == 0 || l->confirmed_version.len == KUMO_VERSION_BYTES,
                 inv->err, KUMO_ECORRUPT, "lease confirmed_version of %zu bytes",
                 l->confirmed_version.len);
-    /* Only a refusal gives a lease a close reason, and it closes the lease at once. */
-    KUMO_ENSURE(l->close_reason == KUMO__CLOSE_REASON__CLOSE_REASON_NONE ||
-                    (l->close_reason == KUMO__CLOSE_REASON__CLOSE_REASON_MANIFEST_REFUSED &&
+    /* Every lease that is no longer active says why; an active one does not. Only a stale
+     * lease is stale, and a refusal or staleness ends a lease at once. */
+    bool active = l->state == KUMO__LEASE_STATE__LEASE_ACTIVE;
+    bool stale = l->state == KUMO__LEASE_STATE__LEASE_STALE;
+    Kumo__CloseReason why = l->close_reason;
+    KUMO_ENSURE(active == (why == KUMO__CLOSE_REASON__CLOSE_REASON_NONE) &&
+                    stale == (why == KUMO__CLOSE_REASON__CLOSE_REASON_STALE) &&
+                    (why != KUMO__CLOSE_REASON__CLOSE_REASON_MANIFEST_REFUSED ||
                      l->state == KUMO__LEASE_STATE__LEASE_CLOSED),
-                inv->err, KUMO_ECORRUPT, "lease close reason %d in state %d", (int)l->close_reason,
+                inv->err, KUMO_ECORRUPT, "lease close reason %d in state %d", (int)why,
                 (int)l->state);
     if (l->state == KUMO__LEASE_STATE__LEASE_ACTIVE) {
         uint64_t h;

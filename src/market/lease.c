@@ -111,9 +111,11 @@ int kumo_market_lease_close(kumo_market_st_t *st,
                             Kumo__Deployment *d,
                             const kumo_market_oid_t *oid,
                             const uint8_t *provider,
+                            Kumo__CloseReason reason,
                             bool *short_out,
                             kumo_err_ctx_t *err)
 {
+    KUMO_ASSERT(reason != KUMO__CLOSE_REASON__CLOSE_REASON_NONE);
     Kumo__Lease *l = NULL;
     KUMO_GUARD(lease_load(st->kv, oid, provider, &l, err));
     KUMO_ASSERT(l->state == KUMO__LEASE_STATE__LEASE_ACTIVE);
@@ -124,11 +126,14 @@ int kumo_market_lease_close(kumo_market_st_t *st,
     if (rc == 0) {
         l->state = KUMO__LEASE_STATE__LEASE_CLOSING;
         l->closing_height = st->height;
+        l->close_reason = reason;
         rc = kumo_market_lease_put(st, l, KUMO__LEASE_STATE__LEASE_ACTIVE, prev_confirmed, err);
     }
     kumo_market_obj_free(l);
     KUMO_GUARD(rc);
-    return kumo_market_emit_bid(st, "lease.closing", oid, provider, NULL, 0, err);
+    kumo_market_attr_t attrs[] = {{"reason", 0, kumo_market_close_reason_name(reason)}};
+    return kumo_market_emit_bid(st, "lease.closing", oid, provider, attrs, KUMO_ARRAY_COUNT(attrs),
+                                err);
 }
 
 /* ---- SubmitLease ---------------------------------------------------------------------------- */
@@ -205,9 +210,10 @@ static int lease_match(kumo_market_st_t *st,
         KUMO_ASSERT(g->lease_provider.len == KUMO_ADDRESS_BYTES && g->lease_oseq < oid->oseq);
         kumo_market_oid_t old = *oid;
         old.oseq = g->lease_oseq;
-        KUMO_GUARD_GOTO(
-            kumo_market_lease_close(st, d, &old, g->lease_provider.data, &short_pay, err), rc,
-            out_free);
+        KUMO_GUARD_GOTO(kumo_market_lease_close(st, d, &old, g->lease_provider.data,
+                                                KUMO__CLOSE_REASON__CLOSE_REASON_REPLACED,
+                                                &short_pay, err),
+                        rc, out_free);
     }
     Kumo__Group ng = *g;
     ng.state = KUMO__GROUP_STATE__GROUP_ACTIVE;
@@ -416,6 +422,7 @@ static int confirm_release(kumo_market_st_t *st,
                            Kumo__Lease *l,
                            kumo_err_ctx_t *err)
 {
+    Kumo__CloseReason reason = l->close_reason;
     Kumo__Deployment *d = NULL;
     KUMO_GUARD(deployment_load(st->kv, oid, &d, err));
     KUMO_ASSERT(d->state != KUMO__DEPLOYMENT_STATE__DEPLOYMENT_CLOSED);
@@ -441,7 +448,8 @@ static int confirm_release(kumo_market_st_t *st,
     }
     kumo_market_obj_free(d);
     KUMO_GUARD(rc);
-    kumo_market_attr_t attrs[] = {{"collateral", collateral, NULL}};
+    kumo_market_attr_t attrs[] = {{"collateral", collateral, NULL},
+                                  {"reason", 0, kumo_market_close_reason_name(reason)}};
     return kumo_market_emit_bid(st, "lease.released", oid, st->signer, attrs,
                                 KUMO_ARRAY_COUNT(attrs), err);
 }
@@ -558,6 +566,8 @@ static int stale_group(kumo_market_st_t *st,
         ng.oseq = g->oseq + 1;
     } else if (!reorder_pending) {
         ng.state = KUMO__GROUP_STATE__GROUP_CLOSED;
+        ng.close_reason = KUMO__CLOSE_REASON__CLOSE_REASON_STALE;
+        ng.closed_height = st->height;
     }
     if (rc == 0) {
         rc = kumo_market_group_put(st, &ng, KUMO__GROUP_STATE__GROUP_ACTIVE, err);
@@ -566,8 +576,9 @@ static int stale_group(kumo_market_st_t *st,
         rc = kumo_market_order_open(st, &ng, ng.oseq, d->wait_blocks, err);
     }
     if (rc == 0 && ng.state == KUMO__GROUP_STATE__GROUP_CLOSED) {
-        rc = kumo_market_emit_group(st, "group.closed", oid->owner, oid->dseq, oid->gseq, NULL, 0,
-                                    err);
+        kumo_market_attr_t attrs[] = {{"reason", 0, "stale"}};
+        rc = kumo_market_emit_group(st, "group.closed", oid->owner, oid->dseq, oid->gseq, attrs,
+                                    KUMO_ARRAY_COUNT(attrs), err);
     }
     kumo_market_obj_free(g);
     return rc;
@@ -597,6 +608,7 @@ static int lease_go_stale(kumo_market_st_t *st,
     int rc = kumo_market_balance_add(st, oid->owner, collateral, err);
     rc = rc < 0 ? rc : kumo_market_global_sub(&st->global->collateral_total, collateral, err);
     l->state = KUMO__LEASE_STATE__LEASE_STALE;
+    l->close_reason = KUMO__CLOSE_REASON__CLOSE_REASON_STALE;
     l->ended_height = st->height;
     rc = rc < 0 ? rc
                 : kumo_market_lease_put(st, l, KUMO__LEASE_STATE__LEASE_ACTIVE,
@@ -605,7 +617,8 @@ static int lease_go_stale(kumo_market_st_t *st,
     rc = rc < 0 ? rc
                 : kumo_market_deployment_put(st, d, KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE,
                                              prev_unreleased, err);
-    kumo_market_attr_t attrs[] = {{"collateral_to_tenant", collateral, NULL}};
+    kumo_market_attr_t attrs[] = {{"collateral_to_tenant", collateral, NULL},
+                                  {"reason", 0, "stale"}};
     rc = rc < 0 ? rc
                 : kumo_market_emit_bid(st, "lease.stale", oid, provider, attrs,
                                        KUMO_ARRAY_COUNT(attrs), err);

@@ -78,6 +78,11 @@ void kumo_market_params_default(Kumo__Params *params);
  * rate <= 10^9 ppb, max_wait_blocks <= KUMO_MARKET_WAIT_BLOCKS_MAX. NULL is KUMO_EEMPTY. */
 KUMO_MUST_USE int kumo_market_params_validate(const Kumo__Params *params, kumo_err_ctx_t *err);
 
+/* The name of a close reason as events and texts show it ("tenant", "insufficient_funds",
+ * "manifest_refused", "stale", "group_removed", "replaced"; "none" for none, "unknown" for a
+ * value this build does not know). Never NULL. */
+const char *kumo_market_close_reason_name(Kumo__CloseReason reason);
+
 /* ---- bank (used by chain for fees and sequences) ---- */
 
 /* *out is a fresh Account (free with kumo_codec_free). An absent account reads as zero balance

@@ -408,9 +408,12 @@ KUMO_MUST_USE int kumo_market_order_open(kumo_market_st_t *st,
                                          uint32_t oseq,
                                          uint64_t wait_blocks,
                                          kumo_err_ctx_t *err);
-/* Closes an open order: every open bid refunded and deleted; emits order.closed. */
-KUMO_MUST_USE int
-kumo_market_order_close(kumo_market_st_t *st, const kumo_market_oid_t *oid, kumo_err_ctx_t *err);
+/* Closes an open order for reason (recorded with the height): every open bid refunded and
+ * deleted; emits order.closed. */
+KUMO_MUST_USE int kumo_market_order_close(kumo_market_st_t *st,
+                                          const kumo_market_oid_t *oid,
+                                          Kumo__CloseReason reason,
+                                          kumo_err_ctx_t *err);
 /* Refunds and deletes every open bid of an order except keep_provider (may be NULL); emits
  * event_type per bid. Adjusts provider open_bid_count and Global.collateral_total; the caller
  * fixes the order's bid_count. */
@@ -446,11 +449,13 @@ KUMO_MUST_USE int kumo_market_lease_settle(kumo_market_st_t *st,
                                            Kumo__Lease *l,
                                            bool *short_out,
                                            kumo_err_ctx_t *err);
-/* Settles an active lease and moves it to Closing (its deployment d is updated in memory). */
+/* Settles an active lease and moves it to Closing for reason (its deployment d is updated in
+ * memory). */
 KUMO_MUST_USE int kumo_market_lease_close(kumo_market_st_t *st,
                                           Kumo__Deployment *d,
                                           const kumo_market_oid_t *oid,
                                           const uint8_t *provider,
+                                          Kumo__CloseReason reason,
                                           bool *short_out,
                                           kumo_err_ctx_t *err);
 /* Moves an active deployment (in memory, written by this function) to Closing: active leases
@@ -459,11 +464,12 @@ KUMO_MUST_USE int kumo_market_deployment_close(kumo_market_st_t *st,
                                                Kumo__Deployment *d,
                                                Kumo__CloseReason reason,
                                                kumo_err_ctx_t *err);
-/* Closes a group (in memory g, written here): its open order closed, its active lease
- * closing. */
+/* Closes a group for reason (in memory g, written here): its open order closed, its active
+ * lease closing, each with the same reason. */
 KUMO_MUST_USE int kumo_market_group_close(kumo_market_st_t *st,
                                           Kumo__Deployment *d,
                                           Kumo__Group *g,
+                                          Kumo__CloseReason reason,
                                           bool *short_out,
                                           kumo_err_ctx_t *err);
 

@@ -215,8 +215,12 @@ int kumo_market_order_open(kumo_market_st_t *st,
     return kumo_market_emit_order(st, "order.created", &oid, attrs, KUMO_ARRAY_COUNT(attrs), err);
 }
 
-int kumo_market_order_close(kumo_market_st_t *st, const kumo_market_oid_t *oid, kumo_err_ctx_t *err)
+int kumo_market_order_close(kumo_market_st_t *st,
+                            const kumo_market_oid_t *oid,
+                            Kumo__CloseReason reason,
+                            kumo_err_ctx_t *err)
 {
+    KUMO_ASSERT(reason != KUMO__CLOSE_REASON__CLOSE_REASON_NONE);
     Kumo__Order *o = NULL;
     int rc = kumo_market_order_get(st->kv, oid, &o, err);
     if (rc == KUMO_ENOTFOUND) {
@@ -228,9 +232,12 @@ int kumo_market_order_close(kumo_market_st_t *st, const kumo_market_oid_t *oid, 
     if (rc == 0) {
         o->state = KUMO__ORDER_STATE__ORDER_CLOSED;
         o->bid_count = 0;
+        o->close_reason = reason;
+        o->closed_height = st->height;
         rc = kumo_market_order_put(st, o, KUMO__ORDER_STATE__ORDER_OPEN, err);
     }
     kumo_market_obj_free(o);
     KUMO_GUARD(rc);
-    return kumo_market_emit_order(st, "order.closed", oid, NULL, 0, err);
+    kumo_market_attr_t attrs[] = {{"reason", 0, kumo_market_close_reason_name(reason)}};
+    return kumo_market_emit_order(st, "order.closed", oid, attrs, KUMO_ARRAY_COUNT(attrs), err);
 }

@@ -49,7 +49,8 @@ static int refuse_group(kumo_market_st_t *st, const kumo_market_oid_t *oid, kumo
     if (g->oseq != g->lease_oseq) {
         kumo_market_oid_t pending = *oid;
         pending.oseq = g->oseq;
-        rc = kumo_market_order_close(st, &pending, err);
+        rc = kumo_market_order_close(st, &pending,
+                                     KUMO__CLOSE_REASON__CLOSE_REASON_MANIFEST_REFUSED, err);
     }
     Kumo__Group ng = *g;
     ng.state = KUMO__GROUP_STATE__GROUP_CLOSED;
@@ -57,6 +58,7 @@ static int refuse_group(kumo_market_st_t *st, const kumo_market_oid_t *oid, kumo
     ng.lease_provider.len = 0;
     ng.lease_oseq = 0;
     ng.close_reason = KUMO__CLOSE_REASON__CLOSE_REASON_MANIFEST_REFUSED;
+    ng.closed_height = st->height;
     if (rc == 0) {
         rc = kumo_market_group_put(st, &ng, KUMO__GROUP_STATE__GROUP_ACTIVE, err);
     }

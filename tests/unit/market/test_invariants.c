@@ -244,6 +244,76 @@ static void b_fulfillment_state(fx_t *fx)
     kumo_codec_free(&f->base);
 }
 
+static void b_group_reason_live(fx_t *fx)
+{
+    Kumo__Group *g = fx_group(fx, fx->tenant, 1, 0);
+    g->close_reason = KUMO__CLOSE_REASON__CLOSE_REASON_TENANT;
+    kumo_market_key_t k;
+    kumo_market_key_group(&k, fx->tenant, 1, 0);
+    raw_put(fx, &k, &g->base);
+    kumo_codec_free(&g->base);
+}
+static void b_group_closed_no_height(fx_t *fx)
+{
+    Kumo__Group *g = fx_group(fx, fx->tenant, 2, 0);
+    g->closed_height = 0;
+    kumo_market_key_t k;
+    kumo_market_key_group(&k, fx->tenant, 2, 0);
+    raw_put(fx, &k, &g->base);
+    kumo_codec_free(&g->base);
+}
+static void lease_reason_set(fx_t *fx, uint64_t dseq, const uint8_t *prov, Kumo__CloseReason r)
+{
+    Kumo__Lease *l = fx_lease_get(fx, fx->tenant, dseq, 0, 1, prov);
+    assert_non_null(l);
+    l->close_reason = r;
+    kumo_market_oid_t oid = fx_oid(fx->tenant, dseq, 0, 1);
+    kumo_market_key_t k;
+    kumo_market_key_lease(&k, &oid, prov);
+    raw_put(fx, &k, &l->base);
+    kumo_codec_free(&l->base);
+}
+static void b_lease_active_reason(fx_t *fx)
+{
+    lease_reason_set(fx, 1, fx->prov[1], KUMO__CLOSE_REASON__CLOSE_REASON_TENANT);
+}
+static void b_lease_closing_no_reason(fx_t *fx)
+{
+    lease_reason_set(fx, 2, fx->prov[4], KUMO__CLOSE_REASON__CLOSE_REASON_NONE);
+}
+static void b_lease_closing_stale(fx_t *fx)
+{
+    lease_reason_set(fx, 2, fx->prov[4], KUMO__CLOSE_REASON__CLOSE_REASON_STALE);
+}
+static void b_order_open_reason(fx_t *fx)
+{
+    Kumo__Order *o1 = fx_order(fx, fx->tenant, 1, 1, 1);
+    o1->close_reason = KUMO__CLOSE_REASON__CLOSE_REASON_REPLACED;
+    kumo_market_oid_t oid = fx_oid(fx->tenant, 1, 1, 1);
+    kumo_market_key_t k;
+    kumo_market_key_order(&k, &oid);
+    raw_put(fx, &k, &o1->base);
+    kumo_codec_free(&o1->base);
+}
+static void b_dep_reason(fx_t *fx)
+{
+    Kumo__Deployment *d = fx_dep(fx, fx->tenant, 2);
+    d->close_reason = KUMO__CLOSE_REASON__CLOSE_REASON_STALE;
+    kumo_market_key_t k;
+    kumo_market_key_deployment(&k, fx->tenant, 2);
+    raw_put(fx, &k, &d->base);
+    kumo_codec_free(&d->base);
+}
+static void b_dep_active_reason(fx_t *fx)
+{
+    Kumo__Deployment *d = fx_dep(fx, fx->tenant, 1);
+    d->close_reason = KUMO__CLOSE_REASON__CLOSE_REASON_TENANT;
+    kumo_market_key_t k;
+    kumo_market_key_deployment(&k, fx->tenant, 1);
+    raw_put(fx, &k, &d->base);
+    kumo_codec_free(&d->base);
+}
+
 typedef struct inv_case {
     const char *name;
     void (*breakit)(fx_t *fx);
@@ -278,6 +348,14 @@ static void test_invariants_catch_each_drift(void **state)
         {"order bytes do not decode", b_order_undecodable},
         {"active lease is not its group's", b_lease_not_groups},
         {"open bid marked matched", b_fulfillment_state},
+        {"live group with a close reason", b_group_reason_live},
+        {"closed group without a closed height", b_group_closed_no_height},
+        {"active lease with a close reason", b_lease_active_reason},
+        {"closing lease without a reason", b_lease_closing_no_reason},
+        {"closing lease marked stale", b_lease_closing_stale},
+        {"open order with a close reason", b_order_open_reason},
+        {"closing deployment with a group reason", b_dep_reason},
+        {"active deployment with a close reason", b_dep_active_reason},
     };
     for (size_t i = 0; i < KUMO_ARRAY_COUNT(cases); i++) {
         fx_sp_begin(fx);
