@@ -5,7 +5,8 @@
  * chain holds), then the manifest bytes (what a tenant uploads or a peer serves). Both are
  * decoded canonically first, as the provider does. The check may refuse but must not crash,
  * leak or hang; when it accepts, every workload runs 1..units instances of a unit of its group
- * and no resource of a group holds more instances than its units. Deterministic, no state.
+ * and no resource of a group holds more instances than its units, and its volumes fit the
+ * storage of its unit. Deterministic, no state.
  */
 #include <stdint.h>
 #include <string.h>
@@ -29,6 +30,12 @@ static void accepted_check(const Kumo__Manifest *m, Kumo__GroupSpec *const *grou
                             w->compute->memory_bytes == res->compute->memory_bytes &&
                             w->compute->storage_bytes == res->compute->storage_bytes;
                 used += here ? w->count : 0u;
+                uint64_t volume_bytes = 0;
+                for (size_t v = 0; v < w->n_volumes; v++) {
+                    KUMO_ASSERT(w->volumes[v]->size_bytes >= KUMO_SDL_VOLUME_BYTES_MIN);
+                    volume_bytes += w->volumes[v]->size_bytes; /* each <= storage: no wrap */
+                    KUMO_ASSERT(volume_bytes <= w->compute->storage_bytes);
+                }
             }
             KUMO_ASSERT(used <= res->count);
         }

@@ -28,6 +28,12 @@ static int env_compare(const void *a, const void *b)
     return strcmp((*(Kumo__ManifestEnv *const *)a)->key, (*(Kumo__ManifestEnv *const *)b)->key);
 }
 
+static int volume_compare(const void *a, const void *b)
+{
+    return strcmp((*(Kumo__ManifestVolume *const *)a)->name,
+                  (*(Kumo__ManifestVolume *const *)b)->name);
+}
+
 static int port_compare(const void *a, const void *b)
 {
     uint32_t x = (*(Kumo__ManifestPort *const *)a)->port;
@@ -62,6 +68,9 @@ static void stack_sort(kumo_sdl_stack_t *s)
         Kumo__ManifestWorkload *w = m->workloads[i];
         if (w->n_env > 0) {
             qsort(w->env, w->n_env, sizeof(*w->env), env_compare);
+        }
+        if (w->n_volumes > 0) {
+            qsort(w->volumes, w->n_volumes, sizeof(*w->volumes), volume_compare);
         }
         if (w->n_ports > 0) {
             qsort(w->ports, w->n_ports, sizeof(*w->ports), port_compare);

@@ -5,7 +5,8 @@
  * tenant put on chain, not that they fit what was leased. So everything the stack parser
  * guarantees of a manifest it made is checked again here, against the on-chain groups:
  * placement (group, compute unit, instances within the resource's units, at least one), and
- * every limit of the stack format (names, image, command, env, ports, rules). A provider runs
+ * every limit of the stack format (names, image, command, env, ports, rules, volumes and
+ * their sizes within the unit's leased storage). A provider runs
  * only what passes, so a tenant can never make it run more, or bigger, than the lease.
  * Pure: no I/O, no allocation.
  */
@@ -182,6 +183,48 @@ static int placement_check(check_ctx_t *c, const Kumo__ManifestWorkload *w, kumo
     return 0;
 }
 
+/* One volume: a name, a size of at least the minimum, a mount path no other volume's overlaps,
+ * and no name given twice. */
+static int volume_check(const Kumo__ManifestWorkload *w, size_t index, kumo_err_ctx_t *err)
+{
+    const Kumo__ManifestVolume *v = w->volumes[index];
+    size_t len = text_len(v->name, KUMO_SDL_NAME_BYTES_MAX);
+    KUMO_ENSURE(len > 0 && len <= KUMO_SDL_NAME_BYTES_MAX && sdl_name_is_valid(v->name, len), err,
+                KUMO_EINVAL, "workload \"%s\": volumes[%zu] is not a name", w->name, index);
+    KUMO_ENSURE(v->size_bytes >= KUMO_SDL_VOLUME_BYTES_MIN, err, KUMO_EINVAL,
+                "workload \"%s\": volume \"%s\" of %llu bytes is less than the smallest (%u)",
+                w->name, v->name, (unsigned long long)v->size_bytes, KUMO_SDL_VOLUME_BYTES_MIN);
+    KUMO_ENSURE(v->mount != NULL && kumo_sdl_mount_is_valid(v->mount), err, KUMO_EINVAL,
+                "workload \"%s\": volume \"%s\" has no valid mount path", w->name, v->name);
+    for (size_t j = 0; j < index; j++) {
+        const Kumo__ManifestVolume *o = w->volumes[j];
+        KUMO_ENSURE(strcmp(o->name, v->name) != 0, err, KUMO_EDUPLICATE,
+                    "workload \"%s\": volume \"%s\" given twice", w->name, v->name);
+        KUMO_ENSURE(!sdl_mount_overlaps(o->mount, v->mount), err, KUMO_EDUPLICATE,
+                    "workload \"%s\": volume \"%s\" at \"%s\" overlaps volume \"%s\"", w->name,
+                    v->name, v->mount, o->name);
+    }
+    return 0;
+}
+
+/* The volumes, and that they fit the storage of the unit leased (placement_check ran). */
+static int volumes_check(const Kumo__ManifestWorkload *w, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(w->compute != NULL);
+    KUMO_ENSURE(w->n_volumes <= KUMO_SDL_VOLUME_COUNT_MAX, err, KUMO_ELIMIT,
+                "workload \"%s\": %zu volumes exceed %u", w->name, w->n_volumes,
+                KUMO_SDL_VOLUME_COUNT_MAX);
+    for (size_t i = 0; i < w->n_volumes; i++) {
+        KUMO_GUARD(volume_check(w, i, err));
+    }
+    uint64_t total = 0;
+    KUMO_ENSURE(sdl_volumes_fit(w, &total), err, KUMO_ELIMIT,
+                "workload \"%s\": volumes of %llu bytes per instance exceed the %llu bytes of "
+                "storage leased per unit",
+                w->name, (unsigned long long)total, (unsigned long long)w->compute->storage_bytes);
+    return 0;
+}
+
 static int workload_check(check_ctx_t *c, size_t index, kumo_err_ctx_t *err)
 {
     const Kumo__ManifestWorkload *w = c->m->workloads[index];
@@ -194,7 +237,7 @@ static int workload_check(check_ctx_t *c, size_t index, kumo_err_ctx_t *err)
     for (size_t p = 0; p < w->n_ports; p++) {
         KUMO_GUARD(port_check(c, w, p, err));
     }
-    return 0;
+    return volumes_check(w, err);
 }
 
 int kumo_sdl_manifest_check(const Kumo__Manifest *m,

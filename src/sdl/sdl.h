@@ -7,6 +7,7 @@
 #ifndef KUMO_SDL_SDL_H
 #define KUMO_SDL_SDL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,14 @@
 /* Ports per workload and connection rules per port: each rule is a firewall rule or tunnel. */
 #define KUMO_SDL_PORT_COUNT_MAX 16u
 #define KUMO_SDL_RULE_COUNT_MAX 16u
+/* Volumes per workload: each is a mount and, when persistent, a filesystem image on the
+ * provider's disk and a loop device while mounted. */
+#define KUMO_SDL_VOLUME_COUNT_MAX 8u
+/* A volume's mount path in the container (Linux PATH_MAX is 4096; real paths are short). */
+#define KUMO_SDL_MOUNT_BYTES_MAX 255u
+/* The smallest volume: a filesystem needs room for its own metadata (ext4 takes over a MiB of
+ * a small image for its journal and tables), so a smaller one could hardly hold a file. */
+#define KUMO_SDL_VOLUME_BYTES_MIN (4u * 1024u * 1024u)
 /* Canonical manifest bytes: four times the largest file, since a manifest holds the file's
  * strings once plus a few bytes of framing per item (parse rejects a stack past it, so every
  * accepted stack encodes). Four Merkle chunks at most. */
@@ -94,6 +103,12 @@ KUMO_MUST_USE int kumo_sdl_manifest_version(kumo_bytes_t manifest,
 KUMO_MUST_USE int
 kumo_sdl_manifest_decode(kumo_bytes_t manifest, Kumo__Manifest **out, kumo_err_ctx_t *err);
 
+/* Whether mount is a path a volume may be mounted at: absolute, at most
+ * KUMO_SDL_MOUNT_BYTES_MAX bytes, components of a-z A-Z 0-9 '.', '_' and '-' (not "." or
+ * ".."), no empty component and no trailing '/', not "/" itself, and neither at nor under a
+ * path the runtime owns (/proc, /sys, /dev, /tmp, /run, /var/tmp, /etc). Pure. */
+bool kumo_sdl_mount_is_valid(const char *mount);
+
 /* Checks a received manifest (from kumo_sdl_manifest_decode: a tenant's upload or a peer
  * provider's copy) against the deployment's groups as the chain holds them (groups[gseq]),
  * before a provider runs anything of it. The rules the stack parser applies, again, since
@@ -102,7 +117,12 @@ kumo_sdl_manifest_decode(kumo_bytes_t manifest, Kumo__Manifest **out, kumo_err_c
  * group's resource units (KUMO_EMISMATCH), count at least 1 (KUMO_EINVAL) and the instances
  * placed on one resource at most its units (KUMO_ELIMIT); image, command, env, ports and rules
  * within the stack limits (KUMO_ELIMIT, KUMO_EEMPTY, KUMO_EINVAL, KUMO_EDUPLICATE), rules
- * naming an existing workload or group (KUMO_ENOTFOUND). detail names the workload and the
+ * naming an existing workload or group (KUMO_ENOTFOUND); at most KUMO_SDL_VOLUME_COUNT_MAX
+ * volumes (KUMO_ELIMIT), each named (KUMO_EINVAL), unique by name and by mount
+ * (KUMO_EDUPLICATE), mounted at a valid path not nested in another volume's
+ * (kumo_sdl_mount_is_valid, KUMO_EINVAL), of at least KUMO_SDL_VOLUME_BYTES_MIN (KUMO_EINVAL),
+ * and together at most the unit's storage_bytes (KUMO_ELIMIT: a manifest never takes more
+ * disk than was leased). detail names the workload and the
  * rule broken. A manifest kumo_sdl_stack_parse made passes against its own groups. Pure. */
 KUMO_MUST_USE int kumo_sdl_manifest_check(const Kumo__Manifest *m,
                                           Kumo__GroupSpec *const *groups,

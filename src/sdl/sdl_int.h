@@ -113,6 +113,18 @@ bool sdl_name_is_valid(const char *text, size_t len);
 bool sdl_env_key_is_valid(const char *key);
 bool sdl_rule_equal(const Kumo__ManifestConnection *a, const Kumo__ManifestConnection *b);
 
+/* The volumes of a workload (volume.c): the mapping NAME -> {size, mount, persistent} into
+ * w->volumes; w->compute must be set (their sizes draw from its storage). */
+int sdl_volumes_parse(const sdl_ctx_t *c,
+                      uint32_t node,
+                      const char *path,
+                      Kumo__ManifestWorkload *w);
+/* The volume rules both sides share (volume.c): two mounts overlap when they are equal or one
+ * is a directory above the other; the volumes of w together fit its unit's storage (*total_out
+ * gets their sum, UINT64_MAX if it overflows). */
+bool sdl_mount_overlaps(const char *a, const char *b);
+bool sdl_volumes_fit(const Kumo__ManifestWorkload *w, uint64_t *total_out);
+
 /* The groups and workloads sections (stack.c, workload.c). */
 int sdl_groups_parse(const sdl_ctx_t *c, uint32_t node);
 int sdl_workloads_parse(const sdl_ctx_t *c, uint32_t node);

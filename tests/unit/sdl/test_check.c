@@ -19,6 +19,7 @@
 #define FX_ENV       (KUMO_SDL_ENV_COUNT_MAX + 1u)
 #define FX_COMMAND   (KUMO_SDL_COMMAND_COUNT_MAX + 1u)
 #define FX_GROUPS    (KUMO_GROUP_COUNT_MAX + 1u)
+#define FX_VOLUMES   (KUMO_SDL_VOLUME_COUNT_MAX + 1u)
 
 /* The valid base: group g1 (3 units of 500m/512Mi/1Gi), g2 (1 unit of 1/1Gi/10Gi); workload
  * web (2 instances in g1, port 80 global and 81 for db), db (1 in g2, port 7000 for web and
@@ -46,6 +47,11 @@ typedef struct fx {
     Kumo__ManifestEnv *env_ptrs[FX_ENV];
     char env_keys[FX_ENV][8];
     char *command[FX_COMMAND];
+    Kumo__ManifestVolume vol[FX_VOLUMES];
+    Kumo__ManifestVolume *vol_ptrs[FX_VOLUMES];
+    char vol_names[FX_VOLUMES][8];
+    char vol_mounts[FX_VOLUMES][16];
+    char mount[KUMO_SDL_MOUNT_BYTES_MAX + 2u];
     char text[KUMO_SDL_ENV_VALUE_BYTES_MAX + 2u]; /* long strings: 'a' * n */
     Kumo__Manifest m;
 } fx_t;
@@ -146,6 +152,17 @@ static void fx_reset(void)
     fx.db_port_ptrs[0] = &fx.db_port;
     fx.w[1].n_ports = 1;
     fx.w[1].ports = fx.db_port_ptrs;
+    for (size_t i = 0; i < FX_VOLUMES; i++) { /* v0 at /data0 ... of 64 MiB each, unused */
+        kumo__manifest_volume__init(&fx.vol[i]);
+        (void)snprintf(fx.vol_names[i], sizeof(fx.vol_names[i]), "v%zu", i);
+        (void)snprintf(fx.vol_mounts[i], sizeof(fx.vol_mounts[i]), "/data%zu", i);
+        fx.vol[i].name = fx.vol_names[i];
+        fx.vol[i].mount = fx.vol_mounts[i];
+        fx.vol[i].size_bytes = 64ull << 20;
+        fx.vol[i].persistent = 1;
+        fx.vol_ptrs[i] = &fx.vol[i];
+    }
+    fx.w[0].volumes = fx.vol_ptrs;
     kumo__manifest__init(&fx.m);
     fx.m.n_workloads = 2;
     fx.m.workloads = fx.w_ptrs;
@@ -403,6 +420,113 @@ static void m_group_unit_missing(void)
     fx.res[1].compute = NULL; /* a group the node sent without a unit: nothing matches */
 }
 
+static void m_vol_one(void)
+{
+    fx.w[0].n_volumes = 1;
+}
+static void m_vols_max(void) /* 8 x 128 MiB: exactly the unit's 1 GiB */
+{
+    fx.w[0].n_volumes = KUMO_SDL_VOLUME_COUNT_MAX;
+    for (size_t i = 0; i < KUMO_SDL_VOLUME_COUNT_MAX; i++) {
+        fx.vol[i].size_bytes = (1ull << 30) / KUMO_SDL_VOLUME_COUNT_MAX;
+    }
+}
+static void m_vols_max_plus_one(void)
+{
+    fx.w[0].n_volumes = KUMO_SDL_VOLUME_COUNT_MAX + 1u;
+}
+static void m_vols_over_storage(void)
+{
+    m_vols_max();
+    fx.vol[0].size_bytes++;
+}
+static void m_vols_sum_overflows(void)
+{
+    fx.w[0].n_volumes = 2;
+    fx.vol[0].size_bytes = UINT64_MAX;
+    fx.vol[1].size_bytes = UINT64_MAX;
+}
+static void m_vol_at_min(void)
+{
+    m_vol_one();
+    fx.vol[0].size_bytes = KUMO_SDL_VOLUME_BYTES_MIN;
+}
+static void m_vol_below_min(void)
+{
+    m_vol_one();
+    fx.vol[0].size_bytes = KUMO_SDL_VOLUME_BYTES_MIN - 1u;
+}
+static void m_vol_name_bad(void)
+{
+    m_vol_one();
+    fx.vol[0].name = "Data";
+}
+static void m_vol_name_empty(void)
+{
+    m_vol_one();
+    fx.vol[0].name = "";
+}
+static void m_vol_name_twice(void)
+{
+    fx.w[0].n_volumes = 2;
+    fx.vol[1].name = "v0";
+}
+static void m_vol_mount_twice(void)
+{
+    fx.w[0].n_volumes = 2;
+    fx.vol[1].mount = "/data0";
+}
+static void m_vol_mount_nested(void)
+{
+    fx.w[0].n_volumes = 2;
+    fx.vol[1].mount = "/data0/sub";
+}
+static void m_vol_mount_sibling_prefix(void) /* /data0 and /data01 do not overlap */
+{
+    fx.w[0].n_volumes = 2;
+    fx.vol[1].mount = "/data01";
+}
+static void m_vol_mount_missing(void)
+{
+    m_vol_one();
+    fx.vol[0].mount = NULL;
+}
+static void m_vol_mount_max(void)
+{
+    m_vol_one();
+    memset(fx.mount, 'a', KUMO_SDL_MOUNT_BYTES_MAX);
+    fx.mount[0] = '/';
+    fx.mount[KUMO_SDL_MOUNT_BYTES_MAX] = '\0';
+    fx.vol[0].mount = fx.mount;
+}
+static void m_vol_mount_max_plus_one(void)
+{
+    m_vol_one();
+    memset(fx.mount, 'a', KUMO_SDL_MOUNT_BYTES_MAX + 1u);
+    fx.mount[0] = '/';
+    fx.mount[KUMO_SDL_MOUNT_BYTES_MAX + 1u] = '\0';
+    fx.vol[0].mount = fx.mount;
+}
+#define M_MOUNT(fn, path)       \
+    static void fn(void)        \
+    {                           \
+        m_vol_one();            \
+        fx.vol[0].mount = path; \
+    }
+M_MOUNT(m_mount_relative, "data")
+M_MOUNT(m_mount_root, "/")
+M_MOUNT(m_mount_tmp, "/tmp")
+M_MOUNT(m_mount_under_tmp, "/tmp/x")
+M_MOUNT(m_mount_proc, "/proc/self")
+M_MOUNT(m_mount_etc, "/etc")
+M_MOUNT(m_mount_dotdot, "/data/../etc")
+M_MOUNT(m_mount_dot, "/data/./x")
+M_MOUNT(m_mount_empty_part, "/data//x")
+M_MOUNT(m_mount_trailing, "/data/")
+M_MOUNT(m_mount_space, "/my data")
+M_MOUNT(m_mount_ok, "/var/lib/db_1.x-y")
+M_MOUNT(m_mount_tmpdir_prefix, "/tmpdata")
+
 static const struct {
     const char *name;
     void (*mutate)(void);
@@ -466,6 +590,36 @@ static const struct {
     {"instances at the unit count max", m_units_max, 0, NULL},
     {"two groups of one name", m_groups_same_name, KUMO_EINVAL, "same name"},
     {"a group without its unit", m_group_unit_missing, KUMO_EMISMATCH, NULL},
+    {"one volume", m_vol_one, 0, NULL},
+    {"volumes at max, exactly the storage", m_vols_max, 0, NULL},
+    {"volumes over max", m_vols_max_plus_one, KUMO_ELIMIT, "9 volumes exceed 8"},
+    {"volumes over the storage", m_vols_over_storage, KUMO_ELIMIT,
+     "volumes of 1073741825 bytes per instance exceed the 1073741824 bytes"},
+    {"volume sizes overflow", m_vols_sum_overflows, KUMO_ELIMIT, "exceed"},
+    {"volume at the minimum", m_vol_at_min, 0, NULL},
+    {"volume below the minimum", m_vol_below_min, KUMO_EINVAL, "less than the smallest"},
+    {"volume name with a capital", m_vol_name_bad, KUMO_EINVAL, "volumes[0] is not a name"},
+    {"volume name empty", m_vol_name_empty, KUMO_EINVAL, NULL},
+    {"volume name twice", m_vol_name_twice, KUMO_EDUPLICATE, "given twice"},
+    {"volume mount twice", m_vol_mount_twice, KUMO_EDUPLICATE, "overlaps"},
+    {"volume mount nested", m_vol_mount_nested, KUMO_EDUPLICATE, "overlaps"},
+    {"volume mounts sharing a prefix", m_vol_mount_sibling_prefix, 0, NULL},
+    {"volume without a mount", m_vol_mount_missing, KUMO_EINVAL, "mount path"},
+    {"mount at max", m_vol_mount_max, 0, NULL},
+    {"mount over max", m_vol_mount_max_plus_one, KUMO_EINVAL, NULL},
+    {"mount relative", m_mount_relative, KUMO_EINVAL, NULL},
+    {"mount /", m_mount_root, KUMO_EINVAL, NULL},
+    {"mount /tmp", m_mount_tmp, KUMO_EINVAL, NULL},
+    {"mount under /tmp", m_mount_under_tmp, KUMO_EINVAL, NULL},
+    {"mount under /proc", m_mount_proc, KUMO_EINVAL, NULL},
+    {"mount /etc", m_mount_etc, KUMO_EINVAL, NULL},
+    {"mount with ..", m_mount_dotdot, KUMO_EINVAL, NULL},
+    {"mount with .", m_mount_dot, KUMO_EINVAL, NULL},
+    {"mount with //", m_mount_empty_part, KUMO_EINVAL, NULL},
+    {"mount ending with /", m_mount_trailing, KUMO_EINVAL, NULL},
+    {"mount with a space", m_mount_space, KUMO_EINVAL, NULL},
+    {"mount with . _ -", m_mount_ok, 0, NULL},
+    {"mount /tmpdata", m_mount_tmpdir_prefix, 0, NULL},
 };
 
 static void test_check_rules(void **state)

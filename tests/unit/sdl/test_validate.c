@@ -19,6 +19,9 @@
     "group: g1\n    ports:\n      - port: 6379\n        expose: [{workload: web}, {group: "     \
     "g1}]\n"
 
+/* The db workload with a volumes section of the given entries (from line 26). */
+#define VOL(entries) "    image: db:1\n    volumes:\n" entries
+
 static const struct {
     const char *name;
     const char *old; /* NULL: new_text is the whole file */
@@ -191,6 +194,44 @@ static const struct {
      "stack.yml:23: workloads: workload \"web\" given twice"},
     {"key not a scalar", "deposit: 1000\n", "deposit: 1000\n? [a]\n: 1\n", KUMO_EDECODE,
      "stack.yml:32: stack: a key must be a plain name, not a list"},
+    {"volumes not a mapping", "    image: db:1\n", "    image: db:1\n    volumes: [a]\n",
+     KUMO_EDECODE, "stack.yml:25: workloads.db.volumes: expected a mapping of volume names"},
+    {"volume name bad", "    image: db:1\n", VOL("      Data: {size: 8Mi, mount: /d}\n"),
+     KUMO_EINVAL,
+     "stack.yml:26: workloads.db.volumes: \"Data\" is not a name (a-z, 0-9 and '-', starting "
+     "with a letter, not ending with '-')"},
+    {"volume unknown key", "    image: db:1\n", VOL("      a: {size: 8Mi, mount: /d, owner: x}\n"),
+     KUMO_EDECODE, "stack.yml:26: workloads.db.volumes.a: unknown key \"owner\""},
+    {"volume size missing", "    image: db:1\n", VOL("      a: {mount: /d}\n"), KUMO_EEMPTY,
+     "stack.yml:26: workloads.db.volumes.a.size: required but missing"},
+    {"volume mount missing", "    image: db:1\n", VOL("      a: {size: 8Mi}\n"), KUMO_EEMPTY,
+     "stack.yml:26: workloads.db.volumes.a.mount: required but missing"},
+    {"volume size bad", "    image: db:1\n", VOL("      a: {size: 8MB, mount: /d}\n"), KUMO_EINVAL,
+     "stack.yml:26: workloads.db.volumes.a.size: \"8MB\" is not a size (use Ki, Mi, Gi, Ti or "
+     "bytes)"},
+    {"volume below the minimum", "    image: db:1\n", VOL("      a: {size: 4194303, mount: /d}\n"),
+     KUMO_EINVAL,
+     "stack.yml:26: workloads.db.volumes.a.size: 4194303 bytes is less than the smallest volume "
+     "(4Mi)"},
+    {"volume mount under /tmp", "    image: db:1\n", VOL("      a: {size: 8Mi, mount: /tmp/d}\n"),
+     KUMO_EINVAL,
+     "stack.yml:26: workloads.db.volumes.a.mount: \"/tmp/d\" is not a mount path (absolute, of "
+     "a-z A-Z 0-9 . _ -, not /, /etc, /dev, /proc, /sys, /tmp, /run or /var/tmp or under them)"},
+    {"volume mount with ..", "    image: db:1\n", VOL("      a: {size: 8Mi, mount: /d/../etc}\n"),
+     KUMO_EINVAL, NULL},
+    {"volume persistent not a bool", "    image: db:1\n",
+     VOL("      a: {size: 8Mi, mount: /d, persistent: yes}\n"), KUMO_EINVAL,
+     "stack.yml:26: workloads.db.volumes.a.persistent: \"yes\" is not true or false"},
+    {"volume name twice", "    image: db:1\n",
+     VOL("      a: {size: 8Mi, mount: /d}\n      a: {size: 8Mi, mount: /e}\n"), KUMO_EDUPLICATE,
+     "stack.yml:27: workloads.db.volumes: volume \"a\" given twice"},
+    {"volume mounts overlap", "    image: db:1\n",
+     VOL("      a: {size: 8Mi, mount: /d}\n      b: {size: 8Mi, mount: /d/e}\n"), KUMO_EDUPLICATE,
+     "stack.yml:27: workloads.db.volumes.b.mount: \"/d/e\" overlaps volume \"a\" at \"/d\""},
+    {"volumes over the storage", "    image: db:1\n",
+     VOL("      a: {size: 1Gi, mount: /d}\n      b: {size: 4Mi, mount: /e}\n"), KUMO_ELIMIT,
+     "stack.yml:26: workloads.db.volumes: volumes of 1077936128 bytes per instance exceed the "
+     "unit's storage of 1073741824 bytes"},
 };
 
 static void test_base_stack_is_valid(void **state)
@@ -224,6 +265,11 @@ static const struct {
     {"a workload on no ports",
      "    ports:\n      - port: 6379\n        expose: [{workload: web}, {group: g1}]\n", ""},
     {"wait_blocks at 2^64-1", "wait_blocks: 2", "wait_blocks: 18446744073709551615"},
+    {"a volume", "    image: db:1\n", VOL("      data: {size: 512Mi, mount: /var/lib/db}\n")},
+    {"volumes filling the storage, one not persistent", "    image: db:1\n",
+     VOL("      a: {size: 1020Mi, mount: /a}\n      b: {size: 4Mi, mount: /b, persistent: "
+         "false}\n")},
+    {"no volumes", "    image: db:1\n", "    image: db:1\n    volumes: {}\n"},
 };
 
 static void test_valid_edges_parse(void **state)
@@ -269,12 +315,38 @@ static void test_each_broken_stack_names_file_line_and_field(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* KUMO_SDL_VOLUME_COUNT_MAX volumes parse, one more is refused. */
+static void test_volume_count_limit(void **state)
+{
+    (void)state;
+    for (uint32_t n = KUMO_SDL_VOLUME_COUNT_MAX; n <= KUMO_SDL_VOLUME_COUNT_MAX + 1u; n++) {
+        sdl_text_t vols = {0};
+        sdl_text_add(&vols, "    image: db:1\n    volumes:\n");
+        for (uint32_t i = 0; i < n; i++) {
+            sdl_text_add(&vols, "      v%u: {size: 4Mi, mount: /v%u}\n", i, i);
+        }
+        char *text = sdl_text_replace(sdl_base_stack, "    image: db:1\n", vols.ptr);
+        kumo_sdl_stack_t *s = NULL;
+        kumo_err_ctx_t err = {0};
+        int rc = sdl_parse_text(text, &s, &err);
+        assert_int_equal(rc, n <= KUMO_SDL_VOLUME_COUNT_MAX ? 0 : KUMO_ELIMIT);
+        if (rc != 0) {
+            assert_string_equal(err.detail,
+                                "stack.yml:26: workloads.db.volumes: 9 volumes exceed 8");
+        }
+        kumo_sdl_stack_free(s);
+        free(text);
+        sdl_text_free(&vols);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base_stack_is_valid),
         cmocka_unit_test(test_valid_edges_parse),
         cmocka_unit_test(test_each_broken_stack_names_file_line_and_field),
+        cmocka_unit_test(test_volume_count_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
