@@ -1,8 +1,8 @@
 /*
  * fuzz_runtime_answer.c - the Docker Engine API answer parsers (container list, inspect, the
- * multiplexed log and exec streams, exec inspect, an exec start's answer head) over arbitrary
- * bytes: a code or a result, never a crash; parsed containers never hold more ports than their
- * arrays.
+ * multiplexed log and exec streams, exec inspect, an exec start's answer head, volume list
+ * and volume) over arbitrary bytes: a code or a result, never a crash; parsed containers never
+ * hold more ports than their arrays.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +20,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             }
         }
+    }
+    static kumo_runtime_volume_t vols[4];
+    if (kumo_runtime_parse_volumes(in, vols, 4, &n, NULL) == 0) {
+        for (uint32_t i = 0; i < n; i++) {
+            if (n > 4 || vols[i].name[0] == '\0') {
+                abort();
+            }
+        }
+    }
+    if (kumo_runtime_parse_volume(in, &vols[0], NULL) == 0 && vols[0].name[0] == '\0') {
+        abort();
     }
     kumo_runtime_inspect_t ins;
     if (kumo_runtime_parse_inspect(in, &ins, NULL) == 0 && ins.state > KUMO_RUNTIME_STATE_EXITED) {

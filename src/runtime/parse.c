@@ -143,6 +143,63 @@ int kumo_runtime_parse_list(kumo_bytes_t json,
     return rc;
 }
 
+static int volume_one(const json_t *item, kumo_runtime_volume_t *v, kumo_err_ctx_t *err)
+{
+    memset(v, 0, sizeof(*v));
+    KUMO_ENSURE(json_is_object(item), err, KUMO_EDECODE, "volume is not an object");
+    KUMO_GUARD(copy_str(v->name, sizeof(v->name), json_string_value(json_object_get(item, "Name")),
+                        "volume name", err));
+    KUMO_ENSURE(v->name[0] != '\0', err, KUMO_EDECODE, "volume without a name");
+    const json_t *labels = json_object_get(item, "Labels");
+    KUMO_GUARD(copy_str(v->owner, sizeof(v->owner),
+                        json_string_value(json_object_get(labels, "kumo.owner")), "owner", err));
+    int rc = u64_label(labels, "kumo.dseq", &v->dseq);
+    rc = rc == 0 ? u64_label(labels, "kumo.gseq", &v->gseq) : rc;
+    rc = rc == 0 ? u64_label(labels, "kumo.oseq", &v->oseq) : rc;
+    rc = rc == 0 ? u64_label(labels, "kumo.size", &v->size_bytes) : rc;
+    KUMO_ENSURE(rc == 0, err, KUMO_EDECODE, "volume %s: bad kumo.* label number", v->name);
+    return 0;
+}
+
+int kumo_runtime_parse_volume(kumo_bytes_t json, kumo_runtime_volume_t *out, kumo_err_ctx_t *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)json.ptr, json.len, 0, &jerr);
+    int rc = root != NULL ? volume_one(root, out, err)
+                          : kumo_err_set(err, KUMO_EDECODE, "volume: %s", jerr.text);
+    json_decref(root);
+    return rc;
+}
+
+int kumo_runtime_parse_volumes(kumo_bytes_t json,
+                               kumo_runtime_volume_t *out,
+                               uint32_t cap,
+                               uint32_t *count_out,
+                               kumo_err_ctx_t *err)
+{
+    *count_out = 0;
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)json.ptr, json.len, 0, &jerr);
+    const json_t *vols = json_object_get(root, "Volumes");
+    int rc = 0;
+    if (root == NULL) {
+        rc = kumo_err_set(err, KUMO_EDECODE, "volume list: %s", jerr.text);
+    } else if (!json_is_array(vols) && !json_is_null(vols) && vols != NULL) {
+        rc = kumo_err_set(err, KUMO_EDECODE, "volume list: Volumes is not a list");
+    } else if (json_array_size(vols) > cap) {
+        rc = kumo_err_set(err, KUMO_ELIMIT, "%zu volumes", json_array_size(vols));
+    }
+    size_t i;
+    const json_t *item;
+    json_array_foreach(vols, i, item)
+    {
+        rc = rc == 0 ? volume_one(item, &out[i], err) : rc;
+    }
+    *count_out = rc == 0 ? (uint32_t)json_array_size(vols) : 0;
+    json_decref(root);
+    return rc;
+}
+
 /* The size= of tmpfs options ("rw,size=64m,nosuid"): bytes, with an optional k/m/g suffix;
  * 0 when absent or malformed. */
 static uint64_t tmpfs_size(const char *opts)

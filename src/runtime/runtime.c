@@ -17,23 +17,13 @@
 #include <jansson.h>
 
 #include "log/log.h"
+#include "runtime/runtime_int.h"
 #include "runtime/runtime_parse.h"
 
 #define RT_API            "http://d/v1.41"
 #define RT_CONNECT_MS     2000L
 #define RT_TIMEOUT_MS     30000L
-#define RT_PATH_BYTES     1024u
 #define RT_STOP_TIMEOUT_S 1
-
-struct kumo_runtime {
-    char socket[512];
-    CURL *curl;
-};
-
-typedef struct rt_answer {
-    long status;
-    kumo_buf_t body;
-} rt_answer_t;
 
 static size_t rt_write_cb(char *ptr, size_t size, size_t nmemb, void *ctx)
 {
@@ -56,12 +46,12 @@ static void rt_message(const rt_answer_t *a, char *out, size_t cap)
 }
 
 /* One request; body (JSON text) may be NULL. The answer's body is the caller's to free. */
-static int rt_call(kumo_runtime_t *rt,
-                   const char *method,
-                   const char *path,
-                   const char *body,
-                   rt_answer_t *a,
-                   kumo_err_ctx_t *err)
+int rt_call(kumo_runtime_t *rt,
+            const char *method,
+            const char *path,
+            const char *body,
+            rt_answer_t *a,
+            kumo_err_ctx_t *err)
 {
     char url[RT_PATH_BYTES + 32];
     int n = snprintf(url, sizeof(url), RT_API "%s", path);
@@ -97,7 +87,7 @@ static int rt_call(kumo_runtime_t *rt,
 }
 
 /* Maps a non-2xx answer to a code (404 ENOTFOUND, 409 EEXIST, else EIO) with its message. */
-static int rt_fail(const rt_answer_t *a, const char *what, kumo_err_ctx_t *err)
+int rt_fail(const rt_answer_t *a, const char *what, kumo_err_ctx_t *err)
 {
     char msg[200];
     rt_message(a, msg, sizeof(msg));
@@ -156,7 +146,7 @@ int kumo_runtime_ping(kumo_runtime_t *rt, kumo_err_ctx_t *err)
 
 /* ---- networks ---- */
 
-static json_t *rt_labels_json(const kumo_runtime_label_t *labels, uint32_t count)
+json_t *rt_labels_json(const kumo_runtime_label_t *labels, uint32_t count)
 {
     json_t *o = json_object();
     for (uint32_t i = 0; o != NULL && i < count; i++) {
@@ -166,7 +156,7 @@ static json_t *rt_labels_json(const kumo_runtime_label_t *labels, uint32_t count
 }
 
 /* Dumps j (stolen) to text; NULL on failure. */
-static char *rt_dump(json_t *j)
+char *rt_dump(json_t *j)
 {
     char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -174,13 +164,13 @@ static char *rt_dump(json_t *j)
 }
 
 /* A path with a URL-encoded filters={"label":["k=v"]} query. */
-static int rt_filtered_path(kumo_runtime_t *rt,
-                            const char *base,
-                            const char *key,
-                            const char *value,
-                            char *out,
-                            size_t cap,
-                            kumo_err_ctx_t *err)
+int rt_filtered_path(kumo_runtime_t *rt,
+                     const char *base,
+                     const char *key,
+                     const char *value,
+                     char *out,
+                     size_t cap,
+                     kumo_err_ctx_t *err)
 {
     char kv[300];
     int n = snprintf(kv, sizeof(kv), "%s=%s", key, value);
@@ -328,6 +318,24 @@ static void rt_confine(json_t *hc, uint64_t storage_bytes)
     (void)json_object_set_new(hc, "Tmpfs", tmpfs);
 }
 
+/* Persistent volumes as binds of the named volume, the others as sized tmpfs. */
+static void rt_mounts(json_t *hc, const kumo_runtime_container_spec_t *spec)
+{
+    json_t *binds = json_array();
+    json_t *tmpfs = json_object_get(hc, "Tmpfs");
+    for (uint32_t i = 0; binds != NULL && tmpfs != NULL && i < spec->mount_count; i++) {
+        const kumo_runtime_mount_t *m = &spec->mounts[i];
+        if (m->persistent) {
+            char bind[KUMO_RUNTIME_NAME_BYTES_MAX + KUMO_RUNTIME_MOUNT_BYTES_MAX + 8u];
+            (void)snprintf(bind, sizeof(bind), "%s:%s:rw", m->volume, m->path);
+            (void)json_array_append_new(binds, json_string(bind));
+        } else {
+            (void)json_object_set_new(tmpfs, m->path, rt_tmpfs(m->size_bytes));
+        }
+    }
+    (void)json_object_set_new(hc, "Binds", binds);
+}
+
 static json_t *rt_host_config(const kumo_runtime_container_spec_t *spec)
 {
     json_t *hc = json_pack("{s:[{s:s, s:i, s:i}, {s:s, s:i, s:i}]}", "Ulimits", "Name", "nofile",
@@ -344,6 +352,7 @@ static json_t *rt_host_config(const kumo_runtime_container_spec_t *spec)
         (void)json_object_set_new(hc, "MemorySwap", json_integer((json_int_t)spec->memory_bytes));
     }
     rt_confine(hc, spec->storage_bytes);
+    rt_mounts(hc, spec);
     if (spec->network != NULL) {
         (void)json_object_set_new(hc, "NetworkMode", json_string(spec->network));
     }
@@ -396,6 +405,34 @@ static char *rt_create_body(const kumo_runtime_container_spec_t *spec)
     return rt_dump(body);
 }
 
+/* Every mount is checked (a path that fits, a named volume when persistent) and every
+ * persistent volume exists before the container is created: a bind of a missing volume would
+ * make the runtime create one of its own, without a size. */
+static int rt_volumes_ensure(kumo_runtime_t *rt,
+                             const kumo_runtime_container_spec_t *spec,
+                             kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(spec->mount_count <= KUMO_RUNTIME_VOLUME_COUNT_MAX, err, KUMO_ELIMIT,
+                "%u mounts exceed %u", spec->mount_count, KUMO_RUNTIME_VOLUME_COUNT_MAX);
+    for (uint32_t i = 0; i < spec->mount_count; i++) {
+        const kumo_runtime_mount_t *m = &spec->mounts[i];
+        KUMO_ENSURE(m->path != NULL && m->path[0] == '/' &&
+                        strlen(m->path) < KUMO_RUNTIME_MOUNT_BYTES_MAX &&
+                        strchr(m->path, ':') == NULL && strchr(m->path, ',') == NULL,
+                    err, KUMO_EINVAL, "mount %u: not an absolute path", i);
+        if (!m->persistent) {
+            continue;
+        }
+        KUMO_ENSURE(m->volume != NULL && m->volume[0] != '\0' &&
+                        strlen(m->volume) < KUMO_RUNTIME_NAME_BYTES_MAX &&
+                        strchr(m->volume, ':') == NULL,
+                    err, KUMO_EINVAL, "mount %u: no volume name", i);
+        KUMO_GUARD(kumo_runtime_volume_create(rt, m->volume, m->size_bytes, spec->labels,
+                                              spec->label_count, err));
+    }
+    return 0;
+}
+
 int kumo_runtime_container_run(kumo_runtime_t *rt,
                                const kumo_runtime_container_spec_t *spec,
                                char id_out[KUMO_RUNTIME_ID_BYTES_MAX],
@@ -404,6 +441,7 @@ int kumo_runtime_container_run(kumo_runtime_t *rt,
     KUMO_ENSURE(spec->port_count <= KUMO_RUNTIME_PORT_COUNT_MAX &&
                     spec->label_count <= KUMO_RUNTIME_LABEL_COUNT_MAX,
                 err, KUMO_ELIMIT, "too many ports or labels");
+    KUMO_GUARD(rt_volumes_ensure(rt, spec, err));
     char *body = rt_create_body(spec);
     KUMO_ENSURE(body != NULL, err, KUMO_ENOMEM, "container JSON");
     char path[RT_PATH_BYTES];

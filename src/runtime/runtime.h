@@ -43,7 +43,23 @@
 #define KUMO_RUNTIME_SCRATCH_BYTES     (16u * 1024u * 1024u)
 #define KUMO_RUNTIME_TMP_BYTES_DEFAULT (64u * 1024u * 1024u)
 
+/* Volumes a container mounts (the stack's limit) and the directory their images live in. */
+#define KUMO_RUNTIME_VOLUME_COUNT_MAX     8u
+#define KUMO_RUNTIME_VOLUME_DIR_BYTES_MAX 256u
+#define KUMO_RUNTIME_MOUNT_BYTES_MAX      256u
+
 typedef struct kumo_runtime kumo_runtime_t;
+
+/* A volume a container mounts at path. Persistent: the runtime volume of that name, created
+ * first if missing (kumo_runtime_volume_create, with the container's labels), kept when the
+ * container goes. Not persistent: a tmpfs of size_bytes that starts empty with each container
+ * (its pages count against the memory limit). */
+typedef struct kumo_runtime_mount {
+    const char *volume; /* runtime volume name; unused when not persistent */
+    const char *path;   /* absolute, in the container */
+    uint64_t size_bytes;
+    bool persistent;
+} kumo_runtime_mount_t;
 
 typedef struct kumo_runtime_label {
     const char *key;
@@ -74,6 +90,8 @@ typedef struct kumo_runtime_container_spec {
     uint32_t port_count;
     kumo_runtime_label_t labels[KUMO_RUNTIME_LABEL_COUNT_MAX];
     uint32_t label_count;
+    kumo_runtime_mount_t mounts[KUMO_RUNTIME_VOLUME_COUNT_MAX];
+    uint32_t mount_count;
 } kumo_runtime_container_spec_t;
 
 typedef enum kumo_runtime_state {
@@ -130,7 +148,57 @@ KUMO_MUST_USE int kumo_runtime_network_list(kumo_runtime_t *rt,
                                             uint32_t *count_out,
                                             kumo_err_ctx_t *err);
 
-/* Creates and starts a container. id_out gets its id. KUMO_EEXIST if the name is taken,
+/* ---- volumes ----
+ * A persistent volume's size is enforced by the filesystem it is: an ext4 image of exactly
+ * size_bytes in the volume directory (<dir>/<name>.img, sparse, formatted with mkfs.ext4 -m 0),
+ * which the runtime loop-mounts (local driver, type=ext4, o=loop) while a container uses it.
+ * Writing past it fails with ENOSPC in the container; the filesystem's own metadata takes a
+ * few percent of it. Needs a runtime on this host (the image path is the runtime's too) that
+ * may loop-mount (rootful podman or Docker). */
+
+/* Sets the directory of volume images (must exist; the provider uses <home>/volumes). Until
+ * set, creating a persistent volume is KUMO_EINVAL. KUMO_ELIMIT if dir is too long. */
+KUMO_MUST_USE int
+kumo_runtime_volume_dir_set(kumo_runtime_t *rt, const char *dir, kumo_err_ctx_t *err);
+
+/* One volume as listed; the kumo.* labels copied out (kumo.size: its size in bytes). */
+typedef struct kumo_runtime_volume {
+    char name[KUMO_RUNTIME_NAME_BYTES_MAX];
+    char owner[64];
+    uint64_t dseq, gseq, oseq;
+    uint64_t size_bytes;
+} kumo_runtime_volume_t;
+
+/* Creates volume name of size_bytes (at least 1 MiB) with labels (plus kumo.size). An existing
+ * volume of that name is success if its kumo.size is size_bytes (KUMO_EMISMATCH if not): a
+ * volume is never resized or made again, so its data stays. KUMO_EIO if the image cannot be
+ * made (detail quotes the failure). */
+KUMO_MUST_USE int kumo_runtime_volume_create(kumo_runtime_t *rt,
+                                             const char *name,
+                                             uint64_t size_bytes,
+                                             const kumo_runtime_label_t *labels,
+                                             uint32_t label_count,
+                                             kumo_err_ctx_t *err);
+/* Removes a volume and its image; a missing one is success. A volume a container still uses
+ * is not removed (KUMO_EEXIST: the runtime answers 409): remove the container first. */
+KUMO_MUST_USE int
+kumo_runtime_volume_remove(kumo_runtime_t *rt, const char *name, kumo_err_ctx_t *err);
+/* One volume by name; KUMO_ENOTFOUND if there is none. */
+KUMO_MUST_USE int kumo_runtime_volume_inspect(kumo_runtime_t *rt,
+                                              const char *name,
+                                              kumo_runtime_volume_t *out,
+                                              kumo_err_ctx_t *err);
+/* Volumes with label key=value (up to cap; more is KUMO_ELIMIT). */
+KUMO_MUST_USE int kumo_runtime_volume_list(kumo_runtime_t *rt,
+                                           const char *label_key,
+                                           const char *label_value,
+                                           kumo_runtime_volume_t *out,
+                                           uint32_t cap,
+                                           uint32_t *count_out,
+                                           kumo_err_ctx_t *err);
+
+/* Creates and starts a container, creating its persistent volumes first (labelled like the
+ * container). id_out gets its id. KUMO_EEXIST if the name is taken,
  * KUMO_ENOTFOUND if the image is not present. */
 KUMO_MUST_USE int kumo_runtime_container_run(kumo_runtime_t *rt,
                                              const kumo_runtime_container_spec_t *spec,

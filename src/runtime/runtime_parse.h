@@ -18,6 +18,16 @@ KUMO_MUST_USE int
 kumo_runtime_parse_inspect(kumo_bytes_t json, kumo_runtime_inspect_t *out, kumo_err_ctx_t *err);
 /* "running", "exited", ... as a state. */
 kumo_runtime_state_t kumo_runtime_state_parse(const char *text);
+/* GET /volumes: {"Volumes": [...]} into out (up to cap; more is KUMO_ELIMIT). */
+KUMO_MUST_USE int kumo_runtime_parse_volumes(kumo_bytes_t json,
+                                             kumo_runtime_volume_t *out,
+                                             uint32_t cap,
+                                             uint32_t *count_out,
+                                             kumo_err_ctx_t *err);
+/* GET /volumes/{name}: one volume object. */
+KUMO_MUST_USE int
+kumo_runtime_parse_volume(kumo_bytes_t json, kumo_runtime_volume_t *out, kumo_err_ctx_t *err);
+
 /* The multiplexed log stream (8-byte headers: stream, 0, 0, 0, u32 length) into plain text;
  * input that is not multiplexed (a TTY container) is copied as is. */
 KUMO_MUST_USE int kumo_runtime_logs_demux(kumo_bytes_t in, kumo_buf_t *out, kumo_err_ctx_t *err);

@@ -131,13 +131,15 @@ bool kumo_test_podman_busybox_image(void)
 
 void kumo_test_podman_cleanup(const char *key, const char *value)
 {
-    char cmd[600];
+    char cmd[1000];
     (void)snprintf(cmd, sizeof(cmd),
                    PODMAN " ps -aq --filter label=%s=%s | xargs -r " PODMAN
                           " rm -f -t 1 >/dev/null 2>&1; " PODMAN
                           " network ls -q --filter label=%s=%s | xargs -r " PODMAN
-                          " network rm -f >/dev/null 2>&1",
-                   key, value, key, value);
+                          " network rm -f >/dev/null 2>&1; " PODMAN
+                          " volume ls -q --filter label=%s=%s | xargs -r " PODMAN
+                          " volume rm -f >/dev/null 2>&1",
+                   key, value, key, value, key, value);
     if (system(cmd) != 0) {
         fprintf(stderr, "cleanup of label %s=%s failed\n", key, value);
     }

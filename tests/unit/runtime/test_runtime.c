@@ -4,7 +4,8 @@
  * with CPU and memory limits, kumo labels, an alias and a published port that answers over
  * HTTP, listing by label with the labels parsed back, the confinement every container gets
  * as inspect reports it, logs, exec (piped and with a tty: output, stderr apart, exit
- * code, resize), removal; refusals: a missing
+ * code, resize), removal; persistent volumes (data kept across containers, size enforced
+ * inside the container, removal) and sized tmpfs mounts; refusals: a missing
  * image, a taken name, a socket nobody serves. Everything is labelled with this run's id and
  * removed at the end, also after a failure.
  */
@@ -312,6 +313,125 @@ static void test_exec(void **state)
     assert_int_equal(kumo_runtime_container_remove(rt, id, NULL), 0);
 }
 
+/* Runs a busybox container with cmd and the mounts, waits until its logs hold want (60 s),
+ * and returns its id. */
+static void vol_run(const char *suffix,
+                    const char *script,
+                    const kumo_runtime_mount_t *mounts,
+                    uint32_t mount_count,
+                    const char *want,
+                    char id[KUMO_RUNTIME_ID_BYTES_MAX])
+{
+    char name[96];
+    (void)snprintf(name, sizeof(name), "kumo-test-%s-%s", run_id, suffix);
+    const char *const cmd[] = {"sh", "-c", script, NULL};
+    kumo_runtime_container_spec_t spec = {.name = name,
+                                          .image = "localhost/kumo-test-busybox:1",
+                                          .cmd = cmd,
+                                          .label_count = 1,
+                                          .mount_count = mount_count};
+    spec.labels[0] = (kumo_runtime_label_t){"kumo.test", run_id};
+    memcpy(spec.mounts, mounts, mount_count * sizeof(*mounts));
+    kumo_err_ctx_t err = {0};
+    int rc = kumo_runtime_container_run(rt, &spec, id, &err);
+    if (rc != 0) {
+        fail_msg("run %s: %s", suffix, err.detail);
+    }
+    kumo_buf_t logs;
+    kumo_buf_init(&logs, 1u << 20);
+    for (int i = 0; i < 600; i++) {
+        kumo_buf_reset(&logs);
+        assert_int_equal(kumo_runtime_container_logs(rt, id, 100, &logs, NULL), 0);
+        if (logs.len > 0 && memmem(logs.ptr, logs.len, want, strlen(want)) != NULL) {
+            break;
+        }
+        usleep(100 * 1000);
+    }
+    if (logs.len == 0 || memmem(logs.ptr, logs.len, want, strlen(want)) == NULL) {
+        fail_msg("%s: logs lack \"%s\": %.*s", suffix, want, (int)logs.len, (const char *)logs.ptr);
+    }
+    kumo_buf_free(&logs);
+}
+
+/* A persistent volume keeps its data across containers, holds no more than its size (a write
+ * past it fails inside the container), keeps its size, is not removed while in use and
+ * leaves nothing behind when removed; a tmpfs mount is bounded the same way. */
+static void test_volumes(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kumo-test-vol-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(kumo_runtime_volume_dir_set(rt, dir, NULL), 0);
+    char vol[64];
+    (void)snprintf(vol, sizeof(vol), "kumo-test-%s-vol", run_id);
+    const kumo_runtime_mount_t mounts[] = {
+        {.volume = vol, .path = "/data", .size_bytes = 8u << 20, .persistent = true},
+        {.path = "/scratch", .size_bytes = 4u << 20},
+    };
+    char id[KUMO_RUNTIME_ID_BYTES_MAX];
+    vol_run("vol1",
+            "echo kept > /data/f; dd if=/dev/zero of=/data/big bs=1M count=16; echo big=$?; "
+            "dd if=/dev/zero of=/scratch/big bs=1M count=8; echo small=$?; sleep 30",
+            mounts, 2, "small=", id);
+    kumo_err_ctx_t err = {0};
+    assert_int_equal(kumo_runtime_volume_remove(rt, vol, &err), KUMO_EEXIST); /* in use */
+    assert_int_equal(kumo_runtime_container_remove(rt, id, NULL), 0);
+    kumo_runtime_volume_t v;
+    assert_int_equal(kumo_runtime_volume_inspect(rt, vol, &v, NULL), 0);
+    assert_int_equal(v.size_bytes, 8u << 20);
+    kumo_runtime_volume_t list[4];
+    uint32_t n = 0;
+    assert_int_equal(kumo_runtime_volume_list(rt, "kumo.test", run_id, list, 4, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].name, vol);
+    assert_int_equal(kumo_runtime_volume_create(rt, vol, 16u << 20, NULL, 0, NULL), KUMO_EMISMATCH);
+    vol_run("vol2", "cat /data/f; ls /scratch; echo listed; sleep 30", mounts, 2, "listed", id);
+    kumo_buf_t logs;
+    kumo_buf_init(&logs, 1u << 20);
+    assert_int_equal(kumo_runtime_container_logs(rt, id, 100, &logs, NULL), 0);
+    assert_non_null(memmem(logs.ptr, logs.len, "kept", 4)); /* the data stayed */
+    assert_null(memmem(logs.ptr, logs.len, "big", 3));      /* the tmpfs did not */
+    kumo_buf_free(&logs);
+    assert_int_equal(kumo_runtime_container_remove(rt, id, NULL), 0);
+    assert_int_equal(kumo_runtime_volume_remove(rt, vol, NULL), 0);
+    assert_int_equal(kumo_runtime_volume_remove(rt, vol, NULL), 0); /* gone: still fine */
+    assert_int_equal(kumo_runtime_volume_inspect(rt, vol, &v, NULL), KUMO_ENOTFOUND);
+    char image[200];
+    (void)snprintf(image, sizeof(image), "%s/%s.img", dir, vol);
+    assert_int_not_equal(access(image, F_OK), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* The write past the size failed: checked from the first container's logs. */
+static void test_volume_write_past_size_fails(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kumo-test-vol-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(kumo_runtime_volume_dir_set(rt, dir, NULL), 0);
+    char vol[64];
+    (void)snprintf(vol, sizeof(vol), "kumo-test-%s-full", run_id);
+    const kumo_runtime_mount_t mounts[] = {
+        {.volume = vol, .path = "/data", .size_bytes = 8u << 20, .persistent = true},
+        {.path = "/scratch", .size_bytes = 4u << 20},
+    };
+    char id[KUMO_RUNTIME_ID_BYTES_MAX];
+    vol_run("full",
+            "dd if=/dev/zero of=/data/big bs=1M count=16 2>/dev/null; echo big=$?; "
+            "dd if=/dev/zero of=/data/ok bs=1M count=1 2>/dev/null; echo after=$?; "
+            "dd if=/dev/zero of=/scratch/big bs=1M count=8 2>/dev/null; echo small=$?; sleep 30",
+            mounts, 2, "small=", id);
+    kumo_buf_t logs;
+    kumo_buf_init(&logs, 1u << 20);
+    assert_int_equal(kumo_runtime_container_logs(rt, id, 100, &logs, NULL), 0);
+    assert_non_null(memmem(logs.ptr, logs.len, "big=1", 5));
+    assert_non_null(memmem(logs.ptr, logs.len, "small=1", 7));
+    kumo_buf_free(&logs);
+    assert_int_equal(kumo_runtime_container_remove(rt, id, NULL), 0);
+    assert_int_equal(kumo_runtime_volume_remove(rt, vol, NULL), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_no_runtime(void **state)
 {
     (void)state;
@@ -324,8 +444,12 @@ static void test_no_runtime(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_networks),   cmocka_unit_test(test_container_lifecycle),
-        cmocka_unit_test(test_logs),       cmocka_unit_test(test_exec),
+        cmocka_unit_test(test_networks),
+        cmocka_unit_test(test_container_lifecycle),
+        cmocka_unit_test(test_logs),
+        cmocka_unit_test(test_exec),
+        cmocka_unit_test(test_volumes),
+        cmocka_unit_test(test_volume_write_past_size_fails),
         cmocka_unit_test(test_no_runtime),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
