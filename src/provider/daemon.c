@@ -722,6 +722,9 @@ int kumo_provider_daemon_open(const kumo_provider_cfg_t *cfg,
         KUMO_LOG_WARN("provider", "runtime_unreachable", "socket=%s detail=\"%s\" (no bids)",
                       cfg->runtime_socket, rerr.detail);
     }
+    if (pd_volumes_init(d, &rerr) < 0) {
+        KUMO_LOG_WARN("provider", "volumes_unavailable", "detail=\"%s\"", rerr.detail);
+    }
     rc = pd_api_start(d, err);
     if (rc < 0) {
         kumo_provider_daemon_close(d);

@@ -4,7 +4,8 @@
  *   work.c     running leased workloads: reconcile containers, networks and forwards with
  *              the chain's leases and the stored manifests, confirmations, releases;
  *   backend.c  the HTTPS API's backend and its thread (own node and runtime handles);
- *   fwd.c      the TCP forwarder between workloads (on the API thread's loop).
+ *   fwd.c      the TCP forwarder between workloads (on the API thread's loop);
+ *   volumes.c  the persistent volumes of leased workloads (names, mounts, removal).
  * The two threads share only files under home/deployments (written atomically), the
  * forwarder table (pd_fwd_set) and the atomic kick flag.
  */
@@ -116,6 +117,7 @@ typedef struct pd_api pd_api_t;
 struct kumo_provider_daemon {
     kumo_provider_cfg_t cfg;
     char home[PD_HOME_BYTES];
+    char volume_dir[PD_PATH_BYTES]; /* home/volumes, absolute; "" if it could not be made */
     kumo_crypto_keypair_t key;
     char addr[KUMO_ADDRESS_TEXT_BYTES];
     char chain_id[KUMO_CHAIN_ID_BYTES_MAX + 1];
@@ -307,6 +309,27 @@ KUMO_MUST_USE int pd_peer_links_gather(kumo_provider_daemon_t *d,
 bool pd_uri_host(const char *uri, char *out, size_t cap);
 /* Our client certificate for peers (made once, before the API thread starts). */
 KUMO_MUST_USE int pd_peer_tls(kumo_provider_daemon_t *d, kumo_err_ctx_t *err);
+
+/* ---- volumes.c ---- */
+
+/* The volume mounts of one instance of workload w of lease l (owner, dseq, gseq, oseq) into
+ * spec->mounts; names[i] holds the name of w->volumes[i] (persistent ones: a runtime volume
+ * named for the provider, the lease, the workload, the instance, the volume and its size, so
+ * no other lease, instance or size can ever mount it). */
+void pd_volumes_spec(const kumo_provider_daemon_t *d,
+                     const char *owner,
+                     uint64_t dseq,
+                     const pd_lease_t *l,
+                     const Kumo__ManifestWorkload *w,
+                     uint32_t instance,
+                     char (*names)[KUMO_RUNTIME_NAME_BYTES_MAX],
+                     kumo_runtime_container_spec_t *spec);
+/* Makes home/volumes (the images of persistent volumes) and sets d->volume_dir. */
+KUMO_MUST_USE int pd_volumes_init(kumo_provider_daemon_t *d, kumo_err_ctx_t *err);
+/* Removes the volumes of this provider whose lease (owner, dseq, gseq, oseq) is not active;
+ * a closing lease whose volumes could not all be removed is not ok (not released yet).
+ * Containers go first (pd_orphans_remove): a volume in use is not removed. */
+void pd_volumes_orphans_remove(kumo_provider_daemon_t *d, bool *ok);
 
 /* ---- backend.c ---- */
 

@@ -367,6 +367,7 @@ typedef struct pd_spec_mem {
     const char *hosts[KUMO_RUNTIME_ENV_COUNT_MAX + 1];
     char host_text[KUMO_RUNTIME_ENV_COUNT_MAX][KUMO_NAME_BYTES_MAX + 70];
     const char *cmd[KUMO_RUNTIME_CMD_COUNT_MAX + 1];
+    char volumes[KUMO_RUNTIME_VOLUME_COUNT_MAX][KUMO_RUNTIME_NAME_BYTES_MAX];
 } pd_spec_mem_t;
 
 static void
@@ -438,6 +439,7 @@ static void pd_spec_build(kumo_provider_daemon_t *d,
     };
     memcpy(s->labels, labels, sizeof(labels));
     s->label_count = sizeof(labels) / sizeof(labels[0]);
+    pd_volumes_spec(d, dep->owner, dep->dseq, l, w, instance, mem->volumes, s);
 }
 
 /* The containers of this provider as the runtime lists them now. */
@@ -896,8 +898,8 @@ static bool pd_lease_wants(const kumo_provider_daemon_t *d, const kumo_runtime_c
     return false;
 }
 
-/* Removes the containers and networks no active lease wants; a closing lease whose
- * containers could not all be removed is not ok (not released yet). */
+/* Removes the containers, volumes and networks no active lease wants; a closing lease whose
+ * containers or volumes could not all be removed is not ok (not released yet). */
 static void pd_orphans_remove(kumo_provider_daemon_t *d, bool *ok)
 {
     kumo_err_ctx_t err = {0};
@@ -915,6 +917,7 @@ static void pd_orphans_remove(kumo_provider_daemon_t *d, bool *ok)
                     !(l->dseq == c->dseq && l->gseq == c->gseq && strcmp(l->owner, c->owner) == 0);
         }
     }
+    pd_volumes_orphans_remove(d, ok);
     char(*nets)[KUMO_RUNTIME_NAME_BYTES_MAX] = kumo_calloc(64, sizeof(*nets));
     uint32_t n = 0;
     if (nets != NULL &&

@@ -427,8 +427,8 @@ static int rt_volumes_ensure(kumo_runtime_t *rt,
                         strlen(m->volume) < KUMO_RUNTIME_NAME_BYTES_MAX &&
                         strchr(m->volume, ':') == NULL,
                     err, KUMO_EINVAL, "mount %u: no volume name", i);
-        KUMO_GUARD(kumo_runtime_volume_create(rt, m->volume, m->size_bytes, spec->labels,
-                                              spec->label_count, err));
+        KUMO_GUARD(kumo_runtime_volume_create(rt, spec->volume_dir, m->volume, m->size_bytes,
+                                              spec->labels, spec->label_count, err));
     }
     return 0;
 }

@@ -44,9 +44,8 @@
 #define KUMO_RUNTIME_TMP_BYTES_DEFAULT (64u * 1024u * 1024u)
 
 /* Volumes a container mounts (the stack's limit) and the directory their images live in. */
-#define KUMO_RUNTIME_VOLUME_COUNT_MAX     8u
-#define KUMO_RUNTIME_VOLUME_DIR_BYTES_MAX 256u
-#define KUMO_RUNTIME_MOUNT_BYTES_MAX      256u
+#define KUMO_RUNTIME_VOLUME_COUNT_MAX 8u
+#define KUMO_RUNTIME_MOUNT_BYTES_MAX  256u
 
 typedef struct kumo_runtime kumo_runtime_t;
 
@@ -92,6 +91,7 @@ typedef struct kumo_runtime_container_spec {
     uint32_t label_count;
     kumo_runtime_mount_t mounts[KUMO_RUNTIME_VOLUME_COUNT_MAX];
     uint32_t mount_count;
+    const char *volume_dir; /* where persistent volumes' images are made (see below) */
 } kumo_runtime_container_spec_t;
 
 typedef enum kumo_runtime_state {
@@ -156,11 +156,6 @@ KUMO_MUST_USE int kumo_runtime_network_list(kumo_runtime_t *rt,
  * few percent of it. Needs a runtime on this host (the image path is the runtime's too) that
  * may loop-mount (rootful podman or Docker). */
 
-/* Sets the directory of volume images (must exist; the provider uses <home>/volumes). Until
- * set, creating a persistent volume is KUMO_EINVAL. KUMO_ELIMIT if dir is too long. */
-KUMO_MUST_USE int
-kumo_runtime_volume_dir_set(kumo_runtime_t *rt, const char *dir, kumo_err_ctx_t *err);
-
 /* One volume as listed; the kumo.* labels copied out (kumo.size: its size in bytes). */
 typedef struct kumo_runtime_volume {
     char name[KUMO_RUNTIME_NAME_BYTES_MAX];
@@ -169,20 +164,25 @@ typedef struct kumo_runtime_volume {
     uint64_t size_bytes;
 } kumo_runtime_volume_t;
 
-/* Creates volume name of size_bytes (at least 1 MiB) with labels (plus kumo.size). An existing
- * volume of that name is success if its kumo.size is size_bytes (KUMO_EMISMATCH if not): a
- * volume is never resized or made again, so its data stays. KUMO_EIO if the image cannot be
- * made (detail quotes the failure). */
+/* Creates volume name of size_bytes (at least 1 MiB) with labels (plus kumo.size), its image
+ * in dir (absolute, must exist; the provider uses <home>/volumes). An existing volume of that
+ * name is success if its kumo.size is size_bytes (KUMO_EMISMATCH if not): a volume is never
+ * resized or made again, so its data stays. KUMO_EIO if the image cannot be made (detail
+ * quotes the failure). */
 KUMO_MUST_USE int kumo_runtime_volume_create(kumo_runtime_t *rt,
+                                             const char *dir,
                                              const char *name,
                                              uint64_t size_bytes,
                                              const kumo_runtime_label_t *labels,
                                              uint32_t label_count,
                                              kumo_err_ctx_t *err);
-/* Removes a volume and its image; a missing one is success. A volume a container still uses
- * is not removed (KUMO_EEXIST: the runtime answers 409): remove the container first. */
-KUMO_MUST_USE int
-kumo_runtime_volume_remove(kumo_runtime_t *rt, const char *name, kumo_err_ctx_t *err);
+/* Removes a volume and its image in dir (NULL: the runtime volume only); a missing one is
+ * success. A volume a container still uses is not removed (KUMO_EEXIST: the runtime answers
+ * 409): remove the container first. */
+KUMO_MUST_USE int kumo_runtime_volume_remove(kumo_runtime_t *rt,
+                                             const char *dir,
+                                             const char *name,
+                                             kumo_err_ctx_t *err);
 /* One volume by name; KUMO_ENOTFOUND if there is none. */
 KUMO_MUST_USE int kumo_runtime_volume_inspect(kumo_runtime_t *rt,
                                               const char *name,

@@ -15,7 +15,6 @@
 struct kumo_runtime {
     char socket[512];
     CURL *curl;
-    char volume_dir[KUMO_RUNTIME_VOLUME_DIR_BYTES_MAX]; /* "" until set */
 };
 
 typedef struct rt_answer {

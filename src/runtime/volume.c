@@ -23,28 +23,17 @@ extern char **environ;
 /* The smallest image mkfs.ext4 formats usefully (the stack's minimum is larger). */
 #define VOL_BYTES_MIN (1024u * 1024u)
 
-int kumo_runtime_volume_dir_set(kumo_runtime_t *rt, const char *dir, kumo_err_ctx_t *err)
-{
-    KUMO_ASSERT(rt != NULL);
-    KUMO_ASSERT(dir != NULL);
-    KUMO_ENSURE(dir[0] == '/' && strlen(dir) < sizeof(rt->volume_dir), err, KUMO_ELIMIT,
-                "volume directory must be an absolute path under %u bytes",
-                KUMO_RUNTIME_VOLUME_DIR_BYTES_MAX);
-    (void)snprintf(rt->volume_dir, sizeof(rt->volume_dir), "%s", dir);
-    return 0;
-}
-
 /* <dir>/<name>.img (or .tmp while it is being made). */
-static int vol_image_path(const kumo_runtime_t *rt,
+static int vol_image_path(const char *dir,
                           const char *name,
                           const char *suffix,
                           char out[RT_PATH_BYTES],
                           kumo_err_ctx_t *err)
 {
-    KUMO_ENSURE(rt->volume_dir[0] != '\0', err, KUMO_EINVAL, "no volume directory set");
+    KUMO_ENSURE(dir != NULL && dir[0] == '/', err, KUMO_EINVAL, "no volume directory");
     KUMO_ENSURE(strchr(name, '/') == NULL && name[0] != '.', err, KUMO_EINVAL,
                 "volume name \"%.64s\" is not a file name", name);
-    int n = snprintf(out, RT_PATH_BYTES, "%s/%s%s", rt->volume_dir, name, suffix);
+    int n = snprintf(out, RT_PATH_BYTES, "%s/%s%s", dir, name, suffix);
     KUMO_ENSURE(n > 0 && (size_t)n < RT_PATH_BYTES, err, KUMO_ELIMIT, "volume path too long");
     return 0;
 }
@@ -73,15 +62,15 @@ static int vol_mkfs(const char *path, kumo_err_ctx_t *err)
 
 /* The image of a volume: made as <name>.tmp (sparse, formatted) and renamed, so a crash
  * leaves either nothing or a whole image. An image already there is kept. */
-static int vol_image_make(kumo_runtime_t *rt,
+static int vol_image_make(const char *dir,
                           const char *name,
                           uint64_t size_bytes,
                           char path[RT_PATH_BYTES],
                           kumo_err_ctx_t *err)
 {
     char tmp[RT_PATH_BYTES];
-    KUMO_GUARD(vol_image_path(rt, name, ".img", path, err));
-    KUMO_GUARD(vol_image_path(rt, name, ".tmp", tmp, err));
+    KUMO_GUARD(vol_image_path(dir, name, ".img", path, err));
+    KUMO_GUARD(vol_image_path(dir, name, ".tmp", tmp, err));
     struct stat st;
     if (stat(path, &st) == 0) {
         KUMO_ENSURE(S_ISREG(st.st_mode) && (uint64_t)st.st_size == size_bytes, err, KUMO_EMISMATCH,
@@ -141,6 +130,7 @@ static char *vol_create_body(const char *name,
 }
 
 int kumo_runtime_volume_create(kumo_runtime_t *rt,
+                               const char *dir,
                                const char *name,
                                uint64_t size_bytes,
                                const kumo_runtime_label_t *labels,
@@ -162,7 +152,7 @@ int kumo_runtime_volume_create(kumo_runtime_t *rt,
         return rc;
     }
     char image[RT_PATH_BYTES];
-    KUMO_GUARD(vol_image_make(rt, name, size_bytes, image, err));
+    KUMO_GUARD(vol_image_make(dir, name, size_bytes, image, err));
     char *body = vol_create_body(name, image, size_bytes, labels, label_count);
     KUMO_ENSURE(body != NULL, err, KUMO_ENOMEM, "volume JSON");
     rt_answer_t a;
@@ -177,7 +167,10 @@ int kumo_runtime_volume_create(kumo_runtime_t *rt,
     return rc;
 }
 
-int kumo_runtime_volume_remove(kumo_runtime_t *rt, const char *name, kumo_err_ctx_t *err)
+int kumo_runtime_volume_remove(kumo_runtime_t *rt,
+                               const char *dir,
+                               const char *name,
+                               kumo_err_ctx_t *err)
 {
     char path[RT_PATH_BYTES];
     char *esc = curl_easy_escape(rt->curl, name, 0);
@@ -192,8 +185,8 @@ int kumo_runtime_volume_remove(kumo_runtime_t *rt, const char *name, kumo_err_ct
     kumo_buf_free(&a.body);
     KUMO_GUARD(rc);
     char image[RT_PATH_BYTES];
-    if (rt->volume_dir[0] != '\0' && vol_image_path(rt, name, ".img", image, NULL) == 0 &&
-        unlink(image) != 0 && errno != ENOENT) {
+    if (dir != NULL && vol_image_path(dir, name, ".img", image, NULL) == 0 && unlink(image) != 0 &&
+        errno != ENOENT) {
         return kumo_err_set(err, KUMO_EIO, "remove %s: %s", image, strerror(errno));
     }
     return 0;

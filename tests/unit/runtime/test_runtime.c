@@ -315,7 +315,8 @@ static void test_exec(void **state)
 
 /* Runs a busybox container with cmd and the mounts, waits until its logs hold want (60 s),
  * and returns its id. */
-static void vol_run(const char *suffix,
+static void vol_run(const char *dir,
+                    const char *suffix,
                     const char *script,
                     const kumo_runtime_mount_t *mounts,
                     uint32_t mount_count,
@@ -329,7 +330,8 @@ static void vol_run(const char *suffix,
                                           .image = "localhost/kumo-test-busybox:1",
                                           .cmd = cmd,
                                           .label_count = 1,
-                                          .mount_count = mount_count};
+                                          .mount_count = mount_count,
+                                          .volume_dir = dir};
     spec.labels[0] = (kumo_runtime_label_t){"kumo.test", run_id};
     memcpy(spec.mounts, mounts, mount_count * sizeof(*mounts));
     kumo_err_ctx_t err = {0};
@@ -361,7 +363,6 @@ static void test_volumes(void **state)
     (void)state;
     char dir[] = "/tmp/kumo-test-vol-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    assert_int_equal(kumo_runtime_volume_dir_set(rt, dir, NULL), 0);
     char vol[64];
     (void)snprintf(vol, sizeof(vol), "kumo-test-%s-vol", run_id);
     const kumo_runtime_mount_t mounts[] = {
@@ -369,12 +370,12 @@ static void test_volumes(void **state)
         {.path = "/scratch", .size_bytes = 4u << 20},
     };
     char id[KUMO_RUNTIME_ID_BYTES_MAX];
-    vol_run("vol1",
+    vol_run(dir, "vol1",
             "echo kept > /data/f; dd if=/dev/zero of=/data/big bs=1M count=16; echo big=$?; "
             "dd if=/dev/zero of=/scratch/big bs=1M count=8; echo small=$?; sleep 30",
             mounts, 2, "small=", id);
     kumo_err_ctx_t err = {0};
-    assert_int_equal(kumo_runtime_volume_remove(rt, vol, &err), KUMO_EEXIST); /* in use */
+    assert_int_equal(kumo_runtime_volume_remove(rt, dir, vol, &err), KUMO_EEXIST); /* in use */
     assert_int_equal(kumo_runtime_container_remove(rt, id, NULL), 0);
     kumo_runtime_volume_t v;
     assert_int_equal(kumo_runtime_volume_inspect(rt, vol, &v, NULL), 0);
@@ -384,8 +385,10 @@ static void test_volumes(void **state)
     assert_int_equal(kumo_runtime_volume_list(rt, "kumo.test", run_id, list, 4, &n, NULL), 0);
     assert_int_equal(n, 1);
     assert_string_equal(list[0].name, vol);
-    assert_int_equal(kumo_runtime_volume_create(rt, vol, 16u << 20, NULL, 0, NULL), KUMO_EMISMATCH);
-    vol_run("vol2", "cat /data/f; ls /scratch; echo listed; sleep 30", mounts, 2, "listed", id);
+    assert_int_equal(kumo_runtime_volume_create(rt, dir, vol, 16u << 20, NULL, 0, NULL),
+                     KUMO_EMISMATCH);
+    vol_run(dir, "vol2", "cat /data/f; ls /scratch; echo listed; sleep 30", mounts, 2, "listed",
+            id);
     kumo_buf_t logs;
     kumo_buf_init(&logs, 1u << 20);
     assert_int_equal(kumo_runtime_container_logs(rt, id, 100, &logs, NULL), 0);
@@ -393,8 +396,8 @@ static void test_volumes(void **state)
     assert_null(memmem(logs.ptr, logs.len, "big", 3));      /* the tmpfs did not */
     kumo_buf_free(&logs);
     assert_int_equal(kumo_runtime_container_remove(rt, id, NULL), 0);
-    assert_int_equal(kumo_runtime_volume_remove(rt, vol, NULL), 0);
-    assert_int_equal(kumo_runtime_volume_remove(rt, vol, NULL), 0); /* gone: still fine */
+    assert_int_equal(kumo_runtime_volume_remove(rt, dir, vol, NULL), 0);
+    assert_int_equal(kumo_runtime_volume_remove(rt, dir, vol, NULL), 0); /* gone: still fine */
     assert_int_equal(kumo_runtime_volume_inspect(rt, vol, &v, NULL), KUMO_ENOTFOUND);
     char image[200];
     (void)snprintf(image, sizeof(image), "%s/%s.img", dir, vol);
@@ -408,7 +411,6 @@ static void test_volume_write_past_size_fails(void **state)
     (void)state;
     char dir[] = "/tmp/kumo-test-vol-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    assert_int_equal(kumo_runtime_volume_dir_set(rt, dir, NULL), 0);
     char vol[64];
     (void)snprintf(vol, sizeof(vol), "kumo-test-%s-full", run_id);
     const kumo_runtime_mount_t mounts[] = {
@@ -416,7 +418,7 @@ static void test_volume_write_past_size_fails(void **state)
         {.path = "/scratch", .size_bytes = 4u << 20},
     };
     char id[KUMO_RUNTIME_ID_BYTES_MAX];
-    vol_run("full",
+    vol_run(dir, "full",
             "dd if=/dev/zero of=/data/big bs=1M count=16 2>/dev/null; echo big=$?; "
             "dd if=/dev/zero of=/data/ok bs=1M count=1 2>/dev/null; echo after=$?; "
             "dd if=/dev/zero of=/scratch/big bs=1M count=8 2>/dev/null; echo small=$?; sleep 30",
@@ -428,7 +430,7 @@ static void test_volume_write_past_size_fails(void **state)
     assert_non_null(memmem(logs.ptr, logs.len, "small=1", 7));
     kumo_buf_free(&logs);
     assert_int_equal(kumo_runtime_container_remove(rt, id, NULL), 0);
-    assert_int_equal(kumo_runtime_volume_remove(rt, vol, NULL), 0);
+    assert_int_equal(kumo_runtime_volume_remove(rt, dir, vol, NULL), 0);
     assert_int_equal(rmdir(dir), 0);
 }
 
