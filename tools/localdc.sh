@@ -10,8 +10,9 @@
 #                                     with its own API port and host port range (SED edits its
 #                                     config.yaml); DC_ADDR[NAME], DC_PID[NAME], log WORK/NAME.log
 #   localdc_provider_start NAME       (re)starts a provider's daemon
-#   localdc_cleanup                   stops everything and removes every container and network
-#                                     the providers of this run made (by their kumo.provider label)
+#   localdc_cleanup                   stops everything and removes every container, network and
+#                                     volume the providers of this run made (by their
+#                                     kumo.provider label)
 #   wait_for SECONDS WHAT COMMAND...  polls COMMAND (every 0.2 s) until it succeeds
 # Ports sit below the kernel's ephemeral range (32768).
 # shellcheck shell=bash
@@ -106,6 +107,8 @@ localdc_cleanup() {
         [ ${#ids[@]} -eq 0 ] || podman_remote rm -f -t 0 "${ids[@]}" >/dev/null 2>&1 || true
         mapfile -t nets < <(podman_remote network ls -q --filter "label=kumo.provider=${DC_ADDR[$name]}" 2>/dev/null)
         [ ${#nets[@]} -eq 0 ] || podman_remote network rm -f "${nets[@]}" >/dev/null 2>&1 || true
+        mapfile -t nets < <(podman_remote volume ls -q --filter "label=kumo.provider=${DC_ADDR[$name]}" 2>/dev/null)
+        [ ${#nets[@]} -eq 0 ] || podman_remote volume rm -f "${nets[@]}" >/dev/null 2>&1 || true
     done
     LOCALDC_PROVIDERS=()
     [ -z "$LOCALDC_STARTED" ] || "$LOCALDC_KUMO" testnet stop --dir "$LOCALDC_TN" >/dev/null 2>&1 || true

@@ -7,7 +7,8 @@
  * the manifest over the real provider API with its account certificate:
  *   - counts 0 and 2^32-1, more instances than the lease's units, compute bigger than the
  *     leased unit, a workload in a group the deployment does not have, a rule naming a
- *     workload that does not exist: each answered 422 with the rule broken, nothing stored,
+ *     workload that does not exist, volumes larger than the unit's leased storage: each
+ *     answered 422 with the rule broken, nothing stored,
  *     nothing run; a manifest within the lease is accepted and runs exactly its one instance;
  *   - a hostile peer provider serving a manifest of the on-chain version that breaks the
  *     lease (the test plants it in east's store, as a provider that skipped the check would
@@ -59,6 +60,8 @@ typedef struct craft {
     Kumo__ManifestPort *portp[1];
     Kumo__ManifestConnection rule;
     Kumo__ManifestConnection *rulep[1];
+    Kumo__ManifestVolume vol;
+    Kumo__ManifestVolume *volp[1];
     char *cmd[2];
     Kumo__Manifest m;
 } craft_t;
@@ -142,6 +145,18 @@ static void c_unknown_workload(craft_t *c)
     c->rule.workload = "ghost";
 }
 
+static void c_volume_over_storage(craft_t *c)
+{
+    kumo__manifest_volume__init(&c->vol);
+    c->vol.name = "data";
+    c->vol.mount = "/data";
+    c->vol.size_bytes = 128u << 20; /* the unit leases 64 MiB of storage */
+    c->vol.persistent = 1;
+    c->volp[0] = &c->vol;
+    c->w[0].n_volumes = 1;
+    c->w[0].volumes = c->volp;
+}
+
 static const struct {
     const char *name;
     void (*craft)(craft_t *c);
@@ -154,6 +169,8 @@ static const struct {
     {"compute bigger than the leased unit", c_compute_bigger, 422, "no resource unit"},
     {"a group the deployment does not have", c_unknown_group, 422, "named \\\"elsewhere\\\""},
     {"a rule naming no workload", c_unknown_workload, 422, "names no workload"},
+    {"a volume larger than the leased storage", c_volume_over_storage, 422,
+     "volumes of 134217728 bytes per instance exceed the 67108864 bytes"},
     {"within the lease", c_valid, 200, "\"accepted\":true"},
 };
 #define CASE_COUNT (sizeof(cases) / sizeof(cases[0]))

@@ -419,15 +419,15 @@ static void test_volume_write_past_size_fails(void **state)
     };
     char id[KUMO_RUNTIME_ID_BYTES_MAX];
     vol_run(dir, "full",
-            "dd if=/dev/zero of=/data/big bs=1M count=16 2>/dev/null; echo big=$?; "
-            "dd if=/dev/zero of=/data/ok bs=1M count=1 2>/dev/null; echo after=$?; "
-            "dd if=/dev/zero of=/scratch/big bs=1M count=8 2>/dev/null; echo small=$?; sleep 30",
-            mounts, 2, "small=", id);
+            "dd if=/dev/zero of=/data/big bs=1M count=16 2>/dev/null; echo big=$?.; "
+            "dd if=/dev/zero of=/scratch/big bs=1M count=8 2>/dev/null; echo small=$?.; "
+            "dd if=/dev/zero of=/data/fits bs=1M count=1 2>/dev/null; echo fits=$?.; sleep 30",
+            mounts, 2, "fits=", id);
     kumo_buf_t logs;
     kumo_buf_init(&logs, 1u << 20);
     assert_int_equal(kumo_runtime_container_logs(rt, id, 100, &logs, NULL), 0);
-    assert_non_null(memmem(logs.ptr, logs.len, "big=1", 5));
-    assert_non_null(memmem(logs.ptr, logs.len, "small=1", 7));
+    assert_non_null(memmem(logs.ptr, logs.len, "big=1.", 6));   /* ENOSPC past 8 MiB */
+    assert_non_null(memmem(logs.ptr, logs.len, "small=1.", 8)); /* and past the tmpfs's 4 */
     kumo_buf_free(&logs);
     assert_int_equal(kumo_runtime_container_remove(rt, id, NULL), 0);
     assert_int_equal(kumo_runtime_volume_remove(rt, dir, vol, NULL), 0);

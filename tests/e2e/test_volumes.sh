@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# test_volumes.sh - persistent volumes end to end, with real processes and real containers: a
+# kumo node (1 validator, 300 ms blocks), a private podman API service, one provider daemon
+# (east, us-east), and the tenant's `kumo deploy` of a stack whose workload mounts a
+# persistent volume (16 MiB at /data) and a scratch one (4 MiB at /scratch, not persistent)
+# out of its unit's 64 MiB of storage.
+#
+# Shown, in order:
+#   1. create: the volume is mounted; a file written there stays; writing past 16 MiB fails
+#      inside the container (ENOSPC), and so does writing past the scratch's 4 MiB.
+#   2. the container is removed behind the daemon's back: it is made again, the file is still
+#      there, the scratch is empty again.
+#   3. kill -9 of the daemon, started again: the same container and volume, the file there.
+#   4. update (a new env value, a new version): the container is replaced, the file stays.
+#   5. a stack asking for volumes larger than its unit's storage: refused before anything is
+#      sent, naming the rule; the running version is unchanged.
+#   6. close: the lease ends, the volume and its image are gone.
+# Every container, network and volume of this run's provider is removed on exit.
+#
+# Usage: tests/e2e/test_volumes.sh path/to/kumo   (KUMO_E2E_KEEP=1 keeps the files)
+set -euo pipefail
+
+kumo=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/kumo-e2e-vol-XXXXXX")
+# shellcheck source=../../tools/localdc.sh
+. "$root/tools/localdc.sh"
+localdc_init "$work" "$kumo"
+tenant_home=$LOCALDC_TN/tenant
+checks=0
+
+k() { "$kumo" "$@" --home "$tenant_home"; }
+log() { printf 'e2e: %s\n' "$*"; }
+fail() {
+    echo "e2e: FAILED: $*" >&2
+    exit 1
+}
+check() { # check DESCRIPTION COMMAND...
+    local what=$1
+    shift
+    "$@" || fail "$what"
+    checks=$((checks + 1))
+    log "ok $checks - $what"
+}
+on_exit() {
+    local rc=$?
+    [ $rc -eq 0 ] || localdc_logs
+    localdc_cleanup
+    if grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$work"/*.log \
+        "$LOCALDC_TN"/node*/node.log 2>/dev/null; then
+        echo "e2e: FAILED: a sanitizer report in the logs above" >&2
+        rc=1
+    fi
+    if [ $rc -eq 0 ] && [ "${KUMO_E2E_KEEP:-0}" != 1 ]; then
+        rm -rf "$work"
+    else
+        echo "e2e: files kept in $work" >&2
+    fi
+    exit $rc
+}
+trap on_exit EXIT
+wait_or_fail() { wait_for "$@" || fail "$2"; }
+
+# The busybox image of the tests (tests/helpers/podman.c makes the same one).
+busybox_image() {
+    podman --runtime /usr/sbin/runc image exists localhost/kumo-test-busybox:1 && return 0
+    local d
+    d=$(mktemp -d)
+    mkdir -p "$d/rootfs/bin" "$d/rootfs/www"
+    cp /bin/busybox "$d/rootfs/bin/"
+    for c in sh httpd echo sleep cat; do ln -sf busybox "$d/rootfs/bin/$c"; done
+    echo 'hello from kumo' >"$d/rootfs/www/index.html"
+    tar -C "$d/rootfs" -cf "$d/img.tar" .
+    podman --runtime /usr/sbin/runc import --change ENV=PATH=/bin "$d/img.tar" \
+        localhost/kumo-test-busybox:1 >/dev/null
+    rm -rf "$d"
+}
+
+stack() { # stack GEN VOLUME_SIZE
+    cat <<YAML
+version: "1"
+groups:
+  g:
+    region: us-east
+    resources:
+      - {cpu: 100m, memory: 64Mi, storage: 64Mi, count: 1, price: 100, collateral: 10}
+workloads:
+  db:
+    image: localhost/kumo-test-busybox:1
+    command: [sleep, "1000000"]
+    env: {GEN: "$1"}
+    compute: {cpu: 100m, memory: 64Mi, storage: 64Mi}
+    group: g
+    volumes:
+      data: {size: $2, mount: /data}
+      scratch: {size: 4Mi, mount: /scratch, persistent: false}
+wait_blocks: 1
+deposit: 5000000
+YAML
+}
+
+cid() { podman_remote ps -q --filter "label=kumo.provider=$east" --filter status=running | sed -n 1p; }
+in_db() { podman_remote exec "$(cid)" sh -c "$1"; }
+vols() { podman_remote volume ls -q --filter "label=kumo.provider=$east"; }
+version_of() { podman_remote inspect --format '{{index .Config.Labels "kumo.version"}}' "$1"; }
+has_file() { [ "$(in_db 'cat /data/f')" = kept ]; }
+one_running() { [ "$(podman_remote ps -q --filter "label=kumo.provider=$east" --filter status=running | wc -l)" -eq 1 ]; }
+
+# ---- set-up ----
+busybox_image
+localdc_podman_start
+localdc_testnet_start 1 300
+localdc_provider_add east us-east
+east=${DC_ADDR[east]}
+log "node $KUMO_NODE; east $east"
+
+# ---- 1. create ----
+stack 1 16Mi >"$work/stack.yml"
+k deploy create "$work/stack.yml" --from tenant --timeout 120 >"$work/create.out" 2>&1 ||
+    { cat "$work/create.out"; fail "kumo deploy create"; }
+wait_or_fail 60 "the db container" one_running
+first=$(cid)
+check "one persistent volume, labelled with the provider" test "$(vols | wc -l)" -eq 1
+vol=$(vols)
+check "its image in the provider's volumes directory" test -f "$LOCALDC_TN/east/volumes/$vol.img"
+check "the volume is 16 MiB" test "$(stat -c %s "$LOCALDC_TN/east/volumes/$vol.img")" -eq $((16 << 20))
+check "write a file to /data" in_db 'echo kept > /data/f'
+check "writing past 16 MiB fails inside the container" \
+    in_db '! dd if=/dev/zero of=/data/big bs=1M count=32 2>/dev/null'
+check "the volume holds no more than 16 MiB" in_db '[ $(du -sk /data | cut -f1) -le 16384 ] && rm -f /data/big'
+check "writing past the scratch's 4 MiB fails too" \
+    in_db '! dd if=/dev/zero of=/scratch/big bs=1M count=8 2>/dev/null'
+in_db 'rm -f /scratch/big && echo gone > /scratch/s'
+
+# ---- 2. container removed behind the daemon's back ----
+podman_remote rm -f -t 0 "$first" >/dev/null
+made_again() { c=$(cid) && [ -n "$c" ] && [ "$c" != "$first" ]; }
+wait_or_fail 90 "the container to be made again" made_again
+check "the file survived the container" has_file
+check "the scratch started empty" in_db '! cat /scratch/s'
+check "still one volume" test "$(vols)" = "$vol"
+
+# ---- 3. kill -9 of the daemon ----
+second=$(cid)
+kill -9 "${DC_PID[east]}"
+wait "${DC_PID[east]}" 2>/dev/null || true
+localdc_provider_start east
+api_again() { [ "$(grep -c api_listening "$work/east.log")" -ge 2 ]; }
+wait_or_fail 30 "east's API again" api_again
+sleep 3 # a few passes of the restarted daemon
+check "the same container runs after the restart" test "$(cid)" = "$second"
+check "the same volume, the file there" has_file
+check "no volume was removed" test "$(grep -c volume_removed "$work/east.log" || true)" -eq 0
+
+# ---- 4. update ----
+v1=$(version_of "$second")
+stack 2 16Mi >"$work/stack.yml"
+k deploy update "$work/stack.yml" --from tenant --timeout 120 >"$work/update.out" 2>&1 ||
+    { cat "$work/update.out"; fail "kumo deploy update"; }
+updated() { c=$(cid) && [ -n "$c" ] && [ "$(version_of "$c")" != "$v1" ]; }
+wait_or_fail 90 "the updated container" updated
+check "the update replaced the container" test "$(cid)" != "$second"
+check "the file survived the update" has_file
+check "still the same volume" test "$(vols)" = "$vol"
+
+# ---- 5. more than leased ----
+v2=$(version_of "$(cid)")
+stack 3 80Mi >"$work/big.yml"
+if k deploy update "$work/big.yml" --from tenant --timeout 60 >"$work/big.out" 2>&1; then
+    fail "a stack with volumes over the storage was accepted"
+fi
+check "refused naming the rule" grep -q "exceed the unit's storage of 67108864 bytes" "$work/big.out"
+check "the running version is unchanged" test "$(version_of "$(cid)")" = "$v2"
+
+# ---- 6. close ----
+k deploy close "$work/stack.yml" --from tenant --timeout 120 >"$work/close.out" 2>&1 ||
+    { cat "$work/close.out"; fail "kumo deploy close"; }
+no_vols() { [ -z "$(vols)" ]; }
+wait_or_fail 60 "the volume to be removed" no_vols
+check "the volume is gone after close" no_vols
+check "and its image" test ! -e "$LOCALDC_TN/east/volumes/$vol.img"
+check "the daemon says so" grep -q "event=volume_removed name=$vol" "$work/east.log"
+
+log "all $checks checks passed"
