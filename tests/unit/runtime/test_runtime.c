@@ -446,12 +446,9 @@ static void test_no_runtime(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_networks),
-        cmocka_unit_test(test_container_lifecycle),
-        cmocka_unit_test(test_logs),
-        cmocka_unit_test(test_exec),
-        cmocka_unit_test(test_volumes),
-        cmocka_unit_test(test_volume_write_past_size_fails),
+        cmocka_unit_test(test_networks),   cmocka_unit_test(test_container_lifecycle),
+        cmocka_unit_test(test_logs),       cmocka_unit_test(test_exec),
+        cmocka_unit_test(test_volumes),    cmocka_unit_test(test_volume_write_past_size_fails),
         cmocka_unit_test(test_no_runtime),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
