@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bank/bank.h"
 #include "chain/chain_int.h"
 
 /* Packs each event, u32-length-prefixed, into the tx result. */
@@ -38,17 +39,17 @@ static int block_event_emit_cb(void *ctx, const Kumo__Event *ev, kumo_err_ctx_t 
 static int block_tx_charge(const kumo_kv_t *kv, const kumo_chain_tx_t *tx, kumo_err_ctx_t *err)
 {
     if (tx->body->fee > 0) {
-        KUMO_GUARD(kumo_market_fee_collect(kv, tx->signer, tx->body->fee, err));
+        KUMO_GUARD(kumo_bank_fee_collect(kv, tx->signer, tx->body->fee, err));
     }
     Kumo__Account *acct = NULL;
-    KUMO_GUARD(kumo_market_account_get(kv, tx->signer, &acct, err));
+    KUMO_GUARD(kumo_bank_account_get(kv, tx->signer, &acct, err));
     int rc = kumo_u64_add(acct->sequence, 1, &acct->sequence);
     if (rc == 0) {
         if (acct->pubkey.len == 0) {
             acct->pubkey.data = tx->body->signer_pubkey.data;
             acct->pubkey.len = tx->body->signer_pubkey.len;
         }
-        rc = kumo_market_account_put(kv, acct, err);
+        rc = kumo_bank_account_put(kv, acct, err);
         if (acct->pubkey.data == tx->body->signer_pubkey.data) {
             /* Borrowed from the tx: unhook before the account is freed. */
             acct->pubkey.data = NULL;

@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "bank/bank.h"
 #include "chain/chain_int.h"
 
 static void tx_sign_hash(kumo_bytes_t body, uint8_t out[KUMO_CHAIN_HASH_BYTES])
@@ -129,7 +130,7 @@ int kumo_chain_tx_check_state(const kumo_kv_t *kv,
     KUMO_ASSERT(tx->body != NULL);
     KUMO_ENSURE(kumo_chain_tx_sig_check(tx), err, KUMO_ESIG, "signature does not verify");
     Kumo__Account *acct = NULL;
-    KUMO_GUARD(kumo_market_account_get(kv, tx->signer, &acct, err));
+    KUMO_GUARD(kumo_bank_account_get(kv, tx->signer, &acct, err));
     int rc = 0;
     if (tx->body->sequence != acct->sequence) {
         rc = kumo_err_set(err, KUMO_ESEQUENCE, "sequence %" PRIu64 ", account expects %" PRIu64,

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bank/bank.h"
 #include "cli/demo_int.h"
 
 typedef struct demo_bid_ctx {
@@ -154,7 +155,7 @@ int demo_summary(demo_t *d)
     printf("  %-10s %12s %12s\n", "actor", "balance", "change");
     for (int i = 0; i < DEMO_ACTOR_COUNT; i++) {
         Kumo__Account *acct = NULL;
-        DEMO_MUST(kumo_market_account_get(&kv, d->addr[i], &acct, NULL));
+        DEMO_MUST(kumo_bank_account_get(&kv, d->addr[i], &acct, NULL));
         int64_t change = (int64_t)acct->balance - 1000000;
         printf("  %-10s %12" PRIu64 " %+12" PRId64 "\n", demo_actor_names[i], acct->balance,
                change);
@@ -162,9 +163,11 @@ int demo_summary(demo_t *d)
     }
     Kumo__Global *global = NULL;
     DEMO_MUST(kumo_market_global_get(&kv, &global, NULL));
+    kumo_bank_totals_t totals;
+    DEMO_MUST(kumo_bank_totals_get(&kv, &totals, NULL));
     printf("  supply %" PRIu64 " (minted interest %" PRIu64 "), fee pool %" PRIu64
            ", escrow %" PRIu64 ", locked collateral %" PRIu64 "\n",
-           global->supply, global->minted_interest, global->fee_pool, global->escrow_total,
+           totals.supply, global->minted_interest, totals.fee_pool, global->escrow_total,
            global->collateral_total);
     kumo_codec_free(&global->base);
     kumo_err_ctx_t err = {0};

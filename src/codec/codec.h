@@ -54,6 +54,35 @@ ProtobufCAllocator *kumo_codec_allocator(void);
 /* Appends v as a protobuf base-128 varint (minimal, 1..10 bytes). KUMO_ELIMIT past out's cap. */
 KUMO_MUST_USE int kumo_codec_varint_append(kumo_buf_t *out, uint64_t v);
 
+/* ---- patching stored encodings (wire.c) ---- */
+
+/* Reads top-level varint fields 1..15 of a protobuf encoding without decoding it: vals[n] gets
+ * field n (0 when absent). KUMO_ECORRUPT when malformed. */
+#define KUMO_CODEC_WIRE_FIELD_MAX 15u
+KUMO_MUST_USE int kumo_codec_wire_varints(kumo_bytes_t val,
+                                          uint64_t vals[KUMO_CODEC_WIRE_FIELD_MAX + 1],
+                                          kumo_err_ctx_t *err);
+/* Like kumo_codec_wire_varints; *present gets bit n set for each field n (any wire type). */
+KUMO_MUST_USE int kumo_codec_wire_read(kumo_bytes_t val,
+                                       uint64_t vals[KUMO_CODEC_WIRE_FIELD_MAX + 1],
+                                       uint32_t *present,
+                                       kumo_err_ctx_t *err);
+/* Writes to out (reset first) the canonical encoding `in` with the top-level varint fields
+ * fields[i] (ascending) set to values[i] (a zero value removes the field, as proto3 does).
+ * Keeps canonical form: in must list its fields in ascending order, as protobuf-c packs them.
+ * Lets hot paths change a counter or a balance without decoding a whole object. */
+KUMO_MUST_USE int kumo_codec_wire_set(kumo_bytes_t in,
+                                      const uint32_t *fields,
+                                      const uint64_t *values,
+                                      size_t count,
+                                      kumo_buf_t *out,
+                                      kumo_err_ctx_t *err);
+
+/* True when an encoding starts with field 1 holding exactly addr (accounts and providers
+ * are keyed by that field, and protobuf-c packs it first): a cheap check that patched bytes
+ * belong to their key. */
+bool kumo_codec_wire_starts_with_addr(kumo_bytes_t val, const uint8_t *addr);
+
 /* Generic bech32 (BIP-173, checksum constant 1). hrp must be 1..83 lower-case printable
  * characters (else KUMO_EINVAL); data is 8-bit bytes; the text must stay within 90 characters
  * (else KUMO_ELIMIT). out must hold the text and its NUL (else KUMO_EINVAL). */

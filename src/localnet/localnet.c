@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bank/bank.h"
 #include "log/log.h"
 
 struct kumo_localnet {
@@ -91,7 +92,7 @@ static int localnet_facilitator_txs(kumo_localnet_t *net,
     uint8_t addr[KUMO_ADDRESS_BYTES];
     kumo_crypto_address_from_pubkey(net->facilitator->pubkey, addr);
     Kumo__Account *acct = NULL;
-    KUMO_GUARD(kumo_market_account_get(kv, addr, &acct, err));
+    KUMO_GUARD(kumo_bank_account_get(kv, addr, &acct, err));
     uint64_t seq = acct->sequence;
     kumo_codec_free(&acct->base);
     return kumo_chain_facilitator_txs_build(kv, net->chain_id, net->height + 1, net->facilitator,
@@ -207,7 +208,7 @@ int kumo_localnet_sequence_get(kumo_localnet_t *net,
     kumo_kv_t kv;
     KUMO_GUARD(kumo_store_read_begin(net->store, &read, &kv, err));
     Kumo__Account *acct = NULL;
-    int rc = kumo_market_account_get(&kv, addr, &acct, err);
+    int rc = kumo_bank_account_get(&kv, addr, &acct, err);
     if (rc == 0) {
         *out = acct->sequence;
         kumo_codec_free(&acct->base);

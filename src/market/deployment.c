@@ -196,7 +196,7 @@ int kumo_market_deployment_submit(kumo_market_st_t *st,
                 st->params->max_wait_blocks);
     KUMO_ENSURE(m->deposit >= st->params->min_deposit, err, KUMO_EDEPOSIT,
                 "deposit %" PRIu64 " < min_deposit %" PRIu64, m->deposit, st->params->min_deposit);
-    KUMO_GUARD(kumo_market_balance_sub(st, st->signer, m->deposit, err));
+    KUMO_GUARD(kumo_bank_balance_sub(st->kv, &st->pack, st->signer, m->deposit, err));
     KUMO_GUARD(kumo_market_global_add(&st->global->escrow_total, m->deposit, err));
 
     Kumo__Deployment d = KUMO__DEPLOYMENT__INIT;
@@ -379,7 +379,7 @@ int kumo_market_deployment_deposit(kumo_market_st_t *st,
         rc = kumo_err_set(err, KUMO_ESTATE, "deployment is closed");
     }
     if (rc == 0) {
-        rc = kumo_market_balance_sub(st, st->signer, m->amount, err);
+        rc = kumo_bank_balance_sub(st->kv, &st->pack, st->signer, m->amount, err);
     }
     if (rc == 0 && kumo_u64_add(d->escrow, m->amount, &d->escrow) < 0) {
         rc = kumo_err_set(err, KUMO_EOVERFLOW, "escrow overflows");
@@ -447,7 +447,7 @@ static int leases_end(kumo_market_st_t *st, Kumo__Deployment *d, uint32_t from, 
         uint64_t to_tenant = 0;
         if (from == KUMO__LEASE_STATE__LEASE_CLOSING) {
             to_tenant = l->collateral_total;
-            rc = kumo_market_balance_add(st, d->owner.data, to_tenant, err);
+            rc = kumo_bank_balance_add(st->kv, &st->pack, d->owner.data, to_tenant, err);
             rc =
                 rc < 0 ? rc : kumo_market_global_sub(&st->global->collateral_total, to_tenant, err);
             rc = rc < 0 ? rc : kumo_market_provider_count_add(st, provider, 0, -1, err);
@@ -483,7 +483,7 @@ static int deployment_closed(kumo_market_st_t *st, Kumo__Deployment *d, kumo_err
     KUMO_GUARD(leases_end(st, d, KUMO__LEASE_STATE__LEASE_RELEASED, err));
     KUMO_ASSERT(d->unreleased_lease_count == 0);
     uint64_t refund = d->escrow;
-    KUMO_GUARD(kumo_market_balance_add(st, d->owner.data, refund, err));
+    KUMO_GUARD(kumo_bank_balance_add(st->kv, &st->pack, d->owner.data, refund, err));
     KUMO_GUARD(kumo_market_global_sub(&st->global->escrow_total, refund, err));
     d->escrow = 0;
     d->state = KUMO__DEPLOYMENT_STATE__DEPLOYMENT_CLOSED;

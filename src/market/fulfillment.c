@@ -80,7 +80,7 @@ static int bid_place(kumo_market_st_t *st,
                                             &collateral_total, err));
     KUMO_ASSERT(collateral_total == o->collateral_total);
     KUMO_GUARD(bid_cap_make_room(st, oid, o, price_total, err));
-    KUMO_GUARD(kumo_market_balance_sub(st, st->signer, collateral_total, err));
+    KUMO_GUARD(kumo_bank_balance_sub(st->kv, &st->pack, st->signer, collateral_total, err));
     KUMO_GUARD(kumo_market_global_add(&st->global->collateral_total, collateral_total, err));
 
     Kumo__OrderId mid;

@@ -103,19 +103,20 @@ static int genesis_balances(kumo_market_st_t *st,
     for (size_t i = 0; i < g->n_balances; i++) {
         const Kumo__GenesisBalance *b = g->balances[i];
         KUMO_ENSURE(b != NULL, err, KUMO_EEMPTY, "balances[%zu] missing", i);
-        KUMO_GUARD(kumo_market_address_validate(b->address, "genesis balance", err));
+        KUMO_GUARD(kumo_bank_address_validate(b->address, "genesis balance", err));
         addrs[i] = b->address.data;
     }
     KUMO_GUARD(addrs_unique(addrs, g->n_balances, "genesis balances", err));
+    kumo_bank_totals_t totals = {0};
     for (size_t i = 0; i < g->n_balances; i++) {
         const Kumo__GenesisBalance *b = g->balances[i];
-        KUMO_ENSURE(kumo_u64_add(st->global->supply, b->amount, &st->global->supply) == 0 &&
-                        st->global->supply <= KUMO_GENESIS_SUPPLY_MAX,
+        KUMO_ENSURE(kumo_u64_add(totals.supply, b->amount, &totals.supply) == 0 &&
+                        totals.supply <= KUMO_GENESIS_SUPPLY_MAX,
                     err, KUMO_EOVERFLOW, "genesis supply exceeds %" PRIu64 " ukumo",
                     (uint64_t)KUMO_GENESIS_SUPPLY_MAX);
-        KUMO_GUARD(kumo_market_balance_add(st, b->address.data, b->amount, err));
+        KUMO_GUARD(kumo_bank_balance_add(st->kv, &st->pack, b->address.data, b->amount, err));
     }
-    return 0;
+    return kumo_bank_totals_put(st->kv, &totals, err);
 }
 
 static int genesis_validators(kumo_market_st_t *st,
@@ -128,7 +129,7 @@ static int genesis_validators(kumo_market_st_t *st,
     for (size_t i = 0; i < g->n_validators; i++) {
         const Kumo__Validator *v = g->validators[i];
         KUMO_ENSURE(v != NULL, err, KUMO_EEMPTY, "validators[%zu] missing", i);
-        KUMO_GUARD(kumo_market_address_validate(v->address, "genesis validator", err));
+        KUMO_GUARD(kumo_bank_address_validate(v->address, "genesis validator", err));
         KUMO_ENSURE(v->pubkey.len == KUMO_CRYPTO_PUBKEY_BYTES, err, KUMO_EINVAL,
                     "validators[%zu]: pubkey of %zu bytes", i, v->pubkey.len);
         KUMO_ENSURE(v->power > 0, err, KUMO_EINVAL, "validators[%zu]: zero power", i);
@@ -155,7 +156,7 @@ static int genesis_providers(kumo_market_st_t *st,
     for (size_t i = 0; i < g->n_providers; i++) {
         const Kumo__Provider *p = g->providers[i];
         KUMO_ENSURE(p != NULL, err, KUMO_EEMPTY, "providers[%zu] missing", i);
-        KUMO_GUARD(kumo_market_address_validate(p->owner, "genesis provider", err));
+        KUMO_GUARD(kumo_bank_address_validate(p->owner, "genesis provider", err));
         KUMO_GUARD(kumo_market_provider_fields_validate(p->host_uri, p->region, p->attributes,
                                                         p->n_attributes, p->root_cert_pem, err));
         KUMO_ENSURE(p->open_bid_count == 0 && p->live_lease_count == 0, err, KUMO_EINVAL,

@@ -585,12 +585,14 @@ static int check_totals(inv_t *inv, u128_t collateral, u128_t interest)
                 "collateral_total %" PRIu64 " != locked collateral", g->collateral_total);
     KUMO_ENSURE(interest == g->minted_interest, inv->err, KUMO_ECORRUPT,
                 "minted_interest %" PRIu64 " != interest paid on leases", g->minted_interest);
-    u128_t held = inv->balances + g->escrow_total + g->collateral_total + g->fee_pool;
-    KUMO_ENSURE(g->supply <= KUMO_SUPPLY_MAX, inv->err, KUMO_ECORRUPT,
-                "supply %" PRIu64 " over its ceiling", g->supply);
-    KUMO_ENSURE(held == g->supply, inv->err, KUMO_ECORRUPT,
+    kumo_bank_totals_t t;
+    KUMO_GUARD(kumo_bank_totals_get(inv->kv, &t, inv->err));
+    u128_t held = inv->balances + g->escrow_total + g->collateral_total + t.fee_pool;
+    KUMO_ENSURE(t.supply <= KUMO_SUPPLY_MAX, inv->err, KUMO_ECORRUPT,
+                "supply %" PRIu64 " over its ceiling", t.supply);
+    KUMO_ENSURE(held == t.supply, inv->err, KUMO_ECORRUPT,
                 "supply %" PRIu64 " != balances + escrow + collateral + fee pool (%" PRIu64 ")",
-                g->supply, (uint64_t)held);
+                t.supply, (uint64_t)held);
     return 0;
 }
 

@@ -44,12 +44,13 @@ int kumo_market_lease_settle(
         owed = UINT64_MAX;
     }
     uint64_t paid = kumo_u64_min(owed, d->escrow);
-    uint64_t interest = kumo_market_interest(
-        l->collateral_total, st->params->collateral_interest_rate, blocks, st->global->supply);
-    uint64_t to_provider;
-    KUMO_ENSURE(kumo_u64_add(paid, interest, &to_provider) == 0, err, KUMO_EOVERFLOW,
-                "payment overflows");
-    KUMO_GUARD(kumo_market_global_add(&st->global->supply, interest, err));
+    uint64_t interest = 0;
+    if (st->params->collateral_interest_rate > 0 && l->collateral_total > 0) {
+        kumo_bank_totals_t totals;
+        KUMO_GUARD(kumo_bank_totals_get(st->kv, &totals, err));
+        interest = kumo_market_interest(l->collateral_total, st->params->collateral_interest_rate,
+                                        blocks, totals.supply);
+    }
     KUMO_GUARD(kumo_market_global_add(&st->global->minted_interest, interest, err));
     KUMO_GUARD(kumo_market_global_sub(&st->global->escrow_total, paid, err));
     d->escrow -= paid;
@@ -58,7 +59,10 @@ int kumo_market_lease_settle(
     KUMO_GUARD(kumo_market_global_add(&l->interest_paid, interest, err));
     l->last_paid_height = st->height;
     KUMO_ASSERT(l->id != NULL && l->id->provider.len == KUMO_ADDRESS_BYTES);
-    KUMO_GUARD(kumo_market_balance_add(st, l->id->provider.data, to_provider, err));
+    KUMO_GUARD(kumo_bank_balance_add(st->kv, &st->pack, l->id->provider.data, paid, err));
+    if (interest > 0) {
+        KUMO_GUARD(kumo_bank_mint(st->kv, &st->pack, l->id->provider.data, interest, err));
+    }
     *short_out = paid < owed;
     kumo_market_oid_t oid;
     kumo_market_oid_from_msg(l->id->order, &oid);
@@ -326,8 +330,8 @@ static int price_sum_cb(void *cb_ctx, kumo_bytes_t key, kumo_bytes_t val)
     kumo_bytes_t lease;
     KUMO_GUARD(
         pc->kv->get(pc->kv->ctx, kumo_bytes_make(key.ptr + 2, LEASE_KEY_BYTES), &lease, pc->err));
-    uint64_t f[KUMO_MARKET_WIRE_FIELD_MAX + 1];
-    KUMO_GUARD(kumo_market_wire_varints(lease, f, pc->err));
+    uint64_t f[KUMO_CODEC_WIRE_FIELD_MAX + 1];
+    KUMO_GUARD(kumo_codec_wire_varints(lease, f, pc->err));
     if (kumo_u64_add(pc->sum, f[LEASE_FIELD_PRICE_TOTAL], &pc->sum) < 0) {
         pc->sum = UINT64_MAX;
     }
@@ -430,7 +434,7 @@ static int confirm_release(kumo_market_st_t *st,
     uint32_t prev_unreleased = d->unreleased_lease_count;
     d->unreleased_lease_count--;
     uint64_t collateral = l->collateral_total;
-    int rc = kumo_market_balance_add(st, st->signer, collateral, err);
+    int rc = kumo_bank_balance_add(st->kv, &st->pack, st->signer, collateral, err);
     if (rc == 0) {
         rc = kumo_market_global_sub(&st->global->collateral_total, collateral, err);
     }
@@ -605,7 +609,7 @@ static int lease_go_stale(kumo_market_st_t *st,
     d->unreleased_lease_count--;
     /* The provider failed the tenant: its collateral compensates the tenant. */
     uint64_t collateral = l->collateral_total;
-    int rc = kumo_market_balance_add(st, oid->owner, collateral, err);
+    int rc = kumo_bank_balance_add(st->kv, &st->pack, oid->owner, collateral, err);
     rc = rc < 0 ? rc : kumo_market_global_sub(&st->global->collateral_total, collateral, err);
     l->state = KUMO__LEASE_STATE__LEASE_STALE;
     l->close_reason = KUMO__CLOSE_REASON__CLOSE_REASON_STALE;

@@ -1,8 +1,8 @@
 /*
  * market.h - the deterministic market state machine (the seed's "Distributed Exchange") and
- * the bank: accounts, providers, deployments, groups, orders, fulfillments, leases, escrow,
- * collateral, params, validators. Pure: reads and writes state only through kumo_kv_t; no I/O,
- * no clock, no randomness, no floats. Time is block height.
+ * Send: providers, deployments, groups, orders, fulfillments, leases, escrow, collateral,
+ * params, validators (balances, supply and fees are the bank's, src/bank). Pure: reads and writes
+ * state only through kumo_kv_t; no I/O, no clock, no randomness, no floats. Time is block height.
  *
  * Failure contract: a msg that fails returns its KUMO_E* code with a detail and may have
  * written partial state; the caller (chain) wraps every tx in a kv savepoint and rolls it back,
@@ -83,22 +83,8 @@ KUMO_MUST_USE int kumo_market_params_validate(const Kumo__Params *params, kumo_e
  * value this build does not know). Never NULL. */
 const char *kumo_market_close_reason_name(Kumo__CloseReason reason);
 
-/* ---- bank (used by chain for fees and sequences) ---- */
+/* ---- reads ---- */
 
-/* *out is a fresh Account (free with kumo_codec_free). An absent account reads as zero balance
- * and sequence 0 with the address set, never KUMO_ENOTFOUND. */
-KUMO_MUST_USE int kumo_market_account_get(const kumo_kv_t *kv,
-                                          const uint8_t *addr,
-                                          Kumo__Account **out,
-                                          kumo_err_ctx_t *err);
-KUMO_MUST_USE int
-kumo_market_account_put(const kumo_kv_t *kv, const Kumo__Account *acct, kumo_err_ctx_t *err);
-/* Moves amount from addr's balance to the fee pool. KUMO_EFUNDS if short; Global must exist
- * (KUMO_ECORRUPT otherwise). */
-KUMO_MUST_USE int kumo_market_fee_collect(const kumo_kv_t *kv,
-                                          const uint8_t *addr,
-                                          uint64_t amount,
-                                          kumo_err_ctx_t *err);
 /* Reads state objects; *out freed with kumo_codec_free. KUMO_ENOTFOUND when absent. */
 KUMO_MUST_USE int
 kumo_market_params_get(const kumo_kv_t *kv, Kumo__Params **out, kumo_err_ctx_t *err);

@@ -13,11 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bank/bank.h"
 #include "market/market.h"
 
 /* ---- keys ----------------------------------------------------------------------------------- */
 
-#define KUMO_MARKET_PREFIX_ACCOUNT       0x01u
+#define KUMO_MARKET_PREFIX_ACCOUNT       KUMO_BANK_PREFIX_ACCOUNT
 #define KUMO_MARKET_PREFIX_PROVIDER      0x02u
 #define KUMO_MARKET_PREFIX_DEPLOYMENT    0x03u
 #define KUMO_MARKET_PREFIX_GROUP         0x04u
@@ -186,33 +187,6 @@ KUMO_MUST_USE int kumo_market_obj_put(const kumo_kv_t *kv,
                                       kumo_err_ctx_t *err);
 void kumo_market_obj_free(void *obj);
 
-/* Reads top-level varint fields 1..15 of a protobuf encoding without decoding it: vals[n] gets
- * field n (0 when absent). KUMO_ECORRUPT when malformed. */
-#define KUMO_MARKET_WIRE_FIELD_MAX 15u
-KUMO_MUST_USE int kumo_market_wire_varints(kumo_bytes_t val,
-                                           uint64_t vals[KUMO_MARKET_WIRE_FIELD_MAX + 1],
-                                           kumo_err_ctx_t *err);
-/* Like kumo_market_wire_varints; *present gets bit n set for each field n (any wire type). */
-KUMO_MUST_USE int kumo_market_wire_read(kumo_bytes_t val,
-                                        uint64_t vals[KUMO_MARKET_WIRE_FIELD_MAX + 1],
-                                        uint32_t *present,
-                                        kumo_err_ctx_t *err);
-/* Writes to out (reset first) the canonical encoding `in` with the top-level varint fields
- * fields[i] (ascending) set to values[i] (a zero value removes the field, as proto3 does).
- * Keeps canonical form: in must list its fields in ascending order, as protobuf-c packs them.
- * Lets hot paths change a counter or a balance without decoding a whole object. */
-KUMO_MUST_USE int kumo_market_wire_set(kumo_bytes_t in,
-                                       const uint32_t *fields,
-                                       const uint64_t *values,
-                                       size_t count,
-                                       kumo_buf_t *out,
-                                       kumo_err_ctx_t *err);
-
-/* True when an encoding starts with field 1 holding exactly addr (accounts and providers
- * are keyed by that field, and protobuf-c packs it first): a cheap check that patched bytes
- * belong to their key. */
-bool kumo_market_wire_starts_with_addr(kumo_bytes_t val, const uint8_t *addr);
-
 /* ---- typed objects (get: KUMO_ENOTFOUND when absent; decode failures KUMO_ECORRUPT) ---------- */
 
 KUMO_MUST_USE int kumo_market_provider_get(const kumo_kv_t *kv,
@@ -299,15 +273,6 @@ void kumo_market_key_state_dep_prefix(
 
 /* ---- bank ------------------------------------------------------------------------------------ */
 
-KUMO_MUST_USE int kumo_market_balance_add(kumo_market_st_t *st,
-                                          const uint8_t *addr,
-                                          uint64_t amount,
-                                          kumo_err_ctx_t *err);
-/* KUMO_EFUNDS when short. */
-KUMO_MUST_USE int kumo_market_balance_sub(kumo_market_st_t *st,
-                                          const uint8_t *addr,
-                                          uint64_t amount,
-                                          kumo_err_ctx_t *err);
 /* Moves amount between the Global escrow/collateral totals and balances, checked. */
 /* Collateral interest: floor(collateral x rate_ppb x blocks / 1e9), capped at what the supply
  * may still grow by (KUMO_SUPPLY_MAX - supply): minting never makes a settlement, hence a
@@ -530,8 +495,6 @@ KUMO_MUST_USE int kumo_market_provider_fields_validate(const char *host_uri,
                                                        size_t attr_count,
                                                        const char *root_cert_pem,
                                                        kumo_err_ctx_t *err);
-KUMO_MUST_USE int
-kumo_market_address_validate(ProtobufCBinaryData addr, const char *what, kumo_err_ctx_t *err);
 
 /* Length of a possibly NULL C string (protobuf-c uses "" for empty, hand-built msgs NULL). */
 size_t kumo_market_str_len(const char *s, size_t cap);

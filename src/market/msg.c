@@ -14,7 +14,7 @@
 static int order_id_check(const Kumo__OrderId *id, kumo_err_ctx_t *err)
 {
     KUMO_ENSURE(id != NULL, err, KUMO_EEMPTY, "order id missing");
-    KUMO_GUARD(kumo_market_address_validate(id->owner, "order owner", err));
+    KUMO_GUARD(kumo_bank_address_validate(id->owner, "order owner", err));
     KUMO_ENSURE(id->dseq != 0, err, KUMO_EINVAL, "order dseq is 0");
     KUMO_ENSURE(id->oseq != 0, err, KUMO_EINVAL, "order oseq is 0");
     return 0;
@@ -140,7 +140,7 @@ static int confirmations_check(const Kumo__MsgSubmitLeaseConfirmation *m, kumo_e
 
 static int basic_send(const Kumo__MsgSend *m, kumo_err_ctx_t *err)
 {
-    KUMO_GUARD(kumo_market_address_validate(m->to, "send to", err));
+    KUMO_GUARD(kumo_bank_address_validate(m->to, "send to", err));
     KUMO_ENSURE(m->amount > 0, err, KUMO_EINVAL, "amount is 0");
     return 0;
 }
@@ -161,7 +161,7 @@ static int basic_update_deployment(const Kumo__MsgUpdateDeployment *m, kumo_err_
 
 static int basic_deposit(const Kumo__MsgDepositDeployment *m, kumo_err_ctx_t *err)
 {
-    KUMO_GUARD(kumo_market_address_validate(m->owner, "deployment owner", err));
+    KUMO_GUARD(kumo_bank_address_validate(m->owner, "deployment owner", err));
     KUMO_GUARD(dseq_check(m->dseq, err));
     KUMO_ENSURE(m->amount > 0, err, KUMO_EINVAL, "amount is 0");
     return 0;
@@ -177,7 +177,7 @@ static int
 basic_lease_ref(const Kumo__OrderId *order, ProtobufCBinaryData provider, kumo_err_ctx_t *err)
 {
     KUMO_GUARD(order_id_check(order, err));
-    return kumo_market_address_validate(provider, "provider", err);
+    return kumo_bank_address_validate(provider, "provider", err);
 }
 
 static int basic_refuse_lease(const Kumo__MsgRefuseLease *m, kumo_err_ctx_t *err)
@@ -193,7 +193,7 @@ static int basic_refuse_lease(const Kumo__MsgRefuseLease *m, kumo_err_ctx_t *err
 
 static int basic_deployment_closed(const Kumo__MsgDeploymentClosed *m, kumo_err_ctx_t *err)
 {
-    KUMO_GUARD(kumo_market_address_validate(m->owner, "deployment owner", err));
+    KUMO_GUARD(kumo_bank_address_validate(m->owner, "deployment owner", err));
     return dseq_check(m->dseq, err);
 }
 

@@ -60,8 +60,8 @@ static int bids_scan_cb(void *cb_ctx, kumo_bytes_t key, kumo_bytes_t val)
     kumo_market_bids_t *b = bc->out;
     KUMO_ENSURE(key.len == FULFILLMENT_KEY_BYTES, bc->err, KUMO_ECORRUPT,
                 "fulfillment key of %zu bytes", key.len);
-    uint64_t f[KUMO_MARKET_WIRE_FIELD_MAX + 1];
-    KUMO_GUARD(kumo_market_wire_varints(val, f, bc->err));
+    uint64_t f[KUMO_CODEC_WIRE_FIELD_MAX + 1];
+    KUMO_GUARD(kumo_codec_wire_varints(val, f, bc->err));
     if (f[FULFILLMENT_FIELD_STATE] != KUMO__FULFILLMENT_STATE__FULFILLMENT_OPEN) {
         return 0;
     }
@@ -109,7 +109,7 @@ int kumo_market_bid_refund(kumo_market_st_t *st,
                            const char *event_type,
                            kumo_err_ctx_t *err)
 {
-    KUMO_GUARD(kumo_market_balance_add(st, provider, collateral, err));
+    KUMO_GUARD(kumo_bank_balance_add(st->kv, &st->pack, provider, collateral, err));
     KUMO_GUARD(kumo_market_global_sub(&st->global->collateral_total, collateral, err));
     KUMO_GUARD(kumo_market_fulfillment_del(st, oid, provider,
                                            KUMO__FULFILLMENT_STATE__FULFILLMENT_OPEN, err));
@@ -137,8 +137,8 @@ static int refund_collect_cb(void *cb_ctx, kumo_bytes_t key, kumo_bytes_t val)
     KUMO_ENSURE(key.len == FULFILLMENT_KEY_BYTES, rc->err, KUMO_ECORRUPT,
                 "fulfillment key of %zu bytes", key.len);
     const uint8_t *provider = key.ptr + 1 + KUMO_MARKET_ORDER_BODY_BYTES;
-    uint64_t f[KUMO_MARKET_WIRE_FIELD_MAX + 1];
-    KUMO_GUARD(kumo_market_wire_varints(val, f, rc->err));
+    uint64_t f[KUMO_CODEC_WIRE_FIELD_MAX + 1];
+    KUMO_GUARD(kumo_codec_wire_varints(val, f, rc->err));
     if (f[FULFILLMENT_FIELD_STATE] != KUMO__FULFILLMENT_STATE__FULFILLMENT_OPEN ||
         (rc->keep != NULL && memcmp(provider, rc->keep, KUMO_ADDRESS_BYTES) == 0)) {
         return 0;

@@ -158,7 +158,7 @@ static int provider_wire_get(kumo_market_st_t *st,
                              const uint8_t *provider,
                              kumo_market_key_t *k,
                              kumo_bytes_t *val,
-                             uint64_t f[KUMO_MARKET_WIRE_FIELD_MAX + 1],
+                             uint64_t f[KUMO_CODEC_WIRE_FIELD_MAX + 1],
                              kumo_err_ctx_t *err)
 {
     kumo_market_key_provider(k, provider);
@@ -168,9 +168,9 @@ static int provider_wire_get(kumo_market_st_t *st,
         return kumo_err_set(err, KUMO_ECORRUPT, "provider of a bid or lease is missing");
     }
     KUMO_GUARD(rc);
-    KUMO_ENSURE(kumo_market_wire_starts_with_addr(*val, provider), err, KUMO_ECORRUPT,
+    KUMO_ENSURE(kumo_codec_wire_starts_with_addr(*val, provider), err, KUMO_ECORRUPT,
                 "stored provider does not match its key");
-    return kumo_market_wire_varints(*val, f, err);
+    return kumo_codec_wire_varints(*val, f, err);
 }
 
 int kumo_market_provider_count_add(kumo_market_st_t *st,
@@ -183,13 +183,13 @@ int kumo_market_provider_count_add(kumo_market_st_t *st,
      * patching the two counters in the stored encoding avoids decoding and re-packing it. */
     kumo_market_key_t k;
     kumo_bytes_t val;
-    uint64_t f[KUMO_MARKET_WIRE_FIELD_MAX + 1];
+    uint64_t f[KUMO_CODEC_WIRE_FIELD_MAX + 1];
     KUMO_GUARD(provider_wire_get(st, provider, &k, &val, f, err));
     uint64_t counts[2] = {f[PROVIDER_FIELD_OPEN_BIDS], f[PROVIDER_FIELD_LIVE_LEASES]};
     KUMO_GUARD(count_apply(&counts[0], bids_delta, "open_bid_count", err));
     KUMO_GUARD(count_apply(&counts[1], leases_delta, "live_lease_count", err));
     static const uint32_t fields[2] = {PROVIDER_FIELD_OPEN_BIDS, PROVIDER_FIELD_LIVE_LEASES};
-    KUMO_GUARD(kumo_market_wire_set(val, fields, counts, 2, &st->pack, err));
+    KUMO_GUARD(kumo_codec_wire_set(val, fields, counts, 2, &st->pack, err));
     return st->kv->put(st->kv->ctx, kumo_market_key_bytes(&k), kumo_buf_bytes(&st->pack), err);
 }
 
@@ -199,13 +199,13 @@ int kumo_market_provider_lease_refused(kumo_market_st_t *st,
 {
     kumo_market_key_t k;
     kumo_bytes_t val;
-    uint64_t f[KUMO_MARKET_WIRE_FIELD_MAX + 1];
+    uint64_t f[KUMO_CODEC_WIRE_FIELD_MAX + 1];
     KUMO_GUARD(provider_wire_get(st, provider, &k, &val, f, err));
     uint64_t counts[2] = {f[PROVIDER_FIELD_LIVE_LEASES], 0};
     KUMO_GUARD(count_apply(&counts[0], -1, "live_lease_count", err));
     KUMO_ENSURE(kumo_u64_add(f[PROVIDER_FIELD_REFUSED], 1, &counts[1]) == 0, err, KUMO_EOVERFLOW,
                 "refused_lease_count overflows");
     static const uint32_t fields[2] = {PROVIDER_FIELD_LIVE_LEASES, PROVIDER_FIELD_REFUSED};
-    KUMO_GUARD(kumo_market_wire_set(val, fields, counts, 2, &st->pack, err));
+    KUMO_GUARD(kumo_codec_wire_set(val, fields, counts, 2, &st->pack, err));
     return st->kv->put(st->kv->ctx, kumo_market_key_bytes(&k), kumo_buf_bytes(&st->pack), err);
 }

@@ -92,7 +92,7 @@ static int filters_check(const kumo_market_query_t *q, kumo_err_ctx_t *err)
     KUMO_ENSURE(q->order == NULL || bid_like || o == KUMO_MARKET_OBJ_ORDER, err, KUMO_EINVAL,
                 "order filter not supported");
     if (q->order != NULL) {
-        KUMO_GUARD(kumo_market_address_validate(q->order->owner, "order filter", err));
+        KUMO_GUARD(kumo_bank_address_validate(q->order->owner, "order filter", err));
     }
     return 0;
 }

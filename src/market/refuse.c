@@ -84,7 +84,7 @@ static int refuse_apply(kumo_market_st_t *st,
     d->unreleased_lease_count--;
     uint64_t collateral = l->collateral_total;
     uint64_t unpaid_blocks = st->height - l->last_paid_height;
-    KUMO_GUARD(kumo_market_balance_add(st, st->signer, collateral, err));
+    KUMO_GUARD(kumo_bank_balance_add(st->kv, &st->pack, st->signer, collateral, err));
     KUMO_GUARD(kumo_market_global_sub(&st->global->collateral_total, collateral, err));
     uint64_t prev_confirmed = l->last_confirmed_height;
     l->state = KUMO__LEASE_STATE__LEASE_CLOSED;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bank/bank.h"
 #include "node/node_int.h"
 
 struct kumo_node_block {
@@ -114,7 +115,7 @@ static int block_facilitator(node_block_t *b, size_t tx_cap, kumo_err_ctx_t *err
         return 0;
     }
     Kumo__Account *acct = NULL;
-    KUMO_GUARD(kumo_market_account_get(&b->kv, node->validator_addr, &acct, err));
+    KUMO_GUARD(kumo_bank_account_get(&b->kv, node->validator_addr, &acct, err));
     uint64_t seq = acct->sequence;
     kumo_codec_free(&acct->base);
     seq += kumo_node_mempool_account_tx_count(node->mempool, node->validator_addr);

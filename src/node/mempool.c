@@ -21,6 +21,8 @@
 
 #include <sodium.h>
 
+#include "bank/bank.h"
+
 #define MP_GENERAL KUMO_NODE_MEMPOOL_GENERAL
 #define MP_LANE    KUMO_NODE_MEMPOOL_LANE
 #define MP_CLASSES KUMO_NODE_MEMPOOL_CLASS_COUNT
@@ -703,7 +705,7 @@ static int account_view(const kumo_node_mempool_t *mp,
     memset(view, 0, sizeof(*view));
     memcpy(view->addr, addr, KUMO_ADDRESS_BYTES);
     Kumo__Account *acct = NULL;
-    KUMO_GUARD(kumo_market_account_get(env->kv, addr, &acct, err));
+    KUMO_GUARD(kumo_bank_account_get(env->kv, addr, &acct, err));
     view->sequence_base = acct->sequence;
     view->balance = acct->balance;
     kumo_codec_free(&acct->base);
@@ -1183,7 +1185,7 @@ static size_t
 account_recheck(kumo_node_mempool_t *mp, const kumo_node_mempool_env_t *env, mp_account_t *a)
 {
     Kumo__Account *acct = NULL;
-    if (kumo_market_account_get(env->kv, a->addr, &acct, NULL) < 0) {
+    if (kumo_bank_account_get(env->kv, a->addr, &acct, NULL) < 0) {
         return account_truncate(mp, a, NULL, a->first);
     }
     a->sequence_base = acct->sequence;

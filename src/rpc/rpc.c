@@ -17,6 +17,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "bank/bank.h"
 #include "crypto/crypto.h"
 #include "log/log.h"
 #include "market/market.h"
@@ -423,7 +424,7 @@ handle_account_get(kumo_rpc_t *rpc, struct evhttp_request *hreq, const kumo_rpc_
         return;
     }
     Kumo__Account *acct = NULL;
-    rc = kumo_market_account_get(&kv, req->addr, &acct, &err);
+    rc = kumo_bank_account_get(&kv, req->addr, &acct, &err);
     if (rc == 0) {
         kumo_rpc_reply_json(hreq, 200, kumo_codec_json_from_message(&acct->base));
         kumo_codec_free(&acct->base);

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "bank/bank.h"
 #include "chain/chain.h"
 #include "helpers/teststore.h"
 #include "helpers/testutil.h"
@@ -130,7 +131,7 @@ fx_block(chain_fx_t *fx, const kumo_bytes_t *txs, size_t n, kumo_chain_block_out
 static inline uint64_t fx_balance(chain_fx_t *fx, int k)
 {
     Kumo__Account *acct = NULL;
-    assert_int_equal(kumo_market_account_get(&fx->ts.kv, fx->addr[k], &acct, NULL), 0);
+    assert_int_equal(kumo_bank_account_get(&fx->ts.kv, fx->addr[k], &acct, NULL), 0);
     uint64_t b = acct->balance;
     kumo_codec_free(&acct->base);
     return b;
@@ -139,7 +140,7 @@ static inline uint64_t fx_balance(chain_fx_t *fx, int k)
 static inline uint64_t fx_sequence(chain_fx_t *fx, int k)
 {
     Kumo__Account *acct = NULL;
-    assert_int_equal(kumo_market_account_get(&fx->ts.kv, fx->addr[k], &acct, NULL), 0);
+    assert_int_equal(kumo_bank_account_get(&fx->ts.kv, fx->addr[k], &acct, NULL), 0);
     uint64_t s = acct->sequence;
     kumo_codec_free(&acct->base);
     return s;

@@ -10,6 +10,7 @@
 #ifndef KUMO_TESTS_UNIT_MARKET_MARKET_FIXTURE_H
 #define KUMO_TESTS_UNIT_MARKET_MARKET_FIXTURE_H
 
+#include "bank/bank.h"
 #include "helpers/teststore.h"
 #include "helpers/testutil.h"
 
@@ -205,7 +206,7 @@ static inline uint64_t fx_balance(fx_t *fx, const uint8_t *addr)
 {
     Kumo__Account *a = NULL;
     kumo_err_ctx_t err = {0};
-    assert_int_equal(kumo_market_account_get(&fx->ts.kv, addr, &a, &err), 0);
+    assert_int_equal(kumo_bank_account_get(&fx->ts.kv, addr, &a, &err), 0);
     uint64_t b = a->balance;
     kumo_codec_free(&a->base);
     return b;
@@ -219,6 +220,14 @@ static inline Kumo__Global fx_global(fx_t *fx)
     Kumo__Global copy = *g;
     kumo_codec_free(&g->base);
     return copy;
+}
+
+static inline kumo_bank_totals_t fx_totals(fx_t *fx)
+{
+    kumo_bank_totals_t t;
+    kumo_err_ctx_t err = {0};
+    assert_int_equal(kumo_bank_totals_get(&fx->ts.kv, &t, &err), 0);
+    return t;
 }
 
 static inline void fx_digest(fx_t *fx, uint8_t out[KUMO_TEST_KV_DIGEST_BYTES])

@@ -41,7 +41,9 @@ static void
 global_edit(fx_t *fx, int64_t supply, int64_t escrow, int64_t collateral, int64_t minted)
 {
     Kumo__Global g = fx_global(fx);
-    g.supply = (uint64_t)((int64_t)g.supply + supply);
+    kumo_bank_totals_t t = fx_totals(fx);
+    t.supply = (uint64_t)((int64_t)t.supply + supply);
+    assert_int_equal(kumo_bank_totals_put(&fx->ts.kv, &t, NULL), 0);
     g.escrow_total = (uint64_t)((int64_t)g.escrow_total + escrow);
     g.collateral_total = (uint64_t)((int64_t)g.collateral_total + collateral);
     g.minted_interest = (uint64_t)((int64_t)g.minted_interest + minted);
@@ -77,9 +79,9 @@ static void b_bid_seq(fx_t *fx)
 static void b_balance(fx_t *fx)
 {
     Kumo__Account *a = NULL;
-    assert_int_equal(kumo_market_account_get(&fx->ts.kv, fx->tenant, &a, NULL), 0);
+    assert_int_equal(kumo_bank_account_get(&fx->ts.kv, fx->tenant, &a, NULL), 0);
     a->balance++;
-    assert_int_equal(kumo_market_account_put(&fx->ts.kv, a, NULL), 0);
+    assert_int_equal(kumo_bank_account_put(&fx->ts.kv, a, NULL), 0);
     kumo_codec_free(&a->base);
 }
 static void b_escrow_moved(fx_t *fx)

@@ -74,7 +74,7 @@ static void test_wire_set_matches_codec(void **state)
             p.live_lease_count = (uint32_t)values[i][1];
             kumo_buf_t in;
             pack(&p.base, &in);
-            assert_true(kumo_market_wire_starts_with_addr(kumo_buf_bytes(&in), addr));
+            assert_true(kumo_codec_wire_starts_with_addr(kumo_buf_bytes(&in), addr));
             p.open_bid_count = (uint32_t)values[j][0];
             p.live_lease_count = (uint32_t)values[j][1];
             kumo_buf_t want;
@@ -82,11 +82,11 @@ static void test_wire_set_matches_codec(void **state)
             kumo_buf_t got;
             kumo_buf_init(&got, KUMO_STATE_OBJECT_BYTES_MAX);
             assert_int_equal(
-                kumo_market_wire_set(kumo_buf_bytes(&in), fields, values[j], 2, &got, NULL), 0);
+                kumo_codec_wire_set(kumo_buf_bytes(&in), fields, values[j], 2, &got, NULL), 0);
             assert_true(kumo_bytes_equal(kumo_buf_bytes(&got), kumo_buf_bytes(&want)));
-            uint64_t f[KUMO_MARKET_WIRE_FIELD_MAX + 1];
+            uint64_t f[KUMO_CODEC_WIRE_FIELD_MAX + 1];
             uint32_t present = 0;
-            assert_int_equal(kumo_market_wire_read(kumo_buf_bytes(&got), f, &present, NULL), 0);
+            assert_int_equal(kumo_codec_wire_read(kumo_buf_bytes(&got), f, &present, NULL), 0);
             assert_int_equal(f[7], values[j][0]);
             assert_int_equal(f[8], values[j][1]);
             assert_int_equal(f[6], 77);
@@ -116,7 +116,7 @@ static void test_wire_set_matches_codec(void **state)
         kumo_buf_init(&got, KUMO_STATE_OBJECT_BYTES_MAX);
         const uint32_t field = 2;
         assert_int_equal(
-            kumo_market_wire_set(kumo_buf_bytes(&in), &field, &balances[i], 1, &got, NULL), 0);
+            kumo_codec_wire_set(kumo_buf_bytes(&in), &field, &balances[i], 1, &got, NULL), 0);
         assert_true(kumo_bytes_equal(kumo_buf_bytes(&got), kumo_buf_bytes(&want)));
         kumo_buf_free(&want);
         kumo_buf_free(&got);
@@ -139,16 +139,16 @@ static void test_wire_rejects_malformed(void **state)
         {"unterminated varint", {0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 8},
     };
     for (size_t i = 0; i < KUMO_ARRAY_COUNT(cases); i++) {
-        uint64_t f[KUMO_MARKET_WIRE_FIELD_MAX + 1];
+        uint64_t f[KUMO_CODEC_WIRE_FIELD_MAX + 1];
         kumo_bytes_t b = kumo_bytes_make(cases[i].bytes, cases[i].len);
-        if (kumo_market_wire_varints(b, f, NULL) != KUMO_ECORRUPT) {
+        if (kumo_codec_wire_varints(b, f, NULL) != KUMO_ECORRUPT) {
             fail_msg("%s: accepted", cases[i].name);
         }
         kumo_buf_t out;
         kumo_buf_init(&out, 64);
         const uint32_t field = 2;
         const uint64_t v = 1;
-        assert_int_equal(kumo_market_wire_set(b, &field, &v, 1, &out, NULL), KUMO_ECORRUPT);
+        assert_int_equal(kumo_codec_wire_set(b, &field, &v, 1, &out, NULL), KUMO_ECORRUPT);
         kumo_buf_free(&out);
     }
     /* Setting a field that is stored as bytes is corruption, not a silent overwrite. */
@@ -157,13 +157,13 @@ static void test_wire_rejects_malformed(void **state)
     kumo_buf_init(&out, 64);
     const uint32_t field = 2;
     const uint64_t v = 1;
-    assert_int_equal(kumo_market_wire_set(kumo_bytes_make(lenfield, sizeof(lenfield)), &field, &v,
-                                          1, &out, NULL),
-                     KUMO_ECORRUPT);
+    assert_int_equal(
+        kumo_codec_wire_set(kumo_bytes_make(lenfield, sizeof(lenfield)), &field, &v, 1, &out, NULL),
+        KUMO_ECORRUPT);
     kumo_buf_free(&out);
     uint8_t addr[KUMO_ADDRESS_BYTES];
     fx_addr(addr, 9);
-    assert_false(kumo_market_wire_starts_with_addr(kumo_bytes_make(lenfield, 3), addr));
+    assert_false(kumo_codec_wire_starts_with_addr(kumo_bytes_make(lenfield, 3), addr));
 }
 
 static void test_utf8_validation(void **state)

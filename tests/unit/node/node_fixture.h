@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "bank/bank.h"
 #include "chain/chain.h"
 #include "node/node.h"
 
@@ -138,7 +139,7 @@ static inline uint64_t nf_balance(node_fx_t *nf, int k)
     kumo_kv_t kv;
     assert_int_equal(kumo_node_read_begin(nf->node, &read, &kv, NULL), 0);
     Kumo__Account *acct = NULL;
-    assert_int_equal(kumo_market_account_get(&kv, nf->addr[k], &acct, NULL), 0);
+    assert_int_equal(kumo_bank_account_get(&kv, nf->addr[k], &acct, NULL), 0);
     uint64_t b = acct->balance;
     kumo_codec_free(&acct->base);
     kumo_store_read_end(read);

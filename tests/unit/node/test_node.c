@@ -9,6 +9,7 @@
  * kumo_node_block_produce, except in the timer test, which waits on a listener with a
  * deadline event (no sleeps).
  */
+#include "bank/bank.h"
 #include "helpers/testutil.h"
 
 #include <fcntl.h>

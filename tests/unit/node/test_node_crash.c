@@ -11,6 +11,7 @@
  * Then it restarts the child on the same home; >= 20 kills in all. Seeded (KUMO_SIM_SEED);
  * the seed is printed.
  */
+#include "bank/bank.h"
 #include "helpers/testutil.h"
 
 #include <errno.h>
@@ -122,7 +123,7 @@ static void child_presign(crash_child_t *c)
     }
     for (int k = 0; k < NF_KEYS; k++) {
         Kumo__Account *acct = NULL;
-        if (kumo_market_account_get(&kv, c->nf->addr[k], &acct, NULL) != 0) {
+        if (kumo_bank_account_get(&kv, c->nf->addr[k], &acct, NULL) != 0) {
             child_die("account", KUMO_EIO, NULL);
         }
         c->nf->seq[k] = acct->sequence;
