@@ -15,7 +15,7 @@
 #include <pthread.h>
 
 #include "bench_util.h"
-#include "localnet/localnet.h"
+#include "node/node.h"
 
 #define BA_TENANTS   2000u
 #define BA_PROVIDERS 200u
@@ -24,7 +24,7 @@
 #define BA_TXS_MAX   12000u
 
 typedef struct ba {
-    kumo_localnet_t *net;
+    kumo_node_t *net; /* a local node: setup blocks take the node's block path */
     char *dir;
     kumo_crypto_keypair_t validator;
     uint8_t validator_addr[KUMO_ADDRESS_BYTES];
@@ -69,7 +69,7 @@ static void ba_block(const char *what)
     }
     kumo_chain_block_out_t out;
     BENCH_MUST(what,
-               kumo_localnet_block_produce(ba.net, txs, ba.tx_count, &out, NULL, &bench_err_));
+               kumo_node_block_produce_txs(ba.net, txs, ba.tx_count, &out, NULL, &bench_err_));
     if (out.tx_failed_count != 0) {
         for (size_t i = 0; i < out.result_count; i++) {
             if (out.results[i].code != 0) {
@@ -176,8 +176,9 @@ static void ba_setup(void)
     Kumo__Params params = KUMO__PARAMS__INIT;
     ba_genesis(&g, &params);
     ba.dir = bench_tmpdir("apply");
-    kumo_localnet_cfg_t cfg = {.dir = ba.dir, .no_sync = true, .facilitator = &ba.validator};
-    BENCH_MUST("open", kumo_localnet_open(&cfg, BA_CHAIN_ID, &g, &ba.net, &bench_err_));
+    kumo_node_local_cfg_t cfg = {
+        .dir = ba.dir, .chain_id = BA_CHAIN_ID, .no_sync = true, .validator = &ba.validator};
+    BENCH_MUST("open", kumo_node_local_open(&cfg, &g, &ba.net, &bench_err_));
     free(g.balances[0]); /* the array of balances (ba_genesis allocates it in one block) */
     free(g.balances);
     static const char pem[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
@@ -238,7 +239,7 @@ static void *ba_prepare_thread(void *arg)
 /* Applies the measured block (threads: 0 = inline verification) and aborts it. */
 static uint64_t ba_apply_once(kumo_bytes_t *txs, size_t n, int threads, uint64_t *ok)
 {
-    kumo_store_t *store = kumo_localnet_store(ba.net);
+    kumo_store_t *store = kumo_node_store(ba.net);
     kumo_kv_t kv;
     BENCH_MUST("begin", kumo_store_block_begin(store, &kv, &bench_err_));
     kumo_chain_tx_t *prepared = threads > 0 ? calloc(n, sizeof(*prepared)) : NULL;
@@ -255,10 +256,12 @@ static uint64_t ba_apply_once(kumo_bytes_t *txs, size_t n, int threads, uint64_t
             pthread_join(th[i], NULL);
         }
     }
+    kumo_node_status_t st;
+    kumo_node_status_get(ba.net, &st);
     kumo_chain_block_in_t in = {
         .chain_id = BA_CHAIN_ID,
-        .height = kumo_localnet_height(ba.net) + 1,
-        .prev_app_hash = kumo_localnet_app_hash(ba.net),
+        .height = st.height + 1,
+        .prev_app_hash = st.app_hash,
         .txs = txs,
         .tx_count = n,
         .prepared = prepared,
@@ -362,7 +365,7 @@ int main(void)
     bench_ratio("apply_2core_vs_verify_2core", apply2, verify2);
     free(txs);
     ba_txs_free();
-    kumo_localnet_close(ba.net);
+    kumo_node_close(ba.net);
     bench_rmdir(ba.dir);
     return 0;
 }

@@ -38,7 +38,6 @@
 
 #include "bench_hostile.h"
 #include "bench_util.h"
-#include "localnet/localnet.h"
 #include "node/node.h"
 
 #define BN_ACCOUNTS    2000u
@@ -496,19 +495,21 @@ static uint64_t bn_apply_ceiling(void)
     g.params = &params;
     g.n_balances = BN_ACCOUNTS;
     g.balances = ptrs;
-    kumo_localnet_cfg_t cfg = {.dir = dir, .no_sync = true};
-    kumo_localnet_t *net = NULL;
-    BENCH_MUST("ceiling open", kumo_localnet_open(&cfg, BN_CHAIN_ID, &g, &net, &bench_err_));
+    kumo_node_local_cfg_t cfg = {.dir = dir, .chain_id = BN_CHAIN_ID, .no_sync = true};
+    kumo_node_t *net = NULL;
+    BENCH_MUST("ceiling open", kumo_node_local_open(&cfg, &g, &net, &bench_err_));
+    kumo_node_status_t st;
+    kumo_node_status_get(net, &st);
     size_t n = 10000;
     kumo_bytes_t *txs = calloc(n, sizeof(*txs));
     for (size_t i = 0; i < n; i++) {
         txs[i] = kumo_buf_bytes(&bn.txs[i].bytes);
     }
     kumo_kv_t kv;
-    BENCH_MUST("begin", kumo_store_block_begin(kumo_localnet_store(net), &kv, &bench_err_));
+    BENCH_MUST("begin", kumo_store_block_begin(kumo_node_store(net), &kv, &bench_err_));
     kumo_chain_block_in_t in = {.chain_id = BN_CHAIN_ID,
                                 .height = 1,
-                                .prev_app_hash = kumo_localnet_app_hash(net),
+                                .prev_app_hash = st.app_hash,
                                 .txs = txs,
                                 .tx_count = n};
     kumo_chain_block_out_t out;
@@ -517,11 +518,11 @@ static uint64_t bn_apply_ceiling(void)
     uint64_t ns = bench_now_ns() - t0;
     bench_result("ceiling_block_txs_ok", out.tx_ok_count, "txs");
     kumo_chain_block_out_free(&out);
-    kumo_store_block_abort(kumo_localnet_store(net));
+    kumo_store_block_abort(kumo_node_store(net));
     free(txs);
     free(bal);
     free(ptrs);
-    kumo_localnet_close(net);
+    kumo_node_close(net);
     bench_rmdir(dir);
     return bench_rate(n, ns);
 }

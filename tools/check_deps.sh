@@ -21,10 +21,9 @@ declare -A allow=(
   [p2p]="core log crypto tls p2p"
   [runtime]="core log runtime"
   [provider]="core log codec crypto keyring store bank market chain sdl tls wal runtime provider"
-  [localnet]="core log codec crypto store bank market chain localnet"
   [node]="core log codec crypto keyring store bank market chain consensus wal tls p2p node"
   [rpc]="core log codec crypto store bank market chain node rpc"
-  [cli]="core log codec crypto keyring store bank market chain consensus sdl tls wal p2p runtime localnet node rpc provider cli"
+  [cli]="core log codec crypto keyring store bank market chain consensus sdl tls wal p2p runtime node rpc provider cli"
 )
 fail=0
 for mod in "${!allow[@]}"; do

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "chain/chain.h"
-#include "localnet/localnet.h"
+#include "node/node.h"
 
 #define DEMO_WAIT_BLOCKS   2u
 #define DEMO_TX_MAX        64u
@@ -31,7 +31,7 @@ enum demo_actor {
 };
 
 typedef struct demo {
-    kumo_localnet_t *net;
+    kumo_node_t *net; /* a local node (kumo_node_local_open) */
     char dir[512];
     bool keep;
     kumo_crypto_keypair_t keys[DEMO_ACTOR_COUNT];

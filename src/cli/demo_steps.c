@@ -3,7 +3,7 @@
  *
  * The datacenters here run the seed's BidOnOpenOrders and ConfirmCurrentLeases workflows
  * against the committed state; the facilitator (the genesis validator) runs MatchOpenOrders
- * and InvalidateStaleLeases inside block production (kumo_localnet_block_produce).
+ * and InvalidateStaleLeases inside block production (kumo_node_block_produce_txs).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/demo_int.h"
+#include "log/log.h"
 
 const char *const demo_actor_names[DEMO_ACTOR_COUNT] = {
     "validator", "alice", "dc-east-a", "dc-east-b", "dc-west-a", "dc-west-b",
@@ -38,6 +39,14 @@ static const char demo_root_cert_pem[] =
     "J5HEA2hf+U+2pQA9GDyk7xbIGuJl8HJKDWr3n5/PIr57KiTVP2W8FM8qAb2Ua3DX\n"
     "+cU54F03wwXiny27BA==\n"
     "-----END CERTIFICATE-----\n";
+
+/* The local node's committed height. */
+static uint64_t demo_height(const demo_t *d)
+{
+    kumo_node_status_t st;
+    kumo_node_status_get(d->net, &st);
+    return st.height;
+}
 
 static void demo_genesis_build(demo_t *d,
                                Kumo__Genesis *g,
@@ -98,13 +107,18 @@ int demo_open(demo_t *d, const char *dir, bool keep)
     Kumo__Validator val;
     Kumo__Validator *val_ptrs[1];
     demo_genesis_build(d, &g, &params, bal, bal_ptrs, &val, val_ptrs);
-    kumo_localnet_cfg_t cfg = {.dir = d->dir, .facilitator = &d->keys[DEMO_VALIDATOR]};
+    kumo_node_local_cfg_t cfg = {
+        .dir = d->dir,
+        .chain_id = DEMO_CHAIN_ID,
+        .validator = &d->keys[DEMO_VALIDATOR],
+    };
     kumo_err_ctx_t err = {0};
-    if (kumo_localnet_open(&cfg, DEMO_CHAIN_ID, &g, &d->net, &err) < 0) {
+    kumo_log_level_set(KUMO_LOG_LEVEL_WARN); /* the demo prints its own story */
+    if (kumo_node_local_open(&cfg, &g, &d->net, &err) < 0) {
         fprintf(stderr, "demo: %s: %s\n", kumo_err_msg(err.code), err.detail);
         return -1;
     }
-    d->height = kumo_localnet_height(d->net);
+    d->height = demo_height(d);
     printf("kumo demo: the seed's web application on a real LMDB store in %s\n\n", d->dir);
     printf("actors (each starts with %u ukumo):\n", DEMO_BALANCE_UKUMO);
     for (int i = 0; i < DEMO_ACTOR_COUNT; i++) {
@@ -120,7 +134,7 @@ int demo_open(demo_t *d, const char *dir, bool keep)
 
 void demo_close_all(demo_t *d)
 {
-    kumo_localnet_close(d->net);
+    kumo_node_close(d->net);
     for (size_t i = 0; i < d->tx_count; i++) {
         kumo_buf_free(&d->txs[i]);
     }
@@ -219,11 +233,11 @@ void demo_block_end(demo_t *d)
     kumo_chain_block_out_t out;
     size_t fac = 0;
     kumo_err_ctx_t err = {0};
-    if (kumo_localnet_block_produce(d->net, txs, d->tx_count, &out, &fac, &err) < 0) {
+    if (kumo_node_block_produce_txs(d->net, txs, d->tx_count, &out, &fac, &err) < 0) {
         fprintf(stderr, "demo: block failed: %s: %s\n", kumo_err_name(err.code), err.detail);
         exit(1);
     }
-    d->height = kumo_localnet_height(d->net);
+    d->height = demo_height(d);
     for (size_t i = 0; i < out.result_count; i++) {
         const char *who =
             i < fac ? "facilitator (validator)" : demo_actor_names[d->tx_actor[i - fac]];

@@ -69,7 +69,7 @@ void demo_bid_on_open_orders(demo_t *d, int provider)
 {
     kumo_store_read_t *read = NULL;
     kumo_kv_t kv;
-    DEMO_MUST(kumo_localnet_read_begin(d->net, &read, &kv, NULL));
+    DEMO_MUST(kumo_node_read_begin(d->net, &read, &kv, NULL));
     kumo_market_query_t q = {
         .object = KUMO_MARKET_OBJ_ORDER,
         .state = KUMO__ORDER_STATE__ORDER_OPEN,
@@ -120,7 +120,7 @@ void demo_confirm_current_leases(demo_t *d, int provider, uint64_t height)
 {
     kumo_store_read_t *read = NULL;
     kumo_kv_t kv;
-    DEMO_MUST(kumo_localnet_read_begin(d->net, &read, &kv, NULL));
+    DEMO_MUST(kumo_node_read_begin(d->net, &read, &kv, NULL));
     kumo_market_query_t q = {
         .object = KUMO_MARKET_OBJ_LEASE,
         .provider = d->addr[provider],
@@ -150,7 +150,7 @@ int demo_summary(demo_t *d)
 {
     kumo_store_read_t *read = NULL;
     kumo_kv_t kv;
-    DEMO_MUST(kumo_localnet_read_begin(d->net, &read, &kv, NULL));
+    DEMO_MUST(kumo_node_read_begin(d->net, &read, &kv, NULL));
     printf("\n── result after block %" PRIu64 " ──\n", d->height);
     printf("  %-10s %12s %12s\n", "actor", "balance", "change");
     for (int i = 0; i < DEMO_ACTOR_COUNT; i++) {

@@ -48,6 +48,10 @@ struct kumo_node_block {
     uint64_t t0_us;
     uint64_t bytes_max; /* of the txs: params max_block_bytes, or less (extra) */
     bool store_open;
+    /* Given txs (kumo_node_block_produce_txs) instead of the mempool's; apply prepares. */
+    const kumo_bytes_t *given;
+    size_t given_count;
+    bool txs_given;
 };
 typedef struct kumo_node_block node_block_t;
 
@@ -146,6 +150,39 @@ static uint64_t block_fac_trim(node_block_t *b)
     return bytes;
 }
 
+/* The per-tx arrays for b->tx_count txs (freed by block_free). */
+static int block_arrays_alloc(node_block_t *b, kumo_err_ctx_t *err)
+{
+    size_t n = b->tx_count + 1u; /* never a zero-size allocation */
+    b->txs = kumo_calloc(n, sizeof(*b->txs));
+    b->prepared = kumo_calloc(n, sizeof(*b->prepared));
+    b->hashes = kumo_calloc(n, sizeof(*b->hashes));
+    b->prep_owned = kumo_calloc(n, sizeof(*b->prep_owned));
+    KUMO_ENSURE(b->txs != NULL && b->prepared != NULL && b->hashes != NULL && b->prep_owned != NULL,
+                err, KUMO_ENOMEM, "block of %zu txs", b->tx_count);
+    return 0;
+}
+
+/* The facilitator's txs, then the given ones in order: apply decodes and verifies them all. */
+static int block_given_layout(node_block_t *b, kumo_err_ctx_t *err)
+{
+    KUMO_GUARD(block_facilitator(b, KUMO_NODE_FACILITATOR_TX_MAX, err));
+    (void)block_fac_trim(b);
+    KUMO_ENSURE(b->given_count <= KUMO_BLOCK_TX_COUNT_MAX, err, KUMO_ELIMIT,
+                "block of %zu txs, limit %u", b->given_count, KUMO_BLOCK_TX_COUNT_MAX);
+    b->tx_count = b->fac_count + b->given_count;
+    KUMO_GUARD(block_arrays_alloc(b, err));
+    for (size_t i = 0; i < b->fac_count; i++) {
+        b->txs[i] = kumo_buf_bytes(&b->fac[i]);
+    }
+    for (size_t i = 0; i < b->given_count; i++) {
+        b->txs[b->fac_count + i] = b->given[i];
+    }
+    kumo_free(b->prepared);
+    b->prepared = NULL; /* apply prepares every tx */
+    return 0;
+}
+
 static int block_select(node_block_t *b, kumo_err_ctx_t *err)
 {
     kumo_node_t *node = b->node;
@@ -166,19 +203,6 @@ static int block_select(node_block_t *b, kumo_err_ctx_t *err)
                   KUMO_ADDRESS_BYTES) == 0) {
         b->own_count++;
     }
-    return 0;
-}
-
-/* The per-tx arrays for b->tx_count txs (freed by block_free). */
-static int block_arrays_alloc(node_block_t *b, kumo_err_ctx_t *err)
-{
-    size_t n = b->tx_count + 1u; /* never a zero-size allocation */
-    b->txs = kumo_calloc(n, sizeof(*b->txs));
-    b->prepared = kumo_calloc(n, sizeof(*b->prepared));
-    b->hashes = kumo_calloc(n, sizeof(*b->hashes));
-    b->prep_owned = kumo_calloc(n, sizeof(*b->prep_owned));
-    KUMO_ENSURE(b->txs != NULL && b->prepared != NULL && b->hashes != NULL && b->prep_owned != NULL,
-                err, KUMO_ENOMEM, "block of %zu txs", b->tx_count);
     return 0;
 }
 
@@ -519,9 +543,17 @@ int kumo_node_block_build(kumo_node_t *node,
         b->last_commit = extra->last_commit;
         b->evidence = extra->evidence;
         b->evidence_count = extra->evidence_count;
+        b->txs_given = extra->txs_given;
+        b->given = extra->txs;
+        b->given_count = extra->tx_count;
     }
-    int rc = block_select(b, err);
-    rc = rc == 0 ? block_layout(b, err) : rc;
+    int rc = 0;
+    if (b->txs_given) {
+        rc = block_given_layout(b, err);
+    } else {
+        rc = block_select(b, err);
+        rc = rc == 0 ? block_layout(b, err) : rc;
+    }
     rc = rc == 0 ? block_apply(b, err) : rc;
     if (rc < 0) {
         kumo_node_block_discard(node, b);
@@ -750,4 +782,36 @@ int kumo_node_block_produce(kumo_node_t *node, kumo_err_ctx_t *err)
     kumo_node_block_t *b = NULL;
     KUMO_GUARD(kumo_node_block_build(node, NULL, &b, err));
     return kumo_node_block_finish(node, b, kumo_bytes_make(NULL, 0), err);
+}
+
+int kumo_node_block_produce_txs(kumo_node_t *node,
+                                const kumo_bytes_t *txs,
+                                size_t tx_count,
+                                kumo_chain_block_out_t *out,
+                                size_t *facilitator_tx_count_out,
+                                kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(node != NULL && out != NULL);
+    KUMO_ASSERT(tx_count == 0 || txs != NULL);
+    const kumo_node_block_extra_t extra = {
+        .tx_bytes_max = UINT64_MAX,
+        .txs_given = true,
+        .txs = txs,
+        .tx_count = tx_count,
+    };
+    kumo_node_block_t *b = NULL;
+    KUMO_GUARD(kumo_node_block_build(node, &extra, &b, err));
+    size_t fac_count = b->fac_count;
+    /* The results go to the caller; the block keeps reading its copy of the other fields. */
+    *out = b->out;
+    b->out_valid = false;
+    int rc = kumo_node_block_finish(node, b, kumo_bytes_make(NULL, 0), err);
+    if (rc < 0) {
+        kumo_chain_block_out_free(out);
+        return rc;
+    }
+    if (facilitator_tx_count_out != NULL) {
+        *facilitator_tx_count_out = fac_count;
+    }
+    return 0;
 }

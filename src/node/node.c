@@ -56,10 +56,8 @@ static int node_valset_init(kumo_node_t *node, const Kumo__Genesis *g, kumo_err_
 
 /* Chain id from genesis.json (which must agree with the config's), genesis applied when the
  * store is fresh. */
-static int node_genesis(kumo_node_t *node, kumo_err_ctx_t *err)
+static int node_genesis_use(kumo_node_t *node, const Kumo__Genesis *g, kumo_err_ctx_t *err)
 {
-    Kumo__Genesis *g = NULL;
-    KUMO_GUARD(kumo_node_genesis_load(node->cfg.home, &g, err));
     int rc = 0;
     if (node->cfg.chain_id[0] == '\0') {
         (void)snprintf(node->cfg.chain_id, sizeof(node->cfg.chain_id), "%s", g->chain_id);
@@ -74,6 +72,25 @@ static int node_genesis(kumo_node_t *node, kumo_err_ctx_t *err)
     if (rc == 0 && node->height == 0 && memcmp(node->app_hash, zero, sizeof(zero)) == 0) {
         rc = node_genesis_init(node, g, err);
     }
+    return rc;
+}
+
+/* home/genesis.json; a local node's given genesis, or none for its existing store. */
+static int
+node_genesis(kumo_node_t *node, bool local, const Kumo__Genesis *given, kumo_err_ctx_t *err)
+{
+    static const uint8_t zero[KUMO_CHAIN_HASH_BYTES] = {0};
+    if (local && given != NULL) {
+        return node_genesis_use(node, given, err);
+    }
+    if (local) {
+        KUMO_ENSURE(node->height > 0 || memcmp(node->app_hash, zero, sizeof(zero)) != 0, err,
+                    KUMO_EINVAL, "a fresh store needs a genesis");
+        return 0;
+    }
+    Kumo__Genesis *g = NULL;
+    KUMO_GUARD(kumo_node_genesis_load(node->cfg.home, &g, err));
+    int rc = node_genesis_use(node, g, err);
     kumo_codec_free(&g->base);
     return rc;
 }
@@ -153,10 +170,11 @@ void kumo_node_head_refresh(kumo_node_t *node)
 }
 
 /* Reads the head: height, app hash, last block hash and time, params, counts. */
-static int node_head_load(kumo_node_t *node, kumo_err_ctx_t *err)
+static int
+node_head_load(kumo_node_t *node, bool local, const Kumo__Genesis *genesis, kumo_err_ctx_t *err)
 {
     KUMO_GUARD(kumo_store_meta_get(node->store, &node->height, node->app_hash, err));
-    KUMO_GUARD(node_genesis(node, err));
+    KUMO_GUARD(node_genesis(node, local, genesis, err));
     KUMO_GUARD(kumo_store_read_begin(node->store, &node->head_read, &node->head_kv, err));
     KUMO_GUARD(kumo_market_params_get(&node->head_kv, &node->params, err));
     KUMO_GUARD(kumo_market_validator_is_operator(&node->head_kv, node->validator_addr,
@@ -252,7 +270,7 @@ int kumo_node_open(const kumo_node_cfg_t *cfg,
         rc = kumo_store_open(dir, NULL, &node->store, err);
     }
     if (rc == 0) {
-        rc = node_head_load(node, err);
+        rc = node_head_load(node, false, NULL, err);
     }
     if (rc == 0) {
         rc = node_start(node, err);
@@ -270,6 +288,50 @@ int kumo_node_open(const kumo_node_cfg_t *cfg,
                   node->cfg.chain_id, node->height, node->open_orders, node->active_leases);
     *out = node;
     return 0;
+}
+
+int kumo_node_local_open(const kumo_node_local_cfg_t *lcfg,
+                         const Kumo__Genesis *genesis,
+                         kumo_node_t **out,
+                         kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(lcfg != NULL && lcfg->dir != NULL && lcfg->chain_id != NULL && out != NULL);
+    KUMO_ENSURE(strlen(lcfg->chain_id) <= KUMO_CHAIN_ID_BYTES_MAX, err, KUMO_ELIMIT, "chain id");
+    KUMO_ENSURE(genesis == NULL || strcmp(genesis->chain_id, lcfg->chain_id) == 0, err,
+                KUMO_ECHAINID, "genesis of chain %s", genesis != NULL ? genesis->chain_id : "");
+    KUMO_GUARD(kumo_crypto_init());
+    kumo_node_t *node = kumo_calloc(1, sizeof(*node));
+    KUMO_ENSURE(node != NULL, err, KUMO_ENOMEM, "node");
+    kumo_node_cfg_default(&node->cfg);
+    (void)snprintf(node->cfg.chain_id, sizeof(node->cfg.chain_id), "%s", lcfg->chain_id);
+    node->cfg.block_interval_ms = 0; /* no producer: the caller produces */
+    node->listener_id_next = 1;
+    int rc = 0;
+    if (lcfg->validator != NULL) {
+        node->validator = sodium_malloc(sizeof(*node->validator));
+        rc = node->validator != NULL ? 0 : kumo_err_set(err, KUMO_ENOMEM, "validator key");
+    }
+    if (node->validator != NULL) {
+        *node->validator = *lcfg->validator;
+        kumo_crypto_address_from_pubkey(node->validator->pubkey, node->validator_addr);
+    }
+    kumo_store_cfg_t scfg = {.no_sync = lcfg->no_sync};
+    rc = rc == 0 ? kumo_store_open(lcfg->dir, &scfg, &node->store, err) : rc;
+    rc = rc == 0 ? node_head_load(node, true, genesis, err) : rc;
+    rc = rc == 0 ? node_start(node, err) : rc;
+    if (rc < 0) {
+        kumo_node_close(node);
+        return rc;
+    }
+    KUMO_ASSERT(!node->producer_started);
+    *out = node;
+    return 0;
+}
+
+kumo_store_t *kumo_node_store(kumo_node_t *node)
+{
+    KUMO_ASSERT(node != NULL && node->store != NULL);
+    return node->store;
 }
 
 void kumo_node_close(kumo_node_t *node)

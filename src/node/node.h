@@ -116,6 +116,25 @@ KUMO_MUST_USE int kumo_node_open(const kumo_node_cfg_t *cfg,
                                  struct event_base *base,
                                  kumo_node_t **out,
                                  kumo_err_ctx_t *err);
+/* A node in this process without a home, event loop, API or producer: the store in dir,
+ * initialised from genesis (chain_id's) when fresh; an existing store resumes at its head and
+ * genesis may be NULL (its validator set is then unknown: blocks name no proposer key).
+ * validator (copied; NULL: no facilitator) is the proposer and the facilitator.
+ * Its blocks are made by kumo_node_block_produce_txs, the path every node block takes
+ * (`kumo demo`, the randomized block test and the benchmarks run their blocks through it). */
+typedef struct kumo_node_local_cfg {
+    const char *dir;
+    const char *chain_id;
+    bool no_sync; /* tests and benchmarks only */
+    const kumo_crypto_keypair_t *validator;
+} kumo_node_local_cfg_t;
+KUMO_MUST_USE int kumo_node_local_open(const kumo_node_local_cfg_t *cfg,
+                                       const Kumo__Genesis *genesis,
+                                       kumo_node_t **out,
+                                       kumo_err_ctx_t *err);
+/* The node's store (owned by the node; for benchmarks that time apply alone). */
+kumo_store_t *kumo_node_store(kumo_node_t *node);
+
 /* The block producer: what decides when (and, with consensus, which) block is committed. The
  * node owns the producing steps (kumo_node_block_produce: facilitator txs, mempool selection,
  * apply, persistence, commit listeners); a producer only drives them on the loop. The
@@ -135,6 +154,17 @@ typedef struct kumo_node_producer {
  * (store errors: KUMO_EIO, KUMO_ECORRUPT, KUMO_ELIMIT for a full map, KUMO_ENOMEM) commits nothing
  * and leaves the node at its height. Loop thread; not from inside a commit listener. */
 KUMO_MUST_USE int kumo_node_block_produce(kumo_node_t *node, kumo_err_ctx_t *err);
+/* The same block path with the given txs in place of the mempool's: the facilitator's due
+ * txs first, then txs in order (bounded only by the chain's block limits). The txs are not
+ * prepared: apply decodes and verifies each, so a malformed or badly signed tx is a failed
+ * result like in any block. out (free with kumo_chain_block_out_free) holds every tx result,
+ * facilitator txs first; *facilitator_tx_count_out (may be NULL) says how many. */
+KUMO_MUST_USE int kumo_node_block_produce_txs(kumo_node_t *node,
+                                              const kumo_bytes_t *txs,
+                                              size_t tx_count,
+                                              kumo_chain_block_out_t *out,
+                                              size_t *facilitator_tx_count_out,
+                                              kumo_err_ctx_t *err);
 
 /* Stops the timer, finishes nothing partial (an uncommitted block is dropped), closes. */
 void kumo_node_close(kumo_node_t *node);

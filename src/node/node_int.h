@@ -157,6 +157,11 @@ typedef struct kumo_node_block_extra {
     const kumo_bytes_t *evidence;
     size_t evidence_count; /* <= KUMO_NODE_BLOCK_EVIDENCE_MAX */
     uint64_t tx_bytes_max; /* caps params max_block_bytes (a consensus value's size) */
+    /* txs_given: these txs (not prepared) follow the facilitator's instead of the mempool's
+     * (kumo_node_block_produce_txs). */
+    bool txs_given;
+    const kumo_bytes_t *txs;
+    size_t tx_count;
 } kumo_node_block_extra_t;
 
 /* Builds the next block on the head state as kumo_node_block_produce does (extra may be

@@ -31,20 +31,21 @@
 #include "helpers/testrng.h"
 #include "helpers/teststore.h"
 #include "helpers/testutil.h"
-#include "localnet/localnet.h"
 #include "market/market_int.h"
+#include "node/node.h"
 
-#define RB_CHAIN_ID     "kumo-sim"
-#define RB_TENANTS      4
-#define RB_PROVIDERS    6
-#define RB_ACTORS       (1 + RB_TENANTS + RB_PROVIDERS)
-#define RB_TX_MAX       64
-#define RB_SEEN_MAX     200
-#define RB_FEE          5u
-#define RB_DUE_MAX      256 /* due items tracked per block */
-#define RB_NEAR_MAX     16  /* items near their due height targeted per block */
-#define RB_LIVE_LAG     2   /* blocks a due item may take to reach its outcome */
-#define RB_WEDGE_PERIOD 8   /* blocks between scripted wedge attempts */
+#define RB_CHAIN_ID           "kumo-sim"
+#define RB_TENANTS            4
+#define RB_PROVIDERS          6
+#define RB_ACTORS             (1 + RB_TENANTS + RB_PROVIDERS)
+#define RB_TX_MAX             64
+#define RB_FACILITATOR_TX_MAX 1024
+#define RB_SEEN_MAX           200
+#define RB_FEE                5u
+#define RB_DUE_MAX            256 /* due items tracked per block */
+#define RB_NEAR_MAX           16  /* items near their due height targeted per block */
+#define RB_LIVE_LAG           2   /* blocks a due item may take to reach its outcome */
+#define RB_WEDGE_PERIOD       8   /* blocks between scripted wedge attempts */
 
 /* A due item: the index it came from and the object key it names (docs/design.md 3.1). */
 typedef struct rb_item {
@@ -68,7 +69,7 @@ typedef struct rb {
     uint64_t seed;
     char *dir_a;
     char *dir_b;
-    kumo_localnet_t *a;
+    kumo_node_t *a; /* a local node: the node's own block path */
     kumo_store_t *b;
     uint8_t b_hash[KUMO_CHAIN_HASH_BYTES];
     uint64_t b_height;
@@ -76,7 +77,7 @@ typedef struct rb {
     uint8_t addr[RB_ACTORS][KUMO_ADDRESS_BYTES];
     uint64_t seq[RB_ACTORS];
     uint64_t next_dseq[RB_ACTORS];
-    kumo_buf_t txs[KUMO_LOCALNET_FACILITATOR_TX_MAX + RB_TX_MAX];
+    kumo_buf_t txs[RB_FACILITATOR_TX_MAX + RB_TX_MAX];
     size_t tx_count;
     size_t fac_count;                      /* leading facilitator txs */
     uint64_t wedge_dseq;                   /* deployment of the scripted wedge attempt */
@@ -130,12 +131,20 @@ static int rb_tenant(int i)
     return 1 + i;
 }
 
+/* Node A's committed height. */
+static uint64_t rb_height(const rb_t *rb)
+{
+    kumo_node_status_t st;
+    kumo_node_status_get(rb->a, &st);
+    return st.height;
+}
+
 static void rb_fail(rb_t *rb, const char *what, const kumo_err_ctx_t *err)
 {
     fail_msg("seed %" PRIu64 " block %" PRIu64 ": %s: %s %s\n  replay: KUMO_SIM_SEED=%" PRIu64
              " ctest -R random_blocks",
-             rb->seed, kumo_localnet_height(rb->a), what,
-             err != NULL ? kumo_err_name(err->code) : "", err != NULL ? err->detail : "", rb->seed);
+             rb->seed, rb_height(rb), what, err != NULL ? kumo_err_name(err->code) : "",
+             err != NULL ? err->detail : "", rb->seed);
 }
 
 static void rb_tx_add(rb_t *rb, int actor, const Kumo__Msg *msg, uint64_t fee)
@@ -457,7 +466,7 @@ static int rb_lease_cb(void *cb_ctx, const ProtobufCMessage *obj)
 static void rb_confirm(rb_t *rb, const kumo_kv_t *kv, int pi)
 {
     int p = rb_provider(pi);
-    rb_confirm_t cc = {.rb = rb, .height = kumo_localnet_height(rb->a) + 1, .flaky = pi == 3};
+    rb_confirm_t cc = {.rb = rb, .height = rb_height(rb) + 1, .flaky = pi == 3};
     kumo_market_query_t q = {
         .object = KUMO_MARKET_OBJ_LEASE, .provider = rb->addr[p], .limit = 100};
     kumo_buf_t next;
@@ -817,9 +826,9 @@ static void rb_facilitator(rb_t *rb, const kumo_kv_t *kv_b)
     size_t fac_count = 0;
     kumo_chain_facilitator_stats_t stats = {0};
     kumo_err_ctx_t err = {0};
-    if (kumo_chain_facilitator_txs_build(
-            kv_b, RB_CHAIN_ID, kumo_localnet_height(rb->a) + 1, &rb->keys[0], &fac_seq, 64, rb->txs,
-            KUMO_LOCALNET_FACILITATOR_TX_MAX, &fac_count, &stats, &err) != 0) {
+    if (kumo_chain_facilitator_txs_build(kv_b, RB_CHAIN_ID, rb_height(rb) + 1, &rb->keys[0],
+                                         &fac_seq, 64, rb->txs, RB_FACILITATOR_TX_MAX, &fac_count,
+                                         &stats, &err) != 0) {
         rb_fail(rb, "facilitator", &err);
     }
     rb->stats_dropped += stats.dropped_count;
@@ -831,8 +840,8 @@ static void rb_txs_generate(rb_t *rb)
 {
     kumo_store_read_t *read = NULL;
     kumo_kv_t kv;
-    assert_int_equal(kumo_localnet_read_begin(rb->a, &read, &kv, NULL), 0);
-    uint64_t h = kumo_localnet_height(rb->a) + 1;
+    assert_int_equal(kumo_node_read_begin(rb->a, &read, &kv, NULL), 0);
+    uint64_t h = rb_height(rb) + 1;
     if (h == 1) {
         rb_providers_register(rb);
     }
@@ -903,17 +912,19 @@ static void rb_store_b_apply(rb_t *rb, const kumo_kv_t *kv, const kumo_bytes_t *
 
 static void rb_check(rb_t *rb)
 {
-    if (memcmp(rb->b_hash, kumo_localnet_app_hash(rb->a), KUMO_CHAIN_HASH_BYTES) != 0) {
+    kumo_node_status_t st;
+    kumo_node_status_get(rb->a, &st);
+    if (memcmp(rb->b_hash, st.app_hash, KUMO_CHAIN_HASH_BYTES) != 0) {
         rb_fail(rb, "app hashes of the two stores differ", NULL);
     }
     kumo_store_read_t *read = NULL;
     kumo_kv_t kv;
     kumo_err_ctx_t err = {0};
-    assert_int_equal(kumo_localnet_read_begin(rb->a, &read, &kv, NULL), 0);
+    assert_int_equal(kumo_node_read_begin(rb->a, &read, &kv, NULL), 0);
     if (kumo_market_invariants_check(&kv, &err) != 0) {
         rb_fail(rb, "invariants", &err);
     }
-    rb_liveness_check(rb, &kv, kumo_localnet_height(rb->a));
+    rb_liveness_check(rb, &kv, rb_height(rb));
     kumo_bank_totals_t totals;
     assert_int_equal(kumo_bank_totals_get(&kv, &totals, NULL), 0);
     for (int i = 0; i < RB_ACTORS; i++) {
@@ -959,7 +970,7 @@ static void rb_block(rb_t *rb)
     rb_store_b_apply(rb, &kv_b, txs, rb->tx_count);
     kumo_chain_block_out_t out;
     kumo_err_ctx_t err = {0};
-    if (kumo_localnet_block_produce(rb->a, txs, rb->tx_count, &out, NULL, &err) != 0) {
+    if (kumo_node_block_produce_txs(rb->a, txs, rb->tx_count, &out, NULL, &err) != 0) {
         rb_fail(rb, "store A produce", &err);
     }
     rb_results(rb, &out);
@@ -1013,9 +1024,9 @@ static void rb_genesis(rb_t *rb, Kumo__Genesis *g, Kumo__Params *params)
 
 static void rb_open_stores(rb_t *rb, const Kumo__Genesis *g)
 {
-    kumo_localnet_cfg_t cfg = {.dir = rb->dir_a, .no_sync = true};
+    kumo_node_local_cfg_t cfg = {.dir = rb->dir_a, .chain_id = RB_CHAIN_ID, .no_sync = true};
     kumo_err_ctx_t err = {0};
-    if (kumo_localnet_open(&cfg, RB_CHAIN_ID, g, &rb->a, &err) != 0) {
+    if (kumo_node_local_open(&cfg, g, &rb->a, &err) != 0) {
         rb_fail(rb, "open A", &err);
     }
     kumo_store_cfg_t scfg = {.no_sync = true};
@@ -1071,7 +1082,7 @@ static void test_random_blocks(void **state)
     for (uint64_t b = 0; b < blocks; b++) {
         if (b == blocks / 2) {
             /* Close and reopen both environments: the run must go on identically. */
-            kumo_localnet_close(rb.a);
+            kumo_node_close(rb.a);
             kumo_store_close(rb.b);
             rb_open_stores(&rb, NULL);
             rb_check(&rb);
@@ -1099,7 +1110,7 @@ static void test_random_blocks(void **state)
     }
     assert_true(rb.stats_ok > blocks);
     assert_true(rb.stats_failed > blocks / 4);
-    kumo_localnet_close(rb.a);
+    kumo_node_close(rb.a);
     kumo_store_close(rb.b);
     kumo_test_tmpdir_remove(rb.dir_a);
     kumo_test_tmpdir_remove(rb.dir_b);

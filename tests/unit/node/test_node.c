@@ -5,7 +5,8 @@
  * blocks carry submitted txs with the documented header hashes, results and tx index, commit
  * listeners run in height order, a closed and reopened node resumes at the same height and
  * hashes, the facilitator leases a matched order inside the producer's own block, and the
- * block timer produces blocks on the loop. Blocks are produced by calling
+ * block timer produces blocks on the loop; a local node (no home) makes blocks of given txs
+ * through the same path. Blocks are produced by calling
  * kumo_node_block_produce, except in the timer test, which waits on a listener with a
  * deadline event (no sleeps).
  */
@@ -606,6 +607,115 @@ static void test_node_timer_produces_blocks(void **state)
     nf_teardown(&nf);
 }
 
+/* ---- a local node: the block path of `kumo demo`, the randomized test and the benchmarks ---- */
+
+/* A genesis funding keys 0..3 with key 0 the validator (power 1). */
+static void local_genesis(node_fx_t *nf,
+                          Kumo__Genesis *g,
+                          Kumo__Params *params,
+                          Kumo__GenesisBalance bal[4],
+                          Kumo__GenesisBalance *bal_ptrs[4],
+                          Kumo__Validator *val,
+                          Kumo__Validator **val_ptr)
+{
+    kumo__params__init(params);
+    kumo_market_params_default(params);
+    params->min_fee = NF_FEE;
+    for (int i = 0; i < 4; i++) {
+        kumo__genesis_balance__init(&bal[i]);
+        bal[i].address = (ProtobufCBinaryData){KUMO_ADDRESS_BYTES, nf->addr[i]};
+        bal[i].amount = NF_BALANCE;
+        bal_ptrs[i] = &bal[i];
+    }
+    kumo__validator__init(val);
+    val->address = (ProtobufCBinaryData){KUMO_ADDRESS_BYTES, nf->addr[0]};
+    val->pubkey = (ProtobufCBinaryData){KUMO_CRYPTO_PUBKEY_BYTES, nf->keys[0].pubkey};
+    val->power = 1;
+    *val_ptr = val;
+    kumo__genesis__init(g);
+    g->chain_id = NF_CHAIN_ID;
+    g->params = params;
+    g->n_balances = 4;
+    g->balances = bal_ptrs;
+    g->n_validators = 1;
+    g->validators = val_ptr;
+}
+
+/* kumo_node_local_open + kumo_node_block_produce_txs: the given txs follow the facilitator's
+ * in order, a malformed one is a failed result (not an error), the block is stored like any
+ * node block (header, results, proposer); the store reopens without a genesis at its head; a
+ * fresh store without one, or a genesis of another chain, is refused. */
+static void test_node_local_produces_given_txs(void **state)
+{
+    (void)state;
+    node_fx_t nf;
+    memset(&nf, 0, sizeof(nf));
+    nf_keys_make(&nf);
+    nf.home = kumo_test_tmpdir_make("node-local");
+    assert_non_null(nf.home);
+    Kumo__Genesis g;
+    Kumo__Params params;
+    Kumo__GenesisBalance bal[4];
+    Kumo__GenesisBalance *bal_ptrs[4];
+    Kumo__Validator val;
+    Kumo__Validator *val_ptr = NULL;
+    local_genesis(&nf, &g, &params, bal, bal_ptrs, &val, &val_ptr);
+    kumo_node_local_cfg_t lcfg = {
+        .dir = nf.home, .chain_id = NF_CHAIN_ID, .no_sync = true, .validator = &nf.keys[0]};
+    kumo_err_ctx_t err = {0};
+    kumo_node_local_cfg_t other = lcfg;
+    other.chain_id = "another-chain";
+    assert_int_equal(kumo_node_local_open(&other, &g, &nf.node, &err), KUMO_ECHAINID);
+    assert_int_equal(kumo_node_local_open(&lcfg, NULL, &nf.node, &err), KUMO_EINVAL);
+    nf_fail("local open", kumo_node_local_open(&lcfg, &g, &nf.node, &err), &err);
+    kumo_buf_t send;
+    nf_send(&nf, 1, 2, 7, &send);
+    static const uint8_t garbage[3] = {1, 2, 3};
+    kumo_bytes_t txs[2] = {kumo_buf_bytes(&send), kumo_bytes_make(garbage, sizeof(garbage))};
+    kumo_chain_block_out_t out;
+    size_t fac = 99;
+    nf_fail("produce txs", kumo_node_block_produce_txs(nf.node, txs, 2, &out, &fac, &err), &err);
+    assert_int_equal(fac, 0); /* nothing due */
+    assert_int_equal(out.result_count, 2);
+    assert_int_equal(out.results[0].code, 0);
+    assert_int_equal(out.results[1].code, KUMO_EDECODE);
+    Kumo__Block *blk = NULL;
+    Kumo__BlockResults *res = NULL;
+    block_read(&nf, 1, &blk, &res);
+    assert_int_equal(blk->n_txs, 2);
+    assert_int_equal(res->n_results, 2);
+    assert_memory_equal(blk->header->app_hash.data, out.app_hash, KUMO_CHAIN_HASH_BYTES);
+    assert_memory_equal(blk->header->proposer.data, nf.addr[0], KUMO_ADDRESS_BYTES);
+    kumo_store_read_t *read = NULL;
+    kumo_kv_t kv;
+    assert_int_equal(kumo_node_read_begin(nf.node, &read, &kv, NULL), 0);
+    kumo_node_block_info_t *info = calloc(1, sizeof(*info));
+    assert_non_null(info);
+    nf_fail("info", kumo_node_block_info_get(nf.node, &kv, blk, info, &err), &err);
+    assert_true(info->has_proposer);
+    assert_memory_equal(info->proposer, nf.keys[0].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+    assert_int_equal(info->signer_count, 0); /* no last commit */
+    free(info);
+    kumo_store_read_end(read);
+    kumo_codec_free(&blk->base);
+    kumo_codec_free(&res->base);
+    kumo_chain_block_out_free(&out);
+    kumo_buf_free(&send);
+    assert_int_equal(nf_balance(&nf, 2), NF_BALANCE + 7u);
+    /* Reopened without a genesis: at its head, and it goes on. */
+    nf_close_node(&nf);
+    nf_fail("local reopen", kumo_node_local_open(&lcfg, NULL, &nf.node, &err), &err);
+    kumo_node_status_t st;
+    kumo_node_status_get(nf.node, &st);
+    assert_int_equal(st.height, 1);
+    nf_fail("produce empty", kumo_node_block_produce_txs(nf.node, NULL, 0, &out, NULL, &err), &err);
+    assert_int_equal(out.result_count, 0);
+    kumo_chain_block_out_free(&out);
+    kumo_node_status_get(nf.node, &st);
+    assert_int_equal(st.height, 2);
+    nf_teardown(&nf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -620,6 +730,7 @@ int main(void)
         cmocka_unit_test(test_node_open_rejects_a_damaged_head_block),
         cmocka_unit_test(test_node_facilitator_leases_in_its_block),
         cmocka_unit_test(test_node_timer_produces_blocks),
+        cmocka_unit_test(test_node_local_produces_given_txs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
