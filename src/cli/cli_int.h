@@ -322,4 +322,8 @@ KUMO_MUST_USE int cli_tx_submit(const cli_args_t *a,
                                 char hash_hex[2 * KUMO_CHAIN_HASH_BYTES + 1],
                                 kumo_err_ctx_t *err);
 
+/* `kumo provider status --home DIR [--output json]` (cmd_provider_status.c): prints what the
+ * daemon last wrote to DIR/status.json. Exit code. */
+int cli_provider_status(const char *home, bool json);
+
 #endif

@@ -1,5 +1,5 @@
 /*
- * cmd_provider.c - `kumo provider init|register|start`: a datacenter's home (config.yaml,
+ * cmd_provider.c - `kumo provider init|register|start|status`: a datacenter's home (config.yaml,
  * its account key, its root CA) and its registration on chain (MsgCreateProvider with the
  * root certificate), and the daemon (`start`; its first slice bids, see src/provider/daemon.c).
  */
@@ -28,7 +28,7 @@
 #define PV_CA_DAYS      3650u
 
 static const char pv_help[] =
-    "usage: kumo provider <init|register|start> --home DIR [options]\n"
+    "usage: kumo provider <init|register|start|status> --home DIR [options]\n"
     "\n"
     "  init      --home DIR --region R [--key NAME] [--node URL] [--public-address ADDR]\n"
     "            [--api-listen HOST:PORT] [--runtime-socket PATH]\n"
@@ -40,7 +40,12 @@ static const char pv_help[] =
     "  start     --home DIR [--node URL]\n"
     "            run the provider daemon until SIGINT/SIGTERM: it follows the node's event\n"
     "            stream and bids on the open orders of its region that fit its free capacity,\n"
-    "            its prices and its collateral budget (containers and confirmations: next)\n"
+    "            its prices and its collateral budget, runs the leased workloads and\n"
+    "            confirms their leases\n"
+    "  status    --home DIR [--output json]\n"
+    "            what the running daemon last saw (DIR/status.json, written after every pass):\n"
+    "            leases with their containers, price, payments and last confirmation,\n"
+    "            capacity used by leases and held by open bids, earnings, counters\n"
     "\n"
     "example:\n"
     "  kumo provider init --home ~/.kumo-dc --region us-east --node http://127.0.0.1:26657\n"
@@ -55,6 +60,7 @@ typedef struct pv_opts {
     const char *api_listen;
     const char *runtime_socket;
     const char *host_uri;
+    const char *output;
 } pv_opts_t;
 
 static int pv_usage(const char *problem)
@@ -83,6 +89,7 @@ static int pv_opts_parse(int argc, char **argv, pv_opts_t *o)
         {"--api-listen", offsetof(pv_opts_t, api_listen)},
         {"--runtime-socket", offsetof(pv_opts_t, runtime_socket)},
         {"--host-uri", offsetof(pv_opts_t, host_uri)},
+        {"--output", offsetof(pv_opts_t, output)},
     };
     memset(o, 0, sizeof(*o));
     for (int i = 0; i < argc; i += 2) {
@@ -352,6 +359,13 @@ int kumo_cli_provider_main(int argc, char **argv)
     }
     if (strcmp(argv[1], "start") == 0) {
         return pv_start(&o);
+    }
+    if (strcmp(argv[1], "status") == 0) {
+        bool json = o.output != NULL && strcmp(o.output, "json") == 0;
+        if (o.output != NULL && !json && strcmp(o.output, "text") != 0) {
+            return pv_usage("--output is text or json");
+        }
+        return cli_provider_status(o.home, json);
     }
     return pv_usage("unknown subcommand");
 }

@@ -732,6 +732,7 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
     rc = rc == 0 ? pd_peer_tls(d, err) : rc;
     rc = rc == 0 ? pd_fwd_open(a->base, &fc, &a->fwd, err) : rc;
     rc = rc == 0 ? kumo_provider_api_open(&cfg, a->base, &be, &a->api, err) : rc;
+    rc = rc == 0 ? pd_metrics_open(d, a->base, a->fwd, err) : rc;
     kumo_crypto_key_wipe(&srv);
     kumo_buf_free(&chain);
     KUMO_GUARD(rc);
@@ -762,6 +763,7 @@ void pd_api_stop(kumo_provider_daemon_t *d)
         atomic_store(&a->stop, 1);
         (void)pthread_join(a->thread, NULL);
     }
+    pd_metrics_close(d);
     kumo_provider_api_close(a->api); /* joins its workers */
     pd_be_workers_free(a);
     pd_fwd_close(a->fwd);

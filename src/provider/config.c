@@ -79,6 +79,10 @@ static const pf_field_t pf_fields[] = {
     PF_STR(public_address, 1, "address tenants reach published ports on"),
     PF_STR(api_listen, 3, "provider API (HTTPS) host:port"),
     PF_STR(runtime_socket, 1, "Docker Engine API unix socket (podman or Docker)"),
+    PF_STR(metrics_listen,
+           0,
+           "Prometheus metrics (plain HTTP GET /metrics) host:port, e.g. 127.0.0.1:9464; empty: "
+           "off"),
     PF_NUM(port_range_min, PF_U32, 1024, 65535, "lowest host port for published ports"),
     PF_NUM(port_range_max, PF_U32, 1024, 65535, "highest host port for published ports"),
     PF_NUM(capacity_cpu_milli, PF_U64, 1, 1000000000ull, "CPU to rent out, thousandths of a core"),

@@ -592,6 +592,18 @@ static size_t pd_sse_cb(char *ptr, size_t size, size_t nmemb, void *ctx)
     return *d->stop ? 0 : len;
 }
 
+/* A pass, timed, then the status file and metrics of what it saw. */
+static void pd_work_timed(kumo_provider_daemon_t *d)
+{
+    struct timespec a;
+    struct timespec b;
+    (void)clock_gettime(CLOCK_MONOTONIC, &a);
+    pd_work(d);
+    (void)clock_gettime(CLOCK_MONOTONIC, &b);
+    int64_t ms = (int64_t)(b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+    pd_status_update(d, ms > 0 ? (uint64_t)ms : 0u);
+}
+
 /* Runs the stream's transfer until it ends or *stop; wakes at once when the API thread
  * stored something (pd_wake) and at least every second. */
 static CURLcode pd_stream_loop(kumo_provider_daemon_t *d, CURLM *m)
@@ -604,7 +616,7 @@ static CURLcode pd_stream_loop(kumo_provider_daemon_t *d, CURLM *m)
         }
         if (atomic_load(&d->kick) != 0 || d->work_due) {
             d->work_due = false;
-            pd_work(d); /* a new block, or a manifest or links came in between blocks */
+            pd_work_timed(d); /* a new block, or a manifest or links came in between blocks */
         }
         if (d->rescan_due && d->runtime_up &&
             (d->rescan_height == 0 || d->height >= d->rescan_height + PD_RESCAN_EVERY)) {
@@ -713,6 +725,7 @@ int kumo_provider_daemon_open(const kumo_provider_cfg_t *cfg,
     kumo_buf_init(&d->ev_data, PD_SSE_LINE_MAX);
     d->curl = curl_easy_init();
     int rc = d->curl != NULL ? pd_chain_load(d, err) : kumo_err_set(err, KUMO_ENOMEM, "curl");
+    rc = rc == 0 ? pd_status_open(d, err) : rc;
     if (rc < 0) {
         kumo_provider_daemon_close(d);
         return rc;
@@ -740,6 +753,7 @@ void kumo_provider_daemon_close(kumo_provider_daemon_t *d)
         return;
     }
     pd_api_stop(d);
+    pd_status_close(d);
     kumo_runtime_close(d->runtime);
     if (d->curl != NULL) {
         curl_easy_cleanup(d->curl);
@@ -761,7 +775,7 @@ void kumo_provider_daemon_run(kumo_provider_daemon_t *d, volatile int *stop)
     d->stop = stop;
     KUMO_LOG_INFO("provider", "started", "address=%s region=%s node=%s height=%" PRIu64, d->addr,
                   d->cfg.region, d->cfg.node_url, d->height);
-    pd_work(d);                 /* what runs here (a restart keeps it running) */
+    pd_work_timed(d);           /* what runs here (a restart keeps it running) */
     pd_holds_rebuild(d);        /* what our bids and leases hold */
     pd_orders_scan(d, NULL, 0); /* what was open before we started */
     while (!*stop) {

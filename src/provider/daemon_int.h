@@ -5,7 +5,8 @@
  *              the chain's leases and the stored manifests, confirmations, releases;
  *   backend.c  the HTTPS API's backend and its thread (own node and runtime handles);
  *   fwd.c      the TCP forwarder between workloads (on the API thread's loop);
- *   volumes.c  the persistent volumes of leased workloads (names, mounts, removal).
+ *   volumes.c  the persistent volumes of leased workloads (names, mounts, removal);
+ *   status.c   home/status.json and the Prometheus metrics (listener on the API thread).
  * The two threads share only files under home/deployments (written atomically), the
  * forwarder table (pd_fwd_set) and the atomic kick flag.
  */
@@ -60,6 +61,8 @@ typedef struct pd_lease {
     uint32_t gseq, oseq;
     bool active; /* else closing */
     uint64_t last_confirmed_height;
+    uint64_t price_ukumo_per_block; /* the lease's price_total */
+    uint64_t total_paid_ukumo;
     /* Set by the pass: every instance runs the stored manifest of this version. */
     bool runs;
     uint8_t version[KUMO_CRYPTO_HASH_BYTES];
@@ -113,6 +116,7 @@ typedef struct pd_refused {
 } pd_refused_t;
 
 typedef struct pd_api pd_api_t;
+typedef struct pd_status pd_status_t;
 
 struct kumo_provider_daemon {
     kumo_provider_cfg_t cfg;
@@ -164,6 +168,8 @@ struct kumo_provider_daemon {
     uint64_t worked_height; /* height of the last reconcile */
     bool work_due;          /* a block came since the last reconcile */
     uint64_t confirmations_sent;
+    uint64_t runtime_errors; /* runtime calls of the passes that failed */
+    pd_status_t *status;     /* status.c */
     atomic_int kick;         /* the API stored a manifest or links: reconcile now */
     pthread_mutex_t wake_mu; /* guards multi against the API thread's pd_wake */
     CURLM *multi;            /* the event stream's transfer while it runs */
@@ -330,6 +336,25 @@ KUMO_MUST_USE int pd_volumes_init(kumo_provider_daemon_t *d, kumo_err_ctx_t *err
  * a closing lease whose volumes could not all be removed is not ok (not released yet).
  * Containers go first (pd_orphans_remove): a volume in use is not removed. */
 void pd_volumes_orphans_remove(kumo_provider_daemon_t *d, bool *ok);
+
+/* ---- status.c ---- */
+
+/* The status file and metrics text's state (pd_status_open at daemon open, before the API
+ * thread starts). */
+KUMO_MUST_USE int pd_status_open(kumo_provider_daemon_t *d, kumo_err_ctx_t *err);
+void pd_status_close(kumo_provider_daemon_t *d);
+/* After each pass (main thread), pass_ms its length: writes home/status.json and renders the
+ * metrics text. */
+void pd_status_update(kumo_provider_daemon_t *d, uint64_t pass_ms);
+/* Appends the metrics text of the last pass to out (any thread). */
+void pd_status_metrics(kumo_provider_daemon_t *d, kumo_buf_t *out);
+/* The metrics listener on metrics_listen (nothing when it is empty), on the API thread's
+ * base, adding fwd's gauges; closed before that base is freed. */
+KUMO_MUST_USE int pd_metrics_open(kumo_provider_daemon_t *d,
+                                  struct event_base *base,
+                                  pd_fwd_t *fwd,
+                                  kumo_err_ctx_t *err);
+void pd_metrics_close(kumo_provider_daemon_t *d);
 
 /* ---- backend.c ---- */
 

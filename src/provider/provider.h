@@ -51,6 +51,9 @@ typedef struct kumo_provider_cfg {
     uint32_t api_connection_max;                  /* provider API connections: 128 */
     uint32_t api_connection_per_addr_max;         /* per client address: 16 */
     uint32_t api_request_timeout_ms; /* a whole request within this of accept/answer: 10000 */
+    /* Prometheus metrics (plain HTTP GET /metrics) host:port: "" (off). Meant for loopback or
+     * a monitoring network: it tells what the datacenter runs, not whose. */
+    char metrics_listen[128];
 } kumo_provider_cfg_t;
 
 /* The daemon's lease table: every lease of this provider the node lists fits, so none is ever

@@ -277,6 +277,8 @@ static void pd_lease_add(kumo_provider_daemon_t *d, const json_t *l, bool active
     x->oseq = (uint32_t)pd_u64(oid, "oseq");
     x->active = active;
     x->last_confirmed_height = pd_u64(l, "last_confirmed_height");
+    x->price_ukumo_per_block = pd_u64(l, "price_total");
+    x->total_paid_ukumo = pd_u64(l, "total_paid");
 }
 
 static void pd_lease_active_cb(void *ctx, const json_t *item)
@@ -597,6 +599,7 @@ static bool pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, pd_lease_t *
                 d->pass_starts++;
                 pd_job_run(d->runtime, job);
                 d->started += job->ok ? 1u : 0u;
+                d->runtime_errors += job->ok ? 0u : 1u;
                 failed = failed || !job->ok;
                 if (pd_job_image_missing(job)) {
                     l->cannot_run = KUMO__REFUSE_REASON__REFUSE_REASON_IMAGE_MISSING;

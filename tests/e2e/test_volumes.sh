@@ -8,6 +8,8 @@
 # Shown, in order:
 #   1. create: the volume is mounted; a file written there stays; writing past 16 MiB fails
 #      inside the container (ENOSPC), and so does writing past the scratch's 4 MiB.
+#   1b. `kumo provider status` (text and JSON) and the daemon's /metrics show the running
+#      lease: its container, its confirmation, the storage it leases, the counters.
 #   2. the container is removed behind the daemon's back: it is made again, the file is still
 #      there, the scratch is empty again.
 #   3. kill -9 of the daemon, started again: the same container and volume, the file there.
@@ -110,7 +112,8 @@ one_running() { [ "$(podman_remote ps -q --filter "label=kumo.provider=$east" --
 busybox_image
 localdc_podman_start
 localdc_testnet_start 1 300
-localdc_provider_add east us-east
+mport=$((LOCALDC_BASE + 290))
+localdc_provider_add east us-east "" "s/^metrics_listen: .*/metrics_listen: \"127.0.0.1:$mport\"/"
 east=${DC_ADDR[east]}
 log "node $KUMO_NODE; east $east"
 
@@ -131,6 +134,28 @@ check "the volume holds no more than 16 MiB" in_db '[ $(du -sk /data | cut -f1) 
 check "writing past the scratch's 4 MiB fails too" \
     in_db '! dd if=/dev/zero of=/scratch/big bs=1M count=8 2>/dev/null'
 in_db 'rm -f /scratch/big && echo gone > /scratch/s'
+
+# ---- 1b. what the provider sees: kumo provider status and /metrics ----
+pstatus() { "$kumo" provider status --home "$LOCALDC_TN/east" "$@"; }
+metric() { curl -fsS --max-time 5 "http://127.0.0.1:$mport/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+confirmed_seen() { [ "$(metric kumo_provider_confirmations_landed_total)" -ge 1 ]; }
+wait_or_fail 60 "a confirmation to land" confirmed_seen
+pstatus >"$work/status.out"
+cat "$work/status.out"
+order=$(grep -o "$(k keys show tenant --address)/[0-9]*/0/1" "$work/status.out" | sed -n 1p)
+check "status lists the lease, active, its container running" grep -q "$order *active *1/1" "$work/status.out"
+check "status shows the storage leased" grep -q "storage_bytes *[0-9]* *67108864" "$work/status.out"
+pstatus --output json >"$work/status.json"
+check "status --output json: the lease and its last confirmation" \
+    grep -q '"last_confirmed_height": [1-9]' "$work/status.json"
+check "metrics: one active lease" test "$(metric 'kumo_provider_leases{state="active"}')" = 1
+check "metrics: one running container" test "$(metric 'kumo_provider_containers{state="running"}')" = 1
+check "metrics: bids and confirmations counted" \
+    test "$(metric kumo_provider_bids_sent_total)" -ge 1 -a "$(metric kumo_provider_confirmations_sent_total)" -ge 1
+check "metrics: the pass length and the forwarder" \
+    test -n "$(metric kumo_provider_pass_milliseconds_last)" -a -n "$(metric kumo_provider_forward_connections)"
+check "metrics: the storage leased" \
+    test "$(metric 'kumo_provider_capacity{resource="storage_bytes",kind="leased"}')" = 67108864
 
 # ---- 2. container removed behind the daemon's back ----
 podman_remote rm -f -t 0 "$first" >/dev/null
