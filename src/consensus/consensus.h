@@ -204,6 +204,18 @@ int32_t kumo_consensus_valset_find(const kumo_consensus_valset_t *vs,
 uint32_t kumo_consensus_valset_priority_step(kumo_consensus_valset_t *vs);
 /* Proposer for round of a height whose round-0 priorities are vs (vs is not changed). */
 uint32_t kumo_consensus_valset_proposer(const kumo_consensus_valset_t *vs, uint32_t round);
+/* Same keys and powers in the same order (priorities aside). */
+bool kumo_consensus_valset_members_equal(const kumo_consensus_valset_t *a,
+                                         const kumo_consensus_valset_t *b);
+/* The next height's set with its round-0 priorities, from vs (round 0 of this height) and
+ * members (the next height's keys and powers, a valid set): vs takes one priority step; if
+ * the members are vs's, that is all (a fixed set advances exactly as before). Otherwise a key
+ * in both keeps its stepped priority, a new key starts at -(total + total / 8) so it does not
+ * propose at once, and the priorities are scaled down to a spread of at most 2 * total and
+ * centred on zero (CometBFT's rules), so none grows without bound across changes. */
+void kumo_consensus_valset_next(const kumo_consensus_valset_t *vs,
+                                const kumo_consensus_valset_t *members,
+                                kumo_consensus_valset_t *out);
 /* power * 3 > total * 2 (strictly more than two thirds), in 128-bit math. */
 bool kumo_consensus_power_is_quorum(uint64_t power, uint64_t total);
 /* power * 3 > total (strictly more than one third: at least one honest). */

@@ -117,3 +117,75 @@ bool kumo_consensus_power_is_third(uint64_t power, uint64_t total)
     KUMO_ASSERT(power <= total);
     return (unsigned __int128)power * 3u > (unsigned __int128)total;
 }
+
+bool kumo_consensus_valset_members_equal(const kumo_consensus_valset_t *a,
+                                         const kumo_consensus_valset_t *b)
+{
+    if (a->count != b->count) {
+        return false;
+    }
+    KUMO_ASSERT(a->count <= KUMO_CONSENSUS_VALIDATOR_COUNT_MAX);
+    for (uint32_t i = 0; i < a->count; i++) {
+        if (memcmp(a->v[i].pubkey, b->v[i].pubkey, KUMO_CRYPTO_PUBKEY_BYTES) != 0 ||
+            a->v[i].power != b->v[i].power) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* CometBFT's RescalePriorities and shiftByAvgProposerPriority: the spread of the priorities
+ * shrinks to at most 2 * total (integer division truncates toward zero, deterministically),
+ * then their floor average is subtracted. Every value stays within [-4 * total, 4 * total]. */
+static void valset_priorities_normalize(kumo_consensus_valset_t *vs)
+{
+    KUMO_ASSERT(vs->count > 0 && vs->count <= KUMO_CONSENSUS_VALIDATOR_COUNT_MAX);
+    int64_t lo = vs->v[0].priority;
+    int64_t hi = lo;
+    for (uint32_t i = 1; i < vs->count; i++) {
+        lo = vs->v[i].priority < lo ? vs->v[i].priority : lo;
+        hi = vs->v[i].priority > hi ? vs->v[i].priority : hi;
+    }
+    __int128 diff = (__int128)hi - (__int128)lo;
+    __int128 limit = (__int128)vs->power_total * 2;
+    if (diff > limit) {
+        __int128 ratio = (diff + limit - 1) / limit;
+        for (uint32_t i = 0; i < vs->count; i++) {
+            vs->v[i].priority = (int64_t)((__int128)vs->v[i].priority / ratio);
+        }
+    }
+    __int128 sum = 0;
+    for (uint32_t i = 0; i < vs->count; i++) {
+        sum += vs->v[i].priority;
+    }
+    __int128 n = (__int128)vs->count;
+    __int128 avg = sum / n - ((sum % n) < 0 ? 1 : 0); /* floor */
+    for (uint32_t i = 0; i < vs->count; i++) {
+        __int128 p = (__int128)vs->v[i].priority - avg;
+        KUMO_ASSERT(p >= INT64_MIN && p <= INT64_MAX);
+        vs->v[i].priority = (int64_t)p;
+    }
+}
+
+void kumo_consensus_valset_next(const kumo_consensus_valset_t *vs,
+                                const kumo_consensus_valset_t *members,
+                                kumo_consensus_valset_t *out)
+{
+    KUMO_ASSERT(vs != NULL && members != NULL && out != NULL && out != vs);
+    KUMO_ASSERT(members->count > 0 && members->count <= KUMO_CONSENSUS_VALIDATOR_COUNT_MAX);
+    KUMO_ASSERT(members->power_total <= (uint64_t)KUMO_CONSENSUS_POWER_TOTAL_MAX);
+    kumo_consensus_valset_t stepped = *vs;
+    (void)kumo_consensus_valset_priority_step(&stepped);
+    if (kumo_consensus_valset_members_equal(&stepped, members)) {
+        *out = stepped; /* no change: exactly one step, as for a fixed set */
+        return;
+    }
+    *out = *members;
+    /* A newcomer waits about one cycle before proposing (CometBFT: -1.125 * total). */
+    int64_t newcomer = -(int64_t)(members->power_total + members->power_total / 8u);
+    for (uint32_t i = 0; i < out->count; i++) {
+        int32_t j = kumo_consensus_valset_find(&stepped, out->v[i].pubkey);
+        out->v[i].priority = j >= 0 ? stepped.v[j].priority : newcomer;
+    }
+    valset_priorities_normalize(out);
+}
