@@ -205,6 +205,21 @@ void kumo_chain_block_out_free(kumo_chain_block_out_t *out)
     memset(out, 0, sizeof(*out));
 }
 
+/* End-block steps, after the txs: the caller's validator updates (tests), then the set and
+ * priorities of the heights ahead. */
+static int block_end(const kumo_kv_t *kv,
+                     const kumo_chain_block_in_t *in,
+                     kumo_chain_block_out_t *out,
+                     kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(in->valset_update_count == 0 || in->valset_updates != NULL);
+    for (uint32_t i = 0; i < in->valset_update_count; i++) {
+        KUMO_GUARD(kumo_chain_valset_update_add(kv, out, in->valset_updates[i].pubkey,
+                                                in->valset_updates[i].power, err));
+    }
+    return chain_valset_block_end(kv, in->height, out, err);
+}
+
 int kumo_chain_block_apply(const kumo_kv_t *kv,
                            const kumo_chain_block_in_t *in,
                            kumo_chain_block_out_t *out,
@@ -240,6 +255,10 @@ int kumo_chain_block_apply(const kumo_kv_t *kv,
         } else {
             out->tx_failed_count++;
         }
+    }
+    rc = block_end(kv, in, out, err);
+    if (rc < 0) {
+        goto out_results;
     }
     rc = kumo_chain_app_hash_compute(kv, in->prev_app_hash, out->app_hash, err);
     if (rc == 0) {

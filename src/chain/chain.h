@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "codec/codec.h"
+#include "consensus/consensus.h"
 #include "core/core.h"
 #include "crypto/crypto.h"
 #include "market/market.h"
@@ -22,6 +23,20 @@
 #define KUMO_CHAIN_HASH_BYTES 32u
 #define KUMO_CHAIN_TX_DOMAIN  "kumo/tx/v1"
 #define KUMO_CHAIN_APP_DOMAIN "kumo/app/v1"
+/* Validator set updates recorded while the block at height H is applied take effect at
+ * H + KUMO_CHAIN_VALSET_DELAY (Tendermint's rule: the set of H + 1 is fixed before H runs). */
+#define KUMO_CHAIN_VALSET_DELAY 2u
+/* Updates one block may record: every member removed and as many keys added. */
+#define KUMO_CHAIN_VALSET_UPDATE_COUNT_MAX (2u * KUMO_CONSENSUS_VALIDATOR_COUNT_MAX)
+/* An encoded set: u32 count || count x (32 pubkey || u64 power || i64 priority), big-endian,
+ * in the set's address order. */
+#define KUMO_CHAIN_VALSET_BYTES_MAX (4u + KUMO_CONSENSUS_VALIDATOR_COUNT_MAX * 48u)
+
+/* One change of the validator set: the consensus key's new power; 0 removes the key. */
+typedef struct kumo_chain_valset_update {
+    uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES];
+    uint64_t power;
+} kumo_chain_valset_update_t;
 
 /* A decoded tx. Owns tx and body (kumo_chain_tx_free). */
 typedef struct kumo_chain_tx {
@@ -125,6 +140,11 @@ typedef struct kumo_chain_block_in {
     size_t last_commit_signer_count; /* <= KUMO_BLOCK_SIGNER_COUNT_MAX */
     const kumo_chain_evidence_t *evidence;
     size_t evidence_count; /* <= KUMO_BLOCK_EVIDENCE_COUNT_MAX */
+    /* Optional validator set updates the caller's own end-block step computed (tests and
+     * test builds of the node): recorded after the txs as kumo_chain_valset_update_add
+     * would, a refused one making the block invalid as a whole with its code. */
+    const kumo_chain_valset_update_t *valset_updates;
+    uint32_t valset_update_count;
 } kumo_chain_block_in_t;
 
 typedef struct kumo_chain_block_out {
@@ -133,6 +153,10 @@ typedef struct kumo_chain_block_out {
     uint64_t tx_ok_count;
     uint64_t tx_failed_count;
     uint8_t app_hash[KUMO_CHAIN_HASH_BYTES];
+    /* The block's validator set updates in the order recorded (end-block steps call
+     * kumo_chain_valset_update_add); effective at height + KUMO_CHAIN_VALSET_DELAY. */
+    kumo_chain_valset_update_t valset_updates[KUMO_CHAIN_VALSET_UPDATE_COUNT_MAX];
+    uint32_t valset_update_count;
 } kumo_chain_block_out_t;
 
 /* Applies a block to kv (an open store block). Per-tx failures are recorded in results, never
@@ -146,6 +170,44 @@ KUMO_MUST_USE int kumo_chain_block_apply(const kumo_kv_t *kv,
                                          kumo_chain_block_out_t *out,
                                          kumo_err_ctx_t *err);
 void kumo_chain_block_out_free(kumo_chain_block_out_t *out);
+
+/* ---- validator sets per height (valset.c, docs/design.md section 7) ---- */
+
+/* Records one validator set update of the block being applied (call it from an end-block step
+ * of kumo_chain_block_apply, on that block's kv and out): pubkey's power becomes power from
+ * height + KUMO_CHAIN_VALSET_DELAY; power 0 removes it. Each call checks the set that the
+ * updates recorded so far would make, and a refused update records nothing: KUMO_EDUPLICATE
+ * for a key already updated in this block, KUMO_ELIMIT for more than
+ * KUMO_CHAIN_VALSET_UPDATE_COUNT_MAX updates, more than KUMO_CONSENSUS_VALIDATOR_COUNT_MAX
+ * members or a total power over KUMO_CONSENSUS_POWER_TOTAL_MAX, KUMO_ENOTFOUND for removing
+ * a key that is not a member, KUMO_EEMPTY for removing the last one (record joins and power
+ * changes before removals); store failures pass up. */
+KUMO_MUST_USE int kumo_chain_valset_update_add(const kumo_kv_t *kv,
+                                               kumo_chain_block_out_t *out,
+                                               const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
+                                               uint64_t power,
+                                               kumo_err_ctx_t *err);
+/* The members and powers (priorities zero) of the set that signs height (>= 1): any height
+ * up to two above the last applied block. KUMO_ENOTFOUND when the chain has no set (a genesis
+ * without validators). */
+KUMO_MUST_USE int kumo_chain_valset_get(const kumo_kv_t *kv,
+                                        uint64_t height,
+                                        kumo_consensus_valset_t *out,
+                                        kumo_err_ctx_t *err);
+/* The set of height with its round-0 proposer priorities, on the state after block
+ * next_height - 1: height is next_height (stored) or next_height + 1 (one step further);
+ * KUMO_EINVAL for any other height, KUMO_ENOTFOUND for a chain without a set. */
+KUMO_MUST_USE int kumo_chain_valset_proposers_get(const kumo_kv_t *kv,
+                                                  uint64_t next_height,
+                                                  uint64_t height,
+                                                  kumo_consensus_valset_t *out,
+                                                  kumo_err_ctx_t *err);
+/* The stored encoding of a set (appended to out). */
+KUMO_MUST_USE int kumo_chain_valset_encode(const kumo_consensus_valset_t *vs, kumo_buf_t *out);
+/* Strict decode: KUMO_EDECODE for a bad length or count, an invalid set or entries out of
+ * address order. */
+KUMO_MUST_USE int
+kumo_chain_valset_decode(kumo_bytes_t in, kumo_consensus_valset_t *out, kumo_err_ctx_t *err);
 
 /* app_hash = SHA-256(domain || prev || SHA-256(encoded write set)) (docs/design.md sec. 2). */
 KUMO_MUST_USE int kumo_chain_app_hash_compute(const kumo_kv_t *kv,

@@ -27,4 +27,13 @@ int chain_tx_seal(const kumo_crypto_keypair_t *kp,
                   kumo_buf_t *out,
                   kumo_err_ctx_t *err);
 
+/* valset.c: the genesis set (effective at height 1, priorities zero), and the end of a
+ * block's apply: its recorded updates into the set of height + DELAY, the priorities one step
+ * into the next height's members. */
+int chain_valset_genesis_write(const kumo_kv_t *kv, const Kumo__Genesis *g, kumo_err_ctx_t *err);
+int chain_valset_block_end(const kumo_kv_t *kv,
+                           uint64_t height,
+                           const kumo_chain_block_out_t *out,
+                           kumo_err_ctx_t *err);
+
 #endif

@@ -97,6 +97,7 @@ int kumo_chain_genesis_apply(const kumo_kv_t *kv,
 {
     KUMO_ASSERT(kv != NULL && genesis != NULL);
     KUMO_GUARD(kumo_market_genesis_apply(kv, genesis, err));
+    KUMO_GUARD(chain_valset_genesis_write(kv, genesis, err));
     static const uint8_t zero[KUMO_CHAIN_HASH_BYTES] = {0};
     return kumo_chain_app_hash_compute(kv, zero, app_hash_out, err);
 }
