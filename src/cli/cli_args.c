@@ -110,6 +110,10 @@ static const cli_opt_def_t cli_opt_defs[] = {
      CLI_KIND_STR, OFF(reason), NOSET},
     {CLI_OPT_DETAIL, "detail", "TEXT", "what failed, for the tenant (at most 256 bytes)",
      CLI_KIND_STR, OFF(detail), NOSET},
+    {CLI_OPT_ESCROW_WARN_BLOCKS, "escrow-warn-blocks", "N",
+     "event deployment.escrow_low when the escrow covers fewer than N blocks (0: never; at "
+     "create the default is 2 x reconfirmation_period; at most 10000000)",
+     CLI_KIND_U64, OFF(escrow_warn_blocks), OFF(escrow_warn_set)},
 };
 
 #define CLI_OPT_DEF_COUNT (sizeof(cli_opt_defs) / sizeof(cli_opt_defs[0]))

@@ -80,6 +80,7 @@ enum cli_opt {
     CLI_OPT_TIMEOUT_MS,
     CLI_OPT_REASON,
     CLI_OPT_DETAIL,
+    CLI_OPT_ESCROW_WARN_BLOCKS,
     CLI_OPT_LAST_, /* not an option: the count */
 };
 
@@ -133,6 +134,8 @@ typedef struct cli_args {
     uint64_t timeout_ms; /* --wait timeout; 0: the node's default */
     const char *reason;  /* tx lease refuse */
     const char *detail;
+    bool escrow_warn_set; /* --escrow-warn-blocks */
+    uint64_t escrow_warn_blocks;
     char *pos[CLI_POSITIONAL_MAX];
     size_t pos_count;
 } cli_args_t;

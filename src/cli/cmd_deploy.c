@@ -1,5 +1,5 @@
 /*
- * cmd_deploy.c - `kumo deploy create|update|status|logs|close STACK.yml`: a stack file to
+ * cmd_deploy.c - `kumo deploy create|update|deposit|status|logs|close STACK.yml`: a stack file to
  * running endpoints (docs/stack.md, "kumo deploy"). create submits the deployment, follows
  * orders, bids and leases on the node's event stream, sends the manifest to every lease's
  * provider, waits until every workload runs and prints the endpoints; the deployment it made
@@ -15,12 +15,15 @@
 
 #include "cli/cli.h"
 #include "cli/deploy_int.h"
+#include "market/market.h"
 
 #define DEPLOY_TX_OPTS                                                                  \
     CLI_OPT_FROM, CLI_OPT_CHAIN_ID, CLI_OPT_FEE, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_MEMO, \
         CLI_OPT_TIMEOUT_MS, CLI_OPT_DSEQ
 
 static const int deploy_tx_opts[] = {DEPLOY_TX_OPTS, CLI_OPT_END};
+static const int deploy_create_opts[] = {DEPLOY_TX_OPTS, CLI_OPT_ESCROW_WARN_BLOCKS, CLI_OPT_END};
+static const int deploy_deposit_opts[] = {DEPLOY_TX_OPTS, CLI_OPT_ESCROW_WARN_BLOCKS, CLI_OPT_END};
 static const int deploy_read_opts[] = {CLI_OPT_FROM, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
                                        CLI_OPT_END};
 static const int deploy_logs_opts[] = {CLI_OPT_FROM, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
@@ -83,6 +86,7 @@ static int deploy_create_submit(deploy_flow_t *f, kumo_err_ctx_t *err)
     m.version.data = f->stack.version;
     m.version.len = sizeof(f->stack.version);
     m.deposit = f->stack.deposit_ukumo;
+    m.escrow_warn_blocks = f->a->escrow_warn_blocks;
     fprintf(f->out,
             "submitting deployment %" PRIu64
             " of %s: %zu group(s), version %.16s…, deposit %" PRIu64 " ukumo, bids for %" PRIu64
@@ -128,6 +132,11 @@ static int deploy_create_run(cli_args_t *a)
         return CLI_EXIT_FAIL;
     }
     kumo_err_ctx_t err = {0};
+    if (a->escrow_warn_set && a->escrow_warn_blocks > KUMO_MARKET_ESCROW_WARN_BLOCKS_MAX) {
+        free(f);
+        return cli_usage_fail("deploy create", "--escrow-warn-blocks is at most %u",
+                              KUMO_MARKET_ESCROW_WARN_BLOCKS_MAX);
+    }
     if (deploy_prepare(f, a, false, &err) < 0) {
         return deploy_fail(f, "deploy create", &err);
     }
@@ -266,6 +275,56 @@ static int deploy_update_run(cli_args_t *a)
     return CLI_EXIT_OK;
 }
 
+/* ---- deposit ---- */
+
+static int deploy_deposit_flow(deploy_flow_t *f, uint64_t amount, kumo_err_ctx_t *err)
+{
+    uint8_t owner[KUMO_ADDRESS_BYTES];
+    kumo_crypto_address_from_pubkey(f->kp.pubkey, owner);
+    Kumo__MsgDepositDeployment m = KUMO__MSG_DEPOSIT_DEPLOYMENT__INIT;
+    m.owner.data = owner;
+    m.owner.len = sizeof(owner);
+    m.dseq = f->dseq;
+    m.amount = amount;
+    m.set_escrow_warn = f->a->escrow_warn_set;
+    m.escrow_warn_blocks = f->a->escrow_warn_blocks;
+    Kumo__Msg msg = deploy_msg(KUMO__MSG__SUM_DEPOSIT_DEPLOYMENT, &m);
+    json_t *ans = NULL;
+    KUMO_GUARD(deploy_tx_commit(f->a, &f->kp, &msg, &ans, err));
+    fprintf(f->out, "[height %s] deployment %" PRIu64 ": %" PRIu64 " ukumo deposited%s\n",
+            cli_json_str(ans, "height"), f->dseq, amount,
+            m.set_escrow_warn ? ", escrow warning set" : "");
+    json_decref(ans);
+    return 0;
+}
+
+static int deploy_deposit_run(cli_args_t *a)
+{
+    uint64_t amount = 0;
+    kumo_err_ctx_t err = {0};
+    if (cli_amount_parse(a->pos[1], &amount, &err) < 0 || (amount == 0 && !a->escrow_warn_set)) {
+        return cli_usage_fail(
+            "deploy deposit", "AMOUNT: %s",
+            err.code != 0 ? err.detail : "must be more than 0 (or 0 with --escrow-warn-blocks)");
+    }
+    if (a->escrow_warn_set && a->escrow_warn_blocks > KUMO_MARKET_ESCROW_WARN_BLOCKS_MAX) {
+        return cli_usage_fail("deploy deposit", "--escrow-warn-blocks is at most %u",
+                              KUMO_MARKET_ESCROW_WARN_BLOCKS_MAX);
+    }
+    deploy_flow_t *f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        fprintf(stderr, "kumo: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    if (deploy_flow_init(f, a, true, &err) < 0 || deploy_deposit_flow(f, amount, &err) < 0) {
+        return deploy_fail(f, "deploy deposit", &err);
+    }
+    deploy_flow_free(f);
+    free(f);
+    /* What the escrow covers now, as deploy status shows it. */
+    return deploy_status_run(a);
+}
+
 /* ---- close ---- */
 
 static int deploy_close_flow(deploy_flow_t *f, kumo_err_ctx_t *err)
@@ -324,14 +383,20 @@ static const cli_sub_t deploy_subs[] = {
      "lease's provider, wait until every workload runs and print the endpoints; the deployment "
      "is remembered in .kumo-deploy-<file>.json next to the stack (0600) for the other "
      "subcommands (or give them --dseq N)",
-     "kumo deploy create examples/webapp/stack.yml --from alice", deploy_tx_opts, 1, 1,
+     "kumo deploy create examples/webapp/stack.yml --from alice", deploy_create_opts, 1, 1,
      deploy_create_run},
     {NULL, "update", "STACK.yml [--from KEY] [--timeout S] [--dseq N]",
      "send the stack's new version (and group sizes if they changed), upload the new manifest "
      "to every lease's provider and wait until it runs",
      "kumo deploy update examples/webapp/stack.yml", deploy_tx_opts, 1, 1, deploy_update_run},
+    {NULL, "deposit", "STACK.yml AMOUNT [--escrow-warn-blocks N] [--from KEY] [--dseq N]",
+     "top up the escrow of the stack's deployment (your own) and/or change the blocks of escrow "
+     "left below which the chain emits deployment.escrow_low (0: never); then show its status",
+     "kumo deploy deposit examples/webapp/stack.yml 500000 --escrow-warn-blocks 600",
+     deploy_deposit_opts, 2, 2, deploy_deposit_run},
     {NULL, "status", "STACK.yml [--from KEY] [--dseq N]",
-     "the deployment on chain (groups, leases) and at each provider (workloads, endpoints)",
+     "the deployment on chain (why anything ended, escrow left, blocks it covers at the current "
+     "price, warning threshold; groups, leases) and at each provider (workloads, endpoints)",
      "kumo deploy status examples/webapp/stack.yml", deploy_read_opts, 1, 1, deploy_status_run},
     {NULL, "logs", "STACK.yml WORKLOAD [--limit N] [--from KEY] [--dseq N]",
      "the last N (default 100) log lines of every instance of a workload, from its provider",

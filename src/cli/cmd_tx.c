@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_int.h"
+#include "market/market.h"
 
 #define TX_TX_OPTS                                                                 \
     CLI_OPT_FROM, CLI_OPT_CHAIN_ID, CLI_OPT_FEE, CLI_OPT_WAIT, CLI_OPT_TIMEOUT_MS, \
@@ -23,7 +24,9 @@ static const int tx_provider_opts[] = {TX_TX_OPTS,        CLI_OPT_HOST_URI, CLI_
                                        CLI_OPT_CERT_FILE, CLI_OPT_ATTR,     CLI_OPT_END};
 static const int tx_deploy_create_opts[] = {
     TX_TX_OPTS,      CLI_OPT_DSEQ,         CLI_OPT_GROUP,   CLI_OPT_WAIT_BLOCKS,
-    CLI_OPT_DEPOSIT, CLI_OPT_VERSION_FILE, CLI_OPT_VERSION, CLI_OPT_END};
+    CLI_OPT_DEPOSIT, CLI_OPT_VERSION_FILE, CLI_OPT_VERSION, CLI_OPT_ESCROW_WARN_BLOCKS,
+    CLI_OPT_END};
+static const int tx_deploy_deposit_opts[] = {TX_TX_OPTS, CLI_OPT_ESCROW_WARN_BLOCKS, CLI_OPT_END};
 static const int tx_deploy_update_opts[] = {TX_TX_OPTS, CLI_OPT_GROUP, CLI_OPT_VERSION_FILE,
                                             CLI_OPT_VERSION, CLI_OPT_END};
 static const int tx_bid_opts[] = {TX_TX_OPTS, CLI_OPT_PRICE, CLI_OPT_END};
@@ -297,6 +300,10 @@ static int tx_deploy_create_prepare(cli_args_t *a, tx_groups_t *gs, kumo_err_ctx
 
 static int tx_deploy_create_run(cli_args_t *a)
 {
+    if (a->escrow_warn_set && a->escrow_warn_blocks > KUMO_MARKET_ESCROW_WARN_BLOCKS_MAX) {
+        return cli_usage_fail("tx deployment create", "--escrow-warn-blocks is at most %u",
+                              KUMO_MARKET_ESCROW_WARN_BLOCKS_MAX);
+    }
     if (a->group_count == 0) {
         return cli_usage_fail("tx deployment create", "at least one --group SPEC is required");
     }
@@ -323,6 +330,7 @@ static int tx_deploy_create_run(cli_args_t *a)
         m.version.data = gs->version;
         m.version.len = sizeof(gs->version);
         m.deposit = a->deposit_ukumo;
+        m.escrow_warn_blocks = a->escrow_warn_blocks;
         if (a->output == CLI_OUTPUT_TEXT) {
             printf("deployment dseq %" PRIu64 ": %zu group(s), deposit %" PRIu64
                    " ukumo, matched after %" PRIu64 " blocks\n",
@@ -392,10 +400,18 @@ static int tx_deploy_deposit_run(cli_args_t *a)
                                    : cli_fail("deployment deposit", &err);
         }
     }
-    if (cli_amount_parse(a->pos[1], &m.amount, &err) < 0 || m.amount == 0) {
-        return cli_usage_fail("tx deployment deposit", "AMOUNT: %s",
-                              err.code != 0 ? err.detail : "must be more than 0");
+    if (cli_amount_parse(a->pos[1], &m.amount, &err) < 0 ||
+        (m.amount == 0 && !a->escrow_warn_set)) {
+        return cli_usage_fail(
+            "tx deployment deposit", "AMOUNT: %s",
+            err.code != 0 ? err.detail : "must be more than 0 (or 0 with --escrow-warn-blocks)");
     }
+    if (a->escrow_warn_set && a->escrow_warn_blocks > KUMO_MARKET_ESCROW_WARN_BLOCKS_MAX) {
+        return cli_usage_fail("tx deployment deposit", "--escrow-warn-blocks is at most %u",
+                              KUMO_MARKET_ESCROW_WARN_BLOCKS_MAX);
+    }
+    m.set_escrow_warn = a->escrow_warn_set;
+    m.escrow_warn_blocks = a->escrow_warn_blocks;
     m.owner.data = owner;
     m.owner.len = sizeof(owner);
     return tx_send1(a, tx_msg(KUMO__MSG__SUM_DEPOSIT_DEPLOYMENT, &m), "deployment deposit");
@@ -638,9 +654,10 @@ static const cli_sub_t tx_subs[] = {
      "new version; changed or added groups get new orders",
      "kumo tx deployment update --from alice 42 --version-file app-v2.txt", tx_deploy_update_opts,
      1, 1, tx_deploy_update_run},
-    {"deployment", "deposit", "--from KEY DSEQ|OWNER/DSEQ AMOUNT", "top up a deployment's escrow",
-     "kumo tx deployment deposit --from alice 42 100000", tx_plain_opts, 2, 2,
-     tx_deploy_deposit_run},
+    {"deployment", "deposit", "--from KEY DSEQ|OWNER/DSEQ AMOUNT [--escrow-warn-blocks N]",
+     "top up a deployment's escrow (anyone); its owner may also set the escrow warning",
+     "kumo tx deployment deposit --from alice 42 100000 --escrow-warn-blocks 600",
+     tx_deploy_deposit_opts, 2, 2, tx_deploy_deposit_run},
     {"deployment", "close", "--from KEY DSEQ", "close a deployment (leases stop billing)",
      "kumo tx deployment close --from alice 42 --wait", tx_plain_opts, 1, 1, tx_deploy_close_run},
     {"fulfillment", "create", "--from KEY ORDER_ID [--price AMOUNT...]",

@@ -69,6 +69,34 @@ static void status_end_text(const json_t *obj, const char *height_key, char *out
                    strcmp(end, "-") == 0 ? "" : "  ended: ", strcmp(end, "-") == 0 ? "" : end);
 }
 
+/* The node's escrow_cover: what is left, the price, the blocks it covers, the warning. */
+static void status_escrow_print(const json_t *d)
+{
+    const json_t *c = json_object_get(d, "escrow_cover");
+    if (!json_is_object(c) || strcmp(cli_json_str(d, "state"), "DEPLOYMENT_ACTIVE") != 0) {
+        return;
+    }
+    printf("escrow %s ukumo left at height %s (%s owed since the last payments), %s ukumo/block "
+           "for %s active lease(s): ",
+           cli_json_str(c, "escrow_left"), cli_json_str(c, "height"), cli_json_str(c, "owed"),
+           cli_json_str(c, "price_per_block"), cli_json_str(c, "active_leases"));
+    if (json_is_null(json_object_get(c, "blocks_covered"))) {
+        printf("nothing to pay yet");
+    } else {
+        printf("covers %s blocks (runs out at height %s)", cli_json_str(c, "blocks_covered"),
+               cli_json_str(c, "runs_out_at"));
+    }
+    uint64_t warn = cli_json_u64(c, "warn_blocks");
+    if (warn == 0) {
+        printf("; no escrow warning\n");
+    } else {
+        printf("; warning below %" PRIu64 " blocks%s\n", warn,
+               json_is_true(json_object_get(d, "escrow_low"))
+                   ? " (LOW: top it up with kumo deploy deposit STACK.yml AMOUNT)"
+                   : "");
+    }
+}
+
 static void status_chain_print(const json_t *o)
 {
     const json_t *d = json_object_get(o, "deployment");
@@ -78,6 +106,7 @@ static void status_chain_print(const json_t *o)
            cli_json_str(d, "owner"), cli_json_str(d, "dseq"), cli_json_str(d, "state"),
            cli_json_str(d, "escrow"), cli_json_str(d, "total_paid"), cli_json_str(d, "version"),
            end);
+    status_escrow_print(d);
     size_t i;
     const json_t *g;
     json_array_foreach(json_object_get(o, "groups"), i, g)

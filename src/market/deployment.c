@@ -209,8 +209,12 @@ int kumo_market_deployment_submit(kumo_market_st_t *st,
     d.escrow = m->deposit;
     d.created_height = st->height;
     d.group_count = (uint32_t)m->n_groups;
+    d.escrow_warn_blocks = m->escrow_warn_blocks != 0 ? m->escrow_warn_blocks
+                                                      : kumo_market_escrow_warn_default(st->params);
     KUMO_GUARD(kumo_market_deployment_put(st, &d, 0, 0, err));
-    kumo_market_attr_t attrs[] = {{"deposit", m->deposit, NULL}, {"groups", m->n_groups, NULL}};
+    kumo_market_attr_t attrs[] = {{"deposit", m->deposit, NULL},
+                                  {"groups", m->n_groups, NULL},
+                                  {"escrow_warn_blocks", d.escrow_warn_blocks, NULL}};
     KUMO_GUARD(kumo_market_emit_deployment(st, "deployment.created", st->signer, m->dseq, attrs,
                                            KUMO_ARRAY_COUNT(attrs), err));
     for (size_t i = 0; i < m->n_groups; i++) {
@@ -356,8 +360,11 @@ int kumo_market_deployment_update(kumo_market_st_t *st,
         rc = kumo_market_deployment_close(st, d,
                                           KUMO__CLOSE_REASON__CLOSE_REASON_INSUFFICIENT_FUNDS, err);
     } else {
-        rc = kumo_market_deployment_put(st, d, KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE,
-                                        prev_unreleased, err);
+        /* Removed groups lower the price, settled leases the escrow. */
+        rc = kumo_market_escrow_watch(st, d, err);
+        rc = rc < 0 ? rc
+                    : kumo_market_deployment_put(st, d, KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE,
+                                                 prev_unreleased, err);
     }
 
 out_free:
@@ -367,34 +374,54 @@ out_free:
 
 /* ---- DepositDeployment, CloseDeployment ----------------------------------------------------- */
 
+/* The threshold part of a deposit: only the owner may set it, only while Active. */
+static int deposit_warn_set(kumo_market_st_t *st,
+                            Kumo__Deployment *d,
+                            const Kumo__MsgDepositDeployment *m,
+                            kumo_err_ctx_t *err)
+{
+    if (!m->set_escrow_warn) {
+        return 0;
+    }
+    KUMO_ENSURE(memcmp(st->signer, d->owner.data, KUMO_ADDRESS_BYTES) == 0, err, KUMO_EUNAUTH,
+                "only the deployment's owner may set its escrow warning");
+    KUMO_ENSURE(d->state == KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE, err, KUMO_ESTATE,
+                "the escrow warning of a deployment that is not active cannot change");
+    d->escrow_warn_blocks = m->escrow_warn_blocks;
+    return 0;
+}
+
+static int deposit_apply(kumo_market_st_t *st,
+                         Kumo__Deployment *d,
+                         const Kumo__MsgDepositDeployment *m,
+                         kumo_err_ctx_t *err)
+{
+    uint32_t state = (uint32_t)d->state;
+    KUMO_ENSURE(d->state != KUMO__DEPLOYMENT_STATE__DEPLOYMENT_CLOSED, err, KUMO_ESTATE,
+                "deployment is closed");
+    KUMO_GUARD(deposit_warn_set(st, d, m, err));
+    if (m->amount > 0) {
+        KUMO_GUARD(kumo_bank_balance_sub(st->kv, &st->pack, st->signer, m->amount, err));
+        KUMO_ENSURE(kumo_u64_add(d->escrow, m->amount, &d->escrow) == 0, err, KUMO_EOVERFLOW,
+                    "escrow overflows");
+        KUMO_GUARD(kumo_market_global_add(&st->global->escrow_total, m->amount, err));
+    }
+    KUMO_GUARD(kumo_market_escrow_watch(st, d, err));
+    KUMO_GUARD(kumo_market_deployment_put(st, d, state, d->unreleased_lease_count, err));
+    kumo_market_attr_t attrs[] = {{"amount", m->amount, NULL},
+                                  {"escrow", d->escrow, NULL},
+                                  {"escrow_warn_blocks", d->escrow_warn_blocks, NULL}};
+    return kumo_market_emit_deployment(st, "deployment.deposited", m->owner.data, m->dseq, attrs,
+                                       KUMO_ARRAY_COUNT(attrs), err);
+}
+
 int kumo_market_deployment_deposit(kumo_market_st_t *st,
                                    const Kumo__MsgDepositDeployment *m,
                                    kumo_err_ctx_t *err)
 {
     Kumo__Deployment *d = NULL;
     KUMO_GUARD(kumo_market_deployment_get(st->kv, m->owner.data, m->dseq, &d, err));
-    int rc = 0;
-    uint32_t state = (uint32_t)d->state;
-    if (d->state == KUMO__DEPLOYMENT_STATE__DEPLOYMENT_CLOSED) {
-        rc = kumo_err_set(err, KUMO_ESTATE, "deployment is closed");
-    }
-    if (rc == 0) {
-        rc = kumo_bank_balance_sub(st->kv, &st->pack, st->signer, m->amount, err);
-    }
-    if (rc == 0 && kumo_u64_add(d->escrow, m->amount, &d->escrow) < 0) {
-        rc = kumo_err_set(err, KUMO_EOVERFLOW, "escrow overflows");
-    }
-    if (rc == 0) {
-        rc = kumo_market_global_add(&st->global->escrow_total, m->amount, err);
-    }
-    if (rc == 0) {
-        rc = kumo_market_deployment_put(st, d, state, d->unreleased_lease_count, err);
-    }
-    if (rc == 0) {
-        kumo_market_attr_t attrs[] = {{"amount", m->amount, NULL}, {"escrow", d->escrow, NULL}};
-        rc = kumo_market_emit_deployment(st, "deployment.deposited", m->owner.data, m->dseq, attrs,
-                                         KUMO_ARRAY_COUNT(attrs), err);
-    }
+    int rc = deposit_apply(st, d, m, err);
     kumo_market_obj_free(d);
     return rc;
 }

@@ -233,6 +233,10 @@ static int load_deployment(inv_t *inv, kumo_bytes_t key, const ProtobufCMessage 
                          ? d->close_reason == KUMO__CLOSE_REASON__CLOSE_REASON_NONE
                          : (d->close_reason == KUMO__CLOSE_REASON__CLOSE_REASON_TENANT ||
                             d->close_reason == KUMO__CLOSE_REASON__CLOSE_REASON_INSUFFICIENT_FUNDS);
+    KUMO_ENSURE(d->escrow_warn_blocks <= KUMO_MARKET_ESCROW_WARN_BLOCKS_MAX &&
+                    (!d->escrow_low || d->escrow_warn_blocks > 0),
+                inv->err, KUMO_ECORRUPT, "escrow warning %" PRIu64 " (low %d)",
+                d->escrow_warn_blocks, (int)d->escrow_low);
     KUMO_ENSURE(reason_ok && active == (d->closing_height == 0), inv->err, KUMO_ECORRUPT,
                 "deployment close reason %d at %" PRIu64 " in state %d", (int)d->close_reason,
                 d->closing_height, (int)d->state);

@@ -10,10 +10,6 @@
 #include "market/market_int.h"
 
 #define PPB 1000000000u
-/* Lease field numbers read without decoding (proto/kumo.proto). */
-#define LEASE_FIELD_PRICE_TOTAL 3u
-/* A lease key: prefix, order body, provider. */
-#define LEASE_KEY_BYTES (1u + KUMO_MARKET_LEASE_BODY_BYTES)
 
 /* floor(collateral x rate_ppb x blocks / 10^9), with a 128-bit intermediate. */
 uint64_t
@@ -229,6 +225,8 @@ static int lease_match(kumo_market_st_t *st,
         rc = kumo_market_deployment_close(st, d,
                                           KUMO__CLOSE_REASON__CLOSE_REASON_INSUFFICIENT_FUNDS, err);
     } else {
+        /* A new lease raises the price the escrow pays. */
+        KUMO_GUARD_GOTO(kumo_market_escrow_watch(st, d, err), rc, out_free);
         rc = kumo_market_deployment_put(st, d, KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE,
                                         prev_unreleased, err);
     }
@@ -314,61 +312,6 @@ static int short_dep_add(confirm_ctx_t *cc, const kumo_market_oid_t *oid, kumo_e
     return 0;
 }
 
-typedef struct price_sum_ctx {
-    const kumo_kv_t *kv;
-    uint64_t sum;
-    kumo_err_ctx_t *err;
-} price_sum_ctx_t;
-
-static int price_sum_cb(void *cb_ctx, kumo_bytes_t key, kumo_bytes_t val)
-{
-    (void)val;
-    price_sum_ctx_t *pc = cb_ctx;
-    /* The state index key ends with the lease key: 0x25 state | 0x07 order body provider. */
-    KUMO_ENSURE(key.len == 2 + LEASE_KEY_BYTES, pc->err, KUMO_ECORRUPT,
-                "lease state key of %zu bytes", key.len);
-    kumo_bytes_t lease;
-    KUMO_GUARD(
-        pc->kv->get(pc->kv->ctx, kumo_bytes_make(key.ptr + 2, LEASE_KEY_BYTES), &lease, pc->err));
-    uint64_t f[KUMO_CODEC_WIRE_FIELD_MAX + 1];
-    KUMO_GUARD(kumo_codec_wire_varints(lease, f, pc->err));
-    if (kumo_u64_add(pc->sum, f[LEASE_FIELD_PRICE_TOTAL], &pc->sum) < 0) {
-        pc->sum = UINT64_MAX;
-    }
-    return 0;
-}
-
-/* Warns when the escrow covers fewer than 2 x reconfirmation_period blocks of the
- * deployment's active leases. Informational: computed only when events are on. */
-static int low_funds_check(kumo_market_st_t *st, const Kumo__Deployment *d, kumo_err_ctx_t *err)
-{
-    if (!kumo_market_events_on(st)) {
-        return 0;
-    }
-    kumo_market_key_t prefix;
-    kumo_market_key_state_dep_prefix(&prefix, KUMO__LEASE_STATE__LEASE_ACTIVE,
-                                     KUMO_MARKET_PREFIX_LEASE, d->owner.data, d->dseq);
-    price_sum_ctx_t pc = {.kv = st->kv, .err = err};
-    KUMO_GUARD(st->kv->scan(st->kv->ctx, kumo_market_key_bytes(&prefix), kumo_bytes_make(NULL, 0),
-                            price_sum_cb, &pc, err));
-    if (pc.sum == 0) {
-        return 0;
-    }
-    uint64_t need;
-    if (kumo_u64_mul(pc.sum, st->params->reconfirmation_period, &need) < 0 ||
-        kumo_u64_mul(need, 2, &need) < 0) {
-        need = UINT64_MAX;
-    }
-    if (d->escrow >= need) {
-        return 0;
-    }
-    kumo_market_attr_t attrs[] = {{"escrow", d->escrow, NULL},
-                                  {"price_per_block", pc.sum, NULL},
-                                  {"blocks_left", d->escrow / pc.sum, NULL}};
-    return kumo_market_emit_deployment(st, "deployment.low_funds", d->owner.data, d->dseq, attrs,
-                                       KUMO_ARRAY_COUNT(attrs), err);
-}
-
 /* Whether a confirmation names the deployment's current version (its workloads run). */
 static bool confirm_runs_current(const Kumo__LeaseConfirmation *c, const Kumo__Deployment *d)
 {
@@ -405,16 +348,19 @@ static int confirm_active(kumo_market_st_t *st,
         l->confirmed_version = own;
     }
     if (rc == 0) {
+        rc = kumo_market_emit_bid(st, "lease.confirmed", oid, st->signer, NULL, 0, err);
+    }
+    if (rc == 0 && !short_pay) {
+        rc = kumo_market_escrow_watch(st, d, err);
+    }
+    if (rc == 0) {
         rc = kumo_market_deployment_put(st, d, KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE,
                                         d->unreleased_lease_count, err);
     }
-    if (rc == 0) {
-        rc = kumo_market_emit_bid(st, "lease.confirmed", oid, st->signer, NULL, 0, err);
-    }
-    if (rc == 0) {
+    if (rc == 0 && short_pay) {
         /* The deployment closes after the whole batch, so the provider's other confirmations
          * in this msg still apply (and are paid what is left, which is nothing). */
-        rc = short_pay ? short_dep_add(cc, oid, err) : low_funds_check(st, d, err);
+        rc = short_dep_add(cc, oid, err);
     }
     kumo_market_obj_free(d);
     return rc;

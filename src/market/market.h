@@ -25,6 +25,9 @@
 #define KUMO_MARKET_DEPLOYMENT_GROUP_COUNT_MAX 256u
 /* Ceiling for params.max_wait_blocks: a wait is a few blocks to a few hours, never years. */
 #define KUMO_MARKET_WAIT_BLOCKS_MAX 10000000u
+/* Ceiling for a deployment's escrow warning threshold (escrow_warn_blocks): months of blocks,
+ * never an absurd number that could not mean anything. */
+#define KUMO_MARKET_ESCROW_WARN_BLOCKS_MAX 10000000u
 /* Index entries one query page may visit before it returns a partial page and a cursor, so a
  * selective filter over a large index cannot turn one call into a full scan. */
 #define KUMO_MARKET_QUERY_SCAN_COUNT_MAX 10000u
@@ -166,6 +169,30 @@ KUMO_MUST_USE int kumo_market_query_run(const kumo_kv_t *kv,
                                         void *cb_ctx,
                                         kumo_buf_t *next_key_out,
                                         kumo_err_ctx_t *err);
+
+/* ---- escrow ---- */
+
+/* How long a deployment's escrow lasts at a height, at the current prices. */
+typedef struct kumo_market_escrow_cover {
+    uint64_t height;
+    uint64_t escrow;          /* in state: what is left after the last payments */
+    uint64_t owed;            /* earned by the active leases since their last payment */
+    uint64_t left;            /* escrow - owed, at least 0: what the tenant still has */
+    uint64_t price_per_block; /* sum of the active leases' price_total */
+    uint64_t blocks_covered;  /* left / price_per_block; UINT64_MAX without active leases */
+    uint64_t warn_blocks;     /* the deployment's escrow_warn_blocks (0: no warning) */
+    uint32_t active_lease_count;
+} kumo_market_escrow_cover_t;
+
+/* The escrow cover of deployment owner/dseq at height (the head: payments are lazy, so what
+ * the active leases earned up to height is owed). Reads the deployment and its active leases
+ * (at most one per group). KUMO_ENOTFOUND when there is no such deployment. */
+KUMO_MUST_USE int kumo_market_escrow_cover_get(const kumo_kv_t *kv,
+                                               const uint8_t *owner,
+                                               uint64_t dseq,
+                                               uint64_t height,
+                                               kumo_market_escrow_cover_t *out,
+                                               kumo_err_ctx_t *err);
 
 /* ---- invariants ---- */
 

@@ -438,6 +438,23 @@ KUMO_MUST_USE int kumo_market_group_close(kumo_market_st_t *st,
                                           bool *short_out,
                                           kumo_err_ctx_t *err);
 
+/* The escrow cover of d (loaded) at height; see kumo_market_escrow_cover_get. */
+KUMO_MUST_USE int kumo_market_escrow_cover(const kumo_kv_t *kv,
+                                           const Kumo__Deployment *d,
+                                           uint64_t height,
+                                           kumo_market_escrow_cover_t *out,
+                                           kumo_err_ctx_t *err);
+/* After d's escrow, prices or threshold changed (d in memory, written by the caller, its
+ * leases already written): sets d->escrow_low when the escrow covers fewer than
+ * escrow_warn_blocks blocks at st->height, emitting deployment.escrow_low only when it becomes
+ * low (once per crossing), and clears it when covered again. */
+KUMO_MUST_USE int
+kumo_market_escrow_watch(kumo_market_st_t *st, Kumo__Deployment *d, kumo_err_ctx_t *err);
+/* The threshold a deployment gets when its SubmitDeployment names none:
+ * 2 x reconfirmation_period (a provider confirms at least once in that time, so the warning
+ * comes before the confirmation that finds the escrow empty), at most the ceiling. */
+uint64_t kumo_market_escrow_warn_default(const Kumo__Params *params);
+
 /* ---- msg handlers (validate_basic already passed) -------------------------------------------- */
 
 KUMO_MUST_USE int

@@ -149,6 +149,9 @@ static int basic_submit_deployment(const Kumo__MsgSubmitDeployment *m, kumo_err_
 {
     KUMO_GUARD(dseq_check(m->dseq, err));
     KUMO_GUARD(groups_check(m->groups, m->n_groups, false, err));
+    KUMO_ENSURE(m->escrow_warn_blocks <= KUMO_MARKET_ESCROW_WARN_BLOCKS_MAX, err, KUMO_ELIMIT,
+                "escrow_warn_blocks %" PRIu64 " exceeds %u", m->escrow_warn_blocks,
+                KUMO_MARKET_ESCROW_WARN_BLOCKS_MAX);
     return version_check(m->version, err);
 }
 
@@ -163,7 +166,13 @@ static int basic_deposit(const Kumo__MsgDepositDeployment *m, kumo_err_ctx_t *er
 {
     KUMO_GUARD(kumo_bank_address_validate(m->owner, "deployment owner", err));
     KUMO_GUARD(dseq_check(m->dseq, err));
-    KUMO_ENSURE(m->amount > 0, err, KUMO_EINVAL, "amount is 0");
+    KUMO_ENSURE(m->amount > 0 || m->set_escrow_warn, err, KUMO_EINVAL,
+                "amount is 0 and no escrow warning is set");
+    KUMO_ENSURE(m->set_escrow_warn || m->escrow_warn_blocks == 0, err, KUMO_EINVAL,
+                "escrow_warn_blocks without set_escrow_warn");
+    KUMO_ENSURE(m->escrow_warn_blocks <= KUMO_MARKET_ESCROW_WARN_BLOCKS_MAX, err, KUMO_ELIMIT,
+                "escrow_warn_blocks %" PRIu64 " exceeds %u", m->escrow_warn_blocks,
+                KUMO_MARKET_ESCROW_WARN_BLOCKS_MAX);
     return 0;
 }
 

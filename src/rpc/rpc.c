@@ -493,6 +493,37 @@ static kumo_market_object_t route_object(kumo_rpc_route_t route)
     }
 }
 
+/* The computed escrow_cover member of GET /deployments/{owner}/{dseq}: how long the escrow
+ * lasts from the head height at the current prices (docs/api.md). */
+static int deployment_cover_add(kumo_rpc_t *rpc,
+                                const kumo_kv_t *kv,
+                                const kumo_rpc_req_t *req,
+                                json_t *dep,
+                                kumo_err_ctx_t *err)
+{
+    kumo_node_status_t st;
+    kumo_node_status_get(rpc->node, &st);
+    kumo_market_escrow_cover_t c;
+    KUMO_GUARD(kumo_market_escrow_cover_get(kv, req->owner, req->dseq, st.height, &c, err));
+    json_t *o = json_object();
+    KUMO_ENSURE(o != NULL, err, KUMO_ENOMEM, "escrow_cover");
+    json_object_set_new(o, "height", u64_json(c.height));
+    json_object_set_new(o, "escrow_left", u64_json(c.left));
+    json_object_set_new(o, "owed", u64_json(c.owed));
+    json_object_set_new(o, "price_per_block", u64_json(c.price_per_block));
+    json_object_set_new(o, "active_leases", u64_json(c.active_lease_count));
+    /* Without active leases nothing is spent: null, not a huge number. */
+    json_object_set_new(o, "blocks_covered",
+                        c.price_per_block == 0 ? json_null() : u64_json(c.blocks_covered));
+    json_object_set_new(o, "runs_out_at",
+                        c.price_per_block == 0 || c.blocks_covered > UINT64_MAX - c.height
+                            ? json_null()
+                            : u64_json(c.height + c.blocks_covered));
+    json_object_set_new(o, "warn_blocks", u64_json(c.warn_blocks));
+    KUMO_ENSURE(json_object_set_new(dep, "escrow_cover", o) == 0, err, KUMO_ENOMEM, "escrow_cover");
+    return 0;
+}
+
 /* Lists, and the two single-object routes answered by a one-object query. */
 static void handle_query(kumo_rpc_t *rpc, struct evhttp_request *hreq, const kumo_rpc_req_t *req)
 {
@@ -533,7 +564,11 @@ static void handle_query(kumo_rpc_t *rpc, struct evhttp_request *hreq, const kum
                               q.object == KUMO_MARKET_OBJ_PROVIDER ? "provider" : "deployment");
             goto out;
         }
-        kumo_rpc_reply_json(hreq, 200, json_incref(json_array_get(ctx.items, 0)));
+        json_t *obj = json_array_get(ctx.items, 0);
+        if (req->route == KUMO_RPC_ROUTE_DEPLOYMENT_GET) {
+            KUMO_GUARD_GOTO(deployment_cover_add(rpc, &kv, req, obj, &err), rc, out);
+        }
+        kumo_rpc_reply_json(hreq, 200, json_incref(obj));
         goto out;
     }
     json_t *o = json_object();

@@ -239,7 +239,7 @@ static void test_confirm_pays_exact_amount_and_interest(void **state)
     assert_int_equal(g1.escrow_total, g0.escrow_total - 100);
     assert_int_equal(fx_event_count(fx, "lease.paid"), 1);
     assert_int_equal(fx_event_count(fx, "lease.confirmed"), 1);
-    assert_int_equal(fx_event_count(fx, "deployment.low_funds"), 0);
+    assert_int_equal(fx_event_count(fx, "deployment.escrow_low"), 0);
     /* A second confirmation in the same block pays nothing more. */
     fx_confirm1(fx, fx->prov[0], fx->tenant, 1, 0, 1, false);
     assert_int_equal(fx_balance(fx, fx->prov[0]), FX_BALANCE - 2000000 + 120);
@@ -272,7 +272,7 @@ static void test_interest_capped_at_supply_headroom(void **state)
 }
 
 /* The escrow runs dry: the provider gets exactly what was left, the deployment closes with
- * reason insufficient_funds, and a low-funds warning came first. */
+ * reason insufficient_funds, and the escrow_low warning came first. */
 static void test_confirm_caps_payment_at_escrow(void **state)
 {
     fx_t *fx = *state;
@@ -281,7 +281,7 @@ static void test_confirm_caps_payment_at_escrow(void **state)
     fx->event_count = 0;
     fx_confirm1(fx, fx->prov[0], fx->tenant, 1, 0, 1, false); /* 1000 owed, 5 left */
     assert_int_equal(fx_dep_escrow(fx, fx->tenant, 1), 5);
-    assert_int_equal(fx_event_count(fx, "deployment.low_funds"), 1);
+    assert_int_equal(fx_event_count(fx, "deployment.escrow_low"), 1);
     assert_int_equal(fx_dep_state(fx, fx->tenant, 1), KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE);
     uint64_t before = fx_balance(fx, fx->prov[0]);
     fx->height = 108;
