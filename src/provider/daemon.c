@@ -738,7 +738,8 @@ int kumo_provider_daemon_open(const kumo_provider_cfg_t *cfg,
     if (pd_volumes_init(d, &rerr) < 0) {
         KUMO_LOG_WARN("provider", "volumes_unavailable", "detail=\"%s\"", rerr.detail);
     }
-    rc = pd_api_start(d, err);
+    rc = pd_rtwork_start(d, err);
+    rc = rc == 0 ? pd_api_start(d, err) : rc;
     if (rc < 0) {
         kumo_provider_daemon_close(d);
         return rc;
@@ -754,6 +755,7 @@ void kumo_provider_daemon_close(kumo_provider_daemon_t *d)
     }
     pd_api_stop(d);
     pd_status_close(d);
+    pd_rtwork_stop(d);
     kumo_runtime_close(d->runtime);
     if (d->curl != NULL) {
         curl_easy_cleanup(d->curl);

@@ -6,8 +6,10 @@
  *   backend.c  the HTTPS API's backend and its thread (own node and runtime handles);
  *   fwd.c      the TCP forwarder between workloads (on the API thread's loop);
  *   volumes.c  the persistent volumes of leased workloads (names, mounts, removal);
- *   status.c   home/status.json and the Prometheus metrics (listener on the API thread).
- * The two threads share only files under home/deployments (written atomically), the
+ *   status.c   home/status.json and the Prometheus metrics (listener on the API thread);
+ *   rtwork.c   the runtime worker: a thread running the container and network changes the
+ *              reconcile pass queues (it shares only its job table, under its mutex).
+ * The main and API threads share only files under home/deployments (written atomically), the
  * forwarder table (pd_fwd_set) and the atomic kick flag.
  */
 #ifndef KUMO_PROVIDER_DAEMON_INT_H
@@ -28,6 +30,7 @@
 #include "provider/provider.h"
 #include "provider/provider_api.h"
 #include "runtime/runtime.h"
+#include "sdl/sdl.h"
 
 #define PD_HOLD_MAX      KUMO_PROVIDER_LEASE_COUNT_MAX
 #define PD_PATH_BYTES    1200u
@@ -118,6 +121,94 @@ typedef struct pd_refused {
 typedef struct pd_api pd_api_t;
 typedef struct pd_status pd_status_t;
 
+/* ---- the runtime worker (rtwork.c) ---- */
+
+/* Jobs queued or in flight on the runtime worker at once; more wait for a later pass. */
+#define PD_RTJOB_MAX 256u
+/* A removal is taken after at most this many starts while removals wait (starts of live
+ * leases go first, removals are never starved). */
+#define PD_RTJOB_REMOVE_EVERY 4u
+/* Start failures remembered for the next creating round (image missing -> refusal). */
+#define PD_RTFAIL_MAX 64u
+
+typedef enum pd_rtjob_kind {
+    PD_RTJOB_RUN = 1,        /* (replace and) create + start a container */
+    PD_RTJOB_REMOVE = 2,     /* stop + remove a container */
+    PD_RTJOB_NET_CREATE = 3, /* create a deployment network and read its gateway */
+    PD_RTJOB_NET_REMOVE = 4, /* remove a network */
+} pd_rtjob_kind_t;
+
+typedef enum pd_rtjob_state {
+    PD_RTJOB_QUEUED = 1,
+    PD_RTJOB_RUNNING = 2,
+    PD_RTJOB_DONE = 3,
+} pd_rtjob_state_t;
+
+/* Everything a container spec points to, copied: a job outlives the pass that made it. */
+typedef struct pd_spec_mem {
+    char name[KUMO_RUNTIME_NAME_BYTES_MAX];
+    char dseq[24], gseq[16], oseq[16], inst[16];
+    char image[KUMO_SDL_IMAGE_BYTES_MAX + 1];
+    char network[KUMO_RUNTIME_NAME_BYTES_MAX];
+    char owner[KUMO_ADDRESS_TEXT_BYTES];
+    char provider[KUMO_ADDRESS_TEXT_BYTES];
+    char workload[KUMO_NAME_BYTES_MAX + 1];
+    char version[2 * KUMO_CRYPTO_HASH_BYTES + 1];
+    const char *env[KUMO_RUNTIME_ENV_COUNT_MAX + 1];
+    char env_text[KUMO_RUNTIME_ENV_COUNT_MAX][512];
+    const char *hosts[KUMO_RUNTIME_ENV_COUNT_MAX + 1];
+    char host_text[KUMO_RUNTIME_ENV_COUNT_MAX][KUMO_NAME_BYTES_MAX + 70];
+    const char *cmd[KUMO_RUNTIME_CMD_COUNT_MAX + 1];
+    char *cmd_buf; /* the command's arguments, one after the other (kumo_alloc) */
+    char volumes[KUMO_RUNTIME_VOLUME_COUNT_MAX][KUMO_RUNTIME_NAME_BYTES_MAX];
+    char mount_paths[KUMO_RUNTIME_VOLUME_COUNT_MAX][KUMO_RUNTIME_MOUNT_BYTES_MAX];
+} pd_spec_mem_t;
+
+/* One runtime mutation. The main thread fills it and hands it over (pd_rtwork_submit); the
+ * worker only reads the inputs and writes the result; the main thread takes it back when
+ * done (pd_rtwork_collect). key names the target (container or network name): one job per
+ * target at a time. */
+typedef struct pd_rtjob {
+    pd_rtjob_kind_t kind;
+    pd_rtjob_state_t state; /* under the worker's mutex */
+    char key[KUMO_RUNTIME_NAME_BYTES_MAX];
+    uint64_t seq;  /* submission order */
+    uint64_t pass; /* the last pass that still wanted it (main thread) */
+    /* PD_RTJOB_RUN */
+    pd_spec_mem_t mem;
+    kumo_runtime_container_spec_t spec;
+    char old_id[KUMO_RUNTIME_ID_BYTES_MAX]; /* the container it replaces, "" if none */
+    /* PD_RTJOB_REMOVE */
+    char id[KUMO_RUNTIME_ID_BYTES_MAX];
+    /* PD_RTJOB_NET_CREATE: labels are provider, owner, dseq (mem.owner, mem.dseq) */
+    /* result */
+    int rc;
+    char detail[KUMO_REFUSE_DETAIL_BYTES_MAX + 1];
+    char gateway[64];
+    uint64_t elapsed_ms;
+} pd_rtjob_t;
+
+/* A start that failed, kept for the next creating round. */
+typedef struct pd_rtfail {
+    char name[KUMO_RUNTIME_NAME_BYTES_MAX];
+    int rc;
+    char detail[KUMO_REFUSE_DETAIL_BYTES_MAX + 1];
+} pd_rtfail_t;
+
+typedef struct pd_rtwork {
+    pthread_t thread;
+    bool started; /* mu and cv made (pd_rtwork_init) */
+    bool running; /* the thread runs */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;                      /* under mu */
+    pd_rtjob_t *jobs[PD_RTJOB_MAX]; /* slots; NULL when free (under mu) */
+    uint64_t seq_next;              /* main thread */
+    uint32_t starts_since_removal;  /* worker */
+    kumo_runtime_t *runtime;        /* the worker's own connection */
+    uint64_t done_count;            /* jobs finished (under mu) */
+} pd_rtwork_t;
+
 struct kumo_provider_daemon {
     kumo_provider_cfg_t cfg;
     char home[PD_HOME_BYTES];
@@ -154,12 +245,14 @@ struct kumo_provider_daemon {
     uint32_t net_count;
     pd_ip_t ips[PD_IP_CACHE];
     uint32_t ip_next;
-    uint32_t port_cursor;      /* round robin over the host port range */
-    uint32_t started;          /* containers started since the list was read */
-    uint32_t work_cursor;      /* the lease the creating round starts at (turns) */
-    uint32_t pass_starts;      /* container (re)creations tried in this pass */
-    uint32_t pass_deferred;    /* instances left for the next pass (budget spent) */
-    uint64_t pass_deadline_ms; /* monotonic: no new start after it in this pass */
+    uint32_t port_cursor;   /* round robin over the host port range */
+    uint32_t work_cursor;   /* the lease the creating round starts at (turns) */
+    uint32_t pass_starts;   /* container (re)creations queued in this pass */
+    uint32_t pass_deferred; /* instances left for a later pass (the queue was full) */
+    uint64_t pass_number;   /* passes run (marks the jobs a pass still wants) */
+    pd_rtwork_t rtwork;     /* runtime mutations, off the main thread */
+    pd_rtfail_t rtfails[PD_RTFAIL_MAX];
+    uint32_t rtfail_next;
     pd_refused_t refused[PD_REFUSED_MAX];
     uint32_t refused_next;
     pd_refusal_t refusals[PD_REFUSAL_MAX];
@@ -279,6 +372,38 @@ bool pd_port_published(const Kumo__Manifest *m,
                        const Kumo__ManifestWorkload *w,
                        const Kumo__ManifestPort *p);
 bool pd_port_global(const Kumo__ManifestPort *p);
+
+/* ---- rtwork.c: the runtime worker ---- */
+
+/* Makes the queue (no thread: jobs wait until one is started; for tests). */
+KUMO_MUST_USE int pd_rtwork_init(kumo_provider_daemon_t *d, kumo_err_ctx_t *err);
+/* Makes the queue and starts the worker thread (its runtime connection is opened on first
+ * use, at d->cfg.runtime_socket). */
+KUMO_MUST_USE int pd_rtwork_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err);
+/* Stops it after the job in flight (if any) and frees every job. Safe when not started. */
+void pd_rtwork_stop(kumo_provider_daemon_t *d);
+/* A new job (zeroed, kumo_alloc) for key; NULL when out of memory. */
+pd_rtjob_t *pd_rtjob_new(pd_rtjob_kind_t kind, const char *key);
+void pd_rtjob_free(pd_rtjob_t *job);
+/* Hands job to the worker (main thread). 0: the worker owns it until collected;
+ * KUMO_EEXIST: a job for its key is queued, running or not collected yet (that one's pass
+ * mark is renewed); KUMO_ELIMIT: the queue is full. On failure the caller still owns job. */
+KUMO_MUST_USE int pd_rtwork_submit(kumo_provider_daemon_t *d, pd_rtjob_t *job);
+/* Whether a job for key is queued, running or done and not collected (main thread). */
+bool pd_rtwork_has(kumo_provider_daemon_t *d, const char *key);
+/* Whether a queued or running start publishes host port (main thread). */
+bool pd_rtwork_port_taken(kumo_provider_daemon_t *d, uint32_t port);
+/* Drops the queued (not yet running) starts that no pass wanted since pass `before`. */
+uint32_t pd_rtwork_cancel_stale(kumo_provider_daemon_t *d, uint64_t before);
+typedef void (*pd_rtjob_cb)(void *ctx, const pd_rtjob_t *job);
+/* Calls done for every finished job and frees it (main thread). */
+void pd_rtwork_collect(kumo_provider_daemon_t *d, pd_rtjob_cb done, void *ctx);
+/* Jobs queued or running now. */
+uint32_t pd_rtwork_pending(kumo_provider_daemon_t *d);
+/* The next job the worker takes (the caller holds w->mu, or no thread runs): the oldest start
+ * or network creation, or the oldest removal when none waits or PD_RTJOB_REMOVE_EVERY starts
+ * were taken since the last removal. NULL when nothing is queued. Does not change the job. */
+pd_rtjob_t *pd_rtwork_pick(pd_rtwork_t *w);
 
 /* ---- peer.c ---- */
 

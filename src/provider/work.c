@@ -39,10 +39,8 @@
 #define PD_FETCH_EVERY 2u
 /* Links to workloads at other providers are refreshed from the peers this often. */
 #define PD_LINKS_EVERY 10u
-/* Container (re)creations per pass, and the time after which a pass starts no more (a start
- * takes 2-4 s on a loaded machine): the rest waits for the next pass. */
-#define PD_PASS_START_MAX 8u
-#define PD_PASS_CREATE_MS 10000u
+_Static_assert(sizeof(((pd_spec_mem_t *)0)->workload) > KUMO_SDL_NAME_BYTES_MAX,
+               "a workload name fits a job");
 
 typedef char pd_name_t[KUMO_NAME_BYTES_MAX + 1];
 
@@ -335,7 +333,8 @@ static const kumo_runtime_container_t *pd_container_find(const kumo_provider_dae
 
 /* ---- one deployment ---- */
 
-static bool pd_port_taken(const kumo_provider_daemon_t *d, uint32_t port)
+/* Whether a listed container, or a start still queued or running, publishes port. */
+static bool pd_port_taken(kumo_provider_daemon_t *d, uint32_t port)
 {
     for (uint32_t i = 0; i < d->container_count; i++) {
         for (uint32_t k = 0; k < d->containers[i].port_count; k++) {
@@ -344,7 +343,7 @@ static bool pd_port_taken(const kumo_provider_daemon_t *d, uint32_t port)
             }
         }
     }
-    return false;
+    return pd_rtwork_port_taken(d, port);
 }
 
 /* A free host port of the range (round robin, so a port another process holds is not tried
@@ -360,17 +359,6 @@ static uint16_t pd_port_pick(kumo_provider_daemon_t *d)
     }
     return 0;
 }
-
-typedef struct pd_spec_mem {
-    char name[KUMO_RUNTIME_NAME_BYTES_MAX];
-    char dseq[24], gseq[16], oseq[16], inst[16];
-    const char *env[KUMO_RUNTIME_ENV_COUNT_MAX + 1];
-    char env_text[KUMO_RUNTIME_ENV_COUNT_MAX][512];
-    const char *hosts[KUMO_RUNTIME_ENV_COUNT_MAX + 1];
-    char host_text[KUMO_RUNTIME_ENV_COUNT_MAX][KUMO_NAME_BYTES_MAX + 70];
-    const char *cmd[KUMO_RUNTIME_CMD_COUNT_MAX + 1];
-    char volumes[KUMO_RUNTIME_VOLUME_COUNT_MAX][KUMO_RUNTIME_NAME_BYTES_MAX];
-} pd_spec_mem_t;
 
 static void
 pd_spec_env_hosts(const pd_dep_t *dep, const Kumo__ManifestWorkload *w, pd_spec_mem_t *mem)
@@ -392,13 +380,36 @@ pd_spec_env_hosts(const pd_dep_t *dep, const Kumo__ManifestWorkload *w, pd_spec_
         }
     }
     mem->hosts[n] = NULL;
-    for (n = 0; n < w->n_command && n < KUMO_RUNTIME_CMD_COUNT_MAX; n++) {
-        mem->cmd[n] = w->command[n];
-    }
-    mem->cmd[n] = NULL;
 }
 
-static void pd_spec_build(kumo_provider_daemon_t *d,
+/* The command's arguments copied into mem->cmd_buf (the job outlives the manifest); false
+ * when out of memory. */
+static bool pd_spec_cmd(const Kumo__ManifestWorkload *w, pd_spec_mem_t *mem)
+{
+    size_t count = w->n_command < KUMO_RUNTIME_CMD_COUNT_MAX ? w->n_command : 0;
+    size_t total = 1;
+    for (size_t n = 0; n < count; n++) {
+        total += strlen(w->command[n]) + 1u; /* each within the manifest's bound */
+    }
+    mem->cmd_buf = kumo_calloc(1, total);
+    if (mem->cmd_buf == NULL) {
+        return false;
+    }
+    size_t pos = 0;
+    for (size_t n = 0; n < count; n++) {
+        size_t len = strlen(w->command[n]);
+        KUMO_ASSERT(pos + len + 1u <= total);
+        memcpy(mem->cmd_buf + pos, w->command[n], len + 1u);
+        mem->cmd[n] = mem->cmd_buf + pos;
+        pos += len + 1u;
+    }
+    mem->cmd[count] = NULL;
+    return true;
+}
+
+/* The spec of instance `instance` of w, everything it points to in mem; false when out of
+ * memory. */
+static bool pd_spec_build(kumo_provider_daemon_t *d,
                           const pd_dep_t *dep,
                           const pd_lease_t *l,
                           const Kumo__ManifestWorkload *w,
@@ -412,12 +423,21 @@ static void pd_spec_build(kumo_provider_daemon_t *d,
     (void)snprintf(mem->gseq, sizeof(mem->gseq), "%u", l->gseq);
     (void)snprintf(mem->oseq, sizeof(mem->oseq), "%u", l->oseq);
     (void)snprintf(mem->inst, sizeof(mem->inst), "%u", instance);
+    (void)snprintf(mem->image, sizeof(mem->image), "%s", w->image);
+    (void)snprintf(mem->network, sizeof(mem->network), "%s", dep->network);
+    (void)snprintf(mem->owner, sizeof(mem->owner), "%s", dep->owner);
+    (void)snprintf(mem->provider, sizeof(mem->provider), "%s", d->addr);
+    (void)snprintf(mem->workload, sizeof(mem->workload), "%s", w->name);
+    (void)snprintf(mem->version, sizeof(mem->version), "%s", dep->version_hex);
     pd_spec_env_hosts(dep, w, mem);
+    if (!pd_spec_cmd(w, mem)) {
+        return false;
+    }
     s->name = mem->name;
-    s->image = w->image;
+    s->image = mem->image;
     s->cmd = w->n_command > 0 ? mem->cmd : NULL;
     s->env = mem->env;
-    s->network = dep->network;
+    s->network = mem->network;
     s->extra_hosts = mem->hosts[0] != NULL ? mem->hosts : NULL;
     s->millicpu = w->compute != NULL ? w->compute->cpu_milli : 0;
     s->memory_bytes = w->compute != NULL ? w->compute->memory_bytes : 0;
@@ -430,18 +450,23 @@ static void pd_spec_build(kumo_provider_daemon_t *d,
     }
     const kumo_runtime_label_t labels[] = {
         {"kumo.managed", "1"},
-        {"kumo.provider", d->addr},
-        {"kumo.owner", dep->owner},
+        {"kumo.provider", mem->provider},
+        {"kumo.owner", mem->owner},
         {"kumo.dseq", mem->dseq},
         {"kumo.gseq", mem->gseq},
         {"kumo.oseq", mem->oseq},
-        {"kumo.workload", w->name},
+        {"kumo.workload", mem->workload},
         {"kumo.instance", mem->inst},
-        {"kumo.version", dep->version_hex},
+        {"kumo.version", mem->version},
     };
     memcpy(s->labels, labels, sizeof(labels));
     s->label_count = sizeof(labels) / sizeof(labels[0]);
     pd_volumes_spec(d, dep->owner, dep->dseq, l, w, instance, mem->volumes, s);
+    for (uint32_t i = 0; i < s->mount_count; i++) { /* the manifest goes, the job stays */
+        (void)snprintf(mem->mount_paths[i], sizeof(mem->mount_paths[i]), "%s", s->mounts[i].path);
+        s->mounts[i].path = mem->mount_paths[i];
+    }
+    return true;
 }
 
 /* The containers of this provider as the runtime lists them now. */
@@ -472,107 +497,133 @@ static void pd_network_forget(kumo_provider_daemon_t *d, const char *name)
     }
 }
 
-/* The deployment's network exists and dep->gateway is its gateway (asked of the runtime only
- * the first time: creating and inspecting it every block costs the runtime real work). */
-static int pd_network_ensure(kumo_provider_daemon_t *d, pd_dep_t *dep, kumo_err_ctx_t *err)
+static void pd_network_remember(kumo_provider_daemon_t *d, const char *name, const char *gateway)
+{
+    pd_net_t *n = pd_network_find(d, name);
+    n = n != NULL ? n : &d->nets[d->net_count < PD_NET_MAX ? d->net_count++ : PD_NET_MAX - 1u];
+    (void)snprintf(n->name, sizeof(n->name), "%s", name);
+    (void)snprintf(n->gateway, sizeof(n->gateway), "%s", gateway);
+}
+
+/* Whether the deployment's network is known (dep->gateway set to its gateway); if not, its
+ * creation is queued on the runtime worker and the deployment's starts wait for it (the
+ * network is created and inspected once: doing it every block costs the runtime real work). */
+static bool pd_network_ensure(kumo_provider_daemon_t *d, pd_dep_t *dep)
 {
     const pd_net_t *known = pd_network_find(d, dep->network);
     if (known != NULL) {
         (void)snprintf(dep->gateway, sizeof(dep->gateway), "%s", known->gateway);
-        return 0;
-    }
-    char dseq_text[24];
-    (void)snprintf(dseq_text, sizeof(dseq_text), "%" PRIu64, dep->dseq);
-    const kumo_runtime_label_t labels[] = {{"kumo.managed", "1"},
-                                           {"kumo.provider", d->addr},
-                                           {"kumo.owner", dep->owner},
-                                           {"kumo.dseq", dseq_text}};
-    KUMO_GUARD(kumo_runtime_network_create(d->runtime, dep->network, labels, 4, err));
-    KUMO_GUARD(kumo_runtime_network_gateway(d->runtime, dep->network, dep->gateway, err));
-    pd_net_t *n = &d->nets[d->net_count < PD_NET_MAX ? d->net_count++ : PD_NET_MAX - 1u];
-    (void)snprintf(n->name, sizeof(n->name), "%s", dep->network);
-    (void)snprintf(n->gateway, sizeof(n->gateway), "%s", dep->gateway);
-    return 0;
-}
-
-/* One instance to (re)create. */
-typedef struct pd_job {
-    pd_spec_mem_t mem;
-    kumo_runtime_container_spec_t spec;
-    char old_id[KUMO_RUNTIME_ID_BYTES_MAX]; /* the container it replaces, "" if none */
-    bool ok;
-    int rc;
-    char detail[KUMO_REFUSE_DETAIL_BYTES_MAX + 1];
-} pd_job_t;
-
-static void pd_job_run(kumo_runtime_t *rt, pd_job_t *job)
-{
-    kumo_err_ctx_t err = {0};
-    char id[KUMO_RUNTIME_ID_BYTES_MAX];
-    int rc = job->old_id[0] != '\0' ? kumo_runtime_container_remove(rt, job->old_id, &err) : 0;
-    rc = rc == 0 ? kumo_runtime_container_run(rt, &job->spec, id, &err) : rc;
-    job->ok = rc == 0;
-    job->rc = rc;
-    (void)snprintf(job->detail, sizeof(job->detail), "%s", err.detail);
-    if (job->ok) {
-        KUMO_LOG_INFO("provider", "container_started", "name=%s image=%s", job->mem.name,
-                      job->spec.image);
-    } else {
-        KUMO_LOG_WARN("provider", "container_failed", "name=%s code=%s detail=\"%s\"",
-                      job->mem.name, kumo_err_name(rc), err.detail);
-    }
-}
-
-/* Whether an instance runs as wanted; if not, a job for it is added. */
-static bool pd_instance_check(kumo_provider_daemon_t *d,
-                              pd_dep_t *dep,
-                              const pd_lease_t *l,
-                              const Kumo__ManifestWorkload *w,
-                              uint32_t instance,
-                              pd_job_t *job,
-                              bool create)
-{
-    pd_spec_build(d, dep, l, w, instance, &job->mem, &job->spec);
-    const kumo_runtime_container_t *c = pd_container_find(d, job->mem.name);
-    if (c != NULL && c->state == KUMO_RUNTIME_STATE_RUNNING &&
-        strcmp(c->version, dep->version_hex) == 0 && c->oseq == l->oseq) {
         return true;
     }
-    if (c != NULL && create) {
-        KUMO_LOG_INFO("provider", "container_replaced", "name=%s state=%d version=%.12s",
-                      job->mem.name, (int)c->state, c->version);
-        (void)snprintf(job->old_id, sizeof(job->old_id), "%s", c->id);
+    pd_rtjob_t *job = pd_rtjob_new(PD_RTJOB_NET_CREATE, dep->network);
+    if (job == NULL) {
+        return false;
+    }
+    (void)snprintf(job->mem.provider, sizeof(job->mem.provider), "%s", d->addr);
+    (void)snprintf(job->mem.owner, sizeof(job->mem.owner), "%s", dep->owner);
+    (void)snprintf(job->mem.dseq, sizeof(job->mem.dseq), "%" PRIu64, dep->dseq);
+    job->pass = d->pass_number;
+    if (pd_rtwork_submit(d, job) != 0) {
+        pd_rtjob_free(job); /* queued already, or the queue is full: next pass */
     }
     return false;
 }
 
-static uint64_t pd_now_ms(void)
-{
-    struct timespec ts;
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* Whether this pass may (re)create one more container: the first always (every pass makes
- * progress), then up to PD_PASS_START_MAX while PD_PASS_CREATE_MS have not passed. One
- * deployment with many instances cannot hold the loop: what is left waits for the next pass,
- * whose first round confirms every lease that runs. */
-static bool pd_start_allowed(const kumo_provider_daemon_t *d)
-{
-    return d->pass_starts == 0 ||
-           (d->pass_starts < PD_PASS_START_MAX && pd_now_ms() < d->pass_deadline_ms);
-}
-
 /* Whether a failed start says the image is not there (the runtime maps "no such image" and
  * "image not known" to KUMO_ENOTFOUND; a missing network is also a 404, and is made again). */
-static bool pd_job_image_missing(const pd_job_t *job)
+static bool pd_start_image_missing(int rc, const char *detail)
 {
-    return job->rc == KUMO_ENOTFOUND && strstr(job->detail, "image") != NULL;
+    return rc == KUMO_ENOTFOUND && strstr(detail, "image") != NULL;
 }
 
-/* Whether every instance of lease l runs; with create, (re)creates those that do not, one by
- * one (the runtime serializes container creation anyway), within the pass's budget. An image
- * that is not there marks the lease as one that cannot run (pd_refusals). */
+/* A start of container name that failed since the last creating round: marks lease l as one
+ * that cannot run if its image is missing (pd_refusals), and forgets it. */
+static void pd_rtfail_take(kumo_provider_daemon_t *d, const char *name, pd_lease_t *l)
+{
+    for (uint32_t i = 0; i < PD_RTFAIL_MAX; i++) {
+        pd_rtfail_t *f = &d->rtfails[i];
+        if (f->name[0] == '\0' || strcmp(f->name, name) != 0) {
+            continue;
+        }
+        if (pd_start_image_missing(f->rc, f->detail)) {
+            l->cannot_run = KUMO__REFUSE_REASON__REFUSE_REASON_IMAGE_MISSING;
+            (void)snprintf(l->cannot_detail, sizeof(l->cannot_detail), "%s", f->detail);
+        }
+        f->name[0] = '\0';
+    }
+}
+
+/* Queues the (re)creation of an instance on the runtime worker (c: the container it
+ * replaces, or NULL). One job per container: one queued or running already is only marked
+ * as still wanted. A full queue leaves it for a later pass. */
+static void pd_instance_start(kumo_provider_daemon_t *d,
+                              const pd_dep_t *dep,
+                              const pd_lease_t *l,
+                              const Kumo__ManifestWorkload *w,
+                              uint32_t instance,
+                              const kumo_runtime_container_t *c)
+{
+    char name[KUMO_RUNTIME_NAME_BYTES_MAX];
+    pd_names(d, dep->owner, dep->dseq, w->name, instance, name);
+    pd_rtjob_t *job = pd_rtjob_new(PD_RTJOB_RUN, name);
+    if (job == NULL) {
+        return;
+    }
+    job->pass = d->pass_number;
+    if (pd_rtwork_has(d, name)) {
+        int rc = pd_rtwork_submit(d, job); /* renews the mark of the one queued */
+        KUMO_ASSERT(rc != 0);              /* only this thread submits */
+        pd_rtjob_free(job);
+        return;
+    }
+    if (!pd_spec_build(d, dep, l, w, instance, &job->mem, &job->spec)) {
+        pd_rtjob_free(job);
+        return;
+    }
+    if (c != NULL) {
+        (void)snprintf(job->old_id, sizeof(job->old_id), "%s", c->id);
+    }
+    int rc = pd_rtwork_submit(d, job);
+    if (rc != 0) {
+        d->pass_deferred += rc == KUMO_ELIMIT ? 1u : 0u;
+        pd_rtjob_free(job);
+        return;
+    }
+    d->pass_starts++;
+    if (c != NULL) {
+        KUMO_LOG_INFO("provider", "container_replaced", "name=%s state=%d version=%.12s", name,
+                      (int)c->state, c->version);
+    }
+}
+
+/* Whether instance `instance` of w runs as wanted; with create, queues it if not (once its
+ * deployment's network is there). */
+static bool pd_instance_work(kumo_provider_daemon_t *d,
+                             pd_dep_t *dep,
+                             pd_lease_t *l,
+                             const Kumo__ManifestWorkload *w,
+                             uint32_t instance,
+                             bool create)
+{
+    char name[KUMO_RUNTIME_NAME_BYTES_MAX];
+    pd_names(d, dep->owner, dep->dseq, w->name, instance, name);
+    const kumo_runtime_container_t *c = pd_container_find(d, name);
+    if (c != NULL && c->state == KUMO_RUNTIME_STATE_RUNNING &&
+        strcmp(c->version, dep->version_hex) == 0 && c->oseq == l->oseq) {
+        return true;
+    }
+    if (create) {
+        pd_rtfail_take(d, name, l);
+    }
+    if (create && dep->gateway[0] != '\0') {
+        pd_instance_start(d, dep, l, w, instance, c);
+    }
+    return false;
+}
+
+/* Whether every instance of lease l runs; with create, queues those that do not on the
+ * runtime worker (the pass never waits for a start). An image that is not there marks the
+ * lease as one that cannot run (pd_refusals). */
 static bool pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, pd_lease_t *l, bool create)
 {
     if (dep->m == NULL) {
@@ -581,40 +632,14 @@ static bool pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, pd_lease_t *
     if (l->gseq >= dep->group_count) {
         return false;
     }
-    pd_job_t *job = kumo_calloc(1, sizeof(*job)); /* scratch: specs are large */
-    if (job == NULL) {
-        return false;
-    }
     bool ok = true;
-    bool failed = false;
     for (size_t i = 0; i < dep->m->n_workloads; i++) {
         const Kumo__ManifestWorkload *w = dep->m->workloads[i];
         /* w->count is within the lease's units (kumo_sdl_manifest_check at load). */
         for (uint32_t k = 0; strcmp(w->group, dep->groups[l->gseq]) == 0 && k < w->count; k++) {
-            memset(job, 0, sizeof(*job));
-            if (pd_instance_check(d, dep, l, w, k, job, create)) {
-                continue;
-            }
-            if (create && pd_start_allowed(d)) {
-                d->pass_starts++;
-                pd_job_run(d->runtime, job);
-                d->started += job->ok ? 1u : 0u;
-                d->runtime_errors += job->ok ? 0u : 1u;
-                failed = failed || !job->ok;
-                if (pd_job_image_missing(job)) {
-                    l->cannot_run = KUMO__REFUSE_REASON__REFUSE_REASON_IMAGE_MISSING;
-                    (void)snprintf(l->cannot_detail, sizeof(l->cannot_detail), "%s", job->detail);
-                }
-            } else if (create) {
-                d->pass_deferred++; /* the next pass goes on from here */
-            }
-            ok = ok && job->ok;
+            ok = pd_instance_work(d, dep, l, w, k, create) && ok;
         }
     }
-    if (failed) {
-        pd_network_forget(d, dep->network); /* in case it went away: made again next pass */
-    }
-    kumo_free(job);
     return ok;
 }
 
@@ -839,8 +864,8 @@ static int pd_dep_load(kumo_provider_daemon_t *d, pd_dep_t *dep, bool create, ku
     KUMO_GUARD(kumo_codec_hex_encode(kumo_bytes_make(version, sizeof(version)), dep->version_hex,
                                      sizeof(dep->version_hex)));
     KUMO_GUARD(pd_dep_groups(d, dep, version, err));
-    if (create && pd_network_ensure(d, dep, err) != 0) {
-        dep->gateway[0] = '\0'; /* no forwards, no host entries: retried next block */
+    if (create && !pd_network_ensure(d, dep)) {
+        dep->gateway[0] = '\0'; /* no starts, no forwards yet: the network is being made */
     }
     return 0;
 }
@@ -877,10 +902,6 @@ pd_dep_work(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, pd_pass
         }
     }
     if (pass->create && dep->m != NULL && dep->gateway[0] != '\0') {
-        if (d->started > 0) { /* the forwards name the new containers at once */
-            d->started = 0;
-            (void)pd_containers_load(d, &err);
-        }
         pd_dep_forwards(d, dep, pass);
     }
     if (dep->m != NULL) {
@@ -901,46 +922,82 @@ static bool pd_lease_wants(const kumo_provider_daemon_t *d, const kumo_runtime_c
     return false;
 }
 
-/* Removes the containers, volumes and networks no active lease wants; a closing lease whose
- * containers or volumes could not all be removed is not ok (not released yet). */
-static void pd_orphans_remove(kumo_provider_daemon_t *d, bool *ok)
+/* Queues a removal on the runtime worker unless a job for that target is there already. */
+static void
+pd_removal_queue(kumo_provider_daemon_t *d, pd_rtjob_kind_t kind, const char *key, const char *id)
+{
+    if (pd_rtwork_has(d, key)) {
+        return;
+    }
+    pd_rtjob_t *job = pd_rtjob_new(kind, key);
+    if (job == NULL) {
+        return;
+    }
+    (void)snprintf(job->id, sizeof(job->id), "%s", id);
+    job->pass = d->pass_number;
+    if (pd_rtwork_submit(d, job) != 0) {
+        pd_rtjob_free(job); /* the queue is full: next pass */
+    }
+}
+
+/* Whether a listed container belongs to the deployment whose network is name. */
+static bool pd_network_has_containers(const kumo_provider_daemon_t *d, const char *name)
+{
+    for (uint32_t i = 0; i < d->container_count; i++) {
+        char net[KUMO_RUNTIME_NAME_BYTES_MAX];
+        pd_names(d, d->containers[i].owner, d->containers[i].dseq, NULL, 0, net);
+        if (strcmp(net, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The networks no active lease uses and no container is left in: removals queued. */
+static void pd_networks_remove(kumo_provider_daemon_t *d)
 {
     kumo_err_ctx_t err = {0};
+    char(*nets)[KUMO_RUNTIME_NAME_BYTES_MAX] = kumo_calloc(PD_NET_MAX, sizeof(*nets));
+    uint32_t n = 0;
+    if (nets == NULL || kumo_runtime_network_list(d->runtime, "kumo.provider", d->addr, nets,
+                                                  PD_NET_MAX, &n, &err) != 0) {
+        kumo_free(nets);
+        return;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        bool used = false;
+        for (uint32_t i = 0; i < d->lease_count && !used; i++) {
+            char want[KUMO_RUNTIME_NAME_BYTES_MAX];
+            pd_names(d, d->leases[i].owner, d->leases[i].dseq, NULL, 0, want);
+            used = d->leases[i].active && strcmp(want, nets[k]) == 0;
+        }
+        if (!used && !pd_network_has_containers(d, nets[k])) {
+            pd_network_forget(d, nets[k]);
+            pd_removal_queue(d, PD_RTJOB_NET_REMOVE, nets[k], "");
+        }
+    }
+    kumo_free(nets);
+}
+
+/* Queues the removal of the containers and networks no active lease wants (the pass does
+ * not wait for them) and removes their volumes; a closing lease whose containers are still
+ * listed, or whose volumes could not all be removed, is not ok (not released yet). */
+static void pd_orphans_remove(kumo_provider_daemon_t *d, bool *ok)
+{
     for (uint32_t i = 0; i < d->container_count; i++) {
         const kumo_runtime_container_t *c = &d->containers[i];
         if (pd_lease_wants(d, c)) {
             continue;
         }
-        bool gone = kumo_runtime_container_remove(d->runtime, c->id, &err) == 0;
-        KUMO_LOG_INFO("provider", gone ? "container_removed" : "container_remove_failed", "name=%s",
-                      c->name);
-        for (uint32_t k = 0; k < d->lease_count && !gone; k++) {
+        for (uint32_t k = 0; k < d->lease_count; k++) {
             const pd_lease_t *l = &d->leases[k];
             ok[k] = ok[k] &&
                     !(l->dseq == c->dseq && l->gseq == c->gseq && strcmp(l->owner, c->owner) == 0);
         }
+        pd_removal_queue(d, PD_RTJOB_REMOVE, c->name[0] == '/' ? c->name + 1 : c->name, c->id);
     }
     pd_volumes_orphans_remove(d, ok);
-    char(*nets)[KUMO_RUNTIME_NAME_BYTES_MAX] = kumo_calloc(64, sizeof(*nets));
-    uint32_t n = 0;
-    if (nets != NULL &&
-        kumo_runtime_network_list(d->runtime, "kumo.provider", d->addr, nets, 64, &n, &err) == 0) {
-        for (uint32_t k = 0; k < n; k++) {
-            bool used = false;
-            for (uint32_t i = 0; i < d->lease_count && !used; i++) {
-                char want[KUMO_RUNTIME_NAME_BYTES_MAX];
-                pd_names(d, d->leases[i].owner, d->leases[i].dseq, NULL, 0, want);
-                used = d->leases[i].active && strcmp(want, nets[k]) == 0;
-            }
-            if (!used) {
-                pd_network_forget(d, nets[k]);
-            }
-            if (!used && kumo_runtime_network_remove(d->runtime, nets[k], &err) == 0) {
-                KUMO_LOG_INFO("provider", "network_removed", "name=%s", nets[k]);
-            }
-        }
-    }
-    kumo_free(nets);
+    pd_networks_remove(d);
 }
 
 /* ---- confirmations ---- */
@@ -1173,6 +1230,28 @@ static void pd_refusals(kumo_provider_daemon_t *d, const bool *ok)
     }
 }
 
+/* A job the runtime worker finished: a network's gateway is remembered, a failed start kept
+ * for the next creating round (and its network made again, in case it went away). */
+static void pd_rtjob_done(void *ctx, const pd_rtjob_t *job)
+{
+    kumo_provider_daemon_t *d = ctx;
+    if (job->kind == PD_RTJOB_NET_CREATE && job->rc == 0) {
+        pd_network_remember(d, job->key, job->gateway);
+        KUMO_LOG_INFO("provider", "network_created", "name=%s gateway=%s ms=%" PRIu64, job->key,
+                      job->gateway, job->elapsed_ms);
+    }
+    if (job->kind == PD_RTJOB_RUN && job->rc != 0) {
+        d->runtime_errors++;
+        pd_rtfail_t *f = &d->rtfails[d->rtfail_next++ % PD_RTFAIL_MAX];
+        (void)snprintf(f->name, sizeof(f->name), "%s", job->key);
+        f->rc = job->rc;
+        (void)snprintf(f->detail, sizeof(f->detail), "%s", job->detail);
+        if (!pd_start_image_missing(job->rc, job->detail)) {
+            pd_network_forget(d, job->mem.network);
+        }
+    }
+}
+
 /* Every deployment with an active lease of ours, once. */
 static void pd_pass_run(kumo_provider_daemon_t *d, pd_pass_t *pass)
 {
@@ -1209,7 +1288,8 @@ void pd_work(kumo_provider_daemon_t *d)
     if (!d->runtime_up) {
         return;
     }
-    d->started = 0;
+    d->pass_number++;
+    pd_rtwork_collect(d, pd_rtjob_done, d);
     for (uint32_t i = 0; i < d->sent_count; i++) {
         d->sent[i].height = d->sent[i].height == 0 ? d->height : d->sent[i].height;
     }
@@ -1229,16 +1309,18 @@ void pd_work(kumo_provider_daemon_t *d)
     d->pass_deferred = 0;
     for (int round = 0; round < 2; round++) {
         pass.create = round == 1;
-        d->pass_deadline_ms = pd_now_ms() + PD_PASS_CREATE_MS;
         pass.fwd_count = 0;
         pd_pass_run(d, &pass);
         if (!pass.create) {
-            pd_confirm(d, pass.ok); /* what already runs, before any slow container start */
+            pd_confirm(d, pass.ok); /* what already runs, before any peer is asked */
         }
     }
-    if (d->pass_deferred > 0) {
-        KUMO_LOG_INFO("provider", "starts_deferred", "started=%u left=%u", d->pass_starts,
-                      d->pass_deferred);
+    /* Starts queued by an earlier pass that this one no longer wants (the lease ended, the
+     * version changed) are dropped before they run. */
+    uint32_t dropped = pd_rtwork_cancel_stale(d, d->pass_number);
+    if (d->pass_deferred > 0 || dropped > 0) {
+        KUMO_LOG_INFO("provider", "starts_deferred", "queued=%u left=%u dropped=%u pending=%u",
+                      d->pass_starts, d->pass_deferred, dropped, pd_rtwork_pending(d));
     }
     if (d->leases_partial) {
         /* Containers of a lease we could not list are kept: removing them would lose it. */

@@ -1,0 +1,352 @@
+/*
+ * rtwork.c - the provider daemon's runtime worker: one thread with its own runtime connection
+ * that runs the container and network mutations the reconcile pass (work.c) decides, so the
+ * main thread never waits for a container start or removal (1-20 s each on a loaded machine)
+ * and keeps following the event stream, bidding and confirming.
+ *
+ * The queue is a table of at most PD_RTJOB_MAX jobs, one per target (container or network
+ * name): a target already queued, running or not collected yet gets no second job. The worker
+ * takes starts (and network creations, which starts wait for) before removals, oldest first,
+ * but after PD_RTJOB_REMOVE_EVERY starts in a row it takes the oldest removal, so removals
+ * are never starved. A finished job stays in its slot until the main thread collects it at
+ * the start of its next pass; a finished start or network creation wakes the main thread
+ * (pd_wake) once no other one is queued, so what became healthy is confirmed at once.
+ *
+ * One thread, not a pool: podman serializes container creation on this machine (measured,
+ * docs/design.md §10), so more threads only add contention. The worker touches no state of
+ * the main thread but the job table (under mu) and pd_wake.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log/log.h"
+#include "provider/daemon_int.h"
+
+static uint64_t rt_now_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+pd_rtjob_t *pd_rtjob_new(pd_rtjob_kind_t kind, const char *key)
+{
+    pd_rtjob_t *job = kumo_calloc(1, sizeof(*job));
+    if (job != NULL) {
+        job->kind = kind;
+        (void)snprintf(job->key, sizeof(job->key), "%s", key);
+    }
+    return job;
+}
+
+void pd_rtjob_free(pd_rtjob_t *job)
+{
+    if (job != NULL) {
+        kumo_free(job->mem.cmd_buf);
+        kumo_free(job);
+    }
+}
+
+static bool rt_job_is_start(const pd_rtjob_t *job)
+{
+    return job->kind == PD_RTJOB_RUN || job->kind == PD_RTJOB_NET_CREATE;
+}
+
+pd_rtjob_t *pd_rtwork_pick(pd_rtwork_t *w)
+{
+    pd_rtjob_t *start = NULL;
+    pd_rtjob_t *removal = NULL;
+    for (uint32_t i = 0; i < PD_RTJOB_MAX; i++) {
+        pd_rtjob_t *j = w->jobs[i];
+        if (j == NULL || j->state != PD_RTJOB_QUEUED) {
+            continue;
+        }
+        pd_rtjob_t **best = rt_job_is_start(j) ? &start : &removal;
+        if (*best == NULL || j->seq < (*best)->seq) {
+            *best = j;
+        }
+    }
+    if (removal != NULL && (start == NULL || w->starts_since_removal >= PD_RTJOB_REMOVE_EVERY)) {
+        w->starts_since_removal = 0;
+        return removal;
+    }
+    if (start != NULL) {
+        w->starts_since_removal++;
+    }
+    return start;
+}
+
+static void rt_run_container(kumo_runtime_t *rt, pd_rtjob_t *job, kumo_err_ctx_t *err)
+{
+    char id[KUMO_RUNTIME_ID_BYTES_MAX];
+    job->rc = job->old_id[0] != '\0' ? kumo_runtime_container_remove(rt, job->old_id, err) : 0;
+    job->rc = job->rc == 0 ? kumo_runtime_container_run(rt, &job->spec, id, err) : job->rc;
+    if (job->rc == 0) {
+        KUMO_LOG_INFO("provider", "container_started", "name=%s image=%s", job->mem.name,
+                      job->spec.image);
+    } else {
+        KUMO_LOG_WARN("provider", "container_failed", "name=%s code=%s detail=\"%s\"",
+                      job->mem.name, kumo_err_name(job->rc), err->detail);
+    }
+}
+
+static void rt_network_create(kumo_runtime_t *rt, pd_rtjob_t *job, kumo_err_ctx_t *err)
+{
+    const kumo_runtime_label_t labels[] = {{"kumo.managed", "1"},
+                                           {"kumo.provider", job->mem.provider},
+                                           {"kumo.owner", job->mem.owner},
+                                           {"kumo.dseq", job->mem.dseq}};
+    job->rc = kumo_runtime_network_create(rt, job->key, labels, 4, err);
+    job->rc =
+        job->rc == 0 ? kumo_runtime_network_gateway(rt, job->key, job->gateway, err) : job->rc;
+    if (job->rc != 0) {
+        KUMO_LOG_WARN("provider", "network_failed", "name=%s code=%s detail=\"%s\"", job->key,
+                      kumo_err_name(job->rc), err->detail);
+    }
+}
+
+/* Runs one job on the worker's connection (opened on first use, again after a failure). */
+static void rt_job_run(kumo_provider_daemon_t *d, pd_rtjob_t *job)
+{
+    pd_rtwork_t *w = &d->rtwork;
+    kumo_err_ctx_t err = {0};
+    uint64_t t0 = rt_now_ms();
+    job->rc = w->runtime == NULL ? kumo_runtime_open(d->cfg.runtime_socket, &w->runtime, &err) : 0;
+    if (job->rc == 0) {
+        switch (job->kind) {
+        case PD_RTJOB_RUN:
+            rt_run_container(w->runtime, job, &err);
+            break;
+        case PD_RTJOB_REMOVE:
+            job->rc = kumo_runtime_container_remove(w->runtime, job->id, &err);
+            KUMO_LOG_INFO("provider",
+                          job->rc == 0 ? "container_removed" : "container_remove_failed", "name=%s",
+                          job->key);
+            break;
+        case PD_RTJOB_NET_CREATE:
+            rt_network_create(w->runtime, job, &err);
+            break;
+        case PD_RTJOB_NET_REMOVE:
+            job->rc = kumo_runtime_network_remove(w->runtime, job->key, &err);
+            KUMO_LOG_INFO("provider", job->rc == 0 ? "network_removed" : "network_remove_failed",
+                          "name=%s", job->key);
+            break;
+        default:
+            KUMO_UNREACHABLE();
+        }
+    }
+    job->elapsed_ms = rt_now_ms() - t0;
+    (void)snprintf(job->detail, sizeof(job->detail), "%s", err.detail);
+}
+
+/* Whether a start or network creation still waits (under mu). */
+static bool rt_start_queued(const pd_rtwork_t *w)
+{
+    for (uint32_t i = 0; i < PD_RTJOB_MAX; i++) {
+        if (w->jobs[i] != NULL && w->jobs[i]->state == PD_RTJOB_QUEUED &&
+            rt_job_is_start(w->jobs[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void *rt_loop(void *arg)
+{
+    kumo_provider_daemon_t *d = arg;
+    pd_rtwork_t *w = &d->rtwork;
+    (void)pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        pd_rtjob_t *job = pd_rtwork_pick(w);
+        if (job == NULL) {
+            (void)pthread_cond_wait(&w->cv, &w->mu);
+            continue;
+        }
+        job->state = PD_RTJOB_RUNNING;
+        (void)pthread_mutex_unlock(&w->mu);
+        rt_job_run(d, job);
+        (void)pthread_mutex_lock(&w->mu);
+        job->state = PD_RTJOB_DONE;
+        w->done_count++;
+        bool wake = rt_job_is_start(job) && !rt_start_queued(w);
+        (void)pthread_mutex_unlock(&w->mu);
+        if (wake) {
+            pd_wake(d); /* confirm (or build on) what just came up */
+        }
+        (void)pthread_mutex_lock(&w->mu);
+    }
+    (void)pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+int pd_rtwork_init(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
+{
+    pd_rtwork_t *w = &d->rtwork;
+    KUMO_ASSERT(!w->started && !w->running);
+    KUMO_ENSURE(pthread_mutex_init(&w->mu, NULL) == 0, err, KUMO_ENOMEM, "runtime worker mutex");
+    if (pthread_cond_init(&w->cv, NULL) != 0) {
+        (void)pthread_mutex_destroy(&w->mu);
+        return kumo_err_set(err, KUMO_ENOMEM, "runtime worker condition");
+    }
+    w->started = true;
+    return 0;
+}
+
+int pd_rtwork_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
+{
+    pd_rtwork_t *w = &d->rtwork;
+    KUMO_GUARD(pd_rtwork_init(d, err));
+    if (pthread_create(&w->thread, NULL, rt_loop, d) != 0) {
+        pd_rtwork_stop(d);
+        return kumo_err_set(err, KUMO_ENOMEM, "runtime worker thread");
+    }
+    w->running = true;
+    return 0;
+}
+
+void pd_rtwork_stop(kumo_provider_daemon_t *d)
+{
+    pd_rtwork_t *w = &d->rtwork;
+    if (!w->started) {
+        return;
+    }
+    if (w->running) {
+        (void)pthread_mutex_lock(&w->mu);
+        w->stop = true;
+        (void)pthread_cond_signal(&w->cv);
+        (void)pthread_mutex_unlock(&w->mu);
+        (void)pthread_join(w->thread, NULL);
+        w->running = false;
+    }
+    for (uint32_t i = 0; i < PD_RTJOB_MAX; i++) {
+        pd_rtjob_free(w->jobs[i]);
+        w->jobs[i] = NULL;
+    }
+    kumo_runtime_close(w->runtime);
+    w->runtime = NULL;
+    (void)pthread_cond_destroy(&w->cv);
+    (void)pthread_mutex_destroy(&w->mu);
+    w->started = false;
+}
+
+/* The slot of key's job, or PD_RTJOB_MAX (under mu). */
+static uint32_t rt_find(const pd_rtwork_t *w, const char *key)
+{
+    for (uint32_t i = 0; i < PD_RTJOB_MAX; i++) {
+        if (w->jobs[i] != NULL && strcmp(w->jobs[i]->key, key) == 0) {
+            return i;
+        }
+    }
+    return PD_RTJOB_MAX;
+}
+
+/* A free slot, or PD_RTJOB_MAX (under mu). */
+static uint32_t rt_free_slot(const pd_rtwork_t *w)
+{
+    for (uint32_t i = 0; i < PD_RTJOB_MAX; i++) {
+        if (w->jobs[i] == NULL) {
+            return i;
+        }
+    }
+    return PD_RTJOB_MAX;
+}
+
+int pd_rtwork_submit(kumo_provider_daemon_t *d, pd_rtjob_t *job)
+{
+    pd_rtwork_t *w = &d->rtwork;
+    KUMO_ASSERT(w->started);
+    KUMO_ASSERT(job->kind >= PD_RTJOB_RUN && job->kind <= PD_RTJOB_NET_REMOVE);
+    (void)pthread_mutex_lock(&w->mu);
+    int rc = KUMO_ELIMIT;
+    uint32_t same = rt_find(w, job->key);
+    uint32_t k = same < PD_RTJOB_MAX ? PD_RTJOB_MAX : rt_free_slot(w);
+    if (same < PD_RTJOB_MAX) {
+        w->jobs[same]->pass = job->pass; /* still wanted */
+        rc = KUMO_EEXIST;
+    } else if (k < PD_RTJOB_MAX) {
+        job->state = PD_RTJOB_QUEUED;
+        job->seq = w->seq_next++;
+        w->jobs[k] = job;
+        (void)pthread_cond_signal(&w->cv);
+        rc = 0;
+    }
+    (void)pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+bool pd_rtwork_has(kumo_provider_daemon_t *d, const char *key)
+{
+    pd_rtwork_t *w = &d->rtwork;
+    (void)pthread_mutex_lock(&w->mu);
+    bool has = rt_find(w, key) < PD_RTJOB_MAX;
+    (void)pthread_mutex_unlock(&w->mu);
+    return has;
+}
+
+bool pd_rtwork_port_taken(kumo_provider_daemon_t *d, uint32_t port)
+{
+    pd_rtwork_t *w = &d->rtwork;
+    bool taken = false;
+    (void)pthread_mutex_lock(&w->mu);
+    for (uint32_t i = 0; i < PD_RTJOB_MAX && !taken; i++) {
+        const pd_rtjob_t *j = w->jobs[i];
+        if (j == NULL || j->kind != PD_RTJOB_RUN || j->state == PD_RTJOB_DONE) {
+            continue;
+        }
+        for (uint32_t p = 0; p < j->spec.port_count && !taken; p++) {
+            taken = j->spec.ports[p].host_port == port;
+        }
+    }
+    (void)pthread_mutex_unlock(&w->mu);
+    return taken;
+}
+
+uint32_t pd_rtwork_cancel_stale(kumo_provider_daemon_t *d, uint64_t before)
+{
+    pd_rtwork_t *w = &d->rtwork;
+    uint32_t n = 0;
+    (void)pthread_mutex_lock(&w->mu);
+    for (uint32_t i = 0; i < PD_RTJOB_MAX; i++) {
+        pd_rtjob_t *j = w->jobs[i];
+        if (j != NULL && j->kind == PD_RTJOB_RUN && j->state == PD_RTJOB_QUEUED &&
+            j->pass < before) {
+            pd_rtjob_free(j);
+            w->jobs[i] = NULL;
+            n++;
+        }
+    }
+    (void)pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+void pd_rtwork_collect(kumo_provider_daemon_t *d, pd_rtjob_cb done, void *ctx)
+{
+    pd_rtwork_t *w = &d->rtwork;
+    for (uint32_t i = 0; i < PD_RTJOB_MAX; i++) {
+        (void)pthread_mutex_lock(&w->mu);
+        pd_rtjob_t *j = w->jobs[i];
+        bool finished = j != NULL && j->state == PD_RTJOB_DONE;
+        if (finished) {
+            w->jobs[i] = NULL;
+        }
+        (void)pthread_mutex_unlock(&w->mu);
+        if (finished) {
+            done(ctx, j); /* the worker no longer sees it */
+            pd_rtjob_free(j);
+        }
+    }
+}
+
+uint32_t pd_rtwork_pending(kumo_provider_daemon_t *d)
+{
+    pd_rtwork_t *w = &d->rtwork;
+    uint32_t n = 0;
+    (void)pthread_mutex_lock(&w->mu);
+    for (uint32_t i = 0; i < PD_RTJOB_MAX; i++) {
+        n += w->jobs[i] != NULL && w->jobs[i]->state != PD_RTJOB_DONE ? 1u : 0u;
+    }
+    (void)pthread_mutex_unlock(&w->mu);
+    return n;
+}
