@@ -323,14 +323,71 @@ typedef struct pd_batch {
     bool runtime_ok; /* the runtime answered when this scan began */
 } pd_batch_t;
 
-/* Sends the batch; on success its holds count against capacity and budget. */
+/* The deployment's entry in the bid queue, or NULL. */
+static pd_bidq_t *pd_bidq_find(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq)
+{
+    for (uint32_t i = 0; i < d->bidq_count; i++) {
+        if (d->bidq[i].dseq == dseq && strcmp(d->bidq[i].owner, owner) == 0) {
+            return &d->bidq[i];
+        }
+    }
+    return NULL;
+}
+
+/* Queues a bid on the open orders of deployment owner/dseq: at once for a new order, after
+ * a backoff (1, 2, 4 ... PD_BIDQ_BACKOFF_MAX blocks) when its bid tx was refused. A full
+ * queue falls back to a full rescan. */
+static void pd_bidq_add(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, bool refused)
+{
+    pd_bidq_t *q = pd_bidq_find(d, owner, dseq);
+    if (q == NULL && d->bidq_count == PD_BIDQ_MAX) {
+        d->missed = true;
+        d->rescan_due = true;
+        return;
+    }
+    if (q == NULL) {
+        q = &d->bidq[d->bidq_count++];
+        memset(q, 0, sizeof(*q));
+        (void)snprintf(q->owner, sizeof(q->owner), "%s", owner);
+        q->dseq = dseq;
+        q->due_height = d->height;
+    }
+    if (refused) {
+        q->pending = false;
+        q->failures += q->failures < 16u ? 1u : 0u;
+        uint64_t backoff = 1ull << (q->failures - 1u < 5u ? q->failures - 1u : 5u);
+        q->due_height = d->height + (backoff < PD_BIDQ_BACKOFF_MAX ? backoff : PD_BIDQ_BACKOFF_MAX);
+    }
+    KUMO_ASSERT(d->bidq_count <= PD_BIDQ_MAX);
+}
+
+/* The bids of an order whose tx was refused go back to the queue (by its deployment). */
+static void pd_bid_refused(kumo_provider_daemon_t *d, const char *order)
+{
+    char owner[KUMO_ADDRESS_TEXT_BYTES];
+    const char *slash = strchr(order, '/');
+    size_t n = slash != NULL ? (size_t)(slash - order) : 0;
+    if (n == 0 || n >= sizeof(owner)) {
+        return;
+    }
+    memcpy(owner, order, n);
+    owner[n] = '\0';
+    pd_bidq_add(d, owner, strtoull(slash + 1, NULL, 10), true);
+    d->bids_refused++;
+}
+
+/* Sends the batch; on success its holds count against capacity and budget. A refused tx
+ * (any reason: a full mempool, the account's future-sequence limit, an order that closed)
+ * holds every other bid tx until the next block and queues its orders' deployments again. */
 static void pd_batch_flush(kumo_provider_daemon_t *d, pd_batch_t *b)
 {
     if (b->count == 0) {
         return;
     }
     kumo_err_ctx_t err = {0};
-    int rc = pd_tx_send(d, b->ptrs, b->count, &err);
+    int rc = d->height < d->bid_held_until
+                 ? kumo_err_set(&err, KUMO_ELIMIT, "held: a bid tx was refused at this height")
+                 : pd_tx_send(d, b->ptrs, b->count, &err);
     for (uint32_t i = 0; i < b->count; i++) {
         if (rc == 0 && d->hold_count < PD_HOLD_MAX) {
             d->holds[d->hold_count++] = b->holds[i];
@@ -339,11 +396,15 @@ static void pd_batch_flush(kumo_provider_daemon_t *d, pd_batch_t *b)
                 "provider", "bid_sent", "order=%s price_per_block=%" PRIu64 " collateral=%" PRIu64,
                 b->holds[i].order, b->holds[i].bid.price_total, b->holds[i].bid.collateral);
         }
+        if (rc < 0) {
+            pd_bid_refused(d, b->holds[i].order);
+        }
         kumo_codec_free(b->orders[i]);
     }
     if (rc < 0) {
-        KUMO_LOG_WARN("provider", "bids_failed", "count=%u code=%s detail=\"%s\"", b->count,
-                      kumo_err_name(rc), err.detail);
+        d->bid_held_until = d->height + 1u;
+        KUMO_LOG_WARN("provider", "bids_failed", "count=%u code=%s detail=\"%s\" (retried)",
+                      b->count, kumo_err_name(rc), err.detail);
     }
     b->count = 0;
 }
@@ -472,33 +533,71 @@ static void pd_scan_page(void *ctx)
     pd_batch_flush(sc->d, &sc->b);
 }
 
-static void pd_orders_scan(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq)
+static pd_scan_t *pd_scan_new(kumo_provider_daemon_t *d)
 {
     pd_scan_t *sc = kumo_calloc(1, sizeof(*sc));
+    if (sc != NULL) {
+        sc->d = d;
+        sc->b.runtime_ok = d->runtime != NULL && kumo_runtime_ping(d->runtime, NULL) == 0;
+        pd_runtime_seen(d, sc->b.runtime_ok);
+    }
+    return sc;
+}
+
+/* Bids on every open order, page by page (the bids of each page go out as one tx). */
+static void pd_orders_scan(kumo_provider_daemon_t *d)
+{
+    pd_scan_t *sc = pd_scan_new(d);
     if (sc == NULL) {
         return;
     }
-    sc->d = d;
-    sc->b.runtime_ok = d->runtime != NULL && kumo_runtime_ping(d->runtime, NULL) == 0;
-    pd_runtime_seen(d, sc->b.runtime_ok);
-    if (owner == NULL) {
-        d->missed = false; /* this scan sees every open order: it sets it again if need be */
-        d->rescan_height = d->height;
-    }
-    char query[256];
-    if (owner != NULL) {
-        (void)snprintf(query, sizeof(query), "/orders?owner=%s&dseq=%" PRIu64 "&state=ORDER_OPEN",
-                       owner, dseq);
-    } else {
-        (void)snprintf(query, sizeof(query), "/orders?state=ORDER_OPEN");
-    }
+    d->missed = false; /* this scan sees every open order: it sets it again if need be */
+    d->rescan_height = d->height;
     kumo_err_ctx_t err = {0};
-    if (pd_list_each(d->curl, d->cfg.node_url, query, 1000u, pd_scan_item, pd_scan_page, sc, &err) <
-        0) {
+    if (pd_list_each(d->curl, d->cfg.node_url, "/orders?state=ORDER_OPEN", 1000u, pd_scan_item,
+                     pd_scan_page, sc, &err) < 0) {
         KUMO_LOG_WARN("provider", "orders_unreadable", "detail=\"%s\"", err.detail);
     }
     pd_batch_flush(d, &sc->b);
     kumo_free(sc);
+}
+
+/* Bids on the open orders of every queued deployment that is due, together: PD_BATCH_MAX
+ * bids per tx, one tx after the other (each accepted by the node before the next is sent).
+ * A deployment whose tx was refused stays queued with its backoff; the others leave the
+ * queue (an order that closed meanwhile is simply no longer listed). */
+static void pd_bidq_run(kumo_provider_daemon_t *d)
+{
+    uint32_t due = 0;
+    for (uint32_t i = 0; i < d->bidq_count; i++) {
+        pd_bidq_t *q = &d->bidq[i];
+        q->pending = q->due_height <= d->height && d->height >= d->bid_held_until;
+        due += q->pending ? 1u : 0u;
+    }
+    pd_scan_t *sc = due > 0 ? pd_scan_new(d) : NULL;
+    if (sc == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i < d->bidq_count; i++) {
+        char query[256];
+        kumo_err_ctx_t err = {0};
+        (void)snprintf(query, sizeof(query), "/orders?owner=%s&dseq=%" PRIu64 "&state=ORDER_OPEN",
+                       d->bidq[i].owner, d->bidq[i].dseq);
+        if (d->bidq[i].pending &&
+            pd_list_each(d->curl, d->cfg.node_url, query, 10u, pd_scan_item, NULL, sc, &err) < 0) {
+            KUMO_LOG_WARN("provider", "orders_unreadable", "detail=\"%s\"", err.detail);
+            pd_bidq_add(d, d->bidq[i].owner, d->bidq[i].dseq, true);
+        }
+    }
+    pd_batch_flush(d, &sc->b);
+    kumo_free(sc);
+    for (uint32_t i = 0; i < d->bidq_count;) {
+        if (d->bidq[i].pending) {
+            d->bidq[i] = d->bidq[--d->bidq_count]; /* bid on, or nothing left to bid on */
+            continue;
+        }
+        i++;
+    }
 }
 
 /* ---- the event stream ---- */
@@ -531,7 +630,8 @@ static void pd_event(kumo_provider_daemon_t *d, const char *type, const json_t *
         char owner[KUMO_ADDRESS_TEXT_BYTES];
         pd_id_prefix(id, 1, owner, sizeof(owner));
         const char *dseq = strchr(id, '/');
-        pd_orders_scan(d, owner, dseq != NULL ? strtoull(dseq + 1, NULL, 10) : 0);
+        /* Bid after this chunk of the stream: the orders of a burst go out together. */
+        pd_bidq_add(d, owner, dseq != NULL ? strtoull(dseq + 1, NULL, 10) : 0, false);
     } else if (mine && strcmp(type, "lease.created") == 0) {
         pd_hold_t *h = pd_hold_find(d, order);
         if (h != NULL) {
@@ -614,6 +714,7 @@ static CURLcode pd_stream_loop(kumo_provider_daemon_t *d, CURLM *m)
         if (curl_multi_perform(m, &running) != CURLM_OK) {
             return CURLE_FAILED_INIT;
         }
+        pd_bidq_run(d); /* new orders, and refused bids whose backoff is over */
         if (atomic_load(&d->kick) != 0 || d->work_due) {
             d->work_due = false;
             pd_work_timed(d); /* a new block, or a manifest or links came in between blocks */
@@ -622,7 +723,7 @@ static CURLcode pd_stream_loop(kumo_provider_daemon_t *d, CURLM *m)
             (d->rescan_height == 0 || d->height >= d->rescan_height + PD_RESCAN_EVERY)) {
             d->rescan_due = false;
             KUMO_LOG_INFO("provider", "orders_rescan", "height=%" PRIu64, d->height);
-            pd_orders_scan(d, NULL, 0);
+            pd_orders_scan(d);
         }
         if (running > 0 && !*d->stop) {
             (void)curl_multi_poll(m, NULL, 0, 1000, NULL);
@@ -777,9 +878,9 @@ void kumo_provider_daemon_run(kumo_provider_daemon_t *d, volatile int *stop)
     d->stop = stop;
     KUMO_LOG_INFO("provider", "started", "address=%s region=%s node=%s height=%" PRIu64, d->addr,
                   d->cfg.region, d->cfg.node_url, d->height);
-    pd_work_timed(d);           /* what runs here (a restart keeps it running) */
-    pd_holds_rebuild(d);        /* what our bids and leases hold */
-    pd_orders_scan(d, NULL, 0); /* what was open before we started */
+    pd_work_timed(d);    /* what runs here (a restart keeps it running) */
+    pd_holds_rebuild(d); /* what our bids and leases hold */
+    pd_orders_scan(d);   /* what was open before we started */
     while (!*stop) {
         pd_stream(d);
         for (int i = 0; i < 10 && !*stop; i++) {

@@ -121,6 +121,20 @@ typedef struct pd_refused {
 typedef struct pd_api pd_api_t;
 typedef struct pd_status pd_status_t;
 
+/* Deployments whose open orders are to be bid on: a new order's deployment (due at once) or
+ * one whose bid tx the node refused (due after a backoff). More go to a full rescan. */
+#define PD_BIDQ_MAX 256u
+/* Blocks between two tries of the same deployment's bids at most (1, 2, 4, ... this). */
+#define PD_BIDQ_BACKOFF_MAX 32u
+
+typedef struct pd_bidq {
+    char owner[KUMO_ADDRESS_TEXT_BYTES];
+    uint64_t dseq;
+    uint64_t due_height;
+    uint32_t failures; /* bid txs of it refused in a row */
+    bool pending;      /* being bid on now: dropped unless its bid is refused again */
+} pd_bidq_t;
+
 /* ---- the runtime worker (rtwork.c) ---- */
 
 /* Jobs queued or in flight on the runtime worker at once; more wait for a later pass. */
@@ -229,10 +243,14 @@ struct kumo_provider_daemon {
     kumo_buf_t ev_data;
     volatile int *stop;
     uint64_t bids_sent;
-    bool runtime_up;        /* the runtime answered at the last pass or scan */
-    bool missed;            /* an order was passed over for a reason that may pass */
-    bool rescan_due;        /* bid on the open orders again (runtime back, a hold freed) */
-    uint64_t rescan_height; /* height of the last full scan of open orders */
+    bool runtime_up; /* the runtime answered at the last pass or scan */
+    bool missed;     /* an order was passed over for a reason that may pass */
+    bool rescan_due; /* bid on the open orders again (runtime back, a hold freed) */
+    pd_bidq_t bidq[PD_BIDQ_MAX];
+    uint32_t bidq_count;
+    uint64_t bid_held_until; /* a bid tx was refused: no other is sent below this height */
+    uint64_t bids_refused;   /* bids whose tx the node refused (retried) */
+    uint64_t rescan_height;  /* height of the last full scan of open orders */
     /* work.c */
     pd_lease_t leases[PD_LEASE_MAX];
     uint32_t lease_count;
