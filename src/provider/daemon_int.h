@@ -37,7 +37,7 @@
 #define PD_HOME_BYTES    1000u /* leaves room for the file names under it */
 #define PD_LEASE_MAX     KUMO_PROVIDER_LEASE_COUNT_MAX
 #define PD_SENT_MAX      1024u
-#define PD_NET_MAX       256u
+#define PD_NET_MAX       PD_LEASE_MAX /* one network per deployment, one lease at least each */
 #define PD_IP_CACHE      64u
 #define PD_ANSWER_MAX    (8u * 1024u * 1024u)
 #define PD_CONTAINER_MAX KUMO_RUNTIME_LIST_COUNT_MAX
