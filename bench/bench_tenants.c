@@ -64,6 +64,7 @@
 #define BT_DSEQ_HUGE        1u
 #define BT_DSEQ_LINKS       2u
 #define BT_DSEQ_FLOOD       3u
+#define BT_RAW_COUNT        4u /* containers and networks of the raw runtime measurement */
 
 _Static_assert(BT_LEASES_MAX + 4u <= KUMO_RUNTIME_LIST_COUNT_MAX, "one runtime list sees all");
 
@@ -116,7 +117,78 @@ typedef struct bt {
     bt_window_t windows[2];
 } bt_t;
 
+/* What the runtime costs here, one call after the other as the daemon's worker makes them
+ * (ms per call): the baseline the start times of the run are read against. */
+typedef struct bt_raw {
+    uint64_t network_create_ms;
+    uint64_t container_run_ms;
+    uint64_t container_remove_ms;
+    uint64_t network_remove_ms;
+} bt_raw_t;
+
 static bt_t g;
+
+static uint64_t bt_ms_since(uint64_t t0)
+{
+    return (bench_now_ns() - t0) / 1000000u;
+}
+
+/* BT_RAW_COUNT networks and containers (one busybox `sleep` each, labelled as the provider's
+ * so the cleanup takes them if this dies) made and removed through the runtime client. */
+static void bt_raw_measure(bt_raw_t *raw)
+{
+    const kumo_runtime_label_t labels[] = {{"kumo.managed", "1"},
+                                           {"kumo.provider", g.provider_addr}};
+    static const char *const cmd[] = {"sleep", "1000000", NULL};
+    char names[BT_RAW_COUNT][64];
+    kumo_err_ctx_t err = {0};
+    uint64_t t0 = bench_now_ns();
+    for (uint32_t i = 0; i < BT_RAW_COUNT; i++) {
+        snprintf(names[i], sizeof(names[i]), "kumo-bench-raw-%u", i);
+        char gw[64];
+        if (kumo_runtime_network_create(g.rt, names[i], labels, 2, &err) != 0 ||
+            kumo_runtime_network_gateway(g.rt, names[i], gw, &err) != 0) {
+            bench_die("raw network create", KUMO_EIO, &err);
+        }
+    }
+    raw->network_create_ms = bt_ms_since(t0) / BT_RAW_COUNT;
+    t0 = bench_now_ns();
+    for (uint32_t i = 0; i < BT_RAW_COUNT; i++) {
+        kumo_runtime_container_spec_t spec = {.name = names[i],
+                                              .image = BT_IMAGE,
+                                              .cmd = cmd,
+                                              .network = names[i],
+                                              .millicpu = BT_CPU_MILLI,
+                                              .memory_bytes = BT_UNIT_BYTES,
+                                              .storage_bytes = BT_UNIT_BYTES,
+                                              .label_count = 2};
+        memcpy(spec.labels, labels, sizeof(labels));
+        char id[KUMO_RUNTIME_ID_BYTES_MAX];
+        if (kumo_runtime_container_run(g.rt, &spec, id, &err) != 0) {
+            bench_die("raw container run", KUMO_EIO, &err);
+        }
+    }
+    raw->container_run_ms = bt_ms_since(t0) / BT_RAW_COUNT;
+    t0 = bench_now_ns();
+    for (uint32_t i = 0; i < BT_RAW_COUNT; i++) {
+        if (kumo_runtime_container_remove(g.rt, names[i], &err) != 0) {
+            bench_die("raw container remove", KUMO_EIO, &err);
+        }
+    }
+    raw->container_remove_ms = bt_ms_since(t0) / BT_RAW_COUNT;
+    t0 = bench_now_ns();
+    for (uint32_t i = 0; i < BT_RAW_COUNT; i++) {
+        if (kumo_runtime_network_remove(g.rt, names[i], &err) != 0) {
+            bench_die("raw network remove", KUMO_EIO, &err);
+        }
+    }
+    raw->network_remove_ms = bt_ms_since(t0) / BT_RAW_COUNT;
+    fprintf(stderr,
+            "bench_tenants: raw runtime: network %" PRIu64 " ms, container %" PRIu64
+            " ms, remove %" PRIu64 " + %" PRIu64 " ms\n",
+            raw->network_create_ms, raw->container_run_ms, raw->container_remove_ms,
+            raw->network_remove_ms);
+}
 
 /* ---- processes: podman, the provider daemon ---- */
 
@@ -971,6 +1043,8 @@ int main(int argc, char **argv)
     g.min_fee = bsn_u64(p, "min_fee");
     json_decref(p);
     bt_provider_add();
+    bt_raw_t raw = {0};
+    bt_raw_measure(&raw);
     for (uint32_t t = 0; t < g.tenant_count; t++) {
         bt_tenant_init(&g.tenants[t], BT_HONEST_FAMILY, t);
     }
@@ -1011,6 +1085,14 @@ int main(int argc, char **argv)
     bench_result("tenants_leases_stale_while_starting", start_stale, "leases");
     bench_result("tenants_container_start_per_min", bench_rate(g.lease_count * 60u, run_ns),
                  "1/min");
+    bench_result("tenants_lease_start_ms_each", run_ns / 1000000u / g.lease_count, "ms");
+    bench_result("raw_network_create_ms", raw.network_create_ms, "ms");
+    bench_result("raw_container_run_ms", raw.container_run_ms, "ms");
+    bench_result("raw_container_remove_ms", raw.container_remove_ms, "ms");
+    bench_result("raw_network_remove_ms", raw.network_remove_ms, "ms");
+    /* What starting 1,000 one-container deployments would take at the raw rate. */
+    bench_result("raw_projected_1000_leases_start_s",
+                 (raw.network_create_ms + raw.container_run_ms) * 1000u / 1000u, "s");
     bt_window_print("clean", &g.windows[0]);
     bt_window_print("hostile", &g.windows[1]);
     bench_result("hostile_huge_manifest_accepted", hostile_counts[0], "requests");
