@@ -146,10 +146,11 @@ typedef struct pd_bidq {
 #define PD_RTFAIL_MAX 64u
 
 typedef enum pd_rtjob_kind {
-    PD_RTJOB_RUN = 1,        /* (replace and) create + start a container */
-    PD_RTJOB_REMOVE = 2,     /* stop + remove a container */
-    PD_RTJOB_NET_CREATE = 3, /* create a deployment network and read its gateway */
-    PD_RTJOB_NET_REMOVE = 4, /* remove a network */
+    PD_RTJOB_RUN = 1,           /* (replace and) create + start a container */
+    PD_RTJOB_REMOVE = 2,        /* stop + remove a container */
+    PD_RTJOB_NET_CREATE = 3,    /* create a deployment network and read its gateway */
+    PD_RTJOB_NET_REMOVE = 4,    /* remove a network */
+    PD_RTJOB_VOLUME_REMOVE = 5, /* remove a volume and its image */
 } pd_rtjob_kind_t;
 
 typedef enum pd_rtjob_state {
@@ -407,6 +408,13 @@ void pd_rtjob_free(pd_rtjob_t *job);
  * KUMO_EEXIST: a job for its key is queued, running or not collected yet (that one's pass
  * mark is renewed); KUMO_ELIMIT: the queue is full. On failure the caller still owns job. */
 KUMO_MUST_USE int pd_rtwork_submit(kumo_provider_daemon_t *d, pd_rtjob_t *job);
+/* Queues a removal (PD_RTJOB_REMOVE of container id, PD_RTJOB_NET_REMOVE,
+ * PD_RTJOB_VOLUME_REMOVE) of key unless a job for key is there already; a full queue leaves it
+ * for a later pass (main thread). */
+void pd_rtwork_remove(kumo_provider_daemon_t *d,
+                      pd_rtjob_kind_t kind,
+                      const char *key,
+                      const char *id);
 /* Whether a job for key is queued, running or done and not collected (main thread). */
 bool pd_rtwork_has(kumo_provider_daemon_t *d, const char *key);
 /* Whether a queued or running start publishes host port (main thread). */
@@ -475,9 +483,10 @@ void pd_volumes_spec(const kumo_provider_daemon_t *d,
                      kumo_runtime_container_spec_t *spec);
 /* Makes home/volumes (the images of persistent volumes) and sets d->volume_dir. */
 KUMO_MUST_USE int pd_volumes_init(kumo_provider_daemon_t *d, kumo_err_ctx_t *err);
-/* Removes the volumes of this provider whose lease (owner, dseq, gseq, oseq) is not active;
- * a closing lease whose volumes could not all be removed is not ok (not released yet).
- * Containers go first (pd_orphans_remove): a volume in use is not removed. */
+/* Queues on the runtime worker the removal of the volumes of this provider whose lease
+ * (owner, dseq, gseq, oseq) is not active; a closing lease with a volume still listed is not
+ * ok (not released yet). Containers are queued first (pd_orphans_remove): a volume in use is
+ * not removed, and is tried again at a later pass. */
 void pd_volumes_orphans_remove(kumo_provider_daemon_t *d, bool *ok);
 
 /* ---- status.c ---- */

@@ -4,9 +4,9 @@
  * main thread never waits for a container start or removal (1-20 s each on a loaded machine)
  * and keeps following the event stream, bidding and confirming.
  *
- * The queue is a table of at most PD_RTJOB_MAX jobs, one per target (container or network
- * name): a target already queued, running or not collected yet gets no second job. The worker
- * takes starts (and network creations, which starts wait for) before removals, oldest first,
+ * The queue is a table of at most PD_RTJOB_MAX jobs, one per target (container, network or
+ * volume name): a target already queued, running or not collected yet gets no second job. The
+ * worker takes starts (and network creations, which starts wait for) before removals, oldest first,
  * but after PD_RTJOB_REMOVE_EVERY starts in a row it takes the oldest removal, so removals
  * are never starved. A finished job stays in its slot until the main thread collects it at
  * the start of its next pass; a finished start or network creation wakes the main thread
@@ -107,6 +107,18 @@ static void rt_network_create(kumo_runtime_t *rt, pd_rtjob_t *job, kumo_err_ctx_
     }
 }
 
+/* d->volume_dir is set before the worker starts and never changes. */
+static void rt_volume_remove(kumo_provider_daemon_t *d,
+                             kumo_runtime_t *rt,
+                             pd_rtjob_t *job,
+                             kumo_err_ctx_t *err)
+{
+    const char *dir = d->volume_dir[0] != '\0' ? d->volume_dir : NULL;
+    job->rc = kumo_runtime_volume_remove(rt, dir, job->key, err);
+    KUMO_LOG_INFO("provider", job->rc == 0 ? "volume_removed" : "volume_remove_failed",
+                  "name=%s detail=\"%s\"", job->key, job->rc == 0 ? "" : err->detail);
+}
+
 /* Runs one job on the worker's connection (opened on first use, again after a failure). */
 static void rt_job_run(kumo_provider_daemon_t *d, pd_rtjob_t *job)
 {
@@ -132,6 +144,9 @@ static void rt_job_run(kumo_provider_daemon_t *d, pd_rtjob_t *job)
             job->rc = kumo_runtime_network_remove(w->runtime, job->key, &err);
             KUMO_LOG_INFO("provider", job->rc == 0 ? "network_removed" : "network_remove_failed",
                           "name=%s", job->key);
+            break;
+        case PD_RTJOB_VOLUME_REMOVE:
+            rt_volume_remove(d, w->runtime, job, &err);
             break;
         default:
             KUMO_UNREACHABLE();
@@ -257,7 +272,7 @@ int pd_rtwork_submit(kumo_provider_daemon_t *d, pd_rtjob_t *job)
 {
     pd_rtwork_t *w = &d->rtwork;
     KUMO_ASSERT(w->started);
-    KUMO_ASSERT(job->kind >= PD_RTJOB_RUN && job->kind <= PD_RTJOB_NET_REMOVE);
+    KUMO_ASSERT(job->kind >= PD_RTJOB_RUN && job->kind <= PD_RTJOB_VOLUME_REMOVE);
     (void)pthread_mutex_lock(&w->mu);
     int rc = KUMO_ELIMIT;
     uint32_t same = rt_find(w, job->key);
@@ -274,6 +289,27 @@ int pd_rtwork_submit(kumo_provider_daemon_t *d, pd_rtjob_t *job)
     }
     (void)pthread_mutex_unlock(&w->mu);
     return rc;
+}
+
+void pd_rtwork_remove(kumo_provider_daemon_t *d,
+                      pd_rtjob_kind_t kind,
+                      const char *key,
+                      const char *id)
+{
+    KUMO_ASSERT(kind == PD_RTJOB_REMOVE || kind == PD_RTJOB_NET_REMOVE ||
+                kind == PD_RTJOB_VOLUME_REMOVE);
+    if (pd_rtwork_has(d, key)) {
+        return;
+    }
+    pd_rtjob_t *job = pd_rtjob_new(kind, key);
+    if (job == NULL) {
+        return;
+    }
+    (void)snprintf(job->id, sizeof(job->id), "%s", id);
+    job->pass = d->pass_number;
+    if (pd_rtwork_submit(d, job) != 0) {
+        pd_rtjob_free(job); /* the queue is full: next pass */
+    }
 }
 
 bool pd_rtwork_has(kumo_provider_daemon_t *d, const char *key)

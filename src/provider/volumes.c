@@ -121,11 +121,10 @@ void pd_volumes_orphans_remove(kumo_provider_daemon_t *d, bool *ok)
         if (pd_volume_wanted(d, v)) {
             continue;
         }
-        bool gone = kumo_runtime_volume_remove(d->runtime, d->volume_dir, v->name, &err) == 0;
-        KUMO_LOG_INFO("provider", gone ? "volume_removed" : "volume_remove_failed",
-                      "name=%s dseq=%" PRIu64 " detail=\"%s\"", v->name, v->dseq,
-                      gone ? "" : err.detail);
-        for (uint32_t k = 0; k < d->lease_count && !gone; k++) {
+        /* Removed by the runtime worker (after the containers queued before it); the lease
+         * is released once the volume is no longer listed. */
+        pd_rtwork_remove(d, PD_RTJOB_VOLUME_REMOVE, v->name, "");
+        for (uint32_t k = 0; k < d->lease_count; k++) {
             const pd_lease_t *l = &d->leases[k];
             ok[k] = ok[k] &&
                     !(l->dseq == v->dseq && l->gseq == v->gseq && strcmp(l->owner, v->owner) == 0);

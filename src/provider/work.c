@@ -922,24 +922,6 @@ static bool pd_lease_wants(const kumo_provider_daemon_t *d, const kumo_runtime_c
     return false;
 }
 
-/* Queues a removal on the runtime worker unless a job for that target is there already. */
-static void
-pd_removal_queue(kumo_provider_daemon_t *d, pd_rtjob_kind_t kind, const char *key, const char *id)
-{
-    if (pd_rtwork_has(d, key)) {
-        return;
-    }
-    pd_rtjob_t *job = pd_rtjob_new(kind, key);
-    if (job == NULL) {
-        return;
-    }
-    (void)snprintf(job->id, sizeof(job->id), "%s", id);
-    job->pass = d->pass_number;
-    if (pd_rtwork_submit(d, job) != 0) {
-        pd_rtjob_free(job); /* the queue is full: next pass */
-    }
-}
-
 /* Whether a listed container belongs to the deployment whose network is name. */
 static bool pd_network_has_containers(const kumo_provider_daemon_t *d, const char *name)
 {
@@ -973,15 +955,15 @@ static void pd_networks_remove(kumo_provider_daemon_t *d)
         }
         if (!used && !pd_network_has_containers(d, nets[k])) {
             pd_network_forget(d, nets[k]);
-            pd_removal_queue(d, PD_RTJOB_NET_REMOVE, nets[k], "");
+            pd_rtwork_remove(d, PD_RTJOB_NET_REMOVE, nets[k], "");
         }
     }
     kumo_free(nets);
 }
 
-/* Queues the removal of the containers and networks no active lease wants (the pass does
- * not wait for them) and removes their volumes; a closing lease whose containers are still
- * listed, or whose volumes could not all be removed, is not ok (not released yet). */
+/* Queues the removal of the containers, volumes and networks no active lease wants (the
+ * pass does not wait for them); a closing lease whose containers or volumes are still listed
+ * is not ok (not released yet). */
 static void pd_orphans_remove(kumo_provider_daemon_t *d, bool *ok)
 {
     for (uint32_t i = 0; i < d->container_count; i++) {
@@ -994,7 +976,7 @@ static void pd_orphans_remove(kumo_provider_daemon_t *d, bool *ok)
             ok[k] = ok[k] &&
                     !(l->dseq == c->dseq && l->gseq == c->gseq && strcmp(l->owner, c->owner) == 0);
         }
-        pd_removal_queue(d, PD_RTJOB_REMOVE, c->name[0] == '/' ? c->name + 1 : c->name, c->id);
+        pd_rtwork_remove(d, PD_RTJOB_REMOVE, c->name[0] == '/' ? c->name + 1 : c->name, c->id);
     }
     pd_volumes_orphans_remove(d, ok);
     pd_networks_remove(d);
