@@ -1,7 +1,8 @@
 /*
  * fuzz_codec_state.c - libFuzzer target for kumo_codec_unpack of state objects. The first byte
  * selects the descriptor (Account, Provider, Deployment, Group, Order, Fulfillment, Lease,
- * Params, Validator, Global, Event, TxResult, Genesis); the rest is decoded. Accepted input must
+ * Params, Validator, Global, Event, TxResult, Genesis, BankTotals and the staking objects); the
+ * rest is decoded. Accepted input must
  * pack to exactly the input bytes, and render to JSON and parse back to a message that packs to
  * them too. Deterministic, no state between inputs.
  */
@@ -11,11 +12,27 @@
 #include "codec/codec.h"
 
 static const ProtobufCMessageDescriptor *const fuzz_state_descs[] = {
-    &kumo__account__descriptor, &kumo__provider__descriptor, &kumo__deployment__descriptor,
-    &kumo__group__descriptor,   &kumo__order__descriptor,    &kumo__fulfillment__descriptor,
-    &kumo__lease__descriptor,   &kumo__params__descriptor,   &kumo__validator__descriptor,
-    &kumo__global__descriptor,  &kumo__event__descriptor,    &kumo__tx_result__descriptor,
+    &kumo__account__descriptor,
+    &kumo__provider__descriptor,
+    &kumo__deployment__descriptor,
+    &kumo__group__descriptor,
+    &kumo__order__descriptor,
+    &kumo__fulfillment__descriptor,
+    &kumo__lease__descriptor,
+    &kumo__params__descriptor,
+    &kumo__validator__descriptor,
+    &kumo__global__descriptor,
+    &kumo__event__descriptor,
+    &kumo__tx_result__descriptor,
     &kumo__genesis__descriptor,
+    &kumo__bank_totals__descriptor,
+    &kumo__staking_params__descriptor,
+    &kumo__staking_validator__descriptor,
+    &kumo__delegation__descriptor,
+    &kumo__unbonding_entry__descriptor,
+    &kumo__redelegation_entry__descriptor,
+    &kumo__active_validator__descriptor,
+    &kumo__staking_global__descriptor,
 };
 
 static void fuzz_assert_packs_to(const ProtobufCMessage *msg, kumo_bytes_t want)

@@ -7,7 +7,7 @@ set -euo pipefail
 dir=${1:?usage: check_pure.sh BUILD_DIR}
 banned='^(time|clock_gettime|gettimeofday|rand|srand|random|getrandom|open|open64|openat|fopen|fopen64|socket|connect|pthread_.*|event_.*|evhttp_.*|curl_.*|mdb_.*|kumo_crypto_key_generate)$'
 fail=0
-for mod in core codec crypto bank market chain consensus sdl; do
+for mod in core codec crypto bank staking market chain consensus sdl; do
     lib="$dir/libkumo_$mod.a"
     [ -f "$lib" ] || { echo "check_pure: $lib missing"; fail=1; continue; }
     bad=$(nm -u "$lib" 2>/dev/null | awk '{print $2}' | sed 's/@.*//' | grep -E "$banned" | sort -u || true)

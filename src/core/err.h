@@ -46,7 +46,8 @@
     X(KUMO_EPASSPHRASE,  -28, "wrong passphrase or corrupted key file")            \
     X(KUMO_EEMPTY,       -29, "required field is empty")                           \
     X(KUMO_EDUPLICATE,   -30, "duplicate entry")                                   \
-    X(KUMO_EDOUBLESIGN,  -31, "refused: would sign a conflicting consensus message")
+    X(KUMO_EDOUBLESIGN,  -31, "refused: would sign a conflicting consensus message") \
+    X(KUMO_ETOMBSTONED,  -32, "validator is tombstoned: it signed twice")
 /* clang-format on */
 
 #define KUMO_ERR_ENUM(name, value, msg) name = (value),
