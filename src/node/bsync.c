@@ -4,7 +4,9 @@
  * head height (STATUS); it answers requests from its store; it tells the policy every status,
  * tick and answer, verifies a delivered block's commit (+2/3 of the validator set's power
  * precommitted SHA-256 of the block bytes at that height) before the policy may hand
- * consensus over, then executes and stores the block with that commit. A claim alone never
+ * consensus over, then executes and stores the block with that commit. Requests are served
+ * within a per-peer budget (NODE_BSYNC_SERVE_PER_S blocks a second; a few wait, more are a
+ * flood: the peer is penalized and dropped). A claim alone never
  * stops the engine; a peer whose claim fails (no block in time, "no block", a block that does
  * not verify) or that sends a malformed message is penalized and dropped.
  * Not pure. Loop thread only.
@@ -123,9 +125,16 @@ void node_bsync_peer_up(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES
     bsync_send(nc, id, KUMO_CONSENSUS_SYNC_STATUS, nc->node->height);
 }
 
+static node_bsync_server_t *bsync_server_find(node_cons_t *nc,
+                                              const uint8_t id[KUMO_TLS_NODE_ID_BYTES]);
+
 void node_bsync_peer_down(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES])
 {
     kumo_consensus_sync_peer_remove(&nc->sync, id);
+    node_bsync_server_t *sv = bsync_server_find(nc, id);
+    if (sv != NULL) {
+        sv->used = false; /* its waiting requests go with it */
+    }
 }
 
 void node_bsync_tick(node_cons_t *nc)
@@ -181,6 +190,130 @@ static void bsync_serve(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES
     }
     node_cons_send(nc, id, KUMO_P2P_CH_BLOCKSYNC, kumo_bytes_make(msg, len));
     kumo_free(msg);
+}
+
+/* ---- serving: a budget per peer ---- */
+
+static node_bsync_server_t *bsync_server_find(node_cons_t *nc,
+                                              const uint8_t id[KUMO_TLS_NODE_ID_BYTES])
+{
+    for (size_t i = 0; i < KUMO_ARRAY_COUNT(nc->serve); i++) {
+        if (nc->serve[i].used && memcmp(nc->serve[i].id, id, KUMO_TLS_NODE_ID_BYTES) == 0) {
+            return &nc->serve[i];
+        }
+    }
+    return NULL;
+}
+
+/* The peer's budget, a full one for a peer new here; NULL if every slot is taken (more peers
+ * than p2p connects: not expected). */
+static node_bsync_server_t *
+bsync_server_get(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], uint64_t now)
+{
+    node_bsync_server_t *sv = bsync_server_find(nc, id);
+    for (size_t i = 0; sv == NULL && i < KUMO_ARRAY_COUNT(nc->serve); i++) {
+        if (!nc->serve[i].used) {
+            sv = &nc->serve[i];
+            memset(sv, 0, sizeof(*sv));
+            sv->used = true;
+            memcpy(sv->id, id, KUMO_TLS_NODE_ID_BYTES);
+            sv->tokens_milli = NODE_BSYNC_SERVE_PER_S * 1000u;
+            sv->refill_ms = now;
+        }
+    }
+    return sv;
+}
+
+static void bsync_server_refill(node_bsync_server_t *sv, uint64_t now)
+{
+    const uint64_t cap = NODE_BSYNC_SERVE_PER_S * 1000u;
+    uint64_t elapsed = now > sv->refill_ms ? now - sv->refill_ms : 0;
+    /* Capped first: the product cannot overflow. */
+    elapsed = kumo_u64_min(elapsed, 1000u);
+    sv->tokens_milli = kumo_u64_min(cap, sv->tokens_milli + elapsed * NODE_BSYNC_SERVE_PER_S);
+    sv->refill_ms = now;
+    KUMO_ASSERT(sv->tokens_milli <= cap);
+}
+
+/* Serves the peer's waiting requests its budget allows; true if some still wait. */
+static bool bsync_server_drain(node_cons_t *nc, node_bsync_server_t *sv, uint64_t now)
+{
+    bsync_server_refill(sv, now);
+    while (sv->queue_count > 0 && sv->tokens_milli >= 1000u) {
+        uint64_t height = sv->queue[0];
+        sv->queue_count--;
+        memmove(sv->queue, sv->queue + 1, sv->queue_count * sizeof(sv->queue[0]));
+        sv->tokens_milli -= 1000u;
+        bsync_serve(nc, sv->id, height);
+    }
+    KUMO_ASSERT(sv->queue_count <= NODE_BSYNC_SERVE_QUEUE_MAX);
+    return sv->queue_count > 0;
+}
+
+static void bsync_serve_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+static void bsync_serve_timer_arm(node_cons_t *nc)
+{
+    if (nc->serve_timer == NULL) {
+        nc->serve_timer = evtimer_new(nc->base, bsync_serve_timer_cb, nc);
+    }
+    if (nc->serve_timer == NULL || evtimer_pending(nc->serve_timer, NULL)) {
+        return; /* no memory: the next request of the peer drains its queue */
+    }
+    struct timeval tv = {0, (suseconds_t)(NODE_BSYNC_SERVE_TICK_MS * 1000u)};
+    (void)evtimer_add(nc->serve_timer, &tv);
+}
+
+static void bsync_serve_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    node_cons_t *nc = arg;
+    if (nc->stopping) {
+        return;
+    }
+    uint64_t now = node_cons_now_ms();
+    bool waiting = false;
+    for (size_t i = 0; i < KUMO_ARRAY_COUNT(nc->serve); i++) {
+        if (nc->serve[i].used && nc->serve[i].queue_count > 0) {
+            waiting = bsync_server_drain(nc, &nc->serve[i], now) || waiting;
+        }
+    }
+    if (waiting) {
+        bsync_serve_timer_arm(nc);
+    }
+}
+
+/* A request: served now within the peer's budget, else queued; a peer with a full queue is
+ * flooding and is penalized and dropped. */
+static void
+bsync_on_request(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], uint64_t height)
+{
+    uint64_t now = node_cons_now_ms();
+    node_bsync_server_t *sv = bsync_server_get(nc, id, now);
+    if (sv == NULL) {
+        return; /* unanswered: the requester times out and asks another peer */
+    }
+    if (sv->queue_count == NODE_BSYNC_SERVE_QUEUE_MAX) {
+        nc->serve_flood_total++;
+        if (now - nc->bsync_log_ms >= NODE_BSYNC_LOG_MS || nc->bsync_log_ms == 0) {
+            KUMO_LOG_WARN("node", "block_sync_request_flood",
+                          "height=%" PRIu64 " floods=%" PRIu64 " suppressed=%u", height,
+                          nc->serve_flood_total, nc->bsync_log_suppressed);
+            nc->bsync_log_ms = now;
+            nc->bsync_log_suppressed = 0;
+        } else {
+            nc->bsync_log_suppressed++;
+        }
+        kumo_p2p_penalize(nc->p2p, id, NODE_BSYNC_PENALTY_LIE_POINTS, "block sync: request flood");
+        kumo_p2p_disconnect(nc->p2p, id, "block sync: request flood");
+        sv->used = false;
+        return;
+    }
+    sv->queue[sv->queue_count++] = height;
+    if (bsync_server_drain(nc, sv, now)) {
+        bsync_serve_timer_arm(nc);
+    }
 }
 
 /* Checks a delivered block for our head + 1: its commit holds +2/3 of the power for
@@ -274,7 +407,7 @@ void node_bsync_on_msg(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES]
         bsync_act(nc, &act);
         break;
     case KUMO_CONSENSUS_SYNC_REQUEST:
-        bsync_serve(nc, id, m.height);
+        bsync_on_request(nc, id, m.height);
         break;
     case KUMO_CONSENSUS_SYNC_BLOCK:
         bsync_on_block(nc, id, &m);

@@ -936,6 +936,9 @@ static void cons_stop(void *ctx)
     if (nc->status_timer != NULL) {
         event_free(nc->status_timer);
     }
+    if (nc->serve_timer != NULL) {
+        event_free(nc->serve_timer);
+    }
     kumo_p2p_close(nc->p2p);
     kumo_wal_close(nc->wal);
     if (nc->signer_spare_fd >= 0) {

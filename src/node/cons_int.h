@@ -30,6 +30,17 @@
  * protocol violation. The peer is dropped in every case. */
 #define NODE_BSYNC_PENALTY_TIMEOUT_POINTS 20u
 #define NODE_BSYNC_PENALTY_LIE_POINTS     100u
+/* Serving block sync: each peer gets at most this many blocks a second (a token bucket that
+ * holds one second's worth). A syncing node has one request outstanding at a time, so it
+ * waits a round trip and an apply per block and stays below this on any real link; a peer
+ * asking faster only makes us read the store for it at this rate. */
+#define NODE_BSYNC_SERVE_PER_S 100u
+/* Requests of one peer waiting for its budget (served in order as it refills). One more is a
+ * flood (an honest peer has one outstanding): penalized as a protocol violation, dropped. */
+#define NODE_BSYNC_SERVE_QUEUE_MAX 4u
+/* How often waiting requests are looked at: one token's time. */
+#define NODE_BSYNC_SERVE_TICK_MS (1000u / NODE_BSYNC_SERVE_PER_S)
+_Static_assert(NODE_BSYNC_SERVE_TICK_MS > 0, "serve tick");
 /* At most one block_sync_peer_failed line per this long (the rest are counted). */
 #define NODE_BSYNC_LOG_MS 1000u
 /* WAL record kinds; messages already logged this height are not logged again. */
@@ -92,6 +103,16 @@ typedef struct node_parts_view {
     const char *chain_id;
 } node_parts_view_t;
 
+/* One peer's block sync serving budget (bsync.c). */
+typedef struct node_bsync_server {
+    bool used;
+    uint8_t id[KUMO_TLS_NODE_ID_BYTES];
+    uint64_t tokens_milli; /* 1000 per block; at most NODE_BSYNC_SERVE_PER_S * 1000 */
+    uint64_t refill_ms;    /* when tokens were last topped up */
+    uint64_t queue[NODE_BSYNC_SERVE_QUEUE_MAX]; /* requested heights, oldest first */
+    uint32_t queue_count;
+} node_bsync_server_t;
+
 typedef struct node_cons node_cons_t;
 typedef struct node_cons_timer_arg {
     node_cons_t *nc;
@@ -120,6 +141,10 @@ struct node_cons {
     kumo_consensus_sync_t sync;
     uint64_t bsync_log_ms;
     uint32_t bsync_log_suppressed;
+    /* Serving block sync: per-peer budgets and the timer that serves waiting requests. */
+    node_bsync_server_t serve[KUMO_P2P_PEER_COUNT_MAX];
+    struct event *serve_timer;
+    uint64_t serve_flood_total; /* peers dropped for flooding requests */
     /* Crash safety: the consensus messages of the current height the engine keeps (received
      * and our own), fsync'd before it acts on them, and the last signature's
      * height/round/step. */
