@@ -241,6 +241,21 @@ static int io_sign(void *ctx, kumo_bytes_t msg, uint8_t sig_out[KUMO_CRYPTO_SIG_
     return 0;
 }
 
+/* The pooled evidence a block at height may carry (what every validator checks in a
+ * proposal: of an earlier height, not too old): a duplicate vote of this very height waits
+ * for the next block. Borrowed from the pool into nc->evidence_proposed. */
+static size_t cons_evidence_for(node_cons_t *nc, uint64_t height)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < nc->evidence_count; i++) {
+        if (node_cons_evidence_check(nc, nc->evidence_items[i], height, NULL) == 0) {
+            nc->evidence_proposed[n++] = nc->evidence_items[i];
+        }
+    }
+    KUMO_ASSERT(n <= KUMO_NODE_BLOCK_EVIDENCE_MAX);
+    return n;
+}
+
 static int io_get_value(void *ctx, uint64_t height, kumo_buf_t *value_out)
 {
     node_cons_t *nc = ctx;
@@ -249,8 +264,8 @@ static int io_get_value(void *ctx, uint64_t height, kumo_buf_t *value_out)
     node_cons_pending_drop(nc);
     kumo_node_block_extra_t extra = {
         .last_commit = nc->last_commit,
-        .evidence = nc->evidence_items,
-        .evidence_count = nc->evidence_count,
+        .evidence = nc->evidence_proposed,
+        .evidence_count = cons_evidence_for(nc, height),
         .tx_bytes_max = KUMO_CONSENSUS_VALUE_BYTES_MAX - NODE_CONS_VALUE_MARGIN_BYTES,
     };
     kumo_err_ctx_t err = {0};

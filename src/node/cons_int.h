@@ -158,6 +158,8 @@ struct node_cons {
     uint8_t evidence[KUMO_NODE_BLOCK_EVIDENCE_MAX][KUMO_CONSENSUS_EVIDENCE_BYTES];
     kumo_bytes_t evidence_items[KUMO_NODE_BLOCK_EVIDENCE_MAX];
     uint32_t evidence_count;
+    /* Of those, the ones our pending proposal carries (io_get_value). */
+    kumo_bytes_t evidence_proposed[KUMO_NODE_BLOCK_EVIDENCE_MAX];
     char signer_path[KUMO_NODE_PATH_BYTES];
     /* A descriptor held in reserve for the signer state's write: released for the retry of a
      * write that failed (EMFILE when something else took every descriptor), then taken back. */
