@@ -49,7 +49,7 @@ static void ps_leases(const json_t *leases)
     const json_t *l;
     json_array_foreach(leases, i, l)
     {
-        char containers[32];
+        char containers[48];
         (void)snprintf(containers, sizeof(containers), "%" PRIu64 "/%" PRIu64,
                        ps_u64(l, "containers_running"), ps_u64(l, "containers"));
         const char *order = json_string_value(json_object_get(l, "order"));
