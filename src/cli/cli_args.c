@@ -110,6 +110,11 @@ static const cli_opt_def_t cli_opt_defs[] = {
      CLI_KIND_STR, OFF(reason), NOSET},
     {CLI_OPT_DETAIL, "detail", "TEXT", "what failed, for the tenant (at most 256 bytes)",
      CLI_KIND_STR, OFF(detail), NOSET},
+    {CLI_OPT_OFFER, "offer", "SPEC",
+     "what the provider offers: price_cpu=40,price_memory=10,price_storage=1 (per core or GiB per "
+     "block),cpu=8,memory=16Gi,storage=200Gi (free),collateral=1000kumo (budget left); alone it "
+     "updates only the offer",
+     CLI_KIND_STR, OFF(offer), NOSET},
     {CLI_OPT_ESCROW_WARN_BLOCKS, "escrow-warn-blocks", "N",
      "event deployment.escrow_low when the escrow covers fewer than N blocks (0: never; at "
      "create the default is 2 x reconfirmation_period; at most 10000000)",

@@ -81,6 +81,7 @@ enum cli_opt {
     CLI_OPT_REASON,
     CLI_OPT_DETAIL,
     CLI_OPT_ESCROW_WARN_BLOCKS,
+    CLI_OPT_OFFER,
     CLI_OPT_LAST_, /* not an option: the count */
 };
 
@@ -134,6 +135,7 @@ typedef struct cli_args {
     uint64_t timeout_ms; /* --wait timeout; 0: the node's default */
     const char *reason;  /* tx lease refuse */
     const char *detail;
+    const char *offer;    /* tx provider update --offer */
     bool escrow_warn_set; /* --escrow-warn-blocks */
     uint64_t escrow_warn_blocks;
     char *pos[CLI_POSITIONAL_MAX];
@@ -212,6 +214,12 @@ typedef struct cli_group_pb {
 } cli_group_pb_t;
 /* Fills pb from g (which must outlive pb). */
 void cli_group_to_pb(const cli_group_t *g, cli_group_pb_t *pb);
+
+/* A provider's offer (--offer): comma-separated price_cpu=AMOUNT (per core per block),
+ * price_memory=AMOUNT (per GiB), price_storage=AMOUNT (per GiB), cpu=500m, memory=16Gi,
+ * storage=200Gi (what is free) and collateral=AMOUNT (budget left); every key once, all
+ * required (a free amount may be 0). KUMO_EINVAL naming the key. */
+KUMO_MUST_USE int cli_offer_parse(const char *text, Kumo__ProviderOffer *out, kumo_err_ctx_t *err);
 
 /* "key=value" with a non-empty key; key_out/value_out borrow a copy in buf. */
 KUMO_MUST_USE int cli_attr_parse(const char *text,

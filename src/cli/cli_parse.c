@@ -303,6 +303,75 @@ int cli_group_parse(const char *text, cli_group_t *out, kumo_err_ctx_t *err)
     return 0;
 }
 
+/* One "key=value" of an offer into its field. */
+static int
+offer_item_parse(const char *item, size_t len, uint64_t *vals, bool *seen, kumo_err_ctx_t *err)
+{
+    static const char *const keys[] = {"price_cpu", "price_memory", "price_storage", "cpu",
+                                       "memory",    "storage",      "collateral"};
+    const char *eq = memchr(item, '=', len);
+    KUMO_ENSURE(eq != NULL && eq > item, err, KUMO_EINVAL, "offer item '%.*s' is not key=value",
+                (int)len, item);
+    size_t key_len = (size_t)(eq - item);
+    size_t k = 0;
+    while (k < 7 && (strlen(keys[k]) != key_len || memcmp(keys[k], item, key_len) != 0)) {
+        k++;
+    }
+    KUMO_ENSURE(k < 7, err, KUMO_EINVAL,
+                "offer key '%.*s' unknown; keys: price_cpu price_memory price_storage cpu "
+                "memory storage collateral",
+                (int)key_len, item);
+    KUMO_ENSURE(!seen[k], err, KUMO_EINVAL, "offer key '%s' given twice", keys[k]);
+    seen[k] = true;
+    char v[64];
+    size_t v_len = len - key_len - 1;
+    KUMO_ENSURE(v_len > 0 && v_len < sizeof(v), err, KUMO_EINVAL, "offer %s: bad value", keys[k]);
+    memcpy(v, eq + 1, v_len);
+    v[v_len] = '\0';
+    if (strcmp(v, "0") == 0) { /* nothing free */
+        vals[k] = 0;
+        return 0;
+    }
+    if (k == 3) {
+        return cli_cpu_parse(v, &vals[k], err);
+    }
+    if (k == 4 || k == 5) {
+        return cli_size_parse(v, keys[k], &vals[k], err);
+    }
+    return cli_amount_parse(v, &vals[k], err);
+}
+
+int cli_offer_parse(const char *text, Kumo__ProviderOffer *out, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(text != NULL && out != NULL);
+    uint64_t vals[7] = {0};
+    bool seen[7] = {false};
+    const char *p = text;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        KUMO_GUARD(offer_item_parse(p, len, vals, seen, err));
+        if (comma == NULL) {
+            break;
+        }
+        p = comma + 1;
+    }
+    for (size_t k = 0; k < 7; k++) {
+        KUMO_ENSURE(seen[k], err, KUMO_EINVAL,
+                    "offer lacks a key: give price_cpu, price_memory, price_storage, cpu, memory, "
+                    "storage and collateral");
+    }
+    kumo__provider_offer__init(out);
+    out->price_cpu_per_core = vals[0];
+    out->price_memory_per_gib = vals[1];
+    out->price_storage_per_gib = vals[2];
+    out->free_cpu_milli = vals[3];
+    out->free_memory_bytes = vals[4];
+    out->free_storage_bytes = vals[5];
+    out->free_collateral = vals[6];
+    return 0;
+}
+
 void cli_group_to_pb(const cli_group_t *g, cli_group_pb_t *pb)
 {
     KUMO_ASSERT(g != NULL);

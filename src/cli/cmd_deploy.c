@@ -23,6 +23,7 @@
 
 static const int deploy_tx_opts[] = {DEPLOY_TX_OPTS, CLI_OPT_END};
 static const int deploy_create_opts[] = {DEPLOY_TX_OPTS, CLI_OPT_ESCROW_WARN_BLOCKS, CLI_OPT_END};
+static const int deploy_quote_opts[] = {CLI_OPT_END};
 static const int deploy_deposit_opts[] = {DEPLOY_TX_OPTS, CLI_OPT_ESCROW_WARN_BLOCKS, CLI_OPT_END};
 static const int deploy_read_opts[] = {CLI_OPT_FROM, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
                                        CLI_OPT_END};
@@ -389,6 +390,11 @@ static const cli_sub_t deploy_subs[] = {
      "send the stack's new version (and group sizes if they changed), upload the new manifest "
      "to every lease's provider and wait until it runs",
      "kumo deploy update examples/webapp/stack.yml", deploy_tx_opts, 1, 1, deploy_update_run},
+    {NULL, "quote", "STACK.yml",
+     "before anything is sent: for each group, which providers would bid and at what price, or "
+     "why none would (no provider in the region, prices above the maximum, not enough free "
+     "capacity, collateral above what they can lock), from what providers publish on chain",
+     "kumo deploy quote examples/webapp/stack.yml", deploy_quote_opts, 1, 1, deploy_quote_run},
     {NULL, "deposit", "STACK.yml AMOUNT [--escrow-warn-blocks N] [--from KEY] [--dseq N]",
      "top up the escrow of the stack's deployment (your own) and/or change the blocks of escrow "
      "left below which the chain emits deployment.escrow_low (0: never); then show its status",

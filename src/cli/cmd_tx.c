@@ -22,6 +22,9 @@
 static const int tx_plain_opts[] = {TX_TX_OPTS, CLI_OPT_END};
 static const int tx_provider_opts[] = {TX_TX_OPTS,        CLI_OPT_HOST_URI, CLI_OPT_REGION,
                                        CLI_OPT_CERT_FILE, CLI_OPT_ATTR,     CLI_OPT_END};
+static const int tx_provider_update_opts[] = {TX_TX_OPTS,        CLI_OPT_HOST_URI, CLI_OPT_REGION,
+                                              CLI_OPT_CERT_FILE, CLI_OPT_ATTR,     CLI_OPT_OFFER,
+                                              CLI_OPT_END};
 static const int tx_deploy_create_opts[] = {
     TX_TX_OPTS,      CLI_OPT_DSEQ,         CLI_OPT_GROUP,   CLI_OPT_WAIT_BLOCKS,
     CLI_OPT_DEPOSIT, CLI_OPT_VERSION_FILE, CLI_OPT_VERSION, CLI_OPT_ESCROW_WARN_BLOCKS,
@@ -105,6 +108,8 @@ typedef struct tx_provider_fields {
     Kumo__Attribute *attr_ptrs[KUMO_ATTRIBUTE_COUNT_MAX];
     size_t attr_count;
     json_t *current; /* update: the provider as stored */
+    bool has_offer;  /* update --offer */
+    Kumo__ProviderOffer offer;
 } tx_provider_fields_t;
 
 static int
@@ -150,6 +155,15 @@ static int tx_provider_fields_get(const cli_args_t *a,
                                   tx_provider_fields_t *pf,
                                   kumo_err_ctx_t *err)
 {
+    if (pf->has_offer) {
+        if (a->host_uri == NULL && a->region == NULL && a->cert_file == NULL &&
+            a->attr_count == 0) {
+            /* Only the offer: every other field stays empty (an offer-only update). */
+            pf->host_uri = "";
+            pf->region = "";
+            return kumo_buf_append(&pf->cert, "", 1);
+        }
+    }
     if (update) {
         uint8_t addr[KUMO_ADDRESS_BYTES];
         char addr_text[KUMO_ADDRESS_TEXT_BYTES];
@@ -192,12 +206,13 @@ static int tx_provider_run(cli_args_t *a, bool update)
     kumo_buf_init(&pf->cert, KUMO_CERT_PEM_BYTES_MAX + 1);
     kumo_err_ctx_t err = {0};
     int exit_code;
-    if (tx_provider_fields_get(a, update, pf, &err) < 0) {
+    pf->has_offer = a->offer != NULL;
+    if (pf->has_offer && cli_offer_parse(a->offer, &pf->offer, &err) < 0) {
+        exit_code = cli_usage_fail("tx provider update", "--offer: %s", err.detail);
+    } else if (tx_provider_fields_get(a, update, pf, &err) < 0) {
         exit_code = cli_fail(what, &err);
     } else {
-        /* Create and update carry the same fields. */
-        _Static_assert(sizeof(Kumo__MsgCreateProvider) == sizeof(Kumo__MsgUpdateProvider),
-                       "create and update provider msgs have the same shape");
+        /* Create and update carry the same fields (update also the offer). */
         Kumo__MsgCreateProvider cp = KUMO__MSG_CREATE_PROVIDER__INIT;
         Kumo__MsgUpdateProvider up = KUMO__MSG_UPDATE_PROVIDER__INIT;
         cp.host_uri = up.host_uri = (char *)(uintptr_t)pf->host_uri;
@@ -205,6 +220,9 @@ static int tx_provider_run(cli_args_t *a, bool update)
         cp.root_cert_pem = up.root_cert_pem = (char *)pf->cert.ptr;
         cp.n_attributes = up.n_attributes = pf->attr_count;
         cp.attributes = up.attributes = pf->attr_ptrs;
+        if (update && pf->has_offer) {
+            up.offer = &pf->offer;
+        }
         Kumo__Msg msg = update ? tx_msg(KUMO__MSG__SUM_UPDATE_PROVIDER, &up)
                                : tx_msg(KUMO__MSG__SUM_CREATE_PROVIDER, &cp);
         exit_code = tx_send1(a, msg, what);
@@ -638,10 +656,12 @@ static const cli_sub_t tx_subs[] = {
      "kumo tx provider create --from dc1 --host-uri https://dc1.example:8443 --region us-east "
      "--cert-file ca.pem --attr tier=gold --wait",
      tx_provider_opts, 0, 0, tx_provider_create_run},
-    {"provider", "update", "--from KEY [--host-uri URI --region R --cert-file PEM --attr K=V]",
-     "change a provider's fields (others are kept)",
-     "kumo tx provider update --from dc1 --host-uri https://dc1.example:9443", tx_provider_opts, 0,
-     0, tx_provider_update_run},
+    {"provider", "update",
+     "--from KEY [--host-uri URI --region R --cert-file PEM --attr K=V] [--offer SPEC]",
+     "change a provider's fields (others are kept), or publish what it offers (--offer alone)",
+     "kumo tx provider update --from dc1 --offer price_cpu=40,price_memory=10,price_storage=1,"
+     "cpu=8,memory=16Gi,storage=200Gi,collateral=1000kumo",
+     tx_provider_update_opts, 0, 0, tx_provider_update_run},
     {"provider", "delete", "--from KEY", "unregister (no open bids or live leases)",
      "kumo tx provider delete --from dc1 --wait", tx_plain_opts, 0, 0, tx_provider_delete_run},
     {"deployment", "create", "--from KEY --group SPEC... (--version-file F | --version HEX)",

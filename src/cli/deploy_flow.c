@@ -190,6 +190,9 @@ static void ev_bid(deploy_flow_t *f,
 {
     char why[96];
     if (strcmp(type, "fulfillment.created") == 0) {
+        if (gseq < f->group_count) {
+            f->groups[gseq].bid_seen = true;
+        }
         fprintf(f->out,
                 "[height %" PRIu64 "] bid from %s on %s/%" PRIu32 ": %" PRIu64 " ukumo/block\n",
                 f->height, provider, group_name(f, gseq), oseq, ev_attr_u64(ev, "price_total"));
@@ -231,6 +234,7 @@ ev_order(deploy_flow_t *f, const char *type, const json_t *ev, uint32_t gseq, ui
                 f->height, group_name(f, gseq), oseq, ev_attr(ev, "region"), match);
         if (gseq < f->group_count && oseq > f->groups[gseq].oseq) {
             f->groups[gseq].oseq = oseq;
+            f->groups[gseq].bid_seen = false;
         }
     } else if (strcmp(type, "order.matched") != 0) {
         char why[96];
@@ -268,6 +272,41 @@ static void ev_deployment(deploy_flow_t *f, const char *type, const json_t *ev)
     }
 }
 
+/* Blocks past the match height after which a group still without a bid is explained. */
+#define DEPLOY_NO_BID_BLOCKS 3u
+
+/* Why no provider bids on the groups still waiting without a bid, from what the providers
+ * publish (deploy_quote.c); once per command. */
+static void flow_no_bid_explain(deploy_flow_t *f)
+{
+    f->no_bid_told = true;
+    json_t *providers = NULL;
+    kumo_err_ctx_t err = {0};
+    if (!f->stack_loaded || deploy_quote_providers_get(f->a, &providers, &err) < 0) {
+        return;
+    }
+    deploy_quote_t *q = calloc(1, sizeof(*q));
+    for (size_t i = 0; q != NULL && i < f->group_count && i < f->stack.group_count; i++) {
+        const deploy_group_t *g = &f->groups[i];
+        if (!g->need_lease || g->leased || g->bid_seen) {
+            continue;
+        }
+        const Kumo__GroupSpec *spec = f->stack.groups[i];
+        deploy_quote_group(providers, spec, q);
+        char why[2048];
+        if (deploy_quote_why(q, spec, why, sizeof(why)) != 0) {
+            fprintf(f->out, "[height %" PRIu64 "] no bid on %s yet: %s\n", f->height, g->name, why);
+        } else {
+            fprintf(f->out,
+                    "[height %" PRIu64 "] no bid on %s yet, though %zu provider(s) should bid "
+                    "(their daemons may be down or busy)\n",
+                    f->height, g->name, q->bid_count + q->bid_more);
+        }
+    }
+    free(q);
+    json_decref(providers);
+}
+
 static void ev_handle(deploy_flow_t *f, const json_t *ev)
 {
     const char *type = cli_json_str(ev, "type");
@@ -276,6 +315,10 @@ static void ev_handle(deploy_flow_t *f, const json_t *ev)
     if (strcmp(type, "block") == 0) {
         if (f->match_height > 0 && f->height >= f->match_height) {
             deploy_flow_mark(f, DEPLOY_MARK_MATCHABLE);
+        }
+        if (f->match_height > 0 && f->height >= f->match_height + DEPLOY_NO_BID_BLOCKS &&
+            !f->no_bid_told) {
+            flow_no_bid_explain(f);
         }
         return;
     }

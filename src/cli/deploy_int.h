@@ -186,6 +186,7 @@ typedef struct deploy_group {
     char provider[KUMO_ADDRESS_TEXT_BYTES];
     uint64_t price_ukumo; /* per block */
     size_t provider_index;
+    bool bid_seen; /* a bid on its latest order */
 } deploy_group_t;
 
 typedef struct deploy_peer {
@@ -235,6 +236,7 @@ typedef struct deploy_flow {
     json_t *endpoints; /* every endpoint of every provider */
     uint64_t refund_ukumo;
     bool closed;
+    bool no_bid_told; /* why no bids was printed */
 } deploy_flow_t;
 
 /* Loads the key (--from, else the state file's), the owner address and the client
@@ -264,6 +266,46 @@ void deploy_run_report(const deploy_flow_t *f, const char *what);
 /* The provider of a deployment-scope peer index for a group's provider address. */
 KUMO_MUST_USE int
 deploy_run_peer_find(deploy_flow_t *f, const char *addr, size_t *index_out, kumo_err_ctx_t *err);
+
+/* ---- why no bids (deploy_quote.c) ---- */
+
+#define DEPLOY_QUOTE_BIDS_MAX 8u
+#define DEPLOY_QUOTE_VERDICTS 7u /* kumo_provider_bid_verdict_t values */
+
+/* What the providers on chain would do for one group, judged from what they publish. */
+typedef struct deploy_quote {
+    /* what the group asks */
+    uint64_t max_price_total; /* ukumo per block */
+    uint64_t collateral_total;
+    uint64_t cpu_milli, memory_bytes, storage_bytes;
+    /* the providers */
+    size_t provider_count;                  /* on chain */
+    size_t in_region;                       /* of them in the group's region */
+    size_t no_offer;                        /* of those, without a published offer */
+    size_t verdicts[DEPLOY_QUOTE_VERDICTS]; /* of those with an offer, by verdict */
+    char regions[512];                      /* regions served, ", "-separated */
+    uint64_t cheapest_ask;                  /* lowest total of those above the price */
+    uint64_t most_cpu_milli, most_memory_bytes, most_storage_bytes, most_collateral;
+    struct {
+        char provider[KUMO_ADDRESS_TEXT_BYTES];
+        uint64_t price_total;
+    } bids[DEPLOY_QUOTE_BIDS_MAX]; /* who would bid, cheapest first */
+    size_t bid_count;
+    size_t bid_more; /* would bid too, not listed */
+} deploy_quote_t;
+
+/* Every provider on chain (GET /providers, every page up to a bound) into *out (an array). */
+KUMO_MUST_USE int
+deploy_quote_providers_get(const cli_args_t *a, json_t **out, kumo_err_ctx_t *err);
+/* Judges each provider for group g (region, then kumo_provider_bid_decide on its offer). */
+void deploy_quote_group(const json_t *providers, const Kumo__GroupSpec *g, deploy_quote_t *q);
+/* Why no provider would bid (1, text in out: one "cause: what to do" per cause, "; "-joined,
+ * causes region, price, capacity, collateral), or 0 when some would. */
+int deploy_quote_why(const deploy_quote_t *q, const Kumo__GroupSpec *g, char *out, size_t cap);
+/* The group's bidders with prices, or why none. */
+void deploy_quote_print(FILE *out, const deploy_quote_t *q, const Kumo__GroupSpec *g);
+/* `kumo deploy quote STACK.yml`. */
+int deploy_quote_run(cli_args_t *a);
 
 /* `kumo deploy status` and `kumo deploy logs` (deploy_status.c). */
 int deploy_status_run(cli_args_t *a);

@@ -161,6 +161,9 @@ static int genesis_providers(kumo_market_st_t *st,
                                                         p->n_attributes, p->root_cert_pem, err));
         KUMO_ENSURE(p->open_bid_count == 0 && p->live_lease_count == 0, err, KUMO_EINVAL,
                     "providers[%zu]: a genesis provider has no bids or leases", i);
+        if (p->offer != NULL) {
+            KUMO_GUARD(kumo_market_offer_validate(p->offer, err));
+        }
         addrs[i] = p->owner.data;
     }
     KUMO_GUARD(addrs_unique(addrs, g->n_providers, "genesis providers", err));

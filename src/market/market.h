@@ -28,6 +28,11 @@
 /* Ceiling for a deployment's escrow warning threshold (escrow_warn_blocks): months of blocks,
  * never an absurd number that could not mean anything. */
 #define KUMO_MARKET_ESCROW_WARN_BLOCKS_MAX 10000000u
+/* Bounds of a provider's published offer (ProviderOffer): a unit price per block and a free
+ * amount (milli-CPU, bytes, ukumo) that could mean anything stay below these, so products in
+ * a quote cannot overflow and absurd values are refused. */
+#define KUMO_MARKET_OFFER_PRICE_MAX  1000000000000ull
+#define KUMO_MARKET_OFFER_AMOUNT_MAX (1ull << 62)
 /* Index entries one query page may visit before it returns a partial page and a cursor, so a
  * selective filter over a large index cannot turn one call into a full scan. */
 #define KUMO_MARKET_QUERY_SCAN_COUNT_MAX 10000u

@@ -512,6 +512,12 @@ KUMO_MUST_USE int kumo_market_provider_fields_validate(const char *host_uri,
                                                        size_t attr_count,
                                                        const char *root_cert_pem,
                                                        kumo_err_ctx_t *err);
+/* A published offer: height 0 (the chain sets it; KUMO_EINVAL), each price at most
+ * KUMO_MARKET_OFFER_PRICE_MAX and each free amount at most KUMO_MARKET_OFFER_AMOUNT_MAX
+ * (KUMO_ELIMIT). */
+KUMO_MUST_USE int kumo_market_offer_validate(const Kumo__ProviderOffer *o, kumo_err_ctx_t *err);
+/* True when an UpdateProvider only publishes an offer (every other field empty). */
+bool kumo_market_provider_update_is_offer_only(const Kumo__MsgUpdateProvider *m);
 
 /* Length of a possibly NULL C string (protobuf-c uses "" for empty, hand-built msgs NULL). */
 size_t kumo_market_str_len(const char *s, size_t cap);

@@ -259,6 +259,12 @@ static int validate_body(const Kumo__Msg *msg, kumo_err_ctx_t *err)
     }
     case KUMO__MSG__SUM_UPDATE_PROVIDER: {
         const Kumo__MsgUpdateProvider *m = msg->update_provider;
+        if (m->offer != NULL) {
+            KUMO_GUARD(kumo_market_offer_validate(m->offer, err));
+        }
+        if (kumo_market_provider_update_is_offer_only(m)) {
+            return 0;
+        }
         return kumo_market_provider_fields_validate(m->host_uri, m->region, m->attributes,
                                                     m->n_attributes, m->root_cert_pem, err);
     }

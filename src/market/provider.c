@@ -3,6 +3,7 @@
  * (open_bid_count, live_lease_count) the other msgs keep. The signer is the provider.
  * Pure: no I/O beyond the kv.
  */
+#include <inttypes.h>
 #include <string.h>
 
 #include "market/market_int.h"
@@ -57,6 +58,36 @@ int kumo_market_provider_fields_validate(const char *host_uri,
     return pem_check(root_cert_pem, err);
 }
 
+int kumo_market_offer_validate(const Kumo__ProviderOffer *o, kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(o->height == 0, err, KUMO_EINVAL, "offer height is set by the chain, not sent");
+    const struct {
+        uint64_t v;
+        uint64_t max;
+        const char *what;
+    } f[] = {
+        {o->price_cpu_per_core, KUMO_MARKET_OFFER_PRICE_MAX, "price_cpu_per_core"},
+        {o->price_memory_per_gib, KUMO_MARKET_OFFER_PRICE_MAX, "price_memory_per_gib"},
+        {o->price_storage_per_gib, KUMO_MARKET_OFFER_PRICE_MAX, "price_storage_per_gib"},
+        {o->free_cpu_milli, KUMO_MARKET_OFFER_AMOUNT_MAX, "free_cpu_milli"},
+        {o->free_memory_bytes, KUMO_MARKET_OFFER_AMOUNT_MAX, "free_memory_bytes"},
+        {o->free_storage_bytes, KUMO_MARKET_OFFER_AMOUNT_MAX, "free_storage_bytes"},
+        {o->free_collateral, KUMO_MARKET_OFFER_AMOUNT_MAX, "free_collateral"},
+    };
+    for (size_t i = 0; i < KUMO_ARRAY_COUNT(f); i++) {
+        KUMO_ENSURE(f[i].v <= f[i].max, err, KUMO_ELIMIT, "offer %s %" PRIu64 " exceeds %" PRIu64,
+                    f[i].what, f[i].v, (uint64_t)f[i].max);
+    }
+    return 0;
+}
+
+bool kumo_market_provider_update_is_offer_only(const Kumo__MsgUpdateProvider *m)
+{
+    return m->offer != NULL && kumo_market_str_len(m->host_uri, 1) == 0 &&
+           kumo_market_str_len(m->region, 1) == 0 && m->n_attributes == 0 &&
+           kumo_market_str_len(m->root_cert_pem, 1) == 0;
+}
+
 static char *unconst(const char *s)
 {
     return (char *)(uintptr_t)s;
@@ -86,11 +117,31 @@ int kumo_market_provider_create(kumo_market_st_t *st,
                                      KUMO_ARRAY_COUNT(attrs), err);
 }
 
+/* The offer part of an update (the only part of an offer-only one). */
+static int provider_offer_update(kumo_market_st_t *st,
+                                 const Kumo__Provider *old,
+                                 const Kumo__MsgUpdateProvider *m,
+                                 kumo_err_ctx_t *err)
+{
+    Kumo__Provider p = *old;
+    Kumo__ProviderOffer o = *m->offer;
+    o.height = st->height;
+    p.offer = &o;
+    KUMO_GUARD(kumo_market_provider_put(st, &p, err));
+    kumo_market_attr_t attrs[] = {{"free_cpu_milli", o.free_cpu_milli, NULL},
+                                  {"free_collateral", o.free_collateral, NULL}};
+    return kumo_market_emit_provider(st, "provider.offer", st->signer, attrs,
+                                     KUMO_ARRAY_COUNT(attrs), err);
+}
+
 static int provider_update(kumo_market_st_t *st,
                            const Kumo__Provider *old,
                            const Kumo__MsgUpdateProvider *m,
                            kumo_err_ctx_t *err)
 {
+    if (kumo_market_provider_update_is_offer_only(m)) {
+        return provider_offer_update(st, old, m, err);
+    }
     /* Open bids were placed for orders of the old region; moving would break the rule that a
      * bid's provider is in the order's region. Leases are already matched and may stay. */
     KUMO_ENSURE(strcmp(old->region, m->region) == 0 || old->open_bid_count == 0, err, KUMO_EBUSY,
@@ -101,6 +152,12 @@ static int provider_update(kumo_market_st_t *st,
     p.n_attributes = m->n_attributes;
     p.attributes = m->attributes;
     p.root_cert_pem = unconst(m->root_cert_pem);
+    Kumo__ProviderOffer o = KUMO__PROVIDER_OFFER__INIT;
+    if (m->offer != NULL) {
+        o = *m->offer;
+        o.height = st->height;
+        p.offer = &o;
+    }
     KUMO_GUARD(kumo_market_provider_put(st, &p, err));
     kumo_market_attr_t attrs[] = {{"region", 0, m->region}};
     return kumo_market_emit_provider(st, "provider.updated", st->signer, attrs,

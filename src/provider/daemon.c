@@ -692,6 +692,55 @@ static size_t pd_sse_cb(char *ptr, size_t size, size_t nmemb, void *ctx)
     return *d->stop ? 0 : len;
 }
 
+/* Publishes what the provider offers (its unit prices and what is free, as pd_free sees it)
+ * so tenants can tell why it would not bid (`kumo deploy quote`): at start, then at most every
+ * PD_OFFER_REFRESH_BLOCKS blocks and only when it changed. One small tx; a failure (not yet
+ * registered, say) is tried again after the same interval. */
+static void pd_offer_refresh(kumo_provider_daemon_t *d)
+{
+    if (d->height == 0 ||
+        (d->offer_height != 0 && d->height < d->offer_height + PD_OFFER_REFRESH_BLOCKS)) {
+        return;
+    }
+    kumo_provider_free_t f = pd_free(d);
+    Kumo__ProviderOffer o = KUMO__PROVIDER_OFFER__INIT;
+    o.price_cpu_per_core = d->cfg.price_cpu_per_core;
+    o.price_memory_per_gib = d->cfg.price_memory_per_gib;
+    o.price_storage_per_gib = d->cfg.price_storage_per_gib;
+    o.free_cpu_milli = f.cpu_milli;
+    o.free_memory_bytes = f.memory_bytes;
+    o.free_storage_bytes = f.storage_bytes;
+    o.free_collateral = f.collateral;
+    const Kumo__ProviderOffer *s = &d->offer_sent;
+    bool same =
+        d->offers_sent > 0 && s->price_cpu_per_core == o.price_cpu_per_core &&
+        s->price_memory_per_gib == o.price_memory_per_gib &&
+        s->price_storage_per_gib == o.price_storage_per_gib &&
+        s->free_cpu_milli == o.free_cpu_milli && s->free_memory_bytes == o.free_memory_bytes &&
+        s->free_storage_bytes == o.free_storage_bytes && s->free_collateral == o.free_collateral;
+    if (same) {
+        return;
+    }
+    d->offer_height = d->height;
+    Kumo__MsgUpdateProvider up = KUMO__MSG_UPDATE_PROVIDER__INIT;
+    up.offer = &o;
+    Kumo__Msg msg = KUMO__MSG__INIT;
+    msg.sum_case = KUMO__MSG__SUM_UPDATE_PROVIDER;
+    msg.update_provider = &up;
+    Kumo__Msg *msgs[1] = {&msg};
+    kumo_err_ctx_t err = {0};
+    if (pd_tx_send(d, msgs, 1, &err) < 0) {
+        KUMO_LOG_WARN("provider", "offer_failed", "code=%s detail=\"%s\"", kumo_err_name(err.code),
+                      err.detail);
+        return;
+    }
+    d->offer_sent = o;
+    d->offers_sent++;
+    KUMO_LOG_INFO("provider", "offer_sent",
+                  "free_cpu_milli=%" PRIu64 " free_memory=%" PRIu64 " free_collateral=%" PRIu64,
+                  o.free_cpu_milli, o.free_memory_bytes, o.free_collateral);
+}
+
 /* A pass, timed, then the status file and metrics of what it saw. */
 static void pd_work_timed(kumo_provider_daemon_t *d)
 {
@@ -699,6 +748,7 @@ static void pd_work_timed(kumo_provider_daemon_t *d)
     struct timespec b;
     (void)clock_gettime(CLOCK_MONOTONIC, &a);
     pd_work(d);
+    pd_offer_refresh(d);
     (void)clock_gettime(CLOCK_MONOTONIC, &b);
     int64_t ms = (int64_t)(b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
     pd_status_update(d, ms > 0 ? (uint64_t)ms : 0u);

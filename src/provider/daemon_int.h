@@ -41,6 +41,8 @@
 #define PD_IP_CACHE      64u
 #define PD_ANSWER_MAX    (8u * 1024u * 1024u)
 #define PD_CONTAINER_MAX KUMO_RUNTIME_LIST_COUNT_MAX
+/* Blocks between two publications of the provider's offer (only sent when it changed). */
+#define PD_OFFER_REFRESH_BLOCKS 20u
 /* Manifests refused at load, remembered so each is logged once. */
 #define PD_REFUSED_MAX 16u
 /* Leases that cannot run (image missing, manifest breaking the lease) being retried before a
@@ -278,7 +280,11 @@ struct kumo_provider_daemon {
     uint32_t refusal_count;
     uint64_t refusals_sent;
     uint64_t worked_height; /* height of the last reconcile */
-    bool work_due;          /* a block came since the last reconcile */
+    /* The offer last published on chain (MsgUpdateProvider.offer) and when it was tried. */
+    Kumo__ProviderOffer offer_sent;
+    uint64_t offer_height;
+    uint64_t offers_sent;
+    bool work_due; /* a block came since the last reconcile */
     uint64_t confirmations_sent;
     uint64_t runtime_errors; /* runtime calls of the passes that failed */
     pd_status_t *status;     /* status.c */

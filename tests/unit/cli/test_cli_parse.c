@@ -246,6 +246,47 @@ static void test_group_name_at_max_accepted(void **state)
     assert_int_equal(g.count, KUMO_RESOURCE_UNIT_COUNT_MAX);
 }
 
+/* ---- provider offers ---- */
+
+static void test_offer_parse(void **state)
+{
+    (void)state;
+    Kumo__ProviderOffer o;
+    kumo_err_ctx_t err = {0};
+    assert_int_equal(cli_offer_parse("price_cpu=40,price_memory=10,price_storage=1,cpu=500m,"
+                                     "memory=16Gi,storage=0,collateral=1kumo",
+                                     &o, &err),
+                     0);
+    assert_int_equal(o.price_cpu_per_core, 40);
+    assert_int_equal(o.price_memory_per_gib, 10);
+    assert_int_equal(o.price_storage_per_gib, 1);
+    assert_int_equal(o.free_cpu_milli, 500);
+    assert_int_equal(o.free_memory_bytes, 16ull << 30);
+    assert_int_equal(o.free_storage_bytes, 0);
+    assert_int_equal(o.free_collateral, 1000000);
+    assert_int_equal(o.height, 0);
+    static const char *const bad[] = {
+        "",
+        "price_cpu=40",
+        "price_cpu=40,price_memory=10,price_storage=1,cpu=1,memory=1Gi,storage=1Gi",
+        "price_cpu=40,price_memory=10,price_storage=1,cpu=1,memory=1Gi,storage=1Gi,collateral=1,"
+        "cpu=2",
+        "price_cpu=40,price_memory=10,price_storage=1,cpu=1,memory=1Gi,storage=1Gi,collateral=1,"
+        "x=1",
+        "price_cpu=-4,price_memory=10,price_storage=1,cpu=1,memory=1Gi,storage=1Gi,collateral=1",
+        "price_cpu=40,price_memory=10,price_storage=1,cpu=1,memory=1Gi,storage=1Gi,collateral=",
+        "price_cpu=40,price_memory=10,price_storage=1,cpu=1,memory=1Gi,storage=1Gi,collateral",
+        "price_cpu=40,,price_memory=10,price_storage=1,cpu=1,memory=1Gi,storage=1Gi,collateral=1",
+        "price_cpu=40,price_memory=10,price_storage=1,cpu=1,memory=1Zi,storage=1Gi,collateral=1",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err = (kumo_err_ctx_t){0};
+        if (cli_offer_parse(bad[i], &o, &err) != KUMO_EINVAL) {
+            fail_msg("offer '%s' was not refused with KUMO_EINVAL", bad[i]);
+        }
+    }
+}
+
 /* ---- attributes, states, versions ---- */
 
 static void test_attr_parse(void **state)
@@ -460,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_group_parse_valid),
         cmocka_unit_test(test_group_parse_rejects),
         cmocka_unit_test(test_group_name_at_max_accepted),
+        cmocka_unit_test(test_offer_parse),
         cmocka_unit_test(test_attr_parse),
         cmocka_unit_test(test_state_normalize),
         cmocka_unit_test(test_version_hex_parse),

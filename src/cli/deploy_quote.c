@@ -1,0 +1,320 @@
+/*
+ * deploy_quote.c - "why no bids", before and after ordering. For a group, every provider on
+ * chain is judged with the providers' own bidding rule (kumo_provider_bid_decide) applied to
+ * what it published (its region, and its offer: unit prices and what it has free). The answer
+ * is who would bid and at what price, or why nobody would, in terms the tenant can act on: no
+ * provider serves the region, every price is above the order's maximum, not enough free
+ * capacity, the collateral above what any provider can still lock. `kumo deploy quote` prints
+ * it per group before anything is sent; `kumo deploy` prints it for a group whose order is
+ * still without a bid a few blocks after it became matchable.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/deploy_int.h"
+#include "provider/provider.h"
+
+/* Provider list pages read at most (of KUMO_QUERY_PAGE_COUNT_MAX each). */
+#define QUOTE_PAGES_MAX 16u
+
+static uint64_t sat_mul_add(uint64_t acc, uint64_t a, uint64_t b)
+{
+    uint64_t p;
+    if (kumo_u64_mul(a, b, &p) < 0 || kumo_u64_add(acc, p, &p) < 0) {
+        return UINT64_MAX;
+    }
+    return p;
+}
+
+int deploy_quote_providers_get(const cli_args_t *a, json_t **out, kumo_err_ctx_t *err)
+{
+    json_t *all = json_array();
+    KUMO_ENSURE(all != NULL, err, KUMO_ENOMEM, "providers");
+    char next[KUMO_KEY_BYTES_MAX * 2 + 1] = "";
+    for (uint32_t page = 0; page < QUOTE_PAGES_MAX; page++) {
+        char path[1024] = "/providers";
+        int rc = cli_path_param_add(path, sizeof(path), "limit", "1000", err);
+        rc = rc < 0 ? rc
+                    : cli_path_param_add(path, sizeof(path), "page", next[0] ? next : NULL, err);
+        json_t *j = NULL;
+        rc = rc < 0 ? rc : cli_http_get(a, path, &j, err);
+        if (rc < 0) {
+            json_decref(all);
+            return rc;
+        }
+        (void)json_array_extend(all, json_object_get(j, "items"));
+        const char *n = json_string_value(json_object_get(j, "next"));
+        (void)snprintf(next, sizeof(next), "%s", n != NULL ? n : "");
+        json_decref(j);
+        if (next[0] == '\0') {
+            break;
+        }
+    }
+    *out = all;
+    return 0;
+}
+
+/* What the group asks for, from its spec. */
+static void quote_asks(const Kumo__GroupSpec *g, deploy_quote_t *q)
+{
+    for (size_t i = 0; i < g->n_resources; i++) {
+        const Kumo__ResourceGroup *r = g->resources[i];
+        q->max_price_total = sat_mul_add(q->max_price_total, r->price, r->count);
+        q->collateral_total = sat_mul_add(q->collateral_total, r->collateral, r->count);
+        if (r->compute != NULL) {
+            q->cpu_milli = sat_mul_add(q->cpu_milli, r->compute->cpu_milli, r->count);
+            q->memory_bytes = sat_mul_add(q->memory_bytes, r->compute->memory_bytes, r->count);
+            q->storage_bytes = sat_mul_add(q->storage_bytes, r->compute->storage_bytes, r->count);
+        }
+    }
+}
+
+static void quote_region_note(deploy_quote_t *q, const char *region)
+{
+    size_t len = strlen(region);
+    const char *p = q->regions;
+    while ((p = strstr(p, region)) != NULL) {
+        bool starts = p == q->regions || p[-1] == ' ';
+        if (starts && (p[len] == ',' || p[len] == '\0')) {
+            return;
+        }
+        p += len;
+    }
+    size_t used = strlen(q->regions);
+    (void)snprintf(q->regions + used, sizeof(q->regions) - used, "%s%s", used > 0 ? ", " : "",
+                   region);
+}
+
+static void uptake(uint64_t *most, uint64_t v)
+{
+    *most = v > *most ? v : *most;
+}
+
+/* One provider in the group's region with an offer: what its bidding rule says. */
+static void
+quote_judge(const json_t *p, const json_t *offer, const Kumo__GroupSpec *g, deploy_quote_t *q)
+{
+    kumo_provider_cfg_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    (void)snprintf(cfg.region, sizeof(cfg.region), "%s", g->region);
+    cfg.price_cpu_per_core = cli_json_u64(offer, "price_cpu_per_core");
+    cfg.price_memory_per_gib = cli_json_u64(offer, "price_memory_per_gib");
+    cfg.price_storage_per_gib = cli_json_u64(offer, "price_storage_per_gib");
+    kumo_provider_free_t fr = {cli_json_u64(offer, "free_cpu_milli"),
+                               cli_json_u64(offer, "free_memory_bytes"),
+                               cli_json_u64(offer, "free_storage_bytes"),
+                               cli_json_u64(offer, "free_collateral"),
+                               1u,
+                               UINT64_MAX};
+    uptake(&q->most_cpu_milli, fr.cpu_milli);
+    uptake(&q->most_memory_bytes, fr.memory_bytes);
+    uptake(&q->most_storage_bytes, fr.storage_bytes);
+    uptake(&q->most_collateral, fr.collateral);
+    kumo_provider_bid_t bid;
+    kumo_provider_bid_decide(&cfg, g, &fr, true, &bid);
+    q->verdicts[bid.verdict < DEPLOY_QUOTE_VERDICTS ? bid.verdict : 0]++;
+    if (bid.verdict == KUMO_PROVIDER_BID_PRICE) {
+        q->cheapest_ask = bid.price_total < q->cheapest_ask ? bid.price_total : q->cheapest_ask;
+    }
+    if (bid.verdict != KUMO_PROVIDER_BID_OK) {
+        return;
+    }
+    /* Kept cheapest first (at most DEPLOY_QUOTE_BIDS_MAX; the rest only counted). */
+    size_t at = q->bid_count;
+    while (at > 0 && q->bids[at - 1].price_total > bid.price_total) {
+        at--;
+    }
+    if (at >= DEPLOY_QUOTE_BIDS_MAX) {
+        q->bid_more++;
+        return;
+    }
+    size_t keep = q->bid_count;
+    if (keep == DEPLOY_QUOTE_BIDS_MAX) {
+        keep--; /* the dearest drops out */
+        q->bid_more++;
+    }
+    memmove(&q->bids[at + 1], &q->bids[at], (keep - at) * sizeof(q->bids[0]));
+    (void)snprintf(q->bids[at].provider, sizeof(q->bids[at].provider), "%s",
+                   cli_json_str(p, "owner"));
+    q->bids[at].price_total = bid.price_total;
+    q->bid_count = keep + 1;
+}
+
+void deploy_quote_group(const json_t *providers, const Kumo__GroupSpec *g, deploy_quote_t *q)
+{
+    memset(q, 0, sizeof(*q));
+    q->cheapest_ask = UINT64_MAX;
+    quote_asks(g, q);
+    size_t i;
+    const json_t *p;
+    json_array_foreach(providers, i, p)
+    {
+        const char *region = cli_json_str(p, "region");
+        q->provider_count++;
+        quote_region_note(q, region);
+        if (strcmp(region, g->region) != 0) {
+            continue;
+        }
+        q->in_region++;
+        const json_t *offer = json_object_get(p, "offer");
+        if (!json_is_object(offer)) {
+            q->no_offer++;
+            continue;
+        }
+        quote_judge(p, offer, g, q);
+    }
+}
+
+/* The sentence for one reason no provider in the region would bid. */
+static void quote_reason(const deploy_quote_t *q,
+                         const Kumo__GroupSpec *g,
+                         kumo_provider_bid_verdict_t v,
+                         char *out,
+                         size_t cap)
+{
+    size_t n = q->verdicts[v];
+    switch (v) {
+    case KUMO_PROVIDER_BID_PRICE:
+        (void)snprintf(out, cap,
+                       "price: %zu provider(s) in %s ask more than your maximum of %" PRIu64
+                       " ukumo/block for this group (the cheapest asks %" PRIu64
+                       "): raise the price in the stack",
+                       n, g->region, q->max_price_total, q->cheapest_ask);
+        return;
+    case KUMO_PROVIDER_BID_CAPACITY:
+        (void)snprintf(
+            out, cap,
+            "capacity: %zu provider(s) in %s lack the free capacity (you ask cpu %" PRIu64
+            "m, memory %" PRIu64 " B, storage %" PRIu64 " B; the most free is cpu %" PRIu64
+            "m, memory %" PRIu64 " B, storage %" PRIu64 " B): ask for fewer or smaller units",
+            n, g->region, q->cpu_milli, q->memory_bytes, q->storage_bytes, q->most_cpu_milli,
+            q->most_memory_bytes, q->most_storage_bytes);
+        return;
+    case KUMO_PROVIDER_BID_BUDGET:
+        (void)snprintf(out, cap,
+                       "collateral: the group's collateral of %" PRIu64
+                       " ukumo is more than %zu provider(s) in %s can still lock (the most is "
+                       "%" PRIu64 "): lower the collateral in the stack",
+                       q->collateral_total, n, g->region, q->most_collateral);
+        return;
+    default:
+        (void)snprintf(out, cap, "%s: %zu provider(s) in %s", kumo_provider_bid_verdict_name(v), n,
+                       g->region);
+        return;
+    }
+}
+
+int deploy_quote_why(const deploy_quote_t *q, const Kumo__GroupSpec *g, char *out, size_t cap)
+{
+    KUMO_ASSERT(cap > 0);
+    out[0] = '\0';
+    if (q->bid_count > 0) {
+        return 0;
+    }
+    if (q->in_region == 0) {
+        (void)snprintf(out, cap, "region: no provider serves region %s (%s%s)", g->region,
+                       q->provider_count > 0 ? "regions served: " : "no provider is registered",
+                       q->regions);
+        return 1;
+    }
+    int reasons = 0;
+    size_t used = 0;
+    static const kumo_provider_bid_verdict_t order[] = {
+        KUMO_PROVIDER_BID_PRICE, KUMO_PROVIDER_BID_CAPACITY, KUMO_PROVIDER_BID_BUDGET,
+        KUMO_PROVIDER_BID_FULL, KUMO_PROVIDER_BID_RUNTIME};
+    for (size_t i = 0; i < KUMO_ARRAY_COUNT(order); i++) {
+        if (q->verdicts[order[i]] == 0 || used + 1 >= cap) {
+            continue;
+        }
+        char line[512];
+        quote_reason(q, g, order[i], line, sizeof(line));
+        int w = snprintf(out + used, cap - used, "%s%s", reasons > 0 ? "; " : "", line);
+        used += w > 0 ? (size_t)w : 0u;
+        used = used < cap ? used : cap - 1;
+        reasons++;
+    }
+    if (q->no_offer > 0 && used + 1 < cap) {
+        (void)snprintf(out + used, cap - used,
+                       "%s%zu provider(s) in %s publish no offer, so cannot be judged",
+                       reasons > 0 ? "; " : "unknown: ", q->no_offer, g->region);
+    }
+    return 1;
+}
+
+static json_t *quote_json(const deploy_quote_t *q, const Kumo__GroupSpec *g, const char *why)
+{
+    json_t *bids = json_array();
+    for (size_t i = 0; bids != NULL && i < q->bid_count; i++) {
+        (void)json_array_append_new(bids, json_pack("{s:s, s:I}", "provider", q->bids[i].provider,
+                                                    "price_per_block",
+                                                    (json_int_t)q->bids[i].price_total));
+    }
+    return json_pack("{s:s, s:s, s:I, s:I, s:o, s:s?}", "group", g->name, "region", g->region,
+                     "max_price_per_block", (json_int_t)q->max_price_total, "collateral",
+                     (json_int_t)q->collateral_total, "bids", bids != NULL ? bids : json_array(),
+                     "why_none", why[0] != '\0' ? why : NULL);
+}
+
+void deploy_quote_print(FILE *out, const deploy_quote_t *q, const Kumo__GroupSpec *g)
+{
+    char why[2048];
+    if (deploy_quote_why(q, g, why, sizeof(why)) != 0) {
+        fprintf(out, "group %s (%s): no provider would bid: %s\n", g->name, g->region, why);
+        return;
+    }
+    fprintf(out,
+            "group %s (%s): %zu provider(s) would bid, your maximum %" PRIu64 " ukumo/block:\n",
+            g->name, g->region, q->bid_count + q->bid_more, q->max_price_total);
+    for (size_t i = 0; i < q->bid_count; i++) {
+        fprintf(out, "  %s at %" PRIu64 " ukumo/block\n", q->bids[i].provider,
+                q->bids[i].price_total);
+    }
+    if (q->bid_more > 0) {
+        fprintf(out, "  and %zu more\n", q->bid_more);
+    }
+}
+
+int deploy_quote_run(cli_args_t *a)
+{
+    deploy_stack_t *stack = calloc(1, sizeof(*stack));
+    if (stack == NULL) {
+        fprintf(stderr, "kumo: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    kumo_err_ctx_t err = {0};
+    json_t *providers = NULL;
+    int rc = deploy_stack_load(a->pos[0], stack, &err);
+    bool loaded = rc == 0;
+    rc = rc == 0 ? deploy_quote_providers_get(a, &providers, &err) : rc;
+    json_t *groups = json_array();
+    deploy_quote_t *q = calloc(1, sizeof(*q));
+    if (rc == 0 && (groups == NULL || q == NULL)) {
+        rc = kumo_err_set(&err, KUMO_ENOMEM, "quote");
+    }
+    for (size_t i = 0; rc == 0 && i < stack->group_count; i++) {
+        const Kumo__GroupSpec *g = stack->groups[i];
+        deploy_quote_group(providers, g, q);
+        char why[2048];
+        (void)deploy_quote_why(q, g, why, sizeof(why));
+        (void)json_array_append_new(groups, quote_json(q, g, why));
+        if (a->output != CLI_OUTPUT_JSON) {
+            deploy_quote_print(stdout, q, g);
+        }
+    }
+    int exit_code = rc < 0 ? cli_fail("deploy quote", &err) : CLI_EXIT_OK;
+    if (rc == 0 && a->output == CLI_OUTPUT_JSON) {
+        json_t *o = json_pack("{s:O}", "groups", groups);
+        cli_json_print(o, stdout);
+        json_decref(o);
+    }
+    free(q);
+    json_decref(groups);
+    json_decref(providers);
+    if (loaded) {
+        deploy_stack_free(stack);
+    }
+    free(stack);
+    return exit_code;
+}

@@ -1,0 +1,245 @@
+/*
+ * test_no_bids.c - "why no bids" on real processes: one validator (`kumo testnet`, 250 ms
+ * blocks) and a provider account scripted through the CLI that publishes its offer with
+ * `kumo tx provider update --offer` (prices, free capacity, collateral budget left) and never
+ * bids. For each cause - no provider in the region, every price above the order's maximum,
+ * not enough free capacity, a collateral above what the provider can lock - `kumo deploy
+ * quote` names that cause before anything is sent, and `kumo deploy create` names it while its
+ * order waits without a bid. A fitting offer makes the quote list the provider and its price.
+ * KUMO_TEST_ONLY=<test name pattern> runs one case (cmocka filter).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "codec/codec.h"
+#include "crypto/crypto.h"
+#include "helpers/net/testnet.h"
+#include "helpers/testutil.h"
+#include "tls/tls.h"
+
+static kumo_test_net_t g;
+static char g_node[64];
+static uint64_t g_dseq = 100;
+
+static int tx(const char *home, const char *key, const char *args)
+{
+    return kumo_test_net_kumo(&g, "tx %s --home %s/%s --node %s --from %s", args, g.dir, home,
+                              g_node, key);
+}
+
+static void tx_ok(const char *home, const char *key, const char *args)
+{
+    if (tx(home, key, args) != 0) {
+        kumo_test_net_logs_print(&g);
+        fail_msg("kumo tx %s (as %s) failed", args, key);
+    }
+}
+
+/* Runs a kumo command line (after the binary); its output (stdout and stderr, free it). */
+static char *kumo_output(const char *args, int *code)
+{
+    char cmd[8192];
+    (void)snprintf(cmd, sizeof(cmd), "%s %s 2>&1", g.kumo, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t cap = 1u << 16;
+    char *out = calloc(1, cap);
+    assert_non_null(out);
+    size_t len = fread(out, 1, cap - 1, p);
+    out[len] = '\0';
+    int st = pclose(p);
+    *code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+/* The provider publishes what it offers (and waits for the commit). */
+static void offer(const char *spec)
+{
+    char args[512];
+    (void)snprintf(args, sizeof(args), "provider update --offer %s --wait", spec);
+    tx_ok("provider0", "provider", args);
+}
+
+/* A one-group stack: 1 unit of 100m cpu, 64Mi memory in region, at price, with collateral. */
+static void
+stack_write(const char *region, uint64_t price, uint64_t collateral, char *path, size_t cap)
+{
+    (void)snprintf(path, cap, "%s/stack-%s-%" PRIu64 "-%" PRIu64 ".yml", g.dir, region, price,
+                   collateral);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "version: \"1\"\n"
+            "groups:\n"
+            "  app:\n"
+            "    region: %s\n"
+            "    resources:\n"
+            "      - cpu: 100m\n"
+            "        memory: 64Mi\n"
+            "        count: 1\n"
+            "        price: %" PRIu64 "\n"
+            "        collateral: %" PRIu64 "\n"
+            "workloads:\n"
+            "  app:\n"
+            "    image: localhost/none:1\n"
+            "    compute:\n"
+            "      cpu: 100m\n"
+            "      memory: 64Mi\n"
+            "    group: app\n"
+            "wait_blocks: 1\n"
+            "deposit: 1000000\n",
+            region, price, collateral);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void expect_output(const char *args, int want_code, const char *needle)
+{
+    int code = 0;
+    char *out = kumo_output(args, &code);
+    if (code != want_code || strstr(out, needle) == NULL) {
+        kumo_test_net_logs_print(&g);
+        fail_msg("kumo %s: exit %d (want %d), output lacks '%s':\n%s", args, code, want_code,
+                 needle, out);
+    }
+    print_message("kumo %s:\n%s", args, out);
+    free(out);
+}
+
+/* quote says `needle`; create (with --timeout) says it too while its order waits. */
+static void case_run(const char *region, uint64_t price, uint64_t collateral, const char *needle)
+{
+    char stack[4096];
+    stack_write(region, price, collateral, stack, sizeof(stack));
+    char args[8192];
+    (void)snprintf(args, sizeof(args), "deploy quote %s --node %s", stack, g_node);
+    expect_output(args, 0, needle);
+    (void)snprintf(args, sizeof(args),
+                   "deploy create %s --home %s/tenant --from tenant --node %s --dseq %" PRIu64
+                   " --timeout 8",
+                   stack, g.dir, g_node, g_dseq++);
+    expect_output(args, 1, needle);
+}
+
+/* Enough of everything, cheap: 40 per core, 10 per GiB. */
+#define OFFER_FITS                                                                  \
+    "price_cpu=40,price_memory=10,price_storage=1,cpu=8,memory=16Gi,storage=100Gi," \
+    "collateral=1000000"
+
+static void test_region(void **state)
+{
+    (void)state;
+    offer(OFFER_FITS);
+    case_run("r9", 100, 10, "region: no provider serves region r9 (regions served: r1)");
+}
+
+static void test_price(void **state)
+{
+    (void)state;
+    /* 100m at 1000 per core = 100 per block, the order allows 10. */
+    offer("price_cpu=1000,price_memory=0,price_storage=0,cpu=8,memory=16Gi,storage=100Gi,"
+          "collateral=1000000");
+    case_run("r1", 10, 10, "price: 1 provider(s) in r1 ask more than your maximum of 10");
+}
+
+static void test_capacity(void **state)
+{
+    (void)state;
+    offer("price_cpu=40,price_memory=10,price_storage=1,cpu=50m,memory=16Gi,storage=100Gi,"
+          "collateral=1000000");
+    case_run("r1", 100, 10, "capacity: 1 provider(s) in r1 lack the free capacity");
+}
+
+static void test_collateral(void **state)
+{
+    (void)state;
+    offer("price_cpu=40,price_memory=10,price_storage=1,cpu=8,memory=16Gi,storage=100Gi,"
+          "collateral=5");
+    case_run("r1", 100, 10, "collateral: the group's collateral of 10 ukumo is more than 1");
+}
+
+static void test_fits(void **state)
+{
+    (void)state;
+    offer(OFFER_FITS);
+    char stack[4096];
+    stack_write("r1", 100, 10, stack, sizeof(stack));
+    char args[8192];
+    /* 100m x 40 per core = 4, 64Mi x 10 per GiB = 1 (rounded up): 5 per block. */
+    (void)snprintf(args, sizeof(args), "deploy quote %s --node %s", stack, g_node);
+    expect_output(args, 0, "at 5 ukumo/block");
+    (void)snprintf(args, sizeof(args), "deploy quote %s --node %s --output json", stack, g_node);
+    expect_output(args, 0, "\"price_per_block\": 5");
+}
+
+static void test_bad_offer(void **state)
+{
+    (void)state;
+    char args[8192];
+    (void)snprintf(args, sizeof(args),
+                   "tx provider update --home %s/provider0 --node %s --from provider --offer "
+                   "price_cpu=1,cpu=8",
+                   g.dir, g_node);
+    expect_output(args, 2, "offer lacks a key");
+    (void)snprintf(args, sizeof(args),
+                   "tx provider update --home %s/provider0 --node %s --from provider --offer "
+                   "price_cpu=1,price_memory=1,price_storage=1,cpu=8,memory=1Gi,storage=1Gi,"
+                   "collateral=1,bogus=2",
+                   g.dir, g_node);
+    expect_output(args, 2, "offer key 'bogus' unknown");
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (kumo_test_net_start(&g, 1, 250, "--providers 1") != 0) {
+        return -1;
+    }
+    (void)snprintf(g_node, sizeof(g_node), "http://127.0.0.1:%u", kumo_test_net_rpc_port(&g, 0));
+    kumo_crypto_keypair_t ca;
+    uint8_t seed[KUMO_CRYPTO_SEED_BYTES];
+    memset(seed, 0x43, sizeof(seed));
+    kumo_crypto_key_from_seed(seed, &ca);
+    kumo_buf_t pem;
+    kumo_buf_init(&pem, KUMO_TLS_PEM_BYTES_MAX);
+    assert_int_equal(kumo_tls_ca_create(&ca, "dc", 30, &pem, NULL), 0);
+    kumo_crypto_key_wipe(&ca);
+    char path[4096];
+    (void)snprintf(path, sizeof(path), "%s/ca.pem", g.dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(pem.ptr, 1, pem.len, f), pem.len);
+    assert_int_equal(fclose(f), 0);
+    kumo_buf_free(&pem);
+    char args[4200];
+    (void)snprintf(args, sizeof(args),
+                   "provider create --host-uri https://dc.example:8443 --region r1 --cert-file "
+                   "%s --wait",
+                   path);
+    tx_ok("provider0", "provider", args);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    kumo_test_net_stop(&g);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_region),   cmocka_unit_test(test_price),
+        cmocka_unit_test(test_capacity), cmocka_unit_test(test_collateral),
+        cmocka_unit_test(test_fits),     cmocka_unit_test(test_bad_offer),
+    };
+    const char *only = getenv("KUMO_TEST_ONLY");
+    if (only != NULL && only[0] != '\0') {
+        cmocka_set_test_filter(only);
+    }
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
