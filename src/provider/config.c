@@ -148,6 +148,26 @@ static bool pf_plain(const char *s)
     return true;
 }
 
+/* "" (off), or host:port with a non-empty host and a port of 1..65535 in decimal. */
+static bool pf_listen_is_valid(const char *listen)
+{
+    if (listen[0] == '\0') {
+        return true;
+    }
+    const char *colon = strrchr(listen, ':');
+    if (colon == NULL || colon == listen || colon[1] == '\0') {
+        return false;
+    }
+    unsigned long port = 0;
+    for (const char *p = colon + 1; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9' || port > 65535u) {
+            return false;
+        }
+        port = port * 10u + (unsigned long)(*p - '0');
+    }
+    return port >= 1u && port <= 65535u;
+}
+
 int kumo_provider_cfg_validate(const kumo_provider_cfg_t *cfg, kumo_err_ctx_t *err)
 {
     for (size_t i = 0; i < PF_COUNT; i++) {
@@ -169,6 +189,8 @@ int kumo_provider_cfg_validate(const kumo_provider_cfg_t *cfg, kumo_err_ctx_t *e
                 "port_range_min is above port_range_max");
     KUMO_ENSURE(pd_fwd_allow_list_is_valid(cfg->peer_address_allow), err, KUMO_EINVAL,
                 "peer_address_allow: expected numeric IP addresses separated by commas");
+    KUMO_ENSURE(pf_listen_is_valid(cfg->metrics_listen), err, KUMO_EINVAL,
+                "metrics_listen: expected host:port (port 1..65535) or empty");
     return 0;
 }
 

@@ -266,6 +266,11 @@ static void test_config_errors(void **state)
         {"key: p\n", "region: must be"},
         {"region: 'a\"b'\n", "region: printable ASCII"},
         {"region: a\n  bad: [\n", "config.yaml:"},
+        {"region: a\nmetrics_listen: 127.0.0.1\n", "metrics_listen: expected host:port"},
+        {"region: a\nmetrics_listen: \"127.0.0.1:0\"\n", "metrics_listen: expected host:port"},
+        {"region: a\nmetrics_listen: \"127.0.0.1:65536\"\n", "metrics_listen: expected"},
+        {"region: a\nmetrics_listen: \":9464\"\n", "metrics_listen: expected host:port"},
+        {"region: a\nmetrics_listen: \"127.0.0.1:9x\"\n", "metrics_listen: expected"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         kumo_provider_cfg_t cfg;
@@ -279,12 +284,35 @@ static void test_config_errors(void **state)
     }
 }
 
+/* metrics_listen: empty (off) and host:port with a port of 1..65535 parse. */
+static void test_config_metrics_listen(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {
+        "region: a\n",
+        "region: a\nmetrics_listen: \"\"\n",
+        "region: a\nmetrics_listen: \"127.0.0.1:9464\"\n",
+        "region: a\nmetrics_listen: \"0.0.0.0:65535\"\n",
+        "region: a\nmetrics_listen: \"localhost:1\"\n",
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        kumo_provider_cfg_t cfg;
+        kumo_provider_cfg_default(&cfg);
+        kumo_err_ctx_t err = {0};
+        if (kumo_provider_cfg_parse("config.yaml", kumo_bytes_make(ok[i], strlen(ok[i])), &cfg,
+                                    &err) != 0) {
+            fail_msg("row %zu: %s", i, err.detail);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bid_table),
         cmocka_unit_test(test_config_round_trip),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_config_metrics_listen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
