@@ -283,6 +283,18 @@ static void test_escrow_runs_out_warning_then_reason(void **state)
         fail_msg("kumo query leases does not say why:\n%s", out);
     }
     free(out);
+    /* kumo deploy status says it too (a stack path only names the state file: --dseq). */
+    char want[128];
+    (void)snprintf(want, sizeof(want), "ended: insufficient_funds at %" PRIu64, closing);
+    (void)snprintf(args, sizeof(args),
+                   "deploy status %s/none.yml --dseq %" PRIu64 " --home %s/tenant --from tenant "
+                   "--node %s",
+                   g.dir, dseq, g.dir, g_node);
+    out = kumo_output(args, &code);
+    if (code != 0 || strstr(out, want) == NULL) {
+        fail_msg("kumo deploy status: exit %d, lacks '%s':\n%s", code, want, out);
+    }
+    free(out);
 }
 
 /* The deployment's escrow and threshold, to compare before and after. */
@@ -360,6 +372,17 @@ static void test_bad_input_changes_nothing(void **state)
     json_t *d = deployment_get(dseq);
     assert_string_equal(str(d, "escrow_warn_blocks"), "7");
     json_decref(d);
+    /* What deploy status shows of it: the escrow, nothing to pay yet, the threshold. */
+    (void)snprintf(args, sizeof(args),
+                   "deploy status %s --dseq %" PRIu64 " --home %s/tenant --from tenant --node %s",
+                   stack, dseq, g.dir, g_node);
+    int code = 0;
+    char *out = kumo_output(args, &code);
+    if (code != 0 || strstr(out, "escrow 100000 ukumo left") == NULL ||
+        strstr(out, "nothing to pay yet; warning below 7 blocks") == NULL) {
+        fail_msg("kumo deploy status: exit %d:\n%s", code, out);
+    }
+    free(out);
 }
 
 static int group_setup(void **state)
