@@ -115,6 +115,9 @@ static void status_chain_print(const json_t *o)
         printf("group %s (gseq %" PRIu64 ")  %s  order %" PRIu64 "%s\n",
                cli_json_str(json_object_get(g, "spec"), "name"), cli_json_u64(g, "gseq"),
                cli_json_str(g, "state"), cli_json_u64(g, "oseq"), end);
+        if (json_object_get(g, "why_no_bids") != NULL) {
+            printf("  no bids: %s\n", cli_json_str(g, "why_no_bids"));
+        }
     }
     const json_t *l;
     json_array_foreach(json_object_get(o, "leases"), i, l)
@@ -156,6 +159,52 @@ static void status_text_print(const json_t *o)
     }
 }
 
+/* For each group whose latest order is open without a bid: why no provider bids, as
+ * `kumo deploy quote` says it (deploy_quote.c), in the group's "why_no_bids". */
+static int status_no_bids(deploy_flow_t *f, json_t *groups, kumo_err_ctx_t *err)
+{
+    json_t *orders = NULL;
+    KUMO_GUARD(status_list(f, "orders", &orders, err));
+    json_t *providers = NULL;
+    kumo_err_ctx_t pe = {0};
+    /* Without the providers' list the status still shows the rest. */
+    int rc = deploy_quote_providers_get(f->a, &providers, &pe);
+    deploy_quote_t *q = calloc(1, sizeof(*q));
+    size_t i;
+    const json_t *o;
+    json_array_foreach(orders, i, o)
+    {
+        const json_t *id = json_object_get(o, "id");
+        json_t *g = NULL;
+        for (size_t k = 0; (g = json_array_get(groups, k)) != NULL; k++) {
+            if (cli_json_u64(g, "gseq") == cli_json_u64(id, "gseq")) {
+                break;
+            }
+        }
+        ProtobufCMessage *m = NULL;
+        kumo_err_ctx_t e = {0};
+        if (rc < 0 || q == NULL || g == NULL || cli_json_u64(o, "bid_count") > 0 ||
+            strcmp(cli_json_str(o, "state"), "ORDER_OPEN") != 0 ||
+            kumo_codec_json_to_message(&kumo__group_spec__descriptor, json_object_get(g, "spec"),
+                                       &m, &e) < 0) {
+            continue;
+        }
+        const Kumo__GroupSpec *spec = (const Kumo__GroupSpec *)m;
+        deploy_quote_group(providers, spec, q);
+        char why[2048];
+        if (deploy_quote_why(q, spec, why, sizeof(why)) == 0) {
+            (void)snprintf(why, sizeof(why), "none yet, though %zu provider(s) should bid",
+                           q->bid_count + q->bid_more);
+        }
+        (void)json_object_set_new(g, "why_no_bids", json_string(why));
+        kumo_codec_free(m);
+    }
+    free(q);
+    json_decref(providers);
+    json_decref(orders);
+    return 0;
+}
+
 static int status_collect(deploy_flow_t *f, json_t *o, kumo_err_ctx_t *err)
 {
     char path[256];
@@ -167,6 +216,7 @@ static int status_collect(deploy_flow_t *f, json_t *o, kumo_err_ctx_t *err)
     (void)json_object_set_new(o, "deployment", d);
     KUMO_GUARD(status_list(f, "groups", &groups, err));
     (void)json_object_set_new(o, "groups", groups);
+    KUMO_GUARD(status_no_bids(f, groups, err));
     KUMO_GUARD(status_list(f, "leases", &leases, err));
     (void)json_object_set_new(o, "leases", leases);
     json_t *providers = json_object();

@@ -5,8 +5,9 @@
  * bids. For each cause - no provider in the region, every price above the order's maximum,
  * not enough free capacity, a collateral above what the provider can lock - `kumo deploy
  * quote` names that cause before anything is sent, and `kumo deploy create` names it while its
- * order waits without a bid. A fitting offer makes the quote list the provider and its price.
- * KUMO_TEST_ONLY=<test name pattern> runs one case (cmocka filter).
+ * order waits without a bid, and `kumo deploy status` for the order still open. A fitting offer
+ * makes the quote list the provider and its price. KUMO_TEST_ONLY=<test name pattern> runs one case
+ * (cmocka filter).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -120,8 +121,13 @@ static void case_run(const char *region, uint64_t price, uint64_t collateral, co
     (void)snprintf(args, sizeof(args),
                    "deploy create %s --home %s/tenant --from tenant --node %s --dseq %" PRIu64
                    " --timeout 8",
-                   stack, g.dir, g_node, g_dseq++);
+                   stack, g.dir, g_node, g_dseq);
     expect_output(args, 1, needle);
+    /* deploy status names it for the order still open without a bid. */
+    (void)snprintf(args, sizeof(args),
+                   "deploy status %s --home %s/tenant --from tenant --node %s --dseq %" PRIu64,
+                   stack, g.dir, g_node, g_dseq++);
+    expect_output(args, 0, needle);
 }
 
 /* Enough of everything, cheap: 40 per core, 10 per GiB. */
