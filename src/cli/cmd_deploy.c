@@ -1,6 +1,6 @@
 /*
- * cmd_deploy.c - `kumo deploy create|update|deposit|status|logs|close STACK.yml`: a stack file to
- * running endpoints (docs/stack.md, "kumo deploy"). create submits the deployment, follows
+ * cmd_deploy.c - `kumo deploy create|update|deposit|status|logs|shell|close STACK.yml`: a
+ * stack file to running endpoints (docs/stack.md, "kumo deploy"). create submits the deployment, follows
  * orders, bids and leases on the node's event stream, sends the manifest to every lease's
  * provider, waits until every workload runs and prints the endpoints; the deployment it made
  * is remembered next to the stack (.kumo-deploy-<file>.json, 0600) for the other
@@ -408,6 +408,12 @@ static const cli_sub_t deploy_subs[] = {
      "the last N (default 100) log lines of every instance of a workload, from its provider",
      "kumo deploy logs examples/webapp/stack.yml web --limit 20", deploy_logs_opts, 2, 2,
      deploy_logs_run},
+    {NULL, "shell", "STACK.yml WORKLOAD[/INSTANCE] [--from KEY] [--dseq N] [-- CMD...]",
+     "a shell in a container of the deployment (instance 0 unless given), through its "
+     "provider: interactive (raw terminal, resized with yours) when stdin is a terminal and no "
+     "command is given, else the command with stdin piped; exits with the process's exit code",
+     "kumo deploy shell examples/webapp/stack.yml web/1 -- cat /etc/hosts", deploy_read_opts, 2,
+     CLI_POSITIONAL_MAX, deploy_shell_run},
     {NULL, "close", "STACK.yml [--from KEY] [--timeout S] [--dseq N]",
      "close the deployment, wait until every provider released its lease and the deployment is "
      "closed, print the escrow returned",

@@ -172,6 +172,49 @@ KUMO_MUST_USE int deploy_provider_json(const deploy_tls_t *tls,
                                        json_t **out,
                                        kumo_err_ctx_t *err);
 
+/* An upgraded connection to the provider (the shell session): TLS as for
+ * deploy_provider_call, over libcurl's connect-only mode. */
+typedef struct deploy_upgrade {
+    void *curl;       /* CURL * */
+    int fd;           /* its socket, for poll */
+    kumo_buf_t early; /* bytes of the stream that came with the answer's head */
+} deploy_upgrade_t;
+
+/* PUT path with a JSON body, "Connection: Upgrade" and "Upgrade: protocol": 0 when the
+ * provider answered 101 (out is then the stream). A refusal is its JSON error's code and
+ * detail (*status set), KUMO_EIO when the provider cannot be reached. */
+KUMO_MUST_USE int deploy_provider_upgrade(const deploy_tls_t *tls,
+                                          const deploy_provider_t *p,
+                                          const char *path,
+                                          const char *protocol,
+                                          kumo_bytes_t body,
+                                          long *status,
+                                          deploy_upgrade_t *out,
+                                          kumo_err_ctx_t *err);
+/* Sends all of data, waiting for the socket as needed; while it waits, bytes that arrive are
+ * handed to on_recv (so neither side can block the other). */
+typedef int (*deploy_upgrade_recv_cb)(void *ctx,
+                                      const uint8_t *data,
+                                      size_t len,
+                                      kumo_err_ctx_t *err);
+KUMO_MUST_USE int deploy_upgrade_send(deploy_upgrade_t *u,
+                                      const uint8_t *data,
+                                      size_t len,
+                                      deploy_upgrade_recv_cb on_recv,
+                                      void *ctx,
+                                      kumo_err_ctx_t *err);
+/* Reads what is there without waiting: hands it to on_recv; *closed when the provider closed
+ * the connection. */
+KUMO_MUST_USE int deploy_upgrade_recv(deploy_upgrade_t *u,
+                                      deploy_upgrade_recv_cb on_recv,
+                                      void *ctx,
+                                      bool *closed,
+                                      kumo_err_ctx_t *err);
+void deploy_upgrade_close(deploy_upgrade_t *u);
+
+/* `kumo deploy shell` (deploy_shell.c). */
+int deploy_shell_run(cli_args_t *a);
+
 /* ---- flows (deploy_flow.c: events and leases; deploy_run.c: providers) ---- */
 
 /* Milliseconds of a monotonic clock (deploy_sse.c). */

@@ -6,6 +6,7 @@
  * address), handed to libcurl as in-memory blobs so no key touches the disk.
  */
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,4 +211,251 @@ int deploy_provider_json(const deploy_tls_t *tls,
     }
     kumo_buf_free(&ans);
     return rc;
+}
+
+/* ---- upgraded connections (the shell session) ---- */
+
+#define DEPLOY_UPGRADE_HEAD_BYTES_MAX 8192u
+#define DEPLOY_UPGRADE_WAIT_MS        30000
+
+/* Waits until the socket is ready for events (or timeout_ms). */
+static int upgrade_wait(int fd, short events, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = events};
+    int n = poll(&pfd, 1, timeout_ms);
+    return n > 0 ? pfd.revents : 0;
+}
+
+/* Sends all of data (waiting up to the deadline each time the socket is full). */
+static int upgrade_send_plain(CURL *c, int fd, const char *data, size_t len, kumo_err_ctx_t *err)
+{
+    while (len > 0) {
+        size_t sent = 0;
+        CURLcode rc = curl_easy_send(c, data, len, &sent);
+        if (rc == CURLE_AGAIN) {
+            KUMO_ENSURE(upgrade_wait(fd, POLLOUT, DEPLOY_UPGRADE_WAIT_MS) != 0, err, KUMO_EIO,
+                        "provider: send timed out");
+            continue;
+        }
+        KUMO_ENSURE(rc == CURLE_OK, err, KUMO_EIO, "provider: send: %s", curl_easy_strerror(rc));
+        data += sent;
+        len -= sent;
+    }
+    return 0;
+}
+
+/* Reads the answer's head into head (through the blank line at *head_len); *got all bytes. */
+static int
+upgrade_head_read(CURL *c, int fd, char *head, size_t *head_len, size_t *got, kumo_err_ctx_t *err)
+{
+    size_t len = 0;
+    for (;;) {
+        KUMO_ENSURE(len < DEPLOY_UPGRADE_HEAD_BYTES_MAX, err, KUMO_ELIMIT,
+                    "provider: answer head over %u bytes", DEPLOY_UPGRADE_HEAD_BYTES_MAX);
+        size_t n = 0;
+        CURLcode rc = curl_easy_recv(c, head + len, DEPLOY_UPGRADE_HEAD_BYTES_MAX - len, &n);
+        if (rc == CURLE_AGAIN) {
+            KUMO_ENSURE(upgrade_wait(fd, POLLIN, DEPLOY_UPGRADE_WAIT_MS) != 0, err, KUMO_EIO,
+                        "provider: no answer within %d s", DEPLOY_UPGRADE_WAIT_MS / 1000);
+            continue;
+        }
+        KUMO_ENSURE(rc == CURLE_OK && n > 0, err, KUMO_EIO, "provider closed the connection: %s",
+                    curl_easy_strerror(rc));
+        len += n;
+        head[len] = '\0';
+        char *end = strstr(head, "\r\n\r\n");
+        if (end != NULL) {
+            *head_len = (size_t)(end - head) + 4u;
+            *got = len;
+            return 0;
+        }
+    }
+}
+
+/* A refused upgrade: the rest of its body (Content-Length) read and made an error. */
+static int upgrade_refused(CURL *c,
+                           int fd,
+                           const deploy_provider_t *p,
+                           long status,
+                           char *head,
+                           size_t head_len,
+                           size_t got,
+                           kumo_err_ctx_t *err)
+{
+    const char *cl = strcasestr(head, "\r\nContent-Length:");
+    size_t want = cl != NULL ? strtoul(cl + 17, NULL, 10) : 0u;
+    want = want < DEPLOY_UPGRADE_HEAD_BYTES_MAX ? want : DEPLOY_UPGRADE_HEAD_BYTES_MAX;
+    kumo_buf_t body;
+    kumo_buf_init(&body, DEPLOY_UPGRADE_HEAD_BYTES_MAX);
+    int rc = kumo_buf_append(&body, head + head_len, got - head_len);
+    while (rc == 0 && body.len < want) {
+        char buf[1024];
+        size_t n = 0;
+        CURLcode crc = curl_easy_recv(c, buf, sizeof(buf), &n);
+        if (crc == CURLE_AGAIN && upgrade_wait(fd, POLLIN, DEPLOY_UPGRADE_WAIT_MS) != 0) {
+            continue;
+        }
+        if (crc != CURLE_OK || n == 0) {
+            break;
+        }
+        rc = kumo_buf_append(&body, buf, n);
+    }
+    rc = provider_error(p, status, &body, err);
+    kumo_buf_free(&body);
+    return rc;
+}
+
+static int upgrade_request(CURL *c,
+                           int fd,
+                           const deploy_provider_t *p,
+                           const char *path,
+                           const char *protocol,
+                           kumo_bytes_t body,
+                           kumo_err_ctx_t *err)
+{
+    char host[KUMO_URI_BYTES_MAX + 1];
+    const char *h = p->host_uri + 8; /* after https:// */
+    (void)snprintf(host, sizeof(host), "%.*s", (int)strcspn(h, "/"), h);
+    char req[CLI_PATH_BYTES + KUMO_URI_BYTES_MAX + 256];
+    int n = snprintf(req, sizeof(req),
+                     "PUT %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                     path, host, protocol, body.len);
+    KUMO_ENSURE(n > 0 && (size_t)n < sizeof(req), err, KUMO_ELIMIT, "request too long");
+    KUMO_GUARD(upgrade_send_plain(c, fd, req, (size_t)n, err));
+    return upgrade_send_plain(c, fd, (const char *)body.ptr, body.len, err);
+}
+
+/* Connects (TLS, client certificate) in connect-only mode: the handle and its socket. */
+static int upgrade_connect(const deploy_tls_t *tls,
+                           const deploy_provider_t *p,
+                           CURL **out,
+                           int *fd_out,
+                           kumo_err_ctx_t *err)
+{
+    CURL *c = curl_easy_init();
+    KUMO_ENSURE(c != NULL, err, KUMO_ENOMEM, "curl_easy_init failed");
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    (void)curl_easy_setopt(c, CURLOPT_URL, p->host_uri);
+    (void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    provider_opts_set(c, tls, p, "GET", kumo_bytes_make(NULL, 0));
+    (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 0L);
+    (void)curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+    CURLcode crc = curl_easy_perform(c);
+    curl_socket_t sock = CURL_SOCKET_BAD;
+    if (crc == CURLE_OK) {
+        crc = curl_easy_getinfo(c, CURLINFO_ACTIVESOCKET, &sock);
+    }
+    if (crc != CURLE_OK || sock == CURL_SOCKET_BAD) {
+        int rc = kumo_err_set(err, KUMO_EIO, "cannot reach provider %s at %s: %s", p->addr,
+                              p->host_uri, errbuf[0] != '\0' ? errbuf : curl_easy_strerror(crc));
+        curl_easy_cleanup(c);
+        return rc;
+    }
+    (void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+    *out = c;
+    *fd_out = (int)sock;
+    return 0;
+}
+
+int deploy_provider_upgrade(const deploy_tls_t *tls,
+                            const deploy_provider_t *p,
+                            const char *path,
+                            const char *protocol,
+                            kumo_bytes_t body,
+                            long *status,
+                            deploy_upgrade_t *out,
+                            kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(tls != NULL && p != NULL && path[0] == '/');
+    KUMO_ASSERT(status != NULL && out != NULL);
+    memset(out, 0, sizeof(*out));
+    out->fd = -1;
+    *status = 0;
+    CURL *c = NULL;
+    int fd = -1;
+    KUMO_GUARD(upgrade_connect(tls, p, &c, &fd, err));
+    char *head = calloc(1, DEPLOY_UPGRADE_HEAD_BYTES_MAX + 1u);
+    size_t head_len = 0;
+    size_t got = 0;
+    int rc = head != NULL ? upgrade_request(c, fd, p, path, protocol, body, err)
+                          : kumo_err_set(err, KUMO_ENOMEM, "answer head");
+    rc = rc == 0 ? upgrade_head_read(c, fd, head, &head_len, &got, err) : rc;
+    if (rc == 0) {
+        *status = strncmp(head, "HTTP/1.", 7) == 0 ? strtol(head + 9, NULL, 10) : 0;
+        rc = *status == 101 ? 0 : upgrade_refused(c, fd, p, *status, head, head_len, got, err);
+    }
+    kumo_buf_init(&out->early, DEPLOY_UPGRADE_HEAD_BYTES_MAX);
+    if (rc == 0 && kumo_buf_append(&out->early, head + head_len, got - head_len) != 0) {
+        rc = kumo_err_set(err, KUMO_ENOMEM, "stream");
+    }
+    free(head);
+    if (rc < 0) {
+        kumo_buf_free(&out->early);
+        curl_easy_cleanup(c);
+        return rc;
+    }
+    out->curl = c;
+    out->fd = fd;
+    return 0;
+}
+
+int deploy_upgrade_recv(deploy_upgrade_t *u,
+                        deploy_upgrade_recv_cb on_recv,
+                        void *ctx,
+                        bool *closed,
+                        kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(u->curl != NULL && on_recv != NULL);
+    *closed = false;
+    for (;;) {
+        uint8_t buf[16384];
+        size_t n = 0;
+        CURLcode rc = curl_easy_recv(u->curl, buf, sizeof(buf), &n);
+        if (rc == CURLE_AGAIN) {
+            return 0;
+        }
+        if (rc != CURLE_OK || n == 0) {
+            *closed = true;
+            return 0;
+        }
+        KUMO_GUARD(on_recv(ctx, buf, n, err));
+    }
+}
+
+int deploy_upgrade_send(deploy_upgrade_t *u,
+                        const uint8_t *data,
+                        size_t len,
+                        deploy_upgrade_recv_cb on_recv,
+                        void *ctx,
+                        kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(u->curl != NULL && on_recv != NULL);
+    while (len > 0) {
+        size_t sent = 0;
+        CURLcode rc = curl_easy_send(u->curl, data, len, &sent);
+        if (rc == CURLE_AGAIN) {
+            int ev = upgrade_wait(u->fd, POLLIN | POLLOUT, 1000);
+            bool closed = false;
+            if ((ev & POLLIN) != 0) {
+                KUMO_GUARD(deploy_upgrade_recv(u, on_recv, ctx, &closed, err));
+            }
+            KUMO_ENSURE(!closed, err, KUMO_EIO, "the provider closed the session");
+            continue;
+        }
+        KUMO_ENSURE(rc == CURLE_OK, err, KUMO_EIO, "provider: send: %s", curl_easy_strerror(rc));
+        data += sent;
+        len -= sent;
+    }
+    return 0;
+}
+
+void deploy_upgrade_close(deploy_upgrade_t *u)
+{
+    if (u->curl != NULL) {
+        curl_easy_cleanup(u->curl);
+        u->curl = NULL;
+    }
+    kumo_buf_free(&u->early);
+    u->fd = -1;
 }

@@ -82,6 +82,7 @@ struct api_job {
     pd_api_rq_t rq;
     kumo_buf_t body; /* rq.body's bytes */
     pd_api_reply_t reply;
+    int shell_slot; /* a reserved shell session slot, -1 if none */
     api_job_t *next;
 };
 
@@ -117,6 +118,7 @@ struct kumo_provider_api {
     bool stop;
     int done_fd; /* eventfd: a worker finished a job */
     struct event *done_ev;
+    pd_shells_t *shells; /* shell sessions (api_shell.c) */
 };
 
 static int api_ex_index = -1;
@@ -281,6 +283,7 @@ static void api_tick_cb(evutil_socket_t fd, short what, void *arg)
             evhttp_connection_free(c->evcon);
         }
     }
+    pd_shells_tick(api->shells, now);
 }
 
 static struct bufferevent *api_bev_cb(struct event_base *base, void *arg)
@@ -377,6 +380,9 @@ static void api_job_free(api_job_t *j)
     }
     kumo_buf_free(&j->body);
     kumo_buf_free(&j->reply.body);
+    if (j->reply.shell) {
+        pd_shell_stream_free(&j->reply.stream);
+    }
     kumo_free(j);
 }
 
@@ -407,6 +413,27 @@ static void *api_worker_run(void *arg)
     }
 }
 
+/* A shell request answered by its worker: the session starts on its connection, or the
+ * reply (an error) is sent and the slot freed. */
+static void api_shell_done(kumo_provider_api_t *api, api_job_t *j)
+{
+    bool alive = j->conn != NULL && j->conn->evcon != NULL && j->req != NULL && !j->req_ours;
+    if (alive && j->reply.shell && j->reply.status == 101) {
+        j->reply.shell = false; /* the session's now */
+        pd_shells_start(api->shells, j->shell_slot, j->conn->evcon, &j->reply.stream);
+        return;
+    }
+    pd_shells_release(api->shells, j->shell_slot);
+    j->shell_slot = -1;
+    if (alive) {
+        if (j->reply.status == 101) {
+            api_send_error(j->req, 500, KUMO_EIO, "shell session not started");
+        } else {
+            api_send(j->req, &j->reply);
+        }
+    }
+}
+
 /* Answers the jobs the workers finished (loop thread). */
 static void api_done_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -427,7 +454,9 @@ static void api_done_cb(evutil_socket_t fd, short what, void *arg)
             KUMO_ASSERT(j->conn->job == j);
             j->conn->job = NULL; /* busy until the answer is written (api_sent_cb) */
         }
-        if (j->req != NULL && !j->req_ours) {
+        if (j->shell_slot >= 0) {
+            api_shell_done(api, j);
+        } else if (j->req != NULL && !j->req_ours) {
             api_send(j->req, &j->reply);
         }
         api_job_free(j);
@@ -461,6 +490,7 @@ static api_job_t *api_job_make(struct evhttp_request *req, const pd_api_rq_t *rq
         j->rq.body.ptr = NULL; /* only the length counts: over every limit */
     }
     j->req = req;
+    j->shell_slot = -1;
     return j;
 }
 
@@ -503,6 +533,11 @@ static void api_rq_read(struct evhttp_request *req, SSL *ssl, pd_api_rq_t *rq)
         rq->query[0] = '\0';
     }
     rq->path_ok = fits && pd_api_rq_parse(rq);
+    const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const char *conn = evhttp_find_header(h, "Connection");
+    const char *up = evhttp_find_header(h, "Upgrade");
+    rq->upgrade = conn != NULL && strcasestr(conn, "upgrade") != NULL && up != NULL &&
+                  strcmp(up, KUMO_PROVIDER_SHELL_PROTOCOL) == 0;
 }
 
 /* Connections of address key with a request at a worker. */
@@ -532,6 +567,28 @@ static void api_info(kumo_provider_api_t *api, struct evhttp_request *req)
     }
     api_send(req, &r);
     kumo_buf_free(&r.body);
+}
+
+/* A shell request: the upgrade asked for, and a session slot within the caps. False when
+ * answered. */
+static bool api_shell_admit(kumo_provider_api_t *api,
+                            struct evhttp_request *req,
+                            const pd_api_rq_t *rq,
+                            int *slot)
+{
+    if (!rq->upgrade) {
+        api_send_error(
+            req, 400, KUMO_EINVAL,
+            "a shell needs Connection: Upgrade and Upgrade: " KUMO_PROVIDER_SHELL_PROTOCOL);
+        return false;
+    }
+    *slot = pd_shells_reserve(api->shells, rq->caller);
+    if (*slot < 0) {
+        api_send_error(req, 429, KUMO_ELIMIT,
+                       "too many shell sessions (yours or in all); close one or retry later");
+        return false;
+    }
+    return true;
 }
 
 static void api_request(struct evhttp_request *req, void *arg)
@@ -566,10 +623,18 @@ static void api_request(struct evhttp_request *req, void *arg)
         api_send_error(req, 503, KUMO_ELIMIT, "busy; retry later");
         return;
     }
-    api_job_t *j = api_job_make(req, &rq);
-    if (j == NULL) {
+    int slot = -1;
+    if (pd_api_rq_kind(&rq) == PD_API_SHELL && !api_shell_admit(api, req, &rq, &slot)) {
         return; /* answered */
     }
+    api_job_t *j = api_job_make(req, &rq);
+    if (j == NULL) {
+        if (slot >= 0) {
+            pd_shells_release(api->shells, slot);
+        }
+        return; /* answered */
+    }
+    j->shell_slot = slot;
     api_job_queue(api, c, j);
 }
 
@@ -675,6 +740,7 @@ int kumo_provider_api_open(const kumo_provider_api_cfg_t *cfg,
     api->http = rc == 0 ? evhttp_new(base) : NULL;
     rc = rc == 0 && api->http == NULL ? kumo_err_set(err, KUMO_ENOMEM, "evhttp") : rc;
     rc = rc == 0 ? api_machinery_start(api, err) : rc;
+    rc = rc == 0 ? pd_shells_new(base, &api->backend, &api->cfg, &api->shells, err) : rc;
     if (rc == 0) {
         evhttp_set_bevcb(api->http, api_bev_cb, api);
         evhttp_set_gencb(api->http, api_request, api);
@@ -743,6 +809,7 @@ void kumo_provider_api_close(kumo_provider_api_t *api)
             c->job = NULL;
         }
     }
+    pd_shells_free(api->shells); /* before evhttp frees their connections */
     if (api->http != NULL) {
         evhttp_free(api->http);
     }
@@ -779,4 +846,6 @@ void kumo_provider_api_stats(const kumo_provider_api_t *api, kumo_provider_api_s
 {
     *out = api->stats;
     out->connections = api_conn_open_count(api, NULL);
+    pd_shells_stats(api->shells, &out->shell_sessions, &out->shell_refused,
+                    &out->shell_idle_closed);
 }

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <event2/http.h>
+
 #include "core/core.h"
 #include "provider/provider_api.h"
 
@@ -24,6 +26,7 @@ typedef struct pd_api_rq {
     uint64_t dseq;
     char leaf[32];
     kumo_bytes_t body;
+    bool upgrade; /* "Connection: Upgrade" and "Upgrade: kumo-shell/1" */
 } pd_api_rq_t;
 
 /* A reply: status, a static content type, the body (bounded by its buffer's cap). */
@@ -31,6 +34,8 @@ typedef struct pd_api_reply {
     int status;
     const char *content_type;
     kumo_buf_t body;
+    bool shell; /* status 101: stream is a started shell session's, the reply's to hand on */
+    kumo_provider_shell_stream_t stream;
 } pd_api_reply_t;
 
 /* The backend as one worker calls it. */
@@ -51,6 +56,7 @@ typedef enum pd_api_kind {
     PD_API_LOGS = 7,
     PD_API_LINKS = 8,
     PD_API_NO_ROUTE = 9, /* 404 */
+    PD_API_SHELL = 10,   /* PUT .../shell by the owner */
 } pd_api_kind_t;
 
 pd_api_kind_t pd_api_rq_kind(const pd_api_rq_t *rq);
@@ -66,6 +72,37 @@ bool pd_api_rq_parse(pd_api_rq_t *rq);
 void pd_api_route(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out);
 /* The JSON error answer {"error": {...}}. */
 void pd_api_reply_error(pd_api_reply_t *out, int status, int code, const char *detail);
+
+/* ---- shell sessions on the loop thread (api_shell.c) ---- */
+
+typedef struct pd_shells pd_shells_t;
+
+/* The session table: at most cfg->shell_session_max sessions, shell_session_per_owner_max of
+ * one tenant; be's shell_resize and shell_exit are called with be->ctx. */
+KUMO_MUST_USE int pd_shells_new(struct event_base *base,
+                                const kumo_provider_api_backend_t *be,
+                                const kumo_provider_api_cfg_t *cfg,
+                                pd_shells_t **out,
+                                kumo_err_ctx_t *err);
+/* Ends every session (their connections are freed by evhttp after). */
+void pd_shells_free(pd_shells_t *set);
+/* A slot for a session of owner, taken before its request goes to a worker: its index, or
+ * KUMO_ELIMIT past a cap (counted in *refused). */
+int pd_shells_reserve(pd_shells_t *set, const uint8_t owner[KUMO_ADDRESS_BYTES]);
+/* A reserved slot whose session will not start (its request failed or its client left). */
+void pd_shells_release(pd_shells_t *set, int slot);
+/* Starts the session in a reserved slot: answers 101 on evcon's connection and from then on
+ * carries frames between it and stream (taken: fd and early are the session's). */
+void pd_shells_start(pd_shells_t *set,
+                     int slot,
+                     struct evhttp_connection *evcon,
+                     kumo_provider_shell_stream_t *stream);
+/* Closes sessions idle past the idle timeout. */
+void pd_shells_tick(pd_shells_t *set, uint64_t now_ms);
+/* Open sessions, refusals past a cap, sessions closed for idling. */
+void pd_shells_stats(const pd_shells_t *set, uint32_t *open, uint64_t *refused, uint64_t *idle);
+/* A stream's resources (fd, early bytes), when its session never starts. */
+void pd_shell_stream_free(kumo_provider_shell_stream_t *stream);
 
 /* "/deployments/<owner>/<dseq>/<leaf>[?query]" into owner, dseq and leaf (bounded). */
 bool kumo_provider_api_path_parse(const char *path,

@@ -329,6 +329,46 @@ static void api_status(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_repl
     }
 }
 
+/* PUT .../shell (the caller is the owner, the upgrade was asked for): in the order of
+ * docs/provider-api.md. 101 with the started process's stream in out->stream. */
+static void api_shell(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
+{
+    if (c->be->shell_open == NULL) {
+        pd_api_reply_error(out, 501, KUMO_EINVAL, "this provider does not open shells");
+        return;
+    }
+    kumo_provider_deployment_view_t view = {0};
+    if (!api_body_and_view(c, rq, out, KUMO_PROVIDER_SHELL_REQUEST_BYTES_MAX,
+                           "shell request over 16 KiB", &view)) {
+        return;
+    }
+    kumo_err_ctx_t err = {0};
+    kumo_provider_shell_request_t *req = kumo_calloc(1, sizeof(*req));
+    int rc = req == NULL ? kumo_err_set(&err, KUMO_ENOMEM, "shell request")
+                         : kumo_provider_shell_request_parse(rq->body, req, &err);
+    if (rc < 0) {
+        kumo_free(req);
+        pd_api_reply_error(out, rc == KUMO_ENOMEM ? 500 : 400, rc, err.detail);
+        return;
+    }
+    kumo_provider_shell_stream_t st = {.fd = -1};
+    rc = c->be->shell_open(c->ctx, rq->owner, rq->dseq, req, &st, &err);
+    kumo_free(req);
+    if (rc < 0) {
+        rc = err.code != 0 ? err.code : rc;
+        pd_api_reply_error(out,
+                           rc == KUMO_ENOTFOUND ? 404
+                           : rc == KUMO_EINVAL  ? 409
+                                                : 500,
+                           rc, err.detail);
+        return;
+    }
+    KUMO_ASSERT(st.fd >= 0);
+    out->status = 101;
+    out->shell = true;
+    out->stream = st;
+}
+
 bool pd_api_rq_parse(pd_api_rq_t *rq)
 {
     return kumo_provider_api_path_parse(rq->path, rq->owner, &rq->dseq, rq->leaf, sizeof(rq->leaf));
@@ -359,13 +399,16 @@ pd_api_kind_t pd_api_rq_kind(const pd_api_rq_t *rq)
     if (strcmp(rq->leaf, "logs") == 0 && get) {
         return PD_API_LOGS;
     }
+    if (strcmp(rq->leaf, "shell") == 0 && rq->put) {
+        return PD_API_SHELL;
+    }
     return strcmp(rq->leaf, "links") == 0 && rq->put ? PD_API_LINKS : PD_API_NO_ROUTE;
 }
 
 bool pd_api_kind_needs_backend(pd_api_kind_t k)
 {
     return k == PD_API_MANIFEST_PUT || k == PD_API_PEER_GET || k == PD_API_STATUS ||
-           k == PD_API_LOGS || k == PD_API_LINKS;
+           k == PD_API_LOGS || k == PD_API_LINKS || k == PD_API_SHELL;
 }
 
 void pd_api_route(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
@@ -404,11 +447,14 @@ void pd_api_route(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *
     case PD_API_LINKS:
         api_links(c, rq, out);
         break;
+    case PD_API_SHELL:
+        api_shell(c, rq, out);
+        break;
     case PD_API_NO_ROUTE:
         pd_api_reply_error(out, 404, KUMO_ENOTFOUND, "no such route");
         break;
     default:
         KUMO_UNREACHABLE();
     }
-    KUMO_ASSERT(out->status >= 200 && out->status < 600);
+    KUMO_ASSERT((out->status >= 200 && out->status < 600) || (out->status == 101 && out->shell));
 }

@@ -410,6 +410,104 @@ static int pd_be_logs(void *ctx,
     return 0;
 }
 
+/* ---- shell sessions ---- */
+
+_Static_assert(KUMO_PROVIDER_SHELL_EXEC_ID_BYTES == KUMO_RUNTIME_ID_BYTES_MAX,
+               "an exec id of the runtime fits the stream's");
+
+/* The running container of an instance of a workload of the deployment here (current
+ * version), into id. KUMO_ENOTFOUND when there is none, KUMO_EINVAL when it does not run. */
+static int pd_be_shell_container(pd_api_t *a,
+                                 const uint8_t owner[KUMO_ADDRESS_BYTES],
+                                 uint64_t dseq,
+                                 const kumo_provider_shell_request_t *rq,
+                                 char id[KUMO_RUNTIME_ID_BYTES_MAX],
+                                 kumo_err_ctx_t *err)
+{
+    pd_view_t *v = kumo_calloc(1, sizeof(*v));
+    KUMO_ENSURE(v != NULL, err, KUMO_ENOMEM, "shell");
+    kumo_codec_address_encode(owner, v->owner);
+    v->dseq = dseq;
+    int rc = pd_view_load(a, v, err);
+    const kumo_runtime_container_t *c = NULL;
+    for (uint32_t k = 0; rc == 0 && k < v->c_count && c == NULL; k++) {
+        c = strcmp(v->cs[k].workload, rq->workload) == 0 && v->cs[k].instance == rq->instance &&
+                    strcmp(v->cs[k].version, v->version_hex) == 0
+                ? &v->cs[k]
+                : NULL;
+    }
+    if (rc == 0 && c == NULL) {
+        rc = kumo_err_set(err, KUMO_ENOTFOUND,
+                          "no instance %u of workload '%s' of this deployment runs here",
+                          rq->instance, rq->workload);
+    } else if (rc == 0 && c->state != KUMO_RUNTIME_STATE_RUNNING) {
+        rc = kumo_err_set(err, KUMO_EINVAL, "instance %u of workload '%s' is %s, not running",
+                          rq->instance, rq->workload, pd_state_name(c->state));
+    } else if (rc == 0) {
+        (void)snprintf(id, KUMO_RUNTIME_ID_BYTES_MAX, "%s", c->id);
+    }
+    pd_view_free(v);
+    return rc;
+}
+
+static int pd_be_runtime(pd_api_t *a, kumo_err_ctx_t *err)
+{
+    if (a->runtime == NULL) {
+        KUMO_GUARD(kumo_runtime_open(a->d->cfg.runtime_socket, &a->runtime, err));
+    }
+    return 0;
+}
+
+static int pd_be_shell_open(void *ctx,
+                            const uint8_t owner[KUMO_ADDRESS_BYTES],
+                            uint64_t dseq,
+                            const kumo_provider_shell_request_t *rq,
+                            kumo_provider_shell_stream_t *out,
+                            kumo_err_ctx_t *err)
+{
+    pd_api_t *a = ctx;
+    static const char *const sh[] = {"/bin/sh", NULL};
+    char id[KUMO_RUNTIME_ID_BYTES_MAX];
+    KUMO_GUARD(pd_be_shell_container(a, owner, dseq, rq, id, err));
+    KUMO_GUARD(pd_be_runtime(a, err));
+    const char *const *argv = rq->argc > 0 ? rq->argv : sh;
+    KUMO_GUARD(kumo_runtime_exec_create(a->runtime, id, argv, rq->tty, out->exec_id, err));
+    kumo_buf_init(&out->early, KUMO_RUNTIME_EXEC_HEAD_BYTES_MAX);
+    out->tty = rq->tty;
+    int rc = kumo_runtime_exec_start(a->runtime, out->exec_id, rq->tty, &out->fd, &out->early, err);
+    if (rc < 0) {
+        kumo_buf_free(&out->early);
+        out->fd = -1;
+        return rc;
+    }
+    if (rq->tty &&
+        kumo_runtime_exec_resize(a->runtime, out->exec_id, rq->rows, rq->cols, NULL) < 0) {
+        KUMO_LOG_DEBUG("provider", "shell_resize_failed", "exec=%.12s", out->exec_id);
+    }
+    char owner_text[KUMO_ADDRESS_TEXT_BYTES];
+    kumo_codec_address_encode(owner, owner_text);
+    KUMO_LOG_INFO("provider", "shell_started",
+                  "deployment=%s/%" PRIu64 " workload=%s instance=%u tty=%d exec=%.12s", owner_text,
+                  dseq, rq->workload, rq->instance, rq->tty ? 1 : 0, out->exec_id);
+    return 0;
+}
+
+static int pd_be_shell_resize(
+    void *ctx, const char *exec_id, uint16_t rows, uint16_t cols, kumo_err_ctx_t *err)
+{
+    pd_api_t *a = ctx;
+    KUMO_GUARD(pd_be_runtime(a, err));
+    return kumo_runtime_exec_resize(a->runtime, exec_id, rows, cols, err);
+}
+
+static int
+pd_be_shell_exit(void *ctx, const char *exec_id, bool *running, int *exit_code, kumo_err_ctx_t *err)
+{
+    pd_api_t *a = ctx;
+    KUMO_GUARD(pd_be_runtime(a, err));
+    return kumo_runtime_exec_inspect(a->runtime, exec_id, running, exit_code, err);
+}
+
 static int pd_be_info(void *ctx, json_t **out, kumo_err_ctx_t *err)
 {
     pd_api_t *a = ctx;
@@ -716,6 +814,9 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
                                       .info = pd_be_info,
                                       .links = pd_be_links,
                                       .peer_get = pd_be_peer_get,
+                                      .shell_open = pd_be_shell_open,
+                                      .shell_resize = pd_be_shell_resize,
+                                      .shell_exit = pd_be_shell_exit,
                                       .worker_ctx = pd_be_worker_ctx};
     kumo_provider_api_cfg_t cfg = {.listen = d->cfg.api_listen,
                                    .server_cert_pem = kumo_buf_bytes(&chain),

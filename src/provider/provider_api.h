@@ -51,6 +51,40 @@ typedef struct kumo_provider_deployment_view {
     uint8_t version[KUMO_CRYPTO_HASH_BYTES]; /* its current on-chain manifest version */
 } kumo_provider_deployment_view_t;
 
+/* ---- shell sessions (docs/provider-api.md "shell") ---- */
+#define KUMO_PROVIDER_SHELL_PROTOCOL "kumo-shell/1"
+/* An exec id of the runtime. */
+#define KUMO_PROVIDER_SHELL_EXEC_ID_BYTES 80u
+/* Defaults of the caps on sessions (kumo_provider_api_cfg_t). */
+#define KUMO_PROVIDER_SHELL_SESSION_DEFAULT           32u
+#define KUMO_PROVIDER_SHELL_SESSION_PER_OWNER_DEFAULT 4u
+#define KUMO_PROVIDER_SHELL_IDLE_MS_DEFAULT           (15u * 60u * 1000u)
+
+struct kumo_provider_shell_request;
+
+/* A process started in a container for a shell session: the runtime's stream (a connected
+ * socket: input written to it, output read from it, raw with a tty, else multiplexed) and
+ * the output that came with the start's answer. */
+typedef struct kumo_provider_shell_stream {
+    int fd;
+    bool tty;
+    char exec_id[KUMO_PROVIDER_SHELL_EXEC_ID_BYTES];
+    kumo_buf_t early;
+} kumo_provider_shell_stream_t;
+
+/* ---- log lines (docs/provider-api.md "logs") ----
+ * GET .../logs?stamped=1 answers lines "<workload>/<instance> <unix ns> <text>\n". */
+typedef struct kumo_provider_log_line {
+    char workload[KUMO_NAME_BYTES_MAX + 1];
+    uint32_t instance;
+    uint64_t time_ns;
+    kumo_bytes_t text; /* borrowed from the input, without the line end */
+} kumo_provider_log_line_t;
+
+/* One such line (with or without its '\n'). KUMO_EDECODE for anything else. */
+KUMO_MUST_USE int
+kumo_provider_log_line_parse(kumo_bytes_t line, kumo_provider_log_line_t *out, kumo_err_ctx_t *err);
+
 typedef struct kumo_provider_api_backend {
     void *ctx;
     /* The daemon's view of deployment (owner, dseq). Fills view (known=false if unknown). */
@@ -84,6 +118,18 @@ typedef struct kumo_provider_api_backend {
                 uint32_t tail,
                 kumo_buf_t *out,
                 kumo_err_ctx_t *err);
+    /* GET .../logs?stamped=1: the log lines of the deployment's instances here (of workload,
+     * or of all when it is ""), written at or after since_ns, at most tail of each instance
+     * (0: all), each instance's in order and continued across its replaced containers,
+     * appended to out as kumo_provider_log_line_t lines. May be NULL: 501. */
+    int (*log_lines)(void *ctx,
+                     const uint8_t owner[KUMO_ADDRESS_BYTES],
+                     uint64_t dseq,
+                     const char *workload,
+                     uint64_t since_ns,
+                     uint32_t tail,
+                     kumo_buf_t *out,
+                     kumo_err_ctx_t *err);
     /* Public provider info for GET /status (address, region, leases): new reference. Runs on
      * the loop thread with ctx: must not block. */
     int (*info)(void *ctx, json_t **out, kumo_err_ctx_t *err);
@@ -114,6 +160,25 @@ typedef struct kumo_provider_api_backend {
                     const char *what,
                     kumo_buf_t *out,
                     kumo_err_ctx_t *err);
+    /* PUT .../shell from the owner, after the checks of the route (the request well-formed,
+     * the deployment known with a lease here): start rq's command (rq->argv, or /bin/sh) in
+     * the running container of instance rq->instance of workload rq->workload of this
+     * deployment here, and hand back its stream (*out; the caller owns fd and early).
+     * KUMO_ENOTFOUND (404) when no such instance runs here. May be NULL: 501. */
+    int (*shell_open)(void *ctx,
+                      const uint8_t owner[KUMO_ADDRESS_BYTES],
+                      uint64_t dseq,
+                      const struct kumo_provider_shell_request *rq,
+                      kumo_provider_shell_stream_t *out,
+                      kumo_err_ctx_t *err);
+    /* A session's window changed (tty only). Runs on the loop thread with ctx: must answer
+     * in milliseconds (the local runtime). */
+    int (*shell_resize)(
+        void *ctx, const char *exec_id, uint16_t rows, uint16_t cols, kumo_err_ctx_t *err);
+    /* Whether a session's process still runs, and its exit code once it ended. Loop thread,
+     * ctx, like shell_resize. */
+    int (*shell_exit)(
+        void *ctx, const char *exec_id, bool *running, int *exit_code, kumo_err_ctx_t *err);
     /* Optional: the ctx every callback but info gets on API worker i (0..worker_count-1), so
      * each worker has its own handles (node, runtime); called once per worker at open. NULL:
      * they get ctx, from several worker threads at once. */
@@ -124,22 +189,24 @@ typedef struct kumo_provider_api_cfg {
     const char *listen;           /* "host:port"; port 0 picks one */
     kumo_bytes_t server_cert_pem; /* issued by the provider root (chain: leaf then root) */
     const kumo_crypto_keypair_t *server_key;
-    uint32_t connection_max;          /* 0: 128 */
-    uint32_t connection_per_addr_max; /* 0: 16 */
-    uint32_t request_timeout_ms;      /* 0: 10000 */
-    uint32_t worker_count;            /* 0: 2 (at most KUMO_PROVIDER_API_WORKER_MAX) */
-    uint32_t job_max;                 /* requests waiting for a worker; 0: 64 */
-    uint32_t job_per_addr_max;        /* of them from one client address; 0: 8 */
+    uint32_t connection_max;              /* 0: 128 */
+    uint32_t connection_per_addr_max;     /* 0: 16 */
+    uint32_t request_timeout_ms;          /* 0: 10000 */
+    uint32_t worker_count;                /* 0: 2 (at most KUMO_PROVIDER_API_WORKER_MAX) */
+    uint32_t job_max;                     /* requests waiting for a worker; 0: 64 */
+    uint32_t job_per_addr_max;            /* of them from one client address; 0: 8 */
+    uint32_t shell_session_max;           /* open shell sessions; 0: 32 */
+    uint32_t shell_session_per_owner_max; /* of them of one tenant; 0: 4 */
+    uint32_t shell_idle_ms;               /* a session with no byte either way; 0: 15 min */
 } kumo_provider_api_cfg_t;
 
 #define KUMO_PROVIDER_API_WORKER_MAX 16u
 
-/* ---- shell sessions (docs/provider-api.md "shell") ----
+/* ---- shell frames ----
  * PUT /deployments/<owner>/<dseq>/shell with "Connection: Upgrade", "Upgrade: kumo-shell/1"
  * and a JSON body (kumo_provider_shell_request_parse) is answered "101 Switching Protocols";
  * the TLS connection then carries frames both ways: a 5-byte header (type u8, payload length
  * u32 big-endian) and the payload. */
-#define KUMO_PROVIDER_SHELL_PROTOCOL "kumo-shell/1"
 /* A frame's payload: one read of a terminal or a pipe fits; bounds what a peer makes us
  * buffer before a frame is whole. */
 #define KUMO_PROVIDER_SHELL_FRAME_BYTES_MAX 16384u
@@ -225,6 +292,9 @@ typedef struct kumo_provider_api_stats {
     uint64_t connections_refused;
     uint64_t request_timeouts;
     uint64_t jobs_refused;
+    uint32_t shell_sessions; /* open now */
+    uint64_t shell_refused;  /* past a session cap */
+    uint64_t shell_idle_closed;
 } kumo_provider_api_stats_t;
 void kumo_provider_api_stats(const kumo_provider_api_t *api, kumo_provider_api_stats_t *out);
 

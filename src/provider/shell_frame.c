@@ -1,7 +1,8 @@
 /*
- * shell_frame.c - the shell session's wire format (provider_api.h, docs/provider-api.md
- * "shell"): the bounded frame parser both ends use, and the request body parser. No I/O;
- * fuzz/fuzz_provider_shell.c drives both over arbitrary bytes.
+ * shell_frame.c - the wire formats of the tenant's live routes (provider_api.h,
+ * docs/provider-api.md): the shell session's bounded frame parser both ends use, its request
+ * body parser, and the stamped log line. No I/O; fuzz/fuzz_provider_shell.c and
+ * fuzz/fuzz_provider_logs.c drive them over arbitrary bytes.
  */
 #include "provider/provider_api.h"
 
@@ -214,5 +215,63 @@ int kumo_provider_shell_request_parse(kumo_bytes_t body,
         memset(out, 0, sizeof(*out));
     }
     KUMO_ASSERT(rc < 0 || out->argv[out->argc] == NULL);
+    return rc;
+}
+
+/* ---- log lines ---- */
+
+static bool log_u64(const uint8_t *p, size_t len, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (len == 0 || len > 20 || (len > 1 && p[0] == '0')) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9' || kumo_u64_mul(v, 10, &v) < 0 ||
+            kumo_u64_add(v, (uint64_t)(p[i] - '0'), &v) < 0) {
+            return false;
+        }
+    }
+    *out = v;
+    return v <= max;
+}
+
+static int log_line_fields(kumo_bytes_t line, kumo_provider_log_line_t *out, kumo_err_ctx_t *err)
+{
+    size_t len = line.len;
+    if (len > 0 && line.ptr[len - 1] == '\n') {
+        len--;
+    }
+    const uint8_t *p = line.ptr;
+    const uint8_t *slash = len > 0 ? memchr(p, '/', len) : NULL;
+    const uint8_t *sp1 = slash != NULL ? memchr(slash, ' ', len - (size_t)(slash - p)) : NULL;
+    const uint8_t *sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - p)) : NULL;
+    KUMO_ENSURE(sp2 != NULL, err, KUMO_EDECODE, "log line: expected WORKLOAD/INSTANCE NS TEXT");
+    size_t wlen = (size_t)(slash - p);
+    uint64_t instance = 0;
+    KUMO_ENSURE(wlen > 0 && wlen <= KUMO_NAME_BYTES_MAX, err, KUMO_EDECODE,
+                "log line: bad workload");
+    memcpy(out->workload, p, wlen);
+    KUMO_ENSURE(shell_name_ok(out->workload) &&
+                    log_u64(slash + 1, (size_t)(sp1 - slash - 1), UINT32_MAX, &instance) &&
+                    log_u64(sp1 + 1, (size_t)(sp2 - sp1 - 1), UINT64_MAX, &out->time_ns),
+                err, KUMO_EDECODE, "log line: bad workload, instance or time");
+    KUMO_ENSURE(memchr(p, '\n', len) == NULL, err, KUMO_EDECODE, "log line: several lines");
+    out->instance = (uint32_t)instance;
+    out->text = kumo_bytes_make(sp2 + 1, len - (size_t)(sp2 + 1 - p));
+    return 0;
+}
+
+int kumo_provider_log_line_parse(kumo_bytes_t line,
+                                 kumo_provider_log_line_t *out,
+                                 kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(out != NULL);
+    KUMO_ASSERT(line.ptr != NULL || line.len == 0);
+    memset(out, 0, sizeof(*out));
+    int rc = log_line_fields(line, out, err);
+    if (rc < 0) {
+        memset(out, 0, sizeof(*out));
+    }
     return rc;
 }

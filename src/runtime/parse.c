@@ -264,6 +264,12 @@ int kumo_runtime_parse_inspect(kumo_bytes_t json, kumo_runtime_inspect_t *out, k
     out->nano_cpus = cpus > 0 ? (uint64_t)cpus : 0;
     out->memory_bytes = mem > 0 ? (uint64_t)mem : 0;
     inspect_confinement(hc, out);
+    out->oom_killed = json_is_true(json_object_get(st, "OOMKilled"));
+    const char *name = json_string_value(json_object_get(root, "Name"));
+    name = name != NULL && name[0] == '/' ? name + 1 : name;
+    if (name != NULL && strlen(name) < sizeof(out->name)) {
+        (void)snprintf(out->name, sizeof(out->name), "%s", name);
+    }
     json_t *nets = json_object_get(json_object_get(root, "NetworkSettings"), "Networks");
     const char *ip = json_string_value(
         json_object_get(json_object_iter_value(json_object_iter(nets)), "IPAddress"));
@@ -362,5 +368,99 @@ int kumo_runtime_parse_head(kumo_bytes_t head, int *status_out, kumo_err_ctx_t *
     }
     KUMO_ENSURE(status >= 100, err, KUMO_EDECODE, "exec start: status %d", status);
     *status_out = status;
+    return 0;
+}
+
+/* Reads n decimal digits at p into *out. */
+static bool rt_digits(const uint8_t *p, size_t n, uint32_t *out)
+{
+    uint32_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return false;
+        }
+        v = v * 10u + (uint32_t)(p[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian), y >= 1970. */
+static uint64_t rt_days(uint32_t y, uint32_t m, uint32_t d)
+{
+    uint32_t yy = m <= 2 ? y - 1u : y;
+    uint32_t era = yy / 400u;
+    uint32_t yoe = yy - era * 400u;
+    uint32_t mp = m > 2 ? m - 3u : m + 9u;
+    uint32_t doy = (153u * mp + 2u) / 5u + d - 1u;
+    uint32_t doe = yoe * 365u + yoe / 4u - yoe / 100u + doy;
+    return (uint64_t)era * 146097u + doe - 719468u;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" at p (19 bytes) into unix seconds. */
+static bool rt_time_base(const uint8_t *p, uint64_t *secs)
+{
+    uint32_t y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+    if (!rt_digits(p, 4, &y) || p[4] != '-' || !rt_digits(p + 5, 2, &mo) || p[7] != '-' ||
+        !rt_digits(p + 8, 2, &d) || p[10] != 'T' || !rt_digits(p + 11, 2, &h) || p[13] != ':' ||
+        !rt_digits(p + 14, 2, &mi) || p[16] != ':' || !rt_digits(p + 17, 2, &s)) {
+        return false;
+    }
+    if (y < 1970 || y > 2500 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        s > 60) {
+        return false;
+    }
+    *secs = rt_days(y, mo, d) * 86400u + h * 3600u + mi * 60u + s;
+    return true;
+}
+
+int kumo_runtime_log_line_parse(kumo_bytes_t line,
+                                uint64_t *time_ns,
+                                kumo_bytes_t *text,
+                                kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(time_ns != NULL && text != NULL);
+    KUMO_ASSERT(line.ptr != NULL || line.len == 0);
+    const uint8_t *p = line.ptr;
+    uint64_t secs = 0;
+    KUMO_ENSURE(line.len >= 20 && rt_time_base(p, &secs), err, KUMO_EDECODE,
+                "log line: no RFC 3339 time");
+    size_t i = 19;
+    uint64_t frac = 0;
+    if (p[i] == '.') {
+        size_t digits = 0;
+        for (i++; i < line.len && p[i] >= '0' && p[i] <= '9'; i++) {
+            KUMO_ENSURE(++digits <= 9, err, KUMO_EDECODE, "log line: over 9 fraction digits");
+            frac = frac * 10u + (uint64_t)(p[i] - '0');
+        }
+        KUMO_ENSURE(digits > 0, err, KUMO_EDECODE, "log line: empty fraction");
+        for (; digits < 9; digits++) {
+            frac *= 10u;
+        }
+    }
+    int64_t offset_s = 0;
+    if (i < line.len && p[i] == 'Z') {
+        i++;
+    } else {
+        uint32_t oh = 0;
+        uint32_t om = 0;
+        KUMO_ENSURE(i + 6 <= line.len && (p[i] == '+' || p[i] == '-') &&
+                        rt_digits(p + i + 1, 2, &oh) && p[i + 3] == ':' &&
+                        rt_digits(p + i + 4, 2, &om) && oh <= 23 && om <= 59,
+                    err, KUMO_EDECODE, "log line: bad time zone");
+        offset_s = (int64_t)(oh * 3600u + om * 60u) * (p[i] == '+' ? 1 : -1);
+        i += 6;
+    }
+    KUMO_ENSURE(i < line.len && p[i] == ' ', err, KUMO_EDECODE,
+                "log line: no space after the time");
+    KUMO_ENSURE(offset_s <= 0 || (uint64_t)offset_s <= secs, err, KUMO_EDECODE,
+                "log line: before 1970");
+    secs = offset_s >= 0 ? secs - (uint64_t)offset_s : secs + (uint64_t)(-offset_s);
+    *time_ns = secs * 1000000000u + frac;
+    size_t end = line.len;
+    while (end > i + 1 && (p[end - 1] == '\n' || p[end - 1] == '\r')) {
+        end--;
+    }
+    *text = kumo_bytes_make(p + i + 1, end - i - 1);
     return 0;
 }

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -475,8 +476,121 @@ int kumo_runtime_container_run(kumo_runtime_t *rt,
     return rc;
 }
 
+/* ---- logs kept across a replaced container ---- */
+
+static char rt_keep_dir[512];
+static atomic_bool rt_keep_set;
+
+void kumo_runtime_logs_keep_dir_set(const char *dir)
+{
+    KUMO_ASSERT(!atomic_load(&rt_keep_set)); /* once, at start */
+    KUMO_ASSERT(strlen(dir) < sizeof(rt_keep_dir));
+    (void)snprintf(rt_keep_dir, sizeof(rt_keep_dir), "%s", dir);
+    atomic_store(&rt_keep_set, true);
+}
+
+bool kumo_runtime_logs_kept_path(const char *name, char *out, size_t cap)
+{
+    if (!atomic_load(&rt_keep_set) || name[0] == '\0' || strchr(name, '/') != NULL) {
+        return false;
+    }
+    int n = snprintf(out, cap, "%s/%s.log", rt_keep_dir, name);
+    return n > 0 && (size_t)n < cap;
+}
+
+/* The time of the last line of kept (0 if none). */
+static uint64_t rt_kept_last_ns(const kumo_buf_t *kept)
+{
+    size_t end = kept->len;
+    while (end > 0 && kept->ptr[end - 1] == '\n') {
+        end--;
+    }
+    size_t start = end;
+    while (start > 0 && kept->ptr[start - 1] != '\n') {
+        start--;
+    }
+    uint64_t ns = 0;
+    kumo_bytes_t text;
+    return kumo_runtime_log_line_parse(kumo_bytes_make(kept->ptr + start, end - start), &ns, &text,
+                                       NULL) == 0
+               ? ns
+               : 0;
+}
+
+/* kept + the lines of fresh later than its last, trimmed to the last
+ * KUMO_RUNTIME_KEPT_LOG_BYTES_MAX at a line start, written to path (a temp file renamed). */
+static int rt_kept_write(const char *path, kumo_buf_t *kept, kumo_bytes_t fresh)
+{
+    uint64_t last = rt_kept_last_ns(kept);
+    size_t pos = 0;
+    while (pos < fresh.len) {
+        const uint8_t *nl = memchr(fresh.ptr + pos, '\n', fresh.len - pos);
+        size_t end = nl != NULL ? (size_t)(nl - fresh.ptr) + 1u : fresh.len;
+        uint64_t ns = 0;
+        kumo_bytes_t text;
+        if (kumo_runtime_log_line_parse(kumo_bytes_make(fresh.ptr + pos, end - pos), &ns, &text,
+                                        NULL) == 0 &&
+            ns > last) {
+            KUMO_GUARD(kumo_buf_append(kept, fresh.ptr + pos, end - pos));
+            if (nl == NULL) {
+                KUMO_GUARD(kumo_buf_append(kept, "\n", 1));
+            }
+        }
+        pos = end;
+    }
+    size_t skip = 0;
+    while (kept->len - skip > KUMO_RUNTIME_KEPT_LOG_BYTES_MAX) {
+        const uint8_t *nl = memchr(kept->ptr + skip, '\n', kept->len - skip);
+        skip = nl != NULL ? (size_t)(nl - kept->ptr) + 1u : kept->len;
+    }
+    char tmp[600];
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = n > 0 && (size_t)n < sizeof(tmp) ? fopen(tmp, "wb") : NULL;
+    if (f == NULL) {
+        return KUMO_EIO;
+    }
+    bool ok = fwrite(kept->ptr + skip, 1, kept->len - skip, f) == kept->len - skip;
+    ok = fclose(f) == 0 && ok;
+    return ok && rename(tmp, path) == 0 ? 0 : KUMO_EIO;
+}
+
+/* The container's log lines appended to its kept file (best effort). */
+static void rt_logs_keep(kumo_runtime_t *rt, const char *id_or_name)
+{
+    kumo_runtime_inspect_t ins;
+    char path[600];
+    if (!atomic_load(&rt_keep_set) ||
+        kumo_runtime_container_inspect(rt, id_or_name, &ins, NULL) < 0 ||
+        !kumo_runtime_logs_kept_path(ins.name, path, sizeof(path))) {
+        return;
+    }
+    kumo_buf_t fresh;
+    kumo_buf_t kept;
+    kumo_buf_init(&fresh, KUMO_RUNTIME_ANSWER_BYTES_MAX);
+    kumo_buf_init(&kept, KUMO_RUNTIME_KEPT_LOG_BYTES_MAX + KUMO_RUNTIME_ANSWER_BYTES_MAX);
+    kumo_err_ctx_t err = {0};
+    int rc = kumo_runtime_container_logs_since(rt, id_or_name, 0, 0, &fresh, &err);
+    FILE *f = rc == 0 ? fopen(path, "rb") : NULL;
+    if (f != NULL) {
+        uint8_t buf[8192];
+        size_t n = 0;
+        while (rc == 0 && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+            rc = kumo_buf_append(&kept, buf, n);
+        }
+        (void)fclose(f);
+    }
+    rc = rc == 0 ? rt_kept_write(path, &kept, kumo_buf_bytes(&fresh)) : rc;
+    if (rc < 0) {
+        KUMO_LOG_WARN("runtime", "logs_keep_failed", "container=%s code=%s detail=\"%s\"", ins.name,
+                      kumo_err_name(rc), err.detail);
+    }
+    kumo_buf_free(&kept);
+    kumo_buf_free(&fresh);
+}
+
 int kumo_runtime_container_remove(kumo_runtime_t *rt, const char *id_or_name, kumo_err_ctx_t *err)
 {
+    rt_logs_keep(rt, id_or_name);
     char path[RT_PATH_BYTES];
     KUMO_ENSURE(snprintf(path, sizeof(path), "/containers/%s/stop?t=%d", id_or_name,
                          RT_STOP_TIMEOUT_S) < (int)sizeof(path),
@@ -727,6 +841,30 @@ int kumo_runtime_exec_inspect(kumo_runtime_t *rt,
     int rc = a.status == 200
                  ? kumo_runtime_parse_exec(kumo_buf_bytes(&a.body), running_out, exit_code_out, err)
                  : rt_fail(&a, "exec inspect", err);
+    kumo_buf_free(&a.body);
+    return rc;
+}
+
+int kumo_runtime_container_logs_since(kumo_runtime_t *rt,
+                                      const char *id_or_name,
+                                      uint64_t since_s,
+                                      uint32_t tail,
+                                      kumo_buf_t *out,
+                                      kumo_err_ctx_t *err)
+{
+    char path[RT_PATH_BYTES];
+    char tail_text[16] = "all";
+    if (tail > 0) {
+        (void)snprintf(tail_text, sizeof(tail_text), "%u", tail);
+    }
+    int n = snprintf(path, sizeof(path),
+                     "/containers/%s/logs?stdout=1&stderr=1&timestamps=1&since=%" PRIu64 "&tail=%s",
+                     id_or_name, since_s, tail_text);
+    KUMO_ENSURE(n > 0 && (size_t)n < sizeof(path), err, KUMO_ELIMIT, "container name too long");
+    rt_answer_t a;
+    KUMO_GUARD(rt_call(rt, "GET", path, NULL, &a, err));
+    int rc = a.status == 200 ? kumo_runtime_logs_demux(kumo_buf_bytes(&a.body), out, err)
+                             : rt_fail(&a, "container logs", err);
     kumo_buf_free(&a.body);
     return rc;
 }

@@ -233,6 +233,8 @@ typedef struct kumo_runtime_inspect {
      * deployment put in their extra_hosts where the network has no DNS (podman with CNI and
      * no dnsname plugin, as on the test machine). */
     char ip[64];
+    char name[KUMO_RUNTIME_NAME_BYTES_MAX]; /* without a leading '/' */
+    bool oom_killed;                        /* its last exit was the kernel's OOM killer */
 } kumo_runtime_inspect_t;
 KUMO_MUST_USE int kumo_runtime_container_inspect(kumo_runtime_t *rt,
                                                  const char *id_or_name,
@@ -244,6 +246,34 @@ KUMO_MUST_USE int kumo_runtime_container_logs(kumo_runtime_t *rt,
                                               uint32_t tail,
                                               kumo_buf_t *out,
                                               kumo_err_ctx_t *err);
+
+/* The log lines of a container written at or after since_s (unix seconds; 0: from the
+ * start), the last tail of them (0: all), each as "<RFC 3339 time> <text>\n" (stdout and
+ * stderr demultiplexed, in the order written), appended to out. */
+KUMO_MUST_USE int kumo_runtime_container_logs_since(kumo_runtime_t *rt,
+                                                    const char *id_or_name,
+                                                    uint64_t since_s,
+                                                    uint32_t tail,
+                                                    kumo_buf_t *out,
+                                                    kumo_err_ctx_t *err);
+/* One line of those: its time as unix nanoseconds (RFC 3339 with up to 9 fraction digits and
+ * Z or a +hh:mm/-hh:mm offset, years 1970..2500: nanoseconds fit 64 bits) and its text (after the
+ * one space, without the line end). KUMO_EDECODE for anything else. */
+KUMO_MUST_USE int kumo_runtime_log_line_parse(kumo_bytes_t line,
+                                              uint64_t *time_ns,
+                                              kumo_bytes_t *text,
+                                              kumo_err_ctx_t *err);
+
+/* Process-wide, set once by the provider daemon at start (before any container is removed):
+ * kumo_runtime_container_remove then first appends the container's log lines (with their
+ * times, those later than the file's last) to dir/<container name>.log, keeping its last
+ * KUMO_RUNTIME_KEPT_LOG_BYTES_MAX, so the logs of an instance continue across a container
+ * that was replaced (crashed, updated). Best effort: a failure is logged, the removal goes on. */
+#define KUMO_RUNTIME_KEPT_LOG_BYTES_MAX (1024u * 1024u)
+void kumo_runtime_logs_keep_dir_set(const char *dir);
+/* The file the logs of container name are kept in (dir/<name>.log); false if none is set or
+ * it does not fit. */
+bool kumo_runtime_logs_kept_path(const char *name, char *out, size_t cap);
 
 /* ---- exec: a process started in a running container (kumo deploy shell) ---- */
 

@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# test_shell.sh - `kumo deploy shell` end to end with real processes and real containers: a
+# kumo node (1 validator, 300 ms blocks), a private podman API service, one provider daemon,
+# the tenant's deployment of a busybox workload (2 instances) and a second tenant's.
+#
+# Shown, in order:
+#   1. an interactive session scripted through a pseudo-terminal: the prompt, a command and
+#      its output, the window size as `stty size` sees it, again after the terminal was
+#      resized (SIGWINCH), and the exit code of `exit 7` as the command's;
+#   2. one-shot commands: stdin piped to the process and its end delivered, stdout and stderr
+#      apart, the exit code passed back, another instance (WORKLOAD/1);
+#   3. refusals with clear errors: a workload the stack does not have, an instance that does
+#      not run, another tenant's deployment (403 at the provider, raw request with the
+#      tenant's certificate), no client certificate (401), without the upgrade (400);
+#   4. the provider daemon restarted (kill -9): a new session works.
+# Every container and network of this run's provider is removed on exit, pass or fail.
+#
+# Usage: tests/e2e/test_shell.sh path/to/kumo   (KUMO_E2E_KEEP=1 keeps the files)
+set -euo pipefail
+
+kumo=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/kumo-e2e-shell-XXXXXX")
+# shellcheck source=../../tools/localdc.sh
+. "$root/tools/localdc.sh"
+localdc_init "$work" "$kumo"
+tenant_home=$LOCALDC_TN/tenant
+other_home=$LOCALDC_TN/provider7 # a funded key nobody else uses: the other tenant
+checks=0
+
+k() { "$kumo" "$@" --home "$tenant_home"; }
+ks() { "$kumo" deploy shell --home "$tenant_home" "$@"; } # options before `--`
+log() { printf 'e2e: %s\n' "$*"; }
+fail() {
+    echo "e2e: FAILED: $*" >&2
+    exit 1
+}
+check() { # check DESCRIPTION COMMAND...
+    local what=$1
+    shift
+    "$@" || fail "$what"
+    checks=$((checks + 1))
+    log "ok $checks - $what"
+}
+on_exit() {
+    local rc=$?
+    [ $rc -eq 0 ] || localdc_logs
+    localdc_cleanup
+    if grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$work"/*.log \
+        "$LOCALDC_TN"/node*/node.log 2>/dev/null; then
+        echo "e2e: FAILED: a sanitizer report in the logs above" >&2
+        rc=1
+    fi
+    if [ $rc -eq 0 ] && [ "${KUMO_E2E_KEEP:-0}" != 1 ]; then
+        rm -rf "$work"
+    else
+        echo "e2e: files kept in $work" >&2
+    fi
+    exit $rc
+}
+trap on_exit EXIT
+
+# ---- set-up: an image with busybox's applets (stty among them) ----
+image=localhost/kumo-e2e-shell:1
+if ! podman image exists "$image" 2>/dev/null; then
+    mkdir -p "$work/rootfs/bin" "$work/rootfs/etc"
+    cp /bin/busybox "$work/rootfs/bin/"
+    for a in $(/bin/busybox --list); do
+        [ "$a" = busybox ] || ln -sf busybox "$work/rootfs/bin/$a"
+    done
+    echo "root:x:0:0:root:/:/bin/sh" >"$work/rootfs/etc/passwd"
+    tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+    podman --runtime /usr/sbin/runc import --quiet --change 'CMD ["/bin/sleep", "3600"]' \
+        "$work/rootfs.tar" "$image" >/dev/null
+fi
+localdc_podman_start
+localdc_testnet_start 1 300
+localdc_provider_add dc us-east
+tenant=$(k keys show tenant --address)
+other=$("$kumo" keys show provider --address --home "$other_home")
+stack() { # stack FILE WORKLOAD COUNT
+    cat >"$1" <<EOF
+version: "1"
+groups:
+  main:
+    region: us-east
+    resources:
+      - cpu: 100m
+        memory: 64Mi
+        storage: 64Mi
+        count: $3
+        price: 100
+        collateral: 1000
+workloads:
+  $2:
+    image: $image
+    command: ["/bin/sleep", "3600"]
+    compute:
+      cpu: 100m
+      memory: 64Mi
+      storage: 64Mi
+    count: $3
+    group: main
+wait_blocks: 3
+deposit: 5000000
+EOF
+}
+stack "$work/stack.yml" box 2
+mkdir -p "$work/other"
+stack "$work/other/stack.yml" secret 1
+k deploy create "$work/stack.yml" --from tenant --timeout 180 >"$work/create.out" 2>&1 ||
+    { cat "$work/create.out"; fail "kumo deploy create"; }
+"$kumo" deploy create "$work/other/stack.yml" --from provider --home "$other_home" --timeout 180 \
+    >"$work/create-other.out" 2>&1 || { cat "$work/create-other.out"; fail "the other tenant's create"; }
+dseq=$(grep -o '"dseq": *"[0-9]*' "$work/.kumo-deploy-stack.yml.json" | grep -o '[0-9]*$')
+other_dseq=$(grep -o '"dseq": *"[0-9]*' "$work/other/.kumo-deploy-stack.yml.json" | grep -o '[0-9]*$')
+log "tenant $tenant deployment $dseq; other $other deployment $other_dseq"
+
+# ---- 1. an interactive session through a pseudo-terminal ----
+# term.py runs the command on a pseudo-terminal of 30x100, then: waits for the prompt, sends
+# "stty size", resizes the terminal to 41x132, sends "stty size" and "exit 7"; it prints
+# everything the terminal showed and exits with the command's exit code.
+cat >"$work/term.py" <<'EOF'
+import fcntl, os, pty, select, struct, sys, termios, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+def size(rows, cols):
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+size(30, 100)
+seen = b""
+def until(needle, secs=60):
+    global seen
+    deadline = time.time() + secs
+    while needle not in seen:
+        if time.time() > deadline:
+            sys.stdout.write(seen.decode(errors="replace"))
+            sys.exit(100)
+        r, _, _ = select.select([fd], [], [], 1)
+        if r:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            seen += data
+until(b"# ")
+os.write(fd, b"stty size; echo mark-$((6*7))\r")
+until(b"mark-42")
+size(41, 132)
+os.kill(pid, 28)  # SIGWINCH, as the kernel sends to the foreground group
+time.sleep(1)
+os.write(fd, b"stty size; echo mark-$((7*7))\r")
+until(b"mark-49")
+os.write(fd, b"exit 7\r")
+_, status = os.waitpid(pid, 0)
+try:
+    while True:
+        data = os.read(fd, 4096)
+        if not data:
+            break
+        seen += data
+except OSError:
+    pass
+sys.stdout.write(seen.decode(errors="replace"))
+sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 101)
+EOF
+set +e
+python3 "$work/term.py" "$kumo" deploy shell "$work/stack.yml" box --home "$tenant_home" \
+    >"$work/pty.out" 2>&1
+code=$?
+set -e
+cat "$work/pty.out"
+check "interactive: the exit code of 'exit 7' is the command's" test "$code" -eq 7
+check "interactive: the command ran (its output came back)" grep -q "mark-42" "$work/pty.out"
+check "interactive: the window size at the start" grep -q "30 100" "$work/pty.out"
+check "interactive: the window size after the resize" grep -q "41 132" "$work/pty.out"
+
+# ---- 2. one-shot commands ----
+set +e
+out=$(printf 'one\ntwo\n' | ks "$work/stack.yml" box -- sh -c 'cat; echo to-stderr >&2; exit 3' 2>"$work/err.out")
+code=$?
+set -e
+printf 'piped: exit %s, stdout [%s], stderr [%s]\n' "$code" "$out" "$(cat "$work/err.out")"
+check "piped: stdin reached the process and its end was delivered" test "$out" = "$(printf 'one\ntwo')"
+check "piped: stderr apart" grep -qx "to-stderr" "$work/err.out"
+check "piped: the exit code passed back" test "$code" -eq 3
+check "instance 1 by WORKLOAD/1" test "$(ks "$work/stack.yml" box/1 -- hostname </dev/null)" != "$(ks "$work/stack.yml" box/0 -- hostname </dev/null)"
+
+# ---- 3. refusals ----
+set +e
+ks "$work/stack.yml" nosuch -- true </dev/null >/dev/null 2>"$work/r1.out"
+c1=$?
+ks "$work/stack.yml" box/5 -- true </dev/null >/dev/null 2>"$work/r2.out"
+c2=$?
+set -e
+cat "$work/r1.out" "$work/r2.out"
+check "a workload the stack does not have: refused" test "$c1" -ne 0
+check "  with a clear error" grep -q "has no workload 'nosuch'" "$work/r1.out"
+check "an instance that does not run: refused" test "$c2" -ne 0
+check "  with a clear error" grep -q "no instance 5 of workload 'box'" "$work/r2.out"
+# Raw requests with the tenant's certificate (made like kumo deploy makes it).
+seed=$(k keys export tenant --unsafe-export-seed | tr -d '\n')
+der_hex="302e020100300506032b657004220420$seed"
+{
+    echo "-----BEGIN PRIVATE KEY-----"
+    printf '%b' "$(echo "$der_hex" | sed 's/../\\x&/g')" | base64 -w0
+    printf '\n%s\n' "-----END PRIVATE KEY-----"
+} >"$work/tenant.key"
+chmod 600 "$work/tenant.key"
+openssl req -x509 -new -key "$work/tenant.key" -subj /CN=tenant -days 1 -out "$work/tenant.crt" 2>/dev/null
+api=$(awk '$1 == "api_listen:" { gsub(/"/, "", $2); print $2 }' "$LOCALDC_TN/dc/config.yaml")
+shell_put() { # shell_put AUTH OWNER DSEQ BODY [UPGRADE]: prints status and body
+    local auth=() up=(-H "Connection: Upgrade" -H "Upgrade: kumo-shell/1")
+    [ "$1" = none ] || auth=(--cert "$work/tenant.crt" --key "$work/tenant.key")
+    [ "${5:-yes}" = yes ] || up=()
+    curl -s -w ' %{http_code}' --max-time 20 --cacert "$LOCALDC_TN/dc/ca.crt" "${auth[@]}" \
+        "${up[@]}" -X PUT --data "$4" "https://$api/deployments/$2/$3/shell" || true
+}
+r=$(shell_put tenant "$other" "$other_dseq" '{"workload":"secret"}')
+echo "$r"
+check "another tenant's deployment: 403" test "${r##* }" = 403
+check "  only the owner" grep -q "only the deployment's owner" <<<"$r"
+r=$(shell_put none "$tenant" "$dseq" '{"workload":"box"}')
+check "no client certificate: 401" test "${r##* }" = 401
+r=$(shell_put tenant "$tenant" "$dseq" '{"workload":"box"}' no)
+check "without the upgrade: 400" test "${r##* }" = 400
+r=$(shell_put tenant "$tenant" "$dseq" '{"workload":"box","env":[]}')
+check "a malformed request: 400" test "${r##* }" = 400
+r=$(shell_put tenant "$tenant" 999999 '{"workload":"box"}')
+check "a deployment that does not exist: 404" test "${r##* }" = 404
+
+# ---- 4. the daemon restarted: new sessions work ----
+kill -9 "${DC_PID[dc]}"
+wait "${DC_PID[dc]}" 2>/dev/null || true
+localdc_provider_start dc
+listening_again() { [ "$(grep -c api_listening "$work/dc.log")" -ge 2 ]; }
+wait_for 60 "the daemon's API again" listening_again ||
+    fail "the daemon did not come back"
+check "after a daemon restart a new session works" test "$(ks "$work/stack.yml" box -- echo again </dev/null)" = again
+
+log "all $checks checks passed"
