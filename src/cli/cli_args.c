@@ -119,6 +119,13 @@ static const cli_opt_def_t cli_opt_defs[] = {
      "event deployment.escrow_low when the escrow covers fewer than N blocks (0: never; at "
      "create the default is 2 x reconfirmation_period; at most 10000000)",
      CLI_KIND_U64, OFF(escrow_warn_blocks), OFF(escrow_warn_set)},
+    {CLI_OPT_FOLLOW, "follow", NULL, "keep following (reconnecting as needed) until interrupted",
+     CLI_KIND_FLAG, OFF(follow), NOSET},
+    {CLI_OPT_SINCE, "since", "TIME",
+     "from TIME: RFC 3339 (2026-12-07T05:00:00Z), unix seconds, or ago (90s, 10m, 2h)",
+     CLI_KIND_STR, OFF(since), NOSET},
+    {CLI_OPT_TAIL, "tail", "N", "the last N lines of each instance (default 100)", CLI_KIND_U64,
+     OFF(tail), OFF(tail_set)},
 };
 
 #define CLI_OPT_DEF_COUNT (sizeof(cli_opt_defs) / sizeof(cli_opt_defs[0]))

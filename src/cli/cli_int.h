@@ -82,6 +82,9 @@ enum cli_opt {
     CLI_OPT_DETAIL,
     CLI_OPT_ESCROW_WARN_BLOCKS,
     CLI_OPT_OFFER,
+    CLI_OPT_FOLLOW,
+    CLI_OPT_SINCE,
+    CLI_OPT_TAIL,
     CLI_OPT_LAST_, /* not an option: the count */
 };
 
@@ -138,6 +141,10 @@ typedef struct cli_args {
     const char *offer;    /* tx provider update --offer */
     bool escrow_warn_set; /* --escrow-warn-blocks */
     uint64_t escrow_warn_blocks;
+    bool follow;       /* deploy logs|events: keep following */
+    const char *since; /* deploy logs: RFC 3339 time, unix seconds or a duration ago */
+    bool tail_set;
+    uint64_t tail; /* deploy logs: the last N lines of each instance */
     char *pos[CLI_POSITIONAL_MAX];
     size_t pos_count;
 } cli_args_t;

@@ -27,8 +27,9 @@ static const int deploy_quote_opts[] = {CLI_OPT_END};
 static const int deploy_deposit_opts[] = {DEPLOY_TX_OPTS, CLI_OPT_ESCROW_WARN_BLOCKS, CLI_OPT_END};
 static const int deploy_read_opts[] = {CLI_OPT_FROM, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
                                        CLI_OPT_END};
-static const int deploy_logs_opts[] = {CLI_OPT_FROM, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
-                                       CLI_OPT_LIMIT, CLI_OPT_END};
+static const int deploy_logs_opts[] = {
+    CLI_OPT_FROM,   CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ, CLI_OPT_LIMIT,
+    CLI_OPT_FOLLOW, CLI_OPT_SINCE,           CLI_OPT_TAIL, CLI_OPT_END};
 
 static void deploy_groups_init(deploy_flow_t *f)
 {
@@ -404,9 +405,13 @@ static const cli_sub_t deploy_subs[] = {
      "the deployment on chain (why anything ended, escrow left, blocks it covers at the current "
      "price, warning threshold; groups, leases) and at each provider (workloads, endpoints)",
      "kumo deploy status examples/webapp/stack.yml", deploy_read_opts, 1, 1, deploy_status_run},
-    {NULL, "logs", "STACK.yml WORKLOAD [--limit N] [--from KEY] [--dseq N]",
-     "the last N (default 100) log lines of every instance of a workload, from its provider",
-     "kumo deploy logs examples/webapp/stack.yml web --limit 20", deploy_logs_opts, 2, 2,
+    {NULL, "logs",
+     "STACK.yml [WORKLOAD] [--follow] [--since TIME|--tail N] [--from KEY] [--dseq N]",
+     "the log lines of every instance (of one workload, or all), each prefixed with "
+     "WORKLOAD/INSTANCE, from the providers: the last N (default 100) of each instance, or "
+     "those since TIME; --follow keeps printing new lines, across replaced containers and "
+     "provider restarts, without losing or repeating any (--limit N is --tail N)",
+     "kumo deploy logs examples/webapp/stack.yml web --follow --since 10m", deploy_logs_opts, 1, 2,
      deploy_logs_run},
     {NULL, "shell", "STACK.yml WORKLOAD[/INSTANCE] [--from KEY] [--dseq N] [-- CMD...]",
      "a shell in a container of the deployment (instance 0 unless given), through its "

@@ -60,6 +60,9 @@ static void shell_out(int fd, const uint8_t *p, size_t len)
 static int shell_recv_cb(void *ctx, const uint8_t *data, size_t len, kumo_err_ctx_t *err)
 {
     shell_session_t *s = ctx;
+    if (len == 0) {
+        return 0;
+    }
     KUMO_ENSURE(kumo_buf_append(&s->in, data, len) == 0, err, KUMO_ELIMIT,
                 "provider: a frame over the limit");
     size_t pos = 0;
@@ -86,8 +89,10 @@ static int shell_recv_cb(void *ctx, const uint8_t *data, size_t len, kumo_err_ct
         }
         pos += used;
     }
-    memmove(s->in.ptr, s->in.ptr + pos, s->in.len - pos);
-    s->in.len -= pos;
+    if (pos > 0) {
+        memmove(s->in.ptr, s->in.ptr + pos, s->in.len - pos);
+        s->in.len -= pos;
+    }
     return 0;
 }
 

@@ -8,6 +8,7 @@
  */
 #include "provider/api_int.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,9 +151,76 @@ static void api_manifest(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_re
     api_json(out, 200, json_pack("{s:s, s:b}", "version", hex, "accepted", 1));
 }
 
+/* A decimal query value within max; def when absent; false when malformed or past max. */
+static bool
+api_query_u64(const struct evkeyvalq *q, const char *key, uint64_t def, uint64_t max, uint64_t *out)
+{
+    const char *v = evhttp_find_header(q, key);
+    char *end = NULL;
+    if (v == NULL) {
+        *out = def;
+        return true;
+    }
+    if (v[0] < '0' || v[0] > '9' || strlen(v) > 20) {
+        return false;
+    }
+    errno = 0;
+    *out = strtoull(v, &end, 10);
+    return errno == 0 && end != NULL && *end == '\0' && *out <= max;
+}
+
+/* GET .../logs?stamped=1[&workload=NAME][&since_ns=N][&tail=N][&limit=N]. */
+static void api_log_lines(const pd_api_ctx_t *c,
+                          const pd_api_rq_t *rq,
+                          const struct evkeyvalq *q,
+                          pd_api_reply_t *out)
+{
+    const char *w = evhttp_find_header(q, "workload");
+    uint64_t since = 0;
+    uint64_t tail = 0;
+    uint64_t limit = 0;
+    if (!api_query_u64(q, "since_ns", 0, UINT64_MAX, &since) ||
+        !api_query_u64(q, "tail", 0, KUMO_PROVIDER_LOG_TAIL_MAX, &tail) ||
+        !api_query_u64(q, "limit", KUMO_PROVIDER_LOG_TAIL_MAX, KUMO_PROVIDER_LOG_TAIL_MAX,
+                       &limit) ||
+        (w != NULL && strlen(w) > KUMO_NAME_BYTES_MAX)) {
+        pd_api_reply_error(out, 400, KUMO_EDECODE,
+                           "expected since_ns=N, tail and limit 0..10000, a workload name");
+        return;
+    }
+    if (c->be->log_lines == NULL) {
+        pd_api_reply_error(out, 501, KUMO_EINVAL, "this provider does not stamp its log lines");
+        return;
+    }
+    kumo_buf_t logs;
+    kumo_buf_init(&logs, 16u * 1024u * 1024u);
+    kumo_err_ctx_t err = {0};
+    int rc = c->be->log_lines(c->ctx, rq->owner, rq->dseq, w != NULL ? w : "", since,
+                              (uint32_t)tail, (uint32_t)limit, &logs, &err);
+    if (rc < 0) {
+        pd_api_reply_error(out,
+                           rc == KUMO_ENOTFOUND ? 404
+                           : rc == KUMO_ELIMIT  ? 413
+                                                : 500,
+                           rc, err.detail);
+    } else {
+        api_bytes(out, "text/plain", &logs);
+    }
+    kumo_buf_free(&logs);
+}
+
 static void api_logs(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
 {
     struct evkeyvalq q;
+    if (rq->query[0] != '\0' && evhttp_parse_query_str(rq->query, &q) == 0) {
+        const char *stamped = evhttp_find_header(&q, "stamped");
+        if (stamped != NULL && strcmp(stamped, "1") == 0) {
+            api_log_lines(c, rq, &q, out);
+            evhttp_clear_headers(&q);
+            return;
+        }
+        evhttp_clear_headers(&q);
+    }
     if (rq->query[0] == '\0' || evhttp_parse_query_str(rq->query, &q) != 0) {
         pd_api_reply_error(out, 400, KUMO_EDECODE, "logs need ?workload=NAME[&tail=N]");
         return;

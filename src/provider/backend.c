@@ -10,11 +10,13 @@
  * The server certificate is issued at start for a fresh key by the provider's root CA
  * (home/ca.key, ca.crt) for the host of api_listen (public_address when that is a wildcard).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -410,6 +412,120 @@ static int pd_be_logs(void *ctx,
     return 0;
 }
 
+/* ---- stamped log lines ---- */
+
+/* Appends the lines of raw (runtime log lines) written at or after since_ns to out as
+ * "<prefix> <ns> <text>": the last tail, then the first limit (0: no cut). */
+static int pd_lines_emit(kumo_bytes_t raw,
+                         const char *prefix,
+                         uint64_t since_ns,
+                         uint32_t tail,
+                         uint32_t limit,
+                         kumo_buf_t *out)
+{
+    uint64_t count = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t skip = pass == 1 && tail > 0 && count > tail ? count - tail : 0;
+        uint64_t index = 0;
+        uint64_t emitted = 0;
+        uint64_t last_ns = 0;
+        size_t pos = 0;
+        while (pos < raw.len) {
+            const uint8_t *nl = memchr(raw.ptr + pos, '\n', raw.len - pos);
+            size_t end = nl != NULL ? (size_t)(nl - raw.ptr) + 1u : raw.len;
+            uint64_t ns = 0;
+            kumo_bytes_t text;
+            bool ok = kumo_runtime_log_line_parse(kumo_bytes_make(raw.ptr + pos, end - pos), &ns,
+                                                  &text, NULL) == 0 &&
+                      ns >= since_ns && ns >= last_ns;
+            pos = end;
+            if (!ok) {
+                continue;
+            }
+            last_ns = ns;
+            if (pass == 0) {
+                count++;
+                continue;
+            }
+            if (index++ < skip || (limit > 0 && emitted >= limit)) {
+                continue;
+            }
+            char head[KUMO_NAME_BYTES_MAX + 48];
+            int n = snprintf(head, sizeof(head), "%s %" PRIu64 " ", prefix, ns);
+            KUMO_GUARD(kumo_buf_append(out, head, (size_t)n));
+            KUMO_GUARD(kumo_buf_append(out, text.ptr, text.len));
+            KUMO_GUARD(kumo_buf_append(out, "\n", 1));
+            emitted++;
+        }
+    }
+    return 0;
+}
+
+/* One instance's lines: those kept from its replaced containers, then its container's. */
+static int pd_instance_lines(pd_api_t *a,
+                             const kumo_runtime_container_t *c,
+                             uint64_t since_ns,
+                             uint32_t tail,
+                             uint32_t limit,
+                             kumo_buf_t *out,
+                             kumo_err_ctx_t *err)
+{
+    kumo_buf_t raw;
+    kumo_buf_init(&raw, KUMO_RUNTIME_KEPT_LOG_BYTES_MAX + KUMO_RUNTIME_ANSWER_BYTES_MAX);
+    char path[PD_PATH_BYTES];
+    FILE *f = kumo_runtime_logs_kept_path(c->name, path, sizeof(path)) ? fopen(path, "rb") : NULL;
+    int rc = 0;
+    if (f != NULL) {
+        uint8_t buf[8192];
+        size_t n = 0;
+        while (rc == 0 && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+            rc = kumo_buf_append(&raw, buf, n);
+        }
+        (void)fclose(f);
+    }
+    rc = rc == 0 ? kumo_runtime_container_logs_since(a->runtime, c->id, since_ns / 1000000000u,
+                                                     tail, &raw, err)
+                 : rc;
+    char prefix[KUMO_NAME_BYTES_MAX + 16];
+    (void)snprintf(prefix, sizeof(prefix), "%s/%u", c->workload, c->instance);
+    rc = rc == 0 ? pd_lines_emit(kumo_buf_bytes(&raw), prefix, since_ns, tail, limit, out) : rc;
+    kumo_buf_free(&raw);
+    KUMO_ENSURE(rc != KUMO_ELIMIT, err, KUMO_ELIMIT, "logs over the answer's limit: ask for less");
+    return rc;
+}
+
+static int pd_be_log_lines(void *ctx,
+                           const uint8_t owner[KUMO_ADDRESS_BYTES],
+                           uint64_t dseq,
+                           const char *workload,
+                           uint64_t since_ns,
+                           uint32_t tail,
+                           uint32_t limit,
+                           kumo_buf_t *out,
+                           kumo_err_ctx_t *err)
+{
+    pd_api_t *a = ctx;
+    pd_view_t *v = kumo_calloc(1, sizeof(*v));
+    KUMO_ENSURE(v != NULL, err, KUMO_ENOMEM, "logs");
+    kumo_codec_address_encode(owner, v->owner);
+    v->dseq = dseq;
+    int rc = pd_view_load(a, v, err);
+    rc = rc == 0 && a->runtime == NULL ? kumo_err_set(err, KUMO_EIO, "the runtime does not answer")
+                                       : rc;
+    bool found = false;
+    for (uint32_t k = 0; rc == 0 && k < v->c_count; k++) {
+        if (workload[0] == '\0' || strcmp(v->cs[k].workload, workload) == 0) {
+            found = true;
+            rc = pd_instance_lines(a, &v->cs[k], since_ns, tail, limit, out, err);
+        }
+    }
+    pd_view_free(v);
+    KUMO_GUARD(rc);
+    KUMO_ENSURE(found || workload[0] == '\0', err, KUMO_ENOTFOUND,
+                "no instance of workload %s runs here", workload);
+    return 0;
+}
+
 /* ---- shell sessions ---- */
 
 _Static_assert(KUMO_PROVIDER_SHELL_EXEC_ID_BYTES == KUMO_RUNTIME_ID_BYTES_MAX,
@@ -790,6 +906,19 @@ static int pd_api_cert(kumo_provider_daemon_t *d,
     return rc;
 }
 
+/* Logs of replaced containers are kept in home/logs (kumo_runtime_logs_keep_dir_set), so an
+ * instance's logs continue across a crash or an update. */
+static void pd_logs_keep_start(const kumo_provider_daemon_t *d)
+{
+    char dir[PD_PATH_BYTES];
+    int n = snprintf(dir, sizeof(dir), "%s/logs", d->home);
+    if (n > 0 && (size_t)n < 512u && (mkdir(dir, 0700) == 0 || errno == EEXIST)) {
+        kumo_runtime_logs_keep_dir_set(dir);
+    } else {
+        KUMO_LOG_WARN("provider", "logs_keep_off", "dir=%s", dir);
+    }
+}
+
 int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
 {
     pd_api_t *a = kumo_calloc(1, sizeof(*a));
@@ -802,6 +931,7 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
     if (kumo_runtime_open(d->cfg.runtime_socket, &a->runtime, NULL) < 0) {
         a->runtime = NULL; /* tried again at the first status */
     }
+    pd_logs_keep_start(d);
     kumo_crypto_keypair_t srv;
     kumo_buf_t chain;
     kumo_buf_init(&chain, 2u * KUMO_TLS_PEM_BYTES_MAX);
@@ -811,6 +941,7 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
                                       .manifest_accept = pd_be_accept,
                                       .status = pd_be_status,
                                       .logs = pd_be_logs,
+                                      .log_lines = pd_be_log_lines,
                                       .info = pd_be_info,
                                       .links = pd_be_links,
                                       .peer_get = pd_be_peer_get,

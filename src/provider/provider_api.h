@@ -119,15 +119,17 @@ typedef struct kumo_provider_api_backend {
                 kumo_buf_t *out,
                 kumo_err_ctx_t *err);
     /* GET .../logs?stamped=1: the log lines of the deployment's instances here (of workload,
-     * or of all when it is ""), written at or after since_ns, at most tail of each instance
-     * (0: all), each instance's in order and continued across its replaced containers,
-     * appended to out as kumo_provider_log_line_t lines. May be NULL: 501. */
+     * or of all when it is ""), written at or after since_ns; of each instance the last tail
+     * (0: no cut), then at most the first limit (0: no cut); each instance's in order and
+     * continued across its replaced containers; appended to out as kumo_provider_log_line_t
+     * lines. May be NULL: 501. */
     int (*log_lines)(void *ctx,
                      const uint8_t owner[KUMO_ADDRESS_BYTES],
                      uint64_t dseq,
                      const char *workload,
                      uint64_t since_ns,
                      uint32_t tail,
+                     uint32_t limit,
                      kumo_buf_t *out,
                      kumo_err_ctx_t *err);
     /* Public provider info for GET /status (address, region, leases): new reference. Runs on

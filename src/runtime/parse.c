@@ -244,6 +244,29 @@ static void inspect_confinement(const json_t *hc, kumo_runtime_inspect_t *out)
     }
 }
 
+/* The exit time and the kumo.* labels of an inspect answer (best effort: absent is empty). */
+static void inspect_when_labels(const json_t *root, const json_t *st, kumo_runtime_inspect_t *out)
+{
+    const char *fin = json_string_value(json_object_get(st, "FinishedAt"));
+    char line[80];
+    uint64_t ns = 0;
+    kumo_bytes_t text;
+    int n = fin != NULL ? snprintf(line, sizeof(line), "%s x", fin) : -1;
+    if (n > 0 && (size_t)n < sizeof(line) &&
+        kumo_runtime_log_line_parse(kumo_bytes_make(line, (size_t)n), &ns, &text, NULL) == 0) {
+        out->finished_ns = ns;
+    }
+    kumo_runtime_container_t c;
+    memset(&c, 0, sizeof(c));
+    const json_t *labels = json_object_get(json_object_get(root, "Config"), "Labels");
+    if (json_is_object(labels) && parse_labels(labels, &c, NULL) == 0) {
+        (void)snprintf(out->owner, sizeof(out->owner), "%s", c.owner);
+        out->dseq = c.dseq;
+        (void)snprintf(out->workload, sizeof(out->workload), "%s", c.workload);
+        out->instance = c.instance;
+    }
+}
+
 int kumo_runtime_parse_inspect(kumo_bytes_t json, kumo_runtime_inspect_t *out, kumo_err_ctx_t *err)
 {
     json_error_t jerr;
@@ -265,6 +288,7 @@ int kumo_runtime_parse_inspect(kumo_bytes_t json, kumo_runtime_inspect_t *out, k
     out->memory_bytes = mem > 0 ? (uint64_t)mem : 0;
     inspect_confinement(hc, out);
     out->oom_killed = json_is_true(json_object_get(st, "OOMKilled"));
+    inspect_when_labels(root, st, out);
     const char *name = json_string_value(json_object_get(root, "Name"));
     name = name != NULL && name[0] == '/' ? name + 1 : name;
     if (name != NULL && strlen(name) < sizeof(out->name)) {

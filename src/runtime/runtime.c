@@ -7,11 +7,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -434,10 +436,10 @@ static int rt_volumes_ensure(kumo_runtime_t *rt,
     return 0;
 }
 
-int kumo_runtime_container_run(kumo_runtime_t *rt,
-                               const kumo_runtime_container_spec_t *spec,
-                               char id_out[KUMO_RUNTIME_ID_BYTES_MAX],
-                               kumo_err_ctx_t *err)
+static int rt_container_run(kumo_runtime_t *rt,
+                            const kumo_runtime_container_spec_t *spec,
+                            char id_out[KUMO_RUNTIME_ID_BYTES_MAX],
+                            kumo_err_ctx_t *err)
 {
     KUMO_ENSURE(spec->port_count <= KUMO_RUNTIME_PORT_COUNT_MAX &&
                     spec->label_count <= KUMO_RUNTIME_LABEL_COUNT_MAX,
@@ -483,10 +485,15 @@ static atomic_bool rt_keep_set;
 
 void kumo_runtime_logs_keep_dir_set(const char *dir)
 {
-    KUMO_ASSERT(!atomic_load(&rt_keep_set)); /* once, at start */
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    KUMO_ASSERT(dir != NULL);
     KUMO_ASSERT(strlen(dir) < sizeof(rt_keep_dir));
-    (void)snprintf(rt_keep_dir, sizeof(rt_keep_dir), "%s", dir);
-    atomic_store(&rt_keep_set, true);
+    (void)pthread_mutex_lock(&mu);
+    if (!atomic_load(&rt_keep_set)) { /* the first one holds: readers never see it change */
+        (void)snprintf(rt_keep_dir, sizeof(rt_keep_dir), "%s", dir);
+        atomic_store(&rt_keep_set, true);
+    }
+    (void)pthread_mutex_unlock(&mu);
 }
 
 bool kumo_runtime_logs_kept_path(const char *name, char *out, size_t cap)
@@ -498,30 +505,10 @@ bool kumo_runtime_logs_kept_path(const char *name, char *out, size_t cap)
     return n > 0 && (size_t)n < cap;
 }
 
-/* The time of the last line of kept (0 if none). */
-static uint64_t rt_kept_last_ns(const kumo_buf_t *kept)
-{
-    size_t end = kept->len;
-    while (end > 0 && kept->ptr[end - 1] == '\n') {
-        end--;
-    }
-    size_t start = end;
-    while (start > 0 && kept->ptr[start - 1] != '\n') {
-        start--;
-    }
-    uint64_t ns = 0;
-    kumo_bytes_t text;
-    return kumo_runtime_log_line_parse(kumo_bytes_make(kept->ptr + start, end - start), &ns, &text,
-                                       NULL) == 0
-               ? ns
-               : 0;
-}
-
-/* kept + the lines of fresh later than its last, trimmed to the last
+/* kept + the time-stamped lines of fresh, trimmed to the last
  * KUMO_RUNTIME_KEPT_LOG_BYTES_MAX at a line start, written to path (a temp file renamed). */
 static int rt_kept_write(const char *path, kumo_buf_t *kept, kumo_bytes_t fresh)
 {
-    uint64_t last = rt_kept_last_ns(kept);
     size_t pos = 0;
     while (pos < fresh.len) {
         const uint8_t *nl = memchr(fresh.ptr + pos, '\n', fresh.len - pos);
@@ -529,8 +516,7 @@ static int rt_kept_write(const char *path, kumo_buf_t *kept, kumo_bytes_t fresh)
         uint64_t ns = 0;
         kumo_bytes_t text;
         if (kumo_runtime_log_line_parse(kumo_bytes_make(fresh.ptr + pos, end - pos), &ns, &text,
-                                        NULL) == 0 &&
-            ns > last) {
+                                        NULL) == 0) {
             KUMO_GUARD(kumo_buf_append(kept, fresh.ptr + pos, end - pos));
             if (nl == NULL) {
                 KUMO_GUARD(kumo_buf_append(kept, "\n", 1));
@@ -555,13 +541,11 @@ static int rt_kept_write(const char *path, kumo_buf_t *kept, kumo_bytes_t fresh)
 }
 
 /* The container's log lines appended to its kept file (best effort). */
-static void rt_logs_keep(kumo_runtime_t *rt, const char *id_or_name)
+static void
+rt_logs_keep(kumo_runtime_t *rt, const char *id_or_name, const kumo_runtime_inspect_t *ins)
 {
-    kumo_runtime_inspect_t ins;
     char path[600];
-    if (!atomic_load(&rt_keep_set) ||
-        kumo_runtime_container_inspect(rt, id_or_name, &ins, NULL) < 0 ||
-        !kumo_runtime_logs_kept_path(ins.name, path, sizeof(path))) {
+    if (!kumo_runtime_logs_kept_path(ins->name, path, sizeof(path))) {
         return;
     }
     kumo_buf_t fresh;
@@ -581,16 +565,178 @@ static void rt_logs_keep(kumo_runtime_t *rt, const char *id_or_name)
     }
     rc = rc == 0 ? rt_kept_write(path, &kept, kumo_buf_bytes(&fresh)) : rc;
     if (rc < 0) {
-        KUMO_LOG_WARN("runtime", "logs_keep_failed", "container=%s code=%s detail=\"%s\"", ins.name,
-                      kumo_err_name(rc), err.detail);
+        KUMO_LOG_WARN("runtime", "logs_keep_failed", "container=%s code=%s detail=\"%s\"",
+                      ins->name, kumo_err_name(rc), err.detail);
     }
     kumo_buf_free(&kept);
     kumo_buf_free(&fresh);
 }
 
+/* ---- the journal ---- */
+
+static char rt_events_dir[512];
+static atomic_bool rt_events_set;
+static pthread_mutex_t rt_events_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void kumo_runtime_events_dir_set(const char *dir)
+{
+    KUMO_ASSERT(dir != NULL);
+    KUMO_ASSERT(strlen(dir) < sizeof(rt_events_dir));
+    (void)pthread_mutex_lock(&rt_events_mu);
+    if (!atomic_load(&rt_events_set)) { /* the first one holds */
+        (void)snprintf(rt_events_dir, sizeof(rt_events_dir), "%s", dir);
+        atomic_store(&rt_events_set, true);
+    }
+    (void)pthread_mutex_unlock(&rt_events_mu);
+}
+
+bool kumo_runtime_events_path(const char *owner, uint64_t dseq, char *out, size_t cap)
+{
+    if (!atomic_load(&rt_events_set) || owner[0] == '\0' || strchr(owner, '/') != NULL) {
+        return false;
+    }
+    int n = snprintf(out, cap, "%s/%s-%" PRIu64 ".events", rt_events_dir, owner, dseq);
+    return n > 0 && (size_t)n < cap;
+}
+
+/* Keeps the newer half of a journal that grew past its bound (under rt_events_mu). */
+static void rt_events_trim(const char *path)
+{
+    kumo_buf_t b;
+    kumo_buf_init(&b, 2u * KUMO_RUNTIME_EVENTS_BYTES_MAX);
+    FILE *f = fopen(path, "rb");
+    uint8_t buf[8192];
+    size_t n = 0;
+    while (f != NULL && (n = fread(buf, 1, sizeof(buf), f)) > 0 &&
+           kumo_buf_append(&b, buf, n) == 0) {
+    }
+    if (f != NULL) {
+        (void)fclose(f);
+    }
+    size_t skip =
+        b.len > KUMO_RUNTIME_EVENTS_BYTES_MAX / 2u ? b.len - KUMO_RUNTIME_EVENTS_BYTES_MAX / 2u : 0;
+    const uint8_t *nl = skip > 0 ? memchr(b.ptr + skip, '\n', b.len - skip) : NULL;
+    skip = nl != NULL ? (size_t)(nl - b.ptr) + 1u : skip;
+    char tmp[640];
+    int w = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *o = w > 0 && (size_t)w < sizeof(tmp) ? fopen(tmp, "wb") : NULL;
+    if (o != NULL) {
+        bool ok = fwrite(b.ptr + skip, 1, b.len - skip, o) == b.len - skip;
+        ok = fclose(o) == 0 && ok;
+        if (!ok || rename(tmp, path) != 0) {
+            (void)remove(tmp);
+        }
+    }
+    kumo_buf_free(&b);
+}
+
+static uint64_t rt_now_ns(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void kumo_runtime_event_record(const char *owner,
+                               uint64_t dseq,
+                               uint64_t time_ns,
+                               const char *kind,
+                               const char *workload,
+                               uint32_t instance,
+                               const char *detail)
+{
+    char path[640];
+    if (!kumo_runtime_events_path(owner, dseq, path, sizeof(path)) || workload[0] == '\0') {
+        return;
+    }
+    char line[KUMO_RUNTIME_EVENT_DETAIL_BYTES_MAX + 256];
+    int n = snprintf(line, sizeof(line), "%" PRIu64 " %s %s/%u ",
+                     time_ns > 0 ? time_ns : rt_now_ns(), kind, workload, instance);
+    size_t len = n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0;
+    for (size_t i = 0; len > 0 && detail[i] != '\0' && i < KUMO_RUNTIME_EVENT_DETAIL_BYTES_MAX;
+         i++) {
+        char c = detail[i];
+        line[len++] = c == '\n' || c == '\r' ? ' ' : c;
+    }
+    if (len == 0) {
+        return;
+    }
+    line[len++] = '\n';
+    (void)pthread_mutex_lock(&rt_events_mu);
+    FILE *f = fopen(path, "ab");
+    long size = -1;
+    if (f != NULL) {
+        (void)fwrite(line, 1, len, f);
+        size = ftell(f);
+        (void)fclose(f);
+    }
+    if (size > (long)KUMO_RUNTIME_EVENTS_BYTES_MAX) {
+        rt_events_trim(path);
+    }
+    (void)pthread_mutex_unlock(&rt_events_mu);
+}
+
+/* The label value of key in a spec, or "". */
+static const char *rt_spec_label(const kumo_runtime_container_spec_t *spec, const char *key)
+{
+    for (uint32_t i = 0; i < spec->label_count; i++) {
+        if (strcmp(spec->labels[i].key, key) == 0) {
+            return spec->labels[i].value;
+        }
+    }
+    return "";
+}
+
+/* The event of a container_run's outcome. */
+static void
+rt_run_note(const kumo_runtime_container_spec_t *spec, int rc, const kumo_err_ctx_t *err)
+{
+    const char *owner = rt_spec_label(spec, "kumo.owner");
+    uint64_t dseq = strtoull(rt_spec_label(spec, "kumo.dseq"), NULL, 10);
+    uint32_t instance = (uint32_t)strtoul(rt_spec_label(spec, "kumo.instance"), NULL, 10);
+    const char *workload = rt_spec_label(spec, "kumo.workload");
+    char path[600];
+    FILE *kept = rc == 0 && kumo_runtime_logs_kept_path(spec->name, path, sizeof(path))
+                     ? fopen(path, "rb")
+                     : NULL;
+    const char *kind = rc == 0                ? (kept != NULL ? "restarted" : "started")
+                       : rc == KUMO_ENOTFOUND ? "image_missing"
+                                              : "start_failed";
+    if (kept != NULL) {
+        (void)fclose(kept);
+    }
+    char detail[KUMO_RUNTIME_EVENT_DETAIL_BYTES_MAX + sizeof(err->detail) + 16];
+    int n = snprintf(detail, sizeof(detail), "image=%.*s%s%s", 128, spec->image, rc == 0 ? "" : " ",
+                     rc == 0 || err == NULL ? "" : err->detail);
+    if (n < 0) {
+        detail[0] = '\0';
+    }
+    kumo_runtime_event_record(owner, dseq, 0, kind, workload, instance, detail);
+}
+
+/* Before a removal: the container's logs kept, its exit noted. */
+static void rt_remove_note(kumo_runtime_t *rt, const char *id_or_name, kumo_runtime_inspect_t *ins)
+{
+    if ((!atomic_load(&rt_keep_set) && !atomic_load(&rt_events_set)) ||
+        kumo_runtime_container_inspect(rt, id_or_name, ins, NULL) < 0) {
+        ins->owner[0] = '\0';
+        return;
+    }
+    rt_logs_keep(rt, id_or_name, ins);
+    if (ins->state == KUMO_RUNTIME_STATE_EXITED) {
+        char detail[32];
+        (void)snprintf(detail, sizeof(detail), "code=%d", ins->exit_code);
+        kumo_runtime_event_record(ins->owner, ins->dseq, ins->finished_ns,
+                                  ins->oom_killed ? "oom_killed" : "exited", ins->workload,
+                                  ins->instance, detail);
+    }
+}
+
 int kumo_runtime_container_remove(kumo_runtime_t *rt, const char *id_or_name, kumo_err_ctx_t *err)
 {
-    rt_logs_keep(rt, id_or_name);
+    kumo_runtime_inspect_t ins;
+    memset(&ins, 0, sizeof(ins));
+    rt_remove_note(rt, id_or_name, &ins);
     char path[RT_PATH_BYTES];
     KUMO_ENSURE(snprintf(path, sizeof(path), "/containers/%s/stop?t=%d", id_or_name,
                          RT_STOP_TIMEOUT_S) < (int)sizeof(path),
@@ -604,6 +750,10 @@ int kumo_runtime_container_remove(kumo_runtime_t *rt, const char *id_or_name, ku
                  ? 0
                  : rt_fail(&a, "container remove", err);
     kumo_buf_free(&a.body);
+    if (rc == 0 && ins.owner[0] != '\0') {
+        kumo_runtime_event_record(ins.owner, ins.dseq, 0, "removed", ins.workload, ins.instance,
+                                  "");
+    }
     return rc;
 }
 
@@ -866,5 +1016,17 @@ int kumo_runtime_container_logs_since(kumo_runtime_t *rt,
     int rc = a.status == 200 ? kumo_runtime_logs_demux(kumo_buf_bytes(&a.body), out, err)
                              : rt_fail(&a, "container logs", err);
     kumo_buf_free(&a.body);
+    return rc;
+}
+
+int kumo_runtime_container_run(kumo_runtime_t *rt,
+                               const kumo_runtime_container_spec_t *spec,
+                               char id_out[KUMO_RUNTIME_ID_BYTES_MAX],
+                               kumo_err_ctx_t *err)
+{
+    kumo_err_ctx_t mine = {0};
+    kumo_err_ctx_t *e = err != NULL ? err : &mine;
+    int rc = rt_container_run(rt, spec, id_out, e);
+    rt_run_note(spec, rc, e);
     return rc;
 }

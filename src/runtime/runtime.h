@@ -235,6 +235,12 @@ typedef struct kumo_runtime_inspect {
     char ip[64];
     char name[KUMO_RUNTIME_NAME_BYTES_MAX]; /* without a leading '/' */
     bool oom_killed;                        /* its last exit was the kernel's OOM killer */
+    uint64_t finished_ns;                   /* when it last exited (unix ns), 0 if unknown */
+    /* Its kumo.* labels ("" and 0 when it has none). */
+    char owner[64];
+    uint64_t dseq;
+    char workload[64];
+    uint32_t instance;
 } kumo_runtime_inspect_t;
 KUMO_MUST_USE int kumo_runtime_container_inspect(kumo_runtime_t *rt,
                                                  const char *id_or_name,
@@ -264,9 +270,10 @@ KUMO_MUST_USE int kumo_runtime_log_line_parse(kumo_bytes_t line,
                                               kumo_bytes_t *text,
                                               kumo_err_ctx_t *err);
 
-/* Process-wide, set once by the provider daemon at start (before any container is removed):
+/* Process-wide, set by the provider daemon at start (the first call holds; later ones are
+ * ignored):
  * kumo_runtime_container_remove then first appends the container's log lines (with their
- * times, those later than the file's last) to dir/<container name>.log, keeping its last
+ * times) to dir/<container name>.log, keeping its last
  * KUMO_RUNTIME_KEPT_LOG_BYTES_MAX, so the logs of an instance continue across a container
  * that was replaced (crashed, updated). Best effort: a failure is logged, the removal goes on. */
 #define KUMO_RUNTIME_KEPT_LOG_BYTES_MAX (1024u * 1024u)
@@ -274,6 +281,29 @@ void kumo_runtime_logs_keep_dir_set(const char *dir);
 /* The file the logs of container name are kept in (dir/<name>.log); false if none is set or
  * it does not fit. */
 bool kumo_runtime_logs_kept_path(const char *name, char *out, size_t cap);
+
+/* ---- the journal of a deployment's containers (kumo deploy events) ----
+ * Process-wide like the kept logs: when set, the runtime client appends one line per event of
+ * a kumo container to dir/<owner>-<dseq>.events: "<unix ns> <kind> <workload>/<instance>
+ * <detail>\n", kinds
+ *   started, restarted (a container of that instance was removed before), image_missing,
+ *   start_failed (container_run); exited (detail code=N, at its exit time), oom_killed,
+ *   removed (container_remove).
+ * Each file keeps about its last KUMO_RUNTIME_EVENTS_BYTES_MAX. Best effort. */
+#define KUMO_RUNTIME_EVENTS_BYTES_MAX       (256u * 1024u)
+#define KUMO_RUNTIME_EVENT_DETAIL_BYTES_MAX 256u
+void kumo_runtime_events_dir_set(const char *dir);
+/* The journal file of a deployment; false if none is set or it does not fit. */
+bool kumo_runtime_events_path(const char *owner, uint64_t dseq, char *out, size_t cap);
+/* Appends an event (time now unless time_ns > 0; workload "-" for the deployment as a whole;
+ * detail on one line, cut at KUMO_RUNTIME_EVENT_DETAIL_BYTES_MAX). */
+void kumo_runtime_event_record(const char *owner,
+                               uint64_t dseq,
+                               uint64_t time_ns,
+                               const char *kind,
+                               const char *workload,
+                               uint32_t instance,
+                               const char *detail);
 
 /* ---- exec: a process started in a running container (kumo deploy shell) ---- */
 

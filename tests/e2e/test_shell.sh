@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_shell.sh - `kumo deploy shell` end to end with real processes and real containers: a
+# test_shell.sh - `kumo deploy shell` and `kumo deploy logs` end to end with real processes and real containers: a
 # kumo node (1 validator, 300 ms blocks), a private podman API service, one provider daemon,
 # the tenant's deployment of a busybox workload (2 instances) and a second tenant's.
 #
@@ -12,7 +12,10 @@
 #   3. refusals with clear errors: a workload the stack does not have, an instance that does
 #      not run, another tenant's deployment (403 at the provider, raw request with the
 #      tenant's certificate), no client certificate (401), without the upgrade (400);
-#   4. the provider daemon restarted (kill -9): a new session works.
+#   4. logs: `kumo deploy logs --follow` of a workload that crashes every few seconds, while
+#      the provider daemon is killed (-9) and restarted: every line of every replaced
+#      container once, in order, and the follower resumes by itself; a new shell session
+#      works after the restart.
 # Every container and network of this run's provider is removed on exit, pass or fail.
 #
 # Usage: tests/e2e/test_shell.sh path/to/kumo   (KUMO_E2E_KEEP=1 keeps the files)
@@ -105,7 +108,36 @@ wait_blocks: 3
 deposit: 5000000
 EOF
 }
-stack "$work/stack.yml" box 2
+# The tenant's stack: box (2 instances) and ticker, which counts to 20 and then crashes
+# (exit 3), so the provider replaces its container every few seconds.
+cat >"$work/stack.yml" <<EOF
+version: "1"
+groups:
+  main:
+    region: us-east
+    resources:
+      - cpu: 100m
+        memory: 64Mi
+        storage: 64Mi
+        count: 3
+        price: 100
+        collateral: 1000
+workloads:
+  box:
+    image: $image
+    command: ["/bin/sleep", "3600"]
+    compute: {cpu: 100m, memory: 64Mi, storage: 64Mi}
+    count: 2
+    group: main
+  ticker:
+    image: $image
+    command: ["/bin/sh", "-c", "echo boot; i=0; while :; do i=\$((i+1)); echo n=\$i; sleep 0.2; [ \$i -ge 20 ] && exit 3; done"]
+    compute: {cpu: 100m, memory: 64Mi, storage: 64Mi}
+    count: 1
+    group: main
+wait_blocks: 3
+deposit: 5000000
+EOF
 mkdir -p "$work/other"
 stack "$work/other/stack.yml" secret 1
 k deploy create "$work/stack.yml" --from tenant --timeout 180 >"$work/create.out" 2>&1 ||
@@ -231,13 +263,34 @@ check "a malformed request: 400" test "${r##* }" = 400
 r=$(shell_put tenant "$tenant" 999999 '{"workload":"box"}')
 check "a deployment that does not exist: 404" test "${r##* }" = 404
 
-# ---- 4. the daemon restarted: new sessions work ----
+# ---- 4. logs followed across container crashes and a daemon restart ----
+# ticker prints boot, n=1..20 and crashes; every replaced container's lines must come through
+# once each, in order, while the follower also rides out a kill -9 and restart of the daemon.
+"$kumo" deploy logs "$work/stack.yml" ticker --follow --since 1 --home "$tenant_home" \
+    >"$work/follow.out" 2>"$work/follow.err" &
+follower=$!
+boots() { [ "$(grep -c '^ticker/0 boot$' "$work/follow.out")" -ge "$1" ]; }
+wait_for 90 "two boots of ticker in the followed logs" boots 2 || fail "no crash seen in the logs"
 kill -9 "${DC_PID[dc]}"
 wait "${DC_PID[dc]}" 2>/dev/null || true
+sleep 3 # ticker goes on writing (and may crash) while nobody serves its logs
 localdc_provider_start dc
 listening_again() { [ "$(grep -c api_listening "$work/dc.log")" -ge 2 ]; }
-wait_for 60 "the daemon's API again" listening_again ||
-    fail "the daemon did not come back"
+wait_for 60 "the daemon's API again" listening_again || fail "the daemon did not come back"
 check "after a daemon restart a new session works" test "$(ks "$work/stack.yml" box -- echo again </dev/null)" = again
+before=$(grep -c '^ticker/0 boot$' "$work/follow.out")
+wait_for 90 "two more boots after the restart" boots $((before + 2)) || fail "the follower stopped"
+kill "$follower"
+wait "$follower" 2>/dev/null || true
+cat "$work/follow.err"
+check "the follower noticed the restart and resumed" grep -q "resumed" "$work/follow.err"
+# Every segment from one boot to the next is n=1..20 exactly (the last one n=1..k).
+seq_ok() {
+    awk '$1 != "ticker/0" { bad = 1 }
+         $2 == "boot" { if (seen && n != 20) bad = 1; seen = 1; n = 0; next }
+         { split($2, kv, "="); if (kv[2] != n + 1) bad = 1; n = kv[2] }
+         END { exit bad || !seen }' "$work/follow.out"
+}
+check "logs: $(grep -c '^ticker/0 boot$' "$work/follow.out") containers of ticker, every line once, in order" seq_ok
 
 log "all $checks checks passed"

@@ -395,6 +395,32 @@ static int fk_logs(void *ctx,
     return kumo_buf_append(out, line, (size_t)n);
 }
 
+/* Stamped lines: "log of <workload> (tail N)" of instance 0 at time 1 s (lines at or after
+ * since_ns only). */
+static int fk_log_lines(void *ctx,
+                        const uint8_t owner[KUMO_ADDRESS_BYTES],
+                        uint64_t dseq,
+                        const char *workload,
+                        uint64_t since_ns,
+                        uint32_t tail,
+                        uint32_t limit,
+                        kumo_buf_t *out,
+                        kumo_err_ctx_t *err)
+{
+    (void)ctx;
+    (void)owner;
+    (void)dseq;
+    (void)limit;
+    (void)err;
+    if (since_ns > 1000000000u) {
+        return 0;
+    }
+    char line[160];
+    int n = snprintf(line, sizeof(line), "%s/0 1000000000 log of %s (tail %u)\n",
+                     workload[0] != '\0' ? workload : "web", workload, tail);
+    return kumo_buf_append(out, line, (size_t)n);
+}
+
 static int fk_info(void *ctx, json_t **out, kumo_err_ctx_t *err)
 {
     (void)err;
@@ -460,6 +486,7 @@ static int fk_start(fake_t *f, uint8_t tag)
                                       .manifest_accept = fk_accept,
                                       .status = fk_status,
                                       .logs = fk_logs,
+                                      .log_lines = fk_log_lines,
                                       .info = fk_info,
                                       .links = fk_links};
     kumo_provider_api_cfg_t cfg = {
@@ -1039,7 +1066,7 @@ static void test_create_status_logs_update_close(void **state)
     assert_non_null(strstr(text, "endpoint web:8080 → http://127.0.0.1:32080"));
     run_ok("deploy logs %s web --limit 7 --home %s", g.stack, g.cli_home);
     file_load(g.out_path, text, sizeof(text));
-    assert_non_null(strstr(text, "log of web (tail 7)"));
+    assert_non_null(strstr(text, "web/0 log of web (tail 7)"));
     assert_int_equal(run("deploy logs %s nothing --home %s", g.stack, g.cli_home), 1);
     assert_non_null(strstr(g.err_text, "no workload 'nothing'"));
     /* A new version (a changed env): both providers get the new manifest. */

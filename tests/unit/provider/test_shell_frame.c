@@ -256,12 +256,53 @@ static void test_request_refused(void **state)
     free(r);
 }
 
+static void test_log_lines(void **state)
+{
+    (void)state;
+    kumo_provider_log_line_t l;
+    static const char ok[] = "web-1/3 1765086254669123456 hello  world\n";
+    assert_int_equal(kumo_provider_log_line_parse(kumo_bytes_make(ok, strlen(ok)), &l, NULL), 0);
+    assert_string_equal(l.workload, "web-1");
+    assert_int_equal(l.instance, 3);
+    assert_true(l.time_ns == 1765086254669123456u);
+    assert_int_equal(l.text.len, 12);
+    assert_memory_equal(l.text.ptr, "hello  world", 12);
+    static const char empty[] = "w/0 0 ";
+    assert_int_equal(kumo_provider_log_line_parse(kumo_bytes_make(empty, strlen(empty)), &l, NULL),
+                     0);
+    assert_int_equal(l.text.len, 0);
+    static const char max[] = "w/4294967295 18446744073709551615 x";
+    assert_int_equal(kumo_provider_log_line_parse(kumo_bytes_make(max, strlen(max)), &l, NULL), 0);
+    assert_true(l.time_ns == UINT64_MAX);
+    static const char *const bad[] = {
+        "",
+        "web 1 x",
+        "web/0 1",                      /* no text separator */
+        "/0 1 x",                       /* no workload */
+        "Web/0 1 x",                    /* not a manifest name */
+        "web/x 1 x",                    /* instance */
+        "web/4294967296 1 x",           /* instance past 32 bits */
+        "web/0 18446744073709551616 x", /* time past 64 bits */
+        "web/0 01 x",                   /* leading zero */
+        "web/0 1 x\ny",                 /* two lines */
+        "web/0 -1 x",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&l, 0x55, sizeof(l));
+        if (kumo_provider_log_line_parse(kumo_bytes_make(bad[i], strlen(bad[i])), &l, NULL) !=
+            KUMO_EDECODE) {
+            fail_msg("accepted: %s", bad[i]);
+        }
+        assert_int_equal(l.workload[0], '\0');
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_frames_round_trip), cmocka_unit_test(test_frames_refused),
         cmocka_unit_test(test_frame_limits),      cmocka_unit_test(test_request_ok),
-        cmocka_unit_test(test_request_refused),
+        cmocka_unit_test(test_request_refused),   cmocka_unit_test(test_log_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -201,6 +201,111 @@ static void test_logs_demux(void **state)
     kumo_buf_free(&out);
 }
 
+static void test_log_line(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *line;
+        uint64_t ns;
+        const char *text;
+    } ok[] = {
+        {"1970-01-01T00:00:00Z x", 0, "x"},
+        {"2026-12-07T05:52:49Z hi\n", 1796622769000000000u, "hi"},
+        {"2026-12-07T05:52:49.5Z half", 1796622769500000000u, "half"},
+        {"2026-12-07T05:52:49.123456789Z ns\r\n", 1796622769123456789u, "ns"},
+        {"2026-12-07T06:52:49+01:00 tz", 1796622769000000000u, "tz"},
+        {"2026-12-07T04:22:49-01:30 tz", 1796622769000000000u, "tz"},
+        {"2024-02-29T00:00:00Z leap", 1709164800000000000u, "leap"},
+        {"2026-12-07T05:52:49Z ", 1796622769000000000u, ""},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        uint64_t ns = 1;
+        kumo_bytes_t text;
+        kumo_err_ctx_t err = {0};
+        if (kumo_runtime_log_line_parse(kumo_bytes_make(ok[i].line, strlen(ok[i].line)), &ns, &text,
+                                        &err) != 0) {
+            fail_msg("%s: %s", ok[i].line, err.detail);
+        }
+        assert_true(ns == ok[i].ns);
+        assert_int_equal(text.len, strlen(ok[i].text));
+        assert_memory_equal(text.ptr, ok[i].text, text.len);
+    }
+    static const char *const bad[] = {
+        "",
+        "hello",
+        "2026-12-07T05:52:49Z",              /* no space, no text */
+        "2026-12-07 05:52:49Z x",            /* no T */
+        "2026-13-07T05:52:49Z x",            /* month 13 */
+        "1969-12-31T23:59:59Z x",            /* before 1970 */
+        "2501-01-01T00:00:00Z x",            /* past what 64-bit nanoseconds hold */
+        "2026-12-07T05:52:49.Z x",           /* empty fraction */
+        "2026-12-07T05:52:49.1234567891Z x", /* 10 fraction digits */
+        "2026-12-07T05:52:49+1:00 x",        /* bad offset */
+        "2026-12-07T05:52:49 x",             /* no zone */
+        "1970-01-01T00:00:00+01:00 x",       /* before 1970 once the offset applies */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint64_t ns = 7;
+        kumo_bytes_t text;
+        if (kumo_runtime_log_line_parse(kumo_bytes_make(bad[i], strlen(bad[i])), &ns, &text,
+                                        NULL) != KUMO_EDECODE) {
+            fail_msg("accepted: %s", bad[i]);
+        }
+    }
+}
+
+static void test_mux_and_exec(void **state)
+{
+    (void)state;
+    static const uint8_t two[] = {1, 0, 0, 0, 0, 0, 0, 2, 'h', 'i', 2, 0, 0, 0, 0, 0, 0, 1, '!'};
+    uint8_t stream = 0;
+    kumo_bytes_t payload;
+    size_t used = 0;
+    for (size_t cut = 0; cut < 10; cut++) { /* a partial chunk asks for more */
+        assert_int_equal(
+            kumo_runtime_mux_parse(kumo_bytes_make(two, cut), &stream, &payload, &used, NULL), 0);
+        assert_int_equal(used, 0);
+    }
+    assert_int_equal(
+        kumo_runtime_mux_parse(kumo_bytes_make(two, sizeof(two)), &stream, &payload, &used, NULL),
+        0);
+    assert_int_equal(used, 10);
+    assert_int_equal(stream, 1);
+    assert_int_equal(payload.len, 2);
+    assert_int_equal(
+        kumo_runtime_mux_parse(kumo_bytes_make(two + 10, 9), &stream, &payload, &used, NULL), 0);
+    assert_int_equal(stream, 2);
+    static const uint8_t badhdr[] = {3, 0, 0, 0, 0, 0, 0, 0};
+    assert_int_equal(
+        kumo_runtime_mux_parse(kumo_bytes_make(badhdr, 8), &stream, &payload, &used, NULL),
+        KUMO_EDECODE);
+    uint8_t big[8] = {1, 0, 0, 0, 0, 0, 0, 0};
+    kumo_be32_put(big + 4, KUMO_RUNTIME_MUX_CHUNK_BYTES_MAX + 1u);
+    assert_int_equal(
+        kumo_runtime_mux_parse(kumo_bytes_make(big, 8), &stream, &payload, &used, NULL),
+        KUMO_ELIMIT);
+    bool running = true;
+    int code = 0;
+    static const char ex[] = "{\"Running\":false,\"ExitCode\":3}";
+    assert_int_equal(
+        kumo_runtime_parse_exec(kumo_bytes_make(ex, strlen(ex)), &running, &code, NULL), 0);
+    assert_false(running);
+    assert_int_equal(code, 3);
+    static const char nocode[] = "{\"Running\":false,\"ExitCode\":256}";
+    assert_int_equal(
+        kumo_runtime_parse_exec(kumo_bytes_make(nocode, strlen(nocode)), &running, &code, NULL),
+        KUMO_EDECODE);
+    int status = 0;
+    static const char head[] = "HTTP/1.1 101 UPGRADED\r\n\r\n";
+    assert_int_equal(kumo_runtime_parse_head(kumo_bytes_make(head, strlen(head)), &status, NULL),
+                     0);
+    assert_int_equal(status, 101);
+    static const char nothttp[] = "SSH-2.0-x 101\r\n\r\n";
+    assert_int_equal(
+        kumo_runtime_parse_head(kumo_bytes_make(nothttp, strlen(nothttp)), &status, NULL),
+        KUMO_EDECODE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +314,8 @@ int main(void)
         cmocka_unit_test(test_states),
         cmocka_unit_test(test_inspect),
         cmocka_unit_test(test_logs_demux),
+        cmocka_unit_test(test_log_line),
+        cmocka_unit_test(test_mux_and_exec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
