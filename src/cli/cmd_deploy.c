@@ -1,7 +1,7 @@
 /*
  * cmd_deploy.c - `kumo deploy create|update|deposit|status|logs|shell|close STACK.yml`: a
- * stack file to running endpoints (docs/stack.md, "kumo deploy"). create submits the deployment, follows
- * orders, bids and leases on the node's event stream, sends the manifest to every lease's
+ * stack file to running endpoints (docs/stack.md, "kumo deploy"). create submits the deployment,
+ * follows orders, bids and leases on the node's event stream, sends the manifest to every lease's
  * provider, waits until every workload runs and prints the endpoints; the deployment it made
  * is remembered next to the stack (.kumo-deploy-<file>.json, 0600) for the other
  * subcommands, which also take --dseq N.
