@@ -263,7 +263,7 @@ static void test_removals_never_hold_confirmations(void **state)
 /* Bids of our provider on owner's order (dseq, group 0, oseq 1). */
 static size_t bids_on(const char *owner, uint64_t dseq)
 {
-    char path[512];
+    char path[1024];
     (void)snprintf(path, sizeof(path), "/fulfillments?order=%s/%llu/0/1&provider=%s", owner,
                    (unsigned long long)dseq, g.dc.addr);
     json_t *l = kumo_test_net_get(&g.net, 0, path);
