@@ -17,12 +17,15 @@ int kumo_node_valset_get(const kumo_node_t *node,
                          kumo_consensus_valset_t *out,
                          kumo_err_ctx_t *err)
 {
-    KUMO_ASSERT(node != NULL && out != NULL);
-    KUMO_ASSERT(node->valset.count <= KUMO_CONSENSUS_VALIDATOR_COUNT_MAX);
-    (void)kv; /* the set is genesis's at every height */
+    KUMO_ASSERT(node != NULL && kv != NULL && out != NULL);
     KUMO_ENSURE(height > 0, err, KUMO_EINVAL, "no validator set at height 0");
-    *out = node->valset;
-    return 0;
+    int rc = kumo_chain_valset_get(kv, height, out, err);
+    if (rc == KUMO_ENOTFOUND) {
+        memset(out, 0, sizeof(*out)); /* a genesis without validators */
+        return 0;
+    }
+    KUMO_ASSERT(rc < 0 || out->count <= KUMO_CONSENSUS_VALIDATOR_COUNT_MAX);
+    return rc;
 }
 
 /* The proposer's key: the header's address in the set of the block's height (none when the

@@ -31,29 +31,6 @@ static int node_genesis_init(kumo_node_t *node, const Kumo__Genesis *g, kumo_err
     return 0;
 }
 
-/* The validator set of genesis (kumo_node_valset_get); none for a genesis without any. */
-static int node_valset_init(kumo_node_t *node, const Kumo__Genesis *g, kumo_err_ctx_t *err)
-{
-    memset(&node->valset, 0, sizeof(node->valset));
-    if (g->n_validators == 0) {
-        return 0;
-    }
-    KUMO_ENSURE(g->n_validators <= KUMO_CONSENSUS_VALIDATOR_COUNT_MAX, err, KUMO_ELIMIT,
-                "genesis has %zu validators, limit %u", g->n_validators,
-                KUMO_CONSENSUS_VALIDATOR_COUNT_MAX);
-    uint8_t keys[KUMO_CONSENSUS_VALIDATOR_COUNT_MAX][KUMO_CRYPTO_PUBKEY_BYTES];
-    uint64_t powers[KUMO_CONSENSUS_VALIDATOR_COUNT_MAX];
-    for (size_t i = 0; i < g->n_validators; i++) {
-        const Kumo__Validator *v = g->validators[i];
-        KUMO_ASSERT(v->pubkey.len == KUMO_CRYPTO_PUBKEY_BYTES); /* genesis was validated */
-        memcpy(keys[i], v->pubkey.data, KUMO_CRYPTO_PUBKEY_BYTES);
-        powers[i] = v->power;
-    }
-    return kumo_consensus_valset_init(&node->valset,
-                                      (const uint8_t(*)[KUMO_CRYPTO_PUBKEY_BYTES])keys, powers,
-                                      (uint32_t)g->n_validators, err);
-}
-
 /* Chain id from genesis.json (which must agree with the config's), genesis applied when the
  * store is fresh. */
 static int node_genesis_use(kumo_node_t *node, const Kumo__Genesis *g, kumo_err_ctx_t *err)
@@ -67,7 +44,6 @@ static int node_genesis_use(kumo_node_t *node, const Kumo__Genesis *g, kumo_err_
                           node->cfg.chain_id, g->chain_id);
     }
     node->genesis_validator_count = (uint32_t)g->n_validators;
-    rc = rc == 0 ? node_valset_init(node, g, err) : rc;
     static const uint8_t zero[KUMO_CHAIN_HASH_BYTES] = {0};
     if (rc == 0 && node->height == 0 && memcmp(node->app_hash, zero, sizeof(zero)) == 0) {
         rc = node_genesis_init(node, g, err);

@@ -70,9 +70,6 @@ struct kumo_node {
      * (SHA-256 of the encoded Block) of the head block, and the hook that gossips every tx
      * the mempool accepts. */
     uint32_t genesis_validator_count;
-    /* Genesis's validator set (empty for a genesis without validators): kumo_node_valset_get
-     * answers from it. */
-    kumo_consensus_valset_t valset;
     uint8_t last_value_id[KUMO_CHAIN_HASH_BYTES];
     void (*tx_gossip)(void *ctx, kumo_bytes_t tx);
     void *tx_gossip_ctx;
@@ -121,8 +118,9 @@ void kumo_node_listeners_call(kumo_node_t *node, uint64_t height);
 /* Evidence items a block may carry. */
 #define KUMO_NODE_BLOCK_EVIDENCE_MAX KUMO_BLOCK_EVIDENCE_COUNT_MAX
 
-/* The validator set of height (> 0) as of the state kv (an open store block or a snapshot):
- * the one set consensus, commits and the block API use. Today every height has genesis's. */
+/* The validator set of height (> 0) as of the state kv (an open store block or a snapshot),
+ * from the chain's sets per height (kumo_chain_valset_get): the set the block API uses. Empty
+ * (count 0) for a chain without validators. */
 KUMO_MUST_USE int kumo_node_valset_get(const kumo_node_t *node,
                                        const kumo_kv_t *kv,
                                        uint64_t height,
