@@ -1,6 +1,7 @@
 /*
- * fuzz_provider_logs.c - the log line parsers: the runtime's time-stamped line (RFC 3339 and
- * text) and the provider's stamped line (workload/instance, unix ns, text), line by line over
+ * fuzz_provider_logs.c - the log and event line parsers: the runtime's time-stamped line
+ * (RFC 3339 and text), the provider's stamped line (workload/instance, unix ns, text) and its
+ * event line (unix ns, kind, workload/instance, detail), line by line over
  * arbitrary bytes: a code or a line, never a crash; text always inside the input.
  */
 #include <stdint.h>
@@ -33,6 +34,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (kumo_provider_log_line_parse(line, &l, NULL) == 0) {
             inside(l.text, data, size);
             if (l.workload[0] == '\0' || strlen(l.workload) > KUMO_NAME_BYTES_MAX) {
+                abort();
+            }
+        }
+        kumo_provider_event_line_t ev;
+        if (kumo_provider_event_line_parse(line, &ev, NULL) == 0) {
+            inside(ev.detail, data, size);
+            if (ev.kind[0] == '\0' || ev.workload[0] == '\0') {
                 abort();
             }
         }

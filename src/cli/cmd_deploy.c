@@ -1,5 +1,5 @@
 /*
- * cmd_deploy.c - `kumo deploy create|update|deposit|status|logs|shell|close STACK.yml`: a
+ * cmd_deploy.c - `kumo deploy create|update|deposit|status|logs|events|shell|close STACK.yml`: a
  * stack file to running endpoints (docs/stack.md, "kumo deploy"). create submits the deployment,
  * follows orders, bids and leases on the node's event stream, sends the manifest to every lease's
  * provider, waits until every workload runs and prints the endpoints; the deployment it made
@@ -27,6 +27,8 @@ static const int deploy_quote_opts[] = {CLI_OPT_END};
 static const int deploy_deposit_opts[] = {DEPLOY_TX_OPTS, CLI_OPT_ESCROW_WARN_BLOCKS, CLI_OPT_END};
 static const int deploy_read_opts[] = {CLI_OPT_FROM, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
                                        CLI_OPT_END};
+static const int deploy_events_opts[] = {CLI_OPT_FROM, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
+                                         CLI_OPT_FOLLOW, CLI_OPT_END};
 static const int deploy_logs_opts[] = {
     CLI_OPT_FROM,   CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ, CLI_OPT_LIMIT,
     CLI_OPT_FOLLOW, CLI_OPT_SINCE,           CLI_OPT_TAIL, CLI_OPT_END};
@@ -413,6 +415,13 @@ static const cli_sub_t deploy_subs[] = {
      "provider restarts, without losing or repeating any (--limit N is --tail N)",
      "kumo deploy logs examples/webapp/stack.yml web --follow --since 10m", deploy_logs_opts, 1, 2,
      deploy_logs_run},
+    {NULL, "events", "STACK.yml [--follow] [--from KEY] [--dseq N]",
+     "what happened to the deployment, in time order: the chain's events (orders, bids, "
+     "leases, refusals with their reasons) merged with each provider's container events "
+     "(started, restarted, exited with code, OOM-killed, image missing, manifest refused); "
+     "--follow keeps printing them, reconnecting as needed",
+     "kumo deploy events examples/webapp/stack.yml --follow", deploy_events_opts, 1, 1,
+     deploy_events_run},
     {NULL, "shell", "STACK.yml WORKLOAD[/INSTANCE] [--from KEY] [--dseq N] [-- CMD...]",
      "a shell in a container of the deployment (instance 0 unless given), through its "
      "provider: interactive (raw terminal, resized with yours) when stdin is a terminal and no "

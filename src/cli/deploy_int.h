@@ -212,6 +212,9 @@ KUMO_MUST_USE int deploy_upgrade_recv(deploy_upgrade_t *u,
                                       kumo_err_ctx_t *err);
 void deploy_upgrade_close(deploy_upgrade_t *u);
 
+/* `kumo deploy events` (deploy_events.c). */
+int deploy_events_run(cli_args_t *a);
+
 /* `kumo deploy shell` (deploy_shell.c). */
 int deploy_shell_run(cli_args_t *a);
 

@@ -57,6 +57,7 @@ typedef enum pd_api_kind {
     PD_API_LINKS = 8,
     PD_API_NO_ROUTE = 9, /* 404 */
     PD_API_SHELL = 10,   /* PUT .../shell by the owner */
+    PD_API_EVENTS = 11,  /* GET .../events by the owner */
 } pd_api_kind_t;
 
 pd_api_kind_t pd_api_rq_kind(const pd_api_rq_t *rq);

@@ -397,6 +397,41 @@ static void api_status(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_repl
     }
 }
 
+/* GET .../events[?since_ns=N] (the caller is the owner). */
+static void api_events(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
+{
+    struct evkeyvalq q;
+    uint64_t since = 0;
+    bool parsed = rq->query[0] == '\0' || evhttp_parse_query_str(rq->query, &q) == 0;
+    bool ok =
+        parsed && (rq->query[0] == '\0' || api_query_u64(&q, "since_ns", 0, UINT64_MAX, &since));
+    if (parsed && rq->query[0] != '\0') {
+        evhttp_clear_headers(&q);
+    }
+    if (!ok) {
+        pd_api_reply_error(out, 400, KUMO_EDECODE, "expected ?since_ns=N");
+        return;
+    }
+    if (c->be->events == NULL) {
+        pd_api_reply_error(out, 501, KUMO_EINVAL, "this provider keeps no events");
+        return;
+    }
+    kumo_provider_deployment_view_t view = {0};
+    if (!api_body_and_view(c, rq, out, 0, "no body", &view)) {
+        return;
+    }
+    kumo_buf_t b;
+    kumo_buf_init(&b, KUMO_PROVIDER_EVENTS_BYTES_MAX);
+    kumo_err_ctx_t err = {0};
+    int rc = c->be->events(c->ctx, rq->owner, rq->dseq, since, &b, &err);
+    if (rc < 0) {
+        pd_api_reply_error(out, rc == KUMO_ELIMIT ? 413 : 500, rc, err.detail);
+    } else {
+        api_bytes(out, "text/plain", &b);
+    }
+    kumo_buf_free(&b);
+}
+
 /* PUT .../shell (the caller is the owner, the upgrade was asked for): in the order of
  * docs/provider-api.md. 101 with the started process's stream in out->stream. */
 static void api_shell(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
@@ -470,13 +505,16 @@ pd_api_kind_t pd_api_rq_kind(const pd_api_rq_t *rq)
     if (strcmp(rq->leaf, "shell") == 0 && rq->put) {
         return PD_API_SHELL;
     }
+    if (strcmp(rq->leaf, "events") == 0 && get) {
+        return PD_API_EVENTS;
+    }
     return strcmp(rq->leaf, "links") == 0 && rq->put ? PD_API_LINKS : PD_API_NO_ROUTE;
 }
 
 bool pd_api_kind_needs_backend(pd_api_kind_t k)
 {
     return k == PD_API_MANIFEST_PUT || k == PD_API_PEER_GET || k == PD_API_STATUS ||
-           k == PD_API_LOGS || k == PD_API_LINKS || k == PD_API_SHELL;
+           k == PD_API_LOGS || k == PD_API_LINKS || k == PD_API_SHELL || k == PD_API_EVENTS;
 }
 
 void pd_api_route(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
@@ -517,6 +555,9 @@ void pd_api_route(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *
         break;
     case PD_API_SHELL:
         api_shell(c, rq, out);
+        break;
+    case PD_API_EVENTS:
+        api_events(c, rq, out);
         break;
     case PD_API_NO_ROUTE:
         pd_api_reply_error(out, 404, KUMO_ENOTFOUND, "no such route");

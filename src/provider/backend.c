@@ -133,6 +133,8 @@ static int pd_be_accept(void *ctx,
     if (rc < 0) {
         KUMO_LOG_INFO("provider", "manifest_refused", "deployment=%s/%" PRIu64 " detail=\"%s\"",
                       owner_text, dseq, err != NULL ? err->detail : "");
+        kumo_runtime_event_record(owner_text, dseq, 0, "manifest_refused", "-", 0,
+                                  err != NULL ? err->detail : "");
         return rc;
     }
     KUMO_GUARD(pd_be_store(ctx, owner, dseq, "manifest", manifest, err));
@@ -523,6 +525,38 @@ static int pd_be_log_lines(void *ctx,
     KUMO_GUARD(rc);
     KUMO_ENSURE(found || workload[0] == '\0', err, KUMO_ENOTFOUND,
                 "no instance of workload %s runs here", workload);
+    return 0;
+}
+
+/* ---- the runtime's journal ---- */
+
+static int pd_be_events(void *ctx,
+                        const uint8_t owner[KUMO_ADDRESS_BYTES],
+                        uint64_t dseq,
+                        uint64_t since_ns,
+                        kumo_buf_t *out,
+                        kumo_err_ctx_t *err)
+{
+    (void)ctx;
+    char owner_text[KUMO_ADDRESS_TEXT_BYTES];
+    kumo_codec_address_encode(owner, owner_text);
+    char path[PD_PATH_BYTES];
+    FILE *f =
+        kumo_runtime_events_path(owner_text, dseq, path, sizeof(path)) ? fopen(path, "rb") : NULL;
+    if (f == NULL) {
+        return 0; /* nothing happened here yet */
+    }
+    char line[KUMO_RUNTIME_EVENT_DETAIL_BYTES_MAX + 256];
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        kumo_provider_event_line_t ev;
+        if (kumo_provider_event_line_parse(kumo_bytes_make(line, strlen(line)), &ev, NULL) == 0 &&
+            ev.time_ns >= since_ns) {
+            rc = kumo_buf_append(out, line, strlen(line));
+        }
+    }
+    (void)fclose(f);
+    KUMO_ENSURE(rc == 0, err, KUMO_ELIMIT, "events over the answer's limit: ask from later");
     return 0;
 }
 
@@ -917,6 +951,12 @@ static void pd_logs_keep_start(const kumo_provider_daemon_t *d)
     } else {
         KUMO_LOG_WARN("provider", "logs_keep_off", "dir=%s", dir);
     }
+    n = snprintf(dir, sizeof(dir), "%s/events", d->home);
+    if (n > 0 && (size_t)n < 512u && (mkdir(dir, 0700) == 0 || errno == EEXIST)) {
+        kumo_runtime_events_dir_set(dir);
+    } else {
+        KUMO_LOG_WARN("provider", "events_off", "dir=%s", dir);
+    }
 }
 
 int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
@@ -942,6 +982,7 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
                                       .status = pd_be_status,
                                       .logs = pd_be_logs,
                                       .log_lines = pd_be_log_lines,
+                                      .events = pd_be_events,
                                       .info = pd_be_info,
                                       .links = pd_be_links,
                                       .peer_get = pd_be_peer_get,

@@ -85,6 +85,25 @@ typedef struct kumo_provider_log_line {
 KUMO_MUST_USE int
 kumo_provider_log_line_parse(kumo_bytes_t line, kumo_provider_log_line_t *out, kumo_err_ctx_t *err);
 
+/* ---- runtime events (docs/provider-api.md "events") ----
+ * GET .../events answers lines "<unix ns> <kind> <workload>/<instance> <detail>\n" (workload
+ * "-" for the deployment as a whole). */
+#define KUMO_PROVIDER_EVENT_KIND_BYTES_MAX 32u
+#define KUMO_PROVIDER_EVENTS_BYTES_MAX     (512u * 1024u)
+
+typedef struct kumo_provider_event_line {
+    uint64_t time_ns;
+    char kind[KUMO_PROVIDER_EVENT_KIND_BYTES_MAX + 1]; /* [a-z_]+ */
+    char workload[KUMO_NAME_BYTES_MAX + 1];            /* a manifest name, or "-" */
+    uint32_t instance;
+    kumo_bytes_t detail; /* borrowed from the input, without the line end */
+} kumo_provider_event_line_t;
+
+/* One such line (with or without its '\n'). KUMO_EDECODE for anything else. */
+KUMO_MUST_USE int kumo_provider_event_line_parse(kumo_bytes_t line,
+                                                 kumo_provider_event_line_t *out,
+                                                 kumo_err_ctx_t *err);
+
 typedef struct kumo_provider_api_backend {
     void *ctx;
     /* The daemon's view of deployment (owner, dseq). Fills view (known=false if unknown). */
@@ -132,6 +151,16 @@ typedef struct kumo_provider_api_backend {
                      uint32_t limit,
                      kumo_buf_t *out,
                      kumo_err_ctx_t *err);
+    /* GET .../events: the journal of the deployment's containers here (started, restarted,
+     * exited, oom_killed, image_missing, start_failed, removed, manifest_refused) from
+     * since_ns on, as kumo_provider_event_line_t lines appended to out (at most
+     * KUMO_PROVIDER_EVENTS_BYTES_MAX). May be NULL: 501. */
+    int (*events)(void *ctx,
+                  const uint8_t owner[KUMO_ADDRESS_BYTES],
+                  uint64_t dseq,
+                  uint64_t since_ns,
+                  kumo_buf_t *out,
+                  kumo_err_ctx_t *err);
     /* Public provider info for GET /status (address, region, leases): new reference. Runs on
      * the loop thread with ctx: must not block. */
     int (*info)(void *ctx, json_t **out, kumo_err_ctx_t *err);

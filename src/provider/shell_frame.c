@@ -275,3 +275,54 @@ int kumo_provider_log_line_parse(kumo_bytes_t line,
     }
     return rc;
 }
+
+/* ---- event lines ---- */
+
+static int
+event_line_fields(kumo_bytes_t line, kumo_provider_event_line_t *out, kumo_err_ctx_t *err)
+{
+    size_t len = line.len;
+    if (len > 0 && line.ptr[len - 1] == '\n') {
+        len--;
+    }
+    const uint8_t *p = line.ptr;
+    const uint8_t *sp1 = len > 0 ? memchr(p, ' ', len) : NULL;
+    const uint8_t *sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - p)) : NULL;
+    const uint8_t *slash = sp2 != NULL ? memchr(sp2 + 1, '/', len - (size_t)(sp2 + 1 - p)) : NULL;
+    const uint8_t *sp3 = slash != NULL ? memchr(slash, ' ', len - (size_t)(slash - p)) : NULL;
+    KUMO_ENSURE(sp3 != NULL && memchr(p, '\n', len) == NULL, err, KUMO_EDECODE,
+                "event line: expected NS KIND WORKLOAD/INSTANCE DETAIL");
+    size_t klen = (size_t)(sp2 - sp1 - 1);
+    size_t wlen = (size_t)(slash - sp2 - 1);
+    KUMO_ENSURE(klen > 0 && klen <= KUMO_PROVIDER_EVENT_KIND_BYTES_MAX && wlen > 0 &&
+                    wlen <= KUMO_NAME_BYTES_MAX,
+                err, KUMO_EDECODE, "event line: bad kind or workload");
+    memcpy(out->kind, sp1 + 1, klen);
+    memcpy(out->workload, sp2 + 1, wlen);
+    for (size_t i = 0; i < klen; i++) {
+        KUMO_ENSURE((out->kind[i] >= 'a' && out->kind[i] <= 'z') || out->kind[i] == '_', err,
+                    KUMO_EDECODE, "event line: bad kind");
+    }
+    uint64_t instance = 0;
+    KUMO_ENSURE((strcmp(out->workload, "-") == 0 || shell_name_ok(out->workload)) &&
+                    log_u64(p, (size_t)(sp1 - p), UINT64_MAX, &out->time_ns) &&
+                    log_u64(slash + 1, (size_t)(sp3 - slash - 1), UINT32_MAX, &instance),
+                err, KUMO_EDECODE, "event line: bad time, workload or instance");
+    out->instance = (uint32_t)instance;
+    out->detail = kumo_bytes_make(sp3 + 1, len - (size_t)(sp3 + 1 - p));
+    return 0;
+}
+
+int kumo_provider_event_line_parse(kumo_bytes_t line,
+                                   kumo_provider_event_line_t *out,
+                                   kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(out != NULL);
+    KUMO_ASSERT(line.ptr != NULL || line.len == 0);
+    memset(out, 0, sizeof(*out));
+    int rc = event_line_fields(line, out, err);
+    if (rc < 0) {
+        memset(out, 0, sizeof(*out));
+    }
+    return rc;
+}

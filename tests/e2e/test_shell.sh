@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_shell.sh - `kumo deploy shell` and `kumo deploy logs` end to end with real processes and real containers: a
+# test_shell.sh - `kumo deploy shell`, `kumo deploy logs` and `kumo deploy events` end to end with real processes and real containers: a
 # kumo node (1 validator, 300 ms blocks), a private podman API service, one provider daemon,
 # the tenant's deployment of a busybox workload (2 instances) and a second tenant's.
 #
@@ -15,7 +15,9 @@
 #   4. logs: `kumo deploy logs --follow` of a workload that crashes every few seconds, while
 #      the provider daemon is killed (-9) and restarted: every line of every replaced
 #      container once, in order, and the follower resumes by itself; a new shell session
-#      works after the restart.
+#      works after the restart;
+#   5. events: the chain's (the lease) and the provider's (ticker started, exited with code 3,
+#      restarted) merged in time order, and --follow printing new ones as they happen.
 # Every container and network of this run's provider is removed on exit, pass or fail.
 #
 # Usage: tests/e2e/test_shell.sh path/to/kumo   (KUMO_E2E_KEEP=1 keeps the files)
@@ -77,7 +79,7 @@ if ! podman image exists "$image" 2>/dev/null; then
         "$work/rootfs.tar" "$image" >/dev/null
 fi
 localdc_podman_start
-localdc_testnet_start 1 300
+localdc_testnet_start 1 300 200 # leases need confirming within 60 s: a loaded machine starts containers slowly
 localdc_provider_add dc us-east
 tenant=$(k keys show tenant --address)
 other=$("$kumo" keys show provider --address --home "$other_home")
@@ -292,5 +294,22 @@ seq_ok() {
          END { exit bad || !seen }' "$work/follow.out"
 }
 check "logs: $(grep -c '^ticker/0 boot$' "$work/follow.out") containers of ticker, every line once, in order" seq_ok
+
+# ---- 5. events: the chain's and the provider's, merged in time order ----
+"$kumo" deploy events "$work/stack.yml" --home "$tenant_home" >"$work/events.out" 2>&1 ||
+    { cat "$work/events.out"; fail "kumo deploy events"; }
+cat "$work/events.out"
+check "events: the lease from the chain" grep -q "chain .*lease.created" "$work/events.out"
+check "events: ticker started at the provider" grep -q "provider started ticker/0" "$work/events.out"
+check "events: ticker exited with its code" grep -q "provider exited ticker/0 code=3" "$work/events.out"
+check "events: ticker restarted" grep -q "provider restarted ticker/0" "$work/events.out"
+check "events: in time order" sh -c "cut -d' ' -f1 '$work/events.out' | sort -c"
+"$kumo" deploy events "$work/stack.yml" --follow --home "$tenant_home" >"$work/events-follow.out" 2>&1 &
+evf=$!
+exits() { [ "$(grep -c 'exited ticker/0' "$work/events-follow.out")" -gt "$(grep -c 'exited ticker/0' "$work/events.out")" ]; }
+wait_for 60 "a new exit in the followed events" exits || fail "events --follow printed no new exit"
+kill "$evf"
+wait "$evf" 2>/dev/null || true
+check "events --follow: new exits arrive" exits
 
 log "all $checks checks passed"

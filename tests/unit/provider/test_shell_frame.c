@@ -297,12 +297,49 @@ static void test_log_lines(void **state)
     }
 }
 
+static void test_event_lines(void **state)
+{
+    (void)state;
+    kumo_provider_event_line_t ev;
+    static const char ok[] = "1765086254669123456 exited ticker/0 code=3\n";
+    assert_int_equal(kumo_provider_event_line_parse(kumo_bytes_make(ok, strlen(ok)), &ev, NULL), 0);
+    assert_true(ev.time_ns == 1765086254669123456u);
+    assert_string_equal(ev.kind, "exited");
+    assert_string_equal(ev.workload, "ticker");
+    assert_int_equal(ev.instance, 0);
+    assert_int_equal(ev.detail.len, 6);
+    static const char dep[] = "5 manifest_refused -/0 compute beyond the lease";
+    assert_int_equal(kumo_provider_event_line_parse(kumo_bytes_make(dep, strlen(dep)), &ev, NULL),
+                     0);
+    assert_string_equal(ev.workload, "-");
+    static const char *const bad[] = {
+        "",
+        "x started w/0 ",
+        "1 Started w/0 ",
+        "1 started W/0 ",
+        "1 started w/x ",
+        "1 started w0 ",
+        "1 started w/0",
+        "1 a_kind_that_is_far_longer_than_thirty_two_bytes w/0 ",
+        "1 started w/0 a\nb",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&ev, 0x55, sizeof(ev));
+        if (kumo_provider_event_line_parse(kumo_bytes_make(bad[i], strlen(bad[i])), &ev, NULL) !=
+            KUMO_EDECODE) {
+            fail_msg("accepted: %s", bad[i]);
+        }
+        assert_int_equal(ev.kind[0], '\0');
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_frames_round_trip), cmocka_unit_test(test_frames_refused),
         cmocka_unit_test(test_frame_limits),      cmocka_unit_test(test_request_ok),
         cmocka_unit_test(test_request_refused),   cmocka_unit_test(test_log_lines),
+        cmocka_unit_test(test_event_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
