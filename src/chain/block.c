@@ -80,10 +80,14 @@ static int block_tx_msgs_run(const kumo_kv_t *kv,
         .signer = tx->signer,
         .events = {.ctx = res, .emit_cb = block_event_emit_cb},
         .tx_index = tx_index,
+        .facilitator_authorized = true, /* kumo_chain_tx_check_state: the active set */
     };
+    kumo_staking_ctx_t sctx = {.kv = kv, .height = height, .signer = tx->signer};
     for (size_t i = 0; i < tx->body->n_msgs; i++) {
         mctx.msg_index = (uint32_t)i;
-        int rc = kumo_market_msg_apply(&mctx, tx->body->msgs[i], &err);
+        const Kumo__Msg *msg = tx->body->msgs[i];
+        int rc = kumo_staking_msg_is_staking(msg) ? kumo_staking_msg_apply(&sctx, msg, &err)
+                                                  : kumo_market_msg_apply(&mctx, msg, &err);
         if (rc < 0) {
             kv->savepoint_rollback(kv->ctx);
             res->events.len = events_mark;
@@ -205,8 +209,80 @@ void kumo_chain_block_out_free(kumo_chain_block_out_t *out)
     memset(out, 0, sizeof(*out));
 }
 
-/* End-block steps, after the txs: the caller's validator updates (tests), then the set and
- * priorities of the heights ahead. */
+/* Begin-block: staking sees the last commit's signers and the evidence (rewards, downtime,
+ * slashing) before any tx. */
+static int block_begin(const kumo_kv_t *kv, const kumo_chain_block_in_t *in, kumo_err_ctx_t *err)
+{
+    size_t n = in->last_commit_signer_count;
+    size_t e = in->evidence_count;
+    kumo_staking_signer_t *signers = kumo_calloc(n > 0 ? n : 1, sizeof(*signers));
+    kumo_staking_evidence_t *ev = kumo_calloc(e > 0 ? e : 1, sizeof(*ev));
+    int rc = signers != NULL && ev != NULL ? 0 : kumo_err_set(err, KUMO_ENOMEM, "begin-block");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        memcpy(signers[i].pubkey, in->last_commit_signers[i].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+        signers[i].power = in->last_commit_signers[i].power;
+        signers[i].signed_block = in->last_commit_signers[i].signed_block;
+    }
+    for (size_t i = 0; i < e && rc == 0; i++) {
+        memcpy(ev[i].pubkey, in->evidence[i].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+        ev[i].height = in->evidence[i].height;
+    }
+    if (rc == 0) {
+        kumo_staking_begin_t sb = {.height = in->height,
+                                   .signers = signers,
+                                   .signer_count = n,
+                                   .evidence = ev,
+                                   .evidence_count = e};
+        rc = kumo_staking_block_begin(kv, &sb, err);
+    }
+    kumo_free(signers);
+    kumo_free(ev);
+    return rc;
+}
+
+typedef struct block_updates {
+    kumo_chain_valset_update_t items[2u * KUMO_STAKING_VALIDATORS_MAX];
+    uint32_t count;
+} block_updates_t;
+
+_Static_assert(KUMO_STAKING_VALIDATORS_MAX <= KUMO_CONSENSUS_VALIDATOR_COUNT_MAX,
+               "the active set fits a consensus validator set");
+
+static int block_update_cb(void *cb_ctx, const kumo_staking_update_t *u, kumo_err_ctx_t *err)
+{
+    block_updates_t *bu = cb_ctx;
+    KUMO_ENSURE(bu->count < KUMO_ARRAY_COUNT(bu->items), err, KUMO_ELIMIT, "valset updates");
+    memcpy(bu->items[bu->count].pubkey, u->pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+    bu->items[bu->count].power = u->power;
+    bu->count++;
+    return 0;
+}
+
+/* Staking's end-block (maturing entries, the active set); its power updates are recorded for
+ * height + KUMO_CHAIN_VALSET_DELAY, joins and changes before removals. */
+static int block_staking_end(const kumo_kv_t *kv,
+                             uint64_t height,
+                             kumo_chain_block_out_t *out,
+                             kumo_err_ctx_t *err)
+{
+    block_updates_t *bu = kumo_calloc(1, sizeof(*bu));
+    KUMO_ENSURE(bu != NULL, err, KUMO_ENOMEM, "valset updates");
+    int rc = kumo_staking_block_end(kv, height, block_update_cb, bu, err);
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        for (uint32_t i = 0; i < bu->count && rc == 0; i++) {
+            bool removal = bu->items[i].power == 0;
+            if (removal == (pass == 1)) {
+                rc = kumo_chain_valset_update_add(kv, out, bu->items[i].pubkey, bu->items[i].power,
+                                                  err);
+            }
+        }
+    }
+    kumo_free(bu);
+    return rc;
+}
+
+/* End-block steps, after the txs: the caller's validator updates (tests), staking's, then the
+ * set and priorities of the heights ahead. */
 static int block_end(const kumo_kv_t *kv,
                      const kumo_chain_block_in_t *in,
                      kumo_chain_block_out_t *out,
@@ -217,6 +293,7 @@ static int block_end(const kumo_kv_t *kv,
         KUMO_GUARD(kumo_chain_valset_update_add(kv, out, in->valset_updates[i].pubkey,
                                                 in->valset_updates[i].power, err));
     }
+    KUMO_GUARD(block_staking_end(kv, in->height, out, err));
     return chain_valset_block_end(kv, in->height, out, err);
 }
 
@@ -243,6 +320,10 @@ int kumo_chain_block_apply(const kumo_kv_t *kv,
     out->result_count = in->tx_count;
     for (size_t i = 0; i < in->tx_count; i++) {
         kumo_buf_init(&out->results[i].events, KUMO_BLOCK_BYTES_MAX);
+    }
+    rc = block_begin(kv, in, err);
+    if (rc < 0) {
+        goto out_results;
     }
     for (size_t i = 0; i < in->tx_count; i++) {
         rc = block_tx_apply(kv, params, in, i, &out->results[i]);

@@ -19,6 +19,7 @@
 #include "core/core.h"
 #include "crypto/crypto.h"
 #include "market/market.h"
+#include "staking/staking.h"
 
 #define KUMO_CHAIN_HASH_BYTES 32u
 #define KUMO_CHAIN_TX_DOMAIN  "kumo/tx/v1"

@@ -231,6 +231,7 @@ static int fac_due_speculate(fac_ctx_t *fc, const kumo_kv_t *kv, uint64_t height
         .params = params,
         .height = height,
         .signer = signer,
+        .facilitator_authorized = true, /* as block apply runs them */
     };
     rc = kv->savepoint_begin(kv->ctx, fc->err);
     if (rc == 0) {

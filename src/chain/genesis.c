@@ -90,13 +90,36 @@ out_json:
     return rc;
 }
 
+/* Collateral must not earn more than staking: a provider leasing to itself at price 1 would
+ * otherwise be paid to idle. The yearly collateral interest (ppb per block x blocks a year) may
+ * not pass the inflation (the least a bonded ukumo earns before commission when everything
+ * is bonded; less bonded stake earns more). */
+static int genesis_economy_check(const Kumo__Genesis *g, kumo_err_ctx_t *err)
+{
+    Kumo__StakingParams defaults;
+    kumo_staking_params_default(&defaults);
+    const Kumo__StakingParams *sp = g->staking_params != NULL ? g->staking_params : &defaults;
+    KUMO_ENSURE(g->params != NULL, err, KUMO_EEMPTY, "params missing");
+    unsigned __int128 yearly_ppb =
+        (unsigned __int128)g->params->collateral_interest_rate * sp->blocks_per_year;
+    unsigned __int128 inflation_ppb = (unsigned __int128)sp->inflation_ppm * 1000u;
+    KUMO_ENSURE(yearly_ppb <= inflation_ppb, err, KUMO_EINVAL,
+                "collateral interest of %" PRIu64 " ppb a block beats staking's %" PRIu64
+                " ppm a year",
+                g->params->collateral_interest_rate, sp->inflation_ppm);
+    return 0;
+}
+
 int kumo_chain_genesis_apply(const kumo_kv_t *kv,
                              const Kumo__Genesis *genesis,
                              uint8_t app_hash_out[KUMO_CHAIN_HASH_BYTES],
                              kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(kv != NULL && genesis != NULL);
+    KUMO_GUARD(genesis_economy_check(genesis, err));
     KUMO_GUARD(kumo_market_genesis_apply(kv, genesis, err));
+    KUMO_GUARD(kumo_staking_genesis_apply(kv, genesis->staking_params, genesis->validators,
+                                          genesis->n_validators, err));
     KUMO_GUARD(chain_valset_genesis_write(kv, genesis, err));
     static const uint8_t zero[KUMO_CHAIN_HASH_BYTES] = {0};
     return kumo_chain_app_hash_compute(kv, zero, app_hash_out, err);

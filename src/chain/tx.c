@@ -114,7 +114,9 @@ int kumo_chain_tx_check_basic(const kumo_chain_tx_t *tx, const char *chain_id, k
     KUMO_ENSURE(strlen(body->memo) <= KUMO_MEMO_BYTES_MAX, err, KUMO_ELIMIT,
                 "memo is %zu bytes, limit %u", strlen(body->memo), KUMO_MEMO_BYTES_MAX);
     for (size_t i = 0; i < body->n_msgs; i++) {
-        int rc = kumo_market_msg_validate_basic(body->msgs[i], err);
+        int rc = kumo_staking_msg_is_staking(body->msgs[i])
+                     ? kumo_staking_msg_validate_basic(body->msgs[i], err)
+                     : kumo_market_msg_validate_basic(body->msgs[i], err);
         if (rc < 0) {
             return rc;
         }
@@ -138,8 +140,8 @@ int kumo_chain_tx_check_state(const kumo_kv_t *kv,
         goto out_free;
     }
     bool operator= false;
-    KUMO_GUARD_GOTO(kumo_market_validator_is_operator(kv, tx->signer, &operator, err), rc,
-                    out_free);
+    /* Facilitators: the operators of the active validator set. */
+    KUMO_GUARD_GOTO(kumo_staking_operator_is_active(kv, tx->signer, &operator, err), rc, out_free);
     bool fee_exempt = tx->facilitator_only && operator;
     if (!fee_exempt && tx->body->fee < params->min_fee) {
         rc = kumo_err_set(err, KUMO_EFEE, "fee %" PRIu64 " < min_fee %" PRIu64, tx->body->fee,
@@ -153,7 +155,8 @@ int kumo_chain_tx_check_state(const kumo_kv_t *kv,
     }
     for (size_t i = 0; i < tx->body->n_msgs; i++) {
         if (kumo_market_msg_is_facilitator(tx->body->msgs[i]) && !operator) {
-            rc = kumo_err_set(err, KUMO_EUNAUTH, "msg %zu: only validator operators facilitate", i);
+            rc = kumo_err_set(err, KUMO_EUNAUTH,
+                              "msg %zu: only operators of active validators facilitate", i);
             goto out_free;
         }
     }

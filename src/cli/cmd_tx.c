@@ -1,8 +1,9 @@
 /*
  * cmd_tx.c - `kumo tx ...`: builds one msg from the command line, signs it with --from and
  * submits it to the node (cli_tx_send): bank send, provider create|update|delete, deployment
- * create|update|deposit|close, fulfillment create|cancel, lease confirm|refuse. Inputs are checked
- * here first (sizes, amounts, ids) so a typo is a usage error, not a failed tx.
+ * create|update|deposit|close, fulfillment create|cancel, lease confirm|refuse, staking
+ * create-validator|edit-validator|delegate|undelegate|redelegate|unjail|withdraw-rewards. Inputs
+ * are checked here first (sizes, amounts, ids) so a typo is a usage error, not a failed tx.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,6 +15,7 @@
 #include "cli/cli.h"
 #include "cli/cli_int.h"
 #include "market/market.h"
+#include "staking/staking.h"
 
 #define TX_TX_OPTS                                                                 \
     CLI_OPT_FROM, CLI_OPT_CHAIN_ID, CLI_OPT_FEE, CLI_OPT_WAIT, CLI_OPT_TIMEOUT_MS, \
@@ -648,6 +650,151 @@ static int tx_refuse_run(cli_args_t *a)
     return tx_send1(a, tx_msg(KUMO__MSG__SUM_REFUSE_LEASE, &m), "lease refuse");
 }
 
+/* ---- staking ---- */
+
+static int tx_ppm_parse(const char *text, const char *what, uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v > KUMO_STAKING_PPM) {
+        return cli_usage_fail("tx staking", "%s: parts per million, 0..%u", what, KUMO_STAKING_PPM);
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+static int tx_stake_amount(const char *text, uint64_t *out)
+{
+    kumo_err_ctx_t err = {0};
+    if (cli_amount_parse(text, out, &err) < 0 || *out == 0) {
+        return cli_usage_fail("tx staking", "AMOUNT: %s",
+                              err.code != 0 ? err.detail : "must be more than 0");
+    }
+    return 0;
+}
+
+static int tx_create_validator_run(cli_args_t *a)
+{
+    uint8_t key[KUMO_CRYPTO_PUBKEY_BYTES];
+    size_t key_len = 0;
+    kumo_err_ctx_t err = {0};
+    if (kumo_codec_hex_decode(a->pos[0], key, sizeof(key), &key_len, &err) < 0 ||
+        key_len != sizeof(key)) {
+        return cli_usage_fail("tx staking create-validator",
+                              "CONSENSUS_KEY: the node's validator pubkey, 64 hex digits");
+    }
+    Kumo__MsgCreateValidator m = KUMO__MSG_CREATE_VALIDATOR__INIT;
+    m.consensus_pubkey.data = key;
+    m.consensus_pubkey.len = sizeof(key);
+    m.moniker = (char *)(uintptr_t)a->pos[2];
+    m.commission_rate_ppm = 100000;
+    m.commission_max_rate_ppm = 200000;
+    m.commission_max_change_ppm = 10000;
+    if (tx_stake_amount(a->pos[1], &m.self_stake) != 0 ||
+        (a->pos_count > 3 && tx_ppm_parse(a->pos[3], "RATE", &m.commission_rate_ppm) != 0) ||
+        (a->pos_count > 4 &&
+         tx_ppm_parse(a->pos[4], "MAX_RATE", &m.commission_max_rate_ppm) != 0) ||
+        (a->pos_count > 5 &&
+         tx_ppm_parse(a->pos[5], "MAX_CHANGE", &m.commission_max_change_ppm) != 0)) {
+        return CLI_EXIT_USAGE;
+    }
+    return tx_send1(a, tx_msg(KUMO__MSG__SUM_CREATE_VALIDATOR, &m), "staking create-validator");
+}
+
+static int tx_edit_validator_run(cli_args_t *a)
+{
+    Kumo__MsgEditValidator m = KUMO__MSG_EDIT_VALIDATOR__INIT;
+    if (strcmp(a->pos[0], "-") != 0) {
+        m.set_commission = true;
+        if (tx_ppm_parse(a->pos[0], "RATE", &m.commission_rate_ppm) != 0) {
+            return CLI_EXIT_USAGE;
+        }
+    }
+    m.moniker = a->pos_count > 1 ? (char *)(uintptr_t)a->pos[1] : (char *)(uintptr_t) "";
+    return tx_send1(a, tx_msg(KUMO__MSG__SUM_EDIT_VALIDATOR, &m), "staking edit-validator");
+}
+
+static int tx_validator_resolve(cli_args_t *a, const char *text, uint8_t out[KUMO_ADDRESS_BYTES])
+{
+    kumo_err_ctx_t err = {0};
+    if (cli_address_resolve(a, text, out, &err) < 0) {
+        return cli_fail("validator", &err);
+    }
+    return 0;
+}
+
+static int tx_delegate_run(cli_args_t *a)
+{
+    uint8_t val[KUMO_ADDRESS_BYTES];
+    Kumo__MsgDelegate m = KUMO__MSG_DELEGATE__INIT;
+    int rc = tx_validator_resolve(a, a->pos[0], val);
+    if (rc != 0) {
+        return rc;
+    }
+    if (tx_stake_amount(a->pos[1], &m.amount) != 0) {
+        return CLI_EXIT_USAGE;
+    }
+    m.validator.data = val;
+    m.validator.len = sizeof(val);
+    return tx_send1(a, tx_msg(KUMO__MSG__SUM_DELEGATE, &m), "staking delegate");
+}
+
+static int tx_undelegate_run(cli_args_t *a)
+{
+    uint8_t val[KUMO_ADDRESS_BYTES];
+    Kumo__MsgUndelegate m = KUMO__MSG_UNDELEGATE__INIT;
+    int rc = tx_validator_resolve(a, a->pos[0], val);
+    if (rc != 0) {
+        return rc;
+    }
+    if (tx_stake_amount(a->pos[1], &m.amount) != 0) {
+        return CLI_EXIT_USAGE;
+    }
+    m.validator.data = val;
+    m.validator.len = sizeof(val);
+    return tx_send1(a, tx_msg(KUMO__MSG__SUM_UNDELEGATE, &m), "staking undelegate");
+}
+
+static int tx_redelegate_run(cli_args_t *a)
+{
+    uint8_t src[KUMO_ADDRESS_BYTES];
+    uint8_t dst[KUMO_ADDRESS_BYTES];
+    Kumo__MsgRedelegate m = KUMO__MSG_REDELEGATE__INIT;
+    int rc = tx_validator_resolve(a, a->pos[0], src);
+    rc = rc == 0 ? tx_validator_resolve(a, a->pos[1], dst) : rc;
+    if (rc != 0) {
+        return rc;
+    }
+    if (tx_stake_amount(a->pos[2], &m.amount) != 0) {
+        return CLI_EXIT_USAGE;
+    }
+    m.src_validator.data = src;
+    m.src_validator.len = sizeof(src);
+    m.dst_validator.data = dst;
+    m.dst_validator.len = sizeof(dst);
+    return tx_send1(a, tx_msg(KUMO__MSG__SUM_REDELEGATE, &m), "staking redelegate");
+}
+
+static int tx_unjail_run(cli_args_t *a)
+{
+    Kumo__MsgUnjail m = KUMO__MSG_UNJAIL__INIT;
+    return tx_send1(a, tx_msg(KUMO__MSG__SUM_UNJAIL, &m), "staking unjail");
+}
+
+static int tx_withdraw_run(cli_args_t *a)
+{
+    uint8_t val[KUMO_ADDRESS_BYTES];
+    Kumo__MsgWithdrawRewards m = KUMO__MSG_WITHDRAW_REWARDS__INIT;
+    int rc = tx_validator_resolve(a, a->pos[0], val);
+    if (rc != 0) {
+        return rc;
+    }
+    m.validator.data = val;
+    m.validator.len = sizeof(val);
+    return tx_send1(a, tx_msg(KUMO__MSG__SUM_WITHDRAW_REWARDS, &m), "staking withdraw-rewards");
+}
+
 static const cli_sub_t tx_subs[] = {
     {"bank", "send", "--from KEY TO AMOUNT", "send ukumo (or kumo: 1.5kumo) to an address or key",
      "kumo tx bank send --from alice bob 250000 --wait", tx_plain_opts, 2, 2, tx_bank_send_run},
@@ -696,6 +843,33 @@ static const cli_sub_t tx_subs[] = {
      "kumo tx lease refuse --from dc1 kumo1.../42/0/1 --reason image-missing --detail \"no such "
      "image: app:1\" --wait",
      tx_refuse_opts, 1, 1, tx_refuse_run},
+    {"staking", "create-validator",
+     "--from KEY CONSENSUS_KEY SELF_STAKE MONIKER [RATE MAX_RATE MAX_CHANGE]",
+     "make the signer a validator operator: CONSENSUS_KEY is the node's validator pubkey (hex), "
+     "rates in ppm (default 100000 200000 10000)",
+     "kumo tx staking create-validator --from op 3b6a...e1 5kumo my-node --wait", tx_plain_opts, 3,
+     6, tx_create_validator_run},
+    {"staking", "edit-validator", "--from KEY RATE|- [MONIKER]",
+     "change the commission rate (ppm; - keeps it) and/or the moniker",
+     "kumo tx staking edit-validator --from op 120000", tx_plain_opts, 1, 2, tx_edit_validator_run},
+    {"staking", "delegate", "--from KEY VALIDATOR AMOUNT", "bond stake to a validator",
+     "kumo tx staking delegate --from alice kumo1... 2kumo --wait", tx_plain_opts, 2, 2,
+     tx_delegate_run},
+    {"staking", "undelegate", "--from KEY VALIDATOR AMOUNT",
+     "unbond stake: it returns after unbonding_blocks, slashable until then",
+     "kumo tx staking undelegate --from alice kumo1... 1kumo", tx_plain_opts, 2, 2,
+     tx_undelegate_run},
+    {"staking", "redelegate", "--from KEY SRC_VALIDATOR DST_VALIDATOR AMOUNT",
+     "move stake to another validator at once",
+     "kumo tx staking redelegate --from alice "
+     "kumo1src... kumo1dst... 1kumo",
+     tx_plain_opts, 3, 3, tx_redelegate_run},
+    {"staking", "unjail", "--from KEY", "bring the signer's jailed validator back (not tombstoned)",
+     "kumo tx staking unjail --from op --wait", tx_plain_opts, 0, 0, tx_unjail_run},
+    {"staking", "withdraw-rewards", "--from KEY VALIDATOR",
+     "take the rewards of a delegation (and the commission, for the operator)",
+     "kumo tx staking withdraw-rewards --from alice kumo1...", tx_plain_opts, 1, 1,
+     tx_withdraw_run},
 };
 
 int kumo_cli_tx_main(int argc, char **argv)

@@ -82,6 +82,13 @@ static void demo_genesis_build(demo_t *d,
     g->balances = bal_ptrs;
     g->n_validators = 1;
     g->validators = val_ptrs;
+    /* The demo's fast collateral interest needs staking to pay at least as much a "year"
+     * (the chain refuses collateral that out-earns delegation): a 20-block year of 0.4 %. */
+    static Kumo__StakingParams sp;
+    kumo_staking_params_default(&sp);
+    sp.blocks_per_year = 20;
+    sp.inflation_ppm = 4000;
+    g->staking_params = &sp;
 }
 
 int demo_open(demo_t *d, const char *dir, bool keep)

@@ -52,6 +52,9 @@ typedef struct kumo_market_ctx {
     const uint8_t *signer;       /* KUMO_ADDRESS_BYTES: the tx signer */
     kumo_market_events_t events; /* emit_cb may be NULL: events dropped */
     uint32_t tx_index;           /* copied into events */
+    /* The caller (chain) already checked that the signer may send facilitator msgs (an
+     * operator of the active validator set); false: the genesis validator records decide. */
+    bool facilitator_authorized;
     uint32_t msg_index;
 } kumo_market_ctx_t;
 

@@ -358,7 +358,7 @@ int kumo_market_msg_apply(kumo_market_ctx_t *ctx, const Kumo__Msg *msg, kumo_err
     KUMO_ASSERT(ctx != NULL && ctx->kv != NULL && ctx->params != NULL);
     KUMO_ASSERT(ctx->signer != NULL && msg != NULL);
     KUMO_GUARD(kumo_market_msg_validate_basic(msg, err));
-    if (kumo_market_msg_is_facilitator(msg)) {
+    if (kumo_market_msg_is_facilitator(msg) && !ctx->facilitator_authorized) {
         bool is_operator = false;
         KUMO_GUARD(kumo_market_validator_is_operator(ctx->kv, ctx->signer, &is_operator, err));
         KUMO_ENSURE(is_operator, err, KUMO_EUNAUTH, "signer is not a validator operator");

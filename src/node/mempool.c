@@ -746,7 +746,7 @@ static int add_check_fee(const kumo_node_mempool_env_t *env,
                          kumo_err_ctx_t *err)
 {
     bool operator= false;
-    KUMO_GUARD(kumo_market_validator_is_operator(env->kv, tx->signer, &operator, err));
+    KUMO_GUARD(kumo_staking_operator_is_active(env->kv, tx->signer, &operator, err));
     for (size_t i = 0; i < tx->body->n_msgs; i++) {
         KUMO_ENSURE(!kumo_market_msg_is_facilitator(tx->body->msgs[i]) || operator, err,
                     KUMO_EUNAUTH, "msg %zu: only validator operators facilitate", i);

@@ -153,8 +153,8 @@ node_head_load(kumo_node_t *node, bool local, const Kumo__Genesis *genesis, kumo
     KUMO_GUARD(node_genesis(node, local, genesis, err));
     KUMO_GUARD(kumo_store_read_begin(node->store, &node->head_read, &node->head_kv, err));
     KUMO_GUARD(kumo_market_params_get(&node->head_kv, &node->params, err));
-    KUMO_GUARD(kumo_market_validator_is_operator(&node->head_kv, node->validator_addr,
-                                                 &node->validator_is_operator, err));
+    KUMO_GUARD(kumo_staking_operator_is_active(&node->head_kv, node->validator_addr,
+                                               &node->validator_is_operator, err));
     KUMO_GUARD(kumo_node_state_count(&node->head_kv, KUMO_MARKET_OBJ_ORDER,
                                      KUMO__ORDER_STATE__ORDER_OPEN, &node->open_orders, err));
     KUMO_GUARD(kumo_node_state_count(&node->head_kv, KUMO_MARKET_OBJ_LEASE,

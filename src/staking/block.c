@@ -151,6 +151,9 @@ rewards_pay(stk_t *st, const kumo_staking_begin_t *in, Kumo__StakingGlobal *g, k
 {
     uint64_t total = 0;
     KUMO_GUARD(rewards_collect(st, g, &total, err));
+    if (total == 0) {
+        return 0; /* nothing to pay: a quiet block writes nothing */
+    }
     payee_t *payees = kumo_calloc(KUMO_STAKING_VALIDATORS_MAX, sizeof(*payees));
     KUMO_ENSURE(payees != NULL, err, KUMO_ENOMEM, "payees");
     size_t n = 0;
@@ -165,7 +168,9 @@ rewards_pay(stk_t *st, const kumo_staking_begin_t *in, Kumo__StakingGlobal *g, k
     for (size_t i = 0; i < n && rc == 0 && power > 0; i++) {
         uint64_t share = (uint64_t)(((stk_u128_t)total * payees[i].power) / power);
         uint64_t left = 0;
-        rc = pay_validator(st, payees[i].op, share, &left, err);
+        if (share > 0) {
+            rc = pay_validator(st, payees[i].op, share, &left, err);
+        }
         paid += share - left;
     }
     kumo_free(payees);
@@ -243,10 +248,12 @@ int kumo_staking_block_begin(const kumo_kv_t *kv,
     if (rc == 0) {
         rc = stk_global_get(kv, &g, err);
     }
+    uint64_t carry = g != NULL ? g->reward_carry : 0;
+    uint64_t minted = g != NULL ? g->minted_total : 0;
     if (rc == 0) {
         rc = rewards_pay(&st, in, g, err);
     }
-    if (rc == 0) {
+    if (rc == 0 && (g->reward_carry != carry || g->minted_total != minted)) {
         rc = stk_global_put(&st, g, err);
     }
     if (g != NULL) {
@@ -411,7 +418,9 @@ int stk_active_set_update(stk_t *st, kumo_staking_update_cb cb, void *cb_ctx, ku
     if (rc == 0) {
         rc = set_compute(st, cur, &cn, err);
     }
-    if (rc == 0) {
+    /* A chain never runs without validators: if none qualifies (all jailed, say), the last
+     * set stays until one does. */
+    if (rc == 0 && cn > 0) {
         rc = set_diff(st, old, on, cur, cn, cb, cb_ctx, err);
     }
     kumo_free(old);

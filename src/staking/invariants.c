@@ -35,10 +35,10 @@ static int val_cb(void *cb_ctx, kumo_bytes_t key, kumo_bytes_t val)
     Kumo__StakingValidator *v = NULL;
     KUMO_ENSURE(inv->count < KUMO_STAKING_CANDIDATES_MAX, inv->err, KUMO_ECORRUPT,
                 "more than %u validators", KUMO_STAKING_CANDIDATES_MAX);
-    KUMO_ENSURE(kumo_codec_unpack(&kumo__staking_validator__descriptor, val,
-                                  KUMO_STATE_OBJECT_BYTES_MAX, (ProtobufCMessage **)&v,
-                                  inv->err) == 0,
-                inv->err, KUMO_ECORRUPT, "validator does not decode");
+    int rc = kumo_codec_unpack(&kumo__staking_validator__descriptor, val,
+                               KUMO_STATE_OBJECT_BYTES_MAX, (ProtobufCMessage **)&v, inv->err);
+    KUMO_ENSURE(rc == 0, inv->err, KUMO_ECORRUPT, "validator does not decode (%s: %.120s)",
+                kumo_err_name(rc), inv->err->detail);
     bool ok = key.len == 1 + KUMO_ADDRESS_BYTES && v->address.len == KUMO_ADDRESS_BYTES &&
               memcmp(v->address.data, key.ptr + 1, KUMO_ADDRESS_BYTES) == 0 &&
               (v->shares > 0 || v->tokens == 0) && (!v->tombstoned || v->jailed);

@@ -26,12 +26,14 @@
 
 #define KUMO_STAKING_PPM 1000000u
 /* Ceilings of the params. */
-#define KUMO_STAKING_VALIDATORS_MAX    150u
+#define KUMO_STAKING_VALIDATORS_MAX    128u /* consensus: KUMO_CONSENSUS_VALIDATOR_COUNT_MAX */
 #define KUMO_STAKING_WINDOW_MAX        100000u
 #define KUMO_STAKING_ENTRIES_MAX       64u
 #define KUMO_STAKING_MONIKER_BYTES_MAX 64u
 /* Validators that may exist at once (active or not): bounds every per-block pass. */
 #define KUMO_STAKING_CANDIDATES_MAX 1000u
+/* The supply (< 2^62) over this stays below the consensus power total (2^60). */
+#define KUMO_STAKING_POWER_REDUCTION_MIN 8u
 
 /* Module account names (kumo_bank_module_address). */
 #define KUMO_STAKING_MODULE_BONDED    "staking/bonded"
@@ -41,9 +43,11 @@
 /* The default params (documented in docs/design.md "Staking"). */
 void kumo_staking_params_default(Kumo__StakingParams *p);
 /* Each param within its range: max_validators 1..KUMO_STAKING_VALIDATORS_MAX, window
- * 1..KUMO_STAKING_WINDOW_MAX, fractions <= 10^6 ppm, power_reduction, blocks_per_year,
- * unbonding_blocks and commission_change_blocks >= 1, max_entries 1..KUMO_STAKING_ENTRIES_MAX.
- * KUMO_EINVAL / KUMO_ELIMIT naming the param; NULL: KUMO_EEMPTY. */
+ * 1..KUMO_STAKING_WINDOW_MAX, fractions <= 10^6 ppm, power_reduction >=
+ * KUMO_STAKING_POWER_REDUCTION_MIN (so the total power stays within what consensus accepts),
+ * blocks_per_year, unbonding_blocks and commission_change_blocks >= 1,
+ * max_entries 1..KUMO_STAKING_ENTRIES_MAX. KUMO_EINVAL / KUMO_ELIMIT naming the param; NULL:
+ * KUMO_EEMPTY. */
 KUMO_MUST_USE int kumo_staking_params_validate(const Kumo__StakingParams *p, kumo_err_ctx_t *err);
 KUMO_MUST_USE int
 kumo_staking_params_get(const kumo_kv_t *kv, Kumo__StakingParams **out, kumo_err_ctx_t *err);

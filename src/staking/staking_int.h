@@ -14,20 +14,20 @@
 #include "bank/bank.h"
 #include "staking/staking.h"
 
-#define STK_PREFIX_PARAMS     0x40u /* -> StakingParams */
-#define STK_PREFIX_VALIDATOR  0x41u /* operator -> StakingValidator */
-#define STK_PREFIX_CONSKEY    0x42u /* consensus pubkey -> operator (20 bytes) */
-#define STK_PREFIX_DELEGATION 0x43u /* delegator operator -> Delegation */
-#define STK_PREFIX_UBD        0x44u /* completion id -> UnbondingEntry */
-#define STK_PREFIX_UBD_BY_VAL 0x45u /* operator completion id -> (empty) */
-#define STK_PREFIX_UBD_BY_DEL 0x46u /* delegator completion id -> (empty) */
-#define STK_PREFIX_RED        0x47u /* completion id -> RedelegationEntry */
-#define STK_PREFIX_RED_BY_SRC 0x48u /* src operator completion id -> (empty) */
-#define STK_PREFIX_RED_BY_DEL 0x49u /* delegator completion id -> (empty) */
-#define STK_PREFIX_POWER      0x4au /* ~tokens operator -> (empty): candidates, by power */
-#define STK_PREFIX_ACTIVE     0x4bu /* operator -> ActiveValidator: the set last reported */
-#define STK_PREFIX_EVIDENCE   0x4cu /* consensus pubkey height -> (empty): evidence handled */
-#define STK_PREFIX_GLOBAL     0x4du /* -> StakingGlobal */
+#define STK_PREFIX_PARAMS     0x50u /* -> StakingParams */
+#define STK_PREFIX_VALIDATOR  0x51u /* operator -> StakingValidator */
+#define STK_PREFIX_CONSKEY    0x52u /* consensus pubkey -> operator (20 bytes) */
+#define STK_PREFIX_DELEGATION 0x53u /* delegator operator -> Delegation */
+#define STK_PREFIX_UBD        0x54u /* completion id -> UnbondingEntry */
+#define STK_PREFIX_UBD_BY_VAL 0x55u /* operator completion id -> (empty) */
+#define STK_PREFIX_UBD_BY_DEL 0x56u /* delegator completion id -> (empty) */
+#define STK_PREFIX_RED        0x57u /* completion id -> RedelegationEntry */
+#define STK_PREFIX_RED_BY_SRC 0x58u /* src operator completion id -> (empty) */
+#define STK_PREFIX_RED_BY_DEL 0x59u /* delegator completion id -> (empty) */
+#define STK_PREFIX_POWER      0x5au /* ~tokens operator -> (empty): candidates, by power */
+#define STK_PREFIX_ACTIVE     0x5bu /* operator -> ActiveValidator: the set last reported */
+#define STK_PREFIX_EVIDENCE   0x5cu /* consensus pubkey height -> (empty): evidence handled */
+#define STK_PREFIX_GLOBAL     0x5du /* -> StakingGlobal */
 
 #define STK_KEY_BYTES 48u
 /* Reward per share is scaled by 10^18 and kept in 128 bits. */

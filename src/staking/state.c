@@ -326,7 +326,8 @@ int kumo_staking_params_validate(const Kumo__StakingParams *p, kumo_err_ctx_t *e
     KUMO_GUARD(range_check(p->inflation_ppm, 0, KUMO_STAKING_PPM, "inflation_ppm", err));
     KUMO_GUARD(range_check(p->blocks_per_year, 1, UINT32_MAX, "blocks_per_year", err));
     KUMO_GUARD(range_check(p->min_self_stake, 1, KUMO_SUPPLY_MAX, "min_self_stake", err));
-    KUMO_GUARD(range_check(p->power_reduction, 1, KUMO_SUPPLY_MAX, "power_reduction", err));
+    KUMO_GUARD(range_check(p->power_reduction, KUMO_STAKING_POWER_REDUCTION_MIN, KUMO_SUPPLY_MAX,
+                           "power_reduction", err));
     KUMO_GUARD(range_check(p->max_entries, 1, KUMO_STAKING_ENTRIES_MAX, "max_entries", err));
     return range_check(p->commission_change_blocks, 1, UINT32_MAX, "commission_change_blocks", err);
 }

@@ -92,7 +92,10 @@ typedef struct rb {
     uint64_t stats_dropped;          /* due msgs the facilitator left out (invalidated in order) */
     rb_items_t due[RB_LIVE_LAG + 1]; /* due[h % (LAG+1)]: items due in block h */
     rb_items_t near;                 /* items due in the next few blocks */
+    uint64_t genesis_supply;         /* balances + bonded stake at genesis */
 } rb_t;
+
+static void rb_supply_check(rb_t *rb, const kumo_kv_t *kv);
 
 /* Events whose occurrence proves the run reached every part of the lifecycle. */
 static const char *const rb_event_types[9] = {
@@ -924,6 +927,10 @@ static void rb_check(rb_t *rb)
     if (kumo_market_invariants_check(&kv, &err) != 0) {
         rb_fail(rb, "invariants", &err);
     }
+    if (kumo_staking_invariants_check(&kv, &err) != 0) {
+        rb_fail(rb, "staking invariants", &err);
+    }
+    rb_supply_check(rb, &kv);
     rb_liveness_check(rb, &kv, rb_height(rb));
     kumo_bank_totals_t totals;
     assert_int_equal(kumo_bank_totals_get(&kv, &totals, NULL), 0);
@@ -987,6 +994,23 @@ static void rb_block(rb_t *rb)
     rb_check(rb);
 }
 
+/* The supply moves only by what was minted (collateral interest, inflation) and burned
+ * (slashes): genesis balances + genesis stake + minted - burned. */
+static void rb_supply_check(rb_t *rb, const kumo_kv_t *kv)
+{
+    kumo_bank_totals_t t;
+    assert_int_equal(kumo_bank_totals_get(kv, &t, NULL), 0);
+    Kumo__Global *g = NULL;
+    assert_int_equal(kumo_market_global_get(kv, &g, NULL), 0);
+    Kumo__StakingGlobal *sg = NULL;
+    assert_int_equal(kumo_staking_global_get(kv, &sg, NULL), 0);
+    if (t.supply + sg->burned_total != rb->genesis_supply + g->minted_interest + sg->minted_total) {
+        rb_fail(rb, "supply moved by more than minting and burning", NULL);
+    }
+    kumo_codec_free(&sg->base);
+    kumo_codec_free(&g->base);
+}
+
 static void rb_genesis(rb_t *rb, Kumo__Genesis *g, Kumo__Params *params)
 {
     static Kumo__GenesisBalance bal[RB_ACTORS];
@@ -1020,6 +1044,12 @@ static void rb_genesis(rb_t *rb, Kumo__Genesis *g, Kumo__Params *params)
     g->balances = bal_ptrs;
     g->n_validators = 1;
     g->validators = val_ptrs;
+    /* Inflation on (rewards every block), and collateral interest within staking's yield. */
+    static Kumo__StakingParams sp;
+    kumo_staking_params_default(&sp);
+    sp.blocks_per_year = 10000;
+    sp.inflation_ppm = 100000;
+    g->staking_params = &sp;
 }
 
 static void rb_open_stores(rb_t *rb, const Kumo__Genesis *g)
@@ -1036,6 +1066,9 @@ static void rb_open_stores(rb_t *rb, const Kumo__Genesis *g)
         kumo_kv_t kv;
         assert_int_equal(kumo_store_block_begin(rb->b, &kv, &err), 0);
         assert_int_equal(kumo_chain_genesis_apply(&kv, g, rb->b_hash, &err), 0);
+        kumo_bank_totals_t t;
+        assert_int_equal(kumo_bank_totals_get(&kv, &t, &err), 0);
+        rb->genesis_supply = t.supply;
         assert_int_equal(kumo_store_block_commit(rb->b, 0, rb->b_hash, &err), 0);
     }
 }

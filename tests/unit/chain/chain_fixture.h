@@ -64,6 +64,13 @@ static inline void fx_open(chain_fx_t *fx, const Kumo__Params *params)
     Kumo__Genesis g = KUMO__GENESIS__INIT;
     g.chain_id = FX_CHAIN_ID;
     g.params = &fx->params;
+    /* No inflation (so no collateral interest either: it may not out-earn staking): a block
+     * without txs writes nothing, so tx effects are exact. */
+    Kumo__StakingParams sp;
+    kumo_staking_params_default(&sp);
+    sp.inflation_ppm = 0;
+    fx->params.collateral_interest_rate = 0;
+    g.staking_params = &sp;
     g.n_balances = FX_KEYS;
     g.balances = bal_ptrs;
     g.n_validators = 1;

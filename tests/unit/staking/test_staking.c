@@ -358,7 +358,7 @@ static void test_inflation_mints_into_rewards(void **state)
     kumo_buf_t buf;
     kumo_buf_init(&buf, 1024);
     assert_int_equal(kumo_codec_pack(&p->base, &buf, NULL), 0);
-    uint8_t k = 0x40;
+    uint8_t k = 0x50;
     assert_int_equal(
         fx->ts.kv.put(fx->ts.kv.ctx, kumo_bytes_make(&k, 1), kumo_buf_bytes(&buf), NULL), 0);
     kumo_buf_free(&buf);
@@ -596,7 +596,7 @@ static void test_params_ranges(void **state)
         {&p.inflation_ppm, KUMO_STAKING_PPM + 1, KUMO_ELIMIT},
         {&p.blocks_per_year, 0, KUMO_EINVAL},
         {&p.min_self_stake, 0, KUMO_EINVAL},
-        {&p.power_reduction, 0, KUMO_EINVAL},
+        {&p.power_reduction, KUMO_STAKING_POWER_REDUCTION_MIN - 1, KUMO_EINVAL},
         {&p.commission_change_blocks, 0, KUMO_EINVAL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
