@@ -22,3 +22,5 @@ echo "# bench_spam (lease confirmations of 20 leases under mempool spam at 2x th
 "$b/bench_spam" | grep -E "^[a-z_0-9]+="
 echo "# bench_tenants (honest tenants' confirmations at one datacenter with a hostile tenant vs without)"
 "$b/bench_tenants" | grep -E "^[a-z_0-9]+="
+echo "# bench_staking (reward accounting per block: 100k delegations vs 10, target flat)"
+"$b/bench_staking" | grep -E "^[a-z_0-9]+="

@@ -162,13 +162,6 @@ static void q_lease_row(const json_t *it, cli_row_t *row)
     cli_end_format(it, height_key, row[5], CLI_TABLE_CELL_BYTES);
 }
 
-static void q_validator_row(const json_t *it, cli_row_t *row)
-{
-    (void)snprintf(row[0], CLI_TABLE_CELL_BYTES, "%s", cli_json_str(it, "address"));
-    (void)snprintf(row[1], CLI_TABLE_CELL_BYTES, "%" PRIu64, cli_json_u64(it, "power"));
-    (void)snprintf(row[2], CLI_TABLE_CELL_BYTES, "%s", cli_json_str(it, "moniker"));
-}
-
 static const q_kind_t q_providers = {"/providers",
                                      NULL,
                                      {"OWNER", "REGION", "HOST URI", "OPEN BIDS", "LIVE LEASES"},
@@ -205,8 +198,44 @@ static const q_kind_t q_leases = {
     {"LEASE (order/provider)", "STATE", "PRICE/BLOCK", "PAID", "CONFIRMED AT", "ENDED (why at)"},
     6,
     q_lease_row};
-static const q_kind_t q_validators = {
-    "/validators", NULL, {"ADDRESS", "POWER", "MONIKER"}, 3, q_validator_row};
+static void q_staking_validator_row(const json_t *it, cli_row_t *row)
+{
+    (void)snprintf(row[0], CLI_TABLE_CELL_BYTES, "%s", cli_json_str(it, "address"));
+    q_amount_cell(it, "tokens", row[1]);
+    (void)snprintf(row[2], CLI_TABLE_CELL_BYTES, "%" PRIu64 " ppm",
+                   cli_json_u64(it, "commission_rate_ppm"));
+    bool jailed = json_is_true(json_object_get(it, "jailed"));
+    bool tomb = json_is_true(json_object_get(it, "tombstoned"));
+    (void)snprintf(row[3], CLI_TABLE_CELL_BYTES, "%s",
+                   tomb     ? "tombstoned"
+                   : jailed ? "jailed"
+                            : "bonded");
+    (void)snprintf(row[4], CLI_TABLE_CELL_BYTES, "%s", cli_json_str(it, "moniker"));
+}
+
+static void q_delegation_row(const json_t *it, cli_row_t *row)
+{
+    (void)snprintf(row[0], CLI_TABLE_CELL_BYTES, "%s", cli_json_str(it, "validator"));
+    q_amount_cell(it, "tokens", row[1]);
+    q_amount_cell(it, "rewards", row[2]);
+}
+
+static void q_unbonding_row(const json_t *it, cli_row_t *row)
+{
+    (void)snprintf(row[0], CLI_TABLE_CELL_BYTES, "%s", cli_json_str(it, "validator"));
+    q_amount_cell(it, "balance", row[1]);
+    (void)snprintf(row[2], CLI_TABLE_CELL_BYTES, "%" PRIu64, cli_json_u64(it, "completion_height"));
+}
+
+static const q_kind_t q_validators = {"/staking/validators",
+                                      NULL,
+                                      {"OPERATOR", "BONDED", "COMMISSION", "STATUS", "MONIKER"},
+                                      5,
+                                      q_staking_validator_row};
+static const q_kind_t q_delegations = {
+    "/staking/delegations", NULL, {"VALIDATOR", "BONDED", "REWARDS"}, 3, q_delegation_row};
+static const q_kind_t q_unbondings = {
+    "/staking/unbondings", NULL, {"VALIDATOR", "BALANCE", "RETURNS AT"}, 3, q_unbonding_row};
 
 /* ---- fetching ---- */
 
@@ -443,6 +472,42 @@ static int q_validators_run(cli_args_t *a)
     return q_list_run(a, &q_validators);
 }
 
+static int q_validator_run(cli_args_t *a)
+{
+    return q_by_address_run(a, "/staking/validators", "validator");
+}
+
+/* A delegator's staking list (delegations, unbondings): GET <k->path>/<address>. */
+static int q_staking_list_run(const cli_args_t *a, const q_kind_t *k, const char *what)
+{
+    kumo_err_ctx_t err = {0};
+    uint8_t addr[KUMO_ADDRESS_BYTES];
+    if (cli_address_resolve(a, a->pos[0], addr, &err) < 0) {
+        return cli_fail(what, &err);
+    }
+    char text[KUMO_ADDRESS_TEXT_BYTES];
+    kumo_codec_address_encode(addr, text);
+    char path[128];
+    (void)snprintf(path, sizeof(path), "%s/%s", k->path, text);
+    json_t *j = NULL;
+    if (cli_http_get(a, path, &j, &err) < 0) {
+        return cli_fail(what, &err);
+    }
+    int rc = q_list_print(a, k, json_object_get(j, "items"), "");
+    json_decref(j);
+    return rc;
+}
+
+static int q_delegations_run(cli_args_t *a)
+{
+    return q_staking_list_run(a, &q_delegations, "delegations");
+}
+
+static int q_unbondings_run(cli_args_t *a)
+{
+    return q_staking_list_run(a, &q_unbondings, "unbondings");
+}
+
 static int q_params_run(cli_args_t *a)
 {
     return q_object_run(a, "/params", "params");
@@ -503,8 +568,16 @@ static const cli_sub_t q_subs[] = {
      "kumo query leases --owner alice --state active", q_leases_opts, 0, 0, q_leases_run},
     {NULL, "params", "", "the chain's market parameters", "kumo query params", q_none_opts, 0, 0,
      q_params_run},
-    {NULL, "validators", "", "the validator set", "kumo query validators", q_none_opts, 0, 0,
-     q_validators_run},
+    {NULL, "validators", "", "every validator: bonded stake, commission, jailed or not",
+     "kumo query validators", q_none_opts, 0, 0, q_validators_run},
+    {NULL, "validator", "ADDR|KEY", "one validator (by operator)", "kumo query validator op",
+     q_none_opts, 1, 1, q_validator_run},
+    {NULL, "delegations", "ADDR|KEY", "a delegator's stake per validator, with its rewards",
+     "kumo query delegations alice", q_none_opts, 1, 1, q_delegations_run},
+    {NULL, "rewards", "ADDR|KEY", "the rewards a delegator can withdraw (per validator)",
+     "kumo query rewards alice", q_none_opts, 1, 1, q_delegations_run},
+    {NULL, "unbondings", "ADDR|KEY", "a delegator's unbonding stake and when it returns",
+     "kumo query unbondings alice", q_none_opts, 1, 1, q_unbondings_run},
     {NULL, "tx", "HASH", "a tx: committed result and events, or pending", "kumo query tx 5f3a...",
      q_none_opts, 1, 1, q_tx_run},
     {NULL, "block", "[HEIGHT|latest]", "a block header, its txs and results",

@@ -843,6 +843,10 @@ dispatch(kumo_rpc_t *rpc, rpc_conn_t *entry, struct evhttp_request *hreq, const 
     case KUMO_RPC_ROUTE_PARAMS:
         handle_params(rpc, hreq);
         break;
+    case KUMO_RPC_ROUTE_STAKING_VALIDATOR_LIST:
+    case KUMO_RPC_ROUTE_STAKING_GET:
+        kumo_rpc_staking_handle(rpc, hreq, req);
+        break;
     case KUMO_RPC_ROUTE_EVENTS:
         kumo_rpc_sse_start(rpc, entry, hreq, req);
         break;

@@ -81,6 +81,8 @@ typedef enum kumo_rpc_route {
     KUMO_RPC_ROUTE_LEASE_LIST,
     KUMO_RPC_ROUTE_PARAMS,
     KUMO_RPC_ROUTE_VALIDATOR_LIST,
+    KUMO_RPC_ROUTE_STAKING_VALIDATOR_LIST, /* /staking/validators */
+    KUMO_RPC_ROUTE_STAKING_GET,            /* /staking/{validators|delegations|unbondings}/ADDR */
     KUMO_RPC_ROUTE_EVENTS,
     KUMO_RPC_ROUTE_METRICS,
 } kumo_rpc_route_t;
@@ -114,7 +116,8 @@ typedef struct kumo_rpc_req {
     uint8_t hash[KUMO_CHAIN_HASH_BYTES]; /* TX_GET */
     bool latest;                         /* BLOCK_GET */
     uint64_t height;                     /* BLOCK_GET */
-    uint8_t addr[KUMO_ADDRESS_BYTES];    /* ACCOUNT_GET, PROVIDER_GET */
+    uint8_t addr[KUMO_ADDRESS_BYTES];    /* ACCOUNT_GET, PROVIDER_GET, STAKING_GET */
+    char staking_kind;                   /* STAKING_GET: 'v'alidator, 'd'elegations, 'u'nbondings */
     /* query filters (lists) and path owner/dseq (DEPLOYMENT_GET) */
     bool has_owner;
     uint8_t owner[KUMO_ADDRESS_BYTES];

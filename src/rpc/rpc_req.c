@@ -72,6 +72,8 @@ static const struct {
      P_OWNER | P_PROVIDER | P_DSEQ | P_ORDER | P_STATE | P_LIMIT | P_PAGE},
     {"params", 1, KUMO_RPC_METHOD_GET, KUMO_RPC_ROUTE_PARAMS, 0},
     {"validators", 1, KUMO_RPC_METHOD_GET, KUMO_RPC_ROUTE_VALIDATOR_LIST, P_LIMIT | P_PAGE},
+    {"staking", 2, KUMO_RPC_METHOD_GET, KUMO_RPC_ROUTE_STAKING_VALIDATOR_LIST, P_LIMIT | P_PAGE},
+    {"staking", 3, KUMO_RPC_METHOD_GET, KUMO_RPC_ROUTE_STAKING_GET, 0},
     {"events", 1, KUMO_RPC_METHOD_GET, KUMO_RPC_ROUTE_EVENTS,
      P_TYPES | P_OWNER | P_PROVIDER | P_FROM},
     {"metrics", 1, KUMO_RPC_METHOD_GET, KUMO_RPC_ROUTE_METRICS, 0},
@@ -205,6 +207,18 @@ static int path_args(kumo_rpc_req_t *req, char *const *segs, kumo_err_ctx_t *err
     case KUMO_RPC_ROUTE_ACCOUNT_GET:
     case KUMO_RPC_ROUTE_PROVIDER_GET:
         return address_arg(segs[1], req->addr, "address", req, err);
+    case KUMO_RPC_ROUTE_STAKING_VALIDATOR_LIST:
+        if (strcmp(segs[1], "validators") != 0) {
+            return fail(req, 404, err, KUMO_ENOTFOUND, "no such route");
+        }
+        return 0;
+    case KUMO_RPC_ROUTE_STAKING_GET:
+        if (strcmp(segs[1], "validators") == 0 || strcmp(segs[1], "delegations") == 0 ||
+            strcmp(segs[1], "unbondings") == 0) {
+            req->staking_kind = segs[1][0];
+            return address_arg(segs[2], req->addr, "address", req, err);
+        }
+        return fail(req, 404, err, KUMO_ENOTFOUND, "no such route");
     case KUMO_RPC_ROUTE_DEPLOYMENT_GET:
         KUMO_GUARD(address_arg(segs[1], req->owner, "owner", req, err));
         req->has_owner = true;

@@ -125,6 +125,11 @@ KUMO_MUST_USE int kumo_rpc_results_get(kumo_rpc_t *rpc,
 void kumo_rpc_reply_error(struct evhttp_request *hreq, int status, int code, const char *detail);
 /* Answers hreq with obj (a reference is stolen). */
 void kumo_rpc_reply_json(struct evhttp_request *hreq, int status, json_t *obj);
+/* GET /staking/validators, /staking/validators/ADDR, /staking/delegations/ADDR (each with its
+ * worth and withdrawable rewards), /staking/unbondings/ADDR (rpc_staking.c). */
+void kumo_rpc_staking_handle(kumo_rpc_t *rpc,
+                             struct evhttp_request *hreq,
+                             const kumo_rpc_req_t *req);
 
 /* Now on CLOCK_MONOTONIC in milliseconds. */
 uint64_t kumo_rpc_now_ms(void);

@@ -68,6 +68,12 @@ static void test_rpc_routes_every_documented_path(void **state)
     char p_acct[128];
     char p_prov[128];
     char p_dep[128];
+    char p_sv[128];
+    char p_sd[128];
+    char p_su[128];
+    (void)snprintf(p_sv, sizeof(p_sv), "/staking/validators/%s", addr_a);
+    (void)snprintf(p_sd, sizeof(p_sd), "/staking/delegations/%s", addr_a);
+    (void)snprintf(p_su, sizeof(p_su), "/staking/unbondings/%s", addr_a);
     (void)snprintf(p_tx, sizeof(p_tx), "/txs/%s", hash);
     (void)snprintf(p_acct, sizeof(p_acct), "/accounts/%s", addr_a);
     (void)snprintf(p_prov, sizeof(p_prov), "/providers/%s", addr_b);
@@ -92,6 +98,10 @@ static void test_rpc_routes_every_documented_path(void **state)
         {KUMO_RPC_METHOD_GET, "/leases", KUMO_RPC_ROUTE_LEASE_LIST},
         {KUMO_RPC_METHOD_GET, "/params", KUMO_RPC_ROUTE_PARAMS},
         {KUMO_RPC_METHOD_GET, "/validators", KUMO_RPC_ROUTE_VALIDATOR_LIST},
+        {KUMO_RPC_METHOD_GET, "/staking/validators", KUMO_RPC_ROUTE_STAKING_VALIDATOR_LIST},
+        {KUMO_RPC_METHOD_GET, p_sv, KUMO_RPC_ROUTE_STAKING_GET},
+        {KUMO_RPC_METHOD_GET, p_sd, KUMO_RPC_ROUTE_STAKING_GET},
+        {KUMO_RPC_METHOD_GET, p_su, KUMO_RPC_ROUTE_STAKING_GET},
         {KUMO_RPC_METHOD_GET, "/events", KUMO_RPC_ROUTE_EVENTS},
         {KUMO_RPC_METHOD_GET, "/metrics", KUMO_RPC_ROUTE_METRICS},
         {KUMO_RPC_METHOD_GET, "/st%61tus", KUMO_RPC_ROUTE_STATUS},
@@ -126,6 +136,9 @@ static void test_rpc_route_errors_have_their_status(void **state)
         int status;
     } cases[] = {
         {KUMO_RPC_METHOD_GET, "/nope", KUMO_ENOTFOUND, 404},
+        {KUMO_RPC_METHOD_GET, "/staking/nope", KUMO_ENOTFOUND, 404},
+        {KUMO_RPC_METHOD_GET, "/staking/rewards/kumo1x", KUMO_ENOTFOUND, 404},
+        {KUMO_RPC_METHOD_GET, "/staking/delegations/kumo1x", KUMO_EINVAL, 400},
         {KUMO_RPC_METHOD_GET, "/", KUMO_ENOTFOUND, 404},
         {KUMO_RPC_METHOD_GET, "", KUMO_ENOTFOUND, 404},
         {KUMO_RPC_METHOD_GET, NULL, KUMO_ENOTFOUND, 404},

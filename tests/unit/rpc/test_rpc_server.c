@@ -666,6 +666,20 @@ static void test_rpc_server_simple_routes(void **state)
     assert_int_equal(json_array_size(json_object_get(vals, "items")), 1);
     assert_true(json_is_null(json_object_get(vals, "next")));
     json_decref(vals);
+    /* The genesis validator is bonded: one staking validator, self-delegated. */
+    json_t *svals = get_json(&fx, "/staking/validators", 200);
+    json_t *sv = json_array_get(json_object_get(svals, "items"), 0);
+    assert_int_equal(json_array_size(json_object_get(svals, "items")), 1);
+    char op[KUMO_ADDRESS_TEXT_BYTES + 40];
+    (void)snprintf(op, sizeof(op), "/staking/delegations/%s",
+                   json_string_value(json_object_get(sv, "address")));
+    json_t *dels = get_json(&fx, op, 200);
+    json_t *d0 = json_array_get(json_object_get(dels, "items"), 0);
+    assert_string_equal(json_string_value(json_object_get(d0, "tokens")),
+                        json_string_value(json_object_get(sv, "tokens")));
+    assert_non_null(json_object_get(d0, "rewards"));
+    json_decref(dels);
+    json_decref(svals);
     json_t *latest = get_json(&fx, "/blocks/latest", 200);
     json_t *header = json_object_get(latest, "header");
     assert_string_equal(json_string_value(json_object_get(header, "chain_id")), CHAIN_ID);
