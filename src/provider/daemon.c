@@ -693,9 +693,10 @@ static size_t pd_sse_cb(char *ptr, size_t size, size_t nmemb, void *ctx)
 }
 
 /* Publishes what the provider offers (its unit prices and what is free, as pd_free sees it)
- * so tenants can tell why it would not bid (`kumo deploy quote`): at start, then at most every
- * PD_OFFER_REFRESH_BLOCKS blocks and only when it changed. One small tx; a failure (not yet
- * registered, say) is tried again after the same interval. */
+ * so tenants can tell why it would not bid (`kumo deploy quote`): after the first pass once the
+ * holds were rebuilt, then at most every PD_OFFER_REFRESH_BLOCKS blocks and only when it
+ * changed. One small tx; a failure (not yet registered, say) is tried again after the same
+ * interval. */
 static void pd_offer_refresh(kumo_provider_daemon_t *d)
 {
     if (d->height == 0 ||
@@ -748,7 +749,6 @@ static void pd_work_timed(kumo_provider_daemon_t *d)
     struct timespec b;
     (void)clock_gettime(CLOCK_MONOTONIC, &a);
     pd_work(d);
-    pd_offer_refresh(d);
     (void)clock_gettime(CLOCK_MONOTONIC, &b);
     int64_t ms = (int64_t)(b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
     pd_status_update(d, ms > 0 ? (uint64_t)ms : 0u);
@@ -767,7 +767,8 @@ static CURLcode pd_stream_loop(kumo_provider_daemon_t *d, CURLM *m)
         pd_bidq_run(d); /* new orders, and refused bids whose backoff is over */
         if (atomic_load(&d->kick) != 0 || d->work_due) {
             d->work_due = false;
-            pd_work_timed(d); /* a new block, or a manifest or links came in between blocks */
+            pd_work_timed(d);    /* a new block, or a manifest or links came in between blocks */
+            pd_offer_refresh(d); /* holds are known here (rebuilt before the stream) */
         }
         if (d->rescan_due && d->runtime_up &&
             (d->rescan_height == 0 || d->height >= d->rescan_height + PD_RESCAN_EVERY)) {
