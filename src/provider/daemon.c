@@ -175,6 +175,7 @@ int pd_tx_send(kumo_provider_daemon_t *d, Kumo__Msg *const *msgs, size_t count, 
     }
     if (rc == 0) {
         d->sequence++;
+        d->tx_height = d->height;
     }
     return rc;
 }
@@ -699,7 +700,9 @@ static size_t pd_sse_cb(char *ptr, size_t size, size_t nmemb, void *ctx)
  * interval. */
 static void pd_offer_refresh(kumo_provider_daemon_t *d)
 {
-    if (d->height == 0 ||
+    /* The offer never takes a confirmation's or a bid's place in the mempool (a node may
+     * hold few pending txs per account): only in a block after one in which we sent nothing. */
+    if (d->height == 0 || d->height <= d->tx_height + 1 ||
         (d->offer_height != 0 && d->height < d->offer_height + PD_OFFER_REFRESH_BLOCKS)) {
         return;
     }
@@ -730,7 +733,10 @@ static void pd_offer_refresh(kumo_provider_daemon_t *d)
     msg.update_provider = &up;
     Kumo__Msg *msgs[1] = {&msg};
     kumo_err_ctx_t err = {0};
-    if (pd_tx_send(d, msgs, 1, &err) < 0) {
+    uint64_t tx_height = d->tx_height;
+    int rc = pd_tx_send(d, msgs, 1, &err);
+    d->tx_height = tx_height; /* our own offer does not hold the next one back */
+    if (rc < 0) {
         KUMO_LOG_WARN("provider", "offer_failed", "code=%s detail=\"%s\"", kumo_err_name(err.code),
                       err.detail);
         return;

@@ -283,6 +283,7 @@ struct kumo_provider_daemon {
     /* The offer last published on chain (MsgUpdateProvider.offer) and when it was tried. */
     Kumo__ProviderOffer offer_sent;
     uint64_t offer_height;
+    uint64_t tx_height; /* height at which the last tx was sent (pd_tx_send) */
     uint64_t offers_sent;
     bool work_due; /* a block came since the last reconcile */
     uint64_t confirmations_sent;
