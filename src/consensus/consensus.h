@@ -166,6 +166,12 @@ typedef struct kumo_consensus_io {
      * by kumo_consensus_replay. An error leaves the message unstored and passes up. May be
      * NULL (nothing to make durable). */
     int (*wal_append)(void *ctx, kumo_bytes_t msg);
+    /* The validator set of height with its round-0 proposer priorities (docs/design.md
+     * section 7: sets per height, updates at H + 2). Asked for the next height while this one
+     * runs (to verify next-height messages; at most once per height) and taken as the set of
+     * the next height when this one is decided, after deliver_decided. NULL: the set never
+     * changes and its priorities advance one step per height. */
+    int (*valset_get)(void *ctx, uint64_t height, kumo_consensus_valset_t *out);
 } kumo_consensus_io_t;
 
 /* Timeouts: timeout(round) = base + round * delta. */
@@ -336,10 +342,12 @@ KUMO_MUST_USE int kumo_consensus_signer_decode(kumo_bytes_t in,
 
 typedef struct kumo_consensus kumo_consensus_t;
 
-/* Opens an engine for the validator self_pubkey (it must be in vs) at height (>= 1), copying
- * cfg and vs (vs priorities are those of round 0 of height). io is copied. Nothing runs until
- * kumo_consensus_start. KUMO_EINVAL for a bad cfg, KUMO_EUNAUTH if self is not in vs,
- * KUMO_ENOMEM. */
+/* Opens an engine for the validator self_pubkey at height (>= 1), copying cfg and vs (vs
+ * priorities are those of round 0 of height). io is copied. Nothing runs until
+ * kumo_consensus_start. KUMO_EINVAL for a bad cfg, KUMO_EUNAUTH if self is not in vs and the
+ * set is fixed (io.valset_get NULL), KUMO_ENOMEM. At a height whose set leaves self_pubkey
+ * out, the engine follows as an observer: it stores, decides and delivers, and signs nothing
+ * until a set names it again. */
 KUMO_MUST_USE int kumo_consensus_open(const kumo_consensus_cfg_t *cfg,
                                       const kumo_consensus_valset_t *vs,
                                       const uint8_t self_pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
@@ -373,6 +381,11 @@ uint32_t kumo_consensus_locked_round(const kumo_consensus_t *c,
 uint32_t kumo_consensus_valid_round(const kumo_consensus_t *c);
 /* Proposer index for (current height, round). */
 uint32_t kumo_consensus_proposer(const kumo_consensus_t *c, uint32_t round);
+/* The set of the current height (its round-0 priorities), and our index in it or
+ * KUMO_CONSENSUS_SELF_NONE while the set leaves us out. */
+#define KUMO_CONSENSUS_SELF_NONE UINT32_MAX
+const kumo_consensus_valset_t *kumo_consensus_valset(const kumo_consensus_t *c);
+uint32_t kumo_consensus_self(const kumo_consensus_t *c);
 /* timeout(round) in ms for timer kind (PROPOSE, PREVOTE, PRECOMMIT). */
 uint64_t
 kumo_consensus_timeout_ms(const kumo_consensus_cfg_t *cfg, uint32_t timer_id, uint32_t round);

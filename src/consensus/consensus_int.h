@@ -79,8 +79,9 @@ typedef struct history_entry {
     kumo_buf_t value;
     uint8_t value_id[KUMO_CRYPTO_HASH_BYTES];
     uint8_t proposal_sig[KUMO_CRYPTO_SIG_BYTES];
-    kumo_consensus_commit_sig_t *sigs; /* vs.count entries */
+    kumo_consensus_commit_sig_t *sigs; /* VALIDATOR_COUNT_MAX entries */
     uint32_t sig_count;
+    kumo_consensus_valset_t *vs; /* the set of that height: sigs index it */
 } history_entry_t;
 
 struct kumo_consensus {
@@ -88,7 +89,11 @@ struct kumo_consensus {
     char chain_id[KUMO_CHAIN_ID_BYTES_MAX + 1];
     kumo_consensus_valset_t vs; /* priorities of round 0 of the current height */
     kumo_consensus_io_t io;
-    uint32_t self;
+    uint32_t self; /* index in vs, or KUMO_CONSENSUS_SELF_NONE (an observer at this height) */
+    uint8_t self_pubkey[KUMO_CRYPTO_PUBKEY_BYTES];
+    /* The set of height + 1 (io.valset_get, or one step of vs), once asked this height. */
+    kumo_consensus_valset_t next_vs;
+    bool next_vs_loaded;
     bool started;
     uint64_t height;
     uint32_t round;
@@ -134,6 +139,10 @@ KUMO_MUST_USE int round_start(kumo_consensus_t *c, uint32_t round);
 /* Frees the rounds of the height and forgets the validators' highest rounds. */
 void engine_rounds_clear(kumo_consensus_t *c);
 void engine_max_round_reset(kumo_consensus_t *c);
+/* The set of height + 1 (loaded once per height). */
+KUMO_MUST_USE int engine_next_vs(kumo_consensus_t *c, const kumo_consensus_valset_t **out);
+/* After a decision: the next height's set becomes the set (our index found again). */
+KUMO_MUST_USE int engine_valset_advance(kumo_consensus_t *c);
 /* io.wal_append unless replaying or absent. */
 KUMO_MUST_USE int engine_wal_append(kumo_consensus_t *c, kumo_bytes_t msg);
 

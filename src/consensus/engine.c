@@ -82,9 +82,10 @@ static int cfg_check(const kumo_consensus_cfg_t *cfg, kumo_err_ctx_t *err)
     return 0;
 }
 
+/* Per-validator tables hold a whole set of any height: its size may change per height. */
 static int engine_alloc_tables(kumo_consensus_t *c)
 {
-    uint32_t n = c->vs.count;
+    uint32_t n = KUMO_CONSENSUS_VALIDATOR_COUNT_MAX;
     c->history = kumo_calloc(c->cfg.history_count, sizeof(history_entry_t));
     c->answered_height = kumo_calloc(n, sizeof(uint64_t));
     c->answered_round = kumo_calloc(n, sizeof(uint32_t));
@@ -98,7 +99,8 @@ static int engine_alloc_tables(kumo_consensus_t *c)
     for (uint32_t i = 0; i < c->cfg.history_count; i++) {
         kumo_buf_init(&c->history[i].value, KUMO_CONSENSUS_VALUE_BYTES_MAX);
         c->history[i].sigs = kumo_calloc(n, sizeof(kumo_consensus_commit_sig_t));
-        if (c->history[i].sigs == NULL) {
+        c->history[i].vs = kumo_calloc(1, sizeof(kumo_consensus_valset_t));
+        if (c->history[i].sigs == NULL || c->history[i].vs == NULL) {
             return KUMO_ENOMEM;
         }
     }
@@ -123,7 +125,9 @@ int kumo_consensus_open(const kumo_consensus_cfg_t *cfg,
                     io->validate_value != NULL && io->deliver_decided != NULL,
                 err, KUMO_EINVAL, "io callback missing");
     int32_t self = kumo_consensus_valset_find(vs, self_pubkey);
-    KUMO_ENSURE(self >= 0, err, KUMO_EUNAUTH, "self is not a validator");
+    /* With a fixed set a non-member could never sign; with sets per height it observes
+     * until a set names it. */
+    KUMO_ENSURE(self >= 0 || io->valset_get != NULL, err, KUMO_EUNAUTH, "self is not a validator");
     kumo_consensus_t *c = kumo_calloc(1, sizeof(*c));
     KUMO_ENSURE(c != NULL, err, KUMO_ENOMEM, "consensus engine");
     c->cfg = *cfg;
@@ -131,7 +135,8 @@ int kumo_consensus_open(const kumo_consensus_cfg_t *cfg,
     c->cfg.chain_id = c->chain_id;
     c->vs = *vs;
     c->io = *io;
-    c->self = (uint32_t)self;
+    c->self = self >= 0 ? (uint32_t)self : KUMO_CONSENSUS_SELF_NONE;
+    memcpy(c->self_pubkey, self_pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
     c->height = height;
     c->step = KUMO_CONSENSUS_STEP_NEW_HEIGHT;
     c->locked_round = KUMO_CONSENSUS_ROUND_NONE;
@@ -189,6 +194,41 @@ int timer_arm(kumo_consensus_t *c, kumo_consensus_timer_t id)
     return c->io.timer_set(c->io.ctx, (uint32_t)id, deadline);
 }
 
+int engine_next_vs(kumo_consensus_t *c, const kumo_consensus_valset_t **out)
+{
+    if (!c->next_vs_loaded) {
+        if (c->io.valset_get == NULL) {
+            c->next_vs = c->vs; /* a fixed set: one priority step per height */
+            (void)kumo_consensus_valset_priority_step(&c->next_vs);
+        } else {
+            KUMO_GUARD(c->io.valset_get(c->io.ctx, c->height + 1u, &c->next_vs));
+            KUMO_ASSERT(c->next_vs.count > 0 &&
+                        c->next_vs.count <= KUMO_CONSENSUS_VALIDATOR_COUNT_MAX);
+        }
+        c->next_vs_loaded = true;
+    }
+    *out = &c->next_vs;
+    return 0;
+}
+
+int engine_valset_advance(kumo_consensus_t *c)
+{
+    const kumo_consensus_valset_t *next = NULL;
+    KUMO_GUARD(engine_next_vs(c, &next));
+    bool same = kumo_consensus_valset_members_equal(&c->vs, next);
+    c->vs = *next;
+    c->next_vs_loaded = false;
+    int32_t self = kumo_consensus_valset_find(&c->vs, c->self_pubkey);
+    c->self = self >= 0 ? (uint32_t)self : KUMO_CONSENSUS_SELF_NONE;
+    if (!same) {
+        /* Indexes name other validators now: forget who was answered when. */
+        memset(c->answered_height, 0, KUMO_CONSENSUS_VALIDATOR_COUNT_MAX * sizeof(uint64_t));
+        memset(c->answered_round, 0, KUMO_CONSENSUS_VALIDATOR_COUNT_MAX * sizeof(uint32_t));
+        memset(c->answered_ms, 0, KUMO_CONSENSUS_VALIDATOR_COUNT_MAX * sizeof(uint64_t));
+    }
+    return 0;
+}
+
 int engine_wal_append(kumo_consensus_t *c, kumo_bytes_t msg)
 {
     if (c->io.wal_append == NULL || c->replaying) {
@@ -200,6 +240,9 @@ int engine_wal_append(kumo_consensus_t *c, kumo_bytes_t msg)
 /* Signs, broadcasts and counts our own vote (we are one of the 2f+1). */
 int vote_cast(kumo_consensus_t *c, kumo_consensus_msg_kind_t kind, const uint8_t *id)
 {
+    if (c->self == KUMO_CONSENSUS_SELF_NONE) {
+        return 0; /* an observer at this height: no vote */
+    }
     kumo_consensus_msg_t m = {0};
     m.kind = kind;
     m.height = c->height;
@@ -466,6 +509,16 @@ uint32_t kumo_consensus_valid_round(const kumo_consensus_t *c)
 uint32_t kumo_consensus_proposer(const kumo_consensus_t *c, uint32_t round)
 {
     return kumo_consensus_valset_proposer(&c->vs, round);
+}
+
+const kumo_consensus_valset_t *kumo_consensus_valset(const kumo_consensus_t *c)
+{
+    return &c->vs;
+}
+
+uint32_t kumo_consensus_self(const kumo_consensus_t *c)
+{
+    return c->self;
 }
 
 void kumo_consensus_counters_get(const kumo_consensus_t *c, kumo_consensus_counters_t *out)

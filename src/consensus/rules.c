@@ -6,6 +6,7 @@
  * fires. Each rule either changes the step, the round or the height (so the loop makes
  * progress) or sets a once-per-round flag, so the loop ends. Pure: effects go through io.
  */
+#include <inttypes.h>
 #include <string.h>
 
 #include "consensus/consensus_int.h"
@@ -37,8 +38,10 @@ static int decide(kumo_consensus_t *c, uint32_t r, proposal_rec_t *p)
     d.sigs = h->sigs;
     d.sig_count = h->sig_count;
     KUMO_GUARD(c->io.deliver_decided(c->io.ctx, &d));
-    /* CometBFT: priorities advance one step per height; round r of a height takes r more. */
-    (void)kumo_consensus_valset_priority_step(&c->vs);
+    /* CometBFT: priorities advance one step per height; round r of a height takes r more.
+     * The next height's set (and priorities) comes from io.valset_get when the set can
+     * change: the block just delivered is in the state it reads. */
+    KUMO_GUARD(engine_valset_advance(c));
     engine_rounds_clear(c);
     c->height++;
     c->round = 0;
@@ -277,22 +280,18 @@ msg_intake(kumo_consensus_t *c, kumo_bytes_t msg, const kumo_consensus_msg_t *m,
     return vote_add(c, m, index);
 }
 
-/* The proposer of round of the next height (priorities advance one step per height). */
-static uint32_t next_height_proposer(const kumo_consensus_t *c, uint32_t round)
-{
-    kumo_consensus_valset_t vs = c->vs;
-    (void)kumo_consensus_valset_priority_step(&vs);
-    return kumo_consensus_valset_proposer(&vs, round);
-}
-
 /* Buffers a verified next-height message: rounds 0..ROUND_WINDOW, one per validator, round
  * and kind, proposals only from their round's proposer, so the buffer holds at most a few
  * values whatever a validator sends. */
-static int
-future_buffer(kumo_consensus_t *c, kumo_bytes_t msg, const kumo_consensus_msg_t *m, uint32_t index)
+static int future_buffer(kumo_consensus_t *c,
+                         kumo_bytes_t msg,
+                         const kumo_consensus_msg_t *m,
+                         const kumo_consensus_valset_t *next,
+                         uint32_t index)
 {
     if (m->round > KUMO_CONSENSUS_ROUND_WINDOW ||
-        (m->kind == KUMO_CONSENSUS_MSG_PROPOSAL && next_height_proposer(c, m->round) != index)) {
+        (m->kind == KUMO_CONSENSUS_MSG_PROPOSAL &&
+         kumo_consensus_valset_proposer(next, m->round) != index)) {
         c->counters.future_dropped++;
         return 0;
     }
@@ -325,9 +324,14 @@ static int future_replay(kumo_consensus_t *c)
     for (uint32_t i = 0; i < c->future_count; i++) {
         kumo_consensus_msg_t m;
         kumo_bytes_t msg = kumo_buf_bytes(&c->future[i]);
+        /* Verified against the set of this height when buffered; the index is found again
+         * in case the set came out otherwise. */
+        int32_t index = -1;
         if (rc == 0 && kumo_consensus_msg_decode(msg, &m, NULL) == 0 && m.height == c->height) {
-            KUMO_ASSERT(c->future_key[i].validator_index < c->vs.count);
-            rc = msg_intake(c, msg, &m, c->future_key[i].validator_index);
+            index = kumo_consensus_valset_find(&c->vs, m.pubkey);
+        }
+        if (index >= 0) {
+            rc = msg_intake(c, msg, &m, (uint32_t)index);
         }
         kumo_buf_free(&c->future[i]);
     }
@@ -335,19 +339,54 @@ static int future_replay(kumo_consensus_t *c)
     return rc;
 }
 
+/* The set a message of height is checked against: the height's own for the current and
+ * the next height and for a decided one still in history; otherwise the current set. */
+static int msg_valset(kumo_consensus_t *c, uint64_t height, const kumo_consensus_valset_t **out)
+{
+    *out = &c->vs;
+    if (height == c->height + 1u) {
+        return engine_next_vs(c, out);
+    }
+    if (height < c->height) {
+        const history_entry_t *h = &c->history[height % c->cfg.history_count];
+        if (h->present && h->height == height) {
+            *out = h->vs;
+        }
+    }
+    return 0;
+}
+
+/* A verified message of an older height: answered from history when its signer is still a
+ * validator (answers go by index in the current set). */
+static int msg_old_height(kumo_consensus_t *c, const kumo_consensus_msg_t *m)
+{
+    c->counters.other_height++;
+    int32_t index = kumo_consensus_valset_find(&c->vs, m->pubkey);
+    return index >= 0 ? history_answer(c, m, (uint32_t)index) : 0;
+}
+
 static int msg_process(kumo_consensus_t *c, kumo_bytes_t msg, kumo_err_ctx_t *err)
 {
     kumo_consensus_msg_t m;
     KUMO_GUARD(kumo_consensus_msg_decode(msg, &m, err));
-    KUMO_GUARD(kumo_consensus_msg_verify(&m, &c->vs, c->chain_id, err));
-    uint32_t index = (uint32_t)kumo_consensus_valset_find(&c->vs, m.pubkey);
-    KUMO_ASSERT(index < c->vs.count);
-    int rc = 0;
-    if (m.height < c->height) {
+    const kumo_consensus_valset_t *vs = NULL;
+    int rc = msg_valset(c, m.height, &vs);
+    KUMO_ENSURE(rc == 0, err, rc, "validator set of height %" PRIu64 ": %s", m.height,
+                kumo_err_name(rc));
+    if (vs == &c->vs && m.height != c->height && kumo_consensus_valset_find(vs, m.pubkey) < 0) {
+        /* A height whose set we do not hold (older than history, or beyond the next): the
+         * signer may have been a validator there (one that left or joined since), so this
+         * is not the sender's fault; block sync serves those heights. */
         c->counters.other_height++;
-        rc = history_answer(c, &m, index);
+        return 0;
+    }
+    KUMO_GUARD(kumo_consensus_msg_verify(&m, vs, c->chain_id, err));
+    uint32_t index = (uint32_t)kumo_consensus_valset_find(vs, m.pubkey);
+    KUMO_ASSERT(index < vs->count);
+    if (m.height < c->height) {
+        rc = msg_old_height(c, &m);
     } else if (m.height == c->height + 1) {
-        rc = future_buffer(c, msg, &m, index);
+        rc = future_buffer(c, msg, &m, vs, index);
     } else if (m.height > c->height) {
         c->counters.other_height++; /* further ahead: block sync's job */
     } else if (m.kind == KUMO_CONSENSUS_MSG_PROPOSAL && m.round < KUMO_CONSENSUS_ROUND_COUNT_MAX &&
@@ -386,6 +425,9 @@ static int own_vote_send(kumo_consensus_t *c,
                          kumo_consensus_msg_kind_t kind,
                          uint32_t round)
 {
+    if (c->self == KUMO_CONSENSUS_SELF_NONE) {
+        return 0;
+    }
     const vote_slot_t *slot = &set->slots[c->self];
     if (!slot->present) {
         return 0;

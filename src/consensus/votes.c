@@ -246,6 +246,7 @@ int history_record(kumo_consensus_t *c, uint32_t round, const proposal_rec_t *p)
     h->round = round;
     h->pol_round = p->pol_round;
     h->proposer_index = kumo_consensus_valset_proposer(&c->vs, round);
+    *h->vs = c->vs;
     memcpy(h->value_id, p->value_id, KUMO_CRYPTO_HASH_BYTES);
     memcpy(h->proposal_sig, p->sig, KUMO_CRYPTO_SIG_BYTES);
     const vote_set_t *set = &c->rounds[round]->precommits;
@@ -271,7 +272,7 @@ static int history_send_proposal(kumo_consensus_t *c, const history_entry_t *h, 
     m.has_value = true;
     m.value = kumo_buf_bytes(&h->value);
     memcpy(m.value_id, h->value_id, KUMO_CRYPTO_HASH_BYTES);
-    memcpy(m.pubkey, c->vs.v[h->proposer_index].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+    memcpy(m.pubkey, h->vs->v[h->proposer_index].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
     memcpy(m.sig, h->proposal_sig, KUMO_CRYPTO_SIG_BYTES);
     size_t cap = KUMO_CONSENSUS_PROPOSAL_BYTES_MIN + h->value.len;
     uint8_t *buf = kumo_alloc(cap);
@@ -311,7 +312,7 @@ int history_answer(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t 
         v.pol_round = KUMO_CONSENSUS_ROUND_NONE;
         v.has_value = true;
         memcpy(v.value_id, h->value_id, KUMO_CRYPTO_HASH_BYTES);
-        memcpy(v.pubkey, c->vs.v[h->sigs[i].validator_index].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+        memcpy(v.pubkey, h->vs->v[h->sigs[i].validator_index].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
         memcpy(v.sig, h->sigs[i].sig, KUMO_CRYPTO_SIG_BYTES);
         uint8_t buf[KUMO_CONSENSUS_VOTE_BYTES];
         size_t len = 0;
@@ -332,6 +333,7 @@ void history_free(kumo_consensus_t *c)
     for (uint32_t i = 0; i < c->cfg.history_count; i++) {
         kumo_buf_free(&c->history[i].value);
         kumo_free(c->history[i].sigs);
+        kumo_free(c->history[i].vs);
     }
     kumo_free(c->history);
     c->history = NULL;
