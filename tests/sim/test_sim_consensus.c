@@ -16,6 +16,13 @@
  * catch up by block sync with the liar present. In half the runs proposals travel in parts
  * as the node sends them (header and Merkle-proved parts, src/node/parts.c), reassembled per
  * receiver, with a parts liar injecting corrupted parts, fake roots and replayed headers.
+ * In a third of the runs the simulated app changes the validator set as the chain does
+ * (src/chain/valset.c): every height or two a node joins, leaves or shifts its power, effective
+ * two heights after the block that decided it, with the round-0 priorities the chain keeps
+ * (kumo_consensus_valset_next); engines take each height's set through io.valset_get, a node
+ * outside a height's set follows as an observer, and commits, evidence, catch-up answers and
+ * block sync are checked against the set of their own height. The byzantine validator keeps
+ * less than a third of every set's power.
  * Faults stop at heal time (the GST of the paper); after it, delays are bounded.
  * Checked at every step: agreement (no two honest nodes decide different values at a height),
  * validity (a decided value was proposed, passes the validity predicate and carries +2/3 valid
@@ -45,14 +52,16 @@
 #include "helpers/testutil.h"
 #include "node/cons_int.h"
 
-#define SIM_NODE_MAX      7u
-#define SIM_HEIGHT_MAX    512u
-#define SIM_PROPOSED_MAX  8192u
-#define SIM_SIGNED_MAX    4096u
-#define SIM_RUNS_DEFAULT  200u
-#define SIM_LIVE_HEIGHTS  3u
-#define SIM_LIVE_BOUND_MS 120000u
-#define SIM_CHAIN_ID      "kumo-sim"
+#define SIM_NODE_MAX     7u
+#define SIM_HEIGHT_MAX   512u
+#define SIM_PROPOSED_MAX 8192u
+#define SIM_SIGNED_MAX   4096u
+#define SIM_RUNS_DEFAULT 200u
+#define SIM_LIVE_HEIGHTS 3u
+/* Runs that change the set go on longer, so more changes take effect. */
+#define SIM_LIVE_HEIGHTS_VALSET 6u
+#define SIM_LIVE_BOUND_MS       120000u
+#define SIM_CHAIN_ID            "kumo-sim"
 
 static const uint64_t sim_fixed_seeds[] = {0x5eed, 1, 2, 3, 0xdeadbeef, 42, 7777, 0xc0ffee};
 
@@ -149,7 +158,11 @@ typedef struct sim {
     sim_event_t *heap;
     size_t heap_count;
     size_t heap_cap;
-    kumo_consensus_valset_t vs;
+    kumo_consensus_valset_t vs; /* the set of height 1 */
+    /* The set of every height with its round-0 priorities (a fixed set: one step per height),
+     * and whether engines take them through io.valset_get (a run whose set changes). */
+    kumo_consensus_valset_t *sets;
+    bool valset_changes;
     sim_node_t nodes[SIM_NODE_MAX];
     bool decided_set[SIM_HEIGHT_MAX];
     uint8_t decided_id[SIM_HEIGHT_MAX][KUMO_CRYPTO_HASH_BYTES];
@@ -200,6 +213,9 @@ static uint64_t sim_total_parts_completed;
 static uint64_t sim_total_parts_blamed;
 static uint64_t sim_total_parts_refused;
 static uint64_t sim_total_parts_injected;
+static uint64_t sim_total_valset_runs;
+static uint64_t sim_total_valset_changes;
+static uint64_t sim_total_observer_heights;
 
 #define SIM_CHECK(sim, cond, ...)                                                              \
     do {                                                                                       \
@@ -270,6 +286,33 @@ static sim_event_t heap_pop(sim_t *s)
         s->heap[m] = t;
         i = m;
     }
+}
+
+/* ---- validator sets per height ---- */
+
+static const kumo_consensus_valset_t *sim_set(const sim_t *s, uint64_t height)
+{
+    SIM_CHECK(s, height >= 1 && height < SIM_HEIGHT_MAX, "set of height %" PRIu64, height);
+    return &s->sets[height];
+}
+
+/* The node with validator index vi in the set of height, or -1. */
+static int32_t sim_node_of(const sim_t *s, uint64_t height, uint32_t vi)
+{
+    const kumo_consensus_valset_t *vs = sim_set(s, height);
+    SIM_CHECK(s, vi < vs->count, "validator index %u of %u", vi, vs->count);
+    for (uint32_t i = 0; i < s->n; i++) {
+        if (memcmp(s->nodes[i].kp.pubkey, vs->v[vi].pubkey, KUMO_CRYPTO_PUBKEY_BYTES) == 0) {
+            return (int32_t)i;
+        }
+    }
+    return -1;
+}
+
+/* Node i's validator index at height, or -1 while the set leaves it out. */
+static int32_t sim_vindex(const sim_t *s, uint64_t height, uint32_t i)
+{
+    return kumo_consensus_valset_find(sim_set(s, height), s->nodes[i].kp.pubkey);
 }
 
 /* ---- network ---- */
@@ -550,11 +593,7 @@ static bool sim_byz_twin(sim_t *s, sim_node_t *node, kumo_bytes_t msg, uint8_t *
 /* The proposer of (height, round) in the simulated network. */
 static uint32_t sim_proposer(const sim_t *s, uint64_t height, uint32_t round)
 {
-    kumo_consensus_valset_t vs = s->vs;
-    for (uint64_t h = 1; h < height; h++) {
-        (void)kumo_consensus_valset_priority_step(&vs);
-    }
-    return kumo_consensus_valset_proposer(&vs, round);
+    return kumo_consensus_valset_proposer(sim_set(s, height), round);
 }
 
 static void sim_byz_send_all(sim_t *s, sim_node_t *node, kumo_consensus_msg_t *m)
@@ -602,7 +641,7 @@ static void sim_byz_flood(sim_t *s, sim_node_t *node, kumo_bytes_t msg)
     /* This height and the next (there a round past the window: not buffered either). */
     for (uint64_t h = m.height; h <= m.height + 1u; h++) {
         for (uint32_t r = far; r < far + 64u && r < KUMO_CONSENSUS_ROUND_COUNT_MAX; r++) {
-            if (sim_proposer(s, h, r) == node->vindex) {
+            if ((int32_t)sim_proposer(s, h, r) == sim_vindex(s, h, node->index)) {
                 sim_byz_far_proposal(s, node, h, r);
                 break;
             }
@@ -655,10 +694,10 @@ static int io_send(void *ctx, uint32_t validator_index, kumo_bytes_t msg)
     sim_t *s = node->sim;
     sim_frames_t frames;
     sim_frames_make(s, node, msg, &frames);
-    for (uint32_t to = 0; to < s->n; to++) {
-        if (s->nodes[to].vindex == validator_index) {
-            sim_frames_send(s, node->index, to, &frames);
-        }
+    /* The index names a validator of the sender's current height. */
+    int32_t to = sim_node_of(s, kumo_consensus_height(node->engine), validator_index);
+    if (to >= 0) {
+        sim_frames_send(s, node->index, (uint32_t)to, &frames);
     }
     return 0;
 }
@@ -780,7 +819,7 @@ static bool io_validate(void *ctx, uint64_t height, uint32_t proposer_index, kum
     if (proposer_index != KUMO_CONSENSUS_PROPOSER_ANY && value.len > (size_t)k &&
         memcmp(value.ptr, tail, (size_t)k) == 0) {
         creator = (unsigned)(value.ptr[k] - '0');
-        if (creator < s->n && s->nodes[creator].vindex != proposer_index) {
+        if (creator < s->n && sim_vindex(s, height, creator) != (int32_t)proposer_index) {
             return false;
         }
     }
@@ -790,11 +829,12 @@ static bool io_validate(void *ctx, uint64_t height, uint32_t proposer_index, kum
 /* The commit must hold +2/3 of the power in distinct, valid precommit signatures. */
 static void sim_commit_check(sim_t *s, const kumo_consensus_decision_t *d)
 {
+    const kumo_consensus_valset_t *vs = sim_set(s, d->height);
     uint64_t power = 0;
     bool seen[SIM_NODE_MAX] = {false};
     for (uint32_t i = 0; i < d->sig_count; i++) {
         uint32_t vi = d->sigs[i].validator_index;
-        SIM_CHECK(s, vi < s->vs.count && !seen[vi], "commit sig %u bad index %u", i, vi);
+        SIM_CHECK(s, vi < vs->count && !seen[vi], "commit sig %u bad index %u", i, vi);
         seen[vi] = true;
         kumo_consensus_msg_t v = {0};
         v.kind = KUMO_CONSENSUS_MSG_PRECOMMIT;
@@ -802,14 +842,14 @@ static void sim_commit_check(sim_t *s, const kumo_consensus_decision_t *d)
         v.round = d->round;
         v.has_value = true;
         memcpy(v.value_id, d->value_id, KUMO_CRYPTO_HASH_BYTES);
-        memcpy(v.pubkey, s->vs.v[vi].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+        memcpy(v.pubkey, vs->v[vi].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
         memcpy(v.sig, d->sigs[i].sig, KUMO_CRYPTO_SIG_BYTES);
-        SIM_CHECK(s, kumo_consensus_msg_verify(&v, &s->vs, SIM_CHAIN_ID, NULL) == 0,
+        SIM_CHECK(s, kumo_consensus_msg_verify(&v, vs, SIM_CHAIN_ID, NULL) == 0,
                   "commit sig of validator %u does not verify", vi);
-        power += s->vs.v[vi].power;
+        power += vs->v[vi].power;
     }
-    SIM_CHECK(s, kumo_consensus_power_is_quorum(power, s->vs.power_total),
-              "commit power %" PRIu64 " of %" PRIu64, power, s->vs.power_total);
+    SIM_CHECK(s, kumo_consensus_power_is_quorum(power, vs->power_total),
+              "commit power %" PRIu64 " of %" PRIu64, power, vs->power_total);
 }
 
 /* Keeps the first decision of a height (value and commit) for block sync to serve. */
@@ -859,8 +899,9 @@ static int io_deliver(void *ctx, const kumo_consensus_decision_t *d)
         proposed = memcmp(s->proposed[i], id, sizeof(id)) == 0;
     }
     SIM_CHECK(s, proposed, "node %u decided a value nobody proposed", node->index);
-    sim_commit_check(s, d);
     SIM_CHECK(s, d->height < SIM_HEIGHT_MAX, "height bound");
+    sim_commit_check(s, d);
+    sim_total_observer_heights += sim_vindex(s, d->height, node->index) < 0 ? 1u : 0u;
     if (s->decided_set[d->height]) {
         SIM_CHECK(s, memcmp(s->decided_id[d->height], id, sizeof(id)) == 0,
                   "AGREEMENT: node %u decided a different value at h=%" PRIu64, node->index,
@@ -880,11 +921,14 @@ static void io_evidence(void *ctx, const kumo_consensus_evidence_t *ev)
 {
     sim_node_t *node = ctx;
     sim_t *s = node->sim;
-    SIM_CHECK(s, s->byz >= 0 && ev->validator_index == s->nodes[s->byz].vindex,
+    const kumo_consensus_valset_t *vs = sim_set(s, ev->vote_a.height);
+    SIM_CHECK(s,
+              s->byz >= 0 && (int32_t)ev->validator_index ==
+                                 sim_vindex(s, ev->vote_a.height, (uint32_t)s->byz),
               "evidence names honest validator %u", ev->validator_index);
     SIM_CHECK(s,
-              kumo_consensus_msg_verify(&ev->vote_a, &s->vs, SIM_CHAIN_ID, NULL) == 0 &&
-                  kumo_consensus_msg_verify(&ev->vote_b, &s->vs, SIM_CHAIN_ID, NULL) == 0,
+              kumo_consensus_msg_verify(&ev->vote_a, vs, SIM_CHAIN_ID, NULL) == 0 &&
+                  kumo_consensus_msg_verify(&ev->vote_b, vs, SIM_CHAIN_ID, NULL) == 0,
               "evidence votes do not verify");
     s->evidence_count++;
 }
@@ -930,6 +974,14 @@ static void sim_draw(sim_t *s)
     sim_draw_sync(s);
 }
 
+/* io.valset_get: the simulated chain's set of height with its round-0 priorities. */
+static int io_valset_get(void *ctx, uint64_t height, kumo_consensus_valset_t *out)
+{
+    sim_node_t *node = ctx;
+    *out = *sim_set(node->sim, height);
+    return 0;
+}
+
 /* Opens (or reopens after a crash) node's engine at the height after its decided chain,
  * with that height's proposer priorities, and replays its WAL into it. */
 static void sim_node_open(sim_t *s, sim_node_t *node, bool restart)
@@ -946,18 +998,16 @@ static void sim_node_open(sim_t *s, sim_node_t *node, bool restart)
         .deliver_decided = io_deliver,
         .evidence = io_evidence,
         .wal_append = io_wal_append,
+        .valset_get = s->valset_changes ? io_valset_get : NULL,
     };
     /* A restart reopens the last decided height too, so the node can re-decide it from its
      * log and answer peers still finishing it (as the real node serves it from its store). */
     uint64_t height = restart && node->crashes > 0 && node->decided_height > 0
                           ? node->decided_height
                           : node->decided_height + 1u;
-    kumo_consensus_valset_t vs = s->vs;
-    for (uint64_t h = 1; h < height; h++) {
-        (void)kumo_consensus_valset_priority_step(&vs);
-    }
     kumo_err_ctx_t err = {0};
-    int rc = kumo_consensus_open(&s->cfg, &vs, node->kp.pubkey, height, &io, &node->engine, &err);
+    int rc = kumo_consensus_open(&s->cfg, sim_set(s, height), node->kp.pubkey, height, &io,
+                                 &node->engine, &err);
     if (rc != 0) {
         fail_msg("open: %s", err.detail);
     }
@@ -1075,17 +1125,20 @@ static bool sim_commit_verify(const sim_t *s, uint64_t height, kumo_bytes_t valu
     kumo_reader_init(&r, c);
     uint32_t round = 0;
     uint32_t count = 0;
-    if (!sim_value_valid(height, value) || kumo_reader_read_u32(&r, &round) < 0 ||
-        kumo_reader_read_u32(&r, &count) < 0 || count > s->n) {
+    if (height >= SIM_HEIGHT_MAX || !sim_value_valid(height, value) ||
+        kumo_reader_read_u32(&r, &round) < 0 || kumo_reader_read_u32(&r, &count) < 0 ||
+        count > s->n) {
         return false;
     }
+    const kumo_consensus_valset_t *vs = sim_set(s, height); /* the set of its own height */
     bool seen[SIM_NODE_MAX] = {false};
     uint64_t power = 0;
     for (uint32_t i = 0; i < count; i++) {
         uint32_t vi = 0;
         kumo_bytes_t sig;
         if (kumo_reader_read_u32(&r, &vi) < 0 ||
-            kumo_reader_read_fixed(&r, KUMO_CRYPTO_SIG_BYTES, &sig) < 0 || vi >= s->n || seen[vi]) {
+            kumo_reader_read_fixed(&r, KUMO_CRYPTO_SIG_BYTES, &sig) < 0 || vi >= vs->count ||
+            seen[vi]) {
             return false;
         }
         seen[vi] = true;
@@ -1095,14 +1148,14 @@ static bool sim_commit_verify(const sim_t *s, uint64_t height, kumo_bytes_t valu
                                   .pol_round = KUMO_CONSENSUS_ROUND_NONE,
                                   .has_value = true};
         kumo_crypto_sha256(value, v.value_id);
-        memcpy(v.pubkey, s->vs.v[vi].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+        memcpy(v.pubkey, vs->v[vi].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
         memcpy(v.sig, sig.ptr, KUMO_CRYPTO_SIG_BYTES);
-        if (kumo_consensus_msg_verify(&v, &s->vs, SIM_CHAIN_ID, NULL) < 0) {
+        if (kumo_consensus_msg_verify(&v, vs, SIM_CHAIN_ID, NULL) < 0) {
             return false;
         }
-        power += s->vs.v[vi].power;
+        power += vs->v[vi].power;
     }
-    return kumo_reader_finish(&r) == 0 && kumo_consensus_power_is_quorum(power, s->vs.power_total);
+    return kumo_reader_finish(&r) == 0 && kumo_consensus_power_is_quorum(power, vs->power_total);
 }
 
 static void sim_engine_stop(sim_node_t *node)
@@ -1355,6 +1408,90 @@ static void sim_sync_schedule(sim_t *s)
     }
 }
 
+/* Whether a seed's run changes its validator set: a third of the runs, drawn from the seed
+ * alone so the other runs are unchanged. */
+static bool sim_valset_drawn(uint64_t seed)
+{
+    uint64_t x = seed ^ 0x76616c736574ull; /* "valset" */
+    return kumo_test_rng_splitmix(&x) % 3u == 0u;
+}
+
+/* powers (0: not a member) as a set, if it is one the byzantine validator cannot corrupt
+ * (less than a third of its power). */
+static bool sim_members(const sim_t *s, const uint64_t *powers, kumo_consensus_valset_t *out)
+{
+    uint8_t keys[SIM_NODE_MAX][KUMO_CRYPTO_PUBKEY_BYTES];
+    uint64_t p[SIM_NODE_MAX];
+    uint32_t n = 0;
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        if (powers[i] > 0) {
+            memcpy(keys[n], s->nodes[i].kp.pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+            p[n++] = powers[i];
+            total += powers[i];
+        }
+    }
+    if (n == 0 || (s->byz >= 0 && powers[s->byz] * 3u >= total)) {
+        return false;
+    }
+    assert_int_equal(kumo_consensus_valset_init(out, (const uint8_t(*)[32])keys, p, n, NULL), 0);
+    return true;
+}
+
+/* One change of the app's set: a node joins, leaves or shifts its power (refused if the
+ * byzantine validator would get a third of the power, or the set would be empty). */
+static void sim_valset_change(sim_t *s, kumo_test_rng_t *rng, uint64_t *powers)
+{
+    uint32_t who = (uint32_t)kumo_test_rng_below(rng, s->n);
+    uint64_t was = powers[who];
+    uint64_t kind = kumo_test_rng_below(rng, 3);
+    if (kind == 0 && was == 0) {
+        powers[who] = 1u + kumo_test_rng_below(rng, 10); /* joins */
+    } else if (kind == 1 && was > 0) {
+        powers[who] = 0; /* leaves */
+    } else if (kind == 2 && was > 0) {
+        powers[who] = 1u + kumo_test_rng_below(rng, 10); /* power shift */
+    }
+    kumo_consensus_valset_t probe;
+    if (powers[who] != was && !sim_members(s, powers, &probe)) {
+        powers[who] = was;
+    }
+}
+
+/* The set of every height: height 1 from the drawn powers (in a changing run, one honest
+ * node may join only later), then one change every 1 or 2 heights, each height's round-0
+ * priorities one kumo_consensus_valset_next from the last, as the chain keeps them. */
+static void sim_sets_build(sim_t *s)
+{
+    s->sets = calloc(SIM_HEIGHT_MAX, sizeof(kumo_consensus_valset_t));
+    assert_non_null(s->sets);
+    uint64_t x = s->seed ^ 0x736574736574ull;
+    kumo_test_rng_t rng;
+    kumo_test_rng_seed(&rng, kumo_test_rng_splitmix(&x));
+    uint64_t powers[SIM_NODE_MAX];
+    memcpy(powers, s->powers, sizeof(powers));
+    kumo_consensus_valset_t members;
+    if (s->valset_changes && kumo_test_rng_below(&rng, 2) == 0) {
+        uint32_t late = (uint32_t)kumo_test_rng_below(&rng, s->n);
+        uint64_t was = powers[late];
+        powers[late] = 0;
+        if ((int32_t)late == s->byz || !sim_members(s, powers, &members)) {
+            powers[late] = was;
+        }
+    }
+    assert_true(sim_members(s, powers, &members));
+    s->sets[1] = members;
+    uint64_t next_change = 2u + kumo_test_rng_below(&rng, 2);
+    for (uint64_t h = 2; h < SIM_HEIGHT_MAX; h++) {
+        if (s->valset_changes && h == next_change) {
+            sim_valset_change(s, &rng, powers);
+            next_change = h + 1u + kumo_test_rng_below(&rng, 2);
+        }
+        assert_true(sim_members(s, powers, &members));
+        kumo_consensus_valset_next(&s->sets[h - 1u], &members, &s->sets[h]);
+    }
+}
+
 /* A wiped store: the decided chain and the WAL are gone, the signer state (kept outside the
  * data directory) is not. The node catches up through consensus catch-up or block sync. */
 static void sim_node_wipe(sim_node_t *node)
@@ -1372,6 +1509,13 @@ static void sim_setup(sim_t *s, uint64_t seed)
     kumo_test_rng_seed(&s->rng, seed);
     sim_draw(s);
     s->parts = sim_parts_drawn(seed);
+    s->valset_changes = sim_valset_drawn(seed);
+    if (s->valset_changes) {
+        /* Parts runs check header senders against one set, and a wipe's liveness argument
+         * needs the wiped node's power fixed: neither is drawn with a changing set. */
+        s->parts = false;
+        s->wipe = false;
+    }
     s->proposed = calloc(SIM_PROPOSED_MAX, KUMO_CRYPTO_HASH_BYTES);
     assert_non_null(s->proposed);
     s->splits = calloc(SIM_SPLIT_MAX, sizeof(sim_split_t));
@@ -1386,6 +1530,7 @@ static void sim_setup(sim_t *s, uint64_t seed)
     assert_int_equal(
         kumo_consensus_valset_init(&s->vs, (const uint8_t(*)[32])pubkeys, s->powers, s->n, NULL),
         0);
+    sim_sets_build(s);
     uint32_t history_count = s->cfg.history_count; /* drawn */
     kumo_consensus_cfg_default(&s->cfg);
     s->cfg.chain_id = SIM_CHAIN_ID;
@@ -1426,6 +1571,7 @@ static void sim_teardown(sim_t *s)
     free(s->proposed);
     free(s->splits);
     free(s->blocks);
+    free(s->sets);
 }
 
 /* A crash loses the engine (memory, pending timers, messages in flight to it); the restart
@@ -1506,8 +1652,8 @@ static bool sim_live(sim_t *s)
 {
     for (uint32_t i = 0; i < s->n; i++) {
         const sim_node_t *node = &s->nodes[i];
-        if ((int32_t)i != s->byz &&
-            node->decided_height < node->decided_at_heal + SIM_LIVE_HEIGHTS) {
+        uint32_t live = s->valset_changes ? SIM_LIVE_HEIGHTS_VALSET : SIM_LIVE_HEIGHTS;
+        if ((int32_t)i != s->byz && node->decided_height < node->decided_at_heal + live) {
             return false;
         }
     }
@@ -1522,9 +1668,10 @@ static void sim_run_one(uint64_t seed, bool verbose)
     if (verbose) {
         printf("sim_consensus: seed=0x%" PRIx64
                " n=%u byz=%d loss=%u%% dup=%u%% delay<=%ums heal=%" PRIu64
-               "ms partition=0x%x crashes=%u wipe=%d liar=%d history=%u parts=%d\n",
+               "ms partition=0x%x crashes=%u wipe=%d liar=%d history=%u parts=%d valset=%d\n",
                seed, s->n, s->byz, s->loss_pct, s->dup_pct, s->delay_max_ms, s->heal_ms,
-               s->part_mask, s->crash_count, s->wipe, s->liar, s->cfg.history_count, s->parts);
+               s->part_mask, s->crash_count, s->wipe, s->liar, s->cfg.history_count, s->parts,
+               s->valset_changes);
     }
     bool healed = false;
     while (s->heap_count > 0) {
@@ -1547,7 +1694,8 @@ static void sim_run_one(uint64_t seed, bool verbose)
         }
         SIM_CHECK(s, !healed || s->now_ms < s->heal_ms + SIM_LIVE_BOUND_MS,
                   "LIVENESS: honest nodes did not each decide %u heights within %u ms of healing",
-                  SIM_LIVE_HEIGHTS, SIM_LIVE_BOUND_MS);
+                  s->valset_changes ? SIM_LIVE_HEIGHTS_VALSET : SIM_LIVE_HEIGHTS,
+                  SIM_LIVE_BOUND_MS);
     }
     SIM_CHECK(s, healed && sim_live(s), "simulation ran out of events");
     sim_total_evidence += s->evidence_count;
@@ -1564,6 +1712,11 @@ static void sim_run_one(uint64_t seed, bool verbose)
     sim_total_parts_blamed += s->parts_blamed;
     sim_total_parts_refused += s->parts_refused;
     sim_total_parts_injected += s->parts_injected;
+    sim_total_valset_runs += s->valset_changes ? 1u : 0u;
+    for (uint64_t h = 2; s->valset_changes && h <= s->max_height; h++) {
+        sim_total_valset_changes +=
+            kumo_consensus_valset_members_equal(&s->sets[h - 1u], &s->sets[h]) ? 0u : 1u;
+    }
     sim_teardown(s);
     free(s);
 }
@@ -1607,6 +1760,9 @@ static void test_sim_consensus(void **state)
            " parts failed their proof, %" PRIu64 " headers refused\n",
            sim_total_parts_runs, sim_total_parts_completed, sim_total_parts_injected,
            sim_total_parts_blamed, sim_total_parts_refused);
+    printf("sim_consensus: %" PRIu64 " runs changing the validator set, %" PRIu64
+           " set changes decided across, %" PRIu64 " heights decided by an observer\n",
+           sim_total_valset_runs, sim_total_valset_changes, sim_total_observer_heights);
     /* Speed, for sizing CI (printed, never asserted): bench.sh collects these lines. */
     struct timespec t1;
     (void)clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -1617,6 +1773,7 @@ static void test_sim_consensus(void **state)
                runs * 1000000u / us, sim_total_heights * 1000000u / us);
     }
     assert_true(runs < 20 || sim_total_evidence > 0);
+    assert_true(runs < 20 || (sim_total_valset_changes > 0 && sim_total_observer_heights > 0));
     assert_true(runs < 20 || (sim_total_synced > 0 && sim_total_liar_faults > 0));
     assert_true(runs < 20 || (sim_total_parts_completed > 0 && sim_total_parts_blamed > 0 &&
                               sim_total_parts_refused > 0));
