@@ -11,6 +11,8 @@
  * clock.
  */
 #include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -462,6 +464,45 @@ static int block_records_put(node_block_t *b, kumo_err_ctx_t *err)
     return 0;
 }
 
+#ifdef KUMO_TEST_HOOKS
+#define BLOCK_TEST_VALSET_MAX 8u
+/* Test builds: $KUMO_TEST_VALSET ("height:moniker:power,...", the same on every node) records
+ * validator set updates at those heights as an end-block step would (the genesis validator of
+ * that moniker gets that power; 0 removes it), so real-process tests see the chain change its
+ * set exactly as staking will make it. */
+static uint32_t block_test_valset(const kumo_node_t *node,
+                                  uint64_t height,
+                                  kumo_chain_valset_update_t out[BLOCK_TEST_VALSET_MAX])
+{
+    const char *p = getenv("KUMO_TEST_VALSET");
+    Kumo__Genesis *g = NULL;
+    if (p == NULL || kumo_node_genesis_load(node->cfg.home, &g, NULL) < 0) {
+        return 0;
+    }
+    uint32_t n = 0;
+    while (*p != '\0' && n < BLOCK_TEST_VALSET_MAX) {
+        char moniker[64] = {0};
+        unsigned long long h = 0;
+        unsigned long long power = 0;
+        int used = 0;
+        if (sscanf(p, "%llu:%63[^:]:%llu%n", &h, moniker, &power, &used) != 3) {
+            break;
+        }
+        for (size_t i = 0; h == height && i < g->n_validators; i++) {
+            const Kumo__Validator *v = g->validators[i];
+            if (strcmp(v->moniker, moniker) == 0 && v->pubkey.len == KUMO_CRYPTO_PUBKEY_BYTES) {
+                memcpy(out[n].pubkey, v->pubkey.data, KUMO_CRYPTO_PUBKEY_BYTES);
+                out[n++].power = power;
+            }
+        }
+        p += used;
+        p += *p == ',' ? 1 : 0;
+    }
+    kumo_codec_free(&g->base);
+    return n;
+}
+#endif
+
 /* Applies the laid-out txs with the block's consensus facts and encodes results and block. */
 static int block_apply(node_block_t *b, kumo_err_ctx_t *err)
 {
@@ -486,6 +527,11 @@ static int block_apply(node_block_t *b, kumo_err_ctx_t *err)
         .evidence = b->info.evidence_count > 0 ? b->info.evidence : NULL,
         .evidence_count = b->info.evidence_count,
     };
+#ifdef KUMO_TEST_HOOKS
+    kumo_chain_valset_update_t test_updates[BLOCK_TEST_VALSET_MAX];
+    in.valset_update_count = block_test_valset(b->node, b->height, test_updates);
+    in.valset_updates = in.valset_update_count > 0 ? test_updates : NULL;
+#endif
     KUMO_GUARD(kumo_chain_block_apply(&b->kv, &in, &b->out, err));
     b->out_valid = true;
     KUMO_GUARD(block_results_encode(b, err));

@@ -345,7 +345,8 @@ bsync_apply(node_cons_t *nc, kumo_bytes_t blk, kumo_bytes_t commit_enc, kumo_err
     KUMO_GUARD(kumo_node_block_finish(nc->node, b, commit_enc, err));
     node_cons_wal_height_done(nc);
     memcpy(nc->node->last_value_id, id, sizeof(id));
-    return node_cons_last_commit_set(nc, commit_enc, err);
+    KUMO_GUARD(node_cons_last_commit_set(nc, commit_enc, err));
+    return node_cons_valset_refresh(nc, err);
 }
 
 static void bsync_refused(uint64_t height, int rc, const kumo_err_ctx_t *err)

@@ -169,9 +169,13 @@ static int io_broadcast(void *ctx, kumo_bytes_t msg)
 static int io_send(void *ctx, uint32_t validator_index, kumo_bytes_t msg)
 {
     node_cons_t *nc = ctx;
-    KUMO_ASSERT(validator_index < nc->genesis_vs.count);
+    /* The index names a validator of the engine's current height. */
+    const kumo_consensus_valset_t *vs = kumo_consensus_valset(nc->engine);
+    KUMO_ASSERT(validator_index < vs->count);
+    uint8_t id[KUMO_TLS_NODE_ID_BYTES];
+    kumo_tls_node_id(vs->v[validator_index].pubkey, id);
     /* Not connected or a full queue: the catch-up answer is repeated later if still needed. */
-    cons_send_to_t to = {nc, nc->node_ids[validator_index]};
+    cons_send_to_t to = {nc, id};
     if (node_parts_split(msg, node_parts_size(), cons_send_frame, &to) < 0) {
         KUMO_LOG_WARN("node", "consensus_send_dropped", "bytes=%zu", msg.len);
     }
@@ -256,6 +260,20 @@ static size_t cons_evidence_for(node_cons_t *nc, uint64_t height)
     return n;
 }
 
+/* io.valset_get: the set of height (the next or the one after) from the head's state. */
+static int io_valset_get(void *ctx, uint64_t height, kumo_consensus_valset_t *out)
+{
+    node_cons_t *nc = ctx;
+    kumo_err_ctx_t err = {0};
+    int rc = kumo_chain_valset_proposers_get(&nc->node->head_kv, nc->node->height + 1u, height, out,
+                                             &err);
+    if (rc < 0) {
+        KUMO_LOG_ERROR("node", "valset_read_failed", "height=%" PRIu64 " code=%s detail=\"%s\"",
+                       height, kumo_err_name(rc), err.detail);
+    }
+    return rc;
+}
+
 static int io_get_value(void *ctx, uint64_t height, kumo_buf_t *value_out)
 {
     node_cons_t *nc = ctx;
@@ -290,9 +308,9 @@ static uint64_t cons_wall_ms(void)
 
 static bool cons_is_validator(const node_cons_t *nc, ProtobufCBinaryData addr)
 {
-    for (uint32_t i = 0; i < nc->genesis_vs.count; i++) {
+    for (uint32_t i = 0; i < nc->vs.count; i++) {
         if (addr.len == KUMO_ADDRESS_BYTES &&
-            memcmp(addr.data, nc->genesis_vs.v[i].address, KUMO_ADDRESS_BYTES) == 0) {
+            memcmp(addr.data, nc->vs.v[i].address, KUMO_ADDRESS_BYTES) == 0) {
             return true;
         }
     }
@@ -323,12 +341,12 @@ cons_block_check(node_cons_t *nc, kumo_bytes_t value, uint32_t proposer_index, k
     const Kumo__Block *blk = (const Kumo__Block *)m;
     kumo_node_t *node = nc->node;
     bool any = proposer_index == KUMO_CONSENSUS_PROPOSER_ANY;
-    KUMO_ASSERT(any || proposer_index < nc->genesis_vs.count);
+    KUMO_ASSERT(any || proposer_index < nc->vs.count);
     const kumo_node_header_want_t want = {
         .chain_id = node->cfg.chain_id,
         .height = node->height + 1u,
         .parent_time_ms = node->block_time_ms,
-        .proposer = any ? NULL : nc->genesis_vs.v[proposer_index].address,
+        .proposer = any ? NULL : nc->vs.v[proposer_index].address,
         .now_ms = cons_wall_ms(),
     };
     int rc = kumo_node_block_header_check(blk->header, &want, err);
@@ -428,6 +446,7 @@ static int io_deliver(void *ctx, const kumo_consensus_decision_t *d)
         memcpy(node->last_value_id, d->value_id, KUMO_CRYPTO_HASH_BYTES);
         rc = node_cons_last_commit_set(nc, kumo_buf_bytes(&commit), &err);
     }
+    rc = rc == 0 ? node_cons_valset_refresh(nc, &err) : rc;
     kumo_buf_free(&commit);
     if (rc < 0) {
         /* +2/3 decided it, so only a broken store can refuse it: stop rather than fork. */
@@ -450,12 +469,14 @@ int node_cons_evidence_check(const node_cons_t *nc,
                              kumo_err_ctx_t *err)
 {
     kumo_consensus_evidence_t e;
-    KUMO_GUARD(kumo_consensus_evidence_decode_verify(ev, &nc->genesis_vs, nc->node->cfg.chain_id,
-                                                     &e, err));
+    KUMO_GUARD(kumo_consensus_evidence_decode(ev, &e, err));
     KUMO_ENSURE(e.vote_a.height < height && e.vote_a.height + NODE_EVIDENCE_AGE_MAX >= height, err,
                 KUMO_EINVAL, "evidence of height %" PRIu64 " in a block at %" PRIu64,
                 e.vote_a.height, height);
-    return 0;
+    /* Checked against the set of the votes' own height. */
+    kumo_consensus_valset_t vs;
+    KUMO_GUARD(kumo_node_valset_get(nc->node, &nc->node->head_kv, e.vote_a.height, &vs, err));
+    return kumo_consensus_evidence_decode_verify(ev, &vs, nc->node->cfg.chain_id, &e, err);
 }
 
 /* Adds encoded evidence to the pool; false if it was there already (or the pool is full). */
@@ -548,10 +569,6 @@ int node_cons_engine_open(node_cons_t *nc, kumo_err_ctx_t *err)
         return 0;
     }
     kumo_node_t *node = nc->node;
-    kumo_consensus_valset_t vs = nc->genesis_vs;
-    for (uint64_t h = 1; h < node->height + 1u; h++) {
-        (void)kumo_consensus_valset_priority_step(&vs);
-    }
     kumo_consensus_io_t io = {
         .ctx = nc,
         .now_ms = io_now_ms,
@@ -564,17 +581,18 @@ int node_cons_engine_open(node_cons_t *nc, kumo_err_ctx_t *err)
         .deliver_decided = io_deliver,
         .evidence = io_evidence,
         .wal_append = io_wal_append,
+        .valset_get = io_valset_get,
     };
     nc->refused_logged = (kumo_consensus_counters_t){0};
-    KUMO_GUARD(kumo_consensus_open(&nc->ccfg, &vs, node->validator->pubkey, node->height + 1u, &io,
-                                   &nc->engine, err));
+    KUMO_GUARD(kumo_consensus_open(&nc->ccfg, &nc->vs, node->validator->pubkey, node->height + 1u,
+                                   &io, &nc->engine, err));
     int rc = kumo_consensus_start(nc->engine, err);
     if (rc < 0) {
         node_cons_engine_close(nc);
         return rc;
     }
     KUMO_LOG_INFO("node", "consensus_started", "height=%" PRIu64 " validators=%u self=%d",
-                  node->height + 1u, nc->genesis_vs.count, nc->self_index);
+                  node->height + 1u, nc->vs.count, nc->self_index);
     return 0;
 }
 
@@ -624,7 +642,10 @@ int node_cons_commit_verify(const node_cons_t *nc,
                             const uint8_t value_id[KUMO_CRYPTO_HASH_BYTES],
                             kumo_err_ctx_t *err)
 {
-    const kumo_consensus_valset_t *vs = &nc->genesis_vs;
+    /* The set of the commit's own height: a node that was away syncs across set changes. */
+    kumo_consensus_valset_t set;
+    KUMO_GUARD(kumo_node_valset_get(nc->node, &nc->node->head_kv, height, &set, err));
+    const kumo_consensus_valset_t *vs = &set;
     KUMO_ENSURE(commit->height == height, err, KUMO_EINVAL,
                 "commit of height %" PRIu64 ", expected %" PRIu64, commit->height, height);
     KUMO_ENSURE(commit->value_id.len == KUMO_CRYPTO_HASH_BYTES &&
@@ -737,7 +758,7 @@ cons_on_whole(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_by
 /* The validator index of a connected peer, or -1 for a peer that is not a validator. */
 static int32_t cons_peer_validator(const node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES])
 {
-    for (uint32_t i = 0; i < nc->genesis_vs.count; i++) {
+    for (uint32_t i = 0; i < nc->node_id_count; i++) {
         if (memcmp(nc->node_ids[i], id, KUMO_TLS_NODE_ID_BYTES) == 0) {
             return (int32_t)i;
         }
@@ -758,7 +779,8 @@ cons_on_parts_header(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], 
     }
     node_parts_view_t view = {
         .height = kumo_consensus_height(nc->engine),
-        .vs = &nc->genesis_vs,
+        .vs = kumo_consensus_valset(nc->engine),
+        .next_vs = &nc->next_vs,
         .chain_id = nc->node->cfg.chain_id,
     };
     kumo_err_ctx_t err = {0};
@@ -781,14 +803,14 @@ cons_on_part(node_cons_t *nc, const uint8_t id[KUMO_TLS_NODE_ID_BYTES], kumo_byt
     uint32_t sender = 0;
     int rc = node_parts_part_recv(&nc->parts, frame, &whole, &sender, &err);
     if (rc == KUMO_EMISMATCH) {
-        KUMO_ASSERT(sender < nc->genesis_vs.count);
+        KUMO_ASSERT(sender < nc->node_id_count);
         cons_peer_fault(nc, nc->node_ids[sender], err.detail);
     } else if (rc == KUMO_ENOMEM) {
         KUMO_LOG_WARN("node", "consensus_part_dropped", "detail=\"%s\"", err.detail);
     } else if (rc < 0) {
         kumo_p2p_penalize(nc->p2p, id, NODE_PARTS_PENALTY, err.detail);
     } else if (whole.len > 0) {
-        KUMO_ASSERT(sender < nc->genesis_vs.count);
+        KUMO_ASSERT(sender < nc->node_id_count);
         /* The header's sender vouched for these bytes, whoever sent the last part. */
         cons_on_whole(nc, nc->node_ids[sender], kumo_buf_bytes(&whole));
     }
@@ -855,14 +877,49 @@ static void cons_status_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the producer ---- */
 
-static int cons_valset_load(node_cons_t *nc, kumo_err_ctx_t *err)
+/* Adds pubkey's p2p identity to the known validators unless it is there. */
+static void cons_node_id_add(node_cons_t *nc, const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES])
 {
-    KUMO_GUARD(kumo_node_valset_get(nc->node, &nc->node->head_kv, 1, &nc->genesis_vs, err));
-    KUMO_ENSURE(nc->genesis_vs.count > 0, err, KUMO_EEMPTY, "genesis has no validators");
-    for (uint32_t i = 0; i < nc->genesis_vs.count; i++) {
-        kumo_tls_node_id(nc->genesis_vs.v[i].pubkey, nc->node_ids[i]);
+    uint8_t id[KUMO_TLS_NODE_ID_BYTES];
+    kumo_tls_node_id(pubkey, id);
+    for (uint32_t i = 0; i < nc->node_id_count; i++) {
+        if (memcmp(nc->node_ids[i], id, sizeof(id)) == 0) {
+            return;
+        }
     }
-    nc->self_index = kumo_consensus_valset_find(&nc->genesis_vs, nc->node->validator->pubkey);
+    KUMO_ASSERT(nc->node_id_count < NODE_VALIDATOR_IDS_MAX);
+    memcpy(nc->node_ids[nc->node_id_count++], id, sizeof(id));
+}
+
+int node_cons_valset_refresh(node_cons_t *nc, kumo_err_ctx_t *err)
+{
+    kumo_node_t *node = nc->node;
+    uint64_t next = node->height + 1u;
+    kumo_consensus_valset_t prev = nc->vs;
+    KUMO_GUARD(kumo_chain_valset_proposers_get(&node->head_kv, next, next, &nc->vs, err));
+    if (prev.count > 0 && !kumo_consensus_valset_members_equal(&prev, &nc->vs)) {
+        KUMO_LOG_INFO("node", "validator_set_changed",
+                      "height=%" PRIu64 " validators=%u power=%" PRIu64, next, nc->vs.count,
+                      nc->vs.power_total);
+    }
+    KUMO_GUARD(kumo_chain_valset_proposers_get(&node->head_kv, next, next + 1u, &nc->next_vs, err));
+    uint8_t was[NODE_VALIDATOR_IDS_MAX][KUMO_TLS_NODE_ID_BYTES];
+    uint32_t was_count = nc->node_id_count;
+    memcpy(was, nc->node_ids, sizeof(was));
+    nc->node_id_count = 0;
+    for (uint32_t i = 0; i < nc->vs.count; i++) {
+        cons_node_id_add(nc, nc->vs.v[i].pubkey);
+    }
+    for (uint32_t i = 0; i < nc->next_vs.count; i++) {
+        cons_node_id_add(nc, nc->next_vs.v[i].pubkey);
+    }
+    if (was_count != nc->node_id_count ||
+        memcmp(was, nc->node_ids, (size_t)was_count * KUMO_TLS_NODE_ID_BYTES) != 0) {
+        /* Parts slots are keyed by index in this list: messages in assembly are dropped
+         * (their senders rebroadcast them). */
+        node_parts_free(&nc->parts);
+    }
+    nc->self_index = kumo_consensus_valset_find(&nc->vs, node->validator->pubkey);
     return 0;
 }
 
@@ -1018,7 +1075,7 @@ static int cons_start(void *ctx, kumo_node_t *node, kumo_err_ctx_t *err)
     nc->ccfg.timeout_precommit_ms = node->cfg.timeout_vote_ms;
     nc->ccfg.timeout_precommit_delta_ms = node->cfg.timeout_vote_ms / 2u;
     nc->ccfg.timeout_commit_ms = node->cfg.block_interval_ms;
-    KUMO_GUARD(cons_valset_load(nc, err));
+    KUMO_GUARD(node_cons_valset_refresh(nc, err));
     KUMO_GUARD(cons_head_load(nc, err));
     KUMO_GUARD(cons_crash_state_open(nc, err));
     KUMO_GUARD(cons_timers_make(nc, err));

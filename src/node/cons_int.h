@@ -67,7 +67,9 @@ _Static_assert(NODE_PARTS_COUNT_MAX < (1u << NODE_PARTS_PROOF_COUNT_MAX), "proof
  * (a rebroadcast of the previous round, a catch-up answer). A new header from that validator
  * replaces its own oldest, never another sender's. */
 #define NODE_PARTS_SENDER_SLOTS 2u
-#define NODE_PARTS_SLOT_COUNT   (KUMO_CONSENSUS_VALIDATOR_COUNT_MAX * NODE_PARTS_SENDER_SLOTS)
+/* Validators a node knows at once: those of the set of head + 1 and of head + 2. */
+#define NODE_VALIDATOR_IDS_MAX (2u * KUMO_CONSENSUS_VALIDATOR_COUNT_MAX)
+#define NODE_PARTS_SLOT_COUNT  (NODE_VALIDATOR_IDS_MAX * NODE_PARTS_SENDER_SLOTS)
 /* Points a peer loses for a part that fails its proof or a header it may not send. */
 #define NODE_PARTS_PENALTY 100u
 /* Frame tags on the consensus channel (consensus message kinds are 1..3). */
@@ -99,7 +101,8 @@ typedef struct node_parts {
 /* What a receiver checks headers against. */
 typedef struct node_parts_view {
     uint64_t height; /* the engine's height: headers of height and height + 1 are taken */
-    const kumo_consensus_valset_t *vs;
+    const kumo_consensus_valset_t *vs;      /* the set of height */
+    const kumo_consensus_valset_t *next_vs; /* the set of height + 1 (NULL: the same) */
     const char *chain_id;
 } node_parts_view_t;
 
@@ -123,9 +126,15 @@ struct node_cons {
     kumo_node_t *node;
     struct event_base *base;
     kumo_consensus_cfg_t ccfg;
-    kumo_consensus_valset_t genesis_vs; /* priorities of height 1 */
-    int32_t self_index;                 /* -1: not a validator (a full node) */
-    uint8_t node_ids[KUMO_CONSENSUS_VALIDATOR_COUNT_MAX][KUMO_TLS_NODE_ID_BYTES];
+    /* The sets of head + 1 (with its round-0 priorities: the engine's) and head + 2, read
+     * from state at every new head (node_cons_valset_refresh); our index in the first. */
+    kumo_consensus_valset_t vs;
+    kumo_consensus_valset_t next_vs;
+    int32_t self_index; /* -1: not a validator of head + 1 (a full node, or one that left) */
+    /* The p2p identities of the validators of both sets (vs's first, in its order): who may
+     * open parts slots and whose consensus messages count as a validator's. */
+    uint8_t node_ids[NODE_VALIDATOR_IDS_MAX][KUMO_TLS_NODE_ID_BYTES];
+    uint32_t node_id_count;
     kumo_consensus_t *engine; /* NULL while syncing or for a full node */
     struct event *timers[KUMO_CONSENSUS_TIMER_COUNT];
     node_cons_timer_arg_t timer_args[KUMO_CONSENSUS_TIMER_COUNT];
@@ -183,6 +192,9 @@ void node_cons_send(node_cons_t *nc,
 uint64_t node_cons_now_ms(void);
 /* Opens the engine at the node's height + 1 with that height's proposer priorities. */
 KUMO_MUST_USE int node_cons_engine_open(node_cons_t *nc, kumo_err_ctx_t *err);
+/* Reads the sets of head + 1 and head + 2 from the head's state (after every new head):
+ * the engine's set, the known validators' p2p identities, our index. */
+KUMO_MUST_USE int node_cons_valset_refresh(node_cons_t *nc, kumo_err_ctx_t *err);
 void node_cons_engine_close(node_cons_t *nc);
 void node_cons_pending_drop(node_cons_t *nc);
 /* A height is committed: its WAL records are no longer needed. */

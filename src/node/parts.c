@@ -333,7 +333,7 @@ int node_parts_header_recv(node_parts_t *p,
                            kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(p != NULL && view != NULL && view->vs != NULL);
-    KUMO_ASSERT(sender_index < view->vs->count);
+    KUMO_ASSERT(sender_index < NODE_VALIDATOR_IDS_MAX);
     parts_header_t h;
     KUMO_GUARD(parts_header_decode(frame, &h, err));
     if (h.proposal.height < view->height || h.proposal.height > view->height + 1u) {
@@ -344,7 +344,10 @@ int node_parts_header_recv(node_parts_t *p,
             return 0; /* a rebroadcast of an open header */
         }
     }
-    KUMO_GUARD(kumo_consensus_msg_verify(&h.proposal, view->vs, view->chain_id, err));
+    /* Signed by a validator of the proposal's own height. */
+    const kumo_consensus_valset_t *vs =
+        h.proposal.height > view->height && view->next_vs != NULL ? view->next_vs : view->vs;
+    KUMO_GUARD(kumo_consensus_msg_verify(&h.proposal, vs, view->chain_id, err));
     node_parts_slot_t *s = parts_slot_take(p, view->height, sender_index);
     uint32_t count = (h.total_bytes + h.part_bytes - 1u) / h.part_bytes;
     KUMO_ASSERT(count >= 2u && count <= NODE_PARTS_COUNT_MAX);
