@@ -25,6 +25,7 @@ int kumo_cli_query_main(int argc, char **argv);    /* cmd_query.c */
 int kumo_cli_testnet_main(int argc, char **argv);  /* cmd_testnet.c */
 int kumo_cli_provider_main(int argc, char **argv); /* cmd_provider.c */
 int kumo_cli_deploy_main(int argc, char **argv);   /* cmd_deploy.c */
+int kumo_cli_stack_main(int argc, char **argv);    /* cmd_stack.c */
 
 /* Uses dir (created 0700 if missing) or, when dir is NULL, a new temp dir named after tag;
  * writes the path to out. Prints the reason and returns -1 on failure. */

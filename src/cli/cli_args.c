@@ -126,6 +126,8 @@ static const cli_opt_def_t cli_opt_defs[] = {
      CLI_KIND_STR, OFF(since), NOSET},
     {CLI_OPT_TAIL, "tail", "N", "the last N lines of each instance (default 100)", CLI_KIND_U64,
      OFF(tail), OFF(tail_set)},
+    {CLI_OPT_OUT, "out", "FILE", "write to FILE (also -o FILE) instead of stdout", CLI_KIND_STR,
+     OFF(out), NOSET},
 };
 
 #define CLI_OPT_DEF_COUNT (sizeof(cli_opt_defs) / sizeof(cli_opt_defs[0]))

@@ -90,6 +90,17 @@ typedef struct deploy_stack {
 } deploy_stack_t;
 
 /* Reads and validates the stack file; the detail names file, line and field. */
+/* Reads a stack file (at most KUMO_SDL_STACK_BYTES_MAX) into *out (freed by the caller). */
+KUMO_MUST_USE int deploy_stack_file_read(const char *path, kumo_buf_t *out, kumo_err_ctx_t *err);
+/* Converts Akash SDL bytes (kumo_sdl_akash_convert) into text and notes, both initialised here
+ * and left empty and freed on failure. */
+KUMO_MUST_USE int deploy_stack_akash_convert(const char *path,
+                                             kumo_bytes_t yaml,
+                                             const kumo_sdl_akash_opts_t *opts,
+                                             kumo_buf_t *text,
+                                             kumo_buf_t *notes,
+                                             kumo_err_ctx_t *err);
+/* Loads a stack file, kumo or Akash SDL (converted, warnings to stderr). */
 KUMO_MUST_USE int deploy_stack_load(const char *path, deploy_stack_t *out, kumo_err_ctx_t *err);
 void deploy_stack_free(deploy_stack_t *s);
 /* "<dir>/.kumo-deploy-<file>.json" for the stack file at path. */

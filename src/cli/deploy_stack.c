@@ -15,7 +15,7 @@
 
 #include "cli/deploy_int.h"
 
-static int stack_file_read(const char *path, kumo_buf_t *out, kumo_err_ctx_t *err)
+int deploy_stack_file_read(const char *path, kumo_buf_t *out, kumo_err_ctx_t *err)
 {
     FILE *f = fopen(path, "rb");
     KUMO_ENSURE(f != NULL, err, KUMO_EIO, "cannot open %s: %s", path, strerror(errno));
@@ -36,6 +36,51 @@ static int stack_file_read(const char *path, kumo_buf_t *out, kumo_err_ctx_t *er
     if (rc < 0) {
         kumo_buf_free(out);
     }
+    return rc;
+}
+
+int deploy_stack_akash_convert(const char *path,
+                               kumo_bytes_t yaml,
+                               const kumo_sdl_akash_opts_t *opts,
+                               kumo_buf_t *text,
+                               kumo_buf_t *notes,
+                               kumo_err_ctx_t *err)
+{
+    kumo_buf_init(text, KUMO_SDL_STACK_BYTES_MAX);
+    kumo_buf_init(notes, KUMO_SDL_AKASH_NOTES_BYTES_MAX);
+    int rc = kumo_sdl_akash_convert(yaml, path, opts, text, notes, err);
+    if (rc < 0) {
+        kumo_buf_free(text);
+        kumo_buf_free(notes);
+    }
+    return rc;
+}
+
+/* An Akash SDL file is converted first (its warnings go to stderr); a kumo stack as is. */
+static int
+stack_parse(const char *path, kumo_bytes_t yaml, kumo_sdl_stack_t **out, kumo_err_ctx_t *err)
+{
+    if (!kumo_sdl_akash_detect(yaml)) {
+        return kumo_sdl_stack_parse(yaml, path, out, err);
+    }
+    kumo_buf_t text;
+    kumo_buf_t notes;
+    int rc = deploy_stack_akash_convert(path, yaml, NULL, &text, &notes, err);
+    if (rc == KUMO_EEMPTY && strstr(err->detail, "--region") != NULL) {
+        size_t len = strlen(err->detail);
+        (void)snprintf(err->detail + len, sizeof(err->detail) - len,
+                       " to kumo stack convert (then deploy the kumo stack it writes)");
+    }
+    KUMO_GUARD(rc);
+    if (notes.len > 0) {
+        fprintf(stderr, "kumo: %s is Akash SDL; converted with warnings:\n%.*s", path,
+                (int)notes.len, (const char *)notes.ptr);
+    }
+    char name[CLI_PATH_BYTES + 32u];
+    (void)snprintf(name, sizeof(name), "%s (as kumo stack)", path);
+    rc = kumo_sdl_stack_parse(kumo_buf_bytes(&text), name, out, err);
+    kumo_buf_free(&text);
+    kumo_buf_free(&notes);
     return rc;
 }
 
@@ -63,8 +108,8 @@ int deploy_stack_load(const char *path, deploy_stack_t *out, kumo_err_ctx_t *err
     kumo_buf_init(&out->manifest, KUMO_SDL_MANIFEST_BYTES_MAX);
     KUMO_GUARD(deploy_stack_state_path(path, out->state_path, sizeof(out->state_path), err));
     kumo_buf_t yaml;
-    KUMO_GUARD(stack_file_read(path, &yaml, err));
-    int rc = kumo_sdl_stack_parse(kumo_buf_bytes(&yaml), path, &out->sdl, err);
+    KUMO_GUARD(deploy_stack_file_read(path, &yaml, err));
+    int rc = stack_parse(path, kumo_buf_bytes(&yaml), &out->sdl, err);
     kumo_buf_free(&yaml);
     KUMO_GUARD(rc);
     rc = kumo_sdl_manifest_encode(out->sdl, &out->manifest, err);

@@ -16,6 +16,7 @@ static const kumo_cli_command_t cli_commands[] = {
     {"testnet", kumo_cli_testnet_main, "run a local multi-validator network: init, start, stop"},
     {"provider", kumo_cli_provider_main, "run a datacenter: init, register, start"},
     {"deploy", kumo_cli_deploy_main, "deploy a stack file: create, update, status, logs, close"},
+    {"stack", kumo_cli_stack_main, "stack files: convert an Akash SDL file to a kumo stack"},
     {"demo", kumo_cli_demo_main, "run the scripted market scenario on a real store"},
     {"version", kumo_cli_version_main, "print the version"},
 };

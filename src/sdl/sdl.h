@@ -129,4 +129,36 @@ KUMO_MUST_USE int kumo_sdl_manifest_check(const Kumo__Manifest *m,
                                           size_t group_count,
                                           kumo_err_ctx_t *err);
 
+/* Akash SDL import (docs/stack.md "Akash SDL files"). A file is Akash SDL when its top level is
+ * a mapping with a "services" key (Akash's version "2.0" or "2.1"); kumo stacks have none. */
+#define KUMO_SDL_AKASH_DEPOSIT_DEFAULT     5000000u /* 5 kumo, Akash's usual 5 AKT deposit */
+#define KUMO_SDL_AKASH_WAIT_BLOCKS_DEFAULT 3u
+/* The warnings of one conversion: a line per dropped construct. */
+#define KUMO_SDL_AKASH_NOTES_BYTES_MAX (64u * 1024u)
+
+typedef struct kumo_sdl_akash_opts {
+    const char *region;     /* region of placements without a "region" attribute; NULL: error */
+    uint64_t price_ukumo;   /* 0: each profile's pricing, 1 uakt taken as 1 ukumo */
+    uint64_t deposit_ukumo; /* 0: KUMO_SDL_AKASH_DEPOSIT_DEFAULT */
+    uint64_t wait_blocks;
+    bool wait_blocks_set; /* false: KUMO_SDL_AKASH_WAIT_BLOCKS_DEFAULT */
+} kumo_sdl_akash_opts_t;
+
+/* Whether yaml looks like an Akash SDL file (a YAML mapping with a "services" key). Pure. */
+bool kumo_sdl_akash_detect(kumo_bytes_t yaml);
+
+/* Converts an Akash SDL v2 file into the text of the kumo stack it maps to (appended to
+ * stack_out, at most KUMO_SDL_STACK_BYTES_MAX), deterministic: the same file and options give
+ * the same bytes. Constructs that are dropped append one warning line each to notes_out
+ * ("<file>:<line>: <path>: <text>\n"); one that makes the stack impossible (a GPU, UDP, IP
+ * endpoints, a service in two placements, no region or price) fails with "<file>:<line>:
+ * <path>: <problem>" and codes as kumo_sdl_stack_parse (KUMO_EINVAL for what kumo does not
+ * support). The text still goes through kumo_sdl_stack_parse. opts may be NULL. */
+KUMO_MUST_USE int kumo_sdl_akash_convert(kumo_bytes_t yaml,
+                                         const char *file_name,
+                                         const kumo_sdl_akash_opts_t *opts,
+                                         kumo_buf_t *stack_out,
+                                         kumo_buf_t *notes_out,
+                                         kumo_err_ctx_t *err);
+
 #endif

@@ -75,6 +75,8 @@ void sdl_path_index(char out[SDL_PATH_BYTES], const char *parent, size_t index);
 /* Checks node is a mapping whose keys are scalars among allowed (count n), each at most once. */
 int sdl_map_check(
     const sdl_ctx_t *c, uint32_t node, const char *path, const char *const *allowed, size_t n);
+/* Checks node is a mapping whose keys are scalars, each at most once, of any text. */
+int sdl_map_names(const sdl_ctx_t *c, uint32_t node, const char *path);
 /* The value of key in a checked mapping, or SDL_NONE. */
 uint32_t sdl_map_get(const sdl_ctx_t *c, uint32_t map, const char *key);
 /* The value of a required key: KUMO_EEMPTY naming the key when missing. */

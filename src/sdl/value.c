@@ -88,6 +88,9 @@ key_check(const sdl_ctx_t *c, uint32_t key, const char *path, const char *const 
         return sdl_fail(c, KUMO_EDECODE, key, path, "a key must be a plain name, not %s",
                         kind_name(k->kind));
     }
+    if (allowed == NULL && n == SIZE_MAX) {
+        return 0; /* any name */
+    }
     for (size_t i = 0; allowed != NULL && i < n; i++) {
         if (strcmp(k->text, allowed[i]) == 0) {
             return 0;
@@ -118,6 +121,11 @@ int sdl_map_check(
         }
     }
     return 0;
+}
+
+int sdl_map_names(const sdl_ctx_t *c, uint32_t node, const char *path)
+{
+    return sdl_map_check(c, node, path, NULL, SIZE_MAX);
 }
 
 uint32_t sdl_map_get(const sdl_ctx_t *c, uint32_t map, const char *key)

@@ -1,0 +1,69 @@
+/*
+ * akash_int.h - private to the Akash SDL import (akash.c, akash_service.c, akash_emit.c): what
+ * the walk of an Akash SDL v2 file collects before it writes the kumo stack. Pure.
+ */
+#ifndef KUMO_SDL_AKASH_INT_H
+#define KUMO_SDL_AKASH_INT_H
+
+#include "sdl/sdl_int.h"
+
+typedef struct akash_unit {
+    uint64_t milli;
+    uint64_t memory;
+    uint64_t storage;
+} akash_unit_t;
+
+/* A named storage entry of a compute profile: a kumo volume when the service mounts it. */
+typedef struct akash_volume {
+    const char *name;
+    uint64_t bytes;
+    bool ram;
+    uint32_t node;
+} akash_volume_t;
+
+typedef struct akash_resource {
+    akash_unit_t unit;
+    uint64_t count;
+    uint64_t price;
+} akash_resource_t;
+
+typedef struct akash_group {
+    const char *name;
+    const char *region;
+    akash_resource_t res[KUMO_RESOURCE_COUNT_MAX];
+    size_t res_count;
+} akash_group_t;
+
+typedef struct akash_ctx {
+    sdl_ctx_t c;
+    const kumo_sdl_akash_opts_t *opts;
+    kumo_buf_t *notes;
+    kumo_buf_t wl; /* the workloads section, written as the deployment is walked */
+    int out_rc;    /* first append failure of wl or notes */
+    uint32_t services;
+    uint32_t compute;
+    uint32_t placements;
+    akash_group_t groups[KUMO_GROUP_COUNT_MAX];
+    size_t group_count;
+    const char *profile; /* the compute profile of the workload being walked */
+    akash_unit_t unit;   /* its unit */
+    akash_volume_t volumes[KUMO_SDL_VOLUME_COUNT_MAX];
+    size_t volume_count;
+} akash_ctx_t;
+
+/* A warning line "<file>:<line>: <path>: <text>" appended to the notes. */
+void akash_note(akash_ctx_t *a, uint32_t node, const char *path, const char *fmt, ...)
+    KUMO_PRINTF(4, 5);
+/* Appends text (printf) to buf; failures are kept in a->out_rc. */
+void akash_put(akash_ctx_t *a, kumo_buf_t *buf, const char *fmt, ...) KUMO_PRINTF(3, 4);
+/* Appends text as a YAML double-quoted string. */
+void akash_put_quoted(akash_ctx_t *a, kumo_buf_t *buf, const char *text);
+/* A size in bytes written with the largest binary suffix that divides it ("512Mi"). */
+void akash_size_format(uint64_t bytes, char out[32]);
+
+/* The service's workload (akash_service.c): image, command, env, ports and volumes of service
+ * name (value node svc), written to a->wl with the unit and volumes of a. */
+int akash_service_emit(
+    akash_ctx_t *a, const char *name, uint32_t svc, const char *group, uint32_t count);
+
+#endif
