@@ -39,7 +39,7 @@ typedef struct akash_ctx {
     const kumo_sdl_akash_opts_t *opts;
     kumo_buf_t *notes;
     kumo_buf_t wl; /* the workloads section, written as the deployment is walked */
-    int out_rc;    /* first append failure of wl or notes */
+    int out_rc;    /* first append failure of the stack text */
     uint32_t services;
     uint32_t compute;
     uint32_t placements;

@@ -17,10 +17,13 @@ typedef struct akash_port {
     size_t from_count;
 } akash_port_t;
 
-static void put_va(akash_ctx_t *a, kumo_buf_t *buf, const char *fmt, va_list ap)
+void akash_put(akash_ctx_t *a, kumo_buf_t *buf, const char *fmt, ...)
 {
-    char line[KUMO_ERR_DETAIL_BYTES + 64u];
+    char line[8192]; /* a message, a path and a file name of at most 4096 bytes */
+    va_list ap;
+    va_start(ap, fmt);
     int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
     if (n < 0 || (size_t)n >= sizeof(line)) {
         a->out_rc = a->out_rc != 0 ? a->out_rc : KUMO_ELIMIT;
         return;
@@ -30,14 +33,6 @@ static void put_va(akash_ctx_t *a, kumo_buf_t *buf, const char *fmt, va_list ap)
     }
 }
 
-void akash_put(akash_ctx_t *a, kumo_buf_t *buf, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    put_va(a, buf, fmt, ap);
-    va_end(ap);
-}
-
 void akash_note(akash_ctx_t *a, uint32_t node, const char *path, const char *fmt, ...)
 {
     char msg[KUMO_ERR_DETAIL_BYTES];
@@ -45,8 +40,13 @@ void akash_note(akash_ctx_t *a, uint32_t node, const char *path, const char *fmt
     va_start(ap, fmt);
     (void)vsnprintf(msg, sizeof(msg), fmt, ap); /* a truncated warning is still useful */
     va_end(ap);
-    akash_put(a, a->notes, "%s:%" PRIu32 ": %s: %s\n", a->c.file, sdl_node(&a->c, node)->line, path,
-              msg);
+    char line[8192];
+    int n = snprintf(line, sizeof(line), "%s:%" PRIu32 ": %s: %s\n", a->c.file,
+                     sdl_node(&a->c, node)->line, path, msg);
+    /* Warnings past the notes' cap (or a file name past 4 KiB) are dropped, never fatal. */
+    if (n > 0 && (size_t)n < sizeof(line) && kumo_buf_append(a->notes, line, (size_t)n) < 0) {
+        return;
+    }
 }
 
 void akash_put_quoted(akash_ctx_t *a, kumo_buf_t *buf, const char *text)

@@ -2,7 +2,8 @@
  * test_deploy_stack.c - the stack file and state file of `kumo deploy`: where the state file
  * lives, written 0600 and read back, every malformed state file refused; a stack loads into
  * groups, manifest and a deterministic version; a file past the stack limit and a missing
- * file are refused.
+ * file are refused; an Akash SDL file loads as the kumo stack it converts to (same groups and
+ * version), and one kumo cannot run is refused with its message.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,12 +159,57 @@ static void test_stack_load(void **state)
     kumo_test_tmpdir_remove(dir);
 }
 
+static void vector_copy(const char *name, const char *dst)
+{
+    const char *src = getenv("KUMO_SOURCE_DIR");
+    char path[2048];
+    (void)snprintf(path, sizeof(path), "%s/tests/vectors/akash/%s", src != NULL ? src : ".", name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[64u * 1024u];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    (void)fclose(f);
+    file_put(dst, buf, n);
+}
+
+static void test_akash_stack_load(void **state)
+{
+    (void)state;
+    char *dir = kumo_test_tmpdir_make("deploy-akash");
+    assert_non_null(dir);
+    char sdl[1024];
+    char kumo[1024];
+    (void)snprintf(sdl, sizeof(sdl), "%s/deploy.yml", dir);
+    (void)snprintf(kumo, sizeof(kumo), "%s/stack.yml", dir);
+    vector_copy("web.yml", sdl);
+    vector_copy("web.kumo.yml", kumo);
+    deploy_stack_t a;
+    deploy_stack_t b;
+    assert_int_equal(deploy_stack_load(sdl, &a, NULL), 0);
+    assert_int_equal(deploy_stack_load(kumo, &b, NULL), 0);
+    assert_int_equal(a.group_count, 1);
+    assert_string_equal(a.groups[0]->region, "us-east");
+    assert_int_equal(a.deposit_ukumo, KUMO_SDL_AKASH_DEPOSIT_DEFAULT);
+    assert_memory_equal(a.version, b.version, sizeof(a.version));
+    deploy_stack_free(&a);
+    deploy_stack_free(&b);
+    kumo_err_ctx_t err = {0};
+    vector_copy("gpu.yml", sdl);
+    assert_int_equal(deploy_stack_load(sdl, &a, &err), KUMO_EINVAL);
+    assert_non_null(strstr(err.detail, "deploy.yml:20: profiles.compute.llm.resources.gpu: GPUs"));
+    vector_copy("multi.yml", sdl); /* no region attribute: kumo stack convert --region */
+    assert_int_equal(deploy_stack_load(sdl, &a, &err), KUMO_EEMPTY);
+    assert_non_null(strstr(err.detail, "--region to kumo stack convert"));
+    kumo_test_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_state_path),
         cmocka_unit_test(test_state_roundtrip_and_refusals),
         cmocka_unit_test(test_stack_load),
+        cmocka_unit_test(test_akash_stack_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
