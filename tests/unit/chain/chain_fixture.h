@@ -69,6 +69,8 @@ static inline void fx_open(chain_fx_t *fx, const Kumo__Params *params)
     Kumo__StakingParams sp;
     kumo_staking_params_default(&sp);
     sp.inflation_ppm = 0;
+    sp.power_reduction = 1000; /* 1 power per 1000 ukumo: FX_BALANCE buys a validator */
+    sp.min_self_stake = 1000;
     fx->params.collateral_interest_rate = 0;
     g.staking_params = &sp;
     g.n_balances = FX_KEYS;
