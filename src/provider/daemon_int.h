@@ -153,6 +153,7 @@ typedef enum pd_rtjob_kind {
     PD_RTJOB_NET_CREATE = 3,    /* create a deployment network and read its gateway */
     PD_RTJOB_NET_REMOVE = 4,    /* remove a network */
     PD_RTJOB_VOLUME_REMOVE = 5, /* remove a volume and its image */
+    PD_RTJOB_NET_SWEEP = 6,     /* list the networks, remove those not kept */
 } pd_rtjob_kind_t;
 
 typedef enum pd_rtjob_state {
@@ -197,6 +198,10 @@ typedef struct pd_rtjob {
     char old_id[KUMO_RUNTIME_ID_BYTES_MAX]; /* the container it replaces, "" if none */
     /* PD_RTJOB_REMOVE */
     char id[KUMO_RUNTIME_ID_BYTES_MAX];
+    /* PD_RTJOB_NET_SWEEP: the networks to keep (kumo_alloc), and how many it removed */
+    char (*keep)[KUMO_RUNTIME_NAME_BYTES_MAX];
+    uint32_t keep_count;
+    uint32_t removed_count;
     /* PD_RTJOB_NET_CREATE: labels are provider, owner, dseq (mem.owner, mem.dseq) */
     /* result */
     int rc;
@@ -271,6 +276,9 @@ struct kumo_provider_daemon {
     uint32_t pass_starts;   /* container (re)creations queued in this pass */
     uint32_t pass_deferred; /* instances left for a later pass (the queue was full) */
     uint64_t pass_number;   /* passes run (marks the jobs a pass still wants) */
+    uint32_t pass_inspects; /* networks looked up by this pass (pd_network_ensure) */
+    bool sweep_due;         /* a deployment ended: its network is to be removed */
+    uint64_t sweep_height;  /* height of the last network sweep queued */
     pd_rtwork_t rtwork;     /* runtime mutations, off the main thread */
     pd_rtfail_t rtfails[PD_RTFAIL_MAX];
     uint32_t rtfail_next;

@@ -45,6 +45,7 @@ void pd_rtjob_free(pd_rtjob_t *job)
 {
     if (job != NULL) {
         kumo_free(job->mem.cmd_buf);
+        kumo_free(job->keep);
         kumo_free(job);
     }
 }
@@ -119,6 +120,43 @@ static void rt_volume_remove(kumo_provider_daemon_t *d,
                   "name=%s detail=\"%s\"", job->key, job->rc == 0 ? "" : err->detail);
 }
 
+/* Whether the sweep keeps network name. */
+static bool rt_sweep_keeps(const pd_rtjob_t *job, const char *name)
+{
+    for (uint32_t i = 0; i < job->keep_count; i++) {
+        if (strcmp(job->keep[i], name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Lists the provider's networks and removes those not kept. The list is here, not on the main
+ * thread: podman 4.3 answers it in 10-30 s with a hundred networks (it inspects each). A
+ * network still in use is refused by the runtime and tried again at the next sweep. */
+static void rt_network_sweep(kumo_provider_daemon_t *d,
+                             kumo_runtime_t *rt,
+                             pd_rtjob_t *job,
+                             kumo_err_ctx_t *err)
+{
+    char(*nets)[KUMO_RUNTIME_NAME_BYTES_MAX] = kumo_calloc(PD_NET_MAX, sizeof(*nets));
+    uint32_t n = 0;
+    job->rc = nets == NULL ? kumo_err_set(err, KUMO_ENOMEM, "network names")
+                           : kumo_runtime_network_list(rt, "kumo.provider", d->addr, nets,
+                                                       PD_NET_MAX, &n, err);
+    for (uint32_t k = 0; job->rc == 0 && k < n; k++) {
+        if (rt_sweep_keeps(job, nets[k])) {
+            continue;
+        }
+        kumo_err_ctx_t rerr = {0};
+        bool gone = kumo_runtime_network_remove(rt, nets[k], &rerr) == 0;
+        job->removed_count += gone ? 1u : 0u;
+        KUMO_LOG_INFO("provider", gone ? "network_removed" : "network_remove_failed",
+                      "name=%s detail=\"%s\"", nets[k], gone ? "" : rerr.detail);
+    }
+    kumo_free(nets);
+}
+
 /* Runs one job on the worker's connection (opened on first use, again after a failure). */
 static void rt_job_run(kumo_provider_daemon_t *d, pd_rtjob_t *job)
 {
@@ -147,6 +185,9 @@ static void rt_job_run(kumo_provider_daemon_t *d, pd_rtjob_t *job)
             break;
         case PD_RTJOB_VOLUME_REMOVE:
             rt_volume_remove(d, w->runtime, job, &err);
+            break;
+        case PD_RTJOB_NET_SWEEP:
+            rt_network_sweep(d, w->runtime, job, &err);
             break;
         default:
             KUMO_UNREACHABLE();
@@ -272,7 +313,7 @@ int pd_rtwork_submit(kumo_provider_daemon_t *d, pd_rtjob_t *job)
 {
     pd_rtwork_t *w = &d->rtwork;
     KUMO_ASSERT(w->started);
-    KUMO_ASSERT(job->kind >= PD_RTJOB_RUN && job->kind <= PD_RTJOB_VOLUME_REMOVE);
+    KUMO_ASSERT(job->kind >= PD_RTJOB_RUN && job->kind <= PD_RTJOB_NET_SWEEP);
     (void)pthread_mutex_lock(&w->mu);
     int rc = KUMO_ELIMIT;
     uint32_t same = rt_find(w, job->key);

@@ -39,6 +39,11 @@
 #define PD_FETCH_EVERY 2u
 /* Links to workloads at other providers are refreshed from the peers this often. */
 #define PD_LINKS_EVERY 10u
+/* Networks no lease uses are looked for after a deployment ended and at least this often. */
+#define PD_NET_SWEEP_EVERY 60u
+/* Networks a pass may look up itself (a restarted daemon finds its networks again). */
+#define PD_NET_INSPECT_MAX 16u
+#define PD_NET_SWEEP_KEY   "networks"
 _Static_assert(sizeof(((pd_spec_mem_t *)0)->workload) > KUMO_SDL_NAME_BYTES_MAX,
                "a workload name fits a job");
 
@@ -505,15 +510,25 @@ static void pd_network_remember(kumo_provider_daemon_t *d, const char *name, con
     (void)snprintf(n->gateway, sizeof(n->gateway), "%s", gateway);
 }
 
-/* Whether the deployment's network is known (dep->gateway set to its gateway); if not, its
- * creation is queued on the runtime worker and the deployment's starts wait for it (the
- * network is created and inspected once: doing it every block costs the runtime real work). */
+/* Whether the deployment's network is known (dep->gateway set to its gateway). One the
+ * runtime already has (a restarted daemon) is read at once, up to PD_NET_INSPECT_MAX a pass
+ * (a read, so its forwards are back in the first pass); otherwise its creation is queued on
+ * the runtime worker and the deployment's starts wait for it. A network is created and
+ * inspected once: doing it every block costs the runtime real work. */
 static bool pd_network_ensure(kumo_provider_daemon_t *d, pd_dep_t *dep)
 {
     const pd_net_t *known = pd_network_find(d, dep->network);
     if (known != NULL) {
         (void)snprintf(dep->gateway, sizeof(dep->gateway), "%s", known->gateway);
         return true;
+    }
+    if (d->pass_inspects < PD_NET_INSPECT_MAX && !pd_rtwork_has(d, dep->network)) {
+        d->pass_inspects++;
+        if (kumo_runtime_network_gateway(d->runtime, dep->network, dep->gateway, NULL) == 0) {
+            pd_network_remember(d, dep->network, dep->gateway);
+            return true;
+        }
+        dep->gateway[0] = '\0';
     }
     pd_rtjob_t *job = pd_rtjob_new(PD_RTJOB_NET_CREATE, dep->network);
     if (job == NULL) {
@@ -922,43 +937,56 @@ static bool pd_lease_wants(const kumo_provider_daemon_t *d, const kumo_runtime_c
     return false;
 }
 
-/* Whether a listed container belongs to the deployment whose network is name. */
-static bool pd_network_has_containers(const kumo_provider_daemon_t *d, const char *name)
+/* The sweep after a deployment ended, and every PD_NET_SWEEP_EVERY blocks (what an earlier
+ * daemon left): the runtime worker lists the networks and removes those of no active lease
+ * and no listed container (the network list alone takes podman 10-30 s with a hundred
+ * networks, so the pass never makes it). */
+static void pd_networks_remove(kumo_provider_daemon_t *d, uint32_t orphans)
 {
-    for (uint32_t i = 0; i < d->container_count; i++) {
-        char net[KUMO_RUNTIME_NAME_BYTES_MAX];
-        pd_names(d, d->containers[i].owner, d->containers[i].dseq, NULL, 0, net);
-        if (strcmp(net, name) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* The networks no active lease uses and no container is left in: removals queued. */
-static void pd_networks_remove(kumo_provider_daemon_t *d)
-{
-    kumo_err_ctx_t err = {0};
-    char(*nets)[KUMO_RUNTIME_NAME_BYTES_MAX] = kumo_calloc(PD_NET_MAX, sizeof(*nets));
-    uint32_t n = 0;
-    if (nets == NULL || kumo_runtime_network_list(d->runtime, "kumo.provider", d->addr, nets,
-                                                  PD_NET_MAX, &n, &err) != 0) {
-        kumo_free(nets);
-        return;
-    }
-    for (uint32_t k = 0; k < n; k++) {
+    for (uint32_t k = 0; k < d->net_count;) { /* forget the gateways of ended deployments */
         bool used = false;
         for (uint32_t i = 0; i < d->lease_count && !used; i++) {
             char want[KUMO_RUNTIME_NAME_BYTES_MAX];
             pd_names(d, d->leases[i].owner, d->leases[i].dseq, NULL, 0, want);
-            used = d->leases[i].active && strcmp(want, nets[k]) == 0;
+            used = d->leases[i].active && strcmp(want, d->nets[k].name) == 0;
         }
-        if (!used && !pd_network_has_containers(d, nets[k])) {
-            pd_network_forget(d, nets[k]);
-            pd_rtwork_remove(d, PD_RTJOB_NET_REMOVE, nets[k], "");
+        if (!used) {
+            d->nets[k] = d->nets[--d->net_count];
+            continue;
+        }
+        k++;
+    }
+    bool periodic = d->height >= d->sweep_height + PD_NET_SWEEP_EVERY;
+    /* After a deployment ended: once its containers are gone (a network in use stays). */
+    if ((!d->sweep_due && !periodic) || orphans > 0 || pd_rtwork_has(d, PD_NET_SWEEP_KEY)) {
+        return;
+    }
+    pd_rtjob_t *job = pd_rtjob_new(PD_RTJOB_NET_SWEEP, PD_NET_SWEEP_KEY);
+    uint32_t cap = d->lease_count + d->container_count;
+    job = job != NULL && (job->keep = kumo_calloc(cap + 1u, sizeof(*job->keep))) == NULL
+              ? (pd_rtjob_free(job), NULL)
+              : job;
+    if (job == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i < d->lease_count; i++) {
+        if (d->leases[i].active) {
+            pd_names(d, d->leases[i].owner, d->leases[i].dseq, NULL, 0,
+                     job->keep[job->keep_count++]);
         }
     }
-    kumo_free(nets);
+    for (uint32_t i = 0; i < d->container_count; i++) {
+        pd_names(d, d->containers[i].owner, d->containers[i].dseq, NULL, 0,
+                 job->keep[job->keep_count++]);
+    }
+    KUMO_ASSERT(job->keep_count <= cap);
+    job->pass = d->pass_number;
+    if (pd_rtwork_submit(d, job) != 0) {
+        pd_rtjob_free(job); /* the queue is full: next pass */
+        return;
+    }
+    d->sweep_due = false;
+    d->sweep_height = d->height;
 }
 
 /* Queues the removal of the containers, volumes and networks no active lease wants (the
@@ -966,6 +994,7 @@ static void pd_networks_remove(kumo_provider_daemon_t *d)
  * is not ok (not released yet). */
 static void pd_orphans_remove(kumo_provider_daemon_t *d, bool *ok)
 {
+    uint32_t orphans = 0;
     for (uint32_t i = 0; i < d->container_count; i++) {
         const kumo_runtime_container_t *c = &d->containers[i];
         if (pd_lease_wants(d, c)) {
@@ -977,9 +1006,11 @@ static void pd_orphans_remove(kumo_provider_daemon_t *d, bool *ok)
                     !(l->dseq == c->dseq && l->gseq == c->gseq && strcmp(l->owner, c->owner) == 0);
         }
         pd_rtwork_remove(d, PD_RTJOB_REMOVE, c->name[0] == '/' ? c->name + 1 : c->name, c->id);
+        d->sweep_due = true; /* its network goes once it is gone */
+        orphans++;
     }
     pd_volumes_orphans_remove(d, ok);
-    pd_networks_remove(d);
+    pd_networks_remove(d, orphans);
 }
 
 /* ---- confirmations ---- */
@@ -1271,6 +1302,7 @@ void pd_work(kumo_provider_daemon_t *d)
         return;
     }
     d->pass_number++;
+    d->pass_inspects = 0;
     pd_rtwork_collect(d, pd_rtjob_done, d);
     for (uint32_t i = 0; i < d->sent_count; i++) {
         d->sent[i].height = d->sent[i].height == 0 ? d->height : d->sent[i].height;

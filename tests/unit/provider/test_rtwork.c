@@ -174,20 +174,21 @@ static void test_rtwork_thread_returns_every_job(void **state)
     (void)state;
     kumo_provider_daemon_t *d = daemon_new();
     assert_int_equal(pd_rtwork_start(d, NULL), 0);
-    static const pd_rtjob_kind_t kinds[] = {PD_RTJOB_RUN, PD_RTJOB_REMOVE, PD_RTJOB_NET_CREATE,
-                                            PD_RTJOB_NET_REMOVE};
+    static const pd_rtjob_kind_t kinds[] = {PD_RTJOB_RUN,        PD_RTJOB_REMOVE,
+                                            PD_RTJOB_NET_CREATE, PD_RTJOB_NET_REMOVE,
+                                            PD_RTJOB_NET_SWEEP,  PD_RTJOB_VOLUME_REMOVE};
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
         char key[16];
         (void)snprintf(key, sizeof(key), "t%zu", i);
         assert_int_equal(submit(d, kinds[i], key, 1), 0);
     }
     uint32_t n = 0;
-    for (int tries = 0; tries < 6000 && n < 4u; tries++) { /* 60 s at most */
+    for (int tries = 0; tries < 6000 && n < 6u; tries++) { /* 60 s at most */
         pd_rtwork_collect(d, rc_cb, &n);
         struct timespec ts = {0, 10 * 1000 * 1000};
         (void)nanosleep(&ts, NULL);
     }
-    assert_int_equal(n, 4);
+    assert_int_equal(n, 6);
     assert_int_equal(pd_rtwork_pending(d), 0);
     assert_int_equal(atomic_load(&d->kick), 1); /* a finished start woke the main thread */
     daemon_free(d);
