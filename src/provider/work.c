@@ -510,8 +510,20 @@ static void pd_network_remember(kumo_provider_daemon_t *d, const char *name, con
     (void)snprintf(n->gateway, sizeof(n->gateway), "%s", gateway);
 }
 
+/* Whether a listed container belongs to the deployment (so its network exists). */
+static bool pd_dep_has_containers(const kumo_provider_daemon_t *d, const pd_dep_t *dep)
+{
+    for (uint32_t i = 0; i < d->container_count; i++) {
+        if (d->containers[i].dseq == dep->dseq && strcmp(d->containers[i].owner, dep->owner) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Whether the deployment's network is known (dep->gateway set to its gateway). One the
- * runtime already has (a restarted daemon) is read at once, up to PD_NET_INSPECT_MAX a pass
+ * runtime already has (a restarted daemon: containers of the deployment are listed) is read
+ * at once, up to PD_NET_INSPECT_MAX a pass
  * (a read, so its forwards are back in the first pass); otherwise its creation is queued on
  * the runtime worker and the deployment's starts wait for it. A network is created and
  * inspected once: doing it every block costs the runtime real work. */
@@ -522,7 +534,8 @@ static bool pd_network_ensure(kumo_provider_daemon_t *d, pd_dep_t *dep)
         (void)snprintf(dep->gateway, sizeof(dep->gateway), "%s", known->gateway);
         return true;
     }
-    if (d->pass_inspects < PD_NET_INSPECT_MAX && !pd_rtwork_has(d, dep->network)) {
+    if (d->pass_inspects < PD_NET_INSPECT_MAX && pd_dep_has_containers(d, dep) &&
+        !pd_rtwork_has(d, dep->network)) {
         d->pass_inspects++;
         if (kumo_runtime_network_gateway(d->runtime, dep->network, dep->gateway, NULL) == 0) {
             pd_network_remember(d, dep->network, dep->gateway);
