@@ -1,16 +1,17 @@
 /*
  * test_dc_work.c - slow runtime work and refused bids never cost a provider its other
- * leases or its bids, with real processes: one validator (400 ms blocks, reconfirmation
- * period 30 blocks, `mempool_future_seq_max: 1`: one pending tx per account), a private podman
- * service reached by the daemon through a proxy socket of this test that can hold every
- * DELETE (container and network removals) for a while, and one provider daemon.
- *   - a tenant closes three running deployments at once while each removal takes 6 s: the
+ * leases or its bids, with real processes: one validator (800 ms blocks, reconfirmation
+ * period 30 blocks: a start on a loaded machine fits in it; `mempool_future_seq_max: 1`: one
+ * pending tx per account), a private podman service reached by the daemon through a proxy
+ * socket of this test that can hold every DELETE (container and network removals) for a
+ * while, and one provider daemon.
+ *   - a tenant closes three running deployments at once while each removal takes 8 s: the
  *     daemon's lease of another tenant keeps being confirmed (never more than the period
  *     behind, never stale), and the closed leases are released once their containers are gone;
  *   - twelve tenants open an order each in the same moment: the node takes one bid tx of the
  *     provider per block, and every order still gets its bid.
- * Against a daemon that removes containers in its reconcile pass, the pass holds for 36 s
- * (90 blocks) and the other lease goes stale; against one that sends a bid tx per order and
+ * Against a daemon that removes containers in its reconcile pass, the pass holds for 48 s
+ * (60 blocks) and the other lease goes stale; against one that sends a bid tx per order and
  * never retries a refused one, most of the burst gets no bid.
  */
 #include <errno.h>
@@ -30,14 +31,14 @@
 #include "helpers/podman.h"
 #include "helpers/testutil.h"
 
-#define BLOCK_MS       400u
+#define BLOCK_MS       800u
 #define PERIOD         30
 #define CLOSE_COUNT    3u
 #define DSEQ_CLOSE     40u
 #define DSEQ_HONEST    7u
 #define BURST_COUNT    12u
 #define DSEQ_BURST     100u
-#define REMOVE_HOLD_MS 6000u
+#define REMOVE_HOLD_MS 8000u
 #define UNIT_ARGS      "cpu=100m,memory=64Mi,storage=64Mi,count=1,price=100,collateral=1000"
 #define VERSION        "3333333333333333333333333333333333333333333333333333333333333333"
 
