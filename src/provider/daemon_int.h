@@ -198,8 +198,10 @@ typedef struct pd_rtjob {
     char old_id[KUMO_RUNTIME_ID_BYTES_MAX]; /* the container it replaces, "" if none */
     /* PD_RTJOB_REMOVE */
     char id[KUMO_RUNTIME_ID_BYTES_MAX];
-    /* PD_RTJOB_NET_SWEEP: the networks to keep (kumo_alloc), and how many it removed */
+    /* PD_RTJOB_NET_SWEEP: the networks to keep (kumo_alloc, keep_cap names), then the names
+     * of those it removed (removed_count of them, after keep_count) */
     char (*keep)[KUMO_RUNTIME_NAME_BYTES_MAX];
+    uint32_t keep_cap;
     uint32_t keep_count;
     uint32_t removed_count;
     /* PD_RTJOB_NET_CREATE: labels are provider, owner, dseq (mem.owner, mem.dseq) */

@@ -120,15 +120,24 @@ static void rt_volume_remove(kumo_provider_daemon_t *d,
                   "name=%s detail=\"%s\"", job->key, job->rc == 0 ? "" : err->detail);
 }
 
-/* Whether the sweep keeps network name. */
-static bool rt_sweep_keeps(const pd_rtjob_t *job, const char *name)
+/* Whether the sweep keeps network name: kept by the pass that queued it, or made or used by
+ * a job the pass queued since (in the table until the main thread collects it). */
+static bool rt_sweep_keeps(pd_rtwork_t *w, const pd_rtjob_t *job, const char *name)
 {
     for (uint32_t i = 0; i < job->keep_count; i++) {
         if (strcmp(job->keep[i], name) == 0) {
             return true;
         }
     }
-    return false;
+    bool used = false;
+    (void)pthread_mutex_lock(&w->mu);
+    for (uint32_t i = 0; i < PD_RTJOB_MAX && !used; i++) {
+        const pd_rtjob_t *j = w->jobs[i];
+        used = j != NULL && ((j->kind == PD_RTJOB_NET_CREATE && strcmp(j->key, name) == 0) ||
+                             (j->kind == PD_RTJOB_RUN && strcmp(j->mem.network, name) == 0));
+    }
+    (void)pthread_mutex_unlock(&w->mu);
+    return used;
 }
 
 /* Lists the provider's networks and removes those not kept. The list is here, not on the main
@@ -145,12 +154,16 @@ static void rt_network_sweep(kumo_provider_daemon_t *d,
                            : kumo_runtime_network_list(rt, "kumo.provider", d->addr, nets,
                                                        PD_NET_MAX, &n, err);
     for (uint32_t k = 0; job->rc == 0 && k < n; k++) {
-        if (rt_sweep_keeps(job, nets[k])) {
+        if (rt_sweep_keeps(&d->rtwork, job, nets[k])) {
             continue;
         }
         kumo_err_ctx_t rerr = {0};
         bool gone = kumo_runtime_network_remove(rt, nets[k], &rerr) == 0;
-        job->removed_count += gone ? 1u : 0u;
+        if (gone && job->removed_count < job->keep_cap - job->keep_count) {
+            /* The names removed go back after the kept ones (the main thread forgets them). */
+            (void)snprintf(job->keep[job->keep_count + job->removed_count++],
+                           KUMO_RUNTIME_NAME_BYTES_MAX, "%s", nets[k]);
+        }
         KUMO_LOG_INFO("provider", gone ? "network_removed" : "network_remove_failed",
                       "name=%s detail=\"%s\"", nets[k], gone ? "" : rerr.detail);
     }

@@ -956,27 +956,15 @@ static bool pd_lease_wants(const kumo_provider_daemon_t *d, const kumo_runtime_c
  * networks, so the pass never makes it). */
 static void pd_networks_remove(kumo_provider_daemon_t *d, uint32_t orphans)
 {
-    for (uint32_t k = 0; k < d->net_count;) { /* forget the gateways of ended deployments */
-        bool used = false;
-        for (uint32_t i = 0; i < d->lease_count && !used; i++) {
-            char want[KUMO_RUNTIME_NAME_BYTES_MAX];
-            pd_names(d, d->leases[i].owner, d->leases[i].dseq, NULL, 0, want);
-            used = d->leases[i].active && strcmp(want, d->nets[k].name) == 0;
-        }
-        if (!used) {
-            d->nets[k] = d->nets[--d->net_count];
-            continue;
-        }
-        k++;
-    }
     bool periodic = d->height >= d->sweep_height + PD_NET_SWEEP_EVERY;
     /* After a deployment ended: once its containers are gone (a network in use stays). */
     if ((!d->sweep_due && !periodic) || orphans > 0 || pd_rtwork_has(d, PD_NET_SWEEP_KEY)) {
         return;
     }
     pd_rtjob_t *job = pd_rtjob_new(PD_RTJOB_NET_SWEEP, PD_NET_SWEEP_KEY);
-    uint32_t cap = d->lease_count + d->container_count;
-    job = job != NULL && (job->keep = kumo_calloc(cap + 1u, sizeof(*job->keep))) == NULL
+    /* Room for what is kept and for every network the sweep may remove. */
+    uint32_t cap = d->lease_count + d->container_count + PD_NET_MAX;
+    job = job != NULL && (job->keep = kumo_calloc(cap, sizeof(*job->keep))) == NULL
               ? (pd_rtjob_free(job), NULL)
               : job;
     if (job == NULL) {
@@ -993,6 +981,7 @@ static void pd_networks_remove(kumo_provider_daemon_t *d, uint32_t orphans)
                  job->keep[job->keep_count++]);
     }
     KUMO_ASSERT(job->keep_count <= cap);
+    job->keep_cap = cap;
     job->pass = d->pass_number;
     if (pd_rtwork_submit(d, job) != 0) {
         pd_rtjob_free(job); /* the queue is full: next pass */
@@ -1265,6 +1254,9 @@ static void pd_rtjob_done(void *ctx, const pd_rtjob_t *job)
         pd_network_remember(d, job->key, job->gateway);
         KUMO_LOG_INFO("provider", "network_created", "name=%s gateway=%s ms=%" PRIu64, job->key,
                       job->gateway, job->elapsed_ms);
+    }
+    for (uint32_t i = 0; job->kind == PD_RTJOB_NET_SWEEP && i < job->removed_count; i++) {
+        pd_network_forget(d, job->keep[job->keep_count + i]); /* made again if wanted again */
     }
     if (job->kind == PD_RTJOB_RUN && job->rc != 0) {
         d->runtime_errors++;
