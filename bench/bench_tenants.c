@@ -27,7 +27,7 @@
  * it got: answers to its uploads and links, connections its flood opened. Ratios hostile vs
  * clean.
  *
- * usage: bench_tenants [leases] [tenants] [window_blocks]   (default 100 10 90)
+ * usage: bench_tenants [leases] [tenants] [window_blocks]   (default 50 10 90: ~10 min here)
  * $KUMO_BIN: the kumo binary to run (default: the one next to this benchmark).
  * Needs podman + runc (tools/deps.sh). Removes every container and network of its provider.
  */
@@ -1033,7 +1033,7 @@ static void bt_window_print(const char *prefix, bt_window_t *w)
 int main(int argc, char **argv)
 {
     uint64_t t_start = bench_now_ns();
-    g.lease_count = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 100u;
+    g.lease_count = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 50u;
     g.tenant_count = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 10u;
     uint64_t window = argc > 3 ? strtoull(argv[3], NULL, 10) : 90u;
     if (g.tenant_count == 0 || g.tenant_count > BT_TENANTS_MAX || g.lease_count == 0 ||
