@@ -535,7 +535,8 @@ static int rt_kept_write(const char *path, kumo_buf_t *kept, kumo_bytes_t fresh)
     if (f == NULL) {
         return KUMO_EIO;
     }
-    bool ok = fwrite(kept->ptr + skip, 1, kept->len - skip, f) == kept->len - skip;
+    size_t left = kept->len - skip;
+    bool ok = left == 0 || fwrite(kept->ptr + skip, 1, left, f) == left;
     ok = fclose(f) == 0 && ok;
     return ok && rename(tmp, path) == 0 ? 0 : KUMO_EIO;
 }
