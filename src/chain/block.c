@@ -268,10 +268,6 @@ static int block_staking_end(const kumo_kv_t *kv,
     block_updates_t *bu = kumo_calloc(1, sizeof(*bu));
     KUMO_ENSURE(bu != NULL, err, KUMO_ENOMEM, "valset updates");
     int rc = kumo_staking_block_end(kv, height, block_update_cb, bu, err);
-#if !KUMO_CHAIN_STAKING_SETS
-    bu->count = 0; /* chain.h: not yet recorded into the sets per height */
-    (void)out;
-#endif
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
         for (uint32_t i = 0; i < bu->count && rc == 0; i++) {
             bool removal = bu->items[i].power == 0;

@@ -27,13 +27,6 @@
 /* Validator set updates recorded while the block at height H is applied take effect at
  * H + KUMO_CHAIN_VALSET_DELAY (Tendermint's rule: the set of H + 1 is fixed before H runs). */
 #define KUMO_CHAIN_VALSET_DELAY 2u
-/* Whether staking's end-block records its power updates into the validator sets per height.
- * Off until the node's consensus engine runs each height's set from state: while the engine
- * signs with genesis's set, a set in state that differs from it (a validator jailed or
- * tombstoned) makes every later block's last commit name a validator the state's set lacks,
- * and block building stops. Staking's own active set (facilitator rights, rewards, slashing,
- * jail) works either way. */
-#define KUMO_CHAIN_STAKING_SETS 0
 /* Updates one block may record: every member removed and as many keys added. */
 #define KUMO_CHAIN_VALSET_UPDATE_COUNT_MAX (2u * KUMO_CONSENSUS_VALIDATOR_COUNT_MAX)
 /* An encoded set: u32 count || count x (32 pubkey || u64 power || i64 priority), big-endian,

@@ -1,8 +1,8 @@
 /*
  * test_staking_block.c - staking through the chain's block path: a CreateValidator tx joins
- * the active set and makes its operator a facilitator (and, with KUMO_CHAIN_STAKING_SETS, the
- * consensus set two heights later through the block's valset updates); duplicate-vote evidence in a
- * block slashes, tombstones and removes the validator once; a staking rule violation is a failed tx
+ * the active set, makes its operator a facilitator and joins the consensus set two heights
+ * later through the block's valset updates; duplicate-vote evidence in a block slashes,
+ * tombstones and removes the validator once; a staking rule violation is a failed tx
  * that changes nothing but its fee.
  */
 #include "unit/chain/chain_fixture.h"
@@ -39,13 +39,9 @@ static void join(chain_fx_t *fx)
     kumo_chain_block_out_t out;
     block1(fx, 1, &msg, &out);
     assert_int_equal(out.results[0].code, 0);
-#if KUMO_CHAIN_STAKING_SETS
     assert_int_equal(out.valset_update_count, 1);
     assert_memory_equal(out.valset_updates[0].pubkey, fx->keys[3].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
     assert_int_equal(out.valset_updates[0].power, 5);
-#else
-    assert_int_equal(out.valset_update_count, 0);
-#endif
     kumo_chain_block_out_free(&out);
 }
 
@@ -64,8 +60,7 @@ static void test_create_validator_joins_two_heights_later(void **state)
     assert_int_equal(kumo_chain_valset_get(&fx.ts.kv, 2, &vs, NULL), 0);
     assert_int_equal(kumo_consensus_valset_find(&vs, fx.keys[3].pubkey), -1);
     assert_int_equal(kumo_chain_valset_get(&fx.ts.kv, 3, &vs, NULL), 0);
-    assert_true(KUMO_CHAIN_STAKING_SETS ==
-                (kumo_consensus_valset_find(&vs, fx.keys[3].pubkey) >= 0));
+    assert_true(kumo_consensus_valset_find(&vs, fx.keys[3].pubkey) >= 0);
     fx_close(&fx);
 }
 
@@ -89,8 +84,8 @@ static void test_evidence_tombstones_once(void **state)
         kumo_err_ctx_t err = {0};
         assert_int_equal(kumo_chain_block_apply(&fx.ts.kv, &in, &out, &err), 0);
         /* The first time the genesis validator leaves the set; the second changes nothing. */
-        assert_int_equal(out.valset_update_count, round == 0 && KUMO_CHAIN_STAKING_SETS ? 1u : 0u);
-        if (round == 0 && KUMO_CHAIN_STAKING_SETS) {
+        assert_int_equal(out.valset_update_count, round == 0 ? 1u : 0u);
+        if (round == 0) {
             assert_memory_equal(out.valset_updates[0].pubkey, fx.keys[0].pubkey,
                                 KUMO_CRYPTO_PUBKEY_BYTES);
             assert_int_equal(out.valset_updates[0].power, 0);
