@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "overlay/overlay.h"
 #include "provider/api_int.h"
-#include "provider/fwd.h"
 
 #define ROOM 8u
 

@@ -21,10 +21,11 @@ declare -A allow=(
   [wal]="core crypto wal"
   [p2p]="core log crypto tls p2p"
   [runtime]="core log runtime"
-  [provider]="core log codec crypto keyring store bank staking market chain sdl tls wal runtime provider"
+  [overlay]="core log overlay"
+  [provider]="core log codec crypto keyring store bank staking market chain sdl tls wal runtime overlay provider"
   [node]="core log codec crypto keyring store bank staking market chain consensus wal tls p2p node"
   [rpc]="core log codec crypto store bank staking market chain node rpc"
-  [cli]="core log codec crypto keyring store bank staking market chain consensus sdl tls wal p2p runtime node rpc provider cli"
+  [cli]="core log codec crypto keyring store bank staking market chain consensus sdl tls wal p2p runtime overlay node rpc provider cli"
 )
 fail=0
 for mod in "${!allow[@]}"; do

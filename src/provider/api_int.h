@@ -125,7 +125,7 @@ KUMO_MUST_USE int kumo_provider_api_links_parse(const uint8_t *body,
  * "host_port", ...}...]}) into links (at most cap), keeping only the endpoints that follow the
  * rules: (workload, port) one of wanted's (what the chain's lease and the manifest let that
  * peer publish), host exactly peer_host (the host of its on-chain host_uri) and allowed by
- * pd_fwd_address_allowed(host, allow), ports 1..65535; at most 256 entries are looked at.
+ * kumo_overlay_address_allowed(host, allow), ports 1..65535; at most 256 entries are looked at.
  * 0 when every entry was kept, 1 when some were dropped, KUMO_EDECODE when the answer is not
  * such an object, KUMO_ELIMIT past KUMO_PROVIDER_LINKS_BYTES_MAX. */
 KUMO_MUST_USE int kumo_provider_peer_endpoints_parse(const uint8_t *body,

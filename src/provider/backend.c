@@ -42,7 +42,7 @@ struct pd_api {
     kumo_provider_daemon_t *d;
     struct event_base *base;
     kumo_provider_api_t *api;
-    pd_fwd_t *fwd;
+    kumo_overlay_fwd_t *fwd;
     CURL *curl;
     kumo_runtime_t *runtime; /* NULL while the runtime does not answer */
     pthread_t thread;
@@ -262,11 +262,11 @@ pd_workload_json(pd_api_t *a, pd_view_t *v, const Kumo__ManifestWorkload *w, jso
             (void)snprintf(url, sizeof(url), "http://%s:%u", a->d->cfg.public_address,
                            c->host_ports[p]);
             (void)json_array_append_new(
-                endpoints,
-                json_pack("{s:s, s:I, s:I, s:s, s:I, s:s, s:s}", "workload", w->name, "instance",
-                          (json_int_t)i, "port", (json_int_t)mp->port, "host",
-                          a->d->cfg.public_address, "host_port", (json_int_t)c->host_ports[p],
-                          "url", url, "scope", pd_port_global(mp) ? "global" : "deployment"));
+                endpoints, json_pack("{s:s, s:I, s:I, s:s, s:I, s:s, s:s}", "workload", w->name,
+                                     "instance", (json_int_t)i, "port", (json_int_t)mp->port,
+                                     "host", a->d->cfg.public_address, "host_port",
+                                     (json_int_t)c->host_ports[p], "url", url, "scope",
+                                     kumo_overlay_port_global(mp) ? "global" : "deployment"));
         }
     }
     return json_pack("{s:s, s:s, s:I, s:I, s:o}", "name", w->name, "group", w->group, "count",
@@ -663,7 +663,7 @@ static int pd_be_info(void *ctx, json_t **out, kumo_err_ctx_t *err)
     pd_api_t *a = ctx;
     *out = json_pack("{s:s, s:s, s:s, s:I}", "provider", a->d->addr, "region", a->d->cfg.region,
                      "public_address", a->d->cfg.public_address, "forwards",
-                     (json_int_t)pd_fwd_listening(a->fwd));
+                     (json_int_t)kumo_overlay_fwd_listening(a->fwd));
     KUMO_ENSURE(*out != NULL, err, KUMO_ENOMEM, "info");
     return 0;
 }
@@ -676,7 +676,7 @@ pd_link_check(const Kumo__Manifest *m, const kumo_provider_link_t *l, kumo_err_c
     for (size_t i = 0; i < m->n_workloads; i++) {
         const Kumo__ManifestWorkload *w = m->workloads[i];
         for (size_t p = 0; strcmp(w->name, l->workload) == 0 && p < w->n_ports; p++) {
-            if (w->ports[p]->port == l->port && pd_port_published(m, w, w->ports[p])) {
+            if (w->ports[p]->port == l->port && kumo_overlay_port_published(m, w, w->ports[p])) {
                 return 0;
             }
         }
@@ -710,7 +710,7 @@ static int pd_links_mine(pd_api_t *a,
     for (size_t i = 0; wanted != NULL && i < m->n_workloads; i++) {
         const Kumo__ManifestWorkload *w = m->workloads[i];
         for (size_t p = 0; p < w->n_ports && wanted_count < KUMO_PROVIDER_LINK_COUNT_MAX; p++) {
-            if (pd_port_published(m, w, w->ports[p])) {
+            if (kumo_overlay_port_published(m, w, w->ports[p])) {
                 (void)snprintf(wanted[wanted_count].workload, sizeof(wanted[0].workload), "%s",
                                w->name);
                 wanted[wanted_count++].port = w->ports[p]->port;
@@ -996,14 +996,15 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
                                    .connection_max = d->cfg.api_connection_max,
                                    .connection_per_addr_max = d->cfg.api_connection_per_addr_max,
                                    .request_timeout_ms = d->cfg.api_request_timeout_ms};
-    uint64_t nofile = pd_fwd_nofile_raise();
-    pd_fwd_cfg_t fc = {.connection_max = d->cfg.forward_connection_max,
-                       .connection_per_source_max = d->cfg.forward_connection_per_source_max,
-                       .connection_per_workload_max = d->cfg.forward_connection_per_workload_max};
+    uint64_t nofile = kumo_overlay_nofile_raise();
+    kumo_overlay_fwd_cfg_t fc = {
+        .connection_max = d->cfg.forward_connection_max,
+        .connection_per_source_max = d->cfg.forward_connection_per_source_max,
+        .connection_per_workload_max = d->cfg.forward_connection_per_workload_max};
     (void)snprintf(fc.peer_address_allow, sizeof(fc.peer_address_allow), "%s",
                    d->cfg.peer_address_allow);
     rc = rc == 0 ? pd_peer_tls(d, err) : rc;
-    rc = rc == 0 ? pd_fwd_open(a->base, &fc, &a->fwd, err) : rc;
+    rc = rc == 0 ? kumo_overlay_fwd_open(a->base, &fc, &a->fwd, err) : rc;
     rc = rc == 0 ? kumo_provider_api_open(&cfg, a->base, &be, &a->api, err) : rc;
     rc = rc == 0 ? pd_metrics_open(d, a->base, a->fwd, err) : rc;
     kumo_crypto_key_wipe(&srv);
@@ -1014,15 +1015,16 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
     a->started = true;
     KUMO_LOG_INFO("provider", "api_listening",
                   "at=%s nofile=%" PRIu64 " forward_connection_max=%u per_source_max=%u",
-                  kumo_provider_api_listen_addr(a->api), nofile, pd_fwd_connection_max(a->fwd),
+                  kumo_provider_api_listen_addr(a->api), nofile,
+                  kumo_overlay_fwd_connection_max(a->fwd),
                   d->cfg.forward_connection_per_source_max);
     return 0;
 }
 
-void pd_api_forwards(kumo_provider_daemon_t *d, const pd_fwd_entry_t *e, uint32_t count)
+void pd_api_forwards(kumo_provider_daemon_t *d, const kumo_overlay_fwd_entry_t *e, uint32_t count)
 {
     if (d->api != NULL && d->api->fwd != NULL) {
-        pd_fwd_set(d->api->fwd, e, count);
+        kumo_overlay_fwd_set(d->api->fwd, e, count);
     }
 }
 
@@ -1039,7 +1041,7 @@ void pd_api_stop(kumo_provider_daemon_t *d)
     pd_metrics_close(d);
     kumo_provider_api_close(a->api); /* joins its workers */
     pd_be_workers_free(a);
-    pd_fwd_close(a->fwd);
+    kumo_overlay_fwd_close(a->fwd);
     kumo_runtime_close(a->runtime);
     if (a->curl != NULL) {
         curl_easy_cleanup(a->curl);

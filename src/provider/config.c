@@ -13,7 +13,7 @@
 
 #include "provider/provider.h"
 
-#include "provider/fwd.h"
+#include "overlay/overlay.h"
 
 #define GIB (1024ull * 1024ull * 1024ull)
 
@@ -38,9 +38,9 @@ void kumo_provider_cfg_default(kumo_provider_cfg_t *cfg)
     cfg->confirm_margin_blocks = 5;
     cfg->refuse_after_blocks = 3;
     cfg->lease_count_max = KUMO_PROVIDER_LEASE_COUNT_MAX;
-    cfg->forward_connection_max = PD_FWD_CONNECTION_DEFAULT;
-    cfg->forward_connection_per_source_max = PD_FWD_CONNECTION_PER_SOURCE_DEFAULT;
-    cfg->forward_connection_per_workload_max = PD_FWD_CONNECTION_PER_WORKLOAD_DEFAULT;
+    cfg->forward_connection_max = KUMO_OVERLAY_FWD_CONNECTION_DEFAULT;
+    cfg->forward_connection_per_source_max = KUMO_OVERLAY_FWD_CONNECTION_PER_SOURCE_DEFAULT;
+    cfg->forward_connection_per_workload_max = KUMO_OVERLAY_FWD_CONNECTION_PER_WORKLOAD_DEFAULT;
     cfg->api_connection_max = 128;
     cfg->api_connection_per_addr_max = 16;
     cfg->api_request_timeout_ms = 10000;
@@ -187,7 +187,7 @@ int kumo_provider_cfg_validate(const kumo_provider_cfg_t *cfg, kumo_err_ctx_t *e
     }
     KUMO_ENSURE(cfg->port_range_min <= cfg->port_range_max, err, KUMO_EINVAL,
                 "port_range_min is above port_range_max");
-    KUMO_ENSURE(pd_fwd_allow_list_is_valid(cfg->peer_address_allow), err, KUMO_EINVAL,
+    KUMO_ENSURE(kumo_overlay_allow_list_is_valid(cfg->peer_address_allow), err, KUMO_EINVAL,
                 "peer_address_allow: expected numeric IP addresses separated by commas");
     KUMO_ENSURE(pf_listen_is_valid(cfg->metrics_listen), err, KUMO_EINVAL,
                 "metrics_listen: expected host:port (port 1..65535) or empty");

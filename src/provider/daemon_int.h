@@ -10,7 +10,7 @@
  *   rtwork.c   the runtime worker: a thread running the container and network changes the
  *              reconcile pass queues (it shares only its job table, under its mutex).
  * The main and API threads share only files under home/deployments (written atomically), the
- * forwarder table (pd_fwd_set) and the atomic kick flag.
+ * forwarder table (kumo_overlay_fwd_set) and the atomic kick flag.
  */
 #ifndef KUMO_PROVIDER_DAEMON_INT_H
 #define KUMO_PROVIDER_DAEMON_INT_H
@@ -25,8 +25,8 @@
 
 #include "codec/codec.h"
 #include "crypto/crypto.h"
+#include "overlay/overlay.h"
 #include "provider/daemon.h"
-#include "provider/fwd.h"
 #include "provider/provider.h"
 #include "provider/provider_api.h"
 #include "runtime/runtime.h"
@@ -401,13 +401,6 @@ KUMO_MUST_USE int pd_group_names(CURL *c,
                                  uint32_t cap,
                                  uint32_t *count,
                                  kumo_err_ctx_t *err);
-/* Whether the manifest port p of a workload is published on the public address: a global
- * rule, or a rule naming a workload or group placed in another group than its own (a
- * workload at another provider reaches it there). */
-bool pd_port_published(const Kumo__Manifest *m,
-                       const Kumo__ManifestWorkload *w,
-                       const Kumo__ManifestPort *p);
-bool pd_port_global(const Kumo__ManifestPort *p);
 
 /* ---- rtwork.c: the runtime worker ---- */
 
@@ -521,7 +514,7 @@ void pd_status_metrics(kumo_provider_daemon_t *d, kumo_buf_t *out);
  * base, adding fwd's gauges; closed before that base is freed. */
 KUMO_MUST_USE int pd_metrics_open(kumo_provider_daemon_t *d,
                                   struct event_base *base,
-                                  pd_fwd_t *fwd,
+                                  kumo_overlay_fwd_t *fwd,
                                   kumo_err_ctx_t *err);
 void pd_metrics_close(kumo_provider_daemon_t *d);
 
@@ -532,6 +525,6 @@ void pd_metrics_close(kumo_provider_daemon_t *d);
 KUMO_MUST_USE int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err);
 void pd_api_stop(kumo_provider_daemon_t *d);
 /* Replaces the forwarder table (main thread). */
-void pd_api_forwards(kumo_provider_daemon_t *d, const pd_fwd_entry_t *e, uint32_t count);
+void pd_api_forwards(kumo_provider_daemon_t *d, const kumo_overlay_fwd_entry_t *e, uint32_t count);
 
 #endif

@@ -78,7 +78,7 @@ int pd_peer_tls(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
 }
 
 /* GET .../<what> of the deployment from one provider (by address) into out; host (cap
- * PD_FWD_HOST_BYTES, may be NULL) gets the host of its on-chain host_uri. */
+ * KUMO_OVERLAY_FWD_HOST_BYTES, may be NULL) gets the host of its on-chain host_uri. */
 static int pd_peer_get(kumo_provider_daemon_t *d,
                        CURL *node,
                        const char *provider,
@@ -95,7 +95,7 @@ static int pd_peer_get(kumo_provider_daemon_t *d,
     KUMO_GUARD(pd_http_on(node, d->cfg.node_url, path, NULL, &p, err));
     const char *uri = json_string_value(json_object_get(p, "host_uri"));
     const char *root = json_string_value(json_object_get(p, "root_cert_pem"));
-    if (host != NULL && !pd_uri_host(uri, host, PD_FWD_HOST_BYTES)) {
+    if (host != NULL && !pd_uri_host(uri, host, KUMO_OVERLAY_FWD_HOST_BYTES)) {
         json_decref(p);
         return kumo_err_set(err, KUMO_EINVAL, "provider %s has no usable host_uri", provider);
     }
@@ -263,7 +263,7 @@ static bool pd_ep_take(const json_t *e,
     /* Only the peer's own public address, only ports the chain's lease and the manifest let it
      * publish for that workload. */
     if (!pd_ep_wanted(wanted, wanted_count, w, l->port) || strcmp(h, peer_host) != 0 ||
-        !pd_fwd_address_allowed(h, allow)) {
+        !kumo_overlay_address_allowed(h, allow)) {
         return false;
     }
     (void)snprintf(l->workload, sizeof(l->workload), "%s", w);
@@ -320,7 +320,7 @@ static size_t pd_ep_wanted_of(const Kumo__Manifest *m,
     for (size_t i = 0; i < m->n_workloads; i++) {
         const Kumo__ManifestWorkload *w = m->workloads[i];
         for (size_t p = 0; strcmp(w->group, group) == 0 && p < w->n_ports && n < cap; p++) {
-            if (pd_port_published(m, w, w->ports[p])) {
+            if (kumo_overlay_port_published(m, w, w->ports[p])) {
                 memset(&wanted[n], 0, sizeof(wanted[n]));
                 (void)snprintf(wanted[n].workload, sizeof(wanted[n].workload), "%s", w->name);
                 wanted[n++].port = w->ports[p]->port;
@@ -357,7 +357,7 @@ static void pd_ep_lease(
     kumo_buf_t body;
     kumo_buf_init(&body, KUMO_PROVIDER_LINKS_BYTES_MAX);
     kumo_err_ctx_t err = {0};
-    char host[PD_FWD_HOST_BYTES];
+    char host[KUMO_OVERLAY_FWD_HOST_BYTES];
     size_t got = 0;
     int rc = wanted > 0 ? pd_peer_get(c->d, c->node, peer, c->owner, c->dseq, "endpoints", &body,
                                       host, &err)

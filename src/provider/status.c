@@ -40,7 +40,7 @@ struct pd_status {
     uint64_t pass_ms_last;
     /* API thread: the metrics listener and the forwarder whose gauges it adds. */
     struct evhttp *http;
-    pd_fwd_t *fwd;
+    kumo_overlay_fwd_t *fwd;
 };
 
 typedef struct pd_snapshot {
@@ -335,14 +335,14 @@ static void pd_metrics_cb(struct evhttp_request *req, void *arg)
     if (s->fwd != NULL) {
         pd_metric_help(&b, "kumo_provider_forward_connections", "gauge",
                        "connections the forwarder relays now");
-        pd_metric(&b, "kumo_provider_forward_connections", "", pd_fwd_active(s->fwd));
+        pd_metric(&b, "kumo_provider_forward_connections", "", kumo_overlay_fwd_active(s->fwd));
         pd_metric_help(&b, "kumo_provider_forward_relayed_total", "counter",
                        "connections the forwarder relayed");
-        pd_metric(&b, "kumo_provider_forward_relayed_total", "", pd_fwd_relayed(s->fwd));
+        pd_metric(&b, "kumo_provider_forward_relayed_total", "", kumo_overlay_fwd_relayed(s->fwd));
         pd_metric_help(&b, "kumo_provider_forward_refused_total", "counter",
                        "connections the forwarder refused (no rule, or over a cap)");
         pd_metric(&b, "kumo_provider_forward_refused_total", "",
-                  pd_fwd_refused(s->fwd) + pd_fwd_capped(s->fwd));
+                  kumo_overlay_fwd_refused(s->fwd) + kumo_overlay_fwd_capped(s->fwd));
     }
     struct evbuffer *out = evbuffer_new();
     if (out == NULL) {
@@ -360,7 +360,7 @@ static void pd_metrics_cb(struct evhttp_request *req, void *arg)
 
 int pd_metrics_open(kumo_provider_daemon_t *d,
                     struct event_base *base,
-                    pd_fwd_t *fwd,
+                    kumo_overlay_fwd_t *fwd,
                     kumo_err_ctx_t *err)
 {
     pd_status_t *s = d->status;

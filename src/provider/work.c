@@ -10,13 +10,13 @@
  * A wanted container that is missing, exited or of another version is (re)created; a
  * container no active lease wants is removed (closing leases, stale ones, old groups), and so
  * is a network no active lease uses. Workloads reach each other by name through the
- * forwarder (fwd.h): every workload name is in each container's /etc/hosts as the
- * deployment network's gateway, where the daemon forwards the target's ports to its
- * containers here or to its endpoint at another provider (home/.../<owner>-<dseq>.links).
- * Each pass has two rounds: one that only looks and confirms the leases that run (before any
- * slow container start), one that creates and removes and then confirms what became healthy:
- * active leases whose containers all run (or whose manifest has not come yet: the provider
- * stands ready), and `released` for closing leases whose containers are gone.
+ * overlay forwarder (overlay/overlay.h): every workload name is in each container's /etc/hosts as
+ * the deployment network's gateway, where the daemon forwards the target's ports to its containers
+ * here or to its endpoint at another provider (home/.../<owner>-<dseq>.links). Each pass has two
+ * rounds: one that only looks and confirms the leases that run (before any slow container start),
+ * one that creates and removes and then confirms what became healthy: active leases whose
+ * containers all run (or whose manifest has not come yet: the provider stands ready), and
+ * `released` for closing leases whose containers are gone.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -222,43 +222,6 @@ int pd_group_names(CURL *c,
     return rc;
 }
 
-bool pd_port_global(const Kumo__ManifestPort *p)
-{
-    for (size_t r = 0; r < p->n_expose; r++) {
-        if (p->expose[r]->global) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* The group a workload of the manifest runs in, or NULL. */
-static const char *pd_workload_group(const Kumo__Manifest *m, const char *name)
-{
-    for (size_t i = 0; i < m->n_workloads; i++) {
-        if (strcmp(m->workloads[i]->name, name) == 0) {
-            return m->workloads[i]->group;
-        }
-    }
-    return NULL;
-}
-
-bool pd_port_published(const Kumo__Manifest *m,
-                       const Kumo__ManifestWorkload *w,
-                       const Kumo__ManifestPort *p)
-{
-    for (size_t r = 0; r < p->n_expose; r++) {
-        const Kumo__ManifestConnection *c = p->expose[r];
-        const char *g = c->global             ? NULL
-                        : c->group[0] != '\0' ? c->group
-                                              : pd_workload_group(m, c->workload);
-        if (c->global || (g != NULL && strcmp(g, w->group) != 0)) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* ---- reading the chain and the runtime ---- */
 
 static void pd_lease_add(kumo_provider_daemon_t *d, const json_t *l, bool active)
@@ -450,7 +413,7 @@ static bool pd_spec_build(kumo_provider_daemon_t *d,
     for (size_t p = 0; p < w->n_ports && s->port_count < KUMO_RUNTIME_PORT_COUNT_MAX; p++) {
         kumo_runtime_port_t *rp = &s->ports[s->port_count++];
         rp->container_port = (uint16_t)w->ports[p]->port;
-        rp->host_port = pd_port_published(dep->m, w, w->ports[p]) ? pd_port_pick(d) : 0;
+        rp->host_port = kumo_overlay_port_published(dep->m, w, w->ports[p]) ? pd_port_pick(d) : 0;
         rp->host_ip = "0.0.0.0";
     }
     const kumo_runtime_label_t labels[] = {
@@ -696,15 +659,16 @@ static void pd_forward_targets(kumo_provider_daemon_t *d,
                                const json_t *links,
                                const Kumo__ManifestWorkload *w,
                                uint32_t port,
-                               pd_fwd_entry_t *e)
+                               kumo_overlay_fwd_entry_t *e)
 {
-    for (uint32_t i = 0; i < d->container_count && e->target_count < PD_FWD_TARGET_MAX; i++) {
+    for (uint32_t i = 0; i < d->container_count && e->target_count < KUMO_OVERLAY_FWD_TARGET_MAX;
+         i++) {
         const kumo_runtime_container_t *c = &d->containers[i];
         const char *ip = NULL;
         if (c->state == KUMO_RUNTIME_STATE_RUNNING && c->dseq == dep->dseq &&
             strcmp(c->owner, dep->owner) == 0 && strcmp(c->workload, w->name) == 0 &&
             (ip = pd_ip_of(d, c->id)) != NULL) {
-            pd_fwd_target_t *t = &e->targets[e->target_count++];
+            kumo_overlay_fwd_target_t *t = &e->targets[e->target_count++];
             (void)snprintf(t->host, sizeof(t->host), "%s", ip);
             t->port = (uint16_t)port;
         }
@@ -717,7 +681,7 @@ static void pd_forward_targets(kumo_provider_daemon_t *d,
         if (e->target_count == 0 && host != NULL &&
             strcmp(json_string_value(json_object_get(l, "workload")), w->name) == 0 &&
             pd_u64(l, "port") == port) {
-            pd_fwd_target_t *t = &e->targets[e->target_count++];
+            kumo_overlay_fwd_target_t *t = &e->targets[e->target_count++];
             (void)snprintf(t->host, sizeof(t->host), "%s", host);
             t->port = (uint16_t)pd_u64(l, "host_port");
             t->remote = true; /* the forwarder checks its address again */
@@ -725,35 +689,46 @@ static void pd_forward_targets(kumo_provider_daemon_t *d,
     }
 }
 
-/* Whether a rule of port p lets workload src (placed in its group) connect. */
-static bool pd_rule_allows(const Kumo__Manifest *m, const Kumo__ManifestPort *p, const char *src)
+/* The deployment's leases this provider holds (the groups whose containers run here). */
+static uint32_t pd_dep_leases(const kumo_provider_daemon_t *d,
+                              const pd_dep_t *dep,
+                              kumo_overlay_lease_t out[KUMO_OVERLAY_LEASE_MAX])
 {
-    const char *group = pd_workload_group(m, src);
-    for (size_t r = 0; r < p->n_expose; r++) {
-        const Kumo__ManifestConnection *c = p->expose[r];
-        if ((c->workload[0] != '\0' && strcmp(c->workload, src) == 0) ||
-            (c->group[0] != '\0' && group != NULL && strcmp(c->group, group) == 0)) {
-            return true;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < d->lease_count && n < KUMO_OVERLAY_LEASE_MAX; i++) {
+        const pd_lease_t *l = &d->leases[i];
+        if (l->active && l->dseq == dep->dseq && strcmp(l->owner, dep->owner) == 0 &&
+            l->gseq < dep->group_count) {
+            out[n++] = (kumo_overlay_lease_t){.group = dep->groups[l->gseq], .provider = d->addr};
         }
     }
-    return false;
+    return n;
 }
 
-/* Who may use a forward: the running containers here of the workloads its rules allow. */
+/* Who may use the forward of workload w's port p: the running containers here whose
+ * workload the overlay policy lets connect. */
 static void pd_forward_sources(kumo_provider_daemon_t *d,
                                const pd_dep_t *dep,
+                               const Kumo__ManifestWorkload *w,
                                const Kumo__ManifestPort *p,
-                               pd_fwd_entry_t *e)
+                               kumo_overlay_fwd_entry_t *e)
 {
-    for (uint32_t i = 0; i < d->container_count && e->source_count < PD_FWD_SOURCE_MAX; i++) {
+    kumo_overlay_lease_t leases[KUMO_OVERLAY_LEASE_MAX];
+    kumo_overlay_deployment_t od = {
+        .manifest = dep->m, .leases = leases, .lease_count = pd_dep_leases(d, dep, leases)};
+    for (uint32_t i = 0; i < d->container_count && e->source_count < KUMO_OVERLAY_FWD_SOURCE_MAX;
+         i++) {
         const kumo_runtime_container_t *c = &d->containers[i];
+        kumo_overlay_source_t src = {
+            .from = KUMO_OVERLAY_FROM_WORKLOAD, .workload = c->workload, .provider = d->addr};
         const char *ip = NULL;
         if (c->state == KUMO_RUNTIME_STATE_RUNNING && c->dseq == dep->dseq &&
-            strcmp(c->owner, dep->owner) == 0 && pd_rule_allows(dep->m, p, c->workload) &&
+            strcmp(c->owner, dep->owner) == 0 &&
+            kumo_overlay_verdict_allows(kumo_overlay_decide(&od, &src, w->name, p->port)) &&
             (ip = pd_ip_of(d, c->id)) != NULL) {
             e->source_workloads[e->source_count] =
-                pd_fwd_workload_tag(dep->owner, dep->dseq, c->workload);
-            (void)snprintf(e->sources[e->source_count++], PD_FWD_HOST_BYTES, "%s", ip);
+                kumo_overlay_workload_tag(dep->owner, dep->dseq, c->workload);
+            (void)snprintf(e->sources[e->source_count++], KUMO_OVERLAY_FWD_HOST_BYTES, "%s", ip);
         }
     }
 }
@@ -771,27 +746,25 @@ static json_t *pd_links_load(const kumo_provider_daemon_t *d, const pd_dep_t *de
 }
 
 /* A forward on the gateway for every port of every workload that a rule (other than global)
- * lets some workload reach. */
-static void
-pd_forwards_add(kumo_provider_daemon_t *d, const pd_dep_t *dep, pd_fwd_entry_t *es, uint32_t *count)
+ * lets some workload reach (kumo_overlay_port_forwarded). */
+static void pd_forwards_add(kumo_provider_daemon_t *d,
+                            const pd_dep_t *dep,
+                            kumo_overlay_fwd_entry_t *es,
+                            uint32_t *count)
 {
     json_t *links = pd_links_load(d, dep);
     for (size_t i = 0; i < dep->m->n_workloads; i++) {
         const Kumo__ManifestWorkload *w = dep->m->workloads[i];
-        for (size_t p = 0; p < w->n_ports && *count < PD_FWD_ENTRY_MAX; p++) {
-            bool reachable = false;
-            for (size_t r = 0; r < w->ports[p]->n_expose; r++) {
-                reachable = reachable || !w->ports[p]->expose[r]->global;
-            }
-            if (!reachable) {
+        for (size_t p = 0; p < w->n_ports && *count < KUMO_OVERLAY_FWD_ENTRY_MAX; p++) {
+            if (!kumo_overlay_port_forwarded(w->ports[p])) {
                 continue;
             }
-            pd_fwd_entry_t *e = &es[(*count)++];
+            kumo_overlay_fwd_entry_t *e = &es[(*count)++];
             memset(e, 0, sizeof(*e));
             (void)snprintf(e->ip, sizeof(e->ip), "%s", dep->gateway);
             e->port = (uint16_t)w->ports[p]->port;
             pd_forward_targets(d, dep, links, w, w->ports[p]->port, e);
-            pd_forward_sources(d, dep, w->ports[p], e);
+            pd_forward_sources(d, dep, w, w->ports[p], e);
         }
     }
     json_decref(links);
@@ -803,7 +776,7 @@ pd_forwards_add(kumo_provider_daemon_t *d, const pd_dep_t *dep, pd_fwd_entry_t *
  * confirmed before slow container starts can delay it past its period), then creating. */
 typedef struct pd_pass {
     bool *ok; /* per d->leases index */
-    pd_fwd_entry_t *fwd;
+    kumo_overlay_fwd_entry_t *fwd;
     uint32_t fwd_count;
     bool create;
 } pd_pass_t;
@@ -1317,8 +1290,9 @@ void pd_work(kumo_provider_daemon_t *d)
                       err.detail);
         return;
     }
-    pd_pass_t pass = {.ok = kumo_calloc(PD_LEASE_MAX, sizeof(bool)),
-                      .fwd = kumo_calloc(PD_FWD_ENTRY_MAX, sizeof(pd_fwd_entry_t))};
+    pd_pass_t pass = {
+        .ok = kumo_calloc(PD_LEASE_MAX, sizeof(bool)),
+        .fwd = kumo_calloc(KUMO_OVERLAY_FWD_ENTRY_MAX, sizeof(kumo_overlay_fwd_entry_t))};
     if (pass.ok == NULL || pass.fwd == NULL) {
         kumo_free(pass.ok);
         kumo_free(pass.fwd);

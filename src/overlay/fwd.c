@@ -1,13 +1,13 @@
 /*
- * fwd.c - the provider's TCP forwarder (fwd.h): evconnlistener per entry, a pair of
+ * fwd.c - the overlay's TCP forwarder (overlay.h): evconnlistener per entry, a pair of
  * bufferevents per relayed connection with backpressure (reading from one side pauses while
- * the other side has PD_FWD_BUFFER_BYTES queued, until it drained) and half-closes passed on
- * (an EOF from one side becomes a write shutdown of the other once its data is out; the pair
- * is freed when both directions are done, at once on an error). Live pairs are counted per
- * source address (a small table of the sources with connections open) and in all, against
- * the caps of fwd.h.
+ * the other side has KUMO_OVERLAY_FWD_BUFFER_BYTES queued, until it drained) and half-closes passed
+ * on (an EOF from one side becomes a write shutdown of the other once its data is out; the pair is
+ * freed when both directions are done, at once on an error). Live pairs are counted per source
+ * address (a small table of the sources with connections open) and in all, against the caps of
+ * overlay.h.
  */
-#include "provider/fwd.h"
+#include "overlay/overlay.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -29,10 +29,10 @@
 /* Sources with relayed connections open: one slot per address while its count is above 0. The
  * table is as large as the total cap can fill with distinct addresses that one table of
  * entries can name. */
-#define FWD_SOURCE_SLOTS (PD_FWD_ENTRY_MAX * PD_FWD_SOURCE_MAX)
+#define FWD_SOURCE_SLOTS (KUMO_OVERLAY_FWD_ENTRY_MAX * KUMO_OVERLAY_FWD_SOURCE_MAX)
 
 typedef struct fwd_source {
-    char ip[PD_FWD_HOST_BYTES];
+    char ip[KUMO_OVERLAY_FWD_HOST_BYTES];
     uint32_t count;
 } fwd_source_t;
 
@@ -43,27 +43,27 @@ typedef struct fwd_tag {
 } fwd_tag_t;
 
 typedef struct fwd_listener {
-    pd_fwd_t *f;
-    pd_fwd_entry_t entry;
+    kumo_overlay_fwd_t *f;
+    kumo_overlay_fwd_entry_t entry;
     struct evconnlistener *l; /* NULL until the address could be bound */
     uint32_t next;            /* round robin over the targets */
 } fwd_listener_t;
 
-struct pd_fwd {
+struct kumo_overlay_fwd {
     struct event_base *base;
     struct event *timer;
     pthread_mutex_t mu; /* guards want, want_count, want_gen */
-    pd_fwd_entry_t want[PD_FWD_ENTRY_MAX];
+    kumo_overlay_fwd_entry_t want[KUMO_OVERLAY_FWD_ENTRY_MAX];
     uint32_t want_count;
     uint64_t want_gen;
     uint64_t have_gen; /* loop thread only from here down */
-    fwd_listener_t *ls[PD_FWD_ENTRY_MAX];
+    fwd_listener_t *ls[KUMO_OVERLAY_FWD_ENTRY_MAX];
     uint32_t ls_count;
-    pd_fwd_entry_t copy[PD_FWD_ENTRY_MAX];
-    pd_fwd_cfg_t cfg;      /* caps in force */
-    fwd_source_t *sources; /* FWD_SOURCE_SLOTS */
-    uint32_t source_count; /* slots in use */
-    fwd_tag_t *tags;       /* FWD_SOURCE_SLOTS */
+    kumo_overlay_fwd_entry_t copy[KUMO_OVERLAY_FWD_ENTRY_MAX];
+    kumo_overlay_fwd_cfg_t cfg; /* caps in force */
+    fwd_source_t *sources;      /* FWD_SOURCE_SLOTS */
+    uint32_t source_count;      /* slots in use */
+    fwd_tag_t *tags;            /* FWD_SOURCE_SLOTS */
     uint32_t tag_count;
     bool paused;            /* accepting paused: out of descriptors */
     struct fwd_pair *pairs; /* every live pair */
@@ -77,13 +77,13 @@ struct pd_fwd {
 /* ---- one relayed connection: two bufferevents and their half-closes ---- */
 
 typedef struct fwd_pair {
-    pd_fwd_t *f;
-    char source[PD_FWD_HOST_BYTES]; /* the client's address, counted in f->sources */
-    uint64_t tag;                   /* its workload, counted in f->tags (0: none) */
-    struct fwd_pair *prev, *next;   /* f->pairs: freed with the forwarder */
-    struct bufferevent *side[2];    /* 0: the accepted client, 1: the target */
-    bool eof[2];                    /* the side sent EOF (its direction is done) */
-    bool shut[2];                   /* we shut the side's write half */
+    kumo_overlay_fwd_t *f;
+    char source[KUMO_OVERLAY_FWD_HOST_BYTES]; /* the client's address, counted in f->sources */
+    uint64_t tag;                             /* its workload, counted in f->tags (0: none) */
+    struct fwd_pair *prev, *next;             /* f->pairs: freed with the forwarder */
+    struct bufferevent *side[2];              /* 0: the accepted client, 1: the target */
+    bool eof[2];                              /* the side sent EOF (its direction is done) */
+    bool shut[2];                             /* we shut the side's write half */
 } fwd_pair_t;
 
 static int fwd_index(const fwd_pair_t *p, const struct bufferevent *bev)
@@ -98,7 +98,7 @@ static size_t fwd_out_len(const fwd_pair_t *p, int i)
 
 /* ---- counting ---- */
 
-static fwd_source_t *fwd_source_find(pd_fwd_t *f, const char *ip)
+static fwd_source_t *fwd_source_find(kumo_overlay_fwd_t *f, const char *ip)
 {
     for (uint32_t i = 0; i < f->source_count; i++) {
         if (strcmp(f->sources[i].ip, ip) == 0) {
@@ -108,7 +108,7 @@ static fwd_source_t *fwd_source_find(pd_fwd_t *f, const char *ip)
     return NULL;
 }
 
-static fwd_tag_t *fwd_tag_find(pd_fwd_t *f, uint64_t tag)
+static fwd_tag_t *fwd_tag_find(kumo_overlay_fwd_t *f, uint64_t tag)
 {
     for (uint32_t i = 0; i < f->tag_count; i++) {
         if (f->tags[i].tag == tag) {
@@ -119,7 +119,8 @@ static fwd_tag_t *fwd_tag_find(pd_fwd_t *f, uint64_t tag)
 }
 
 /* The slots of ip and tag (made if new, count 0); false when a table is full. */
-static bool fwd_slots(pd_fwd_t *f, const char *ip, uint64_t tag, fwd_source_t **s, fwd_tag_t **t)
+static bool
+fwd_slots(kumo_overlay_fwd_t *f, const char *ip, uint64_t tag, fwd_source_t **s, fwd_tag_t **t)
 {
     *s = fwd_source_find(f, ip);
     if (*s == NULL && f->source_count < FWD_SOURCE_SLOTS) {
@@ -137,7 +138,7 @@ static bool fwd_slots(pd_fwd_t *f, const char *ip, uint64_t tag, fwd_source_t **
 }
 
 /* Forgets the slots of ip and tag whose count is 0 (the last slot moves into the freed one). */
-static void fwd_slots_trim(pd_fwd_t *f, const char *ip, uint64_t tag)
+static void fwd_slots_trim(kumo_overlay_fwd_t *f, const char *ip, uint64_t tag)
 {
     fwd_source_t *s = fwd_source_find(f, ip);
     if (s != NULL && s->count == 0) {
@@ -151,7 +152,7 @@ static void fwd_slots_trim(pd_fwd_t *f, const char *ip, uint64_t tag)
 
 /* Takes one connection of source ip (of workload tag) against the caps; false when a cap is
  * reached. */
-static bool fwd_source_take(pd_fwd_t *f, const char *ip, uint64_t tag)
+static bool fwd_source_take(kumo_overlay_fwd_t *f, const char *ip, uint64_t tag)
 {
     if (atomic_load(&f->active) >= f->cfg.connection_max) {
         return false;
@@ -172,7 +173,7 @@ static bool fwd_source_take(pd_fwd_t *f, const char *ip, uint64_t tag)
     return true;
 }
 
-static void fwd_source_give(pd_fwd_t *f, const char *ip, uint64_t tag)
+static void fwd_source_give(kumo_overlay_fwd_t *f, const char *ip, uint64_t tag)
 {
     fwd_source_t *s = fwd_source_find(f, ip);
     fwd_tag_t *t = tag != 0 ? fwd_tag_find(f, tag) : NULL;
@@ -228,7 +229,7 @@ static void fwd_read_cb(struct bufferevent *bev, void *ctx)
     int i = fwd_index(p, bev);
     int o = 1 - i;
     (void)evbuffer_add_buffer(bufferevent_get_output(p->side[o]), bufferevent_get_input(bev));
-    if (fwd_out_len(p, o) >= PD_FWD_BUFFER_BYTES) {
+    if (fwd_out_len(p, o) >= KUMO_OVERLAY_FWD_BUFFER_BYTES) {
         (void)bufferevent_disable(bev, EV_READ); /* until the other side drained */
     }
 }
@@ -257,7 +258,7 @@ static void fwd_event_cb(struct bufferevent *bev, short what, void *ctx)
 }
 
 /* The numeric text of the peer address sa into ip; false if it has none. */
-static bool fwd_peer_ip(const struct sockaddr *sa, char ip[PD_FWD_HOST_BYTES])
+static bool fwd_peer_ip(const struct sockaddr *sa, char ip[KUMO_OVERLAY_FWD_HOST_BYTES])
 {
     const void *addr =
         sa->sa_family == AF_INET6
@@ -265,13 +266,13 @@ static bool fwd_peer_ip(const struct sockaddr *sa, char ip[PD_FWD_HOST_BYTES])
             : (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
     ip[0] = '\0';
     return (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) &&
-           evutil_inet_ntop(sa->sa_family, addr, ip, PD_FWD_HOST_BYTES) != NULL;
+           evutil_inet_ntop(sa->sa_family, addr, ip, KUMO_OVERLAY_FWD_HOST_BYTES) != NULL;
 }
 
 /* Whether ip is one of the entry's sources; *tag gets its workload's tag. */
-static bool fwd_source_allowed(const pd_fwd_entry_t *e, const char *ip, uint64_t *tag)
+static bool fwd_source_allowed(const kumo_overlay_fwd_entry_t *e, const char *ip, uint64_t *tag)
 {
-    for (uint32_t i = 0; i < e->source_count && i < PD_FWD_SOURCE_MAX; i++) {
+    for (uint32_t i = 0; i < e->source_count && i < KUMO_OVERLAY_FWD_SOURCE_MAX; i++) {
         if (strcmp(e->sources[i], ip) == 0) {
             *tag = e->source_workloads[i];
             return true;
@@ -281,10 +282,13 @@ static bool fwd_source_allowed(const pd_fwd_entry_t *e, const char *ip, uint64_t
 }
 
 /* Connects a new pair for the accepted fd to target t; false (fd closed) when it cannot. */
-static bool fwd_pair_open(
-    pd_fwd_t *f, evutil_socket_t fd, const char *ip, uint64_t tag, const pd_fwd_target_t *t)
+static bool fwd_pair_open(kumo_overlay_fwd_t *f,
+                          evutil_socket_t fd,
+                          const char *ip,
+                          uint64_t tag,
+                          const kumo_overlay_fwd_target_t *t)
 {
-    char where[PD_FWD_HOST_BYTES + 16];
+    char where[KUMO_OVERLAY_FWD_HOST_BYTES + 16];
     (void)snprintf(where, sizeof(where), strchr(t->host, ':') != NULL ? "[%s]:%u" : "%s:%u",
                    t->host, t->port);
     struct sockaddr_storage ss;
@@ -325,11 +329,12 @@ static bool fwd_pair_open(
 }
 
 /* The next usable target of the listener (round robin); NULL when none is. */
-static const pd_fwd_target_t *fwd_target_next(fwd_listener_t *fl)
+static const kumo_overlay_fwd_target_t *fwd_target_next(fwd_listener_t *fl)
 {
     for (uint32_t k = 0; k < fl->entry.target_count; k++) {
-        const pd_fwd_target_t *t = &fl->entry.targets[fl->next++ % fl->entry.target_count];
-        if (!t->remote || pd_fwd_address_allowed(t->host, fl->f->cfg.peer_address_allow)) {
+        const kumo_overlay_fwd_target_t *t =
+            &fl->entry.targets[fl->next++ % fl->entry.target_count];
+        if (!t->remote || kumo_overlay_address_allowed(t->host, fl->f->cfg.peer_address_allow)) {
             return t;
         }
     }
@@ -342,15 +347,15 @@ static void fwd_accept_cb(
     (void)l;
     (void)salen;
     fwd_listener_t *fl = ctx;
-    pd_fwd_t *f = fl->f;
-    char ip[PD_FWD_HOST_BYTES];
+    kumo_overlay_fwd_t *f = fl->f;
+    char ip[KUMO_OVERLAY_FWD_HOST_BYTES];
     uint64_t tag = 0;
     if (!fwd_peer_ip(sa, ip) || !fwd_source_allowed(&fl->entry, ip, &tag)) {
         atomic_fetch_add(&f->refused, 1u); /* before the close the client sees */
         evutil_closesocket(fd);
         return;
     }
-    const pd_fwd_target_t *t = fwd_target_next(fl);
+    const kumo_overlay_fwd_target_t *t = fwd_target_next(fl);
     if (t == NULL) {
         evutil_closesocket(fd); /* the target's endpoint is not known (or not usable) yet */
         return;
@@ -375,147 +380,18 @@ static void fwd_accept_error_cb(struct evconnlistener *l, void *ctx)
     int e = EVUTIL_SOCKET_ERROR();
     (void)evconnlistener_disable(l);
     if (!fl->f->paused) {
-        KUMO_LOG_WARN("provider", "forward_accept_failed", "errno=%d active=%u", e,
+        KUMO_LOG_WARN("overlay", "forward_accept_failed", "errno=%d active=%u", e,
                       atomic_load(&fl->f->active));
     }
     fl->f->paused = true;
     atomic_fetch_add(&fl->f->capped, 1u);
 }
 
-/* ---- which addresses a remote target may have ---- */
-
-/* Public unicast IPv4 (a in network order). */
-static bool fwd_v4_is_public(const uint8_t a[4])
-{
-    static const struct {
-        uint8_t net[4];
-        uint8_t bits;
-    } deny[] = {
-        {{0, 0, 0, 0}, 8},      /* "this network", unspecified */
-        {{10, 0, 0, 0}, 8},     /* private (podman's and many bridges) */
-        {{100, 64, 0, 0}, 10},  /* shared address space (carrier NAT) */
-        {{127, 0, 0, 0}, 8},    /* loopback */
-        {{169, 254, 0, 0}, 16}, /* link-local (cloud metadata services) */
-        {{172, 16, 0, 0}, 12},  /* private (Docker's bridges) */
-        {{192, 0, 0, 0}, 24},   /* IETF protocol assignments */
-        {{192, 168, 0, 0}, 16}, /* private */
-        {{198, 18, 0, 0}, 15},  /* benchmarking */
-        {{224, 0, 0, 0}, 4},    /* multicast */
-        {{240, 0, 0, 0}, 4},    /* reserved, broadcast */
-    };
-    uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
-    for (size_t i = 0; i < sizeof(deny) / sizeof(deny[0]); i++) {
-        uint32_t n = (uint32_t)deny[i].net[0] << 24 | (uint32_t)deny[i].net[1] << 16 |
-                     (uint32_t)deny[i].net[2] << 8 | deny[i].net[3];
-        uint32_t mask = 0xffffffffu << (32u - deny[i].bits);
-        if ((v & mask) == n) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Public unicast IPv6; mapped (::ffff:0:0/96) and compatible (::/96) IPv4 judged as IPv4. */
-static bool fwd_v6_is_public(const uint8_t a[16])
-{
-    static const uint8_t zero[12] = {0};
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (memcmp(a, zero, 12) == 0 || memcmp(a, mapped, 12) == 0) {
-        return fwd_v4_is_public(a + 12); /* :: and ::1 fall in 0/8 */
-    }
-    if ((a[0] & 0xfeu) == 0xfcu) { /* unique local fc00::/7 */
-        return false;
-    }
-    if (a[0] == 0xfeu && (a[1] & 0xc0u) == 0x80u) { /* link-local fe80::/10 */
-        return false;
-    }
-    if (a[0] == 0xfeu && (a[1] & 0xc0u) == 0xc0u) { /* site-local fec0::/10 (deprecated) */
-        return false;
-    }
-    return a[0] != 0xffu; /* multicast ff00::/8 */
-}
-
-/* The address of numeric text s (IPv4 as 4 bytes, IPv6 as 16); 0 if it is not one. */
-static size_t fwd_addr_parse(const char *s, size_t len, uint8_t out[16])
-{
-    char buf[PD_FWD_HOST_BYTES];
-    if (len == 0 || len >= sizeof(buf)) {
-        return 0;
-    }
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    if (evutil_inet_pton(AF_INET, buf, out) == 1) {
-        return 4;
-    }
-    return evutil_inet_pton(AF_INET6, buf, out) == 1 ? 16 : 0;
-}
-
-/* Calls each item of a comma-separated list; stops at the first for which cb returns true. */
-static bool fwd_allow_find(const char *allow, const uint8_t *addr, size_t addr_len, bool *valid)
-{
-    *valid = true;
-    for (const char *p = allow != NULL ? allow : ""; *p != '\0';) {
-        const char *end = strchr(p, ',');
-        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
-        uint8_t item[16];
-        size_t n = fwd_addr_parse(p, len, item);
-        if (n == 0) {
-            *valid = false;
-            return false;
-        }
-        if (addr != NULL && n == addr_len && memcmp(item, addr, n) == 0) {
-            return true;
-        }
-        p += len + (end != NULL ? 1u : 0u);
-        if (end != NULL && *p == '\0') {
-            *valid = false; /* a trailing comma */
-            return false;
-        }
-    }
-    return false;
-}
-
-uint64_t pd_fwd_workload_tag(const char *owner, uint64_t dseq, const char *workload)
-{
-    KUMO_ASSERT(owner != NULL && workload != NULL);
-    uint64_t h = 14695981039346656037ull; /* FNV-1a: any spread will do, 0 is kept free */
-    char text[256];
-    int n = snprintf(text, sizeof(text), "%s/%" PRIu64 "/%s", owner, dseq, workload);
-    KUMO_ASSERT(n > 0);
-    for (size_t i = 0; i < (size_t)n && i < sizeof(text) - 1u; i++) {
-        h = (h ^ (uint8_t)text[i]) * 1099511628211ull;
-    }
-    return h != 0 ? h : 1u;
-}
-
-bool pd_fwd_allow_list_is_valid(const char *allow)
-{
-    bool valid = false;
-    (void)fwd_allow_find(allow, NULL, 0, &valid);
-    return valid;
-}
-
-bool pd_fwd_address_allowed(const char *host, const char *allow)
-{
-    KUMO_ASSERT(host != NULL);
-    uint8_t a[16];
-    size_t n = fwd_addr_parse(host, strlen(host), a);
-    if (n == 0) {
-        return false; /* names are never followed */
-    }
-    KUMO_ASSERT(n == 4 || n == 16);
-    bool valid = false;
-    if (fwd_allow_find(allow, a, n, &valid)) {
-        return true;
-    }
-    return n == 4 ? fwd_v4_is_public(a) : fwd_v6_is_public(a);
-}
-
 /* ---- the table ---- */
 
 static void fwd_listener_bind(fwd_listener_t *fl)
 {
-    char where[PD_FWD_HOST_BYTES + 16];
+    char where[KUMO_OVERLAY_FWD_HOST_BYTES + 16];
     (void)snprintf(where, sizeof(where), strchr(fl->entry.ip, ':') != NULL ? "[%s]:%u" : "%s:%u",
                    fl->entry.ip, fl->entry.port);
     struct sockaddr_storage ss;
@@ -529,7 +405,7 @@ static void fwd_listener_bind(fwd_listener_t *fl)
     if (fl->l != NULL) {
         evconnlistener_set_error_cb(fl->l, fwd_accept_error_cb);
         atomic_fetch_add(&fl->f->listening, 1u);
-        KUMO_LOG_INFO("provider", "forward_listening", "at=%s targets=%u", where,
+        KUMO_LOG_INFO("overlay", "forward_listening", "at=%s targets=%u", where,
                       fl->entry.target_count);
     }
 }
@@ -543,7 +419,8 @@ static void fwd_listener_free(fwd_listener_t *fl)
     kumo_free(fl);
 }
 
-static const pd_fwd_entry_t *fwd_find(const pd_fwd_entry_t *es, uint32_t n, const pd_fwd_entry_t *e)
+static const kumo_overlay_fwd_entry_t *
+fwd_find(const kumo_overlay_fwd_entry_t *es, uint32_t n, const kumo_overlay_fwd_entry_t *e)
 {
     for (uint32_t i = 0; i < n; i++) {
         if (es[i].port == e->port && strcmp(es[i].ip, e->ip) == 0) {
@@ -553,10 +430,10 @@ static const pd_fwd_entry_t *fwd_find(const pd_fwd_entry_t *es, uint32_t n, cons
     return NULL;
 }
 
-static void fwd_apply(pd_fwd_t *f, uint32_t n)
+static void fwd_apply(kumo_overlay_fwd_t *f, uint32_t n)
 {
     for (uint32_t i = 0; i < f->ls_count;) { /* drop or update */
-        const pd_fwd_entry_t *w = fwd_find(f->copy, n, &f->ls[i]->entry);
+        const kumo_overlay_fwd_entry_t *w = fwd_find(f->copy, n, &f->ls[i]->entry);
         if (w == NULL) {
             fwd_listener_free(f->ls[i]);
             f->ls[i] = f->ls[--f->ls_count];
@@ -565,7 +442,7 @@ static void fwd_apply(pd_fwd_t *f, uint32_t n)
         f->ls[i]->entry = *w;
         i++;
     }
-    for (uint32_t i = 0; i < n && f->ls_count < PD_FWD_ENTRY_MAX; i++) { /* add */
+    for (uint32_t i = 0; i < n && f->ls_count < KUMO_OVERLAY_FWD_ENTRY_MAX; i++) { /* add */
         bool have = false;
         for (uint32_t k = 0; k < f->ls_count && !have; k++) {
             have = f->ls[k]->entry.port == f->copy[i].port &&
@@ -584,7 +461,7 @@ static void fwd_sync_cb(evutil_socket_t fd, short what, void *ctx)
 {
     (void)fd;
     (void)what;
-    pd_fwd_t *f = ctx;
+    kumo_overlay_fwd_t *f = ctx;
     (void)pthread_mutex_lock(&f->mu);
     bool changed = f->want_gen != f->have_gen;
     uint32_t n = f->want_count;
@@ -608,27 +485,28 @@ static void fwd_sync_cb(evutil_socket_t fd, short what, void *ctx)
 }
 
 /* The total cap fitted to the open-files limit: two descriptors per relayed connection,
- * PD_FWD_FD_RESERVE left to the rest of the daemon. */
+ * KUMO_OVERLAY_FWD_FD_RESERVE left to the rest of the daemon. */
 static uint32_t fwd_total_fit(uint32_t want)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
         return want;
     }
-    uint64_t room =
-        rl.rlim_cur > PD_FWD_FD_RESERVE + 2u ? (rl.rlim_cur - PD_FWD_FD_RESERVE) / 2u : 1u;
+    uint64_t room = rl.rlim_cur > KUMO_OVERLAY_FWD_FD_RESERVE + 2u
+                        ? (rl.rlim_cur - KUMO_OVERLAY_FWD_FD_RESERVE) / 2u
+                        : 1u;
     return room < want ? (uint32_t)room : want;
 }
 
-int pd_fwd_open(struct event_base *base,
-                const pd_fwd_cfg_t *cfg,
-                pd_fwd_t **out,
-                kumo_err_ctx_t *err)
+int kumo_overlay_fwd_open(struct event_base *base,
+                          const kumo_overlay_fwd_cfg_t *cfg,
+                          kumo_overlay_fwd_t **out,
+                          kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(base != NULL && out != NULL);
-    KUMO_ENSURE(cfg == NULL || pd_fwd_allow_list_is_valid(cfg->peer_address_allow), err,
+    KUMO_ENSURE(cfg == NULL || kumo_overlay_allow_list_is_valid(cfg->peer_address_allow), err,
                 KUMO_EINVAL, "peer_address_allow: expected numeric addresses separated by commas");
-    pd_fwd_t *f = kumo_calloc(1, sizeof(*f));
+    kumo_overlay_fwd_t *f = kumo_calloc(1, sizeof(*f));
     KUMO_ENSURE(f != NULL, err, KUMO_ENOMEM, "forwarder");
     f->sources = kumo_calloc(FWD_SOURCE_SLOTS, sizeof(*f->sources));
     f->tags = kumo_calloc(FWD_SOURCE_SLOTS, sizeof(*f->tags));
@@ -641,30 +519,32 @@ int pd_fwd_open(struct event_base *base,
     if (cfg != NULL) {
         f->cfg = *cfg;
     }
-    f->cfg.connection_max = fwd_total_fit(f->cfg.connection_max > 0 ? f->cfg.connection_max
-                                                                    : PD_FWD_CONNECTION_DEFAULT);
+    f->cfg.connection_max = fwd_total_fit(
+        f->cfg.connection_max > 0 ? f->cfg.connection_max : KUMO_OVERLAY_FWD_CONNECTION_DEFAULT);
     f->cfg.connection_per_source_max = f->cfg.connection_per_source_max > 0
                                            ? f->cfg.connection_per_source_max
-                                           : PD_FWD_CONNECTION_PER_SOURCE_DEFAULT;
+                                           : KUMO_OVERLAY_FWD_CONNECTION_PER_SOURCE_DEFAULT;
     f->cfg.connection_per_workload_max = f->cfg.connection_per_workload_max > 0
                                              ? f->cfg.connection_per_workload_max
-                                             : PD_FWD_CONNECTION_PER_WORKLOAD_DEFAULT;
+                                             : KUMO_OVERLAY_FWD_CONNECTION_PER_WORKLOAD_DEFAULT;
     KUMO_ASSERT(f->cfg.connection_max > 0);
     f->base = base;
     (void)pthread_mutex_init(&f->mu, NULL);
     f->timer = event_new(base, -1, EV_PERSIST, fwd_sync_cb, f);
-    struct timeval tv = {0, (long)PD_FWD_SYNC_MS * 1000L};
+    struct timeval tv = {0, (long)KUMO_OVERLAY_FWD_SYNC_MS * 1000L};
     if (f->timer == NULL || event_add(f->timer, &tv) != 0) {
-        pd_fwd_close(f);
+        kumo_overlay_fwd_close(f);
         return kumo_err_set(err, KUMO_ENOMEM, "forwarder timer");
     }
     *out = f;
     return 0;
 }
 
-void pd_fwd_set(pd_fwd_t *f, const pd_fwd_entry_t *entries, uint32_t count)
+void kumo_overlay_fwd_set(kumo_overlay_fwd_t *f,
+                          const kumo_overlay_fwd_entry_t *entries,
+                          uint32_t count)
 {
-    uint32_t n = count < PD_FWD_ENTRY_MAX ? count : PD_FWD_ENTRY_MAX;
+    uint32_t n = count < KUMO_OVERLAY_FWD_ENTRY_MAX ? count : KUMO_OVERLAY_FWD_ENTRY_MAX;
     (void)pthread_mutex_lock(&f->mu);
     if (n != f->want_count || memcmp(f->want, entries, n * sizeof(entries[0])) != 0) {
         memcpy(f->want, entries, n * sizeof(entries[0]));
@@ -674,37 +554,37 @@ void pd_fwd_set(pd_fwd_t *f, const pd_fwd_entry_t *entries, uint32_t count)
     (void)pthread_mutex_unlock(&f->mu);
 }
 
-uint32_t pd_fwd_listening(pd_fwd_t *f)
+uint32_t kumo_overlay_fwd_listening(kumo_overlay_fwd_t *f)
 {
     return atomic_load(&f->listening);
 }
 
-uint64_t pd_fwd_relayed(pd_fwd_t *f)
+uint64_t kumo_overlay_fwd_relayed(kumo_overlay_fwd_t *f)
 {
     return atomic_load(&f->relayed);
 }
 
-uint64_t pd_fwd_refused(pd_fwd_t *f)
+uint64_t kumo_overlay_fwd_refused(kumo_overlay_fwd_t *f)
 {
     return atomic_load(&f->refused);
 }
 
-uint64_t pd_fwd_capped(pd_fwd_t *f)
+uint64_t kumo_overlay_fwd_capped(kumo_overlay_fwd_t *f)
 {
     return atomic_load(&f->capped);
 }
 
-uint32_t pd_fwd_active(pd_fwd_t *f)
+uint32_t kumo_overlay_fwd_active(kumo_overlay_fwd_t *f)
 {
     return atomic_load(&f->active);
 }
 
-uint32_t pd_fwd_connection_max(const pd_fwd_t *f)
+uint32_t kumo_overlay_fwd_connection_max(const kumo_overlay_fwd_t *f)
 {
     return f->cfg.connection_max;
 }
 
-uint64_t pd_fwd_nofile_raise(void)
+uint64_t kumo_overlay_nofile_raise(void)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
@@ -714,7 +594,7 @@ uint64_t pd_fwd_nofile_raise(void)
         rlim_t from = rl.rlim_cur;
         rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-            KUMO_LOG_WARN("provider", "nofile_raise_failed",
+            KUMO_LOG_WARN("overlay", "nofile_raise_failed",
                           "soft=%" PRIu64 " hard=%" PRIu64 " errno=%d", (uint64_t)from,
                           (uint64_t)rl.rlim_max, errno);
             rl.rlim_cur = from;
@@ -723,7 +603,7 @@ uint64_t pd_fwd_nofile_raise(void)
     return (uint64_t)rl.rlim_cur;
 }
 
-void pd_fwd_close(pd_fwd_t *f)
+void kumo_overlay_fwd_close(kumo_overlay_fwd_t *f)
 {
     if (f == NULL) {
         return;

@@ -1,5 +1,5 @@
 /*
- * test_fwd.c - the provider's TCP forwarder (src/provider/fwd.h) on loopback: echo servers
+ * test_fwd.c - the overlay's TCP forwarder (src/overlay/overlay.h) on loopback: echo servers
  * behind it, a table replaced from another thread the way the daemon does. Shown: bytes go
  * both ways unchanged (also 4 MiB, past the backpressure bound), targets are used round
  * robin, an entry without targets accepts and closes, a removed entry stops listening, a
@@ -24,12 +24,12 @@
 #include <event2/event.h>
 
 #include "helpers/podman.h"
-#include "provider/fwd.h"
+#include "overlay/overlay.h"
 
 #define T_BIG (4u * 1024u * 1024u)
 
 static struct event_base *base;
-static pd_fwd_t *fwd;
+static kumo_overlay_fwd_t *fwd;
 static pthread_t loop_thread;
 static volatile int loop_stop;
 
@@ -105,7 +105,7 @@ static int setup(void **state)
 {
     (void)state;
     base = event_base_new();
-    if (base == NULL || pd_fwd_open(base, NULL, &fwd, NULL) != 0) {
+    if (base == NULL || kumo_overlay_fwd_open(base, NULL, &fwd, NULL) != 0) {
         return -1;
     }
     echo_start(&echo_a);
@@ -118,7 +118,7 @@ static int teardown(void **state)
     (void)state;
     loop_stop = 1;
     (void)pthread_join(loop_thread, NULL);
-    pd_fwd_close(fwd);
+    kumo_overlay_fwd_close(fwd);
     event_base_free(base);
     return 0;
 }
@@ -134,7 +134,7 @@ static void pause_ms(long ms)
 static void table_set_from(
     unsigned port, const echo_t *const *targets, uint32_t n, uint32_t listening, const char *source)
 {
-    pd_fwd_entry_t e;
+    kumo_overlay_fwd_entry_t e;
     memset(&e, 0, sizeof(e));
     (void)snprintf(e.ip, sizeof(e.ip), "127.0.0.1");
     (void)snprintf(e.sources[0], sizeof(e.sources[0]), "%s", source);
@@ -145,12 +145,12 @@ static void table_set_from(
         e.targets[i].port = (uint16_t)targets[i]->port;
     }
     e.target_count = n;
-    pd_fwd_set(fwd, &e, port != 0 ? 1u : 0u);
-    for (int i = 0; i < 100 && pd_fwd_listening(fwd) != listening; i++) {
+    kumo_overlay_fwd_set(fwd, &e, port != 0 ? 1u : 0u);
+    for (int i = 0; i < 100 && kumo_overlay_fwd_listening(fwd) != listening; i++) {
         pause_ms(20);
     }
-    pause_ms(2 * PD_FWD_SYNC_MS); /* the targets of a kept listener too */
-    assert_int_equal(pd_fwd_listening(fwd), listening);
+    pause_ms(2 * KUMO_OVERLAY_FWD_SYNC_MS); /* the targets of a kept listener too */
+    assert_int_equal(kumo_overlay_fwd_listening(fwd), listening);
 }
 
 static void table_set(unsigned port, const echo_t *const *targets, uint32_t n, uint32_t listening)
@@ -214,7 +214,7 @@ static void test_relay_both_ways_and_round_robin(void **state)
         (void)close(fd);
     }
     assert_true((seen[0] == 'A' && seen[1] == 'B') || (seen[0] == 'B' && seen[1] == 'A'));
-    assert_true(pd_fwd_relayed(fwd) >= 2);
+    assert_true(kumo_overlay_fwd_relayed(fwd) >= 2);
 }
 
 typedef struct reader {
@@ -283,13 +283,13 @@ static void test_sources_only(void **state)
     unsigned port = kumo_test_free_port();
     const echo_t *targets[] = {&echo_a};
     table_set_from(port, targets, 1, 1, "127.0.0.2");
-    uint64_t refused = pd_fwd_refused(fwd);
+    uint64_t refused = kumo_overlay_fwd_refused(fwd);
     int fd = dial_from(port, "127.0.0.1");
     assert_true(fd >= 0);
     char c;
     assert_int_equal(read(fd, &c, 1), 0);
     (void)close(fd);
-    assert_int_equal(pd_fwd_refused(fwd), refused + 1u);
+    assert_int_equal(kumo_overlay_fwd_refused(fwd), refused + 1u);
     fd = dial_from(port, "127.0.0.2");
     assert_true(fd >= 0);
     assert_int_equal(write(fd, "x", 1), 1);
@@ -344,7 +344,7 @@ static void test_address_allowed_table(void **state)
         {"10.0.0.1", "127.0.0.1", false},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        if (pd_fwd_address_allowed(rows[i].host, rows[i].allow) != rows[i].want) {
+        if (kumo_overlay_address_allowed(rows[i].host, rows[i].allow) != rows[i].want) {
             fail_msg("%s allow '%s': want %d", rows[i].host,
                      rows[i].allow != NULL ? rows[i].allow : "(null)", rows[i].want);
         }
@@ -364,37 +364,37 @@ static void test_address_allowed_table(void **state)
         {"127.0.0.1,,::1", false},
     };
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-        if (pd_fwd_allow_list_is_valid(lists[i].allow) != lists[i].want) {
+        if (kumo_overlay_allow_list_is_valid(lists[i].allow) != lists[i].want) {
             fail_msg("allow list '%s': want %d", lists[i].allow, lists[i].want);
         }
     }
 }
 
 /* A second forwarder with caps, opened on the shared loop (paused while adding to it). */
-static pd_fwd_t *fwd_small_open(const pd_fwd_cfg_t *cfg)
+static kumo_overlay_fwd_t *fwd_small_open(const kumo_overlay_fwd_cfg_t *cfg)
 {
     loop_stop = 1;
     (void)pthread_join(loop_thread, NULL);
-    pd_fwd_t *f = NULL;
-    assert_int_equal(pd_fwd_open(base, cfg, &f, NULL), 0);
+    kumo_overlay_fwd_t *f = NULL;
+    assert_int_equal(kumo_overlay_fwd_open(base, cfg, &f, NULL), 0);
     loop_stop = 0;
     assert_int_equal(pthread_create(&loop_thread, NULL, loop_run, NULL), 0);
     return f;
 }
 
-static void fwd_small_close(pd_fwd_t *f)
+static void fwd_small_close(kumo_overlay_fwd_t *f)
 {
     loop_stop = 1;
     (void)pthread_join(loop_thread, NULL);
-    pd_fwd_close(f);
+    kumo_overlay_fwd_close(f);
     loop_stop = 0;
     assert_int_equal(pthread_create(&loop_thread, NULL, loop_run, NULL), 0);
 }
 
 /* One entry of f on 127.0.0.1:port to echo_a (remote or not), from 127.0.0.1. */
-static void small_set(pd_fwd_t *f, unsigned port, bool remote)
+static void small_set(kumo_overlay_fwd_t *f, unsigned port, bool remote)
 {
-    pd_fwd_entry_t e;
+    kumo_overlay_fwd_entry_t e;
     memset(&e, 0, sizeof(e));
     (void)snprintf(e.ip, sizeof(e.ip), "127.0.0.1");
     (void)snprintf(e.sources[0], sizeof(e.sources[0]), "127.0.0.1");
@@ -404,12 +404,12 @@ static void small_set(pd_fwd_t *f, unsigned port, bool remote)
     e.targets[0].port = (uint16_t)echo_a.port;
     e.targets[0].remote = remote;
     e.target_count = 1;
-    pd_fwd_set(f, &e, 1);
-    for (int i = 0; i < 100 && pd_fwd_listening(f) != 1; i++) {
+    kumo_overlay_fwd_set(f, &e, 1);
+    for (int i = 0; i < 100 && kumo_overlay_fwd_listening(f) != 1; i++) {
         pause_ms(20);
     }
-    pause_ms(2 * PD_FWD_SYNC_MS);
-    assert_int_equal(pd_fwd_listening(f), 1);
+    pause_ms(2 * KUMO_OVERLAY_FWD_SYNC_MS);
+    assert_int_equal(kumo_overlay_fwd_listening(f), 1);
 }
 
 /* Whether a connection to port is relayed (the echo's tag comes back). */
@@ -425,8 +425,8 @@ static int dial_relayed(unsigned port, bool *relayed)
 static void test_cap_per_source(void **state)
 {
     (void)state;
-    pd_fwd_cfg_t cfg = {.connection_per_source_max = 2};
-    pd_fwd_t *f = fwd_small_open(&cfg);
+    kumo_overlay_fwd_cfg_t cfg = {.connection_per_source_max = 2};
+    kumo_overlay_fwd_t *f = fwd_small_open(&cfg);
     unsigned port = kumo_test_free_port();
     small_set(f, port, false);
     int fds[4];
@@ -440,15 +440,15 @@ static void test_cap_per_source(void **state)
         assert_true(fds[i] >= 0);
         assert_int_equal(read(fds[i], &(char){0}, 1), 0);
     }
-    assert_int_equal(pd_fwd_capped(f), 2u);
-    assert_int_equal(pd_fwd_active(f), 2u);
+    assert_int_equal(kumo_overlay_fwd_capped(f), 2u);
+    assert_int_equal(kumo_overlay_fwd_active(f), 2u);
     (void)close(fds[0]);
     assert_true(read(fds[1], &(char){0}, 1) == 1); /* the second is relayed now */
     (void)close(fds[1]);
-    for (int i = 0; i < 100 && pd_fwd_active(f) != 0; i++) {
+    for (int i = 0; i < 100 && kumo_overlay_fwd_active(f) != 0; i++) {
         pause_ms(20);
     }
-    assert_int_equal(pd_fwd_active(f), 0u);
+    assert_int_equal(kumo_overlay_fwd_active(f), 0u);
     bool again = false;
     int fd = dial_relayed(port, &again); /* the freed slots are usable again */
     assert_true(again);
@@ -463,14 +463,14 @@ static void test_cap_per_source(void **state)
 static void test_cap_per_workload(void **state)
 {
     (void)state;
-    pd_fwd_cfg_t cfg = {.connection_per_source_max = 2, .connection_per_workload_max = 3};
-    pd_fwd_t *f = fwd_small_open(&cfg);
+    kumo_overlay_fwd_cfg_t cfg = {.connection_per_source_max = 2, .connection_per_workload_max = 3};
+    kumo_overlay_fwd_t *f = fwd_small_open(&cfg);
     unsigned port = kumo_test_free_port();
-    pd_fwd_entry_t e;
+    kumo_overlay_fwd_entry_t e;
     memset(&e, 0, sizeof(e));
     (void)snprintf(e.ip, sizeof(e.ip), "127.0.0.1");
-    uint64_t tag = pd_fwd_workload_tag("kumo1owner", 7, "web");
-    assert_true(tag != 0 && tag != pd_fwd_workload_tag("kumo1owner", 7, "db"));
+    uint64_t tag = kumo_overlay_workload_tag("kumo1owner", 7, "web");
+    assert_true(tag != 0 && tag != kumo_overlay_workload_tag("kumo1owner", 7, "db"));
     for (uint32_t i = 0; i < 2; i++) {
         (void)snprintf(e.sources[i], sizeof(e.sources[i]), "127.0.0.%u", i + 1u);
         e.source_workloads[i] = tag;
@@ -480,8 +480,8 @@ static void test_cap_per_workload(void **state)
     (void)snprintf(e.targets[0].host, sizeof(e.targets[0].host), "127.0.0.1");
     e.targets[0].port = (uint16_t)echo_b.port;
     e.target_count = 1;
-    pd_fwd_set(f, &e, 1);
-    for (int i = 0; i < 100 && pd_fwd_listening(f) != 1; i++) {
+    kumo_overlay_fwd_set(f, &e, 1);
+    for (int i = 0; i < 100 && kumo_overlay_fwd_listening(f) != 1; i++) {
         pause_ms(20);
     }
     int fds[5];
@@ -489,12 +489,15 @@ static void test_cap_per_workload(void **state)
     for (int i = 0; i < 5; i++) {
         fds[i] = dial_from(port, from[i]);
         assert_true(fds[i] >= 0);
-        for (int k = 0; k < 100 && pd_fwd_active(f) + pd_fwd_capped(f) < (uint64_t)i + 1u; k++) {
+        for (int k = 0;
+             k < 100 && kumo_overlay_fwd_active(f) + kumo_overlay_fwd_capped(f) < (uint64_t)i + 1u;
+             k++) {
             pause_ms(20);
         }
     }
-    assert_int_equal(pd_fwd_active(f), 3u); /* 2 from .1, 1 from .2 */
-    assert_int_equal(pd_fwd_capped(f), 2u); /* .2's second (workload), .1's third (source) */
+    assert_int_equal(kumo_overlay_fwd_active(f), 3u); /* 2 from .1, 1 from .2 */
+    assert_int_equal(kumo_overlay_fwd_capped(f),
+                     2u); /* .2's second (workload), .1's third (source) */
     for (int i = 0; i < 5; i++) {
         (void)close(fds[i]);
     }
@@ -504,15 +507,15 @@ static void test_cap_per_workload(void **state)
 static void test_remote_target_not_public(void **state)
 {
     (void)state;
-    pd_fwd_cfg_t cfg = {.connection_per_source_max = 8};
-    pd_fwd_t *f = fwd_small_open(&cfg);
+    kumo_overlay_fwd_cfg_t cfg = {.connection_per_source_max = 8};
+    kumo_overlay_fwd_t *f = fwd_small_open(&cfg);
     unsigned port = kumo_test_free_port();
     small_set(f, port, true); /* 127.0.0.1 at "another provider": not followed */
     bool relayed = true;
     int fd = dial_relayed(port, &relayed);
     assert_false(relayed);
     (void)close(fd);
-    assert_int_equal(pd_fwd_relayed(f), 0u);
+    assert_int_equal(kumo_overlay_fwd_relayed(f), 0u);
     fwd_small_close(f);
     (void)snprintf(cfg.peer_address_allow, sizeof(cfg.peer_address_allow), "127.0.0.1");
     f = fwd_small_open(&cfg);
@@ -522,9 +525,9 @@ static void test_remote_target_not_public(void **state)
     assert_true(relayed);
     (void)close(fd);
     fwd_small_close(f);
-    pd_fwd_t *bad = NULL;
+    kumo_overlay_fwd_t *bad = NULL;
     (void)snprintf(cfg.peer_address_allow, sizeof(cfg.peer_address_allow), "not-an-address");
-    assert_int_equal(pd_fwd_open(base, &cfg, &bad, NULL), KUMO_EINVAL);
+    assert_int_equal(kumo_overlay_fwd_open(base, &cfg, &bad, NULL), KUMO_EINVAL);
 }
 
 int main(void)

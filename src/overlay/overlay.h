@@ -1,0 +1,228 @@
+/*
+ * overlay.h - the overlay network of a provider's datacenter: who may reach whom, and the
+ * data path that enforces it.
+ *
+ * Policy (policy.c, pure: no I/O, no clock): a workload accepts no connection unless a rule of
+ * the port lists the source. kumo_overlay_decide answers, for one connection (a source: a
+ * workload of the deployment, another provider's datacenter, or anyone outside; a destination
+ * workload; a port), allow or deny with the reason, from the manifest alone and the
+ * deployment's leases (which provider runs which group). The daemon asks it for every source
+ * it lets through the forwarder; the forwarder itself only applies the table it was given.
+ *
+ * Addresses (addr.c, pure): where a forward may send at another provider.
+ *
+ * Forwarder (fwd.c, the data path): a TCP forwarder that listens on "ip:port" pairs and relays
+ * every accepted connection to one of the entry's targets (round robin). A workload reaches
+ * another workload of its deployment through it: the name of the target resolves (in
+ * /etc/hosts) to the deployment network's gateway, where the daemon listens on the target's
+ * port and forwards to the target's containers on this provider or to its published endpoint
+ * at another provider (docs/provider-api.md "links"), for the source containers the policy
+ * allows only.
+ *
+ * The forwarder lives on an event loop thread; the daemon's main thread replaces the whole
+ * table with kumo_overlay_fwd_set (thread-safe) and the loop applies it within
+ * KUMO_OVERLAY_FWD_SYNC_MS. A listener whose address cannot be bound yet (the bridge appears
+ * with the network's first container) is retried on every sync. An entry without targets
+ * accepts and closes.
+ *
+ * Caps (a workload must not take the daemon's descriptors, which the provider API and the
+ * runtime need too): at most connection_per_source_max relayed connections at once per source
+ * address (one container), connection_per_workload_max per source workload (all its
+ * instances, by the tag the daemon gives each source) and connection_max in all (lowered at
+ * open to fit the open-files limit: each relayed connection holds two descriptors). A
+ * connection past a cap is closed at once and counted; running out of descriptors pauses
+ * accepting for one sync period instead of spinning on the listening socket. A target at
+ * another provider (remote) is used only if its address passes kumo_overlay_address_allowed;
+ * the daemon checked it against the chain before.
+ */
+#ifndef KUMO_OVERLAY_OVERLAY_H
+#define KUMO_OVERLAY_OVERLAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <proto/kumo.pb-c.h>
+
+#include "core/core.h"
+
+/* ---- who may reach whom (pure) ---- */
+
+/* At most this many leases describe one deployment (one per group). */
+#define KUMO_OVERLAY_LEASE_MAX KUMO_GROUP_COUNT_MAX
+
+/* An active lease of the deployment: group `group` runs at provider `provider` (its account
+ * address). */
+typedef struct kumo_overlay_lease {
+    const char *group;
+    const char *provider;
+} kumo_overlay_lease_t;
+
+/* What the policy decides on: the deployment's manifest (checked by kumo_sdl_manifest_check)
+ * and its active leases (at most KUMO_OVERLAY_LEASE_MAX are looked at). */
+typedef struct kumo_overlay_deployment {
+    const Kumo__Manifest *manifest;
+    const kumo_overlay_lease_t *leases;
+    uint32_t lease_count;
+} kumo_overlay_deployment_t;
+
+typedef enum kumo_overlay_from {
+    /* An instance of workload `workload` of the deployment; with `provider` (not NULL), the
+     * connection comes from that provider's datacenter, which must hold the workload's
+     * group. */
+    KUMO_OVERLAY_FROM_WORKLOAD = 1,
+    /* Provider `provider`'s datacenter, not naming a workload: allowed what any workload of
+     * the groups it holds is allowed. */
+    KUMO_OVERLAY_FROM_PEER = 2,
+    /* Anyone else: the internet, other tenants, the provider's host. */
+    KUMO_OVERLAY_FROM_OUTSIDE = 3,
+} kumo_overlay_from_t;
+
+typedef struct kumo_overlay_source {
+    kumo_overlay_from_t from;
+    const char *workload; /* FROM_WORKLOAD */
+    const char *provider; /* FROM_PEER; FROM_WORKLOAD: NULL (here) or where it runs */
+} kumo_overlay_source_t;
+
+/* The decision with its reason: the ALLOW ones let the connection through. */
+#define KUMO_OVERLAY_VERDICTS(X)                                                         \
+    X(KUMO_OVERLAY_ALLOW_WORKLOAD, "allow_workload", "a rule names the source workload") \
+    X(KUMO_OVERLAY_ALLOW_GROUP, "allow_group", "a rule names the source's group")        \
+    X(KUMO_OVERLAY_ALLOW_GLOBAL, "allow_global", "the port is global")                   \
+    X(KUMO_OVERLAY_DENY_DESTINATION, "deny_destination", "no such destination workload") \
+    X(KUMO_OVERLAY_DENY_PORT, "deny_port", "the destination has no such port")           \
+    X(KUMO_OVERLAY_DENY_SOURCE, "deny_source", "no such source workload or provider")    \
+    X(KUMO_OVERLAY_DENY_PLACEMENT, "deny_placement",                                     \
+      "the source provider holds no lease of the source's group")                        \
+    X(KUMO_OVERLAY_DENY_RULE, "deny_rule", "no rule of the port lists the source")
+
+typedef enum kumo_overlay_verdict {
+#define KUMO_OVERLAY_VERDICT_ENUM(code, name, text) code,
+    KUMO_OVERLAY_VERDICTS(KUMO_OVERLAY_VERDICT_ENUM)
+#undef KUMO_OVERLAY_VERDICT_ENUM
+    KUMO_OVERLAY_VERDICT_COUNT
+} kumo_overlay_verdict_t;
+
+/* Who may connect to port `port` of workload `dest` (in this order):
+ *   - dest must be a workload of the manifest (DENY_DESTINATION), port one of its ports
+ *     (DENY_PORT);
+ *   - FROM_WORKLOAD: the workload must be one of the manifest (DENY_SOURCE); with a provider,
+ *     a lease of its group must be held by that provider (DENY_PLACEMENT);
+ *     FROM_PEER: the provider must hold a lease of the deployment (DENY_SOURCE);
+ *   - then the port's rules: a `workload` rule naming the source workload (for a peer: a
+ *     workload of a group it holds) allows (ALLOW_WORKLOAD), a `group` rule naming the
+ *     source's group (a group the peer holds) allows (ALLOW_GROUP), a `global` rule allows
+ *     anyone (ALLOW_GLOBAL); nothing else does (DENY_RULE). A workload is not allowed to its
+ *     own port without a rule that lists it.
+ * Pure and total: any input gives a verdict. */
+kumo_overlay_verdict_t kumo_overlay_decide(const kumo_overlay_deployment_t *dep,
+                                           const kumo_overlay_source_t *src,
+                                           const char *dest,
+                                           uint32_t port);
+bool kumo_overlay_verdict_allows(kumo_overlay_verdict_t v);
+/* "allow_workload", ...; "unknown" for a value out of range. */
+const char *kumo_overlay_verdict_name(kumo_overlay_verdict_t v);
+
+/* Whether a rule of port p is `global` (published on the provider's public address). */
+bool kumo_overlay_port_global(const Kumo__ManifestPort *p);
+/* Whether port p of workload w must be reachable from outside w's datacenter: a global rule,
+ * or a rule naming a workload or group placed in another group than w's. */
+bool kumo_overlay_port_published(const Kumo__Manifest *m,
+                                 const Kumo__ManifestWorkload *w,
+                                 const Kumo__ManifestPort *p);
+/* Whether port p needs a forward for workloads of the deployment: a rule other than global. */
+bool kumo_overlay_port_forwarded(const Kumo__ManifestPort *p);
+/* The group workload `name` runs in, or NULL if the manifest has no such workload. */
+const char *kumo_overlay_workload_group(const Kumo__Manifest *m, const char *name);
+
+/* ---- where a forward may send (pure) ---- */
+
+/* Whether a forward may send to host at another provider: a numeric IPv4 or IPv6 address that
+ * is public unicast (not unspecified, loopback, link-local, private, shared 100.64/10,
+ * benchmarking, multicast, reserved or broadcast; for IPv6 also not unique-local, and a mapped
+ * or compatible IPv4 address is judged as IPv4), or one listed in allow (a comma-separated
+ * list of numeric addresses, compared as addresses; NULL or "" allows none). Names are never
+ * allowed. */
+bool kumo_overlay_address_allowed(const char *host, const char *allow);
+/* Whether allow is a well-formed list for kumo_overlay_address_allowed ("" included). */
+bool kumo_overlay_allow_list_is_valid(const char *allow);
+/* The tag counting a workload's connections together: never 0. */
+uint64_t kumo_overlay_workload_tag(const char *owner, uint64_t dseq, const char *workload);
+
+/* ---- the forwarder (the data path) ---- */
+
+#define KUMO_OVERLAY_FWD_ENTRY_MAX  256u
+#define KUMO_OVERLAY_FWD_TARGET_MAX 8u
+#define KUMO_OVERLAY_FWD_SOURCE_MAX 16u
+#define KUMO_OVERLAY_FWD_HOST_BYTES 64u
+#define KUMO_OVERLAY_FWD_SYNC_MS    200u
+/* Defaults of the caps (config.yaml forward_connection_max, forward_connection_per_source_max). */
+#define KUMO_OVERLAY_FWD_CONNECTION_DEFAULT            4096u
+#define KUMO_OVERLAY_FWD_CONNECTION_PER_SOURCE_DEFAULT 256u
+/* config.yaml forward_connection_per_workload_max: all instances of one workload together. */
+#define KUMO_OVERLAY_FWD_CONNECTION_PER_WORKLOAD_DEFAULT 1024u
+/* Descriptors left to everything else of the daemon (API, node and runtime connections, files)
+ * when the total cap is fitted to the open-files limit. */
+#define KUMO_OVERLAY_FWD_FD_RESERVE 512u
+/* peer_address_allow: a comma-separated list of numeric addresses. */
+#define KUMO_OVERLAY_FWD_ALLOW_BYTES 256u
+/* Bytes buffered towards a slow side before reading from the other pauses. */
+#define KUMO_OVERLAY_FWD_BUFFER_BYTES (256u * 1024u)
+
+typedef struct kumo_overlay_fwd_target {
+    char host[KUMO_OVERLAY_FWD_HOST_BYTES]; /* numeric IPv4/IPv6 address */
+    uint16_t port;
+    bool remote; /* at another provider: host must pass kumo_overlay_address_allowed */
+} kumo_overlay_fwd_target_t;
+
+typedef struct kumo_overlay_fwd_entry {
+    char ip[KUMO_OVERLAY_FWD_HOST_BYTES]; /* where to listen: numeric address */
+    uint16_t port;
+    kumo_overlay_fwd_target_t targets[KUMO_OVERLAY_FWD_TARGET_MAX];
+    uint32_t target_count;
+    /* Who may connect: numeric addresses of the source containers the port's rules allow.
+     * A connection from any other address is closed at once (and counted). */
+    char sources[KUMO_OVERLAY_FWD_SOURCE_MAX][KUMO_OVERLAY_FWD_HOST_BYTES];
+    uint64_t source_workloads[KUMO_OVERLAY_FWD_SOURCE_MAX]; /* each source's
+                                                               kumo_overlay_workload_tag; 0: none */
+    uint32_t source_count;
+} kumo_overlay_fwd_entry_t;
+
+typedef struct kumo_overlay_fwd_cfg {
+    uint32_t connection_max;              /* 0: KUMO_OVERLAY_FWD_CONNECTION_DEFAULT */
+    uint32_t connection_per_source_max;   /* 0: KUMO_OVERLAY_FWD_CONNECTION_PER_SOURCE_DEFAULT */
+    uint32_t connection_per_workload_max; /* 0: KUMO_OVERLAY_FWD_CONNECTION_PER_WORKLOAD_DEFAULT */
+    char peer_address_allow[KUMO_OVERLAY_FWD_ALLOW_BYTES]; /* non-public addresses remote targets
+                                                              may use */
+} kumo_overlay_fwd_cfg_t;
+
+typedef struct kumo_overlay_fwd kumo_overlay_fwd_t;
+
+/* cfg may be NULL (defaults). The total cap is lowered to (open-files limit -
+ * KUMO_OVERLAY_FWD_FD_RESERVE) / 2 when that is smaller (at least 1). */
+KUMO_MUST_USE int kumo_overlay_fwd_open(struct event_base *base,
+                                        const kumo_overlay_fwd_cfg_t *cfg,
+                                        kumo_overlay_fwd_t **out,
+                                        kumo_err_ctx_t *err);
+/* Replaces the table (at most KUMO_OVERLAY_FWD_ENTRY_MAX entries; more are ignored). Any thread. */
+void kumo_overlay_fwd_set(kumo_overlay_fwd_t *f,
+                          const kumo_overlay_fwd_entry_t *entries,
+                          uint32_t count);
+/* Listeners bound now and connections relayed so far (any thread). */
+uint32_t kumo_overlay_fwd_listening(kumo_overlay_fwd_t *f);
+uint64_t kumo_overlay_fwd_relayed(kumo_overlay_fwd_t *f);
+uint64_t kumo_overlay_fwd_refused(kumo_overlay_fwd_t *f);
+/* Connections closed at once for a cap (per source, total, or out of descriptors). */
+uint64_t kumo_overlay_fwd_capped(kumo_overlay_fwd_t *f);
+/* Relayed connections open now. */
+uint32_t kumo_overlay_fwd_active(kumo_overlay_fwd_t *f);
+/* The total cap in force (after fitting it to the open-files limit). */
+uint32_t kumo_overlay_fwd_connection_max(const kumo_overlay_fwd_t *f);
+
+/* Raises the soft open-files limit to the hard one (once at the daemon's start, before any
+ * thread). Returns the soft limit in force afterwards. */
+uint64_t kumo_overlay_nofile_raise(void);
+/* Call on the loop thread (or after it stopped). */
+void kumo_overlay_fwd_close(kumo_overlay_fwd_t *f);
+
+#endif
