@@ -715,6 +715,17 @@ rt_run_note(const kumo_runtime_container_spec_t *spec, int rc, const kumo_err_ct
     kumo_runtime_event_record(owner, dseq, 0, kind, workload, instance, detail);
 }
 
+/* Whether an exit was the OOM killer's: the runtime says so, or PID 1 of a container with a
+ * memory limit died of SIGKILL (exit code 128 + 9). Nothing inside the container can SIGKILL
+ * its PID 1 and the daemon inspects before it stops anything, so at that limit the kernel's
+ * OOM killer is what is left; podman on cgroup v1 does not always set OOMKilled. */
+static bool rt_exit_is_oom(const kumo_runtime_inspect_t *ins)
+{
+    KUMO_ASSERT(ins != NULL);
+    KUMO_ASSERT(ins->state == KUMO_RUNTIME_STATE_EXITED);
+    return ins->oom_killed || (ins->exit_code == 128 + 9 && ins->memory_bytes > 0);
+}
+
 /* Before a removal: the container's logs kept, its exit noted. */
 static void rt_remove_note(kumo_runtime_t *rt, const char *id_or_name, kumo_runtime_inspect_t *ins)
 {
@@ -728,7 +739,7 @@ static void rt_remove_note(kumo_runtime_t *rt, const char *id_or_name, kumo_runt
         char detail[32];
         (void)snprintf(detail, sizeof(detail), "code=%d", ins->exit_code);
         kumo_runtime_event_record(ins->owner, ins->dseq, ins->finished_ns,
-                                  ins->oom_killed ? "oom_killed" : "exited", ins->workload,
+                                  rt_exit_is_oom(ins) ? "oom_killed" : "exited", ins->workload,
                                   ins->instance, detail);
     }
 }

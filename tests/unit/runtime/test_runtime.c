@@ -5,9 +5,10 @@
  * HTTP, listing by label with the labels parsed back, the confinement every container gets
  * as inspect reports it, logs, exec (piped and with a tty: output, stderr apart, exit
  * code, resize), removal; persistent volumes (data kept across containers, size enforced
- * inside the container, removal) and sized tmpfs mounts; refusals: a missing
- * image, a taken name, a socket nobody serves. Everything is labelled with this run's id and
- * removed at the end, also after a failure.
+ * inside the container, removal) and sized tmpfs mounts; the journal of a deployment's
+ * containers (started, exited with its code, OOM-killed, image missing, removed; its bound);
+ * refusals: a missing image, a taken name, a socket nobody serves. Everything is labelled with this
+ * run's id and removed at the end, also after a failure.
  */
 #include "helpers/testutil.h"
 
@@ -434,6 +435,114 @@ static void test_volume_write_past_size_fails(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* Runs a container of kumo1tenant's deployment 9 (workload/0, memory limited) with script. */
+static int journal_run(const char *workload, const char *image, const char *script, char *id)
+{
+    char name[96];
+    (void)snprintf(name, sizeof(name), "kumo-test-%s-j-%s", run_id, workload);
+    const char *const cmd[] = {"sh", "-c", script, NULL};
+    kumo_runtime_container_spec_t spec = {.name = name,
+                                          .image = image,
+                                          .cmd = cmd,
+                                          .memory_bytes = 32u * 1024u * 1024u,
+                                          .label_count = 5};
+    spec.labels[0] = (kumo_runtime_label_t){"kumo.test", run_id};
+    spec.labels[1] = (kumo_runtime_label_t){"kumo.owner", "kumo1tenant"};
+    spec.labels[2] = (kumo_runtime_label_t){"kumo.dseq", "9"};
+    spec.labels[3] = (kumo_runtime_label_t){"kumo.workload", workload};
+    spec.labels[4] = (kumo_runtime_label_t){"kumo.instance", "0"};
+    return kumo_runtime_container_run(rt, &spec, id, NULL);
+}
+
+/* Waits (60 s) until container id has exited, then removes it. */
+static void journal_exit_remove(const char *id)
+{
+    kumo_runtime_inspect_t in;
+    for (int i = 0; i < 600; i++) {
+        assert_int_equal(kumo_runtime_container_inspect(rt, id, &in, NULL), 0);
+        if (in.state == KUMO_RUNTIME_STATE_EXITED) {
+            break;
+        }
+        usleep(100 * 1000);
+    }
+    assert_int_equal(in.state, KUMO_RUNTIME_STATE_EXITED);
+    assert_int_equal(kumo_runtime_container_remove(rt, id, NULL), 0);
+}
+
+static kumo_buf_t journal_read(const char *path)
+{
+    kumo_buf_t b;
+    kumo_buf_init(&b, 2u * KUMO_RUNTIME_EVENTS_BYTES_MAX);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    uint8_t chunk[8192];
+    size_t n = 0;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        assert_int_equal(kumo_buf_append(&b, chunk, n), 0);
+    }
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(kumo_buf_append(&b, "", 1), 0);
+    return b;
+}
+
+/* The journal of a deployment's containers (kumo deploy events): started, exited with the
+ * code, OOM-killed at the memory limit, image missing, removed; and its size bound. */
+static void test_journal(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kumo-test-events-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    kumo_runtime_events_dir_set(dir);
+    char path[640];
+    assert_true(kumo_runtime_events_path("kumo1tenant", 9, path, sizeof(path)));
+    char id[KUMO_RUNTIME_ID_BYTES_MAX];
+    assert_int_equal(journal_run("crash", "localhost/kumo-test-busybox:1", "exit 3", id), 0);
+    journal_exit_remove(id);
+    /* 100 MB into a shell variable under a 32 MiB limit. */
+    assert_int_equal(journal_run("hog", "localhost/kumo-test-busybox:1",
+                                 "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo ${#x}", id),
+                     0);
+    journal_exit_remove(id);
+    assert_int_equal(journal_run("miss", "localhost/kumo-no-such-image:1", "true", id),
+                     KUMO_ENOTFOUND);
+    kumo_buf_t b = journal_read(path);
+    const char *text = (const char *)b.ptr;
+    print_message("%s", text);
+    static const char *const want[] = {
+        " started crash/0 image=localhost/kumo-test-busybox:1\n",
+        " exited crash/0 code=3\n",
+        " removed crash/0 \n",
+        " started hog/0 ",
+        " oom_killed hog/0 code=137\n",
+        " removed hog/0 \n",
+        " image_missing miss/0 image=localhost/kumo-no-such-image:1 ",
+    };
+    const char *at = text;
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const char *hit = strstr(at, want[i]);
+        if (hit == NULL) {
+            fail_msg("the journal lacks '%s' (in order):\n%s", want[i], text);
+        }
+        at = hit;
+    }
+    kumo_buf_free(&b);
+    /* Bounded: past KUMO_RUNTIME_EVENTS_BYTES_MAX the older half goes, at a line's start. */
+    char detail[201];
+    memset(detail, 'd', 200);
+    detail[200] = '\0';
+    for (int i = 0; i < 4000; i++) {
+        kumo_runtime_event_record("kumo1tenant", 9, 0, "exited", "spam", (uint32_t)i, detail);
+    }
+    b = journal_read(path);
+    assert_true(b.len - 1u <= KUMO_RUNTIME_EVENTS_BYTES_MAX);
+    assert_true(b.len - 1u >= KUMO_RUNTIME_EVENTS_BYTES_MAX / 4u);
+    assert_true(b.ptr[0] >= '1' && b.ptr[0] <= '9'); /* a time: a whole line */
+    assert_non_null(strstr((const char *)b.ptr, " exited spam/3999 d"));
+    kumo_buf_free(&b);
+    assert_int_equal(remove(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_no_runtime(void **state)
 {
     (void)state;
@@ -446,10 +555,10 @@ static void test_no_runtime(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_networks),   cmocka_unit_test(test_container_lifecycle),
-        cmocka_unit_test(test_logs),       cmocka_unit_test(test_exec),
-        cmocka_unit_test(test_volumes),    cmocka_unit_test(test_volume_write_past_size_fails),
-        cmocka_unit_test(test_no_runtime),
+        cmocka_unit_test(test_networks), cmocka_unit_test(test_container_lifecycle),
+        cmocka_unit_test(test_logs),     cmocka_unit_test(test_exec),
+        cmocka_unit_test(test_volumes),  cmocka_unit_test(test_volume_write_past_size_fails),
+        cmocka_unit_test(test_journal),  cmocka_unit_test(test_no_runtime),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
