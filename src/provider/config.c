@@ -44,6 +44,7 @@ void kumo_provider_cfg_default(kumo_provider_cfg_t *cfg)
     cfg->api_connection_max = 128;
     cfg->api_connection_per_addr_max = 16;
     cfg->api_request_timeout_ms = 10000;
+    cfg->kept_hours = 168;
 }
 
 typedef enum pf_kind {
@@ -134,6 +135,12 @@ static const pf_field_t pf_fields[] = {
            100,
            600000,
            "a provider API client sends each whole request within this many ms"),
+    PF_NUM(kept_hours,
+           PF_U32,
+           1,
+           87600,
+           "logs and events of a deployment without a lease here are removed once untouched "
+           "this many hours"),
 };
 #define PF_COUNT (sizeof(pf_fields) / sizeof(pf_fields[0]))
 

@@ -281,6 +281,7 @@ struct kumo_provider_daemon {
     uint32_t pass_inspects; /* networks looked up by this pass (pd_network_ensure) */
     bool sweep_due;         /* a deployment ended: its network is to be removed */
     uint64_t sweep_height;  /* height of the last network sweep queued */
+    uint64_t kept_pruned_s; /* unix seconds of the last pd_kept_prune (0: none yet) */
     pd_rtwork_t rtwork;     /* runtime mutations, off the main thread */
     pd_rtfail_t rtfails[PD_RTFAIL_MAX];
     uint32_t rtfail_next;
@@ -498,6 +499,14 @@ KUMO_MUST_USE int pd_volumes_init(kumo_provider_daemon_t *d, kumo_err_ctx_t *err
  * ok (not released yet). Containers are queued first (pd_orphans_remove): a volume in use is
  * not removed, and is tried again at a later pass. */
 void pd_volumes_orphans_remove(kumo_provider_daemon_t *d, bool *ok);
+
+/* ---- kept.c ---- */
+
+/* Removes the files under home/logs and home/events that nothing was written to in the
+ * last kept_hours before now_s (unix seconds); returns how many. Run by the passes every
+ * PD_KEPT_PRUNE_EVERY_S. */
+#define PD_KEPT_PRUNE_EVERY_S 600u
+uint32_t pd_kept_prune(const char *home, uint64_t now_s, uint32_t kept_hours);
 
 /* ---- status.c ---- */
 

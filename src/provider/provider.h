@@ -54,6 +54,9 @@ typedef struct kumo_provider_cfg {
     /* Prometheus metrics (plain HTTP GET /metrics) host:port: "" (off). Meant for loopback or
      * a monitoring network: it tells what the datacenter runs, not whose. */
     char metrics_listen[128];
+    /* The logs of replaced containers (home/logs) and the runtime journals (home/events) of a
+     * deployment without a lease here any more are removed once untouched this long: 168. */
+    uint32_t kept_hours;
 } kumo_provider_cfg_t;
 
 /* The daemon's lease table: every lease of this provider the node lists fits, so none is ever

@@ -1267,6 +1267,19 @@ static void pd_pass_run(kumo_provider_daemon_t *d, pd_pass_t *pass)
     }
 }
 
+/* The kept logs and journals are pruned at the first pass and every PD_KEPT_PRUNE_EVERY_S. */
+static void pd_kept_prune_due(kumo_provider_daemon_t *d)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t now_s = ts.tv_sec > 0 ? (uint64_t)ts.tv_sec : 0;
+    if (d->kept_pruned_s == 0 || now_s >= d->kept_pruned_s + PD_KEPT_PRUNE_EVERY_S ||
+        now_s < d->kept_pruned_s) {
+        d->kept_pruned_s = now_s;
+        (void)pd_kept_prune(d->home, now_s, d->cfg.kept_hours);
+    }
+}
+
 void pd_work(kumo_provider_daemon_t *d)
 {
     atomic_store(&d->kick, 0);
@@ -1323,6 +1336,7 @@ void pd_work(kumo_provider_daemon_t *d)
         pd_orphans_remove(d, pass.ok);
     }
     pd_api_forwards(d, pass.fwd, pass.fwd_count);
+    pd_kept_prune_due(d);
     pd_confirm(d, pass.ok);
     if (!d->leases_partial) {
         pd_refusals(d, pass.ok);
