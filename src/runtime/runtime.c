@@ -738,7 +738,9 @@ static void rt_remove_note(kumo_runtime_t *rt, const char *id_or_name, kumo_runt
     if (ins->state == KUMO_RUNTIME_STATE_EXITED) {
         char detail[32];
         (void)snprintf(detail, sizeof(detail), "code=%d", ins->exit_code);
-        kumo_runtime_event_record(ins->owner, ins->dseq, ins->finished_ns,
+        /* At the time it is seen, not at its exit: the journal stays in append order, so a
+         * reader resuming from the last time it took never skips a late line. */
+        kumo_runtime_event_record(ins->owner, ins->dseq, 0,
                                   rt_exit_is_oom(ins) ? "oom_killed" : "exited", ins->workload,
                                   ins->instance, detail);
     }

@@ -287,7 +287,7 @@ bool kumo_runtime_logs_kept_path(const char *name, char *out, size_t cap);
  * a kumo container to dir/<owner>-<dseq>.events: "<unix ns> <kind> <workload>/<instance>
  * <detail>\n", kinds
  *   started, restarted (a container of that instance was removed before), image_missing,
- *   start_failed (container_run); exited (detail code=N, at its exit time), oom_killed,
+ *   start_failed (container_run); exited (detail code=N, when the removal saw it), oom_killed,
  *   removed (container_remove).
  * Each file keeps about its last KUMO_RUNTIME_EVENTS_BYTES_MAX. Best effort. */
 #define KUMO_RUNTIME_EVENTS_BYTES_MAX       (256u * 1024u)
