@@ -346,6 +346,12 @@ int kumo_cli_provider_main(int argc, char **argv)
         fputs(pv_help, argc < 2 ? stderr : stdout);
         return argc < 2 ? PV_EXIT_USAGE : PV_EXIT_OK;
     }
+    for (int i = 2; i < argc; i++) { /* kumo provider SUB --help */
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(pv_help, stdout);
+            return PV_EXIT_OK;
+        }
+    }
     pv_opts_t o;
     int rc = pv_opts_parse(argc - 2, argv + 2, &o);
     if (rc != 0) {
