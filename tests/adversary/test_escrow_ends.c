@@ -5,9 +5,11 @@
  *   - runs out: a deployment whose escrow covers ~50 blocks with a 30-block warning. The node
  *     answers its escrow cover while it runs; the committed blocks then hold
  *     deployment.escrow_low first and deployment.closing (reason insufficient_funds) after;
- *     the deployment, its group and its lease say insufficient_funds in state, and
- *     `kumo query leases` prints it.
- *   - bad input: an absurd or negative threshold (usage errors before anything is sent), an
+ *     the deployment, its group and its lease say insufficient_funds in state,
+ *     `kumo query leases` and `kumo deploy status` print it, and `kumo deploy events` shows
+ *     the warning first and then the end with its reason.
+ *   - bad input: an absurd or negative threshold, with `kumo tx deployment deposit` and with
+ *     `kumo deploy deposit` (usage errors before anything is sent), an
  *     amount of 0 without a threshold, another key setting the tenant's threshold (refused by
  *     the chain) and `kumo deploy deposit` on another key's deployment (refused before
  *     sending): each a clear error, and the deployment is unchanged.
@@ -105,6 +107,30 @@ static json_t *lease_first(uint64_t dseq)
         list != NULL ? json_incref(json_array_get(json_object_get(list, "items"), 0)) : NULL;
     json_decref(list);
     return l;
+}
+
+/* A stack file of the deployments' one group (what `kumo deploy` commands load). */
+static void stack_write(char *path, size_t cap)
+{
+    (void)snprintf(path, cap, "%s/stack.yml", g.dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "version: \"1\"\n"
+            "groups:\n"
+            "  w:\n"
+            "    region: r1\n"
+            "    resources:\n"
+            "      - {cpu: 100m, memory: 64Mi, count: 1, price: %u, collateral: 0}\n"
+            "workloads:\n"
+            "  w:\n"
+            "    image: localhost/none:1\n"
+            "    compute: {cpu: 100m, memory: 64Mi}\n"
+            "    group: w\n"
+            "wait_blocks: 1\n"
+            "deposit: %u\n",
+            PRICE, DEPOSIT);
+    assert_int_equal(fclose(f), 0);
 }
 
 static void deploy_one(uint64_t dseq, const char *extra)
@@ -273,7 +299,7 @@ static void test_escrow_runs_out_warning_then_reason(void **state)
     assert_string_equal(str(l, "close_reason"), "CLOSE_REASON_INSUFFICIENT_FUNDS");
     json_decref(l);
     /* What the tenant reads. */
-    char args[512];
+    char args[12288];
     (void)snprintf(args, sizeof(args), "query leases --owner %s --dseq %" PRIu64 " --node %s",
                    g_tenant, dseq, g_node);
     int code = 0;
@@ -294,6 +320,23 @@ static void test_escrow_runs_out_warning_then_reason(void **state)
     if (code != 0 || strstr(out, want) == NULL) {
         fail_msg("kumo deploy status: exit %d, lacks '%s':\n%s", code, want, out);
     }
+    free(out);
+    /* kumo deploy events: the warning first, then the end with its reason. */
+    char stack[4096];
+    stack_write(stack, sizeof(stack));
+    (void)snprintf(args, sizeof(args),
+                   "deploy events %s --dseq %" PRIu64 " --home %s/tenant --from tenant --node %s",
+                   stack, dseq, g.dir, g_node);
+    out = kumo_output(args, &code);
+    const char *low = strstr(out, " deployment.escrow_low ");
+    const char *ended = strstr(out, " deployment.closing ");
+    if (code != 0 || low == NULL || ended == NULL || low > ended ||
+        strstr(ended, "reason=insufficient_funds") == NULL) {
+        fail_msg("kumo deploy events: exit %d, want escrow_low then closing "
+                 "(insufficient_funds):\n%s",
+                 code, out);
+    }
+    print_message("kumo deploy events:\n%s", out);
     free(out);
 }
 
@@ -362,6 +405,17 @@ static void test_bad_input_changes_nothing(void **state)
                    "deploy deposit %s 1000 --home %s/provider0 --node %s --from provider", stack,
                    g.dir, g_node);
     expect_fail(args, 1, "belongs to");
+    /* kumo deploy deposit by the owner with an absurd or a negative threshold: usage errors. */
+    (void)snprintf(args, sizeof(args),
+                   "deploy deposit %s 1000 --escrow-warn-blocks 10000001 --home %s/tenant --node "
+                   "%s --from tenant",
+                   stack, g.dir, g_node);
+    expect_fail(args, 2, "at most 10000000");
+    (void)snprintf(args, sizeof(args),
+                   "deploy deposit %s 1000 --escrow-warn-blocks -1 --home %s/tenant --node %s "
+                   "--from tenant",
+                   stack, g.dir, g_node);
+    expect_fail(args, 2, "escrow-warn-blocks");
     kumo_test_pause_ms(1000); /* a block or more: anything sent would have committed */
     dep_snapshot(dseq, after, sizeof(after));
     assert_string_equal(before, after);

@@ -10,14 +10,15 @@
 #   2. one-shot commands: stdin piped to the process and its end delivered, stdout and stderr
 #      apart, the exit code passed back, another instance (WORKLOAD/1);
 #   3. refusals with clear errors: a workload the stack does not have, an instance that does
-#      not run, another tenant's deployment (403 at the provider, raw request with the
+#      not run, `kumo deploy shell` with another tenant's key, another tenant's deployment (403 at the provider, raw request with the
 #      tenant's certificate), no client certificate (401), without the upgrade (400);
 #   4. logs: `kumo deploy logs --follow` of a workload that crashes every few seconds, while
 #      the provider daemon is killed (-9) and restarted: every line of every replaced
 #      container once, in order, and the follower resumes by itself; a new shell session
 #      works after the restart;
 #   5. events: the chain's (the lease) and the provider's (ticker started, exited with code 3,
-#      restarted) merged in time order, and --follow printing new ones as they happen.
+#      restarted) merged in time order; followed across the crashes and the daemon restart of
+#      4: every event once, none lost; and --follow printing new ones as they happen.
 # Every container and network of this run's provider is removed on exit, pass or fail.
 #
 # Usage: tests/e2e/test_shell.sh path/to/kumo   (KUMO_E2E_KEEP=1 keeps the files)
@@ -237,6 +238,14 @@ check "a workload the stack does not have: refused" test "$c1" -ne 0
 check "  with a clear error" grep -q "has no workload 'nosuch'" "$work/r1.out"
 check "an instance that does not run: refused" test "$c2" -ne 0
 check "  with a clear error" grep -q "no instance 5 of workload 'box'" "$work/r2.out"
+set +e
+"$kumo" deploy shell "$work/stack.yml" box --home "$other_home" --from provider -- true \
+    </dev/null >/dev/null 2>"$work/r3.out"
+c3=$?
+set -e
+cat "$work/r3.out"
+check "kumo deploy shell with another tenant's key: refused" test "$c3" -ne 0
+check "  naming the owner" grep -q "belongs to $tenant" "$work/r3.out"
 # Raw requests with the tenant's certificate (made like kumo deploy makes it).
 seed=$(k keys export tenant --unsafe-export-seed | tr -d '\n')
 der_hex="302e020100300506032b657004220420$seed"
@@ -274,19 +283,33 @@ check "a deployment that does not exist: 404" test "${r##* }" = 404
 "$kumo" deploy logs "$work/stack.yml" ticker --follow --since 1 --home "$tenant_home" \
     >"$work/follow.out" 2>"$work/follow.err" &
 follower=$!
+# The events too, followed from before the crashes and the restart (checked in 5).
+"$kumo" deploy events "$work/stack.yml" --follow --home "$tenant_home" \
+    >"$work/events-restart.out" 2>"$work/events-restart.err" &
+ev_follower=$!
 boots() { [ "$(grep -c '^ticker/0 boot$' "$work/follow.out")" -ge "$1" ]; }
 wait_for 90 "two boots of ticker in the followed logs" boots 2 || fail "no crash seen in the logs"
 kill -9 "${DC_PID[dc]}"
 wait "${DC_PID[dc]}" 2>/dev/null || true
 sleep 3 # ticker goes on writing (and may crash) while nobody serves its logs
+restart_at=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
 localdc_provider_start dc
 listening_again() { [ "$(grep -c api_listening "$work/dc.log")" -ge 2 ]; }
 wait_for 60 "the daemon's API again" listening_again || fail "the daemon did not come back"
 check "after a daemon restart a new session works" test "$(ks "$work/stack.yml" box -- echo again </dev/null)" = again
 before=$(grep -c '^ticker/0 boot$' "$work/follow.out")
 wait_for 90 "another boot after the restart" boots $((before + 1)) || fail "the follower stopped"
-kill "$follower"
+# The events follower, likewise: an exit and a restart of ticker after the daemon's.
+ev_after() {
+    awk -v t="$restart_at" '$1 > t && $2 == "provider" && $3 == "restarted"' \
+        "$work/events-restart.out" | grep -q . &&
+        awk -v t="$restart_at" '$1 > t && $2 == "provider" && $3 == "exited"' \
+            "$work/events-restart.out" | grep -q .
+}
+wait_for 90 "ticker's events after the restart" ev_after || fail "the events follower stopped"
+kill "$follower" "$ev_follower"
 wait "$follower" 2>/dev/null || true
+wait "$ev_follower" 2>/dev/null || true
 cat "$work/follow.err"
 check "the follower noticed the restart and resumed" grep -q "resumed" "$work/follow.err"
 # Every segment from one boot to the next is n=1..30 exactly (the last one n=1..k).
@@ -307,6 +330,19 @@ check "events: ticker started at the provider" grep -q "provider started ticker/
 check "events: ticker exited with its code" grep -q "provider exited ticker/0 code=3" "$work/events.out"
 check "events: ticker restarted" grep -q "provider restarted ticker/0" "$work/events.out"
 check "events: in time order" sh -c "cut -d' ' -f1 '$work/events.out' | sort -c"
+# What the follower printed across the crashes and the daemon restart: no line twice, and
+# every event before its last line's millisecond (the listing above) exactly once, none lost.
+cat "$work/events-restart.err"
+last=$(tail -n 1 "$work/events-restart.out" | cut -d' ' -f1)
+awk -v last="$last" '$1 < last' "$work/events.out" | sort >"$work/events-upto.sorted"
+awk -v last="$last" '$1 < last' "$work/events-restart.out" | sort >"$work/events-restart.sorted"
+check "events followed across the restart: $(wc -l <"$work/events-restart.out") events, none twice" \
+    test -z "$(sort "$work/events-restart.out" | uniq -d)"
+check "  the restart was seen (the follower resumed)" grep -q "resumed" "$work/events-restart.err"
+check "  and crashes before and after it: several exits" \
+    test "$(grep -c 'provider exited ticker/0 code=3' "$work/events-restart.out")" -ge 2
+check "  none lost: the same events as the listing up to its last line" \
+    cmp -s "$work/events-upto.sorted" "$work/events-restart.sorted"
 "$kumo" deploy events "$work/stack.yml" --follow --home "$tenant_home" >"$work/events-follow.out" 2>&1 &
 evf=$!
 exits() { [ "$(grep -c 'exited ticker/0' "$work/events-follow.out")" -gt "$(grep -c 'exited ticker/0' "$work/events.out")" ]; }
