@@ -8,7 +8,8 @@
  *   - counts 0 and 2^32-1, more instances than the lease's units, compute bigger than the
  *     leased unit, a workload in a group the deployment does not have, a rule naming a
  *     workload that does not exist, volumes larger than the unit's leased storage: each
- *     answered 422 with the rule broken, nothing stored,
+ *     answered 422 with the rule broken, a manifest_refused event in the deployment's
+ *     container events (GET .../events), nothing stored,
  *     nothing run; a manifest within the lease is accepted and runs exactly its one instance;
  *   - a hostile peer provider serving a manifest of the on-chain version that breaks the
  *     lease (the test plants it in east's store, as a provider that skipped the check would
@@ -300,6 +301,18 @@ static void test_crafted_manifests_refused(void **state)
             fail_msg("%s: HTTP %ld %s", cases[i].name, status, (char *)answer.ptr);
         }
         assert_true(stored(&g.east, DSEQ_FIRST + i) == (cases[i].want_status == 200));
+        if (cases[i].want_status == 422) { /* the owner reads the refusal in its events */
+            char path[256];
+            (void)snprintf(path, sizeof(path), "/deployments/%s/%llu/events", g.attacker_addr,
+                           (unsigned long long)(DSEQ_FIRST + i));
+            kumo_buf_reset(&answer);
+            long st = kumo_test_dc_request(&g.east, &g.attacker, "GET", path,
+                                           kumo_bytes_make(NULL, 0), &answer);
+            assert_int_equal(kumo_buf_append(&answer, "", 1), 0);
+            if (st != 200 || strstr((char *)answer.ptr, " manifest_refused -/0 ") == NULL) {
+                fail_msg("%s: events HTTP %ld: %s", cases[i].name, st, (char *)answer.ptr);
+            }
+        }
         kumo_buf_free(&answer);
         kumo_buf_free(&bytes[i]);
     }
