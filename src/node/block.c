@@ -845,8 +845,19 @@ int kumo_node_block_produce_txs(kumo_node_t *node,
         .txs = txs,
         .tx_count = tx_count,
     };
+    return kumo_node_block_produce_given(node, &extra, out, facilitator_tx_count_out, err);
+}
+
+int kumo_node_block_produce_given(kumo_node_t *node,
+                                  const kumo_node_block_extra_t *extra,
+                                  kumo_chain_block_out_t *out,
+                                  size_t *facilitator_tx_count_out,
+                                  kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(node != NULL && extra != NULL && out != NULL);
+    KUMO_ASSERT(extra->txs_given && (extra->tx_count == 0 || extra->txs != NULL));
     kumo_node_block_t *b = NULL;
-    KUMO_GUARD(kumo_node_block_build(node, &extra, &b, err));
+    KUMO_GUARD(kumo_node_block_build(node, extra, &b, err));
     size_t fac_count = b->fac_count;
     /* The results go to the caller; the block keeps reading its copy of the other fields. */
     *out = b->out;

@@ -162,6 +162,14 @@ typedef struct kumo_node_block_extra {
     size_t tx_count;
 } kumo_node_block_extra_t;
 
+/* kumo_node_block_produce_txs with a given last commit and evidence (extra->txs_given):
+ * builds, applies and commits the block (the randomized block test feeds signers and
+ * evidence through it). */
+KUMO_MUST_USE int kumo_node_block_produce_given(kumo_node_t *node,
+                                                const kumo_node_block_extra_t *extra,
+                                                kumo_chain_block_out_t *out,
+                                                size_t *facilitator_tx_count_out,
+                                                kumo_err_ctx_t *err);
 /* Builds the next block on the head state as kumo_node_block_produce does (extra may be
  * NULL), leaving it open. */
 KUMO_MUST_USE int kumo_node_block_build(kumo_node_t *node,

@@ -8,9 +8,20 @@
  * only a few blocks, and every RB_WEDGE_PERIOD blocks a two-group deployment funded for one
  * block of both is leased and re-ordered, so settlements empty escrows while the deployment's
  * other re-order is due, and re-orders fall due at their old lease's stale height.
+ * Staking runs in the same blocks: random CreateValidator, EditValidator, Delegate, Undelegate,
+ * Redelegate, Unjail and WithdrawRewards msgs (valid and not) with inflation on; every block
+ * carries a last commit of the previous height's set, in which validators that went offline
+ * (each toggles now and then) do not sign, so they miss windows and are slashed and jailed;
+ * now and then a block carries duplicate-vote evidence (sometimes the same again), which
+ * slashes and tombstones once. max_validators is small, so joins and power shifts push
+ * validators out of the active set and back, and the facilitator is whichever actor's
+ * validator is active.
  *
  * Proves, after every block: the supply invariant and every counter invariant hold
- * (kumo_market_invariants_check), no balance exceeds the supply (nothing negative or wrapped),
+ * (kumo_market_invariants_check) and staking's (kumo_staking_invariants_check), the supply moved
+ * only by what was minted (interest, inflation) and burned (slashes), the consensus set that
+ * signs two heights later is staking's active set with its bonded powers, no balance exceeds the
+ * supply (nothing negative or wrapped),
  * and two independent LMDB stores fed the same block bytes have identical app hashes. Halfway,
  * both stores are closed and reopened; the run continues with the same hashes. And liveness:
  * no facilitator tx ever fails, and every item due at the start of a block (an order with bids
@@ -32,7 +43,7 @@
 #include "helpers/teststore.h"
 #include "helpers/testutil.h"
 #include "market/market_int.h"
-#include "node/node.h"
+#include "node/node_int.h"
 
 #define RB_CHAIN_ID           "kumo-sim"
 #define RB_TENANTS            4
@@ -42,10 +53,12 @@
 #define RB_FACILITATOR_TX_MAX 1024
 #define RB_SEEN_MAX           200
 #define RB_FEE                5u
-#define RB_DUE_MAX            256 /* due items tracked per block */
-#define RB_NEAR_MAX           16  /* items near their due height targeted per block */
-#define RB_LIVE_LAG           2   /* blocks a due item may take to reach its outcome */
-#define RB_WEDGE_PERIOD       8   /* blocks between scripted wedge attempts */
+#define RB_DUE_MAX            256      /* due items tracked per block */
+#define RB_NEAR_MAX           16       /* items near their due height targeted per block */
+#define RB_LIVE_LAG           2        /* blocks a due item may take to reach its outcome */
+#define RB_WEDGE_PERIOD       8        /* blocks between scripted wedge attempts */
+#define RB_STAKE_UNIT         1000000u /* ukumo per unit of power (power_reduction) */
+#define RB_SET_MAX            5u       /* max_validators: joins push others out */
 
 /* A due item: the index it came from and the object key it names (docs/design.md 3.1). */
 typedef struct rb_item {
@@ -62,6 +75,20 @@ typedef struct rb_items {
     uint64_t height_max;
 } rb_items_t;
 
+/* What consensus adds to the next block (the same for both stores). */
+typedef struct rb_cons {
+    bool has_commit;
+    Kumo__Commit commit;
+    Kumo__CommitSig sigs[KUMO_CONSENSUS_VALIDATOR_COUNT_MAX];
+    Kumo__CommitSig *sig_ptrs[KUMO_CONSENSUS_VALIDATOR_COUNT_MAX];
+    kumo_chain_commit_signer_t signers[KUMO_CONSENSUS_VALIDATOR_COUNT_MAX];
+    size_t signer_count;
+    uint8_t zero[KUMO_CRYPTO_SIG_BYTES];
+    kumo_bytes_t ev_items[1];
+    kumo_chain_evidence_t ev[1];
+    size_t ev_count;
+} rb_cons_t;
+
 static const char *const rb_regions[3] = {"r1", "r2", "r3"}; /* r3 has no provider */
 
 typedef struct rb {
@@ -74,6 +101,7 @@ typedef struct rb {
     uint8_t b_hash[KUMO_CHAIN_HASH_BYTES];
     uint64_t b_height;
     kumo_crypto_keypair_t keys[RB_ACTORS];
+    kumo_crypto_keypair_t cons[RB_ACTORS]; /* consensus keys (actor 0: genesis's, its own) */
     uint8_t addr[RB_ACTORS][KUMO_ADDRESS_BYTES];
     uint64_t seq[RB_ACTORS];
     uint64_t next_dseq[RB_ACTORS];
@@ -93,7 +121,20 @@ typedef struct rb {
     rb_items_t due[RB_LIVE_LAG + 1]; /* due[h % (LAG+1)]: items due in block h */
     rb_items_t near;                 /* items due in the next few blocks */
     uint64_t genesis_supply;         /* balances + bonded stake at genesis */
+    rb_cons_t cons_facts;            /* the next block's signers and evidence */
+    uint32_t offline;                /* bit a: actor a's validator signs nothing */
+    uint8_t ev_last[KUMO_CONSENSUS_EVIDENCE_BYTES];
+    bool ev_last_valid;
+    uint8_t tx_stk_op[RB_FACILITATOR_TX_MAX + RB_TX_MAX]; /* staking op + 1 of each tx */
+    uint64_t stk_ok[7];                                   /* staking msgs that succeeded */
+    uint64_t stk_set_changes;                             /* blocks that changed the set */
+    uint64_t stk_removals;
+    uint64_t stk_evidence;
+    uint32_t stk_set_max;
+    uint32_t stk_jailed_max;
+    uint32_t stk_tombstoned;
 } rb_t;
+_Static_assert(RB_ACTORS <= 32, "offline bits");
 
 static void rb_supply_check(rb_t *rb, const kumo_kv_t *kv);
 
@@ -823,20 +864,310 @@ static void rb_providers_register(rb_t *rb);
 
 /* The facilitator's txs for the next block, built on store B's open block (the same state
  * as A's head): they go first in the block. */
+/* The facilitator is the first actor that operates a validator of the active set (the
+ * genesis validator until staking's set leaves it out). */
 static void rb_facilitator(rb_t *rb, const kumo_kv_t *kv_b)
 {
-    uint64_t fac_seq = rb->seq[0];
+    int fac = 0;
+    bool active = false;
+    for (int i = 0; i < RB_ACTORS && !active; i++) {
+        assert_int_equal(kumo_staking_operator_is_active(kv_b, rb->addr[i], &active, NULL), 0);
+        fac = i;
+    }
+    assert_true(active);
+    uint64_t fac_seq = rb->seq[fac];
     size_t fac_count = 0;
     kumo_chain_facilitator_stats_t stats = {0};
     kumo_err_ctx_t err = {0};
-    if (kumo_chain_facilitator_txs_build(kv_b, RB_CHAIN_ID, rb_height(rb) + 1, &rb->keys[0],
+    if (kumo_chain_facilitator_txs_build(kv_b, RB_CHAIN_ID, rb_height(rb) + 1, &rb->keys[fac],
                                          &fac_seq, 64, rb->txs, RB_FACILITATOR_TX_MAX, &fac_count,
                                          &stats, &err) != 0) {
         rb_fail(rb, "facilitator", &err);
     }
+    rb->seq[fac] = fac_seq;
     rb->stats_dropped += stats.dropped_count;
     rb->tx_count = fac_count;
     rb->fac_count = fac_count;
+}
+
+/* ---- staking: msgs, last-commit signers, evidence (docs/design.md section 3a) ---- */
+
+enum {
+    RB_STK_CREATE,
+    RB_STK_DELEGATE,
+    RB_STK_UNDELEGATE,
+    RB_STK_REDELEGATE,
+    RB_STK_UNJAIL,
+    RB_STK_WITHDRAW,
+    RB_STK_EDIT,
+    RB_STK_OPS,
+};
+static const char *const rb_stk_names[RB_STK_OPS] = {
+    "create_validator", "delegate", "undelegate", "redelegate", "unjail", "withdraw", "edit",
+};
+
+static const Kumo__StakingParams *rb_stk_params(void);
+
+/* The operator address of a random actor (most are not validators: failed msgs). */
+static ProtobufCBinaryData rb_stk_operator(rb_t *rb)
+{
+    int op = (int)kumo_test_rng_below(&rb->rng, RB_ACTORS);
+    return (ProtobufCBinaryData){KUMO_ADDRESS_BYTES, rb->addr[op]};
+}
+
+/* Up to 4 kumo, now and then more than anyone has. */
+static uint64_t rb_stk_amount(rb_t *rb)
+{
+    if (kumo_test_rng_below(&rb->rng, 20) == 0) {
+        return UINT64_MAX - 7;
+    }
+    return 1 + kumo_test_rng_below(&rb->rng, 4u * RB_STAKE_UNIT);
+}
+
+static void rb_stk_tx(rb_t *rb, int actor, int op, const Kumo__Msg *msg)
+{
+    rb->tx_stk_op[rb->tx_count] = (uint8_t)(op + 1);
+    rb_tx_add(rb, actor, msg, RB_FEE);
+}
+
+/* One random staking msg (valid or not) from a random actor with its own consensus key. */
+static void rb_staking(rb_t *rb)
+{
+    int a = rb_random_signer(rb);
+    int op = (int)kumo_test_rng_below(&rb->rng, RB_STK_OPS);
+    Kumo__MsgCreateValidator cv = KUMO__MSG_CREATE_VALIDATOR__INIT;
+    Kumo__MsgDelegate d = KUMO__MSG_DELEGATE__INIT;
+    Kumo__MsgUndelegate u = KUMO__MSG_UNDELEGATE__INIT;
+    Kumo__MsgRedelegate r = KUMO__MSG_REDELEGATE__INIT;
+    Kumo__MsgUnjail uj = KUMO__MSG_UNJAIL__INIT;
+    Kumo__MsgWithdrawRewards w = KUMO__MSG_WITHDRAW_REWARDS__INIT;
+    Kumo__MsgEditValidator e = KUMO__MSG_EDIT_VALIDATOR__INIT;
+    Kumo__Msg msg = KUMO__MSG__INIT;
+    switch (op) {
+    case RB_STK_CREATE:
+        cv.consensus_pubkey = (ProtobufCBinaryData){KUMO_CRYPTO_PUBKEY_BYTES, rb->cons[a].pubkey};
+        cv.moniker = (char *)(uintptr_t) "sim";
+        /* Below min_self_stake now and then. */
+        cv.self_stake = RB_STAKE_UNIT / 2u + kumo_test_rng_below(&rb->rng, 4u * RB_STAKE_UNIT);
+        cv.commission_rate_ppm = kumo_test_rng_below(&rb->rng, 100000);
+        cv.commission_max_rate_ppm = 200000;
+        cv.commission_max_change_ppm = 10000;
+        msg.sum_case = KUMO__MSG__SUM_CREATE_VALIDATOR;
+        msg.create_validator = &cv;
+        break;
+    case RB_STK_DELEGATE:
+        d.validator = rb_stk_operator(rb);
+        d.amount = rb_stk_amount(rb);
+        msg.sum_case = KUMO__MSG__SUM_DELEGATE;
+        msg.delegate = &d;
+        break;
+    case RB_STK_UNDELEGATE:
+        u.validator = rb_stk_operator(rb);
+        u.amount = rb_stk_amount(rb);
+        msg.sum_case = KUMO__MSG__SUM_UNDELEGATE;
+        msg.undelegate = &u;
+        break;
+    case RB_STK_REDELEGATE:
+        r.src_validator = rb_stk_operator(rb);
+        r.dst_validator = rb_stk_operator(rb);
+        r.amount = rb_stk_amount(rb);
+        msg.sum_case = KUMO__MSG__SUM_REDELEGATE;
+        msg.redelegate = &r;
+        break;
+    case RB_STK_UNJAIL:
+        msg.sum_case = KUMO__MSG__SUM_UNJAIL;
+        msg.unjail = &uj;
+        break;
+    case RB_STK_WITHDRAW:
+        w.validator = rb_stk_operator(rb);
+        msg.sum_case = KUMO__MSG__SUM_WITHDRAW_REWARDS;
+        msg.withdraw_rewards = &w;
+        break;
+    default:
+        e.set_commission = true;
+        e.commission_rate_ppm = kumo_test_rng_below(&rb->rng, 120000);
+        msg.sum_case = KUMO__MSG__SUM_EDIT_VALIDATOR;
+        msg.edit_validator = &e;
+        break;
+    }
+    rb_stk_tx(rb, a, op, &msg);
+}
+
+/* The actor whose consensus key is pubkey, or -1. */
+static int rb_stk_actor(const rb_t *rb, const uint8_t *pubkey)
+{
+    for (int i = 0; i < RB_ACTORS; i++) {
+        if (memcmp(rb->cons[i].pubkey, pubkey, KUMO_CRYPTO_PUBKEY_BYTES) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Duplicate prevotes of the validator whose key is pubkey at height h. */
+static void rb_stk_evidence_make(rb_t *rb, const uint8_t *pubkey, uint64_t h)
+{
+    int a = rb_stk_actor(rb, pubkey);
+    assert_true(a >= 0);
+    kumo_consensus_evidence_t ev = {0};
+    kumo_consensus_msg_t *votes[2] = {&ev.vote_a, &ev.vote_b};
+    for (int i = 0; i < 2; i++) {
+        *votes[i] = (kumo_consensus_msg_t){.kind = KUMO_CONSENSUS_MSG_PREVOTE,
+                                           .height = h,
+                                           .pol_round = KUMO_CONSENSUS_ROUND_NONE,
+                                           .has_value = true};
+        memset(votes[i]->value_id, i + 1, sizeof(votes[i]->value_id));
+        assert_int_equal(kumo_consensus_msg_sign(votes[i], RB_CHAIN_ID, &rb->cons[a]), 0);
+    }
+    assert_int_equal(kumo_consensus_evidence_encode(&ev, rb->ev_last), 0);
+    rb->ev_last_valid = true;
+}
+
+/* The consensus facts of block h: the set of h - 1 signs its last commit except the actors
+ * that are offline (each toggles now and then, long enough to miss a window), and now and
+ * then duplicate-vote evidence against a member (sometimes the last evidence again). */
+static void rb_stk_facts(rb_t *rb, uint64_t h)
+{
+    rb_cons_t *c = &rb->cons_facts;
+    c->has_commit = false;
+    c->ev_count = 0;
+    if (kumo_test_rng_below(&rb->rng, 8) == 0) {
+        rb->offline ^= 1u << kumo_test_rng_below(&rb->rng, RB_ACTORS);
+    }
+    if (h < 2) {
+        return;
+    }
+    kumo_store_read_t *read = NULL;
+    kumo_kv_t kv;
+    assert_int_equal(kumo_node_read_begin(rb->a, &read, &kv, NULL), 0);
+    kumo_consensus_valset_t vs;
+    assert_int_equal(kumo_chain_valset_get(&kv, h - 1u, &vs, NULL), 0);
+    kumo_store_read_end(read);
+    kumo__commit__init(&c->commit);
+    c->commit.height = h - 1u;
+    c->commit.value_id = (ProtobufCBinaryData){KUMO_CRYPTO_HASH_BYTES, c->zero};
+    size_t n = 0;
+    for (uint32_t i = 0; i < vs.count; i++) {
+        int a = rb_stk_actor(rb, vs.v[i].pubkey);
+        assert_true(a >= 0);
+        memcpy(c->signers[i].pubkey, vs.v[i].pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+        c->signers[i].power = vs.v[i].power;
+        c->signers[i].signed_block = (rb->offline & (1u << a)) == 0;
+        if (c->signers[i].signed_block) {
+            kumo__commit_sig__init(&c->sigs[n]);
+            c->sigs[n].validator_index = i;
+            c->sigs[n].signature = (ProtobufCBinaryData){KUMO_CRYPTO_SIG_BYTES, c->zero};
+            c->sig_ptrs[n] = &c->sigs[n];
+            n++;
+        }
+    }
+    c->commit.n_sigs = n;
+    c->commit.sigs = c->sig_ptrs;
+    c->signer_count = vs.count;
+    c->has_commit = true;
+    if (kumo_test_rng_below(&rb->rng, 120) == 0) {
+        uint32_t i = (uint32_t)kumo_test_rng_below(&rb->rng, vs.count);
+        if (!rb->ev_last_valid || kumo_test_rng_below(&rb->rng, 3) != 0) {
+            rb_stk_evidence_make(rb, vs.v[i].pubkey, h - 1u);
+        }
+        kumo_consensus_evidence_t ev;
+        assert_int_equal(kumo_consensus_evidence_decode(
+                             kumo_bytes_make(rb->ev_last, sizeof(rb->ev_last)), &ev, NULL),
+                         0);
+        memcpy(c->ev[0].pubkey, ev.vote_a.pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+        c->ev[0].height = ev.vote_a.height;
+        c->ev[0].round = ev.vote_a.round;
+        c->ev_items[0] = kumo_bytes_make(rb->ev_last, sizeof(rb->ev_last));
+        c->ev_count = 1;
+        rb->stk_evidence++;
+    }
+}
+
+typedef struct rb_stk_scan {
+    const kumo_kv_t *kv;
+    const kumo_consensus_valset_t *vs;
+    uint32_t active;
+    uint32_t jailed;
+    uint32_t tombstoned;
+    const char *bad;
+} rb_stk_scan_t;
+
+static int rb_stk_scan_cb(void *cb_ctx, const ProtobufCMessage *obj)
+{
+    rb_stk_scan_t *s = cb_ctx;
+    const Kumo__StakingValidator *v = (const Kumo__StakingValidator *)obj;
+    s->tombstoned += v->tombstoned ? 1u : 0u;
+    s->jailed += v->jailed && !v->tombstoned ? 1u : 0u;
+    bool active = false;
+    assert_int_equal(kumo_staking_operator_is_active(s->kv, v->address.data, &active, NULL), 0);
+    if (!active) {
+        return 0;
+    }
+    s->active++;
+    int i = kumo_consensus_valset_find(s->vs, v->consensus_pubkey.data);
+    if (i < 0) {
+        s->bad = "an active validator is not in the consensus set";
+    } else if (!v->jailed && s->vs->v[i].power != v->tokens / rb_stk_params()->power_reduction) {
+        s->bad = "a consensus power is not the bonded power";
+    }
+    return 0;
+}
+
+/* After block h: the consensus set of h + 2 is staking's active set with its powers (a set
+ * nobody qualifies for keeps the last one, jailed members included). */
+static void rb_stk_check(rb_t *rb, const kumo_kv_t *kv, uint64_t h)
+{
+    kumo_consensus_valset_t vs;
+    assert_int_equal(kumo_chain_valset_get(kv, h + KUMO_CHAIN_VALSET_DELAY, &vs, NULL), 0);
+    rb_stk_scan_t s = {.kv = kv, .vs = &vs};
+    assert_int_equal(kumo_staking_validators_list(kv, rb_stk_scan_cb, &s, NULL), 0);
+    if (s.bad == NULL && s.active != vs.count) {
+        s.bad = "the consensus set has members staking's active set lacks";
+    }
+    if (s.bad != NULL) {
+        rb_fail(rb, s.bad, NULL);
+    }
+    rb->stk_jailed_max = s.jailed > rb->stk_jailed_max ? s.jailed : rb->stk_jailed_max;
+    rb->stk_tombstoned = s.tombstoned;
+    rb->stk_set_max = vs.count > rb->stk_set_max ? vs.count : rb->stk_set_max;
+}
+
+static void rb_stk_results(rb_t *rb, const kumo_chain_block_out_t *out)
+{
+    for (size_t i = 0; i < out->result_count; i++) {
+        int op = rb->tx_stk_op[i];
+        if (op > 0 && out->results[i].code == 0) {
+            rb->stk_ok[op - 1]++;
+        }
+    }
+    memset(rb->tx_stk_op, 0, sizeof(rb->tx_stk_op));
+    rb->stk_set_changes += out->valset_update_count > 0 ? 1u : 0u;
+    for (uint32_t i = 0; i < out->valset_update_count; i++) {
+        rb->stk_removals += out->valset_updates[i].power == 0 ? 1u : 0u;
+    }
+}
+
+static void rb_stk_report(const rb_t *rb, const kumo_kv_t *kv, uint64_t blocks)
+{
+    Kumo__StakingGlobal *sg = NULL;
+    assert_int_equal(kumo_staking_global_get(kv, &sg, NULL), 0);
+    printf("random_blocks:   staking: set changes %" PRIu64 " (removals %" PRIu64
+           "), largest set %u, jailed at once %u, tombstoned %u, evidence items %" PRIu64
+           ", minted %" PRIu64 ", burned %" PRIu64 "\n",
+           rb->stk_set_changes, rb->stk_removals, rb->stk_set_max, rb->stk_jailed_max,
+           rb->stk_tombstoned, rb->stk_evidence, sg->minted_total, sg->burned_total);
+    for (int op = 0; op < RB_STK_OPS; op++) {
+        printf("random_blocks:   staking %-16s ok %" PRIu64 "\n", rb_stk_names[op], rb->stk_ok[op]);
+    }
+    if (blocks >= 1000) {
+        for (int op = 0; op < RB_STK_OPS; op++) {
+            assert_true(rb->stk_ok[op] > 0);
+        }
+        assert_true(rb->stk_set_changes > 0 && rb->stk_removals > 0 && rb->stk_set_max > 1);
+        assert_true(rb->stk_jailed_max > 0 && rb->stk_tombstoned > 0);
+        assert_true(sg->minted_total > 0 && sg->burned_total > 0);
+    }
+    kumo_codec_free(&sg->base);
 }
 
 static void rb_txs_generate(rb_t *rb)
@@ -865,9 +1196,12 @@ static void rb_txs_generate(rb_t *rb)
     kumo_store_read_end(read);
     uint64_t n = kumo_test_rng_below(&rb->rng, 24);
     for (uint64_t i = 0; i < n && rb->tx_count + 4 < KUMO_ARRAY_COUNT(rb->txs); i++) {
-        switch (kumo_test_rng_below(&rb->rng, 10)) {
+        switch (kumo_test_rng_below(&rb->rng, 11)) {
         case 0:
             rb_send_from(rb, rb_random_signer(rb));
+            break;
+        case 9:
+            rb_staking(rb);
             break;
         case 1:
         case 2:
@@ -902,6 +1236,10 @@ static void rb_store_b_apply(rb_t *rb, const kumo_kv_t *kv, const kumo_bytes_t *
         .prev_app_hash = rb->b_hash,
         .txs = txs,
         .tx_count = n,
+        .last_commit_signers = rb->cons_facts.has_commit ? rb->cons_facts.signers : NULL,
+        .last_commit_signer_count = rb->cons_facts.has_commit ? rb->cons_facts.signer_count : 0,
+        .evidence = rb->cons_facts.ev_count > 0 ? rb->cons_facts.ev : NULL,
+        .evidence_count = rb->cons_facts.ev_count,
     };
     kumo_chain_block_out_t out;
     if (kumo_chain_block_apply(kv, &in, &out, &err) != 0) {
@@ -931,6 +1269,7 @@ static void rb_check(rb_t *rb)
         rb_fail(rb, "staking invariants", &err);
     }
     rb_supply_check(rb, &kv);
+    rb_stk_check(rb, &kv, rb_height(rb));
     rb_liveness_check(rb, &kv, rb_height(rb));
     kumo_bank_totals_t totals;
     assert_int_equal(kumo_bank_totals_get(&kv, &totals, NULL), 0);
@@ -970,6 +1309,7 @@ static void rb_block(rb_t *rb)
     assert_int_equal(kumo_store_block_begin(rb->b, &kv_b, NULL), 0);
     rb_facilitator(rb, &kv_b);
     rb_txs_generate(rb);
+    rb_stk_facts(rb, rb_height(rb) + 1u);
     kumo_bytes_t txs[KUMO_ARRAY_COUNT(rb->txs)];
     for (size_t i = 0; i < rb->tx_count; i++) {
         txs[i] = kumo_buf_bytes(&rb->txs[i]);
@@ -977,10 +1317,20 @@ static void rb_block(rb_t *rb)
     rb_store_b_apply(rb, &kv_b, txs, rb->tx_count);
     kumo_chain_block_out_t out;
     kumo_err_ctx_t err = {0};
-    if (kumo_node_block_produce_txs(rb->a, txs, rb->tx_count, &out, NULL, &err) != 0) {
+    const kumo_node_block_extra_t extra = {
+        .last_commit = rb->cons_facts.has_commit ? &rb->cons_facts.commit : NULL,
+        .evidence = rb->cons_facts.ev_items,
+        .evidence_count = rb->cons_facts.ev_count,
+        .tx_bytes_max = UINT64_MAX,
+        .txs_given = true,
+        .txs = txs,
+        .tx_count = rb->tx_count,
+    };
+    if (kumo_node_block_produce_given(rb->a, &extra, &out, NULL, &err) != 0) {
         rb_fail(rb, "store A produce", &err);
     }
     rb_results(rb, &out);
+    rb_stk_results(rb, &out);
     kumo_chain_block_out_free(&out);
     for (size_t i = 0; i < rb->tx_count; i++) {
         kumo_buf_free(&rb->txs[i]);
@@ -1009,6 +1359,13 @@ static void rb_supply_check(rb_t *rb, const kumo_kv_t *kv)
     }
     kumo_codec_free(&sg->base);
     kumo_codec_free(&g->base);
+}
+
+static Kumo__StakingParams rb_sp;
+
+static const Kumo__StakingParams *rb_stk_params(void)
+{
+    return &rb_sp;
 }
 
 static void rb_genesis(rb_t *rb, Kumo__Genesis *g, Kumo__Params *params)
@@ -1044,12 +1401,20 @@ static void rb_genesis(rb_t *rb, Kumo__Genesis *g, Kumo__Params *params)
     g->balances = bal_ptrs;
     g->n_validators = 1;
     g->validators = val_ptrs;
-    /* Inflation on (rewards every block), and collateral interest within staking's yield. */
-    static Kumo__StakingParams sp;
-    kumo_staking_params_default(&sp);
-    sp.blocks_per_year = 10000;
-    sp.inflation_ppm = 100000;
-    g->staking_params = &sp;
+    /* Inflation on (rewards every block), collateral interest within staking's yield, and
+     * short windows so that offline validators are jailed, unjail and unbond in the run. */
+    Kumo__StakingParams *sp = &rb_sp;
+    kumo_staking_params_default(sp);
+    sp->blocks_per_year = 10000;
+    sp->inflation_ppm = 100000;
+    sp->max_validators = RB_SET_MAX;
+    sp->unbonding_blocks = 30;
+    sp->signed_blocks_window = 20;
+    sp->downtime_jail_blocks = 10;
+    sp->slash_fraction_downtime_ppm = 10000;
+    sp->commission_change_blocks = 5;
+    sp->power_reduction = RB_STAKE_UNIT;
+    g->staking_params = sp;
 }
 
 static void rb_open_stores(rb_t *rb, const Kumo__Genesis *g)
@@ -1105,7 +1470,10 @@ static void test_random_blocks(void **state)
         seed[1] = 0x5a;
         kumo_crypto_key_from_seed(seed, &rb.keys[i]);
         kumo_crypto_address_from_pubkey(rb.keys[i].pubkey, rb.addr[i]);
+        seed[1] = 0xc5;
+        kumo_crypto_key_from_seed(seed, &rb.cons[i]);
     }
+    rb.cons[0] = rb.keys[0]; /* the genesis validator signs with its account key */
     rb.dir_a = kumo_test_tmpdir_make("rb-a");
     rb.dir_b = kumo_test_tmpdir_make("rb-b");
     Kumo__Genesis g = KUMO__GENESIS__INIT;
@@ -1143,6 +1511,11 @@ static void test_random_blocks(void **state)
     }
     assert_true(rb.stats_ok > blocks);
     assert_true(rb.stats_failed > blocks / 4);
+    kumo_store_read_t *read = NULL;
+    kumo_kv_t kv;
+    assert_int_equal(kumo_node_read_begin(rb.a, &read, &kv, NULL), 0);
+    rb_stk_report(&rb, &kv, blocks);
+    kumo_store_read_end(read);
     kumo_node_close(rb.a);
     kumo_store_close(rb.b);
     kumo_test_tmpdir_remove(rb.dir_a);
