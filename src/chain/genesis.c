@@ -8,27 +8,41 @@
 
 #include "chain/chain_int.h"
 
-/* Fills params keys the file leaves out with the defaults, so a genesis may set only the
- * params it cares about. */
+/* Fills the keys of the params object at name that the file leaves out with defaults (the
+ * whole object when it is absent and absent_too), so a genesis may set only the params it
+ * cares about. */
+static int genesis_params_merge_one(json_t *root,
+                                    const char *name,
+                                    const ProtobufCMessage *defaults,
+                                    bool absent_too,
+                                    kumo_err_ctx_t *err)
+{
+    json_t *params = json_object_get(root, name);
+    params = json_is_null(params) ? NULL : params;
+    if (params == NULL && !absent_too) {
+        return 0;
+    }
+    KUMO_ENSURE(params == NULL || json_is_object(params), err, KUMO_EDECODE,
+                "%s: expected an object", name);
+    json_t *def_json = kumo_codec_json_from_message(defaults);
+    KUMO_ENSURE(def_json != NULL, err, KUMO_ENOMEM, "default %s", name);
+    int rc = params == NULL ? json_object_set(root, name, def_json)
+                            : json_object_update_missing(params, def_json);
+    json_decref(def_json);
+    KUMO_ENSURE(rc == 0, err, KUMO_ENOMEM, "merging default %s", name);
+    return 0;
+}
+
+/* Market params default as a whole; staking params absent stay absent (staking's defaults
+ * apply), present ones are completed. */
 static int genesis_params_merge(json_t *root, kumo_err_ctx_t *err)
 {
     Kumo__Params defaults = KUMO__PARAMS__INIT;
     kumo_market_params_default(&defaults);
-    json_t *def_json = kumo_codec_json_from_message(&defaults.base);
-    KUMO_ENSURE(def_json != NULL, err, KUMO_ENOMEM, "default params");
-    json_t *params = json_object_get(root, "params");
-    int rc = 0;
-    if (params == NULL) {
-        rc = json_object_set(root, "params", def_json);
-    } else if (json_is_object(params)) {
-        rc = json_object_update_missing(params, def_json);
-    } else {
-        json_decref(def_json);
-        return kumo_err_set(err, KUMO_EDECODE, "params: expected an object");
-    }
-    json_decref(def_json);
-    KUMO_ENSURE(rc == 0, err, KUMO_ENOMEM, "merging default params");
-    return 0;
+    KUMO_GUARD(genesis_params_merge_one(root, "params", &defaults.base, true, err));
+    Kumo__StakingParams sdefaults = KUMO__STAKING_PARAMS__INIT;
+    kumo_staking_params_default(&sdefaults);
+    return genesis_params_merge_one(root, "staking_params", &sdefaults.base, false, err);
 }
 
 /* The balances' total stays within KUMO_GENESIS_SUPPLY_MAX: room for minting is kept. */

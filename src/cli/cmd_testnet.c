@@ -48,8 +48,11 @@ static const char tn_help[] =
     "A local network of real validator processes on 127.0.0.1.\n"
     "\n"
     "  init    --dir DIR [--validators N] [--providers M] [--chain-id ID] [--base-port P]\n"
-    "          [--block-interval-ms MS]\n"
-    "          N validators (1..16, default 4) in DIR/node<i>, one genesis with all of them,\n"
+    "          [--block-interval-ms MS] [--full-nodes F]\n"
+    "          N validators (1..16, default 4) in DIR/node<i>, one genesis with all of them\n"
+    "          bonded (each self-delegates its power in kumo), F more nodes (default 0; at\n"
+    "          most 16 nodes in all) after them with their own funded key but no stake: they\n"
+    "          follow the chain and join the set with `kumo tx staking create-validator`,\n"
     "          M funded provider keys (0..16, default 2) in DIR/provider<j>/keyring (name\n"
     "          \"provider\") and a funded tenant key in DIR/tenant/keyring (name \"tenant\").\n"
     "          Node i serves HTTP on P+10i and p2p on P+10i+1 (P default 26600).\n"
@@ -69,6 +72,7 @@ typedef struct tn_opts {
     const char *dir;
     const char *chain_id;
     uint64_t validators;
+    uint64_t full_nodes; /* nodes after the validators, not in genesis's set */
     uint64_t providers;
     uint64_t base_port;
     uint64_t block_interval_ms;
@@ -114,6 +118,7 @@ static bool tn_opt(tn_opts_t *o, const char *name, const char *value)
         uint64_t lo, hi;
     } nums[] = {
         {"--validators", offsetof(tn_opts_t, validators), 1, TN_VALIDATOR_MAX},
+        {"--full-nodes", offsetof(tn_opts_t, full_nodes), 0, TN_VALIDATOR_MAX - 1u},
         {"--providers", offsetof(tn_opts_t, providers), 0, TN_PROVIDER_MAX},
         {"--base-port", offsetof(tn_opts_t, base_port), 1024, 60000},
         {"--block-interval-ms", offsetof(tn_opts_t, block_interval_ms), 10, 3600000},
@@ -145,6 +150,9 @@ static int tn_opts_parse(int argc, char **argv, tn_opts_t *o)
     }
     if (o->dir == NULL) {
         return tn_usage("--dir is required");
+    }
+    if (o->validators + o->full_nodes > TN_VALIDATOR_MAX) {
+        return tn_usage("more than 16 nodes");
     }
     return 0;
 }
@@ -235,9 +243,11 @@ typedef struct tn_net {
     char node_ids[TN_VALIDATOR_MAX][41];
 } tn_net_t;
 
-/* Node home i: kumo init, then its validator and balance join the merged genesis. */
+/* Node home i: kumo init, then its balance and (for the first o->validators) its validator
+ * join the merged genesis. */
 static int tn_init_node(const tn_opts_t *o, tn_net_t *net, uint32_t i, kumo_err_ctx_t *err)
 {
+    bool in_set = i < o->validators;
     char home[TN_PATH_BYTES];
     char moniker[32];
     (void)snprintf(moniker, sizeof(moniker), "node%u", i);
@@ -257,7 +267,10 @@ static int tn_init_node(const tn_opts_t *o, tn_net_t *net, uint32_t i, kumo_err_
         rc = json_object_set(net->genesis, "validators", net->validators) |
              json_object_set(net->genesis, "balances", net->balances);
     }
-    rc = rc == 0 ? json_array_append(net->validators, v) | json_array_append(net->balances, b) : rc;
+    if (rc == 0 && in_set) {
+        rc = json_array_append(net->validators, v);
+    }
+    rc = rc == 0 ? json_array_append(net->balances, b) : rc;
     const char *pk = json_string_value(json_object_get(v, "pubkey"));
     uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES];
     size_t pk_len = 0;
@@ -273,11 +286,11 @@ static int tn_init_node(const tn_opts_t *o, tn_net_t *net, uint32_t i, kumo_err_
         (void)snprintf(rpc, sizeof(rpc), "127.0.0.1:%" PRIu64, o->base_port + TN_PORT_STRIDE * i);
         (void)snprintf(p2p, sizeof(p2p), "127.0.0.1:%" PRIu64,
                        o->base_port + TN_PORT_STRIDE * i + 1u);
-        rc = json_array_append_new(json_object_get(net->desc, "validators"),
-                                   json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "name", moniker,
-                                             "home", home, "rpc", rpc, "p2p", p2p, "node_id",
-                                             net->node_ids[i], "address",
-                                             json_object_get(v, "address")));
+        rc = json_array_append_new(
+            json_object_get(net->desc, "validators"),
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:b}", "name", moniker, "home", home, "rpc",
+                      rpc, "p2p", p2p, "node_id", net->node_ids[i], "address",
+                      json_object_get(v, "address"), "genesis_validator", in_set));
     }
     json_decref(g);
     return rc == 0 ? 0 : (rc < 0 ? rc : kumo_err_set(err, KUMO_ENOMEM, "genesis JSON"));
@@ -314,7 +327,8 @@ static int tn_init_write(const tn_opts_t *o, tn_net_t *net, kumo_err_ctx_t *err)
     Kumo__Genesis *g = NULL;
     int rc = kumo_chain_genesis_parse(kumo_bytes_make(text, strlen(text)), &g, err);
     kumo_codec_free(g != NULL ? &g->base : NULL);
-    for (uint32_t i = 0; rc == 0 && i < o->validators; i++) {
+    uint32_t nodes = (uint32_t)(o->validators + o->full_nodes);
+    for (uint32_t i = 0; rc == 0 && i < nodes; i++) {
         char home[TN_PATH_BYTES];
         char path[TN_PATH_BYTES];
         rc = tn_path(home, "%s/node%u", o->dir, i) | tn_path(path, "%s/genesis.json", home);
@@ -328,7 +342,7 @@ static int tn_init_write(const tn_opts_t *o, tn_net_t *net, kumo_err_ctx_t *err)
                            o->base_port + TN_PORT_STRIDE * i + 1u);
             cfg.block_interval_ms = (uint32_t)o->block_interval_ms;
             size_t off = 0;
-            for (uint32_t k = 0; k < o->validators; k++) {
+            for (uint32_t k = 0; k < nodes; k++) {
                 if (k != i) {
                     int n = snprintf(cfg.persistent_peers + off, sizeof(cfg.persistent_peers) - off,
                                      "%s%s@127.0.0.1:%" PRIu64, off > 0 ? "," : "",
@@ -363,7 +377,7 @@ static int tn_init(const tn_opts_t *o)
     tn_net_t net = {0};
     net.desc = json_pack("{s:s, s:[], s:[]}", "chain_id", o->chain_id, "validators", "providers");
     int rc = net.desc != NULL ? 0 : kumo_err_set(&err, KUMO_ENOMEM, "testnet JSON");
-    for (uint32_t i = 0; rc == 0 && i < o->validators; i++) {
+    for (uint32_t i = 0; rc == 0 && i < o->validators + o->full_nodes; i++) {
         rc = tn_init_node(o, &net, i, &err);
     }
     rc = rc == 0 ? tn_init_accounts(o, &net, &err) : rc;
@@ -377,8 +391,9 @@ static int tn_init(const tn_opts_t *o)
     if (rc == 0 && o->json) {
         tn_print_json(net.desc);
     } else if (rc == 0) {
-        printf("testnet %s in %s: %" PRIu64 " validators, %" PRIu64 " providers, 1 tenant\n",
-               o->chain_id, o->dir, o->validators, o->providers);
+        printf("testnet %s in %s: %" PRIu64 " validators (bonded), %" PRIu64 " full nodes, %" PRIu64
+               " providers, 1 tenant\n",
+               o->chain_id, o->dir, o->validators, o->full_nodes, o->providers);
         size_t i;
         json_t *v;
         json_array_foreach(json_object_get(net.desc, "validators"), i, v)

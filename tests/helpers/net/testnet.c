@@ -228,37 +228,66 @@ static uint32_t net_ports_pick(void)
     return NET_PORT_BASE; /* not reached */
 }
 
-int kumo_test_net_start_cfg(kumo_test_net_t *tn,
-                            uint32_t validators,
-                            uint32_t block_ms,
-                            const char *init_extra,
-                            const char *cfg)
+/* Replaces genesis.json's members by patch's in node i's home. */
+static void net_genesis_apply(const kumo_test_net_t *tn, uint32_t node, const char *patch)
 {
-    assert_true(validators >= 1 && validators <= KUMO_TEST_NET_NODES_MAX);
+    char path[PATH_MAX];
+    kumo_test_net_node_path(tn, node, "genesis.json", path, sizeof(path));
+    json_error_t jerr;
+    json_t *g = json_load_file(path, 0, &jerr);
+    json_t *p = json_loads(patch, 0, &jerr);
+    assert_non_null(g);
+    assert_non_null(p);
+    assert_int_equal(json_object_update(g, p), 0);
+    assert_int_equal(json_dump_file(g, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER), 0);
+    json_decref(p);
+    json_decref(g);
+}
+
+int kumo_test_net_start_opts(kumo_test_net_t *tn, const kumo_test_net_opts_t *o)
+{
+    uint32_t nodes = o->validators + o->full_nodes;
+    assert_true(o->validators >= 1 && nodes <= KUMO_TEST_NET_NODES_MAX);
     if (kumo_test_net_bare(tn) != 0) {
         return -1;
     }
-    tn->nodes = validators;
+    tn->nodes = nodes;
     /* Below the kernel's ephemeral range (32768+), where outgoing connections take ports. */
     tn->base_port = net_ports_pick();
     if (kumo_test_net_kumo(tn,
-                           "testnet init --dir %s --validators %u --providers 1 --base-port %u "
-                           "--block-interval-ms %u %s",
-                           tn->dir, validators, tn->base_port, block_ms,
-                           init_extra != NULL ? init_extra : "") != 0) {
+                           "testnet init --dir %s --validators %u --full-nodes %u --providers 1 "
+                           "--base-port %u --block-interval-ms %u %s",
+                           tn->dir, o->validators, o->full_nodes, tn->base_port, o->block_ms,
+                           o->init_extra != NULL ? o->init_extra : "") != 0) {
         kumo_test_net_logs_print(tn);
         return -1;
     }
-    for (uint32_t i = 0; cfg != NULL && i < validators; i++) {
+    for (uint32_t i = 0; i < nodes; i++) {
         char path[PATH_MAX];
         kumo_test_net_node_path(tn, i, "config.yaml", path, sizeof(path));
-        kumo_test_net_cfg_apply(path, cfg);
+        if (o->cfg != NULL) {
+            kumo_test_net_cfg_apply(path, o->cfg);
+        }
+        if (o->genesis != NULL) {
+            net_genesis_apply(tn, i, o->genesis);
+        }
     }
     if (kumo_test_net_kumo(tn, "testnet start --dir %s --timeout 60", tn->dir) != 0) {
         kumo_test_net_logs_print(tn);
         return -1;
     }
     return 0;
+}
+
+int kumo_test_net_start_cfg(kumo_test_net_t *tn,
+                            uint32_t validators,
+                            uint32_t block_ms,
+                            const char *init_extra,
+                            const char *cfg)
+{
+    const kumo_test_net_opts_t o = {
+        .validators = validators, .block_ms = block_ms, .init_extra = init_extra, .cfg = cfg};
+    return kumo_test_net_start_opts(tn, &o);
 }
 
 int kumo_test_net_start(kumo_test_net_t *tn,

@@ -61,6 +61,18 @@ int kumo_test_net_start_cfg(kumo_test_net_t *tn,
                             uint32_t block_ms,
                             const char *init_extra,
                             const char *cfg);
+/* Everything kumo_test_net_start_opts sets up. */
+typedef struct kumo_test_net_opts {
+    uint32_t validators; /* genesis validators: nodes 0..validators-1 */
+    uint32_t full_nodes; /* `--full-nodes`: nodes after them, funded, not in genesis's set */
+    uint32_t block_ms;
+    const char *init_extra; /* more init arguments, or NULL */
+    const char *cfg;        /* as kumo_test_net_start_cfg, or NULL */
+    const char *genesis;    /* a JSON object whose members replace genesis's, or NULL */
+} kumo_test_net_opts_t;
+/* kumo_test_net_start_cfg with full nodes and genesis members (e.g. "staking_params"),
+ * written into every node's genesis.json between init and start. */
+int kumo_test_net_start_opts(kumo_test_net_t *tn, const kumo_test_net_opts_t *o);
 /* Replaces (or adds) the keys of cfg's "key: value" lines in the YAML config at path. */
 void kumo_test_net_cfg_apply(const char *path, const char *cfg);
 /* `kumo testnet stop` and removes the directory. Safe on a net that never started. */
