@@ -539,7 +539,7 @@ static pd_scan_t *pd_scan_new(kumo_provider_daemon_t *d)
     pd_scan_t *sc = kumo_calloc(1, sizeof(*sc));
     if (sc != NULL) {
         sc->d = d;
-        sc->b.runtime_ok = d->runtime != NULL && kumo_runtime_ping(d->runtime, NULL) == 0;
+        sc->b.runtime_ok = d->runtime != NULL && pd_rt(d)->ping(d->runtime, NULL) == 0;
         pd_runtime_seen(d, sc->b.runtime_ok);
     }
     return sc;
@@ -889,7 +889,7 @@ int kumo_provider_daemon_open(const kumo_provider_cfg_t *cfg,
         return rc;
     }
     kumo_err_ctx_t rerr = {0};
-    if (kumo_runtime_open(cfg->runtime_socket, &d->runtime, &rerr) < 0) {
+    if (pd_rt(d)->open(cfg->runtime_socket, &d->runtime, &rerr) < 0) {
         KUMO_LOG_WARN("provider", "runtime_unreachable", "socket=%s detail=\"%s\" (no bids)",
                       cfg->runtime_socket, rerr.detail);
     }
@@ -914,7 +914,9 @@ void kumo_provider_daemon_close(kumo_provider_daemon_t *d)
     pd_api_stop(d);
     pd_status_close(d);
     pd_rtwork_stop(d);
-    kumo_runtime_close(d->runtime);
+    if (d->runtime != NULL) {
+        pd_rt(d)->close(d->runtime);
+    }
     if (d->curl != NULL) {
         curl_easy_cleanup(d->curl);
     }

@@ -113,6 +113,82 @@ typedef struct pd_groups {
     uint32_t count;
 } pd_groups_t;
 
+/* The container runtime as the reconcile (work.c), the runtime worker (rtwork.c) and the
+ * volume sweep (volumes.c) call it: kumo_runtime_*'s contracts (runtime.h). The daemon uses
+ * pd_runtime_real; a unit test gives a fake (kumo_provider_daemon_t.rt), so the reconcile
+ * logic runs deterministically without podman. */
+typedef struct pd_runtime_ops {
+    int (*open)(const char *socket_path, kumo_runtime_t **out, kumo_err_ctx_t *err);
+    void (*close)(kumo_runtime_t *rt);
+    int (*ping)(kumo_runtime_t *rt, kumo_err_ctx_t *err);
+    int (*container_list)(kumo_runtime_t *rt,
+                          const char *label_key,
+                          const char *label_value,
+                          kumo_runtime_container_t *out,
+                          uint32_t cap,
+                          uint32_t *count_out,
+                          kumo_err_ctx_t *err);
+    int (*container_inspect)(kumo_runtime_t *rt,
+                             const char *id_or_name,
+                             kumo_runtime_inspect_t *out,
+                             kumo_err_ctx_t *err);
+    int (*container_run)(kumo_runtime_t *rt,
+                         const kumo_runtime_container_spec_t *spec,
+                         char id_out[KUMO_RUNTIME_ID_BYTES_MAX],
+                         kumo_err_ctx_t *err);
+    int (*container_remove)(kumo_runtime_t *rt, const char *id_or_name, kumo_err_ctx_t *err);
+    int (*network_create)(kumo_runtime_t *rt,
+                          const char *name,
+                          const kumo_runtime_label_t *labels,
+                          uint32_t label_count,
+                          kumo_err_ctx_t *err);
+    int (*network_gateway)(kumo_runtime_t *rt,
+                           const char *name,
+                           char gateway_out[64],
+                           kumo_err_ctx_t *err);
+    int (*network_list)(kumo_runtime_t *rt,
+                        const char *label_key,
+                        const char *label_value,
+                        char (*names)[KUMO_RUNTIME_NAME_BYTES_MAX],
+                        uint32_t cap,
+                        uint32_t *count_out,
+                        kumo_err_ctx_t *err);
+    int (*network_remove)(kumo_runtime_t *rt, const char *name, kumo_err_ctx_t *err);
+    int (*volume_list)(kumo_runtime_t *rt,
+                       const char *label_key,
+                       const char *label_value,
+                       kumo_runtime_volume_t *out,
+                       uint32_t cap,
+                       uint32_t *count_out,
+                       kumo_err_ctx_t *err);
+    int (*volume_remove)(kumo_runtime_t *rt,
+                         const char *dir,
+                         const char *name,
+                         kumo_err_ctx_t *err);
+} pd_runtime_ops_t;
+
+/* The kumo_runtime_* functions. */
+extern const pd_runtime_ops_t pd_runtime_real;
+
+/* The node as the reconcile calls it: this provider's leases (into d->leases), a manifest
+ * checked against its deployment's groups (pd_manifest_verify's contract) and transactions
+ * (pd_tx_send's). The daemon uses pd_node_real; a unit test gives a fake (d->node). */
+typedef struct pd_node_ops {
+    int (*leases_load)(kumo_provider_daemon_t *d, kumo_err_ctx_t *err);
+    int (*manifest_verify)(kumo_provider_daemon_t *d,
+                           const char *owner,
+                           uint64_t dseq,
+                           const Kumo__Manifest *m,
+                           pd_groups_t *groups,
+                           kumo_err_ctx_t *err);
+    int (*tx_send)(kumo_provider_daemon_t *d,
+                   Kumo__Msg *const *msgs,
+                   size_t count,
+                   kumo_err_ctx_t *err);
+} pd_node_ops_t;
+
+extern const pd_node_ops_t pd_node_real;
+
 /* A stored manifest that failed the check against its lease (logged once). */
 typedef struct pd_refused {
     char owner[KUMO_ADDRESS_TEXT_BYTES];
@@ -246,6 +322,8 @@ struct kumo_provider_daemon {
     uint64_t height; /* last block seen on the stream */
     CURL *curl;      /* requests made while the stream is open */
     kumo_runtime_t *runtime;
+    const pd_runtime_ops_t *rt; /* NULL: pd_runtime_real (pd_rt) */
+    const pd_node_ops_t *node;  /* NULL: pd_node_real (pd_node) */
     pd_hold_t holds[PD_HOLD_MAX];
     uint32_t hold_count;
     kumo_buf_t line; /* SSE: the line being read */
@@ -339,6 +417,10 @@ uint64_t pd_u64(const json_t *o, const char *key);
 KUMO_MUST_USE int
 pd_tx_send(kumo_provider_daemon_t *d, Kumo__Msg *const *msgs, size_t count, kumo_err_ctx_t *err);
 
+/* The runtime and node the daemon calls: d->rt / d->node, or the real ones when unset. */
+const pd_runtime_ops_t *pd_rt(const kumo_provider_daemon_t *d);
+const pd_node_ops_t *pd_node(const kumo_provider_daemon_t *d);
+
 /* Records whether the runtime answered (bidding or a pass asked it): when it answers again
  * after an outage, the orders passed over meanwhile are scanned again. */
 void pd_runtime_seen(kumo_provider_daemon_t *d, bool up);
@@ -410,6 +492,9 @@ KUMO_MUST_USE int pd_rtwork_init(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
 /* Makes the queue and starts the worker thread (its runtime connection is opened on first
  * use, at d->cfg.runtime_socket). */
 KUMO_MUST_USE int pd_rtwork_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err);
+/* Without the thread (pd_rtwork_init): runs the job the worker would pick next on the calling
+ * thread; false when none is queued. For tests that drive the queue step by step. */
+bool pd_rtwork_step(kumo_provider_daemon_t *d);
 /* Stops it after the job in flight (if any) and frees every job. Safe when not started. */
 void pd_rtwork_stop(kumo_provider_daemon_t *d);
 /* A new job (zeroed, kumo_alloc) for key; NULL when out of memory. */

@@ -79,11 +79,14 @@ pd_rtjob_t *pd_rtwork_pick(pd_rtwork_t *w)
     return start;
 }
 
-static void rt_run_container(kumo_runtime_t *rt, pd_rtjob_t *job, kumo_err_ctx_t *err)
+static void rt_run_container(const pd_runtime_ops_t *ops,
+                             kumo_runtime_t *rt,
+                             pd_rtjob_t *job,
+                             kumo_err_ctx_t *err)
 {
     char id[KUMO_RUNTIME_ID_BYTES_MAX];
-    job->rc = job->old_id[0] != '\0' ? kumo_runtime_container_remove(rt, job->old_id, err) : 0;
-    job->rc = job->rc == 0 ? kumo_runtime_container_run(rt, &job->spec, id, err) : job->rc;
+    job->rc = job->old_id[0] != '\0' ? ops->container_remove(rt, job->old_id, err) : 0;
+    job->rc = job->rc == 0 ? ops->container_run(rt, &job->spec, id, err) : job->rc;
     if (job->rc == 0) {
         KUMO_LOG_INFO("provider", "container_started", "name=%s image=%s", job->mem.name,
                       job->spec.image);
@@ -93,15 +96,17 @@ static void rt_run_container(kumo_runtime_t *rt, pd_rtjob_t *job, kumo_err_ctx_t
     }
 }
 
-static void rt_network_create(kumo_runtime_t *rt, pd_rtjob_t *job, kumo_err_ctx_t *err)
+static void rt_network_create(const pd_runtime_ops_t *ops,
+                              kumo_runtime_t *rt,
+                              pd_rtjob_t *job,
+                              kumo_err_ctx_t *err)
 {
     const kumo_runtime_label_t labels[] = {{"kumo.managed", "1"},
                                            {"kumo.provider", job->mem.provider},
                                            {"kumo.owner", job->mem.owner},
                                            {"kumo.dseq", job->mem.dseq}};
-    job->rc = kumo_runtime_network_create(rt, job->key, labels, 4, err);
-    job->rc =
-        job->rc == 0 ? kumo_runtime_network_gateway(rt, job->key, job->gateway, err) : job->rc;
+    job->rc = ops->network_create(rt, job->key, labels, 4, err);
+    job->rc = job->rc == 0 ? ops->network_gateway(rt, job->key, job->gateway, err) : job->rc;
     if (job->rc != 0) {
         KUMO_LOG_WARN("provider", "network_failed", "name=%s code=%s detail=\"%s\"", job->key,
                       kumo_err_name(job->rc), err->detail);
@@ -115,7 +120,7 @@ static void rt_volume_remove(kumo_provider_daemon_t *d,
                              kumo_err_ctx_t *err)
 {
     const char *dir = d->volume_dir[0] != '\0' ? d->volume_dir : NULL;
-    job->rc = kumo_runtime_volume_remove(rt, dir, job->key, err);
+    job->rc = pd_rt(d)->volume_remove(rt, dir, job->key, err);
     KUMO_LOG_INFO("provider", job->rc == 0 ? "volume_removed" : "volume_remove_failed",
                   "name=%s detail=\"%s\"", job->key, job->rc == 0 ? "" : err->detail);
 }
@@ -150,15 +155,15 @@ static void rt_network_sweep(kumo_provider_daemon_t *d,
 {
     char(*nets)[KUMO_RUNTIME_NAME_BYTES_MAX] = kumo_calloc(PD_NET_MAX, sizeof(*nets));
     uint32_t n = 0;
-    job->rc = nets == NULL ? kumo_err_set(err, KUMO_ENOMEM, "network names")
-                           : kumo_runtime_network_list(rt, "kumo.provider", d->addr, nets,
-                                                       PD_NET_MAX, &n, err);
+    job->rc = nets == NULL
+                  ? kumo_err_set(err, KUMO_ENOMEM, "network names")
+                  : pd_rt(d)->network_list(rt, "kumo.provider", d->addr, nets, PD_NET_MAX, &n, err);
     for (uint32_t k = 0; job->rc == 0 && k < n; k++) {
         if (rt_sweep_keeps(&d->rtwork, job, nets[k])) {
             continue;
         }
         kumo_err_ctx_t rerr = {0};
-        bool gone = kumo_runtime_network_remove(rt, nets[k], &rerr) == 0;
+        bool gone = pd_rt(d)->network_remove(rt, nets[k], &rerr) == 0;
         if (gone && job->removed_count < job->keep_cap - job->keep_count) {
             /* The names removed go back after the kept ones (the main thread forgets them). */
             (void)snprintf(job->keep[job->keep_count + job->removed_count++],
@@ -176,23 +181,24 @@ static void rt_job_run(kumo_provider_daemon_t *d, pd_rtjob_t *job)
     pd_rtwork_t *w = &d->rtwork;
     kumo_err_ctx_t err = {0};
     uint64_t t0 = rt_now_ms();
-    job->rc = w->runtime == NULL ? kumo_runtime_open(d->cfg.runtime_socket, &w->runtime, &err) : 0;
+    const pd_runtime_ops_t *ops = pd_rt(d);
+    job->rc = w->runtime == NULL ? ops->open(d->cfg.runtime_socket, &w->runtime, &err) : 0;
     if (job->rc == 0) {
         switch (job->kind) {
         case PD_RTJOB_RUN:
-            rt_run_container(w->runtime, job, &err);
+            rt_run_container(ops, w->runtime, job, &err);
             break;
         case PD_RTJOB_REMOVE:
-            job->rc = kumo_runtime_container_remove(w->runtime, job->id, &err);
+            job->rc = ops->container_remove(w->runtime, job->id, &err);
             KUMO_LOG_INFO("provider",
                           job->rc == 0 ? "container_removed" : "container_remove_failed", "name=%s",
                           job->key);
             break;
         case PD_RTJOB_NET_CREATE:
-            rt_network_create(w->runtime, job, &err);
+            rt_network_create(ops, w->runtime, job, &err);
             break;
         case PD_RTJOB_NET_REMOVE:
-            job->rc = kumo_runtime_network_remove(w->runtime, job->key, &err);
+            job->rc = ops->network_remove(w->runtime, job->key, &err);
             KUMO_LOG_INFO("provider", job->rc == 0 ? "network_removed" : "network_remove_failed",
                           "name=%s", job->key);
             break;
@@ -250,6 +256,27 @@ static void *rt_loop(void *arg)
     return NULL;
 }
 
+bool pd_rtwork_step(kumo_provider_daemon_t *d)
+{
+    pd_rtwork_t *w = &d->rtwork;
+    KUMO_ASSERT(w->started && !w->running);
+    (void)pthread_mutex_lock(&w->mu);
+    pd_rtjob_t *job = pd_rtwork_pick(w);
+    if (job != NULL) {
+        job->state = PD_RTJOB_RUNNING;
+    }
+    (void)pthread_mutex_unlock(&w->mu);
+    if (job == NULL) {
+        return false;
+    }
+    rt_job_run(d, job);
+    (void)pthread_mutex_lock(&w->mu);
+    job->state = PD_RTJOB_DONE;
+    w->done_count++;
+    (void)pthread_mutex_unlock(&w->mu);
+    return true;
+}
+
 int pd_rtwork_init(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
 {
     pd_rtwork_t *w = &d->rtwork;
@@ -293,7 +320,9 @@ void pd_rtwork_stop(kumo_provider_daemon_t *d)
         pd_rtjob_free(w->jobs[i]);
         w->jobs[i] = NULL;
     }
-    kumo_runtime_close(w->runtime);
+    if (w->runtime != NULL) {
+        pd_rt(d)->close(w->runtime);
+    }
     w->runtime = NULL;
     (void)pthread_cond_destroy(&w->cv);
     (void)pthread_mutex_destroy(&w->mu);

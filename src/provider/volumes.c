@@ -111,8 +111,8 @@ void pd_volumes_orphans_remove(kumo_provider_daemon_t *d, bool *ok)
     kumo_runtime_volume_t *vols = kumo_calloc(PD_VOLUME_LIST_MAX, sizeof(*vols));
     uint32_t n = 0;
     kumo_err_ctx_t err = {0};
-    if (vols == NULL || kumo_runtime_volume_list(d->runtime, "kumo.provider", d->addr, vols,
-                                                 PD_VOLUME_LIST_MAX, &n, &err) != 0) {
+    if (vols == NULL || pd_rt(d)->volume_list(d->runtime, "kumo.provider", d->addr, vols,
+                                              PD_VOLUME_LIST_MAX, &n, &err) != 0) {
         KUMO_LOG_WARN("provider", "volume_list_failed", "detail=\"%s\"", err.detail);
         n = 0;
     }

@@ -270,6 +270,48 @@ static int pd_leases_load(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
                         pd_lease_closing_cb, NULL, d, err);
 }
 
+static int pd_manifest_verify_node(kumo_provider_daemon_t *d,
+                                   const char *owner,
+                                   uint64_t dseq,
+                                   const Kumo__Manifest *m,
+                                   pd_groups_t *groups,
+                                   kumo_err_ctx_t *err)
+{
+    return pd_manifest_verify(d->curl, d->cfg.node_url, owner, dseq, m, groups, err);
+}
+
+const pd_node_ops_t pd_node_real = {
+    .leases_load = pd_leases_load,
+    .manifest_verify = pd_manifest_verify_node,
+    .tx_send = pd_tx_send,
+};
+
+const pd_node_ops_t *pd_node(const kumo_provider_daemon_t *d)
+{
+    return d->node != NULL ? d->node : &pd_node_real;
+}
+
+const pd_runtime_ops_t pd_runtime_real = {
+    .open = kumo_runtime_open,
+    .close = kumo_runtime_close,
+    .ping = kumo_runtime_ping,
+    .container_list = kumo_runtime_container_list,
+    .container_inspect = kumo_runtime_container_inspect,
+    .container_run = kumo_runtime_container_run,
+    .container_remove = kumo_runtime_container_remove,
+    .network_create = kumo_runtime_network_create,
+    .network_gateway = kumo_runtime_network_gateway,
+    .network_list = kumo_runtime_network_list,
+    .network_remove = kumo_runtime_network_remove,
+    .volume_list = kumo_runtime_volume_list,
+    .volume_remove = kumo_runtime_volume_remove,
+};
+
+const pd_runtime_ops_t *pd_rt(const kumo_provider_daemon_t *d)
+{
+    return d->rt != NULL ? d->rt : &pd_runtime_real;
+}
+
 static void pd_names(const kumo_provider_daemon_t *d,
                      const char *owner,
                      uint64_t dseq,
@@ -441,8 +483,8 @@ static bool pd_spec_build(kumo_provider_daemon_t *d,
 static int pd_containers_load(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
 {
     d->container_count = 0;
-    return kumo_runtime_container_list(d->runtime, "kumo.provider", d->addr, d->containers,
-                                       PD_CONTAINER_MAX, &d->container_count, err);
+    return pd_rt(d)->container_list(d->runtime, "kumo.provider", d->addr, d->containers,
+                                    PD_CONTAINER_MAX, &d->container_count, err);
 }
 
 /* ---- networks: created once, their gateways remembered ---- */
@@ -500,7 +542,7 @@ static bool pd_network_ensure(kumo_provider_daemon_t *d, pd_dep_t *dep)
     if (d->pass_inspects < PD_NET_INSPECT_MAX && pd_dep_has_containers(d, dep) &&
         !pd_rtwork_has(d, dep->network)) {
         d->pass_inspects++;
-        if (kumo_runtime_network_gateway(d->runtime, dep->network, dep->gateway, NULL) == 0) {
+        if (pd_rt(d)->network_gateway(d->runtime, dep->network, dep->gateway, NULL) == 0) {
             pd_network_remember(d, dep->network, dep->gateway);
             return true;
         }
@@ -644,7 +686,7 @@ static const char *pd_ip_of(kumo_provider_daemon_t *d, const char *id)
         }
     }
     kumo_runtime_inspect_t in;
-    if (kumo_runtime_container_inspect(d->runtime, id, &in, NULL) != 0 || in.ip[0] == '\0') {
+    if (pd_rt(d)->container_inspect(d->runtime, id, &in, NULL) != 0 || in.ip[0] == '\0') {
         return NULL;
     }
     pd_ip_t *e = &d->ips[d->ip_next++ % PD_IP_CACHE];
@@ -828,7 +870,7 @@ static int pd_dep_groups(kumo_provider_daemon_t *d,
     KUMO_ASSERT(dep->m != NULL);
     pd_groups_t *g = kumo_calloc(1, sizeof(*g));
     KUMO_ENSURE(g != NULL, err, KUMO_ENOMEM, "groups");
-    int rc = pd_manifest_verify(d->curl, d->cfg.node_url, dep->owner, dep->dseq, dep->m, g, err);
+    int rc = pd_node(d)->manifest_verify(d, dep->owner, dep->dseq, dep->m, g, err);
     for (uint32_t i = 0; i < g->count; i++) {
         (void)snprintf(dep->groups[i], sizeof(dep->groups[i]), "%s", g->specs[i]->name);
     }
@@ -1038,7 +1080,7 @@ static void pd_confirm_flush(kumo_provider_daemon_t *d, pd_confirm_batch_t *b)
     msg.submit_lease_confirmation = &m;
     Kumo__Msg *ptr = &msg;
     kumo_err_ctx_t err = {0};
-    int rc = pd_tx_send(d, &ptr, 1, &err);
+    int rc = pd_node(d)->tx_send(d, &ptr, 1, &err);
     for (size_t i = 0; i < b->count; i++) {
         if (rc == 0 && d->sent_count < PD_SENT_MAX) {
             pd_sent_t *s = &d->sent[d->sent_count++];
@@ -1146,7 +1188,7 @@ static void pd_refuse_send(kumo_provider_daemon_t *d, const pd_lease_t *l, pd_re
     msg.refuse_lease = &m;
     Kumo__Msg *ptr = &msg;
     kumo_err_ctx_t err = {0};
-    int rc = pd_tx_send(d, &ptr, 1, &err);
+    int rc = pd_node(d)->tx_send(d, &ptr, 1, &err);
     r->sent = rc == 0;
     r->sent_height = d->height;
     d->refusals_sent += rc == 0 ? 1u : 0u;
@@ -1284,11 +1326,11 @@ void pd_work(kumo_provider_daemon_t *d)
 {
     atomic_store(&d->kick, 0);
     kumo_err_ctx_t err = {0};
-    if (d->runtime == NULL && kumo_runtime_open(d->cfg.runtime_socket, &d->runtime, &err) < 0) {
+    if (d->runtime == NULL && pd_rt(d)->open(d->cfg.runtime_socket, &d->runtime, &err) < 0) {
         pd_runtime_seen(d, false);
         return; /* nothing can be served, so nothing is confirmed */
     }
-    pd_runtime_seen(d, kumo_runtime_ping(d->runtime, &err) == 0);
+    pd_runtime_seen(d, pd_rt(d)->ping(d->runtime, &err) == 0);
     if (!d->runtime_up) {
         return;
     }
@@ -1298,7 +1340,7 @@ void pd_work(kumo_provider_daemon_t *d)
     for (uint32_t i = 0; i < d->sent_count; i++) {
         d->sent[i].height = d->sent[i].height == 0 ? d->height : d->sent[i].height;
     }
-    if (pd_leases_load(d, &err) < 0 || pd_containers_load(d, &err) < 0) {
+    if (pd_node(d)->leases_load(d, &err) < 0 || pd_containers_load(d, &err) < 0) {
         KUMO_LOG_WARN("provider", "work_skipped", "code=%s detail=\"%s\"", kumo_err_name(err.code),
                       err.detail);
         return;

@@ -1,0 +1,604 @@
+/*
+ * test_reconcile.c - the provider's reconcile (src/provider/work.c) against a fake runtime
+ * and a fake node (pd_runtime_ops_t, pd_node_ops_t), with the runtime worker driven step by
+ * step on this thread (pd_rtwork_step), so every pass is exact. One deployment (web: 2
+ * instances, port 8080 global; db: port 7000 for web) leased in one group:
+ *   - the first pass creates the network only (starts wait for its gateway); a stray
+ *     container of ours that no lease wants is removed;
+ *   - the next pass starts every instance on that network: web publishes 8080 on a host port
+ *     of the range, db publishes nothing; each reaches the others by name at the gateway;
+ *   - a pass where everything runs confirms the lease with its version, once;
+ *   - an exited instance is replaced (the old one removed first);
+ *   - a failed start (image missing) is retried, not confirmed;
+ *   - the lease closing removes every container, then the lease is released and the
+ *     deployment's network swept.
+ */
+#include "helpers/testutil.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "provider/daemon_int.h"
+#include "sdl/sdl.h"
+#include "wal/wal.h"
+
+static char OWNER[KUMO_ADDRESS_TEXT_BYTES]; /* a valid address (setup) */
+#define DSEQ 7u
+
+/* ---- the fake runtime ---- */
+
+#define FAKE_MAX 16u
+
+typedef struct fake_container {
+    bool used;
+    kumo_runtime_container_t c;
+    char network[KUMO_RUNTIME_NAME_BYTES_MAX];
+    char hosts[8][96];
+    uint32_t host_count;
+    char ip[64];
+} fake_container_t;
+
+typedef struct fake_rt {
+    fake_container_t cs[FAKE_MAX];
+    char nets[FAKE_MAX][KUMO_RUNTIME_NAME_BYTES_MAX];
+    uint32_t net_count;
+    uint32_t runs, removes, net_creates, net_removes, next_id;
+    bool image_missing; /* container_run fails as for an image not present */
+} fake_rt_t;
+
+static fake_rt_t fake;
+static int fake_handle; /* what open hands out: never dereferenced */
+
+static int f_open(const char *socket_path, kumo_runtime_t **out, kumo_err_ctx_t *err)
+{
+    (void)socket_path;
+    (void)err;
+    *out = (kumo_runtime_t *)(void *)&fake_handle;
+    return 0;
+}
+
+static void f_close(kumo_runtime_t *rt)
+{
+    assert_ptr_equal(rt, (void *)&fake_handle);
+}
+
+static int f_ping(kumo_runtime_t *rt, kumo_err_ctx_t *err)
+{
+    (void)rt;
+    (void)err;
+    return 0;
+}
+
+static int f_list(kumo_runtime_t *rt,
+                  const char *key,
+                  const char *value,
+                  kumo_runtime_container_t *out,
+                  uint32_t cap,
+                  uint32_t *count,
+                  kumo_err_ctx_t *err)
+{
+    (void)rt;
+    (void)err;
+    assert_string_equal(key, "kumo.provider");
+    (void)value;
+    for (uint32_t i = 0; i < FAKE_MAX && *count < cap; i++) {
+        if (fake.cs[i].used) {
+            out[(*count)++] = fake.cs[i].c;
+        }
+    }
+    return 0;
+}
+
+static fake_container_t *fake_find(const char *id_or_name)
+{
+    for (uint32_t i = 0; i < FAKE_MAX; i++) {
+        if (fake.cs[i].used && (strcmp(fake.cs[i].c.id, id_or_name) == 0 ||
+                                strcmp(fake.cs[i].c.name, id_or_name) == 0)) {
+            return &fake.cs[i];
+        }
+    }
+    return NULL;
+}
+
+static int f_inspect(kumo_runtime_t *rt,
+                     const char *id_or_name,
+                     kumo_runtime_inspect_t *out,
+                     kumo_err_ctx_t *err)
+{
+    (void)rt;
+    const fake_container_t *f = fake_find(id_or_name);
+    if (f == NULL) {
+        return kumo_err_set(err, KUMO_ENOTFOUND, "no such container");
+    }
+    memset(out, 0, sizeof(*out));
+    out->state = f->c.state;
+    (void)snprintf(out->ip, sizeof(out->ip), "%s", f->ip);
+    return 0;
+}
+
+static const char *label_of(const kumo_runtime_container_spec_t *s, const char *key)
+{
+    for (uint32_t i = 0; i < s->label_count; i++) {
+        if (strcmp(s->labels[i].key, key) == 0) {
+            return s->labels[i].value;
+        }
+    }
+    fail_msg("label %s missing", key);
+    return "";
+}
+
+static int f_run(kumo_runtime_t *rt,
+                 const kumo_runtime_container_spec_t *s,
+                 char id_out[KUMO_RUNTIME_ID_BYTES_MAX],
+                 kumo_err_ctx_t *err)
+{
+    (void)rt;
+    fake.runs++;
+    if (fake.image_missing) {
+        return kumo_err_set(err, KUMO_ENOTFOUND, "no such image: %s", s->image);
+    }
+    assert_null(fake_find(s->name));
+    fake_container_t *f = NULL;
+    for (uint32_t i = 0; i < FAKE_MAX && f == NULL; i++) {
+        f = fake.cs[i].used ? NULL : &fake.cs[i];
+    }
+    assert_non_null(f);
+    memset(f, 0, sizeof(*f));
+    f->used = true;
+    kumo_runtime_container_t *c = &f->c;
+    (void)snprintf(c->id, sizeof(c->id), "id%u", ++fake.next_id);
+    (void)snprintf(c->name, sizeof(c->name), "/%s", s->name); /* as the Docker API lists it */
+    c->state = KUMO_RUNTIME_STATE_RUNNING;
+    (void)snprintf(c->owner, sizeof(c->owner), "%s", label_of(s, "kumo.owner"));
+    c->dseq = strtoull(label_of(s, "kumo.dseq"), NULL, 10);
+    c->gseq = strtoull(label_of(s, "kumo.gseq"), NULL, 10);
+    c->oseq = strtoull(label_of(s, "kumo.oseq"), NULL, 10);
+    (void)snprintf(c->workload, sizeof(c->workload), "%s", label_of(s, "kumo.workload"));
+    c->instance = (uint32_t)strtoul(label_of(s, "kumo.instance"), NULL, 10);
+    (void)snprintf(c->version, sizeof(c->version), "%s", label_of(s, "kumo.version"));
+    for (uint32_t i = 0; i < s->port_count; i++) {
+        c->container_ports[i] = s->ports[i].container_port;
+        c->host_ports[i] = s->ports[i].host_port;
+    }
+    c->port_count = s->port_count;
+    (void)snprintf(f->network, sizeof(f->network), "%s", s->network != NULL ? s->network : "");
+    for (uint32_t i = 0; s->extra_hosts != NULL && s->extra_hosts[i] != NULL && i < 8; i++) {
+        (void)snprintf(f->hosts[f->host_count++], sizeof(f->hosts[0]), "%s", s->extra_hosts[i]);
+    }
+    (void)snprintf(f->ip, sizeof(f->ip), "10.89.0.%u", 10u + fake.next_id);
+    (void)snprintf(id_out, KUMO_RUNTIME_ID_BYTES_MAX, "%s", c->id);
+    return 0;
+}
+
+static int f_remove(kumo_runtime_t *rt, const char *id_or_name, kumo_err_ctx_t *err)
+{
+    (void)rt;
+    (void)err;
+    fake_container_t *f = fake_find(id_or_name);
+    if (f != NULL) {
+        f->used = false;
+        fake.removes++;
+    }
+    return 0;
+}
+
+static int f_net_create(kumo_runtime_t *rt,
+                        const char *name,
+                        const kumo_runtime_label_t *labels,
+                        uint32_t label_count,
+                        kumo_err_ctx_t *err)
+{
+    (void)rt;
+    (void)labels;
+    (void)err;
+    assert_true(label_count > 0);
+    assert_true(fake.net_count < FAKE_MAX);
+    (void)snprintf(fake.nets[fake.net_count++], KUMO_RUNTIME_NAME_BYTES_MAX, "%s", name);
+    fake.net_creates++;
+    return 0;
+}
+
+static int f_net_gateway(kumo_runtime_t *rt, const char *name, char out[64], kumo_err_ctx_t *err)
+{
+    (void)rt;
+    for (uint32_t i = 0; i < fake.net_count; i++) {
+        if (strcmp(fake.nets[i], name) == 0) {
+            (void)snprintf(out, 64, "10.89.0.1");
+            return 0;
+        }
+    }
+    return kumo_err_set(err, KUMO_ENOTFOUND, "no such network");
+}
+
+static int f_net_list(kumo_runtime_t *rt,
+                      const char *key,
+                      const char *value,
+                      char (*names)[KUMO_RUNTIME_NAME_BYTES_MAX],
+                      uint32_t cap,
+                      uint32_t *count,
+                      kumo_err_ctx_t *err)
+{
+    (void)rt;
+    (void)key;
+    (void)value;
+    (void)err;
+    for (uint32_t i = 0; i < fake.net_count && *count < cap; i++) {
+        (void)snprintf(names[(*count)++], KUMO_RUNTIME_NAME_BYTES_MAX, "%s", fake.nets[i]);
+    }
+    return 0;
+}
+
+static int f_net_remove(kumo_runtime_t *rt, const char *name, kumo_err_ctx_t *err)
+{
+    (void)rt;
+    (void)err;
+    for (uint32_t i = 0; i < fake.net_count; i++) {
+        if (strcmp(fake.nets[i], name) == 0) {
+            memcpy(fake.nets[i], fake.nets[--fake.net_count], sizeof(fake.nets[i]));
+            fake.net_removes++;
+            return 0;
+        }
+    }
+    return 0;
+}
+
+static int f_vol_list(kumo_runtime_t *rt,
+                      const char *key,
+                      const char *value,
+                      kumo_runtime_volume_t *out,
+                      uint32_t cap,
+                      uint32_t *count,
+                      kumo_err_ctx_t *err)
+{
+    (void)rt;
+    (void)key;
+    (void)value;
+    (void)out;
+    (void)cap;
+    (void)err;
+    *count = 0;
+    return 0;
+}
+
+static int f_vol_remove(kumo_runtime_t *rt, const char *dir, const char *name, kumo_err_ctx_t *err)
+{
+    (void)rt;
+    (void)dir;
+    (void)name;
+    (void)err;
+    return 0;
+}
+
+static const pd_runtime_ops_t fake_rt_ops = {
+    .open = f_open,
+    .close = f_close,
+    .ping = f_ping,
+    .container_list = f_list,
+    .container_inspect = f_inspect,
+    .container_run = f_run,
+    .container_remove = f_remove,
+    .network_create = f_net_create,
+    .network_gateway = f_net_gateway,
+    .network_list = f_net_list,
+    .network_remove = f_net_remove,
+    .volume_list = f_vol_list,
+    .volume_remove = f_vol_remove,
+};
+
+/* ---- the fake node ---- */
+
+static const char stack_yaml[] = "version: \"1\"\n"
+                                 "wait_blocks: 3\n"
+                                 "deposit: 5000000\n"
+                                 "groups:\n"
+                                 "  app:\n"
+                                 "    region: us-east\n"
+                                 "    resources:\n"
+                                 "      - cpu: 100m\n"
+                                 "        memory: 64Mi\n"
+                                 "        storage: 64Mi\n"
+                                 "        count: 3\n"
+                                 "        price: 10\n"
+                                 "        collateral: 100\n"
+                                 "workloads:\n"
+                                 "  web:\n"
+                                 "    image: localhost/kumo-example:1\n"
+                                 "    compute: {cpu: 100m, memory: 64Mi, storage: 64Mi}\n"
+                                 "    count: 2\n"
+                                 "    group: app\n"
+                                 "    ports:\n"
+                                 "      - port: 8080\n"
+                                 "        expose:\n"
+                                 "          - global: true\n"
+                                 "  db:\n"
+                                 "    image: localhost/kumo-example:1\n"
+                                 "    compute: {cpu: 100m, memory: 64Mi, storage: 64Mi}\n"
+                                 "    group: app\n"
+                                 "    ports:\n"
+                                 "      - port: 7000\n"
+                                 "        expose:\n"
+                                 "          - workload: web\n";
+
+static kumo_sdl_stack_t *stack;
+static bool lease_active = true;
+static uint32_t confirmations, releases, versions, refusals;
+
+static int n_leases(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
+{
+    (void)err;
+    memset(d->leases, 0, sizeof(d->leases[0]));
+    pd_lease_t *l = &d->leases[0];
+    (void)snprintf(l->owner, sizeof(l->owner), "%s", OWNER);
+    l->dseq = DSEQ;
+    l->gseq = 0;
+    l->oseq = 1;
+    l->active = lease_active;
+    d->lease_count = 1;
+    return 0;
+}
+
+static int n_verify(kumo_provider_daemon_t *d,
+                    const char *owner,
+                    uint64_t dseq,
+                    const Kumo__Manifest *m,
+                    pd_groups_t *g,
+                    kumo_err_ctx_t *err)
+{
+    (void)d;
+    assert_string_equal(owner, OWNER);
+    assert_int_equal(dseq, DSEQ);
+    Kumo__GroupSpec **groups = NULL;
+    size_t count = 0;
+    uint64_t wait = 0;
+    uint64_t deposit = 0;
+    kumo_sdl_stack_groups(stack, &groups, &count, &wait, &deposit);
+    for (size_t i = 0; i < count; i++) {
+        g->specs[g->count++] = groups[i]; /* borrowed: no msgs[i] to free */
+    }
+    return kumo_sdl_manifest_check(m, groups, count, err);
+}
+
+static int
+n_tx(kumo_provider_daemon_t *d, Kumo__Msg *const *msgs, size_t count, kumo_err_ctx_t *err)
+{
+    (void)d;
+    (void)err;
+    for (size_t i = 0; i < count; i++) {
+        if (msgs[i]->sum_case == KUMO__MSG__SUM_REFUSE_LEASE) {
+            assert_int_equal(msgs[i]->refuse_lease->reason,
+                             KUMO__REFUSE_REASON__REFUSE_REASON_IMAGE_MISSING);
+            refusals++;
+            continue;
+        }
+        assert_int_equal(msgs[i]->sum_case, KUMO__MSG__SUM_SUBMIT_LEASE_CONFIRMATION);
+        const Kumo__MsgSubmitLeaseConfirmation *m = msgs[i]->submit_lease_confirmation;
+        for (size_t k = 0; k < m->n_confirmations; k++) {
+            confirmations++;
+            releases += m->confirmations[k]->released ? 1u : 0u;
+            versions += m->confirmations[k]->version.len > 0 ? 1u : 0u;
+        }
+    }
+    return 0;
+}
+
+static const pd_node_ops_t fake_node_ops = {
+    .leases_load = n_leases, .manifest_verify = n_verify, .tx_send = n_tx};
+
+/* ---- the daemon ---- */
+
+static char *home;
+
+static kumo_provider_daemon_t *daemon_new(void)
+{
+    kumo_provider_daemon_t *d = kumo_calloc(1, sizeof(*d));
+    assert_non_null(d);
+    assert_int_equal(pthread_mutex_init(&d->wake_mu, NULL), 0);
+    d->rt = &fake_rt_ops;
+    d->node = &fake_node_ops;
+    (void)snprintf(d->addr, sizeof(d->addr), "%s", "kumo1providerproviderproviderprovider00");
+    (void)snprintf(d->home, sizeof(d->home), "%s", home);
+    (void)snprintf(d->cfg.node_url, sizeof(d->cfg.node_url), "%s", "http://127.0.0.1:1");
+    (void)snprintf(d->cfg.public_address, sizeof(d->cfg.public_address), "%s", "127.0.0.1");
+    d->cfg.port_range_min = 30000;
+    d->cfg.port_range_max = 30009;
+    d->cfg.refuse_after_blocks = 1000;
+    d->period = 30;
+    d->height = 100;
+    d->curl = curl_easy_init();
+    assert_non_null(d->curl);
+    assert_int_equal(pd_rtwork_init(d, NULL), 0);
+    return d;
+}
+
+static void daemon_free(kumo_provider_daemon_t *d)
+{
+    pd_rtwork_stop(d);
+    if (d->runtime != NULL) {
+        pd_rt(d)->close(d->runtime);
+    }
+    curl_easy_cleanup(d->curl);
+    (void)pthread_mutex_destroy(&d->wake_mu);
+    kumo_free(d);
+}
+
+/* One pass, then everything it queued run; the number of jobs run. */
+static uint32_t pass(kumo_provider_daemon_t *d)
+{
+    pd_work(d);
+    uint32_t n = 0;
+    while (pd_rtwork_step(d)) {
+        n++;
+    }
+    d->height++;
+    return n;
+}
+
+static uint32_t running(void)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < FAKE_MAX; i++) {
+        n += fake.cs[i].used && fake.cs[i].c.state == KUMO_RUNTIME_STATE_RUNNING ? 1u : 0u;
+    }
+    return n;
+}
+
+static const fake_container_t *fake_workload(const char *workload, uint32_t instance)
+{
+    for (uint32_t i = 0; i < FAKE_MAX; i++) {
+        if (fake.cs[i].used && strcmp(fake.cs[i].c.workload, workload) == 0 &&
+            fake.cs[i].c.instance == instance) {
+            return &fake.cs[i];
+        }
+    }
+    return NULL;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&fake, 0, sizeof(fake));
+    lease_active = true;
+    confirmations = releases = versions = refusals = 0;
+    home = kumo_test_tmpdir_make("reconcile");
+    uint8_t raw[KUMO_ADDRESS_BYTES];
+    memset(raw, 0x42, sizeof(raw));
+    kumo_codec_address_encode(raw, OWNER);
+    kumo_err_ctx_t err = {0};
+    int rc =
+        kumo_sdl_stack_parse(kumo_bytes_make((const uint8_t *)stack_yaml, sizeof(stack_yaml) - 1u),
+                             "stack.yml", &stack, &err);
+    if (rc != 0) {
+        fail_msg("stack: %s", err.detail);
+    }
+    kumo_buf_t buf;
+    kumo_buf_init(&buf, KUMO_SDL_MANIFEST_BYTES_MAX);
+    assert_int_equal(kumo_sdl_manifest_encode(stack, &buf, NULL), 0);
+    assert_int_equal(
+        pd_deployment_store(home, OWNER, DSEQ, "manifest", kumo_bytes_make(buf.ptr, buf.len), NULL),
+        0);
+    kumo_buf_free(&buf);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    kumo_sdl_stack_free(stack);
+    kumo_test_tmpdir_remove(home);
+    return 0;
+}
+
+static void test_reconcile_lifecycle(void **state)
+{
+    (void)state;
+    kumo_provider_daemon_t *d = daemon_new();
+    /* A container of ours no lease wants (an ended deployment). */
+    fake_container_t *stray = &fake.cs[FAKE_MAX - 1u];
+    stray->used = true;
+    (void)snprintf(stray->c.id, sizeof(stray->c.id), "stray");
+    (void)snprintf(stray->c.name, sizeof(stray->c.name), "/kumo-stray");
+    (void)snprintf(stray->c.owner, sizeof(stray->c.owner), "%s", OWNER);
+    stray->c.dseq = 3;
+    stray->c.state = KUMO_RUNTIME_STATE_RUNNING;
+
+    /* 1: the network first, no start; the stray goes. */
+    assert_int_equal(pass(d), 2u);
+    assert_int_equal(fake.net_creates, 1u);
+    assert_int_equal(fake.runs, 0u);
+    assert_int_equal(fake.removes, 1u);
+    assert_int_equal(confirmations, 0u);
+
+    /* 2: every instance, on the network, reaching the others by name at the gateway (and
+     * the sweep the stray's removal asked for, which keeps the network in use). */
+    assert_int_equal(pass(d), 4u);
+    assert_int_equal(fake.net_count, 1u);
+    assert_int_equal(fake.runs, 3u);
+    assert_int_equal(running(), 3u);
+    const fake_container_t *web0 = fake_workload("web", 0);
+    const fake_container_t *web1 = fake_workload("web", 1);
+    const fake_container_t *db = fake_workload("db", 0);
+    assert_non_null(web0);
+    assert_non_null(web1);
+    assert_non_null(db);
+    assert_string_equal(web0->network, fake.nets[0]);
+    assert_string_equal(db->network, fake.nets[0]);
+    assert_int_equal(web0->c.port_count, 1u);
+    assert_int_equal(web0->c.container_ports[0], 8080u);
+    assert_true(web0->c.host_ports[0] >= 30000u && web0->c.host_ports[0] <= 30009u);
+    assert_true(web1->c.host_ports[0] != web0->c.host_ports[0]);
+    assert_int_equal(db->c.port_count, 1u);
+    assert_int_equal(db->c.host_ports[0], 0u); /* only web may reach it: not published */
+    assert_int_equal(web0->host_count, 1u);
+    assert_string_equal(web0->hosts[0], "db:10.89.0.1");
+    assert_int_equal(db->host_count, 1u);
+    assert_string_equal(db->hosts[0], "web:10.89.0.1");
+    assert_int_equal(confirmations, 0u); /* the pass queued them: not running yet */
+
+    /* 3: everything runs: confirmed with the version, once. */
+    assert_int_equal(pass(d), 0u);
+    assert_int_equal(confirmations, 1u);
+    assert_int_equal(versions, 1u);
+    assert_int_equal(pass(d), 0u);
+    assert_int_equal(fake.runs, 3u);
+    assert_int_equal(confirmations, 1u);
+
+    /* 4: db exits and is replaced (the old one removed first). */
+    fake_container_t *dbm = (fake_container_t *)(uintptr_t)db;
+    dbm->c.state = KUMO_RUNTIME_STATE_EXITED;
+    assert_int_equal(pass(d), 1u);
+    assert_int_equal(fake.runs, 4u);
+    assert_int_equal(running(), 3u);
+    assert_int_equal(fake.removes, 2u);
+
+    /* 5: the lease closes: every container goes, then it is released, the network swept. */
+    lease_active = false;
+    d->height += 10; /* past the resend window of the last confirmation */
+    assert_int_equal(pass(d), 3u);
+    assert_int_equal(running(), 0u);
+    assert_int_equal(releases, 0u); /* its containers were still listed */
+    (void)pass(d);
+    assert_int_equal(releases, 1u);
+    assert_int_equal(fake.net_count, 0u);
+    assert_int_equal(fake.net_removes, 1u);
+    daemon_free(d);
+}
+
+/* A start that fails (image missing) runs nothing and confirms nothing: the lease is refused
+ * (its confirmation is due) and the start tried again; once the image is there it runs and
+ * is confirmed. */
+static void test_reconcile_image_missing(void **state)
+{
+    (void)state;
+    kumo_provider_daemon_t *d = daemon_new();
+    fake.image_missing = true;
+    (void)pass(d);
+    (void)pass(d);
+    assert_int_equal(fake.runs, 3u);
+    assert_int_equal(running(), 0u);
+    (void)pass(d);
+    assert_int_equal(fake.runs, 6u);
+    assert_int_equal(confirmations, 0u);
+    assert_int_equal(d->refusal_count, 1u);
+    assert_int_equal(refusals, 1u); /* due at once, not sent again within the resend window */
+    fake.image_missing = false;
+    (void)pass(d);
+    assert_int_equal(running(), 3u);
+    (void)pass(d);
+    assert_int_equal(confirmations, 1u);
+    assert_int_equal(d->refusal_count, 0u); /* it runs: no longer refused */
+    daemon_free(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_reconcile_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconcile_image_missing, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
