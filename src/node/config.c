@@ -315,10 +315,10 @@ static const cfg_field_t *cfg_field_find(const char *key)
 typedef struct cfg_loader {
     const char *path;
     kumo_node_cfg_t *cfg;
-    uint32_t seen; /* bit per field: duplicates are errors */
+    uint64_t seen; /* bit per field: duplicates are errors */
 } cfg_loader_t;
 
-_Static_assert(KUMO_ARRAY_COUNT(cfg_fields) <= 32, "seen bits");
+_Static_assert(KUMO_ARRAY_COUNT(cfg_fields) <= 64, "seen bits");
 
 static int cfg_value_set(cfg_loader_t *ld,
                          const yaml_event_t *key_ev,
@@ -329,7 +329,7 @@ static int cfg_value_set(cfg_loader_t *ld,
     unsigned long line = (unsigned long)key_ev->start_mark.line + 1ul;
     const cfg_field_t *f = cfg_field_find(key);
     KUMO_ENSURE(f != NULL, err, KUMO_EDECODE, "%s:%lu:%s: unknown key", ld->path, line, key);
-    uint32_t bit = 1u << (uint32_t)(f - cfg_fields);
+    uint64_t bit = 1ull << (uint64_t)(f - cfg_fields);
     KUMO_ENSURE((ld->seen & bit) == 0, err, KUMO_EDECODE, "%s:%lu:%s: key given twice", ld->path,
                 line, key);
     ld->seen |= bit;
