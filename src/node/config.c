@@ -43,6 +43,7 @@ void kumo_node_cfg_default(kumo_node_cfg_t *cfg)
     cfg->rpc_request_timeout_ms = 10000;
     cfg->sse_output_bytes_max = 4u * 1024u * 1024u;
     cfg->sse_stall_timeout_ms = 60000;
+    cfg->rpc_dashboard = 1;
     (void)snprintf(cfg->log_level, sizeof(cfg->log_level), "%s", "info");
     cfg->timeout_propose_ms = 1000;
     cfg->timeout_vote_ms = 500;
@@ -160,6 +161,11 @@ static const cfg_field_t cfg_fields[] = {
                   3600000,
                   "an /events client that takes none of its pending output for this long "
                   "is dropped"),
+    CFG_NUM_FIELD(rpc_dashboard,
+                  CFG_U32,
+                  0,
+                  1,
+                  "1: serve the read-only web dashboard at /ui/ on rpc_listen; 0: off"),
     CFG_STR_FIELD(log_level, 1, "trace, debug, info, warn, error or off"),
     CFG_STR_FIELD(p2p_listen,
                   0,

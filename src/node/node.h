@@ -47,6 +47,7 @@ typedef struct kumo_node_cfg {
     uint32_t rpc_request_timeout_ms;      /* 10000: accept (or previous answer) to request */
     uint32_t sse_output_bytes_max;        /* 4 MiB unsent to one /events client */
     uint32_t sse_stall_timeout_ms;        /* 60000: /events client taking nothing */
+    uint32_t rpc_dashboard;               /* 1: serve the dashboard at /ui/; 0: off */
     char log_level[16];                   /* "info" */
     /* Consensus (used when genesis has more than one validator; block_interval_ms is then
      * the wait after each commit, i.e. the block time on a healthy network). */
@@ -71,7 +72,7 @@ typedef struct kumo_node_cfg {
  * block_tx_count_max 10000,
  * rpc_connection_max 256, rpc_body_bytes_max 1 MiB, sse_client_max 64,
  * rpc_connection_per_addr_max 64, rpc_request_timeout_ms 10000, sse_output_bytes_max 4 MiB,
- * sse_stall_timeout_ms 60000, log_level "info", and the p2p slot limits of
+ * sse_stall_timeout_ms 60000, rpc_dashboard 1, log_level "info", and the p2p slot limits of
  * kumo_p2p_cfg_default (32 strangers, 4 per host, 32 pending handshakes, 8 per host, useful
  * within 60 s, bans of 10 min).
  * A block_interval_ms of 0 (only through the struct, not the file) starts no block timer:

@@ -70,6 +70,9 @@ reply_text(struct evhttp_request *hreq, int status, const char *ctype, const cha
     struct evkeyvalq *h = evhttp_request_get_output_headers(hreq);
     evhttp_remove_header(h, "Content-Type");
     (void)evhttp_add_header(h, "Content-Type", ctype);
+    /* Everything the API answers is public chain data and it takes no cookies or other
+     * credentials, so any page may read it (a tenant's `kumo deploy ui` page does). */
+    (void)evhttp_add_header(h, "Access-Control-Allow-Origin", "*");
     evhttp_send_reply(hreq, status, status_reason(status), buf);
     evbuffer_free(buf);
 }
@@ -875,6 +878,9 @@ static void on_request(struct evhttp_request *hreq, void *arg)
         return;
     }
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(hreq);
+    if (kumo_rpc_ui_handle(rpc, hreq, uri != NULL ? evhttp_uri_get_path(uri) : NULL)) {
+        return;
+    }
     struct evkeyvalq *in_h = evhttp_request_get_input_headers(hreq);
     struct evbuffer *body = evhttp_request_get_input_buffer(hreq);
     size_t body_len = evbuffer_get_length(body);

@@ -32,9 +32,11 @@
 #ifndef KUMO_RPC_RPC_H
 #define KUMO_RPC_RPC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <event2/event.h>
+#include <event2/http.h>
 
 #include "core/core.h"
 #include "node/node.h"
@@ -52,5 +54,40 @@ KUMO_MUST_USE int kumo_rpc_open(struct event_base *base,
 uint16_t kumo_rpc_port(const kumo_rpc_t *rpc);
 /* Closes every connection and SSE stream and stops listening. NULL is a no-op. */
 void kumo_rpc_close(kumo_rpc_t *rpc);
+
+/* ---- the dashboard (rpc_ui.c; docs/api.md "Dashboard") ---- */
+
+/* One file of the dashboard (src/rpc/ui/), built into the binary by cmake/embed_ui.cmake. */
+typedef struct kumo_rpc_ui_file {
+    const char *name; /* "index.html", "app.js", ... */
+    const uint8_t *data;
+    size_t len;
+} kumo_rpc_ui_file_t;
+
+/* The generated table (sorted by name) and its length. */
+extern const kumo_rpc_ui_file_t kumo_rpc_ui_files[];
+extern const size_t kumo_rpc_ui_file_count;
+
+/* The longest Content-Security-Policy kumo_rpc_ui_csp_format writes, NUL included. */
+#define KUMO_RPC_UI_CSP_BYTES_MAX 512u
+
+/* The dashboard file a request path names: "/ui/" is index.html, "/ui/NAME" the file NAME
+ * (a query string is not part of path). NULL for any other path, a name with a '/' or "..",
+ * or a name over 64 bytes. Pure. */
+const kumo_rpc_ui_file_t *kumo_rpc_ui_file_find(const char *path);
+/* The Content-Type of a dashboard file, by its extension (text/html, text/javascript,
+ * text/css, application/json; application/octet-stream otherwise). Pure. */
+const char *kumo_rpc_ui_content_type(const char *name);
+/* Writes the dashboard's Content-Security-Policy: only its own scripts, styles and
+ * connections (plus connect_origin, an "http://host:port" origin the page reads the node's API
+ * from, or "" for none). KUMO_EINVAL for an origin with characters a header or a policy may
+ * not carry, KUMO_ELIMIT when out_cap is too small. Pure. */
+KUMO_MUST_USE int
+kumo_rpc_ui_csp_format(const char *connect_origin, char *out, size_t out_cap, kumo_err_ctx_t *err);
+/* Answers hreq with a dashboard file and its security headers (CSP as above, nosniff, no
+ * framing, no referrer). Loop thread. */
+void kumo_rpc_ui_file_send(struct evhttp_request *hreq,
+                           const kumo_rpc_ui_file_t *file,
+                           const char *connect_origin);
 
 #endif

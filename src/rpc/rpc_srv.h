@@ -160,6 +160,12 @@ void kumo_rpc_conn_watch_stop(rpc_conn_t *entry);
  * close or the timeout does it). */
 bool kumo_rpc_conn_drop(rpc_conn_t *entry);
 
+/* Answers the dashboard's paths when rpc_dashboard is on: "/" and "/ui" redirect to "/ui/",
+ * "/ui/config.json" tells the page to read this node, "/ui/NAME" is a dashboard file (404
+ * otherwise, 405 for a method other than GET). Returns false, answering nothing, for any other
+ * path or when the dashboard is off (rpc_ui.c). */
+bool kumo_rpc_ui_handle(kumo_rpc_t *rpc, struct evhttp_request *hreq, const char *path);
+
 /* GET /events: starts a stream on hreq, parked on entry. */
 void kumo_rpc_sse_start(kumo_rpc_t *rpc,
                         rpc_conn_t *entry,

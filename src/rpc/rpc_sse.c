@@ -265,6 +265,7 @@ void kumo_rpc_sse_start(kumo_rpc_t *rpc,
     struct evkeyvalq *h = evhttp_request_get_output_headers(hreq);
     (void)evhttp_add_header(h, "Content-Type", "text/event-stream");
     (void)evhttp_add_header(h, "Cache-Control", "no-cache");
+    (void)evhttp_add_header(h, "Access-Control-Allow-Origin", "*");
     evhttp_send_reply_start(hreq, 200, "OK");
     struct evbuffer *hello = evbuffer_new();
     if (hello != NULL) {

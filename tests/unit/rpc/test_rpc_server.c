@@ -139,6 +139,9 @@ typedef struct resp {
     char *body;
     size_t len;
     char last_id[64];
+    char csp[KUMO_RPC_UI_CSP_BYTES_MAX]; /* Content-Security-Policy answered, if any */
+    char location[64];                   /* Location answered, if any */
+    char ctype[64];                      /* Content-Type answered */
 } resp_t;
 
 static void resp_on_done(struct evhttp_request *r, void *arg)
@@ -149,6 +152,13 @@ static void resp_on_done(struct evhttp_request *r, void *arg)
         return;
     }
     x->status = evhttp_request_get_response_code(r);
+    struct evkeyvalq *h = evhttp_request_get_input_headers(r);
+    const char *csp = evhttp_find_header(h, "Content-Security-Policy");
+    const char *loc = evhttp_find_header(h, "Location");
+    const char *ctype = evhttp_find_header(h, "Content-Type");
+    (void)snprintf(x->csp, sizeof(x->csp), "%s", csp != NULL ? csp : "");
+    (void)snprintf(x->location, sizeof(x->location), "%s", loc != NULL ? loc : "");
+    (void)snprintf(x->ctype, sizeof(x->ctype), "%s", ctype != NULL ? ctype : "");
     struct evbuffer *in = evhttp_request_get_input_buffer(r);
     size_t n = evbuffer_get_length(in);
     x->body = realloc(x->body, x->len + n + 1);
@@ -1174,6 +1184,80 @@ static void test_rpc_server_pending_and_wait_timeout(void **state)
     fx_close(&fx);
 }
 
+/* The dashboard: "/" and "/ui" redirect to "/ui/", its files come with the strict policy, the
+ * node's config.json points the page at this node, unknown files are 404 and other methods
+ * 405; API answers may be read by any page. With rpc_dashboard 0 none of it is served. */
+static void test_rpc_server_dashboard(void **state)
+{
+    (void)state;
+    fx_t fx;
+    fx_open(&fx, 64, 8, 3600000);
+    static const char *const redirects[] = {"/", "/ui"};
+    for (size_t i = 0; i < KUMO_ARRAY_COUNT(redirects); i++) {
+        resp_t r;
+        request(&fx, EVHTTP_REQ_GET, redirects[i], NULL, NULL, 0, &r);
+        assert_int_equal(r.status, 302);
+        assert_string_equal(r.location, "/ui/");
+        free(r.body);
+    }
+    static const struct {
+        const char *uri;
+        const char *ctype;
+        const char *contains;
+    } files[] = {
+        {"/ui/", "text/html; charset=utf-8", "<script src=\"app.js\""},
+        {"/ui/?x=1", "text/html; charset=utf-8", "<title>"},
+        {"/ui/app.js", "text/javascript; charset=utf-8", "EventSource"},
+        {"/ui/app.css", "text/css; charset=utf-8", "body"},
+        {"/ui/config.json", "application/json", "\"tenant\":false"},
+    };
+    for (size_t i = 0; i < KUMO_ARRAY_COUNT(files); i++) {
+        resp_t r;
+        request(&fx, EVHTTP_REQ_GET, files[i].uri, NULL, NULL, 0, &r);
+        if (r.status != 200 || strcmp(r.ctype, files[i].ctype) != 0 ||
+            strstr(r.body, files[i].contains) == NULL) {
+            fail_msg("%s: %d %s", files[i].uri, r.status, r.ctype);
+        }
+        assert_non_null(strstr(r.csp, "default-src 'none'"));
+        assert_non_null(strstr(r.csp, "connect-src 'self';"));
+        free(r.body);
+    }
+    resp_t r;
+    request(&fx, EVHTTP_REQ_GET, "/ui/nope.js", NULL, NULL, 0, &r);
+    assert_error(&r, 404, KUMO_ENOTFOUND, "unknown dashboard file");
+    free(r.body);
+    request(&fx, EVHTTP_REQ_GET, "/ui/%2e%2e%2fapp.js", NULL, NULL, 0, &r);
+    assert_error(&r, 404, KUMO_ENOTFOUND, "dashboard path with ..");
+    free(r.body);
+    request(&fx, EVHTTP_REQ_POST, "/ui/", "application/json", "{}", 2, &r);
+    assert_error(&r, 405, KUMO_EINVAL, "POST to the dashboard");
+    free(r.body);
+    fx_close(&fx);
+}
+
+static void test_rpc_server_dashboard_off(void **state)
+{
+    (void)state;
+    fx_t fx;
+    fx_open(&fx, 64, 8, 3600000);
+    kumo_rpc_close(fx.rpc);
+    fx.cfg.rpc_dashboard = 0;
+    kumo_err_ctx_t err = {0};
+    if (kumo_rpc_open(fx.base, fx.node, &fx.cfg, &fx.rpc, &err) != 0) {
+        fail_msg("rpc open: %s", err.detail);
+    }
+    fx.port = kumo_rpc_port(fx.rpc);
+    static const char *const uris[] = {"/", "/ui", "/ui/", "/ui/app.js", "/ui/config.json"};
+    for (size_t i = 0; i < KUMO_ARRAY_COUNT(uris); i++) {
+        resp_t r;
+        request(&fx, EVHTTP_REQ_GET, uris[i], NULL, NULL, 0, &r);
+        assert_error(&r, 404, KUMO_ENOTFOUND, uris[i]);
+        assert_string_equal(r.csp, "");
+        free(r.body);
+    }
+    fx_close(&fx);
+}
+
 /* At rpc_connection_max a new connection closes the oldest one still waiting for a request
  * (here an idle keep-alive connection), so idle connections cannot lock clients out. */
 static void test_rpc_server_connection_cap_evicts_idle(void **state)
@@ -1462,6 +1546,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rpc_server_simple_routes),
+        cmocka_unit_test(test_rpc_server_dashboard),
+        cmocka_unit_test(test_rpc_server_dashboard_off),
         cmocka_unit_test(test_rpc_server_route_errors),
         cmocka_unit_test(test_rpc_server_bad_txs_change_nothing),
         cmocka_unit_test(test_rpc_server_lifecycle_and_events),
