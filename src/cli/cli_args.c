@@ -128,6 +128,9 @@ static const cli_opt_def_t cli_opt_defs[] = {
      OFF(tail), OFF(tail_set)},
     {CLI_OPT_OUT, "out", "FILE", "write to FILE (also -o FILE) instead of stdout", CLI_KIND_STR,
      OFF(out), NOSET},
+    {CLI_OPT_LISTEN, "listen", "HOST:PORT",
+     "serve on this loopback address (default 127.0.0.1:0, a free port)", CLI_KIND_STR, OFF(listen),
+     NOSET},
 };
 
 #define CLI_OPT_DEF_COUNT (sizeof(cli_opt_defs) / sizeof(cli_opt_defs[0]))

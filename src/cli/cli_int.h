@@ -86,6 +86,7 @@ enum cli_opt {
     CLI_OPT_SINCE,
     CLI_OPT_TAIL,
     CLI_OPT_OUT,
+    CLI_OPT_LISTEN,
     CLI_OPT_LAST_, /* not an option: the count */
 };
 
@@ -145,8 +146,9 @@ typedef struct cli_args {
     bool follow;       /* deploy logs|events: keep following */
     const char *since; /* deploy logs: RFC 3339 time, unix seconds or a duration ago */
     bool tail_set;
-    uint64_t tail;   /* deploy logs: the last N lines of each instance */
-    const char *out; /* stack convert: the file to write */
+    uint64_t tail;      /* deploy logs: the last N lines of each instance */
+    const char *out;    /* stack convert: the file to write */
+    const char *listen; /* deploy ui: host:port to serve on */
     char *pos[CLI_POSITIONAL_MAX];
     size_t pos_count;
 } cli_args_t;

@@ -27,6 +27,8 @@ static const int deploy_quote_opts[] = {CLI_OPT_END};
 static const int deploy_deposit_opts[] = {DEPLOY_TX_OPTS, CLI_OPT_ESCROW_WARN_BLOCKS, CLI_OPT_END};
 static const int deploy_read_opts[] = {CLI_OPT_FROM, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
                                        CLI_OPT_END};
+static const int deploy_ui_opts[] = {CLI_OPT_FROM, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
+                                     CLI_OPT_LISTEN, CLI_OPT_END};
 static const int deploy_events_opts[] = {CLI_OPT_FROM, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
                                          CLI_OPT_FOLLOW, CLI_OPT_END};
 static const int deploy_logs_opts[] = {
@@ -422,6 +424,12 @@ static const cli_sub_t deploy_subs[] = {
      "--follow keeps printing them, reconnecting as needed",
      "kumo deploy events examples/webapp/stack.yml --follow", deploy_events_opts, 1, 1,
      deploy_events_run},
+    {NULL, "ui", "STACK.yml [--listen HOST:PORT] [--from KEY] [--dseq N]",
+     "serve the node's dashboard on this machine (loopback only) with the deployment's own "
+     "view filled in from its providers, asked with your key: workloads, endpoints and usage; "
+     "prints the URL and serves until interrupted",
+     "kumo deploy ui examples/webapp/stack.yml --listen 127.0.0.1:8090", deploy_ui_opts, 1, 1,
+     deploy_ui_run},
     {NULL, "shell", "STACK.yml WORKLOAD[/INSTANCE] [--from KEY] [--dseq N] [-- CMD...]",
      "a shell in a container of the deployment (instance 0 unless given), through its "
      "provider: interactive (raw terminal, resized with yours) when stdin is a terminal and no "

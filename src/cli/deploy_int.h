@@ -366,6 +366,12 @@ int deploy_quote_run(cli_args_t *a);
 
 /* `kumo deploy status` and `kumo deploy logs` (deploy_status.c). */
 int deploy_status_run(cli_args_t *a);
+/* Fills o with the deployment on chain ("deployment", "groups", "leases") and each active
+ * lease provider's answer to GET .../status ("providers": address -> status or {"error"}), as
+ * `kumo deploy status --output json` prints it. Blocks on the node and the providers. */
+KUMO_MUST_USE int deploy_status_collect(deploy_flow_t *f, json_t *o, kumo_err_ctx_t *err);
+/* kumo deploy ui (deploy_ui.c). */
+int deploy_ui_run(cli_args_t *a);
 int deploy_logs_run(cli_args_t *a);
 
 #endif

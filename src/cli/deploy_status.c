@@ -205,7 +205,7 @@ static int status_no_bids(deploy_flow_t *f, json_t *groups, kumo_err_ctx_t *err)
     return 0;
 }
 
-static int status_collect(deploy_flow_t *f, json_t *o, kumo_err_ctx_t *err)
+int deploy_status_collect(deploy_flow_t *f, json_t *o, kumo_err_ctx_t *err)
 {
     char path[256];
     (void)snprintf(path, sizeof(path), "/deployments/%s", f->dep_id);
@@ -237,7 +237,7 @@ int deploy_status_run(cli_args_t *a)
     }
     kumo_err_ctx_t err = {0};
     int rc = deploy_flow_init(f, a, true, &err);
-    rc = rc == 0 ? status_collect(f, o, &err) : rc;
+    rc = rc == 0 ? deploy_status_collect(f, o, &err) : rc;
     if (rc < 0) {
         rc = cli_fail("deploy status", &err);
     } else if (a->output == CLI_OUTPUT_JSON) {
