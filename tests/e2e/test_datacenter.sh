@@ -11,6 +11,10 @@
 #      memory limits and the kumo.* labels; the web tier answers and counts its visits in the
 #      database at the other provider (cross-provider forward); leases are paid by the
 #      providers' confirmations.
+#   1a. the dashboard in headless Chromium (tools/ui_check.js): the node's page loads with no
+#      console error and shows the providers and live events without a reload; the tenant's
+#      `kumo deploy ui` shows the running deployment's workloads and endpoints. Screenshots go
+#      to e2e-screenshots/ beside the kumo binary (kept after the run).
 #   1b. the daemon's API refuses manifests of another version, for an unknown deployment,
 #      from someone else, over 1 MiB or without a certificate, and stores nothing.
 #   2. kill -9 east-a's daemon: nothing is torn down (same containers, still running); started
@@ -38,6 +42,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/kumo-e2e-dc-XXXXXX")
 localdc_init "$work" "$kumo"
 tenant_home=$LOCALDC_TN/tenant
 checks=0
+ui_pid=""
 
 k() { "$kumo" "$@" --home "$tenant_home"; }
 log() { printf 'e2e: %s\n' "$*"; }
@@ -54,6 +59,10 @@ check() { # check DESCRIPTION COMMAND...
 }
 on_exit() {
     local rc=$?
+    if [ -n "$ui_pid" ]; then
+        kill "$ui_pid" 2>/dev/null || true
+        wait "$ui_pid" 2>/dev/null || true
+    fi
     [ $rc -eq 0 ] || localdc_logs
     localdc_cleanup
     # Sanitizer builds: every daemon and node stopped above; none may have reported anything.
@@ -136,6 +145,24 @@ wait_or_fail 60 "confirmations to pay both leases" paid_more
 check "confirmations pay both providers" paid_more
 k deploy status "$work/stack.yml" >"$work/status.out"
 check "deploy status shows both providers' workloads" grep -q "db" "$work/status.out"
+
+# ---- 1a. the dashboard in headless Chromium ----
+shots=$(dirname "$kumo")/e2e-screenshots
+mkdir -p "$shots"
+ui_check() { nice -n 19 node "$root/tools/ui_check.js" --timeout-s 90 "$@"; }
+check "the node's dashboard: no console errors, providers, live events without a reload" \
+    ui_check --url "$KUMO_NODE/ui/" --shot "$shots/node.png" --text "Providers by region" \
+    --text us-west --text "${DC_ADDR[west]:0:10}" --live 3
+k deploy ui "$work/stack.yml" >"$work/ui.out" 2>&1 &
+ui_pid=$!
+ui_url() { grep -o 'http://127.0.0.1:[0-9]*/ui/' "$work/ui.out"; }
+wait_or_fail 30 "kumo deploy ui to listen" ui_url
+check "the tenant view: workloads and endpoints of the running deployment" \
+    ui_check --url "$(ui_url)" --shot "$shots/tenant.png" --text "Workloads" --text "2/2 running" \
+    --text "1/1 running" --text ":$port_a" --text "lease.created" --live 1
+kill "$ui_pid"
+wait "$ui_pid" 2>/dev/null || true
+ui_pid=""
 
 # ---- 1b. the real daemon refuses bad manifests and stores nothing ----
 # Client certificates as kumo deploy makes them: the tenant's (from its exported seed) and a
