@@ -190,8 +190,15 @@ async function main() {
     process.stderr.write('ui_check: FAILED: ' + a.url + ': ' + p + '\n');
     rc = 1;
   }
+  const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGKILL');
-  fs.rmSync(profile, { recursive: true, force: true });
+  await Promise.race([exited, sleep(10000)]);
+  try {
+    /* Chromium's helper processes may still be writing the profile: best effort. */
+    fs.rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  } catch (e) {
+    process.stderr.write('ui_check: left ' + profile + ': ' + e.message + '\n');
+  }
   process.exit(rc);
 }
 
