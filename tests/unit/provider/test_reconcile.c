@@ -400,6 +400,7 @@ static kumo_provider_daemon_t *daemon_new(void)
     assert_int_equal(pthread_mutex_init(&d->wake_mu, NULL), 0);
     d->rt = &fake_rt_ops;
     d->node = &fake_node_ops;
+    kumo_provider_cfg_default(&d->cfg);
     (void)snprintf(d->addr, sizeof(d->addr), "%s", "kumo1providerproviderproviderprovider00");
     (void)snprintf(d->home, sizeof(d->home), "%s", home);
     (void)snprintf(d->cfg.node_url, sizeof(d->cfg.node_url), "%s", "http://127.0.0.1:1");
