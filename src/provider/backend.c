@@ -485,6 +485,8 @@ static int pd_instance_lines(pd_api_t *a,
         }
         (void)fclose(f);
     }
+    /* kept just before its removal, c's lines are also its own: taken from it alone */
+    raw.len = kumo_runtime_logs_kept_before(kumo_buf_bytes(&raw), c->id);
     rc = rc == 0 ? kumo_runtime_container_logs_since(a->runtime, c->id, since_ns / 1000000000u,
                                                      tail, &raw, err)
                  : rc;

@@ -294,6 +294,10 @@ int kumo_runtime_parse_inspect(kumo_bytes_t json, kumo_runtime_inspect_t *out, k
     if (name != NULL && strlen(name) < sizeof(out->name)) {
         (void)snprintf(out->name, sizeof(out->name), "%s", name);
     }
+    const char *id = json_string_value(json_object_get(root, "Id"));
+    if (id != NULL && strlen(id) < sizeof(out->id)) {
+        (void)snprintf(out->id, sizeof(out->id), "%s", id);
+    }
     json_t *nets = json_object_get(json_object_get(root, "NetworkSettings"), "Networks");
     const char *ip = json_string_value(
         json_object_get(json_object_iter_value(json_object_iter(nets)), "IPAddress"));

@@ -505,10 +505,33 @@ bool kumo_runtime_logs_kept_path(const char *name, char *out, size_t cap)
     return n > 0 && (size_t)n < cap;
 }
 
-/* kept + the time-stamped lines of fresh, trimmed to the last
- * KUMO_RUNTIME_KEPT_LOG_BYTES_MAX at a line start, written to path (a temp file renamed). */
-static int rt_kept_write(const char *path, kumo_buf_t *kept, kumo_bytes_t fresh)
+size_t kumo_runtime_logs_kept_before(kumo_bytes_t kept, const char *id)
 {
+    size_t id_len = strlen(id);
+    size_t pos = 0;
+    while (id_len > 0 && pos < kept.len) {
+        const uint8_t *nl = memchr(kept.ptr + pos, '\n', kept.len - pos);
+        size_t end = nl != NULL ? (size_t)(nl - kept.ptr) + 1u : kept.len;
+        if (end - pos == id_len + 2u && kept.ptr[pos] == '@' &&
+            memcmp(kept.ptr + pos + 1u, id, id_len) == 0 && kept.ptr[end - 1u] == '\n') {
+            return pos;
+        }
+        pos = end;
+    }
+    return kept.len;
+}
+
+/* kept (without an earlier copy of container id's lines) + "@id" + the time-stamped lines
+ * of fresh, trimmed to the last
+ * KUMO_RUNTIME_KEPT_LOG_BYTES_MAX at a line start, written to path (a temp file renamed). */
+static int rt_kept_write(const char *path, const char *id, kumo_buf_t *kept, kumo_bytes_t fresh)
+{
+    kept->len = kumo_runtime_logs_kept_before(kumo_buf_bytes(kept), id);
+    if (id[0] != '\0') {
+        KUMO_GUARD(kumo_buf_append(kept, "@", 1));
+        KUMO_GUARD(kumo_buf_append(kept, id, strlen(id)));
+        KUMO_GUARD(kumo_buf_append(kept, "\n", 1));
+    }
     size_t pos = 0;
     while (pos < fresh.len) {
         const uint8_t *nl = memchr(fresh.ptr + pos, '\n', fresh.len - pos);
@@ -564,7 +587,7 @@ rt_logs_keep(kumo_runtime_t *rt, const char *id_or_name, const kumo_runtime_insp
         }
         (void)fclose(f);
     }
-    rc = rc == 0 ? rt_kept_write(path, &kept, kumo_buf_bytes(&fresh)) : rc;
+    rc = rc == 0 ? rt_kept_write(path, ins->id, &kept, kumo_buf_bytes(&fresh)) : rc;
     if (rc < 0) {
         KUMO_LOG_WARN("runtime", "logs_keep_failed", "container=%s code=%s detail=\"%s\"",
                       ins->name, kumo_err_name(rc), err.detail);

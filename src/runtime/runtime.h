@@ -234,6 +234,7 @@ typedef struct kumo_runtime_inspect {
      * no dnsname plugin, as on the test machine). */
     char ip[64];
     char name[KUMO_RUNTIME_NAME_BYTES_MAX]; /* without a leading '/' */
+    char id[KUMO_RUNTIME_ID_BYTES_MAX];     /* "" if the runtime gave none */
     bool oom_killed;                        /* its last exit was the kernel's OOM killer */
     uint64_t finished_ns;                   /* when it last exited (unix ns), 0 if unknown */
     /* Its kumo.* labels ("" and 0 when it has none). */
@@ -278,6 +279,10 @@ KUMO_MUST_USE int kumo_runtime_log_line_parse(kumo_bytes_t line,
  * that was replaced (crashed, updated). Best effort: a failure is logged, the removal goes on. */
 #define KUMO_RUNTIME_KEPT_LOG_BYTES_MAX (1024u * 1024u)
 void kumo_runtime_logs_keep_dir_set(const char *dir);
+/* In a kept file the lines of each container follow a line "@<container id>", so the lines of
+ * a container that still exists (kept just before its removal) can be told apart: the length
+ * of kept before the lines of container id (kept.len if it has none). */
+size_t kumo_runtime_logs_kept_before(kumo_bytes_t kept, const char *id);
 /* The file the logs of container name are kept in (dir/<name>.log); false if none is set or
  * it does not fit. */
 bool kumo_runtime_logs_kept_path(const char *name, char *out, size_t cap);

@@ -125,7 +125,7 @@ static void test_states(void **state)
 static void test_inspect(void **state)
 {
     (void)state;
-    const char *json = "{\"State\":{\"Status\":\"exited\",\"ExitCode\":3},"
+    const char *json = "{\"Id\":\"4f2a\",\"State\":{\"Status\":\"exited\",\"ExitCode\":3},"
                        "\"HostConfig\":{\"NanoCpus\":500000000,\"Memory\":67108864},"
                        "\"NetworkSettings\":{\"Networks\":{\"kumo-net\":{\"IPAddress\":"
                        "\"10.89.0.7\"}}}}";
@@ -136,12 +136,14 @@ static void test_inspect(void **state)
     assert_int_equal(in.nano_cpus, 500000000u);
     assert_int_equal(in.memory_bytes, 67108864u);
     assert_string_equal(in.ip, "10.89.0.7");
+    assert_string_equal(in.id, "4f2a");
     /* Missing or negative fields are zero, no network is no address. */
     assert_int_equal(
         kumo_runtime_parse_inspect(text("{\"HostConfig\":{\"NanoCpus\":-1}}"), &in, NULL), 0);
     assert_int_equal(in.state, KUMO_RUNTIME_STATE_UNKNOWN);
     assert_int_equal(in.nano_cpus, 0);
     assert_string_equal(in.ip, "");
+    assert_string_equal(in.id, "");
     const struct {
         const char *what;
         const char *json;
@@ -306,6 +308,26 @@ static void test_mux_and_exec(void **state)
         KUMO_EDECODE);
 }
 
+/* A kept file: each container's lines after "@<id>"; the lines before a container's own. */
+static void test_logs_kept_before(void **state)
+{
+    (void)state;
+    static const char kept[] = "2026-12-07T05:52:49Z a\n"
+                               "@c1\n"
+                               "2026-12-07T05:52:50Z b\n"
+                               "@c10\n"
+                               "2026-12-07T05:52:51Z c\n";
+    kumo_bytes_t k = kumo_bytes_make(kept, strlen(kept));
+    assert_int_equal(kumo_runtime_logs_kept_before(k, "c1"), strlen("2026-12-07T05:52:49Z a\n"));
+    assert_int_equal(kumo_runtime_logs_kept_before(k, "c10"),
+                     strlen(kept) - strlen("@c10\n2026-12-07T05:52:51Z c\n"));
+    assert_int_equal(kumo_runtime_logs_kept_before(k, "c"), k.len); /* a prefix is not it */
+    assert_int_equal(kumo_runtime_logs_kept_before(k, ""), k.len);  /* no id: nothing cut */
+    assert_int_equal(kumo_runtime_logs_kept_before(kumo_bytes_make(kept, 6), "c1"), 6);
+    static const char nonl[] = "@c1"; /* a marker must be a whole line */
+    assert_int_equal(kumo_runtime_logs_kept_before(kumo_bytes_make(nonl, 3), "c1"), 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_logs_demux),
         cmocka_unit_test(test_log_line),
         cmocka_unit_test(test_mux_and_exec),
+        cmocka_unit_test(test_logs_kept_before),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
