@@ -404,7 +404,7 @@ static int akash_placed(akash_ctx_t *a, const char *svc_name, uint32_t svc, uint
         sdl_path_key(p, path, "count");
         KUMO_GUARD(sdl_count(&a->c, v, p, KUMO_RESOURCE_UNIT_COUNT_MAX, &count));
     }
-    size_t gi;
+    size_t gi = 0;
     KUMO_GUARD(akash_group(a, placement, pkey, path, &gi));
     uint64_t price;
     uint32_t amount;
