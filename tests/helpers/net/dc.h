@@ -23,6 +23,9 @@
 #include "helpers/net/testnet.h"
 
 #define KUMO_TEST_DC_MAX 5u
+/* Waits on containers the daemon starts: a start under a sanitizer, beside another test's
+ * bursts on the same two cores, can take a minute by itself. */
+#define KUMO_TEST_DC_START_WAIT_MS (3u * KUMO_TEST_NET_WAIT_MS)
 
 typedef struct kumo_test_dc {
     uint32_t index; /* provider<index> of `kumo testnet init --providers N` */
