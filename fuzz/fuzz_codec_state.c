@@ -1,10 +1,10 @@
 /*
  * fuzz_codec_state.c - libFuzzer target for kumo_codec_unpack of state objects. The first byte
  * selects the descriptor (Account, Provider, Deployment, Group, Order, Fulfillment, Lease,
- * Params, Validator, Global, Event, TxResult, Genesis, BankTotals and the staking objects); the
- * rest is decoded. Accepted input must
- * pack to exactly the input bytes, and render to JSON and parse back to a message that packs to
- * them too. Deterministic, no state between inputs.
+ * Params, Validator, Global, Event, TxResult, Genesis, BankTotals, the staking objects and
+ * ProviderAudit); the rest is decoded. Accepted input must pack to exactly the input bytes, and
+ * render to JSON and parse back to a message that packs to them too. Deterministic, no state
+ * between inputs.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,6 +33,7 @@ static const ProtobufCMessageDescriptor *const fuzz_state_descs[] = {
     &kumo__redelegation_entry__descriptor,
     &kumo__active_validator__descriptor,
     &kumo__staking_global__descriptor,
+    &kumo__provider_audit__descriptor,
 };
 
 static void fuzz_assert_packs_to(const ProtobufCMessage *msg, kumo_bytes_t want)

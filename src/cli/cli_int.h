@@ -240,6 +240,14 @@ KUMO_MUST_USE int cli_attr_parse(const char *text,
                                  const char **value_out,
                                  kumo_err_ctx_t *err);
 
+/* Sorts attributes by key (the chain's canonical order). */
+void cli_attrs_sort(Kumo__Attribute **attrs, size_t count);
+
+/* `kumo tx audit sign --from KEY PROVIDER K=V...` and `revoke --from KEY PROVIDER [K...]`
+ * (cmd_tx_audit.c). */
+int cli_tx_audit_sign_run(cli_args_t *a);
+int cli_tx_audit_revoke_run(cli_args_t *a);
+
 /* --state value for an object kind: "active" or "LEASE_ACTIVE" both give "LEASE_ACTIVE" for
  * prefix "LEASE_". Only letters and '_'. */
 KUMO_MUST_USE int cli_state_normalize(

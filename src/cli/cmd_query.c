@@ -409,9 +409,38 @@ static int q_account_run(cli_args_t *a)
     return q_by_address_run(a, "/accounts", "account");
 }
 
+/* The provider with its audits ("audits": what each auditor signed, from GET /audits). */
 static int q_provider_run(cli_args_t *a)
 {
-    return q_by_address_run(a, "/providers", "provider");
+    kumo_err_ctx_t err = {0};
+    uint8_t addr[KUMO_ADDRESS_BYTES];
+    if (cli_address_resolve(a, a->pos[0], addr, &err) < 0) {
+        return cli_fail("provider", &err);
+    }
+    char text[KUMO_ADDRESS_TEXT_BYTES];
+    kumo_codec_address_encode(addr, text);
+    char path[160];
+    (void)snprintf(path, sizeof(path), "/providers/%s", text);
+    json_t *p = NULL;
+    json_t *audits = NULL;
+    if (cli_http_get(a, path, &p, &err) < 0) {
+        return cli_fail("provider", &err);
+    }
+    (void)snprintf(path, sizeof(path), "/audits?provider=%s&limit=%u", text,
+                   KUMO_QUERY_PAGE_COUNT_MAX);
+    if (cli_http_get(a, path, &audits, &err) < 0) {
+        json_decref(p);
+        return cli_fail("provider audits", &err);
+    }
+    json_object_set(p, "audits", json_object_get(audits, "items"));
+    json_decref(audits);
+    if (a->output == CLI_OUTPUT_JSON) {
+        cli_json_print(p, stdout);
+    } else {
+        cli_object_print(p, stdout);
+    }
+    json_decref(p);
+    return CLI_EXIT_OK;
 }
 
 static int q_deployment_run(cli_args_t *a)
@@ -548,8 +577,8 @@ static const cli_sub_t q_subs[] = {
      q_none_opts, 0, 0, q_status_run},
     {NULL, "account", "ADDR|KEY", "balance and sequence of an account", "kumo query account alice",
      q_none_opts, 1, 1, q_account_run},
-    {NULL, "provider", "ADDR|KEY", "one provider", "kumo query provider dc1", q_none_opts, 1, 1,
-     q_provider_run},
+    {NULL, "provider", "ADDR|KEY", "one provider, its attributes and what auditors signed for it",
+     "kumo query provider dc1", q_none_opts, 1, 1, q_provider_run},
     {NULL, "providers", "", "every provider", "kumo query providers --limit 50", q_providers_opts,
      0, 0, q_providers_run},
     {NULL, "deployment", "OWNER/DSEQ | DSEQ --owner ADDR|KEY", "one deployment",

@@ -130,6 +130,7 @@ tx_provider_attrs_parse(const cli_args_t *a, tx_provider_fields_t *pf, kumo_err_
         pf->attr_ptrs[i] = &pf->attrs[i];
     }
     pf->attr_count = a->attr_count;
+    cli_attrs_sort(pf->attr_ptrs, pf->attr_count);
     return 0;
 }
 
@@ -811,6 +812,14 @@ static const cli_sub_t tx_subs[] = {
      tx_provider_update_opts, 0, 0, tx_provider_update_run},
     {"provider", "delete", "--from KEY", "unregister (no open bids or live leases)",
      "kumo tx provider delete --from dc1 --wait", tx_plain_opts, 0, 0, tx_provider_delete_run},
+    {"audit", "sign", "--from KEY PROVIDER K=V...",
+     "vouch, as an auditor, for attributes of a provider (merged into what the signer signed)",
+     "kumo tx audit sign --from auditor kumo1... region=us-east tier=gold --wait", tx_plain_opts, 2,
+     1 + KUMO_ATTRIBUTE_COUNT_MAX, cli_tx_audit_sign_run},
+    {"audit", "revoke", "--from KEY PROVIDER [KEY...]",
+     "withdraw what the signer vouched for about a provider: the given keys, or everything",
+     "kumo tx audit revoke --from auditor kumo1... tier --wait", tx_plain_opts, 1,
+     1 + KUMO_ATTRIBUTE_COUNT_MAX, cli_tx_audit_revoke_run},
     {"deployment", "create", "--from KEY --group SPEC... (--version-file F | --version HEX)",
      "submit a deployment: one order per group, escrow from --deposit",
      "kumo tx deployment create --from alice --group name=web,region=us-east,cpu=500m,"

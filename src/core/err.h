@@ -47,7 +47,10 @@
     X(KUMO_EEMPTY,       -29, "required field is empty")                           \
     X(KUMO_EDUPLICATE,   -30, "duplicate entry")                                   \
     X(KUMO_EDOUBLESIGN,  -31, "refused: would sign a conflicting consensus message") \
-    X(KUMO_ETOMBSTONED,  -32, "validator is tombstoned: it signed twice")
+    X(KUMO_ETOMBSTONED,  -32, "validator is tombstoned: it signed twice")            \
+    X(KUMO_EATTRIBUTE,   -33, "provider lacks an attribute the order requires")    \
+    X(KUMO_ESIGNEDBY,    -34, "provider lacks an auditor signature the order requires") \
+    X(KUMO_EUNSORTED,    -35, "list is not in canonical (sorted) order")
 /* clang-format on */
 
 #define KUMO_ERR_ENUM(name, value, msg) name = (value),

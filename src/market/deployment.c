@@ -231,10 +231,12 @@ static bool compute_equal(const Kumo__ComputeUnit *a, const Kumo__ComputeUnit *b
            a->storage_bytes == b->storage_bytes;
 }
 
-/* True when two specs ask for the same resources in the same region (persist aside). */
+/* True when two specs ask for the same resources in the same region under the same placement
+ * requirements (persist aside). */
 static bool spec_resources_equal(const Kumo__GroupSpec *a, const Kumo__GroupSpec *b)
 {
-    if (strcmp(a->region, b->region) != 0 || a->n_resources != b->n_resources) {
+    if (strcmp(a->region, b->region) != 0 || a->n_resources != b->n_resources ||
+        !kumo_market_requirements_equal(a->requirements, b->requirements)) {
         return false;
     }
     for (size_t i = 0; i < a->n_resources; i++) {

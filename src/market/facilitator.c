@@ -12,7 +12,9 @@
  * tenant. The due msgs are collected from one state; the chain's builder applies them in this
  * order and keeps those that still succeed (kumo_chain_facilitator_txs_build).
  * Bids are ranked from their varint fields only (no decoding), with the comparator that
- * SubmitLease checks. Msgs are built on the stack and lent to the callback. Pure.
+ * SubmitLease checks; for an order with placement requirements, a bid that would rank best is
+ * taken only if its provider still meets them (an auditor may have revoked a signature since). Msgs
+ * are built on the stack and lent to the callback. Pure.
  */
 #include <string.h>
 
@@ -68,8 +70,14 @@ static int match_cb(void *ctx, kumo_bytes_t key, kumo_bytes_t val)
     }
     kumo_market_oid_t oid;
     kumo_market_oid_from_body(key.ptr + 9, &oid);
+    Kumo__Order *o = NULL;
+    KUMO_GUARD(kumo_market_order_get(cc->kv, &oid, &o, cc->err));
     kumo_market_bids_t bids;
-    KUMO_GUARD(kumo_market_order_bids_scan(cc->kv, &oid, &bids, cc->err));
+    /* Only bids whose provider still meets the order's requirements are matched; when none
+     * does, the order waits for one that does. */
+    int rc = kumo_market_order_bids_scan(cc->kv, &oid, o->requirements, &bids, cc->err);
+    kumo_market_obj_free(o);
+    KUMO_GUARD(rc);
     if (!bids.has_best) {
         return 0;
     }

@@ -250,7 +250,11 @@ static int lease_submit_checked(kumo_market_st_t *st,
     KUMO_GUARD(kumo_market_fulfillment_get(st->kv, oid, provider, &f, err));
     KUMO_ASSERT(f->state == KUMO__FULFILLMENT_STATE__FULFILLMENT_OPEN);
     kumo_market_bids_t bids;
-    int rc = kumo_market_order_bids_scan(st->kv, oid, &bids, err);
+    /* A provider whose signature was revoked since it bid is never matched. */
+    int rc = kumo_market_requirements_match_addr(st->kv, o->requirements, provider, err);
+    if (rc == 0) {
+        rc = kumo_market_order_bids_scan(st->kv, oid, o->requirements, &bids, err);
+    }
     if (rc == 0 && memcmp(bids.best_provider, provider, KUMO_ADDRESS_BYTES) != 0) {
         KUMO_ASSERT(bids.has_best);
         rc = kumo_err_set(err, KUMO_ENOTBEST,

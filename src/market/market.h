@@ -146,6 +146,7 @@ typedef enum kumo_market_object {
     KUMO_MARKET_OBJ_FULFILLMENT,
     KUMO_MARKET_OBJ_LEASE,
     KUMO_MARKET_OBJ_VALIDATOR,
+    KUMO_MARKET_OBJ_AUDIT, /* ProviderAudit; provider filter: one provider's auditors */
 } kumo_market_object_t;
 
 /* Filters; zero/NULL fields do not filter. state is the object's enum value. */

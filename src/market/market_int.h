@@ -28,6 +28,7 @@
 #define KUMO_MARKET_PREFIX_PARAMS        0x08u
 #define KUMO_MARKET_PREFIX_GLOBAL        0x09u
 #define KUMO_MARKET_PREFIX_VALIDATOR     0x0au
+#define KUMO_MARKET_PREFIX_AUDIT         0x0cu /* provider auditor -> ProviderAudit */
 #define KUMO_MARKET_PREFIX_MATCH         0x20u
 #define KUMO_MARKET_PREFIX_STALE         0x21u
 #define KUMO_MARKET_PREFIX_CLOSING       0x22u
@@ -113,6 +114,9 @@ void kumo_market_key_bid_by_provider(kumo_market_key_t *k,
                                      const kumo_market_oid_t *oid);
 /* 0x25 state object_key */
 void kumo_market_key_state(kumo_market_key_t *k, uint32_t state, const kumo_market_key_t *obj);
+
+/* 0x0c provider [auditor] (auditor NULL: the prefix of a provider's audits) */
+void kumo_market_key_audit(kumo_market_key_t *k, const uint8_t *provider, const uint8_t *auditor);
 
 /* Reads an order body (36 bytes) into oid. */
 void kumo_market_oid_from_body(const uint8_t *body, kumo_market_oid_t *oid);
@@ -361,9 +365,12 @@ typedef struct kumo_market_bids {
     uint64_t worst_collateral;
 } kumo_market_bids_t;
 
-/* Scans the open fulfillments of an order (reading only their varint fields). */
+/* Scans the open fulfillments of an order (reading only their varint fields). With req (the
+ * order's requirements) the best bid is the best of those whose provider still meets them
+ * (has_best false when none does); the count and the worst bid cover every open bid. */
 KUMO_MUST_USE int kumo_market_order_bids_scan(const kumo_kv_t *kv,
                                               const kumo_market_oid_t *oid,
+                                              const Kumo__PlacementRequirements *req,
                                               kumo_market_bids_t *out,
                                               kumo_err_ctx_t *err);
 
@@ -502,6 +509,56 @@ kumo_market_lease_refuse(kumo_market_st_t *st, const Kumo__MsgRefuseLease *m, ku
 KUMO_MUST_USE int kumo_market_lease_missing_err(kumo_market_st_t *st,
                                                 const kumo_market_oid_t *oid,
                                                 kumo_err_ctx_t *err);
+
+/* ---- provider attributes and audits (audit.c) ---------------------------------------------- */
+
+/* A canonical attribute list: at most KUMO_ATTRIBUTE_COUNT_MAX (KUMO_ELIMIT), keys and values
+ * text within their limits (value may be empty), sorted by key (KUMO_EUNSORTED) without
+ * repeats (KUMO_EDUPLICATE). what names the list in the detail. */
+KUMO_MUST_USE int kumo_market_attrs_check(Kumo__Attribute *const *attrs,
+                                          size_t count,
+                                          const char *what,
+                                          kumo_err_ctx_t *err);
+/* A group's requirements (NULL: none): canonical attributes; signed_by lists of at most
+ * KUMO_SIGNED_BY_COUNT_MAX addresses each, sorted, unique; neither the requirements nor
+ * signed_by present but empty (KUMO_EEMPTY). */
+KUMO_MUST_USE int kumo_market_requirements_check(const Kumo__PlacementRequirements *r,
+                                                 kumo_err_ctx_t *err);
+/* Equal canonical lists (key and value). */
+bool kumo_market_attrs_equal(Kumo__Attribute *const *a,
+                             size_t a_count,
+                             Kumo__Attribute *const *b,
+                             size_t b_count);
+/* Equal requirements (both NULL counts as equal). */
+bool kumo_market_requirements_equal(const Kumo__PlacementRequirements *a,
+                                    const Kumo__PlacementRequirements *b);
+/* 0 when provider p may bid under r (NULL: always): it declares every required attribute
+ * (KUMO_EATTRIBUTE otherwise), every signed_by.all_of auditor and one of any_of (if any) signed
+ * all the required attributes for it (KUMO_ESIGNEDBY otherwise). */
+KUMO_MUST_USE int kumo_market_requirements_match(const kumo_kv_t *kv,
+                                                 const Kumo__PlacementRequirements *r,
+                                                 const Kumo__Provider *p,
+                                                 kumo_err_ctx_t *err);
+/* The same for a provider named by address (which must exist: KUMO_ECORRUPT otherwise). */
+KUMO_MUST_USE int kumo_market_requirements_match_addr(const kumo_kv_t *kv,
+                                                      const Kumo__PlacementRequirements *r,
+                                                      const uint8_t *provider,
+                                                      kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_audit_get(const kumo_kv_t *kv,
+                                        const uint8_t *provider,
+                                        const uint8_t *auditor,
+                                        Kumo__ProviderAudit **out,
+                                        kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_audit_sign_validate(const Kumo__MsgSignProviderAttributes *m,
+                                                  kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_audit_delete_validate(const Kumo__MsgDeleteProviderAttributes *m,
+                                                    kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_audit_sign(kumo_market_st_t *st,
+                                         const Kumo__MsgSignProviderAttributes *m,
+                                         kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_audit_delete(kumo_market_st_t *st,
+                                           const Kumo__MsgDeleteProviderAttributes *m,
+                                           kumo_err_ctx_t *err);
 
 /* ---- validation shared by msgs and genesis ----------------------------------------------------
  */

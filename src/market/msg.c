@@ -58,7 +58,8 @@ static int group_spec_check(const Kumo__GroupSpec *g, kumo_err_ctx_t *err)
     KUMO_ENSURE(g != NULL, err, KUMO_EEMPTY, "group missing");
     KUMO_GUARD(name_check(g->name, KUMO_NAME_BYTES_MAX, "group name", err));
     KUMO_GUARD(name_check(g->region, KUMO_REGION_BYTES_MAX, "group region", err));
-    return resources_check(g->resources, g->n_resources, err);
+    KUMO_GUARD(resources_check(g->resources, g->n_resources, err));
+    return kumo_market_requirements_check(g->requirements, err);
 }
 
 static int
@@ -240,6 +241,10 @@ static const void *msg_body(const Kumo__Msg *msg)
         return msg->deployment_closed;
     case KUMO__MSG__SUM_REFUSE_LEASE:
         return msg->refuse_lease;
+    case KUMO__MSG__SUM_SIGN_PROVIDER_ATTRIBUTES:
+        return msg->sign_provider_attributes;
+    case KUMO__MSG__SUM_DELETE_PROVIDER_ATTRIBUTES:
+        return msg->delete_provider_attributes;
     case KUMO__MSG__SUM__NOT_SET:
     case _KUMO__MSG__SUM__CASE_IS_INT_SIZE:
     default:
@@ -293,6 +298,10 @@ static int validate_body(const Kumo__Msg *msg, kumo_err_ctx_t *err)
         return basic_deployment_closed(msg->deployment_closed, err);
     case KUMO__MSG__SUM_REFUSE_LEASE:
         return basic_refuse_lease(msg->refuse_lease, err);
+    case KUMO__MSG__SUM_SIGN_PROVIDER_ATTRIBUTES:
+        return kumo_market_audit_sign_validate(msg->sign_provider_attributes, err);
+    case KUMO__MSG__SUM_DELETE_PROVIDER_ATTRIBUTES:
+        return kumo_market_audit_delete_validate(msg->delete_provider_attributes, err);
     case KUMO__MSG__SUM__NOT_SET:
     case _KUMO__MSG__SUM__CASE_IS_INT_SIZE:
     default:
@@ -304,7 +313,9 @@ int kumo_market_msg_validate_basic(const Kumo__Msg *msg, kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(msg != NULL);
     bool known =
-        msg->sum_case >= KUMO__MSG__SUM_SEND && msg->sum_case <= KUMO__MSG__SUM_REFUSE_LEASE;
+        (msg->sum_case >= KUMO__MSG__SUM_SEND && msg->sum_case <= KUMO__MSG__SUM_REFUSE_LEASE) ||
+        msg->sum_case == KUMO__MSG__SUM_SIGN_PROVIDER_ATTRIBUTES ||
+        msg->sum_case == KUMO__MSG__SUM_DELETE_PROVIDER_ATTRIBUTES;
     KUMO_ENSURE(known, err, KUMO_EUNKNOWNMSG, "msg type %d", (int)msg->sum_case);
     KUMO_ENSURE(msg_body(msg) != NULL, err, KUMO_EEMPTY, "msg body missing");
     return validate_body(msg, err);
@@ -345,6 +356,10 @@ static int dispatch(kumo_market_st_t *st, const Kumo__Msg *msg, kumo_err_ctx_t *
         return kumo_market_deployment_closed_apply(st, msg->deployment_closed, err);
     case KUMO__MSG__SUM_REFUSE_LEASE:
         return kumo_market_lease_refuse(st, msg->refuse_lease, err);
+    case KUMO__MSG__SUM_SIGN_PROVIDER_ATTRIBUTES:
+        return kumo_market_audit_sign(st, msg->sign_provider_attributes, err);
+    case KUMO__MSG__SUM_DELETE_PROVIDER_ATTRIBUTES:
+        return kumo_market_audit_delete(st, msg->delete_provider_attributes, err);
     case KUMO__MSG__SUM__NOT_SET:
     case _KUMO__MSG__SUM__CASE_IS_INT_SIZE:
     default:

@@ -50,9 +50,29 @@ bool kumo_market_bid_is_better(uint64_t a_price, uint64_t a_seq, uint64_t b_pric
 /* ---- scanning an order's bids --------------------------------------------------------------- */
 
 typedef struct bids_scan_ctx {
+    const kumo_kv_t *kv;
+    const Kumo__PlacementRequirements *req;
     kumo_market_bids_t *out;
     kumo_err_ctx_t *err;
 } bids_scan_ctx_t;
+
+/* Whether a bid that would be the best may be matched: its provider still meets the order's
+ * requirements (an auditor may have revoked a signature since the bid). */
+static int bid_is_eligible(const bids_scan_ctx_t *bc, const uint8_t *provider, bool *out)
+{
+    *out = true;
+    if (bc->req == NULL) {
+        return 0;
+    }
+    kumo_err_ctx_t match_err = {0};
+    int rc = kumo_market_requirements_match_addr(bc->kv, bc->req, provider, &match_err);
+    if (rc == KUMO_EATTRIBUTE || rc == KUMO_ESIGNEDBY) {
+        *out = false;
+        return 0;
+    }
+    KUMO_ENSURE(rc == 0, bc->err, rc, "%s", match_err.detail);
+    return 0;
+}
 
 static int bids_scan_cb(void *cb_ctx, kumo_bytes_t key, kumo_bytes_t val)
 {
@@ -69,7 +89,11 @@ static int bids_scan_cb(void *cb_ctx, kumo_bytes_t key, kumo_bytes_t val)
     uint64_t price = f[FULFILLMENT_FIELD_PRICE_TOTAL];
     uint64_t seq = f[FULFILLMENT_FIELD_BID_SEQ];
     b->open_count++;
+    bool eligible = false;
     if (!b->has_best || kumo_market_bid_is_better(price, seq, b->best_price, b->best_seq)) {
+        KUMO_GUARD(bid_is_eligible(bc, provider, &eligible));
+    }
+    if (eligible) {
         b->has_best = true;
         memcpy(b->best_provider, provider, KUMO_ADDRESS_BYTES);
         b->best_price = price;
@@ -88,6 +112,7 @@ static int bids_scan_cb(void *cb_ctx, kumo_bytes_t key, kumo_bytes_t val)
 
 int kumo_market_order_bids_scan(const kumo_kv_t *kv,
                                 const kumo_market_oid_t *oid,
+                                const Kumo__PlacementRequirements *req,
                                 kumo_market_bids_t *out,
                                 kumo_err_ctx_t *err)
 {
@@ -95,7 +120,7 @@ int kumo_market_order_bids_scan(const kumo_kv_t *kv,
     kumo_market_key_t prefix;
     kumo_market_key_init(&prefix, KUMO_MARKET_PREFIX_FULFILLMENT);
     kumo_market_key_put_order_body(&prefix, oid);
-    bids_scan_ctx_t bc = {.out = out, .err = err};
+    bids_scan_ctx_t bc = {.kv = kv, .req = req, .out = out, .err = err};
     return kv->scan(kv->ctx, kumo_market_key_bytes(&prefix), kumo_bytes_make(NULL, 0), bids_scan_cb,
                     &bc, err);
 }
@@ -200,6 +225,7 @@ int kumo_market_order_open(kumo_market_st_t *st,
     o.region = g->spec->region;
     o.n_resources = g->spec->n_resources;
     o.resources = g->spec->resources;
+    o.requirements = g->spec->requirements;
     o.created_height = st->height;
     KUMO_ENSURE(kumo_u64_add(st->height, wait_blocks, &o.match_height) == 0, err, KUMO_EOVERFLOW,
                 "match height overflows");

@@ -16,23 +16,6 @@ static int text_check(const char *s, size_t max, const char *what, kumo_err_ctx_
     return kumo_market_text_check(s, max, false, what, err);
 }
 
-static int attrs_check(Kumo__Attribute *const *attrs, size_t count, kumo_err_ctx_t *err)
-{
-    KUMO_ENSURE(count <= KUMO_ATTRIBUTE_COUNT_MAX, err, KUMO_ELIMIT, "%zu attributes exceed %u",
-                count, KUMO_ATTRIBUTE_COUNT_MAX);
-    for (size_t i = 0; i < count; i++) {
-        KUMO_ENSURE(attrs[i] != NULL, err, KUMO_EEMPTY, "attributes[%zu] missing", i);
-        KUMO_GUARD(text_check(attrs[i]->key, KUMO_ATTRIBUTE_KEY_BYTES_MAX, "attribute key", err));
-        KUMO_GUARD(kumo_market_text_check(attrs[i]->value, KUMO_ATTRIBUTE_VALUE_BYTES_MAX, true,
-                                          "attribute value", err));
-        for (size_t j = 0; j < i; j++) {
-            KUMO_ENSURE(strcmp(attrs[j]->key, attrs[i]->key) != 0, err, KUMO_EDUPLICATE,
-                        "attribute key '%s' repeats", attrs[i]->key);
-        }
-    }
-    return 0;
-}
-
 static int pem_check(const char *pem, kumo_err_ctx_t *err)
 {
     KUMO_GUARD(text_check(pem, KUMO_CERT_PEM_BYTES_MAX, "root_cert_pem", err));
@@ -54,7 +37,7 @@ int kumo_market_provider_fields_validate(const char *host_uri,
 {
     KUMO_GUARD(text_check(host_uri, KUMO_URI_BYTES_MAX, "host_uri", err));
     KUMO_GUARD(text_check(region, KUMO_REGION_BYTES_MAX, "region", err));
-    KUMO_GUARD(attrs_check(attrs, attr_count, err));
+    KUMO_GUARD(kumo_market_attrs_check(attrs, attr_count, "attributes", err));
     return pem_check(root_cert_pem, err);
 }
 
@@ -146,6 +129,13 @@ static int provider_update(kumo_market_st_t *st,
      * bid's provider is in the order's region. Leases are already matched and may stay. */
     KUMO_ENSURE(strcmp(old->region, m->region) == 0 || old->open_bid_count == 0, err, KUMO_EBUSY,
                 "region change with %u open bids", old->open_bid_count);
+    /* The same for attributes: a bid met its order's required attributes when it was placed,
+     * and only an auditor's revocation (which the provider does not control) may change that
+     * before the match. */
+    bool same_attrs =
+        kumo_market_attrs_equal(old->attributes, old->n_attributes, m->attributes, m->n_attributes);
+    KUMO_ENSURE(same_attrs || old->open_bid_count == 0, err, KUMO_EBUSY,
+                "attribute change with %u open bids", old->open_bid_count);
     Kumo__Provider p = *old;
     p.host_uri = unconst(m->host_uri);
     p.region = unconst(m->region);

@@ -68,6 +68,9 @@ static const ProtobufCMessageDescriptor *object_desc(kumo_market_object_t obj, u
     case KUMO_MARKET_OBJ_VALIDATOR:
         *prefix = KUMO_MARKET_PREFIX_VALIDATOR;
         return &kumo__validator__descriptor;
+    case KUMO_MARKET_OBJ_AUDIT:
+        *prefix = KUMO_MARKET_PREFIX_AUDIT;
+        return &kumo__provider_audit__descriptor;
     default:
         return NULL;
     }
@@ -87,8 +90,9 @@ static int filters_check(const kumo_market_query_t *q, kumo_err_ctx_t *err)
                 "dseq filter needs an owner");
     KUMO_ENSURE(q->state == 0 || has_state, err, KUMO_EINVAL, "state filter not supported");
     KUMO_ENSURE(q->state <= UINT8_MAX, err, KUMO_EINVAL, "state %u out of range", q->state);
-    KUMO_ENSURE(q->provider == NULL || bid_like || o == KUMO_MARKET_OBJ_PROVIDER, err, KUMO_EINVAL,
-                "provider filter not supported");
+    KUMO_ENSURE(q->provider == NULL || bid_like || o == KUMO_MARKET_OBJ_PROVIDER ||
+                    o == KUMO_MARKET_OBJ_AUDIT,
+                err, KUMO_EINVAL, "provider filter not supported");
     KUMO_ENSURE(q->order == NULL || bid_like || o == KUMO_MARKET_OBJ_ORDER, err, KUMO_EINVAL,
                 "order filter not supported");
     if (q->order != NULL) {
@@ -145,9 +149,10 @@ static void plan_make(query_plan_t *p, const kumo_market_query_t *q)
     }
     p->index = INDEX_NONE;
     kumo_market_key_init(&p->prefix, p->obj_prefix);
-    if (q->object == KUMO_MARKET_OBJ_PROVIDER && q->provider != NULL) {
+    bool by_provider = q->object == KUMO_MARKET_OBJ_PROVIDER || q->object == KUMO_MARKET_OBJ_AUDIT;
+    if (by_provider && q->provider != NULL) {
         kumo_market_key_put_addr(&p->prefix, q->provider);
-    } else if (q->object != KUMO_MARKET_OBJ_VALIDATOR) {
+    } else if (q->object != KUMO_MARKET_OBJ_VALIDATOR && q->object != KUMO_MARKET_OBJ_AUDIT) {
         plan_scope(p, q);
     }
 }

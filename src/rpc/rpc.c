@@ -491,6 +491,8 @@ static kumo_market_object_t route_object(kumo_rpc_route_t route)
         return KUMO_MARKET_OBJ_LEASE;
     case KUMO_RPC_ROUTE_VALIDATOR_LIST:
         return KUMO_MARKET_OBJ_VALIDATOR;
+    case KUMO_RPC_ROUTE_AUDIT_LIST:
+        return KUMO_MARKET_OBJ_AUDIT;
     default:
         KUMO_UNREACHABLE();
     }
@@ -841,6 +843,7 @@ dispatch(kumo_rpc_t *rpc, rpc_conn_t *entry, struct evhttp_request *hreq, const 
     case KUMO_RPC_ROUTE_FULFILLMENT_LIST:
     case KUMO_RPC_ROUTE_LEASE_LIST:
     case KUMO_RPC_ROUTE_VALIDATOR_LIST:
+    case KUMO_RPC_ROUTE_AUDIT_LIST:
         handle_query(rpc, hreq, req);
         break;
     case KUMO_RPC_ROUTE_PARAMS:

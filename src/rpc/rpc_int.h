@@ -85,6 +85,7 @@ typedef enum kumo_rpc_route {
     KUMO_RPC_ROUTE_STAKING_GET,            /* /staking/{validators|delegations|unbondings}/ADDR */
     KUMO_RPC_ROUTE_EVENTS,
     KUMO_RPC_ROUTE_METRICS,
+    KUMO_RPC_ROUTE_AUDIT_LIST, /* /audits?provider= */
 } kumo_rpc_route_t;
 
 /* SSE filter: an event passes when its type matches one pattern (exact, or a prefix when the

@@ -77,6 +77,7 @@ static const struct {
     {"events", 1, KUMO_RPC_METHOD_GET, KUMO_RPC_ROUTE_EVENTS,
      P_TYPES | P_OWNER | P_PROVIDER | P_FROM},
     {"metrics", 1, KUMO_RPC_METHOD_GET, KUMO_RPC_ROUTE_METRICS, 0},
+    {"audits", 1, KUMO_RPC_METHOD_GET, KUMO_RPC_ROUTE_AUDIT_LIST, P_PROVIDER | P_LIMIT | P_PAGE},
 };
 
 static int fail(kumo_rpc_req_t *out, int status, kumo_err_ctx_t *err, int code, const char *what)

@@ -127,6 +127,9 @@ int sdl_volumes_parse(const sdl_ctx_t *c,
 bool sdl_mount_overlaps(const char *a, const char *b);
 bool sdl_volumes_fit(const Kumo__ManifestWorkload *w, uint64_t *total_out);
 
+/* A group's requirements mapping {attributes, signed_by} into g->requirements (placement.c). */
+int sdl_requirements_parse(const sdl_ctx_t *c, uint32_t node, const char *path, Kumo__GroupSpec *g);
+
 /* The groups and workloads sections (stack.c, workload.c). */
 int sdl_groups_parse(const sdl_ctx_t *c, uint32_t node);
 int sdl_workloads_parse(const sdl_ctx_t *c, uint32_t node);

@@ -130,7 +130,7 @@ static int resources_parse(const sdl_ctx_t *c, uint32_t node, const char *path, 
 
 static int group_parse(const sdl_ctx_t *c, uint32_t key, uint32_t node, Kumo__GroupSpec *g)
 {
-    static const char *const keys[] = {"region", "persist", "resources"};
+    static const char *const keys[] = {"region", "persist", "resources", "requirements"};
     const char *name;
     KUMO_GUARD(sdl_name(c, key, "groups", &name));
     char path[SDL_PATH_BYTES];
@@ -151,6 +151,11 @@ static int group_parse(const sdl_ctx_t *c, uint32_t key, uint32_t node, Kumo__Gr
         sdl_path_key(p, path, "persist");
         KUMO_GUARD(sdl_bool(c, v, p, &persist));
         g->persist = persist ? 1 : 0;
+    }
+    v = sdl_map_get(c, node, "requirements");
+    if (v != SDL_NONE) {
+        sdl_path_key(p, path, "requirements");
+        KUMO_GUARD(sdl_requirements_parse(c, v, p, g));
     }
     KUMO_GUARD(sdl_map_need(c, node, path, "resources", &v));
     sdl_path_key(p, path, "resources");

@@ -109,8 +109,11 @@ fixture_fill(const ProtobufCMessageDescriptor *desc, uint32_t seed, uint32_t one
             fixture_fill_value(field, member, seed + f);
             continue;
         }
-        size_t elem = field->type == PROTOBUF_C_TYPE_MESSAGE ? sizeof(void *) : 8u;
-        KUMO_ASSERT(field->type == PROTOBUF_C_TYPE_MESSAGE);
+        /* Repeated messages, strings (pointers) and bytes (ProtobufCBinaryData). */
+        KUMO_ASSERT(field->type == PROTOBUF_C_TYPE_MESSAGE ||
+                    field->type == PROTOBUF_C_TYPE_STRING || field->type == PROTOBUF_C_TYPE_BYTES);
+        size_t elem =
+            field->type == PROTOBUF_C_TYPE_BYTES ? sizeof(ProtobufCBinaryData) : sizeof(void *);
         uint8_t *arr = kumo_calloc(FIXTURE_REPEATED_COUNT, elem);
         KUMO_ASSERT(arr != NULL);
         for (uint32_t i = 0; i < FIXTURE_REPEATED_COUNT; i++) {
@@ -162,6 +165,11 @@ static const ProtobufCMessageDescriptor *const fixture_descriptors[] = {
     &kumo__tx_result__descriptor,
     &kumo__genesis_balance__descriptor,
     &kumo__genesis__descriptor,
+    &kumo__signed_by__descriptor,
+    &kumo__placement_requirements__descriptor,
+    &kumo__provider_audit__descriptor,
+    &kumo__msg_sign_provider_attributes__descriptor,
+    &kumo__msg_delete_provider_attributes__descriptor,
 };
 
 /* Members of the Msg oneof (one per msg type). */

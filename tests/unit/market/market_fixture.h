@@ -357,8 +357,8 @@ static inline void fx_attrs_fill(fx_msg_t *m, size_t nattrs)
     for (size_t i = 0; i < nattrs; i++) {
         Kumo__Attribute a = KUMO__ATTRIBUTE__INIT;
         m->attr[i] = a;
-        snprintf(m->attr_key[i], sizeof(m->attr_key[i]), "key%zu", i);
-        snprintf(m->attr_val[i], sizeof(m->attr_val[i]), "value%zu", i);
+        snprintf(m->attr_key[i], sizeof(m->attr_key[i]), "key%02zu", i);
+        snprintf(m->attr_val[i], sizeof(m->attr_val[i]), "value%02zu", i);
         m->attr[i].key = m->attr_key[i];
         m->attr[i].value = m->attr_val[i];
         m->attr_ptrs[i] = &m->attr[i];

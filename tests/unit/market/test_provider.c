@@ -19,7 +19,7 @@ static void test_provider_create_update_delete(void **state)
     assert_string_equal(p->host_uri, "https://provider.example:8443");
     assert_string_equal(p->root_cert_pem, FX_PEM);
     assert_int_equal(p->n_attributes, 2);
-    assert_string_equal(p->attributes[1]->key, "key1");
+    assert_string_equal(p->attributes[1]->key, "key01");
     assert_int_equal(p->created_height, 7);
     assert_int_equal(p->open_bid_count, 0);
     kumo_codec_free(&p->base);
@@ -165,15 +165,21 @@ static void f_attr_key_empty(fx_t *fx, fx_msg_t *m)
     (void)fx;
     m->attr_key[0][0] = '\0';
 }
+/* The last key (the list stays sorted: 'k' sorts after "key00"). */
 static void f_attr_key_max(fx_t *fx, fx_msg_t *m)
 {
     (void)fx;
-    fill(m->attr_key[0], 'k', KUMO_ATTRIBUTE_KEY_BYTES_MAX);
+    fill(m->attr_key[1], 'k', KUMO_ATTRIBUTE_KEY_BYTES_MAX);
 }
 static void f_attr_key_over(fx_t *fx, fx_msg_t *m)
 {
     (void)fx;
-    fill(m->attr_key[0], 'k', KUMO_ATTRIBUTE_KEY_BYTES_MAX + 1);
+    fill(m->attr_key[1], 'k', KUMO_ATTRIBUTE_KEY_BYTES_MAX + 1);
+}
+static void f_attr_key_unsorted(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    snprintf(m->attr_key[0], sizeof(m->attr_key[0]), "zone");
 }
 static void f_attr_value_empty(fx_t *fx, fx_msg_t *m)
 {
@@ -264,6 +270,7 @@ static void test_create_provider_rejects_each_rule(void **state)
         {"attribute value at max", f_attr_value_max, 0},
         {"attribute value over max", f_attr_value_over, KUMO_ELIMIT},
         {"attribute key repeated", f_attr_key_dup, KUMO_EDUPLICATE},
+        {"attributes not sorted by key", f_attr_key_unsorted, KUMO_EUNSORTED},
         {"host_uri not UTF-8", f_host_not_utf8, KUMO_EINVAL},
         {"region overlong UTF-8", f_region_overlong_utf8, KUMO_EINVAL},
         {"region UTF-8", f_region_utf8, 0},
@@ -338,6 +345,7 @@ static void test_update_provider_rejects_each_rule(void **state)
         {"attribute key empty", f_attr_key_empty, KUMO_EEMPTY},
         {"attribute value over max", f_attr_value_over, KUMO_ELIMIT},
         {"attribute key repeated", f_attr_key_dup, KUMO_EDUPLICATE},
+        {"attributes not sorted by key", f_attr_key_unsorted, KUMO_EUNSORTED},
         {"host_uri not UTF-8", f_host_not_utf8, KUMO_EINVAL},
     };
     fx_cases_run(*state, update_build, cases, KUMO_ARRAY_COUNT(cases));

@@ -280,10 +280,47 @@ static void test_parse_allocation_failure_leaks_nothing(void **state)
     }
 }
 
+/* Requirements come out sorted (attributes by key, auditors by address), whatever the file's
+ * order, so the group spec (and the order the chain opens) has one encoding. */
+static void test_requirements_are_canonical(void **state)
+{
+    (void)state;
+    char *text =
+        sdl_text_replace(sdl_base_stack, "    region: us-east\n",
+                         "    region: us-east\n    requirements:\n"
+                         "      attributes: {tier: gold, hw: ssd}\n"
+                         "      signed_by: {all_of: [kumo1qgpqyqszqgpqyqszqgpqyqszqgpqyqszqgctfw, "
+                         "kumo1qyqszqgpqyqszqgpqyqszqgpqyqszqgp3v7wzc]}\n");
+    kumo_sdl_stack_t *s = NULL;
+    kumo_err_ctx_t err = {0};
+    int rc = sdl_parse_text(text, &s, &err);
+    if (rc != 0) {
+        fail_msg("%s (%s)", kumo_err_name(rc), err.detail);
+    }
+    Kumo__GroupSpec **groups;
+    size_t count;
+    uint64_t wait_blocks;
+    uint64_t deposit;
+    kumo_sdl_stack_groups(s, &groups, &count, &wait_blocks, &deposit);
+    const Kumo__PlacementRequirements *r = groups[0]->requirements;
+    assert_non_null(r);
+    assert_int_equal(r->n_attributes, 2);
+    assert_string_equal(r->attributes[0]->key, "hw");
+    assert_string_equal(r->attributes[1]->value, "gold");
+    assert_non_null(r->signed_by);
+    assert_int_equal(r->signed_by->n_all_of, 2);
+    assert_int_equal(r->signed_by->all_of[0].data[0], 1);
+    assert_int_equal(r->signed_by->all_of[1].data[0], 2);
+    assert_int_equal(r->signed_by->n_any_of, 0);
+    kumo_sdl_stack_free(s);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example_webapp_parses),
+        cmocka_unit_test(test_requirements_are_canonical),
         cmocka_unit_test(test_manifest_is_canonical),
         cmocka_unit_test(test_groups_sorted_and_reordering_keeps_them),
         cmocka_unit_test(test_manifest_decodes_to_the_same_bytes),

@@ -232,6 +232,32 @@ static const struct {
      VOL("      a: {size: 1Gi, mount: /d}\n      b: {size: 4Mi, mount: /e}\n"), KUMO_ELIMIT,
      "stack.yml:26: workloads.db.volumes: volumes of 1077936128 bytes per instance exceed the "
      "unit's storage of 1073741824 bytes"},
+    {"requirements empty", "    region: us-east\n", "    region: us-east\n    requirements: {}\n",
+     KUMO_EEMPTY, "stack.yml:5: groups.g1.requirements: no attributes or signed_by"},
+    {"requirements unknown key", "    region: us-east\n",
+     "    region: us-east\n    requirements: {tier: gold}\n", KUMO_EDECODE,
+     "stack.yml:5: groups.g1.requirements: unknown key \"tier\""},
+    {"requirement value too long", "    region: us-east\n",
+     "    region: us-east\n    requirements: {attributes: {t: "
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}}\n",
+     KUMO_ELIMIT, NULL},
+    {"signed_by empty", "    region: us-east\n",
+     "    region: us-east\n    requirements: {signed_by: {all_of: []}}\n", KUMO_EEMPTY,
+     "stack.yml:5: groups.g1.requirements.signed_by: no auditors in all_of or any_of"},
+    {"signed_by not an address", "    region: us-east\n",
+     "    region: us-east\n    requirements: {signed_by: {any_of: [bob]}}\n", KUMO_EINVAL,
+     "stack.yml:5: groups.g1.requirements.signed_by.any_of[0]: \"bob\" is not an address "
+     "(kumo1...)"},
+    {"signed_by auditor twice", "    region: us-east\n",
+     "    region: us-east\n    requirements: {signed_by: {all_of: "
+     "[kumo1qyqszqgpqyqszqgpqyqszqgpqyqszqgp3v7wzc, "
+     "kumo1qyqszqgpqyqszqgpqyqszqgpqyqszqgp3v7wzc]}}\n",
+     KUMO_EDUPLICATE,
+     "stack.yml:5: groups.g1.requirements.signed_by.all_of: an auditor is given twice"},
+    {"signed_by over max", "    region: us-east\n",
+     "    region: us-east\n    requirements: {signed_by: {all_of: [a, b, c, d, e, f, g, h, i]}}\n",
+     KUMO_ELIMIT, "stack.yml:5: groups.g1.requirements.signed_by.all_of: 9 auditors exceed 8"},
 };
 
 static void test_base_stack_is_valid(void **state)
@@ -270,6 +296,13 @@ static const struct {
      VOL("      a: {size: 1020Mi, mount: /a}\n      b: {size: 4Mi, mount: /b, persistent: "
          "false}\n")},
     {"no volumes", "    image: db:1\n", "    image: db:1\n    volumes: {}\n"},
+    {"requirements", "    region: us-east\n",
+     "    region: us-east\n    requirements:\n      attributes: {tier: gold, hw: ssd}\n"
+     "      signed_by: {all_of: [kumo1qgpqyqszqgpqyqszqgpqyqszqgpqyqszqgctfw, "
+     "kumo1qyqszqgpqyqszqgpqyqszqgpqyqszqgp3v7wzc], any_of: "
+     "[kumo1qyqszqgpqyqszqgpqyqszqgpqyqszqgp3v7wzc]}\n"},
+    {"only attributes", "    region: us-east\n",
+     "    region: us-east\n    requirements: {attributes: {tier: gold}}\n"},
 };
 
 static void test_valid_edges_parse(void **state)
