@@ -66,8 +66,9 @@ attrs_parse(const sdl_ctx_t *c, uint32_t node, const char *path, Kumo__Placement
         return sdl_fail(c, KUMO_ENOMEM, node, path, "out of memory");
     }
     for (uint32_t k = m->first; k != SDL_NONE; k = sdl_node(c, sdl_node(c, k)->next)->next) {
-        KUMO_GUARD(attr_parse(c, k, path, &r->attributes[r->n_attributes]));
+        /* Counted first: a half-parsed attribute is freed with the group. */
         r->n_attributes++;
+        KUMO_GUARD(attr_parse(c, k, path, &r->attributes[r->n_attributes - 1]));
     }
     qsort(r->attributes, r->n_attributes, sizeof(*r->attributes), attr_compare);
     return 0;

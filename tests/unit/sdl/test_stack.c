@@ -10,6 +10,10 @@
 #include "codec/codec.h"
 #include "unit/sdl/sdl_fixture.h"
 
+/* Two auditor addresses (20 bytes of 0x01 and of 0x02). */
+#define A1 "kumo1qyqszqgpqyqszqgpqyqszqgpqyqszqgp3v7wzc"
+#define A2 "kumo1qgpqyqszqgpqyqszqgpqyqszqgpqyqszqgctfw"
+
 static char *example_read(void)
 {
     const char *src = getenv("KUMO_SOURCE_DIR");
@@ -258,14 +262,13 @@ static void test_manifest_decodes_to_the_same_bytes(void **state)
     kumo_sdl_stack_free(s);
 }
 
-static void test_parse_allocation_failure_leaks_nothing(void **state)
+static void parse_allocation_failures(const char *text)
 {
-    (void)state;
     for (uint64_t nth = 1;; nth++) {
         kumo_sdl_stack_t *s = NULL;
         kumo_err_ctx_t err = {0};
         kumo_alloc_fail_at(nth);
-        int rc = sdl_parse_text(sdl_base_stack, &s, &err);
+        int rc = sdl_parse_text(text, &s, &err);
         kumo_alloc_fail_at(0);
         if (rc == 0) {
             assert_true(nth > 10);
@@ -278,6 +281,18 @@ static void test_parse_allocation_failure_leaks_nothing(void **state)
         }
         assert_null(s);
     }
+}
+
+static void test_parse_allocation_failure_leaks_nothing(void **state)
+{
+    (void)state;
+    parse_allocation_failures(sdl_base_stack);
+    char *text = sdl_text_replace(sdl_base_stack, "    region: us-east\n",
+                                  "    region: us-east\n    requirements:\n"
+                                  "      attributes: {tier: gold, hw: ssd}\n"
+                                  "      signed_by: {any_of: [" A2 ", " A1 "]}\n");
+    parse_allocation_failures(text);
+    free(text);
 }
 
 /* Requirements come out sorted (attributes by key, auditors by address), whatever the file's
