@@ -17,6 +17,9 @@
 #   5. a stack asking for volumes larger than its unit's storage: refused before anything is
 #      sent, naming the rule; the running version is unchanged.
 #   6. close: the lease ends, the volume and its image are gone.
+#   7. a deployment whose escrow runs out (the daemon prices a core at 2000 per block): `kumo
+#      deploy events` shows deployment.escrow_low first, then the end with its reason
+#      (insufficient_funds); `kumo deploy status` says so; its container is removed.
 # Every container, network and volume of this run's provider is removed on exit.
 #
 # Usage: tests/e2e/test_volumes.sh path/to/kumo   (KUMO_E2E_KEEP=1 keeps the files)
@@ -85,7 +88,7 @@ groups:
   g:
     region: us-east
     resources:
-      - {cpu: 100m, memory: 64Mi, storage: 64Mi, count: 1, price: 100, collateral: 10}
+      - {cpu: 100m, memory: 64Mi, storage: 64Mi, count: 1, price: 1000, collateral: 10}
 workloads:
   db:
     image: localhost/kumo-test-busybox:1
@@ -113,7 +116,8 @@ busybox_image
 localdc_podman_start
 localdc_testnet_start 1 300
 mport=$((LOCALDC_BASE + 290))
-localdc_provider_add east us-east "" "s/^metrics_listen: .*/metrics_listen: \"127.0.0.1:$mport\"/"
+# 2000 ukumo per core per block: a 1-core unit (7) spends its escrow in a few dozen blocks.
+localdc_provider_add east us-east "" "s/^metrics_listen: .*/metrics_listen: \"127.0.0.1:$mport\"/; s/^price_cpu_per_core: .*/price_cpu_per_core: 2000/"
 east=${DC_ADDR[east]}
 log "node $KUMO_NODE; east $east"
 
@@ -205,5 +209,44 @@ wait_or_fail 60 "the volume to be removed" no_vols
 check "the volume is gone after close" no_vols
 check "and its image" test ! -e "$LOCALDC_TN/east/volumes/$vol.img"
 check "the daemon says so" grep -q "event=volume_removed name=$vol" "$work/east.log"
+
+# ---- 7. the escrow runs out: the warning first, then the end and its reason ----
+# 100000 ukumo at ~2001 per block cover ~49 blocks, warned below 30: the confirmation ~25
+# blocks after the lease finds it low, the next one finds it short.
+mkdir -p "$work/escrow"
+cat >"$work/escrow/stack.yml" <<YAML
+version: "1"
+groups:
+  g:
+    region: us-east
+    resources:
+      - {cpu: 1000m, memory: 64Mi, storage: 64Mi, count: 1, price: 3000, collateral: 10}
+workloads:
+  spender:
+    image: localhost/kumo-test-busybox:1
+    command: [sleep, "1000000"]
+    compute: {cpu: 1000m, memory: 64Mi, storage: 64Mi}
+    group: g
+wait_blocks: 1
+deposit: 100000
+YAML
+k deploy create "$work/escrow/stack.yml" --from tenant --escrow-warn-blocks 30 --timeout 120 \
+    >"$work/escrow-create.out" 2>&1 || { cat "$work/escrow-create.out"; fail "the escrow deployment"; }
+ran_out() { k deploy status "$work/escrow/stack.yml" >"$work/escrow-status.out" 2>&1 &&
+    grep -q "ended: insufficient_funds" "$work/escrow-status.out"; }
+wait_or_fail 120 "the escrow to run out" ran_out
+cat "$work/escrow-status.out"
+check "deploy status: ended, insufficient_funds" grep -q "ended: insufficient_funds at [0-9]" "$work/escrow-status.out"
+k deploy events "$work/escrow/stack.yml" >"$work/escrow-events.out" 2>&1 ||
+    { cat "$work/escrow-events.out"; fail "kumo deploy events"; }
+cat "$work/escrow-events.out"
+line_of() { grep -n -m1 -e "$1" "$work/escrow-events.out" | cut -d: -f1; }
+low=$(line_of ' deployment.escrow_low ')
+end=$(line_of ' deployment.closing .*reason=insufficient_funds')
+check "deploy events: the warning (deployment.escrow_low)" test -n "$low"
+check "  then the end with its reason (insufficient_funds)" test -n "$end" -a "${low:-0}" -lt "${end:-0}"
+spender_gone() { [ -z "$(podman_remote ps -aq --filter "label=kumo.provider=$east" --filter label=kumo.workload=spender)" ]; }
+wait_or_fail 60 "the spender's container to be removed" spender_gone
+check "its container is removed" spender_gone
 
 log "all $checks checks passed"
