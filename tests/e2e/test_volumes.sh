@@ -114,7 +114,7 @@ one_running() { [ "$(podman_remote ps -q --filter "label=kumo.provider=$east" --
 # ---- set-up ----
 busybox_image
 localdc_podman_start
-localdc_testnet_start 1 300
+localdc_testnet_start 1 300 240 # confirmed every 80 blocks: slow container starts never go stale
 mport=$((LOCALDC_BASE + 290))
 # 2000 ukumo per core per block: a 1-core unit (7) spends its escrow in a few dozen blocks.
 localdc_provider_add east us-east "" "s/^metrics_listen: .*/metrics_listen: \"127.0.0.1:$mport\"/; s/^price_cpu_per_core: .*/price_cpu_per_core: 2000/"
@@ -143,7 +143,7 @@ in_db 'rm -f /scratch/big && echo gone > /scratch/s'
 pstatus() { "$kumo" provider status --home "$LOCALDC_TN/east" "$@"; }
 metric() { curl -fsS --max-time 5 "http://127.0.0.1:$mport/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 confirmed_seen() { [ "$(metric kumo_provider_confirmations_landed_total)" -ge 1 ]; }
-wait_or_fail 60 "a confirmation to land" confirmed_seen
+wait_or_fail 120 "a confirmation to land" confirmed_seen
 pstatus >"$work/status.out"
 cat "$work/status.out"
 order=$(grep -o "$(k keys show tenant --address)/[0-9]*/0/1" "$work/status.out" | sed -n 1p)
@@ -211,8 +211,9 @@ check "and its image" test ! -e "$LOCALDC_TN/east/volumes/$vol.img"
 check "the daemon says so" grep -q "event=volume_removed name=$vol" "$work/east.log"
 
 # ---- 7. the escrow runs out: the warning first, then the end and its reason ----
-# 100000 ukumo at ~2001 per block cover ~49 blocks, warned below 30: the confirmation ~25
-# blocks after the lease finds it low, the next one finds it short.
+# 100000 ukumo at ~2002 per block cover ~49 blocks, warned below 60: the lease itself finds
+# the escrow low (deployment.escrow_low at its height); the first confirmation, 80 blocks on,
+# finds it short and ends the deployment (insufficient_funds).
 mkdir -p "$work/escrow"
 cat >"$work/escrow/stack.yml" <<YAML
 version: "1"
@@ -230,7 +231,7 @@ workloads:
 wait_blocks: 1
 deposit: 100000
 YAML
-k deploy create "$work/escrow/stack.yml" --from tenant --escrow-warn-blocks 30 --timeout 120 \
+k deploy create "$work/escrow/stack.yml" --from tenant --escrow-warn-blocks 60 --timeout 120 \
     >"$work/escrow-create.out" 2>&1 || { cat "$work/escrow-create.out"; fail "the escrow deployment"; }
 ran_out() { k deploy status "$work/escrow/stack.yml" >"$work/escrow-status.out" 2>&1 &&
     grep -q "ended: insufficient_funds" "$work/escrow-status.out"; }
