@@ -152,28 +152,29 @@ static bool attrs_subset(Kumo__Attribute *const *want,
     return true;
 }
 
-/* The first required attribute p does not declare, or NULL. */
-static const Kumo__Attribute *attrs_first_missing(const Kumo__PlacementRequirements *r,
-                                                  const Kumo__Provider *p)
-{
-    for (size_t i = 0; i < r->n_attributes; i++) {
-        if (!attrs_subset(&r->attributes[i], 1, p->attributes, p->n_attributes)) {
-            return r->attributes[i];
-        }
-    }
-    return NULL;
-}
+/* Where the audits of one provider come from: the store (the chain) or a list (a provider
+ * daemon's copy of what the chain holds). vouches_cb sets *out when auditor signed every
+ * required attribute of r. */
+typedef int (*vouches_cb)(const void *ctx,
+                          const Kumo__PlacementRequirements *r,
+                          const uint8_t *auditor,
+                          bool *out,
+                          kumo_err_ctx_t *err);
 
-/* Whether auditor signed every required attribute of r for provider. */
-static int auditor_vouches(const kumo_kv_t *kv,
-                           const Kumo__PlacementRequirements *r,
-                           const uint8_t *provider,
-                           const uint8_t *auditor,
-                           bool *out,
-                           kumo_err_ctx_t *err)
+typedef struct kv_audits {
+    const kumo_kv_t *kv;
+    const uint8_t *provider;
+} kv_audits_t;
+
+static int kv_vouches(const void *ctx,
+                      const Kumo__PlacementRequirements *r,
+                      const uint8_t *auditor,
+                      bool *out,
+                      kumo_err_ctx_t *err)
 {
+    const kv_audits_t *ka = ctx;
     Kumo__ProviderAudit *a = NULL;
-    int rc = kumo_market_audit_get(kv, provider, auditor, &a, err);
+    int rc = kumo_market_audit_get(ka->kv, ka->provider, auditor, &a, err);
     *out = false;
     if (rc == KUMO_ENOTFOUND) {
         return 0;
@@ -184,25 +185,76 @@ static int auditor_vouches(const kumo_kv_t *kv,
     return 0;
 }
 
-static int signed_by_match(const kumo_kv_t *kv,
+typedef struct list_audits {
+    Kumo__ProviderAudit *const *audits;
+    size_t count;
+} list_audits_t;
+
+static int list_vouches(const void *ctx,
+                        const Kumo__PlacementRequirements *r,
+                        const uint8_t *auditor,
+                        bool *out,
+                        kumo_err_ctx_t *err)
+{
+    (void)err;
+    const list_audits_t *la = ctx;
+    *out = false;
+    for (size_t i = 0; i < la->count && !*out; i++) {
+        const Kumo__ProviderAudit *a = la->audits[i];
+        if (a->auditor.len == KUMO_ADDRESS_BYTES &&
+            memcmp(a->auditor.data, auditor, KUMO_ADDRESS_BYTES) == 0) {
+            *out = attrs_subset(r->attributes, r->n_attributes, a->attributes, a->n_attributes);
+        }
+    }
+    return 0;
+}
+
+static int signed_by_match(vouches_cb vouches,
+                           const void *ctx,
                            const Kumo__PlacementRequirements *r,
-                           const uint8_t *provider,
                            kumo_err_ctx_t *err)
 {
     const Kumo__SignedBy *s = r->signed_by;
     for (size_t i = 0; i < s->n_all_of; i++) {
         bool ok = false;
-        KUMO_GUARD(auditor_vouches(kv, r, provider, s->all_of[i].data, &ok, err));
-        KUMO_ENSURE(ok, err, KUMO_ESIGNEDBY, "auditor signed_by.all_of[%zu] has not signed %s", i,
-                    r->n_attributes > 0 ? "the required attributes" : "the provider");
+        KUMO_GUARD(vouches(ctx, r, s->all_of[i].data, &ok, err));
+        if (!ok) {
+            char auditor[KUMO_ADDRESS_TEXT_BYTES];
+            kumo_codec_address_encode(s->all_of[i].data, auditor);
+            return kumo_err_set(err, KUMO_ESIGNEDBY,
+                                "auditor %s (signed_by.all_of) has not signed %s", auditor,
+                                r->n_attributes > 0 ? "the required attributes" : "the provider");
+        }
     }
     bool any = s->n_any_of == 0;
     for (size_t i = 0; i < s->n_any_of && !any; i++) {
-        KUMO_GUARD(auditor_vouches(kv, r, provider, s->any_of[i].data, &any, err));
+        KUMO_GUARD(vouches(ctx, r, s->any_of[i].data, &any, err));
     }
     KUMO_ENSURE(any, err, KUMO_ESIGNEDBY, "none of the %zu signed_by.any_of auditors has signed %s",
                 s->n_any_of, r->n_attributes > 0 ? "the required attributes" : "the provider");
     return 0;
+}
+
+/* The rule, whatever the audits' source. */
+static int requirements_meet(const Kumo__PlacementRequirements *r,
+                             Kumo__Attribute *const *attrs,
+                             size_t attr_count,
+                             vouches_cb vouches,
+                             const void *ctx,
+                             kumo_err_ctx_t *err)
+{
+    if (r == NULL) {
+        return 0;
+    }
+    for (size_t i = 0; i < r->n_attributes; i++) {
+        const Kumo__Attribute *want = r->attributes[i];
+        KUMO_ENSURE(attrs_subset(&r->attributes[i], 1, attrs, attr_count), err, KUMO_EATTRIBUTE,
+                    "provider lacks attribute %s=%s", want->key, want->value);
+    }
+    if (r->signed_by == NULL) {
+        return 0;
+    }
+    return signed_by_match(vouches, ctx, r, err);
 }
 
 int kumo_market_requirements_match(const kumo_kv_t *kv,
@@ -212,16 +264,21 @@ int kumo_market_requirements_match(const kumo_kv_t *kv,
 {
     KUMO_ASSERT(kv != NULL && p != NULL);
     KUMO_ASSERT(p->owner.len == KUMO_ADDRESS_BYTES);
-    if (r == NULL) {
-        return 0;
-    }
-    const Kumo__Attribute *missing = attrs_first_missing(r, p);
-    KUMO_ENSURE(missing == NULL, err, KUMO_EATTRIBUTE, "provider lacks attribute %s=%s",
-                missing->key, missing->value);
-    if (r->signed_by == NULL) {
-        return 0;
-    }
-    return signed_by_match(kv, r, p->owner.data, err);
+    kv_audits_t ka = {.kv = kv, .provider = p->owner.data};
+    return requirements_meet(r, p->attributes, p->n_attributes, kv_vouches, &ka, err);
+}
+
+int kumo_market_requirements_match_list(const Kumo__PlacementRequirements *r,
+                                        Kumo__Attribute *const *attrs,
+                                        size_t attr_count,
+                                        Kumo__ProviderAudit *const *audits,
+                                        size_t audit_count,
+                                        kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(attrs != NULL || attr_count == 0);
+    KUMO_ASSERT(audits != NULL || audit_count == 0);
+    list_audits_t la = {.audits = audits, .count = audit_count};
+    return requirements_meet(r, attrs, attr_count, list_vouches, &la, err);
 }
 
 int kumo_market_requirements_match_addr(const kumo_kv_t *kv,

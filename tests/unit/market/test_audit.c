@@ -612,6 +612,41 @@ static void test_requirements_change_reorders(void **state)
     kumo_codec_free(&o->base);
 }
 
+/* The same rule over copies (a daemon's or a quote's): kumo_market_requirements_match_list. */
+static void test_match_list_applies_the_chain_rule(void **state)
+{
+    fx_t *fx = *state;
+    req_init(&g_req, auditor(fx));
+    Kumo__Attribute have = KUMO__ATTRIBUTE__INIT;
+    have.key = "key00";
+    have.value = "value00";
+    Kumo__Attribute *have_ptr = &have;
+    Kumo__ProviderAudit au = KUMO__PROVIDER_AUDIT__INIT;
+    au.auditor.data = (uint8_t *)(uintptr_t)auditor(fx);
+    au.auditor.len = KUMO_ADDRESS_BYTES;
+    au.attributes = &have_ptr;
+    au.n_attributes = 1;
+    Kumo__ProviderAudit *au_ptr = &au;
+    kumo_err_ctx_t err = {0};
+    assert_int_equal(kumo_market_requirements_match_list(NULL, NULL, 0, NULL, 0, &err), 0);
+    assert_int_equal(
+        kumo_market_requirements_match_list(&g_req.req, &have_ptr, 1, &au_ptr, 1, &err), 0);
+    assert_int_equal(kumo_market_requirements_match_list(&g_req.req, NULL, 0, &au_ptr, 1, &err),
+                     KUMO_EATTRIBUTE);
+    assert_int_equal(kumo_market_requirements_match_list(&g_req.req, &have_ptr, 1, NULL, 0, &err),
+                     KUMO_ESIGNEDBY);
+    au.auditor.data = fx->stranger; /* another auditor's audit does not count */
+    assert_int_equal(
+        kumo_market_requirements_match_list(&g_req.req, &have_ptr, 1, &au_ptr, 1, &err),
+        KUMO_ESIGNEDBY);
+    g_req.sb.n_all_of = 0;
+    g_req.sb.any_of[0].data = fx->stranger;
+    g_req.sb.any_of[0].len = KUMO_ADDRESS_BYTES;
+    g_req.sb.n_any_of = 1;
+    assert_int_equal(
+        kumo_market_requirements_match_list(&g_req.req, &have_ptr, 1, &au_ptr, 1, &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -627,6 +662,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_attribute_change_with_open_bids_is_busy, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_requirements_change_reorders, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_match_list_applies_the_chain_rule, fx_setup,
+                                        fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
