@@ -327,7 +327,7 @@ deploy_run_peer_find(deploy_flow_t *f, const char *addr, size_t *index_out, kumo
 /* ---- why no bids (deploy_quote.c) ---- */
 
 #define DEPLOY_QUOTE_BIDS_MAX 8u
-#define DEPLOY_QUOTE_VERDICTS 7u /* kumo_provider_bid_verdict_t values */
+#define DEPLOY_QUOTE_VERDICTS 8u /* kumo_provider_bid_verdict_t values */
 
 /* What the providers on chain would do for one group, judged from what they publish. */
 typedef struct deploy_quote {
@@ -343,6 +343,7 @@ typedef struct deploy_quote {
     char regions[512];                      /* regions served, ", "-separated */
     uint64_t cheapest_ask;                  /* lowest total of those above the price */
     uint64_t most_cpu_milli, most_memory_bytes, most_storage_bytes, most_collateral;
+    char requirements_detail[KUMO_ERR_DETAIL_BYTES]; /* what the first unmet provider lacks */
     struct {
         char provider[KUMO_ADDRESS_TEXT_BYTES];
         uint64_t price_total;
@@ -351,13 +352,15 @@ typedef struct deploy_quote {
     size_t bid_more; /* would bid too, not listed */
 } deploy_quote_t;
 
-/* Every provider on chain (GET /providers, every page up to a bound) into *out (an array). */
+/* Every provider on chain (GET /providers, every page up to a bound) into *out (an array),
+ * each with "audits": the ProviderAudits of it (GET /audits, every page up to a bound). */
 KUMO_MUST_USE int
 deploy_quote_providers_get(const cli_args_t *a, json_t **out, kumo_err_ctx_t *err);
-/* Judges each provider for group g (region, then kumo_provider_bid_decide on its offer). */
+/* Judges each provider for group g (region, the group's placement requirements by the chain's
+ * rule, then kumo_provider_bid_decide on its offer). */
 void deploy_quote_group(const json_t *providers, const Kumo__GroupSpec *g, deploy_quote_t *q);
 /* Why no provider would bid (1, text in out: one "cause: what to do" per cause, "; "-joined,
- * causes region, price, capacity, collateral), or 0 when some would. */
+ * causes region, requirements, price, capacity, collateral), or 0 when some would. */
 int deploy_quote_why(const deploy_quote_t *q, const Kumo__GroupSpec *g, char *out, size_t cap);
 /* The group's bidders with prices, or why none. */
 void deploy_quote_print(FILE *out, const deploy_quote_t *q, const Kumo__GroupSpec *g);

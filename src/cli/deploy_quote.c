@@ -3,7 +3,9 @@
  * chain is judged with the providers' own bidding rule (kumo_provider_bid_decide) applied to
  * what it published (its region, and its offer: unit prices and what it has free). The answer
  * is who would bid and at what price, or why nobody would, in terms the tenant can act on: no
- * provider serves the region, every price is above the order's maximum, not enough free
+ * provider serves the region, none meets the group's placement requirements (the attribute or
+ * auditor signature it lacks, judged by the chain's rule), every price is above the order's
+ * maximum, not enough free
  * capacity, the collateral above what any provider can still lock. `kumo deploy quote` prints
  * it per group before anything is sent; `kumo deploy` prints it for a group whose order is
  * still without a bid a few blocks after it became matchable.
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "cli/deploy_int.h"
+#include "market/market.h"
 #include "provider/provider.h"
 
 /* Provider list pages read at most (of KUMO_QUERY_PAGE_COUNT_MAX each). */
@@ -28,13 +31,15 @@ static uint64_t sat_mul_add(uint64_t acc, uint64_t a, uint64_t b)
     return p;
 }
 
-int deploy_quote_providers_get(const cli_args_t *a, json_t **out, kumo_err_ctx_t *err)
+/* Every item of a list route, page by page (at most QUOTE_PAGES_MAX pages). */
+static int quote_list_get(const cli_args_t *a, const char *route, json_t **out, kumo_err_ctx_t *err)
 {
     json_t *all = json_array();
-    KUMO_ENSURE(all != NULL, err, KUMO_ENOMEM, "providers");
+    KUMO_ENSURE(all != NULL, err, KUMO_ENOMEM, "%s", route);
     char next[KUMO_KEY_BYTES_MAX * 2 + 1] = "";
     for (uint32_t page = 0; page < QUOTE_PAGES_MAX; page++) {
-        char path[1024] = "/providers";
+        char path[1024];
+        (void)snprintf(path, sizeof(path), "%s", route);
         int rc = cli_path_param_add(path, sizeof(path), "limit", "1000", err);
         rc = rc < 0 ? rc
                     : cli_path_param_add(path, sizeof(path), "page", next[0] ? next : NULL, err);
@@ -53,6 +58,45 @@ int deploy_quote_providers_get(const cli_args_t *a, json_t **out, kumo_err_ctx_t
         }
     }
     *out = all;
+    return 0;
+}
+
+/* Hangs each audit on its provider's object (as "audits"). */
+static void quote_audits_attach(json_t *providers, const json_t *audits)
+{
+    json_t *by_provider = json_object();
+    size_t i;
+    json_t *p;
+    json_array_foreach(providers, i, p)
+    {
+        json_t *list = json_array();
+        (void)json_object_set_new(p, "audits", list);
+        (void)json_object_set(by_provider, cli_json_str(p, "owner"), list);
+    }
+    const json_t *au;
+    json_array_foreach(audits, i, au)
+    {
+        json_t *list = json_object_get(by_provider, cli_json_str(au, "provider"));
+        if (list != NULL) {
+            (void)json_array_append(list, (json_t *)(uintptr_t)au);
+        }
+    }
+    json_decref(by_provider);
+}
+
+int deploy_quote_providers_get(const cli_args_t *a, json_t **out, kumo_err_ctx_t *err)
+{
+    json_t *providers = NULL;
+    json_t *audits = NULL;
+    KUMO_GUARD(quote_list_get(a, "/providers", &providers, err));
+    int rc = quote_list_get(a, "/audits", &audits, err);
+    if (rc < 0) {
+        json_decref(providers);
+        return rc;
+    }
+    quote_audits_attach(providers, audits);
+    json_decref(audits);
+    *out = providers;
     return 0;
 }
 
@@ -92,10 +136,59 @@ static void uptake(uint64_t *most, uint64_t v)
     *most = v > *most ? v : *most;
 }
 
+/* Audits of one provider judged at most (the rest are ignored: a quote, not the chain). */
+#define QUOTE_AUDITS_MAX 64u
+
+/* Whether provider p (JSON with its "audits") meets g's requirements, by the chain's rule;
+ * the first failure's detail goes to q. */
+static bool quote_meets(const json_t *p, const Kumo__GroupSpec *g, deploy_quote_t *q)
+{
+    Kumo__Attribute attrs[KUMO_ATTRIBUTE_COUNT_MAX];
+    Kumo__Attribute *attr_ptrs[KUMO_ATTRIBUTE_COUNT_MAX];
+    size_t n = 0;
+    size_t i;
+    const json_t *it;
+    json_array_foreach(json_object_get(p, "attributes"), i, it)
+    {
+        if (n == KUMO_ATTRIBUTE_COUNT_MAX) {
+            break;
+        }
+        kumo__attribute__init(&attrs[n]);
+        attrs[n].key = (char *)(uintptr_t)cli_json_str(it, "key");
+        attrs[n].value = (char *)(uintptr_t)cli_json_str(it, "value");
+        attr_ptrs[n] = &attrs[n];
+        n++;
+    }
+    Kumo__ProviderAudit *audits[QUOTE_AUDITS_MAX];
+    size_t audit_count = 0;
+    json_array_foreach(json_object_get(p, "audits"), i, it)
+    {
+        ProtobufCMessage *m = NULL;
+        if (audit_count < QUOTE_AUDITS_MAX &&
+            kumo_codec_json_to_message(&kumo__provider_audit__descriptor, it, &m, NULL) == 0) {
+            audits[audit_count++] = (Kumo__ProviderAudit *)m;
+        }
+    }
+    kumo_err_ctx_t err = {0};
+    int rc = kumo_market_requirements_match_list(g->requirements, attr_ptrs, n, audits, audit_count,
+                                                 &err);
+    for (size_t k = 0; k < audit_count; k++) {
+        kumo_codec_free(&audits[k]->base);
+    }
+    if (rc != 0 && q->requirements_detail[0] == '\0') {
+        (void)snprintf(q->requirements_detail, sizeof(q->requirements_detail), "%s", err.detail);
+    }
+    return rc == 0;
+}
+
 /* One provider in the group's region with an offer: what its bidding rule says. */
 static void
 quote_judge(const json_t *p, const json_t *offer, const Kumo__GroupSpec *g, deploy_quote_t *q)
 {
+    if (g->requirements != NULL && !quote_meets(p, g, q)) {
+        q->verdicts[KUMO_PROVIDER_BID_REQUIREMENTS]++;
+        return;
+    }
     kumo_provider_cfg_t cfg;
     memset(&cfg, 0, sizeof(cfg));
     (void)snprintf(cfg.region, sizeof(cfg.region), "%s", g->region);
@@ -199,6 +292,13 @@ static void quote_reason(const deploy_quote_t *q,
                        "%" PRIu64 "): lower the collateral in the stack",
                        q->collateral_total, n, g->region, q->most_collateral);
         return;
+    case KUMO_PROVIDER_BID_REQUIREMENTS:
+        (void)snprintf(out, cap,
+                       "requirements: %zu provider(s) in %s do not meet the group's placement "
+                       "requirements (%s): require fewer attributes or auditors, or ask the "
+                       "auditors to sign",
+                       n, g->region, q->requirements_detail);
+        return;
     default:
         (void)snprintf(out, cap, "%s: %zu provider(s) in %s", kumo_provider_bid_verdict_name(v), n,
                        g->region);
@@ -222,8 +322,8 @@ int deploy_quote_why(const deploy_quote_t *q, const Kumo__GroupSpec *g, char *ou
     int reasons = 0;
     size_t used = 0;
     static const kumo_provider_bid_verdict_t order[] = {
-        KUMO_PROVIDER_BID_PRICE, KUMO_PROVIDER_BID_CAPACITY, KUMO_PROVIDER_BID_BUDGET,
-        KUMO_PROVIDER_BID_FULL, KUMO_PROVIDER_BID_RUNTIME};
+        KUMO_PROVIDER_BID_REQUIREMENTS, KUMO_PROVIDER_BID_PRICE, KUMO_PROVIDER_BID_CAPACITY,
+        KUMO_PROVIDER_BID_BUDGET,       KUMO_PROVIDER_BID_FULL,  KUMO_PROVIDER_BID_RUNTIME};
     for (size_t i = 0; i < KUMO_ARRAY_COUNT(order); i++) {
         if (q->verdicts[order[i]] == 0 || used + 1 >= cap) {
             continue;

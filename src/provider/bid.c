@@ -11,7 +11,7 @@
 const char *kumo_provider_bid_verdict_name(kumo_provider_bid_verdict_t v)
 {
     static const char *const names[] = {"ok",     "region",  "capacity", "price",
-                                        "budget", "runtime", "full"};
+                                        "budget", "runtime", "full",     "requirements"};
     return (size_t)v < sizeof(names) / sizeof(names[0]) ? names[v] : "unknown";
 }
 

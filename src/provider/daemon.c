@@ -321,7 +321,8 @@ typedef struct pd_batch {
     Kumo__Msg *ptrs[PD_BATCH_MAX];
     pd_hold_t holds[PD_BATCH_MAX];
     uint32_t count;
-    bool runtime_ok; /* the runtime answered when this scan began */
+    bool runtime_ok;          /* the runtime answered when this scan began */
+    pd_placement_t placement; /* read once per scan, when an order has requirements */
 } pd_batch_t;
 
 /* The deployment's entry in the bid queue, or NULL. */
@@ -432,6 +433,7 @@ static bool pd_verdict_may_pass(kumo_provider_bid_verdict_t v)
     case KUMO_PROVIDER_BID_OK:
     case KUMO_PROVIDER_BID_REGION:
     case KUMO_PROVIDER_BID_PRICE:
+    case KUMO_PROVIDER_BID_REQUIREMENTS:
         return false;
     default:
         KUMO_UNREACHABLE();
@@ -483,6 +485,10 @@ static void pd_order_consider(kumo_provider_daemon_t *d, const json_t *order_jso
         f.collateral -= x->collateral < f.collateral ? x->collateral : f.collateral;
     }
     kumo_provider_bid_decide(&d->cfg, &g, &f, b->runtime_ok, &h->bid);
+    if (h->bid.verdict == KUMO_PROVIDER_BID_OK && o->requirements != NULL &&
+        !pd_placement_meets(d, &b->placement, o->requirements)) {
+        h->bid.verdict = KUMO_PROVIDER_BID_REQUIREMENTS; /* the chain would refuse the bid */
+    }
     if (o->state != KUMO__ORDER_STATE__ORDER_OPEN || pd_hold_find(d, h->order) != NULL ||
         pd_batch_pending(b, h->order) || d->hold_count + b->count >= PD_HOLD_MAX ||
         h->bid.verdict != KUMO_PROVIDER_BID_OK) {
@@ -560,6 +566,7 @@ static void pd_orders_scan(kumo_provider_daemon_t *d)
         KUMO_LOG_WARN("provider", "orders_unreadable", "detail=\"%s\"", err.detail);
     }
     pd_batch_flush(d, &sc->b);
+    pd_placement_free(&sc->b.placement);
     kumo_free(sc);
 }
 
@@ -591,6 +598,7 @@ static void pd_bidq_run(kumo_provider_daemon_t *d)
         }
     }
     pd_batch_flush(d, &sc->b);
+    pd_placement_free(&sc->b.placement);
     kumo_free(sc);
     for (uint32_t i = 0; i < d->bidq_count;) {
         if (d->bidq[i].pending) {

@@ -388,6 +388,27 @@ struct kumo_provider_daemon {
     kumo_buf_t peer_key_pem;
 };
 
+/* ---- placement.c: what the chain says this provider has, for orders' requirements ---- */
+
+/* Audits of this provider read at most (pages of 100 from GET /audits). */
+#define PD_AUDIT_MAX 256u
+
+typedef struct pd_placement {
+    bool fetched;         /* read (or tried) in this scan */
+    Kumo__Provider *self; /* as the chain holds it; NULL when it could not be read */
+    Kumo__ProviderAudit *audits[PD_AUDIT_MAX];
+    uint32_t audit_count;
+} pd_placement_t;
+
+/* Whether this provider meets an order's requirements by the chain's rule
+ * (kumo_market_requirements_match_list), reading its provider record and audits from the node
+ * on first use in pl (a scan's copy; the node's answer may be a block old, and the chain has
+ * the last word). Unreadable: false (no bid the chain could refuse). Logs why not. */
+bool pd_placement_meets(kumo_provider_daemon_t *d,
+                        pd_placement_t *pl,
+                        const Kumo__PlacementRequirements *r);
+void pd_placement_free(pd_placement_t *pl);
+
 /* ---- daemon.c ---- */
 
 /* GET (body NULL) or POST on the node with handle c; the JSON answer in *out (2xx). */

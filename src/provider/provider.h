@@ -100,6 +100,9 @@ typedef enum kumo_provider_bid_verdict {
     KUMO_PROVIDER_BID_BUDGET = 4,   /* the collateral does not fit the budget left */
     KUMO_PROVIDER_BID_RUNTIME = 5,  /* the container runtime does not answer */
     KUMO_PROVIDER_BID_FULL = 6,     /* the lease or instance table is full */
+    /* the order requires attributes the provider does not declare, or auditor signatures of
+     * them it does not have (placement requirements; the chain would refuse the bid) */
+    KUMO_PROVIDER_BID_REQUIREMENTS = 7,
 } kumo_provider_bid_verdict_t;
 
 /* The bid for a group's resources: per resource group the offered price (our cost, which is

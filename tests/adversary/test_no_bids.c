@@ -6,8 +6,10 @@
  * not enough free capacity, a collateral above what the provider can lock - `kumo deploy
  * quote` names that cause before anything is sent, and `kumo deploy create` names it while its
  * order waits without a bid, and `kumo deploy status` for the order still open. A fitting offer
- * makes the quote list the provider and its price. KUMO_TEST_ONLY=<test name pattern> runs one case
- * (cmocka filter).
+ * makes the quote list the provider and its price. Placement requirements: the quote names
+ * the attribute or auditor signature the provider lacks, through `kumo tx provider update
+ * --attr`, `kumo tx audit sign|revoke` and `kumo query provider`. KUMO_TEST_ONLY=<test name
+ * pattern> runs one case (cmocka filter).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -181,6 +183,84 @@ static void test_fits(void **state)
     expect_output(args, 0, "\"price_per_block\": 5");
 }
 
+/* The address of a key in a home of the testnet (keys show --address). */
+static void key_address(const char *home, const char *key, char *out, size_t cap)
+{
+    char args[4200];
+    (void)snprintf(args, sizeof(args), "keys show %s --address --home %s/%s", key, g.dir, home);
+    int code = 0;
+    char *text = kumo_output(args, &code);
+    assert_int_equal(code, 0);
+    text[strcspn(text, "\r\n")] = '\0';
+    (void)snprintf(out, cap, "%s", text);
+    free(text);
+}
+
+/* A fitting stack whose group requires tier=gold, signed by auditor when not NULL. */
+static void stack_req_write(const char *auditor, char *path, size_t cap)
+{
+    char plain[4096];
+    stack_write("r1", 100, 10, plain, sizeof(plain));
+    (void)snprintf(path, cap, "%s/stack-req-%s.yml", g.dir, auditor != NULL ? "signed" : "attr");
+    FILE *in = fopen(plain, "r");
+    FILE *f = fopen(path, "w");
+    assert_non_null(in);
+    assert_non_null(f);
+    char line[512];
+    while (fgets(line, sizeof(line), in) != NULL) {
+        fputs(line, f);
+        if (strcmp(line, "    region: r1\n") == 0) {
+            fprintf(f, "    requirements:\n      attributes: {tier: gold}\n");
+            if (auditor != NULL) {
+                fprintf(f, "      signed_by: {all_of: [%s]}\n", auditor);
+            }
+        }
+    }
+    assert_int_equal(fclose(in), 0);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void quote_expect(const char *stack, const char *needle)
+{
+    char args[8192];
+    (void)snprintf(args, sizeof(args), "deploy quote %s --node %s", stack, g_node);
+    expect_output(args, 0, needle);
+}
+
+/* Placement requirements: the quote names the attribute, then the auditor signature, the
+ * provider lacks; once it declares it and the auditor signs, it would bid; a revocation takes
+ * that back. The audit shows in `kumo query provider`. */
+static void test_requirements(void **state)
+{
+    (void)state;
+    offer(OFFER_FITS);
+    char tenant[KUMO_ADDRESS_TEXT_BYTES];
+    char provider[KUMO_ADDRESS_TEXT_BYTES];
+    key_address("tenant", "tenant", tenant, sizeof(tenant));
+    key_address("provider0", "provider", provider, sizeof(provider));
+    char attr_stack[4096];
+    char signed_stack[4096];
+    stack_req_write(NULL, attr_stack, sizeof(attr_stack));
+    stack_req_write(tenant, signed_stack, sizeof(signed_stack));
+    quote_expect(attr_stack, "provider lacks attribute tier=gold");
+
+    tx_ok("provider0", "provider", "provider update --attr tier=gold --wait");
+    quote_expect(attr_stack, "at 5 ukumo/block");
+    quote_expect(signed_stack, "requirements: 1 provider(s) in r1 do not meet");
+
+    char args[8192];
+    (void)snprintf(args, sizeof(args), "audit sign %s tier=gold --wait", provider);
+    tx_ok("tenant", "tenant", args);
+    quote_expect(signed_stack, "at 5 ukumo/block");
+    (void)snprintf(args, sizeof(args), "query provider %s --node %s --output json", provider,
+                   g_node);
+    expect_output(args, 0, tenant);
+
+    (void)snprintf(args, sizeof(args), "audit revoke %s --wait", provider);
+    tx_ok("tenant", "tenant", args);
+    quote_expect(signed_stack, "has not signed the required attributes");
+}
+
 static void test_bad_offer(void **state)
 {
     (void)state;
@@ -239,9 +319,10 @@ static int group_teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_region),   cmocka_unit_test(test_price),
-        cmocka_unit_test(test_capacity), cmocka_unit_test(test_collateral),
-        cmocka_unit_test(test_fits),     cmocka_unit_test(test_bad_offer),
+        cmocka_unit_test(test_region),       cmocka_unit_test(test_price),
+        cmocka_unit_test(test_capacity),     cmocka_unit_test(test_collateral),
+        cmocka_unit_test(test_fits),         cmocka_unit_test(test_bad_offer),
+        cmocka_unit_test(test_requirements),
     };
     const char *only = getenv("KUMO_TEST_ONLY");
     if (only != NULL && only[0] != '\0') {
