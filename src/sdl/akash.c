@@ -244,7 +244,8 @@ static int akash_compute(akash_ctx_t *a, const char *profile, uint32_t at, const
     return akash_storage(a, v, p);
 }
 
-/* The placement's attributes: "region" is the group's region, the others are dropped. */
+/* The placement's attributes: "region" is the group's region, the others are attributes a
+ * provider must declare (the group's requirements). */
 static int akash_attributes(akash_ctx_t *a, uint32_t node, const char *path, akash_group_t *g)
 {
     KUMO_GUARD(sdl_map_names(&a->c, node, path));
@@ -256,9 +257,80 @@ static int akash_attributes(akash_ctx_t *a, uint32_t node, const char *path, aka
         sdl_path_key(p, path, sdl_name_is_valid(key, strlen(key)) ? key : "?");
         if (strcmp(key, "region") == 0) {
             KUMO_GUARD(sdl_scalar(&a->c, sdl_node(&a->c, k)->next, p, &g->region));
-        } else {
-            akash_note(a, k, p, "ignored (kumo matches providers by region only)");
+            continue;
         }
+        if (g->attr_count == KUMO_ATTRIBUTE_COUNT_MAX) {
+            return sdl_fail(&a->c, KUMO_ELIMIT, k, p, "more than %u attributes",
+                            KUMO_ATTRIBUTE_COUNT_MAX);
+        }
+        g->attr_keys[g->attr_count] = key;
+        KUMO_GUARD(sdl_scalar(&a->c, sdl_node(&a->c, k)->next, p, &g->attr_values[g->attr_count]));
+        g->attr_count++;
+    }
+    return 0;
+}
+
+/* One signedBy auditor: an account address of any bech32 prefix (akash1...), taken as the kumo
+ * account of the same 20 bytes, with a warning (the auditor must sign on kumo with it). */
+static int akash_auditor(akash_ctx_t *a, uint32_t node, const char *path, char *out)
+{
+    const char *text = NULL;
+    KUMO_GUARD(sdl_scalar(&a->c, node, path, &text));
+    char hrp[84];
+    uint8_t data[KUMO_ADDRESS_BYTES + 1];
+    size_t len = 0;
+    if (kumo_codec_bech32_decode(text, hrp, sizeof(hrp), data, sizeof(data), &len, NULL) < 0 ||
+        len != KUMO_ADDRESS_BYTES) {
+        char q[SDL_QUOTE_BYTES];
+        sdl_quote(text, q);
+        return sdl_fail(&a->c, KUMO_EINVAL, node, path, "\"%s\" is not an account address", q);
+    }
+    kumo_codec_address_encode(data, out);
+    if (strcmp(hrp, "kumo") != 0) {
+        akash_note(a, node, path, "auditor taken as %s (the same account bytes on kumo)", out);
+    }
+    return 0;
+}
+
+static int akash_auditors(akash_ctx_t *a,
+                          uint32_t node,
+                          const char *path,
+                          char (*out)[KUMO_ADDRESS_TEXT_BYTES],
+                          size_t *count)
+{
+    const sdl_node_t *seq = sdl_node(&a->c, node);
+    if (seq->kind != SDL_SEQ) {
+        return sdl_fail(&a->c, KUMO_EDECODE, node, path, "expected a list of auditors");
+    }
+    if (seq->child_count > KUMO_SIGNED_BY_COUNT_MAX) {
+        return sdl_fail(&a->c, KUMO_ELIMIT, node, path, "%u auditors exceed %u", seq->child_count,
+                        KUMO_SIGNED_BY_COUNT_MAX);
+    }
+    size_t i = 0;
+    for (uint32_t it = seq->first; it != SDL_NONE; it = sdl_node(&a->c, it)->next, i++) {
+        char p[SDL_PATH_BYTES];
+        sdl_path_index(p, path, i);
+        KUMO_GUARD(akash_auditor(a, it, p, out[i]));
+    }
+    *count = i;
+    return 0;
+}
+
+/* signedBy: {allOf: [...], anyOf: [...]} as the group's signed_by. */
+static int akash_signed_by(akash_ctx_t *a, uint32_t node, const char *path, akash_group_t *g)
+{
+    static const char *const keys[] = {"allOf", "anyOf"};
+    KUMO_GUARD(sdl_map_check(&a->c, node, path, keys, KUMO_ARRAY_COUNT(keys)));
+    char p[SDL_PATH_BYTES];
+    uint32_t v = sdl_map_get(&a->c, node, "allOf");
+    if (v != SDL_NONE) {
+        sdl_path_key(p, path, "allOf");
+        KUMO_GUARD(akash_auditors(a, v, p, g->all_of, &g->all_of_count));
+    }
+    v = sdl_map_get(&a->c, node, "anyOf");
+    if (v != SDL_NONE) {
+        sdl_path_key(p, path, "anyOf");
+        KUMO_GUARD(akash_auditors(a, v, p, g->any_of, &g->any_of_count));
     }
     return 0;
 }
@@ -291,7 +363,7 @@ akash_group(akash_ctx_t *a, const char *name, uint32_t at, const char *at_path, 
     uint32_t v = sdl_map_get(&a->c, node, "signedBy");
     if (v != SDL_NONE) {
         sdl_path_key(p, path, "signedBy");
-        akash_note(a, v, p, "ignored (kumo has no provider auditors)");
+        KUMO_GUARD(akash_signed_by(a, v, p, g));
     }
     v = sdl_map_get(&a->c, node, "attributes");
     if (v != SDL_NONE) {
@@ -507,6 +579,47 @@ static int akash_walk(akash_ctx_t *a)
     return 0;
 }
 
+static void akash_emit_auditors(akash_ctx_t *a,
+                                kumo_buf_t *out,
+                                const char *key,
+                                const char (*list)[KUMO_ADDRESS_TEXT_BYTES],
+                                size_t count)
+{
+    if (count == 0) {
+        return;
+    }
+    akash_put(a, out, "        %s: [", key);
+    for (size_t i = 0; i < count; i++) {
+        akash_put(a, out, "%s%s", i > 0 ? ", " : "", list[i]);
+    }
+    akash_put(a, out, "]\n");
+}
+
+/* requirements: {attributes, signed_by} of the group, when the placement has any. */
+static void akash_emit_requirements(akash_ctx_t *a, kumo_buf_t *out, const akash_group_t *g)
+{
+    bool signed_by = g->all_of_count + g->any_of_count > 0;
+    if (g->attr_count == 0 && !signed_by) {
+        return;
+    }
+    akash_put(a, out, "    requirements:\n");
+    if (g->attr_count > 0) {
+        akash_put(a, out, "      attributes:\n");
+        for (size_t i = 0; i < g->attr_count; i++) {
+            akash_put(a, out, "        ");
+            akash_put_quoted(a, out, g->attr_keys[i]);
+            akash_put(a, out, ": ");
+            akash_put_quoted(a, out, g->attr_values[i]);
+            akash_put(a, out, "\n");
+        }
+    }
+    if (signed_by) {
+        akash_put(a, out, "      signed_by:\n");
+        akash_emit_auditors(a, out, "all_of", g->all_of, g->all_of_count);
+        akash_emit_auditors(a, out, "any_of", g->any_of, g->any_of_count);
+    }
+}
+
 static void akash_emit(akash_ctx_t *a, kumo_buf_t *out)
 {
     akash_put(a, out, "# kumo stack converted from Akash SDL (docs/stack.md)\nversion: \"1\"\n");
@@ -515,7 +628,9 @@ static void akash_emit(akash_ctx_t *a, kumo_buf_t *out)
         const akash_group_t *g = &a->groups[i];
         akash_put(a, out, "  %s:\n    region: ", g->name);
         akash_put_quoted(a, out, g->region);
-        akash_put(a, out, "\n    resources:\n");
+        akash_put(a, out, "\n");
+        akash_emit_requirements(a, out, g);
+        akash_put(a, out, "    resources:\n");
         for (size_t j = 0; j < g->res_count; j++) {
             const akash_resource_t *r = &g->res[j];
             char mem[32];

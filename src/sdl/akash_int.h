@@ -5,6 +5,7 @@
 #ifndef KUMO_SDL_AKASH_INT_H
 #define KUMO_SDL_AKASH_INT_H
 
+#include "codec/codec.h"
 #include "sdl/sdl_int.h"
 
 typedef struct akash_unit {
@@ -32,6 +33,15 @@ typedef struct akash_group {
     const char *region;
     akash_resource_t res[KUMO_RESOURCE_COUNT_MAX];
     size_t res_count;
+    /* placement attributes other than region: the group's required attributes */
+    const char *attr_keys[KUMO_ATTRIBUTE_COUNT_MAX];
+    const char *attr_values[KUMO_ATTRIBUTE_COUNT_MAX];
+    size_t attr_count;
+    /* signedBy as kumo addresses (kumo1..., the same 20 bytes as the file's akash1...) */
+    char all_of[KUMO_SIGNED_BY_COUNT_MAX][KUMO_ADDRESS_TEXT_BYTES];
+    size_t all_of_count;
+    char any_of[KUMO_SIGNED_BY_COUNT_MAX][KUMO_ADDRESS_TEXT_BYTES];
+    size_t any_of_count;
 } akash_group_t;
 
 typedef struct akash_ctx {

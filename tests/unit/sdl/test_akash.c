@@ -183,6 +183,10 @@ typedef struct neg_case {
 } neg_case_t;
 
 static const neg_case_t neg_cases[] = {
+    {"      pricing:\n", "      signedBy: {allOf: [bob]}\n      pricing:\n", KUMO_EINVAL,
+     "a.yml:19: profiles.placement.dc.signedBy.allOf[0]: \"bob\" is not an account address"},
+    {"      pricing:\n", "      signedBy: {oneOf: []}\n      pricing:\n", KUMO_EDECODE,
+     "a.yml:19: profiles.placement.dc.signedBy: unknown key \"oneOf\""},
     {"memory: {size: 1Gi}\n", "memory: {size: 1Gi}\n        gpu: {units: 1}\n", KUMO_EINVAL,
      "a.yml:15: profiles.compute.web.resources.gpu: GPUs are not supported by kumo yet"},
     {"- port: 80\n", "- port: 80\n        proto: udp\n", KUMO_EINVAL,
@@ -275,11 +279,10 @@ static const warn_case_t warn_cases[] = {
     {"- port: 80\n", "- port: 80\n        http_options: {max_body_size: 10}\n",
      "a.yml:7: services.web.expose[0].http_options: ignored (kumo forwards plain TCP, no HTTP "
      "ingress)\n"},
-    {"region: us-east}", "region: us-east, tier: 1}",
-     "a.yml:18: profiles.placement.dc.attributes.tier: ignored (kumo matches providers by region "
-     "only)\n"},
-    {"      pricing:\n", "      signedBy: {anyOf: [x]}\n      pricing:\n",
-     "a.yml:19: profiles.placement.dc.signedBy: ignored (kumo has no provider auditors)\n"},
+    {"      pricing:\n",
+     "      signedBy: {anyOf: [akash1365yvmc4s7awdyj3n2sav7xfx76adc6dnmlx63]}\n      pricing:\n",
+     "a.yml:19: profiles.placement.dc.signedBy.anyOf[0]: auditor taken as "
+     "kumo1365yvmc4s7awdyj3n2sav7xfx76adc6dald3v0 (the same account bytes on kumo)\n"},
     {"    image: nginx:1\n", "    image: nginx:1\n    depends_on: [db]\n",
      "a.yml:5: services.web.depends_on: ignored (workloads start together)\n"},
     {"    image: nginx:1\n", "    image: nginx:1\n    command: [sh]\n",
@@ -335,6 +338,41 @@ static void test_dropped_constructs_warn(void **state)
 
 /* Options: --price replaces every price, --deposit and --wait-blocks the defaults, --region
  * fills placements without a region attribute (an attribute wins). */
+/* Placement attributes other than region become the group's required attributes, signedBy its
+ * signed_by; the stack parses with them. */
+static void test_placement_requirements_map(void **state)
+{
+    (void)state;
+    char *text = base_with("attributes: {region: us-east}",
+                           "attributes: {region: us-east, tier: gold}\n      signedBy: {allOf: "
+                           "[kumo1qyqszqgpqyqszqgpqyqszqgpqyqszqgp3v7wzc]}");
+    kumo_buf_t out;
+    kumo_buf_t notes;
+    kumo_buf_init(&out, KUMO_SDL_STACK_BYTES_MAX);
+    kumo_buf_init(&notes, KUMO_SDL_AKASH_NOTES_BYTES_MAX);
+    kumo_err_ctx_t err = {0};
+    int rc = kumo_sdl_akash_convert(kumo_bytes_make(text, strlen(text)), "a.yml", NULL, &out,
+                                    &notes, &err);
+    if (rc != 0) {
+        fail_msg("%s (%s)", kumo_err_name(rc), err.detail);
+    }
+    assert_int_equal(kumo_buf_append(&out, "", 1), 0);
+    const char *want = "    requirements:\n      attributes:\n        \"tier\": \"gold\"\n"
+                       "      signed_by:\n        all_of: "
+                       "[kumo1qyqszqgpqyqszqgpqyqszqgpqyqszqgp3v7wzc]\n";
+    if (strstr((const char *)out.ptr, want) == NULL) {
+        fail_msg("no requirements in:\n%s", (const char *)out.ptr);
+    }
+    assert_int_equal(kumo_buf_append(&notes, "", 1), 0);
+    assert_null(strstr((const char *)notes.ptr, "auditor")); /* a kumo auditor needs no warning */
+    kumo_sdl_stack_t *stack = NULL;
+    assert_int_equal(sdl_parse_text((const char *)out.ptr, &stack, &err), 0);
+    kumo_sdl_stack_free(stack);
+    kumo_buf_free(&out);
+    kumo_buf_free(&notes);
+    free(text);
+}
+
 static void test_options(void **state)
 {
     (void)state;
@@ -379,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_detect),
         cmocka_unit_test(test_unmapped_constructs_fail_with_their_message),
         cmocka_unit_test(test_dropped_constructs_warn),
+        cmocka_unit_test(test_placement_requirements_map),
         cmocka_unit_test(test_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
