@@ -1067,10 +1067,11 @@ typedef struct pd_confirm_batch {
     size_t count;
 } pd_confirm_batch_t;
 
-static void pd_confirm_flush(kumo_provider_daemon_t *d, pd_confirm_batch_t *b)
+/* Sends the batch as one tx; the tx's result. */
+static int pd_confirm_flush(kumo_provider_daemon_t *d, pd_confirm_batch_t *b)
 {
     if (b->count == 0) {
-        return;
+        return 0;
     }
     Kumo__MsgSubmitLeaseConfirmation m = KUMO__MSG_SUBMIT_LEASE_CONFIRMATION__INIT;
     m.n_confirmations = b->count;
@@ -1096,17 +1097,50 @@ static void pd_confirm_flush(kumo_provider_daemon_t *d, pd_confirm_batch_t *b)
         KUMO_LOG_WARN("provider", "confirm_failed", "detail=\"%s\"", err.detail);
     }
     b->count = 0;
+    return rc;
 }
 
+/* Urgency: the active lease confirmed longest ago first; releases after every active one. */
+static int pd_confirm_cmp(const void *a, const void *b, void *ctx)
+{
+    const kumo_provider_daemon_t *d = ctx;
+    const pd_lease_t *x = &d->leases[*(const uint32_t *)a];
+    const pd_lease_t *y = &d->leases[*(const uint32_t *)b];
+    if (x->active != y->active) {
+        return x->active ? -1 : 1;
+    }
+    if (x->last_confirmed_height != y->last_confirmed_height) {
+        return x->last_confirmed_height < y->last_confirmed_height ? -1 : 1;
+    }
+    return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+/* The leases due a confirmation, most urgent first, in txs of PD_CONFIRM_BATCH_MAX. When the
+ * node has no room for another tx of ours (KUMO_ELIMIT: the lane's per-account cap), the rest
+ * wait for the next pass, so the room goes to the leases nearest their deadline and none
+ * starves behind others that come first in the table. */
 static void pd_confirm(kumo_provider_daemon_t *d, const bool *ok)
 {
     pd_confirm_batch_t *b = kumo_calloc(1, sizeof(*b));
-    for (uint32_t i = 0; b != NULL && i < d->lease_count; i++) {
+    uint32_t *due = kumo_calloc(PD_LEASE_MAX, sizeof(*due));
+    uint32_t due_count = 0;
+    int rc = 0;
+    if (b == NULL || due == NULL) {
+        goto cleanup;
+    }
+    for (uint32_t i = 0; i < d->lease_count; i++) {
+        if (ok[i] && pd_confirm_due(d, &d->leases[i])) {
+            due[due_count++] = i;
+        }
+    }
+    qsort_r(due, due_count, sizeof(*due), pd_confirm_cmp, d);
+    for (uint32_t n = 0; rc != KUMO_ELIMIT && n < due_count; n++) {
+        uint32_t i = due[n];
         const pd_lease_t *l = &d->leases[i];
         char *order = b->orders[b->count];
         (void)snprintf(order, KUMO_ID_TEXT_BYTES, "%s/%" PRIu64 "/%u/%u", l->owner, l->dseq,
                        l->gseq, l->oseq);
-        if (!ok[i] || !pd_confirm_due(d, l) || pd_sent_recently(d, order) ||
+        if (pd_sent_recently(d, order) ||
             kumo_codec_address_decode(l->owner, b->owners[b->count], NULL) != 0) {
             continue;
         }
@@ -1130,12 +1164,14 @@ static void pd_confirm(kumo_provider_daemon_t *d, const bool *ok)
         }
         b->ptrs[k] = &b->lc[k];
         if (b->count == PD_CONFIRM_BATCH_MAX) {
-            pd_confirm_flush(d, b);
+            rc = pd_confirm_flush(d, b);
         }
     }
-    if (b != NULL) {
-        pd_confirm_flush(d, b);
+    if (rc != KUMO_ELIMIT) {
+        (void)pd_confirm_flush(d, b);
     }
+cleanup:
+    kumo_free(due);
     kumo_free(b);
 }
 

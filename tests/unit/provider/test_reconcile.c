@@ -328,9 +328,37 @@ static kumo_sdl_stack_t *stack;
 static bool lease_active = true;
 static uint32_t confirmations, releases, versions, refusals;
 
+/* many_leases > 0: that many active leases with no manifest (dseq MANY_DSEQ + i), each
+ * last confirmed at many_confirmed(i); tx_room: confirmation txs the node takes before it
+ * answers KUMO_ELIMIT (its per-account room), and the dseqs they confirmed. */
+#define MANY_DSEQ 1000u
+static uint32_t many_leases;
+static uint32_t tx_room = UINT32_MAX;
+static uint32_t tx_refused;
+static uint64_t confirmed_dseq[PD_LEASE_MAX];
+static uint32_t confirmed_count;
+
+static uint64_t many_confirmed(uint32_t i)
+{
+    return 20u + (i * 37u) % many_leases; /* distinct, in no table order */
+}
+
 static int n_leases(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
 {
     (void)err;
+    if (many_leases > 0) {
+        memset(d->leases, 0, many_leases * sizeof(d->leases[0]));
+        for (uint32_t i = 0; i < many_leases; i++) {
+            pd_lease_t *l = &d->leases[i];
+            (void)snprintf(l->owner, sizeof(l->owner), "%s", OWNER);
+            l->dseq = MANY_DSEQ + i;
+            l->oseq = 1;
+            l->active = true;
+            l->last_confirmed_height = many_confirmed(i);
+        }
+        d->lease_count = many_leases;
+        return 0;
+    }
     memset(d->leases, 0, sizeof(d->leases[0]));
     pd_lease_t *l = &d->leases[0];
     (void)snprintf(l->owner, sizeof(l->owner), "%s", OWNER);
@@ -367,7 +395,6 @@ static int
 n_tx(kumo_provider_daemon_t *d, Kumo__Msg *const *msgs, size_t count, kumo_err_ctx_t *err)
 {
     (void)d;
-    (void)err;
     for (size_t i = 0; i < count; i++) {
         if (msgs[i]->sum_case == KUMO__MSG__SUM_REFUSE_LEASE) {
             assert_int_equal(msgs[i]->refuse_lease->reason,
@@ -376,8 +403,14 @@ n_tx(kumo_provider_daemon_t *d, Kumo__Msg *const *msgs, size_t count, kumo_err_c
             continue;
         }
         assert_int_equal(msgs[i]->sum_case, KUMO__MSG__SUM_SUBMIT_LEASE_CONFIRMATION);
+        if (tx_room == 0) {
+            tx_refused++;
+            return kumo_err_set(err, KUMO_ELIMIT, "account has 8 pending lease confirmations");
+        }
+        tx_room--;
         const Kumo__MsgSubmitLeaseConfirmation *m = msgs[i]->submit_lease_confirmation;
         for (size_t k = 0; k < m->n_confirmations; k++) {
+            confirmed_dseq[confirmed_count++] = m->confirmations[k]->order->dseq;
             confirmations++;
             releases += m->confirmations[k]->released ? 1u : 0u;
             versions += m->confirmations[k]->version.len > 0 ? 1u : 0u;
@@ -465,6 +498,9 @@ static int setup(void **state)
     memset(&fake, 0, sizeof(fake));
     lease_active = true;
     confirmations = releases = versions = refusals = 0;
+    many_leases = 0;
+    tx_room = UINT32_MAX;
+    tx_refused = confirmed_count = 0;
     home = kumo_test_tmpdir_make("reconcile");
     uint8_t raw[KUMO_ADDRESS_BYTES];
     memset(raw, 0x42, sizeof(raw));
@@ -595,11 +631,39 @@ static void test_reconcile_image_missing(void **state)
     daemon_free(d);
 }
 
+/* With more leases due than the node has room for, the room goes to those confirmed longest
+ * ago, the rest wait for the next pass (no tx sent once one is refused), and no lease
+ * starves behind others that come first in the table. */
+static void test_reconcile_confirm_urgent_first(void **state)
+{
+    (void)state;
+    many_leases = 200; /* over three txs of PD_CONFIRM_BATCH_MAX */
+    kumo_provider_daemon_t *d = daemon_new();
+    d->height = 1000; /* every lease due */
+    for (uint32_t round = 0; round < 3; round++) {
+        tx_room = 1;
+        tx_refused = 0;
+        uint32_t before = confirmed_count;
+        (void)pass(d);
+        assert_int_equal(confirmed_count - before, 64u);
+        /* one refused tx per confirming step of the pass (two), not one per batch */
+        assert_true(tx_refused >= 1u && tx_refused <= 2u);
+        /* exactly the next 64 by last confirmation: many_confirmed(i) is a permutation of
+         * 20 .. 20 + many_leases - 1 */
+        for (uint32_t k = before; k < confirmed_count; k++) {
+            uint64_t at = many_confirmed((uint32_t)(confirmed_dseq[k] - MANY_DSEQ));
+            assert_true(at >= 20u + before && at < 20u + before + 64u);
+        }
+    }
+    daemon_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reconcile_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_image_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconcile_confirm_urgent_first, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
