@@ -1,8 +1,8 @@
 /*
  * fuzz_runtime_answer.c - the Docker Engine API answer parsers (container list, inspect, the
  * multiplexed log and exec streams, exec inspect, an exec start's answer head, volume list
- * and volume) over arbitrary bytes: a code or a result, never a crash; parsed containers never
- * hold more ports than their arrays.
+ * and volume, container stats) over arbitrary bytes: a code or a result, never a crash; parsed
+ * containers never hold more ports than their arrays.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -64,6 +64,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     int status = 0;
     if (kumo_runtime_parse_head(in, &status, NULL) == 0 && (status < 100 || status > 999)) {
+        abort();
+    }
+    /* A refused stats answer leaves nothing behind. */
+    kumo_runtime_stats_t st;
+    if (kumo_runtime_parse_stats(in, &st, NULL) < 0 && (st.cpu_ns != 0 || st.net_rx_bytes != 0)) {
         abort();
     }
     return 0;

@@ -3,8 +3,10 @@
  * answers are capped by the transport, arrays by the caller's capacity, strings by the
  * struct fields (too long: KUMO_ELIMIT, never truncated silently).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -491,4 +493,103 @@ int kumo_runtime_log_line_parse(kumo_bytes_t line,
     }
     *text = kumo_bytes_make(p + i + 1, end - i - 1);
     return 0;
+}
+
+/* ---- stats ---------------------------------------------------------------------------------- */
+
+/* A counter at key of o: absent or null reads 0; otherwise a non-negative integer. */
+static int stats_u64(const json_t *o, const char *key, uint64_t *out, kumo_err_ctx_t *err)
+{
+    const json_t *v = json_object_get(o, key);
+    *out = 0;
+    if (v == NULL || json_is_null(v)) {
+        return 0;
+    }
+    KUMO_ENSURE(json_is_integer(v) && json_integer_value(v) >= 0, err, KUMO_EDECODE,
+                "stats: %s is not a non-negative integer", key);
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+static int stats_add(uint64_t *sum, const json_t *o, const char *key, kumo_err_ctx_t *err)
+{
+    uint64_t v = 0;
+    KUMO_GUARD(stats_u64(o, key, &v, err));
+    KUMO_ENSURE(kumo_u64_add(*sum, v, sum) == 0, err, KUMO_EOVERFLOW, "stats: %s sum", key);
+    return 0;
+}
+
+static int stats_networks(const json_t *nets, kumo_runtime_stats_t *out, kumo_err_ctx_t *err)
+{
+    if (nets == NULL || json_is_null(nets)) {
+        return 0;
+    }
+    KUMO_ENSURE(json_is_object(nets), err, KUMO_EDECODE, "stats: networks is not an object");
+    KUMO_ENSURE(json_object_size(nets) <= KUMO_RUNTIME_STATS_NETWORK_COUNT_MAX, err, KUMO_ELIMIT,
+                "stats: %zu networks", json_object_size(nets));
+    const char *name;
+    const json_t *n;
+    json_object_foreach((json_t *)(uintptr_t)nets, name, n)
+    {
+        KUMO_ENSURE(json_is_object(n), err, KUMO_EDECODE, "stats: network %.64s", name);
+        KUMO_GUARD(stats_add(&out->net_rx_bytes, n, "rx_bytes", err));
+        KUMO_GUARD(stats_add(&out->net_tx_bytes, n, "tx_bytes", err));
+    }
+    return 0;
+}
+
+static int stats_blkio(const json_t *blkio, kumo_runtime_stats_t *out, kumo_err_ctx_t *err)
+{
+    const json_t *a = json_object_get(blkio, "io_service_bytes_recursive");
+    if (a == NULL || json_is_null(a)) {
+        return 0;
+    }
+    KUMO_ENSURE(json_is_array(a), err, KUMO_EDECODE, "stats: io_service_bytes_recursive");
+    KUMO_ENSURE(json_array_size(a) <= KUMO_RUNTIME_STATS_BLKIO_COUNT_MAX, err, KUMO_ELIMIT,
+                "stats: %zu block-device entries", json_array_size(a));
+    size_t i;
+    const json_t *e;
+    json_array_foreach(a, i, e)
+    {
+        const char *op = json_string_value(json_object_get(e, "op"));
+        KUMO_ENSURE(json_is_object(e) && op != NULL, err, KUMO_EDECODE, "stats: blkio entry");
+        if (strcasecmp(op, "read") == 0) {
+            KUMO_GUARD(stats_add(&out->blk_read_bytes, e, "value", err));
+        } else if (strcasecmp(op, "write") == 0) {
+            KUMO_GUARD(stats_add(&out->blk_write_bytes, e, "value", err));
+        }
+    }
+    return 0;
+}
+
+static int stats_fields(const json_t *root, kumo_runtime_stats_t *out, kumo_err_ctx_t *err)
+{
+    const json_t *cpu = json_object_get(json_object_get(root, "cpu_stats"), "cpu_usage");
+    const json_t *mem = json_object_get(root, "memory_stats");
+    KUMO_GUARD(stats_u64(cpu, "total_usage", &out->cpu_ns, err));
+    KUMO_GUARD(stats_u64(mem, "usage", &out->memory_bytes, err));
+    KUMO_GUARD(stats_u64(mem, "limit", &out->memory_limit_bytes, err));
+    KUMO_GUARD(stats_u64(json_object_get(root, "pids_stats"), "current", &out->pids, err));
+    KUMO_GUARD(stats_networks(json_object_get(root, "networks"), out, err));
+    return stats_blkio(json_object_get(root, "blkio_stats"), out, err);
+}
+
+int kumo_runtime_parse_stats(kumo_bytes_t json, kumo_runtime_stats_t *out, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(out != NULL);
+    memset(out, 0, sizeof(*out));
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)json.ptr, json.len, 0, &jerr);
+    if (!json_is_object(root)) {
+        int rc = kumo_err_set(err, KUMO_EDECODE, "stats: %s",
+                              root == NULL ? jerr.text : "not an object");
+        json_decref(root);
+        return rc;
+    }
+    int rc = stats_fields(root, out, err);
+    json_decref(root);
+    if (rc < 0) {
+        memset(out, 0, sizeof(*out));
+    }
+    return rc;
 }

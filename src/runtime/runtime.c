@@ -830,6 +830,23 @@ int kumo_runtime_container_inspect(kumo_runtime_t *rt,
     return rc;
 }
 
+int kumo_runtime_container_stats(kumo_runtime_t *rt,
+                                 const char *id_or_name,
+                                 kumo_runtime_stats_t *out,
+                                 kumo_err_ctx_t *err)
+{
+    char path[RT_PATH_BYTES];
+    KUMO_ENSURE(snprintf(path, sizeof(path), "/containers/%s/stats?stream=false", id_or_name) <
+                    (int)sizeof(path),
+                err, KUMO_ELIMIT, "container name too long");
+    rt_answer_t a;
+    KUMO_GUARD(rt_call(rt, "GET", path, NULL, &a, err));
+    int rc = a.status == 200 ? kumo_runtime_parse_stats(kumo_buf_bytes(&a.body), out, err)
+                             : rt_fail(&a, "container stats", err);
+    kumo_buf_free(&a.body);
+    return rc;
+}
+
 int kumo_runtime_container_logs(
     kumo_runtime_t *rt, const char *id_or_name, uint32_t tail, kumo_buf_t *out, kumo_err_ctx_t *err)
 {

@@ -287,13 +287,40 @@ size_t kumo_runtime_logs_kept_before(kumo_bytes_t kept, const char *id);
  * it does not fit. */
 bool kumo_runtime_logs_kept_path(const char *name, char *out, size_t cap);
 
+/* ---- usage (GET /containers/{id}/stats?stream=false) ---- */
+
+/* Networks and block-device entries one stats answer may list. */
+#define KUMO_RUNTIME_STATS_NETWORK_COUNT_MAX 64u
+#define KUMO_RUNTIME_STATS_BLKIO_COUNT_MAX   256u
+
+/* One container's counters as the runtime reports them: cumulative since it started (CPU
+ * time, network, block I/O) or current (memory, processes). */
+typedef struct kumo_runtime_stats {
+    uint64_t cpu_ns;             /* cpu_stats.cpu_usage.total_usage */
+    uint64_t memory_bytes;       /* memory_stats.usage */
+    uint64_t memory_limit_bytes; /* memory_stats.limit */
+    uint64_t net_rx_bytes;       /* summed over networks */
+    uint64_t net_tx_bytes;
+    uint64_t blk_read_bytes; /* blkio_stats.io_service_bytes_recursive, op read */
+    uint64_t blk_write_bytes;
+    uint64_t pids; /* pids_stats.current */
+} kumo_runtime_stats_t;
+
+/* One sample of the container's counters (no streaming; the runtime answers at once).
+ * KUMO_ENOTFOUND if it does not exist; KUMO_EDECODE for an answer that is not the stats
+ * object, KUMO_ELIMIT past the network or block-device caps. Blocking: not on a loop. */
+KUMO_MUST_USE int kumo_runtime_container_stats(kumo_runtime_t *rt,
+                                               const char *id_or_name,
+                                               kumo_runtime_stats_t *out,
+                                               kumo_err_ctx_t *err);
+
 /* ---- the journal of a deployment's containers (kumo deploy events) ----
  * Process-wide like the kept logs: when set, the runtime client appends one line per event of
  * a kumo container to dir/<owner>-<dseq>.events: "<unix ns> <kind> <workload>/<instance>
  * <detail>\n", kinds
  *   started, restarted (a container of that instance was removed before), image_missing,
  *   start_failed (container_run); exited (detail code=N, when the removal saw it), oom_killed,
- *   removed (container_remove).
+ *   removed (container_remove); the provider daemon adds usage (its usage samples).
  * Each file keeps about its last KUMO_RUNTIME_EVENTS_BYTES_MAX. Best effort. */
 #define KUMO_RUNTIME_EVENTS_BYTES_MAX       (256u * 1024u)
 #define KUMO_RUNTIME_EVENT_DETAIL_BYTES_MAX 256u

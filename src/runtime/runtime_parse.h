@@ -41,4 +41,12 @@ KUMO_MUST_USE int kumo_runtime_parse_exec(kumo_bytes_t json,
  * answer head. */
 KUMO_MUST_USE int kumo_runtime_parse_head(kumo_bytes_t head, int *status_out, kumo_err_ctx_t *err);
 
+/* GET /containers/{id}/stats?stream=false: the counters of kumo_runtime_stats_t. Absent
+ * counters read 0; a counter that is present must be a non-negative integer (else
+ * KUMO_EDECODE); more than KUMO_RUNTIME_STATS_NETWORK_COUNT_MAX networks or
+ * KUMO_RUNTIME_STATS_BLKIO_COUNT_MAX block-device entries is KUMO_ELIMIT, and sums that
+ * overflow are KUMO_EOVERFLOW. */
+KUMO_MUST_USE int
+kumo_runtime_parse_stats(kumo_bytes_t json, kumo_runtime_stats_t *out, kumo_err_ctx_t *err);
+
 #endif

@@ -7,6 +7,7 @@
 #include "helpers/testutil.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime/runtime_parse.h"
@@ -328,6 +329,123 @@ static void test_logs_kept_before(void **state)
     assert_int_equal(kumo_runtime_logs_kept_before(kumo_bytes_make(nonl, 3), "c1"), 3);
 }
 
+/* A stats answer as podman gives it (GET /containers/{id}/stats?stream=false), trimmed. */
+static const char stats_ok[] =
+    "{\"read\":\"2026-12-07T12:42:05Z\",\"pids_stats\":{\"current\":3},"
+    "\"blkio_stats\":{\"io_service_bytes_recursive\":[{\"major\":8,\"minor\":0,\"op\":\"read\","
+    "\"value\":4096},{\"major\":8,\"minor\":0,\"op\":\"Write\",\"value\":8192},{\"major\":8,"
+    "\"minor\":0,\"op\":\"total\",\"value\":12288}]},"
+    "\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":45752095},\"system_cpu_usage\":335083,"
+    "\"online_cpus\":2},\"precpu_stats\":{\"cpu_usage\":{\"total_usage\":0}},"
+    "\"memory_stats\":{\"usage\":512000,\"limit\":536870912},"
+    "\"networks\":{\"eth0\":{\"rx_bytes\":472,\"tx_bytes\":1096},\"eth1\":{\"rx_bytes\":28,"
+    "\"tx_bytes\":4}}}";
+
+static void test_stats_parses_podman_answer(void **state)
+{
+    (void)state;
+    kumo_runtime_stats_t st;
+    kumo_err_ctx_t err = {0};
+    assert_int_equal(kumo_runtime_parse_stats(
+                         kumo_bytes_make((const uint8_t *)stats_ok, strlen(stats_ok)), &st, &err),
+                     0);
+    assert_int_equal(st.cpu_ns, 45752095);
+    assert_int_equal(st.memory_bytes, 512000);
+    assert_int_equal(st.memory_limit_bytes, 536870912);
+    assert_int_equal(st.net_rx_bytes, 500);
+    assert_int_equal(st.net_tx_bytes, 1100);
+    assert_int_equal(st.blk_read_bytes, 4096);
+    assert_int_equal(st.blk_write_bytes, 8192);
+    assert_int_equal(st.pids, 3);
+    /* Absent sections read 0 (podman leaves blkio empty without a block device). */
+    const char empty[] =
+        "{\"blkio_stats\":{\"io_service_bytes_recursive\":null},\"networks\":null}";
+    assert_int_equal(
+        kumo_runtime_parse_stats(kumo_bytes_make((const uint8_t *)empty, strlen(empty)), &st, &err),
+        0);
+    assert_int_equal(st.cpu_ns, 0);
+    assert_int_equal(st.net_rx_bytes, 0);
+}
+
+/* "{\"networks\":{\"n0\":{\"rx_bytes\":1},...}}" with count networks. */
+static char *stats_networks_make(uint32_t count, const char *rx)
+{
+    size_t cap = 64u + (size_t)count * 48u;
+    char *s = malloc(cap);
+    assert_non_null(s);
+    size_t len = (size_t)snprintf(s, cap, "{\"networks\":{");
+    for (uint32_t i = 0; i < count; i++) {
+        len += (size_t)snprintf(s + len, cap - len, "%s\"n%u\":{\"rx_bytes\":%s}",
+                                i == 0 ? "" : ",", i, rx);
+    }
+    (void)snprintf(s + len, cap - len, "}}");
+    return s;
+}
+
+static char *stats_blkio_make(uint32_t count)
+{
+    size_t cap = 64u + (size_t)count * 40u;
+    char *s = malloc(cap);
+    assert_non_null(s);
+    size_t len = (size_t)snprintf(s, cap, "{\"blkio_stats\":{\"io_service_bytes_recursive\":[");
+    for (uint32_t i = 0; i < count; i++) {
+        len += (size_t)snprintf(s + len, cap - len, "%s{\"op\":\"read\",\"value\":1}",
+                                i == 0 ? "" : ",");
+    }
+    (void)snprintf(s + len, cap - len, "]}}");
+    return s;
+}
+
+static void test_stats_refusals(void **state)
+{
+    (void)state;
+    char *net_max = stats_networks_make(KUMO_RUNTIME_STATS_NETWORK_COUNT_MAX, "1");
+    char *net_over = stats_networks_make(KUMO_RUNTIME_STATS_NETWORK_COUNT_MAX + 1u, "1");
+    char *blk_max = stats_blkio_make(KUMO_RUNTIME_STATS_BLKIO_COUNT_MAX);
+    char *blk_over = stats_blkio_make(KUMO_RUNTIME_STATS_BLKIO_COUNT_MAX + 1u);
+    char *net_sum = stats_networks_make(3, "9223372036854775807");
+    const struct {
+        const char *name;
+        const char *json;
+        int want;
+    } cases[] = {
+        {"networks at max", net_max, 0},
+        {"blkio entries at max", blk_max, 0},
+        {"not JSON", "{", KUMO_EDECODE},
+        {"not an object", "[1]", KUMO_EDECODE},
+        {"negative counter", "{\"memory_stats\":{\"usage\":-1}}", KUMO_EDECODE},
+        {"string counter", "{\"memory_stats\":{\"usage\":\"1\"}}", KUMO_EDECODE},
+        {"real counter", "{\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":1.5}}}", KUMO_EDECODE},
+        {"networks not an object", "{\"networks\":[1]}", KUMO_EDECODE},
+        {"a network not an object", "{\"networks\":{\"eth0\":1}}", KUMO_EDECODE},
+        {"blkio not an array", "{\"blkio_stats\":{\"io_service_bytes_recursive\":{}}}",
+         KUMO_EDECODE},
+        {"blkio entry without op", "{\"blkio_stats\":{\"io_service_bytes_recursive\":[{}]}}",
+         KUMO_EDECODE},
+        {"networks over max", net_over, KUMO_ELIMIT},
+        {"blkio entries over max", blk_over, KUMO_ELIMIT},
+        {"network sum overflows", net_sum, KUMO_EOVERFLOW},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        kumo_runtime_stats_t st;
+        kumo_err_ctx_t err = {0};
+        int rc = kumo_runtime_parse_stats(
+            kumo_bytes_make((const uint8_t *)cases[i].json, strlen(cases[i].json)), &st, &err);
+        if (rc != cases[i].want) {
+            fail_msg("%s: got %s (%s)", cases[i].name, kumo_err_name(rc), err.detail);
+        }
+        if (rc < 0) {
+            assert_int_equal(st.net_rx_bytes, 0);
+            assert_int_equal(st.memory_bytes, 0);
+        }
+    }
+    free(net_max);
+    free(net_over);
+    free(blk_max);
+    free(blk_over);
+    free(net_sum);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -339,6 +457,8 @@ int main(void)
         cmocka_unit_test(test_log_line),
         cmocka_unit_test(test_mux_and_exec),
         cmocka_unit_test(test_logs_kept_before),
+        cmocka_unit_test(test_stats_parses_podman_answer),
+        cmocka_unit_test(test_stats_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
