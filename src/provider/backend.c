@@ -299,9 +299,10 @@ static int pd_be_status(void *ctx,
     }
     char dseq_text[24];
     (void)snprintf(dseq_text, sizeof(dseq_text), "%" PRIu64, dseq);
-    *out = rc == 0 ? json_pack("{s:s, s:s, s:s, s:b, s:O, s:o, s:o}", "owner", v->owner, "dseq",
-                               dseq_text, "version", v->version_hex, "manifest", v->m != NULL,
-                               "leases", v->leases, "workloads", ws, "endpoints", eps)
+    *out = rc == 0 ? json_pack("{s:s, s:s, s:s, s:b, s:O, s:o, s:o, s:o*}", "owner", v->owner,
+                               "dseq", dseq_text, "version", v->version_hex, "manifest",
+                               v->m != NULL, "leases", v->leases, "workloads", ws, "endpoints", eps,
+                               "usage", pd_usage_json(a->d, v->owner, dseq))
                    : NULL;
     if (rc < 0) {
         json_decref(ws);

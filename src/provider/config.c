@@ -45,6 +45,7 @@ void kumo_provider_cfg_default(kumo_provider_cfg_t *cfg)
     cfg->api_connection_per_addr_max = 16;
     cfg->api_request_timeout_ms = 10000;
     cfg->kept_hours = 168;
+    cfg->usage_interval_ms = 30000;
 }
 
 typedef enum pf_kind {
@@ -141,6 +142,12 @@ static const pf_field_t pf_fields[] = {
            87600,
            "logs and events of a deployment without a lease here are removed once untouched "
            "this many hours"),
+    PF_NUM(usage_interval_ms,
+           PF_U32,
+           0,
+           86400000,
+           "sample each running container's usage (CPU, memory, network, block I/O) this often, "
+           "in ms, for its owner (status and events); 0: off"),
 };
 #define PF_COUNT (sizeof(pf_fields) / sizeof(pf_fields[0]))
 
@@ -194,6 +201,9 @@ int kumo_provider_cfg_validate(const kumo_provider_cfg_t *cfg, kumo_err_ctx_t *e
     }
     KUMO_ENSURE(cfg->port_range_min <= cfg->port_range_max, err, KUMO_EINVAL,
                 "port_range_min is above port_range_max");
+    /* A bounded rate: every container is asked at most once a second. */
+    KUMO_ENSURE(cfg->usage_interval_ms == 0 || cfg->usage_interval_ms >= 1000, err, KUMO_EINVAL,
+                "usage_interval_ms: 0 (off) or at least 1000");
     KUMO_ENSURE(kumo_overlay_allow_list_is_valid(cfg->peer_address_allow), err, KUMO_EINVAL,
                 "peer_address_allow: expected numeric IP addresses separated by commas");
     KUMO_ENSURE(pf_listen_is_valid(cfg->metrics_listen), err, KUMO_EINVAL,

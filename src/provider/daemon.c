@@ -905,6 +905,7 @@ int kumo_provider_daemon_open(const kumo_provider_cfg_t *cfg,
         KUMO_LOG_WARN("provider", "volumes_unavailable", "detail=\"%s\"", rerr.detail);
     }
     rc = pd_rtwork_start(d, err);
+    rc = rc == 0 ? pd_usage_start(d, err) : rc;
     rc = rc == 0 ? pd_api_start(d, err) : rc;
     if (rc < 0) {
         kumo_provider_daemon_close(d);
@@ -921,6 +922,7 @@ void kumo_provider_daemon_close(kumo_provider_daemon_t *d)
     }
     pd_api_stop(d);
     pd_status_close(d);
+    pd_usage_stop(d);
     pd_rtwork_stop(d);
     if (d->runtime != NULL) {
         pd_rt(d)->close(d->runtime);

@@ -309,6 +309,38 @@ typedef struct pd_rtwork {
     uint64_t done_count;            /* jobs finished (under mu) */
 } pd_rtwork_t;
 
+/* ---- usage telemetry (usage.c) ---- */
+
+/* The latest sample of one running container. */
+typedef struct pd_usage_sample {
+    char id[KUMO_RUNTIME_ID_BYTES_MAX];
+    char owner[64];
+    uint64_t dseq;
+    char workload[64];
+    uint32_t instance;
+    uint64_t time_ns; /* wall clock, for the journal and the answer */
+    uint64_t mono_ns; /* monotonic, for the CPU rate */
+    kumo_runtime_stats_t stats;
+    bool cpu_known; /* false for a container's first sample */
+    uint64_t cpu_milli;
+} pd_usage_sample_t;
+
+typedef struct pd_usage {
+    pthread_t thread;
+    pthread_mutex_t mu; /* guards samples, count, rounds, stop */
+    pthread_cond_t cv;
+    bool started; /* mu, cv and the arrays made */
+    bool running; /* thread started */
+    bool stop;
+    pd_usage_sample_t *samples;       /* the last round's, KUMO_PROVIDER_INSTANCE_COUNT_MAX */
+    uint32_t count;                   /* */
+    pd_usage_sample_t *next;          /* the round being taken (thread only) */
+    kumo_runtime_container_t *listed; /* the round's container list (thread only) */
+    kumo_runtime_t *runtime;          /* the thread's own connection */
+    uint64_t rounds;
+    uint64_t errors; /* stats or list calls that failed (thread only) */
+} pd_usage_t;
+
 struct kumo_provider_daemon {
     kumo_provider_cfg_t cfg;
     char home[PD_HOME_BYTES];
@@ -361,6 +393,7 @@ struct kumo_provider_daemon {
     uint64_t sweep_height;  /* height of the last network sweep queued */
     uint64_t kept_pruned_s; /* unix seconds of the last pd_kept_prune (0: none yet) */
     pd_rtwork_t rtwork;     /* runtime mutations, off the main thread */
+    pd_usage_t usage;       /* usage telemetry, its own thread (usage.c) */
     pd_rtfail_t rtfails[PD_RTFAIL_MAX];
     uint32_t rtfail_next;
     pd_refused_t refused[PD_REFUSED_MAX];
@@ -505,6 +538,16 @@ KUMO_MUST_USE int pd_group_names(CURL *c,
                                  uint32_t cap,
                                  uint32_t *count,
                                  kumo_err_ctx_t *err);
+
+/* ---- usage.c ---- */
+
+/* Starts the usage thread (nothing when usage_interval_ms is 0). */
+KUMO_MUST_USE int pd_usage_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err);
+/* Stops it and frees the samples; idempotent. */
+void pd_usage_stop(kumo_provider_daemon_t *d);
+/* The latest samples of deployment (owner, dseq) as a JSON array (new reference; empty when
+ * usage is off or none was taken yet; NULL without memory). Any thread. */
+json_t *pd_usage_json(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq);
 
 /* ---- rtwork.c: the runtime worker ---- */
 

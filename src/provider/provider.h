@@ -57,6 +57,9 @@ typedef struct kumo_provider_cfg {
     /* The logs of replaced containers (home/logs) and the runtime journals (home/events) of a
      * deployment without a lease here any more are removed once untouched this long: 168. */
     uint32_t kept_hours;
+    /* Usage telemetry: each running container's CPU, memory, network and block I/O sampled
+     * this often (GET .../status "usage", `usage` journal lines); 0: off. 30000. */
+    uint32_t usage_interval_ms;
 } kumo_provider_cfg_t;
 
 /* The daemon's lease table: every lease of this provider the node lists fits, so none is ever

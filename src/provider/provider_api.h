@@ -152,7 +152,7 @@ typedef struct kumo_provider_api_backend {
                      kumo_buf_t *out,
                      kumo_err_ctx_t *err);
     /* GET .../events: the journal of the deployment's containers here (started, restarted,
-     * exited, oom_killed, image_missing, start_failed, removed, manifest_refused) from
+     * exited, oom_killed, image_missing, start_failed, removed, manifest_refused, usage) from
      * since_ns on, as kumo_provider_event_line_t lines appended to out (at most
      * KUMO_PROVIDER_EVENTS_BYTES_MAX). May be NULL: 501. */
     int (*events)(void *ctx,

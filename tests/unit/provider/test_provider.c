@@ -271,6 +271,9 @@ static void test_config_errors(void **state)
         {"region: a\nmetrics_listen: \"127.0.0.1:65536\"\n", "metrics_listen: expected"},
         {"region: a\nmetrics_listen: \":9464\"\n", "metrics_listen: expected host:port"},
         {"region: a\nmetrics_listen: \"127.0.0.1:9x\"\n", "metrics_listen: expected"},
+        {"region: a\nusage_interval_ms: 999\n", "usage_interval_ms: 0 (off) or at least 1000"},
+        {"region: a\nusage_interval_ms: 86400001\n",
+         "usage_interval_ms: '86400001' is not a number in 0..86400000"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         kumo_provider_cfg_t cfg;
@@ -284,7 +287,8 @@ static void test_config_errors(void **state)
     }
 }
 
-/* metrics_listen: empty (off) and host:port with a port of 1..65535 parse. */
+/* metrics_listen: empty (off) and host:port with a port of 1..65535 parse; usage_interval_ms
+ * 0 (off) and 1000..86400000 too. */
 static void test_config_metrics_listen(void **state)
 {
     (void)state;
@@ -294,6 +298,9 @@ static void test_config_metrics_listen(void **state)
         "region: a\nmetrics_listen: \"127.0.0.1:9464\"\n",
         "region: a\nmetrics_listen: \"0.0.0.0:65535\"\n",
         "region: a\nmetrics_listen: \"localhost:1\"\n",
+        "region: a\nusage_interval_ms: 0\n",
+        "region: a\nusage_interval_ms: 1000\n",
+        "region: a\nusage_interval_ms: 86400000\n",
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         kumo_provider_cfg_t cfg;
