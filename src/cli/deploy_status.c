@@ -132,6 +132,23 @@ static void status_chain_print(const json_t *o)
     }
 }
 
+/* One instance's latest usage sample (docs/provider-api.md, usage). */
+static void status_usage_print(const json_t *u)
+{
+    const json_t *cpu = json_object_get(u, "cpu_milli");
+    char cpu_text[32] = "-";
+    if (json_is_integer(cpu)) {
+        (void)snprintf(cpu_text, sizeof(cpu_text), "%" PRIu64 "m",
+                       (uint64_t)json_integer_value(cpu));
+    }
+    printf("usage %s/%" PRIu64 "  cpu %s  memory %" PRIu64 "/%" PRIu64 " B  net rx %" PRIu64
+           " tx %" PRIu64 " B  disk read %" PRIu64 " write %" PRIu64 " B\n",
+           cli_json_str(u, "workload"), cli_json_u64(u, "instance"), cpu_text,
+           cli_json_u64(u, "memory_bytes"), cli_json_u64(u, "memory_limit_bytes"),
+           cli_json_u64(u, "net_rx_bytes"), cli_json_u64(u, "net_tx_bytes"),
+           cli_json_u64(u, "blk_read_bytes"), cli_json_u64(u, "blk_write_bytes"));
+}
+
 static void status_text_print(const json_t *o)
 {
     status_chain_print(o);
@@ -155,6 +172,10 @@ static void status_text_print(const json_t *o)
         {
             printf("endpoint %s:%" PRIu64 " → %s (%s)\n", cli_json_str(w, "workload"),
                    cli_json_u64(w, "port"), cli_json_str(w, "url"), cli_json_str(w, "scope"));
+        }
+        json_array_foreach(json_object_get(st, "usage"), i, w)
+        {
+            status_usage_print(w);
         }
     }
 }

@@ -218,6 +218,29 @@ function overview() {
 
 /* ---- one deployment (tenant view) ---------------------------------------------------------- */
 
+function bytesText(n) {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return (i === 0 ? String(n) : n.toFixed(1)) + ' ' + units[i];
+}
+
+/* A workload's latest samples summed over its instances (the providers sample every
+ * usage_interval_ms; cpu is null on an instance's first sample). */
+function usageText(samples) {
+  if (samples.length === 0) {
+    return '-';
+  }
+  const sum = (k) => samples.reduce((a, x) => a + (typeof x[k] === 'number' ? x[k] : 0), 0);
+  const cpuKnown = samples.some((x) => typeof x.cpu_milli === 'number');
+  return 'cpu ' + (cpuKnown ? sum('cpu_milli') + 'm' : '-') + ' · mem ' + bytesText(sum('memory_bytes')) +
+    ' · net ↓' + bytesText(sum('net_rx_bytes')) + ' ↑' + bytesText(sum('net_tx_bytes')) +
+    ' · disk r ' + bytesText(sum('blk_read_bytes')) + ' w ' + bytesText(sum('blk_write_bytes'));
+}
+
 async function tenantShow(body, owner, dseq) {
   if (!cfg.tenant) {
     fill(body, el('span', { class: 'muted' }, 'the providers answer only the owner: run `kumo deploy ui STACK.yml` to see workloads, endpoints and usage'));
@@ -232,9 +255,8 @@ async function tenantShow(body, owner, dseq) {
       continue;
     }
     for (const w of p.workloads || []) {
-      const u = (p.usage || []).find((x) => x.workload === w.name);
       wl.push([w.name, w.running + '/' + w.count + ' running', short(addr), (w.instances || []).map((i) => i.state).join(' '),
-        u ? 'cpu ' + u.cpu_milli + 'm mem ' + u.memory_bytes + ' B net ' + u.net_rx_bytes + '/' + u.net_tx_bytes + ' B' : '-']);
+        usageText((p.usage || []).filter((x) => x.workload === w.name))]);
     }
     for (const e of p.endpoints || []) {
       eps.push([e.workload, String(e.port), e.url || e.host + ':' + e.host_port, e.scope || '']);
