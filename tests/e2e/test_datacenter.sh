@@ -11,10 +11,12 @@
 #      memory limits and the kumo.* labels; the web tier answers and counts its visits in the
 #      database at the other provider (cross-provider forward); leases are paid by the
 #      providers' confirmations.
-#   1a. the dashboard in headless Chromium (tools/ui_check.js): the node's page loads with no
-#      console error and shows the providers and live events without a reload; the tenant's
-#      `kumo deploy ui` shows the running deployment's workloads and endpoints. Screenshots go
-#      to e2e-screenshots/ beside the kumo binary (kept after the run).
+#   1a. usage: east-a and west sample their containers every 2 s; deploy status shows each
+#      instance's CPU, memory, network and disk, deploy events the `usage` lines. The dashboard
+#      in headless Chromium (tools/ui_check.js): the node's page loads with no console error
+#      and shows the providers and live events without a reload; the tenant's `kumo deploy ui`
+#      shows the running deployment's workloads, endpoints and usage. Screenshots go to
+#      e2e-screenshots/ beside the kumo binary (kept after the run).
 #   1b. the daemon's API refuses manifests of another version, for an unknown deployment,
 #      from someone else, over 1 MiB or without a certificate, and stores nothing.
 #   2. kill -9 east-a's daemon: nothing is torn down (same containers, still running); started
@@ -105,9 +107,10 @@ kill_daemon() { # kill -9, reaped quietly
 "$root/tools/images.sh" >/dev/null
 localdc_podman_start
 localdc_testnet_start 1 300 40
-localdc_provider_add east-a us-east
+usage_fast='s/^usage_interval_ms: .*/usage_interval_ms: 2000/' # usage every 2 s, not 30
+localdc_provider_add east-a us-east "" "$usage_fast"
 localdc_provider_add east-b us-east "" 's/^price_cpu_per_core: .*/price_cpu_per_core: 60/'
-localdc_provider_add west us-west
+localdc_provider_add west us-west "" "$usage_fast"
 localdc_provider_add east-down us-east "$work/no-such.sock"
 tenant=$(k keys show tenant --address)
 log "node $KUMO_NODE; east-a ${DC_ADDR[east-a]}, east-b ${DC_ADDR[east-b]}, west ${DC_ADDR[west]}"
@@ -146,7 +149,13 @@ check "confirmations pay both providers" paid_more
 k deploy status "$work/stack.yml" >"$work/status.out"
 check "deploy status shows both providers' workloads" grep -q "db" "$work/status.out"
 
-# ---- 1a. the dashboard in headless Chromium ----
+# ---- 1a. usage telemetry, and the dashboard in headless Chromium ----
+usage_of() { k deploy status "$work/stack.yml" | grep -E "^usage $1/0  cpu [0-9]+m  memory [1-9]"; }
+usage_both() { usage_of web && usage_of db; }
+wait_or_fail 60 "usage samples with CPU of web and db" usage_both
+check "deploy status shows each instance's usage (cpu, memory, network, disk)" usage_both
+usage_events() { k deploy events "$work/stack.yml" | grep -qE 'usage +db/0 cpu_milli=[0-9]+ memory_bytes='; }
+check "deploy events shows the providers' usage samples" usage_events
 shots=$(dirname "$kumo")/e2e-screenshots
 mkdir -p "$shots"
 ui_check() { nice -n 19 node "$root/tools/ui_check.js" --timeout-s 90 "$@"; }
@@ -159,7 +168,7 @@ ui_url() { grep -o 'http://127.0.0.1:[0-9]*/ui/' "$work/ui.out"; }
 wait_or_fail 30 "kumo deploy ui to listen" ui_url
 check "the tenant view: workloads and endpoints of the running deployment" \
     ui_check --url "$(ui_url)" --shot "$shots/tenant.png" --text "Workloads" --text "2/2 running" \
-    --text "1/1 running" --text ":$port_a" --text "lease.created" --live 1
+    --text "1/1 running" --text ":$port_a" --text "lease.created" --text "· mem " --live 1
 kill "$ui_pid"
 wait "$ui_pid" 2>/dev/null || true
 ui_pid=""
