@@ -44,7 +44,9 @@ fuzz: deps
 test: check test-debug test-asan test-release fuzz
 
 bench: build
-	tools/bench.sh
+	mkdir -p build/bench
+	bash -o pipefail -c 'tools/bench.sh | tee build/bench/bench.txt'
+	tools/bench_report.sh build/bench/bench.txt build/bench
 
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
