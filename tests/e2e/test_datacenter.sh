@@ -11,7 +11,7 @@
 #      memory limits and the kumo.* labels; the web tier answers and counts its visits in the
 #      database at the other provider (cross-provider forward); leases are paid by the
 #      providers' confirmations.
-#   1a. usage: east-a and west sample their containers every 2 s; deploy status shows each
+#   1a. usage: east-a and west sample their containers every 5 s; deploy status shows each
 #      instance's CPU, memory, network and disk, deploy events the `usage` lines. The dashboard
 #      in headless Chromium (tools/ui_check.js): the node's page loads with no console error
 #      and shows the providers and live events without a reload; the tenant's `kumo deploy ui`
@@ -107,7 +107,7 @@ kill_daemon() { # kill -9, reaped quietly
 "$root/tools/images.sh" >/dev/null
 localdc_podman_start
 localdc_testnet_start 1 300 40
-usage_fast='s/^usage_interval_ms: .*/usage_interval_ms: 2000/' # usage every 2 s, not 30
+usage_fast='s/^usage_interval_ms: .*/usage_interval_ms: 5000/' # usage every 5 s, not 30
 localdc_provider_add east-a us-east "" "$usage_fast"
 localdc_provider_add east-b us-east "" 's/^price_cpu_per_core: .*/price_cpu_per_core: 60/'
 localdc_provider_add west us-west "" "$usage_fast"
