@@ -31,6 +31,11 @@
 #define KUMO_ATTRIBUTE_COUNT_MAX       16u
 #define KUMO_ATTRIBUTE_KEY_BYTES_MAX   64u
 #define KUMO_ATTRIBUTE_VALUE_BYTES_MAX 128u
+/* GPUs of one compute unit: the most one server holds (8 per board is the usual maximum). */
+#define KUMO_GPU_COUNT_MAX 8u
+/* A GPU vendor ("nvidia") and model ("a100", "rtx-4090") name. */
+#define KUMO_GPU_VENDOR_BYTES_MAX 32u
+#define KUMO_GPU_MODEL_BYTES_MAX  64u
 /* Auditors one group may name in signed_by (all_of and any_of each): a handful of audit firms. */
 #define KUMO_SIGNED_BY_COUNT_MAX 8u
 /* A PEM root certificate: an Ed25519 or P-256 CA fits in 2 KiB; 8 KiB leaves room for RSA. */

@@ -225,12 +225,6 @@ int kumo_market_deployment_submit(kumo_market_st_t *st,
 
 /* ---- UpdateDeployment ----------------------------------------------------------------------- */
 
-static bool compute_equal(const Kumo__ComputeUnit *a, const Kumo__ComputeUnit *b)
-{
-    return a->cpu_milli == b->cpu_milli && a->memory_bytes == b->memory_bytes &&
-           a->storage_bytes == b->storage_bytes;
-}
-
 /* True when two specs ask for the same resources in the same region under the same placement
  * requirements (persist aside). */
 static bool spec_resources_equal(const Kumo__GroupSpec *a, const Kumo__GroupSpec *b)
@@ -242,7 +236,7 @@ static bool spec_resources_equal(const Kumo__GroupSpec *a, const Kumo__GroupSpec
     for (size_t i = 0; i < a->n_resources; i++) {
         const Kumo__ResourceGroup *x = a->resources[i];
         const Kumo__ResourceGroup *y = b->resources[i];
-        if (!compute_equal(x->compute, y->compute) || x->price != y->price ||
+        if (!kumo_market_compute_equal(x->compute, y->compute) || x->price != y->price ||
             x->collateral != y->collateral || x->count != y->count) {
             return false;
         }

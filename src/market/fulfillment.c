@@ -8,12 +8,6 @@
 
 #include "market/market_int.h"
 
-static bool compute_equal(const Kumo__ComputeUnit *a, const Kumo__ComputeUnit *b)
-{
-    return a->cpu_milli == b->cpu_milli && a->memory_bytes == b->memory_bytes &&
-           a->storage_bytes == b->storage_bytes;
-}
-
 /* The bid's resources against the order's: same shape (EMISMATCH), price no higher
  * (EPRICE). */
 static int
@@ -24,8 +18,8 @@ bid_resources_check(const Kumo__Order *o, const Kumo__MsgSubmitFulfillment *m, k
     for (size_t i = 0; i < o->n_resources; i++) {
         const Kumo__ResourceGroup *want = o->resources[i];
         const Kumo__ResourceGroup *bid = m->resources[i];
-        KUMO_ENSURE(compute_equal(want->compute, bid->compute) && want->count == bid->count &&
-                        want->collateral == bid->collateral,
+        KUMO_ENSURE(kumo_market_compute_equal(want->compute, bid->compute) &&
+                        want->count == bid->count && want->collateral == bid->collateral,
                     err, KUMO_EMISMATCH, "resources[%zu] differ from the order's", i);
     }
     for (size_t i = 0; i < o->n_resources; i++) {

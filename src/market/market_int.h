@@ -576,6 +576,9 @@ KUMO_MUST_USE int kumo_market_offer_validate(const Kumo__ProviderOffer *o, kumo_
 /* True when an UpdateProvider only publishes an offer (every other field empty). */
 bool kumo_market_provider_update_is_offer_only(const Kumo__MsgUpdateProvider *m);
 
+/* Equal compute units: cpu, memory, storage and GPUs (count, vendor, model, memory). */
+bool kumo_market_compute_equal(const Kumo__ComputeUnit *a, const Kumo__ComputeUnit *b);
+
 /* Length of a possibly NULL C string (protobuf-c uses "" for empty, hand-built msgs NULL). */
 size_t kumo_market_str_len(const char *s, size_t cap);
 /* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */

@@ -20,6 +20,37 @@ static int order_id_check(const Kumo__OrderId *id, kumo_err_ctx_t *err)
     return 0;
 }
 
+static bool gpu_equal(const Kumo__GpuSpec *a, const Kumo__GpuSpec *b)
+{
+    if (a == NULL || b == NULL) {
+        return a == b;
+    }
+    return a->count == b->count && a->memory_bytes == b->memory_bytes &&
+           strcmp(a->vendor, b->vendor) == 0 && strcmp(a->model, b->model) == 0;
+}
+
+bool kumo_market_compute_equal(const Kumo__ComputeUnit *a, const Kumo__ComputeUnit *b)
+{
+    KUMO_ASSERT(a != NULL && b != NULL);
+    return a->cpu_milli == b->cpu_milli && a->memory_bytes == b->memory_bytes &&
+           a->storage_bytes == b->storage_bytes && gpu_equal(a->gpu, b->gpu);
+}
+
+/* A unit's GPUs: absent, or 1..KUMO_GPU_COUNT_MAX of a named vendor (a GpuSpec of count 0
+ * would be a second encoding of none). */
+static int gpu_check(const Kumo__GpuSpec *g, size_t i, kumo_err_ctx_t *err)
+{
+    if (g == NULL) {
+        return 0;
+    }
+    KUMO_ENSURE(g->count > 0, err, KUMO_EINVAL, "resources[%zu]: gpu count is 0", i);
+    KUMO_ENSURE(g->count <= KUMO_GPU_COUNT_MAX, err, KUMO_ELIMIT,
+                "resources[%zu]: %" PRIu32 " GPUs exceed %u", i, g->count, KUMO_GPU_COUNT_MAX);
+    KUMO_GUARD(
+        kumo_market_text_check(g->vendor, KUMO_GPU_VENDOR_BYTES_MAX, false, "gpu vendor", err));
+    return kumo_market_text_check(g->model, KUMO_GPU_MODEL_BYTES_MAX, true, "gpu model", err);
+}
+
 static int resource_check(const Kumo__ResourceGroup *r, size_t i, kumo_err_ctx_t *err)
 {
     KUMO_ENSURE(r != NULL, err, KUMO_EEMPTY, "resources[%zu] missing", i);
@@ -32,7 +63,7 @@ static int resource_check(const Kumo__ResourceGroup *r, size_t i, kumo_err_ctx_t
                 "resources[%zu]: count %" PRIu32 " exceeds %u", i, r->count,
                 KUMO_RESOURCE_UNIT_COUNT_MAX);
     KUMO_ENSURE(r->price > 0, err, KUMO_EINVAL, "resources[%zu]: price is 0", i);
-    return 0;
+    return gpu_check(r->compute->gpu, i, err);
 }
 
 static int resources_check(Kumo__ResourceGroup *const *res, size_t count, kumo_err_ctx_t *err)

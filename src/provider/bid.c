@@ -56,7 +56,8 @@ bid_sum(const kumo_provider_cfg_t *cfg, const Kumo__GroupSpec *group, kumo_provi
     for (size_t i = 0; i < group->n_resources; i++) {
         const Kumo__ResourceGroup *r = group->resources[i];
         uint64_t cost = 0;
-        if (r->compute == NULL || !unit_cost(cfg, r->compute, &cost) ||
+        /* The daemon hands no GPU to a container yet: a unit with GPUs is capacity it lacks. */
+        if (r->compute == NULL || r->compute->gpu != NULL || !unit_cost(cfg, r->compute, &cost) ||
             !acc_add(&out->cpu_milli, r->count, r->compute->cpu_milli) ||
             !acc_add(&out->memory_bytes, r->count, r->compute->memory_bytes) ||
             !acc_add(&out->storage_bytes, r->count, r->compute->storage_bytes) ||

@@ -186,22 +186,116 @@ static int akash_storage(akash_ctx_t *a, uint32_t node, const char *path)
     return 0;
 }
 
+/* One GPU model entry {model, ram?, interface?}: the unit's model and memory per GPU. */
+static int akash_gpu_model(akash_ctx_t *a, uint32_t node, const char *path)
+{
+    static const char *const keys[] = {"model", "ram", "interface"};
+    KUMO_GUARD(sdl_map_check(&a->c, node, path, keys, KUMO_ARRAY_COUNT(keys)));
+    char p[SDL_PATH_BYTES];
+    uint32_t v = sdl_map_get(&a->c, node, "model");
+    if (v != SDL_NONE) {
+        char *model = NULL;
+        sdl_path_key(p, path, "model");
+        KUMO_GUARD(sdl_string(&a->c, v, p, 0, KUMO_GPU_MODEL_BYTES_MAX, &model));
+        (void)snprintf(a->unit.gpu_model, sizeof(a->unit.gpu_model), "%s", model);
+        kumo_free(model);
+    }
+    v = sdl_map_get(&a->c, node, "ram");
+    if (v != SDL_NONE) {
+        sdl_path_key(p, path, "ram");
+        KUMO_GUARD(akash_size(a, v, p, &a->unit.gpu_memory));
+    }
+    if (sdl_map_get(&a->c, node, "interface") != SDL_NONE) {
+        sdl_path_key(p, path, "interface");
+        akash_note(a, node, p, "ignored (kumo matches GPUs by vendor, model and memory)");
+    }
+    return 0;
+}
+
+/* attributes: {vendor: {nvidia: [{model: a100, ram: 40Gi}]}}: one vendor, at most one model
+ * (none: any model of the vendor). */
+static int akash_gpu_vendor(akash_ctx_t *a, uint32_t node, const char *path)
+{
+    KUMO_GUARD(sdl_map_check(&a->c, node, path, (const char *const[]){"vendor"}, 1));
+    char p[SDL_PATH_BYTES];
+    uint32_t vendors;
+    KUMO_GUARD(sdl_map_need(&a->c, node, path, "vendor", &vendors));
+    sdl_path_key(p, path, "vendor");
+    KUMO_GUARD(sdl_map_names(&a->c, vendors, p));
+    const sdl_node_t *m = sdl_node(&a->c, vendors);
+    if (m->child_count != 2u) {
+        return sdl_fail(&a->c, KUMO_EINVAL, vendors, p, "kumo takes one GPU vendor per unit");
+    }
+    const char *vendor = sdl_node(&a->c, m->first)->text;
+    if (strlen(vendor) == 0 || strlen(vendor) > KUMO_GPU_VENDOR_BYTES_MAX) {
+        return sdl_fail(&a->c, KUMO_ELIMIT, vendors, p, "a vendor has 1 to %u bytes",
+                        KUMO_GPU_VENDOR_BYTES_MAX);
+    }
+    (void)snprintf(a->unit.gpu_vendor, sizeof(a->unit.gpu_vendor), "%s", vendor);
+    uint32_t models = sdl_node(&a->c, m->first)->next;
+    char mp[SDL_PATH_BYTES];
+    sdl_path_key(mp, p, vendor);
+    const sdl_node_t *seq = sdl_node(&a->c, models);
+    if (seq->kind != SDL_SEQ) {
+        return 0; /* "nvidia:" alone: any model */
+    }
+    if (seq->child_count > 1u) {
+        return sdl_fail(&a->c, KUMO_EINVAL, models, mp,
+                        "kumo takes one GPU model per unit (write one profile per model)");
+    }
+    if (seq->child_count == 0) {
+        return 0;
+    }
+    sdl_path_index(p, mp, 0);
+    return akash_gpu_model(a, seq->first, p);
+}
+
+/* gpu: {units: N, attributes: {vendor: ...}}: N GPUs of the vendor (and model) per unit. */
 static int akash_gpu(akash_ctx_t *a, uint32_t node, const char *path)
 {
     static const char *const keys[] = {"units", "attributes"};
     KUMO_GUARD(sdl_map_check(&a->c, node, path, keys, KUMO_ARRAY_COUNT(keys)));
     uint32_t v = sdl_map_get(&a->c, node, "units");
+    char p[SDL_PATH_BYTES];
+    sdl_path_key(p, path, "units");
     const char *units = "0";
     if (v != SDL_NONE) {
-        char p[SDL_PATH_BYTES];
-        sdl_path_key(p, path, "units");
         KUMO_GUARD(sdl_scalar(&a->c, v, p, &units));
     }
-    if (strcmp(units, "0") != 0) {
-        return sdl_fail(&a->c, KUMO_EINVAL, node, path, "GPUs are not supported by kumo yet");
+    if (strcmp(units, "0") == 0) {
+        akash_note(a, node, path, "0 GPUs: dropped");
+        return 0;
     }
-    akash_note(a, node, path, "0 GPUs: dropped");
-    return 0;
+    KUMO_GUARD(sdl_count(&a->c, v, p, KUMO_GPU_COUNT_MAX, &a->unit.gpu_count));
+    uint32_t attrs = sdl_map_get(&a->c, node, "attributes");
+    if (attrs == SDL_NONE) {
+        return sdl_fail(&a->c, KUMO_EEMPTY, node, path,
+                        "GPUs without a vendor: add attributes: {vendor: {nvidia: }}");
+    }
+    sdl_path_key(p, path, "attributes");
+    return akash_gpu_vendor(a, attrs, p);
+}
+
+void akash_gpu_format(const akash_unit_t *u, char out[AKASH_GPU_TEXT_BYTES])
+{
+    out[0] = '\0';
+    if (u->gpu_count == 0) {
+        return;
+    }
+    int n = snprintf(out, AKASH_GPU_TEXT_BYTES, ", gpu: {count: %u, vendor: \"%s\"", u->gpu_count,
+                     u->gpu_vendor);
+    size_t used = n > 0 ? (size_t)n : 0u;
+    if (u->gpu_model[0] != '\0' && used < AKASH_GPU_TEXT_BYTES) {
+        n = snprintf(out + used, AKASH_GPU_TEXT_BYTES - used, ", model: \"%s\"", u->gpu_model);
+        used += n > 0 ? (size_t)n : 0u;
+    }
+    if (u->gpu_memory != 0 && used < AKASH_GPU_TEXT_BYTES) {
+        n = snprintf(out + used, AKASH_GPU_TEXT_BYTES - used, ", memory: %" PRIu64, u->gpu_memory);
+        used += n > 0 ? (size_t)n : 0u;
+    }
+    if (used < AKASH_GPU_TEXT_BYTES) {
+        (void)snprintf(out + used, AKASH_GPU_TEXT_BYTES - used, "}");
+    }
 }
 
 /* profiles.compute.<profile>: the unit and named volumes of the workload being walked. */
@@ -638,9 +732,15 @@ static void akash_emit(akash_ctx_t *a, kumo_buf_t *out)
             akash_size_format(r->unit.memory, mem);
             akash_size_format(r->unit.storage, disk);
             akash_put(a, out,
-                      "      - cpu: %" PRIu64 "m\n        memory: %s\n        storage: %s\n"
-                      "        count: %" PRIu64 "\n        price: %" PRIu64 "\n",
-                      r->unit.milli, mem, disk, r->count, r->price);
+                      "      - cpu: %" PRIu64 "m\n        memory: %s\n        storage: %s\n",
+                      r->unit.milli, mem, disk);
+            char gpu[AKASH_GPU_TEXT_BYTES];
+            akash_gpu_format(&r->unit, gpu);
+            if (gpu[0] != '\0') {
+                akash_put(a, out, "        %s\n", gpu + 2); /* "gpu: {...}" */
+            }
+            akash_put(a, out, "        count: %" PRIu64 "\n        price: %" PRIu64 "\n", r->count,
+                      r->price);
         }
     }
     akash_put(a, out, "workloads:\n");

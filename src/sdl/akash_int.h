@@ -8,11 +8,20 @@
 #include "codec/codec.h"
 #include "sdl/sdl_int.h"
 
+/* Compared with memcmp: zero-initialised, text in fixed arrays. */
 typedef struct akash_unit {
     uint64_t milli;
     uint64_t memory;
     uint64_t storage;
+    uint32_t gpu_count; /* 0: no GPU */
+    char gpu_vendor[KUMO_GPU_VENDOR_BYTES_MAX + 1];
+    char gpu_model[KUMO_GPU_MODEL_BYTES_MAX + 1];
+    uint64_t gpu_memory;
 } akash_unit_t;
+
+/* ", gpu: {...}" for a unit with GPUs, "" without (buffer of AKASH_GPU_TEXT_BYTES). */
+#define AKASH_GPU_TEXT_BYTES 256u
+void akash_gpu_format(const akash_unit_t *u, char out[AKASH_GPU_TEXT_BYTES]);
 
 /* A named storage entry of a compute profile: a kumo volume when the service mounts it. */
 typedef struct akash_volume {

@@ -417,10 +417,12 @@ int akash_service_emit(
     char disk[32];
     akash_size_format(a->unit.memory, mem);
     akash_size_format(a->unit.storage, disk);
+    char gpu[AKASH_GPU_TEXT_BYTES];
+    akash_gpu_format(&a->unit, gpu);
     akash_put(a, &a->wl,
-              "    compute: {cpu: %" PRIu64 "m, memory: %s, storage: %s}\n    count: %" PRIu32
+              "    compute: {cpu: %" PRIu64 "m, memory: %s, storage: %s%s}\n    count: %" PRIu32
               "\n    group: %s\n",
-              a->unit.milli, mem, disk, count, group);
+              a->unit.milli, mem, disk, gpu, count, group);
     v = sdl_map_get(&a->c, svc, "expose");
     if (v != SDL_NONE) {
         sdl_path_key(p, path, "expose");

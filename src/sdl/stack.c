@@ -64,7 +64,8 @@ static int resource_totals_add(const sdl_ctx_t *c,
 static int
 resource_parse(const sdl_ctx_t *c, uint32_t node, const char *path, Kumo__ResourceGroup *r)
 {
-    static const char *const keys[] = {"cpu", "memory", "storage", "count", "price", "collateral"};
+    static const char *const keys[] = {"cpu",   "memory", "storage",   "gpu",
+                                       "count", "price",  "collateral"};
     KUMO_GUARD(sdl_map_check(c, node, path, keys, KUMO_ARRAY_COUNT(keys)));
     KUMO_GUARD(sdl_compute_fields(c, node, path, &r->compute));
     char p[SDL_PATH_BYTES];

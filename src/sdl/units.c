@@ -156,9 +156,41 @@ int sdl_size(const sdl_ctx_t *c, uint32_t node, const char *path, uint64_t *byte
 
 int sdl_compute(const sdl_ctx_t *c, uint32_t node, const char *path, Kumo__ComputeUnit **out)
 {
-    static const char *const keys[] = {"cpu", "memory", "storage"};
+    static const char *const keys[] = {"cpu", "memory", "storage", "gpu"};
     KUMO_GUARD(sdl_map_check(c, node, path, keys, KUMO_ARRAY_COUNT(keys)));
     return sdl_compute_fields(c, node, path, out);
+}
+
+/* gpu: {count: 1, vendor: nvidia, model: a100, memory: 40Gi} (model and memory optional). */
+static int gpu_parse(const sdl_ctx_t *c, uint32_t node, const char *path, Kumo__GpuSpec **out)
+{
+    static const char *const keys[] = {"count", "vendor", "model", "memory"};
+    KUMO_GUARD(sdl_map_check(c, node, path, keys, KUMO_ARRAY_COUNT(keys)));
+    Kumo__GpuSpec *g = kumo_alloc(sizeof(*g));
+    if (g == NULL) {
+        return sdl_fail(c, KUMO_ENOMEM, node, path, "out of memory");
+    }
+    kumo__gpu_spec__init(g);
+    *out = g;
+    char p[SDL_PATH_BYTES];
+    uint32_t v;
+    KUMO_GUARD(sdl_map_need(c, node, path, "count", &v));
+    sdl_path_key(p, path, "count");
+    KUMO_GUARD(sdl_count(c, v, p, KUMO_GPU_COUNT_MAX, &g->count));
+    KUMO_GUARD(sdl_map_need(c, node, path, "vendor", &v));
+    sdl_path_key(p, path, "vendor");
+    KUMO_GUARD(sdl_string(c, v, p, 1, KUMO_GPU_VENDOR_BYTES_MAX, &g->vendor));
+    v = sdl_map_get(c, node, "model");
+    if (v != SDL_NONE) {
+        sdl_path_key(p, path, "model");
+        KUMO_GUARD(sdl_string(c, v, p, 0, KUMO_GPU_MODEL_BYTES_MAX, &g->model));
+    }
+    v = sdl_map_get(c, node, "memory");
+    if (v != SDL_NONE) {
+        sdl_path_key(p, path, "memory");
+        KUMO_GUARD(sdl_size(c, v, p, &g->memory_bytes));
+    }
+    return 0;
 }
 
 int sdl_compute_fields(const sdl_ctx_t *c, uint32_t node, const char *path, Kumo__ComputeUnit **out)
@@ -186,12 +218,26 @@ int sdl_compute_fields(const sdl_ctx_t *c, uint32_t node, const char *path, Kumo
         return sdl_fail(c, KUMO_ENOMEM, node, path, "out of memory");
     }
     **out = cu;
-    return 0;
+    v = sdl_map_get(c, node, "gpu");
+    if (v == SDL_NONE) {
+        return 0;
+    }
+    sdl_path_key(p, path, "gpu");
+    return gpu_parse(c, v, p, &(*out)->gpu);
+}
+
+static bool gpu_equal(const Kumo__GpuSpec *a, const Kumo__GpuSpec *b)
+{
+    if (a == NULL || b == NULL) {
+        return a == b;
+    }
+    return a->count == b->count && a->memory_bytes == b->memory_bytes &&
+           strcmp(a->vendor, b->vendor) == 0 && strcmp(a->model, b->model) == 0;
 }
 
 bool sdl_compute_equal(const Kumo__ComputeUnit *a, const Kumo__ComputeUnit *b)
 {
     KUMO_ASSERT(a != NULL && b != NULL);
     return a->cpu_milli == b->cpu_milli && a->memory_bytes == b->memory_bytes &&
-           a->storage_bytes == b->storage_bytes;
+           a->storage_bytes == b->storage_bytes && gpu_equal(a->gpu, b->gpu);
 }

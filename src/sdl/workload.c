@@ -312,7 +312,7 @@ static int placement_check(const sdl_ctx_t *c,
     if (ri == g->n_resources) {
         sdl_path_key(p, path, "compute");
         return sdl_fail(c, KUMO_EINVAL, sdl_map_get(c, node, "compute"), p,
-                        "matches no resource of group \"%s\" (cpu, memory and storage must "
+                        "matches no resource of group \"%s\" (cpu, memory, storage and gpu must "
                         "equal one of its resources)",
                         g->name);
     }

@@ -194,9 +194,11 @@ static void test_akash_stack_load(void **state)
     deploy_stack_free(&a);
     deploy_stack_free(&b);
     kumo_err_ctx_t err = {0};
-    vector_copy("gpu.yml", sdl);
-    assert_int_equal(deploy_stack_load(sdl, &a, &err), KUMO_EINVAL);
-    assert_non_null(strstr(err.detail, "deploy.yml:20: profiles.compute.llm.resources.gpu: GPUs"));
+    vector_copy("gpu.yml", sdl); /* GPUs map to the unit's GpuSpec */
+    assert_int_equal(deploy_stack_load(sdl, &a, &err), 0);
+    assert_non_null(a.groups[0]->resources[0]->compute->gpu);
+    assert_int_equal(a.groups[0]->resources[0]->compute->gpu->count, 1);
+    deploy_stack_free(&a);
     vector_copy("multi.yml", sdl); /* no region attribute: kumo stack convert --region */
     assert_int_equal(deploy_stack_load(sdl, &a, &err), KUMO_EEMPTY);
     assert_non_null(strstr(err.detail, "--region to kumo stack convert"));

@@ -37,6 +37,7 @@ static const golden_case_t golden_cases[] = {
     {"web.yml", NULL, "web.kumo.yml", "web.notes"},
     {"db.yml", NULL, "db.kumo.yml", "db.notes"},
     {"multi.yml", "eu-central", "multi.kumo.yml", "multi.notes"},
+    {"gpu.yml", NULL, "gpu.kumo.yml", "gpu.notes"},
 };
 
 static void golden_check(const golden_case_t *g)
@@ -85,33 +86,6 @@ static void test_golden_conversions(void **state)
     for (size_t i = 0; i < KUMO_ARRAY_COUNT(golden_cases); i++) {
         golden_check(&golden_cases[i]);
     }
-}
-
-static void test_gpu_file_is_refused(void **state)
-{
-    (void)state;
-    size_t len;
-    size_t want_len;
-    char *sdl = vector_read("gpu.yml", &len);
-    char *want = vector_read("gpu.error", &want_len);
-    while (want_len > 0 && want[want_len - 1u] == '\n') {
-        want[--want_len] = '\0';
-    }
-    kumo_buf_t out;
-    kumo_buf_t notes;
-    kumo_buf_init(&out, KUMO_SDL_STACK_BYTES_MAX);
-    kumo_buf_init(&notes, KUMO_SDL_AKASH_NOTES_BYTES_MAX);
-    kumo_err_ctx_t err = {0};
-    assert_int_equal(
-        kumo_sdl_akash_convert(kumo_bytes_make(sdl, len), "gpu.yml", NULL, &out, &notes, &err),
-        KUMO_EINVAL);
-    assert_string_equal(err.detail, want);
-    assert_int_equal(out.len, 0);
-    assert_int_equal(notes.len, 0);
-    kumo_buf_free(&out);
-    kumo_buf_free(&notes);
-    free(sdl);
-    free(want);
 }
 
 static void test_detect(void **state)
@@ -187,8 +161,24 @@ static const neg_case_t neg_cases[] = {
      "a.yml:19: profiles.placement.dc.signedBy.allOf[0]: \"bob\" is not an account address"},
     {"      pricing:\n", "      signedBy: {oneOf: []}\n      pricing:\n", KUMO_EDECODE,
      "a.yml:19: profiles.placement.dc.signedBy: unknown key \"oneOf\""},
-    {"memory: {size: 1Gi}\n", "memory: {size: 1Gi}\n        gpu: {units: 1}\n", KUMO_EINVAL,
-     "a.yml:15: profiles.compute.web.resources.gpu: GPUs are not supported by kumo yet"},
+    {"memory: {size: 1Gi}\n", "memory: {size: 1Gi}\n        gpu: {units: 1}\n", KUMO_EEMPTY,
+     "a.yml:15: profiles.compute.web.resources.gpu: GPUs without a vendor: add attributes: "
+     "{vendor: {nvidia: }}"},
+    {"memory: {size: 1Gi}\n",
+     "memory: {size: 1Gi}\n        gpu: {units: 1, attributes: {vendor: {nvidia: [], amd: "
+     "[]}}}\n",
+     KUMO_EINVAL,
+     "a.yml:15: profiles.compute.web.resources.gpu.attributes.vendor: kumo takes one GPU vendor "
+     "per unit"},
+    {"memory: {size: 1Gi}\n",
+     "memory: {size: 1Gi}\n        gpu: {units: 1, attributes: {vendor: {nvidia: [{model: a}, "
+     "{model: b}]}}}\n",
+     KUMO_EINVAL,
+     "a.yml:15: profiles.compute.web.resources.gpu.attributes.vendor.nvidia: kumo takes one GPU "
+     "model per unit (write one profile per model)"},
+    {"memory: {size: 1Gi}\n",
+     "memory: {size: 1Gi}\n        gpu: {units: 9, attributes: {vendor: {nvidia: }}}\n",
+     KUMO_ELIMIT, "a.yml:15: profiles.compute.web.resources.gpu.units: 9 exceeds 8"},
     {"- port: 80\n", "- port: 80\n        proto: udp\n", KUMO_EINVAL,
      "a.yml:7: services.web.expose[0].proto: \"udp\" is not supported by kumo (tcp only)"},
     {"- global: true", "- ip: myip", KUMO_EINVAL,
@@ -413,7 +403,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_conversions),
-        cmocka_unit_test(test_gpu_file_is_refused),
         cmocka_unit_test(test_detect),
         cmocka_unit_test(test_unmapped_constructs_fail_with_their_message),
         cmocka_unit_test(test_dropped_constructs_warn),

@@ -69,8 +69,8 @@ static char *fx_text(size_t len)
 static void fx_groups(void)
 {
     kumo__compute_unit__init(&fx.small);
-    fx.small = (Kumo__ComputeUnit){fx.small.base, 500, 512ull << 20, 1ull << 30};
-    fx.big = (Kumo__ComputeUnit){fx.small.base, 1000, 1ull << 30, 10ull << 30};
+    fx.small = (Kumo__ComputeUnit){fx.small.base, 500, 512ull << 20, 1ull << 30, NULL};
+    fx.big = (Kumo__ComputeUnit){fx.small.base, 1000, 1ull << 30, 10ull << 30, NULL};
     fx.wsmall = fx.small;
     fx.wbig = fx.big;
     for (size_t i = 0; i < 2; i++) {

@@ -331,11 +331,49 @@ static void test_requirements_are_canonical(void **state)
     free(text);
 }
 
+/* GPUs in a unit: the group's resource and the workload's compute carry the same GpuSpec. */
+static void test_gpu_units_parse(void **state)
+{
+    (void)state;
+    char *t1 = sdl_text_replace(sdl_base_stack, "        count: 3\n",
+                                "        gpu: {count: 2, vendor: nvidia, model: a100, memory: "
+                                "40Gi}\n        count: 3\n");
+    const char *unit = "compute: {cpu: 500m, memory: 512Mi, storage: 1Gi}";
+    const char *gpu_unit = "compute: {cpu: 500m, memory: 512Mi, storage: 1Gi, gpu: {count: 2, "
+                           "vendor: nvidia, model: a100, memory: 40Gi}}";
+    char *t2 = sdl_text_replace(t1, unit, gpu_unit);
+    char *text = sdl_text_replace(t2, unit, gpu_unit);
+    kumo_sdl_stack_t *s = NULL;
+    kumo_err_ctx_t err = {0};
+    int rc = sdl_parse_text(text, &s, &err);
+    if (rc != 0) {
+        fail_msg("%s (%s)", kumo_err_name(rc), err.detail);
+    }
+    Kumo__GroupSpec **groups;
+    size_t count;
+    uint64_t wait_blocks;
+    uint64_t deposit;
+    kumo_sdl_stack_groups(s, &groups, &count, &wait_blocks, &deposit);
+    const Kumo__GpuSpec *g = groups[0]->resources[0]->compute->gpu;
+    assert_non_null(g);
+    assert_int_equal(g->count, 2);
+    assert_string_equal(g->vendor, "nvidia");
+    assert_string_equal(g->model, "a100");
+    assert_int_equal(g->memory_bytes, 40ull << 30);
+    const Kumo__Manifest *m = kumo_sdl_stack_manifest(s);
+    assert_non_null(m->workloads[0]->compute->gpu);
+    kumo_sdl_stack_free(s);
+    free(text);
+    free(t2);
+    free(t1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example_webapp_parses),
         cmocka_unit_test(test_requirements_are_canonical),
+        cmocka_unit_test(test_gpu_units_parse),
         cmocka_unit_test(test_manifest_is_canonical),
         cmocka_unit_test(test_groups_sorted_and_reordering_keeps_them),
         cmocka_unit_test(test_manifest_decodes_to_the_same_bytes),

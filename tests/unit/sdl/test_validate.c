@@ -145,8 +145,8 @@ static const struct {
      "    compute: {cpu: 500m, memory: 512Mi, storage: 1Gi}\n    "
      "group: g1",
      "    compute: {cpu: 1, memory: 512Mi, storage: 1Gi}\n    group: g1", KUMO_EINVAL,
-     "stack.yml:25: workloads.db.compute: matches no resource of group \"g1\" (cpu, memory and "
-     "storage must equal one of its resources)"},
+     "stack.yml:25: workloads.db.compute: matches no resource of group \"g1\" (cpu, memory, "
+     "storage and gpu must equal one of its resources)"},
     {"ports not a list",
      "    ports:\n      - port: 6379\n        expose: [{workload: web}, "
      "{group: g1}]\n",
@@ -232,6 +232,17 @@ static const struct {
      VOL("      a: {size: 1Gi, mount: /d}\n      b: {size: 4Mi, mount: /e}\n"), KUMO_ELIMIT,
      "stack.yml:26: workloads.db.volumes: volumes of 1077936128 bytes per instance exceed the "
      "unit's storage of 1073741824 bytes"},
+    {"gpu count 0", "        count: 3\n",
+     "        gpu: {count: 0, vendor: nvidia}\n        count: 3\n", KUMO_EINVAL, NULL},
+    {"gpu count over max", "        count: 3\n",
+     "        gpu: {count: 9, vendor: nvidia}\n        count: 3\n", KUMO_ELIMIT, NULL},
+    {"gpu vendor missing", "        count: 3\n", "        gpu: {count: 1}\n        count: 3\n",
+     KUMO_EEMPTY, "stack.yml:9: groups.g1.resources[0].gpu.vendor: required but missing"},
+    {"gpu unknown key", "        count: 3\n",
+     "        gpu: {count: 1, vendor: nvidia, kind: x}\n        count: 3\n", KUMO_EDECODE, NULL},
+    {"a workload's gpu unit not in its group", "compute: {cpu: 500m, memory: 512Mi, storage: 1Gi}",
+     "compute: {cpu: 500m, memory: 512Mi, storage: 1Gi, gpu: {count: 1, vendor: nvidia}}",
+     KUMO_EINVAL, NULL},
     {"requirements empty", "    region: us-east\n", "    region: us-east\n    requirements: {}\n",
      KUMO_EEMPTY, "stack.yml:5: groups.g1.requirements: no attributes or signed_by"},
     {"requirements unknown key", "    region: us-east\n",
