@@ -169,6 +169,12 @@ wait_or_fail 30 "kumo deploy ui to listen" ui_url
 check "the tenant view: workloads and endpoints of the running deployment" \
     ui_check --url "$(ui_url)" --shot "$shots/tenant.png" --text "Workloads" --text "2/2 running" \
     --text "1/1 running" --text ":$port_a" --text "lease.created" --text "· mem " --live 1
+ui_code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+ui_base=$(ui_url | sed 's|/ui/$||')
+check "deploy ui refuses a request naming another host (DNS rebinding)" \
+    test "$(ui_code -H 'Host: rebind.example:80' "$ui_base/tenant/status?owner=$tenant&dseq=1")" = 403
+check "deploy ui answers only for its own deployment" \
+    test "$(ui_code "$ui_base/tenant/status?owner=$tenant&dseq=999999")" = 404
 kill "$ui_pid"
 wait "$ui_pid" 2>/dev/null || true
 ui_pid=""
