@@ -5,9 +5,10 @@
  *     then live) whose id is this deployment's (orders, bids, leases created, closed,
  *     refused with their reasons such as manifest_refused or image_missing), each at its
  *     block's time (the header's time_ms);
- *   - every lease's provider: its runtime journal (GET .../events, docs/provider-api.md):
- *     containers started, restarted, exited with their code, OOM-killed, image missing,
- *     removed, manifests refused.
+ *   - the provider of every lease the deployment had, ended ones too: its runtime journal
+ *     (GET .../events, docs/provider-api.md): containers started, restarted, exited with
+ *     their code, OOM-killed, image missing, removed, manifests refused. Without --follow, a
+ *     provider that cannot be read is said on stderr and its events are left out.
  * Output: "<RFC 3339 time> <source> <kind> <what>" per event (--output json: one object per
  * line). With --follow the providers are polled every second and the node's stream is
  * followed; events are printed once they are 2 s old, in time order, so late arrivals from
@@ -103,24 +104,82 @@ static int ev_provider_take(ev_state_t *s, size_t i, const kumo_buf_t *ans, kumo
     return 0;
 }
 
-static int ev_providers_poll(ev_state_t *s, kumo_err_ctx_t *err)
+static int ev_provider_poll(ev_state_t *s, size_t i, kumo_err_ctx_t *err)
 {
     deploy_flow_t *f = s->f;
+    char path[512];
+    char since[24];
+    (void)snprintf(since, sizeof(since), "%" PRIu64, s->prov_last_ns[i]);
+    (void)snprintf(path, sizeof(path), "/deployments/%s/events", f->dep_id);
+    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "since_ns", since, err));
+    kumo_buf_t ans;
+    kumo_buf_init(&ans, KUMO_PROVIDER_EVENTS_BYTES_MAX);
+    long status = 0;
+    int rc = deploy_provider_call(&f->tls, &f->peers[i].p, "GET", path, kumo_bytes_make(NULL, 0),
+                                  &status, &ans, err);
+    rc = rc == 0 ? ev_provider_take(s, i, &ans, err) : rc;
+    kumo_buf_free(&ans);
+    return rc;
+}
+
+/* Every provider's journal; one that fails does not keep the others from being read. Without
+ * left_out, the first failure is returned (after all were tried); with it, each failure is
+ * said on stderr and counted there (its events are left out of this listing). */
+static int ev_providers_poll(ev_state_t *s, size_t *left_out, kumo_err_ctx_t *err)
+{
+    deploy_flow_t *f = s->f;
+    int first = 0;
     for (size_t i = 0; i < f->peer_count; i++) {
-        char path[512];
-        char since[24];
-        (void)snprintf(since, sizeof(since), "%" PRIu64, s->prov_last_ns[i]);
-        (void)snprintf(path, sizeof(path), "/deployments/%s/events", f->dep_id);
-        KUMO_GUARD(cli_path_param_add(path, sizeof(path), "since_ns", since, err));
-        kumo_buf_t ans;
-        kumo_buf_init(&ans, KUMO_PROVIDER_EVENTS_BYTES_MAX);
-        long status = 0;
-        int rc = deploy_provider_call(&f->tls, &f->peers[i].p, "GET", path,
-                                      kumo_bytes_make(NULL, 0), &status, &ans, err);
-        rc = rc == 0 ? ev_provider_take(s, i, &ans, err) : rc;
-        kumo_buf_free(&ans);
-        KUMO_GUARD(rc);
+        kumo_err_ctx_t perr = {0};
+        int rc = ev_provider_poll(s, i, &perr);
+        if (rc < 0 && left_out != NULL) {
+            fprintf(stderr, "kumo: deploy events: provider %s: %s; its events are left out\n",
+                    f->peers[i].p.addr, perr.detail);
+            (*left_out)++;
+        } else if (rc < 0 && first == 0) {
+            first = kumo_err_set(err, rc, "%s", perr.detail);
+        }
     }
+    return first;
+}
+
+/* Every provider that held a lease of the deployment, in any state: the journal of an ended
+ * lease still tells what happened to its containers. A provider that is no longer on chain
+ * is said and skipped. */
+static int ev_peers_find(ev_state_t *s, kumo_err_ctx_t *err)
+{
+    deploy_flow_t *f = s->f;
+    char path[256] = "/leases";
+    char dseq[24];
+    (void)snprintf(dseq, sizeof(dseq), "%" PRIu64, f->dseq);
+    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "owner", f->owner, err));
+    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "dseq", dseq, err));
+    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "limit", "1000", err));
+    json_t *j = NULL;
+    KUMO_GUARD(cli_http_get(f->a, path, &j, err));
+    size_t i;
+    const json_t *l;
+    json_array_foreach(json_object_get(j, "items"), i, l)
+    {
+        const char *prov = cli_json_str(json_object_get(l, "id"), "provider");
+        bool known = false;
+        for (size_t k = 0; k < f->peer_count; k++) {
+            known = known || strcmp(f->peers[k].p.addr, prov) == 0;
+        }
+        if (known || prov[0] == '\0') {
+            continue;
+        }
+        size_t idx = 0;
+        kumo_err_ctx_t perr = {0};
+        if (f->peer_count == KUMO_ARRAY_COUNT(f->peers)) {
+            fprintf(stderr, "kumo: deploy events: over %zu providers; %s left out\n",
+                    KUMO_ARRAY_COUNT(f->peers), prov);
+        } else if (deploy_run_peer_find(f, prov, &idx, &perr) < 0) {
+            fprintf(stderr, "kumo: deploy events: provider %s: %s; its events are left out\n", prov,
+                    perr.detail);
+        }
+    }
+    json_decref(j);
     return 0;
 }
 
@@ -291,18 +350,12 @@ static uint64_t ev_now_ns(void)
 static int ev_run(ev_state_t *s, kumo_err_ctx_t *err)
 {
     deploy_flow_t *f = s->f;
-    f->group_count = f->stack.group_count;
-    KUMO_GUARD(deploy_flow_leases_read(f, err));
-    for (size_t g = 0; g < f->group_count; g++) {
-        size_t idx = 0;
-        if (f->groups[g].leased) {
-            KUMO_GUARD(deploy_run_peer_find(f, f->groups[g].provider, &idx, err));
-        }
-    }
+    KUMO_GUARD(ev_peers_find(s, err));
     /* Everything so far: the chain until the stream is quiet for a moment, the journals. */
     KUMO_GUARD(ev_chain_drain(s, 1000, err));
-    KUMO_GUARD(ev_providers_poll(s, err));
     if (!f->a->follow) {
+        size_t left_out = 0;
+        KUMO_GUARD(ev_providers_poll(s, &left_out, err));
         ev_flush(s, UINT64_MAX);
         return 0;
     }
@@ -310,7 +363,7 @@ static int ev_run(ev_state_t *s, kumo_err_ctx_t *err)
     for (;;) {
         kumo_err_ctx_t perr = {0};
         int rc = ev_chain_drain(s, EV_POLL_MS, &perr);
-        rc = rc == 0 ? ev_providers_poll(s, &perr) : rc;
+        rc = rc == 0 ? ev_providers_poll(s, NULL, &perr) : rc;
         if (rc < 0 && !warned) {
             fprintf(stderr, "kumo: deploy events: %s; retrying\n", perr.detail);
         } else if (rc == 0 && warned) {

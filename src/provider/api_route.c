@@ -397,9 +397,13 @@ static void api_status(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_repl
     }
 }
 
-/* GET .../events[?since_ns=N] (the caller is the owner). */
+/* GET .../events[?since_ns=N] (the caller is the owner): its own journal here, whatever the
+ * state of its leases (what happened to the containers of an ended lease is kept
+ * kept_hours), empty when nothing of the deployment ran here. No node lookup: the path's
+ * owner is the certificate's, and the journal only holds what this provider ran for it. */
 static void api_events(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
 {
+    KUMO_ASSERT(memcmp(rq->caller, rq->owner, KUMO_ADDRESS_BYTES) == 0); /* pd_api_rq_kind */
     struct evkeyvalq q;
     uint64_t since = 0;
     bool parsed = rq->query[0] == '\0' || evhttp_parse_query_str(rq->query, &q) == 0;
@@ -416,8 +420,8 @@ static void api_events(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_repl
         pd_api_reply_error(out, 501, KUMO_EINVAL, "this provider keeps no events");
         return;
     }
-    kumo_provider_deployment_view_t view = {0};
-    if (!api_body_and_view(c, rq, out, 0, "no body", &view)) {
+    if (rq->body.len > 0) {
+        pd_api_reply_error(out, 413, KUMO_ELIMIT, "no body");
         return;
     }
     kumo_buf_t b;
