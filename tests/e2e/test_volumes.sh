@@ -19,7 +19,8 @@
 #   6. close: the lease ends, the volume and its image are gone.
 #   7. a deployment whose escrow runs out (the daemon prices a core at 2000 per block): `kumo
 #      deploy events` shows deployment.escrow_low first, then the end with its reason
-#      (insufficient_funds); `kumo deploy status` says so; its container is removed.
+#      (insufficient_funds); `kumo deploy status` says so; its container is removed, and
+#      `kumo deploy events` still shows it started and removed (the ended lease's journal).
 # Every container, network and volume of this run's provider is removed on exit.
 #
 # Usage: tests/e2e/test_volumes.sh path/to/kumo   (KUMO_E2E_KEEP=1 keeps the files)
@@ -249,5 +250,12 @@ check "  then the end with its reason (insufficient_funds)" test -n "$end" -a "$
 spender_gone() { [ -z "$(podman_remote ps -aq --filter "label=kumo.provider=$east" --filter label=kumo.workload=spender)" ]; }
 wait_or_fail 60 "the spender's container to be removed" spender_gone
 check "its container is removed" spender_gone
+k deploy events "$work/escrow/stack.yml" >"$work/escrow-events2.out" 2>&1 ||
+    { cat "$work/escrow-events2.out"; fail "kumo deploy events after the end"; }
+grep provider "$work/escrow-events2.out" || true
+check "deploy events after the end: the ended lease's container started, then removed" \
+    sh -c "grep -n 'provider started spender/0' '$work/escrow-events2.out' | cut -d: -f1 >'$work/s.n' &&
+        grep -n 'provider removed spender/0' '$work/escrow-events2.out' | cut -d: -f1 >'$work/r.n' &&
+        [ \"\$(cat '$work/s.n')\" -lt \"\$(cat '$work/r.n')\" ]"
 
 log "all $checks checks passed"
