@@ -327,7 +327,7 @@ deploy_run_peer_find(deploy_flow_t *f, const char *addr, size_t *index_out, kumo
 /* ---- why no bids (deploy_quote.c) ---- */
 
 #define DEPLOY_QUOTE_BIDS_MAX 8u
-#define DEPLOY_QUOTE_VERDICTS 8u /* kumo_provider_bid_verdict_t values */
+#define DEPLOY_QUOTE_VERDICTS 9u /* kumo_provider_bid_verdict_t values */
 
 /* What the providers on chain would do for one group, judged from what they publish. */
 typedef struct deploy_quote {

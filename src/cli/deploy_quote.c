@@ -292,6 +292,12 @@ static void quote_reason(const deploy_quote_t *q,
                        "%" PRIu64 "): lower the collateral in the stack",
                        q->collateral_total, n, g->region, q->most_collateral);
         return;
+    case KUMO_PROVIDER_BID_GPU:
+        (void)snprintf(out, cap,
+                       "gpu: %zu provider(s) in %s rent out no GPUs like the group's (provider "
+                       "daemons do not rent out GPUs yet): a provider must bid by hand",
+                       n, g->region);
+        return;
     case KUMO_PROVIDER_BID_REQUIREMENTS:
         (void)snprintf(out, cap,
                        "requirements: %zu provider(s) in %s do not meet the group's placement "
@@ -322,8 +328,9 @@ int deploy_quote_why(const deploy_quote_t *q, const Kumo__GroupSpec *g, char *ou
     int reasons = 0;
     size_t used = 0;
     static const kumo_provider_bid_verdict_t order[] = {
-        KUMO_PROVIDER_BID_REQUIREMENTS, KUMO_PROVIDER_BID_PRICE, KUMO_PROVIDER_BID_CAPACITY,
-        KUMO_PROVIDER_BID_BUDGET,       KUMO_PROVIDER_BID_FULL,  KUMO_PROVIDER_BID_RUNTIME};
+        KUMO_PROVIDER_BID_REQUIREMENTS, KUMO_PROVIDER_BID_GPU,    KUMO_PROVIDER_BID_PRICE,
+        KUMO_PROVIDER_BID_CAPACITY,     KUMO_PROVIDER_BID_BUDGET, KUMO_PROVIDER_BID_FULL,
+        KUMO_PROVIDER_BID_RUNTIME};
     for (size_t i = 0; i < KUMO_ARRAY_COUNT(order); i++) {
         if (q->verdicts[order[i]] == 0 || used + 1 >= cap) {
             continue;

@@ -10,8 +10,8 @@
 
 const char *kumo_provider_bid_verdict_name(kumo_provider_bid_verdict_t v)
 {
-    static const char *const names[] = {"ok",     "region",  "capacity", "price",
-                                        "budget", "runtime", "full",     "requirements"};
+    static const char *const names[] = {"ok",      "region", "capacity",     "price", "budget",
+                                        "runtime", "full",   "requirements", "gpu"};
     return (size_t)v < sizeof(names) / sizeof(names[0]) ? names[v] : "unknown";
 }
 
@@ -56,8 +56,11 @@ bid_sum(const kumo_provider_cfg_t *cfg, const Kumo__GroupSpec *group, kumo_provi
     for (size_t i = 0; i < group->n_resources; i++) {
         const Kumo__ResourceGroup *r = group->resources[i];
         uint64_t cost = 0;
-        /* The daemon hands no GPU to a container yet: a unit with GPUs is capacity it lacks. */
-        if (r->compute == NULL || r->compute->gpu != NULL || !unit_cost(cfg, r->compute, &cost) ||
+        if (r->compute != NULL && r->compute->gpu != NULL) {
+            /* The daemon hands no GPU to a container yet. */
+            return KUMO_PROVIDER_BID_GPU;
+        }
+        if (r->compute == NULL || !unit_cost(cfg, r->compute, &cost) ||
             !acc_add(&out->cpu_milli, r->count, r->compute->cpu_milli) ||
             !acc_add(&out->memory_bytes, r->count, r->compute->memory_bytes) ||
             !acc_add(&out->storage_bytes, r->count, r->compute->storage_bytes) ||
@@ -89,7 +92,7 @@ void kumo_provider_bid_decide(const kumo_provider_cfg_t *cfg,
         return;
     }
     out->verdict = bid_sum(cfg, group, out);
-    if (out->verdict == KUMO_PROVIDER_BID_CAPACITY) {
+    if (out->verdict == KUMO_PROVIDER_BID_CAPACITY || out->verdict == KUMO_PROVIDER_BID_GPU) {
         return;
     }
     /* Bidding past the tables would win leases the daemon cannot hold or run. */

@@ -434,6 +434,7 @@ static bool pd_verdict_may_pass(kumo_provider_bid_verdict_t v)
     case KUMO_PROVIDER_BID_REGION:
     case KUMO_PROVIDER_BID_PRICE:
     case KUMO_PROVIDER_BID_REQUIREMENTS:
+    case KUMO_PROVIDER_BID_GPU:
         return false;
     default:
         KUMO_UNREACHABLE();

@@ -106,6 +106,7 @@ typedef enum kumo_provider_bid_verdict {
     /* the order requires attributes the provider does not declare, or auditor signatures of
      * them it does not have (placement requirements; the chain would refuse the bid) */
     KUMO_PROVIDER_BID_REQUIREMENTS = 7,
+    KUMO_PROVIDER_BID_GPU = 8, /* a unit asks for GPUs the provider does not rent out */
 } kumo_provider_bid_verdict_t;
 
 /* The bid for a group's resources: per resource group the offered price (our cost, which is

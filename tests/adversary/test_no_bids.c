@@ -8,7 +8,8 @@
  * order waits without a bid, and `kumo deploy status` for the order still open. A fitting offer
  * makes the quote list the provider and its price. Placement requirements: the quote names
  * the attribute or auditor signature the provider lacks, through `kumo tx provider update
- * --attr`, `kumo tx audit sign|revoke` and `kumo query provider`. KUMO_TEST_ONLY=<test name
+ * --attr`, `kumo tx audit sign|revoke` and `kumo query provider`; a unit with GPUs: the quote
+ * says no provider rents them out. KUMO_TEST_ONLY=<test name
  * pattern> runs one case (cmocka filter).
  */
 #include <inttypes.h>
@@ -261,6 +262,32 @@ static void test_requirements(void **state)
     quote_expect(signed_stack, "has not signed the required attributes");
 }
 
+/* A unit with GPUs: the quote says no provider rents them out (the daemon does not yet). */
+static void test_gpu(void **state)
+{
+    (void)state;
+    offer(OFFER_FITS);
+    char path[4096];
+    (void)snprintf(path, sizeof(path), "%s/stack-gpu.yml", g.dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "version: \"1\"\n"
+               "groups:\n"
+               "  app:\n"
+               "    region: r1\n"
+               "    resources:\n"
+               "      - {cpu: 100m, memory: 64Mi, gpu: {count: 1, vendor: nvidia}, price: 100}\n"
+               "workloads:\n"
+               "  app:\n"
+               "    image: localhost/none:1\n"
+               "    compute: {cpu: 100m, memory: 64Mi, gpu: {count: 1, vendor: nvidia}}\n"
+               "    group: app\n"
+               "wait_blocks: 1\n"
+               "deposit: 1000000\n");
+    assert_int_equal(fclose(f), 0);
+    quote_expect(path, "gpu: 1 provider(s) in r1 rent out no GPUs like the group's");
+}
+
 static void test_bad_offer(void **state)
 {
     (void)state;
@@ -322,7 +349,7 @@ int main(void)
         cmocka_unit_test(test_region),       cmocka_unit_test(test_price),
         cmocka_unit_test(test_capacity),     cmocka_unit_test(test_collateral),
         cmocka_unit_test(test_fits),         cmocka_unit_test(test_bad_offer),
-        cmocka_unit_test(test_requirements),
+        cmocka_unit_test(test_requirements), cmocka_unit_test(test_gpu),
     };
     const char *only = getenv("KUMO_TEST_ONLY");
     if (only != NULL && only[0] != '\0') {

@@ -229,12 +229,13 @@ static void test_bid_table(void **state)
     assert_string_equal(kumo_provider_bid_verdict_name(KUMO_PROVIDER_BID_REQUIREMENTS),
                         "requirements");
     /* A unit with GPUs: the daemon hands no GPU to containers yet, so it does not bid. */
+    assert_string_equal(kumo_provider_bid_verdict_name(KUMO_PROVIDER_BID_GPU), "gpu");
     Kumo__GpuSpec gpu = KUMO__GPU_SPEC__INIT;
     gpu.count = 1;
     gpu.vendor = "nvidia";
     f.g.resources[0]->compute->gpu = &gpu;
     kumo_provider_bid_decide(&cfg, &f.g, &roomy, true, &bid);
-    assert_int_equal(bid.verdict, KUMO_PROVIDER_BID_CAPACITY);
+    assert_int_equal(bid.verdict, KUMO_PROVIDER_BID_GPU);
     f.g.resources[0]->compute->gpu = NULL;
 }
 
