@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config clang-14 libclang-rt-14-dev clang-format
       clang-tidy cppcheck libcmocka-dev libevent-dev libssl-dev libsodium-dev liblmdb-dev
       lmdb-utils libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libjansson-dev
-      libyaml-dev podman runc busybox-static uidmap chromium nodejs
+      libyaml-dev podman runc busybox-static uidmap nftables chromium nodejs
       gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -12,7 +12,7 @@
 #   localdc_provider_start NAME       (re)starts a provider's daemon
 #   localdc_cleanup                   stops everything and removes every container, network and
 #                                     volume the providers of this run made (by their
-#                                     kumo.provider label)
+#                                     kumo.provider label), and their nftables tables
 #   wait_for SECONDS WHAT COMMAND...  polls COMMAND (every 0.2 s) until it succeeds
 # Ports sit below the kernel's ephemeral range (32768).
 # shellcheck shell=bash
@@ -109,6 +109,9 @@ localdc_cleanup() {
         [ ${#nets[@]} -eq 0 ] || podman_remote network rm -f "${nets[@]}" >/dev/null 2>&1 || true
         mapfile -t nets < <(podman_remote volume ls -q --filter "label=kumo.provider=${DC_ADDR[$name]}" 2>/dev/null)
         [ ${#nets[@]} -eq 0 ] || podman_remote volume rm -f "${nets[@]}" >/dev/null 2>&1 || true
+        # The daemon's isolation tables stay after it stops (for its containers): they go too.
+        nft delete table inet "kumo_${DC_ADDR[$name]:5:8}" >/dev/null 2>&1 || true
+        nft delete table bridge "kumo_${DC_ADDR[$name]:5:8}" >/dev/null 2>&1 || true
     done
     LOCALDC_PROVIDERS=()
     [ -z "$LOCALDC_STARTED" ] || "$LOCALDC_KUMO" testnet stop --dir "$LOCALDC_TN" >/dev/null 2>&1 || true

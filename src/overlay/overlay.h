@@ -149,6 +149,42 @@ bool kumo_overlay_allow_list_is_valid(const char *allow);
 /* The tag counting a workload's connections together: never 0. */
 uint64_t kumo_overlay_workload_tag(const char *owner, uint64_t dseq, const char *workload);
 
+/* ---- isolation in the datacenter (isolation.c pure, nft.c applies) ----
+ * Each deployment network on this host is closed by the provider's own nftables tables
+ * (`inet <table>` and `bridge <table>`), replaced as a whole: from its subnet a container
+ * reaches neither another container of its network (bridged frames dropped), nor another
+ * network, a private, loopback, link-local or reserved address (routed packets dropped, unless
+ * they go to a published port: DNAT), nor the provider host, except the forwarder's ports on
+ * its own gateway; replies to connections others made to it pass. Public addresses stay
+ * reachable (the workload's egress). */
+
+#define KUMO_OVERLAY_NET_MAX      1024u
+#define KUMO_OVERLAY_NET_PORT_MAX 256u
+#define KUMO_OVERLAY_TABLE_BYTES  33u /* [a-z0-9_], 1..32 characters */
+
+/* One deployment network: its subnet "a.b.c.d/n" (IPv4, n in 8..30), its gateway (inside the
+ * subnet) and the forwarder's ports listening there. */
+typedef struct kumo_overlay_net {
+    char subnet[64];
+    char gateway[64];
+    uint16_t ports[KUMO_OVERLAY_NET_PORT_MAX];
+    uint32_t port_count;
+} kumo_overlay_net_t;
+
+/* Appends to out the nft script (for `nft -f -`, one transaction) that replaces the tables
+ * named table with the rules for nets; with no nets it only removes them. KUMO_EINVAL for a
+ * bad table name, subnet, gateway (not numeric IPv4 or outside its subnet) or a port 0,
+ * KUMO_ELIMIT past KUMO_OVERLAY_NET_MAX nets or KUMO_OVERLAY_NET_PORT_MAX ports, KUMO_ENOMEM
+ * (out is unchanged but for what was appended before a failure: the caller resets it). Pure. */
+KUMO_MUST_USE int kumo_overlay_isolation_render(const char *table,
+                                                const kumo_overlay_net_t *nets,
+                                                uint32_t count,
+                                                kumo_buf_t *out,
+                                                kumo_err_ctx_t *err);
+/* Runs `nft -f -` (found on PATH) with script on its standard input and waits for it; KUMO_EIO
+ * naming nft's complaint when it fails or cannot run. The caller ignores SIGPIPE. */
+KUMO_MUST_USE int kumo_overlay_isolation_apply(kumo_bytes_t script, kumo_err_ctx_t *err);
+
 /* ---- the forwarder (the data path) ---- */
 
 #define KUMO_OVERLAY_FWD_ENTRY_MAX  256u

@@ -79,6 +79,9 @@ static const pf_field_t pf_fields[] = {
     PF_STR(key, 1, "keyring name (home/keyring) of the provider's account key"),
     PF_STR(region, 1, "the region this datacenter serves; it bids only on orders there"),
     PF_STR(public_address, 1, "address tenants reach published ports on"),
+    PF_STR(publish_address,
+           0,
+           "numeric address of this host published ports bind to; empty: public_address"),
     PF_STR(api_listen, 3, "provider API (HTTPS) host:port"),
     PF_STR(runtime_socket, 1, "Docker Engine API unix socket (podman or Docker)"),
     PF_STR(metrics_listen,
@@ -206,6 +209,10 @@ int kumo_provider_cfg_validate(const kumo_provider_cfg_t *cfg, kumo_err_ctx_t *e
                 "usage_interval_ms: 0 (off) or at least 1000");
     KUMO_ENSURE(kumo_overlay_allow_list_is_valid(cfg->peer_address_allow), err, KUMO_EINVAL,
                 "peer_address_allow: expected numeric IP addresses separated by commas");
+    KUMO_ENSURE(cfg->publish_address[0] == '\0' ||
+                    (kumo_overlay_allow_list_is_valid(cfg->publish_address) &&
+                     strchr(cfg->publish_address, ',') == NULL),
+                err, KUMO_EINVAL, "publish_address: expected one numeric IP address or empty");
     KUMO_ENSURE(pf_listen_is_valid(cfg->metrics_listen), err, KUMO_EINVAL,
                 "metrics_listen: expected host:port (port 1..65535) or empty");
     return 0;

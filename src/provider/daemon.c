@@ -932,6 +932,7 @@ void kumo_provider_daemon_close(kumo_provider_daemon_t *d)
         curl_easy_cleanup(d->curl);
     }
     kumo_buf_free(&d->line);
+    kumo_buf_free(&d->isolation);
     kumo_buf_free(&d->ev_data);
     kumo_buf_free(&d->peer_cert_pem);
     if (d->peer_key_pem.ptr != NULL) {

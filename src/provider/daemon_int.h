@@ -91,6 +91,8 @@ typedef struct pd_refusal {
 typedef struct pd_net {
     char name[KUMO_RUNTIME_NAME_BYTES_MAX];
     char gateway[64];
+    char subnet[64];
+    bool isolated; /* the isolation rules in force cover it: its containers may start */
 } pd_net_t;
 
 /* A container's network address, as inspected once. */
@@ -114,7 +116,8 @@ typedef struct pd_groups {
 } pd_groups_t;
 
 /* The container runtime as the reconcile (work.c), the runtime worker (rtwork.c) and the
- * volume sweep (volumes.c) call it: kumo_runtime_*'s contracts (runtime.h). The daemon uses
+ * volume sweep (volumes.c) call it: kumo_runtime_*'s contracts (runtime.h), and the host's
+ * isolation rules around the containers (overlay.h). The daemon uses
  * pd_runtime_real; a unit test gives a fake (kumo_provider_daemon_t.rt), so the reconcile
  * logic runs deterministically without podman. */
 typedef struct pd_runtime_ops {
@@ -142,10 +145,11 @@ typedef struct pd_runtime_ops {
                           const kumo_runtime_label_t *labels,
                           uint32_t label_count,
                           kumo_err_ctx_t *err);
-    int (*network_gateway)(kumo_runtime_t *rt,
-                           const char *name,
-                           char gateway_out[64],
-                           kumo_err_ctx_t *err);
+    int (*network_addresses)(kumo_runtime_t *rt,
+                             const char *name,
+                             char gateway_out[64],
+                             char subnet_out[64],
+                             kumo_err_ctx_t *err);
     int (*network_list)(kumo_runtime_t *rt,
                         const char *label_key,
                         const char *label_value,
@@ -165,6 +169,8 @@ typedef struct pd_runtime_ops {
                          const char *dir,
                          const char *name,
                          kumo_err_ctx_t *err);
+    /* The host's firewall around the containers: kumo_overlay_isolation_apply. */
+    int (*isolation_apply)(kumo_bytes_t script, kumo_err_ctx_t *err);
 } pd_runtime_ops_t;
 
 /* The kumo_runtime_* functions. */
@@ -285,6 +291,7 @@ typedef struct pd_rtjob {
     int rc;
     char detail[KUMO_REFUSE_DETAIL_BYTES_MAX + 1];
     char gateway[64];
+    char subnet[64];
     uint64_t elapsed_ms;
 } pd_rtjob_t;
 
@@ -356,6 +363,9 @@ struct kumo_provider_daemon {
     kumo_runtime_t *runtime;
     const pd_runtime_ops_t *rt; /* NULL: pd_runtime_real (pd_rt) */
     const pd_node_ops_t *node;  /* NULL: pd_node_real (pd_node) */
+    /* The isolation rules in force (the nft script last applied; empty: none yet). */
+    kumo_buf_t isolation;
+    bool isolation_failing; /* the last apply failed (logged once until it works) */
     pd_hold_t holds[PD_HOLD_MAX];
     uint32_t hold_count;
     kumo_buf_t line; /* SSE: the line being read */
@@ -389,6 +399,7 @@ struct kumo_provider_daemon {
     uint32_t pass_deferred; /* instances left for a later pass (the queue was full) */
     uint64_t pass_number;   /* passes run (marks the jobs a pass still wants) */
     uint32_t pass_inspects; /* networks looked up by this pass (pd_network_ensure) */
+    bool pass_nets_unknown; /* a network with containers was left for a later pass */
     bool sweep_due;         /* a deployment ended: its network is to be removed */
     uint64_t sweep_height;  /* height of the last network sweep queued */
     uint64_t kept_pruned_s; /* unix seconds of the last pd_kept_prune (0: none yet) */

@@ -18,10 +18,13 @@
 #include "core/core.h"
 
 typedef struct kumo_provider_cfg {
-    char node_url[256];              /* "http://127.0.0.1:26657" */
-    char key[64];                    /* keyring name of the provider account key: "provider" */
-    char region[64];                 /* required */
-    char public_address[128];        /* where published ports answer: "127.0.0.1" */
+    char node_url[256];       /* "http://127.0.0.1:26657" */
+    char key[64];             /* keyring name of the provider account key: "provider" */
+    char region[64];          /* required */
+    char public_address[128]; /* where published ports answer: "127.0.0.1" */
+    /* The numeric address published ports bind to on this host: "" (default) is
+     * public_address when that is numeric (a name, or a NAT: set it to the host's own). */
+    char publish_address[64];
     char api_listen[128];            /* provider API (HTTPS): "127.0.0.1:8443" */
     char runtime_socket[256];        /* Docker Engine API socket: "/run/podman/podman.sock" */
     uint32_t port_range_min;         /* 32000 */

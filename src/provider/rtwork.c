@@ -106,7 +106,8 @@ static void rt_network_create(const pd_runtime_ops_t *ops,
                                            {"kumo.owner", job->mem.owner},
                                            {"kumo.dseq", job->mem.dseq}};
     job->rc = ops->network_create(rt, job->key, labels, 4, err);
-    job->rc = job->rc == 0 ? ops->network_gateway(rt, job->key, job->gateway, err) : job->rc;
+    job->rc = job->rc == 0 ? ops->network_addresses(rt, job->key, job->gateway, job->subnet, err)
+                           : job->rc;
     if (job->rc != 0) {
         KUMO_LOG_WARN("provider", "network_failed", "name=%s code=%s detail=\"%s\"", job->key,
                       kumo_err_name(job->rc), err->detail);

@@ -44,6 +44,8 @@
 /* Networks a pass may look up itself (a restarted daemon finds its networks again). */
 #define PD_NET_INSPECT_MAX 16u
 #define PD_NET_SWEEP_KEY   "networks"
+/* The isolation script of every network (a few hundred bytes each). */
+#define PD_ISOLATION_BYTES_MAX (4u * 1024u * 1024u)
 _Static_assert(sizeof(((pd_spec_mem_t *)0)->workload) > KUMO_SDL_NAME_BYTES_MAX,
                "a workload name fits a job");
 
@@ -62,6 +64,7 @@ typedef struct pd_dep {
     uint32_t group_count;
     char network[KUMO_RUNTIME_NAME_BYTES_MAX];
     char gateway[64];
+    bool isolated; /* the isolation rules cover its network: containers may start */
 } pd_dep_t;
 
 /* ---- paths and stored files ---- */
@@ -300,11 +303,12 @@ const pd_runtime_ops_t pd_runtime_real = {
     .container_run = kumo_runtime_container_run,
     .container_remove = kumo_runtime_container_remove,
     .network_create = kumo_runtime_network_create,
-    .network_gateway = kumo_runtime_network_gateway,
+    .network_addresses = kumo_runtime_network_addresses,
     .network_list = kumo_runtime_network_list,
     .network_remove = kumo_runtime_network_remove,
     .volume_list = kumo_runtime_volume_list,
     .volume_remove = kumo_runtime_volume_remove,
+    .isolation_apply = kumo_overlay_isolation_apply,
 };
 
 const pd_runtime_ops_t *pd_rt(const kumo_provider_daemon_t *d)
@@ -368,6 +372,19 @@ static uint16_t pd_port_pick(kumo_provider_daemon_t *d)
         }
     }
     return 0;
+}
+
+/* Where published ports bind: publish_address, else public_address when it is numeric (never
+ * every address of the host unless neither is). */
+static const char *pd_publish_address(const kumo_provider_daemon_t *d)
+{
+    if (d->cfg.publish_address[0] != '\0') {
+        return d->cfg.publish_address;
+    }
+    return kumo_overlay_allow_list_is_valid(d->cfg.public_address) &&
+                   strchr(d->cfg.public_address, ',') == NULL
+               ? d->cfg.public_address
+               : "0.0.0.0";
 }
 
 static void
@@ -456,7 +473,7 @@ static bool pd_spec_build(kumo_provider_daemon_t *d,
         kumo_runtime_port_t *rp = &s->ports[s->port_count++];
         rp->container_port = (uint16_t)w->ports[p]->port;
         rp->host_port = kumo_overlay_port_published(dep->m, w, w->ports[p]) ? pd_port_pick(d) : 0;
-        rp->host_ip = "0.0.0.0";
+        rp->host_ip = pd_publish_address(d);
     }
     const kumo_runtime_label_t labels[] = {
         {"kumo.managed", "1"},
@@ -507,12 +524,18 @@ static void pd_network_forget(kumo_provider_daemon_t *d, const char *name)
     }
 }
 
-static void pd_network_remember(kumo_provider_daemon_t *d, const char *name, const char *gateway)
+/* A network made or found: its containers start once the isolation rules cover it. */
+static void pd_network_remember(kumo_provider_daemon_t *d,
+                                const char *name,
+                                const char *gateway,
+                                const char *subnet)
 {
     pd_net_t *n = pd_network_find(d, name);
     n = n != NULL ? n : &d->nets[d->net_count < PD_NET_MAX ? d->net_count++ : PD_NET_MAX - 1u];
     (void)snprintf(n->name, sizeof(n->name), "%s", name);
     (void)snprintf(n->gateway, sizeof(n->gateway), "%s", gateway);
+    (void)snprintf(n->subnet, sizeof(n->subnet), "%s", subnet);
+    n->isolated = false;
 }
 
 /* Whether a listed container belongs to the deployment (so its network exists). */
@@ -537,16 +560,21 @@ static bool pd_network_ensure(kumo_provider_daemon_t *d, pd_dep_t *dep)
     const pd_net_t *known = pd_network_find(d, dep->network);
     if (known != NULL) {
         (void)snprintf(dep->gateway, sizeof(dep->gateway), "%s", known->gateway);
+        dep->isolated = known->isolated;
         return true;
     }
     if (d->pass_inspects < PD_NET_INSPECT_MAX && pd_dep_has_containers(d, dep) &&
         !pd_rtwork_has(d, dep->network)) {
         d->pass_inspects++;
-        if (pd_rt(d)->network_gateway(d->runtime, dep->network, dep->gateway, NULL) == 0) {
-            pd_network_remember(d, dep->network, dep->gateway);
+        char subnet[64];
+        if (pd_rt(d)->network_addresses(d->runtime, dep->network, dep->gateway, subnet, NULL) ==
+            0) {
+            pd_network_remember(d, dep->network, dep->gateway, subnet);
             return true;
         }
         dep->gateway[0] = '\0';
+    } else if (pd_dep_has_containers(d, dep) && !pd_rtwork_has(d, dep->network)) {
+        d->pass_nets_unknown = true; /* its containers run: their rules must not go */
     }
     pd_rtjob_t *job = pd_rtjob_new(PD_RTJOB_NET_CREATE, dep->network);
     if (job == NULL) {
@@ -648,7 +676,7 @@ static bool pd_instance_work(kumo_provider_daemon_t *d,
     if (create) {
         pd_rtfail_take(d, name, l);
     }
-    if (create && dep->gateway[0] != '\0') {
+    if (create && dep->gateway[0] != '\0' && dep->isolated) {
         pd_instance_start(d, dep, l, w, instance, c);
     }
     return false;
@@ -810,6 +838,81 @@ static void pd_forwards_add(kumo_provider_daemon_t *d,
         }
     }
     json_decref(links);
+}
+
+/* ---- isolation: the provider's nftables tables (overlay.h) ---- */
+
+/* The isolation script for every known network: its subnet, its gateway and the forward ports
+ * listening there (fwd: this pass's table). */
+static int pd_isolation_render(kumo_provider_daemon_t *d,
+                               const kumo_overlay_fwd_entry_t *fwd,
+                               uint32_t fwd_count,
+                               kumo_buf_t *out,
+                               kumo_err_ctx_t *err)
+{
+    kumo_overlay_net_t *nets = kumo_calloc(PD_NET_MAX, sizeof(*nets));
+    KUMO_ENSURE(nets != NULL, err, KUMO_ENOMEM, "isolation networks");
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < d->net_count && n < KUMO_OVERLAY_NET_MAX; i++) {
+        if (d->nets[i].subnet[0] == '\0') {
+            continue;
+        }
+        kumo_overlay_net_t *net = &nets[n++];
+        (void)snprintf(net->subnet, sizeof(net->subnet), "%s", d->nets[i].subnet);
+        (void)snprintf(net->gateway, sizeof(net->gateway), "%s", d->nets[i].gateway);
+        for (uint32_t k = 0; k < fwd_count && net->port_count < KUMO_OVERLAY_NET_PORT_MAX; k++) {
+            bool seen = strcmp(fwd[k].ip, net->gateway) != 0;
+            for (uint32_t p = 0; p < net->port_count && !seen; p++) {
+                seen = net->ports[p] == fwd[k].port;
+            }
+            if (!seen) {
+                net->ports[net->port_count++] = fwd[k].port;
+            }
+        }
+    }
+    char table[KUMO_OVERLAY_TABLE_BYTES];
+    (void)snprintf(table, sizeof(table), "kumo_%.8s", d->addr + 5);
+    int rc = kumo_overlay_isolation_render(table, nets, n, out, err);
+    kumo_free(nets);
+    return rc;
+}
+
+/* Applies the isolation rules when they changed; once they are in force every known network is
+ * isolated (its containers may start). A failure starts nothing new (logged once). */
+static void
+pd_isolation_sync(kumo_provider_daemon_t *d, const kumo_overlay_fwd_entry_t *fwd, uint32_t count)
+{
+    if (d->pass_nets_unknown) {
+        return; /* a restarted daemon still looks for networks: the rules in force stay */
+    }
+    kumo_buf_t next;
+    kumo_buf_init(&next, PD_ISOLATION_BYTES_MAX);
+    kumo_err_ctx_t err = {0};
+    int rc = pd_isolation_render(d, fwd, count, &next, &err);
+    bool same = rc == 0 && !d->isolation_failing &&
+                kumo_bytes_equal(kumo_buf_bytes(&next), kumo_buf_bytes(&d->isolation));
+    if (rc == 0 && !same) {
+        rc = pd_rt(d)->isolation_apply(kumo_buf_bytes(&next), &err);
+    }
+    if (rc != 0) {
+        if (!d->isolation_failing) {
+            KUMO_LOG_ERROR("provider", "isolation_failed", "code=%s detail=\"%s\" (no starts)",
+                           kumo_err_name(rc), err.detail);
+        }
+        d->isolation_failing = true;
+        kumo_buf_free(&next);
+        return;
+    }
+    if (!same) {
+        KUMO_LOG_INFO("provider", "isolation_applied", "networks=%u bytes=%zu", d->net_count,
+                      next.len);
+    }
+    d->isolation_failing = false;
+    kumo_buf_free(&d->isolation);
+    d->isolation = next;
+    for (uint32_t i = 0; i < d->net_count; i++) {
+        d->nets[i].isolated = d->nets[i].subnet[0] != '\0';
+    }
 }
 
 /* ---- the pass ---- */
@@ -1302,7 +1405,7 @@ static void pd_rtjob_done(void *ctx, const pd_rtjob_t *job)
 {
     kumo_provider_daemon_t *d = ctx;
     if (job->kind == PD_RTJOB_NET_CREATE && job->rc == 0) {
-        pd_network_remember(d, job->key, job->gateway);
+        pd_network_remember(d, job->key, job->gateway, job->subnet);
         KUMO_LOG_INFO("provider", "network_created", "name=%s gateway=%s ms=%" PRIu64, job->key,
                       job->gateway, job->elapsed_ms);
     }
@@ -1372,6 +1475,7 @@ void pd_work(kumo_provider_daemon_t *d)
     }
     d->pass_number++;
     d->pass_inspects = 0;
+    d->pass_nets_unknown = false;
     pd_rtwork_collect(d, pd_rtjob_done, d);
     for (uint32_t i = 0; i < d->sent_count; i++) {
         d->sent[i].height = d->sent[i].height == 0 ? d->height : d->sent[i].height;
@@ -1414,6 +1518,7 @@ void pd_work(kumo_provider_daemon_t *d)
         pd_orphans_remove(d, pass.ok);
     }
     pd_api_forwards(d, pass.fwd, pass.fwd_count);
+    pd_isolation_sync(d, pass.fwd, pass.fwd_count);
     pd_kept_prune_due(d);
     pd_confirm(d, pass.ok);
     if (!d->leases_partial) {

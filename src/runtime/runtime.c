@@ -255,10 +255,11 @@ int kumo_runtime_network_list(kumo_runtime_t *rt,
     return rc;
 }
 
-int kumo_runtime_network_gateway(kumo_runtime_t *rt,
-                                 const char *name,
-                                 char gateway_out[64],
-                                 kumo_err_ctx_t *err)
+int kumo_runtime_network_addresses(kumo_runtime_t *rt,
+                                   const char *name,
+                                   char gateway_out[64],
+                                   char subnet_out[64],
+                                   kumo_err_ctx_t *err)
 {
     char path[RT_PATH_BYTES];
     KUMO_ENSURE(snprintf(path, sizeof(path), "/networks/%s", name) < (int)sizeof(path), err,
@@ -269,15 +270,30 @@ int kumo_runtime_network_gateway(kumo_runtime_t *rt,
     json_t *j = rc == 0 ? json_loadb((const char *)a.body.ptr, a.body.len, 0, NULL) : NULL;
     const json_t *cfg = json_array_get(json_object_get(json_object_get(j, "IPAM"), "Config"), 0);
     const char *gw = json_string_value(json_object_get(cfg, "Gateway"));
+    const char *subnet = json_string_value(json_object_get(cfg, "Subnet"));
     if (rc == 0 && (gw == NULL || strlen(gw) >= 64)) {
         rc = kumo_err_set(err, KUMO_EDECODE, "network %s has no gateway", name);
     }
+    if (rc == 0 && subnet_out != NULL && (subnet == NULL || strlen(subnet) >= 64)) {
+        rc = kumo_err_set(err, KUMO_EDECODE, "network %s has no subnet", name);
+    }
     if (rc == 0) {
         (void)snprintf(gateway_out, 64, "%s", gw);
+        if (subnet_out != NULL) {
+            (void)snprintf(subnet_out, 64, "%s", subnet);
+        }
     }
     json_decref(j);
     kumo_buf_free(&a.body);
     return rc;
+}
+
+int kumo_runtime_network_gateway(kumo_runtime_t *rt,
+                                 const char *name,
+                                 char gateway_out[64],
+                                 kumo_err_ctx_t *err)
+{
+    return kumo_runtime_network_addresses(rt, name, gateway_out, NULL, err);
 }
 
 /* ---- containers ---- */

@@ -136,6 +136,14 @@ KUMO_MUST_USE int kumo_runtime_network_gateway(kumo_runtime_t *rt,
                                                const char *name,
                                                char gateway_out[64],
                                                kumo_err_ctx_t *err);
+/* The gateway and the subnet ("10.89.0.0/24") of a network, both from its first IPAM entry;
+ * subnet_out may be NULL. KUMO_ENOTFOUND for an unknown network, KUMO_EDECODE when either is
+ * missing. */
+KUMO_MUST_USE int kumo_runtime_network_addresses(kumo_runtime_t *rt,
+                                                 const char *name,
+                                                 char gateway_out[64],
+                                                 char subnet_out[64],
+                                                 kumo_err_ctx_t *err);
 /* Removes a network; a missing one is success. */
 KUMO_MUST_USE int
 kumo_runtime_network_remove(kumo_runtime_t *rt, const char *name, kumo_err_ctx_t *err);

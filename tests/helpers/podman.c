@@ -143,6 +143,16 @@ void kumo_test_podman_cleanup(const char *key, const char *value)
     if (system(cmd) != 0) {
         fprintf(stderr, "cleanup of label %s=%s failed\n", key, value);
     }
+    if (strcmp(key, "kumo.provider") == 0 && strlen(value) > 5) {
+        /* The provider's isolation tables (kumo_ and 8 characters of its address) stay after
+         * it stops, for its containers: they go with them. */
+        (void)snprintf(cmd, sizeof(cmd),
+                       "nft delete table inet kumo_%.8s >/dev/null 2>&1; "
+                       "nft delete table bridge kumo_%.8s >/dev/null 2>&1; true",
+                       value + 5, value + 5);
+        int rc = system(cmd);
+        (void)rc;
+    }
 }
 
 unsigned kumo_test_free_port(void)

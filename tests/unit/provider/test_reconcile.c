@@ -5,6 +5,9 @@
  * instances, port 8080 global; db: port 7000 for web) leased in one group:
  *   - the first pass creates the network only (starts wait for its gateway); a stray
  *     container of ours that no lease wants is removed;
+ *   - the next pass puts the network's isolation rules in force (its subnet closed, the
+ *     forward port on its gateway open), and only then do containers start (a failing nft
+ *     starts nothing);
  *   - the next pass starts every instance on that network: web publishes 8080 on a host port
  *     of the range, db publishes nothing; each reaches the others by name at the gateway;
  *   - a pass where everything runs confirms the lease with its version, once;
@@ -203,12 +206,14 @@ static int f_net_create(kumo_runtime_t *rt,
     return 0;
 }
 
-static int f_net_gateway(kumo_runtime_t *rt, const char *name, char out[64], kumo_err_ctx_t *err)
+static int f_net_addresses(
+    kumo_runtime_t *rt, const char *name, char gateway[64], char subnet[64], kumo_err_ctx_t *err)
 {
     (void)rt;
     for (uint32_t i = 0; i < fake.net_count; i++) {
         if (strcmp(fake.nets[i], name) == 0) {
-            (void)snprintf(out, 64, "10.89.0.1");
+            (void)snprintf(gateway, 64, "10.89.0.1");
+            (void)snprintf(subnet, 64, "10.89.0.0/24");
             return 0;
         }
     }
@@ -274,6 +279,23 @@ static int f_vol_remove(kumo_runtime_t *rt, const char *dir, const char *name, k
     return 0;
 }
 
+/* The isolation script applied last (what the host's firewall would hold). */
+static char fake_rules[8192];
+static uint32_t fake_applies;
+static bool fake_nft_broken;
+
+static int f_isolation(kumo_bytes_t script, kumo_err_ctx_t *err)
+{
+    if (fake_nft_broken) {
+        return kumo_err_set(err, KUMO_EIO, "nft: cannot run it");
+    }
+    assert_true(script.len < sizeof(fake_rules));
+    memcpy(fake_rules, script.ptr, script.len);
+    fake_rules[script.len] = '\0';
+    fake_applies++;
+    return 0;
+}
+
 static const pd_runtime_ops_t fake_rt_ops = {
     .open = f_open,
     .close = f_close,
@@ -283,11 +305,12 @@ static const pd_runtime_ops_t fake_rt_ops = {
     .container_run = f_run,
     .container_remove = f_remove,
     .network_create = f_net_create,
-    .network_gateway = f_net_gateway,
+    .network_addresses = f_net_addresses,
     .network_list = f_net_list,
     .network_remove = f_net_remove,
     .volume_list = f_vol_list,
     .volume_remove = f_vol_remove,
+    .isolation_apply = f_isolation,
 };
 
 /* ---- the fake node ---- */
@@ -456,6 +479,7 @@ static void daemon_free(kumo_provider_daemon_t *d)
         pd_rt(d)->close(d->runtime);
     }
     curl_easy_cleanup(d->curl);
+    kumo_buf_free(&d->isolation);
     (void)pthread_mutex_destroy(&d->wake_mu);
     kumo_free(d);
 }
@@ -501,6 +525,9 @@ static int setup(void **state)
     many_leases = 0;
     tx_room = UINT32_MAX;
     tx_refused = confirmed_count = 0;
+    fake_applies = 0;
+    fake_nft_broken = false;
+    fake_rules[0] = '\0';
     home = kumo_test_tmpdir_make("reconcile");
     uint8_t raw[KUMO_ADDRESS_BYTES];
     memset(raw, 0x42, sizeof(raw));
@@ -550,11 +577,23 @@ static void test_reconcile_lifecycle(void **state)
     assert_int_equal(fake.removes, 1u);
     assert_int_equal(confirmations, 0u);
 
-    /* 2: every instance, on the network, reaching the others by name at the gateway (and
+    /* 2: the network is known: its isolation rules go in force first, still no start (only
      * the sweep the stray's removal asked for, which keeps the network in use). */
-    assert_int_equal(pass(d), 4u);
+    assert_int_equal(pass(d), 1u);
     assert_int_equal(fake.net_count, 1u);
+    assert_int_equal(fake.runs, 0u);
+    assert_int_equal(fake_applies, 2u); /* the first pass's: no network, tables removed */
+    assert_non_null(strstr(fake_rules, "table inet kumo_provider"));
+    assert_non_null(strstr(fake_rules, "ip saddr 10.89.0.0/24 drop"));
+    assert_non_null(strstr(fake_rules, "ip daddr 10.89.0.0/24 drop")); /* bridged */
+    /* db's port is the only one a rule lets a workload reach: open on the gateway only. */
+    assert_non_null(strstr(fake_rules, "ip saddr 10.89.0.0/24 ip daddr 10.89.0.1 tcp dport { "
+                                       "7000 } accept"));
+
+    /* 3: every instance, on the network, reaching the others by name at the gateway. */
+    assert_int_equal(pass(d), 3u);
     assert_int_equal(fake.runs, 3u);
+    assert_int_equal(fake_applies, 2u); /* the same rules: not applied again */
     assert_int_equal(running(), 3u);
     const fake_container_t *web0 = fake_workload("web", 0);
     const fake_container_t *web1 = fake_workload("web", 1);
@@ -576,7 +615,7 @@ static void test_reconcile_lifecycle(void **state)
     assert_string_equal(db->hosts[0], "web:10.89.0.1");
     assert_int_equal(confirmations, 0u); /* the pass queued them: not running yet */
 
-    /* 3: everything runs: confirmed with the version, once. */
+    /* 4: everything runs: confirmed with the version, once. */
     assert_int_equal(pass(d), 0u);
     assert_int_equal(confirmations, 1u);
     assert_int_equal(versions, 1u);
@@ -584,7 +623,7 @@ static void test_reconcile_lifecycle(void **state)
     assert_int_equal(fake.runs, 3u);
     assert_int_equal(confirmations, 1u);
 
-    /* 4: db exits and is replaced (the old one removed first). */
+    /* 5: db exits and is replaced (the old one removed first). */
     fake_container_t *dbm = (fake_container_t *)(uintptr_t)db;
     dbm->c.state = KUMO_RUNTIME_STATE_EXITED;
     assert_int_equal(pass(d), 1u);
@@ -592,7 +631,8 @@ static void test_reconcile_lifecycle(void **state)
     assert_int_equal(running(), 3u);
     assert_int_equal(fake.removes, 2u);
 
-    /* 5: the lease closes: every container goes, then it is released, the network swept. */
+    /* 6: the lease closes: every container goes, then it is released, the network swept and
+     * its rules gone with it. */
     lease_active = false;
     d->height += 10; /* past the resend window of the last confirmation */
     assert_int_equal(pass(d), 3u);
@@ -602,6 +642,9 @@ static void test_reconcile_lifecycle(void **state)
     assert_int_equal(releases, 1u);
     assert_int_equal(fake.net_count, 0u);
     assert_int_equal(fake.net_removes, 1u);
+    (void)pass(d);
+    assert_null(strstr(fake_rules, "10.89.0.0/24"));
+    assert_non_null(strstr(fake_rules, "delete table inet kumo_provider"));
     daemon_free(d);
 }
 
@@ -613,6 +656,7 @@ static void test_reconcile_image_missing(void **state)
     (void)state;
     kumo_provider_daemon_t *d = daemon_new();
     fake.image_missing = true;
+    (void)pass(d);
     (void)pass(d);
     (void)pass(d);
     assert_int_equal(fake.runs, 3u);
@@ -658,12 +702,33 @@ static void test_reconcile_confirm_urgent_first(void **state)
     daemon_free(d);
 }
 
+/* Without isolation rules in force no container starts (fail closed); once they apply, all do. */
+static void test_reconcile_isolation_fails_closed(void **state)
+{
+    (void)state;
+    kumo_provider_daemon_t *d = daemon_new();
+    fake_nft_broken = true;
+    for (int i = 0; i < 4; i++) {
+        (void)pass(d);
+    }
+    assert_int_equal(fake.net_creates, 1u);
+    assert_int_equal(fake.runs, 0u);
+    assert_int_equal(confirmations, 0u);
+    fake_nft_broken = false;
+    (void)pass(d); /* the rules go in force */
+    assert_int_equal(fake.runs, 0u);
+    (void)pass(d);
+    assert_int_equal(running(), 3u);
+    daemon_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reconcile_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_image_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_confirm_urgent_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconcile_isolation_fails_closed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
