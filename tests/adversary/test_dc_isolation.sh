@@ -79,7 +79,7 @@ command -v nft >/dev/null || fail "nft is not installed (tools/deps.sh installs 
 # ---- set-up ----
 "$root/tools/images.sh" >/dev/null
 localdc_podman_start
-localdc_testnet_start 1 200 100
+localdc_testnet_start 1 200 600 # a 2-minute reconfirmation period: the machine may be loaded
 localdc_provider_add east us-east
 stack() { # stack FILE: the group and what follows it
     cat >"$1" <<YAML
