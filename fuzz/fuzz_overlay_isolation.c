@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     for (uint32_t i = 0; i < n; i++) {
-        char rule[160];
+        char rule[4096]; /* as large as gcc reckons a subnet might be */
         (void)snprintf(rule, sizeof(rule), "ip saddr %s drop\n", nets[i].subnet);
         if (!only(nets[i].subnet, "0123456789./") || !only(nets[i].gateway, "0123456789.") ||
             strstr(text, rule) == NULL) {
