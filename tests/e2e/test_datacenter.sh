@@ -36,52 +36,15 @@
 # Usage: tests/e2e/test_datacenter.sh path/to/kumo   (KUMO_E2E_KEEP=1 keeps the files)
 set -euo pipefail
 
-kumo=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-root=$(cd "$(dirname "$0")/../.." && pwd)
-work=$(mktemp -d "${TMPDIR:-/tmp}/kumo-e2e-dc-XXXXXX")
-# shellcheck source=../../tools/localdc.sh
-. "$root/tools/localdc.sh"
-localdc_init "$work" "$kumo"
-tenant_home=$LOCALDC_TN/tenant
-checks=0
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh" dc "$1"
 ui_pid=""
-
-k() { "$kumo" "$@" --home "$tenant_home"; }
-log() { printf 'e2e: %s\n' "$*"; }
-fail() {
-    echo "e2e: FAILED: $*" >&2
-    exit 1
-}
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    "$@" || fail "$what"
-    checks=$((checks + 1))
-    log "ok $checks - $what"
-}
-on_exit() {
-    local rc=$?
+e2e_exit_hook() {
     if [ -n "$ui_pid" ]; then
         kill "$ui_pid" 2>/dev/null || true
         wait "$ui_pid" 2>/dev/null || true
     fi
-    [ $rc -eq 0 ] || localdc_logs
-    localdc_cleanup
-    # Sanitizer builds: every daemon and node stopped above; none may have reported anything.
-    if grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$work"/*.log \
-        "$LOCALDC_TN"/node*/node.log 2>/dev/null; then
-        echo "e2e: FAILED: a sanitizer report in the logs above" >&2
-        rc=1
-    fi
-    if [ $rc -eq 0 ] && [ "${KUMO_E2E_KEEP:-0}" != 1 ]; then
-        rm -rf "$work"
-    else
-        echo "e2e: files kept in $work" >&2
-    fi
-    exit $rc
 }
-trap on_exit EXIT
-wait_or_fail() { wait_for "$@" || fail "$2"; }
 
 field() { awk -v k="$1" '$1 == k { print $2; exit }'; }
 balance() { k query account "$1" | field balance; }

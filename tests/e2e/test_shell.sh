@@ -24,47 +24,10 @@
 # Usage: tests/e2e/test_shell.sh path/to/kumo   (KUMO_E2E_KEEP=1 keeps the files)
 set -euo pipefail
 
-kumo=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-root=$(cd "$(dirname "$0")/../.." && pwd)
-work=$(mktemp -d "${TMPDIR:-/tmp}/kumo-e2e-shell-XXXXXX")
-# shellcheck source=../../tools/localdc.sh
-. "$root/tools/localdc.sh"
-localdc_init "$work" "$kumo"
-tenant_home=$LOCALDC_TN/tenant
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh" shell "$1"
 other_home=$LOCALDC_TN/provider7 # a funded key nobody else uses: the other tenant
-checks=0
-
-k() { "$kumo" "$@" --home "$tenant_home"; }
 ks() { "$kumo" deploy shell --home "$tenant_home" "$@"; } # options before `--`
-log() { printf 'e2e: %s\n' "$*"; }
-fail() {
-    echo "e2e: FAILED: $*" >&2
-    exit 1
-}
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    "$@" || fail "$what"
-    checks=$((checks + 1))
-    log "ok $checks - $what"
-}
-on_exit() {
-    local rc=$?
-    [ $rc -eq 0 ] || localdc_logs
-    localdc_cleanup
-    if grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$work"/*.log \
-        "$LOCALDC_TN"/node*/node.log 2>/dev/null; then
-        echo "e2e: FAILED: a sanitizer report in the logs above" >&2
-        rc=1
-    fi
-    if [ $rc -eq 0 ] && [ "${KUMO_E2E_KEEP:-0}" != 1 ]; then
-        rm -rf "$work"
-    else
-        echo "e2e: files kept in $work" >&2
-    fi
-    exit $rc
-}
-trap on_exit EXIT
 
 # ---- set-up: an image with busybox's applets (stty among them) ----
 image=localhost/kumo-e2e-shell:1
