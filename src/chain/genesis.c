@@ -93,6 +93,9 @@ int kumo_chain_genesis_parse(kumo_bytes_t json, Kumo__Genesis **out, kumo_err_ct
     if (rc == 0) {
         rc = kumo_market_params_validate(g->params, err);
     }
+    if (rc == 0 && g->staking_params != NULL) {
+        rc = kumo_staking_params_validate(g->staking_params, err);
+    }
     if (rc < 0) {
         kumo_codec_free(m);
         goto out_json;

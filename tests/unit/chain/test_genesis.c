@@ -1,8 +1,9 @@
 /*
  * test_genesis.c - proves genesis JSON parsing: a minimal file gets default params, a partial
- * params object is completed from the defaults, and every malformed input (bad JSON, unknown
- * key, duplicate key, wrong type, empty or long chain id, bad address, invalid params, size over
- * the limit) is refused with its code; applying a genesis gives the same app hash every time.
+ * params object (market or staking) is completed from the defaults, and every malformed input (bad
+ * JSON, unknown key, duplicate key, wrong type, empty or long chain id, bad address, invalid
+ * params, size over the limit) is refused with its code; applying a genesis gives the same app hash
+ * every time.
  */
 #include "unit/chain/chain_fixture.h"
 
@@ -53,6 +54,31 @@ static void test_partial_params_are_completed(void **state)
     kumo_codec_free(&g->base);
 }
 
+static void test_partial_staking_params_are_completed(void **state)
+{
+    (void)state;
+    Kumo__Genesis *g = NULL;
+    kumo_err_ctx_t err = {0};
+    int rc = parse_text("{\"chain_id\":\"kumo-1\",\"staking_params\":{\"signed_blocks_window\":"
+                        "\"20\"}}",
+                        &g, &err);
+    if (rc != 0) {
+        fail_msg("%s: %s", kumo_err_name(rc), err.detail);
+    }
+    Kumo__StakingParams def = KUMO__STAKING_PARAMS__INIT;
+    kumo_staking_params_default(&def);
+    assert_non_null(g->staking_params);
+    assert_int_equal(g->staking_params->signed_blocks_window, 20);
+    assert_int_equal(g->staking_params->unbonding_blocks, def.unbonding_blocks);
+    assert_int_equal(g->staking_params->max_validators, def.max_validators);
+    kumo_codec_free(&g->base);
+    /* Absent (or null): no object, staking's defaults apply at genesis. */
+    rc = parse_text("{\"chain_id\":\"kumo-1\",\"staking_params\":null}", &g, &err);
+    assert_int_equal(rc, 0);
+    assert_null(g->staking_params);
+    kumo_codec_free(&g->base);
+}
+
 static void test_bad_genesis_is_refused(void **state)
 {
     (void)state;
@@ -66,6 +92,10 @@ static void test_bad_genesis_is_refused(void **state)
         {"unknown key", "{\"chain_id\":\"k\",\"bogus\":1}", KUMO_EDECODE},
         {"duplicate key", "{\"chain_id\":\"k\",\"chain_id\":\"j\"}", KUMO_EDECODE},
         {"params not an object", "{\"chain_id\":\"k\",\"params\":3}", KUMO_EDECODE},
+        {"staking params not an object", "{\"chain_id\":\"k\",\"staking_params\":[]}",
+         KUMO_EDECODE},
+        {"zero signed blocks window",
+         "{\"chain_id\":\"k\",\"staking_params\":{\"signed_blocks_window\":\"0\"}}", KUMO_EINVAL},
         {"wrong type", "{\"chain_id\":5}", KUMO_EDECODE},
         {"empty chain id", "{\"chain_id\":\"\"}", KUMO_EINVAL},
         {"chain id 65 bytes",
@@ -131,6 +161,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimal_genesis_gets_default_params),
         cmocka_unit_test(test_partial_params_are_completed),
+        cmocka_unit_test(test_partial_staking_params_are_completed),
         cmocka_unit_test(test_bad_genesis_is_refused),
         cmocka_unit_test(test_chain_id_of_64_bytes_is_accepted),
         cmocka_unit_test(test_oversized_genesis_is_refused),
