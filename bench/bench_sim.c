@@ -4,6 +4,7 @@
  * faults (delay 5..20 ms) and with faults (10% loss, 5% duplication, delay 5..300 ms). Every node
  * runs the real engine with real Ed25519 signing and verification (no cache), default timeouts.
  * Output (name=value unit): sim_blocks_per_s_<n>v_<clean|faults> and the virtual block time.
+ * usage: bench_sim [validators...] (default 4 7 100).
  * tests/sim/test_sim_consensus.c prints the seed rate of the full checked simulation.
  */
 #include "bench_util.h"
@@ -224,8 +225,8 @@ static void bs_setup(bs_t *s, uint32_t n, bool faults, kumo_consensus_cfg_t *cfg
     if (s->heap == NULL) {
         bench_die("calloc", KUMO_ENOMEM, NULL);
     }
-    uint8_t pubkeys[BS_NODES_MAX][KUMO_CRYPTO_PUBKEY_BYTES];
-    uint64_t powers[BS_NODES_MAX];
+    uint8_t pubkeys[BS_NODES_MAX][KUMO_CRYPTO_PUBKEY_BYTES] = {{0}};
+    uint64_t powers[BS_NODES_MAX] = {0};
     for (uint32_t i = 0; i < n; i++) {
         uint8_t kseed[KUMO_CRYPTO_SEED_BYTES] = {0};
         kseed[0] = (uint8_t)(i + 1);
@@ -321,13 +322,25 @@ static void bs_run(uint32_t n, bool faults)
     bs_teardown(&s);
 }
 
-int main(void)
+/* usage: bench_sim [validators...]   (default: 4 7 100; each 2..100, clean then faults) */
+int main(int argc, char **argv)
 {
-    bs_run(4, false);
-    bs_run(4, true);
-    bs_run(7, false);
-    bs_run(7, true);
-    bs_run(100, false);
-    bs_run(100, true);
+    static const uint32_t sizes[] = {4, 7, 100};
+    if (argc <= 1) {
+        for (size_t i = 0; i < KUMO_ARRAY_COUNT(sizes); i++) {
+            bs_run(sizes[i], false);
+            bs_run(sizes[i], true);
+        }
+        return 0;
+    }
+    for (int i = 1; i < argc; i++) {
+        unsigned long n = strtoul(argv[i], NULL, 10);
+        if (n < 2 || n > BS_NODES_MAX) {
+            fprintf(stderr, "usage: bench_sim [validators...] (each 2..%u)\n", BS_NODES_MAX);
+            return 2;
+        }
+        bs_run((uint32_t)n, false);
+        bs_run((uint32_t)n, true);
+    }
     return 0;
 }
