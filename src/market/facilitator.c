@@ -59,6 +59,31 @@ static int collect_emit(collect_ctx_t *cc, const Kumo__Msg *msg)
     return 0;
 }
 
+/* Order field 12 (requirements), seen without decoding (proto/kumo.proto). */
+#define ORDER_FIELD_REQUIREMENTS 12u
+
+/* The due order, decoded only when it has placement requirements (*out NULL otherwise): most
+ * orders have none, and the facilitator ranks their bids from varints alone. */
+static int order_get_if_required(collect_ctx_t *cc, const kumo_market_oid_t *oid, Kumo__Order **out)
+{
+    *out = NULL;
+    kumo_market_key_t k;
+    kumo_market_key_order(&k, oid);
+    kumo_bytes_t val;
+    int rc = kumo_market_kv_get(cc->kv, &k, &val, cc->err);
+    if (rc == KUMO_ENOTFOUND) {
+        return kumo_err_set(cc->err, KUMO_ECORRUPT, "match index entry without its order");
+    }
+    KUMO_GUARD(rc);
+    uint64_t f[KUMO_CODEC_WIRE_FIELD_MAX + 1];
+    uint32_t present = 0;
+    KUMO_GUARD(kumo_codec_wire_read(val, f, &present, cc->err));
+    if ((present & (1u << ORDER_FIELD_REQUIREMENTS)) == 0) {
+        return 0;
+    }
+    return kumo_market_order_get(cc->kv, oid, out, cc->err);
+}
+
 static int match_cb(void *ctx, kumo_bytes_t key, kumo_bytes_t val)
 {
     (void)val;
@@ -71,11 +96,12 @@ static int match_cb(void *ctx, kumo_bytes_t key, kumo_bytes_t val)
     kumo_market_oid_t oid;
     kumo_market_oid_from_body(key.ptr + 9, &oid);
     Kumo__Order *o = NULL;
-    KUMO_GUARD(kumo_market_order_get(cc->kv, &oid, &o, cc->err));
+    KUMO_GUARD(order_get_if_required(cc, &oid, &o));
     kumo_market_bids_t bids;
     /* Only bids whose provider still meets the order's requirements are matched; when none
      * does, the order waits for one that does. */
-    int rc = kumo_market_order_bids_scan(cc->kv, &oid, o->requirements, &bids, cc->err);
+    int rc = kumo_market_order_bids_scan(cc->kv, &oid, o != NULL ? o->requirements : NULL, &bids,
+                                         cc->err);
     kumo_market_obj_free(o);
     KUMO_GUARD(rc);
     if (!bids.has_best) {
