@@ -10,6 +10,8 @@
 #ifndef KUMO_BENCH_SPAM_NET_H
 #define KUMO_BENCH_SPAM_NET_H
 
+#include <signal.h>
+
 #include <curl/curl.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -84,6 +86,11 @@ static void bsn_cfg_apply(const char *path, const char *cfg)
     }
 }
 
+static void bsn_on_signal(int sig)
+{
+    exit(128 + sig);
+}
+
 static void bsn_at_exit(void);
 static bsn_t *bsn_started; /* stopped at exit if still running (a bench that died) */
 static pid_t bsn_started_by;
@@ -127,6 +134,11 @@ static void bsn_start(bsn_t *n,
     bsn_started = n;
     bsn_started_by = getpid();
     atexit(bsn_at_exit);
+    /* Interrupted (Ctrl-C, kill): exit, so every atexit clean-up of the run still happens. */
+    struct sigaction sa = {0};
+    sa.sa_handler = bsn_on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     snprintf(cmd, sizeof(cmd), "'%s' testnet start --dir '%s' >/dev/null", n->kumo, n->dir);
     bsn_run(cmd);
     n->curl = curl_easy_init();
