@@ -125,7 +125,9 @@ ui_check() { nice -n 19 node "$root/tools/ui_check.js" --timeout-s 90 "$@"; }
 check "the node's dashboard: no console errors, providers, live events without a reload" \
     ui_check --url "$KUMO_NODE/ui/" --shot "$shots/node.png" --text "Providers by region" \
     --text us-west --text "${DC_ADDR[west]:0:10}" --live 3
-k deploy ui "$work/stack.yml" >"$work/ui.out" 2>&1 &
+# Not through k: $! must be kumo itself (a backgrounded function is a subshell whose kill
+# would leave kumo running).
+"$kumo" deploy ui "$work/stack.yml" --home "$tenant_home" >"$work/ui.out" 2>&1 &
 ui_pid=$!
 ui_url() { grep -o 'http://127.0.0.1:[0-9]*/ui/' "$work/ui.out"; }
 wait_or_fail 30 "kumo deploy ui to listen" ui_url
