@@ -3,7 +3,7 @@
 #   make test   install missing packages, then: checks, debug tests, ASan+UBSan tests, fuzzing
 .PHONY: all deps build demo test check test-debug test-asan test-release fuzz bench format clean
 
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 15
 
 all: build
 
