@@ -19,14 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "codec/codec.h"
 #include "crypto/crypto.h"
 #include "helpers/net/testnet.h"
 #include "helpers/testutil.h"
-#include "tls/tls.h"
 
 #define VERSION_HEX "abababababababababababababababababababababababababababababababab"
 /* 2000 ukumo per block on 100000 of escrow: 50 blocks; warned below 30. */
@@ -38,51 +36,6 @@
 static kumo_test_net_t g;
 static char g_node[64];
 static char g_tenant[KUMO_ADDRESS_TEXT_BYTES];
-
-static int tx(const char *home, const char *key, const char *args)
-{
-    return kumo_test_net_kumo(&g, "tx %s --home %s/%s --node %s --from %s", args, g.dir, home,
-                              g_node, key);
-}
-
-static void tx_ok(const char *home, const char *key, const char *args)
-{
-    if (tx(home, key, args) != 0) {
-        kumo_test_net_logs_print(&g);
-        fail_msg("kumo tx %s (as %s) failed", args, key);
-    }
-}
-
-/* Runs a kumo command line (after the binary) and returns its stdout (free it) and exit code. */
-static char *kumo_output(const char *args, int *code)
-{
-    char cmd[8192];
-    (void)snprintf(cmd, sizeof(cmd), "%s %s 2>&1", g.kumo, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t cap = 1u << 16;
-    char *out = calloc(1, cap);
-    assert_non_null(out);
-    size_t len = fread(out, 1, cap - 1, p);
-    out[len] = '\0';
-    int st = pclose(p);
-    *code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return out;
-}
-
-static void address_read(const char *home, const char *name, char out[KUMO_ADDRESS_TEXT_BYTES])
-{
-    char args[4200];
-    (void)snprintf(args, sizeof(args), "keys show %s --address --home %s/%s", name, g.dir, home);
-    int code = 0;
-    char *s = kumo_output(args, &code);
-    assert_int_equal(code, 0);
-    s[strcspn(s, "\r\n")] = '\0';
-    size_t len = strlen(s);
-    assert_true(len > 0 && len < KUMO_ADDRESS_TEXT_BYTES);
-    memcpy(out, s, len + 1);
-    free(s);
-}
 
 static json_t *deployment_get(uint64_t dseq)
 {
@@ -141,7 +94,7 @@ static void deploy_one(uint64_t dseq, const char *extra)
                    "--group name=w,region=r1,cpu=100m,memory=64Mi,count=1,price=%u,collateral=0 "
                    "--version " VERSION_HEX " --wait",
                    dseq, DEPOSIT, extra, PRICE);
-    tx_ok("tenant", "tenant", args);
+    kumo_test_net_tx_ok(&g, "tenant", "tenant", "%s", args);
 }
 
 /* The provider bids and the lease becomes active; returns its created height. */
@@ -150,7 +103,7 @@ static uint64_t bid_and_lease(uint64_t dseq)
     char args[256];
     (void)snprintf(args, sizeof(args), "fulfillment create %s/%" PRIu64 "/0/1 --wait", g_tenant,
                    dseq);
-    tx_ok("provider0", "provider", args);
+    kumo_test_net_tx_ok(&g, "provider0", "provider", "%s", args);
     uint64_t deadline = kumo_test_now_ms() + KUMO_TEST_NET_WAIT_MS;
     for (;;) {
         json_t *l = lease_first(dseq);
@@ -252,7 +205,8 @@ static void confirm_until_closed(uint64_t dseq, uint64_t lease_height, bool *saw
             fail_msg("deployment %" PRIu64 " never ran out of escrow", dseq);
         }
         if (kumo_test_net_height(&g, 0) >= next) {
-            (void)tx("provider0", "provider", args); /* the last one may race the close */
+            (void)kumo_test_net_tx(&g, "provider0", "provider", "%s",
+                                   args); /* the last one may race the close */
             next = kumo_test_net_height(&g, 0) + CONFIRM_GAP;
         }
         kumo_test_pause_ms(100);
@@ -303,7 +257,7 @@ static void test_escrow_runs_out_warning_then_reason(void **state)
     (void)snprintf(args, sizeof(args), "query leases --owner %s --dseq %" PRIu64 " --node %s",
                    g_tenant, dseq, g_node);
     int code = 0;
-    char *out = kumo_output(args, &code);
+    char *out = kumo_test_net_output(&g, &code, "%s", args);
     assert_int_equal(code, 0);
     if (strstr(out, "insufficient_funds at") == NULL) {
         fail_msg("kumo query leases does not say why:\n%s", out);
@@ -316,7 +270,7 @@ static void test_escrow_runs_out_warning_then_reason(void **state)
                    "deploy status %s/none.yml --dseq %" PRIu64 " --home %s/tenant --from tenant "
                    "--node %s",
                    g.dir, dseq, g.dir, g_node);
-    out = kumo_output(args, &code);
+    out = kumo_test_net_output(&g, &code, "%s", args);
     if (code != 0 || strstr(out, want) == NULL) {
         fail_msg("kumo deploy status: exit %d, lacks '%s':\n%s", code, want, out);
     }
@@ -327,7 +281,7 @@ static void test_escrow_runs_out_warning_then_reason(void **state)
     (void)snprintf(args, sizeof(args),
                    "deploy events %s --dseq %" PRIu64 " --home %s/tenant --from tenant --node %s",
                    stack, dseq, g.dir, g_node);
-    out = kumo_output(args, &code);
+    out = kumo_test_net_output(&g, &code, "%s", args);
     const char *low = strstr(out, " deployment.escrow_low ");
     const char *ended = strstr(out, " deployment.closing ");
     if (code != 0 || low == NULL || ended == NULL || low > ended ||
@@ -353,7 +307,7 @@ static void dep_snapshot(uint64_t dseq, char *out, size_t cap)
 static void expect_fail(const char *args, int want_code, const char *needle)
 {
     int code = 0;
-    char *out = kumo_output(args, &code);
+    char *out = kumo_test_net_output(&g, &code, "%s", args);
     if (code != want_code || strstr(out, needle) == NULL) {
         fail_msg("kumo %s: exit %d (want %d), output lacks '%s':\n%s", args, code, want_code,
                  needle, out);
@@ -422,7 +376,7 @@ static void test_bad_input_changes_nothing(void **state)
     /* The owner can: amount 0, threshold only. */
     (void)snprintf(args, sizeof(args),
                    "deployment deposit %" PRIu64 " 0 --escrow-warn-blocks 7 --wait", dseq);
-    tx_ok("tenant", "tenant", args);
+    kumo_test_net_tx_ok(&g, "tenant", "tenant", "%s", args);
     json_t *d = deployment_get(dseq);
     assert_string_equal(str(d, "escrow_warn_blocks"), "7");
     json_decref(d);
@@ -431,7 +385,7 @@ static void test_bad_input_changes_nothing(void **state)
                    "deploy status %s --dseq %" PRIu64 " --home %s/tenant --from tenant --node %s",
                    stack, dseq, g.dir, g_node);
     int code = 0;
-    char *out = kumo_output(args, &code);
+    char *out = kumo_test_net_output(&g, &code, "%s", args);
     if (code != 0 || strstr(out, "escrow 100000 ukumo left") == NULL ||
         strstr(out, "nothing to pay yet; warning below 7 blocks") == NULL) {
         fail_msg("kumo deploy status: exit %d:\n%s", code, out);
@@ -446,28 +400,8 @@ static int group_setup(void **state)
         return -1;
     }
     (void)snprintf(g_node, sizeof(g_node), "http://127.0.0.1:%u", kumo_test_net_rpc_port(&g, 0));
-    address_read("tenant", "tenant", g_tenant);
-    kumo_crypto_keypair_t ca;
-    uint8_t seed[KUMO_CRYPTO_SEED_BYTES];
-    memset(seed, 0x42, sizeof(seed));
-    kumo_crypto_key_from_seed(seed, &ca);
-    kumo_buf_t pem;
-    kumo_buf_init(&pem, KUMO_TLS_PEM_BYTES_MAX);
-    assert_int_equal(kumo_tls_ca_create(&ca, "dc", 30, &pem, NULL), 0);
-    kumo_crypto_key_wipe(&ca);
-    char path[4096];
-    (void)snprintf(path, sizeof(path), "%s/ca.pem", g.dir);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(pem.ptr, 1, pem.len, f), pem.len);
-    assert_int_equal(fclose(f), 0);
-    kumo_buf_free(&pem);
-    char args[4200];
-    (void)snprintf(args, sizeof(args),
-                   "provider create --host-uri https://dc.example:8443 --region r1 --cert-file "
-                   "%s --wait",
-                   path);
-    tx_ok("provider0", "provider", args);
+    kumo_test_net_address(&g, "tenant", "tenant", g_tenant);
+    kumo_test_net_provider_create(&g, "provider0", "provider", 0x42);
     return 0;
 }
 

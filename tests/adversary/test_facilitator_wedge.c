@@ -28,7 +28,6 @@
 #include "crypto/crypto.h"
 #include "helpers/net/testnet.h"
 #include "helpers/testutil.h"
-#include "tls/tls.h"
 
 #define VERSION_HEX "abababababababababababababababababababababababababababababababab"
 #define STALE_TRIES 6
@@ -38,38 +37,6 @@ static char g_node[64];
 static char g_tenant[KUMO_ADDRESS_TEXT_BYTES];
 static char g_other[KUMO_ADDRESS_TEXT_BYTES];
 static uint64_t g_period;
-
-/* Runs `kumo tx <args>` as the key of home (tenant, provider0, provider1); exit code. */
-static int tx(const char *home, const char *key, const char *args)
-{
-    return kumo_test_net_kumo(&g, "tx %s --home %s/%s --node %s --from %s", args, g.dir, home,
-                              g_node, key);
-}
-
-static void tx_ok(const char *home, const char *key, const char *args)
-{
-    if (tx(home, key, args) != 0) {
-        kumo_test_net_logs_print(&g);
-        fail_msg("kumo tx %s (as %s) failed", args, key);
-    }
-}
-
-/* The address of key name in dir/home/keyring. */
-static void address_read(const char *home, const char *name, char out[KUMO_ADDRESS_TEXT_BYTES])
-{
-    char cmd[8192];
-    (void)snprintf(cmd, sizeof(cmd), "%s keys show %s --address --home %s/%s", g.kumo, name, g.dir,
-                   home);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    char line[256] = {0};
-    assert_non_null(fgets(line, sizeof(line), p));
-    assert_int_equal(pclose(p), 0);
-    line[strcspn(line, "\r\n")] = '\0';
-    size_t len = strlen(line);
-    assert_true(len > 0 && len < KUMO_ADDRESS_TEXT_BYTES);
-    memcpy(out, line, len + 1);
-}
 
 /* The object of a list endpoint whose order id (at "id" or "id.order") is owner/dseq/g/o. */
 static json_t *list_find(const char *path, uint32_t gseq, uint32_t oseq)
@@ -161,7 +128,7 @@ static void bid(const char *owner, uint64_t dseq, uint32_t gseq, uint32_t oseq)
     char args[256];
     (void)snprintf(args, sizeof(args), "fulfillment create %s/%" PRIu64 "/%u/%u --wait", owner,
                    dseq, gseq, oseq);
-    tx_ok("provider0", "provider", args);
+    kumo_test_net_tx_ok(&g, "provider0", "provider", "%s", args);
 }
 
 /* The other tenant deploys one cheap group once the chain is past height and gets a bid:
@@ -175,7 +142,7 @@ static void other_tenant_leased_after(int64_t height, uint64_t dseq)
                    "--group name=w,region=r1,cpu=100m,memory=64Mi,count=1,price=10,collateral=0 "
                    "--version " VERSION_HEX " --wait",
                    dseq);
-    tx_ok("provider1", "provider", args);
+    kumo_test_net_tx_ok(&g, "provider1", "provider", "%s", args);
     bid(g_other, dseq, 0, 1);
     lease_wait(g_other, dseq, 0, 1, "LEASE_ACTIVE");
 }
@@ -194,7 +161,7 @@ static uint64_t escrow_setup(uint64_t dseq)
         "--group name=b,region=r1,cpu=500m,memory=512Mi,count=1,price=50000,collateral=0 "
         "--version " VERSION_HEX " --wait",
         dseq);
-    tx_ok("tenant", "tenant", args);
+    kumo_test_net_tx_ok(&g, "tenant", "tenant", "%s", args);
     bid(g_tenant, dseq, 0, 1);
     bid(g_tenant, dseq, 1, 1);
     lease_wait(g_tenant, dseq, 1, 1, "LEASE_ACTIVE");
@@ -206,7 +173,7 @@ static uint64_t escrow_setup(uint64_t dseq)
         "--group name=b,region=r1,cpu=600m,memory=512Mi,count=1,price=50000,collateral=0 "
         "--version " VERSION_HEX " --wait",
         dseq);
-    tx_ok("tenant", "tenant", args);
+    kumo_test_net_tx_ok(&g, "tenant", "tenant", "%s", args);
     uint64_t due = order_match_height(g_tenant, dseq, 1, 2);
     assert_true(due > 0);
     bid(g_tenant, dseq, 0, 2);
@@ -260,9 +227,9 @@ static void update_and_confirm(uint32_t cpu_milli, uint32_t lease_oseq)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        _exit(tx("tenant", "tenant", update) == 0 ? 0 : 1);
+        _exit(kumo_test_net_tx(&g, "tenant", "tenant", "%s", update) == 0 ? 0 : 1);
     }
-    int confirm_rc = tx("provider0", "provider", confirm);
+    int confirm_rc = kumo_test_net_tx(&g, "provider0", "provider", "%s", confirm);
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -299,7 +266,7 @@ static void test_reorder_due_at_stale_height(void **state)
                    "--group name=c,region=r1,cpu=100m,memory=256Mi,count=1,price=10,collateral=0 "
                    "--version " VERSION_HEX " --wait",
                    g_period + 1);
-    tx_ok("tenant", "tenant", args);
+    kumo_test_net_tx_ok(&g, "tenant", "tenant", "%s", args);
     bid(g_tenant, 300, 0, 1);
     lease_wait(g_tenant, 300, 0, 1, "LEASE_ACTIVE");
     /* Update and confirmation in one block: the re-order's match height (update height +
@@ -334,35 +301,15 @@ static int group_setup(void **state)
         return -1;
     }
     (void)snprintf(g_node, sizeof(g_node), "http://127.0.0.1:%u", kumo_test_net_rpc_port(&g, 0));
-    address_read("tenant", "tenant", g_tenant);
-    address_read("provider1", "provider", g_other);
+    kumo_test_net_address(&g, "tenant", "tenant", g_tenant);
+    kumo_test_net_address(&g, "provider1", "provider", g_other);
     json_t *params = kumo_test_net_get(&g, 0, "/params");
     assert_non_null(params);
     g_period = kumo_test_json_u64(params, "reconfirmation_period");
     json_decref(params);
     assert_true(g_period > 0 && g_period < 100);
     /* The provider registers with a CA root of its own. */
-    kumo_crypto_keypair_t ca;
-    uint8_t seed[KUMO_CRYPTO_SEED_BYTES];
-    memset(seed, 0x41, sizeof(seed));
-    kumo_crypto_key_from_seed(seed, &ca);
-    kumo_buf_t pem;
-    kumo_buf_init(&pem, KUMO_TLS_PEM_BYTES_MAX);
-    assert_int_equal(kumo_tls_ca_create(&ca, "dc", 30, &pem, NULL), 0);
-    kumo_crypto_key_wipe(&ca);
-    char path[4096];
-    (void)snprintf(path, sizeof(path), "%s/ca.pem", g.dir);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(pem.ptr, 1, pem.len, f), pem.len);
-    assert_int_equal(fclose(f), 0);
-    kumo_buf_free(&pem);
-    char args[4200];
-    (void)snprintf(args, sizeof(args),
-                   "provider create --host-uri https://dc.example:8443 --region r1 --cert-file "
-                   "%s --wait",
-                   path);
-    tx_ok("provider0", "provider", args);
+    kumo_test_net_provider_create(&g, "provider0", "provider", 0x41);
     return 0;
 }
 

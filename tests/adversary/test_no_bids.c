@@ -16,56 +16,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "codec/codec.h"
 #include "crypto/crypto.h"
 #include "helpers/net/testnet.h"
 #include "helpers/testutil.h"
-#include "tls/tls.h"
 
 static kumo_test_net_t g;
 static char g_node[64];
 static uint64_t g_dseq = 100;
 
-static int tx(const char *home, const char *key, const char *args)
-{
-    return kumo_test_net_kumo(&g, "tx %s --home %s/%s --node %s --from %s", args, g.dir, home,
-                              g_node, key);
-}
-
-static void tx_ok(const char *home, const char *key, const char *args)
-{
-    if (tx(home, key, args) != 0) {
-        kumo_test_net_logs_print(&g);
-        fail_msg("kumo tx %s (as %s) failed", args, key);
-    }
-}
-
-/* Runs a kumo command line (after the binary); its output (stdout and stderr, free it). */
-static char *kumo_output(const char *args, int *code)
-{
-    char cmd[8192];
-    (void)snprintf(cmd, sizeof(cmd), "%s %s 2>&1", g.kumo, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t cap = 1u << 16;
-    char *out = calloc(1, cap);
-    assert_non_null(out);
-    size_t len = fread(out, 1, cap - 1, p);
-    out[len] = '\0';
-    int st = pclose(p);
-    *code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return out;
-}
-
 /* The provider publishes what it offers (and waits for the commit). */
 static void offer(const char *spec)
 {
-    char args[512];
-    (void)snprintf(args, sizeof(args), "provider update --offer %s --wait", spec);
-    tx_ok("provider0", "provider", args);
+    kumo_test_net_tx_ok(&g, "provider0", "provider", "provider update --offer %s --wait", spec);
 }
 
 /* A one-group stack: 1 unit of 100m cpu, 64Mi memory in region, at price, with collateral. */
@@ -103,7 +68,7 @@ stack_write(const char *region, uint64_t price, uint64_t collateral, char *path,
 static void expect_output(const char *args, int want_code, const char *needle)
 {
     int code = 0;
-    char *out = kumo_output(args, &code);
+    char *out = kumo_test_net_output(&g, &code, "%s", args);
     if (code != want_code || strstr(out, needle) == NULL) {
         kumo_test_net_logs_print(&g);
         fail_msg("kumo %s: exit %d (want %d), output lacks '%s':\n%s", args, code, want_code,
@@ -184,19 +149,6 @@ static void test_fits(void **state)
     expect_output(args, 0, "\"price_per_block\": 5");
 }
 
-/* The address of a key in a home of the testnet (keys show --address). */
-static void key_address(const char *home, const char *key, char *out, size_t cap)
-{
-    char args[4200];
-    (void)snprintf(args, sizeof(args), "keys show %s --address --home %s/%s", key, g.dir, home);
-    int code = 0;
-    char *text = kumo_output(args, &code);
-    assert_int_equal(code, 0);
-    text[strcspn(text, "\r\n")] = '\0';
-    (void)snprintf(out, cap, "%s", text);
-    free(text);
-}
-
 /* A fitting stack whose group requires tier=gold, signed by auditor when not NULL. */
 static void stack_req_write(const char *auditor, char *path, size_t cap)
 {
@@ -237,28 +189,28 @@ static void test_requirements(void **state)
     offer(OFFER_FITS);
     char tenant[KUMO_ADDRESS_TEXT_BYTES];
     char provider[KUMO_ADDRESS_TEXT_BYTES];
-    key_address("tenant", "tenant", tenant, sizeof(tenant));
-    key_address("provider0", "provider", provider, sizeof(provider));
+    kumo_test_net_address(&g, "tenant", "tenant", tenant);
+    kumo_test_net_address(&g, "provider0", "provider", provider);
     char attr_stack[4096];
     char signed_stack[4096];
     stack_req_write(NULL, attr_stack, sizeof(attr_stack));
     stack_req_write(tenant, signed_stack, sizeof(signed_stack));
     quote_expect(attr_stack, "provider lacks attribute tier=gold");
 
-    tx_ok("provider0", "provider", "provider update --attr tier=gold --wait");
+    kumo_test_net_tx_ok(&g, "provider0", "provider", "provider update --attr tier=gold --wait");
     quote_expect(attr_stack, "at 5 ukumo/block");
     quote_expect(signed_stack, "requirements: 1 provider(s) in r1 do not meet");
 
     char args[8192];
     (void)snprintf(args, sizeof(args), "audit sign %s tier=gold --wait", provider);
-    tx_ok("tenant", "tenant", args);
+    kumo_test_net_tx_ok(&g, "tenant", "tenant", "%s", args);
     quote_expect(signed_stack, "at 5 ukumo/block");
     (void)snprintf(args, sizeof(args), "query provider %s --node %s --output json", provider,
                    g_node);
     expect_output(args, 0, tenant);
 
     (void)snprintf(args, sizeof(args), "audit revoke %s --wait", provider);
-    tx_ok("tenant", "tenant", args);
+    kumo_test_net_tx_ok(&g, "tenant", "tenant", "%s", args);
     quote_expect(signed_stack, "has not signed the required attributes");
 }
 
@@ -312,27 +264,7 @@ static int group_setup(void **state)
         return -1;
     }
     (void)snprintf(g_node, sizeof(g_node), "http://127.0.0.1:%u", kumo_test_net_rpc_port(&g, 0));
-    kumo_crypto_keypair_t ca;
-    uint8_t seed[KUMO_CRYPTO_SEED_BYTES];
-    memset(seed, 0x43, sizeof(seed));
-    kumo_crypto_key_from_seed(seed, &ca);
-    kumo_buf_t pem;
-    kumo_buf_init(&pem, KUMO_TLS_PEM_BYTES_MAX);
-    assert_int_equal(kumo_tls_ca_create(&ca, "dc", 30, &pem, NULL), 0);
-    kumo_crypto_key_wipe(&ca);
-    char path[4096];
-    (void)snprintf(path, sizeof(path), "%s/ca.pem", g.dir);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(pem.ptr, 1, pem.len, f), pem.len);
-    assert_int_equal(fclose(f), 0);
-    kumo_buf_free(&pem);
-    char args[4200];
-    (void)snprintf(args, sizeof(args),
-                   "provider create --host-uri https://dc.example:8443 --region r1 --cert-file "
-                   "%s --wait",
-                   path);
-    tx_ok("provider0", "provider", args);
+    kumo_test_net_provider_create(&g, "provider0", "provider", 0x43);
     return 0;
 }
 

@@ -25,6 +25,7 @@
 
 #include "helpers/testutil.h"
 #include "keyring/keyring.h"
+#include "tls/tls.h"
 
 #define NET_ANSWER_BYTES (4u * 1024u * 1024u)
 #define NET_LOG_LINES    40u
@@ -142,6 +143,117 @@ int kumo_test_net_kumo(kumo_test_net_t *tn, const char *fmt, ...)
     va_end(ap);
     assert_true(n > 0 && (size_t)n < sizeof(line));
     return net_spawn(tn, line);
+}
+
+static int net_tx_v(kumo_test_net_t *tn,
+                    const char *home,
+                    const char *key,
+                    char *args,
+                    size_t cap,
+                    const char *fmt,
+                    va_list ap) KUMO_PRINTF(6, 0);
+static int net_tx_v(kumo_test_net_t *tn,
+                    const char *home,
+                    const char *key,
+                    char *args,
+                    size_t cap,
+                    const char *fmt,
+                    va_list ap)
+{
+    int n = vsnprintf(args, cap, fmt, ap);
+    assert_true(n > 0 && (size_t)n < cap);
+    return kumo_test_net_kumo(tn, "tx %s --home %s/%s --node http://127.0.0.1:%u --from %s", args,
+                              tn->dir, home, kumo_test_net_rpc_port(tn, 0), key);
+}
+
+int kumo_test_net_tx(kumo_test_net_t *tn, const char *home, const char *key, const char *fmt, ...)
+{
+    char args[3072];
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = net_tx_v(tn, home, key, args, sizeof(args), fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+void kumo_test_net_tx_ok(
+    kumo_test_net_t *tn, const char *home, const char *key, const char *fmt, ...)
+{
+    char args[3072];
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = net_tx_v(tn, home, key, args, sizeof(args), fmt, ap);
+    va_end(ap);
+    if (rc != 0) {
+        kumo_test_net_logs_print(tn);
+        fail_msg("kumo tx %s (as %s) failed", args, key);
+    }
+}
+
+char *kumo_test_net_output(const kumo_test_net_t *tn, int *code, const char *fmt, ...)
+{
+    char args[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    assert_true(n > 0 && (size_t)n < sizeof(args));
+    char cmd[8400];
+    n = snprintf(cmd, sizeof(cmd), "%s %s 2>&1", tn->kumo, args);
+    assert_true(n > 0 && (size_t)n < sizeof(cmd));
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t cap = 1u << 16;
+    char *out = calloc(1, cap);
+    assert_non_null(out);
+    size_t len = fread(out, 1, cap - 1, p);
+    out[len] = '\0';
+    int st = pclose(p);
+    *code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+void kumo_test_net_address(const kumo_test_net_t *tn,
+                           const char *home,
+                           const char *name,
+                           char out[KUMO_ADDRESS_TEXT_BYTES])
+{
+    int code = 0;
+    char *s =
+        kumo_test_net_output(tn, &code, "keys show %s --address --home %s/%s", name, tn->dir, home);
+    assert_int_equal(code, 0);
+    s[strcspn(s, "\r\n")] = '\0';
+    size_t len = strlen(s);
+    assert_true(len > 0 && len < KUMO_ADDRESS_TEXT_BYTES);
+    memcpy(out, s, len + 1);
+    free(s);
+}
+
+void kumo_test_net_provider_create(kumo_test_net_t *tn,
+                                   const char *home,
+                                   const char *key,
+                                   uint8_t seed_byte)
+{
+    kumo_crypto_keypair_t ca;
+    uint8_t seed[KUMO_CRYPTO_SEED_BYTES];
+    memset(seed, seed_byte, sizeof(seed));
+    kumo_crypto_key_from_seed(seed, &ca);
+    kumo_buf_t pem;
+    kumo_buf_init(&pem, KUMO_TLS_PEM_BYTES_MAX);
+    assert_int_equal(kumo_tls_ca_create(&ca, "dc", 30, &pem, NULL), 0);
+    kumo_crypto_key_wipe(&ca);
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof(path), "%s/ca.pem", tn->dir);
+    assert_true(n > 0 && (size_t)n < sizeof(path));
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(pem.ptr, 1, pem.len, f), pem.len);
+    assert_int_equal(fclose(f), 0);
+    kumo_buf_free(&pem);
+    kumo_test_net_tx_ok(tn, home, key,
+                        "provider create --host-uri https://dc.example:8443 --region r1 "
+                        "--cert-file %s --wait",
+                        path);
 }
 
 void kumo_test_net_cfg_apply(const char *path, const char *cfg)

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "codec/codec.h"
 #include "core/core.h"
 #include "crypto/crypto.h"
 #include "p2p/p2p.h"
@@ -80,6 +81,28 @@ void kumo_test_net_stop(kumo_test_net_t *tn);
 
 /* Runs kumo with space-separated arguments (output appended to dir/cmd.log); exit code. */
 int kumo_test_net_kumo(kumo_test_net_t *tn, const char *fmt, ...) KUMO_PRINTF(2, 3);
+
+/* `kumo tx ARGS --home dir/HOME --node <node 0's API> --from KEY` (ARGS a printf format);
+ * its exit code. _ok fails the test (printing the logs) unless it succeeds. */
+int kumo_test_net_tx(kumo_test_net_t *tn, const char *home, const char *key, const char *fmt, ...)
+    KUMO_PRINTF(4, 5);
+void kumo_test_net_tx_ok(
+    kumo_test_net_t *tn, const char *home, const char *key, const char *fmt, ...) KUMO_PRINTF(4, 5);
+/* Runs kumo with ARGS (after the binary, a printf format): its stdout and stderr (free it),
+ * its exit code in *code. */
+char *kumo_test_net_output(const kumo_test_net_t *tn, int *code, const char *fmt, ...)
+    KUMO_PRINTF(3, 4);
+/* The address of key name in dir/HOME's keyring. */
+void kumo_test_net_address(const kumo_test_net_t *tn,
+                           const char *home,
+                           const char *name,
+                           char out[KUMO_ADDRESS_TEXT_BYTES]);
+/* Registers key KEY of dir/HOME as a provider in region r1 (host https://dc.example:8443)
+ * with a CA root made from a seed of seed_byte, written to dir/ca.pem. */
+void kumo_test_net_provider_create(kumo_test_net_t *tn,
+                                   const char *home,
+                                   const char *key,
+                                   uint8_t seed_byte);
 
 /* Ports of node i. */
 uint32_t kumo_test_net_rpc_port(const kumo_test_net_t *tn, uint32_t node);
