@@ -26,19 +26,26 @@ const sdl_node_t *sdl_node(const sdl_ctx_t *c, uint32_t index)
     return &c->tree->nodes[index];
 }
 
+/* Paths name fields in error messages only. Keys come from the input (attribute keys, Akash
+ * names), so a path that does not fit is cut and ends in "..." rather than trusted to fit. */
+static void path_fit(char out[SDL_PATH_BYTES], int n)
+{
+    KUMO_ASSERT(n >= 0);
+    if ((size_t)n >= SDL_PATH_BYTES) {
+        memcpy(out + SDL_PATH_BYTES - 4u, "...", 4u);
+    }
+}
+
 void sdl_path_key(char out[SDL_PATH_BYTES], const char *parent, const char *key)
 {
-    /* Keys joined into paths are schema keys or validated names (at most 63 bytes), and
-     * depth is bounded, so a path always fits. */
     int n = parent[0] == '\0' ? snprintf(out, SDL_PATH_BYTES, "%s", key)
                               : snprintf(out, SDL_PATH_BYTES, "%s.%s", parent, key);
-    KUMO_ASSERT(n > 0 && (size_t)n < SDL_PATH_BYTES);
+    path_fit(out, n);
 }
 
 void sdl_path_index(char out[SDL_PATH_BYTES], const char *parent, size_t index)
 {
-    int n = snprintf(out, SDL_PATH_BYTES, "%s[%zu]", parent, index);
-    KUMO_ASSERT(n > 0 && (size_t)n < SDL_PATH_BYTES);
+    path_fit(out, snprintf(out, SDL_PATH_BYTES, "%s[%zu]", parent, index));
 }
 
 char *sdl_strdup(const char *s, size_t len)
