@@ -3,7 +3,10 @@
 #   make test   install missing packages, then: checks, debug tests, ASan+UBSan tests, fuzzing
 .PHONY: all deps build demo test check test-debug test-asan test-release fuzz bench format clean
 
-FUZZ_SECONDS ?= 15
+FUZZ_SECONDS ?= 10
+# `make test` runs the real-process tests (adversary, e2e) on the asan-ubsan and release presets;
+# the debug preset adds its unit, simulation and corpus replay tests.
+DEBUG_TESTS ?=
 
 all: build
 
@@ -24,7 +27,7 @@ test-debug: deps
 	cmake --preset debug >/dev/null
 	cmake --build --preset debug
 	tools/check_pure.sh build/debug
-	ctest --preset debug
+	ctest --preset debug $(DEBUG_TESTS)
 
 test-asan: deps
 	cmake --preset asan-ubsan >/dev/null
@@ -41,6 +44,7 @@ fuzz: deps
 	cmake --build --preset fuzz
 	tools/fuzz.sh $(FUZZ_SECONDS)
 
+test: DEBUG_TESTS = -L '^(unit|sim|fuzz)$$'
 test: check test-debug test-asan test-release fuzz
 
 bench: build
