@@ -246,6 +246,37 @@ static void inspect_confinement(const json_t *hc, kumo_runtime_inspect_t *out)
     }
 }
 
+/* HostConfig.Devices (container paths) and the device ids of its CDI DeviceRequests. */
+static void inspect_devices(const json_t *hc, kumo_runtime_inspect_t *out)
+{
+    const json_t *nodes = json_object_get(hc, "Devices");
+    for (size_t i = 0; i < json_array_size(nodes) && out->device_count < UINT32_MAX; i++) {
+        const char *p =
+            json_string_value(json_object_get(json_array_get(nodes, i), "PathInContainer"));
+        uint32_t k = out->device_count++;
+        if (k < KUMO_RUNTIME_DEVICE_COUNT_MAX && p != NULL &&
+            strlen(p) < KUMO_RUNTIME_DEVICE_BYTES_MAX) {
+            (void)snprintf(out->device_paths[k], KUMO_RUNTIME_DEVICE_BYTES_MAX, "%s", p);
+        }
+    }
+    const json_t *reqs = json_object_get(hc, "DeviceRequests");
+    for (size_t i = 0; i < json_array_size(reqs); i++) {
+        const json_t *r = json_array_get(reqs, i);
+        const char *driver = json_string_value(json_object_get(r, "Driver"));
+        const json_t *ids = json_object_get(r, "DeviceIDs");
+        for (size_t j = 0; driver != NULL && strcmp(driver, "cdi") == 0 &&
+                           j < json_array_size(ids) && out->cdi_count < UINT32_MAX;
+             j++) {
+            const char *id = json_string_value(json_array_get(ids, j));
+            uint32_t k = out->cdi_count++;
+            if (k < KUMO_RUNTIME_DEVICE_COUNT_MAX && id != NULL &&
+                strlen(id) < KUMO_RUNTIME_DEVICE_BYTES_MAX) {
+                (void)snprintf(out->cdi_ids[k], KUMO_RUNTIME_DEVICE_BYTES_MAX, "%s", id);
+            }
+        }
+    }
+}
+
 /* The exit time and the kumo.* labels of an inspect answer (best effort: absent is empty). */
 static void inspect_when_labels(const json_t *root, const json_t *st, kumo_runtime_inspect_t *out)
 {
@@ -289,6 +320,7 @@ int kumo_runtime_parse_inspect(kumo_bytes_t json, kumo_runtime_inspect_t *out, k
     out->nano_cpus = cpus > 0 ? (uint64_t)cpus : 0;
     out->memory_bytes = mem > 0 ? (uint64_t)mem : 0;
     inspect_confinement(hc, out);
+    inspect_devices(hc, out);
     out->oom_killed = json_is_true(json_object_get(st, "OOMKilled"));
     inspect_when_labels(root, st, out);
     const char *name = json_string_value(json_object_get(root, "Name"));

@@ -355,6 +355,122 @@ static void rt_mounts(json_t *hc, const kumo_runtime_container_spec_t *spec)
     (void)json_object_set_new(hc, "Binds", binds);
 }
 
+/* A path character of a device entry: printable, no space, quote, backslash, comma or colon
+ * (the colon separates the container path). */
+static bool rt_device_path_char(char c)
+{
+    return c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != ',' && c != ':' && c != '\'';
+}
+
+/* An absolute path of len bytes without ".." segments. */
+static bool rt_device_path_ok(const char *p, size_t len)
+{
+    if (len < 2u || p[0] != '/') {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!rt_device_path_char(p[i])) {
+            return false;
+        }
+        if (p[i] == '.' && i + 1u < len && p[i + 1u] == '.' && p[i - 1u] == '/' &&
+            (i + 2u == len || p[i + 2u] == '/')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* vendor.com/class=name: a vendor with a dot, lower case letters, digits, '.', '-'; a class
+ * of letters, digits, '_', '.', '-'; a name of letters, digits, '_', '.', ':', '-'. */
+static bool rt_cdi_ok(const char *d)
+{
+    const char *slash = strchr(d, '/');
+    const char *eq = slash != NULL ? strchr(slash, '=') : NULL;
+    if (slash == NULL || eq == NULL || slash == d || eq == slash + 1 || eq[1] == '\0' ||
+        memchr(d, '.', (size_t)(slash - d)) == NULL) {
+        return false;
+    }
+    for (const char *p = d; *p != '\0'; p++) {
+        char c = *p;
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        bool upper = c >= 'A' && c <= 'Z';
+        bool ok = p < slash    ? alnum || c == '.' || c == '-'
+                  : p == slash ? true
+                  : p < eq     ? alnum || upper || c == '_' || c == '.' || c == '-'
+                  : p == eq    ? true
+                               : alnum || upper || c == '_' || c == '.' || c == ':' || c == '-';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool kumo_runtime_device_is_cdi(const char *entry)
+{
+    KUMO_ASSERT(entry != NULL);
+    return entry[0] != '/';
+}
+
+bool kumo_runtime_device_is_valid(const char *entry)
+{
+    KUMO_ASSERT(entry != NULL);
+    size_t len = strnlen(entry, KUMO_RUNTIME_DEVICE_BYTES_MAX);
+    if (len == 0 || len >= KUMO_RUNTIME_DEVICE_BYTES_MAX) {
+        return false;
+    }
+    if (kumo_runtime_device_is_cdi(entry)) {
+        return rt_cdi_ok(entry);
+    }
+    const char *colon = strchr(entry, ':');
+    if (colon == NULL) {
+        return rt_device_path_ok(entry, len);
+    }
+    size_t host_len = (size_t)(colon - entry);
+    return rt_device_path_ok(entry, host_len) && rt_device_path_ok(colon + 1, len - host_len - 1u);
+}
+
+/* The devices of the spec: device nodes in Devices (each host path once: a node several GPUs
+ * share, such as AMD's /dev/kfd, is given once), CDI names in one DeviceRequest. */
+static void rt_devices(json_t *hc, const kumo_runtime_container_spec_t *spec)
+{
+    json_t *nodes = json_array();
+    json_t *ids = json_array();
+    for (uint32_t i = 0; nodes != NULL && ids != NULL && i < spec->device_count; i++) {
+        const char *e = spec->devices[i];
+        if (kumo_runtime_device_is_cdi(e)) {
+            (void)json_array_append_new(ids, json_string(e));
+            continue;
+        }
+        char host[KUMO_RUNTIME_DEVICE_BYTES_MAX];
+        (void)snprintf(host, sizeof(host), "%s", e);
+        char *colon = strchr(host, ':');
+        const char *inside = colon != NULL ? colon + 1 : host;
+        if (colon != NULL) {
+            *colon = '\0';
+        }
+        bool seen = false;
+        for (size_t k = 0; k < json_array_size(nodes) && !seen; k++) {
+            const char *h =
+                json_string_value(json_object_get(json_array_get(nodes, k), "PathOnHost"));
+            seen = h != NULL && strcmp(h, host) == 0;
+        }
+        if (!seen) {
+            (void)json_array_append_new(nodes, json_pack("{s:s, s:s, s:s}", "PathOnHost", host,
+                                                         "PathInContainer", inside,
+                                                         "CgroupPermissions", "rwm"));
+        }
+    }
+    (void)json_object_set_new(hc, "Devices", nodes);
+    if (json_array_size(ids) > 0) {
+        (void)json_object_set_new(hc, "DeviceRequests",
+                                  json_pack("[{s:s, s:o, s:[[s]]}]", "Driver", "cdi", "DeviceIDs",
+                                            ids, "Capabilities", "gpu"));
+        return;
+    }
+    json_decref(ids);
+}
+
 static json_t *rt_host_config(const kumo_runtime_container_spec_t *spec)
 {
     json_t *hc = json_pack("{s:[{s:s, s:i, s:i}, {s:s, s:i, s:i}]}", "Ulimits", "Name", "nofile",
@@ -372,6 +488,7 @@ static json_t *rt_host_config(const kumo_runtime_container_spec_t *spec)
     }
     rt_confine(hc, spec->storage_bytes);
     rt_mounts(hc, spec);
+    rt_devices(hc, spec);
     if (spec->network != NULL) {
         (void)json_object_set_new(hc, "NetworkMode", json_string(spec->network));
     }
@@ -424,6 +541,59 @@ static char *rt_create_body(const kumo_runtime_container_spec_t *spec)
     return rt_dump(body);
 }
 
+int kumo_runtime_container_body(const kumo_runtime_container_spec_t *spec,
+                                kumo_buf_t *out,
+                                kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(spec != NULL && out != NULL);
+    KUMO_ENSURE(spec->device_count <= KUMO_RUNTIME_DEVICE_COUNT_MAX, err, KUMO_ELIMIT,
+                "%u devices exceed %u", spec->device_count, KUMO_RUNTIME_DEVICE_COUNT_MAX);
+    char *body = rt_create_body(spec);
+    KUMO_ENSURE(body != NULL, err, KUMO_ENOMEM, "container JSON");
+    int rc = kumo_buf_append(out, body, strlen(body));
+    free(body);
+    KUMO_ENSURE(rc == 0, err, KUMO_ELIMIT, "container JSON over the buffer");
+    return 0;
+}
+
+/* Whether the inspected container lists entry (a CDI id, or a node's container path). */
+static bool rt_device_listed(const kumo_runtime_inspect_t *in, const char *entry)
+{
+    uint32_t n = kumo_runtime_device_is_cdi(entry) ? in->cdi_count : in->device_count;
+    n = n < KUMO_RUNTIME_DEVICE_COUNT_MAX ? n : KUMO_RUNTIME_DEVICE_COUNT_MAX;
+    const char *colon = strchr(entry, ':');
+    const char *inside = !kumo_runtime_device_is_cdi(entry) && colon != NULL ? colon + 1 : entry;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *have = kumo_runtime_device_is_cdi(entry) ? in->cdi_ids[i] : in->device_paths[i];
+        if (strcmp(have, inside) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int kumo_runtime_devices_check(const kumo_runtime_container_spec_t *spec,
+                               const kumo_runtime_inspect_t *in,
+                               kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(spec != NULL && in != NULL);
+    KUMO_ASSERT(spec->device_count <= KUMO_RUNTIME_DEVICE_COUNT_MAX);
+    uint32_t cdi = 0;
+    for (uint32_t i = 0; i < spec->device_count; i++) {
+        cdi += kumo_runtime_device_is_cdi(spec->devices[i]) ? 1u : 0u;
+        KUMO_ENSURE(rt_device_listed(in, spec->devices[i]), err, KUMO_EMISMATCH,
+                    "the runtime did not record device %s (CDI needs podman 5.4 or Docker 25 or "
+                    "later)",
+                    spec->devices[i]);
+    }
+    /* Nothing more than asked: a runtime adding devices of its own is refused too. */
+    KUMO_ENSURE(in->cdi_count == cdi && in->device_count <= spec->device_count - cdi, err,
+                KUMO_EMISMATCH,
+                "the runtime recorded %u device(s) and %u CDI id(s), more than asked",
+                in->device_count, in->cdi_count);
+    return 0;
+}
+
 /* Every mount is checked (a path that fits, a named volume when persistent) and every
  * persistent volume exists before the container is created: a bind of a missing volume would
  * make the runtime create one of its own, without a size. */
@@ -452,6 +622,23 @@ static int rt_volumes_ensure(kumo_runtime_t *rt,
     return 0;
 }
 
+/* A container given devices is inspected before it starts: it must hold exactly those. */
+static int rt_devices_verify(kumo_runtime_t *rt,
+                             const kumo_runtime_container_spec_t *spec,
+                             const char *id,
+                             kumo_err_ctx_t *err)
+{
+    if (spec->device_count == 0) {
+        return 0;
+    }
+    kumo_runtime_inspect_t *in = kumo_calloc(1, sizeof(*in));
+    KUMO_ENSURE(in != NULL, err, KUMO_ENOMEM, "inspect");
+    int rc = kumo_runtime_container_inspect(rt, id, in, err);
+    rc = rc == 0 ? kumo_runtime_devices_check(spec, in, err) : rc;
+    kumo_free(in);
+    return rc;
+}
+
 static int rt_container_run(kumo_runtime_t *rt,
                             const kumo_runtime_container_spec_t *spec,
                             char id_out[KUMO_RUNTIME_ID_BYTES_MAX],
@@ -460,6 +647,12 @@ static int rt_container_run(kumo_runtime_t *rt,
     KUMO_ENSURE(spec->port_count <= KUMO_RUNTIME_PORT_COUNT_MAX &&
                     spec->label_count <= KUMO_RUNTIME_LABEL_COUNT_MAX,
                 err, KUMO_ELIMIT, "too many ports or labels");
+    KUMO_ENSURE(spec->device_count <= KUMO_RUNTIME_DEVICE_COUNT_MAX, err, KUMO_ELIMIT,
+                "%u devices exceed %u", spec->device_count, KUMO_RUNTIME_DEVICE_COUNT_MAX);
+    for (uint32_t i = 0; i < spec->device_count; i++) {
+        KUMO_ENSURE(spec->devices[i] != NULL && kumo_runtime_device_is_valid(spec->devices[i]), err,
+                    KUMO_EINVAL, "device %u is neither a CDI name nor a device path", i);
+    }
     KUMO_GUARD(rt_volumes_ensure(rt, spec, err));
     char *body = rt_create_body(spec);
     KUMO_ENSURE(body != NULL, err, KUMO_ENOMEM, "container JSON");
@@ -484,6 +677,13 @@ static int rt_container_run(kumo_runtime_t *rt,
     json_decref(j);
     kumo_buf_free(&a.body);
     KUMO_GUARD(rc);
+    rc = rt_devices_verify(rt, spec, id_out, err);
+    if (rc < 0) {
+        if (kumo_runtime_container_remove(rt, id_out, NULL) < 0) {
+            KUMO_LOG_WARN("runtime", "cleanup_failed", "container=%s", id_out);
+        }
+        return rc;
+    }
     n = snprintf(path, sizeof(path), "/containers/%s/start", id_out);
     KUMO_GUARD(rt_call(rt, "POST", path, NULL, &a, err));
     rc = a.status == 204 || a.status == 304 ? 0 : rt_fail(&a, "container start", err);

@@ -47,6 +47,11 @@
 #define KUMO_RUNTIME_VOLUME_COUNT_MAX 8u
 #define KUMO_RUNTIME_MOUNT_BYTES_MAX  256u
 
+/* Devices a container is given (a lease's GPUs: 8 per unit, a few device entries each) and
+ * the length of one entry. */
+#define KUMO_RUNTIME_DEVICE_COUNT_MAX 32u
+#define KUMO_RUNTIME_DEVICE_BYTES_MAX 256u
+
 typedef struct kumo_runtime kumo_runtime_t;
 
 /* A volume a container mounts at path. Persistent: the runtime volume of that name, created
@@ -92,6 +97,15 @@ typedef struct kumo_runtime_container_spec {
     kumo_runtime_mount_t mounts[KUMO_RUNTIME_VOLUME_COUNT_MAX];
     uint32_t mount_count;
     const char *volume_dir; /* where persistent volumes' images are made (see below) */
+    /* The host devices the container gets, and no others (a lease's GPUs), each entry either
+     * a CDI device name "vendor.com/class=name" (HostConfig.DeviceRequests, driver "cdi": the
+     * runtime applies the vendor's CDI spec) or a device node "/host/path[:/container/path]"
+     * (HostConfig.Devices, rwm; the container path defaults to the host path). A runtime that
+     * does not record every device asked for (podman before 5.4 ignores CDI requests on its
+     * Docker-compatible API) fails the run (KUMO_EMISMATCH, the container removed) instead of
+     * starting it without them. Entries are checked: KUMO_EINVAL for a malformed one. */
+    const char *devices[KUMO_RUNTIME_DEVICE_COUNT_MAX];
+    uint32_t device_count;
 } kumo_runtime_container_spec_t;
 
 typedef enum kumo_runtime_state {
@@ -205,8 +219,20 @@ KUMO_MUST_USE int kumo_runtime_volume_list(kumo_runtime_t *rt,
                                            uint32_t *count_out,
                                            kumo_err_ctx_t *err);
 
+/* Whether a device entry of a spec is well formed: a CDI name "vendor.com/class=name" or
+ * "/host/path[:/container/path]" (absolute, printable, no comma, quote or ".." segment), under
+ * KUMO_RUNTIME_DEVICE_BYTES_MAX bytes. A CDI name is any entry not starting with '/'. */
+bool kumo_runtime_device_is_valid(const char *entry);
+bool kumo_runtime_device_is_cdi(const char *entry);
+/* The JSON body of POST /containers/create for spec, appended to out (tests read it). */
+KUMO_MUST_USE int kumo_runtime_container_body(const kumo_runtime_container_spec_t *spec,
+                                              kumo_buf_t *out,
+                                              kumo_err_ctx_t *err);
+
 /* Creates and starts a container, creating its persistent volumes first (labelled like the
- * container). id_out gets its id. KUMO_EEXIST if the name is taken,
+ * container) and checking its devices before the start (kumo_runtime_devices_check: the
+ * container is removed and KUMO_EMISMATCH returned when the runtime left one out). id_out
+ * gets its id. KUMO_EEXIST if the name is taken,
  * KUMO_ENOTFOUND if the image is not present. */
 KUMO_MUST_USE int kumo_runtime_container_run(kumo_runtime_t *rt,
                                              const kumo_runtime_container_spec_t *spec,
@@ -250,11 +276,23 @@ typedef struct kumo_runtime_inspect {
     uint64_t dseq;
     char workload[64];
     uint32_t instance;
+    /* Devices the runtime recorded: HostConfig.Devices (their container paths) and the device
+     * ids of HostConfig.DeviceRequests of driver "cdi"; at most KUMO_RUNTIME_DEVICE_COUNT_MAX
+     * of each are kept, the counts are of all. */
+    uint32_t device_count;
+    char device_paths[KUMO_RUNTIME_DEVICE_COUNT_MAX][KUMO_RUNTIME_DEVICE_BYTES_MAX];
+    uint32_t cdi_count;
+    char cdi_ids[KUMO_RUNTIME_DEVICE_COUNT_MAX][KUMO_RUNTIME_DEVICE_BYTES_MAX];
 } kumo_runtime_inspect_t;
 KUMO_MUST_USE int kumo_runtime_container_inspect(kumo_runtime_t *rt,
                                                  const char *id_or_name,
                                                  kumo_runtime_inspect_t *out,
                                                  kumo_err_ctx_t *err);
+/* Whether an inspected container holds exactly spec's devices: every entry recorded (a CDI
+ * id, a node's container path) and none beyond them; KUMO_EMISMATCH naming the first missing. */
+KUMO_MUST_USE int kumo_runtime_devices_check(const kumo_runtime_container_spec_t *spec,
+                                             const kumo_runtime_inspect_t *in,
+                                             kumo_err_ctx_t *err);
 /* The last tail lines of stdout+stderr as text (the multiplexed stream decoded). */
 KUMO_MUST_USE int kumo_runtime_container_logs(kumo_runtime_t *rt,
                                               const char *id_or_name,

@@ -7,6 +7,8 @@
  * code, resize), removal; persistent volumes (data kept across containers, size enforced
  * inside the container, removal) and sized tmpfs mounts; the journal of a deployment's
  * containers (started, exited with its code, OOM-killed, image missing, removed; its bound);
+ * devices (the create body, entry syntax, the check of what the runtime recorded, and a
+ * container given a stand-in device node: exactly it; a CDI device podman drops fails closed);
  * refusals: a missing image, a taken name, a socket nobody serves. Everything is labelled with this
  * run's id and removed at the end, also after a failure.
  */
@@ -16,9 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 #include "helpers/podman.h"
 #include "runtime/runtime.h"
@@ -543,6 +548,191 @@ static void test_journal(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* Device entries: CDI names and absolute device paths (host[:container]); nothing else. */
+static void test_device_entries(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *entry;
+        bool valid, cdi;
+    } rows[] = {
+        {"nvidia.com/gpu=0", true, true},
+        {"nvidia.com/gpu=all", true, true},
+        {"amd.com/gpu=GPU-1:2_x", true, true},
+        {"/dev/nvidia0", true, false},
+        {"/dev/dri/renderD128", true, false},
+        {"/tmp/x/gpu0:/dev/kumo-gpu0", true, false},
+        {"", false, true},
+        {"nvidia/gpu=0", false, true},     /* vendor without a domain */
+        {"nvidia.com/=0", false, true},    /* no class */
+        {"nvidia.com/gpu=", false, true},  /* no name */
+        {"Nvidia.com/gpu=0", false, true}, /* upper case vendor */
+        {"nvidia.com/gpu=a b", false, true},
+        {"dev/nvidia0", false, true},
+        {"/", false, false},
+        {"/dev/a:", false, false},
+        {"/dev/a:dev/b", false, false},
+        {"/dev/a:/b:/c", false, false},
+        {"/dev/../etc/shadow", false, false},
+        {"/dev/..", false, false},
+        {"/dev/a,/dev/b", false, false},
+        {"/dev/a b", false, false},
+        {"/dev/\"a", false, false},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        if (kumo_runtime_device_is_valid(rows[i].entry) != rows[i].valid ||
+            kumo_runtime_device_is_cdi(rows[i].entry) != rows[i].cdi) {
+            fail_msg("row %zu: %s", i, rows[i].entry);
+        }
+    }
+    char longest[KUMO_RUNTIME_DEVICE_BYTES_MAX + 1];
+    memset(longest, 'a', sizeof(longest));
+    longest[0] = '/';
+    longest[KUMO_RUNTIME_DEVICE_BYTES_MAX - 1] = '\0';
+    assert_true(kumo_runtime_device_is_valid(longest)); /* 255 bytes */
+    longest[KUMO_RUNTIME_DEVICE_BYTES_MAX - 1] = 'a';
+    longest[KUMO_RUNTIME_DEVICE_BYTES_MAX] = '\0';
+    assert_false(kumo_runtime_device_is_valid(longest)); /* 256 */
+}
+
+/* The create body carries exactly the spec's devices: nodes in Devices (a shared node once),
+ * CDI names in one DeviceRequest of driver cdi; none without devices. */
+static void test_devices_body(void **state)
+{
+    (void)state;
+    kumo_runtime_container_spec_t spec = {.name = "n", .image = "i"};
+    kumo_buf_t b;
+    kumo_buf_init(&b, 1024 * 1024);
+    assert_int_equal(kumo_runtime_container_body(&spec, &b, NULL), 0);
+    json_t *j = json_loadb((const char *)b.ptr, b.len, 0, NULL);
+    const json_t *hc = json_object_get(j, "HostConfig");
+    assert_int_equal(json_array_size(json_object_get(hc, "Devices")), 0);
+    assert_null(json_object_get(hc, "DeviceRequests"));
+    json_decref(j);
+    spec.devices[0] = "/dev/dri/renderD128";
+    spec.devices[1] = "/dev/kfd";
+    spec.devices[2] = "/dev/dri/renderD129";
+    spec.devices[3] = "/dev/kfd";
+    spec.devices[4] = "nvidia.com/gpu=1";
+    spec.devices[5] = "/tmp/s/g0:/dev/kumo-gpu0";
+    spec.device_count = 6;
+    kumo_buf_reset(&b);
+    assert_int_equal(kumo_runtime_container_body(&spec, &b, NULL), 0);
+    j = json_loadb((const char *)b.ptr, b.len, 0, NULL);
+    hc = json_object_get(j, "HostConfig");
+    const json_t *devs = json_object_get(hc, "Devices");
+    static const char *const want[][2] = {{"/dev/dri/renderD128", "/dev/dri/renderD128"},
+                                          {"/dev/kfd", "/dev/kfd"},
+                                          {"/dev/dri/renderD129", "/dev/dri/renderD129"},
+                                          {"/tmp/s/g0", "/dev/kumo-gpu0"}};
+    assert_int_equal(json_array_size(devs), 4);
+    for (size_t i = 0; i < 4; i++) {
+        const json_t *d = json_array_get(devs, i);
+        assert_string_equal(json_string_value(json_object_get(d, "PathOnHost")), want[i][0]);
+        assert_string_equal(json_string_value(json_object_get(d, "PathInContainer")), want[i][1]);
+        assert_string_equal(json_string_value(json_object_get(d, "CgroupPermissions")), "rwm");
+    }
+    const json_t *reqs = json_object_get(hc, "DeviceRequests");
+    assert_int_equal(json_array_size(reqs), 1);
+    const json_t *r = json_array_get(reqs, 0);
+    assert_string_equal(json_string_value(json_object_get(r, "Driver")), "cdi");
+    assert_int_equal(json_array_size(json_object_get(r, "DeviceIDs")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(r, "DeviceIDs"), 0)),
+                        "nvidia.com/gpu=1");
+    json_decref(j);
+    spec.device_count = KUMO_RUNTIME_DEVICE_COUNT_MAX + 1u;
+    assert_int_equal(kumo_runtime_container_body(&spec, &b, NULL), KUMO_ELIMIT);
+    kumo_buf_free(&b);
+}
+
+/* What the runtime recorded must be exactly what was asked. */
+static void test_devices_check(void **state)
+{
+    (void)state;
+    kumo_runtime_container_spec_t spec = {.name = "n", .image = "i"};
+    spec.devices[0] = "/tmp/s/g0:/dev/kumo-gpu0";
+    spec.devices[1] = "nvidia.com/gpu=0";
+    spec.device_count = 2;
+    kumo_runtime_inspect_t *in = calloc(1, sizeof(*in));
+    assert_non_null(in);
+    in->device_count = 1;
+    (void)snprintf(in->device_paths[0], sizeof(in->device_paths[0]), "/dev/kumo-gpu0");
+    in->cdi_count = 1;
+    (void)snprintf(in->cdi_ids[0], sizeof(in->cdi_ids[0]), "nvidia.com/gpu=0");
+    assert_int_equal(kumo_runtime_devices_check(&spec, in, NULL), 0);
+    kumo_err_ctx_t err = {0};
+    in->cdi_count = 0; /* podman before 5.4 drops the CDI request */
+    assert_int_equal(kumo_runtime_devices_check(&spec, in, &err), KUMO_EMISMATCH);
+    assert_non_null(strstr(err.detail, "nvidia.com/gpu=0"));
+    in->cdi_count = 1;
+    in->device_count = 2; /* one more than asked */
+    assert_int_equal(kumo_runtime_devices_check(&spec, in, NULL), KUMO_EMISMATCH);
+    in->device_count = 1;
+    (void)snprintf(in->device_paths[0], sizeof(in->device_paths[0]), "/dev/kumo-gpu1");
+    assert_int_equal(kumo_runtime_devices_check(&spec, in, NULL), KUMO_EMISMATCH);
+    free(in);
+}
+
+/* A real container with stand-in device nodes (the major and minor of /dev/null and
+ * /dev/zero, made with mknod in a temp dir): it gets exactly its device at the container path;
+ * a CDI name podman does not apply fails the run and leaves no container. */
+static void test_container_devices(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kumo-gpu-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char g0[64];
+    char g1[64];
+    (void)snprintf(g0, sizeof(g0), "%s/g0", dir);
+    (void)snprintf(g1, sizeof(g1), "%s/g1", dir);
+    assert_int_equal(mknod(g0, S_IFCHR | 0666, makedev(1, 3)), 0);
+    assert_int_equal(mknod(g1, S_IFCHR | 0666, makedev(1, 5)), 0);
+    char name[96];
+    (void)snprintf(name, sizeof(name), "kumo-test-%s-gpu", run_id);
+    static const char *const cmd[] = {"sleep", "600", NULL};
+    char entry[128];
+    (void)snprintf(entry, sizeof(entry), "%s:/dev/kumo-gpu0", g0);
+    kumo_runtime_container_spec_t spec = {
+        .name = name,
+        .image = "localhost/kumo-test-busybox:1",
+        .cmd = cmd,
+        .label_count = 1,
+        .device_count = 1,
+    };
+    spec.labels[0] = (kumo_runtime_label_t){"kumo.test", run_id};
+    spec.devices[0] = entry;
+    char id[KUMO_RUNTIME_ID_BYTES_MAX];
+    kumo_err_ctx_t err = {0};
+    if (kumo_runtime_container_run(rt, &spec, id, &err) != 0) {
+        fail_msg("run: %s", err.detail);
+    }
+    kumo_runtime_inspect_t *in = calloc(1, sizeof(*in));
+    assert_non_null(in);
+    assert_int_equal(kumo_runtime_container_inspect(rt, id, in, NULL), 0);
+    assert_int_equal(in->device_count, 1);
+    assert_string_equal(in->device_paths[0], "/dev/kumo-gpu0");
+    assert_int_equal(in->cdi_count, 0);
+    assert_int_equal(kumo_runtime_container_remove(rt, id, NULL), 0);
+    /* A CDI device: podman 4.3 ignores the request (the run fails closed), later ones fail
+     * without a CDI spec for it; either way no container is left. */
+    spec.devices[0] = "kumo.test/gpu=0";
+    int rc = kumo_runtime_container_run(rt, &spec, id, &err);
+    assert_true(rc < 0);
+    kumo_runtime_container_t list[4];
+    uint32_t n = 9;
+    assert_int_equal(kumo_runtime_container_list(rt, "kumo.test", run_id, list, 4, &n, NULL), 0);
+    for (uint32_t i = 0; i < n; i++) {
+        assert_string_not_equal(list[i].name, name);
+    }
+    /* A malformed entry is refused before anything is made. */
+    spec.devices[0] = "dev/x";
+    assert_int_equal(kumo_runtime_container_run(rt, &spec, id, &err), KUMO_EINVAL);
+    free(in);
+    assert_int_equal(remove(g0), 0);
+    assert_int_equal(remove(g1), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_no_runtime(void **state)
 {
     (void)state;
@@ -555,10 +745,18 @@ static void test_no_runtime(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_networks), cmocka_unit_test(test_container_lifecycle),
-        cmocka_unit_test(test_logs),     cmocka_unit_test(test_exec),
-        cmocka_unit_test(test_volumes),  cmocka_unit_test(test_volume_write_past_size_fails),
-        cmocka_unit_test(test_journal),  cmocka_unit_test(test_no_runtime),
+        cmocka_unit_test(test_networks),
+        cmocka_unit_test(test_container_lifecycle),
+        cmocka_unit_test(test_logs),
+        cmocka_unit_test(test_exec),
+        cmocka_unit_test(test_volumes),
+        cmocka_unit_test(test_volume_write_past_size_fails),
+        cmocka_unit_test(test_journal),
+        cmocka_unit_test(test_device_entries),
+        cmocka_unit_test(test_devices_body),
+        cmocka_unit_test(test_devices_check),
+        cmocka_unit_test(test_container_devices),
+        cmocka_unit_test(test_no_runtime),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
