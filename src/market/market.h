@@ -33,6 +33,10 @@
  * a quote cannot overflow and absurd values are refused. */
 #define KUMO_MARKET_OFFER_PRICE_MAX  1000000000000ull
 #define KUMO_MARKET_OFFER_AMOUNT_MAX (1ull << 62)
+/* Free GPUs an offer lists: kinds (vendor, model, memory) and GPUs in all, what one provider
+ * daemon declares at most (KUMO_PROVIDER_GPU_COUNT_MAX). */
+#define KUMO_MARKET_OFFER_GPU_KIND_COUNT_MAX 16u
+#define KUMO_MARKET_OFFER_GPU_COUNT_MAX      64u
 /* Index entries one query page may visit before it returns a partial page and a cursor, so a
  * selective filter over a large index cannot turn one call into a full scan. */
 #define KUMO_MARKET_QUERY_SCAN_COUNT_MAX 10000u

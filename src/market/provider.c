@@ -41,6 +41,28 @@ int kumo_market_provider_fields_validate(const char *host_uri,
     return pem_check(root_cert_pem, err);
 }
 
+/* The free GPUs of an offer: each kind a GPU of a named vendor (and model), 1..64 of them,
+ * at most KUMO_MARKET_OFFER_GPU_KIND_COUNT_MAX kinds and KUMO_MARKET_OFFER_GPU_COUNT_MAX GPUs. */
+static int offer_gpus_check(const Kumo__ProviderOffer *o, kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(o->n_free_gpus <= KUMO_MARKET_OFFER_GPU_KIND_COUNT_MAX, err, KUMO_ELIMIT,
+                "offer lists %zu GPU kinds, more than %u", o->n_free_gpus,
+                KUMO_MARKET_OFFER_GPU_KIND_COUNT_MAX);
+    uint64_t total = 0;
+    for (size_t i = 0; i < o->n_free_gpus; i++) {
+        const Kumo__GpuSpec *g = o->free_gpus[i];
+        KUMO_ENSURE(g->count > 0, err, KUMO_EINVAL, "offer free_gpus[%zu]: count is 0", i);
+        total += g->count; /* 16 u32s: no overflow */
+        KUMO_ENSURE(total <= KUMO_MARKET_OFFER_GPU_COUNT_MAX, err, KUMO_ELIMIT,
+                    "offer lists more than %u free GPUs", KUMO_MARKET_OFFER_GPU_COUNT_MAX);
+        KUMO_GUARD(
+            kumo_market_text_check(g->vendor, KUMO_GPU_VENDOR_BYTES_MAX, false, "gpu vendor", err));
+        KUMO_GUARD(
+            kumo_market_text_check(g->model, KUMO_GPU_MODEL_BYTES_MAX, true, "gpu model", err));
+    }
+    return 0;
+}
+
 int kumo_market_offer_validate(const Kumo__ProviderOffer *o, kumo_err_ctx_t *err)
 {
     KUMO_ENSURE(o->height == 0, err, KUMO_EINVAL, "offer height is set by the chain, not sent");
@@ -56,12 +78,13 @@ int kumo_market_offer_validate(const Kumo__ProviderOffer *o, kumo_err_ctx_t *err
         {o->free_memory_bytes, KUMO_MARKET_OFFER_AMOUNT_MAX, "free_memory_bytes"},
         {o->free_storage_bytes, KUMO_MARKET_OFFER_AMOUNT_MAX, "free_storage_bytes"},
         {o->free_collateral, KUMO_MARKET_OFFER_AMOUNT_MAX, "free_collateral"},
+        {o->price_per_gpu, KUMO_MARKET_OFFER_PRICE_MAX, "price_per_gpu"},
     };
     for (size_t i = 0; i < KUMO_ARRAY_COUNT(f); i++) {
         KUMO_ENSURE(f[i].v <= f[i].max, err, KUMO_ELIMIT, "offer %s %" PRIu64 " exceeds %" PRIu64,
                     f[i].what, f[i].v, (uint64_t)f[i].max);
     }
-    return 0;
+    return offer_gpus_check(o, err);
 }
 
 bool kumo_market_provider_update_is_offer_only(const Kumo__MsgUpdateProvider *m)

@@ -109,6 +109,57 @@ static void o_no_offer(fx_t *fx, fx_msg_t *m)
     m->up.offer = NULL; /* an empty update */
 }
 
+/* Free GPUs: kinds of (vendor, model, memory) with a count each. */
+static Kumo__GpuSpec g_gpus[KUMO_MARKET_OFFER_GPU_KIND_COUNT_MAX + 1];
+static Kumo__GpuSpec *g_gpu_ptrs[KUMO_MARKET_OFFER_GPU_KIND_COUNT_MAX + 1];
+
+static void o_gpus(fx_msg_t *m, size_t kinds, uint32_t count)
+{
+    for (size_t i = 0; i < kinds; i++) {
+        kumo__gpu_spec__init(&g_gpus[i]);
+        g_gpus[i].count = count;
+        g_gpus[i].vendor = "nvidia";
+        g_gpus[i].model = "a100";
+        g_gpus[i].memory_bytes = 80ull << 30;
+        g_gpu_ptrs[i] = &g_gpus[i];
+    }
+    m->up.offer->n_free_gpus = kinds;
+    m->up.offer->free_gpus = g_gpu_ptrs;
+    m->up.offer->price_per_gpu = 500;
+}
+static void o_gpus_ok(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    o_gpus(m, KUMO_MARKET_OFFER_GPU_KIND_COUNT_MAX, 4); /* 16 kinds, 64 GPUs: at the limits */
+}
+static void o_gpus_kinds(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    o_gpus(m, KUMO_MARKET_OFFER_GPU_KIND_COUNT_MAX + 1, 1);
+}
+static void o_gpus_total(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    o_gpus(m, 2, 33);
+}
+static void o_gpus_zero(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    o_gpus(m, 1, 0);
+}
+static void o_gpus_vendor(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    o_gpus(m, 1, 1);
+    g_gpus[0].vendor = "";
+}
+static void o_gpus_price(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    o_gpus(m, 1, 1);
+    m->up.offer->price_per_gpu = KUMO_MARKET_OFFER_PRICE_MAX + 1;
+}
+
 static void test_offer_rejects_each_rule(void **state)
 {
     fx_t *fx = *state;
@@ -122,6 +173,12 @@ static void test_offer_rejects_each_rule(void **state)
         {"signer is no provider", o_not_provider, KUMO_ENOTFOUND},
         {"region without the other fields", o_region_only, KUMO_EEMPTY},
         {"nothing at all", o_no_offer, KUMO_EEMPTY},
+        {"free GPUs at the limits", o_gpus_ok, 0},
+        {"17 GPU kinds", o_gpus_kinds, KUMO_ELIMIT},
+        {"66 free GPUs", o_gpus_total, KUMO_ELIMIT},
+        {"a GPU kind of count 0", o_gpus_zero, KUMO_EINVAL},
+        {"a GPU kind without a vendor", o_gpus_vendor, KUMO_EEMPTY},
+        {"price per GPU over the ceiling", o_gpus_price, KUMO_ELIMIT},
     };
     fx_cases_run(fx, offer_only, cases, KUMO_ARRAY_COUNT(cases));
 }
