@@ -2,7 +2,8 @@
  * cmd_provider_status.c - `kumo provider status --home DIR [--output json]`: what a
  * provider's daemon last saw of its datacenter, from DIR/status.json (written atomically by
  * the daemon after every pass, src/provider/status.c): its leases with their containers,
- * price, payments and last confirmation; capacity used by leases and held by open bids;
+ * price, payments and last confirmation; capacity (GPUs included) used by leases and held by
+ * open bids; each GPU and who holds it;
  * earnings; counters. No daemon needed to read it: the file says how old it is.
  */
 #include <inttypes.h>
@@ -28,12 +29,30 @@ static uint64_t ps_u64(const json_t *o, const char *key)
 
 static void ps_capacity(const json_t *cap)
 {
-    static const char *const names[] = {"cpu_milli", "memory_bytes", "storage_bytes"};
+    static const char *const names[] = {"cpu_milli", "memory_bytes", "storage_bytes", "gpus"};
     printf("capacity        %20s %20s %20s\n", "total", "leased", "held by bids");
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         const json_t *r = json_object_get(cap, names[i]);
         printf("  %-13s %20" PRIu64 " %20" PRIu64 " %20" PRIu64 "\n", names[i], ps_u64(r, "total"),
                ps_u64(r, "leased"), ps_u64(r, "bid"));
+    }
+}
+
+/* Each GPU: its number, kind, device and who holds it. */
+static void ps_gpus(const json_t *gpus)
+{
+    if (json_array_size(gpus) == 0) {
+        return;
+    }
+    printf("gpus (%zu)\n", json_array_size(gpus));
+    size_t i;
+    const json_t *g;
+    json_array_foreach(gpus, i, g)
+    {
+        const char *order = json_string_value(json_object_get(g, "order"));
+        printf("  %-3" PRIu64 " %s %s %" PRIu64 " B  %-24s %-6s %s\n", ps_u64(g, "index"),
+               cli_json_str(g, "vendor"), cli_json_str(g, "model"), ps_u64(g, "memory_bytes"),
+               cli_json_str(g, "device"), cli_json_str(g, "state"), order != NULL ? order : "");
     }
 }
 
@@ -74,6 +93,7 @@ static void ps_text(const json_t *st, uint64_t age_ms)
     printf("containers      %" PRIu64 " running of %" PRIu64 "\n", ps_u64(c, "running"),
            ps_u64(c, "total"));
     ps_capacity(json_object_get(st, "capacity"));
+    ps_gpus(json_object_get(st, "gpus"));
     printf("earnings        %" PRIu64 " ukumo paid on the leases held\n",
            ps_u64(st, "earnings_ukumo"));
     const json_t *k = json_object_get(st, "counters");

@@ -181,6 +181,24 @@ static bool quote_meets(const json_t *p, const Kumo__GroupSpec *g, deploy_quote_
     return rc == 0;
 }
 
+/* The offer's free GPUs (count of each kind) as the GPUs of cfg, all free; past
+ * KUMO_PROVIDER_GPU_COUNT_MAX the rest is left out (the chain allows no more). */
+static void quote_offer_gpus(const json_t *offer, kumo_provider_cfg_t *cfg)
+{
+    size_t i;
+    const json_t *kind;
+    json_array_foreach(json_object_get(offer, "free_gpus"), i, kind)
+    {
+        uint64_t count = cli_json_u64(kind, "count");
+        for (uint64_t k = 0; k < count && cfg->gpu_count < KUMO_PROVIDER_GPU_COUNT_MAX; k++) {
+            kumo_provider_gpu_t *gpu = &cfg->gpus[cfg->gpu_count++];
+            (void)snprintf(gpu->vendor, sizeof(gpu->vendor), "%s", cli_json_str(kind, "vendor"));
+            (void)snprintf(gpu->model, sizeof(gpu->model), "%s", cli_json_str(kind, "model"));
+            gpu->memory_bytes = cli_json_u64(kind, "memory_bytes");
+        }
+    }
+}
+
 /* One provider in the group's region with an offer: what its bidding rule says. */
 static void
 quote_judge(const json_t *p, const json_t *offer, const Kumo__GroupSpec *g, deploy_quote_t *q)
@@ -189,24 +207,30 @@ quote_judge(const json_t *p, const json_t *offer, const Kumo__GroupSpec *g, depl
         q->verdicts[KUMO_PROVIDER_BID_REQUIREMENTS]++;
         return;
     }
-    kumo_provider_cfg_t cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    (void)snprintf(cfg.region, sizeof(cfg.region), "%s", g->region);
-    cfg.price_cpu_per_core = cli_json_u64(offer, "price_cpu_per_core");
-    cfg.price_memory_per_gib = cli_json_u64(offer, "price_memory_per_gib");
-    cfg.price_storage_per_gib = cli_json_u64(offer, "price_storage_per_gib");
+    kumo_provider_cfg_t *cfg = kumo_calloc(1, sizeof(*cfg));
+    if (cfg == NULL) {
+        return;
+    }
+    (void)snprintf(cfg->region, sizeof(cfg->region), "%s", g->region);
+    cfg->price_cpu_per_core = cli_json_u64(offer, "price_cpu_per_core");
+    cfg->price_memory_per_gib = cli_json_u64(offer, "price_memory_per_gib");
+    cfg->price_storage_per_gib = cli_json_u64(offer, "price_storage_per_gib");
+    cfg->price_per_gpu = cli_json_u64(offer, "price_per_gpu");
+    quote_offer_gpus(offer, cfg);
     kumo_provider_free_t fr = {cli_json_u64(offer, "free_cpu_milli"),
                                cli_json_u64(offer, "free_memory_bytes"),
                                cli_json_u64(offer, "free_storage_bytes"),
                                cli_json_u64(offer, "free_collateral"),
                                1u,
-                               UINT64_MAX};
+                               UINT64_MAX,
+                               cfg->gpu_count == 64u ? UINT64_MAX : (1ull << cfg->gpu_count) - 1u};
     uptake(&q->most_cpu_milli, fr.cpu_milli);
     uptake(&q->most_memory_bytes, fr.memory_bytes);
     uptake(&q->most_storage_bytes, fr.storage_bytes);
     uptake(&q->most_collateral, fr.collateral);
     kumo_provider_bid_t bid;
-    kumo_provider_bid_decide(&cfg, g, &fr, true, &bid);
+    kumo_provider_bid_decide(cfg, g, &fr, true, &bid);
+    kumo_free(cfg);
     q->verdicts[bid.verdict < DEPLOY_QUOTE_VERDICTS ? bid.verdict : 0]++;
     if (bid.verdict == KUMO_PROVIDER_BID_PRICE) {
         q->cheapest_ask = bid.price_total < q->cheapest_ask ? bid.price_total : q->cheapest_ask;
@@ -294,8 +318,9 @@ static void quote_reason(const deploy_quote_t *q,
         return;
     case KUMO_PROVIDER_BID_GPU:
         (void)snprintf(out, cap,
-                       "gpu: %zu provider(s) in %s rent out no GPUs like the group's (provider "
-                       "daemons do not rent out GPUs yet): a provider must bid by hand",
+                       "gpu: %zu provider(s) in %s have no free GPUs like the group's (vendor, "
+                       "model, memory per GPU, count per unit): ask for another kind or fewer, "
+                       "or wait for one to come free",
                        n, g->region);
         return;
     case KUMO_PROVIDER_BID_REQUIREMENTS:

@@ -33,10 +33,13 @@ static bool unit_cost(const kumo_provider_cfg_t *cfg, const Kumo__ComputeUnit *u
     uint64_t cpu = 0;
     uint64_t mem = 0;
     uint64_t sto = 0;
+    uint64_t gpu = 0;
     return mul_div_ceil(u->cpu_milli, cfg->price_cpu_per_core, 1000u, &cpu) &&
            mul_div_ceil(u->memory_bytes, cfg->price_memory_per_gib, GIB, &mem) &&
            mul_div_ceil(u->storage_bytes, cfg->price_storage_per_gib, GIB, &sto) &&
-           kumo_u64_add(cpu, mem, out) == 0 && kumo_u64_add(*out, sto, out) == 0;
+           kumo_u64_mul(u->gpu != NULL ? u->gpu->count : 0u, cfg->price_per_gpu, &gpu) == 0 &&
+           kumo_u64_add(cpu, mem, out) == 0 && kumo_u64_add(*out, sto, out) == 0 &&
+           kumo_u64_add(*out, gpu, out) == 0;
 }
 
 /* Adds count × x to *acc; false on overflow. */
@@ -56,10 +59,6 @@ bid_sum(const kumo_provider_cfg_t *cfg, const Kumo__GroupSpec *group, kumo_provi
     for (size_t i = 0; i < group->n_resources; i++) {
         const Kumo__ResourceGroup *r = group->resources[i];
         uint64_t cost = 0;
-        if (r->compute != NULL && r->compute->gpu != NULL) {
-            /* The daemon hands no GPU to a container yet. */
-            return KUMO_PROVIDER_BID_GPU;
-        }
         if (r->compute == NULL || !unit_cost(cfg, r->compute, &cost) ||
             !acc_add(&out->cpu_milli, r->count, r->compute->cpu_milli) ||
             !acc_add(&out->memory_bytes, r->count, r->compute->memory_bytes) ||
@@ -92,7 +91,14 @@ void kumo_provider_bid_decide(const kumo_provider_cfg_t *cfg,
         return;
     }
     out->verdict = bid_sum(cfg, group, out);
-    if (out->verdict == KUMO_PROVIDER_BID_CAPACITY || out->verdict == KUMO_PROVIDER_BID_GPU) {
+    if (out->verdict == KUMO_PROVIDER_BID_CAPACITY) {
+        return;
+    }
+    if (!kumo_provider_gpus_assign(cfg, group->resources, group->n_resources,
+                                   free_res->gpu_free_mask, out)) {
+        out->gpu_count = 0;
+        out->gpu_mask = 0;
+        out->verdict = KUMO_PROVIDER_BID_GPU;
         return;
     }
     /* Bidding past the tables would win leases the daemon cannot hold or run. */

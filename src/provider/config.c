@@ -14,6 +14,7 @@
 #include "provider/provider.h"
 
 #include "overlay/overlay.h"
+#include "runtime/runtime.h"
 
 #define GIB (1024ull * 1024ull * 1024ull)
 
@@ -34,6 +35,7 @@ void kumo_provider_cfg_default(kumo_provider_cfg_t *cfg)
     cfg->price_cpu_per_core = 40;
     cfg->price_memory_per_gib = 10;
     cfg->price_storage_per_gib = 1;
+    cfg->price_per_gpu = 100;
     cfg->collateral_budget = 1000000000ull;
     cfg->confirm_margin_blocks = 5;
     cfg->refuse_after_blocks = 3;
@@ -97,6 +99,7 @@ static const pf_field_t pf_fields[] = {
     PF_NUM(price_memory_per_gib, PF_U64, 0, 1000000000000ull, "ukumo per GiB of memory per block"),
     PF_NUM(
         price_storage_per_gib, PF_U64, 0, 1000000000000ull, "ukumo per GiB of storage per block"),
+    PF_NUM(price_per_gpu, PF_U64, 0, 1000000000000ull, "ukumo per GPU per block"),
     PF_NUM(collateral_budget, PF_U64, 0, UINT64_MAX, "ukumo the provider may lock as collateral"),
     PF_NUM(confirm_margin_blocks, PF_U32, 1, 1000, "confirm leases this many blocks early"),
     PF_NUM(refuse_after_blocks,
@@ -185,6 +188,78 @@ static bool pf_listen_is_valid(const char *listen)
     return port >= 1u && port <= 65535u;
 }
 
+/* A name of 1..cap-1 bytes of lower case letters, digits, '.', '_' and '-' ("nvidia", "a100").
+ * Upper case is refused: a unit's vendor is compared byte for byte. */
+static bool pf_gpu_name_ok(const char *s, size_t cap, bool upper_ok)
+{
+    size_t len = strnlen(s, cap);
+    if (len == 0 || len >= cap) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                  c == '-' || (upper_ok && c >= 'A' && c <= 'Z');
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* device: 1..KUMO_PROVIDER_GPU_DEVICE_COUNT_MAX entries separated by commas, each valid for
+ * the runtime. */
+static bool pf_gpu_device_ok(const char *device)
+{
+    size_t len = strnlen(device, KUMO_PROVIDER_GPU_DEVICE_BYTES_MAX);
+    if (len == 0 || len >= KUMO_PROVIDER_GPU_DEVICE_BYTES_MAX) {
+        return false;
+    }
+    uint32_t count = 0;
+    const char *p = device;
+    while (true) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        char entry[KUMO_PROVIDER_GPU_DEVICE_BYTES_MAX];
+        (void)snprintf(entry, sizeof(entry), "%.*s", (int)n, p);
+        if (++count > KUMO_PROVIDER_GPU_DEVICE_COUNT_MAX || !kumo_runtime_device_is_valid(entry)) {
+            return false;
+        }
+        if (comma == NULL) {
+            return true;
+        }
+        p = comma + 1;
+    }
+}
+
+/* Every GPU: a vendor and a model (names), memory, a device no other GPU has. */
+static int pf_gpus_validate(const kumo_provider_cfg_t *cfg, kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(cfg->gpu_count <= KUMO_PROVIDER_GPU_COUNT_MAX, err, KUMO_ELIMIT,
+                "gpus: %u exceed %u", cfg->gpu_count, KUMO_PROVIDER_GPU_COUNT_MAX);
+    for (uint32_t i = 0; i < cfg->gpu_count; i++) {
+        const kumo_provider_gpu_t *g = &cfg->gpus[i];
+        KUMO_ENSURE(pf_gpu_name_ok(g->vendor, sizeof(g->vendor), false), err, KUMO_EINVAL,
+                    "gpus[%u].vendor: 1..%u lower case letters, digits, '.', '_' or '-'", i,
+                    KUMO_GPU_VENDOR_BYTES_MAX);
+        KUMO_ENSURE(pf_gpu_name_ok(g->model, sizeof(g->model), true), err, KUMO_EINVAL,
+                    "gpus[%u].model: 1..%u letters, digits, '.', '_' or '-'", i,
+                    KUMO_GPU_MODEL_BYTES_MAX);
+        KUMO_ENSURE(g->memory_bytes >= 1u && g->memory_bytes <= (1ull << 50), err, KUMO_EINVAL,
+                    "gpus[%u].memory_bytes: %" PRIu64 " is outside 1..%llu", i, g->memory_bytes,
+                    1ull << 50);
+        KUMO_ENSURE(pf_gpu_device_ok(g->device), err, KUMO_EINVAL,
+                    "gpus[%u].device: 1..%u entries separated by commas, each a CDI name "
+                    "(vendor.com/class=name) or an absolute device path (/host[:/container])",
+                    i, KUMO_PROVIDER_GPU_DEVICE_COUNT_MAX);
+        for (uint32_t j = 0; j < i; j++) {
+            KUMO_ENSURE(strcmp(cfg->gpus[j].device, g->device) != 0, err, KUMO_EDUPLICATE,
+                        "gpus[%u].device: %s is gpus[%u]'s too", i, g->device, j);
+        }
+    }
+    return 0;
+}
+
 int kumo_provider_cfg_validate(const kumo_provider_cfg_t *cfg, kumo_err_ctx_t *err)
 {
     for (size_t i = 0; i < PF_COUNT; i++) {
@@ -215,7 +290,7 @@ int kumo_provider_cfg_validate(const kumo_provider_cfg_t *cfg, kumo_err_ctx_t *e
                 err, KUMO_EINVAL, "publish_address: expected one numeric IP address or empty");
     KUMO_ENSURE(pf_listen_is_valid(cfg->metrics_listen), err, KUMO_EINVAL,
                 "metrics_listen: expected host:port (port 1..65535) or empty");
-    return 0;
+    return pf_gpus_validate(cfg, err);
 }
 
 static int pf_set(const char *path,
@@ -246,6 +321,102 @@ static int pf_set(const char *path,
     return 0;
 }
 
+/* The scalar text of a mapping value node, or NULL. */
+static const char *pf_scalar(yaml_document_t *doc, int id)
+{
+    yaml_node_t *n = yaml_document_get_node(doc, id);
+    return n != NULL && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+/* One field of gpus[index]; seen marks vendor, model, memory_bytes, device. */
+static int pf_gpu_field(const char *path,
+                        unsigned long line,
+                        uint32_t index,
+                        const char *key,
+                        const char *value,
+                        bool seen[4],
+                        kumo_provider_gpu_t *g,
+                        kumo_err_ctx_t *err)
+{
+    static const char *const keys[] = {"vendor", "model", "memory_bytes", "device"};
+    size_t k = 0;
+    while (k < 4u && strcmp(keys[k], key) != 0) {
+        k++;
+    }
+    KUMO_ENSURE(k < 4u, err, KUMO_EDECODE, "%s:%lu: gpus[%u].%s: unknown key", path, line, index,
+                key);
+    KUMO_ENSURE(!seen[k], err, KUMO_EDECODE, "%s:%lu: gpus[%u].%s: given twice", path, line, index,
+                key);
+    seen[k] = true;
+    char *const dst[] = {g->vendor, g->model, NULL, g->device};
+    const size_t cap[] = {sizeof(g->vendor), sizeof(g->model), 0, sizeof(g->device)};
+    if (dst[k] != NULL) {
+        KUMO_ENSURE(strlen(value) < cap[k], err, KUMO_EDECODE,
+                    "%s:%lu: gpus[%u].%s: longer than %zu", path, line, index, key, cap[k] - 1u);
+        (void)snprintf(dst[k], cap[k], "%s", value);
+        return 0;
+    }
+    char *end = NULL;
+    unsigned long long v = strtoull(value, &end, 10);
+    KUMO_ENSURE(value[0] >= '1' && value[0] <= '9' && end != NULL && *end == '\0' &&
+                    v <= (1ull << 50),
+                err, KUMO_EDECODE, "%s:%lu: gpus[%u].memory_bytes: '%s' is not a number in 1..%llu",
+                path, line, index, value, 1ull << 50);
+    g->memory_bytes = v;
+    return 0;
+}
+
+/* gpus[index]: a mapping of its four keys, each once. */
+static int pf_gpu(const char *path,
+                  yaml_document_t *doc,
+                  yaml_node_t *item,
+                  uint32_t index,
+                  kumo_provider_gpu_t *g,
+                  kumo_err_ctx_t *err)
+{
+    unsigned long line = (unsigned long)item->start_mark.line + 1u;
+    KUMO_ENSURE(item->type == YAML_MAPPING_NODE, err, KUMO_EDECODE,
+                "%s:%lu: gpus[%u]: expected vendor, model, memory_bytes and device", path, line,
+                index);
+    bool seen[4] = {false, false, false, false};
+    memset(g, 0, sizeof(*g));
+    for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top;
+         p++) {
+        const char *k = pf_scalar(doc, p->key);
+        const char *v = pf_scalar(doc, p->value);
+        KUMO_ENSURE(k != NULL && v != NULL, err, KUMO_EDECODE,
+                    "%s:%lu: gpus[%u]: expected key: value", path, line, index);
+        KUMO_GUARD(pf_gpu_field(path, line, index, k, v, seen, g, err));
+    }
+    KUMO_ENSURE(seen[0] && seen[1] && seen[2] && seen[3], err, KUMO_EDECODE,
+                "%s:%lu: gpus[%u]: vendor, model, memory_bytes and device are all required", path,
+                line, index);
+    return 0;
+}
+
+/* gpus: a sequence of GPUs (an empty one: none). */
+static int pf_gpus(const char *path,
+                   yaml_document_t *doc,
+                   yaml_node_t *v,
+                   unsigned long line,
+                   kumo_provider_cfg_t *cfg,
+                   kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(v->type == YAML_SEQUENCE_NODE, err, KUMO_EDECODE,
+                "%s:%lu: gpus: expected a list of GPUs", path, line);
+    cfg->gpu_count = 0;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        KUMO_ENSURE(cfg->gpu_count < KUMO_PROVIDER_GPU_COUNT_MAX, err, KUMO_ELIMIT,
+                    "%s:%lu: gpus: more than %u", path, line, KUMO_PROVIDER_GPU_COUNT_MAX);
+        yaml_node_t *item = yaml_document_get_node(doc, *it);
+        KUMO_ENSURE(item != NULL, err, KUMO_EDECODE, "%s:%lu: gpus: bad item", path, line);
+        KUMO_GUARD(pf_gpu(path, doc, item, cfg->gpu_count, &cfg->gpus[cfg->gpu_count], err));
+        cfg->gpu_count++;
+    }
+    return 0;
+}
+
 static int pf_pair(const char *path,
                    yaml_document_t *doc,
                    const yaml_node_pair_t *pair,
@@ -259,6 +430,11 @@ static int pf_pair(const char *path,
     KUMO_ENSURE(k != NULL && v != NULL && k->type == YAML_SCALAR_NODE, err, KUMO_EDECODE,
                 "%s:%lu: expected key: value", path, line);
     const char *key = (const char *)k->data.scalar.value;
+    if (strcmp(key, "gpus") == 0) {
+        KUMO_ENSURE(!seen[PF_COUNT], err, KUMO_EDECODE, "%s:%lu: gpus: given twice", path, line);
+        seen[PF_COUNT] = true;
+        return pf_gpus(path, doc, v, line, cfg, err);
+    }
     KUMO_ENSURE(v->type == YAML_SCALAR_NODE, err, KUMO_EDECODE, "%s:%lu: %s: expected a value",
                 path, line, key);
     for (size_t i = 0; i < PF_COUNT; i++) {
@@ -290,7 +466,7 @@ int kumo_provider_cfg_parse(const char *path,
         return rc;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    bool seen[PF_COUNT] = {false};
+    bool seen[PF_COUNT + 1u] = {false}; /* the fields, then gpus */
     if (root != NULL && root->type != YAML_MAPPING_NODE) {
         rc = kumo_err_set(err, KUMO_EDECODE, "%s: expected a mapping of settings", path);
     }
@@ -301,6 +477,37 @@ int kumo_provider_cfg_parse(const char *path,
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
     return rc == 0 ? kumo_provider_cfg_validate(cfg, err) : rc;
+}
+
+static const char pf_gpus_doc[] =
+    "\n# GPUs to rent out (default none), at most 64: vendor (lower case, as orders name it),\n"
+    "# model, memory_bytes (GPU memory) and device: how the runtime reaches it, up to 4 entries\n"
+    "# separated by commas, each a CDI name (nvidia.com/gpu=0, from `nvidia-ctk cdi generate`;\n"
+    "# needs podman 5.4+ or Docker 25+) or a device node (/dev/dri/renderD128,/dev/kfd).\n"
+    "# gpus:\n"
+    "#   - {vendor: nvidia, model: a100, memory_bytes: 85899345920, device: "
+    "\"nvidia.com/gpu=0\"}\n";
+
+/* The gpus list (commented out when there are none). */
+static int pf_gpus_render(const kumo_provider_cfg_t *cfg, kumo_buf_t *out, kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(kumo_buf_append(out, pf_gpus_doc, sizeof(pf_gpus_doc) - 1u) == 0, err, KUMO_ELIMIT,
+                "config");
+    if (cfg->gpu_count == 0) {
+        return 0;
+    }
+    KUMO_ENSURE(kumo_buf_append(out, "gpus:\n", 6) == 0, err, KUMO_ELIMIT, "config");
+    for (uint32_t i = 0; i < cfg->gpu_count; i++) {
+        const kumo_provider_gpu_t *g = &cfg->gpus[i];
+        char line[640];
+        int n = snprintf(line, sizeof(line),
+                         "  - {vendor: \"%s\", model: \"%s\", memory_bytes: %" PRIu64
+                         ", device: \"%s\"}\n",
+                         g->vendor, g->model, g->memory_bytes, g->device);
+        KUMO_ENSURE(n > 0 && (size_t)n < sizeof(line) && kumo_buf_append(out, line, (size_t)n) == 0,
+                    err, KUMO_ELIMIT, "config");
+    }
+    return 0;
 }
 
 int kumo_provider_cfg_render(const kumo_provider_cfg_t *cfg, kumo_buf_t *out, kumo_err_ctx_t *err)
@@ -332,5 +539,5 @@ int kumo_provider_cfg_render(const kumo_provider_cfg_t *cfg, kumo_buf_t *out, ku
         KUMO_ENSURE(n > 0 && (size_t)n < sizeof(line) && kumo_buf_append(out, line, (size_t)n) == 0,
                     err, KUMO_ELIMIT, "config");
     }
-    return 0;
+    return pf_gpus_render(cfg, out, err);
 }

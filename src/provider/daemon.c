@@ -24,6 +24,7 @@
 #include "chain/chain.h"
 #include "codec/codec.h"
 #include "log/log.h"
+#include "market/market.h"
 #include "runtime/runtime.h"
 
 #define PD_SSE_LINE_MAX (1024u * 1024u)
@@ -192,7 +193,10 @@ static kumo_provider_free_t pd_free(const kumo_provider_daemon_t *d)
                               d->cfg.capacity_storage_bytes,
                               d->cfg.collateral_budget,
                               0,
+                              0,
                               0};
+    uint64_t gpus_all = d->cfg.gpu_count == 64u ? UINT64_MAX : (1ull << d->cfg.gpu_count) - 1u;
+    f.gpu_free_mask = gpus_all & ~pd_gpus_held(d);
     uint32_t open_bids = 0;
     uint64_t units = 0;
     for (uint32_t i = 0; i < d->hold_count; i++) {
@@ -228,9 +232,14 @@ static void pd_hold_release(kumo_provider_daemon_t *d, const char *order, const 
 {
     pd_hold_t *h = pd_hold_find(d, order);
     if (h != NULL) {
-        KUMO_LOG_INFO("provider", "hold_released", "order=%s reason=%s", order, why);
+        KUMO_LOG_INFO("provider", "hold_released", "order=%s reason=%s gpus=%u", order, why,
+                      h->bid.gpu_count);
+        bool gpus = h->bid.gpu_count > 0;
         *h = d->holds[--d->hold_count];
         d->rescan_due = d->rescan_due || d->missed; /* room for what was passed over */
+        if (gpus) {
+            pd_gpus_save(d); /* its GPUs are free again */
+        }
     }
 }
 
@@ -278,6 +287,7 @@ static void pd_hold_restore(kumo_provider_daemon_t *d, const json_t *fj)
             h->bid.price_total += n * r->price;
             h->bid.unit_count += n;
         }
+        pd_gpus_restore(d, h, f->resources, f->n_resources);
     }
     kumo_codec_free(m);
 }
@@ -292,6 +302,7 @@ static void pd_hold_restore_cb(void *ctx, const json_t *item)
 static void pd_holds_rebuild(kumo_provider_daemon_t *d)
 {
     d->hold_count = 0;
+    pd_gpus_load(d);
     /* Open bids, then matched ones (of which those with a live lease hold): each list by
      * state, so matched bids of ended leases cannot crowd the open ones out of the pages. */
     static const char *const states[] = {"FULFILLMENT_OPEN", "FULFILLMENT_MATCHED"};
@@ -305,7 +316,9 @@ static void pd_holds_rebuild(kumo_provider_daemon_t *d)
             KUMO_LOG_WARN("provider", "holds_unreadable", "detail=\"%s\"", err.detail);
         }
     }
-    KUMO_LOG_INFO("provider", "holds_restored", "count=%u", d->hold_count);
+    KUMO_LOG_INFO("provider", "holds_restored", "count=%u gpus_held=%d", d->hold_count,
+                  __builtin_popcountll(pd_gpus_held(d)));
+    pd_gpus_save(d);
 }
 
 /* ---- bidding ---- */
@@ -390,18 +403,24 @@ static void pd_batch_flush(kumo_provider_daemon_t *d, pd_batch_t *b)
     int rc = d->height < d->bid_held_until
                  ? kumo_err_set(&err, KUMO_ELIMIT, "held: a bid tx was refused at this height")
                  : pd_tx_send(d, b->ptrs, b->count, &err);
+    bool gpus = false;
     for (uint32_t i = 0; i < b->count; i++) {
         if (rc == 0 && d->hold_count < PD_HOLD_MAX) {
             d->holds[d->hold_count++] = b->holds[i];
             d->bids_sent++;
-            KUMO_LOG_INFO(
-                "provider", "bid_sent", "order=%s price_per_block=%" PRIu64 " collateral=%" PRIu64,
-                b->holds[i].order, b->holds[i].bid.price_total, b->holds[i].bid.collateral);
+            gpus = gpus || b->holds[i].bid.gpu_count > 0;
+            KUMO_LOG_INFO("provider", "bid_sent",
+                          "order=%s price_per_block=%" PRIu64 " collateral=%" PRIu64 " gpus=%u",
+                          b->holds[i].order, b->holds[i].bid.price_total,
+                          b->holds[i].bid.collateral, b->holds[i].bid.gpu_count);
         }
         if (rc < 0) {
             pd_bid_refused(d, b->holds[i].order);
         }
         kumo_codec_free(b->orders[i]);
+    }
+    if (gpus) {
+        pd_gpus_save(d); /* before a lease can start on them */
     }
     if (rc < 0) {
         d->bid_held_until = d->height + 1u;
@@ -429,12 +448,12 @@ static bool pd_verdict_may_pass(kumo_provider_bid_verdict_t v)
     case KUMO_PROVIDER_BID_CAPACITY:
     case KUMO_PROVIDER_BID_BUDGET:
     case KUMO_PROVIDER_BID_FULL:
+    case KUMO_PROVIDER_BID_GPU: /* a lease's GPUs come free when it ends */
         return true;
     case KUMO_PROVIDER_BID_OK:
     case KUMO_PROVIDER_BID_REGION:
     case KUMO_PROVIDER_BID_PRICE:
     case KUMO_PROVIDER_BID_REQUIREMENTS:
-    case KUMO_PROVIDER_BID_GPU:
         return false;
     default:
         KUMO_UNREACHABLE();
@@ -484,6 +503,7 @@ static void pd_order_consider(kumo_provider_daemon_t *d, const json_t *order_jso
         f.memory_bytes -= x->memory_bytes < f.memory_bytes ? x->memory_bytes : f.memory_bytes;
         f.storage_bytes -= x->storage_bytes < f.storage_bytes ? x->storage_bytes : f.storage_bytes;
         f.collateral -= x->collateral < f.collateral ? x->collateral : f.collateral;
+        f.gpu_free_mask &= ~x->gpu_mask;
     }
     kumo_provider_bid_decide(&d->cfg, &g, &f, b->runtime_ok, &h->bid);
     if (h->bid.verdict == KUMO_PROVIDER_BID_OK && o->requirements != NULL &&
@@ -702,6 +722,42 @@ static size_t pd_sse_cb(char *ptr, size_t size, size_t nmemb, void *ctx)
     return *d->stop ? 0 : len;
 }
 
+/* The free GPUs of mask by kind (vendor, model, memory), in the order of their first GPU, at
+ * most KUMO_MARKET_OFFER_GPU_KIND_COUNT_MAX kinds (a provider with more publishes the first:
+ * quotes then undercount, bids are not affected). Returns the count; kinds borrow cfg text. */
+static size_t pd_offer_gpus(const kumo_provider_daemon_t *d,
+                            uint64_t mask,
+                            Kumo__GpuSpec *kinds,
+                            Kumo__GpuSpec **ptrs)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < d->cfg.gpu_count; i++) {
+        const kumo_provider_gpu_t *g = &d->cfg.gpus[i];
+        if ((mask & (1ull << i)) == 0) {
+            continue;
+        }
+        size_t k = 0;
+        while (k < n &&
+               !(strcmp(kinds[k].vendor, g->vendor) == 0 && strcmp(kinds[k].model, g->model) == 0 &&
+                 kinds[k].memory_bytes == g->memory_bytes)) {
+            k++;
+        }
+        if (k == n && n == KUMO_MARKET_OFFER_GPU_KIND_COUNT_MAX) {
+            continue;
+        }
+        if (k == n) {
+            kumo__gpu_spec__init(&kinds[n]);
+            kinds[n].vendor = (char *)(uintptr_t)g->vendor; /* protobuf-c's non-const char * */
+            kinds[n].model = (char *)(uintptr_t)g->model;
+            kinds[n].memory_bytes = g->memory_bytes;
+            ptrs[n] = &kinds[n];
+            n++;
+        }
+        kinds[k].count++;
+    }
+    return n;
+}
+
 /* Publishes what the provider offers (its unit prices and what is free, as pd_free sees it)
  * so tenants can tell why it would not bid (`kumo deploy quote`): after the first pass once the
  * holds were rebuilt, then at most every PD_OFFER_REFRESH_BLOCKS blocks and only when it
@@ -724,9 +780,15 @@ static void pd_offer_refresh(kumo_provider_daemon_t *d)
     o.free_memory_bytes = f.memory_bytes;
     o.free_storage_bytes = f.storage_bytes;
     o.free_collateral = f.collateral;
+    o.price_per_gpu = d->cfg.price_per_gpu;
+    Kumo__GpuSpec kinds[KUMO_MARKET_OFFER_GPU_KIND_COUNT_MAX];
+    Kumo__GpuSpec *kind_ptrs[KUMO_MARKET_OFFER_GPU_KIND_COUNT_MAX];
+    o.n_free_gpus = pd_offer_gpus(d, f.gpu_free_mask, kinds, kind_ptrs);
+    o.free_gpus = o.n_free_gpus > 0 ? kind_ptrs : NULL;
     const Kumo__ProviderOffer *s = &d->offer_sent;
     bool same =
-        d->offers_sent > 0 && s->price_cpu_per_core == o.price_cpu_per_core &&
+        d->offers_sent > 0 && d->offer_gpu_mask == f.gpu_free_mask &&
+        s->price_per_gpu == o.price_per_gpu && s->price_cpu_per_core == o.price_cpu_per_core &&
         s->price_memory_per_gib == o.price_memory_per_gib &&
         s->price_storage_per_gib == o.price_storage_per_gib &&
         s->free_cpu_milli == o.free_cpu_milli && s->free_memory_bytes == o.free_memory_bytes &&
@@ -751,6 +813,9 @@ static void pd_offer_refresh(kumo_provider_daemon_t *d)
         return;
     }
     d->offer_sent = o;
+    d->offer_sent.n_free_gpus = 0; /* its kinds were on this stack: the mask stands for them */
+    d->offer_sent.free_gpus = NULL;
+    d->offer_gpu_mask = f.gpu_free_mask;
     d->offers_sent++;
     KUMO_LOG_INFO("provider", "offer_sent",
                   "free_cpu_milli=%" PRIu64 " free_memory=%" PRIu64 " free_collateral=%" PRIu64,

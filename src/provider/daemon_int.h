@@ -262,7 +262,15 @@ typedef struct pd_spec_mem {
     char *cmd_buf; /* the command's arguments, one after the other (kumo_alloc) */
     char volumes[KUMO_RUNTIME_VOLUME_COUNT_MAX][KUMO_RUNTIME_NAME_BYTES_MAX];
     char mount_paths[KUMO_RUNTIME_VOLUME_COUNT_MAX][KUMO_RUNTIME_MOUNT_BYTES_MAX];
+    /* The instance's GPUs: their device entries, and their numbers "0,3" (label kumo.gpus). */
+    char devices[KUMO_RUNTIME_DEVICE_COUNT_MAX][KUMO_RUNTIME_DEVICE_BYTES_MAX];
+    char gpus[KUMO_GPU_COUNT_MAX * 4u];
 } pd_spec_mem_t;
+_Static_assert(KUMO_GPU_COUNT_MAX *KUMO_PROVIDER_GPU_DEVICE_COUNT_MAX <=
+                   KUMO_RUNTIME_DEVICE_COUNT_MAX,
+               "every device entry of a unit's GPUs fits a container");
+_Static_assert(KUMO_PROVIDER_GPU_DEVICE_BYTES_MAX <= KUMO_RUNTIME_DEVICE_BYTES_MAX,
+               "a GPU's device entry fits the runtime's");
 
 /* One runtime mutation. The main thread fills it and hands it over (pd_rtwork_submit); the
  * worker only reads the inputs and writes the result; the main thread takes it back when
@@ -368,6 +376,9 @@ struct kumo_provider_daemon {
     bool isolation_failing; /* the last apply failed (logged once until it works) */
     pd_hold_t holds[PD_HOLD_MAX];
     uint32_t hold_count;
+    /* home/gpus as last read (pd_gpus_load at the holds' rebuild): which GPUs each lease had */
+    kumo_provider_gpu_record_t gpu_saved[KUMO_PROVIDER_GPU_COUNT_MAX];
+    uint32_t gpu_saved_count;
     kumo_buf_t line; /* SSE: the line being read */
     char ev_type[64];
     kumo_buf_t ev_data;
@@ -414,7 +425,8 @@ struct kumo_provider_daemon {
     uint64_t refusals_sent;
     uint64_t worked_height; /* height of the last reconcile */
     /* The offer last published on chain (MsgUpdateProvider.offer) and when it was tried. */
-    Kumo__ProviderOffer offer_sent;
+    Kumo__ProviderOffer offer_sent; /* without its free GPUs: */
+    uint64_t offer_gpu_mask;        /* the free GPUs it listed */
     uint64_t offer_height;
     uint64_t tx_height; /* height at which the last tx was sent (pd_tx_send) */
     uint64_t offers_sent;
@@ -452,6 +464,27 @@ bool pd_placement_meets(kumo_provider_daemon_t *d,
                         pd_placement_t *pl,
                         const Kumo__PlacementRequirements *r);
 void pd_placement_free(pd_placement_t *pl);
+
+/* ---- gpuhold.c: the GPUs of holds, kept across restarts ---- */
+
+/* The GPUs the holds own (their bids' gpu_mask together). */
+uint64_t pd_gpus_held(const kumo_provider_daemon_t *d);
+/* Writes home/gpus from the holds (atomically; a failure is logged and tried at the next
+ * change). */
+void pd_gpus_save(kumo_provider_daemon_t *d);
+/* Reads home/gpus into d->gpu_saved (none when missing; a corrupt file is logged at error and
+ * ignored: every lease is assigned afresh). */
+void pd_gpus_load(kumo_provider_daemon_t *d);
+/* Gives a hold restored from the chain its GPUs (resources: its fulfillment's): the ones
+ * home/gpus recorded for its order if they still serve it and no restored hold has them,
+ * else the lowest free matching ones that no recorded lease has either. None: logged
+ * (gpus_unassigned), the hold keeps no GPU and its instances with GPUs do not start. */
+void pd_gpus_restore(kumo_provider_daemon_t *d,
+                     pd_hold_t *h,
+                     Kumo__ResourceGroup *const *resources,
+                     size_t n);
+/* The hold of lease l (its bid's GPUs), or NULL. */
+const pd_hold_t *pd_hold_of_lease(const kumo_provider_daemon_t *d, const pd_lease_t *l);
 
 /* ---- daemon.c ---- */
 

@@ -15,7 +15,26 @@
 
 #include <proto/kumo.pb-c.h>
 
+#include "codec/codec.h"
 #include "core/core.h"
+
+/* GPUs one provider declares at most (a bid's and a free set's GPUs are a 64-bit mask). */
+#define KUMO_PROVIDER_GPU_COUNT_MAX 64u
+/* Device entries of one GPU at most ("/dev/dri/renderD128,/dev/kfd"), and the text of all. */
+#define KUMO_PROVIDER_GPU_DEVICE_COUNT_MAX 4u
+#define KUMO_PROVIDER_GPU_DEVICE_BYTES_MAX 256u
+
+/* One GPU the provider rents out (config.yaml `gpus:`): what a unit's GpuSpec is matched
+ * against (vendor equal, model equal unless the unit asks any, memory at least the unit's)
+ * and how the runtime reaches it: device, 1..KUMO_PROVIDER_GPU_DEVICE_COUNT_MAX entries
+ * separated by commas, each a CDI name ("nvidia.com/gpu=0") or a device node
+ * ("/dev/nvidia0", "/host/path:/container/path"); see kumo_runtime_device_is_valid. */
+typedef struct kumo_provider_gpu {
+    char vendor[KUMO_GPU_VENDOR_BYTES_MAX + 1]; /* lower case: "nvidia", "amd", "intel" */
+    char model[KUMO_GPU_MODEL_BYTES_MAX + 1];   /* "a100", "rtx-4090" */
+    uint64_t memory_bytes;                      /* GPU memory */
+    char device[KUMO_PROVIDER_GPU_DEVICE_BYTES_MAX];
+} kumo_provider_gpu_t;
 
 typedef struct kumo_provider_cfg {
     char node_url[256];       /* "http://127.0.0.1:26657" */
@@ -33,10 +52,12 @@ typedef struct kumo_provider_cfg {
     uint64_t capacity_memory_bytes;  /* 16 GiB */
     uint64_t capacity_storage_bytes; /* 200 GiB */
     /* Cost of one unit per block: cpu_milli × price_cpu_per_core / 1000 + memory GiB ×
-     * price_memory_per_gib + storage GiB × price_storage_per_gib, rounded up (ukumo). */
+     * price_memory_per_gib + storage GiB × price_storage_per_gib, rounded up, + GPUs ×
+     * price_per_gpu (ukumo). */
     uint64_t price_cpu_per_core;    /* 40 */
     uint64_t price_memory_per_gib;  /* 10 */
     uint64_t price_storage_per_gib; /* 1 */
+    uint64_t price_per_gpu;         /* ukumo per GPU per block, added to a unit's cost: 100 */
     uint64_t collateral_budget;     /* ukumo the provider may lock in bids and leases: 10^9 */
     uint32_t confirm_margin_blocks; /* confirm this many blocks before the period ends: 5 */
     /* A lease whose workload cannot start (image missing) or whose stored manifest breaks it
@@ -63,6 +84,9 @@ typedef struct kumo_provider_cfg {
     /* Usage telemetry: each running container's CPU, memory, network and block I/O sampled
      * this often (GET .../status "usage", `usage` journal lines); 0: off. 30000. */
     uint32_t usage_interval_ms;
+    /* The GPUs it rents out, in config order (index = the GPU's number): none by default. */
+    kumo_provider_gpu_t gpus[KUMO_PROVIDER_GPU_COUNT_MAX];
+    uint32_t gpu_count;
 } kumo_provider_cfg_t;
 
 /* The daemon's lease table: every lease of this provider the node lists fits, so none is ever
@@ -78,7 +102,9 @@ void kumo_provider_cfg_default(kumo_provider_cfg_t *cfg);
 KUMO_MUST_USE int kumo_provider_cfg_validate(const kumo_provider_cfg_t *cfg, kumo_err_ctx_t *err);
 /* Parses config.yaml text (a flat mapping of the keys above) over *cfg; path names the file in
  * errors, which read "path:line: key: what is wrong" (KUMO_EDECODE). Unknown keys, repeats,
- * non-scalars and out-of-range numbers are refused. */
+ * non-scalars and out-of-range numbers are refused. The one key that is not a scalar is
+ * `gpus`: a sequence (at most KUMO_PROVIDER_GPU_COUNT_MAX) of mappings with vendor, model,
+ * memory_bytes and device, each required once; errors read "path:line: gpus[i].key: ...". */
 KUMO_MUST_USE int kumo_provider_cfg_parse(const char *path,
                                           kumo_bytes_t text,
                                           kumo_provider_cfg_t *cfg,
@@ -95,7 +121,9 @@ typedef struct kumo_provider_free {
     uint64_t collateral;     /* of the budget */
     uint32_t lease_slots;    /* leases or open bids it may still hold (lease_count_max) */
     uint64_t instance_slots; /* resource units (instances) its container table still holds */
+    uint64_t gpu_free_mask;  /* bit i: cfg->gpus[i] is held by no lease or open bid */
 } kumo_provider_free_t;
+_Static_assert(KUMO_PROVIDER_GPU_COUNT_MAX <= 64u, "a GPU set is a 64-bit mask");
 
 /* Why a provider does not bid (KUMO_PROVIDER_BID_OK: it does). */
 typedef enum kumo_provider_bid_verdict {
@@ -109,12 +137,17 @@ typedef enum kumo_provider_bid_verdict {
     /* the order requires attributes the provider does not declare, or auditor signatures of
      * them it does not have (placement requirements; the chain would refuse the bid) */
     KUMO_PROVIDER_BID_REQUIREMENTS = 7,
-    KUMO_PROVIDER_BID_GPU = 8, /* a unit asks for GPUs the provider does not rent out */
+    /* a unit asks for GPUs the provider has no free matching ones of (none declared, none
+     * like them, or all of them held by leases and open bids) */
+    KUMO_PROVIDER_BID_GPU = 8,
 } kumo_provider_bid_verdict_t;
 
 /* The bid for a group's resources: per resource group the offered price (our cost, which is
- * at most the order's price) and the collateral to lock; totals for bookkeeping. Pure:
- * decides from its inputs only. Arithmetic is checked (an overflowing order is CAPACITY). */
+ * at most the order's price) and the collateral to lock; totals for bookkeeping; the GPUs it
+ * would hold, taken from free_res->gpu_free_mask (GPU when they do not suffice). Pure:
+ * decides from its inputs only. Arithmetic is checked (an overflowing order is CAPACITY).
+ * Verdicts in order: runtime, region, capacity (overflow), gpu, full, capacity, price,
+ * budget. */
 typedef struct kumo_provider_bid {
     kumo_provider_bid_verdict_t verdict;
     uint64_t prices[16]; /* per resource group, ukumo per unit per block */
@@ -123,6 +156,12 @@ typedef struct kumo_provider_bid {
     uint64_t collateral;
     uint64_t price_total; /* per block */
     uint64_t unit_count;  /* resource units: at most one instance runs on each */
+    /* The GPUs the bid holds (cfg->gpus indexes), in the order of the group's resources, then
+     * their units, then the unit's GPUs: the lowest-numbered free matching GPU first. Unit u of
+     * resource r owns the gpu->count entries after those of the units before it. */
+    uint8_t gpus[KUMO_PROVIDER_GPU_COUNT_MAX];
+    uint32_t gpu_count;
+    uint64_t gpu_mask; /* the same as a set */
 } kumo_provider_bid_t;
 
 void kumo_provider_bid_decide(const kumo_provider_cfg_t *cfg,
@@ -132,5 +171,62 @@ void kumo_provider_bid_decide(const kumo_provider_cfg_t *cfg,
                               kumo_provider_bid_t *out);
 /* "region", "capacity", ... for logs and CLI output. */
 const char *kumo_provider_bid_verdict_name(kumo_provider_bid_verdict_t v);
+
+/* ---- GPUs (gpus.c, pure) ---- */
+
+/* Whether GPU g serves one GPU of want: the same vendor, the same model unless want names
+ * none, and at least want's memory (0: any). */
+bool kumo_provider_gpu_matches(const kumo_provider_gpu_t *g, const Kumo__GpuSpec *want);
+/* The GPUs of every unit of resources[0..n) from free_mask into out->gpus/gpu_count/gpu_mask
+ * (which must be empty), in the order kumo_provider_bid_t.gpus describes: for each GPU, the
+ * lowest-numbered free GPU that serves the unit's GpuSpec. False (out left empty) when they
+ * do not suffice; more than KUMO_PROVIDER_GPU_COUNT_MAX in all fails at once. Greedy: a unit
+ * asking any model may take the one GPU a later unit needs; providers list their scarcer GPUs
+ * last. */
+bool kumo_provider_gpus_assign(const kumo_provider_cfg_t *cfg,
+                               Kumo__ResourceGroup *const *resources,
+                               size_t n,
+                               uint64_t free_mask,
+                               kumo_provider_bid_t *out);
+/* Whether a recorded assignment gpus[0..gpu_count) still serves resources[0..n) in that
+ * order: the right number, each a GPU of cfg in free_mask, each once, each matching its unit. */
+bool kumo_provider_gpus_fit(const kumo_provider_cfg_t *cfg,
+                            Kumo__ResourceGroup *const *resources,
+                            size_t n,
+                            const uint8_t *gpus,
+                            uint32_t gpu_count,
+                            uint64_t free_mask);
+/* Which of its lease's GPUs instance `instance` of workload w (of manifest m, in group) gets:
+ * entries [*first, *first + *count) of the lease's list (kumo_provider_bid_t.gpus). The
+ * workload's compute names the resource (the first equal one, as kumo_sdl_manifest_check
+ * places it); that resource's units go to its workloads in manifest order, instance by
+ * instance, and each unit has its GpuSpec's count of GPUs. False when w has no such resource
+ * or unit (a manifest that breaks the lease). *count is 0 for a unit without GPUs. */
+bool kumo_provider_gpus_instance(const Kumo__GroupSpec *group,
+                                 const Kumo__Manifest *m,
+                                 const Kumo__ManifestWorkload *w,
+                                 uint32_t instance,
+                                 uint32_t *first,
+                                 uint32_t *count);
+
+/* One lease's or open bid's GPUs as the daemon records them (home/gpus). */
+typedef struct kumo_provider_gpu_record {
+    char order[KUMO_ID_TEXT_BYTES]; /* owner/dseq/gseq/oseq */
+    uint8_t gpus[KUMO_PROVIDER_GPU_COUNT_MAX];
+    uint32_t gpu_count;
+} kumo_provider_gpu_record_t;
+/* The records file: lines "<order> <gpu>,<gpu>,...\n", at most KUMO_PROVIDER_GPU_COUNT_MAX
+ * lines (records never share a GPU), GPU numbers 0..63 in decimal without leading zeros, each
+ * once per line. Anything else is KUMO_ECORRUPT naming the line. out holds
+ * KUMO_PROVIDER_GPU_COUNT_MAX records. Fuzzed (fuzz_provider_gpus). */
+KUMO_MUST_USE int kumo_provider_gpu_records_parse(kumo_bytes_t text,
+                                                  kumo_provider_gpu_record_t *out,
+                                                  uint32_t *count,
+                                                  kumo_err_ctx_t *err);
+/* The file text for records (appended to out). */
+KUMO_MUST_USE int kumo_provider_gpu_records_render(const kumo_provider_gpu_record_t *records,
+                                                   uint32_t count,
+                                                   kumo_buf_t *out,
+                                                   kumo_err_ctx_t *err);
 
 #endif

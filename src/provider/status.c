@@ -47,7 +47,7 @@ typedef struct pd_snapshot {
     uint64_t containers_running, containers_total;
     uint64_t leases_active, leases_closing;
     uint64_t earnings_ukumo;    /* paid so far on the leases listed */
-    uint64_t leased[3], bid[3]; /* cpu milli, memory, storage */
+    uint64_t leased[4], bid[4]; /* cpu milli, memory, storage, GPUs */
 } pd_snapshot_t;
 
 int pd_status_open(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
@@ -145,11 +145,32 @@ static void pd_status_capacity(const kumo_provider_daemon_t *d, pd_snapshot_t *s
         into[0] += b->cpu_milli;
         into[1] += b->memory_bytes;
         into[2] += b->storage_bytes;
+        into[3] += b->gpu_count;
     }
     for (uint32_t i = 0; i < d->container_count; i++) {
         snap->containers_total++;
         snap->containers_running += d->containers[i].state == KUMO_RUNTIME_STATE_RUNNING ? 1u : 0u;
     }
+}
+
+/* Every GPU declared: what it is and who holds it ("free", "leased" or "bid" and the order). */
+static json_t *pd_status_gpus(const kumo_provider_daemon_t *d)
+{
+    json_t *arr = json_array();
+    for (uint32_t i = 0; arr != NULL && i < d->cfg.gpu_count; i++) {
+        const kumo_provider_gpu_t *g = &d->cfg.gpus[i];
+        const pd_hold_t *by = NULL;
+        for (uint32_t k = 0; k < d->hold_count && by == NULL; k++) {
+            by = (d->holds[k].bid.gpu_mask & (1ull << i)) != 0 ? &d->holds[k] : NULL;
+        }
+        const char *state = by == NULL ? "free" : by->lease ? "leased" : "bid";
+        (void)json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:I, s:s, s:s, s:s}", "index",
+                                                   (int)i, "vendor", g->vendor, "model", g->model,
+                                                   "memory_bytes", (json_int_t)g->memory_bytes,
+                                                   "device", g->device, "state", state, "order",
+                                                   by != NULL ? by->order : ""));
+    }
+    return arr;
 }
 
 static json_t *
@@ -160,17 +181,17 @@ pd_status_json(const kumo_provider_daemon_t *d, const pd_status_t *s, pd_snapsho
     struct timespec now;
     (void)clock_gettime(CLOCK_REALTIME, &now);
     json_int_t now_ms = (json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    const uint64_t total[3] = {d->cfg.capacity_cpu_milli, d->cfg.capacity_memory_bytes,
-                               d->cfg.capacity_storage_bytes};
-    static const char *const names[3] = {"cpu_milli", "memory_bytes", "storage_bytes"};
+    const uint64_t total[4] = {d->cfg.capacity_cpu_milli, d->cfg.capacity_memory_bytes,
+                               d->cfg.capacity_storage_bytes, d->cfg.gpu_count};
+    static const char *const names[4] = {"cpu_milli", "memory_bytes", "storage_bytes", "gpus"};
     json_t *cap = json_object();
-    for (size_t i = 0; cap != NULL && i < 3; i++) {
+    for (size_t i = 0; cap != NULL && i < 4; i++) {
         (void)json_object_set_new(cap, names[i],
                                   json_pack("{s:I, s:I, s:I}", "total", (json_int_t)total[i],
                                             "leased", (json_int_t)snap->leased[i], "bid",
                                             (json_int_t)snap->bid[i]));
     }
-    return json_pack(
+    json_t *st = json_pack(
         "{s:s, s:s, s:I, s:I, s:b, s:o, s:{s:I, s:I}, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I, "
         "s:I, s:I}}",
         "address", d->addr, "region", d->cfg.region, "height", (json_int_t)d->height,
@@ -182,6 +203,10 @@ pd_status_json(const kumo_provider_daemon_t *d, const pd_status_t *s, pd_snapsho
         (json_int_t)s->landed, "refusals_sent", (json_int_t)d->refusals_sent, "runtime_errors",
         (json_int_t)d->runtime_errors, "passes", (json_int_t)s->passes, "pass_ms_last",
         (json_int_t)s->pass_ms_last);
+    if (st != NULL) {
+        (void)json_object_set_new(st, "gpus", pd_status_gpus(d));
+    }
+    return st;
 }
 
 /* One Prometheus sample line; a full buffer drops the rest (the text stays well-formed up to
@@ -231,12 +256,12 @@ static void pd_metrics_render(kumo_buf_t *b,
     pd_metric(b, "kumo_provider_containers", "state=\"running\"", snap->containers_running);
     pd_metric(b, "kumo_provider_containers", "state=\"other\"",
               snap->containers_total - snap->containers_running);
-    static const char *const res[3] = {"cpu_milli", "memory_bytes", "storage_bytes"};
-    const uint64_t total[3] = {d->cfg.capacity_cpu_milli, d->cfg.capacity_memory_bytes,
-                               d->cfg.capacity_storage_bytes};
+    static const char *const res[4] = {"cpu_milli", "memory_bytes", "storage_bytes", "gpus"};
+    const uint64_t total[4] = {d->cfg.capacity_cpu_milli, d->cfg.capacity_memory_bytes,
+                               d->cfg.capacity_storage_bytes, d->cfg.gpu_count};
     pd_metric_help(b, "kumo_provider_capacity", "gauge",
                    "capacity by resource: total, leased (won leases) and bid (open bids)");
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         char labels[96];
         (void)snprintf(labels, sizeof(labels), "resource=\"%s\",kind=\"total\"", res[i]);
         pd_metric(b, "kumo_provider_capacity", labels, total[i]);

@@ -62,6 +62,7 @@ typedef struct pd_dep {
     char mismatch_detail[KUMO_REFUSE_DETAIL_BYTES_MAX + 1];
     pd_name_t groups[KUMO_GROUP_COUNT_MAX];
     uint32_t group_count;
+    pd_groups_t *g; /* the groups as the node listed them (NULL: not read) */
     char network[KUMO_RUNTIME_NAME_BYTES_MAX];
     char gateway[64];
     bool isolated; /* the isolation rules cover its network: containers may start */
@@ -434,8 +435,49 @@ static bool pd_spec_cmd(const Kumo__ManifestWorkload *w, pd_spec_mem_t *mem)
     return true;
 }
 
+/* The devices of instance `instance` of w: its unit's GPUs out of its lease's (the hold's
+ * list, kumo_provider_gpus_instance), each GPU's device entries. False when the instance has
+ * GPUs that cannot be told (no hold yet after a restart, no GPUs assigned, a unit the lease
+ * does not have): it is then not started, never started without them. */
+static bool pd_spec_gpus(const kumo_provider_daemon_t *d,
+                         const pd_dep_t *dep,
+                         const pd_lease_t *l,
+                         const Kumo__ManifestWorkload *w,
+                         uint32_t instance,
+                         pd_spec_mem_t *mem,
+                         kumo_runtime_container_spec_t *s)
+{
+    if (w->compute == NULL || w->compute->gpu == NULL) {
+        return true;
+    }
+    const pd_hold_t *h = pd_hold_of_lease(d, l);
+    uint32_t first = 0;
+    uint32_t count = 0;
+    if (h == NULL || dep->g == NULL || l->gseq >= dep->g->count ||
+        !kumo_provider_gpus_instance(dep->g->specs[l->gseq], dep->m, w, instance, &first, &count) ||
+        first + count > h->bid.gpu_count) {
+        return false;
+    }
+    size_t used = 0;
+    for (uint32_t k = first; k < first + count; k++) {
+        const kumo_provider_gpu_t *gpu = &d->cfg.gpus[h->bid.gpus[k]];
+        int n = snprintf(mem->gpus + used, sizeof(mem->gpus) - used, "%s%u", k == first ? "" : ",",
+                         h->bid.gpus[k]);
+        used += n > 0 && (size_t)n < sizeof(mem->gpus) - used ? (size_t)n : 0u;
+        const char *p = gpu->device;
+        while (*p != '\0' && s->device_count < KUMO_RUNTIME_DEVICE_COUNT_MAX) {
+            size_t len = strcspn(p, ",");
+            char *dst = mem->devices[s->device_count];
+            (void)snprintf(dst, KUMO_RUNTIME_DEVICE_BYTES_MAX, "%.*s", (int)len, p);
+            s->devices[s->device_count++] = dst;
+            p += len + (p[len] == ',' ? 1u : 0u);
+        }
+    }
+    return true;
+}
+
 /* The spec of instance `instance` of w, everything it points to in mem; false when out of
- * memory. */
+ * memory or when its GPUs cannot be told (pd_spec_gpus). */
 static bool pd_spec_build(kumo_provider_daemon_t *d,
                           const pd_dep_t *dep,
                           const pd_lease_t *l,
@@ -488,6 +530,13 @@ static bool pd_spec_build(kumo_provider_daemon_t *d,
     };
     memcpy(s->labels, labels, sizeof(labels));
     s->label_count = sizeof(labels) / sizeof(labels[0]);
+    if (!pd_spec_gpus(d, dep, l, w, instance, mem, s)) {
+        return false;
+    }
+    if (s->device_count > 0) {
+        s->labels[s->label_count].key = "kumo.gpus"; /* which GPUs, for operators */
+        s->labels[s->label_count++].value = mem->gpus;
+    }
     pd_volumes_spec(d, dep->owner, dep->dseq, l, w, instance, mem->volumes, s);
     for (uint32_t i = 0; i < s->mount_count; i++) { /* the manifest goes, the job stays */
         (void)snprintf(mem->mount_paths[i], sizeof(mem->mount_paths[i]), "%s", s->mounts[i].path);
@@ -978,8 +1027,7 @@ static int pd_dep_groups(kumo_provider_daemon_t *d,
         (void)snprintf(dep->groups[i], sizeof(dep->groups[i]), "%s", g->specs[i]->name);
     }
     dep->group_count = g->count;
-    pd_groups_free(g);
-    kumo_free(g);
+    dep->g = g; /* freed with dep (the GPUs of instances need the resources) */
     if (rc != 0 && rc != KUMO_EIO && rc != KUMO_ENOMEM) {
         dep->mismatch = true;
         (void)snprintf(dep->mismatch_detail, sizeof(dep->mismatch_detail), "%s", err->detail);
@@ -1052,6 +1100,10 @@ pd_dep_work(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, pd_pass
     }
     if (dep->m != NULL) {
         kumo_codec_free(&dep->m->base);
+    }
+    if (dep->g != NULL) {
+        pd_groups_free(dep->g);
+        kumo_free(dep->g);
     }
     kumo_free(dep);
 }

@@ -108,6 +108,9 @@ kumo_sdl_manifest_decode(kumo_bytes_t manifest, Kumo__Manifest **out, kumo_err_c
  * ".."), no empty component and no trailing '/', not "/" itself, and neither at nor under a
  * path the runtime owns (/proc, /sys, /dev, /tmp, /run, /var/tmp, /etc). Pure. */
 bool kumo_sdl_mount_is_valid(const char *mount);
+/* Whether two compute units are the same unit (cpu, memory, storage and GPUs equal): how a
+ * manifest workload's compute names one of its group's resources. */
+bool kumo_sdl_compute_equal(const Kumo__ComputeUnit *a, const Kumo__ComputeUnit *b);
 
 /* Checks a received manifest (from kumo_sdl_manifest_decode: a tenant's upload or a peer
  * provider's copy) against the deployment's groups as the chain holds them (groups[gseq]),

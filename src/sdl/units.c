@@ -241,3 +241,8 @@ bool sdl_compute_equal(const Kumo__ComputeUnit *a, const Kumo__ComputeUnit *b)
     return a->cpu_milli == b->cpu_milli && a->memory_bytes == b->memory_bytes &&
            a->storage_bytes == b->storage_bytes && gpu_equal(a->gpu, b->gpu);
 }
+
+bool kumo_sdl_compute_equal(const Kumo__ComputeUnit *a, const Kumo__ComputeUnit *b)
+{
+    return sdl_compute_equal(a, b);
+}

@@ -9,7 +9,7 @@
  * makes the quote list the provider and its price. Placement requirements: the quote names
  * the attribute or auditor signature the provider lacks, through `kumo tx provider update
  * --attr`, `kumo tx audit sign|revoke` and `kumo query provider`; a unit with GPUs: the quote
- * says no provider rents them out. KUMO_TEST_ONLY=<test name
+ * says no provider has free GPUs like them. KUMO_TEST_ONLY=<test name
  * pattern> runs one case (cmocka filter).
  */
 #include <inttypes.h>
@@ -214,7 +214,7 @@ static void test_requirements(void **state)
     quote_expect(signed_stack, "has not signed the required attributes");
 }
 
-/* A unit with GPUs: the quote says no provider rents them out (the daemon does not yet). */
+/* A unit with GPUs and a provider whose offer lists no free GPUs: the quote names gpu. */
 static void test_gpu(void **state)
 {
     (void)state;
@@ -237,7 +237,7 @@ static void test_gpu(void **state)
                "wait_blocks: 1\n"
                "deposit: 1000000\n");
     assert_int_equal(fclose(f), 0);
-    quote_expect(path, "gpu: 1 provider(s) in r1 rent out no GPUs like the group's");
+    quote_expect(path, "gpu: 1 provider(s) in r1 have no free GPUs like the group's");
 }
 
 static void test_bad_offer(void **state)

@@ -54,7 +54,7 @@ static void test_bid_table(void **state)
     kumo_provider_cfg_default(&cfg);
     (void)snprintf(cfg.region, sizeof(cfg.region), "us-east");
     /* 500m CPU (20) + 512 MiB (5) + 1 GiB storage (1) = 26 ukumo per unit per block. */
-    const kumo_provider_free_t roomy = {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024};
+    const kumo_provider_free_t roomy = {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0};
     static const struct {
         const char *name;
         const char *region;
@@ -72,7 +72,7 @@ static void test_bid_table(void **state)
          2,
          40,
          5000,
-         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024},
+         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0},
          true,
          KUMO_PROVIDER_BID_OK},
         {"price exactly our cost",
@@ -81,7 +81,7 @@ static void test_bid_table(void **state)
          1,
          26,
          1,
-         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024},
+         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0},
          true,
          KUMO_PROVIDER_BID_OK},
         {"other region",
@@ -90,7 +90,7 @@ static void test_bid_table(void **state)
          1,
          40,
          1,
-         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024},
+         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0},
          true,
          KUMO_PROVIDER_BID_REGION},
         {"below our cost",
@@ -99,7 +99,7 @@ static void test_bid_table(void **state)
          1,
          25,
          1,
-         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024},
+         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0},
          true,
          KUMO_PROVIDER_BID_PRICE},
         {"cpu taken by pending bids",
@@ -108,7 +108,7 @@ static void test_bid_table(void **state)
          2,
          40,
          1,
-         {999, 16 * GIB, 200 * GIB, 1000000, 16, 1024},
+         {999, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0},
          true,
          KUMO_PROVIDER_BID_CAPACITY},
         {"memory full",
@@ -117,7 +117,7 @@ static void test_bid_table(void **state)
          2,
          40,
          1,
-         {8000, 512 * MIB, 200 * GIB, 1000000, 16, 1024},
+         {8000, 512 * MIB, 200 * GIB, 1000000, 16, 1024, 0},
          true,
          KUMO_PROVIDER_BID_CAPACITY},
         {"storage full",
@@ -126,7 +126,7 @@ static void test_bid_table(void **state)
          2,
          40,
          1,
-         {8000, 16 * GIB, GIB, 1000000, 16, 1024},
+         {8000, 16 * GIB, GIB, 1000000, 16, 1024, 0},
          true,
          KUMO_PROVIDER_BID_CAPACITY},
         {"budget spent",
@@ -135,7 +135,7 @@ static void test_bid_table(void **state)
          2,
          40,
          600,
-         {8000, 16 * GIB, 200 * GIB, 1199, 16, 1024},
+         {8000, 16 * GIB, 200 * GIB, 1199, 16, 1024, 0},
          true,
          KUMO_PROVIDER_BID_BUDGET},
         {"budget exactly enough",
@@ -144,7 +144,7 @@ static void test_bid_table(void **state)
          2,
          40,
          600,
-         {8000, 16 * GIB, 200 * GIB, 1200, 16, 1024},
+         {8000, 16 * GIB, 200 * GIB, 1200, 16, 1024, 0},
          true,
          KUMO_PROVIDER_BID_OK},
         {"runtime down",
@@ -153,7 +153,7 @@ static void test_bid_table(void **state)
          1,
          40,
          1,
-         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024},
+         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0},
          false,
          KUMO_PROVIDER_BID_RUNTIME},
         {"lease table full",
@@ -162,7 +162,7 @@ static void test_bid_table(void **state)
          1,
          40,
          1,
-         {8000, 16 * GIB, 200 * GIB, 1000000, 0, 1024},
+         {8000, 16 * GIB, 200 * GIB, 1000000, 0, 1024, 0},
          true,
          KUMO_PROVIDER_BID_FULL},
         {"one lease slot left",
@@ -171,7 +171,7 @@ static void test_bid_table(void **state)
          1,
          40,
          1,
-         {8000, 16 * GIB, 200 * GIB, 1000000, 1, 1024},
+         {8000, 16 * GIB, 200 * GIB, 1000000, 1, 1024, 0},
          true,
          KUMO_PROVIDER_BID_OK},
         {"more units than the instance table holds",
@@ -180,7 +180,7 @@ static void test_bid_table(void **state)
          2,
          40,
          1,
-         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1},
+         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1, 0},
          true,
          KUMO_PROVIDER_BID_FULL},
         {"units exactly the instances left",
@@ -189,7 +189,7 @@ static void test_bid_table(void **state)
          2,
          40,
          1,
-         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 2},
+         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 2, 0},
          true,
          KUMO_PROVIDER_BID_OK},
         {"overflowing count",
@@ -198,7 +198,7 @@ static void test_bid_table(void **state)
          4,
          40,
          1,
-         {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, 16, 1024},
+         {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, 16, 1024, 0},
          true,
          KUMO_PROVIDER_BID_CAPACITY},
     };
@@ -228,7 +228,7 @@ static void test_bid_table(void **state)
     assert_string_equal(kumo_provider_bid_verdict_name(KUMO_PROVIDER_BID_FULL), "full");
     assert_string_equal(kumo_provider_bid_verdict_name(KUMO_PROVIDER_BID_REQUIREMENTS),
                         "requirements");
-    /* A unit with GPUs: the daemon hands no GPU to containers yet, so it does not bid. */
+    /* A unit with GPUs, and a provider that declares none: it does not bid. */
     assert_string_equal(kumo_provider_bid_verdict_name(KUMO_PROVIDER_BID_GPU), "gpu");
     Kumo__GpuSpec gpu = KUMO__GPU_SPEC__INIT;
     gpu.count = 1;
@@ -324,13 +324,126 @@ static void test_config_metrics_listen(void **state)
     }
 }
 
+/* gpus: a list of GPUs parses (flow and block style), renders and parses back the same; each
+ * rule has its own error naming the GPU and key; 64 GPUs are accepted, 65 refused. */
+static void test_config_gpus(void **state)
+{
+    (void)state;
+    static const char ok[] =
+        "region: a\ngpus:\n  - vendor: nvidia\n    model: a100\n    memory_bytes: 85899345920\n"
+        "    device: \"nvidia.com/gpu=0\"\n"
+        "  - {vendor: amd, model: mi300x, memory_bytes: 1024, device: "
+        "\"/dev/dri/renderD128,/dev/kfd\"}\n"
+        "  - {vendor: intel, model: Arc-A770, memory_bytes: 1, device: "
+        "\"/tmp/g0:/dev/kumo-gpu0\"}\n";
+    kumo_provider_cfg_t cfg;
+    kumo_provider_cfg_default(&cfg);
+    kumo_err_ctx_t err = {0};
+    if (kumo_provider_cfg_parse("config.yaml", kumo_bytes_make(ok, strlen(ok)), &cfg, &err) != 0) {
+        fail_msg("%s", err.detail);
+    }
+    assert_int_equal(cfg.gpu_count, 3);
+    assert_string_equal(cfg.gpus[0].vendor, "nvidia");
+    assert_string_equal(cfg.gpus[0].model, "a100");
+    assert_int_equal(cfg.gpus[0].memory_bytes, 85899345920ull);
+    assert_string_equal(cfg.gpus[0].device, "nvidia.com/gpu=0");
+    assert_string_equal(cfg.gpus[1].device, "/dev/dri/renderD128,/dev/kfd");
+    assert_string_equal(cfg.gpus[2].device, "/tmp/g0:/dev/kumo-gpu0");
+    kumo_buf_t text;
+    kumo_buf_init(&text, 64 * 1024);
+    assert_int_equal(kumo_provider_cfg_render(&cfg, &text, NULL), 0);
+    kumo_provider_cfg_t back;
+    kumo_provider_cfg_default(&back);
+    if (kumo_provider_cfg_parse("config.yaml", kumo_buf_bytes(&text), &back, &err) != 0) {
+        fail_msg("%s", err.detail);
+    }
+    assert_memory_equal(&back, &cfg, sizeof(cfg));
+    /* The limit: 64 GPUs parse, a 65th is refused. */
+    kumo_buf_reset(&text);
+    assert_int_equal(kumo_buf_append(&text, "region: a\ngpus:\n", 16), 0);
+    for (uint32_t i = 0; i <= KUMO_PROVIDER_GPU_COUNT_MAX; i++) {
+        char line[128];
+        int n = snprintf(line, sizeof(line),
+                         "  - {vendor: nvidia, model: t4, memory_bytes: 1, device: /dev/g%u}\n", i);
+        size_t len = text.len;
+        assert_int_equal(kumo_buf_append(&text, line, (size_t)n), 0);
+        kumo_provider_cfg_default(&back);
+        int rc = kumo_provider_cfg_parse("config.yaml", kumo_buf_bytes(&text), &back, &err);
+        if (i < KUMO_PROVIDER_GPU_COUNT_MAX) {
+            assert_int_equal(rc, 0);
+        } else {
+            assert_int_equal(rc, KUMO_ELIMIT);
+            assert_non_null(strstr(err.detail, "gpus: more than 64"));
+        }
+        (void)len;
+    }
+    kumo_buf_free(&text);
+}
+
+static void test_config_gpus_errors(void **state)
+{
+    (void)state;
+#define GPU(x) "region: a\ngpus:\n  - {" x "}\n"
+    static const struct {
+        const char *text;
+        const char *detail;
+    } rows[] = {
+        {"region: a\ngpus: 1\n", "config.yaml:2: gpus: expected a list of GPUs"},
+        {"region: a\ngpus: []\ngpus: []\n", "config.yaml:3: gpus: given twice"},
+        {"region: a\ngpus:\n  - x\n", "gpus[0]: expected vendor, model"},
+        {GPU("vendor: nvidia, model: a, memory_bytes: 1"), "gpus[0]: vendor, model, memory_bytes"},
+        {GPU("vendor: nvidia, model: a, memory_bytes: 1, device: /dev/a, x: 1"),
+         "gpus[0].x: unknown key"},
+        {GPU("vendor: nvidia, vendor: amd, model: a, memory_bytes: 1, device: /dev/a"),
+         "gpus[0].vendor: given twice"},
+        {GPU("vendor: [a], model: a, memory_bytes: 1, device: /dev/a"),
+         "gpus[0]: expected key: value"},
+        {GPU("vendor: NVIDIA, model: a, memory_bytes: 1, device: /dev/a"),
+         "gpus[0].vendor: 1..32 lower case"},
+        {GPU("vendor: \"\", model: a, memory_bytes: 1, device: /dev/a"), "gpus[0].vendor: 1..32"},
+        {GPU("vendor: nvidia, model: \"a b\", memory_bytes: 1, device: /dev/a"),
+         "gpus[0].model: 1..64"},
+        {GPU("vendor: nvidia, model: a, memory_bytes: 0, device: /dev/a"),
+         "gpus[0].memory_bytes: '0' is not a number"},
+        {GPU("vendor: nvidia, model: a, memory_bytes: 1125899906842625, device: /dev/a"),
+         "gpus[0].memory_bytes: '1125899906842625' is not a number"},
+        {GPU("vendor: nvidia, model: a, memory_bytes: 01, device: /dev/a"),
+         "gpus[0].memory_bytes: '01'"},
+        {GPU("vendor: nvidia, model: a, memory_bytes: 1, device: dev/a"), "gpus[0].device:"},
+        {GPU("vendor: nvidia, model: a, memory_bytes: 1, device: \"nvidia/gpu=0\""),
+         "gpus[0].device:"},
+        {GPU("vendor: nvidia, model: a, memory_bytes: 1, device: \"nvidia.com/gpu=\""),
+         "gpus[0].device:"},
+        {GPU("vendor: nvidia, model: a, memory_bytes: 1, device: \"/dev/../etc\""),
+         "gpus[0].device:"},
+        {GPU("vendor: nvidia, model: a, memory_bytes: 1, device: \"/dev/a:dev\""),
+         "gpus[0].device:"},
+        {GPU("vendor: nvidia, model: a, memory_bytes: 1, device: \"/dev/a,\""), "gpus[0].device:"},
+        {GPU("vendor: nvidia, model: a, memory_bytes: 1, device: \"/a,/b,/c,/d,/e\""),
+         "gpus[0].device: 1..4 entries"},
+        {"region: a\ngpus:\n  - {vendor: a, model: b, memory_bytes: 1, device: /dev/a}\n"
+         "  - {vendor: a, model: b, memory_bytes: 1, device: /dev/a}\n",
+         "gpus[1].device: /dev/a is gpus[0]'s too"},
+    };
+#undef GPU
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        kumo_provider_cfg_t cfg;
+        kumo_provider_cfg_default(&cfg);
+        kumo_err_ctx_t err = {0};
+        int rc = kumo_provider_cfg_parse(
+            "config.yaml", kumo_bytes_make(rows[i].text, strlen(rows[i].text)), &cfg, &err);
+        if (rc == 0 || strstr(err.detail, rows[i].detail) == NULL) {
+            fail_msg("row %zu: rc %d detail '%s', want '%s'", i, rc, err.detail, rows[i].detail);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bid_table),
-        cmocka_unit_test(test_config_round_trip),
-        cmocka_unit_test(test_config_errors),
-        cmocka_unit_test(test_config_metrics_listen),
+        cmocka_unit_test(test_bid_table),     cmocka_unit_test(test_config_round_trip),
+        cmocka_unit_test(test_config_errors), cmocka_unit_test(test_config_metrics_listen),
+        cmocka_unit_test(test_config_gpus),   cmocka_unit_test(test_config_gpus_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
