@@ -103,6 +103,10 @@ static void ps_text(const json_t *st, uint64_t age_ms)
            ps_u64(k, "bids_sent"), ps_u64(k, "confirmations_sent"),
            ps_u64(k, "confirmations_landed"), ps_u64(k, "refusals_sent"),
            ps_u64(k, "runtime_errors"), ps_u64(k, "passes"), ps_u64(k, "pass_ms_last"));
+    const json_t *p = json_object_get(st, "pace");
+    printf("pace            a container start %" PRIu64 " ms, a block %" PRIu64 " ms, %" PRIu64
+           " instance(s) waiting for a start\n",
+           ps_u64(p, "start_ms"), ps_u64(p, "block_ms"), ps_u64(p, "start_backlog"));
 }
 
 int cli_provider_status(const char *home, bool json)

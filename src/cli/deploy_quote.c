@@ -217,13 +217,15 @@ quote_judge(const json_t *p, const json_t *offer, const Kumo__GroupSpec *g, depl
     cfg->price_storage_per_gib = cli_json_u64(offer, "price_storage_per_gib");
     cfg->price_per_gpu = cli_json_u64(offer, "price_per_gpu");
     quote_offer_gpus(offer, cfg);
-    kumo_provider_free_t fr = {cli_json_u64(offer, "free_cpu_milli"),
-                               cli_json_u64(offer, "free_memory_bytes"),
-                               cli_json_u64(offer, "free_storage_bytes"),
-                               cli_json_u64(offer, "free_collateral"),
-                               1u,
-                               UINT64_MAX,
-                               cfg->gpu_count == 64u ? UINT64_MAX : (1ull << cfg->gpu_count) - 1u};
+    kumo_provider_free_t fr = {
+        .cpu_milli = cli_json_u64(offer, "free_cpu_milli"),
+        .memory_bytes = cli_json_u64(offer, "free_memory_bytes"),
+        .storage_bytes = cli_json_u64(offer, "free_storage_bytes"),
+        .collateral = cli_json_u64(offer, "free_collateral"),
+        .lease_slots = 1u,
+        .instance_slots = UINT64_MAX,
+        .gpu_free_mask = cfg->gpu_count == 64u ? UINT64_MAX : (1ull << cfg->gpu_count) - 1u,
+        .start_slots = UINT64_MAX};
     uptake(&q->most_cpu_milli, fr.cpu_milli);
     uptake(&q->most_memory_bytes, fr.memory_bytes);
     uptake(&q->most_storage_bytes, fr.storage_bytes);

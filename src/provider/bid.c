@@ -11,7 +11,7 @@
 const char *kumo_provider_bid_verdict_name(kumo_provider_bid_verdict_t v)
 {
     static const char *const names[] = {"ok",      "region", "capacity",     "price", "budget",
-                                        "runtime", "full",   "requirements", "gpu"};
+                                        "runtime", "full",   "requirements", "gpu",   "busy"};
     return (size_t)v < sizeof(names) / sizeof(names[0]) ? names[v] : "unknown";
 }
 
@@ -109,5 +109,24 @@ void kumo_provider_bid_decide(const kumo_provider_cfg_t *cfg,
         out->verdict = KUMO_PROVIDER_BID_CAPACITY;
     } else if (out->verdict == KUMO_PROVIDER_BID_OK && out->collateral > free_res->collateral) {
         out->verdict = KUMO_PROVIDER_BID_BUDGET;
+    } else if (out->verdict == KUMO_PROVIDER_BID_OK && out->unit_count > free_res->start_slots) {
+        /* A lease it could not start in time would go stale and cost its collateral. */
+        out->verdict = KUMO_PROVIDER_BID_BUSY;
     }
+}
+
+uint64_t kumo_provider_start_slots(const kumo_provider_pace_t *pace, uint64_t backlog)
+{
+    if (backlog == 0) {
+        return UINT64_MAX;
+    }
+    uint64_t blocks = pace->period_blocks > (uint64_t)pace->margin_blocks + 1u
+                          ? pace->period_blocks - pace->margin_blocks - 1u
+                          : 1u;
+    uint64_t window_ms = 0;
+    if (kumo_u64_mul(blocks, pace->block_ms, &window_ms) < 0) {
+        window_ms = UINT64_MAX;
+    }
+    uint64_t slots = window_ms / 2u / (pace->start_ms > 0 ? pace->start_ms : 1u);
+    return slots > backlog ? slots - backlog : 0u;
 }

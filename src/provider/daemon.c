@@ -188,13 +188,11 @@ int pd_tx_send(kumo_provider_daemon_t *d, Kumo__Msg *const *msgs, size_t count, 
  * plus open bids), the larger wins: neither may be stale in the unsafe direction. */
 static kumo_provider_free_t pd_free(const kumo_provider_daemon_t *d)
 {
-    kumo_provider_free_t f = {d->cfg.capacity_cpu_milli,
-                              d->cfg.capacity_memory_bytes,
-                              d->cfg.capacity_storage_bytes,
-                              d->cfg.collateral_budget,
-                              0,
-                              0,
-                              0};
+    kumo_provider_free_t f = {.cpu_milli = d->cfg.capacity_cpu_milli,
+                              .memory_bytes = d->cfg.capacity_memory_bytes,
+                              .storage_bytes = d->cfg.capacity_storage_bytes,
+                              .collateral = d->cfg.collateral_budget,
+                              .start_slots = UINT64_MAX};
     uint64_t gpus_all = d->cfg.gpu_count == 64u ? UINT64_MAX : (1ull << d->cfg.gpu_count) - 1u;
     f.gpu_free_mask = gpus_all & ~pd_gpus_held(d);
     uint32_t open_bids = 0;
@@ -216,6 +214,83 @@ static kumo_provider_free_t pd_free(const kumo_provider_daemon_t *d)
     f.instance_slots =
         units < KUMO_PROVIDER_INSTANCE_COUNT_MAX ? KUMO_PROVIDER_INSTANCE_COUNT_MAX - units : 0;
     return f;
+}
+
+/* ---- the pace: never more waiting starts than the runtime gets through in time ---- */
+
+/* Before anything is measured: a block of a second, a container start of three (about what
+ * one takes on a busy machine, docs/design.md §10). */
+#define PD_PACE_BLOCK_MS_PRIOR 1000u
+#define PD_PACE_START_MS_PRIOR 3000u
+
+uint64_t pd_now_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* avg += (sample - avg) / 2^shift, in integers; the first sample replaces the prior. */
+static uint64_t pd_avg(uint64_t avg, uint64_t sample, uint64_t samples, unsigned shift)
+{
+    if (samples == 0) {
+        return sample;
+    }
+    return sample >= avg ? avg + ((sample - avg) >> shift) : avg - ((avg - sample) >> shift);
+}
+
+void pd_pace_start(kumo_provider_daemon_t *d, uint64_t elapsed_ms)
+{
+    d->start_ms = pd_avg(d->start_ms, elapsed_ms, d->start_samples++, 2u);
+    d->rescan_due = d->rescan_due || d->missed; /* a start done: room for what was busy */
+}
+
+/* Block h arrived now: one block after the other gives a sample of the block time. */
+static void pd_pace_block(kumo_provider_daemon_t *d, uint64_t h)
+{
+    uint64_t now = pd_now_ms();
+    if (d->block_seen_height != 0 && h == d->block_seen_height + 1u) {
+        d->block_ms = pd_avg(d->block_ms, now - d->block_seen_ms, 1u, 3u);
+    }
+    if (h > d->block_seen_height) {
+        d->block_seen_height = h;
+        d->block_seen_ms = now;
+    }
+}
+
+/* Whether orders a and b ("owner/dseq/gseq/oseq") are of one deployment. */
+static bool pd_same_deployment(const char *a, const char *b)
+{
+    int slashes = 0;
+    for (size_t i = 0; a[i] == b[i]; i++) {
+        if (a[i] == '\0' || (a[i] == '/' && ++slashes == 2)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Its other groups' bids wait on the same manifest: counting them would stop a deployment
+ * larger than the window from ever being bid on whole. */
+uint64_t pd_start_backlog(const kumo_provider_daemon_t *d, const char *order)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < d->hold_count; i++) {
+        const pd_hold_t *h = &d->holds[i];
+        if ((!h->lease || h->waiting) && !pd_same_deployment(h->order, order)) {
+            n += h->bid.unit_count;
+        }
+    }
+    return n;
+}
+
+static uint64_t pd_start_slots(const kumo_provider_daemon_t *d, uint64_t backlog)
+{
+    kumo_provider_pace_t pace = {.period_blocks = d->period,
+                                 .margin_blocks = d->cfg.confirm_margin_blocks,
+                                 .block_ms = d->block_ms,
+                                 .start_ms = d->start_ms};
+    return kumo_provider_start_slots(&pace, backlog);
 }
 
 static pd_hold_t *pd_hold_find(kumo_provider_daemon_t *d, const char *order)
@@ -240,6 +315,18 @@ static void pd_hold_release(kumo_provider_daemon_t *d, const char *order, const 
         if (gpus) {
             pd_gpus_save(d); /* its GPUs are free again */
         }
+    }
+}
+
+void pd_hold_waiting(kumo_provider_daemon_t *d, const pd_lease_t *l, bool waiting)
+{
+    char order[KUMO_ID_TEXT_BYTES];
+    (void)snprintf(order, sizeof(order), "%s/%" PRIu64 "/%u/%u", l->owner, l->dseq, l->gseq,
+                   l->oseq);
+    pd_hold_t *h = pd_hold_find(d, order);
+    if (h != NULL && h->waiting != waiting) {
+        h->waiting = waiting;
+        d->rescan_due = d->rescan_due || (d->missed && !waiting);
     }
 }
 
@@ -449,6 +536,7 @@ static bool pd_verdict_may_pass(kumo_provider_bid_verdict_t v)
     case KUMO_PROVIDER_BID_BUDGET:
     case KUMO_PROVIDER_BID_FULL:
     case KUMO_PROVIDER_BID_GPU: /* a lease's GPUs come free when it ends */
+    case KUMO_PROVIDER_BID_BUSY:
         return true;
     case KUMO_PROVIDER_BID_OK:
     case KUMO_PROVIDER_BID_REGION:
@@ -496,8 +584,10 @@ static void pd_order_consider(kumo_provider_daemon_t *d, const json_t *order_jso
     g.resources = o->resources;
     kumo_provider_free_t f = pd_free(d);
     f.lease_slots -= b->count < f.lease_slots ? b->count : f.lease_slots;
+    uint64_t backlog = pd_start_backlog(d, h->order);
     for (uint32_t i = 0; i < b->count; i++) { /* what this batch already holds */
         const kumo_provider_bid_t *x = &b->holds[i].bid;
+        backlog += pd_same_deployment(b->holds[i].order, h->order) ? 0u : x->unit_count;
         f.instance_slots -= x->unit_count < f.instance_slots ? x->unit_count : f.instance_slots;
         f.cpu_milli -= x->cpu_milli < f.cpu_milli ? x->cpu_milli : f.cpu_milli;
         f.memory_bytes -= x->memory_bytes < f.memory_bytes ? x->memory_bytes : f.memory_bytes;
@@ -505,6 +595,7 @@ static void pd_order_consider(kumo_provider_daemon_t *d, const json_t *order_jso
         f.collateral -= x->collateral < f.collateral ? x->collateral : f.collateral;
         f.gpu_free_mask &= ~x->gpu_mask;
     }
+    f.start_slots = pd_start_slots(d, backlog);
     kumo_provider_bid_decide(&d->cfg, &g, &f, b->runtime_ok, &h->bid);
     if (h->bid.verdict == KUMO_PROVIDER_BID_OK && o->requirements != NULL &&
         !pd_placement_meets(d, &b->placement, o->requirements)) {
@@ -655,6 +746,7 @@ static void pd_event(kumo_provider_daemon_t *d, const char *type, const json_t *
     pd_id_prefix(id != NULL ? id : "", 4, order, sizeof(order));
     if (strcmp(type, "block") == 0) {
         d->height = pd_u64(ev, "height");
+        pd_pace_block(d, d->height);
         d->work_due = true; /* once for every block that arrived together (pd_stream_loop) */
     } else if (strcmp(type, "order.created") == 0 && id != NULL) {
         char owner[KUMO_ADDRESS_TEXT_BYTES];
@@ -666,6 +758,7 @@ static void pd_event(kumo_provider_daemon_t *d, const char *type, const json_t *
         pd_hold_t *h = pd_hold_find(d, order);
         if (h != NULL) {
             h->lease = true;
+            h->waiting = true; /* until the pass sees it run (or no manifest come) */
         }
         KUMO_LOG_INFO("provider", "lease_won", "order=%s", order);
     } else if (mine &&
@@ -948,6 +1041,8 @@ int kumo_provider_daemon_open(const kumo_provider_cfg_t *cfg,
     KUMO_ENSURE(d != NULL, err, KUMO_ENOMEM, "provider daemon");
     d->cfg = *cfg;
     d->key = *key;
+    d->block_ms = PD_PACE_BLOCK_MS_PRIOR;
+    d->start_ms = PD_PACE_START_MS_PRIOR;
     (void)pthread_mutex_init(&d->wake_mu, NULL);
     (void)snprintf(d->home, sizeof(d->home), "%s", home);
     uint8_t addr[KUMO_ADDRESS_BYTES];

@@ -57,6 +57,10 @@ typedef struct pd_hold {
     char order[KUMO_ID_TEXT_BYTES]; /* owner/dseq/gseq/oseq */
     kumo_provider_bid_t bid;
     bool lease; /* the bid won: held until the lease ends */
+    /* A lease whose instances wait for a start: its manifest came and not all of them run,
+     * or none came yet in its first period (set by the pass, pd_hold_waiting). An open bid
+     * counts as waiting too (pd_start_backlog). */
+    bool waiting;
 } pd_hold_t;
 
 /* A lease of this provider as the node lists it. */
@@ -65,6 +69,7 @@ typedef struct pd_lease {
     uint64_t dseq;
     uint32_t gseq, oseq;
     bool active; /* else closing */
+    uint64_t created_height;
     uint64_t last_confirmed_height;
     uint64_t price_ukumo_per_block; /* the lease's price_total */
     uint64_t total_paid_ukumo;
@@ -392,6 +397,13 @@ struct kumo_provider_daemon {
     uint64_t bid_held_until; /* a bid tx was refused: no other is sent below this height */
     uint64_t bids_refused;   /* bids whose tx the node refused (retried) */
     uint64_t rescan_height;  /* height of the last full scan of open orders */
+    /* The pace (kumo_provider_pace_t): moving averages of a container start (a finished
+     * start job) and of a block (one block after the other on the stream, wall time). */
+    uint64_t start_ms;
+    uint64_t start_samples;
+    uint64_t block_ms;
+    uint64_t block_seen_ms; /* when block block_seen_height arrived */
+    uint64_t block_seen_height;
     /* work.c */
     pd_lease_t leases[PD_LEASE_MAX];
     uint32_t lease_count;
@@ -522,6 +534,15 @@ const pd_node_ops_t *pd_node(const kumo_provider_daemon_t *d);
 /* Records whether the runtime answered (bidding or a pass asked it): when it answers again
  * after an outage, the orders passed over meanwhile are scanned again. */
 void pd_runtime_seen(kumo_provider_daemon_t *d, bool up);
+/* Monotonic milliseconds. */
+uint64_t pd_now_ms(void);
+/* Marks the hold of lease l as waiting for a start or not (nothing if it has none). */
+void pd_hold_waiting(kumo_provider_daemon_t *d, const pd_lease_t *l, bool waiting);
+/* Instances of open bids and of leases waiting for a start (pd_hold_t.waiting), outside
+ * the deployment of order ("owner/dseq/..."; "": all). */
+uint64_t pd_start_backlog(const kumo_provider_daemon_t *d, const char *order);
+/* A container start or network creation that worked took elapsed_ms (the pace). */
+void pd_pace_start(kumo_provider_daemon_t *d, uint64_t elapsed_ms);
 
 /* ---- work.c ---- */
 

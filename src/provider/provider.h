@@ -122,6 +122,9 @@ typedef struct kumo_provider_free {
     uint32_t lease_slots;    /* leases or open bids it may still hold (lease_count_max) */
     uint64_t instance_slots; /* resource units (instances) its container table still holds */
     uint64_t gpu_free_mask;  /* bit i: cfg->gpus[i] is held by no lease or open bid */
+    /* instances its runtime can still start in time behind those waiting for a start
+     * (kumo_provider_start_slots); UINT64_MAX: no limit */
+    uint64_t start_slots;
 } kumo_provider_free_t;
 _Static_assert(KUMO_PROVIDER_GPU_COUNT_MAX <= 64u, "a GPU set is a 64-bit mask");
 
@@ -140,6 +143,8 @@ typedef enum kumo_provider_bid_verdict {
     /* a unit asks for GPUs the provider has no free matching ones of (none declared, none
      * like them, or all of them held by leases and open bids) */
     KUMO_PROVIDER_BID_GPU = 8,
+    /* its runtime could not start the units in time behind those already waiting */
+    KUMO_PROVIDER_BID_BUSY = 9,
 } kumo_provider_bid_verdict_t;
 
 /* The bid for a group's resources: per resource group the offered price (our cost, which is
@@ -169,6 +174,21 @@ void kumo_provider_bid_decide(const kumo_provider_cfg_t *cfg,
                               const kumo_provider_free_t *free_res,
                               bool runtime_ok,
                               kumo_provider_bid_t *out);
+/* The daemon's measured pace: a block and a container start, as moving averages. */
+typedef struct kumo_provider_pace {
+    uint64_t period_blocks; /* reconfirmation_period */
+    uint32_t margin_blocks; /* confirm_margin_blocks */
+    uint64_t block_ms;
+    uint64_t start_ms;
+} kumo_provider_pace_t;
+
+/* How many more instances the runtime can start, one after the other, in time for a new
+ * lease's first confirmation with its manifest running: half of (period − margin − 1)
+ * blocks (the other half absorbs the spread of start times and a late manifest), divided by
+ * the start time, minus the backlog (instances already waiting for a start). UINT64_MAX when
+ * nothing waits: an idle provider bids on whatever fits its capacity. Pure. */
+uint64_t kumo_provider_start_slots(const kumo_provider_pace_t *pace, uint64_t backlog);
+
 /* "region", "capacity", ... for logs and CLI output. */
 const char *kumo_provider_bid_verdict_name(kumo_provider_bid_verdict_t v);
 

@@ -19,17 +19,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "log/log.h"
 #include "provider/daemon_int.h"
-
-static uint64_t rt_now_ms(void)
-{
-    struct timespec ts;
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 pd_rtjob_t *pd_rtjob_new(pd_rtjob_kind_t kind, const char *key)
 {
@@ -181,7 +173,7 @@ static void rt_job_run(kumo_provider_daemon_t *d, pd_rtjob_t *job)
 {
     pd_rtwork_t *w = &d->rtwork;
     kumo_err_ctx_t err = {0};
-    uint64_t t0 = rt_now_ms();
+    uint64_t t0 = pd_now_ms();
     const pd_runtime_ops_t *ops = pd_rt(d);
     job->rc = w->runtime == NULL ? ops->open(d->cfg.runtime_socket, &w->runtime, &err) : 0;
     if (job->rc == 0) {
@@ -213,7 +205,7 @@ static void rt_job_run(kumo_provider_daemon_t *d, pd_rtjob_t *job)
             KUMO_UNREACHABLE();
         }
     }
-    job->elapsed_ms = rt_now_ms() - t0;
+    job->elapsed_ms = pd_now_ms() - t0;
     (void)snprintf(job->detail, sizeof(job->detail), "%s", err.detail);
 }
 

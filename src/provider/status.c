@@ -48,6 +48,7 @@ typedef struct pd_snapshot {
     uint64_t leases_active, leases_closing;
     uint64_t earnings_ukumo;    /* paid so far on the leases listed */
     uint64_t leased[4], bid[4]; /* cpu milli, memory, storage, GPUs */
+    uint64_t start_backlog;     /* instances waiting for a start (pd_start_backlog) */
 } pd_snapshot_t;
 
 int pd_status_open(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
@@ -151,6 +152,7 @@ static void pd_status_capacity(const kumo_provider_daemon_t *d, pd_snapshot_t *s
         snap->containers_total++;
         snap->containers_running += d->containers[i].state == KUMO_RUNTIME_STATE_RUNNING ? 1u : 0u;
     }
+    snap->start_backlog = pd_start_backlog(d, "");
 }
 
 /* Every GPU declared: what it is and who holds it ("free", "leased" or "bid" and the order). */
@@ -193,7 +195,7 @@ pd_status_json(const kumo_provider_daemon_t *d, const pd_status_t *s, pd_snapsho
     }
     json_t *st = json_pack(
         "{s:s, s:s, s:I, s:I, s:b, s:o, s:{s:I, s:I}, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I, "
-        "s:I, s:I}}",
+        "s:I, s:I}, s:{s:I, s:I, s:I}}",
         "address", d->addr, "region", d->cfg.region, "height", (json_int_t)d->height,
         "updated_unix_ms", now_ms, "runtime_up", d->runtime_up, "leases", leases, "containers",
         "running", (json_int_t)snap->containers_running, "total",
@@ -202,7 +204,8 @@ pd_status_json(const kumo_provider_daemon_t *d, const pd_status_t *s, pd_snapsho
         "confirmations_sent", (json_int_t)d->confirmations_sent, "confirmations_landed",
         (json_int_t)s->landed, "refusals_sent", (json_int_t)d->refusals_sent, "runtime_errors",
         (json_int_t)d->runtime_errors, "passes", (json_int_t)s->passes, "pass_ms_last",
-        (json_int_t)s->pass_ms_last);
+        (json_int_t)s->pass_ms_last, "pace", "start_ms", (json_int_t)d->start_ms, "block_ms",
+        (json_int_t)d->block_ms, "start_backlog", (json_int_t)snap->start_backlog);
     if (st != NULL) {
         (void)json_object_set_new(st, "gpus", pd_status_gpus(d));
     }
@@ -297,6 +300,15 @@ static void pd_metrics_render(kumo_buf_t *b,
     pd_metric(b, "kumo_provider_earnings_ukumo", "", snap->earnings_ukumo);
     pd_metric_help(b, "kumo_provider_runtime_up", "gauge", "1 when the runtime answered");
     pd_metric(b, "kumo_provider_runtime_up", "", d->runtime_up ? 1u : 0u);
+    pd_metric_help(b, "kumo_provider_start_milliseconds", "gauge",
+                   "moving average of a container start (the pace bids keep to)");
+    pd_metric(b, "kumo_provider_start_milliseconds", "", d->start_ms);
+    pd_metric_help(b, "kumo_provider_block_milliseconds", "gauge",
+                   "moving average of the time between two blocks");
+    pd_metric(b, "kumo_provider_block_milliseconds", "", d->block_ms);
+    pd_metric_help(b, "kumo_provider_start_backlog", "gauge",
+                   "instances of open bids and leases waiting for a start");
+    pd_metric(b, "kumo_provider_start_backlog", "", snap->start_backlog);
     pd_metric_help(b, "kumo_provider_height", "gauge", "the last block seen");
     pd_metric(b, "kumo_provider_height", "", d->height);
     pd_metrics_leases(b, d);

@@ -246,6 +246,7 @@ static void pd_lease_add(kumo_provider_daemon_t *d, const json_t *l, bool active
     x->gseq = (uint32_t)pd_u64(oid, "gseq");
     x->oseq = (uint32_t)pd_u64(oid, "oseq");
     x->active = active;
+    x->created_height = pd_u64(l, "created_height");
     x->last_confirmed_height = pd_u64(l, "last_confirmed_height");
     x->price_ukumo_per_block = pd_u64(l, "price_total");
     x->total_paid_ukumo = pd_u64(l, "total_paid");
@@ -1087,6 +1088,10 @@ pd_dep_work(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, pd_pass
                 (rc == 0 || rc == KUMO_ENOTFOUND) && pd_lease_work(d, dep, l, pass->create);
             /* Confirmations name the version only when it really runs here. */
             l->runs = pass->ok[i] && dep->m != NULL;
+            /* Waiting for starts: its manifest came and not all run, or none came yet in
+             * its first period (a tenant that never sends one holds no bid back for long). */
+            pd_hold_waiting(d, l,
+                            dep->m != NULL ? !l->runs : d->height < l->created_height + d->period);
             memcpy(l->version, dep->version, sizeof(l->version));
             if (pass->create && dep->mismatch) {
                 l->cannot_run = KUMO__REFUSE_REASON__REFUSE_REASON_MANIFEST_MISMATCH;
@@ -1463,6 +1468,9 @@ static void pd_rtjob_done(void *ctx, const pd_rtjob_t *job)
     }
     for (uint32_t i = 0; job->kind == PD_RTJOB_NET_SWEEP && i < job->removed_count; i++) {
         pd_network_forget(d, job->keep[job->keep_count + i]); /* made again if wanted again */
+    }
+    if ((job->kind == PD_RTJOB_RUN || job->kind == PD_RTJOB_NET_CREATE) && job->rc == 0) {
+        pd_pace_start(d, job->elapsed_ms);
     }
     if (job->kind == PD_RTJOB_RUN && job->rc != 0) {
         d->runtime_errors++;

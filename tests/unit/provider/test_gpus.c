@@ -145,8 +145,8 @@ static void test_gpu_bid_table(void **state)
         unit_fixture_t f;
         units_make(&f, 1, &rows[i].count, &rows[i].gpus, rows[i].vendor, rows[i].model,
                    rows[i].mem);
-        kumo_provider_free_t fr = {UINT64_MAX, UINT64_MAX, UINT64_MAX,       UINT64_MAX,
-                                   16,         4096,       rows[i].free_mask};
+        kumo_provider_free_t fr = {UINT64_MAX, UINT64_MAX, UINT64_MAX,        UINT64_MAX,
+                                   16,         4096,       rows[i].free_mask, UINT64_MAX};
         kumo_provider_bid_t bid;
         kumo_provider_bid_decide(&cfg, &f.g, &fr, true, &bid);
         if (bid.verdict != rows[i].want || bid.gpu_mask != rows[i].want_mask ||
@@ -161,7 +161,8 @@ static void test_gpu_bid_table(void **state)
     const uint32_t one = 1;
     const uint32_t two = 2;
     units_make(&f, 1, &one, &two, "nvidia", NULL, 0);
-    kumo_provider_free_t fr = {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, 16, 4096, 0xf};
+    kumo_provider_free_t fr = {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX,
+                               16,         4096,       0xf,        UINT64_MAX};
     kumo_provider_bid_t with;
     kumo_provider_bid_decide(&cfg, &f.g, &fr, true, &with);
     assert_int_equal(with.verdict, KUMO_PROVIDER_BID_OK);

@@ -6,6 +6,7 @@
  */
 #include "helpers/testutil.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,7 +55,8 @@ static void test_bid_table(void **state)
     kumo_provider_cfg_default(&cfg);
     (void)snprintf(cfg.region, sizeof(cfg.region), "us-east");
     /* 500m CPU (20) + 512 MiB (5) + 1 GiB storage (1) = 26 ukumo per unit per block. */
-    const kumo_provider_free_t roomy = {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0};
+    const kumo_provider_free_t roomy = {8000, 16 * GIB, 200 * GIB, 1000000,
+                                        16,   1024,     0,         UINT64_MAX};
     static const struct {
         const char *name;
         const char *region;
@@ -72,7 +74,7 @@ static void test_bid_table(void **state)
          2,
          40,
          5000,
-         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0},
+         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0, UINT64_MAX},
          true,
          KUMO_PROVIDER_BID_OK},
         {"price exactly our cost",
@@ -81,7 +83,7 @@ static void test_bid_table(void **state)
          1,
          26,
          1,
-         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0},
+         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0, UINT64_MAX},
          true,
          KUMO_PROVIDER_BID_OK},
         {"other region",
@@ -90,7 +92,7 @@ static void test_bid_table(void **state)
          1,
          40,
          1,
-         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0},
+         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0, UINT64_MAX},
          true,
          KUMO_PROVIDER_BID_REGION},
         {"below our cost",
@@ -99,7 +101,7 @@ static void test_bid_table(void **state)
          1,
          25,
          1,
-         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0},
+         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0, UINT64_MAX},
          true,
          KUMO_PROVIDER_BID_PRICE},
         {"cpu taken by pending bids",
@@ -108,7 +110,7 @@ static void test_bid_table(void **state)
          2,
          40,
          1,
-         {999, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0},
+         {999, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0, UINT64_MAX},
          true,
          KUMO_PROVIDER_BID_CAPACITY},
         {"memory full",
@@ -117,7 +119,7 @@ static void test_bid_table(void **state)
          2,
          40,
          1,
-         {8000, 512 * MIB, 200 * GIB, 1000000, 16, 1024, 0},
+         {8000, 512 * MIB, 200 * GIB, 1000000, 16, 1024, 0, UINT64_MAX},
          true,
          KUMO_PROVIDER_BID_CAPACITY},
         {"storage full",
@@ -126,7 +128,7 @@ static void test_bid_table(void **state)
          2,
          40,
          1,
-         {8000, 16 * GIB, GIB, 1000000, 16, 1024, 0},
+         {8000, 16 * GIB, GIB, 1000000, 16, 1024, 0, UINT64_MAX},
          true,
          KUMO_PROVIDER_BID_CAPACITY},
         {"budget spent",
@@ -135,7 +137,7 @@ static void test_bid_table(void **state)
          2,
          40,
          600,
-         {8000, 16 * GIB, 200 * GIB, 1199, 16, 1024, 0},
+         {8000, 16 * GIB, 200 * GIB, 1199, 16, 1024, 0, UINT64_MAX},
          true,
          KUMO_PROVIDER_BID_BUDGET},
         {"budget exactly enough",
@@ -144,7 +146,7 @@ static void test_bid_table(void **state)
          2,
          40,
          600,
-         {8000, 16 * GIB, 200 * GIB, 1200, 16, 1024, 0},
+         {8000, 16 * GIB, 200 * GIB, 1200, 16, 1024, 0, UINT64_MAX},
          true,
          KUMO_PROVIDER_BID_OK},
         {"runtime down",
@@ -153,7 +155,7 @@ static void test_bid_table(void **state)
          1,
          40,
          1,
-         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0},
+         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0, UINT64_MAX},
          false,
          KUMO_PROVIDER_BID_RUNTIME},
         {"lease table full",
@@ -162,7 +164,7 @@ static void test_bid_table(void **state)
          1,
          40,
          1,
-         {8000, 16 * GIB, 200 * GIB, 1000000, 0, 1024, 0},
+         {8000, 16 * GIB, 200 * GIB, 1000000, 0, 1024, 0, UINT64_MAX},
          true,
          KUMO_PROVIDER_BID_FULL},
         {"one lease slot left",
@@ -171,7 +173,7 @@ static void test_bid_table(void **state)
          1,
          40,
          1,
-         {8000, 16 * GIB, 200 * GIB, 1000000, 1, 1024, 0},
+         {8000, 16 * GIB, 200 * GIB, 1000000, 1, 1024, 0, UINT64_MAX},
          true,
          KUMO_PROVIDER_BID_OK},
         {"more units than the instance table holds",
@@ -180,7 +182,7 @@ static void test_bid_table(void **state)
          2,
          40,
          1,
-         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1, 0},
+         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1, 0, UINT64_MAX},
          true,
          KUMO_PROVIDER_BID_FULL},
         {"units exactly the instances left",
@@ -189,7 +191,7 @@ static void test_bid_table(void **state)
          2,
          40,
          1,
-         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 2, 0},
+         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 2, 0, UINT64_MAX},
          true,
          KUMO_PROVIDER_BID_OK},
         {"overflowing count",
@@ -198,9 +200,36 @@ static void test_bid_table(void **state)
          4,
          40,
          1,
-         {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, 16, 1024, 0},
+         {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, 16, 1024, 0, UINT64_MAX},
          true,
          KUMO_PROVIDER_BID_CAPACITY},
+        {"more units than the runtime starts in time",
+         "us-east",
+         500,
+         2,
+         40,
+         1,
+         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0, 1},
+         true,
+         KUMO_PROVIDER_BID_BUSY},
+        {"units exactly the starts left",
+         "us-east",
+         500,
+         2,
+         40,
+         1,
+         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0, 2},
+         true,
+         KUMO_PROVIDER_BID_OK},
+        {"below our cost and busy: the price is the reason",
+         "us-east",
+         500,
+         2,
+         25,
+         1,
+         {8000, 16 * GIB, 200 * GIB, 1000000, 16, 1024, 0, 0},
+         true,
+         KUMO_PROVIDER_BID_PRICE},
     };
     (void)roomy;
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -237,6 +266,38 @@ static void test_bid_table(void **state)
     kumo_provider_bid_decide(&cfg, &f.g, &roomy, true, &bid);
     assert_int_equal(bid.verdict, KUMO_PROVIDER_BID_GPU);
     f.g.resources[0]->compute->gpu = NULL;
+}
+
+static void test_start_slots(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        kumo_provider_pace_t pace;
+        uint64_t backlog;
+        uint64_t want;
+    } rows[] = {
+        /* (30 - 5 - 1) blocks x 1 s / 2 = 12 s: four starts of 3 s. */
+        {"nothing waits: no limit", {30, 5, 1000, 3000}, 0, UINT64_MAX},
+        {"one waits", {30, 5, 1000, 3000}, 1, 3},
+        {"window exactly full", {30, 5, 1000, 3000}, 4, 0},
+        {"more wait than fit", {30, 5, 1000, 3000}, 1000, 0},
+        {"fast starts", {30, 5, 1000, 100}, 10, 110},
+        {"slow blocks widen the window", {30, 5, 10000, 3000}, 1, 39},
+        {"period within the margin: one block", {5, 5, 1000, 100}, 1, 4},
+        {"start time 0 counts as 1 ms", {30, 5, 1000, 0}, 1, 11999},
+        {"huge block time does not overflow",
+         {UINT64_MAX, 5, UINT64_MAX, 1},
+         1,
+         UINT64_MAX / 2u - 1u},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        uint64_t got = kumo_provider_start_slots(&rows[i].pace, rows[i].backlog);
+        if (got != rows[i].want) {
+            fail_msg("%s: %" PRIu64 ", want %" PRIu64, rows[i].name, got, rows[i].want);
+        }
+    }
+    assert_string_equal(kumo_provider_bid_verdict_name(KUMO_PROVIDER_BID_BUSY), "busy");
 }
 
 static void test_config_round_trip(void **state)
@@ -441,9 +502,13 @@ static void test_config_gpus_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bid_table),     cmocka_unit_test(test_config_round_trip),
-        cmocka_unit_test(test_config_errors), cmocka_unit_test(test_config_metrics_listen),
-        cmocka_unit_test(test_config_gpus),   cmocka_unit_test(test_config_gpus_errors),
+        cmocka_unit_test(test_bid_table),
+        cmocka_unit_test(test_start_slots),
+        cmocka_unit_test(test_config_round_trip),
+        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_config_metrics_listen),
+        cmocka_unit_test(test_config_gpus),
+        cmocka_unit_test(test_config_gpus_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
