@@ -2,12 +2,12 @@
  * bench_tenants.c - a hostile tenant among many at one datacenter. A one-validator `kumo
  * testnet` (1 s blocks, reconfirmation period BT_PERIOD blocks), a private podman service
  * (runc) and one provider daemon (`kumo provider start`, a real process) holding `leases`
- * leases of `tenants` honest tenants (one deployment of one busybox `sleep` container each,
- * uploaded over the provider API with each tenant's certificate in batches sized to the
- * measured container start time, each batch once its leases have BT_START_BLOCKS left of
- * their period, so the honest set comes up without going stale; a lease that goes stale anyway
- * is counted and left out of the windows). A settling pause of min(period/3,
- * period - 5) blocks follows.
+ * leases of `tenants` honest tenants (one deployment of one busybox `sleep` container each;
+ * as `kumo deploy` does, each lease's manifest goes to the provider API with its tenant's
+ * certificate as soon as the lease is won). The daemon bids only as fast as its runtime
+ * starts containers (`busy`), so the run takes as long as the starts; a lease that goes stale
+ * anyway is counted (target 0) and left out of the windows. A settling pause of
+ * min(period/3, period - 5) blocks follows.
  *
  * Two windows of `window` blocks on the same chain, daemon and leases:
  *   clean    the honest tenants alone (the baseline);
@@ -44,8 +44,7 @@
 #define BT_MARGIN_BLOCKS    5u
 #define BT_ONTIME_GRACE     2u
 #define BT_ORDERS_PER_ROUND 48u
-#define BT_UPLOAD_BATCH     8u
-#define BT_START_BLOCKS     40u /* left of a period to start a batch in */
+#define BT_STALL_S          600u /* no lease won or started for this long: give up */
 #define BT_TENANTS_MAX      1000u
 #define BT_LEASES_MAX       1000u
 #define BT_PER_TX_MAX       100u
@@ -81,6 +80,7 @@ typedef struct bt_lease {
     uint64_t last_confirmed;
     bool active;
     bool seen;
+    bool uploaded; /* its manifest went to the provider */
 } bt_lease_t;
 
 typedef struct bt_window {
@@ -498,12 +498,38 @@ static Kumo__Msg *bt_dep_msg(bt_dep_t *d, uint64_t dseq, size_t groups, const ui
     return &d->msg;
 }
 
-static void bt_leases_wait(uint32_t honest, uint32_t hostile);
+static uint32_t bt_leases_read(bt_window_t *w, uint32_t *hostile_active);
+static long bt_manifest_put(bt_tenant_t *t, uint64_t dseq, kumo_bytes_t m);
+static uint32_t bt_running(const char *owner);
+
+/* As `kumo deploy` does: the manifest of each honest lease of [0, to) that became active goes
+ * to the provider at once. Returns the leases of [from, to) not settled yet (neither uploaded
+ * nor ended). */
+static uint32_t bt_uploads_due(uint32_t from, uint32_t to)
+{
+    kumo_bytes_t m = kumo_buf_bytes(&g.honest_manifest);
+    uint32_t open = 0;
+    for (uint32_t i = 0; i < to; i++) {
+        bt_lease_t *x = &g.leases[i];
+        if (x->active && !x->uploaded) {
+            long status = bt_manifest_put(&g.tenants[i / g.per_tenant], i % g.per_tenant + 1u, m);
+            if (status != 200) {
+                fprintf(stderr, "bench_tenants: manifest upload answered %ld\n", status);
+                exit(1);
+            }
+            x->uploaded = true;
+        }
+        open += i >= from && !x->uploaded && !(x->seen && !x->active) ? 1u : 0u;
+    }
+    return open;
+}
 
 /* Every honest tenant submits its deployments (dseq 1..per_tenant) in one tx, a group of
- * tenants at a time (at most BT_ORDERS_PER_ROUND orders), the next group once the daemon's
- * leases of this one are active: it sends one bid tx per order, and the node keeps at most
- * mempool_future_seq_max (64) of an account's txs pending. */
+ * tenants at a time (at most BT_ORDERS_PER_ROUND orders), the next group once each lease of
+ * this one is won and its manifest uploaded: the daemon sends one bid tx per order, and the
+ * node keeps at most mempool_future_seq_max (64) of an account's txs pending. The daemon
+ * bids only as fast as its runtime starts containers (verdict busy), so a round takes as
+ * long as its starts; the run stops if nothing moves for BT_STALL_S. */
 static void bt_honest_deploy(void)
 {
     bt_dep_t *deps = calloc(g.per_tenant, sizeof(*deps));
@@ -537,7 +563,23 @@ static void bt_honest_deploy(void)
             }
             free(txs[t].body);
         }
-        bt_leases_wait(to * g.per_tenant, 0);
+        uint32_t open = UINT32_MAX;
+        uint64_t moved = bench_now_ns();
+        for (;;) {
+            (void)bt_leases_read(NULL, NULL);
+            uint32_t now_open = bt_uploads_due(from * g.per_tenant, to * g.per_tenant);
+            if (now_open == 0) {
+                break;
+            }
+            moved = now_open != open ? bench_now_ns() : moved;
+            open = now_open;
+            if (bench_now_ns() > moved + (uint64_t)BT_STALL_S * 1000000000ull) {
+                bench_die("no lease was won for too long", KUMO_EIO, NULL);
+            }
+            usleep(500000); /* blocks */
+        }
+        fprintf(stderr, "bench_tenants: %u leases won, %u containers run\n", to * g.per_tenant,
+                bt_running(NULL));
     }
     free(txs);
     free(deps);
@@ -729,65 +771,6 @@ static void bt_running_wait(uint32_t to, uint32_t extra, uint64_t timeout_s)
             bench_die("the containers did not all start", KUMO_EIO, NULL);
         }
         usleep(500000); /* container starts take seconds */
-    }
-}
-
-/* Waits until every active honest lease in [from, to) has BT_START_BLOCKS left before it
- * would go stale. */
-static void bt_fresh_wait(uint32_t from, uint32_t to)
-{
-    uint64_t deadline = bench_now_ns() + 120ull * 1000000000ull;
-    for (;;) {
-        uint64_t head = bsn_height(&g.net, 0);
-        (void)bt_leases_read(NULL, NULL);
-        bool fresh = true;
-        for (uint32_t i = from; i < to; i++) {
-            fresh &= !g.leases[i].active ||
-                     g.leases[i].last_confirmed + BT_PERIOD >= head + BT_START_BLOCKS;
-        }
-        if (fresh) {
-            return;
-        }
-        if (bench_now_ns() > deadline) {
-            bench_die("the daemon did not confirm the waiting leases", KUMO_EIO, NULL);
-        }
-        usleep(200000); /* a block */
-    }
-}
-
-/* Uploads the honest manifests in batches: each once the one before runs and its own leases
- * have BT_START_BLOCKS left. A lease whose manifest came is confirmed only once its
- * containers run, so a batch must start within what is left of the period: a batch is as
- * many containers as the last batch's start time per container fits twice into half of that
- * (1..BT_UPLOAD_BATCH). */
-static void bt_honest_upload(void)
-{
-    kumo_bytes_t m = kumo_buf_bytes(&g.honest_manifest);
-    uint32_t batch = 2; /* until a start time is measured */
-    const uint64_t budget_ms = (uint64_t)BT_START_BLOCKS * BT_BLOCK_MS / 2u;
-    for (uint32_t from = 0; from < g.lease_count;) {
-        uint32_t to = from + batch < g.lease_count ? from + batch : g.lease_count;
-        bt_fresh_wait(from, to);
-        uint64_t t0 = bench_now_ns();
-        for (uint32_t i = from; i < to; i++) {
-            if (!g.leases[i].active) {
-                continue; /* went stale waiting: the provider has no lease to run it for */
-            }
-            bt_tenant_t *t = &g.tenants[i / g.per_tenant];
-            long status = bt_manifest_put(t, i % g.per_tenant + 1u, m);
-            if (status != 200) {
-                fprintf(stderr, "bench_tenants: manifest upload answered %ld\n", status);
-                exit(1);
-            }
-        }
-        bt_running_wait(to, 0, BT_START_WAIT_S);
-        uint64_t per_ms = (bench_now_ns() - t0) / 1000000u / (to - from) + 1u;
-        batch = (uint32_t)(budget_ms / per_ms);
-        batch = batch < 1u ? 1u : batch > BT_UPLOAD_BATCH ? BT_UPLOAD_BATCH : batch;
-        if (to / 20u != from / 20u) {
-            fprintf(stderr, "bench_tenants: %u containers run (%" PRIu64 " ms each)\n", to, per_ms);
-        }
-        from = to;
     }
 }
 
@@ -1077,9 +1060,8 @@ int main(int argc, char **argv)
     uint64_t t_leases = bench_now_ns();
     bt_honest_deploy();
     uint64_t lease_ns = bench_now_ns() - t_leases;
-    uint64_t t_run = bench_now_ns();
-    bt_honest_upload();
-    uint64_t run_ns = bench_now_ns() - t_run;
+    bt_running_wait(g.lease_count, 0, BT_START_WAIT_S);
+    uint64_t run_ns = bench_now_ns() - t_leases;
     uint32_t start_stale = g.lease_count - bt_leases_read(NULL, NULL);
     fprintf(stderr, "bench_tenants: %u containers run; clean window\n", g.lease_count);
     bsn_height_after(&g.net, 0, bsn_height(&g.net, 0) + g.every); /* past the last start */
