@@ -423,6 +423,7 @@ typedef struct pd_batch {
     uint32_t count;
     bool runtime_ok;          /* the runtime answered when this scan began */
     pd_placement_t placement; /* read once per scan, when an order has requirements */
+    uint32_t busy;            /* orders passed over as busy (one log line per scan) */
 } pd_batch_t;
 
 /* The deployment's entry in the bid queue, or NULL. */
@@ -604,8 +605,12 @@ static void pd_order_consider(kumo_provider_daemon_t *d, const json_t *order_jso
     if (o->state != KUMO__ORDER_STATE__ORDER_OPEN || pd_hold_find(d, h->order) != NULL ||
         pd_batch_pending(b, h->order) || d->hold_count + b->count >= PD_HOLD_MAX ||
         h->bid.verdict != KUMO_PROVIDER_BID_OK) {
-        KUMO_LOG_INFO("provider", "no_bid", "order=%s reason=%s", h->order,
-                      kumo_provider_bid_verdict_name(h->bid.verdict));
+        if (h->bid.verdict == KUMO_PROVIDER_BID_BUSY) {
+            b->busy++; /* counted: every rescan would log each waiting order again */
+        } else {
+            KUMO_LOG_INFO("provider", "no_bid", "order=%s reason=%s", h->order,
+                          kumo_provider_bid_verdict_name(h->bid.verdict));
+        }
         /* Passed over for a reason that may pass (runtime, room, budget): scanned again when
          * the runtime is back or a hold is freed. */
         d->missed = d->missed || (o->state == KUMO__ORDER_STATE__ORDER_OPEN &&
@@ -663,6 +668,18 @@ static pd_scan_t *pd_scan_new(kumo_provider_daemon_t *d)
     return sc;
 }
 
+static void pd_scan_end(kumo_provider_daemon_t *d, pd_scan_t *sc)
+{
+    pd_batch_flush(d, &sc->b);
+    if (sc->b.busy > 0) {
+        KUMO_LOG_INFO("provider", "bids_paced",
+                      "orders=%u start_ms=%" PRIu64 " block_ms=%" PRIu64 " backlog=%" PRIu64,
+                      sc->b.busy, d->start_ms, d->block_ms, pd_start_backlog(d, ""));
+    }
+    pd_placement_free(&sc->b.placement);
+    kumo_free(sc);
+}
+
 /* Bids on every open order, page by page (the bids of each page go out as one tx). */
 static void pd_orders_scan(kumo_provider_daemon_t *d)
 {
@@ -677,9 +694,7 @@ static void pd_orders_scan(kumo_provider_daemon_t *d)
                      pd_scan_page, sc, &err) < 0) {
         KUMO_LOG_WARN("provider", "orders_unreadable", "detail=\"%s\"", err.detail);
     }
-    pd_batch_flush(d, &sc->b);
-    pd_placement_free(&sc->b.placement);
-    kumo_free(sc);
+    pd_scan_end(d, sc);
 }
 
 /* Bids on the open orders of every queued deployment that is due, together: PD_BATCH_MAX
@@ -709,9 +724,7 @@ static void pd_bidq_run(kumo_provider_daemon_t *d)
             pd_bidq_add(d, d->bidq[i].owner, d->bidq[i].dseq, true);
         }
     }
-    pd_batch_flush(d, &sc->b);
-    pd_placement_free(&sc->b.placement);
-    kumo_free(sc);
+    pd_scan_end(d, sc);
     for (uint32_t i = 0; i < d->bidq_count;) {
         if (d->bidq[i].pending) {
             d->bidq[i] = d->bidq[--d->bidq_count]; /* bid on, or nothing left to bid on */

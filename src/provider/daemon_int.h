@@ -397,8 +397,9 @@ struct kumo_provider_daemon {
     uint64_t bid_held_until; /* a bid tx was refused: no other is sent below this height */
     uint64_t bids_refused;   /* bids whose tx the node refused (retried) */
     uint64_t rescan_height;  /* height of the last full scan of open orders */
-    /* The pace (kumo_provider_pace_t): moving averages of a container start (a finished
-     * start job) and of a block (one block after the other on the stream, wall time). */
+    /* The pace (kumo_provider_pace_t): moving averages of a container start (a start job
+     * that worked; network creations take milliseconds and are left out) and of a block (one block
+     * after the other on the stream, wall time). */
     uint64_t start_ms;
     uint64_t start_samples;
     uint64_t block_ms;
@@ -541,7 +542,7 @@ void pd_hold_waiting(kumo_provider_daemon_t *d, const pd_lease_t *l, bool waitin
 /* Instances of open bids and of leases waiting for a start (pd_hold_t.waiting), outside
  * the deployment of order ("owner/dseq/..."; "": all). */
 uint64_t pd_start_backlog(const kumo_provider_daemon_t *d, const char *order);
-/* A container start or network creation that worked took elapsed_ms (the pace). */
+/* A container start that worked took elapsed_ms (the pace). */
 void pd_pace_start(kumo_provider_daemon_t *d, uint64_t elapsed_ms);
 
 /* ---- work.c ---- */

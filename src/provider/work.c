@@ -1469,7 +1469,7 @@ static void pd_rtjob_done(void *ctx, const pd_rtjob_t *job)
     for (uint32_t i = 0; job->kind == PD_RTJOB_NET_SWEEP && i < job->removed_count; i++) {
         pd_network_forget(d, job->keep[job->keep_count + i]); /* made again if wanted again */
     }
-    if ((job->kind == PD_RTJOB_RUN || job->kind == PD_RTJOB_NET_CREATE) && job->rc == 0) {
+    if (job->kind == PD_RTJOB_RUN && job->rc == 0) {
         pd_pace_start(d, job->elapsed_ms);
     }
     if (job->kind == PD_RTJOB_RUN && job->rc != 0) {
