@@ -58,7 +58,7 @@ typedef struct pd_hold {
     kumo_provider_bid_t bid;
     bool lease; /* the bid won: held until the lease ends */
     /* A lease whose instances wait for a start: its manifest came and not all of them run,
-     * or none came yet in its first period (set by the pass, pd_hold_waiting). An open bid
+     * or none came yet in its first blocks (set by the pass, pd_hold_waiting). An open bid
      * counts as waiting too (pd_start_backlog). */
     bool waiting;
 } pd_hold_t;

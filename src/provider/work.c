@@ -37,6 +37,9 @@
 /* A lease without its manifest asks the deployment's other providers every this many
  * blocks (the tenant usually uploads within a block of the lease). */
 #define PD_FETCH_EVERY 2u
+/* A new lease without its manifest counts as waiting for a start this long (pd_hold_waiting):
+ * `kumo deploy` uploads as soon as every group of the deployment is leased. */
+#define PD_MANIFEST_GRACE_BLOCKS 5u
 /* Links to workloads at other providers are refreshed from the peers this often. */
 #define PD_LINKS_EVERY 10u
 /* Networks no lease uses are looked for after a deployment ended and at least this often. */
@@ -1089,9 +1092,11 @@ pd_dep_work(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, pd_pass
             /* Confirmations name the version only when it really runs here. */
             l->runs = pass->ok[i] && dep->m != NULL;
             /* Waiting for starts: its manifest came and not all run, or none came yet in
-             * its first period (a tenant that never sends one holds no bid back for long). */
+             * its first blocks (a tenant that never sends one holds no bid back for long). */
             pd_hold_waiting(d, l,
-                            dep->m != NULL ? !l->runs : d->height < l->created_height + d->period);
+                            dep->m != NULL
+                                ? !l->runs
+                                : d->height < l->created_height + PD_MANIFEST_GRACE_BLOCKS);
             memcpy(l->version, dep->version, sizeof(l->version));
             if (pass->create && dep->mismatch) {
                 l->cannot_run = KUMO__REFUSE_REASON__REFUSE_REASON_MANIFEST_MISMATCH;
