@@ -269,8 +269,10 @@ typedef struct pd_spec_mem {
     char mount_paths[KUMO_RUNTIME_VOLUME_COUNT_MAX][KUMO_RUNTIME_MOUNT_BYTES_MAX];
     /* The instance's GPUs: their device entries, and their numbers "0,3" (label kumo.gpus). */
     char devices[KUMO_RUNTIME_DEVICE_COUNT_MAX][KUMO_RUNTIME_DEVICE_BYTES_MAX];
-    char gpus[KUMO_GPU_COUNT_MAX * 4u];
+    char gpus[sizeof(((kumo_runtime_container_t *)0)->gpus)];
 } pd_spec_mem_t;
+_Static_assert(KUMO_GPU_COUNT_MAX * 3u < sizeof(((kumo_runtime_container_t *)0)->gpus),
+               "a unit's GPU numbers (\"63,\" each) fit the kumo.gpus label");
 _Static_assert(KUMO_GPU_COUNT_MAX *KUMO_PROVIDER_GPU_DEVICE_COUNT_MAX <=
                    KUMO_RUNTIME_DEVICE_COUNT_MAX,
                "every device entry of a unit's GPUs fits a container");

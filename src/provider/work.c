@@ -439,6 +439,57 @@ static bool pd_spec_cmd(const Kumo__ManifestWorkload *w, pd_spec_mem_t *mem)
     return true;
 }
 
+/* Which entries of its lease's GPU list (the hold's) instance `instance` of w gets; false
+ * when that cannot be told (no hold, no groups, a unit the lease lacks). */
+static bool pd_instance_gpus(const kumo_provider_daemon_t *d,
+                             const pd_dep_t *dep,
+                             const pd_lease_t *l,
+                             const Kumo__ManifestWorkload *w,
+                             uint32_t instance,
+                             const pd_hold_t **h,
+                             uint32_t *first,
+                             uint32_t *count)
+{
+    *h = pd_hold_of_lease(d, l);
+    return *h != NULL && dep->g != NULL && l->gseq < dep->g->count &&
+           kumo_provider_gpus_instance(dep->g->specs[l->gseq], dep->m, w, instance, first, count) &&
+           *first + *count <= (*h)->bid.gpu_count;
+}
+
+/* "0,3": the GPU numbers of entries [first, first + count) of the hold's list. */
+static void pd_gpus_text(const pd_hold_t *h, uint32_t first, uint32_t count, char *out, size_t cap)
+{
+    KUMO_ASSERT(cap > 0 && first + count <= h->bid.gpu_count);
+    size_t used = 0;
+    out[0] = '\0';
+    for (uint32_t k = first; k < first + count; k++) {
+        int n = snprintf(out + used, cap - used, "%s%u", k == first ? "" : ",", h->bid.gpus[k]);
+        used += n > 0 && (size_t)n < cap - used ? (size_t)n : 0u;
+    }
+}
+
+/* Whether a running container of an instance holds the GPUs it should: its kumo.gpus label
+ * is the instance's GPUs now. Unknown (no hold yet right after a restart): it is left as it
+ * runs. A container with other GPUs (its lease's were assigned afresh) is replaced. */
+static bool pd_instance_gpus_match(const kumo_provider_daemon_t *d,
+                                   const pd_dep_t *dep,
+                                   const pd_lease_t *l,
+                                   const Kumo__ManifestWorkload *w,
+                                   uint32_t instance,
+                                   const kumo_runtime_container_t *c)
+{
+    const pd_hold_t *h = NULL;
+    uint32_t first = 0;
+    uint32_t count = 0;
+    if (w->compute == NULL || w->compute->gpu == NULL || dep->m == NULL ||
+        !pd_instance_gpus(d, dep, l, w, instance, &h, &first, &count)) {
+        return true;
+    }
+    char want[sizeof(c->gpus)];
+    pd_gpus_text(h, first, count, want, sizeof(want));
+    return strcmp(want, c->gpus) == 0;
+}
+
 /* The devices of instance `instance` of w: its unit's GPUs out of its lease's (the hold's
  * list, kumo_provider_gpus_instance), each GPU's device entries. False when the instance has
  * GPUs that cannot be told (no hold yet after a restart, no GPUs assigned, a unit the lease
@@ -454,20 +505,15 @@ static bool pd_spec_gpus(const kumo_provider_daemon_t *d,
     if (w->compute == NULL || w->compute->gpu == NULL) {
         return true;
     }
-    const pd_hold_t *h = pd_hold_of_lease(d, l);
+    const pd_hold_t *h = NULL;
     uint32_t first = 0;
     uint32_t count = 0;
-    if (h == NULL || dep->g == NULL || l->gseq >= dep->g->count ||
-        !kumo_provider_gpus_instance(dep->g->specs[l->gseq], dep->m, w, instance, &first, &count) ||
-        first + count > h->bid.gpu_count) {
+    if (!pd_instance_gpus(d, dep, l, w, instance, &h, &first, &count)) {
         return false;
     }
-    size_t used = 0;
+    pd_gpus_text(h, first, count, mem->gpus, sizeof(mem->gpus));
     for (uint32_t k = first; k < first + count; k++) {
         const kumo_provider_gpu_t *gpu = &d->cfg.gpus[h->bid.gpus[k]];
-        int n = snprintf(mem->gpus + used, sizeof(mem->gpus) - used, "%s%u", k == first ? "" : ",",
-                         h->bid.gpus[k]);
-        used += n > 0 && (size_t)n < sizeof(mem->gpus) - used ? (size_t)n : 0u;
         const char *p = gpu->device;
         while (*p != '\0' && s->device_count < KUMO_RUNTIME_DEVICE_COUNT_MAX) {
             size_t len = strcspn(p, ",");
@@ -723,7 +769,8 @@ static bool pd_instance_work(kumo_provider_daemon_t *d,
     pd_names(d, dep->owner, dep->dseq, w->name, instance, name);
     const kumo_runtime_container_t *c = pd_container_find(d, name);
     if (c != NULL && c->state == KUMO_RUNTIME_STATE_RUNNING &&
-        strcmp(c->version, dep->version_hex) == 0 && c->oseq == l->oseq) {
+        strcmp(c->version, dep->version_hex) == 0 && c->oseq == l->oseq &&
+        pd_instance_gpus_match(d, dep, l, w, instance, c)) {
         return true;
     }
     if (create) {

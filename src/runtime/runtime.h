@@ -125,6 +125,7 @@ typedef struct kumo_runtime_container {
     char workload[64];
     uint32_t instance;
     char version[65];
+    char gpus[32]; /* kumo.gpus: the provider's GPU numbers it was given ("0,3"), "" if none */
     uint16_t host_ports[KUMO_RUNTIME_PORT_COUNT_MAX]; /* published, in container-port order */
     uint16_t container_ports[KUMO_RUNTIME_PORT_COUNT_MAX];
     uint32_t port_count;

@@ -9,7 +9,9 @@
  *   - once the daemon's offer lists no free GPU, a third tenant's one-GPU order gets no bid:
  *     the daemon logs reason=gpu and `kumo deploy create` names the cause (gpu);
  *   - the first deployment closes: its GPU is free again, and the third order gets its bid,
- *     its lease and GPU 0 (the daemon's status.json).
+ *     its lease and GPU 0 (the daemon's status.json);
+ *   - the daemon restarts (holds rebuilt from the chain, GPUs from home/gpus): every lease
+ *     keeps its GPU and the running container is not replaced.
  * Against a daemon without GPUs it refuses every such unit (verdict gpu), so nothing here
  * gets a lease.
  */
@@ -177,6 +179,26 @@ static void gpu_status(uint32_t index, char *state, char *order, size_t cap)
     json_decref(st);
 }
 
+/* Waits until the daemon's status.json says it passed height h. */
+static void status_height_wait(uint64_t h)
+{
+    char path[PATH_MAX + 16];
+    (void)snprintf(path, sizeof(path), "%s/status.json", g.dc.home);
+    uint64_t deadline = kumo_test_now_ms() + KUMO_TEST_NET_WAIT_MS;
+    for (;;) {
+        json_t *st = json_load_file(path, 0, NULL);
+        uint64_t at = kumo_test_json_u64(st, "height");
+        json_decref(st);
+        if (at >= h) {
+            return;
+        }
+        if (kumo_test_now_ms() > deadline) {
+            fail_with_logs("the daemon's passes did not reach the height");
+        }
+        kumo_test_pause_ms(300);
+    }
+}
+
 static void test_gpus_leased_exclusively_and_freed(void **state)
 {
     (void)state;
@@ -202,7 +224,7 @@ static void test_gpus_leased_exclusively_and_freed(void **state)
         }
         kumo_test_pause_ms(300);
     }
-    int rc = deploy("t3", DSEQ_C, 8, "gpu: 1 provider(s) in us-east have no free GPUs");
+    int rc = deploy("t3", DSEQ_C, 5, "gpu: 1 provider(s) in us-east have no free GPUs");
     if (rc != 1) {
         fail_with_logs("the third deployment did not fail naming gpu");
     }
@@ -234,6 +256,32 @@ static void test_gpus_leased_exclusively_and_freed(void **state)
         kumo_test_pause_ms(300);
     }
     assert_true(kumo_test_dc_log_count(&g.dc, "event=hold_released") >= 1u);
+
+    /* A restart (holds rebuilt from the chain) keeps every lease on its GPUs: B's container
+     * is not replaced, and the status names the same holders once passes ran again. */
+    container_wait(g.tenant_b, DSEQ_B, in);
+    char b_id[KUMO_RUNTIME_ID_BYTES_MAX];
+    (void)snprintf(b_id, sizeof(b_id), "%s", in->id);
+    size_t restored = kumo_test_dc_log_count(&g.dc, "event=holds_restored");
+    kumo_test_dc_stop(&g.dc);
+    assert_int_equal(kumo_test_dc_start(&g.net, &g.dc), 0);
+    if (!kumo_test_dc_wait_log(&g.dc, "event=holds_restored", restored + 1u,
+                               KUMO_TEST_NET_WAIT_MS)) {
+        fail_with_logs("the restarted daemon did not rebuild its holds");
+    }
+    status_height_wait((uint64_t)kumo_test_net_height(&g.net, 0) + 3u);
+    char want_b[KUMO_ID_TEXT_BYTES];
+    (void)snprintf(want_b, sizeof(want_b), "%s/%u/0/1", g.tenant_b, DSEQ_B);
+    char st[KUMO_ID_TEXT_BYTES];
+    char order[KUMO_ID_TEXT_BYTES];
+    gpu_status(0, st, order, sizeof(st));
+    assert_string_equal(order, want);
+    gpu_status(1, st, order, sizeof(st));
+    assert_string_equal(order, want_b);
+    container_wait(g.tenant_b, DSEQ_B, in);
+    assert_string_equal(in->id, b_id);
+    container_has_only(in, "kumo-gpu1", "kumo-gpu0");
+    assert_int_equal(kumo_test_dc_log_count(&g.dc, "event=gpus_assigned"), 0);
     free(in);
 }
 
