@@ -1,8 +1,9 @@
 /*
  * test_dc_gpus.c - a provider daemon renting out GPUs, with real processes: one validator
- * (400 ms blocks), a private podman service and one daemon that declares two stand-in GPUs
- * (this machine has none): character devices made with mknod in a temp dir with the numbers
- * of /dev/null and /dev/zero, passed to containers at /dev/kumo-gpu0 and /dev/kumo-gpu1.
+ * (400 ms blocks, reconfirmation period 400 blocks), a private podman service and one daemon
+ * that declares two stand-in GPUs (this machine has none): character devices made with mknod
+ * in a temp dir with the numbers of /dev/null and /dev/zero, passed to containers at
+ * /dev/kumo-gpu0 and /dev/kumo-gpu1.
  *   - a tenant deploys a workload on a unit with one GPU: it is leased and its container holds
  *     exactly /dev/kumo-gpu0 (inspect, and `ls /dev` inside); a second tenant's one-GPU
  *     deployment gets the other one, /dev/kumo-gpu1;
@@ -203,14 +204,14 @@ static void test_gpus_leased_exclusively_and_freed(void **state)
 {
     (void)state;
     assert_true(g.up);
-    if (deploy("tenant", DSEQ_A, 120, NULL) != 0) {
+    if (deploy("tenant", DSEQ_A, 300, NULL) != 0) {
         fail_with_logs("the first GPU deployment failed");
     }
     kumo_runtime_inspect_t *in = calloc(1, sizeof(*in));
     assert_non_null(in);
     container_wait(g.tenant_a, DSEQ_A, in);
     container_has_only(in, "kumo-gpu0", "kumo-gpu1");
-    if (deploy("t2", DSEQ_B, 120, NULL) != 0) {
+    if (deploy("t2", DSEQ_B, 300, NULL) != 0) {
         fail_with_logs("the second GPU deployment failed");
     }
     container_wait(g.tenant_b, DSEQ_B, in);
@@ -312,7 +313,14 @@ static int setup(void **state)
                    "\"%s:/dev/kumo-gpu0\"}, {vendor: nvidia, model: standin, memory_bytes: "
                    "1073741824, device: \"%s:/dev/kumo-gpu1\"}]\n",
                    g0, g1);
-    if (kumo_test_net_start(&g.net, 1, BLOCK_MS, "--providers 1") != 0 ||
+    /* A reconfirmation period of 400 blocks (160 s): a container start on a loaded machine
+     * (a network took 60 s here under load) must not make a lease stale before it runs. */
+    const kumo_test_net_opts_t o = {.validators = 1,
+                                    .block_ms = BLOCK_MS,
+                                    .init_extra = "--providers 1",
+                                    .genesis =
+                                        "{\"params\": {\"reconfirmation_period\": \"400\"}}"};
+    if (kumo_test_net_start_opts(&g.net, &o) != 0 ||
         kumo_test_dc_add(&g.net, 0, "us-east", g.pm.socket, cfg, &g.dc) != 0) {
         return -1;
     }
