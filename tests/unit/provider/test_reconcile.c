@@ -15,6 +15,9 @@
  *   - a failed start (image missing) is retried, not confirmed;
  *   - the lease closing removes every container, then the lease is released and the
  *     deployment's network swept.
+ * And a deployment with GPU units: each instance gets exactly its unit's GPUs of the lease's
+ * hold (device entries and kumo.gpus), none without a hold, a reassigned GPU replaces only
+ * the container it concerns.
  */
 #include "helpers/testutil.h"
 
@@ -44,6 +47,8 @@ typedef struct fake_container {
     char hosts[8][96];
     uint32_t host_count;
     char ip[64];
+    char devices[4][KUMO_RUNTIME_DEVICE_BYTES_MAX];
+    uint32_t device_count;
 } fake_container_t;
 
 typedef struct fake_rt {
@@ -135,6 +140,15 @@ static const char *label_of(const kumo_runtime_container_spec_t *s, const char *
     return "";
 }
 
+static const char *label_find(const kumo_runtime_container_spec_t *s, const char *key)
+{
+    for (uint32_t i = 0; i < s->label_count; i++) {
+        if (strcmp(s->labels[i].key, key) == 0) {
+            return s->labels[i].value;
+        }
+    }
+    return NULL;
+}
 static int f_run(kumo_runtime_t *rt,
                  const kumo_runtime_container_spec_t *s,
                  char id_out[KUMO_RUNTIME_ID_BYTES_MAX],
@@ -174,6 +188,13 @@ static int f_run(kumo_runtime_t *rt,
         (void)snprintf(f->hosts[f->host_count++], sizeof(f->hosts[0]), "%s", s->extra_hosts[i]);
     }
     (void)snprintf(f->ip, sizeof(f->ip), "10.89.0.%u", 10u + fake.next_id);
+    const char *gpus = label_find(s, "kumo.gpus");
+    (void)snprintf(c->gpus, sizeof(c->gpus), "%s", gpus != NULL ? gpus : "");
+    assert_true(s->device_count <= 4u);
+    for (uint32_t i = 0; i < s->device_count; i++) {
+        (void)snprintf(f->devices[i], sizeof(f->devices[i]), "%s", s->devices[i]);
+    }
+    f->device_count = s->device_count;
     (void)snprintf(id_out, KUMO_RUNTIME_ID_BYTES_MAX, "%s", c->id);
     return 0;
 }
@@ -347,6 +368,30 @@ static const char stack_yaml[] = "version: \"1\"\n"
                                  "        expose:\n"
                                  "          - workload: web\n";
 
+/* Two resources: train's units with one GPU each (2), web's without; train runs 2. */
+static const char gpu_stack_yaml[] = "version: \"1\"\n"
+                                     "wait_blocks: 3\n"
+                                     "deposit: 5000000\n"
+                                     "groups:\n"
+                                     "  app:\n"
+                                     "    region: us-east\n"
+                                     "    resources:\n"
+                                     "      - {cpu: 200m, memory: 64Mi, count: 1, price: 10}\n"
+                                     "      - {cpu: 100m, memory: 64Mi, gpu: {count: 1, vendor: "
+                                     "nvidia}, count: 2, price: 10}\n"
+                                     "workloads:\n"
+                                     "  web:\n"
+                                     "    image: localhost/kumo-example:1\n"
+                                     "    compute: {cpu: 200m, memory: 64Mi}\n"
+                                     "    group: app\n"
+                                     "  train:\n"
+                                     "    image: localhost/kumo-example:1\n"
+                                     "    compute: {cpu: 100m, memory: 64Mi, gpu: {count: 1, "
+                                     "vendor: nvidia}}\n"
+                                     "    count: 2\n"
+                                     "    group: app\n";
+static const char *stack_text = stack_yaml;
+static size_t stack_len = sizeof(stack_yaml) - 1u;
 static kumo_sdl_stack_t *stack;
 static bool lease_active = true;
 static uint32_t confirmations, releases, versions, refusals;
@@ -533,9 +578,8 @@ static int setup(void **state)
     memset(raw, 0x42, sizeof(raw));
     kumo_codec_address_encode(raw, OWNER);
     kumo_err_ctx_t err = {0};
-    int rc =
-        kumo_sdl_stack_parse(kumo_bytes_make((const uint8_t *)stack_yaml, sizeof(stack_yaml) - 1u),
-                             "stack.yml", &stack, &err);
+    int rc = kumo_sdl_stack_parse(kumo_bytes_make((const uint8_t *)stack_text, stack_len),
+                                  "stack.yml", &stack, &err);
     if (rc != 0) {
         fail_msg("stack: %s", err.detail);
     }
@@ -549,9 +593,18 @@ static int setup(void **state)
     return 0;
 }
 
+static int setup_gpu(void **state)
+{
+    stack_text = gpu_stack_yaml;
+    stack_len = sizeof(gpu_stack_yaml) - 1u;
+    return setup(state);
+}
+
 static int teardown(void **state)
 {
     (void)state;
+    stack_text = stack_yaml;
+    stack_len = sizeof(stack_yaml) - 1u;
     kumo_sdl_stack_free(stack);
     kumo_test_tmpdir_remove(home);
     return 0;
@@ -722,6 +775,90 @@ static void test_reconcile_isolation_fails_closed(void **state)
     daemon_free(d);
 }
 
+/* Three GPUs of the daemon: a device node, a node at another container path, a CDI name. */
+static void gpu_cfg(kumo_provider_daemon_t *d)
+{
+    static const char *const devices[3] = {"/dev/g0", "/dev/g1:/dev/kumo-gpu1", "nvidia.com/gpu=2"};
+    for (uint32_t i = 0; i < 3; i++) {
+        kumo_provider_gpu_t *g = &d->cfg.gpus[i];
+        (void)snprintf(g->vendor, sizeof(g->vendor), "nvidia");
+        (void)snprintf(g->model, sizeof(g->model), "t4");
+        g->memory_bytes = 1u << 30;
+        (void)snprintf(g->device, sizeof(g->device), "%s", devices[i]);
+    }
+    d->cfg.gpu_count = 3;
+}
+
+/* The lease's hold, owning GPUs a then b (in that order: unit 0's, unit 1's). */
+static void gpu_hold(kumo_provider_daemon_t *d, uint8_t a, uint8_t b)
+{
+    pd_hold_t *h = &d->holds[0];
+    memset(h, 0, sizeof(*h));
+    (void)snprintf(h->order, sizeof(h->order), "%s/%u/0/1", OWNER, DSEQ);
+    h->lease = true;
+    h->bid.gpus[0] = a;
+    h->bid.gpus[1] = b;
+    h->bid.gpu_count = 2;
+    h->bid.gpu_mask = (1ull << a) | (1ull << b);
+    d->hold_count = 1;
+}
+
+/* Each instance on a GPU unit gets exactly its unit's GPU of the lease's list: train/0 the
+ * first, train/1 the second (its device entries, and kumo.gpus); web none. Without the hold
+ * (right after a restart) no GPU instance starts and running ones are left alone; a
+ * reassigned GPU replaces only the container it concerns. */
+static void test_reconcile_gpus(void **state)
+{
+    (void)state;
+    kumo_provider_daemon_t *d = daemon_new();
+    gpu_cfg(d);
+    (void)pass(d); /* the network */
+    (void)pass(d); /* its rules */
+    (void)pass(d);
+    assert_int_equal(fake.runs, 1u); /* web only: the GPU instances have no hold yet */
+    assert_non_null(fake_workload("web", 0));
+    assert_null(fake_workload("train", 0));
+    assert_int_equal(fake_workload("web", 0)->device_count, 0u);
+    assert_int_equal(confirmations, 0u);
+
+    gpu_hold(d, 2, 0);
+    (void)pass(d);
+    assert_int_equal(fake.runs, 3u);
+    const fake_container_t *t0 = fake_workload("train", 0);
+    const fake_container_t *t1 = fake_workload("train", 1);
+    assert_non_null(t0);
+    assert_non_null(t1);
+    assert_int_equal(t0->device_count, 1u);
+    assert_string_equal(t0->devices[0], "nvidia.com/gpu=2");
+    assert_string_equal(t0->c.gpus, "2");
+    assert_int_equal(t1->device_count, 1u);
+    assert_string_equal(t1->devices[0], "/dev/g0");
+    assert_string_equal(t1->c.gpus, "0");
+    (void)pass(d);
+    assert_int_equal(confirmations, 1u);
+    assert_int_equal(fake.runs, 3u);
+    char t1_id[KUMO_RUNTIME_ID_BYTES_MAX];
+    (void)snprintf(t1_id, sizeof(t1_id), "%s", t1->c.id);
+
+    /* Unit 0's GPU reassigned (home/gpus lost): train/0 is replaced, train/1 stays. */
+    gpu_hold(d, 1, 0);
+    (void)pass(d);
+    assert_int_equal(fake.runs, 4u);
+    t0 = fake_workload("train", 0);
+    t1 = fake_workload("train", 1);
+    assert_string_equal(t0->devices[0], "/dev/g1:/dev/kumo-gpu1");
+    assert_string_equal(t0->c.gpus, "1");
+    assert_string_equal(t1->c.id, t1_id);
+
+    /* No hold (a restart before the holds are rebuilt): nothing is replaced. */
+    d->hold_count = 0;
+    (void)pass(d);
+    (void)pass(d);
+    assert_int_equal(fake.runs, 4u);
+    assert_int_equal(running(), 3u);
+    daemon_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -729,6 +866,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reconcile_image_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_confirm_urgent_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_isolation_fails_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconcile_gpus, setup_gpu, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
