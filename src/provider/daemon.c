@@ -239,9 +239,9 @@ static uint64_t pd_avg(uint64_t avg, uint64_t sample, uint64_t samples, unsigned
     return sample >= avg ? avg + ((sample - avg) >> shift) : avg - ((avg - sample) >> shift);
 }
 
-void pd_pace_start(kumo_provider_daemon_t *d, uint64_t elapsed_ms)
+void pd_pace_start(kumo_provider_daemon_t *d, uint64_t busy_ms)
 {
-    d->start_ms = pd_avg(d->start_ms, elapsed_ms, d->start_samples++, 2u);
+    d->start_ms = pd_avg(d->start_ms, busy_ms, d->start_samples++, 2u);
     d->rescan_due = d->rescan_due || d->missed; /* a start done: room for what was busy */
 }
 

@@ -399,11 +399,13 @@ struct kumo_provider_daemon {
     uint64_t bid_held_until; /* a bid tx was refused: no other is sent below this height */
     uint64_t bids_refused;   /* bids whose tx the node refused (retried) */
     uint64_t rescan_height;  /* height of the last full scan of open orders */
-    /* The pace (kumo_provider_pace_t): moving averages of a container start (a start job
-     * that worked; network creations take milliseconds and are left out) and of a block (one block
+    /* The pace (kumo_provider_pace_t): moving averages of a container start (the runtime
+     * worker's busy time from one start that worked to the next: the networks, removals and
+     * failed starts between them included) and of a block (one block
      * after the other on the stream, wall time). */
     uint64_t start_ms;
     uint64_t start_samples;
+    uint64_t pace_busy_ms; /* worker time since the last start that worked */
     uint64_t block_ms;
     uint64_t block_seen_ms; /* when block block_seen_height arrived */
     uint64_t block_seen_height;
@@ -544,8 +546,8 @@ void pd_hold_waiting(kumo_provider_daemon_t *d, const pd_lease_t *l, bool waitin
 /* Instances of open bids and of leases waiting for a start (pd_hold_t.waiting), outside
  * the deployment of order ("owner/dseq/..."; "": all). */
 uint64_t pd_start_backlog(const kumo_provider_daemon_t *d, const char *order);
-/* A container start that worked took elapsed_ms (the pace). */
-void pd_pace_start(kumo_provider_daemon_t *d, uint64_t elapsed_ms);
+/* A container start that worked took the worker busy_ms since the one before (the pace). */
+void pd_pace_start(kumo_provider_daemon_t *d, uint64_t busy_ms);
 
 /* ---- work.c ---- */
 
@@ -647,7 +649,8 @@ void pd_rtwork_remove(kumo_provider_daemon_t *d,
 bool pd_rtwork_has(kumo_provider_daemon_t *d, const char *key);
 /* Whether a queued or running start publishes host port (main thread). */
 bool pd_rtwork_port_taken(kumo_provider_daemon_t *d, uint32_t port);
-/* Drops the queued (not yet running) starts that no pass wanted since pass `before`. */
+/* Drops the queued (not yet running) starts and network creations that no pass wanted since
+ * pass `before` (their lease ended or changed: a slow runtime must not spend itself on them). */
 uint32_t pd_rtwork_cancel_stale(kumo_provider_daemon_t *d, uint64_t before);
 typedef void (*pd_rtjob_cb)(void *ctx, const pd_rtjob_t *job);
 /* Calls done for every finished job and frees it (main thread). */

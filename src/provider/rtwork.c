@@ -422,8 +422,7 @@ uint32_t pd_rtwork_cancel_stale(kumo_provider_daemon_t *d, uint64_t before)
     (void)pthread_mutex_lock(&w->mu);
     for (uint32_t i = 0; i < PD_RTJOB_MAX; i++) {
         pd_rtjob_t *j = w->jobs[i];
-        if (j != NULL && j->kind == PD_RTJOB_RUN && j->state == PD_RTJOB_QUEUED &&
-            j->pass < before) {
+        if (j != NULL && rt_job_is_start(j) && j->state == PD_RTJOB_QUEUED && j->pass < before) {
             pd_rtjob_free(j);
             w->jobs[i] = NULL;
             n++;

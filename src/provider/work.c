@@ -1521,8 +1521,12 @@ static void pd_rtjob_done(void *ctx, const pd_rtjob_t *job)
     for (uint32_t i = 0; job->kind == PD_RTJOB_NET_SWEEP && i < job->removed_count; i++) {
         pd_network_forget(d, job->keep[job->keep_count + i]); /* made again if wanted again */
     }
+    /* The pace: the worker's time per container start, all its work included (the network
+     * a new deployment needs, removals, failed starts). */
+    d->pace_busy_ms += job->elapsed_ms;
     if (job->kind == PD_RTJOB_RUN && job->rc == 0) {
-        pd_pace_start(d, job->elapsed_ms);
+        pd_pace_start(d, d->pace_busy_ms);
+        d->pace_busy_ms = 0;
     }
     if (job->kind == PD_RTJOB_RUN && job->rc != 0) {
         d->runtime_errors++;

@@ -121,7 +121,7 @@ static void test_rtwork_one_job_per_target_and_bounded(void **state)
     daemon_free(d);
 }
 
-static void test_rtwork_cancel_drops_only_queued_unwanted_starts(void **state)
+static void test_rtwork_cancel_drops_only_queued_unwanted_starts_and_networks(void **state)
 {
     (void)state;
     kumo_provider_daemon_t *d = daemon_new();
@@ -134,12 +134,15 @@ static void test_rtwork_cancel_drops_only_queued_unwanted_starts(void **state)
     assert_int_equal(submit(d, PD_RTJOB_RUN, "wanted", 2), 0);
     assert_int_equal(submit(d, PD_RTJOB_REMOVE, "removal", 1), 0);
     assert_int_equal(submit(d, PD_RTJOB_NET_CREATE, "net", 1), 0);
-    assert_int_equal(pd_rtwork_cancel_stale(d, 2), 1);
+    assert_int_equal(submit(d, PD_RTJOB_NET_CREATE, "net-wanted", 1), 0);
+    assert_int_equal(submit(d, PD_RTJOB_NET_CREATE, "net-wanted", 2), KUMO_EEXIST); /* renewed */
+    assert_int_equal(pd_rtwork_cancel_stale(d, 2), 2);
     assert_false(pd_rtwork_has(d, "old"));
+    assert_false(pd_rtwork_has(d, "net"));
     assert_true(pd_rtwork_has(d, "old-running"));
     assert_true(pd_rtwork_has(d, "wanted"));
     assert_true(pd_rtwork_has(d, "removal"));
-    assert_true(pd_rtwork_has(d, "net"));
+    assert_true(pd_rtwork_has(d, "net-wanted"));
     j->state = PD_RTJOB_DONE;
     daemon_free(d); /* frees what is left */
 }
@@ -199,7 +202,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rtwork_pick_starts_first_removals_never_starved),
         cmocka_unit_test(test_rtwork_one_job_per_target_and_bounded),
-        cmocka_unit_test(test_rtwork_cancel_drops_only_queued_unwanted_starts),
+        cmocka_unit_test(test_rtwork_cancel_drops_only_queued_unwanted_starts_and_networks),
         cmocka_unit_test(test_rtwork_queued_start_ports_are_taken),
         cmocka_unit_test(test_rtwork_thread_returns_every_job),
     };
