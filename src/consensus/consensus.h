@@ -398,6 +398,7 @@ typedef struct kumo_consensus_counters {
     uint64_t other_height;     /* older (answered from history) or beyond the next height */
     uint64_t future_dropped;   /* next-height messages not buffered (round, duplicate, full) */
     uint64_t validated;        /* values handed to io.validate_value */
+    uint64_t verified;         /* signatures checked (a copy of a message held is not) */
 } kumo_consensus_counters_t;
 void kumo_consensus_counters_get(const kumo_consensus_t *c, kumo_consensus_counters_t *out);
 /* Messages dropped because a bound was full or a rule refused them: round_window +

@@ -82,6 +82,7 @@ typedef struct history_entry {
     kumo_consensus_commit_sig_t *sigs; /* VALIDATOR_COUNT_MAX entries */
     uint32_t sig_count;
     kumo_consensus_valset_t *vs; /* the set of that height: sigs index it */
+    uint64_t decided_ms;         /* io.now_ms when it was decided here */
 } history_entry_t;
 
 struct kumo_consensus {
@@ -160,6 +161,10 @@ KUMO_MUST_USE int vote_add(kumo_consensus_t *c, const kumo_consensus_msg_t *m, u
 /* Power voting for id (or nil when id is NULL). */
 uint64_t vote_set_power(const vote_set_t *set, const uint8_t *id);
 proposal_rec_t *round_proposal_find(round_state_t *rs, const uint8_t id[KUMO_CRYPTO_HASH_BYTES]);
+/* Whether m is a message we hold byte for byte (same signer, content and signature): a vote
+ * or proposal of the current height in its slot, or a precommit of a decided height in its
+ * commit. Such a message was verified when it was stored, so a copy needs no second check. */
+bool msg_is_known(const kumo_consensus_t *c, const kumo_consensus_msg_t *m);
 KUMO_MUST_USE int history_record(kumo_consensus_t *c, uint32_t round, const proposal_rec_t *p);
 KUMO_MUST_USE int
 history_answer(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t index);

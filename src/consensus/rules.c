@@ -213,20 +213,36 @@ static void max_round_note(kumo_consensus_t *c, uint32_t index, uint32_t round)
         return;
     }
     c->max_round[index] = round;
-    for (uint32_t i = 0; i < c->vs.count; i++) {
-        uint32_t r = c->max_round[i];
-        if (r == KUMO_CONSENSUS_ROUND_NONE ||
-            (c->skip_round != KUMO_CONSENSUS_ROUND_NONE && r <= c->skip_round)) {
-            continue;
-        }
+    if (c->skip_round != KUMO_CONSENSUS_ROUND_NONE && round <= c->skip_round) {
+        return; /* no round above skip_round gained power */
+    }
+    /* Candidates are the validators' highest rounds above skip_round, tried from the highest
+     * down: the first with f+1 power at or above it is the new skip_round. Usually one or two
+     * distinct rounds are above it, so this costs O(validators) per raised round. */
+    uint32_t above = round;
+    for (;;) {
         uint64_t power = 0;
+        uint32_t next = KUMO_CONSENSUS_ROUND_NONE; /* the highest candidate below above */
         for (uint32_t j = 0; j < c->vs.count; j++) {
-            bool reached = c->max_round[j] != KUMO_CONSENSUS_ROUND_NONE && c->max_round[j] >= r;
-            power += reached ? c->vs.v[j].power : 0u;
+            uint32_t r = c->max_round[j];
+            if (r == KUMO_CONSENSUS_ROUND_NONE) {
+                continue;
+            }
+            power += r >= above ? c->vs.v[j].power : 0u;
+            bool candidate =
+                r < above && (c->skip_round == KUMO_CONSENSUS_ROUND_NONE || r > c->skip_round);
+            if (candidate && (next == KUMO_CONSENSUS_ROUND_NONE || r > next)) {
+                next = r;
+            }
         }
         if (kumo_consensus_power_is_third(power, c->vs.power_total)) {
-            c->skip_round = r;
+            c->skip_round = above;
+            return;
         }
+        if (next == KUMO_CONSENSUS_ROUND_NONE) {
+            return;
+        }
+        above = next;
     }
 }
 
@@ -380,11 +396,20 @@ static int msg_process(kumo_consensus_t *c, kumo_bytes_t msg, kumo_err_ctx_t *er
         c->counters.other_height++;
         return 0;
     }
-    KUMO_GUARD(kumo_consensus_msg_verify(&m, vs, c->chain_id, err));
+    /* A copy of a message we hold (a rebroadcast, a relayed commit) was verified when it was
+     * stored: at 100 validators most messages are such copies. */
+    bool known = msg_is_known(c, &m);
+    if (!known) {
+        c->counters.verified++;
+        KUMO_GUARD(kumo_consensus_msg_verify(&m, vs, c->chain_id, err));
+    }
     uint32_t index = (uint32_t)kumo_consensus_valset_find(vs, m.pubkey);
     KUMO_ASSERT(index < vs->count);
     if (m.height < c->height) {
         rc = msg_old_height(c, &m);
+    } else if (known) {
+        KUMO_ASSERT(m.height == c->height);
+        c->counters.duplicate++;
     } else if (m.height == c->height + 1) {
         rc = future_buffer(c, msg, &m, vs, index);
     } else if (m.height > c->height) {

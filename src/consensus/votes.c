@@ -235,6 +235,72 @@ static const uint8_t *vote_slot_sig_for(const vote_slot_t *s,
     return NULL;
 }
 
+static bool id_equal(const uint8_t *a, const uint8_t *b)
+{
+    return memcmp(a, b, KUMO_CRYPTO_HASH_BYTES) == 0;
+}
+
+static bool sig_equal(const uint8_t *a, const uint8_t *b)
+{
+    return memcmp(a, b, KUMO_CRYPTO_SIG_BYTES) == 0;
+}
+
+/* A vote or proposal of the current height that its slot or round holds as it is. */
+static bool msg_is_known_current(const kumo_consensus_t *c, const kumo_consensus_msg_t *m)
+{
+    KUMO_ASSERT(m->height == c->height);
+    if (m->round >= KUMO_CONSENSUS_ROUND_COUNT_MAX || c->rounds[m->round] == NULL) {
+        return false;
+    }
+    round_state_t *rs = c->rounds[m->round];
+    if (m->kind == KUMO_CONSENSUS_MSG_PROPOSAL) {
+        const proposal_rec_t *p = round_proposal_find(rs, m->value_id);
+        uint32_t proposer = kumo_consensus_valset_proposer(&c->vs, m->round);
+        return p != NULL && p->pol_round == m->pol_round && sig_equal(p->sig, m->sig) &&
+               memcmp(c->vs.v[proposer].pubkey, m->pubkey, KUMO_CRYPTO_PUBKEY_BYTES) == 0;
+    }
+    int32_t index = kumo_consensus_valset_find(&c->vs, m->pubkey);
+    if (index < 0) {
+        return false;
+    }
+    KUMO_ASSERT((uint32_t)index < c->vs.count);
+    const vote_set_t *set = m->kind == KUMO_CONSENSUS_MSG_PREVOTE ? &rs->prevotes : &rs->precommits;
+    const vote_slot_t *slot = &set->slots[index];
+    return slot->present && slot->has_value == m->has_value &&
+           id_equal(slot->value_id, m->value_id) && sig_equal(slot->sig, m->sig);
+}
+
+/* A precommit of a decided height in history that its commit holds as it is. */
+static bool msg_is_known_decided(const kumo_consensus_t *c, const kumo_consensus_msg_t *m)
+{
+    KUMO_ASSERT(m->height < c->height);
+    const history_entry_t *h = &c->history[m->height % c->cfg.history_count];
+    if (!h->present || h->height != m->height || m->kind != KUMO_CONSENSUS_MSG_PRECOMMIT ||
+        m->round != h->round || !m->has_value || !id_equal(m->value_id, h->value_id)) {
+        return false;
+    }
+    int32_t index = kumo_consensus_valset_find(h->vs, m->pubkey);
+    if (index < 0) {
+        return false;
+    }
+    KUMO_ASSERT(h->sig_count <= h->vs->count);
+    for (uint32_t i = 0; i < h->sig_count; i++) {
+        if (h->sigs[i].validator_index == (uint32_t)index) {
+            return sig_equal(h->sigs[i].sig, m->sig);
+        }
+    }
+    return false;
+}
+
+bool msg_is_known(const kumo_consensus_t *c, const kumo_consensus_msg_t *m)
+{
+    KUMO_ASSERT(c != NULL && m != NULL);
+    if (m->height == c->height) {
+        return msg_is_known_current(c, m);
+    }
+    return m->height < c->height && msg_is_known_decided(c, m);
+}
+
 int history_record(kumo_consensus_t *c, uint32_t round, const proposal_rec_t *p)
 {
     KUMO_ASSERT(c->cfg.history_count > 0);
@@ -246,6 +312,7 @@ int history_record(kumo_consensus_t *c, uint32_t round, const proposal_rec_t *p)
     h->round = round;
     h->pol_round = p->pol_round;
     h->proposer_index = kumo_consensus_valset_proposer(&c->vs, round);
+    h->decided_ms = c->io.now_ms(c->io.ctx);
     *h->vs = c->vs;
     memcpy(h->value_id, p->value_id, KUMO_CRYPTO_HASH_BYTES);
     memcpy(h->proposal_sig, p->sig, KUMO_CRYPTO_SIG_BYTES);
@@ -298,6 +365,13 @@ int history_answer(kumo_consensus_t *c, const kumo_consensus_msg_t *m, uint32_t 
      * (relayed answers of several heights must not echo into a storm):
      * enough for it to decide (Alg. 1, line 49); a lost answer is retried when it re-sends. */
     uint64_t now = c->io.now_ms(c->io.ctx);
+    /* A validator just behind gets there on the messages still in flight; one still at that
+     * height a rebroadcast period after we decided it is stuck, and its next rebroadcast is
+     * answered. Answering at once would make every late precommit of a height draw a commit
+     * from every validator (and relayed commits draw more): O(n^3) messages per height. */
+    if (now < h->decided_ms || now - h->decided_ms < c->cfg.rebroadcast_ms) {
+        return 0;
+    }
     if (c->answered_height[index] != 0 && now < c->answered_ms[index] + c->cfg.rebroadcast_ms) {
         return 0;
     }

@@ -10,6 +10,7 @@
  */
 #include "helpers/testutil.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,8 @@ typedef struct fake {
     uint32_t evidence_count;
     uint8_t decided_id[32];
     uint32_t validated_proposer; /* proposer_index of the last validate_value */
+    uint64_t now_ms;
+    uint32_t sent_count; /* io.send: catch-up answers */
 } fake_t;
 
 static void set_make(void)
@@ -62,7 +65,14 @@ static const kumo_crypto_keypair_t *kp_of(uint32_t vindex)
 
 static uint64_t f_now(void *ctx)
 {
-    (void)ctx;
+    return ((fake_t *)ctx)->now_ms;
+}
+
+static int f_send(void *ctx, uint32_t index, kumo_bytes_t msg)
+{
+    (void)index;
+    (void)msg;
+    ((fake_t *)ctx)->sent_count++;
     return 0;
 }
 
@@ -139,6 +149,7 @@ static kumo_consensus_t *engine_make(fake_t *f)
                               .now_ms = f_now,
                               .timer_set = f_timer,
                               .broadcast = f_broadcast,
+                              .send = f_send,
                               .sign = f_sign,
                               .get_value_to_propose = f_value,
                               .validate_value = f_valid,
@@ -424,6 +435,108 @@ static void test_future_logged_at_next_height(void **state)
     kumo_consensus_close(c);
 }
 
+/* A copy of a message the engine holds (a rebroadcast, a relayed commit) is recognised before
+ * its signature is checked; a message that differs in any signed field or in its signature is
+ * checked. */
+static void test_copies_are_not_checked_again(void **state)
+{
+    (void)state;
+    fake_t f;
+    kumo_consensus_t *c = engine_make(&f);
+    static const struct {
+        const char *name;
+        msg_spec_t msg;
+        uint64_t want_verified;
+        uint64_t want_duplicate;
+    } rows[] = {
+        {"a first vote", {PV, 1, 0, 0, "a"}, 1, 0},
+        {"its copy", {PV, 1, 0, 0, "a"}, 0, 1},
+        {"the same slot for another value", {PV, 1, 0, 0, "b"}, 1, 0},
+        {"the same value in another round", {PV, 1, 1, 0, "a"}, 1, 0},
+        {"the same value as a precommit", {PC, 1, 0, 0, "a"}, 1, 0},
+        {"a proposal", {PR, 1, 0, PROPOSER, "v"}, 1, 0},
+        {"its copy", {PR, 1, 0, PROPOSER, "v"}, 0, 1},
+    };
+    for (size_t i = 0; i < KUMO_ARRAY_COUNT(rows); i++) {
+        kumo_consensus_counters_t before;
+        kumo_consensus_counters_get(c, &before);
+        assert_int_equal(feed(c, &rows[i].msg), 0);
+        kumo_consensus_counters_t after;
+        kumo_consensus_counters_get(c, &after);
+        if (after.verified - before.verified != rows[i].want_verified ||
+            after.duplicate - before.duplicate != rows[i].want_duplicate) {
+            fail_msg("%s: %" PRIu64 " checked, %" PRIu64 " duplicate", rows[i].name,
+                     after.verified - before.verified, after.duplicate - before.duplicate);
+        }
+    }
+    /* A copy with another signature over the same content is checked, and refused. */
+    uint8_t buf[512];
+    size_t len = msg_make(&(msg_spec_t){PV, 1, 0, 0, "a"}, buf, sizeof(buf));
+    buf[len - 1u] ^= 1u;
+    kumo_consensus_counters_t before;
+    kumo_consensus_counters_get(c, &before);
+    assert_int_equal(kumo_consensus_on_msg(c, kumo_bytes_make(buf, len), NULL), KUMO_ESIG);
+    kumo_consensus_counters_t after;
+    kumo_consensus_counters_get(c, &after);
+    assert_int_equal(after.verified, before.verified + 1u);
+    kumo_consensus_close(c);
+}
+
+/* Decides height 1 on value "v" (the proposal and the precommits of validators 0..2). */
+static void height_one_decide(kumo_consensus_t *c, fake_t *f)
+{
+    assert_int_equal(feed(c, &(msg_spec_t){PR, 1, 0, PROPOSER, "v"}), 0);
+    for (uint32_t i = 0; i < 3; i++) {
+        assert_int_equal(feed(c, &(msg_spec_t){PC, 1, 0, i, "v"}), 0);
+    }
+    assert_int_equal(f->decided_count, 1);
+    assert_int_equal(kumo_consensus_height(c), 2);
+}
+
+/* A validator still at a decided height is answered with its commit, but only once it is
+ * a rebroadcast period behind (one just behind gets there on the messages in flight), and at
+ * most once per period; a copy of a precommit of the commit is not checked again. */
+static void test_catch_up_waits_a_period(void **state)
+{
+    (void)state;
+    fake_t f;
+    kumo_consensus_t *c = engine_make(&f);
+    f.now_ms = 5000;
+    height_one_decide(c, &f);
+    kumo_consensus_counters_t k0;
+    kumo_consensus_counters_get(c, &k0);
+    static const struct {
+        const char *name;
+        uint64_t now_ms;
+        msg_spec_t msg;
+        uint32_t want_sent; /* 0, or the commit's 3 precommits and the proposal */
+        uint64_t want_verified;
+    } rows[] = {
+        {"a late precommit at once", 5000, {PC, 1, 0, 0, "v"}, 0, 0},
+        {"a late prevote just before a period", 5999, {PV, 1, 0, 1, "v"}, 0, 1},
+        {"a period later", 6000, {PV, 1, 0, 1, "v"}, 4, 1},
+        {"again in the same period", 6500, {PC, 1, 0, 1, "v"}, 0, 0},
+        {"another validator", 6500, {PC, 1, 0, 2, "v"}, 4, 0},
+        {"the next period", 7000, {PV, 1, 0, 1, "v"}, 4, 1},
+    };
+    for (size_t i = 0; i < KUMO_ARRAY_COUNT(rows); i++) {
+        f.now_ms = rows[i].now_ms;
+        uint32_t sent = f.sent_count;
+        kumo_consensus_counters_t before;
+        kumo_consensus_counters_get(c, &before);
+        assert_int_equal(feed(c, &rows[i].msg), 0);
+        kumo_consensus_counters_t after;
+        kumo_consensus_counters_get(c, &after);
+        if (f.sent_count - sent != rows[i].want_sent ||
+            after.verified - before.verified != rows[i].want_verified ||
+            after.other_height != before.other_height + 1u) {
+            fail_msg("%s: %u sent, %" PRIu64 " checked", rows[i].name, f.sent_count - sent,
+                     after.verified - before.verified);
+        }
+    }
+    kumo_consensus_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -433,6 +546,8 @@ int main(void)
         cmocka_unit_test(test_intake_far_round_skip),
         cmocka_unit_test(test_replay_ignores_window),
         cmocka_unit_test(test_future_logged_at_next_height),
+        cmocka_unit_test(test_copies_are_not_checked_again),
+        cmocka_unit_test(test_catch_up_waits_a_period),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
