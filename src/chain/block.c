@@ -189,6 +189,10 @@ static int block_consensus_check(const kumo_chain_block_in_t *in, kumo_err_ctx_t
         KUMO_ENSURE(in->last_commit_signers[i].power > 0, err, KUMO_EINVAL,
                     "last-commit signer %zu has no power", i);
     }
+    KUMO_ASSERT(in->valset_caller_key_count == 0 || in->valset_caller_keys != NULL);
+    KUMO_ENSURE(in->valset_caller_key_count <= KUMO_CONSENSUS_VALIDATOR_COUNT_MAX, err, KUMO_ELIMIT,
+                "block names %u caller-driven validator keys, limit %u",
+                in->valset_caller_key_count, KUMO_CONSENSUS_VALIDATOR_COUNT_MAX);
     for (size_t i = 0; i < in->evidence_count; i++) {
         KUMO_ENSURE(in->evidence[i].height < in->height, err, KUMO_EINVAL,
                     "evidence %zu of height %" PRIu64 " in a block at %" PRIu64, i,
@@ -258,20 +262,33 @@ static int block_update_cb(void *cb_ctx, const kumo_staking_update_t *u, kumo_er
     return 0;
 }
 
+/* Whether the caller alone sets the power of pubkey (kumo_chain_block_in_t). */
+static bool block_key_is_callers(const kumo_chain_block_in_t *in, const uint8_t *pubkey)
+{
+    KUMO_ASSERT(in->valset_caller_key_count <= KUMO_CONSENSUS_VALIDATOR_COUNT_MAX);
+    for (uint32_t i = 0; i < in->valset_caller_key_count; i++) {
+        if (memcmp(in->valset_caller_keys[i], pubkey, KUMO_CRYPTO_PUBKEY_BYTES) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Staking's end-block (maturing entries, the active set); its power updates are recorded for
- * height + KUMO_CHAIN_VALSET_DELAY, joins and changes before removals. */
+ * height + KUMO_CHAIN_VALSET_DELAY, joins and changes before removals, except for the keys the
+ * caller drives. */
 static int block_staking_end(const kumo_kv_t *kv,
-                             uint64_t height,
+                             const kumo_chain_block_in_t *in,
                              kumo_chain_block_out_t *out,
                              kumo_err_ctx_t *err)
 {
     block_updates_t *bu = kumo_calloc(1, sizeof(*bu));
     KUMO_ENSURE(bu != NULL, err, KUMO_ENOMEM, "valset updates");
-    int rc = kumo_staking_block_end(kv, height, block_update_cb, bu, err);
+    int rc = kumo_staking_block_end(kv, in->height, block_update_cb, bu, err);
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
         for (uint32_t i = 0; i < bu->count && rc == 0; i++) {
             bool removal = bu->items[i].power == 0;
-            if (removal == (pass == 1)) {
+            if (removal == (pass == 1) && !block_key_is_callers(in, bu->items[i].pubkey)) {
                 rc = kumo_chain_valset_update_add(kv, out, bu->items[i].pubkey, bu->items[i].power,
                                                   err);
             }
@@ -293,7 +310,7 @@ static int block_end(const kumo_kv_t *kv,
         KUMO_GUARD(kumo_chain_valset_update_add(kv, out, in->valset_updates[i].pubkey,
                                                 in->valset_updates[i].power, err));
     }
-    KUMO_GUARD(block_staking_end(kv, in->height, out, err));
+    KUMO_GUARD(block_staking_end(kv, in, out, err));
     return chain_valset_block_end(kv, in->height, out, err);
 }
 

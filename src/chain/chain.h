@@ -146,6 +146,13 @@ typedef struct kumo_chain_block_in {
      * would, a refused one making the block invalid as a whole with its code. */
     const kumo_chain_valset_update_t *valset_updates;
     uint32_t valset_update_count;
+    /* Keys whose power only the caller's updates set (test builds of the node: every key
+     * $KUMO_TEST_VALSET names, at any height): staking's updates for them are not recorded,
+     * so the two never both remove or both set one validator (a removal of a key already
+     * gone, or two updates of one key in a block, would make the block invalid and stop the
+     * chain). At most KUMO_CONSENSUS_VALIDATOR_COUNT_MAX. */
+    const uint8_t (*valset_caller_keys)[KUMO_CRYPTO_PUBKEY_BYTES];
+    uint32_t valset_caller_key_count;
 } kumo_chain_block_in_t;
 
 typedef struct kumo_chain_block_out {

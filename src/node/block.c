@@ -466,21 +466,43 @@ static int block_records_put(node_block_t *b, kumo_err_ctx_t *err)
 
 #ifdef KUMO_TEST_HOOKS
 #define BLOCK_TEST_VALSET_MAX 8u
+/* What $KUMO_TEST_VALSET asks of one block: its updates, and every key the variable names at
+ * any height (staking never sets those: kumo_chain_block_in_t.valset_caller_keys). */
+typedef struct block_test_valset {
+    kumo_chain_valset_update_t updates[BLOCK_TEST_VALSET_MAX];
+    uint32_t update_count;
+    uint8_t keys[BLOCK_TEST_VALSET_MAX][KUMO_CRYPTO_PUBKEY_BYTES];
+    uint32_t key_count;
+} block_test_valset_t;
+
+static void block_test_valset_key_add(block_test_valset_t *t, const uint8_t *pubkey)
+{
+    for (uint32_t i = 0; i < t->key_count; i++) {
+        if (memcmp(t->keys[i], pubkey, KUMO_CRYPTO_PUBKEY_BYTES) == 0) {
+            return;
+        }
+    }
+    if (t->key_count == BLOCK_TEST_VALSET_MAX) {
+        return; /* a test's own variable: more keys than it may name are ignored */
+    }
+    memcpy(t->keys[t->key_count++], pubkey, KUMO_CRYPTO_PUBKEY_BYTES);
+}
+
 /* Test builds: $KUMO_TEST_VALSET ("height:moniker:power,...", the same on every node) records
  * validator set updates at those heights as an end-block step would (the genesis validator of
  * that moniker gets that power; 0 removes it), so real-process tests see the chain change its
- * set exactly as staking will make it. */
-static uint32_t block_test_valset(const kumo_node_t *node,
-                                  uint64_t height,
-                                  kumo_chain_valset_update_t out[BLOCK_TEST_VALSET_MAX])
+ * set. Staking leaves the keys it names alone (it could otherwise remove one of them too, say
+ * by jailing a validator the variable took out, and stop the chain). */
+static void block_test_valset(const kumo_node_t *node, uint64_t height, block_test_valset_t *out)
 {
+    memset(out, 0, sizeof(*out));
     const char *p = getenv("KUMO_TEST_VALSET");
     Kumo__Genesis *g = NULL;
     if (p == NULL || kumo_node_genesis_load(node->cfg.home, &g, NULL) < 0) {
-        return 0;
+        return;
     }
-    uint32_t n = 0;
-    while (*p != '\0' && n < BLOCK_TEST_VALSET_MAX) {
+    uint32_t entries = 0;
+    while (*p != '\0' && entries < BLOCK_TEST_VALSET_MAX) {
         char moniker[64] = {0};
         unsigned long long h = 0;
         unsigned long long power = 0;
@@ -488,18 +510,23 @@ static uint32_t block_test_valset(const kumo_node_t *node,
         if (sscanf(p, "%llu:%63[^:]:%llu%n", &h, moniker, &power, &used) != 3) {
             break;
         }
-        for (size_t i = 0; h == height && i < g->n_validators; i++) {
+        entries++;
+        for (size_t i = 0; i < g->n_validators; i++) {
             const Kumo__Validator *v = g->validators[i];
-            if (strcmp(v->moniker, moniker) == 0 && v->pubkey.len == KUMO_CRYPTO_PUBKEY_BYTES) {
-                memcpy(out[n].pubkey, v->pubkey.data, KUMO_CRYPTO_PUBKEY_BYTES);
-                out[n++].power = power;
+            if (strcmp(v->moniker, moniker) != 0 || v->pubkey.len != KUMO_CRYPTO_PUBKEY_BYTES) {
+                continue;
+            }
+            block_test_valset_key_add(out, v->pubkey.data);
+            if (h == height && out->update_count < BLOCK_TEST_VALSET_MAX) {
+                memcpy(out->updates[out->update_count].pubkey, v->pubkey.data,
+                       KUMO_CRYPTO_PUBKEY_BYTES);
+                out->updates[out->update_count++].power = power;
             }
         }
         p += used;
         p += *p == ',' ? 1 : 0;
     }
     kumo_codec_free(&g->base);
-    return n;
 }
 #endif
 
@@ -528,9 +555,12 @@ static int block_apply(node_block_t *b, kumo_err_ctx_t *err)
         .evidence_count = b->info.evidence_count,
     };
 #ifdef KUMO_TEST_HOOKS
-    kumo_chain_valset_update_t test_updates[BLOCK_TEST_VALSET_MAX];
-    in.valset_update_count = block_test_valset(b->node, b->height, test_updates);
-    in.valset_updates = in.valset_update_count > 0 ? test_updates : NULL;
+    block_test_valset_t test_valset;
+    block_test_valset(b->node, b->height, &test_valset);
+    in.valset_update_count = test_valset.update_count;
+    in.valset_updates = test_valset.update_count > 0 ? test_valset.updates : NULL;
+    in.valset_caller_key_count = test_valset.key_count;
+    in.valset_caller_keys = test_valset.key_count > 0 ? test_valset.keys : NULL;
 #endif
     KUMO_GUARD(kumo_chain_block_apply(&b->kv, &in, &b->out, err));
     b->out_valid = true;
