@@ -24,19 +24,19 @@
  * block sync are checked against the set of their own height. The byzantine validator keeps
  * less than a third of every set's power.
  * test_sim_large runs the same simulation with 100 validators, the set changing and every
- * fault drawn; each seed takes minutes (about 10^4 signature checks per height), so the default
- * run has none: KUMO_SIM_LARGE_SEEDS=N runs N seeds (the first is 0x5eed).
- * Faults stop at heal time (the GST of the paper); after it, delays are bounded.
- * Checked at every step: agreement (no two honest nodes decide different values at a height),
- * validity (a decided value was proposed, passes the validity predicate and carries +2/3 valid
- * precommit signatures), no honest double-sign (every sign request of an honest node is
- * unique per height/round/type, across restarts too: only released signatures count, and a
- * refused one is counted), a restarted node re-decides its last height identically, evidence
- * names only the byzantine validator, consensus stops only for a verified block, a synced
- * block is the one decided at its height, a reassembled message is one its header's sender
- * split and only the liar's parts fail their proof; after healing,
- * liveness: every honest node decides SIM_LIVE_HEIGHTS new heights within SIM_LIVE_BOUND_MS
- * of virtual time.
+ * fault drawn: one seed (SIM_LARGE_SEED_FIRST) by default, its own ctest test
+ * (sim_sim_test_sim_large, seconds); KUMO_SIM_LARGE_SEEDS=N runs N seeds (that one first). Every
+ * node checks the same signatures, so repeats are answered from an exact cache (see below). Faults
+ * stop at heal time (the GST of the paper); after it, delays are bounded. Checked at every step:
+ * agreement (no two honest nodes decide different values at a height), validity (a decided value
+ * was proposed, passes the validity predicate and carries +2/3 valid precommit signatures), no
+ * honest double-sign (every sign request of an honest node is unique per height/round/type, across
+ * restarts too: only released signatures count, and a refused one is counted), a restarted node
+ * re-decides its last height identically, evidence names only the byzantine validator, consensus
+ * stops only for a verified block, a synced block is the one decided at its height, a reassembled
+ * message is one its header's sender split and only the liar's parts fail their proof; after
+ * healing, liveness: every honest node decides SIM_LIVE_HEIGHTS new heights within
+ * SIM_LIVE_BOUND_MS of virtual time.
  *
  * A failure prints the seed and `KUMO_SIM_SEED=<seed> ctest -R sim_consensus`. Default: the
  * fixed seeds below plus derived seeds up to SIM_RUNS_DEFAULT runs; KUMO_SIM_SEEDS=N runs N
@@ -58,7 +58,8 @@
 #define SIM_NODE_MAX 100u
 /* The large runs (test_sim_large): 100 validators, the set changing, every fault drawn. */
 #define SIM_LARGE_NODES        100u
-#define SIM_LARGE_RUNS_DEFAULT 0u
+#define SIM_LARGE_RUNS_DEFAULT 1u
+#define SIM_LARGE_SEED_FIRST   0xbab24a1a4bc80671ull
 #define SIM_HEIGHT_MAX         512u
 #define SIM_PROPOSED_MAX       8192u
 #define SIM_SIGNED_MAX         4096u
@@ -66,8 +67,10 @@
 #define SIM_LIVE_HEIGHTS       3u
 /* Runs that change the set go on longer, so more changes take effect. */
 #define SIM_LIVE_HEIGHTS_VALSET 6u
-#define SIM_LIVE_BOUND_MS       120000u
-#define SIM_CHAIN_ID            "kumo-sim"
+/* ... and the large runs longer still: a few changes of each kind take effect. */
+#define SIM_LIVE_HEIGHTS_LARGE 16u
+#define SIM_LIVE_BOUND_MS      120000u
+#define SIM_CHAIN_ID           "kumo-sim"
 
 static const uint64_t sim_fixed_seeds[] = {0x5eed, 1, 2, 3, 0xdeadbeef, 42, 7777, 0xc0ffee};
 
@@ -171,6 +174,8 @@ typedef struct sim {
      * and whether engines take them through io.valset_get (a run whose set changes). */
     kumo_consensus_valset_t *sets;
     bool valset_changes;
+    uint8_t change_kind[SIM_HEIGHT_MAX]; /* SIM_CHANGE_* + 1 made at that height, 0 none */
+    uint8_t unjails[SIM_HEIGHT_MAX];     /* jailed validators back at that height */
     sim_node_t nodes[SIM_NODE_MAX];
     bool decided_set[SIM_HEIGHT_MAX];
     uint8_t decided_id[SIM_HEIGHT_MAX][KUMO_CRYPTO_HASH_BYTES];
@@ -237,6 +242,68 @@ static uint64_t sim_total_observer_heights;
             fail_msg("seed 0x%" PRIx64 ": %s", (sim)->seed, #cond);                            \
         }                                                                                      \
     } while (0)
+
+/* ---- signature checks: an exact cache, in this harness only ----
+ *
+ * Every simulated node checks the same signatures (100 nodes: each vote about 100 times),
+ * which is the engine doing its job at each node, not something to measure a hundred times
+ * over. This binary is linked with -Wl,--wrap=kumo_crypto_verify (CMakeLists.txt), so every
+ * check the engine, block sync and parts make lands here: the key is the SHA-256 of the
+ * pubkey, the message and the signature (fixed sizes around one variable part, so the
+ * concatenation is unambiguous), and a hit returns what the real check answered for those
+ * exact bytes, valid or not. What the engine checks and when is unchanged (bench_sim measures
+ * it without a cache). KUMO_SIM_VERIFY_CACHE=0 checks every signature for real. */
+
+#define SIM_VERIFY_SLOTS (1u << 16)
+
+typedef struct sim_verify_entry {
+    bool used;
+    bool valid;
+    uint8_t key[KUMO_CRYPTO_HASH_BYTES];
+} sim_verify_entry_t;
+
+static sim_verify_entry_t *sim_verify_cache; /* NULL: no cache */
+static uint64_t sim_verify_hits;
+static uint64_t sim_verify_misses;
+
+bool __real_kumo_crypto_verify(const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
+                               kumo_bytes_t msg,
+                               const uint8_t sig[KUMO_CRYPTO_SIG_BYTES]);
+
+bool __wrap_kumo_crypto_verify(const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
+                               kumo_bytes_t msg,
+                               const uint8_t sig[KUMO_CRYPTO_SIG_BYTES])
+{
+    if (sim_verify_cache == NULL) {
+        return __real_kumo_crypto_verify(pubkey, msg, sig);
+    }
+    const kumo_bytes_t parts[] = {kumo_bytes_make(pubkey, KUMO_CRYPTO_PUBKEY_BYTES), msg,
+                                  kumo_bytes_make(sig, KUMO_CRYPTO_SIG_BYTES)};
+    uint8_t key[KUMO_CRYPTO_HASH_BYTES];
+    kumo_crypto_sha256_parts(parts, KUMO_ARRAY_COUNT(parts), key);
+    uint32_t slot = ((uint32_t)key[0] | (uint32_t)key[1] << 8 | (uint32_t)key[2] << 16) &
+                    (SIM_VERIFY_SLOTS - 1u);
+    sim_verify_entry_t *e = &sim_verify_cache[slot];
+    if (e->used && memcmp(e->key, key, sizeof(key)) == 0) {
+        sim_verify_hits++;
+        return e->valid;
+    }
+    sim_verify_misses++;
+    e->used = true;
+    e->valid = __real_kumo_crypto_verify(pubkey, msg, sig);
+    memcpy(e->key, key, sizeof(key));
+    return e->valid;
+}
+
+static void sim_verify_cache_open(void)
+{
+    const char *env = getenv("KUMO_SIM_VERIFY_CACHE");
+    if (env != NULL && strcmp(env, "0") == 0) {
+        return;
+    }
+    sim_verify_cache = calloc(SIM_VERIFY_SLOTS, sizeof(sim_verify_entry_t));
+    assert_non_null(sim_verify_cache);
+}
 
 /* ---- event heap ordered by (time, kind, node, seq) ---- */
 
@@ -829,8 +896,15 @@ static bool io_validate(void *ctx, uint64_t height, uint32_t proposer_index, kum
     assert_true(k > 0 && (size_t)k < sizeof(tail));
     if (proposer_index != KUMO_CONSENSUS_PROPOSER_ANY && value.len > (size_t)k &&
         memcmp(value.ptr, tail, (size_t)k) == 0) {
-        creator = (unsigned)(value.ptr[k] - '0');
-        if (creator < s->n && sim_vindex(s, height, creator) != (int32_t)proposer_index) {
+        /* The whole decimal node number (100 nodes: up to 2 digits). */
+        bool digits = false;
+        for (size_t i = (size_t)k;
+             i < value.len && value.ptr[i] >= '0' && value.ptr[i] <= '9' && creator < SIM_NODE_MAX;
+             i++) {
+            creator = creator * 10u + (unsigned)(value.ptr[i] - '0');
+            digits = true;
+        }
+        if (digits && creator < s->n && sim_vindex(s, height, creator) != (int32_t)proposer_index) {
             return false;
         }
     }
@@ -1017,10 +1091,13 @@ static void sim_node_open(sim_t *s, sim_node_t *node, bool restart)
         .valset_get = s->valset_changes ? io_valset_get : NULL,
     };
     /* A restart reopens the last decided height too, so the node can re-decide it from its
-     * log and answer peers still finishing it (as the real node serves it from its store). */
-    uint64_t height = restart && node->crashes > 0 && node->decided_height > 0
-                          ? node->decided_height
-                          : node->decided_height + 1u;
+     * log and answer peers still finishing it (as the real node serves it from its store);
+     * not a height it took from block sync: no log holds its messages, and a node reopened
+     * there without them could wait for that height alone (its proposal for it refused by
+     * its signer state) while the others wait for its power at the next one. */
+    bool redecide =
+        restart && node->crashes > 0 && node->decided_height > 0 && node->wal_prev.len > 0;
+    uint64_t height = redecide ? node->decided_height : node->decided_height + 1u;
     kumo_err_ctx_t err = {0};
     int rc = kumo_consensus_open(&s->cfg, sim_set(s, height), node->kp.pubkey, height, &io,
                                  &node->engine, &err);
@@ -1454,23 +1531,88 @@ static bool sim_members(const sim_t *s, const uint64_t *powers, kumo_consensus_v
     return true;
 }
 
-/* One change of the app's set: a node joins, leaves or shifts its power (refused if the
- * byzantine validator would get a third of the power, or the set would be empty). */
-static void sim_valset_change(sim_t *s, kumo_test_rng_t *rng, uint64_t *powers)
+/* Set changes drawn per kind, over every run (printed). */
+enum {
+    SIM_CHANGE_JOIN = 0,
+    SIM_CHANGE_LEAVE,
+    SIM_CHANGE_SHIFT,
+    SIM_CHANGE_JAIL,
+    SIM_CHANGE_COUNT
+};
+static uint64_t sim_total_change_kinds[SIM_CHANGE_COUNT];
+static uint64_t sim_total_unjails;
+
+/* A jailed validator leaves the set and comes back with its power a few heights later. */
+typedef struct sim_jail {
+    uint64_t until_height[SIM_NODE_MAX]; /* 0: not jailed */
+    uint64_t power[SIM_NODE_MAX];
+} sim_jail_t;
+
+/* A node outside the set (power 0, not jailed), or -1. */
+static int32_t sim_outsider_draw(const sim_t *s,
+                                 kumo_test_rng_t *rng,
+                                 const uint64_t *powers,
+                                 const sim_jail_t *jail)
+{
+    uint32_t out[SIM_NODE_MAX];
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        if (powers[i] == 0 && jail->until_height[i] == 0) {
+            out[count++] = i;
+        }
+    }
+    return count == 0 ? -1 : (int32_t)out[kumo_test_rng_below(rng, count)];
+}
+
+/* One change of the app's set: a node joins, leaves, shifts its power or is jailed (refused
+ * if the byzantine validator would get a third of the power, or the set would be empty). */
+static void sim_valset_change(
+    sim_t *s, kumo_test_rng_t *rng, uint64_t height, uint64_t *powers, sim_jail_t *jail)
 {
     uint32_t who = (uint32_t)kumo_test_rng_below(rng, s->n);
+    uint64_t kind = kumo_test_rng_below(rng, SIM_CHANGE_COUNT);
+    if (kind == SIM_CHANGE_JOIN) {
+        int32_t joiner = sim_outsider_draw(s, rng, powers, jail);
+        who = joiner >= 0 ? (uint32_t)joiner : who;
+    }
     uint64_t was = powers[who];
-    uint64_t kind = kumo_test_rng_below(rng, 3);
-    if (kind == 0 && was == 0) {
-        powers[who] = 1u + kumo_test_rng_below(rng, 10); /* joins */
-    } else if (kind == 1 && was > 0) {
-        powers[who] = 0; /* leaves */
-    } else if (kind == 2 && was > 0) {
-        powers[who] = 1u + kumo_test_rng_below(rng, 10); /* power shift */
+    if (kind == SIM_CHANGE_JOIN && was == 0 && jail->until_height[who] == 0) {
+        powers[who] = 1u + kumo_test_rng_below(rng, 10);
+    } else if ((kind == SIM_CHANGE_LEAVE || kind == SIM_CHANGE_JAIL) && was > 0) {
+        powers[who] = 0;
+    } else if (kind == SIM_CHANGE_SHIFT && was > 0) {
+        powers[who] = 1u + kumo_test_rng_below(rng, 10);
     }
     kumo_consensus_valset_t probe;
     if (powers[who] != was && !sim_members(s, powers, &probe)) {
         powers[who] = was;
+    }
+    if (powers[who] == was) {
+        return;
+    }
+    s->change_kind[height] = (uint8_t)(kind + 1u);
+    if (kind == SIM_CHANGE_JAIL) {
+        jail->until_height[who] = height + 2u + kumo_test_rng_below(rng, 3);
+        jail->power[who] = was;
+    }
+}
+
+/* Jailed validators whose term ended come back with their power (later if the byzantine
+ * validator would then hold a third). */
+static void sim_unjail(sim_t *s, uint64_t height, uint64_t *powers, sim_jail_t *jail)
+{
+    for (uint32_t i = 0; i < s->n; i++) {
+        if (jail->until_height[i] == 0 || jail->until_height[i] > height) {
+            continue;
+        }
+        powers[i] = jail->power[i];
+        kumo_consensus_valset_t probe;
+        if (!sim_members(s, powers, &probe)) {
+            powers[i] = 0;
+            continue;
+        }
+        jail->until_height[i] = 0;
+        s->unjails[height]++;
     }
 }
 
@@ -1498,14 +1640,20 @@ static void sim_sets_build(sim_t *s)
     assert_true(sim_members(s, powers, &members));
     s->sets[1] = members;
     uint64_t next_change = 2u + kumo_test_rng_below(&rng, 2);
+    sim_jail_t *jail = calloc(1, sizeof(*jail));
+    assert_non_null(jail);
     for (uint64_t h = 2; h < SIM_HEIGHT_MAX; h++) {
+        if (s->valset_changes) {
+            sim_unjail(s, h, powers, jail);
+        }
         if (s->valset_changes && h == next_change) {
-            sim_valset_change(s, &rng, powers);
+            sim_valset_change(s, &rng, h, powers, jail);
             next_change = h + 1u + kumo_test_rng_below(&rng, 2);
         }
         assert_true(sim_members(s, powers, &members));
         kumo_consensus_valset_next(&s->sets[h - 1u], &members, &s->sets[h]);
     }
+    free(jail);
 }
 
 /* A wiped store: the decided chain and the WAL are gone, the signer state (kept outside the
@@ -1665,11 +1813,20 @@ static void sim_dump(const sim_t *s)
     }
 }
 
+/* Heights every honest node decides after healing. */
+static uint32_t sim_live_heights(const sim_t *s)
+{
+    if (s->large) {
+        return SIM_LIVE_HEIGHTS_LARGE;
+    }
+    return s->valset_changes ? SIM_LIVE_HEIGHTS_VALSET : SIM_LIVE_HEIGHTS;
+}
+
 static bool sim_live(sim_t *s)
 {
     for (uint32_t i = 0; i < s->n; i++) {
         const sim_node_t *node = &s->nodes[i];
-        uint32_t live = s->valset_changes ? SIM_LIVE_HEIGHTS_VALSET : SIM_LIVE_HEIGHTS;
+        uint32_t live = sim_live_heights(s);
         if ((int32_t)i != s->byz && node->decided_height < node->decided_at_heal + live) {
             return false;
         }
@@ -1711,8 +1868,7 @@ static void sim_run_one(uint64_t seed, bool verbose, bool large)
         }
         SIM_CHECK(s, !healed || s->now_ms < s->heal_ms + SIM_LIVE_BOUND_MS,
                   "LIVENESS: honest nodes did not each decide %u heights within %u ms of healing",
-                  s->valset_changes ? SIM_LIVE_HEIGHTS_VALSET : SIM_LIVE_HEIGHTS,
-                  SIM_LIVE_BOUND_MS);
+                  sim_live_heights(s), SIM_LIVE_BOUND_MS);
     }
     SIM_CHECK(s, healed && sim_live(s), "simulation ran out of events");
     sim_total_evidence += s->evidence_count;
@@ -1731,6 +1887,9 @@ static void sim_run_one(uint64_t seed, bool verbose, bool large)
     sim_total_parts_injected += s->parts_injected;
     sim_total_valset_runs += s->valset_changes ? 1u : 0u;
     for (uint64_t h = 2; s->valset_changes && h <= s->max_height; h++) {
+        sim_total_change_kinds[s->change_kind[h] == 0 ? 0 : s->change_kind[h] - 1u] +=
+            s->change_kind[h] == 0 ? 0u : 1u;
+        sim_total_unjails += s->unjails[h];
         sim_total_valset_changes +=
             kumo_consensus_valset_members_equal(&s->sets[h - 1u], &s->sets[h]) ? 0u : 1u;
     }
@@ -1798,8 +1957,10 @@ static void test_sim_consensus(void **state)
 
 /* 100 validators whose set changes every height or two (joins, leaves, power shifts) under
  * loss, duplication, delay, a partition, crash-restarts, a lying peer and (drawn) an
- * equivocator, with every check of the small runs. KUMO_SIM_LARGE_SEEDS=N runs N seeds (none
- * by default: minutes each); KUMO_SIM_SEED=<seed> KUMO_SIM_LARGE=1 replays one. */
+ * equivocator, with every check of the small runs. KUMO_SIM_LARGE_SEEDS=N runs N seeds (one
+ * by default); KUMO_SIM_SEED=<seed> KUMO_SIM_LARGE=1 replays one. A run ends when every
+ * honest node decided SIM_LIVE_HEIGHTS_VALSET heights after healing (so its heights are
+ * bounded, SIM_HEIGHT_MAX at most). */
 static void test_sim_large(void **state)
 {
     (void)state;
@@ -1808,20 +1969,59 @@ static void test_sim_large(void **state)
     uint64_t x = 0x6c61726765ull; /* "large" */
     uint64_t byz = sim_total_byz_runs;
     uint64_t changes = sim_total_valset_changes;
+    uint64_t heights = sim_total_heights;
+    uint64_t crashes = sim_total_crashes;
+    uint64_t evidence = sim_total_evidence;
+    uint64_t unjails = sim_total_unjails;
+    uint64_t kinds[SIM_CHANGE_COUNT];
+    memcpy(kinds, sim_total_change_kinds, sizeof(kinds));
     for (uint64_t i = 0; i < runs; i++) {
-        sim_run_one(i == 0 ? 0x5eed : kumo_test_rng_splitmix(&x), true, true);
+        uint64_t was[SIM_CHANGE_COUNT];
+        memcpy(was, sim_total_change_kinds, sizeof(was));
+        uint64_t h0 = sim_total_heights;
+        sim_run_one(i == 0 ? SIM_LARGE_SEED_FIRST : kumo_test_rng_splitmix(&x), true, true);
+        printf("sim_consensus:   %" PRIu64 " heights; joins %" PRIu64 ", leaves %" PRIu64
+               ", power shifts %" PRIu64 ", jailed %" PRIu64 "\n",
+               sim_total_heights - h0, sim_total_change_kinds[SIM_CHANGE_JOIN] - was[0],
+               sim_total_change_kinds[SIM_CHANGE_LEAVE] - was[1],
+               sim_total_change_kinds[SIM_CHANGE_SHIFT] - was[2],
+               sim_total_change_kinds[SIM_CHANGE_JAIL] - was[3]);
+    }
+    for (uint32_t k = 0; k < SIM_CHANGE_COUNT; k++) {
+        kinds[k] = sim_total_change_kinds[k] - kinds[k];
     }
     printf("sim_consensus: %" PRIu64 " runs of %u validators, %" PRIu64
-           " with an equivocator, %" PRIu64 " set changes decided across\n",
-           runs, SIM_LARGE_NODES, sim_total_byz_runs - byz, sim_total_valset_changes - changes);
-    assert_true(runs == 0 || sim_total_valset_changes > changes);
+           " with an equivocator, %" PRIu64 " heights, %" PRIu64 " crash-restarts, %" PRIu64
+           " evidence reports\n",
+           runs, SIM_LARGE_NODES, sim_total_byz_runs - byz, sim_total_heights - heights,
+           sim_total_crashes - crashes, sim_total_evidence - evidence);
+    printf("sim_consensus: %" PRIu64 " set changes decided across: %" PRIu64 " joins, %" PRIu64
+           " leaves, %" PRIu64 " power shifts, %" PRIu64 " jailed, %" PRIu64 " back from jail\n",
+           sim_total_valset_changes - changes, kinds[SIM_CHANGE_JOIN], kinds[SIM_CHANGE_LEAVE],
+           kinds[SIM_CHANGE_SHIFT], kinds[SIM_CHANGE_JAIL], sim_total_unjails - unjails);
+    if (runs == 0) {
+        return;
+    }
+    /* The first seed draws every fault and every kind of change. */
+    assert_true(sim_total_byz_runs > byz && sim_total_evidence > evidence);
+    assert_true(sim_total_crashes > crashes);
+    for (uint32_t k = 0; k < SIM_CHANGE_COUNT; k++) {
+        assert_true(kinds[k] > 0);
+    }
+    assert_true(sim_total_unjails > unjails);
 }
 
 int main(void)
 {
+    sim_verify_cache_open();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sim_consensus),
         cmocka_unit_test(test_sim_large),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    printf("sim_consensus: %" PRIu64 " signature checks made, %" PRIu64
+           " answered by the harness cache\n",
+           sim_verify_misses, sim_verify_hits);
+    free(sim_verify_cache);
+    return rc;
 }
