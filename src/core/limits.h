@@ -43,6 +43,9 @@
 /* The detail of a lease refusal (MsgRefuseLease): one line of a runtime's error, shown to the
  * tenant in the lease.refused event. */
 #define KUMO_REFUSE_DETAIL_BYTES_MAX 256u
+/* The detail of a provider's close of its lease (MsgCloseLease): one line for the tenant
+ * ("hardware retired"), shown in the lease.closed event; as long as a refusal's. */
+#define KUMO_CLOSE_DETAIL_BYTES_MAX KUMO_REFUSE_DETAIL_BYTES_MAX
 /* Tx memo. */
 #define KUMO_MEMO_BYTES_MAX 256u
 /* Chain id. */

@@ -28,6 +28,8 @@ const char *kumo_market_close_reason_name(Kumo__CloseReason reason)
         return "group_removed";
     case KUMO__CLOSE_REASON__CLOSE_REASON_REPLACED:
         return "replaced";
+    case KUMO__CLOSE_REASON__CLOSE_REASON_PROVIDER_CLOSED:
+        return "provider_closed";
     case _KUMO__CLOSE_REASON_IS_INT_SIZE:
     default:
         return "unknown";

@@ -94,8 +94,8 @@ void kumo_market_params_default(Kumo__Params *params);
 KUMO_MUST_USE int kumo_market_params_validate(const Kumo__Params *params, kumo_err_ctx_t *err);
 
 /* The name of a close reason as events and texts show it ("tenant", "insufficient_funds",
- * "manifest_refused", "stale", "group_removed", "replaced"; "none" for none, "unknown" for a
- * value this build does not know). Never NULL. */
+ * "manifest_refused", "stale", "group_removed", "replaced", "provider_closed"; "none" for none,
+ * "unknown" for a value this build does not know). Never NULL. */
 const char *kumo_market_close_reason_name(Kumo__CloseReason reason);
 
 /* ---- reads ---- */
