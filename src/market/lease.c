@@ -490,15 +490,16 @@ int kumo_market_lease_confirm(kumo_market_st_t *st,
     return rc;
 }
 
-/* ---- SubmitStaleLease ----------------------------------------------------------------------- */
+/* ---- SubmitStaleLease, and every end in which the provider forfeits ------------------------ */
 
 /* The group loses its lease: it waits for a pending re-order, re-orders when it persists, or
- * closes. */
-static int stale_group(kumo_market_st_t *st,
-                       const Kumo__Deployment *d,
-                       const kumo_market_oid_t *oid,
-                       const uint8_t *provider,
-                       kumo_err_ctx_t *err)
+ * closes with the lease's reason. */
+static int forfeit_group(kumo_market_st_t *st,
+                         const Kumo__Deployment *d,
+                         const kumo_market_oid_t *oid,
+                         const uint8_t *provider,
+                         Kumo__CloseReason reason,
+                         kumo_err_ctx_t *err)
 {
     Kumo__Group *g = NULL;
     KUMO_GUARD(group_load(st->kv, oid, &g, err));
@@ -520,7 +521,7 @@ static int stale_group(kumo_market_st_t *st,
         ng.oseq = g->oseq + 1;
     } else if (!reorder_pending) {
         ng.state = KUMO__GROUP_STATE__GROUP_CLOSED;
-        ng.close_reason = KUMO__CLOSE_REASON__CLOSE_REASON_STALE;
+        ng.close_reason = reason;
         ng.closed_height = st->height;
     }
     if (rc == 0) {
@@ -530,12 +531,49 @@ static int stale_group(kumo_market_st_t *st,
         rc = kumo_market_order_open(st, &ng, ng.oseq, d->wait_blocks, err);
     }
     if (rc == 0 && ng.state == KUMO__GROUP_STATE__GROUP_CLOSED) {
-        kumo_market_attr_t attrs[] = {{"reason", 0, "stale"}};
+        kumo_market_attr_t attrs[] = {{"reason", 0, kumo_market_close_reason_name(reason)}};
         rc = kumo_market_emit_group(st, "group.closed", oid->owner, oid->dseq, oid->gseq, attrs,
                                     KUMO_ARRAY_COUNT(attrs), err);
     }
     kumo_market_obj_free(g);
     return rc;
+}
+
+int kumo_market_lease_forfeit(kumo_market_st_t *st,
+                              Kumo__Deployment *d,
+                              const kumo_market_oid_t *oid,
+                              const uint8_t *provider,
+                              Kumo__Lease *l,
+                              Kumo__CloseReason reason,
+                              const char *detail,
+                              kumo_err_ctx_t *err)
+{
+    bool stale = reason == KUMO__CLOSE_REASON__CLOSE_REASON_STALE;
+    KUMO_ASSERT(stale || reason == KUMO__CLOSE_REASON__CLOSE_REASON_PROVIDER_CLOSED);
+    KUMO_ASSERT(l->state == KUMO__LEASE_STATE__LEASE_ACTIVE);
+    KUMO_ASSERT(d->state == KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE);
+    KUMO_ASSERT(d->unreleased_lease_count > 0);
+    uint32_t prev_unreleased = d->unreleased_lease_count;
+    d->unreleased_lease_count--;
+    /* The provider failed the tenant: its collateral compensates the tenant. */
+    uint64_t collateral = l->collateral_total;
+    KUMO_GUARD(kumo_bank_balance_add(st->kv, &st->pack, oid->owner, collateral, err));
+    KUMO_GUARD(kumo_market_global_sub(&st->global->collateral_total, collateral, err));
+    l->state = stale ? KUMO__LEASE_STATE__LEASE_STALE : KUMO__LEASE_STATE__LEASE_CLOSED;
+    l->close_reason = reason;
+    l->ended_height = st->height;
+    KUMO_GUARD(kumo_market_lease_put(st, l, KUMO__LEASE_STATE__LEASE_ACTIVE,
+                                     l->last_confirmed_height, err));
+    KUMO_GUARD(kumo_market_provider_count_add(st, provider, 0, -1, err));
+    KUMO_GUARD(kumo_market_deployment_put(st, d, KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE,
+                                          prev_unreleased, err));
+    kumo_market_attr_t attrs[] = {{"collateral_to_tenant", collateral, NULL},
+                                  {"reason", 0, kumo_market_close_reason_name(reason)},
+                                  {"detail", 0, detail}};
+    size_t attr_count = detail != NULL ? 3 : 2;
+    KUMO_GUARD(kumo_market_emit_bid(st, stale ? "lease.stale" : "lease.closed", oid, provider,
+                                    attrs, attr_count, err));
+    return forfeit_group(st, d, oid, provider, reason, err);
 }
 
 static int lease_go_stale(kumo_market_st_t *st,
@@ -553,30 +591,9 @@ static int lease_go_stale(kumo_market_st_t *st,
                 l->last_confirmed_height, stale_height);
     Kumo__Deployment *d = NULL;
     KUMO_GUARD(deployment_load(st->kv, oid, &d, err));
-    KUMO_ASSERT(d->state == KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE);
-    KUMO_ASSERT(d->unreleased_lease_count > 0);
-    uint32_t prev_unreleased = d->unreleased_lease_count;
-    d->unreleased_lease_count--;
-    /* The provider failed the tenant: its collateral compensates the tenant. */
-    uint64_t collateral = l->collateral_total;
-    int rc = kumo_bank_balance_add(st->kv, &st->pack, oid->owner, collateral, err);
-    rc = rc < 0 ? rc : kumo_market_global_sub(&st->global->collateral_total, collateral, err);
-    l->state = KUMO__LEASE_STATE__LEASE_STALE;
-    l->close_reason = KUMO__CLOSE_REASON__CLOSE_REASON_STALE;
-    l->ended_height = st->height;
-    rc = rc < 0 ? rc
-                : kumo_market_lease_put(st, l, KUMO__LEASE_STATE__LEASE_ACTIVE,
-                                        l->last_confirmed_height, err);
-    rc = rc < 0 ? rc : kumo_market_provider_count_add(st, provider, 0, -1, err);
-    rc = rc < 0 ? rc
-                : kumo_market_deployment_put(st, d, KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE,
-                                             prev_unreleased, err);
-    kumo_market_attr_t attrs[] = {{"collateral_to_tenant", collateral, NULL},
-                                  {"reason", 0, "stale"}};
-    rc = rc < 0 ? rc
-                : kumo_market_emit_bid(st, "lease.stale", oid, provider, attrs,
-                                       KUMO_ARRAY_COUNT(attrs), err);
-    rc = rc < 0 ? rc : stale_group(st, d, oid, provider, err);
+    /* No payment for the unconfirmed blocks. */
+    int rc = kumo_market_lease_forfeit(st, d, oid, provider, l,
+                                       KUMO__CLOSE_REASON__CLOSE_REASON_STALE, NULL, err);
     kumo_market_obj_free(d);
     return rc;
 }

@@ -430,6 +430,21 @@ KUMO_MUST_USE int kumo_market_lease_close(kumo_market_st_t *st,
                                           Kumo__CloseReason reason,
                                           bool *short_out,
                                           kumo_err_ctx_t *err);
+/* The provider broke its commitment on its active lease l of the active deployment d (the
+ * lease went stale, or its provider closed it): the collateral goes to the tenant, the lease
+ * ends (Stale for reason stale, Closed for provider_closed) with the reason, the unreleased
+ * and live counts drop, d is written, and the group loses the lease: it waits for a pending
+ * re-order, re-orders when it persists, or closes with the same reason. Pays nothing: a caller
+ * that pays settles first. Events lease.stale or lease.closed (attrs collateral_to_tenant,
+ * reason, and detail when not NULL), then order.created or group.closed. */
+KUMO_MUST_USE int kumo_market_lease_forfeit(kumo_market_st_t *st,
+                                            Kumo__Deployment *d,
+                                            const kumo_market_oid_t *oid,
+                                            const uint8_t *provider,
+                                            Kumo__Lease *l,
+                                            Kumo__CloseReason reason,
+                                            const char *detail,
+                                            kumo_err_ctx_t *err);
 /* Moves an active deployment (in memory, written by this function) to Closing: active leases
  * settled and closing, open orders closed with their bids refunded, groups closed. */
 KUMO_MUST_USE int kumo_market_deployment_close(kumo_market_st_t *st,
@@ -504,6 +519,10 @@ KUMO_MUST_USE int kumo_market_lease_stale(kumo_market_st_t *st,
                                           kumo_err_ctx_t *err);
 KUMO_MUST_USE int
 kumo_market_lease_refuse(kumo_market_st_t *st, const Kumo__MsgRefuseLease *m, kumo_err_ctx_t *err);
+/* MsgCloseLease (close.c): the signer, the lease's provider, walks away from its active lease. */
+KUMO_MUST_USE int kumo_market_lease_provider_close(kumo_market_st_t *st,
+                                                   const Kumo__MsgCloseLease *m,
+                                                   kumo_err_ctx_t *err);
 /* Why the signer has no lease on this order: another provider's (KUMO_EUNAUTH) or none
  * (KUMO_ENOTFOUND). */
 KUMO_MUST_USE int kumo_market_lease_missing_err(kumo_market_st_t *st,
