@@ -343,13 +343,15 @@ static int load_lease(inv_t *inv, kumo_bytes_t key, const ProtobufCMessage *obj)
                 inv->err, KUMO_ECORRUPT, "lease confirmed_version of %zu bytes",
                 l->confirmed_version.len);
     /* Every lease that is no longer active says why; an active one does not. Only a stale
-     * lease is stale, and a refusal or staleness ends a lease at once. */
+     * lease is stale, and a refusal, a provider's close or staleness ends a lease at once. */
     bool active = l->state == KUMO__LEASE_STATE__LEASE_ACTIVE;
     bool stale = l->state == KUMO__LEASE_STATE__LEASE_STALE;
     Kumo__CloseReason why = l->close_reason;
     KUMO_ENSURE(active == (why == KUMO__CLOSE_REASON__CLOSE_REASON_NONE) &&
                     stale == (why == KUMO__CLOSE_REASON__CLOSE_REASON_STALE) &&
                     (why != KUMO__CLOSE_REASON__CLOSE_REASON_MANIFEST_REFUSED ||
+                     l->state == KUMO__LEASE_STATE__LEASE_CLOSED) &&
+                    (why != KUMO__CLOSE_REASON__CLOSE_REASON_PROVIDER_CLOSED ||
                      l->state == KUMO__LEASE_STATE__LEASE_CLOSED),
                 inv->err, KUMO_ECORRUPT, "lease close reason %d in state %d", (int)why,
                 (int)l->state);

@@ -232,6 +232,13 @@ static int basic_refuse_lease(const Kumo__MsgRefuseLease *m, kumo_err_ctx_t *err
                                   err);
 }
 
+static int basic_close_lease(const Kumo__MsgCloseLease *m, kumo_err_ctx_t *err)
+{
+    KUMO_GUARD(order_id_check(m->order, err));
+    return kumo_market_text_check(m->detail, KUMO_CLOSE_DETAIL_BYTES_MAX, true, "close detail",
+                                  err);
+}
+
 static int basic_deployment_closed(const Kumo__MsgDeploymentClosed *m, kumo_err_ctx_t *err)
 {
     KUMO_GUARD(kumo_bank_address_validate(m->owner, "deployment owner", err));
@@ -276,6 +283,8 @@ static const void *msg_body(const Kumo__Msg *msg)
         return msg->sign_provider_attributes;
     case KUMO__MSG__SUM_DELETE_PROVIDER_ATTRIBUTES:
         return msg->delete_provider_attributes;
+    case KUMO__MSG__SUM_CLOSE_LEASE:
+        return msg->close_lease;
     case KUMO__MSG__SUM__NOT_SET:
     case _KUMO__MSG__SUM__CASE_IS_INT_SIZE:
     default:
@@ -333,6 +342,8 @@ static int validate_body(const Kumo__Msg *msg, kumo_err_ctx_t *err)
         return kumo_market_audit_sign_validate(msg->sign_provider_attributes, err);
     case KUMO__MSG__SUM_DELETE_PROVIDER_ATTRIBUTES:
         return kumo_market_audit_delete_validate(msg->delete_provider_attributes, err);
+    case KUMO__MSG__SUM_CLOSE_LEASE:
+        return basic_close_lease(msg->close_lease, err);
     case KUMO__MSG__SUM__NOT_SET:
     case _KUMO__MSG__SUM__CASE_IS_INT_SIZE:
     default:
@@ -346,7 +357,8 @@ int kumo_market_msg_validate_basic(const Kumo__Msg *msg, kumo_err_ctx_t *err)
     bool known =
         (msg->sum_case >= KUMO__MSG__SUM_SEND && msg->sum_case <= KUMO__MSG__SUM_REFUSE_LEASE) ||
         msg->sum_case == KUMO__MSG__SUM_SIGN_PROVIDER_ATTRIBUTES ||
-        msg->sum_case == KUMO__MSG__SUM_DELETE_PROVIDER_ATTRIBUTES;
+        msg->sum_case == KUMO__MSG__SUM_DELETE_PROVIDER_ATTRIBUTES ||
+        msg->sum_case == KUMO__MSG__SUM_CLOSE_LEASE;
     KUMO_ENSURE(known, err, KUMO_EUNKNOWNMSG, "msg type %d", (int)msg->sum_case);
     KUMO_ENSURE(msg_body(msg) != NULL, err, KUMO_EEMPTY, "msg body missing");
     return validate_body(msg, err);
@@ -391,6 +403,8 @@ static int dispatch(kumo_market_st_t *st, const Kumo__Msg *msg, kumo_err_ctx_t *
         return kumo_market_audit_sign(st, msg->sign_provider_attributes, err);
     case KUMO__MSG__SUM_DELETE_PROVIDER_ATTRIBUTES:
         return kumo_market_audit_delete(st, msg->delete_provider_attributes, err);
+    case KUMO__MSG__SUM_CLOSE_LEASE:
+        return kumo_market_lease_provider_close(st, msg->close_lease, err);
     case KUMO__MSG__SUM__NOT_SET:
     case _KUMO__MSG__SUM__CASE_IS_INT_SIZE:
     default:

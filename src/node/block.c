@@ -233,9 +233,22 @@ static int block_layout(node_block_t *b, kumo_err_ctx_t *err)
     return 0;
 }
 
-/* Tracks the open-order and active-lease counts from an event type. */
-static void block_count_event(node_block_t *b, const char *type)
+/* Whether a lease.closed event ends an active lease: only a provider's close does (MsgCloseLease);
+ * DeploymentClosed's lease.closed ends a closing or released one. */
+static bool block_event_is_provider_close(const Kumo__Event *ev)
 {
+    for (size_t i = 0; i < ev->n_attrs; i++) {
+        if (strcmp(ev->attrs[i]->key, "reason") == 0) {
+            return strcmp(ev->attrs[i]->value, "provider_closed") == 0;
+        }
+    }
+    return false;
+}
+
+/* Tracks the open-order and active-lease counts from an event. */
+static void block_count_event(node_block_t *b, const Kumo__Event *ev)
+{
+    const char *type = ev->type;
     if (strcmp(type, "order.created") == 0) {
         b->open_orders_delta++;
     } else if (strcmp(type, "order.matched") == 0 || strcmp(type, "order.closed") == 0) {
@@ -243,7 +256,8 @@ static void block_count_event(node_block_t *b, const char *type)
     } else if (strcmp(type, "lease.created") == 0) {
         b->active_leases_delta++;
     } else if (strcmp(type, "lease.closing") == 0 || strcmp(type, "lease.stale") == 0 ||
-               strcmp(type, "lease.refused") == 0) {
+               strcmp(type, "lease.refused") == 0 ||
+               (strcmp(type, "lease.closed") == 0 && block_event_is_provider_close(ev))) {
         b->active_leases_delta--;
     }
 }
@@ -262,7 +276,7 @@ static int block_events_unpack(node_block_t *b,
         ProtobufCMessage *m = NULL;
         KUMO_GUARD(kumo_codec_unpack(&kumo__event__descriptor, one, one.len, &m, err));
         evs[i] = (Kumo__Event *)m;
-        block_count_event(b, evs[i]->type);
+        block_count_event(b, evs[i]);
     }
     return kumo_reader_finish(&r);
 }

@@ -2,6 +2,8 @@
  * test_random_blocks.c - a seeded randomized run of >= 1000 blocks of mixed valid and invalid
  * txs (sends, deployments, updates, deposits, closes, bids, cancels, confirmations, releases,
  * garbage, bad signatures, wrong sequences) with the facilitator's txs first in every block.
+ * Providers also refuse leases now and then and close running ones (MsgCloseLease: mostly their
+ * own active leases, sometimes a closing one or another provider's, which must fail).
  * Besides the random mix, every block aims a few updates, deposits, confirmations and closes
  * at the deployments whose leases go stale or whose orders become matchable in the next blocks
  * (some re-ordering every group with bids in the same block), some deployments are funded for
@@ -115,6 +117,7 @@ typedef struct rb {
     uint64_t stats_failed;
     uint64_t stats_code[64];         /* failures by -code */
     uint64_t stats_event[9];         /* counts of rb_event_types */
+    uint64_t stats_provider_closed;  /* lease.closed events with reason provider_closed */
     uint64_t stats_due;              /* due items checked for liveness */
     uint64_t stats_targeted;         /* txs aimed at items near their due height */
     uint64_t stats_dropped;          /* due msgs the facilitator left out (invalidated in order) */
@@ -159,6 +162,12 @@ static void rb_events_count(rb_t *rb, const kumo_chain_tx_result_t *res)
         for (size_t t = 0; t < KUMO_ARRAY_COUNT(rb_event_types); t++) {
             if (strcmp(ev->type, rb_event_types[t]) == 0) {
                 rb->stats_event[t]++;
+            }
+        }
+        for (size_t a = 0; strcmp(ev->type, "lease.closed") == 0 && a < ev->n_attrs; a++) {
+            if (strcmp(ev->attrs[a]->key, "reason") == 0 &&
+                strcmp(ev->attrs[a]->value, "provider_closed") == 0) {
+                rb->stats_provider_closed++;
             }
         }
         kumo_codec_free(m);
@@ -464,7 +473,20 @@ typedef struct rb_confirm {
     size_t refuse_count; /* leases refused instead of confirmed (one tx each) */
     uint8_t refuse_owner[4][KUMO_ADDRESS_BYTES];
     Kumo__OrderId refuse_ids[4];
+    size_t close_count; /* leases closed by the provider instead of confirmed (one tx each) */
+    uint8_t close_owner[4][KUMO_ADDRESS_BYTES];
+    Kumo__OrderId close_ids[4];
 } rb_confirm_t;
+
+/* Notes the lease for a MsgCloseLease instead of a confirmation. */
+static void rb_close_note(rb_confirm_t *cc, const Kumo__Lease *l)
+{
+    KUMO_ASSERT(cc->close_count < 4);
+    size_t k = cc->close_count++;
+    memcpy(cc->close_owner[k], l->id->order->owner.data, KUMO_ADDRESS_BYTES);
+    cc->close_ids[k] = *l->id->order;
+    cc->close_ids[k].owner.data = cc->close_owner[k];
+}
 
 static int rb_lease_cb(void *cb_ctx, const ProtobufCMessage *obj)
 {
@@ -484,6 +506,11 @@ static int rb_lease_cb(void *cb_ctx, const ProtobufCMessage *obj)
         memcpy(cc->refuse_owner[k], l->id->order->owner.data, KUMO_ADDRESS_BYTES);
         cc->refuse_ids[k] = *l->id->order;
         cc->refuse_ids[k].owner.data = cc->refuse_owner[k];
+        return 0;
+    }
+    if (cc->close_count < 4 && kumo_test_rng_below(&cc->rb->rng, active ? 60 : 30) == 0) {
+        /* Close it (a closing lease cannot be: then it is garbage). */
+        rb_close_note(cc, l);
         return 0;
     }
     if (active && kumo_test_rng_below(&cc->rb->rng, 3) != 0) {
@@ -526,6 +553,17 @@ static void rb_confirm(rb_t *rb, const kumo_kv_t *kv, int pi)
         rmsg.sum_case = KUMO__MSG__SUM_REFUSE_LEASE;
         rmsg.refuse_lease = &rl;
         rb_tx_add(rb, p, &rmsg, RB_FEE);
+    }
+    for (size_t k = 0; k < cc.close_count; k++) {
+        Kumo__MsgCloseLease cl = KUMO__MSG_CLOSE_LEASE__INIT;
+        cl.order = &cc.close_ids[k];
+        cl.detail = k % 2 == 0 ? "" : "rack retired";
+        Kumo__Msg cmsg = KUMO__MSG__INIT;
+        cmsg.sum_case = KUMO__MSG__SUM_CLOSE_LEASE;
+        cmsg.close_lease = &cl;
+        /* Now and then another provider tries it: refused, its lease is not the signer's. */
+        bool other = kumo_test_rng_below(&rb->rng, 5) == 0;
+        rb_tx_add(rb, other ? rb_provider((pi + 1) % RB_PROVIDERS) : p, &cmsg, RB_FEE);
     }
     if (cc.count == 0) {
         return;
@@ -1502,6 +1540,11 @@ static void test_random_blocks(void **state)
         if (blocks >= 1000) {
             assert_true(rb.stats_event[t] > 0);
         }
+    }
+    printf("random_blocks:   leases closed by their provider %" PRIu64 "\n",
+           rb.stats_provider_closed);
+    if (blocks >= 1000) {
+        assert_true(rb.stats_provider_closed > 0);
     }
     printf("random_blocks:   due items checked %" PRIu64 ", txs aimed near due %" PRIu64
            ", due msgs left out %" PRIu64 "\n",

@@ -170,6 +170,7 @@ static const ProtobufCMessageDescriptor *const fixture_descriptors[] = {
     &kumo__provider_audit__descriptor,
     &kumo__msg_sign_provider_attributes__descriptor,
     &kumo__msg_delete_provider_attributes__descriptor,
+    &kumo__msg_close_lease__descriptor,
 };
 
 /* Members of the Msg oneof (one per msg type). */

@@ -108,10 +108,14 @@ typedef struct fx_msg {
     Kumo__LeaseConfirmation *conf_ptrs[KUMO_CONFIRM_COUNT_MAX + 1];
     Kumo__OrderId conf_oid[KUMO_CONFIRM_COUNT_MAX + 1];
     uint8_t conf_version[KUMO_VERSION_BYTES + 1];
-    /* refusals */
+    /* refusals and provider closes (the detail is shared) */
     Kumo__MsgRefuseLease rl;
+    Kumo__MsgCloseLease cl;
     char detail[KUMO_REFUSE_DETAIL_BYTES_MAX + 2];
 } fx_msg_t;
+
+_Static_assert(KUMO_CLOSE_DETAIL_BYTES_MAX <= KUMO_REFUSE_DETAIL_BYTES_MAX,
+               "a close's detail fits the shared buffer");
 
 static inline fx_msg_t *fx_msg_new(void)
 {
@@ -653,6 +657,24 @@ static inline void fx_msg_refuse(fx_msg_t *m,
     fx_msg_set(m, KUMO__MSG__SUM_REFUSE_LEASE, &m->rl);
 }
 
+/* CloseLease of (owner, dseq, gseq, oseq) by signer, with a short detail. */
+static inline void fx_msg_close_lease(fx_msg_t *m,
+                                      const uint8_t *signer,
+                                      const uint8_t *owner,
+                                      uint64_t dseq,
+                                      uint32_t gseq,
+                                      uint32_t oseq)
+{
+    Kumo__MsgCloseLease init = KUMO__MSG_CLOSE_LEASE__INIT;
+    m->cl = init;
+    fx_oid_set(&m->oid, m->owner, owner, dseq, gseq, oseq);
+    snprintf(m->detail, sizeof(m->detail), "%s", "rack retired");
+    m->cl.order = &m->oid;
+    m->cl.detail = m->detail;
+    m->signer = signer;
+    fx_msg_set(m, KUMO__MSG__SUM_CLOSE_LEASE, &m->cl);
+}
+
 /* ---- setup ---------------------------------------------------------------------------------- */
 
 static inline void fx_params(Kumo__Params *p)
@@ -826,6 +848,19 @@ static inline void fx_refuse(fx_t *fx,
 {
     fx_msg_t *m = fx_msg_new();
     fx_msg_refuse(m, provider, owner, dseq, gseq, oseq);
+    fx_ok(fx, m->signer, &m->msg);
+    free(m);
+}
+
+static inline void fx_close_lease(fx_t *fx,
+                                  const uint8_t *provider,
+                                  const uint8_t *owner,
+                                  uint64_t dseq,
+                                  uint32_t gseq,
+                                  uint32_t oseq)
+{
+    fx_msg_t *m = fx_msg_new();
+    fx_msg_close_lease(m, provider, owner, dseq, gseq, oseq);
     fx_ok(fx, m->signer, &m->msg);
     free(m);
 }

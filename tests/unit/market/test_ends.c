@@ -2,8 +2,9 @@
  * test_ends.c - every way a lease, group, order or deployment ends records why and when, in
  * state and in the event that announces it: the tenant closing, the escrow running out, a
  * stale lease (with and without persist), an update removing a group, an update replacing an
- * order and then its lease, a refused manifest; a release and DeploymentClosed keep the reason
- * the lease closed with. Invariants (reason iff ended) are checked after every msg (fx_ok).
+ * order and then its lease, a refused manifest, a provider closing its lease; a release and
+ * DeploymentClosed keep the reason the lease closed with. Invariants (reason iff ended) are checked
+ * after every msg (fx_ok).
  */
 #include "unit/market/market_fixture.h"
 
@@ -194,6 +195,28 @@ static void test_refusal_names_manifest_refused(void **state)
     assert_string_equal(ev_reason(fx, "group.closed", NULL), "manifest_refused");
 }
 
+static void test_provider_close_names_provider_closed(void **state)
+{
+    fx_t *fx = *state;
+    one_leased_one_open(fx, 100000);
+    fx->height = 3;
+    fx->event_count = 0;
+    fx_close_lease(fx, fx->prov[0], fx->tenant, 1, 0, 1);
+    assert_lease_end(fx, 1, 0, 1, fx->prov[0], KUMO__LEASE_STATE__LEASE_CLOSED,
+                     KUMO__CLOSE_REASON__CLOSE_REASON_PROVIDER_CLOSED);
+    /* g0 does not persist: it closes with the lease's reason; the deployment goes on. */
+    assert_group_end(fx, 1, 0, KUMO__CLOSE_REASON__CLOSE_REASON_PROVIDER_CLOSED, 3);
+    assert_string_equal(ev_reason(fx, "lease.closed", NULL), "provider_closed");
+    assert_string_equal(ev_reason(fx, "group.closed", NULL), "provider_closed");
+    assert_int_equal(fx_dep_state(fx, fx->tenant, 1), KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE);
+    /* The tenant's close later keeps it: the closed lease is not touched. */
+    fx->height = 4;
+    fx_close_dep(fx, fx->tenant, 1);
+    assert_int_equal(fx_facilitate(fx), 1);
+    assert_lease_end(fx, 1, 0, 1, fx->prov[0], KUMO__LEASE_STATE__LEASE_CLOSED,
+                     KUMO__CLOSE_REASON__CLOSE_REASON_PROVIDER_CLOSED);
+}
+
 static void test_reason_names(void **state)
 {
     (void)state;
@@ -208,6 +231,7 @@ static void test_reason_names(void **state)
         {KUMO__CLOSE_REASON__CLOSE_REASON_STALE, "stale"},
         {KUMO__CLOSE_REASON__CLOSE_REASON_GROUP_REMOVED, "group_removed"},
         {KUMO__CLOSE_REASON__CLOSE_REASON_REPLACED, "replaced"},
+        {KUMO__CLOSE_REASON__CLOSE_REASON_PROVIDER_CLOSED, "provider_closed"},
         {(Kumo__CloseReason)99, "unknown"},
     };
     for (size_t i = 0; i < KUMO_ARRAY_COUNT(rows); i++) {
@@ -225,6 +249,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stale_names_stale, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_update_removes_and_replaces, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_refusal_names_manifest_refused, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_provider_close_names_provider_closed, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test(test_reason_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
