@@ -108,8 +108,8 @@ static const cli_opt_def_t cli_opt_defs[] = {
     {CLI_OPT_REASON, "reason", "REASON",
      "why the manifest cannot run: image-missing, manifest-mismatch or other (default other)",
      CLI_KIND_STR, OFF(reason), NOSET},
-    {CLI_OPT_DETAIL, "detail", "TEXT", "what failed, for the tenant (at most 256 bytes)",
-     CLI_KIND_STR, OFF(detail), NOSET},
+    {CLI_OPT_DETAIL, "detail", "TEXT", "why, for the tenant (at most 256 bytes)", CLI_KIND_STR,
+     OFF(detail), NOSET},
     {CLI_OPT_OFFER, "offer", "SPEC",
      "what the provider offers: price_cpu=40,price_memory=10,price_storage=1 (per core or GiB per "
      "block),cpu=8,memory=16Gi,storage=200Gi (free),collateral=1000kumo (budget left); alone it "

@@ -1,7 +1,7 @@
 /*
  * cmd_tx.c - `kumo tx ...`: builds one msg from the command line, signs it with --from and
  * submits it to the node (cli_tx_send): bank send, provider create|update|delete, deployment
- * create|update|deposit|close, fulfillment create|cancel, lease confirm|refuse, staking
+ * create|update|deposit|close, fulfillment create|cancel, lease confirm|refuse|close, staking
  * create-validator|edit-validator|delegate|undelegate|redelegate|unjail|withdraw-rewards. Inputs
  * are checked here first (sizes, amounts, ids) so a typo is a usage error, not a failed tx.
  */
@@ -37,6 +37,7 @@ static const int tx_deploy_update_opts[] = {TX_TX_OPTS, CLI_OPT_GROUP, CLI_OPT_V
 static const int tx_bid_opts[] = {TX_TX_OPTS, CLI_OPT_PRICE, CLI_OPT_END};
 static const int tx_confirm_opts[] = {TX_TX_OPTS, CLI_OPT_RELEASED, CLI_OPT_END};
 static const int tx_refuse_opts[] = {TX_TX_OPTS, CLI_OPT_REASON, CLI_OPT_DETAIL, CLI_OPT_END};
+static const int tx_lease_close_opts[] = {TX_TX_OPTS, CLI_OPT_DETAIL, CLI_OPT_END};
 
 /* The whole content of a small file (certificates, manifests), NUL-terminated. */
 static int tx_file_read(const char *path, size_t max, kumo_buf_t *out, kumo_err_ctx_t *err)
@@ -651,6 +652,27 @@ static int tx_refuse_run(cli_args_t *a)
     return tx_send1(a, tx_msg(KUMO__MSG__SUM_REFUSE_LEASE, &m), "lease refuse");
 }
 
+/* The provider closes its running lease: paid up to now, its collateral to the tenant
+ * (docs/design.md, a provider's close). */
+static int tx_lease_close_run(cli_args_t *a)
+{
+    kumo_err_ctx_t err = {0};
+    uint8_t owner[KUMO_ADDRESS_BYTES];
+    Kumo__OrderId id;
+    if (tx_order_arg(a, a->pos[0], owner, &id, &err) < 0) {
+        return cli_usage_fail("tx lease close", "%s", err.detail);
+    }
+    const char *detail = a->detail != NULL ? a->detail : "";
+    if (strlen(detail) > KUMO_CLOSE_DETAIL_BYTES_MAX) {
+        return cli_usage_fail("tx lease close", "--detail is longer than %u bytes",
+                              KUMO_CLOSE_DETAIL_BYTES_MAX);
+    }
+    Kumo__MsgCloseLease m = KUMO__MSG_CLOSE_LEASE__INIT;
+    m.order = &id;
+    m.detail = (char *)(uintptr_t)detail;
+    return tx_send1(a, tx_msg(KUMO__MSG__SUM_CLOSE_LEASE, &m), "lease close");
+}
+
 /* ---- staking ---- */
 
 static int tx_ppm_parse(const char *text, const char *what, uint64_t *out)
@@ -852,6 +874,11 @@ static const cli_sub_t tx_subs[] = {
      "kumo tx lease refuse --from dc1 kumo1.../42/0/1 --reason image-missing --detail \"no such "
      "image: app:1\" --wait",
      tx_refuse_opts, 1, 1, tx_refuse_run},
+    {"lease", "close", "--from KEY ORDER_ID [--detail TEXT]",
+     "close a running lease as its provider (paid up to now, collateral to the tenant, "
+     "group re-ordered if it persists)",
+     "kumo tx lease close --from dc1 kumo1.../42/0/1 --detail \"rack retired\" --wait",
+     tx_lease_close_opts, 1, 1, tx_lease_close_run},
     {"staking", "create-validator",
      "--from KEY CONSENSUS_KEY SELF_STAKE MONIKER [RATE MAX_RATE MAX_CHANGE]",
      "make the signer a validator operator: CONSENSUS_KEY is the node's validator pubkey (hex), "

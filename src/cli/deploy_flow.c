@@ -180,6 +180,28 @@ static void ev_lease_created(
     (void)snprintf(g->provider, sizeof(g->provider), "%s", provider);
 }
 
+/* A lease closed: at DeploymentClosed, or by its provider while it ran (the group lost it). */
+static void ev_lease_closed(deploy_flow_t *f, const json_t *ev, uint32_t gseq, const char *provider)
+{
+    char why[96];
+    if (strcmp(ev_attr(ev, "reason"), "provider_closed") != 0) {
+        fprintf(f->out,
+                "[height %" PRIu64 "] lease %s at %s closed (collateral to you: %s ukumo)%s\n",
+                f->height, group_name(f, gseq), provider, ev_attr(ev, "collateral_to_tenant"),
+                ev_reason(ev, why, sizeof(why)));
+        return;
+    }
+    const char *detail = ev_attr(ev, "detail");
+    fprintf(f->out,
+            "[height %" PRIu64 "] lease %s at %s closed by its provider%s%s (collateral to you: "
+            "%s ukumo; the group is re-ordered if it persists)\n",
+            f->height, group_name(f, gseq), provider, detail[0] != '\0' ? ": " : "", detail,
+            ev_attr(ev, "collateral_to_tenant"));
+    if (gseq < f->group_count && strcmp(f->groups[gseq].provider, provider) == 0) {
+        f->groups[gseq].leased = false;
+    }
+}
+
 /* One event of a bid or lease (owner/dseq/gseq/oseq/provider). */
 static void ev_bid(deploy_flow_t *f,
                    const char *type,
@@ -199,10 +221,7 @@ static void ev_bid(deploy_flow_t *f,
     } else if (strcmp(type, "lease.created") == 0) {
         ev_lease_created(f, ev, gseq, oseq, provider);
     } else if (strcmp(type, "lease.closed") == 0) {
-        fprintf(f->out,
-                "[height %" PRIu64 "] lease %s at %s closed (collateral to you: %s ukumo)%s\n",
-                f->height, group_name(f, gseq), provider, ev_attr(ev, "collateral_to_tenant"),
-                ev_reason(ev, why, sizeof(why)));
+        ev_lease_closed(f, ev, gseq, provider);
     } else if (strcmp(type, "lease.refused") == 0) {
         fprintf(f->out,
                 "[height %" PRIu64 "] lease %s at %s refused your manifest (%s: %s): fix it and "
