@@ -15,6 +15,13 @@
  *     counts one refusal and its log says lease_refused.
  * Against a daemon and chain without refusals (KUMO_BIN of main) the lease goes stale, its
  * collateral goes to the attacker and the group is leased again: the balance check fails.
+ *
+ * And the other way round, a provider walking away from a lease that runs: the tenant deploys
+ * a runnable stack (`kumo deploy create`, busybox) at east; east's operator closes the lease
+ * with `kumo tx lease close` and east's own key. The lease is closed with reason
+ * provider_closed, the tenant's balance grew by exactly the collateral, east's daemon removes
+ * the containers, and `kumo deploy status` and `kumo deploy events` say the provider closed it
+ * (with the operator's detail).
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -29,8 +36,9 @@
 #include "helpers/testutil.h"
 #include "sdl/sdl.h"
 
-#define BLOCK_MS 500u
-#define DSEQ     4242u
+#define BLOCK_MS    500u
+#define DSEQ        4242u
+#define DSEQ_CLOSED 4343u
 /* What east bids less for than west: east's price per core is lower. */
 #define EAST_CFG "price_cpu_per_core: 10\nrefuse_after_blocks: 1\n"
 #define WEST_CFG "price_cpu_per_core: 30\n"
@@ -41,6 +49,7 @@ typedef struct g {
     kumo_test_dc_t east, west;
     kumo_crypto_keypair_t attacker;
     char attacker_addr[KUMO_ADDRESS_TEXT_BYTES];
+    char tenant_addr[KUMO_ADDRESS_TEXT_BYTES];
     uint64_t min_fee;
     bool up;
 } g_t;
@@ -239,6 +248,120 @@ static void test_broken_manifest_costs_the_tenant_not_the_provider(void **state)
     assert_int_equal(balance(g.attacker_addr), attacker_before);
 }
 
+/* ---- a provider closes a running lease ---- */
+
+/* The containers of east's for deployment dseq (any state), as podman lists them. */
+static unsigned east_containers(uint64_t dseq)
+{
+    char cmd[512];
+    (void)snprintf(cmd, sizeof(cmd),
+                   "podman ps -a --filter label=kumo.provider=%s --format "
+                   "'{{index .Labels \"kumo.dseq\"}}' | grep -cx %llu",
+                   g.east.addr, (unsigned long long)dseq);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[32] = "";
+    char *got = fgets(line, sizeof(line), p);
+    (void)pclose(p);
+    return got != NULL ? (unsigned)strtoul(line, NULL, 10) : 0;
+}
+
+static void east_containers_wait(uint64_t dseq, unsigned want)
+{
+    uint64_t deadline = kumo_test_now_ms() + KUMO_TEST_DC_START_WAIT_MS;
+    while (east_containers(dseq) != want) {
+        if (kumo_test_now_ms() > deadline) {
+            kumo_test_dc_log_print(&g.east);
+            fail_msg("east has %u containers of deployment %llu, want %u", east_containers(dseq),
+                     (unsigned long long)dseq, want);
+        }
+        kumo_test_pause_ms(300);
+    }
+}
+
+/* kumo ARGS for the tenant's stack at path; the output must contain every needle. */
+static void tenant_says(const char *sub, const char *path, const char *const *needles, size_t n)
+{
+    int code = 0;
+    char *out =
+        kumo_test_net_output(&g.net, &code,
+                             "deploy %s %s --home %s/tenant --from tenant --node "
+                             "http://127.0.0.1:%u --dseq %u",
+                             sub, path, g.net.dir, kumo_test_net_rpc_port(&g.net, 0), DSEQ_CLOSED);
+    for (size_t i = 0; i < n; i++) {
+        if (code != 0 || strstr(out, needles[i]) == NULL) {
+            fail_msg("kumo deploy %s (exit %d) lacks \"%s\":\n%s", sub, code, needles[i], out);
+        }
+    }
+    free(out);
+}
+
+static void test_provider_close_ends_a_running_lease(void **state)
+{
+    (void)state;
+    assert_true(g.up);
+    static const char stack[] =
+        "version: \"1\"\n"
+        "groups:\n"
+        "  web:\n"
+        "    region: us-east\n"
+        "    resources:\n"
+        "      - {cpu: 100m, memory: 64Mi, storage: 64Mi, count: 1, price: 100, collateral: 3000}\n"
+        "workloads:\n"
+        "  web:\n"
+        "    image: localhost/kumo-test-busybox:1\n"
+        "    command: [sleep, \"100000\"]\n"
+        "    compute: {cpu: 100m, memory: 64Mi, storage: 64Mi}\n"
+        "    group: web\n"
+        "wait_blocks: 1\n"
+        "deposit: 1000000\n";
+    char path[PATH_MAX];
+    (void)snprintf(path, sizeof(path), "%s/runs.yml", g.net.dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs(stack, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+    if (kumo_test_net_kumo(&g.net,
+                           "deploy create %s --from tenant --home %s/tenant --node "
+                           "http://127.0.0.1:%u --dseq %u --timeout 120",
+                           path, g.net.dir, kumo_test_net_rpc_port(&g.net, 0), DSEQ_CLOSED) != 0) {
+        kumo_test_dc_log_print(&g.east);
+        fail_msg("kumo deploy create of the runnable stack failed");
+    }
+    east_containers_wait(DSEQ_CLOSED, 1);
+    uint64_t tenant_before = balance(g.tenant_addr);
+
+    /* East's operator closes the lease with east's key, from the CLI (a shell runs it, so the
+     * detail may hold a space). */
+    int code = 0;
+    char *out = kumo_test_net_output(&g.net, &code,
+                                     "tx lease close --home %s --from provider --node "
+                                     "http://127.0.0.1:%u %s/%u/0/1 --detail 'rack retired' "
+                                     "--wait --output json",
+                                     g.east.home, kumo_test_net_rpc_port(&g.net, 0), g.tenant_addr,
+                                     DSEQ_CLOSED);
+    if (code != 0 || strstr(out, "provider_closed") == NULL) {
+        fail_msg("kumo tx lease close (exit %d):\n%s", code, out);
+    }
+    free(out);
+    json_t *l =
+        get("/leases?owner=%s&dseq=%u&provider=%s", g.tenant_addr, DSEQ_CLOSED, g.east.addr);
+    json_t *lease = json_array_get(json_object_get(l, "items"), 0);
+    assert_string_equal(str(lease, "state"), "LEASE_CLOSED");
+    assert_string_equal(str(lease, "close_reason"), "CLOSE_REASON_PROVIDER_CLOSED");
+    json_decref(l);
+    /* The tenant got the whole collateral (it sent nothing meanwhile). */
+    assert_int_equal(balance(g.tenant_addr), tenant_before + 3000);
+    /* East's daemon sees the lease is no longer active and removes its containers. */
+    east_containers_wait(DSEQ_CLOSED, 0);
+
+    static const char *const status_says[] = {"provider_closed"};
+    tenant_says("status", path, status_says, KUMO_ARRAY_COUNT(status_says));
+    static const char *const events_say[] = {"lease.closed", "reason=provider_closed",
+                                             "rack retired", "removed web/0"};
+    tenant_says("events", path, events_say, KUMO_ARRAY_COUNT(events_say));
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -252,6 +375,7 @@ static int setup(void **state)
         return -1;
     }
     kumo_test_account_make(&g.net, "attacker", 0x6b, 50000000u, &g.attacker, g.attacker_addr);
+    kumo_test_net_address(&g.net, "tenant", "tenant", g.tenant_addr);
     json_t *params = kumo_test_net_get(&g.net, 0, "/params");
     assert_non_null(params);
     g.min_fee = kumo_test_json_u64(params, "min_fee");
@@ -274,6 +398,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_broken_manifest_costs_the_tenant_not_the_provider),
+        cmocka_unit_test(test_provider_close_ends_a_running_lease),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
