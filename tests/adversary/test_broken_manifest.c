@@ -12,7 +12,9 @@
  *     its own txs, plus what the chain paid it;
  *   - the lease is closed with reason manifest_refused, the group is closed with the same
  *     reason and never re-ordered (one lease in the deployment, one order), east's record
- *     counts one refusal and its log says lease_refused.
+ *     counts one refusal and its log says lease_refused;
+ *   - `kumo deploy events` shows the tenant both sides: east's runtime event image_missing and
+ *     the chain's lease.refused (reason image_missing) and group.closed (manifest_refused).
  * Against a daemon and chain without refusals (KUMO_BIN of main) the lease goes stale, its
  * collateral goes to the attacker and the group is leased again: the balance check fails.
  *
@@ -172,6 +174,55 @@ static json_t *lease_ended_wait(void)
     }
 }
 
+/* `kumo deploy SUB` of the stack at path for deployment dseq, as key who of home dir/who; the
+ * output must contain every needle. */
+static void deploy_says(const char *who,
+                        uint64_t dseq,
+                        const char *sub,
+                        const char *path,
+                        const char *const *needles,
+                        size_t n)
+{
+    int code = 0;
+    char *out = kumo_test_net_output(&g.net, &code,
+                                     "deploy %s %s --home %s/%s --from %s --node "
+                                     "http://127.0.0.1:%u --dseq %llu",
+                                     sub, path, g.net.dir, who, who,
+                                     kumo_test_net_rpc_port(&g.net, 0), (unsigned long long)dseq);
+    for (size_t i = 0; i < n; i++) {
+        if (code != 0 || strstr(out, needles[i]) == NULL) {
+            fail_msg("kumo deploy %s (exit %d) lacks \"%s\":\n%s", sub, code, needles[i], out);
+        }
+    }
+    free(out);
+}
+
+/* The attacker's stack as a file, for `kumo deploy events` (the image no registry has). */
+static void broken_stack_write(char *path, size_t cap)
+{
+    static const char stack[] =
+        "version: \"1\"\n"
+        "groups:\n"
+        "  g:\n"
+        "    region: us-east\n"
+        "    persist: true\n"
+        "    resources:\n"
+        "      - {cpu: 100m, memory: 64Mi, storage: 64Mi, count: 1, price: 100, collateral: 5000}\n"
+        "workloads:\n"
+        "  app:\n"
+        "    image: localhost/kumo-test-no-such-image:404\n"
+        "    command: [sleep, \"100000\"]\n"
+        "    compute: {cpu: 100m, memory: 64Mi, storage: 64Mi}\n"
+        "    group: g\n"
+        "wait_blocks: 6\n"
+        "deposit: 200000\n";
+    (void)snprintf(path, cap, "%s/broken.yml", g.net.dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs(stack, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
 static void test_broken_manifest_costs_the_tenant_not_the_provider(void **state)
 {
     (void)state;
@@ -246,6 +297,15 @@ static void test_broken_manifest_costs_the_tenant_not_the_provider(void **state)
     assert_int_equal(kumo_test_json_u64(p, "refused_lease_count"), 1);
     json_decref(p);
     assert_int_equal(balance(g.attacker_addr), attacker_before);
+
+    /* The tenant sees why in `kumo deploy events`: east's runtime found no image, and the
+     * chain's refusal with its reason. */
+    char stack[PATH_MAX];
+    broken_stack_write(stack, sizeof(stack));
+    static const char *const events_say[] = {"image_missing", "lease.refused",
+                                             "reason=image_missing", "group.closed",
+                                             "reason=manifest_refused"};
+    deploy_says("attacker", DSEQ, "events", stack, events_say, KUMO_ARRAY_COUNT(events_say));
 }
 
 /* ---- a provider closes a running lease ---- */
@@ -277,23 +337,6 @@ static void east_containers_wait(uint64_t dseq, unsigned want)
         }
         kumo_test_pause_ms(300);
     }
-}
-
-/* kumo ARGS for the tenant's stack at path; the output must contain every needle. */
-static void tenant_says(const char *sub, const char *path, const char *const *needles, size_t n)
-{
-    int code = 0;
-    char *out =
-        kumo_test_net_output(&g.net, &code,
-                             "deploy %s %s --home %s/tenant --from tenant --node "
-                             "http://127.0.0.1:%u --dseq %u",
-                             sub, path, g.net.dir, kumo_test_net_rpc_port(&g.net, 0), DSEQ_CLOSED);
-    for (size_t i = 0; i < n; i++) {
-        if (code != 0 || strstr(out, needles[i]) == NULL) {
-            fail_msg("kumo deploy %s (exit %d) lacks \"%s\":\n%s", sub, code, needles[i], out);
-        }
-    }
-    free(out);
 }
 
 static void test_provider_close_ends_a_running_lease(void **state)
@@ -356,10 +399,10 @@ static void test_provider_close_ends_a_running_lease(void **state)
     east_containers_wait(DSEQ_CLOSED, 0);
 
     static const char *const status_says[] = {"provider_closed"};
-    tenant_says("status", path, status_says, KUMO_ARRAY_COUNT(status_says));
+    deploy_says("tenant", DSEQ_CLOSED, "status", path, status_says, KUMO_ARRAY_COUNT(status_says));
     static const char *const events_say[] = {"lease.closed", "reason=provider_closed",
                                              "rack retired", "removed web/0"};
-    tenant_says("events", path, events_say, KUMO_ARRAY_COUNT(events_say));
+    deploy_says("tenant", DSEQ_CLOSED, "events", path, events_say, KUMO_ARRAY_COUNT(events_say));
 }
 
 static int setup(void **state)
