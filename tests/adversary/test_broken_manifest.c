@@ -174,8 +174,20 @@ static json_t *lease_ended_wait(void)
     }
 }
 
-/* `kumo deploy SUB` of the stack at path for deployment dseq, as key who of home dir/who; the
- * output must contain every needle. */
+/* The first of needles that out lacks (NULL when it has them all). */
+static const char *needle_missing(const char *out, const char *const *needles, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strstr(out, needles[i]) == NULL) {
+            return needles[i];
+        }
+    }
+    return NULL;
+}
+
+/* `kumo deploy SUB` of the stack at path for deployment dseq, as key who of home dir/who,
+ * asked again until its output contains every needle (a provider writes its journal entry
+ * just after the runtime did the work, so a removal can be seen before it is told). */
 static void deploy_says(const char *who,
                         uint64_t dseq,
                         const char *sub,
@@ -183,18 +195,26 @@ static void deploy_says(const char *who,
                         const char *const *needles,
                         size_t n)
 {
-    int code = 0;
-    char *out = kumo_test_net_output(&g.net, &code,
-                                     "deploy %s %s --home %s/%s --from %s --node "
-                                     "http://127.0.0.1:%u --dseq %llu",
-                                     sub, path, g.net.dir, who, who,
-                                     kumo_test_net_rpc_port(&g.net, 0), (unsigned long long)dseq);
-    for (size_t i = 0; i < n; i++) {
-        if (code != 0 || strstr(out, needles[i]) == NULL) {
-            fail_msg("kumo deploy %s (exit %d) lacks \"%s\":\n%s", sub, code, needles[i], out);
+    uint64_t deadline = kumo_test_now_ms() + KUMO_TEST_NET_WAIT_MS;
+    for (;;) {
+        int code = 0;
+        char *out =
+            kumo_test_net_output(&g.net, &code,
+                                 "deploy %s %s --home %s/%s --from %s --node http://127.0.0.1:%u "
+                                 "--dseq %llu",
+                                 sub, path, g.net.dir, who, who, kumo_test_net_rpc_port(&g.net, 0),
+                                 (unsigned long long)dseq);
+        const char *missing = code == 0 ? needle_missing(out, needles, n) : "exit code 0";
+        if (missing == NULL) {
+            free(out);
+            return;
         }
+        if (kumo_test_now_ms() > deadline) {
+            fail_msg("kumo deploy %s (exit %d) lacks \"%s\":\n%s", sub, code, missing, out);
+        }
+        free(out);
+        kumo_test_pause_ms(500);
     }
-    free(out);
 }
 
 /* The attacker's stack as a file, for `kumo deploy events` (the image no registry has). */
