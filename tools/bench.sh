@@ -12,6 +12,8 @@ echo "# bench_node testnet (4 validators vs 1)"; "$b/bench_node" testnet
 echo "# bench_node hostile (4 validators, 8 hostile strangers on each vs clean)"; "$b/bench_node" hostile
 echo "# consensus simulation speed (release, 1000 seeds)"
 KUMO_SIM_SEEDS=1000 "$b/sim_sim_test_sim_consensus" | grep -E '^sim_'
+echo "# bench_sim (simulated blocks per second: 4, 7 and 100 validators, clean and with faults)"
+"$b/bench_sim" | grep -E "^[a-z_0-9]+="
 echo "# bench_provider (bids of a cold provider on 1000 open orders)"; "$b/bench_provider" 1000 | grep -E "^[a-z_]+="
 echo "# bench_runtime (container start/ready/remove via podman)"; "$b/bench_runtime" | grep -E "^[a-z_0-9]+="
 echo "# bench_p2p (p2p vs raw TCP)"; "$b/bench_p2p" | grep -E "^[a-z_0-9]+="
