@@ -315,6 +315,16 @@ static void bt_cleanup(void)
     if (g.provider_addr[0] != '\0' && system(cmd) != 0) {
         fprintf(stderr, "bench_tenants: cleanup of the containers failed\n");
     }
+    /* The daemon's isolation tables outlive it by design; with its networks gone, their
+     * rules would catch whatever network reuses the subnets next. */
+    snprintf(cmd, sizeof(cmd),
+             "nft delete table inet kumo_%.8s >/dev/null 2>&1; "
+             "nft delete table bridge kumo_%.8s >/dev/null 2>&1; true",
+             g.provider_addr + 5, g.provider_addr + 5);
+    if (g.provider_addr[0] != '\0') {
+        int rc = system(cmd);
+        (void)rc;
+    }
     kumo_runtime_close(g.rt);
     if (g.podman_pid > 0) {
         kill(g.podman_pid, SIGTERM);
