@@ -63,7 +63,7 @@ static int deploy_fail(deploy_flow_t *f, const char *what, const kumo_err_ctx_t 
     return rc;
 }
 
-static int deploy_height_get(const cli_args_t *a, uint64_t *out, kumo_err_ctx_t *err)
+int deploy_height_get(const cli_args_t *a, uint64_t *out, kumo_err_ctx_t *err)
 {
     json_t *j = NULL;
     KUMO_GUARD(cli_http_get(a, "/status", &j, err));

@@ -289,6 +289,22 @@ static int ev_chain_drain(ev_state_t *s, uint64_t wait_ms, kumo_err_ctx_t *err)
     }
 }
 
+/* The chain's events up to the head as it is now: the stream replays block by block, each
+ * closed by its block event, so the replay is done when that height's block event came (a
+ * pause in the replay is not its end). */
+static int ev_chain_catch_up(ev_state_t *s, kumo_err_ctx_t *err)
+{
+    uint64_t head = 0;
+    KUMO_GUARD(deploy_height_get(s->f->a, &head, err));
+    while (s->chain_height < head) {
+        KUMO_ENSURE(deploy_now_ms() < s->f->deadline_ms, err, KUMO_EIO,
+                    "the node's events stopped at height %" PRIu64 " of %" PRIu64, s->chain_height,
+                    head);
+        KUMO_GUARD(ev_chain_drain(s, EV_POLL_MS, err));
+    }
+    return 0;
+}
+
 /* ---- output ---- */
 
 static int ev_cmp(const void *a, const void *b)
@@ -351,8 +367,8 @@ static int ev_run(ev_state_t *s, kumo_err_ctx_t *err)
 {
     deploy_flow_t *f = s->f;
     KUMO_GUARD(ev_peers_find(s, err));
-    /* Everything so far: the chain until the stream is quiet for a moment, the journals. */
-    KUMO_GUARD(ev_chain_drain(s, 1000, err));
+    /* Everything so far: the chain up to its head, the journals. */
+    KUMO_GUARD(ev_chain_catch_up(s, err));
     if (!f->a->follow) {
         size_t left_out = 0;
         KUMO_GUARD(ev_providers_poll(s, &left_out, err));

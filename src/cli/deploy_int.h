@@ -233,6 +233,8 @@ int deploy_shell_run(cli_args_t *a);
 
 /* Milliseconds of a monotonic clock (deploy_sse.c). */
 uint64_t deploy_now_ms(void);
+/* The node's head height (GET /status). */
+KUMO_MUST_USE int deploy_height_get(const cli_args_t *a, uint64_t *out, kumo_err_ctx_t *err);
 
 typedef struct deploy_group {
     const char *name; /* the stack's group name (borrowed) */
