@@ -49,12 +49,8 @@ static int close_active(kumo_market_st_t *st,
                         kumo_err_ctx_t *err)
 {
     Kumo__Deployment *d = NULL;
-    int rc = kumo_market_deployment_get(st->kv, oid->owner, oid->dseq, &d, err);
-    if (rc == KUMO_ENOTFOUND) {
-        return kumo_err_set(err, KUMO_ECORRUPT, "deployment of a lease is missing");
-    }
-    KUMO_GUARD(rc);
-    rc = close_apply(st, d, oid, l, m, err);
+    KUMO_GUARD(kumo_market_oid_deployment_load(st->kv, oid, &d, err));
+    int rc = close_apply(st, d, oid, l, m, err);
     kumo_market_obj_free(d);
     return rc;
 }

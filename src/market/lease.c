@@ -83,10 +83,10 @@ static int lease_load(const kumo_kv_t *kv,
     return rc;
 }
 
-static int deployment_load(const kumo_kv_t *kv,
-                           const kumo_market_oid_t *oid,
-                           Kumo__Deployment **out,
-                           kumo_err_ctx_t *err)
+int kumo_market_oid_deployment_load(const kumo_kv_t *kv,
+                                    const kumo_market_oid_t *oid,
+                                    Kumo__Deployment **out,
+                                    kumo_err_ctx_t *err)
 {
     int rc = kumo_market_deployment_get(kv, oid->owner, oid->dseq, out, err);
     if (rc == KUMO_ENOTFOUND) {
@@ -176,7 +176,7 @@ static int lease_match(kumo_market_st_t *st,
 {
     Kumo__Deployment *d = NULL;
     Kumo__Group *g = NULL;
-    KUMO_GUARD(deployment_load(st->kv, oid, &d, err));
+    KUMO_GUARD(kumo_market_oid_deployment_load(st->kv, oid, &d, err));
     int rc = group_load(st->kv, oid, &g, err);
     if (rc < 0) {
         goto out_free;
@@ -335,7 +335,7 @@ static int confirm_active(kumo_market_st_t *st,
                           kumo_err_ctx_t *err)
 {
     Kumo__Deployment *d = NULL;
-    KUMO_GUARD(deployment_load(st->kv, oid, &d, err));
+    KUMO_GUARD(kumo_market_oid_deployment_load(st->kv, oid, &d, err));
     /* Closing a deployment moves its active leases to closing. */
     KUMO_ASSERT(d->state == KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE);
     uint64_t prev_confirmed = l->last_confirmed_height;
@@ -378,7 +378,7 @@ static int confirm_release(kumo_market_st_t *st,
 {
     Kumo__CloseReason reason = l->close_reason;
     Kumo__Deployment *d = NULL;
-    KUMO_GUARD(deployment_load(st->kv, oid, &d, err));
+    KUMO_GUARD(kumo_market_oid_deployment_load(st->kv, oid, &d, err));
     KUMO_ASSERT(d->state != KUMO__DEPLOYMENT_STATE__DEPLOYMENT_CLOSED);
     KUMO_ASSERT(d->unreleased_lease_count > 0);
     uint32_t prev_unreleased = d->unreleased_lease_count;
@@ -590,7 +590,7 @@ static int lease_go_stale(kumo_market_st_t *st,
                 "lease confirmed at %" PRIu64 ", stale from height %" PRIu64,
                 l->last_confirmed_height, stale_height);
     Kumo__Deployment *d = NULL;
-    KUMO_GUARD(deployment_load(st->kv, oid, &d, err));
+    KUMO_GUARD(kumo_market_oid_deployment_load(st->kv, oid, &d, err));
     /* No payment for the unconfirmed blocks. */
     int rc = kumo_market_lease_forfeit(st, d, oid, provider, l,
                                        KUMO__CLOSE_REASON__CLOSE_REASON_STALE, NULL, err);

@@ -199,6 +199,11 @@ KUMO_MUST_USE int kumo_market_provider_get(const kumo_kv_t *kv,
                                            kumo_err_ctx_t *err);
 KUMO_MUST_USE int
 kumo_market_provider_put(kumo_market_st_t *st, const Kumo__Provider *p, kumo_err_ctx_t *err);
+/* The deployment of an order or lease, which must exist (KUMO_ECORRUPT if not). */
+KUMO_MUST_USE int kumo_market_oid_deployment_load(const kumo_kv_t *kv,
+                                                  const kumo_market_oid_t *oid,
+                                                  Kumo__Deployment **out,
+                                                  kumo_err_ctx_t *err);
 KUMO_MUST_USE int kumo_market_deployment_get(const kumo_kv_t *kv,
                                              const uint8_t *owner,
                                              uint64_t dseq,

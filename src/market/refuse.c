@@ -110,16 +110,13 @@ static int refuse_active(kumo_market_st_t *st,
                          kumo_err_ctx_t *err)
 {
     Kumo__Deployment *d = NULL;
-    int rc = kumo_market_deployment_get(st->kv, oid->owner, oid->dseq, &d, err);
-    if (rc == KUMO_ENOTFOUND) {
-        return kumo_err_set(err, KUMO_ECORRUPT, "deployment of a lease is missing");
-    }
-    KUMO_GUARD(rc);
+    KUMO_GUARD(kumo_market_oid_deployment_load(st->kv, oid, &d, err));
     /* Closing a deployment moves its active leases to closing. */
     KUMO_ASSERT(d->state == KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE);
     KUMO_ASSERT(d->version.len == KUMO_VERSION_BYTES);
     bool accepted = l->confirmed_version.len == d->version.len &&
                     memcmp(l->confirmed_version.data, d->version.data, d->version.len) == 0;
+    int rc = 0;
     if (accepted) {
         rc = kumo_err_set(err, KUMO_ESTATE,
                           "the provider confirmed running the deployment's current version");
