@@ -8,6 +8,7 @@
  */
 #include "crypto/crypto.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -313,5 +314,147 @@ int kumo_crypto_merkle_root(kumo_bytes_t data, uint8_t root_out[KUMO_CRYPTO_HASH
     KUMO_ASSERT(depth == 1);
     KUMO_ASSERT(pos == data.len);
     memcpy(root_out, stack[0], KUMO_CRYPTO_HASH_BYTES);
+    return 0;
+}
+
+/* ---- inclusion proofs ---- */
+
+int kumo_crypto_merkle_chunk_count(uint64_t total_bytes, uint32_t *count_out)
+{
+    KUMO_ASSERT(count_out != NULL);
+    uint64_t count = total_bytes / KUMO_CRYPTO_MERKLE_CHUNK_BYTES +
+                     (total_bytes % KUMO_CRYPTO_MERKLE_CHUNK_BYTES != 0 ? 1u : 0u);
+    count = count == 0 ? 1u : count;
+    if (count > UINT32_MAX) {
+        return KUMO_ELIMIT;
+    }
+    *count_out = (uint32_t)count;
+    KUMO_ASSERT(*count_out >= 1u);
+    return 0;
+}
+
+/* Nodes of the level above a level of n (an odd last node moves up alone). */
+static uint32_t merkle_level_up(uint32_t n)
+{
+    return n / 2u + n % 2u;
+}
+
+uint32_t kumo_crypto_merkle_proof_count(uint32_t index, uint32_t count)
+{
+    KUMO_ASSERT(index < count);
+    uint32_t hashes = 0;
+    for (uint32_t n = count; n > 1u; n = merkle_level_up(n)) {
+        hashes += (index ^ 1u) < n ? 1u : 0u;
+        index /= 2u;
+    }
+    KUMO_ASSERT(hashes <= KUMO_CRYPTO_MERKLE_PROOF_COUNT_MAX);
+    return hashes;
+}
+
+/* The hash of the node covering leaves [from, to): pairing from the left and promoting an odd
+ * node means the node at level l, position j covers exactly leaves [j * 2^l, min((j + 1) * 2^l,
+ * count)), whose root the same right-fold as kumo_crypto_merkle_root gives. */
+static void merkle_range_root(const uint8_t *leaf_hashes,
+                              uint64_t from,
+                              uint64_t to,
+                              uint8_t out[KUMO_CRYPTO_HASH_BYTES])
+{
+    KUMO_ASSERT(from < to);
+    uint8_t stack[MERKLE_STACK_COUNT_MAX][KUMO_CRYPTO_HASH_BYTES];
+    size_t depth = 0;
+    for (uint64_t i = from; i < to; i++) {
+        KUMO_ASSERT(depth < MERKLE_STACK_COUNT_MAX);
+        memcpy(stack[depth], leaf_hashes + i * KUMO_CRYPTO_HASH_BYTES, KUMO_CRYPTO_HASH_BYTES);
+        depth++;
+        for (uint64_t k = i - from + 1u; (k & 1u) == 0; k >>= 1) {
+            kumo_crypto_merkle_node_hash(stack[depth - 2], stack[depth - 1], stack[depth - 2]);
+            depth--;
+        }
+    }
+    while (depth > 1) {
+        kumo_crypto_merkle_node_hash(stack[depth - 2], stack[depth - 1], stack[depth - 2]);
+        depth--;
+    }
+    KUMO_ASSERT(depth == 1);
+    memcpy(out, stack[0], KUMO_CRYPTO_HASH_BYTES);
+}
+
+int kumo_crypto_merkle_proof_build(kumo_bytes_t leaf_hashes,
+                                   uint32_t count,
+                                   uint32_t index,
+                                   uint8_t *proof_out,
+                                   size_t *proof_len_out)
+{
+    KUMO_ASSERT(bytes_is_valid(leaf_hashes));
+    KUMO_ASSERT(proof_out != NULL && proof_len_out != NULL);
+    *proof_len_out = 0;
+    if (index >= count || leaf_hashes.len / KUMO_CRYPTO_HASH_BYTES != count ||
+        leaf_hashes.len % KUMO_CRYPTO_HASH_BYTES != 0) {
+        return KUMO_EINVAL;
+    }
+    size_t len = 0;
+    uint32_t level = 0;
+    for (uint32_t n = count; n > 1u; n = merkle_level_up(n)) {
+        uint32_t sibling = (index >> level) ^ 1u;
+        if (sibling < n) {
+            uint64_t from = (uint64_t)sibling << level;
+            uint64_t to = ((uint64_t)sibling + 1u) << level;
+            KUMO_ASSERT(len + KUMO_CRYPTO_HASH_BYTES <= KUMO_CRYPTO_MERKLE_PROOF_BYTES_MAX);
+            merkle_range_root(leaf_hashes.ptr, from, to < count ? to : count, proof_out + len);
+            len += KUMO_CRYPTO_HASH_BYTES;
+        }
+        level++;
+    }
+    KUMO_ASSERT(len ==
+                (size_t)kumo_crypto_merkle_proof_count(index, count) * KUMO_CRYPTO_HASH_BYTES);
+    *proof_len_out = len;
+    return 0;
+}
+
+/* Whether a chunk of len bytes may sit at index of count (all full but the last). */
+static bool merkle_chunk_len_fits(uint32_t index, uint32_t count, size_t len)
+{
+    if (index + 1u < count) {
+        return len == KUMO_CRYPTO_MERKLE_CHUNK_BYTES;
+    }
+    return len > 0 || count == 1u;
+}
+
+int kumo_crypto_merkle_proof_verify(const uint8_t root[KUMO_CRYPTO_HASH_BYTES],
+                                    uint32_t index,
+                                    uint32_t count,
+                                    kumo_bytes_t chunk,
+                                    kumo_bytes_t proof,
+                                    kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(root != NULL);
+    KUMO_ASSERT(bytes_is_valid(chunk) && bytes_is_valid(proof));
+    KUMO_ENSURE(count >= 1u && index < count, err, KUMO_EINVAL, "chunk %" PRIu32 " of %" PRIu32,
+                index, count);
+    KUMO_ENSURE(chunk.len <= KUMO_CRYPTO_MERKLE_CHUNK_BYTES, err, KUMO_ELIMIT,
+                "chunk of %zu bytes over %u", chunk.len, KUMO_CRYPTO_MERKLE_CHUNK_BYTES);
+    uint32_t hashes = kumo_crypto_merkle_proof_count(index, count);
+    KUMO_ENSURE(proof.len == (size_t)hashes * KUMO_CRYPTO_HASH_BYTES, err, KUMO_EDECODE,
+                "proof of %zu bytes, want %" PRIu32 " hashes", proof.len, hashes);
+    KUMO_ENSURE(merkle_chunk_len_fits(index, count, chunk.len), err, KUMO_EMISMATCH,
+                "chunk %" PRIu32 " of %" PRIu32 " cannot be %zu bytes", index, count, chunk.len);
+    uint8_t at[KUMO_CRYPTO_HASH_BYTES];
+    kumo_crypto_merkle_leaf_hash(chunk, at);
+    size_t used = 0;
+    uint32_t pos = index;
+    for (uint32_t n = count; n > 1u; n = merkle_level_up(n)) {
+        if ((pos & 1u) == 1u) {
+            kumo_crypto_merkle_node_hash(proof.ptr + used, at, at);
+            used += KUMO_CRYPTO_HASH_BYTES;
+        } else if (pos + 1u < n) {
+            kumo_crypto_merkle_node_hash(at, proof.ptr + used, at);
+            used += KUMO_CRYPTO_HASH_BYTES;
+        }
+        pos /= 2u;
+    }
+    KUMO_ASSERT(used == proof.len);
+    /* Not secret, but constant time costs nothing here. */
+    KUMO_ENSURE(sodium_memcmp(at, root, KUMO_CRYPTO_HASH_BYTES) == 0, err, KUMO_EMISMATCH,
+                "chunk %" PRIu32 " of %" PRIu32 " does not lead to the root", index, count);
     return 0;
 }

@@ -85,4 +85,39 @@ void kumo_crypto_merkle_node_hash(const uint8_t left[KUMO_CRYPTO_HASH_BYTES],
                                   const uint8_t right[KUMO_CRYPTO_HASH_BYTES],
                                   uint8_t out[KUMO_CRYPTO_HASH_BYTES]);
 
+/* A manifest has at most 2^32 - 1 chunks, so a proof holds at most 32 hashes (one per level). */
+#define KUMO_CRYPTO_MERKLE_PROOF_COUNT_MAX 32u
+#define KUMO_CRYPTO_MERKLE_PROOF_BYTES_MAX \
+    (KUMO_CRYPTO_MERKLE_PROOF_COUNT_MAX * KUMO_CRYPTO_HASH_BYTES)
+
+/* Leaves of the tree over total_bytes of data: ceil(total / 256 KiB), and 1 for empty data.
+ * KUMO_ELIMIT when that is over UINT32_MAX. */
+KUMO_MUST_USE int kumo_crypto_merkle_chunk_count(uint64_t total_bytes, uint32_t *count_out);
+/* Hashes in the inclusion proof of leaf index of a tree of count leaves: one per level where
+ * the leaf's ancestor has a sibling (an odd last node has none). index < count. */
+uint32_t kumo_crypto_merkle_proof_count(uint32_t index, uint32_t count);
+/* The inclusion proof of leaf index, from every leaf hash of the tree (leaf_hashes: count
+ * hashes of 32 bytes back to back, count >= 1): the sibling hashes from the leaf up to the
+ * root, kumo_crypto_merkle_proof_count(index, count) of them, written to proof_out (at least
+ * KUMO_CRYPTO_MERKLE_PROOF_BYTES_MAX bytes); *proof_len_out gets their length in bytes.
+ * Folds on the stack: O(count) hashes, no allocation. KUMO_EINVAL when index >= count or
+ * leaf_hashes is not count hashes long. */
+KUMO_MUST_USE int kumo_crypto_merkle_proof_build(kumo_bytes_t leaf_hashes,
+                                                 uint32_t count,
+                                                 uint32_t index,
+                                                 uint8_t *proof_out,
+                                                 size_t *proof_len_out);
+/* Checks that chunk is leaf index of the tree of count leaves whose root is root, given its
+ * proof as built by kumo_crypto_merkle_proof_build. Every chunk but the last must be exactly
+ * KUMO_CRYPTO_MERKLE_CHUNK_BYTES long, the last 1..KUMO_CRYPTO_MERKLE_CHUNK_BYTES (0 only
+ * when count == 1). Codes: KUMO_EINVAL (count 0, index >= count), KUMO_ELIMIT (chunk over the
+ * chunk size), KUMO_EDECODE (proof not exactly proof_count hashes long), KUMO_EMISMATCH (a
+ * chunk length the position forbids, or the implied root is not root). Pure. */
+KUMO_MUST_USE int kumo_crypto_merkle_proof_verify(const uint8_t root[KUMO_CRYPTO_HASH_BYTES],
+                                                  uint32_t index,
+                                                  uint32_t count,
+                                                  kumo_bytes_t chunk,
+                                                  kumo_bytes_t proof,
+                                                  kumo_err_ctx_t *err);
+
 #endif

@@ -3,7 +3,10 @@
  * small-order key, SHA-256 matches the FIPS 180-4 examples in one-shot, parts and incremental
  * form, the address is the 20-byte hash prefix, and the Merkle root follows the rule in
  * crypto.h. Merkle expectations are built here level by level with libsodium's SHA-256, so they
- * share no code with the library's stack fold over OpenSSL.
+ * share no code with the library's stack fold over OpenSSL. Inclusion proofs are built from
+ * those reference leaves for every chunk of trees of 1..40 chunks and must verify against the
+ * library's root; each broken part of a proof (chunk, proof bytes, index, count, lengths) has its
+ * own row and code.
  */
 #include "helpers/testutil.h"
 
@@ -439,6 +442,230 @@ static void test_merkle_leaf_and_node_are_domain_separated(void **state)
     assert_memory_equal(alias, node, sizeof(alias));
 }
 
+/* ---- inclusion proofs ---- */
+
+/* Every leaf hash of data, as kumo_crypto_merkle_proof_build takes them (ref_leaf). */
+static uint8_t *ref_leaf_hashes(const uint8_t *data, size_t len, uint32_t count)
+{
+    uint8_t *leaves = malloc((size_t)count * 32u);
+    assert_non_null(leaves);
+    for (uint32_t i = 0; i < count; i++) {
+        size_t off = (size_t)i * CHUNK;
+        size_t n = len - off < CHUNK ? len - off : CHUNK;
+        ref_leaf(len == 0 ? NULL : data + off, n, leaves + (size_t)i * 32u);
+    }
+    return leaves;
+}
+
+static void test_merkle_proof_every_index_up_to_40_chunks(void **state)
+{
+    (void)state;
+    uint8_t *data = pattern_make(40 * CHUNK);
+    for (uint32_t n = 1; n <= 40; n++) {
+        /* Odd counts end in a short chunk, even ones in a full one. */
+        size_t len = (size_t)n * CHUNK - (n % 2u == 1u ? 7u * n : 0u);
+        uint32_t count = 0;
+        assert_int_equal(kumo_crypto_merkle_chunk_count(len, &count), 0);
+        assert_int_equal(count, n);
+        uint8_t root[32];
+        assert_int_equal(kumo_crypto_merkle_root(kumo_bytes_make(data, len), root), 0);
+        uint8_t *leaves = ref_leaf_hashes(data, len, n);
+        for (uint32_t i = 0; i < n; i++) {
+            uint8_t proof[KUMO_CRYPTO_MERKLE_PROOF_BYTES_MAX];
+            size_t proof_len = 0;
+            assert_int_equal(kumo_crypto_merkle_proof_build(kumo_bytes_make(leaves, n * 32u), n, i,
+                                                            proof, &proof_len),
+                             0);
+            assert_int_equal(proof_len, kumo_crypto_merkle_proof_count(i, n) * 32u);
+            size_t off = (size_t)i * CHUNK;
+            size_t clen = len - off < CHUNK ? len - off : CHUNK;
+            kumo_err_ctx_t err = {0};
+            int rc = kumo_crypto_merkle_proof_verify(root, i, n, kumo_bytes_make(data + off, clen),
+                                                     kumo_bytes_make(proof, proof_len), &err);
+            if (rc != 0) {
+                fail_msg("chunk %u of %u: %s (%s)", i, n, kumo_err_name(rc), err.detail);
+            }
+        }
+        free(leaves);
+    }
+    free(data);
+}
+
+static void test_merkle_proof_of_empty_data(void **state)
+{
+    (void)state;
+    uint32_t count = 0;
+    assert_int_equal(kumo_crypto_merkle_chunk_count(0, &count), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(kumo_crypto_merkle_chunk_count(CHUNK, &count), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(kumo_crypto_merkle_chunk_count(CHUNK + 1u, &count), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(kumo_crypto_merkle_chunk_count((uint64_t)UINT32_MAX * CHUNK, &count), 0);
+    assert_int_equal(count, UINT32_MAX);
+    assert_int_equal(kumo_crypto_merkle_chunk_count((uint64_t)UINT32_MAX * CHUNK + 1u, &count),
+                     KUMO_ELIMIT);
+    uint8_t root[32];
+    assert_int_equal(kumo_crypto_merkle_root(kumo_bytes_make(NULL, 0), root), 0);
+    uint8_t leaf[32];
+    ref_leaf(NULL, 0, leaf);
+    uint8_t proof[KUMO_CRYPTO_MERKLE_PROOF_BYTES_MAX];
+    size_t proof_len = 1;
+    assert_int_equal(
+        kumo_crypto_merkle_proof_build(kumo_bytes_make(leaf, 32), 1, 0, proof, &proof_len), 0);
+    assert_int_equal(proof_len, 0);
+    assert_int_equal(kumo_crypto_merkle_proof_verify(root, 0, 1, kumo_bytes_make(NULL, 0),
+                                                     kumo_bytes_make(NULL, 0), NULL),
+                     0);
+    assert_int_equal(
+        kumo_crypto_merkle_proof_build(kumo_bytes_make(leaf, 32), 1, 1, proof, &proof_len),
+        KUMO_EINVAL);
+    assert_int_equal(
+        kumo_crypto_merkle_proof_build(kumo_bytes_make(leaf, 32), 2, 0, proof, &proof_len),
+        KUMO_EINVAL);
+}
+
+/* One verification of chunk 2 of 5 (a full chunk with three proof hashes), broken per row. */
+typedef struct proof_case {
+    uint8_t root[32];
+    uint32_t index;
+    uint32_t count;
+    uint8_t chunk[CHUNK + 1u];
+    size_t chunk_len;
+    uint8_t proof[KUMO_CRYPTO_MERKLE_PROOF_BYTES_MAX + 32u];
+    size_t proof_len;
+} proof_case_t;
+
+static void pc_none(proof_case_t *c)
+{
+    (void)c;
+}
+static void pc_chunk_flipped(proof_case_t *c)
+{
+    c->chunk[100] ^= 0x01u;
+}
+static void pc_proof_flipped(proof_case_t *c)
+{
+    c->proof[40] ^= 0x80u;
+}
+static void pc_index_wrong(proof_case_t *c)
+{
+    c->index = 3;
+}
+static void pc_count_wrong(proof_case_t *c)
+{
+    c->count = 4;
+}
+/* An inner chunk's path does not pin the count (chunk 2 of 5 and of 6 share it): only the
+ * whole file's root does, which the receiver checks at the end. The last chunk's does. */
+static void pc_count_wrong_same_path(proof_case_t *c)
+{
+    c->count = 6;
+}
+static void pc_last_chunk_as_inner(proof_case_t *c)
+{
+    c->index = 4;
+    c->count = 6;
+    c->chunk_len = CHUNK - 1000u;
+    c->proof_len = 64u;
+}
+static void pc_count_zero(proof_case_t *c)
+{
+    c->count = 0;
+}
+static void pc_index_past_count(proof_case_t *c)
+{
+    c->index = 5;
+}
+static void pc_proof_short(proof_case_t *c)
+{
+    c->proof_len -= 32u;
+}
+static void pc_proof_long(proof_case_t *c)
+{
+    c->proof_len += 32u;
+}
+static void pc_proof_ragged(proof_case_t *c)
+{
+    c->proof_len -= 1u;
+}
+static void pc_chunk_short(proof_case_t *c)
+{
+    c->chunk_len -= 1u;
+}
+static void pc_chunk_over(proof_case_t *c)
+{
+    c->chunk_len += 1u;
+}
+static void pc_last_chunk_empty(proof_case_t *c)
+{
+    c->index = 4;
+    c->chunk_len = 0;
+    c->proof_len = 32u;
+}
+static void pc_root_other(proof_case_t *c)
+{
+    c->root[0] ^= 0x01u;
+}
+
+static void test_merkle_proof_rejects_each_broken_part(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        void (*mutate)(proof_case_t *c);
+        int want;
+    } cases[] = {
+        {"valid", pc_none, 0},
+        {"tampered chunk", pc_chunk_flipped, KUMO_EMISMATCH},
+        {"tampered proof", pc_proof_flipped, KUMO_EMISMATCH},
+        {"wrong index", pc_index_wrong, KUMO_EMISMATCH},
+        {"wrong count", pc_count_wrong, KUMO_EDECODE},
+        {"wrong count, same path", pc_count_wrong_same_path, 0},
+        {"short last chunk as an inner one", pc_last_chunk_as_inner, KUMO_EMISMATCH},
+        {"other root", pc_root_other, KUMO_EMISMATCH},
+        {"zero count", pc_count_zero, KUMO_EINVAL},
+        {"index past count", pc_index_past_count, KUMO_EINVAL},
+        {"short proof", pc_proof_short, KUMO_EDECODE},
+        {"long proof", pc_proof_long, KUMO_EDECODE},
+        {"ragged proof", pc_proof_ragged, KUMO_EDECODE},
+        {"short inner chunk", pc_chunk_short, KUMO_EMISMATCH},
+        {"chunk over the chunk size", pc_chunk_over, KUMO_ELIMIT},
+        {"empty last chunk", pc_last_chunk_empty, KUMO_EMISMATCH},
+    };
+    size_t len = 5u * CHUNK - 1000u;
+    uint8_t *data = pattern_make(len);
+    uint8_t *leaves = ref_leaf_hashes(data, len, 5);
+    proof_case_t *valid = calloc(1, sizeof(*valid));
+    proof_case_t *c = calloc(1, sizeof(*c));
+    assert_non_null(valid);
+    assert_non_null(c);
+    assert_int_equal(kumo_crypto_merkle_root(kumo_bytes_make(data, len), valid->root), 0);
+    valid->index = 2;
+    valid->count = 5;
+    memcpy(valid->chunk, data + 2u * CHUNK, CHUNK + 1u);
+    valid->chunk_len = CHUNK;
+    assert_int_equal(kumo_crypto_merkle_proof_build(kumo_bytes_make(leaves, 5u * 32u), 5, 2,
+                                                    valid->proof, &valid->proof_len),
+                     0);
+    assert_int_equal(valid->proof_len, 3u * 32u);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memcpy(c, valid, sizeof(*c));
+        cases[i].mutate(c);
+        kumo_err_ctx_t err = {0};
+        int rc = kumo_crypto_merkle_proof_verify(c->root, c->index, c->count,
+                                                 kumo_bytes_make(c->chunk, c->chunk_len),
+                                                 kumo_bytes_make(c->proof, c->proof_len), &err);
+        if (rc != cases[i].want) {
+            fail_msg("%s: got %s (%s)", cases[i].name, kumo_err_name(rc), err.detail);
+        }
+    }
+    free(c);
+    free(valid);
+    free(leaves);
+    free(data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +681,9 @@ int main(void)
         cmocka_unit_test(test_merkle_root_matches_documented_rule),
         cmocka_unit_test(test_merkle_root_small_shapes_explicit),
         cmocka_unit_test(test_merkle_leaf_and_node_are_domain_separated),
+        cmocka_unit_test(test_merkle_proof_every_index_up_to_40_chunks),
+        cmocka_unit_test(test_merkle_proof_of_empty_data),
+        cmocka_unit_test(test_merkle_proof_rejects_each_broken_part),
     };
     return cmocka_run_group_tests(tests, setup_crypto, NULL);
 }
