@@ -756,4 +756,160 @@ void pd_api_stop(kumo_provider_daemon_t *d);
 /* Replaces the forwarder table (main thread). */
 void pd_api_forwards(kumo_provider_daemon_t *d, const kumo_overlay_fwd_entry_t *e, uint32_t count);
 
+/* ---- chunks.c: the chunk store ---- */
+
+/* A chunk file: the chunk's proof hashes, then its bytes. */
+#define PD_CHUNK_FILE_BYTES_MAX \
+    (KUMO_CRYPTO_MERKLE_PROOF_BYTES_MAX + KUMO_CRYPTO_MERKLE_CHUNK_BYTES)
+
+/* The chunks of one version of a deployment's manifest held here. */
+typedef struct pd_chunks {
+    char dir[PD_PATH_BYTES]; /* home/deployments/<owner>-<dseq>.chunks-<version hex> */
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
+    uint64_t total_bytes; /* the manifest's length (declared; the root decides) */
+    uint32_t count;       /* chunks of total_bytes */
+} pd_chunks_t;
+
+/* Whether the chunks of (owner, dseq) are to be kept (pd_chunks_drop). */
+typedef bool (*pd_chunks_keep_fn)(void *ctx, const char *owner, uint64_t dseq);
+
+/* The store of version of (owner, dseq) if one was opened: KUMO_ENOTFOUND if not,
+ * KUMO_ECORRUPT if its length file is broken or over bytes_max. */
+KUMO_MUST_USE int pd_chunks_load(const char *home,
+                                 const char *owner,
+                                 uint64_t dseq,
+                                 const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                                 uint64_t bytes_max,
+                                 pd_chunks_t *out,
+                                 kumo_err_ctx_t *err);
+/* Opens (creating it if needed) the store of version for a manifest of total_bytes:
+ * KUMO_ELIMIT over bytes_max (nothing created), KUMO_EMISMATCH when the store exists for
+ * another length (the caller drops it to start again), KUMO_EIO. */
+KUMO_MUST_USE int pd_chunks_open(const char *home,
+                                 const char *owner,
+                                 uint64_t dseq,
+                                 const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                                 uint64_t total_bytes,
+                                 uint64_t bytes_max,
+                                 pd_chunks_t *out,
+                                 kumo_err_ctx_t *err);
+/* Stores chunk index with its proof, atomically, only if the proof leads to the store's
+ * version (kumo_crypto_merkle_proof_verify's codes; nothing written then). */
+KUMO_MUST_USE int pd_chunks_put(const pd_chunks_t *c,
+                                uint32_t index,
+                                kumo_bytes_t proof,
+                                kumo_bytes_t chunk,
+                                kumo_err_ctx_t *err);
+bool pd_chunks_has(const pd_chunks_t *c, uint32_t index);
+/* Chunks held (verified) of the c->count. */
+uint32_t pd_chunks_held(const pd_chunks_t *c);
+/* Appends chunk index's proof then bytes (what GET .../manifest-chunk answers) to out, checked
+ * again first: KUMO_ENOTFOUND when not held, KUMO_ECORRUPT when the file fails its proof. */
+KUMO_MUST_USE int
+pd_chunks_get(const pd_chunks_t *c, uint32_t index, kumo_buf_t *out, kumo_err_ctx_t *err);
+/* Appends the bytes of every chunk in order to out (within out's cap_max: KUMO_ELIMIT);
+ * KUMO_EMISMATCH when they are not total_bytes long. The caller checks the root. */
+KUMO_MUST_USE int pd_chunks_assemble(const pd_chunks_t *c, kumo_buf_t *out, kumo_err_ctx_t *err);
+/* Splits a whole manifest into its store (version: its root), building every proof. */
+KUMO_MUST_USE int pd_chunks_from_manifest(const char *home,
+                                          const char *owner,
+                                          uint64_t dseq,
+                                          kumo_bytes_t manifest,
+                                          uint64_t bytes_max,
+                                          pd_chunks_t *out,
+                                          kumo_err_ctx_t *err);
+/* data[off, off + len), never NULL + 0. */
+kumo_bytes_t pd_chunk_slice(kumo_bytes_t data, size_t off, size_t len);
+/* Removes chunk stores under home: those of (owner, dseq) but keep_version's (owner NULL:
+ * of every deployment), except those keep (may be NULL) says to keep. */
+void pd_chunks_drop(const char *home,
+                    const char *owner,
+                    uint64_t dseq,
+                    const uint8_t keep_version[KUMO_CRYPTO_HASH_BYTES],
+                    pd_chunks_keep_fn keep,
+                    void *keep_ctx);
+
+/* ---- fetch_plan.c: the chunk fetcher's choices (pure) ---- */
+
+/* Peers one fetch asks at once (a deployment's other lease holders). */
+#define PD_FETCH_PEER_MAX 32u
+/* Requests open to one peer at once: enough to hide a round trip, few enough that one
+ * slow peer holds few chunks back. */
+#define PD_FETCH_IN_FLIGHT_MAX 4u
+/* Failed transfers (not bad chunks) after which a peer is not asked again in this fetch. */
+#define PD_FETCH_PEER_FAILS_MAX 2u
+/* Chunks of the largest manifest a fetch takes (1 GiB of 256 KiB chunks). */
+#define PD_FETCH_CHUNK_COUNT_MAX 4096u
+/* Peers remembered for having sent a chunk that failed its proof. */
+#define PD_PENALTY_MAX 64u
+
+typedef enum pd_fetch_state {
+    PD_FETCH_WANTED = 0,
+    PD_FETCH_IN_FLIGHT,
+    PD_FETCH_HELD,
+} pd_fetch_state_t;
+
+typedef enum pd_fetch_outcome {
+    PD_FETCH_OK = 0, /* verified and stored */
+    PD_FETCH_BAD,    /* the peer's chunk failed its proof: the peer lied */
+    PD_FETCH_FAILED, /* no answer, an error status, a short body */
+} pd_fetch_outcome_t;
+
+typedef struct pd_fetch_peer {
+    uint32_t in_flight;
+    uint32_t failures;
+    bool out; /* not asked again in this fetch */
+    bool bad; /* sent a chunk that failed its proof */
+} pd_fetch_peer_t;
+
+typedef struct pd_fetch_plan {
+    uint32_t count; /* chunks */
+    uint8_t *state; /* pd_fetch_state_t of each chunk */
+    uint32_t held;
+    uint32_t peer_count;
+    pd_fetch_peer_t peer[PD_FETCH_PEER_MAX];
+} pd_fetch_plan_t;
+
+/* A plan for count chunks (1..PD_FETCH_CHUNK_COUNT_MAX) over peer_count peers (at most
+ * PD_FETCH_PEER_MAX), every chunk wanted: KUMO_ELIMIT, KUMO_ENOMEM. */
+KUMO_MUST_USE int
+pd_fetch_plan_init(pd_fetch_plan_t *p, uint32_t count, uint32_t peer_count, kumo_err_ctx_t *err);
+void pd_fetch_plan_free(pd_fetch_plan_t *p);
+/* Marks a chunk already on disk. */
+void pd_fetch_plan_held(pd_fetch_plan_t *p, uint32_t index);
+/* Whether peer may be given one more request. */
+bool pd_fetch_plan_peer_usable(const pd_fetch_plan_t *p, uint32_t peer);
+/* The next wanted chunk for peer, now in flight; false if the peer is out, has its
+ * PD_FETCH_IN_FLIGHT_MAX open or no chunk is wanted. */
+bool pd_fetch_plan_next(pd_fetch_plan_t *p, uint32_t peer, uint32_t *index_out);
+/* A request of peer for chunk index ended (see pd_fetch_outcome_t). */
+void pd_fetch_plan_done(pd_fetch_plan_t *p,
+                        uint32_t peer,
+                        uint32_t index,
+                        pd_fetch_outcome_t outcome);
+bool pd_fetch_plan_is_complete(const pd_fetch_plan_t *p);
+/* Not complete, and no peer may be asked or has a request open. */
+bool pd_fetch_plan_is_stuck(const pd_fetch_plan_t *p);
+
+typedef struct pd_penalty {
+    char peer[KUMO_ADDRESS_TEXT_BYTES];
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
+    uint64_t until_height; /* 0: a free slot */
+} pd_penalty_t;
+
+typedef struct pd_penalties {
+    pd_penalty_t e[PD_PENALTY_MAX];
+} pd_penalties_t;
+
+/* peer is not asked for chunks of version before until_height (its slot is reused, else a
+ * free one, else the one ending first). */
+void pd_penalty_add(pd_penalties_t *t,
+                    const char *peer,
+                    const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                    uint64_t until_height);
+bool pd_penalty_is_active(const pd_penalties_t *t,
+                          const char *peer,
+                          const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                          uint64_t height);
+
 #endif
