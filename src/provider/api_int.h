@@ -55,9 +55,11 @@ typedef enum pd_api_kind {
     PD_API_STATUS = 6,
     PD_API_LOGS = 7,
     PD_API_LINKS = 8,
-    PD_API_NO_ROUTE = 9, /* 404 */
-    PD_API_SHELL = 10,   /* PUT .../shell by the owner */
-    PD_API_EVENTS = 11,  /* GET .../events by the owner */
+    PD_API_NO_ROUTE = 9,    /* 404 */
+    PD_API_SHELL = 10,      /* PUT .../shell by the owner */
+    PD_API_EVENTS = 11,     /* GET .../events by the owner */
+    PD_API_CHUNK_INFO = 12, /* GET .../manifest-info: the owner or a peer */
+    PD_API_CHUNK_GET = 13,  /* GET .../manifest-chunk?version=&index=: the owner or a peer */
 } pd_api_kind_t;
 
 pd_api_kind_t pd_api_rq_kind(const pd_api_rq_t *rq);

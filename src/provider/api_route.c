@@ -367,6 +367,13 @@ static void api_links(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply
     api_json(out, 200, json_pack("{s:I}", "links", (json_int_t)count));
 }
 
+/* Every refusal of the routes the providers of a deployment share: one answer, so a stranger
+ * cannot tell an unknown deployment, a stale version or a chunk not held from "not yours". */
+static void api_peer_refuse(pd_api_reply_t *out)
+{
+    pd_api_reply_error(out, 404, KUMO_ENOTFOUND, "nothing of this deployment for you here");
+}
+
 /* GET .../manifest or .../endpoints (owner or a peer provider of the deployment). */
 static void api_peer_get(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
 {
@@ -375,12 +382,67 @@ static void api_peer_get(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_re
     kumo_err_ctx_t err = {0};
     if (c->be->peer_get == NULL ||
         c->be->peer_get(c->ctx, rq->caller, rq->owner, rq->dseq, rq->leaf, &b, &err) < 0) {
-        pd_api_reply_error(out, 404, KUMO_ENOTFOUND, "nothing of this deployment for you here");
+        api_peer_refuse(out);
     } else {
         api_bytes(out,
                   strcmp(rq->leaf, "manifest") == 0 ? "application/octet-stream"
                                                     : "application/json",
                   &b);
+    }
+    kumo_buf_free(&b);
+}
+
+/* GET .../manifest-info (owner or a peer provider of the deployment). */
+static void api_chunk_info(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
+{
+    kumo_provider_chunk_info_t info;
+    memset(&info, 0, sizeof(info));
+    kumo_err_ctx_t err = {0};
+    if (c->be->chunk_info == NULL ||
+        c->be->chunk_info(c->ctx, rq->caller, rq->owner, rq->dseq, &info, &err) < 0) {
+        api_peer_refuse(out);
+        return;
+    }
+    api_json(out, 200, kumo_provider_chunk_info_json(&info));
+}
+
+/* "version=<64 hex>&index=N" of a manifest-chunk request; false if malformed. */
+static bool
+api_chunk_query(const char *query, uint8_t version[KUMO_CRYPTO_HASH_BYTES], uint32_t *index)
+{
+    struct evkeyvalq q;
+    if (query[0] == '\0' || evhttp_parse_query_str(query, &q) != 0) {
+        return false;
+    }
+    const char *hex = evhttp_find_header(&q, "version");
+    size_t len = 0;
+    uint64_t i = 0;
+    bool ok = hex != NULL && evhttp_find_header(&q, "index") != NULL &&
+              kumo_codec_hex_decode(hex, version, KUMO_CRYPTO_HASH_BYTES, &len, NULL) == 0 &&
+              len == KUMO_CRYPTO_HASH_BYTES && api_query_u64(&q, "index", 0, UINT32_MAX, &i);
+    evhttp_clear_headers(&q);
+    *index = (uint32_t)i;
+    return ok;
+}
+
+/* GET .../manifest-chunk?version=<hex>&index=N (owner or a peer provider of the deployment):
+ * the chunk's proof hashes then its bytes. */
+static void api_chunk_get(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
+{
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
+    uint32_t index = 0;
+    if (!api_chunk_query(rq->query, version, &index)) {
+        pd_api_reply_error(out, 400, KUMO_EDECODE, "expected ?version=<64 hex>&index=N");
+        return;
+    }
+    kumo_buf_t b;
+    kumo_buf_init(&b, KUMO_CRYPTO_MERKLE_PROOF_BYTES_MAX + KUMO_CRYPTO_MERKLE_CHUNK_BYTES);
+    kumo_err_ctx_t err = {0};
+    if (c->be->chunk_get == NULL ||
+        c->be->chunk_get(c->ctx, rq->caller, rq->owner, rq->dseq, version, index, &b, &err) < 0) {
+        api_peer_refuse(out);
+    } else {
+        api_bytes(out, "application/octet-stream", &b);
     }
     kumo_buf_free(&b);
 }
@@ -497,6 +559,12 @@ pd_api_kind_t pd_api_rq_kind(const pd_api_rq_t *rq)
     if ((strcmp(rq->leaf, "manifest") == 0 || strcmp(rq->leaf, "endpoints") == 0) && get) {
         return PD_API_PEER_GET; /* the owner or a provider of the deployment: the node says */
     }
+    if (strcmp(rq->leaf, "manifest-info") == 0 && get) {
+        return PD_API_CHUNK_INFO; /* likewise */
+    }
+    if (strcmp(rq->leaf, "manifest-chunk") == 0 && get) {
+        return PD_API_CHUNK_GET; /* likewise */
+    }
     if (!owner) {
         return PD_API_NOT_OWNER;
     }
@@ -518,7 +586,8 @@ pd_api_kind_t pd_api_rq_kind(const pd_api_rq_t *rq)
 bool pd_api_kind_needs_backend(pd_api_kind_t k)
 {
     return k == PD_API_MANIFEST_PUT || k == PD_API_PEER_GET || k == PD_API_STATUS ||
-           k == PD_API_LOGS || k == PD_API_LINKS || k == PD_API_SHELL || k == PD_API_EVENTS;
+           k == PD_API_LOGS || k == PD_API_LINKS || k == PD_API_SHELL || k == PD_API_EVENTS ||
+           k == PD_API_CHUNK_INFO || k == PD_API_CHUNK_GET;
 }
 
 void pd_api_route(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
@@ -562,6 +631,12 @@ void pd_api_route(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *
         break;
     case PD_API_EVENTS:
         api_events(c, rq, out);
+        break;
+    case PD_API_CHUNK_INFO:
+        api_chunk_info(c, rq, out);
+        break;
+    case PD_API_CHUNK_GET:
+        api_chunk_get(c, rq, out);
         break;
     case PD_API_NO_ROUTE:
         pd_api_reply_error(out, 404, KUMO_ENOTFOUND, "no such route");

@@ -139,6 +139,17 @@ static int pd_be_accept(void *ctx,
     }
     KUMO_GUARD(pd_be_store(ctx, owner, dseq, "manifest", manifest, err));
     KUMO_LOG_INFO("provider", "manifest_stored", "dseq=%" PRIu64 " bytes=%zu", dseq, manifest.len);
+    /* Its chunks at once, so the other providers can fetch them from here; a failure here
+     * only delays that (the chunk routes make them from the stored manifest). */
+    pd_chunks_t c;
+    kumo_err_ctx_t cerr = {0};
+    if (pd_chunks_from_manifest(a->d->home, owner_text, dseq, manifest, PD_CHUNKS_BYTES_MAX, &c,
+                                &cerr) == 0) {
+        pd_chunks_drop(a->d->home, owner_text, dseq, c.version, NULL, NULL);
+    } else {
+        KUMO_LOG_WARN("provider", "chunks_store_failed", "dseq=%" PRIu64 " detail=\"%s\"", dseq,
+                      cerr.detail);
+    }
     return 0;
 }
 
@@ -386,6 +397,89 @@ static int pd_be_peer_get(void *ctx,
     KUMO_GUARD(kumo_wal_file_read(file, out->ptr, KUMO_PROVIDER_MANIFEST_BYTES_MAX, &len, err));
     out->len = len;
     return 0;
+}
+
+/* The chunk store of the deployment's current on-chain version, for a caller that is the
+ * owner or a peer, while this provider holds a lease: made from the whole manifest when that is
+ * stored at this version and no store is (an upload before chunks, a restart). Anything else
+ * is KUMO_ENOTFOUND. *manifest: the whole manifest is stored here at that version. */
+static int pd_be_chunks_current(pd_api_t *a,
+                                const uint8_t caller[KUMO_ADDRESS_BYTES],
+                                const uint8_t owner[KUMO_ADDRESS_BYTES],
+                                uint64_t dseq,
+                                pd_chunks_t *out,
+                                bool *manifest,
+                                kumo_err_ctx_t *err)
+{
+    KUMO_GUARD(pd_be_peer_check(a, caller, owner, dseq, err));
+    kumo_provider_deployment_view_t view = {0};
+    KUMO_GUARD(pd_be_view(a, owner, dseq, &view, err));
+    KUMO_ENSURE(view.known && view.has_lease, err, KUMO_ENOTFOUND, "no active lease here");
+    char owner_text[KUMO_ADDRESS_TEXT_BYTES];
+    kumo_codec_address_encode(owner, owner_text);
+    char file[PD_PATH_BYTES];
+    KUMO_ENSURE(pd_deployment_path(a->d->home, owner_text, dseq, "manifest", file) == 0, err,
+                KUMO_ELIMIT, "path too long");
+    kumo_buf_t m;
+    kumo_buf_init(&m, PD_CHUNKS_BYTES_MAX);
+    size_t len = 0;
+    uint8_t root[KUMO_CRYPTO_HASH_BYTES];
+    int rc = kumo_buf_reserve(&m, PD_CHUNKS_BYTES_MAX) == 0
+                 ? kumo_wal_file_read(file, m.ptr, PD_CHUNKS_BYTES_MAX, &len, NULL)
+                 : KUMO_ENOMEM;
+    m.len = rc == 0 ? len : 0;
+    *manifest = rc == 0 && kumo_crypto_merkle_root(kumo_buf_bytes(&m), root) == 0 &&
+                memcmp(root, view.version, sizeof(root)) == 0;
+    rc = pd_chunks_load(a->d->home, owner_text, dseq, view.version, PD_CHUNKS_BYTES_MAX, out, err);
+    if (rc == KUMO_ENOTFOUND && *manifest) {
+        rc = pd_chunks_from_manifest(a->d->home, owner_text, dseq, kumo_buf_bytes(&m),
+                                     PD_CHUNKS_BYTES_MAX, out, err);
+    }
+    kumo_buf_free(&m);
+    return rc;
+}
+
+static int pd_be_chunk_info(void *ctx,
+                            const uint8_t caller[KUMO_ADDRESS_BYTES],
+                            const uint8_t owner[KUMO_ADDRESS_BYTES],
+                            uint64_t dseq,
+                            kumo_provider_chunk_info_t *out,
+                            kumo_err_ctx_t *err)
+{
+    pd_chunks_t c;
+    bool manifest = false;
+    KUMO_GUARD(pd_be_chunks_current(ctx, caller, owner, dseq, &c, &manifest, err));
+    memcpy(out->version, c.version, sizeof(out->version));
+    out->total_bytes = c.total_bytes;
+    out->chunk_count = c.count;
+    out->chunks_held = pd_chunks_held(&c);
+    out->manifest = manifest;
+    return 0;
+}
+
+static int pd_be_chunk_get(void *ctx,
+                           const uint8_t caller[KUMO_ADDRESS_BYTES],
+                           const uint8_t owner[KUMO_ADDRESS_BYTES],
+                           uint64_t dseq,
+                           const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                           uint32_t index,
+                           kumo_buf_t *out,
+                           kumo_err_ctx_t *err)
+{
+    pd_chunks_t c;
+    bool manifest = false;
+    KUMO_GUARD(pd_be_chunks_current(ctx, caller, owner, dseq, &c, &manifest, err));
+    /* Only the current version is served: a stale one is refused like anything unknown. */
+    KUMO_ENSURE(memcmp(version, c.version, KUMO_CRYPTO_HASH_BYTES) == 0, err, KUMO_ENOTFOUND,
+                "not the current version");
+    KUMO_ENSURE(pd_chunks_has(&c, index), err, KUMO_ENOTFOUND, "chunk not held");
+    int rc = pd_chunks_get(&c, index, out, err);
+    if (rc == KUMO_ECORRUPT) {
+        KUMO_LOG_ERROR("provider", "chunk_corrupt",
+                       "dseq=%" PRIu64 " index=%" PRIu32 " detail=\"%s\"", dseq, index,
+                       err != NULL ? err->detail : "");
+    }
+    return rc;
 }
 
 static int pd_be_logs(void *ctx,
@@ -989,6 +1083,8 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
                                       .info = pd_be_info,
                                       .links = pd_be_links,
                                       .peer_get = pd_be_peer_get,
+                                      .chunk_info = pd_be_chunk_info,
+                                      .chunk_get = pd_be_chunk_get,
                                       .shell_open = pd_be_shell_open,
                                       .shell_resize = pd_be_shell_resize,
                                       .shell_exit = pd_be_shell_exit,

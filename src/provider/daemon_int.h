@@ -363,6 +363,93 @@ typedef struct pd_usage {
     uint64_t errors; /* stats or list calls that failed (thread only) */
 } pd_usage_t;
 
+/* ---- fetch_plan.c: the chunk fetcher's choices (pure) ---- */
+
+/* Peers one fetch asks at once (a deployment's other lease holders). */
+#define PD_FETCH_PEER_MAX 32u
+/* Requests open to one peer at once: enough to hide a round trip, few enough that one
+ * slow peer holds few chunks back. */
+#define PD_FETCH_IN_FLIGHT_MAX 4u
+/* Failed transfers (not bad chunks) after which a peer is not asked again in this fetch. */
+#define PD_FETCH_PEER_FAILS_MAX 2u
+/* Chunks of the largest manifest a fetch takes (1 GiB of 256 KiB chunks). */
+#define PD_FETCH_CHUNK_COUNT_MAX 4096u
+/* Blocks a peer that sent a chunk failing its proof is not asked for that version. */
+#define PD_FETCH_PENALTY_BLOCKS 100u
+/* The longest one fetch blocks the main thread; what arrived is kept for the next. */
+#define PD_FETCH_BUDGET_MS 20000u
+/* Peers remembered for having sent a chunk that failed its proof. */
+#define PD_PENALTY_MAX 64u
+
+typedef enum pd_fetch_state {
+    PD_FETCH_WANTED = 0,
+    PD_FETCH_IN_FLIGHT,
+    PD_FETCH_HELD,
+} pd_fetch_state_t;
+
+typedef enum pd_fetch_outcome {
+    PD_FETCH_OK = 0, /* verified and stored */
+    PD_FETCH_BAD,    /* the peer's chunk failed its proof: the peer lied */
+    PD_FETCH_FAILED, /* no answer, an error status, a short body */
+} pd_fetch_outcome_t;
+
+typedef struct pd_fetch_peer {
+    uint32_t in_flight;
+    uint32_t failures;
+    bool out; /* not asked again in this fetch */
+    bool bad; /* sent a chunk that failed its proof */
+} pd_fetch_peer_t;
+
+typedef struct pd_fetch_plan {
+    uint32_t count; /* chunks */
+    uint8_t *state; /* pd_fetch_state_t of each chunk */
+    uint32_t held;
+    uint32_t peer_count;
+    pd_fetch_peer_t peer[PD_FETCH_PEER_MAX];
+} pd_fetch_plan_t;
+
+/* A plan for count chunks (1..PD_FETCH_CHUNK_COUNT_MAX) over peer_count peers (at most
+ * PD_FETCH_PEER_MAX), every chunk wanted: KUMO_ELIMIT, KUMO_ENOMEM. */
+KUMO_MUST_USE int
+pd_fetch_plan_init(pd_fetch_plan_t *p, uint32_t count, uint32_t peer_count, kumo_err_ctx_t *err);
+void pd_fetch_plan_free(pd_fetch_plan_t *p);
+/* Marks a chunk already on disk. */
+void pd_fetch_plan_held(pd_fetch_plan_t *p, uint32_t index);
+/* Whether peer may be given one more request. */
+bool pd_fetch_plan_peer_usable(const pd_fetch_plan_t *p, uint32_t peer);
+/* The next wanted chunk for peer, now in flight; false if the peer is out, has its
+ * PD_FETCH_IN_FLIGHT_MAX open or no chunk is wanted. */
+bool pd_fetch_plan_next(pd_fetch_plan_t *p, uint32_t peer, uint32_t *index_out);
+/* A request of peer for chunk index ended (see pd_fetch_outcome_t). */
+void pd_fetch_plan_done(pd_fetch_plan_t *p,
+                        uint32_t peer,
+                        uint32_t index,
+                        pd_fetch_outcome_t outcome);
+bool pd_fetch_plan_is_complete(const pd_fetch_plan_t *p);
+/* Not complete, and no peer may be asked or has a request open. */
+bool pd_fetch_plan_is_stuck(const pd_fetch_plan_t *p);
+
+typedef struct pd_penalty {
+    char peer[KUMO_ADDRESS_TEXT_BYTES];
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
+    uint64_t until_height; /* 0: a free slot */
+} pd_penalty_t;
+
+typedef struct pd_penalties {
+    pd_penalty_t e[PD_PENALTY_MAX];
+} pd_penalties_t;
+
+/* peer is not asked for chunks of version before until_height (its slot is reused, else a
+ * free one, else the one ending first). */
+void pd_penalty_add(pd_penalties_t *t,
+                    const char *peer,
+                    const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                    uint64_t until_height);
+bool pd_penalty_is_active(const pd_penalties_t *t,
+                          const char *peer,
+                          const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                          uint64_t height);
+
 struct kumo_provider_daemon {
     kumo_provider_cfg_t cfg;
     char home[PD_HOME_BYTES];
@@ -459,6 +546,8 @@ struct kumo_provider_daemon {
     /* peer.c: our client certificate (self-signed from the account key) */
     kumo_buf_t peer_cert_pem;
     kumo_buf_t peer_key_pem;
+    /* fetch.c: peers that sent a chunk failing its proof (main thread) */
+    pd_penalties_t penalties;
 };
 
 /* ---- placement.c: what the chain says this provider has, for orders' requirements ---- */
@@ -662,6 +751,22 @@ uint32_t pd_rtwork_pending(kumo_provider_daemon_t *d);
  * were taken since the last removal. NULL when nothing is queued. Does not change the job. */
 pd_rtjob_t *pd_rtwork_pick(pd_rtwork_t *w);
 
+/* ---- fetch.c ---- */
+
+/* Fetches the chunks of version of (owner, dseq) it lacks from the other providers among
+ * leases (the node's list of the deployment's active leases) that serve them, several at once,
+ * each checked with its proof; stores the manifest once every chunk is held, the whole has
+ * the version as its root and fits the lease. *tried: some peer served chunks of the version
+ * (false: none did, so the caller may ask for whole manifests). KUMO_ENOTFOUND while chunks
+ * are missing (what arrived is kept). Main thread; blocks for up to PD_FETCH_BUDGET_MS. */
+KUMO_MUST_USE int pd_chunks_fetch(kumo_provider_daemon_t *d,
+                                  const char *owner,
+                                  uint64_t dseq,
+                                  const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                                  const json_t *leases,
+                                  bool *tried,
+                                  kumo_err_ctx_t *err);
+
 /* ---- peer.c ---- */
 
 /* Peer-to-peer manifest delivery: asks the other providers with an active lease in the
@@ -693,6 +798,36 @@ KUMO_MUST_USE int pd_peer_links_gather(kumo_provider_daemon_t *d,
                                        size_t *count,
                                        uint32_t *unanswered,
                                        kumo_err_ctx_t *err);
+/* Connecting to a peer provider, and the whole of one request to it. */
+#define PD_PEER_CONNECT_MS 2000L
+#define PD_PEER_TIMEOUT_MS 5000L
+
+/* Where a peer provider answers: its on-chain host_uri and root certificate. */
+typedef struct pd_peer_target {
+    char provider[KUMO_ADDRESS_TEXT_BYTES];
+    char uri[512];
+    kumo_buf_t root_pem;
+} pd_peer_target_t;
+
+/* Looks provider up on the node (node: the caller's handle) into t (freed with
+ * pd_peer_target_free on success); host (cap KUMO_OVERLAY_FWD_HOST_BYTES, may be NULL) gets
+ * the host of its host_uri. KUMO_EINVAL when it has no usable host_uri or root. */
+KUMO_MUST_USE int pd_peer_target_load(kumo_provider_daemon_t *d,
+                                      CURL *node,
+                                      const char *provider,
+                                      pd_peer_target_t *t,
+                                      char *host,
+                                      kumo_err_ctx_t *err);
+void pd_peer_target_free(pd_peer_target_t *t);
+/* An easy handle for GET <uri>/deployments/<owner>/<dseq>/<what> at t (mTLS with our peer
+ * certificate, t's root as the only CA, TLS 1.3, short timeouts), writing the body to out
+ * (bounded by its cap_max); NULL when the URL is too long or without memory. */
+CURL *pd_peer_handle(kumo_provider_daemon_t *d,
+                     const pd_peer_target_t *t,
+                     const char *owner,
+                     uint64_t dseq,
+                     const char *what,
+                     kumo_buf_t *out);
 /* The host of an on-chain host_uri "https://host[:port][/...]" into out (cap bytes). */
 bool pd_uri_host(const char *uri, char *out, size_t cap);
 /* Our client certificate for peers (made once, before the API thread starts). */
@@ -758,6 +893,8 @@ void pd_api_forwards(kumo_provider_daemon_t *d, const kumo_overlay_fwd_entry_t *
 
 /* ---- chunks.c: the chunk store ---- */
 
+/* The largest manifest the chunk store and the fetcher take: the upload route's limit. */
+#define PD_CHUNKS_BYTES_MAX KUMO_PROVIDER_MANIFEST_BYTES_MAX
 /* A chunk file: the chunk's proof hashes, then its bytes. */
 #define PD_CHUNK_FILE_BYTES_MAX \
     (KUMO_CRYPTO_MERKLE_PROOF_BYTES_MAX + KUMO_CRYPTO_MERKLE_CHUNK_BYTES)
@@ -828,88 +965,5 @@ void pd_chunks_drop(const char *home,
                     const uint8_t keep_version[KUMO_CRYPTO_HASH_BYTES],
                     pd_chunks_keep_fn keep,
                     void *keep_ctx);
-
-/* ---- fetch_plan.c: the chunk fetcher's choices (pure) ---- */
-
-/* Peers one fetch asks at once (a deployment's other lease holders). */
-#define PD_FETCH_PEER_MAX 32u
-/* Requests open to one peer at once: enough to hide a round trip, few enough that one
- * slow peer holds few chunks back. */
-#define PD_FETCH_IN_FLIGHT_MAX 4u
-/* Failed transfers (not bad chunks) after which a peer is not asked again in this fetch. */
-#define PD_FETCH_PEER_FAILS_MAX 2u
-/* Chunks of the largest manifest a fetch takes (1 GiB of 256 KiB chunks). */
-#define PD_FETCH_CHUNK_COUNT_MAX 4096u
-/* Peers remembered for having sent a chunk that failed its proof. */
-#define PD_PENALTY_MAX 64u
-
-typedef enum pd_fetch_state {
-    PD_FETCH_WANTED = 0,
-    PD_FETCH_IN_FLIGHT,
-    PD_FETCH_HELD,
-} pd_fetch_state_t;
-
-typedef enum pd_fetch_outcome {
-    PD_FETCH_OK = 0, /* verified and stored */
-    PD_FETCH_BAD,    /* the peer's chunk failed its proof: the peer lied */
-    PD_FETCH_FAILED, /* no answer, an error status, a short body */
-} pd_fetch_outcome_t;
-
-typedef struct pd_fetch_peer {
-    uint32_t in_flight;
-    uint32_t failures;
-    bool out; /* not asked again in this fetch */
-    bool bad; /* sent a chunk that failed its proof */
-} pd_fetch_peer_t;
-
-typedef struct pd_fetch_plan {
-    uint32_t count; /* chunks */
-    uint8_t *state; /* pd_fetch_state_t of each chunk */
-    uint32_t held;
-    uint32_t peer_count;
-    pd_fetch_peer_t peer[PD_FETCH_PEER_MAX];
-} pd_fetch_plan_t;
-
-/* A plan for count chunks (1..PD_FETCH_CHUNK_COUNT_MAX) over peer_count peers (at most
- * PD_FETCH_PEER_MAX), every chunk wanted: KUMO_ELIMIT, KUMO_ENOMEM. */
-KUMO_MUST_USE int
-pd_fetch_plan_init(pd_fetch_plan_t *p, uint32_t count, uint32_t peer_count, kumo_err_ctx_t *err);
-void pd_fetch_plan_free(pd_fetch_plan_t *p);
-/* Marks a chunk already on disk. */
-void pd_fetch_plan_held(pd_fetch_plan_t *p, uint32_t index);
-/* Whether peer may be given one more request. */
-bool pd_fetch_plan_peer_usable(const pd_fetch_plan_t *p, uint32_t peer);
-/* The next wanted chunk for peer, now in flight; false if the peer is out, has its
- * PD_FETCH_IN_FLIGHT_MAX open or no chunk is wanted. */
-bool pd_fetch_plan_next(pd_fetch_plan_t *p, uint32_t peer, uint32_t *index_out);
-/* A request of peer for chunk index ended (see pd_fetch_outcome_t). */
-void pd_fetch_plan_done(pd_fetch_plan_t *p,
-                        uint32_t peer,
-                        uint32_t index,
-                        pd_fetch_outcome_t outcome);
-bool pd_fetch_plan_is_complete(const pd_fetch_plan_t *p);
-/* Not complete, and no peer may be asked or has a request open. */
-bool pd_fetch_plan_is_stuck(const pd_fetch_plan_t *p);
-
-typedef struct pd_penalty {
-    char peer[KUMO_ADDRESS_TEXT_BYTES];
-    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
-    uint64_t until_height; /* 0: a free slot */
-} pd_penalty_t;
-
-typedef struct pd_penalties {
-    pd_penalty_t e[PD_PENALTY_MAX];
-} pd_penalties_t;
-
-/* peer is not asked for chunks of version before until_height (its slot is reused, else a
- * free one, else the one ending first). */
-void pd_penalty_add(pd_penalties_t *t,
-                    const char *peer,
-                    const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
-                    uint64_t until_height);
-bool pd_penalty_is_active(const pd_penalties_t *t,
-                          const char *peer,
-                          const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
-                          uint64_t height);
 
 #endif

@@ -32,9 +32,7 @@
 #include "sdl/sdl.h"
 #include "tls/tls.h"
 
-#define PD_PEER_CONNECT_MS 2000L
-#define PD_PEER_TIMEOUT_MS 5000L
-#define PD_PEER_CERT_DAYS  3650u
+#define PD_PEER_CERT_DAYS 3650u
 /* A peer's endpoints answer: at most this many entries are looked at. */
 #define PD_PEER_ENDPOINT_COUNT_MAX 256u
 
@@ -77,38 +75,56 @@ int pd_peer_tls(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
     return kumo_tls_cert_self_signed(&d->key, d->addr, PD_PEER_CERT_DAYS, &d->peer_cert_pem, err);
 }
 
-/* GET .../<what> of the deployment from one provider (by address) into out; host (cap
- * KUMO_OVERLAY_FWD_HOST_BYTES, may be NULL) gets the host of its on-chain host_uri. */
-static int pd_peer_get(kumo_provider_daemon_t *d,
-                       CURL *node,
-                       const char *provider,
-                       const char *owner,
-                       uint64_t dseq,
-                       const char *what,
-                       kumo_buf_t *out,
-                       char *host,
-                       kumo_err_ctx_t *err)
+int pd_peer_target_load(kumo_provider_daemon_t *d,
+                        CURL *node,
+                        const char *provider,
+                        pd_peer_target_t *t,
+                        char *host,
+                        kumo_err_ctx_t *err)
 {
+    memset(t, 0, sizeof(*t));
     char path[256];
     (void)snprintf(path, sizeof(path), "/providers/%s", provider);
     json_t *p = NULL;
     KUMO_GUARD(pd_http_on(node, d->cfg.node_url, path, NULL, &p, err));
     const char *uri = json_string_value(json_object_get(p, "host_uri"));
     const char *root = json_string_value(json_object_get(p, "root_cert_pem"));
-    if (host != NULL && !pd_uri_host(uri, host, KUMO_OVERLAY_FWD_HOST_BYTES)) {
-        json_decref(p);
+    bool ok = (host == NULL || pd_uri_host(uri, host, KUMO_OVERLAY_FWD_HOST_BYTES)) &&
+              uri != NULL && root != NULL && strlen(root) <= KUMO_TLS_PEM_BYTES_MAX &&
+              snprintf(t->uri, sizeof(t->uri), "%s", uri) < (int)sizeof(t->uri) &&
+              snprintf(t->provider, sizeof(t->provider), "%s", provider) < (int)sizeof(t->provider);
+    kumo_buf_init(&t->root_pem, KUMO_TLS_PEM_BYTES_MAX);
+    if (ok && kumo_buf_append(&t->root_pem, root, strlen(root)) != 0) {
+        ok = false;
+    }
+    json_decref(p);
+    if (!ok) {
+        kumo_buf_free(&t->root_pem);
         return kumo_err_set(err, KUMO_EINVAL, "provider %s has no usable host_uri", provider);
     }
-    char url[512];
-    int n = uri != NULL ? snprintf(url, sizeof(url), "%s/deployments/%s/%" PRIu64 "/%s", uri, owner,
-                                   dseq, what)
-                        : -1;
-    CURL *c = n > 0 && (size_t)n < sizeof(url) && root != NULL ? curl_easy_init() : NULL;
+    return 0;
+}
+
+void pd_peer_target_free(pd_peer_target_t *t)
+{
+    kumo_buf_free(&t->root_pem);
+}
+
+CURL *pd_peer_handle(kumo_provider_daemon_t *d,
+                     const pd_peer_target_t *t,
+                     const char *owner,
+                     uint64_t dseq,
+                     const char *what,
+                     kumo_buf_t *out)
+{
+    char url[1024];
+    int n =
+        snprintf(url, sizeof(url), "%s/deployments/%s/%" PRIu64 "/%s", t->uri, owner, dseq, what);
+    CURL *c = n > 0 && (size_t)n < sizeof(url) ? curl_easy_init() : NULL;
     if (c == NULL) {
-        json_decref(p);
-        return kumo_err_set(err, KUMO_EINVAL, "provider %s has no usable host_uri", provider);
+        return NULL;
     }
-    struct curl_blob ca = {(void *)(uintptr_t)root, strlen(root), CURL_BLOB_COPY};
+    struct curl_blob ca = {t->root_pem.ptr, t->root_pem.len, CURL_BLOB_COPY};
     struct curl_blob cert = {d->peer_cert_pem.ptr, d->peer_cert_pem.len, CURL_BLOB_COPY};
     struct curl_blob key = {d->peer_key_pem.ptr, d->peer_key_pem.len, CURL_BLOB_COPY};
     (void)curl_easy_setopt(c, CURLOPT_URL, url);
@@ -122,11 +138,30 @@ static int pd_peer_get(kumo_provider_daemon_t *d,
     (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, PD_PEER_TIMEOUT_MS);
     (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, pd_peer_write_cb);
     (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    return c;
+}
+
+/* GET .../<what> of the deployment from one provider (by address) into out; host (cap
+ * KUMO_OVERLAY_FWD_HOST_BYTES, may be NULL) gets the host of its on-chain host_uri. */
+static int pd_peer_get(kumo_provider_daemon_t *d,
+                       CURL *node,
+                       const char *provider,
+                       const char *owner,
+                       uint64_t dseq,
+                       const char *what,
+                       kumo_buf_t *out,
+                       char *host,
+                       kumo_err_ctx_t *err)
+{
+    pd_peer_target_t t;
+    KUMO_GUARD(pd_peer_target_load(d, node, provider, &t, host, err));
+    CURL *c = pd_peer_handle(d, &t, owner, dseq, what, out);
+    pd_peer_target_free(&t);
+    KUMO_ENSURE(c != NULL, err, KUMO_EINVAL, "provider %s has no usable host_uri", provider);
     CURLcode cc = curl_easy_perform(c);
     long status = 0;
     (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(c);
-    json_decref(p);
     KUMO_ENSURE(cc == CURLE_OK, err, KUMO_EIO, "provider %s: %s", provider, curl_easy_strerror(cc));
     KUMO_ENSURE(status == 200, err, KUMO_ENOTFOUND, "provider %s answered HTTP %ld", provider,
                 status);

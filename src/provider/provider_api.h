@@ -35,7 +35,9 @@
 /* Links (docs/provider-api.md "links"): where a workload of another group listens. */
 #define KUMO_PROVIDER_LINK_COUNT_MAX  64u
 #define KUMO_PROVIDER_LINKS_BYTES_MAX (64u * 1024u)
-#define KUMO_PROVIDER_HOST_BYTES_MAX  253u
+/* A manifest-info answer: a few numbers and a hash. */
+#define KUMO_PROVIDER_CHUNK_INFO_BYTES_MAX 1024u
+#define KUMO_PROVIDER_HOST_BYTES_MAX       253u
 
 typedef struct kumo_provider_link {
     char workload[KUMO_NAME_BYTES_MAX + 1]; /* the target workload */
@@ -103,6 +105,34 @@ typedef struct kumo_provider_event_line {
 KUMO_MUST_USE int kumo_provider_event_line_parse(kumo_bytes_t line,
                                                  kumo_provider_event_line_t *out,
                                                  kumo_err_ctx_t *err);
+
+/* What a provider holds of a deployment's manifest (GET .../manifest-info). */
+typedef struct kumo_provider_chunk_info {
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES]; /* the current on-chain version */
+    uint64_t total_bytes;                    /* the manifest's length (a hint: the root decides) */
+    uint32_t chunk_count;                    /* 256 KiB chunks of total_bytes */
+    uint32_t chunks_held;                    /* of them held and verified here */
+    bool manifest;                           /* the whole manifest is stored here */
+} kumo_provider_chunk_info_t;
+
+/* The manifest-info answer as JSON text (new reference; NULL without memory). */
+json_t *kumo_provider_chunk_info_json(const kumo_provider_chunk_info_t *info);
+/* Parses a manifest-info answer (at most KUMO_PROVIDER_CHUNK_INFO_BYTES_MAX): KUMO_ELIMIT
+ * over it, KUMO_EDECODE for a malformed answer or fields out of range (chunk_count must be
+ * the count of total_bytes, chunks_held at most chunk_count). Nothing is trusted but the
+ * shape: the version must still be compared with the chain's. */
+KUMO_MUST_USE int kumo_provider_chunk_info_parse(kumo_bytes_t body,
+                                                 kumo_provider_chunk_info_t *out,
+                                                 kumo_err_ctx_t *err);
+/* Splits a manifest-chunk answer for chunk index of count into its proof and chunk:
+ * KUMO_EDECODE when it is shorter than the proof or longer than a proof and a chunk. The
+ * parts still have to pass kumo_crypto_merkle_proof_verify. */
+KUMO_MUST_USE int kumo_provider_chunk_reply_split(kumo_bytes_t body,
+                                                  uint32_t index,
+                                                  uint32_t count,
+                                                  kumo_bytes_t *proof_out,
+                                                  kumo_bytes_t *chunk_out,
+                                                  kumo_err_ctx_t *err);
 
 typedef struct kumo_provider_api_backend {
     void *ctx;
@@ -191,6 +221,28 @@ typedef struct kumo_provider_api_backend {
                     const char *what,
                     kumo_buf_t *out,
                     kumo_err_ctx_t *err);
+    /* GET .../manifest-info: what this provider holds of the deployment's manifest at its
+     * current on-chain version (its chunk store, made from the whole manifest if needed).
+     * GET .../manifest-chunk: chunk index of version with its proof (the proof hashes, then
+     * the chunk's bytes) appended to out; only for the current on-chain version and a chunk
+     * held and verified here. The caller is the owner or a provider holding an active lease
+     * in the deployment, and this provider holds one too. Any refusal is KUMO_ENOTFOUND
+     * (answered 404 like a missing manifest, so nothing leaks); KUMO_EIO when the node does
+     * not answer. May be NULL: both routes then answer 404. */
+    int (*chunk_info)(void *ctx,
+                      const uint8_t caller[KUMO_ADDRESS_BYTES],
+                      const uint8_t owner[KUMO_ADDRESS_BYTES],
+                      uint64_t dseq,
+                      kumo_provider_chunk_info_t *out,
+                      kumo_err_ctx_t *err);
+    int (*chunk_get)(void *ctx,
+                     const uint8_t caller[KUMO_ADDRESS_BYTES],
+                     const uint8_t owner[KUMO_ADDRESS_BYTES],
+                     uint64_t dseq,
+                     const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                     uint32_t index,
+                     kumo_buf_t *out,
+                     kumo_err_ctx_t *err);
     /* PUT .../shell from the owner, after the checks of the route (the request well-formed,
      * the deployment known with a lease here): start rq's command (rq->argv, or /bin/sh) in
      * the running container of instance rq->instance of workload rq->workload of this

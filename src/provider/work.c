@@ -1564,6 +1564,19 @@ static void pd_pass_run(kumo_provider_daemon_t *d, pd_pass_t *pass)
     }
 }
 
+/* Whether this provider holds an active lease of (owner, dseq): its chunks are kept. */
+static bool pd_chunks_keep(void *ctx, const char *owner, uint64_t dseq)
+{
+    const kumo_provider_daemon_t *d = ctx;
+    for (uint32_t i = 0; i < d->lease_count; i++) {
+        if (d->leases[i].active && d->leases[i].dseq == dseq &&
+            strcmp(d->leases[i].owner, owner) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The kept logs and journals are pruned at the first pass and every PD_KEPT_PRUNE_EVERY_S. */
 static void pd_kept_prune_due(kumo_provider_daemon_t *d)
 {
@@ -1632,6 +1645,8 @@ void pd_work(kumo_provider_daemon_t *d)
                        PD_LEASE_MAX);
     } else {
         pd_orphans_remove(d, pass.ok);
+        /* The chunks of a deployment go when its last lease here ended. */
+        pd_chunks_drop(d->home, NULL, 0, NULL, pd_chunks_keep, d);
     }
     pd_api_forwards(d, pass.fwd, pass.fwd_count);
     pd_isolation_sync(d, pass.fwd, pass.fwd_count);

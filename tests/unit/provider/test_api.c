@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -159,6 +160,43 @@ static int be_peer_get(void *ctx,
     return kumo_buf_append(out, manifest.ptr, manifest.len);
 }
 
+/* Chunk routes: the same callers as peer_get; the manifest is one chunk (index 0, no proof
+ * hashes) of the version manifest_root. */
+static int be_chunk_info(void *ctx,
+                         const uint8_t caller[KUMO_ADDRESS_BYTES],
+                         const uint8_t owner[KUMO_ADDRESS_BYTES],
+                         uint64_t dseq,
+                         kumo_provider_chunk_info_t *out,
+                         kumo_err_ctx_t *err)
+{
+    (void)ctx;
+    bool owner_ok = memcmp(owner, owner_addr, KUMO_ADDRESS_BYTES) == 0 && dseq == 7;
+    bool caller_ok = memcmp(caller, owner, KUMO_ADDRESS_BYTES) == 0 || peer_lease;
+    KUMO_ENSURE(owner_ok && caller_ok, err, KUMO_ENOTFOUND, "not for you");
+    memcpy(out->version, manifest_root, sizeof(out->version));
+    out->total_bytes = manifest.len;
+    out->chunk_count = 1;
+    out->chunks_held = 1;
+    out->manifest = true;
+    return 0;
+}
+
+static int be_chunk_get(void *ctx,
+                        const uint8_t caller[KUMO_ADDRESS_BYTES],
+                        const uint8_t owner[KUMO_ADDRESS_BYTES],
+                        uint64_t dseq,
+                        const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                        uint32_t index,
+                        kumo_buf_t *out,
+                        kumo_err_ctx_t *err)
+{
+    kumo_provider_chunk_info_t info;
+    KUMO_GUARD(be_chunk_info(ctx, caller, owner, dseq, &info, err));
+    KUMO_ENSURE(memcmp(version, manifest_root, KUMO_CRYPTO_HASH_BYTES) == 0 && index == 0, err,
+                KUMO_ENOTFOUND, "stale or not held");
+    return kumo_buf_append(out, manifest.ptr, manifest.len);
+}
+
 static void *loop_run(void *arg)
 {
     (void)arg;
@@ -232,7 +270,9 @@ static int setup(void **state)
                                       .logs = be_logs,
                                       .info = be_info,
                                       .links = be_links,
-                                      .peer_get = be_peer_get};
+                                      .peer_get = be_peer_get,
+                                      .chunk_info = be_chunk_info,
+                                      .chunk_get = be_chunk_get};
     kumo_provider_api_cfg_t cfg = {
         .listen = "127.0.0.1:0", .server_cert_pem = kumo_buf_bytes(&chain), .server_key = &srv};
     kumo_err_ctx_t err = {0};
@@ -537,6 +577,89 @@ static void test_peer_delivery(void **state)
     assert_int_equal(call("GET", path, 2, kumo_bytes_make(NULL, 0), &out), 200);
     assert_non_null(memmem(out.ptr, out.len, "endpoints", 9));
     peer_lease = 0;
+    kumo_buf_free(&out);
+}
+
+/* GET path as who; the status, the body into out (reset first). */
+static long get_as(const char *path, int who, kumo_buf_t *out)
+{
+    kumo_buf_reset(out);
+    return call("GET", path, who, kumo_bytes_make(NULL, 0), out);
+}
+
+/* The chunk routes: info and the chunk (proof then bytes) for the owner and a peer; a bad
+ * query is 400; a stranger, a stale version, a chunk not held and another deployment all get
+ * the very same 404 body as an unknown manifest. */
+static void test_chunk_routes(void **state)
+{
+    (void)state;
+    char hex[2u * KUMO_CRYPTO_HASH_BYTES + 1u];
+    assert_int_equal(kumo_codec_hex_encode(kumo_bytes_make(manifest_root, 32), hex, sizeof(hex)),
+                     0);
+    char path[512];
+    kumo_buf_t out;
+    kumo_buf_init(&out, 1u << 20);
+    kumo_buf_t unknown;
+    kumo_buf_init(&unknown, 4096);
+    (void)snprintf(path, sizeof(path), "/deployments/%s/8/manifest", owner_text);
+    assert_int_equal(get_as(path, 1, &unknown), 404);
+
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/manifest-info", owner_text);
+    assert_int_equal(get_as(path, 1, &out), 200);
+    kumo_provider_chunk_info_t info;
+    assert_int_equal(kumo_provider_chunk_info_parse(kumo_buf_bytes(&out), &info, NULL), 0);
+    assert_memory_equal(info.version, manifest_root, 32);
+    assert_int_equal(info.total_bytes, manifest.len);
+    assert_int_equal(get_as(path, 2, &out), 404);
+    assert_true(kumo_bytes_equal(kumo_buf_bytes(&out), kumo_buf_bytes(&unknown)));
+
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/manifest-chunk?version=%s&index=0",
+                   owner_text, hex);
+    assert_int_equal(get_as(path, 1, &out), 200);
+    assert_true(kumo_bytes_equal(kumo_buf_bytes(&out), kumo_buf_bytes(&manifest)));
+    peer_lease = 1;
+    assert_int_equal(get_as(path, 2, &out), 200);
+    char stale[sizeof(hex)];
+    memcpy(stale, hex, sizeof(hex));
+    stale[0] = stale[0] == '0' ? '1' : '0';
+    static const struct {
+        uint64_t dseq;
+        bool stale;
+        const char *index;
+    } refused[] = {{7, false, "1"}, {8, false, "0"}, {7, true, "0"}};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        (void)snprintf(path, sizeof(path),
+                       "/deployments/%s/%" PRIu64 "/manifest-chunk?version=%s&index=%s", owner_text,
+                       refused[i].dseq, refused[i].stale ? stale : hex, refused[i].index);
+        assert_int_equal(get_as(path, 2, &out), 404);
+        assert_true(kumo_bytes_equal(kumo_buf_bytes(&out), kumo_buf_bytes(&unknown)));
+    }
+    peer_lease = 0;
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/manifest-chunk?version=%s&index=0",
+                   owner_text, hex);
+    assert_int_equal(get_as(path, 2, &out), 404);
+    assert_true(kumo_bytes_equal(kumo_buf_bytes(&out), kumo_buf_bytes(&unknown)));
+    assert_int_equal(get_as(path, 0, &out), 401);
+    static const char *malformed[] = {
+        "",
+        "?index=0",
+        "?version=@",
+        "?version=@&index=4294967296",
+        "?version=@&index=-1",
+        "?version=zz&index=0",
+    };
+    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+        char query[256];
+        const char *at = strchr(malformed[i], '@');
+        size_t head = at != NULL ? (size_t)(at - malformed[i]) : strlen(malformed[i]);
+        (void)snprintf(query, sizeof(query), "%.*s%s%s", (int)head, malformed[i],
+                       at != NULL ? hex : "", at != NULL ? at + 1 : "");
+        (void)snprintf(path, sizeof(path), "/deployments/%s/7/manifest-chunk%s", owner_text, query);
+        if (get_as(path, 1, &out) != 400) {
+            fail_msg("%s: not 400", path);
+        }
+    }
+    kumo_buf_free(&unknown);
     kumo_buf_free(&out);
 }
 
@@ -855,6 +978,7 @@ int main(void)
         cmocka_unit_test(test_links_refusals_and_accept),
         cmocka_unit_test(test_unknown_routes),
         cmocka_unit_test(test_peer_delivery),
+        cmocka_unit_test(test_chunk_routes),
         cmocka_unit_test(test_connection_limit_and_no_links),
         cmocka_unit_test(test_idle_connections_capped_and_timed_out),
         cmocka_unit_test(test_slow_backend_holds_only_its_worker),

@@ -1,0 +1,361 @@
+/*
+ * fetch.c - the chunk fetcher: a provider with an active lease and no manifest fetches the
+ * chunks of the deployment's on-chain version it lacks from SEVERAL of the deployment's other
+ * providers at once (docs/design.md §10, "Chunked delivery").
+ *
+ * 1. Ask every other lease holder (not penalized for this version) for GET .../manifest-info;
+ *    keep those that answer the chain's version with a length within PD_CHUNKS_BYTES_MAX (a
+ *    larger declared length is refused before any chunk is asked for) and agree with the
+ *    length most of them declare.
+ * 2. Ask them for the chunks not held yet, spread by fetch_plan.c, at most
+ *    PD_FETCH_IN_FLIGHT_MAX open per peer, over one curl multi handle. Each chunk is checked
+ *    against the version with its proof before it is stored (and so before it is ever served
+ *    on); a chunk failing its proof is dropped, its peer is not asked again for this version
+ *    for PD_FETCH_PENALTY_BLOCKS blocks, and the chunk goes to another peer.
+ * 3. With every chunk held, the whole is assembled, its root compared with the version, and
+ *    it must fit the lease (pd_manifest_bytes_verify) before it is stored as the manifest.
+ * Runs on the main thread and blocks it for at most PD_FETCH_BUDGET_MS; what arrived stays on
+ * disk, so the next try (every PD_FETCH_EVERY blocks) goes on from there. Peers that know no
+ * chunk route are asked for the whole manifest as before (pd_peer.c).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/codec.h"
+#include "log/log.h"
+#include "provider/daemon_int.h"
+
+/* One fetch's transfers at once. */
+#define PD_FETCH_XFER_MAX (PD_FETCH_PEER_MAX * PD_FETCH_IN_FLIGHT_MAX)
+
+typedef struct pd_fetch_xfer {
+    CURL *h;
+    uint32_t peer;
+    uint32_t index;
+    kumo_buf_t body;
+} pd_fetch_xfer_t;
+
+typedef struct pd_fetch {
+    kumo_provider_daemon_t *d;
+    const char *owner;
+    uint64_t dseq;
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
+    char version_text[2u * KUMO_CRYPTO_HASH_BYTES + 1u];
+    pd_peer_target_t peer[PD_FETCH_PEER_MAX];
+    uint64_t declared[PD_FETCH_PEER_MAX]; /* the length each peer declared */
+    uint32_t peer_count;
+    uint32_t answered;
+    pd_chunks_t store;
+    pd_fetch_plan_t plan;
+    CURLM *multi;
+    pd_fetch_xfer_t xfer[PD_FETCH_XFER_MAX];
+    uint32_t bad_chunks;
+} pd_fetch_t;
+
+/* ---- step 1: who answers the version, with what length ---- */
+
+/* Asks one peer for manifest-info; false unless it answered this version within the limit. */
+static bool pd_fetch_info(pd_fetch_t *f, pd_peer_target_t *t, uint64_t *total)
+{
+    kumo_buf_t body;
+    kumo_buf_init(&body, KUMO_PROVIDER_CHUNK_INFO_BYTES_MAX);
+    CURL *c = pd_peer_handle(f->d, t, f->owner, f->dseq, "manifest-info", &body);
+    long status = 0;
+    CURLcode cc = c != NULL ? curl_easy_perform(c) : CURLE_FAILED_INIT;
+    (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    kumo_provider_chunk_info_t info;
+    kumo_err_ctx_t err = {0};
+    bool ok = cc == CURLE_OK && status == 200 &&
+              kumo_provider_chunk_info_parse(kumo_buf_bytes(&body), &info, &err) == 0 &&
+              memcmp(info.version, f->version, sizeof(info.version)) == 0 && info.chunks_held > 0;
+    kumo_buf_free(&body);
+    if (ok && info.total_bytes > PD_CHUNKS_BYTES_MAX) {
+        KUMO_LOG_WARN("provider", "manifest_too_large",
+                      "deployment=%s/%" PRIu64 " from=%s declared_bytes=%" PRIu64 " max=%u",
+                      f->owner, f->dseq, t->provider, info.total_bytes, PD_CHUNKS_BYTES_MAX);
+        return false;
+    }
+    *total = ok ? info.total_bytes : 0;
+    return ok;
+}
+
+/* The other lease holders that answer manifest-info for the version, into f->peer. */
+static void pd_fetch_peers(pd_fetch_t *f, const json_t *leases)
+{
+    size_t i;
+    const json_t *l;
+    json_array_foreach(json_object_get(leases, "items"), i, l)
+    {
+        const char *p = json_string_value(json_object_get(json_object_get(l, "id"), "provider"));
+        bool known = false;
+        for (uint32_t k = 0; p != NULL && k < f->peer_count; k++) {
+            known = known || strcmp(f->peer[k].provider, p) == 0;
+        }
+        if (p == NULL || known || strcmp(p, f->d->addr) == 0 ||
+            f->peer_count >= PD_FETCH_PEER_MAX ||
+            pd_penalty_is_active(&f->d->penalties, p, f->version, f->d->height)) {
+            continue;
+        }
+        pd_peer_target_t *t = &f->peer[f->peer_count];
+        kumo_err_ctx_t err = {0};
+        if (pd_peer_target_load(f->d, f->d->curl, p, t, NULL, &err) != 0) {
+            continue;
+        }
+        if (pd_fetch_info(f, t, &f->declared[f->peer_count])) {
+            f->peer_count++;
+        } else {
+            pd_peer_target_free(t);
+        }
+    }
+}
+
+/* The length most peers declare (ties: the smaller); peers declaring another are dropped. */
+static uint64_t pd_fetch_total_pick(pd_fetch_t *f)
+{
+    KUMO_ASSERT(f->peer_count > 0);
+    uint64_t best = f->declared[0];
+    uint32_t best_votes = 0;
+    for (uint32_t i = 0; i < f->peer_count; i++) {
+        uint32_t votes = 0;
+        for (uint32_t k = 0; k < f->peer_count; k++) {
+            votes += f->declared[k] == f->declared[i] ? 1u : 0u;
+        }
+        if (votes > best_votes || (votes == best_votes && f->declared[i] < best)) {
+            best = f->declared[i];
+            best_votes = votes;
+        }
+    }
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < f->peer_count; i++) {
+        if (f->declared[i] == best) {
+            f->peer[kept] = f->peer[i];
+            f->declared[kept++] = best;
+        } else {
+            pd_peer_target_free(&f->peer[i]);
+        }
+    }
+    f->peer_count = kept;
+    KUMO_ASSERT(kept == best_votes);
+    return best;
+}
+
+/* ---- step 2: the chunks ---- */
+
+static int pd_fetch_start(pd_fetch_t *f, pd_fetch_xfer_t *x, uint32_t peer, uint32_t index)
+{
+    char what[160];
+    (void)snprintf(what, sizeof(what), "manifest-chunk?version=%s&index=%" PRIu32, f->version_text,
+                   index);
+    kumo_buf_init(&x->body, KUMO_CRYPTO_MERKLE_PROOF_BYTES_MAX + KUMO_CRYPTO_MERKLE_CHUNK_BYTES);
+    x->h = pd_peer_handle(f->d, &f->peer[peer], f->owner, f->dseq, what, &x->body);
+    if (x->h == NULL || curl_multi_add_handle(f->multi, x->h) != CURLM_OK) {
+        curl_easy_cleanup(x->h);
+        x->h = NULL;
+        kumo_buf_free(&x->body);
+        return KUMO_ENOMEM;
+    }
+    x->peer = peer;
+    x->index = index;
+    return 0;
+}
+
+/* Gives every usable peer requests up to its bound. */
+static void pd_fetch_fill(pd_fetch_t *f)
+{
+    for (uint32_t p = 0; p < f->peer_count; p++) {
+        for (uint32_t k = 0; k < PD_FETCH_XFER_MAX && pd_fetch_plan_peer_usable(&f->plan, p); k++) {
+            uint32_t index = 0;
+            if (f->xfer[k].h != NULL || !pd_fetch_plan_next(&f->plan, p, &index)) {
+                continue;
+            }
+            if (pd_fetch_start(f, &f->xfer[k], p, index) != 0) {
+                pd_fetch_plan_done(&f->plan, p, index, PD_FETCH_FAILED);
+            }
+        }
+    }
+}
+
+/* What one finished transfer brought: stored if its proof holds. */
+static pd_fetch_outcome_t pd_fetch_take(pd_fetch_t *f, pd_fetch_xfer_t *x, CURLcode cc)
+{
+    long status = 0;
+    (void)curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+    if (cc != CURLE_OK || status != 200) {
+        return PD_FETCH_FAILED;
+    }
+    kumo_bytes_t proof;
+    kumo_bytes_t chunk;
+    kumo_err_ctx_t err = {0};
+    int rc = kumo_provider_chunk_reply_split(kumo_buf_bytes(&x->body), x->index, f->store.count,
+                                             &proof, &chunk, &err);
+    rc = rc == 0 ? pd_chunks_put(&f->store, x->index, proof, chunk, &err) : rc;
+    if (rc == KUMO_EIO || rc == KUMO_ENOMEM || rc == KUMO_ELIMIT) {
+        return PD_FETCH_FAILED; /* ours, not the peer's */
+    }
+    if (rc != 0) {
+        /* An answer of the right peer for the right version that does not prove is a lie. */
+        KUMO_LOG_WARN("provider", "chunk_refused",
+                      "deployment=%s/%" PRIu64 " from=%s index=%" PRIu32 " detail=\"%s\"", f->owner,
+                      f->dseq, f->peer[x->peer].provider, x->index, err.detail);
+        f->bad_chunks++;
+        pd_penalty_add(&f->d->penalties, f->peer[x->peer].provider, f->version,
+                       f->d->height + PD_FETCH_PENALTY_BLOCKS);
+        return PD_FETCH_BAD;
+    }
+    return PD_FETCH_OK;
+}
+
+static void pd_fetch_reap(pd_fetch_t *f)
+{
+    int left = 0;
+    for (CURLMsg *msg = curl_multi_info_read(f->multi, &left); msg != NULL;
+         msg = curl_multi_info_read(f->multi, &left)) {
+        if (msg->msg != CURLMSG_DONE) {
+            continue;
+        }
+        for (uint32_t k = 0; k < PD_FETCH_XFER_MAX; k++) {
+            pd_fetch_xfer_t *x = &f->xfer[k];
+            if (x->h != msg->easy_handle) {
+                continue;
+            }
+            pd_fetch_outcome_t o = pd_fetch_take(f, x, msg->data.result);
+            pd_fetch_plan_done(&f->plan, x->peer, x->index, o);
+            (void)curl_multi_remove_handle(f->multi, x->h);
+            curl_easy_cleanup(x->h);
+            x->h = NULL;
+            kumo_buf_free(&x->body);
+            break;
+        }
+    }
+}
+
+/* Transfers until every chunk is held, no peer is left, or the budget is spent. */
+static void pd_fetch_run(pd_fetch_t *f)
+{
+    uint64_t deadline_ms = pd_now_ms() + PD_FETCH_BUDGET_MS;
+    pd_fetch_fill(f);
+    int running = 1;
+    while (!pd_fetch_plan_is_complete(&f->plan) && !pd_fetch_plan_is_stuck(&f->plan) &&
+           pd_now_ms() < deadline_ms && !*f->d->stop) {
+        if (curl_multi_perform(f->multi, &running) != CURLM_OK) {
+            break;
+        }
+        pd_fetch_reap(f);
+        pd_fetch_fill(f);
+        if (running > 0) {
+            (void)curl_multi_poll(f->multi, NULL, 0, 200, NULL);
+        }
+    }
+    for (uint32_t k = 0; k < PD_FETCH_XFER_MAX; k++) {
+        if (f->xfer[k].h != NULL) {
+            (void)curl_multi_remove_handle(f->multi, f->xfer[k].h);
+            curl_easy_cleanup(f->xfer[k].h);
+            f->xfer[k].h = NULL;
+            kumo_buf_free(&f->xfer[k].body);
+        }
+    }
+}
+
+/* ---- step 3: the whole ---- */
+
+static int pd_fetch_finish(pd_fetch_t *f, kumo_err_ctx_t *err)
+{
+    kumo_buf_t m;
+    kumo_buf_init(&m, PD_CHUNKS_BYTES_MAX);
+    uint8_t root[KUMO_CRYPTO_HASH_BYTES];
+    int rc = pd_chunks_assemble(&f->store, &m, err);
+    if (rc == 0 && (kumo_crypto_merkle_root(kumo_buf_bytes(&m), root) != 0 ||
+                    memcmp(root, f->version, sizeof(root)) != 0)) {
+        /* Every chunk proved, so only the declared length can be wrong: start again. */
+        rc = kumo_err_set(err, KUMO_EMISMATCH, "the chunks do not make the version");
+        pd_chunks_drop(f->d->home, f->owner, f->dseq, NULL, NULL, NULL);
+    }
+    if (rc == 0) {
+        kumo_err_ctx_t cerr = {0};
+        rc = pd_manifest_bytes_verify(f->d->curl, f->d->cfg.node_url, f->owner, f->dseq,
+                                      kumo_buf_bytes(&m), &cerr);
+        if (rc != 0) {
+            (void)kumo_err_set(err, rc, "the manifest breaks the lease: %s", cerr.detail);
+        }
+    }
+    rc = rc == 0 ? pd_deployment_store(f->d->home, f->owner, f->dseq, "manifest",
+                                       kumo_buf_bytes(&m), err)
+                 : rc;
+    if (rc == 0) {
+        KUMO_LOG_INFO("provider", "manifest_fetched",
+                      "deployment=%s/%" PRIu64 " bytes=%zu chunks=%" PRIu32 " peers=%" PRIu32,
+                      f->owner, f->dseq, m.len, f->store.count, f->peer_count);
+    }
+    kumo_buf_free(&m);
+    return rc;
+}
+
+/* Opens the store for total, starting again if one of another length was left. */
+static int pd_fetch_open(pd_fetch_t *f, uint64_t total, kumo_err_ctx_t *err)
+{
+    int rc = pd_chunks_open(f->d->home, f->owner, f->dseq, f->version, total, PD_CHUNKS_BYTES_MAX,
+                            &f->store, err);
+    if (rc == KUMO_EMISMATCH) {
+        pd_chunks_drop(f->d->home, f->owner, f->dseq, NULL, NULL, NULL);
+        rc = pd_chunks_open(f->d->home, f->owner, f->dseq, f->version, total, PD_CHUNKS_BYTES_MAX,
+                            &f->store, err);
+    }
+    KUMO_GUARD(rc);
+    pd_chunks_drop(f->d->home, f->owner, f->dseq, f->version, NULL, NULL);
+    KUMO_GUARD(pd_fetch_plan_init(&f->plan, f->store.count, f->peer_count, err));
+    for (uint32_t i = 0; i < f->store.count; i++) {
+        if (pd_chunks_has(&f->store, i)) {
+            pd_fetch_plan_held(&f->plan, i);
+        }
+    }
+    f->multi = curl_multi_init();
+    KUMO_ENSURE(f->multi != NULL, err, KUMO_ENOMEM, "curl multi");
+    return 0;
+}
+
+int pd_chunks_fetch(kumo_provider_daemon_t *d,
+                    const char *owner,
+                    uint64_t dseq,
+                    const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                    const json_t *leases,
+                    bool *tried,
+                    kumo_err_ctx_t *err)
+{
+    *tried = false;
+    pd_fetch_t *f = kumo_calloc(1, sizeof(*f));
+    KUMO_ENSURE(f != NULL, err, KUMO_ENOMEM, "fetch");
+    f->d = d;
+    f->owner = owner;
+    f->dseq = dseq;
+    memcpy(f->version, version, sizeof(f->version));
+    int rc = kumo_codec_hex_encode(kumo_bytes_make(version, KUMO_CRYPTO_HASH_BYTES),
+                                   f->version_text, sizeof(f->version_text));
+    if (rc == 0) {
+        pd_fetch_peers(f, leases);
+    }
+    rc = rc == 0 && f->peer_count == 0
+             ? kumo_err_set(err, KUMO_ENOTFOUND, "no peer serves chunks of the version")
+             : rc;
+    *tried = f->peer_count > 0;
+    rc = rc == 0 ? pd_fetch_open(f, pd_fetch_total_pick(f), err) : rc;
+    if (rc == 0) {
+        pd_fetch_run(f);
+        rc = pd_fetch_plan_is_complete(&f->plan)
+                 ? pd_fetch_finish(f, err)
+                 : kumo_err_set(err, KUMO_ENOTFOUND,
+                                "%" PRIu32 " of %" PRIu32 " chunks held, %" PRIu32 " refused",
+                                f->plan.held, f->plan.count, f->bad_chunks);
+    }
+    if (f->multi != NULL) {
+        (void)curl_multi_cleanup(f->multi);
+    }
+    pd_fetch_plan_free(&f->plan);
+    for (uint32_t i = 0; i < f->peer_count; i++) {
+        pd_peer_target_free(&f->peer[i]);
+    }
+    kumo_free(f);
+    return rc;
+}
