@@ -128,6 +128,9 @@ int kumo_tls_key_from_pem(kumo_bytes_t pem, kumo_crypto_keypair_t *kp, kumo_err_
 
 /* ---- certificates ---- */
 
+/* The longest validity we issue (100 years). */
+#define TLS_DAYS_MAX 36500u
+
 static int tls_name_set(X509_NAME *name, const char *cn, kumo_err_ctx_t *err)
 {
     KUMO_ENSURE(cn != NULL && cn[0] != '\0' && strlen(cn) <= KUMO_TLS_NAME_BYTES_MAX, err,
@@ -154,11 +157,12 @@ static int tls_ext_add(X509 *cert, X509 *issuer, int nid, const char *value, kum
 static int tls_cert_new(EVP_PKEY *subject_key,
                         const char *cn,
                         X509 *issuer,
-                        uint32_t days,
+                        long before_s,
+                        long after_s,
                         X509 **out,
                         kumo_err_ctx_t *err)
 {
-    KUMO_ENSURE(days >= 1 && days <= 36500, err, KUMO_EINVAL, "validity of %u days", days);
+    KUMO_ASSERT(before_s < after_s);
     X509 *c = X509_new();
     KUMO_ENSURE(c != NULL, err, KUMO_ENOMEM, "certificate");
     uint8_t serial[16];
@@ -167,8 +171,8 @@ static int tls_cert_new(EVP_PKEY *subject_key,
     BIGNUM *bn = rc == 0 ? BN_bin2bn(serial, sizeof(serial), NULL) : NULL;
     if (rc == 0 &&
         (bn == NULL || BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(c)) == NULL ||
-         X509_set_version(c, 2) != 1 || X509_gmtime_adj(X509_getm_notBefore(c), -3600) == NULL ||
-         X509_gmtime_adj(X509_getm_notAfter(c), (long)days * 86400L) == NULL ||
+         X509_set_version(c, 2) != 1 || X509_gmtime_adj(X509_getm_notBefore(c), before_s) == NULL ||
+         X509_gmtime_adj(X509_getm_notAfter(c), after_s) == NULL ||
          X509_set_pubkey(c, subject_key) != 1)) {
         rc = kumo_tls_err(err, KUMO_ENOMEM, "certificate fields");
     }
@@ -208,10 +212,11 @@ static int tls_cert_self(const kumo_crypto_keypair_t *kp,
                          kumo_buf_t *pem_out,
                          kumo_err_ctx_t *err)
 {
+    KUMO_ENSURE(days >= 1 && days <= TLS_DAYS_MAX, err, KUMO_EINVAL, "validity of %u days", days);
     EVP_PKEY *k = tls_pkey(kp);
     KUMO_ENSURE(k != NULL, err, KUMO_ENOMEM, "key");
     X509 *c = NULL;
-    int rc = tls_cert_new(k, cn, NULL, days, &c, err);
+    int rc = tls_cert_new(k, cn, NULL, -3600L, (long)days * 86400L, &c, err);
     for (size_t i = 0; rc == 0 && i < ext_count; i++) {
         rc = tls_ext_add(c, c, nids[i], values[i], err);
     }
@@ -258,13 +263,22 @@ static X509 *tls_x509_read(kumo_bytes_t pem, kumo_err_ctx_t *err)
     return c;
 }
 
-int kumo_tls_cert_issue(const kumo_crypto_keypair_t *ca,
-                        kumo_bytes_t ca_cert_pem,
-                        const uint8_t leaf_pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
-                        const char *name,
-                        uint32_t days,
-                        kumo_buf_t *pem_out,
-                        kumo_err_ctx_t *err)
+/* What a leaf issued by a CA says: subject CN, subjectAltName (OpenSSL's "DNS:…,URI:…" text)
+ * and its validity as offsets from now in seconds. */
+typedef struct tls_leaf {
+    const char *cn;
+    const char *san;
+    long before_s;
+    long after_s;
+} tls_leaf_t;
+
+/* A leaf for leaf_pubkey issued by the CA (key ca, certificate ca_cert_pem), PEM appended. */
+static int tls_leaf_issue(const kumo_crypto_keypair_t *ca,
+                          kumo_bytes_t ca_cert_pem,
+                          const uint8_t leaf_pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
+                          const tls_leaf_t *leaf,
+                          kumo_buf_t *pem_out,
+                          kumo_err_ctx_t *err)
 {
     X509 *issuer = tls_x509_read(ca_cert_pem, err);
     if (issuer == NULL) {
@@ -280,13 +294,10 @@ int kumo_tls_cert_issue(const kumo_crypto_keypair_t *ca,
     if (rc == 0 && X509_check_private_key(issuer, cak) != 1) {
         rc = kumo_tls_err(err, KUMO_EINVAL, "the CA key is not the issuer certificate's");
     }
-    rc = rc == 0 ? tls_cert_new(leafk, name, issuer, days, &c, err) : rc;
-    char san[KUMO_TLS_NAME_BYTES_MAX + 8];
-    unsigned char ip[16];
-    bool is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
-    (void)snprintf(san, sizeof(san), "%s:%s", is_ip ? "IP" : "DNS", name);
+    rc = rc == 0 ? tls_cert_new(leafk, leaf->cn, issuer, leaf->before_s, leaf->after_s, &c, err)
+                 : rc;
     rc = rc == 0 ? tls_ext_add(c, issuer, NID_basic_constraints, "critical,CA:FALSE", err) : rc;
-    rc = rc == 0 ? tls_ext_add(c, issuer, NID_subject_alt_name, san, err) : rc;
+    rc = rc == 0 ? tls_ext_add(c, issuer, NID_subject_alt_name, leaf->san, err) : rc;
     rc = rc == 0 ? tls_ext_add(c, issuer, NID_ext_key_usage, "serverAuth,clientAuth", err) : rc;
     rc = rc == 0 ? tls_ext_add(c, issuer, NID_authority_key_identifier, "keyid", err) : rc;
     rc = rc == 0 ? tls_cert_finish(c, cak, pem_out, err) : rc;
@@ -295,6 +306,74 @@ int kumo_tls_cert_issue(const kumo_crypto_keypair_t *ca,
     EVP_PKEY_free(cak);
     EVP_PKEY_free(leafk);
     return rc;
+}
+
+int kumo_tls_cert_issue(const kumo_crypto_keypair_t *ca,
+                        kumo_bytes_t ca_cert_pem,
+                        const uint8_t leaf_pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
+                        const char *name,
+                        uint32_t days,
+                        kumo_buf_t *pem_out,
+                        kumo_err_ctx_t *err)
+{
+    KUMO_ENSURE(days >= 1 && days <= TLS_DAYS_MAX, err, KUMO_EINVAL, "validity of %u days", days);
+    KUMO_ENSURE(name != NULL, err, KUMO_EINVAL, "certificate name missing");
+    char san[KUMO_TLS_NAME_BYTES_MAX + 8];
+    unsigned char ip[16];
+    bool is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+    (void)snprintf(san, sizeof(san), "%s:%s", is_ip ? "IP" : "DNS", name);
+    tls_leaf_t leaf = {.cn = name, .san = san, .before_s = -3600L, .after_s = (long)days * 86400L};
+    return tls_leaf_issue(ca, ca_cert_pem, leaf_pubkey, &leaf, pem_out, err);
+}
+
+/* A URI we put in or read from a certificate: [a-z0-9:/._-], 1..KUMO_TLS_URI_BYTES_MAX - 1. */
+static bool tls_uri_is_valid(const char *uri, size_t len)
+{
+    if (len == 0 || len >= KUMO_TLS_URI_BYTES_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char ch = uri[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == ':' || ch == '/' ||
+                  ch == '.' || ch == '_' || ch == '-';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int kumo_tls_cert_issue_uris(const kumo_crypto_keypair_t *ca,
+                             kumo_bytes_t ca_cert_pem,
+                             const uint8_t leaf_pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
+                             const kumo_tls_uri_cert_t *spec,
+                             kumo_buf_t *pem_out,
+                             kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(spec != NULL && pem_out != NULL);
+    KUMO_ENSURE(spec->uri_count >= 1 && spec->uri_count <= KUMO_TLS_URI_COUNT_MAX, err, KUMO_ELIMIT,
+                "%zu URIs (1..%u)", spec->uri_count, KUMO_TLS_URI_COUNT_MAX);
+    KUMO_ENSURE(spec->lifetime_s >= 1 && spec->lifetime_s <= KUMO_TLS_URI_LIFETIME_S_MAX, err,
+                KUMO_EINVAL, "lifetime of %u s", spec->lifetime_s);
+    KUMO_ENSURE(spec->start_offset_s >= -KUMO_TLS_URI_LIFETIME_S_MAX &&
+                    spec->start_offset_s <= KUMO_TLS_URI_LIFETIME_S_MAX,
+                err, KUMO_EINVAL, "start offset of %lld s", (long long)spec->start_offset_s);
+    char san[KUMO_TLS_URI_COUNT_MAX * (KUMO_TLS_URI_BYTES_MAX + 8)];
+    size_t pos = 0;
+    for (size_t i = 0; i < spec->uri_count; i++) {
+        const char *u = spec->uris[i];
+        KUMO_ENSURE(u != NULL && tls_uri_is_valid(u, strnlen(u, KUMO_TLS_URI_BYTES_MAX)), err,
+                    KUMO_EINVAL, "URI %zu is not 1..%u characters of [a-z0-9:/._-]", i,
+                    KUMO_TLS_URI_BYTES_MAX - 1);
+        int n = snprintf(san + pos, sizeof(san) - pos, "%sURI:%s", i > 0 ? "," : "", u);
+        KUMO_ASSERT(n > 0 && (size_t)n < sizeof(san) - pos);
+        pos += (size_t)n;
+    }
+    tls_leaf_t leaf = {.cn = spec->cn,
+                       .san = san,
+                       .before_s = (long)spec->start_offset_s,
+                       .after_s = (long)spec->start_offset_s + (long)spec->lifetime_s};
+    return tls_leaf_issue(ca, ca_cert_pem, leaf_pubkey, &leaf, pem_out, err);
 }
 
 static int tls_x509_pubkey(X509 *c, uint8_t out[KUMO_CRYPTO_PUBKEY_BYTES], kumo_err_ctx_t *err)
@@ -415,7 +494,8 @@ static int tls_verify_pubkey_cb(int preverify_ok, X509_STORE_CTX *ctx)
 static int tls_ctx_own_cert(SSL_CTX *ctx, const kumo_tls_ctx_cfg_t *cfg, kumo_err_ctx_t *err)
 {
     if (cfg->cert_pem.len == 0) {
-        KUMO_ENSURE(!cfg->server, err, KUMO_EINVAL, "a TLS server needs a certificate");
+        KUMO_ENSURE(!cfg->server || cfg->cert_per_connection, err, KUMO_EINVAL,
+                    "a TLS server needs a certificate");
         return 0;
     }
     KUMO_ENSURE(cfg->key != NULL, err, KUMO_EINVAL, "certificate without a key");
@@ -503,4 +583,102 @@ int kumo_tls_peer_pubkey(void *ssl,
     int rc = tls_x509_pubkey(c, pubkey_out, err);
     X509_free(c);
     return rc == 0 ? 0 : kumo_err_set(err, KUMO_EUNAUTH, "peer certificate key is not Ed25519");
+}
+
+/* ---- one connection's certificates ---- */
+
+int kumo_tls_ssl_cert_use(void *ssl,
+                          kumo_bytes_t cert_pem,
+                          const kumo_crypto_keypair_t *key,
+                          kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(ssl != NULL && key != NULL);
+    X509 *c = tls_x509_read(cert_pem, err);
+    if (c == NULL) {
+        return KUMO_EDECODE; /* err says why */
+    }
+    EVP_PKEY *k = tls_pkey(key);
+    int rc = k != NULL && SSL_use_certificate(ssl, c) == 1 && SSL_use_PrivateKey(ssl, k) == 1 &&
+                     SSL_check_private_key(ssl) == 1
+                 ? 0
+                 : kumo_tls_err(err, KUMO_EINVAL, "certificate and key for the connection");
+    EVP_PKEY_free(k);
+    X509_free(c);
+    return rc;
+}
+
+int kumo_tls_peer_verify(void *ssl, kumo_bytes_t root_pem, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(ssl != NULL);
+    X509 *leaf = SSL_get1_peer_certificate(ssl);
+    KUMO_ENSURE(leaf != NULL, err, KUMO_EUNAUTH, "the peer sent no certificate");
+    X509 *root = tls_x509_read(root_pem, err);
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    int rc = root != NULL ? 0 : KUMO_EDECODE;
+    /* Only the pinned root is trusted and no intermediate is offered: whatever chain the
+     * peer sent, its leaf must be signed by this root itself. */
+    if (rc == 0 && (store == NULL || ctx == NULL || X509_STORE_add_cert(store, root) != 1 ||
+                    X509_STORE_CTX_init(ctx, store, leaf, NULL) != 1)) {
+        rc = kumo_tls_err(err, KUMO_ENOMEM, "X509 store");
+    }
+    if (rc == 0 && X509_check_ca(root) != 1) {
+        rc = kumo_err_set(err, KUMO_EUNAUTH, "the pinned root is not a CA");
+    }
+    if (rc == 0 && X509_verify_cert(ctx) != 1) {
+        rc = kumo_err_set(err, KUMO_EUNAUTH, "peer certificate does not verify: %s",
+                          X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+    }
+    ERR_clear_error();
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    X509_free(root);
+    X509_free(leaf);
+    return rc;
+}
+
+/* Copies the URI entries of names into uris (at most cap), counting them in *count. */
+static int tls_uris_copy(const GENERAL_NAMES *names,
+                         char (*uris)[KUMO_TLS_URI_BYTES_MAX],
+                         size_t cap,
+                         size_t *count,
+                         kumo_err_ctx_t *err)
+{
+    int n = sk_GENERAL_NAME_num(names);
+    for (int i = 0; i < n; i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+        if (g->type != GEN_URI) {
+            continue;
+        }
+        const ASN1_IA5STRING *s = g->d.uniformResourceIdentifier;
+        const char *data = (const char *)ASN1_STRING_get0_data(s);
+        int len = ASN1_STRING_length(s);
+        KUMO_ENSURE(*count < cap, err, KUMO_ELIMIT, "more than %zu URIs", cap);
+        KUMO_ENSURE(len > 0 && tls_uri_is_valid(data, (size_t)len), err, KUMO_EDECODE,
+                    "a URI that is not 1..%u characters of [a-z0-9:/._-]",
+                    KUMO_TLS_URI_BYTES_MAX - 1);
+        memcpy(uris[*count], data, (size_t)len);
+        uris[*count][len] = '\0';
+        (*count)++;
+    }
+    return 0;
+}
+
+int kumo_tls_peer_uris(
+    void *ssl, char (*uris)[KUMO_TLS_URI_BYTES_MAX], size_t cap, size_t *count, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(ssl != NULL && count != NULL);
+    *count = 0;
+    X509 *leaf = SSL_get1_peer_certificate(ssl);
+    KUMO_ENSURE(leaf != NULL, err, KUMO_EUNAUTH, "the peer sent no certificate");
+    GENERAL_NAMES *names = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
+    int rc = names != NULL ? tls_uris_copy(names, uris, cap, count, err)
+                           : kumo_err_set(err, KUMO_EUNAUTH, "no subjectAltName");
+    GENERAL_NAMES_free(names);
+    X509_free(leaf);
+    ERR_clear_error();
+    if (rc < 0) {
+        *count = 0;
+    }
+    return rc;
 }

@@ -65,6 +65,33 @@ KUMO_MUST_USE int kumo_tls_cert_issue(const kumo_crypto_keypair_t *ca,
                                       uint32_t days,
                                       kumo_buf_t *pem_out,
                                       kumo_err_ctx_t *err);
+/* URIs in certificates (subjectAltName): how many we put in or read, and their length with
+ * the NUL. Only [a-z0-9:/._-] is accepted, so a URI never needs quoting. */
+#define KUMO_TLS_URI_COUNT_MAX 4u
+#define KUMO_TLS_URI_BYTES_MAX 256u
+/* The longest validity (and start offset) of a certificate issued with URIs: 30 days. */
+#define KUMO_TLS_URI_LIFETIME_S_MAX (30 * 86400)
+
+/* What kumo_tls_cert_issue_uris writes: CN, subjectAltName URIs, and the validity from now +
+ * start_offset_s (negative: in the past) for lifetime_s seconds. */
+typedef struct kumo_tls_uri_cert {
+    const char *cn;
+    const char *const *uris;
+    size_t uri_count;
+    int64_t start_offset_s;
+    uint32_t lifetime_s;
+} kumo_tls_uri_cert_t;
+
+/* A leaf certificate for leaf_pubkey issued by the CA (ca key + ca cert PEM), naming
+ * spec->uris as subjectAltName URIs; no CA flag, extendedKeyUsage serverAuth and clientAuth.
+ * KUMO_ELIMIT for 0 or more than KUMO_TLS_URI_COUNT_MAX URIs, KUMO_EINVAL for a URI outside
+ * the alphabet or a validity out of range (see above). PEM appended. */
+KUMO_MUST_USE int kumo_tls_cert_issue_uris(const kumo_crypto_keypair_t *ca,
+                                           kumo_bytes_t ca_cert_pem,
+                                           const uint8_t leaf_pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
+                                           const kumo_tls_uri_cert_t *spec,
+                                           kumo_buf_t *pem_out,
+                                           kumo_err_ctx_t *err);
 /* The Ed25519 public key of a certificate. KUMO_EDECODE for bad PEM or a non-Ed25519 key. */
 KUMO_MUST_USE int kumo_tls_cert_pubkey(kumo_bytes_t cert_pem,
                                        uint8_t pubkey_out[KUMO_CRYPTO_PUBKEY_BYTES],
@@ -104,6 +131,9 @@ typedef struct kumo_tls_ctx_cfg {
     /* Servers in PUBKEY or ROOT mode: accept clients without a certificate too (the app
      * then finds none with kumo_tls_peer_pubkey and limits what they may do). */
     bool client_cert_optional;
+    /* Servers: no certificate in the context; each connection gets its own with
+     * kumo_tls_ssl_cert_use (from a certificate callback) before the handshake needs it. */
+    bool cert_per_connection;
 } kumo_tls_ctx_cfg_t;
 
 /* A TLS 1.3-only SSL_CTX (returned as void *, free with kumo_tls_ctx_free). */
@@ -114,6 +144,26 @@ void kumo_tls_ctx_free(void *ssl_ctx);
  * KUMO_EUNAUTH when the peer sent none or not an Ed25519 key. */
 KUMO_MUST_USE int
 kumo_tls_peer_pubkey(void *ssl, uint8_t pubkey_out[KUMO_CRYPTO_PUBKEY_BYTES], kumo_err_ctx_t *err);
+/* Sets our certificate and key on one connection (SSL * as void *), e.g. from a server's
+ * certificate callback choosing by the name the client asked for. KUMO_EDECODE for bad PEM,
+ * KUMO_EINVAL when the key is not the certificate's. */
+KUMO_MUST_USE int kumo_tls_ssl_cert_use(void *ssl,
+                                        kumo_bytes_t cert_pem,
+                                        const kumo_crypto_keypair_t *key,
+                                        kumo_err_ctx_t *err);
+/* After the handshake: verifies the peer's certificate against root_pem ALONE (the root we
+ * pinned for the peer we expect): the leaf must be signed by that root directly (no chain the
+ * peer sent is used), be valid now, and the root be a CA. KUMO_EUNAUTH when it does not
+ * verify or there is no peer certificate, KUMO_EDECODE for a bad root PEM. */
+KUMO_MUST_USE int kumo_tls_peer_verify(void *ssl, kumo_bytes_t root_pem, kumo_err_ctx_t *err);
+/* The subjectAltName URIs of the peer's certificate, in order, NUL-terminated, at most cap
+ * (KUMO_ELIMIT past it). KUMO_EUNAUTH without a certificate or subjectAltName, KUMO_EDECODE
+ * for a URI outside [a-z0-9:/._-]. Check kumo_tls_peer_verify first. */
+KUMO_MUST_USE int kumo_tls_peer_uris(void *ssl,
+                                     char (*uris)[KUMO_TLS_URI_BYTES_MAX],
+                                     size_t cap,
+                                     size_t *count,
+                                     kumo_err_ctx_t *err);
 /* OpenSSL's error queue as one line into err (and cleared); returns code. */
 int kumo_tls_err(kumo_err_ctx_t *err, int code, const char *what);
 
