@@ -45,6 +45,7 @@
 #include <proto/kumo.pb-c.h>
 
 #include "core/core.h"
+#include "crypto/crypto.h"
 
 /* ---- who may reach whom (pure) ---- */
 
@@ -260,5 +261,202 @@ uint32_t kumo_overlay_fwd_connection_max(const kumo_overlay_fwd_t *f);
 uint64_t kumo_overlay_nofile_raise(void);
 /* Call on the loop thread (or after it stopped). */
 void kumo_overlay_fwd_close(kumo_overlay_fwd_t *f);
+
+/* ---- tunnels between datacenters (tunnel*.c, the data path across providers) ----
+ * Across datacenters every (source workload, destination workload) pair of a deployment gets
+ * one persistent mutual-TLS tunnel (TLS 1.3, Ed25519) from the source's provider (client) to
+ * the destination's provider (server); the source's TCP connections are streams inside it.
+ * Each side presents a certificate made for this tunnel, issued by its provider's root (on
+ * chain), naming the deployment, the two workloads and the lease its holder runs them under
+ * (kumo_overlay_tunnel_cert_issue); each side verifies the other's against the root pinned for
+ * the provider it expects (never any provider's root) and its names against the tunnel it
+ * expects. Framing, flow control and limits: docs/design.md "Tunnels between datacenters".
+ * Everything here runs on the loop thread of the event_base given at open. */
+
+/* Owner and provider addresses and workload names in a tunnel identity: 1..64 characters of
+ * [a-z0-9._-]. */
+#define KUMO_OVERLAY_TUNNEL_TEXT_BYTES 65u
+/* Ports one tunnel carries (client listeners, server targets). */
+#define KUMO_OVERLAY_TUNNEL_PORT_MAX 16u
+/* Defaults and hard caps of the limits (a cfg field 0 means the default). */
+#define KUMO_OVERLAY_TUNNEL_STREAM_DEFAULT               256u
+#define KUMO_OVERLAY_TUNNEL_STREAM_MAX                   4096u
+#define KUMO_OVERLAY_TUNNEL_TUNNEL_DEFAULT               1024u
+#define KUMO_OVERLAY_TUNNEL_HANDSHAKE_DEFAULT            64u
+#define KUMO_OVERLAY_TUNNEL_HANDSHAKE_PER_SOURCE_DEFAULT 8u
+#define KUMO_OVERLAY_TUNNEL_HANDSHAKE_MS_DEFAULT         5000u
+#define KUMO_OVERLAY_TUNNEL_KEEPALIVE_MS_DEFAULT         15000u
+#define KUMO_OVERLAY_TUNNEL_BACKOFF_MS_MIN               100u
+#define KUMO_OVERLAY_TUNNEL_BACKOFF_MS_MAX               30000u
+/* Bytes one stream may have in flight in each direction (its flow-control window). */
+#define KUMO_OVERLAY_TUNNEL_WINDOW_BYTES (256u * 1024u)
+/* The largest DATA payload of a frame. */
+#define KUMO_OVERLAY_TUNNEL_FRAME_DATA_MAX 16384u
+/* A tunnel certificate's validity: one day from an hour ago (clock skew). */
+#define KUMO_OVERLAY_TUNNEL_CERT_LIFETIME_S (25u * 3600u)
+
+/* Who holds a tunnel certificate: the deployment (owner, dseq), the tunnel's workloads (src
+ * connects to dst), and the lease the holder runs its end under (owner/dseq/gseq/oseq at
+ * provider): the source's group lease for the client, the destination's for the server. */
+typedef struct kumo_overlay_tunnel_id {
+    char owner[KUMO_OVERLAY_TUNNEL_TEXT_BYTES];
+    uint64_t dseq;
+    char src[KUMO_OVERLAY_TUNNEL_TEXT_BYTES];
+    char dst[KUMO_OVERLAY_TUNNEL_TEXT_BYTES];
+    uint32_t gseq;
+    uint32_t oseq;
+    char provider[KUMO_OVERLAY_TUNNEL_TEXT_BYTES];
+} kumo_overlay_tunnel_id_t;
+
+/* Whether every text of id is 1..64 characters of [a-z0-9._-] and dseq, oseq are not 0. */
+bool kumo_overlay_tunnel_id_is_valid(const kumo_overlay_tunnel_id_t *id);
+bool kumo_overlay_tunnel_id_equal(const kumo_overlay_tunnel_id_t *a,
+                                  const kumo_overlay_tunnel_id_t *b);
+/* The certificate URIs of id: "kumo:lease:<owner>/<dseq>/<gseq>/<oseq>/<provider>" and
+ * "kumo:tunnel:<src>/<dst>". KUMO_EINVAL for an invalid id. Pure. */
+#define KUMO_OVERLAY_TUNNEL_URI_COUNT 2u
+#define KUMO_OVERLAY_TUNNEL_URI_BYTES 256u
+KUMO_MUST_USE int
+kumo_overlay_tunnel_id_uris(const kumo_overlay_tunnel_id_t *id,
+                            char uris[KUMO_OVERLAY_TUNNEL_URI_COUNT][KUMO_OVERLAY_TUNNEL_URI_BYTES],
+                            kumo_err_ctx_t *err);
+/* The reverse: exactly those two URIs, in any order, each once. KUMO_EDECODE otherwise (a
+ * malformed number, an empty or bad name, an unknown or repeated URI). Pure. */
+KUMO_MUST_USE int
+kumo_overlay_tunnel_id_from_uris(const char (*uris)[KUMO_OVERLAY_TUNNEL_URI_BYTES],
+                                 size_t count,
+                                 kumo_overlay_tunnel_id_t *out,
+                                 kumo_err_ctx_t *err);
+
+/* Issues a tunnel certificate for pubkey, naming id, signed by the provider's root (key root,
+ * certificate root_pem), valid from now + start_offset_s for lifetime_s seconds (the daemon
+ * uses -3600 and KUMO_OVERLAY_TUNNEL_CERT_LIFETIME_S). PEM appended to pem_out. */
+KUMO_MUST_USE int kumo_overlay_tunnel_cert_issue(const kumo_crypto_keypair_t *root,
+                                                 kumo_bytes_t root_pem,
+                                                 const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
+                                                 const kumo_overlay_tunnel_id_t *id,
+                                                 int64_t start_offset_s,
+                                                 uint32_t lifetime_s,
+                                                 kumo_buf_t *pem_out,
+                                                 kumo_err_ctx_t *err);
+
+/* Counters of a tunnel server or client. */
+typedef struct kumo_overlay_tunnel_stats {
+    uint32_t tunnels;         /* tunnels up now */
+    uint32_t handshakes;      /* handshakes in progress now */
+    uint32_t streams;         /* streams open now */
+    uint64_t tunnels_opened;  /* tunnels that came up */
+    uint64_t refused;         /* handshakes failed or peers refused (names, root, callback) */
+    uint64_t capped;          /* connections closed at once for a limit */
+    uint64_t streams_opened;  /* streams opened */
+    uint64_t streams_reset;   /* streams reset (refused port, target down, limit) */
+    uint64_t revoked;         /* tunnels closed by revocation */
+    uint64_t protocol_errors; /* tunnels closed for a frame breaking the protocol */
+} kumo_overlay_tunnel_stats_t;
+
+/* Where a server sends the streams for one port: the local target host:target_port. */
+typedef struct kumo_overlay_tunnel_target {
+    uint16_t port;
+    char host[KUMO_OVERLAY_FWD_HOST_BYTES]; /* numeric address */
+    uint16_t target_port;
+} kumo_overlay_tunnel_target_t;
+
+typedef struct kumo_overlay_tunnel_targets {
+    kumo_overlay_tunnel_target_t items[KUMO_OVERLAY_TUNNEL_PORT_MAX];
+    uint32_t count;
+} kumo_overlay_tunnel_targets_t;
+
+/* After a client's certificate verified against its provider's pinned root and named the
+ * tunnel an allowed entry expects: whether the tunnel is allowed now and where its streams go
+ * (targets_out starts empty; a stream to a port not listed is reset). Runs on the loop,
+ * synchronously; it must not call back into the server. */
+typedef bool (*kumo_overlay_tunnel_accept_cb)(void *ctx,
+                                              const kumo_overlay_tunnel_id_t *peer,
+                                              kumo_overlay_tunnel_targets_t *targets_out);
+
+/* One tunnel the server accepts: the client must name peer exactly and be issued by
+ * peer_root_pem (the on-chain root of peer.provider); the server answers with cert_pem/key. */
+typedef struct kumo_overlay_tunnel_allow {
+    kumo_overlay_tunnel_id_t peer;
+    kumo_bytes_t peer_root_pem;
+    kumo_bytes_t cert_pem;
+    const kumo_crypto_keypair_t *key;
+} kumo_overlay_tunnel_allow_t;
+
+typedef struct kumo_overlay_tunnel_server_cfg {
+    const char *listen;                /* "ip:port" (port 0: any free port) */
+    uint32_t tunnel_max;               /* 0: KUMO_OVERLAY_TUNNEL_TUNNEL_DEFAULT */
+    uint32_t stream_max;               /* per tunnel; 0: KUMO_OVERLAY_TUNNEL_STREAM_DEFAULT */
+    uint32_t handshake_max;            /* in all; 0: KUMO_OVERLAY_TUNNEL_HANDSHAKE_DEFAULT */
+    uint32_t handshake_per_source_max; /* per source address; 0: ..._PER_SOURCE_DEFAULT */
+    uint32_t handshake_timeout_ms;     /* 0: KUMO_OVERLAY_TUNNEL_HANDSHAKE_MS_DEFAULT */
+    uint32_t keepalive_ms;             /* 0: KUMO_OVERLAY_TUNNEL_KEEPALIVE_MS_DEFAULT */
+    kumo_overlay_tunnel_accept_cb accept_cb;
+    void *accept_ctx;
+} kumo_overlay_tunnel_server_cfg_t;
+
+typedef struct kumo_overlay_tunnel_server kumo_overlay_tunnel_server_t;
+
+/* Listens on cfg->listen. KUMO_EINVAL for a bad address or missing callback, KUMO_ELIMIT for
+ * a limit over its hard cap, KUMO_EIO when it cannot listen. */
+KUMO_MUST_USE int kumo_overlay_tunnel_server_open(struct event_base *base,
+                                                  const kumo_overlay_tunnel_server_cfg_t *cfg,
+                                                  kumo_overlay_tunnel_server_t **out,
+                                                  kumo_err_ctx_t *err);
+/* The port it listens on. */
+uint16_t kumo_overlay_tunnel_server_port(const kumo_overlay_tunnel_server_t *s);
+/* Replaces the set of allowed tunnels (copied; at most tunnel_max entries, each id valid and
+ * once). Tunnels up whose entry is gone or changed are closed with their streams at once; the
+ * others are asked the accept callback again (refused: closed; else their targets replaced).
+ * KUMO_EINVAL/KUMO_EDUPLICATE/KUMO_ELIMIT leave the set unchanged. */
+KUMO_MUST_USE int kumo_overlay_tunnel_server_allow_set(kumo_overlay_tunnel_server_t *s,
+                                                       const kumo_overlay_tunnel_allow_t *entries,
+                                                       uint32_t count,
+                                                       kumo_err_ctx_t *err);
+/* Closes at once every tunnel up or in handshake whose client named peer (and its streams);
+ * the entry stays allowed (remove it with allow_set). Returns how many were closed. */
+uint32_t kumo_overlay_tunnel_server_revoke(kumo_overlay_tunnel_server_t *s,
+                                           const kumo_overlay_tunnel_id_t *peer);
+void kumo_overlay_tunnel_server_stats(const kumo_overlay_tunnel_server_t *s,
+                                      kumo_overlay_tunnel_stats_t *out);
+void kumo_overlay_tunnel_server_close(kumo_overlay_tunnel_server_t *s);
+
+/* A local listener of a client: connections accepted on fd (listening, owned by the client
+ * from open on) become streams to port at the destination. */
+typedef struct kumo_overlay_tunnel_listener {
+    int fd;
+    uint16_t port;
+} kumo_overlay_tunnel_listener_t;
+
+typedef struct kumo_overlay_tunnel_client_cfg {
+    const char *peer_address;      /* "ip:port" of the peer provider's tunnel server */
+    kumo_overlay_tunnel_id_t peer; /* what the server's certificate must name */
+    kumo_bytes_t peer_root_pem;    /* the on-chain root of peer.provider */
+    kumo_bytes_t cert_pem;         /* ours for this tunnel */
+    const kumo_crypto_keypair_t *key;
+    kumo_overlay_tunnel_listener_t listeners[KUMO_OVERLAY_TUNNEL_PORT_MAX];
+    uint32_t listener_count;
+    uint32_t stream_max;           /* 0: KUMO_OVERLAY_TUNNEL_STREAM_DEFAULT */
+    uint32_t handshake_timeout_ms; /* 0: KUMO_OVERLAY_TUNNEL_HANDSHAKE_MS_DEFAULT */
+    uint32_t keepalive_ms;         /* 0: KUMO_OVERLAY_TUNNEL_KEEPALIVE_MS_DEFAULT */
+} kumo_overlay_tunnel_client_cfg_t;
+
+typedef struct kumo_overlay_tunnel_client kumo_overlay_tunnel_client_t;
+
+/* Dials the peer (now, and again with backoff from KUMO_OVERLAY_TUNNEL_BACKOFF_MS_MIN doubling
+ * to ..._MAX whenever the tunnel is down) and carries the listeners' connections as streams
+ * while it is up (a connection accepted while it is down is closed at once). Everything in
+ * cfg is copied; the listeners' fds belong to the client even when open fails. KUMO_EINVAL
+ * for a bad address, id or listener, KUMO_ELIMIT for a limit over its cap. */
+KUMO_MUST_USE int kumo_overlay_tunnel_client_open(struct event_base *base,
+                                                  const kumo_overlay_tunnel_client_cfg_t *cfg,
+                                                  kumo_overlay_tunnel_client_t **out,
+                                                  kumo_err_ctx_t *err);
+/* Whether the tunnel is up (handshake done, server verified). */
+bool kumo_overlay_tunnel_client_is_up(const kumo_overlay_tunnel_client_t *c);
+void kumo_overlay_tunnel_client_stats(const kumo_overlay_tunnel_client_t *c,
+                                      kumo_overlay_tunnel_stats_t *out);
+/* Closes the tunnel, its streams and the listeners (revocation on the source side). */
+void kumo_overlay_tunnel_client_close(kumo_overlay_tunnel_client_t *c);
 
 #endif

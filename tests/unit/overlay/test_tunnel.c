@@ -1,0 +1,904 @@
+/*
+ * test_tunnel.c - the tunnels between datacenters (src/overlay/tunnel*.c) on loopback with
+ * real sockets and real TLS: a tunnel server (the destination provider) with an echo server
+ * as the target, a tunnel client (the source provider) with local listeners, each side with
+ * a certificate issued by its provider's root for this tunnel. The event loop runs on its own
+ * thread; the test calls into the tunnel objects only on the loop (on_loop) and talks to the
+ * local listener with blocking sockets. Shown: bytes go both ways with half-close (also
+ * 1 MiB, past the flow-control window), many streams share one tunnel, a root signing a
+ * certificate naming another provider's lease is refused, a certificate from a root nobody
+ * pinned is refused, an expired certificate is refused, wrong deployment, workload or lease
+ * names are refused (table), revocation closes the streams, a stream to a port the callback
+ * does not allow is reset, and a flood of connections that never handshake is bounded while
+ * a real tunnel still comes up. The identity URIs and the frame codec are table-tested.
+ * Every wait is on a condition with a 60 s deadline; nothing asserts on elapsed time.
+ */
+#include "helpers/testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "overlay/overlay.h"
+#include "overlay/tunnel_wire.h"
+#include "tls/tls.h"
+
+#define T_PORT      5432u
+#define T_PORT_BAD  9999u
+#define T_WAIT_MS   60000u
+#define T_BIG       (1024u * 1024u)
+#define T_STREAMS   40u
+#define T_FLOOD_SRC 4u
+#define T_FLOOD_PER 10u
+
+typedef struct root {
+    kumo_crypto_keypair_t kp;
+    kumo_buf_t pem;
+} root_t;
+
+static struct event_base *base;
+static pthread_t loop_thread;
+static root_t root_a; /* prova: the destination (server) provider */
+static root_t root_b; /* provb: the source (client) provider */
+static root_t root_c; /* provc: nobody pins it */
+static int echo_fd = -1;
+static uint16_t echo_port;
+static pthread_t echo_thread;
+static volatile bool accept_allowed = true;
+
+/* ---- the loop thread ---- */
+
+static void *loop_run(void *arg)
+{
+    (void)arg;
+    (void)event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+typedef struct call {
+    void (*fn)(void *);
+    void *arg;
+    sem_t done;
+} call_t;
+
+static void call_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    call_t *c = arg;
+    c->fn(c->arg);
+    (void)sem_post(&c->done);
+}
+
+/* Runs fn(arg) on the loop thread and waits for it. */
+static void on_loop(void (*fn)(void *), void *arg)
+{
+    call_t c = {.fn = fn, .arg = arg};
+    assert_int_equal(sem_init(&c.done, 0, 0), 0);
+    struct timeval tv = {0, 0};
+    assert_int_equal(event_base_once(base, -1, EV_TIMEOUT, call_cb, &c, &tv), 0);
+    while (sem_wait(&c.done) != 0) {
+    }
+    (void)sem_destroy(&c.done);
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
+    (void)nanosleep(&ts, NULL);
+}
+
+/* ---- the echo target: every connection gets back what it sent, then EOF ---- */
+
+static void *echo_conn(void *arg)
+{
+    int c = (int)(intptr_t)arg;
+    static _Thread_local char buf[65536];
+    ssize_t n;
+    while ((n = read(c, buf, sizeof(buf))) > 0) {
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(c, buf + off, (size_t)(n - off));
+            if (w <= 0) {
+                (void)close(c);
+                return NULL;
+            }
+            off += w;
+        }
+    }
+    (void)close(c);
+    return NULL;
+}
+
+static void *echo_run(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int c = accept(echo_fd, NULL, NULL);
+        if (c < 0) {
+            return NULL;
+        }
+        pthread_t th;
+        if (pthread_create(&th, NULL, echo_conn, (void *)(intptr_t)c) == 0) {
+            (void)pthread_detach(th);
+        } else {
+            (void)close(c);
+        }
+    }
+}
+
+/* A listening TCP socket on ip, port chosen by the kernel. */
+static int listen_on(const char *ip, uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    assert_int_equal(inet_pton(AF_INET, ip, &sa.sin_addr), 1);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 256), 0);
+    socklen_t len = sizeof(sa);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* A blocking connection to 127.0.0.1:port from source ip (NULL: any), 60 s timeouts. */
+static int connect_to(uint16_t port, const char *source)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    if (source != NULL) {
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        assert_int_equal(inet_pton(AF_INET, source, &src.sin_addr), 1);
+        assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+    }
+    struct timeval tv = {T_WAIT_MS / 1000u, 0};
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+/* ---- identities and certificates ---- */
+
+static void root_make(root_t *r, const char *cn)
+{
+    assert_int_equal(kumo_crypto_key_generate(&r->kp), 0);
+    kumo_buf_init(&r->pem, KUMO_TLS_PEM_BYTES_MAX);
+    assert_int_equal(kumo_tls_ca_create(&r->kp, cn, 365, &r->pem, NULL), 0);
+}
+
+static kumo_overlay_tunnel_id_t id_make(const char *provider, uint32_t gseq)
+{
+    kumo_overlay_tunnel_id_t id = {.dseq = 7, .gseq = gseq, .oseq = 1};
+    (void)snprintf(id.owner, sizeof(id.owner), "kumo1owner");
+    (void)snprintf(id.src, sizeof(id.src), "web");
+    (void)snprintf(id.dst, sizeof(id.dst), "db");
+    (void)snprintf(id.provider, sizeof(id.provider), "%s", provider);
+    return id;
+}
+
+typedef struct side {
+    kumo_overlay_tunnel_id_t id; /* what its certificate names */
+    const root_t *issuer;
+    int64_t start_offset_s;
+    kumo_crypto_keypair_t kp;
+    kumo_buf_t cert;
+} side_t;
+
+static void side_issue(side_t *s)
+{
+    assert_int_equal(kumo_crypto_key_generate(&s->kp), 0);
+    kumo_buf_init(&s->cert, KUMO_TLS_PEM_BYTES_MAX);
+    kumo_err_ctx_t err = {0};
+    int rc = kumo_overlay_tunnel_cert_issue(&s->issuer->kp, kumo_buf_bytes(&s->issuer->pem),
+                                            s->kp.pubkey, &s->id, s->start_offset_s, 3600, &s->cert,
+                                            &err);
+    if (rc != 0) {
+        fail_msg("issue: %s", err.detail);
+    }
+}
+
+/* One tunnel: the server side (dst, at prova) and the client side (src, at provb). */
+typedef struct env {
+    side_t server;
+    side_t client;
+    kumo_overlay_tunnel_id_t client_expects; /* the server's names, as the client expects */
+    kumo_overlay_tunnel_id_t server_expects; /* the client's names, as the server expects */
+    const root_t *client_pins;               /* the root the client pins for prova */
+    const root_t *server_pins;               /* the root the server pins for provb */
+    kumo_overlay_tunnel_server_cfg_t server_cfg;
+    kumo_overlay_tunnel_server_t *srv;
+    kumo_overlay_tunnel_client_t *cli;
+    uint16_t local_port;     /* client listener for T_PORT */
+    uint16_t local_port_bad; /* client listener for T_PORT_BAD */
+    int rc;
+    kumo_err_ctx_t err;
+} env_t;
+
+static bool accept_cb(void *ctx,
+                      const kumo_overlay_tunnel_id_t *peer,
+                      kumo_overlay_tunnel_targets_t *targets_out)
+{
+    (void)ctx;
+    (void)peer;
+    kumo_overlay_tunnel_target_t *t = &targets_out->items[targets_out->count++];
+    t->port = T_PORT;
+    (void)snprintf(t->host, sizeof(t->host), "127.0.0.1");
+    t->target_port = echo_port;
+    return accept_allowed;
+}
+
+static void env_init(env_t *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->server.id = id_make("prova", 1);
+    e->server.issuer = &root_a;
+    e->server.start_offset_s = -60;
+    e->client.id = id_make("provb", 0);
+    e->client.issuer = &root_b;
+    e->client.start_offset_s = -60;
+    e->client_expects = e->server.id;
+    e->server_expects = e->client.id;
+    e->client_pins = &root_a;
+    e->server_pins = &root_b;
+    e->server_cfg.listen = "127.0.0.1";
+    e->server_cfg.accept_cb = accept_cb;
+    accept_allowed = true;
+}
+
+static void env_open_server(void *arg)
+{
+    env_t *e = arg;
+    e->rc = kumo_overlay_tunnel_server_open(base, &e->server_cfg, &e->srv, &e->err);
+    if (e->rc != 0) {
+        return;
+    }
+    kumo_overlay_tunnel_allow_t allow = {.peer = e->server_expects,
+                                         .peer_root_pem = kumo_buf_bytes(&e->server_pins->pem),
+                                         .cert_pem = kumo_buf_bytes(&e->server.cert),
+                                         .key = &e->server.kp};
+    e->rc = kumo_overlay_tunnel_server_allow_set(e->srv, &allow, 1, &e->err);
+}
+
+static void env_open_client(void *arg)
+{
+    env_t *e = arg;
+    char addr[64];
+    (void)snprintf(addr, sizeof(addr), "127.0.0.1:%u", kumo_overlay_tunnel_server_port(e->srv));
+    kumo_overlay_tunnel_client_cfg_t c = {.peer_address = addr,
+                                          .peer = e->client_expects,
+                                          .peer_root_pem = kumo_buf_bytes(&e->client_pins->pem),
+                                          .cert_pem = kumo_buf_bytes(&e->client.cert),
+                                          .key = &e->client.kp,
+                                          .listener_count = 2};
+    c.listeners[0].fd = listen_on("127.0.0.1", &e->local_port);
+    c.listeners[0].port = T_PORT;
+    c.listeners[1].fd = listen_on("127.0.0.1", &e->local_port_bad);
+    c.listeners[1].port = T_PORT_BAD;
+    e->rc = kumo_overlay_tunnel_client_open(base, &c, &e->cli, &e->err);
+}
+
+static void env_start_server(env_t *e)
+{
+    side_issue(&e->server);
+    side_issue(&e->client);
+    on_loop(env_open_server, e);
+    if (e->rc != 0) {
+        fail_msg("server: %s", e->err.detail);
+    }
+}
+
+static void env_start_client(env_t *e)
+{
+    on_loop(env_open_client, e);
+    if (e->rc != 0) {
+        fail_msg("client: %s", e->err.detail);
+    }
+}
+
+static void env_start(env_t *e)
+{
+    env_start_server(e);
+    env_start_client(e);
+}
+
+static void env_close_cb(void *arg)
+{
+    env_t *e = arg;
+    kumo_overlay_tunnel_client_close(e->cli);
+    kumo_overlay_tunnel_server_close(e->srv);
+}
+
+static void env_stop(env_t *e)
+{
+    on_loop(env_close_cb, e);
+    kumo_buf_free(&e->server.cert);
+    kumo_buf_free(&e->client.cert);
+}
+
+typedef struct snap {
+    env_t *e;
+    bool up;
+    kumo_overlay_tunnel_stats_t srv;
+    kumo_overlay_tunnel_stats_t cli;
+} snap_t;
+
+static void snap_cb(void *arg)
+{
+    snap_t *s = arg;
+    s->up = kumo_overlay_tunnel_client_is_up(s->e->cli);
+    kumo_overlay_tunnel_server_stats(s->e->srv, &s->srv);
+    kumo_overlay_tunnel_client_stats(s->e->cli, &s->cli);
+}
+
+static snap_t snap(env_t *e)
+{
+    snap_t s = {.e = e};
+    on_loop(snap_cb, &s);
+    return s;
+}
+
+/* Waits (60 s at most) until pred holds for a snapshot; returns the last snapshot. */
+static snap_t wait_for(env_t *e, bool (*pred)(const snap_t *), const char *what)
+{
+    for (unsigned waited = 0;; waited += 10u) {
+        snap_t s = snap(e);
+        if (pred(&s)) {
+            return s;
+        }
+        if (waited >= T_WAIT_MS) {
+            fail_msg("timed out waiting for %s (server refused %llu, client refused %llu)", what,
+                     (unsigned long long)s.srv.refused, (unsigned long long)s.cli.refused);
+        }
+        sleep_ms(10);
+    }
+}
+
+static bool is_up(const snap_t *s)
+{
+    return s->up && s->srv.tunnels == 1;
+}
+
+static bool is_refused(const snap_t *s)
+{
+    return s->srv.refused + s->cli.refused >= 2;
+}
+
+/* ---- moving bytes ---- */
+
+typedef struct writer {
+    int fd;
+    size_t len;
+    uint8_t seed;
+} writer_t;
+
+static uint8_t pattern(size_t i, uint8_t seed)
+{
+    return (uint8_t)((i * 131u + seed) & 0xffu);
+}
+
+static void *writer_run(void *arg)
+{
+    writer_t *w = arg;
+    uint8_t buf[8192];
+    for (size_t off = 0; off < w->len;) {
+        size_t n = w->len - off < sizeof(buf) ? w->len - off : sizeof(buf);
+        for (size_t i = 0; i < n; i++) {
+            buf[i] = pattern(off + i, w->seed);
+        }
+        ssize_t k = write(w->fd, buf, n);
+        if (k <= 0) {
+            return NULL;
+        }
+        off += (size_t)k;
+    }
+    (void)shutdown(w->fd, SHUT_WR);
+    return NULL;
+}
+
+/* Reads until EOF; returns how many bytes matched the pattern in order (stops at the first
+ * mismatch). */
+static size_t read_check(int fd, uint8_t seed)
+{
+    uint8_t buf[8192];
+    size_t got = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] != pattern(got, seed)) {
+                return got;
+            }
+            got++;
+        }
+    }
+    return got;
+}
+
+/* Sends len bytes through the tunnel, half-closes, and checks the echo up to EOF. */
+static void xfer(env_t *e, size_t len, uint8_t seed)
+{
+    int fd = connect_to(e->local_port, NULL);
+    writer_t w = {.fd = fd, .len = len, .seed = seed};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, writer_run, &w), 0);
+    size_t got = read_check(fd, seed);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    (void)close(fd);
+    assert_int_equal(got, len);
+}
+
+/* ---- tests ---- */
+
+static void test_tunnel_streams_both_ways_with_half_close(void **state)
+{
+    (void)state;
+    env_t e;
+    env_init(&e);
+    env_start(&e);
+    (void)wait_for(&e, is_up, "the tunnel");
+    xfer(&e, 5, 1);
+    xfer(&e, 100000, 2);
+    xfer(&e, T_BIG, 3); /* four windows: flow control must keep it moving */
+    snap_t s = snap(&e);
+    assert_int_equal(s.srv.tunnels_opened, 1);
+    assert_int_equal(s.srv.refused, 0);
+    assert_true(s.srv.streams_opened >= 3);
+    env_stop(&e);
+}
+
+static void test_tunnel_many_streams_share_one_tunnel(void **state)
+{
+    (void)state;
+    env_t e;
+    env_init(&e);
+    env_start(&e);
+    (void)wait_for(&e, is_up, "the tunnel");
+    int fds[T_STREAMS];
+    for (unsigned i = 0; i < T_STREAMS; i++) {
+        fds[i] = connect_to(e.local_port, NULL);
+        writer_t w = {.fd = fds[i], .len = 20000, .seed = (uint8_t)i};
+        (void)writer_run(&w); /* fits the socket buffers: written before anything is read */
+    }
+    for (unsigned i = 0; i < T_STREAMS; i++) {
+        assert_int_equal(read_check(fds[i], (uint8_t)i), 20000);
+        (void)close(fds[i]);
+    }
+    snap_t s = snap(&e);
+    assert_int_equal(s.srv.tunnels_opened, 1);
+    assert_true(s.srv.streams_opened >= T_STREAMS);
+    env_stop(&e);
+}
+
+static void rename_impersonate(env_t *e)
+{
+    /* provb's lease, signed by prova's root: prova impersonating provb. */
+    e->client.issuer = &root_a;
+}
+static void rename_unpinned_server(env_t *e)
+{
+    e->server.issuer = &root_c; /* the client pins root_a for prova */
+}
+static void rename_unpinned_client(env_t *e)
+{
+    e->client.issuer = &root_c;
+}
+static void rename_expired_client(env_t *e)
+{
+    e->client.start_offset_s = -7200; /* valid for an hour, two hours ago */
+}
+static void rename_expired_server(env_t *e)
+{
+    e->server.start_offset_s = -7200;
+}
+static void rename_deployment(env_t *e)
+{
+    e->client.id.dseq = 8;
+}
+static void rename_owner(env_t *e)
+{
+    (void)snprintf(e->client.id.owner, sizeof(e->client.id.owner), "kumo1other");
+}
+static void rename_src(env_t *e)
+{
+    (void)snprintf(e->client.id.src, sizeof(e->client.id.src), "api");
+}
+static void rename_dst(env_t *e)
+{
+    (void)snprintf(e->client.id.dst, sizeof(e->client.id.dst), "cache");
+}
+static void rename_lease(env_t *e)
+{
+    e->client.id.oseq = 2;
+}
+static void rename_provider(env_t *e)
+{
+    (void)snprintf(e->client.id.provider, sizeof(e->client.id.provider), "prova");
+}
+static void rename_server_lease(env_t *e)
+{
+    e->client_expects.gseq = 2; /* the client expects another group's lease at prova */
+}
+static void rename_callback_refuses(env_t *e)
+{
+    (void)e;
+    accept_allowed = false;
+}
+
+static void test_tunnel_refuses_wrong_certificates(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        void (*mutate)(env_t *e);
+    } cases[] = {
+        {"root A signs provider B's lease", rename_impersonate},
+        {"server certificate from an unpinned root", rename_unpinned_server},
+        {"client certificate from an unpinned root", rename_unpinned_client},
+        {"client certificate expired", rename_expired_client},
+        {"server certificate expired", rename_expired_server},
+        {"other deployment (dseq)", rename_deployment},
+        {"other deployment (owner)", rename_owner},
+        {"other source workload", rename_src},
+        {"other destination workload", rename_dst},
+        {"other lease (oseq)", rename_lease},
+        {"client names the server's provider", rename_provider},
+        {"server names another lease", rename_server_lease},
+        {"accept callback refuses", rename_callback_refuses},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        env_t e;
+        env_init(&e);
+        cases[i].mutate(&e);
+        env_start(&e);
+        snap_t s = wait_for(&e, is_refused, cases[i].name);
+        /* The side that checks what is wrong refuses: never are both sides up. */
+        if (s.srv.tunnels_opened != 0 && s.cli.tunnels_opened != 0) {
+            fail_msg("%s: the tunnel came up", cases[i].name);
+        }
+        /* A refused tunnel never carries a stream to the target. */
+        assert_int_equal(s.srv.streams_opened, 0);
+        env_stop(&e);
+    }
+}
+
+typedef struct revoke_arg {
+    env_t *e;
+    uint32_t closed;
+    int rc;
+} revoke_arg_t;
+
+static void revoke_cb(void *arg)
+{
+    revoke_arg_t *r = arg;
+    r->closed = kumo_overlay_tunnel_server_revoke(r->e->srv, &r->e->server_expects);
+}
+
+static void allow_none_cb(void *arg)
+{
+    revoke_arg_t *r = arg;
+    r->rc = kumo_overlay_tunnel_server_allow_set(r->e->srv, NULL, 0, NULL);
+}
+
+/* A stream that echoed once; then it must end (EOF or reset) without either end closing. */
+static int stream_live(env_t *e)
+{
+    int fd = connect_to(e->local_port, NULL);
+    assert_int_equal(write(fd, "ping", 4), 4);
+    char buf[4];
+    assert_int_equal(read(fd, buf, 4), 4);
+    assert_memory_equal(buf, "ping", 4);
+    return fd;
+}
+
+static void assert_stream_ended(int fd)
+{
+    char buf[16];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    assert_true(n <= 0);
+    (void)close(fd);
+}
+
+static bool is_revoked_twice(const snap_t *s)
+{
+    return s->srv.revoked == 2 && s->srv.tunnels == 0;
+}
+
+static bool is_refused_after_revoke(const snap_t *s)
+{
+    return s->srv.refused >= 1 && s->srv.tunnels == 0;
+}
+
+static void test_tunnel_revocation_closes_streams(void **state)
+{
+    (void)state;
+    env_t e;
+    env_init(&e);
+    env_start(&e);
+    (void)wait_for(&e, is_up, "the tunnel");
+    int fd = stream_live(&e);
+    revoke_arg_t r = {.e = &e};
+    on_loop(revoke_cb, &r);
+    assert_int_equal(r.closed, 1);
+    assert_stream_ended(fd);
+    /* The entry is still allowed: the client dials again and comes back. */
+    (void)wait_for(&e, is_up, "the tunnel again");
+    fd = stream_live(&e);
+    /* Replacing the allowed set with none closes it for good. */
+    on_loop(allow_none_cb, &r);
+    assert_int_equal(r.rc, 0);
+    assert_stream_ended(fd);
+    (void)wait_for(&e, is_revoked_twice, "the revocations");
+    (void)wait_for(&e, is_refused_after_revoke, "a refused redial");
+    env_stop(&e);
+}
+
+static void test_tunnel_stream_to_a_port_not_allowed_is_reset(void **state)
+{
+    (void)state;
+    env_t e;
+    env_init(&e);
+    env_start(&e);
+    (void)wait_for(&e, is_up, "the tunnel");
+    int fd = connect_to(e.local_port_bad, NULL);
+    assert_int_equal(write(fd, "x", 1), 1);
+    assert_stream_ended(fd);
+    snap_t s = snap(&e);
+    assert_true(s.srv.streams_reset >= 1);
+    xfer(&e, 1000, 9); /* the tunnel itself is still fine */
+    env_stop(&e);
+}
+
+static void test_tunnel_streams_past_the_limit_are_reset(void **state)
+{
+    (void)state;
+    env_t e;
+    env_init(&e);
+    e.server_cfg.stream_max = 2;
+    env_start(&e);
+    (void)wait_for(&e, is_up, "the tunnel");
+    int a = stream_live(&e);
+    int b = stream_live(&e);
+    int c = connect_to(e.local_port, NULL);
+    assert_int_equal(write(c, "x", 1), 1);
+    assert_stream_ended(c);
+    (void)close(a);
+    (void)close(b);
+    snap_t s = snap(&e);
+    assert_true(s.srv.streams_reset >= 1);
+    env_stop(&e);
+}
+
+static bool is_flood_capped(const snap_t *s)
+{
+    return s->srv.capped >= T_FLOOD_SRC * T_FLOOD_PER - 8u;
+}
+
+static void test_tunnel_handshake_flood_is_bounded(void **state)
+{
+    (void)state;
+    env_t e;
+    env_init(&e);
+    e.server_cfg.handshake_max = 8;
+    e.server_cfg.handshake_per_source_max = 4;
+    e.server_cfg.handshake_timeout_ms = 120000; /* the flood stays in progress throughout */
+    env_start_server(&e);
+    /* Connections from four other loopback addresses that never say a word. */
+    int flood[T_FLOOD_SRC * T_FLOOD_PER];
+    uint16_t port = kumo_overlay_tunnel_server_port(e.srv);
+    for (unsigned i = 0; i < T_FLOOD_SRC * T_FLOOD_PER; i++) {
+        char src[32];
+        (void)snprintf(src, sizeof(src), "127.0.0.%u", 2u + i / T_FLOOD_PER);
+        flood[i] = connect_to(port, src);
+    }
+    /* Each source holds at most 4, all of them at most 8: the rest were closed at once. */
+    on_loop(env_open_client, &e); /* opened after the flood: it needs a slot */
+    snap_t s = wait_for(&e, is_flood_capped, "the flood to be capped");
+    assert_true(s.srv.handshakes <= 8);
+    (void)wait_for(&e, is_up, "the real tunnel through the flood");
+    xfer(&e, 1000, 4);
+    for (unsigned i = 0; i < T_FLOOD_SRC * T_FLOOD_PER; i++) {
+        (void)close(flood[i]);
+    }
+    env_stop(&e);
+}
+
+/* ---- identities and frames (pure) ---- */
+
+static void test_tunnel_id_uris_round_trip_and_reject(void **state)
+{
+    (void)state;
+    kumo_overlay_tunnel_id_t id = id_make("kumo1provider", 3);
+    char uris[KUMO_OVERLAY_TUNNEL_URI_COUNT][KUMO_OVERLAY_TUNNEL_URI_BYTES];
+    assert_int_equal(kumo_overlay_tunnel_id_uris(&id, uris, NULL), 0);
+    assert_string_equal(uris[0], "kumo:lease:kumo1owner/7/3/1/kumo1provider");
+    assert_string_equal(uris[1], "kumo:tunnel:web/db");
+    kumo_overlay_tunnel_id_t back;
+    assert_int_equal(kumo_overlay_tunnel_id_from_uris((const char(*)[256])uris, 2, &back, NULL), 0);
+    assert_true(kumo_overlay_tunnel_id_equal(&id, &back));
+    static const struct {
+        const char *name;
+        const char *lease;
+        const char *pair;
+        int want;
+    } cases[] = {
+        {"valid", "kumo:lease:o/1/0/1/p", "kumo:tunnel:a/b", 0},
+        {"dseq 0", "kumo:lease:o/0/0/1/p", "kumo:tunnel:a/b", KUMO_EDECODE},
+        {"oseq 0", "kumo:lease:o/1/0/0/p", "kumo:tunnel:a/b", KUMO_EDECODE},
+        {"leading zero", "kumo:lease:o/01/0/1/p", "kumo:tunnel:a/b", KUMO_EDECODE},
+        {"gseq over u32", "kumo:lease:o/1/4294967296/1/p", "kumo:tunnel:a/b", KUMO_EDECODE},
+        {"dseq over u64", "kumo:lease:o/18446744073709551616/0/1/p", "kumo:tunnel:a/b",
+         KUMO_EDECODE},
+        {"empty owner", "kumo:lease:/1/0/1/p", "kumo:tunnel:a/b", KUMO_EDECODE},
+        {"empty provider", "kumo:lease:o/1/0/1/", "kumo:tunnel:a/b", KUMO_EDECODE},
+        {"extra part", "kumo:lease:o/1/0/1/p/q", "kumo:tunnel:a/b", KUMO_EDECODE},
+        {"upper case", "kumo:lease:O/1/0/1/p", "kumo:tunnel:a/b", KUMO_EDECODE},
+        {"missing dst", "kumo:lease:o/1/0/1/p", "kumo:tunnel:a", KUMO_EDECODE},
+        {"three workloads", "kumo:lease:o/1/0/1/p", "kumo:tunnel:a/b/c", KUMO_EDECODE},
+        {"two leases", "kumo:lease:o/1/0/1/p", "kumo:lease:o/1/0/1/p", KUMO_EDECODE},
+        {"unknown URI", "kumo:lease:o/1/0/1/p", "kumo:workload:a", KUMO_EDECODE},
+        {"name of 65", "kumo:lease:o/1/0/1/p",
+         "kumo:tunnel:a/"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+         KUMO_EDECODE},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char in[2][KUMO_OVERLAY_TUNNEL_URI_BYTES];
+        (void)snprintf(in[0], sizeof(in[0]), "%s", cases[i].lease);
+        (void)snprintf(in[1], sizeof(in[1]), "%s", cases[i].pair);
+        kumo_overlay_tunnel_id_t out;
+        kumo_err_ctx_t err = {0};
+        int rc = kumo_overlay_tunnel_id_from_uris((const char(*)[256])in, 2, &out, &err);
+        if (rc != cases[i].want) {
+            fail_msg("%s: got %s (%s)", cases[i].name, kumo_err_name(rc), err.detail);
+        }
+    }
+    /* A 64-character name is the longest accepted. */
+    memset(id.src, 'a', 64);
+    id.src[64] = '\0';
+    assert_int_equal(kumo_overlay_tunnel_id_uris(&id, uris, NULL), 0);
+    id.dseq = 0;
+    assert_int_equal(kumo_overlay_tunnel_id_uris(&id, uris, NULL), KUMO_EINVAL);
+}
+
+static size_t frame_put(uint8_t *out, uint8_t type, uint32_t id, const uint8_t *p, size_t len)
+{
+    out[0] = type;
+    kumo_be32_put(out + 1, id);
+    out[5] = (uint8_t)(len >> 8);
+    out[6] = (uint8_t)(len & 0xffu);
+    if (len > 0) {
+        memcpy(out + 7, p, len);
+    }
+    return 7u + len;
+}
+
+static void test_tunnel_frame_codec_rejects_each_rule(void **state)
+{
+    (void)state;
+    static uint8_t big[KUMO_OVERLAY_TUNNEL_FRAME_DATA_MAX + 1u];
+    static const uint8_t port0[2] = {0, 0};
+    static const uint8_t port1[2] = {0, 1};
+    static const uint8_t win0[4] = {0, 0, 0, 0};
+    static const uint8_t win_max[4] = {0, 4, 0, 0};
+    static const uint8_t win_over[4] = {0, 4, 0, 1};
+    static const uint8_t ping[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    static const struct {
+        const char *name;
+        uint8_t type;
+        uint32_t id;
+        const uint8_t *p;
+        size_t len;
+        int want;
+    } cases[] = {
+        {"ping", 0, 0, ping, 8, 0},
+        {"pong", 1, 0, ping, 8, 0},
+        {"open", 2, 1, port1, 2, 0},
+        {"data max", 3, 1, big, KUMO_OVERLAY_TUNNEL_FRAME_DATA_MAX, 0},
+        {"fin", 4, 1, NULL, 0, 0},
+        {"reset", 5, 1, NULL, 0, 0},
+        {"window max", 6, 1, win_max, 4, 0},
+        {"unknown type", 7, 1, NULL, 0, KUMO_EDECODE},
+        {"ping on a stream", 0, 1, ping, 8, KUMO_EDECODE},
+        {"ping short", 0, 0, ping, 7, KUMO_EDECODE},
+        {"data on stream 0", 3, 0, big, 1, KUMO_EDECODE},
+        {"data empty", 3, 1, NULL, 0, KUMO_EDECODE},
+        {"data max + 1", 3, 1, big, KUMO_OVERLAY_TUNNEL_FRAME_DATA_MAX + 1u, KUMO_ELIMIT},
+        {"open port 0", 2, 1, port0, 2, KUMO_EDECODE},
+        {"fin with bytes", 4, 1, ping, 1, KUMO_EDECODE},
+        {"window 0", 6, 1, win0, 4, KUMO_EDECODE},
+        {"window max + 1", 6, 1, win_over, 4, KUMO_EDECODE},
+    };
+    static uint8_t buf[KUMO_OVERLAY_TUNNEL_FRAME_BYTES_MAX + 8u];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len = frame_put(buf, cases[i].type, cases[i].id, cases[i].p, cases[i].len);
+        kumo_overlay_tunnel_frame_t f;
+        size_t used = 0;
+        kumo_err_ctx_t err = {0};
+        int rc = kumo_overlay_tunnel_frame_decode(kumo_bytes_make(buf, len), &f, &used, &err);
+        if (rc != cases[i].want || (rc == 0 && used != len)) {
+            fail_msg("%s: got %s used %zu (%s)", cases[i].name, kumo_err_name(rc), used,
+                     err.detail);
+        }
+        if (rc == 0) {
+            uint8_t out[KUMO_OVERLAY_TUNNEL_FRAME_BYTES_MAX];
+            size_t out_len = 0;
+            assert_int_equal(kumo_overlay_tunnel_frame_encode(&f, out, sizeof(out), &out_len), 0);
+            assert_int_equal(out_len, len);
+            assert_memory_equal(out, buf, len);
+            /* Every proper prefix asks for more. */
+            assert_int_equal(
+                kumo_overlay_tunnel_frame_decode(kumo_bytes_make(buf, len - 1u), &f, &used, NULL),
+                0);
+            assert_int_equal(used, 0);
+        }
+    }
+}
+
+/* ---- setup ---- */
+
+static int group_setup(void **state)
+{
+    (void)state;
+    assert_int_equal(kumo_crypto_init(), 0);
+    assert_int_equal(evthread_use_pthreads(), 0);
+    base = event_base_new();
+    assert_non_null(base);
+    assert_int_equal(pthread_create(&loop_thread, NULL, loop_run, NULL), 0);
+    root_make(&root_a, "prova root");
+    root_make(&root_b, "provb root");
+    root_make(&root_c, "provc root");
+    echo_fd = listen_on("127.0.0.1", &echo_port);
+    assert_int_equal(pthread_create(&echo_thread, NULL, echo_run, NULL), 0);
+    return 0;
+}
+
+static void loop_stop_cb(void *arg)
+{
+    (void)arg;
+    (void)event_base_loopbreak(base);
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    on_loop(loop_stop_cb, NULL);
+    (void)pthread_join(loop_thread, NULL);
+    event_base_free(base);
+    (void)shutdown(echo_fd, SHUT_RDWR);
+    (void)close(echo_fd);
+    (void)pthread_join(echo_thread, NULL);
+    kumo_buf_free(&root_a.pem);
+    kumo_buf_free(&root_b.pem);
+    kumo_buf_free(&root_c.pem);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tunnel_id_uris_round_trip_and_reject),
+        cmocka_unit_test(test_tunnel_frame_codec_rejects_each_rule),
+        cmocka_unit_test(test_tunnel_streams_both_ways_with_half_close),
+        cmocka_unit_test(test_tunnel_many_streams_share_one_tunnel),
+        cmocka_unit_test(test_tunnel_refuses_wrong_certificates),
+        cmocka_unit_test(test_tunnel_revocation_closes_streams),
+        cmocka_unit_test(test_tunnel_stream_to_a_port_not_allowed_is_reset),
+        cmocka_unit_test(test_tunnel_streams_past_the_limit_are_reset),
+        cmocka_unit_test(test_tunnel_handshake_flood_is_bounded),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
