@@ -17,6 +17,7 @@ echo "# bench_sim (simulated blocks per second: 4, 7 and 100 validators, clean a
 echo "# bench_provider (bids of a cold provider on 1000 open orders)"; "$b/bench_provider" 1000 | grep -E "^[a-z_]+="
 echo "# bench_runtime (container start/ready/remove via podman)"; "$b/bench_runtime" | grep -E "^[a-z_0-9]+="
 echo "# bench_p2p (p2p vs raw TCP)"; "$b/bench_p2p" | grep -E "^[a-z_0-9]+="
+echo "# bench_tunnel (mTLS tunnel between datacenters vs raw TCP)"; "$b/bench_tunnel" | grep -E "^[a-z_0-9]+="
 echo "# bench_api (GET /status p99 with 2000 hostile connections held vs none)"; "$b/bench_api" | grep -E "^[a-z_0-9]+="
 echo "# bench_deploy (webapp deploy-to-running, stages vs baseline)"
 "$root/bench/bench_deploy.sh" "$b/kumo" | grep -E "^[a-z_0-9]+="

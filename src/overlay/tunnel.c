@@ -387,6 +387,11 @@ static int tn_read_one(tn_tunnel_t *t, kumo_err_ctx_t *err)
     KUMO_ASSERT(used == KUMO_OVERLAY_TUNNEL_FRAME_HEADER + len);
     KUMO_GUARD(tn_on_frame(t, &f, err));
     (void)evbuffer_drain(in, used);
+    /* Answers (PONG, RESET, WINDOW) queue whatever the peer reads: one that never reads while
+     * asking for more would grow our buffer without end. */
+    KUMO_ENSURE(evbuffer_get_length(bufferevent_get_output(t->bev)) <= TN_OUT_HARD_BYTES, err,
+                KUMO_ELIMIT, "the peer does not read: %zu bytes queued",
+                evbuffer_get_length(bufferevent_get_output(t->bev)));
     return 1;
 }
 

@@ -208,7 +208,6 @@ int kumo_overlay_tunnel_client_open(struct event_base *base,
     }
     c->base = base;
     c->cfg = *cfg;
-    c->cfg.peer_address = NULL; /* parsed below; the caller's string is not kept */
     c->cfg.stream_max = cfg->stream_max != 0 ? cfg->stream_max : KUMO_OVERLAY_TUNNEL_STREAM_DEFAULT;
     c->cfg.handshake_timeout_ms = cfg->handshake_timeout_ms != 0
                                       ? cfg->handshake_timeout_ms
@@ -221,10 +220,9 @@ int kumo_overlay_tunnel_client_open(struct event_base *base,
     tn_tag(&cfg->peer, c->tag);
     kumo_buf_init(&c->root_pem, KUMO_TLS_PEM_BYTES_MAX);
     kumo_buf_init(&c->cert_pem, KUMO_TLS_PEM_BYTES_MAX);
-    c->cfg.peer_address = cfg->peer_address;
     rc = cli_listeners(c, err);
     rc = rc == 0 ? cli_setup(c, err) : rc;
-    c->cfg.peer_address = NULL;
+    c->cfg.peer_address = NULL; /* parsed into peer_sa; the caller's string is not kept */
     if (rc < 0) {
         kumo_overlay_tunnel_client_close(c);
         return rc;

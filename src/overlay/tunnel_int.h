@@ -20,6 +20,10 @@
 /* Bytes queued on the TLS side before the streams stop feeding it (and where they resume). */
 #define TN_OUT_HIGH_BYTES (512u * 1024u)
 #define TN_OUT_LOW_BYTES  (128u * 1024u)
+/* Past this many bytes queued on the TLS side the peer is not reading: the tunnel closes. */
+#define TN_OUT_HARD_BYTES (4u * 1024u * 1024u)
+_Static_assert(TN_OUT_HARD_BYTES > TN_OUT_HIGH_BYTES + 2u * KUMO_OVERLAY_TUNNEL_FRAME_BYTES_MAX,
+               "streams fill up to the high mark plus a frame, never to the hard one");
 /* A receiver grants the window back in steps of this many drained bytes. */
 #define TN_WINDOW_STEP_BYTES (KUMO_OVERLAY_TUNNEL_WINDOW_BYTES / 4u)
 /* Keepalive: the tunnel is dead after this many periods without a frame from the peer. */

@@ -716,6 +716,101 @@ static void test_tunnel_handshake_flood_is_bounded(void **state)
     env_stop(&e);
 }
 
+/* ---- configuration rules ---- */
+
+static void cfg_ok(kumo_overlay_tunnel_server_cfg_t *c)
+{
+    (void)c;
+}
+static void cfg_no_callback(kumo_overlay_tunnel_server_cfg_t *c)
+{
+    c->accept_cb = NULL;
+}
+static void cfg_bad_address(kumo_overlay_tunnel_server_cfg_t *c)
+{
+    c->listen = "localhost:1";
+}
+static void cfg_streams_max(kumo_overlay_tunnel_server_cfg_t *c)
+{
+    c->stream_max = KUMO_OVERLAY_TUNNEL_STREAM_MAX;
+}
+static void cfg_streams_over(kumo_overlay_tunnel_server_cfg_t *c)
+{
+    c->stream_max = KUMO_OVERLAY_TUNNEL_STREAM_MAX + 1u;
+}
+
+typedef struct cfg_case {
+    kumo_overlay_tunnel_server_cfg_t cfg;
+    kumo_overlay_tunnel_allow_t allow[3];
+    uint32_t allow_count;
+    int rc;
+    int allow_rc;
+} cfg_case_t;
+
+static void cfg_open_cb(void *arg)
+{
+    cfg_case_t *c = arg;
+    kumo_overlay_tunnel_server_t *s = NULL;
+    c->rc = kumo_overlay_tunnel_server_open(base, &c->cfg, &s, NULL);
+    if (c->rc == 0) {
+        c->allow_rc = kumo_overlay_tunnel_server_allow_set(s, c->allow, c->allow_count, NULL);
+        kumo_overlay_tunnel_server_close(s);
+    }
+}
+
+static void test_tunnel_config_rejects_each_rule(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        void (*mutate)(kumo_overlay_tunnel_server_cfg_t *c);
+        int want;
+    } cases[] = {
+        {"valid", cfg_ok, 0},
+        {"no accept callback", cfg_no_callback, KUMO_EINVAL},
+        {"a name, not an address", cfg_bad_address, KUMO_EINVAL},
+        {"stream_max at the cap", cfg_streams_max, 0},
+        {"stream_max over the cap", cfg_streams_over, KUMO_ELIMIT},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cfg_case_t c = {.cfg = {.listen = "127.0.0.1", .accept_cb = accept_cb}};
+        cases[i].mutate(&c.cfg);
+        on_loop(cfg_open_cb, &c);
+        if (c.rc != cases[i].want) {
+            fail_msg("%s: got %s", cases[i].name, kumo_err_name(c.rc));
+        }
+    }
+    /* The allowed set: valid, then one rule broken per row (the set is left unchanged). */
+    env_t e;
+    env_init(&e);
+    side_issue(&e.server);
+    kumo_overlay_tunnel_allow_t ok = {.peer = e.client.id,
+                                      .peer_root_pem = kumo_buf_bytes(&root_b.pem),
+                                      .cert_pem = kumo_buf_bytes(&e.server.cert),
+                                      .key = &e.server.kp};
+    cfg_case_t c = {.cfg = {.listen = "127.0.0.1", .accept_cb = accept_cb, .tunnel_max = 2},
+                    .allow = {ok},
+                    .allow_count = 1};
+    on_loop(cfg_open_cb, &c);
+    assert_int_equal(c.allow_rc, 0);
+    c.allow[1] = ok;
+    c.allow_count = 2;
+    on_loop(cfg_open_cb, &c);
+    assert_int_equal(c.allow_rc, KUMO_EDUPLICATE);
+    c.allow[1].peer.dseq = 0;
+    on_loop(cfg_open_cb, &c);
+    assert_int_equal(c.allow_rc, KUMO_EINVAL);
+    c.allow[1] = ok;
+    (void)snprintf(c.allow[1].peer.src, sizeof(c.allow[1].peer.src), "api");
+    on_loop(cfg_open_cb, &c);
+    assert_int_equal(c.allow_rc, 0); /* tunnel_max entries */
+    c.allow[2] = ok;
+    c.allow_count = 3;
+    on_loop(cfg_open_cb, &c);
+    assert_int_equal(c.allow_rc, KUMO_ELIMIT); /* tunnel_max + 1 */
+    kumo_buf_free(&e.server.cert);
+}
+
 /* ---- identities and frames (pure) ---- */
 
 static void test_tunnel_id_uris_round_trip_and_reject(void **state)
@@ -892,6 +987,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tunnel_id_uris_round_trip_and_reject),
         cmocka_unit_test(test_tunnel_frame_codec_rejects_each_rule),
+        cmocka_unit_test(test_tunnel_config_rejects_each_rule),
         cmocka_unit_test(test_tunnel_streams_both_ways_with_half_close),
         cmocka_unit_test(test_tunnel_many_streams_share_one_tunnel),
         cmocka_unit_test(test_tunnel_refuses_wrong_certificates),
