@@ -21,6 +21,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <event2/event.h>
@@ -410,6 +411,7 @@ int main(int argc, char **argv)
     scale = scale == 0 ? 1u : scale;
     kumo_log_level_set(KUMO_LOG_LEVEL_WARN);
     BENCH_MUST("crypto", kumo_crypto_init());
+    (void)signal(SIGPIPE, SIG_IGN);
     if (evthread_use_pthreads() != 0) {
         bench_die("evthread", KUMO_EIO, NULL);
     }

@@ -271,7 +271,8 @@ void kumo_overlay_fwd_close(kumo_overlay_fwd_t *f);
  * (kumo_overlay_tunnel_cert_issue); each side verifies the other's against the root pinned for
  * the provider it expects (never any provider's root) and its names against the tunnel it
  * expects. Framing, flow control and limits: docs/design.md "Tunnels between datacenters".
- * Everything here runs on the loop thread of the event_base given at open. */
+ * Everything here runs on the loop thread of the event_base given at open; the process ignores
+ * SIGPIPE (a local peer that went away must not kill the daemon). */
 
 /* Owner and provider addresses and workload names in a tunnel identity: 1..64 characters of
  * [a-z0-9._-]. */

@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -949,6 +950,7 @@ static int group_setup(void **state)
 {
     (void)state;
     assert_int_equal(kumo_crypto_init(), 0);
+    (void)signal(SIGPIPE, SIG_IGN);
     assert_int_equal(evthread_use_pthreads(), 0);
     base = event_base_new();
     assert_non_null(base);
