@@ -5,10 +5,12 @@
  * a certificate issued by its provider's root for this tunnel. The event loop runs on its own
  * thread; the test calls into the tunnel objects only on the loop (on_loop) and talks to the
  * local listener with blocking sockets. Shown: bytes go both ways with half-close (also
- * 1 MiB, past the flow-control window), many streams share one tunnel, a root signing a
+ * 1 MiB, past the flow-control window), many streams share one tunnel, a stream that never
+ * reads its replies does not hold up another on the same tunnel, a root signing a
  * certificate naming another provider's lease is refused, a certificate from a root nobody
  * pinned is refused, an expired certificate is refused, wrong deployment, workload or lease
- * names are refused (table), revocation closes the streams, a stream to a port the callback
+ * names are refused (table), an authenticated peer sending frames that break the protocol
+ * loses its tunnel (table), revocation closes the streams, a stream to a port the callback
  * does not allow is reset, and a flood of connections that never handshake is bounded while
  * a real tunnel still comes up. The identity URIs and the frame codec are table-tested.
  * Every wait is on a condition with a 60 s deadline; nothing asserts on elapsed time.
@@ -35,6 +37,8 @@
 #include "overlay/overlay.h"
 #include "overlay/tunnel_wire.h"
 #include "tls/tls.h"
+
+#include <openssl/ssl.h>
 
 #define T_PORT      5432u
 #define T_PORT_BAD  9999u
@@ -341,9 +345,11 @@ typedef struct snap {
 static void snap_cb(void *arg)
 {
     snap_t *s = arg;
-    s->up = kumo_overlay_tunnel_client_is_up(s->e->cli);
     kumo_overlay_tunnel_server_stats(s->e->srv, &s->srv);
-    kumo_overlay_tunnel_client_stats(s->e->cli, &s->cli);
+    if (s->e->cli != NULL) { /* a raw peer instead of a client */
+        s->up = kumo_overlay_tunnel_client_is_up(s->e->cli);
+        kumo_overlay_tunnel_client_stats(s->e->cli, &s->cli);
+    }
 }
 
 static snap_t snap(env_t *e)
@@ -717,6 +723,126 @@ static void test_tunnel_handshake_flood_is_bounded(void **state)
     env_stop(&e);
 }
 
+static void *writer_until_error(void *arg)
+{
+    writer_t *w = arg;
+    (void)writer_run(w); /* blocks once the tunnel's window is full; ends when fd closes */
+    return NULL;
+}
+
+static void test_tunnel_slow_stream_does_not_block_others(void **state)
+{
+    (void)state;
+    env_t e;
+    env_init(&e);
+    env_start(&e);
+    (void)wait_for(&e, is_up, "the tunnel");
+    /* Stream A sends far more than a window and never reads its echo: the echo target stops
+     * reading once its replies back up, and A's window runs dry. */
+    int a = connect_to(e.local_port, NULL);
+    writer_t w = {.fd = a, .len = 16u * T_BIG, .seed = 5};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, writer_until_error, &w), 0);
+    /* Meanwhile stream B, on the same tunnel, moves more than a window both ways. */
+    xfer(&e, T_BIG, 6);
+    xfer(&e, 1000, 7);
+    (void)shutdown(a, SHUT_RDWR);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    (void)close(a);
+    env_stop(&e);
+}
+
+/* ---- a peer that breaks the protocol (raw TLS with a valid certificate) ---- */
+
+static void sni_tag(const kumo_overlay_tunnel_id_t *id, char out[34])
+{
+    uint8_t dseq[8];
+    kumo_be64_put(dseq, id->dseq);
+    static const char domain[] = "kumo-tunnel";
+    const kumo_bytes_t parts[] = {
+        kumo_bytes_make(domain, sizeof(domain)),
+        kumo_bytes_make(id->owner, strlen(id->owner) + 1u),
+        kumo_bytes_make(dseq, sizeof(dseq)),
+        kumo_bytes_make(id->src, strlen(id->src) + 1u),
+        kumo_bytes_make(id->dst, strlen(id->dst) + 1u),
+    };
+    uint8_t h[KUMO_CRYPTO_HASH_BYTES];
+    kumo_crypto_sha256_parts(parts, sizeof(parts) / sizeof(parts[0]), h);
+    out[0] = 't';
+    for (size_t i = 0; i < 16u; i++) {
+        (void)snprintf(out + 1 + 2 * i, 3, "%02x", h[i]);
+    }
+}
+
+static size_t frame_put(uint8_t *out, uint8_t type, uint32_t id, const uint8_t *p, size_t len);
+
+static bool has_protocol_error(const snap_t *s)
+{
+    return s->srv.protocol_errors >= 1 && s->srv.tunnels == 0;
+}
+
+/* Sends bytes as an authenticated client and checks the server closes the tunnel for them. */
+static void raw_peer_breaks(env_t *e, const uint8_t *bytes, size_t len, const char *name)
+{
+    void *ctx = NULL;
+    kumo_tls_ctx_cfg_t tc = {.cert_pem = kumo_buf_bytes(&e->client.cert),
+                             .key = &e->client.kp,
+                             .peer_check = KUMO_TLS_PEER_PUBKEY};
+    assert_int_equal(kumo_tls_ctx_new(&tc, &ctx, NULL), 0);
+    int fd = connect_to(kumo_overlay_tunnel_server_port(e->srv), NULL);
+    SSL *ssl = SSL_new(ctx);
+    char tag[34];
+    sni_tag(&e->server.id, tag);
+    assert_int_equal(SSL_set_tlsext_host_name(ssl, tag), 1);
+    assert_int_equal(SSL_set_fd(ssl, fd), 1);
+    assert_int_equal(SSL_connect(ssl), 1);
+    assert_int_equal(SSL_write(ssl, bytes, (int)len), (int)len);
+    char buf[64];
+    while (SSL_read(ssl, buf, sizeof(buf)) > 0) {
+    }
+    snap_t s = wait_for(e, has_protocol_error, name);
+    assert_int_equal(s.srv.tunnels, 0);
+    SSL_free(ssl);
+    (void)close(fd);
+    kumo_tls_ctx_free(ctx);
+}
+
+static void test_tunnel_peer_breaking_the_protocol_loses_the_tunnel(void **state)
+{
+    (void)state;
+    static const uint8_t port[2] = {(uint8_t)(T_PORT >> 8), (uint8_t)(T_PORT & 0xffu)};
+    static const uint8_t ping[8] = {0};
+    static const uint8_t one[1] = {'x'};
+    uint8_t buf[64];
+    static const struct {
+        const char *name;
+        unsigned rows;
+        uint8_t type[3];
+        uint32_t id[3];
+    } cases[] = {
+        {"unknown frame type", 1, {9}, {1}},
+        {"PING on a stream", 1, {0}, {1}},
+        {"OPEN reusing a stream id", 2, {2, 2}, {1, 1}},
+        {"DATA after FIN", 3, {2, 4, 3}, {1, 1, 1}},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        env_t e;
+        env_init(&e);
+        env_start_server(&e);
+        size_t len = 0;
+        for (unsigned r = 0; r < cases[i].rows; r++) {
+            uint8_t t = cases[i].type[r];
+            const uint8_t *p = t == 2 ? port : t == 3 ? one : t == 0 ? ping : NULL;
+            size_t plen = t == 2 ? 2u : t == 3 ? 1u : t == 0 ? 8u : 0u;
+            len += frame_put(buf + len, t, cases[i].id[r], p, plen);
+        }
+        raw_peer_breaks(&e, buf, len, cases[i].name);
+        on_loop(env_close_cb, &e);
+        kumo_buf_free(&e.server.cert);
+        kumo_buf_free(&e.client.cert);
+    }
+}
+
 /* ---- configuration rules ---- */
 
 static void cfg_ok(kumo_overlay_tunnel_server_cfg_t *c)
@@ -996,6 +1122,8 @@ int main(void)
         cmocka_unit_test(test_tunnel_revocation_closes_streams),
         cmocka_unit_test(test_tunnel_stream_to_a_port_not_allowed_is_reset),
         cmocka_unit_test(test_tunnel_streams_past_the_limit_are_reset),
+        cmocka_unit_test(test_tunnel_slow_stream_does_not_block_others),
+        cmocka_unit_test(test_tunnel_peer_breaking_the_protocol_loses_the_tunnel),
         cmocka_unit_test(test_tunnel_handshake_flood_is_bounded),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
