@@ -133,14 +133,16 @@ static void tn_stream_pump(tn_stream_t *s)
         size_t n = avail;
         n = n < s->send_window ? n : s->send_window;
         n = n < KUMO_OVERLAY_TUNNEL_FRAME_DATA_MAX ? n : KUMO_OVERLAY_TUNNEL_FRAME_DATA_MAX;
-        uint8_t hdr[KUMO_OVERLAY_TUNNEL_FRAME_HEADER];
-        hdr[0] = (uint8_t)KUMO_OVERLAY_TUNNEL_DATA;
-        kumo_be32_put(hdr + 1, s->id);
-        hdr[5] = (uint8_t)(n >> 8);
-        hdr[6] = (uint8_t)(n & 0xffu);
-        (void)evbuffer_add(out, hdr, sizeof(hdr));
-        int moved = evbuffer_remove_buffer(in, out, n);
+        /* Header and payload in one piece: the TLS layer writes one record per piece, so a
+         * small frame costs one record and one segment, not two. */
+        uint8_t frame[KUMO_OVERLAY_TUNNEL_FRAME_BYTES_MAX];
+        frame[0] = (uint8_t)KUMO_OVERLAY_TUNNEL_DATA;
+        kumo_be32_put(frame + 1, s->id);
+        frame[5] = (uint8_t)(n >> 8);
+        frame[6] = (uint8_t)(n & 0xffu);
+        int moved = evbuffer_remove(in, frame + KUMO_OVERLAY_TUNNEL_FRAME_HEADER, n);
         KUMO_ASSERT(moved == (int)n);
+        (void)evbuffer_add(out, frame, KUMO_OVERLAY_TUNNEL_FRAME_HEADER + n);
         s->send_window -= (uint32_t)n;
         avail -= n;
     }

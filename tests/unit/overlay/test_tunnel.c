@@ -723,6 +723,36 @@ static void test_tunnel_handshake_flood_is_bounded(void **state)
     env_stop(&e);
 }
 
+static bool is_second_refused(const snap_t *s)
+{
+    return s->srv.refused >= 1;
+}
+
+static void client_close_cb(void *arg)
+{
+    kumo_overlay_tunnel_client_close(((env_t *)arg)->cli);
+}
+
+static void test_tunnel_tunnels_past_the_limit_are_refused(void **state)
+{
+    (void)state;
+    env_t e;
+    env_init(&e);
+    e.server_cfg.tunnel_max = 1;
+    env_start(&e);
+    (void)wait_for(&e, is_up, "the tunnel");
+    /* A second client for the same tunnel: tunnel_max + 1 is refused. */
+    env_t second = e;
+    on_loop(env_open_client, &second);
+    assert_int_equal(second.rc, 0);
+    (void)wait_for(&e, is_second_refused, "the second tunnel refused");
+    on_loop(client_close_cb, &second);
+    snap_t s = snap(&e);
+    assert_int_equal(s.srv.tunnels_opened, 1);
+    xfer(&e, 1000, 8); /* the first is untouched */
+    env_stop(&e);
+}
+
 static void *writer_until_error(void *arg)
 {
     writer_t *w = arg;
@@ -1122,6 +1152,7 @@ int main(void)
         cmocka_unit_test(test_tunnel_revocation_closes_streams),
         cmocka_unit_test(test_tunnel_stream_to_a_port_not_allowed_is_reset),
         cmocka_unit_test(test_tunnel_streams_past_the_limit_are_reset),
+        cmocka_unit_test(test_tunnel_tunnels_past_the_limit_are_refused),
         cmocka_unit_test(test_tunnel_slow_stream_does_not_block_others),
         cmocka_unit_test(test_tunnel_peer_breaking_the_protocol_loses_the_tunnel),
         cmocka_unit_test(test_tunnel_handshake_flood_is_bounded),
