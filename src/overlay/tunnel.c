@@ -285,7 +285,9 @@ static int tn_on_open(tn_tunnel_t *t, const kumo_overlay_tunnel_frame_t *f, kumo
     socklen_t sa_len = 0;
     bool ok = target != NULL && t->stream_count < t->stream_max;
     if (ok) {
-        (void)snprintf(text, sizeof(text), "%s:%u", target->host, (unsigned)target->target_port);
+        bool v6 = strchr(target->host, ':') != NULL;
+        (void)snprintf(text, sizeof(text), v6 ? "[%s]:%u" : "%s:%u", target->host,
+                       (unsigned)target->target_port);
         ok = tn_addr_parse(text, &sa, &sa_len, NULL) == 0;
     }
     tn_stream_t *s = ok ? tn_stream_add(t, f->stream_id, -1, false) : NULL;
@@ -459,6 +461,8 @@ static void tn_up(tn_tunnel_t *t)
         tn_tunnel_close(t, "refused");
         return;
     }
+    KUMO_ASSERT(t->stats->handshakes > 0);
+    t->stats->handshakes--;
     t->state = TN_UP;
     t->last_rx_ms = tn_now_ms();
     t->stats->tunnels++;

@@ -44,6 +44,8 @@ struct kumo_overlay_tunnel_server {
     srv_allow_t *allow;
     uint32_t allow_count;
     tn_tunnel_t *tunnels; /* handshakes and tunnels up, newest first */
+    tn_tunnel_t **hs;     /* the handshakes in progress, oldest first (handshake_max) */
+    uint32_t hs_count;
     kumo_overlay_tunnel_stats_t stats;
 };
 
@@ -82,9 +84,22 @@ static int srv_cert_cb(SSL *ssl, void *arg)
 
 /* ---- tunnel turns ---- */
 
+/* Takes t off the handshakes in progress (if it is there), keeping their order. */
+static void srv_hs_remove(kumo_overlay_tunnel_server_t *s, const tn_tunnel_t *t)
+{
+    for (uint32_t i = 0; i < s->hs_count; i++) {
+        if (s->hs[i] == t) {
+            memmove(&s->hs[i], &s->hs[i + 1u], (s->hs_count - i - 1u) * sizeof(s->hs[0]));
+            s->hs_count--;
+            return;
+        }
+    }
+}
+
 static int srv_up(tn_tunnel_t *t, kumo_err_ctx_t *err)
 {
     kumo_overlay_tunnel_server_t *s = t->owner;
+    srv_hs_remove(s, t);
     SSL *ssl = bufferevent_openssl_get_ssl(t->bev);
     const srv_allow_t *a = srv_allow_by_tag(s, SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name));
     KUMO_ENSURE(a != NULL, err, KUMO_EUNAUTH, "the tunnel asked for is no longer allowed");
@@ -104,6 +119,7 @@ static int srv_up(tn_tunnel_t *t, kumo_err_ctx_t *err)
 static void srv_closed(tn_tunnel_t *t, const char *why)
 {
     kumo_overlay_tunnel_server_t *s = t->owner;
+    srv_hs_remove(s, t);
     if (t->prev != NULL) {
         t->prev->next = t->next;
     } else {
@@ -140,8 +156,8 @@ static uint32_t srv_handshakes_from(const kumo_overlay_tunnel_server_t *s,
                                     const struct sockaddr_storage *src)
 {
     uint32_t n = 0;
-    for (const tn_tunnel_t *t = s->tunnels; t != NULL; t = t->next) {
-        n += t->state == TN_HANDSHAKE && srv_same_source(&t->source, src) ? 1u : 0u;
+    for (uint32_t i = 0; i < s->hs_count; i++) {
+        n += srv_same_source(&s->hs[i]->source, src) ? 1u : 0u;
     }
     return n;
 }
@@ -152,14 +168,11 @@ static bool srv_evict(kumo_overlay_tunnel_server_t *s, uint32_t mine)
 {
     tn_tunnel_t *victim = NULL;
     uint32_t most = 0;
-    for (tn_tunnel_t *t = s->tunnels; t != NULL; t = t->next) {
-        if (t->state != TN_HANDSHAKE) {
-            continue;
-        }
-        uint32_t n = srv_handshakes_from(s, &t->source);
-        if (n >= most) { /* newest first: the last one counted is the oldest */
+    for (uint32_t i = 0; i < s->hs_count; i++) {
+        uint32_t n = srv_handshakes_from(s, &s->hs[i]->source);
+        if (n > most) { /* oldest first: the first of the source holding the most */
             most = n;
-            victim = t;
+            victim = s->hs[i];
         }
     }
     if (victim == NULL || most <= mine + 1u) {
@@ -177,7 +190,8 @@ static bool srv_admit(kumo_overlay_tunnel_server_t *s, const struct sockaddr_sto
     if (mine >= s->cfg.handshake_per_source_max) {
         return false;
     }
-    if (s->stats.handshakes < s->cfg.handshake_max) {
+    KUMO_ASSERT(s->hs_count == s->stats.handshakes);
+    if (s->hs_count < s->cfg.handshake_max) {
         return true;
     }
     return srv_evict(s, mine);
@@ -215,6 +229,8 @@ static void srv_accept_cb(
         return;
     }
     t->source = src;
+    KUMO_ASSERT(s->hs_count < s->cfg.handshake_max);
+    s->hs[s->hs_count++] = t;
     t->next = s->tunnels;
     if (s->tunnels != NULL) {
         s->tunnels->prev = t;
@@ -242,8 +258,10 @@ static int srv_cfg_fill(kumo_overlay_tunnel_server_cfg_t *c, kumo_err_ctx_t *err
         c->keepalive_ms != 0 ? c->keepalive_ms : KUMO_OVERLAY_TUNNEL_KEEPALIVE_MS_DEFAULT;
     KUMO_ENSURE(c->stream_max <= KUMO_OVERLAY_TUNNEL_STREAM_MAX, err, KUMO_ELIMIT,
                 "stream_max %u over %u", c->stream_max, KUMO_OVERLAY_TUNNEL_STREAM_MAX);
-    KUMO_ENSURE(c->tunnel_max <= 65536u && c->handshake_max <= 65536u, err, KUMO_ELIMIT,
-                "tunnel_max or handshake_max over 65536");
+    KUMO_ENSURE(c->tunnel_max <= KUMO_OVERLAY_TUNNEL_TUNNEL_MAX &&
+                    c->handshake_max <= KUMO_OVERLAY_TUNNEL_HANDSHAKE_MAX,
+                err, KUMO_ELIMIT, "tunnel_max over %u or handshake_max over %u",
+                KUMO_OVERLAY_TUNNEL_TUNNEL_MAX, KUMO_OVERLAY_TUNNEL_HANDSHAKE_MAX);
     return 0;
 }
 
@@ -280,6 +298,11 @@ int kumo_overlay_tunnel_server_open(struct event_base *base,
     KUMO_ENSURE(s != NULL, err, KUMO_ENOMEM, "tunnel server");
     s->base = base;
     s->cfg = c;
+    s->hs = kumo_calloc(c.handshake_max, sizeof(*s->hs));
+    if (s->hs == NULL) {
+        kumo_free(s);
+        return kumo_err_set(err, KUMO_ENOMEM, "handshake table");
+    }
     kumo_tls_ctx_cfg_t tc = {
         .server = true, .peer_check = KUMO_TLS_PEER_PUBKEY, .cert_per_connection = true};
     int rc = kumo_tls_ctx_new(&tc, &s->ssl_ctx, err);
@@ -418,7 +441,9 @@ void kumo_overlay_tunnel_server_close(kumo_overlay_tunnel_server_t *s)
     if (s->listener != NULL) {
         evconnlistener_free(s->listener);
     }
+    KUMO_ASSERT(s->hs_count == 0);
     kumo_tls_ctx_free(s->ssl_ctx);
     srv_allow_free(s->allow, s->allow_count);
+    kumo_free(s->hs);
     kumo_free(s);
 }

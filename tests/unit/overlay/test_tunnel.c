@@ -463,6 +463,8 @@ static void test_tunnel_streams_both_ways_with_half_close(void **state)
     snap_t s = snap(&e);
     assert_int_equal(s.srv.tunnels_opened, 1);
     assert_int_equal(s.srv.refused, 0);
+    assert_int_equal(s.srv.handshakes, 0); /* a tunnel up holds no handshake slot */
+    assert_int_equal(s.cli.handshakes, 0);
     assert_true(s.srv.streams_opened >= 3);
     env_stop(&e);
 }
@@ -649,6 +651,7 @@ static void test_tunnel_revocation_closes_streams(void **state)
     assert_int_equal(r.rc, 0);
     assert_stream_ended(fd);
     (void)wait_for(&e, is_revoked_twice, "the revocations");
+    assert_int_equal(snap(&e).srv.tunnels_opened, 2);
     (void)wait_for(&e, is_refused_after_revoke, "a refused redial");
     env_stop(&e);
 }
