@@ -13,7 +13,9 @@
  *   - handshake_cold_p50_us / _p99_us and handshakes_per_s: a new client (context, key,
  *     certificate) dialling until the tunnel is up and verified on both sides, one after the
  *     other, both ends on ONE loop thread: both ends' crypto runs on the same core, so the
- *     rate per core of one side alone is higher.
+ *     rate per core of one side alone is higher; handshakes_server_per_s: rounds of 64
+ *     clients dialling at once from the client loop, the server's loop (one core) answering
+ *     and verifying them all.
  * Usage: bench_tunnel [scale] (default 1: 256 MiB bulk, 5,000 round trips, 500 streams, 200
  * handshakes).
  */
@@ -35,6 +37,8 @@
 
 #define BT_PORT_ECHO 1u
 #define BT_PORT_SINK 2u
+/* Clients handshaking at once against the server's loop in the rate measurement. */
+#define BT_CONCURRENT 64u
 
 typedef struct bt_root {
     kumo_crypto_keypair_t kp;
@@ -212,7 +216,12 @@ static kumo_overlay_tunnel_server_t *bt_server(struct event_base *b)
 {
     kumo_err_ctx_t err = {0};
     kumo_overlay_tunnel_server_t *s = NULL;
-    kumo_overlay_tunnel_server_cfg_t cfg = {.listen = "127.0.0.1", .accept_cb = bt_accept_cb};
+    /* Every client dials from 127.0.0.1: let the concurrent handshakes of the rate
+     * measurement all in. */
+    kumo_overlay_tunnel_server_cfg_t cfg = {.listen = "127.0.0.1",
+                                            .accept_cb = bt_accept_cb,
+                                            .handshake_max = BT_CONCURRENT,
+                                            .handshake_per_source_max = BT_CONCURRENT};
     BENCH_MUST("server", kumo_overlay_tunnel_server_open(b, &cfg, &s, &err));
     kumo_overlay_tunnel_allow_t allow = {.peer = id_client,
                                          .peer_root_pem = kumo_buf_bytes(&root_b.pem),
@@ -313,6 +322,92 @@ static void *bt_writer_run(void *arg)
     }
     (void)shutdown(w->fd, SHUT_WR);
     return NULL;
+}
+
+/* ---- the server's handshake rate: many clients at once on the other loop ---- */
+
+typedef struct bt_call {
+    void (*fn)(void *);
+    void *arg;
+    sem_t done;
+} bt_call_t;
+
+static void bt_call_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bt_call_t *c = arg;
+    c->fn(c->arg);
+    (void)sem_post(&c->done);
+}
+
+/* Runs fn(arg) on the thread of loop b and waits for it. */
+static void bt_on_loop(struct event_base *b, void (*fn)(void *), void *arg)
+{
+    bt_call_t c = {.fn = fn, .arg = arg};
+    struct timeval tv = {0, 0};
+    if (sem_init(&c.done, 0, 0) != 0 ||
+        event_base_once(b, -1, EV_TIMEOUT, bt_call_cb, &c, &tv) != 0) {
+        bench_die("event_base_once", KUMO_EIO, NULL);
+    }
+    while (sem_wait(&c.done) != 0) {
+    }
+    (void)sem_destroy(&c.done);
+}
+
+typedef struct bt_many {
+    kumo_overlay_tunnel_client_t *cli[BT_CONCURRENT];
+    unsigned count;
+    unsigned up;
+} bt_many_t;
+
+static void bt_many_open(void *arg)
+{
+    bt_many_t *m = arg;
+    for (unsigned i = 0; i < m->count; i++) {
+        m->cli[i] = bt_client(base_c, srv_bytes, -1, -1);
+    }
+}
+
+static void bt_many_count(void *arg)
+{
+    bt_many_t *m = arg;
+    kumo_overlay_tunnel_stats_t st;
+    kumo_overlay_tunnel_server_stats(srv_bytes, &st);
+    m->up = st.tunnels;
+}
+
+static void bt_many_close(void *arg)
+{
+    bt_many_t *m = arg;
+    for (unsigned i = 0; i < m->count; i++) {
+        kumo_overlay_tunnel_client_close(m->cli[i]);
+    }
+}
+
+/* Rounds of BT_CONCURRENT clients dialling at once; the server's loop (one core) verifies
+ * them all: its handshakes per second. */
+static void bt_handshake_rate(unsigned rounds)
+{
+    uint64_t ns = 0;
+    uint64_t done = 0;
+    for (unsigned r = 0; r < rounds; r++) {
+        bt_many_t m = {.count = BT_CONCURRENT};
+        uint64_t t0 = bench_now_ns();
+        bt_on_loop(base_c, bt_many_open, &m);
+        while (m.up < m.count + 1u) {            /* + the bytes tunnel */
+            struct timespec pause = {0, 200000}; /* polls must not load the server's loop */
+            (void)nanosleep(&pause, NULL);
+            bt_on_loop(base_s, bt_many_count, &m);
+        }
+        ns += bench_now_ns() - t0;
+        done += m.count;
+        bt_on_loop(base_c, bt_many_close, &m);
+        while (m.up != 1u) {
+            bt_on_loop(base_s, bt_many_count, &m);
+        }
+    }
+    bench_result("handshakes_server_per_s", bench_rate(done, ns), "1/s");
 }
 
 /* MiB/s of bytes written to port and read by the sink (until its EOF comes back). */
@@ -417,6 +512,7 @@ static void bt_bytes(unsigned scale)
     bench_result("stream_open_raw_p99_us", r99, "us");
     bench_result("stream_open_tunnel_p50_us", t50, "us");
     bench_result("stream_open_tunnel_p99_us", t99, "us");
+    bt_handshake_rate(5u * scale);
     (void)event_base_loopbreak(base_s);
     (void)event_base_loopbreak(base_c);
     (void)pthread_join(loop_s, NULL);
