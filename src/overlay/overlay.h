@@ -355,6 +355,7 @@ typedef struct kumo_overlay_tunnel_stats {
     uint64_t streams_reset;   /* streams reset (refused port, target down, limit) */
     uint64_t revoked;         /* tunnels closed by revocation */
     uint64_t protocol_errors; /* tunnels closed for a frame breaking the protocol */
+    uint64_t expired;         /* tunnels closed because the peer's certificate expired */
 } kumo_overlay_tunnel_stats_t;
 
 /* Where a server sends the streams for one port: the local target host:target_port. */

@@ -497,7 +497,15 @@ static void tn_timer_cb(evutil_socket_t fd, short what, void *arg)
         tn_tunnel_close(t, "handshake timeout");
         return;
     }
-    uint64_t quiet_ms = tn_now_ms() - t->last_rx_ms;
+    uint64_t now_ms = tn_now_ms();
+    if (now_ms >= t->expires_ms) {
+        /* Verified at the handshake, but a tunnel does not outlive the peer's certificate:
+         * the peer dials again with a fresh one. */
+        t->stats->expired++;
+        tn_tunnel_close(t, "peer certificate expired");
+        return;
+    }
+    uint64_t quiet_ms = now_ms - t->last_rx_ms;
     if (quiet_ms > (uint64_t)t->keepalive_ms * TN_KEEPALIVE_MISSES) {
         tn_tunnel_close(t, "keepalive timeout");
         return;
@@ -630,6 +638,9 @@ int tn_peer_check(tn_tunnel_t *t,
     int rc = kumo_overlay_tunnel_id_from_uris((const char(*)[KUMO_TLS_URI_BYTES_MAX])uris, count,
                                               &got, &why);
     KUMO_ENSURE(rc == 0, err, KUMO_EUNAUTH, "peer certificate names no tunnel: %s", why.detail);
+    uint64_t valid_ms = 0;
+    KUMO_GUARD(kumo_tls_peer_valid_ms(ssl, &valid_ms, err));
+    t->expires_ms = tn_now_ms() + valid_ms;
     KUMO_ENSURE(kumo_overlay_tunnel_id_equal(&got, want), err, KUMO_EUNAUTH,
                 "peer certificate names lease %s/%llu/%u/%u/%s tunnel %s/%s, not the expected "
                 "one",

@@ -76,6 +76,7 @@ struct tn_tunnel {
     uint32_t stream_max;
     uint32_t keepalive_ms;
     uint64_t last_rx_ms;
+    uint64_t expires_ms; /* when the peer's certificate expires (monotonic) */
     uint64_t ping_seq;
     tn_stream_t **streams;
     uint32_t stream_count;

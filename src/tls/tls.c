@@ -682,3 +682,21 @@ int kumo_tls_peer_uris(
     }
     return rc;
 }
+
+int kumo_tls_peer_valid_ms(void *ssl, uint64_t *ms_out, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(ssl != NULL && ms_out != NULL);
+    X509 *c = SSL_get1_peer_certificate(ssl);
+    KUMO_ENSURE(c != NULL, err, KUMO_EUNAUTH, "the peer sent no certificate");
+    int days = 0;
+    int secs = 0;
+    /* From now (NULL) to notAfter: negative once it expired. */
+    int ok = ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(c));
+    X509_free(c);
+    if (ok != 1) {
+        return kumo_tls_err(err, KUMO_EDECODE, "peer certificate validity");
+    }
+    int64_t total_s = (int64_t)days * 86400 + secs;
+    *ms_out = total_s > 0 ? (uint64_t)total_s * 1000u : 0u;
+    return 0;
+}

@@ -164,6 +164,9 @@ KUMO_MUST_USE int kumo_tls_peer_uris(void *ssl,
                                      size_t cap,
                                      size_t *count,
                                      kumo_err_ctx_t *err);
+/* How long the peer's certificate stays valid from now, in ms (0 once expired). KUMO_EUNAUTH
+ * without a certificate. */
+KUMO_MUST_USE int kumo_tls_peer_valid_ms(void *ssl, uint64_t *ms_out, kumo_err_ctx_t *err);
 /* OpenSSL's error queue as one line into err (and cleared); returns code. */
 int kumo_tls_err(kumo_err_ctx_t *err, int code, const char *what);
 

@@ -8,7 +8,8 @@
  * 1 MiB, past the flow-control window), many streams share one tunnel, a stream that never
  * reads its replies does not hold up another on the same tunnel, a root signing a
  * certificate naming another provider's lease is refused, a certificate from a root nobody
- * pinned is refused, an expired certificate is refused, wrong deployment, workload or lease
+ * pinned is refused, an expired certificate is refused (and a tunnel up closes when the
+ * peer's certificate expires), wrong deployment, workload or lease
  * names are refused (table), an authenticated peer sending frames that break the protocol
  * loses its tunnel (table), revocation closes the streams, a stream to a port the callback
  * does not allow is reset, and a flood of connections that never handshake is bounded while
@@ -756,6 +757,26 @@ static void test_tunnel_tunnels_past_the_limit_are_refused(void **state)
     env_stop(&e);
 }
 
+static bool is_expired(const snap_t *s)
+{
+    return s->srv.expired >= 1 && s->srv.tunnels == 0;
+}
+
+static void test_tunnel_closes_when_the_peer_certificate_expires(void **state)
+{
+    (void)state;
+    env_t e;
+    env_init(&e);
+    e.client.start_offset_s = -3598; /* valid for an hour: two seconds are left */
+    e.server_cfg.keepalive_ms = 200;
+    env_start(&e);
+    (void)wait_for(&e, is_up, "the tunnel");
+    int fd = stream_live(&e);
+    (void)wait_for(&e, is_expired, "the tunnel to close at the certificate's expiry");
+    assert_stream_ended(fd);
+    env_stop(&e);
+}
+
 static void *writer_until_error(void *arg)
 {
     writer_t *w = arg;
@@ -1156,6 +1177,7 @@ int main(void)
         cmocka_unit_test(test_tunnel_stream_to_a_port_not_allowed_is_reset),
         cmocka_unit_test(test_tunnel_streams_past_the_limit_are_reset),
         cmocka_unit_test(test_tunnel_tunnels_past_the_limit_are_refused),
+        cmocka_unit_test(test_tunnel_closes_when_the_peer_certificate_expires),
         cmocka_unit_test(test_tunnel_slow_stream_does_not_block_others),
         cmocka_unit_test(test_tunnel_peer_breaking_the_protocol_loses_the_tunnel),
         cmocka_unit_test(test_tunnel_handshake_flood_is_bounded),
