@@ -228,9 +228,17 @@ void cli_group_to_pb(const cli_group_t *g, cli_group_pb_t *pb);
 
 /* A provider's offer (--offer): comma-separated price_cpu=AMOUNT (per core per block),
  * price_memory=AMOUNT (per GiB), price_storage=AMOUNT (per GiB), cpu=500m, memory=16Gi,
- * storage=200Gi (what is free) and collateral=AMOUNT (budget left); every key once, all
- * required (a free amount may be 0). KUMO_EINVAL naming the key. */
-KUMO_MUST_USE int cli_offer_parse(const char *text, Kumo__ProviderOffer *out, kumo_err_ctx_t *err);
+ * storage=200Gi (what is free) and collateral=AMOUNT (budget left), every one once and
+ * required (a free amount may be 0); optionally price_gpu=AMOUNT (per GPU per block) and, once
+ * per kind of free GPU, gpu=COUNT:VENDOR:MODEL[:MEMORY]. KUMO_EINVAL naming the key. pb points
+ * into the struct (text, gpus): keep it while pb is used. */
+typedef struct cli_offer {
+    Kumo__ProviderOffer pb;
+    Kumo__GpuSpec gpus[KUMO_MARKET_OFFER_GPU_KIND_COUNT_MAX];
+    Kumo__GpuSpec *gpu_ptrs[KUMO_MARKET_OFFER_GPU_KIND_COUNT_MAX];
+    char text[1024];
+} cli_offer_t;
+KUMO_MUST_USE int cli_offer_parse(const char *text, cli_offer_t *out, kumo_err_ctx_t *err);
 
 /* "key=value" with a non-empty key; key_out/value_out borrow a copy in buf. */
 KUMO_MUST_USE int cli_attr_parse(const char *text,

@@ -3,8 +3,10 @@
  * CPU (milli), sizes (Ki/Mi/Gi/Ti and k/M/G/T), --group specs, --attr pairs, --state names and
  * version hex. Every rejection names the field and says what is accepted. No I/O.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli_int.h"
@@ -303,31 +305,72 @@ int cli_group_parse(const char *text, cli_group_t *out, kumo_err_ctx_t *err)
     return 0;
 }
 
-/* One "key=value" of an offer into its field. */
-static int
-offer_item_parse(const char *item, size_t len, uint64_t *vals, bool *seen, kumo_err_ctx_t *err)
+/* The keys of an offer, in the order of vals[] below; the first OFFER_REQUIRED are
+ * required. */
+static const char *const offer_keys[] = {"price_cpu",  "price_memory", "price_storage",
+                                         "cpu",        "memory",       "storage",
+                                         "collateral", "price_gpu",    "gpu"};
+#define OFFER_KEYS     (sizeof(offer_keys) / sizeof(offer_keys[0]))
+#define OFFER_REQUIRED 7u
+#define OFFER_GPU      8u
+
+/* "COUNT:VENDOR:MODEL[:MEMORY]" into the next free GPU kind of out. */
+static int offer_gpu_parse(char *v, cli_offer_t *out, kumo_err_ctx_t *err)
 {
-    static const char *const keys[] = {"price_cpu", "price_memory", "price_storage", "cpu",
-                                       "memory",    "storage",      "collateral"};
-    const char *eq = memchr(item, '=', len);
-    KUMO_ENSURE(eq != NULL && eq > item, err, KUMO_EINVAL, "offer item '%.*s' is not key=value",
-                (int)len, item);
-    size_t key_len = (size_t)(eq - item);
+    KUMO_ENSURE(out->pb.n_free_gpus < KUMO_MARKET_OFFER_GPU_KIND_COUNT_MAX, err, KUMO_EINVAL,
+                "offer: at most %u gpu= kinds", KUMO_MARKET_OFFER_GPU_KIND_COUNT_MAX);
+    char *fields[4] = {v, NULL, NULL, NULL};
+    size_t n = 1;
+    for (char *c = strchr(v, ':'); c != NULL && n < 4; c = strchr(c + 1, ':')) {
+        *c = '\0';
+        fields[n++] = c + 1;
+    }
+    KUMO_ENSURE(n >= 3 && strchr(fields[n - 1], ':') == NULL, err, KUMO_EINVAL,
+                "offer gpu: expected COUNT:VENDOR:MODEL[:MEMORY] (e.g. gpu=2:nvidia:a100:80Gi)");
+    Kumo__GpuSpec *g = &out->gpus[out->pb.n_free_gpus];
+    kumo__gpu_spec__init(g);
+    char *end = NULL;
+    errno = 0;
+    unsigned long long count = strtoull(fields[0], &end, 10);
+    KUMO_ENSURE(errno == 0 && end != fields[0] && *end == '\0' && fields[0][0] != '-' &&
+                    count > 0 && count <= KUMO_MARKET_OFFER_GPU_COUNT_MAX,
+                err, KUMO_EINVAL, "offer gpu: the count must be 1..%u",
+                KUMO_MARKET_OFFER_GPU_COUNT_MAX);
+    g->count = (uint32_t)count;
+    g->vendor = fields[1];
+    g->model = fields[2];
+    if (n == 4) {
+        KUMO_GUARD(cli_size_parse(fields[3], "gpu memory", &g->memory_bytes, err));
+    }
+    out->gpu_ptrs[out->pb.n_free_gpus++] = g;
+    return 0;
+}
+
+/* One "key=value" of an offer (a copy the offer may keep pointers into) into its field. */
+static int
+offer_item_parse(char *item, uint64_t *vals, bool *seen, cli_offer_t *out, kumo_err_ctx_t *err)
+{
+    char *eq = strchr(item, '=');
+    KUMO_ENSURE(eq != NULL && eq > item, err, KUMO_EINVAL, "offer item '%s' is not key=value",
+                item);
+    *eq = '\0';
     size_t k = 0;
-    while (k < 7 && (strlen(keys[k]) != key_len || memcmp(keys[k], item, key_len) != 0)) {
+    while (k < OFFER_KEYS && strcmp(offer_keys[k], item) != 0) {
         k++;
     }
-    KUMO_ENSURE(k < 7, err, KUMO_EINVAL,
-                "offer key '%.*s' unknown; keys: price_cpu price_memory price_storage cpu "
-                "memory storage collateral",
-                (int)key_len, item);
-    KUMO_ENSURE(!seen[k], err, KUMO_EINVAL, "offer key '%s' given twice", keys[k]);
+    KUMO_ENSURE(k < OFFER_KEYS, err, KUMO_EINVAL,
+                "offer key '%s' unknown; keys: price_cpu price_memory price_storage cpu "
+                "memory storage collateral, and optionally price_gpu and gpu (repeated)",
+                item);
+    KUMO_ENSURE(!seen[k] || k == OFFER_GPU, err, KUMO_EINVAL, "offer key '%s' given twice",
+                offer_keys[k]);
     seen[k] = true;
-    char v[64];
-    size_t v_len = len - key_len - 1;
-    KUMO_ENSURE(v_len > 0 && v_len < sizeof(v), err, KUMO_EINVAL, "offer %s: bad value", keys[k]);
-    memcpy(v, eq + 1, v_len);
-    v[v_len] = '\0';
+    char *v = eq + 1;
+    KUMO_ENSURE(v[0] != '\0' && strlen(v) < 64, err, KUMO_EINVAL, "offer %s: bad value",
+                offer_keys[k]);
+    if (k == OFFER_GPU) {
+        return offer_gpu_parse(v, out, err);
+    }
     if (strcmp(v, "0") == 0) { /* nothing free */
         vals[k] = 0;
         return 0;
@@ -336,39 +379,46 @@ offer_item_parse(const char *item, size_t len, uint64_t *vals, bool *seen, kumo_
         return cli_cpu_parse(v, &vals[k], err);
     }
     if (k == 4 || k == 5) {
-        return cli_size_parse(v, keys[k], &vals[k], err);
+        return cli_size_parse(v, offer_keys[k], &vals[k], err);
     }
     return cli_amount_parse(v, &vals[k], err);
 }
 
-int cli_offer_parse(const char *text, Kumo__ProviderOffer *out, kumo_err_ctx_t *err)
+int cli_offer_parse(const char *text, cli_offer_t *out, kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(text != NULL && out != NULL);
-    uint64_t vals[7] = {0};
-    bool seen[7] = {false};
-    const char *p = text;
+    uint64_t vals[OFFER_KEYS] = {0};
+    bool seen[OFFER_KEYS] = {false};
+    kumo__provider_offer__init(&out->pb);
+    KUMO_ENSURE(strlen(text) < sizeof(out->text), err, KUMO_EINVAL, "offer: longer than %zu bytes",
+                sizeof(out->text) - 1);
+    memcpy(out->text, text, strlen(text) + 1);
+    out->pb.free_gpus = out->gpu_ptrs;
+    char *p = out->text;
     for (;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-        KUMO_GUARD(offer_item_parse(p, len, vals, seen, err));
+        char *comma = strchr(p, ',');
+        if (comma != NULL) {
+            *comma = '\0';
+        }
+        KUMO_GUARD(offer_item_parse(p, vals, seen, out, err));
         if (comma == NULL) {
             break;
         }
         p = comma + 1;
     }
-    for (size_t k = 0; k < 7; k++) {
+    for (size_t k = 0; k < OFFER_REQUIRED; k++) {
         KUMO_ENSURE(seen[k], err, KUMO_EINVAL,
                     "offer lacks a key: give price_cpu, price_memory, price_storage, cpu, memory, "
                     "storage and collateral");
     }
-    kumo__provider_offer__init(out);
-    out->price_cpu_per_core = vals[0];
-    out->price_memory_per_gib = vals[1];
-    out->price_storage_per_gib = vals[2];
-    out->free_cpu_milli = vals[3];
-    out->free_memory_bytes = vals[4];
-    out->free_storage_bytes = vals[5];
-    out->free_collateral = vals[6];
+    out->pb.price_cpu_per_core = vals[0];
+    out->pb.price_memory_per_gib = vals[1];
+    out->pb.price_storage_per_gib = vals[2];
+    out->pb.free_cpu_milli = vals[3];
+    out->pb.free_memory_bytes = vals[4];
+    out->pb.free_storage_bytes = vals[5];
+    out->pb.free_collateral = vals[6];
+    out->pb.price_per_gpu = vals[7];
     return 0;
 }
 

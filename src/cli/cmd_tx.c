@@ -112,7 +112,7 @@ typedef struct tx_provider_fields {
     size_t attr_count;
     json_t *current; /* update: the provider as stored */
     bool has_offer;  /* update --offer */
-    Kumo__ProviderOffer offer;
+    cli_offer_t offer;
 } tx_provider_fields_t;
 
 static int
@@ -225,7 +225,7 @@ static int tx_provider_run(cli_args_t *a, bool update)
         cp.n_attributes = up.n_attributes = pf->attr_count;
         cp.attributes = up.attributes = pf->attr_ptrs;
         if (update && pf->has_offer) {
-            up.offer = &pf->offer;
+            up.offer = &pf->offer.pb;
         }
         Kumo__Msg msg = update ? tx_msg(KUMO__MSG__SUM_UPDATE_PROVIDER, &up)
                                : tx_msg(KUMO__MSG__SUM_CREATE_PROVIDER, &cp);
@@ -830,7 +830,7 @@ static const cli_sub_t tx_subs[] = {
      "--from KEY [--host-uri URI --region R --cert-file PEM --attr K=V] [--offer SPEC]",
      "change a provider's fields (others are kept), or publish what it offers (--offer alone)",
      "kumo tx provider update --from dc1 --offer price_cpu=40,price_memory=10,price_storage=1,"
-     "cpu=8,memory=16Gi,storage=200Gi,collateral=1000kumo",
+     "cpu=8,memory=16Gi,storage=200Gi,collateral=1000kumo,price_gpu=2000,gpu=2:nvidia:a100:80Gi",
      tx_provider_update_opts, 0, 0, tx_provider_update_run},
     {"provider", "delete", "--from KEY", "unregister (no open bids or live leases)",
      "kumo tx provider delete --from dc1 --wait", tx_plain_opts, 0, 0, tx_provider_delete_run},

@@ -7,6 +7,7 @@
  * library), so it tests exactly the code the kumo binary runs.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli_args.c"
@@ -251,12 +252,15 @@ static void test_group_name_at_max_accepted(void **state)
 static void test_offer_parse(void **state)
 {
     (void)state;
-    Kumo__ProviderOffer o;
+    cli_offer_t *oh = calloc(1, sizeof(*oh));
+    assert_non_null(oh);
+    const Kumo__ProviderOffer *po = &oh->pb;
     kumo_err_ctx_t err = {0};
     assert_int_equal(cli_offer_parse("price_cpu=40,price_memory=10,price_storage=1,cpu=500m,"
                                      "memory=16Gi,storage=0,collateral=1kumo",
-                                     &o, &err),
+                                     oh, &err),
                      0);
+    const Kumo__ProviderOffer o = *po;
     assert_int_equal(o.price_cpu_per_core, 40);
     assert_int_equal(o.price_memory_per_gib, 10);
     assert_int_equal(o.price_storage_per_gib, 1);
@@ -265,6 +269,24 @@ static void test_offer_parse(void **state)
     assert_int_equal(o.free_storage_bytes, 0);
     assert_int_equal(o.free_collateral, 1000000);
     assert_int_equal(o.height, 0);
+    assert_int_equal(o.price_per_gpu, 0);
+    assert_int_equal(o.n_free_gpus, 0);
+    /* GPUs: a price and one gpu= per kind, memory optional. */
+    assert_int_equal(cli_offer_parse("price_cpu=40,price_memory=10,price_storage=1,cpu=1,"
+                                     "memory=1Gi,storage=1Gi,collateral=1,price_gpu=2000,"
+                                     "gpu=2:nvidia:a100:80Gi,gpu=1:amd:mi300x",
+                                     oh, &err),
+                     0);
+    assert_int_equal(po->price_per_gpu, 2000);
+    assert_int_equal(po->n_free_gpus, 2);
+    assert_int_equal(po->free_gpus[0]->count, 2);
+    assert_string_equal(po->free_gpus[0]->vendor, "nvidia");
+    assert_string_equal(po->free_gpus[0]->model, "a100");
+    assert_int_equal(po->free_gpus[0]->memory_bytes, 80ull << 30);
+    assert_int_equal(po->free_gpus[1]->count, 1);
+    assert_string_equal(po->free_gpus[1]->vendor, "amd");
+    assert_string_equal(po->free_gpus[1]->model, "mi300x");
+    assert_int_equal(po->free_gpus[1]->memory_bytes, 0);
     static const char *const bad[] = {
         "",
         "price_cpu=40",
@@ -278,13 +300,26 @@ static void test_offer_parse(void **state)
         "price_cpu=40,price_memory=10,price_storage=1,cpu=1,memory=1Gi,storage=1Gi,collateral",
         "price_cpu=40,,price_memory=10,price_storage=1,cpu=1,memory=1Gi,storage=1Gi,collateral=1",
         "price_cpu=40,price_memory=10,price_storage=1,cpu=1,memory=1Zi,storage=1Gi,collateral=1",
+        "price_cpu=40,price_memory=10,price_storage=1,cpu=1,memory=1Gi,storage=1Gi,collateral=1,"
+        "gpu=2:nvidia",
+        "price_cpu=40,price_memory=10,price_storage=1,cpu=1,memory=1Gi,storage=1Gi,collateral=1,"
+        "gpu=0:nvidia:a100",
+        "price_cpu=40,price_memory=10,price_storage=1,cpu=1,memory=1Gi,storage=1Gi,collateral=1,"
+        "gpu=-1:nvidia:a100",
+        "price_cpu=40,price_memory=10,price_storage=1,cpu=1,memory=1Gi,storage=1Gi,collateral=1,"
+        "gpu=2:nvidia:a100:80Gi:x",
+        "price_cpu=40,price_memory=10,price_storage=1,cpu=1,memory=1Gi,storage=1Gi,collateral=1,"
+        "gpu=2:nvidia:a100:lots",
+        "price_cpu=40,price_memory=10,price_storage=1,cpu=1,memory=1Gi,storage=1Gi,collateral=1,"
+        "price_gpu=1,price_gpu=2",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err = (kumo_err_ctx_t){0};
-        if (cli_offer_parse(bad[i], &o, &err) != KUMO_EINVAL) {
+        if (cli_offer_parse(bad[i], oh, &err) != KUMO_EINVAL) {
             fail_msg("offer '%s' was not refused with KUMO_EINVAL", bad[i]);
         }
     }
+    free(oh);
 }
 
 /* ---- attributes, states, versions ---- */
