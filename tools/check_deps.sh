@@ -7,6 +7,7 @@ cd "$root/src"
 declare -A allow=(
   [core]="core"
   [log]="log"
+  [file]="core file"
   [codec]="core codec"
   [crypto]="core crypto"
   [keyring]="core codec crypto keyring"
@@ -20,12 +21,12 @@ declare -A allow=(
   [tls]="core crypto tls"
   [wal]="core crypto wal"
   [p2p]="core log crypto tls p2p"
-  [runtime]="core log runtime"
+  [runtime]="core log file runtime"
   [overlay]="core log crypto tls overlay"
-  [provider]="core log codec crypto keyring store bank staking market chain sdl tls wal runtime overlay provider"
-  [node]="core log codec crypto keyring store bank staking market chain consensus wal tls p2p node"
+  [provider]="core log file codec crypto keyring store bank staking market chain sdl tls wal runtime overlay provider"
+  [node]="core log file codec crypto keyring store bank staking market chain consensus wal tls p2p node"
   [rpc]="core log codec crypto store bank staking market chain node rpc"
-  [cli]="core log codec crypto keyring store bank staking market chain consensus sdl tls wal p2p runtime overlay node rpc provider cli"
+  [cli]="core log file codec crypto keyring store bank staking market chain consensus sdl tls wal p2p runtime overlay node rpc provider cli"
 )
 fail=0
 for mod in "${!allow[@]}"; do

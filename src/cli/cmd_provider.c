@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_int.h"
+#include "file/file.h"
 #include "keyring/keyring.h"
 #include "provider/daemon.h"
 #include "provider/provider.h"
@@ -230,22 +231,6 @@ static int pv_init(const pv_opts_t *o)
     return PV_EXIT_OK;
 }
 
-/* Reads a small file whole into out (bounded by out's cap_max). */
-static int pv_file_read(const char *path, kumo_buf_t *out, kumo_err_ctx_t *err)
-{
-    FILE *f = fopen(path, "rb");
-    KUMO_ENSURE(f != NULL, err, errno == ENOENT ? KUMO_ENOTFOUND : KUMO_EIO, "%s: %s", path,
-                strerror(errno));
-    char chunk[4096];
-    size_t n;
-    int rc = 0;
-    while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        rc = kumo_buf_append(out, chunk, n) == 0 ? 0 : kumo_err_set(err, KUMO_ELIMIT, "%s", path);
-    }
-    (void)fclose(f);
-    return rc;
-}
-
 static int pv_cfg_load(const char *home, kumo_provider_cfg_t *cfg, kumo_err_ctx_t *err)
 {
     char path[PV_PATH_BYTES];
@@ -253,7 +238,7 @@ static int pv_cfg_load(const char *home, kumo_provider_cfg_t *cfg, kumo_err_ctx_
     kumo_buf_t text;
     kumo_buf_init(&text, 64u * 1024u);
     kumo_provider_cfg_default(cfg);
-    int rc = pv_file_read(path, &text, err);
+    int rc = kumo_file_read(path, &text, err);
     rc = rc == 0 ? kumo_provider_cfg_parse(path, kumo_buf_bytes(&text), cfg, err) : rc;
     kumo_buf_free(&text);
     return rc;
@@ -269,7 +254,7 @@ static int pv_register(const pv_opts_t *o)
     int rc = pv_cfg_load(o->home, &cfg, &err);
     rc = rc == 0 && pv_path(path, o->home, "ca.crt") != 0 ? kumo_err_set(&err, KUMO_ELIMIT, "path")
                                                           : rc;
-    rc = rc == 0 ? pv_file_read(path, &cert, &err) : rc;
+    rc = rc == 0 ? kumo_file_read(path, &cert, &err) : rc;
     /* What goes on chain must be a usable root: refused here, before anything is sent. */
     rc = rc == 0 ? kumo_tls_root_check(kumo_buf_bytes(&cert), &err) : rc;
     rc = rc == 0 && kumo_buf_append(&cert, "", 1) != 0 ? KUMO_ELIMIT : rc; /* NUL-terminated */

@@ -15,7 +15,7 @@
 #include <jansson.h>
 
 #include "cli/cli_int.h"
-#include "wal/wal.h"
+#include "file/file.h"
 
 #define PS_STATUS_BYTES_MAX (4u * 1024u * 1024u)
 /* A status older than this says the daemon is not running (it writes one every block). */
@@ -120,16 +120,13 @@ int cli_provider_status(const char *home, bool json)
     }
     kumo_buf_t text;
     kumo_buf_init(&text, PS_STATUS_BYTES_MAX);
-    int rc = kumo_buf_reserve(&text, PS_STATUS_BYTES_MAX);
-    size_t len = 0;
-    rc = rc == 0 ? kumo_wal_file_read(path, text.ptr, PS_STATUS_BYTES_MAX, &len, &err)
-                 : kumo_err_set(&err, KUMO_ENOMEM, "status buffer");
+    int rc = kumo_file_read(path, &text, &err);
     if (rc == KUMO_ENOTFOUND) {
         (void)kumo_err_set(&err, rc, "%s: no status yet (start the daemon: kumo provider start)",
                            path);
     }
     json_error_t jerr;
-    json_t *st = rc == 0 ? json_loadb((const char *)text.ptr, len, 0, &jerr) : NULL;
+    json_t *st = rc == 0 ? json_loadb((const char *)text.ptr, text.len, 0, &jerr) : NULL;
     kumo_buf_free(&text);
     if (rc == 0 && !json_is_object(st)) {
         rc = kumo_err_set(&err, KUMO_EDECODE, "%s: %s", path,

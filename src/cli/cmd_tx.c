@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_int.h"
+#include "file/file.h"
 #include "market/market.h"
 #include "staking/staking.h"
 
@@ -42,21 +43,11 @@ static const int tx_lease_close_opts[] = {TX_TX_OPTS, CLI_OPT_DETAIL, CLI_OPT_EN
 /* The whole content of a small file (certificates, manifests), NUL-terminated. */
 static int tx_file_read(const char *path, size_t max, kumo_buf_t *out, kumo_err_ctx_t *err)
 {
-    FILE *f = fopen(path, "rb");
-    KUMO_ENSURE(f != NULL, err, KUMO_EIO, "cannot open %s: %s", path, strerror(errno));
     kumo_buf_init(out, max + 1);
-    char chunk[4096];
-    size_t n;
-    int rc = 0;
-    while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        rc = kumo_buf_append(out, chunk, n);
-    }
-    if (rc == 0 && ferror(f)) {
-        rc = kumo_err_set(err, KUMO_EIO, "cannot read %s", path);
-    } else if (rc < 0) {
+    int rc = kumo_file_read(path, out, err);
+    if (rc == 0 && out->len > max) {
         rc = kumo_err_set(err, KUMO_ELIMIT, "%s is larger than %zu bytes", path, max);
     }
-    (void)fclose(f);
     if (rc == 0) {
         rc = kumo_buf_append(out, "", 1);
     }

@@ -14,25 +14,12 @@
 #include <unistd.h>
 
 #include "cli/deploy_int.h"
+#include "file/file.h"
 
 int deploy_stack_file_read(const char *path, kumo_buf_t *out, kumo_err_ctx_t *err)
 {
-    FILE *f = fopen(path, "rb");
-    KUMO_ENSURE(f != NULL, err, KUMO_EIO, "cannot open %s: %s", path, strerror(errno));
     kumo_buf_init(out, KUMO_SDL_STACK_BYTES_MAX);
-    char chunk[4096];
-    size_t n;
-    int rc = 0;
-    while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        rc = kumo_buf_append(out, chunk, n);
-    }
-    if (rc < 0) {
-        rc = kumo_err_set(err, KUMO_ELIMIT, "%s: larger than %u bytes", path,
-                          KUMO_SDL_STACK_BYTES_MAX);
-    } else if (ferror(f)) {
-        rc = kumo_err_set(err, KUMO_EIO, "cannot read %s", path);
-    }
-    (void)fclose(f);
+    int rc = kumo_file_read(path, out, err);
     if (rc < 0) {
         kumo_buf_free(out);
     }
@@ -170,25 +157,12 @@ int deploy_state_write(const char *path, const deploy_state_t *st, kumo_err_ctx_
     char *text = j != NULL ? json_dumps(j, JSON_INDENT(2)) : NULL;
     json_decref(j);
     KUMO_ENSURE(text != NULL, err, KUMO_ENOMEM, "state file");
-    char tmp[CLI_PATH_BYTES + 8];
-    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = n > 0 && (size_t)n < sizeof(tmp)
-                 ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)
-                 : -1;
-    int rc = 0;
-    if (fd < 0) {
-        rc = kumo_err_set(err, KUMO_EIO, "cannot write %s: %s", tmp, strerror(errno));
-    } else {
-        size_t len = strlen(text);
-        bool ok = write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
-        ok = close(fd) == 0 && ok;
-        rc = ok && rename(tmp, path) == 0
-                 ? 0
-                 : kumo_err_set(err, KUMO_EIO, "cannot write %s: %s", path, strerror(errno));
-        if (rc < 0) {
-            (void)unlink(tmp);
-        }
-    }
+    kumo_buf_t b;
+    kumo_buf_init(&b, strlen(text) + 1u);
+    int rc = kumo_buf_append(&b, text, strlen(text)) == 0 && kumo_buf_append(&b, "\n", 1) == 0
+                 ? kumo_file_write(path, kumo_buf_bytes(&b), 0600, err)
+                 : kumo_err_set(err, KUMO_ENOMEM, "state file");
+    kumo_buf_free(&b);
     free(text);
     return rc;
 }

@@ -13,6 +13,7 @@
 
 #include <yaml.h>
 
+#include "file/file.h"
 #include "node/node_int.h"
 #include "p2p/p2p.h"
 
@@ -471,7 +472,7 @@ int kumo_node_cfg_load(const char *home, kumo_node_cfg_t *cfg, kumo_err_ctx_t *e
     KUMO_GUARD(kumo_node_path(home, "config.yaml", path, err));
     kumo_buf_t text;
     kumo_buf_init(&text, NODE_CFG_FILE_BYTES_MAX);
-    KUMO_GUARD(kumo_node_file_read(path, &text, err));
+    KUMO_GUARD(kumo_file_read(path, &text, err));
     kumo_node_cfg_t tmp;
     kumo_node_cfg_default(&tmp);
     int rc = kumo_node_cfg_parse(path, kumo_buf_bytes(&text), &tmp, err);

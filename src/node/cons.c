@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "file/file.h"
 #include "node/cons_int.h"
 
 uint64_t node_cons_now_ms(void)
@@ -224,10 +225,10 @@ static int io_sign(void *ctx, kumo_bytes_t msg, uint8_t sig_out[KUMO_CRYPTO_SIG_
     kumo_consensus_signer_update(&next, msg, sig_out);
     uint8_t enc[KUMO_CONSENSUS_SIGNER_STATE_BYTES];
     KUMO_GUARD(kumo_consensus_signer_encode(&next, enc));
-    rc = kumo_wal_file_write(nc->signer_path, kumo_bytes_make(enc, sizeof(enc)), &err);
+    rc = kumo_file_write(nc->signer_path, kumo_bytes_make(enc, sizeof(enc)), 0600, &err);
     if (rc < 0 && nc->signer_spare_fd >= 0) {
         (void)close(nc->signer_spare_fd);
-        rc = kumo_wal_file_write(nc->signer_path, kumo_bytes_make(enc, sizeof(enc)), &err);
+        rc = kumo_file_write(nc->signer_path, kumo_bytes_make(enc, sizeof(enc)), 0600, &err);
         nc->signer_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     }
     if (rc < 0) {
@@ -1029,12 +1030,14 @@ static int cons_crash_state_open(node_cons_t *nc, kumo_err_ctx_t *err)
 {
     kumo_node_t *node = nc->node;
     KUMO_GUARD(kumo_node_path(node->cfg.home, "signer_state", nc->signer_path, err));
-    uint8_t buf[KUMO_CONSENSUS_SIGNER_STATE_BYTES];
-    size_t len = 0;
-    int rc = kumo_wal_file_read(nc->signer_path, buf, sizeof(buf), &len, err);
+    kumo_buf_t buf;
+    kumo_buf_init(&buf, KUMO_CONSENSUS_SIGNER_STATE_BYTES);
+    int rc = kumo_file_read(nc->signer_path, &buf, err);
     if (rc == 0) {
-        KUMO_GUARD(kumo_consensus_signer_decode(kumo_bytes_make(buf, len), &nc->signer, err));
-    } else if (rc != KUMO_ENOTFOUND) {
+        rc = kumo_consensus_signer_decode(kumo_buf_bytes(&buf), &nc->signer, err);
+    }
+    kumo_buf_free(&buf);
+    if (rc < 0 && rc != KUMO_ENOTFOUND) {
         return rc;
     }
     char path[KUMO_NODE_PATH_BYTES];

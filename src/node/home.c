@@ -1,6 +1,6 @@
 /*
  * home.c - the node's home directory: kumo init (validator key, config.yaml, genesis.json),
- * genesis accounts before the first start, and the small file helpers the node uses.
+ * genesis accounts before the first start, the home lock.
  * Not pure: files and the OS RNG (key generation through the keyring).
  */
 #include "node/node.h"
@@ -18,37 +18,11 @@
 
 #include <sodium.h>
 
+#include "file/file.h"
 #include "node/node_int.h"
 
-/* The lock file's content: the holder's pid in decimal and a newline. */
-#define NODE_LOCK_TEXT_BYTES 24u
-#define NODE_LOCK_NAME       "node.lock"
-
-/* The pid written in the lock file, or 0 when it holds none. */
-static uint64_t home_lock_holder(int fd)
-{
-    char text[NODE_LOCK_TEXT_BYTES];
-    ssize_t n = pread(fd, text, sizeof(text) - 1u, 0);
-    if (n <= 0) {
-        return 0;
-    }
-    text[n] = '\0';
-    uint64_t pid = 0;
-    for (ssize_t i = 0; i < n && text[i] >= '0' && text[i] <= '9' && pid < UINT32_MAX; i++) {
-        pid = pid * 10u + (uint64_t)(text[i] - '0');
-    }
-    return pid;
-}
-
-static int home_lock_pid_write(int fd, const char *path, kumo_err_ctx_t *err)
-{
-    char text[NODE_LOCK_TEXT_BYTES];
-    int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-    KUMO_ASSERT(n > 0 && (size_t)n < sizeof(text));
-    KUMO_ENSURE(ftruncate(fd, 0) == 0 && pwrite(fd, text, (size_t)n, 0) == (ssize_t)n, err,
-                KUMO_EIO, "write %s: %s", path, strerror(errno));
-    return 0;
-}
+/* The home's lock file (kumo_file_lock: the holder's pid in it). */
+#define NODE_LOCK_NAME "node.lock"
 
 int kumo_node_home_lock(const char *home, int *fd_out, kumo_err_ctx_t *err)
 {
@@ -56,46 +30,15 @@ int kumo_node_home_lock(const char *home, int *fd_out, kumo_err_ctx_t *err)
     KUMO_ASSERT(fd_out != NULL);
     *fd_out = -1;
     char path[KUMO_NODE_PATH_BYTES];
+    char what[KUMO_NODE_PATH_BYTES + 8];
     KUMO_GUARD(kumo_node_path(home, NODE_LOCK_NAME, path, err));
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        int e = errno;
-        return kumo_err_set(err, e == ENOENT ? KUMO_ENOTFOUND : KUMO_EIO, "open %s: %s", path,
-                            strerror(e));
-    }
-    int rc = 0;
-    do {
-        rc = flock(fd, LOCK_EX | LOCK_NB);
-    } while (rc != 0 && errno == EINTR);
-    if (rc != 0 && errno == EWOULDBLOCK) {
-        uint64_t pid = home_lock_holder(fd);
-        (void)close(fd);
-        if (pid == 0) {
-            return kumo_err_set(err, KUMO_EBUSY, "home %s is in use by another kumo process", home);
-        }
-        return kumo_err_set(err, KUMO_EBUSY,
-                            "home %s is in use by another kumo process (pid %" PRIu64 ")", home,
-                            pid);
-    }
-    if (rc != 0) {
-        rc = kumo_err_set(err, KUMO_EIO, "lock %s: %s", path, strerror(errno));
-        (void)close(fd);
-        return rc;
-    }
-    rc = home_lock_pid_write(fd, path, err);
-    if (rc < 0) {
-        (void)close(fd);
-        return rc;
-    }
-    *fd_out = fd;
-    return 0;
+    (void)snprintf(what, sizeof(what), "home %s", home);
+    return kumo_file_lock(path, what, fd_out, err);
 }
 
 void kumo_node_home_unlock(int fd)
 {
-    if (fd >= 0) {
-        (void)close(fd);
-    }
+    kumo_file_unlock(fd);
 }
 
 /* Genesis funds the validator operator with this much (1e12 ukumo = 1e6 kumo) and gives it
@@ -126,96 +69,13 @@ bool kumo_node_text_is_plain(const char *text)
     return true;
 }
 
-int kumo_node_file_read(const char *path, kumo_buf_t *out, kumo_err_ctx_t *err)
-{
-    KUMO_ASSERT(path != NULL && out != NULL);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return kumo_err_set(err, e == ENOENT ? KUMO_ENOTFOUND : KUMO_EIO, "open %s: %s", path,
-                            strerror(e));
-    }
-    int rc = 0;
-    for (;;) {
-        uint8_t chunk[8192];
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            rc = kumo_err_set(err, KUMO_EIO, "read %s: %s", path, strerror(errno));
-            break;
-        }
-        if (n == 0) {
-            break;
-        }
-        rc = kumo_buf_append(out, chunk, (size_t)n);
-        if (rc < 0) {
-            rc = kumo_err_set(err, rc, "%s: larger than %zu bytes", path, out->cap_max);
-            break;
-        }
-    }
-    (void)close(fd);
-    return rc;
-}
-
-static int file_write_all(int fd, kumo_bytes_t data)
-{
-    size_t pos = 0;
-    while (pos < data.len) {
-        ssize_t n = write(fd, data.ptr + pos, data.len - pos);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        pos += (size_t)n;
-    }
-    return 0;
-}
-
-static void dir_fsync(const char *path)
-{
-    char copy[KUMO_NODE_PATH_BYTES];
-    (void)snprintf(copy, sizeof(copy), "%s", path);
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        (void)close(fd);
-    }
-}
-
-int kumo_node_file_write(const char *path,
-                         kumo_bytes_t data,
-                         unsigned int mode,
-                         kumo_err_ctx_t *err)
-{
-    KUMO_ASSERT(path != NULL);
-    char tmp[KUMO_NODE_PATH_BYTES + 8];
-    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    KUMO_ENSURE(n > 0 && (size_t)n < sizeof(tmp), err, KUMO_ELIMIT, "path %s is too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
-    KUMO_ENSURE(fd >= 0, err, KUMO_EIO, "create %s: %s", tmp, strerror(errno));
-    int ok = file_write_all(fd, data) == 0 && fsync(fd) == 0;
-    int e = errno;
-    ok = (close(fd) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        e = ok ? errno : e;
-        (void)unlink(tmp);
-        return kumo_err_set(err, KUMO_EIO, "write %s: %s", path, strerror(e));
-    }
-    dir_fsync(path);
-    return 0;
-}
-
 int kumo_node_genesis_load(const char *home, Kumo__Genesis **out, kumo_err_ctx_t *err)
 {
     char path[KUMO_NODE_PATH_BYTES];
     KUMO_GUARD(kumo_node_path(home, "genesis.json", path, err));
     kumo_buf_t text;
     kumo_buf_init(&text, KUMO_GENESIS_BYTES_MAX);
-    KUMO_GUARD(kumo_node_file_read(path, &text, err));
+    KUMO_GUARD(kumo_file_read(path, &text, err));
     kumo_err_ctx_t perr = {0};
     int rc = kumo_chain_genesis_parse(kumo_buf_bytes(&text), out, &perr);
     kumo_buf_free(&text);
@@ -293,7 +153,7 @@ static int home_genesis_write(const char *home,
     char path[KUMO_NODE_PATH_BYTES];
     int rc = kumo_node_path(home, "genesis.json", path, err);
     if (rc == 0) {
-        rc = kumo_node_file_write(path, kumo_bytes_make(json, strlen(json)), 0644, err);
+        rc = kumo_file_write(path, kumo_bytes_make(json, strlen(json)), 0644, err);
     }
     free(json);
     return rc;
@@ -358,7 +218,7 @@ int kumo_node_cfg_save(const char *home, const kumo_node_cfg_t *cfg, kumo_err_ct
         rc = kumo_node_cfg_render(cfg, &text, err);
     }
     if (rc == 0) {
-        rc = kumo_node_file_write(path, kumo_buf_bytes(&text), 0644, err);
+        rc = kumo_file_write(path, kumo_buf_bytes(&text), 0644, err);
     }
     kumo_buf_free(&text);
     return rc;
@@ -444,7 +304,7 @@ int kumo_node_genesis_account_add(const char *home,
         kumo_codec_free(g != NULL ? &g->base : NULL);
     }
     if (rc == 0) {
-        rc = kumo_node_file_write(path, kumo_bytes_make(text, strlen(text)), 0644, err);
+        rc = kumo_file_write(path, kumo_bytes_make(text, strlen(text)), 0644, err);
     }
     free(text);
     json_decref(root);

@@ -81,12 +81,6 @@ KUMO_MUST_USE int kumo_node_path(const char *home,
                                  const char *name,
                                  char out[KUMO_NODE_PATH_BYTES],
                                  kumo_err_ctx_t *err);
-/* Reads a whole file into out (bounded by out's cap_max: KUMO_ELIMIT). KUMO_ENOTFOUND when
- * missing, KUMO_EIO otherwise. */
-KUMO_MUST_USE int kumo_node_file_read(const char *path, kumo_buf_t *out, kumo_err_ctx_t *err);
-/* Writes data to path atomically (temp file, fsync, rename, fsync of the directory), mode. */
-KUMO_MUST_USE int
-kumo_node_file_write(const char *path, kumo_bytes_t data, unsigned int mode, kumo_err_ctx_t *err);
 /* True for printable ASCII without '"' and '\\' (safe inside a quoted YAML scalar). */
 bool kumo_node_text_is_plain(const char *text);
 

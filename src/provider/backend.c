@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "codec/codec.h"
+#include "file/file.h"
 #include "log/log.h"
 #include "provider/api_int.h"
 #include "provider/daemon_int.h"
@@ -391,12 +392,7 @@ static int pd_be_peer_get(void *ctx,
     char file[PD_PATH_BYTES];
     KUMO_ENSURE(pd_deployment_path(a->d->home, owner_text, dseq, "manifest", file) == 0, err,
                 KUMO_ELIMIT, "path too long");
-    size_t len = 0;
-    KUMO_ENSURE(kumo_buf_reserve(out, KUMO_PROVIDER_MANIFEST_BYTES_MAX) == 0, err, KUMO_ENOMEM,
-                "manifest");
-    KUMO_GUARD(kumo_wal_file_read(file, out->ptr, KUMO_PROVIDER_MANIFEST_BYTES_MAX, &len, err));
-    out->len = len;
-    return 0;
+    return kumo_file_read(file, out, err); /* out's cap: the manifest bound */
 }
 
 /* The chunk store of the deployment's current on-chain version, for a caller that is the
@@ -1007,11 +1003,10 @@ static int pd_api_cert(kumo_provider_daemon_t *d,
                        kumo_err_ctx_t *err)
 {
     char path[PD_PATH_BYTES];
-    uint8_t *pem = kumo_calloc(2, KUMO_TLS_PEM_BYTES_MAX);
-    KUMO_ENSURE(pem != NULL, err, KUMO_ENOMEM, "certificate");
-    uint8_t *crt = pem + KUMO_TLS_PEM_BYTES_MAX;
-    size_t key_len = 0;
-    size_t crt_len = 0;
+    kumo_buf_t pem;
+    kumo_buf_t crt;
+    kumo_buf_init(&pem, KUMO_TLS_PEM_BYTES_MAX);
+    kumo_buf_init(&crt, KUMO_TLS_PEM_BYTES_MAX);
     kumo_crypto_keypair_t ca;
     char host[128];
     (void)snprintf(host, sizeof(host), "%s", d->cfg.api_listen);
@@ -1022,18 +1017,21 @@ static int pd_api_cert(kumo_provider_daemon_t *d,
     const char *name =
         host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 ? d->cfg.public_address : host;
     (void)snprintf(path, sizeof(path), "%s/ca.key", d->home);
-    int rc = kumo_wal_file_read(path, pem, KUMO_TLS_PEM_BYTES_MAX, &key_len, err);
-    rc = rc == 0 ? kumo_tls_key_from_pem(kumo_bytes_make(pem, key_len), &ca, err) : rc;
+    int rc = kumo_file_read(path, &pem, err);
+    rc = rc == 0 ? kumo_tls_key_from_pem(kumo_buf_bytes(&pem), &ca, err) : rc;
     (void)snprintf(path, sizeof(path), "%s/ca.crt", d->home);
-    rc = rc == 0 ? kumo_wal_file_read(path, crt, KUMO_TLS_PEM_BYTES_MAX, &crt_len, err) : rc;
+    rc = rc == 0 ? kumo_file_read(path, &crt, err) : rc;
     rc = rc == 0 ? kumo_crypto_key_generate(srv) : rc;
-    rc = rc == 0 ? kumo_tls_cert_issue(&ca, kumo_bytes_make(crt, crt_len), srv->pubkey, name,
-                                       PD_CERT_DAYS, chain, err)
+    rc = rc == 0 ? kumo_tls_cert_issue(&ca, kumo_buf_bytes(&crt), srv->pubkey, name, PD_CERT_DAYS,
+                                       chain, err)
                  : rc;
-    rc = rc == 0 ? kumo_buf_append(chain, crt, crt_len) : rc;
-    sodium_memzero(pem, KUMO_TLS_PEM_BYTES_MAX);
+    rc = rc == 0 ? kumo_buf_append(chain, crt.ptr, crt.len) : rc;
+    if (pem.ptr != NULL) {
+        sodium_memzero(pem.ptr, pem.len);
+    }
+    kumo_buf_free(&pem);
+    kumo_buf_free(&crt);
     kumo_crypto_key_wipe(&ca);
-    kumo_free(pem);
     return rc;
 }
 

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "file/file.h"
 #include "log/log.h"
 #include "provider/daemon_int.h"
-#include "wal/wal.h"
 
 /* The records file is small: 64 records of an order id and 64 numbers at most. */
 #define PD_GPUS_FILE_BYTES_MAX (64u * 1024u)
@@ -61,7 +61,7 @@ void pd_gpus_save(kumo_provider_daemon_t *d)
     kumo_buf_init(&text, PD_GPUS_FILE_BYTES_MAX);
     kumo_err_ctx_t err = {0};
     int rc = kumo_provider_gpu_records_render(recs, count, &text, &err);
-    rc = rc == 0 ? kumo_wal_file_write(path, kumo_buf_bytes(&text), &err) : rc;
+    rc = rc == 0 ? kumo_file_write(path, kumo_buf_bytes(&text), 0600, &err) : rc;
     if (rc < 0) {
         KUMO_LOG_WARN("provider", "gpus_save_failed", "detail=\"%s\"", err.detail);
     }
@@ -73,15 +73,14 @@ void pd_gpus_load(kumo_provider_daemon_t *d)
 {
     d->gpu_saved_count = 0;
     char path[PD_PATH_BYTES];
-    uint8_t *buf = d->cfg.gpu_count > 0 ? kumo_calloc(1, PD_GPUS_FILE_BYTES_MAX) : NULL;
-    if (buf == NULL || pd_gpus_path(d, path) != 0) {
-        kumo_free(buf);
+    if (d->cfg.gpu_count == 0 || pd_gpus_path(d, path) != 0) {
         return;
     }
-    size_t len = 0;
+    kumo_buf_t buf;
+    kumo_buf_init(&buf, PD_GPUS_FILE_BYTES_MAX);
     kumo_err_ctx_t err = {0};
-    int rc = kumo_wal_file_read(path, buf, PD_GPUS_FILE_BYTES_MAX, &len, &err);
-    rc = rc == 0 ? kumo_provider_gpu_records_parse(kumo_bytes_make(buf, len), d->gpu_saved,
+    int rc = kumo_file_read(path, &buf, &err);
+    rc = rc == 0 ? kumo_provider_gpu_records_parse(kumo_buf_bytes(&buf), d->gpu_saved,
                                                    &d->gpu_saved_count, &err)
                  : rc;
     if (rc < 0 && rc != KUMO_ENOTFOUND) {
@@ -89,7 +88,7 @@ void pd_gpus_load(kumo_provider_daemon_t *d)
         KUMO_LOG_ERROR("provider", "gpus_unreadable", "path=%s detail=\"%s\" (assigned afresh)",
                        path, err.detail);
     }
-    kumo_free(buf);
+    kumo_buf_free(&buf);
 }
 
 static const kumo_provider_gpu_record_t *pd_gpus_saved_find(const kumo_provider_daemon_t *d,

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "file/file.h"
 #include "log/log.h"
 #include "provider/daemon_int.h"
-#include "wal/wal.h"
 
 /* The metrics text: a few hundred bytes plus about 300 per lease. */
 #define PD_METRICS_BYTES_MAX (1024u * 1024u)
@@ -332,7 +332,7 @@ void pd_status_update(kumo_provider_daemon_t *d, uint64_t pass_ms)
     kumo_err_ctx_t err = {0};
     int n = snprintf(path, sizeof(path), "%s/status.json", d->home);
     if (text != NULL && n > 0 && (size_t)n < sizeof(path) && strlen(text) < PD_STATUS_BYTES_MAX &&
-        kumo_wal_file_write(path, kumo_bytes_make(text, strlen(text)), &err) != 0) {
+        kumo_file_write(path, kumo_bytes_make(text, strlen(text)), 0600, &err) != 0) {
         KUMO_LOG_WARN("provider", "status_write_failed", "detail=\"%s\"", err.detail);
     }
     free(text);

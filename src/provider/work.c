@@ -27,10 +27,10 @@
 #include <time.h>
 
 #include "codec/codec.h"
+#include "file/file.h"
 #include "log/log.h"
 #include "provider/daemon_int.h"
 #include "sdl/sdl.h"
-#include "wal/wal.h"
 
 #define PD_CONFIRM_BATCH_MAX 64u
 #define PD_RESEND_BLOCKS     5u
@@ -96,7 +96,7 @@ int pd_deployment_store(const char *home,
                 err, KUMO_ELIMIT, "path too long");
     KUMO_ENSURE(mkdir(dir, 0700) == 0 || errno == EEXIST, err, KUMO_EIO, "mkdir %s: %s", dir,
                 strerror(errno));
-    return kumo_wal_file_write(path, data, err);
+    return kumo_file_write(path, data, 0600, err);
 }
 
 int pd_manifest_load(const char *home,
@@ -109,16 +109,15 @@ int pd_manifest_load(const char *home,
     char path[PD_PATH_BYTES];
     KUMO_ENSURE(pd_deployment_path(home, owner, dseq, "manifest", path) == 0, err, KUMO_ELIMIT,
                 "path too long");
-    uint8_t *buf = kumo_calloc(1, KUMO_SDL_MANIFEST_BYTES_MAX);
-    KUMO_ENSURE(buf != NULL, err, KUMO_ENOMEM, "manifest");
-    size_t len = 0;
-    int rc = kumo_wal_file_read(path, buf, KUMO_SDL_MANIFEST_BYTES_MAX, &len, err);
-    kumo_bytes_t bytes = kumo_bytes_make(buf, len);
+    kumo_buf_t buf;
+    kumo_buf_init(&buf, KUMO_SDL_MANIFEST_BYTES_MAX);
+    int rc = kumo_file_read(path, &buf, err);
+    kumo_bytes_t bytes = kumo_buf_bytes(&buf);
     rc = rc == 0 && kumo_sdl_manifest_version(bytes, version) != 0
              ? kumo_err_set(err, KUMO_ENOMEM, "manifest version")
              : rc;
     rc = rc == 0 ? kumo_sdl_manifest_decode(bytes, out, err) : rc;
-    kumo_free(buf);
+    kumo_buf_free(&buf);
     return rc;
 }
 

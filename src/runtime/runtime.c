@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "file/file.h"
 #include "log/log.h"
 #include "runtime/runtime_int.h"
 #include "runtime/runtime_parse.h"
@@ -768,16 +769,9 @@ static int rt_kept_write(const char *path, const char *id, kumo_buf_t *kept, kum
         const uint8_t *nl = memchr(kept->ptr + skip, '\n', kept->len - skip);
         skip = nl != NULL ? (size_t)(nl - kept->ptr) + 1u : kept->len;
     }
-    char tmp[600];
-    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = n > 0 && (size_t)n < sizeof(tmp) ? fopen(tmp, "wb") : NULL;
-    if (f == NULL) {
-        return KUMO_EIO;
-    }
-    size_t left = kept->len - skip;
-    bool ok = left == 0 || fwrite(kept->ptr + skip, 1, left, f) == left;
-    ok = fclose(f) == 0 && ok;
-    return ok && rename(tmp, path) == 0 ? 0 : KUMO_EIO;
+    return kumo_file_write(
+        path, kumo_bytes_make(kept->len > skip ? kept->ptr + skip : NULL, kept->len - skip), 0600,
+        NULL);
 }
 
 /* The container's log lines appended to its kept file (best effort). */
@@ -794,14 +788,9 @@ rt_logs_keep(kumo_runtime_t *rt, const char *id_or_name, const kumo_runtime_insp
     kumo_buf_init(&kept, KUMO_RUNTIME_KEPT_LOG_BYTES_MAX + KUMO_RUNTIME_ANSWER_BYTES_MAX);
     kumo_err_ctx_t err = {0};
     int rc = kumo_runtime_container_logs_since(rt, id_or_name, 0, 0, &fresh, &err);
-    FILE *f = rc == 0 ? fopen(path, "rb") : NULL;
-    if (f != NULL) {
-        uint8_t buf[8192];
-        size_t n = 0;
-        while (rc == 0 && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
-            rc = kumo_buf_append(&kept, buf, n);
-        }
-        (void)fclose(f);
+    if (rc == 0) {
+        rc = kumo_file_read(path, &kept, &err);
+        rc = rc == KUMO_ENOTFOUND ? 0 : rc;
     }
     rc = rc == 0 ? rt_kept_write(path, ins->id, &kept, kumo_buf_bytes(&fresh)) : rc;
     if (rc < 0) {
@@ -844,28 +833,19 @@ static void rt_events_trim(const char *path)
 {
     kumo_buf_t b;
     kumo_buf_init(&b, 2u * KUMO_RUNTIME_EVENTS_BYTES_MAX);
-    FILE *f = fopen(path, "rb");
-    uint8_t buf[8192];
-    size_t n = 0;
-    while (f != NULL && (n = fread(buf, 1, sizeof(buf), f)) > 0 &&
-           kumo_buf_append(&b, buf, n) == 0) {
+    kumo_err_ctx_t err = {0};
+    int rc = kumo_file_read(path, &b, &err);
+    if (rc == 0 || rc == KUMO_ELIMIT) { /* past its bound: trim what was read */
+        size_t skip = b.len > KUMO_RUNTIME_EVENTS_BYTES_MAX / 2u
+                          ? b.len - KUMO_RUNTIME_EVENTS_BYTES_MAX / 2u
+                          : 0;
+        const uint8_t *nl = skip > 0 ? memchr(b.ptr + skip, '\n', b.len - skip) : NULL;
+        skip = nl != NULL ? (size_t)(nl - b.ptr) + 1u : skip;
+        rc = kumo_file_write(
+            path, kumo_bytes_make(b.len > skip ? b.ptr + skip : NULL, b.len - skip), 0600, &err);
     }
-    if (f != NULL) {
-        (void)fclose(f);
-    }
-    size_t skip =
-        b.len > KUMO_RUNTIME_EVENTS_BYTES_MAX / 2u ? b.len - KUMO_RUNTIME_EVENTS_BYTES_MAX / 2u : 0;
-    const uint8_t *nl = skip > 0 ? memchr(b.ptr + skip, '\n', b.len - skip) : NULL;
-    skip = nl != NULL ? (size_t)(nl - b.ptr) + 1u : skip;
-    char tmp[640];
-    int w = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *o = w > 0 && (size_t)w < sizeof(tmp) ? fopen(tmp, "wb") : NULL;
-    if (o != NULL) {
-        bool ok = fwrite(b.ptr + skip, 1, b.len - skip, o) == b.len - skip;
-        ok = fclose(o) == 0 && ok;
-        if (!ok || rename(tmp, path) != 0) {
-            (void)remove(tmp);
-        }
+    if (rc < 0) {
+        KUMO_LOG_WARN("runtime", "events_trim_failed", "path=%s detail=\"%s\"", path, err.detail);
     }
     kumo_buf_free(&b);
 }

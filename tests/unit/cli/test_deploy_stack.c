@@ -154,7 +154,7 @@ static void test_stack_load(void **state)
     assert_int_equal(deploy_stack_load(path, &a, &err), KUMO_ELIMIT);
     assert_non_null(strstr(err.detail, "stack.yml"));
     (void)snprintf(path, sizeof(path), "%s/missing.yml", dir);
-    assert_int_equal(deploy_stack_load(path, &a, &err), KUMO_EIO);
+    assert_int_equal(deploy_stack_load(path, &a, &err), KUMO_ENOTFOUND);
     assert_non_null(strstr(err.detail, "missing.yml"));
     kumo_test_tmpdir_remove(dir);
 }
