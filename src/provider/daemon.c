@@ -23,6 +23,7 @@
 
 #include "chain/chain.h"
 #include "codec/codec.h"
+#include "file/file.h"
 #include "log/log.h"
 #include "market/market.h"
 #include "runtime/runtime.h"
@@ -1052,6 +1053,7 @@ int kumo_provider_daemon_open(const kumo_provider_cfg_t *cfg,
 {
     kumo_provider_daemon_t *d = kumo_calloc(1, sizeof(*d));
     KUMO_ENSURE(d != NULL, err, KUMO_ENOMEM, "provider daemon");
+    d->home_lock_fd = -1;
     d->cfg = *cfg;
     d->key = *key;
     d->block_ms = PD_PACE_BLOCK_MS_PRIOR;
@@ -1063,8 +1065,16 @@ int kumo_provider_daemon_open(const kumo_provider_cfg_t *cfg,
     kumo_codec_address_encode(addr, d->addr);
     kumo_buf_init(&d->line, PD_SSE_LINE_MAX);
     kumo_buf_init(&d->ev_data, PD_SSE_LINE_MAX);
-    d->curl = curl_easy_init();
-    int rc = d->curl != NULL ? pd_chain_load(d, err) : kumo_err_set(err, KUMO_ENOMEM, "curl");
+    /* Two daemons on one home would bid twice and remove each other's containers. */
+    char lock[PD_PATH_BYTES];
+    char what[PD_PATH_BYTES + 8];
+    (void)snprintf(lock, sizeof(lock), "%s/provider.lock", home);
+    (void)snprintf(what, sizeof(what), "home %s", home);
+    int rc = kumo_file_lock(lock, what, &d->home_lock_fd, err);
+    d->curl = rc == 0 ? curl_easy_init() : NULL;
+    rc = rc < 0
+             ? rc
+             : (d->curl != NULL ? pd_chain_load(d, err) : kumo_err_set(err, KUMO_ENOMEM, "curl"));
     rc = rc == 0 ? pd_status_open(d, err) : rc;
     if (rc < 0) {
         kumo_provider_daemon_close(d);
@@ -1113,6 +1123,7 @@ void kumo_provider_daemon_close(kumo_provider_daemon_t *d)
     }
     kumo_buf_free(&d->peer_key_pem);
     sodium_memzero(&d->key, sizeof(d->key));
+    kumo_file_unlock(d->home_lock_fd);
     (void)pthread_mutex_destroy(&d->wake_mu);
     kumo_free(d);
 }

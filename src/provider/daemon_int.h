@@ -453,6 +453,7 @@ bool pd_penalty_is_active(const pd_penalties_t *t,
 struct kumo_provider_daemon {
     kumo_provider_cfg_t cfg;
     char home[PD_HOME_BYTES];
+    int home_lock_fd;               /* kumo_file_lock of home/provider.lock: one daemon per home */
     char volume_dir[PD_PATH_BYTES]; /* home/volumes, absolute; "" if it could not be made */
     kumo_crypto_keypair_t key;
     char addr[KUMO_ADDRESS_TEXT_BYTES];

@@ -9,6 +9,9 @@
  *     bid.
  *   - south's runtime (the podman service) goes away: an order opened meanwhile gets no bid
  *     (reason runtime); when the runtime is back, south bids on it and wins the lease.
+ *   - a second `kumo provider start` on east's home while east runs exits at once, naming
+ *     east's pid, and east goes on confirming (without the home lock both ran, bid twice and
+ *     removed each other's containers).
  * Against a daemon without these: lease_count_max is an unknown setting (no table, it bids on
  * whatever fits and drops the leases past its fixed table), and an order opened during an
  * outage never gets a bid (open orders were scanned only at start).
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "helpers/net/dc.h"
 #include "helpers/net/testnet.h"
@@ -161,6 +165,28 @@ static void test_orders_during_outage_get_bids(void **state)
     assert_true(kumo_test_dc_log_count(&g.south, "event=orders_rescan") >= 1u);
 }
 
+static void test_second_daemon_on_home_refused(void **state)
+{
+    (void)state;
+    assert_true(g.up);
+    char cmd[PATH_MAX * 3];
+    (void)snprintf(cmd, sizeof(cmd), "timeout 60 '%s' provider start --home '%s' 2>&1", g.net.kumo,
+                   g.east.home);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[4096];
+    size_t len = fread(out, 1, sizeof(out) - 1u, p);
+    out[len] = '\0';
+    int status = pclose(p);
+    fprintf(stderr, "second daemon (status %d) said: %s", status, out);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    char want[2 * PATH_MAX + 64];
+    (void)snprintf(want, sizeof(want), "home %s is in use by another kumo process (pid %ld)",
+                   g.east.home, (long)g.east.pid);
+    assert_non_null(strstr(out, want));
+    confirmed_after(11, &g.east, kumo_test_net_height(&g.net, 0));
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -203,6 +229,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_table_stops_bidding),
         cmocka_unit_test(test_orders_during_outage_get_bids),
+        cmocka_unit_test(test_second_daemon_on_home_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
