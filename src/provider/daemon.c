@@ -232,17 +232,21 @@ uint64_t pd_now_ms(void)
 }
 
 /* avg += (sample - avg) / 2^shift, in integers; the first sample replaces the prior. */
-static uint64_t pd_avg(uint64_t avg, uint64_t sample, uint64_t samples, unsigned shift)
+/* A moving average that takes a sample above it with weight 2^-up and one below with 2^-down
+ * (the first sample replaces the prior). */
+static uint64_t pd_avg(uint64_t avg, uint64_t sample, uint64_t samples, unsigned up, unsigned down)
 {
     if (samples == 0) {
         return sample;
     }
-    return sample >= avg ? avg + ((sample - avg) >> shift) : avg - ((avg - sample) >> shift);
+    return sample >= avg ? avg + ((sample - avg) >> up) : avg - ((avg - sample) >> down);
 }
 
 void pd_pace_start(kumo_provider_daemon_t *d, uint64_t busy_ms)
 {
-    d->start_ms = pd_avg(d->start_ms, busy_ms, d->start_samples++, 2u);
+    /* Quick to believe a slower runtime, slow to believe a faster one: leases won at a pace
+     * that no longer holds go stale, a start slot left unused costs only a bid. */
+    d->start_ms = pd_avg(d->start_ms, busy_ms, d->start_samples++, 1u, 3u);
     d->rescan_due = d->rescan_due || d->missed; /* a start done: room for what was busy */
 }
 
@@ -251,7 +255,7 @@ static void pd_pace_block(kumo_provider_daemon_t *d, uint64_t h)
 {
     uint64_t now = pd_now_ms();
     if (d->block_seen_height != 0 && h == d->block_seen_height + 1u) {
-        d->block_ms = pd_avg(d->block_ms, now - d->block_seen_ms, 1u, 3u);
+        d->block_ms = pd_avg(d->block_ms, now - d->block_seen_ms, 1u, 3u, 3u);
     }
     if (h > d->block_seen_height) {
         d->block_seen_height = h;
