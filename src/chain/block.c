@@ -78,6 +78,7 @@ static int block_tx_msgs_run(const kumo_kv_t *kv,
         .params = params,
         .height = height,
         .signer = tx->signer,
+        .principal = tx->signer, /* a plain tx acts for its signer */
         .events = {.ctx = res, .emit_cb = block_event_emit_cb},
         .tx_index = tx_index,
         .facilitator_authorized = true, /* kumo_chain_tx_check_state: the active set */

@@ -399,14 +399,14 @@ static int audit_put(kumo_market_st_t *st,
                      kumo_err_ctx_t *err)
 {
     kumo_market_key_t k;
-    kumo_market_key_audit(&k, provider, st->signer);
+    kumo_market_key_audit(&k, provider, st->principal);
     if (count == 0) {
         return kumo_market_kv_del(st->kv, &k, err);
     }
     Kumo__ProviderAudit a = KUMO__PROVIDER_AUDIT__INIT;
     a.provider.data = (uint8_t *)(uintptr_t)provider;
     a.provider.len = KUMO_ADDRESS_BYTES;
-    a.auditor.data = (uint8_t *)(uintptr_t)st->signer;
+    a.auditor.data = (uint8_t *)(uintptr_t)st->principal;
     a.auditor.len = KUMO_ADDRESS_BYTES;
     a.attributes = attrs;
     a.n_attributes = count;
@@ -421,7 +421,7 @@ static int audit_emit(kumo_market_st_t *st,
                       kumo_err_ctx_t *err)
 {
     char auditor[KUMO_ADDRESS_TEXT_BYTES];
-    kumo_codec_address_encode(st->signer, auditor);
+    kumo_codec_address_encode(st->principal, auditor);
     kumo_market_attr_t attrs[] = {{"auditor", 0, auditor}, {"attribute_count", count, NULL}};
     return kumo_market_emit_provider(st, type, provider, attrs, KUMO_ARRAY_COUNT(attrs), err);
 }
@@ -433,7 +433,7 @@ static int audit_get_opt(kumo_market_st_t *st,
                          kumo_err_ctx_t *err)
 {
     *out = NULL;
-    int rc = kumo_market_audit_get(st->kv, provider, st->signer, out, err);
+    int rc = kumo_market_audit_get(st->kv, provider, st->principal, out, err);
     return rc == KUMO_ENOTFOUND ? 0 : rc;
 }
 
@@ -501,7 +501,7 @@ int kumo_market_audit_delete(kumo_market_st_t *st,
 {
     const uint8_t *provider = m->provider.data;
     Kumo__ProviderAudit *old = NULL;
-    int rc = kumo_market_audit_get(st->kv, provider, st->signer, &old, err);
+    int rc = kumo_market_audit_get(st->kv, provider, st->principal, &old, err);
     if (rc == KUMO_ENOTFOUND) {
         return kumo_err_set(err, KUMO_ENOTFOUND, "the signer has signed nothing for the provider");
     }

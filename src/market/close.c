@@ -30,7 +30,7 @@ static int close_apply(kumo_market_st_t *st,
     KUMO_ASSERT(l->state == KUMO__LEASE_STATE__LEASE_ACTIVE);
     bool short_pay = false;
     KUMO_GUARD(kumo_market_lease_settle(st, d, l, &short_pay, err));
-    KUMO_GUARD(kumo_market_lease_forfeit(st, d, oid, st->signer, l,
+    KUMO_GUARD(kumo_market_lease_forfeit(st, d, oid, st->principal, l,
                                          KUMO__CLOSE_REASON__CLOSE_REASON_PROVIDER_CLOSED,
                                          m->detail != NULL ? m->detail : "", err));
     if (short_pay) {
@@ -62,7 +62,7 @@ int kumo_market_lease_provider_close(kumo_market_st_t *st,
     kumo_market_oid_t oid;
     kumo_market_oid_from_msg(m->order, &oid);
     Kumo__Lease *l = NULL;
-    int rc = kumo_market_lease_get(st->kv, &oid, st->signer, &l, err);
+    int rc = kumo_market_lease_get(st->kv, &oid, st->principal, &l, err);
     if (rc == KUMO_ENOTFOUND) {
         return kumo_market_lease_missing_err(st, &oid, err);
     }

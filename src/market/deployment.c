@@ -187,7 +187,7 @@ int kumo_market_deployment_submit(kumo_market_st_t *st,
 {
     KUMO_ASSERT(m->n_groups >= 1 && m->n_groups <= KUMO_GROUP_COUNT_MAX);
     kumo_market_key_t k;
-    kumo_market_key_deployment(&k, st->signer, m->dseq);
+    kumo_market_key_deployment(&k, st->principal, m->dseq);
     bool exists = false;
     KUMO_GUARD(kumo_market_kv_has(st->kv, &k, &exists, err));
     KUMO_ENSURE(!exists, err, KUMO_EEXIST, "deployment %" PRIu64 " exists", m->dseq);
@@ -196,11 +196,11 @@ int kumo_market_deployment_submit(kumo_market_st_t *st,
                 st->params->max_wait_blocks);
     KUMO_ENSURE(m->deposit >= st->params->min_deposit, err, KUMO_EDEPOSIT,
                 "deposit %" PRIu64 " < min_deposit %" PRIu64, m->deposit, st->params->min_deposit);
-    KUMO_GUARD(kumo_bank_balance_sub(st->kv, &st->pack, st->signer, m->deposit, err));
+    KUMO_GUARD(kumo_bank_balance_sub(st->kv, &st->pack, st->principal, m->deposit, err));
     KUMO_GUARD(kumo_market_global_add(&st->global->escrow_total, m->deposit, err));
 
     Kumo__Deployment d = KUMO__DEPLOYMENT__INIT;
-    d.owner.data = (uint8_t *)(uintptr_t)st->signer;
+    d.owner.data = (uint8_t *)(uintptr_t)st->principal;
     d.owner.len = KUMO_ADDRESS_BYTES;
     d.dseq = m->dseq;
     d.state = KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE;
@@ -215,7 +215,7 @@ int kumo_market_deployment_submit(kumo_market_st_t *st,
     kumo_market_attr_t attrs[] = {{"deposit", m->deposit, NULL},
                                   {"groups", m->n_groups, NULL},
                                   {"escrow_warn_blocks", d.escrow_warn_blocks, NULL}};
-    KUMO_GUARD(kumo_market_emit_deployment(st, "deployment.created", st->signer, m->dseq, attrs,
+    KUMO_GUARD(kumo_market_emit_deployment(st, "deployment.created", st->principal, m->dseq, attrs,
                                            KUMO_ARRAY_COUNT(attrs), err));
     for (size_t i = 0; i < m->n_groups; i++) {
         KUMO_GUARD(group_create(st, &d, (uint32_t)i, m->groups[i], err));
@@ -333,7 +333,7 @@ int kumo_market_deployment_update(kumo_market_st_t *st,
                                   kumo_err_ctx_t *err)
 {
     Kumo__Deployment *d = NULL;
-    KUMO_GUARD(kumo_market_deployment_get(st->kv, st->signer, m->dseq, &d, err));
+    KUMO_GUARD(kumo_market_deployment_get(st->kv, st->principal, m->dseq, &d, err));
     int rc = 0;
     bool short_pay = false;
     uint32_t prev_unreleased = d->unreleased_lease_count;
@@ -379,7 +379,7 @@ static int deposit_warn_set(kumo_market_st_t *st,
     if (!m->set_escrow_warn) {
         return 0;
     }
-    KUMO_ENSURE(memcmp(st->signer, d->owner.data, KUMO_ADDRESS_BYTES) == 0, err, KUMO_EUNAUTH,
+    KUMO_ENSURE(memcmp(st->principal, d->owner.data, KUMO_ADDRESS_BYTES) == 0, err, KUMO_EUNAUTH,
                 "only the deployment's owner may set its escrow warning");
     KUMO_ENSURE(d->state == KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE, err, KUMO_ESTATE,
                 "the escrow warning of a deployment that is not active cannot change");
@@ -397,7 +397,7 @@ static int deposit_apply(kumo_market_st_t *st,
                 "deployment is closed");
     KUMO_GUARD(deposit_warn_set(st, d, m, err));
     if (m->amount > 0) {
-        KUMO_GUARD(kumo_bank_balance_sub(st->kv, &st->pack, st->signer, m->amount, err));
+        KUMO_GUARD(kumo_bank_balance_sub(st->kv, &st->pack, st->principal, m->amount, err));
         KUMO_ENSURE(kumo_u64_add(d->escrow, m->amount, &d->escrow) == 0, err, KUMO_EOVERFLOW,
                     "escrow overflows");
         KUMO_GUARD(kumo_market_global_add(&st->global->escrow_total, m->amount, err));
@@ -427,7 +427,7 @@ int kumo_market_deployment_close_apply(kumo_market_st_t *st,
                                        kumo_err_ctx_t *err)
 {
     Kumo__Deployment *d = NULL;
-    KUMO_GUARD(kumo_market_deployment_get(st->kv, st->signer, m->dseq, &d, err));
+    KUMO_GUARD(kumo_market_deployment_get(st->kv, st->principal, m->dseq, &d, err));
     int rc = 0;
     if (d->state != KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE) {
         rc = kumo_err_set(err, KUMO_ESTATE, "deployment is not active");

@@ -61,7 +61,7 @@ static int bid_place(kumo_market_st_t *st,
 {
     KUMO_ENSURE(o->state == KUMO__ORDER_STATE__ORDER_OPEN, err, KUMO_ESTATE, "order is not open");
     kumo_market_key_t fk;
-    kumo_market_key_fulfillment(&fk, oid, st->signer);
+    kumo_market_key_fulfillment(&fk, oid, st->principal);
     bool exists = false;
     KUMO_GUARD(kumo_market_kv_has(st->kv, &fk, &exists, err));
     KUMO_ENSURE(!exists, err, KUMO_EEXIST, "provider already bid on this order");
@@ -75,14 +75,14 @@ static int bid_place(kumo_market_st_t *st,
                                             &collateral_total, err));
     KUMO_ASSERT(collateral_total == o->collateral_total);
     KUMO_GUARD(bid_cap_make_room(st, oid, o, price_total, err));
-    KUMO_GUARD(kumo_bank_balance_sub(st->kv, &st->pack, st->signer, collateral_total, err));
+    KUMO_GUARD(kumo_bank_balance_sub(st->kv, &st->pack, st->principal, collateral_total, err));
     KUMO_GUARD(kumo_market_global_add(&st->global->collateral_total, collateral_total, err));
 
     Kumo__OrderId mid;
     kumo_market_oid_to_msg(oid, &mid);
     Kumo__LeaseId lid = KUMO__LEASE_ID__INIT;
     lid.order = &mid;
-    lid.provider.data = (uint8_t *)(uintptr_t)st->signer;
+    lid.provider.data = (uint8_t *)(uintptr_t)st->principal;
     lid.provider.len = KUMO_ADDRESS_BYTES;
     Kumo__Fulfillment f = KUMO__FULFILLMENT__INIT;
     f.id = &lid;
@@ -97,11 +97,11 @@ static int bid_place(kumo_market_st_t *st,
     KUMO_GUARD(kumo_market_fulfillment_put(st, &f, 0, err));
     o->bid_count++;
     KUMO_GUARD(kumo_market_order_put(st, o, KUMO__ORDER_STATE__ORDER_OPEN, err));
-    KUMO_GUARD(kumo_market_provider_count_add(st, st->signer, 1, 0, err));
+    KUMO_GUARD(kumo_market_provider_count_add(st, st->principal, 1, 0, err));
     kumo_market_attr_t attrs[] = {{"price_total", price_total, NULL},
                                   {"collateral_total", collateral_total, NULL},
                                   {"bid_seq", f.bid_seq, NULL}};
-    return kumo_market_emit_bid(st, "fulfillment.created", oid, st->signer, attrs,
+    return kumo_market_emit_bid(st, "fulfillment.created", oid, st->principal, attrs,
                                 KUMO_ARRAY_COUNT(attrs), err);
 }
 
@@ -110,7 +110,7 @@ int kumo_market_fulfillment_submit(kumo_market_st_t *st,
                                    kumo_err_ctx_t *err)
 {
     Kumo__Provider *p = NULL;
-    int rc = kumo_market_provider_get(st->kv, st->signer, &p, err);
+    int rc = kumo_market_provider_get(st->kv, st->principal, &p, err);
     if (rc == KUMO_ENOTFOUND) {
         return kumo_err_set(err, KUMO_ENOTFOUND, "signer is not a registered provider");
     }
@@ -134,14 +134,14 @@ int kumo_market_fulfillment_cancel(kumo_market_st_t *st,
     kumo_market_oid_t oid;
     kumo_market_oid_from_msg(m->order, &oid);
     Kumo__Fulfillment *f = NULL;
-    KUMO_GUARD(kumo_market_fulfillment_get(st->kv, &oid, st->signer, &f, err));
+    KUMO_GUARD(kumo_market_fulfillment_get(st->kv, &oid, st->principal, &f, err));
     uint32_t state = (uint32_t)f->state;
     uint64_t collateral = f->collateral_total;
     kumo_market_obj_free(f);
     KUMO_ENSURE(state == KUMO__FULFILLMENT_STATE__FULFILLMENT_OPEN, err, KUMO_ESTATE,
                 "fulfillment is matched");
     KUMO_GUARD(
-        kumo_market_bid_refund(st, &oid, st->signer, collateral, "fulfillment.cancelled", err));
+        kumo_market_bid_refund(st, &oid, st->principal, collateral, "fulfillment.cancelled", err));
     Kumo__Order *o = NULL;
     int rc = kumo_market_order_get(st->kv, &oid, &o, err);
     if (rc == KUMO_ENOTFOUND) {

@@ -352,7 +352,7 @@ static int confirm_active(kumo_market_st_t *st,
         l->confirmed_version = own;
     }
     if (rc == 0) {
-        rc = kumo_market_emit_bid(st, "lease.confirmed", oid, st->signer, NULL, 0, err);
+        rc = kumo_market_emit_bid(st, "lease.confirmed", oid, st->principal, NULL, 0, err);
     }
     if (rc == 0 && !short_pay) {
         rc = kumo_market_escrow_watch(st, d, err);
@@ -384,7 +384,7 @@ static int confirm_release(kumo_market_st_t *st,
     uint32_t prev_unreleased = d->unreleased_lease_count;
     d->unreleased_lease_count--;
     uint64_t collateral = l->collateral_total;
-    int rc = kumo_bank_balance_add(st->kv, &st->pack, st->signer, collateral, err);
+    int rc = kumo_bank_balance_add(st->kv, &st->pack, st->principal, collateral, err);
     if (rc == 0) {
         rc = kumo_market_global_sub(&st->global->collateral_total, collateral, err);
     }
@@ -398,13 +398,13 @@ static int confirm_release(kumo_market_st_t *st,
         rc = kumo_market_deployment_put(st, d, (uint32_t)d->state, prev_unreleased, err);
     }
     if (rc == 0) {
-        rc = kumo_market_provider_count_add(st, st->signer, 0, -1, err);
+        rc = kumo_market_provider_count_add(st, st->principal, 0, -1, err);
     }
     kumo_market_obj_free(d);
     KUMO_GUARD(rc);
     kumo_market_attr_t attrs[] = {{"collateral", collateral, NULL},
                                   {"reason", 0, kumo_market_close_reason_name(reason)}};
-    return kumo_market_emit_bid(st, "lease.released", oid, st->signer, attrs,
+    return kumo_market_emit_bid(st, "lease.released", oid, st->principal, attrs,
                                 KUMO_ARRAY_COUNT(attrs), err);
 }
 
@@ -440,7 +440,7 @@ static int confirm_one(kumo_market_st_t *st,
     kumo_market_oid_t oid;
     kumo_market_oid_from_msg(c->order, &oid);
     Kumo__Lease *l = NULL;
-    int rc = kumo_market_lease_get(st->kv, &oid, st->signer, &l, err);
+    int rc = kumo_market_lease_get(st->kv, &oid, st->principal, &l, err);
     if (rc == KUMO_ENOTFOUND) {
         return kumo_market_lease_missing_err(st, &oid, err);
     }

@@ -52,8 +52,11 @@ typedef struct kumo_market_events {
 typedef struct kumo_market_ctx {
     const kumo_kv_t *kv;
     const Kumo__Params *params;
-    uint64_t height;             /* height of the block being applied */
-    const uint8_t *signer;       /* KUMO_ADDRESS_BYTES: the tx signer */
+    uint64_t height;       /* height of the block being applied */
+    const uint8_t *signer; /* KUMO_ADDRESS_BYTES: the tx signer (pays the tx fee) */
+    /* KUMO_ADDRESS_BYTES: the account on whose behalf the msg runs, which owns what it touches
+     * and pays its deposits; NULL: the signer (a plain tx). Every owner check uses it. */
+    const uint8_t *principal;
     kumo_market_events_t events; /* emit_cb may be NULL: events dropped */
     uint32_t tx_index;           /* copied into events */
     /* The caller (chain) already checked that the signer may send facilitator msgs (an
@@ -71,11 +74,12 @@ KUMO_MUST_USE int kumo_market_msg_validate_basic(const Kumo__Msg *msg, kumo_err_
 /* True for SubmitLease, SubmitStaleLease, DeploymentClosed (only validator operators may send). */
 bool kumo_market_msg_is_facilitator(const Kumo__Msg *msg);
 
-/* Applies one msg at ctx->height as ctx->signer. Runs validate_basic first. Facilitator msgs
- * from a signer that is not a validator operator fail with KUMO_EUNAUTH. Every rule's code is
- * listed in docs/design.md 3.4; stored data that does not decode or contradicts its key is
- * KUMO_ECORRUPT; KUMO_ENOMEM when an allocation fails. On failure the kv may hold partial
- * writes: run it inside a savepoint and roll back. ctx->params must be the stored params. */
+/* Applies one msg at ctx->height on behalf of ctx->principal (the signer when NULL). Runs
+ * validate_basic first. Facilitator msgs from a signer that is not a validator operator fail with
+ * KUMO_EUNAUTH. Every rule's code is listed in docs/design.md 3.4; stored data that does not decode
+ * or contradicts its key is KUMO_ECORRUPT; KUMO_ENOMEM when an allocation fails. On failure the kv
+ * may hold partial writes: run it inside a savepoint and roll back. ctx->params must be the stored
+ * params. */
 KUMO_MUST_USE int
 kumo_market_msg_apply(kumo_market_ctx_t *ctx, const Kumo__Msg *msg, kumo_err_ctx_t *err);
 

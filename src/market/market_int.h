@@ -142,7 +142,9 @@ typedef struct kumo_market_st {
     const kumo_kv_t *kv;
     const Kumo__Params *params;
     uint64_t height;
-    const uint8_t *signer;
+    /* The account on whose behalf the msg runs: it owns what the msg touches and pays its
+     * deposits (the tx signer, or a granter under MsgExec). The signer only pays the tx fee. */
+    const uint8_t *principal;
     const kumo_market_ctx_t *ctx; /* events and indexes; NULL outside a msg */
     Kumo__Global *global;         /* owned; written back when the msg succeeds */
     kumo_buf_t pack;              /* scratch for packing objects */
@@ -155,7 +157,7 @@ KUMO_MUST_USE int kumo_market_st_begin(kumo_market_st_t *st,
                                        const kumo_kv_t *kv,
                                        const Kumo__Params *params,
                                        uint64_t height,
-                                       const uint8_t *signer,
+                                       const uint8_t *principal,
                                        const kumo_market_ctx_t *ctx,
                                        kumo_err_ctx_t *err);
 KUMO_MUST_USE int kumo_market_st_finish(kumo_market_st_t *st, int rc, kumo_err_ctx_t *err);

@@ -423,8 +423,9 @@ int kumo_market_msg_apply(kumo_market_ctx_t *ctx, const Kumo__Msg *msg, kumo_err
         KUMO_GUARD(kumo_market_validator_is_operator(ctx->kv, ctx->signer, &is_operator, err));
         KUMO_ENSURE(is_operator, err, KUMO_EUNAUTH, "signer is not a validator operator");
     }
+    const uint8_t *principal = ctx->principal != NULL ? ctx->principal : ctx->signer;
     kumo_market_st_t st;
-    KUMO_GUARD(kumo_market_st_begin(&st, ctx->kv, ctx->params, ctx->height, ctx->signer, ctx, err));
+    KUMO_GUARD(kumo_market_st_begin(&st, ctx->kv, ctx->params, ctx->height, principal, ctx, err));
     int rc = dispatch(&st, msg, err);
     return kumo_market_st_finish(&st, rc, err);
 }

@@ -104,12 +104,12 @@ int kumo_market_provider_create(kumo_market_st_t *st,
                                 kumo_err_ctx_t *err)
 {
     kumo_market_key_t k;
-    kumo_market_key_provider(&k, st->signer);
+    kumo_market_key_provider(&k, st->principal);
     bool exists = false;
     KUMO_GUARD(kumo_market_kv_has(st->kv, &k, &exists, err));
     KUMO_ENSURE(!exists, err, KUMO_EEXIST, "signer is already a provider");
     Kumo__Provider p = KUMO__PROVIDER__INIT;
-    p.owner.data = (uint8_t *)(uintptr_t)st->signer;
+    p.owner.data = (uint8_t *)(uintptr_t)st->principal;
     p.owner.len = KUMO_ADDRESS_BYTES;
     p.host_uri = unconst(m->host_uri);
     p.region = unconst(m->region);
@@ -119,7 +119,7 @@ int kumo_market_provider_create(kumo_market_st_t *st,
     p.created_height = st->height;
     KUMO_GUARD(kumo_market_provider_put(st, &p, err));
     kumo_market_attr_t attrs[] = {{"region", 0, m->region}};
-    return kumo_market_emit_provider(st, "provider.created", st->signer, attrs,
+    return kumo_market_emit_provider(st, "provider.created", st->principal, attrs,
                                      KUMO_ARRAY_COUNT(attrs), err);
 }
 
@@ -136,7 +136,7 @@ static int provider_offer_update(kumo_market_st_t *st,
     KUMO_GUARD(kumo_market_provider_put(st, &p, err));
     kumo_market_attr_t attrs[] = {{"free_cpu_milli", o.free_cpu_milli, NULL},
                                   {"free_collateral", o.free_collateral, NULL}};
-    return kumo_market_emit_provider(st, "provider.offer", st->signer, attrs,
+    return kumo_market_emit_provider(st, "provider.offer", st->principal, attrs,
                                      KUMO_ARRAY_COUNT(attrs), err);
 }
 
@@ -173,7 +173,7 @@ static int provider_update(kumo_market_st_t *st,
     }
     KUMO_GUARD(kumo_market_provider_put(st, &p, err));
     kumo_market_attr_t attrs[] = {{"region", 0, m->region}};
-    return kumo_market_emit_provider(st, "provider.updated", st->signer, attrs,
+    return kumo_market_emit_provider(st, "provider.updated", st->principal, attrs,
                                      KUMO_ARRAY_COUNT(attrs), err);
 }
 
@@ -182,7 +182,7 @@ int kumo_market_provider_update(kumo_market_st_t *st,
                                 kumo_err_ctx_t *err)
 {
     Kumo__Provider *old = NULL;
-    KUMO_GUARD(kumo_market_provider_get(st->kv, st->signer, &old, err));
+    KUMO_GUARD(kumo_market_provider_get(st->kv, st->principal, &old, err));
     int rc = provider_update(st, old, m, err);
     kumo_market_obj_free(old);
     return rc;
@@ -191,16 +191,16 @@ int kumo_market_provider_update(kumo_market_st_t *st,
 int kumo_market_provider_delete(kumo_market_st_t *st, kumo_err_ctx_t *err)
 {
     Kumo__Provider *p = NULL;
-    KUMO_GUARD(kumo_market_provider_get(st->kv, st->signer, &p, err));
+    KUMO_GUARD(kumo_market_provider_get(st->kv, st->principal, &p, err));
     uint32_t bids = p->open_bid_count;
     uint32_t leases = p->live_lease_count;
     kumo_market_obj_free(p);
     KUMO_ENSURE(bids == 0 && leases == 0, err, KUMO_EBUSY,
                 "provider has %u open bids and %u live leases", bids, leases);
     kumo_market_key_t k;
-    kumo_market_key_provider(&k, st->signer);
+    kumo_market_key_provider(&k, st->principal);
     KUMO_GUARD(kumo_market_kv_del(st->kv, &k, err));
-    return kumo_market_emit_provider(st, "provider.deleted", st->signer, NULL, 0, err);
+    return kumo_market_emit_provider(st, "provider.deleted", st->principal, NULL, 0, err);
 }
 
 /* Provider counter fields patched without decoding (proto/kumo.proto). */

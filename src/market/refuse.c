@@ -45,7 +45,7 @@ static int refuse_group(kumo_market_st_t *st, const kumo_market_oid_t *oid, kumo
     /* An active lease is always its group's current lease. */
     KUMO_ASSERT(g->state == KUMO__GROUP_STATE__GROUP_ACTIVE && g->lease_oseq == oid->oseq);
     KUMO_ASSERT(g->lease_provider.len == KUMO_ADDRESS_BYTES &&
-                memcmp(g->lease_provider.data, st->signer, KUMO_ADDRESS_BYTES) == 0);
+                memcmp(g->lease_provider.data, st->principal, KUMO_ADDRESS_BYTES) == 0);
     if (g->oseq != g->lease_oseq) {
         kumo_market_oid_t pending = *oid;
         pending.oseq = g->oseq;
@@ -84,7 +84,7 @@ static int refuse_apply(kumo_market_st_t *st,
     d->unreleased_lease_count--;
     uint64_t collateral = l->collateral_total;
     uint64_t unpaid_blocks = st->height - l->last_paid_height;
-    KUMO_GUARD(kumo_bank_balance_add(st->kv, &st->pack, st->signer, collateral, err));
+    KUMO_GUARD(kumo_bank_balance_add(st->kv, &st->pack, st->principal, collateral, err));
     KUMO_GUARD(kumo_market_global_sub(&st->global->collateral_total, collateral, err));
     uint64_t prev_confirmed = l->last_confirmed_height;
     l->state = KUMO__LEASE_STATE__LEASE_CLOSED;
@@ -93,12 +93,12 @@ static int refuse_apply(kumo_market_st_t *st,
     KUMO_GUARD(kumo_market_lease_put(st, l, KUMO__LEASE_STATE__LEASE_ACTIVE, prev_confirmed, err));
     KUMO_GUARD(kumo_market_deployment_put(st, d, KUMO__DEPLOYMENT_STATE__DEPLOYMENT_ACTIVE,
                                           prev_unreleased, err));
-    KUMO_GUARD(kumo_market_provider_lease_refused(st, st->signer, err));
+    KUMO_GUARD(kumo_market_provider_lease_refused(st, st->principal, err));
     kumo_market_attr_t attrs[] = {{"reason", 0, refuse_reason_name(m->reason)},
                                   {"detail", 0, m->detail != NULL ? m->detail : ""},
                                   {"collateral", collateral, NULL},
                                   {"unpaid_blocks", unpaid_blocks, NULL}};
-    KUMO_GUARD(kumo_market_emit_bid(st, "lease.refused", oid, st->signer, attrs,
+    KUMO_GUARD(kumo_market_emit_bid(st, "lease.refused", oid, st->principal, attrs,
                                     KUMO_ARRAY_COUNT(attrs), err));
     return refuse_group(st, oid, err);
 }
@@ -134,7 +134,7 @@ int kumo_market_lease_refuse(kumo_market_st_t *st,
     kumo_market_oid_t oid;
     kumo_market_oid_from_msg(m->order, &oid);
     Kumo__Lease *l = NULL;
-    int rc = kumo_market_lease_get(st->kv, &oid, st->signer, &l, err);
+    int rc = kumo_market_lease_get(st->kv, &oid, st->principal, &l, err);
     if (rc == KUMO_ENOTFOUND) {
         return kumo_market_lease_missing_err(st, &oid, err);
     }

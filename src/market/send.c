@@ -27,7 +27,7 @@ int kumo_market_global_sub(uint64_t *total, uint64_t amount, kumo_err_ctx_t *err
 int kumo_market_send_apply(kumo_market_st_t *st, const Kumo__MsgSend *m, kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(m->to.len == KUMO_ADDRESS_BYTES && m->amount > 0);
-    KUMO_GUARD(kumo_bank_balance_sub(st->kv, &st->pack, st->signer, m->amount, err));
+    KUMO_GUARD(kumo_bank_balance_sub(st->kv, &st->pack, st->principal, m->amount, err));
     KUMO_GUARD(kumo_bank_balance_add(st->kv, &st->pack, m->to.data, m->amount, err));
     if (!kumo_market_events_on(st)) {
         return 0;
@@ -35,7 +35,7 @@ int kumo_market_send_apply(kumo_market_st_t *st, const Kumo__MsgSend *m, kumo_er
     char to_text[KUMO_ADDRESS_TEXT_BYTES];
     kumo_codec_address_encode(m->to.data, to_text);
     kumo_market_attr_t attrs[] = {{"to", 0, to_text}, {"amount", m->amount, NULL}};
-    return kumo_market_emit_account(st, "account.transfer", st->signer, attrs,
+    return kumo_market_emit_account(st, "account.transfer", st->principal, attrs,
                                     KUMO_ARRAY_COUNT(attrs), err);
 }
 

@@ -125,7 +125,7 @@ int kumo_market_st_begin(kumo_market_st_t *st,
                          const kumo_kv_t *kv,
                          const Kumo__Params *params,
                          uint64_t height,
-                         const uint8_t *signer,
+                         const uint8_t *principal,
                          const kumo_market_ctx_t *ctx,
                          kumo_err_ctx_t *err)
 {
@@ -134,7 +134,7 @@ int kumo_market_st_begin(kumo_market_st_t *st,
     st->kv = kv;
     st->params = params;
     st->height = height;
-    st->signer = signer;
+    st->principal = principal;
     st->ctx = ctx;
     kumo_buf_init(&st->pack, KUMO_STATE_OBJECT_BYTES_MAX);
     kumo_market_key_t k;
