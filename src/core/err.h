@@ -50,7 +50,16 @@
     X(KUMO_ETOMBSTONED,  -32, "validator is tombstoned: it signed twice")            \
     X(KUMO_EATTRIBUTE,   -33, "provider lacks an attribute the order requires")    \
     X(KUMO_ESIGNEDBY,    -34, "provider lacks an auditor signature the order requires") \
-    X(KUMO_EUNSORTED,    -35, "list is not in canonical (sorted) order")
+    X(KUMO_EUNSORTED,    -35, "list is not in canonical (sorted) order")           \
+    X(KUMO_EGRANTNONE,   -36, "the owner granted the signer nothing")               \
+    X(KUMO_EGRANTSCOPE,  -37, "no grant of the owner covers this deployment")       \
+    X(KUMO_EGRANTEXPIRED, -38, "the grant has expired")                             \
+    X(KUMO_EGRANTMSG,    -39, "the grant does not allow this msg type")             \
+    X(KUMO_EGRANTPRICE,  -40, "deployment price exceeds the grant's maximum")       \
+    X(KUMO_EGRANTCOUNT,  -41, "group unit count exceeds the grant's maximum")       \
+    X(KUMO_EGRANTREGION, -42, "group region is not one the grant allows")           \
+    X(KUMO_EGRANTSPEND,  -43, "the grant's spend limit would be exceeded")          \
+    X(KUMO_EGRANTNESTED, -44, "an exec may not hold an exec")
 /* clang-format on */
 
 #define KUMO_ERR_ENUM(name, value, msg) name = (value),

@@ -46,6 +46,13 @@
 /* The detail of a provider's close of its lease (MsgCloseLease): one line for the tenant
  * ("hardware retired"), shown in the lease.closed event; as long as a refusal's. */
 #define KUMO_CLOSE_DETAIL_BYTES_MAX KUMO_REFUSE_DETAIL_BYTES_MAX
+/* Msg types one grant may allow: the four deployment msgs a tenant sends. */
+#define KUMO_GRANT_MSG_TYPE_COUNT_MAX 4u
+/* Regions one grant may allow: a handful of datacenters a tenant accepts. */
+#define KUMO_GRANT_REGION_COUNT_MAX 16u
+/* Msgs one MsgExec carries: a management workload's batch (a deposit per deployment), well
+ * below what a tx may hold. */
+#define KUMO_EXEC_MSG_COUNT_MAX 64u
 /* Tx memo. */
 #define KUMO_MEMO_BYTES_MAX 256u
 /* Chain id. */

@@ -170,6 +170,7 @@ typedef enum kumo_market_object {
     KUMO_MARKET_OBJ_LEASE,
     KUMO_MARKET_OBJ_VALIDATOR,
     KUMO_MARKET_OBJ_AUDIT, /* ProviderAudit; provider filter: one provider's auditors */
+    KUMO_MARKET_OBJ_GRANT, /* Grant; owner filter: the granter; grantee filter */
 } kumo_market_object_t;
 
 /* Filters; zero/NULL fields do not filter. state is the object's enum value. */
@@ -177,6 +178,7 @@ typedef struct kumo_market_query {
     kumo_market_object_t object;
     const uint8_t *owner;       /* tenant address */
     const uint8_t *provider;    /* provider address */
+    const uint8_t *grantee;     /* grants: the grantee (without owner: filtered while scanned) */
     const Kumo__OrderId *order; /* fulfillments/leases of one order */
     uint64_t dseq;              /* with owner: one deployment's groups/orders/leases */
     uint32_t state;

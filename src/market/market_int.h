@@ -29,6 +29,7 @@
 #define KUMO_MARKET_PREFIX_GLOBAL        0x09u
 #define KUMO_MARKET_PREFIX_VALIDATOR     0x0au
 #define KUMO_MARKET_PREFIX_AUDIT         0x0cu /* provider auditor -> ProviderAudit */
+#define KUMO_MARKET_PREFIX_GRANT         0x0du /* granter grantee dseq -> Grant */
 #define KUMO_MARKET_PREFIX_MATCH         0x20u
 #define KUMO_MARKET_PREFIX_STALE         0x21u
 #define KUMO_MARKET_PREFIX_CLOSING       0x22u
@@ -117,6 +118,12 @@ void kumo_market_key_state(kumo_market_key_t *k, uint32_t state, const kumo_mark
 
 /* 0x0c provider [auditor] (auditor NULL: the prefix of a provider's audits) */
 void kumo_market_key_audit(kumo_market_key_t *k, const uint8_t *provider, const uint8_t *auditor);
+
+/* 0x0d granter [grantee dseq] (grantee NULL: the prefix of a granter's grants) */
+void kumo_market_key_grant(kumo_market_key_t *k,
+                           const uint8_t *granter,
+                           const uint8_t *grantee,
+                           uint64_t dseq);
 
 /* Reads an order body (36 bytes) into oid. */
 void kumo_market_oid_from_body(const uint8_t *body, kumo_market_oid_t *oid);
@@ -585,6 +592,34 @@ KUMO_MUST_USE int kumo_market_audit_sign(kumo_market_st_t *st,
 KUMO_MUST_USE int kumo_market_audit_delete(kumo_market_st_t *st,
                                            const Kumo__MsgDeleteProviderAttributes *m,
                                            kumo_err_ctx_t *err);
+
+/* ---- constrained delegation (grant.c) -------------------------------------------------------- */
+
+/* The grant granter gave grantee for dseq (0: all deployments); KUMO_ENOTFOUND when absent. */
+KUMO_MUST_USE int kumo_market_grant_get(const kumo_kv_t *kv,
+                                        const uint8_t *granter,
+                                        const uint8_t *grantee,
+                                        uint64_t dseq,
+                                        Kumo__Grant **out,
+                                        kumo_err_ctx_t *err);
+/* The name of a grantable msg type (a Msg.sum field number) as events show it; NULL for a
+ * type no grant may allow. */
+const char *kumo_market_grant_msg_type_name(uint32_t msg_type);
+KUMO_MUST_USE int kumo_market_grant_validate(const Kumo__MsgGrant *m, kumo_err_ctx_t *err);
+KUMO_MUST_USE int kumo_market_revoke_validate(const Kumo__MsgRevoke *m, kumo_err_ctx_t *err);
+/* Also validates every inner msg; an inner exec is KUMO_EGRANTNESTED, an inner msg of a type no
+ * grant may allow KUMO_EGRANTMSG. */
+KUMO_MUST_USE int kumo_market_exec_validate(const Kumo__MsgExec *m, kumo_err_ctx_t *err);
+/* MsgGrant: writes (or replaces) the principal's grant. */
+KUMO_MUST_USE int
+kumo_market_grant_apply(kumo_market_st_t *st, const Kumo__MsgGrant *m, kumo_err_ctx_t *err);
+/* MsgRevoke: deletes the principal's grant (KUMO_ENOTFOUND when there is none). */
+KUMO_MUST_USE int
+kumo_market_grant_revoke(kumo_market_st_t *st, const Kumo__MsgRevoke *m, kumo_err_ctx_t *err);
+/* MsgExec: runs each inner msg for the granter under the grant that covers it (docs/design.md
+ * 3.4). Runs outside any state context: each inner msg opens its own. */
+KUMO_MUST_USE int
+kumo_market_grant_exec(kumo_market_ctx_t *ctx, const Kumo__MsgExec *m, kumo_err_ctx_t *err);
 
 /* ---- validation shared by msgs and genesis ----------------------------------------------------
  */

@@ -285,6 +285,12 @@ static const void *msg_body(const Kumo__Msg *msg)
         return msg->delete_provider_attributes;
     case KUMO__MSG__SUM_CLOSE_LEASE:
         return msg->close_lease;
+    case KUMO__MSG__SUM_GRANT:
+        return msg->grant;
+    case KUMO__MSG__SUM_REVOKE:
+        return msg->revoke;
+    case KUMO__MSG__SUM_EXEC:
+        return msg->exec;
     case KUMO__MSG__SUM__NOT_SET:
     case _KUMO__MSG__SUM__CASE_IS_INT_SIZE:
     default:
@@ -344,6 +350,12 @@ static int validate_body(const Kumo__Msg *msg, kumo_err_ctx_t *err)
         return kumo_market_audit_delete_validate(msg->delete_provider_attributes, err);
     case KUMO__MSG__SUM_CLOSE_LEASE:
         return basic_close_lease(msg->close_lease, err);
+    case KUMO__MSG__SUM_GRANT:
+        return kumo_market_grant_validate(msg->grant, err);
+    case KUMO__MSG__SUM_REVOKE:
+        return kumo_market_revoke_validate(msg->revoke, err);
+    case KUMO__MSG__SUM_EXEC:
+        return kumo_market_exec_validate(msg->exec, err);
     case KUMO__MSG__SUM__NOT_SET:
     case _KUMO__MSG__SUM__CASE_IS_INT_SIZE:
     default:
@@ -358,7 +370,8 @@ int kumo_market_msg_validate_basic(const Kumo__Msg *msg, kumo_err_ctx_t *err)
         (msg->sum_case >= KUMO__MSG__SUM_SEND && msg->sum_case <= KUMO__MSG__SUM_REFUSE_LEASE) ||
         msg->sum_case == KUMO__MSG__SUM_SIGN_PROVIDER_ATTRIBUTES ||
         msg->sum_case == KUMO__MSG__SUM_DELETE_PROVIDER_ATTRIBUTES ||
-        msg->sum_case == KUMO__MSG__SUM_CLOSE_LEASE;
+        msg->sum_case == KUMO__MSG__SUM_CLOSE_LEASE || msg->sum_case == KUMO__MSG__SUM_GRANT ||
+        msg->sum_case == KUMO__MSG__SUM_REVOKE || msg->sum_case == KUMO__MSG__SUM_EXEC;
     KUMO_ENSURE(known, err, KUMO_EUNKNOWNMSG, "msg type %d", (int)msg->sum_case);
     KUMO_ENSURE(msg_body(msg) != NULL, err, KUMO_EEMPTY, "msg body missing");
     return validate_body(msg, err);
@@ -405,6 +418,11 @@ static int dispatch(kumo_market_st_t *st, const Kumo__Msg *msg, kumo_err_ctx_t *
         return kumo_market_audit_delete(st, msg->delete_provider_attributes, err);
     case KUMO__MSG__SUM_CLOSE_LEASE:
         return kumo_market_lease_provider_close(st, msg->close_lease, err);
+    case KUMO__MSG__SUM_GRANT:
+        return kumo_market_grant_apply(st, msg->grant, err);
+    case KUMO__MSG__SUM_REVOKE:
+        return kumo_market_grant_revoke(st, msg->revoke, err);
+    case KUMO__MSG__SUM_EXEC: /* kumo_market_msg_apply runs it outside any state context */
     case KUMO__MSG__SUM__NOT_SET:
     case _KUMO__MSG__SUM__CASE_IS_INT_SIZE:
     default:
@@ -422,6 +440,10 @@ int kumo_market_msg_apply(kumo_market_ctx_t *ctx, const Kumo__Msg *msg, kumo_err
         bool is_operator = false;
         KUMO_GUARD(kumo_market_validator_is_operator(ctx->kv, ctx->signer, &is_operator, err));
         KUMO_ENSURE(is_operator, err, KUMO_EUNAUTH, "signer is not a validator operator");
+    }
+    if (msg->sum_case == KUMO__MSG__SUM_EXEC) {
+        /* Each inner msg runs in its own state context, for the granter. */
+        return kumo_market_grant_exec(ctx, msg->exec, err);
     }
     const uint8_t *principal = ctx->principal != NULL ? ctx->principal : ctx->signer;
     kumo_market_st_t st;

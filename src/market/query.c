@@ -24,7 +24,8 @@ typedef struct query_plan {
     kumo_market_key_t prefix;
     index_kind_t index;
     uint8_t obj_prefix;
-    uint32_t residual_state; /* filter after decoding (provider index only) */
+    uint32_t residual_state;         /* filter after decoding (provider index only) */
+    const uint8_t *residual_grantee; /* grants by grantee without a granter */
     const ProtobufCMessageDescriptor *desc;
     bool empty; /* filters that cannot match anything */
 } query_plan_t;
@@ -71,6 +72,9 @@ static const ProtobufCMessageDescriptor *object_desc(kumo_market_object_t obj, u
     case KUMO_MARKET_OBJ_AUDIT:
         *prefix = KUMO_MARKET_PREFIX_AUDIT;
         return &kumo__provider_audit__descriptor;
+    case KUMO_MARKET_OBJ_GRANT:
+        *prefix = KUMO_MARKET_PREFIX_GRANT;
+        return &kumo__grant__descriptor;
     default:
         return NULL;
     }
@@ -84,7 +88,9 @@ static int filters_check(const kumo_market_query_t *q, kumo_err_ctx_t *err)
                      o == KUMO_MARKET_OBJ_ORDER || o == KUMO_MARKET_OBJ_FULFILLMENT ||
                      o == KUMO_MARKET_OBJ_LEASE;
     bool bid_like = o == KUMO_MARKET_OBJ_FULFILLMENT || o == KUMO_MARKET_OBJ_LEASE;
-    bool has_owner = has_state || o == KUMO_MARKET_OBJ_ACCOUNT;
+    bool has_owner = has_state || o == KUMO_MARKET_OBJ_ACCOUNT || o == KUMO_MARKET_OBJ_GRANT;
+    KUMO_ENSURE(q->grantee == NULL || o == KUMO_MARKET_OBJ_GRANT, err, KUMO_EINVAL,
+                "grantee filter not supported");
     KUMO_ENSURE(q->owner == NULL || has_owner, err, KUMO_EINVAL, "owner filter not supported");
     KUMO_ENSURE(q->dseq == 0 || (has_state && q->owner != NULL), err, KUMO_EINVAL,
                 "dseq filter needs an owner");
@@ -118,6 +124,31 @@ static void plan_scope(query_plan_t *p, const kumo_market_query_t *q)
     }
 }
 
+static uint32_t object_state(const ProtobufCMessage *obj);
+
+/* Grants live at granter ‖ grantee ‖ dseq: a grantee alone is filtered while scanning. */
+static void plan_grants(query_plan_t *p, const kumo_market_query_t *q)
+{
+    if (q->owner == NULL) {
+        p->residual_grantee = q->grantee;
+        return;
+    }
+    kumo_market_key_put_addr(&p->prefix, q->owner);
+    if (q->grantee != NULL) {
+        kumo_market_key_put_addr(&p->prefix, q->grantee);
+    }
+}
+
+static bool object_passes(const query_plan_t *p, const ProtobufCMessage *obj)
+{
+    if (p->residual_grantee != NULL) {
+        const Kumo__Grant *g = (const Kumo__Grant *)obj;
+        return g->grantee.len == KUMO_ADDRESS_BYTES &&
+               memcmp(g->grantee.data, p->residual_grantee, KUMO_ADDRESS_BYTES) == 0;
+    }
+    return p->residual_state == 0 || object_state(obj) == p->residual_state;
+}
+
 static void plan_make(query_plan_t *p, const kumo_market_query_t *q)
 {
     memset(p, 0, sizeof(*p));
@@ -149,6 +180,10 @@ static void plan_make(query_plan_t *p, const kumo_market_query_t *q)
     }
     p->index = INDEX_NONE;
     kumo_market_key_init(&p->prefix, p->obj_prefix);
+    if (q->object == KUMO_MARKET_OBJ_GRANT) {
+        plan_grants(p, q);
+        return;
+    }
     bool by_provider = q->object == KUMO_MARKET_OBJ_PROVIDER || q->object == KUMO_MARKET_OBJ_AUDIT;
     if (by_provider && q->provider != NULL) {
         kumo_market_key_put_addr(&p->prefix, q->provider);
@@ -219,7 +254,7 @@ static int query_cb(void *ctx, kumo_bytes_t key, kumo_bytes_t val)
     ProtobufCMessage *obj = NULL;
     KUMO_GUARD(kumo_market_obj_decode(qr->plan->desc, bytes, &obj, qr->err));
     int rc = 0;
-    if (qr->plan->residual_state == 0 || object_state(obj) == qr->plan->residual_state) {
+    if (object_passes(qr->plan, obj)) {
         rc = qr->cb(qr->cb_ctx, obj);
         qr->emitted++;
     }

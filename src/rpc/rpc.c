@@ -493,6 +493,8 @@ static kumo_market_object_t route_object(kumo_rpc_route_t route)
         return KUMO_MARKET_OBJ_VALIDATOR;
     case KUMO_RPC_ROUTE_AUDIT_LIST:
         return KUMO_MARKET_OBJ_AUDIT;
+    case KUMO_RPC_ROUTE_GRANT_LIST:
+        return KUMO_MARKET_OBJ_GRANT;
     default:
         KUMO_UNREACHABLE();
     }
@@ -538,6 +540,7 @@ static void handle_query(kumo_rpc_t *rpc, struct evhttp_request *hreq, const kum
     q.object = route_object(req->route);
     q.owner = req->has_owner ? req->owner : NULL;
     q.provider = req->has_provider ? req->provider : NULL;
+    q.grantee = req->has_grantee ? req->grantee : NULL;
     if (req->route == KUMO_RPC_ROUTE_PROVIDER_GET) {
         q.provider = req->addr;
     }
@@ -844,6 +847,7 @@ dispatch(kumo_rpc_t *rpc, rpc_conn_t *entry, struct evhttp_request *hreq, const 
     case KUMO_RPC_ROUTE_LEASE_LIST:
     case KUMO_RPC_ROUTE_VALIDATOR_LIST:
     case KUMO_RPC_ROUTE_AUDIT_LIST:
+    case KUMO_RPC_ROUTE_GRANT_LIST:
         handle_query(rpc, hreq, req);
         break;
     case KUMO_RPC_ROUTE_PARAMS:

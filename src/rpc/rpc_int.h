@@ -86,6 +86,7 @@ typedef enum kumo_rpc_route {
     KUMO_RPC_ROUTE_EVENTS,
     KUMO_RPC_ROUTE_METRICS,
     KUMO_RPC_ROUTE_AUDIT_LIST, /* /audits?provider= */
+    KUMO_RPC_ROUTE_GRANT_LIST, /* /grants?granter=&grantee= */
 } kumo_rpc_route_t;
 
 /* SSE filter: an event passes when its type matches one pattern (exact, or a prefix when the
@@ -125,6 +126,8 @@ typedef struct kumo_rpc_req {
     uint64_t dseq;
     bool has_provider;
     uint8_t provider[KUMO_ADDRESS_BYTES];
+    bool has_grantee; /* GRANT_LIST (the granter is the owner) */
+    uint8_t grantee[KUMO_ADDRESS_BYTES];
     bool has_order;
     Kumo__OrderId order; /* order.owner borrows order_owner */
     uint8_t order_owner[KUMO_ADDRESS_BYTES];

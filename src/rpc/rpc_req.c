@@ -32,16 +32,19 @@ enum {
     P_ORDER = 1u << 8,
     P_TYPES = 1u << 9,
     P_FROM = 1u << 10,
+    P_GRANTER = 1u << 11,
+    P_GRANTEE = 1u << 12,
 };
 
 static const struct {
     const char *name;
     uint32_t bit;
 } param_names[] = {
-    {"wait", P_WAIT},   {"timeout_ms", P_TIMEOUT}, {"limit", P_LIMIT},
-    {"page", P_PAGE},   {"owner", P_OWNER},        {"dseq", P_DSEQ},
-    {"state", P_STATE}, {"provider", P_PROVIDER},  {"order", P_ORDER},
-    {"types", P_TYPES}, {"from_height", P_FROM},
+    {"wait", P_WAIT},       {"timeout_ms", P_TIMEOUT}, {"limit", P_LIMIT},
+    {"page", P_PAGE},       {"owner", P_OWNER},        {"dseq", P_DSEQ},
+    {"state", P_STATE},     {"provider", P_PROVIDER},  {"order", P_ORDER},
+    {"types", P_TYPES},     {"from_height", P_FROM},   {"granter", P_GRANTER},
+    {"grantee", P_GRANTEE},
 };
 
 /* The routes: first segment, segment count, method, allowed parameters. */
@@ -78,6 +81,8 @@ static const struct {
      P_TYPES | P_OWNER | P_PROVIDER | P_FROM},
     {"metrics", 1, KUMO_RPC_METHOD_GET, KUMO_RPC_ROUTE_METRICS, 0},
     {"audits", 1, KUMO_RPC_METHOD_GET, KUMO_RPC_ROUTE_AUDIT_LIST, P_PROVIDER | P_LIMIT | P_PAGE},
+    {"grants", 1, KUMO_RPC_METHOD_GET, KUMO_RPC_ROUTE_GRANT_LIST,
+     P_GRANTER | P_GRANTEE | P_LIMIT | P_PAGE},
 };
 
 static int fail(kumo_rpc_req_t *out, int status, kumo_err_ctx_t *err, int code, const char *what)
@@ -278,6 +283,21 @@ types_parse(const char *text, kumo_rpc_filter_t *f, kumo_rpc_req_t *req, kumo_er
     }
 }
 
+/* GET /grants: a grant's owner is its granter. */
+static int
+grant_param_apply(kumo_rpc_req_t *req, uint32_t bit, const char *value, kumo_err_ctx_t *err)
+{
+    if (bit == P_GRANTER) {
+        KUMO_GUARD(address_arg(value, req->owner, "granter", req, err));
+        req->has_owner = true;
+        return 0;
+    }
+    KUMO_ASSERT(bit == P_GRANTEE);
+    KUMO_GUARD(address_arg(value, req->grantee, "grantee", req, err));
+    req->has_grantee = true;
+    return 0;
+}
+
 static int param_apply(kumo_rpc_req_t *req, uint32_t bit, const char *value, kumo_err_ctx_t *err)
 {
     uint64_t v = 0;
@@ -393,7 +413,10 @@ query_parse(kumo_rpc_req_t *req, const char *query, uint32_t allowed, kumo_err_c
         if (kv->value[0] == '\0') {
             continue; /* "owner=" filters nothing */
         }
-        KUMO_GUARD_GOTO(param_apply(req, bit, kv->value, err), rc, out_clear);
+        KUMO_GUARD_GOTO((bit == P_GRANTER || bit == P_GRANTEE)
+                            ? grant_param_apply(req, bit, kv->value, err)
+                            : param_apply(req, bit, kv->value, err),
+                        rc, out_clear);
     }
 
 out_clear:
