@@ -192,6 +192,26 @@ static int load_account(inv_t *inv, kumo_bytes_t key, const ProtobufCMessage *ob
     return 0;
 }
 
+/* A grant sits under its own granter, grantee and dseq, never grants to its granter, allows
+ * 1..4 msg types and has moved no more than its limit. */
+static int load_grant(inv_t *inv, kumo_bytes_t key, const ProtobufCMessage *obj)
+{
+    const Kumo__Grant *g = (const Kumo__Grant *)obj;
+    KUMO_ENSURE(g->granter.len == KUMO_ADDRESS_BYTES && g->grantee.len == KUMO_ADDRESS_BYTES,
+                inv->err, KUMO_ECORRUPT, "grant address length");
+    kumo_market_key_t want;
+    kumo_market_key_grant(&want, g->granter.data, g->grantee.data, g->dseq);
+    KUMO_ENSURE(kumo_bytes_equal(key, kumo_market_key_bytes(&want)), inv->err, KUMO_ECORRUPT,
+                "grant under a foreign key");
+    KUMO_ENSURE(memcmp(g->granter.data, g->grantee.data, KUMO_ADDRESS_BYTES) != 0, inv->err,
+                KUMO_ECORRUPT, "grant to its own granter");
+    KUMO_ENSURE(g->n_msg_types >= 1 && g->n_msg_types <= KUMO_GRANT_MSG_TYPE_COUNT_MAX, inv->err,
+                KUMO_ECORRUPT, "grant of %zu msg types", g->n_msg_types);
+    KUMO_ENSURE(g->spend_used <= g->spend_limit, inv->err, KUMO_ECORRUPT,
+                "grant spent %" PRIu64 " over its limit %" PRIu64, g->spend_used, g->spend_limit);
+    return 0;
+}
+
 static int load_provider(inv_t *inv, kumo_bytes_t key, const ProtobufCMessage *obj)
 {
     const Kumo__Provider *p = (const Kumo__Provider *)obj;
@@ -392,6 +412,7 @@ static int load_all(inv_t *inv)
     KUMO_GUARD(load(inv, KUMO_MARKET_PREFIX_FULFILLMENT, &kumo__fulfillment__descriptor,
                     load_fulfillment));
     KUMO_GUARD(load(inv, KUMO_MARKET_PREFIX_LEASE, &kumo__lease__descriptor, load_lease));
+    KUMO_GUARD(load(inv, KUMO_MARKET_PREFIX_GRANT, &kumo__grant__descriptor, load_grant));
     for (uint8_t p = KUMO_MARKET_PREFIX_MATCH; p <= KUMO_MARKET_PREFIX_STATE; p++) {
         KUMO_GUARD(inv->kv->scan(inv->kv->ctx, kumo_bytes_make(&p, 1), kumo_bytes_make(NULL, 0),
                                  index_cb, inv, inv->err));

@@ -235,8 +235,8 @@ KUMO_MUST_USE int kumo_market_escrow_cover_get(const kumo_kv_t *kv,
  * (bid_count, open_bid_count, live_lease_count, unreleased_lease_count, group_count) equal
  * what they count; objects agree with each other (open orders under active deployments, an
  * active lease is its group's lease, ...); every index holds exactly the keys its objects
- * imply. KUMO_ECORRUPT with a detail. O(n log n) and memory for the whole state: for tests
- * and audits, never for msgs. */
+ * imply; every grant is under its key and within its spend limit. KUMO_ECORRUPT with a detail. O(n
+ * log n) and memory for the whole state: for tests and audits, never for msgs. */
 KUMO_MUST_USE int kumo_market_invariants_check(const kumo_kv_t *kv, kumo_err_ctx_t *err);
 
 #endif
