@@ -104,6 +104,7 @@ static void test_rpc_routes_every_documented_path(void **state)
         {KUMO_RPC_METHOD_GET, p_su, KUMO_RPC_ROUTE_STAKING_GET},
         {KUMO_RPC_METHOD_GET, "/events", KUMO_RPC_ROUTE_EVENTS},
         {KUMO_RPC_METHOD_GET, "/metrics", KUMO_RPC_ROUTE_METRICS},
+        {KUMO_RPC_METHOD_GET, "/grants", KUMO_RPC_ROUTE_GRANT_LIST},
         {KUMO_RPC_METHOD_GET, "/st%61tus", KUMO_RPC_ROUTE_STATUS},
     };
     kumo_rpc_req_t *req = req_new();
@@ -221,6 +222,9 @@ static void test_rpc_query_parameters_strict(void **state)
         {"types over the count max", KUMO_RPC_METHOD_GET, "/events", q_types_many},
         {"type over the length max", KUMO_RPC_METHOD_GET, "/events", q_type_long},
         {"from_height negative", KUMO_RPC_METHOD_GET, "/events", "from_height=-1"},
+        {"grantee of another route", KUMO_RPC_METHOD_GET, "/deployments", "grantee=x"},
+        {"granter not an address", KUMO_RPC_METHOD_GET, "/grants", "granter=kumo1qqqq"},
+        {"grantee not an address", KUMO_RPC_METHOD_GET, "/grants", "grantee=kumo1x"},
         {"wait unknown", KUMO_RPC_METHOD_POST, "/txs", "wait=maybe"},
         {"timeout zero", KUMO_RPC_METHOD_POST, "/txs", "timeout_ms=0"},
         {"timeout max plus one", KUMO_RPC_METHOD_POST, "/txs", "timeout_ms=60001"},
@@ -272,6 +276,11 @@ static void test_rpc_query_parameters_accepted(void **state)
     assert_true(req->filter.has_owner);
     assert_true(req->has_from);
     assert_int_equal(req->from_height, 0);
+    (void)snprintf(q, sizeof(q), "granter=%s&grantee=%s&limit=5", addr_a, addr_b);
+    assert_int_equal(parse(KUMO_RPC_METHOD_GET, "/grants", q, req, &err), 0);
+    assert_int_equal(req->route, KUMO_RPC_ROUTE_GRANT_LIST);
+    assert_true(req->has_owner && req->has_grantee);
+    assert_int_equal(req->limit, 5);
     free(req);
 }
 
