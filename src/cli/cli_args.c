@@ -88,6 +88,10 @@ static const cli_opt_def_t cli_opt_defs[] = {
      CLI_KIND_FLAG, OFF(released), NOSET},
     {CLI_OPT_PROVIDER, "provider", "ADDR|KEY", "filter by provider", CLI_KIND_STR, OFF(provider),
      NOSET},
+    {CLI_OPT_GRANTER, "granter", "ADDR|KEY", "the account that gave the grant", CLI_KIND_STR,
+     OFF(granter), NOSET},
+    {CLI_OPT_GRANTEE, "grantee", "ADDR|KEY", "the account the grant was given to", CLI_KIND_STR,
+     OFF(grantee), NOSET},
     {CLI_OPT_STATE, "state", "STATE", "filter by state (e.g. active, open, closed)", CLI_KIND_STR,
      OFF(state), NOSET},
     {CLI_OPT_ORDER, "order", "ID", "filter by order id owner/dseq/gseq/oseq", CLI_KIND_STR,
@@ -166,6 +170,11 @@ const char *cli_hint(int code)
         return "use the key that owns the object (--from), or fix the file mode as the detail says";
     case KUMO_ENOTFOUND:
         return "check the name or id (kumo keys list, kumo query ...)";
+    case KUMO_EGRANTNONE:
+    case KUMO_EGRANTSCOPE:
+    case KUMO_EGRANTEXPIRED:
+    case KUMO_EGRANTMSG:
+        return "check the grant: kumo query grants --granter GRANTER --grantee GRANTEE";
     case KUMO_EIO:
         return "is the node running (kumo node start)? set --node URL or KUMO_NODE";
     case KUMO_ETOOEARLY:

@@ -87,6 +87,8 @@ enum cli_opt {
     CLI_OPT_TAIL,
     CLI_OPT_OUT,
     CLI_OPT_LISTEN,
+    CLI_OPT_GRANTER,
+    CLI_OPT_GRANTEE,
     CLI_OPT_LAST_, /* not an option: the count */
 };
 
@@ -127,6 +129,8 @@ typedef struct cli_args {
     const char *version_hex;
     const char *owner;
     const char *provider;
+    const char *granter;
+    const char *grantee;
     const char *state;
     const char *order;
     bool limit_set;
@@ -255,6 +259,9 @@ void cli_attrs_sort(Kumo__Attribute **attrs, size_t count);
  * (cmd_tx_audit.c). */
 int cli_tx_audit_sign_run(cli_args_t *a);
 int cli_tx_audit_revoke_run(cli_args_t *a);
+/* `kumo tx grant create|revoke` (cmd_tx_grant.c). */
+int cli_tx_grant_create_run(cli_args_t *a);
+int cli_tx_grant_revoke_run(cli_args_t *a);
 
 /* --state value for an object kind: "active" or "LEASE_ACTIVE" both give "LEASE_ACTIVE" for
  * prefix "LEASE_". Only letters and '_'. */

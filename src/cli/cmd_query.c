@@ -22,6 +22,8 @@ static const int q_orders_opts[] = {CLI_OPT_OWNER, CLI_OPT_DSEQ, CLI_OPT_STATE, 
 static const int q_fulfillments_opts[] = {CLI_OPT_ORDER, CLI_OPT_PROVIDER, CLI_OPT_STATE,
                                           CLI_OPT_LIMIT, CLI_OPT_PAGE,     CLI_OPT_ALL,
                                           CLI_OPT_END};
+static const int q_grants_opts[] = {CLI_OPT_GRANTER, CLI_OPT_GRANTEE, CLI_OPT_LIMIT,
+                                    CLI_OPT_PAGE,    CLI_OPT_ALL,     CLI_OPT_END};
 static const int q_leases_opts[] = {CLI_OPT_OWNER, CLI_OPT_PROVIDER, CLI_OPT_DSEQ,
                                     CLI_OPT_ORDER, CLI_OPT_STATE,    CLI_OPT_LIMIT,
                                     CLI_OPT_PAGE,  CLI_OPT_ALL,      CLI_OPT_END};
@@ -162,6 +164,48 @@ static void q_lease_row(const json_t *it, cli_row_t *row)
     cli_end_format(it, height_key, row[5], CLI_TABLE_CELL_BYTES);
 }
 
+/* A grant's msg types (Msg field numbers) by their CLI names. */
+static void q_grant_msgs_cell(const json_t *types, char *cell)
+{
+    static const char *const names[] = {"", "", "", "", "", "create", "update", "deposit", "close"};
+    size_t pos = 0;
+    size_t i;
+    const json_t *t;
+    cell[0] = '\0';
+    json_array_foreach(types, i, t)
+    {
+        json_int_t v = json_integer_value(t);
+        const char *name = v >= 5 && v <= 8 ? names[v] : "?";
+        int n = snprintf(cell + pos, CLI_TABLE_CELL_BYTES - pos, "%s%s", i > 0 ? "," : "", name);
+        if (n < 0 || (size_t)n >= CLI_TABLE_CELL_BYTES - pos) {
+            return;
+        }
+        pos += (size_t)n;
+    }
+}
+
+static void q_grant_row(const json_t *it, cli_row_t *row)
+{
+    (void)snprintf(row[0], CLI_TABLE_CELL_BYTES, "%s", cli_json_str(it, "granter"));
+    (void)snprintf(row[1], CLI_TABLE_CELL_BYTES, "%s", cli_json_str(it, "grantee"));
+    uint64_t dseq = cli_json_u64(it, "dseq");
+    if (dseq == 0) {
+        (void)snprintf(row[2], CLI_TABLE_CELL_BYTES, "all");
+    } else {
+        (void)snprintf(row[2], CLI_TABLE_CELL_BYTES, "%" PRIu64, dseq);
+    }
+    q_grant_msgs_cell(json_object_get(it, "msg_types"), row[3]);
+    (void)snprintf(row[4], CLI_TABLE_CELL_BYTES, "%" PRIu64 "/%" PRIu64 " ukumo",
+                   cli_json_u64(it, "spend_used"), cli_json_u64(it, "spend_limit"));
+    (void)snprintf(row[5], CLI_TABLE_CELL_BYTES, "%" PRIu64, cli_json_u64(it, "expiry_height"));
+}
+
+static const q_kind_t q_grants = {
+    "/grants",
+    NULL,
+    {"GRANTER", "GRANTEE", "SCOPE", "MSGS", "SPENT/LIMIT", "EXPIRES AT"},
+    6,
+    q_grant_row};
 static const q_kind_t q_providers = {"/providers",
                                      NULL,
                                      {"OWNER", "REGION", "HOST URI", "OPEN BIDS", "LIVE LEASES"},
@@ -263,6 +307,8 @@ q_list_path(const cli_args_t *a, const q_kind_t *k, char *path, size_t cap, kumo
     (void)snprintf(path, cap, "%s", k->path);
     KUMO_GUARD(q_addr_param(a, path, cap, "owner", a->owner, err));
     KUMO_GUARD(q_addr_param(a, path, cap, "provider", a->provider, err));
+    KUMO_GUARD(q_addr_param(a, path, cap, "granter", a->granter, err));
+    KUMO_GUARD(q_addr_param(a, path, cap, "grantee", a->grantee, err));
     char num[24];
     (void)snprintf(num, sizeof(num), "%" PRIu64, a->dseq);
     KUMO_GUARD(cli_path_param_add(path, cap, "dseq", a->dseq_set ? num : NULL, err));
@@ -496,6 +542,11 @@ static int q_leases_run(cli_args_t *a)
     return q_list_run(a, &q_leases);
 }
 
+static int q_grants_run(cli_args_t *a)
+{
+    return q_list_run(a, &q_grants);
+}
+
 static int q_validators_run(cli_args_t *a)
 {
     return q_list_run(a, &q_validators);
@@ -595,6 +646,8 @@ static const cli_sub_t q_subs[] = {
      q_fulfillments_run},
     {NULL, "leases", "", "leases, by owner, provider, dseq, order and state",
      "kumo query leases --owner alice --state active", q_leases_opts, 0, 0, q_leases_run},
+    {NULL, "grants", "", "grants, by granter and grantee: what a grantee may do for a granter",
+     "kumo query grants --granter alice --grantee ops", q_grants_opts, 0, 0, q_grants_run},
     {NULL, "params", "", "the chain's market parameters", "kumo query params", q_none_opts, 0, 0,
      q_params_run},
     {NULL, "validators", "", "every validator: bonded stake, commission, jailed or not",

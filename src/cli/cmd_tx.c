@@ -1,9 +1,10 @@
 /*
  * cmd_tx.c - `kumo tx ...`: builds one msg from the command line, signs it with --from and
  * submits it to the node (cli_tx_send): bank send, provider create|update|delete, deployment
- * create|update|deposit|close, fulfillment create|cancel, lease confirm|refuse|close, staking
- * create-validator|edit-validator|delegate|undelegate|redelegate|unjail|withdraw-rewards. Inputs
- * are checked here first (sizes, amounts, ids) so a typo is a usage error, not a failed tx.
+ * create|update|deposit|close, grant create|revoke|exec, fulfillment create|cancel, lease
+ * confirm|refuse|close, staking create-validator|edit-validator|delegate|undelegate|redelegate|
+ * unjail|withdraw-rewards. Inputs are checked here first (sizes, amounts, ids) so a typo is a
+ * usage error, not a failed tx.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -65,10 +66,29 @@ static Kumo__Msg tx_msg(Kumo__Msg__SumCase c, void *m)
     return msg;
 }
 
+/* Set by `kumo tx grant exec --granter G`: the deployment command's msg is sent inside a
+ * MsgExec for G (the signer being the grantee), exactly as the plain command builds it. */
+static const char *tx_exec_granter;
+
 static int tx_send1(cli_args_t *a, Kumo__Msg msg, const char *what)
 {
     Kumo__Msg *msgs[1] = {&msg};
-    return cli_tx_send(a, msgs, 1, what);
+    if (tx_exec_granter == NULL) {
+        return cli_tx_send(a, msgs, 1, what);
+    }
+    uint8_t granter[KUMO_ADDRESS_BYTES];
+    kumo_err_ctx_t err = {0};
+    if (cli_address_resolve(a, tx_exec_granter, granter, &err) < 0) {
+        return cli_fail("granter", &err);
+    }
+    Kumo__MsgExec m = KUMO__MSG_EXEC__INIT;
+    m.granter.data = granter;
+    m.granter.len = sizeof(granter);
+    m.n_msgs = 1;
+    m.msgs = msgs;
+    Kumo__Msg outer = tx_msg(KUMO__MSG__SUM_EXEC, &m);
+    Kumo__Msg *outers[1] = {&outer};
+    return cli_tx_send(a, outers, 1, what);
 }
 
 /* ---- bank ---- */
@@ -396,7 +416,8 @@ static int tx_deploy_deposit_run(cli_args_t *a)
     kumo_err_ctx_t err = {0};
     uint8_t owner[KUMO_ADDRESS_BYTES];
     Kumo__MsgDepositDeployment m = KUMO__MSG_DEPOSIT_DEPLOYMENT__INIT;
-    /* "owner/dseq", or a bare dseq of the signer's own deployment. */
+    /* "owner/dseq", or a bare dseq of the signer's own deployment (under grant exec: the
+     * granter's). */
     if (strchr(a->pos[0], '/') != NULL) {
         char id[KUMO_ID_TEXT_BYTES];
         if (cli_id_canonicalize(a, a->pos[0], id, sizeof(id), &err) < 0 ||
@@ -408,7 +429,8 @@ static int tx_deploy_deposit_run(cli_args_t *a)
         if (rc != 0) {
             return rc;
         }
-        if (a->from == NULL || cli_address_resolve(a, a->from, owner, &err) < 0) {
+        const char *principal = tx_exec_granter != NULL ? tx_exec_granter : a->from;
+        if (a->from == NULL || cli_address_resolve(a, principal, owner, &err) < 0) {
             return a->from == NULL ? cli_usage_fail("tx deployment deposit", "--from is required")
                                    : cli_fail("deployment deposit", &err);
         }
@@ -809,6 +831,13 @@ static int tx_withdraw_run(cli_args_t *a)
     return tx_send1(a, tx_msg(KUMO__MSG__SUM_WITHDRAW_REWARDS, &m), "staking withdraw-rewards");
 }
 
+/* Listed for help; kumo_cli_tx_main runs `grant exec` itself (its arguments are a command's). */
+static int tx_grant_exec_usage(cli_args_t *a)
+{
+    (void)a;
+    return cli_usage_fail("tx grant exec", "--granter ADDR|KEY comes first");
+}
+
 static const cli_sub_t tx_subs[] = {
     {"bank", "send", "--from KEY TO AMOUNT", "send ukumo (or kumo: 1.5kumo) to an address or key",
      "kumo tx bank send --from alice bob 250000 --wait", tx_plain_opts, 2, 2, tx_bank_send_run},
@@ -833,6 +862,23 @@ static const cli_sub_t tx_subs[] = {
      "withdraw what the signer vouched for about a provider: the given keys, or everything",
      "kumo tx audit revoke --from auditor kumo1... tier --wait", tx_plain_opts, 1,
      1 + KUMO_ATTRIBUTE_COUNT_MAX, cli_tx_audit_revoke_run},
+    {"grant", "create",
+     "--from KEY GRANTEE all|DSEQ msgs=create,update,deposit,close expiry=HEIGHT "
+     "[max_price=AMOUNT] [max_count=N] [regions=R1,R2] [spend_limit=AMOUNT]",
+     "let GRANTEE run the listed deployment msgs on the signer's deployments (all, or one DSEQ) "
+     "below HEIGHT within limits (0: none; spend_limit 0: no deposits); replaces its grant",
+     "kumo tx grant create --from alice ops all msgs=deposit,update expiry=500000 max_price=400 "
+     "max_count=4 regions=us-east spend_limit=5kumo --wait",
+     tx_plain_opts, 3, 8, cli_tx_grant_create_run},
+    {"grant", "revoke", "--from KEY GRANTEE all|DSEQ", "withdraw the grant GRANTEE has for a scope",
+     "kumo tx grant revoke --from alice ops all --wait", tx_plain_opts, 2, 2,
+     cli_tx_grant_revoke_run},
+    {"grant", "exec", "--granter ADDR|KEY deployment create|update|deposit|close ...",
+     "run a deployment command for the granter under its grant: the command's msg, as the plain "
+     "command builds it, goes in a MsgExec signed by --from (the grantee, who pays the fee; "
+     "the granter pays deposits)",
+     "kumo tx grant exec --granter alice deployment deposit --from ops 42 100000 --wait",
+     tx_plain_opts, 0, CLI_POSITIONAL_MAX, tx_grant_exec_usage},
     {"deployment", "create", "--from KEY --group SPEC... (--version-file F | --version HEX)",
      "submit a deployment: one order per group, escrow from --deposit",
      "kumo tx deployment create --from alice --group name=web,region=us-east,cpu=500m,"
@@ -899,8 +945,48 @@ static const cli_sub_t tx_subs[] = {
      tx_withdraw_run},
 };
 
+/* `kumo tx grant exec --granter G deployment SUB ARGS...`: SUB's own table entry runs, its
+ * msg wrapped by tx_send1. Only the deployment commands: those are what a grant may allow. */
+static int tx_grant_exec_main(int argc, char **argv)
+{
+    const char *help = "kumo tx grant exec --granter ADDR|KEY deployment "
+                       "create|update|deposit|close [the command's options and arguments]";
+    if (argc < 4 || strcmp(argv[3], "--help") == 0 || strcmp(argv[3], "-h") == 0) {
+        printf("usage: %s\n(see kumo tx deployment --help)\n", help);
+        return argc < 4 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    int skip = 5;
+    if (strncmp(argv[3], "--granter=", 10) == 0) {
+        tx_exec_granter = argv[3] + 10;
+        skip = 4;
+    } else if (strcmp(argv[3], "--granter") == 0 && argc > 4) {
+        tx_exec_granter = argv[4];
+    } else {
+        return cli_usage_fail("tx grant exec", "--granter ADDR|KEY comes first: %s", help);
+    }
+    if (argc <= skip || strcmp(argv[skip], "deployment") != 0) {
+        return cli_usage_fail("tx grant exec", "a grant covers deployment commands: %s", help);
+    }
+    size_t first = 0;
+    while (first < KUMO_ARRAY_COUNT(tx_subs) && strcmp(tx_subs[first].group, "deployment") != 0) {
+        first++;
+    }
+    size_t count = 0;
+    while (first + count < KUMO_ARRAY_COUNT(tx_subs) &&
+           strcmp(tx_subs[first + count].group, "deployment") == 0) {
+        count++;
+    }
+    KUMO_ASSERT(count > 0);
+    /* argv[skip - 1] stands in for the command name cli_dispatch skips. */
+    return cli_dispatch("tx grant exec", "Run a deployment command under a grant.", &tx_subs[first],
+                        count, argc - skip + 1, argv + skip - 1);
+}
+
 int kumo_cli_tx_main(int argc, char **argv)
 {
+    if (argc >= 3 && strcmp(argv[1], "grant") == 0 && strcmp(argv[2], "exec") == 0) {
+        return tx_grant_exec_main(argc, argv);
+    }
     return cli_dispatch("tx", "Sign a tx with a key of the keyring and send it to the node.",
                         tx_subs, sizeof(tx_subs) / sizeof(tx_subs[0]), argc, argv);
 }
