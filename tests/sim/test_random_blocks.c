@@ -10,6 +10,10 @@
  * only a few blocks, and every RB_WEDGE_PERIOD blocks a two-group deployment funded for one
  * block of both is leased and re-ordered, so settlements empty escrows while the deployment's
  * other re-order is due, and re-orders fall due at their old lease's stale height.
+ * Tenants grant providers and one another deployment msgs with random limits (some grants
+ * invalid), revoke them, and grantees run deployments, updates, deposits and closes through
+ * MsgExec (sometimes naming a granter that granted nothing), so every grant rule is hit while
+ * the supply and escrow invariants keep holding.
  * Staking runs in the same blocks: random CreateValidator, EditValidator, Delegate, Undelegate,
  * Redelegate, Unjail and WithdrawRewards msgs (valid and not) with inflation on; every block
  * carries a last commit of the previous height's set, in which validators that went offline
@@ -118,6 +122,10 @@ typedef struct rb {
     uint64_t stats_code[64];         /* failures by -code */
     uint64_t stats_event[9];         /* counts of rb_event_types */
     uint64_t stats_provider_closed;  /* lease.closed events with reason provider_closed */
+    uint64_t stats_grant[3];         /* grant.created, grant.used, grant.revoked events */
+    bool exec_on;                    /* rb_tx_add wraps its msg in a MsgExec: */
+    int exec_grantee;                /*   signed by this actor */
+    int exec_granter;                /*   for this one */
     uint64_t stats_due;              /* due items checked for liveness */
     uint64_t stats_targeted;         /* txs aimed at items near their due height */
     uint64_t stats_dropped;          /* due msgs the facilitator left out (invalidated in order) */
@@ -164,6 +172,10 @@ static void rb_events_count(rb_t *rb, const kumo_chain_tx_result_t *res)
                 rb->stats_event[t]++;
             }
         }
+        static const char *const grant_types[3] = {"grant.created", "grant.used", "grant.revoked"};
+        for (size_t t = 0; t < 3; t++) {
+            rb->stats_grant[t] += strcmp(ev->type, grant_types[t]) == 0 ? 1u : 0u;
+        }
         for (size_t a = 0; strcmp(ev->type, "lease.closed") == 0 && a < ev->n_attrs; a++) {
             if (strcmp(ev->attrs[a]->key, "reason") == 0 &&
                 strcmp(ev->attrs[a]->value, "provider_closed") == 0) {
@@ -206,6 +218,20 @@ static void rb_tx_add(rb_t *rb, int actor, const Kumo__Msg *msg, uint64_t fee)
     kumo_buf_t *buf = &rb->txs[rb->tx_count++];
     kumo_buf_init(buf, KUMO_TX_BYTES_MAX);
     Kumo__Msg *msgs[1] = {(Kumo__Msg *)(uintptr_t)msg};
+    /* Under rb_grant_exec: the same msg, run by the grantee for the granter. */
+    Kumo__MsgExec exec = KUMO__MSG_EXEC__INIT;
+    Kumo__Msg outer = KUMO__MSG__INIT;
+    Kumo__Msg *inner[1] = {msgs[0]};
+    if (rb->exec_on) {
+        exec.granter.data = rb->addr[rb->exec_granter];
+        exec.granter.len = KUMO_ADDRESS_BYTES;
+        exec.n_msgs = 1;
+        exec.msgs = inner;
+        outer.sum_case = KUMO__MSG__SUM_EXEC;
+        outer.exec = &exec;
+        msgs[0] = &outer;
+        actor = rb->exec_grantee;
+    }
     assert_int_equal(kumo_chain_tx_build(RB_CHAIN_ID, &rb->keys[actor], rb->seq[actor], fee, "",
                                          msgs, 1, buf, NULL),
                      0);
@@ -345,6 +371,108 @@ static void rb_close_or_deposit_at(rb_t *rb, bool close, int t, uint64_t dseq)
 static void rb_close_or_deposit(rb_t *rb, bool close)
 {
     rb_close_or_deposit_at(rb, close, -1, 0);
+}
+
+/* ---- grants ---- */
+
+/* tenant t grants actor g some deployment msgs on one of its deployments or all, with random
+ * limits (sometimes broken ones: the chain must refuse them). */
+static void rb_grant(rb_t *rb, int t, int g)
+{
+    Kumo__MsgGrant m = KUMO__MSG_GRANT__INIT;
+    m.grantee.data = rb->addr[g];
+    m.grantee.len = KUMO_ADDRESS_BYTES;
+    m.dseq = kumo_test_rng_below(&rb->rng, 2) == 0
+                 ? 0
+                 : 1 + kumo_test_rng_below(&rb->rng, rb->next_dseq[t] + 1);
+    uint32_t types[4];
+    size_t n = 0;
+    for (uint32_t ty = KUMO__MSG__SUM_SUBMIT_DEPLOYMENT; ty <= KUMO__MSG__SUM_CLOSE_DEPLOYMENT;
+         ty++) {
+        bool submit_ok = ty != KUMO__MSG__SUM_SUBMIT_DEPLOYMENT || m.dseq == 0;
+        if (submit_ok && kumo_test_rng_below(&rb->rng, 3) != 0) {
+            types[n++] = ty;
+        }
+    }
+    if (n == 0) {
+        n = 1;
+        types[0] = KUMO__MSG__SUM_SEND; /* refused: not grantable */
+    } else if (kumo_test_rng_below(&rb->rng, 20) == 0) {
+        types[0] = KUMO__MSG__SUM_SEND;
+    }
+    m.msg_types = types;
+    m.n_msg_types = n;
+    char *regions[2] = {(char *)(uintptr_t)rb_regions[0], (char *)(uintptr_t)rb_regions[1]};
+    m.n_regions = kumo_test_rng_below(&rb->rng, 3);
+    m.regions = regions;
+    if (m.n_regions == 1 && kumo_test_rng_below(&rb->rng, 2) == 0) {
+        regions[0] = (char *)(uintptr_t)rb_regions[1];
+    }
+    m.max_price_per_block = kumo_test_rng_below(&rb->rng, 400);
+    m.max_count_per_group = (uint32_t)kumo_test_rng_below(&rb->rng, 5);
+    m.spend_limit = kumo_test_rng_below(&rb->rng, 80000);
+    m.expiry_height = rb_height(rb) + kumo_test_rng_below(&rb->rng, 300);
+    Kumo__Msg msg = KUMO__MSG__INIT;
+    msg.sum_case = KUMO__MSG__SUM_GRANT;
+    msg.grant = &m;
+    rb_tx_add(rb, t, &msg, RB_FEE);
+}
+
+static void rb_revoke(rb_t *rb, int t, int g)
+{
+    Kumo__MsgRevoke m = KUMO__MSG_REVOKE__INIT;
+    m.grantee.data = rb->addr[g];
+    m.grantee.len = KUMO_ADDRESS_BYTES;
+    m.dseq = kumo_test_rng_below(&rb->rng, 2) == 0
+                 ? 0
+                 : 1 + kumo_test_rng_below(&rb->rng, rb->next_dseq[t] + 1);
+    Kumo__Msg msg = KUMO__MSG__INIT;
+    msg.sum_case = KUMO__MSG__SUM_REVOKE;
+    msg.revoke = &m;
+    rb_tx_add(rb, t, &msg, RB_FEE);
+}
+
+/* g runs one of t's deployment msgs under t's grants (or names another granter). */
+static void rb_grant_exec(rb_t *rb, int t, int g)
+{
+    rb->exec_on = true;
+    rb->exec_grantee = g;
+    rb->exec_granter = kumo_test_rng_below(&rb->rng, 10) == 0
+                           ? rb_tenant((int)kumo_test_rng_below(&rb->rng, RB_TENANTS))
+                           : t;
+    uint64_t dseq = 1 + kumo_test_rng_below(&rb->rng, rb->next_dseq[t] + 1);
+    switch (kumo_test_rng_below(&rb->rng, 4)) {
+    case 0:
+        rb_deploy_at(rb, false, t, 0);
+        break;
+    case 1:
+        rb_deploy_at(rb, true, t, dseq);
+        break;
+    case 2:
+        rb_close_or_deposit_at(rb, true, t, dseq);
+        break;
+    default:
+        rb_close_or_deposit_at(rb, false, t, dseq);
+        break;
+    }
+    rb->exec_on = false;
+}
+
+static void rb_grant_op(rb_t *rb)
+{
+    int t = rb_tenant((int)kumo_test_rng_below(&rb->rng, RB_TENANTS));
+    /* Mostly one of two fixed grantees per tenant, so grants meet their execs. */
+    int g = kumo_test_rng_below(&rb->rng, 8) == 0
+                ? rb_random_signer(rb)
+                : rb_provider((t + (int)kumo_test_rng_below(&rb->rng, 2)) % RB_PROVIDERS);
+    uint64_t r = kumo_test_rng_below(&rb->rng, 10);
+    if (r < 3) {
+        rb_grant(rb, t, g);
+    } else if (r == 3) {
+        rb_revoke(rb, t, g);
+    } else {
+        rb_grant_exec(rb, t, g);
+    }
 }
 
 /* A bid (or its cancel) by provider pi on order o; prices mostly within the order's, or the
@@ -1234,7 +1362,7 @@ static void rb_txs_generate(rb_t *rb)
     kumo_store_read_end(read);
     uint64_t n = kumo_test_rng_below(&rb->rng, 24);
     for (uint64_t i = 0; i < n && rb->tx_count + 4 < KUMO_ARRAY_COUNT(rb->txs); i++) {
-        switch (kumo_test_rng_below(&rb->rng, 11)) {
+        switch (kumo_test_rng_below(&rb->rng, 12)) {
         case 0:
             rb_send_from(rb, rb_random_signer(rb));
             break;
@@ -1257,6 +1385,9 @@ static void rb_txs_generate(rb_t *rb)
             break;
         case 7:
             rb_bid_storm(rb);
+            break;
+        case 11:
+            rb_grant_op(rb);
             break;
         default:
             rb_garbage(rb);
@@ -1545,6 +1676,11 @@ static void test_random_blocks(void **state)
            rb.stats_provider_closed);
     if (blocks >= 1000) {
         assert_true(rb.stats_provider_closed > 0);
+    }
+    printf("random_blocks:   grants created %" PRIu64 ", used %" PRIu64 ", revoked %" PRIu64 "\n",
+           rb.stats_grant[0], rb.stats_grant[1], rb.stats_grant[2]);
+    if (blocks >= 1000) {
+        assert_true(rb.stats_grant[0] > 0 && rb.stats_grant[1] > 0 && rb.stats_grant[2] > 0);
     }
     printf("random_blocks:   due items checked %" PRIu64 ", txs aimed near due %" PRIu64
            ", due msgs left out %" PRIu64 "\n",

@@ -5,7 +5,8 @@
  * msg from a non-operator, size limit at MAX and MAX+1, bad pubkey size) gets its own code and
  * leaves the state and the app hash exactly as an empty block would; a failing msg rolls back
  * but keeps the fee and sequence; oversize blocks are refused; app hashes are deterministic;
- * the proposer, last-commit signers and evidence reach the chain, checked at MAX and MAX+1.
+ * the proposer, last-commit signers and evidence reach the chain, checked at MAX and MAX+1;
+ * under MsgExec the grantee (the signer) pays the fee and the granter the deposit.
  * Runs on a real LMDB store.
  */
 #include "unit/chain/chain_fixture.h"
@@ -243,6 +244,96 @@ static void test_failing_msg_keeps_only_fee_and_sequence(void **state)
     assert_int_equal(fx_sequence(&fx, 1), 1);
     kumo_chain_block_out_free(&out);
     kumo_buf_free(&tx);
+    fx_close(&fx);
+}
+
+/* One tx of key k with msg as the next block; returns its result code. */
+static int grant_block(chain_fx_t *fx, int k, const Kumo__Msg *msg)
+{
+    kumo_buf_t tx;
+    fx_tx(fx, k, FX_FEE, msg, &tx);
+    kumo_bytes_t txs[1] = {kumo_buf_bytes(&tx)};
+    kumo_chain_block_out_t out;
+    fx_block(fx, txs, 1, &out);
+    int code = out.results[0].code;
+    assert_int_equal(out.results[0].fee, FX_FEE);
+    kumo_chain_block_out_free(&out);
+    kumo_buf_free(&tx);
+    return code;
+}
+
+/* Under MsgExec the grantee signs and pays the fee; the granter's balance pays the deposit. */
+static void test_exec_fee_by_grantee_deposit_by_granter(void **state)
+{
+    (void)state;
+    chain_fx_t fx;
+    fx_open(&fx, NULL);
+    Kumo__ComputeUnit cu = KUMO__COMPUTE_UNIT__INIT;
+    cu.cpu_milli = 500;
+    cu.memory_bytes = 1u << 20;
+    Kumo__ResourceGroup rg = KUMO__RESOURCE_GROUP__INIT;
+    rg.compute = &cu;
+    rg.price = 10;
+    rg.count = 1;
+    Kumo__ResourceGroup *rgp[1] = {&rg};
+    Kumo__GroupSpec gs = KUMO__GROUP_SPEC__INIT;
+    gs.name = "web";
+    gs.region = "us-east";
+    gs.resources = rgp;
+    gs.n_resources = 1;
+    Kumo__GroupSpec *gsp[1] = {&gs};
+    uint8_t version[KUMO_VERSION_BYTES] = {1};
+    Kumo__MsgSubmitDeployment sd = KUMO__MSG_SUBMIT_DEPLOYMENT__INIT;
+    sd.dseq = 1;
+    sd.groups = gsp;
+    sd.n_groups = 1;
+    sd.version.data = version;
+    sd.version.len = sizeof(version);
+    sd.deposit = fx.params.min_deposit;
+    Kumo__Msg msg = KUMO__MSG__INIT;
+    msg.sum_case = KUMO__MSG__SUM_SUBMIT_DEPLOYMENT;
+    msg.submit_deployment = &sd;
+    assert_int_equal(grant_block(&fx, 1, &msg), 0);
+
+    uint32_t types[1] = {KUMO__MSG__SUM_DEPOSIT_DEPLOYMENT};
+    Kumo__MsgGrant g = KUMO__MSG_GRANT__INIT;
+    g.grantee.data = fx.addr[2];
+    g.grantee.len = KUMO_ADDRESS_BYTES;
+    g.msg_types = types;
+    g.n_msg_types = 1;
+    g.spend_limit = 1000;
+    g.expiry_height = 100;
+    msg.sum_case = KUMO__MSG__SUM_GRANT;
+    msg.grant = &g;
+    assert_int_equal(grant_block(&fx, 1, &msg), 0);
+
+    Kumo__MsgDepositDeployment dd = KUMO__MSG_DEPOSIT_DEPLOYMENT__INIT;
+    dd.owner.data = fx.addr[1];
+    dd.owner.len = KUMO_ADDRESS_BYTES;
+    dd.dseq = 1;
+    dd.amount = 600;
+    Kumo__Msg inner = KUMO__MSG__INIT;
+    inner.sum_case = KUMO__MSG__SUM_DEPOSIT_DEPLOYMENT;
+    inner.deposit_deployment = &dd;
+    Kumo__Msg *inners[1] = {&inner};
+    Kumo__MsgExec e = KUMO__MSG_EXEC__INIT;
+    e.granter.data = fx.addr[1];
+    e.granter.len = KUMO_ADDRESS_BYTES;
+    e.msgs = inners;
+    e.n_msgs = 1;
+    msg.sum_case = KUMO__MSG__SUM_EXEC;
+    msg.exec = &e;
+    uint64_t granter_before = fx_balance(&fx, 1);
+    uint64_t grantee_before = fx_balance(&fx, 2);
+    assert_int_equal(grant_block(&fx, 2, &msg), 0);
+    assert_int_equal(fx_balance(&fx, 1), granter_before - 600);
+    assert_int_equal(fx_balance(&fx, 2), grantee_before - FX_FEE);
+    assert_int_equal(fx_sequence(&fx, 2), 1);
+    assert_int_equal(fx_sequence(&fx, 1), 2);
+    /* Over the spend left (400): the grantee still pays the fee, nothing else moves. */
+    assert_int_equal(grant_block(&fx, 2, &msg), KUMO_EGRANTSPEND);
+    assert_int_equal(fx_balance(&fx, 1), granter_before - 600);
+    assert_int_equal(fx_balance(&fx, 2), grantee_before - 2 * FX_FEE);
     fx_close(&fx);
 }
 
@@ -488,6 +579,7 @@ static void test_tx_decode_round_trip_and_signature(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exec_fee_by_grantee_deposit_by_granter),
         cmocka_unit_test(test_send_moves_funds_and_charges_fee),
         cmocka_unit_test(test_tx_rule_violations_change_nothing),
         cmocka_unit_test(test_replayed_tx_is_rejected),

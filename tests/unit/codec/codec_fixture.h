@@ -109,11 +109,13 @@ fixture_fill(const ProtobufCMessageDescriptor *desc, uint32_t seed, uint32_t one
             fixture_fill_value(field, member, seed + f);
             continue;
         }
-        /* Repeated messages, strings (pointers) and bytes (ProtobufCBinaryData). */
+        /* Repeated messages, strings (pointers), bytes (ProtobufCBinaryData) and uint32s. */
         KUMO_ASSERT(field->type == PROTOBUF_C_TYPE_MESSAGE ||
-                    field->type == PROTOBUF_C_TYPE_STRING || field->type == PROTOBUF_C_TYPE_BYTES);
-        size_t elem =
-            field->type == PROTOBUF_C_TYPE_BYTES ? sizeof(ProtobufCBinaryData) : sizeof(void *);
+                    field->type == PROTOBUF_C_TYPE_STRING || field->type == PROTOBUF_C_TYPE_BYTES ||
+                    field->type == PROTOBUF_C_TYPE_UINT32);
+        size_t elem = field->type == PROTOBUF_C_TYPE_BYTES    ? sizeof(ProtobufCBinaryData)
+                      : field->type == PROTOBUF_C_TYPE_UINT32 ? sizeof(uint32_t)
+                                                              : sizeof(void *);
         uint8_t *arr = kumo_calloc(FIXTURE_REPEATED_COUNT, elem);
         KUMO_ASSERT(arr != NULL);
         for (uint32_t i = 0; i < FIXTURE_REPEATED_COUNT; i++) {
@@ -171,6 +173,9 @@ static const ProtobufCMessageDescriptor *const fixture_descriptors[] = {
     &kumo__msg_sign_provider_attributes__descriptor,
     &kumo__msg_delete_provider_attributes__descriptor,
     &kumo__msg_close_lease__descriptor,
+    &kumo__grant__descriptor,
+    &kumo__msg_grant__descriptor,
+    &kumo__msg_revoke__descriptor,
 };
 
 /* Members of the Msg oneof (one per msg type). */
