@@ -2,12 +2,14 @@
  * bench_tenants.c - a hostile tenant among many at one datacenter. A one-validator `kumo
  * testnet` (1 s blocks, reconfirmation period BT_PERIOD blocks), a private podman service
  * (runc) and one provider daemon (`kumo provider start`, a real process) holding `leases`
- * leases of `tenants` honest tenants (one deployment of one busybox `sleep` container each;
- * as `kumo deploy` does, each lease's manifest goes to the provider API with its tenant's
- * certificate as soon as the lease is won). The daemon bids only as fast as its runtime
- * starts containers (`busy`), so the run takes as long as the starts; a lease that goes stale
- * anyway is counted (target 0) and left out of the windows. A settling pause of
- * min(period/3, period - 5) blocks follows.
+ * leases of `tenants` honest tenants. Each tenant submits its leases as deployments of `groups`
+ * groups (one busybox `sleep` container per group; 1 by default: one deployment per lease);
+ * a lease is one group's, and the provider makes one podman network per deployment, which its
+ * groups share. As `kumo deploy` does, a deployment's manifest (one workload per group) goes to
+ * the provider API with its tenant's certificate as soon as every group of it is leased. The
+ * daemon bids only as fast as its runtime starts containers (`busy`), so the run takes as long
+ * as the starts; a lease that goes stale anyway is counted (target 0) and left out of the
+ * windows. A settling pause of min(period/3, period - 5) blocks follows.
  *
  * Two windows of `window` blocks on the same chain, daemon and leases:
  *   clean    the honest tenants alone (the baseline);
@@ -25,11 +27,17 @@
  * (those landed, plus one for each lease overdue at the window's end); the gap between a
  * lease's confirmations (p50/p99/max); leases stale (target 0). For the hostile tenant, what
  * it got: answers to its uploads and links, connections its flood opened. Ratios hostile vs
- * clean.
+ * clean. Every count is per lease (one per group), whatever `groups` is.
  *
- * usage: bench_tenants [leases] [tenants] [window_blocks]   (default 50 10 90: ~10 min here)
+ * usage: bench_tenants [leases] [tenants] [window_blocks] [groups]
+ *   default 50 10 90 1 (~10 min here); leases a multiple of tenants, leases per tenant a
+ *   multiple of groups (1..KUMO_GROUP_COUNT_MAX); window_blocks at least the on-time bound
+ *   (every lease on cadence confirms in it). `bench_tenants 1000 100 90 10` is the 1,000-lease
+ *   shape with one network per 10 leases (hours here: podman slows as networks accumulate).
  * $KUMO_BIN: the kumo binary to run (default: the one next to this benchmark).
- * Needs podman + runc (tools/deps.sh). Removes every container and network of its provider.
+ * Needs podman + runc (tools/deps.sh). Removes every container and network of its provider and
+ * its isolation tables on exit, also when interrupted (SIGINT, SIGTERM: the wait loops see a
+ * flag the handler sets and exit, and the exit handlers clean up).
  */
 #include <signal.h>
 #include <sys/wait.h>
@@ -97,14 +105,16 @@ typedef struct bt {
     bsn_t net;
     uint32_t lease_count;
     uint32_t tenant_count;
-    uint32_t per_tenant;
+    uint32_t per_tenant; /* leases per tenant */
+    uint32_t groups;     /* groups per honest deployment (a lease each) */
     uint64_t every;
     uint64_t min_fee;
     char podman_sock[700];
     pid_t main_pid;
     pid_t podman_pid;
     pid_t daemon_pid;
-    char home[800]; /* the provider's */
+    pid_t hostile_pid; /* the hostile loop's process while it runs */
+    char home[800];    /* the provider's */
     char api[64];
     char provider_addr[KUMO_ADDRESS_TEXT_BYTES];
     kumo_crypto_keypair_t funder;
@@ -128,6 +138,35 @@ typedef struct bt_raw {
 } bt_raw_t;
 
 static bt_t g;
+
+/* The signal that asked to stop (SIGINT, SIGTERM), 0 if none: set by the handler only. */
+static volatile sig_atomic_t bt_stop;
+
+static void bt_on_term(int sig)
+{
+    bt_stop = sig;
+}
+
+/* Called by every wait loop: after SIGINT or SIGTERM, exits here (outside the handler), so the
+ * exit handlers remove the containers, networks and tables and stop the testnet. */
+static void bt_stop_check(void)
+{
+    if (bt_stop != 0) {
+        fprintf(stderr, "bench_tenants: interrupted (signal %d): cleaning up\n", (int)bt_stop);
+        exit(128 + (int)bt_stop);
+    }
+}
+
+/* Replaces the testnet helper's handler (which exits inside the handler) with bt_on_term;
+ * also inherited by the hostile loop's process, which stops on it. */
+static void bt_signals_catch(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = bt_on_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
 static uint64_t bt_ms_since(uint64_t t0)
 {
@@ -236,6 +275,7 @@ static void bt_podman_start(void)
     uint64_t deadline = bench_now_ns() + 30ull * 1000000000ull;
     kumo_err_ctx_t err = {0};
     while (kumo_runtime_open(g.podman_sock, &g.rt, &err) != 0) {
+        bt_stop_check();
         if (bench_now_ns() > deadline) {
             bench_die("podman did not answer", KUMO_EIO, &err);
         }
@@ -259,6 +299,7 @@ static void bt_daemon_start(void)
     snprintf(cmd, sizeof(cmd), "grep -qs api_listening '%s'", log);
     uint64_t deadline = bench_now_ns() + 60ull * 1000000000ull;
     while (system(cmd) != 0) {
+        bt_stop_check();
         if (bench_now_ns() > deadline) {
             bench_die("the provider's API did not listen", KUMO_EIO, NULL);
         }
@@ -301,6 +342,11 @@ static void bt_cleanup(void)
         return; /* once, and only by the process that started everything */
     }
     done = true;
+    if (g.hostile_pid > 0) {
+        kill(g.hostile_pid, SIGTERM);
+        waitpid(g.hostile_pid, NULL, 0);
+        g.hostile_pid = 0;
+    }
     if (g.daemon_pid > 0) {
         kill(g.daemon_pid, SIGTERM);
         waitpid(g.daemon_pid, NULL, 0);
@@ -422,6 +468,41 @@ static void bt_manifest_pack(const bt_manifest_t *b, kumo_buf_t *out, uint8_t *v
     BENCH_MUST("version", kumo_sdl_manifest_version(kumo_buf_bytes(out), version));
 }
 
+/* Group i of an honest deployment is g<i+1>, its workload app<i+1>. */
+static char bt_group_names[KUMO_GROUP_COUNT_MAX][8];
+static char bt_app_names[KUMO_GROUP_COUNT_MAX][8];
+
+/* The manifest of every honest deployment: one `sleep` workload (count 1) per group. */
+static void bt_manifest_honest(void)
+{
+    static char *cmd[] = {"sleep", "1000000"};
+    Kumo__ComputeUnit cu;
+    Kumo__ManifestWorkload w[KUMO_GROUP_COUNT_MAX];
+    Kumo__ManifestWorkload *wp[KUMO_GROUP_COUNT_MAX];
+    bt_unit(&cu, BT_CPU_MILLI);
+    for (uint32_t i = 0; i < g.groups; i++) {
+        snprintf(bt_group_names[i], sizeof(bt_group_names[i]), "g%u", i + 1u);
+        snprintf(bt_app_names[i], sizeof(bt_app_names[i]), "app%u", i + 1u);
+        kumo__manifest_workload__init(&w[i]);
+        w[i].name = bt_app_names[i];
+        w[i].group = bt_group_names[i];
+        w[i].image = BT_IMAGE;
+        w[i].compute = &cu;
+        w[i].count = 1;
+        w[i].n_command = 2;
+        w[i].command = cmd;
+        wp[i] = &w[i];
+    }
+    Kumo__Manifest m;
+    kumo__manifest__init(&m);
+    m.n_workloads = g.groups;
+    m.workloads = wp;
+    kumo_buf_init(&g.honest_manifest, KUMO_SDL_MANIFEST_BYTES_MAX);
+    BENCH_MUST("manifest", kumo_codec_pack(&m.base, &g.honest_manifest, &bench_err_));
+    BENCH_MUST("version",
+               kumo_sdl_manifest_version(kumo_buf_bytes(&g.honest_manifest), g.honest_version));
+}
+
 /* ---- chain: tenants, deployments ---- */
 
 static void bt_tenant_init(bt_tenant_t *t, uint32_t family, uint32_t i)
@@ -463,11 +544,11 @@ static void bt_tenants_fund(void)
 
 /* A deployment message: groups (name, region, cpu, count) with version. */
 typedef struct bt_dep {
-    Kumo__ComputeUnit cu[2];
-    Kumo__ResourceGroup rg[2];
-    Kumo__ResourceGroup *rgp[2];
-    Kumo__GroupSpec spec[2];
-    Kumo__GroupSpec *specp[2];
+    Kumo__ComputeUnit cu[KUMO_GROUP_COUNT_MAX];
+    Kumo__ResourceGroup rg[KUMO_GROUP_COUNT_MAX];
+    Kumo__ResourceGroup *rgp[KUMO_GROUP_COUNT_MAX];
+    Kumo__GroupSpec spec[KUMO_GROUP_COUNT_MAX];
+    Kumo__GroupSpec *specp[KUMO_GROUP_COUNT_MAX];
     uint8_t version[KUMO_VERSION_BYTES];
     Kumo__MsgSubmitDeployment sd;
     Kumo__Msg msg;
@@ -512,49 +593,62 @@ static uint32_t bt_leases_read(bt_window_t *w, uint32_t *hostile_active);
 static long bt_manifest_put(bt_tenant_t *t, uint64_t dseq, kumo_bytes_t m);
 static uint32_t bt_running(const char *owner);
 
-/* As `kumo deploy` does: the manifest of each honest lease of [0, to) that became active goes
- * to the provider at once. Returns the leases of [from, to) not settled yet (neither uploaded
- * nor ended). */
+/* As `kumo deploy` does: the manifest of each honest deployment of the leases [0, to) goes to
+ * the provider as soon as all its groups are leased. Returns the leases of [from, to) whose
+ * deployment is not settled yet (neither uploaded nor one of its leases ended); from and to
+ * are multiples of g.groups. */
 static uint32_t bt_uploads_due(uint32_t from, uint32_t to)
 {
     kumo_bytes_t m = kumo_buf_bytes(&g.honest_manifest);
     uint32_t open = 0;
-    for (uint32_t i = 0; i < to; i++) {
-        bt_lease_t *x = &g.leases[i];
-        if (x->active && !x->uploaded) {
-            long status = bt_manifest_put(&g.tenants[i / g.per_tenant], i % g.per_tenant + 1u, m);
+    for (uint32_t first = 0; first < to; first += g.groups) {
+        bt_lease_t *x = &g.leases[first];
+        bool leased = true;
+        bool ended = false;
+        for (uint32_t i = 0; i < g.groups; i++) {
+            leased = leased && x[i].active;
+            ended = ended || (x[i].seen && !x[i].active);
+        }
+        if (leased && !x[0].uploaded) {
+            uint32_t dseq = first % g.per_tenant / g.groups + 1u;
+            long status = bt_manifest_put(&g.tenants[first / g.per_tenant], dseq, m);
             if (status != 200) {
                 fprintf(stderr, "bench_tenants: manifest upload answered %ld\n", status);
                 exit(1);
             }
-            x->uploaded = true;
+            for (uint32_t i = 0; i < g.groups; i++) {
+                x[i].uploaded = true;
+            }
         }
-        open += i >= from && !x->uploaded && !(x->seen && !x->active) ? 1u : 0u;
+        open += first >= from && !x[0].uploaded && !ended ? g.groups : 0u;
     }
     return open;
 }
 
-/* Every honest tenant submits its deployments (dseq 1..per_tenant) in one tx, a group of
- * tenants at a time (at most BT_ORDERS_PER_ROUND orders), the next group once each lease of
- * this one is won and its manifest uploaded: the daemon sends one bid tx per order, and the
- * node keeps at most mempool_future_seq_max (64) of an account's txs pending. The daemon
- * bids only as fast as its runtime starts containers (verdict busy), so a round takes as
+/* Every honest tenant submits its deployments (dseq 1..per_tenant/groups, groups g1..g<groups>
+ * each) in one tx, a batch of tenants at a time (at most BT_ORDERS_PER_ROUND orders), the next
+ * group once each lease of this one is won and its manifest uploaded: the daemon sends one bid tx
+ * per order, and the node keeps at most mempool_future_seq_max (64) of an account's txs pending.
+ * The daemon bids only as fast as its runtime starts containers (verdict busy), so a round takes as
  * long as its starts; the run stops if nothing moves for BT_STALL_S. */
 static void bt_honest_deploy(void)
 {
-    bt_dep_t *deps = calloc(g.per_tenant, sizeof(*deps));
-    Kumo__Msg **ptrs = calloc(g.per_tenant, sizeof(*ptrs));
+    uint32_t dep_count = g.per_tenant / g.groups;
+    bt_dep_t *deps = calloc(dep_count, sizeof(*deps));
+    Kumo__Msg **ptrs = calloc(dep_count, sizeof(*ptrs));
     bsn_tx_t *txs = calloc(g.tenant_count, sizeof(*txs));
     uint32_t per_round =
         BT_ORDERS_PER_ROUND / g.per_tenant > 0 ? BT_ORDERS_PER_ROUND / g.per_tenant : 1u;
     for (uint32_t from = 0; from < g.tenant_count; from += per_round) {
         uint32_t to = from + per_round < g.tenant_count ? from + per_round : g.tenant_count;
         for (uint32_t t = from; t < to; t++) {
-            for (uint32_t k = 0; k < g.per_tenant; k++) {
-                bt_dep_group(&deps[k], 0, "g", BT_REGION, BT_CPU_MILLI, 1);
-                ptrs[k] = bt_dep_msg(&deps[k], k + 1u, 1, g.honest_version);
+            for (uint32_t k = 0; k < dep_count; k++) {
+                for (uint32_t i = 0; i < g.groups; i++) {
+                    bt_dep_group(&deps[k], i, bt_group_names[i], BT_REGION, BT_CPU_MILLI, 1);
+                }
+                ptrs[k] = bt_dep_msg(&deps[k], k + 1u, g.groups, g.honest_version);
             }
-            bsn_tx_sign(&g.net, &g.tenants[t].kp, 0, g.min_fee * 10u, ptrs, g.per_tenant, &txs[t]);
+            bsn_tx_sign(&g.net, &g.tenants[t].kp, 0, g.min_fee * 10u, ptrs, dep_count, &txs[t]);
             if (bsn_tx_post(&g.net, 0, &txs[t]) != 200) {
                 bench_die("a deployment tx was refused", KUMO_EIO, NULL);
             }
@@ -563,6 +657,7 @@ static void bt_honest_deploy(void)
             uint64_t deadline = bench_now_ns() + 120ull * 1000000000ull;
             int64_t code = 0;
             while (bsn_tx_height(&g.net, 0, txs[t].hash, &code) < 0) {
+                bt_stop_check();
                 if (bench_now_ns() > deadline) {
                     bench_die("deployments", KUMO_EIO, NULL);
                 }
@@ -617,6 +712,7 @@ static uint32_t bt_leases_read(bt_window_t *w, uint32_t *hostile_active)
     uint32_t active = 0;
     uint32_t hostile = 0;
     char page[128] = "";
+    bt_stop_check(); /* every wait loop reads the leases */
     for (;;) {
         char path[512];
         snprintf(path, sizeof(path), "/leases?provider=%s&limit=1000%s%s", g.provider_addr,
@@ -625,6 +721,7 @@ static uint32_t bt_leases_read(bt_window_t *w, uint32_t *hostile_active)
         json_t *l = bsn_http(&g.net, 0, path, NULL, &status);
         uint64_t deadline = bench_now_ns() + 60ull * 1000000000ull;
         while (status != 200 && bench_now_ns() < deadline) { /* a busy node: ask again */
+            bt_stop_check();
             json_decref(l);
             usleep(200000);
             l = bsn_http(&g.net, 0, path, NULL, &status);
@@ -639,6 +736,7 @@ static uint32_t bt_leases_read(bt_window_t *w, uint32_t *hostile_active)
             const json_t *oid = json_object_get(json_object_get(item, "id"), "order");
             const char *owner = json_string_value(json_object_get(oid, "owner"));
             uint64_t dseq = bsn_u64(oid, "dseq");
+            uint64_t gseq = bsn_u64(oid, "gseq"); /* from 0 */
             const char *state = json_string_value(json_object_get(item, "state"));
             bool is_active = state != NULL && strcmp(state, "LEASE_ACTIVE") == 0;
             uint32_t t = 0;
@@ -649,10 +747,11 @@ static uint32_t bt_leases_read(bt_window_t *w, uint32_t *hostile_active)
                 hostile += is_active ? 1u : 0u;
                 continue;
             }
-            if (dseq == 0 || dseq > g.per_tenant) {
+            if (dseq == 0 || dseq > g.per_tenant / g.groups || gseq >= g.groups) {
                 continue;
             }
-            bt_lease_t *x = &g.leases[t * g.per_tenant + (uint32_t)(dseq - 1u)];
+            bt_lease_t *x =
+                &g.leases[t * g.per_tenant + (uint32_t)(dseq - 1u) * g.groups + (uint32_t)gseq];
             x->seen = true;
             x->active = is_active;
             active += is_active ? 1u : 0u;
@@ -858,19 +957,9 @@ static void bt_hostile_deploy(bt_hostile_t *h)
 }
 
 /* The hostile's uploads and links, back to back until killed; counts to fd on SIGTERM. */
-static volatile sig_atomic_t bt_stop;
-
-static void bt_on_term(int sig)
-{
-    (void)sig;
-    bt_stop = 1;
-}
-
 static void bt_hostile_loop(bt_hostile_t *h, int fd)
 {
-    struct sigaction sa = {0};
-    sa.sa_handler = bt_on_term;
-    sigaction(SIGTERM, &sa, NULL);
+    bt_signals_catch();
     bt_tenant_t *t = &g.tenants[g.tenant_count];
     t->api = NULL;
     char links[4][256];
@@ -943,6 +1032,7 @@ static void bt_hostile_start(bt_hostile_t *h)
     }
     close(p[1]);
     h->fd = p[0];
+    g.hostile_pid = h->pid;
 }
 
 static void bt_hostile_stop(bt_hostile_t *h, uint64_t out[6])
@@ -957,6 +1047,7 @@ static void bt_hostile_stop(bt_hostile_t *h, uint64_t out[6])
     }
     close(h->fd);
     waitpid(h->pid, NULL, 0);
+    g.hostile_pid = 0;
 }
 
 /* Connections the flood workload reports having opened (its last "opened N" line). */
@@ -1029,13 +1120,19 @@ int main(int argc, char **argv)
     g.lease_count = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 50u;
     g.tenant_count = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 10u;
     uint64_t window = argc > 3 ? strtoull(argv[3], NULL, 10) : 90u;
-    if (g.tenant_count == 0 || g.tenant_count > BT_TENANTS_MAX || g.lease_count == 0 ||
+    g.groups = argc > 4 ? (uint32_t)strtoul(argv[4], NULL, 10) : 1u;
+    uint64_t third = BT_PERIOD / 3u;
+    g.every = third < BT_PERIOD - BT_MARGIN_BLOCKS ? third : BT_PERIOD - BT_MARGIN_BLOCKS;
+    uint64_t window_min = g.every + 1u + BT_ONTIME_GRACE;
+    if (argc > 5 || g.tenant_count == 0 || g.tenant_count > BT_TENANTS_MAX || g.lease_count == 0 ||
         g.lease_count > BT_LEASES_MAX || g.lease_count % g.tenant_count != 0 ||
-        g.lease_count / g.tenant_count > BT_PER_TX_MAX || window < BT_PERIOD) {
+        g.lease_count / g.tenant_count > BT_PER_TX_MAX || window < window_min || g.groups == 0 ||
+        g.groups > KUMO_GROUP_COUNT_MAX || g.lease_count / g.tenant_count % g.groups != 0) {
         fprintf(stderr,
-                "usage: bench_tenants [leases <= %u] [tenants dividing leases, <= 100 "
-                "leases each] [window_blocks >= %u]\n",
-                BT_LEASES_MAX, BT_PERIOD);
+                "usage: bench_tenants [leases <= %u] [tenants dividing leases, <= %u leases "
+                "each] [window_blocks >= %" PRIu64 "] [groups per deployment 1..%u, dividing "
+                "each tenant's leases]   (default 50 10 90 1)\n",
+                BT_LEASES_MAX, BT_PER_TX_MAX, window_min, KUMO_GROUP_COUNT_MAX);
         return 2;
     }
     g.per_tenant = g.lease_count / g.tenant_count;
@@ -1043,12 +1140,12 @@ int main(int argc, char **argv)
     if (kumo_crypto_init() != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
         return 1;
     }
-    uint64_t third = BT_PERIOD / 3u;
-    g.every = third < BT_PERIOD - BT_MARGIN_BLOCKS ? third : BT_PERIOD - BT_MARGIN_BLOCKS;
     bsn_kumo_find(&g.net);
     bsn_start(&g.net, "tenants", 1, 1, BT_BLOCK_MS, NULL, BT_PERIOD);
-    fprintf(stderr, "bench_tenants: testnet in %s, %u leases of %u tenants\n", g.net.dir,
-            g.lease_count, g.tenant_count);
+    bt_signals_catch();
+    fprintf(stderr,
+            "bench_tenants: testnet in %s, %u leases of %u tenants, %u groups per deployment\n",
+            g.net.dir, g.lease_count, g.tenant_count, g.groups);
     bt_podman_start();
     atexit(bt_cleanup);
     bsn_key_load(&g.net, "tenant", "tenant", &g.funder, g.funder_addr);
@@ -1063,9 +1160,7 @@ int main(int argc, char **argv)
         bt_tenant_init(&g.tenants[t], BT_HONEST_FAMILY, t);
     }
     bt_tenant_init(&g.tenants[g.tenant_count], BT_HOSTILE_FAMILY, 0);
-    bt_manifest_t b;
-    bt_manifest_one(&b, 1);
-    bt_manifest_pack(&b, &g.honest_manifest, g.honest_version);
+    bt_manifest_honest();
     bt_tenants_fund();
     uint64_t t_leases = bench_now_ns();
     bt_honest_deploy();
@@ -1074,7 +1169,11 @@ int main(int argc, char **argv)
     uint64_t run_ns = bench_now_ns() - t_leases;
     uint32_t start_stale = g.lease_count - bt_leases_read(NULL, NULL);
     fprintf(stderr, "bench_tenants: %u containers run; clean window\n", g.lease_count);
-    bsn_height_after(&g.net, 0, bsn_height(&g.net, 0) + g.every); /* past the last start */
+    uint64_t settled = bsn_height(&g.net, 0) + g.every; /* past the last start */
+    for (uint64_t head = 0; head <= settled;) {
+        bt_stop_check();
+        head = bsn_height_after(&g.net, 0, head);
+    }
     bt_window_run(&g.windows[0], window);
     bt_hostile_t h = {0};
     fprintf(stderr, "bench_tenants: the hostile tenant arrives\n");
@@ -1090,6 +1189,8 @@ int main(int argc, char **argv)
 
     bench_result("tenants_leases", g.lease_count, "leases");
     bench_result("tenants_tenants", g.tenant_count, "tenants");
+    bench_result("tenants_groups_per_deployment", g.groups, "groups");
+    bench_result("tenants_deployments", g.lease_count / g.groups, "deployments");
     bench_result("tenants_reconfirmation_period_blocks", BT_PERIOD, "blocks");
     bench_result("tenants_confirm_every_blocks", g.every, "blocks");
     bench_result("tenants_block_interval_ms", BT_BLOCK_MS, "ms");
