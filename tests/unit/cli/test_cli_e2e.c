@@ -5,7 +5,8 @@
  * node_started log line); the tests then drive the whole market lifecycle through `kumo tx`
  * and assert on `kumo query ... --output json` (parsed with jansson) and on balances, which
  * must add up to the ukumo: fees, lease payments, interest. Also: key files are 0600, an
- * encrypted key is unusable without its passphrase, and errors exit 1 or 2 with a hint.
+ * encrypted key is unusable without its passphrase, and errors exit 1 or 2 with a hint; a grant
+ * lets another key deposit for the tenant (grant create, exec, query, revoke).
  *
  * The binary is $KUMO_BIN or ./kumo (ctest runs tests in the build dir). If the node commands
  * are not built yet, the tests skip. Every wait polls a condition against a deadline; the node
@@ -793,6 +794,58 @@ static void test_cli_back_to_back_txs_pipeline(void **state)
     assert_true(rc == 0 || (rc == 1 && strstr(g.err_text, "KUMO_EEXIST") != NULL));
 }
 
+/* A tenant lets east top up one deployment: east signs and pays the fee, the tenant's balance
+ * pays the deposit, the grant counts the spend, the chain refuses more than the limit, and a
+ * revoked grant lets nothing through. */
+static void test_cli_grants_delegate_deposits(void **state)
+{
+    (void)state;
+    E2E_SKIP_IF_NEEDED();
+    json_t *params = e2e_json("query params");
+    uint64_t fee = e2e_u64(params, "min_fee");
+    json_decref(params);
+    e2e_ok("tx deployment create --from tenant --dseq 11 --deposit 200000 --version "
+           "0101010101010101010101010101010101010101010101010101010101010101 --group name=web,"
+           "region=us-east,cpu=500m,memory=512Mi,storage=1Gi,count=1,price=40,collateral=100 "
+           "--wait --home %s",
+           g.cli_home);
+    e2e_ok("tx grant create --from tenant east 11 msgs=deposit,update expiry=1000000 "
+           "max_price=100 max_count=2 regions=us-east spend_limit=50000 --wait --home %s",
+           g.cli_home);
+    uint64_t tenant_before = e2e_balance("tenant");
+    uint64_t east_before = e2e_balance("east");
+    e2e_ok("tx grant exec --granter tenant deployment deposit --from east 11 30000 --wait "
+           "--home %s",
+           g.cli_home);
+    assert_int_equal(e2e_balance("tenant"), tenant_before - 30000);
+    assert_int_equal(e2e_balance("east"), east_before - fee);
+    json_t *d = e2e_json("query deployment tenant/11");
+    assert_int_equal(e2e_u64(d, "escrow"), 230000);
+    json_decref(d);
+    json_t *gr = e2e_json("query grants --granter tenant --grantee east");
+    json_t *item = json_array_get(json_object_get(gr, "items"), 0);
+    assert_int_equal(e2e_u64(item, "spend_used"), 30000);
+    assert_int_equal(e2e_u64(item, "dseq"), 11);
+    json_decref(gr);
+    int rc = e2e_run(NULL,
+                     "tx grant exec --granter tenant deployment deposit --from east 11 30000 "
+                     "--wait --home %s",
+                     g.cli_home);
+    if (rc != 1 || strstr(g.err_text, "KUMO_EGRANTSPEND") == NULL) {
+        fail_msg("deposit over the spend limit: exit %d, stderr: %s", rc, g.err_text);
+    }
+    assert_int_equal(e2e_balance("tenant"), tenant_before - 30000);
+    e2e_ok("tx grant revoke --from tenant east 11 --wait --home %s", g.cli_home);
+    assert_int_equal(e2e_count("query grants --grantee east"), 0);
+    rc = e2e_run(NULL,
+                 "tx grant exec --granter tenant deployment deposit --from east 11 1 --wait "
+                 "--home %s",
+                 g.cli_home);
+    if (rc != 1 || strstr(g.err_text, "KUMO_EGRANTNONE") == NULL) {
+        fail_msg("deposit after the revoke: exit %d, stderr: %s", rc, g.err_text);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -801,6 +854,7 @@ int main(void)
         cmocka_unit_test(test_cli_errors_exit_codes_and_hints),
         cmocka_unit_test(test_cli_lists_paginate),
         cmocka_unit_test(test_cli_back_to_back_txs_pipeline),
+        cmocka_unit_test(test_cli_grants_delegate_deposits),
     };
     return cmocka_run_group_tests(tests, e2e_setup, e2e_teardown);
 }
