@@ -244,6 +244,24 @@ typedef struct cli_offer {
 } cli_offer_t;
 KUMO_MUST_USE int cli_offer_parse(const char *text, cli_offer_t *out, kumo_err_ctx_t *err);
 
+/* The terms of `kumo tx grant create`, KEY=VALUE each: msgs=create,update,deposit,close (any
+ * order, sent by Msg field number; required), expiry=HEIGHT (required, nonzero),
+ * max_price=AMOUNT, max_count=N (u32), regions=R1,R2 (1..64 bytes each, at most
+ * KUMO_GRANT_REGION_COUNT_MAX, sent sorted, none twice), spend_limit=AMOUNT; at most
+ * CLI_GRANT_TERM_COUNT_MAX terms. KUMO_EINVAL naming the term. pb's lists point into the
+ * struct; grantee and dseq are the caller's. No I/O. */
+#define CLI_GRANT_TERM_COUNT_MAX 6u
+typedef struct cli_grant_terms {
+    Kumo__MsgGrant pb;
+    uint32_t types[KUMO_GRANT_MSG_TYPE_COUNT_MAX];
+    char region_buf[KUMO_GRANT_REGION_COUNT_MAX][KUMO_REGION_BYTES_MAX + 1];
+    char *regions[KUMO_GRANT_REGION_COUNT_MAX];
+} cli_grant_terms_t;
+KUMO_MUST_USE int cli_grant_terms_parse(char *const *terms,
+                                        size_t count,
+                                        cli_grant_terms_t *out,
+                                        kumo_err_ctx_t *err);
+
 /* "key=value" with a non-empty key; key_out/value_out borrow a copy in buf. */
 KUMO_MUST_USE int cli_attr_parse(const char *text,
                                  char *buf,

@@ -1,16 +1,17 @@
 /*
  * test_cli_parse.c - the CLI's parsers (src/cli/cli_parse.c) and option handling
  * (src/cli/cli_args.c): numbers, amounts, CPU, sizes, --group specs, --attr, --state and
- * version hex, each with a valid value and one table row per rejection; then option parsing
- * through cli_dispatch with a fake subcommand (unknown options, missing values, limits, order
- * of options and arguments). The cli sources are compiled into this test (they are not a
- * library), so it tests exactly the code the kumo binary runs.
+ * version hex, the terms of a grant, each with a valid value and one table row per rejection;
+ * then option parsing through cli_dispatch with a fake subcommand (unknown options, missing
+ * values, limits, order of options and arguments). The cli sources are compiled into this test
+ * (they are not a library), so it tests exactly the code the kumo binary runs.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli_args.c"
+#include "cli/cli_grant.c"
 #include "cli/cli_parse.c"
 #include "helpers/testutil.h"
 
@@ -525,9 +526,89 @@ static void test_hints_name_what_to_do(void **state)
     assert_null(cli_hint(KUMO_EOVERFLOW));
 }
 
+/* ---- grant terms ---- */
+
+static int grant_terms(const char *line, cli_grant_terms_t *t)
+{
+    static char buf[4096];
+    char *terms[CLI_GRANT_TERM_COUNT_MAX + 2];
+    size_t n = 0;
+    (void)snprintf(buf, sizeof(buf), "%s", line);
+    for (char *p = buf; *p != '\0' && n < KUMO_ARRAY_COUNT(terms);) {
+        terms[n++] = p;
+        char *sp = strchr(p, ' ');
+        if (sp == NULL) {
+            break;
+        }
+        *sp = '\0';
+        p = sp + 1;
+    }
+    return cli_grant_terms_parse(terms, n, t, NULL);
+}
+
+static void test_grant_terms_parse(void **state)
+{
+    (void)state;
+    static cli_grant_terms_t t;
+    assert_int_equal(grant_terms("msgs=close,deposit,update expiry=50 max_price=1kumo max_count=4 "
+                                 "regions=us-west,us-east spend_limit=5000",
+                                 &t),
+                     0);
+    assert_int_equal(t.pb.n_msg_types, 3);
+    assert_int_equal(t.pb.msg_types[0], KUMO__MSG__SUM_UPDATE_DEPLOYMENT);
+    assert_int_equal(t.pb.msg_types[2], KUMO__MSG__SUM_CLOSE_DEPLOYMENT);
+    assert_int_equal(t.pb.expiry_height, 50);
+    assert_int_equal(t.pb.max_price_per_block, 1000000);
+    assert_int_equal(t.pb.max_count_per_group, 4);
+    assert_int_equal(t.pb.spend_limit, 5000);
+    assert_int_equal(t.pb.n_regions, 2);
+    assert_string_equal(t.pb.regions[0], "us-east");
+    char regions_max[1024] = "msgs=close expiry=1 regions=";
+    char regions_over[1100];
+    char region_long[128] = "msgs=close expiry=1 regions=";
+    for (unsigned i = 0; i < KUMO_GRANT_REGION_COUNT_MAX; i++) {
+        char r[8];
+        (void)snprintf(r, sizeof(r), "%sr%u", i > 0 ? "," : "", i);
+        (void)strncat(regions_max, r, sizeof(regions_max) - strlen(regions_max) - 1);
+    }
+    (void)snprintf(regions_over, sizeof(regions_over), "%s,rx", regions_max);
+    assert_int_equal(grant_terms(regions_max, &t), 0);
+    assert_int_equal(t.pb.n_regions, KUMO_GRANT_REGION_COUNT_MAX);
+    memset(region_long + strlen(region_long), 'a', KUMO_REGION_BYTES_MAX + 1);
+    assert_int_equal(grant_terms(region_long, &t), KUMO_EINVAL);
+    region_long[strlen(region_long) - 1] = '\0';
+    assert_int_equal(grant_terms(region_long, &t), 0);
+    static const struct {
+        const char *name;
+        const char *line;
+    } bad[] = {
+        {"no msgs", "expiry=5"},
+        {"no expiry", "msgs=close"},
+        {"expiry 0", "msgs=close expiry=0"},
+        {"unknown msg", "msgs=send expiry=5"},
+        {"empty msgs", "msgs= expiry=5"},
+        {"unknown term", "msgs=close expiry=5 color=red"},
+        {"term without =", "msgs=close expiry=5 regions"},
+        {"term repeated", "msgs=close expiry=5 expiry=6"},
+        {"empty region", "msgs=close expiry=5 regions=a,,b"},
+        {"region twice", "msgs=close expiry=5 regions=b,a,b"},
+        {"max_count over u32", "msgs=close expiry=5 max_count=4294967296"},
+        {"bad amount", "msgs=close expiry=5 spend_limit=1.5"},
+        {"terms over max", "msgs=close expiry=5 max_price=1 max_count=1 regions=a spend_limit=1 "
+                           "msgs=update"},
+    };
+    for (size_t i = 0; i < KUMO_ARRAY_COUNT(bad); i++) {
+        if (grant_terms(bad[i].line, &t) != KUMO_EINVAL) {
+            fail_msg("%s: accepted", bad[i].name);
+        }
+    }
+    assert_int_equal(grant_terms(regions_over, &t), KUMO_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grant_terms_parse),
         cmocka_unit_test(test_u64_parse_accepts_decimal),
         cmocka_unit_test(test_u64_parse_rejects),
         cmocka_unit_test(test_amount_parse),
