@@ -16,6 +16,9 @@
  *     rate per core of one side alone is higher; handshakes_server_per_s: rounds of 64
  *     clients dialling at once from the client loop, the server's loop (one core) answering
  *     and verifying them all.
+ * BENCH_TUNNEL_ONE_LOOP=1 runs both ends of the bytes tunnel on one loop thread instead.
+ * tunnel_bulk_cpu_pct_of_one_core and tunnel_bulk_context_switches tell whether the bulk run
+ * was bound by CPU or by threads waiting on each other.
  * Usage: bench_tunnel [scale] (default 1: 256 MiB bulk, 5,000 round trips, 500 streams, 200
  * handshakes).
  */
@@ -25,6 +28,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <event2/event.h>
@@ -468,12 +472,20 @@ static void bt_stream_open(uint16_t port, unsigned count, uint64_t *p50, uint64_
     free(ns);
 }
 
+static uint64_t bt_tv_us(const struct timeval *tv)
+{
+    return (uint64_t)tv->tv_sec * 1000000u + (uint64_t)tv->tv_usec;
+}
+
 static void bt_bytes(unsigned scale)
 {
     uint16_t local_echo = 0;
     uint16_t local_sink = 0;
     int echo_fd = bt_listen(&local_echo);
     int sink_fd = bt_listen(&local_sink);
+    if (getenv("BENCH_TUNNEL_ONE_LOOP") != NULL) {
+        base_c = base_s; /* both ends on one loop thread */
+    }
     srv_bytes = bt_server(base_s);
     kumo_overlay_tunnel_client_t *cli = bt_client(base_c, srv_bytes, echo_fd, sink_fd);
     kumo_overlay_tunnel_stats_t st = {0};
@@ -485,15 +497,28 @@ static void bt_bytes(unsigned scale)
     pthread_t loop_s;
     pthread_t loop_c;
     if (pthread_create(&loop_s, NULL, bt_loop_run, base_s) != 0 ||
-        pthread_create(&loop_c, NULL, bt_loop_run, base_c) != 0) {
+        (base_c != base_s && pthread_create(&loop_c, NULL, bt_loop_run, base_c) != 0)) {
         bench_die("thread", KUMO_EIO, NULL);
     }
     size_t bulk = (size_t)256u * 1024u * 1024u * scale;
     uint64_t raw = bt_bulk(sink_port, bulk);
+    struct rusage ru0;
+    struct rusage ru1;
+    (void)getrusage(RUSAGE_SELF, &ru0);
+    uint64_t t0 = bench_now_ns();
     uint64_t tun = bt_bulk(local_sink, bulk);
+    uint64_t wall_us = (bench_now_ns() - t0) / 1000u;
+    (void)getrusage(RUSAGE_SELF, &ru1);
     bench_result("raw_bulk_mib_per_s", raw, "MiB/s");
     bench_result("tunnel_bulk_mib_per_s", tun, "MiB/s");
     bench_ratio("bulk_ratio", tun, raw);
+    /* Whether the tunnel's bulk run was bound by CPU or by threads waiting on each other. */
+    uint64_t cpu_us = bt_tv_us(&ru1.ru_utime) + bt_tv_us(&ru1.ru_stime) - bt_tv_us(&ru0.ru_utime) -
+                      bt_tv_us(&ru0.ru_stime);
+    bench_result("tunnel_bulk_cpu_pct_of_one_core", wall_us == 0 ? 0 : cpu_us * 100u / wall_us,
+                 "%");
+    bench_result("tunnel_bulk_context_switches",
+                 (uint64_t)(ru1.ru_nvcsw - ru0.ru_nvcsw + ru1.ru_nivcsw - ru0.ru_nivcsw), "1");
     uint64_t r50 = 0;
     uint64_t r99 = 0;
     uint64_t t50 = 0;
@@ -516,7 +541,9 @@ static void bt_bytes(unsigned scale)
     (void)event_base_loopbreak(base_s);
     (void)event_base_loopbreak(base_c);
     (void)pthread_join(loop_s, NULL);
-    (void)pthread_join(loop_c, NULL);
+    if (base_c != base_s) {
+        (void)pthread_join(loop_c, NULL);
+    }
     kumo_overlay_tunnel_client_close(cli);
     kumo_overlay_tunnel_server_close(srv_bytes);
 }

@@ -52,6 +52,14 @@ static void tn_timer_arm(tn_tunnel_t *t, uint32_t ms)
 
 static void tn_free(tn_tunnel_t *t);
 
+/* libevent moves at most 16 KiB per connection and loop turn by default: one TLS record.
+ * Bulk streams need more per turn. */
+static void tn_bev_io_max(struct bufferevent *bev)
+{
+    (void)bufferevent_set_max_single_read(bev, TN_IO_BYTES_MAX);
+    (void)bufferevent_set_max_single_write(bev, TN_IO_BYTES_MAX);
+}
+
 /* ---- sending frames ---- */
 
 static void tn_send(tn_tunnel_t *t, const kumo_overlay_tunnel_frame_t *f)
@@ -236,6 +244,7 @@ static tn_stream_t *tn_stream_add(tn_tunnel_t *t, uint32_t id, int fd, bool conn
     s->send_window = KUMO_OVERLAY_TUNNEL_WINDOW_BYTES;
     s->drain_cb = evbuffer_add_cb(bufferevent_get_output(bev), tn_stream_drain_cb, s);
     bufferevent_setwatermark(bev, EV_READ, 0, KUMO_OVERLAY_TUNNEL_WINDOW_BYTES);
+    tn_bev_io_max(bev);
     bufferevent_setcb(bev, tn_stream_read_cb, tn_stream_write_cb, tn_stream_event_cb, s);
     t->streams[t->stream_count++] = s;
     t->stats->streams++;
@@ -550,6 +559,7 @@ tn_tunnel_t *tn_tunnel_new(struct event_base *base,
     stats->handshakes++;
     bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
     bufferevent_setwatermark(bev, EV_WRITE, TN_OUT_LOW_BYTES, 0);
+    tn_bev_io_max(bev);
     bufferevent_setcb(bev, tn_read_cb, tn_write_cb, tn_event_cb, t);
     tn_timer_arm(t, handshake_timeout_ms);
     (void)bufferevent_enable(bev, EV_READ | EV_WRITE);

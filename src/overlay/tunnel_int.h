@@ -24,6 +24,8 @@
 #define TN_OUT_HARD_BYTES (4u * 1024u * 1024u)
 _Static_assert(TN_OUT_HARD_BYTES > TN_OUT_HIGH_BYTES + 2u * KUMO_OVERLAY_TUNNEL_FRAME_BYTES_MAX,
                "streams fill up to the high mark plus a frame, never to the hard one");
+/* Bytes a connection may read or write per loop turn. */
+#define TN_IO_BYTES_MAX (256u * 1024u)
 /* A receiver grants the window back in steps of this many drained bytes. */
 #define TN_WINDOW_STEP_BYTES (KUMO_OVERLAY_TUNNEL_WINDOW_BYTES / 4u)
 /* Keepalive: the tunnel is dead after this many periods without a frame from the peer. */
