@@ -175,6 +175,12 @@ const char *cli_hint(int code)
     case KUMO_EGRANTEXPIRED:
     case KUMO_EGRANTMSG:
         return "check the grant: kumo query grants --granter GRANTER --grantee GRANTEE";
+    case KUMO_EGRANTPRICE:
+    case KUMO_EGRANTCOUNT:
+    case KUMO_EGRANTREGION:
+    case KUMO_EGRANTSPEND:
+        return "the msg breaks a limit of the grant (kumo query grants); only a new grant create "
+               "by the granter changes it";
     case KUMO_EIO:
         return "is the node running (kumo node start)? set --node URL or KUMO_NODE";
     case KUMO_ETOOEARLY:
