@@ -78,10 +78,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     for (uint32_t i = 0; i < n; i++) {
-        char rule[4096]; /* as large as gcc reckons a subnet might be */
+        char rule[4096];    /* as large as gcc reckons a subnet might be */
+        char in_rule[4096]; /* routed in: nothing but a published port or an answer */
         (void)snprintf(rule, sizeof(rule), "ip saddr %s drop\n", nets[i].subnet);
+        (void)snprintf(in_rule, sizeof(in_rule), "ip daddr %s drop\n", nets[i].subnet);
         if (!only(nets[i].subnet, "0123456789./") || !only(nets[i].gateway, "0123456789.") ||
-            strstr(text, rule) == NULL) {
+            strstr(text, rule) == NULL || strstr(text, in_rule) == NULL) {
             abort();
         }
     }

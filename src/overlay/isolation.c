@@ -125,6 +125,13 @@ static int iso_inet(const char *table,
                            "    ip saddr %s ct state established,related accept\n"
                            "    ip saddr %s ip daddr %s drop\n",
                            s, s, s, iso_private));
+        /* Routed in from outside: only to a published port (DNAT) or as an answer; a
+         * neighbour routing through this host to a container's address is dropped. */
+        KUMO_GUARD(iso_put(out, err,
+                           "    ip daddr %s ct status dnat accept\n"
+                           "    ip daddr %s ct state established,related accept\n"
+                           "    ip daddr %s drop\n",
+                           s, s, s));
     }
     return iso_put(out, err, "  }\n}\n");
 }

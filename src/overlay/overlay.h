@@ -157,7 +157,9 @@ uint64_t kumo_overlay_workload_tag(const char *owner, uint64_t dseq, const char 
  * network, a private, loopback, link-local or reserved address (routed packets dropped, unless
  * they go to a published port: DNAT), nor the provider host, except the forwarder's ports on
  * its own gateway; replies to connections others made to it pass. Public addresses stay
- * reachable (the workload's egress). */
+ * reachable (the workload's egress). Routed in from outside, its containers are reached only
+ * on a published port (DNAT) or as an answer: a neighbour routing to a container's address
+ * through this host is dropped. */
 
 #define KUMO_OVERLAY_NET_MAX      1024u
 #define KUMO_OVERLAY_NET_PORT_MAX 256u

@@ -58,6 +58,10 @@ static void test_render_two(void **state)
         "ip saddr 10.89.6.0/24 ip daddr { 0.0.0.0/8, 10.0.0.0/8,",
         "type filter hook forward priority -10; policy accept;",
         "ip daddr 10.89.6.0/24 drop",
+        /* routed in: a published port or an answer, never a container's address directly */
+        "ip daddr 10.89.5.0/24 ct status dnat accept\n"
+        "    ip daddr 10.89.5.0/24 ct state established,related accept\n"
+        "    ip daddr 10.89.5.0/24 drop\n",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         if (strstr(t, want[i]) == NULL) {
