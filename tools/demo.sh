@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # demo.sh - `make demo`: the seed's web application deployed end to end on a local network.
 #   - a 4-validator kumo testnet (real processes, Tendermint consensus over TLS);
-#   - a podman API service on a private socket (the datacenters' container runtime) and the
-#     example images built offline (tools/images.sh);
+#   - every host in its own network namespace with its own address on 10.77.X.0/24 (the
+#     validators, each datacenter, and this machine as the tenant), falling back to 127.0.0.1
+#     with a message where namespaces cannot be made (tools/localdc.sh);
+#   - the example images built offline (tools/images.sh) and a podman API service on a private
+#     socket per datacenter, in its host (one shared service on loopback);
 #   - two datacenters, us-east and us-west: `kumo provider init|register|start` (real daemons
 #     that bid, run the leased workloads in containers, confirm and release);
 #   - the tenant: `kumo deploy create examples/webapp/stack.yml` (web in us-east, its counter
@@ -55,10 +58,15 @@ field() { awk -v k="$1" '$1 == k { print $2; exit }'; }
 balance() { k query account "$1" | field balance; }
 height() { k query status | field height; }
 
-bold "setting up: images, container runtime, 4 validators"
+bold "setting up: hosts, images, container runtime, 4 validators"
+if localdc_netns_start 2>"$work/netns.out"; then
+    say "every host in its own network namespace: this one (the tenant) $LOCALDC_NET.1," \
+        "the validators $LOCALDC_NET.2, the datacenters from $LOCALDC_NET.11"
+else
+    say "$(cat "$work/netns.out")"
+fi
 "$root/tools/images.sh" | indent
 localdc_podman_start
-say "podman API service (Docker Engine API) on $LOCALDC_SOCK"
 localdc_testnet_start 4 "$block_ms"
 indent <"$LOCALDC_WORK/testnet-start.out"
 wait_for 30 "the testnet to answer at $KUMO_NODE" k query status
@@ -69,7 +77,14 @@ localdc_provider_add dc-west us-west
 indent <"$work/dc-east-register.out"
 indent <"$work/dc-west-register.out"
 dc=("${DC_ADDR[dc-east]}" "${DC_ADDR[dc-west]}")
-say "dc-east ${dc[0]} (us-east), dc-west ${dc[1]} (us-west): daemons running, logs in $work"
+say "dc-east ${dc[0]} (us-east) at ${DC_HOST[dc-east]}, dc-west ${dc[1]} (us-west) at" \
+    "${DC_HOST[dc-west]}: daemons running, each with its podman API service (Docker Engine" \
+    "API), logs in $work"
+# The containers datacenter $1 runs for the tenant, as its own runtime lists them.
+tenant_containers() {
+    localdc_podman "$1" ps -a --filter "label=kumo.provider=${DC_ADDR[$1]}" \
+        --filter "label=kumo.owner=$(k keys show tenant --address)" "${@:2}"
+}
 b0_start=$(balance "${dc[0]}")
 b1_start=$(balance "${dc[1]}")
 bt_start=$(balance "$(k keys show tenant --address)")
@@ -85,8 +100,9 @@ bold "3. the web tier answers at $url (its counter lives at the other datacenter
 for _ in 1 2 3; do
     say "$(curl -fsS --max-time 5 "$url/")"
 done
-podman_remote ps --filter "label=kumo.owner=$(k keys show tenant --address)" \
-    --format '{{.Names}}  {{.Image}}  {{.Status}}  {{.Ports}}' | indent
+for name in dc-east dc-west; do
+    tenant_containers "$name" --format "$name  {{.Names}}  {{.Image}}  {{.Status}}  {{.Ports}}" | indent
+done
 
 bold "4. the providers confirm their leases and are paid from the escrow"
 # What a provider's first lease has paid it so far.
@@ -107,7 +123,7 @@ k query leases --owner tenant | indent
 
 bold "5. the tenant closes the deployment; the providers release and the escrow returns"
 k deploy close "$work/stack.yml" --from tenant | indent
-left=$(podman_remote ps -aq --filter "label=kumo.owner=$(k keys show tenant --address)" | wc -l)
+left=$({ tenant_containers dc-east -q; tenant_containers dc-west -q; } | wc -l)
 say "containers left at the providers: $left"
 [ "$left" -eq 0 ]
 
@@ -122,4 +138,4 @@ done
 
 bold "stopping"
 localdc_cleanup
-say "providers, validators and the container runtime stopped; demo complete"
+say "providers, validators, the container runtimes and the hosts stopped; demo complete"

@@ -54,19 +54,28 @@ lease_of() { k query leases --provider "$1" --state "$2" --output json | tr -d '
 lease_paid() { lease_of "$1" active | json_num total_paid; }
 lease_confirmed() { lease_of "$1" active | json_num last_confirmed_height; }
 has_lease() { lease_of "$1" active | grep -q '"state":"LEASE_ACTIVE"'; }
-ids_of() { podman_remote ps -q --filter "label=kumo.provider=$1" --filter status=running | sort; }
-count_of() { podman_remote ps -aq --filter "label=kumo.provider=$1" | wc -l; }
-host_port_of() { # the published host port of provider $1's first web container
-    podman_remote ps --filter "label=kumo.provider=$1" --filter label=kumo.workload=web \
+# Provider $1's containers, asked of its own container runtime.
+pm() { localdc_podman "$@"; }
+ids_of() { pm "$1" ps -q --filter "label=kumo.provider=${DC_ADDR[$1]}" --filter status=running | sort; }
+count_of() { pm "$1" ps -aq --filter "label=kumo.provider=${DC_ADDR[$1]}" | wc -l; }
+host_port_of() { # the published host port of provider $1's first container of workload $2
+    pm "$1" ps --filter "label=kumo.provider=${DC_ADDR[$1]}" --filter "label=kumo.workload=${2:-web}" \
         --format '{{.Ports}}' | sed -n 1p | sed -n 's/.*:\([0-9]*\)->.*/\1/p'
 }
-visit() { curl -fsS --max-time 5 "http://127.0.0.1:$1/"; }
+visit() { curl -fsS --max-time 5 "http://${DC_HOST[$1]}:$2/"; } # visit PROVIDER PORT
+# can_connect HOST ADDRESS PORT: a TCP connection from host HOST's namespace succeeds.
+not() { ! "$@"; }
+can_connect() { localdc_in "$1" timeout 5 bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null; }
 kill_daemon() { # kill -9, reaped quietly
     kill -9 "${DC_PID[$1]}"
     wait "${DC_PID[$1]}" 2>/dev/null || true
 }
 
 # ---- set-up ----
+# Every host in its own network namespace (tools/localdc.sh) where this machine can; the
+# checks that need several hosts are skipped, with a message, where it cannot.
+netns=1
+localdc_netns_start || netns=
 "$root/tools/images.sh" >/dev/null
 localdc_podman_start
 localdc_testnet_start 1 300 40
@@ -76,7 +85,7 @@ localdc_provider_add east-b us-east "" 's/^price_cpu_per_core: .*/price_cpu_per_
 localdc_provider_add west us-west "" "$usage_fast"
 localdc_provider_add east-down us-east "$work/no-such.sock"
 tenant=$(k keys show tenant --address)
-log "node $KUMO_NODE; east-a ${DC_ADDR[east-a]}, east-b ${DC_ADDR[east-b]}, west ${DC_ADDR[west]}"
+log "node $KUMO_NODE; east-a ${DC_ADDR[east-a]} at ${DC_HOST[east-a]}, east-b ${DC_ADDR[east-b]} at ${DC_HOST[east-b]}, west ${DC_ADDR[west]} at ${DC_HOST[west]}"
 
 # ---- 1. create ----
 cp "$root/examples/webapp/stack.yml" "$work/stack.yml"
@@ -90,23 +99,23 @@ no_bids() { ! k query fulfillments --provider "${DC_ADDR[east-down]}" --output j
 check "the provider without a runtime did not bid" no_bids
 check "it says why" grep -q 'reason=runtime' "$work/east-down.log"
 runs_n() { [ "$(ids_of "$1" | wc -l)" -eq "$2" ]; }
-wait_or_fail 20 "east-a's containers as the runtime lists them" runs_n "${DC_ADDR[east-a]}" 2
-check "east-a runs 2 web containers" runs_n "${DC_ADDR[east-a]}" 2
-wait_or_fail 20 "west's container as the runtime lists it" runs_n "${DC_ADDR[west]}" 1
-check "west runs 1 db container" runs_n "${DC_ADDR[west]}" 1
-inspect() { podman_remote inspect --format "$2" "$1"; }
-web0=$(ids_of "${DC_ADDR[east-a]}" | sed -n 1p)
-db0=$(ids_of "${DC_ADDR[west]}" | sed -n 1p)
-check "web: 0.5 CPU from the lease" test "$(inspect "$web0" '{{.HostConfig.NanoCpus}}')" = 500000000
-check "web: 512 MiB from the lease" test "$(inspect "$web0" '{{.HostConfig.Memory}}')" = 536870912
-check "db: 1 CPU, 1 GiB" test "$(inspect "$db0" '{{.HostConfig.NanoCpus}}/{{.HostConfig.Memory}}')" = 1000000000/1073741824
-check "labels name the lease" test "$(inspect "$web0" '{{index .Config.Labels "kumo.owner"}}/{{index .Config.Labels "kumo.gseq"}}/{{index .Config.Labels "kumo.workload"}}')" = "$tenant/1/web"
-port_a=$(host_port_of "${DC_ADDR[east-a]}")
+wait_or_fail 20 "east-a's containers as the runtime lists them" runs_n east-a 2
+check "east-a runs 2 web containers" runs_n east-a 2
+wait_or_fail 20 "west's container as the runtime lists it" runs_n west 1
+check "west runs 1 db container" runs_n west 1
+inspect() { pm "$1" inspect --format "$3" "$2"; } # inspect PROVIDER ID FORMAT
+web0=$(ids_of east-a | sed -n 1p)
+db0=$(ids_of west | sed -n 1p)
+check "web: 0.5 CPU from the lease" test "$(inspect east-a "$web0" '{{.HostConfig.NanoCpus}}')" = 500000000
+check "web: 512 MiB from the lease" test "$(inspect east-a "$web0" '{{.HostConfig.Memory}}')" = 536870912
+check "db: 1 CPU, 1 GiB" test "$(inspect west "$db0" '{{.HostConfig.NanoCpus}}/{{.HostConfig.Memory}}')" = 1000000000/1073741824
+check "labels name the lease" test "$(inspect east-a "$web0" '{{index .Config.Labels "kumo.owner"}}/{{index .Config.Labels "kumo.gseq"}}/{{index .Config.Labels "kumo.workload"}}')" = "$tenant/1/web"
+port_a=$(host_port_of east-a)
 # The links `kumo deploy` sent last are in force from the provider's next pass (a block).
-visit1() { answer1=$(visit "$port_a"); }
+visit1() { answer1=$(visit east-a "$port_a"); }
 wait_or_fail 60 "the web tier to answer" visit1
 check "the web tier answers: visit 1" test "$answer1" = "hello from kumo webapp: visit 1"
-check "and counts at the other provider: visit 2" test "$(visit "$port_a")" = "hello from kumo webapp: visit 2"
+check "and counts at the other provider: visit 2" test "$(visit east-a "$port_a")" = "hello from kumo webapp: visit 2"
 paid_a=$(lease_paid "${DC_ADDR[east-a]}")
 paid_w=$(lease_paid "${DC_ADDR[west]}")
 paid_more() { [ "$(lease_paid "${DC_ADDR[east-a]}")" -gt "$paid_a" ] && [ "$(lease_paid "${DC_ADDR[west]}")" -gt "$paid_w" ]; }
@@ -114,6 +123,28 @@ wait_or_fail 60 "confirmations to pay both leases" paid_more
 check "confirmations pay both providers" paid_more
 k deploy status "$work/stack.yml" >"$work/status.out"
 check "deploy status shows both providers' workloads" grep -q "db" "$work/status.out"
+
+# ---- 1c. several hosts: what one provider's host reaches at another ----
+if [ -n "$netns" ]; then
+    port_db=$(host_port_of west db)
+    db_ip=$(inspect west "$db0" '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}')
+    check "east-a's host reaches the database at west on the port west publishes for it" \
+        can_connect east-a "${DC_HOST[west]}" "$port_db"
+    check "but not on the database's own port at west's address (nothing published there)" \
+        not can_connect east-a "${DC_HOST[west]}" 7000
+    check "nor at the database container's own address (no route: west's alone)" \
+        not can_connect east-a "$db_ip" 7000
+    # A datacenter network that routes: east-a's host sends the container's address to west's.
+    localdc_in east-a ip route add "$db_ip/32" via "${DC_HOST[west]}"
+    check "nor through a route via west's host (west's isolation rules drop it)" \
+        not can_connect east-a "$db_ip" 7000
+    check "while the published port still answers east-a" can_connect east-a "${DC_HOST[west]}" "$port_db"
+    check "east-a's published web port answers the outside (this host), at east-a's address" \
+        visit east-a "$port_a"
+    check "and is not published at west's address" not visit west "$port_a"
+else
+    log "skipped (no network namespaces here): the checks across hosts"
+fi
 
 # ---- 1a. usage telemetry, and the dashboard in headless Chromium ----
 usage_of() { k deploy status "$work/stack.yml" | grep -E "^usage $1/0  cpu [0-9]+m  memory [1-9]"; }
@@ -181,58 +212,75 @@ check "without a client certificate: 401" test "$(put_manifest none "$dseq" "$wo
 check "nothing was stored" test "$(sha256sum "$stored")" = "$sum_before" -a ! -e "$LOCALDC_TN/east-a/deployments/$tenant-999999.manifest"
 
 # ---- 2. kill -9 a provider daemon: nothing is torn down, confirmations resume ----
-before=$(ids_of "${DC_ADDR[east-a]}")
+before=$(ids_of east-a)
 kill_daemon east-a
 sleep 2
-check "containers survive the daemon's kill -9" test "$(ids_of "${DC_ADDR[east-a]}")" = "$before"
+check "containers survive the daemon's kill -9" test "$(ids_of east-a)" = "$before"
 conf=$(lease_confirmed "${DC_ADDR[east-a]}")
 localdc_provider_start east-a
 confirmed_again() { [ "$(lease_confirmed "${DC_ADDR[east-a]}")" -gt "$conf" ]; }
 wait_or_fail 60 "east-a to confirm after its restart" confirmed_again
 check "the restarted daemon confirms again" confirmed_again
-check "and kept the same containers" test "$(ids_of "${DC_ADDR[east-a]}")" = "$before"
+check "and kept the same containers" test "$(ids_of east-a)" = "$before"
 # The holds are rebuilt after the restarted daemon's first pass (which confirms first).
 holds_back() { grep -q "holds_restored count=1" "$work/east-a.log"; }
 wait_or_fail 60 "east-a to count its lease's resources as held again" holds_back
 check "and counts its lease's resources as held again" holds_back
 # The forwarder is the daemon's: new connections work again once its first passes ran.
 answer3=
-visit3() { answer3=$(visit "$port_a"); }
+visit3() { answer3=$(visit east-a "$port_a"); }
 wait_or_fail 60 "the web tier to answer after the restart" visit3
 check "the web tier still answers: visit 3" test "$answer3" = "hello from kumo webapp: visit 3"
 
 # ---- 3. a provider goes away: stale lease, collateral to the tenant, re-order, failover ----
+# With hosts in namespaces, a partition: east-a's link to the switch goes down (its daemon and
+# containers keep running, cut off from the node, the tenant and west). Without them, east-a's
+# daemon is killed and its containers removed.
 tenant_before=$(balance "$tenant")
-kill_daemon east-a
-mapfile -t gone < <(podman_remote ps -aq --filter "label=kumo.provider=${DC_ADDR[east-a]}")
-podman_remote rm -f -t 0 "${gone[@]}" >/dev/null
+if [ -n "$netns" ]; then
+    localdc_netns_link east-a down
+    check "partitioned: east-a's web tier no longer answers the outside" not visit east-a "$port_a"
+    check "its containers still run" test "$(ids_of east-a)" = "$before"
+else
+    kill_daemon east-a
+    mapfile -t gone < <(pm east-a ps -aq --filter "label=kumo.provider=${DC_ADDR[east-a]}")
+    pm east-a rm -f -t 0 "${gone[@]}" >/dev/null
+fi
 stale() { lease_of "${DC_ADDR[east-a]}" stale | grep -q LEASE_STALE; }
 wait_or_fail 60 "east-a's lease to go stale" stale
 check "east-a's lease went stale" stale
 check "the tenant got east-a's collateral (2 x 10000)" test "$(balance "$tenant")" -ge $((tenant_before + 20000))
 wait_or_fail 60 "east-b to win the re-ordered web group" has_lease "${DC_ADDR[east-b]}"
 check "east-b won the re-ordered web group" has_lease "${DC_ADDR[east-b]}"
-runs_b() { [ "$(ids_of "${DC_ADDR[east-b]}" | wc -l)" -eq 2 ]; }
+runs_b() { [ "$(ids_of east-b | wc -l)" -eq 2 ]; }
 wait_or_fail 60 "east-b to run the web tier" runs_b
 check "east-b got the manifest from its peer" grep -q manifest_fetched "$work/east-b.log"
 check "east-b runs 2 web containers" runs_b
-port_b=$(host_port_of "${DC_ADDR[east-b]}")
-counts_on() { visit "$port_b" | grep -q "visit 4"; }
+port_b=$(host_port_of east-b)
+counts_on() { visit east-b "$port_b" | grep -q "visit 4"; }
 wait_or_fail 90 "east-b's web tier to reach the database" counts_on
 check "the moved web tier counts on in the same database: visit 4" true
+if [ -n "$netns" ]; then
+    localdc_netns_link east-a up
+    # Back on the network, east-a's daemon finds its lease no longer active and removes what
+    # ran for it.
+    gone_a() { [ "$(count_of east-a)" -eq 0 ]; }
+    wait_or_fail 60 "east-a to remove the containers of the lease it lost" gone_a
+    check "healed: east-a removed the containers of the lease it lost" gone_a
+fi
 
 # ---- 3b. update: a new manifest version replaces the workloads ----
-before_b=$(ids_of "${DC_ADDR[east-b]}")
+before_b=$(ids_of east-b)
 sed -i 's/^      COUNTER_PORT: "7000"$/      COUNTER_PORT: "7000"\n      GREETING: "v2"/' "$work/stack.yml"
 grep -q GREETING "$work/stack.yml" || fail "the stack edit did not apply"
 k deploy update "$work/stack.yml" --from tenant --timeout 120 >"$work/update.out" 2>&1 ||
     { cat "$work/update.out"; fail "kumo deploy update"; }
-replaced() { [ "$(ids_of "${DC_ADDR[east-b]}" | wc -l)" -eq 2 ] && [ "$(ids_of "${DC_ADDR[east-b]}")" != "$before_b" ]; }
+replaced() { [ "$(ids_of east-b | wc -l)" -eq 2 ] && [ "$(ids_of east-b)" != "$before_b" ]; }
 wait_or_fail 60 "east-b to replace its containers" replaced
 check "update: the new version replaced the web containers" replaced
-check "they carry the new version" test "$(podman_remote inspect --format '{{index .Config.Labels "kumo.version"}}' "$(ids_of "${DC_ADDR[east-b]}" | sed -n 1p)" | cut -c1-16)" = "$(grep -o 'version [0-9a-f]*' "$work/update.out" | sed -n 1p | cut -c9-24)"
-port_b=$(host_port_of "${DC_ADDR[east-b]}")
-answers_b() { visit "$port_b" | grep -q "hello from kumo webapp"; }
+check "they carry the new version" test "$(pm east-b inspect --format '{{index .Config.Labels "kumo.version"}}' "$(ids_of east-b | sed -n 1p)" | cut -c1-16)" = "$(grep -o 'version [0-9a-f]*' "$work/update.out" | sed -n 1p | cut -c9-24)"
+port_b=$(host_port_of east-b)
+answers_b() { visit east-b "$port_b" | grep -q "hello from kumo webapp"; }
 wait_or_fail 90 "the updated web tier to answer" answers_b
 check "the updated web tier answers" answers_b
 
@@ -240,11 +288,11 @@ check "the updated web tier answers" answers_b
 k deploy close "$work/stack.yml" --from tenant --timeout 120 >"$work/close.out" 2>&1 ||
     { cat "$work/close.out"; fail "kumo deploy close"; }
 cat "$work/close.out"
-check "every container removed" test "$(count_of "${DC_ADDR[east-b]}")" -eq 0 -a "$(count_of "${DC_ADDR[west]}")" -eq 0
-nets() { podman_remote network ls -q --filter "label=kumo.provider=$1" | wc -l; }
+check "every container removed" test "$(count_of east-b)" -eq 0 -a "$(count_of west)" -eq 0
+nets() { pm "$1" network ls -q --filter "label=kumo.provider=${DC_ADDR[$1]}" | wc -l; }
 # A network goes in the sweep that follows its containers' removal (a loaded runtime may
 # answer the last removal after the close returned).
-nets_gone() { [ "$(nets "${DC_ADDR[east-b]}")" -eq 0 ] && [ "$(nets "${DC_ADDR[west]}")" -eq 0 ]; }
+nets_gone() { [ "$(nets east-b)" -eq 0 ] && [ "$(nets west)" -eq 0 ]; }
 wait_or_fail 60 "every network to be removed" nets_gone
 check "every network removed" nets_gone
 check "leases released" grep -q "lease.released" "$work/close.out"
@@ -264,5 +312,5 @@ wait_or_fail 60 "east-b to refuse the lease it cannot serve" refused_b
 check "east-b refused it on chain: closed, reason manifest_refused" refused_b
 check "west confirmed its part of it" has_lease "${DC_ADDR[west]}"
 k deploy close "$work/broken.yml" --from tenant --timeout 120 >/dev/null
-check "and closing it leaves no container" test "$(count_of "${DC_ADDR[east-b]}")" -eq 0 -a "$(count_of "${DC_ADDR[west]}")" -eq 0
+check "and closing it leaves no container" test "$(count_of east-b)" -eq 0 -a "$(count_of west)" -eq 0
 log "all $checks checks passed"
