@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # test_datacenter.sh - datacenters and tenants end to end, with real processes and real
-# containers: a kumo node (1 validator, 300 ms blocks, reconfirmation period 40 blocks), a
-# private podman API service, three provider daemons (`kumo provider init|register|start`):
-# east-a and east-b in us-east (east-b asks more), west in us-west, plus east-down whose
-# runtime socket does not exist; and the tenant's `kumo deploy` of examples/webapp/stack.yml.
+# containers: a kumo node (1 validator, 300 ms blocks, reconfirmation period 40 blocks), three
+# provider daemons (`kumo provider init|register|start`): east-a and east-b in us-east (east-b
+# asks more), west in us-west, plus east-down whose runtime socket does not exist; and the
+# tenant's `kumo deploy` of examples/webapp/stack.yml. Every host is in its own network
+# namespace (tools/localdc.sh): this script as the tenant at 10.77.X.1, the validator at .2,
+# each provider at .11… with its daemon and its own podman API service; where namespaces
+# cannot be made, all run on 127.0.0.1 with one podman service and the steps marked (hosts)
+# are skipped or done the old way.
 #
 # Shown, in order:
 #   1. create: leases go to the lowest bids (web → east-a, not east-b; db → west); the
@@ -19,12 +23,17 @@
 #      e2e-screenshots/ beside the kumo binary (kept after the run).
 #   1b. the daemon's API refuses manifests of another version, for an unknown deployment,
 #      from someone else, over 1 MiB or without a certificate, and stores nothing.
+#   1c. (hosts) from east-a's host, west's database answers on the port west publishes for
+#      it, not on its own port at west's address, not at the container's address, not even
+#      with a route to it through west's host (west's isolation rules drop it).
 #   2. kill -9 east-a's daemon: nothing is torn down (same containers, still running); started
 #      again, it confirms again.
-#   3. east-a's daemon and containers gone: its lease goes stale, the tenant gets the
-#      collateral, the persisted web group is re-ordered and won by east-b, which fetches the
-#      manifest and the database's endpoint from west (peer to peer) and runs the web tier,
-#      which still counts on.
+#   3. east-a gone: (hosts) partitioned, its switch port down, daemon and containers running
+#      but cut off; (loopback) its daemon killed and containers removed. Its lease goes stale,
+#      the tenant gets the collateral, the persisted web group is re-ordered and won by east-b,
+#      which fetches the manifest and the database's endpoint from west (peer to peer) and runs
+#      the web tier, which still counts on. (hosts) Healed, east-a's daemon removes the
+#      containers of the lease it lost.
 #   3b. update: a changed manifest is uploaded and replaces the workloads (new version label).
 #   4. close: providers remove containers and networks and confirm released, the deployment
 #      closes and the escrow rest goes back to the tenant.
@@ -66,6 +75,7 @@ visit() { curl -fsS --max-time 5 "http://${DC_HOST[$1]}:$2/"; } # visit PROVIDER
 # can_connect HOST ADDRESS PORT: a TCP connection from host HOST's namespace succeeds.
 not() { ! "$@"; }
 can_connect() { localdc_in "$1" timeout 5 bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null; }
+connects() { timeout 5 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; } # from this host
 kill_daemon() { # kill -9, reaped quietly
     kill -9 "${DC_PID[$1]}"
     wait "${DC_PID[$1]}" 2>/dev/null || true
@@ -123,28 +133,6 @@ wait_or_fail 60 "confirmations to pay both leases" paid_more
 check "confirmations pay both providers" paid_more
 k deploy status "$work/stack.yml" >"$work/status.out"
 check "deploy status shows both providers' workloads" grep -q "db" "$work/status.out"
-
-# ---- 1c. several hosts: what one provider's host reaches at another ----
-if [ -n "$netns" ]; then
-    port_db=$(host_port_of west db)
-    db_ip=$(inspect west "$db0" '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}')
-    check "east-a's host reaches the database at west on the port west publishes for it" \
-        can_connect east-a "${DC_HOST[west]}" "$port_db"
-    check "but not on the database's own port at west's address (nothing published there)" \
-        not can_connect east-a "${DC_HOST[west]}" 7000
-    check "nor at the database container's own address (no route: west's alone)" \
-        not can_connect east-a "$db_ip" 7000
-    # A datacenter network that routes: east-a's host sends the container's address to west's.
-    localdc_in east-a ip route add "$db_ip/32" via "${DC_HOST[west]}"
-    check "nor through a route via west's host (west's isolation rules drop it)" \
-        not can_connect east-a "$db_ip" 7000
-    check "while the published port still answers east-a" can_connect east-a "${DC_HOST[west]}" "$port_db"
-    check "east-a's published web port answers the outside (this host), at east-a's address" \
-        visit east-a "$port_a"
-    check "and is not published at west's address" not visit west "$port_a"
-else
-    log "skipped (no network namespaces here): the checks across hosts"
-fi
 
 # ---- 1a. usage telemetry, and the dashboard in headless Chromium ----
 usage_of() { k deploy status "$work/stack.yml" | grep -E "^usage $1/0  cpu [0-9]+m  memory [1-9]"; }
@@ -211,6 +199,29 @@ check "over 1 MiB: 413" test "$(put_manifest tenant "$dseq" "$work/big.bin")" = 
 check "without a client certificate: 401" test "$(put_manifest none "$dseq" "$work/junk.bin")" = 401
 check "nothing was stored" test "$(sha256sum "$stored")" = "$sum_before" -a ! -e "$LOCALDC_TN/east-a/deployments/$tenant-999999.manifest"
 
+# ---- 1c. several hosts: what one provider's host reaches at another ----
+if [ -n "$netns" ]; then
+    port_db=$(host_port_of west db)
+    db_ip=$(inspect west "$db0" '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}')
+    check "east-a's host reaches the database at west on the port west publishes for it" \
+        can_connect east-a "${DC_HOST[west]}" "$port_db"
+    check "but not on the database's own port at west's address (nothing published there)" \
+        not can_connect east-a "${DC_HOST[west]}" 7000
+    check "nor at the database container's own address (no route: west's alone)" \
+        not can_connect east-a "$db_ip" 7000
+    # A datacenter network that routes: east-a's host sends the container's address to west's.
+    localdc_in east-a ip route add "$db_ip/32" via "${DC_HOST[west]}"
+    check "nor through a route via west's host (west's isolation rules drop it)" \
+        not can_connect east-a "$db_ip" 7000
+    check "while the published port still answers east-a" can_connect east-a "${DC_HOST[west]}" "$port_db"
+    # (a connection only: a visit would count)
+    check "east-a's published web port answers the outside (this host) at east-a's address" \
+        connects "${DC_HOST[east-a]}" "$port_a"
+    check "and nothing answers on it at west's address" not connects "${DC_HOST[west]}" "$port_a"
+else
+    log "skipped (no network namespaces here): the checks across hosts"
+fi
+
 # ---- 2. kill -9 a provider daemon: nothing is torn down, confirmations resume ----
 before=$(ids_of east-a)
 kill_daemon east-a
@@ -267,6 +278,7 @@ if [ -n "$netns" ]; then
     gone_a() { [ "$(count_of east-a)" -eq 0 ]; }
     wait_or_fail 60 "east-a to remove the containers of the lease it lost" gone_a
     check "healed: east-a removed the containers of the lease it lost" gone_a
+    kill_daemon east-a # as without namespaces: east-a bids no more (step 5 counts on east-b)
 fi
 
 # ---- 3b. update: a new manifest version replaces the workloads ----
