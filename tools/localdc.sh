@@ -99,6 +99,16 @@ localdc_in() {
         "$@"
     fi
 }
+# localdc_bg HOST LOG COMMAND...: starts a program in HOST's namespace in the background, its
+# output appended to LOG; LOCALDC_BG_PID is its pid (nsenter execs it: not a subshell's, as
+# `localdc_in … &` would give, whose kill would leave the program running).
+localdc_bg() {
+    local in=() host=$1 log=$2
+    shift 2
+    [ -z "$LOCALDC_NETNS" ] || in=(nsenter --net="/run/netns/$(localdc_ns "$host")" --)
+    "${in[@]}" "$@" >>"$log" 2>&1 &
+    LOCALDC_BG_PID=$!
+}
 
 # A host NAME with address 10.77.X.OCTET, its veth vOCTET on the switch's bridge.
 localdc_netns_host() {
@@ -221,8 +231,8 @@ localdc_testnet_start() {
 }
 
 localdc_provider_start() {
-    localdc_in "$1" "$LOCALDC_KUMO" provider start --home "$LOCALDC_TN/$1" >>"$LOCALDC_WORK/$1.log" 2>&1 &
-    DC_PID[$1]=$!
+    localdc_bg "$1" "$LOCALDC_WORK/$1.log" "$LOCALDC_KUMO" provider start --home "$LOCALDC_TN/$1"
+    DC_PID[$1]=$LOCALDC_BG_PID
 }
 
 localdc_provider_add() {
@@ -236,9 +246,9 @@ localdc_provider_add() {
         echo "$host" >>"$LOCALDC_STATE_ROOT/$LOCALDC_RUN/providers"
         if [ -z "${3:-}" ]; then # its own runtime, in its host
             socket=$LOCALDC_WORK/podman-$name.sock
-            localdc_in "$name" podman --runtime /usr/sbin/runc system service --time 0 \
-                "unix://$socket" >"$LOCALDC_WORK/podman-$name.log" 2>&1 &
-            DC_PODMAN_PID[$name]=$!
+            localdc_bg "$name" "$LOCALDC_WORK/podman-$name.log" \
+                podman --runtime /usr/sbin/runc system service --time 0 "unix://$socket"
+            DC_PODMAN_PID[$name]=$LOCALDC_BG_PID
             wait_for 30 "$name's podman API service" test -S "$socket"
         fi
     fi

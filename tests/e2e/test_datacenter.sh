@@ -250,7 +250,8 @@ check "the web tier still answers: visit 3" test "$answer3" = "hello from kumo w
 tenant_before=$(balance "$tenant")
 if [ -n "$netns" ]; then
     localdc_netns_link east-a down
-    check "partitioned: east-a's web tier no longer answers the outside" not visit east-a "$port_a"
+    check "partitioned: east-a's web tier no longer answers the outside" \
+        not connects "${DC_HOST[east-a]}" "$port_a"
     check "its containers still run" test "$(ids_of east-a)" = "$before"
 else
     kill_daemon east-a
@@ -278,6 +279,10 @@ if [ -n "$netns" ]; then
     gone_a() { [ "$(count_of east-a)" -eq 0 ]; }
     wait_or_fail 60 "east-a to remove the containers of the lease it lost" gone_a
     check "healed: east-a removed the containers of the lease it lost" gone_a
+    # Cut off, its daemon said nothing (its node requests wait up to their 30 s timeout); the
+    # event stream it kept open delivers the lease's stale event once the link is back.
+    check "it learned of the loss from the chain's lease.stale event" \
+        grep -q "hold_released .*reason=lease.stale" "$work/east-a.log"
     kill_daemon east-a # as without namespaces: east-a bids no more (step 5 counts on east-b)
 fi
 
