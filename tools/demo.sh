@@ -69,6 +69,7 @@ fi
 localdc_podman_start
 localdc_testnet_start 4 "$block_ms"
 indent <"$LOCALDC_WORK/testnet-start.out"
+[ -z "$LOCALDC_NETNS" ] || say "(addresses as seen inside the validators' host; the others use $KUMO_NODE)"
 wait_for 30 "the testnet to answer at $KUMO_NODE" k query status
 
 bold "1. two datacenters: kumo provider init, register, start"

@@ -72,10 +72,11 @@ host_port_of() { # the published host port of provider $1's first container of w
         --format '{{.Ports}}' | sed -n 1p | sed -n 's/.*:\([0-9]*\)->.*/\1/p'
 }
 visit() { curl -fsS --max-time 5 "http://${DC_HOST[$1]}:$2/"; } # visit PROVIDER PORT
-# can_connect HOST ADDRESS PORT: a TCP connection from host HOST's namespace succeeds.
 not() { ! "$@"; }
-can_connect() { localdc_in "$1" timeout 5 bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null; }
-connects() { timeout 5 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; } # from this host
+# can_connect HOST ADDRESS PORT [SECONDS]: a TCP connection from host HOST's namespace succeeds
+# (within 5 s; the checks that it fails wait 2: a slow machine can only make them pass).
+can_connect() { localdc_in "$1" timeout "${4:-5}" bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null; }
+connects() { timeout "${3:-5}" bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; } # from this host
 kill_daemon() { # kill -9, reaped quietly
     kill -9 "${DC_PID[$1]}"
     wait "${DC_PID[$1]}" 2>/dev/null || true
@@ -206,18 +207,18 @@ if [ -n "$netns" ]; then
     check "east-a's host reaches the database at west on the port west publishes for it" \
         can_connect east-a "${DC_HOST[west]}" "$port_db"
     check "but not on the database's own port at west's address (nothing published there)" \
-        not can_connect east-a "${DC_HOST[west]}" 7000
+        not can_connect east-a "${DC_HOST[west]}" 7000 2
     check "nor at the database container's own address (no route: west's alone)" \
-        not can_connect east-a "$db_ip" 7000
+        not can_connect east-a "$db_ip" 7000 2
     # A datacenter network that routes: east-a's host sends the container's address to west's.
     localdc_in east-a ip route add "$db_ip/32" via "${DC_HOST[west]}"
     check "nor through a route via west's host (west's isolation rules drop it)" \
-        not can_connect east-a "$db_ip" 7000
+        not can_connect east-a "$db_ip" 7000 2
     check "while the published port still answers east-a" can_connect east-a "${DC_HOST[west]}" "$port_db"
     # (a connection only: a visit would count)
     check "east-a's published web port answers the outside (this host) at east-a's address" \
         connects "${DC_HOST[east-a]}" "$port_a"
-    check "and nothing answers on it at west's address" not connects "${DC_HOST[west]}" "$port_a"
+    check "and nothing answers on it at west's address" not connects "${DC_HOST[west]}" "$port_a" 2
 else
     log "skipped (no network namespaces here): the checks across hosts"
 fi
@@ -251,7 +252,7 @@ tenant_before=$(balance "$tenant")
 if [ -n "$netns" ]; then
     localdc_netns_link east-a down
     check "partitioned: east-a's web tier no longer answers the outside" \
-        not connects "${DC_HOST[east-a]}" "$port_a"
+        not connects "${DC_HOST[east-a]}" "$port_a" 2
     check "its containers still run" test "$(ids_of east-a)" = "$before"
 else
     kill_daemon east-a
