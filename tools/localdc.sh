@@ -128,20 +128,28 @@ localdc_netns_host() {
 # localdc_netns_link NAME up|down: plugs provider NAME's host into the switch or pulls it out.
 localdc_netns_link() { ip -n "$(localdc_ns sw)" link set "v${DC_HOST[$1]##*.}" "$2"; }
 
-# Removes every namespace of run $1 (and what runs in them); its containers first when the
-# run left a list of its providers (a run killed with -9).
+# Removes every namespace of run $1 and what runs in them, then (from this namespace) any
+# container, network or volume still labelled with one of its providers' accounts (a run
+# killed with -9, or a daemon that outlived its stop), then the namespaces themselves.
 localdc_netns_remove() {
-    local run=$1 ns pids addr ids
-    if [ "$run" != "$LOCALDC_RUN" ] && [ -f "$LOCALDC_STATE_ROOT/$run/providers" ]; then
-        while read -r addr; do
-            mapfile -t ids < <(podman ps -aq --filter "label=kumo.provider=$addr" 2>/dev/null)
-            [ ${#ids[@]} -eq 0 ] || podman --runtime /usr/sbin/runc rm -f -t 0 "${ids[@]}" >/dev/null 2>&1 || true
-        done <"$LOCALDC_STATE_ROOT/$run/providers"
-    fi
-    for ns in $(ip netns list | awk -v p="kumo-ldc-$run-" 'index($1, p) == 1 { print $1 }'); do
+    local run=$1 ns pids addr ids all
+    all=$(ip netns list | awk -v p="kumo-ldc-$run-" 'index($1, p) == 1 { print $1 }')
+    for ns in $all; do # daemons first: none may start a container again
         pids=$(ip netns pids "$ns" 2>/dev/null || true)
         # shellcheck disable=SC2086 # a list of pids
         [ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
+    done
+    if [ -f "$LOCALDC_STATE_ROOT/$run/accounts" ]; then
+        while read -r addr; do
+            mapfile -t ids < <(podman ps -aq --filter "label=kumo.provider=$addr" 2>/dev/null)
+            [ ${#ids[@]} -eq 0 ] || podman --runtime /usr/sbin/runc rm -f -t 0 "${ids[@]}" >/dev/null 2>&1 || true
+            mapfile -t ids < <(podman network ls -q --filter "label=kumo.provider=$addr" 2>/dev/null)
+            [ ${#ids[@]} -eq 0 ] || podman network rm -f "${ids[@]}" >/dev/null 2>&1 || true
+            mapfile -t ids < <(podman volume ls -q --filter "label=kumo.provider=$addr" 2>/dev/null)
+            [ ${#ids[@]} -eq 0 ] || podman volume rm -f "${ids[@]}" >/dev/null 2>&1 || true
+        done <"$LOCALDC_STATE_ROOT/$run/accounts"
+    fi
+    for ns in $all; do
         ip netns del "$ns" 2>/dev/null || true
     done
     rm -rf "${LOCALDC_STATE_ROOT:?}/$run"
@@ -243,7 +251,6 @@ localdc_provider_add() {
         host=$LOCALDC_NET.$((11 + j))
         allow=$(seq -s , -f "$LOCALDC_NET.%g" 11 18) # the 8 providers a run can have
         localdc_netns_host "$name" $((11 + j))
-        echo "$host" >>"$LOCALDC_STATE_ROOT/$LOCALDC_RUN/providers"
         if [ -z "${3:-}" ]; then # its own runtime, in its host
             socket=$LOCALDC_WORK/podman-$name.sock
             localdc_bg "$name" "$LOCALDC_WORK/podman-$name.log" \
@@ -268,6 +275,7 @@ localdc_provider_add() {
     "$LOCALDC_KUMO" provider register --home "$home" --host-uri "https://$host:$api_port" \
         >"$LOCALDC_WORK/$name-register.out"
     DC_ADDR[$name]=$("$LOCALDC_KUMO" keys show provider --address --home "$home")
+    [ -z "$LOCALDC_NETNS" ] || echo "${DC_ADDR[$name]}" >>"$LOCALDC_STATE_ROOT/$LOCALDC_RUN/accounts"
     LOCALDC_PROVIDERS+=("$name")
     localdc_provider_start "$name"
     wait_for 30 "$name's API" grep -q api_listening "$LOCALDC_WORK/$name.log"
