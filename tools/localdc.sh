@@ -141,16 +141,17 @@ localdc_netns_remove() {
     done
     if [ -f "$LOCALDC_STATE_ROOT/$run/accounts" ]; then
         while read -r addr; do
-            # Right after their conmon was killed a removal may not take: a few tries.
-            for _ in 1 2 3 4 5; do
-                mapfile -t ids < <(podman ps -aq --filter "label=kumo.provider=$addr" 2>/dev/null)
+            # Right after their conmon was killed a removal may not take: tries for 10 s.
+            for _ in 1 2 3 4 5 6 7 8 9 10; do
+                mapfile -t ids < <(podman ps -aq --filter "label=kumo.provider=$addr" </dev/null 2>/dev/null)
                 [ ${#ids[@]} -gt 0 ] || break
-                podman --runtime /usr/sbin/runc rm -f -t 0 "${ids[@]}" >/dev/null 2>&1 || sleep 1
+                podman --runtime /usr/sbin/runc rm -f -t 0 "${ids[@]}" </dev/null >/dev/null 2>&1 || true
+                sleep 1
             done
-            mapfile -t ids < <(podman network ls -q --filter "label=kumo.provider=$addr" 2>/dev/null)
-            [ ${#ids[@]} -eq 0 ] || podman network rm -f "${ids[@]}" >/dev/null 2>&1 || true
-            mapfile -t ids < <(podman volume ls -q --filter "label=kumo.provider=$addr" 2>/dev/null)
-            [ ${#ids[@]} -eq 0 ] || podman volume rm -f "${ids[@]}" >/dev/null 2>&1 || true
+            mapfile -t ids < <(podman network ls -q --filter "label=kumo.provider=$addr" </dev/null 2>/dev/null)
+            [ ${#ids[@]} -eq 0 ] || podman network rm -f "${ids[@]}" </dev/null >/dev/null 2>&1 || true
+            mapfile -t ids < <(podman volume ls -q --filter "label=kumo.provider=$addr" </dev/null 2>/dev/null)
+            [ ${#ids[@]} -eq 0 ] || podman volume rm -f "${ids[@]}" </dev/null >/dev/null 2>&1 || true
         done <"$LOCALDC_STATE_ROOT/$run/accounts"
     fi
     for ns in $all; do
