@@ -162,16 +162,32 @@ static int pd_fetch_start(pd_fetch_t *f, pd_fetch_xfer_t *x, uint32_t peer, uint
     return 0;
 }
 
-/* Gives every usable peer requests up to its bound. */
+/* A free transfer slot, or NULL. */
+static pd_fetch_xfer_t *pd_fetch_slot(pd_fetch_t *f)
+{
+    for (uint32_t k = 0; k < PD_FETCH_XFER_MAX; k++) {
+        if (f->xfer[k].h == NULL) {
+            return &f->xfer[k];
+        }
+    }
+    return NULL;
+}
+
+/* Gives the usable peers one request each per round, until a round gives none: every peer
+ * that answered gets chunks before any gets a second one. */
 static void pd_fetch_fill(pd_fetch_t *f)
 {
-    for (uint32_t p = 0; p < f->peer_count; p++) {
-        for (uint32_t k = 0; k < PD_FETCH_XFER_MAX && pd_fetch_plan_peer_usable(&f->plan, p); k++) {
+    bool gave = true;
+    while (gave) {
+        gave = false;
+        for (uint32_t p = 0; p < f->peer_count; p++) {
+            pd_fetch_xfer_t *x = pd_fetch_slot(f);
             uint32_t index = 0;
-            if (f->xfer[k].h != NULL || !pd_fetch_plan_next(&f->plan, p, &index)) {
+            if (x == NULL || !pd_fetch_plan_next(&f->plan, p, &index)) {
                 continue;
             }
-            if (pd_fetch_start(f, &f->xfer[k], p, index) != 0) {
+            gave = true;
+            if (pd_fetch_start(f, x, p, index) != 0) {
                 pd_fetch_plan_done(&f->plan, p, index, PD_FETCH_FAILED);
             }
         }

@@ -6,8 +6,9 @@
  * a certificate made from its account key (the address the chain lists on its lease), checks
  * the peer's server certificate against the peer's on-chain root, and keeps the bytes only if
  * their Merkle root is the deployment's on-chain version, so a lying peer cannot plant a
- * manifest. Blocking libcurl (on the caller's thread, with the caller's node handle), bounded
- * by short timeouts.
+ * manifest. The manifest comes in verified chunks from several peers at once (fetch.c); a
+ * whole manifest is asked for only when no peer serves chunks of the version. Blocking
+ * libcurl (on the caller's thread, with the caller's node handle), bounded by short timeouts.
  *
  * Endpoints (the links between workloads at different providers) are followed only where the
  * chain says they can be: an endpoint of workload W port P counts only when the provider that
@@ -506,7 +507,14 @@ int pd_manifest_fetch(kumo_provider_daemon_t *d,
     KUMO_GUARD(pd_version_get(d, owner, dseq, version, err));
     json_t *list = NULL;
     KUMO_GUARD(pd_peers(d, d->curl, owner, dseq, &list, err));
-    int rc = KUMO_ENOTFOUND;
+    bool tried = false;
+    int rc = pd_chunks_fetch(d, owner, dseq, version, list, &tried, err);
+    if (tried) {
+        json_decref(list);
+        return rc;
+    }
+    /* No peer serves chunks of the version (older providers): whole manifests, as before. */
+    rc = KUMO_ENOTFOUND;
     size_t i;
     const json_t *l;
     json_array_foreach(json_object_get(list, "items"), i, l)
