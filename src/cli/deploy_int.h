@@ -252,6 +252,12 @@ typedef struct deploy_peer {
     deploy_provider_t p;
     json_t *status; /* last status answer */
     bool manifest_accepted;
+    /* Distribution (GET .../manifest-info): chunks of the version it holds, and how it got
+     * the manifest ("upload": from us, "peers": from the other providers, "": not yet). */
+    uint32_t chunks_held;
+    uint32_t chunk_count;
+    bool manifest_held;
+    const char *via;
 } deploy_peer_t;
 
 /* A point of the flow: for stage timings in blocks and milliseconds. */
@@ -296,6 +302,9 @@ typedef struct deploy_flow {
     uint64_t refund_ukumo;
     bool closed;
     bool no_bid_told; /* why no bids was printed */
+    /* Upload the manifest to every provider (an update: providers holding an older version do
+     * not fetch the new one), else to one and let the providers spread it. */
+    bool upload_all;
 } deploy_flow_t;
 
 /* Loads the key (--from, else the state file's), the owner address and the client
@@ -317,7 +326,9 @@ KUMO_MUST_USE int deploy_flow_leases_read(deploy_flow_t *f, kumo_err_ctx_t *err)
 /* Handles the events waiting now (height tracking) without blocking. */
 KUMO_MUST_USE int deploy_flow_drain(deploy_flow_t *f, kumo_err_ctx_t *err);
 
-/* Looks up every lease provider, uploads the manifest to each, waits until every workload
+/* Looks up every lease provider, uploads the manifest (to the first provider that accepts it,
+ * then shows it spreading to the others in chunks until each holds it, uploading to any that
+ * does not after DEPLOY_SPREAD_WAIT_MS; to each with upload_all), waits until every workload
  * runs, sends the links and collects the endpoints (deploy_run.c). */
 KUMO_MUST_USE int deploy_run_to_running(deploy_flow_t *f, kumo_err_ctx_t *err);
 /* Prints the endpoints (text) or the final JSON object of create/update. */

@@ -1,6 +1,7 @@
 /*
  * deploy_run.c - the provider side of `kumo deploy` (docs/provider-api.md): look up each
- * lease's provider on chain, upload the manifest to each, poll each provider's status until
+ * lease's provider on chain, upload the manifest to the first that accepts it and follow it
+ * spreading to the others in chunks (an update uploads to each), poll each provider's status until
  * every workload runs (short pauses under the flow's deadline: this is the provider API, not
  * the chain), tell every provider where the deployment-scope endpoints of the others are
  * (links), and report the endpoints and stage timings.
@@ -12,9 +13,13 @@
 #include <time.h>
 
 #include "cli/deploy_int.h"
+#include "provider/provider_api.h"
 
 /* Between two polls of a provider: short, the containers usually start in well under 1 s. */
 #define DEPLOY_POLL_PAUSE_MS 200u
+/* How long the providers may take to get the manifest from each other before we upload to
+ * those that did not (they try every 2 blocks). */
+#define DEPLOY_SPREAD_WAIT_MS 20000u
 /* PUT .../links attempts while the provider answers 500 or 503 (1 s apart). */
 #define DEPLOY_LINKS_TRIES 3u
 
@@ -63,30 +68,148 @@ static bool run_deadline_passed(const deploy_flow_t *f)
     return deploy_now_ms() >= f->deadline_ms;
 }
 
-/* PUT the manifest to one provider; a provider that has not seen its lease yet answers 404
- * (or is still starting): retried until the deadline. Other refusals are final. */
+/* One PUT of the manifest; *status 0 when the provider did not answer. */
+static int run_manifest_put_once(
+    deploy_flow_t *f, deploy_peer_t *peer, const char *path, long *status, kumo_err_ctx_t *err)
+{
+    kumo_buf_t ans;
+    kumo_buf_init(&ans, DEPLOY_PROVIDER_ANSWER_BYTES_MAX);
+    *status = 0;
+    int rc = deploy_provider_call(&f->tls, &peer->p, "PUT", path,
+                                  kumo_buf_bytes(&f->stack.manifest), status, &ans, err);
+    kumo_buf_free(&ans);
+    if (rc == 0) {
+        peer->manifest_accepted = true;
+        peer->manifest_held = true;
+        peer->via = "upload";
+        fprintf(f->out, "manifest accepted by %s (%s)\n", peer->p.addr, peer->p.host_uri);
+    }
+    return rc;
+}
+
+/* Whether a failed PUT may be tried again: the provider has not seen its lease yet (404) or
+ * did not answer (0). Other refusals are final. */
+static bool run_put_retryable(long status)
+{
+    return status == 404 || status == 0;
+}
+
+/* PUT the manifest to one provider, again while retryable, until the deadline. */
 static int run_manifest_put(deploy_flow_t *f, deploy_peer_t *peer, kumo_err_ctx_t *err)
 {
     char path[256];
     KUMO_GUARD(run_path(f, "manifest", path, sizeof(path), err));
     for (;;) {
         long status = 0;
-        kumo_buf_t ans;
-        kumo_buf_init(&ans, DEPLOY_PROVIDER_ANSWER_BYTES_MAX);
-        int rc = deploy_provider_call(&f->tls, &peer->p, "PUT", path,
-                                      kumo_buf_bytes(&f->stack.manifest), &status, &ans, err);
-        kumo_buf_free(&ans);
-        if (rc == 0) {
-            peer->manifest_accepted = true;
-            fprintf(f->out, "manifest accepted by %s (%s)\n", peer->p.addr, peer->p.host_uri);
-            return 0;
-        }
-        if ((status != 404 && status != 0) || run_deadline_passed(f)) {
+        int rc = run_manifest_put_once(f, peer, path, &status, err);
+        if (rc == 0 || !run_put_retryable(status) || run_deadline_passed(f)) {
             return rc;
         }
         KUMO_GUARD(deploy_flow_drain(f, err));
         run_pause();
     }
+}
+
+/* PUT the manifest to the first provider that accepts it, in turn, until the deadline: a
+ * provider that is down or has not seen its lease yet does not hold the others back. */
+static int run_manifest_put_first(deploy_flow_t *f, kumo_err_ctx_t *err)
+{
+    char path[256];
+    KUMO_GUARD(run_path(f, "manifest", path, sizeof(path), err));
+    for (;;) {
+        int rc = 0;
+        for (size_t i = 0; i < f->peer_count; i++) {
+            long status = 0;
+            rc = run_manifest_put_once(f, &f->peers[i], path, &status, err);
+            if (rc == 0 || !run_put_retryable(status)) {
+                return rc;
+            }
+        }
+        if (run_deadline_passed(f)) {
+            return rc;
+        }
+        KUMO_GUARD(deploy_flow_drain(f, err));
+        run_pause();
+    }
+}
+
+/* Asks one provider what it holds of the manifest (404: nothing yet); prints a change.
+ * False when it names another version than ours (it sees another on chain). */
+static bool run_spread_poll(deploy_flow_t *f, deploy_peer_t *peer, const char *path)
+{
+    kumo_buf_t ans;
+    kumo_buf_init(&ans, KUMO_PROVIDER_CHUNK_INFO_BYTES_MAX);
+    long status = 0;
+    kumo_err_ctx_t err = {0};
+    kumo_provider_chunk_info_t info;
+    memset(&info, 0, sizeof(info));
+    bool ok = deploy_provider_call(&f->tls, &peer->p, "GET", path, kumo_bytes_make(NULL, 0),
+                                   &status, &ans, &err) == 0 &&
+              kumo_provider_chunk_info_parse(kumo_buf_bytes(&ans), &info, &err) == 0;
+    kumo_buf_free(&ans);
+    if (ok && memcmp(info.version, f->stack.version, sizeof(info.version)) != 0) {
+        return false;
+    }
+    if (!ok || (info.chunks_held == peer->chunks_held && info.manifest == peer->manifest_held)) {
+        return true;
+    }
+    peer->chunks_held = info.chunks_held;
+    peer->chunk_count = info.chunk_count;
+    if (info.manifest && !peer->manifest_held) {
+        peer->manifest_held = true;
+        peer->via = "peers";
+    }
+    fprintf(f->out, "manifest at %s: %" PRIu32 "/%" PRIu32 " chunks%s\n", peer->p.addr,
+            info.chunks_held, info.chunk_count, info.manifest ? ", held" : "");
+    return true;
+}
+
+/* Waits until every provider holds the manifest (they fetch it from each other in chunks),
+ * showing each one's progress; after DEPLOY_SPREAD_WAIT_MS, uploads to those that do not, and
+ * at once to one that names another version (its answer says why). */
+static int run_manifest_spread(deploy_flow_t *f, kumo_err_ctx_t *err)
+{
+    char path[256];
+    KUMO_GUARD(run_path(f, "manifest-info", path, sizeof(path), err));
+    uint64_t until_ms = deploy_now_ms() + DEPLOY_SPREAD_WAIT_MS;
+    for (;;) {
+        bool all = true;
+        for (size_t i = 0; i < f->peer_count; i++) {
+            if (!f->peers[i].manifest_held && !run_spread_poll(f, &f->peers[i], path)) {
+                KUMO_GUARD(run_manifest_put(f, &f->peers[i], err));
+            }
+            all = all && f->peers[i].manifest_held;
+        }
+        if (all) {
+            return 0;
+        }
+        if (deploy_now_ms() >= until_ms || run_deadline_passed(f)) {
+            break;
+        }
+        KUMO_GUARD(deploy_flow_drain(f, err));
+        run_pause();
+    }
+    for (size_t i = 0; i < f->peer_count; i++) {
+        if (!f->peers[i].manifest_held) {
+            fprintf(f->out, "%s did not get the manifest from its peers: uploading to it\n",
+                    f->peers[i].p.addr);
+            KUMO_GUARD(run_manifest_put(f, &f->peers[i], err));
+        }
+    }
+    return 0;
+}
+
+/* The manifest to every provider: to one, then spread by them (or to each, upload_all). */
+static int run_manifest_deliver(deploy_flow_t *f, kumo_err_ctx_t *err)
+{
+    if (f->upload_all) {
+        for (size_t i = 0; i < f->peer_count; i++) {
+            KUMO_GUARD(run_manifest_put(f, &f->peers[i], err));
+        }
+        return 0;
+    }
+    KUMO_GUARD(run_manifest_put_first(f, err));
+    return run_manifest_spread(f, err);
 }
 
 /* The workloads of group gseq's manifest, and how many of them run at the provider. */
@@ -271,9 +394,7 @@ int deploy_run_to_running(deploy_flow_t *f, kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(f->stack_loaded);
     KUMO_GUARD(run_peers_resolve(f, err));
-    for (size_t i = 0; i < f->peer_count; i++) {
-        KUMO_GUARD(run_manifest_put(f, &f->peers[i], err));
-    }
+    KUMO_GUARD(run_manifest_deliver(f, err));
     KUMO_GUARD(deploy_flow_drain(f, err));
     deploy_flow_mark(f, DEPLOY_MARK_MANIFEST);
     KUMO_GUARD(run_running_wait(f, err));
@@ -330,6 +451,20 @@ static json_t *run_leases_json(const deploy_flow_t *f)
     return arr;
 }
 
+/* How each provider got the manifest: [{"provider", "via", "chunks_held", "chunk_count"}]. */
+static json_t *run_spread_json(const deploy_flow_t *f)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < f->peer_count; i++) {
+        const deploy_peer_t *p = &f->peers[i];
+        (void)json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I}", "provider", p->p.addr,
+                                                   "via", p->via != NULL ? p->via : "",
+                                                   "chunks_held", (json_int_t)p->chunks_held,
+                                                   "chunk_count", (json_int_t)p->chunk_count));
+    }
+    return arr;
+}
+
 void deploy_run_report(const deploy_flow_t *f, const char *what)
 {
     if (f->a->output == CLI_OUTPUT_JSON) {
@@ -340,6 +475,7 @@ void deploy_run_report(const deploy_flow_t *f, const char *what)
                       "dseq", dseq, "version", f->stack.version_hex, "leases", run_leases_json(f),
                       "endpoints", f->endpoints, "stages", run_stages_json(f));
         if (o != NULL) {
+            (void)json_object_set_new(o, "manifest_delivery", run_spread_json(f));
             cli_json_print(o, stdout);
         }
         json_decref(o);
@@ -354,6 +490,13 @@ void deploy_run_report(const deploy_flow_t *f, const char *what)
                cli_json_u64(v, "ms"));
     }
     json_decref(st);
+    for (size_t k = 0; k < f->peer_count; k++) {
+        const deploy_peer_t *p = &f->peers[k];
+        printf("manifest at %s: %s\n", p->p.addr,
+               p->via == NULL                 ? "held"
+               : strcmp(p->via, "peers") == 0 ? "from its peers"
+                                              : "uploaded");
+    }
     size_t i;
     const json_t *e;
     json_array_foreach(f->endpoints, i, e)

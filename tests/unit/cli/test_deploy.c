@@ -310,6 +310,48 @@ static int fk_view(void *ctx,
     return 0;
 }
 
+/* What the providers spread among themselves: the last manifest any fake accepted (a fake
+ * without one "fetches" it from here when its version is the one it sees on chain). */
+static pthread_mutex_t spread_mu = PTHREAD_MUTEX_INITIALIZER;
+static kumo_buf_t spread;
+
+static int fk_chunk_info(void *ctx,
+                         const uint8_t caller[KUMO_ADDRESS_BYTES],
+                         const uint8_t owner[KUMO_ADDRESS_BYTES],
+                         uint64_t dseq,
+                         kumo_provider_chunk_info_t *out,
+                         kumo_err_ctx_t *err)
+{
+    (void)caller;
+    fake_t *f = ctx;
+    kumo_provider_deployment_view_t view;
+    memset(&view, 0, sizeof(view));
+    KUMO_GUARD(fk_view(ctx, owner, dseq, &view, err));
+    KUMO_ENSURE(view.known && view.has_lease, err, KUMO_ENOTFOUND, "no lease here");
+    uint8_t root[KUMO_CRYPTO_HASH_BYTES];
+    bool had = f->manifest.len > 0 &&
+               kumo_crypto_merkle_root(kumo_buf_bytes(&f->manifest), root) == 0 &&
+               memcmp(root, view.version, sizeof(root)) == 0;
+    (void)pthread_mutex_lock(&spread_mu);
+    if (!had && kumo_crypto_merkle_root(kumo_buf_bytes(&spread), root) == 0 &&
+        memcmp(root, view.version, sizeof(root)) == 0) {
+        kumo_buf_reset(&f->manifest);
+        if (kumo_buf_append(&f->manifest, spread.ptr, spread.len) == 0) {
+            f->status_calls = 0;
+        }
+    }
+    (void)pthread_mutex_unlock(&spread_mu);
+    bool held = f->manifest.len > 0 &&
+                kumo_crypto_merkle_root(kumo_buf_bytes(&f->manifest), root) == 0 &&
+                memcmp(root, view.version, sizeof(root)) == 0;
+    memcpy(out->version, view.version, sizeof(out->version));
+    out->total_bytes = held ? f->manifest.len : 0;
+    KUMO_GUARD(kumo_crypto_merkle_chunk_count(out->total_bytes, &out->chunk_count));
+    out->chunks_held = held ? out->chunk_count : 0;
+    out->manifest = held;
+    return 0;
+}
+
 static int fk_accept(void *ctx,
                      const uint8_t owner[KUMO_ADDRESS_BYTES],
                      uint64_t dseq,
@@ -321,6 +363,11 @@ static int fk_accept(void *ctx,
     fake_t *f = ctx;
     kumo_buf_reset(&f->manifest);
     KUMO_GUARD(kumo_buf_append(&f->manifest, m.ptr, m.len));
+    (void)pthread_mutex_lock(&spread_mu);
+    kumo_buf_reset(&spread);
+    int rc = kumo_buf_append(&spread, m.ptr, m.len);
+    (void)pthread_mutex_unlock(&spread_mu);
+    KUMO_GUARD(rc);
     (void)err;
     f->status_calls = 0;
     f->accepts++;
@@ -472,6 +519,9 @@ static int fk_start(fake_t *f, uint8_t tag)
     f->links_count = -1;
     kumo_buf_init(&f->manifest, KUMO_PROVIDER_MANIFEST_BYTES_MAX);
     kumo_buf_init(&f->root_pem, KUMO_TLS_PEM_BYTES_MAX);
+    if (spread.cap_max == 0) {
+        kumo_buf_init(&spread, KUMO_PROVIDER_MANIFEST_BYTES_MAX);
+    }
     kumo_buf_t chain;
     kumo_buf_init(&chain, 2u * KUMO_TLS_PEM_BYTES_MAX);
     if (kumo_tls_ca_create(&f->ca, "test dc root", 30, &f->root_pem, NULL) != 0 ||
@@ -488,7 +538,8 @@ static int fk_start(fake_t *f, uint8_t tag)
                                       .logs = fk_logs,
                                       .log_lines = fk_log_lines,
                                       .info = fk_info,
-                                      .links = fk_links};
+                                      .links = fk_links,
+                                      .chunk_info = fk_chunk_info};
     kumo_provider_api_cfg_t cfg = {
         .listen = "127.0.0.1:0", .server_cert_pem = kumo_buf_bytes(&chain), .server_key = &f->srv};
     kumo_err_ctx_t err = {0};
@@ -1013,6 +1064,16 @@ static void create_check(void)
     assert_true(json_u64(j, "dseq") > 0);
     assert_int_equal(json_array_size(json_object_get(j, "leases")), 2);
     assert_int_equal(json_array_size(json_object_get(j, "endpoints")), 2);
+    const json_t *spread_j = json_object_get(j, "manifest_delivery");
+    assert_int_equal(json_array_size(spread_j), 2);
+    bool uploaded = false;
+    bool from_peers = false;
+    for (size_t i = 0; i < 2; i++) {
+        const char *via = json_str(json_array_get(spread_j, i), "via");
+        uploaded = uploaded || strcmp(via, "upload") == 0;
+        from_peers = from_peers || strcmp(via, "peers") == 0;
+    }
+    assert_true(uploaded && from_peers);
     const json_t *stages = json_object_get(j, "stages");
     static const char *const names[] = {"wait_blocks", "lease", "manifest", "containers"};
     for (size_t i = 0; i < 4; i++) {
@@ -1028,8 +1089,11 @@ static void create_check(void)
             fail_msg("no '%s' in the progress:\n%s", lines[i], g.err_text);
         }
     }
-    assert_int_equal(g.fakes[0].accepts, accepts0 + 1);
-    assert_int_equal(g.fakes[1].accepts, accepts1 + 1);
+    /* One upload; the other provider got the manifest from its peer. */
+    assert_int_equal(g.fakes[0].accepts + g.fakes[1].accepts, accepts0 + accepts1 + 1);
+    if (strstr(g.err_text, "chunks, held") == NULL) {
+        fail_msg("no spread progress in:\n%s", g.err_text);
+    }
     /* web (east) needs db's address; db (west) needs nothing. */
     assert_int_equal(g.fakes[0].links_count, 1);
     assert_int_equal(g.fakes[1].links_count, -1);
