@@ -50,6 +50,8 @@ static int pd_chunks_dir(const char *home,
     return pd_deployment_path(home, owner, dseq, ext, out);
 }
 
+static void pd_chunks_rmdir(const char *dir);
+
 static int pd_chunks_file(const pd_chunks_t *c, const char *name, char out[PD_PATH_BYTES])
 {
     int n = snprintf(out, PD_PATH_BYTES, "%s/%s", c->dir, name);
@@ -250,7 +252,17 @@ int pd_chunks_from_manifest(const char *home,
 {
     uint8_t version[KUMO_CRYPTO_HASH_BYTES];
     KUMO_GUARD(kumo_crypto_merkle_root(manifest, version));
-    KUMO_GUARD(pd_chunks_open(home, owner, dseq, version, manifest.len, bytes_max, out, err));
+    int orc = pd_chunks_open(home, owner, dseq, version, manifest.len, bytes_max, out, err);
+    if (orc == KUMO_EMISMATCH) {
+        /* A store of this version under a length a peer lied about: the whole manifest is
+         * the truth (its root is the version), so the store starts again from it. */
+        char dir[PD_PATH_BYTES];
+        if (pd_chunks_dir(home, owner, dseq, version, dir) == 0) {
+            pd_chunks_rmdir(dir);
+        }
+        orc = pd_chunks_open(home, owner, dseq, version, manifest.len, bytes_max, out, err);
+    }
+    KUMO_GUARD(orc);
     uint8_t *leaves = kumo_calloc(out->count, KUMO_CRYPTO_HASH_BYTES);
     KUMO_ENSURE(leaves != NULL, err, KUMO_ENOMEM, "leaf hashes");
     for (uint32_t i = 0; i < out->count; i++) {

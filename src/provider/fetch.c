@@ -277,6 +277,20 @@ static void pd_fetch_run(pd_fetch_t *f)
 
 /* ---- step 3: the whole ---- */
 
+/* The whole, assembled from the held chunks, is not the version: every chunk proved, so the
+ * length the chosen peers declared was a lie. They are penalized and the store dropped. */
+static void pd_fetch_length_lied(pd_fetch_t *f)
+{
+    for (uint32_t i = 0; i < f->peer_count; i++) {
+        KUMO_LOG_WARN("provider", "chunk_length_refused",
+                      "deployment=%s/%" PRIu64 " from=%s declared_bytes=%" PRIu64, f->owner,
+                      f->dseq, f->peer[i].provider, f->store.total_bytes);
+        pd_penalty_add(&f->d->penalties, f->peer[i].provider, f->version,
+                       f->d->height + PD_FETCH_PENALTY_BLOCKS);
+    }
+    pd_chunks_drop(f->d->home, f->owner, f->dseq, NULL, NULL, NULL);
+}
+
 static int pd_fetch_finish(pd_fetch_t *f, kumo_err_ctx_t *err)
 {
     kumo_buf_t m;
@@ -285,9 +299,10 @@ static int pd_fetch_finish(pd_fetch_t *f, kumo_err_ctx_t *err)
     int rc = pd_chunks_assemble(&f->store, &m, err);
     if (rc == 0 && (kumo_crypto_merkle_root(kumo_buf_bytes(&m), root) != 0 ||
                     memcmp(root, f->version, sizeof(root)) != 0)) {
-        /* Every chunk proved, so only the declared length can be wrong: start again. */
         rc = kumo_err_set(err, KUMO_EMISMATCH, "the chunks do not make the version");
-        pd_chunks_drop(f->d->home, f->owner, f->dseq, NULL, NULL, NULL);
+    }
+    if (rc == KUMO_EMISMATCH) {
+        pd_fetch_length_lied(f);
     }
     if (rc == 0) {
         kumo_err_ctx_t cerr = {0};
@@ -367,6 +382,11 @@ int pd_chunks_fetch(kumo_provider_daemon_t *d,
     }
     if (f->multi != NULL) {
         (void)curl_multi_cleanup(f->multi);
+    }
+    if (rc != 0 && *tried) {
+        KUMO_LOG_INFO("provider", "manifest_fetch_failed",
+                      "deployment=%s/%" PRIu64 " peers=%" PRIu32 " detail=\"%s\"", owner, dseq,
+                      f->peer_count, err != NULL ? err->detail : "");
     }
     pd_fetch_plan_free(&f->plan);
     for (uint32_t i = 0; i < f->peer_count; i++) {

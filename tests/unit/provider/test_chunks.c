@@ -3,8 +3,8 @@
  * its store gives back every chunk with a proof that verifies against its root and
  * reassembles to the same bytes; a chunk whose proof fails is never stored; a stored chunk
  * changed on disk is corruption, never served; the store of another declared length is
- * refused; a declared length over the limit opens nothing; dropping keeps only the version and
- * deployments asked for. Real files in a temp directory.
+ * refused, and replaced by the whole manifest; a declared length over the limit opens nothing;
+ * dropping keeps only the version and deployments asked for. Real files in a temp directory.
  */
 #include "helpers/testutil.h"
 
@@ -122,6 +122,14 @@ static void test_chunks_refuse_what_does_not_prove(void **state)
     assert_int_equal(pd_chunks_load(home, OWNER, 3, full.version, LIMIT, &other, &err),
                      KUMO_ENOTFOUND);
     assert_int_equal(pd_chunks_open(home, OWNER, 3, full.version, LIMIT, LIMIT, &other, &err), 0);
+
+    /* The whole manifest replaces a store opened under a length a peer lied about. */
+    pd_chunks_t lied;
+    assert_int_equal(pd_chunks_open(home, OWNER, 9, full.version, len - 5u, LIMIT, &lied, &err), 0);
+    assert_int_equal(
+        pd_chunks_from_manifest(home, OWNER, 9, kumo_bytes_make(m, len), LIMIT, &lied, &err), 0);
+    assert_int_equal(lied.total_bytes, len);
+    assert_int_equal(pd_chunks_held(&lied), lied.count);
 
     /* A stored chunk changed on disk is corruption and is not served. */
     char path[PD_PATH_BYTES + 16];
