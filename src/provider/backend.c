@@ -395,10 +395,31 @@ static int pd_be_peer_get(void *ctx,
     return kumo_file_read(file, out, err); /* out's cap: the manifest bound */
 }
 
+/* Whether the stored manifest of (owner, dseq) is of version; its bytes into m. */
+static bool pd_be_manifest_is(pd_api_t *a,
+                              const char *owner,
+                              uint64_t dseq,
+                              const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                              kumo_buf_t *m)
+{
+    char file[PD_PATH_BYTES];
+    size_t len = 0;
+    uint8_t root[KUMO_CRYPTO_HASH_BYTES];
+    if (pd_deployment_path(a->d->home, owner, dseq, "manifest", file) != 0 ||
+        kumo_buf_reserve(m, PD_CHUNKS_BYTES_MAX) != 0 ||
+        kumo_wal_file_read(file, m->ptr, PD_CHUNKS_BYTES_MAX, &len, NULL) != 0) {
+        return false;
+    }
+    m->len = len;
+    return kumo_crypto_merkle_root(kumo_buf_bytes(m), root) == 0 &&
+           memcmp(root, version, sizeof(root)) == 0;
+}
+
 /* The chunk store of the deployment's current on-chain version, for a caller that is the
  * owner or a peer, while this provider holds a lease: made from the whole manifest when that is
  * stored at this version and no store is (an upload before chunks, a restart). Anything else
- * is KUMO_ENOTFOUND. *manifest: the whole manifest is stored here at that version. */
+ * is KUMO_ENOTFOUND. manifest (may be NULL): whether the whole manifest is stored here at that
+ * version (read and hashed only when asked or needed). */
 static int pd_be_chunks_current(pd_api_t *a,
                                 const uint8_t caller[KUMO_ADDRESS_BYTES],
                                 const uint8_t owner[KUMO_ADDRESS_BYTES],
@@ -413,25 +434,22 @@ static int pd_be_chunks_current(pd_api_t *a,
     KUMO_ENSURE(view.known && view.has_lease, err, KUMO_ENOTFOUND, "no active lease here");
     char owner_text[KUMO_ADDRESS_TEXT_BYTES];
     kumo_codec_address_encode(owner, owner_text);
-    char file[PD_PATH_BYTES];
-    KUMO_ENSURE(pd_deployment_path(a->d->home, owner_text, dseq, "manifest", file) == 0, err,
-                KUMO_ELIMIT, "path too long");
+    int rc =
+        pd_chunks_load(a->d->home, owner_text, dseq, view.version, PD_CHUNKS_BYTES_MAX, out, err);
+    if (rc != KUMO_ENOTFOUND && manifest == NULL) {
+        return rc;
+    }
     kumo_buf_t m;
     kumo_buf_init(&m, PD_CHUNKS_BYTES_MAX);
-    size_t len = 0;
-    uint8_t root[KUMO_CRYPTO_HASH_BYTES];
-    int rc = kumo_buf_reserve(&m, PD_CHUNKS_BYTES_MAX) == 0
-                 ? kumo_wal_file_read(file, m.ptr, PD_CHUNKS_BYTES_MAX, &len, NULL)
-                 : KUMO_ENOMEM;
-    m.len = rc == 0 ? len : 0;
-    *manifest = rc == 0 && kumo_crypto_merkle_root(kumo_buf_bytes(&m), root) == 0 &&
-                memcmp(root, view.version, sizeof(root)) == 0;
-    rc = pd_chunks_load(a->d->home, owner_text, dseq, view.version, PD_CHUNKS_BYTES_MAX, out, err);
-    if (rc == KUMO_ENOTFOUND && *manifest) {
+    bool whole = pd_be_manifest_is(a, owner_text, dseq, view.version, &m);
+    if (rc == KUMO_ENOTFOUND && whole) {
         rc = pd_chunks_from_manifest(a->d->home, owner_text, dseq, kumo_buf_bytes(&m),
                                      PD_CHUNKS_BYTES_MAX, out, err);
     }
     kumo_buf_free(&m);
+    if (manifest != NULL) {
+        *manifest = whole;
+    }
     return rc;
 }
 
@@ -463,8 +481,7 @@ static int pd_be_chunk_get(void *ctx,
                            kumo_err_ctx_t *err)
 {
     pd_chunks_t c;
-    bool manifest = false;
-    KUMO_GUARD(pd_be_chunks_current(ctx, caller, owner, dseq, &c, &manifest, err));
+    KUMO_GUARD(pd_be_chunks_current(ctx, caller, owner, dseq, &c, NULL, err));
     /* Only the current version is served: a stale one is refused like anything unknown. */
     KUMO_ENSURE(memcmp(version, c.version, KUMO_CRYPTO_HASH_BYTES) == 0, err, KUMO_ENOTFOUND,
                 "not the current version");
