@@ -391,6 +391,7 @@ typedef enum pd_fetch_outcome {
     PD_FETCH_OK = 0, /* verified and stored */
     PD_FETCH_BAD,    /* the peer's chunk failed its proof: the peer lied */
     PD_FETCH_FAILED, /* no answer, an error status, a short body */
+    PD_FETCH_ABSENT, /* the peer does not hold it (404: it is still fetching) */
 } pd_fetch_outcome_t;
 
 typedef struct pd_fetch_peer {
@@ -403,6 +404,7 @@ typedef struct pd_fetch_peer {
 typedef struct pd_fetch_plan {
     uint32_t count; /* chunks */
     uint8_t *state; /* pd_fetch_state_t of each chunk */
+    uint8_t *lacks; /* [peer * count + chunk]: 1 when the peer answered it does not hold it */
     uint32_t held;
     uint32_t peer_count;
     pd_fetch_peer_t peer[PD_FETCH_PEER_MAX];
@@ -426,7 +428,8 @@ void pd_fetch_plan_done(pd_fetch_plan_t *p,
                         uint32_t index,
                         pd_fetch_outcome_t outcome);
 bool pd_fetch_plan_is_complete(const pd_fetch_plan_t *p);
-/* Not complete, and no peer may be asked or has a request open. */
+/* Not complete, no request open, and no peer still in may be asked for a wanted chunk it
+ * did not say it lacks. */
 bool pd_fetch_plan_is_stuck(const pd_fetch_plan_t *p);
 
 typedef struct pd_penalty {
@@ -820,6 +823,21 @@ KUMO_MUST_USE int pd_peer_target_load(kumo_provider_daemon_t *d,
                                       char *host,
                                       kumo_err_ctx_t *err);
 void pd_peer_target_free(pd_peer_target_t *t);
+/* pd_chunks_fetch without the chain, for benchmarks: from targets (copied), chunks kept in
+ * d->home's store of version, with declared lengths up to bytes_max, no lease check and no
+ * manifest stored: once every chunk is held and the whole has the version as its root, the
+ * whole into whole_out (replaced; the caller frees it). KUMO_ENOTFOUND while chunks are
+ * missing. Uses d's home, peer certificate, penalties, height and stop flag only. */
+KUMO_MUST_USE int pd_chunks_fetch_whole(kumo_provider_daemon_t *d,
+                                        const char *owner,
+                                        uint64_t dseq,
+                                        const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                                        const pd_peer_target_t *targets,
+                                        uint32_t target_count,
+                                        uint64_t bytes_max,
+                                        kumo_buf_t *whole_out,
+                                        kumo_err_ctx_t *err);
+
 /* An easy handle for GET <uri>/deployments/<owner>/<dseq>/<what> at t (mTLS with our peer
  * certificate, t's root as the only CA, TLS 1.3, short timeouts), writing the body to out
  * (bounded by its cap_max); NULL when the URL is too long or without memory. */

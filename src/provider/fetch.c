@@ -26,6 +26,7 @@
 #include "codec/codec.h"
 #include "log/log.h"
 #include "provider/daemon_int.h"
+#include "tls/tls.h"
 
 /* One fetch's transfers at once. */
 #define PD_FETCH_XFER_MAX (PD_FETCH_PEER_MAX * PD_FETCH_IN_FLIGHT_MAX)
@@ -49,6 +50,9 @@ typedef struct pd_fetch {
     uint32_t answered;
     pd_chunks_t store;
     pd_fetch_plan_t plan;
+    uint64_t bytes_max; /* the largest declared length taken */
+    bool whole_only;    /* no lease check, no manifest stored: the whole into whole_out */
+    kumo_buf_t *whole_out;
     CURLM *multi;
     pd_fetch_xfer_t xfer[PD_FETCH_XFER_MAX];
     uint32_t bad_chunks;
@@ -72,10 +76,10 @@ static bool pd_fetch_info(pd_fetch_t *f, pd_peer_target_t *t, uint64_t *total)
               kumo_provider_chunk_info_parse(kumo_buf_bytes(&body), &info, &err) == 0 &&
               memcmp(info.version, f->version, sizeof(info.version)) == 0 && info.chunks_held > 0;
     kumo_buf_free(&body);
-    if (ok && info.total_bytes > PD_CHUNKS_BYTES_MAX) {
+    if (ok && info.total_bytes > f->bytes_max) {
         KUMO_LOG_WARN("provider", "manifest_too_large",
-                      "deployment=%s/%" PRIu64 " from=%s declared_bytes=%" PRIu64 " max=%u",
-                      f->owner, f->dseq, t->provider, info.total_bytes, PD_CHUNKS_BYTES_MAX);
+                      "deployment=%s/%" PRIu64 " from=%s declared_bytes=%" PRIu64 " max=%" PRIu64,
+                      f->owner, f->dseq, t->provider, info.total_bytes, f->bytes_max);
         return false;
     }
     *total = ok ? info.total_bytes : 0;
@@ -199,6 +203,9 @@ static pd_fetch_outcome_t pd_fetch_take(pd_fetch_t *f, pd_fetch_xfer_t *x, CURLc
 {
     long status = 0;
     (void)curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+    if (cc == CURLE_OK && status == 404) {
+        return PD_FETCH_ABSENT; /* a peer still fetching serves only what it holds */
+    }
     if (cc != CURLE_OK || status != 200) {
         return PD_FETCH_FAILED;
     }
@@ -294,7 +301,7 @@ static void pd_fetch_length_lied(pd_fetch_t *f)
 static int pd_fetch_finish(pd_fetch_t *f, kumo_err_ctx_t *err)
 {
     kumo_buf_t m;
-    kumo_buf_init(&m, PD_CHUNKS_BYTES_MAX);
+    kumo_buf_init(&m, f->bytes_max);
     uint8_t root[KUMO_CRYPTO_HASH_BYTES];
     int rc = pd_chunks_assemble(&f->store, &m, err);
     if (rc == 0 && (kumo_crypto_merkle_root(kumo_buf_bytes(&m), root) != 0 ||
@@ -303,6 +310,11 @@ static int pd_fetch_finish(pd_fetch_t *f, kumo_err_ctx_t *err)
     }
     if (rc == KUMO_EMISMATCH) {
         pd_fetch_length_lied(f);
+    }
+    if (rc == 0 && f->whole_only) {
+        kumo_buf_free(f->whole_out);
+        *f->whole_out = m; /* moved */
+        return 0;
     }
     if (rc == 0) {
         kumo_err_ctx_t cerr = {0};
@@ -327,11 +339,11 @@ static int pd_fetch_finish(pd_fetch_t *f, kumo_err_ctx_t *err)
 /* Opens the store for total, starting again if one of another length was left. */
 static int pd_fetch_open(pd_fetch_t *f, uint64_t total, kumo_err_ctx_t *err)
 {
-    int rc = pd_chunks_open(f->d->home, f->owner, f->dseq, f->version, total, PD_CHUNKS_BYTES_MAX,
+    int rc = pd_chunks_open(f->d->home, f->owner, f->dseq, f->version, total, f->bytes_max,
                             &f->store, err);
     if (rc == KUMO_EMISMATCH) {
         pd_chunks_drop(f->d->home, f->owner, f->dseq, NULL, NULL, NULL);
-        rc = pd_chunks_open(f->d->home, f->owner, f->dseq, f->version, total, PD_CHUNKS_BYTES_MAX,
+        rc = pd_chunks_open(f->d->home, f->owner, f->dseq, f->version, total, f->bytes_max,
                             &f->store, err);
     }
     KUMO_GUARD(rc);
@@ -347,31 +359,36 @@ static int pd_fetch_open(pd_fetch_t *f, uint64_t total, kumo_err_ctx_t *err)
     return 0;
 }
 
-int pd_chunks_fetch(kumo_provider_daemon_t *d,
-                    const char *owner,
-                    uint64_t dseq,
-                    const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
-                    const json_t *leases,
-                    bool *tried,
-                    kumo_err_ctx_t *err)
+/* A fetch of version of (owner, dseq) for d, peers still to be found. */
+static pd_fetch_t *pd_fetch_new(kumo_provider_daemon_t *d,
+                                const char *owner,
+                                uint64_t dseq,
+                                const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                                uint64_t bytes_max)
 {
-    *tried = false;
     pd_fetch_t *f = kumo_calloc(1, sizeof(*f));
-    KUMO_ENSURE(f != NULL, err, KUMO_ENOMEM, "fetch");
+    if (f == NULL) {
+        return NULL;
+    }
     f->d = d;
     f->owner = owner;
     f->dseq = dseq;
+    f->bytes_max = bytes_max;
     memcpy(f->version, version, sizeof(f->version));
-    int rc = kumo_codec_hex_encode(kumo_bytes_make(version, KUMO_CRYPTO_HASH_BYTES),
-                                   f->version_text, sizeof(f->version_text));
-    if (rc == 0) {
-        pd_fetch_peers(f, leases);
+    if (kumo_codec_hex_encode(kumo_bytes_make(version, KUMO_CRYPTO_HASH_BYTES), f->version_text,
+                              sizeof(f->version_text)) != 0) {
+        kumo_free(f);
+        return NULL;
     }
-    rc = rc == 0 && f->peer_count == 0
-             ? kumo_err_set(err, KUMO_ENOTFOUND, "no peer serves chunks of the version")
-             : rc;
-    *tried = f->peer_count > 0;
-    rc = rc == 0 ? pd_fetch_open(f, pd_fetch_total_pick(f), err) : rc;
+    return f;
+}
+
+/* Steps 2 and 3 over the peers found, then frees f. */
+static int pd_fetch_go(pd_fetch_t *f, kumo_err_ctx_t *err)
+{
+    int rc = f->peer_count == 0
+                 ? kumo_err_set(err, KUMO_ENOTFOUND, "no peer serves chunks of the version")
+                 : pd_fetch_open(f, pd_fetch_total_pick(f), err);
     if (rc == 0) {
         pd_fetch_run(f);
         rc = pd_fetch_plan_is_complete(&f->plan)
@@ -383,10 +400,10 @@ int pd_chunks_fetch(kumo_provider_daemon_t *d,
     if (f->multi != NULL) {
         (void)curl_multi_cleanup(f->multi);
     }
-    if (rc != 0 && *tried) {
+    if (rc != 0 && f->peer_count > 0) {
         KUMO_LOG_INFO("provider", "manifest_fetch_failed",
-                      "deployment=%s/%" PRIu64 " peers=%" PRIu32 " detail=\"%s\"", owner, dseq,
-                      f->peer_count, err != NULL ? err->detail : "");
+                      "deployment=%s/%" PRIu64 " peers=%" PRIu32 " detail=\"%s\"", f->owner,
+                      f->dseq, f->peer_count, err != NULL ? err->detail : "");
     }
     pd_fetch_plan_free(&f->plan);
     for (uint32_t i = 0; i < f->peer_count; i++) {
@@ -394,4 +411,51 @@ int pd_chunks_fetch(kumo_provider_daemon_t *d,
     }
     kumo_free(f);
     return rc;
+}
+
+int pd_chunks_fetch(kumo_provider_daemon_t *d,
+                    const char *owner,
+                    uint64_t dseq,
+                    const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                    const json_t *leases,
+                    bool *tried,
+                    kumo_err_ctx_t *err)
+{
+    *tried = false;
+    pd_fetch_t *f = pd_fetch_new(d, owner, dseq, version, PD_CHUNKS_BYTES_MAX);
+    KUMO_ENSURE(f != NULL, err, KUMO_ENOMEM, "fetch");
+    pd_fetch_peers(f, leases);
+    *tried = f->peer_count > 0;
+    return pd_fetch_go(f, err);
+}
+
+int pd_chunks_fetch_whole(kumo_provider_daemon_t *d,
+                          const char *owner,
+                          uint64_t dseq,
+                          const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                          const pd_peer_target_t *targets,
+                          uint32_t target_count,
+                          uint64_t bytes_max,
+                          kumo_buf_t *whole_out,
+                          kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(target_count <= PD_FETCH_PEER_MAX);
+    pd_fetch_t *f = pd_fetch_new(d, owner, dseq, version, bytes_max);
+    KUMO_ENSURE(f != NULL, err, KUMO_ENOMEM, "fetch");
+    f->whole_only = true;
+    f->whole_out = whole_out;
+    for (uint32_t i = 0; i < target_count; i++) {
+        pd_peer_target_t *t = &f->peer[f->peer_count];
+        memset(t, 0, sizeof(*t));
+        memcpy(t->provider, targets[i].provider, sizeof(t->provider));
+        memcpy(t->uri, targets[i].uri, sizeof(t->uri));
+        kumo_buf_init(&t->root_pem, KUMO_TLS_PEM_BYTES_MAX);
+        if (kumo_buf_append(&t->root_pem, targets[i].root_pem.ptr, targets[i].root_pem.len) != 0 ||
+            !pd_fetch_info(f, t, &f->declared[f->peer_count])) {
+            pd_peer_target_free(t);
+            continue;
+        }
+        f->peer_count++;
+    }
+    return pd_fetch_go(f, err);
 }

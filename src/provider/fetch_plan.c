@@ -5,7 +5,8 @@
  *
  * Peers start at evenly spread chunk indexes and each has at most PD_FETCH_IN_FLIGHT_MAX
  * requests open, so the chunks spread over every peer that answers and a fast peer takes
- * more of them. A chunk that failed goes back to the wanted set for any peer. A peer that
+ * more of them. A chunk that failed goes back to the wanted set for any peer; one a peer
+ * answered it does not hold (it is still fetching) is not asked of that peer again. A peer that
  * sent a chunk failing its proof is out for the rest of the fetch (and penalized by the
  * caller for a while); one that failed PD_FETCH_PEER_FAILS_MAX transfers is out too.
  */
@@ -22,7 +23,14 @@ int pd_fetch_plan_init(pd_fetch_plan_t *p, uint32_t count, uint32_t peer_count, 
     KUMO_ENSURE(peer_count <= PD_FETCH_PEER_MAX, err, KUMO_ELIMIT, "%u peers over %u", peer_count,
                 PD_FETCH_PEER_MAX);
     p->state = kumo_calloc(count, sizeof(*p->state));
-    KUMO_ENSURE(p->state != NULL, err, KUMO_ENOMEM, "fetch plan");
+    p->lacks = kumo_calloc((size_t)count * (peer_count > 0 ? peer_count : 1u), sizeof(*p->lacks));
+    if (p->state == NULL || p->lacks == NULL) {
+        kumo_free(p->state);
+        kumo_free(p->lacks);
+        p->state = NULL;
+        p->lacks = NULL;
+        return kumo_err_set(err, KUMO_ENOMEM, "fetch plan");
+    }
     p->count = count;
     p->peer_count = peer_count;
     return 0;
@@ -31,6 +39,7 @@ int pd_fetch_plan_init(pd_fetch_plan_t *p, uint32_t count, uint32_t peer_count, 
 void pd_fetch_plan_free(pd_fetch_plan_t *p)
 {
     kumo_free(p->state);
+    kumo_free(p->lacks);
     memset(p, 0, sizeof(*p));
 }
 
@@ -51,6 +60,12 @@ bool pd_fetch_plan_peer_usable(const pd_fetch_plan_t *p, uint32_t peer)
     return !p->peer[peer].out && p->peer[peer].in_flight < PD_FETCH_IN_FLIGHT_MAX;
 }
 
+/* Whether peer answered that it does not hold chunk index. */
+static bool pd_fetch_plan_lacks(const pd_fetch_plan_t *p, uint32_t peer, uint32_t index)
+{
+    return p->lacks[(size_t)peer * p->count + index] != 0;
+}
+
 bool pd_fetch_plan_next(pd_fetch_plan_t *p, uint32_t peer, uint32_t *index_out)
 {
     KUMO_ASSERT(peer < p->peer_count && index_out != NULL);
@@ -61,7 +76,7 @@ bool pd_fetch_plan_next(pd_fetch_plan_t *p, uint32_t peer, uint32_t *index_out)
     uint32_t start = (uint32_t)(((uint64_t)peer * p->count) / p->peer_count);
     for (uint32_t k = 0; k < p->count; k++) {
         uint32_t i = (start + k) % p->count;
-        if (p->state[i] == PD_FETCH_WANTED) {
+        if (p->state[i] == PD_FETCH_WANTED && !pd_fetch_plan_lacks(p, peer, i)) {
             p->state[i] = PD_FETCH_IN_FLIGHT;
             p->peer[peer].in_flight++;
             *index_out = i;
@@ -89,6 +104,10 @@ void pd_fetch_plan_done(pd_fetch_plan_t *p,
         p->peer[peer].out = true;
         p->peer[peer].bad = true;
         break;
+    case PD_FETCH_ABSENT:
+        p->state[index] = PD_FETCH_WANTED;
+        p->lacks[(size_t)peer * p->count + index] = 1;
+        break;
     case PD_FETCH_FAILED:
         p->state[index] = PD_FETCH_WANTED;
         p->peer[peer].failures++;
@@ -111,8 +130,16 @@ bool pd_fetch_plan_is_stuck(const pd_fetch_plan_t *p)
         return false;
     }
     for (uint32_t i = 0; i < p->peer_count; i++) {
-        if (!p->peer[i].out || p->peer[i].in_flight > 0) {
+        if (p->peer[i].in_flight > 0) {
             return false;
+        }
+    }
+    /* Nothing open: stuck unless a peer still in may be asked for a chunk it may hold. */
+    for (uint32_t i = 0; i < p->peer_count; i++) {
+        for (uint32_t c = 0; !p->peer[i].out && c < p->count; c++) {
+            if (p->state[c] == PD_FETCH_WANTED && !pd_fetch_plan_lacks(p, i, c)) {
+                return false;
+            }
         }
     }
     return true;

@@ -2,8 +2,9 @@
  * test_fetch_plan.c - the chunk fetcher's choices (src/provider/fetch_plan.c): peers start at
  * spread chunks and never hold more than PD_FETCH_IN_FLIGHT_MAX requests; chunks already held
  * are never asked for; a chunk that failed its proof goes back to the others and its peer is
- * never asked again; failed transfers put a peer out after PD_FETCH_PEER_FAILS_MAX; the plan
- * is stuck only when no peer is left; the limits of the plan and the penalty table hold.
+ * never asked again; a chunk a peer says it lacks goes to another; failed transfers put a
+ * peer out after PD_FETCH_PEER_FAILS_MAX; the plan is stuck only when no peer is left to ask;
+ * the limits of the plan and the penalty table hold.
  */
 #include "helpers/testutil.h"
 
@@ -111,6 +112,32 @@ static void test_plan_failures_then_stuck(void **state)
     pd_fetch_plan_free(&p);
 }
 
+/* A peer still fetching answers 404 for what it lacks: never asked for it again, another peer
+ * is; with only such peers left the plan is stuck (the next try asks again). */
+static void test_plan_absent_chunks_go_elsewhere(void **state)
+{
+    (void)state;
+    pd_fetch_plan_t p;
+    assert_int_equal(pd_fetch_plan_init(&p, 2, 2, NULL), 0);
+    uint32_t i = 0;
+    assert_true(pd_fetch_plan_next(&p, 0, &i));
+    assert_int_equal(i, 0);
+    pd_fetch_plan_done(&p, 0, 0, PD_FETCH_ABSENT);
+    assert_false(p.peer[0].out);
+    assert_true(pd_fetch_plan_next(&p, 0, &i));
+    assert_int_equal(i, 1); /* not 0 again */
+    assert_false(pd_fetch_plan_next(&p, 0, &i));
+    pd_fetch_plan_done(&p, 0, 1, PD_FETCH_ABSENT);
+    assert_false(pd_fetch_plan_is_stuck(&p)); /* peer 1 may still hold them */
+    assert_true(pd_fetch_plan_next(&p, 1, &i));
+    pd_fetch_plan_done(&p, 1, i, PD_FETCH_ABSENT);
+    assert_true(pd_fetch_plan_next(&p, 1, &i));
+    pd_fetch_plan_done(&p, 1, i, PD_FETCH_OK);
+    assert_true(pd_fetch_plan_is_stuck(&p)); /* the other chunk: both said they lack it */
+    assert_false(pd_fetch_plan_is_complete(&p));
+    pd_fetch_plan_free(&p);
+}
+
 static void test_plan_limits(void **state)
 {
     (void)state;
@@ -175,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_plan_spreads_and_bounds_requests),
         cmocka_unit_test(test_plan_bad_chunk_goes_to_another_peer),
         cmocka_unit_test(test_plan_failures_then_stuck),
+        cmocka_unit_test(test_plan_absent_chunks_go_elsewhere),
         cmocka_unit_test(test_plan_limits),
         cmocka_unit_test(test_penalties_expire_and_are_per_version),
     };
