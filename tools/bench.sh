@@ -27,3 +27,5 @@ echo "# bench_tenants (honest tenants' confirmations at one datacenter with a ho
 "$b/bench_tenants" | grep -E "^[a-z_0-9]+="
 echo "# bench_staking (reward accounting per block: 100k delegations vs 10, target flat)"
 "$b/bench_staking" | grep -E "^[a-z_0-9]+="
+echo "# bench_manifest (manifest to N providers: chunked spread vs one upload each; tenant bytes)"
+"$b/bench_manifest" | grep -E "^[a-z_0-9]+="
