@@ -77,9 +77,13 @@ static bool pd_fetch_info(pd_fetch_t *f, pd_peer_target_t *t, uint64_t *total)
               memcmp(info.version, f->version, sizeof(info.version)) == 0 && info.chunks_held > 0;
     kumo_buf_free(&body);
     if (ok && info.total_bytes > f->bytes_max) {
+        /* Refused before any chunk is asked for, and not asked again for a while (so the log
+         * line a peer can cause comes once per penalty). */
         KUMO_LOG_WARN("provider", "manifest_too_large",
                       "deployment=%s/%" PRIu64 " from=%s declared_bytes=%" PRIu64 " max=%" PRIu64,
                       f->owner, f->dseq, t->provider, info.total_bytes, f->bytes_max);
+        pd_penalty_add(&f->d->penalties, t->provider, f->version,
+                       f->d->height + PD_FETCH_PENALTY_BLOCKS);
         return false;
     }
     *total = ok ? info.total_bytes : 0;
