@@ -70,7 +70,8 @@ static g_t g;
 
 /* ---- manifests ---- */
 
-/* Three workloads, one per group; env_count big values on "a" (0: none), tag in "c"'s env. */
+/* Three workloads, one per group; env_count big values on "a" and "b" (0: none), tag in "c"'s
+ * env. */
 static void manifest_make(uint32_t env_count, const char *tag, kumo_buf_t *out)
 {
     static char value[ENV_VALUE_BYTES + 1];
@@ -111,6 +112,8 @@ static void manifest_make(uint32_t env_count, const char *tag, kumo_buf_t *out)
     }
     w[0].n_env = env_count;
     w[0].env = envp;
+    w[1].n_env = env_count;
+    w[1].env = envp;
     w[2].n_env = 1;
     w[2].env = tagp;
     Kumo__Manifest m = KUMO__MANIFEST__INIT;
