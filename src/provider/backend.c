@@ -30,7 +30,6 @@
 #include "provider/provider_api.h"
 #include "sdl/sdl.h"
 #include "tls/tls.h"
-#include "wal/wal.h"
 
 #define PD_CERT_DAYS 30u
 /* Asking the deployment's providers for their endpoints to check a tenant's links. */
@@ -403,14 +402,11 @@ static bool pd_be_manifest_is(pd_api_t *a,
                               kumo_buf_t *m)
 {
     char file[PD_PATH_BYTES];
-    size_t len = 0;
     uint8_t root[KUMO_CRYPTO_HASH_BYTES];
     if (pd_deployment_path(a->d->home, owner, dseq, "manifest", file) != 0 ||
-        kumo_buf_reserve(m, PD_CHUNKS_BYTES_MAX) != 0 ||
-        kumo_wal_file_read(file, m->ptr, PD_CHUNKS_BYTES_MAX, &len, NULL) != 0) {
+        kumo_file_read(file, m, NULL) != 0) {
         return false;
     }
-    m->len = len;
     return kumo_crypto_merkle_root(kumo_buf_bytes(m), root) == 0 &&
            memcmp(root, version, sizeof(root)) == 0;
 }

@@ -8,7 +8,7 @@
  * length, u64 big-endian, as declared by the peers or known from the upload) and one file
  * "<index>" per verified chunk: its proof hashes then its bytes. A directory per version, so
  * a reader on the API thread never mixes chunks of two versions while the main thread fetches
- * another; every file is written atomically (kumo_wal_file_write), and a chunk is written only
+ * another; every file is written atomically (kumo_file_write), and a chunk is written only
  * after its proof checked against the version, and checked again when read. The declared total
  * is only a hint (the chain holds the root, not the length): a wrong one makes chunks fail
  * their proofs or the whole fail its root, and the fetcher then drops the directory.
@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 #include "codec/codec.h"
+#include "file/file.h"
 #include "provider/daemon_int.h"
-#include "wal/wal.h"
 
 #define PD_CHUNKS_EXT        "chunks-"
 #define PD_CHUNKS_TOTAL_FILE "total"
@@ -102,15 +102,20 @@ int pd_chunks_load(const char *home,
                     snprintf(path, sizeof(path), "%s/%s", dir, PD_CHUNKS_TOTAL_FILE) <
                         (int)sizeof(path),
                 err, KUMO_ELIMIT, "path too long");
-    uint8_t be[8];
-    size_t len = 0;
-    KUMO_GUARD(kumo_wal_file_read(path, be, sizeof(be), &len, err));
-    KUMO_ENSURE(len == sizeof(be), err, KUMO_ECORRUPT, "%s: %zu bytes", path, len);
-    uint64_t total = 0;
-    for (size_t i = 0; i < sizeof(be); i++) {
-        total = total << 8 | be[i];
+    kumo_buf_t be;
+    kumo_buf_init(&be, 8u);
+    int rc = kumo_file_read(path, &be, err);
+    if (rc == KUMO_ELIMIT || (rc == 0 && be.len != 8u)) {
+        kumo_buf_free(&be);
+        return kumo_err_set(err, KUMO_ECORRUPT, "%s: not 8 bytes", path);
     }
-    int rc = pd_chunks_fill(home, owner, dseq, version, total, bytes_max, out, err);
+    uint64_t total = 0;
+    for (size_t i = 0; rc == 0 && i < be.len; i++) {
+        total = total << 8 | be.ptr[i];
+    }
+    kumo_buf_free(&be);
+    KUMO_GUARD(rc);
+    rc = pd_chunks_fill(home, owner, dseq, version, total, bytes_max, out, err);
     KUMO_ENSURE(rc == 0, err, KUMO_ECORRUPT, "%s: %s", path, err != NULL ? err->detail : "");
     return 0;
 }
@@ -148,7 +153,7 @@ int pd_chunks_open(const char *home,
     char path[PD_PATH_BYTES];
     KUMO_ENSURE(pd_chunks_file(out, PD_CHUNKS_TOTAL_FILE, path) == 0, err, KUMO_ELIMIT,
                 "path too long");
-    return kumo_wal_file_write(path, kumo_bytes_make(be, sizeof(be)), err);
+    return kumo_file_write(path, kumo_bytes_make(be, sizeof(be)), 0600, err);
 }
 
 int pd_chunks_put(const pd_chunks_t *c,
@@ -170,7 +175,7 @@ int pd_chunks_put(const pd_chunks_t *c,
                  ? 0
                  : kumo_err_set(err, KUMO_ENOMEM, "chunk");
     if (rc == 0) {
-        rc = kumo_wal_file_write(path, kumo_buf_bytes(&file), err);
+        rc = kumo_file_write(path, kumo_buf_bytes(&file), 0600, err);
     }
     kumo_buf_free(&file);
     return rc;
@@ -202,22 +207,25 @@ int pd_chunks_get(const pd_chunks_t *c, uint32_t index, kumo_buf_t *out, kumo_er
     KUMO_ENSURE(index < c->count, err, KUMO_ENOTFOUND, "no chunk %" PRIu32, index);
     char path[PD_PATH_BYTES];
     KUMO_ENSURE(pd_chunks_index_file(c, index, path) == 0, err, KUMO_ELIMIT, "path too long");
-    KUMO_ENSURE(kumo_buf_reserve(out, PD_CHUNK_FILE_BYTES_MAX) == 0, err, KUMO_ENOMEM, "chunk");
-    size_t len = 0;
-    KUMO_GUARD(kumo_wal_file_read(path, out->ptr + out->len, PD_CHUNK_FILE_BYTES_MAX, &len, err));
+    size_t before = out->len;
+    int rc = kumo_file_read(path, out, err);
+    size_t len = out->len - before;
     size_t proof_len =
         (size_t)kumo_crypto_merkle_proof_count(index, c->count) * KUMO_CRYPTO_HASH_BYTES;
     kumo_err_ctx_t verr = {0};
-    int rc = len >= proof_len
-                 ? kumo_crypto_merkle_proof_verify(
-                       c->version, index, c->count,
-                       kumo_bytes_make(out->ptr + out->len + proof_len, len - proof_len),
-                       kumo_bytes_make(out->ptr + out->len, proof_len), &verr)
-                 : KUMO_EDECODE;
-    /* Our own file failing its proof is corruption: reported, never served. */
-    KUMO_ENSURE(rc == 0, err, KUMO_ECORRUPT, "%s: %s", path, verr.detail);
-    out->len += len;
-    return 0;
+    if (rc == 0) {
+        rc = len >= proof_len ? kumo_crypto_merkle_proof_verify(
+                                    c->version, index, c->count,
+                                    kumo_bytes_make(out->ptr + before + proof_len, len - proof_len),
+                                    kumo_bytes_make(out->ptr + before, proof_len), &verr)
+                              : KUMO_EDECODE;
+        /* Our own file failing its proof is corruption: reported, never served. */
+        rc = rc == 0 ? 0 : kumo_err_set(err, KUMO_ECORRUPT, "%s: %s", path, verr.detail);
+    }
+    if (rc != 0) {
+        out->len = before; /* nothing of a failed read is handed on */
+    }
+    return rc;
 }
 
 int pd_chunks_assemble(const pd_chunks_t *c, kumo_buf_t *out, kumo_err_ctx_t *err)
