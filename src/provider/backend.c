@@ -464,6 +464,8 @@ static int pd_be_chunk_info(void *ctx,
     out->chunk_count = c.count;
     out->chunks_held = pd_chunks_held(&c);
     out->manifest = manifest;
+    /* A store opened by a fetch that got nothing yet holds nothing to serve. */
+    KUMO_ENSURE(out->chunks_held > 0 || manifest, err, KUMO_ENOTFOUND, "no chunk held yet");
     return 0;
 }
 
