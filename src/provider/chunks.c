@@ -214,11 +214,13 @@ int pd_chunks_get(const pd_chunks_t *c, uint32_t index, kumo_buf_t *out, kumo_er
         (size_t)kumo_crypto_merkle_proof_count(index, c->count) * KUMO_CRYPTO_HASH_BYTES;
     kumo_err_ctx_t verr = {0};
     if (rc == 0) {
-        rc = len >= proof_len ? kumo_crypto_merkle_proof_verify(
-                                    c->version, index, c->count,
-                                    kumo_bytes_make(out->ptr + before + proof_len, len - proof_len),
-                                    kumo_bytes_make(out->ptr + before, proof_len), &verr)
-                              : KUMO_EDECODE;
+        /* The empty manifest's one chunk is an empty file: out may still have no storage. */
+        kumo_bytes_t file = pd_chunk_slice(kumo_buf_bytes(out), before, len);
+        rc = len >= proof_len
+                 ? kumo_crypto_merkle_proof_verify(c->version, index, c->count,
+                                                   pd_chunk_slice(file, proof_len, len - proof_len),
+                                                   pd_chunk_slice(file, 0, proof_len), &verr)
+                 : KUMO_EDECODE;
         /* Our own file failing its proof is corruption: reported, never served. */
         rc = rc == 0 ? 0 : kumo_err_set(err, KUMO_ECORRUPT, "%s: %s", path, verr.detail);
     }
@@ -239,7 +241,10 @@ int pd_chunks_assemble(const pd_chunks_t *c, kumo_buf_t *out, kumo_err_ctx_t *er
         rc = pd_chunks_get(c, i, &one, err);
         size_t proof_len =
             (size_t)kumo_crypto_merkle_proof_count(i, c->count) * KUMO_CRYPTO_HASH_BYTES;
-        if (rc == 0 && kumo_buf_append(out, one.ptr + proof_len, one.len - proof_len) != 0) {
+        kumo_bytes_t chunk =
+            rc == 0 ? pd_chunk_slice(kumo_buf_bytes(&one), proof_len, one.len - proof_len)
+                    : kumo_bytes_make(NULL, 0);
+        if (rc == 0 && kumo_buf_append(out, chunk.ptr, chunk.len) != 0) {
             rc = kumo_err_set(err, KUMO_ELIMIT, "manifest over %zu bytes", out->cap_max);
         }
     }
