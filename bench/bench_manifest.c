@@ -6,8 +6,9 @@
  * (the provider API's chunk routes over the chunk store, and the chunk fetcher with its
  * proofs, pd_chunks_fetch_whole) but no chain: a tenant process T holds the manifest and
  * serves its chunks, N provider processes each serve what they hold (also while fetching).
- *   spread:   provider 0 fetches from T alone (the one upload); providers 1..N-1 fetch from
- *             all other providers at once, retrying every 5 ms while they lack chunks.
+ *   spread:   provider 0 fetches from T alone (the one upload); then providers 1..N-1 fetch
+ *             from all other providers at once (each serving what it holds), retrying every
+ *             5 ms while they lack chunks.
  *   one by one: each provider in turn fetches everything from T alone.
  * Reported per (N, S): the bytes T sent in each mode (target: spread <= 1.25 x S), the time
  * until every provider holds the whole (root checked) in each mode and their ratio (target
@@ -403,13 +404,15 @@ static int bm_round(uint32_t n, bool spread, uint64_t *ms, uint64_t *tenant_byte
     rc = rc == 0 && bm_answer(&tenant, line, sizeof(line)) && strcmp(line, "ok") == 0 ? rc : -1;
     uint64_t t0 = bench_now_ns();
     if (rc == 0 && spread) {
+        /* The one upload, then the others fetch from every other provider at once. */
         (void)snprintf(line, sizeof(line), "fetch %s", tenant.listen);
         bm_send(&prov[0], line);
-        for (uint32_t i = 1; i < n; i++) {
+        rc = bm_answer(&prov[0], line, sizeof(line)) && strcmp(line, "done") == 0 ? rc : -1;
+        for (uint32_t i = 1; rc == 0 && i < n; i++) {
             bm_fetch_order(line, sizeof(line), prov, n, i);
             bm_send(&prov[i], line);
         }
-        for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t i = 1; rc == 0 && i < n; i++) {
             rc = bm_answer(&prov[i], line, sizeof(line)) && strcmp(line, "done") == 0 ? rc : -1;
         }
     }

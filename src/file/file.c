@@ -83,7 +83,9 @@ static int file_dir_sync(const char *path)
     return rc;
 }
 
-int kumo_file_write(const char *path, kumo_bytes_t data, unsigned int mode, kumo_err_ctx_t *err)
+/* Replaces path with data through a temp file of its own; durable: fsync'd, file and dir. */
+static int file_replace(
+    const char *path, kumo_bytes_t data, unsigned int mode, bool durable, kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(path != NULL);
     char tmp[PATH_MAX];
@@ -94,7 +96,7 @@ int kumo_file_write(const char *path, kumo_bytes_t data, unsigned int mode, kumo
     int fd = mkostemp(tmp, O_CLOEXEC);
     KUMO_ENSURE(fd >= 0, err, KUMO_EIO, "create %s: %s", tmp, strerror(errno));
     bool ok = file_write_all(fd, data) == 0 && (mode == 0600u || fchmod(fd, (mode_t)mode) == 0) &&
-              fsync(fd) == 0;
+              (!durable || fsync(fd) == 0);
     int e = errno;
     ok = close(fd) == 0 && ok;
     if (!ok || rename(tmp, path) != 0) {
@@ -102,9 +104,22 @@ int kumo_file_write(const char *path, kumo_bytes_t data, unsigned int mode, kumo
         (void)unlink(tmp);
         return kumo_err_set(err, KUMO_EIO, "write %s: %s", path, strerror(e));
     }
-    KUMO_ENSURE(file_dir_sync(path) == 0, err, KUMO_EIO, "sync the directory of %s: %s", path,
-                strerror(errno));
+    KUMO_ENSURE(!durable || file_dir_sync(path) == 0, err, KUMO_EIO, "sync the directory of %s: %s",
+                path, strerror(errno));
     return 0;
+}
+
+int kumo_file_write(const char *path, kumo_bytes_t data, unsigned int mode, kumo_err_ctx_t *err)
+{
+    return file_replace(path, data, mode, true, err);
+}
+
+int kumo_file_write_cache(const char *path,
+                          kumo_bytes_t data,
+                          unsigned int mode,
+                          kumo_err_ctx_t *err)
+{
+    return file_replace(path, data, mode, false, err);
 }
 
 /* The pid written in the lock file, or 0 when it holds none. */

@@ -23,6 +23,11 @@ KUMO_MUST_USE int kumo_file_read(const char *path, kumo_buf_t *out, kumo_err_ctx
  * last rename wins whole. KUMO_EIO (the temp file removed), KUMO_ELIMIT for a path too long. */
 KUMO_MUST_USE int
 kumo_file_write(const char *path, kumo_bytes_t data, unsigned int mode, kumo_err_ctx_t *err);
+/* kumo_file_write without the fsyncs, for caches whose every read checks the content (a file
+ * cut short by a crash fails that check and is fetched again): readers still see the old or
+ * the new content whole, but after a crash the file may be empty or missing. */
+KUMO_MUST_USE int
+kumo_file_write_cache(const char *path, kumo_bytes_t data, unsigned int mode, kumo_err_ctx_t *err);
 
 /* Takes the exclusive lock of path (created 0600 when missing; an flock, so it is released
  * when the process ends, kill -9 included) and writes the holder's pid in it. KUMO_EBUSY when

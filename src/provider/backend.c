@@ -432,13 +432,15 @@ static int pd_be_chunks_current(pd_api_t *a,
     kumo_codec_address_encode(owner, owner_text);
     int rc =
         pd_chunks_load(a->d->home, owner_text, dseq, view.version, PD_CHUNKS_BYTES_MAX, out, err);
-    if (rc != KUMO_ENOTFOUND && manifest == NULL) {
+    /* No store, or one whose length file a crash cut short: made again from the whole. */
+    bool missing = rc == KUMO_ENOTFOUND || rc == KUMO_ECORRUPT;
+    if (!missing && manifest == NULL) {
         return rc;
     }
     kumo_buf_t m;
     kumo_buf_init(&m, PD_CHUNKS_BYTES_MAX);
     bool whole = pd_be_manifest_is(a, owner_text, dseq, view.version, &m);
-    if (rc == KUMO_ENOTFOUND && whole) {
+    if (missing && whole) {
         rc = pd_chunks_from_manifest(a->d->home, owner_text, dseq, kumo_buf_bytes(&m),
                                      PD_CHUNKS_BYTES_MAX, out, err);
     }

@@ -8,8 +8,10 @@
  * length, u64 big-endian, as declared by the peers or known from the upload) and one file
  * "<index>" per verified chunk: its proof hashes then its bytes. A directory per version, so
  * a reader on the API thread never mixes chunks of two versions while the main thread fetches
- * another; every file is written atomically (kumo_file_write), and a chunk is written only
- * after its proof checked against the version, and checked again when read. The declared total
+ * another; every file is written atomically but not fsync'd (kumo_file_write_cache: the store
+ * is a cache), and a chunk is written only after its proof checked against the version, and
+ * checked again when read (a file that fails, cut short by a crash, is removed and fetched
+ * again; a broken "total" makes the store start again). The declared total
  * is only a hint (the chain holds the root, not the length): a wrong one makes chunks fail
  * their proofs or the whole fail its root, and the fetcher then drops the directory.
  * Directories of other versions are dropped when a version is fetched or uploaded, and those
@@ -153,7 +155,7 @@ int pd_chunks_open(const char *home,
     char path[PD_PATH_BYTES];
     KUMO_ENSURE(pd_chunks_file(out, PD_CHUNKS_TOTAL_FILE, path) == 0, err, KUMO_ELIMIT,
                 "path too long");
-    return kumo_file_write(path, kumo_bytes_make(be, sizeof(be)), 0600, err);
+    return kumo_file_write_cache(path, kumo_bytes_make(be, sizeof(be)), 0600, err);
 }
 
 int pd_chunks_put(const pd_chunks_t *c,
@@ -175,7 +177,7 @@ int pd_chunks_put(const pd_chunks_t *c,
                  ? 0
                  : kumo_err_set(err, KUMO_ENOMEM, "chunk");
     if (rc == 0) {
-        rc = kumo_file_write(path, kumo_buf_bytes(&file), 0600, err);
+        rc = kumo_file_write_cache(path, kumo_buf_bytes(&file), 0600, err);
     }
     kumo_buf_free(&file);
     return rc;
@@ -221,8 +223,12 @@ int pd_chunks_get(const pd_chunks_t *c, uint32_t index, kumo_buf_t *out, kumo_er
                                                    pd_chunk_slice(file, proof_len, len - proof_len),
                                                    pd_chunk_slice(file, 0, proof_len), &verr)
                  : KUMO_EDECODE;
-        /* Our own file failing its proof is corruption: reported, never served. */
-        rc = rc == 0 ? 0 : kumo_err_set(err, KUMO_ECORRUPT, "%s: %s", path, verr.detail);
+        /* Our own file failing its proof is corruption (a write a crash cut short, or the
+         * disk): reported, never served, and removed so the chunk is fetched again. */
+        if (rc != 0) {
+            (void)unlink(path);
+            rc = kumo_err_set(err, KUMO_ECORRUPT, "%s: %s", path, verr.detail);
+        }
     }
     if (rc != 0) {
         out->len = before; /* nothing of a failed read is handed on */

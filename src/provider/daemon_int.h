@@ -370,6 +370,9 @@ typedef struct pd_usage {
 /* Requests open to one peer at once: enough to hide a round trip, few enough that one
  * slow peer holds few chunks back. */
 #define PD_FETCH_IN_FLIGHT_MAX 4u
+/* Peers one fetch takes chunks from (when one of them holds every chunk): enough to spread
+ * the load, few enough that a small manifest costs few TLS handshakes. */
+#define PD_FETCH_SOURCES_ENOUGH 4u
 /* Failed transfers (not bad chunks) after which a peer is not asked again in this fetch. */
 #define PD_FETCH_PEER_FAILS_MAX 2u
 /* Chunks of the largest manifest a fetch takes (1 GiB of 256 KiB chunks). */

@@ -46,6 +46,7 @@ typedef struct pd_fetch {
     char version_text[2u * KUMO_CRYPTO_HASH_BYTES + 1u];
     pd_peer_target_t peer[PD_FETCH_PEER_MAX];
     uint64_t declared[PD_FETCH_PEER_MAX]; /* the length each peer declared */
+    bool full[PD_FETCH_PEER_MAX];         /* it declared every chunk held */
     uint32_t peer_count;
     uint32_t answered;
     pd_chunks_t store;
@@ -61,7 +62,7 @@ typedef struct pd_fetch {
 /* ---- step 1: who answers the version, with what length ---- */
 
 /* Asks one peer for manifest-info; false unless it answered this version within the limit. */
-static bool pd_fetch_info(pd_fetch_t *f, pd_peer_target_t *t, uint64_t *total)
+static bool pd_fetch_info(pd_fetch_t *f, pd_peer_target_t *t, uint64_t *total, bool *full)
 {
     kumo_buf_t body;
     kumo_buf_init(&body, KUMO_PROVIDER_CHUNK_INFO_BYTES_MAX);
@@ -87,20 +88,50 @@ static bool pd_fetch_info(pd_fetch_t *f, pd_peer_target_t *t, uint64_t *total)
         return false;
     }
     *total = ok ? info.total_bytes : 0;
+    *full = ok && info.chunks_held == info.chunk_count;
     return ok;
 }
 
-/* The other lease holders that answer manifest-info for the version, into f->peer. */
+/* Enough peers asked: one holds every chunk, and there are as many sources as chunks, up to
+ * PD_FETCH_SOURCES_ENOUGH. Asking every lease holder costs a TLS handshake each, which for a
+ * small manifest costs more than the transfer. */
+static bool pd_fetch_enough(const pd_fetch_t *f)
+{
+    bool full = false;
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < f->peer_count; i++) {
+        full = full || f->full[i];
+        uint32_t c = 0;
+        count = kumo_crypto_merkle_chunk_count(f->declared[i], &c) == 0 && c > count ? c : count;
+    }
+    uint32_t want = count < PD_FETCH_SOURCES_ENOUGH ? count : PD_FETCH_SOURCES_ENOUGH;
+    return full && f->peer_count >= want;
+}
+
+/* Where this provider starts in a list of n peers: spread by its address, so fetchers do not
+ * all ask the same peer first. */
+static size_t pd_fetch_start_of(const pd_fetch_t *f, size_t n)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = f->d->addr; *p != '\0'; p++) {
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    }
+    return n > 0 ? h % n : 0;
+}
+
+/* The other lease holders that answer manifest-info for the version, into f->peer, until
+ * enough of them (pd_fetch_enough), starting at this provider's place in the list. */
 static void pd_fetch_peers(pd_fetch_t *f, const json_t *leases)
 {
-    size_t i;
-    const json_t *l;
-    json_array_foreach(json_object_get(leases, "items"), i, l)
-    {
+    const json_t *items = json_object_get(leases, "items");
+    size_t n = json_array_size(items);
+    size_t start = pd_fetch_start_of(f, n);
+    for (size_t k = 0; k < n && !pd_fetch_enough(f); k++) {
+        const json_t *l = json_array_get(items, (start + k) % n);
         const char *p = json_string_value(json_object_get(json_object_get(l, "id"), "provider"));
         bool known = false;
-        for (uint32_t k = 0; p != NULL && k < f->peer_count; k++) {
-            known = known || strcmp(f->peer[k].provider, p) == 0;
+        for (uint32_t i = 0; p != NULL && i < f->peer_count; i++) {
+            known = known || strcmp(f->peer[i].provider, p) == 0;
         }
         if (p == NULL || known || strcmp(p, f->d->addr) == 0 ||
             f->peer_count >= PD_FETCH_PEER_MAX ||
@@ -112,7 +143,7 @@ static void pd_fetch_peers(pd_fetch_t *f, const json_t *leases)
         if (pd_peer_target_load(f->d, f->d->curl, p, t, NULL, &err) != 0) {
             continue;
         }
-        if (pd_fetch_info(f, t, &f->declared[f->peer_count])) {
+        if (pd_fetch_info(f, t, &f->declared[f->peer_count], &f->full[f->peer_count])) {
             f->peer_count++;
         } else {
             pd_peer_target_free(t);
@@ -140,6 +171,7 @@ static uint64_t pd_fetch_total_pick(pd_fetch_t *f)
     for (uint32_t i = 0; i < f->peer_count; i++) {
         if (f->declared[i] == best) {
             f->peer[kept] = f->peer[i];
+            f->full[kept] = f->full[i];
             f->declared[kept++] = best;
         } else {
             pd_peer_target_free(&f->peer[i]);
@@ -448,14 +480,16 @@ int pd_chunks_fetch_whole(kumo_provider_daemon_t *d,
     KUMO_ENSURE(f != NULL, err, KUMO_ENOMEM, "fetch");
     f->whole_only = true;
     f->whole_out = whole_out;
-    for (uint32_t i = 0; i < target_count; i++) {
+    size_t start = pd_fetch_start_of(f, target_count);
+    for (uint32_t k = 0; k < target_count && !pd_fetch_enough(f); k++) {
+        uint32_t i = (uint32_t)((start + k) % target_count);
         pd_peer_target_t *t = &f->peer[f->peer_count];
         memset(t, 0, sizeof(*t));
         memcpy(t->provider, targets[i].provider, sizeof(t->provider));
         memcpy(t->uri, targets[i].uri, sizeof(t->uri));
         kumo_buf_init(&t->root_pem, KUMO_TLS_PEM_BYTES_MAX);
         if (kumo_buf_append(&t->root_pem, targets[i].root_pem.ptr, targets[i].root_pem.len) != 0 ||
-            !pd_fetch_info(f, t, &f->declared[f->peer_count])) {
+            !pd_fetch_info(f, t, &f->declared[f->peer_count], &f->full[f->peer_count])) {
             pd_peer_target_free(t);
             continue;
         }
