@@ -1,8 +1,9 @@
 /*
  * test_file.c - small files on a real file system: a read is bounded by the buffer's cap and
  * reports a missing file; a write replaces the whole file with the mode asked and leaves no
- * temp file, and a failed write leaves the old content; the lock is exclusive between
- * processes, names the holder's pid, and is released by the holder's exit (kill -9 included).
+ * temp file, and a failed write leaves the old content (the cache write, without fsync, too);
+ * the lock is exclusive between processes, names the holder's pid, and is released by the
+ * holder's exit (kill -9 included).
  */
 #include "helpers/testutil.h"
 
@@ -69,6 +70,31 @@ static void test_read_write(void **state)
     memset(longp, 'a', sizeof(longp) - 1u);
     longp[sizeof(longp) - 1u] = '\0';
     assert_int_equal(kumo_file_write(longp, kumo_bytes_make("x", 1), 0600, NULL), KUMO_ELIMIT);
+    kumo_buf_free(&b);
+    kumo_test_tmpdir_remove(dir);
+}
+
+/* The cache write (no fsync) replaces the whole file the same way, mode included. */
+static void test_write_cache(void **state)
+{
+    (void)state;
+    char *dir = kumo_test_tmpdir_make("file-cache");
+    char path[512];
+    (void)snprintf(path, sizeof(path), "%s/chunk", dir);
+    kumo_buf_t b;
+    kumo_buf_init(&b, 16);
+    assert_int_equal(kumo_file_write_cache(path, kumo_bytes_make("first", 5), 0600, NULL), 0);
+    assert_int_equal(kumo_file_write_cache(path, kumo_bytes_make("second", 6), 0640, NULL), 0);
+    assert_int_equal(kumo_file_read(path, &b, NULL), 0);
+    assert_int_equal(b.len, 6);
+    assert_memory_equal(b.ptr, "second", 6);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640);
+    assert_int_equal(dir_entries(dir), 1u);
+    char missing[600];
+    (void)snprintf(missing, sizeof(missing), "%s/no/such", dir);
+    assert_int_equal(kumo_file_write_cache(missing, kumo_bytes_make("x", 1), 0600, NULL), KUMO_EIO);
     kumo_buf_free(&b);
     kumo_test_tmpdir_remove(dir);
 }
@@ -144,6 +170,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_write),
+        cmocka_unit_test(test_write_cache),
         cmocka_unit_test(test_lock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
