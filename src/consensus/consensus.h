@@ -315,7 +315,7 @@ KUMO_MUST_USE int kumo_consensus_signer_decode(kumo_bytes_t in,
  *
  * Disk of a validator: its decided chain (store head = H - 1), a WAL of the consensus
  * messages of the current height (src/wal, one record per message) and the signer state
- * above (one small file written with kumo_wal_file_write).
+ * above (one small file written with kumo_file_write).
  * 1. Input: every consensus message the engine keeps, received or our own, reaches
  *    io.wal_append, which appends it to the WAL and kumo_wal_sync's it, BEFORE the engine
  *    acts on it (our own: before it leaves the process). Messages the engine drops (bad
@@ -324,7 +324,7 @@ KUMO_MUST_USE int kumo_consensus_signer_decode(kumo_bytes_t in,
  *    re-arms them, so after a restart a timeout is taken again after its full duration
  *    (safe, only slower).
  * 2. Output: io.sign runs kumo_consensus_signer_check; for a new step it signs, writes the
- *    updated state (kumo_consensus_signer_update + encode + kumo_wal_file_write, fsync'd),
+ *    updated state (kumo_consensus_signer_update + encode + kumo_file_write, fsync'd),
  *    and only then returns the signature; for the same sign bytes it returns the stored
  *    signature; otherwise it returns KUMO_EDOUBLESIGN and the engine skips that message.
  * 3. Decision: the decided block is committed to the store first, then the WAL is reset

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,52 +199,5 @@ int kumo_wal_reset(kumo_wal_t *wal, kumo_err_ctx_t *err)
     KUMO_ENSURE(ftruncate(wal->fd, 0) == 0 && fdatasync(wal->fd) == 0, err, KUMO_EIO,
                 "WAL reset: %s", strerror(errno));
     wal->size = 0;
-    return 0;
-}
-
-/* ---- small files ---- */
-
-int kumo_wal_file_write(const char *path, kumo_bytes_t data, kumo_err_ctx_t *err)
-{
-    char tmp[4096];
-    char dir[4096];
-    /* A temp file of its own (mkostemp: 0600, unique), so concurrent writers of one path
-     * never rename each other's file away: the last rename wins whole. */
-    int n = snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
-    KUMO_ENSURE(n > 0 && (size_t)n < sizeof(tmp), err, KUMO_ELIMIT, "path too long");
-    (void)snprintf(dir, sizeof(dir), "%s", path);
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    KUMO_ENSURE(fd >= 0, err, KUMO_EIO, "create %s: %s", tmp, strerror(errno));
-    int rc = wal_write_all(fd, data.ptr, data.len, 0);
-    rc = rc == 0 && fsync(fd) == 0 ? 0 : KUMO_EIO;
-    (void)close(fd);
-    rc = rc == 0 && rename(tmp, path) == 0 ? 0 : KUMO_EIO;
-    if (rc != 0) {
-        (void)unlink(tmp);
-    }
-    int dfd = rc == 0 ? open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-    rc = rc == 0 && dfd >= 0 && fsync(dfd) == 0 ? 0 : KUMO_EIO;
-    if (dfd >= 0) {
-        (void)close(dfd);
-    }
-    KUMO_ENSURE(rc == 0, err, KUMO_EIO, "write %s: %s", path, strerror(errno));
-    return 0;
-}
-
-int kumo_wal_file_read(
-    const char *path, uint8_t *out, size_t cap, size_t *len_out, kumo_err_ctx_t *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-        return kumo_err_set(err, KUMO_ENOTFOUND, "%s does not exist", path);
-    }
-    KUMO_ENSURE(fd >= 0, err, KUMO_EIO, "open %s: %s", path, strerror(errno));
-    ssize_t r = read(fd, out, cap);
-    uint8_t extra = 0;
-    ssize_t more = r >= 0 && (size_t)r == cap ? read(fd, &extra, 1) : 0;
-    (void)close(fd);
-    KUMO_ENSURE(r >= 0, err, KUMO_EIO, "read %s: %s", path, strerror(errno));
-    KUMO_ENSURE(more == 0, err, KUMO_ELIMIT, "%s is larger than %zu bytes", path, cap);
-    *len_out = (size_t)r;
     return 0;
 }

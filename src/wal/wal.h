@@ -40,10 +40,4 @@ KUMO_MUST_USE int kumo_wal_reset(kumo_wal_t *wal, kumo_err_ctx_t *err);
 /* Validates a log image: the length of its valid prefix and its record count (fuzzed). */
 void kumo_wal_scan(kumo_bytes_t image, size_t *valid_len, uint64_t *records);
 
-/* Replaces path atomically with data (temp file 0600, write, fsync, rename, fsync dir). */
-KUMO_MUST_USE int kumo_wal_file_write(const char *path, kumo_bytes_t data, kumo_err_ctx_t *err);
-/* Reads a small file whole (at most cap bytes: KUMO_ELIMIT); KUMO_ENOTFOUND if missing. */
-KUMO_MUST_USE int kumo_wal_file_read(
-    const char *path, uint8_t *out, size_t cap, size_t *len_out, kumo_err_ctx_t *err);
-
 #endif
