@@ -203,11 +203,16 @@ char *kumo_test_net_output(const kumo_test_net_t *tn, int *code, const char *fmt
     assert_true(n > 0 && (size_t)n < sizeof(cmd));
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
-    size_t cap = 1u << 16;
+    /* Read to the end, whatever the size: a reader that stops early makes the command die of
+     * SIGPIPE (exit 141) instead of reporting its own exit code. What is past cap is dropped. */
+    size_t cap = 1u << 20;
     char *out = calloc(1, cap);
     assert_non_null(out);
     size_t len = fread(out, 1, cap - 1, p);
     out[len] = '\0';
+    char sink[4096];
+    while (fread(sink, 1, sizeof(sink), p) > 0) {
+    }
     int st = pclose(p);
     *code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     return out;

@@ -88,8 +88,8 @@ int kumo_test_net_tx(kumo_test_net_t *tn, const char *home, const char *key, con
     KUMO_PRINTF(4, 5);
 void kumo_test_net_tx_ok(
     kumo_test_net_t *tn, const char *home, const char *key, const char *fmt, ...) KUMO_PRINTF(4, 5);
-/* Runs kumo with ARGS (after the binary, a printf format): its stdout and stderr (free it),
- * its exit code in *code. */
+/* Runs kumo with ARGS (after the binary, a printf format): its stdout and stderr (free it;
+ * the first MiB, the rest read and dropped), its exit code in *code. */
 char *kumo_test_net_output(const kumo_test_net_t *tn, int *code, const char *fmt, ...)
     KUMO_PRINTF(3, 4);
 /* The address of key name in dir/HOME's keyring. */
