@@ -292,6 +292,11 @@ cli_version_hex_parse(const char *text, uint8_t out[KUMO_VERSION_BYTES], kumo_er
 
 /* ---- output (cli_output.c) ---- */
 
+/* True once standard output is gone (its reader closed the pipe: `kumo … | head`), after
+ * flushing it. kumo ignores SIGPIPE (a provider or node closing a connection must be an error
+ * the command reports, not its death), so commands that print until interrupted ask this. */
+bool cli_stdout_gone(void);
+
 /* Formats an amount: "1000000 ukumo". */
 void cli_amount_format(uint64_t ukumo, char *out, size_t out_cap);
 /* Formats bytes exactly with the largest binary suffix that divides them ("512Mi", "1Gi",

@@ -3,12 +3,18 @@
  * count UTF-8 characters, not bytes) and objects as aligned key/value lines; and the JSON
  * printer of --output json.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli_int.h"
+
+bool cli_stdout_gone(void)
+{
+    return fflush(stdout) == EOF && errno == EPIPE;
+}
 
 void cli_amount_format(uint64_t ukumo, char *out, size_t out_cap)
 {

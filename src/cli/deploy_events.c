@@ -376,7 +376,7 @@ static int ev_run(ev_state_t *s, kumo_err_ctx_t *err)
         return 0;
     }
     bool warned = false;
-    for (;;) {
+    while (!cli_stdout_gone()) {
         kumo_err_ctx_t perr = {0};
         int rc = ev_chain_drain(s, EV_POLL_MS, &perr);
         rc = rc == 0 ? ev_providers_poll(s, NULL, &perr) : rc;
@@ -392,6 +392,7 @@ static int ev_run(ev_state_t *s, kumo_err_ctx_t *err)
         uint64_t now = ev_now_ns();
         ev_flush(s, now > EV_HOLD_MS * 1000000u ? now - EV_HOLD_MS * 1000000u : 0);
     }
+    return 0;
 }
 
 int deploy_events_run(cli_args_t *a)

@@ -298,7 +298,7 @@ static int logs_run(logs_state_t *s, kumo_err_ctx_t *err)
     KUMO_GUARD(logs_providers(s, err));
     KUMO_GUARD(logs_poll(s, err));
     bool warned = false;
-    while (a->follow) {
+    while (a->follow && !cli_stdout_gone()) {
         (void)usleep(LOGS_POLL_MS * 1000u);
         kumo_err_ctx_t perr = {0};
         if (logs_poll(s, &perr) < 0) {

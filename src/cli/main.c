@@ -1,6 +1,7 @@
 /*
  * main.c - the kumo binary: one table of commands, dispatched by name.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +34,9 @@ static void cli_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* A peer closing a connection (TLS writes raise SIGPIPE) or a reader closing our output
+     * is an error to report or an end, never a silent death with exit 141. */
+    (void)signal(SIGPIPE, SIG_IGN);
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         cli_usage(stdout);
