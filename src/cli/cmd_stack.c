@@ -3,13 +3,13 @@
  * maps to (docs/stack.md "Akash SDL files"), with a warning per construct that is dropped;
  * `kumo deploy` does the same conversion on its own when given an Akash SDL file.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/deploy_int.h"
+#include "file/file.h"
 
 static const int stack_convert_opts[] = {CLI_OPT_REGION,      CLI_OPT_PRICE, CLI_OPT_DEPOSIT,
                                          CLI_OPT_WAIT_BLOCKS, CLI_OPT_OUT,   CLI_OPT_END};
@@ -29,16 +29,6 @@ static int stack_opts(const cli_args_t *a, kumo_sdl_akash_opts_t *o, kumo_err_ct
     KUMO_ENSURE(!a->deposit_set || a->deposit_ukumo > 0, err, KUMO_EINVAL, "--deposit is 0");
     o->wait_blocks = a->wait_blocks;
     o->wait_blocks_set = a->wait_blocks_set;
-    return 0;
-}
-
-static int stack_file_write(const char *path, const kumo_buf_t *text, kumo_err_ctx_t *err)
-{
-    FILE *f = fopen(path, "wb");
-    KUMO_ENSURE(f != NULL, err, KUMO_EIO, "cannot create %s: %s", path, strerror(errno));
-    size_t n = fwrite(text->ptr, 1, text->len, f);
-    int closed = fclose(f);
-    KUMO_ENSURE(n == text->len && closed == 0, err, KUMO_EIO, "cannot write %s", path);
     return 0;
 }
 
@@ -103,7 +93,7 @@ stack_convert_do(const cli_args_t *a, kumo_buf_t *text, kumo_buf_t *notes, kumo_
     rc = kumo_sdl_stack_parse(kumo_buf_bytes(text), name, &stack, err);
     kumo_sdl_stack_free(stack);
     if (rc == 0 && a->out != NULL) {
-        rc = stack_file_write(a->out, text, err);
+        rc = kumo_file_write(a->out, kumo_buf_bytes(text), 0644, err);
     }
     if (rc < 0) {
         kumo_buf_free(text);

@@ -847,6 +847,42 @@ static void test_cli_grants_delegate_deposits(void **state)
     }
 }
 
+/* `kumo stack convert --out` writes exactly what it prints without --out (mode 0644, replacing
+ * an older file); an --out it cannot write is an error that leaves nothing behind. */
+static void test_cli_stack_convert_out(void **state)
+{
+    (void)state;
+    E2E_SKIP_IF_NEEDED();
+    const char *src = getenv("KUMO_SOURCE_DIR");
+    char sdl[1024];
+    char out[1024];
+    (void)snprintf(sdl, sizeof(sdl), "%s/tests/vectors/akash/web.yml", src != NULL ? src : ".");
+    (void)snprintf(out, sizeof(out), "%s/converted.yml", g.dir);
+    char *printed = NULL;
+    assert_int_equal(e2e_run(&printed, "stack convert %s", sdl), 0);
+    FILE *f = fopen(out, "w");
+    assert_non_null(f);
+    assert_true(fputs("older content that is longer than nothing\n", f) >= 0);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(e2e_run(NULL, "stack convert %s --out %s", sdl, out), 0);
+    static char written[64u * 1024u];
+    f = fopen(out, "rb");
+    assert_non_null(f);
+    size_t len = fread(written, 1, sizeof(written), f);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(len, strlen(printed));
+    assert_memory_equal(written, printed, len);
+    struct stat st;
+    assert_int_equal(stat(out, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    free(printed);
+    char bad[1100];
+    (void)snprintf(bad, sizeof(bad), "%s/no-such-dir/x.yml", g.dir);
+    assert_int_not_equal(e2e_run(NULL, "stack convert %s --out %s", sdl, bad), 0);
+    assert_non_null(strstr(g.err_text, "no-such-dir"));
+    assert_int_not_equal(access(bad, F_OK), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -856,6 +892,7 @@ int main(void)
         cmocka_unit_test(test_cli_lists_paginate),
         cmocka_unit_test(test_cli_back_to_back_txs_pipeline),
         cmocka_unit_test(test_cli_grants_delegate_deposits),
+        cmocka_unit_test(test_cli_stack_convert_out),
     };
     return cmocka_run_group_tests(tests, e2e_setup, e2e_teardown);
 }
