@@ -414,7 +414,9 @@ uint16_t kumo_overlay_tunnel_server_port(const kumo_overlay_tunnel_server_t *s);
 /* Replaces the set of allowed tunnels (copied; at most tunnel_max entries, each id valid and
  * once). Tunnels up whose entry is gone or changed are closed with their streams at once; the
  * others are asked the accept callback again (refused: closed; else their targets replaced).
- * KUMO_EINVAL/KUMO_EDUPLICATE/KUMO_ELIMIT leave the set unchanged. */
+ * Certificates and roots are parsed here, once, not at every handshake. KUMO_EINVAL (also: a
+ * key that is not its certificate's), KUMO_EDECODE (a PEM that does not parse),
+ * KUMO_EDUPLICATE and KUMO_ELIMIT leave the set unchanged. */
 KUMO_MUST_USE int kumo_overlay_tunnel_server_allow_set(kumo_overlay_tunnel_server_t *s,
                                                        const kumo_overlay_tunnel_allow_t *entries,
                                                        uint32_t count,
@@ -452,8 +454,10 @@ typedef struct kumo_overlay_tunnel_client kumo_overlay_tunnel_client_t;
 /* Dials the peer (now, and again with backoff from KUMO_OVERLAY_TUNNEL_BACKOFF_MS_MIN doubling
  * to ..._MAX whenever the tunnel is down) and carries the listeners' connections as streams
  * while it is up (a connection accepted while it is down is closed at once). Everything in
- * cfg is copied; the listeners' fds belong to the client even when open fails. KUMO_EINVAL
- * for a bad address, id or listener, KUMO_ELIMIT for a limit over its cap. */
+ * cfg is parsed or copied (nothing of it is used after open); the listeners' fds belong to
+ * the client even when open fails. KUMO_EINVAL for a bad address, id or listener (or a key
+ * that is not its certificate's), KUMO_EDECODE for a PEM that does not parse, KUMO_ELIMIT for
+ * a limit over its cap. */
 KUMO_MUST_USE int kumo_overlay_tunnel_client_open(struct event_base *base,
                                                   const kumo_overlay_tunnel_client_cfg_t *cfg,
                                                   kumo_overlay_tunnel_client_t **out,

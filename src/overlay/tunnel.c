@@ -633,13 +633,13 @@ int tn_addr_parse(const char *text,
 }
 
 int tn_peer_check(tn_tunnel_t *t,
-                  kumo_bytes_t root_pem,
+                  const kumo_tls_root_t *root,
                   const kumo_overlay_tunnel_id_t *want,
                   kumo_err_ctx_t *err)
 {
     void *ssl = bufferevent_openssl_get_ssl(t->bev);
     KUMO_ASSERT(ssl != NULL);
-    KUMO_GUARD(kumo_tls_peer_verify(ssl, root_pem, err));
+    KUMO_GUARD(kumo_tls_peer_verify(ssl, root, err));
     char uris[KUMO_TLS_URI_COUNT_MAX][KUMO_TLS_URI_BYTES_MAX];
     size_t count = 0;
     KUMO_GUARD(kumo_tls_peer_uris(ssl, uris, KUMO_TLS_URI_COUNT_MAX, &count, err));

@@ -34,9 +34,7 @@ struct kumo_overlay_tunnel_client {
     char tag[TN_TAG_BYTES];
     struct sockaddr_storage peer_sa;
     socklen_t peer_sa_len;
-    kumo_buf_t root_pem;
-    kumo_buf_t cert_pem;
-    kumo_crypto_keypair_t key;
+    kumo_tls_root_t *root; /* the peer's provider's, pinned */
     void *ssl_ctx;
     cli_listener_t listeners[KUMO_OVERLAY_TUNNEL_PORT_MAX];
     uint32_t listener_count;
@@ -59,7 +57,7 @@ static void cli_redial_arm(kumo_overlay_tunnel_client_t *c)
 static int cli_up(tn_tunnel_t *t, kumo_err_ctx_t *err)
 {
     kumo_overlay_tunnel_client_t *c = t->owner;
-    KUMO_GUARD(tn_peer_check(t, kumo_buf_bytes(&c->root_pem), &c->cfg.peer, err));
+    KUMO_GUARD(tn_peer_check(t, c->root, &c->cfg.peer, err));
     c->backoff_ms = KUMO_OVERLAY_TUNNEL_BACKOFF_MS_MIN;
     KUMO_LOG_INFO("overlay", "tunnel_up", "side=client owner=%s dseq=%llu src=%s dst=%s peer=%s",
                   t->peer.owner, (unsigned long long)t->peer.dseq, t->peer.src, t->peer.dst,
@@ -156,11 +154,10 @@ static int cli_cfg_check(const kumo_overlay_tunnel_client_cfg_t *cfg, kumo_err_c
 static int cli_setup(kumo_overlay_tunnel_client_t *c, kumo_err_ctx_t *err)
 {
     KUMO_GUARD(tn_addr_parse(c->cfg.peer_address, &c->peer_sa, &c->peer_sa_len, err));
-    KUMO_GUARD(kumo_buf_append(&c->root_pem, c->cfg.peer_root_pem.ptr, c->cfg.peer_root_pem.len));
-    KUMO_GUARD(kumo_buf_append(&c->cert_pem, c->cfg.cert_pem.ptr, c->cfg.cert_pem.len));
+    KUMO_GUARD(kumo_tls_root_new(c->cfg.peer_root_pem, &c->root, err));
     kumo_tls_ctx_cfg_t tc = {.server = false,
-                             .cert_pem = kumo_buf_bytes(&c->cert_pem),
-                             .key = &c->key,
+                             .cert_pem = c->cfg.cert_pem,
+                             .key = c->cfg.key,
                              .peer_check = KUMO_TLS_PEER_PUBKEY};
     KUMO_GUARD(kumo_tls_ctx_new(&tc, &c->ssl_ctx, err));
     c->redial = evtimer_new(c->base, cli_redial_cb, c);
@@ -214,15 +211,15 @@ int kumo_overlay_tunnel_client_open(struct event_base *base,
                                       : KUMO_OVERLAY_TUNNEL_HANDSHAKE_MS_DEFAULT;
     c->cfg.keepalive_ms =
         cfg->keepalive_ms != 0 ? cfg->keepalive_ms : KUMO_OVERLAY_TUNNEL_KEEPALIVE_MS_DEFAULT;
-    c->key = *cfg->key;
-    c->cfg.key = &c->key;
     c->backoff_ms = KUMO_OVERLAY_TUNNEL_BACKOFF_MS_MIN;
     tn_tag(&cfg->peer, c->tag);
-    kumo_buf_init(&c->root_pem, KUMO_TLS_PEM_BYTES_MAX);
-    kumo_buf_init(&c->cert_pem, KUMO_TLS_PEM_BYTES_MAX);
     rc = cli_listeners(c, err);
     rc = rc == 0 ? cli_setup(c, err) : rc;
-    c->cfg.peer_address = NULL; /* parsed into peer_sa; the caller's string is not kept */
+    /* Parsed into peer_sa, root and ssl_ctx: the caller's strings and key are not kept. */
+    c->cfg.peer_address = NULL;
+    c->cfg.peer_root_pem = kumo_bytes_make(NULL, 0);
+    c->cfg.cert_pem = kumo_bytes_make(NULL, 0);
+    c->cfg.key = NULL;
     if (rc < 0) {
         kumo_overlay_tunnel_client_close(c);
         return rc;
@@ -259,8 +256,6 @@ void kumo_overlay_tunnel_client_close(kumo_overlay_tunnel_client_t *c)
         evconnlistener_free(c->listeners[i].l);
     }
     kumo_tls_ctx_free(c->ssl_ctx);
-    kumo_buf_free(&c->root_pem);
-    kumo_buf_free(&c->cert_pem);
-    kumo_crypto_key_wipe(&c->key);
+    kumo_tls_root_free(c->root);
     kumo_free(c);
 }

@@ -16,6 +16,7 @@
 #include "core/core.h"
 #include "overlay/overlay.h"
 #include "overlay/tunnel_wire.h"
+#include "tls/tls.h"
 
 /* Bytes queued on the TLS side before the streams stop feeding it (and where they resume). */
 #define TN_OUT_HIGH_BYTES (512u * 1024u)
@@ -115,10 +116,10 @@ void tn_tag(const kumo_overlay_tunnel_id_t *id, char out[TN_TAG_BYTES]);
 /* Parses a numeric "ip:port" into sa. */
 KUMO_MUST_USE int
 tn_addr_parse(const char *text, struct sockaddr_storage *sa, socklen_t *len, kumo_err_ctx_t *err);
-/* The peer identity named by the established TLS connection of t, verified against root_pem
+/* The peer identity named by the established TLS connection of t, verified against root
  * (pinned) and compared with want. KUMO_EUNAUTH naming what failed. */
 KUMO_MUST_USE int tn_peer_check(tn_tunnel_t *t,
-                                kumo_bytes_t root_pem,
+                                const kumo_tls_root_t *root,
                                 const kumo_overlay_tunnel_id_t *want,
                                 kumo_err_ctx_t *err);
 

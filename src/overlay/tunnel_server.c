@@ -30,9 +30,9 @@
 typedef struct srv_allow {
     kumo_overlay_tunnel_id_t peer;
     char tag[TN_TAG_BYTES];
-    kumo_buf_t root_pem;
-    kumo_buf_t cert_pem;
-    kumo_crypto_keypair_t key;
+    kumo_buf_t root_pem;   /* to tell a changed root */
+    kumo_tls_root_t *root; /* root_pem parsed */
+    kumo_tls_cred_t *cred; /* our certificate and key for this tunnel */
 } srv_allow_t;
 
 struct kumo_overlay_tunnel_server {
@@ -79,7 +79,7 @@ static int srv_cert_cb(SSL *ssl, void *arg)
     if (a == NULL) {
         return 0; /* no such tunnel here: the handshake fails */
     }
-    return kumo_tls_ssl_cert_use(ssl, kumo_buf_bytes(&a->cert_pem), &a->key, NULL) == 0 ? 1 : 0;
+    return kumo_tls_ssl_cred_use(ssl, a->cred, NULL) == 0 ? 1 : 0;
 }
 
 /* ---- tunnel turns ---- */
@@ -103,7 +103,7 @@ static int srv_up(tn_tunnel_t *t, kumo_err_ctx_t *err)
     SSL *ssl = bufferevent_openssl_get_ssl(t->bev);
     const srv_allow_t *a = srv_allow_by_tag(s, SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name));
     KUMO_ENSURE(a != NULL, err, KUMO_EUNAUTH, "the tunnel asked for is no longer allowed");
-    KUMO_GUARD(tn_peer_check(t, kumo_buf_bytes(&a->root_pem), &a->peer, err));
+    KUMO_GUARD(tn_peer_check(t, a->root, &a->peer, err));
     KUMO_ENSURE(s->stats.tunnels < s->cfg.tunnel_max, err, KUMO_ELIMIT, "%u tunnels up",
                 s->stats.tunnels);
     memset(&t->targets, 0, sizeof(t->targets));
@@ -327,8 +327,8 @@ static void srv_allow_free(srv_allow_t *a, uint32_t count)
 {
     for (uint32_t i = 0; a != NULL && i < count; i++) {
         kumo_buf_free(&a[i].root_pem);
-        kumo_buf_free(&a[i].cert_pem);
-        kumo_crypto_key_wipe(&a[i].key);
+        kumo_tls_root_free(a[i].root);
+        kumo_tls_cred_free(a[i].cred);
     }
     kumo_free(a);
 }
@@ -339,11 +339,10 @@ static int srv_allow_copy(const kumo_overlay_tunnel_allow_t *e, srv_allow_t *a, 
                 "allowed tunnel with an invalid identity or no key");
     a->peer = e->peer;
     tn_tag(&e->peer, a->tag);
-    a->key = *e->key;
     kumo_buf_init(&a->root_pem, KUMO_TLS_PEM_BYTES_MAX);
-    kumo_buf_init(&a->cert_pem, KUMO_TLS_PEM_BYTES_MAX);
     KUMO_GUARD(kumo_buf_append(&a->root_pem, e->peer_root_pem.ptr, e->peer_root_pem.len));
-    KUMO_GUARD(kumo_buf_append(&a->cert_pem, e->cert_pem.ptr, e->cert_pem.len));
+    KUMO_GUARD(kumo_tls_root_new(e->peer_root_pem, &a->root, err));
+    KUMO_GUARD(kumo_tls_cred_new(e->cert_pem, e->key, &a->cred, err));
     return 0;
 }
 

@@ -587,43 +587,102 @@ int kumo_tls_peer_pubkey(void *ssl,
 
 /* ---- one connection's certificates ---- */
 
-int kumo_tls_ssl_cert_use(void *ssl,
-                          kumo_bytes_t cert_pem,
-                          const kumo_crypto_keypair_t *key,
-                          kumo_err_ctx_t *err)
+struct kumo_tls_cred {
+    X509 *cert;
+    EVP_PKEY *key;
+};
+
+int kumo_tls_cred_new(kumo_bytes_t cert_pem,
+                      const kumo_crypto_keypair_t *key,
+                      kumo_tls_cred_t **out,
+                      kumo_err_ctx_t *err)
 {
-    KUMO_ASSERT(ssl != NULL && key != NULL);
-    X509 *c = tls_x509_read(cert_pem, err);
-    if (c == NULL) {
-        return KUMO_EDECODE; /* err says why */
+    KUMO_ASSERT(key != NULL && out != NULL);
+    *out = NULL;
+    kumo_tls_cred_t *c = kumo_calloc(1, sizeof(*c));
+    KUMO_ENSURE(c != NULL, err, KUMO_ENOMEM, "credentials");
+    c->cert = tls_x509_read(cert_pem, err);
+    int rc = c->cert != NULL ? 0 : KUMO_EDECODE; /* err says why */
+    c->key = rc == 0 ? tls_pkey(key) : NULL;
+    if (rc == 0 && (c->key == NULL || X509_check_private_key(c->cert, c->key) != 1)) {
+        rc = kumo_tls_err(err, KUMO_EINVAL, "the key is not the certificate's");
     }
-    EVP_PKEY *k = tls_pkey(key);
-    int rc = k != NULL && SSL_use_certificate(ssl, c) == 1 && SSL_use_PrivateKey(ssl, k) == 1 &&
-                     SSL_check_private_key(ssl) == 1
-                 ? 0
-                 : kumo_tls_err(err, KUMO_EINVAL, "certificate and key for the connection");
-    EVP_PKEY_free(k);
-    X509_free(c);
-    return rc;
+    if (rc < 0) {
+        kumo_tls_cred_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
 }
 
-int kumo_tls_peer_verify(void *ssl, kumo_bytes_t root_pem, kumo_err_ctx_t *err)
+void kumo_tls_cred_free(kumo_tls_cred_t *cred)
 {
-    KUMO_ASSERT(ssl != NULL);
-    X509 *leaf = SSL_get1_peer_certificate(ssl);
-    KUMO_ENSURE(leaf != NULL, err, KUMO_EUNAUTH, "the peer sent no certificate");
-    X509 *root = tls_x509_read(root_pem, err);
-    X509_STORE *store = X509_STORE_new();
-    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-    int rc = root != NULL ? 0 : KUMO_EDECODE;
-    /* Only the pinned root is trusted and no intermediate is offered: whatever chain the
-     * peer sent, its leaf must be signed by this root itself. */
-    if (rc == 0 && (store == NULL || ctx == NULL || X509_STORE_add_cert(store, root) != 1 ||
-                    X509_STORE_CTX_init(ctx, store, leaf, NULL) != 1)) {
+    if (cred != NULL) {
+        X509_free(cred->cert);
+        EVP_PKEY_free(cred->key);
+        kumo_free(cred);
+    }
+}
+
+int kumo_tls_ssl_cred_use(void *ssl, const kumo_tls_cred_t *cred, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(ssl != NULL && cred != NULL);
+    /* Both take a reference of their own. */
+    if (SSL_use_certificate(ssl, cred->cert) != 1 || SSL_use_PrivateKey(ssl, cred->key) != 1) {
+        return kumo_tls_err(err, KUMO_EINVAL, "certificate and key for the connection");
+    }
+    return 0;
+}
+
+struct kumo_tls_root {
+    X509 *cert;
+    X509_STORE *store; /* this root alone */
+    bool is_ca;
+};
+
+int kumo_tls_root_new(kumo_bytes_t root_pem, kumo_tls_root_t **out, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(out != NULL);
+    *out = NULL;
+    kumo_tls_root_t *r = kumo_calloc(1, sizeof(*r));
+    KUMO_ENSURE(r != NULL, err, KUMO_ENOMEM, "root");
+    r->cert = tls_x509_read(root_pem, err);
+    int rc = r->cert != NULL ? 0 : KUMO_EDECODE; /* err says why */
+    r->store = rc == 0 ? X509_STORE_new() : NULL;
+    if (rc == 0 && (r->store == NULL || X509_STORE_add_cert(r->store, r->cert) != 1)) {
         rc = kumo_tls_err(err, KUMO_ENOMEM, "X509 store");
     }
-    if (rc == 0 && X509_check_ca(root) != 1) {
-        rc = kumo_err_set(err, KUMO_EUNAUTH, "the pinned root is not a CA");
+    if (rc < 0) {
+        kumo_tls_root_free(r);
+        return rc;
+    }
+    r->is_ca = X509_check_ca(r->cert) == 1;
+    ERR_clear_error();
+    *out = r;
+    return 0;
+}
+
+void kumo_tls_root_free(kumo_tls_root_t *root)
+{
+    if (root != NULL) {
+        X509_STORE_free(root->store);
+        X509_free(root->cert);
+        kumo_free(root);
+    }
+}
+
+int kumo_tls_peer_verify(void *ssl, const kumo_tls_root_t *root, kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(ssl != NULL && root != NULL);
+    KUMO_ENSURE(root->is_ca, err, KUMO_EUNAUTH, "the pinned root is not a CA");
+    X509 *leaf = SSL_get1_peer_certificate(ssl);
+    KUMO_ENSURE(leaf != NULL, err, KUMO_EUNAUTH, "the peer sent no certificate");
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    int rc = 0;
+    /* Only the pinned root is trusted and no intermediate is offered: whatever chain the
+     * peer sent, its leaf must be signed by this root itself. */
+    if (ctx == NULL || X509_STORE_CTX_init(ctx, root->store, leaf, NULL) != 1) {
+        rc = kumo_tls_err(err, KUMO_ENOMEM, "X509 store");
     }
     if (rc == 0 && X509_verify_cert(ctx) != 1) {
         rc = kumo_err_set(err, KUMO_EUNAUTH, "peer certificate does not verify: %s",
@@ -631,8 +690,6 @@ int kumo_tls_peer_verify(void *ssl, kumo_bytes_t root_pem, kumo_err_ctx_t *err)
     }
     ERR_clear_error();
     X509_STORE_CTX_free(ctx);
-    X509_STORE_free(store);
-    X509_free(root);
     X509_free(leaf);
     return rc;
 }

@@ -132,7 +132,7 @@ typedef struct kumo_tls_ctx_cfg {
      * then finds none with kumo_tls_peer_pubkey and limits what they may do). */
     bool client_cert_optional;
     /* Servers: no certificate in the context; each connection gets its own with
-     * kumo_tls_ssl_cert_use (from a certificate callback) before the handshake needs it. */
+     * kumo_tls_ssl_cred_use (from a certificate callback) before the handshake needs it. */
     bool cert_per_connection;
 } kumo_tls_ctx_cfg_t;
 
@@ -144,18 +144,30 @@ void kumo_tls_ctx_free(void *ssl_ctx);
  * KUMO_EUNAUTH when the peer sent none or not an Ed25519 key. */
 KUMO_MUST_USE int
 kumo_tls_peer_pubkey(void *ssl, uint8_t pubkey_out[KUMO_CRYPTO_PUBKEY_BYTES], kumo_err_ctx_t *err);
-/* Sets our certificate and key on one connection (SSL * as void *), e.g. from a server's
- * certificate callback choosing by the name the client asked for. KUMO_EDECODE for bad PEM,
- * KUMO_EINVAL when the key is not the certificate's. */
-KUMO_MUST_USE int kumo_tls_ssl_cert_use(void *ssl,
-                                        kumo_bytes_t cert_pem,
-                                        const kumo_crypto_keypair_t *key,
-                                        kumo_err_ctx_t *err);
-/* After the handshake: verifies the peer's certificate against root_pem ALONE (the root we
- * pinned for the peer we expect): the leaf must be signed by that root directly (no chain the
- * peer sent is used), be valid now, and the root be a CA. KUMO_EUNAUTH when it does not
- * verify or there is no peer certificate, KUMO_EDECODE for a bad root PEM. */
-KUMO_MUST_USE int kumo_tls_peer_verify(void *ssl, kumo_bytes_t root_pem, kumo_err_ctx_t *err);
+/* A certificate with its key, parsed once and set on many connections (parsing PEM costs
+ * more than a handshake's own cryptography). KUMO_EDECODE for bad PEM, KUMO_EINVAL when the
+ * key is not the certificate's, KUMO_ENOMEM. */
+typedef struct kumo_tls_cred kumo_tls_cred_t;
+KUMO_MUST_USE int kumo_tls_cred_new(kumo_bytes_t cert_pem,
+                                    const kumo_crypto_keypair_t *key,
+                                    kumo_tls_cred_t **out,
+                                    kumo_err_ctx_t *err);
+void kumo_tls_cred_free(kumo_tls_cred_t *cred);
+/* Sets cred on one connection (SSL * as void *), e.g. from a server's certificate callback
+ * choosing by the name the client asked for. */
+KUMO_MUST_USE int
+kumo_tls_ssl_cred_use(void *ssl, const kumo_tls_cred_t *cred, kumo_err_ctx_t *err);
+
+/* The root pinned for a peer, parsed once. KUMO_EDECODE for bad PEM, KUMO_ENOMEM. */
+typedef struct kumo_tls_root kumo_tls_root_t;
+KUMO_MUST_USE int
+kumo_tls_root_new(kumo_bytes_t root_pem, kumo_tls_root_t **out, kumo_err_ctx_t *err);
+void kumo_tls_root_free(kumo_tls_root_t *root);
+/* After the handshake: verifies the peer's certificate against root ALONE (the root we pinned
+ * for the peer we expect): the leaf must be signed by that root directly (no chain the peer
+ * sent is used), be valid now, and the root be a CA. KUMO_EUNAUTH when it does not verify or
+ * there is no peer certificate. */
+KUMO_MUST_USE int kumo_tls_peer_verify(void *ssl, const kumo_tls_root_t *root, kumo_err_ctx_t *err);
 /* The subjectAltName URIs of the peer's certificate, in order, NUL-terminated, at most cap
  * (KUMO_ELIMIT past it). KUMO_EUNAUTH without a certificate or subjectAltName, KUMO_EDECODE
  * for a URI outside [a-z0-9:/._-]. Check kumo_tls_peer_verify first. */

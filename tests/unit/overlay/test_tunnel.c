@@ -989,6 +989,24 @@ static void test_tunnel_config_rejects_each_rule(void **state)
     c.allow_count = 3;
     on_loop(cfg_open_cb, &c);
     assert_int_equal(c.allow_rc, KUMO_ELIMIT); /* tunnel_max + 1 */
+    /* Certificates and roots are parsed when allowed, not at the first handshake. */
+    static const char garbage[] = "-----BEGIN CERTIFICATE-----\nnot base64\n";
+    c.allow_count = 2;
+    c.allow[1] = ok;
+    c.allow[1].peer.dseq++;
+    c.allow[1].peer_root_pem = kumo_bytes_make(garbage, sizeof(garbage) - 1u);
+    on_loop(cfg_open_cb, &c);
+    assert_int_equal(c.allow_rc, KUMO_EDECODE); /* the root */
+    c.allow[1].peer_root_pem = ok.peer_root_pem;
+    c.allow[1].cert_pem = kumo_bytes_make(garbage, sizeof(garbage) - 1u);
+    on_loop(cfg_open_cb, &c);
+    assert_int_equal(c.allow_rc, KUMO_EDECODE); /* our certificate */
+    c.allow[1].cert_pem = ok.cert_pem;
+    kumo_crypto_keypair_t other;
+    assert_int_equal(kumo_crypto_key_generate(&other), 0);
+    c.allow[1].key = &other;
+    on_loop(cfg_open_cb, &c);
+    assert_int_equal(c.allow_rc, KUMO_EINVAL); /* a key that is not the certificate's */
     kumo_buf_free(&e.server.cert);
 }
 
