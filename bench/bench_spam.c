@@ -193,6 +193,7 @@ static void bs_leases_wait(void)
         if (bench_now_ns() > deadline) {
             bench_die("the leases did not all start", KUMO_EIO, NULL);
         }
+        bsn_stop_check();
         usleep(100000); /* a block */
     }
 }
@@ -240,6 +241,7 @@ static void bs_spam_fund(uint32_t count)
             if (bench_now_ns() > deadline) {
                 bench_die("funding", KUMO_EIO, NULL);
             }
+            bsn_stop_check();
             usleep(100000); /* a block */
         }
         free(txs[t].body);

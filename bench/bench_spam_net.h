@@ -86,9 +86,32 @@ static void bsn_cfg_apply(const char *path, const char *cfg)
     }
 }
 
+/* The signal that asked to stop (SIGINT, SIGTERM), 0 if none: set by the handler only. */
+static volatile sig_atomic_t bsn_signal;
+
 static void bsn_on_signal(int sig)
 {
-    exit(128 + sig);
+    bsn_signal = sig;
+}
+
+/* Called by every wait loop: after SIGINT or SIGTERM, exits here (outside the handler, where
+ * exit is safe), so every atexit clean-up of the run still happens. */
+static void bsn_stop_check(void)
+{
+    if (bsn_signal != 0) {
+        fprintf(stderr, "bench: interrupted (signal %d): cleaning up\n", (int)bsn_signal);
+        exit(128 + (int)bsn_signal);
+    }
+}
+
+/* Catches SIGINT and SIGTERM with bsn_on_signal (inherited by child processes). */
+static void bsn_signals_catch(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = bsn_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 static void bsn_at_exit(void);
@@ -134,11 +157,7 @@ static void bsn_start(bsn_t *n,
     bsn_started = n;
     bsn_started_by = getpid();
     atexit(bsn_at_exit);
-    /* Interrupted (Ctrl-C, kill): exit, so every atexit clean-up of the run still happens. */
-    struct sigaction sa = {0};
-    sa.sa_handler = bsn_on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    bsn_signals_catch();
     snprintf(cmd, sizeof(cmd), "'%s' testnet start --dir '%s' >/dev/null", n->kumo, n->dir);
     bsn_run(cmd);
     n->curl = curl_easy_init();
@@ -253,6 +272,7 @@ static uint64_t bsn_height_after(bsn_t *n, uint32_t node, uint64_t h)
         if (bench_now_ns() > deadline) {
             bench_die("the chain stopped", KUMO_EIO, NULL);
         }
+        bsn_stop_check();
         usleep(20000); /* a block is hundreds of ms */
     }
 }
@@ -350,6 +370,7 @@ static void bsn_tx_commit(bsn_t *n, uint32_t node, const bsn_tx_t *tx, const cha
         if (bench_now_ns() > deadline) {
             bench_die(what, KUMO_EIO, NULL);
         }
+        bsn_stop_check();
         usleep(50000); /* waiting for a block */
     }
     if (code != 0) {

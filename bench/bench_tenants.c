@@ -139,35 +139,6 @@ typedef struct bt_raw {
 
 static bt_t g;
 
-/* The signal that asked to stop (SIGINT, SIGTERM), 0 if none: set by the handler only. */
-static volatile sig_atomic_t bt_stop;
-
-static void bt_on_term(int sig)
-{
-    bt_stop = sig;
-}
-
-/* Called by every wait loop: after SIGINT or SIGTERM, exits here (outside the handler), so the
- * exit handlers remove the containers, networks and tables and stop the testnet. */
-static void bt_stop_check(void)
-{
-    if (bt_stop != 0) {
-        fprintf(stderr, "bench_tenants: interrupted (signal %d): cleaning up\n", (int)bt_stop);
-        exit(128 + (int)bt_stop);
-    }
-}
-
-/* Replaces the testnet helper's handler (which exits inside the handler) with bt_on_term;
- * also inherited by the hostile loop's process, which stops on it. */
-static void bt_signals_catch(void)
-{
-    struct sigaction sa = {0};
-    sa.sa_handler = bt_on_term;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
 static uint64_t bt_ms_since(uint64_t t0)
 {
     return (bench_now_ns() - t0) / 1000000u;
@@ -275,7 +246,7 @@ static void bt_podman_start(void)
     uint64_t deadline = bench_now_ns() + 30ull * 1000000000ull;
     kumo_err_ctx_t err = {0};
     while (kumo_runtime_open(g.podman_sock, &g.rt, &err) != 0) {
-        bt_stop_check();
+        bsn_stop_check();
         if (bench_now_ns() > deadline) {
             bench_die("podman did not answer", KUMO_EIO, &err);
         }
@@ -299,7 +270,7 @@ static void bt_daemon_start(void)
     snprintf(cmd, sizeof(cmd), "grep -qs api_listening '%s'", log);
     uint64_t deadline = bench_now_ns() + 60ull * 1000000000ull;
     while (system(cmd) != 0) {
-        bt_stop_check();
+        bsn_stop_check();
         if (bench_now_ns() > deadline) {
             bench_die("the provider's API did not listen", KUMO_EIO, NULL);
         }
@@ -657,7 +628,7 @@ static void bt_honest_deploy(void)
             uint64_t deadline = bench_now_ns() + 120ull * 1000000000ull;
             int64_t code = 0;
             while (bsn_tx_height(&g.net, 0, txs[t].hash, &code) < 0) {
-                bt_stop_check();
+                bsn_stop_check();
                 if (bench_now_ns() > deadline) {
                     bench_die("deployments", KUMO_EIO, NULL);
                 }
@@ -712,7 +683,7 @@ static uint32_t bt_leases_read(bt_window_t *w, uint32_t *hostile_active)
     uint32_t active = 0;
     uint32_t hostile = 0;
     char page[128] = "";
-    bt_stop_check(); /* every wait loop reads the leases */
+    bsn_stop_check(); /* every wait loop reads the leases */
     for (;;) {
         char path[512];
         snprintf(path, sizeof(path), "/leases?provider=%s&limit=1000%s%s", g.provider_addr,
@@ -721,7 +692,7 @@ static uint32_t bt_leases_read(bt_window_t *w, uint32_t *hostile_active)
         json_t *l = bsn_http(&g.net, 0, path, NULL, &status);
         uint64_t deadline = bench_now_ns() + 60ull * 1000000000ull;
         while (status != 200 && bench_now_ns() < deadline) { /* a busy node: ask again */
-            bt_stop_check();
+            bsn_stop_check();
             json_decref(l);
             usleep(200000);
             l = bsn_http(&g.net, 0, path, NULL, &status);
@@ -959,7 +930,7 @@ static void bt_hostile_deploy(bt_hostile_t *h)
 /* The hostile's uploads and links, back to back until killed; counts to fd on SIGTERM. */
 static void bt_hostile_loop(bt_hostile_t *h, int fd)
 {
-    bt_signals_catch();
+    bsn_signals_catch();
     bt_tenant_t *t = &g.tenants[g.tenant_count];
     t->api = NULL;
     char links[4][256];
@@ -980,7 +951,7 @@ static void bt_hostile_loop(bt_hostile_t *h, int fd)
     char path[256];
     snprintf(path, sizeof(path), "/deployments/%s/%u/links", t->addr, BT_DSEQ_LINKS);
     uint64_t counts[2][6] = {{0}}; /* [manifest|links][2xx 4xx-refused 413 5xx none other] */
-    for (uint64_t i = 0; !bt_stop; i++) {
+    for (uint64_t i = 0; !bsn_signal; i++) {
         bool is_links = i % 2u == 1u;
         long st = is_links ? bt_api_put(t, path, links[i / 2u % 4u], strlen(links[i / 2u % 4u]))
                            : bt_manifest_put(t, BT_DSEQ_HUGE, kumo_buf_bytes(&h->huge));
@@ -1142,7 +1113,7 @@ int main(int argc, char **argv)
     }
     bsn_kumo_find(&g.net);
     bsn_start(&g.net, "tenants", 1, 1, BT_BLOCK_MS, NULL, BT_PERIOD);
-    bt_signals_catch();
+    bsn_signals_catch();
     fprintf(stderr,
             "bench_tenants: testnet in %s, %u leases of %u tenants, %u groups per deployment\n",
             g.net.dir, g.lease_count, g.tenant_count, g.groups);
@@ -1171,7 +1142,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench_tenants: %u containers run; clean window\n", g.lease_count);
     uint64_t settled = bsn_height(&g.net, 0) + g.every; /* past the last start */
     for (uint64_t head = 0; head <= settled;) {
-        bt_stop_check();
+        bsn_stop_check();
         head = bsn_height_after(&g.net, 0, head);
     }
     bt_window_run(&g.windows[0], window);
