@@ -5,14 +5,30 @@
  * chain holds), then the manifest bytes (what a tenant uploads or a peer serves). Both are
  * decoded canonically first, as the provider does. The check may refuse but must not crash,
  * leak or hang; when it accepts, every workload runs 1..units instances of a unit of its group
- * and no resource of a group holds more instances than its units, and its volumes fit the
- * storage of its unit. Deterministic, no state.
+ * and no resource of a group holds more instances than its units, its volumes fit the
+ * storage of its unit, and its files are at most KUMO_SDL_FILE_COUNT_MAX at valid paths with
+ * valid modes, no two at one path. Deterministic, no state.
  */
 #include <stdint.h>
 #include <string.h>
 
 #include "codec/codec.h"
 #include "sdl/sdl.h"
+
+/* What an accepted workload's files promise, checked again the simple way. */
+static void files_check(const Kumo__ManifestWorkload *w)
+{
+    KUMO_ASSERT(w->n_files <= KUMO_SDL_FILE_COUNT_MAX);
+    for (size_t f = 0; f < w->n_files; f++) {
+        const Kumo__ManifestFile *file = w->files[f];
+        KUMO_ASSERT(kumo_sdl_file_path_is_valid(file->path));
+        KUMO_ASSERT(kumo_sdl_file_mode_is_valid(file->mode));
+        KUMO_ASSERT(strstr(file->path, "/../") == NULL && strncmp(file->path, "/proc", 5) != 0);
+        for (size_t g = 0; g < f; g++) {
+            KUMO_ASSERT(strcmp(w->files[g]->path, file->path) != 0);
+        }
+    }
+}
 
 /* What an accepted manifest promises: counted again the simple way. */
 static void accepted_check(const Kumo__Manifest *m, Kumo__GroupSpec *const *groups, size_t n)
@@ -36,6 +52,7 @@ static void accepted_check(const Kumo__Manifest *m, Kumo__GroupSpec *const *grou
                     volume_bytes += w->volumes[v]->size_bytes; /* each <= storage: no wrap */
                     KUMO_ASSERT(volume_bytes <= w->compute->storage_bytes);
                 }
+                files_check(w);
             }
             KUMO_ASSERT(used <= res->count);
         }

@@ -1,9 +1,10 @@
 /*
- * fuzz_sdl_stack.c - libFuzzer target for stack files (kumo_sdl_stack_parse). The input is the
- * file's text. Parsing may reject it but must not crash, leak or hang. An accepted stack must
- * encode its manifest to the same bytes twice (so the same version), those bytes must decode
- * and re-encode unchanged, and its groups must be non-empty and sorted by name. Deterministic,
- * no state between inputs.
+ * fuzz_sdl_stack.c - libFuzzer target for stack files (kumo_sdl_stack_parse_with). The input is
+ * the file's text; a file's `source:` is read by a loader that answers with the source's own
+ * name as content, or fails for a source starting with 'x' (deterministic). Parsing may reject it
+ * but must not crash, leak or hang. An accepted stack must encode its manifest to the same bytes
+ * twice (so the same version), those bytes must decode and re-encode unchanged, and its groups must
+ * be non-empty and sorted by name. Deterministic, no state between inputs.
  */
 #include <stdint.h>
 #include <string.h>
@@ -36,11 +37,22 @@ static void manifest_check(const kumo_sdl_stack_t *stack)
     kumo_buf_free(&b);
 }
 
+static int source_read(void *ctx, const char *source, kumo_buf_t *out, kumo_err_ctx_t *err)
+{
+    (void)ctx;
+    if (source[0] == 'x') {
+        return kumo_err_set(err, KUMO_ENOTFOUND, "%s: no such file", source);
+    }
+    return kumo_buf_append(out, source, strlen(source));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     kumo_sdl_stack_t *stack = NULL;
     kumo_err_ctx_t err = {0};
-    if (kumo_sdl_stack_parse(kumo_bytes_make(data, size), "fuzz.yml", &stack, &err) != 0) {
+    const kumo_sdl_file_loader_t loader = {.ctx = NULL, .read = source_read};
+    if (kumo_sdl_stack_parse_with(kumo_bytes_make(data, size), "fuzz.yml", &loader, &stack, &err) !=
+        0) {
         KUMO_ASSERT(stack == NULL);
         KUMO_ASSERT(strncmp(err.detail, "fuzz.yml:", 9) == 0);
         return 0;

@@ -10,6 +10,9 @@
 #include "crypto/crypto.h"
 #include "sdl/sdl_int.h"
 
+_Static_assert(KUMO_SDL_MANIFEST_BYTES_MAX % KUMO_CRYPTO_MERKLE_CHUNK_BYTES == 0,
+               "the manifest limit is a whole number of Merkle chunks");
+
 /* qsort comparators: names, keys and port numbers are unique (parse rejects repeats), so no
  * two elements compare equal and the order is total. */
 static int group_compare(const void *a, const void *b)
@@ -32,6 +35,11 @@ static int volume_compare(const void *a, const void *b)
 {
     return strcmp((*(Kumo__ManifestVolume *const *)a)->name,
                   (*(Kumo__ManifestVolume *const *)b)->name);
+}
+
+static int file_compare(const void *a, const void *b)
+{
+    return strcmp((*(Kumo__ManifestFile *const *)a)->path, (*(Kumo__ManifestFile *const *)b)->path);
 }
 
 static int port_compare(const void *a, const void *b)
@@ -71,6 +79,9 @@ static void stack_sort(kumo_sdl_stack_t *s)
         }
         if (w->n_volumes > 0) {
             qsort(w->volumes, w->n_volumes, sizeof(*w->volumes), volume_compare);
+        }
+        if (w->n_files > 0) {
+            qsort(w->files, w->n_files, sizeof(*w->files), file_compare);
         }
         if (w->n_ports > 0) {
             qsort(w->ports, w->n_ports, sizeof(*w->ports), port_compare);
@@ -122,13 +133,21 @@ static int top_parse(const sdl_ctx_t *c)
     return sdl_workloads_parse(&wc, w);
 }
 
-static int
-stack_build(kumo_bytes_t yaml, const char *file, kumo_sdl_stack_t *s, kumo_err_ctx_t *err)
+static int stack_build(kumo_bytes_t yaml,
+                       const char *file,
+                       const kumo_sdl_file_loader_t *loader,
+                       kumo_sdl_stack_t *s,
+                       kumo_err_ctx_t *err)
 {
     sdl_tree_t tree;
     int rc = sdl_tree_build(yaml, file, &tree, err);
     if (rc == 0) {
-        sdl_ctx_t c = {.tree = &tree, .file = file, .err = err, .stack = s, .workloads = SDL_NONE};
+        sdl_ctx_t c = {.tree = &tree,
+                       .file = file,
+                       .err = err,
+                       .stack = s,
+                       .workloads = SDL_NONE,
+                       .loader = loader};
         rc = top_parse(&c);
     }
     sdl_tree_free(&tree);
@@ -149,6 +168,15 @@ int kumo_sdl_stack_parse(kumo_bytes_t yaml,
                          kumo_sdl_stack_t **out,
                          kumo_err_ctx_t *err)
 {
+    return kumo_sdl_stack_parse_with(yaml, file_name, NULL, out, err);
+}
+
+int kumo_sdl_stack_parse_with(kumo_bytes_t yaml,
+                              const char *file_name,
+                              const kumo_sdl_file_loader_t *loader,
+                              kumo_sdl_stack_t **out,
+                              kumo_err_ctx_t *err)
+{
     KUMO_ASSERT(out != NULL && file_name != NULL);
     KUMO_ASSERT(yaml.ptr != NULL || yaml.len == 0);
     *out = NULL;
@@ -163,7 +191,7 @@ int kumo_sdl_stack_parse(kumo_bytes_t yaml,
         return kumo_err_set(err, KUMO_ENOMEM, "%s: out of memory", file_name);
     }
     kumo__manifest__init(s->manifest);
-    int rc = stack_build(yaml, file_name, s, err);
+    int rc = stack_build(yaml, file_name, loader, s, err);
     if (rc != 0) {
         kumo_sdl_stack_free(s);
         return rc;

@@ -237,7 +237,8 @@ static int workload_check(check_ctx_t *c, size_t index, kumo_err_ctx_t *err)
     for (size_t p = 0; p < w->n_ports; p++) {
         KUMO_GUARD(port_check(c, w, p, err));
     }
-    return volumes_check(w, err);
+    KUMO_GUARD(volumes_check(w, err));
+    return sdl_files_check(w, err);
 }
 
 int kumo_sdl_manifest_check(const Kumo__Manifest *m,

@@ -48,13 +48,24 @@
 /* The smallest volume: a filesystem needs room for its own metadata (ext4 takes over a MiB of
  * a small image for its journal and tables), so a smaller one could hardly hold a file. */
 #define KUMO_SDL_VOLUME_BYTES_MIN (4u * 1024u * 1024u)
-/* Canonical manifest bytes: four times the largest file, since a manifest holds the file's
- * strings once plus a few bytes of framing per item (parse rejects a stack past it, so every
- * accepted stack encodes). Four Merkle chunks at most. */
-#define KUMO_SDL_MANIFEST_BYTES_MAX (4u * KUMO_SDL_STACK_BYTES_MAX)
+/* Files a workload carries (stack `files:`): each is written by the provider and mounted
+ * read-only, so the count bounds the mounts of a container. */
+#define KUMO_SDL_FILE_COUNT_MAX 64u
+/* A file's path in the container (as a volume's mount path). */
+#define KUMO_SDL_FILE_PATH_BYTES_MAX KUMO_SDL_MOUNT_BYTES_MAX
+/* The largest canonical manifest: 256 MiB, i.e. 1024 Merkle chunks of 256 KiB. What makes a
+ * manifest large is the files it carries (a static site, a small model); everything else is
+ * bounded far below (64 workloads of 64 env values and arguments of 4 KiB: under 33 MiB).
+ * Providers take such a manifest only in chunks (PUT .../manifest-chunk) and keep it on disk,
+ * never whole in a request; a client holds it in memory twice while it builds it. */
+#define KUMO_SDL_MANIFEST_BYTES_MAX (256u * 1024u * 1024u)
+/* A file's content: anything the manifest can carry. */
+#define KUMO_SDL_FILE_BYTES_MAX KUMO_SDL_MANIFEST_BYTES_MAX
 
 _Static_assert(KUMO_SDL_NAME_BYTES_MAX <= KUMO_NAME_BYTES_MAX, "an sdl name is a chain name");
 _Static_assert(KUMO_SDL_DEPTH_MAX >= 7u, "the deepest valid stack path fits");
+_Static_assert(KUMO_SDL_MANIFEST_BYTES_MAX > 4u * KUMO_SDL_STACK_BYTES_MAX,
+               "a stack's own text, with framing, always fits a manifest");
 
 typedef struct kumo_sdl_stack kumo_sdl_stack_t;
 
@@ -72,6 +83,24 @@ KUMO_MUST_USE int kumo_sdl_stack_parse(kumo_bytes_t yaml,
                                        const char *file_name,
                                        kumo_sdl_stack_t **out,
                                        kumo_err_ctx_t *err);
+
+/* Where the `source:` of a stack's files is read from: the caller's file system, relative to
+ * the stack file (the sdl module does no I/O). read appends the bytes of source (a relative
+ * path, checked by the parser) to out, whose cap_max is what the manifest has left (KUMO_ELIMIT
+ * past it); other errors as the caller's I/O (KUMO_ENOTFOUND, KUMO_EIO), detail naming why. */
+typedef struct kumo_sdl_file_loader {
+    void *ctx;
+    int (*read)(void *ctx, const char *source, kumo_buf_t *out, kumo_err_ctx_t *err);
+} kumo_sdl_file_loader_t;
+
+/* kumo_sdl_stack_parse with a loader for files' `source:` (NULL: a file with a source is
+ * refused, KUMO_EINVAL; inline `content:` always works). A file's read error is reported as
+ * "<file>:<line>: workloads.W.files[i].source: <detail>" with the loader's code. */
+KUMO_MUST_USE int kumo_sdl_stack_parse_with(kumo_bytes_t yaml,
+                                            const char *file_name,
+                                            const kumo_sdl_file_loader_t *loader,
+                                            kumo_sdl_stack_t **out,
+                                            kumo_err_ctx_t *err);
 
 /* Frees a stack; NULL is a no-op. */
 void kumo_sdl_stack_free(kumo_sdl_stack_t *stack);
@@ -108,6 +137,20 @@ kumo_sdl_manifest_decode(kumo_bytes_t manifest, Kumo__Manifest **out, kumo_err_c
  * ".."), no empty component and no trailing '/', not "/" itself, and neither at nor under a
  * path the runtime owns (/proc, /sys, /dev, /tmp, /run, /var/tmp, /etc). Pure. */
 bool kumo_sdl_mount_is_valid(const char *mount);
+/* Whether path is a path a file may be written at in a container: absolute, at most
+ * KUMO_SDL_FILE_PATH_BYTES_MAX bytes, components of a-z A-Z 0-9 '.', '_' and '-' (not "." or
+ * ".."), no empty component and no trailing '/', not "/" itself, and neither at nor under a
+ * path the runtime owns or mounts itself (/proc, /sys, /dev, /tmp, /run, /var/tmp). Unlike a
+ * volume, a file may go under /etc. Pure. */
+bool kumo_sdl_file_path_is_valid(const char *path);
+/* Whether mode is a file mode a stack may give: permission bits only, the owner may read, and
+ * nothing beyond 0755 (no setuid, setgid, sticky or write for others). Pure. */
+bool kumo_sdl_file_mode_is_valid(uint32_t mode);
+/* The file rules of kumo_sdl_manifest_check for one workload alone (its name valid, its files'
+ * count, paths, modes and overlaps), for a provider about to write a stored manifest's files
+ * to disk. Its codes. Pure. */
+KUMO_MUST_USE int kumo_sdl_workload_files_check(const Kumo__ManifestWorkload *w,
+                                                kumo_err_ctx_t *err);
 /* Whether two compute units are the same unit (cpu, memory, storage and GPUs equal): how a
  * manifest workload's compute names one of its group's resources. */
 bool kumo_sdl_compute_equal(const Kumo__ComputeUnit *a, const Kumo__ComputeUnit *b);
@@ -125,7 +168,10 @@ bool kumo_sdl_compute_equal(const Kumo__ComputeUnit *a, const Kumo__ComputeUnit 
  * (KUMO_EDUPLICATE), mounted at a valid path not nested in another volume's
  * (kumo_sdl_mount_is_valid, KUMO_EINVAL), of at least KUMO_SDL_VOLUME_BYTES_MIN (KUMO_EINVAL),
  * and together at most the unit's storage_bytes (KUMO_ELIMIT: a manifest never takes more
- * disk than was leased). detail names the workload and the
+ * disk than was leased); at most KUMO_SDL_FILE_COUNT_MAX files (KUMO_ELIMIT), each at a valid
+ * path (kumo_sdl_file_path_is_valid, KUMO_EINVAL) with a valid mode (KUMO_EINVAL), no two at
+ * overlapping paths and none at or under a volume's mount (KUMO_EDUPLICATE). detail names the
+ * workload and the
  * rule broken. A manifest kumo_sdl_stack_parse made passes against its own groups. Pure. */
 KUMO_MUST_USE int kumo_sdl_manifest_check(const Kumo__Manifest *m,
                                           Kumo__GroupSpec *const *groups,

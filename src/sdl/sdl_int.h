@@ -53,6 +53,7 @@ struct kumo_sdl_stack {
     uint64_t deposit_ukumo;
     Kumo__Manifest *manifest;
     kumo_buf_t manifest_bytes; /* packed once by parse, so every accepted stack encodes */
+    uint64_t file_bytes;       /* the content of every file so far (parse) */
 };
 
 /* The walk's context: errors name file, line and path. */
@@ -61,7 +62,8 @@ typedef struct sdl_ctx {
     const char *file;
     kumo_err_ctx_t *err;
     kumo_sdl_stack_t *stack;
-    uint32_t workloads; /* the workloads mapping, once its names are checked */
+    uint32_t workloads;                   /* the workloads mapping, once its names are checked */
+    const kumo_sdl_file_loader_t *loader; /* NULL: files with a source are refused */
 } sdl_ctx_t;
 
 int sdl_fail(const sdl_ctx_t *c, int code, uint32_t node, const char *path, const char *fmt, ...)
@@ -125,6 +127,18 @@ int sdl_volumes_parse(const sdl_ctx_t *c,
  * is a directory above the other; the volumes of w together fit its unit's storage (*total_out
  * gets their sum, UINT64_MAX if it overflows). */
 bool sdl_mount_overlaps(const char *a, const char *b);
+/* Whether b is a, or a path under a; whether each of the len bytes of an absolute path's
+ * components (between '/') is non-empty, of a-z A-Z 0-9 '.', '_' and '-', and not "." or "..". */
+bool sdl_path_within(const char *b, const char *a);
+bool sdl_path_components_are_valid(const char *path, size_t len);
+/* The files of a workload (file.c): a sequence of {path, source | content, mode} into
+ * w->files, after its volumes (no file at or under a volume's mount); sources are read through
+ * c->loader within what the manifest has left. */
+int sdl_files_parse(const sdl_ctx_t *c, uint32_t node, const char *path, Kumo__ManifestWorkload *w);
+/* The file rules both sides share: w's files at valid, distinct, non-nested paths clear of its
+ * volumes, with valid modes. KUMO_EINVAL, KUMO_EDUPLICATE or KUMO_ELIMIT, detail naming the
+ * workload and file. */
+int sdl_files_check(const Kumo__ManifestWorkload *w, kumo_err_ctx_t *err);
 bool sdl_volumes_fit(const Kumo__ManifestWorkload *w, uint64_t *total_out);
 
 /* A group's requirements mapping {attributes, signed_by} into g->requirements (placement.c). */

@@ -13,7 +13,7 @@ static const char *const reserved_mounts[] = {"/proc", "/sys", "/dev",    "/tmp"
                                               "/run",  "/etc", "/var/tmp"};
 
 /* Whether b is a, or a path under a (a directory above b). */
-static bool mount_within(const char *b, const char *a)
+bool sdl_path_within(const char *b, const char *a)
 {
     size_t n = strlen(a);
     return strncmp(a, b, n) == 0 && (b[n] == '\0' || b[n] == '/');
@@ -23,7 +23,7 @@ bool sdl_mount_overlaps(const char *a, const char *b)
 {
     KUMO_ASSERT(a != NULL);
     KUMO_ASSERT(b != NULL);
-    return mount_within(a, b) || mount_within(b, a);
+    return sdl_path_within(a, b) || sdl_path_within(b, a);
 }
 
 static bool mount_char_is_valid(char ch)
@@ -32,8 +32,7 @@ static bool mount_char_is_valid(char ch)
            ch == '.' || ch == '_' || ch == '-';
 }
 
-/* Each component between '/' is non-empty, of valid characters, and not "." or "..". */
-static bool mount_components_are_valid(const char *mount, size_t len)
+bool sdl_path_components_are_valid(const char *mount, size_t len)
 {
     size_t start = 1;
     for (size_t i = 1; i <= len; i++) {
@@ -61,11 +60,11 @@ bool kumo_sdl_mount_is_valid(const char *mount)
     if (len < 2u || len > KUMO_SDL_MOUNT_BYTES_MAX || mount[0] != '/') {
         return false;
     }
-    if (!mount_components_are_valid(mount, len)) {
+    if (!sdl_path_components_are_valid(mount, len)) {
         return false;
     }
     for (size_t i = 0; i < KUMO_ARRAY_COUNT(reserved_mounts); i++) {
-        if (mount_within(mount, reserved_mounts[i])) {
+        if (sdl_path_within(mount, reserved_mounts[i])) {
             return false;
         }
     }

@@ -367,8 +367,8 @@ workload_fields(const sdl_ctx_t *c, uint32_t node, const char *path, Kumo__Manif
 static int
 workload_parse(const sdl_ctx_t *c, uint32_t key, Kumo__ManifestWorkload *w, sdl_usage_t *usage)
 {
-    static const char *const keys[] = {"image", "command", "env",   "compute",
-                                       "count", "group",   "ports", "volumes"};
+    static const char *const keys[] = {"image", "command", "env",     "compute", "count",
+                                       "group", "ports",   "volumes", "files"};
     const char *name = sdl_node(c, key)->text; /* checked by sdl_workloads_parse */
     uint32_t node = sdl_node(c, key)->next;
     char path[SDL_PATH_BYTES];
@@ -400,6 +400,11 @@ workload_parse(const sdl_ctx_t *c, uint32_t key, Kumo__ManifestWorkload *w, sdl_
     if (v != SDL_NONE) {
         sdl_path_key(p, path, "volumes");
         KUMO_GUARD(sdl_volumes_parse(c, v, p, w));
+    }
+    v = sdl_map_get(c, node, "files");
+    if (v != SDL_NONE) {
+        sdl_path_key(p, path, "files");
+        KUMO_GUARD(sdl_files_parse(c, v, p, w));
     }
     return 0;
 }

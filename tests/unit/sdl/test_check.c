@@ -20,6 +20,7 @@
 #define FX_COMMAND   (KUMO_SDL_COMMAND_COUNT_MAX + 1u)
 #define FX_GROUPS    (KUMO_GROUP_COUNT_MAX + 1u)
 #define FX_VOLUMES   (KUMO_SDL_VOLUME_COUNT_MAX + 1u)
+#define FX_FILES     (KUMO_SDL_FILE_COUNT_MAX + 1u)
 
 /* The valid base: group g1 (3 units of 500m/512Mi/1Gi), g2 (1 unit of 1/1Gi/10Gi); workload
  * web (2 instances in g1, port 80 global and 81 for db), db (1 in g2, port 7000 for web and
@@ -52,6 +53,10 @@ typedef struct fx {
     char vol_names[FX_VOLUMES][8];
     char vol_mounts[FX_VOLUMES][16];
     char mount[KUMO_SDL_MOUNT_BYTES_MAX + 2u];
+    Kumo__ManifestFile file[FX_FILES];
+    Kumo__ManifestFile *file_ptrs[FX_FILES];
+    char file_paths[FX_FILES][24];
+    uint8_t file_byte;
     char text[KUMO_SDL_ENV_VALUE_BYTES_MAX + 2u]; /* long strings: 'a' * n */
     Kumo__Manifest m;
 } fx_t;
@@ -163,6 +168,16 @@ static void fx_reset(void)
         fx.vol_ptrs[i] = &fx.vol[i];
     }
     fx.w[0].volumes = fx.vol_ptrs;
+    for (size_t i = 0; i < FX_FILES; i++) { /* /etc/app/f0 ... 0644, one byte, unused */
+        kumo__manifest_file__init(&fx.file[i]);
+        (void)snprintf(fx.file_paths[i], sizeof(fx.file_paths[i]), "/etc/app/f%zu", i);
+        fx.file[i].path = fx.file_paths[i];
+        fx.file[i].mode = 0644u;
+        fx.file[i].content.data = &fx.file_byte;
+        fx.file[i].content.len = 1;
+        fx.file_ptrs[i] = &fx.file[i];
+    }
+    fx.w[0].files = fx.file_ptrs;
     kumo__manifest__init(&fx.m);
     fx.m.n_workloads = 2;
     fx.m.workloads = fx.w_ptrs;
@@ -179,6 +194,101 @@ static void fx_workloads(size_t n)
 }
 
 /* ---- rows ---- */
+
+static void m_file_one(void)
+{
+    fx.w[0].n_files = 1;
+}
+static void m_files_max(void)
+{
+    fx.w[0].n_files = KUMO_SDL_FILE_COUNT_MAX;
+}
+static void m_files_max_plus_one(void)
+{
+    fx.w[0].n_files = KUMO_SDL_FILE_COUNT_MAX + 1u;
+}
+static void m_file_path_relative(void)
+{
+    m_file_one();
+    fx.file[0].path = "etc/app.conf";
+}
+static void m_file_path_missing(void)
+{
+    m_file_one();
+    fx.file[0].path = NULL;
+}
+static void m_file_path_proc(void)
+{
+    m_file_one();
+    fx.file[0].path = "/proc/self/environ";
+}
+static void m_file_path_sys(void)
+{
+    m_file_one();
+    fx.file[0].path = "/sys/x";
+}
+static void m_file_path_dev(void)
+{
+    m_file_one();
+    fx.file[0].path = "/dev/shm/x";
+}
+static void m_file_path_dotdot(void)
+{
+    m_file_one();
+    fx.file[0].path = "/etc/../proc/x";
+}
+static void m_file_path_root(void)
+{
+    m_file_one();
+    fx.file[0].path = "/";
+}
+static void m_file_path_trailing(void)
+{
+    m_file_one();
+    fx.file[0].path = "/etc/app/";
+}
+static void m_file_mode_world_writable(void)
+{
+    m_file_one();
+    fx.file[0].mode = 0666u;
+}
+static void m_file_mode_setuid(void)
+{
+    m_file_one();
+    fx.file[0].mode = 04755u;
+}
+static void m_file_mode_unreadable(void)
+{
+    m_file_one();
+    fx.file[0].mode = 0200u;
+}
+static void m_file_mode_owner_only(void)
+{
+    m_file_one();
+    fx.file[0].mode = 0600u;
+}
+static void m_file_path_twice(void)
+{
+    fx.w[0].n_files = 2;
+    fx.file[1].path = "/etc/app/f0";
+}
+static void m_file_path_nested(void)
+{
+    fx.w[0].n_files = 2;
+    fx.file[1].path = "/etc/app/f0/inner";
+}
+static void m_file_under_volume(void)
+{
+    fx.w[0].n_volumes = 1;
+    m_file_one();
+    fx.file[0].path = "/data0/config";
+}
+static void m_file_above_volume(void)
+{
+    fx.w[0].n_volumes = 1;
+    m_file_one();
+    fx.file[0].path = "/data0";
+}
 
 static void m_none(void)
 {
@@ -620,6 +730,25 @@ static const struct {
     {"mount with a space", m_mount_space, KUMO_EINVAL, NULL},
     {"mount with . _ -", m_mount_ok, 0, NULL},
     {"mount /tmpdata", m_mount_tmpdir_prefix, 0, NULL},
+    {"one file", m_file_one, 0, NULL},
+    {"files at max", m_files_max, 0, NULL},
+    {"files over max", m_files_max_plus_one, KUMO_ELIMIT, "65 files exceed 64"},
+    {"file path relative", m_file_path_relative, KUMO_EINVAL, "files[0] has no valid path"},
+    {"file path missing", m_file_path_missing, KUMO_EINVAL, "no valid path"},
+    {"file under /proc", m_file_path_proc, KUMO_EINVAL, "no valid path"},
+    {"file under /sys", m_file_path_sys, KUMO_EINVAL, "no valid path"},
+    {"file under /dev", m_file_path_dev, KUMO_EINVAL, "no valid path"},
+    {"file path with ..", m_file_path_dotdot, KUMO_EINVAL, "no valid path"},
+    {"file path /", m_file_path_root, KUMO_EINVAL, "no valid path"},
+    {"file path ending with /", m_file_path_trailing, KUMO_EINVAL, "no valid path"},
+    {"file mode 0666", m_file_mode_world_writable, KUMO_EINVAL, "mode 0666"},
+    {"file mode setuid", m_file_mode_setuid, KUMO_EINVAL, "mode 4755"},
+    {"file mode unreadable", m_file_mode_unreadable, KUMO_EINVAL, "mode 0200"},
+    {"file mode 0600", m_file_mode_owner_only, 0, NULL},
+    {"file path twice", m_file_path_twice, KUMO_EDUPLICATE, "overlaps file"},
+    {"file under a file", m_file_path_nested, KUMO_EDUPLICATE, "overlaps file"},
+    {"file under a volume", m_file_under_volume, KUMO_EDUPLICATE, "overlaps volume \"v0\""},
+    {"file at a volume's mount", m_file_above_volume, KUMO_EDUPLICATE, "overlaps volume"},
 };
 
 static void test_check_rules(void **state)
