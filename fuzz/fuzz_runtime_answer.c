@@ -2,10 +2,11 @@
  * fuzz_runtime_answer.c - the Docker Engine API answer parsers (container list, inspect, the
  * multiplexed log and exec streams, exec inspect, an exec start's answer head, volume list
  * and volume, container stats) over arbitrary bytes: a code or a result, never a crash; parsed
- * containers never hold more ports than their arrays.
+ * containers never hold more ports than their arrays, nor an inspect's binds more paths.
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "runtime/runtime_parse.h"
 
@@ -32,9 +33,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (kumo_runtime_parse_volume(in, &vols[0], NULL) == 0 && vols[0].name[0] == '\0') {
         abort();
     }
-    kumo_runtime_inspect_t ins;
+    static kumo_runtime_inspect_t ins;
+    memset(&ins, 0, sizeof(ins));
     if (kumo_runtime_parse_inspect(in, &ins, NULL) == 0 && ins.state > KUMO_RUNTIME_STATE_EXITED) {
         abort();
+    }
+    for (uint32_t i = 0; i < ins.bind_count && i < KUMO_RUNTIME_FILE_COUNT_MAX; i++) {
+        if (strnlen(ins.bind_paths[i], KUMO_RUNTIME_MOUNT_BYTES_MAX) >=
+            KUMO_RUNTIME_MOUNT_BYTES_MAX) {
+            abort(); /* every kept bind path is a C string within its array */
+        }
     }
     kumo_buf_t out;
     kumo_buf_init(&out, 1u << 20);

@@ -17,6 +17,7 @@
 #include "cli/cli_int.h"
 #include "file/file.h"
 #include "market/market.h"
+#include "sdl/sdl.h"
 #include "staking/staking.h"
 
 #define TX_TX_OPTS                                                                 \
@@ -299,9 +300,9 @@ static int tx_version_get(const cli_args_t *a, tx_groups_t *gs, kumo_err_ctx_t *
     }
     KUMO_ENSURE(a->version_file != NULL, err, KUMO_EINVAL,
                 "give --version-file MANIFEST (its Merkle root is the version) or --version HEX");
-    /* Manifests are small; the tx carries only the root. */
+    /* Up to the largest manifest; the tx carries only the root. */
     kumo_buf_t buf;
-    KUMO_GUARD(tx_file_read(a->version_file, 64u * 1024u * 1024u, &buf, err));
+    KUMO_GUARD(tx_file_read(a->version_file, KUMO_SDL_MANIFEST_BYTES_MAX, &buf, err));
     int rc = kumo_crypto_merkle_root(kumo_bytes_make(buf.ptr, buf.len - 1), gs->version);
     kumo_buf_free(&buf);
     return rc;

@@ -68,15 +68,89 @@ static bool run_deadline_passed(const deploy_flow_t *f)
     return deploy_now_ms() >= f->deadline_ms;
 }
 
-/* One PUT of the manifest; *status 0 when the provider did not answer. */
+/* Chunk index of the manifest (leaves: every chunk's leaf hash) with its proof, as the body
+ * of PUT .../manifest-chunk: the proof hashes, then the chunk's bytes. */
+static int run_chunk_body(kumo_bytes_t manifest,
+                          kumo_bytes_t leaves,
+                          uint32_t count,
+                          uint32_t index,
+                          kumo_buf_t *out,
+                          kumo_err_ctx_t *err)
+{
+    uint8_t proof[KUMO_CRYPTO_MERKLE_PROOF_BYTES_MAX];
+    size_t proof_len = 0;
+    KUMO_GUARD(kumo_crypto_merkle_proof_build(leaves, count, index, proof, &proof_len));
+    size_t off = (size_t)index * KUMO_CRYPTO_MERKLE_CHUNK_BYTES;
+    KUMO_ASSERT(off <= manifest.len);
+    size_t n = manifest.len - off < KUMO_CRYPTO_MERKLE_CHUNK_BYTES ? manifest.len - off
+                                                                   : KUMO_CRYPTO_MERKLE_CHUNK_BYTES;
+    kumo_buf_reset(out);
+    KUMO_ENSURE(kumo_buf_append(out, proof, proof_len) == 0 &&
+                    (n == 0 || kumo_buf_append(out, manifest.ptr + off, n) == 0),
+                err, KUMO_ENOMEM, "chunk %" PRIu32, index);
+    return 0;
+}
+
+/* The manifest in chunks (over KUMO_PROVIDER_MANIFEST_BYTES_MAX, the most a provider takes in
+ * one body): each chunk with its proof, as peers serve them, so neither side holds more than
+ * a chunk in a request. Progress about every tenth. *status as for one PUT. */
+static int run_manifest_put_chunks(
+    deploy_flow_t *f, deploy_peer_t *peer, const char *path, long *status, kumo_err_ctx_t *err)
+{
+    kumo_bytes_t m = kumo_buf_bytes(&f->stack.manifest);
+    uint32_t count = 0;
+    KUMO_GUARD(kumo_crypto_merkle_chunk_count(m.len, &count));
+    uint8_t *leaves = kumo_calloc(count, KUMO_CRYPTO_HASH_BYTES);
+    KUMO_ENSURE(leaves != NULL, err, KUMO_ENOMEM, "leaf hashes");
+    for (uint32_t i = 0; i < count; i++) {
+        size_t off = (size_t)i * KUMO_CRYPTO_MERKLE_CHUNK_BYTES;
+        size_t n = m.len - off < KUMO_CRYPTO_MERKLE_CHUNK_BYTES ? m.len - off
+                                                                : KUMO_CRYPTO_MERKLE_CHUNK_BYTES;
+        kumo_crypto_merkle_leaf_hash(kumo_bytes_make(m.ptr + off, n),
+                                     leaves + (size_t)i * KUMO_CRYPTO_HASH_BYTES);
+    }
+    kumo_buf_t body;
+    kumo_buf_t ans;
+    kumo_buf_init(&body, KUMO_CRYPTO_MERKLE_PROOF_BYTES_MAX + KUMO_CRYPTO_MERKLE_CHUNK_BYTES);
+    kumo_buf_init(&ans, DEPLOY_PROVIDER_ANSWER_BYTES_MAX);
+    int rc = 0;
+    uint32_t step = count / 10u > 0 ? count / 10u : 1u;
+    for (uint32_t i = 0; rc == 0 && i < count; i++) {
+        char url[320];
+        int n = snprintf(url, sizeof(url), "%s-chunk?total=%zu&index=%" PRIu32, path, m.len, i);
+        rc = n > 0 && (size_t)n < sizeof(url) ? 0 : kumo_err_set(err, KUMO_ELIMIT, "path");
+        rc =
+            rc == 0
+                ? run_chunk_body(m, kumo_bytes_make(leaves, (size_t)count * KUMO_CRYPTO_HASH_BYTES),
+                                 count, i, &body, err)
+                : rc;
+        kumo_buf_reset(&ans);
+        rc = rc == 0 ? deploy_provider_call(&f->tls, &peer->p, "PUT", url, kumo_buf_bytes(&body),
+                                            status, &ans, err)
+                     : rc;
+        if (rc == 0 && ((i + 1u) % step == 0 || i + 1u == count)) {
+            fprintf(f->out, "manifest %s: %" PRIu32 "/%" PRIu32 " chunks\n", peer->p.addr, i + 1u,
+                    count);
+        }
+    }
+    kumo_buf_free(&ans);
+    kumo_buf_free(&body);
+    kumo_free(leaves);
+    return rc;
+}
+
+/* One PUT of the manifest (whole when it fits one body, else in chunks); *status 0 when the
+ * provider did not answer. */
 static int run_manifest_put_once(
     deploy_flow_t *f, deploy_peer_t *peer, const char *path, long *status, kumo_err_ctx_t *err)
 {
     kumo_buf_t ans;
     kumo_buf_init(&ans, DEPLOY_PROVIDER_ANSWER_BYTES_MAX);
     *status = 0;
-    int rc = deploy_provider_call(&f->tls, &peer->p, "PUT", path,
-                                  kumo_buf_bytes(&f->stack.manifest), status, &ans, err);
+    int rc = f->stack.manifest.len > KUMO_PROVIDER_MANIFEST_BYTES_MAX
+                 ? run_manifest_put_chunks(f, peer, path, status, err)
+                 : deploy_provider_call(&f->tls, &peer->p, "PUT", path,
+                                        kumo_buf_bytes(&f->stack.manifest), status, &ans, err);
     kumo_buf_free(&ans);
     if (rc == 0) {
         peer->manifest_accepted = true;

@@ -43,12 +43,32 @@ int deploy_stack_akash_convert(const char *path,
     return rc;
 }
 
-/* An Akash SDL file is converted first (its warnings go to stderr); a kumo stack as is. */
+/* Reads a file's `source:` relative to the stack file's directory (ctx: that directory). */
+static int stack_source_read(void *ctx, const char *source, kumo_buf_t *out, kumo_err_ctx_t *err)
+{
+    const char *dir = ctx;
+    char path[CLI_PATH_BYTES];
+    int n = snprintf(path, sizeof(path), "%s/%s", dir, source);
+    KUMO_ENSURE(n > 0 && (size_t)n < sizeof(path), err, KUMO_ELIMIT, "%s: path too long", source);
+    kumo_err_ctx_t ferr = {0};
+    int rc = kumo_file_read(path, out, &ferr);
+    KUMO_ENSURE(rc == 0, err, rc, "%s", ferr.detail);
+    return 0;
+}
+
+/* An Akash SDL file is converted first (its warnings go to stderr); a kumo stack as is, with
+ * its files' sources read next to it. */
 static int
 stack_parse(const char *path, kumo_bytes_t yaml, kumo_sdl_stack_t **out, kumo_err_ctx_t *err)
 {
     if (!kumo_sdl_akash_detect(yaml)) {
-        return kumo_sdl_stack_parse(yaml, path, out, err);
+        char dir[CLI_PATH_BYTES];
+        const char *slash = strrchr(path, '/');
+        int dir_len = slash == NULL ? 1 : slash == path ? 1 : (int)(slash - path);
+        int n = snprintf(dir, sizeof(dir), "%.*s", dir_len, slash == NULL ? "." : path);
+        KUMO_ENSURE(n > 0 && (size_t)n < sizeof(dir), err, KUMO_ELIMIT, "path too long: %s", path);
+        kumo_sdl_file_loader_t loader = {.ctx = dir, .read = stack_source_read};
+        return kumo_sdl_stack_parse_with(yaml, path, &loader, out, err);
     }
     kumo_buf_t text;
     kumo_buf_t notes;

@@ -38,6 +38,12 @@ typedef struct pd_api_reply {
     kumo_provider_shell_stream_t stream;
 } pd_api_reply_t;
 
+/* A chunk upload's body: the chunk's proof hashes, then at most a chunk. */
+#define PD_CHUNK_UPLOAD_BYTES_MAX \
+    (KUMO_CRYPTO_MERKLE_PROOF_BYTES_MAX + KUMO_CRYPTO_MERKLE_CHUNK_BYTES)
+_Static_assert(PD_CHUNK_UPLOAD_BYTES_MAX <= KUMO_PROVIDER_MANIFEST_BYTES_MAX,
+               "a chunk upload fits the body the API reads");
+
 /* The backend as one worker calls it. */
 typedef struct pd_api_ctx {
     const kumo_provider_api_backend_t *be;
@@ -60,6 +66,7 @@ typedef enum pd_api_kind {
     PD_API_EVENTS = 11,     /* GET .../events by the owner */
     PD_API_CHUNK_INFO = 12, /* GET .../manifest-info: the owner or a peer */
     PD_API_CHUNK_GET = 13,  /* GET .../manifest-chunk?version=&index=: the owner or a peer */
+    PD_API_CHUNK_PUT = 14,  /* PUT .../manifest-chunk?total=&index= by the owner */
 } pd_api_kind_t;
 
 pd_api_kind_t pd_api_rq_kind(const pd_api_rq_t *rq);

@@ -18,6 +18,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "codec/codec.h"
+#include "sdl/sdl.h"
 
 /* ---- replies ---- */
 
@@ -447,6 +448,72 @@ static void api_chunk_get(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_r
     kumo_buf_free(&b);
 }
 
+/* "total=N&index=I" of a chunk upload; false if malformed. */
+static bool api_chunk_put_query(const char *query, uint64_t *total, uint32_t *index)
+{
+    struct evkeyvalq q;
+    if (query[0] == '\0' || evhttp_parse_query_str(query, &q) != 0) {
+        return false;
+    }
+    uint64_t i = 0;
+    bool ok = evhttp_find_header(&q, "total") != NULL && evhttp_find_header(&q, "index") != NULL &&
+              api_query_u64(&q, "total", 0, UINT64_MAX, total) &&
+              api_query_u64(&q, "index", 0, UINT32_MAX, &i);
+    evhttp_clear_headers(&q);
+    *index = (uint32_t)i;
+    return ok;
+}
+
+/* PUT .../manifest-chunk?total=N&index=I (the caller is the owner): one chunk of the
+ * deployment's manifest with its proof, as peers serve them. In the order of
+ * docs/provider-api.md: the query (400), the declared length within the limit (413, before
+ * anything is stored), the body within a proof and a chunk (413), the deployment (404), the
+ * split (400), then the backend (proof 422, root 409, lease 422). */
+static void api_chunk_put(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
+{
+    KUMO_ASSERT(memcmp(rq->caller, rq->owner, KUMO_ADDRESS_BYTES) == 0); /* pd_api_rq_kind */
+    uint64_t total = 0;
+    uint32_t index = 0;
+    if (!api_chunk_put_query(rq->query, &total, &index)) {
+        pd_api_reply_error(out, 400, KUMO_EDECODE, "expected ?total=N&index=N");
+        return;
+    }
+    if (total > KUMO_SDL_MANIFEST_BYTES_MAX) {
+        pd_api_reply_error(out, 413, KUMO_ELIMIT, "manifest over 256 MiB");
+        return;
+    }
+    if (c->be->chunk_put == NULL) {
+        pd_api_reply_error(out, 501, KUMO_EINVAL, "this provider takes whole manifests only");
+        return;
+    }
+    kumo_provider_deployment_view_t view = {0};
+    if (!api_body_and_view(c, rq, out, PD_CHUNK_UPLOAD_BYTES_MAX, "chunk over a proof and 256 KiB",
+                           &view)) {
+        return;
+    }
+    uint32_t count = 0;
+    kumo_bytes_t proof;
+    kumo_bytes_t chunk;
+    kumo_err_ctx_t err = {0};
+    if (kumo_crypto_merkle_chunk_count(total, &count) != 0 || index >= count ||
+        kumo_provider_chunk_reply_split(rq->body, index, count, &proof, &chunk, &err) != 0) {
+        pd_api_reply_error(out, 400, KUMO_EDECODE,
+                           "expected the chunk's proof hashes then its bytes, index < count");
+        return;
+    }
+    kumo_provider_chunk_put_t put = {0};
+    int rc = c->be->chunk_put(c->ctx, rq->owner, rq->dseq, view.version, total, index, proof, chunk,
+                              &put, &err);
+    if (rc < 0) {
+        int status = rc == KUMO_EIO || rc == KUMO_ENOMEM ? 500 : rc == KUMO_EMISMATCH ? 409 : 422;
+        pd_api_reply_error(out, status, rc, err.detail);
+        return;
+    }
+    api_json(out, 200,
+             json_pack("{s:I, s:I, s:b}", "chunks_held", (json_int_t)put.chunks_held, "chunk_count",
+                       (json_int_t)put.chunk_count, "accepted", put.accepted));
+}
+
 static void api_status(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
 {
     json_t *st = NULL;
@@ -556,6 +623,9 @@ pd_api_kind_t pd_api_rq_kind(const pd_api_rq_t *rq)
     if (strcmp(rq->leaf, "manifest") == 0 && rq->put) {
         return owner ? PD_API_MANIFEST_PUT : PD_API_NOT_OWNER_PUT;
     }
+    if (strcmp(rq->leaf, "manifest-chunk") == 0 && rq->put) {
+        return owner ? PD_API_CHUNK_PUT : PD_API_NOT_OWNER_PUT;
+    }
     if ((strcmp(rq->leaf, "manifest") == 0 || strcmp(rq->leaf, "endpoints") == 0) && get) {
         return PD_API_PEER_GET; /* the owner or a provider of the deployment: the node says */
     }
@@ -587,7 +657,7 @@ bool pd_api_kind_needs_backend(pd_api_kind_t k)
 {
     return k == PD_API_MANIFEST_PUT || k == PD_API_PEER_GET || k == PD_API_STATUS ||
            k == PD_API_LOGS || k == PD_API_LINKS || k == PD_API_SHELL || k == PD_API_EVENTS ||
-           k == PD_API_CHUNK_INFO || k == PD_API_CHUNK_GET;
+           k == PD_API_CHUNK_INFO || k == PD_API_CHUNK_GET || k == PD_API_CHUNK_PUT;
 }
 
 void pd_api_route(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
@@ -637,6 +707,9 @@ void pd_api_route(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *
         break;
     case PD_API_CHUNK_GET:
         api_chunk_get(c, rq, out);
+        break;
+    case PD_API_CHUNK_PUT:
+        api_chunk_put(c, rq, out);
         break;
     case PD_API_NO_ROUTE:
         pd_api_reply_error(out, 404, KUMO_ENOTFOUND, "no such route");

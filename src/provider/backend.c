@@ -119,14 +119,14 @@ static int pd_be_store(pd_api_t *a,
 /* The manifest must fit the deployment's leases as the chain holds them (kumo_sdl_manifest_
  * check): the Merkle root only proves it is the version the tenant put on chain. A manifest
  * that breaks the lease is refused with the rule (the API answers 422) and nothing is stored,
- * so nothing of it ever runs. */
-static int pd_be_accept(void *ctx,
-                        const uint8_t owner[KUMO_ADDRESS_BYTES],
-                        uint64_t dseq,
-                        kumo_bytes_t manifest,
-                        kumo_err_ctx_t *err)
+ * so nothing of it ever runs. chunked: its chunk store is already whole (a chunked upload). */
+static int pd_be_accept_bytes(pd_api_t *a,
+                              const uint8_t owner[KUMO_ADDRESS_BYTES],
+                              uint64_t dseq,
+                              kumo_bytes_t manifest,
+                              bool chunked,
+                              kumo_err_ctx_t *err)
 {
-    pd_api_t *a = ctx;
     char owner_text[KUMO_ADDRESS_TEXT_BYTES];
     kumo_codec_address_encode(owner, owner_text);
     int rc = pd_manifest_bytes_verify(a->curl, a->d->cfg.node_url, owner_text, dseq, manifest, err);
@@ -137,19 +137,117 @@ static int pd_be_accept(void *ctx,
                                   err != NULL ? err->detail : "");
         return rc;
     }
-    KUMO_GUARD(pd_be_store(ctx, owner, dseq, "manifest", manifest, err));
+    KUMO_GUARD(pd_manifest_store(a->d->home, owner_text, dseq, manifest, err));
+    pd_wake(a->d);
     KUMO_LOG_INFO("provider", "manifest_stored", "dseq=%" PRIu64 " bytes=%zu", dseq, manifest.len);
     /* Its chunks at once, so the other providers can fetch them from here; a failure here
      * only delays that (the chunk routes make them from the stored manifest). */
     pd_chunks_t c;
     kumo_err_ctx_t cerr = {0};
-    if (pd_chunks_from_manifest(a->d->home, owner_text, dseq, manifest, PD_CHUNKS_BYTES_MAX, &c,
-                                &cerr) == 0) {
+    if (chunked) {
+        uint8_t version[KUMO_CRYPTO_HASH_BYTES];
+        if (kumo_crypto_merkle_root(manifest, version) == 0) {
+            pd_chunks_drop(a->d->home, owner_text, dseq, version, NULL, NULL);
+        }
+    } else if (pd_chunks_from_manifest(a->d->home, owner_text, dseq, manifest, PD_CHUNKS_BYTES_MAX,
+                                       &c, &cerr) == 0) {
         pd_chunks_drop(a->d->home, owner_text, dseq, c.version, NULL, NULL);
     } else {
         KUMO_LOG_WARN("provider", "chunks_store_failed", "dseq=%" PRIu64 " detail=\"%s\"", dseq,
                       cerr.detail);
     }
+    return 0;
+}
+
+static int pd_be_accept(void *ctx,
+                        const uint8_t owner[KUMO_ADDRESS_BYTES],
+                        uint64_t dseq,
+                        kumo_bytes_t manifest,
+                        kumo_err_ctx_t *err)
+{
+    return pd_be_accept_bytes(ctx, owner, dseq, manifest, false, err);
+}
+
+/* The chunk store of an upload of version for total bytes: one of another length (a peer's
+ * lie, or the owner's earlier try) is dropped for the owner's. */
+static int pd_be_upload_store(pd_api_t *a,
+                              const char *owner,
+                              uint64_t dseq,
+                              const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                              uint64_t total_bytes,
+                              pd_chunks_t *out,
+                              kumo_err_ctx_t *err)
+{
+    int rc = pd_chunks_open(a->d->home, owner, dseq, version, total_bytes, PD_CHUNKS_BYTES_MAX, out,
+                            err);
+    if (rc == KUMO_EMISMATCH) {
+        pd_chunks_drop(a->d->home, owner, dseq, NULL, NULL, NULL);
+        rc = pd_chunks_open(a->d->home, owner, dseq, version, total_bytes, PD_CHUNKS_BYTES_MAX, out,
+                            err);
+    }
+    return rc;
+}
+
+/* Every chunk held: the whole, its root, then the accept of a whole upload. The chunks' root
+ * not being the version means the declared length was wrong (every chunk proved): the store
+ * is dropped so the next try starts clean. Memory: the manifest once, here only. */
+static int pd_be_upload_finish(pd_api_t *a,
+                               const uint8_t owner[KUMO_ADDRESS_BYTES],
+                               const char *owner_text,
+                               uint64_t dseq,
+                               const pd_chunks_t *c,
+                               kumo_err_ctx_t *err)
+{
+    kumo_buf_t m;
+    kumo_buf_init(&m, PD_CHUNKS_BYTES_MAX);
+    uint8_t root[KUMO_CRYPTO_HASH_BYTES];
+    int rc = pd_chunks_assemble(c, &m, err);
+    if (rc == 0 && (kumo_crypto_merkle_root(kumo_buf_bytes(&m), root) != 0 ||
+                    memcmp(root, c->version, sizeof(root)) != 0)) {
+        rc = kumo_err_set(err, KUMO_EMISMATCH,
+                          "the chunks' root is not the deployment's version (wrong total?)");
+    }
+    rc = rc == 0 ? pd_be_accept_bytes(a, owner, dseq, kumo_buf_bytes(&m), true, err) : rc;
+    kumo_buf_free(&m);
+    if (rc != 0 && rc != KUMO_EIO && rc != KUMO_ENOMEM) {
+        /* Refused: nothing of it is kept, or served. */
+        pd_chunks_drop(a->d->home, owner_text, dseq, NULL, NULL, NULL);
+    }
+    return rc;
+}
+
+static int pd_be_chunk_put(void *ctx,
+                           const uint8_t owner[KUMO_ADDRESS_BYTES],
+                           uint64_t dseq,
+                           const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                           uint64_t total_bytes,
+                           uint32_t index,
+                           kumo_bytes_t proof,
+                           kumo_bytes_t chunk,
+                           kumo_provider_chunk_put_t *out,
+                           kumo_err_ctx_t *err)
+{
+    pd_api_t *a = ctx;
+    KUMO_ASSERT(total_bytes <= PD_CHUNKS_BYTES_MAX);
+    char owner_text[KUMO_ADDRESS_TEXT_BYTES];
+    kumo_codec_address_encode(owner, owner_text);
+    /* Proved before the store is even opened: a chunk that does not lead to the version leaves
+     * nothing behind, not even an empty store. */
+    uint32_t count = 0;
+    KUMO_GUARD(kumo_crypto_merkle_chunk_count(total_bytes, &count));
+    KUMO_GUARD(kumo_crypto_merkle_proof_verify(version, index, count, chunk, proof, err));
+    pd_chunks_t c;
+    KUMO_GUARD(pd_be_upload_store(a, owner_text, dseq, version, total_bytes, &c, err));
+    KUMO_GUARD(pd_chunks_put(&c, index, proof, chunk, err));
+    out->chunk_count = c.count;
+    out->chunks_held = pd_chunks_held(&c);
+    out->accepted = false;
+    KUMO_ASSERT(out->chunks_held <= out->chunk_count);
+    if (out->chunks_held < out->chunk_count) {
+        return 0;
+    }
+    KUMO_GUARD(pd_be_upload_finish(a, owner, owner_text, dseq, &c, err));
+    out->accepted = true;
     return 0;
 }
 
@@ -394,21 +492,15 @@ static int pd_be_peer_get(void *ctx,
     return kumo_file_read(file, out, err); /* out's cap: the manifest bound */
 }
 
-/* Whether the stored manifest of (owner, dseq) is of version; its bytes into m. */
+/* Whether the stored manifest of (owner, dseq) is of version (from its spec: cheap). */
 static bool pd_be_manifest_is(pd_api_t *a,
                               const char *owner,
                               uint64_t dseq,
-                              const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
-                              kumo_buf_t *m)
+                              const uint8_t version[KUMO_CRYPTO_HASH_BYTES])
 {
-    char file[PD_PATH_BYTES];
-    uint8_t root[KUMO_CRYPTO_HASH_BYTES];
-    if (pd_deployment_path(a->d->home, owner, dseq, "manifest", file) != 0 ||
-        kumo_file_read(file, m, NULL) != 0) {
-        return false;
-    }
-    return kumo_crypto_merkle_root(kumo_buf_bytes(m), root) == 0 &&
-           memcmp(root, version, sizeof(root)) == 0;
+    uint8_t stored[KUMO_CRYPTO_HASH_BYTES];
+    return pd_manifest_stored_version(a->d->home, owner, dseq, stored, NULL) == 0 &&
+           memcmp(stored, version, sizeof(stored)) == 0;
 }
 
 /* The chunk store of the deployment's current on-chain version, for a caller that is the
@@ -437,14 +529,18 @@ static int pd_be_chunks_current(pd_api_t *a,
     if (!missing && manifest == NULL) {
         return rc;
     }
-    kumo_buf_t m;
-    kumo_buf_init(&m, PD_CHUNKS_BYTES_MAX);
-    bool whole = pd_be_manifest_is(a, owner_text, dseq, view.version, &m);
+    bool whole = pd_be_manifest_is(a, owner_text, dseq, view.version);
     if (missing && whole) {
-        rc = pd_chunks_from_manifest(a->d->home, owner_text, dseq, kumo_buf_bytes(&m),
-                                     PD_CHUNKS_BYTES_MAX, out, err);
+        kumo_buf_t m;
+        kumo_buf_init(&m, PD_CHUNKS_BYTES_MAX);
+        char file[PD_PATH_BYTES];
+        rc = pd_deployment_path(a->d->home, owner_text, dseq, "manifest", file);
+        rc = rc == 0 ? kumo_file_read(file, &m, err) : rc;
+        rc = rc == 0 ? pd_chunks_from_manifest(a->d->home, owner_text, dseq, kumo_buf_bytes(&m),
+                                               PD_CHUNKS_BYTES_MAX, out, err)
+                     : rc;
+        kumo_buf_free(&m);
     }
-    kumo_buf_free(&m);
     if (manifest != NULL) {
         *manifest = whole;
     }
@@ -1103,7 +1199,8 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
                                       .shell_open = pd_be_shell_open,
                                       .shell_resize = pd_be_shell_resize,
                                       .shell_exit = pd_be_shell_exit,
-                                      .worker_ctx = pd_be_worker_ctx};
+                                      .worker_ctx = pd_be_worker_ctx,
+                                      .chunk_put = pd_be_chunk_put};
     kumo_provider_api_cfg_t cfg = {.listen = d->cfg.api_listen,
                                    .server_cert_pem = kumo_buf_bytes(&chain),
                                    .server_key = &srv,

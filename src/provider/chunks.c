@@ -339,16 +339,16 @@ static void pd_chunks_rmdir(const char *dir)
     (void)rmdir(dir);
 }
 
-/* Whether name is "<owner>-<dseq>.chunks-<hex>"; *owner_len is the owner's length. */
-static bool pd_chunks_name_parse(const char *name, size_t *owner_len, uint64_t *dseq)
+/* Whether name is "<owner>-<dseq>.<ext><hex>"; *owner_len is the owner's length. */
+static bool
+pd_store_name_parse(const char *name, const char *ext, size_t *owner_len, uint64_t *dseq)
 {
     const char *dash = strrchr(name, '.');
     const char *sep = NULL;
     for (const char *p = name; dash != NULL && p < dash; p++) {
         sep = *p == '-' ? p : sep;
     }
-    if (dash == NULL || sep == NULL ||
-        strncmp(dash + 1, PD_CHUNKS_EXT, sizeof(PD_CHUNKS_EXT) - 1u) != 0) {
+    if (dash == NULL || sep == NULL || strncmp(dash + 1, ext, strlen(ext)) != 0) {
         return false;
     }
     char *end = NULL;
@@ -357,17 +357,28 @@ static bool pd_chunks_name_parse(const char *name, size_t *owner_len, uint64_t *
     return end == dash && *owner_len < KUMO_ADDRESS_TEXT_BYTES;
 }
 
-void pd_chunks_drop(const char *home,
-                    const char *owner,
-                    uint64_t dseq,
-                    const uint8_t keep_version[KUMO_CRYPTO_HASH_BYTES],
-                    pd_chunks_keep_fn keep,
-                    void *keep_ctx)
+void pd_store_drop(const char *home,
+                   const char *ext,
+                   const char *owner,
+                   uint64_t dseq,
+                   const uint8_t keep_version[KUMO_CRYPTO_HASH_BYTES],
+                   pd_chunks_keep_fn keep,
+                   void *keep_ctx)
 {
     char parent[PD_PATH_BYTES];
     char keep_dir[PD_PATH_BYTES] = {0};
-    if ((keep_version != NULL && pd_chunks_dir(home, owner, dseq, keep_version, keep_dir) != 0) ||
-        snprintf(parent, sizeof(parent), "%s/deployments", home) >= (int)sizeof(parent)) {
+    char keep_ext[32 + 2u * KUMO_CRYPTO_HASH_BYTES];
+    KUMO_ASSERT(strlen(ext) < 32u);
+    if (keep_version != NULL) {
+        (void)snprintf(keep_ext, sizeof(keep_ext), "%s", ext);
+        size_t n = strlen(keep_ext);
+        if (kumo_codec_hex_encode(kumo_bytes_make(keep_version, KUMO_CRYPTO_HASH_BYTES),
+                                  keep_ext + n, sizeof(keep_ext) - n) != 0 ||
+            pd_deployment_path(home, owner, dseq, keep_ext, keep_dir) != 0) {
+            return;
+        }
+    }
+    if (snprintf(parent, sizeof(parent), "%s/deployments", home) >= (int)sizeof(parent)) {
         return;
     }
     DIR *dh = opendir(parent);
@@ -378,7 +389,7 @@ void pd_chunks_drop(const char *home,
         size_t owner_len = 0;
         uint64_t e_dseq = 0;
         char path[PD_PATH_BYTES];
-        if (!pd_chunks_name_parse(e->d_name, &owner_len, &e_dseq) ||
+        if (!pd_store_name_parse(e->d_name, ext, &owner_len, &e_dseq) ||
             snprintf(path, sizeof(path), "%s/%s", parent, e->d_name) >= (int)sizeof(path)) {
             continue;
         }
@@ -393,4 +404,14 @@ void pd_chunks_drop(const char *home,
         }
     }
     (void)closedir(dh);
+}
+
+void pd_chunks_drop(const char *home,
+                    const char *owner,
+                    uint64_t dseq,
+                    const uint8_t keep_version[KUMO_CRYPTO_HASH_BYTES],
+                    pd_chunks_keep_fn keep,
+                    void *keep_ctx)
+{
+    pd_store_drop(home, PD_CHUNKS_EXT, owner, dseq, keep_version, keep, keep_ctx);
 }

@@ -265,6 +265,9 @@ typedef struct pd_spec_mem {
     char host_text[KUMO_RUNTIME_ENV_COUNT_MAX][KUMO_NAME_BYTES_MAX + 70];
     const char *cmd[KUMO_RUNTIME_CMD_COUNT_MAX + 1];
     char *cmd_buf; /* the command's arguments, one after the other (kumo_alloc) */
+    /* The workload's files: host path then container path of each, one after the other
+     * (kumo_alloc; NULL when none), pointed to by the spec's files. */
+    char *files_buf;
     char volumes[KUMO_RUNTIME_VOLUME_COUNT_MAX][KUMO_RUNTIME_NAME_BYTES_MAX];
     char mount_paths[KUMO_RUNTIME_VOLUME_COUNT_MAX][KUMO_RUNTIME_MOUNT_BYTES_MAX];
     /* The instance's GPUs: their device entries, and their numbers "0,3" (label kumo.gpus). */
@@ -660,13 +663,48 @@ KUMO_MUST_USE int pd_deployment_store(const char *home,
                                       const char *ext,
                                       kumo_bytes_t data,
                                       kumo_err_ctx_t *err);
-/* The stored manifest of a deployment, decoded; KUMO_ENOTFOUND when none. */
+/* ---- mstore.c: the stored manifest, its spec and its files ---- */
+
+/* The read-only binds of w's files of version (their host files pd_manifest_load wrote) into
+ * spec->files, their paths in mem->files_buf; false without memory or for a path too long. */
+bool pd_files_spec(const char *home,
+                   const char *owner,
+                   uint64_t dseq,
+                   const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                   const Kumo__ManifestWorkload *w,
+                   pd_spec_mem_t *mem,
+                   kumo_runtime_container_spec_t *spec);
+
+/* The stored manifest of a deployment, decoded WITHOUT its files' contents (paths and modes
+ * kept; the contents are in pd_files_dir), and its version; from the spec when it is of the
+ * stored manifest, else read whole once and the spec and files written again. KUMO_ENOTFOUND
+ * when none; KUMO_EDECODE for a manifest that does not decode. Any thread. */
 KUMO_MUST_USE int pd_manifest_load(const char *home,
                                    const char *owner,
                                    uint64_t dseq,
                                    Kumo__Manifest **out,
                                    uint8_t version[KUMO_CRYPTO_HASH_BYTES],
                                    kumo_err_ctx_t *err);
+/* Stores manifest bytes (checked by the caller: the version's, fitting the lease) durably as
+ * the deployment's manifest, writes its files and spec, and drops the files of other
+ * versions. Any thread. */
+KUMO_MUST_USE int pd_manifest_store(
+    const char *home, const char *owner, uint64_t dseq, kumo_bytes_t bytes, kumo_err_ctx_t *err);
+/* The version of the stored manifest (cheap: from its spec). KUMO_ENOTFOUND when none. */
+KUMO_MUST_USE int pd_manifest_stored_version(const char *home,
+                                             const char *owner,
+                                             uint64_t dseq,
+                                             uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                                             kumo_err_ctx_t *err);
+/* home/deployments/<owner>-<dseq>.files-<version hex>: the files of that version. */
+KUMO_MUST_USE int pd_files_dir(const char *home,
+                               const char *owner,
+                               uint64_t dseq,
+                               const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                               char out[PD_PATH_BYTES]);
+/* <dir>/<workload>.<index>: file index of workload. */
+KUMO_MUST_USE int
+pd_file_path(const char *dir, const char *workload, uint32_t index, char out[PD_PATH_BYTES]);
 /* The deployment's groups from the node (GET /groups, gseq order, at most
  * KUMO_GROUP_COUNT_MAX); any failure of the node or its answer is KUMO_EIO. Freed with
  * pd_groups_free (also after a failure). */
@@ -915,8 +953,8 @@ void pd_api_forwards(kumo_provider_daemon_t *d, const kumo_overlay_fwd_entry_t *
 
 /* ---- chunks.c: the chunk store ---- */
 
-/* The largest manifest the chunk store and the fetcher take: the upload route's limit. */
-#define PD_CHUNKS_BYTES_MAX KUMO_PROVIDER_MANIFEST_BYTES_MAX
+/* The largest manifest the chunk store, the chunk upload and the fetcher take. */
+#define PD_CHUNKS_BYTES_MAX KUMO_SDL_MANIFEST_BYTES_MAX
 /* A chunk file: the chunk's proof hashes, then its bytes. */
 #define PD_CHUNK_FILE_BYTES_MAX \
     (KUMO_CRYPTO_MERKLE_PROOF_BYTES_MAX + KUMO_CRYPTO_MERKLE_CHUNK_BYTES)
@@ -979,13 +1017,29 @@ KUMO_MUST_USE int pd_chunks_from_manifest(const char *home,
                                           kumo_err_ctx_t *err);
 /* data[off, off + len), never NULL + 0. */
 kumo_bytes_t pd_chunk_slice(kumo_bytes_t data, size_t off, size_t len);
-/* Removes chunk stores under home: those of (owner, dseq) but keep_version's (owner NULL:
- * of every deployment), except those keep (may be NULL) says to keep. */
+/* Removes the directories home/deployments/<owner>-<dseq>.<ext><version hex> (chunk stores,
+ * files) of (owner, dseq) but keep_version's (owner NULL: of every deployment), except those
+ * keep (may be NULL) says to keep. */
+void pd_store_drop(const char *home,
+                   const char *ext,
+                   const char *owner,
+                   uint64_t dseq,
+                   const uint8_t keep_version[KUMO_CRYPTO_HASH_BYTES],
+                   pd_chunks_keep_fn keep,
+                   void *keep_ctx);
+/* pd_store_drop of chunk stores. */
 void pd_chunks_drop(const char *home,
                     const char *owner,
                     uint64_t dseq,
                     const uint8_t keep_version[KUMO_CRYPTO_HASH_BYTES],
                     pd_chunks_keep_fn keep,
                     void *keep_ctx);
+/* pd_store_drop of the files of manifests (mstore.c). */
+void pd_files_drop(const char *home,
+                   const char *owner,
+                   uint64_t dseq,
+                   const uint8_t keep_version[KUMO_CRYPTO_HASH_BYTES],
+                   pd_chunks_keep_fn keep,
+                   void *keep_ctx);
 
 #endif

@@ -360,9 +360,7 @@ static int pd_fetch_finish(pd_fetch_t *f, kumo_err_ctx_t *err)
             (void)kumo_err_set(err, rc, "the manifest breaks the lease: %s", cerr.detail);
         }
     }
-    rc = rc == 0 ? pd_deployment_store(f->d->home, f->owner, f->dseq, "manifest",
-                                       kumo_buf_bytes(&m), err)
-                 : rc;
+    rc = rc == 0 ? pd_manifest_store(f->d->home, f->owner, f->dseq, kumo_buf_bytes(&m), err) : rc;
     if (rc == 0) {
         KUMO_LOG_INFO("provider", "manifest_fetched",
                       "deployment=%s/%" PRIu64 " bytes=%zu chunks=%" PRIu32 " peers=%" PRIu32,

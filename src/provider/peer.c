@@ -226,8 +226,7 @@ static int pd_peer_try(kumo_provider_daemon_t *d,
                           peer);
     }
     rc = rc == 0 ? pd_peer_manifest_check(d, peer, owner, dseq, kumo_buf_bytes(&body), err) : rc;
-    rc = rc == 0 ? pd_deployment_store(d->home, owner, dseq, "manifest", kumo_buf_bytes(&body), err)
-                 : rc;
+    rc = rc == 0 ? pd_manifest_store(d->home, owner, dseq, kumo_buf_bytes(&body), err) : rc;
     if (rc == 0) {
         KUMO_LOG_INFO("provider", "manifest_fetched", "deployment=%s/%" PRIu64 " from=%s bytes=%zu",
                       owner, dseq, peer, body.len);

@@ -28,7 +28,10 @@
 #include "core/core.h"
 #include "crypto/crypto.h"
 
-/* A manifest upload: the canonical Manifest bytes (sdl). */
+/* A manifest sent or served whole (PUT and GET .../manifest: the canonical Manifest bytes in
+ * one body, held in memory by the API). Larger manifests, up to KUMO_SDL_MANIFEST_BYTES_MAX,
+ * travel only in chunks (PUT and GET .../manifest-chunk), so a request never holds more than
+ * a chunk and its proof. */
 #define KUMO_PROVIDER_MANIFEST_BYTES_MAX (1024u * 1024u)
 #define KUMO_PROVIDER_LOG_TAIL_MAX       10000u
 
@@ -105,6 +108,13 @@ typedef struct kumo_provider_event_line {
 KUMO_MUST_USE int kumo_provider_event_line_parse(kumo_bytes_t line,
                                                  kumo_provider_event_line_t *out,
                                                  kumo_err_ctx_t *err);
+
+/* What a chunk upload stored (PUT .../manifest-chunk). */
+typedef struct kumo_provider_chunk_put {
+    uint32_t chunks_held; /* of the version's chunks, held and verified here now */
+    uint32_t chunk_count;
+    bool accepted; /* that chunk was the last: the manifest was checked and stored */
+} kumo_provider_chunk_put_t;
 
 /* What a provider holds of a deployment's manifest (GET .../manifest-info). */
 typedef struct kumo_provider_chunk_info {
@@ -266,6 +276,23 @@ typedef struct kumo_provider_api_backend {
      * each worker has its own handles (node, runtime); called once per worker at open. NULL:
      * they get ctx, from several worker threads at once. */
     void *(*worker_ctx)(void *ctx, uint32_t worker_index);
+    /* PUT .../manifest-chunk from the owner, after the checks of the route (total_bytes
+     * within KUMO_SDL_MANIFEST_BYTES_MAX, the body split into proof and chunk for index of
+     * total_bytes' chunks, the deployment known with a lease here and version its on-chain
+     * version): store the chunk only if its proof leads to version (the proof's codes,
+     * answered 422, nothing stored); once every chunk is held, assemble them, check the
+     * root (KUMO_EMISMATCH, 409: the store is dropped) and accept the whole as
+     * manifest_accept does (its codes). out says what is held. May be NULL: 501. */
+    int (*chunk_put)(void *ctx,
+                     const uint8_t owner[KUMO_ADDRESS_BYTES],
+                     uint64_t dseq,
+                     const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                     uint64_t total_bytes,
+                     uint32_t index,
+                     kumo_bytes_t proof,
+                     kumo_bytes_t chunk,
+                     kumo_provider_chunk_put_t *out,
+                     kumo_err_ctx_t *err);
 } kumo_provider_api_backend_t;
 
 typedef struct kumo_provider_api_cfg {

@@ -37,6 +37,7 @@ void pd_rtjob_free(pd_rtjob_t *job)
 {
     if (job != NULL) {
         kumo_free(job->mem.cmd_buf);
+        kumo_free(job->mem.files_buf);
         kumo_free(job->keep);
         kumo_free(job);
     }

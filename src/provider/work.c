@@ -99,28 +99,6 @@ int pd_deployment_store(const char *home,
     return kumo_file_write(path, data, 0600, err);
 }
 
-int pd_manifest_load(const char *home,
-                     const char *owner,
-                     uint64_t dseq,
-                     Kumo__Manifest **out,
-                     uint8_t version[KUMO_CRYPTO_HASH_BYTES],
-                     kumo_err_ctx_t *err)
-{
-    char path[PD_PATH_BYTES];
-    KUMO_ENSURE(pd_deployment_path(home, owner, dseq, "manifest", path) == 0, err, KUMO_ELIMIT,
-                "path too long");
-    kumo_buf_t buf;
-    kumo_buf_init(&buf, KUMO_SDL_MANIFEST_BYTES_MAX);
-    int rc = kumo_file_read(path, &buf, err);
-    kumo_bytes_t bytes = kumo_buf_bytes(&buf);
-    rc = rc == 0 && kumo_sdl_manifest_version(bytes, version) != 0
-             ? kumo_err_set(err, KUMO_ENOMEM, "manifest version")
-             : rc;
-    rc = rc == 0 ? kumo_sdl_manifest_decode(bytes, out, err) : rc;
-    kumo_buf_free(&buf);
-    return rc;
-}
-
 void pd_groups_free(pd_groups_t *g)
 {
     KUMO_ASSERT(g->count <= KUMO_GROUP_COUNT_MAX);
@@ -587,6 +565,9 @@ static bool pd_spec_build(kumo_provider_daemon_t *d,
         s->labels[s->label_count++].value = mem->gpus;
     }
     pd_volumes_spec(d, dep->owner, dep->dseq, l, w, instance, mem->volumes, s);
+    if (!pd_files_spec(d->home, dep->owner, dep->dseq, dep->version, w, mem, s)) {
+        return false;
+    }
     for (uint32_t i = 0; i < s->mount_count; i++) { /* the manifest goes, the job stays */
         (void)snprintf(mem->mount_paths[i], sizeof(mem->mount_paths[i]), "%s", s->mounts[i].path);
         s->mounts[i].path = mem->mount_paths[i];
@@ -1646,6 +1627,7 @@ void pd_work(kumo_provider_daemon_t *d)
         pd_orphans_remove(d, pass.ok);
         /* The chunks of a deployment go when its last lease here ended. */
         pd_chunks_drop(d->home, NULL, 0, NULL, pd_chunks_keep, d);
+        pd_files_drop(d->home, NULL, 0, NULL, pd_chunks_keep, d);
     }
     pd_api_forwards(d, pass.fwd, pass.fwd_count);
     pd_isolation_sync(d, pass.fwd, pass.fwd_count);

@@ -280,6 +280,27 @@ static void inspect_devices(const json_t *hc, kumo_runtime_inspect_t *out)
 }
 
 /* The exit time and the kumo.* labels of an inspect answer (best effort: absent is empty). */
+/* Mounts of Type "bind": their container paths and whether they are writable. */
+static void inspect_binds(const json_t *root, kumo_runtime_inspect_t *out)
+{
+    const json_t *mounts = json_object_get(root, "Mounts");
+    for (size_t i = 0; i < json_array_size(mounts) && out->bind_count < UINT32_MAX; i++) {
+        const json_t *m = json_array_get(mounts, i);
+        const char *type = json_string_value(json_object_get(m, "Type"));
+        const char *dst = json_string_value(json_object_get(m, "Destination"));
+        if (type == NULL || strcmp(type, "bind") != 0) {
+            continue;
+        }
+        uint32_t k = out->bind_count++;
+        if (k < KUMO_RUNTIME_FILE_COUNT_MAX && dst != NULL &&
+            strlen(dst) < KUMO_RUNTIME_MOUNT_BYTES_MAX) {
+            (void)snprintf(out->bind_paths[k], sizeof(out->bind_paths[k]), "%s", dst);
+            /* Anything but an explicit false counts as writable. */
+            out->bind_rw[k] = !json_is_false(json_object_get(m, "RW"));
+        }
+    }
+}
+
 static void inspect_when_labels(const json_t *root, const json_t *st, kumo_runtime_inspect_t *out)
 {
     const char *fin = json_string_value(json_object_get(st, "FinishedAt"));
@@ -325,6 +346,7 @@ int kumo_runtime_parse_inspect(kumo_bytes_t json, kumo_runtime_inspect_t *out, k
     inspect_devices(hc, out);
     out->oom_killed = json_is_true(json_object_get(st, "OOMKilled"));
     inspect_when_labels(root, st, out);
+    inspect_binds(root, out);
     const char *name = json_string_value(json_object_get(root, "Name"));
     name = name != NULL && name[0] == '/' ? name + 1 : name;
     if (name != NULL && strlen(name) < sizeof(out->name)) {

@@ -353,6 +353,12 @@ static void rt_mounts(json_t *hc, const kumo_runtime_container_spec_t *spec)
             (void)json_object_set_new(tmpfs, m->path, rt_tmpfs(m->size_bytes));
         }
     }
+    for (uint32_t i = 0; binds != NULL && i < spec->file_count; i++) {
+        char bind[2u * KUMO_RUNTIME_PATH_BYTES_MAX + 8u];
+        (void)snprintf(bind, sizeof(bind), "%s:%s:ro", spec->files[i].host_path,
+                       spec->files[i].path);
+        (void)json_array_append_new(binds, json_string(bind));
+    }
     (void)json_object_set_new(hc, "Binds", binds);
 }
 
@@ -595,6 +601,13 @@ int kumo_runtime_devices_check(const kumo_runtime_container_spec_t *spec,
     return 0;
 }
 
+/* An absolute path of at most KUMO_RUNTIME_PATH_BYTES_MAX bytes that a bind can name. */
+static bool rt_bind_path_ok(const char *p)
+{
+    return p != NULL && p[0] == '/' && strlen(p) < KUMO_RUNTIME_PATH_BYTES_MAX &&
+           strchr(p, ':') == NULL && strchr(p, ',') == NULL;
+}
+
 /* Every mount is checked (a path that fits, a named volume when persistent) and every
  * persistent volume exists before the container is created: a bind of a missing volume would
  * make the runtime create one of its own, without a size. */
@@ -604,6 +617,13 @@ static int rt_volumes_ensure(kumo_runtime_t *rt,
 {
     KUMO_ENSURE(spec->mount_count <= KUMO_RUNTIME_VOLUME_COUNT_MAX, err, KUMO_ELIMIT,
                 "%u mounts exceed %u", spec->mount_count, KUMO_RUNTIME_VOLUME_COUNT_MAX);
+    KUMO_ENSURE(spec->file_count <= KUMO_RUNTIME_FILE_COUNT_MAX, err, KUMO_ELIMIT,
+                "%u files exceed %u", spec->file_count, KUMO_RUNTIME_FILE_COUNT_MAX);
+    for (uint32_t i = 0; i < spec->file_count; i++) {
+        KUMO_ENSURE(rt_bind_path_ok(spec->files[i].host_path) &&
+                        rt_bind_path_ok(spec->files[i].path),
+                    err, KUMO_EINVAL, "file %u: not absolute paths a bind can name", i);
+    }
     for (uint32_t i = 0; i < spec->mount_count; i++) {
         const kumo_runtime_mount_t *m = &spec->mounts[i];
         KUMO_ENSURE(m->path != NULL && m->path[0] == '/' &&

@@ -47,6 +47,11 @@
 #define KUMO_RUNTIME_VOLUME_COUNT_MAX 8u
 #define KUMO_RUNTIME_MOUNT_BYTES_MAX  256u
 
+/* Files bound read-only into a container (a workload's manifest files: the stack's limit),
+ * and the length of a bind's host or container path (PATH_MAX). */
+#define KUMO_RUNTIME_FILE_COUNT_MAX 64u
+#define KUMO_RUNTIME_PATH_BYTES_MAX 4096u
+
 /* Devices a container is given (a lease's GPUs: 8 per unit, a few device entries each) and
  * the length of one entry. */
 #define KUMO_RUNTIME_DEVICE_COUNT_MAX 32u
@@ -64,6 +69,12 @@ typedef struct kumo_runtime_mount {
     uint64_t size_bytes;
     bool persistent;
 } kumo_runtime_mount_t;
+
+/* A host file bound read-only at path in the container (HostConfig.Binds "host:path:ro"). */
+typedef struct kumo_runtime_file {
+    const char *host_path; /* absolute, on the runtime's host */
+    const char *path;      /* absolute, in the container */
+} kumo_runtime_file_t;
 
 typedef struct kumo_runtime_label {
     const char *key;
@@ -97,6 +108,10 @@ typedef struct kumo_runtime_container_spec {
     kumo_runtime_mount_t mounts[KUMO_RUNTIME_VOLUME_COUNT_MAX];
     uint32_t mount_count;
     const char *volume_dir; /* where persistent volumes' images are made (see below) */
+    /* Files bound read-only: the container can read them, never change them (each path is
+     * checked: absolute, no ':' or ','; KUMO_EINVAL otherwise). */
+    kumo_runtime_file_t files[KUMO_RUNTIME_FILE_COUNT_MAX];
+    uint32_t file_count;
     /* The host devices the container gets, and no others (a lease's GPUs), each entry either
      * a CDI device name "vendor.com/class=name" (HostConfig.DeviceRequests, driver "cdi": the
      * runtime applies the vendor's CDI spec) or a device node "/host/path[:/container/path]"
@@ -284,6 +299,12 @@ typedef struct kumo_runtime_inspect {
     char device_paths[KUMO_RUNTIME_DEVICE_COUNT_MAX][KUMO_RUNTIME_DEVICE_BYTES_MAX];
     uint32_t cdi_count;
     char cdi_ids[KUMO_RUNTIME_DEVICE_COUNT_MAX][KUMO_RUNTIME_DEVICE_BYTES_MAX];
+    /* Its bind mounts of host paths (Mounts of Type "bind"): where each is in the container
+     * and whether it is writable; at most KUMO_RUNTIME_FILE_COUNT_MAX kept, the count is of
+     * all. */
+    uint32_t bind_count;
+    char bind_paths[KUMO_RUNTIME_FILE_COUNT_MAX][KUMO_RUNTIME_MOUNT_BYTES_MAX];
+    bool bind_rw[KUMO_RUNTIME_FILE_COUNT_MAX];
 } kumo_runtime_inspect_t;
 KUMO_MUST_USE int kumo_runtime_container_inspect(kumo_runtime_t *rt,
                                                  const char *id_or_name,

@@ -16,8 +16,14 @@
  *     request) and fetches from east;
  *   - east answers a stranger, a participant asking for a deployment it has no lease in, and
  *     a participant asking for the version before an update with the very status and body of
- *     an unknown deployment, and the participant's right request with the chunk.
+ *     an unknown deployment, and the participant's right request with the chunk;
+ *   - a 24 MiB manifest (a workload carrying a file) is uploaded to east chunk by chunk
+ *     (PUT .../manifest-chunk), after east refused a stranger's chunk (403), a declared length
+ *     over the 256 MiB limit (413) and a chunk whose bytes do not match its proof (409), each
+ *     leaving no chunk store behind; west, which gets nothing from the tenant, fetches it from
+ *     east and stores exactly those bytes.
  */
+#include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,6 +35,7 @@
 #include <event2/event.h>
 
 #include "codec/codec.h"
+#include "file/file.h"
 #include "helpers/net/dc.h"
 #include "helpers/net/testnet.h"
 #include "helpers/podman.h"
@@ -42,9 +49,11 @@
 #define GROUPS                                                                             \
     "--group name=a,region=us-east," UNIT_ARGS " --group name=b,region=us-west," UNIT_ARGS \
     " --group name=c,region=us-south," UNIT_ARGS
-#define DSEQ_CORRUPT 100u /* mallory corrupts its chunks */
-#define DSEQ_HUGE    200u /* mallory declares a length over the limit */
-#define DSEQ_EAST    300u /* one group, at east only */
+#define DSEQ_CORRUPT   100u /* mallory corrupts its chunks */
+#define DSEQ_HUGE      200u /* mallory declares a length over the limit */
+#define DSEQ_EAST      300u /* one group, at east only */
+#define DSEQ_BIG       400u /* a 24 MiB manifest, at east and west */
+#define BIG_FILE_BYTES (24u * 1024u * 1024u)
 /* Environment values that make the first manifest two chunks long. */
 #define ENV_COUNT       48u
 #define ENV_VALUE_BYTES 4000u
@@ -55,7 +64,7 @@ typedef struct g {
     kumo_test_dc_t east, west, mallory;
     kumo_crypto_keypair_t tenant, stranger, mallory_key;
     char tenant_addr[KUMO_ADDRESS_TEXT_BYTES];
-    kumo_buf_t m1, m1_wrong, m1_next, m2, m3;
+    kumo_buf_t m1, m1_wrong, m1_next, m2, m3, big;
     /* mallory's server */
     struct event_base *base;
     kumo_provider_api_t *api;
@@ -145,6 +154,50 @@ static void manifest_one_group(kumo_buf_t *out)
     m.workloads = wp;
     kumo_buf_init(out, KUMO_SDL_MANIFEST_BYTES_MAX);
     assert_int_equal(kumo_codec_pack(&m.base, out, NULL), 0);
+}
+
+/* Groups a and b, a's workload carrying a file of BIG_FILE_BYTES. */
+static void manifest_big(kumo_buf_t *out)
+{
+    Kumo__ComputeUnit cu = KUMO__COMPUTE_UNIT__INIT;
+    cu.cpu_milli = 100;
+    cu.memory_bytes = 64u << 20;
+    cu.storage_bytes = 64u << 20;
+    static char *cmd[2] = {"sleep", "100000"};
+    uint8_t *blob = malloc(BIG_FILE_BYTES);
+    assert_non_null(blob);
+    for (size_t i = 0; i < BIG_FILE_BYTES; i++) {
+        blob[i] = (uint8_t)((i * 2654435761u) >> 13);
+    }
+    static char path[] = "/srv/blob";
+    Kumo__ManifestFile f = KUMO__MANIFEST_FILE__INIT;
+    f.path = path;
+    f.mode = 0644u;
+    f.content.data = blob;
+    f.content.len = BIG_FILE_BYTES;
+    Kumo__ManifestFile *fp[1] = {&f};
+    static char *names[2] = {"a", "b"};
+    Kumo__ManifestWorkload w[2];
+    Kumo__ManifestWorkload *wp[2];
+    for (size_t i = 0; i < 2; i++) {
+        kumo__manifest_workload__init(&w[i]);
+        w[i].name = names[i];
+        w[i].group = names[i];
+        w[i].image = "localhost/kumo-test-busybox:1";
+        w[i].compute = &cu;
+        w[i].count = 1;
+        w[i].n_command = 2;
+        w[i].command = cmd;
+        wp[i] = &w[i];
+    }
+    w[0].n_files = 1;
+    w[0].files = fp;
+    Kumo__Manifest m = KUMO__MANIFEST__INIT;
+    m.n_workloads = 2;
+    m.workloads = wp;
+    kumo_buf_init(out, KUMO_SDL_MANIFEST_BYTES_MAX);
+    assert_int_equal(kumo_codec_pack(&m.base, out, NULL), 0);
+    free(blob);
 }
 
 static void file_write(const char *path, const kumo_buf_t *b)
@@ -384,6 +437,84 @@ static bool stored_read(const kumo_test_dc_t *dc, uint64_t dseq, kumo_buf_t *out
     return true;
 }
 
+/* The manifest dc stored for dseq, of any size, into out (false when none). */
+static bool stored_read_all(const kumo_test_dc_t *dc, uint64_t dseq, kumo_buf_t *out)
+{
+    char path[PATH_MAX + 128];
+    (void)snprintf(path, sizeof(path), "%s/deployments/%s-%llu.manifest", dc->home, g.tenant_addr,
+                   (unsigned long long)dseq);
+    kumo_buf_reset(out);
+    return kumo_file_read(path, out, NULL) == 0;
+}
+
+/* Whether dc holds any chunk store of dseq. */
+static bool chunk_store_exists(const kumo_test_dc_t *dc, uint64_t dseq)
+{
+    char dir[PATH_MAX + 64];
+    char prefix[128];
+    (void)snprintf(dir, sizeof(dir), "%s/deployments", dc->home);
+    (void)snprintf(prefix, sizeof(prefix), "%s-%llu.chunks-", g.tenant_addr,
+                   (unsigned long long)dseq);
+    DIR *d = opendir(dir);
+    bool found = false;
+    for (struct dirent *e = d != NULL ? readdir(d) : NULL; e != NULL && !found; e = readdir(d)) {
+        found = strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    }
+    if (d != NULL) {
+        (void)closedir(d);
+    }
+    return found;
+}
+
+/* PUT chunk index of m to dc as key, declaring total; flip: one byte of the chunk changed. */
+static long chunk_put(const kumo_test_dc_t *dc,
+                      const kumo_crypto_keypair_t *key,
+                      uint64_t dseq,
+                      const kumo_buf_t *m,
+                      uint64_t total,
+                      uint32_t index,
+                      bool flip,
+                      kumo_buf_t *answer)
+{
+    uint32_t count = 0;
+    assert_int_equal(kumo_crypto_merkle_chunk_count(m->len, &count), 0);
+    uint8_t *leaves = malloc((size_t)count * KUMO_CRYPTO_HASH_BYTES);
+    assert_non_null(leaves);
+    for (uint32_t i = 0; i < count; i++) {
+        size_t off = (size_t)i * KUMO_CRYPTO_MERKLE_CHUNK_BYTES;
+        size_t n = m->len - off < KUMO_CRYPTO_MERKLE_CHUNK_BYTES ? m->len - off
+                                                                 : KUMO_CRYPTO_MERKLE_CHUNK_BYTES;
+        kumo_crypto_merkle_leaf_hash(kumo_bytes_make(m->ptr + off, n),
+                                     leaves + (size_t)i * KUMO_CRYPTO_HASH_BYTES);
+    }
+    uint8_t proof[KUMO_CRYPTO_MERKLE_PROOF_BYTES_MAX];
+    size_t proof_len = 0;
+    assert_int_equal(kumo_crypto_merkle_proof_build(
+                         kumo_bytes_make(leaves, (size_t)count * KUMO_CRYPTO_HASH_BYTES), count,
+                         index, proof, &proof_len),
+                     0);
+    free(leaves);
+    size_t off = (size_t)index * KUMO_CRYPTO_MERKLE_CHUNK_BYTES;
+    size_t n = m->len - off < KUMO_CRYPTO_MERKLE_CHUNK_BYTES ? m->len - off
+                                                             : KUMO_CRYPTO_MERKLE_CHUNK_BYTES;
+    kumo_buf_t body;
+    kumo_buf_init(&body, proof_len + n);
+    assert_int_equal(kumo_buf_append(&body, proof, proof_len), 0);
+    assert_int_equal(kumo_buf_append(&body, m->ptr + off, n), 0);
+    if (flip) {
+        body.ptr[proof_len + n / 2u] ^= 0x01u;
+    }
+    char path[256];
+    (void)snprintf(path, sizeof(path), "/deployments/%s/%llu/manifest-chunk?total=%llu&index=%u",
+                   g.tenant_addr, (unsigned long long)dseq, (unsigned long long)total, index);
+    if (answer != NULL) {
+        kumo_buf_reset(answer);
+    }
+    long status = kumo_test_dc_request(dc, key, "PUT", path, kumo_buf_bytes(&body), answer);
+    kumo_buf_free(&body);
+    return status;
+}
+
 /* dc's log has a line with both needles (waits up to the harness deadline). */
 static bool log_has_both(const kumo_test_dc_t *dc, const char *a, const char *b)
 {
@@ -548,6 +679,68 @@ static void test_refusals_look_like_an_unknown_deployment(void **state)
     kumo_buf_free(&unknown);
 }
 
+static void test_chunk_upload_refusals_store_nothing(void **state)
+{
+    (void)state;
+    assert_true(g.up);
+    const struct {
+        const char *name;
+        const kumo_crypto_keypair_t *key;
+        uint64_t total;
+        bool flip;
+        long want;
+    } rows[] = {
+        {"a stranger's chunk", &g.stranger, g.big.len, false, 403},
+        {"a length over the limit", &g.tenant, (uint64_t)KUMO_SDL_MANIFEST_BYTES_MAX + 1u, false,
+         413},
+        {"a chunk its proof does not lead to the version", &g.tenant, g.big.len, true, 409},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        long status =
+            chunk_put(&g.east, rows[i].key, DSEQ_BIG, &g.big, rows[i].total, 0, rows[i].flip, NULL);
+        if (status != rows[i].want) {
+            fail_msg("%s: HTTP %ld, want %ld", rows[i].name, status, rows[i].want);
+        }
+        if (chunk_store_exists(&g.east, DSEQ_BIG)) {
+            fail_msg("%s: east keeps a chunk store", rows[i].name);
+        }
+    }
+    kumo_buf_t got;
+    kumo_buf_init(&got, KUMO_SDL_MANIFEST_BYTES_MAX);
+    assert_false(stored_read_all(&g.east, DSEQ_BIG, &got));
+    kumo_buf_free(&got);
+}
+
+static void test_big_manifest_uploaded_in_chunks_and_fetched_by_peer(void **state)
+{
+    (void)state;
+    assert_true(g.up);
+    uint32_t count = 0;
+    assert_int_equal(kumo_crypto_merkle_chunk_count(g.big.len, &count), 0);
+    assert_true(count >= 96u);
+    kumo_buf_t answer;
+    kumo_buf_init(&answer, 65536);
+    for (uint32_t i = 0; i < count; i++) {
+        long status = chunk_put(&g.east, &g.tenant, DSEQ_BIG, &g.big, g.big.len, i, false, &answer);
+        if (status != 200) {
+            fail_msg("chunk %u: HTTP %ld %.*s", i, status, (int)answer.len, (char *)answer.ptr);
+        }
+    }
+    assert_non_null(memmem(answer.ptr, answer.len, "\"accepted\":true", 15));
+    kumo_buf_free(&answer);
+    kumo_buf_t got;
+    kumo_buf_init(&got, KUMO_SDL_MANIFEST_BYTES_MAX);
+    assert_true(stored_read_all(&g.east, DSEQ_BIG, &got));
+    assert_true(kumo_bytes_equal(kumo_buf_bytes(&got), kumo_buf_bytes(&g.big)));
+    if (!log_has_both(&g.west, "event=manifest_fetched", "/400 ")) {
+        kumo_test_dc_log_print(&g.west);
+        fail_msg("west never fetched the big manifest");
+    }
+    assert_true(stored_read_all(&g.west, DSEQ_BIG, &got));
+    assert_true(kumo_bytes_equal(kumo_buf_bytes(&got), kumo_buf_bytes(&g.big)));
+    kumo_buf_free(&got);
+}
+
 /* ---- setup ---- */
 
 static void keys_make(void)
@@ -579,6 +772,7 @@ static void manifests_make(void)
     manifest_make(ENV_COUNT, "next", &g.m1_next);
     manifest_make(0, "two", &g.m2);
     manifest_one_group(&g.m3);
+    manifest_big(&g.big);
     uint32_t count = 0;
     assert_int_equal(kumo_crypto_merkle_chunk_count(g.m1.len, &count), 0);
     assert_true(count >= 2u); /* so west asks both peers */
@@ -613,12 +807,17 @@ static int setup(void **state)
     deployment_create(DSEQ_CORRUPT, &g.m1, GROUPS);
     deployment_create(DSEQ_HUGE, &g.m2, GROUPS);
     deployment_create(DSEQ_EAST, &g.m3, "--group name=a,region=us-east," UNIT_ARGS);
+    deployment_create(DSEQ_BIG, &g.big,
+                      "--group name=a,region=us-east," UNIT_ARGS
+                      " --group name=b,region=us-west," UNIT_ARGS);
     const kumo_test_dc_t *dcs[3] = {&g.east, &g.west, &g.mallory};
     for (size_t i = 0; i < 3; i++) {
         lease_wait(DSEQ_CORRUPT, dcs[i]);
         lease_wait(DSEQ_HUGE, dcs[i]);
     }
     lease_wait(DSEQ_EAST, &g.east);
+    lease_wait(DSEQ_BIG, &g.east);
+    lease_wait(DSEQ_BIG, &g.west);
     if (manifest_put(&g.east, DSEQ_EAST, &g.m3) != 200) {
         return -1;
     }
@@ -650,6 +849,8 @@ int main(void)
         cmocka_unit_test(test_corrupt_chunks_refused_and_fetched_elsewhere),
         cmocka_unit_test(test_oversized_declaration_refused_before_download),
         cmocka_unit_test(test_refusals_look_like_an_unknown_deployment),
+        cmocka_unit_test(test_chunk_upload_refusals_store_nothing),
+        cmocka_unit_test(test_big_manifest_uploaded_in_chunks_and_fetched_by_peer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

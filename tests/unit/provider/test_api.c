@@ -27,6 +27,7 @@
 #include "codec/codec.h"
 #include "provider/api_int.h"
 #include "provider/provider_api.h"
+#include "sdl/sdl.h"
 #include "tls/tls.h"
 
 static struct event_base *base;
@@ -197,6 +198,33 @@ static int be_chunk_get(void *ctx,
     return kumo_buf_append(out, manifest.ptr, manifest.len);
 }
 
+static volatile int chunk_puts;
+
+/* A chunk upload: stored only when its proof leads to the version (as the daemon does). */
+static int be_chunk_put(void *ctx,
+                        const uint8_t owner[KUMO_ADDRESS_BYTES],
+                        uint64_t dseq,
+                        const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                        uint64_t total_bytes,
+                        uint32_t index,
+                        kumo_bytes_t proof,
+                        kumo_bytes_t chunk,
+                        kumo_provider_chunk_put_t *out,
+                        kumo_err_ctx_t *err)
+{
+    (void)ctx;
+    (void)owner;
+    (void)dseq;
+    uint32_t count = 0;
+    KUMO_GUARD(kumo_crypto_merkle_chunk_count(total_bytes, &count));
+    KUMO_GUARD(kumo_crypto_merkle_proof_verify(version, index, count, chunk, proof, err));
+    chunk_puts++;
+    out->chunk_count = count;
+    out->chunks_held = 1;
+    out->accepted = count == 1;
+    return 0;
+}
+
 static void *loop_run(void *arg)
 {
     (void)arg;
@@ -272,7 +300,8 @@ static int setup(void **state)
                                       .links = be_links,
                                       .peer_get = be_peer_get,
                                       .chunk_info = be_chunk_info,
-                                      .chunk_get = be_chunk_get};
+                                      .chunk_get = be_chunk_get,
+                                      .chunk_put = be_chunk_put};
     kumo_provider_api_cfg_t cfg = {
         .listen = "127.0.0.1:0", .server_cert_pem = kumo_buf_bytes(&chain), .server_key = &srv};
     kumo_err_ctx_t err = {0};
@@ -394,6 +423,66 @@ static void test_manifest_refusals(void **state)
     assert_int_equal(call("PUT", good, 1, kumo_bytes_make(wrong, sizeof(wrong)), &out), 422);
     memcpy(manifest_root, saved, sizeof(saved));
     assert_int_equal(accepts, 0);
+    kumo_buf_free(&out);
+}
+
+/* PUT .../manifest-chunk: every refusal in the documented order, none reaching the store but
+ * the bad proof (which the backend refuses without storing); then the one chunk accepted. */
+static void test_chunk_upload_refusals_and_accept(void **state)
+{
+    (void)state;
+    char total[64];
+    (void)snprintf(total, sizeof(total), "?total=%zu&index=0", manifest.len);
+    char over[64];
+    (void)snprintf(over, sizeof(over), "?total=%u&index=0", KUMO_SDL_MANIFEST_BYTES_MAX + 1u);
+    char at_max[64];
+    (void)snprintf(at_max, sizeof(at_max), "?total=%u&index=0", KUMO_SDL_MANIFEST_BYTES_MAX);
+    static uint8_t big[PD_CHUNK_UPLOAD_BYTES_MAX + 1];
+    uint8_t *bad = kumo_alloc(manifest.len);
+    assert_non_null(bad);
+    memcpy(bad, manifest.ptr, manifest.len);
+    bad[0] ^= 1u;
+    const struct {
+        const char *name;
+        uint64_t dseq;
+        const char *query;
+        int who;
+        kumo_bytes_t body;
+        long want;
+    } rows[] = {
+        {"no client certificate", 7, total, 0, kumo_buf_bytes(&manifest), 401},
+        {"not the owner", 7, total, 2, kumo_buf_bytes(&manifest), 403},
+        {"no query", 7, "", 1, kumo_buf_bytes(&manifest), 400},
+        {"no index", 7, "?total=10", 1, kumo_buf_bytes(&manifest), 400},
+        {"declared over the limit", 7, over, 1, kumo_buf_bytes(&manifest), 413},
+        {"body over a chunk and proof", 7, total, 1, kumo_bytes_make(big, sizeof(big)), 413},
+        {"unknown deployment", 8, total, 1, kumo_buf_bytes(&manifest), 404},
+        {"index past the count", 7, "?total=10&index=1", 1, kumo_buf_bytes(&manifest), 400},
+        {"a 1-chunk body for a 256 MiB index 0", 7, at_max, 1, kumo_buf_bytes(&manifest), 400},
+        {"bad proof", 7, total, 1, kumo_bytes_make(bad, manifest.len), 409},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char path[512];
+        (void)snprintf(path, sizeof(path), "/deployments/%s/%" PRIu64 "/manifest-chunk%s",
+                       owner_text, rows[i].dseq, rows[i].query);
+        kumo_buf_t out;
+        kumo_buf_init(&out, 1u << 20);
+        long st = call("PUT", path, rows[i].who, rows[i].body, &out);
+        if (st != rows[i].want) {
+            fail_msg("%s: HTTP %ld, want %ld (%.*s)", rows[i].name, st, rows[i].want, (int)out.len,
+                     out.ptr != NULL ? (const char *)out.ptr : "");
+        }
+        kumo_buf_free(&out);
+    }
+    kumo_free(bad);
+    assert_int_equal(chunk_puts, 0);
+    char path[512];
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/manifest-chunk%s", owner_text, total);
+    kumo_buf_t out;
+    kumo_buf_init(&out, 1u << 20);
+    assert_int_equal(call("PUT", path, 1, kumo_buf_bytes(&manifest), &out), 200);
+    assert_non_null(memmem(out.ptr, out.len, "\"accepted\":true", 15));
+    assert_int_equal(chunk_puts, 1);
     kumo_buf_free(&out);
 }
 
@@ -974,6 +1063,7 @@ int main(void)
     (void)signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_manifest_refusals),
+        cmocka_unit_test(test_chunk_upload_refusals_and_accept),
         cmocka_unit_test(test_manifest_accepted_and_reads),
         cmocka_unit_test(test_links_refusals_and_accept),
         cmocka_unit_test(test_unknown_routes),
