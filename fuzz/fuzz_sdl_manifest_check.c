@@ -23,7 +23,9 @@ static void files_check(const Kumo__ManifestWorkload *w)
         const Kumo__ManifestFile *file = w->files[f];
         KUMO_ASSERT(kumo_sdl_file_path_is_valid(file->path));
         KUMO_ASSERT(kumo_sdl_file_mode_is_valid(file->mode));
-        KUMO_ASSERT(strstr(file->path, "/../") == NULL && strncmp(file->path, "/proc", 5) != 0);
+        /* Never at or under /proc ("/procfs" is a path of its own), never through "..". */
+        KUMO_ASSERT(strstr(file->path, "/../") == NULL && strcmp(file->path, "/proc") != 0 &&
+                    strncmp(file->path, "/proc/", 6) != 0);
         for (size_t g = 0; g < f; g++) {
             KUMO_ASSERT(strcmp(w->files[g]->path, file->path) != 0);
         }
