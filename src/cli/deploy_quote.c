@@ -170,8 +170,14 @@ static bool quote_meets(const json_t *p, const Kumo__GroupSpec *g, deploy_quote_
         }
     }
     kumo_err_ctx_t err = {0};
-    int rc = kumo_market_requirements_match_list(g->requirements, attr_ptrs, n, audits, audit_count,
-                                                 &err);
+    uint8_t owner[KUMO_ADDRESS_BYTES];
+    const char *owner_text = cli_json_str(p, "owner");
+    int rc = owner_text != NULL ? kumo_codec_address_decode(owner_text, owner, &err)
+                                : kumo_err_set(&err, KUMO_EDECODE, "a provider without an owner");
+    if (rc == 0) {
+        rc = kumo_market_requirements_match_list(g->requirements, owner, attr_ptrs, n, audits,
+                                                 audit_count, &err);
+    }
     for (size_t k = 0; k < audit_count; k++) {
         kumo_codec_free(&audits[k]->base);
     }

@@ -38,6 +38,8 @@
 #define KUMO_GPU_MODEL_BYTES_MAX  64u
 /* Auditors one group may name in signed_by (all_of and any_of each): a handful of audit firms. */
 #define KUMO_SIGNED_BY_COUNT_MAX 8u
+/* Providers one group may list as the only ones that may bid on it. */
+#define KUMO_PLACEMENT_PROVIDER_COUNT_MAX 32u
 /* A PEM root certificate: an Ed25519 or P-256 CA fits in 2 KiB; 8 KiB leaves room for RSA. */
 #define KUMO_CERT_PEM_BYTES_MAX (8u * 1024u)
 /* The detail of a lease refusal (MsgRefuseLease): one line of a runtime's error, shown to the

@@ -40,11 +40,13 @@ int kumo_market_attrs_check(Kumo__Attribute *const *attrs,
     return 0;
 }
 
-static int
-addrs_check(const ProtobufCBinaryData *addrs, size_t count, const char *what, kumo_err_ctx_t *err)
+static int addrs_check(const ProtobufCBinaryData *addrs,
+                       size_t count,
+                       size_t max,
+                       const char *what,
+                       kumo_err_ctx_t *err)
 {
-    KUMO_ENSURE(count <= KUMO_SIGNED_BY_COUNT_MAX, err, KUMO_ELIMIT, "%zu %s exceed %u", count,
-                what, KUMO_SIGNED_BY_COUNT_MAX);
+    KUMO_ENSURE(count <= max, err, KUMO_ELIMIT, "%zu %s exceed %zu", count, what, max);
     for (size_t i = 0; i < count; i++) {
         KUMO_GUARD(kumo_bank_address_validate(addrs[i], what, err));
         if (i == 0) {
@@ -67,10 +69,15 @@ int kumo_market_requirements_check(const Kumo__PlacementRequirements *r, kumo_er
     if (s != NULL) {
         /* Present means something: an empty signed_by would be a second encoding of none. */
         KUMO_ENSURE(s->n_all_of + s->n_any_of > 0, err, KUMO_EEMPTY, "signed_by is empty");
-        KUMO_GUARD(addrs_check(s->all_of, s->n_all_of, "signed_by.all_of", err));
-        KUMO_GUARD(addrs_check(s->any_of, s->n_any_of, "signed_by.any_of", err));
+        KUMO_GUARD(
+            addrs_check(s->all_of, s->n_all_of, KUMO_SIGNED_BY_COUNT_MAX, "signed_by.all_of", err));
+        KUMO_GUARD(
+            addrs_check(s->any_of, s->n_any_of, KUMO_SIGNED_BY_COUNT_MAX, "signed_by.any_of", err));
     }
-    KUMO_ENSURE(r->n_attributes > 0 || s != NULL, err, KUMO_EEMPTY, "requirements are empty");
+    KUMO_GUARD(addrs_check(r->providers, r->n_providers, KUMO_PLACEMENT_PROVIDER_COUNT_MAX,
+                           "providers", err));
+    KUMO_ENSURE(r->n_attributes > 0 || s != NULL || r->n_providers > 0, err, KUMO_EEMPTY,
+                "requirements are empty");
     return 0;
 }
 
@@ -118,7 +125,8 @@ bool kumo_market_requirements_equal(const Kumo__PlacementRequirements *a,
     if (a == NULL || b == NULL) {
         return a == b;
     }
-    if (!attrs_equal(a->attributes, a->n_attributes, b->attributes, b->n_attributes)) {
+    if (!attrs_equal(a->attributes, a->n_attributes, b->attributes, b->n_attributes) ||
+        !addrs_equal(a->providers, a->n_providers, b->providers, b->n_providers)) {
         return false;
     }
     const Kumo__SignedBy *x = a->signed_by;
@@ -235,8 +243,9 @@ static int signed_by_match(vouches_cb vouches,
     return 0;
 }
 
-/* The rule, whatever the audits' source. */
+/* The rule, whatever the audits' source, for the provider at address provider. */
 static int requirements_meet(const Kumo__PlacementRequirements *r,
+                             const uint8_t *provider,
                              Kumo__Attribute *const *attrs,
                              size_t attr_count,
                              vouches_cb vouches,
@@ -245,6 +254,17 @@ static int requirements_meet(const Kumo__PlacementRequirements *r,
 {
     if (r == NULL) {
         return 0;
+    }
+    bool listed = r->n_providers == 0;
+    for (size_t i = 0; i < r->n_providers && !listed; i++) {
+        listed = memcmp(r->providers[i].data, provider, KUMO_ADDRESS_BYTES) == 0;
+    }
+    if (!listed) {
+        char text[KUMO_ADDRESS_TEXT_BYTES];
+        kumo_codec_address_encode(provider, text);
+        return kumo_err_set(err, KUMO_ENOTLISTED,
+                            "provider %s is not among the %zu the order lists", text,
+                            r->n_providers);
     }
     for (size_t i = 0; i < r->n_attributes; i++) {
         const Kumo__Attribute *want = r->attributes[i];
@@ -265,20 +285,23 @@ int kumo_market_requirements_match(const kumo_kv_t *kv,
     KUMO_ASSERT(kv != NULL && p != NULL);
     KUMO_ASSERT(p->owner.len == KUMO_ADDRESS_BYTES);
     kv_audits_t ka = {.kv = kv, .provider = p->owner.data};
-    return requirements_meet(r, p->attributes, p->n_attributes, kv_vouches, &ka, err);
+    return requirements_meet(r, p->owner.data, p->attributes, p->n_attributes, kv_vouches, &ka,
+                             err);
 }
 
 int kumo_market_requirements_match_list(const Kumo__PlacementRequirements *r,
+                                        const uint8_t *provider,
                                         Kumo__Attribute *const *attrs,
                                         size_t attr_count,
                                         Kumo__ProviderAudit *const *audits,
                                         size_t audit_count,
                                         kumo_err_ctx_t *err)
 {
+    KUMO_ASSERT(provider != NULL);
     KUMO_ASSERT(attrs != NULL || attr_count == 0);
     KUMO_ASSERT(audits != NULL || audit_count == 0);
     list_audits_t la = {.audits = audits, .count = audit_count};
-    return requirements_meet(r, attrs, attr_count, list_vouches, &la, err);
+    return requirements_meet(r, provider, attrs, attr_count, list_vouches, &la, err);
 }
 
 int kumo_market_requirements_match_addr(const kumo_kv_t *kv,

@@ -145,13 +145,15 @@ KUMO_MUST_USE int kumo_market_facilitator_collect(const kumo_kv_t *kv,
 
 /* ---- placement requirements ---- */
 
-/* Whether a provider that declares attrs and has audits (its ProviderAudits, any order) meets
- * a group's requirements r (NULL: always): 0, KUMO_EATTRIBUTE (a required attribute is not
- * declared) or KUMO_ESIGNEDBY (a required auditor has not signed them), with the detail naming
- * what is missing. The rule the chain applies to bids (docs/design.md 3.4), for callers that
- * hold copies of the chain's objects (a provider daemon deciding whether to bid, a tenant's
- * quote). Pure. */
+/* Whether the provider at address provider (KUMO_ADDRESS_BYTES), which declares attrs and has
+ * audits (its ProviderAudits, any order), meets a group's requirements r (NULL: always): 0,
+ * KUMO_ENOTLISTED (r lists the providers that may bid, not this one), KUMO_EATTRIBUTE (a
+ * required attribute is not declared) or KUMO_ESIGNEDBY (a required auditor has not signed
+ * them), with the detail naming what is missing. The rule the chain applies to bids
+ * (docs/design.md 3.4), for callers that hold copies of the chain's objects (a provider daemon
+ * deciding whether to bid, a tenant's quote). Pure. */
 KUMO_MUST_USE int kumo_market_requirements_match_list(const Kumo__PlacementRequirements *r,
+                                                      const uint8_t *provider,
                                                       Kumo__Attribute *const *attrs,
                                                       size_t attr_count,
                                                       Kumo__ProviderAudit *const *audits,

@@ -66,7 +66,7 @@ static int bid_is_eligible(const bids_scan_ctx_t *bc, const uint8_t *provider, b
     }
     kumo_err_ctx_t match_err = {0};
     int rc = kumo_market_requirements_match_addr(bc->kv, bc->req, provider, &match_err);
-    if (rc == KUMO_EATTRIBUTE || rc == KUMO_ESIGNEDBY) {
+    if (rc == KUMO_ENOTLISTED || rc == KUMO_EATTRIBUTE || rc == KUMO_ESIGNEDBY) {
         *out = false;
         return 0;
     }

@@ -73,8 +73,10 @@ bool pd_placement_meets(kumo_provider_daemon_t *d,
         return false;
     }
     kumo_err_ctx_t err = {0};
-    int rc = kumo_market_requirements_match_list(r, pl->self->attributes, pl->self->n_attributes,
-                                                 pl->audits, pl->audit_count, &err);
+    KUMO_ASSERT(pl->self->owner.len == KUMO_ADDRESS_BYTES);
+    int rc = kumo_market_requirements_match_list(r, pl->self->owner.data, pl->self->attributes,
+                                                 pl->self->n_attributes, pl->audits,
+                                                 pl->audit_count, &err);
     if (rc != 0) {
         KUMO_LOG_INFO("provider", "requirements_unmet", "code=%s detail=\"%s\"", kumo_err_name(rc),
                       err.detail);

@@ -3,7 +3,8 @@
  *   requirements:
  *     attributes: {tier: gold, region-zone: a}      # the provider declares each
  *     signed_by: {all_of: [kumo1...], any_of: [kumo1...]}  # auditors who signed them
- * into GroupSpec.requirements, canonical: attributes sorted by key, auditors sorted by address,
+ *     providers: [kumo1...]                          # the only providers that may bid
+ * into GroupSpec.requirements, canonical: attributes sorted by key, addresses sorted,
  * so reordering the file changes nothing. The chain re-checks every rule (market validation).
  * Pure: no I/O.
  */
@@ -91,20 +92,22 @@ static int auditor_parse(const sdl_ctx_t *c, uint32_t node, const char *path, ui
     return 0;
 }
 
-/* One auditor list: a sequence of addresses, sorted, each once. */
-static int auditors_parse(const sdl_ctx_t *c,
-                          uint32_t node,
-                          const char *path,
-                          ProtobufCBinaryData **out,
-                          size_t *count_out)
+/* A list of addresses of what (plural; one: "an auditor"): at most max, sorted here, each once. */
+static int addrs_parse(const sdl_ctx_t *c,
+                       uint32_t node,
+                       const char *path,
+                       const char *what,
+                       const char *one,
+                       uint32_t max,
+                       ProtobufCBinaryData **out,
+                       size_t *count_out)
 {
     const sdl_node_t *seq = sdl_node(c, node);
     if (seq->kind != SDL_SEQ) {
-        return sdl_fail(c, KUMO_EDECODE, node, path, "expected a list of auditor addresses");
+        return sdl_fail(c, KUMO_EDECODE, node, path, "expected a list of addresses of %s", what);
     }
-    if (seq->child_count > KUMO_SIGNED_BY_COUNT_MAX) {
-        return sdl_fail(c, KUMO_ELIMIT, node, path, "%u auditors exceed %u", seq->child_count,
-                        KUMO_SIGNED_BY_COUNT_MAX);
+    if (seq->child_count > max) {
+        return sdl_fail(c, KUMO_ELIMIT, node, path, "%u %s exceed %u", seq->child_count, what, max);
     }
     if (seq->child_count == 0) {
         return 0;
@@ -124,7 +127,7 @@ static int auditors_parse(const sdl_ctx_t *c,
     qsort(*out, *count_out, sizeof(**out), addr_compare);
     for (size_t j = 1; j < *count_out; j++) {
         if (addr_compare(&(*out)[j - 1], &(*out)[j]) == 0) {
-            return sdl_fail(c, KUMO_EDUPLICATE, node, path, "an auditor is given twice");
+            return sdl_fail(c, KUMO_EDUPLICATE, node, path, "%s is given twice", one);
         }
     }
     return 0;
@@ -145,12 +148,14 @@ signed_by_parse(const sdl_ctx_t *c, uint32_t node, const char *path, Kumo__Place
     uint32_t v = sdl_map_get(c, node, "all_of");
     if (v != SDL_NONE) {
         sdl_path_key(p, path, "all_of");
-        KUMO_GUARD(auditors_parse(c, v, p, &s->all_of, &s->n_all_of));
+        KUMO_GUARD(addrs_parse(c, v, p, "auditors", "an auditor", KUMO_SIGNED_BY_COUNT_MAX,
+                               &s->all_of, &s->n_all_of));
     }
     v = sdl_map_get(c, node, "any_of");
     if (v != SDL_NONE) {
         sdl_path_key(p, path, "any_of");
-        KUMO_GUARD(auditors_parse(c, v, p, &s->any_of, &s->n_any_of));
+        KUMO_GUARD(addrs_parse(c, v, p, "auditors", "an auditor", KUMO_SIGNED_BY_COUNT_MAX,
+                               &s->any_of, &s->n_any_of));
     }
     if (s->n_all_of + s->n_any_of == 0) {
         return sdl_fail(c, KUMO_EEMPTY, node, path, "no auditors in all_of or any_of");
@@ -160,7 +165,7 @@ signed_by_parse(const sdl_ctx_t *c, uint32_t node, const char *path, Kumo__Place
 
 int sdl_requirements_parse(const sdl_ctx_t *c, uint32_t node, const char *path, Kumo__GroupSpec *g)
 {
-    static const char *const keys[] = {"attributes", "signed_by"};
+    static const char *const keys[] = {"attributes", "signed_by", "providers"};
     KUMO_GUARD(sdl_map_check(c, node, path, keys, KUMO_ARRAY_COUNT(keys)));
     Kumo__PlacementRequirements *r = kumo_alloc(sizeof(*r));
     if (r == NULL) {
@@ -179,8 +184,17 @@ int sdl_requirements_parse(const sdl_ctx_t *c, uint32_t node, const char *path, 
         sdl_path_key(p, path, "signed_by");
         KUMO_GUARD(signed_by_parse(c, v, p, r));
     }
-    if (r->n_attributes == 0 && r->signed_by == NULL) {
-        return sdl_fail(c, KUMO_EEMPTY, node, path, "no attributes or signed_by");
+    v = sdl_map_get(c, node, "providers");
+    if (v != SDL_NONE) {
+        sdl_path_key(p, path, "providers");
+        KUMO_GUARD(addrs_parse(c, v, p, "providers", "a provider",
+                               KUMO_PLACEMENT_PROVIDER_COUNT_MAX, &r->providers, &r->n_providers));
+        if (r->n_providers == 0) {
+            return sdl_fail(c, KUMO_EEMPTY, v, p, "an empty list of providers");
+        }
+    }
+    if (r->n_attributes == 0 && r->signed_by == NULL && r->n_providers == 0) {
+        return sdl_fail(c, KUMO_EEMPTY, node, path, "no attributes, signed_by or providers");
     }
     return 0;
 }

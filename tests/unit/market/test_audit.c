@@ -21,6 +21,8 @@ typedef struct req_holder {
     ProtobufCBinaryData all_of[KUMO_SIGNED_BY_COUNT_MAX + 1];
     ProtobufCBinaryData any_of[KUMO_SIGNED_BY_COUNT_MAX + 1];
     uint8_t addrs[2 * (KUMO_SIGNED_BY_COUNT_MAX + 1)][KUMO_ADDRESS_BYTES];
+    ProtobufCBinaryData providers[KUMO_PLACEMENT_PROVIDER_COUNT_MAX + 1];
+    uint8_t provider_addrs[KUMO_PLACEMENT_PROVIDER_COUNT_MAX + 1][KUMO_ADDRESS_BYTES];
 } req_holder_t;
 
 static req_holder_t g_req;
@@ -428,6 +430,60 @@ static void q_only_signed_by(fx_t *fx, fx_msg_t *m)
     g_req.req.n_attributes = 0;
 }
 
+/* n provider addresses 0x01.. (sorted) as the group's list. */
+static void providers_fill(size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        fx_addr(g_req.provider_addrs[i], (uint8_t)(0x01 + i));
+        g_req.providers[i].data = g_req.provider_addrs[i];
+        g_req.providers[i].len = KUMO_ADDRESS_BYTES;
+    }
+    g_req.req.providers = g_req.providers;
+    g_req.req.n_providers = n;
+}
+static void q_only_providers(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    (void)m;
+    g_req.req.n_attributes = 0;
+    g_req.req.signed_by = NULL;
+    providers_fill(1);
+}
+static void q_providers_max(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    (void)m;
+    providers_fill(KUMO_PLACEMENT_PROVIDER_COUNT_MAX);
+}
+static void q_providers_over(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    (void)m;
+    providers_fill(KUMO_PLACEMENT_PROVIDER_COUNT_MAX + 1);
+}
+static void q_providers_unsorted(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    (void)m;
+    providers_fill(2);
+    g_req.providers[0].data = g_req.provider_addrs[1];
+    g_req.providers[1].data = g_req.provider_addrs[0];
+}
+static void q_providers_dup(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    (void)m;
+    providers_fill(2);
+    g_req.providers[1] = g_req.providers[0];
+}
+static void q_providers_short(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    (void)m;
+    providers_fill(1);
+    g_req.providers[0].len = 19;
+}
+
 static void test_requirements_reject_each_rule(void **state)
 {
     static const fx_case_t cases[] = {
@@ -444,6 +500,12 @@ static void test_requirements_reject_each_rule(void **state)
         {"all_of address short", q_all_of_short, KUMO_EINVAL},
         {"all_of unsorted", q_all_of_unsorted, KUMO_EUNSORTED},
         {"all_of repeated", q_all_of_dup, KUMO_EDUPLICATE},
+        {"providers alone", q_only_providers, 0},
+        {"providers at max", q_providers_max, 0},
+        {"providers over max", q_providers_over, KUMO_ELIMIT},
+        {"providers unsorted", q_providers_unsorted, KUMO_EUNSORTED},
+        {"provider repeated", q_providers_dup, KUMO_EDUPLICATE},
+        {"provider address short", q_providers_short, KUMO_EINVAL},
     };
     fx_cases_run(*state, req_build, cases, KUMO_ARRAY_COUNT(cases));
 }
@@ -510,6 +572,41 @@ static void b_any_of_one(fx_t *fx, fx_msg_t *m)
     fx_sign(fx, fx->stranger, fx->prov[0], 1);
 }
 
+/* The group lists the providers that may bid: prov[1] alone, or prov[0] among others. */
+static void b_listed_other(fx_t *fx, fx_msg_t *m)
+{
+    (void)m;
+    req_init(&g_req, NULL);
+    memcpy(g_req.provider_addrs[0], fx->prov[1], KUMO_ADDRESS_BYTES);
+    g_req.providers[0].data = g_req.provider_addrs[0];
+    g_req.providers[0].len = KUMO_ADDRESS_BYTES;
+    g_req.req.providers = g_req.providers;
+    g_req.req.n_providers = 1;
+    deploy_req(fx, 2, &g_req);
+    fx_oid_set(&m->oid, m->owner, fx->tenant, 2, 0, 1);
+}
+static void b_listed(fx_t *fx, fx_msg_t *m)
+{
+    (void)m;
+    req_init(&g_req, NULL);
+    const uint8_t *a = fx->prov[0];
+    const uint8_t *b = fx->prov[1];
+    if (memcmp(a, b, KUMO_ADDRESS_BYTES) > 0) {
+        a = fx->prov[1];
+        b = fx->prov[0];
+    }
+    memcpy(g_req.provider_addrs[0], a, KUMO_ADDRESS_BYTES);
+    memcpy(g_req.provider_addrs[1], b, KUMO_ADDRESS_BYTES);
+    for (size_t i = 0; i < 2; i++) {
+        g_req.providers[i].data = g_req.provider_addrs[i];
+        g_req.providers[i].len = KUMO_ADDRESS_BYTES;
+    }
+    g_req.req.providers = g_req.providers;
+    g_req.req.n_providers = 2;
+    deploy_req(fx, 2, &g_req);
+    fx_oid_set(&m->oid, m->owner, fx->tenant, 2, 0, 1);
+}
+
 static void test_bid_rejects_unmet_requirements(void **state)
 {
     static const fx_case_t cases[] = {
@@ -520,6 +617,8 @@ static void test_bid_rejects_unmet_requirements(void **state)
         {"provider lacks an attribute", b_lacks_attribute, KUMO_EATTRIBUTE},
         {"no any_of auditor signed", b_any_of_none, KUMO_ESIGNEDBY},
         {"one any_of auditor signed", b_any_of_one, 0},
+        {"the group lists another provider", b_listed_other, KUMO_ENOTLISTED},
+        {"the group lists this provider", b_listed, 0},
     };
     fx_cases_run(*state, bid_build, cases, KUMO_ARRAY_COUNT(cases));
 }
@@ -628,23 +727,37 @@ static void test_match_list_applies_the_chain_rule(void **state)
     au.n_attributes = 1;
     Kumo__ProviderAudit *au_ptr = &au;
     kumo_err_ctx_t err = {0};
-    assert_int_equal(kumo_market_requirements_match_list(NULL, NULL, 0, NULL, 0, &err), 0);
+    assert_int_equal(kumo_market_requirements_match_list(NULL, fx->prov[0], NULL, 0, NULL, 0, &err),
+                     0);
+    assert_int_equal(kumo_market_requirements_match_list(&g_req.req, fx->prov[0], &have_ptr, 1,
+                                                         &au_ptr, 1, &err),
+                     0);
     assert_int_equal(
-        kumo_market_requirements_match_list(&g_req.req, &have_ptr, 1, &au_ptr, 1, &err), 0);
-    assert_int_equal(kumo_market_requirements_match_list(&g_req.req, NULL, 0, &au_ptr, 1, &err),
-                     KUMO_EATTRIBUTE);
-    assert_int_equal(kumo_market_requirements_match_list(&g_req.req, &have_ptr, 1, NULL, 0, &err),
-                     KUMO_ESIGNEDBY);
-    au.auditor.data = fx->stranger; /* another auditor's audit does not count */
+        kumo_market_requirements_match_list(&g_req.req, fx->prov[0], NULL, 0, &au_ptr, 1, &err),
+        KUMO_EATTRIBUTE);
     assert_int_equal(
-        kumo_market_requirements_match_list(&g_req.req, &have_ptr, 1, &au_ptr, 1, &err),
+        kumo_market_requirements_match_list(&g_req.req, fx->prov[0], &have_ptr, 1, NULL, 0, &err),
         KUMO_ESIGNEDBY);
+    au.auditor.data = fx->stranger; /* another auditor's audit does not count */
+    assert_int_equal(kumo_market_requirements_match_list(&g_req.req, fx->prov[0], &have_ptr, 1,
+                                                         &au_ptr, 1, &err),
+                     KUMO_ESIGNEDBY);
     g_req.sb.n_all_of = 0;
     g_req.sb.any_of[0].data = fx->stranger;
     g_req.sb.any_of[0].len = KUMO_ADDRESS_BYTES;
     g_req.sb.n_any_of = 1;
-    assert_int_equal(
-        kumo_market_requirements_match_list(&g_req.req, &have_ptr, 1, &au_ptr, 1, &err), 0);
+    assert_int_equal(kumo_market_requirements_match_list(&g_req.req, fx->prov[0], &have_ptr, 1,
+                                                         &au_ptr, 1, &err),
+                     0);
+    /* A list of providers names who may bid, before anything else is judged. */
+    g_req.providers[0].data = (uint8_t *)(uintptr_t)fx->prov[1];
+    g_req.providers[0].len = KUMO_ADDRESS_BYTES;
+    g_req.req.providers = g_req.providers;
+    g_req.req.n_providers = 1;
+    assert_int_equal(kumo_market_requirements_match_list(&g_req.req, fx->prov[0], &have_ptr, 1,
+                                                         &au_ptr, 1, &err),
+                     KUMO_ENOTLISTED);
+    assert_non_null(strstr(err.detail, "not among the 1"));
 }
 
 int main(void)

@@ -295,7 +295,8 @@ static void test_parse_allocation_failure_leaks_nothing(void **state)
     free(text);
 }
 
-/* Requirements come out sorted (attributes by key, auditors by address), whatever the file's
+/* Requirements come out sorted (attributes by key, auditors and providers by address), whatever
+ * the file's
  * order, so the group spec (and the order the chain opens) has one encoding. */
 static void test_requirements_are_canonical(void **state)
 {
@@ -305,7 +306,9 @@ static void test_requirements_are_canonical(void **state)
                          "    region: us-east\n    requirements:\n"
                          "      attributes: {tier: gold, hw: ssd}\n"
                          "      signed_by: {all_of: [kumo1qgpqyqszqgpqyqszqgpqyqszqgpqyqszqgctfw, "
-                         "kumo1qyqszqgpqyqszqgpqyqszqgpqyqszqgp3v7wzc]}\n");
+                         "kumo1qyqszqgpqyqszqgpqyqszqgpqyqszqgp3v7wzc]}\n"
+                         "      providers: [kumo1qgpqyqszqgpqyqszqgpqyqszqgpqyqszqgctfw, "
+                         "kumo1qyqszqgpqyqszqgpqyqszqgpqyqszqgp3v7wzc]\n");
     kumo_sdl_stack_t *s = NULL;
     kumo_err_ctx_t err = {0};
     int rc = sdl_parse_text(text, &s, &err);
@@ -327,6 +330,9 @@ static void test_requirements_are_canonical(void **state)
     assert_int_equal(r->signed_by->all_of[0].data[0], 1);
     assert_int_equal(r->signed_by->all_of[1].data[0], 2);
     assert_int_equal(r->signed_by->n_any_of, 0);
+    assert_int_equal(r->n_providers, 2);
+    assert_int_equal(r->providers[0].data[0], 1);
+    assert_int_equal(r->providers[1].data[0], 2);
     kumo_sdl_stack_free(s);
     free(text);
 }
