@@ -23,10 +23,11 @@ declare -A allow=(
   [p2p]="core log crypto tls p2p"
   [runtime]="core log file runtime"
   [overlay]="core log crypto tls overlay"
-  [provider]="core log file codec crypto keyring store bank staking market chain sdl tls runtime overlay provider"
+  [client]="core codec crypto client"
+  [provider]="core log file codec crypto keyring store bank staking market chain sdl tls runtime overlay client provider"
   [node]="core log file codec crypto keyring store bank staking market chain consensus wal tls p2p node"
   [rpc]="core log codec crypto store bank staking market chain node rpc"
-  [cli]="core log file codec crypto keyring store bank staking market chain consensus sdl tls wal p2p runtime overlay node rpc provider cli"
+  [cli]="core log file codec crypto keyring store bank staking market chain consensus sdl tls wal p2p runtime overlay client node rpc provider cli"
 )
 fail=0
 for mod in "${!allow[@]}"; do
