@@ -1,8 +1,8 @@
 /*
  * cli_int.h - shared machinery of the client commands (keys, tx, query), private to the cli
  * module: the option table and subcommand dispatch (cli_args.c), strict parsers for sizes,
- * amounts, group specs and attributes (cli_parse.c), the HTTP client of the node API
- * (cli_client.c, docs/api.md), text tables and JSON output (cli_output.c), and keys,
+ * amounts, group specs and attributes (cli_parse.c), the calls to the node API
+ * (cli_client.c, over src/client), text tables and JSON output (cli_output.c), and keys,
  * passphrases and tx signing/submission (cli_sign.c).
  *
  * Errors: parsers and clients return 0 or a negative KUMO_E* with a detail for a person; the
@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "chain/chain.h"
+#include "client/client.h"
 #include "codec/codec.h"
 #include "core/core.h"
 #include "crypto/crypto.h"
@@ -34,8 +35,6 @@
 #define CLI_REPEAT_MAX KUMO_GROUP_COUNT_MAX
 /* Positional arguments (lease confirm takes many order ids). */
 #define CLI_POSITIONAL_MAX 256u
-/* A node answer larger than this is refused: a page of 1000 objects fits easily. */
-#define CLI_RESPONSE_BYTES_MAX (32u * 1024u * 1024u)
 /* A seed hex on stdin or a passphrase file: one short line. */
 #define CLI_LINE_BYTES_MAX 4096u
 
@@ -338,16 +337,16 @@ void cli_end_format(const json_t *obj, const char *height_key, char *out, size_t
 
 /* ---- node client (cli_client.c) ---- */
 
-/* GET node+path; *out gets the parsed JSON answer (json_decref it). A JSON error answer
- * becomes its code and detail; transport failures are KUMO_EIO naming the node URL. */
+/* A node client for --node (kumo_client_open; the caller closes it). */
+KUMO_MUST_USE int cli_node_open(const cli_args_t *a, kumo_client_t **out, kumo_err_ctx_t *err);
+/* GET node+path (kumo_client_get on a handle of its own); *out gets the parsed JSON answer
+ * (json_decref it). A JSON error answer becomes its code and detail; transport failures are
+ * KUMO_EIO naming the node URL. */
 KUMO_MUST_USE int
 cli_http_get(const cli_args_t *a, const char *path, json_t **out, kumo_err_ctx_t *err);
 /* POST body (JSON) to node+path; as cli_http_get. */
 KUMO_MUST_USE int cli_http_post(
     const cli_args_t *a, const char *path, const json_t *body, json_t **out, kumo_err_ctx_t *err);
-/* Appends "?k=v&..." parts to path (values URL-escaped); skips NULL values. */
-KUMO_MUST_USE int
-cli_path_param_add(char *path, size_t cap, const char *key, const char *value, kumo_err_ctx_t *err);
 
 /* ---- keys and signing (cli_sign.c) ---- */
 

@@ -168,27 +168,33 @@ typedef struct cli_tx_env {
 
 static int cli_tx_env_fetch(const cli_args_t *a, cli_tx_env_t *env, kumo_err_ctx_t *err)
 {
-    json_t *j = NULL;
+    kumo_client_t *c = NULL;
+    KUMO_GUARD(cli_node_open(a, &c, err));
+    int rc = 0;
     if (a->chain_id != NULL) {
         (void)snprintf(env->chain_id, sizeof(env->chain_id), "%s", a->chain_id);
     } else {
-        KUMO_GUARD(cli_http_get(a, "/status", &j, err));
-        (void)snprintf(env->chain_id, sizeof(env->chain_id), "%s", cli_json_str(j, "chain_id"));
-        json_decref(j);
-        KUMO_ENSURE(env->chain_id[0] != '\0', err, KUMO_EDECODE, "GET /status has no chain_id");
+        kumo_client_status_t st;
+        KUMO_GUARD_GOTO(kumo_client_status_get(c, &st, err), rc, close_client);
+        (void)snprintf(env->chain_id, sizeof(env->chain_id), "%s", st.chain_id);
     }
     env->fee_ukumo = a->fee_ukumo;
+    ProtobufCMessage *m = NULL;
     if (!a->fee_set) {
-        KUMO_GUARD(cli_http_get(a, "/params", &j, err));
-        env->fee_ukumo = cli_json_u64(j, "min_fee");
-        json_decref(j);
+        KUMO_GUARD_GOTO(kumo_client_object_get(c, "/params", &kumo__params__descriptor, &m, err),
+                        rc, close_client);
+        env->fee_ukumo = ((const Kumo__Params *)m)->min_fee;
+        kumo_codec_free(m);
     }
     char path[128];
     (void)snprintf(path, sizeof(path), "/accounts/%s", env->addr_text);
-    KUMO_GUARD(cli_http_get(a, path, &j, err));
-    env->sequence = cli_json_u64(j, "sequence");
-    json_decref(j);
-    return 0;
+    KUMO_GUARD_GOTO(kumo_client_object_get(c, path, &kumo__account__descriptor, &m, err), rc,
+                    close_client);
+    env->sequence = ((const Kumo__Account *)m)->sequence;
+    kumo_codec_free(m);
+close_client:
+    kumo_client_close(c);
+    return rc;
 }
 
 static void cli_events_print(const json_t *events, FILE *out)
@@ -257,29 +263,22 @@ static int cli_tx_answer_print(const cli_args_t *a, const char *what, const json
     return CLI_EXIT_OK;
 }
 
+/* How long the node waits for a commit when --timeout is not given (its default). */
+#define CLI_TX_WAIT_MS_DEFAULT 10000u
+
 static int cli_tx_post(const cli_args_t *a, const kumo_buf_t *tx, json_t **ans, kumo_err_ctx_t *err)
 {
-    size_t b64_cap = sodium_base64_ENCODED_LEN(tx->len, sodium_base64_VARIANT_ORIGINAL);
-    char *b64 = malloc(b64_cap);
-    KUMO_ENSURE(b64 != NULL, err, KUMO_ENOMEM, "no memory for the tx");
-    (void)sodium_bin2base64(b64, b64_cap, tx->ptr, tx->len, sodium_base64_VARIANT_ORIGINAL);
-    json_t *body = json_pack("{s:s}", "tx", b64);
-    free(b64);
-    KUMO_ENSURE(body != NULL, err, KUMO_ENOMEM, "no memory for the request");
-    char path[96] = "/txs";
-    int rc = 0;
+    uint32_t wait_ms = 0;
     if (a->wait) {
-        rc = cli_path_param_add(path, sizeof(path), "wait", "commit", err);
-        char ms[24];
-        (void)snprintf(ms, sizeof(ms), "%" PRIu64, a->timeout_ms);
-        if (rc == 0 && a->timeout_ms > 0) {
-            rc = cli_path_param_add(path, sizeof(path), "timeout_ms", ms, err);
-        }
+        KUMO_ENSURE(a->timeout_ms <= KUMO_CLIENT_TX_WAIT_MS_MAX, err, KUMO_EINVAL,
+                    "--timeout %" PRIu64 " ms is over the node's %u", a->timeout_ms,
+                    KUMO_CLIENT_TX_WAIT_MS_MAX);
+        wait_ms = a->timeout_ms > 0 ? (uint32_t)a->timeout_ms : CLI_TX_WAIT_MS_DEFAULT;
     }
-    if (rc == 0) {
-        rc = cli_http_post(a, path, body, ans, err);
-    }
-    json_decref(body);
+    kumo_client_t *c = NULL;
+    KUMO_GUARD(cli_node_open(a, &c, err));
+    int rc = kumo_client_tx_broadcast(c, kumo_buf_bytes(tx), wait_ms, NULL, ans, err);
+    kumo_client_close(c);
     return rc;
 }
 

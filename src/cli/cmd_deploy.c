@@ -165,8 +165,8 @@ static int deploy_groups_changed(deploy_flow_t *f, bool *changed, kumo_err_ctx_t
     char path[256] = "/groups";
     char dseq[24];
     (void)snprintf(dseq, sizeof(dseq), "%" PRIu64, f->dseq);
-    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "owner", f->owner, err));
-    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "dseq", dseq, err));
+    KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "owner", f->owner, err));
+    KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "dseq", dseq, err));
     json_t *j = NULL;
     KUMO_GUARD(cli_http_get(f->a, path, &j, err));
     const json_t *items = json_object_get(j, "items");

@@ -297,7 +297,7 @@ static int q_addr_param(const cli_args_t *a,
     char addr_text[KUMO_ADDRESS_TEXT_BYTES];
     KUMO_GUARD(cli_address_resolve(a, text, addr, err));
     kumo_codec_address_encode(addr, addr_text);
-    return cli_path_param_add(path, cap, key, addr_text, err);
+    return kumo_client_path_param_add(path, cap, key, addr_text, err);
 }
 
 /* The list path with every filter the options give. */
@@ -311,23 +311,23 @@ q_list_path(const cli_args_t *a, const q_kind_t *k, char *path, size_t cap, kumo
     KUMO_GUARD(q_addr_param(a, path, cap, "grantee", a->grantee, err));
     char num[24];
     (void)snprintf(num, sizeof(num), "%" PRIu64, a->dseq);
-    KUMO_GUARD(cli_path_param_add(path, cap, "dseq", a->dseq_set ? num : NULL, err));
+    KUMO_GUARD(kumo_client_path_param_add(path, cap, "dseq", a->dseq_set ? num : NULL, err));
     if (a->order != NULL) {
         char order[KUMO_ID_TEXT_BYTES];
         uint8_t owner[KUMO_ADDRESS_BYTES];
         Kumo__OrderId id = KUMO__ORDER_ID__INIT;
         KUMO_GUARD(cli_id_canonicalize(a, a->order, order, sizeof(order), err));
         KUMO_GUARD(kumo_codec_order_id_parse(order, owner, &id, err));
-        KUMO_GUARD(cli_path_param_add(path, cap, "order", order, err));
+        KUMO_GUARD(kumo_client_path_param_add(path, cap, "order", order, err));
     }
     if (a->state != NULL) {
         char state[80];
         KUMO_ASSERT(k->state_prefix != NULL);
         KUMO_GUARD(cli_state_normalize(a->state, k->state_prefix, state, sizeof(state), err));
-        KUMO_GUARD(cli_path_param_add(path, cap, "state", state, err));
+        KUMO_GUARD(kumo_client_path_param_add(path, cap, "state", state, err));
     }
     (void)snprintf(num, sizeof(num), "%" PRIu64, a->limit);
-    return cli_path_param_add(path, cap, "limit", a->limit_set ? num : NULL, err);
+    return kumo_client_path_param_add(path, cap, "limit", a->limit_set ? num : NULL, err);
 }
 
 /* Fetches one page (or every page with --all) into *items; *next gets the cursor or "". */
@@ -342,7 +342,8 @@ static int q_pages_fetch(const cli_args_t *a,
     for (;;) {
         char path[1024];
         (void)snprintf(path, sizeof(path), "%s", base);
-        KUMO_GUARD(cli_path_param_add(path, sizeof(path), "page", next[0] ? next : NULL, err));
+        KUMO_GUARD(
+            kumo_client_path_param_add(path, sizeof(path), "page", next[0] ? next : NULL, err));
         json_t *page = NULL;
         KUMO_GUARD(cli_http_get(a, path, &page, err));
         int rc = json_array_extend(items, json_object_get(page, "items")) == 0

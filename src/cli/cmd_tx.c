@@ -502,11 +502,11 @@ tx_order_fetch(const cli_args_t *a, const Kumo__OrderId *id, Kumo__Order **out, 
         char dseq[24];
         (void)snprintf(path, sizeof(path), "/orders");
         (void)snprintf(dseq, sizeof(dseq), "%" PRIu64, id->dseq);
-        KUMO_GUARD(cli_path_param_add(path, sizeof(path), "owner", owner, err));
-        KUMO_GUARD(cli_path_param_add(path, sizeof(path), "dseq", dseq, err));
-        KUMO_GUARD(cli_path_param_add(path, sizeof(path), "limit", "1000", err));
-        KUMO_GUARD(
-            cli_path_param_add(path, sizeof(path), "page", cursor[0] != '\0' ? cursor : NULL, err));
+        KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "owner", owner, err));
+        KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "dseq", dseq, err));
+        KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "limit", "1000", err));
+        KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "page",
+                                              cursor[0] != '\0' ? cursor : NULL, err));
         json_t *page = NULL;
         KUMO_GUARD(cli_http_get(a, path, &page, err));
         size_t i;

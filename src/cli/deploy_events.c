@@ -111,7 +111,7 @@ static int ev_provider_poll(ev_state_t *s, size_t i, kumo_err_ctx_t *err)
     char since[24];
     (void)snprintf(since, sizeof(since), "%" PRIu64, s->prov_last_ns[i]);
     (void)snprintf(path, sizeof(path), "/deployments/%s/events", f->dep_id);
-    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "since_ns", since, err));
+    KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "since_ns", since, err));
     kumo_buf_t ans;
     kumo_buf_init(&ans, KUMO_PROVIDER_EVENTS_BYTES_MAX);
     long status = 0;
@@ -152,9 +152,9 @@ static int ev_peers_find(ev_state_t *s, kumo_err_ctx_t *err)
     char path[256] = "/leases";
     char dseq[24];
     (void)snprintf(dseq, sizeof(dseq), "%" PRIu64, f->dseq);
-    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "owner", f->owner, err));
-    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "dseq", dseq, err));
-    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "limit", "1000", err));
+    KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "owner", f->owner, err));
+    KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "dseq", dseq, err));
+    KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "limit", "1000", err));
     json_t *j = NULL;
     KUMO_GUARD(cli_http_get(f->a, path, &j, err));
     size_t i;

@@ -432,10 +432,10 @@ int deploy_flow_leases_read(deploy_flow_t *f, kumo_err_ctx_t *err)
     char path[256] = "/leases";
     char dseq[24];
     (void)snprintf(dseq, sizeof(dseq), "%" PRIu64, f->dseq);
-    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "owner", f->owner, err));
-    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "dseq", dseq, err));
-    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "state", "LEASE_ACTIVE", err));
-    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "limit", "1000", err));
+    KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "owner", f->owner, err));
+    KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "dseq", dseq, err));
+    KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "state", "LEASE_ACTIVE", err));
+    KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "limit", "1000", err));
     json_t *j = NULL;
     KUMO_GUARD(cli_http_get(f->a, path, &j, err));
     size_t i;

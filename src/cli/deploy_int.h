@@ -1,7 +1,7 @@
 /*
  * deploy_int.h - the machinery of `kumo deploy`, private to the cli module: the stack file
- * and its deployment state file (deploy_stack.c), a bounded Server-Sent Events parser and the
- * node's event stream over libcurl (deploy_sse.c), signing and committing one msg
+ * and its deployment state file (deploy_stack.c), the node's event stream (deploy_stream.c,
+ * over src/client), signing and committing one msg
  * (deploy_tx.c), the tenant's HTTPS client of the provider API with a client certificate made
  * from the account key (deploy_provider.c), and the create/update/close flows
  * (deploy_flow.c, cmd_deploy.c).
@@ -18,13 +18,6 @@
 #include "cli/cli_int.h"
 #include "sdl/sdl.h"
 
-/* One SSE line: an Event as one-line JSON is well under 4 KiB; 64 KiB bounds a hostile
- * stream's memory. */
-#define DEPLOY_SSE_LINE_BYTES_MAX (64u * 1024u)
-/* One SSE message's data (several data lines joined). */
-#define DEPLOY_SSE_DATA_BYTES_MAX (256u * 1024u)
-/* Events parsed but not yet handled: the flows drain the queue as they go. */
-#define DEPLOY_STREAM_QUEUE_MAX 100000u
 /* An answer of a provider (status with its workloads and endpoints, or logs). */
 #define DEPLOY_PROVIDER_ANSWER_BYTES_MAX (16u * 1024u * 1024u)
 /* Links sent to one provider (docs/provider-api.md). */
@@ -34,31 +27,7 @@
 /* Default deadline of a whole create/update/close when --timeout is not given. */
 #define DEPLOY_TIMEOUT_MS_DEFAULT (300u * 1000u)
 
-/* ---- SSE parser (deploy_sse.c) ---- */
-
-/* Called for every complete message: event is "message" when the stream named none. */
-typedef int (*deploy_sse_cb)(
-    void *ctx, const char *event, const char *data, size_t data_len, kumo_err_ctx_t *err);
-
-typedef struct deploy_sse {
-    char line[DEPLOY_SSE_LINE_BYTES_MAX];
-    size_t line_len;
-    bool last_was_cr; /* a "\r\n" is one line end */
-    char event[128];
-    kumo_buf_t data;
-    bool has_data;
-    deploy_sse_cb cb;
-    void *ctx;
-} deploy_sse_t;
-
-void deploy_sse_init(deploy_sse_t *p, deploy_sse_cb cb, void *ctx);
-/* Feeds bytes of the stream. KUMO_ELIMIT for a line or a message's data past its limit, or
- * the callback's error; the parser is unusable after an error. */
-KUMO_MUST_USE int
-deploy_sse_feed(deploy_sse_t *p, const char *bytes, size_t len, kumo_err_ctx_t *err);
-void deploy_sse_free(deploy_sse_t *p);
-
-/* ---- the node's event stream (deploy_sse.c) ---- */
+/* ---- the node's event stream (deploy_stream.c, over the node client's stream) ---- */
 
 typedef struct deploy_stream deploy_stream_t;
 
@@ -69,8 +38,8 @@ KUMO_MUST_USE int deploy_stream_open(const cli_args_t *a,
                                      deploy_stream_t **out,
                                      kumo_err_ctx_t *err);
 /* The next event as the node's Event JSON ("block" events as {"type": "block", "height"}),
- * waiting at most wait_ms; *out is NULL when none came in time. KUMO_EIO when the stream
- * ended or failed. */
+ * waiting at most wait_ms; *out is NULL when none came in time. The stream resumes after the
+ * node ends it (kumo_client_stream_next); KUMO_EIO when it cannot. */
 KUMO_MUST_USE int
 deploy_stream_next(deploy_stream_t *s, uint64_t wait_ms, json_t **out, kumo_err_ctx_t *err);
 void deploy_stream_close(deploy_stream_t *s);
@@ -231,7 +200,7 @@ int deploy_shell_run(cli_args_t *a);
 
 /* ---- flows (deploy_flow.c: events and leases; deploy_run.c: providers) ---- */
 
-/* Milliseconds of a monotonic clock (deploy_sse.c). */
+/* Milliseconds of a monotonic clock (deploy_stream.c). */
 uint64_t deploy_now_ms(void);
 /* The node's head height (GET /status). */
 KUMO_MUST_USE int deploy_height_get(const cli_args_t *a, uint64_t *out, kumo_err_ctx_t *err);

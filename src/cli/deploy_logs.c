@@ -181,11 +181,11 @@ static int logs_path(const logs_state_t *s, char *path, size_t cap, kumo_err_ctx
     (void)snprintf(tail_text, sizeof(tail_text), "%" PRIu64, tail);
     int n = snprintf(path, cap, "/deployments/%s/logs", s->f->dep_id);
     KUMO_ENSURE(n > 0 && (size_t)n < cap, err, KUMO_ELIMIT, "path too long");
-    KUMO_GUARD(cli_path_param_add(path, cap, "stamped", "1", err));
-    KUMO_GUARD(cli_path_param_add(path, cap, "since_ns", since, err));
-    KUMO_GUARD(cli_path_param_add(path, cap, "tail", tail_text, err));
+    KUMO_GUARD(kumo_client_path_param_add(path, cap, "stamped", "1", err));
+    KUMO_GUARD(kumo_client_path_param_add(path, cap, "since_ns", since, err));
+    KUMO_GUARD(kumo_client_path_param_add(path, cap, "tail", tail_text, err));
     if (s->workload != NULL) {
-        KUMO_GUARD(cli_path_param_add(path, cap, "workload", s->workload, err));
+        KUMO_GUARD(kumo_client_path_param_add(path, cap, "workload", s->workload, err));
     }
     return 0;
 }

@@ -40,9 +40,10 @@ static int quote_list_get(const cli_args_t *a, const char *route, json_t **out, 
     for (uint32_t page = 0; page < QUOTE_PAGES_MAX; page++) {
         char path[1024];
         (void)snprintf(path, sizeof(path), "%s", route);
-        int rc = cli_path_param_add(path, sizeof(path), "limit", "1000", err);
+        int rc = kumo_client_path_param_add(path, sizeof(path), "limit", "1000", err);
         rc = rc < 0 ? rc
-                    : cli_path_param_add(path, sizeof(path), "page", next[0] ? next : NULL, err);
+                    : kumo_client_path_param_add(path, sizeof(path), "page", next[0] ? next : NULL,
+                                                 err);
         json_t *j = NULL;
         rc = rc < 0 ? rc : cli_http_get(a, path, &j, err);
         if (rc < 0) {

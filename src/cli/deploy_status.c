@@ -16,9 +16,9 @@ static int status_list(const deploy_flow_t *f, const char *what, json_t **out, k
     char dseq[24];
     (void)snprintf(path, sizeof(path), "/%s", what);
     (void)snprintf(dseq, sizeof(dseq), "%" PRIu64, f->dseq);
-    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "owner", f->owner, err));
-    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "dseq", dseq, err));
-    KUMO_GUARD(cli_path_param_add(path, sizeof(path), "limit", "1000", err));
+    KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "owner", f->owner, err));
+    KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "dseq", dseq, err));
+    KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "limit", "1000", err));
     json_t *j = NULL;
     KUMO_GUARD(cli_http_get(f->a, path, &j, err));
     *out = json_incref(json_object_get(j, "items"));

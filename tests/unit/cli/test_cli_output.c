@@ -139,12 +139,12 @@ static void test_path_params(void **state)
 {
     (void)state;
     char path[64] = "/leases";
-    assert_int_equal(cli_path_param_add(path, sizeof(path), "owner", "kumo1abc", NULL), 0);
-    assert_int_equal(cli_path_param_add(path, sizeof(path), "skip", NULL, NULL), 0);
-    assert_int_equal(cli_path_param_add(path, sizeof(path), "order", "a/1 b&c", NULL), 0);
+    assert_int_equal(kumo_client_path_param_add(path, sizeof(path), "owner", "kumo1abc", NULL), 0);
+    assert_int_equal(kumo_client_path_param_add(path, sizeof(path), "skip", NULL, NULL), 0);
+    assert_int_equal(kumo_client_path_param_add(path, sizeof(path), "order", "a/1 b&c", NULL), 0);
     assert_string_equal(path, "/leases?owner=kumo1abc&order=a/1%20b%26c");
     char small[16] = "/x";
-    assert_int_equal(cli_path_param_add(small, sizeof(small), "k", "0123456789", NULL),
+    assert_int_equal(kumo_client_path_param_add(small, sizeof(small), "k", "0123456789", NULL),
                      KUMO_ELIMIT);
 }
 
