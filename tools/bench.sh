@@ -21,6 +21,8 @@ echo "# bench_tunnel (mTLS tunnel between datacenters vs raw TCP)"; "$b/bench_tu
 echo "# bench_api (GET /status p99 with 2000 hostile connections held vs none)"; "$b/bench_api" | grep -E "^[a-z_0-9]+="
 echo "# bench_deploy (webapp deploy-to-running, stages vs baseline)"
 "$root/bench/bench_deploy.sh" "$b/kumo" | grep -E "^[a-z_0-9]+="
+echo "# bench_failover (webapp traffic across a provider daemon's kill -9 and restart vs none)"
+"$root/bench/bench_failover.sh" "$b/kumo" | grep -E "^[a-z_0-9]+="
 echo "# bench_spam (lease confirmations of 20 leases under mempool spam at 2x the pool vs clean)"
 "$b/bench_spam" | grep -E "^[a-z_0-9]+="
 echo "# bench_tenants (honest tenants' confirmations at one datacenter with a hostile tenant vs without)"
