@@ -48,7 +48,7 @@ void deploy_stream_close(deploy_stream_t *s);
 
 typedef struct deploy_stack {
     kumo_sdl_stack_t *sdl;
-    kumo_buf_t manifest; /* canonical bytes */
+    kumo_bytes_t manifest; /* canonical bytes, borrowed from sdl (valid while sdl is) */
     uint8_t version[KUMO_VERSION_BYTES];
     char version_hex[2 * KUMO_VERSION_BYTES + 1];
     Kumo__GroupSpec **groups; /* borrowed from sdl, sorted by name: gseq = index */

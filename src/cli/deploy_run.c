@@ -97,7 +97,7 @@ static int run_chunk_body(kumo_bytes_t manifest,
 static int run_manifest_put_chunks(
     deploy_flow_t *f, deploy_peer_t *peer, const char *path, long *status, kumo_err_ctx_t *err)
 {
-    kumo_bytes_t m = kumo_buf_bytes(&f->stack.manifest);
+    kumo_bytes_t m = f->stack.manifest;
     uint32_t count = 0;
     KUMO_GUARD(kumo_crypto_merkle_chunk_count(m.len, &count));
     uint8_t *leaves = kumo_calloc(count, KUMO_CRYPTO_HASH_BYTES);
@@ -149,8 +149,8 @@ static int run_manifest_put_once(
     *status = 0;
     int rc = f->stack.manifest.len > KUMO_PROVIDER_MANIFEST_BYTES_MAX
                  ? run_manifest_put_chunks(f, peer, path, status, err)
-                 : deploy_provider_call(&f->tls, &peer->p, "PUT", path,
-                                        kumo_buf_bytes(&f->stack.manifest), status, &ans, err);
+                 : deploy_provider_call(&f->tls, &peer->p, "PUT", path, f->stack.manifest, status,
+                                        &ans, err);
     kumo_buf_free(&ans);
     if (rc == 0) {
         peer->manifest_accepted = true;

@@ -112,17 +112,15 @@ int deploy_stack_load(const char *path, deploy_stack_t *out, kumo_err_ctx_t *err
     KUMO_ASSERT(path != NULL);
     KUMO_ASSERT(out != NULL);
     memset(out, 0, sizeof(*out));
-    kumo_buf_init(&out->manifest, KUMO_SDL_MANIFEST_BYTES_MAX);
     KUMO_GUARD(deploy_stack_state_path(path, out->state_path, sizeof(out->state_path), err));
     kumo_buf_t yaml;
     KUMO_GUARD(deploy_stack_file_read(path, &yaml, err));
     int rc = stack_parse(path, kumo_buf_bytes(&yaml), &out->sdl, err);
     kumo_buf_free(&yaml);
     KUMO_GUARD(rc);
-    rc = kumo_sdl_manifest_encode(out->sdl, &out->manifest, err);
-    if (rc == 0) {
-        rc = kumo_sdl_manifest_version(kumo_buf_bytes(&out->manifest), out->version);
-    }
+    /* Borrowed, not copied: a manifest may be 256 MiB. */
+    out->manifest = kumo_sdl_stack_manifest_bytes(out->sdl);
+    rc = kumo_sdl_manifest_version(out->manifest, out->version);
     if (rc == 0) {
         rc = kumo_codec_hex_encode(kumo_bytes_make(out->version, sizeof(out->version)),
                                    out->version_hex, sizeof(out->version_hex));
@@ -144,7 +142,7 @@ void deploy_stack_free(deploy_stack_t *s)
     }
     kumo_sdl_stack_free(s->sdl);
     s->sdl = NULL;
-    kumo_buf_free(&s->manifest);
+    s->manifest = kumo_bytes_make(NULL, 0);
     s->groups = NULL;
     s->group_count = 0;
 }

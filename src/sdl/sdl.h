@@ -114,11 +114,14 @@ void kumo_sdl_stack_groups(const kumo_sdl_stack_t *stack,
                            uint64_t *wait_blocks_out,
                            uint64_t *deposit_ukumo_out);
 
-/* The manifest (borrowed, valid until kumo_sdl_stack_free, not to be modified). */
+/* The manifest (borrowed, valid until kumo_sdl_stack_free, not to be modified), its files'
+ * contents left out: they are in the encoded bytes only, so a large stack is held once. */
 const Kumo__Manifest *kumo_sdl_stack_manifest(const kumo_sdl_stack_t *stack);
+/* The canonical manifest bytes (borrowed, valid until kumo_sdl_stack_free). */
+kumo_bytes_t kumo_sdl_stack_manifest_bytes(const kumo_sdl_stack_t *stack);
 
-/* Appends the canonical manifest bytes (kumo_codec_pack of the Manifest message) to out.
- * KUMO_ELIMIT past out's cap_max, KUMO_ENOMEM; out unchanged on failure. */
+/* Appends the canonical manifest bytes (kumo_codec_pack of the Manifest message, as parse
+ * made them) to out. KUMO_ELIMIT past out's cap_max, KUMO_ENOMEM; out unchanged on failure. */
 KUMO_MUST_USE int
 kumo_sdl_manifest_encode(const kumo_sdl_stack_t *stack, kumo_buf_t *out, kumo_err_ctx_t *err);
 

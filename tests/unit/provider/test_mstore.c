@@ -2,12 +2,14 @@
  * test_mstore.c - the stored manifest, its spec and its files (src/provider/mstore.c): a
  * stored manifest loads without its files' contents, which are on disk with their modes; the
  * load reads the spec while it is of the stored manifest and builds it again when the
- * manifest was replaced, the spec removed or broken; storing a version drops the files of
+ * manifest was replaced, the spec removed or broken, and never reads the manifest while the
+ * spec is of it; storing a version drops the files of
  * others; a stored manifest whose file would land outside the rules writes nothing. Real files
  * in a temp directory.
  */
 #include "helpers/testutil.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +168,35 @@ static void test_stale_missing_or_broken_spec_is_rebuilt(void **state)
     kumo_test_tmpdir_remove(home);
 }
 
+/* While the spec is of the stored manifest, a load never reads the manifest: its bytes
+ * overwritten in place (same inode, size and time) do not change what the load gives. */
+static void test_load_reads_the_spec_not_the_manifest(void **state)
+{
+    (void)state;
+    char *home = kumo_test_tmpdir_make("mstore");
+    kumo_buf_t a;
+    manifest_make("/etc/app/config.json", 0644u, "one", &a);
+    uint8_t va[KUMO_CRYPTO_HASH_BYTES];
+    root_of(&a, va);
+    kumo_err_ctx_t err = {0};
+    assert_int_equal(pd_manifest_store(home, OWNER, 7, kumo_buf_bytes(&a), &err), 0);
+    char path[PD_PATH_BYTES];
+    assert_int_equal(pd_deployment_path(home, OWNER, 7, "manifest", path), 0);
+    struct stat before;
+    assert_int_equal(stat(path, &before), 0);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    for (size_t i = 0; i < a.len; i++) {
+        assert_int_equal(fputc(0xff, f), 0xff);
+    }
+    assert_int_equal(fclose(f), 0);
+    struct timespec times[2] = {before.st_atim, before.st_mtim};
+    assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+    load_expect(home, va);
+    kumo_buf_free(&a);
+    kumo_test_tmpdir_remove(home);
+}
+
 static void test_files_outside_the_rules_are_never_written(void **state)
 {
     (void)state;
@@ -206,6 +237,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_writes_files_and_loads_without_contents),
         cmocka_unit_test(test_stale_missing_or_broken_spec_is_rebuilt),
+        cmocka_unit_test(test_load_reads_the_spec_not_the_manifest),
         cmocka_unit_test(test_files_outside_the_rules_are_never_written),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -74,7 +74,16 @@ static void test_files_parse_sorted_with_modes(void **state)
     if (rc != 0) {
         fail_msg("%s: %s", kumo_err_name(rc), err.detail);
     }
-    const Kumo__ManifestWorkload *w = web_of(s);
+    /* The stack's decoded form keeps paths and modes; the bytes hold the contents. */
+    assert_int_equal(web_of(s)->n_files, 3);
+    assert_int_equal(web_of(s)->files[0]->content.len, 0);
+    Kumo__Manifest *dm = NULL;
+    assert_int_equal(kumo_sdl_manifest_decode(kumo_sdl_stack_manifest_bytes(s), &dm, &err), 0);
+    const Kumo__ManifestWorkload *w = NULL;
+    for (size_t i = 0; i < dm->n_workloads; i++) {
+        w = strcmp(dm->workloads[i]->name, "web") == 0 ? dm->workloads[i] : w;
+    }
+    assert_non_null(w);
     assert_int_equal(w->n_files, 3);
     assert_string_equal(w->files[0]->path, "/etc/app/config.json");
     assert_int_equal(w->files[0]->mode, 0600u);
@@ -85,6 +94,8 @@ static void test_files_parse_sorted_with_modes(void **state)
     assert_int_equal(w->files[1]->content.len, 6);
     assert_memory_equal(w->files[1]->content.data, "hello\n", 6);
     assert_string_equal(w->files[2]->path, "/srv/www/index.html");
+    assert_int_equal(w->files[2]->content.len, 12);
+    kumo_codec_free(&dm->base);
     /* The version covers the bytes: other content, another version. */
     kumo_buf_t a;
     kumo_buf_init(&a, KUMO_SDL_MANIFEST_BYTES_MAX);
