@@ -104,6 +104,9 @@ done
 for name in dc-east dc-west; do
     tenant_containers "$name" --format "$name  {{.Names}}  {{.Image}}  {{.Status}}  {{.Ports}}" | indent
 done
+say "the database publishes no port: web reaches it through the mTLS tunnel dc-east opened to" \
+    "dc-west (certificates from their on-chain roots):"
+grep -ho 'event=tunnel_up .*' "$work/dc-east.log" "$work/dc-west.log" | head -n 2 | indent
 
 bold "4. the providers confirm their leases and are paid from the escrow"
 # What a provider's first lease has paid it so far.

@@ -269,11 +269,12 @@ localdc_provider_add() {
     mv "$LOCALDC_TN/provider$j" "$home"
     "$LOCALDC_KUMO" provider init --home "$home" --region "$region" --node "$KUMO_NODE" \
         --public-address "$host" --api-listen "$host:$api_port" --runtime-socket "$socket" >/dev/null
-    # Each datacenter publishes ports from its own range (on loopback they share this machine),
-    # and peers' endpoints are at private addresses here (only public ones are followed
-    # otherwise).
+    # Each datacenter publishes ports from its own range and has its own tunnel port (on
+    # loopback they share this machine), and peers' tunnel addresses are private here (only
+    # public ones are followed otherwise).
     sed -i -e "s/^port_range_min: .*/port_range_min: $((LOCALDC_BASE + 300 + j * 50))/" \
         -e "s/^port_range_max: .*/port_range_max: $((LOCALDC_BASE + 349 + j * 50))/" \
+        -e "s/^tunnel_port: .*/tunnel_port: $((LOCALDC_BASE + 250 + j))/" \
         -e "s/^peer_address_allow: .*/peer_address_allow: \"$allow\"/" \
         "$home/config.yaml"
     [ -z "$edit" ] || sed -i "$edit" "$home/config.yaml"

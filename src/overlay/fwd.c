@@ -328,13 +328,26 @@ static bool fwd_pair_open(kumo_overlay_fwd_t *f,
     return true;
 }
 
-/* The next usable target of the listener (round robin); NULL when none is. */
-static const kumo_overlay_fwd_target_t *fwd_target_next(fwd_listener_t *fl)
+/* Whether host is a loopback address (where a tunnel client listens, never anywhere else). */
+static bool fwd_loopback(const char *host)
+{
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (evutil_inet_pton(AF_INET, host, &v4) == 1) {
+        return (ntohl(v4.s_addr) >> 24) == 127u;
+    }
+    return evutil_inet_pton(AF_INET6, host, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+/* The next usable target of the listener for a source of workload tag (round robin); NULL
+ * when none is. A tunnel's listener serves its own source workload only. */
+static const kumo_overlay_fwd_target_t *fwd_target_next(fwd_listener_t *fl, uint64_t tag)
 {
     for (uint32_t k = 0; k < fl->entry.target_count; k++) {
         const kumo_overlay_fwd_target_t *t =
             &fl->entry.targets[fl->next++ % fl->entry.target_count];
-        if (!t->remote || kumo_overlay_address_allowed(t->host, fl->f->cfg.peer_address_allow)) {
+        if ((t->source_workload == 0 || t->source_workload == tag) &&
+            (t->kind == KUMO_OVERLAY_FWD_CONTAINER || fwd_loopback(t->host))) {
             return t;
         }
     }
@@ -355,9 +368,9 @@ static void fwd_accept_cb(
         evutil_closesocket(fd);
         return;
     }
-    const kumo_overlay_fwd_target_t *t = fwd_target_next(fl);
+    const kumo_overlay_fwd_target_t *t = fwd_target_next(fl, tag);
     if (t == NULL) {
-        evutil_closesocket(fd); /* the target's endpoint is not known (or not usable) yet */
+        evutil_closesocket(fd); /* no container runs, or the tunnel is not known yet */
         return;
     }
     if (!fwd_source_take(f, ip, tag)) {
@@ -504,8 +517,6 @@ int kumo_overlay_fwd_open(struct event_base *base,
                           kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(base != NULL && out != NULL);
-    KUMO_ENSURE(cfg == NULL || kumo_overlay_allow_list_is_valid(cfg->peer_address_allow), err,
-                KUMO_EINVAL, "peer_address_allow: expected numeric addresses separated by commas");
     kumo_overlay_fwd_t *f = kumo_calloc(1, sizeof(*f));
     KUMO_ENSURE(f != NULL, err, KUMO_ENOMEM, "forwarder");
     f->sources = kumo_calloc(FWD_SOURCE_SLOTS, sizeof(*f->sources));

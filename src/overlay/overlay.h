@@ -15,9 +15,8 @@
  * every accepted connection to one of the entry's targets (round robin). A workload reaches
  * another workload of its deployment through it: the name of the target resolves (in
  * /etc/hosts) to the deployment network's gateway, where the daemon listens on the target's
- * port and forwards to the target's containers on this provider or to its published endpoint
- * at another provider (docs/provider-api.md "links"), for the source containers the policy
- * allows only.
+ * port and forwards to the target's containers on this provider or to the local listener of
+ * the tunnel to the target's provider, for the source containers the policy allows only.
  *
  * The forwarder lives on an event loop thread; the daemon's main thread replaces the whole
  * table with kumo_overlay_fwd_set (thread-safe) and the loop applies it within
@@ -31,9 +30,9 @@
  * instances, by the tag the daemon gives each source) and connection_max in all (lowered at
  * open to fit the open-files limit: each relayed connection holds two descriptors). A
  * connection past a cap is closed at once and counted; running out of descriptors pauses
- * accepting for one sync period instead of spinning on the listening socket. A target at
- * another provider (remote) is used only if its address passes kumo_overlay_address_allowed;
- * the daemon checked it against the chain before.
+ * accepting for one sync period instead of spinning on the listening socket. A destination at
+ * another provider is reached only through a tunnel (below): its target is the tunnel client's
+ * listener on loopback, for the tunnel's source workload only.
  */
 #ifndef KUMO_OVERLAY_OVERLAY_H
 #define KUMO_OVERLAY_OVERLAY_H
@@ -208,10 +207,21 @@ KUMO_MUST_USE int kumo_overlay_isolation_apply(kumo_bytes_t script, kumo_err_ctx
 /* Bytes buffered towards a slow side before reading from the other pauses. */
 #define KUMO_OVERLAY_FWD_BUFFER_BYTES (256u * 1024u)
 
+typedef enum kumo_overlay_fwd_kind {
+    /* A container of the destination workload on this host (its network address). */
+    KUMO_OVERLAY_FWD_CONTAINER = 0,
+    /* A tunnel client's local listener (loopback only): the destination runs at another
+     * provider, and the tunnel carries the connection there. */
+    KUMO_OVERLAY_FWD_TUNNEL = 1,
+} kumo_overlay_fwd_kind_t;
+
 typedef struct kumo_overlay_fwd_target {
     char host[KUMO_OVERLAY_FWD_HOST_BYTES]; /* numeric IPv4/IPv6 address */
     uint16_t port;
-    bool remote; /* at another provider: host must pass kumo_overlay_address_allowed */
+    kumo_overlay_fwd_kind_t kind; /* FWD_TUNNEL: host must be a loopback address */
+    /* 0: any allowed source; else only sources of this kumo_overlay_workload_tag (a tunnel
+     * belongs to one source workload). */
+    uint64_t source_workload;
 } kumo_overlay_fwd_target_t;
 
 typedef struct kumo_overlay_fwd_entry {
@@ -231,8 +241,6 @@ typedef struct kumo_overlay_fwd_cfg {
     uint32_t connection_max;              /* 0: KUMO_OVERLAY_FWD_CONNECTION_DEFAULT */
     uint32_t connection_per_source_max;   /* 0: KUMO_OVERLAY_FWD_CONNECTION_PER_SOURCE_DEFAULT */
     uint32_t connection_per_workload_max; /* 0: KUMO_OVERLAY_FWD_CONNECTION_PER_WORKLOAD_DEFAULT */
-    char peer_address_allow[KUMO_OVERLAY_FWD_ALLOW_BYTES]; /* non-public addresses remote targets
-                                                              may use */
 } kumo_overlay_fwd_cfg_t;
 
 typedef struct kumo_overlay_fwd kumo_overlay_fwd_t;
@@ -281,6 +289,8 @@ void kumo_overlay_fwd_close(kumo_overlay_fwd_t *f);
 #define KUMO_OVERLAY_TUNNEL_TEXT_BYTES 65u
 /* Ports one tunnel carries (client listeners, server targets). */
 #define KUMO_OVERLAY_TUNNEL_PORT_MAX 16u
+/* Targets of one tunnel on the server: each port to at most 8 containers. */
+#define KUMO_OVERLAY_TUNNEL_TARGET_MAX (KUMO_OVERLAY_TUNNEL_PORT_MAX * KUMO_OVERLAY_FWD_TARGET_MAX)
 /* Defaults and hard caps of the limits (a cfg field 0 means the default). */
 #define KUMO_OVERLAY_TUNNEL_STREAM_DEFAULT               256u
 #define KUMO_OVERLAY_TUNNEL_STREAM_MAX                   4096u
@@ -345,6 +355,37 @@ KUMO_MUST_USE int kumo_overlay_tunnel_cert_issue(const kumo_crypto_keypair_t *ro
                                                  kumo_buf_t *pem_out,
                                                  kumo_err_ctx_t *err);
 
+/* Which tunnels a provider needs for one deployment (pairs.c, pure). A workload runs where
+ * the first lease of its group in dep->leases is held. */
+typedef enum kumo_overlay_side {
+    KUMO_OVERLAY_SIDE_CLIENT = 1, /* sources here, destinations at other providers */
+    KUMO_OVERLAY_SIDE_SERVER = 2, /* sources at other providers, destinations here */
+} kumo_overlay_side_t;
+
+typedef struct kumo_overlay_pair {
+    const char *src;    /* the source workload (points into the manifest) */
+    const char *dst;    /* the destination workload */
+    uint32_t src_lease; /* index into dep->leases: the lease the source runs under */
+    uint32_t dst_lease; /* and the destination */
+    uint16_t ports[KUMO_OVERLAY_TUNNEL_PORT_MAX]; /* the destination's ports it carries */
+    uint32_t port_count;                          /* 1.. */
+} kumo_overlay_pair_t;
+
+/* The pairs provider self is one end of, for one side: every (source workload, destination
+ * workload) whose groups' leases are held by different providers, self holding the source's
+ * (CLIENT) or the destination's (SERVER), with the destination's ports that have a rule other
+ * than global (kumo_overlay_port_forwarded: reached by name through the gateway) and that
+ * kumo_overlay_decide lets the source, placed at its lease's provider, reach (at most
+ * KUMO_OVERLAY_TUNNEL_PORT_MAX: the manifest check allows no more per workload). A pair with
+ * no such port is not listed. At most cap pairs go to out, in lease then manifest order; the
+ * rest are counted in *dropped. Pure. */
+uint32_t kumo_overlay_pairs(const kumo_overlay_deployment_t *dep,
+                            const char *self,
+                            kumo_overlay_side_t side,
+                            kumo_overlay_pair_t *out,
+                            uint32_t cap,
+                            uint32_t *dropped);
+
 /* Counters of a tunnel server or client. */
 typedef struct kumo_overlay_tunnel_stats {
     uint32_t tunnels;         /* tunnels up now */
@@ -367,8 +408,10 @@ typedef struct kumo_overlay_tunnel_target {
     uint16_t target_port;
 } kumo_overlay_tunnel_target_t;
 
+/* A port may be listed several times (one item per container of a destination with more
+ * than one instance): its streams go to them in turn. */
 typedef struct kumo_overlay_tunnel_targets {
-    kumo_overlay_tunnel_target_t items[KUMO_OVERLAY_TUNNEL_PORT_MAX];
+    kumo_overlay_tunnel_target_t items[KUMO_OVERLAY_TUNNEL_TARGET_MAX];
     uint32_t count;
 } kumo_overlay_tunnel_targets_t;
 

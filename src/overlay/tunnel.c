@@ -279,16 +279,33 @@ void tn_tunnel_stream_open(tn_tunnel_t *t, int fd, uint16_t port)
 
 /* ---- frames from the peer ---- */
 
+/* The port's next target (its containers in turn); NULL when the port has none. */
+static const kumo_overlay_tunnel_target_t *tn_target_next(tn_tunnel_t *t, uint16_t port)
+{
+    KUMO_ASSERT(t->targets.count <= KUMO_OVERLAY_TUNNEL_TARGET_MAX);
+    uint32_t matches = 0;
+    for (uint32_t i = 0; i < t->targets.count; i++) {
+        matches += t->targets.items[i].port == port ? 1u : 0u;
+    }
+    if (matches == 0) {
+        return NULL;
+    }
+    uint32_t pick = t->target_next++ % matches;
+    for (uint32_t i = 0; i < t->targets.count; i++) {
+        if (t->targets.items[i].port == port && pick-- == 0) {
+            return &t->targets.items[i];
+        }
+    }
+    KUMO_UNREACHABLE();
+}
+
 /* Server: the peer opens stream id to port: connect to the port's target, or reset. */
 static int tn_on_open(tn_tunnel_t *t, const kumo_overlay_tunnel_frame_t *f, kumo_err_ctx_t *err)
 {
     KUMO_ENSURE(t->server && f->stream_id > t->last_stream_id, err, KUMO_EDECODE,
                 "OPEN of stream %u (last %u)", f->stream_id, t->last_stream_id);
     t->last_stream_id = f->stream_id;
-    const kumo_overlay_tunnel_target_t *target = NULL;
-    for (uint32_t i = 0; i < t->targets.count && target == NULL; i++) {
-        target = t->targets.items[i].port == f->port ? &t->targets.items[i] : NULL;
-    }
+    const kumo_overlay_tunnel_target_t *target = tn_target_next(t, f->port);
     char text[KUMO_OVERLAY_FWD_HOST_BYTES + 16];
     struct sockaddr_storage sa;
     socklen_t sa_len = 0;

@@ -86,6 +86,7 @@ struct tn_tunnel {
     uint32_t last_stream_id;
     kumo_overlay_tunnel_id_t peer;
     kumo_overlay_tunnel_targets_t targets; /* server */
+    uint32_t target_next;                  /* server: round robin over a port's targets */
     kumo_overlay_tunnel_stats_t *stats;
     struct sockaddr_storage source; /* server: who connected */
     tn_tunnel_t *prev;

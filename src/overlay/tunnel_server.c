@@ -109,7 +109,7 @@ static int srv_up(tn_tunnel_t *t, kumo_err_ctx_t *err)
     memset(&t->targets, 0, sizeof(t->targets));
     KUMO_ENSURE(s->cfg.accept_cb(s->cfg.accept_ctx, &t->peer, &t->targets), err, KUMO_EUNAUTH,
                 "the tunnel is not allowed now");
-    KUMO_ASSERT(t->targets.count <= KUMO_OVERLAY_TUNNEL_PORT_MAX);
+    KUMO_ASSERT(t->targets.count <= KUMO_OVERLAY_TUNNEL_TARGET_MAX);
     KUMO_LOG_INFO("overlay", "tunnel_up", "side=server owner=%s dseq=%llu src=%s dst=%s peer=%s",
                   t->peer.owner, (unsigned long long)t->peer.dseq, t->peer.src, t->peer.dst,
                   t->peer.provider);

@@ -12,6 +12,7 @@
 #include <event2/http.h>
 
 #include "core/core.h"
+#include "overlay/overlay.h"
 #include "provider/provider_api.h"
 
 /* What a worker sees of a request: copies only, no libevent object. */
@@ -130,22 +131,42 @@ KUMO_MUST_USE int kumo_provider_api_links_parse(const uint8_t *body,
                                                 size_t *count_out,
                                                 kumo_err_ctx_t *err);
 
-/* A peer provider's GET .../endpoints answer ({"endpoints": [{"workload", "port", "host",
- * "host_port", ...}...]}) into links (at most cap), keeping only the endpoints that follow the
- * rules: (workload, port) one of wanted's (what the chain's lease and the manifest let that
- * peer publish), host exactly peer_host (the host of its on-chain host_uri) and allowed by
- * kumo_overlay_address_allowed(host, allow), ports 1..65535; at most 256 entries are looked at.
- * 0 when every entry was kept, 1 when some were dropped, KUMO_EDECODE when the answer is not
- * such an object, KUMO_ELIMIT past KUMO_PROVIDER_LINKS_BYTES_MAX. */
-KUMO_MUST_USE int kumo_provider_peer_endpoints_parse(const uint8_t *body,
-                                                     size_t len,
-                                                     const char *peer_host,
-                                                     const char *allow,
-                                                     const kumo_provider_link_t *wanted,
-                                                     size_t wanted_count,
-                                                     kumo_provider_link_t *out,
-                                                     size_t cap,
-                                                     size_t *count,
-                                                     kumo_err_ctx_t *err);
+/* The answer of GET .../endpoints (the whole of it, "endpoints" and "tunnels") is at most
+ * this many bytes: the tunnel certificates it carries (about 700 bytes each) fit with room. */
+#define KUMO_PROVIDER_PEER_ANSWER_BYTES_MAX (512u * 1024u)
+/* Entries of its "tunnels" (one per workload the peer runs) looked at, and certificates per
+ * entry. */
+#define KUMO_PROVIDER_PEER_TUNNEL_COUNT_MAX 64u
+#define KUMO_PROVIDER_PEER_CERT_COUNT_MAX   64u
+
+/* Where a peer provider ends the tunnels to one of its workloads: the workload, the lease it
+ * runs under there (gseq, oseq) and the tunnel server's address. */
+typedef struct kumo_provider_peer_tunnel {
+    char workload[KUMO_OVERLAY_TUNNEL_TEXT_BYTES];
+    uint32_t gseq;
+    uint32_t oseq;
+    char host[KUMO_OVERLAY_FWD_HOST_BYTES];
+    uint16_t port;
+    uint32_t certificate_count; /* certificates it says it will present (not used to trust) */
+} kumo_provider_peer_tunnel_t;
+
+/* The "tunnels" of a peer provider's GET .../endpoints answer ({"tunnels": [{"workload",
+ * "gseq", "oseq", "address": "host:port" ("[v6]:port"), "certificates": [PEM...]}...]}) into
+ * out (at most cap), keeping only entries that follow the rules: a workload name of 1..64
+ * [a-z0-9._-], gseq 0..2^32-1 and oseq 1..2^32-1, an address whose host is exactly peer_host (the
+ * host of its on-chain host_uri) and allowed by kumo_overlay_address_allowed(host, allow), a port
+ * 1..65535, at most KUMO_PROVIDER_PEER_CERT_COUNT_MAX certificates, each a string of at most
+ * KUMO_TLS_PEM_BYTES_MAX bytes; at most KUMO_PROVIDER_PEER_TUNNEL_COUNT_MAX entries are
+ * looked at. An answer without "tunnels" (an older peer) has none. 0 when every entry was
+ * kept, 1 when some were dropped, KUMO_EDECODE when the answer is not a JSON object,
+ * KUMO_ELIMIT past KUMO_PROVIDER_PEER_ANSWER_BYTES_MAX. */
+KUMO_MUST_USE int kumo_provider_peer_tunnels_parse(const uint8_t *body,
+                                                   size_t len,
+                                                   const char *peer_host,
+                                                   const char *allow,
+                                                   kumo_provider_peer_tunnel_t *out,
+                                                   size_t cap,
+                                                   size_t *count,
+                                                   kumo_err_ctx_t *err);
 
 #endif

@@ -32,9 +32,6 @@
 #include "tls/tls.h"
 
 #define PD_CERT_DAYS 30u
-/* Asking the deployment's providers for their endpoints to check a tenant's links. */
-#define PD_LINKS_VERIFY_TRIES    3u
-#define PD_LINKS_VERIFY_PAUSE_MS 500L
 
 /* The API thread's state; each API worker gets its own copy (workers[i]) with its own node
  * and runtime handles, which is what the backend callbacks see (all but info). */
@@ -99,21 +96,6 @@ static int pd_be_view(void *ctx,
         len == sizeof(view->version);
     json_decref(dep);
     return pd_be_has_lease(a, owner_text, dseq, a->d->addr, &view->has_lease, err);
-}
-
-/* Writes one file of the deployment and kicks the main thread. */
-static int pd_be_store(pd_api_t *a,
-                       const uint8_t owner[KUMO_ADDRESS_BYTES],
-                       uint64_t dseq,
-                       const char *ext,
-                       kumo_bytes_t data,
-                       kumo_err_ctx_t *err)
-{
-    char owner_text[KUMO_ADDRESS_TEXT_BYTES];
-    kumo_codec_address_encode(owner, owner_text);
-    KUMO_GUARD(pd_deployment_store(a->d->home, owner_text, dseq, ext, data, err));
-    pd_wake(a->d);
-    return 0;
 }
 
 /* The manifest must fit the deployment's leases as the chain holds them (kumo_sdl_manifest_
@@ -441,27 +423,26 @@ static int pd_be_peer_check(pd_api_t *a,
     return 0;
 }
 
-/* The published deployment-scope endpoints as {"endpoints": [...]}. */
+/* The answer to a peer's GET .../endpoints: {"tunnels": [...]}, the LeasedWorkload exchange
+ * as the last pass wrote it (home/deployments/<owner>-<dseq>.tunnels; empty before that).
+ * Nothing else of a deployment is published for peers: only global ports are, and those for
+ * anyone. */
 static int pd_be_endpoints(pd_api_t *a,
                            const uint8_t owner[KUMO_ADDRESS_BYTES],
                            uint64_t dseq,
                            kumo_buf_t *out,
                            kumo_err_ctx_t *err)
 {
-    json_t *st = NULL;
-    KUMO_GUARD(pd_be_status(a, owner, dseq, &st, err));
-    json_t *eps = json_array();
-    size_t i;
-    const json_t *e;
-    json_array_foreach(json_object_get(st, "endpoints"), i, e)
-    {
-        const char *scope = json_string_value(json_object_get(e, "scope"));
-        if (scope != NULL && strcmp(scope, "deployment") == 0) {
-            (void)json_array_append(eps, (json_t *)(uintptr_t)e);
-        }
-    }
-    json_decref(st);
-    json_t *j = json_pack("{s:o}", "endpoints", eps);
+    char owner_text[KUMO_ADDRESS_TEXT_BYTES];
+    char file[PD_PATH_BYTES];
+    kumo_codec_address_encode(owner, owner_text);
+    json_t *stored = pd_deployment_path(a->d->home, owner_text, dseq, "tunnels", file) == 0
+                         ? json_load_file(file, JSON_REJECT_DUPLICATES, NULL)
+                         : NULL;
+    json_t *list = json_object_get(stored, "tunnels");
+    json_t *j =
+        json_pack("{s:o}", "tunnels", json_is_array(list) ? json_incref(list) : json_array());
+    json_decref(stored);
     char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     int rc = text != NULL && kumo_buf_append(out, text, strlen(text)) == 0
@@ -874,195 +855,6 @@ static int pd_be_info(void *ctx, json_t **out, kumo_err_ctx_t *err)
     return 0;
 }
 
-/* A link must name a workload of the manifest with that port published (a rule lets a
- * workload of another group reach it). */
-static int
-pd_link_check(const Kumo__Manifest *m, const kumo_provider_link_t *l, kumo_err_ctx_t *err)
-{
-    for (size_t i = 0; i < m->n_workloads; i++) {
-        const Kumo__ManifestWorkload *w = m->workloads[i];
-        for (size_t p = 0; strcmp(w->name, l->workload) == 0 && p < w->n_ports; p++) {
-            if (w->ports[p]->port == l->port && kumo_overlay_port_published(m, w, w->ports[p])) {
-                return 0;
-            }
-        }
-    }
-    return kumo_err_set(err, KUMO_EINVAL, "no rule lets another group reach %s:%u", l->workload,
-                        l->port);
-}
-
-static bool pd_link_same(const kumo_provider_link_t *a, const kumo_provider_link_t *b)
-{
-    return a->port == b->port && a->host_port == b->host_port &&
-           strcmp(a->workload, b->workload) == 0 && strcmp(a->host, b->host) == 0;
-}
-
-/* Appends our own published deployment-scope endpoints to known (a tenant whose groups all
- * run here sends links to this provider's own ports). */
-static int pd_links_mine(pd_api_t *a,
-                         const char *owner,
-                         uint64_t dseq,
-                         kumo_provider_link_t *known,
-                         size_t *n,
-                         kumo_err_ctx_t *err)
-{
-    uint8_t owner_bin[KUMO_ADDRESS_BYTES];
-    KUMO_GUARD(kumo_codec_address_decode(owner, owner_bin, err));
-    Kumo__Manifest *m = NULL;
-    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
-    KUMO_GUARD(pd_manifest_load(a->d->home, owner, dseq, &m, version, err));
-    kumo_provider_link_t *wanted = kumo_calloc(KUMO_PROVIDER_LINK_COUNT_MAX, sizeof(*wanted));
-    size_t wanted_count = 0;
-    for (size_t i = 0; wanted != NULL && i < m->n_workloads; i++) {
-        const Kumo__ManifestWorkload *w = m->workloads[i];
-        for (size_t p = 0; p < w->n_ports && wanted_count < KUMO_PROVIDER_LINK_COUNT_MAX; p++) {
-            if (kumo_overlay_port_published(m, w, w->ports[p])) {
-                (void)snprintf(wanted[wanted_count].workload, sizeof(wanted[0].workload), "%s",
-                               w->name);
-                wanted[wanted_count++].port = w->ports[p]->port;
-            }
-        }
-    }
-    kumo_codec_free(&m->base);
-    kumo_buf_t mine;
-    kumo_buf_init(&mine, KUMO_PROVIDER_LINKS_BYTES_MAX);
-    size_t got = 0;
-    const char *self = a->d->cfg.public_address;
-    int rc = wanted == NULL ? kumo_err_set(err, KUMO_ENOMEM, "links")
-                            : pd_be_endpoints(a, owner_bin, dseq, &mine, err);
-    rc = rc == 0 ? kumo_provider_peer_endpoints_parse(mine.ptr, mine.len, self, self, wanted,
-                                                      wanted_count, known + *n,
-                                                      KUMO_PROVIDER_LINK_COUNT_MAX - *n, &got, err)
-                 : rc;
-    *n += rc >= 0 ? got : 0u;
-    kumo_buf_free(&mine);
-    kumo_free(wanted);
-    return rc < 0 ? rc : 0;
-}
-
-/* Each link must be an endpoint that a provider of the deployment publishes for it, as the
- * chain lets it (pd_peer_links_gather): never the host's loopback, another tenant's container,
- * a private network or any other machine. */
-/* Index of the first link not among known; link_count when all are. */
-static size_t pd_links_unknown(const kumo_provider_link_t *links,
-                               size_t link_count,
-                               const kumo_provider_link_t *known,
-                               size_t n)
-{
-    for (size_t i = 0; i < link_count; i++) {
-        bool found = false;
-        for (size_t k = 0; k < n && !found; k++) {
-            found = pd_link_same(&links[i], &known[k]);
-        }
-        if (!found) {
-            return i;
-        }
-    }
-    return link_count;
-}
-
-/* One look at what the deployment's providers publish: the index of the first unknown link
- * (link_count: none), and how many providers could not be asked. */
-static int pd_links_look(pd_api_t *a,
-                         const char *owner,
-                         uint64_t dseq,
-                         const kumo_provider_link_t *links,
-                         size_t link_count,
-                         kumo_provider_link_t *known,
-                         size_t *bad,
-                         uint32_t *unanswered,
-                         kumo_err_ctx_t *err)
-{
-    size_t n = 0;
-    *unanswered = 0;
-    KUMO_GUARD(pd_peer_links_gather(a->d, a->curl, owner, dseq, known, KUMO_PROVIDER_LINK_COUNT_MAX,
-                                    &n, unanswered, err));
-    KUMO_GUARD(pd_links_mine(a, owner, dseq, known, &n, err));
-    *bad = pd_links_unknown(links, link_count, known, n);
-    return 0;
-}
-
-static int pd_links_verify(pd_api_t *a,
-                           const char *owner,
-                           uint64_t dseq,
-                           const kumo_provider_link_t *links,
-                           size_t link_count,
-                           kumo_err_ctx_t *err)
-{
-    kumo_provider_link_t *known = kumo_calloc(KUMO_PROVIDER_LINK_COUNT_MAX, sizeof(*known));
-    KUMO_ENSURE(known != NULL, err, KUMO_ENOMEM, "links");
-    size_t bad = link_count;
-    uint32_t unanswered = 0;
-    int rc = 0;
-    /* A provider that could not be asked (busy, restarting) is asked again before a link is
-     * judged; one that answered without the link refuses it at once. */
-    for (uint32_t t = 0; t < PD_LINKS_VERIFY_TRIES; t++) {
-        if (t > 0) {
-            struct timespec pause = {0, PD_LINKS_VERIFY_PAUSE_MS * 1000000L};
-            (void)nanosleep(&pause, NULL);
-        }
-        rc = pd_links_look(a, owner, dseq, links, link_count, known, &bad, &unanswered, err);
-        if (rc == 0 && (bad == link_count || unanswered == 0)) {
-            break;
-        }
-    }
-    kumo_free(known);
-    KUMO_GUARD(rc);
-    if (bad < link_count && unanswered > 0) {
-        char why[KUMO_ERR_DETAIL_BYTES];
-        (void)snprintf(why, sizeof(why), "%s", err != NULL ? err->detail : "");
-        return kumo_err_set(err, KUMO_EIO,
-                            "links[%zu] could not be checked: a provider of the deployment did not "
-                            "answer (%s); retry",
-                            bad, why);
-    }
-    KUMO_ENSURE(bad == link_count, err, KUMO_EINVAL,
-                "links[%zu]: %s:%u at %s:%u is not an endpoint a provider of the deployment "
-                "publishes for it",
-                bad, links[bad].workload, links[bad].port, links[bad].host, links[bad].host_port);
-    return 0;
-}
-
-static int pd_be_links(void *ctx,
-                       const uint8_t owner[KUMO_ADDRESS_BYTES],
-                       uint64_t dseq,
-                       const kumo_provider_link_t *links,
-                       size_t link_count,
-                       kumo_err_ctx_t *err)
-{
-    pd_api_t *a = ctx;
-    char owner_text[KUMO_ADDRESS_TEXT_BYTES];
-    kumo_codec_address_encode(owner, owner_text);
-    Kumo__Manifest *m = NULL;
-    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
-    int rc = pd_manifest_load(a->d->home, owner_text, dseq, &m, version, err);
-    json_t *arr = json_array();
-    for (size_t i = 0; rc == 0 && i < link_count; i++) {
-        rc = pd_link_check(m, &links[i], err);
-        (void)json_array_append_new(arr, json_pack("{s:s, s:I, s:s, s:I}", "workload",
-                                                   links[i].workload, "port",
-                                                   (json_int_t)links[i].port, "host", links[i].host,
-                                                   "host_port", (json_int_t)links[i].host_port));
-    }
-    if (m != NULL) {
-        kumo_codec_free(&m->base);
-    }
-    rc = rc == 0 ? pd_links_verify(a, owner_text, dseq, links, link_count, err) : rc;
-    if (rc < 0) {
-        KUMO_LOG_INFO("provider", "links_refused", "deployment=%s/%" PRIu64 " detail=\"%s\"",
-                      owner_text, dseq, err != NULL ? err->detail : "");
-    }
-    json_t *j = json_pack("{s:o}", "links", arr);
-    char *text = rc == 0 && j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    rc = rc == 0 && text == NULL ? kumo_err_set(err, KUMO_ENOMEM, "links") : rc;
-    rc = rc == 0 ? pd_be_store(a, owner, dseq, "links",
-                               kumo_bytes_make((const uint8_t *)text, strlen(text)), err)
-                 : rc;
-    free(text);
-    return rc;
-}
-
 /* Worker i's copy of the API state: the same daemon, its own node handle (the runtime is
  * opened at its first use). NULL when it cannot be made: the worker then answers 500s. */
 static void *pd_be_worker_ctx(void *ctx, uint32_t worker_index)
@@ -1102,6 +894,7 @@ static void *pd_api_loop(void *arg)
 {
     pd_api_t *a = arg;
     while (atomic_load(&a->stop) == 0) {
+        pd_tun_loop_turn(a->d); /* the tunnels the last pass wants */
         struct timeval tv = {0, 100000};
         (void)event_base_loopexit(a->base, &tv);
         (void)event_base_dispatch(a->base);
@@ -1192,7 +985,6 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
                                       .log_lines = pd_be_log_lines,
                                       .events = pd_be_events,
                                       .info = pd_be_info,
-                                      .links = pd_be_links,
                                       .peer_get = pd_be_peer_get,
                                       .chunk_info = pd_be_chunk_info,
                                       .chunk_get = pd_be_chunk_get,
@@ -1212,10 +1004,9 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
         .connection_max = d->cfg.forward_connection_max,
         .connection_per_source_max = d->cfg.forward_connection_per_source_max,
         .connection_per_workload_max = d->cfg.forward_connection_per_workload_max};
-    (void)snprintf(fc.peer_address_allow, sizeof(fc.peer_address_allow), "%s",
-                   d->cfg.peer_address_allow);
     rc = rc == 0 ? pd_peer_tls(d, err) : rc;
     rc = rc == 0 ? kumo_overlay_fwd_open(a->base, &fc, &a->fwd, err) : rc;
+    rc = rc == 0 ? pd_tun_start(d, a->base, err) : rc;
     rc = rc == 0 ? kumo_provider_api_open(&cfg, a->base, &be, &a->api, err) : rc;
     rc = rc == 0 ? pd_metrics_open(d, a->base, a->fwd, err) : rc;
     kumo_crypto_key_wipe(&srv);
@@ -1250,6 +1041,7 @@ void pd_api_stop(kumo_provider_daemon_t *d)
         (void)pthread_join(a->thread, NULL);
     }
     pd_metrics_close(d);
+    pd_tun_stop(d);                  /* the loop is stopped: its tunnels close here */
     kumo_provider_api_close(a->api); /* joins its workers */
     pd_be_workers_free(a);
     kumo_overlay_fwd_close(a->fwd);

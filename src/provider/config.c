@@ -27,6 +27,7 @@ void kumo_provider_cfg_default(kumo_provider_cfg_t *cfg)
     (void)snprintf(cfg->api_listen, sizeof(cfg->api_listen), "%s", "127.0.0.1:8443");
     (void)snprintf(cfg->runtime_socket, sizeof(cfg->runtime_socket), "%s",
                    "/run/podman/podman.sock");
+    cfg->tunnel_port = 8444;
     cfg->port_range_min = 32000;
     cfg->port_range_max = 32999;
     cfg->capacity_cpu_milli = 8000;
@@ -85,6 +86,12 @@ static const pf_field_t pf_fields[] = {
            0,
            "numeric address of this host published ports bind to; empty: public_address"),
     PF_STR(api_listen, 3, "provider API (HTTPS) host:port"),
+    PF_NUM(tunnel_port,
+           PF_U32,
+           1,
+           65535,
+           "port of the tunnel server (mTLS tunnels from other providers' workloads), on "
+           "publish_address; peers reach it at public_address"),
     PF_STR(runtime_socket, 1, "Docker Engine API unix socket (podman or Docker)"),
     PF_STR(metrics_listen,
            0,
@@ -115,7 +122,8 @@ static const pf_field_t pf_fields[] = {
            "leases and open bids held at most (bidding stops there)"),
     PF_STR(peer_address_allow,
            0,
-           "non-public peer addresses links may use, comma-separated (public ones only if empty)"),
+           "non-public peer addresses whose tunnels are followed, comma-separated (public ones "
+           "only if empty)"),
     PF_NUM(forward_connection_max,
            PF_U32,
            1,

@@ -209,6 +209,7 @@ typedef struct pd_refused {
 
 typedef struct pd_api pd_api_t;
 typedef struct pd_status pd_status_t;
+typedef struct pd_tun pd_tun_t;
 
 /* Deployments whose open orders are to be bid on: a new order's deployment (due at once) or
  * one whose bid tx the node refused (due after a backoff). More go to a full rescan. */
@@ -553,6 +554,8 @@ struct kumo_provider_daemon {
     CURLM *multi;            /* the event stream's transfer while it runs */
     /* backend.c */
     pd_api_t *api;
+    /* tunnels.c: the tunnels between datacenters (its own rules on which thread reads what) */
+    pd_tun_t *tun;
     /* peer.c: our client certificate (self-signed from the account key) */
     kumo_buf_t peer_cert_pem;
     kumo_buf_t peer_key_pem;
@@ -743,6 +746,55 @@ KUMO_MUST_USE int pd_group_names(CURL *c,
                                  uint32_t *count,
                                  kumo_err_ctx_t *err);
 
+/* ---- tunnels.c: mTLS tunnels between datacenters ---- */
+
+/* Loads the root (home/ca.key, ca.crt), makes the tunnels' key and opens the tunnel server on
+ * base (the API thread's loop, before that thread runs) at publish_address:tunnel_port; a
+ * server that cannot listen is logged (tunnel_listen_failed, error) and the rest goes on. */
+KUMO_MUST_USE int
+pd_tun_start(kumo_provider_daemon_t *d, struct event_base *base, kumo_err_ctx_t *err);
+/* Closes every tunnel and frees it all: after the loop thread stopped. */
+void pd_tun_stop(kumo_provider_daemon_t *d);
+/* Main thread, the creating round: starts the wanted state afresh. */
+void pd_tun_pass_begin(kumo_provider_daemon_t *d);
+/* Main thread: the tunnels of one deployment (manifest m, the node's group names by gseq):
+ * clients for pairs with their source here, allowed tunnels for pairs with their destination
+ * here, and the exchange file peers are served. Asks the node for the deployment's leases
+ * (and peers for their tunnel addresses when due) unless every group runs here. */
+void pd_tun_dep(kumo_provider_daemon_t *d,
+                const char *owner,
+                uint64_t dseq,
+                const Kumo__Manifest *m,
+                const char (*groups)[KUMO_NAME_BYTES_MAX + 1],
+                uint32_t group_count);
+/* Main thread: adds to e the listeners of this pass's tunnels to workload dst's port (each
+ * for its source workload only); returns how many. */
+uint32_t pd_tun_forward_targets(const kumo_provider_daemon_t *d,
+                                const char *owner,
+                                uint64_t dseq,
+                                const char *dst,
+                                uint16_t port,
+                                kumo_overlay_fwd_entry_t *e);
+/* Main thread, after the pass: drops what it no longer wants and hands the state to the loop. */
+void pd_tun_commit(kumo_provider_daemon_t *d);
+/* The API thread's loop, every turn: applies a state handed over. */
+void pd_tun_loop_turn(kumo_provider_daemon_t *d);
+/* The loop thread: the server's counters and the clients' summed. */
+void pd_tun_stats(kumo_provider_daemon_t *d,
+                  kumo_overlay_tunnel_stats_t *server,
+                  kumo_overlay_tunnel_stats_t *clients);
+/* work.c: where published ports (and the tunnel server) bind; a container's network address
+ * (cached), NULL when it has none. */
+const char *pd_publish_address(const kumo_provider_daemon_t *d);
+const char *pd_container_ip(kumo_provider_daemon_t *d, const char *id);
+/* peer.c: the deployment's active leases as the node lists them (every provider's). */
+KUMO_MUST_USE int pd_peer_leases(kumo_provider_daemon_t *d,
+                                 CURL *node,
+                                 const char *owner,
+                                 uint64_t dseq,
+                                 json_t **list,
+                                 kumo_err_ctx_t *err);
+
 /* ---- usage.c ---- */
 
 /* Starts the usage thread (nothing when usage_interval_ms is 0). */
@@ -820,29 +872,6 @@ KUMO_MUST_USE int pd_chunks_fetch(kumo_provider_daemon_t *d,
  * stored, KUMO_ENOTFOUND when no peer had it. */
 KUMO_MUST_USE int
 pd_manifest_fetch(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, kumo_err_ctx_t *err);
-
-/* Asks the deployment's other providers for the endpoints they publish for workloads of
- * other groups and keeps them as the deployment's links (home/.../<owner>-<dseq>.links), so
- * cross-provider connections follow a workload that moved without the tenant. 1 when they
- * changed, 0 when the same, KUMO_ENOTFOUND when no peer published any yet. */
-KUMO_MUST_USE int
-pd_links_fetch(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, kumo_err_ctx_t *err);
-
-/* The endpoints the deployment's other providers publish, each checked against the chain (the
- * provider holds an active lease of the workload's group, the manifest publishes that port,
- * the host is the provider's on-chain host_uri host and a public or allowed address), with
- * the node handle given (each thread has its own). At most cap into out; *count set;
- * *unanswered (may be NULL) counts the providers that could not be asked (err's detail then
- * names why, even when 0 is returned). */
-KUMO_MUST_USE int pd_peer_links_gather(kumo_provider_daemon_t *d,
-                                       CURL *node,
-                                       const char *owner,
-                                       uint64_t dseq,
-                                       kumo_provider_link_t *out,
-                                       size_t cap,
-                                       size_t *count,
-                                       uint32_t *unanswered,
-                                       kumo_err_ctx_t *err);
 /* Connecting to a peer provider, and the whole of one request to it. */
 #define PD_PEER_CONNECT_MS 2000L
 #define PD_PEER_TIMEOUT_MS 5000L

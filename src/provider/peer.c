@@ -10,13 +10,12 @@
  * whole manifest is asked for only when no peer serves chunks of the version. Blocking
  * libcurl (on the caller's thread, with the caller's node handle), bounded by short timeouts.
  *
- * Endpoints (the links between workloads at different providers) are followed only where the
- * chain says they can be: an endpoint of workload W port P counts only when the provider that
- * reports it holds an active lease of W's group, P is a port the manifest publishes for W, and
- * its host is that provider's public address, the host of its on-chain host_uri, which must
- * itself be a public address (or listed in peer_address_allow). A tenant's links must be such
- * endpoints. So neither a tenant nor a peer can point a forward at the provider's loopback, a
- * container of another tenant, a private network or any other machine.
+ * Tunnels (the LeasedWorkload exchange): a peer's GET .../endpoints answer names, per workload
+ * it runs, the lease, its tunnel server's address and the certificates it presents. An address
+ * counts only when its host is that provider's public address, the host of its on-chain
+ * host_uri, which must itself be a public address (or listed in peer_address_allow). So no
+ * peer can point a tunnel at the provider's loopback, a container of another tenant, a
+ * private network or any other machine.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -34,8 +33,6 @@
 #include "tls/tls.h"
 
 #define PD_PEER_CERT_DAYS 3650u
-/* A peer's endpoints answer: at most this many entries are looked at. */
-#define PD_PEER_ENDPOINT_COUNT_MAX 256u
 
 /* The host of a host_uri "https://host[:port][/...]" ("[v6]" unbracketed); false if none. */
 bool pd_uri_host(const char *uri, char *out, size_t cap)
@@ -235,13 +232,12 @@ static int pd_peer_try(kumo_provider_daemon_t *d,
     return rc;
 }
 
-/* The deployment's active leases (the node's list; peers are those of other providers). */
-static int pd_peers(kumo_provider_daemon_t *d,
-                    CURL *node,
-                    const char *owner,
-                    uint64_t dseq,
-                    json_t **list,
-                    kumo_err_ctx_t *err)
+int pd_peer_leases(kumo_provider_daemon_t *d,
+                   CURL *node,
+                   const char *owner,
+                   uint64_t dseq,
+                   json_t **list,
+                   kumo_err_ctx_t *err)
 {
     KUMO_GUARD(pd_peer_tls(d, err));
     char path[512];
@@ -256,245 +252,137 @@ static const char *pd_peer_of(const kumo_provider_daemon_t *d, const json_t *lea
     return peer != NULL && strcmp(peer, d->addr) != 0 ? peer : NULL;
 }
 
-/* ---- endpoints ---- */
+/* ---- tunnels (the LeasedWorkload exchange) ---- */
 
-static bool pd_ep_port(const json_t *j, uint32_t *out)
+/* A workload name as a tunnel identity takes it: 1..64 of [a-z0-9._-]. */
+static bool pd_tn_name_ok(const char *s)
 {
-    json_int_t v = json_is_integer(j) ? json_integer_value(j) : 0;
-    *out = v >= 1 && v <= 65535 ? (uint32_t)v : 0u;
-    return *out != 0;
-}
-
-/* Whether (workload, port) is one of wanted's. */
-static bool pd_ep_wanted(const kumo_provider_link_t *wanted,
-                         size_t wanted_count,
-                         const char *workload,
-                         uint32_t port)
-{
-    for (size_t i = 0; i < wanted_count; i++) {
-        if (wanted[i].port == port && strcmp(wanted[i].workload, workload) == 0) {
-            return true;
+    size_t n = s != NULL ? strnlen(s, KUMO_OVERLAY_TUNNEL_TEXT_BYTES) : 0;
+    if (n == 0 || n >= KUMO_OVERLAY_TUNNEL_TEXT_BYTES) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-')) {
+            return false;
         }
     }
-    return false;
-}
-
-/* One endpoint of a peer's answer into l; false if it breaks a rule. */
-static bool pd_ep_take(const json_t *e,
-                       const char *peer_host,
-                       const char *allow,
-                       const kumo_provider_link_t *wanted,
-                       size_t wanted_count,
-                       kumo_provider_link_t *l)
-{
-    const char *w = json_string_value(json_object_get(e, "workload"));
-    const char *h = json_string_value(json_object_get(e, "host"));
-    if (w == NULL || h == NULL || strlen(w) > KUMO_NAME_BYTES_MAX ||
-        strlen(h) > KUMO_PROVIDER_HOST_BYTES_MAX ||
-        !pd_ep_port(json_object_get(e, "port"), &l->port) ||
-        !pd_ep_port(json_object_get(e, "host_port"), &l->host_port)) {
-        return false;
-    }
-    /* Only the peer's own public address, only ports the chain's lease and the manifest let it
-     * publish for that workload. */
-    if (!pd_ep_wanted(wanted, wanted_count, w, l->port) || strcmp(h, peer_host) != 0 ||
-        !kumo_overlay_address_allowed(h, allow)) {
-        return false;
-    }
-    (void)snprintf(l->workload, sizeof(l->workload), "%s", w);
-    (void)snprintf(l->host, sizeof(l->host), "%s", h);
     return true;
 }
 
-int kumo_provider_peer_endpoints_parse(const uint8_t *body,
-                                       size_t len,
-                                       const char *peer_host,
-                                       const char *allow,
-                                       const kumo_provider_link_t *wanted,
-                                       size_t wanted_count,
-                                       kumo_provider_link_t *out,
-                                       size_t cap,
-                                       size_t *count,
-                                       kumo_err_ctx_t *err)
+/* An integer of 0..2^32-1 (min 1 when not zero_ok) into *out. */
+static bool pd_tn_u32(const json_t *j, bool zero_ok, uint32_t *out)
+{
+    json_int_t v = json_is_integer(j) ? json_integer_value(j) : -1;
+    bool ok = v >= (zero_ok ? 0 : 1) && v <= (json_int_t)UINT32_MAX;
+    *out = ok ? (uint32_t)v : 0u;
+    return ok;
+}
+
+/* "host:port" or "[v6]:port" into t->host and t->port. */
+static bool pd_tn_address(const char *a, kumo_provider_peer_tunnel_t *t)
+{
+    const char *colon = a != NULL ? strrchr(a, ':') : NULL;
+    if (colon == NULL || colon == a || colon[1] == '\0' || strlen(colon + 1) > 5) {
+        return false;
+    }
+    const char *h = a;
+    size_t hl = (size_t)(colon - a);
+    if (h[0] == '[') {
+        if (hl < 3 || h[hl - 1] != ']') {
+            return false;
+        }
+        h++;
+        hl -= 2;
+    }
+    uint32_t port = 0;
+    for (const char *p = colon + 1; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') {
+            return false;
+        }
+        port = port * 10u + (uint32_t)(*p - '0');
+    }
+    if (hl == 0 || hl >= sizeof(t->host) || port == 0 || port > 65535u) {
+        return false;
+    }
+    memcpy(t->host, h, hl);
+    t->host[hl] = '\0';
+    t->port = (uint16_t)port;
+    return true;
+}
+
+static bool pd_tn_certificates(const json_t *certs, uint32_t *count)
+{
+    if (!json_is_array(certs) || json_array_size(certs) > KUMO_PROVIDER_PEER_CERT_COUNT_MAX) {
+        return false;
+    }
+    size_t i;
+    const json_t *c;
+    json_array_foreach(certs, i, c)
+    {
+        if (!json_is_string(c) || json_string_length(c) > KUMO_TLS_PEM_BYTES_MAX) {
+            return false;
+        }
+    }
+    *count = (uint32_t)json_array_size(certs);
+    return true;
+}
+
+/* One entry of a peer's "tunnels" into t; false if it breaks a rule. */
+static bool pd_tn_take(const json_t *e,
+                       const char *peer_host,
+                       const char *allow,
+                       kumo_provider_peer_tunnel_t *t)
+{
+    const char *w = json_string_value(json_object_get(e, "workload"));
+    if (!pd_tn_name_ok(w) || !pd_tn_u32(json_object_get(e, "gseq"), true, &t->gseq) ||
+        !pd_tn_u32(json_object_get(e, "oseq"), false, &t->oseq) ||
+        !pd_tn_address(json_string_value(json_object_get(e, "address")), t) ||
+        !pd_tn_certificates(json_object_get(e, "certificates"), &t->certificate_count)) {
+        return false;
+    }
+    /* Only the peer's own public address: never a host its tenant or anyone else picked. */
+    if (strcmp(t->host, peer_host) != 0 || !kumo_overlay_address_allowed(t->host, allow)) {
+        return false;
+    }
+    (void)snprintf(t->workload, sizeof(t->workload), "%s", w);
+    return true;
+}
+
+int kumo_provider_peer_tunnels_parse(const uint8_t *body,
+                                     size_t len,
+                                     const char *peer_host,
+                                     const char *allow,
+                                     kumo_provider_peer_tunnel_t *out,
+                                     size_t cap,
+                                     size_t *count,
+                                     kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(peer_host != NULL && count != NULL);
     KUMO_ASSERT(out != NULL || cap == 0);
     *count = 0;
-    KUMO_ENSURE(len <= KUMO_PROVIDER_LINKS_BYTES_MAX, err, KUMO_ELIMIT, "endpoints over %u bytes",
-                KUMO_PROVIDER_LINKS_BYTES_MAX);
+    KUMO_ENSURE(len <= KUMO_PROVIDER_PEER_ANSWER_BYTES_MAX, err, KUMO_ELIMIT,
+                "endpoints answer over %u bytes", KUMO_PROVIDER_PEER_ANSWER_BYTES_MAX);
     json_t *j = len > 0 ? json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
-    const json_t *eps = json_object_get(j, "endpoints");
-    if (!json_is_array(eps)) {
+    if (!json_is_object(j)) {
         json_decref(j);
-        return kumo_err_set(err, KUMO_EDECODE, "expected {\"endpoints\": [...]}");
+        return kumo_err_set(err, KUMO_EDECODE, "expected a JSON object");
     }
-    size_t skipped = 0;
-    for (size_t i = 0; i < json_array_size(eps) && i < PD_PEER_ENDPOINT_COUNT_MAX; i++) {
-        kumo_provider_link_t l;
-        memset(&l, 0, sizeof(l));
-        if (*count >= cap ||
-            !pd_ep_take(json_array_get(eps, i), peer_host, allow, wanted, wanted_count, &l)) {
+    const json_t *ts = json_object_get(j, "tunnels");
+    size_t skipped = ts != NULL && !json_is_array(ts) ? 1u : 0u;
+    for (size_t i = 0; i < json_array_size(ts) && i < KUMO_PROVIDER_PEER_TUNNEL_COUNT_MAX; i++) {
+        kumo_provider_peer_tunnel_t t;
+        memset(&t, 0, sizeof(t));
+        if (*count >= cap || !pd_tn_take(json_array_get(ts, i), peer_host, allow, &t)) {
             skipped++;
             continue;
         }
-        out[(*count)++] = l;
+        out[(*count)++] = t;
     }
     json_decref(j);
     KUMO_ASSERT(*count <= cap);
     return skipped > 0 ? 1 : 0;
-}
-
-/* What a provider holding the lease of group gseq may publish: every (workload, port) of that
- * group that the manifest publishes for other groups. */
-static size_t pd_ep_wanted_of(const Kumo__Manifest *m,
-                              const char *group,
-                              kumo_provider_link_t *wanted,
-                              size_t cap)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < m->n_workloads; i++) {
-        const Kumo__ManifestWorkload *w = m->workloads[i];
-        for (size_t p = 0; strcmp(w->group, group) == 0 && p < w->n_ports && n < cap; p++) {
-            if (kumo_overlay_port_published(m, w, w->ports[p])) {
-                memset(&wanted[n], 0, sizeof(wanted[n]));
-                (void)snprintf(wanted[n].workload, sizeof(wanted[n].workload), "%s", w->name);
-                wanted[n++].port = w->ports[p]->port;
-            }
-        }
-    }
-    return n;
-}
-
-/* The deployment a gather works on. */
-typedef struct pd_ep_ctx {
-    kumo_provider_daemon_t *d;
-    CURL *node;
-    const char *owner;
-    uint64_t dseq;
-    Kumo__Manifest *m;
-    char groups[64][KUMO_NAME_BYTES_MAX + 1];
-    uint32_t group_count;
-    kumo_provider_link_t wanted[KUMO_PROVIDER_LINK_COUNT_MAX];
-    uint32_t unanswered; /* providers whose endpoints could not be read */
-    char unanswered_detail[KUMO_ERR_DETAIL_BYTES];
-} pd_ep_ctx_t;
-
-/* Appends the endpoints one lease's provider publishes (checked) to out. */
-static void pd_ep_lease(
-    pd_ep_ctx_t *c, const json_t *lease, kumo_provider_link_t *out, size_t cap, size_t *count)
-{
-    const char *peer = pd_peer_of(c->d, lease);
-    uint64_t gseq = pd_u64(json_object_get(json_object_get(lease, "id"), "order"), "gseq");
-    if (peer == NULL || gseq >= c->group_count || *count >= cap) {
-        return;
-    }
-    size_t wanted = pd_ep_wanted_of(c->m, c->groups[gseq], c->wanted, KUMO_PROVIDER_LINK_COUNT_MAX);
-    kumo_buf_t body;
-    kumo_buf_init(&body, KUMO_PROVIDER_LINKS_BYTES_MAX);
-    kumo_err_ctx_t err = {0};
-    char host[KUMO_OVERLAY_FWD_HOST_BYTES];
-    size_t got = 0;
-    int rc = wanted > 0 ? pd_peer_get(c->d, c->node, peer, c->owner, c->dseq, "endpoints", &body,
-                                      host, &err)
-                        : KUMO_ENOTFOUND;
-    rc = rc == 0
-             ? kumo_provider_peer_endpoints_parse(body.ptr, body.len, host,
-                                                  c->d->cfg.peer_address_allow, c->wanted, wanted,
-                                                  out + *count, cap - *count, &got, &err)
-             : rc;
-    if (rc < 0 && rc != KUMO_ENOTFOUND) {
-        c->unanswered++;
-        (void)snprintf(c->unanswered_detail, sizeof(c->unanswered_detail), "%s", err.detail);
-        KUMO_LOG_DEBUG("provider", "peer_endpoints_failed",
-                       "deployment=%s/%" PRIu64 " from=%s detail=\"%s\"", c->owner, c->dseq, peer,
-                       err.detail);
-    }
-    if (rc == 1) {
-        KUMO_LOG_WARN("provider", "peer_endpoints_refused",
-                      "deployment=%s/%" PRIu64 " from=%s host=%s kept=%zu", c->owner, c->dseq, peer,
-                      host, got);
-    }
-    *count += rc >= 0 ? got : 0u;
-    kumo_buf_free(&body);
-}
-
-int pd_peer_links_gather(kumo_provider_daemon_t *d,
-                         CURL *node,
-                         const char *owner,
-                         uint64_t dseq,
-                         kumo_provider_link_t *out,
-                         size_t cap,
-                         size_t *count,
-                         uint32_t *unanswered,
-                         kumo_err_ctx_t *err)
-{
-    *count = 0;
-    pd_ep_ctx_t *c = kumo_calloc(1, sizeof(*c));
-    KUMO_ENSURE(c != NULL, err, KUMO_ENOMEM, "endpoints");
-    c->d = d;
-    c->node = node;
-    c->owner = owner;
-    c->dseq = dseq;
-    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
-    json_t *list = NULL;
-    int rc = pd_manifest_load(d->home, owner, dseq, &c->m, version, err);
-    rc = rc == 0 ? pd_group_names(node, d->cfg.node_url, owner, dseq, c->groups, 64,
-                                  &c->group_count, err)
-                 : rc;
-    rc = rc == 0 ? pd_peers(d, node, owner, dseq, &list, err) : rc;
-    size_t i;
-    const json_t *l;
-    json_array_foreach(rc == 0 ? json_object_get(list, "items") : NULL, i, l)
-    {
-        pd_ep_lease(c, l, out, cap, count);
-    }
-    json_decref(list);
-    if (c->m != NULL) {
-        kumo_codec_free(&c->m->base);
-    }
-    if (unanswered != NULL) {
-        *unanswered = c->unanswered;
-    }
-    if (rc == 0 && c->unanswered > 0 && err != NULL) {
-        (void)snprintf(err->detail, sizeof(err->detail), "%s", c->unanswered_detail);
-    }
-    kumo_free(c);
-    return rc;
-}
-
-int pd_links_fetch(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, kumo_err_ctx_t *err)
-{
-    kumo_provider_link_t *got = kumo_calloc(KUMO_PROVIDER_LINK_COUNT_MAX, sizeof(*got));
-    KUMO_ENSURE(got != NULL, err, KUMO_ENOMEM, "links");
-    size_t n = 0;
-    int rc = pd_peer_links_gather(d, d->curl, owner, dseq, got, KUMO_PROVIDER_LINK_COUNT_MAX, &n,
-                                  NULL, err);
-    json_t *links = json_array();
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        (void)json_array_append_new(links,
-                                    json_pack("{s:s, s:I, s:s, s:I}", "workload", got[i].workload,
-                                              "port", (json_int_t)got[i].port, "host", got[i].host,
-                                              "host_port", (json_int_t)got[i].host_port));
-    }
-    kumo_free(got);
-    json_t *j = json_pack("{s:o}", "links", links);
-    char *text = rc == 0 && n > 0 && j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    KUMO_GUARD(rc);
-    char path[PD_PATH_BYTES];
-    json_t *had = pd_deployment_path(d->home, owner, dseq, "links", path) == 0
-                      ? json_load_file(path, 0, NULL)
-                      : NULL;
-    char *old = had != NULL ? json_dumps(had, JSON_COMPACT) : NULL;
-    json_decref(had);
-    bool same = old != NULL && text != NULL && strcmp(old, text) == 0;
-    rc = text == NULL ? kumo_err_set(err, KUMO_ENOTFOUND, "no peer endpoints yet")
-         : same       ? 0
-                      : pd_deployment_store(d->home, owner, dseq, "links",
-                                            kumo_bytes_make((const uint8_t *)text, strlen(text)), err);
-    free(old);
-    free(text);
-    return rc == 0 && !same ? 1 : rc;
 }
 
 int pd_manifest_fetch(kumo_provider_daemon_t *d,
@@ -505,7 +393,7 @@ int pd_manifest_fetch(kumo_provider_daemon_t *d,
     uint8_t version[KUMO_CRYPTO_HASH_BYTES];
     KUMO_GUARD(pd_version_get(d, owner, dseq, version, err));
     json_t *list = NULL;
-    KUMO_GUARD(pd_peers(d, d->curl, owner, dseq, &list, err));
+    KUMO_GUARD(pd_peer_leases(d, d->curl, owner, dseq, &list, err));
     bool tried = false;
     int rc = pd_chunks_fetch(d, owner, dseq, version, list, &tried, err);
     if (tried) {

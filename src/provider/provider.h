@@ -44,7 +44,11 @@ typedef struct kumo_provider_cfg {
     /* The numeric address published ports bind to on this host: "" (default) is
      * public_address when that is numeric (a name, or a NAT: set it to the host's own). */
     char publish_address[64];
-    char api_listen[128];            /* provider API (HTTPS): "127.0.0.1:8443" */
+    char api_listen[128]; /* provider API (HTTPS): "127.0.0.1:8443" */
+    /* The tunnel server's port (mTLS tunnels from other providers' workloads to ours): it
+     * listens on publish_address (as published ports) and peers reach it at
+     * public_address:tunnel_port. 8444. */
+    uint32_t tunnel_port;
     char runtime_socket[256];        /* Docker Engine API socket: "/run/podman/podman.sock" */
     uint32_t port_range_min;         /* 32000 */
     uint32_t port_range_max;         /* 32999 */
@@ -68,7 +72,7 @@ typedef struct kumo_provider_cfg {
      * when they reach it, and never drops a lease it holds. 1..KUMO_PROVIDER_LEASE_COUNT_MAX. */
     uint32_t lease_count_max; /* KUMO_PROVIDER_LEASE_COUNT_MAX */
     /* Network surfaces (docs/design.md §10: the forwarder, API connections, links). */
-    char peer_address_allow[256];    /* non-public peer addresses links may use: "" (none) */
+    char peer_address_allow[256];    /* non-public peer tunnel addresses followed: "" (none) */
     uint32_t forward_connection_max; /* relayed at once, all workloads: 4096 */
     uint32_t forward_connection_per_source_max;   /* relayed at once per container: 256 */
     uint32_t forward_connection_per_workload_max; /* per workload, all instances: 1024 */

@@ -356,6 +356,33 @@ void pd_status_metrics(kumo_provider_daemon_t *d, kumo_buf_t *out)
     }
 }
 
+/* The tunnels' counters (read here: the metrics are served on the tunnels' loop). */
+static void pd_metrics_tunnels(kumo_provider_daemon_t *d, kumo_buf_t *b)
+{
+    kumo_overlay_tunnel_stats_t srv;
+    kumo_overlay_tunnel_stats_t cli;
+    pd_tun_stats(d, &srv, &cli);
+    pd_metric_help(b, "kumo_provider_tunnels", "gauge", "tunnels up now, by side");
+    pd_metric(b, "kumo_provider_tunnels", "side=\"server\"", srv.tunnels);
+    pd_metric(b, "kumo_provider_tunnels", "side=\"client\"", cli.tunnels);
+    pd_metric_help(b, "kumo_provider_tunnels_opened_total", "counter", "tunnels that came up");
+    pd_metric(b, "kumo_provider_tunnels_opened_total", "side=\"server\"", srv.tunnels_opened);
+    pd_metric(b, "kumo_provider_tunnels_opened_total", "side=\"client\"", cli.tunnels_opened);
+    pd_metric_help(b, "kumo_provider_tunnels_refused_total", "counter",
+                   "tunnel handshakes failed or peers refused (certificate, root, names)");
+    pd_metric(b, "kumo_provider_tunnels_refused_total", "side=\"server\"", srv.refused);
+    pd_metric(b, "kumo_provider_tunnels_refused_total", "side=\"client\"", cli.refused);
+    pd_metric_help(b, "kumo_provider_tunnel_streams_opened_total", "counter",
+                   "connections carried through tunnels");
+    pd_metric(b, "kumo_provider_tunnel_streams_opened_total", "side=\"server\"",
+              srv.streams_opened);
+    pd_metric(b, "kumo_provider_tunnel_streams_opened_total", "side=\"client\"",
+              cli.streams_opened);
+    pd_metric_help(b, "kumo_provider_tunnels_revoked_total", "counter",
+                   "tunnels closed because the pair is no longer allowed");
+    pd_metric(b, "kumo_provider_tunnels_revoked_total", "", srv.revoked);
+}
+
 /* GET /metrics: the text of the last pass and the forwarder's gauges (read here, on the
  * thread that runs it). */
 static void pd_metrics_cb(struct evhttp_request *req, void *arg)
@@ -381,6 +408,7 @@ static void pd_metrics_cb(struct evhttp_request *req, void *arg)
         pd_metric(&b, "kumo_provider_forward_refused_total", "",
                   kumo_overlay_fwd_refused(s->fwd) + kumo_overlay_fwd_capped(s->fwd));
     }
+    pd_metrics_tunnels(d, &b);
     struct evbuffer *out = evbuffer_new();
     if (out == NULL) {
         kumo_buf_free(&b);

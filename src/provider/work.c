@@ -12,7 +12,7 @@
  * is a network no active lease uses. Workloads reach each other by name through the
  * overlay forwarder (overlay/overlay.h): every workload name is in each container's /etc/hosts as
  * the deployment network's gateway, where the daemon forwards the target's ports to its containers
- * here or to its endpoint at another provider (home/.../<owner>-<dseq>.links). Each pass has two
+ * here or to the tunnel to its provider (tunnels.c). Each pass has two
  * rounds: one that only looks and confirms the leases that run (before any slow container start),
  * one that creates and removes and then confirms what became healthy: active leases whose
  * containers all run (or whose manifest has not come yet: the provider stands ready), and
@@ -40,8 +40,6 @@
 /* A new lease without its manifest counts as waiting for a start this long (pd_hold_waiting):
  * `kumo deploy` uploads as soon as every group of the deployment is leased. */
 #define PD_MANIFEST_GRACE_BLOCKS 5u
-/* Links to workloads at other providers are refreshed from the peers this often. */
-#define PD_LINKS_EVERY 10u
 /* Networks no lease uses are looked for after a deployment ended and at least this often. */
 #define PD_NET_SWEEP_EVERY 60u
 /* Networks a pass may look up itself (a restarted daemon finds its networks again). */
@@ -358,7 +356,7 @@ static uint16_t pd_port_pick(kumo_provider_daemon_t *d)
 
 /* Where published ports bind: publish_address, else public_address when it is numeric (never
  * every address of the host unless neither is). */
-static const char *pd_publish_address(const kumo_provider_daemon_t *d)
+const char *pd_publish_address(const kumo_provider_daemon_t *d)
 {
     if (d->cfg.publish_address[0] != '\0') {
         return d->cfg.publish_address;
@@ -541,7 +539,8 @@ static bool pd_spec_build(kumo_provider_daemon_t *d,
     for (size_t p = 0; p < w->n_ports && s->port_count < KUMO_RUNTIME_PORT_COUNT_MAX; p++) {
         kumo_runtime_port_t *rp = &s->ports[s->port_count++];
         rp->container_port = (uint16_t)w->ports[p]->port;
-        rp->host_port = kumo_overlay_port_published(dep->m, w, w->ports[p]) ? pd_port_pick(d) : 0;
+        /* Only global ports are published: other groups' workloads come through a tunnel. */
+        rp->host_port = kumo_overlay_port_global(w->ports[p]) ? pd_port_pick(d) : 0;
         rp->host_ip = pd_publish_address(d);
     }
     const kumo_runtime_label_t labels[] = {
@@ -786,7 +785,7 @@ static bool pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, pd_lease_t *
 
 /* ---- forwards ---- */
 
-static const char *pd_ip_of(kumo_provider_daemon_t *d, const char *id)
+const char *pd_container_ip(kumo_provider_daemon_t *d, const char *id)
 {
     for (uint32_t i = 0; i < PD_IP_CACHE; i++) {
         if (strcmp(d->ips[i].id, id) == 0) {
@@ -803,10 +802,10 @@ static const char *pd_ip_of(kumo_provider_daemon_t *d, const char *id)
     return e->ip;
 }
 
-/* Where workload w's port p runs: its running containers here, else the tenant's link. */
+/* Where workload w's port p runs: its running containers here, else (at another provider)
+ * the listeners of the tunnels to it, each for its own source workload. */
 static void pd_forward_targets(kumo_provider_daemon_t *d,
                                const pd_dep_t *dep,
-                               const json_t *links,
                                const Kumo__ManifestWorkload *w,
                                uint32_t port,
                                kumo_overlay_fwd_entry_t *e)
@@ -817,25 +816,15 @@ static void pd_forward_targets(kumo_provider_daemon_t *d,
         const char *ip = NULL;
         if (c->state == KUMO_RUNTIME_STATE_RUNNING && c->dseq == dep->dseq &&
             strcmp(c->owner, dep->owner) == 0 && strcmp(c->workload, w->name) == 0 &&
-            (ip = pd_ip_of(d, c->id)) != NULL) {
+            (ip = pd_container_ip(d, c->id)) != NULL) {
             kumo_overlay_fwd_target_t *t = &e->targets[e->target_count++];
+            memset(t, 0, sizeof(*t));
             (void)snprintf(t->host, sizeof(t->host), "%s", ip);
             t->port = (uint16_t)port;
         }
     }
-    size_t i;
-    const json_t *l;
-    json_array_foreach(links, i, l)
-    {
-        const char *host = json_string_value(json_object_get(l, "host"));
-        if (e->target_count == 0 && host != NULL &&
-            strcmp(json_string_value(json_object_get(l, "workload")), w->name) == 0 &&
-            pd_u64(l, "port") == port) {
-            kumo_overlay_fwd_target_t *t = &e->targets[e->target_count++];
-            (void)snprintf(t->host, sizeof(t->host), "%s", host);
-            t->port = (uint16_t)pd_u64(l, "host_port");
-            t->remote = true; /* the forwarder checks its address again */
-        }
+    if (e->target_count == 0) {
+        (void)pd_tun_forward_targets(d, dep->owner, dep->dseq, w->name, (uint16_t)port, e);
     }
 }
 
@@ -875,24 +864,12 @@ static void pd_forward_sources(kumo_provider_daemon_t *d,
         if (c->state == KUMO_RUNTIME_STATE_RUNNING && c->dseq == dep->dseq &&
             strcmp(c->owner, dep->owner) == 0 &&
             kumo_overlay_verdict_allows(kumo_overlay_decide(&od, &src, w->name, p->port)) &&
-            (ip = pd_ip_of(d, c->id)) != NULL) {
+            (ip = pd_container_ip(d, c->id)) != NULL) {
             e->source_workloads[e->source_count] =
                 kumo_overlay_workload_tag(dep->owner, dep->dseq, c->workload);
             (void)snprintf(e->sources[e->source_count++], KUMO_OVERLAY_FWD_HOST_BYTES, "%s", ip);
         }
     }
-}
-
-static json_t *pd_links_load(const kumo_provider_daemon_t *d, const pd_dep_t *dep)
-{
-    char path[PD_PATH_BYTES];
-    if (pd_deployment_path(d->home, dep->owner, dep->dseq, "links", path) != 0) {
-        return NULL;
-    }
-    json_t *j = json_load_file(path, 0, NULL);
-    json_t *links = json_incref(json_object_get(j, "links"));
-    json_decref(j);
-    return links;
 }
 
 /* A forward on the gateway for every port of every workload that a rule (other than global)
@@ -902,7 +879,6 @@ static void pd_forwards_add(kumo_provider_daemon_t *d,
                             kumo_overlay_fwd_entry_t *es,
                             uint32_t *count)
 {
-    json_t *links = pd_links_load(d, dep);
     for (size_t i = 0; i < dep->m->n_workloads; i++) {
         const Kumo__ManifestWorkload *w = dep->m->workloads[i];
         for (size_t p = 0; p < w->n_ports && *count < KUMO_OVERLAY_FWD_ENTRY_MAX; p++) {
@@ -913,11 +889,10 @@ static void pd_forwards_add(kumo_provider_daemon_t *d,
             memset(e, 0, sizeof(*e));
             (void)snprintf(e->ip, sizeof(e->ip), "%s", dep->gateway);
             e->port = (uint16_t)w->ports[p]->port;
-            pd_forward_targets(d, dep, links, w, w->ports[p]->port, e);
+            pd_forward_targets(d, dep, w, w->ports[p]->port, e);
             pd_forward_sources(d, dep, w, w->ports[p], e);
         }
     }
-    json_decref(links);
 }
 
 /* ---- isolation: the provider's nftables tables (overlay.h) ---- */
@@ -1006,21 +981,13 @@ typedef struct pd_pass {
     bool create;
 } pd_pass_t;
 
-/* Forwards of a deployment and, for targets at other providers, their endpoints. */
+/* Forwards of a deployment, after the tunnels to and from its groups at other providers
+ * (whose listeners the forwards to those groups target). */
 static void pd_dep_forwards(kumo_provider_daemon_t *d, const pd_dep_t *dep, pd_pass_t *pass)
 {
-    uint32_t first = pass->fwd_count;
+    pd_tun_dep(d, dep->owner, dep->dseq, dep->m,
+               (const char(*)[KUMO_NAME_BYTES_MAX + 1]) dep->groups, dep->group_count);
     pd_forwards_add(d, dep, pass->fwd, &pass->fwd_count);
-    bool missing = false;
-    for (uint32_t k = first; k < pass->fwd_count; k++) {
-        missing = missing || pass->fwd[k].target_count == 0;
-    }
-    kumo_err_ctx_t err = {0};
-    if (((missing && (d->height + dep->dseq) % PD_FETCH_EVERY == 0) ||
-         (first < pass->fwd_count && (d->height + dep->dseq) % PD_LINKS_EVERY == 0)) &&
-        pd_links_fetch(d, dep->owner, dep->dseq, &err) == 1) {
-        KUMO_LOG_INFO("provider", "links_learned", "deployment=%s/%" PRIu64, dep->owner, dep->dseq);
-    }
 }
 
 /* Whether a stored manifest was refused before (each is logged once, not every block). */
@@ -1523,6 +1490,9 @@ static void pd_rtjob_done(void *ctx, const pd_rtjob_t *job)
 /* Every deployment with an active lease of ours, once. */
 static void pd_pass_run(kumo_provider_daemon_t *d, pd_pass_t *pass)
 {
+    if (pass->create) {
+        pd_tun_pass_begin(d); /* the tunnels are wanted afresh, as the forwards */
+    }
     for (uint32_t i = 0; i < d->lease_count; i++) {
         /* A closing lease is released once its containers are gone (after the creating round). */
         pass->ok[i] = !d->leases[i].active && pass->create;
@@ -1629,6 +1599,7 @@ void pd_work(kumo_provider_daemon_t *d)
         pd_chunks_drop(d->home, NULL, 0, NULL, pd_chunks_keep, d);
         pd_files_drop(d->home, NULL, 0, NULL, pd_chunks_keep, d);
     }
+    pd_tun_commit(d);
     pd_api_forwards(d, pass.fwd, pass.fwd_count);
     pd_isolation_sync(d, pass.fwd, pass.fwd_count);
     pd_kept_prune_due(d);

@@ -3,15 +3,20 @@
 # workloads, with real processes: a kumo node (1 validator, 200 ms blocks, reconfirmation
 # period 100 blocks), a private podman API service, two provider daemons (east: us-east,
 # west: us-west) and the tenant's `kumo deploy` of examples/webapp/stack.yml (web at east
-# reaches db at west through east's forwarder). The attacker is this script: it acts as the
-# tenant (its client certificate) and as a workload (it enters the web container's network
-# namespace with nsenter, so its connections come from the container's address).
+# reaches db at west through east's forwarder and the mTLS tunnel east opens to west). The
+# attacker is this script: it acts as the tenant (its client certificate), as a workload (it
+# enters the web container's network namespace with nsenter, so its connections come from the
+# container's address) and as a rogue provider dialling west's tunnel port.
 #
 # Shown:
-#   1. links: the tenant points db's link at a service on the host's loopback, at the db
-#      container's own address (another network's container) and at a private address: each
-#      PUT is refused (422) and nothing is stored; the workload never reaches the host's
-#      service through the forwarder; the honest link (west's published port) is taken.
+#   1. tunnels, not published ports: west publishes no port for db; the tenant's links are not
+#      taken any more (PUT .../links answers 501, nothing stored) and the workload never reaches
+#      a service on the host's loopback through the forwarder; a client presenting a
+#      certificate that names east's web lease and the web -> db tunnel, issued by another root
+#      than east's on-chain one (west's own root, or a root no provider registered), is refused
+#      by west's tunnel server and no tunnel comes up, while the same certificate issued by
+#      east's root (the control: this script builds certificates and the SNI tag right) is
+#      taken.
 #   2. forwarder caps: the workload opens 600 connections through the forwarder: at most
 #      forward_connection_per_source_max (64 here) are relayed, the rest closed at once, and
 #      the provider API still answers the tenant's status; the daemon started with a soft
@@ -90,8 +95,10 @@ localdc_testnet_start 1 200 100 # a 20 s reconfirmation period: sanitizer builds
 caps='s/^forward_connection_per_source_max: .*/forward_connection_per_source_max: 64/;
 s/^api_connection_per_addr_max: .*/api_connection_per_addr_max: 8/;
 s/^api_request_timeout_ms: .*/api_request_timeout_ms: 2000/'
+metrics_w=$((LOCALDC_BASE + 291))
 localdc_provider_add east us-east "" "$caps"
-localdc_provider_add west us-west "" "$caps"
+localdc_provider_add west us-west "" "$caps
+s/^metrics_listen: .*/metrics_listen: \"127.0.0.1:$metrics_w\"/"
 tenant=$(k keys show tenant --address)
 cp "$root/examples/webapp/stack.yml" "$work/stack.yml"
 k deploy create "$work/stack.yml" --from tenant --timeout 120 >"$work/create.out" 2>&1 ||
@@ -103,15 +110,16 @@ db0=$(ids_of "${DC_ADDR[west]}" | sed -n 1p)
 web_pid=$(podman_remote inspect --format '{{.State.Pid}}' "$web0")
 gw=$(podman_remote inspect --format '{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}' "$web0")
 db_ip=$(podman_remote inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$db0")
-db_port=$(podman_remote ps --filter "id=$db0" --format '{{.Ports}}' | sed -n 's/.*:\([0-9]*\)->7000.*/\1/p')
+db_ports=$(podman_remote ps --filter "id=$db0" --format '{{.Ports}}')
 dseq=$(k query leases --provider "${DC_ADDR[east]}" --state active --output json |
     tr -d '\n ' | grep -o '"dseq":"\?[0-9]*' | sed -n 1p | grep -o '[0-9]*$')
 api_east=$(awk '$1 == "api_listen:" { gsub(/"/, "", $2); print $2 }' "$LOCALDC_TN/east/config.yaml")
-log "web $web0 (pid $web_pid, gateway $gw), db $db0 ($db_ip, published $db_port), dseq $dseq"
+log "web $web0 (pid $web_pid, gateway $gw), db $db0 ($db_ip, ports '$db_ports'), dseq $dseq"
 in_web() { nsenter -t "$web_pid" -n "$@"; }
 counts() { in_web curl -fs --max-time 3 "http://$gw:7000/incr" | grep -q '^[0-9]'; }
 wait_or_fail 30 "web to reach db through east's forwarder" counts
 check "the workload reaches db at west through the forwarder" counts
+check "through a tunnel" grep -qE 'event=tunnel_up side=client owner=[^ ]+ dseq=[0-9]+ src=web dst=db' "$work/east.log"
 
 # The tenant's client certificate, as kumo deploy makes it (from its exported seed).
 seed=$(k keys export tenant --unsafe-export-seed | tr -d '\n')
@@ -131,7 +139,9 @@ api() { # api METHOD PATH [BODY]: prints the HTTP status of the tenant's request
 links_path=/deployments/$tenant/$dseq/links
 link() { printf '{"links":[{"workload":"db","port":7000,"host":"%s","host_port":%s}]}' "$1" "$2"; }
 
-# ---- 1. links only to what the chain says ----
+# ---- 1. tunnels, not published ports ----
+check "west publishes no port for db (its rule names another group's workload)" \
+    test -z "$(echo "$db_ports" | grep -o -- '->7000' || true)"
 mkdir -p "$work/www"
 echo "host secret" >"$work/www/index.html"
 secret_port=$((LOCALDC_BASE + 290))
@@ -139,8 +149,8 @@ busybox httpd -f -p "127.0.0.1:$secret_port" -h "$work/www" &
 secret_pid=$!
 wait_for 10 "the host's service" curl -fs "http://127.0.0.1:$secret_port/"
 links_file=$LOCALDC_TN/east/deployments/$tenant-$dseq.links
-before=$(cat "$links_file")
-check "a link to the host's loopback service is refused (422)" test "$(api PUT "$links_path" "$(link 127.0.0.1 "$secret_port")")" = 422
+check "links are not taken any more (501)" test "$(api PUT "$links_path" "$(link 127.0.0.1 "$secret_port")")" = 501
+check "and nothing was stored" test ! -e "$links_file"
 reached_secret() { in_web curl -s --max-time 1 "http://$gw:7000/" 2>/dev/null | grep -q "host secret"; }
 never_secret() { # polls for 3 s: the forwarder must never take the workload to the host's service
     local end=$((SECONDS + 3))
@@ -150,10 +160,55 @@ never_secret() { # polls for 3 s: the forwarder must never take the workload to 
     done
 }
 check "the workload never reaches the host's service through the forwarder" never_secret
-check "a link to another network's container address is refused (422)" test "$(api PUT "$links_path" "$(link "$db_ip" 7000)")" = 422
-check "a link to a private address is refused (422)" test "$(api PUT "$links_path" "$(link 192.168.7.7 7000)")" = 422
-check "nothing was stored" test "$(cat "$links_file")" = "$before"
-check "the honest link (west's published port) is taken (200)" test "$(api PUT "$links_path" "$(link 127.0.0.1 "$db_port")")" = 200
+
+# A rogue client at west's tunnel port, naming east's web lease and the web -> db tunnel.
+tport_w=$(awk '$1 == "tunnel_port:" { print $2 }' "$LOCALDC_TN/west/config.yaml")
+label_of() { podman_remote inspect --format "{{index .Config.Labels \"$2\"}}" "$1"; }
+gseq_web=$(label_of "$web0" kumo.gseq)
+oseq_web=$(label_of "$web0" kumo.oseq)
+# The SNI tag: "t" + 32 hex of SHA-256("kumo-tunnel\0" owner "\0" be64(dseq) "web\0" "db\0").
+tag=t$({
+    printf 'kumo-tunnel\0%s\0' "$tenant"
+    printf '%016x' "$dseq" | xxd -r -p
+    printf 'web\0db\0'
+} | sha256sum | cut -c1-32)
+openssl genpkey -algorithm ed25519 -out "$work/stranger-root.key" 2>/dev/null
+openssl req -x509 -new -key "$work/stranger-root.key" -subj "/CN=stranger root" -days 1 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+    -out "$work/stranger-root.crt" 2>/dev/null
+printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+    "subjectAltName=URI:kumo:lease:$tenant/$dseq/$gseq_web/$oseq_web/${DC_ADDR[east]},URI:kumo:tunnel:web/db" \
+    >"$work/leaf.ext"
+openssl genpkey -algorithm ed25519 -out "$work/leaf.key" 2>/dev/null
+openssl req -new -key "$work/leaf.key" -subj "/CN=kumo tunnel" -out "$work/leaf.csr" 2>/dev/null
+issue() { # issue NAME ROOT_CRT ROOT_KEY: a leaf naming east's lease, issued by that root
+    openssl x509 -req -in "$work/leaf.csr" -CA "$2" -CAkey "$3" -set_serial "$RANDOM" -days 1 \
+        -extfile "$work/leaf.ext" -out "$work/leaf-$1.crt" 2>/dev/null
+}
+issue west "$LOCALDC_TN/west/ca.crt" "$LOCALDC_TN/west/ca.key"
+issue stranger "$work/stranger-root.crt" "$work/stranger-root.key"
+issue east "$LOCALDC_TN/east/ca.crt" "$LOCALDC_TN/east/ca.key"
+metric() { # metric NAME: west's server-side value
+    curl -fs --max-time 5 "http://127.0.0.1:$metrics_w/metrics" |
+        awk -v n="$1{side=\"server\"}" '$1 == n { print $2 }'
+}
+dial_tunnel() { # dial_tunnel NAME: holds a TLS connection with that leaf for 2 s
+    sleep 2 | timeout 10 openssl s_client -quiet -tls1_3 -connect "127.0.0.1:$tport_w" \
+        -servername "$tag" -cert "$work/leaf-$1.crt" -key "$work/leaf.key" >/dev/null 2>&1 || true
+}
+for who in west stranger; do
+    opened=$(metric kumo_provider_tunnels_opened_total)
+    refused=$(metric kumo_provider_tunnels_refused_total)
+    dial_tunnel "$who"
+    check "a certificate for east's lease from $who's root is refused" \
+        test "$(metric kumo_provider_tunnels_refused_total)" -gt "$refused"
+    check "and no tunnel came up for it" test "$(metric kumo_provider_tunnels_opened_total)" = "$opened"
+done
+opened=$(metric kumo_provider_tunnels_opened_total)
+dial_tunnel east
+check "the same certificate from east's root is taken (the control)" \
+    test "$(metric kumo_provider_tunnels_opened_total)" -gt "$opened"
+check "west says why it refused" grep -q 'event=tunnel_refused side=server' "$work/west.log"
 check "and the workload still reaches db" counts
 
 # ---- 2. the forwarder's caps ----

@@ -13,8 +13,9 @@
 #   1. create: leases go to the lowest bids (web → east-a, not east-b; db → west); the
 #      provider without a runtime does not bid; containers run with the lease's CPU and
 #      memory limits and the kumo.* labels; the web tier answers and counts its visits in the
-#      database at the other provider (cross-provider forward); leases are paid by the
-#      providers' confirmations.
+#      database at the other provider, through the mTLS tunnel east-a opens to west (both
+#      daemons log tunnel_up for web -> db, and the TLS connection to west's tunnel port is
+#      there); leases are paid by the providers' confirmations.
 #   1a. usage: east-a and west sample their containers every 5 s; deploy status shows each
 #      instance's CPU, memory, network and disk, deploy events the `usage` lines. The dashboard
 #      in headless Chromium (tools/ui_check.js): the node's page loads with no console error
@@ -23,20 +24,21 @@
 #      e2e-screenshots/ beside the kumo binary (kept after the run).
 #   1b. the daemon's API refuses manifests of another version, for an unknown deployment,
 #      from someone else, over 1 MiB or without a certificate, and stores nothing.
-#   1c. (hosts) from east-a's host, west's database answers on the port west publishes for
-#      it, not on its own port at west's address, not at the container's address, not even
-#      with a route to it through west's host (west's isolation rules drop it).
+#   1c. west publishes no port for the database (its rules name another group's workload, not
+#      global): (hosts) from east-a's host and from the tenant's, the database answers neither
+#      on its own port at west's address, nor at the container's address, nor with a route to
+#      it through west's host (west's isolation rules drop it).
 #   2. kill -9 east-a's daemon: nothing is torn down (same containers, still running); started
 #      again, it confirms again.
 #   3. east-a gone: (hosts) partitioned, its switch port down, daemon and containers running
 #      but cut off; (loopback) its daemon killed and containers removed. Its lease goes stale,
 #      the tenant gets the collateral, the persisted web group is re-ordered and won by east-b,
-#      which fetches the manifest and the database's endpoint from west (peer to peer) and runs
-#      the web tier, which still counts on. (hosts) Healed, east-a's daemon removes the
+#      which fetches the manifest and the database's tunnel address from west (peer to peer)
+#      and runs the web tier, which still counts on through its own tunnel to west. (hosts) Healed, east-a's daemon removes the
 #      containers of the lease it lost.
 #   3b. update: a changed manifest is uploaded and replaces the workloads (new version label).
 #   4. close: providers remove containers and networks and confirm released, the deployment
-#      closes and the escrow rest goes back to the tenant.
+#      closes and the escrow rest goes back to the tenant; the tunnel to west is closed.
 #   5. a stack whose image does not exist: the provider cannot run it and refuses its lease on
 #      chain (closed, reason manifest_refused: no collateral to the tenant, nothing paid);
 #      the other group's provider confirms its part.
@@ -127,6 +129,14 @@ visit1() { answer1=$(visit east-a "$port_a"); }
 wait_or_fail 60 "the web tier to answer" visit1
 check "the web tier answers: visit 1" test "$answer1" = "hello from kumo webapp: visit 1"
 check "and counts at the other provider: visit 2" test "$(visit east-a "$port_a")" = "hello from kumo webapp: visit 2"
+check "through a tunnel: east-a's client for web -> db came up" \
+    grep -qE 'event=tunnel_up side=client owner=[^ ]+ dseq=[0-9]+ src=web dst=db' "$work/east-a.log"
+check "and west's tunnel server accepted it" \
+    grep -qE 'event=tunnel_up side=server owner=[^ ]+ dseq=[0-9]+ src=web dst=db' "$work/west.log"
+tport_w=$(awk '$1 == "tunnel_port:" { print $2 }' "$LOCALDC_TN/west/config.yaml")
+# TLS connections established to west's tunnel port, as west's host sees them.
+tunnels_at_west() { localdc_in west ss -Htn state established "( sport = :$tport_w )" | wc -l; }
+check "the tunnel is a TLS connection to west's tunnel port" test "$(tunnels_at_west)" -ge 1
 paid_a=$(lease_paid "${DC_ADDR[east-a]}")
 paid_w=$(lease_paid "${DC_ADDR[west]}")
 paid_more() { [ "$(lease_paid "${DC_ADDR[east-a]}")" -gt "$paid_a" ] && [ "$(lease_paid "${DC_ADDR[west]}")" -gt "$paid_w" ]; }
@@ -201,20 +211,19 @@ check "without a client certificate: 401" test "$(put_manifest none "$dseq" "$wo
 check "nothing was stored" test "$(sha256sum "$stored")" = "$sum_before" -a ! -e "$LOCALDC_TN/east-a/deployments/$tenant-999999.manifest"
 
 # ---- 1c. several hosts: what one provider's host reaches at another ----
+check "west publishes no port for the database (only global ports are published)" \
+    test -z "$(host_port_of west db)"
 if [ -n "$netns" ]; then
-    port_db=$(host_port_of west db)
     db_ip=$(inspect west "$db0" '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}')
-    check "east-a's host reaches the database at west on the port west publishes for it" \
-        can_connect east-a "${DC_HOST[west]}" "$port_db"
-    check "but not on the database's own port at west's address (nothing published there)" \
+    check "east-a's host does not reach the database on its own port at west's address" \
         not can_connect east-a "${DC_HOST[west]}" 7000 2
+    check "nor does the tenant's host" not connects "${DC_HOST[west]}" 7000 2
     check "nor at the database container's own address (no route: west's alone)" \
         not can_connect east-a "$db_ip" 7000 2
     # A datacenter network that routes: east-a's host sends the container's address to west's.
     localdc_in east-a ip route add "$db_ip/32" via "${DC_HOST[west]}"
     check "nor through a route via west's host (west's isolation rules drop it)" \
         not can_connect east-a "$db_ip" 7000 2
-    check "while the published port still answers east-a" can_connect east-a "${DC_HOST[west]}" "$port_db"
     # (a connection only: a visit would count)
     check "east-a's published web port answers the outside (this host) at east-a's address" \
         connects "${DC_HOST[east-a]}" "$port_a"
@@ -273,6 +282,8 @@ port_b=$(host_port_of east-b)
 counts_on() { visit east-b "$port_b" | grep -q "visit 4"; }
 wait_or_fail 90 "east-b's web tier to reach the database" counts_on
 check "the moved web tier counts on in the same database: visit 4" true
+check "through east-b's own tunnel to west" \
+    grep -qE 'event=tunnel_up side=client owner=[^ ]+ dseq=[0-9]+ src=web dst=db' "$work/east-b.log"
 if [ -n "$netns" ]; then
     localdc_netns_link east-a up
     # Back on the network, east-a's daemon finds its lease no longer active and removes what
@@ -303,6 +314,7 @@ wait_or_fail 90 "the updated web tier to answer" answers_b
 check "the updated web tier answers" answers_b
 
 # ---- 4. close ----
+check "a tunnel to west is up before the close" test "$(tunnels_at_west)" -ge 1
 k deploy close "$work/stack.yml" --from tenant --timeout 120 >"$work/close.out" 2>&1 ||
     { cat "$work/close.out"; fail "kumo deploy close"; }
 cat "$work/close.out"
@@ -313,6 +325,9 @@ nets() { pm "$1" network ls -q --filter "label=kumo.provider=${DC_ADDR[$1]}" | w
 nets_gone() { [ "$(nets east-b)" -eq 0 ] && [ "$(nets west)" -eq 0 ]; }
 wait_or_fail 60 "every network to be removed" nets_gone
 check "every network removed" nets_gone
+no_tunnels() { [ "$(tunnels_at_west)" -eq 0 ]; }
+wait_or_fail 30 "the tunnels to west to close" no_tunnels
+check "the tunnel to west closed with the deployment" no_tunnels
 check "leases released" grep -q "lease.released" "$work/close.out"
 check "deployment closed, escrow back" grep -q "escrow returned" "$work/close.out"
 dseq=$(grep -o 'deployment [0-9]* closed' "$work/close.out" | sed -n 1p | grep -o '[0-9]*')

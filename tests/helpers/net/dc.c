@@ -113,10 +113,12 @@ int kumo_test_dc_add(kumo_test_net_t *tn,
     }
     char path[PATH_MAX + 16];
     (void)snprintf(path, sizeof(path), "%s/config.yaml", dc->home);
-    char ports[128];
+    char ports[160];
     uint32_t first = tn->base_port + 30u + 4u * index;
-    (void)snprintf(ports, sizeof(ports), "port_range_min: %u\nport_range_max: %u\n", first,
-                   first + 3u);
+    /* The tunnel server's port: one nothing else uses (providers share 127.0.0.1 here). */
+    (void)snprintf(ports, sizeof(ports),
+                   "port_range_min: %u\nport_range_max: %u\ntunnel_port: %u\n", first, first + 3u,
+                   kumo_test_free_port());
     kumo_test_net_cfg_apply(path, ports);
     if (cfg != NULL) {
         kumo_test_net_cfg_apply(path, cfg);

@@ -5,8 +5,8 @@
  * robin, an entry without targets accepts and closes, a removed entry stops listening, a
  * half-closed client still gets its answer, and only the allowed sources are relayed. The
  * caps: past connection_per_source_max a source's connections are closed at once (and a slot
- * freed is usable again); a remote target whose address is not public (nor allowed) is never
- * dialled. The address rule itself is table-driven.
+ * freed is usable again); a tunnel's listener is used for its own source workload only and
+ * never off loopback. The address rule itself is table-driven.
  */
 #include "helpers/testutil.h"
 
@@ -391,18 +391,27 @@ static void fwd_small_close(kumo_overlay_fwd_t *f)
     assert_int_equal(pthread_create(&loop_thread, NULL, loop_run, NULL), 0);
 }
 
-/* One entry of f on 127.0.0.1:port to echo_a (remote or not), from 127.0.0.1. */
-static void small_set(kumo_overlay_fwd_t *f, unsigned port, bool remote)
+#define SMALL_TAG 0x5eedu /* the workload tag of the small entries' one source */
+
+/* One entry of f on 127.0.0.1:port to echo_a at host (a container, or a tunnel's listener for
+ * the source workload `only`), from 127.0.0.1 (workload SMALL_TAG). */
+static void small_set_to(kumo_overlay_fwd_t *f,
+                         unsigned port,
+                         const char *host,
+                         kumo_overlay_fwd_kind_t kind,
+                         uint64_t only)
 {
     kumo_overlay_fwd_entry_t e;
     memset(&e, 0, sizeof(e));
     (void)snprintf(e.ip, sizeof(e.ip), "127.0.0.1");
     (void)snprintf(e.sources[0], sizeof(e.sources[0]), "127.0.0.1");
+    e.source_workloads[0] = SMALL_TAG;
     e.source_count = 1;
     e.port = (uint16_t)port;
-    (void)snprintf(e.targets[0].host, sizeof(e.targets[0].host), "127.0.0.1");
+    (void)snprintf(e.targets[0].host, sizeof(e.targets[0].host), "%s", host);
     e.targets[0].port = (uint16_t)echo_a.port;
-    e.targets[0].remote = remote;
+    e.targets[0].kind = kind;
+    e.targets[0].source_workload = only;
     e.target_count = 1;
     kumo_overlay_fwd_set(f, &e, 1);
     for (int i = 0; i < 100 && kumo_overlay_fwd_listening(f) != 1; i++) {
@@ -410,6 +419,11 @@ static void small_set(kumo_overlay_fwd_t *f, unsigned port, bool remote)
     }
     pause_ms(2 * KUMO_OVERLAY_FWD_SYNC_MS);
     assert_int_equal(kumo_overlay_fwd_listening(f), 1);
+}
+
+static void small_set(kumo_overlay_fwd_t *f, unsigned port)
+{
+    small_set_to(f, port, "127.0.0.1", KUMO_OVERLAY_FWD_CONTAINER, 0);
 }
 
 /* Whether a connection to port is relayed (the echo's tag comes back). */
@@ -428,7 +442,7 @@ static void test_cap_per_source(void **state)
     kumo_overlay_fwd_cfg_t cfg = {.connection_per_source_max = 2};
     kumo_overlay_fwd_t *f = fwd_small_open(&cfg);
     unsigned port = kumo_test_free_port();
-    small_set(f, port, false);
+    small_set(f, port);
     int fds[4];
     bool first = false;
     fds[0] = dial_relayed(port, &first);
@@ -504,30 +518,34 @@ static void test_cap_per_workload(void **state)
     fwd_small_close(f);
 }
 
-static void test_remote_target_not_public(void **state)
+/* A tunnel's listener serves its own source workload only, and only on loopback: a target of
+ * that kind anywhere else is never dialled. */
+static void test_tunnel_target_rules(void **state)
 {
     (void)state;
+    static const struct {
+        const char *name;
+        const char *host;
+        uint64_t only;
+        bool relayed;
+    } cases[] = {
+        {"the tunnel of the source's workload", "127.0.0.1", SMALL_TAG, true},
+        {"another workload's tunnel", "127.0.0.1", SMALL_TAG + 1u, false},
+        {"a tunnel target off loopback", "192.0.2.1", SMALL_TAG, false},
+    };
     kumo_overlay_fwd_cfg_t cfg = {.connection_per_source_max = 8};
-    kumo_overlay_fwd_t *f = fwd_small_open(&cfg);
-    unsigned port = kumo_test_free_port();
-    small_set(f, port, true); /* 127.0.0.1 at "another provider": not followed */
-    bool relayed = true;
-    int fd = dial_relayed(port, &relayed);
-    assert_false(relayed);
-    (void)close(fd);
-    assert_int_equal(kumo_overlay_fwd_relayed(f), 0u);
-    fwd_small_close(f);
-    (void)snprintf(cfg.peer_address_allow, sizeof(cfg.peer_address_allow), "127.0.0.1");
-    f = fwd_small_open(&cfg);
-    port = kumo_test_free_port();
-    small_set(f, port, true); /* allowed explicitly */
-    fd = dial_relayed(port, &relayed);
-    assert_true(relayed);
-    (void)close(fd);
-    fwd_small_close(f);
-    kumo_overlay_fwd_t *bad = NULL;
-    (void)snprintf(cfg.peer_address_allow, sizeof(cfg.peer_address_allow), "not-an-address");
-    assert_int_equal(kumo_overlay_fwd_open(base, &cfg, &bad, NULL), KUMO_EINVAL);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        kumo_overlay_fwd_t *f = fwd_small_open(&cfg);
+        unsigned port = kumo_test_free_port();
+        small_set_to(f, port, cases[i].host, KUMO_OVERLAY_FWD_TUNNEL, cases[i].only);
+        bool relayed = !cases[i].relayed;
+        int fd = dial_relayed(port, &relayed);
+        if (relayed != cases[i].relayed) {
+            fail_msg("%s: relayed %d", cases[i].name, relayed);
+        }
+        (void)close(fd);
+        fwd_small_close(f);
+    }
 }
 
 int main(void)
@@ -540,7 +558,7 @@ int main(void)
         cmocka_unit_test(test_address_allowed_table),
         cmocka_unit_test(test_cap_per_source),
         cmocka_unit_test(test_cap_per_workload),
-        cmocka_unit_test(test_remote_target_not_public),
+        cmocka_unit_test(test_tunnel_target_rules),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

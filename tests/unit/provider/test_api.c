@@ -1004,14 +1004,15 @@ static void test_slow_backend_holds_only_its_worker(void **state)
     kumo_buf_free(&out);
 }
 
-/* A peer's endpoints answer: only a wanted (workload, port) on the peer's own public (or
- * allowed) host is kept; one row per rule. */
-static void test_peer_endpoints_rules(void **state)
+/* A peer's tunnels (GET .../endpoints): only an entry naming a workload, a lease and an
+ * address on the peer's own public (or allowed) host is kept; one row per rule, limits at max
+ * and max + 1. */
+static void test_peer_tunnels_rules(void **state)
 {
     (void)state;
-    static const kumo_provider_link_t wanted[1] = {{.workload = "db", .port = 7000}};
-#define EP(w, p, h, hp) \
-    "{\"workload\":\"" w "\",\"port\":" p ",\"host\":\"" h "\",\"host_port\":" hp "}"
+#define TN(w, g, o, a, c)                                                    \
+    "{\"workload\":\"" w "\",\"gseq\":" g ",\"oseq\":" o ",\"address\":\"" a \
+    "\",\"certificates\":" c "}"
     static const struct {
         const char *name;
         const char *body;
@@ -1019,42 +1020,94 @@ static void test_peer_endpoints_rules(void **state)
         int want_rc;
         size_t want_count;
     } rows[] = {
-        {"kept", "{\"endpoints\":[" EP("db", "7000", "203.0.113.7", "32001") "]}", "203.0.113.7", 0,
-         1},
-        {"empty", "{\"endpoints\":[]}", "203.0.113.7", 0, 0},
-        {"loopback", "{\"endpoints\":[" EP("db", "7000", "127.0.0.1", "22") "]}", "127.0.0.1", 1,
-         0},
-        {"allowed loopback", "{\"endpoints\":[" EP("db", "7000", "10.0.0.9", "7000") "]}",
+        {"kept", "{\"tunnels\":[" TN("db", "2", "1", "203.0.113.7:8444", "[\"pem\"]") "]}",
+         "203.0.113.7", 0, 1},
+        {"empty", "{\"tunnels\":[]}", "203.0.113.7", 0, 0},
+        {"an older peer: none", "{\"endpoints\":[]}", "203.0.113.7", 0, 0},
+        {"IPv6 kept", "{\"tunnels\":[" TN("db", "2", "1", "[2606:4700::1111]:8444", "[]") "]}",
+         "2606:4700::1111", 0, 1},
+        {"loopback", "{\"tunnels\":[" TN("db", "2", "1", "127.0.0.1:8444", "[]") "]}", "127.0.0.1",
+         1, 0},
+        {"allowed loopback", "{\"tunnels\":[" TN("db", "2", "1", "10.0.0.9:8444", "[]") "]}",
          "10.0.0.9", 0, 1},
-        {"not the peer's host", "{\"endpoints\":[" EP("db", "7000", "198.51.100.1", "32001") "]}",
+        {"not the peer's host", "{\"tunnels\":[" TN("db", "2", "1", "198.51.100.1:8444", "[]") "]}",
          "203.0.113.7", 1, 0},
-        {"private", "{\"endpoints\":[" EP("db", "7000", "192.168.0.1", "32001") "]}", "192.168.0.1",
+        {"private", "{\"tunnels\":[" TN("db", "2", "1", "192.168.0.1:8444", "[]") "]}",
+         "192.168.0.1", 1, 0},
+        {"a name", "{\"tunnels\":[" TN("db", "2", "1", "dc.example:8444", "[]") "]}", "dc.example",
          1, 0},
-        {"not its workload", "{\"endpoints\":[" EP("web", "7000", "203.0.113.7", "32001") "]}",
-         "203.0.113.7", 1, 0},
-        {"not that port", "{\"endpoints\":[" EP("db", "7001", "203.0.113.7", "32001") "]}",
-         "203.0.113.7", 1, 0},
-        {"host port 0", "{\"endpoints\":[" EP("db", "7000", "203.0.113.7", "0") "]}", "203.0.113.7",
+        {"port 0", "{\"tunnels\":[" TN("db", "2", "1", "203.0.113.7:0", "[]") "]}", "203.0.113.7",
          1, 0},
-        {"host port 65536", "{\"endpoints\":[" EP("db", "7000", "203.0.113.7", "65536") "]}",
+        {"port 65536", "{\"tunnels\":[" TN("db", "2", "1", "203.0.113.7:65536", "[]") "]}",
          "203.0.113.7", 1, 0},
-        {"a name", "{\"endpoints\":[" EP("db", "7000", "dc.example", "32001") "]}", "dc.example", 1,
+        {"no port", "{\"tunnels\":[" TN("db", "2", "1", "203.0.113.7", "[]") "]}", "203.0.113.7", 1,
          0},
+        {"gseq 0 (the first group)",
+         "{\"tunnels\":[" TN("db", "0", "1", "203.0.113.7:8444", "[]") "]}", "203.0.113.7", 0, 1},
+        {"gseq negative", "{\"tunnels\":[" TN("db", "-1", "1", "203.0.113.7:8444", "[]") "]}",
+         "203.0.113.7", 1, 0},
+        {"oseq 0", "{\"tunnels\":[" TN("db", "2", "0", "203.0.113.7:8444", "[]") "]}",
+         "203.0.113.7", 1, 0},
+        {"gseq past u32",
+         "{\"tunnels\":[" TN("db", "4294967296", "1", "203.0.113.7:8444", "[]") "]}", "203.0.113.7",
+         1, 0},
+        {"upper case workload", "{\"tunnels\":[" TN("DB", "2", "1", "203.0.113.7:8444", "[]") "]}",
+         "203.0.113.7", 1, 0},
+        {"certificates not a list",
+         "{\"tunnels\":[" TN("db", "2", "1", "203.0.113.7:8444", "1") "]}", "203.0.113.7", 1, 0},
         {"not an object", "[]", "203.0.113.7", KUMO_EDECODE, 0},
-        {"no endpoints", "{}", "203.0.113.7", KUMO_EDECODE, 0},
-        {"truncated", "{\"endpoints\":[", "203.0.113.7", KUMO_EDECODE, 0},
+        {"truncated", "{\"tunnels\":[", "203.0.113.7", KUMO_EDECODE, 0},
     };
-#undef EP
+#undef TN
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        kumo_provider_link_t out[4];
+        kumo_provider_peer_tunnel_t out[4];
         size_t count = 9;
-        int rc = kumo_provider_peer_endpoints_parse((const uint8_t *)rows[i].body,
-                                                    strlen(rows[i].body), rows[i].peer_host,
-                                                    "10.0.0.9", wanted, 1, out, 4, &count, NULL);
+        int rc =
+            kumo_provider_peer_tunnels_parse((const uint8_t *)rows[i].body, strlen(rows[i].body),
+                                             rows[i].peer_host, "10.0.0.9", out, 4, &count, NULL);
         if (rc != rows[i].want_rc || count != rows[i].want_count) {
             fail_msg("%s: rc %d count %zu", rows[i].name, rc, count);
         }
     }
+}
+
+/* The bounds of the tunnels answer: KUMO_PROVIDER_PEER_CERT_COUNT_MAX certificates kept, one
+ * more refused; an answer of KUMO_PROVIDER_PEER_ANSWER_BYTES_MAX bytes is read, one byte more
+ * is KUMO_ELIMIT. */
+static void test_peer_tunnels_limits(void **state)
+{
+    (void)state;
+    kumo_buf_t body;
+    kumo_buf_init(&body, 2u * KUMO_PROVIDER_PEER_ANSWER_BYTES_MAX);
+    for (uint32_t extra = 0; extra < 2; extra++) {
+        body.len = 0;
+        const char *head = "{\"tunnels\":[{\"workload\":\"db\",\"gseq\":2,\"oseq\":1,"
+                           "\"address\":\"203.0.113.7:8444\",\"certificates\":[";
+        assert_int_equal(kumo_buf_append(&body, head, strlen(head)), 0);
+        for (uint32_t i = 0; i < KUMO_PROVIDER_PEER_CERT_COUNT_MAX + extra; i++) {
+            assert_int_equal(kumo_buf_append(&body, i > 0 ? ",\"c\"" : "\"c\"", i > 0 ? 4u : 3u),
+                             0);
+        }
+        assert_int_equal(kumo_buf_append(&body, "]}]}", 4), 0);
+        kumo_provider_peer_tunnel_t out[1];
+        size_t count = 0;
+        int rc = kumo_provider_peer_tunnels_parse(body.ptr, body.len, "203.0.113.7", "", out, 1,
+                                                  &count, NULL);
+        assert_int_equal(rc, extra == 0 ? 0 : 1);
+        assert_int_equal(count, extra == 0 ? 1u : 0u);
+    }
+    for (uint32_t extra = 0; extra < 2; extra++) {
+        body.len = 0;
+        assert_int_equal(kumo_buf_append(&body, "{\"tunnels\":[]}", 14), 0);
+        while (body.len < KUMO_PROVIDER_PEER_ANSWER_BYTES_MAX + extra) {
+            assert_int_equal(kumo_buf_append(&body, " ", 1), 0);
+        }
+        size_t count = 0;
+        int rc = kumo_provider_peer_tunnels_parse(body.ptr, body.len, "203.0.113.7", "", NULL, 0,
+                                                  &count, NULL);
+        assert_int_equal(rc, extra == 0 ? 0 : KUMO_ELIMIT);
+    }
+    kumo_buf_free(&body);
 }
 
 int main(void)
@@ -1072,7 +1125,8 @@ int main(void)
         cmocka_unit_test(test_connection_limit_and_no_links),
         cmocka_unit_test(test_idle_connections_capped_and_timed_out),
         cmocka_unit_test(test_slow_backend_holds_only_its_worker),
-        cmocka_unit_test(test_peer_endpoints_rules),
+        cmocka_unit_test(test_peer_tunnels_rules),
+        cmocka_unit_test(test_peer_tunnels_limits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

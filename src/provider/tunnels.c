@@ -1,0 +1,1151 @@
+/*
+ * tunnels.c - the overlay's mTLS tunnels in the daemon (overlay/overlay.h, docs/design.md
+ * "Tunnels between datacenters"). Every creating pass works out, per deployment whose groups
+ * run at several providers, from the manifest and the chain's active leases
+ * (kumo_overlay_pairs):
+ *   - client side: one tunnel client per (source workload here, destination workload at
+ *     provider X) pair, dialling the tunnel address X announces for the destination (GET
+ *     .../endpoints "tunnels", host checked against X's on-chain host_uri), pinned to X's
+ *     on-chain root and expecting the destination's lease at X; its listeners are loopback
+ *     sockets made here, one per allowed port, which the gateway's forward for that port
+ *     targets (for the source workload's containers only);
+ *   - server side: one allowed tunnel per (source workload at provider Y, destination here)
+ *     pair: the source's lease at Y, Y's on-chain root, our certificate for the pair; the
+ *     accept callback answers with the destination's containers here.
+ * Certificates are issued here from home/ca.key (the root registered on chain) for one fresh
+ * tunnel key per daemon start, and re-issued after half their lifetime.
+ *
+ * Threads: the pass (main thread) builds the wanted state and hands it over whole under a
+ * mutex (pd_tun_commit); the API thread's loop, which runs the forwarder, takes it at its
+ * next turn and applies it (pd_tun_loop_turn): the server's allow set is replaced (tunnels no
+ * longer allowed close with their streams) and clients no longer wanted are closed, new ones
+ * opened. Every tunnel call happens on that loop. The listening sockets are the main thread's
+ * (so a forward keeps its port while a client is reopened): each hand-over carries duplicates
+ * that the loop gives to a new client or closes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <sodium.h>
+
+#include "file/file.h"
+#include "log/log.h"
+#include "provider/api_int.h"
+#include "provider/daemon_int.h"
+#include "tls/tls.h"
+
+/* Tunnel clients at once (pairs with their source here); more pairs wait (logged). */
+#define PD_TUN_CLIENT_MAX 256u
+/* Allowed tunnels at once (pairs with their destination here): the server's default cap. */
+#define PD_TUN_ALLOW_MAX KUMO_OVERLAY_TUNNEL_TUNNEL_DEFAULT
+/* Issued certificates kept (one per pair end here). */
+#define PD_TUN_CERT_MAX (PD_TUN_CLIENT_MAX + PD_TUN_ALLOW_MAX)
+/* Peers' answers kept (one per deployment and peer provider). */
+#define PD_TUN_PEER_MAX 64u
+/* A peer's tunnel addresses are asked again this often, and every PD_TUN_RETRY_BLOCKS while
+ * one that a pair needs is missing; at most PD_TUN_FETCH_PER_PASS peers are asked in a pass
+ * (each ask may take PD_PEER_TIMEOUT_MS). */
+#define PD_TUN_REFRESH_BLOCKS 10u
+#define PD_TUN_RETRY_BLOCKS   2u
+#define PD_TUN_FETCH_PER_PASS 8u
+/* A certificate is issued again after half its lifetime, so a tunnel never runs into its
+ * peer's expiry check. */
+#define PD_TUN_REISSUE_S (KUMO_OVERLAY_TUNNEL_CERT_LIFETIME_S / 2u)
+/* The exchange file a provider serves its peers (home/deployments/<owner>-<dseq>.tunnels): its
+ * certificates stop being listed past this size. */
+#define PD_TUN_FILE_BYTES_MAX (KUMO_PROVIDER_PEER_ANSWER_BYTES_MAX / 2u)
+#define PD_TUN_ADDR_BYTES     (KUMO_OVERLAY_FWD_HOST_BYTES + 8u)
+
+_Static_assert(KUMO_SDL_PORT_COUNT_MAX <= KUMO_OVERLAY_TUNNEL_PORT_MAX,
+               "every port of a workload fits one tunnel");
+
+typedef struct pd_tun_cert {
+    kumo_overlay_tunnel_id_t self;
+    kumo_buf_t pem;
+    uint64_t issued_s;
+    bool seen;
+} pd_tun_cert_t;
+
+/* A tunnel client the pass wants (main thread); `id` names it to the loop. */
+typedef struct pd_tun_client {
+    uint64_t id;
+    kumo_overlay_tunnel_id_t peer; /* the server's end: the destination's lease at X */
+    kumo_overlay_tunnel_id_t self; /* ours: the source's lease here */
+    char address[PD_TUN_ADDR_BYTES];
+    uint8_t root_hash[KUMO_CRYPTO_HASH_BYTES];
+    uint64_t cert_issued_s;
+    uint64_t src_tag; /* kumo_overlay_workload_tag of the source */
+    uint16_t ports[KUMO_OVERLAY_TUNNEL_PORT_MAX];
+    int fds[KUMO_OVERLAY_TUNNEL_PORT_MAX];
+    uint16_t listen_ports[KUMO_OVERLAY_TUNNEL_PORT_MAX];
+    uint32_t port_count;
+    bool seen;
+} pd_tun_client_t;
+
+/* A peer provider's answer for one deployment (main thread). */
+typedef struct pd_tun_peer {
+    char owner[KUMO_ADDRESS_TEXT_BYTES];
+    uint64_t dseq;
+    char provider[KUMO_ADDRESS_TEXT_BYTES];
+    uint64_t height;      /* when its answer was asked */
+    uint64_t root_height; /* when its root was read alone */
+    kumo_buf_t root_pem;  /* its on-chain root certificate */
+    kumo_provider_peer_tunnel_t t[KUMO_PROVIDER_PEER_TUNNEL_COUNT_MAX];
+    size_t count;
+    bool refused_logged; /* its answer broke a rule: said once */
+    bool seen;
+} pd_tun_peer_t;
+
+/* What the loop applies: everything copied (the main thread goes on). */
+typedef struct pd_tun_hand_client {
+    uint64_t id;
+    kumo_overlay_tunnel_client_cfg_t cfg;
+    char address[PD_TUN_ADDR_BYTES];
+    kumo_buf_t root_pem;
+    kumo_buf_t cert_pem;
+} pd_tun_hand_client_t;
+
+typedef struct pd_tun_hand_allow {
+    kumo_overlay_tunnel_id_t peer;
+    kumo_buf_t root_pem;
+    kumo_buf_t cert_pem;
+    kumo_overlay_tunnel_targets_t targets;
+} pd_tun_hand_allow_t;
+
+typedef struct pd_tun_state {
+    pd_tun_hand_client_t *clients;
+    uint32_t client_count;
+    pd_tun_hand_allow_t *allows;
+    uint32_t allow_count;
+} pd_tun_state_t;
+
+typedef struct pd_tun_live {
+    uint64_t id;
+    kumo_overlay_tunnel_client_t *c;
+} pd_tun_live_t;
+
+struct pd_tun {
+    /* Set at start, read-only after. */
+    kumo_crypto_keypair_t root;      /* home/ca.key: issues the certificates */
+    kumo_buf_t root_pem;             /* home/ca.crt: the root registered on chain */
+    kumo_crypto_keypair_t key;       /* the tunnels' key, fresh per start, in memory only */
+    char address[PD_TUN_ADDR_BYTES]; /* public_address:tunnel_port, as announced */
+    /* Main thread. */
+    pd_tun_client_t clients[PD_TUN_CLIENT_MAX];
+    uint32_t client_count;
+    uint64_t next_id;
+    pd_tun_cert_t *certs; /* PD_TUN_CERT_MAX */
+    uint32_t cert_count;
+    pd_tun_peer_t *peers[PD_TUN_PEER_MAX];
+    pd_tun_hand_allow_t *allows; /* this pass's allowed tunnels (PD_TUN_ALLOW_MAX) */
+    uint32_t allow_count;
+    uint32_t pass_fetches;
+    uint32_t dropped; /* pairs past a table this pass */
+    uint32_t applied_clients;
+    uint32_t applied_allows;
+    /* Between the threads. */
+    pthread_mutex_t mu;
+    pd_tun_state_t *pending; /* handed over, not applied yet */
+    /* The loop. */
+    struct event_base *server_base; /* the API thread's */
+    kumo_overlay_tunnel_server_t *server;
+    pd_tun_live_t live[PD_TUN_CLIENT_MAX];
+    uint32_t live_count;
+    pd_tun_state_t *applied; /* what the accept callback answers from */
+};
+
+static uint64_t pd_tun_now_s(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec > 0 ? (uint64_t)ts.tv_sec : 0u;
+}
+
+/* ---- the hand-over state ---- */
+
+static void pd_tun_state_free(pd_tun_state_t *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i < s->client_count; i++) {
+        pd_tun_hand_client_t *c = &s->clients[i];
+        for (uint32_t k = 0; k < c->cfg.listener_count; k++) {
+            if (c->cfg.listeners[k].fd >= 0) {
+                (void)close(c->cfg.listeners[k].fd);
+            }
+        }
+        kumo_buf_free(&c->root_pem);
+        kumo_buf_free(&c->cert_pem);
+    }
+    for (uint32_t i = 0; i < s->allow_count; i++) {
+        kumo_buf_free(&s->allows[i].root_pem);
+        kumo_buf_free(&s->allows[i].cert_pem);
+    }
+    kumo_free(s->clients);
+    kumo_free(s->allows);
+    kumo_free(s);
+}
+
+/* ---- certificates ---- */
+
+static const pd_tun_cert_t *
+pd_tun_cert(kumo_provider_daemon_t *d, const kumo_overlay_tunnel_id_t *self, uint64_t now_s)
+{
+    pd_tun_t *t = d->tun;
+    pd_tun_cert_t *c = NULL;
+    for (uint32_t i = 0; i < t->cert_count && c == NULL; i++) {
+        c = kumo_overlay_tunnel_id_equal(&t->certs[i].self, self) ? &t->certs[i] : NULL;
+    }
+    if (c == NULL && t->cert_count >= PD_TUN_CERT_MAX) {
+        return NULL;
+    }
+    if (c == NULL) {
+        c = &t->certs[t->cert_count++];
+        memset(c, 0, sizeof(*c));
+        c->self = *self;
+        kumo_buf_init(&c->pem, KUMO_TLS_PEM_BYTES_MAX);
+    }
+    c->seen = true;
+    if (c->pem.len > 0 && now_s < c->issued_s + PD_TUN_REISSUE_S && now_s >= c->issued_s) {
+        return c;
+    }
+    kumo_buf_t pem;
+    kumo_buf_init(&pem, KUMO_TLS_PEM_BYTES_MAX);
+    kumo_err_ctx_t err = {0};
+    if (kumo_overlay_tunnel_cert_issue(&t->root, kumo_buf_bytes(&t->root_pem), t->key.pubkey, self,
+                                       -3600, KUMO_OVERLAY_TUNNEL_CERT_LIFETIME_S, &pem,
+                                       &err) != 0) {
+        KUMO_LOG_WARN("provider", "tunnel_cert_failed", "src=%s dst=%s detail=\"%s\"", self->src,
+                      self->dst, err.detail);
+        kumo_buf_free(&pem);
+        return c->pem.len > 0 ? c : NULL;
+    }
+    kumo_buf_free(&c->pem);
+    c->pem = pem;
+    c->issued_s = now_s;
+    return c;
+}
+
+/* ---- peers' tunnel addresses ---- */
+
+static pd_tun_peer_t *
+pd_tun_peer_find(pd_tun_t *t, const char *owner, uint64_t dseq, const char *provider)
+{
+    for (uint32_t i = 0; i < PD_TUN_PEER_MAX; i++) {
+        pd_tun_peer_t *p = t->peers[i];
+        if (p != NULL && p->dseq == dseq && strcmp(p->owner, owner) == 0 &&
+            strcmp(p->provider, provider) == 0) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* Asks provider for its endpoints answer and keeps the tunnels that follow the rules. */
+static int pd_tun_peer_ask(kumo_provider_daemon_t *d, pd_tun_peer_t *p, kumo_err_ctx_t *err)
+{
+    pd_peer_target_t target;
+    char host[KUMO_OVERLAY_FWD_HOST_BYTES];
+    KUMO_GUARD(pd_peer_target_load(d, d->curl, p->provider, &target, host, err));
+    kumo_buf_t body;
+    kumo_buf_init(&body, KUMO_PROVIDER_PEER_ANSWER_BYTES_MAX);
+    CURL *c = pd_peer_handle(d, &target, p->owner, p->dseq, "endpoints", &body);
+    int rc = c != NULL ? 0 : kumo_err_set(err, KUMO_ENOMEM, "peer request");
+    long status = 0;
+    if (rc == 0) {
+        CURLcode cc = curl_easy_perform(c);
+        (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(c);
+        rc = cc != CURLE_OK  ? kumo_err_set(err, KUMO_EIO, "%s", curl_easy_strerror(cc))
+             : status != 200 ? kumo_err_set(err, KUMO_ENOTFOUND, "HTTP %ld", status)
+                             : 0;
+    }
+    size_t count = 0;
+    rc = rc == 0
+             ? kumo_provider_peer_tunnels_parse(body.ptr, body.len, host, d->cfg.peer_address_allow,
+                                                p->t, KUMO_PROVIDER_PEER_TUNNEL_COUNT_MAX, &count,
+                                                err)
+             : rc;
+    if (rc == 1 && !p->refused_logged) { /* once until its answer is clean: a peer causes it */
+        KUMO_LOG_WARN("provider", "peer_tunnels_refused",
+                      "deployment=%s/%" PRIu64 " from=%s host=%s kept=%zu", p->owner, p->dseq,
+                      p->provider, host, count);
+    }
+    if (rc >= 0) {
+        p->refused_logged = rc == 1;
+        p->count = count;
+        kumo_buf_free(&p->root_pem);
+        p->root_pem = target.root_pem; /* taken over */
+        kumo_buf_init(&target.root_pem, KUMO_TLS_PEM_BYTES_MAX);
+    }
+    pd_peer_target_free(&target);
+    kumo_buf_free(&body);
+    return rc < 0 ? rc : 0;
+}
+
+/* The entry of (owner, dseq, provider), made when missing; NULL when the table is full. */
+static pd_tun_peer_t *
+pd_tun_peer_get(pd_tun_t *t, const char *owner, uint64_t dseq, const char *provider)
+{
+    pd_tun_peer_t *p = pd_tun_peer_find(t, owner, dseq, provider);
+    for (uint32_t i = 0; p == NULL && i < PD_TUN_PEER_MAX; i++) {
+        if (t->peers[i] == NULL) {
+            p = kumo_calloc(1, sizeof(*p));
+            if (p == NULL) {
+                return NULL;
+            }
+            (void)snprintf(p->owner, sizeof(p->owner), "%s", owner);
+            (void)snprintf(p->provider, sizeof(p->provider), "%s", provider);
+            p->dseq = dseq;
+            kumo_buf_init(&p->root_pem, KUMO_TLS_PEM_BYTES_MAX);
+            t->peers[i] = p;
+        }
+    }
+    if (p != NULL) {
+        p->seen = true;
+    }
+    return p;
+}
+
+/* The tunnel address provider announces for workload under lease (gseq, oseq), and its
+ * on-chain root (*peer_out); asked again when due. NULL when not known (yet). */
+static const kumo_provider_peer_tunnel_t *pd_tun_peer_tunnel(kumo_provider_daemon_t *d,
+                                                             const char *owner,
+                                                             uint64_t dseq,
+                                                             const char *provider,
+                                                             const char *workload,
+                                                             uint32_t gseq,
+                                                             uint32_t oseq,
+                                                             const pd_tun_peer_t **peer_out)
+{
+    pd_tun_t *t = d->tun;
+    pd_tun_peer_t *p = pd_tun_peer_get(t, owner, dseq, provider);
+    if (p == NULL) {
+        return NULL;
+    }
+    for (int round = 0; round < 2; round++) {
+        const kumo_provider_peer_tunnel_t *found = NULL;
+        for (size_t k = 0; k < p->count && found == NULL; k++) {
+            const kumo_provider_peer_tunnel_t *e = &p->t[k];
+            found =
+                e->gseq == gseq && e->oseq == oseq && strcmp(e->workload, workload) == 0 ? e : NULL;
+        }
+        uint64_t every = found != NULL ? PD_TUN_REFRESH_BLOCKS : PD_TUN_RETRY_BLOCKS;
+        bool due = p->height == 0 || d->height >= p->height + every;
+        if (round == 1 || !due || t->pass_fetches >= PD_TUN_FETCH_PER_PASS) {
+            *peer_out = p;
+            return found != NULL && p->root_pem.len > 0 ? found : NULL;
+        }
+        t->pass_fetches++;
+        p->height = d->height > 0 ? d->height : 1u;
+        kumo_err_ctx_t err = {0};
+        if (pd_tun_peer_ask(d, p, &err) != 0) {
+            KUMO_LOG_DEBUG("provider", "peer_tunnels_failed",
+                           "deployment=%s/%" PRIu64 " from=%s detail=\"%s\"", owner, dseq, provider,
+                           err.detail);
+        }
+    }
+    KUMO_UNREACHABLE();
+}
+
+/* The on-chain root of provider (the source end of tunnels to us), read from the node when
+ * missing and with every refresh of the entry. NULL when not known. */
+static const pd_tun_peer_t *
+pd_tun_peer_root(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, const char *provider)
+{
+    pd_tun_t *t = d->tun;
+    pd_tun_peer_t *p = pd_tun_peer_get(t, owner, dseq, provider);
+    if (p == NULL) {
+        return NULL;
+    }
+    bool due = p->root_height == 0 || d->height >= p->root_height + PD_TUN_REFRESH_BLOCKS;
+    if (due && t->pass_fetches < PD_TUN_FETCH_PER_PASS) {
+        t->pass_fetches++;
+        p->root_height = d->height > 0 ? d->height : 1u;
+        pd_peer_target_t target;
+        kumo_err_ctx_t err = {0};
+        if (pd_peer_target_load(d, d->curl, provider, &target, NULL, &err) == 0) {
+            kumo_buf_free(&p->root_pem);
+            p->root_pem = target.root_pem; /* taken over */
+        } else {
+            KUMO_LOG_DEBUG("provider", "peer_root_failed", "provider=%s detail=\"%s\"", provider,
+                           err.detail);
+        }
+    }
+    return p->root_pem.len > 0 ? p : NULL;
+}
+
+/* ---- one deployment ---- */
+
+/* The deployment's active leases as the chain lists them, for the policy. */
+typedef struct pd_tun_dep {
+    const char *owner;
+    uint64_t dseq;
+    const Kumo__Manifest *m;
+    kumo_overlay_lease_t leases[KUMO_OVERLAY_LEASE_MAX];
+    uint32_t gseq[KUMO_OVERLAY_LEASE_MAX];
+    uint32_t oseq[KUMO_OVERLAY_LEASE_MAX];
+    char providers[KUMO_OVERLAY_LEASE_MAX][KUMO_ADDRESS_TEXT_BYTES];
+    uint32_t count;
+} pd_tun_dep_t;
+
+static void pd_tun_id(const pd_tun_dep_t *td,
+                      const kumo_overlay_pair_t *p,
+                      uint32_t lease,
+                      kumo_overlay_tunnel_id_t *id)
+{
+    memset(id, 0, sizeof(*id));
+    (void)snprintf(id->owner, sizeof(id->owner), "%s", td->owner);
+    id->dseq = td->dseq;
+    (void)snprintf(id->src, sizeof(id->src), "%s", p->src);
+    (void)snprintf(id->dst, sizeof(id->dst), "%s", p->dst);
+    id->gseq = td->gseq[lease];
+    id->oseq = td->oseq[lease];
+    (void)snprintf(id->provider, sizeof(id->provider), "%s", td->leases[lease].provider);
+}
+
+/* A loopback listening socket on an ephemeral port; -1 when none can be made. */
+static int pd_tun_listen(uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 128) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        if (fd >= 0) {
+            (void)close(fd);
+        }
+        return -1;
+    }
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+static void pd_tun_client_close(pd_tun_client_t *c)
+{
+    for (uint32_t k = 0; k < c->port_count; k++) {
+        if (c->fds[k] >= 0) {
+            (void)close(c->fds[k]);
+        }
+    }
+    c->port_count = 0;
+}
+
+/* The slot of a wanted client: the same one as last pass when nothing about it changed (its
+ * listeners and so the forwards stay), else a new one with new listeners. */
+static void pd_tun_client_want(kumo_provider_daemon_t *d, const pd_tun_client_t *want)
+{
+    pd_tun_t *t = d->tun;
+    for (uint32_t i = 0; i < t->client_count; i++) {
+        pd_tun_client_t *c = &t->clients[i];
+        if (!c->seen && kumo_overlay_tunnel_id_equal(&c->peer, &want->peer) &&
+            kumo_overlay_tunnel_id_equal(&c->self, &want->self) &&
+            strcmp(c->address, want->address) == 0 &&
+            memcmp(c->root_hash, want->root_hash, sizeof(c->root_hash)) == 0 &&
+            c->port_count == want->port_count &&
+            memcmp(c->ports, want->ports, want->port_count * sizeof(c->ports[0])) == 0) {
+            c->seen = true;
+            if (c->cert_issued_s != want->cert_issued_s) {
+                c->cert_issued_s = want->cert_issued_s;
+                c->id = ++t->next_id; /* reopened with the new certificate, same listeners */
+            }
+            return;
+        }
+    }
+    if (t->client_count >= PD_TUN_CLIENT_MAX) {
+        t->dropped++;
+        return;
+    }
+    pd_tun_client_t *c = &t->clients[t->client_count];
+    *c = *want;
+    c->id = ++t->next_id;
+    c->seen = true;
+    for (uint32_t k = 0; k < c->port_count; k++) {
+        c->fds[k] = pd_tun_listen(&c->listen_ports[k]);
+        if (c->fds[k] < 0) {
+            c->port_count = k;
+            pd_tun_client_close(c);
+            KUMO_LOG_WARN("provider", "tunnel_listen_failed", "errno=%d", errno);
+            return;
+        }
+    }
+    t->client_count++;
+}
+
+static void pd_tun_clients_of(kumo_provider_daemon_t *d, const pd_tun_dep_t *td)
+{
+    kumo_overlay_deployment_t od = {
+        .manifest = td->m, .leases = td->leases, .lease_count = td->count};
+    kumo_overlay_pair_t pairs[64];
+    uint32_t dropped = 0;
+    uint32_t n = kumo_overlay_pairs(&od, d->addr, KUMO_OVERLAY_SIDE_CLIENT, pairs, 64, &dropped);
+    d->tun->dropped += dropped;
+    uint64_t now_s = pd_tun_now_s();
+    for (uint32_t i = 0; i < n; i++) {
+        const kumo_overlay_pair_t *p = &pairs[i];
+        pd_tun_client_t want;
+        memset(&want, 0, sizeof(want));
+        pd_tun_id(td, p, p->dst_lease, &want.peer);
+        pd_tun_id(td, p, p->src_lease, &want.self);
+        const pd_tun_peer_t *peer = NULL;
+        const kumo_provider_peer_tunnel_t *at =
+            pd_tun_peer_tunnel(d, td->owner, td->dseq, want.peer.provider, p->dst, want.peer.gseq,
+                               want.peer.oseq, &peer);
+        const pd_tun_cert_t *cert = kumo_overlay_tunnel_id_is_valid(&want.peer) &&
+                                            kumo_overlay_tunnel_id_is_valid(&want.self) &&
+                                            at != NULL
+                                        ? pd_tun_cert(d, &want.self, now_s)
+                                        : NULL;
+        if (cert == NULL) {
+            continue; /* the peer's tunnel address is not known yet (asked again soon) */
+        }
+        (void)snprintf(want.address, sizeof(want.address),
+                       strchr(at->host, ':') != NULL ? "[%s]:%u" : "%s:%u", at->host,
+                       (unsigned)at->port);
+        kumo_crypto_sha256(kumo_buf_bytes(&peer->root_pem), want.root_hash);
+        want.cert_issued_s = cert->issued_s;
+        want.src_tag = kumo_overlay_workload_tag(td->owner, td->dseq, p->src);
+        memcpy(want.ports, p->ports, sizeof(want.ports));
+        want.port_count = p->port_count;
+        pd_tun_client_want(d, &want);
+    }
+}
+
+/* Where a destination's port goes on this host: its running containers. */
+static void pd_tun_targets(kumo_provider_daemon_t *d,
+                           const pd_tun_dep_t *td,
+                           const kumo_overlay_pair_t *p,
+                           kumo_overlay_tunnel_targets_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (uint32_t k = 0; k < p->port_count; k++) {
+        uint32_t per_port = 0;
+        for (uint32_t i = 0; i < d->container_count && per_port < KUMO_OVERLAY_FWD_TARGET_MAX &&
+                             out->count < KUMO_OVERLAY_TUNNEL_TARGET_MAX;
+             i++) {
+            const kumo_runtime_container_t *c = &d->containers[i];
+            const char *ip = NULL;
+            if (c->state == KUMO_RUNTIME_STATE_RUNNING && c->dseq == td->dseq &&
+                strcmp(c->owner, td->owner) == 0 && strcmp(c->workload, p->dst) == 0 &&
+                (ip = pd_container_ip(d, c->id)) != NULL) {
+                kumo_overlay_tunnel_target_t *x = &out->items[out->count++];
+                x->port = p->ports[k];
+                (void)snprintf(x->host, sizeof(x->host), "%s", ip);
+                x->target_port = p->ports[k];
+                per_port++;
+            }
+        }
+    }
+}
+
+static void pd_tun_allows_of(kumo_provider_daemon_t *d, const pd_tun_dep_t *td)
+{
+    pd_tun_t *t = d->tun;
+    kumo_overlay_deployment_t od = {
+        .manifest = td->m, .leases = td->leases, .lease_count = td->count};
+    kumo_overlay_pair_t pairs[64];
+    uint32_t dropped = 0;
+    uint32_t n = kumo_overlay_pairs(&od, d->addr, KUMO_OVERLAY_SIDE_SERVER, pairs, 64, &dropped);
+    t->dropped += dropped;
+    uint64_t now_s = pd_tun_now_s();
+    for (uint32_t i = 0; i < n; i++) {
+        const kumo_overlay_pair_t *p = &pairs[i];
+        kumo_overlay_tunnel_id_t peer;
+        kumo_overlay_tunnel_id_t self;
+        pd_tun_id(td, p, p->src_lease, &peer);
+        pd_tun_id(td, p, p->dst_lease, &self);
+        const pd_tun_peer_t *y = pd_tun_peer_root(d, td->owner, td->dseq, peer.provider);
+        const pd_tun_cert_t *cert = kumo_overlay_tunnel_id_is_valid(&peer) &&
+                                            kumo_overlay_tunnel_id_is_valid(&self) && y != NULL
+                                        ? pd_tun_cert(d, &self, now_s)
+                                        : NULL;
+        if (cert == NULL || t->allow_count >= PD_TUN_ALLOW_MAX) {
+            t->dropped += cert != NULL ? 1u : 0u;
+            continue;
+        }
+        pd_tun_hand_allow_t *a = &t->allows[t->allow_count++];
+        memset(a, 0, sizeof(*a));
+        a->peer = peer;
+        kumo_buf_init(&a->root_pem, KUMO_TLS_PEM_BYTES_MAX);
+        kumo_buf_init(&a->cert_pem, KUMO_TLS_PEM_BYTES_MAX);
+        if (kumo_buf_append(&a->root_pem, y->root_pem.ptr, y->root_pem.len) != 0 ||
+            kumo_buf_append(&a->cert_pem, cert->pem.ptr, cert->pem.len) != 0) {
+            kumo_buf_free(&a->root_pem);
+            kumo_buf_free(&a->cert_pem);
+            t->allow_count--;
+            continue;
+        }
+        pd_tun_targets(d, td, p, &a->targets);
+    }
+}
+
+/* The deployment's active leases from the node (every provider's), keeping those whose group
+ * the node named; false when they cannot be read. */
+static bool pd_tun_leases(kumo_provider_daemon_t *d,
+                          pd_tun_dep_t *td,
+                          const char (*groups)[KUMO_NAME_BYTES_MAX + 1],
+                          uint32_t group_count)
+{
+    json_t *list = NULL;
+    kumo_err_ctx_t err = {0};
+    if (pd_peer_leases(d, d->curl, td->owner, td->dseq, &list, &err) != 0) {
+        KUMO_LOG_DEBUG("provider", "tunnel_leases_failed",
+                       "deployment=%s/%" PRIu64 " detail=\"%s\"", td->owner, td->dseq, err.detail);
+        return false;
+    }
+    size_t i;
+    const json_t *l;
+    json_array_foreach(json_object_get(list, "items"), i, l)
+    {
+        const json_t *id = json_object_get(l, "id");
+        const json_t *oid = json_object_get(id, "order");
+        const char *provider = json_string_value(json_object_get(id, "provider"));
+        uint64_t gseq = pd_u64(oid, "gseq");
+        uint64_t oseq = pd_u64(oid, "oseq");
+        if (provider == NULL || gseq >= group_count || gseq > UINT32_MAX || oseq > UINT32_MAX ||
+            td->count >= KUMO_OVERLAY_LEASE_MAX || strlen(provider) >= sizeof(td->providers[0])) {
+            continue;
+        }
+        uint32_t k = td->count++;
+        (void)snprintf(td->providers[k], sizeof(td->providers[k]), "%s", provider);
+        td->leases[k] = (kumo_overlay_lease_t){.group = groups[gseq], .provider = td->providers[k]};
+        td->gseq[k] = (uint32_t)gseq;
+        td->oseq[k] = (uint32_t)oseq;
+    }
+    json_decref(list);
+    return true;
+}
+
+/* Whether every group with a workload runs here (then no tunnel is needed and the node is not
+ * asked). */
+static bool pd_tun_all_here(const kumo_provider_daemon_t *d,
+                            const char *owner,
+                            uint64_t dseq,
+                            const Kumo__Manifest *m,
+                            const char (*groups)[KUMO_NAME_BYTES_MAX + 1],
+                            uint32_t group_count)
+{
+    for (size_t w = 0; w < m->n_workloads; w++) {
+        bool here = false;
+        for (uint32_t i = 0; i < d->lease_count && !here; i++) {
+            const pd_lease_t *l = &d->leases[i];
+            here = l->active && l->dseq == dseq && strcmp(l->owner, owner) == 0 &&
+                   l->gseq < group_count && strcmp(groups[l->gseq], m->workloads[w]->group) == 0;
+        }
+        if (!here) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* home/deployments/<owner>-<dseq>.tunnels: what GET .../endpoints tells the peers (the
+ * LeasedWorkload of the design): per workload placed here, the lease it runs under, our tunnel
+ * address and the certificates we present for it. Written when it changed. */
+static void pd_tun_exchange_write(kumo_provider_daemon_t *d, const pd_tun_dep_t *td, uint32_t first)
+{
+    pd_tun_t *t = d->tun;
+    json_t *arr = json_array();
+    size_t budget = PD_TUN_FILE_BYTES_MAX;
+    for (uint32_t k = 0; arr != NULL && k < td->count; k++) {
+        if (strcmp(td->leases[k].provider, d->addr) != 0) {
+            continue;
+        }
+        for (size_t w = 0; w < td->m->n_workloads; w++) {
+            const Kumo__ManifestWorkload *mw = td->m->workloads[w];
+            if (strcmp(mw->group, td->leases[k].group) != 0) {
+                continue;
+            }
+            json_t *certs = json_array();
+            for (uint32_t a = first; a < t->allow_count; a++) {
+                const pd_tun_hand_allow_t *x = &t->allows[a];
+                if (strcmp(x->peer.dst, mw->name) == 0 && x->cert_pem.len < budget) {
+                    budget -= x->cert_pem.len;
+                    (void)json_array_append_new(
+                        certs, json_stringn((const char *)x->cert_pem.ptr, x->cert_pem.len));
+                }
+            }
+            (void)json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:s, s:o}", "workload",
+                                                       mw->name, "gseq", (json_int_t)td->gseq[k],
+                                                       "oseq", (json_int_t)td->oseq[k], "address",
+                                                       t->address, "certificates", certs));
+        }
+    }
+    json_t *j = arr != NULL ? json_pack("{s:o}", "tunnels", arr) : NULL;
+    char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    char path[PD_PATH_BYTES];
+    kumo_buf_t had;
+    kumo_buf_init(&had, KUMO_PROVIDER_PEER_ANSWER_BYTES_MAX);
+    bool same = text != NULL &&
+                pd_deployment_path(d->home, td->owner, td->dseq, "tunnels", path) == 0 &&
+                kumo_file_read(path, &had, NULL) == 0 && had.len == strlen(text) &&
+                memcmp(had.ptr, text, had.len) == 0;
+    kumo_err_ctx_t err = {0};
+    if (text != NULL && !same &&
+        pd_deployment_store(d->home, td->owner, td->dseq, "tunnels",
+                            kumo_bytes_make((const uint8_t *)text, strlen(text)), &err) != 0) {
+        KUMO_LOG_WARN("provider", "tunnels_store_failed", "deployment=%s/%" PRIu64 " detail=\"%s\"",
+                      td->owner, td->dseq, err.detail);
+    }
+    kumo_buf_free(&had);
+    free(text);
+}
+
+void pd_tun_dep(kumo_provider_daemon_t *d,
+                const char *owner,
+                uint64_t dseq,
+                const Kumo__Manifest *m,
+                const char (*groups)[KUMO_NAME_BYTES_MAX + 1],
+                uint32_t group_count)
+{
+    if (d->tun == NULL || pd_tun_all_here(d, owner, dseq, m, groups, group_count)) {
+        return;
+    }
+    pd_tun_dep_t *td = kumo_calloc(1, sizeof(*td));
+    if (td == NULL) {
+        return;
+    }
+    td->owner = owner;
+    td->dseq = dseq;
+    td->m = m;
+    if (pd_tun_leases(d, td, groups, group_count)) {
+        uint32_t first = d->tun->allow_count;
+        pd_tun_clients_of(d, td);
+        pd_tun_allows_of(d, td);
+        pd_tun_exchange_write(d, td, first);
+    }
+    kumo_free(td);
+}
+
+uint32_t pd_tun_forward_targets(const kumo_provider_daemon_t *d,
+                                const char *owner,
+                                uint64_t dseq,
+                                const char *dst,
+                                uint16_t port,
+                                kumo_overlay_fwd_entry_t *e)
+{
+    uint32_t added = 0;
+    for (uint32_t i = 0; d->tun != NULL && i < d->tun->client_count; i++) {
+        const pd_tun_client_t *c = &d->tun->clients[i];
+        if (!c->seen || c->peer.dseq != dseq || strcmp(c->peer.owner, owner) != 0 ||
+            strcmp(c->peer.dst, dst) != 0) {
+            continue;
+        }
+        for (uint32_t k = 0; k < c->port_count && e->target_count < KUMO_OVERLAY_FWD_TARGET_MAX;
+             k++) {
+            if (c->ports[k] != port) {
+                continue;
+            }
+            kumo_overlay_fwd_target_t *x = &e->targets[e->target_count++];
+            memset(x, 0, sizeof(*x));
+            (void)snprintf(x->host, sizeof(x->host), "127.0.0.1");
+            x->port = c->listen_ports[k];
+            x->kind = KUMO_OVERLAY_FWD_TUNNEL;
+            x->source_workload = c->src_tag;
+            added++;
+        }
+    }
+    return added;
+}
+
+void pd_tun_pass_begin(kumo_provider_daemon_t *d)
+{
+    pd_tun_t *t = d->tun;
+    if (t == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i < t->client_count; i++) {
+        t->clients[i].seen = false;
+    }
+    for (uint32_t i = 0; i < t->cert_count; i++) {
+        t->certs[i].seen = false;
+    }
+    for (uint32_t i = 0; i < PD_TUN_PEER_MAX; i++) {
+        if (t->peers[i] != NULL) {
+            t->peers[i]->seen = false;
+        }
+    }
+    for (uint32_t i = 0; i < t->allow_count; i++) {
+        kumo_buf_free(&t->allows[i].root_pem);
+        kumo_buf_free(&t->allows[i].cert_pem);
+    }
+    t->allow_count = 0;
+    t->pass_fetches = 0;
+    t->dropped = 0;
+}
+
+/* Drops what this pass did not want: clients (their listeners close), certificates, peers. */
+static void pd_tun_sweep(pd_tun_t *t)
+{
+    for (uint32_t i = 0; i < t->client_count;) {
+        if (t->clients[i].seen) {
+            i++;
+            continue;
+        }
+        pd_tun_client_close(&t->clients[i]);
+        t->clients[i] = t->clients[--t->client_count];
+    }
+    for (uint32_t i = 0; i < t->cert_count;) {
+        if (t->certs[i].seen) {
+            i++;
+            continue;
+        }
+        kumo_buf_free(&t->certs[i].pem);
+        t->certs[i] = t->certs[--t->cert_count];
+    }
+    for (uint32_t i = 0; i < PD_TUN_PEER_MAX; i++) {
+        if (t->peers[i] != NULL && !t->peers[i]->seen) {
+            kumo_buf_free(&t->peers[i]->root_pem);
+            kumo_free(t->peers[i]);
+            t->peers[i] = NULL;
+        }
+    }
+}
+
+/* A duplicate of fd for the loop (closed on exec like the original); -1 on failure. */
+static int pd_tun_dup(int fd)
+{
+    return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
+/* One client of the hand-over, with duplicates of its listening sockets. */
+static bool pd_tun_hand_client(const pd_tun_t *t, const pd_tun_client_t *c, pd_tun_hand_client_t *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->id = c->id;
+    (void)snprintf(h->address, sizeof(h->address), "%s", c->address);
+    kumo_buf_init(&h->root_pem, KUMO_TLS_PEM_BYTES_MAX);
+    kumo_buf_init(&h->cert_pem, KUMO_TLS_PEM_BYTES_MAX);
+    const pd_tun_cert_t *cert = NULL;
+    for (uint32_t i = 0; i < t->cert_count && cert == NULL; i++) {
+        cert = kumo_overlay_tunnel_id_equal(&t->certs[i].self, &c->self) ? &t->certs[i] : NULL;
+    }
+    const pd_tun_peer_t *p =
+        pd_tun_peer_find((pd_tun_t *)(uintptr_t)t, c->peer.owner, c->peer.dseq, c->peer.provider);
+    if (cert == NULL || p == NULL ||
+        kumo_buf_append(&h->cert_pem, cert->pem.ptr, cert->pem.len) != 0 ||
+        kumo_buf_append(&h->root_pem, p->root_pem.ptr, p->root_pem.len) != 0) {
+        return false;
+    }
+    h->cfg.peer = c->peer;
+    h->cfg.key = &t->key;
+    for (uint32_t k = 0; k < c->port_count; k++) {
+        h->cfg.listeners[k].fd = pd_tun_dup(c->fds[k]);
+        h->cfg.listeners[k].port = c->ports[k];
+        h->cfg.listener_count = k + 1u;
+        if (h->cfg.listeners[k].fd < 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Hands the wanted state over to the loop (replacing one it has not taken yet). */
+static void pd_tun_post(pd_tun_t *t, pd_tun_state_t *s)
+{
+    KUMO_ASSERT(pthread_mutex_lock(&t->mu) == 0);
+    pd_tun_state_t *old = t->pending;
+    t->pending = s;
+    KUMO_ASSERT(pthread_mutex_unlock(&t->mu) == 0);
+    pd_tun_state_free(old);
+}
+
+void pd_tun_commit(kumo_provider_daemon_t *d)
+{
+    pd_tun_t *t = d->tun;
+    if (t == NULL) {
+        return;
+    }
+    pd_tun_sweep(t);
+    pd_tun_state_t *s = kumo_calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return;
+    }
+    s->clients = t->client_count > 0 ? kumo_calloc(t->client_count, sizeof(*s->clients)) : NULL;
+    s->allows = t->allow_count > 0 ? kumo_calloc(t->allow_count, sizeof(*s->allows)) : NULL;
+    if ((t->client_count > 0 && s->clients == NULL) || (t->allow_count > 0 && s->allows == NULL)) {
+        pd_tun_state_free(s);
+        return;
+    }
+    for (uint32_t i = 0; i < t->client_count; i++) {
+        pd_tun_hand_client_t *h = &s->clients[s->client_count++];
+        if (!pd_tun_hand_client(t, &t->clients[i], h)) {
+            s->client_count--; /* what it took is closed here */
+            for (uint32_t k = 0; k < h->cfg.listener_count; k++) {
+                if (h->cfg.listeners[k].fd >= 0) {
+                    (void)close(h->cfg.listeners[k].fd);
+                }
+            }
+            kumo_buf_free(&h->root_pem);
+            kumo_buf_free(&h->cert_pem);
+        }
+    }
+    for (uint32_t i = 0; i < t->allow_count; i++) {
+        pd_tun_hand_allow_t *a = &s->allows[s->allow_count++];
+        *a = t->allows[i];
+        kumo_buf_init(&a->root_pem, KUMO_TLS_PEM_BYTES_MAX);
+        kumo_buf_init(&a->cert_pem, KUMO_TLS_PEM_BYTES_MAX);
+        if (kumo_buf_append(&a->root_pem, t->allows[i].root_pem.ptr, t->allows[i].root_pem.len) !=
+                0 ||
+            kumo_buf_append(&a->cert_pem, t->allows[i].cert_pem.ptr, t->allows[i].cert_pem.len) !=
+                0) {
+            kumo_buf_free(&a->root_pem);
+            kumo_buf_free(&a->cert_pem);
+            s->allow_count--;
+        }
+    }
+    if (s->client_count != t->applied_clients || s->allow_count != t->applied_allows ||
+        t->dropped > 0) {
+        KUMO_LOG_INFO("provider", "tunnels_wanted", "clients=%u allowed=%u dropped=%u",
+                      s->client_count, s->allow_count, t->dropped);
+        t->applied_clients = s->client_count;
+        t->applied_allows = s->allow_count;
+    }
+    pd_tun_post(t, s);
+}
+
+/* ---- the loop ---- */
+
+static bool pd_tun_accept_cb(void *ctx,
+                             const kumo_overlay_tunnel_id_t *peer,
+                             kumo_overlay_tunnel_targets_t *targets_out)
+{
+    pd_tun_t *t = ctx;
+    for (uint32_t i = 0; t->applied != NULL && i < t->applied->allow_count; i++) {
+        const pd_tun_hand_allow_t *a = &t->applied->allows[i];
+        if (kumo_overlay_tunnel_id_equal(&a->peer, peer)) {
+            *targets_out = a->targets;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void pd_tun_server_apply(pd_tun_t *t, const pd_tun_state_t *s)
+{
+    kumo_overlay_tunnel_allow_t *e =
+        s->allow_count > 0 ? kumo_calloc(s->allow_count, sizeof(*e)) : NULL;
+    if (s->allow_count > 0 && e == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i < s->allow_count; i++) {
+        e[i].peer = s->allows[i].peer;
+        e[i].peer_root_pem = kumo_buf_bytes(&s->allows[i].root_pem);
+        e[i].cert_pem = kumo_buf_bytes(&s->allows[i].cert_pem);
+        e[i].key = &t->key;
+    }
+    kumo_err_ctx_t err = {0};
+    if (kumo_overlay_tunnel_server_allow_set(t->server, e, s->allow_count, &err) != 0) {
+        KUMO_LOG_WARN("provider", "tunnel_allow_failed", "code=%s detail=\"%s\"",
+                      kumo_err_name(err.code), err.detail);
+    }
+    kumo_free(e);
+}
+
+/* Closes the clients no longer wanted, opens the new ones (taking their listeners). */
+static void pd_tun_clients_apply(pd_tun_t *t, pd_tun_state_t *s)
+{
+    for (uint32_t i = 0; i < t->live_count;) {
+        bool kept = false;
+        for (uint32_t k = 0; k < s->client_count && !kept; k++) {
+            kept = s->clients[k].id == t->live[i].id;
+        }
+        if (kept) {
+            i++;
+            continue;
+        }
+        kumo_overlay_tunnel_client_close(t->live[i].c);
+        t->live[i] = t->live[--t->live_count];
+    }
+    for (uint32_t k = 0; k < s->client_count; k++) {
+        pd_tun_hand_client_t *h = &s->clients[k];
+        bool live = false;
+        for (uint32_t i = 0; i < t->live_count && !live; i++) {
+            live = t->live[i].id == h->id;
+        }
+        if (live || t->live_count >= PD_TUN_CLIENT_MAX) {
+            continue; /* its listener duplicates are closed with the state */
+        }
+        h->cfg.peer_address = h->address;
+        h->cfg.peer_root_pem = kumo_buf_bytes(&h->root_pem);
+        h->cfg.cert_pem = kumo_buf_bytes(&h->cert_pem);
+        h->cfg.key = &t->key;
+        kumo_overlay_tunnel_client_t *c = NULL;
+        kumo_err_ctx_t err = {0};
+        int rc = kumo_overlay_tunnel_client_open(t->server_base, &h->cfg, &c, &err);
+        h->cfg.listener_count = 0; /* the client owns (or closed) them now */
+        if (rc != 0) {
+            KUMO_LOG_WARN("provider", "tunnel_client_failed", "to=%s dst=%s detail=\"%s\"",
+                          h->address, h->cfg.peer.dst, err.detail);
+            continue;
+        }
+        t->live[t->live_count++] = (pd_tun_live_t){.id = h->id, .c = c};
+    }
+}
+
+/* Whether two states allow the same tunnels with the same roots, certificates and targets. */
+static bool pd_tun_allows_same(const pd_tun_state_t *a, const pd_tun_state_t *b)
+{
+    if (a == NULL || a->allow_count != b->allow_count) {
+        return false;
+    }
+    for (uint32_t i = 0; i < a->allow_count; i++) {
+        const pd_tun_hand_allow_t *x = &a->allows[i];
+        const pd_tun_hand_allow_t *y = &b->allows[i];
+        if (!kumo_overlay_tunnel_id_equal(&x->peer, &y->peer) ||
+            !kumo_bytes_equal(kumo_buf_bytes(&x->root_pem), kumo_buf_bytes(&y->root_pem)) ||
+            !kumo_bytes_equal(kumo_buf_bytes(&x->cert_pem), kumo_buf_bytes(&y->cert_pem)) ||
+            memcmp(&x->targets, &y->targets, sizeof(x->targets)) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void pd_tun_loop_turn(kumo_provider_daemon_t *d)
+{
+    pd_tun_t *t = d->tun;
+    if (t == NULL) {
+        return;
+    }
+    KUMO_ASSERT(pthread_mutex_lock(&t->mu) == 0);
+    pd_tun_state_t *s = t->pending;
+    t->pending = NULL;
+    KUMO_ASSERT(pthread_mutex_unlock(&t->mu) == 0);
+    if (s == NULL) {
+        return;
+    }
+    pd_tun_state_t *before = t->applied;
+    t->applied = s; /* the callback answers from the new state while the set is replaced */
+    if (t->server != NULL && !pd_tun_allows_same(before, s)) {
+        pd_tun_server_apply(t, s); /* parses every certificate: only when something changed */
+    }
+    pd_tun_clients_apply(t, s);
+    pd_tun_state_free(before);
+}
+
+void pd_tun_stats(kumo_provider_daemon_t *d,
+                  kumo_overlay_tunnel_stats_t *server,
+                  kumo_overlay_tunnel_stats_t *clients)
+{
+    memset(server, 0, sizeof(*server));
+    memset(clients, 0, sizeof(*clients));
+    pd_tun_t *t = d->tun;
+    if (t == NULL) {
+        return;
+    }
+    if (t->server != NULL) {
+        kumo_overlay_tunnel_server_stats(t->server, server);
+    }
+    for (uint32_t i = 0; i < t->live_count; i++) {
+        kumo_overlay_tunnel_stats_t one;
+        kumo_overlay_tunnel_client_stats(t->live[i].c, &one);
+        clients->tunnels += one.tunnels;
+        clients->streams += one.streams;
+        clients->tunnels_opened += one.tunnels_opened;
+        clients->refused += one.refused;
+        clients->streams_opened += one.streams_opened;
+    }
+}
+
+/* ---- start and stop ---- */
+
+/* The root key and certificate from the home (the root registered on chain). */
+static int pd_tun_root_load(kumo_provider_daemon_t *d, pd_tun_t *t, kumo_err_ctx_t *err)
+{
+    char path[PD_PATH_BYTES];
+    kumo_buf_t pem;
+    kumo_buf_init(&pem, KUMO_TLS_PEM_BYTES_MAX);
+    (void)snprintf(path, sizeof(path), "%s/ca.key", d->home);
+    int rc = kumo_file_read(path, &pem, err);
+    rc = rc == 0 ? kumo_tls_key_from_pem(kumo_buf_bytes(&pem), &t->root, err) : rc;
+    if (pem.ptr != NULL) {
+        sodium_memzero(pem.ptr, pem.len);
+    }
+    kumo_buf_free(&pem);
+    (void)snprintf(path, sizeof(path), "%s/ca.crt", d->home);
+    rc = rc == 0 ? kumo_file_read(path, &t->root_pem, err) : rc;
+    return rc == 0 ? kumo_crypto_key_generate(&t->key) : rc;
+}
+
+int pd_tun_start(kumo_provider_daemon_t *d, struct event_base *base, kumo_err_ctx_t *err)
+{
+    pd_tun_t *t = kumo_calloc(1, sizeof(*t));
+    KUMO_ENSURE(t != NULL, err, KUMO_ENOMEM, "tunnels");
+    t->certs = kumo_calloc(PD_TUN_CERT_MAX, sizeof(*t->certs));
+    t->allows = kumo_calloc(PD_TUN_ALLOW_MAX, sizeof(*t->allows));
+    kumo_buf_init(&t->root_pem, KUMO_TLS_PEM_BYTES_MAX);
+    KUMO_ASSERT(pthread_mutex_init(&t->mu, NULL) == 0);
+    t->server_base = base;
+    d->tun = t;
+    KUMO_ENSURE(t->certs != NULL && t->allows != NULL, err, KUMO_ENOMEM, "tunnels");
+    KUMO_GUARD(pd_tun_root_load(d, t, err));
+    const char *pub = d->cfg.public_address;
+    (void)snprintf(t->address, sizeof(t->address), strchr(pub, ':') != NULL ? "[%s]:%u" : "%s:%u",
+                   pub, d->cfg.tunnel_port);
+    char listen[PD_TUN_ADDR_BYTES];
+    const char *at = pd_publish_address(d);
+    (void)snprintf(listen, sizeof(listen), strchr(at, ':') != NULL ? "[%s]:%u" : "%s:%u", at,
+                   d->cfg.tunnel_port);
+    kumo_overlay_tunnel_server_cfg_t sc = {
+        .listen = listen, .accept_cb = pd_tun_accept_cb, .accept_ctx = t};
+    kumo_err_ctx_t lerr = {0};
+    if (kumo_overlay_tunnel_server_open(base, &sc, &t->server, &lerr) != 0) {
+        /* Tunnels to us cannot come up; the rest of the daemon (and tunnels from us) can. */
+        KUMO_LOG_ERROR("provider", "tunnel_listen_failed", "at=%s detail=\"%s\"", listen,
+                       lerr.detail);
+        t->server = NULL;
+        return 0;
+    }
+    KUMO_LOG_INFO("provider", "tunnel_listening", "at=%s announced=%s", listen, t->address);
+    return 0;
+}
+
+void pd_tun_stop(kumo_provider_daemon_t *d)
+{
+    pd_tun_t *t = d->tun;
+    if (t == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i < t->live_count; i++) {
+        kumo_overlay_tunnel_client_close(t->live[i].c);
+    }
+    kumo_overlay_tunnel_server_close(t->server);
+    pd_tun_state_free(t->pending);
+    pd_tun_state_free(t->applied);
+    for (uint32_t i = 0; i < t->client_count; i++) {
+        pd_tun_client_close(&t->clients[i]);
+    }
+    for (uint32_t i = 0; t->certs != NULL && i < t->cert_count; i++) {
+        kumo_buf_free(&t->certs[i].pem);
+    }
+    for (uint32_t i = 0; t->allows != NULL && i < t->allow_count; i++) {
+        kumo_buf_free(&t->allows[i].root_pem);
+        kumo_buf_free(&t->allows[i].cert_pem);
+    }
+    for (uint32_t i = 0; i < PD_TUN_PEER_MAX; i++) {
+        if (t->peers[i] != NULL) {
+            kumo_buf_free(&t->peers[i]->root_pem);
+            kumo_free(t->peers[i]);
+        }
+    }
+    kumo_free(t->certs);
+    kumo_free(t->allows);
+    kumo_buf_free(&t->root_pem);
+    kumo_crypto_key_wipe(&t->root);
+    kumo_crypto_key_wipe(&t->key);
+    (void)pthread_mutex_destroy(&t->mu);
+    kumo_free(t);
+    d->tun = NULL;
+}
