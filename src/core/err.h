@@ -60,7 +60,8 @@
     X(KUMO_EGRANTREGION, -42, "group region is not one the grant allows")           \
     X(KUMO_EGRANTSPEND,  -43, "the grant's spend limit would be exceeded")          \
     X(KUMO_EGRANTNESTED, -44, "an exec may not hold an exec")                       \
-    X(KUMO_ENOTLISTED,   -45, "the order lists the providers that may bid, not this one")
+    X(KUMO_ENOTLISTED,   -45, "the order lists the providers that may bid, not this one") \
+    X(KUMO_EEXCLUSIVE,   -46, "the provider is reserved for another group of the deployment")
 /* clang-format on */
 
 #define KUMO_ERR_ENUM(name, value, msg) name = (value),

@@ -76,6 +76,8 @@ int kumo_market_requirements_check(const Kumo__PlacementRequirements *r, kumo_er
     }
     KUMO_GUARD(addrs_check(r->providers, r->n_providers, KUMO_PLACEMENT_PROVIDER_COUNT_MAX,
                            "providers", err));
+    KUMO_ENSURE(!r->exclusive || r->n_providers > 0, err, KUMO_EINVAL,
+                "exclusive without a list of providers");
     KUMO_ENSURE(r->n_attributes > 0 || s != NULL || r->n_providers > 0, err, KUMO_EEMPTY,
                 "requirements are empty");
     return 0;
@@ -126,7 +128,8 @@ bool kumo_market_requirements_equal(const Kumo__PlacementRequirements *a,
         return a == b;
     }
     if (!attrs_equal(a->attributes, a->n_attributes, b->attributes, b->n_attributes) ||
-        !addrs_equal(a->providers, a->n_providers, b->providers, b->n_providers)) {
+        !addrs_equal(a->providers, a->n_providers, b->providers, b->n_providers) ||
+        a->exclusive != b->exclusive) {
         return false;
     }
     const Kumo__SignedBy *x = a->signed_by;
@@ -243,6 +246,16 @@ static int signed_by_match(vouches_cb vouches,
     return 0;
 }
 
+bool kumo_market_requirements_list(const Kumo__PlacementRequirements *r, const uint8_t *provider)
+{
+    for (size_t i = 0; r != NULL && i < r->n_providers; i++) {
+        if (memcmp(r->providers[i].data, provider, KUMO_ADDRESS_BYTES) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The rule, whatever the audits' source, for the provider at address provider. */
 static int requirements_meet(const Kumo__PlacementRequirements *r,
                              const uint8_t *provider,
@@ -255,11 +268,7 @@ static int requirements_meet(const Kumo__PlacementRequirements *r,
     if (r == NULL) {
         return 0;
     }
-    bool listed = r->n_providers == 0;
-    for (size_t i = 0; i < r->n_providers && !listed; i++) {
-        listed = memcmp(r->providers[i].data, provider, KUMO_ADDRESS_BYTES) == 0;
-    }
-    if (!listed) {
+    if (r->n_providers > 0 && !kumo_market_requirements_list(r, provider)) {
         char text[KUMO_ADDRESS_TEXT_BYTES];
         kumo_codec_address_encode(provider, text);
         return kumo_err_set(err, KUMO_ENOTLISTED,

@@ -71,6 +71,63 @@ static int group_load(const kumo_kv_t *kv,
     return rc;
 }
 
+/* ---- exclusive groups ----------------------------------------------------------------------- */
+
+int kumo_market_exclusive_check(const kumo_kv_t *kv,
+                                const Kumo__Deployment *d,
+                                uint32_t gseq,
+                                const uint8_t *provider,
+                                kumo_err_ctx_t *err)
+{
+    if (!d->exclusive_groups) {
+        return 0;
+    }
+    gseq_list_t gl;
+    KUMO_GUARD(groups_live_collect(kv, d->owner.data, d->dseq, &gl, err));
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < gl.count; i++) {
+        if (gl.gseq[i] == gseq) {
+            continue;
+        }
+        Kumo__Group *g = NULL;
+        KUMO_GUARD(group_load(kv, d->owner.data, d->dseq, gl.gseq[i], &g, err));
+        const Kumo__PlacementRequirements *r = g->spec->requirements;
+        if (r != NULL && r->exclusive && kumo_market_requirements_list(r, provider)) {
+            rc = kumo_err_set(err, KUMO_EEXCLUSIVE, "the provider is reserved for group '%s'",
+                              g->spec->name);
+        }
+        kumo_market_obj_free(g);
+    }
+    return rc;
+}
+
+/* After an update: whether a live group is exclusive (d->exclusive_groups), and no provider an
+ * exclusive group lists holds the lease of another live group (KUMO_EEXCLUSIVE). Which groups
+ * list whom was checked with the msg. */
+static int exclusive_settle(const kumo_kv_t *kv, Kumo__Deployment *d, kumo_err_ctx_t *err)
+{
+    gseq_list_t gl;
+    KUMO_GUARD(groups_live_collect(kv, d->owner.data, d->dseq, &gl, err));
+    d->exclusive_groups = false;
+    for (size_t i = 0; i < gl.count; i++) {
+        Kumo__Group *g = NULL;
+        KUMO_GUARD(group_load(kv, d->owner.data, d->dseq, gl.gseq[i], &g, err));
+        const Kumo__PlacementRequirements *r = g->spec->requirements;
+        d->exclusive_groups = d->exclusive_groups || (r != NULL && r->exclusive);
+        kumo_market_obj_free(g);
+    }
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < gl.count; i++) {
+        Kumo__Group *g = NULL;
+        KUMO_GUARD(group_load(kv, d->owner.data, d->dseq, gl.gseq[i], &g, err));
+        if (g->lease_provider.len == KUMO_ADDRESS_BYTES) {
+            rc = kumo_market_exclusive_check(kv, d, g->gseq, g->lease_provider.data, err);
+        }
+        kumo_market_obj_free(g);
+    }
+    return rc;
+}
+
 /* ---- closing -------------------------------------------------------------------------------- */
 
 /* True when the group's latest order is open: an open group always has one; an active group
@@ -211,6 +268,10 @@ int kumo_market_deployment_submit(kumo_market_st_t *st,
     d.group_count = (uint32_t)m->n_groups;
     d.escrow_warn_blocks = m->escrow_warn_blocks != 0 ? m->escrow_warn_blocks
                                                       : kumo_market_escrow_warn_default(st->params);
+    for (size_t i = 0; i < m->n_groups; i++) {
+        const Kumo__PlacementRequirements *r = m->groups[i]->requirements;
+        d.exclusive_groups = d.exclusive_groups || (r != NULL && r->exclusive);
+    }
     KUMO_GUARD(kumo_market_deployment_put(st, &d, 0, 0, err));
     kumo_market_attr_t attrs[] = {{"deposit", m->deposit, NULL},
                                   {"groups", m->n_groups, NULL},
@@ -347,6 +408,7 @@ int kumo_market_deployment_update(kumo_market_st_t *st,
         kumo_market_emit_deployment(st, "deployment.updated", d->owner.data, d->dseq, NULL, 0, err);
     if (rc == 0 && m->n_groups > 0) {
         rc = update_groups(st, d, m, &short_pay, err);
+        rc = rc == 0 && !short_pay ? exclusive_settle(st->kv, d, err) : rc;
     }
     if (rc < 0) {
         goto out_free;

@@ -100,8 +100,8 @@ static int match_cb(void *ctx, kumo_bytes_t key, kumo_bytes_t val)
     kumo_market_bids_t bids;
     /* Only bids whose provider still meets the order's requirements are matched; when none
      * does, the order waits for one that does. */
-    int rc = kumo_market_order_bids_scan(cc->kv, &oid, o != NULL ? o->requirements : NULL, &bids,
-                                         cc->err);
+    int rc = kumo_market_order_bids_scan(cc->kv, &oid, true, o != NULL ? o->requirements : NULL,
+                                         &bids, cc->err);
     kumo_market_obj_free(o);
     KUMO_GUARD(rc);
     if (!bids.has_best) {

@@ -41,7 +41,7 @@ static int bid_cap_make_room(kumo_market_st_t *st,
         return 0;
     }
     kumo_market_bids_t bids;
-    KUMO_GUARD(kumo_market_order_bids_scan(st->kv, oid, NULL, &bids, err));
+    KUMO_GUARD(kumo_market_order_bids_scan(st->kv, oid, false, NULL, &bids, err));
     KUMO_ASSERT(bids.has_worst && bids.open_count == o->bid_count);
     KUMO_ENSURE(price_total < bids.worst_price, err, KUMO_EBIDCAP,
                 "order has %u bids; price %" PRIu64 " does not beat the worst %" PRIu64,
@@ -68,6 +68,11 @@ static int bid_place(kumo_market_st_t *st,
     KUMO_ENSURE(strcmp(p->region, o->region) == 0, err, KUMO_EREGION,
                 "provider region '%s' is not the order's '%s'", p->region, o->region);
     KUMO_GUARD(kumo_market_requirements_match(st->kv, o->requirements, p, err));
+    Kumo__Deployment *d = NULL;
+    KUMO_GUARD(kumo_market_deployment_get(st->kv, oid->owner, oid->dseq, &d, err));
+    int rc = kumo_market_exclusive_check(st->kv, d, oid->gseq, st->principal, err);
+    kumo_market_obj_free(d);
+    KUMO_GUARD(rc);
     KUMO_GUARD(bid_resources_check(o, m, err));
     uint64_t price_total;
     uint64_t collateral_total;

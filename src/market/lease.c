@@ -250,10 +250,15 @@ static int lease_submit_checked(kumo_market_st_t *st,
     KUMO_GUARD(kumo_market_fulfillment_get(st->kv, oid, provider, &f, err));
     KUMO_ASSERT(f->state == KUMO__FULFILLMENT_STATE__FULFILLMENT_OPEN);
     kumo_market_bids_t bids;
-    /* A provider whose signature was revoked since it bid is never matched. */
+    /* A provider whose signature was revoked since it bid, or that another group reserved
+     * since, is never matched. */
     int rc = kumo_market_requirements_match_addr(st->kv, o->requirements, provider, err);
+    Kumo__Deployment *d = NULL;
+    rc = rc == 0 ? kumo_market_deployment_get(st->kv, oid->owner, oid->dseq, &d, err) : rc;
+    rc = rc == 0 ? kumo_market_exclusive_check(st->kv, d, oid->gseq, provider, err) : rc;
+    kumo_market_obj_free(d);
     if (rc == 0) {
-        rc = kumo_market_order_bids_scan(st->kv, oid, o->requirements, &bids, err);
+        rc = kumo_market_order_bids_scan(st->kv, oid, true, o->requirements, &bids, err);
     }
     if (rc == 0 && memcmp(bids.best_provider, provider, KUMO_ADDRESS_BYTES) != 0) {
         KUMO_ASSERT(bids.has_best);

@@ -379,11 +379,26 @@ typedef struct kumo_market_bids {
     uint64_t worst_collateral;
 } kumo_market_bids_t;
 
-/* Scans the open fulfillments of an order (reading only their varint fields). With req (the
- * order's requirements) the best bid is the best of those whose provider still meets them
- * (has_best false when none does); the count and the worst bid cover every open bid. */
+/* Whether r lists provider among the providers that may bid (false for NULL or no list). */
+bool kumo_market_requirements_list(const Kumo__PlacementRequirements *r, const uint8_t *provider);
+
+/* Whether provider may lease group gseq of deployment d as far as the other groups go: 0, or
+ * KUMO_EEXCLUSIVE when another live group of d is exclusive and lists it. Reads nothing
+ * unless d has exclusive groups. */
+KUMO_MUST_USE int kumo_market_exclusive_check(const kumo_kv_t *kv,
+                                              const Kumo__Deployment *d,
+                                              uint32_t gseq,
+                                              const uint8_t *provider,
+                                              kumo_err_ctx_t *err);
+
+/* Scans the open fulfillments of an order (reading only their varint fields). With match the
+ * best bid is the best of those that may be matched now: whose provider still meets req (the
+ * order's requirements, NULL: none) and is not reserved by another exclusive group
+ * (kumo_market_exclusive_check); has_best is false when none may. The count and the worst bid
+ * cover every open bid. */
 KUMO_MUST_USE int kumo_market_order_bids_scan(const kumo_kv_t *kv,
                                               const kumo_market_oid_t *oid,
+                                              bool match,
                                               const Kumo__PlacementRequirements *req,
                                               kumo_market_bids_t *out,
                                               kumo_err_ctx_t *err);

@@ -93,6 +93,29 @@ static int group_spec_check(const Kumo__GroupSpec *g, kumo_err_ctx_t *err)
     return kumo_market_requirements_check(g->requirements, err);
 }
 
+/* A provider an exclusive group lists may not be listed by another group as well (it could
+ * bid on that one too). */
+static int
+exclusive_disjoint_check(Kumo__GroupSpec *const *groups, size_t count, kumo_err_ctx_t *err)
+{
+    for (size_t i = 0; i < count; i++) {
+        const Kumo__PlacementRequirements *r = groups[i]->requirements;
+        if (r == NULL || !r->exclusive) {
+            continue;
+        }
+        for (size_t j = 0; j < count; j++) {
+            for (size_t k = 0; j != i && k < r->n_providers; k++) {
+                KUMO_ENSURE(
+                    !kumo_market_requirements_list(groups[j]->requirements, r->providers[k].data),
+                    err, KUMO_EEXCLUSIVE,
+                    "group '%s' is exclusive and group '%s' lists one of its providers",
+                    groups[i]->name, groups[j]->name);
+            }
+        }
+    }
+    return 0;
+}
+
 static int
 groups_check(Kumo__GroupSpec *const *groups, size_t count, bool allow_none, kumo_err_ctx_t *err)
 {
@@ -108,7 +131,7 @@ groups_check(Kumo__GroupSpec *const *groups, size_t count, bool allow_none, kumo
                         "group name '%s' repeats", groups[i]->name);
         }
     }
-    return 0;
+    return exclusive_disjoint_check(groups, count, err);
 }
 
 static int version_check(ProtobufCBinaryData v, kumo_err_ctx_t *err)

@@ -51,22 +51,36 @@ bool kumo_market_bid_is_better(uint64_t a_price, uint64_t a_seq, uint64_t b_pric
 
 typedef struct bids_scan_ctx {
     const kumo_kv_t *kv;
+    const kumo_market_oid_t *oid;
+    bool match;
     const Kumo__PlacementRequirements *req;
+    Kumo__Deployment *dep; /* read at the first candidate, when match */
     kumo_market_bids_t *out;
     kumo_err_ctx_t *err;
 } bids_scan_ctx_t;
 
 /* Whether a bid that would be the best may be matched: its provider still meets the order's
- * requirements (an auditor may have revoked a signature since the bid). */
-static int bid_is_eligible(const bids_scan_ctx_t *bc, const uint8_t *provider, bool *out)
+ * requirements (an auditor may have revoked a signature since the bid) and is not reserved by
+ * another group (an update may have made one exclusive since the bid). */
+static int bid_is_eligible(bids_scan_ctx_t *bc, const uint8_t *provider, bool *out)
 {
     *out = true;
-    if (bc->req == NULL) {
+    if (!bc->match) {
         return 0;
     }
     kumo_err_ctx_t match_err = {0};
-    int rc = kumo_market_requirements_match_addr(bc->kv, bc->req, provider, &match_err);
-    if (rc == KUMO_ENOTLISTED || rc == KUMO_EATTRIBUTE || rc == KUMO_ESIGNEDBY) {
+    int rc = bc->req != NULL
+                 ? kumo_market_requirements_match_addr(bc->kv, bc->req, provider, &match_err)
+                 : 0;
+    if (rc == 0 && bc->dep == NULL) {
+        rc =
+            kumo_market_deployment_get(bc->kv, bc->oid->owner, bc->oid->dseq, &bc->dep, &match_err);
+    }
+    if (rc == 0) {
+        rc = kumo_market_exclusive_check(bc->kv, bc->dep, bc->oid->gseq, provider, &match_err);
+    }
+    if (rc == KUMO_ENOTLISTED || rc == KUMO_EATTRIBUTE || rc == KUMO_ESIGNEDBY ||
+        rc == KUMO_EEXCLUSIVE) {
         *out = false;
         return 0;
     }
@@ -112,6 +126,7 @@ static int bids_scan_cb(void *cb_ctx, kumo_bytes_t key, kumo_bytes_t val)
 
 int kumo_market_order_bids_scan(const kumo_kv_t *kv,
                                 const kumo_market_oid_t *oid,
+                                bool match,
                                 const Kumo__PlacementRequirements *req,
                                 kumo_market_bids_t *out,
                                 kumo_err_ctx_t *err)
@@ -120,9 +135,11 @@ int kumo_market_order_bids_scan(const kumo_kv_t *kv,
     kumo_market_key_t prefix;
     kumo_market_key_init(&prefix, KUMO_MARKET_PREFIX_FULFILLMENT);
     kumo_market_key_put_order_body(&prefix, oid);
-    bids_scan_ctx_t bc = {.kv = kv, .req = req, .out = out, .err = err};
-    return kv->scan(kv->ctx, kumo_market_key_bytes(&prefix), kumo_bytes_make(NULL, 0), bids_scan_cb,
-                    &bc, err);
+    bids_scan_ctx_t bc = {.kv = kv, .oid = oid, .match = match, .req = req, .out = out, .err = err};
+    int rc = kv->scan(kv->ctx, kumo_market_key_bytes(&prefix), kumo_bytes_make(NULL, 0),
+                      bids_scan_cb, &bc, err);
+    kumo_market_obj_free(bc.dep);
+    return rc;
 }
 
 /* ---- refunds -------------------------------------------------------------------------------- */

@@ -4,6 +4,7 @@
  *     attributes: {tier: gold, region-zone: a}      # the provider declares each
  *     signed_by: {all_of: [kumo1...], any_of: [kumo1...]}  # auditors who signed them
  *     providers: [kumo1...]                          # the only providers that may bid
+ *     exclusive: true               # they may lease no other group of the deployment
  * into GroupSpec.requirements, canonical: attributes sorted by key, addresses sorted,
  * so reordering the file changes nothing. The chain re-checks every rule (market validation).
  * Pure: no I/O.
@@ -165,7 +166,7 @@ signed_by_parse(const sdl_ctx_t *c, uint32_t node, const char *path, Kumo__Place
 
 int sdl_requirements_parse(const sdl_ctx_t *c, uint32_t node, const char *path, Kumo__GroupSpec *g)
 {
-    static const char *const keys[] = {"attributes", "signed_by", "providers"};
+    static const char *const keys[] = {"attributes", "signed_by", "providers", "exclusive"};
     KUMO_GUARD(sdl_map_check(c, node, path, keys, KUMO_ARRAY_COUNT(keys)));
     Kumo__PlacementRequirements *r = kumo_alloc(sizeof(*r));
     if (r == NULL) {
@@ -191,6 +192,16 @@ int sdl_requirements_parse(const sdl_ctx_t *c, uint32_t node, const char *path, 
                                KUMO_PLACEMENT_PROVIDER_COUNT_MAX, &r->providers, &r->n_providers));
         if (r->n_providers == 0) {
             return sdl_fail(c, KUMO_EEMPTY, v, p, "an empty list of providers");
+        }
+    }
+    v = sdl_map_get(c, node, "exclusive");
+    if (v != SDL_NONE) {
+        sdl_path_key(p, path, "exclusive");
+        bool exclusive = false;
+        KUMO_GUARD(sdl_bool(c, v, p, &exclusive));
+        r->exclusive = exclusive;
+        if (exclusive && r->n_providers == 0) {
+            return sdl_fail(c, KUMO_EINVAL, v, p, "exclusive needs a list of providers");
         }
     }
     if (r->n_attributes == 0 && r->signed_by == NULL && r->n_providers == 0) {

@@ -476,6 +476,12 @@ static void q_providers_dup(fx_t *fx, fx_msg_t *m)
     providers_fill(2);
     g_req.providers[1] = g_req.providers[0];
 }
+static void q_exclusive_without_providers(fx_t *fx, fx_msg_t *m)
+{
+    (void)fx;
+    (void)m;
+    g_req.req.exclusive = true;
+}
 static void q_providers_short(fx_t *fx, fx_msg_t *m)
 {
     (void)fx;
@@ -506,6 +512,7 @@ static void test_requirements_reject_each_rule(void **state)
         {"providers unsorted", q_providers_unsorted, KUMO_EUNSORTED},
         {"provider repeated", q_providers_dup, KUMO_EDUPLICATE},
         {"provider address short", q_providers_short, KUMO_EINVAL},
+        {"exclusive without providers", q_exclusive_without_providers, KUMO_EINVAL},
     };
     fx_cases_run(*state, req_build, cases, KUMO_ARRAY_COUNT(cases));
 }
@@ -760,6 +767,98 @@ static void test_match_list_applies_the_chain_rule(void **state)
     assert_non_null(strstr(err.detail, "not among the 1"));
 }
 
+/* Requirements listing only the providers a and b (b may be NULL), sorted, exclusive or not. */
+static void req_providers(req_holder_t *h, const uint8_t *a, const uint8_t *b, bool exclusive)
+{
+    req_init(h, NULL);
+    h->req.n_attributes = 0;
+    if (b != NULL && memcmp(a, b, KUMO_ADDRESS_BYTES) > 0) {
+        const uint8_t *t = a;
+        a = b;
+        b = t;
+    }
+    memcpy(h->provider_addrs[0], a, KUMO_ADDRESS_BYTES);
+    if (b != NULL) {
+        memcpy(h->provider_addrs[1], b, KUMO_ADDRESS_BYTES);
+    }
+    for (size_t i = 0; i < 2; i++) {
+        h->providers[i].data = h->provider_addrs[i];
+        h->providers[i].len = KUMO_ADDRESS_BYTES;
+    }
+    h->req.providers = h->providers;
+    h->req.n_providers = b != NULL ? 2 : 1;
+    h->req.exclusive = exclusive;
+}
+
+/* An update of deployment dseq with g0 under r and g1 as deployed (both in us-east). */
+static void exclusive_update(fx_msg_t *m, fx_t *fx, uint64_t dseq, req_holder_t *r)
+{
+    fx_msg_update(m, fx->tenant, dseq, 2);
+    fx_spec_set(&m->specs[0], "g0", "us-east", 1, 10, 100, 2);
+    fx_spec_set(&m->specs[1], "g1", "us-east", 1, 10, 100, 2);
+    m->specs[0].spec.requirements = &r->req;
+}
+
+/* An exclusive group reserves the providers it lists: they may lease no other group of the
+ * deployment. Refused at the bid, skipped at the match (a bid placed before an update made a
+ * group exclusive), refused in an update that reserves a provider holding another group's
+ * lease, and two groups may not list one reserved provider. */
+static void test_exclusive_group_reserves_its_providers(void **state)
+{
+    fx_t *fx = *state;
+    static req_holder_t other;
+    fx_msg_t *m = fx_msg_new();
+    fx_msg_deploy(m, fx->tenant, 3, 2, 5, 100000);
+    fx_spec_set(&m->specs[1], "g1", "us-east", 1, 10, 100, 2);
+    req_providers(&g_req, fx->prov[1], NULL, true); /* g0: prov[1] only, exclusive */
+    m->specs[0].spec.requirements = &g_req.req;
+    fx_ok(fx, m->signer, &m->msg);
+    fx_msg_t *b = fx_msg_new();
+    fx_spec_set(&b->specs[0], "x", "x", 1, 10, 100, 2);
+    fx_msg_bid(b, fx->prov[1], fx->tenant, 3, 1, 1, &b->specs[0], 10);
+    fx_expect(fx, b->signer, &b->msg, KUMO_EEXCLUSIVE, "a reserved provider bids on g1");
+    fx_bid(fx, fx->prov[0], fx->tenant, 3, 1, 1, 10);
+    fx_bid(fx, fx->prov[1], fx->tenant, 3, 0, 1, 10);
+    fx->height += 5;
+    assert_int_equal(fx_facilitate(fx), 2);
+    assert_int_equal(fx_lease_state(fx, fx->tenant, 3, 0, 1, fx->prov[1]),
+                     KUMO__LEASE_STATE__LEASE_ACTIVE);
+    assert_int_equal(fx_lease_state(fx, fx->tenant, 3, 1, 1, fx->prov[0]),
+                     KUMO__LEASE_STATE__LEASE_ACTIVE);
+    /* Reserving prov[0], which holds g1's lease, is refused; so is g1 listing prov[1]. */
+    fx_msg_t *u = fx_msg_new();
+    req_providers(&other, fx->prov[0], fx->prov[1], true);
+    exclusive_update(u, fx, 3, &other);
+    fx_expect(fx, u->signer, &u->msg, KUMO_EEXCLUSIVE, "reserving a lease holder of g1");
+    exclusive_update(u, fx, 3, &g_req);
+    static req_holder_t g1_req;
+    req_providers(&g1_req, fx->prov[1], NULL, false);
+    u->specs[1].spec.requirements = &g1_req.req;
+    fx_expect(fx, u->signer, &u->msg, KUMO_EEXCLUSIVE, "g1 lists a provider g0 reserves");
+
+    /* dseq 4: prov[1] bids on g1 first (cheapest), then g0 becomes exclusive to prov[1]; at the
+     * match g1 goes to prov[0], the next bid. */
+    fx_msg_deploy(m, fx->tenant, 4, 2, 5, 100000);
+    fx_spec_set(&m->specs[1], "g1", "us-east", 1, 10, 100, 2);
+    fx_ok(fx, m->signer, &m->msg);
+    fx_bid(fx, fx->prov[1], fx->tenant, 4, 1, 1, 5);
+    fx_bid(fx, fx->prov[0], fx->tenant, 4, 1, 1, 10);
+    fx_msg_update(u, fx->tenant, 4, 2);
+    fx_spec_set(&u->specs[0], "g0", "us-east", 1, 10, 100, 2);
+    u->specs[1] = m->specs[1];
+    u->spec_ptrs[1] = &u->specs[1].spec;
+    req_providers(&other, fx->prov[1], NULL, true);
+    u->specs[0].spec.requirements = &other.req;
+    fx_ok(fx, u->signer, &u->msg);
+    fx->height += 5;
+    (void)fx_facilitate(fx);
+    assert_int_equal(fx_lease_state(fx, fx->tenant, 4, 1, 1, fx->prov[0]),
+                     KUMO__LEASE_STATE__LEASE_ACTIVE);
+    free(u);
+    free(b);
+    free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -775,6 +874,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_attribute_change_with_open_bids_is_busy, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_requirements_change_reorders, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_exclusive_group_reserves_its_providers, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_match_list_applies_the_chain_rule, fx_setup,
                                         fx_teardown),
     };

@@ -308,7 +308,8 @@ static void test_requirements_are_canonical(void **state)
                          "      signed_by: {all_of: [kumo1qgpqyqszqgpqyqszqgpqyqszqgpqyqszqgctfw, "
                          "kumo1qyqszqgpqyqszqgpqyqszqgpqyqszqgp3v7wzc]}\n"
                          "      providers: [kumo1qgpqyqszqgpqyqszqgpqyqszqgpqyqszqgctfw, "
-                         "kumo1qyqszqgpqyqszqgpqyqszqgpqyqszqgp3v7wzc]\n");
+                         "kumo1qyqszqgpqyqszqgpqyqszqgpqyqszqgp3v7wzc]\n"
+                         "      exclusive: true\n");
     kumo_sdl_stack_t *s = NULL;
     kumo_err_ctx_t err = {0};
     int rc = sdl_parse_text(text, &s, &err);
@@ -333,6 +334,7 @@ static void test_requirements_are_canonical(void **state)
     assert_int_equal(r->n_providers, 2);
     assert_int_equal(r->providers[0].data[0], 1);
     assert_int_equal(r->providers[1].data[0], 2);
+    assert_true(r->exclusive);
     kumo_sdl_stack_free(s);
     free(text);
 }

@@ -254,6 +254,13 @@ static const struct {
     {"provider not an address", "    region: us-east\n",
      "    region: us-east\n    requirements: {providers: [east]}\n", KUMO_EINVAL,
      "stack.yml:5: groups.g1.requirements.providers[0]: \"east\" is not an address (kumo1...)"},
+    {"exclusive without providers", "    region: us-east\n",
+     "    region: us-east\n    requirements: {attributes: {a: b}, exclusive: true}\n", KUMO_EINVAL,
+     "stack.yml:5: groups.g1.requirements.exclusive: exclusive needs a list of providers"},
+    {"exclusive not a boolean", "    region: us-east\n",
+     "    region: us-east\n    requirements: {providers: "
+     "[kumo1qyqszqgpqyqszqgpqyqszqgpqyqszqgp3v7wzc], exclusive: 3}\n",
+     KUMO_EINVAL, "stack.yml:5: groups.g1.requirements.exclusive: \"3\" is not true or false"},
     {"provider twice", "    region: us-east\n",
      "    region: us-east\n    requirements: {providers: "
      "[kumo1qyqszqgpqyqszqgpqyqszqgpqyqszqgp3v7wzc, "
