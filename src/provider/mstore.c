@@ -192,12 +192,13 @@ static int pd_spec_read(const char *home,
     kumo_buf_t b;
     kumo_buf_init(&b, PD_SPEC_HEAD_BYTES + KUMO_SDL_MANIFEST_BYTES_MAX);
     int rc = kumo_file_read(path, &b, err);
-    const uint8_t *p = b.ptr + PD_SPEC_MAGIC_BYTES + KUMO_CRYPTO_HASH_BYTES;
     if (rc == 0 && (b.len < PD_SPEC_HEAD_BYTES || memcmp(b.ptr, PD_SPEC_MAGIC, 8u) != 0)) {
         rc = kumo_err_set(err, KUMO_ECORRUPT, "%s: no spec header", path);
-    } else if (rc == 0 &&
-               (pd_be64_get(p) != id->size || pd_be64_get(p + 8) != id->ino ||
-                pd_be64_get(p + 16) != id->mtime_s || pd_be64_get(p + 24) != id->mtime_ns)) {
+    }
+    /* Only a read header is looked at (an empty read may have no buffer at all). */
+    const uint8_t *p = rc == 0 ? b.ptr + PD_SPEC_MAGIC_BYTES + KUMO_CRYPTO_HASH_BYTES : NULL;
+    if (p != NULL && (pd_be64_get(p) != id->size || pd_be64_get(p + 8) != id->ino ||
+                      pd_be64_get(p + 16) != id->mtime_s || pd_be64_get(p + 24) != id->mtime_ns)) {
         rc = kumo_err_set(err, KUMO_ENOTFOUND, "%s: of another manifest", path);
     }
     if (rc == 0) {
