@@ -1,7 +1,8 @@
 /*
  * backend.c - the provider daemon's side of the HTTPS API (provider_api.h) and the thread it
- * runs on. The thread has its own libevent loop (the API and the forwarder), its own libcurl
- * handle to the node and its own runtime connection, so it never waits for the main thread:
+ * runs on. The thread has its own libevent loop (the API and the forwarder), its own node
+ * client (src/client; each API worker another) and its own runtime connection, so it never
+ * waits for the main thread:
  *   - deployment view: asked of the node at once (a manifest may come right after its lease
  *     committed, before the main thread saw the event);
  *   - manifest accept: stored fsync'd in home/deployments, then the main thread is kicked to
@@ -40,7 +41,7 @@ struct pd_api {
     struct event_base *base;
     kumo_provider_api_t *api;
     kumo_overlay_fwd_t *fwd;
-    CURL *curl;
+    kumo_client_t *client;   /* the node, this thread's own handle */
     kumo_runtime_t *runtime; /* NULL while the runtime does not answer */
     pthread_t thread;
     bool started;
@@ -63,7 +64,7 @@ static int pd_be_has_lease(pd_api_t *a,
                    "/leases?owner=%s&dseq=%" PRIu64 "&provider=%s&state=LEASE_ACTIVE&limit=1",
                    owner, dseq, provider);
     json_t *l = NULL;
-    KUMO_GUARD(pd_http_on(a->curl, a->d->cfg.node_url, path, NULL, &l, err));
+    KUMO_GUARD(kumo_client_get(a->client, path, &l, err));
     *out = json_array_size(json_object_get(l, "items")) > 0;
     json_decref(l);
     return 0;
@@ -81,7 +82,7 @@ static int pd_be_view(void *ctx,
     char path[512];
     (void)snprintf(path, sizeof(path), "/deployments/%s/%" PRIu64, owner_text, dseq);
     json_t *dep = NULL;
-    int rc = pd_http_on(a->curl, a->d->cfg.node_url, path, NULL, &dep, err);
+    int rc = kumo_client_get(a->client, path, &dep, err);
     memset(view, 0, sizeof(*view));
     if (rc == KUMO_ENOTFOUND) {
         return 0;
@@ -111,7 +112,7 @@ static int pd_be_accept_bytes(pd_api_t *a,
 {
     char owner_text[KUMO_ADDRESS_TEXT_BYTES];
     kumo_codec_address_encode(owner, owner_text);
-    int rc = pd_manifest_bytes_verify(a->curl, a->d->cfg.node_url, owner_text, dseq, manifest, err);
+    int rc = pd_manifest_bytes_verify(a->client, owner_text, dseq, manifest, err);
     if (rc < 0) {
         KUMO_LOG_INFO("provider", "manifest_refused", "deployment=%s/%" PRIu64 " detail=\"%s\"",
                       owner_text, dseq, err != NULL ? err->detail : "");
@@ -267,9 +268,8 @@ static int pd_view_load(pd_api_t *a, pd_view_t *v, kumo_err_ctx_t *err)
     (void)snprintf(path, sizeof(path), "/leases?owner=%s&dseq=%" PRIu64 "&provider=%s&limit=100",
                    v->owner, v->dseq, a->d->addr);
     json_t *list = NULL;
-    KUMO_GUARD(pd_http_on(a->curl, a->d->cfg.node_url, path, NULL, &list, err));
-    KUMO_GUARD(pd_group_names(a->curl, a->d->cfg.node_url, v->owner, v->dseq, v->groups, 64,
-                              &v->group_count, err));
+    KUMO_GUARD(kumo_client_get(a->client, path, &list, err));
+    KUMO_GUARD(pd_group_names(a->client, v->owner, v->dseq, v->groups, 64, &v->group_count, err));
     v->leases = json_array();
     size_t i;
     const json_t *l;
@@ -868,7 +868,10 @@ static void *pd_be_worker_ctx(void *ctx, uint32_t worker_index)
     }
     w->d = a->d;
     w->fwd = a->fwd;
-    w->curl = curl_easy_init();
+    if (kumo_client_open(a->d->cfg.node_url, NULL, &w->client, NULL) < 0) {
+        kumo_free(w);
+        return a; /* as out of memory: the URL itself was checked when the daemon opened */
+    }
     a->workers[worker_index] = w;
     return w;
 }
@@ -879,9 +882,7 @@ static void pd_be_workers_free(pd_api_t *a)
         pd_api_t *w = a->workers[i];
         if (w != NULL) {
             kumo_runtime_close(w->runtime);
-            if (w->curl != NULL) {
-                curl_easy_cleanup(w->curl);
-            }
+            kumo_client_close(w->client);
             kumo_free(w);
             a->workers[i] = NULL;
         }
@@ -967,8 +968,8 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
     d->api = a;
     a->d = d;
     a->base = event_base_new();
-    a->curl = curl_easy_init();
-    KUMO_ENSURE(a->base != NULL && a->curl != NULL, err, KUMO_ENOMEM, "api loop");
+    KUMO_ENSURE(a->base != NULL, err, KUMO_ENOMEM, "api loop");
+    KUMO_GUARD(kumo_client_open(d->cfg.node_url, NULL, &a->client, err));
     if (kumo_runtime_open(d->cfg.runtime_socket, &a->runtime, NULL) < 0) {
         a->runtime = NULL; /* tried again at the first status */
     }
@@ -1046,9 +1047,7 @@ void pd_api_stop(kumo_provider_daemon_t *d)
     pd_be_workers_free(a);
     kumo_overlay_fwd_close(a->fwd);
     kumo_runtime_close(a->runtime);
-    if (a->curl != NULL) {
-        curl_easy_cleanup(a->curl);
-    }
+    kumo_client_close(a->client);
     if (a->base != NULL) {
         event_base_free(a->base);
     }

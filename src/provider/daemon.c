@@ -5,8 +5,9 @@
  * region, free capacity counting what its open bids hold, price cap, collateral budget, a
  * runtime that answers) and releases what a bid holds when it is refunded, evicted,
  * cancelled or lost, or when its lease ends. Every block (and every manifest the API stored)
- * runs pd_work (work.c): containers, confirmations, releases. Blocking libcurl on this
- * thread; the event stream drives everything. The HTTPS API runs on its own thread
+ * runs pd_work (work.c): containers, confirmations, releases. The node is reached through
+ * the node client (src/client: queries, txs, the stream), blocking on this thread; the event
+ * stream drives everything. The HTTPS API runs on its own thread
  * (backend.c).
  */
 #include "provider/daemon_int.h"
@@ -17,7 +18,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <sodium.h>
 
@@ -28,71 +28,37 @@
 #include "market/market.h"
 #include "runtime/runtime.h"
 
-#define PD_SSE_LINE_MAX (1024u * 1024u)
 /* A freed hold scans the open orders again at most this often (blocks); the runtime coming
  * back does at once. */
 #define PD_RESCAN_EVERY 5u
 
-static size_t pd_write_cb(char *ptr, size_t size, size_t nmemb, void *ctx)
-{
-    return kumo_buf_append(ctx, ptr, size * nmemb) == 0 ? size * nmemb : 0;
-}
+/* The page callbacks of the daemon's lists return nothing: a page walk stops only on a node
+ * failure. */
+typedef struct pd_list_ctx {
+    pd_item_cb item;
+    pd_page_cb page_done;
+    void *ctx;
+} pd_list_ctx_t;
 
-int pd_http_on(CURL *c,
-               const char *node_url,
-               const char *path,
-               const char *body,
-               json_t **out,
-               kumo_err_ctx_t *err)
+static int pd_list_item(void *ctx, const json_t *item, kumo_err_ctx_t *err)
 {
-    char url[1024];
-    int n = snprintf(url, sizeof(url), "%s%s", node_url, path);
-    KUMO_ENSURE(n > 0 && (size_t)n < sizeof(url), err, KUMO_ELIMIT, "URL too long");
-    kumo_buf_t buf;
-    kumo_buf_init(&buf, PD_ANSWER_MAX);
-    curl_easy_reset(c);
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    (void)curl_easy_setopt(c, CURLOPT_URL, url);
-    (void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, pd_write_cb);
-    (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
-    (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-    if (body != NULL) {
-        (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    }
-    long status = 0;
-    CURLcode cc = curl_easy_perform(c);
-    curl_slist_free_all(hdrs);
-    (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    json_t *j = cc == CURLE_OK ? json_loadb((const char *)buf.ptr, buf.len, 0, NULL) : NULL;
-    kumo_buf_free(&buf);
-    int rc = 0;
-    if (cc != CURLE_OK) {
-        rc = kumo_err_set(err, KUMO_EIO, "node %s: %s", node_url, curl_easy_strerror(cc));
-    } else if (status < 200 || status > 299) {
-        json_int_t code = json_integer_value(json_object_get(json_object_get(j, "error"), "code"));
-        rc = kumo_err_set(err, code < 0 && code > -1000 ? (int)code : KUMO_EIO,
-                          "node answered HTTP %ld for %s", status, path);
-    }
-    if (rc < 0 || out == NULL) {
-        json_decref(j);
-        return rc;
-    }
-    *out = j;
+    (void)err;
+    const pd_list_ctx_t *l = ctx;
+    l->item(l->ctx, item);
     return 0;
 }
 
-static int pd_http(kumo_provider_daemon_t *d,
-                   const char *path,
-                   const char *body,
-                   json_t **out,
-                   kumo_err_ctx_t *err)
+static int pd_list_page(void *ctx, kumo_err_ctx_t *err)
 {
-    return pd_http_on(d->curl, d->cfg.node_url, path, body, out, err);
+    (void)err;
+    const pd_list_ctx_t *l = ctx;
+    if (l->page_done != NULL) {
+        l->page_done(l->ctx);
+    }
+    return 0;
 }
 
-int pd_list_each(CURL *c,
-                 const char *node_url,
+int pd_list_each(kumo_client_t *c,
                  const char *query,
                  uint32_t page_max,
                  pd_item_cb item,
@@ -100,34 +66,8 @@ int pd_list_each(CURL *c,
                  void *ctx,
                  kumo_err_ctx_t *err)
 {
-    char page[256] = "";
-    for (uint32_t pages = 0; pages < page_max; pages++) {
-        char path[1024];
-        int n = snprintf(path, sizeof(path), "%s&limit=100%s%s", query,
-                         page[0] != '\0' ? "&page=" : "", page);
-        KUMO_ENSURE(n > 0 && (size_t)n < sizeof(path), err, KUMO_ELIMIT, "query too long");
-        json_t *list = NULL;
-        KUMO_GUARD(pd_http_on(c, node_url, path, NULL, &list, err));
-        size_t i;
-        const json_t *it;
-        json_array_foreach(json_object_get(list, "items"), i, it)
-        {
-            item(ctx, it);
-        }
-        if (page_done != NULL) {
-            page_done(ctx);
-        }
-        const char *next = json_string_value(json_object_get(list, "next"));
-        bool more = next != NULL && strlen(next) < sizeof(page);
-        if (more) {
-            (void)snprintf(page, sizeof(page), "%s", next);
-        }
-        json_decref(list);
-        if (!more) {
-            break;
-        }
-    }
-    return 0;
+    pd_list_ctx_t l = {item, page_done, ctx};
+    return kumo_client_list_each(c, query, page_max, pd_list_item, pd_list_page, &l, NULL, err);
 }
 
 uint64_t pd_u64(const json_t *o, const char *key)
@@ -141,10 +81,10 @@ static int pd_sequence_load(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
 {
     char path[160];
     (void)snprintf(path, sizeof(path), "/accounts/%s", d->addr);
-    json_t *acct = NULL;
-    KUMO_GUARD(pd_http(d, path, NULL, &acct, err));
-    d->sequence = pd_u64(acct, "sequence");
-    json_decref(acct);
+    ProtobufCMessage *m = NULL;
+    KUMO_GUARD(kumo_client_object_get(d->client, path, &kumo__account__descriptor, &m, err));
+    d->sequence = ((const Kumo__Account *)m)->sequence;
+    kumo_codec_free(m);
     return 0;
 }
 
@@ -160,19 +100,8 @@ int pd_tx_send(kumo_provider_daemon_t *d, Kumo__Msg *const *msgs, size_t count, 
         kumo_buf_init(&tx, KUMO_TX_BYTES_MAX);
         rc = kumo_chain_tx_build(d->chain_id, &d->key, d->sequence, d->min_fee, "", msgs, count,
                                  &tx, err);
-        size_t cap = sodium_base64_ENCODED_LEN(tx.len, sodium_base64_VARIANT_ORIGINAL);
-        char *b64 = rc == 0 ? kumo_calloc(cap, 1) : NULL;
-        char *body = NULL;
-        if (b64 != NULL) {
-            (void)sodium_bin2base64(b64, cap, tx.ptr, tx.len, sodium_base64_VARIANT_ORIGINAL);
-            json_t *j = json_pack("{s:s}", "tx", b64);
-            body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-            json_decref(j);
-        }
-        rc = rc == 0 && body == NULL ? kumo_err_set(err, KUMO_ENOMEM, "tx body") : rc;
-        rc = rc == 0 ? pd_http(d, "/txs", body, NULL, err) : rc;
-        free(body);
-        kumo_free(b64);
+        rc = rc == 0 ? kumo_client_tx_broadcast(d->client, kumo_buf_bytes(&tx), 0, NULL, NULL, err)
+                     : rc;
         kumo_buf_free(&tx);
     }
     if (rc == 0) {
@@ -403,8 +332,8 @@ static void pd_holds_rebuild(kumo_provider_daemon_t *d)
         (void)snprintf(query, sizeof(query), "/fulfillments?provider=%s&state=%s", d->addr,
                        states[i]);
         kumo_err_ctx_t err = {0};
-        if (pd_list_each(d->curl, d->cfg.node_url, query, PD_HOLD_MAX / 100u + 1u,
-                         pd_hold_restore_cb, NULL, d, &err) < 0) {
+        if (pd_list_each(d->client, query, PD_HOLD_MAX / 100u + 1u, pd_hold_restore_cb, NULL, d,
+                         &err) < 0) {
             KUMO_LOG_WARN("provider", "holds_unreadable", "detail=\"%s\"", err.detail);
         }
     }
@@ -695,8 +624,8 @@ static void pd_orders_scan(kumo_provider_daemon_t *d)
     d->missed = false; /* this scan sees every open order: it sets it again if need be */
     d->rescan_height = d->height;
     kumo_err_ctx_t err = {0};
-    if (pd_list_each(d->curl, d->cfg.node_url, "/orders?state=ORDER_OPEN", 1000u, pd_scan_item,
-                     pd_scan_page, sc, &err) < 0) {
+    if (pd_list_each(d->client, "/orders?state=ORDER_OPEN", 1000u, pd_scan_item, pd_scan_page, sc,
+                     &err) < 0) {
         KUMO_LOG_WARN("provider", "orders_unreadable", "detail=\"%s\"", err.detail);
     }
     pd_scan_end(d, sc);
@@ -724,7 +653,7 @@ static void pd_bidq_run(kumo_provider_daemon_t *d)
         (void)snprintf(query, sizeof(query), "/orders?owner=%s&dseq=%" PRIu64 "&state=ORDER_OPEN",
                        d->bidq[i].owner, d->bidq[i].dseq);
         if (d->bidq[i].pending &&
-            pd_list_each(d->curl, d->cfg.node_url, query, 10u, pd_scan_item, NULL, sc, &err) < 0) {
+            pd_list_each(d->client, query, 10u, pd_scan_item, NULL, sc, &err) < 0) {
             KUMO_LOG_WARN("provider", "orders_unreadable", "detail=\"%s\"", err.detail);
             pd_bidq_add(d, d->bidq[i].owner, d->bidq[i].dseq, true);
         }
@@ -786,51 +715,6 @@ static void pd_event(kumo_provider_daemon_t *d, const char *type, const json_t *
                strcmp(type, "fulfillment.created") != 0) {
         pd_hold_release(d, order, type);
     }
-}
-
-static void pd_sse_line(kumo_provider_daemon_t *d, const char *line)
-{
-    if (strncmp(line, "event: ", 7) == 0) {
-        (void)snprintf(d->ev_type, sizeof(d->ev_type), "%s", line + 7);
-    } else if (strncmp(line, "data: ", 6) == 0) {
-        kumo_buf_reset(&d->ev_data);
-        if (kumo_buf_append(&d->ev_data, line + 6, strlen(line + 6)) < 0) {
-            kumo_buf_reset(&d->ev_data);
-        }
-    } else if (line[0] == '\0' && d->ev_type[0] != '\0') {
-        json_t *ev = json_loadb((const char *)d->ev_data.ptr, d->ev_data.len, 0, NULL);
-        if (ev != NULL) {
-            pd_event(d, d->ev_type, ev);
-        }
-        json_decref(ev);
-        d->ev_type[0] = '\0';
-        kumo_buf_reset(&d->ev_data);
-    }
-}
-
-static size_t pd_sse_cb(char *ptr, size_t size, size_t nmemb, void *ctx)
-{
-    kumo_provider_daemon_t *d = ctx;
-    size_t len = size * nmemb;
-    for (size_t i = 0; i < len; i++) {
-        if (ptr[i] != '\n') {
-            if (kumo_buf_append(&d->line, &ptr[i], 1) < 0) {
-                return 0; /* a line over the bound: drop the stream and reconnect */
-            }
-            continue;
-        }
-        if (kumo_buf_append(&d->line, "", 1) < 0) {
-            return 0;
-        }
-        char *text = (char *)d->line.ptr;
-        size_t n = strlen(text);
-        if (n > 0 && text[n - 1] == '\r') {
-            text[n - 1] = '\0';
-        }
-        pd_sse_line(d, text);
-        kumo_buf_reset(&d->line);
-    }
-    return *d->stop ? 0 : len;
 }
 
 /* The free GPUs of mask by kind (vendor, model, memory), in the order of their first GPU, at
@@ -945,16 +829,30 @@ static void pd_work_timed(kumo_provider_daemon_t *d)
     pd_status_update(d, ms > 0 ? (uint64_t)ms : 0u);
 }
 
-/* Runs the stream's transfer until it ends or *stop; wakes at once when the API thread
- * stored something (pd_wake) and at least every second. */
-static CURLcode pd_stream_loop(kumo_provider_daemon_t *d, CURLM *m)
+/* Events handled in a row before the bids, passes and rescans get their turn: a replay of
+ * many blocks still runs the work between them. */
+#define PD_EVENTS_PER_TURN 256u
+
+/* Follows the stream until it fails (the error) or *stop (0): the events waiting, then the
+ * bids of what they brought (the orders of a burst go out together), a pass when a block came
+ * or the API thread stored something (pd_wake), a rescan when due; it waits at most a second
+ * for the next event. */
+static int pd_stream_loop(kumo_provider_daemon_t *d, kumo_client_stream_t *s, kumo_err_ctx_t *err)
 {
-    int running = 1;
-    CURLcode cc = CURLE_OK;
-    while (running > 0 && !*d->stop) {
-        if (curl_multi_perform(m, &running) != CURLM_OK) {
-            return CURLE_FAILED_INIT;
+    uint32_t wait_ms = 0;
+    uint32_t in_row = 0;
+    while (!*d->stop) {
+        kumo_client_event_t ev;
+        KUMO_GUARD(kumo_client_stream_next(s, wait_ms, &ev, err));
+        if (ev.data != NULL) {
+            pd_event(d, ev.type, ev.data);
+            kumo_client_event_clear(&ev);
+            wait_ms = 0;
+            if (++in_row < PD_EVENTS_PER_TURN) {
+                continue;
+            }
         }
+        in_row = 0;
         pd_bidq_run(d); /* new orders, and refused bids whose backoff is over */
         if (atomic_load(&d->kick) != 0 || d->work_due) {
             d->work_due = false;
@@ -967,50 +865,32 @@ static CURLcode pd_stream_loop(kumo_provider_daemon_t *d, CURLM *m)
             KUMO_LOG_INFO("provider", "orders_rescan", "height=%" PRIu64, d->height);
             pd_orders_scan(d);
         }
-        if (running > 0 && !*d->stop) {
-            (void)curl_multi_poll(m, NULL, 0, 1000, NULL);
-        }
+        wait_ms = 1000u;
     }
-    int left = 0;
-    for (CURLMsg *msg = curl_multi_info_read(m, &left); msg != NULL;
-         msg = curl_multi_info_read(m, &left)) {
-        cc = msg->msg == CURLMSG_DONE ? msg->data.result : cc;
-    }
-    return cc;
+    return 0;
 }
 
-/* One connection of the stream, from the height after the last one seen. */
+/* One stream from the height after the last one seen (kumo_client_stream_next resumes it
+ * after the node ends it; this ends when it cannot). */
 static void pd_stream(kumo_provider_daemon_t *d)
 {
-    char url[1024];
-    (void)snprintf(url, sizeof(url),
-                   "%s/events?types=block,order.created,fulfillment.,lease.&from_height=%" PRIu64,
-                   d->cfg.node_url, d->height + 1u);
-    CURL *c = curl_easy_init();
-    CURLM *m = curl_multi_init();
-    if (c == NULL || m == NULL || curl_multi_add_handle(m, c) != CURLM_OK) {
-        curl_easy_cleanup(c);
-        (void)curl_multi_cleanup(m);
-        return;
+    kumo_err_ctx_t err = {0};
+    kumo_client_stream_t *s = NULL;
+    int rc = kumo_client_stream_open(d->client, "types=block,order.created,fulfillment.,lease.",
+                                     d->height + 1u, &s, &err);
+    if (rc == 0) {
+        (void)pthread_mutex_lock(&d->wake_mu);
+        d->stream = s;
+        (void)pthread_mutex_unlock(&d->wake_mu);
+        rc = pd_stream_loop(d, s, &err);
+        (void)pthread_mutex_lock(&d->wake_mu);
+        d->stream = NULL;
+        (void)pthread_mutex_unlock(&d->wake_mu);
+        kumo_client_stream_close(s);
     }
-    (void)curl_easy_setopt(c, CURLOPT_URL, url);
-    (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, pd_sse_cb);
-    (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, d);
-    (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    kumo_buf_reset(&d->line);
-    (void)pthread_mutex_lock(&d->wake_mu);
-    d->multi = m;
-    (void)pthread_mutex_unlock(&d->wake_mu);
-    CURLcode cc = pd_stream_loop(d, m);
-    (void)pthread_mutex_lock(&d->wake_mu);
-    d->multi = NULL;
-    (void)pthread_mutex_unlock(&d->wake_mu);
-    (void)curl_multi_remove_handle(m, c);
-    curl_easy_cleanup(c);
-    (void)curl_multi_cleanup(m);
-    if (!*d->stop) {
+    if (rc < 0 && !*d->stop) {
         KUMO_LOG_WARN("provider", "stream_ended", "height=%" PRIu64 " reason=\"%s\"", d->height,
-                      curl_easy_strerror(cc));
+                      err.detail);
     }
 }
 
@@ -1018,8 +898,8 @@ void pd_wake(kumo_provider_daemon_t *d)
 {
     atomic_store(&d->kick, 1);
     (void)pthread_mutex_lock(&d->wake_mu);
-    if (d->multi != NULL) {
-        (void)curl_multi_wakeup(d->multi);
+    if (d->stream != NULL) {
+        kumo_client_stream_wakeup(d->stream);
     }
     (void)pthread_mutex_unlock(&d->wake_mu);
 }
@@ -1028,25 +908,17 @@ void pd_wake(kumo_provider_daemon_t *d)
 
 static int pd_chain_load(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
 {
-    json_t *st = NULL;
-    KUMO_GUARD(pd_http(d, "/status", NULL, &st, err));
-    const char *chain = json_string_value(json_object_get(st, "chain_id"));
-    int rc = chain != NULL && strlen(chain) < sizeof(d->chain_id)
-                 ? 0
-                 : kumo_err_set(err, KUMO_EDECODE, "node status without a chain id");
-    if (rc == 0) {
-        (void)snprintf(d->chain_id, sizeof(d->chain_id), "%s", chain);
-        d->height = pd_u64(st, "height");
-    }
-    json_decref(st);
-    json_t *params = NULL;
-    rc = rc == 0 ? pd_http(d, "/params", NULL, &params, err) : rc;
-    if (rc == 0) {
-        d->min_fee = pd_u64(params, "min_fee");
-        d->period = pd_u64(params, "reconfirmation_period");
-    }
-    json_decref(params);
-    return rc == 0 ? pd_sequence_load(d, err) : rc;
+    kumo_client_status_t st;
+    KUMO_GUARD(kumo_client_status_get(d->client, &st, err));
+    _Static_assert(sizeof(d->chain_id) >= sizeof(st.chain_id), "a chain id fits");
+    (void)snprintf(d->chain_id, sizeof(d->chain_id), "%s", st.chain_id);
+    d->height = st.height;
+    ProtobufCMessage *m = NULL;
+    KUMO_GUARD(kumo_client_object_get(d->client, "/params", &kumo__params__descriptor, &m, err));
+    d->min_fee = ((const Kumo__Params *)m)->min_fee;
+    d->period = ((const Kumo__Params *)m)->reconfirmation_period;
+    kumo_codec_free(m);
+    return pd_sequence_load(d, err);
 }
 
 int kumo_provider_daemon_open(const kumo_provider_cfg_t *cfg,
@@ -1067,18 +939,14 @@ int kumo_provider_daemon_open(const kumo_provider_cfg_t *cfg,
     uint8_t addr[KUMO_ADDRESS_BYTES];
     kumo_crypto_address_from_pubkey(key->pubkey, addr);
     kumo_codec_address_encode(addr, d->addr);
-    kumo_buf_init(&d->line, PD_SSE_LINE_MAX);
-    kumo_buf_init(&d->ev_data, PD_SSE_LINE_MAX);
     /* Two daemons on one home would bid twice and remove each other's containers. */
     char lock[PD_PATH_BYTES];
     char what[PD_PATH_BYTES + 8];
     (void)snprintf(lock, sizeof(lock), "%s/provider.lock", home);
     (void)snprintf(what, sizeof(what), "home %s", home);
     int rc = kumo_file_lock(lock, what, &d->home_lock_fd, err);
-    d->curl = rc == 0 ? curl_easy_init() : NULL;
-    rc = rc < 0
-             ? rc
-             : (d->curl != NULL ? pd_chain_load(d, err) : kumo_err_set(err, KUMO_ENOMEM, "curl"));
+    rc = rc == 0 ? kumo_client_open(cfg->node_url, NULL, &d->client, err) : rc;
+    rc = rc == 0 ? pd_chain_load(d, err) : rc;
     rc = rc == 0 ? pd_status_open(d, err) : rc;
     if (rc < 0) {
         kumo_provider_daemon_close(d);
@@ -1115,12 +983,8 @@ void kumo_provider_daemon_close(kumo_provider_daemon_t *d)
     if (d->runtime != NULL) {
         pd_rt(d)->close(d->runtime);
     }
-    if (d->curl != NULL) {
-        curl_easy_cleanup(d->curl);
-    }
-    kumo_buf_free(&d->line);
+    kumo_client_close(d->client);
     kumo_buf_free(&d->isolation);
-    kumo_buf_free(&d->ev_data);
     kumo_buf_free(&d->peer_cert_pem);
     if (d->peer_key_pem.ptr != NULL) {
         sodium_memzero(d->peer_key_pem.ptr, d->peer_key_pem.cap);

@@ -23,6 +23,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "client/client.h"
 #include "codec/codec.h"
 #include "crypto/crypto.h"
 #include "overlay/overlay.h"
@@ -471,8 +472,8 @@ struct kumo_provider_daemon {
     uint64_t min_fee;
     uint64_t period; /* reconfirmation_period */
     uint64_t sequence;
-    uint64_t height; /* last block seen on the stream */
-    CURL *curl;      /* requests made while the stream is open */
+    uint64_t height;       /* last block seen on the stream */
+    kumo_client_t *client; /* the node: queries and txs of the main thread */
     kumo_runtime_t *runtime;
     const pd_runtime_ops_t *rt; /* NULL: pd_runtime_real (pd_rt) */
     const pd_node_ops_t *node;  /* NULL: pd_node_real (pd_node) */
@@ -484,9 +485,6 @@ struct kumo_provider_daemon {
     /* home/gpus as last read (pd_gpus_load at the holds' rebuild): which GPUs each lease had */
     kumo_provider_gpu_record_t gpu_saved[KUMO_PROVIDER_GPU_COUNT_MAX];
     uint32_t gpu_saved_count;
-    kumo_buf_t line; /* SSE: the line being read */
-    char ev_type[64];
-    kumo_buf_t ev_data;
     volatile int *stop;
     uint64_t bids_sent;
     bool runtime_up; /* the runtime answered at the last pass or scan */
@@ -547,11 +545,11 @@ struct kumo_provider_daemon {
     uint64_t offers_sent;
     bool work_due; /* a block came since the last reconcile */
     uint64_t confirmations_sent;
-    uint64_t runtime_errors; /* runtime calls of the passes that failed */
-    pd_status_t *status;     /* status.c */
-    atomic_int kick;         /* the API stored a manifest or links: reconcile now */
-    pthread_mutex_t wake_mu; /* guards multi against the API thread's pd_wake */
-    CURLM *multi;            /* the event stream's transfer while it runs */
+    uint64_t runtime_errors;      /* runtime calls of the passes that failed */
+    pd_status_t *status;          /* status.c */
+    atomic_int kick;              /* the API stored a manifest or links: reconcile now */
+    pthread_mutex_t wake_mu;      /* guards stream against the API thread's pd_wake */
+    kumo_client_stream_t *stream; /* the node's event stream while it runs */
     /* backend.c */
     pd_api_t *api;
     /* tunnels.c: the tunnels between datacenters (its own rules on which thread reads what) */
@@ -607,21 +605,13 @@ const pd_hold_t *pd_hold_of_lease(const kumo_provider_daemon_t *d, const pd_leas
 
 /* ---- daemon.c ---- */
 
-/* GET (body NULL) or POST on the node with handle c; the JSON answer in *out (2xx). */
-KUMO_MUST_USE int pd_http_on(CURL *c,
-                             const char *node_url,
-                             const char *path,
-                             const char *body,
-                             json_t **out,
-                             kumo_err_ctx_t *err);
 /* Kicks the main thread out of its wait on the stream (any thread). */
 void pd_wake(kumo_provider_daemon_t *d);
 typedef void (*pd_item_cb)(void *ctx, const json_t *item);
 typedef void (*pd_page_cb)(void *ctx);
 /* Every item of a paginated node list: query is "/route?filters" (limit and page are added),
  * at most page_max pages of 100; page_done (may be NULL) after each page. */
-KUMO_MUST_USE int pd_list_each(CURL *c,
-                               const char *node_url,
+KUMO_MUST_USE int pd_list_each(kumo_client_t *c,
                                const char *query,
                                uint32_t page_max,
                                pd_item_cb item,
@@ -711,34 +701,24 @@ pd_file_path(const char *dir, const char *workload, uint32_t index, char out[PD_
 /* The deployment's groups from the node (GET /groups, gseq order, at most
  * KUMO_GROUP_COUNT_MAX); any failure of the node or its answer is KUMO_EIO. Freed with
  * pd_groups_free (also after a failure). */
-KUMO_MUST_USE int pd_groups_load(CURL *c,
-                                 const char *node_url,
-                                 const char *owner,
-                                 uint64_t dseq,
-                                 pd_groups_t *out,
-                                 kumo_err_ctx_t *err);
+KUMO_MUST_USE int pd_groups_load(
+    kumo_client_t *c, const char *owner, uint64_t dseq, pd_groups_t *out, kumo_err_ctx_t *err);
 void pd_groups_free(pd_groups_t *g);
 /* Whether manifest m fits the deployment's leases: loads its groups (into *groups, which the
  * caller frees with pd_groups_free) and runs kumo_sdl_manifest_check. KUMO_EIO when the node
  * cannot tell; the check's codes (KUMO_EINVAL, KUMO_ELIMIT, KUMO_EMISMATCH, KUMO_ENOTFOUND,
  * ...) with the rule broken in err when the manifest breaks the lease. */
-KUMO_MUST_USE int pd_manifest_verify(CURL *c,
-                                     const char *node_url,
+KUMO_MUST_USE int pd_manifest_verify(kumo_client_t *c,
                                      const char *owner,
                                      uint64_t dseq,
                                      const Kumo__Manifest *m,
                                      pd_groups_t *groups,
                                      kumo_err_ctx_t *err);
 /* pd_manifest_verify of manifest bytes (decoded first: KUMO_EDECODE, KUMO_ELIMIT). */
-KUMO_MUST_USE int pd_manifest_bytes_verify(CURL *c,
-                                           const char *node_url,
-                                           const char *owner,
-                                           uint64_t dseq,
-                                           kumo_bytes_t bytes,
-                                           kumo_err_ctx_t *err);
+KUMO_MUST_USE int pd_manifest_bytes_verify(
+    kumo_client_t *c, const char *owner, uint64_t dseq, kumo_bytes_t bytes, kumo_err_ctx_t *err);
 /* Group names of a deployment by gseq (from GET /groups), up to cap; *count set. */
-KUMO_MUST_USE int pd_group_names(CURL *c,
-                                 const char *node_url,
+KUMO_MUST_USE int pd_group_names(kumo_client_t *c,
                                  const char *owner,
                                  uint64_t dseq,
                                  char (*names)[KUMO_NAME_BYTES_MAX + 1],
@@ -789,7 +769,7 @@ const char *pd_publish_address(const kumo_provider_daemon_t *d);
 const char *pd_container_ip(kumo_provider_daemon_t *d, const char *id);
 /* peer.c: the deployment's active leases as the node lists them (every provider's). */
 KUMO_MUST_USE int pd_peer_leases(kumo_provider_daemon_t *d,
-                                 CURL *node,
+                                 kumo_client_t *node,
                                  const char *owner,
                                  uint64_t dseq,
                                  json_t **list,
@@ -886,8 +866,7 @@ typedef struct pd_peer_target {
 /* Looks provider up on the node (node: the caller's handle) into t (freed with
  * pd_peer_target_free on success); host (cap KUMO_OVERLAY_FWD_HOST_BYTES, may be NULL) gets
  * the host of its host_uri. KUMO_EINVAL when it has no usable host_uri or root. */
-KUMO_MUST_USE int pd_peer_target_load(kumo_provider_daemon_t *d,
-                                      CURL *node,
+KUMO_MUST_USE int pd_peer_target_load(kumo_client_t *node,
                                       const char *provider,
                                       pd_peer_target_t *t,
                                       char *host,

@@ -140,7 +140,7 @@ static void pd_fetch_peers(pd_fetch_t *f, const json_t *leases)
         }
         pd_peer_target_t *t = &f->peer[f->peer_count];
         kumo_err_ctx_t err = {0};
-        if (pd_peer_target_load(f->d, f->d->curl, p, t, NULL, &err) != 0) {
+        if (pd_peer_target_load(f->d->client, p, t, NULL, &err) != 0) {
             continue;
         }
         if (pd_fetch_info(f, t, &f->declared[f->peer_count], &f->full[f->peer_count])) {
@@ -354,8 +354,7 @@ static int pd_fetch_finish(pd_fetch_t *f, kumo_err_ctx_t *err)
     }
     if (rc == 0) {
         kumo_err_ctx_t cerr = {0};
-        rc = pd_manifest_bytes_verify(f->d->curl, f->d->cfg.node_url, f->owner, f->dseq,
-                                      kumo_buf_bytes(&m), &cerr);
+        rc = pd_manifest_bytes_verify(f->d->client, f->owner, f->dseq, kumo_buf_bytes(&m), &cerr);
         if (rc != 0) {
             (void)kumo_err_set(err, rc, "the manifest breaks the lease: %s", cerr.detail);
         }

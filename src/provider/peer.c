@@ -73,18 +73,14 @@ int pd_peer_tls(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
     return kumo_tls_cert_self_signed(&d->key, d->addr, PD_PEER_CERT_DAYS, &d->peer_cert_pem, err);
 }
 
-int pd_peer_target_load(kumo_provider_daemon_t *d,
-                        CURL *node,
-                        const char *provider,
-                        pd_peer_target_t *t,
-                        char *host,
-                        kumo_err_ctx_t *err)
+int pd_peer_target_load(
+    kumo_client_t *node, const char *provider, pd_peer_target_t *t, char *host, kumo_err_ctx_t *err)
 {
     memset(t, 0, sizeof(*t));
     char path[256];
     (void)snprintf(path, sizeof(path), "/providers/%s", provider);
     json_t *p = NULL;
-    KUMO_GUARD(pd_http_on(node, d->cfg.node_url, path, NULL, &p, err));
+    KUMO_GUARD(kumo_client_get(node, path, &p, err));
     const char *uri = json_string_value(json_object_get(p, "host_uri"));
     const char *root = json_string_value(json_object_get(p, "root_cert_pem"));
     bool ok = (host == NULL || pd_uri_host(uri, host, KUMO_OVERLAY_FWD_HOST_BYTES)) &&
@@ -142,7 +138,7 @@ CURL *pd_peer_handle(kumo_provider_daemon_t *d,
 /* GET .../<what> of the deployment from one provider (by address) into out; host (cap
  * KUMO_OVERLAY_FWD_HOST_BYTES, may be NULL) gets the host of its on-chain host_uri. */
 static int pd_peer_get(kumo_provider_daemon_t *d,
-                       CURL *node,
+                       kumo_client_t *node,
                        const char *provider,
                        const char *owner,
                        uint64_t dseq,
@@ -152,7 +148,7 @@ static int pd_peer_get(kumo_provider_daemon_t *d,
                        kumo_err_ctx_t *err)
 {
     pd_peer_target_t t;
-    KUMO_GUARD(pd_peer_target_load(d, node, provider, &t, host, err));
+    KUMO_GUARD(pd_peer_target_load(node, provider, &t, host, err));
     CURL *c = pd_peer_handle(d, &t, owner, dseq, what, out);
     pd_peer_target_free(&t);
     KUMO_ENSURE(c != NULL, err, KUMO_EINVAL, "provider %s has no usable host_uri", provider);
@@ -176,7 +172,7 @@ static int pd_version_get(kumo_provider_daemon_t *d,
     char path[256];
     (void)snprintf(path, sizeof(path), "/deployments/%s/%" PRIu64, owner, dseq);
     json_t *dep = NULL;
-    KUMO_GUARD(pd_http_on(d->curl, d->cfg.node_url, path, NULL, &dep, err));
+    KUMO_GUARD(kumo_client_get(d->client, path, &dep, err));
     const char *hex = json_string_value(json_object_get(dep, "version"));
     size_t len = 0;
     int rc = hex != NULL &&
@@ -199,7 +195,7 @@ static int pd_peer_manifest_check(kumo_provider_daemon_t *d,
                                   kumo_err_ctx_t *err)
 {
     kumo_err_ctx_t cerr = {0};
-    int rc = pd_manifest_bytes_verify(d->curl, d->cfg.node_url, owner, dseq, bytes, &cerr);
+    int rc = pd_manifest_bytes_verify(d->client, owner, dseq, bytes, &cerr);
     KUMO_ENSURE(rc == 0, err, rc, "provider %s sent a manifest that breaks the lease: %s", peer,
                 cerr.detail);
     return 0;
@@ -216,7 +212,7 @@ static int pd_peer_try(kumo_provider_daemon_t *d,
     kumo_buf_t body;
     kumo_buf_init(&body, KUMO_PROVIDER_MANIFEST_BYTES_MAX);
     uint8_t root[KUMO_CRYPTO_HASH_BYTES];
-    int rc = pd_peer_get(d, d->curl, peer, owner, dseq, "manifest", &body, NULL, err);
+    int rc = pd_peer_get(d, d->client, peer, owner, dseq, "manifest", &body, NULL, err);
     if (rc == 0 && (kumo_crypto_merkle_root(kumo_buf_bytes(&body), root) != 0 ||
                     memcmp(root, version, sizeof(root)) != 0)) {
         rc = kumo_err_set(err, KUMO_EMISMATCH, "provider %s sent a manifest of another version",
@@ -233,7 +229,7 @@ static int pd_peer_try(kumo_provider_daemon_t *d,
 }
 
 int pd_peer_leases(kumo_provider_daemon_t *d,
-                   CURL *node,
+                   kumo_client_t *node,
                    const char *owner,
                    uint64_t dseq,
                    json_t **list,
@@ -243,7 +239,7 @@ int pd_peer_leases(kumo_provider_daemon_t *d,
     char path[512];
     (void)snprintf(path, sizeof(path),
                    "/leases?owner=%s&dseq=%" PRIu64 "&state=LEASE_ACTIVE&limit=100", owner, dseq);
-    return pd_http_on(node, d->cfg.node_url, path, NULL, list, err);
+    return kumo_client_get(node, path, list, err);
 }
 
 static const char *pd_peer_of(const kumo_provider_daemon_t *d, const json_t *lease)
@@ -393,7 +389,7 @@ int pd_manifest_fetch(kumo_provider_daemon_t *d,
     uint8_t version[KUMO_CRYPTO_HASH_BYTES];
     KUMO_GUARD(pd_version_get(d, owner, dseq, version, err));
     json_t *list = NULL;
-    KUMO_GUARD(pd_peer_leases(d, d->curl, owner, dseq, &list, err));
+    KUMO_GUARD(pd_peer_leases(d, d->client, owner, dseq, &list, err));
     bool tried = false;
     int rc = pd_chunks_fetch(d, owner, dseq, version, list, &tried, err);
     if (tried) {

@@ -41,7 +41,7 @@ static void placement_fetch(kumo_provider_daemon_t *d, pd_placement_t *pl)
     json_t *j = NULL;
     kumo_err_ctx_t err = {0};
     ProtobufCMessage *m = NULL;
-    if (pd_http_on(d->curl, d->cfg.node_url, path, NULL, &j, &err) < 0 ||
+    if (kumo_client_get(d->client, path, &j, &err) < 0 ||
         kumo_codec_json_to_message(&kumo__provider__descriptor, j, &m, &err) < 0) {
         KUMO_LOG_WARN("provider", "self_unreadable", "detail=\"%s\"", err.detail);
         json_decref(j);
@@ -51,8 +51,8 @@ static void placement_fetch(kumo_provider_daemon_t *d, pd_placement_t *pl)
     pl->self = (Kumo__Provider *)m;
     placement_read_t rd = {.pl = pl};
     (void)snprintf(path, sizeof(path), "/audits?provider=%s", d->addr);
-    if (pd_list_each(d->curl, d->cfg.node_url, path, PD_AUDIT_MAX / 100u + 1u, placement_audit_item,
-                     NULL, &rd, &err) < 0) {
+    if (pd_list_each(d->client, path, PD_AUDIT_MAX / 100u + 1u, placement_audit_item, NULL, &rd,
+                     &err) < 0) {
         KUMO_LOG_WARN("provider", "audits_unreadable", "detail=\"%s\"", err.detail);
     }
     if (rd.overflow) {

@@ -256,7 +256,7 @@ static int pd_tun_peer_ask(kumo_provider_daemon_t *d, pd_tun_peer_t *p, kumo_err
 {
     pd_peer_target_t target;
     char host[KUMO_OVERLAY_FWD_HOST_BYTES];
-    KUMO_GUARD(pd_peer_target_load(d, d->curl, p->provider, &target, host, err));
+    KUMO_GUARD(pd_peer_target_load(d->client, p->provider, &target, host, err));
     kumo_buf_t body;
     kumo_buf_init(&body, KUMO_PROVIDER_PEER_ANSWER_BYTES_MAX);
     CURL *c = pd_peer_handle(d, &target, p->owner, p->dseq, "endpoints", &body);
@@ -374,7 +374,7 @@ pd_tun_peer_root(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, co
         p->root_height = d->height > 0 ? d->height : 1u;
         pd_peer_target_t target;
         kumo_err_ctx_t err = {0};
-        if (pd_peer_target_load(d, d->curl, provider, &target, NULL, &err) == 0) {
+        if (pd_peer_target_load(d->client, provider, &target, NULL, &err) == 0) {
             kumo_buf_free(&p->root_pem);
             p->root_pem = target.root_pem; /* taken over */
         } else {
@@ -598,7 +598,7 @@ static bool pd_tun_leases(kumo_provider_daemon_t *d,
 {
     json_t *list = NULL;
     kumo_err_ctx_t err = {0};
-    if (pd_peer_leases(d, d->curl, td->owner, td->dseq, &list, &err) != 0) {
+    if (pd_peer_leases(d, d->client, td->owner, td->dseq, &list, &err) != 0) {
         KUMO_LOG_DEBUG("provider", "tunnel_leases_failed",
                        "deployment=%s/%" PRIu64 " detail=\"%s\"", td->owner, td->dseq, err.detail);
         return false;

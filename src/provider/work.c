@@ -106,19 +106,15 @@ void pd_groups_free(pd_groups_t *g)
     memset(g, 0, sizeof(*g));
 }
 
-int pd_groups_load(CURL *c,
-                   const char *node_url,
-                   const char *owner,
-                   uint64_t dseq,
-                   pd_groups_t *out,
-                   kumo_err_ctx_t *err)
+int pd_groups_load(
+    kumo_client_t *c, const char *owner, uint64_t dseq, pd_groups_t *out, kumo_err_ctx_t *err)
 {
     memset(out, 0, sizeof(*out));
     char path[256];
     (void)snprintf(path, sizeof(path), "/groups?owner=%s&dseq=%" PRIu64 "&limit=100", owner, dseq);
     json_t *list = NULL;
     kumo_err_ctx_t nerr = {0};
-    if (pd_http_on(c, node_url, path, NULL, &list, &nerr) < 0) {
+    if (kumo_client_get(c, path, &list, &nerr) < 0) {
         return kumo_err_set(err, KUMO_EIO, "the deployment's groups: %s", nerr.detail);
     }
     const json_t *items = json_object_get(list, "items");
@@ -149,8 +145,7 @@ int pd_groups_load(CURL *c,
     return rc;
 }
 
-int pd_manifest_verify(CURL *c,
-                       const char *node_url,
+int pd_manifest_verify(kumo_client_t *c,
                        const char *owner,
                        uint64_t dseq,
                        const Kumo__Manifest *m,
@@ -158,23 +153,19 @@ int pd_manifest_verify(CURL *c,
                        kumo_err_ctx_t *err)
 {
     KUMO_ASSERT(m != NULL);
-    KUMO_GUARD(pd_groups_load(c, node_url, owner, dseq, groups, err));
+    KUMO_GUARD(pd_groups_load(c, owner, dseq, groups, err));
     return kumo_sdl_manifest_check(m, groups->specs, groups->count, err);
 }
 
-int pd_manifest_bytes_verify(CURL *c,
-                             const char *node_url,
-                             const char *owner,
-                             uint64_t dseq,
-                             kumo_bytes_t bytes,
-                             kumo_err_ctx_t *err)
+int pd_manifest_bytes_verify(
+    kumo_client_t *c, const char *owner, uint64_t dseq, kumo_bytes_t bytes, kumo_err_ctx_t *err)
 {
     pd_groups_t *g = kumo_calloc(1, sizeof(*g));
     KUMO_ENSURE(g != NULL, err, KUMO_ENOMEM, "groups");
     Kumo__Manifest *m = NULL;
     int rc = kumo_sdl_manifest_decode(bytes, &m, err);
     if (rc == 0) {
-        rc = pd_manifest_verify(c, node_url, owner, dseq, m, g, err);
+        rc = pd_manifest_verify(c, owner, dseq, m, g, err);
         kumo_codec_free(&m->base);
     }
     pd_groups_free(g);
@@ -182,8 +173,7 @@ int pd_manifest_bytes_verify(CURL *c,
     return rc;
 }
 
-int pd_group_names(CURL *c,
-                   const char *node_url,
+int pd_group_names(kumo_client_t *c,
                    const char *owner,
                    uint64_t dseq,
                    char (*names)[KUMO_NAME_BYTES_MAX + 1],
@@ -193,7 +183,7 @@ int pd_group_names(CURL *c,
 {
     pd_groups_t *g = kumo_calloc(1, sizeof(*g));
     KUMO_ENSURE(g != NULL, err, KUMO_ENOMEM, "groups");
-    int rc = pd_groups_load(c, node_url, owner, dseq, g, err);
+    int rc = pd_groups_load(c, owner, dseq, g, err);
     *count = 0;
     for (uint32_t i = 0; rc == 0 && i < g->count && i < cap; i++) {
         (void)snprintf(names[i], KUMO_NAME_BYTES_MAX + 1, "%s", g->specs[i]->name);
@@ -246,11 +236,11 @@ static int pd_leases_load(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
     d->leases_partial = false;
     char query[200];
     (void)snprintf(query, sizeof(query), "/leases?provider=%s&state=LEASE_ACTIVE", d->addr);
-    KUMO_GUARD(pd_list_each(d->curl, d->cfg.node_url, query, PD_LEASE_MAX / 100u + 1u,
-                            pd_lease_active_cb, NULL, d, err));
+    KUMO_GUARD(
+        pd_list_each(d->client, query, PD_LEASE_MAX / 100u + 1u, pd_lease_active_cb, NULL, d, err));
     (void)snprintf(query, sizeof(query), "/leases?provider=%s&state=LEASE_CLOSING", d->addr);
-    return pd_list_each(d->curl, d->cfg.node_url, query, PD_LEASE_MAX / 100u + 1u,
-                        pd_lease_closing_cb, NULL, d, err);
+    return pd_list_each(d->client, query, PD_LEASE_MAX / 100u + 1u, pd_lease_closing_cb, NULL, d,
+                        err);
 }
 
 static int pd_manifest_verify_node(kumo_provider_daemon_t *d,
@@ -260,7 +250,7 @@ static int pd_manifest_verify_node(kumo_provider_daemon_t *d,
                                    pd_groups_t *groups,
                                    kumo_err_ctx_t *err)
 {
-    return pd_manifest_verify(d->curl, d->cfg.node_url, owner, dseq, m, groups, err);
+    return pd_manifest_verify(d->client, owner, dseq, m, groups, err);
 }
 
 const pd_node_ops_t pd_node_real = {

@@ -27,8 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "provider/daemon_int.h"
 #include "sdl/sdl.h"
 #include "wal/wal.h"
@@ -511,8 +509,7 @@ static kumo_provider_daemon_t *daemon_new(void)
     d->cfg.refuse_after_blocks = 1000;
     d->period = 30;
     d->height = 100;
-    d->curl = curl_easy_init();
-    assert_non_null(d->curl);
+    assert_int_equal(kumo_client_open(d->cfg.node_url, NULL, &d->client, NULL), 0);
     assert_int_equal(pd_rtwork_init(d, NULL), 0);
     return d;
 }
@@ -523,7 +520,7 @@ static void daemon_free(kumo_provider_daemon_t *d)
     if (d->runtime != NULL) {
         pd_rt(d)->close(d->runtime);
     }
-    curl_easy_cleanup(d->curl);
+    kumo_client_close(d->client);
     kumo_buf_free(&d->isolation);
     (void)pthread_mutex_destroy(&d->wake_mu);
     kumo_free(d);
