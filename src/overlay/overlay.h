@@ -496,7 +496,8 @@ typedef struct kumo_overlay_tunnel_client kumo_overlay_tunnel_client_t;
 
 /* Dials the peer (now, and again with backoff from KUMO_OVERLAY_TUNNEL_BACKOFF_MS_MIN doubling
  * to ..._MAX whenever the tunnel is down) and carries the listeners' connections as streams
- * while it is up (a connection accepted while it is down is closed at once). Everything in
+ * while it is up (a connection accepted while it is down waits for it, up to 3 s, and asks
+ * for a dial now instead of at the end of the backoff). Everything in
  * cfg is parsed or copied (nothing of it is used after open); the listeners' fds belong to
  * the client even when open fails. KUMO_EINVAL for a bad address, id or listener (or a key
  * that is not its certificate's), KUMO_EDECODE for a PEM that does not parse, KUMO_ELIMIT for

@@ -6,6 +6,12 @@
  * and carries the connections accepted on its local listeners as streams. When the tunnel
  * drops it dials again after a backoff (doubling from KUMO_OVERLAY_TUNNEL_BACKOFF_MS_MIN to
  * ..._MAX, back to the minimum once a tunnel came up).
+ *
+ * A connection accepted while the tunnel is down waits for it (at most CLI_PENDING_MAX of them,
+ * each at most CLI_PENDING_HOLD_MS) and asks for a dial now instead of at the end of the
+ * backoff (at most one dial per KUMO_OVERLAY_TUNNEL_BACKOFF_MS_MIN): a peer that restarted is
+ * used again as soon as it answers and someone needs it, while an idle tunnel to a peer that
+ * is gone is still dialled with the backoff only.
  */
 #include "overlay/tunnel_int.h"
 
@@ -28,6 +34,17 @@ typedef struct cli_listener {
     uint16_t port;
 } cli_listener_t;
 
+/* Connections waiting for the tunnel to come up. */
+#define CLI_PENDING_MAX     64u
+#define CLI_PENDING_HOLD_MS 3000u
+#define CLI_PENDING_TICK_MS 100u
+
+typedef struct cli_pending {
+    int fd;
+    uint16_t port;
+    uint64_t since_ms;
+} cli_pending_t;
+
 struct kumo_overlay_tunnel_client {
     struct event_base *base;
     kumo_overlay_tunnel_client_cfg_t cfg;
@@ -40,6 +57,10 @@ struct kumo_overlay_tunnel_client {
     uint32_t listener_count;
     struct event *redial;
     uint32_t backoff_ms;
+    uint64_t dial_ms;    /* when the last dial started */
+    struct event *flush; /* hands the pending connections to the tunnel, or times them out */
+    cli_pending_t pending[CLI_PENDING_MAX];
+    uint32_t pending_count;
     tn_tunnel_t *tunnel; /* in handshake or up; NULL while waiting to dial */
     kumo_overlay_tunnel_stats_t stats;
 };
@@ -59,6 +80,10 @@ static int cli_up(tn_tunnel_t *t, kumo_err_ctx_t *err)
     kumo_overlay_tunnel_client_t *c = t->owner;
     KUMO_GUARD(tn_peer_check(t, c->root, &c->cfg.peer, err));
     c->backoff_ms = KUMO_OVERLAY_TUNNEL_BACKOFF_MS_MIN;
+    if (c->pending_count > 0) { /* the tunnel is up once this returns */
+        struct timeval now = {0, 0};
+        (void)event_add(c->flush, &now);
+    }
     KUMO_LOG_INFO("overlay", "tunnel_up", "side=client owner=%s dseq=%llu src=%s dst=%s peer=%s",
                   t->peer.owner, (unsigned long long)t->peer.dseq, t->peer.src, t->peer.dst,
                   t->peer.provider);
@@ -82,6 +107,7 @@ static const tn_ops_t cli_ops = {.up = cli_up, .closed = cli_closed};
 static void cli_dial(kumo_overlay_tunnel_client_t *c)
 {
     KUMO_ASSERT(c->tunnel == NULL);
+    c->dial_ms = tn_now_ms();
     SSL *ssl = SSL_new(c->ssl_ctx);
     bool ok = ssl != NULL && SSL_set_tlsext_host_name(ssl, c->tag) == 1;
     /* bufferevent_socket_connect makes the socket. */
@@ -118,6 +144,44 @@ static void cli_redial_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static void cli_flush_arm(kumo_overlay_tunnel_client_t *c)
+{
+    struct timeval tv = {0, (suseconds_t)CLI_PENDING_TICK_MS * 1000};
+    (void)event_add(c->flush, &tv);
+}
+
+/* Up: the pending connections become streams. Down: those waiting too long are closed, and
+ * a dial starts if none is under way and the last one is old enough. */
+static void cli_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    kumo_overlay_tunnel_client_t *c = arg;
+    bool up = kumo_overlay_tunnel_client_is_up(c);
+    uint64_t now_ms = tn_now_ms();
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < c->pending_count; i++) {
+        cli_pending_t *p = &c->pending[i];
+        if (up) {
+            tn_tunnel_stream_open(c->tunnel, p->fd, p->port);
+        } else if (now_ms - p->since_ms >= CLI_PENDING_HOLD_MS) {
+            c->stats.capped++;
+            (void)close(p->fd);
+        } else {
+            c->pending[kept++] = *p;
+        }
+    }
+    c->pending_count = kept;
+    if (kept == 0) {
+        return;
+    }
+    if (c->tunnel == NULL && now_ms - c->dial_ms >= KUMO_OVERLAY_TUNNEL_BACKOFF_MS_MIN) {
+        (void)event_del(c->redial);
+        cli_dial(c); /* someone waits: no backoff */
+    }
+    cli_flush_arm(c);
+}
+
 static void cli_accept_cb(
     struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int sa_len, void *arg)
 {
@@ -126,12 +190,18 @@ static void cli_accept_cb(
     (void)sa_len;
     cli_listener_t *cl = arg;
     kumo_overlay_tunnel_client_t *c = cl->c;
-    if (c->tunnel == NULL) {
+    if (kumo_overlay_tunnel_client_is_up(c) && c->pending_count == 0) {
+        tn_tunnel_stream_open(c->tunnel, fd, cl->port);
+        return;
+    }
+    if (c->pending_count == CLI_PENDING_MAX) {
         c->stats.capped++;
         (void)close(fd);
         return;
     }
-    tn_tunnel_stream_open(c->tunnel, fd, cl->port);
+    c->pending[c->pending_count++] =
+        (cli_pending_t){.fd = fd, .port = cl->port, .since_ms = tn_now_ms()};
+    cli_flush_cb(-1, 0, c);
 }
 
 static int cli_cfg_check(const kumo_overlay_tunnel_client_cfg_t *cfg, kumo_err_ctx_t *err)
@@ -161,7 +231,8 @@ static int cli_setup(kumo_overlay_tunnel_client_t *c, kumo_err_ctx_t *err)
                              .peer_check = KUMO_TLS_PEER_PUBKEY};
     KUMO_GUARD(kumo_tls_ctx_new(&tc, &c->ssl_ctx, err));
     c->redial = evtimer_new(c->base, cli_redial_cb, c);
-    KUMO_ENSURE(c->redial != NULL, err, KUMO_ENOMEM, "timer");
+    c->flush = evtimer_new(c->base, cli_flush_cb, c);
+    KUMO_ENSURE(c->redial != NULL && c->flush != NULL, err, KUMO_ENOMEM, "timer");
     return 0;
 }
 
@@ -248,6 +319,12 @@ void kumo_overlay_tunnel_client_close(kumo_overlay_tunnel_client_t *c)
     if (c->redial != NULL) {
         event_free(c->redial);
         c->redial = NULL; /* no redial after the close below */
+    }
+    if (c->flush != NULL) {
+        event_free(c->flush);
+    }
+    for (uint32_t i = 0; i < c->pending_count; i++) {
+        (void)close(c->pending[i].fd);
     }
     if (c->tunnel != NULL) {
         tn_tunnel_close(c->tunnel, "client closed");

@@ -897,6 +897,79 @@ static void test_tunnel_peer_breaking_the_protocol_loses_the_tunnel(void **state
     }
 }
 
+/* ---- a peer that restarts ---- */
+
+typedef struct client_probe {
+    env_t *e;
+    bool up;
+    kumo_overlay_tunnel_stats_t stats;
+} client_probe_t;
+
+static void client_probe_cb(void *arg)
+{
+    client_probe_t *p = arg;
+    p->up = kumo_overlay_tunnel_client_is_up(p->e->cli);
+    kumo_overlay_tunnel_client_stats(p->e->cli, &p->stats);
+}
+
+static void server_close_cb(void *arg)
+{
+    env_t *e = arg;
+    kumo_overlay_tunnel_server_close(e->srv);
+    e->srv = NULL;
+}
+
+static client_probe_t client_down_wait(env_t *e)
+{
+    client_probe_t p = {.e = e};
+    for (unsigned waited = 0;; waited += 10u) {
+        on_loop(client_probe_cb, &p);
+        if (!p.up) {
+            return p;
+        }
+        assert_true(waited < T_WAIT_MS);
+        sleep_ms(10);
+    }
+}
+
+/* The server's process goes away and comes back on the same port: a connection made while
+ * it is away waits (not closed at once) and goes through once it answers, although the
+ * client's backoff had grown past the time it was away; with no server it is closed after
+ * the hold time. */
+static void test_tunnel_connection_waits_for_a_restarted_peer(void **state)
+{
+    (void)state;
+    env_t e;
+    env_init(&e);
+    env_start(&e);
+    (void)wait_for(&e, is_up, "the tunnel");
+    (void)close(stream_live(&e));
+    char listen[32];
+    (void)snprintf(listen, sizeof(listen), "127.0.0.1:%u", kumo_overlay_tunnel_server_port(e.srv));
+    on_loop(server_close_cb, &e);
+    (void)client_down_wait(&e);
+    /* Nobody answers: held, then closed and counted. */
+    int fd = connect_to(e.local_port, NULL);
+    assert_int_equal(write(fd, "ping", 4), 4);
+    char buf[4];
+    assert_true(read(fd, buf, sizeof(buf)) <= 0);
+    (void)close(fd);
+    client_probe_t p = client_down_wait(&e);
+    assert_true(p.stats.capped >= 1);
+    /* By now the backoff is past a second; the server comes back, a connection is waiting. */
+    fd = connect_to(e.local_port, NULL);
+    assert_int_equal(write(fd, "ping", 4), 4);
+    e.server_cfg.listen = listen;
+    on_loop(env_open_server, &e);
+    if (e.rc != 0) {
+        fail_msg("server again: %s", e.err.detail);
+    }
+    assert_int_equal(read(fd, buf, sizeof(buf)), 4);
+    assert_memory_equal(buf, "ping", 4);
+    (void)close(fd);
+    env_stop(&e);
+}
+
 /* ---- configuration rules ---- */
 
 static void cfg_ok(kumo_overlay_tunnel_server_cfg_t *c)
@@ -1187,6 +1260,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tunnel_id_uris_round_trip_and_reject),
         cmocka_unit_test(test_tunnel_frame_codec_rejects_each_rule),
+        cmocka_unit_test(test_tunnel_connection_waits_for_a_restarted_peer),
         cmocka_unit_test(test_tunnel_config_rejects_each_rule),
         cmocka_unit_test(test_tunnel_streams_both_ways_with_half_close),
         cmocka_unit_test(test_tunnel_many_streams_share_one_tunnel),
