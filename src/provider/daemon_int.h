@@ -5,12 +5,15 @@
  *              the chain's leases and the stored manifests, confirmations, releases;
  *   backend.c  the HTTPS API's backend and its thread (own node and runtime handles);
  *   fwd.c      the TCP forwarder between workloads (on the API thread's loop);
+ *   tunnels.c  the mTLS tunnels to and from other providers: the pass works out which
+ *              (main thread), tunnels_loop.c runs them on the API thread's loop;
  *   volumes.c  the persistent volumes of leased workloads (names, mounts, removal);
  *   status.c   home/status.json and the Prometheus metrics (listener on the API thread);
  *   rtwork.c   the runtime worker: a thread running the container and network changes the
  *              reconcile pass queues (it shares only its job table, under its mutex).
  * The main and API threads share only files under home/deployments (written atomically), the
- * forwarder table (kumo_overlay_fwd_set) and the atomic kick flag.
+ * forwarder table (kumo_overlay_fwd_set), the tunnels' wanted state (pd_tun_commit, under its
+ * mutex) and the atomic kick flag.
  */
 #ifndef KUMO_PROVIDER_DAEMON_INT_H
 #define KUMO_PROVIDER_DAEMON_INT_H
