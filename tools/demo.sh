@@ -98,6 +98,10 @@ url=$(k deploy status "$work/stack.yml" --output json | tr -d ' \n' |
 [ -n "$url" ] || { echo "demo: no global endpoint in the status" >&2; exit 1; }
 
 bold "3. the web tier answers at $url (its counter lives at the other datacenter)"
+# The containers run; the providers then exchange their tunnel addresses and dc-east dials
+# dc-west (a pass or two).
+wait_for 60 "the tunnel from dc-east to dc-west" \
+    grep -q 'event=tunnel_up side=client' "$work/dc-east.log"
 for _ in 1 2 3; do
     say "$(curl -fsS --max-time 5 "$url/")"
 done
