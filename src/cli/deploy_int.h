@@ -20,8 +20,6 @@
 
 /* An answer of a provider (status with its workloads and endpoints, or logs). */
 #define DEPLOY_PROVIDER_ANSWER_BYTES_MAX (16u * 1024u * 1024u)
-/* Links sent to one provider (docs/provider-api.md). */
-#define DEPLOY_LINK_COUNT_MAX 64u
 /* The state file kept next to the stack file. */
 #define DEPLOY_STATE_BYTES_MAX (16u * 1024u)
 /* Default deadline of a whole create/update/close when --timeout is not given. */
@@ -298,7 +296,7 @@ KUMO_MUST_USE int deploy_flow_drain(deploy_flow_t *f, kumo_err_ctx_t *err);
 /* Looks up every lease provider, uploads the manifest (to the first provider that accepts it,
  * then shows it spreading to the others in chunks until each holds it, uploading to any that
  * does not after DEPLOY_SPREAD_WAIT_MS; to each with upload_all), waits until every workload
- * runs, sends the links and collects the endpoints (deploy_run.c). */
+ * runs and collects the endpoints (deploy_run.c). */
 KUMO_MUST_USE int deploy_run_to_running(deploy_flow_t *f, kumo_err_ctx_t *err);
 /* Prints the endpoints (text) or the final JSON object of create/update. */
 void deploy_run_report(const deploy_flow_t *f, const char *what);

@@ -164,9 +164,7 @@ int deploy_provider_call(const deploy_tls_t *tls,
     CURL *c = curl_easy_init();
     KUMO_ENSURE(c != NULL, err, KUMO_ENOMEM, "curl_easy_init failed");
     char errbuf[CURL_ERROR_SIZE] = {0};
-    struct curl_slist *hdrs = curl_slist_append(
-        NULL, strstr(path, "/links") != NULL ? "Content-Type: application/json"
-                                             : "Content-Type: application/octet-stream");
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/octet-stream");
     (void)curl_easy_setopt(c, CURLOPT_URL, url);
     (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, provider_write_cb);
     (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, out);

@@ -3,8 +3,8 @@
  * lease's provider on chain, upload the manifest to the first that accepts it and follow it
  * spreading to the others in chunks (an update uploads to each), poll each provider's status until
  * every workload runs (short pauses under the flow's deadline: this is the provider API, not
- * the chain), tell every provider where the deployment-scope endpoints of the others are
- * (links), and report the endpoints and stage timings.
+ * the chain), and report the endpoints and stage timings. The providers connect the groups
+ * themselves, through their tunnels: nothing is sent them about each other.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,8 +20,6 @@
 /* How long the providers may take to get the manifest from each other before we upload to
  * those that did not (they try every 2 blocks). */
 #define DEPLOY_SPREAD_WAIT_MS 20000u
-/* PUT .../links attempts while the provider answers 500 or 503 (1 s apart). */
-#define DEPLOY_LINKS_TRIES 3u
 
 static void run_pause(void)
 {
@@ -346,104 +344,6 @@ static int run_running_wait(deploy_flow_t *f, kumo_err_ctx_t *err)
     }
 }
 
-/* Does a rule of target's port let a workload of another group, placed at peer, connect? */
-static bool
-run_link_wanted(const deploy_flow_t *f, size_t peer_index, const char *target, uint64_t port)
-{
-    const Kumo__Manifest *m = kumo_sdl_stack_manifest(f->stack.sdl);
-    const Kumo__ManifestWorkload *t = NULL;
-    for (size_t i = 0; i < m->n_workloads; i++) {
-        t = strcmp(m->workloads[i]->name, target) == 0 ? m->workloads[i] : t;
-    }
-    for (size_t i = 0; t != NULL && i < m->n_workloads; i++) {
-        const Kumo__ManifestWorkload *s = m->workloads[i];
-        int g = deploy_stack_workload_gseq(&f->stack, s->name);
-        if (g < 0 || f->groups[g].provider_index != peer_index || strcmp(s->group, t->group) == 0) {
-            continue;
-        }
-        for (size_t p = 0; p < t->n_ports; p++) {
-            for (size_t r = 0; t->ports[p]->port == port && r < t->ports[p]->n_expose; r++) {
-                const Kumo__ManifestConnection *c = t->ports[p]->expose[r];
-                if (strcmp(c->workload, s->name) == 0 || strcmp(c->group, s->group) == 0) {
-                    return true;
-                }
-            }
-        }
-    }
-    return false;
-}
-
-/* PUT .../links; the provider checks them with the deployment's other providers, so a busy
- * (503) or unanswered (500) check is tried again a few times. */
-static int run_links_put(deploy_flow_t *f,
-                         size_t peer_index,
-                         const char *path,
-                         const char *text,
-                         long *status,
-                         kumo_err_ctx_t *err)
-{
-    int rc = 0;
-    for (uint32_t t = 0; t < DEPLOY_LINKS_TRIES; t++) {
-        if (t > 0) {
-            struct timespec ts = {1, 0};
-            (void)nanosleep(&ts, NULL);
-        }
-        kumo_buf_t ans;
-        kumo_buf_init(&ans, DEPLOY_PROVIDER_ANSWER_BYTES_MAX);
-        *status = 0;
-        rc = deploy_provider_call(&f->tls, &f->peers[peer_index].p, "PUT", path,
-                                  kumo_bytes_make((const uint8_t *)text, strlen(text)), status,
-                                  &ans, err);
-        kumo_buf_free(&ans);
-        if (rc == 0 || (*status != 500 && *status != 503)) {
-            break;
-        }
-    }
-    return rc;
-}
-
-static int run_links_send_one(deploy_flow_t *f, size_t peer_index, kumo_err_ctx_t *err)
-{
-    json_t *links = json_array();
-    KUMO_ENSURE(links != NULL, err, KUMO_ENOMEM, "links");
-    size_t i;
-    const json_t *e;
-    json_array_foreach(f->endpoints, i, e)
-    {
-        if (strcmp(cli_json_str(e, "scope"), "deployment") == 0 &&
-            run_link_wanted(f, peer_index, cli_json_str(e, "workload"), cli_json_u64(e, "port")) &&
-            json_array_size(links) < DEPLOY_LINK_COUNT_MAX) {
-            (void)json_array_append_new(links, json_pack("{s:s, s:O, s:s, s:O}", "workload",
-                                                         cli_json_str(e, "workload"), "port",
-                                                         json_object_get(e, "port"), "host",
-                                                         cli_json_str(e, "host"), "host_port",
-                                                         json_object_get(e, "host_port")));
-        }
-    }
-    int rc = 0;
-    if (json_array_size(links) > 0) {
-        json_t *body = json_pack("{s:o}", "links", links);
-        char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-        json_decref(body);
-        links = NULL;
-        char path[256];
-        rc = text == NULL ? kumo_err_set(err, KUMO_ENOMEM, "links")
-                          : run_path(f, "links", path, sizeof(path), err);
-        long status = 0;
-        rc = rc == 0 ? run_links_put(f, peer_index, path, text, &status, err) : rc;
-        free(text);
-        if (rc < 0 && (status == 501 || status == 404)) {
-            fprintf(f->out, "note: %s does not take links (HTTP %ld): %s\n",
-                    f->peers[peer_index].p.addr, status, err->detail);
-            rc = 0;
-        } else if (rc == 0) {
-            fprintf(f->out, "links sent to %s\n", f->peers[peer_index].p.addr);
-        }
-    }
-    json_decref(links);
-    return rc;
-}
-
 static int run_endpoints_collect(deploy_flow_t *f, kumo_err_ctx_t *err)
 {
     json_array_clear(f->endpoints);
@@ -474,11 +374,7 @@ int deploy_run_to_running(deploy_flow_t *f, kumo_err_ctx_t *err)
     KUMO_GUARD(run_running_wait(f, err));
     KUMO_GUARD(deploy_flow_drain(f, err));
     deploy_flow_mark(f, DEPLOY_MARK_RUNNING);
-    KUMO_GUARD(run_endpoints_collect(f, err));
-    for (size_t i = 0; i < f->peer_count; i++) {
-        KUMO_GUARD(run_links_send_one(f, i, err));
-    }
-    return 0;
+    return run_endpoints_collect(f, err);
 }
 
 /* ---- report ---- */

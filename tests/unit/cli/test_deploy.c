@@ -11,8 +11,9 @@
  * Shown: stack files with every kind of error are refused with file:line: field and nothing
  * reaches the chain (the tenant's sequence and deployments do not move); create follows
  * orders, bids and leases, uploads the manifest to both providers, waits until running,
- * sends links and prints endpoints and stage timings (--output json); status, logs, update
- * (a new version accepted by both providers), close (leases released, escrow back); a
+ * sends no links (the providers connect the groups through their tunnels, even a provider
+ * that would take links gets none) and prints endpoints and stage timings (--output json); status,
+ * logs, update (a new version accepted by both providers), close (leases released, escrow back); a
  * provider refusing the manifest and a market with no bidders end in a clear failure.
  *
  * The binary is $KUMO_BIN or ./kumo; waits poll conditions against deadlines.
@@ -1082,8 +1083,8 @@ static void create_check(void)
     assert_true(json_u64(json_object_get(stages, "wait_blocks"), "blocks") >= 2);
     json_decref(j);
     static const char *const lines[] = {
-        "order web/1 open",     "order db/1 open", "bid from",       "lease web → ", "lease db → ",
-        "manifest accepted by", "web 2/2 running", "db 1/1 running", "links sent to"};
+        "order web/1 open", "order db/1 open",      "bid from",        "lease web → ",
+        "lease db → ",      "manifest accepted by", "web 2/2 running", "db 1/1 running"};
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
         if (strstr(g.err_text, lines[i]) == NULL) {
             fail_msg("no '%s' in the progress:\n%s", lines[i], g.err_text);
@@ -1094,9 +1095,10 @@ static void create_check(void)
     if (strstr(g.err_text, "chunks, held") == NULL) {
         fail_msg("no spread progress in:\n%s", g.err_text);
     }
-    /* web (east) needs db's address; db (west) needs nothing. */
-    assert_int_equal(g.fakes[0].links_count, 1);
+    /* No links: the providers tunnel between the groups themselves. */
+    assert_int_equal(g.fakes[0].links_count, -1);
     assert_int_equal(g.fakes[1].links_count, -1);
+    assert_null(strstr(g.err_text, "links sent to"));
 }
 
 static void state_file_check(bool present)
