@@ -2,10 +2,11 @@
  * test_client.c - the node client (src/client) two ways. Decoders: every strict rule on bad
  * bodies (error envelopes, uint64 strings, status, tx answers, state objects), table-driven
  * from a valid value. A real node (a one-validator testnet started by the harness): status,
- * an account decoded as Kumo__Account, a paginated list, the three kinds of failure (node
- * unreachable, HTTP error, refused tx) told apart by code, a tx broadcast that waits for its
- * commit, and the event stream replaying from height 1 with no gap, resumed after the node
- * restarts (Last-Event-ID) with no gap and no repeat.
+ * an account decoded as Kumo__Account, a paginated list, the failures (node unreachable, HTTP
+ * error, refused tx, an answer over the handle's bound) told apart by code, a tx broadcast
+ * that waits for its commit, and the event stream replaying from height 1 with no gap, resumed
+ * after the node restarts (Last-Event-ID) with no gap and no repeat; a stream whose node is
+ * gone gives up after KUMO_CLIENT_STREAM_RESUME_MAX reconnects.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -386,6 +387,12 @@ static void test_node_queries(void **state)
     assert_int_equal(kumo_client_get(c, "/accounts/notanaddress", &j, &err), KUMO_EINVAL);
     assert_null(j);
     kumo_client_close(c);
+    /* An answer over the handle's bound. */
+    kumo_client_opts_t small = {.answer_bytes_max = 16};
+    assert_int_equal(kumo_client_open(g.url, &small, &c, &err), 0);
+    assert_int_equal(kumo_client_get(c, "/status", &j, &err), KUMO_ELIMIT);
+    assert_null(j);
+    kumo_client_close(c);
     /* The node unreachable: port 1 on loopback refuses. */
     assert_int_equal(kumo_client_open("http://127.0.0.1:1", NULL, &c, &err), 0);
     assert_int_equal(kumo_client_get(c, "/status", &j, &err), KUMO_EIO);
@@ -526,6 +533,31 @@ static void test_stream_resumes(void **state)
     kumo_client_close(c);
 }
 
+/* A stream whose node is gone: the reconnects give up after KUMO_CLIENT_STREAM_RESUME_MAX in a
+ * row that brought nothing, with why. */
+static void test_stream_gives_up(void **state)
+{
+    (void)state;
+    kumo_client_t *c = NULL;
+    kumo_err_ctx_t err = {0};
+    assert_int_equal(kumo_client_open("http://127.0.0.1:1", NULL, &c, &err), 0);
+    kumo_client_stream_t *s = NULL;
+    assert_int_equal(kumo_client_stream_open(c, NULL, 0, &s, &err), 0);
+    kumo_client_event_t ev;
+    int rc = 0;
+    for (int i = 0; i < 1000 && rc == 0; i++) {
+        rc = kumo_client_stream_next(s, 1000, &ev, &err);
+        assert_null(ev.data);
+    }
+    assert_int_equal(rc, KUMO_EIO);
+    assert_non_null(strstr(err.detail, "reconnects brought nothing"));
+    assert_int_equal(kumo_client_stream_resumes(s), KUMO_CLIENT_STREAM_RESUME_MAX);
+    /* It stays ended. */
+    assert_int_equal(kumo_client_stream_next(s, 0, &ev, &err), KUMO_EIO);
+    kumo_client_stream_close(s);
+    kumo_client_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest pure[] = {
@@ -533,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_status_decode),         cmocka_unit_test(test_tx_answer_decode),
         cmocka_unit_test(test_object_decode),         cmocka_unit_test(test_path_param_add),
         cmocka_unit_test(test_open_refuses_bad_urls), cmocka_unit_test(test_event_id_height),
+        cmocka_unit_test(test_stream_gives_up),
     };
     const struct CMUnitTest node[] = {
         cmocka_unit_test(test_node_queries),
