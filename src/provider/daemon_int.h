@@ -750,6 +750,9 @@ void pd_tun_dep(kumo_provider_daemon_t *d,
                 const Kumo__Manifest *m,
                 const char (*groups)[KUMO_NAME_BYTES_MAX + 1],
                 uint32_t group_count);
+/* Main thread: keeps the last pass's tunnels of a deployment this pass could not read (its
+ * leases or manifest unreadable for now: a node hiccup must not cut its connections). */
+void pd_tun_keep(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq);
 /* Main thread: adds to e the listeners of this pass's tunnels to workload dst's port (each
  * for its source workload only); returns how many. */
 uint32_t pd_tun_forward_targets(const kumo_provider_daemon_t *d,

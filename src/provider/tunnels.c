@@ -581,6 +581,46 @@ static void pd_tun_exchange_write(kumo_provider_daemon_t *d, const pd_tun_dep_t 
     free(text);
 }
 
+void pd_tun_keep(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq)
+{
+    pd_tun_t *t = d->tun;
+    if (t == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i < t->client_count; i++) {
+        pd_tun_client_t *c = &t->clients[i];
+        if (c->peer.dseq != dseq || strcmp(c->peer.owner, owner) != 0) {
+            continue;
+        }
+        c->seen = true;
+        for (uint32_t k = 0; k < t->cert_count; k++) {
+            t->certs[k].seen =
+                t->certs[k].seen || kumo_overlay_tunnel_id_equal(&t->certs[k].self, &c->self);
+        }
+        pd_tun_peer_t *p = pd_tun_peer_find(t, owner, dseq, c->peer.provider);
+        if (p != NULL) {
+            p->seen = true;
+        }
+    }
+    for (uint32_t i = 0; i < t->prev_count && t->allow_count < PD_TUN_ALLOW_MAX; i++) {
+        const pd_tun_hand_allow_t *x = &t->prev[i];
+        if (x->peer.dseq != dseq || strcmp(x->peer.owner, owner) != 0) {
+            continue;
+        }
+        pd_tun_hand_allow_t *a = &t->allows[t->allow_count];
+        *a = *x;
+        kumo_buf_init(&a->root_pem, KUMO_TLS_PEM_BYTES_MAX);
+        kumo_buf_init(&a->cert_pem, KUMO_TLS_PEM_BYTES_MAX);
+        if (kumo_buf_append(&a->root_pem, x->root_pem.ptr, x->root_pem.len) == 0 &&
+            kumo_buf_append(&a->cert_pem, x->cert_pem.ptr, x->cert_pem.len) == 0) {
+            t->allow_count++;
+        } else {
+            kumo_buf_free(&a->root_pem);
+            kumo_buf_free(&a->cert_pem);
+        }
+    }
+}
+
 void pd_tun_dep(kumo_provider_daemon_t *d,
                 const char *owner,
                 uint64_t dseq,
@@ -603,6 +643,8 @@ void pd_tun_dep(kumo_provider_daemon_t *d,
         pd_tun_clients_of(d, td);
         pd_tun_allows_of(d, td);
         pd_tun_exchange_write(d, td, first);
+    } else {
+        pd_tun_keep(d, owner, dseq); /* a node hiccup closes no tunnel */
     }
     kumo_free(td);
 }
@@ -655,10 +697,14 @@ void pd_tun_pass_begin(kumo_provider_daemon_t *d)
             t->peers[i]->seen = false;
         }
     }
-    for (uint32_t i = 0; i < t->allow_count; i++) {
-        kumo_buf_free(&t->allows[i].root_pem);
-        kumo_buf_free(&t->allows[i].cert_pem);
+    for (uint32_t i = 0; i < t->prev_count; i++) {
+        kumo_buf_free(&t->prev[i].root_pem);
+        kumo_buf_free(&t->prev[i].cert_pem);
     }
+    pd_tun_hand_allow_t *spare = t->prev;
+    t->prev = t->allows;
+    t->prev_count = t->allow_count;
+    t->allows = spare;
     t->allow_count = 0;
     t->pass_fetches = 0;
     t->dropped = 0;

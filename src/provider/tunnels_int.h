@@ -119,6 +119,8 @@ struct pd_tun {
     pd_tun_peer_t *peers[PD_TUN_PEER_MAX];
     pd_tun_hand_allow_t *allows; /* this pass's allowed tunnels (PD_TUN_ALLOW_MAX) */
     uint32_t allow_count;
+    pd_tun_hand_allow_t *prev; /* the last pass's (kept for a deployment it could not read) */
+    uint32_t prev_count;
     uint32_t pass_fetches;
     uint32_t dropped; /* pairs past a table this pass */
     uint32_t applied_clients;

@@ -184,11 +184,13 @@ int pd_tun_start(kumo_provider_daemon_t *d, struct event_base *base, kumo_err_ct
     KUMO_ENSURE(t != NULL, err, KUMO_ENOMEM, "tunnels");
     t->certs = kumo_calloc(PD_TUN_CERT_MAX, sizeof(*t->certs));
     t->allows = kumo_calloc(PD_TUN_ALLOW_MAX, sizeof(*t->allows));
+    t->prev = kumo_calloc(PD_TUN_ALLOW_MAX, sizeof(*t->prev));
     kumo_buf_init(&t->root_pem, KUMO_TLS_PEM_BYTES_MAX);
     KUMO_ASSERT(pthread_mutex_init(&t->mu, NULL) == 0);
     t->server_base = base;
     d->tun = t;
-    KUMO_ENSURE(t->certs != NULL && t->allows != NULL, err, KUMO_ENOMEM, "tunnels");
+    KUMO_ENSURE(t->certs != NULL && t->allows != NULL && t->prev != NULL, err, KUMO_ENOMEM,
+                "tunnels");
     KUMO_GUARD(pd_tun_root_load(d, t, err));
     const char *pub = d->cfg.public_address;
     (void)snprintf(t->address, sizeof(t->address), strchr(pub, ':') != NULL ? "[%s]:%u" : "%s:%u",
@@ -233,6 +235,11 @@ void pd_tun_stop(kumo_provider_daemon_t *d)
         kumo_buf_free(&t->allows[i].root_pem);
         kumo_buf_free(&t->allows[i].cert_pem);
     }
+    for (uint32_t i = 0; t->prev != NULL && i < t->prev_count; i++) {
+        kumo_buf_free(&t->prev[i].root_pem);
+        kumo_buf_free(&t->prev[i].cert_pem);
+    }
+    kumo_free(t->prev);
     for (uint32_t i = 0; i < PD_TUN_PEER_MAX; i++) {
         if (t->peers[i] != NULL) {
             kumo_buf_free(&t->peers[i]->root_pem);

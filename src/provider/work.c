@@ -1067,6 +1067,7 @@ pd_dep_work(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, pd_pass
     if (rc != 0 && rc != KUMO_ENOTFOUND && pass->create) {
         KUMO_LOG_WARN("provider", "deployment_unreadable",
                       "deployment=%s/%" PRIu64 " detail=\"%s\"", owner, dseq, err.detail);
+        pd_tun_keep(d, owner, dseq); /* its tunnels stay until it can be read again */
     }
     for (uint32_t i = 0; i < d->lease_count; i++) {
         pd_lease_t *l = &d->leases[i];
