@@ -202,8 +202,6 @@ KUMO_MUST_USE int kumo_overlay_isolation_apply(kumo_bytes_t script, kumo_err_ctx
 /* Descriptors left to everything else of the daemon (API, node and runtime connections, files)
  * when the total cap is fitted to the open-files limit. */
 #define KUMO_OVERLAY_FWD_FD_RESERVE 512u
-/* peer_address_allow: a comma-separated list of numeric addresses. */
-#define KUMO_OVERLAY_FWD_ALLOW_BYTES 256u
 /* Bytes buffered towards a slow side before reading from the other pauses. */
 #define KUMO_OVERLAY_FWD_BUFFER_BYTES (256u * 1024u)
 
