@@ -84,9 +84,10 @@ int kumo_client_json_text(
     KUMO_ASSERT(out != NULL);
     const json_t *v = json_object_get(obj, key);
     KUMO_ENSURE(json_is_string(v), err, KUMO_EDECODE, "\"%s\" is missing or not a string", key);
-    KUMO_ENSURE(json_string_length(v) <= len_max &&
-                    strlen(json_string_value(v)) == json_string_length(v),
-                err, KUMO_ELIMIT, "\"%s\" is longer than %zu bytes", key, len_max);
+    KUMO_ENSURE(json_string_length(v) <= len_max, err, KUMO_ELIMIT,
+                "\"%s\" is longer than %zu bytes", key, len_max);
+    KUMO_ENSURE(strlen(json_string_value(v)) == json_string_length(v), err, KUMO_EDECODE,
+                "\"%s\" holds a NUL", key);
     *out = json_string_value(v);
     return 0;
 }

@@ -29,7 +29,7 @@
 static json_t *tc_json(const char *text)
 {
     json_error_t jerr;
-    json_t *j = json_loads(text, 0, &jerr);
+    json_t *j = json_loads(text, JSON_ALLOW_NUL, &jerr);
     if (j == NULL) {
         fail_msg("test JSON '%s': %s", text, jerr.text);
     }
@@ -136,6 +136,7 @@ static void test_status_decode(void **state)
         {"empty chain id", "{\"chain_id\":\"\",\"height\":\"12\"}", KUMO_EDECODE},
         {"no chain id", "{\"height\":\"12\"}", KUMO_EDECODE},
         {"chain id a number", "{\"chain_id\":5,\"height\":\"12\"}", KUMO_EDECODE},
+        {"chain id with a NUL", "{\"chain_id\":\"a\\u0000b\",\"height\":\"1\"}", KUMO_EDECODE},
         {"no height", "{\"chain_id\":\"kumo-1\"}", KUMO_EDECODE},
         {"bad height", "{\"chain_id\":\"kumo-1\",\"height\":\"x\"}", KUMO_EDECODE},
         {"an array", "[]", KUMO_EDECODE},
