@@ -65,10 +65,13 @@ static int deploy_fail(deploy_flow_t *f, const char *what, const kumo_err_ctx_t 
 
 int deploy_height_get(const cli_args_t *a, uint64_t *out, kumo_err_ctx_t *err)
 {
-    json_t *j = NULL;
-    KUMO_GUARD(cli_http_get(a, "/status", &j, err));
-    *out = cli_json_u64(j, "height");
-    json_decref(j);
+    kumo_client_t *c = NULL;
+    KUMO_GUARD(cli_node_open(a, &c, err));
+    kumo_client_status_t st;
+    int rc = kumo_client_status_get(c, &st, err);
+    kumo_client_close(c);
+    KUMO_GUARD(rc);
+    *out = st.height;
     return 0;
 }
 

@@ -472,16 +472,14 @@ static int64_t tn_height(const char *rpc)
 {
     char url[128];
     (void)snprintf(url, sizeof(url), "http://%s", rpc);
-    cli_args_t a;
-    memset(&a, 0, sizeof(a));
-    a.node = url;
-    json_t *st = NULL;
-    if (cli_http_get(&a, "/status", &st, NULL) < 0) {
+    kumo_client_t *c = NULL;
+    if (kumo_client_open(url, NULL, &c, NULL) < 0) {
         return -1;
     }
-    int64_t h = (int64_t)cli_json_u64(st, "height");
-    json_decref(st);
-    return h;
+    kumo_client_status_t st;
+    int rc = kumo_client_status_get(c, &st, NULL);
+    kumo_client_close(c);
+    return rc == 0 && st.height <= INT64_MAX ? (int64_t)st.height : -1;
 }
 
 static void tn_sleep_ms(uint32_t ms)
