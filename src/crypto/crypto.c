@@ -458,3 +458,126 @@ int kumo_crypto_merkle_proof_verify(const uint8_t root[KUMO_CRYPTO_HASH_BYTES],
                 "chunk %" PRIu32 " of %" PRIu32 " does not lead to the root", index, count);
     return 0;
 }
+
+/* ---- sealed secrets ---- */
+
+_Static_assert(KUMO_CRYPTO_SEAL_KEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
+               "seal key size");
+_Static_assert(KUMO_CRYPTO_SEAL_NONCE_BYTES == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+               "seal nonce size");
+_Static_assert(KUMO_CRYPTO_SEAL_TAG_BYTES == crypto_aead_xchacha20poly1305_ietf_ABYTES,
+               "seal tag size");
+_Static_assert(KUMO_CRYPTO_SEALED_KEY_BYTES == crypto_box_SEALBYTES + KUMO_CRYPTO_SEAL_KEY_BYTES,
+               "sealed key size");
+_Static_assert(crypto_box_SEEDBYTES == 32u, "box seed size");
+
+void kumo_crypto_random_fill(void *ctx, uint8_t *out, size_t len)
+{
+    (void)ctx;
+    KUMO_ASSERT(out != NULL || len == 0);
+    randombytes_buf(out, len);
+}
+
+void kumo_crypto_wipe(void *p, size_t len)
+{
+    KUMO_ASSERT(p != NULL || len == 0);
+    sodium_memzero(p, len);
+}
+
+int kumo_crypto_seal_key_wrap(const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
+                              const uint8_t key[KUMO_CRYPTO_SEAL_KEY_BYTES],
+                              const kumo_crypto_rng_t *rng,
+                              uint8_t out[KUMO_CRYPTO_SEALED_KEY_BYTES])
+{
+    KUMO_ASSERT(pubkey != NULL && key != NULL && out != NULL);
+    KUMO_ASSERT(rng != NULL && rng->fill_cb != NULL);
+    uint8_t xpk[crypto_box_PUBLICKEYBYTES];
+    if (crypto_sign_ed25519_pk_to_curve25519(xpk, pubkey) != 0) {
+        return KUMO_EINVAL;
+    }
+    /* crypto_box_seal with the ephemeral key from rng: nonce = BLAKE2b-192(epk || pk). */
+    uint8_t seed[crypto_box_SEEDBYTES];
+    uint8_t esk[crypto_box_SECRETKEYBYTES];
+    rng->fill_cb(rng->ctx, seed, sizeof(seed));
+    int rc = crypto_box_seed_keypair(out, esk, seed);
+    KUMO_ASSERT(rc == 0);
+    uint8_t nonce[crypto_box_NONCEBYTES];
+    crypto_generichash_state st;
+    rc = crypto_generichash_init(&st, NULL, 0, sizeof(nonce));
+    rc |= crypto_generichash_update(&st, out, crypto_box_PUBLICKEYBYTES);
+    rc |= crypto_generichash_update(&st, xpk, sizeof(xpk));
+    rc |= crypto_generichash_final(&st, nonce, sizeof(nonce));
+    KUMO_ASSERT(rc == 0);
+    rc = crypto_box_easy(out + crypto_box_PUBLICKEYBYTES, key, KUMO_CRYPTO_SEAL_KEY_BYTES, nonce,
+                         xpk, esk);
+    sodium_memzero(seed, sizeof(seed));
+    sodium_memzero(esk, sizeof(esk));
+    /* A low-order point fails the box's shared-secret check: refuse, leave nothing behind. */
+    if (rc != 0) {
+        sodium_memzero(out, KUMO_CRYPTO_SEALED_KEY_BYTES);
+        return KUMO_EINVAL;
+    }
+    return 0;
+}
+
+int kumo_crypto_seal_key_open(const kumo_crypto_keypair_t *kp,
+                              const uint8_t sealed[KUMO_CRYPTO_SEALED_KEY_BYTES],
+                              uint8_t key_out[KUMO_CRYPTO_SEAL_KEY_BYTES])
+{
+    KUMO_ASSERT(kp != NULL && sealed != NULL && key_out != NULL);
+    uint8_t xpk[crypto_box_PUBLICKEYBYTES];
+    uint8_t xsk[crypto_box_SECRETKEYBYTES];
+    int rc = crypto_sign_ed25519_pk_to_curve25519(xpk, kp->pubkey);
+    if (rc == 0) {
+        rc = crypto_sign_ed25519_sk_to_curve25519(xsk, kp->seckey);
+    }
+    if (rc == 0) {
+        rc = crypto_box_seal_open(key_out, sealed, KUMO_CRYPTO_SEALED_KEY_BYTES, xpk, xsk);
+    }
+    sodium_memzero(xsk, sizeof(xsk));
+    if (rc != 0) {
+        sodium_memzero(key_out, KUMO_CRYPTO_SEAL_KEY_BYTES);
+        return KUMO_EMISMATCH;
+    }
+    return 0;
+}
+
+void kumo_crypto_seal_value_encrypt(const uint8_t key[KUMO_CRYPTO_SEAL_KEY_BYTES],
+                                    const uint8_t nonce[KUMO_CRYPTO_SEAL_NONCE_BYTES],
+                                    kumo_bytes_t ad,
+                                    kumo_bytes_t plain,
+                                    uint8_t *out)
+{
+    KUMO_ASSERT(key != NULL && nonce != NULL && out != NULL);
+    KUMO_ASSERT(bytes_is_valid(ad) && bytes_is_valid(plain));
+    unsigned long long len = 0;
+    int rc = crypto_aead_xchacha20poly1305_ietf_encrypt(out, &len, plain.ptr, plain.len, ad.ptr,
+                                                        ad.len, NULL, nonce, key);
+    KUMO_ASSERT(rc == 0);
+    KUMO_ASSERT(len == plain.len + KUMO_CRYPTO_SEAL_TAG_BYTES);
+}
+
+int kumo_crypto_seal_value_open(const uint8_t key[KUMO_CRYPTO_SEAL_KEY_BYTES],
+                                const uint8_t nonce[KUMO_CRYPTO_SEAL_NONCE_BYTES],
+                                kumo_bytes_t ad,
+                                kumo_bytes_t cipher,
+                                uint8_t *out)
+{
+    KUMO_ASSERT(key != NULL && nonce != NULL);
+    KUMO_ASSERT(bytes_is_valid(ad) && bytes_is_valid(cipher));
+    if (cipher.len < KUMO_CRYPTO_SEAL_TAG_BYTES) {
+        return KUMO_EINVAL;
+    }
+    KUMO_ASSERT(out != NULL || cipher.len == KUMO_CRYPTO_SEAL_TAG_BYTES);
+    uint8_t empty = 0;
+    uint8_t *dst = out != NULL ? out : &empty;
+    unsigned long long len = 0;
+    int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(dst, &len, NULL, cipher.ptr, cipher.len,
+                                                        ad.ptr, ad.len, nonce, key);
+    if (rc != 0) {
+        sodium_memzero(dst, out != NULL ? cipher.len - KUMO_CRYPTO_SEAL_TAG_BYTES : 0);
+        return KUMO_EMISMATCH;
+    }
+    KUMO_ASSERT(len == cipher.len - KUMO_CRYPTO_SEAL_TAG_BYTES);
+    return 0;
+}

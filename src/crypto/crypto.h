@@ -120,4 +120,54 @@ KUMO_MUST_USE int kumo_crypto_merkle_proof_verify(const uint8_t root[KUMO_CRYPTO
                                                   kumo_bytes_t proof,
                                                   kumo_err_ctx_t *err);
 
+/* ---- sealed secrets (docs/design.md "Sealed secrets") ----
+ * A group key K (32 bytes) is sealed to a provider's account key: crypto_box_seal to the
+ * X25519 form of its Ed25519 public key, byte-compatible with libsodium's crypto_box_seal_open.
+ * A value is XChaCha20-Poly1305 under K with a 24-byte nonce and associated data. Randomness
+ * (K, nonces, the sealing's ephemeral key) comes in through a kumo_crypto_rng_t, so these
+ * functions stay pure; kumo_crypto_rng_os is the OS RNG for programs (not for pure modules). */
+#define KUMO_CRYPTO_SEAL_KEY_BYTES   32u
+#define KUMO_CRYPTO_SEAL_NONCE_BYTES 24u
+#define KUMO_CRYPTO_SEAL_TAG_BYTES   16u
+#define KUMO_CRYPTO_SEALED_KEY_BYTES 80u /* ephemeral public key, boxed key, tag */
+
+typedef struct kumo_crypto_rng {
+    void *ctx;
+    /* Fills out with len random bytes; cannot fail. */
+    void (*fill_cb)(void *ctx, uint8_t *out, size_t len);
+} kumo_crypto_rng_t;
+
+/* Random bytes from the OS (libsodium's randombytes_buf); not for pure modules. */
+void kumo_crypto_random_fill(void *ctx, uint8_t *out, size_t len);
+
+/* Seals key to the holder of the Ed25519 public key pubkey: out = epk || box(key) with an
+ * ephemeral X25519 key drawn from rng, as crypto_box_seal. KUMO_EINVAL when pubkey has no
+ * X25519 form (not a valid point). Pure apart from rng. */
+KUMO_MUST_USE int kumo_crypto_seal_key_wrap(const uint8_t pubkey[KUMO_CRYPTO_PUBKEY_BYTES],
+                                            const uint8_t key[KUMO_CRYPTO_SEAL_KEY_BYTES],
+                                            const kumo_crypto_rng_t *rng,
+                                            uint8_t out[KUMO_CRYPTO_SEALED_KEY_BYTES]);
+/* Opens a sealed key with the account keypair kp (its X25519 form). KUMO_EMISMATCH when it
+ * was not sealed to kp or was altered; key_out is then zeroed. Wipes the X25519 secret. */
+KUMO_MUST_USE int kumo_crypto_seal_key_open(const kumo_crypto_keypair_t *kp,
+                                            const uint8_t sealed[KUMO_CRYPTO_SEALED_KEY_BYTES],
+                                            uint8_t key_out[KUMO_CRYPTO_SEAL_KEY_BYTES]);
+/* XChaCha20-Poly1305 of plain under key with nonce and associated data ad: writes plain.len +
+ * KUMO_CRYPTO_SEAL_TAG_BYTES bytes to out. Pure. */
+void kumo_crypto_seal_value_encrypt(const uint8_t key[KUMO_CRYPTO_SEAL_KEY_BYTES],
+                                    const uint8_t nonce[KUMO_CRYPTO_SEAL_NONCE_BYTES],
+                                    kumo_bytes_t ad,
+                                    kumo_bytes_t plain,
+                                    uint8_t *out);
+/* Decrypts and authenticates cipher (at least KUMO_CRYPTO_SEAL_TAG_BYTES long, else
+ * KUMO_EINVAL): writes cipher.len - KUMO_CRYPTO_SEAL_TAG_BYTES bytes to out. KUMO_EMISMATCH
+ * (out zeroed) when key, nonce, ad or cipher do not match. Pure. */
+KUMO_MUST_USE int kumo_crypto_seal_value_open(const uint8_t key[KUMO_CRYPTO_SEAL_KEY_BYTES],
+                                              const uint8_t nonce[KUMO_CRYPTO_SEAL_NONCE_BYTES],
+                                              kumo_bytes_t ad,
+                                              kumo_bytes_t cipher,
+                                              uint8_t *out);
+/* Zeroes len bytes at p in a way the compiler keeps (sodium_memzero). */
+void kumo_crypto_wipe(void *p, size_t len);
+
 #endif

@@ -666,6 +666,113 @@ static void test_merkle_proof_rejects_each_broken_part(void **state)
     free(data);
 }
 
+/* ---- sealed secrets ---- */
+
+/* A counter RNG: the same seed gives the same bytes, so sealing is reproducible here. */
+static void counter_fill(void *ctx, uint8_t *out, size_t len)
+{
+    uint8_t *next = ctx;
+    for (size_t i = 0; i < len; i++) {
+        out[i] = (*next)++;
+    }
+}
+
+static void seal_keys(kumo_crypto_keypair_t *a, kumo_crypto_keypair_t *b)
+{
+    uint8_t seed[KUMO_CRYPTO_SEED_BYTES];
+    memset(seed, 0x11, sizeof(seed));
+    kumo_crypto_key_from_seed(seed, a);
+    memset(seed, 0x22, sizeof(seed));
+    kumo_crypto_key_from_seed(seed, b);
+}
+
+static void test_seal_key_round_trip_and_libsodium_compatible(void **state)
+{
+    (void)state;
+    kumo_crypto_keypair_t a;
+    kumo_crypto_keypair_t b;
+    seal_keys(&a, &b);
+    uint8_t key[KUMO_CRYPTO_SEAL_KEY_BYTES];
+    memset(key, 0x5a, sizeof(key));
+    uint8_t next = 7;
+    kumo_crypto_rng_t rng = {.ctx = &next, .fill_cb = counter_fill};
+    uint8_t sealed[KUMO_CRYPTO_SEALED_KEY_BYTES];
+    assert_int_equal(kumo_crypto_seal_key_wrap(a.pubkey, key, &rng, sealed), 0);
+    uint8_t got[KUMO_CRYPTO_SEAL_KEY_BYTES];
+    assert_int_equal(kumo_crypto_seal_key_open(&a, sealed, got), 0);
+    assert_memory_equal(got, key, sizeof(key));
+    /* libsodium's own crypto_box_seal_open reads it too. */
+    uint8_t xpk[32];
+    uint8_t xsk[32];
+    assert_int_equal(crypto_sign_ed25519_pk_to_curve25519(xpk, a.pubkey), 0);
+    assert_int_equal(crypto_sign_ed25519_sk_to_curve25519(xsk, a.seckey), 0);
+    memset(got, 0, sizeof(got));
+    assert_int_equal(crypto_box_seal_open(got, sealed, sizeof(sealed), xpk, xsk), 0);
+    assert_memory_equal(got, key, sizeof(key));
+    /* Same randomness, same bytes (the canonical manifest depends on nothing else). */
+    uint8_t again[KUMO_CRYPTO_SEALED_KEY_BYTES];
+    next = 7;
+    assert_int_equal(kumo_crypto_seal_key_wrap(a.pubkey, key, &rng, again), 0);
+    assert_memory_equal(again, sealed, sizeof(sealed));
+    /* Another key cannot open it; nor can anyone open a flipped bit. */
+    assert_int_equal(kumo_crypto_seal_key_open(&b, sealed, got), KUMO_EMISMATCH);
+    assert_true(sodium_is_zero(got, sizeof(got)));
+    for (size_t i = 0; i < sizeof(sealed) * 8u; i += 7u) {
+        sealed[i / 8u] ^= (uint8_t)(1u << (i % 8u));
+        assert_int_equal(kumo_crypto_seal_key_open(&a, sealed, got), KUMO_EMISMATCH);
+        sealed[i / 8u] ^= (uint8_t)(1u << (i % 8u));
+    }
+    /* A public key that is not a point has no X25519 form. */
+    uint8_t bad[KUMO_CRYPTO_PUBKEY_BYTES];
+    memset(bad, 0xff, sizeof(bad));
+    assert_int_equal(kumo_crypto_seal_key_wrap(bad, key, &rng, sealed), KUMO_EINVAL);
+}
+
+static void test_seal_value_round_trip_and_tamper(void **state)
+{
+    (void)state;
+    uint8_t key[KUMO_CRYPTO_SEAL_KEY_BYTES];
+    uint8_t nonce[KUMO_CRYPTO_SEAL_NONCE_BYTES];
+    memset(key, 1, sizeof(key));
+    memset(nonce, 2, sizeof(nonce));
+    const char *ad = "owner|dseq|db|DB_PASSWORD";
+    const char *pw = "hunter2-correct-horse";
+    kumo_bytes_t adb = kumo_bytes_make(ad, strlen(ad));
+    uint8_t ct[64];
+    kumo_crypto_seal_value_encrypt(key, nonce, adb, kumo_bytes_make(pw, strlen(pw)), ct);
+    size_t ct_len = strlen(pw) + KUMO_CRYPTO_SEAL_TAG_BYTES;
+    assert_null(memmem(ct, ct_len, pw, strlen(pw)));
+    uint8_t out[64];
+    assert_int_equal(kumo_crypto_seal_value_open(key, nonce, adb, kumo_bytes_make(ct, ct_len), out),
+                     0);
+    assert_memory_equal(out, pw, strlen(pw));
+    /* Every part tampered with: ciphertext, nonce, associated data, key. */
+    ct[3] ^= 1u;
+    assert_int_equal(kumo_crypto_seal_value_open(key, nonce, adb, kumo_bytes_make(ct, ct_len), out),
+                     KUMO_EMISMATCH);
+    assert_true(sodium_is_zero(out, strlen(pw)));
+    ct[3] ^= 1u;
+    nonce[0] ^= 1u;
+    assert_int_equal(kumo_crypto_seal_value_open(key, nonce, adb, kumo_bytes_make(ct, ct_len), out),
+                     KUMO_EMISMATCH);
+    nonce[0] ^= 1u;
+    const char *other = "owner|dseq|web|DB_PASSWORD";
+    assert_int_equal(kumo_crypto_seal_value_open(key, nonce, kumo_bytes_make(other, strlen(other)),
+                                                 kumo_bytes_make(ct, ct_len), out),
+                     KUMO_EMISMATCH);
+    key[31] ^= 1u;
+    assert_int_equal(kumo_crypto_seal_value_open(key, nonce, adb, kumo_bytes_make(ct, ct_len), out),
+                     KUMO_EMISMATCH);
+    key[31] ^= 1u;
+    /* Shorter than a tag: refused before decrypting; an empty value round-trips. */
+    assert_int_equal(kumo_crypto_seal_value_open(key, nonce, adb, kumo_bytes_make(ct, 15), out),
+                     KUMO_EINVAL);
+    kumo_crypto_seal_value_encrypt(key, nonce, adb, kumo_bytes_make(NULL, 0), ct);
+    assert_int_equal(kumo_crypto_seal_value_open(
+                         key, nonce, adb, kumo_bytes_make(ct, KUMO_CRYPTO_SEAL_TAG_BYTES), NULL),
+                     0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -684,6 +791,8 @@ int main(void)
         cmocka_unit_test(test_merkle_proof_every_index_up_to_40_chunks),
         cmocka_unit_test(test_merkle_proof_of_empty_data),
         cmocka_unit_test(test_merkle_proof_rejects_each_broken_part),
+        cmocka_unit_test(test_seal_key_round_trip_and_libsodium_compatible),
+        cmocka_unit_test(test_seal_value_round_trip_and_tamper),
     };
     return cmocka_run_group_tests(tests, setup_crypto, NULL);
 }
