@@ -7,12 +7,17 @@
  * leak or hang; when it accepts, every workload runs 1..units instances of a unit of its group
  * and no resource of a group holds more instances than its units, its volumes fit the
  * storage of its unit, and its files are at most KUMO_SDL_FILE_COUNT_MAX at valid paths with
- * valid modes, no two at one path. Deterministic, no state.
+ * valid modes, no two at one path; every secret a workload's env names has a sealed value in
+ * its group, and every sealed group is an exclusive group with one envelope per provider it
+ * lists. An accepted manifest's secrets are then opened with a fixed key (a listed provider's
+ * path: envelopes and values from the input), which may refuse but must not crash.
+ * Deterministic, no state.
  */
 #include <stdint.h>
 #include <string.h>
 
 #include "codec/codec.h"
+#include "crypto/crypto.h"
 #include "sdl/sdl.h"
 
 /* What an accepted workload's files promise, checked again the simple way. */
@@ -28,6 +33,42 @@ static void files_check(const Kumo__ManifestWorkload *w)
                     strncmp(file->path, "/proc/", 6) != 0);
         for (size_t g = 0; g < f; g++) {
             KUMO_ASSERT(strcmp(w->files[g]->path, file->path) != 0);
+        }
+    }
+}
+
+/* What an accepted manifest's secrets promise: a reference has its sealed value; a sealed
+ * group belongs to an exclusive group that lists exactly its envelopes' providers. */
+static void secrets_check(const Kumo__Manifest *m, Kumo__GroupSpec *const *groups, size_t n)
+{
+    for (size_t i = 0; i < m->n_sealed; i++) {
+        const Kumo__ManifestSealedGroup *sg = m->sealed[i];
+        bool found = false;
+        for (size_t g = 0; g < n; g++) {
+            if (strcmp(groups[g]->name, sg->group) != 0) {
+                continue;
+            }
+            found = true;
+            const Kumo__PlacementRequirements *r = groups[g]->requirements;
+            KUMO_ASSERT(r != NULL && r->exclusive && r->n_providers == sg->n_envelopes);
+        }
+        KUMO_ASSERT(found);
+    }
+    for (size_t i = 0; i < m->n_workloads; i++) {
+        const Kumo__ManifestWorkload *w = m->workloads[i];
+        for (size_t j = 0; j < w->n_env; j++) {
+            if (w->env[j]->secret[0] == '\0') {
+                continue;
+            }
+            bool found = false;
+            for (size_t k = 0; k < m->n_sealed; k++) {
+                for (size_t v = 0;
+                     strcmp(m->sealed[k]->group, w->group) == 0 && v < m->sealed[k]->n_values;
+                     v++) {
+                    found = found || strcmp(m->sealed[k]->values[v]->name, w->env[j]->secret) == 0;
+                }
+            }
+            KUMO_ASSERT(found && w->env[j]->value[0] == '\0');
         }
     }
 }
@@ -81,6 +122,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         kumo_err_ctx_t err = {0};
         if (kumo_sdl_manifest_check(m, d->groups, d->n_groups, &err) == 0) {
             accepted_check(m, d->groups, d->n_groups);
+            secrets_check(m, d->groups, d->n_groups);
+            uint8_t seed[KUMO_CRYPTO_SEED_BYTES];
+            memset(seed, 0x40, sizeof(seed)); /* the seeds' listed provider */
+            kumo_crypto_keypair_t kp;
+            kumo_crypto_key_from_seed(seed, &kp);
+            static const uint8_t owner[KUMO_ADDRESS_BYTES] = {7, 7, 7};
+            kumo_err_ctx_t oerr = {0};
+            int rc = kumo_sdl_sealed_open_check(m, owner, 42, &kp, &oerr);
+            KUMO_ASSERT(rc == 0 || (oerr.code < 0 && oerr.detail[0] != '\0'));
+            kumo_crypto_key_wipe(&kp);
         } else {
             KUMO_ASSERT(err.code < 0 && err.detail[0] != '\0');
         }

@@ -112,7 +112,8 @@ static int version_parse(const sdl_ctx_t *c, uint32_t root)
 
 static int top_parse(const sdl_ctx_t *c)
 {
-    static const char *const keys[] = {"version", "groups", "workloads", "wait_blocks", "deposit"};
+    static const char *const keys[] = {"version",     "groups",  "workloads",
+                                       "wait_blocks", "deposit", "secrets"};
     const uint32_t root = 0;
     KUMO_GUARD(sdl_map_check(c, root, "stack", keys, KUMO_ARRAY_COUNT(keys)));
     KUMO_GUARD(version_parse(c, root));
@@ -126,11 +127,16 @@ static int top_parse(const sdl_ctx_t *c)
     }
     KUMO_GUARD(sdl_map_need(c, root, "", "groups", &v));
     KUMO_GUARD(sdl_groups_parse(c, v));
+    uint32_t secrets = sdl_map_get(c, root, "secrets");
+    if (secrets != SDL_NONE) {
+        KUMO_GUARD(sdl_secrets_parse(c, secrets));
+    }
     uint32_t w;
     KUMO_GUARD(sdl_map_need(c, root, "", "workloads", &w));
     sdl_ctx_t wc = *c;
     wc.workloads = w;
-    return sdl_workloads_parse(&wc, w);
+    KUMO_GUARD(sdl_workloads_parse(&wc, w));
+    return secrets != SDL_NONE ? sdl_secrets_finish(c, secrets) : 0;
 }
 
 /* The files' contents are in the packed bytes: the decoded form keeps paths and modes only,
@@ -212,8 +218,10 @@ int kumo_sdl_stack_parse_with(kumo_bytes_t yaml,
         return rc;
     }
     KUMO_ASSERT(s->group_count > 0 && s->manifest->n_workloads > 0);
-    /* What providers check a received manifest against holds for every stack we accept. */
-    KUMO_ASSERT_SLOW(kumo_sdl_manifest_check(s->manifest, s->groups, s->group_count, NULL) == 0);
+    /* What providers check a received manifest against holds for every stack we accept (once
+     * its secrets are sealed: kumo_sdl_stack_seal checks it then). */
+    KUMO_ASSERT_SLOW(s->secret_count > 0 ||
+                     kumo_sdl_manifest_check(s->manifest, s->groups, s->group_count, NULL) == 0);
     *out = s;
     return 0;
 }

@@ -280,5 +280,5 @@ int kumo_sdl_manifest_check(const Kumo__Manifest *m,
     for (size_t i = 0; i < m->n_workloads; i++) {
         KUMO_GUARD(workload_check(&c, i, err));
     }
-    return 0;
+    return sdl_sealed_check(m, groups, group_count, err);
 }

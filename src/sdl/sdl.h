@@ -14,6 +14,7 @@
 #include <proto/kumo.pb-c.h>
 
 #include "core/core.h"
+#include "crypto/crypto.h"
 
 /* A stack file is written by a person: 256 KiB is far beyond any real one and bounds the
  * parser's memory (every YAML node needs at least two bytes of text). */
@@ -212,5 +213,91 @@ KUMO_MUST_USE int kumo_sdl_akash_convert(kumo_bytes_t yaml,
                                          kumo_buf_t *stack_out,
                                          kumo_buf_t *notes_out,
                                          kumo_err_ctx_t *err);
+
+/* ---- sealed secrets (docs/stack.md "Secrets", docs/design.md "Sealed secrets") ---- */
+
+/* Secrets per stack, a secret's name and its value's length. */
+#define KUMO_SDL_SECRET_COUNT_MAX       32u
+#define KUMO_SDL_SECRET_NAME_BYTES_MAX  63u
+#define KUMO_SDL_SECRET_VALUE_BYTES_MAX 4096u
+/* Where a secret's value comes from: a path to read (relative to the stack file). */
+#define KUMO_SDL_SECRET_PATH_BYTES_MAX 1024u
+/* Associated data of a sealed value: owner, dseq, group length and name, secret name. */
+#define KUMO_SDL_SECRET_AD_BYTES_MAX \
+    (KUMO_ADDRESS_BYTES + 8u + 1u + KUMO_SDL_NAME_BYTES_MAX + KUMO_SDL_SECRET_NAME_BYTES_MAX)
+
+/* One entry of a stack's `secrets:` (borrowed from the stack): exactly one of from_env (an
+ * environment variable of the tenant's CLI) and from_file (a path, relative to the stack
+ * file unless absolute) is set. Sorted by name. */
+typedef struct kumo_sdl_secret {
+    char *name; /* owned by the stack, not to be modified */
+    char *from_env;
+    char *from_file;
+} kumo_sdl_secret_t;
+
+/* The stack's secrets (count and each, sorted by name); 0 when it has none. */
+size_t kumo_sdl_stack_secret_count(const kumo_sdl_stack_t *stack);
+const kumo_sdl_secret_t *kumo_sdl_stack_secret(const kumo_sdl_stack_t *stack, size_t index);
+
+/* What sealing needs beyond the stack: the deployment (owner, dseq), each secret's value
+ * (values[i] for kumo_sdl_stack_secret(stack, i)), the Ed25519 public key of a provider
+ * (pubkey_cb: KUMO_ENOTFOUND with a detail when the chain has none) and randomness. */
+typedef struct kumo_sdl_seal_input {
+    const uint8_t *owner; /* KUMO_ADDRESS_BYTES */
+    uint64_t dseq;
+    const kumo_bytes_t *values;
+    void *ctx;
+    int (*pubkey_cb)(void *ctx,
+                     const uint8_t provider[KUMO_ADDRESS_BYTES],
+                     uint8_t pubkey_out[KUMO_CRYPTO_PUBKEY_BYTES],
+                     kumo_err_ctx_t *err);
+    const kumo_crypto_rng_t *rng;
+} kumo_sdl_seal_input_t;
+
+/* Seals the stack's secrets into its manifest: for each group whose workloads use secrets a
+ * fresh group key (from rng), sealed to every provider the group lists, and each value it
+ * uses encrypted under it (ManifestSealedGroup). The manifest bytes grow by the sealed
+ * groups; its version changes. Once per stack (KUMO_ESTATE after); a stack without secrets
+ * is left as it is. Codes: KUMO_ELIMIT (a value over KUMO_SDL_SECRET_VALUE_BYTES_MAX, or the
+ * manifest over its limit), KUMO_EINVAL (a value holding a NUL byte, a public key that is not
+ * the provider's or has no X25519 form), pubkey_cb's (KUMO_ENOTFOUND). Nothing changes on
+ * failure; key material is wiped. Pure apart from rng. */
+KUMO_MUST_USE int
+kumo_sdl_stack_seal(kumo_sdl_stack_t *stack, const kumo_sdl_seal_input_t *in, kumo_err_ctx_t *err);
+/* Whether the stack's manifest is complete: it has no secrets or they are sealed. */
+bool kumo_sdl_stack_is_sealed(const kumo_sdl_stack_t *stack);
+
+/* The associated data of secret name of group in deployment owner/dseq (docs/design.md):
+ * writes it to out (KUMO_SDL_SECRET_AD_BYTES_MAX bytes) and returns its length. group and
+ * name within their limits. Pure. */
+size_t kumo_sdl_secret_ad(const uint8_t owner[KUMO_ADDRESS_BYTES],
+                          uint64_t dseq,
+                          const char *group,
+                          const char *name,
+                          uint8_t *out);
+
+/* Opens secret name of group in a checked manifest (kumo_sdl_manifest_check) as the provider
+ * whose account keypair is kp: its envelope, then the value, written to out with a NUL (cap
+ * at least KUMO_SDL_SECRET_VALUE_BYTES_MAX + 1). Codes: KUMO_ENOTFOUND (no such sealed value,
+ * or no envelope for kp's address), KUMO_EMISMATCH (the envelope does not open or the value
+ * fails its tag: altered, or sealed for another deployment, group or name), KUMO_EINVAL (a
+ * value with a NUL byte). out is zeroed on failure, the group key always. Pure. */
+KUMO_MUST_USE int kumo_sdl_secret_open(const Kumo__Manifest *m,
+                                       const char *group,
+                                       const char *name,
+                                       const uint8_t owner[KUMO_ADDRESS_BYTES],
+                                       uint64_t dseq,
+                                       const kumo_crypto_keypair_t *kp,
+                                       char *out,
+                                       size_t cap,
+                                       kumo_err_ctx_t *err);
+/* Whether every value of every sealed group in m whose envelopes name kp's address opens
+ * (kumo_sdl_secret_open on each, values wiped): what a provider checks before it runs such a
+ * group. Its codes, detail naming the group and secret. Pure. */
+KUMO_MUST_USE int kumo_sdl_sealed_open_check(const Kumo__Manifest *m,
+                                             const uint8_t owner[KUMO_ADDRESS_BYTES],
+                                             uint64_t dseq,
+                                             const kumo_crypto_keypair_t *kp,
+                                             kumo_err_ctx_t *err);
 
 #endif

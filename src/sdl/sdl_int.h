@@ -52,8 +52,11 @@ struct kumo_sdl_stack {
     uint64_t wait_blocks;
     uint64_t deposit_ukumo;
     Kumo__Manifest *manifest;
-    kumo_buf_t manifest_bytes; /* packed once by parse, so every accepted stack encodes */
-    uint64_t file_bytes;       /* the content of every file so far (parse) */
+    kumo_buf_t manifest_bytes;  /* packed once by parse, so every accepted stack encodes */
+    uint64_t file_bytes;        /* the content of every file so far (parse) */
+    kumo_sdl_secret_t *secrets; /* sorted by name; strings owned (kumo_free) */
+    size_t secret_count;
+    bool sealed; /* kumo_sdl_stack_seal ran */
 };
 
 /* The walk's context: errors name file, line and path. */
@@ -147,6 +150,22 @@ int sdl_requirements_parse(const sdl_ctx_t *c, uint32_t node, const char *path, 
 /* The groups and workloads sections (stack.c, workload.c). */
 int sdl_groups_parse(const sdl_ctx_t *c, uint32_t node);
 int sdl_workloads_parse(const sdl_ctx_t *c, uint32_t node);
+
+/* The stack's `secrets:` mapping (secret.c), parsed before the workloads; an env value
+ * {secret: NAME} (sdl_env_secret_parse, into e->secret); after the workloads, the rules that
+ * need them all (every secret used; a group using one lists providers and is exclusive). */
+int sdl_secrets_parse(const sdl_ctx_t *c, uint32_t node);
+int sdl_env_secret_parse(const sdl_ctx_t *c, uint32_t node, const char *path, char **out);
+int sdl_secrets_finish(const sdl_ctx_t *c, uint32_t secrets_node);
+void sdl_secrets_free(kumo_sdl_stack_t *s);
+/* The sealed-secret rules of kumo_sdl_manifest_check (secret.c). */
+int sdl_sealed_check(const Kumo__Manifest *m,
+                     Kumo__GroupSpec *const *groups,
+                     size_t group_count,
+                     kumo_err_ctx_t *err);
+/* Whether text is a secret name: an environment variable name of at most
+ * KUMO_SDL_SECRET_NAME_BYTES_MAX bytes. */
+bool sdl_secret_name_is_valid(const char *text);
 
 /* Allocation helpers through kumo_alloc; the strings and arrays are freed by
  * protobuf_c_message_free_unpacked with kumo_codec_allocator. */

@@ -21,6 +21,7 @@ void kumo_sdl_stack_free(kumo_sdl_stack_t *stack)
         protobuf_c_message_free_unpacked(&stack->groups[i]->base, kumo_codec_allocator());
     }
     kumo_free(stack->groups);
+    sdl_secrets_free(stack);
     protobuf_c_message_free_unpacked(&stack->manifest->base, kumo_codec_allocator());
     kumo_buf_free(&stack->manifest_bytes);
     kumo_free(stack);

@@ -93,7 +93,15 @@ static int env_entry_parse(
     }
     char p[SDL_PATH_BYTES];
     sdl_path_key(p, path, k);
-    return sdl_string(c, sdl_node(c, key)->next, p, 0, KUMO_SDL_ENV_VALUE_BYTES_MAX, &e->value);
+    uint32_t value = sdl_node(c, key)->next;
+    if (sdl_node(c, value)->kind == SDL_MAP) { /* {secret: NAME}: sealed, no value here */
+        e->value = sdl_strdup("", 0);
+        if (e->value == NULL) {
+            return sdl_fail(c, KUMO_ENOMEM, key, path, "out of memory");
+        }
+        return sdl_env_secret_parse(c, value, p, &e->secret);
+    }
+    return sdl_string(c, value, p, 0, KUMO_SDL_ENV_VALUE_BYTES_MAX, &e->value);
 }
 
 static int env_parse(const sdl_ctx_t *c, uint32_t node, const char *path, Kumo__ManifestWorkload *w)
