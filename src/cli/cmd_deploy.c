@@ -87,6 +87,7 @@ static Kumo__Msg deploy_msg(Kumo__Msg__SumCase c, void *m)
 
 static int deploy_create_submit(deploy_flow_t *f, kumo_err_ctx_t *err)
 {
+    KUMO_ASSERT(kumo_sdl_stack_is_sealed(f->stack.sdl)); /* no version of a half manifest */
     Kumo__MsgSubmitDeployment m = KUMO__MSG_SUBMIT_DEPLOYMENT__INIT;
     m.dseq = f->dseq;
     m.n_groups = f->stack.group_count;
@@ -127,6 +128,7 @@ static int deploy_create_flow(deploy_flow_t *f, kumo_err_ctx_t *err)
     for (size_t i = 0; i < f->group_count; i++) {
         f->groups[i].need_lease = true;
     }
+    KUMO_GUARD(deploy_secrets_seal(f, err));
     KUMO_GUARD(deploy_flow_stream_open(f, f->height, err));
     KUMO_GUARD(deploy_create_submit(f, err));
     KUMO_GUARD(deploy_flow_leases_wait(f, err));
@@ -218,6 +220,7 @@ static void deploy_update_reorders(deploy_flow_t *f, const json_t *ans)
 
 static int deploy_update_submit(deploy_flow_t *f, bool groups_changed, kumo_err_ctx_t *err)
 {
+    KUMO_ASSERT(kumo_sdl_stack_is_sealed(f->stack.sdl)); /* no version of a half manifest */
     Kumo__MsgUpdateDeployment m = KUMO__MSG_UPDATE_DEPLOYMENT__INIT;
     m.dseq = f->dseq;
     m.version.data = f->stack.version;
@@ -245,6 +248,7 @@ static int deploy_update_flow(deploy_flow_t *f, kumo_err_ctx_t *err)
 {
     KUMO_GUARD(deploy_height_get(f->a, &f->height, err));
     deploy_flow_mark(f, DEPLOY_MARK_START);
+    KUMO_GUARD(deploy_secrets_seal(f, err));
     char path[256];
     (void)snprintf(path, sizeof(path), "/deployments/%s", f->dep_id);
     json_t *d = NULL;

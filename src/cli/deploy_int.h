@@ -274,6 +274,11 @@ typedef struct deploy_flow {
     bool upload_all;
 } deploy_flow_t;
 
+/* Seals the stack's secrets (deploy_secret.c) for deployment f->dseq of f->owner: values
+ * read from the environment or files, providers' public keys from the chain; the stack's
+ * manifest and version are then the sealed ones. Nothing to do for a stack without secrets. */
+KUMO_MUST_USE int deploy_secrets_seal(deploy_flow_t *f, kumo_err_ctx_t *err);
+
 /* Loads the key (--from, else the state file's), the owner address and the client
  * certificate; reads the state file when need_state (dseq, unless --dseq). */
 KUMO_MUST_USE int

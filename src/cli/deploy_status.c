@@ -153,6 +153,12 @@ static void status_text_print(const json_t *o)
 {
     status_chain_print(o);
     size_t i;
+    const json_t *sec;
+    json_array_foreach(json_object_get(o, "secrets"), i, sec)
+    {
+        printf("secret %s of workload %s (group %s): %s=sealed\n", cli_json_str(sec, "secret"),
+               cli_json_str(sec, "workload"), cli_json_str(sec, "group"), cli_json_str(sec, "env"));
+    }
     const char *addr;
     const json_t *st;
     json_object_foreach((json_t *)(uintptr_t)json_object_get(o, "providers"), addr, st)
@@ -226,6 +232,29 @@ static int status_no_bids(deploy_flow_t *f, json_t *groups, kumo_err_ctx_t *err)
     return 0;
 }
 
+/* The stack's secret env entries, each shown as "sealed": never a value (the CLI holds none
+ * after a deploy; the providers running them do). */
+static void status_secrets(const deploy_flow_t *f, json_t *o)
+{
+    if (!f->stack_loaded || kumo_sdl_stack_secret_count(f->stack.sdl) == 0) {
+        return;
+    }
+    json_t *arr = json_array();
+    const Kumo__Manifest *m = kumo_sdl_stack_manifest(f->stack.sdl);
+    for (size_t i = 0; arr != NULL && i < m->n_workloads; i++) {
+        const Kumo__ManifestWorkload *w = m->workloads[i];
+        for (size_t j = 0; j < w->n_env; j++) {
+            if (w->env[j]->secret[0] != '\0') {
+                (void)json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "workload",
+                                                           w->name, "group", w->group, "env",
+                                                           w->env[j]->key, "secret",
+                                                           w->env[j]->secret, "value", "sealed"));
+            }
+        }
+    }
+    (void)json_object_set_new(o, "secrets", arr);
+}
+
 int deploy_status_collect(deploy_flow_t *f, json_t *o, kumo_err_ctx_t *err)
 {
     char path[256];
@@ -240,6 +269,7 @@ int deploy_status_collect(deploy_flow_t *f, json_t *o, kumo_err_ctx_t *err)
     KUMO_GUARD(status_no_bids(f, groups, err));
     KUMO_GUARD(status_list(f, "leases", &leases, err));
     (void)json_object_set_new(o, "leases", leases);
+    status_secrets(f, o);
     json_t *providers = json_object();
     KUMO_ENSURE(providers != NULL, err, KUMO_ENOMEM, "status");
     (void)json_object_set_new(o, "providers", providers);
@@ -257,6 +287,9 @@ int deploy_status_run(cli_args_t *a)
         return CLI_EXIT_FAIL;
     }
     kumo_err_ctx_t err = {0};
+    /* The stack names its secret env entries (shown sealed); status works without it. */
+    kumo_err_ctx_t serr = {0};
+    f->stack_loaded = deploy_stack_load(a->pos[0], &f->stack, &serr) == 0;
     int rc = deploy_flow_init(f, a, true, &err);
     rc = rc == 0 ? deploy_status_collect(f, o, &err) : rc;
     if (rc < 0) {

@@ -357,13 +357,51 @@ const char *pd_publish_address(const kumo_provider_daemon_t *d)
                : "0.0.0.0";
 }
 
-static void
-pd_spec_env_hosts(const pd_dep_t *dep, const Kumo__ManifestWorkload *w, pd_spec_mem_t *mem)
+/* A sealed secret's env entry "KEY=value", opened with our account key (the manifest check
+ * and pd_dep_groups made sure it opens); false when it does not open or does not fit. The
+ * value exists only here, in the job's memory (wiped with it) and in the container. */
+static bool pd_spec_env_secret(const kumo_provider_daemon_t *d,
+                               const pd_dep_t *dep,
+                               const Kumo__ManifestWorkload *w,
+                               const Kumo__ManifestEnv *e,
+                               char *out,
+                               size_t cap)
+{
+    uint8_t owner[KUMO_ADDRESS_BYTES];
+    char value[KUMO_SDL_SECRET_VALUE_BYTES_MAX + 1u];
+    kumo_err_ctx_t err = {0};
+    bool ok = kumo_codec_address_decode(dep->owner, owner, NULL) == 0 &&
+              kumo_sdl_secret_open(dep->m, w->group, e->secret, owner, dep->dseq, &d->key, value,
+                                   sizeof(value), &err) == 0;
+    int n = ok ? snprintf(out, cap, "%s=%s", e->key, value) : 0;
+    kumo_crypto_wipe(value, sizeof(value));
+    if (!ok || n < 0 || (size_t)n >= cap) {
+        kumo_crypto_wipe(out, cap);
+        KUMO_LOG_WARN("provider", "secret_open_failed",
+                      "deployment=%s/%" PRIu64 " workload=%s env=%s detail=\"%s\"", dep->owner,
+                      dep->dseq, w->name, e->key,
+                      ok ? "the value does not fit the runtime's env entry" : err.detail);
+        return false;
+    }
+    return true;
+}
+
+static bool pd_spec_env_hosts(const kumo_provider_daemon_t *d,
+                              const pd_dep_t *dep,
+                              const Kumo__ManifestWorkload *w,
+                              pd_spec_mem_t *mem)
 {
     size_t n = 0;
     for (size_t i = 0; i < w->n_env && n < KUMO_RUNTIME_ENV_COUNT_MAX; i++, n++) {
-        (void)snprintf(mem->env_text[n], sizeof(mem->env_text[n]), "%s=%s", w->env[i]->key,
-                       w->env[i]->value);
+        if (w->env[i]->secret[0] != '\0') {
+            if (!pd_spec_env_secret(d, dep, w, w->env[i], mem->env_text[n],
+                                    sizeof(mem->env_text[n]))) {
+                return false;
+            }
+        } else {
+            (void)snprintf(mem->env_text[n], sizeof(mem->env_text[n]), "%s=%s", w->env[i]->key,
+                           w->env[i]->value);
+        }
         mem->env[n] = mem->env_text[n];
     }
     mem->env[n] = NULL;
@@ -377,6 +415,7 @@ pd_spec_env_hosts(const pd_dep_t *dep, const Kumo__ManifestWorkload *w, pd_spec_
         }
     }
     mem->hosts[n] = NULL;
+    return true;
 }
 
 /* The command's arguments copied into mem->cmd_buf (the job outlives the manifest); false
@@ -513,8 +552,7 @@ static bool pd_spec_build(kumo_provider_daemon_t *d,
     (void)snprintf(mem->provider, sizeof(mem->provider), "%s", d->addr);
     (void)snprintf(mem->workload, sizeof(mem->workload), "%s", w->name);
     (void)snprintf(mem->version, sizeof(mem->version), "%s", dep->version_hex);
-    pd_spec_env_hosts(dep, w, mem);
-    if (!pd_spec_cmd(w, mem)) {
+    if (!pd_spec_env_hosts(d, dep, w, mem) || !pd_spec_cmd(w, mem)) {
         return false;
     }
     s->name = mem->name;
@@ -1011,6 +1049,11 @@ static int pd_dep_groups(kumo_provider_daemon_t *d,
     pd_groups_t *g = kumo_calloc(1, sizeof(*g));
     KUMO_ENSURE(g != NULL, err, KUMO_ENOMEM, "groups");
     int rc = pd_node(d)->manifest_verify(d, dep->owner, dep->dseq, dep->m, g, err);
+    uint8_t owner[KUMO_ADDRESS_BYTES];
+    if (rc == 0 && dep->m->n_sealed > 0) { /* secrets sealed to us must open: fail closed */
+        rc = kumo_codec_address_decode(dep->owner, owner, err);
+        rc = rc == 0 ? kumo_sdl_sealed_open_check(dep->m, owner, dep->dseq, &d->key, err) : rc;
+    }
     for (uint32_t i = 0; i < g->count; i++) {
         (void)snprintf(dep->groups[i], sizeof(dep->groups[i]), "%s", g->specs[i]->name);
     }
