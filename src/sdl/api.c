@@ -136,7 +136,7 @@ static int top_parse(const sdl_ctx_t *c)
     sdl_ctx_t wc = *c;
     wc.workloads = w;
     KUMO_GUARD(sdl_workloads_parse(&wc, w));
-    return secrets != SDL_NONE ? sdl_secrets_finish(c, secrets) : 0;
+    return secrets != SDL_NONE ? sdl_secrets_finish(c, secrets, w) : 0;
 }
 
 /* The files' contents are in the packed bytes: the decoded form keeps paths and modes only,

@@ -156,7 +156,7 @@ int sdl_workloads_parse(const sdl_ctx_t *c, uint32_t node);
  * need them all (every secret used; a group using one lists providers and is exclusive). */
 int sdl_secrets_parse(const sdl_ctx_t *c, uint32_t node);
 int sdl_env_secret_parse(const sdl_ctx_t *c, uint32_t node, const char *path, char **out);
-int sdl_secrets_finish(const sdl_ctx_t *c, uint32_t secrets_node);
+int sdl_secrets_finish(const sdl_ctx_t *c, uint32_t secrets_node, uint32_t workloads);
 void sdl_secrets_free(kumo_sdl_stack_t *s);
 /* The sealed-secret rules of kumo_sdl_manifest_check (secret.c). */
 int sdl_sealed_check(const Kumo__Manifest *m,

@@ -165,7 +165,17 @@ static bool group_is_sealable(const Kumo__GroupSpec *g)
            g->requirements->exclusive;
 }
 
-int sdl_secrets_finish(const sdl_ctx_t *c, uint32_t secrets_node)
+/* The line of workloads.W.env.KEY for an error (the secrets mapping if it cannot be told). */
+static uint32_t
+env_node(const sdl_ctx_t *c, uint32_t workloads, uint32_t fallback, const char *w, const char *key)
+{
+    uint32_t n = workloads != SDL_NONE ? sdl_map_get(c, workloads, w) : SDL_NONE;
+    n = n != SDL_NONE && sdl_node(c, n)->kind == SDL_MAP ? sdl_map_get(c, n, "env") : SDL_NONE;
+    n = n != SDL_NONE && sdl_node(c, n)->kind == SDL_MAP ? sdl_map_get(c, n, key) : SDL_NONE;
+    return n != SDL_NONE ? n : fallback;
+}
+
+int sdl_secrets_finish(const sdl_ctx_t *c, uint32_t secrets_node, uint32_t workloads)
 {
     const kumo_sdl_stack_t *s = c->stack;
     const Kumo__Manifest *m = s->manifest;
@@ -175,14 +185,18 @@ int sdl_secrets_finish(const sdl_ctx_t *c, uint32_t secrets_node)
             if (w->env[j]->secret[0] == '\0' || group_is_sealable(stack_group(s, w->group))) {
                 continue;
             }
+            char wp[SDL_PATH_BYTES];
+            char ep[SDL_PATH_BYTES];
             char p[SDL_PATH_BYTES];
-            sdl_path_key(p, "workloads", w->name);
-            sdl_path_key(p, p, "env");
-            return sdl_fail(c, KUMO_EINVAL, secrets_node, p,
-                            "%s uses secret \"%s\" but its group \"%s\" does not list "
+            sdl_path_key(wp, "workloads", w->name);
+            sdl_path_key(ep, wp, "env");
+            sdl_path_key(p, ep, w->env[j]->key);
+            return sdl_fail(c, KUMO_EINVAL,
+                            env_node(c, workloads, secrets_node, w->name, w->env[j]->key), p,
+                            "uses secret \"%s\" but its group \"%s\" does not list "
                             "requirements.providers with exclusive: true (only the providers "
                             "a group lists, and that run nothing else of it, may hold secrets)",
-                            w->env[j]->key, w->env[j]->secret, w->group);
+                            w->env[j]->secret, w->group);
         }
     }
     for (size_t k = 0; k < s->secret_count; k++) {

@@ -340,7 +340,8 @@ static void test_secret_stack_rules(void **state)
         {good, good_secrets, "{PGPASSWORD: {secret: db_password}}", KUMO_EINVAL,
          "secrets.db_user: secret \"db_user\" is not used"},
         {not_exclusive, good_secrets, good_env, KUMO_EINVAL,
-         "does not list requirements.providers with exclusive: true"},
+         "stack.yml:18: workloads.db.env.PGPASSWORD: uses secret \"db_password\" but its group "
+         "\"db\" does not list requirements.providers with exclusive: true"},
         {"{attributes: {a: b}}", good_secrets, good_env, KUMO_EINVAL, "exclusive: true"},
         {good, many, good_env, KUMO_ELIMIT, "33 secrets exceed 32"},
         {good, "secrets:\n  pw: hunter2\n", "{A: {secret: pw}}", KUMO_EDECODE,

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# test_secrets.sh - sealed secrets end to end, with real processes and real containers: a kumo
+# node (1 validator, 300 ms blocks), a private podman API service, two provider daemons (east
+# in us-east, west in us-west), and the tenant's `kumo deploy` of a webapp-like stack: group
+# db (us-west, listing only west, exclusive) runs db with a database password read from the
+# tenant's environment, group web runs web at east without it.
+#
+# Shown, in order:
+#   1. the stack file holds no value; create seals it (the CLI's output holds no value either,
+#      text or --output json) and both workloads run.
+#   2. db's container at west has the value in its environment (the runtime's inspect); web's
+#      container at east has no such variable.
+#   3. nothing of east (its whole home directory, its log) holds the value, nor west's log or
+#      its home (the manifest there holds only its ciphertext); `kumo deploy status` shows the
+#      entry as sealed, never the value.
+#   4. a stack using a secret in a group that is not exclusive is refused before anything is
+#      sent, naming the rule.
+# Every container and network of this run's providers is removed on exit.
+#
+# Usage: tests/e2e/test_secrets.sh path/to/kumo   (KUMO_E2E_KEEP=1 keeps the files)
+set -euo pipefail
+
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh" secrets "$1"
+
+# The busybox image of the tests (tests/helpers/podman.c makes the same one).
+busybox_image() {
+    podman --runtime /usr/sbin/runc image exists localhost/kumo-test-busybox:1 && return 0
+    local d
+    d=$(mktemp -d)
+    mkdir -p "$d/rootfs/bin" "$d/rootfs/www"
+    cp /bin/busybox "$d/rootfs/bin/"
+    for c in sh httpd echo sleep cat; do ln -sf busybox "$d/rootfs/bin/$c"; done
+    echo 'hello from kumo' >"$d/rootfs/www/index.html"
+    tar -C "$d/rootfs" -cf "$d/img.tar" .
+    podman --runtime /usr/sbin/runc import --change ENV=PATH=/bin "$d/img.tar" \
+        localhost/kumo-test-busybox:1 >/dev/null
+    rm -rf "$d"
+}
+
+stack() { # stack EXCLUSIVE
+    cat <<YAML
+version: "1"
+groups:
+  db:
+    region: us-west
+    requirements:
+      providers: [$west]
+      exclusive: $1
+    resources:
+      - {cpu: 100m, memory: 64Mi, storage: 64Mi, count: 1, price: 1000, collateral: 10}
+  web:
+    region: us-east
+    resources:
+      - {cpu: 100m, memory: 64Mi, storage: 64Mi, count: 1, price: 1000, collateral: 10}
+secrets:
+  db_password: {from_env: KUMO_E2E_DB_PASSWORD}
+workloads:
+  db:
+    image: localhost/kumo-test-busybox:1
+    command: [sleep, "1000000"]
+    env:
+      DB_PASSWORD: {secret: db_password}
+      DB_NAME: app
+    compute: {cpu: 100m, memory: 64Mi, storage: 64Mi}
+    group: db
+  web:
+    image: localhost/kumo-test-busybox:1
+    command: [sleep, "1000000"]
+    env:
+      DB_HOST: db
+    compute: {cpu: 100m, memory: 64Mi, storage: 64Mi}
+    group: web
+wait_blocks: 1
+deposit: 5000000
+YAML
+}
+
+cid() { podman_remote ps -q --filter "label=kumo.provider=$1" --filter status=running | sed -n 1p; }
+running() { [ -n "$(cid "$1")" ]; }
+env_of() { podman_remote inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$(cid "$1")"; }
+holds_no_value() { ! grep -r -a -q -F -- "$password" "$@"; }
+
+# ---- set-up ----
+busybox_image
+localdc_podman_start
+localdc_testnet_start 1 300 240
+localdc_provider_add east us-east
+localdc_provider_add west us-west
+east=${DC_ADDR[east]}
+west=${DC_ADDR[west]}
+log "node $KUMO_NODE; east $east; west $west"
+password="pw-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+
+# ---- 1. create: the value read from the environment, sealed ----
+stack true >"$work/stack.yml"
+check "the stack file holds no value" holds_no_value "$work/stack.yml"
+KUMO_E2E_DB_PASSWORD=$password k deploy create "$work/stack.yml" --from tenant --timeout 240 \
+    >"$work/create.out" 2>&1 || { cat "$work/create.out"; fail "kumo deploy create"; }
+cat "$work/create.out"
+check "create sealed the secret" grep -q '^sealed 1 secret' "$work/create.out"
+check "create's output holds no value" holds_no_value "$work/create.out"
+wait_or_fail 120 "db's container at west" running "$west"
+wait_or_fail 120 "web's container at east" running "$east"
+
+# ---- 2. the value is in db's environment only ----
+env_of "$west" >"$work/west.env"
+check "db's container has the value in its environment" grep -qxF "DB_PASSWORD=$password" "$work/west.env"
+check "and its plain variables" grep -qx "DB_NAME=app" "$work/west.env"
+env_of "$east" >"$work/east.env"
+check "web's container has no such variable" holds_no_value "$work/east.env"
+check "web's container runs with its own env" grep -qx "DB_HOST=db" "$work/east.env"
+
+# ---- 3. nowhere else ----
+k deploy status "$work/stack.yml" --from tenant >"$work/status.out" 2>&1 ||
+    { cat "$work/status.out"; fail "kumo deploy status"; }
+k deploy status "$work/stack.yml" --from tenant --output json >"$work/status.json" 2>&1 ||
+    { cat "$work/status.json"; fail "kumo deploy status --output json"; }
+check "status shows the secret as sealed" \
+    grep -q "secret db_password of workload db (group db): DB_PASSWORD=sealed" "$work/status.out"
+check "status --output json too" grep -q '"value": "sealed"' "$work/status.json"
+check "status (text and json) holds no value" holds_no_value "$work/status.out" "$work/status.json"
+check "east's home directory holds no value" holds_no_value "$LOCALDC_TN/east"
+check "east's log holds no value" holds_no_value "$work/east.log"
+check "east stored the manifest (with the sealed value it cannot open)" \
+    test -n "$(find "$LOCALDC_TN/east/deployments" -name '*.manifest*' | sed -n 1p)"
+check "west's home directory holds no value" holds_no_value "$LOCALDC_TN/west"
+check "west's log holds no value" holds_no_value "$work/west.log"
+check "the node's files hold no value" holds_no_value "$LOCALDC_TN"/node*
+check "the tenant's home holds no value" holds_no_value "$tenant_home"
+
+# ---- 4. a secret in a group that is not exclusive ----
+stack false >"$work/bad.yml"
+if KUMO_E2E_DB_PASSWORD=$password k deploy update "$work/bad.yml" --from tenant --timeout 60 \
+    >"$work/bad.out" 2>&1; then
+    fail "a stack with a secret in a group that is not exclusive was accepted"
+fi
+check "refused naming the file, line and rule" \
+    grep -q "bad.yml:[0-9]*: workloads.db.env.DB_PASSWORD: uses secret \"db_password\" .*exclusive: true" "$work/bad.out"
+
+k deploy close "$work/stack.yml" --from tenant --timeout 120 >"$work/close.out" 2>&1 ||
+    { cat "$work/close.out"; fail "kumo deploy close"; }
+log "all $checks checks passed"
