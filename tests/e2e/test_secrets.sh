@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # test_secrets.sh - sealed secrets end to end, with real processes and real containers: a kumo
-# node (1 validator, 300 ms blocks), a private podman API service, two provider daemons (east
-# in us-east, west in us-west), and the tenant's `kumo deploy` of a webapp-like stack: group
-# db (us-west, listing only west, exclusive) runs db with a database password read from the
-# tenant's environment, group web runs web at east without it.
+# node (1 validator, 300 ms blocks, reconfirmation period 40 blocks), a private podman API
+# service, three provider daemons (east in us-east, west-a and west-b in us-west), and the
+# tenant's `kumo deploy` of a webapp-like stack: group db (us-west, persisted, listing west-a
+# and west-b, exclusive) runs db with a database password read from the tenant's environment,
+# group web runs web at east without it.
 #
 # Shown, in order:
 #   1. the stack file holds no value; create seals it (the CLI's output holds no value either,
 #      text or --output json) and both workloads run.
-#   2. db's container at west has the value in its environment (the runtime's inspect); web's
-#      container at east has no such variable.
-#   3. nothing of east (its whole home directory, its log) holds the value, nor west's log or
-#      its home (the manifest there holds only its ciphertext); `kumo deploy status` shows the
-#      entry as sealed, never the value.
+#   2. db's container at the west provider that won it has the value in its environment (the
+#      runtime's inspect); web's container at east has no such variable.
+#   3. nothing of east (its whole home directory, its log) holds the value, nor the west
+#      providers' logs or homes (their manifests hold only its ciphertext), the node's or the
+#      tenant's files; `kumo deploy status` shows the entry as sealed, never the value.
 #   4. a stack using a secret in a group that is not exclusive is refused before anything is
 #      sent, naming the rule.
+#   5. re-order with the tenant's CLI not running: the db provider's daemon is killed and its
+#      containers removed; its lease goes stale, the group is re-ordered, the other listed
+#      provider wins it and runs db with the value, opened from its own envelope in the
+#      manifest it fetched from its peer.
 # Every container and network of this run's providers is removed on exit.
 #
 # Usage: tests/e2e/test_secrets.sh path/to/kumo   (KUMO_E2E_KEEP=1 keeps the files)
@@ -44,8 +49,9 @@ version: "1"
 groups:
   db:
     region: us-west
+    persist: true
     requirements:
-      providers: [$west]
+      providers: [$west_a, $west_b]
       exclusive: $1
     resources:
       - {cpu: 100m, memory: 64Mi, storage: 64Mi, count: 1, price: 1000, collateral: 10}
@@ -84,13 +90,17 @@ holds_no_value() { ! grep -r -a -q -F -- "$password" "$@"; }
 # ---- set-up ----
 busybox_image
 localdc_podman_start
-localdc_testnet_start 1 300 240
+localdc_testnet_start 1 300 40
 localdc_provider_add east us-east
-localdc_provider_add west us-west
+localdc_provider_add west-a us-west
+localdc_provider_add west-b us-west
 east=${DC_ADDR[east]}
-west=${DC_ADDR[west]}
-log "node $KUMO_NODE; east $east; west $west"
+west_a=${DC_ADDR[west-a]}
+west_b=${DC_ADDR[west-b]}
+log "node $KUMO_NODE; east $east; west-a $west_a; west-b $west_b"
 password="pw-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+has_lease() { k query leases --provider "$1" --state active --output json | tr -d '\n ' | grep -q '"state":"LEASE_ACTIVE"'; }
+stale() { k query leases --provider "$1" --state stale --output json | tr -d '\n ' | grep -q LEASE_STALE; }
 
 # ---- 1. create: the value read from the environment, sealed ----
 stack true >"$work/stack.yml"
@@ -100,13 +110,16 @@ KUMO_E2E_DB_PASSWORD=$password k deploy create "$work/stack.yml" --from tenant -
 cat "$work/create.out"
 check "create sealed the secret" grep -q '^sealed 1 secret' "$work/create.out"
 check "create's output holds no value" holds_no_value "$work/create.out"
-wait_or_fail 120 "db's container at west" running "$west"
+if has_lease "$west_a"; then first=west-a second=west-b; else first=west-b second=west-a; fi
+check "one listed west provider leased db" has_lease "${DC_ADDR[$first]}"
+log "db runs at $first"
+wait_or_fail 120 "db's container at $first" running "${DC_ADDR[$first]}"
 wait_or_fail 120 "web's container at east" running "$east"
 
 # ---- 2. the value is in db's environment only ----
-env_of "$west" >"$work/west.env"
-check "db's container has the value in its environment" grep -qxF "DB_PASSWORD=$password" "$work/west.env"
-check "and its plain variables" grep -qx "DB_NAME=app" "$work/west.env"
+env_of "${DC_ADDR[$first]}" >"$work/first.env"
+check "db's container has the value in its environment" grep -qxF "DB_PASSWORD=$password" "$work/first.env"
+check "and its plain variables" grep -qx "DB_NAME=app" "$work/first.env"
 env_of "$east" >"$work/east.env"
 check "web's container has no such variable" holds_no_value "$work/east.env"
 check "web's container runs with its own env" grep -qx "DB_HOST=db" "$work/east.env"
@@ -124,8 +137,10 @@ check "east's home directory holds no value" holds_no_value "$LOCALDC_TN/east"
 check "east's log holds no value" holds_no_value "$work/east.log"
 check "east stored the manifest (with the sealed value it cannot open)" \
     test -n "$(find "$LOCALDC_TN/east/deployments" -name '*.manifest*' | sed -n 1p)"
-check "west's home directory holds no value" holds_no_value "$LOCALDC_TN/west"
-check "west's log holds no value" holds_no_value "$work/west.log"
+for p in west-a west-b; do
+    check "$p's home directory holds no value" holds_no_value "$LOCALDC_TN/$p"
+    check "$p's log holds no value" holds_no_value "$work/$p.log"
+done
 check "the node's files hold no value" holds_no_value "$LOCALDC_TN"/node*
 check "the tenant's home holds no value" holds_no_value "$tenant_home"
 
@@ -137,6 +152,20 @@ if KUMO_E2E_DB_PASSWORD=$password k deploy update "$work/bad.yml" --from tenant 
 fi
 check "refused naming the file, line and rule" \
     grep -q "bad.yml:[0-9]*: workloads.db.env.DB_PASSWORD: uses secret \"db_password\" .*exclusive: true" "$work/bad.out"
+
+# ---- 5. re-order to the other listed provider, the tenant's CLI not running ----
+kill -9 "${DC_PID[$first]}"
+wait "${DC_PID[$first]}" 2>/dev/null || true
+mapfile -t gone < <(podman_remote ps -aq --filter "label=kumo.provider=${DC_ADDR[$first]}")
+podman_remote rm -f -t 0 "${gone[@]}" >/dev/null
+wait_or_fail 90 "$first's lease to go stale" stale "${DC_ADDR[$first]}"
+wait_or_fail 90 "$second to win the re-ordered db group" has_lease "${DC_ADDR[$second]}"
+check "$second won the re-ordered db group" has_lease "${DC_ADDR[$second]}"
+wait_or_fail 120 "db's container at $second" running "${DC_ADDR[$second]}"
+env_of "${DC_ADDR[$second]}" >"$work/second.env"
+check "$second runs db with the value it opened itself" grep -qxF "DB_PASSWORD=$password" "$work/second.env"
+check "$second's log holds no value" holds_no_value "$work/$second.log"
+check "east's log still holds no value" holds_no_value "$work/east.log"
 
 k deploy close "$work/stack.yml" --from tenant --timeout 120 >"$work/close.out" 2>&1 ||
     { cat "$work/close.out"; fail "kumo deploy close"; }
