@@ -61,7 +61,6 @@ typedef enum pd_api_kind {
     PD_API_PEER_GET = 5, /* GET manifest or endpoints: the owner or a peer */
     PD_API_STATUS = 6,
     PD_API_LOGS = 7,
-    PD_API_LINKS = 8,
     PD_API_NO_ROUTE = 9,    /* 404 */
     PD_API_SHELL = 10,      /* PUT .../shell by the owner */
     PD_API_EVENTS = 11,     /* GET .../events by the owner */
@@ -121,15 +120,6 @@ bool kumo_provider_api_path_parse(const char *path,
                                   uint64_t *dseq,
                                   char *leaf,
                                   size_t leaf_cap);
-
-/* The body of PUT .../links: {"links": [{"workload", "port", "host", "host_port"}...]}, no
- * other keys. KUMO_EDECODE for anything malformed, KUMO_ELIMIT past
- * KUMO_PROVIDER_LINK_COUNT_MAX links. out holds KUMO_PROVIDER_LINK_COUNT_MAX. */
-KUMO_MUST_USE int kumo_provider_api_links_parse(const uint8_t *body,
-                                                size_t len,
-                                                kumo_provider_link_t *out,
-                                                size_t *count_out,
-                                                kumo_err_ctx_t *err);
 
 /* The answer of GET .../endpoints (the whole of it, "endpoints" and "tunnels") is at most
  * this many bytes: the tunnel certificates it carries (about 700 bytes each) fit with room. */

@@ -3,8 +3,8 @@
  * copied request (pd_api_rq_t) to a reply (pd_api_reply_t): they check who calls and what is
  * sent in the documented order and ask the daemon through the backend. They run on the API's
  * worker threads (api.c), so a slow node or runtime never stalls the API's event loop (TLS,
- * every other client, the forwarder); they touch no libevent object. The path and links
- * parsers are exposed for their fuzz targets (api_int.h).
+ * every other client, the forwarder); they touch no libevent object. The path parser is
+ * exposed for its fuzz target (api_int.h).
  */
 #include "provider/api_int.h"
 
@@ -241,131 +241,6 @@ static void api_logs(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_
         api_bytes(out, "text/plain", &logs);
     }
     kumo_buf_free(&logs);
-}
-
-/* ---- links ---- */
-
-static bool api_link_name_ok(const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len > KUMO_NAME_BYTES_MAX) {
-        return false;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool api_link_host_ok(const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len > KUMO_PROVIDER_HOST_BYTES_MAX) {
-        return false;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '.' || c == ':')) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool api_link_port(const json_t *j, uint32_t *out)
-{
-    if (!json_is_integer(j) || json_integer_value(j) < 1 || json_integer_value(j) > 65535) {
-        return false;
-    }
-    *out = (uint32_t)json_integer_value(j);
-    return true;
-}
-
-static int
-api_link_parse(const json_t *item, size_t i, kumo_provider_link_t *l, kumo_err_ctx_t *err)
-{
-    const char *w = json_string_value(json_object_get(item, "workload"));
-    const char *h = json_string_value(json_object_get(item, "host"));
-    KUMO_ENSURE(json_is_object(item) && json_object_size(item) == 4, err, KUMO_EDECODE,
-                "links[%zu]: expected an object with workload, port, host, host_port", i);
-    KUMO_ENSURE(w != NULL && api_link_name_ok(w), err, KUMO_EDECODE,
-                "links[%zu].workload: expected a workload name", i);
-    KUMO_ENSURE(h != NULL && api_link_host_ok(h), err, KUMO_EDECODE,
-                "links[%zu].host: expected a host name or IP address", i);
-    KUMO_ENSURE(api_link_port(json_object_get(item, "port"), &l->port) &&
-                    api_link_port(json_object_get(item, "host_port"), &l->host_port),
-                err, KUMO_EDECODE, "links[%zu]: port and host_port must be 1..65535", i);
-    (void)snprintf(l->workload, sizeof(l->workload), "%s", w);
-    (void)snprintf(l->host, sizeof(l->host), "%s", h);
-    return 0;
-}
-
-int kumo_provider_api_links_parse(const uint8_t *body,
-                                  size_t len,
-                                  kumo_provider_link_t *out,
-                                  size_t *count_out,
-                                  kumo_err_ctx_t *err)
-{
-    KUMO_ASSERT(out != NULL && count_out != NULL);
-    KUMO_ASSERT(body != NULL || len == 0);
-    *count_out = 0;
-    KUMO_ENSURE(len <= KUMO_PROVIDER_LINKS_BYTES_MAX, err, KUMO_ELIMIT, "links over %u bytes",
-                KUMO_PROVIDER_LINKS_BYTES_MAX);
-    json_error_t jerr;
-    json_t *j = len > 0 ? json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
-    const json_t *arr = json_object_get(j, "links");
-    int rc = 0;
-    if (!json_is_object(j) || json_object_size(j) != 1 || !json_is_array(arr)) {
-        rc = kumo_err_set(err, KUMO_EDECODE, "expected {\"links\": [...]}");
-    } else if (json_array_size(arr) > KUMO_PROVIDER_LINK_COUNT_MAX) {
-        rc = kumo_err_set(err, KUMO_ELIMIT, "%zu links, at most %u", json_array_size(arr),
-                          KUMO_PROVIDER_LINK_COUNT_MAX);
-    }
-    for (size_t i = 0; rc == 0 && i < json_array_size(arr); i++) {
-        rc = api_link_parse(json_array_get(arr, i), i, &out[i], err);
-        *count_out = rc == 0 ? i + 1 : 0;
-    }
-    json_decref(j);
-    KUMO_ASSERT(*count_out <= KUMO_PROVIDER_LINK_COUNT_MAX);
-    return rc;
-}
-
-/* PUT .../links (the caller is the owner): in the order of docs/provider-api.md. */
-static void api_links(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
-{
-    if (c->be->links == NULL) {
-        pd_api_reply_error(out, 501, KUMO_EINVAL, "this provider does not take links yet");
-        return;
-    }
-    kumo_provider_deployment_view_t view = {0};
-    if (!api_body_and_view(c, rq, out, KUMO_PROVIDER_LINKS_BYTES_MAX, "links over 64 KiB", &view)) {
-        return;
-    }
-    kumo_err_ctx_t err = {0};
-    kumo_provider_link_t *links = kumo_calloc(KUMO_PROVIDER_LINK_COUNT_MAX, sizeof(*links));
-    size_t count = 0;
-    int rc = links == NULL
-                 ? kumo_err_set(&err, KUMO_ENOMEM, "links")
-                 : kumo_provider_api_links_parse(rq->body.ptr, rq->body.len, links, &count, &err);
-    if (rc == 0) {
-        rc = c->be->links(c->ctx, rq->owner, rq->dseq, links, count, &err);
-        rc = rc < 0 && err.code == 0 ? kumo_err_set(&err, rc, "links refused") : rc;
-    }
-    kumo_free(links);
-    if (rc < 0) {
-        int status = rc == KUMO_ELIMIT      ? 413
-                     : rc == KUMO_EDECODE   ? 400
-                     : rc == KUMO_EINVAL    ? 422
-                     : rc == KUMO_ENOTFOUND ? 404
-                                            : 500;
-        pd_api_reply_error(out, status, rc, err.detail);
-        return;
-    }
-    api_json(out, 200, json_pack("{s:I}", "links", (json_int_t)count));
 }
 
 /* Every refusal of the routes the providers of a deployment share: one answer, so a stranger
@@ -650,14 +525,14 @@ pd_api_kind_t pd_api_rq_kind(const pd_api_rq_t *rq)
     if (strcmp(rq->leaf, "events") == 0 && get) {
         return PD_API_EVENTS;
     }
-    return strcmp(rq->leaf, "links") == 0 && rq->put ? PD_API_LINKS : PD_API_NO_ROUTE;
+    return PD_API_NO_ROUTE;
 }
 
 bool pd_api_kind_needs_backend(pd_api_kind_t k)
 {
     return k == PD_API_MANIFEST_PUT || k == PD_API_PEER_GET || k == PD_API_STATUS ||
-           k == PD_API_LOGS || k == PD_API_LINKS || k == PD_API_SHELL || k == PD_API_EVENTS ||
-           k == PD_API_CHUNK_INFO || k == PD_API_CHUNK_GET || k == PD_API_CHUNK_PUT;
+           k == PD_API_LOGS || k == PD_API_SHELL || k == PD_API_EVENTS || k == PD_API_CHUNK_INFO ||
+           k == PD_API_CHUNK_GET || k == PD_API_CHUNK_PUT;
 }
 
 void pd_api_route(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
@@ -692,9 +567,6 @@ void pd_api_route(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *
         break;
     case PD_API_LOGS:
         api_logs(c, rq, out);
-        break;
-    case PD_API_LINKS:
-        api_links(c, rq, out);
         break;
     case PD_API_SHELL:
         api_shell(c, rq, out);

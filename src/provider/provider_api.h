@@ -35,19 +35,8 @@
 #define KUMO_PROVIDER_MANIFEST_BYTES_MAX (1024u * 1024u)
 #define KUMO_PROVIDER_LOG_TAIL_MAX       10000u
 
-/* Links (docs/provider-api.md "links"): where a workload of another group listens. */
-#define KUMO_PROVIDER_LINK_COUNT_MAX  64u
-#define KUMO_PROVIDER_LINKS_BYTES_MAX (64u * 1024u)
 /* A manifest-info answer: a few numbers and a hash. */
 #define KUMO_PROVIDER_CHUNK_INFO_BYTES_MAX 1024u
-#define KUMO_PROVIDER_HOST_BYTES_MAX       253u
-
-typedef struct kumo_provider_link {
-    char workload[KUMO_NAME_BYTES_MAX + 1]; /* the target workload */
-    uint32_t port;                          /* its port in the manifest, 1..65535 */
-    char host[KUMO_PROVIDER_HOST_BYTES_MAX + 1];
-    uint32_t host_port; /* where it is published, 1..65535 */
-} kumo_provider_link_t;
 
 /* What the daemon knows about one deployment of a tenant on this provider. */
 typedef struct kumo_provider_deployment_view {
@@ -204,16 +193,6 @@ typedef struct kumo_provider_api_backend {
     /* Public provider info for GET /status (address, region, leases): new reference. Runs on
      * the loop thread with ctx: must not block. */
     int (*info)(void *ctx, json_t **out, kumo_err_ctx_t *err);
-    /* PUT .../links from the owner, after the checks of the route (well-formed, at most
-     * KUMO_PROVIDER_LINK_COUNT_MAX, deployment known with a lease here): replace the
-     * deployment's links. KUMO_EINVAL (answered 422, nothing stored) for a link the manifest
-     * gives no local workload a rule for. May be NULL: the route then answers 501. */
-    int (*links)(void *ctx,
-                 const uint8_t owner[KUMO_ADDRESS_BYTES],
-                 uint64_t dseq,
-                 const kumo_provider_link_t *links,
-                 size_t link_count,
-                 kumo_err_ctx_t *err);
     /* What the providers of one deployment share (peer-to-peer delivery; the owner may read
      * it too), appended to out:
      *   "manifest"   GET .../manifest: the stored manifest bytes, so a provider that won a

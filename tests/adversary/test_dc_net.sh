@@ -149,7 +149,7 @@ busybox httpd -f -p "127.0.0.1:$secret_port" -h "$work/www" &
 secret_pid=$!
 wait_for 10 "the host's service" curl -fs "http://127.0.0.1:$secret_port/"
 links_file=$LOCALDC_TN/east/deployments/$tenant-$dseq.links
-check "links are not taken any more (501)" test "$(api PUT "$links_path" "$(link 127.0.0.1 "$secret_port")")" = 501
+check "links are not taken any more (no such route)" test "$(api PUT "$links_path" "$(link 127.0.0.1 "$secret_port")")" = 404
 check "and nothing was stored" test ! -e "$links_file"
 reached_secret() { in_web curl -s --max-time 1 "http://$gw:7000/" 2>/dev/null | grep -q "host secret"; }
 never_secret() { # polls for 3 s: the forwarder must never take the workload to the host's service

@@ -11,8 +11,8 @@
  * Shown: stack files with every kind of error are refused with file:line: field and nothing
  * reaches the chain (the tenant's sequence and deployments do not move); create follows
  * orders, bids and leases, uploads the manifest to both providers, waits until running,
- * sends no links (the providers connect the groups through their tunnels, even a provider
- * that would take links gets none) and prints endpoints and stage timings (--output json); status,
+ * sends no links (the providers connect the groups through their tunnels) and prints
+ * endpoints and stage timings (--output json); status,
  * logs, update (a new version accepted by both providers), close (leases released, escrow back); a
  * provider refusing the manifest and a market with no bidders end in a clear failure.
  *
@@ -65,7 +65,6 @@ typedef struct fake {
     volatile int stop;
     volatile int accepts;
     volatile int status_calls;
-    volatile int links_count; /* -1: none received */
     volatile int wrong_version;
     kumo_buf_t manifest; /* last accepted (loop thread only) */
 } fake_t;
@@ -477,24 +476,6 @@ static int fk_info(void *ctx, json_t **out, kumo_err_ctx_t *err)
     return 0;
 }
 
-static int fk_links(void *ctx,
-                    const uint8_t owner[KUMO_ADDRESS_BYTES],
-                    uint64_t dseq,
-                    const kumo_provider_link_t *links,
-                    size_t link_count,
-                    kumo_err_ctx_t *err)
-{
-    (void)owner;
-    (void)dseq;
-    fake_t *f = ctx;
-    for (size_t i = 0; i < link_count; i++) {
-        KUMO_ENSURE(strcmp(links[i].workload, "db") == 0 && links[i].port == 7000, err, KUMO_EINVAL,
-                    "no rule for %s:%u", links[i].workload, links[i].port);
-    }
-    f->links_count = (int)link_count;
-    return 0;
-}
-
 static void *fk_loop(void *arg)
 {
     fake_t *f = arg;
@@ -517,7 +498,6 @@ static int fk_start(fake_t *f, uint8_t tag)
 {
     key_of(tag, &f->ca);
     key_of((uint8_t)(tag + 1), &f->srv);
-    f->links_count = -1;
     kumo_buf_init(&f->manifest, KUMO_PROVIDER_MANIFEST_BYTES_MAX);
     kumo_buf_init(&f->root_pem, KUMO_TLS_PEM_BYTES_MAX);
     if (spread.cap_max == 0) {
@@ -539,7 +519,6 @@ static int fk_start(fake_t *f, uint8_t tag)
                                       .logs = fk_logs,
                                       .log_lines = fk_log_lines,
                                       .info = fk_info,
-                                      .links = fk_links,
                                       .chunk_info = fk_chunk_info};
     kumo_provider_api_cfg_t cfg = {
         .listen = "127.0.0.1:0", .server_cert_pem = kumo_buf_bytes(&chain), .server_key = &f->srv};
@@ -1096,8 +1075,6 @@ static void create_check(void)
         fail_msg("no spread progress in:\n%s", g.err_text);
     }
     /* No links: the providers tunnel between the groups themselves. */
-    assert_int_equal(g.fakes[0].links_count, -1);
-    assert_int_equal(g.fakes[1].links_count, -1);
     assert_null(strstr(g.err_text, "links sent to"));
 }
 

@@ -45,8 +45,6 @@ static kumo_buf_t manifest;
 static uint8_t manifest_root[KUMO_CRYPTO_HASH_BYTES];
 static volatile int accepts;
 static volatile int lease_held = 1;
-static volatile int links_stored = -1; /* links the backend stored last; -1: never */
-static volatile int links_calls;
 
 static int be_view(void *ctx,
                    const uint8_t owner[KUMO_ADDRESS_BYTES],
@@ -113,28 +111,6 @@ static int be_info(void *ctx, json_t **out, kumo_err_ctx_t *err)
     (void)ctx;
     (void)err;
     *out = json_pack("{s:s}", "region", "us-east");
-    return 0;
-}
-
-/* Refuses (KUMO_EINVAL) a link to a workload called "nope", as a daemon would refuse one the
- * manifest has no rule for; stores nothing then. */
-static int be_links(void *ctx,
-                    const uint8_t owner[KUMO_ADDRESS_BYTES],
-                    uint64_t dseq,
-                    const kumo_provider_link_t *links,
-                    size_t link_count,
-                    kumo_err_ctx_t *err)
-{
-    (void)ctx;
-    (void)owner;
-    (void)dseq;
-    links_calls++;
-    for (size_t i = 0; i < link_count; i++) {
-        if (strcmp(links[i].workload, "nope") == 0) {
-            return kumo_err_set(err, KUMO_EINVAL, "no rule lets a local workload reach nope");
-        }
-    }
-    links_stored = (int)link_count;
     return 0;
 }
 
@@ -297,7 +273,6 @@ static int setup(void **state)
                                       .status = be_status,
                                       .logs = be_logs,
                                       .info = be_info,
-                                      .links = be_links,
                                       .peer_get = be_peer_get,
                                       .chunk_info = be_chunk_info,
                                       .chunk_get = be_chunk_get,
@@ -524,102 +499,6 @@ static kumo_bytes_t text_bytes(const char *t)
     return kumo_bytes_make((const uint8_t *)t, strlen(t));
 }
 
-/* {"links": [n links to workload w]} (caller frees). */
-static char *links_body(size_t n, const char *w)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        (void)json_array_append_new(arr,
-                                    json_pack("{s:s, s:i, s:s, s:i}", "workload", w, "port", 7000,
-                                              "host", "10.0.0.2", "host_port", (int)(32000 + i)));
-    }
-    json_t *o = json_pack("{s:o}", "links", arr);
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return text;
-}
-
-static void test_links_refusals_and_accept(void **state)
-{
-    (void)state;
-    char good[256];
-    char unknown[256];
-    (void)snprintf(good, sizeof(good), "/deployments/%s/7/links", owner_text);
-    (void)snprintf(unknown, sizeof(unknown), "/deployments/%s/8/links", owner_text);
-    char *one = links_body(1, "db");
-    char *max = links_body(KUMO_PROVIDER_LINK_COUNT_MAX, "db");
-    char *over = links_body(KUMO_PROVIDER_LINK_COUNT_MAX + 1, "db");
-    char *nope = links_body(1, "nope");
-    static uint8_t big[KUMO_PROVIDER_LINKS_BYTES_MAX + 1];
-    memset(big, ' ', sizeof(big));
-    const struct {
-        const char *name;
-        const char *path;
-        int who;
-        kumo_bytes_t body;
-        long want;
-    } rows[] = {
-        {"no client certificate", good, 0, text_bytes(one), 401},
-        {"bad path", "/deployments/nobody/7/links", 1, text_bytes(one), 400},
-        {"not the owner", good, 2, text_bytes(one), 403},
-        {"oversized body", good, 1, kumo_bytes_make(big, sizeof(big)), 413},
-        {"unknown deployment", unknown, 1, text_bytes(one), 404},
-        {"not JSON", good, 1, text_bytes("{\"links\": ["), 400},
-        {"other key", good, 1, text_bytes("{\"links\": [], \"x\": 1}"), 400},
-        {"port 0", good, 1,
-         text_bytes(
-             "{\"links\":[{\"workload\":\"db\",\"port\":0,\"host\":\"h\",\"host_port\":1}]}"),
-         400},
-        {"host_port 65536", good, 1,
-         text_bytes(
-             "{\"links\":[{\"workload\":\"db\",\"port\":1,\"host\":\"h\",\"host_port\":65536}]}"),
-         400},
-        {"bad workload name", good, 1,
-         text_bytes(
-             "{\"links\":[{\"workload\":\"DB\",\"port\":1,\"host\":\"h\",\"host_port\":1}]}"),
-         400},
-        {"host with a space", good, 1,
-         text_bytes(
-             "{\"links\":[{\"workload\":\"db\",\"port\":1,\"host\":\"a b\",\"host_port\":1}]}"),
-         400},
-        {"extra link key", good, 1,
-         text_bytes("{\"links\":[{\"workload\":\"db\",\"port\":1,\"host\":\"h\",\"host_port\":1,"
-                    "\"x\":1}]}"),
-         400},
-        {"65 links", good, 1, text_bytes(over), 413},
-    };
-    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        kumo_buf_t out;
-        kumo_buf_init(&out, 1u << 20);
-        long st = call("PUT", rows[i].path, rows[i].who, rows[i].body, &out);
-        if (st != rows[i].want) {
-            fail_msg("%s: HTTP %ld, want %ld (%.*s)", rows[i].name, st, rows[i].want, (int)out.len,
-                     out.ptr != NULL ? (const char *)out.ptr : "");
-        }
-        kumo_buf_free(&out);
-    }
-    assert_int_equal(links_calls, 0);
-    kumo_buf_t out;
-    kumo_buf_init(&out, 1u << 20);
-    lease_held = 0; /* known, but no lease here */
-    assert_int_equal(call("PUT", good, 1, text_bytes(one), &out), 404);
-    lease_held = 1;
-    /* The daemon refuses a link no rule asks for: 422, nothing stored. */
-    assert_int_equal(call("PUT", good, 1, text_bytes(nope), &out), 422);
-    assert_int_equal(links_stored, -1);
-    kumo_buf_reset(&out);
-    assert_int_equal(call("PUT", good, 1, text_bytes(max), &out), 200);
-    assert_int_equal(links_stored, (int)KUMO_PROVIDER_LINK_COUNT_MAX);
-    assert_non_null(memmem(out.ptr, out.len, "\"links\":64", 10));
-    assert_int_equal(call("PUT", good, 1, text_bytes(one), &out), 200);
-    assert_int_equal(links_stored, 1);
-    kumo_buf_free(&out);
-    free(one);
-    free(max);
-    free(over);
-    free(nope);
-}
-
 static void test_unknown_routes(void **state)
 {
     (void)state;
@@ -753,7 +632,7 @@ static void test_chunk_routes(void **state)
 }
 
 /* Opens a second API on the shared loop (paused while adding to it) with cfg's caps. */
-static kumo_provider_api_t *api_small_open(kumo_provider_api_cfg_t cfg, bool links)
+static kumo_provider_api_t *api_small_open(kumo_provider_api_cfg_t cfg)
 {
     kumo_crypto_keypair_t srv;
     key_of(2, &srv);
@@ -769,8 +648,7 @@ static kumo_provider_api_t *api_small_open(kumo_provider_api_cfg_t cfg, bool lin
                                       .manifest_accept = be_accept,
                                       .status = be_status,
                                       .logs = be_logs,
-                                      .info = be_info,
-                                      .links = links ? be_links : NULL};
+                                      .info = be_info};
     cfg.listen = "127.0.0.1:0";
     cfg.server_cert_pem = kumo_buf_bytes(&chain);
     cfg.server_key = &srv;
@@ -805,23 +683,22 @@ static kumo_provider_api_stats_t api_stats_of(kumo_provider_api_t *srv)
     return st;
 }
 
-/* A second API without a links callback and room for one connection: links are 501; a
- * second connection while the first idles (kept alive) closes the first and is served. */
-static void test_connection_limit_and_no_links(void **state)
+/* A second API with room for one connection: a second connection while the first idles (kept
+ * alive) closes the first and is served. The first asks for links, which went with the
+ * plaintext forwards (tunnels carry what they did): no such route. */
+static void test_connection_limit(void **state)
 {
     (void)state;
-    kumo_provider_api_t *small =
-        api_small_open((kumo_provider_api_cfg_t){.connection_max = 1}, false);
+    kumo_provider_api_t *small = api_small_open((kumo_provider_api_cfg_t){.connection_max = 1});
     char path[256];
     (void)snprintf(path, sizeof(path), "/deployments/%s/7/links", owner_text);
     kumo_buf_t out;
     kumo_buf_init(&out, 1u << 20);
-    char *one = links_body(1, "db");
-    CURL *first = call_make(small, "PUT", path, 1, text_bytes(one), &out);
+    CURL *first = call_make(small, "PUT", path, 1, text_bytes("{\"links\": []}"), &out);
     long st = 0;
     assert_int_equal(curl_easy_perform(first), CURLE_OK);
     (void)curl_easy_getinfo(first, CURLINFO_RESPONSE_CODE, &st);
-    assert_int_equal(st, 501);
+    assert_int_equal(st, 404);
     /* first keeps its connection open, idle: the cap closes it for the second. */
     CURL *second = call_make(small, "GET", "/status", 0, kumo_bytes_make(NULL, 0), &out);
     assert_int_equal(curl_easy_perform(second), CURLE_OK);
@@ -830,7 +707,6 @@ static void test_connection_limit_and_no_links(void **state)
     curl_easy_cleanup(second);
     curl_easy_cleanup(first);
     assert_true(api_stats_of(small).connections_refused >= 1u);
-    free(one);
     kumo_buf_free(&out);
     api_small_close(small);
 }
@@ -876,7 +752,7 @@ static void test_idle_connections_capped_and_timed_out(void **state)
 {
     (void)state;
     kumo_provider_api_t *small = api_small_open(
-        (kumo_provider_api_cfg_t){.connection_per_addr_max = 2, .request_timeout_ms = 400}, true);
+        (kumo_provider_api_cfg_t){.connection_per_addr_max = 2, .request_timeout_ms = 400});
     enum {
         N = 6
     };
@@ -1118,11 +994,10 @@ int main(void)
         cmocka_unit_test(test_manifest_refusals),
         cmocka_unit_test(test_chunk_upload_refusals_and_accept),
         cmocka_unit_test(test_manifest_accepted_and_reads),
-        cmocka_unit_test(test_links_refusals_and_accept),
         cmocka_unit_test(test_unknown_routes),
         cmocka_unit_test(test_peer_delivery),
         cmocka_unit_test(test_chunk_routes),
-        cmocka_unit_test(test_connection_limit_and_no_links),
+        cmocka_unit_test(test_connection_limit),
         cmocka_unit_test(test_idle_connections_capped_and_timed_out),
         cmocka_unit_test(test_slow_backend_holds_only_its_worker),
         cmocka_unit_test(test_peer_tunnels_rules),
