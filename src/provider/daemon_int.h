@@ -265,7 +265,10 @@ typedef struct pd_spec_mem {
     char workload[KUMO_NAME_BYTES_MAX + 1];
     char version[2 * KUMO_CRYPTO_HASH_BYTES + 1];
     const char *env[KUMO_RUNTIME_ENV_COUNT_MAX + 1];
-    char env_text[KUMO_RUNTIME_ENV_COUNT_MAX][512];
+    /* The env entries "KEY=value", one after the other (kumo_alloc; sealed secrets opened
+     * into it, so it is wiped before it is freed), pointed to by env. */
+    char *env_buf;
+    size_t env_buf_bytes;
     const char *hosts[KUMO_RUNTIME_ENV_COUNT_MAX + 1];
     char host_text[KUMO_RUNTIME_ENV_COUNT_MAX][KUMO_NAME_BYTES_MAX + 70];
     const char *cmd[KUMO_RUNTIME_CMD_COUNT_MAX + 1];

@@ -36,7 +36,10 @@ pd_rtjob_t *pd_rtjob_new(pd_rtjob_kind_t kind, const char *key)
 void pd_rtjob_free(pd_rtjob_t *job)
 {
     if (job != NULL) {
-        kumo_crypto_wipe(job->mem.env_text, sizeof(job->mem.env_text)); /* sealed secrets */
+        if (job->mem.env_buf != NULL) { /* sealed secrets */
+            kumo_crypto_wipe(job->mem.env_buf, job->mem.env_buf_bytes);
+        }
+        kumo_free(job->mem.env_buf);
         kumo_free(job->mem.cmd_buf);
         kumo_free(job->mem.files_buf);
         kumo_free(job->keep);

@@ -357,9 +357,10 @@ const char *pd_publish_address(const kumo_provider_daemon_t *d)
                : "0.0.0.0";
 }
 
-/* A sealed secret's env entry "KEY=value", opened with our account key (the manifest check
- * and pd_dep_groups made sure it opens); false when it does not open or does not fit. The
- * value exists only here, in the job's memory (wiped with it) and in the container. */
+/* A sealed secret's env entry "KEY=value" written at out (room for the key, '=', the largest
+ * value and a NUL), opened with our account key (the manifest check and pd_dep_groups made sure
+ * it opens); false when it does not open. The value exists only here, in the job's memory
+ * (wiped with it) and in the container. */
 static bool pd_spec_env_secret(const kumo_provider_daemon_t *d,
                                const pd_dep_t *dep,
                                const Kumo__ManifestWorkload *w,
@@ -368,41 +369,60 @@ static bool pd_spec_env_secret(const kumo_provider_daemon_t *d,
                                size_t cap)
 {
     uint8_t owner[KUMO_ADDRESS_BYTES];
-    char value[KUMO_SDL_SECRET_VALUE_BYTES_MAX + 1u];
+    size_t key_len = strlen(e->key);
+    KUMO_ASSERT(cap > key_len + 1u + KUMO_SDL_SECRET_VALUE_BYTES_MAX);
+    memcpy(out, e->key, key_len);
+    out[key_len] = '=';
     kumo_err_ctx_t err = {0};
-    bool ok = kumo_codec_address_decode(dep->owner, owner, NULL) == 0 &&
-              kumo_sdl_secret_open(dep->m, w->group, e->secret, owner, dep->dseq, &d->key, value,
-                                   sizeof(value), &err) == 0;
-    int n = ok ? snprintf(out, cap, "%s=%s", e->key, value) : 0;
-    kumo_crypto_wipe(value, sizeof(value));
-    if (!ok || n < 0 || (size_t)n >= cap) {
+    if (kumo_codec_address_decode(dep->owner, owner, &err) != 0 ||
+        kumo_sdl_secret_open(dep->m, w->group, e->secret, owner, dep->dseq, &d->key,
+                             out + key_len + 1u, cap - key_len - 1u, &err) != 0) {
         kumo_crypto_wipe(out, cap);
         KUMO_LOG_WARN("provider", "secret_open_failed",
                       "deployment=%s/%" PRIu64 " workload=%s env=%s detail=\"%s\"", dep->owner,
-                      dep->dseq, w->name, e->key,
-                      ok ? "the value does not fit the runtime's env entry" : err.detail);
+                      dep->dseq, w->name, e->key, err.detail);
         return false;
     }
     return true;
 }
 
+/* The env entries "KEY=value" copied one after the other into mem->env_buf (the job outlives
+ * the manifest; secrets opened into it), then the extra hosts; false when out of memory or a
+ * secret does not open. */
 static bool pd_spec_env_hosts(const kumo_provider_daemon_t *d,
                               const pd_dep_t *dep,
                               const Kumo__ManifestWorkload *w,
                               pd_spec_mem_t *mem)
 {
+    size_t count = w->n_env < KUMO_RUNTIME_ENV_COUNT_MAX ? w->n_env : KUMO_RUNTIME_ENV_COUNT_MAX;
+    size_t total = 1;
+    for (size_t i = 0; i < count; i++) { /* each within the manifest's bounds */
+        const Kumo__ManifestEnv *e = w->env[i];
+        total += strlen(e->key) + 2u +
+                 (e->secret[0] != '\0' ? KUMO_SDL_SECRET_VALUE_BYTES_MAX + 1u : strlen(e->value));
+    }
+    mem->env_buf = kumo_calloc(1, total);
+    if (mem->env_buf == NULL) {
+        return false;
+    }
+    mem->env_buf_bytes = total;
+    size_t pos = 0;
     size_t n = 0;
-    for (size_t i = 0; i < w->n_env && n < KUMO_RUNTIME_ENV_COUNT_MAX; i++, n++) {
-        if (w->env[i]->secret[0] != '\0') {
-            if (!pd_spec_env_secret(d, dep, w, w->env[i], mem->env_text[n],
-                                    sizeof(mem->env_text[n]))) {
+    for (size_t i = 0; i < count; i++, n++) {
+        const Kumo__ManifestEnv *e = w->env[i];
+        char *out = mem->env_buf + pos;
+        size_t cap = total - pos;
+        if (e->secret[0] != '\0') {
+            if (!pd_spec_env_secret(d, dep, w, e, out, cap)) {
                 return false;
             }
         } else {
-            (void)snprintf(mem->env_text[n], sizeof(mem->env_text[n]), "%s=%s", w->env[i]->key,
-                           w->env[i]->value);
+            int len = snprintf(out, cap, "%s=%s", e->key, e->value);
+            KUMO_ASSERT(len > 0 && (size_t)len < cap);
         }
-        mem->env[n] = mem->env_text[n];
+        mem->env[n] = out;
+        pos += strlen(out) + 1u;
+        KUMO_ASSERT(pos <= total);
     }
     mem->env[n] = NULL;
     n = 0;

@@ -98,7 +98,8 @@ east=${DC_ADDR[east]}
 west_a=${DC_ADDR[west-a]}
 west_b=${DC_ADDR[west-b]}
 log "node $KUMO_NODE; east $east; west-a $west_a; west-b $west_b"
-password="pw-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+# Longer than a short password (about 1200 bytes, a key's size), to show no entry is cut.
+password="pw-$(head -c 900 /dev/urandom | base64 -w0 | tr -d '/+=')"
 has_lease() { k query leases --provider "$1" --state active --output json | tr -d '\n ' | grep -q '"state":"LEASE_ACTIVE"'; }
 stale() { k query leases --provider "$1" --state stale --output json | tr -d '\n ' | grep -q LEASE_STALE; }
 
