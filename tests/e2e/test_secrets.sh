@@ -7,15 +7,17 @@
 # group web runs web at east without it.
 #
 # Shown, in order:
-#   1. the stack file holds no value; create seals it (the CLI's output holds no value either,
-#      text or --output json) and both workloads run.
+#   1. the stack file holds no value; create without the variable set is refused before
+#      anything is submitted; create seals the password (from the environment) and a token
+#      (from a file next to the stack), its output holds neither, and both workloads run.
 #   2. db's container at the west provider that won it has the value in its environment (the
 #      runtime's inspect); web's container at east has no such variable.
 #   3. nothing of east (its whole home directory, its log) holds the value, nor the west
 #      providers' logs or homes (their manifests hold only its ciphertext), the node's or the
 #      tenant's files; `kumo deploy status` shows the entry as sealed, never the value.
-#   4. a stack using a secret in a group that is not exclusive is refused before anything is
-#      sent, naming the rule.
+#   4. an update listing a provider with no key on chain is refused naming it; a stack using
+#      a secret in a group that is not exclusive is refused before anything is sent, naming
+#      the rule.
 #   5. re-order with the tenant's CLI not running: the db provider's daemon is killed and its
 #      containers removed; its lease goes stale, the group is re-ordered, the other listed
 #      provider wins it and runs db with the value, opened from its own envelope in the
@@ -61,12 +63,14 @@ groups:
       - {cpu: 100m, memory: 64Mi, storage: 64Mi, count: 1, price: 1000, collateral: 10}
 secrets:
   db_password: {from_env: KUMO_E2E_DB_PASSWORD}
+  api_token: {from_file: token.txt}
 workloads:
   db:
     image: localhost/kumo-test-busybox:1
     command: [sleep, "1000000"]
     env:
       DB_PASSWORD: {secret: db_password}
+      API_TOKEN: {secret: api_token}
       DB_NAME: app
     compute: {cpu: 100m, memory: 64Mi, storage: 64Mi}
     group: db
@@ -85,7 +89,8 @@ YAML
 cid() { podman_remote ps -q --filter "label=kumo.provider=$1" --filter status=running | sed -n 1p; }
 running() { [ -n "$(cid "$1")" ]; }
 env_of() { podman_remote inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$(cid "$1")"; }
-holds_no_value() { ! grep -r -a -q -F -- "$password" "$@"; }
+holds_no_value() { ! grep -r -a -q -F -e "$password" -e "${token:-no-token-yet}" "$@"; }
+not() { ! "$@"; }
 
 # ---- set-up ----
 busybox_image
@@ -103,14 +108,23 @@ password="pw-$(head -c 900 /dev/urandom | base64 -w0 | tr -d '/+=')"
 has_lease() { k query leases --provider "$1" --state active --output json | tr -d '\n ' | grep -q '"state":"LEASE_ACTIVE"'; }
 stale() { k query leases --provider "$1" --state stale --output json | tr -d '\n ' | grep -q LEASE_STALE; }
 
-# ---- 1. create: the value read from the environment, sealed ----
+# ---- 1. create: the values read from the environment and a file, sealed ----
 stack true >"$work/stack.yml"
+token="tok-$(head -c 24 /dev/urandom | base64 -w0 | tr -d '/+=')"
+printf '%s' "$token" >"$work/token.txt"
 check "the stack file holds no value" holds_no_value "$work/stack.yml"
+if k deploy create "$work/stack.yml" --from tenant --timeout 60 >"$work/unset.out" 2>&1; then
+    fail "a deploy without the secret's variable set was accepted"
+fi
+check "without the variable: refused, naming the secret and the variable" \
+    grep -q "secret db_password: environment variable KUMO_E2E_DB_PASSWORD is not set" "$work/unset.out"
+check "and nothing was submitted" not test -e "$work/.kumo-deploy-stack.yml.json"
 KUMO_E2E_DB_PASSWORD=$password k deploy create "$work/stack.yml" --from tenant --timeout 240 \
     >"$work/create.out" 2>&1 || { cat "$work/create.out"; fail "kumo deploy create"; }
 cat "$work/create.out"
-check "create sealed the secret" grep -q '^sealed 1 secret' "$work/create.out"
+check "create sealed the secrets" grep -q '^sealed 2 secret' "$work/create.out"
 check "create's output holds no value" holds_no_value "$work/create.out"
+check "nor the token" not grep -q -F -- "$token" "$work/create.out"
 if has_lease "$west_a"; then first=west-a second=west-b; else first=west-b second=west-a; fi
 check "one listed west provider leased db" has_lease "${DC_ADDR[$first]}"
 log "db runs at $first"
@@ -120,6 +134,7 @@ wait_or_fail 120 "web's container at east" running "$east"
 # ---- 2. the value is in db's environment only ----
 env_of "${DC_ADDR[$first]}" >"$work/first.env"
 check "db's container has the value in its environment" grep -qxF "DB_PASSWORD=$password" "$work/first.env"
+check "and the token read from the file" grep -qxF "API_TOKEN=$token" "$work/first.env"
 check "and its plain variables" grep -qx "DB_NAME=app" "$work/first.env"
 env_of "$east" >"$work/east.env"
 check "web's container has no such variable" holds_no_value "$work/east.env"
@@ -151,6 +166,16 @@ if KUMO_E2E_DB_PASSWORD=$password k deploy update "$work/bad.yml" --from tenant 
     >"$work/bad.out" 2>&1; then
     fail "a stack with a secret in a group that is not exclusive was accepted"
 fi
+# A listed provider with no key on chain (no account at all): sealing stops, naming it.
+nokey=$(k keys add nokey --output json | grep -o 'kumo1[0-9a-z]*' | sed -n 1p)
+sed "s/providers: \[$west_a, $west_b\]/providers: [$west_a, $nokey]/" "$work/stack.yml" >"$work/nokey.yml"
+cp "$work/.kumo-deploy-stack.yml.json" "$work/.kumo-deploy-nokey.yml.json" # the same deployment
+if KUMO_E2E_DB_PASSWORD=$password k deploy update "$work/nokey.yml" --from tenant --timeout 60 \
+    >"$work/nokey.out" 2>&1; then
+    fail "a stack listing a provider without a public key was sealed"
+fi
+check "a listed provider without a key on chain: refused, naming it" \
+    grep -q "provider $nokey has no" "$work/nokey.out"
 check "refused naming the file, line and rule" \
     grep -q "bad.yml:[0-9]*: workloads.db.env.DB_PASSWORD: uses secret \"db_password\" .*exclusive: true" "$work/bad.out"
 
