@@ -1,10 +1,13 @@
 /*
- * crypto.c - Ed25519 signatures (libsodium), SHA-256 (OpenSSL 3 EVP), addresses and the
- * chunked Merkle root used for manifest versions.
+ * crypto.c - Ed25519 signatures (libsodium), SHA-256 (OpenSSL 3 EVP), addresses, the
+ * chunked Merkle root used for manifest versions, and sealing (crypto_box_seal of a key to an
+ * account key's X25519 form, XChaCha20-Poly1305 values under it) for sealed secrets.
  *
  * Owns no state: every function works on its arguments only. Pure except kumo_crypto_init
- * (sodium_init) and kumo_crypto_key_generate (the OS RNG): no file I/O, no clock, no logging,
- * no mutable globals. Specs: RFC 8032 (Ed25519), FIPS 180-4 (SHA-256), crypto.h (Merkle rule).
+ * (sodium_init), kumo_crypto_key_generate and kumo_crypto_random_fill (the OS RNG): no file
+ * I/O, no clock, no logging, no mutable globals; sealing takes its randomness from the
+ * caller's kumo_crypto_rng_t. Specs: RFC 8032 (Ed25519), FIPS 180-4 (SHA-256), crypto.h
+ * (Merkle rule), libsodium's sealed boxes and AEAD.
  */
 #include "crypto/crypto.h"
 

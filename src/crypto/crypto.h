@@ -1,6 +1,7 @@
 /*
  * crypto.h - Ed25519 (libsodium), SHA-256 (OpenSSL), addresses and the chunked Merkle root
- * used for manifest versions. Pure except kumo_crypto_key_generate (randomness).
+ * used for manifest versions, and sealing (secrets). Pure except kumo_crypto_key_generate and
+ * kumo_crypto_random_fill (the OS RNG).
  */
 #ifndef KUMO_CRYPTO_CRYPTO_H
 #define KUMO_CRYPTO_CRYPTO_H
