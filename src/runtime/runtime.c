@@ -558,6 +558,7 @@ int kumo_runtime_container_body(const kumo_runtime_container_spec_t *spec,
     char *body = rt_create_body(spec);
     KUMO_ENSURE(body != NULL, err, KUMO_ENOMEM, "container JSON");
     int rc = kumo_buf_append(out, body, strlen(body));
+    explicit_bzero(body, strlen(body)); /* its env may hold opened secrets */
     free(body);
     KUMO_ENSURE(rc == 0, err, KUMO_ELIMIT, "container JSON over the buffer");
     return 0;
@@ -684,6 +685,7 @@ static int rt_container_run(kumo_runtime_t *rt,
     rt_answer_t a;
     int rc = n > 0 && (size_t)n < sizeof(path) ? rt_call(rt, "POST", path, body, &a, err)
                                                : kumo_err_set(err, KUMO_ELIMIT, "name too long");
+    explicit_bzero(body, strlen(body)); /* its env may hold opened secrets */
     free(body);
     KUMO_GUARD(rc);
     json_t *j = json_loadb((const char *)a.body.ptr, a.body.len, 0, NULL);
