@@ -31,6 +31,21 @@ check() { # check DESCRIPTION COMMAND...
 }
 wait_or_fail() { wait_for "$@" || fail "$2"; }
 
+# The busybox image of the tests (tests/helpers/podman.c makes the same one).
+busybox_image() {
+    podman --runtime /usr/sbin/runc image exists localhost/kumo-test-busybox:1 && return 0
+    local d
+    d=$(mktemp -d)
+    mkdir -p "$d/rootfs/bin" "$d/rootfs/www"
+    cp /bin/busybox "$d/rootfs/bin/"
+    for c in sh httpd echo sleep cat; do ln -sf busybox "$d/rootfs/bin/$c"; done
+    echo 'hello from kumo' >"$d/rootfs/www/index.html"
+    tar -C "$d/rootfs" -cf "$d/img.tar" .
+    podman --runtime /usr/sbin/runc import --change ENV=PATH=/bin "$d/img.tar" \
+        localhost/kumo-test-busybox:1 >/dev/null
+    rm -rf "$d"
+}
+
 e2e_on_exit() {
     local rc=$?
     if declare -F e2e_exit_hook >/dev/null; then

@@ -29,21 +29,6 @@ set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh" vol "$1"
 
-# The busybox image of the tests (tests/helpers/podman.c makes the same one).
-busybox_image() {
-    podman --runtime /usr/sbin/runc image exists localhost/kumo-test-busybox:1 && return 0
-    local d
-    d=$(mktemp -d)
-    mkdir -p "$d/rootfs/bin" "$d/rootfs/www"
-    cp /bin/busybox "$d/rootfs/bin/"
-    for c in sh httpd echo sleep cat; do ln -sf busybox "$d/rootfs/bin/$c"; done
-    echo 'hello from kumo' >"$d/rootfs/www/index.html"
-    tar -C "$d/rootfs" -cf "$d/img.tar" .
-    podman --runtime /usr/sbin/runc import --change ENV=PATH=/bin "$d/img.tar" \
-        localhost/kumo-test-busybox:1 >/dev/null
-    rm -rf "$d"
-}
-
 stack() { # stack GEN VOLUME_SIZE
     cat <<YAML
 version: "1"
