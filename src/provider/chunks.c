@@ -44,12 +44,7 @@ static int pd_chunks_dir(const char *home,
                          const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
                          char out[PD_PATH_BYTES])
 {
-    char ext[sizeof(PD_CHUNKS_EXT) + 2u * KUMO_CRYPTO_HASH_BYTES];
-    memcpy(ext, PD_CHUNKS_EXT, sizeof(PD_CHUNKS_EXT) - 1u);
-    KUMO_GUARD(kumo_codec_hex_encode(kumo_bytes_make(version, KUMO_CRYPTO_HASH_BYTES),
-                                     ext + sizeof(PD_CHUNKS_EXT) - 1u,
-                                     sizeof(ext) - (sizeof(PD_CHUNKS_EXT) - 1u)));
-    return pd_deployment_path(home, owner, dseq, ext, out);
+    return pd_deployment_version_path(home, owner, dseq, PD_CHUNKS_EXT, version, out);
 }
 
 static void pd_chunks_rmdir(const char *dir);

@@ -655,6 +655,13 @@ void pd_work(kumo_provider_daemon_t *d);
 /* home/deployments/<owner>-<dseq>.<ext> */
 KUMO_MUST_USE int pd_deployment_path(
     const char *home, const char *owner, uint64_t dseq, const char *ext, char out[PD_PATH_BYTES]);
+/* home/deployments/<owner>-<dseq>.<prefix><version hex>: what is kept per version. */
+KUMO_MUST_USE int pd_deployment_version_path(const char *home,
+                                             const char *owner,
+                                             uint64_t dseq,
+                                             const char *prefix,
+                                             const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                                             char out[PD_PATH_BYTES]);
 /* Writes home/deployments/<owner>-<dseq>.<ext> atomically (the directory created 0700). */
 KUMO_MUST_USE int pd_deployment_store(const char *home,
                                       const char *owner,

@@ -84,12 +84,7 @@ int pd_files_dir(const char *home,
                  const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
                  char out[PD_PATH_BYTES])
 {
-    char ext[sizeof(PD_FILES_EXT) + 2u * KUMO_CRYPTO_HASH_BYTES];
-    memcpy(ext, PD_FILES_EXT, sizeof(PD_FILES_EXT) - 1u);
-    KUMO_GUARD(kumo_codec_hex_encode(kumo_bytes_make(version, KUMO_CRYPTO_HASH_BYTES),
-                                     ext + sizeof(PD_FILES_EXT) - 1u,
-                                     sizeof(ext) - (sizeof(PD_FILES_EXT) - 1u)));
-    return pd_deployment_path(home, owner, dseq, ext, out);
+    return pd_deployment_version_path(home, owner, dseq, PD_FILES_EXT, version, out);
 }
 
 int pd_file_path(const char *dir, const char *workload, uint32_t index, char out[PD_PATH_BYTES])

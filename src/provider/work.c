@@ -79,6 +79,22 @@ int pd_deployment_path(
     return n > 0 && (size_t)n < PD_PATH_BYTES ? 0 : KUMO_ELIMIT;
 }
 
+int pd_deployment_version_path(const char *home,
+                               const char *owner,
+                               uint64_t dseq,
+                               const char *prefix,
+                               const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                               char out[PD_PATH_BYTES])
+{
+    char hex[2u * KUMO_CRYPTO_HASH_BYTES + 1u];
+    KUMO_GUARD(
+        kumo_codec_hex_encode(kumo_bytes_make(version, KUMO_CRYPTO_HASH_BYTES), hex, sizeof(hex)));
+    char ext[PD_PATH_BYTES];
+    int n = snprintf(ext, sizeof(ext), "%s%s", prefix, hex);
+    KUMO_ASSERT(n > 0 && (size_t)n < sizeof(ext));
+    return pd_deployment_path(home, owner, dseq, ext, out);
+}
+
 int pd_deployment_store(const char *home,
                         const char *owner,
                         uint64_t dseq,
