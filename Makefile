@@ -4,9 +4,11 @@
 .PHONY: all deps build demo test check test-debug test-asan test-release fuzz bench format clean
 
 FUZZ_SECONDS ?= 10
-# `make test` runs the real-process tests (adversary, e2e) on the asan-ubsan and release presets;
-# the debug preset adds its unit, simulation and corpus replay tests.
+# `make test` runs the real-process tests (adversary, e2e) once, on the asan-ubsan preset; the
+# debug preset adds its unit, simulation and corpus replay tests, the release preset its unit
+# and simulation tests (the optimized build searches the most consensus seeds).
 DEBUG_TESTS ?=
+RELEASE_TESTS ?=
 
 all: build
 
@@ -37,7 +39,7 @@ test-asan: deps
 test-release: deps
 	cmake --preset release >/dev/null
 	cmake --build --preset release
-	ctest --preset release
+	ctest --preset release $(RELEASE_TESTS)
 
 fuzz: deps
 	cmake --preset fuzz >/dev/null
@@ -45,6 +47,7 @@ fuzz: deps
 	tools/fuzz.sh $(FUZZ_SECONDS)
 
 test: DEBUG_TESTS = -L '^(unit|sim|fuzz)$$'
+test: RELEASE_TESTS = -L '^(unit|sim)$$'
 test: check test-debug test-asan test-release fuzz
 
 bench: build
