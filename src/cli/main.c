@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "codec/codec.h"
 
 static const kumo_cli_command_t cli_commands[] = {
     {"init", kumo_cli_init_main, "create a node home: keys, config and genesis"},
@@ -37,6 +38,7 @@ int main(int argc, char **argv)
     /* A peer closing a connection (TLS writes raise SIGPIPE) or a reader closing our output
      * is an error to report or an end, never a silent death with exit 141. */
     (void)signal(SIGPIPE, SIG_IGN);
+    kumo_codec_json_wipe_on_free();
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         cli_usage(stdout);

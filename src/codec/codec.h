@@ -173,4 +173,10 @@ KUMO_MUST_USE int kumo_codec_json_to_message(const ProtobufCMessageDescriptor *d
  * comes from jansson's allocator), or NULL as json_from_message does. */
 char *kumo_codec_json_dumps(const ProtobufCMessage *msg, bool pretty);
 
+/* From now on every block jansson frees in this process is zeroed first (its string copies,
+ * the buffers json_dumps grows: a container's environment may hold opened secrets). Blocks
+ * still come from malloc, so free() stays right for what json_dumps returns. Call once, at
+ * the start of main, before any JSON exists and before threads start. */
+void kumo_codec_json_wipe_on_free(void);
+
 #endif

@@ -12,7 +12,9 @@
  * Pure: no I/O, no clock.
  */
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec/codec.h"
@@ -32,6 +34,19 @@ _Static_assert(CODEC_JSON_ARRAY_COUNT_MAX >= KUMO_CONFIRM_COUNT_MAX, "confirmati
 /* ---- message -> JSON ---------------------------------------------------------------------- */
 
 static json_t *json_from_msg(const ProtobufCMessage *msg);
+
+static void json_wipe_free(void *p)
+{
+    if (p != NULL) {
+        explicit_bzero(p, malloc_usable_size(p));
+        free(p);
+    }
+}
+
+void kumo_codec_json_wipe_on_free(void)
+{
+    json_set_alloc_funcs(malloc, json_wipe_free);
+}
 
 static json_t *json_from_bytes(const ProtobufCBinaryData *bd)
 {

@@ -434,6 +434,30 @@ static void test_parse_allocation_failure_leaks_nothing(void **state)
     parse_with_fault_injection(&kumo__msg__descriptor, 4);
 }
 
+/* Once installed, jansson frees through the wiping function (not plain free) and everything
+ * built, dumped, parsed and released still works, the dump freed with free(). */
+static void test_wipe_on_free_keeps_json_working(void **state)
+{
+    (void)state;
+    kumo_codec_json_wipe_on_free();
+    json_malloc_t m = NULL;
+    json_free_t f = NULL;
+    json_get_alloc_funcs(&m, &f);
+    assert_ptr_equal(m, malloc);
+    assert_non_null(f);
+    assert_ptr_not_equal(f, free);
+    json_t *o = json_pack("{s:[s,s]}", "Env", "PASSWORD=hunter2", "A=b");
+    assert_non_null(o);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    assert_string_equal(text, "{\"Env\":[\"PASSWORD=hunter2\",\"A=b\"]}");
+    json_t *back = json_loads(text, 0, NULL);
+    free(text);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(back, "Env"), 0)),
+                        "PASSWORD=hunter2");
+    json_decref(back);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -449,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test(test_parse_rejects_nul_in_strings_and_keys),
         cmocka_unit_test(test_parse_allocation_failure_leaks_nothing),
+        cmocka_unit_test(test_wipe_on_free_keeps_json_working),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
