@@ -362,6 +362,23 @@ KUMO_MUST_USE int cli_key_load(const cli_args_t *a,
                                const char *name,
                                kumo_crypto_keypair_t *kp_out,
                                kumo_err_ctx_t *err);
+/* The signing key without a keyring: the environment variable holding a key's seed (64 hex
+ * digits, as `kumo keys export --unsafe-export-seed` prints it), used when --from is not
+ * given (a management workload gets its key this way, never on disk). */
+#define CLI_KEY_ENV "KUMO_KEY"
+/* Whether a signing key is given: --from, or a non-empty $KUMO_KEY. */
+bool cli_from_given(const cli_args_t *a);
+/* The signing key: key name in the keyring (cli_key_load) when name is not NULL, else the
+ * seed in $KUMO_KEY (KUMO_EINVAL when it is malformed or absent, naming --from). */
+KUMO_MUST_USE int cli_from_load(const cli_args_t *a,
+                                const char *name,
+                                kumo_crypto_keypair_t *kp_out,
+                                kumo_err_ctx_t *err);
+/* The address of that key (name: an address or a key name, as cli_address_resolve). */
+KUMO_MUST_USE int cli_from_address(const cli_args_t *a,
+                                   const char *name,
+                                   uint8_t addr_out[KUMO_ADDRESS_BYTES],
+                                   kumo_err_ctx_t *err);
 /* An address from "kumo1..." or a key name in the keyring. */
 KUMO_MUST_USE int cli_address_resolve(const cli_args_t *a,
                                       const char *text,

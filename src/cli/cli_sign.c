@@ -112,6 +112,61 @@ out_close:
     return rc;
 }
 
+bool cli_from_given(const cli_args_t *a)
+{
+    const char *env = getenv(CLI_KEY_ENV);
+    return a->from != NULL || (env != NULL && env[0] != '\0');
+}
+
+/* The key in $KUMO_KEY: the seed as 64 hex digits (what `kumo keys export` prints). */
+static int cli_env_key_load(kumo_crypto_keypair_t *kp_out, kumo_err_ctx_t *err)
+{
+    const char *env = getenv(CLI_KEY_ENV);
+    KUMO_ASSERT(env != NULL);
+    uint8_t seed[KUMO_CRYPTO_SEED_BYTES];
+    size_t len = 0;
+    int rc = strlen(env) == 2u * KUMO_CRYPTO_SEED_BYTES
+                 ? kumo_codec_hex_decode(env, seed, sizeof(seed), &len, NULL)
+                 : KUMO_EINVAL;
+    if (rc == 0 && len == KUMO_CRYPTO_SEED_BYTES) {
+        kumo_crypto_key_from_seed(seed, kp_out);
+    } else {
+        rc = kumo_err_set(err, KUMO_EINVAL,
+                          "$" CLI_KEY_ENV " must be a key's seed, %u hex digits (kumo keys export)",
+                          2u * KUMO_CRYPTO_SEED_BYTES);
+    }
+    sodium_memzero(seed, sizeof(seed));
+    return rc;
+}
+
+int cli_from_load(const cli_args_t *a,
+                  const char *name,
+                  kumo_crypto_keypair_t *kp_out,
+                  kumo_err_ctx_t *err)
+{
+    if (name != NULL) {
+        return cli_key_load(a, name, kp_out, err);
+    }
+    KUMO_ENSURE(cli_from_given(a), err, KUMO_EINVAL,
+                "--from KEY is required (or the key's seed in $" CLI_KEY_ENV ")");
+    return cli_env_key_load(kp_out, err);
+}
+
+int cli_from_address(const cli_args_t *a,
+                     const char *name,
+                     uint8_t addr_out[KUMO_ADDRESS_BYTES],
+                     kumo_err_ctx_t *err)
+{
+    if (name != NULL) {
+        return cli_address_resolve(a, name, addr_out, err);
+    }
+    kumo_crypto_keypair_t kp;
+    KUMO_GUARD(cli_from_load(a, NULL, &kp, err));
+    kumo_crypto_address_from_pubkey(kp.pubkey, addr_out);
+    kumo_crypto_key_wipe(&kp);
+    return 0;
+}
+
 int cli_address_resolve(const cli_args_t *a,
                         const char *text,
                         uint8_t addr_out[KUMO_ADDRESS_BYTES],
@@ -359,12 +414,13 @@ int cli_tx_send(cli_args_t *a, Kumo__Msg *const *msgs, size_t msg_count, const c
 {
     KUMO_ASSERT(msgs != NULL && msg_count > 0);
     KUMO_ASSERT(what != NULL);
-    if (a->from == NULL) {
-        return cli_usage_fail("tx", "%s needs --from KEY (the key that signs)", what);
+    if (!cli_from_given(a)) {
+        return cli_usage_fail("tx", "%s needs --from KEY (the key that signs) or $" CLI_KEY_ENV,
+                              what);
     }
     kumo_err_ctx_t err = {0};
     kumo_crypto_keypair_t kp;
-    if (cli_key_load(a, a->from, &kp, &err) < 0) {
+    if (cli_from_load(a, a->from, &kp, &err) < 0) {
         return cli_fail("loading the --from key", &err);
     }
     cli_tx_env_t env;

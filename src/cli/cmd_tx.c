@@ -184,7 +184,7 @@ static int tx_provider_fields_get(const cli_args_t *a,
         uint8_t addr[KUMO_ADDRESS_BYTES];
         char addr_text[KUMO_ADDRESS_TEXT_BYTES];
         char path[96];
-        KUMO_GUARD(cli_address_resolve(a, a->from, addr, err));
+        KUMO_GUARD(cli_from_address(a, a->from, addr, err));
         kumo_codec_address_encode(addr, addr_text);
         (void)snprintf(path, sizeof(path), "/providers/%s", addr_text);
         KUMO_GUARD(cli_http_get(a, path, &pf->current, err));
@@ -211,8 +211,8 @@ static int tx_provider_run(cli_args_t *a, bool update)
         return cli_usage_fail("tx provider create", "--host-uri, --region and --cert-file are "
                                                     "required");
     }
-    if (a->from == NULL) {
-        return cli_usage_fail("tx", "%s needs --from KEY", what);
+    if (!cli_from_given(a)) {
+        return cli_usage_fail("tx", "%s needs --from KEY or $" CLI_KEY_ENV, what);
     }
     tx_provider_fields_t *pf = calloc(1, sizeof(*pf));
     if (pf == NULL) {
@@ -341,8 +341,9 @@ static int tx_deploy_create_run(cli_args_t *a)
     if (a->group_count == 0) {
         return cli_usage_fail("tx deployment create", "at least one --group SPEC is required");
     }
-    if (a->from == NULL) {
-        return cli_usage_fail("tx deployment create", "--from KEY is required");
+    if (!cli_from_given(a)) {
+        return cli_usage_fail("tx deployment create",
+                              "--from KEY (or $" CLI_KEY_ENV ") is required");
     }
     tx_groups_t *gs = calloc(1, sizeof(*gs));
     if (gs == NULL) {
@@ -430,10 +431,13 @@ static int tx_deploy_deposit_run(cli_args_t *a)
         if (rc != 0) {
             return rc;
         }
-        const char *principal = tx_exec_granter != NULL ? tx_exec_granter : a->from;
-        if (a->from == NULL || cli_address_resolve(a, principal, owner, &err) < 0) {
-            return a->from == NULL ? cli_usage_fail("tx deployment deposit", "--from is required")
-                                   : cli_fail("deployment deposit", &err);
+        int rc2 = !cli_from_given(a)        ? KUMO_EINVAL
+                  : tx_exec_granter != NULL ? cli_address_resolve(a, tx_exec_granter, owner, &err)
+                                            : cli_from_address(a, a->from, owner, &err);
+        if (rc2 < 0) {
+            return !cli_from_given(a)
+                       ? cli_usage_fail("tx deployment deposit", "--from is required")
+                       : cli_fail("deployment deposit", &err);
         }
     }
     if (cli_amount_parse(a->pos[1], &m.amount, &err) < 0 ||

@@ -37,16 +37,22 @@ int deploy_flow_init(deploy_flow_t *f, cli_args_t *a, bool need_state, kumo_err_
     } else {
         f->dseq = a->dseq;
     }
-    const char *from = a->from != NULL ? a->from : st.from[0] != '\0' ? st.from : NULL;
-    KUMO_ENSURE(from != NULL, err, KUMO_EINVAL, "--from KEY is required (the deployment's owner)");
-    KUMO_GUARD(cli_key_load(a, from, &f->kp, err));
+    /* --from, else $KUMO_KEY, else the key that created it (the state file). */
+    const char *from = a->from != NULL      ? a->from
+                       : cli_from_given(a)  ? NULL
+                       : st.from[0] != '\0' ? st.from
+                                            : NULL;
+    KUMO_ENSURE(
+        from != NULL || cli_from_given(a), err, KUMO_EINVAL,
+        "--from KEY is required (the deployment's owner), or the key's seed in $" CLI_KEY_ENV);
+    KUMO_GUARD(cli_from_load(a, from, &f->kp, err));
     f->key_loaded = true;
     uint8_t addr[KUMO_ADDRESS_BYTES];
     kumo_crypto_address_from_pubkey(f->kp.pubkey, addr);
     kumo_codec_address_encode(addr, f->owner);
     KUMO_ENSURE(st.owner[0] == '\0' || strcmp(st.owner, f->owner) == 0, err, KUMO_EUNAUTH,
-                "deployment %" PRIu64 " belongs to %s, not to key %s (%s)", f->dseq, st.owner, from,
-                f->owner);
+                "deployment %" PRIu64 " belongs to %s, not to key %s (%s)", f->dseq, st.owner,
+                from != NULL ? from : "$" CLI_KEY_ENV, f->owner);
     KUMO_GUARD(deploy_tls_make(&f->kp, f->owner, &f->tls, err));
     f->tls_made = true;
     (void)snprintf(f->dep_id, sizeof(f->dep_id), "%s/%" PRIu64, f->owner, f->dseq);

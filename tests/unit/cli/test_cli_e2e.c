@@ -822,15 +822,42 @@ static void test_cli_grants_delegate_deposits(void **state)
     json_t *d = e2e_json("query deployment tenant/11");
     assert_int_equal(e2e_u64(d, "escrow"), 230000);
     json_decref(d);
+    /* The grantee's key from $KUMO_KEY, with a home that holds no keyring (a management
+     * workload's way); a malformed seed is refused before anything is sent. */
+    char *seed = NULL;
+    assert_int_equal(e2e_run(&seed, "keys export east --unsafe-export-seed --home %s", g.cli_home),
+                     0);
+    seed[strcspn(seed, "\n")] = '\0';
+    char bare[1200];
+    (void)snprintf(bare, sizeof(bare), "%s/bare-home", g.dir);
+    assert_int_equal(setenv("KUMO_KEY", "00zz", 1), 0);
+    int rc = e2e_run(NULL, "tx grant exec --granter %s deployment deposit 11 1000 --wait --home %s",
+                     g.tenant, bare);
+    if (rc != 1 || strstr(g.err_text, "KUMO_KEY") == NULL) {
+        fail_msg("a malformed $KUMO_KEY: exit %d, stderr: %s", rc, g.err_text);
+    }
+    assert_int_equal(setenv("KUMO_KEY", seed, 1), 0);
+    rc = e2e_run(NULL, "tx grant exec --granter %s deployment deposit 11 1000 --wait --home %s",
+                 g.tenant, bare);
+    assert_int_equal(unsetenv("KUMO_KEY"), 0);
+    free(seed);
+    if (rc != 0) {
+        fail_msg("deposit with the key in $KUMO_KEY: exit %d, stderr: %s", rc, g.err_text);
+    }
+    char keyring[1300];
+    (void)snprintf(keyring, sizeof(keyring), "%s/keyring", bare);
+    assert_int_not_equal(access(keyring, F_OK), 0);
+    tenant_before -= 1000;
+    east_before -= fee;
     json_t *gr = e2e_json("query grants --granter tenant --grantee east");
     json_t *item = json_array_get(json_object_get(gr, "items"), 0);
-    assert_int_equal(e2e_u64(item, "spend_used"), 30000);
+    assert_int_equal(e2e_u64(item, "spend_used"), 31000);
     assert_int_equal(e2e_u64(item, "dseq"), 11);
     json_decref(gr);
-    int rc = e2e_run(NULL,
-                     "tx grant exec --granter tenant deployment deposit --from east 11 30000 "
-                     "--wait --home %s",
-                     g.cli_home);
+    rc = e2e_run(NULL,
+                 "tx grant exec --granter tenant deployment deposit --from east 11 30000 "
+                 "--wait --home %s",
+                 g.cli_home);
     if (rc != 1 || strstr(g.err_text, "KUMO_EGRANTSPEND") == NULL ||
         strstr(g.err_text, "limit of the grant") == NULL) {
         fail_msg("deposit over the spend limit: exit %d, stderr: %s", rc, g.err_text);
