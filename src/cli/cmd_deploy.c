@@ -164,33 +164,48 @@ static int deploy_create_run(cli_args_t *a)
 
 /* ---- update ---- */
 
-/* Whether the stack's groups differ from the chain's; KUMO_EINVAL if their number does. */
+/* Whether the stack's groups differ from the deployment's live groups on chain: a group added
+ * (a name no live group has), removed (a live group the stack leaves out) or changed. A name
+ * only a removed group had is refused: the providers tell a deployment's groups apart by name
+ * and would see two groups of it. */
 static int deploy_groups_changed(deploy_flow_t *f, bool *changed, kumo_err_ctx_t *err)
 {
-    char path[256] = "/groups";
-    char dseq[24];
-    (void)snprintf(dseq, sizeof(dseq), "%" PRIu64, f->dseq);
-    KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "owner", f->owner, err));
-    KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "dseq", dseq, err));
-    json_t *j = NULL;
-    KUMO_GUARD(cli_http_get(f->a, path, &j, err));
-    const json_t *items = json_object_get(j, "items");
-    int rc = json_array_size(items) == f->stack.group_count
-                 ? 0
-                 : kumo_err_set(err, KUMO_EINVAL,
-                                "the stack has %zu group(s), deployment %" PRIu64
-                                " has %zu: groups cannot be added or removed (create a new "
-                                "deployment)",
-                                f->stack.group_count, f->dseq, json_array_size(items));
+    KUMO_GUARD(deploy_flow_groups_resolve(f, err));
     *changed = false;
-    for (size_t i = 0; rc == 0 && i < f->stack.group_count; i++) {
-        json_t *ours = kumo_codec_json_from_message(&f->stack.groups[i]->base);
-        const json_t *theirs = json_object_get(json_array_get(items, i), "spec");
+    size_t live = 0;
+    size_t i;
+    const json_t *c;
+    json_array_foreach(f->chain_groups, i, c)
+    {
+        live += strcmp(cli_json_str(c, "state"), "GROUP_CLOSED") != 0 ? 1u : 0u;
+    }
+    for (size_t k = 0; k < f->group_count; k++) {
+        const deploy_group_t *g = &f->groups[k];
+        if (g->gseq == DEPLOY_GSEQ_NONE) {
+            json_array_foreach(f->chain_groups, i, c)
+            {
+                KUMO_ENSURE(strcmp(cli_json_str(json_object_get(c, "spec"), "name"), g->name) != 0,
+                            err, KUMO_EINVAL,
+                            "group %s was removed from deployment %" PRIu64 " (gseq %" PRIu64
+                            "): a removed group's name cannot come back; "
+                            "give the group a new name",
+                            g->name, f->dseq, cli_json_u64(c, "gseq"));
+            }
+            *changed = true; /* a new group */
+            continue;
+        }
+        json_t *ours = kumo_codec_json_from_message(&f->stack.groups[k]->base);
+        const json_t *theirs = NULL;
+        json_array_foreach(f->chain_groups, i, c)
+        {
+            theirs = cli_json_u64(c, "gseq") == g->gseq ? json_object_get(c, "spec") : theirs;
+        }
         *changed = *changed || ours == NULL || !json_equal(ours, theirs);
         json_decref(ours);
+        live--; /* this live group stays */
     }
-    json_decref(j);
-    return rc;
+    *changed = *changed || live > 0; /* live groups the stack leaves out are removed */
+    return 0;
 }
 
 /* After the update committed: groups whose order was re-opened need a new lease. */
@@ -209,11 +224,12 @@ static void deploy_update_reorders(deploy_flow_t *f, const json_t *ans)
             strcmp(cli_json_str(reorder, "value"), "1") != 0) {
             continue;
         }
-        unsigned long g = strtoul(id + n + 1, NULL, 10);
-        if (g < f->group_count) {
-            f->groups[g].need_lease = true;
-            f->groups[g].leased = false;
-            fprintf(f->out, "group %s changed size: waiting for a new lease\n", f->groups[g].name);
+        unsigned long gseq = strtoul(id + n + 1, NULL, 10);
+        deploy_group_t *g = gseq < UINT32_MAX ? deploy_flow_group(f, (uint32_t)gseq) : NULL;
+        if (g != NULL) {
+            g->need_lease = true;
+            g->leased = false;
+            fprintf(f->out, "group %s changed size: waiting for a new lease\n", g->name);
         }
     }
 }
@@ -230,18 +246,33 @@ static int deploy_update_submit(deploy_flow_t *f, bool groups_changed, kumo_err_
         m.groups = f->stack.groups;
     }
     fprintf(f->out, "updating deployment %" PRIu64 " to version %.16s…%s\n", f->dseq,
-            f->stack.version_hex, groups_changed ? " with new group sizes" : "");
+            f->stack.version_hex, groups_changed ? " with new groups or group sizes" : "");
     Kumo__Msg msg = deploy_msg(KUMO__MSG__SUM_UPDATE_DEPLOYMENT, &m);
     json_t *ans = NULL;
     KUMO_GUARD(deploy_tx_commit(f->a, &f->kp, &msg, &ans, err));
     uint64_t h = cli_json_u64(ans, "height");
     f->height = h > f->height ? h : f->height;
-    fprintf(f->out, "[height %" PRIu64 "] deployment %" PRIu64 " updated to version %.16s…\n", h,
-            f->dseq, f->stack.version_hex);
+    fprintf(f->out,
+            "[height %" PRIu64 "] deployment %" PRIu64 " updated to version %.16s… (tx %s)\n", h,
+            f->dseq, f->stack.version_hex, cli_json_str(ans, "hash"));
     deploy_flow_mark(f, DEPLOY_MARK_COMMITTED);
-    deploy_update_reorders(f, ans);
+    bool was_live[KUMO_GROUP_COUNT_MAX] = {false};
+    for (size_t i = 0; i < f->group_count; i++) {
+        was_live[i] = f->groups[i].gseq != DEPLOY_GSEQ_NONE;
+    }
+    /* The groups it added got their gseq; those it removed are gone from the chain's live. */
+    int rc = deploy_flow_groups_resolve(f, err);
+    for (size_t i = 0; rc == 0 && i < f->group_count; i++) {
+        if (!was_live[i] && f->groups[i].gseq != DEPLOY_GSEQ_NONE) {
+            f->groups[i].need_lease = true;
+            fprintf(f->out, "group %s added: waiting for its lease\n", f->groups[i].name);
+        }
+    }
+    if (rc == 0) {
+        deploy_update_reorders(f, ans);
+    }
     json_decref(ans);
-    return 0;
+    return rc;
 }
 
 static int deploy_update_flow(deploy_flow_t *f, kumo_err_ctx_t *err)
@@ -344,6 +375,8 @@ static int deploy_deposit_run(cli_args_t *a)
 static int deploy_close_flow(deploy_flow_t *f, kumo_err_ctx_t *err)
 {
     KUMO_GUARD(deploy_height_get(f->a, &f->height, err));
+    /* The progress names the groups as the chain does (an update may have changed them). */
+    KUMO_GUARD(deploy_flow_groups_resolve(f, err));
     KUMO_GUARD(deploy_flow_stream_open(f, f->height, err));
     Kumo__MsgCloseDeployment m = KUMO__MSG_CLOSE_DEPLOYMENT__INIT;
     m.dseq = f->dseq;

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "cli/deploy_int.h"
+#include "market/market.h"
 
 int deploy_flow_init(deploy_flow_t *f, cli_args_t *a, bool need_state, kumo_err_ctx_t *err)
 {
@@ -79,6 +80,8 @@ void deploy_flow_free(deploy_flow_t *f)
     }
     json_decref(f->endpoints);
     f->endpoints = NULL;
+    json_decref(f->chain_groups);
+    f->chain_groups = NULL;
 }
 
 void deploy_flow_mark(deploy_flow_t *f, enum deploy_mark_id id)
@@ -165,9 +168,33 @@ static int ev_id_parts(const deploy_flow_t *f,
     return 3;
 }
 
-static const char *group_name(const deploy_flow_t *f, uint32_t gseq)
+deploy_group_t *deploy_flow_group(deploy_flow_t *f, uint32_t gseq)
 {
-    return gseq < f->group_count && f->groups[gseq].name != NULL ? f->groups[gseq].name : "?";
+    for (size_t i = 0; gseq != DEPLOY_GSEQ_NONE && i < f->group_count; i++) {
+        if (f->groups[i].gseq == gseq) {
+            return &f->groups[i];
+        }
+    }
+    return NULL;
+}
+
+/* The stack's name of group gseq, else the chain's (a group the stack left out), else "?". */
+static const char *group_name(deploy_flow_t *f, uint32_t gseq)
+{
+    const deploy_group_t *g = deploy_flow_group(f, gseq);
+    if (g != NULL && g->name != NULL) {
+        return g->name;
+    }
+    size_t i;
+    const json_t *c;
+    json_array_foreach(f->chain_groups, i, c)
+    {
+        if (cli_json_u64(c, "gseq") == gseq) {
+            const char *name = cli_json_str(json_object_get(c, "spec"), "name");
+            return name[0] != '\0' ? name : "?";
+        }
+    }
+    return "?";
 }
 
 static void ev_lease_created(
@@ -176,10 +203,10 @@ static void ev_lease_created(
     uint64_t price = ev_attr_u64(ev, "price_total");
     fprintf(f->out, "[height %" PRIu64 "] lease %s → %s at %" PRIu64 " ukumo/block\n", f->height,
             group_name(f, gseq), provider, price);
-    if (gseq >= f->group_count) {
+    deploy_group_t *g = deploy_flow_group(f, gseq);
+    if (g == NULL) {
         return;
     }
-    deploy_group_t *g = &f->groups[gseq];
     g->leased = true;
     g->oseq = oseq;
     g->price_ukumo = price;
@@ -203,8 +230,9 @@ static void ev_lease_closed(deploy_flow_t *f, const json_t *ev, uint32_t gseq, c
             "%s ukumo; the group is re-ordered if it persists)\n",
             f->height, group_name(f, gseq), provider, detail[0] != '\0' ? ": " : "", detail,
             ev_attr(ev, "collateral_to_tenant"));
-    if (gseq < f->group_count && strcmp(f->groups[gseq].provider, provider) == 0) {
-        f->groups[gseq].leased = false;
+    deploy_group_t *g = deploy_flow_group(f, gseq);
+    if (g != NULL && strcmp(g->provider, provider) == 0) {
+        g->leased = false;
     }
 }
 
@@ -217,9 +245,10 @@ static void ev_bid(deploy_flow_t *f,
                    const char *provider)
 {
     char why[96];
+    deploy_group_t *g = deploy_flow_group(f, gseq);
     if (strcmp(type, "fulfillment.created") == 0) {
-        if (gseq < f->group_count) {
-            f->groups[gseq].bid_seen = true;
+        if (g != NULL) {
+            g->bid_seen = true;
         }
         fprintf(f->out,
                 "[height %" PRIu64 "] bid from %s on %s/%" PRIu32 ": %" PRIu64 " ukumo/block\n",
@@ -234,15 +263,14 @@ static void ev_bid(deploy_flow_t *f,
                 "update the deployment (the group is closed, not re-ordered)\n",
                 f->height, group_name(f, gseq), provider, ev_attr(ev, "reason"),
                 ev_attr(ev, "detail"));
-        if (gseq < f->group_count && strcmp(f->groups[gseq].provider, provider) == 0) {
-            f->groups[gseq].leased = false;
+        if (g != NULL && strcmp(g->provider, provider) == 0) {
+            g->leased = false;
         }
     } else if (strcmp(type, "lease.paid") != 0 && strcmp(type, "lease.confirmed") != 0) {
         fprintf(f->out, "[height %" PRIu64 "] %s: lease %s at %s%s\n", f->height, type,
                 group_name(f, gseq), provider, ev_reason(ev, why, sizeof(why)));
-        if (strcmp(type, "lease.stale") == 0 && gseq < f->group_count &&
-            strcmp(f->groups[gseq].provider, provider) == 0) {
-            f->groups[gseq].leased = false;
+        if (strcmp(type, "lease.stale") == 0 && g != NULL && strcmp(g->provider, provider) == 0) {
+            g->leased = false;
         }
     }
 }
@@ -257,9 +285,10 @@ ev_order(deploy_flow_t *f, const char *type, const json_t *ev, uint32_t gseq, ui
                 "[height %" PRIu64 "] order %s/%" PRIu32 " open in %s (bids until height %" PRIu64
                 ")\n",
                 f->height, group_name(f, gseq), oseq, ev_attr(ev, "region"), match);
-        if (gseq < f->group_count && oseq > f->groups[gseq].oseq) {
-            f->groups[gseq].oseq = oseq;
-            f->groups[gseq].bid_seen = false;
+        deploy_group_t *g = deploy_flow_group(f, gseq);
+        if (g != NULL && oseq > g->oseq) {
+            g->oseq = oseq;
+            g->bid_seen = false;
         }
     } else if (strcmp(type, "order.matched") != 0) {
         char why[96];
@@ -433,8 +462,45 @@ int deploy_flow_closed_wait(deploy_flow_t *f, kumo_err_ctx_t *err)
     return flow_follow(f, flow_closed_done, "the providers to release the leases", err);
 }
 
+int deploy_flow_groups_resolve(deploy_flow_t *f, kumo_err_ctx_t *err)
+{
+    char path[256] = "/groups";
+    char dseq[24];
+    char limit[16];
+    (void)snprintf(dseq, sizeof(dseq), "%" PRIu64, f->dseq);
+    (void)snprintf(limit, sizeof(limit), "%u", KUMO_MARKET_DEPLOYMENT_GROUP_COUNT_MAX);
+    KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "owner", f->owner, err));
+    KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "dseq", dseq, err));
+    KUMO_GUARD(kumo_client_path_param_add(path, sizeof(path), "limit", limit, err));
+    json_t *j = NULL;
+    KUMO_GUARD(cli_http_get(f->a, path, &j, err));
+    json_t *items = json_object_get(j, "items");
+    KUMO_ENSURE(json_is_array(items), err, KUMO_EIO, "the node's groups: no list");
+    json_decref(f->chain_groups);
+    f->chain_groups = json_incref(items);
+    json_decref(j);
+    for (size_t i = 0; i < f->group_count; i++) {
+        f->groups[i].gseq = DEPLOY_GSEQ_NONE;
+        if (f->stack_loaded && i < f->stack.group_count) {
+            f->groups[i].name = f->stack.groups[i]->name;
+        }
+        size_t k;
+        const json_t *c;
+        json_array_foreach(f->chain_groups, k, c)
+        {
+            const char *name = cli_json_str(json_object_get(c, "spec"), "name");
+            if (f->groups[i].name != NULL && strcmp(name, f->groups[i].name) == 0 &&
+                strcmp(cli_json_str(c, "state"), "GROUP_CLOSED") != 0) {
+                f->groups[i].gseq = (uint32_t)cli_json_u64(c, "gseq");
+            }
+        }
+    }
+    return 0;
+}
+
 int deploy_flow_leases_read(deploy_flow_t *f, kumo_err_ctx_t *err)
 {
+    KUMO_GUARD(deploy_flow_groups_resolve(f, err));
     char path[256] = "/leases";
     char dseq[24];
     (void)snprintf(dseq, sizeof(dseq), "%" PRIu64, f->dseq);
@@ -451,10 +517,10 @@ int deploy_flow_leases_read(deploy_flow_t *f, kumo_err_ctx_t *err)
         const json_t *id = json_object_get(l, "id");
         const json_t *order = json_object_get(id, "order");
         uint64_t gseq = cli_json_u64(order, "gseq");
-        if (gseq >= f->group_count) {
+        deploy_group_t *g = gseq < UINT32_MAX ? deploy_flow_group(f, (uint32_t)gseq) : NULL;
+        if (g == NULL) {
             continue;
         }
-        deploy_group_t *g = &f->groups[gseq];
         g->leased = true;
         g->oseq = (uint32_t)cli_json_u64(order, "oseq");
         g->price_ukumo = cli_json_u64(l, "price_total");

@@ -203,11 +203,14 @@ uint64_t deploy_now_ms(void);
 /* The node's head height (GET /status). */
 KUMO_MUST_USE int deploy_height_get(const cli_args_t *a, uint64_t *out, kumo_err_ctx_t *err);
 
+/* A stack group that is no live group of the deployment on chain (yet). */
+#define DEPLOY_GSEQ_NONE UINT32_MAX
+
 typedef struct deploy_group {
     const char *name; /* the stack's group name (borrowed) */
-    uint32_t gseq;
-    uint32_t oseq;   /* latest order seen */
-    bool need_lease; /* wait for a (new) lease of this group */
+    uint32_t gseq;    /* its live group on chain, or DEPLOY_GSEQ_NONE */
+    uint32_t oseq;    /* latest order seen */
+    bool need_lease;  /* wait for a (new) lease of this group */
     bool leased;
     char provider[KUMO_ADDRESS_TEXT_BYTES];
     uint64_t price_ukumo; /* per block */
@@ -257,8 +260,9 @@ typedef struct deploy_flow {
     deploy_tls_t tls;
     bool tls_made;
     deploy_stream_t *stream;
-    deploy_group_t groups[KUMO_GROUP_COUNT_MAX];
+    deploy_group_t groups[KUMO_GROUP_COUNT_MAX]; /* in the stack's order */
     size_t group_count;
+    json_t *chain_groups; /* the deployment's groups on chain, by gseq (closed ones too) */
     deploy_peer_t peers[KUMO_GROUP_COUNT_MAX];
     size_t peer_count;
     uint64_t height;       /* last block seen */
@@ -293,7 +297,15 @@ deploy_flow_stream_open(deploy_flow_t *f, uint64_t from_height, kumo_err_ctx_t *
 KUMO_MUST_USE int deploy_flow_leases_wait(deploy_flow_t *f, kumo_err_ctx_t *err);
 /* Follows events until the deployment is closed (refund_ukumo set). */
 KUMO_MUST_USE int deploy_flow_closed_wait(deploy_flow_t *f, kumo_err_ctx_t *err);
-/* Reads the active leases from the node into the groups (leased, provider, price). */
+/* The stack group that is live group gseq on chain, or NULL. */
+deploy_group_t *deploy_flow_group(deploy_flow_t *f, uint32_t gseq);
+/* Reads the deployment's groups on chain (GET /groups, into chain_groups) and gives each stack
+ * group the gseq of the live group of its name (DEPLOY_GSEQ_NONE: none). A group keeps its
+ * name on chain for life, so after an update added or removed groups the stack's order is no
+ * longer the gseq order. */
+KUMO_MUST_USE int deploy_flow_groups_resolve(deploy_flow_t *f, kumo_err_ctx_t *err);
+/* Reads the active leases from the node into the groups (leased, provider, price), after
+ * deploy_flow_groups_resolve. */
 KUMO_MUST_USE int deploy_flow_leases_read(deploy_flow_t *f, kumo_err_ctx_t *err);
 /* Handles the events waiting now (height tracking) without blocking. */
 KUMO_MUST_USE int deploy_flow_drain(deploy_flow_t *f, kumo_err_ctx_t *err);

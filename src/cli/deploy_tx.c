@@ -33,10 +33,13 @@ int deploy_tx_commit(const cli_args_t *a,
     }
     if (c != 0) {
         int rc = kumo_err_set(err, c < 0 && c > -1000 ? c : KUMO_EINVAL,
-                              "tx committed at height %s but failed: %s", cli_json_str(j, "height"),
-                              cli_json_str(j, "log"));
+                              "tx %s committed at height %s but failed: %s", hash_hex,
+                              cli_json_str(j, "height"), cli_json_str(j, "log"));
         json_decref(j);
         return rc;
+    }
+    if (json_object_get(j, "hash") == NULL) { /* the progress names the tx */
+        (void)json_object_set_new(j, "hash", json_string(hash_hex));
     }
     *ans = j;
     return 0;

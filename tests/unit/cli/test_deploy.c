@@ -407,7 +407,8 @@ static int fk_status(void *ctx,
     int calls = ++f->status_calls;
     for (size_t i = 0; m != NULL && i < m->n_workloads; i++) {
         const Kumo__ManifestWorkload *w = m->workloads[i];
-        if (strcmp(w->group, f->group) != 0) {
+        /* Its groups: "web" and those added in its region ("web-b"). */
+        if (strncmp(w->group, f->group, strlen(f->group)) != 0) {
             continue;
         }
         (void)json_array_append_new(ws, json_pack("{s:s, s:s, s:i, s:i}", "name", w->name, "group",
@@ -1091,6 +1092,81 @@ static void state_file_check(bool present)
     assert_int_equal(st.st_mode & 0777, 0600);
 }
 
+/* The group of the deployment named name on chain: its state ("" when there is none). */
+static void group_state(const char *name, char *state, size_t cap)
+{
+    char path[256];
+    (void)snprintf(path, sizeof(path), "/groups?owner=%s", g.tenant);
+    json_t *j = node_get(path);
+    assert_non_null(j);
+    state[0] = '\0';
+    size_t i;
+    json_t *grp;
+    json_array_foreach(json_object_get(j, "items"), i, grp)
+    {
+        if (strcmp(json_str(json_object_get(grp, "spec"), "name"), name) == 0) {
+            (void)snprintf(state, cap, "%s", json_str(grp, "state"));
+        }
+    }
+    json_decref(j);
+}
+
+/* An update adds a group (web-b in us-east: a new order, a lease, its workload runs), another
+ * removes it (its lease ends, the group is closed), and a third that lists it again is
+ * refused before anything is sent (a removed group's name cannot come back). */
+static void groups_add_remove_check(const char *base)
+{
+    static const char group_b[] = "  web-b:\n"
+                                  "    region: us-east\n"
+                                  "    resources:\n"
+                                  "      - {cpu: 250m, memory: 256Mi, count: 1, price: 100}\n"
+                                  "workloads:\n";
+    static const char workload_b[] = "  web-b:\n"
+                                     "    image: localhost/kumo-webapp-web:1\n"
+                                     "    compute: {cpu: 250m, memory: 256Mi}\n"
+                                     "    group: web-b\n"
+                                     "wait_blocks:";
+    const char *wl = strstr(base, "workloads:\n");
+    const char *wb = strstr(base, "wait_blocks:");
+    assert_true(wl != NULL && wb != NULL && wl < wb);
+    char added[4096];
+    int n = snprintf(added, sizeof(added), "%.*s%s%.*s%s%s", (int)(wl - base), base, group_b,
+                     (int)(wb - wl - 11), wl + 11, workload_b, wb + 12);
+    assert_true(n > 0 && (size_t)n < sizeof(added));
+    text_write(g.stack, added);
+    int rc = run_with_providers(true, "deploy update %s --home %s", g.stack, g.cli_home);
+    char text[16384];
+    file_load(g.out_path, text, sizeof(text));
+    if (rc != 0 || strstr(text, "group web-b added") == NULL ||
+        strstr(text, "web-b 1/1 running") == NULL || strstr(text, "lease web-b → ") == NULL ||
+        strstr(text, "(tx ") == NULL) {
+        fail_msg("deploy update (a group added): exit %d: %s\nstdout: %s", rc, g.err_text, text);
+    }
+    char state[64];
+    group_state("web-b", state, sizeof(state));
+    assert_string_equal(state, "GROUP_ACTIVE");
+    /* The group left out is removed: its lease is released (the test confirms it). */
+    text_write(g.stack, base);
+    rc = run_with_providers(false, "deploy update %s --home %s", g.stack, g.cli_home);
+    file_load(g.out_path, text, sizeof(text));
+    if (rc != 0 || strstr(text, "with new groups or group sizes") == NULL ||
+        strstr(text, "web 3/3 running") == NULL) {
+        fail_msg("deploy update (a group removed): exit %d: %s\nstdout: %s", rc, g.err_text, text);
+    }
+    group_state("web-b", state, sizeof(state));
+    assert_string_equal(state, "GROUP_CLOSED");
+    run_ok("deploy status %s --home %s", g.stack, g.cli_home);
+    file_load(g.out_path, text, sizeof(text));
+    assert_non_null(strstr(text, "group web-b (gseq 2)  GROUP_CLOSED"));
+    /* Listed again: refused, nothing sent. */
+    uint64_t seq = account_u64(g.tenant, "sequence");
+    text_write(g.stack, added);
+    assert_int_equal(run("deploy update %s --home %s", g.stack, g.cli_home), 1);
+    assert_non_null(strstr(g.err_text, "group web-b was removed from deployment"));
+    assert_int_equal(account_u64(g.tenant, "sequence"), seq);
+    text_write(g.stack, base);
+}
+
 static void test_create_status_logs_update_close(void **state)
 {
     (void)state;
@@ -1138,10 +1214,12 @@ static void test_create_status_logs_update_close(void **state)
     rc = run_with_providers(true, "deploy update %s --home %s", g.stack, g.cli_home);
     file_load(g.out_path, text, sizeof(text));
     if (rc != 0 || strstr(text, "changed size") == NULL ||
-        strstr(text, "web 3/3 running") == NULL || strstr(text, "with new group sizes") == NULL) {
+        strstr(text, "web 3/3 running") == NULL ||
+        strstr(text, "with new groups or group sizes") == NULL) {
         fail_msg("deploy update (sizes): exit %d: %s\nstdout: %s", rc, g.err_text, text);
     }
     assert_int_equal(g.fakes[0].accepts, a0 + 1);
+    groups_add_remove_check(grown);
     /* Close: the test confirms both releases; the escrow comes back. */
     uint64_t before = account_u64(g.tenant, "balance");
     rc = run_with_providers(false, "deploy close %s --home %s", g.stack, g.cli_home);
