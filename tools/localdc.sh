@@ -39,7 +39,9 @@
 #               (WORK/podman-<name>.sock), so its container networks, published ports,
 #               iptables and the daemon's nftables tables live in that host; its public
 #               address and host URI are that address, and peer_address_allow lists exactly
-#               the providers' addresses (numeric, no range).
+#               the providers' addresses (numeric, no range); workload_egress_allow lists the
+#               validators' and the providers' addresses, so a workload (a management tier)
+#               reaches the chain's API and the provider APIs, and nothing else private.
 # The podman services share this machine's image store and container database (the images
 # tools/images.sh imports are there once): only the network namespace differs, processes enter
 # it with `nsenter --net` (not `ip netns exec`, whose private mount namespace would hide the
@@ -252,9 +254,11 @@ localdc_provider_add() {
     local name=$1 region=$2 socket=${3:-$LOCALDC_SOCK} edit=${4:-}
     local j=${#LOCALDC_PROVIDERS[@]}
     local home=$LOCALDC_TN/$name api_port=$((LOCALDC_BASE + 200 + j)) host=127.0.0.1 allow=127.0.0.1
+    local egress=
     if [ -n "$LOCALDC_NETNS" ]; then
         host=$LOCALDC_NET.$((11 + j))
         allow=$(seq -s , -f "$LOCALDC_NET.%g" 11 18) # the 8 providers a run can have
+        egress=$LOCALDC_NET.2,$allow                # and the validators
         localdc_netns_host "$name" $((11 + j))
         if [ -z "${3:-}" ]; then # its own runtime, in its host
             socket=$LOCALDC_WORK/podman-$name.sock
@@ -276,6 +280,7 @@ localdc_provider_add() {
         -e "s/^port_range_max: .*/port_range_max: $((LOCALDC_BASE + 349 + j * 50))/" \
         -e "s/^tunnel_port: .*/tunnel_port: $((LOCALDC_BASE + 250 + j))/" \
         -e "s/^peer_address_allow: .*/peer_address_allow: \"$allow\"/" \
+        -e "s/^workload_egress_allow: .*/workload_egress_allow: \"$egress\"/" \
         "$home/config.yaml"
     [ -z "$edit" ] || sed -i "$edit" "$home/config.yaml"
     "$LOCALDC_KUMO" provider register --home "$home" --host-uri "https://$host:$api_port" \

@@ -158,7 +158,8 @@ uint64_t kumo_overlay_workload_tag(const char *owner, uint64_t dseq, const char 
  * its own gateway; replies to connections others made to it pass. Public addresses stay
  * reachable (the workload's egress). Routed in from outside, its containers are reached only
  * on a published port (DNAT) or as an answer: a neighbour routing to a container's address
- * through this host is dropped. */
+ * through this host is dropped. The operator may open private ranges of its own to every
+ * workload (egress below: e.g. its chain node and provider APIs on a private network). */
 
 #define KUMO_OVERLAY_NET_MAX      1024u
 #define KUMO_OVERLAY_NET_PORT_MAX 256u
@@ -173,14 +174,36 @@ typedef struct kumo_overlay_net {
     uint32_t port_count;
 } kumo_overlay_net_t;
 
+/* The private destinations the operator lets its workloads reach (provider config
+ * `workload_egress_allow`, default none: docs/design.md §10 "Management workloads"): IPv4
+ * ranges, each its network address (host order) and prefix length. */
+#define KUMO_OVERLAY_EGRESS_MAX 16u
+typedef struct kumo_overlay_egress {
+    uint32_t net[KUMO_OVERLAY_EGRESS_MAX];
+    uint8_t bits[KUMO_OVERLAY_EGRESS_MAX];
+    uint32_t count;
+} kumo_overlay_egress_t;
+
+/* Parses list: "" (none) or comma-separated entries "a.b.c.d/n" (n in 8..32) or "a.b.c.d" (a
+ * /32), numeric, no spaces, host bits zero. KUMO_EINVAL naming the entry for anything else or
+ * a range touching the unspecified 0/8, loopback 127/8, link-local 169.254/16 (cloud metadata),
+ * multicast 224/4 or reserved 240/4; KUMO_ELIMIT past KUMO_OVERLAY_EGRESS_MAX entries (*out is
+ * then empty). Pure. */
+KUMO_MUST_USE int
+kumo_overlay_egress_parse(const char *list, kumo_overlay_egress_t *out, kumo_err_ctx_t *err);
+
 /* Appends to out the nft script (for `nft -f -`, one transaction) that replaces the tables
- * named table with the rules for nets; with no nets it only removes them. KUMO_EINVAL for a
- * bad table name, subnet, gateway (not numeric IPv4 or outside its subnet) or a port 0,
- * KUMO_ELIMIT past KUMO_OVERLAY_NET_MAX nets or KUMO_OVERLAY_NET_PORT_MAX ports, KUMO_ENOMEM
- * (out is unchanged but for what was appended before a failure: the caller resets it). Pure. */
+ * named table with the rules for nets; with no nets it only removes them. egress (NULL: none)
+ * opens its ranges to every network's containers, routed and to this host's own addresses
+ * there. KUMO_EINVAL for a bad table name, subnet, gateway (not numeric IPv4 or outside its
+ * subnet), a port 0, or an egress range overlapping a deployment network (the provider's own
+ * bridges stay closed whatever the operator lists), KUMO_ELIMIT past KUMO_OVERLAY_NET_MAX nets,
+ * KUMO_OVERLAY_NET_PORT_MAX ports or KUMO_OVERLAY_EGRESS_MAX ranges, KUMO_ENOMEM (out is
+ * unchanged but for what was appended before a failure: the caller resets it). Pure. */
 KUMO_MUST_USE int kumo_overlay_isolation_render(const char *table,
                                                 const kumo_overlay_net_t *nets,
                                                 uint32_t count,
+                                                const kumo_overlay_egress_t *egress,
                                                 kumo_buf_t *out,
                                                 kumo_err_ctx_t *err);
 /* Runs `nft -f -` (found on PATH) with script on its standard input and waits for it; KUMO_EIO

@@ -124,6 +124,11 @@ static const pf_field_t pf_fields[] = {
            0,
            "non-public peer addresses whose tunnels are followed, comma-separated (public ones "
            "only if empty)"),
+    PF_STR(workload_egress_allow,
+           0,
+           "private IPv4 ranges (a.b.c.d/n, comma-separated, at most 16) every workload may reach, "
+           "e.g. the chain node and provider APIs on a private network; empty: none (only public "
+           "addresses and the forwarder)"),
     PF_NUM(forward_connection_max,
            PF_U32,
            1,
@@ -292,6 +297,8 @@ int kumo_provider_cfg_validate(const kumo_provider_cfg_t *cfg, kumo_err_ctx_t *e
                 "usage_interval_ms: 0 (off) or at least 1000");
     KUMO_ENSURE(kumo_overlay_allow_list_is_valid(cfg->peer_address_allow), err, KUMO_EINVAL,
                 "peer_address_allow: expected numeric IP addresses separated by commas");
+    kumo_overlay_egress_t egress;
+    KUMO_GUARD(kumo_overlay_egress_parse(cfg->workload_egress_allow, &egress, err));
     KUMO_ENSURE(cfg->publish_address[0] == '\0' ||
                     (kumo_overlay_allow_list_is_valid(cfg->publish_address) &&
                      strchr(cfg->publish_address, ',') == NULL),

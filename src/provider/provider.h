@@ -72,8 +72,11 @@ typedef struct kumo_provider_cfg {
      * when they reach it, and never drops a lease it holds. 1..KUMO_PROVIDER_LEASE_COUNT_MAX. */
     uint32_t lease_count_max; /* KUMO_PROVIDER_LEASE_COUNT_MAX */
     /* Network surfaces (docs/design.md §10: the forwarder, API connections, links). */
-    char peer_address_allow[256];    /* non-public peer tunnel addresses followed: "" (none) */
-    uint32_t forward_connection_max; /* relayed at once, all workloads: 4096 */
+    char peer_address_allow[256]; /* non-public peer tunnel addresses followed: "" (none) */
+    /* Private ranges every workload may reach (its chain node, provider APIs on a private
+     * network), comma-separated a.b.c.d/n: "" (none; kumo_overlay_egress_parse's rules). */
+    char workload_egress_allow[384];
+    uint32_t forward_connection_max;              /* relayed at once, all workloads: 4096 */
     uint32_t forward_connection_per_source_max;   /* relayed at once per container: 256 */
     uint32_t forward_connection_per_workload_max; /* per workload, all instances: 1024 */
     uint32_t api_connection_max;                  /* provider API connections: 128 */

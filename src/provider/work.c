@@ -991,7 +991,12 @@ static int pd_isolation_render(kumo_provider_daemon_t *d,
     }
     char table[KUMO_OVERLAY_TABLE_BYTES];
     (void)snprintf(table, sizeof(table), "kumo_%.8s", d->addr + 5);
-    int rc = kumo_overlay_isolation_render(table, nets, n, out, err);
+    /* Validated at start; were it refused here, nothing would start (fail closed). */
+    kumo_overlay_egress_t egress;
+    int rc = kumo_overlay_egress_parse(d->cfg.workload_egress_allow, &egress, err);
+    if (rc == 0) {
+        rc = kumo_overlay_isolation_render(table, nets, n, &egress, out, err);
+    }
     kumo_free(nets);
     return rc;
 }

@@ -344,6 +344,13 @@ static void test_config_errors(void **state)
         {"region: a\nmetrics_listen: \":9464\"\n", "metrics_listen: expected host:port"},
         {"region: a\nmetrics_listen: \"127.0.0.1:9x\"\n", "metrics_listen: expected"},
         {"region: a\nusage_interval_ms: 999\n", "usage_interval_ms: 0 (off) or at least 1000"},
+        {"region: a\nworkload_egress_allow: \"127.0.0.1\"\n", "loopback"},
+        {"region: a\nworkload_egress_allow: \"10.77.5.0/24,169.254.169.254\"\n", "link-local"},
+        {"region: a\nworkload_egress_allow: \"10.77.5.2/24\"\n", "host bits set"},
+        {"region: a\nworkload_egress_allow: \"node.example\"\n", "numeric IPv4"},
+        {"region: a\nworkload_egress_allow: \"10.77.5.2,\"\n", "trailing comma"},
+        {"region: a\nworkload_egress_allow: [10.77.5.2]\n",
+         "workload_egress_allow: expected a value"},
         {"region: a\nusage_interval_ms: 86400001\n",
          "usage_interval_ms: '86400001' is not a number in 0..86400000"},
     };
@@ -373,6 +380,8 @@ static void test_config_metrics_listen(void **state)
         "region: a\nusage_interval_ms: 0\n",
         "region: a\nusage_interval_ms: 1000\n",
         "region: a\nusage_interval_ms: 86400000\n",
+        "region: a\nworkload_egress_allow: \"\"\n",
+        "region: a\nworkload_egress_allow: \"10.77.5.2,10.77.5.8/29,192.168.0.0/16\"\n",
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         kumo_provider_cfg_t cfg;
