@@ -407,6 +407,36 @@ uint32_t kumo_overlay_pairs(const kumo_overlay_deployment_t *dep,
                             uint32_t cap,
                             uint32_t *dropped);
 
+/* ---- the chain's word on the tunnels (chain.c, pure) ----
+ * A tunnel may exist only while the chain says so: each pass of the daemon that read the
+ * chain renews that permission. A daemon that cannot read the chain cannot see a lease end
+ * or a rule go, so once it has gone KUMO_OVERLAY_CHAIN_GRACE_PASSES passes' worth of time
+ * without a read, every tunnel closes (fail closed) until a pass reads the chain again. */
+
+/* Passes without a read before the tunnels close. Three, so that one or two missed reads (a
+ * node restarting, a slow answer) cut no connection, while a lost chain leaves revoked access
+ * open for at most three passes (with KUMO_OVERLAY_CHAIN_PASS_MS_MAX, 30 s). */
+#define KUMO_OVERLAY_CHAIN_GRACE_PASSES 3u
+/* The pass time the daemon's block time is clamped to: a fast test chain (blocks of 100 ms)
+ * still grants a node a few seconds to come back; a slow one bounds the open window. */
+#define KUMO_OVERLAY_CHAIN_PASS_MS_MIN 1000u
+#define KUMO_OVERLAY_CHAIN_PASS_MS_MAX 10000u
+
+typedef enum kumo_overlay_chain {
+    KUMO_OVERLAY_CHAIN_FRESH, /* read in the last pass */
+    KUMO_OVERLAY_CHAIN_GRACE, /* reads missed, fewer than the grace: tunnels stay as last read */
+    KUMO_OVERLAY_CHAIN_LOST,  /* the grace is over: no tunnel, no stream, none opens */
+} kumo_overlay_chain_t;
+
+/* Whole passes in since_read_ms (the time since the last pass that read the chain) at one
+ * pass per pass_ms (the daemon's block time), pass_ms clamped to [KUMO_OVERLAY_CHAIN_PASS_MS_MIN,
+ * KUMO_OVERLAY_CHAIN_PASS_MS_MAX]. Pure. */
+uint64_t kumo_overlay_chain_passes_since(uint64_t since_read_ms, uint64_t pass_ms);
+
+/* What the tunnels may do passes_since_read passes after the last read of the chain: 0 is
+ * FRESH, below the grace GRACE, from it on LOST. Pure. */
+kumo_overlay_chain_t kumo_overlay_chain_judge(uint64_t passes_since_read);
+
 /* Counters of a tunnel server or client. */
 typedef struct kumo_overlay_tunnel_stats {
     uint32_t tunnels;         /* tunnels up now */

@@ -854,11 +854,14 @@ static int pd_stream_loop(kumo_provider_daemon_t *d, kumo_client_stream_t *s, ku
         }
         in_row = 0;
         pd_bidq_run(d); /* new orders, and refused bids whose backoff is over */
+        /* A chain that brings no block still has to be read for the tunnels to stand. */
+        d->work_due = d->work_due || pd_tun_chain_due(d);
         if (atomic_load(&d->kick) != 0 || d->work_due) {
             d->work_due = false;
             pd_work_timed(d);    /* a new block, or a manifest or links came in between blocks */
             pd_offer_refresh(d); /* holds are known here (rebuilt before the stream) */
         }
+        pd_tun_chain_check(d); /* after the pass: one that read the chain renewed them */
         if (d->rescan_due && d->runtime_up &&
             (d->rescan_height == 0 || d->height >= d->rescan_height + PD_RESCAN_EVERY)) {
             d->rescan_due = false;
@@ -1006,6 +1009,7 @@ void kumo_provider_daemon_run(kumo_provider_daemon_t *d, volatile int *stop)
     pd_orders_scan(d);   /* what was open before we started */
     while (!*stop) {
         pd_stream(d);
+        pd_tun_chain_check(d); /* no stream, no pass: the tunnels close in time */
         for (int i = 0; i < 10 && !*stop; i++) {
             struct timespec ts = {0, 100 * 1000 * 1000};
             (void)nanosleep(&ts, NULL); /* reconnect after a second */

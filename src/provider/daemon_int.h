@@ -773,6 +773,17 @@ uint32_t pd_tun_forward_targets(const kumo_provider_daemon_t *d,
                                 kumo_overlay_fwd_entry_t *e);
 /* Main thread, after the pass: drops what it no longer wants and hands the state to the loop. */
 void pd_tun_commit(kumo_provider_daemon_t *d);
+/* Main thread, at the end of a pass that read the chain (the active leases): the tunnels'
+ * permission is renewed now (not when the leases were read, so a long pass is not taken for
+ * a lost chain) and, closed for a lost chain, they may open again; then pd_tun_commit. */
+void pd_tun_pass_end(kumo_provider_daemon_t *d);
+/* Main thread, after a pass (also one that failed to read the chain) and between passes: when the
+ * chain has not been read for KUMO_OVERLAY_CHAIN_GRACE_PASSES passes (at the block time), closes
+ * every tunnel and stream and opens none until pd_tun_chain_read (logged tunnels_chain_lost). */
+void pd_tun_chain_check(kumo_provider_daemon_t *d);
+/* Main thread: whether the chain is unread long enough that a pass should try it now (a
+ * stalled chain whose node answers brings no block, so no pass, by itself). */
+bool pd_tun_chain_due(const kumo_provider_daemon_t *d);
 /* The API thread's loop, every turn: applies a state handed over. */
 void pd_tun_loop_turn(kumo_provider_daemon_t *d);
 /* The loop thread: the server's counters and the clients' summed. */

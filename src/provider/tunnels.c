@@ -334,6 +334,7 @@ static void pd_tun_client_want(kumo_provider_daemon_t *d, const pd_tun_client_t 
             c->port_count == want->port_count &&
             memcmp(c->ports, want->ports, want->port_count * sizeof(c->ports[0])) == 0) {
             c->seen = true;
+            c->read_ms = want->read_ms;
             if (c->cert_issued_s != want->cert_issued_s) {
                 c->cert_issued_s = want->cert_issued_s;
                 c->id = ++t->next_id; /* reopened with the new certificate, same listeners */
@@ -370,10 +371,12 @@ static void pd_tun_clients_of(kumo_provider_daemon_t *d, const pd_tun_dep_t *td)
     uint32_t n = kumo_overlay_pairs(&od, d->addr, KUMO_OVERLAY_SIDE_CLIENT, pairs, 64, &dropped);
     d->tun->dropped += dropped;
     uint64_t now_s = pd_tun_now_s();
+    uint64_t now_ms = pd_now_ms();
     for (uint32_t i = 0; i < n; i++) {
         const kumo_overlay_pair_t *p = &pairs[i];
         pd_tun_client_t want;
         memset(&want, 0, sizeof(want));
+        want.read_ms = now_ms;
         pd_tun_id(td, p, p->dst_lease, &want.peer);
         pd_tun_id(td, p, p->src_lease, &want.self);
         const pd_tun_peer_t *peer = NULL;
@@ -455,6 +458,7 @@ static void pd_tun_allows_of(kumo_provider_daemon_t *d, const pd_tun_dep_t *td)
         pd_tun_hand_allow_t *a = &t->allows[t->allow_count++];
         memset(a, 0, sizeof(*a));
         a->peer = peer;
+        a->read_ms = pd_now_ms();
         kumo_buf_init(&a->root_pem, KUMO_TLS_PEM_BYTES_MAX);
         kumo_buf_init(&a->cert_pem, KUMO_TLS_PEM_BYTES_MAX);
         if (kumo_buf_append(&a->root_pem, y->root_pem.ptr, y->root_pem.len) != 0 ||
@@ -581,15 +585,27 @@ static void pd_tun_exchange_write(kumo_provider_daemon_t *d, const pd_tun_dep_t 
     free(text);
 }
 
+/* What the chain's word read at read_ms still allows now. */
+static kumo_overlay_chain_t
+pd_tun_chain_at(const kumo_provider_daemon_t *d, uint64_t read_ms, uint64_t now_ms)
+{
+    uint64_t since_ms = now_ms > read_ms ? now_ms - read_ms : 0u;
+    return kumo_overlay_chain_judge(kumo_overlay_chain_passes_since(since_ms, d->block_ms));
+}
+
 void pd_tun_keep(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq)
 {
     pd_tun_t *t = d->tun;
     if (t == NULL) {
         return;
     }
+    /* Kept through the grace only: a deployment whose leases stay unreadable while the rest
+     * of the chain answers closes like a lost chain. */
+    uint64_t now_ms = pd_now_ms();
     for (uint32_t i = 0; i < t->client_count; i++) {
         pd_tun_client_t *c = &t->clients[i];
-        if (c->peer.dseq != dseq || strcmp(c->peer.owner, owner) != 0) {
+        if (c->peer.dseq != dseq || strcmp(c->peer.owner, owner) != 0 ||
+            pd_tun_chain_at(d, c->read_ms, now_ms) == KUMO_OVERLAY_CHAIN_LOST) {
             continue;
         }
         c->seen = true;
@@ -604,7 +620,8 @@ void pd_tun_keep(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq)
     }
     for (uint32_t i = 0; i < t->prev_count && t->allow_count < PD_TUN_ALLOW_MAX; i++) {
         const pd_tun_hand_allow_t *x = &t->prev[i];
-        if (x->peer.dseq != dseq || strcmp(x->peer.owner, owner) != 0) {
+        if (x->peer.dseq != dseq || strcmp(x->peer.owner, owner) != 0 ||
+            pd_tun_chain_at(d, x->read_ms, now_ms) == KUMO_OVERLAY_CHAIN_LOST) {
             continue;
         }
         pd_tun_hand_allow_t *a = &t->allows[t->allow_count];
@@ -838,4 +855,51 @@ void pd_tun_commit(kumo_provider_daemon_t *d)
         t->applied_allows = s->allow_count;
     }
     pd_tun_post(t, s);
+}
+
+/* ---- the chain's word (docs/design.md "Fail closed when the chain is lost") ---- */
+
+void pd_tun_pass_end(kumo_provider_daemon_t *d)
+{
+    pd_tun_t *t = d->tun;
+    if (t == NULL) {
+        return;
+    }
+    t->chain_read_ms = pd_now_ms();
+    if (t->chain_lost) {
+        KUMO_LOG_INFO("provider", "tunnels_chain_back", "height=%" PRIu64 " clients=%u allowed=%u",
+                      d->height, t->client_count, t->allow_count);
+        t->chain_lost = false; /* this pass wanted its tunnels afresh */
+    }
+    pd_tun_commit(d);
+}
+
+bool pd_tun_chain_due(const kumo_provider_daemon_t *d)
+{
+    const pd_tun_t *t = d->tun;
+    if (t == NULL || t->chain_lost || t->chain_read_ms == 0) {
+        return false;
+    }
+    uint64_t now_ms = pd_now_ms();
+    uint64_t since_ms = now_ms > t->chain_read_ms ? now_ms - t->chain_read_ms : 0u;
+    return kumo_overlay_chain_passes_since(since_ms, d->block_ms) + 1u >=
+           KUMO_OVERLAY_CHAIN_GRACE_PASSES;
+}
+
+void pd_tun_chain_check(kumo_provider_daemon_t *d)
+{
+    pd_tun_t *t = d->tun;
+    if (t == NULL || t->chain_lost || t->chain_read_ms == 0) {
+        return; /* closed already, or no pass ever read it (then none wanted a tunnel) */
+    }
+    uint64_t now_ms = pd_now_ms();
+    if (pd_tun_chain_at(d, t->chain_read_ms, now_ms) != KUMO_OVERLAY_CHAIN_LOST) {
+        return;
+    }
+    KUMO_LOG_WARN("provider", "tunnels_chain_lost",
+                  "unread_ms=%" PRIu64 " block_ms=%" PRIu64 " clients=%u allowed=%u (all closed)",
+                  now_ms - t->chain_read_ms, d->block_ms, t->client_count, t->allow_count);
+    t->chain_lost = true;
+    pd_tun_pass_begin(d); /* nothing is wanted: the hand-over closes every tunnel and stream */
+    pd_tun_commit(d);
 }

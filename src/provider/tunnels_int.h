@@ -55,6 +55,7 @@ typedef struct pd_tun_client {
     uint8_t root_hash[KUMO_CRYPTO_HASH_BYTES];
     uint64_t cert_issued_s;
     uint64_t src_tag; /* kumo_overlay_workload_tag of the source */
+    uint64_t read_ms; /* when a pass last read the chain's word on it (monotonic) */
     uint16_t ports[KUMO_OVERLAY_TUNNEL_PORT_MAX];
     int fds[KUMO_OVERLAY_TUNNEL_PORT_MAX];
     uint16_t listen_ports[KUMO_OVERLAY_TUNNEL_PORT_MAX];
@@ -90,6 +91,7 @@ typedef struct pd_tun_hand_allow {
     kumo_buf_t root_pem;
     kumo_buf_t cert_pem;
     kumo_overlay_tunnel_targets_t targets;
+    uint64_t read_ms; /* when a pass last read the chain's word on it (monotonic) */
 } pd_tun_hand_allow_t;
 
 typedef struct pd_tun_state {
@@ -125,6 +127,8 @@ struct pd_tun {
     uint32_t dropped; /* pairs past a table this pass */
     uint32_t applied_clients;
     uint32_t applied_allows;
+    uint64_t chain_read_ms; /* the last pass that read the chain (monotonic) */
+    bool chain_lost;        /* closed for it (kumo_overlay_chain_judge) until the next read */
     /* Between the threads. */
     pthread_mutex_t mu;
     pd_tun_state_t *pending; /* handed over, not applied yet */

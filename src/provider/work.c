@@ -1674,7 +1674,7 @@ void pd_work(kumo_provider_daemon_t *d)
         pd_chunks_drop(d->home, NULL, 0, NULL, pd_chunks_keep, d);
         pd_files_drop(d->home, NULL, 0, NULL, pd_chunks_keep, d);
     }
-    pd_tun_commit(d);
+    pd_tun_pass_end(d); /* the tunnels' permission renewed by this read of the chain */
     pd_api_forwards(d, pass.fwd, pass.fwd_count);
     pd_isolation_sync(d, pass.fwd, pass.fwd_count);
     pd_kept_prune_due(d);
