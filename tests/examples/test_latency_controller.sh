@@ -55,13 +55,14 @@ quote() { # a stack error names file:line; a good stack gets as far as asking th
         return 1
     }
 }
-for regions in "us-east" "us-east eu-west" "ap-south eu-west us-east"; do
+for regions in "us-east" "us-east eu-west-2:eu-west" "ap-south eu-west us-east"; do
     # shellcheck disable=SC2086 # a list of regions
     LATENCY_TEMPLATE=$work/tmpl/stack.tmpl sh "$ctl" render $regions >"$work/tmpl/stack.yml"
     quote "$work/tmpl/stack.yml" || fail "the stack for '$regions' does not read"
     for r in $regions; do
-        grep -q "^  edge-$r:" "$work/tmpl/stack.yml" && grep -q "^  web-$r:" "$work/tmpl/stack.yml" ||
-            fail "no web group or workload for $r"
+        n=${r%%:*}
+        grep -q "^  edge-$n:" "$work/tmpl/stack.yml" && grep -q "^  web-$n:" "$work/tmpl/stack.yml" &&
+            grep -q "web tier in ${r#*:}" "$work/tmpl/stack.yml" || fail "no web group or workload for $r"
     done
     [ "$(grep -c '^  edge-' "$work/tmpl/stack.yml")" = "$(echo "$regions" | wc -w)" ] ||
         fail "web groups of other regions in the stack for '$regions'"
@@ -71,37 +72,45 @@ grep -qE "@[A-Z_]+@" "$work/tmpl/stack.yml" && fail "a placeholder is left in th
 ok "no placeholder is left"
 
 # ---- rounds against a stand-in kumo ----
+# It keeps the deployment's web groups in $work/groups ("NAME REGION STATE"), closes those an
+# update leaves out, refuses a removed group's name as the CLI does and a region outside the
+# grant (us-east, eu-west) as the chain does.
 mkdir -p "$work/bin" "$work/state/load"
-echo us-east >"$work/live"
+echo "us-east us-east ACTIVE" >"$work/groups"
 echo 10 >"$work/height"
 : >"$work/calls"
-cat >"$work/bin/kumo" <<EOF
+cat >"$work/bin/kumo" <<STUB
 #!/usr/bin/env bash
-# The stand-in: live web regions in $work/live, the grant's regions us-east and eu-west.
 set -euo pipefail
+g=$work/groups
 case "\$1 \$2" in
 "query status")
     h=\$(cat $work/height); echo \$((h + 3)) >$work/height; echo "height         \$h" ;;
 "query groups")
     echo "GROUP  NAME  REGION  STATE  LEASED TO  CLOSED (why at)"
     echo "o/7/0  mgmt  us-east  ACTIVE  kumo1p  -"
-    echo "o/7/1  edge-gone  us-west  CLOSED  -  group_removed at 5"
-    while read -r r; do echo "o/7/9  edge-\$r  \$r  ACTIVE  kumo1p  -"; done <$work/live ;;
+    while read -r n r st; do echo "o/7/9  edge-\$n  \$r  \$st  -  -"; done <\$g ;;
 "deploy update")
     echo "\$*" >>$work/calls
     [ "\${LATENCY_GRANTEE_KEY:-}" = "\$KUMO_KEY" ] || { echo "no key for the secret"; exit 1; }
-    regions=\$(sed -n 's/^  edge-\(.*\):\$/\1/p' "\$3")
-    for r in \$regions; do
+    new=\$(awk '/^  edge-.*:\$/ { n = substr(\$1, 6); sub(/:\$/, "", n) } /^    region: / && n != "" { print n, \$2; n = "" }' "\$3")
+    while read -r n r; do
+        if awk -v n="\$n" '\$1 == n && \$3 == "CLOSED" { f = 1 } END { exit !f }' \$g; then
+            echo "kumo: deploy update: group edge-\$n was removed from deployment 7 (KUMO_EINVAL)"; exit 1
+        fi
         case \$r in us-east | eu-west) ;; *)
             echo "kumo: deploy update: tx 00aa committed at height 9 but failed: region \$r (KUMO_EGRANTREGION)"
             exit 1 ;;
         esac
-    done
-    echo "\$regions" >$work/live
+    done <<<"\$new"
+    awk -v keep="\$(echo \$new)" 'BEGIN { n = split(keep, k, " "); for (i = 1; i <= n; i += 2) live[k[i]] = 1 }
+        { if (\$3 != "CLOSED" && !(\$1 in live)) \$3 = "CLOSED"; print; seen[\$1] = 1 }
+        END { for (i = 1; i <= n; i += 2) if (!(k[i] in seen)) print k[i], k[i + 1], "ACTIVE" }' \$g >\$g.new
+    mv \$g.new \$g
     echo "[height 9] deployment 7 updated to version ab… (tx 00bb)" ;;
 *) echo "unexpected: \$*" >&2; exit 1 ;;
 esac
-EOF
+STUB
 chmod +x "$work/bin/kumo"
 round() {
     KUMO_KEY=seed KUMO_NODE=x LATENCY_OWNER=o LATENCY_DSEQ=7 LATENCY_REGIONS="us-east eu-west ap-south" \
@@ -109,7 +118,7 @@ round() {
         sh "$ctl" once >"$work/round.log" 2>&1 || fail "a round failed: $(cat "$work/round.log")"
     cat "$work/round.log"
 }
-live() { tr '\n' ' ' <"$work/live" | sed 's/ $//'; }
+live() { awk '$3 != "CLOSED" { print $1 }' "$work/groups" | sort | tr '\n' ' ' | sed 's/ $//'; }
 
 echo 80 >"$work/state/load/us-east"
 round
@@ -119,7 +128,7 @@ ok "loads are logged; nothing to change, no update"
 
 echo 75 >"$work/state/load/eu-west"
 round
-grep -q "decision: add eu-west (load 75 >= 50)" "$work/round.log" &&
+grep -q "decision: add eu-west (load 75 >= 50) as group edge-eu-west" "$work/round.log" &&
     grep -q "latency: update: .*(tx 00bb)" "$work/round.log" && [ "$(live)" = "eu-west us-east" ] ||
     fail "eu-west was not added"
 grep -q -- "--granter o --dseq 7" "$work/calls" || fail "the update is not under the grant"
@@ -153,8 +162,18 @@ round
 [ "$(wc -l <"$work/calls")" = $((calls + 2)) ] || fail "ap-south was not tried again after a new rise"
 ok "after its load fell and rose again, the region is tried again"
 
-echo 0 >"$work/state/load/us-east"
 echo 0 >"$work/state/load/ap-south"
+echo 60 >"$work/state/load/eu-west"
+round
+grep -q "decision: add eu-west (load 60 >= 50) as group edge-eu-west-2" "$work/round.log" &&
+    [ "$(live)" = "eu-west-2 us-east" ] || fail "eu-west did not come back under a new name"
+ok "a region that comes back gets a group of a new name (a removed group's cannot return)"
+echo 2 >"$work/state/load/eu-west"
+round
+[ "$(live)" = "us-east" ] || fail "edge-eu-west-2 was not removed"
+ok "and that group is removed like the first"
+
+echo 0 >"$work/state/load/us-east"
 calls=$(wc -l <"$work/calls")
 round
 [ "$(live)" = "us-east" ] && [ "$(wc -l <"$work/calls")" = "$calls" ] || fail "the last region went"

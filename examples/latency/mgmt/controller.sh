@@ -5,7 +5,8 @@
 # in KUMO_KEY (a sealed secret), and every
 # LATENCY_EVERY_BLOCKS blocks:
 #   1. reads which regions the web tier is in: the deployment's live groups on chain named
-#      edge-REGION (nothing is remembered between rounds: the chain is the state);
+#      edge-NAME, NAME the region (REGION-2, -3, ... for a region that comes back: a removed
+#      group's name cannot); nothing is remembered between rounds but the refused regions;
 #   2. reads the client load of each region: $LATENCY_STATE/load/REGION, a whole number of
 #      active clients the scenario writes (0 when absent);
 #   3. decides (decide below): add the region of highest load at or above LATENCY_HIGH that has
@@ -24,7 +25,8 @@
 #
 # usage: controller.sh run                 the loop (the container's command)
 #        controller.sh once                one round now
-#        controller.sh render REGION...    the stack for these regions, on stdout
+#        controller.sh render NAME:REGION...
+#                                          the stack with these web groups, on stdout
 #        controller.sh decide              stdin "REGION LOAD LIVE REFUSED" lines -> one of
 #                                          "add R", "remove R", "hold"
 set -u
@@ -38,15 +40,20 @@ KUMO=${LATENCY_KUMO:-kumo}
 
 log() { echo "latency: $*"; }
 
-# The template with each "#@edge" ... "#@end" block repeated once per region (@REGION@ in it
-# replaced), regions sorted.
+# The template with each "#@edge" ... "#@end" block repeated once per web group, given as
+# NAME:REGION (or REGION: the name is the region), @NAME@ and @REGION@ in it replaced; groups
+# sorted by name.
 render() {
-    regions=$(printf '%s\n' "$@" | sort -u | tr '\n' ' ')
-    awk -v regions="$regions" '
+    groups=$(printf '%s\n' "$@" | sort -u | tr '\n' ' ')
+    awk -v groups="$groups" '
         /^#@edge$/ { inblock = 1; block = ""; next }
         /^#@end$/ {
-            n = split(regions, r, " ")
-            for (i = 1; i <= n; i++) { t = block; gsub(/@REGION@/, r[i], t); printf "%s", t }
+            n = split(groups, g, " ")
+            for (i = 1; i <= n; i++) {
+                name = g[i]; region = g[i]
+                if (index(g[i], ":") > 0) { name = substr(g[i], 1, index(g[i], ":") - 1); region = substr(g[i], index(g[i], ":") + 1) }
+                t = block; gsub(/@NAME@/, name, t); gsub(/@REGION@/, region, t); printf "%s", t
+            }
             inblock = 0
             next
         }
@@ -78,18 +85,32 @@ decide() {
         }'
 }
 
-# The regions of the deployment's live web groups (edge-REGION), one a line.
-live_regions() {
+# The deployment's web groups on chain, every one it had: "NAME REGION STATE" lines (NAME
+# without its "edge-").
+web_groups() {
     out=$("$KUMO" query groups --owner "$LATENCY_OWNER" --dseq "$LATENCY_DSEQ" --all 2>&1) || {
         echo "$out" >&2
         return 1
     }
-    echo "$out" | awk '$1 ~ /\// && $2 ~ /^edge-/ && $4 != "CLOSED" { print $3 }' | sort -u
+    echo "$out" | awk '$1 ~ /\// && $2 ~ /^edge-/ { print substr($2, 6), $3, $4 }'
+}
+
+# A name for a web group in region $1: the region, or REGION-N when a group had that name (a
+# removed group's name cannot come back).
+new_name() {
+    name=$1
+    i=1
+    while printf '%s\n' "$groups" | awk -v n="$name" '$1 == n { f = 1 } END { exit !f }'; do
+        i=$((i + 1))
+        name=$1-$i
+    done
+    echo "$name"
 }
 
 # A region's load: digits only (anything else reads as 0, and says so).
 load_of() {
-    v=$(tr -d ' \n' <"$STATE/load/$1" 2>/dev/null)
+    v=
+    [ ! -f "$STATE/load/$1" ] || v=$(tr -d ' \n' <"$STATE/load/$1")
     case $v in
     '' | *[!0-9]*)
         [ -z "$v" ] || log "load of $1 is not a whole number ('$v'): taken as 0" >&2
@@ -106,7 +127,8 @@ is_in() { # is_in WORD LIST...
     return 1
 }
 
-# Runs the update for the regions given; its progress lines go to the log as they come.
+# Runs the update for the web groups given (NAME:REGION); its progress lines go to the log as
+# they come.
 update() {
     mkdir -p "$STATE/work"
     cp "$TEMPLATE" "$STATE/work/stack.tmpl" # the stack's file, next to the stack
@@ -133,10 +155,13 @@ update() {
 }
 
 round() {
-    live=$(live_regions) || {
+    groups=$(web_groups) || {
         log "cannot read the deployment's groups: next round"
         return 0
     }
+    # The live web groups as NAME:REGION, and their regions.
+    web=$(printf '%s\n' "$groups" | awk 'NF == 3 && $3 != "CLOSED" { print $1 ":" $2 }')
+    live=$(printf '%s\n' "$web" | sed -n 's/^.*://p' | sort -u)
     # shellcheck disable=SC2046,SC2086 # lists of words
     set -- $(printf '%s\n' $LATENCY_REGIONS $live | sort -u)
     loads=""
@@ -164,19 +189,20 @@ round() {
     hold) return 0 ;;
     "add "*)
         r=${d#add }
-        log "decision: add $r (load $(load_of "$r") >= $HIGH)"
+        name=$(new_name "$r")
+        log "decision: add $r (load $(load_of "$r") >= $HIGH) as group edge-$name"
         # shellcheck disable=SC2086
-        set -- $live "$r"
+        set -- $web "$name:$r"
         ;;
     "remove "*)
         r=${d#remove }
         log "decision: remove $r (load $(load_of "$r") < $LOW)"
         # shellcheck disable=SC2046,SC2086
-        set -- $(printf '%s\n' $live | grep -vx "$r")
+        set -- $(printf '%s\n' $web | grep -v ":$r\$")
         ;;
     esac
     if update "$@"; then
-        log "done: $d (web in: $*)"
+        log "done: $d"
         return 0
     fi
     code=$(grep -o 'KUMO_E[A-Z]*' "$STATE/work/update.out" | head -n 1)
