@@ -598,6 +598,17 @@ static bool api_shell_admit(kumo_provider_api_t *api,
     return true;
 }
 
+/* Whether answering rq asks the daemon (a worker's job). A caller that is not the owner, on a
+ * route a grant may open, is refused without asking anything when the backend honours no
+ * grants; else the node decides, on a worker. */
+static bool api_needs_worker(const kumo_provider_api_t *api, const pd_api_rq_t *rq)
+{
+    pd_api_kind_t k = pd_api_rq_kind(rq);
+    bool owner = memcmp(rq->caller, rq->owner, KUMO_ADDRESS_BYTES) == 0;
+    return pd_api_kind_needs_backend(k) &&
+           (owner || !pd_api_kind_is_grantable(k) || api->backend.grants != NULL);
+}
+
 static void api_request(struct evhttp_request *req, void *arg)
 {
     kumo_provider_api_t *api = arg;
@@ -615,7 +626,7 @@ static void api_request(struct evhttp_request *req, void *arg)
         api_info(api, req);
         return;
     }
-    if (!pd_api_kind_needs_backend(pd_api_rq_kind(&rq))) { /* answered here */
+    if (!api_needs_worker(api, &rq)) { /* answered here */
         pd_api_reply_t r = {0};
         kumo_buf_init(&r.body, 4096);
         pd_api_ctx_t none = {.be = &api->backend, .ctx = NULL};

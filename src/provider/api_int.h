@@ -53,23 +53,35 @@ typedef struct pd_api_ctx {
 
 /* What a request is, in the documented order of checks. */
 typedef enum pd_api_kind {
-    PD_API_UNAUTH = 0,        /* no client certificate: 401 */
-    PD_API_BAD_PATH = 1,      /* 400 */
-    PD_API_NOT_OWNER_PUT = 2, /* a manifest from someone else: 403 */
-    PD_API_NOT_OWNER = 3,     /* an owner's route by someone else: 403 */
-    PD_API_MANIFEST_PUT = 4,
-    PD_API_PEER_GET = 5, /* GET manifest or endpoints: the owner or a peer */
-    PD_API_STATUS = 6,
-    PD_API_LOGS = 7,
-    PD_API_NO_ROUTE = 9,    /* 404 */
-    PD_API_SHELL = 10,      /* PUT .../shell by the owner */
-    PD_API_EVENTS = 11,     /* GET .../events by the owner */
-    PD_API_CHUNK_INFO = 12, /* GET .../manifest-info: the owner or a peer */
-    PD_API_CHUNK_GET = 13,  /* GET .../manifest-chunk?version=&index=: the owner or a peer */
-    PD_API_CHUNK_PUT = 14,  /* PUT .../manifest-chunk?total=&index= by the owner */
+    PD_API_UNAUTH = 0,       /* no client certificate: 401 */
+    PD_API_BAD_PATH = 1,     /* 400 */
+    PD_API_NOT_OWNER = 3,    /* the owner's alone (a shell) by someone else: 403 */
+    PD_API_MANIFEST_PUT = 4, /* the owner, or a grantee (pd_api_grantee_allows) */
+    PD_API_PEER_GET = 5,     /* GET manifest or endpoints: the owner or a peer */
+    PD_API_STATUS = 6,       /* the owner, or a grantee */
+    PD_API_LOGS = 7,         /* likewise */
+    PD_API_NO_ROUTE = 9,     /* 404 */
+    PD_API_SHELL = 10,       /* PUT .../shell by the owner */
+    PD_API_EVENTS = 11,      /* GET .../events: the owner, or a grantee */
+    PD_API_CHUNK_INFO = 12,  /* GET .../manifest-info: the owner or a peer */
+    PD_API_CHUNK_GET = 13,   /* GET .../manifest-chunk?version=&index=: the owner or a peer */
+    PD_API_CHUNK_PUT = 14,   /* PUT .../manifest-chunk?total=&index=: the owner, or a grantee */
 } pd_api_kind_t;
 
 pd_api_kind_t pd_api_rq_kind(const pd_api_rq_t *rq);
+/* Whether a caller that is not the owner may be served route k under a grant: the reading
+ * routes (status, logs, events) and the manifest uploads. Never a shell. */
+bool pd_api_kind_is_grantable(pd_api_kind_t k);
+/* Whether the grants let caller (not the owner) have route k on deployment (owner, dseq) at
+ * grants->height. The grant that decides is the owner's to the caller for dseq, else the one
+ * for all deployments (the chain's rule for MsgExec); it must not be expired (height <
+ * expiry_height). Reading routes: any such grant. Uploads: one that allows UpdateDeployment
+ * (or SubmitDeployment, in a grant for all deployments). Anything else: no. Pure. */
+bool pd_api_grantee_allows(const kumo_provider_grants_t *grants,
+                           const uint8_t caller[KUMO_ADDRESS_BYTES],
+                           const uint8_t owner[KUMO_ADDRESS_BYTES],
+                           uint64_t dseq,
+                           pd_api_kind_t k);
 /* Whether answering it asks the daemon (so a worker must): the others are answered on the
  * loop, so strangers' requests that are refused anyway never wait for or hold a worker. */
 bool pd_api_kind_needs_backend(pd_api_kind_t k);

@@ -115,7 +115,7 @@ static bool api_body_and_view(const pd_api_ctx_t *c,
 /* PUT .../manifest: the checks of docs/provider-api.md, in that order. */
 static void api_manifest(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
 {
-    KUMO_ASSERT(memcmp(rq->caller, rq->owner, KUMO_ADDRESS_BYTES) == 0); /* pd_api_rq_kind */
+    KUMO_ASSERT(rq->path_ok && rq->has_caller); /* pd_api_rq_kind; the owner or its grantee */
     kumo_provider_deployment_view_t view = {0};
     if (!api_body_and_view(c, rq, out, KUMO_PROVIDER_MANIFEST_BYTES_MAX, "manifest over 1 MiB",
                            &view)) {
@@ -339,14 +339,14 @@ static bool api_chunk_put_query(const char *query, uint64_t *total, uint32_t *in
     return ok;
 }
 
-/* PUT .../manifest-chunk?total=N&index=I (the caller is the owner): one chunk of the
- * deployment's manifest with its proof, as peers serve them. In the order of
+/* PUT .../manifest-chunk?total=N&index=I (the owner, or a grantee that may upload): one chunk of
+ * the deployment's manifest with its proof, as peers serve them. In the order of
  * docs/provider-api.md: the query (400), the declared length within the limit (413, before
  * anything is stored), the body within a proof and a chunk (413), the deployment (404), the
  * split (400), then the backend (proof 422, root 409, lease 422). */
 static void api_chunk_put(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
 {
-    KUMO_ASSERT(memcmp(rq->caller, rq->owner, KUMO_ADDRESS_BYTES) == 0); /* pd_api_rq_kind */
+    KUMO_ASSERT(rq->path_ok && rq->has_caller); /* pd_api_rq_kind; the owner or its grantee */
     uint64_t total = 0;
     uint32_t index = 0;
     if (!api_chunk_put_query(rq->query, &total, &index)) {
@@ -401,13 +401,14 @@ static void api_status(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_repl
     }
 }
 
-/* GET .../events[?since_ns=N] (the caller is the owner): its own journal here, whatever the
- * state of its leases (what happened to the containers of an ended lease is kept
- * kept_hours), empty when nothing of the deployment ran here. No node lookup: the path's
- * owner is the certificate's, and the journal only holds what this provider ran for it. */
+/* GET .../events[?since_ns=N] (the owner, or its grantee): the owner's journal here, whatever
+ * the state of its leases (what happened to the containers of an ended lease is kept
+ * kept_hours), empty when nothing of the deployment ran here. No node lookup for the owner:
+ * the path's owner is the certificate's, and the journal only holds what this provider ran
+ * for it. */
 static void api_events(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
 {
-    KUMO_ASSERT(memcmp(rq->caller, rq->owner, KUMO_ADDRESS_BYTES) == 0); /* pd_api_rq_kind */
+    KUMO_ASSERT(rq->path_ok && rq->has_caller); /* pd_api_rq_kind; the owner or its grantee */
     struct evkeyvalq q;
     uint64_t since = 0;
     bool parsed = rq->query[0] == '\0' || evhttp_parse_query_str(rq->query, &q) == 0;
@@ -495,11 +496,13 @@ pd_api_kind_t pd_api_rq_kind(const pd_api_rq_t *rq)
     if (!rq->path_ok) {
         return PD_API_BAD_PATH;
     }
+    /* The routes a grant may open go to a worker for anyone: pd_api_route asks the node
+     * whether a caller that is not the owner holds a grant. */
     if (strcmp(rq->leaf, "manifest") == 0 && rq->put) {
-        return owner ? PD_API_MANIFEST_PUT : PD_API_NOT_OWNER_PUT;
+        return PD_API_MANIFEST_PUT;
     }
     if (strcmp(rq->leaf, "manifest-chunk") == 0 && rq->put) {
-        return owner ? PD_API_CHUNK_PUT : PD_API_NOT_OWNER_PUT;
+        return PD_API_CHUNK_PUT;
     }
     if ((strcmp(rq->leaf, "manifest") == 0 || strcmp(rq->leaf, "endpoints") == 0) && get) {
         return PD_API_PEER_GET; /* the owner or a provider of the deployment: the node says */
@@ -510,20 +513,20 @@ pd_api_kind_t pd_api_rq_kind(const pd_api_rq_t *rq)
     if (strcmp(rq->leaf, "manifest-chunk") == 0 && get) {
         return PD_API_CHUNK_GET; /* likewise */
     }
-    if (!owner) {
-        return PD_API_NOT_OWNER;
-    }
     if (strcmp(rq->leaf, "status") == 0 && get) {
         return PD_API_STATUS;
     }
     if (strcmp(rq->leaf, "logs") == 0 && get) {
         return PD_API_LOGS;
     }
-    if (strcmp(rq->leaf, "shell") == 0 && rq->put) {
-        return PD_API_SHELL;
-    }
     if (strcmp(rq->leaf, "events") == 0 && get) {
         return PD_API_EVENTS;
+    }
+    if (!owner) {
+        return PD_API_NOT_OWNER; /* a shell is the owner's alone: no grant opens it */
+    }
+    if (strcmp(rq->leaf, "shell") == 0 && rq->put) {
+        return PD_API_SHELL;
     }
     return PD_API_NO_ROUTE;
 }
@@ -535,12 +538,102 @@ bool pd_api_kind_needs_backend(pd_api_kind_t k)
            k == PD_API_CHUNK_GET || k == PD_API_CHUNK_PUT;
 }
 
+bool pd_api_kind_is_grantable(pd_api_kind_t k)
+{
+    return k == PD_API_STATUS || k == PD_API_LOGS || k == PD_API_EVENTS ||
+           k == PD_API_MANIFEST_PUT || k == PD_API_CHUNK_PUT;
+}
+
+static bool grant_msg_allowed(const kumo_provider_grant_t *g, uint32_t msg_type)
+{
+    KUMO_ASSERT(g->msg_type_count <= KUMO_GRANT_MSG_TYPE_COUNT_MAX);
+    for (uint32_t i = 0; i < g->msg_type_count; i++) {
+        if (g->msg_types[i] == msg_type) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool pd_api_grantee_allows(const kumo_provider_grants_t *grants,
+                           const uint8_t caller[KUMO_ADDRESS_BYTES],
+                           const uint8_t owner[KUMO_ADDRESS_BYTES],
+                           uint64_t dseq,
+                           pd_api_kind_t k)
+{
+    KUMO_ASSERT(grants != NULL && caller != NULL && owner != NULL);
+    KUMO_ASSERT(grants->count <= KUMO_PROVIDER_GRANT_COUNT_MAX);
+    if (!pd_api_kind_is_grantable(k) || memcmp(caller, owner, KUMO_ADDRESS_BYTES) == 0) {
+        return false; /* an owner needs no grant; a shell is never granted */
+    }
+    const kumo_provider_grant_t *one = NULL;
+    const kumo_provider_grant_t *all = NULL;
+    for (uint32_t i = 0; i < grants->count; i++) {
+        const kumo_provider_grant_t *g = &grants->grants[i];
+        if (memcmp(g->granter, owner, KUMO_ADDRESS_BYTES) != 0 ||
+            memcmp(g->grantee, caller, KUMO_ADDRESS_BYTES) != 0) {
+            continue; /* another pair's: never counts */
+        }
+        if (dseq != 0 && g->dseq == dseq) {
+            one = g;
+        } else if (g->dseq == 0) {
+            all = g;
+        }
+    }
+    const kumo_provider_grant_t *g = one != NULL ? one : all;
+    if (g == NULL || grants->height >= g->expiry_height) {
+        return false;
+    }
+    if (k == PD_API_MANIFEST_PUT || k == PD_API_CHUNK_PUT) {
+        return grant_msg_allowed(g, KUMO__MSG__SUM_UPDATE_DEPLOYMENT) ||
+               (g->dseq == 0 && grant_msg_allowed(g, KUMO__MSG__SUM_SUBMIT_DEPLOYMENT));
+    }
+    return true;
+}
+
+/* A caller that is not the owner, on a route a grant may open: served only with a grant that
+ * allows it (the node asked on this worker). Refused with the answer a stranger always got
+ * (403), or 503 when the node cannot say: never served without the chain's word. False when
+ * answered. */
+static bool api_grantee_admit(const pd_api_ctx_t *c,
+                              const pd_api_rq_t *rq,
+                              pd_api_kind_t k,
+                              pd_api_reply_t *out)
+{
+    KUMO_ASSERT(pd_api_kind_is_grantable(k));
+    KUMO_ASSERT(memcmp(rq->caller, rq->owner, KUMO_ADDRESS_BYTES) != 0);
+    bool put = k == PD_API_MANIFEST_PUT || k == PD_API_CHUNK_PUT;
+    kumo_provider_grants_t grants;
+    memset(&grants, 0, sizeof(grants));
+    kumo_err_ctx_t err = {0};
+    int rc = c->be->grants == NULL
+                 ? KUMO_EUNAUTH
+                 : c->be->grants(c->ctx, rq->owner, rq->caller, rq->dseq, &grants, &err);
+    if (rc == KUMO_EUNAUTH ||
+        (rc == 0 && !pd_api_grantee_allows(&grants, rq->caller, rq->owner, rq->dseq, k))) {
+        pd_api_reply_error(out, 403, KUMO_EUNAUTH,
+                           put ? "only the deployment's owner may send its manifest"
+                               : "only the deployment's owner may read it");
+        return false;
+    }
+    if (rc < 0) {
+        pd_api_reply_error(out, 503, KUMO_EIO, "cannot ask the node for grants; retry later");
+        return false;
+    }
+    return true;
+}
+
 void pd_api_route(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
 {
     KUMO_ASSERT(c != NULL && c->be != NULL);
     KUMO_ASSERT(rq != NULL && out != NULL);
     pd_api_kind_t k = pd_api_rq_kind(rq);
     KUMO_ASSERT(!pd_api_kind_needs_backend(k) || c->ctx != NULL || c->be->worker_ctx == NULL);
+    if (pd_api_kind_is_grantable(k) && memcmp(rq->caller, rq->owner, KUMO_ADDRESS_BYTES) != 0 &&
+        !api_grantee_admit(c, rq, k, out)) {
+        KUMO_ASSERT(out->status == 403 || out->status == 503);
+        return;
+    }
     switch (k) {
     case PD_API_UNAUTH:
         pd_api_reply_error(out, 401, KUMO_EUNAUTH,
@@ -548,10 +641,6 @@ void pd_api_route(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *
         break;
     case PD_API_BAD_PATH:
         pd_api_reply_error(out, 400, KUMO_EDECODE, "expected /deployments/<owner>/<dseq>/<what>");
-        break;
-    case PD_API_NOT_OWNER_PUT:
-        pd_api_reply_error(out, 403, KUMO_EUNAUTH,
-                           "only the deployment's owner may send its manifest");
         break;
     case PD_API_NOT_OWNER:
         pd_api_reply_error(out, 403, KUMO_EUNAUTH, "only the deployment's owner may read it");

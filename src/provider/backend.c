@@ -41,8 +41,9 @@ struct pd_api {
     struct event_base *base;
     kumo_provider_api_t *api;
     kumo_overlay_fwd_t *fwd;
-    kumo_client_t *client;   /* the node, this thread's own handle */
-    kumo_runtime_t *runtime; /* NULL while the runtime does not answer */
+    kumo_client_t *client;    /* the node, this thread's own handle */
+    kumo_runtime_t *runtime;  /* NULL while the runtime does not answer */
+    pd_grant_cache_t *grants; /* shared by the workers (the API thread's owns it) */
     pthread_t thread;
     bool started;
     atomic_int stop;
@@ -855,6 +856,23 @@ static int pd_be_info(void *ctx, json_t **out, kumo_err_ctx_t *err)
     return 0;
 }
 
+static int pd_be_grants(void *ctx,
+                        const uint8_t owner[KUMO_ADDRESS_BYTES],
+                        const uint8_t grantee[KUMO_ADDRESS_BYTES],
+                        uint64_t dseq,
+                        kumo_provider_grants_t *out,
+                        kumo_err_ctx_t *err)
+{
+    pd_api_t *a = ctx;
+    KUMO_ASSERT(a->grants != NULL);
+    int rc = pd_grants_get(a->grants, a->client, owner, grantee, dseq, out, err);
+    if (rc < 0) {
+        KUMO_LOG_WARN("provider", "grants_unknown", "dseq=%" PRIu64 " code=%s detail=%s", dseq,
+                      kumo_err_name(rc), err != NULL ? err->detail : "");
+    }
+    return rc;
+}
+
 /* Worker i's copy of the API state: the same daemon, its own node handle (the runtime is
  * opened at its first use). NULL when it cannot be made: the worker then answers 500s. */
 static void *pd_be_worker_ctx(void *ctx, uint32_t worker_index)
@@ -868,6 +886,7 @@ static void *pd_be_worker_ctx(void *ctx, uint32_t worker_index)
     }
     w->d = a->d;
     w->fwd = a->fwd;
+    w->grants = a->grants;
     if (kumo_client_open(a->d->cfg.node_url, NULL, &w->client, NULL) < 0) {
         kumo_free(w);
         return a; /* as out of memory: the URL itself was checked when the daemon opened */
@@ -970,6 +989,7 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
     a->base = event_base_new();
     KUMO_ENSURE(a->base != NULL, err, KUMO_ENOMEM, "api loop");
     KUMO_GUARD(kumo_client_open(d->cfg.node_url, NULL, &a->client, err));
+    KUMO_GUARD(pd_grant_cache_new(&a->grants, err));
     if (kumo_runtime_open(d->cfg.runtime_socket, &a->runtime, NULL) < 0) {
         a->runtime = NULL; /* tried again at the first status */
     }
@@ -993,7 +1013,8 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
                                       .shell_resize = pd_be_shell_resize,
                                       .shell_exit = pd_be_shell_exit,
                                       .worker_ctx = pd_be_worker_ctx,
-                                      .chunk_put = pd_be_chunk_put};
+                                      .chunk_put = pd_be_chunk_put,
+                                      .grants = pd_be_grants};
     kumo_provider_api_cfg_t cfg = {.listen = d->cfg.api_listen,
                                    .server_cert_pem = kumo_buf_bytes(&chain),
                                    .server_key = &srv,
@@ -1048,6 +1069,7 @@ void pd_api_stop(kumo_provider_daemon_t *d)
     kumo_overlay_fwd_close(a->fwd);
     kumo_runtime_close(a->runtime);
     kumo_client_close(a->client);
+    pd_grant_cache_free(a->grants);
     if (a->base != NULL) {
         event_base_free(a->base);
     }

@@ -212,6 +212,28 @@ typedef struct pd_refused {
 } pd_refused_t;
 
 typedef struct pd_api pd_api_t;
+
+/* ---- grants of the API's callers that are not owners (grants.c) ---- */
+
+typedef struct pd_grant_cache pd_grant_cache_t;
+
+KUMO_MUST_USE int pd_grant_cache_new(pd_grant_cache_t **out, kumo_err_ctx_t *err);
+/* NULL is a no-op. */
+void pd_grant_cache_free(pd_grant_cache_t *c);
+/* The grants from owner to grantee that could cover deployment dseq (the one for dseq, the
+ * one for all), with the node's head height (kumo_provider_api_backend_t.grants): asked of
+ * the node through client (a worker's own handle), or from c when read at that same height.
+ * The node's errors as they are (KUMO_EIO unreachable, KUMO_EDECODE a grant that breaks its
+ * rules); KUMO_ELIMIT past 16 pages of the pair's grants. Blocks: never on an event loop. */
+KUMO_MUST_USE int pd_grants_get(pd_grant_cache_t *c,
+                                kumo_client_t *client,
+                                const uint8_t owner[KUMO_ADDRESS_BYTES],
+                                const uint8_t grantee[KUMO_ADDRESS_BYTES],
+                                uint64_t dseq,
+                                kumo_provider_grants_t *out,
+                                kumo_err_ctx_t *err);
+/* Lookups answered from the cache, and those that asked the node for the grants. */
+void pd_grant_cache_counts(pd_grant_cache_t *c, uint64_t *hits, uint64_t *misses);
 typedef struct pd_status pd_status_t;
 typedef struct pd_tun pd_tun_t;
 

@@ -133,6 +133,29 @@ KUMO_MUST_USE int kumo_provider_chunk_reply_split(kumo_bytes_t body,
                                                   kumo_bytes_t *chunk_out,
                                                   kumo_err_ctx_t *err);
 
+/* ---- grantees (docs/provider-api.md "Grantees") ----
+ * A caller that is not the deployment's owner is served when the chain holds a grant from the
+ * owner to it that covers the deployment. The daemon asks the node for the grants that could
+ * (the one for the deployment's dseq and the one for all of the owner's deployments) and the
+ * node's height; the API decides (pd_api_grantee_allows). */
+#define KUMO_PROVIDER_GRANT_COUNT_MAX 2u
+
+/* What the API needs of one grant (a Kumo__Grant on chain). */
+typedef struct kumo_provider_grant {
+    uint8_t granter[KUMO_ADDRESS_BYTES];
+    uint8_t grantee[KUMO_ADDRESS_BYTES];
+    uint64_t dseq; /* 0: every deployment of the granter */
+    uint64_t expiry_height;
+    uint32_t msg_types[KUMO_GRANT_MSG_TYPE_COUNT_MAX]; /* Msg field numbers */
+    uint32_t msg_type_count;
+} kumo_provider_grant_t;
+
+typedef struct kumo_provider_grants {
+    uint64_t height; /* the node's height when they were read */
+    kumo_provider_grant_t grants[KUMO_PROVIDER_GRANT_COUNT_MAX];
+    uint32_t count;
+} kumo_provider_grants_t;
+
 typedef struct kumo_provider_api_backend {
     void *ctx;
     /* The daemon's view of deployment (owner, dseq). Fills view (known=false if unknown). */
@@ -272,6 +295,17 @@ typedef struct kumo_provider_api_backend {
                      kumo_bytes_t chunk,
                      kumo_provider_chunk_put_t *out,
                      kumo_err_ctx_t *err);
+    /* For a caller that is not owner, on a route a grant may open (status, logs, events,
+     * manifest upload): the grants from owner to grantee for dseq and for all deployments,
+     * as the node holds them at out->height (its head; read again at the next height at the
+     * latest). KUMO_EIO when the node cannot be asked: the API answers 503 and serves
+     * nothing. May be NULL: only owners are served. */
+    int (*grants)(void *ctx,
+                  const uint8_t owner[KUMO_ADDRESS_BYTES],
+                  const uint8_t grantee[KUMO_ADDRESS_BYTES],
+                  uint64_t dseq,
+                  kumo_provider_grants_t *out,
+                  kumo_err_ctx_t *err);
 } kumo_provider_api_backend_t;
 
 typedef struct kumo_provider_api_cfg {

@@ -4,7 +4,8 @@
  * provider root; libcurl verifies it against that root and presents a client certificate
  * made from the caller's account key. Every refusal of the manifest upload gets its own code
  * and never reaches the backend's accept; the accept path, status and logs work for the
- * owner only; GET /status needs no certificate.
+ * owner, and for a grantee within its grant (the decision alone, then over TLS); GET /status
+ * needs no certificate.
  */
 #include "helpers/testutil.h"
 
@@ -201,6 +202,31 @@ static int be_chunk_put(void *ctx,
     return 0;
 }
 
+/* Grants the fake node holds for "other" (tag 4) as a grantee of the owner; grants_rc < 0:
+ * the node cannot be asked. */
+static kumo_provider_grants_t grants_held;
+static volatile int grants_rc;
+static volatile int grants_asked;
+
+static int be_grants(void *ctx,
+                     const uint8_t owner[KUMO_ADDRESS_BYTES],
+                     const uint8_t grantee[KUMO_ADDRESS_BYTES],
+                     uint64_t dseq,
+                     kumo_provider_grants_t *out,
+                     kumo_err_ctx_t *err)
+{
+    (void)ctx;
+    (void)owner;
+    (void)grantee;
+    (void)dseq;
+    grants_asked++;
+    if (grants_rc < 0) {
+        return kumo_err_set(err, grants_rc, "node down");
+    }
+    *out = grants_held;
+    return 0;
+}
+
 static void *loop_run(void *arg)
 {
     (void)arg;
@@ -276,7 +302,8 @@ static int setup(void **state)
                                       .peer_get = be_peer_get,
                                       .chunk_info = be_chunk_info,
                                       .chunk_get = be_chunk_get,
-                                      .chunk_put = be_chunk_put};
+                                      .chunk_put = be_chunk_put,
+                                      .grants = be_grants};
     kumo_provider_api_cfg_t cfg = {
         .listen = "127.0.0.1:0", .server_cert_pem = kumo_buf_bytes(&chain), .server_key = &srv};
     kumo_err_ctx_t err = {0};
@@ -497,6 +524,169 @@ static uint64_t now_ms(void)
 static kumo_bytes_t text_bytes(const char *t)
 {
     return kumo_bytes_make((const uint8_t *)t, strlen(t));
+}
+
+/* A grant from the owner to the caller of tag 4 ("other"). */
+static kumo_provider_grant_t grant_make(uint64_t dseq, uint64_t expiry, uint32_t msg_type)
+{
+    kumo_provider_grant_t g;
+    memset(&g, 0, sizeof(g));
+    kumo_crypto_keypair_t kp;
+    key_of(4, &kp);
+    memcpy(g.granter, owner_addr, KUMO_ADDRESS_BYTES);
+    kumo_crypto_address_from_pubkey(kp.pubkey, g.grantee);
+    g.dseq = dseq;
+    g.expiry_height = expiry;
+    g.msg_types[0] = msg_type;
+    g.msg_type_count = 1;
+    return g;
+}
+
+/* The decision alone: the grant for the deployment, else the one for all; not expired at the
+ * height; reads under any grant, uploads under one that allows an update (or a create, for
+ * all deployments); never a shell, never another pair's grant. */
+static void test_grantee_decision(void **state)
+{
+    (void)state;
+    enum {
+        DEP = KUMO__MSG__SUM_DEPOSIT_DEPLOYMENT,
+        UPD = KUMO__MSG__SUM_UPDATE_DEPLOYMENT,
+        SUB = KUMO__MSG__SUM_SUBMIT_DEPLOYMENT
+    };
+    kumo_provider_grant_t g7dep = grant_make(7, 100, DEP);
+    kumo_provider_grant_t g7upd = grant_make(7, 100, UPD);
+    kumo_provider_grant_t g7old = grant_make(7, 50, UPD);
+    kumo_provider_grant_t g8upd = grant_make(8, 100, UPD);
+    kumo_provider_grant_t all_sub = grant_make(0, 100, SUB);
+    kumo_provider_grant_t all_dep = grant_make(0, 100, DEP);
+    kumo_provider_grant_t stranger = grant_make(7, 100, UPD);
+    stranger.grantee[0] ^= 1u; /* to someone else */
+    kumo_provider_grant_t other_owner = grant_make(7, 100, UPD);
+    other_owner.granter[0] ^= 1u;
+    const uint8_t *caller = g7dep.grantee;
+    const struct {
+        const char *name;
+        kumo_provider_grant_t a, b;
+        uint32_t count;
+        uint64_t height;
+        pd_api_kind_t kind;
+        bool want;
+    } rows[] = {
+        {"no grant", g7dep, g7dep, 0, 10, PD_API_STATUS, false},
+        {"read under a deposit grant", g7dep, g7dep, 1, 10, PD_API_STATUS, true},
+        {"logs", g7dep, g7dep, 1, 10, PD_API_LOGS, true},
+        {"events", g7dep, g7dep, 1, 10, PD_API_EVENTS, true},
+        {"upload needs update", g7dep, g7dep, 1, 10, PD_API_MANIFEST_PUT, false},
+        {"chunk upload needs update", g7dep, g7dep, 1, 10, PD_API_CHUNK_PUT, false},
+        {"upload under update", g7upd, g7upd, 1, 10, PD_API_MANIFEST_PUT, true},
+        {"chunk upload under update", g7upd, g7upd, 1, 10, PD_API_CHUNK_PUT, true},
+        {"never a shell", g7upd, g7upd, 1, 10, PD_API_SHELL, false},
+        {"never a peer route", g7upd, g7upd, 1, 10, PD_API_PEER_GET, false},
+        {"last height before expiry", g7upd, g7upd, 1, 99, PD_API_STATUS, true},
+        {"expired at its height", g7upd, g7upd, 1, 100, PD_API_STATUS, false},
+        {"expired long ago", g7upd, g7upd, 1, 500, PD_API_MANIFEST_PUT, false},
+        {"another deployment's grant", g8upd, g8upd, 1, 10, PD_API_STATUS, false},
+        {"all deployments: reads", all_dep, all_dep, 1, 10, PD_API_STATUS, true},
+        {"all deployments: upload under create", all_sub, all_sub, 1, 10, PD_API_MANIFEST_PUT,
+         true},
+        {"all deployments: no upload under deposit", all_dep, all_dep, 1, 10, PD_API_CHUNK_PUT,
+         false},
+        {"the deployment's grant comes first", g7dep, all_sub, 2, 10, PD_API_MANIFEST_PUT, false},
+        {"in either order", all_sub, g7dep, 2, 10, PD_API_MANIFEST_PUT, false},
+        {"an expired one for the deployment", g7old, all_dep, 2, 60, PD_API_STATUS, false},
+        {"all, beside another deployment's", g8upd, all_dep, 2, 10, PD_API_STATUS, true},
+        {"a grant to someone else", stranger, stranger, 1, 10, PD_API_STATUS, false},
+        {"a grant of another owner", other_owner, other_owner, 1, 10, PD_API_STATUS, false},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        kumo_provider_grants_t gs;
+        memset(&gs, 0, sizeof(gs));
+        gs.grants[0] = rows[i].a;
+        gs.grants[1] = rows[i].b;
+        gs.count = rows[i].count;
+        gs.height = rows[i].height;
+        if (pd_api_grantee_allows(&gs, caller, owner_addr, 7, rows[i].kind) != rows[i].want) {
+            fail_msg("%s: want %s", rows[i].name, rows[i].want ? "allowed" : "refused");
+        }
+    }
+    /* The owner is never served through a grant (it needs none). */
+    kumo_provider_grants_t own;
+    memset(&own, 0, sizeof(own));
+    own.grants[0] = grant_make(7, 100, UPD);
+    memcpy(own.grants[0].grantee, owner_addr, KUMO_ADDRESS_BYTES);
+    own.count = 1;
+    assert_false(pd_api_grantee_allows(&own, owner_addr, owner_addr, 7, PD_API_STATUS));
+}
+
+/* A grantee over real TLS: served what its grant allows, with the answers of the owner; the
+ * same 403 as a stranger otherwise; 503 when the node cannot say; the owner never asks. */
+static void test_grantee_served_within_its_grant(void **state)
+{
+    (void)state;
+    char status[256];
+    char put[256];
+    char chunk[256];
+    char logs[256];
+    char shell[256];
+    (void)snprintf(status, sizeof(status), "/deployments/%s/7/status", owner_text);
+    (void)snprintf(put, sizeof(put), "/deployments/%s/7/manifest", owner_text);
+    (void)snprintf(chunk, sizeof(chunk), "/deployments/%s/7/manifest-chunk?total=%zu&index=0",
+                   owner_text, manifest.len);
+    (void)snprintf(logs, sizeof(logs), "/deployments/%s/7/logs?workload=web", owner_text);
+    (void)snprintf(shell, sizeof(shell), "/deployments/%s/7/shell", owner_text);
+    kumo_bytes_t none = kumo_bytes_make(NULL, 0);
+    kumo_bytes_t m = kumo_buf_bytes(&manifest);
+    kumo_buf_t out;
+    kumo_buf_init(&out, 1u << 20);
+    memset(&grants_held, 0, sizeof(grants_held));
+    grants_held.height = 10;
+    assert_int_equal(call("GET", status, 2, none, &out), 403);
+    assert_non_null(memmem(out.ptr, out.len, "only the deployment's owner may read it", 39));
+    /* A grant to deposit: reads, no upload, no shell. */
+    grants_held.grants[0] = grant_make(7, 100, KUMO__MSG__SUM_DEPOSIT_DEPLOYMENT);
+    grants_held.count = 1;
+    int accepted_before = accepts;
+    int chunks_before = chunk_puts;
+    kumo_buf_reset(&out);
+    assert_int_equal(call("GET", status, 2, none, &out), 200);
+    assert_non_null(memmem(out.ptr, out.len, "\"dseq\":7", 8));
+    assert_int_equal(call("GET", logs, 2, none, &out), 200);
+    kumo_buf_reset(&out);
+    assert_int_equal(call("PUT", put, 2, m, &out), 403);
+    assert_non_null(memmem(out.ptr, out.len, "only the deployment's owner may send", 36));
+    assert_int_equal(call("PUT", chunk, 2, m, &out), 403);
+    assert_int_equal(call("PUT", shell, 2, text_bytes("{\"workload\":\"web\"}"), &out), 403);
+    assert_int_equal(accepts, accepted_before);
+    assert_int_equal(chunk_puts, chunks_before);
+    /* A grant to update: uploads, whole or in chunks; still no shell. */
+    grants_held.grants[0] = grant_make(7, 100, KUMO__MSG__SUM_UPDATE_DEPLOYMENT);
+    assert_int_equal(call("PUT", put, 2, m, &out), 200);
+    assert_int_equal(accepts, accepted_before + 1);
+    assert_int_equal(call("PUT", chunk, 2, m, &out), 200);
+    assert_int_equal(chunk_puts, chunks_before + 1);
+    assert_int_equal(call("PUT", shell, 2, text_bytes("{\"workload\":\"web\"}"), &out), 403);
+    /* Expired at the node's height, or another deployment's: the stranger's 403. */
+    grants_held.height = 100;
+    assert_int_equal(call("GET", status, 2, none, &out), 403);
+    assert_int_equal(call("PUT", put, 2, m, &out), 403);
+    grants_held.height = 10;
+    grants_held.grants[0] = grant_make(8, 100, KUMO__MSG__SUM_UPDATE_DEPLOYMENT);
+    assert_int_equal(call("GET", status, 2, none, &out), 403);
+    /* The node cannot say: 503, nothing served. */
+    grants_held.grants[0] = grant_make(7, 100, KUMO__MSG__SUM_UPDATE_DEPLOYMENT);
+    grants_rc = KUMO_EIO;
+    kumo_buf_reset(&out);
+    assert_int_equal(call("PUT", put, 2, m, &out), 503);
+    assert_non_null(memmem(out.ptr, out.len, "KUMO_EIO", 8));
+    assert_int_equal(call("GET", status, 2, none, &out), 503);
+    assert_int_equal(accepts, accepted_before + 1);
+    /* The owner is served without a grant lookup, node or not. */
+    int asked = grants_asked;
+    assert_int_equal(call("GET", status, 1, none, &out), 200);
+    assert_int_equal(grants_asked, asked);
+    grants_rc = 0;
+    grants_held.count = 0;
+    kumo_buf_free(&out);
 }
 
 static void test_unknown_routes(void **state)
@@ -869,7 +1059,8 @@ static void test_slow_backend_holds_only_its_worker(void **state)
     }
     assert_int_equal(status_waiting, 2);
     assert_int_equal(call("GET", path, 1, kumo_bytes_make(NULL, 0), &out), 503);
-    /* A stranger refused anyway is answered on the loop, workers or not. */
+    /* A stranger refused anyway (this backend honours no grants) is answered on the loop,
+     * workers or not. */
     (void)snprintf(path, sizeof(path), "/deployments/%s/7/status", owner_text);
     assert_int_equal(call("GET", path, 2, kumo_bytes_make(NULL, 0), &out), 403);
     status_hold = 0;
@@ -995,6 +1186,8 @@ int main(void)
         cmocka_unit_test(test_chunk_upload_refusals_and_accept),
         cmocka_unit_test(test_manifest_accepted_and_reads),
         cmocka_unit_test(test_unknown_routes),
+        cmocka_unit_test(test_grantee_decision),
+        cmocka_unit_test(test_grantee_served_within_its_grant),
         cmocka_unit_test(test_peer_delivery),
         cmocka_unit_test(test_chunk_routes),
         cmocka_unit_test(test_connection_limit),
