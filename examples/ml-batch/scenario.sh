@@ -1,0 +1,106 @@
+# scenario.sh - ml-batch's scenario, sourced by tools/example.sh once the deployment runs (its
+# control group only: the controller and the queue at dc-west); tests/e2e/test_ml_batch.sh
+# runs it. The runner submits KUMO_EXAMPLE_JOBS jobs (default 20) over HTTP to the queue's
+# published port; the controller, alone from here, grows the worker group at dc-east while
+# they wait (asking once for 4 workers, more than the grant's max_count of 3: the chain
+# refuses it and the controller stays within 3) and removes it once the queue is empty. Then
+# every claim is checked, each an "ok - ..." line:
+#   the controller's log (kumo deploy logs) shows each decision with the queue's length,
+#   from -> to and its tx; the chain has every resize as a MsgExec of the grantee under the
+#   grant (grant.used and deployment.updated in each tx, and as many deployment.updated events
+#   as resizes); the refused step failed on chain with KUMO_EGRANTCOUNT; no worker group ever
+#   had more than 3 units; all jobs are done and no worker group is left; and the workload's
+#   network: the controller's container reaches the node (workload_egress_allow) but not a
+#   service of this machine's own address on the same private network.
+# shellcheck shell=bash disable=SC2046,SC2154 # words on purpose; variables of tools/example.sh
+
+jobs=${KUMO_EXAMPLE_JOBS:-20}
+ok() { say "ok - $*"; }
+check() { # check WHAT COMMAND...
+    local what=$1
+    shift
+    "$@" || { echo "example: FAILED: $what" >&2; return 1; }
+    ok "$what"
+}
+
+url=$(k deploy status "$stack" --output json | tr -d ' \n' |
+    grep -o '"url":"http://[^"]*","scope":"global"' | head -n 1 | cut -d'"' -f4)
+[ -n "$url" ] || { echo "example: FAILED: the queue has no global endpoint" >&2; exit 1; }
+queue() { curl -fsS --max-time 5 "$url/cgi-bin/$1"; }
+ctl_log() { k deploy logs "$stack" controller --tail 5000 2>/dev/null; }
+controller_up() { ctl_log | grep -q 'controller: managing'; }
+# "GEN UNITS LAST MAX": the live worker group (0 0 without one), the last generation, and the
+# most units any worker group ever had.
+workers() {
+    k query groups --owner "$OWNER" --dseq "$DSEQ" --all --output json | awk '
+        /"name": "workers-[0-9]+"/ {
+            match($0, /workers-[0-9]+/); gen = substr($0, RSTART + 8, RLENGTH - 8) + 0
+            units = 0; in_workers = 1; next
+        }
+        /"name":/ { in_workers = 0 }
+        in_workers && /"count":/ { v = $2; gsub(/[^0-9]/, "", v); units += v }
+        in_workers && /"state":/ {
+            if (gen > last) last = gen
+            if (units > most) most = units
+            if ($0 !~ /GROUP_CLOSED/) { live = gen; live_units = units }
+            in_workers = 0
+        }
+        END { print live + 0, live_units + 0, last + 0, most + 0 }'
+}
+scaled_up() { set -- $(workers) && [ "$2" -gt 0 ]; }
+scaled_down() { set -- $(workers) && [ "$2" -eq 0 ] && [ "$3" -gt 0 ]; }
+all_done() { queue stats | grep -qx "pending 0 taken 0 done $jobs"; }
+
+wait_for 60 "the queue at $url" queue stats
+wait_for 120 "the controller's first log line" controller_up
+say "queue at $url: $(queue stats); $jobs jobs submitted"
+queue "push?n=$jobs" >/dev/null
+wait_for 180 "the worker group" scaled_up
+say "workers on chain (generation, units): $(workers | cut -d' ' -f1-2); queue: $(queue stats)"
+wait_for 300 "every job done" all_done
+say "queue: $(queue stats)"
+wait_for 180 "the worker group removed" scaled_down
+
+ctl_log >"$dir/controller.log"
+grep 'controller: ' "$dir/controller.log" | sed 's/^/example:   /'
+read -r _ live_units _ most < <(workers)
+check "the controller scaled the workers up while jobs were queued" \
+    grep -Eq 'decision: queue [1-9][0-9]* \(.*\): workers 0 -> [1-3] ' "$dir/controller.log"
+check "it asked for 4 workers once and the chain refused it (logged, with its tx)" \
+    grep -Eq 'refused by the chain: workers [0-9]+ -> 4 exceeds the grant \(KUMO_EGRANTCOUNT, tx [0-9a-f]{64}\); staying within 3' \
+    "$dir/controller.log"
+refused=$(grep -o 'KUMO_EGRANTCOUNT, tx [0-9a-f]\{64\}' "$dir/controller.log" | head -n 1 | cut -c22-)
+k query tx "$refused" >"$dir/refused.tx" 2>&1 || true
+check "that tx failed on chain with KUMO_EGRANTCOUNT" grep -q 'EGRANTCOUNT' "$dir/refused.tx"
+check "no worker group ever had more than 3 units (the grant's max_count)" test "$most" -le 3
+check "the controller removed the worker group once the queue was empty" \
+    grep -Eq 'decision: queue 0 \(pending 0, taken 0\): workers [1-3] -> 0 ' "$dir/controller.log"
+check "no worker group is left on chain" test "$live_units" -eq 0
+check "all $jobs jobs done" all_done
+mapfile -t txs < <(grep -o 'updated to version .* (tx [0-9a-f]\{64\})' "$dir/controller.log" |
+    grep -o '[0-9a-f]\{64\}' | sort -u)
+check "the log names the tx of each resize (${#txs[@]}: up and down at least)" test "${#txs[@]}" -ge 2
+exec_under_grant() {
+    local tx
+    for tx in "${txs[@]}"; do
+        k query tx "$tx" --output json >"$dir/tx-$tx.json" || return 1
+        grep -q '"grant.used"' "$dir/tx-$tx.json" && grep -q '"deployment.updated"' "$dir/tx-$tx.json" &&
+            grep -q "$GRANTEE" "$dir/tx-$tx.json" || return 1
+    done
+}
+check "each resize is a MsgExec by the grantee under the grant (grant.used, deployment.updated)" \
+    exec_under_grant
+k deploy events "$stack" >"$dir/events.out" 2>&1 || true
+updates=$(grep -c 'deployment.updated' "$dir/events.out" || true)
+check "the chain's events have no other update of the deployment ($updates)" test "$updates" -eq "${#txs[@]}"
+
+# The workload's network: the node yes (the operator opened it), this machine's own address
+# on the private network no (a service listening there, on every address).
+busybox httpd -f -p "$LOCALDC_NET.1:18080" -h "$dir" &
+probe=$!
+reach() { k deploy shell "$stack" controller -- timeout 5 wget -q -O /dev/null "$1" </dev/null >/dev/null 2>&1; }
+check "the controller's container reaches the node ($KUMO_NODE)" reach "$KUMO_NODE/status"
+check "and not a service on this machine's address ($LOCALDC_NET.1:18080)" \
+    eval '! reach http://'"$LOCALDC_NET"'.1:18080/stack.yml'
+kill "$probe" 2>/dev/null || true
+wait "$probe" 2>/dev/null || true
