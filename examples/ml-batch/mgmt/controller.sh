@@ -16,18 +16,21 @@
 # the CLI's lines, prefixed "controller: kumo:", which name the tx; then the outcome.
 # Every new version of the deployment replaces its containers, this one included: the
 # controller keeps nothing it cannot read again from the queue and the chain.
+# ML_TEMPLATE (default /etc/kumo/stack.tmpl) and ML_DIR (its work folder, default /tmp/ctl)
+# let tests/examples/test_ml_batch_controller.sh run it outside a container.
 set -u
-export HOME=/tmp/ctl
+here=$(cd "$(dirname "$0")" && pwd)
+dir=${ML_DIR:-/tmp/ctl}
+export HOME="$dir"
 # A sanitizer build of kumo (the tests') cannot run LeakSanitizer without ptrace here.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
-dir=/tmp/ctl
 poll=${POLL_S:-2}
 per=${JOBS_PER_WORKER:-4}
 max=${MAX_WORKERS:-4}
 ceiling=$max
 empty=0
 mkdir -p "$dir"
-cp /etc/kumo/stack.tmpl "$dir/stack.tmpl"
+cp "${ML_TEMPLATE:-/etc/kumo/stack.tmpl}" "$dir/stack.tmpl"
 log() { echo "controller: $*"; }
 
 # "GEN COUNT LAST": the live worker group's generation and units (0 0 without one), and the
@@ -55,7 +58,7 @@ workers_on_chain() {
 resize() {
     gen=$1 from=$2 to=$3
     log "decision: queue $4 (pending $pending, taken $taken): workers $from -> $to (group workers-$gen)"
-    sh /opt/kumo/ml-batch/render.sh "$dir/stack.tmpl" "$to" "$gen" >"$dir/stack.yml"
+    sh "$here/render.sh" "$dir/stack.tmpl" "$to" "$gen" >"$dir/stack.yml"
     : >"$dir/out"
     (
         kumo deploy update "$dir/stack.yml" --dseq "$DSEQ" --granter "$OWNER" --timeout 180 2>&1

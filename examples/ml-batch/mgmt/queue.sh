@@ -8,7 +8,9 @@
 #   GET /cgi-bin/done?id=ID  the job is done
 #   GET /cgi-bin/stats       "pending P taken T done D"; a job taken more than 30 s ago
 #                            (its worker went away: the group was resized) is pending again
+# QUEUE_DIR and QUEUE_LISTEN (defaults /data/q and 8000) let tests run it outside a container.
 set -eu
-mkdir -p /data/q/pending /data/q/taken /data/q/done
-echo "queue: serving on :8000, $(ls /data/q/pending | wc -l) jobs pending"
-exec httpd -f -p 8000 -h /opt/kumo/ml-batch/www
+q=${QUEUE_DIR:-/data/q}
+mkdir -p "$q/pending" "$q/taken" "$q/done"
+echo "queue: serving on ${QUEUE_LISTEN:-8000}, $(find "$q/pending" -type f | wc -l) jobs pending"
+exec busybox httpd -f -p "${QUEUE_LISTEN:-8000}" -h "$(cd "$(dirname "$0")" && pwd)/www"

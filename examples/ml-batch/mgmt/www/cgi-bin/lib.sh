@@ -1,6 +1,6 @@
 # lib.sh - what the queue's CGI scripts share (sourced): the queue's folders, the query's
 # parameters, the answer's header.
-q=/data/q
+q=${QUEUE_DIR:-/data/q} # httpd passes its environment on
 param() { # param NAME: the value of NAME in the query string (letters, digits, '-' only)
     echo "${QUERY_STRING:-}" | tr '&' '\n' | sed -n "s/^$1=\([0-9A-Za-z-]*\)$/\1/p" | head -n 1
 }
