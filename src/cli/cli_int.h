@@ -379,6 +379,14 @@ KUMO_MUST_USE int cli_from_address(const cli_args_t *a,
                                    const char *name,
                                    uint8_t addr_out[KUMO_ADDRESS_BYTES],
                                    kumo_err_ctx_t *err);
+/* msgs (deployment msgs, as the plain commands build them) wrapped in one MsgExec for
+ * granter: the one way a grantee sends under a grant (`kumo tx grant exec`, `kumo deploy
+ * --granter`). *exec and *outer are filled and borrow granter and msgs; send outer. */
+void cli_exec_wrap(const uint8_t granter[KUMO_ADDRESS_BYTES],
+                   Kumo__Msg **msgs,
+                   size_t msg_count,
+                   Kumo__MsgExec *exec,
+                   Kumo__Msg *outer);
 /* An address from "kumo1..." or a key name in the keyring. */
 KUMO_MUST_USE int cli_address_resolve(const cli_args_t *a,
                                       const char *text,

@@ -167,6 +167,24 @@ int cli_from_address(const cli_args_t *a,
     return 0;
 }
 
+void cli_exec_wrap(const uint8_t granter[KUMO_ADDRESS_BYTES],
+                   Kumo__Msg **msgs,
+                   size_t msg_count,
+                   Kumo__MsgExec *exec,
+                   Kumo__Msg *outer)
+{
+    KUMO_ASSERT(granter != NULL && msgs != NULL);
+    KUMO_ASSERT(msg_count > 0 && msg_count <= KUMO_EXEC_MSG_COUNT_MAX);
+    *exec = (Kumo__MsgExec)KUMO__MSG_EXEC__INIT;
+    exec->granter.data = (uint8_t *)(uintptr_t)granter;
+    exec->granter.len = KUMO_ADDRESS_BYTES;
+    exec->n_msgs = msg_count;
+    exec->msgs = msgs;
+    *outer = (Kumo__Msg)KUMO__MSG__INIT;
+    outer->sum_case = KUMO__MSG__SUM_EXEC;
+    outer->exec = exec;
+}
+
 int cli_address_resolve(const cli_args_t *a,
                         const char *text,
                         uint8_t addr_out[KUMO_ADDRESS_BYTES],

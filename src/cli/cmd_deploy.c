@@ -4,7 +4,9 @@
  * follows orders, bids and leases on the node's event stream, sends the manifest to every lease's
  * provider, waits until every workload runs and prints the endpoints; the deployment it made
  * is remembered next to the stack (.kumo-deploy-<file>.json, 0600) for the other
- * subcommands, which also take --dseq N.
+ * subcommands, which also take --dseq N. With --granter G every subcommand but shell acts for
+ * G's deployment as G's grantee (--from, or $KUMO_KEY): its msgs in a MsgExec for G, G the
+ * owner of paths, queries and events, the providers called with the grantee's certificate.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,21 +21,24 @@
 
 #define DEPLOY_TX_OPTS                                                                  \
     CLI_OPT_FROM, CLI_OPT_CHAIN_ID, CLI_OPT_FEE, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_MEMO, \
-        CLI_OPT_TIMEOUT_MS, CLI_OPT_DSEQ
+        CLI_OPT_TIMEOUT_MS, CLI_OPT_DSEQ, CLI_OPT_GRANTER
 
 static const int deploy_tx_opts[] = {DEPLOY_TX_OPTS, CLI_OPT_END};
 static const int deploy_create_opts[] = {DEPLOY_TX_OPTS, CLI_OPT_ESCROW_WARN_BLOCKS, CLI_OPT_END};
 static const int deploy_quote_opts[] = {CLI_OPT_END};
 static const int deploy_deposit_opts[] = {DEPLOY_TX_OPTS, CLI_OPT_ESCROW_WARN_BLOCKS, CLI_OPT_END};
 static const int deploy_read_opts[] = {CLI_OPT_FROM, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
-                                       CLI_OPT_END};
-static const int deploy_ui_opts[] = {CLI_OPT_FROM, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
-                                     CLI_OPT_LISTEN, CLI_OPT_END};
-static const int deploy_events_opts[] = {CLI_OPT_FROM, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
-                                         CLI_OPT_FOLLOW, CLI_OPT_END};
-static const int deploy_logs_opts[] = {
-    CLI_OPT_FROM,   CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ, CLI_OPT_LIMIT,
-    CLI_OPT_FOLLOW, CLI_OPT_SINCE,           CLI_OPT_TAIL, CLI_OPT_END};
+                                       CLI_OPT_GRANTER, CLI_OPT_END};
+/* No --granter: a shell is the owner's alone (no grant opens it at the provider). */
+static const int deploy_shell_opts[] = {CLI_OPT_FROM, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
+                                        CLI_OPT_END};
+static const int deploy_ui_opts[] = {CLI_OPT_FROM,   CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
+                                     CLI_OPT_LISTEN, CLI_OPT_GRANTER,         CLI_OPT_END};
+static const int deploy_events_opts[] = {CLI_OPT_FROM,   CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
+                                         CLI_OPT_FOLLOW, CLI_OPT_GRANTER,         CLI_OPT_END};
+static const int deploy_logs_opts[] = {CLI_OPT_FROM,  CLI_OPT_PASSPHRASE_FILE, CLI_OPT_DSEQ,
+                                       CLI_OPT_LIMIT, CLI_OPT_FOLLOW,          CLI_OPT_SINCE,
+                                       CLI_OPT_TAIL,  CLI_OPT_GRANTER,         CLI_OPT_END};
 
 static void deploy_groups_init(deploy_flow_t *f)
 {
@@ -104,7 +109,7 @@ static int deploy_create_submit(deploy_flow_t *f, kumo_err_ctx_t *err)
             f->dseq, f->a->pos[0], m.n_groups, f->stack.version_hex, m.deposit, m.wait_blocks);
     Kumo__Msg msg = deploy_msg(KUMO__MSG__SUM_SUBMIT_DEPLOYMENT, &m);
     json_t *ans = NULL;
-    KUMO_GUARD(deploy_tx_commit(f->a, &f->kp, &msg, &ans, err));
+    KUMO_GUARD(deploy_tx_commit(f->a, &f->kp, f->exec ? f->granter : NULL, &msg, &ans, err));
     uint64_t h = cli_json_u64(ans, "height");
     f->height = h > f->height ? h : f->height;
     json_decref(ans);
@@ -249,7 +254,7 @@ static int deploy_update_submit(deploy_flow_t *f, bool groups_changed, kumo_err_
             f->stack.version_hex, groups_changed ? " with new groups or group sizes" : "");
     Kumo__Msg msg = deploy_msg(KUMO__MSG__SUM_UPDATE_DEPLOYMENT, &m);
     json_t *ans = NULL;
-    KUMO_GUARD(deploy_tx_commit(f->a, &f->kp, &msg, &ans, err));
+    KUMO_GUARD(deploy_tx_commit(f->a, &f->kp, f->exec ? f->granter : NULL, &msg, &ans, err));
     uint64_t h = cli_json_u64(ans, "height");
     f->height = h > f->height ? h : f->height;
     fprintf(f->out,
@@ -325,7 +330,7 @@ static int deploy_update_run(cli_args_t *a)
 static int deploy_deposit_flow(deploy_flow_t *f, uint64_t amount, kumo_err_ctx_t *err)
 {
     uint8_t owner[KUMO_ADDRESS_BYTES];
-    kumo_crypto_address_from_pubkey(f->kp.pubkey, owner);
+    KUMO_GUARD(kumo_codec_address_decode(f->owner, owner, err));
     Kumo__MsgDepositDeployment m = KUMO__MSG_DEPOSIT_DEPLOYMENT__INIT;
     m.owner.data = owner;
     m.owner.len = sizeof(owner);
@@ -335,7 +340,7 @@ static int deploy_deposit_flow(deploy_flow_t *f, uint64_t amount, kumo_err_ctx_t
     m.escrow_warn_blocks = f->a->escrow_warn_blocks;
     Kumo__Msg msg = deploy_msg(KUMO__MSG__SUM_DEPOSIT_DEPLOYMENT, &m);
     json_t *ans = NULL;
-    KUMO_GUARD(deploy_tx_commit(f->a, &f->kp, &msg, &ans, err));
+    KUMO_GUARD(deploy_tx_commit(f->a, &f->kp, f->exec ? f->granter : NULL, &msg, &ans, err));
     fprintf(f->out, "[height %s] deployment %" PRIu64 ": %" PRIu64 " ukumo deposited%s\n",
             cli_json_str(ans, "height"), f->dseq, amount,
             m.set_escrow_warn ? ", escrow warning set" : "");
@@ -383,7 +388,7 @@ static int deploy_close_flow(deploy_flow_t *f, kumo_err_ctx_t *err)
     Kumo__Msg msg = deploy_msg(KUMO__MSG__SUM_CLOSE_DEPLOYMENT, &m);
     json_t *ans = NULL;
     fprintf(f->out, "closing deployment %" PRIu64 "\n", f->dseq);
-    KUMO_GUARD(deploy_tx_commit(f->a, &f->kp, &msg, &ans, err));
+    KUMO_GUARD(deploy_tx_commit(f->a, &f->kp, f->exec ? f->granter : NULL, &msg, &ans, err));
     json_decref(ans);
     return deploy_flow_closed_wait(f, err);
 }
@@ -425,47 +430,50 @@ static int deploy_close_run(cli_args_t *a)
 }
 
 static const cli_sub_t deploy_subs[] = {
-    {NULL, "create", "STACK.yml --from KEY [--timeout S] [--dseq N]",
+    {NULL, "create", "STACK.yml --from KEY [--timeout S] [--dseq N] [--granter ADDR]",
      "submit the stack's deployment, follow orders, bids and leases, send the manifest to each "
      "lease's provider, wait until every workload runs and print the endpoints; the deployment "
      "is remembered in .kumo-deploy-<file>.json next to the stack (0600) for the other "
      "subcommands (or give them --dseq N)",
      "kumo deploy create examples/webapp/stack.yml --from alice", deploy_create_opts, 1, 1,
      deploy_create_run},
-    {NULL, "update", "STACK.yml [--from KEY] [--timeout S] [--dseq N]",
+    {NULL, "update", "STACK.yml [--from KEY] [--timeout S] [--dseq N] [--granter ADDR]",
      "send the stack's new version (and group sizes if they changed), upload the new manifest "
-     "to every lease's provider and wait until it runs",
+     "to every lease's provider and wait until it runs; with --granter, as that owner's "
+     "grantee (--from or $KUMO_KEY), under its grant",
      "kumo deploy update examples/webapp/stack.yml", deploy_tx_opts, 1, 1, deploy_update_run},
     {NULL, "quote", "STACK.yml",
      "before anything is sent: for each group, which providers would bid and at what price, or "
      "why none would (no provider in the region, prices above the maximum, not enough free "
      "capacity, collateral above what they can lock), from what providers publish on chain",
      "kumo deploy quote examples/webapp/stack.yml", deploy_quote_opts, 1, 1, deploy_quote_run},
-    {NULL, "deposit", "STACK.yml AMOUNT [--escrow-warn-blocks N] [--from KEY] [--dseq N]",
+    {NULL, "deposit",
+     "STACK.yml AMOUNT [--escrow-warn-blocks N] [--from KEY] [--dseq N] [--granter ADDR]",
      "top up the escrow of the stack's deployment (your own) and/or change the blocks of escrow "
      "left below which the chain emits deployment.escrow_low (0: never); then show its status",
      "kumo deploy deposit examples/webapp/stack.yml 500000 --escrow-warn-blocks 600",
      deploy_deposit_opts, 2, 2, deploy_deposit_run},
-    {NULL, "status", "STACK.yml [--from KEY] [--dseq N]",
+    {NULL, "status", "STACK.yml [--from KEY] [--dseq N] [--granter ADDR]",
      "the deployment on chain (why anything ended, escrow left, blocks it covers at the current "
      "price, warning threshold; groups, leases) and at each provider (workloads, endpoints)",
      "kumo deploy status examples/webapp/stack.yml", deploy_read_opts, 1, 1, deploy_status_run},
     {NULL, "logs",
-     "STACK.yml [WORKLOAD] [--follow] [--since TIME|--tail N] [--from KEY] [--dseq N]",
+     "STACK.yml [WORKLOAD] [--follow] [--since TIME|--tail N] [--from KEY] [--dseq N] [--granter "
+     "ADDR]",
      "the log lines of every instance (of one workload, or all), each prefixed with "
      "WORKLOAD/INSTANCE, from the providers: the last N (default 100) of each instance, or "
      "those since TIME; --follow keeps printing new lines, across replaced containers and "
      "provider restarts, without losing or repeating any (--limit N is --tail N)",
      "kumo deploy logs examples/webapp/stack.yml web --follow --since 10m", deploy_logs_opts, 1, 2,
      deploy_logs_run},
-    {NULL, "events", "STACK.yml [--follow] [--from KEY] [--dseq N]",
+    {NULL, "events", "STACK.yml [--follow] [--from KEY] [--dseq N] [--granter ADDR]",
      "what happened to the deployment, in time order: the chain's events (orders, bids, "
      "leases, refusals with their reasons) merged with each provider's container events "
      "(started, restarted, exited with code, OOM-killed, image missing, manifest refused); "
      "--follow keeps printing them, reconnecting as needed",
      "kumo deploy events examples/webapp/stack.yml --follow", deploy_events_opts, 1, 1,
      deploy_events_run},
-    {NULL, "ui", "STACK.yml [--listen HOST:PORT] [--from KEY] [--dseq N]",
+    {NULL, "ui", "STACK.yml [--listen HOST:PORT] [--from KEY] [--dseq N] [--granter ADDR]",
      "serve the node's dashboard on this machine (loopback only) with the deployment's own "
      "view filled in from its providers, asked with your key: workloads, endpoints and usage; "
      "prints the URL and serves until interrupted",
@@ -475,9 +483,9 @@ static const cli_sub_t deploy_subs[] = {
      "a shell in a container of the deployment (instance 0 unless given), through its "
      "provider: interactive (raw terminal, resized with yours) when stdin is a terminal and no "
      "command is given, else the command with stdin piped; exits with the process's exit code",
-     "kumo deploy shell examples/webapp/stack.yml web/1 -- cat /etc/hosts", deploy_read_opts, 2,
+     "kumo deploy shell examples/webapp/stack.yml web/1 -- cat /etc/hosts", deploy_shell_opts, 2,
      CLI_POSITIONAL_MAX, deploy_shell_run},
-    {NULL, "close", "STACK.yml [--from KEY] [--timeout S] [--dseq N]",
+    {NULL, "close", "STACK.yml [--from KEY] [--timeout S] [--dseq N] [--granter ADDR]",
      "close the deployment, wait until every provider released its lease and the deployment is "
      "closed, print the escrow returned",
      "kumo deploy close examples/webapp/stack.yml", deploy_tx_opts, 1, 1, deploy_close_run},

@@ -82,12 +82,9 @@ static int tx_send1(cli_args_t *a, Kumo__Msg msg, const char *what)
     if (cli_address_resolve(a, tx_exec_granter, granter, &err) < 0) {
         return cli_fail("granter", &err);
     }
-    Kumo__MsgExec m = KUMO__MSG_EXEC__INIT;
-    m.granter.data = granter;
-    m.granter.len = sizeof(granter);
-    m.n_msgs = 1;
-    m.msgs = msgs;
-    Kumo__Msg outer = tx_msg(KUMO__MSG__SUM_EXEC, &m);
+    Kumo__MsgExec m;
+    Kumo__Msg outer;
+    cli_exec_wrap(granter, msgs, 1, &m, &outer);
     Kumo__Msg *outers[1] = {&outer};
     return cli_tx_send(a, outers, 1, what);
 }

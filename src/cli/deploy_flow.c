@@ -50,11 +50,23 @@ int deploy_flow_init(deploy_flow_t *f, cli_args_t *a, bool need_state, kumo_err_
     f->key_loaded = true;
     uint8_t addr[KUMO_ADDRESS_BYTES];
     kumo_crypto_address_from_pubkey(f->kp.pubkey, addr);
+    kumo_codec_address_encode(addr, f->signer);
     kumo_codec_address_encode(addr, f->owner);
+    if (a->granter != NULL) {
+        KUMO_GUARD(cli_address_resolve(a, a->granter, f->granter, err));
+        KUMO_ENSURE(memcmp(f->granter, addr, KUMO_ADDRESS_BYTES) != 0, err, KUMO_EINVAL,
+                    "--granter names the --from key itself (%s): drop --granter", f->signer);
+        f->exec = true;
+        kumo_codec_address_encode(f->granter, f->owner);
+    }
     KUMO_ENSURE(st.owner[0] == '\0' || strcmp(st.owner, f->owner) == 0, err, KUMO_EUNAUTH,
-                "deployment %" PRIu64 " belongs to %s, not to key %s (%s)", f->dseq, st.owner,
-                from != NULL ? from : "$" CLI_KEY_ENV, f->owner);
-    KUMO_GUARD(deploy_tls_make(&f->kp, f->owner, &f->tls, err));
+                "deployment %" PRIu64 " belongs to %s, not to %s %s (%s)", f->dseq, st.owner,
+                f->exec ? "--granter" : "key",
+                f->exec        ? a->granter
+                : from != NULL ? from
+                               : "$" CLI_KEY_ENV,
+                f->owner);
+    KUMO_GUARD(deploy_tls_make(&f->kp, f->signer, &f->tls, err));
     f->tls_made = true;
     (void)snprintf(f->dep_id, sizeof(f->dep_id), "%s/%" PRIu64, f->owner, f->dseq);
     return 0;

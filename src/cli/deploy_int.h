@@ -92,10 +92,12 @@ KUMO_MUST_USE int deploy_state_read(const char *path, deploy_state_t *st, kumo_e
 /* ---- one msg signed and committed (deploy_tx.c) ---- */
 
 /* Signs msg with kp (sequence, chain id and fee from the node unless given), submits it and
- * waits for commit. *ans is the committed answer (height, events); a tx that committed with
- * a failure code is that code with its log. */
+ * waits for commit; with granter (not NULL) msg goes in a MsgExec for it (cli_exec_wrap), kp
+ * being its grantee's. *ans is the committed answer (height, events); a tx that committed with
+ * a failure code is that code with its log (KUMO_EGRANT* when the grant refused it). */
 KUMO_MUST_USE int deploy_tx_commit(const cli_args_t *a,
                                    const kumo_crypto_keypair_t *kp,
+                                   const uint8_t *granter,
                                    Kumo__Msg *msg,
                                    json_t **ans,
                                    kumo_err_ctx_t *err);
@@ -254,7 +256,11 @@ typedef struct deploy_flow {
     bool stack_loaded;
     kumo_crypto_keypair_t kp;
     bool key_loaded;
-    char owner[KUMO_ADDRESS_TEXT_BYTES];
+    char owner[KUMO_ADDRESS_TEXT_BYTES];  /* the deployment's: the signer's, or --granter's */
+    char signer[KUMO_ADDRESS_TEXT_BYTES]; /* kp's address */
+    /* --granter: every msg goes in a MsgExec for this owner, signed by its grantee (kp). */
+    bool exec;
+    uint8_t granter[KUMO_ADDRESS_BYTES];
     uint64_t dseq;
     char dep_id[KUMO_ID_TEXT_BYTES]; /* "owner/dseq" */
     deploy_tls_t tls;
@@ -283,8 +289,9 @@ typedef struct deploy_flow {
  * manifest and version are then the sealed ones. Nothing to do for a stack without secrets. */
 KUMO_MUST_USE int deploy_secrets_seal(deploy_flow_t *f, kumo_err_ctx_t *err);
 
-/* Loads the key (--from, else the state file's), the owner address and the client
- * certificate; reads the state file when need_state (dseq, unless --dseq). */
+/* Loads the key (--from, else $KUMO_KEY, else the state file's), the owner address (the key's,
+ * or --granter's: the key is then its grantee's) and the client certificate (of the key);
+ * reads the state file when need_state (dseq, unless --dseq). */
 KUMO_MUST_USE int
 deploy_flow_init(deploy_flow_t *f, cli_args_t *a, bool need_state, kumo_err_ctx_t *err);
 void deploy_flow_free(deploy_flow_t *f);

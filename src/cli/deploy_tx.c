@@ -1,7 +1,8 @@
 /*
- * deploy_tx.c - one msg of `kumo deploy` signed with the tenant's key and committed
- * (cli_tx_submit with wait=commit); the committed answer (height, events) goes back to the
- * flow instead of being printed, and a tx that committed with a failure code is that error.
+ * deploy_tx.c - one msg of `kumo deploy` signed with the tenant's key (or a grantee's, the msg
+ * wrapped in a MsgExec for the granter) and committed (cli_tx_submit with wait=commit); the
+ * committed answer (height, events) goes back to the flow instead of being printed, and a tx that
+ * committed with a failure code is that error.
  */
 #include <string.h>
 
@@ -12,6 +13,7 @@
 
 int deploy_tx_commit(const cli_args_t *a,
                      const kumo_crypto_keypair_t *kp,
+                     const uint8_t *granter,
                      Kumo__Msg *msg,
                      json_t **ans,
                      kumo_err_ctx_t *err)
@@ -23,7 +25,14 @@ int deploy_tx_commit(const cli_args_t *a,
     w.timeout_ms = DEPLOY_TX_WAIT_MS;
     json_t *j = NULL;
     char hash_hex[2 * KUMO_CHAIN_HASH_BYTES + 1] = "";
+    Kumo__Msg *inner[1] = {msg};
     Kumo__Msg *msgs[1] = {msg};
+    Kumo__MsgExec exec;
+    Kumo__Msg outer;
+    if (granter != NULL) {
+        cli_exec_wrap(granter, inner, 1, &exec, &outer);
+        msgs[0] = &outer;
+    }
     KUMO_GUARD(cli_tx_submit(&w, kp, msgs, 1, &j, hash_hex, err));
     const json_t *code = json_object_get(j, "code");
     int c = json_is_integer(code) ? (int)json_integer_value(code) : 0;

@@ -41,6 +41,7 @@
 #include "codec/codec.h"
 #include "core/core.h"
 #include "helpers/testutil.h"
+#include "provider/daemon_int.h"
 #include "provider/provider_api.h"
 #include "sdl/sdl.h"
 #include "tls/tls.h"
@@ -82,6 +83,8 @@ typedef struct t_state {
     char node_url[128];
     pid_t node_pid;
     char tenant[KUMO_ADDRESS_TEXT_BYTES];
+    char ops[KUMO_ADDRESS_TEXT_BYTES]; /* the tenant's grantee */
+    pd_grant_cache_t *grants;          /* the fakes ask the node for grants as the daemon does */
     char err_text[16384];
     fake_t fakes[2];
     char bid_done[64][KUMO_ID_TEXT_BYTES];
@@ -310,6 +313,23 @@ static int fk_view(void *ctx,
     return 0;
 }
 
+/* A caller that is not the owner: the grants the node holds, asked and cached by the
+ * daemon's own code (its handle per call: the API's workers call this at once). */
+static int fk_grants(void *ctx,
+                     const uint8_t owner[KUMO_ADDRESS_BYTES],
+                     const uint8_t grantee[KUMO_ADDRESS_BYTES],
+                     uint64_t dseq,
+                     kumo_provider_grants_t *out,
+                     kumo_err_ctx_t *err)
+{
+    (void)ctx;
+    kumo_client_t *c = NULL;
+    KUMO_GUARD(kumo_client_open(g.node_url, NULL, &c, err));
+    int rc = pd_grants_get(g.grants, c, owner, grantee, dseq, out, err);
+    kumo_client_close(c);
+    return rc;
+}
+
 /* What the providers spread among themselves: the last manifest any fake accepted (a fake
  * without one "fetches" it from here when its version is the one it sees on chain). */
 static pthread_mutex_t spread_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -520,7 +540,8 @@ static int fk_start(fake_t *f, uint8_t tag)
                                       .logs = fk_logs,
                                       .log_lines = fk_log_lines,
                                       .info = fk_info,
-                                      .chunk_info = fk_chunk_info};
+                                      .chunk_info = fk_chunk_info,
+                                      .grants = fk_grants};
     kumo_provider_api_cfg_t cfg = {
         .listen = "127.0.0.1:0", .server_cert_pem = kumo_buf_bytes(&chain), .server_key = &f->srv};
     kumo_err_ctx_t err = {0};
@@ -743,9 +764,9 @@ static int genesis_params_set(void)
 
 static int keys_and_genesis(void)
 {
-    static const char *const names[] = {"tenant", "east", "west"};
-    char *addrs[] = {g.tenant, g.fakes[0].addr, g.fakes[1].addr};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const names[] = {"tenant", "east", "west", "ops"};
+    char *addrs[] = {g.tenant, g.fakes[0].addr, g.fakes[1].addr, g.ops};
+    for (size_t i = 0; i < 4; i++) {
         if (run("keys add %s --home %s", names[i], g.cli_home) != 0 ||
             address_of(names[i], addrs[i], KUMO_ADDRESS_TEXT_BYTES) != 0) {
             fprintf(stderr, "keys add %s: %s\n", names[i], g.err_text);
@@ -756,7 +777,7 @@ static int keys_and_genesis(void)
         fprintf(stderr, "kumo init: %s\n", g.err_text);
         return -1;
     }
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         if (run("genesis add-account --home %s %s %llu", g.node_home, addrs[i],
                 (unsigned long long)T_BALANCE_UKUMO) != 0) {
             fprintf(stderr, "genesis add-account: %s\n", g.err_text);
@@ -866,8 +887,9 @@ static int setup(void **state)
     text_write(g.stack, t_stack);
     g.fakes[0] = (fake_t){.key = "east", .region = "us-east", .group = "web"};
     g.fakes[1] = (fake_t){.key = "west", .region = "us-west", .group = "db"};
-    if (keys_and_genesis() < 0 || node_start() < 0 || fk_start(&g.fakes[0], 10) < 0 ||
-        fk_start(&g.fakes[1], 20) < 0 || providers_register() < 0) {
+    if (pd_grant_cache_new(&g.grants, NULL) < 0 || keys_and_genesis() < 0 || node_start() < 0 ||
+        fk_start(&g.fakes[0], 10) < 0 || fk_start(&g.fakes[1], 20) < 0 ||
+        providers_register() < 0) {
         return -1;
     }
     return 0;
@@ -879,6 +901,8 @@ static int teardown(void **state)
     fk_stop(&g.fakes[0]);
     fk_stop(&g.fakes[1]);
     node_stop();
+    pd_grant_cache_free(g.grants);
+    g.grants = NULL;
     if (g.dir != NULL) {
         kumo_test_tmpdir_remove(g.dir);
         g.dir = NULL;
@@ -1240,6 +1264,116 @@ static void test_create_status_logs_update_close(void **state)
     stack_variant_write(g.stack, NULL, NULL);
 }
 
+/* The stack with web's units and instances at n (both count: 2 lines). */
+static void stack_web_count_write(unsigned n)
+{
+    char text[sizeof(t_stack) + 64];
+    const char *res = strstr(t_stack, "        count: 2\n");
+    const char *wl = strstr(t_stack, "    count: 2\n    group: web");
+    assert_true(res != NULL && wl != NULL && res < wl);
+    (void)snprintf(text, sizeof(text), "%.*s        count: %u\n%.*s    count: %u\n%s",
+                   (int)(res - t_stack), t_stack, n, (int)(wl - res - 17), res + 17, n, wl + 13);
+    text_write(g.stack, text);
+}
+
+/* web's unit count on chain. */
+static uint64_t web_units(uint64_t dseq)
+{
+    char path[256];
+    (void)snprintf(path, sizeof(path), "/groups?owner=%s&dseq=%" PRIu64, g.tenant, dseq);
+    json_t *j = node_get(path);
+    uint64_t n = 0;
+    size_t i;
+    json_t *gr;
+    json_array_foreach(json_object_get(j, "items"), i, gr)
+    {
+        const json_t *spec = json_object_get(gr, "spec");
+        if (strcmp(json_str(spec, "name"), "web") == 0) {
+            n = json_u64(json_array_get(json_object_get(spec, "resources"), 0), "count");
+        }
+    }
+    json_decref(j);
+    return n;
+}
+
+/* The tenant's grantee ops runs `kumo deploy ... --granter tenant` with its own key: an update
+ * within the grant's max_count lands (its msg in a MsgExec, the new manifest uploaded with
+ * ops's certificate, which the providers honour under the grant) and runs; one beyond it is
+ * refused by the chain with KUMO_EGRANTCOUNT and the grant's hint, and nothing changes. */
+static void test_update_by_grantee(void **state)
+{
+    (void)state;
+    SKIP_IF_NEEDED();
+    stack_variant_write(g.stack, NULL, NULL);
+    create_check();
+    char path[1200];
+    (void)snprintf(path, sizeof(path), "%s/.kumo-deploy-stack.yml.json", g.dir);
+    json_t *rec = json_load_file(path, 0, NULL);
+    uint64_t dseq = json_u64(rec, "dseq");
+    json_decref(rec);
+    assert_true(dseq > 0);
+    /* Before any grant: the chain refuses the exec, the providers refuse ops's reads. */
+    assert_int_equal(run("deploy status %s --granter %s --from ops --home %s --output json",
+                         g.stack, g.tenant, g.cli_home),
+                     0);
+    json_t *st = stdout_json();
+    json_t *pv = json_object_get(st, "providers");
+    const char *k;
+    json_t *v;
+    json_object_foreach(pv, k, v)
+    {
+        assert_non_null(json_object_get(v, "error"));
+    }
+    json_decref(st);
+    run_ok("tx grant create --from tenant ops %" PRIu64
+           " msgs=update expiry=100000000 max_count=3 --wait --home %s",
+           dseq, g.cli_home);
+    stack_web_count_write(3);
+    int a0 = g.fakes[0].accepts;
+    int rc = run_with_providers(true, "deploy update %s --granter %s --from ops --home %s", g.stack,
+                                g.tenant, g.cli_home);
+    char text[16384];
+    file_load(g.out_path, text, sizeof(text));
+    if (rc != 0 || strstr(text, "web 3/3 running") == NULL) {
+        fail_msg("deploy update --granter: exit %d: %s\nstdout: %s", rc, g.err_text, text);
+    }
+    assert_true(g.fakes[0].accepts > a0);
+    assert_int_equal(web_units(dseq), 3);
+    /* The grantee reads the deployment at the providers under its grant. */
+    run_ok("deploy status %s --granter %s --from ops --home %s --output json", g.stack, g.tenant,
+           g.cli_home);
+    st = stdout_json();
+    pv = json_object_get(st, "providers");
+    assert_int_equal(json_object_size(pv), 2);
+    json_object_foreach(pv, k, v)
+    {
+        assert_null(json_object_get(v, "error"));
+    }
+    json_decref(st);
+    /* Beyond max_count: refused with its code and hint; the chain keeps 3, no upload. */
+    stack_web_count_write(4);
+    a0 = g.fakes[0].accepts;
+    int a1 = g.fakes[1].accepts;
+    rc = run("deploy update %s --granter %s --from ops --home %s", g.stack, g.tenant, g.cli_home);
+    if (rc != 1 || strstr(g.err_text, "KUMO_EGRANTCOUNT") == NULL ||
+        strstr(g.err_text, "limit of the grant") == NULL) {
+        fail_msg("deploy update beyond the grant: exit %d: %s", rc, g.err_text);
+    }
+    assert_int_equal(web_units(dseq), 3);
+    assert_int_equal(g.fakes[0].accepts, a0);
+    assert_int_equal(g.fakes[1].accepts, a1);
+    /* --granter with the owner's own key, and a shell, are usage errors. */
+    assert_int_equal(
+        run("deploy update %s --granter tenant --from tenant --home %s", g.stack, g.cli_home), 2);
+    assert_int_equal(
+        run("deploy shell %s web --granter tenant --from ops --home %s", g.stack, g.cli_home), 2);
+    stack_variant_write(g.stack, NULL, NULL);
+    rc = run_with_providers(false, "deploy close %s --home %s", g.stack, g.cli_home);
+    if (rc != 0) {
+        fail_msg("deploy close: exit %d: %s", rc, g.err_text);
+    }
+}
+
 int main(void)
 {
     assert_int_equal(kumo_crypto_init(), 0);
@@ -1249,6 +1383,7 @@ int main(void)
         cmocka_unit_test(test_create_times_out_without_bids),
         cmocka_unit_test(test_create_manifest_refused),
         cmocka_unit_test(test_create_status_logs_update_close),
+        cmocka_unit_test(test_update_by_grantee),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
