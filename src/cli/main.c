@@ -39,6 +39,9 @@ int main(int argc, char **argv)
      * is an error to report or an end, never a silent death with exit 141. */
     (void)signal(SIGPIPE, SIG_IGN);
     kumo_codec_json_wipe_on_free();
+    /* Progress goes out line by line into a pipe or a log too (a management workload's log
+     * keeps what a command said before it was stopped, a tx hash included). */
+    (void)setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         cli_usage(stdout);
