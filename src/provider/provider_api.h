@@ -14,7 +14,9 @@
  * of the accept or of the previous answer, or the connection is closed. At most job_max
  * requests wait for (or hold) a worker, job_per_addr_max of them from one client address;
  * past either the answer is 503 KUMO_ELIMIT. Requests refused without asking the daemon
- * (no certificate, bad path, not the owner, no such route) are answered on the loop.
+ * (no certificate, bad path, a shell not of the owner, no such route) are answered on the
+ * loop; a caller that is not the owner on a route a grant may open waits for a worker, which
+ * asks the node for its grants (backend grants).
  */
 #ifndef KUMO_PROVIDER_PROVIDER_API_H
 #define KUMO_PROVIDER_PROVIDER_API_H
