@@ -25,6 +25,7 @@
 #include <event2/util.h>
 
 #include "log/log.h"
+#include "overlay/tunnel_int.h"
 
 /* Sources with relayed connections open: one slot per address while its count is above 0. The
  * table is as large as the total cap can fill with distinct addresses that one table of
@@ -228,6 +229,11 @@ static void fwd_read_cb(struct bufferevent *bev, void *ctx)
     fwd_pair_t *p = ctx;
     int i = fwd_index(p, bev);
     int o = 1 - i;
+    size_t queued = fwd_out_len(p, o);
+    if (evbuffer_get_length(bufferevent_get_input(bev)) >= TN_LIBEVENT_READ_BYTES &&
+        queued < KUMO_OVERLAY_FWD_BUFFER_BYTES) { /* a bulk sender: take more per turn */
+        (void)tn_bev_fill(bev, KUMO_OVERLAY_FWD_BUFFER_BYTES - queued);
+    }
     (void)evbuffer_add_buffer(bufferevent_get_output(p->side[o]), bufferevent_get_input(bev));
     if (fwd_out_len(p, o) >= KUMO_OVERLAY_FWD_BUFFER_BYTES) {
         (void)bufferevent_disable(bev, EV_READ); /* until the other side drained */

@@ -325,7 +325,7 @@ void kumo_overlay_fwd_close(kumo_overlay_fwd_t *f);
 #define KUMO_OVERLAY_TUNNEL_BACKOFF_MS_MIN               100u
 #define KUMO_OVERLAY_TUNNEL_BACKOFF_MS_MAX               30000u
 /* Bytes one stream may have in flight in each direction (its flow-control window). */
-#define KUMO_OVERLAY_TUNNEL_WINDOW_BYTES (256u * 1024u)
+#define KUMO_OVERLAY_TUNNEL_WINDOW_BYTES (2048u * 1024u)
 /* The largest DATA payload of a frame. */
 #define KUMO_OVERLAY_TUNNEL_FRAME_DATA_MAX 16384u
 /* A tunnel certificate's validity: one day from an hour ago (clock skew). */

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -154,6 +155,7 @@ static void tn_stream_pump(tn_stream_t *s)
         s->send_window -= (uint32_t)n;
         avail -= n;
     }
+    s->in_left = avail;
     if (avail == 0 && s->local_eof && !s->fin_sent) {
         tn_send_simple(t, KUMO_OVERLAY_TUNNEL_FIN, s->id);
         s->fin_sent = true;
@@ -173,9 +175,61 @@ static void tn_stream_flush_fin(tn_stream_t *s)
     (void)tn_stream_maybe_done(s);
 }
 
+size_t tn_bev_fill(struct bufferevent *bev, size_t room)
+{
+    KUMO_ASSERT(bev != NULL);
+    room = room < TN_IO_BYTES_MAX ? room : TN_IO_BYTES_MAX;
+    if (room == 0) {
+        return 0;
+    }
+    struct evbuffer *in = bufferevent_get_input(bev);
+    /* The bufferevent keeps its input's end frozen but while it reads itself. */
+    (void)evbuffer_unfreeze(in, 0);
+    struct evbuffer_iovec vec[2];
+    int n = evbuffer_reserve_space(in, (ev_ssize_t)room, vec, 2);
+    if (n <= 0) {
+        (void)evbuffer_freeze(in, 0);
+        return 0;
+    }
+    struct iovec iov[2];
+    size_t left = room;
+    for (int i = 0; i < n; i++) {
+        iov[i].iov_base = vec[i].iov_base;
+        iov[i].iov_len = vec[i].iov_len < left ? vec[i].iov_len : left;
+        left -= iov[i].iov_len;
+    }
+    ssize_t got = readv((int)bufferevent_getfd(bev), iov, n);
+    /* EOF and errors are left to the bufferevent: the socket stays readable for it. */
+    size_t took = got > 0 ? (size_t)got : 0u;
+    KUMO_ASSERT(took <= room);
+    size_t read_bytes = took;
+    int used = 0;
+    for (int i = 0; i < n && took > 0; i++) {
+        vec[i].iov_len = took < iov[i].iov_len ? took : iov[i].iov_len;
+        took -= vec[i].iov_len;
+        used = i + 1;
+    }
+    (void)evbuffer_commit_space(in, vec, used);
+    (void)evbuffer_freeze(in, 0);
+    return read_bytes;
+}
+
+/* After a full 4 KiB read (tn_bev_fill), what else the local socket holds, up to the read
+ * high watermark: a request of a few bytes costs no extra call. */
+static void tn_stream_fill(tn_stream_t *s)
+{
+    size_t have = evbuffer_get_length(bufferevent_get_input(s->bev));
+    if (!s->connected || s->local_eof || have >= KUMO_OVERLAY_TUNNEL_WINDOW_BYTES ||
+        have < s->in_left + TN_LIBEVENT_READ_BYTES) {
+        return;
+    }
+    (void)tn_bev_fill(s->bev, KUMO_OVERLAY_TUNNEL_WINDOW_BYTES - have);
+}
+
 static void tn_stream_read_cb(struct bufferevent *bev, void *arg)
 {
     (void)bev;
+    tn_stream_fill(arg);
     tn_stream_pump(arg);
 }
 

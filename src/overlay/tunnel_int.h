@@ -27,6 +27,8 @@ _Static_assert(TN_OUT_HARD_BYTES > TN_OUT_HIGH_BYTES + 2u * KUMO_OVERLAY_TUNNEL_
                "streams fill up to the high mark plus a frame, never to the hard one");
 /* Bytes a connection may read or write per loop turn. */
 #define TN_IO_BYTES_MAX (256u * 1024u)
+/* What libevent 2.1 reads from a socket at most per loop turn (EVBUFFER_MAX_READ). */
+#define TN_LIBEVENT_READ_BYTES 4096u
 /* A receiver grants the window back in steps of this many drained bytes. */
 #define TN_WINDOW_STEP_BYTES (KUMO_OVERLAY_TUNNEL_WINDOW_BYTES / 4u)
 /* Keepalive: the tunnel is dead after this many periods without a frame from the peer. */
@@ -60,6 +62,7 @@ struct tn_stream {
     uint32_t send_window;   /* bytes we may still send to the peer */
     uint32_t recv_buffered; /* bytes received, not yet written to the local socket */
     uint32_t recv_credit;   /* bytes written out, not yet granted back */
+    size_t in_left;         /* bytes left in the local input after the last pump */
     bool connected;         /* the local socket is connected (server: the target) */
     bool local_eof;         /* the local side sent EOF */
     bool fin_sent;
@@ -95,6 +98,12 @@ struct tn_tunnel {
 
 /* The monotonic clock in ms. */
 uint64_t tn_now_ms(void);
+/* libevent 2.1 reads a socket at most TN_LIBEVENT_READ_BYTES per loop turn
+ * (EVBUFFER_MAX_READ; a setter came only in 2.2), so a bulk connection moved 4 KiB per wake-up
+ * of its loop. After such a full read, this reads up to room (at most TN_IO_BYTES_MAX) more
+ * into bev's input in one call, from its socket; EOF and errors are left to the bufferevent
+ * (the socket stays readable for it). Returns the bytes read. On the bufferevent's loop. */
+size_t tn_bev_fill(struct bufferevent *bev, size_t room);
 /* A tunnel over the TLS bufferevent bev (owned from now on, also on failure), its handshake
  * bounded by handshake_timeout_ms. NULL when out of memory. */
 tn_tunnel_t *tn_tunnel_new(struct event_base *base,

@@ -5,7 +5,7 @@
  * a certificate issued by its provider's root for this tunnel. The event loop runs on its own
  * thread; the test calls into the tunnel objects only on the loop (on_loop) and talks to the
  * local listener with blocking sockets. Shown: bytes go both ways with half-close (also
- * 1 MiB, past the flow-control window), many streams share one tunnel, a stream that never
+ * 8 MiB, past the flow-control window), many streams share one tunnel, a stream that never
  * reads its replies does not hold up another on the same tunnel, a root signing a
  * certificate naming another provider's lease is refused, a certificate from a root nobody
  * pinned is refused, an expired certificate is refused (and a tunnel up closes when the
@@ -41,10 +41,11 @@
 
 #include <openssl/ssl.h>
 
-#define T_PORT      5432u
-#define T_PORT_BAD  9999u
-#define T_WAIT_MS   60000u
-#define T_BIG       (1024u * 1024u)
+#define T_PORT     5432u
+#define T_PORT_BAD 9999u
+#define T_WAIT_MS  60000u
+/* Past the flow-control window: four of them. */
+#define T_BIG       (4u * KUMO_OVERLAY_TUNNEL_WINDOW_BYTES)
 #define T_STREAMS   40u
 #define T_FLOOD_SRC 4u
 #define T_FLOOD_PER 10u
@@ -1160,8 +1161,9 @@ static void test_tunnel_frame_codec_rejects_each_rule(void **state)
     static const uint8_t port0[2] = {0, 0};
     static const uint8_t port1[2] = {0, 1};
     static const uint8_t win0[4] = {0, 0, 0, 0};
-    static const uint8_t win_max[4] = {0, 4, 0, 0};
-    static const uint8_t win_over[4] = {0, 4, 0, 1};
+    _Static_assert(KUMO_OVERLAY_TUNNEL_WINDOW_BYTES == 0x200000u, "the rows below spell it");
+    static const uint8_t win_max[4] = {0, 0x20, 0, 0};
+    static const uint8_t win_over[4] = {0, 0x20, 0, 1};
     static const uint8_t ping[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     static const struct {
         const char *name;
