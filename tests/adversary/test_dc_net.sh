@@ -24,6 +24,10 @@
 #   3. the provider API: 200 certificate-less idle connections from one address: at most
 #      api_connection_per_addr_max (8 here) are held, an honest tenant is still served, and
 #      the idle ones are closed by the request deadline (api_request_timeout_ms, 2 s here).
+#   4. the chain unreachable (the node stopped): both daemons close their tunnels once they
+#      have not read the chain for three passes (tunnels_chain_lost) and web no longer reaches
+#      db; once the node is back, the tunnels reopen by themselves (tunnels_chain_back) and web
+#      reaches db again. The times are logged, not asserted.
 # Every container and network of this run's providers is removed on exit, pass or fail.
 #
 # Usage: tests/adversary/test_dc_net.sh path/to/kumo   (KUMO_E2E_KEEP=1 keeps the files;
@@ -251,5 +255,31 @@ check "an honest tenant is still served" status_ok
 wait_or_fail 30 "the idle connections' fate after the deadline" test -s "$work/idle-closed-2"
 wait "$idle" || true
 check "the request deadline closed every idle connection" test "$(cat "$work/idle-closed-2")" -eq 200
+
+# ---- 4. the chain unreachable: fail closed, then reopen ----
+check "web reaches db before the node stops" counts
+"$kumo" testnet stop --dir "$LOCALDC_TN" >/dev/null 2>&1
+LOCALDC_STARTED=
+stopped_at=$SECONDS
+refused() { ! counts; }
+wait_or_fail 60 "web to lose db with the chain unreachable" refused
+log "db unreachable $((SECONDS - stopped_at)) s after the node stopped"
+check "east closed its tunnels for the lost chain" grep -q 'event=tunnels_chain_lost' "$work/east.log"
+check "west closed its tunnels for the lost chain" grep -q 'event=tunnels_chain_lost' "$work/west.log"
+never_reached() { # polls for 3 s: no connection goes through while the chain stays unread
+    local end=$((SECONDS + 3))
+    while [ $SECONDS -lt $end ]; do
+        ! counts || return 1
+        sleep 0.2
+    done
+}
+check "no connection to db goes through while the node is down" never_reached
+localdc_in val "$kumo" testnet start --dir "$LOCALDC_TN" >"$work/testnet-restart.out"
+LOCALDC_STARTED=1
+started_at=$SECONDS
+wait_or_fail 90 "web to reach db again once the node is back" counts
+log "db reached again $((SECONDS - started_at)) s after the node started"
+check "the tunnels reopened by themselves" grep -q 'event=tunnels_chain_back' "$work/east.log"
+check "web reaches db again" counts
 [ "$failed" -eq 0 ] || fail "$failed of $checks checks"
 log "all $checks checks passed"
