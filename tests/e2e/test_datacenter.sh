@@ -292,9 +292,11 @@ if [ -n "$netns" ]; then
     wait_or_fail 60 "east-a to remove the containers of the lease it lost" gone_a
     check "healed: east-a removed the containers of the lease it lost" gone_a
     # Cut off, its daemon said nothing (its node requests wait up to their 30 s timeout); the
-    # event stream it kept open delivers the lease's stale event once the link is back.
-    check "it learned of the loss from the chain's lease.stale event" \
-        grep -q "hold_released .*reason=lease.stale" "$work/east-a.log"
+    # event stream, resumed where it broke once the link is back, delivers the lease's stale
+    # event (its pass may have removed the containers first: which comes first is a race).
+    learned_a() { grep -q "hold_released .*reason=lease.stale" "$work/east-a.log"; }
+    wait_or_fail 30 "east-a to learn of the loss from the chain's lease.stale event" learned_a
+    check "it learned of the loss from the chain's lease.stale event" learned_a
     kill_daemon east-a # as without namespaces: east-a bids no more (step 5 counts on east-b)
 fi
 
