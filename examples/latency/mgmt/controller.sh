@@ -25,8 +25,6 @@
 #
 # usage: controller.sh run                 the loop (the container's command)
 #        controller.sh once                one round now
-#        controller.sh render NAME:REGION...
-#                                          the stack with these web groups, on stdout
 #        controller.sh decide              stdin "REGION LOAD LIVE REFUSED" lines -> one of
 #                                          "add R", "remove R", "hold"
 set -u
@@ -40,27 +38,8 @@ KUMO=${LATENCY_KUMO:-kumo}
 
 log() { echo "latency: $*"; }
 
-# The template with each "#@edge" ... "#@end" block repeated once per web group, given as
-# NAME:REGION (or REGION: the name is the region), @NAME@ and @REGION@ in it replaced; groups
-# sorted by name.
-render() {
-    groups=$(printf '%s\n' "$@" | sort -u | tr '\n' ' ')
-    awk -v groups="$groups" '
-        /^#@edge$/ { inblock = 1; block = ""; next }
-        /^#@end$/ {
-            n = split(groups, g, " ")
-            for (i = 1; i <= n; i++) {
-                name = g[i]; region = g[i]
-                if (index(g[i], ":") > 0) { name = substr(g[i], 1, index(g[i], ":") - 1); region = substr(g[i], index(g[i], ":") + 1) }
-                t = block; gsub(/@NAME@/, name, t); gsub(/@REGION@/, region, t); printf "%s", t
-            }
-            inblock = 0
-            next
-        }
-        inblock { block = block $0 "\n"; next }
-        { print }
-    ' "$TEMPLATE"
-}
+# The stack with these web groups (NAME:REGION...): render.sh, next to this script.
+render() { sh "$(dirname "$0")/render.sh" "$TEMPLATE" "$@"; }
 
 # The rule. Ties go to the region first by name, so the same input always decides the same.
 decide() {
@@ -133,8 +112,9 @@ update() {
     mkdir -p "$STATE/work"
     cp "$TEMPLATE" "$STATE/work/stack.tmpl" # the stack's file, next to the stack
     render "$@" >"$STATE/work/stack.yml"
-    # The stack's secret is the grantee key itself (read by kumo deploy from this variable).
-    LATENCY_GRANTEE_KEY=$KUMO_KEY "$KUMO" deploy update "$STATE/work/stack.yml" \
+    # The stack's secret is the grantee key itself: kumo deploy reads it from KUMO_KEY and
+    # seals it again for the management group.
+    "$KUMO" deploy update "$STATE/work/stack.yml" \
         --granter "$LATENCY_OWNER" --dseq "$LATENCY_DSEQ" --timeout-ms 120000 \
         >"$STATE/work/update.out" 2>&1 &
     pid=$!
@@ -243,19 +223,15 @@ run() {
     done
 }
 
-case ${1:-} in
+case ${1:-run} in
 run) run ;;
 once)
     height=$(height_now)
     round
     ;;
-render)
-    shift
-    render "$@"
-    ;;
 decide) decide ;;
 *)
-    echo "usage: controller.sh run | once | render REGION... | decide" >&2
+    echo "usage: controller.sh [run] | once | decide" >&2
     exit 2
     ;;
 esac
