@@ -115,7 +115,7 @@ update() {
     # The stack's secret is the grantee key itself: kumo deploy reads it from KUMO_KEY and
     # seals it again for the management group.
     "$KUMO" deploy update "$STATE/work/stack.yml" \
-        --granter "$LATENCY_OWNER" --dseq "$LATENCY_DSEQ" --timeout-ms 120000 \
+        --granter "$LATENCY_OWNER" --dseq "$LATENCY_DSEQ" --timeout 120 \
         >"$STATE/work/update.out" 2>&1 &
     pid=$!
     # Lines as they come (the update may end this container before it returns).
