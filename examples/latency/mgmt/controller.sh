@@ -185,7 +185,7 @@ round() {
         log "done: $d"
         return 0
     fi
-    code=$(grep -o 'KUMO_E[A-Z]*' "$STATE/work/update.out" | head -n 1)
+    code=$(grep -o 'KUMO_E[A-Z]*' "$STATE/work/update.out" | tail -n 1)
     case $code in
     KUMO_EGRANT*) # the chain refused the tx: nothing of it happened
         log "refused by the chain: $d: $code (nothing changed)"
