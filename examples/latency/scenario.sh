@@ -2,7 +2,7 @@
 # scenario.sh - the latency example's scenario (README "The latency example", docs/design.md
 # §10), sourced by tools/example.sh once the deployment runs: web in us-east, the controller
 # in us-west, a grant to update it in us-east, us-west and eu-central. It uses what the runner
-# sets: k (kumo as the tenant), stack, DSEQ, OWNER, wait_for, say.
+# sets: kumo, tenant_home, k (kumo as the tenant), dir, stack, DSEQ, OWNER, wait_for, say.
 #   1. load rises in eu-central: the controller adds a web group there; the provider in
 #      eu-central leases it and it serves;
 #   2. load falls in eu-central: the controller removes it, its lease closes;
@@ -11,7 +11,7 @@
 # Each step waits for the controller's log line and checks the chain (the tx's events, the
 # groups and leases). LATENCY_RESULTS (a file, when set) gets "key value" lines of what was
 # seen, which tests/e2e/test_example_latency.sh reads.
-# shellcheck disable=SC2154 # k, stack, DSEQ, OWNER: the runner's
+# shellcheck disable=SC2154 # kumo, tenant_home, dir, stack, DSEQ, OWNER: the runner's
 # shellcheck disable=SC2015 # "check && check || fail" is meant
 
 lat_results=${LATENCY_RESULTS:-/dev/null}
@@ -34,10 +34,14 @@ lat_logs() { k deploy logs "$stack" controller --tail 400 2>/dev/null || true; }
 lat_log_has() { lat_logs | grep -q -- "$1"; }
 # The region's load file in the controller's state volume (the container may be replaced by
 # an update at that moment: tried until it takes).
+lat_load_write() { # (k puts --home last, which a shell's command would take)
+    "$kumo" deploy shell --home "$tenant_home" "$stack" controller -- \
+        sh -c "mkdir -p /var/lib/latency/load && echo $2 >/var/lib/latency/load/$1" >"$dir/shell.out" 2>&1
+}
 lat_load() {
     say "load in $1: $2 clients"
-    wait_for 60 "the load of $1 written" k deploy shell "$stack" controller -- \
-        sh -c "mkdir -p /var/lib/latency/load && echo $2 >/var/lib/latency/load/$1"
+    wait_for 60 "the load of $1 written" lat_load_write "$1" "$2" ||
+        lat_fail "kumo deploy shell: $(cat "$dir/shell.out")"
 }
 lat_groups() { k query groups --owner "$OWNER" --dseq "$DSEQ" --all; }
 # The live web group's row of a region ("" when none).

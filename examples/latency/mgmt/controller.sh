@@ -113,25 +113,20 @@ update() {
     cp "$TEMPLATE" "$STATE/work/stack.tmpl" # the stack's file, next to the stack
     render "$@" >"$STATE/work/stack.yml"
     # The stack's secret is the grantee key itself: kumo deploy reads it from KUMO_KEY and
-    # seals it again for the management group.
-    "$KUMO" deploy update "$STATE/work/stack.yml" \
-        --granter "$LATENCY_OWNER" --dseq "$LATENCY_DSEQ" --timeout 120 \
-        >"$STATE/work/update.out" 2>&1 &
-    pid=$!
-    # Lines as they come (the update may end this container before it returns).
-    shown=0
-    while :; do
-        running=0
-        kill -0 "$pid" 2>/dev/null && running=1
-        n=$(wc -l <"$STATE/work/update.out")
-        if [ "$n" -gt "$shown" ]; then
-            sed -n "$((shown + 1)),${n}p" "$STATE/work/update.out" | sed 's/^/latency: update: /'
-            shown=$n
-        fi
-        [ "$running" = 1 ] || break
-        sleep 1
+    # seals it again for the management group. Its lines go to the log as they come (the
+    # update may end this container before it returns: kumo deploy writes its progress a line
+    # at a time), and to update.out for the round's verdict.
+    : >"$STATE/work/update.out"
+    rm -f "$STATE/work/update.rc"
+    {
+        "$KUMO" deploy update "$STATE/work/stack.yml" --granter "$LATENCY_OWNER" \
+            --dseq "$LATENCY_DSEQ" --timeout 120 2>&1
+        echo $? >"$STATE/work/update.rc"
+    } | while IFS= read -r line; do
+        echo "latency: update: $line"
+        echo "$line" >>"$STATE/work/update.out"
     done
-    wait "$pid"
+    [ "$(cat "$STATE/work/update.rc" 2>/dev/null)" = 0 ]
 }
 
 round() {
