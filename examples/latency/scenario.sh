@@ -92,14 +92,15 @@ grep -q "^group.closed .*reason=group_removed" "$dir/remove.events" &&
     grep -q "^grant.used msg=" "$dir/remove.events" ||
     lat_fail "tx $lat_remove_tx: no group removed under the grant: $(cat "$dir/remove.events")"
 lat_note remove_events_ok 1
-# Its lease ends: the eu-central provider releases it.
+# Its lease ends: the eu-central provider releases it (its containers gone).
 lat_eu_lease_closed() {
-    k query leases --owner "$OWNER" --dseq "$DSEQ" |
-        awk -v g="$lat_eu_group/" 'index($1, g) == 1 { n++; if ($2 == "CLOSED") c++ } END { exit !(n > 0 && n == c) }'
+    k query leases --owner "$OWNER" --dseq "$DSEQ" | awk -v g="$lat_eu_group/" '
+        index($1, g) == 1 { n++; if ($2 == "RELEASED" || $2 == "CLOSED") c++ }
+        END { exit !(n > 0 && n == c) }'
 }
-wait_for 120 "the eu-central lease to close" lat_eu_lease_closed
+wait_for 120 "the eu-central lease to be released" lat_eu_lease_closed
 lat_note eu_lease_closed 1
-say "eu-central removed by tx $lat_remove_tx (events: group.closed reason=group_removed, grant.used); its lease closed"
+say "eu-central removed by tx $lat_remove_tx (events: group.closed reason=group_removed, grant.used); its provider released the lease"
 
 say "load rises in ap-south, outside the grant"
 lat_load ap-south 95
