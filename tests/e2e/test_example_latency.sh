@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # test_example_latency.sh - the latency example end to end (`tools/example.sh latency`: a local
-# network in namespace mode with datacenters in us-east, eu-west and ap-south, real
+# network in namespace mode with datacenters in us-east, us-west and eu-central, real
 # containers, examples/latency/scenario.sh), then its outcomes from what the scenario read on
 # the chain and in the controller's logs:
-#   - load rising in eu-west: the controller's update added a web group there (tx events
-#     group.created in eu-west and grant.used: an Exec under the grant), a provider in eu-west
-#     leased it and its web tier answered;
+#   - load rising in eu-central: the controller's update added a web group there (tx events
+#     group.created in eu-central and grant.used: an Exec under the grant), the provider in
+#     eu-central leased it and its web tier answered;
 #   - load falling: the group was removed (group.closed reason=group_removed, grant.used) and
-#     its lease closed;
+#     its provider released the lease;
 #   - load rising in ap-south, outside the grant: the controller's tx was refused
 #     (KUMO_EGRANTREGION, logged) and the deployment's groups did not change.
 # usage: test_example_latency.sh path/to/kumo
@@ -42,10 +42,10 @@ added() { has add_tx && is add_events_ok 1; }
 removed() { has remove_tx && is remove_events_ok 1 && [ "$(result remove_tx)" != "$(result add_tx)" ]; }
 refused() { has refused_tx && is refused 1; }
 check "the deployment was made under a grant" has dseq
-check "eu-west added by the controller's update (tx events: group.created in eu-west, grant.used)" added
-check "the eu-west web tier served its clients" is eu_served 1
-check "eu-west removed by another update (group.closed reason=group_removed, grant.used)" removed
-check "the eu-west lease closed" is eu_lease_closed 1
+check "eu-central added by the controller's update (tx events: group.created in eu-central, grant.used)" added
+check "the eu-central web tier served its clients" is eu_served 1
+check "eu-central removed by another update (group.closed reason=group_removed, grant.used)" removed
+check "the eu-central lease released by its provider" is eu_lease_closed 1
 check "ap-south, outside the grant: the controller's tx refused, nothing changed" refused
 check "the runner said each step" log "refused by the chain (KUMO_EGRANTREGION)"
 rm -rf "$out"
