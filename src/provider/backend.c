@@ -437,7 +437,7 @@ static int pd_be_endpoints(pd_api_t *a,
     char owner_text[KUMO_ADDRESS_TEXT_BYTES];
     char file[PD_PATH_BYTES];
     kumo_codec_address_encode(owner, owner_text);
-    json_t *stored = pd_deployment_path(a->d->home, owner_text, dseq, "tunnels", file) == 0
+    json_t *stored = pd_deployment_path(a->d->home, owner_text, dseq, PD_TUNNELS_EXT, file) == 0
                          ? json_load_file(file, JSON_REJECT_DUPLICATES, NULL)
                          : NULL;
     json_t *list = json_object_get(stored, "tunnels");

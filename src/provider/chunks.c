@@ -320,6 +320,10 @@ kumo_bytes_t pd_chunk_slice(kumo_bytes_t data, size_t off, size_t len)
 static void pd_chunks_rmdir(const char *dir)
 {
     DIR *dh = opendir(dir);
+    if (dh == NULL && errno == ENOTDIR) {
+        (void)unlink(dir); /* a store kept in one file (a deployment's .tunnels) */
+        return;
+    }
     if (dh == NULL) {
         return;
     }
@@ -399,6 +403,12 @@ void pd_store_drop(const char *home,
         }
     }
     (void)closedir(dh);
+}
+
+void pd_tunnels_drop(
+    const char *home, const char *owner, uint64_t dseq, pd_chunks_keep_fn keep, void *keep_ctx)
+{
+    pd_store_drop(home, PD_TUNNELS_EXT, owner, dseq, NULL, keep, keep_ctx);
 }
 
 void pd_chunks_drop(const char *home,

@@ -945,6 +945,12 @@ CURL *pd_peer_handle(kumo_provider_daemon_t *d,
                      uint64_t dseq,
                      const char *what,
                      kumo_buf_t *out);
+/* Performs c (a peer request: pd_peer_handle) on the calling thread within budget_ms: its
+ * connect and whole-request timeouts are cut to the budget (and never past
+ * PD_PEER_CONNECT_MS, PD_PEER_TIMEOUT_MS), so a peer that accepts and never answers holds the
+ * caller at most budget_ms. *spent_ms gets the time it took. A budget of 0 performs nothing
+ * (CURLE_OPERATION_TIMEDOUT). */
+CURLcode pd_peer_perform_within(CURL *c, uint64_t budget_ms, uint64_t *spent_ms);
 /* The host of an on-chain host_uri "https://host[:port][/...]" into out (cap bytes). */
 bool pd_uri_host(const char *uri, char *out, size_t cap);
 /* Our client certificate for peers (made once, before the API thread starts). */
@@ -1075,8 +1081,9 @@ KUMO_MUST_USE int pd_chunks_from_manifest(const char *home,
 /* data[off, off + len), never NULL + 0. */
 kumo_bytes_t pd_chunk_slice(kumo_bytes_t data, size_t off, size_t len);
 /* Removes the directories home/deployments/<owner>-<dseq>.<ext><version hex> (chunk stores,
- * files) of (owner, dseq) but keep_version's (owner NULL: of every deployment), except those
- * keep (may be NULL) says to keep. */
+ * files), or files of that name (a deployment's .tunnels, ext "tunnels", no version), of
+ * (owner, dseq) but keep_version's (owner NULL: of every deployment), except those keep (may
+ * be NULL) says to keep. */
 void pd_store_drop(const char *home,
                    const char *ext,
                    const char *owner,
@@ -1084,6 +1091,10 @@ void pd_store_drop(const char *home,
                    const uint8_t keep_version[KUMO_CRYPTO_HASH_BYTES],
                    pd_chunks_keep_fn keep,
                    void *keep_ctx);
+/* pd_store_drop of the files a deployment's tunnels are told to its peers in (tunnels.c). */
+#define PD_TUNNELS_EXT "tunnels"
+void pd_tunnels_drop(
+    const char *home, const char *owner, uint64_t dseq, pd_chunks_keep_fn keep, void *keep_ctx);
 /* pd_store_drop of chunk stores. */
 void pd_chunks_drop(const char *home,
                     const char *owner,

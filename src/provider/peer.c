@@ -135,6 +135,26 @@ CURL *pd_peer_handle(kumo_provider_daemon_t *d,
     return c;
 }
 
+CURLcode pd_peer_perform_within(CURL *c, uint64_t budget_ms, uint64_t *spent_ms)
+{
+    KUMO_ASSERT(c != NULL && spent_ms != NULL);
+    *spent_ms = 0;
+    if (budget_ms == 0) {
+        return CURLE_OPERATION_TIMEDOUT;
+    }
+    /* 0 would mean curl's default (minutes): the budget is at least 1 ms here. */
+    long total_ms = budget_ms < (uint64_t)PD_PEER_TIMEOUT_MS ? (long)budget_ms : PD_PEER_TIMEOUT_MS;
+    long connect_ms = total_ms < PD_PEER_CONNECT_MS ? total_ms : PD_PEER_CONNECT_MS;
+    KUMO_ASSERT(total_ms >= 1 && connect_ms >= 1);
+    (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, total_ms);
+    (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    uint64_t t0 = pd_now_ms();
+    CURLcode cc = curl_easy_perform(c);
+    uint64_t t1 = pd_now_ms();
+    *spent_ms = t1 > t0 ? t1 - t0 : 0u;
+    return cc;
+}
+
 /* GET .../<what> of the deployment from one provider (by address) into out; host (cap
  * KUMO_OVERLAY_FWD_HOST_BYTES, may be NULL) gets the host of its on-chain host_uri. */
 static int pd_peer_get(kumo_provider_daemon_t *d,

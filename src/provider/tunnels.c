@@ -142,7 +142,11 @@ static int pd_tun_peer_ask(kumo_provider_daemon_t *d, pd_tun_peer_t *p, kumo_err
     int rc = c != NULL ? 0 : kumo_err_set(err, KUMO_ENOMEM, "peer request");
     long status = 0;
     if (rc == 0) {
-        CURLcode cc = curl_easy_perform(c);
+        uint64_t spent_ms = 0;
+        uint64_t used_ms = d->tun->pass_peer_ms;
+        CURLcode cc = pd_peer_perform_within(
+            c, used_ms < PD_TUN_PEER_BUDGET_MS ? PD_TUN_PEER_BUDGET_MS - used_ms : 0u, &spent_ms);
+        d->tun->pass_peer_ms += spent_ms;
         (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_cleanup(c);
         rc = cc != CURLE_OK  ? kumo_err_set(err, KUMO_EIO, "%s", curl_easy_strerror(cc))
@@ -221,7 +225,8 @@ static const kumo_provider_peer_tunnel_t *pd_tun_peer_tunnel(kumo_provider_daemo
         }
         uint64_t every = found != NULL ? PD_TUN_REFRESH_BLOCKS : PD_TUN_RETRY_BLOCKS;
         bool due = p->height == 0 || d->height >= p->height + every;
-        if (round == 1 || !due || t->pass_fetches >= PD_TUN_FETCH_PER_PASS) {
+        if (round == 1 || !due || t->pass_fetches >= PD_TUN_FETCH_PER_PASS ||
+            t->pass_peer_ms >= PD_TUN_PEER_BUDGET_MS) {
             *peer_out = p;
             return found != NULL && p->root_pem.len > 0 ? found : NULL;
         }
@@ -571,12 +576,12 @@ static void pd_tun_exchange_write(kumo_provider_daemon_t *d, const pd_tun_dep_t 
     kumo_buf_t had;
     kumo_buf_init(&had, KUMO_PROVIDER_PEER_ANSWER_BYTES_MAX);
     bool same = text != NULL &&
-                pd_deployment_path(d->home, td->owner, td->dseq, "tunnels", path) == 0 &&
+                pd_deployment_path(d->home, td->owner, td->dseq, PD_TUNNELS_EXT, path) == 0 &&
                 kumo_file_read(path, &had, NULL) == 0 && had.len == strlen(text) &&
                 memcmp(had.ptr, text, had.len) == 0;
     kumo_err_ctx_t err = {0};
     if (text != NULL && !same &&
-        pd_deployment_store(d->home, td->owner, td->dseq, "tunnels",
+        pd_deployment_store(d->home, td->owner, td->dseq, PD_TUNNELS_EXT,
                             kumo_bytes_make((const uint8_t *)text, strlen(text)), &err) != 0) {
         KUMO_LOG_WARN("provider", "tunnels_store_failed", "deployment=%s/%" PRIu64 " detail=\"%s\"",
                       td->owner, td->dseq, err.detail);
@@ -724,6 +729,7 @@ void pd_tun_pass_begin(kumo_provider_daemon_t *d)
     t->allows = spare;
     t->allow_count = 0;
     t->pass_fetches = 0;
+    t->pass_peer_ms = 0;
     t->dropped = 0;
 }
 

@@ -23,11 +23,13 @@
 /* Peers' answers kept (one per deployment and peer provider). */
 #define PD_TUN_PEER_MAX 64u
 /* A peer's tunnel addresses are asked again this often, and every PD_TUN_RETRY_BLOCKS while
- * one that a pair needs is missing; at most PD_TUN_FETCH_PER_PASS peers are asked in a pass
- * (each ask may take PD_PEER_TIMEOUT_MS). */
+ * one that a pair needs is missing; at most PD_TUN_FETCH_PER_PASS peers are asked in a pass,
+ * all of them within PD_TUN_PEER_BUDGET_MS (the pass runs on the main thread: a peer that
+ * accepts and never answers must not hold it, as 8 asks of 5 s each did, 40 s). */
 #define PD_TUN_REFRESH_BLOCKS 10u
 #define PD_TUN_RETRY_BLOCKS   2u
 #define PD_TUN_FETCH_PER_PASS 8u
+#define PD_TUN_PEER_BUDGET_MS 2000u
 /* A certificate is issued again after half its lifetime, so a tunnel never runs into its
  * peer's expiry check. */
 #define PD_TUN_REISSUE_S (KUMO_OVERLAY_TUNNEL_CERT_LIFETIME_S / 2u)
@@ -124,7 +126,8 @@ struct pd_tun {
     pd_tun_hand_allow_t *prev; /* the last pass's (kept for a deployment it could not read) */
     uint32_t prev_count;
     uint32_t pass_fetches;
-    uint32_t dropped; /* pairs past a table this pass */
+    uint64_t pass_peer_ms; /* spent asking peers this pass (PD_TUN_PEER_BUDGET_MS) */
+    uint32_t dropped;      /* pairs past a table this pass */
     uint32_t applied_clients;
     uint32_t applied_allows;
     uint64_t chain_read_ms; /* the last pass that read the chain (monotonic) */

@@ -1602,6 +1602,15 @@ static bool pd_chunks_keep(void *ctx, const char *owner, uint64_t dseq)
     return false;
 }
 
+/* What is kept on disk per deployment goes when its last lease here ended: its chunks, the
+ * files of its manifests, the tunnels it told its peers. */
+static void pd_deployment_stores_drop(kumo_provider_daemon_t *d)
+{
+    pd_chunks_drop(d->home, NULL, 0, NULL, pd_chunks_keep, d);
+    pd_files_drop(d->home, NULL, 0, NULL, pd_chunks_keep, d);
+    pd_tunnels_drop(d->home, NULL, 0, pd_chunks_keep, d);
+}
+
 /* The kept logs and journals are pruned at the first pass and every PD_KEPT_PRUNE_EVERY_S. */
 static void pd_kept_prune_due(kumo_provider_daemon_t *d)
 {
@@ -1670,9 +1679,7 @@ void pd_work(kumo_provider_daemon_t *d)
                        PD_LEASE_MAX);
     } else {
         pd_orphans_remove(d, pass.ok);
-        /* The chunks of a deployment go when its last lease here ended. */
-        pd_chunks_drop(d->home, NULL, 0, NULL, pd_chunks_keep, d);
-        pd_files_drop(d->home, NULL, 0, NULL, pd_chunks_keep, d);
+        pd_deployment_stores_drop(d);
     }
     pd_tun_pass_end(d); /* the tunnels' permission renewed by this read of the chain */
     pd_api_forwards(d, pass.fwd, pass.fwd_count);

@@ -194,9 +194,39 @@ static void test_chunks_drop_keeps_what_is_asked(void **state)
     kumo_test_tmpdir_remove(home);
 }
 
+/* A store kept in one file (what a deployment's tunnels tell its peers) goes with its
+ * deployment too: the file of dseq 4 is removed, the kept dseq 5's stays, and a file of
+ * another kind is never touched. */
+static void test_store_drop_removes_files_too(void **state)
+{
+    (void)state;
+    char *home = kumo_test_tmpdir_make("chunks");
+    kumo_err_ctx_t err = {0};
+    char gone[PD_PATH_BYTES];
+    char kept[PD_PATH_BYTES];
+    char other[PD_PATH_BYTES];
+    kumo_bytes_t text = kumo_bytes_make((const uint8_t *)"{}", 2);
+    assert_int_equal(pd_deployment_store(home, OWNER, 4, "tunnels", text, &err), 0);
+    assert_int_equal(pd_deployment_store(home, OWNER, 5, "tunnels", text, &err), 0);
+    assert_int_equal(pd_deployment_store(home, OWNER, 4, "manifest", text, &err), 0);
+    assert_int_equal(pd_deployment_path(home, OWNER, 4, "tunnels", gone), 0);
+    assert_int_equal(pd_deployment_path(home, OWNER, 5, "tunnels", kept), 0);
+    assert_int_equal(pd_deployment_path(home, OWNER, 4, "manifest", other), 0);
+    struct stat st;
+    assert_int_equal(stat(gone, &st), 0);
+    pd_tunnels_drop(home, NULL, 0, keep_dseq_5, NULL);
+    assert_int_equal(stat(gone, &st), -1);
+    assert_int_equal(stat(kept, &st), 0);
+    assert_int_equal(stat(other, &st), 0);
+    pd_tunnels_drop(home, OWNER, 5, NULL, NULL);
+    assert_int_equal(stat(kept, &st), -1);
+    kumo_test_tmpdir_remove(home);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_store_drop_removes_files_too),
         cmocka_unit_test(test_chunks_split_serve_and_reassemble),
         cmocka_unit_test(test_chunks_refuse_what_does_not_prove),
         cmocka_unit_test(test_chunks_drop_keeps_what_is_asked),
