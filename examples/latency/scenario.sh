@@ -78,6 +78,8 @@ lat_serves() {
 wait_for 180 "the eu-central web tier to serve" lat_serves
 lat_note eu_served 1
 say "the eu-central web tier answers at its endpoint: web tier in eu-central"
+say "kumo deploy status (groups, leases, endpoints):"
+k deploy status "$stack" | grep -E "^ *(group|lease|workload|endpoint) " | sed 's/^/   /'
 
 say "load falls in eu-central"
 lat_load eu-central 3
@@ -116,3 +118,5 @@ lat_note refused_tx "$lat_refused_tx"
 lat_note refused 1
 say "tx $lat_refused_tx refused by the chain (KUMO_EGRANTREGION), logged; nothing changed:"
 lat_groups | sed 's/^/   /'
+say "the controller's decisions (kumo deploy logs STACK controller):"
+lat_logs | grep -E "latency: (decision|done|refused|update failed|update: .*updated to version)" | sed 's/^/   /'
