@@ -3,7 +3,8 @@
 # network, end to end, and cleans up (README "Examples and management workloads"):
 #   - tools/localdc.sh in namespace mode (root, ip netns, nsenter: required, since the
 #     workloads reach the node and the provider APIs on 10.77.X.*, which workload_egress_allow
-#     opens): one validator (KUMO_EXAMPLE_BLOCK_MS, default 300 ms blocks) and three
+#     opens): one validator (KUMO_EXAMPLE_BLOCK_MS, default 300 ms blocks; leases reconfirmed
+#     every 200 blocks at least) and three
 #     datacenters, dc-east (us-east), dc-west (us-west) and dc-eu (eu-central);
 #   - the images (tools/images.sh with this kumo: localhost/kumo-mgmt:1 and the webapp's);
 #   - the tenant's grantee key `mgmt` (funded with 10 kumo for its fees) and the grant of
@@ -16,8 +17,9 @@
 #     stack seals it for its management group);
 #   - examples/NAME/scenario.sh, if present, sourced (bash) with what is set here: kumo, k
 #     (kumo as the tenant), work, dir (WORK/NAME), stack, DSEQ, OWNER, GRANTEE, KUMO_NODE,
-#     DC_ADDR[name], DC_HOST[name], localdc_podman, wait_for, say; it fails by returning non-zero
-#     or exiting;
+#     DC_ADDR[name], DC_HOST[name], localdc_podman, localdc_in, wait_for, say; it fails by
+#     returning non-zero or exiting, and adds the pids of what it starts to example_pids (each
+#     stopped on exit);
 #   - `kumo deploy close`, then every process, container and namespace of the run removed.
 #
 # Usage: tools/example.sh NAME [path/to/kumo]   (default build/release/kumo, else build/debug)
@@ -48,8 +50,11 @@ stack=$dir/stack.yml
 
 say() { printf 'example: %s\n' "$*"; }
 k() { "$kumo" "$@" --home "$tenant_home"; }
+example_pids=() # processes a scenario started: stopped on exit
 on_exit() {
-    local rc=$?
+    local rc=$? pid
+    for pid in "${example_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${example_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     if [ $rc -ne 0 ]; then
         echo "example: $name FAILED (exit $rc)" >&2
         localdc_logs
@@ -71,7 +76,9 @@ GRANT="" RENDER_ARGS=""
 say "network: namespaces, images, one validator, three datacenters"
 localdc_netns_start || { echo "example: needs network namespaces (root, ip, nsenter)" >&2; exit 1; }
 "$root/tools/images.sh" "$kumo" | sed 's/^/example: /'
-localdc_testnet_start 1 "${KUMO_EXAMPLE_BLOCK_MS:-300}"
+# A reconfirmation period of 200 blocks (a minute): every new version of a deployment restarts
+# its containers, and a lease whose instances do not all run is not confirmed meanwhile.
+localdc_testnet_start 1 "${KUMO_EXAMPLE_BLOCK_MS:-300}" 200
 wait_for 30 "the node at $KUMO_NODE" k query status
 localdc_provider_add dc-east us-east
 localdc_provider_add dc-west us-west

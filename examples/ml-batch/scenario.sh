@@ -24,10 +24,15 @@ check() { # check WHAT COMMAND...
     ok "$what"
 }
 
-url=$(k deploy status "$stack" --output json | tr -d ' \n' |
-    grep -o '"url":"http://[^"]*","scope":"global"' | head -n 1 | cut -d'"' -f4)
-[ -n "$url" ] || { echo "example: FAILED: the queue has no global endpoint" >&2; exit 1; }
-queue() { curl -fsS --max-time 5 "$url/cgi-bin/$1"; }
+# The queue's published address, as the provider reports it now: a new container (every new
+# version brings one) may get another host port.
+endpoint() {
+    url=$(k deploy status "$stack" --output json | tr -d ' \n' |
+        grep -o '"url":"http://[^"]*","scope":"global"' | head -n 1 | cut -d'"' -f4)
+    [ -n "$url" ]
+}
+endpoint || { echo "example: FAILED: the queue has no global endpoint" >&2; exit 1; }
+queue() { curl -fsS --max-time 5 "$url/cgi-bin/$1" || { endpoint && curl -fsS --max-time 5 "$url/cgi-bin/$1"; }; }
 ctl_log() { k deploy logs "$stack" controller --tail 5000 2>/dev/null; }
 controller_up() { ctl_log | grep -q 'controller: managing'; }
 # "GEN UNITS LAST MAX": the live worker group (0 0 without one), the last generation, and the
@@ -78,7 +83,8 @@ check "no worker group ever had more than 3 units (the grant's max_count)" test 
 check "the controller removed the worker group once the queue was empty" \
     grep -Eq 'decision: queue 0 \(pending 0, taken 0\): workers [1-3] -> 0 ' "$dir/controller.log"
 check "no worker group is left on chain" test "$live_units" -eq 0
-check "all $jobs jobs done" all_done
+check "all $jobs jobs done (the queue, maybe restarting with the new version, asked until it answers)" \
+    wait_for 60 "the queue" all_done
 mapfile -t txs < <(grep -o 'updated to version .* (tx [0-9a-f]\{64\})' "$dir/controller.log" |
     grep -o '[0-9a-f]\{64\}' | sort -u)
 check "the log names the tx of each resize (${#txs[@]}: up and down at least)" test "${#txs[@]}" -ge 2
@@ -111,16 +117,18 @@ check "the grant to the management key ($GRANTEE) is on chain" grep -q "$GRANTEE
 # The workload's network: the node yes (the operator opened it), this machine's own address
 # on the private network no (a service listening there, on every address). The shell prints
 # which, so a shell that fails is not taken for a refused connection.
-busybox httpd -f -p "$LOCALDC_NET.1:18080" -h "$dir" &
-probe=$!
+busybox httpd -f -p "$LOCALDC_NET.1:18080" -h "$dir" </dev/null >/dev/null 2>&1 &
+example_pids+=($!) # stopped by tools/example.sh on exit
 from_controller() { # from_controller URL: "reached" or "blocked", as the controller's container saw it
-    k deploy shell "$stack" controller -- sh -c \
-        "if timeout 5 wget -q -O /dev/null '$1'; then echo reached; else echo blocked; fi" </dev/null 2>&1
+    "$kumo" deploy shell "$stack" controller --home "$tenant_home" -- sh -c \
+        "if timeout 5 wget -q -O /dev/null '$1'; then echo reached; else echo blocked; fi" \
+        </dev/null 2>&1 | tee -a "$dir/shell.out"
 }
-reaches_node() { from_controller "$KUMO_NODE/status" | grep -qx reached; }
+# (grep reads it all: with pipefail an early exit would fail the pipe)
+reaches_node() { from_controller "$KUMO_NODE/status" | grep -x reached >/dev/null; }
 wait_for 60 "the controller's container to reach the node" reaches_node || true
 check "the controller's container reaches the node ($KUMO_NODE)" reaches_node
-check "but not a service on this machine's address ($LOCALDC_NET.1:18080)" \
-    test "$(from_controller "http://$LOCALDC_NET.1:18080/stack.yml" | tail -n 1)" = blocked
-kill "$probe" 2>/dev/null || true
-wait "$probe" 2>/dev/null || true
+check "a service on this machine's address ($LOCALDC_NET.1:18080) answers dc-west's host" \
+    localdc_in dc-west curl -fsS --max-time 5 -o /dev/null "http://$LOCALDC_NET.1:18080/stack.yml"
+blocked_at_host() { from_controller "http://$LOCALDC_NET.1:18080/stack.yml" | grep -x blocked >/dev/null; }
+check "but not the controller's container (dropped: not in workload_egress_allow)" blocked_at_host

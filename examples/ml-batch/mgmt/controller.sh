@@ -63,7 +63,11 @@ resize() {
     (
         kumo deploy update "$dir/stack.yml" --dseq "$DSEQ" --granter "$OWNER" --timeout 180 2>&1
         echo "exit $?"
-    ) | tee -a "$dir/out" | sed 's/^/controller: kumo: /'
+    ) | while IFS= read -r line; do
+        # Line by line, unbuffered: this container may be replaced before the CLI ends.
+        echo "$line" >>"$dir/out"
+        echo "controller: kumo: $line"
+    done
     rc=$(sed -n 's/^exit //p' "$dir/out" | tail -n 1)
     tx=$(grep -o 'tx [0-9a-f]\{64\}' "$dir/out" | head -n 1 | cut -c4-)
     if [ "$rc" = 0 ]; then
