@@ -60,6 +60,13 @@ on_exit() {
         localdc_logs
     fi
     localdc_cleanup
+    # Sanitizer builds (the tests'): every daemon and node stopped above; none may have
+    # reported anything.
+    if grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$work"/*.log \
+        "$LOCALDC_TN"/node*/node.log 2>/dev/null; then
+        echo "example: $name FAILED: a sanitizer report in the logs above" >&2
+        rc=1
+    fi
     if [ "${KUMO_EXAMPLE_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
         echo "example: files kept in $work" >&2
     else
