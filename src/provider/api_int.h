@@ -66,6 +66,7 @@ typedef enum pd_api_kind {
     PD_API_CHUNK_INFO = 12,  /* GET .../manifest-info: the owner or a peer */
     PD_API_CHUNK_GET = 13,   /* GET .../manifest-chunk?version=&index=: the owner or a peer */
     PD_API_CHUNK_PUT = 14,   /* PUT .../manifest-chunk?total=&index=: the owner, or a grantee */
+    PD_API_CHUNK_HAVE = 15,  /* PUT .../manifest-have?version=: the owner or a peer */
 } pd_api_kind_t;
 
 pd_api_kind_t pd_api_rq_kind(const pd_api_rq_t *rq);

@@ -323,6 +323,41 @@ static void api_chunk_get(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_r
     kumo_buf_free(&b);
 }
 
+/* "version=<64 hex>" of a manifest-have announcement; false if malformed. */
+static bool api_have_query(const char *query, uint8_t version[KUMO_CRYPTO_HASH_BYTES])
+{
+    struct evkeyvalq q;
+    if (query[0] == '\0' || evhttp_parse_query_str(query, &q) != 0) {
+        return false;
+    }
+    const char *hex = evhttp_find_header(&q, "version");
+    size_t len = 0;
+    bool ok = hex != NULL &&
+              kumo_codec_hex_decode(hex, version, KUMO_CRYPTO_HASH_BYTES, &len, NULL) == 0 &&
+              len == KUMO_CRYPTO_HASH_BYTES;
+    evhttp_clear_headers(&q);
+    return ok;
+}
+
+/* PUT .../manifest-have?version=<hex> (owner or a peer provider of the deployment, no body):
+ * the caller holds the manifest at version; 202 when taken as a hint, else the 404 of an
+ * unknown manifest. */
+static void api_chunk_have(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *out)
+{
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
+    if (!api_have_query(rq->query, version) || rq->body.len > 0) {
+        pd_api_reply_error(out, 400, KUMO_EDECODE, "expected ?version=<64 hex> and no body");
+        return;
+    }
+    kumo_err_ctx_t err = {0};
+    if (c->be->manifest_have == NULL ||
+        c->be->manifest_have(c->ctx, rq->caller, rq->owner, rq->dseq, version, &err) < 0) {
+        api_peer_refuse(out);
+        return;
+    }
+    api_json(out, 202, json_object());
+}
+
 /* "total=N&index=I" of a chunk upload; false if malformed. */
 static bool api_chunk_put_query(const char *query, uint64_t *total, uint32_t *index)
 {
@@ -513,6 +548,9 @@ pd_api_kind_t pd_api_rq_kind(const pd_api_rq_t *rq)
     if (strcmp(rq->leaf, "manifest-chunk") == 0 && get) {
         return PD_API_CHUNK_GET; /* likewise */
     }
+    if (strcmp(rq->leaf, "manifest-have") == 0 && rq->put) {
+        return PD_API_CHUNK_HAVE; /* likewise */
+    }
     if (strcmp(rq->leaf, "status") == 0 && get) {
         return PD_API_STATUS;
     }
@@ -535,7 +573,7 @@ bool pd_api_kind_needs_backend(pd_api_kind_t k)
 {
     return k == PD_API_MANIFEST_PUT || k == PD_API_PEER_GET || k == PD_API_STATUS ||
            k == PD_API_LOGS || k == PD_API_SHELL || k == PD_API_EVENTS || k == PD_API_CHUNK_INFO ||
-           k == PD_API_CHUNK_GET || k == PD_API_CHUNK_PUT;
+           k == PD_API_CHUNK_GET || k == PD_API_CHUNK_PUT || k == PD_API_CHUNK_HAVE;
 }
 
 bool pd_api_kind_is_grantable(pd_api_kind_t k)
@@ -671,6 +709,9 @@ void pd_api_route(const pd_api_ctx_t *c, const pd_api_rq_t *rq, pd_api_reply_t *
         break;
     case PD_API_CHUNK_PUT:
         api_chunk_put(c, rq, out);
+        break;
+    case PD_API_CHUNK_HAVE:
+        api_chunk_have(c, rq, out);
         break;
     case PD_API_NO_ROUTE:
         pd_api_reply_error(out, 404, KUMO_ENOTFOUND, "no such route");

@@ -71,6 +71,77 @@ static int pd_be_has_lease(pd_api_t *a,
     return 0;
 }
 
+/* Whether provider holds an active lease in e's deployment: from e when it lists every
+ * holder, else asked of the node. */
+static int pd_be_holds(
+    pd_api_t *a, const pd_parts_entry_t *e, const char *provider, bool *out, kumo_err_ctx_t *err)
+{
+    *out = pd_parts_holds(e, provider);
+    if (*out || e->complete) {
+        return 0;
+    }
+    return pd_be_has_lease(a, e->owner, e->dseq, provider, out, err);
+}
+
+/* Whether e admits a request of caller (NULL: the owner, or no caller check): the deployment
+ * active, a lease here, the caller the owner or a lease holder, version (may be NULL) the
+ * current one. */
+static int pd_be_admits(pd_api_t *a,
+                        const pd_parts_entry_t *e,
+                        const char *caller,
+                        const uint8_t *version,
+                        bool *out,
+                        kumo_err_ctx_t *err)
+{
+    bool here = false;
+    bool peer = caller == NULL;
+    *out = false;
+    if (!e->active ||
+        (version != NULL && memcmp(version, e->version, KUMO_CRYPTO_HASH_BYTES) != 0)) {
+        return 0;
+    }
+    KUMO_GUARD(pd_be_holds(a, e, a->d->addr, &here, err));
+    if (here && !peer) {
+        KUMO_GUARD(pd_be_holds(a, e, caller, &peer, err));
+    }
+    *out = here && peer;
+    return 0;
+}
+
+/* The participants of (owner, dseq) if they admit the request (pd_be_admits), else
+ * KUMO_ENOTFOUND. The cache only admits: a refusal from it is asked again of the node, so a
+ * lease or version newer than the daemon's stream is never refused. */
+static int pd_be_admit(pd_api_t *a,
+                       const uint8_t caller[KUMO_ADDRESS_BYTES],
+                       const uint8_t owner[KUMO_ADDRESS_BYTES],
+                       uint64_t dseq,
+                       const uint8_t *version,
+                       pd_parts_entry_t *e,
+                       kumo_err_ctx_t *err)
+{
+    char owner_text[KUMO_ADDRESS_TEXT_BYTES];
+    char caller_text[KUMO_ADDRESS_TEXT_BYTES];
+    kumo_codec_address_encode(owner, owner_text);
+    kumo_codec_address_encode(caller, caller_text);
+    bool by_owner = memcmp(caller, owner, KUMO_ADDRESS_BYTES) == 0;
+    for (int round = 0; round < 2; round++) {
+        bool cached = false;
+        bool ok = false;
+        KUMO_GUARD(
+            pd_parts_lookup(a->d->parts, a->client, owner_text, dseq, round == 1, e, &cached, err));
+        KUMO_GUARD(pd_be_admits(a, e, by_owner ? NULL : caller_text, version, &ok, err));
+        if (ok) {
+            return 0;
+        }
+        if (!cached) {
+            break;
+        }
+    }
+    return kumo_err_set(err, KUMO_ENOTFOUND, "not a participant, or not the current version");
+}
+
+/* Always asked of the node (and cached on the way): an upload may come right after its
+ * lease or its new version committed, before the main thread saw the block. */
 static int pd_be_view(void *ctx,
                       const uint8_t owner[KUMO_ADDRESS_BYTES],
                       uint64_t dseq,
@@ -80,24 +151,16 @@ static int pd_be_view(void *ctx,
     pd_api_t *a = ctx;
     char owner_text[KUMO_ADDRESS_TEXT_BYTES];
     kumo_codec_address_encode(owner, owner_text);
-    char path[512];
-    (void)snprintf(path, sizeof(path), "/deployments/%s/%" PRIu64, owner_text, dseq);
-    json_t *dep = NULL;
-    int rc = kumo_client_get(a->client, path, &dep, err);
     memset(view, 0, sizeof(*view));
-    if (rc == KUMO_ENOTFOUND) {
-        return 0;
-    }
-    KUMO_GUARD(rc);
-    const char *state = json_string_value(json_object_get(dep, "state"));
-    const char *hex = json_string_value(json_object_get(dep, "version"));
-    size_t len = 0;
-    view->known =
-        state != NULL && strcmp(state, "DEPLOYMENT_ACTIVE") == 0 && hex != NULL &&
-        kumo_codec_hex_decode(hex, view->version, sizeof(view->version), &len, NULL) == 0 &&
-        len == sizeof(view->version);
-    json_decref(dep);
-    return pd_be_has_lease(a, owner_text, dseq, a->d->addr, &view->has_lease, err);
+    pd_parts_entry_t *e = kumo_calloc(1, sizeof(*e));
+    KUMO_ENSURE(e != NULL, err, KUMO_ENOMEM, "view");
+    bool cached = false;
+    int rc = pd_parts_lookup(a->d->parts, a->client, owner_text, dseq, true, e, &cached, err);
+    rc = rc == 0 ? pd_be_holds(a, e, a->d->addr, &view->has_lease, err) : rc;
+    view->known = e->active;
+    memcpy(view->version, e->version, sizeof(view->version));
+    kumo_free(e);
+    return rc;
 }
 
 /* The manifest must fit the deployment's leases as the chain holds them (kumo_sdl_manifest_
@@ -140,6 +203,13 @@ static int pd_be_accept_bytes(pd_api_t *a,
         KUMO_LOG_WARN("provider", "chunks_store_failed", "dseq=%" PRIu64 " detail=\"%s\"", dseq,
                       cerr.detail);
     }
+    /* The one upload: the other lease holders are told at once, and fetch from here. */
+    pd_mq_item_t item;
+    memset(&item, 0, sizeof(item));
+    item.announce = true;
+    memcpy(item.owner, owner_text, sizeof(item.owner));
+    item.dseq = dseq;
+    pd_mq_add(a->d, &item);
     return 0;
 }
 
@@ -418,8 +488,18 @@ static int pd_be_peer_check(pd_api_t *a,
     char caller_text[KUMO_ADDRESS_TEXT_BYTES];
     kumo_codec_address_encode(owner, owner_text);
     kumo_codec_address_encode(caller, caller_text);
+    pd_parts_entry_t *e = kumo_calloc(1, sizeof(*e));
+    KUMO_ENSURE(e != NULL, err, KUMO_ENOMEM, "peer check");
     bool peer = false;
-    KUMO_GUARD(pd_be_has_lease(a, owner_text, dseq, caller_text, &peer, err));
+    int rc = 0;
+    for (int round = 0; rc == 0 && !peer && round < 2; round++) {
+        bool cached = false;
+        rc = pd_parts_lookup(a->d->parts, a->client, owner_text, dseq, round == 1, e, &cached, err);
+        rc = rc == 0 ? pd_be_holds(a, e, caller_text, &peer, err) : rc;
+        round = cached ? round : 2;
+    }
+    kumo_free(e);
+    KUMO_GUARD(rc);
     KUMO_ENSURE(peer, err, KUMO_ENOTFOUND, "not a provider of this deployment");
     return 0;
 }
@@ -486,32 +566,36 @@ static bool pd_be_manifest_is(pd_api_t *a,
 }
 
 /* The chunk store of the deployment's current on-chain version, for a caller that is the
- * owner or a peer, while this provider holds a lease: made from the whole manifest when that is
- * stored at this version and no store is (an upload before chunks, a restart). Anything else
- * is KUMO_ENOTFOUND. manifest (may be NULL): whether the whole manifest is stored here at that
- * version (read and hashed only when asked or needed). */
+ * owner or a peer, while this provider holds a lease (pd_be_admit: no node query while the
+ * participants are cached): made from the whole manifest when that is stored at this version
+ * and no store is (an upload before chunks, a restart). version (may be NULL) must be the
+ * current one. Anything else is KUMO_ENOTFOUND. manifest (may be NULL): whether the whole
+ * manifest is stored here at that version (read and hashed only when asked or needed). */
 static int pd_be_chunks_current(pd_api_t *a,
                                 const uint8_t caller[KUMO_ADDRESS_BYTES],
                                 const uint8_t owner[KUMO_ADDRESS_BYTES],
                                 uint64_t dseq,
+                                const uint8_t *version,
                                 pd_chunks_t *out,
                                 bool *manifest,
                                 kumo_err_ctx_t *err)
 {
-    KUMO_GUARD(pd_be_peer_check(a, caller, owner, dseq, err));
-    kumo_provider_deployment_view_t view = {0};
-    KUMO_GUARD(pd_be_view(a, owner, dseq, &view, err));
-    KUMO_ENSURE(view.known && view.has_lease, err, KUMO_ENOTFOUND, "no active lease here");
+    pd_parts_entry_t *e = kumo_calloc(1, sizeof(*e));
+    KUMO_ENSURE(e != NULL, err, KUMO_ENOMEM, "chunks");
+    uint8_t current[KUMO_CRYPTO_HASH_BYTES];
+    int rc = pd_be_admit(a, caller, owner, dseq, version, e, err);
+    memcpy(current, e->version, sizeof(current));
+    kumo_free(e);
+    KUMO_GUARD(rc);
     char owner_text[KUMO_ADDRESS_TEXT_BYTES];
     kumo_codec_address_encode(owner, owner_text);
-    int rc =
-        pd_chunks_load(a->d->home, owner_text, dseq, view.version, PD_CHUNKS_BYTES_MAX, out, err);
+    rc = pd_chunks_load(a->d->home, owner_text, dseq, current, PD_CHUNKS_BYTES_MAX, out, err);
     /* No store, or one whose length file a crash cut short: made again from the whole. */
     bool missing = rc == KUMO_ENOTFOUND || rc == KUMO_ECORRUPT;
     if (!missing && manifest == NULL) {
         return rc;
     }
-    bool whole = pd_be_manifest_is(a, owner_text, dseq, view.version);
+    bool whole = pd_be_manifest_is(a, owner_text, dseq, current);
     if (missing && whole) {
         kumo_buf_t m;
         kumo_buf_init(&m, PD_CHUNKS_BYTES_MAX);
@@ -538,7 +622,7 @@ static int pd_be_chunk_info(void *ctx,
 {
     pd_chunks_t c;
     bool manifest = false;
-    KUMO_GUARD(pd_be_chunks_current(ctx, caller, owner, dseq, &c, &manifest, err));
+    KUMO_GUARD(pd_be_chunks_current(ctx, caller, owner, dseq, NULL, &c, &manifest, err));
     memcpy(out->version, c.version, sizeof(out->version));
     out->total_bytes = c.total_bytes;
     out->chunk_count = c.count;
@@ -559,10 +643,9 @@ static int pd_be_chunk_get(void *ctx,
                            kumo_err_ctx_t *err)
 {
     pd_chunks_t c;
-    KUMO_GUARD(pd_be_chunks_current(ctx, caller, owner, dseq, &c, NULL, err));
     /* Only the current version is served: a stale one is refused like anything unknown. */
-    KUMO_ENSURE(memcmp(version, c.version, KUMO_CRYPTO_HASH_BYTES) == 0, err, KUMO_ENOTFOUND,
-                "not the current version");
+    KUMO_GUARD(pd_be_chunks_current(ctx, caller, owner, dseq, version, &c, NULL, err));
+    KUMO_ASSERT(memcmp(version, c.version, KUMO_CRYPTO_HASH_BYTES) == 0);
     KUMO_ENSURE(pd_chunks_has(&c, index), err, KUMO_ENOTFOUND, "chunk not held");
     int rc = pd_chunks_get(&c, index, out, err);
     if (rc == KUMO_ECORRUPT) {
@@ -571,6 +654,32 @@ static int pd_be_chunk_get(void *ctx,
                        err != NULL ? err->detail : "");
     }
     return rc;
+}
+
+static int pd_be_manifest_have(void *ctx,
+                               const uint8_t caller[KUMO_ADDRESS_BYTES],
+                               const uint8_t owner[KUMO_ADDRESS_BYTES],
+                               uint64_t dseq,
+                               const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                               kumo_err_ctx_t *err)
+{
+    pd_api_t *a = ctx;
+    pd_parts_entry_t *e = kumo_calloc(1, sizeof(*e));
+    KUMO_ENSURE(e != NULL, err, KUMO_ENOMEM, "have");
+    int rc = pd_be_admit(a, caller, owner, dseq, version, e, err);
+    kumo_free(e);
+    KUMO_GUARD(rc);
+    pd_mq_item_t item;
+    memset(&item, 0, sizeof(item));
+    kumo_codec_address_encode(owner, item.owner);
+    item.dseq = dseq;
+    if (memcmp(caller, owner, KUMO_ADDRESS_BYTES) != 0) {
+        kumo_codec_address_encode(caller, item.peer);
+    }
+    if (!pd_be_manifest_is(a, item.owner, dseq, version)) {
+        pd_mq_add(a->d, &item); /* the main thread checks again and fetches */
+    }
+    return 0;
 }
 
 static int pd_be_logs(void *ctx,
@@ -1009,6 +1118,7 @@ int pd_api_start(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
                                       .peer_get = pd_be_peer_get,
                                       .chunk_info = pd_be_chunk_info,
                                       .chunk_get = pd_be_chunk_get,
+                                      .manifest_have = pd_be_manifest_have,
                                       .shell_open = pd_be_shell_open,
                                       .shell_resize = pd_be_shell_resize,
                                       .shell_exit = pd_be_shell_exit,

@@ -684,6 +684,41 @@ static void pd_id_prefix(const char *id, int segments, char *out, size_t cap)
     out[i] = '\0';
 }
 
+/* What a lease event means for the manifests: a lease that ended drops its deployment's
+ * cached participants (whoever held it); a new lease of another provider in a deployment whose
+ * manifest is stored here is told at once that we hold it (pd_manifest_announce checks the
+ * version), so a group re-ordered to it fetches without waiting for its passes. */
+static void pd_event_lease(
+    kumo_provider_daemon_t *d, const char *type, const char *id, const char *provider, bool mine)
+{
+    if (id == NULL || strncmp(type, "lease.", 6) != 0) {
+        return;
+    }
+    pd_mq_item_t item;
+    memset(&item, 0, sizeof(item));
+    pd_id_prefix(id, 1, item.owner, sizeof(item.owner));
+    const char *dseq = strchr(id, '/');
+    item.dseq = dseq != NULL ? strtoull(dseq + 1, NULL, 10) : 0;
+    bool ended = strcmp(type, "lease.closed") == 0 || strcmp(type, "lease.closing") == 0 ||
+                 strcmp(type, "lease.stale") == 0 || strcmp(type, "lease.released") == 0 ||
+                 strcmp(type, "lease.refused") == 0;
+    if (ended) {
+        if (d->parts != NULL) {
+            pd_parts_lease_ended(d->parts, item.owner, item.dseq);
+        }
+        return;
+    }
+    uint8_t stored[KUMO_CRYPTO_HASH_BYTES];
+    if (strcmp(type, "lease.created") != 0 || mine || provider == NULL ||
+        strlen(provider) >= sizeof(item.peer) ||
+        pd_manifest_stored_version(d->home, item.owner, item.dseq, stored, NULL) != 0) {
+        return;
+    }
+    item.announce = true;
+    memcpy(item.peer, provider, strlen(provider) + 1u);
+    pd_mq_add(d, &item);
+}
+
 static void pd_event(kumo_provider_daemon_t *d, const char *type, const json_t *ev)
 {
     const char *id = json_string_value(json_object_get(ev, "id"));
@@ -695,7 +730,13 @@ static void pd_event(kumo_provider_daemon_t *d, const char *type, const json_t *
         d->height = pd_u64(ev, "height");
         pd_pace_block(d, d->height);
         d->work_due = true; /* once for every block that arrived together (pd_stream_loop) */
-    } else if (strcmp(type, "order.created") == 0 && id != NULL) {
+        if (d->parts != NULL) {
+            pd_parts_height_set(d->parts, d->height);
+        }
+        return;
+    }
+    pd_event_lease(d, type, id, provider, mine);
+    if (strcmp(type, "order.created") == 0 && id != NULL) {
         char owner[KUMO_ADDRESS_TEXT_BYTES];
         pd_id_prefix(id, 1, owner, sizeof(owner));
         const char *dseq = strchr(id, '/');
@@ -817,6 +858,57 @@ static void pd_offer_refresh(kumo_provider_daemon_t *d)
                   o.free_cpu_milli, o.free_memory_bytes, o.free_collateral);
 }
 
+void pd_mq_add(kumo_provider_daemon_t *d, const pd_mq_item_t *item)
+{
+    KUMO_ASSERT(d != NULL && item != NULL);
+    KUMO_ASSERT(item->owner[0] != '\0');
+    (void)pthread_mutex_lock(&d->wake_mu);
+    bool queued = false;
+    for (uint32_t i = 0; i < d->mq_count && !queued; i++) {
+        const pd_mq_item_t *q = &d->mq[i];
+        queued = q->announce == item->announce && q->dseq == item->dseq &&
+                 strcmp(q->owner, item->owner) == 0 && strcmp(q->peer, item->peer) == 0;
+    }
+    if (!queued && d->mq_count < PD_MQ_MAX) {
+        d->mq[d->mq_count++] = *item;
+    } else if (!queued) {
+        d->mq_dropped++; /* the passes fetch what is missing anyway */
+    }
+    if (d->stream != NULL) {
+        kumo_client_stream_wakeup(d->stream);
+    }
+    KUMO_ASSERT(d->mq_count <= PD_MQ_MAX);
+    (void)pthread_mutex_unlock(&d->wake_mu);
+}
+
+/* The queued manifest work, at once (main thread): announcements first (a fetch may block
+ * for long), then fetches; a stored manifest makes the pass run. */
+static void pd_mq_run(kumo_provider_daemon_t *d)
+{
+    static pd_mq_item_t items[PD_MQ_MAX]; /* main thread only */
+    (void)pthread_mutex_lock(&d->wake_mu);
+    uint32_t n = d->mq_count;
+    memcpy(items, d->mq, n * sizeof(items[0]));
+    d->mq_count = 0;
+    (void)pthread_mutex_unlock(&d->wake_mu);
+    for (int announce = 1; announce >= 0; announce--) {
+        for (uint32_t i = 0; i < n && !*d->stop; i++) {
+            const pd_mq_item_t *q = &items[i];
+            if (q->announce != (announce == 1)) {
+                continue;
+            }
+            if (q->announce) {
+                pd_manifest_announce(d, q->owner, q->dseq, q->peer);
+                continue;
+            }
+            kumo_err_ctx_t err = {0};
+            if (pd_manifest_fetch_due(d, q->owner, q->dseq, q->peer, &err) == 0) {
+                d->work_due = true;
+            }
+        }
+    }
+}
+
 /* A pass, timed, then the status file and metrics of what it saw. */
 static void pd_work_timed(kumo_provider_daemon_t *d)
 {
@@ -853,6 +945,7 @@ static int pd_stream_loop(kumo_provider_daemon_t *d, kumo_client_stream_t *s, ku
             }
         }
         in_row = 0;
+        pd_mq_run(d);   /* manifests to announce or fetch: before a pass, which may be long */
         pd_bidq_run(d); /* new orders, and refused bids whose backoff is over */
         /* A chain that brings no block still has to be read for the tunnels to stand. */
         d->work_due = d->work_due || pd_tun_chain_due(d);
@@ -916,6 +1009,7 @@ static int pd_chain_load(kumo_provider_daemon_t *d, kumo_err_ctx_t *err)
     _Static_assert(sizeof(d->chain_id) >= sizeof(st.chain_id), "a chain id fits");
     (void)snprintf(d->chain_id, sizeof(d->chain_id), "%s", st.chain_id);
     d->height = st.height;
+    pd_parts_height_set(d->parts, d->height);
     ProtobufCMessage *m = NULL;
     KUMO_GUARD(kumo_client_object_get(d->client, "/params", &kumo__params__descriptor, &m, err));
     d->min_fee = ((const Kumo__Params *)m)->min_fee;
@@ -948,6 +1042,9 @@ int kumo_provider_daemon_open(const kumo_provider_cfg_t *cfg,
     (void)snprintf(lock, sizeof(lock), "%s/provider.lock", home);
     (void)snprintf(what, sizeof(what), "home %s", home);
     int rc = kumo_file_lock(lock, what, &d->home_lock_fd, err);
+    d->parts = rc == 0 ? kumo_calloc(1, sizeof(*d->parts)) : NULL;
+    rc = rc == 0 && d->parts == NULL ? kumo_err_set(err, KUMO_ENOMEM, "participants") : rc;
+    rc = rc == 0 ? pd_parts_init(d->parts, err) : rc;
     rc = rc == 0 ? kumo_client_open(cfg->node_url, NULL, &d->client, err) : rc;
     rc = rc == 0 ? pd_chain_load(d, err) : rc;
     rc = rc == 0 ? pd_status_open(d, err) : rc;
@@ -987,6 +1084,8 @@ void kumo_provider_daemon_close(kumo_provider_daemon_t *d)
         pd_rt(d)->close(d->runtime);
     }
     kumo_client_close(d->client);
+    pd_parts_free(d->parts);
+    kumo_free(d->parts);
     kumo_buf_free(&d->isolation);
     kumo_buf_free(&d->peer_cert_pem);
     if (d->peer_key_pem.ptr != NULL) {

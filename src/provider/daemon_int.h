@@ -489,6 +489,80 @@ bool pd_penalty_is_active(const pd_penalties_t *t,
                           const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
                           uint64_t height);
 
+/* ---- parts.c: a deployment's participants, cached per block height ---- */
+
+/* Deployments whose participants are cached: more than a provider serves chunks of at once. */
+#define PD_PARTS_MAX 64u
+/* Lease holders listed per deployment (one page of the node's list); more are asked of the
+ * node one by one. */
+#define PD_PARTS_HOLDER_MAX 100u
+
+typedef struct pd_parts_entry {
+    bool used;
+    char owner[KUMO_ADDRESS_TEXT_BYTES];
+    uint64_t dseq;
+    bool active; /* on chain, active, with a version */
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
+    bool complete; /* every active lease holder is listed */
+    uint32_t holder_count;
+    char holders[PD_PARTS_HOLDER_MAX][KUMO_ADDRESS_TEXT_BYTES];
+} pd_parts_entry_t;
+
+typedef struct pd_parts {
+    pthread_mutex_t mu; /* guards everything below */
+    bool ready;
+    uint64_t height; /* the entries' height: the last block of the main thread's stream */
+    uint64_t gen;    /* bumped by every event that ends a lease */
+    uint32_t next;   /* the slot replaced next when none is free */
+    uint64_t hits;
+    uint64_t misses;
+    pd_parts_entry_t e[PD_PARTS_MAX];
+} pd_parts_t;
+
+KUMO_MUST_USE int pd_parts_init(pd_parts_t *p, kumo_err_ctx_t *err);
+void pd_parts_free(pd_parts_t *p);
+/* A block arrived (main thread): entries of other heights are dropped. */
+void pd_parts_height_set(pd_parts_t *p, uint64_t height);
+/* A lease of (owner, dseq) ended (closed, stale, released, refused): its entries are dropped
+ * and fills begun before are not stored. */
+void pd_parts_lease_ended(pd_parts_t *p, const char *owner, uint64_t dseq);
+/* The height and generation a fill starts at (before it asks the node). */
+void pd_parts_begin(pd_parts_t *p, uint64_t *height, uint64_t *gen);
+/* Stores e unless the height or generation moved since pd_parts_begin; whether stored. */
+bool pd_parts_put(pd_parts_t *p, const pd_parts_entry_t *e, uint64_t height, uint64_t gen);
+/* A copy of the cached entry of (owner, dseq); false when none is good. */
+bool pd_parts_get(pd_parts_t *p, const char *owner, uint64_t dseq, pd_parts_entry_t *out);
+/* Whether provider is among e's lease holders. */
+bool pd_parts_holds(const pd_parts_entry_t *e, const char *provider);
+/* The entry of (owner, dseq): the cached one unless fresh, else asked of the node (two
+ * queries) and cached. *cached: it came from the cache (a refusal should ask again, fresh). */
+KUMO_MUST_USE int pd_parts_lookup(pd_parts_t *p,
+                                  kumo_client_t *node,
+                                  const char *owner,
+                                  uint64_t dseq,
+                                  bool fresh,
+                                  pd_parts_entry_t *out,
+                                  bool *cached,
+                                  kumo_err_ctx_t *err);
+
+/* ---- daemon.c: manifest work done at once, between the events (not at the next pass) ---- */
+
+/* Requests queued for the main thread (from the API's workers and the events); more are
+ * dropped and counted (the passes still fetch every PD_FETCH_EVERY blocks). */
+#define PD_MQ_MAX 64u
+
+typedef struct pd_mq_item {
+    bool announce; /* tell peers we hold the version; else fetch it */
+    char owner[KUMO_ADDRESS_TEXT_BYTES];
+    uint64_t dseq;
+    /* announce: the one provider to tell ("": every other lease holder); fetch: the provider
+     * that announced it, asked first ("": none) */
+    char peer[KUMO_ADDRESS_TEXT_BYTES];
+} pd_mq_item_t;
+
+/* Queues item (any thread; the same request queued twice is one) and wakes the main thread. */
+void pd_mq_add(kumo_provider_daemon_t *d, const pd_mq_item_t *item);
+
 struct kumo_provider_daemon {
     kumo_provider_cfg_t cfg;
     char home[PD_HOME_BYTES];
@@ -587,6 +661,13 @@ struct kumo_provider_daemon {
     kumo_buf_t peer_key_pem;
     /* fetch.c: peers that sent a chunk failing its proof (main thread) */
     pd_penalties_t penalties;
+    /* parts.c: the participants of deployments (API workers and main thread); NULL until
+     * the daemon opened it (then every lookup asks the node) */
+    pd_parts_t *parts;
+    /* daemon.c: the manifest work queued for the main thread (under wake_mu) */
+    pd_mq_item_t mq[PD_MQ_MAX];
+    uint32_t mq_count;
+    uint64_t mq_dropped;
 };
 
 /* ---- placement.c: what the chain says this provider has, for orders' requirements ---- */
@@ -879,17 +960,15 @@ pd_rtjob_t *pd_rtwork_pick(pd_rtwork_t *w);
 
 /* ---- fetch.c ---- */
 
-/* Fetches the chunks of version of (owner, dseq) it lacks from the other providers among
- * leases (the node's list of the deployment's active leases) that serve them, several at once,
+/* Fetches the chunks of the version of parts' deployment it lacks from the other lease holders
+ * parts lists (prefer, when not NULL, asked first) that serve them, several at once,
  * each checked with its proof; stores the manifest once every chunk is held, the whole has
  * the version as its root and fits the lease. *tried: some peer served chunks of the version
  * (false: none did, so the caller may ask for whole manifests). KUMO_ENOTFOUND while chunks
  * are missing (what arrived is kept). Main thread; blocks for up to PD_FETCH_BUDGET_MS. */
 KUMO_MUST_USE int pd_chunks_fetch(kumo_provider_daemon_t *d,
-                                  const char *owner,
-                                  uint64_t dseq,
-                                  const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
-                                  const json_t *leases,
+                                  const pd_parts_entry_t *parts,
+                                  const char *prefer,
                                   bool *tried,
                                   kumo_err_ctx_t *err);
 
@@ -899,8 +978,27 @@ KUMO_MUST_USE int pd_chunks_fetch(kumo_provider_daemon_t *d,
  * deployment for its manifest (mTLS: our account key's certificate, theirs checked against
  * their on-chain root), keeps the first whose Merkle root is the on-chain version. 0 when
  * stored, KUMO_ENOTFOUND when no peer had it. */
-KUMO_MUST_USE int
-pd_manifest_fetch(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, kumo_err_ctx_t *err);
+KUMO_MUST_USE int pd_manifest_fetch(kumo_provider_daemon_t *d,
+                                    const char *owner,
+                                    uint64_t dseq,
+                                    const char *prefer,
+                                    kumo_err_ctx_t *err);
+/* The manifest of (owner, dseq) is stored here at the on-chain version: tells the other lease
+ * holders (only, when not NULL or "": that one) with PUT .../manifest-have, so they fetch it
+ * at once instead of at their next pass. All at once, each bounded by the peer timeouts;
+ * failures only delay them. Main thread. */
+void pd_manifest_announce(kumo_provider_daemon_t *d,
+                          const char *owner,
+                          uint64_t dseq,
+                          const char *only);
+/* Fetches the manifest of (owner, dseq) now if this provider holds a lease in it and not the
+ * manifest at the on-chain version, asking prefer (may be NULL) first; 0 when it was stored
+ * (the pass should run), KUMO_ENOTFOUND when nothing needed doing or nothing came. */
+KUMO_MUST_USE int pd_manifest_fetch_due(kumo_provider_daemon_t *d,
+                                        const char *owner,
+                                        uint64_t dseq,
+                                        const char *prefer,
+                                        kumo_err_ctx_t *err);
 /* Connecting to a peer provider, and the whole of one request to it. */
 #define PD_PEER_CONNECT_MS 2000L
 #define PD_PEER_TIMEOUT_MS 5000L

@@ -119,34 +119,47 @@ static size_t pd_fetch_start_of(const pd_fetch_t *f, size_t n)
     return n > 0 ? h % n : 0;
 }
 
-/* The other lease holders that answer manifest-info for the version, into f->peer, until
- * enough of them (pd_fetch_enough), starting at this provider's place in the list. */
-static void pd_fetch_peers(pd_fetch_t *f, const json_t *leases)
+/* Whether p is worth asking: a lease holder other than us, not asked yet, not penalized. */
+static bool pd_fetch_peer_new(const pd_fetch_t *f, const char *p)
 {
-    const json_t *items = json_object_get(leases, "items");
-    size_t n = json_array_size(items);
+    bool known = false;
+    for (uint32_t i = 0; i < f->peer_count; i++) {
+        known = known || strcmp(f->peer[i].provider, p) == 0;
+    }
+    return !known && strcmp(p, f->d->addr) != 0 && f->peer_count < PD_FETCH_PEER_MAX &&
+           !pd_penalty_is_active(&f->d->penalties, p, f->version, f->d->height);
+}
+
+/* Asks p for manifest-info; kept in f->peer when it answers the version. */
+static void pd_fetch_peer_ask(pd_fetch_t *f, const char *p)
+{
+    pd_peer_target_t *t = &f->peer[f->peer_count];
+    kumo_err_ctx_t err = {0};
+    if (pd_peer_target_load(f->d->client, p, t, NULL, &err) != 0) {
+        return;
+    }
+    if (pd_fetch_info(f, t, &f->declared[f->peer_count], &f->full[f->peer_count])) {
+        f->peer_count++;
+    } else {
+        pd_peer_target_free(t);
+    }
+}
+
+/* The other lease holders that answer manifest-info for the version, into f->peer, until
+ * enough of them (pd_fetch_enough): prefer first (the one that announced it), then from
+ * this provider's place in the list. */
+static void pd_fetch_peers(pd_fetch_t *f, const pd_parts_entry_t *parts, const char *prefer)
+{
+    if (prefer != NULL && prefer[0] != '\0' && pd_parts_holds(parts, prefer) &&
+        pd_fetch_peer_new(f, prefer)) {
+        pd_fetch_peer_ask(f, prefer);
+    }
+    size_t n = parts->holder_count;
     size_t start = pd_fetch_start_of(f, n);
     for (size_t k = 0; k < n && !pd_fetch_enough(f); k++) {
-        const json_t *l = json_array_get(items, (start + k) % n);
-        const char *p = json_string_value(json_object_get(json_object_get(l, "id"), "provider"));
-        bool known = false;
-        for (uint32_t i = 0; p != NULL && i < f->peer_count; i++) {
-            known = known || strcmp(f->peer[i].provider, p) == 0;
-        }
-        if (p == NULL || known || strcmp(p, f->d->addr) == 0 ||
-            f->peer_count >= PD_FETCH_PEER_MAX ||
-            pd_penalty_is_active(&f->d->penalties, p, f->version, f->d->height)) {
-            continue;
-        }
-        pd_peer_target_t *t = &f->peer[f->peer_count];
-        kumo_err_ctx_t err = {0};
-        if (pd_peer_target_load(f->d->client, p, t, NULL, &err) != 0) {
-            continue;
-        }
-        if (pd_fetch_info(f, t, &f->declared[f->peer_count], &f->full[f->peer_count])) {
-            f->peer_count++;
-        } else {
-            pd_peer_target_free(t);
+        const char *p = parts->holders[(start + k) % n];
+        if (pd_fetch_peer_new(f, p)) {
+            pd_fetch_peer_ask(f, p);
         }
     }
 }
@@ -447,17 +460,15 @@ static int pd_fetch_go(pd_fetch_t *f, kumo_err_ctx_t *err)
 }
 
 int pd_chunks_fetch(kumo_provider_daemon_t *d,
-                    const char *owner,
-                    uint64_t dseq,
-                    const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
-                    const json_t *leases,
+                    const pd_parts_entry_t *parts,
+                    const char *prefer,
                     bool *tried,
                     kumo_err_ctx_t *err)
 {
     *tried = false;
-    pd_fetch_t *f = pd_fetch_new(d, owner, dseq, version, PD_CHUNKS_BYTES_MAX);
+    pd_fetch_t *f = pd_fetch_new(d, parts->owner, parts->dseq, parts->version, PD_CHUNKS_BYTES_MAX);
     KUMO_ENSURE(f != NULL, err, KUMO_ENOMEM, "fetch");
-    pd_fetch_peers(f, leases);
+    pd_fetch_peers(f, parts, prefer);
     *tried = f->peer_count > 0;
     return pd_fetch_go(f, err);
 }

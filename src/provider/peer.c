@@ -182,28 +182,6 @@ static int pd_peer_get(kumo_provider_daemon_t *d,
     return 0;
 }
 
-/* The deployment's on-chain version. */
-static int pd_version_get(kumo_provider_daemon_t *d,
-                          const char *owner,
-                          uint64_t dseq,
-                          uint8_t version[KUMO_CRYPTO_HASH_BYTES],
-                          kumo_err_ctx_t *err)
-{
-    char path[256];
-    (void)snprintf(path, sizeof(path), "/deployments/%s/%" PRIu64, owner, dseq);
-    json_t *dep = NULL;
-    KUMO_GUARD(kumo_client_get(d->client, path, &dep, err));
-    const char *hex = json_string_value(json_object_get(dep, "version"));
-    size_t len = 0;
-    int rc = hex != NULL &&
-                     kumo_codec_hex_decode(hex, version, KUMO_CRYPTO_HASH_BYTES, &len, NULL) == 0 &&
-                     len == KUMO_CRYPTO_HASH_BYTES
-                 ? 0
-                 : kumo_err_set(err, KUMO_EDECODE, "deployment without a version");
-    json_decref(dep);
-    return rc;
-}
-
 /* The version proves only that the tenant put these bytes on chain: like an upload, a
  * manifest from a peer must fit the deployment's leases, or it is not stored (and so never
  * runs here). */
@@ -260,12 +238,6 @@ int pd_peer_leases(kumo_provider_daemon_t *d,
     (void)snprintf(path, sizeof(path),
                    "/leases?owner=%s&dseq=%" PRIu64 "&state=LEASE_ACTIVE&limit=100", owner, dseq);
     return kumo_client_get(node, path, list, err);
-}
-
-static const char *pd_peer_of(const kumo_provider_daemon_t *d, const json_t *lease)
-{
-    const char *peer = json_string_value(json_object_get(json_object_get(lease, "id"), "provider"));
-    return peer != NULL && strcmp(peer, d->addr) != 0 ? peer : NULL;
 }
 
 /* ---- tunnels (the LeasedWorkload exchange) ---- */
@@ -404,34 +376,140 @@ int kumo_provider_peer_tunnels_parse(const uint8_t *body,
 int pd_manifest_fetch(kumo_provider_daemon_t *d,
                       const char *owner,
                       uint64_t dseq,
+                      const char *prefer,
                       kumo_err_ctx_t *err)
 {
-    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
-    KUMO_GUARD(pd_version_get(d, owner, dseq, version, err));
-    json_t *list = NULL;
-    KUMO_GUARD(pd_peer_leases(d, d->client, owner, dseq, &list, err));
+    KUMO_GUARD(pd_peer_tls(d, err));
+    pd_parts_entry_t *e = kumo_calloc(1, sizeof(*e));
+    KUMO_ENSURE(e != NULL, err, KUMO_ENOMEM, "fetch");
+    bool cached = false;
+    int rc = pd_parts_lookup(d->parts, d->client, owner, dseq, false, e, &cached, err);
+    if (rc == 0 && !e->active) {
+        rc = kumo_err_set(err, KUMO_EDECODE, "deployment without a version");
+    }
     bool tried = false;
-    int rc = pd_chunks_fetch(d, owner, dseq, version, list, &tried, err);
-    if (tried) {
-        json_decref(list);
+    rc = rc == 0 ? pd_chunks_fetch(d, e, prefer, &tried, err) : rc;
+    if (tried || e->holder_count == 0) {
+        kumo_free(e);
         return rc;
     }
     /* No peer serves chunks of the version (older providers): whole manifests, as before. */
     rc = KUMO_ENOTFOUND;
-    size_t i;
-    const json_t *l;
-    json_array_foreach(json_object_get(list, "items"), i, l)
-    {
-        const char *peer = pd_peer_of(d, l);
-        if (rc != 0 && peer != NULL) {
-            kumo_err_ctx_t perr = {0};
-            rc = pd_peer_try(d, peer, owner, dseq, version, &perr);
-            if (rc != 0) {
-                KUMO_LOG_INFO("provider", "manifest_fetch_failed", "from=%s detail=\"%s\"", peer,
-                              perr.detail);
-            }
+    for (uint32_t i = 0; rc != 0 && i < e->holder_count; i++) {
+        const char *peer = e->holders[i];
+        if (strcmp(peer, d->addr) == 0) {
+            continue;
+        }
+        kumo_err_ctx_t perr = {0};
+        rc = pd_peer_try(d, peer, owner, dseq, e->version, &perr);
+        if (rc != 0) {
+            KUMO_LOG_INFO("provider", "manifest_fetch_failed", "from=%s detail=\"%s\"", peer,
+                          perr.detail);
         }
     }
-    json_decref(list);
+    kumo_free(e);
     return rc == 0 ? 0 : kumo_err_set(err, KUMO_ENOTFOUND, "no peer had the manifest");
+}
+
+int pd_manifest_fetch_due(kumo_provider_daemon_t *d,
+                          const char *owner,
+                          uint64_t dseq,
+                          const char *prefer,
+                          kumo_err_ctx_t *err)
+{
+    pd_parts_entry_t *e = kumo_calloc(1, sizeof(*e));
+    KUMO_ENSURE(e != NULL, err, KUMO_ENOMEM, "fetch");
+    bool cached = false;
+    uint8_t stored[KUMO_CRYPTO_HASH_BYTES];
+    int rc = pd_parts_lookup(d->parts, d->client, owner, dseq, false, e, &cached, err);
+    bool due = rc == 0 && e->active && pd_parts_holds(e, d->addr) &&
+               (pd_manifest_stored_version(d->home, owner, dseq, stored, NULL) != 0 ||
+                memcmp(stored, e->version, sizeof(stored)) != 0);
+    kumo_free(e);
+    KUMO_GUARD(rc);
+    if (!due) {
+        return kumo_err_set(err, KUMO_ENOTFOUND, "nothing to fetch");
+    }
+    return pd_manifest_fetch(d, owner, dseq, prefer, err);
+}
+
+/* ---- announcing a manifest held (PUT .../manifest-have) ---- */
+
+static size_t pd_peer_discard_cb(char *ptr, size_t size, size_t nmemb, void *ctx)
+{
+    (void)ptr;
+    (void)ctx;
+    return size * nmemb;
+}
+
+void pd_manifest_announce(kumo_provider_daemon_t *d,
+                          const char *owner,
+                          uint64_t dseq,
+                          const char *only)
+{
+    kumo_err_ctx_t err = {0};
+    pd_parts_entry_t *e = kumo_calloc(1, sizeof(*e));
+    pd_peer_target_t *t = kumo_calloc(PD_PARTS_HOLDER_MAX, sizeof(*t));
+    CURL **h = kumo_calloc(PD_PARTS_HOLDER_MAX, sizeof(*h));
+    CURLM *multi = curl_multi_init();
+    bool cached = false;
+    uint8_t stored[KUMO_CRYPTO_HASH_BYTES];
+    char what[160];
+    bool ok = e != NULL && t != NULL && h != NULL && multi != NULL && pd_peer_tls(d, &err) == 0 &&
+              pd_parts_lookup(d->parts, d->client, owner, dseq, false, e, &cached, &err) == 0 &&
+              e->active && pd_manifest_stored_version(d->home, owner, dseq, stored, NULL) == 0 &&
+              memcmp(stored, e->version, sizeof(stored)) == 0;
+    if (ok) {
+        (void)snprintf(what, sizeof(what), "manifest-have?version=");
+        ok = kumo_codec_hex_encode(kumo_bytes_make(stored, sizeof(stored)), what + strlen(what),
+                                   sizeof(what) - strlen(what)) == 0;
+    }
+    uint32_t count = 0;
+    for (uint32_t i = 0; ok && i < e->holder_count; i++) {
+        const char *p = e->holders[i];
+        if (strcmp(p, d->addr) == 0 || (only != NULL && only[0] != '\0' && strcmp(p, only) != 0) ||
+            pd_peer_target_load(d->client, p, &t[count], NULL, &err) != 0) {
+            continue;
+        }
+        h[count] = pd_peer_handle(d, &t[count], owner, dseq, what, NULL);
+        if (h[count] == NULL) {
+            pd_peer_target_free(&t[count]);
+            continue;
+        }
+        (void)curl_easy_setopt(h[count], CURLOPT_WRITEFUNCTION, pd_peer_discard_cb);
+        (void)curl_easy_setopt(h[count], CURLOPT_CUSTOMREQUEST, "PUT");
+        (void)curl_easy_setopt(h[count], CURLOPT_POSTFIELDS, "");
+        (void)curl_easy_setopt(h[count], CURLOPT_POSTFIELDSIZE, 0L);
+        (void)curl_multi_add_handle(multi, h[count]);
+        count++;
+    }
+    int running = count > 0 ? 1 : 0;
+    while (running > 0 && !*d->stop) {
+        if (curl_multi_perform(multi, &running) != CURLM_OK) {
+            break;
+        }
+        if (running > 0) {
+            (void)curl_multi_poll(multi, NULL, 0, 200, NULL);
+        }
+    }
+    uint32_t answered = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        long status = 0;
+        (void)curl_easy_getinfo(h[i], CURLINFO_RESPONSE_CODE, &status);
+        answered += status == 202 ? 1u : 0u;
+        (void)curl_multi_remove_handle(multi, h[i]);
+        curl_easy_cleanup(h[i]);
+        pd_peer_target_free(&t[i]);
+    }
+    if (count > 0) {
+        KUMO_LOG_INFO("provider", "manifest_announced",
+                      "deployment=%s/%" PRIu64 " peers=%" PRIu32 " answered=%" PRIu32, owner, dseq,
+                      count, answered);
+    }
+    if (multi != NULL) {
+        (void)curl_multi_cleanup(multi);
+    }
+    kumo_free(h);
+    kumo_free(t);
+    kumo_free(e);
 }

@@ -308,6 +308,19 @@ typedef struct kumo_provider_api_backend {
                   uint64_t dseq,
                   kumo_provider_grants_t *out,
                   kumo_err_ctx_t *err);
+    /* PUT .../manifest-have?version=<hex> from a provider of the deployment: it holds the
+     * manifest at version, the current on-chain one. A hint only (what is fetched is checked
+     * as always): if this provider holds a lease and not that version, it fetches it at once
+     * (asking the caller first). The caller is the owner or a provider holding an active
+     * lease in the deployment, this provider holds one too, and version is the current one;
+     * any refusal is KUMO_ENOTFOUND (answered 404 like a missing manifest). May be NULL:
+     * 404. */
+    int (*manifest_have)(void *ctx,
+                         const uint8_t caller[KUMO_ADDRESS_BYTES],
+                         const uint8_t owner[KUMO_ADDRESS_BYTES],
+                         uint64_t dseq,
+                         const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                         kumo_err_ctx_t *err);
 } kumo_provider_api_backend_t;
 
 typedef struct kumo_provider_api_cfg {

@@ -1122,7 +1122,7 @@ static int pd_dep_load(kumo_provider_daemon_t *d, pd_dep_t *dep, bool create, ku
     uint8_t version[KUMO_CRYPTO_HASH_BYTES] = {0};
     int rc = pd_manifest_load(d->home, dep->owner, dep->dseq, &dep->m, version, err);
     if (rc == KUMO_ENOTFOUND && create && (d->height + dep->dseq) % PD_FETCH_EVERY == 0 &&
-        pd_manifest_fetch(d, dep->owner, dep->dseq, err) == 0) {
+        pd_manifest_fetch(d, dep->owner, dep->dseq, NULL, err) == 0) {
         rc = pd_manifest_load(d->home, dep->owner, dep->dseq, &dep->m, version, err);
     }
     KUMO_GUARD(rc); /* KUMO_ENOTFOUND: none yet, the lease stands ready */

@@ -176,6 +176,23 @@ static int be_chunk_get(void *ctx,
 }
 
 static volatile int chunk_puts;
+static volatile int haves;
+
+/* An announcement: the same callers as the chunk routes, the current version only. */
+static int be_manifest_have(void *ctx,
+                            const uint8_t caller[KUMO_ADDRESS_BYTES],
+                            const uint8_t owner[KUMO_ADDRESS_BYTES],
+                            uint64_t dseq,
+                            const uint8_t version[KUMO_CRYPTO_HASH_BYTES],
+                            kumo_err_ctx_t *err)
+{
+    kumo_provider_chunk_info_t info;
+    KUMO_GUARD(be_chunk_info(ctx, caller, owner, dseq, &info, err));
+    KUMO_ENSURE(memcmp(version, manifest_root, KUMO_CRYPTO_HASH_BYTES) == 0, err, KUMO_ENOTFOUND,
+                "stale");
+    haves++;
+    return 0;
+}
 
 /* A chunk upload: stored only when its proof leads to the version (as the daemon does). */
 static int be_chunk_put(void *ctx,
@@ -301,6 +318,7 @@ static int setup(void **state)
                                       .info = be_info,
                                       .peer_get = be_peer_get,
                                       .chunk_info = be_chunk_info,
+                                      .manifest_have = be_manifest_have,
                                       .chunk_get = be_chunk_get,
                                       .chunk_put = be_chunk_put,
                                       .grants = be_grants};
@@ -821,6 +839,64 @@ static void test_chunk_routes(void **state)
     kumo_buf_free(&out);
 }
 
+/* PUT .../manifest-have: a peer's announcement of the current version is taken (202); a
+ * stranger, a stale version and another deployment get the very 404 body of an unknown
+ * manifest and reach nothing; a malformed query or a body is 400. */
+static void test_manifest_have(void **state)
+{
+    (void)state;
+    char hex[2u * KUMO_CRYPTO_HASH_BYTES + 1u];
+    assert_int_equal(kumo_codec_hex_encode(kumo_bytes_make(manifest_root, 32), hex, sizeof(hex)),
+                     0);
+    char stale[sizeof(hex)];
+    memcpy(stale, hex, sizeof(hex));
+    stale[0] = stale[0] == '0' ? '1' : '0';
+    char path[512];
+    kumo_buf_t out;
+    kumo_buf_init(&out, 1u << 20);
+    kumo_buf_t unknown;
+    kumo_buf_init(&unknown, 4096);
+    (void)snprintf(path, sizeof(path), "/deployments/%s/8/manifest", owner_text);
+    assert_int_equal(get_as(path, 1, &unknown), 404);
+    kumo_bytes_t none = kumo_bytes_make(NULL, 0);
+    haves = 0;
+    peer_lease = 1;
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/manifest-have?version=%s", owner_text,
+                   hex);
+    out.len = 0;
+    assert_int_equal(call("PUT", path, 2, none, &out), 202);
+    assert_int_equal(haves, 1);
+    static const struct {
+        uint64_t dseq;
+        bool stale;
+        int lease;
+    } refused[] = {{7, true, 1}, {8, false, 1}, {7, false, 0}};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        peer_lease = refused[i].lease;
+        (void)snprintf(path, sizeof(path), "/deployments/%s/%" PRIu64 "/manifest-have?version=%s",
+                       owner_text, refused[i].dseq, refused[i].stale ? stale : hex);
+        out.len = 0;
+        assert_int_equal(call("PUT", path, 2, none, &out), 404);
+        assert_true(kumo_bytes_equal(kumo_buf_bytes(&out), kumo_buf_bytes(&unknown)));
+    }
+    peer_lease = 1;
+    static const char *malformed[] = {"", "?version=zz", "?version=00", "?index=0"};
+    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+        (void)snprintf(path, sizeof(path), "/deployments/%s/7/manifest-have%s", owner_text,
+                       malformed[i]);
+        out.len = 0;
+        assert_int_equal(call("PUT", path, 2, none, &out), 400);
+    }
+    (void)snprintf(path, sizeof(path), "/deployments/%s/7/manifest-have?version=%s", owner_text,
+                   hex);
+    out.len = 0;
+    assert_int_equal(call("PUT", path, 2, kumo_bytes_make((const uint8_t *)"x", 1), &out), 400);
+    assert_int_equal(haves, 1);
+    peer_lease = 0;
+    kumo_buf_free(&unknown);
+    kumo_buf_free(&out);
+}
+
 /* Opens a second API on the shared loop (paused while adding to it) with cfg's caps. */
 static kumo_provider_api_t *api_small_open(kumo_provider_api_cfg_t cfg)
 {
@@ -1190,6 +1266,7 @@ int main(void)
         cmocka_unit_test(test_grantee_served_within_its_grant),
         cmocka_unit_test(test_peer_delivery),
         cmocka_unit_test(test_chunk_routes),
+        cmocka_unit_test(test_manifest_have),
         cmocka_unit_test(test_connection_limit),
         cmocka_unit_test(test_idle_connections_capped_and_timed_out),
         cmocka_unit_test(test_slow_backend_holds_only_its_worker),
