@@ -185,7 +185,6 @@ static int pd_be_accept_bytes(pd_api_t *a,
         return rc;
     }
     KUMO_GUARD(pd_manifest_store(a->d->home, owner_text, dseq, manifest, err));
-    pd_wake(a->d);
     KUMO_LOG_INFO("provider", "manifest_stored", "dseq=%" PRIu64 " bytes=%zu", dseq, manifest.len);
     /* Its chunks at once, so the other providers can fetch them from here; a failure here
      * only delays that (the chunk routes make them from the stored manifest). */
@@ -203,13 +202,10 @@ static int pd_be_accept_bytes(pd_api_t *a,
         KUMO_LOG_WARN("provider", "chunks_store_failed", "dseq=%" PRIu64 " detail=\"%s\"", dseq,
                       cerr.detail);
     }
-    /* The one upload: the other lease holders are told at once, and fetch from here. */
-    pd_mq_item_t item;
-    memset(&item, 0, sizeof(item));
-    item.announce = true;
-    memcpy(item.owner, owner_text, sizeof(item.owner));
-    item.dseq = dseq;
-    pd_mq_add(a->d, &item);
+    pd_wake(a->d);
+    /* The one upload: the other lease holders are told at once (from this worker, before the
+     * tenant's answer: the main thread may be in a long pass), and fetch from here. */
+    pd_manifest_announce(a->d, a->client, owner_text, dseq, NULL);
     return 0;
 }
 

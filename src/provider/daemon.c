@@ -684,12 +684,34 @@ static void pd_id_prefix(const char *id, int segments, char *out, size_t cap)
     out[i] = '\0';
 }
 
-/* What a lease event means for the manifests: a lease that ended drops its deployment's
- * cached participants (whoever held it); a new lease of another provider in a deployment whose
- * manifest is stored here is told at once that we hold it (pd_manifest_announce checks the
- * version), so a group re-ordered to it fetches without waiting for its passes. */
-static void pd_event_lease(
-    kumo_provider_daemon_t *d, const char *type, const char *id, const char *provider, bool mine)
+/* Whether this provider held a lease in (owner, dseq) before height (as its last pass saw). */
+static bool pd_lease_held_before(const kumo_provider_daemon_t *d,
+                                 const char *owner,
+                                 uint64_t dseq,
+                                 uint64_t height)
+{
+    for (uint32_t i = 0; i < d->lease_count; i++) {
+        const pd_lease_t *l = &d->leases[i];
+        if (l->active && l->dseq == dseq && l->created_height < height &&
+            strcmp(l->owner, owner) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* What a lease event (of the block at height) means for the manifests: a lease that ended
+ * drops its deployment's cached participants (whoever held it); a lease of another provider
+ * that joins a deployment in which we held a lease before, and whose manifest is stored here
+ * (a group re-ordered to it), is told at once that we hold it (pd_manifest_announce checks
+ * the version), so it fetches without waiting for its passes. Leases created together (a new
+ * deployment) are not: the provider the tenant uploads to tells them all. */
+static void pd_event_lease(kumo_provider_daemon_t *d,
+                           const char *type,
+                           const char *id,
+                           const char *provider,
+                           bool mine,
+                           uint64_t height)
 {
     if (id == NULL || strncmp(type, "lease.", 6) != 0) {
         return;
@@ -711,6 +733,7 @@ static void pd_event_lease(
     uint8_t stored[KUMO_CRYPTO_HASH_BYTES];
     if (strcmp(type, "lease.created") != 0 || mine || provider == NULL ||
         strlen(provider) >= sizeof(item.peer) ||
+        !pd_lease_held_before(d, item.owner, item.dseq, height) ||
         pd_manifest_stored_version(d->home, item.owner, item.dseq, stored, NULL) != 0) {
         return;
     }
@@ -719,7 +742,7 @@ static void pd_event_lease(
     pd_mq_add(d, &item);
 }
 
-static void pd_event(kumo_provider_daemon_t *d, const char *type, const json_t *ev)
+static void pd_event(kumo_provider_daemon_t *d, const char *type, const json_t *ev, uint64_t height)
 {
     const char *id = json_string_value(json_object_get(ev, "id"));
     const char *provider = json_string_value(json_object_get(ev, "provider"));
@@ -735,7 +758,7 @@ static void pd_event(kumo_provider_daemon_t *d, const char *type, const json_t *
         }
         return;
     }
-    pd_event_lease(d, type, id, provider, mine);
+    pd_event_lease(d, type, id, provider, mine, height);
     if (strcmp(type, "order.created") == 0 && id != NULL) {
         char owner[KUMO_ADDRESS_TEXT_BYTES];
         pd_id_prefix(id, 1, owner, sizeof(owner));
@@ -883,9 +906,13 @@ void pd_mq_add(kumo_provider_daemon_t *d, const pd_mq_item_t *item)
 
 /* The queued manifest work, at once (main thread): announcements first (a fetch may block
  * for long), then fetches; a stored manifest makes the pass run. */
-static void pd_mq_run(kumo_provider_daemon_t *d)
+void pd_mq_run(kumo_provider_daemon_t *d)
 {
-    static pd_mq_item_t items[PD_MQ_MAX]; /* main thread only */
+    pd_mq_item_t items[PD_MQ_MAX];
+    if (d->mq_running) {
+        return; /* called from a pass that this queue's own work started */
+    }
+    d->mq_running = true;
     (void)pthread_mutex_lock(&d->wake_mu);
     uint32_t n = d->mq_count;
     memcpy(items, d->mq, n * sizeof(items[0]));
@@ -898,7 +925,7 @@ static void pd_mq_run(kumo_provider_daemon_t *d)
                 continue;
             }
             if (q->announce) {
-                pd_manifest_announce(d, q->owner, q->dseq, q->peer);
+                pd_manifest_announce(d, d->client, q->owner, q->dseq, q->peer);
                 continue;
             }
             kumo_err_ctx_t err = {0};
@@ -907,6 +934,7 @@ static void pd_mq_run(kumo_provider_daemon_t *d)
             }
         }
     }
+    d->mq_running = false;
 }
 
 /* A pass, timed, then the status file and metrics of what it saw. */
@@ -937,7 +965,7 @@ static int pd_stream_loop(kumo_provider_daemon_t *d, kumo_client_stream_t *s, ku
         kumo_client_event_t ev;
         KUMO_GUARD(kumo_client_stream_next(s, wait_ms, &ev, err));
         if (ev.data != NULL) {
-            pd_event(d, ev.type, ev.data);
+            pd_event(d, ev.type, ev.data, ev.height);
             kumo_client_event_clear(&ev);
             wait_ms = 0;
             if (++in_row < PD_EVENTS_PER_TURN) {

@@ -562,6 +562,9 @@ typedef struct pd_mq_item {
 
 /* Queues item (any thread; the same request queued twice is one) and wakes the main thread. */
 void pd_mq_add(kumo_provider_daemon_t *d, const pd_mq_item_t *item);
+/* Runs the queued items (main thread): between the events, and between the deployments of a
+ * pass, so a long pass does not hold an announced manifest back. */
+void pd_mq_run(kumo_provider_daemon_t *d);
 
 struct kumo_provider_daemon {
     kumo_provider_cfg_t cfg;
@@ -668,6 +671,7 @@ struct kumo_provider_daemon {
     pd_mq_item_t mq[PD_MQ_MAX];
     uint32_t mq_count;
     uint64_t mq_dropped;
+    bool mq_running; /* main thread: pd_mq_run is running */
 };
 
 /* ---- placement.c: what the chain says this provider has, for orders' requirements ---- */
@@ -986,8 +990,10 @@ KUMO_MUST_USE int pd_manifest_fetch(kumo_provider_daemon_t *d,
 /* The manifest of (owner, dseq) is stored here at the on-chain version: tells the other lease
  * holders (only, when not NULL or "": that one) with PUT .../manifest-have, so they fetch it
  * at once instead of at their next pass. All at once, each bounded by the peer timeouts;
- * failures only delay them. Main thread. */
+ * failures only delay them. Any thread, with its own node handle (the API worker that took
+ * an upload announces it before answering; the main thread announces to a new lease). */
 void pd_manifest_announce(kumo_provider_daemon_t *d,
+                          kumo_client_t *node,
                           const char *owner,
                           uint64_t dseq,
                           const char *only);

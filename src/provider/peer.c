@@ -443,6 +443,7 @@ static size_t pd_peer_discard_cb(char *ptr, size_t size, size_t nmemb, void *ctx
 }
 
 void pd_manifest_announce(kumo_provider_daemon_t *d,
+                          kumo_client_t *node,
                           const char *owner,
                           uint64_t dseq,
                           const char *only)
@@ -456,7 +457,7 @@ void pd_manifest_announce(kumo_provider_daemon_t *d,
     uint8_t stored[KUMO_CRYPTO_HASH_BYTES];
     char what[160];
     bool ok = e != NULL && t != NULL && h != NULL && multi != NULL && pd_peer_tls(d, &err) == 0 &&
-              pd_parts_lookup(d->parts, d->client, owner, dseq, false, e, &cached, &err) == 0 &&
+              pd_parts_lookup(d->parts, node, owner, dseq, false, e, &cached, &err) == 0 &&
               e->active && pd_manifest_stored_version(d->home, owner, dseq, stored, NULL) == 0 &&
               memcmp(stored, e->version, sizeof(stored)) == 0;
     if (ok) {
@@ -468,7 +469,7 @@ void pd_manifest_announce(kumo_provider_daemon_t *d,
     for (uint32_t i = 0; ok && i < e->holder_count; i++) {
         const char *p = e->holders[i];
         if (strcmp(p, d->addr) == 0 || (only != NULL && only[0] != '\0' && strcmp(p, only) != 0) ||
-            pd_peer_target_load(d->client, p, &t[count], NULL, &err) != 0) {
+            pd_peer_target_load(node, p, &t[count], NULL, &err) != 0) {
             continue;
         }
         h[count] = pd_peer_handle(d, &t[count], owner, dseq, what, NULL);

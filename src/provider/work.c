@@ -37,6 +37,11 @@
 /* A lease without its manifest asks the deployment's other providers every this many
  * blocks (the tenant usually uploads within a block of the lease). */
 #define PD_FETCH_EVERY 2u
+/* Blocks a new lease waits before its passes ask the peers for a missing manifest: until
+ * then it comes on an announcement (the provider the tenant uploaded to tells every lease
+ * holder, and holders tell a new one), and the passes of N new providers asking N - 1 peers
+ * each that hold nothing yet would only delay it (TLS handshakes on every one of them). */
+#define PD_FETCH_GRACE_BLOCKS 4u
 /* A new lease without its manifest counts as waiting for a start this long (pd_hold_waiting):
  * `kumo deploy` uploads as soon as every group of the deployment is leased. */
 #define PD_MANIFEST_GRACE_BLOCKS 5u
@@ -1115,6 +1120,20 @@ static int pd_dep_groups(kumo_provider_daemon_t *d,
     return rc;
 }
 
+/* Blocks since the youngest of this provider's leases in dep was created. */
+static uint64_t pd_dep_lease_age(const kumo_provider_daemon_t *d, const pd_dep_t *dep)
+{
+    uint64_t youngest = 0;
+    for (uint32_t i = 0; i < d->lease_count; i++) {
+        const pd_lease_t *l = &d->leases[i];
+        if (l->dseq == dep->dseq && strcmp(l->owner, dep->owner) == 0 &&
+            l->created_height > youngest) {
+            youngest = l->created_height;
+        }
+    }
+    return d->height > youngest ? d->height - youngest : 0;
+}
+
 /* The manifest (fetched from the peers if missing, when creating) checked against the
  * groups, group names, network. */
 static int pd_dep_load(kumo_provider_daemon_t *d, pd_dep_t *dep, bool create, kumo_err_ctx_t *err)
@@ -1122,6 +1141,7 @@ static int pd_dep_load(kumo_provider_daemon_t *d, pd_dep_t *dep, bool create, ku
     uint8_t version[KUMO_CRYPTO_HASH_BYTES] = {0};
     int rc = pd_manifest_load(d->home, dep->owner, dep->dseq, &dep->m, version, err);
     if (rc == KUMO_ENOTFOUND && create && (d->height + dep->dseq) % PD_FETCH_EVERY == 0 &&
+        pd_dep_lease_age(d, dep) >= PD_FETCH_GRACE_BLOCKS &&
         pd_manifest_fetch(d, dep->owner, dep->dseq, NULL, err) == 0) {
         rc = pd_manifest_load(d->home, dep->owner, dep->dseq, &dep->m, version, err);
     }
@@ -1584,6 +1604,7 @@ static void pd_pass_run(kumo_provider_daemon_t *d, pd_pass_t *pass)
                       strcmp(d->leases[k].owner, l->owner) == 0);
         }
         if (first) {
+            pd_mq_run(d); /* an announced manifest is not held back by this pass */
             pd_dep_work(d, l->owner, l->dseq, pass);
         }
     }
