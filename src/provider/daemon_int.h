@@ -35,6 +35,7 @@
 #include "provider/provider_api.h"
 #include "runtime/runtime.h"
 #include "sdl/sdl.h"
+#include "tls/tls.h"
 
 #define PD_HOLD_MAX      KUMO_PROVIDER_LEASE_COUNT_MAX
 #define PD_PATH_BYTES    1200u
@@ -508,6 +509,18 @@ typedef struct pd_parts_entry {
     char holders[PD_PARTS_HOLDER_MAX][KUMO_ADDRESS_TEXT_BYTES];
 } pd_parts_entry_t;
 
+/* Providers' on-chain host_uri and root certificate, cached per block height like the
+ * participants (a fetch or an announcement asks the node for none of them twice a block). */
+#define PD_PARTS_TARGET_MAX 32u
+
+typedef struct pd_parts_target {
+    bool used;
+    char provider[KUMO_ADDRESS_TEXT_BYTES];
+    char uri[512];
+    size_t root_len;
+    char root_pem[KUMO_TLS_PEM_BYTES_MAX];
+} pd_parts_target_t;
+
 typedef struct pd_parts {
     pthread_mutex_t mu; /* guards everything below */
     bool ready;
@@ -517,6 +530,8 @@ typedef struct pd_parts {
     uint64_t hits;
     uint64_t misses;
     pd_parts_entry_t e[PD_PARTS_MAX];
+    pd_parts_target_t t[PD_PARTS_TARGET_MAX];
+    uint32_t t_next; /* the target slot replaced next when none is free */
 } pd_parts_t;
 
 KUMO_MUST_USE int pd_parts_init(pd_parts_t *p, kumo_err_ctx_t *err);
@@ -1025,6 +1040,12 @@ KUMO_MUST_USE int pd_peer_target_load(kumo_client_t *node,
                                       char *host,
                                       kumo_err_ctx_t *err);
 void pd_peer_target_free(pd_peer_target_t *t);
+/* pd_peer_target_load through the cache of p (NULL: straight from the node). */
+KUMO_MUST_USE int pd_parts_target_load(pd_parts_t *p,
+                                       kumo_client_t *node,
+                                       const char *provider,
+                                       pd_peer_target_t *t,
+                                       kumo_err_ctx_t *err);
 /* pd_chunks_fetch without the chain, for benchmarks: from targets (copied), chunks kept in
  * d->home's store of version, with declared lengths up to bytes_max, no lease check and no
  * manifest stored: once every chunk is held and the whole has the version as its root, the

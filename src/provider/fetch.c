@@ -55,6 +55,7 @@ typedef struct pd_fetch {
     bool whole_only;    /* no lease check, no manifest stored: the whole into whole_out */
     kumo_buf_t *whole_out;
     CURLM *multi;
+    CURLSH *share; /* one connection per peer for its info and its chunks (NULL: none) */
     pd_fetch_xfer_t xfer[PD_FETCH_XFER_MAX];
     uint32_t bad_chunks;
 } pd_fetch_t;
@@ -67,6 +68,9 @@ static bool pd_fetch_info(pd_fetch_t *f, pd_peer_target_t *t, uint64_t *total, b
     kumo_buf_t body;
     kumo_buf_init(&body, KUMO_PROVIDER_CHUNK_INFO_BYTES_MAX);
     CURL *c = pd_peer_handle(f->d, t, f->owner, f->dseq, "manifest-info", &body);
+    if (c != NULL && f->share != NULL) {
+        (void)curl_easy_setopt(c, CURLOPT_SHARE, f->share);
+    }
     long status = 0;
     CURLcode cc = c != NULL ? curl_easy_perform(c) : CURLE_FAILED_INIT;
     (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -135,7 +139,7 @@ static void pd_fetch_peer_ask(pd_fetch_t *f, const char *p)
 {
     pd_peer_target_t *t = &f->peer[f->peer_count];
     kumo_err_ctx_t err = {0};
-    if (pd_peer_target_load(f->d->client, p, t, NULL, &err) != 0) {
+    if (pd_parts_target_load(f->d->parts, f->d->client, p, t, &err) != 0) {
         return;
     }
     if (pd_fetch_info(f, t, &f->declared[f->peer_count], &f->full[f->peer_count])) {
@@ -204,6 +208,9 @@ static int pd_fetch_start(pd_fetch_t *f, pd_fetch_xfer_t *x, uint32_t peer, uint
                    index);
     kumo_buf_init(&x->body, KUMO_CRYPTO_MERKLE_PROOF_BYTES_MAX + KUMO_CRYPTO_MERKLE_CHUNK_BYTES);
     x->h = pd_peer_handle(f->d, &f->peer[peer], f->owner, f->dseq, what, &x->body);
+    if (x->h != NULL && f->share != NULL) {
+        (void)curl_easy_setopt(x->h, CURLOPT_SHARE, f->share);
+    }
     if (x->h == NULL || curl_multi_add_handle(f->multi, x->h) != CURLM_OK) {
         curl_easy_cleanup(x->h);
         x->h = NULL;
@@ -426,6 +433,15 @@ static pd_fetch_t *pd_fetch_new(kumo_provider_daemon_t *d,
         kumo_free(f);
         return NULL;
     }
+    /* The TLS handshake costs more than a small manifest's transfer: a peer's info and chunk
+     * requests go over one connection (and resume its TLS session). Without it, one each. */
+    f->share = curl_share_init();
+    if (f->share != NULL &&
+        (curl_share_setopt(f->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+         curl_share_setopt(f->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)) {
+        (void)curl_share_cleanup(f->share);
+        f->share = NULL;
+    }
     return f;
 }
 
@@ -445,6 +461,9 @@ static int pd_fetch_go(pd_fetch_t *f, kumo_err_ctx_t *err)
     }
     if (f->multi != NULL) {
         (void)curl_multi_cleanup(f->multi);
+    }
+    if (f->share != NULL) {
+        (void)curl_share_cleanup(f->share); /* after every handle that used it */
     }
     if (rc != 0 && f->peer_count > 0) {
         KUMO_LOG_INFO("provider", "manifest_fetch_failed",

@@ -44,6 +44,9 @@ void pd_parts_height_set(pd_parts_t *p, uint64_t height)
         for (uint32_t i = 0; i < PD_PARTS_MAX; i++) {
             p->e[i].used = false;
         }
+        for (uint32_t i = 0; i < PD_PARTS_TARGET_MAX; i++) {
+            p->t[i].used = false;
+        }
     }
     (void)pthread_mutex_unlock(&p->mu);
 }
@@ -197,5 +200,59 @@ int pd_parts_lookup(pd_parts_t *p,
     pd_parts_begin(p, &height, &gen); /* before the node is asked: a later end wins */
     KUMO_GUARD(pd_parts_load(node, owner, dseq, out, err));
     (void)pd_parts_put(p, out, height, gen);
+    return 0;
+}
+
+int pd_parts_target_load(pd_parts_t *p,
+                         kumo_client_t *node,
+                         const char *provider,
+                         pd_peer_target_t *t,
+                         kumo_err_ctx_t *err)
+{
+    KUMO_ASSERT(node != NULL && provider != NULL && t != NULL);
+    if (p == NULL) {
+        return pd_peer_target_load(node, provider, t, NULL, err);
+    }
+    KUMO_ASSERT(p->ready);
+    bool hit = false;
+    (void)pthread_mutex_lock(&p->mu);
+    uint64_t height = p->height;
+    for (uint32_t i = 0; i < PD_PARTS_TARGET_MAX && !hit; i++) {
+        const pd_parts_target_t *c = &p->t[i];
+        if (c->used && strcmp(c->provider, provider) == 0) {
+            memset(t, 0, sizeof(*t));
+            memcpy(t->provider, c->provider, sizeof(t->provider));
+            memcpy(t->uri, c->uri, sizeof(t->uri));
+            kumo_buf_init(&t->root_pem, KUMO_TLS_PEM_BYTES_MAX);
+            hit = kumo_buf_append(&t->root_pem, c->root_pem, c->root_len) == 0;
+            if (!hit) {
+                kumo_buf_free(&t->root_pem);
+            }
+        }
+    }
+    (void)pthread_mutex_unlock(&p->mu);
+    if (hit) {
+        return 0;
+    }
+    KUMO_GUARD(pd_peer_target_load(node, provider, t, NULL, err));
+    KUMO_ASSERT(t->root_pem.len <= KUMO_TLS_PEM_BYTES_MAX);
+    (void)pthread_mutex_lock(&p->mu);
+    if (height == p->height) {
+        uint32_t at = PD_PARTS_TARGET_MAX;
+        for (uint32_t i = 0; i < PD_PARTS_TARGET_MAX && at == PD_PARTS_TARGET_MAX; i++) {
+            at = !p->t[i].used || strcmp(p->t[i].provider, provider) == 0 ? i : at;
+        }
+        if (at == PD_PARTS_TARGET_MAX) {
+            at = p->t_next;
+            p->t_next = (p->t_next + 1u) % PD_PARTS_TARGET_MAX;
+        }
+        pd_parts_target_t *c = &p->t[at];
+        memcpy(c->provider, t->provider, sizeof(c->provider));
+        memcpy(c->uri, t->uri, sizeof(c->uri));
+        memcpy(c->root_pem, t->root_pem.ptr, t->root_pem.len);
+        c->root_len = t->root_pem.len;
+        c->used = true;
+    }
+    (void)pthread_mutex_unlock(&p->mu);
     return 0;
 }

@@ -456,6 +456,7 @@ void pd_manifest_announce(kumo_provider_daemon_t *d,
     bool cached = false;
     uint8_t stored[KUMO_CRYPTO_HASH_BYTES];
     char what[160];
+    uint64_t start_ms = pd_now_ms();
     bool ok = e != NULL && t != NULL && h != NULL && multi != NULL && pd_peer_tls(d, &err) == 0 &&
               pd_parts_lookup(d->parts, node, owner, dseq, false, e, &cached, &err) == 0 &&
               e->active && pd_manifest_stored_version(d->home, owner, dseq, stored, NULL) == 0 &&
@@ -469,7 +470,7 @@ void pd_manifest_announce(kumo_provider_daemon_t *d,
     for (uint32_t i = 0; ok && i < e->holder_count; i++) {
         const char *p = e->holders[i];
         if (strcmp(p, d->addr) == 0 || (only != NULL && only[0] != '\0' && strcmp(p, only) != 0) ||
-            pd_peer_target_load(node, p, &t[count], NULL, &err) != 0) {
+            pd_parts_target_load(d->parts, node, p, &t[count], &err) != 0) {
             continue;
         }
         h[count] = pd_peer_handle(d, &t[count], owner, dseq, what, NULL);
@@ -484,6 +485,7 @@ void pd_manifest_announce(kumo_provider_daemon_t *d,
         (void)curl_multi_add_handle(multi, h[count]);
         count++;
     }
+    uint64_t found_ms = pd_now_ms();
     int running = count > 0 ? 1 : 0;
     while (running > 0 && !*d->stop) {
         if (curl_multi_perform(multi, &running) != CURLM_OK) {
@@ -504,8 +506,9 @@ void pd_manifest_announce(kumo_provider_daemon_t *d,
     }
     if (count > 0) {
         KUMO_LOG_INFO("provider", "manifest_announced",
-                      "deployment=%s/%" PRIu64 " peers=%" PRIu32 " answered=%" PRIu32, owner, dseq,
-                      count, answered);
+                      "deployment=%s/%" PRIu64 " peers=%" PRIu32 " answered=%" PRIu32
+                      " lookup_ms=%" PRIu64 " ms=%" PRIu64,
+                      owner, dseq, count, answered, found_ms - start_ms, pd_now_ms() - start_ms);
     }
     if (multi != NULL) {
         (void)curl_multi_cleanup(multi);

@@ -2,7 +2,8 @@
  * test_parts.c - the participants cache (src/provider/parts.c): an entry is good only at the
  * height it was filled at; a lease ending drops its deployment's entries (not others') and a
  * fill begun before the end is not stored; a fill begun before a block is not stored either;
- * the table replaces entries in turn when full; holders are matched exactly.
+ * the table replaces entries in turn when full; holders are matched exactly; providers'
+ * targets are cached for one height only.
  */
 #include "helpers/testutil.h"
 
@@ -138,6 +139,33 @@ static void test_parts_full_table_and_refill(void **state)
     parts_end(p);
 }
 
+/* A provider's target comes from the cache at its height and never after a block (then the
+ * node is asked: here one that does not answer, so the load fails). */
+static void test_parts_targets_good_only_at_their_height(void **state)
+{
+    (void)state;
+    pd_parts_t *p = parts_new(10);
+    kumo_client_t *node = NULL;
+    assert_int_equal(kumo_client_open("http://127.0.0.1:1", NULL, &node, NULL), 0);
+    pd_parts_target_t *c = &p->t[3];
+    c->used = true;
+    (void)snprintf(c->provider, sizeof(c->provider), "%s", "kumo1east");
+    (void)snprintf(c->uri, sizeof(c->uri), "%s", "https://east.example:8443");
+    memcpy(c->root_pem, "PEM", 3);
+    c->root_len = 3;
+    pd_peer_target_t t;
+    assert_int_equal(pd_parts_target_load(p, node, "kumo1east", &t, NULL), 0);
+    assert_string_equal(t.uri, "https://east.example:8443");
+    assert_int_equal(t.root_pem.len, 3);
+    pd_peer_target_free(&t);
+    assert_int_not_equal(pd_parts_target_load(p, node, "kumo1west", &t, NULL), 0);
+    pd_parts_height_set(p, 11);
+    assert_false(p->t[3].used);
+    assert_int_not_equal(pd_parts_target_load(p, node, "kumo1east", &t, NULL), 0);
+    kumo_client_close(node);
+    parts_end(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -145,6 +173,7 @@ int main(void)
         cmocka_unit_test(test_parts_lease_end_drops_its_deployment),
         cmocka_unit_test(test_parts_fill_racing_an_end_or_a_block_is_dropped),
         cmocka_unit_test(test_parts_full_table_and_refill),
+        cmocka_unit_test(test_parts_targets_good_only_at_their_height),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
