@@ -15,13 +15,26 @@
  * >= 4 at N=16, S=64 MiB). The chain's own cadence (leases, the daemons' passes every 2
  * blocks) is not included.
  *
- * Usage: bench_manifest [N,N,...] [S,S,...] (defaults 2,4,16 and 1024,1048576,16777216,
- * 67108864). Temp files under $TMPDIR; every child is killed at the end.
+ * Shaped links (third argument R > 0, Mbit/s): on one machine's loopback the one-by-one
+ * upload is bounded by CPU, not by the tenant's uplink, which is what spreading saves. So the
+ * tenant and every provider run in a network namespace of their own (kumo-bm-<pid>-h<k>,
+ * 10.78.0.<k+1>), joined by a bridge in a switch namespace (kumo-bm-<pid>-sw), and every
+ * host's link is shaped to R Mbit/s each way (tc tbf on its veth: its uplink on its side,
+ * its downlink on the switch's). Both modes run over the same links; the rate is printed
+ * (manifest_link_rate_mbit) and the ratios are also printed as
+ * manifest_spread_speedup_n<N>_s<size>. Needs root, iproute2 and tc; the namespaces are removed
+ * at the end, and on SIGINT or SIGTERM.
+ *
+ * Usage: bench_manifest [N,N,...] [S,S,...] [R] (defaults 2,4,16 and 1024,1048576,16777216,
+ * 67108864, and 0: loopback). Temp files under $TMPDIR; every child is killed at the end.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +68,127 @@ typedef struct bm {
 } bm_t;
 
 static bm_t bm;
+
+/* ---- shaped links: a namespace per host, a bridge between them ---- */
+
+#define BM_HOST_MAX (BM_PROVIDER_MAX + 1u) /* the tenant is host 0 */
+
+static uint32_t bm_rate_mbit; /* 0: loopback, no namespaces */
+static char bm_ns_prefix[64]; /* "kumo-bm-<pid>" */
+static uint32_t bm_ns_hosts;  /* hosts made (h0 .. h<n-1>) */
+static volatile pid_t bm_children[BM_HOST_MAX];
+
+/* The host address of process index (host k is 10.78.0.k+1), or 127.0.0.1 on loopback. */
+static void bm_host_addr(uint32_t index, char *out, size_t cap)
+{
+    if (bm_rate_mbit == 0) {
+        (void)snprintf(out, cap, "127.0.0.1");
+    } else {
+        (void)snprintf(out, cap, "10.78.0.%u", index + 1u);
+    }
+}
+
+static void bm_sh(const char *fmt, ...) KUMO_PRINTF(1, 2);
+static void bm_sh(const char *fmt, ...)
+{
+    char cmd[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "bench_manifest: failed: %s\n", cmd);
+        exit(1);
+    }
+}
+
+/* Removes the namespaces (what is in them goes with them). Async-signal-safe: fork and exec
+ * only, so the signal handler can call it. */
+static void bm_netns_remove(void)
+{
+    for (uint32_t k = 0; k <= bm_ns_hosts && bm_ns_prefix[0] != '\0'; k++) {
+        char name[96];
+        size_t n = strlen(bm_ns_prefix);
+        memcpy(name, bm_ns_prefix, n);
+        if (k == bm_ns_hosts) {
+            memcpy(name + n, "-sw", 4);
+        } else {
+            name[n] = '-';
+            name[n + 1] = 'h';
+            name[n + 2] = (char)('0' + k / 10u);
+            name[n + 3] = (char)('0' + k % 10u);
+            name[n + 4] = '\0';
+        }
+        pid_t p = fork();
+        if (p == 0) {
+            int null = open("/dev/null", O_WRONLY);
+            (void)dup2(null, 2);
+            execlp("ip", "ip", "netns", "del", name, (char *)NULL);
+            _exit(127);
+        }
+        if (p > 0) {
+            (void)waitpid(p, NULL, 0);
+        }
+    }
+    bm_ns_prefix[0] = '\0';
+}
+
+static void bm_on_signal(int sig)
+{
+    for (uint32_t i = 0; i < BM_HOST_MAX; i++) {
+        if (bm_children[i] > 0) {
+            (void)kill(bm_children[i], SIGKILL);
+            (void)waitpid(bm_children[i], NULL, 0);
+        }
+    }
+    bm_netns_remove();
+    _exit(128 + sig);
+}
+
+/* The switch and hosts h0 .. h<hosts-1>, each link shaped to bm_rate_mbit both ways. */
+static void bm_netns_make(uint32_t hosts)
+{
+    (void)snprintf(bm_ns_prefix, sizeof(bm_ns_prefix), "kumo-bm-%ld", (long)getpid());
+    bm_ns_hosts = 0;
+    atexit(bm_netns_remove);
+    struct sigaction sa = {0};
+    sa.sa_handler = bm_on_signal;
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+    /* tbf: a burst of 10 ms at the rate (at least 32 KiB), packets queued up to 100 ms. */
+    uint64_t burst = (uint64_t)bm_rate_mbit * 1000000u / 8u / 100u;
+    burst = burst < 32768u ? 32768u : burst;
+    const char *p = bm_ns_prefix;
+    bm_sh("ip netns add %s-sw && ip -n %s-sw link set lo up && "
+          "ip -n %s-sw link add br0 type bridge && ip -n %s-sw link set br0 up",
+          p, p, p, p);
+    for (uint32_t k = 0; k < hosts; k++) {
+        bm_ns_hosts = k + 1u; /* removed from here on */
+        bm_sh("ip netns add %s-h%02u && "
+              "ip -n %s-sw link add v%u type veth peer name eth0 netns %s-h%02u && "
+              "ip -n %s-sw link set v%u master br0 up && ip -n %s-h%02u link set lo up && "
+              "ip -n %s-h%02u addr add 10.78.0.%u/24 dev eth0 && ip -n %s-h%02u link set eth0 up",
+              p, k, p, k, p, k, p, k, p, k, p, k, k + 1u, p, k);
+        bm_sh("ip netns exec %s-h%02u tc qdisc add dev eth0 root tbf rate %umbit burst %" PRIu64
+              " latency 100ms && "
+              "ip netns exec %s-sw tc qdisc add dev v%u root tbf rate %umbit burst %" PRIu64
+              " latency 100ms",
+              p, k, bm_rate_mbit, burst, p, k, bm_rate_mbit, burst);
+    }
+}
+
+/* Moves this (child) process into host index's namespace. */
+static int bm_netns_enter(uint32_t index)
+{
+    char path[160];
+    (void)snprintf(path, sizeof(path), "/run/netns/%s-h%02u", bm_ns_prefix, index);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = fd >= 0 ? setns(fd, CLONE_NEWNET) : -1;
+    if (fd >= 0) {
+        (void)close(fd);
+    }
+    return rc;
+}
 
 /* One process: its daemon stand-in (home, peer certificate, penalties), its store, its API. */
 typedef struct bm_proc {
@@ -173,6 +307,14 @@ static void *bm_loop(void *arg)
 /* The process's daemon stand-in and API (a certificate from the shared root). */
 static int bm_proc_open(uint32_t index, char *listen_out, size_t cap)
 {
+    char host[32];
+    char listen[48];
+    bm_host_addr(index, host, sizeof(host));
+    (void)snprintf(listen, sizeof(listen), "%s:0", host);
+    if (bm_rate_mbit > 0 && bm_netns_enter(index) != 0) {
+        fprintf(stderr, "bench_manifest: setns into host %u: %s\n", index, strerror(errno));
+        return -1;
+    }
     me.d = kumo_calloc(1, sizeof(*me.d));
     if (me.d == NULL) {
         return -1;
@@ -196,8 +338,8 @@ static int bm_proc_open(uint32_t index, char *listen_out, size_t cap)
     memset(seed, (int)(0x80u + index), sizeof(seed));
     kumo_crypto_key_from_seed(seed, &srv);
     if (pd_peer_tls(me.d, &err) != 0 ||
-        kumo_tls_cert_issue(&bm.ca, kumo_buf_bytes(&bm.root_pem), srv.pubkey, "127.0.0.1", 1,
-                            &chain, &err) != 0 ||
+        kumo_tls_cert_issue(&bm.ca, kumo_buf_bytes(&bm.root_pem), srv.pubkey, host, 1, &chain,
+                            &err) != 0 ||
         kumo_buf_append(&chain, bm.root_pem.ptr, bm.root_pem.len) != 0) {
         fprintf(stderr, "bench_manifest: certificates: %s\n", err.detail);
         return -1;
@@ -208,7 +350,7 @@ static int bm_proc_open(uint32_t index, char *listen_out, size_t cap)
                                       .chunk_info = bm_chunk_info,
                                       .chunk_get = bm_chunk_get};
     /* Every process is on 127.0.0.1: lift the per-address caps a real provider keeps. */
-    kumo_provider_api_cfg_t cfg = {.listen = "127.0.0.1:0",
+    kumo_provider_api_cfg_t cfg = {.listen = listen,
                                    .server_cert_pem = kumo_buf_bytes(&chain),
                                    .server_key = &srv,
                                    .worker_count = 4,
@@ -223,6 +365,7 @@ static int bm_proc_open(uint32_t index, char *listen_out, size_t cap)
         return -1;
     }
     (void)snprintf(listen_out, cap, "%s", kumo_provider_api_listen_addr(me.api));
+    (void)snprintf(me.d->addr, sizeof(me.d->addr), "%.*s", (int)sizeof(me.d->addr) - 1, listen_out);
     return pthread_create(&me.loop, NULL, bm_loop, NULL);
 }
 
@@ -234,7 +377,9 @@ static int bm_fetch(char *const *peers, uint32_t peer_count)
         return -1;
     }
     for (uint32_t i = 0; i < peer_count; i++) {
-        (void)snprintf(t[i].provider, sizeof(t[i].provider), "p%u", i);
+        /* Named by address, as each process names itself (the place it fetches from first). */
+        (void)snprintf(t[i].provider, sizeof(t[i].provider), "%.*s", (int)sizeof(t[i].provider) - 1,
+                       peers[i]);
         (void)snprintf(t[i].uri, sizeof(t[i].uri), "https://%s", peers[i]);
         t[i].root_pem = bm.root_pem; /* borrowed: copied by the fetch */
     }
@@ -319,6 +464,9 @@ static int bm_spawn(uint32_t index, bm_child_t *c)
     if (c->pid < 0) {
         return -1;
     }
+    if (c->pid > 0) {
+        bm_children[index] = c->pid;
+    }
     if (c->pid == 0) {
         (void)close(down[1]);
         (void)close(up[0]);
@@ -361,6 +509,9 @@ static void bm_reap(bm_child_t *c)
     int st = 0;
     if (waitpid(c->pid, &st, 0) != c->pid) {
         (void)kill(c->pid, SIGKILL);
+    }
+    for (uint32_t i = 0; i < BM_HOST_MAX; i++) {
+        bm_children[i] = bm_children[i] == c->pid ? 0 : bm_children[i];
     }
     c->pid = 0;
 }
@@ -430,6 +581,18 @@ static int bm_round(uint32_t n, bool spread, uint64_t *ms, uint64_t *tenant_byte
     return rc;
 }
 
+/* 1024 -> "1k", 67108864 -> "64m", else the bytes. */
+static void bm_size_text(uint64_t size, char *out, size_t cap)
+{
+    if (size >= (1u << 20) && size % (1u << 20) == 0) {
+        (void)snprintf(out, cap, "%" PRIu64 "m", size >> 20);
+    } else if (size >= 1024u && size % 1024u == 0) {
+        (void)snprintf(out, cap, "%" PRIu64 "k", size >> 10);
+    } else {
+        (void)snprintf(out, cap, "%" PRIu64, size);
+    }
+}
+
 static uint32_t bm_list(const char *text, uint64_t *out, uint32_t cap)
 {
     uint32_t n = 0;
@@ -470,11 +633,21 @@ int main(int argc, char **argv)
     uint64_t ss[8];
     uint32_t n_count = bm_list(argc > 1 ? argv[1] : "2,4,16", ns, 8);
     uint32_t s_count = bm_list(argc > 2 ? argv[2] : "1024,1048576,16777216,67108864", ss, 8);
+    bm_rate_mbit = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 0u;
     if (bm_setup() != 0) {
         fprintf(stderr, "bench_manifest: setup failed\n");
         return 1;
     }
     (void)signal(SIGPIPE, SIG_IGN);
+    if (bm_rate_mbit > 0) {
+        uint32_t hosts = 0;
+        for (uint32_t a = 0; a < n_count; a++) {
+            hosts = ns[a] + 1u > hosts && ns[a] <= BM_PROVIDER_MAX ? (uint32_t)ns[a] + 1u : hosts;
+        }
+        bm_netns_make(hosts);
+        bench_result("manifest_link_rate_mbit", bm_rate_mbit, "Mbit/s");
+    }
+    const char *mode = bm_rate_mbit > 0 ? "manifest_shaped" : "manifest";
     int rc = 0;
     for (uint32_t a = 0; rc == 0 && a < n_count; a++) {
         for (uint32_t b = 0; rc == 0 && b < s_count; b++) {
@@ -494,7 +667,7 @@ int main(int argc, char **argv)
             rc = rc == 0 ? bm_round(n, true, &spread_ms, &spread_bytes) : rc;
             rc = rc == 0 ? bm_round(n, false, &each_ms, &each_bytes) : rc;
             char name[96];
-            (void)snprintf(name, sizeof(name), "manifest_n%u_s%" PRIu64, n, bm.size);
+            (void)snprintf(name, sizeof(name), "%s_n%u_s%" PRIu64, mode, n, bm.size);
             char key[160];
             (void)snprintf(key, sizeof(key), "%s_spread_ms", name);
             bench_result(key, spread_ms, "ms");
@@ -502,6 +675,12 @@ int main(int argc, char **argv)
             bench_result(key, each_ms, "ms");
             (void)snprintf(key, sizeof(key), "%s_speedup", name);
             bench_ratio(key, each_ms, spread_ms > 0 ? spread_ms : 1);
+            if (bm_rate_mbit > 0) {
+                char size_text[32];
+                bm_size_text(bm.size, size_text, sizeof(size_text));
+                (void)snprintf(key, sizeof(key), "manifest_spread_speedup_n%u_s%s", n, size_text);
+                bench_ratio(key, each_ms, spread_ms > 0 ? spread_ms : 1);
+            }
             (void)snprintf(key, sizeof(key), "%s_tenant_sent_bytes", name);
             bench_result(key, spread_bytes, "B");
             (void)snprintf(key, sizeof(key), "%s_tenant_sent_one_by_one_bytes", name);

@@ -304,7 +304,8 @@ static int deploy_update_flow(deploy_flow_t *f, kumo_err_ctx_t *err)
         KUMO_GUARD(deploy_update_submit(f, changed, err));
     }
     KUMO_GUARD(deploy_flow_leases_wait(f, err));
-    f->upload_all = true;
+    /* One upload, as for a create: the providers holding the older version fetch the new one
+     * from the provider that got it (it announces it to them). */
     return deploy_run_to_running(f, err);
 }
 

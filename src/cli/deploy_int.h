@@ -230,6 +230,10 @@ typedef struct deploy_peer {
     uint32_t chunk_count;
     bool manifest_held;
     const char *via;
+    /* When it first named another version than ours (0: it names ours): a provider that has
+     * not seen an update's block yet does for a moment; one that still does after
+     * DEPLOY_OTHER_VERSION_MS is uploaded to (its refusal says why). */
+    uint64_t other_version_since_ms;
 } deploy_peer_t;
 
 /* A point of the flow: for stage timings in blocks and milliseconds. */
@@ -279,9 +283,6 @@ typedef struct deploy_flow {
     uint64_t refund_ukumo;
     bool closed;
     bool no_bid_told; /* why no bids was printed */
-    /* Upload the manifest to every provider (an update: providers holding an older version do
-     * not fetch the new one), else to one and let the providers spread it. */
-    bool upload_all;
 } deploy_flow_t;
 
 /* Seals the stack's secrets (deploy_secret.c) for deployment f->dseq of f->owner: values
@@ -319,7 +320,7 @@ KUMO_MUST_USE int deploy_flow_drain(deploy_flow_t *f, kumo_err_ctx_t *err);
 
 /* Looks up every lease provider, uploads the manifest (to the first provider that accepts it,
  * then shows it spreading to the others in chunks until each holds it, uploading to any that
- * does not after DEPLOY_SPREAD_WAIT_MS; to each with upload_all), waits until every workload
+ * does not after DEPLOY_SPREAD_WAIT_MS: a create and an update alike), waits until every workload
  * runs and collects the endpoints (deploy_run.c). */
 KUMO_MUST_USE int deploy_run_to_running(deploy_flow_t *f, kumo_err_ctx_t *err);
 /* Prints the endpoints (text) or the final JSON object of create/update. */

@@ -1,8 +1,8 @@
 /*
  * deploy_run.c - the provider side of `kumo deploy` (docs/provider-api.md): look up each
  * lease's provider on chain, upload the manifest to the first that accepts it and follow it
- * spreading to the others in chunks (an update uploads to each), poll each provider's status until
- * every workload runs (short pauses under the flow's deadline: this is the provider API, not
+ * spreading to the others in chunks (a create and an update alike), poll each provider's status
+ * until every workload runs (short pauses under the flow's deadline: this is the provider API, not
  * the chain), and report the endpoints and stage timings. The providers connect the groups
  * themselves, through their tunnels: nothing is sent them about each other.
  */
@@ -20,6 +20,9 @@
 /* How long the providers may take to get the manifest from each other before we upload to
  * those that did not (they try every 2 blocks). */
 #define DEPLOY_SPREAD_WAIT_MS 20000u
+/* How long a provider may name another version than ours (it has not seen the update's block
+ * yet) before we upload to it. */
+#define DEPLOY_OTHER_VERSION_MS 3000u
 
 static void run_pause(void)
 {
@@ -220,8 +223,12 @@ static bool run_spread_poll(deploy_flow_t *f, deploy_peer_t *peer, const char *p
               kumo_provider_chunk_info_parse(kumo_buf_bytes(&ans), &info, &err) == 0;
     kumo_buf_free(&ans);
     if (ok && memcmp(info.version, f->stack.version, sizeof(info.version)) != 0) {
-        return false;
+        uint64_t now_ms = deploy_now_ms();
+        peer->other_version_since_ms =
+            peer->other_version_since_ms == 0 ? now_ms : peer->other_version_since_ms;
+        return now_ms - peer->other_version_since_ms < DEPLOY_OTHER_VERSION_MS;
     }
+    peer->other_version_since_ms = 0;
     if (!ok || (info.chunks_held == peer->chunks_held && info.manifest == peer->manifest_held)) {
         return true;
     }
@@ -238,7 +245,7 @@ static bool run_spread_poll(deploy_flow_t *f, deploy_peer_t *peer, const char *p
 
 /* Waits until every provider holds the manifest (they fetch it from each other in chunks),
  * showing each one's progress; after DEPLOY_SPREAD_WAIT_MS, uploads to those that do not, and
- * at once to one that names another version (its answer says why). */
+ * to one that names another version for DEPLOY_OTHER_VERSION_MS (its answer says why). */
 static int run_manifest_spread(deploy_flow_t *f, kumo_err_ctx_t *err)
 {
     char path[256];
@@ -271,15 +278,9 @@ static int run_manifest_spread(deploy_flow_t *f, kumo_err_ctx_t *err)
     return 0;
 }
 
-/* The manifest to every provider: to one, then spread by them (or to each, upload_all). */
+/* The manifest to every provider: to one, then spread by them. */
 static int run_manifest_deliver(deploy_flow_t *f, kumo_err_ctx_t *err)
 {
-    if (f->upload_all) {
-        for (size_t i = 0; i < f->peer_count; i++) {
-            KUMO_GUARD(run_manifest_put(f, &f->peers[i], err));
-        }
-        return 0;
-    }
     KUMO_GUARD(run_manifest_put_first(f, err));
     return run_manifest_spread(f, err);
 }

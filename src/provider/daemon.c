@@ -684,6 +684,31 @@ static void pd_id_prefix(const char *id, int segments, char *out, size_t cap)
     out[i] = '\0';
 }
 
+/* Remembers that (owner, dseq) changed its version at height (pd_update_t). */
+static void
+pd_update_note(kumo_provider_daemon_t *d, const char *owner, uint64_t dseq, uint64_t height)
+{
+    uint32_t at = PD_UPDATE_MAX;
+    for (uint32_t i = 0; i < PD_UPDATE_MAX; i++) {
+        pd_update_t *u = &d->updates[i];
+        if (u->height != 0 && u->height + PD_UPDATE_KEEP_BLOCKS < height) {
+            u->height = 0; /* expired */
+        }
+        if ((u->height != 0 && u->dseq == dseq && strcmp(u->owner, owner) == 0) ||
+            (at == PD_UPDATE_MAX && u->height == 0)) {
+            at = i;
+        }
+    }
+    if (at == PD_UPDATE_MAX || strlen(owner) >= sizeof(d->updates[at].owner)) {
+        d->updates_dropped++;
+        return;
+    }
+    pd_update_t *u = &d->updates[at];
+    memcpy(u->owner, owner, strlen(owner) + 1u);
+    u->dseq = dseq;
+    u->height = height > 0 ? height : 1u;
+}
+
 /* Whether this provider held a lease in (owner, dseq) before height (as its last pass saw). */
 static bool pd_lease_held_before(const kumo_provider_daemon_t *d,
                                  const char *owner,
@@ -713,7 +738,8 @@ static void pd_event_lease(kumo_provider_daemon_t *d,
                            bool mine,
                            uint64_t height)
 {
-    if (id == NULL || strncmp(type, "lease.", 6) != 0) {
+    if (id == NULL ||
+        (strncmp(type, "lease.", 6) != 0 && strcmp(type, "deployment.updated") != 0)) {
         return;
     }
     pd_mq_item_t item;
@@ -721,12 +747,19 @@ static void pd_event_lease(kumo_provider_daemon_t *d,
     pd_id_prefix(id, 1, item.owner, sizeof(item.owner));
     const char *dseq = strchr(id, '/');
     item.dseq = dseq != NULL ? strtoull(dseq + 1, NULL, 10) : 0;
+    if (strcmp(type, "deployment.updated") == 0) {
+        if (d->parts != NULL) {
+            pd_parts_drop(d->parts, item.owner, item.dseq);
+        }
+        pd_update_note(d, item.owner, item.dseq, height);
+        return;
+    }
     bool ended = strcmp(type, "lease.closed") == 0 || strcmp(type, "lease.closing") == 0 ||
                  strcmp(type, "lease.stale") == 0 || strcmp(type, "lease.released") == 0 ||
                  strcmp(type, "lease.refused") == 0;
     if (ended) {
         if (d->parts != NULL) {
-            pd_parts_lease_ended(d->parts, item.owner, item.dseq);
+            pd_parts_drop(d->parts, item.owner, item.dseq);
         }
         return;
     }
@@ -1000,8 +1033,9 @@ static void pd_stream(kumo_provider_daemon_t *d)
 {
     kumo_err_ctx_t err = {0};
     kumo_client_stream_t *s = NULL;
-    int rc = kumo_client_stream_open(d->client, "types=block,order.created,fulfillment.,lease.",
-                                     d->height + 1u, &s, &err);
+    int rc = kumo_client_stream_open(
+        d->client, "types=block,order.created,fulfillment.,lease.,deployment.updated",
+        d->height + 1u, &s, &err);
     if (rc == 0) {
         (void)pthread_mutex_lock(&d->wake_mu);
         d->stream = s;

@@ -407,6 +407,11 @@ typedef struct pd_usage {
 /* Peers one fetch takes chunks from (when one of them holds every chunk): enough to spread
  * the load, few enough that a small manifest costs few TLS handshakes. */
 #define PD_FETCH_SOURCES_ENOUGH 4u
+/* Chunks from which a fetch also asks the lease holders that hold none yet (they fetch too):
+ * below it, one more TLS handshake per holder costs more than the spread saves. */
+#define PD_FETCH_SPREAD_CHUNKS_MIN 8u
+/* How long a chunk a peer said it lacks is not asked of it again (it may have it since). */
+#define PD_FETCH_LACKS_FORGET_MS 250u
 /* Failed transfers (not bad chunks) after which a peer is not asked again in this fetch. */
 #define PD_FETCH_PEER_FAILS_MAX 2u
 /* Chunks of the largest manifest a fetch takes (1 GiB of 256 KiB chunks). */
@@ -440,6 +445,9 @@ typedef struct pd_fetch_peer {
 
 typedef struct pd_fetch_plan {
     uint32_t count; /* chunks */
+    /* The chunk each peer's requests begin at (pd_fetch_plan_init: peer k of n k/n of the way
+     * in; a fetcher may set its own before the first request). */
+    uint32_t start[PD_FETCH_PEER_MAX];
     uint8_t *state; /* pd_fetch_state_t of each chunk */
     uint8_t *lacks; /* [peer * count + chunk]: 1 when the peer answered it does not hold it */
     uint32_t held;
@@ -459,6 +467,8 @@ bool pd_fetch_plan_peer_usable(const pd_fetch_plan_t *p, uint32_t peer);
 /* The next wanted chunk for peer, now in flight; false if the peer is out, has its
  * PD_FETCH_IN_FLIGHT_MAX open or no chunk is wanted. */
 bool pd_fetch_plan_next(pd_fetch_plan_t *p, uint32_t peer, uint32_t *index_out);
+/* Forgets which chunks peers said they lack (they still fetch: they may hold them now). */
+void pd_fetch_plan_lacks_forget(pd_fetch_plan_t *p);
 /* A request of peer for chunk index ended (see pd_fetch_outcome_t). */
 void pd_fetch_plan_done(pd_fetch_plan_t *p,
                         uint32_t peer,
@@ -538,9 +548,9 @@ KUMO_MUST_USE int pd_parts_init(pd_parts_t *p, kumo_err_ctx_t *err);
 void pd_parts_free(pd_parts_t *p);
 /* A block arrived (main thread): entries of other heights are dropped. */
 void pd_parts_height_set(pd_parts_t *p, uint64_t height);
-/* A lease of (owner, dseq) ended (closed, stale, released, refused): its entries are dropped
- * and fills begun before are not stored. */
-void pd_parts_lease_ended(pd_parts_t *p, const char *owner, uint64_t dseq);
+/* A lease of (owner, dseq) ended (closed, stale, released, refused) or its version changed:
+ * its entries are dropped and fills begun before are not stored. */
+void pd_parts_drop(pd_parts_t *p, const char *owner, uint64_t dseq);
 /* The height and generation a fill starts at (before it asks the node). */
 void pd_parts_begin(pd_parts_t *p, uint64_t *height, uint64_t *gen);
 /* Stores e unless the height or generation moved since pd_parts_begin; whether stored. */
@@ -577,6 +587,19 @@ typedef struct pd_mq_item {
 
 /* Queues item (any thread; the same request queued twice is one) and wakes the main thread. */
 void pd_mq_add(kumo_provider_daemon_t *d, const pd_mq_item_t *item);
+/* Deployments whose version changed on chain (deployment.updated), remembered until their
+ * passes see the new manifest stored (or PD_UPDATE_KEEP_BLOCKS pass): the announcement of
+ * the provider the tenant uploaded to brings it at once; after PD_FETCH_GRACE_BLOCKS a pass
+ * asks the peers itself. More are dropped (counted). */
+#define PD_UPDATE_MAX         64u
+#define PD_UPDATE_KEEP_BLOCKS 100u
+
+typedef struct pd_update {
+    char owner[KUMO_ADDRESS_TEXT_BYTES];
+    uint64_t dseq;
+    uint64_t height; /* 0: a free slot */
+} pd_update_t;
+
 /* Runs the queued items (main thread): between the events, and between the deployments of a
  * pass, so a long pass does not hold an announced manifest back. */
 void pd_mq_run(kumo_provider_daemon_t *d);
@@ -686,7 +709,9 @@ struct kumo_provider_daemon {
     pd_mq_item_t mq[PD_MQ_MAX];
     uint32_t mq_count;
     uint64_t mq_dropped;
-    bool mq_running; /* main thread: pd_mq_run is running */
+    bool mq_running;                    /* main thread: pd_mq_run is running */
+    pd_update_t updates[PD_UPDATE_MAX]; /* main thread */
+    uint64_t updates_dropped;
 };
 
 /* ---- placement.c: what the chain says this provider has, for orders' requirements ---- */
@@ -1013,8 +1038,9 @@ void pd_manifest_announce(kumo_provider_daemon_t *d,
                           uint64_t dseq,
                           const char *only);
 /* Fetches the manifest of (owner, dseq) now if this provider holds a lease in it and not the
- * manifest at the on-chain version, asking prefer (may be NULL) first; 0 when it was stored
- * (the pass should run), KUMO_ENOTFOUND when nothing needed doing or nothing came. */
+ * manifest at the on-chain version, asking prefer (may be NULL) first: 0 when it was stored
+ * (the pass should run), 1 when nothing needed doing, else why nothing came (KUMO_ENOTFOUND:
+ * no peer had it yet). */
 KUMO_MUST_USE int pd_manifest_fetch_due(kumo_provider_daemon_t *d,
                                         const char *owner,
                                         uint64_t dseq,

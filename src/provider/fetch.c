@@ -58,6 +58,12 @@ typedef struct pd_fetch {
     CURLSH *share; /* one connection per peer for its info and its chunks (NULL: none) */
     pd_fetch_xfer_t xfer[PD_FETCH_XFER_MAX];
     uint32_t bad_chunks;
+    /* Who else may serve chunks (lease holders, or the targets given): those holding none
+     * yet are asked too for a large manifest, since they fetch it as well (pd_fetch_spread). */
+    const pd_parts_entry_t *parts;
+    const pd_peer_target_t *targets;
+    uint32_t target_count;
+    uint32_t speculative; /* peers taken without an info answer */
 } pd_fetch_t;
 
 /* ---- step 1: who answers the version, with what length ---- */
@@ -112,15 +118,20 @@ static bool pd_fetch_enough(const pd_fetch_t *f)
     return full && f->peer_count >= want;
 }
 
-/* Where this provider starts in a list of n peers: spread by its address, so fetchers do not
- * all ask the same peer first. */
-static size_t pd_fetch_start_of(const pd_fetch_t *f, size_t n)
+/* A place in 0..n-1 set by a name (FNV-1a), n > 0: where a provider starts in a list of
+ * peers or of chunks, so fetchers do not all ask the same peer, or the same chunks, first. */
+static uint32_t pd_fetch_place(const char *name, uint32_t n)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const char *p = f->d->addr; *p != '\0'; p++) {
+    uint32_t h = 2166136261u;
+    for (const char *p = name; *p != '\0'; p++) {
         h = (h ^ (uint8_t)*p) * 16777619u;
     }
     return n > 0 ? h % n : 0;
+}
+
+static size_t pd_fetch_start_of(const pd_fetch_t *f, size_t n)
+{
+    return pd_fetch_place(f->d->addr, (uint32_t)n);
 }
 
 /* Whether p is worth asking: a lease holder other than us, not asked yet, not penalized. */
@@ -165,6 +176,60 @@ static void pd_fetch_peers(pd_fetch_t *f, const pd_parts_entry_t *parts, const c
         if (pd_fetch_peer_new(f, p)) {
             pd_fetch_peer_ask(f, p);
         }
+    }
+}
+
+/* Whether the peer named p is in f->peer already. */
+static bool pd_fetch_has_peer(const pd_fetch_t *f, const char *p)
+{
+    for (uint32_t i = 0; i < f->peer_count; i++) {
+        if (strcmp(f->peer[i].provider, p) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A large manifest: every other candidate is a source too, without asking it first. Those
+ * that hold nothing yet fetch the same manifest, each starting at its own place (its name's),
+ * so they soon hold chunks the others lack: like BitTorrent, the fetchers serve each other and
+ * the providers that hold everything serve a share each instead of every chunk to every one.
+ * What they serve is proved like anything else; a chunk one lacks is asked of it again after
+ * PD_FETCH_LACKS_FORGET_MS. */
+static void pd_fetch_spread(pd_fetch_t *f, uint64_t total)
+{
+    uint32_t count = 0;
+    if (kumo_crypto_merkle_chunk_count(total, &count) != 0 || count < PD_FETCH_SPREAD_CHUNKS_MIN) {
+        return;
+    }
+    uint32_t n = f->parts != NULL ? f->parts->holder_count : f->target_count;
+    for (uint32_t i = 0; i < n && f->peer_count < PD_FETCH_PEER_MAX; i++) {
+        pd_peer_target_t *t = &f->peer[f->peer_count];
+        kumo_err_ctx_t err = {0};
+        if (f->parts != NULL) {
+            const char *p = f->parts->holders[i];
+            if (!pd_fetch_peer_new(f, p) ||
+                pd_parts_target_load(f->d->parts, f->d->client, p, t, &err) != 0) {
+                continue;
+            }
+        } else {
+            const pd_peer_target_t *c = &f->targets[i];
+            if (pd_fetch_has_peer(f, c->provider)) {
+                continue;
+            }
+            memset(t, 0, sizeof(*t));
+            memcpy(t->provider, c->provider, sizeof(t->provider));
+            memcpy(t->uri, c->uri, sizeof(t->uri));
+            kumo_buf_init(&t->root_pem, KUMO_TLS_PEM_BYTES_MAX);
+            if (kumo_buf_append(&t->root_pem, c->root_pem.ptr, c->root_pem.len) != 0) {
+                pd_peer_target_free(t);
+                continue;
+            }
+        }
+        f->declared[f->peer_count] = total;
+        f->full[f->peer_count] = false;
+        f->peer_count++;
+        f->speculative++;
     }
 }
 
@@ -311,14 +376,32 @@ static void pd_fetch_reap(pd_fetch_t *f)
     }
 }
 
-/* Transfers until every chunk is held, no peer is left, or the budget is spent. */
+/* Transfers until every chunk is held, no peer is left, or the budget is spent. With peers
+ * still fetching among the sources, what they said they lack is forgotten every
+ * PD_FETCH_LACKS_FORGET_MS, and a plan stuck on them waits for that instead of ending. */
 static void pd_fetch_run(pd_fetch_t *f)
 {
     uint64_t deadline_ms = pd_now_ms() + PD_FETCH_BUDGET_MS;
+    uint64_t forgot_ms = pd_now_ms();
     pd_fetch_fill(f);
     int running = 1;
-    while (!pd_fetch_plan_is_complete(&f->plan) && !pd_fetch_plan_is_stuck(&f->plan) &&
-           pd_now_ms() < deadline_ms && !*f->d->stop) {
+    while (!pd_fetch_plan_is_complete(&f->plan) && pd_now_ms() < deadline_ms && !*f->d->stop) {
+        uint64_t now_ms = pd_now_ms();
+        bool forgot = false;
+        if (f->speculative > 0 && now_ms - forgot_ms >= PD_FETCH_LACKS_FORGET_MS) {
+            pd_fetch_plan_lacks_forget(&f->plan);
+            forgot_ms = now_ms;
+            forgot = true;
+            pd_fetch_fill(f);
+        }
+        if (pd_fetch_plan_is_stuck(&f->plan)) {
+            if (f->speculative == 0 || forgot) {
+                break; /* nothing to ask, even of peers that may have fetched more */
+            }
+            uint64_t wait_ms = forgot_ms + PD_FETCH_LACKS_FORGET_MS - now_ms;
+            (void)curl_multi_poll(f->multi, NULL, 0, (int)(wait_ms < 200u ? wait_ms : 200u), NULL);
+            continue;
+        }
         if (curl_multi_perform(f->multi, &running) != CURLM_OK) {
             break;
         }
@@ -402,6 +485,14 @@ static int pd_fetch_open(pd_fetch_t *f, uint64_t total, kumo_err_ctx_t *err)
     KUMO_GUARD(rc);
     pd_chunks_drop(f->d->home, f->owner, f->dseq, f->version, NULL, NULL);
     KUMO_GUARD(pd_fetch_plan_init(&f->plan, f->store.count, f->peer_count, err));
+    if (f->speculative > 0) {
+        /* From a peer holding everything, the chunks at our own place first; from one still
+         * fetching, those at its place (which it asked for first). */
+        for (uint32_t k = 0; k < f->peer_count; k++) {
+            const char *name = f->full[k] ? f->d->addr : f->peer[k].provider;
+            f->plan.start[k] = pd_fetch_place(name, f->store.count);
+        }
+    }
     for (uint32_t i = 0; i < f->store.count; i++) {
         if (pd_chunks_has(&f->store, i)) {
             pd_fetch_plan_held(&f->plan, i);
@@ -448,9 +539,14 @@ static pd_fetch_t *pd_fetch_new(kumo_provider_daemon_t *d,
 /* Steps 2 and 3 over the peers found, then frees f. */
 static int pd_fetch_go(pd_fetch_t *f, kumo_err_ctx_t *err)
 {
-    int rc = f->peer_count == 0
-                 ? kumo_err_set(err, KUMO_ENOTFOUND, "no peer serves chunks of the version")
-                 : pd_fetch_open(f, pd_fetch_total_pick(f), err);
+    int rc = 0;
+    if (f->peer_count == 0) {
+        rc = kumo_err_set(err, KUMO_ENOTFOUND, "no peer serves chunks of the version");
+    } else {
+        uint64_t total = pd_fetch_total_pick(f);
+        pd_fetch_spread(f, total);
+        rc = pd_fetch_open(f, total, err);
+    }
     if (rc == 0) {
         pd_fetch_run(f);
         rc = pd_fetch_plan_is_complete(&f->plan)
@@ -487,6 +583,7 @@ int pd_chunks_fetch(kumo_provider_daemon_t *d,
     *tried = false;
     pd_fetch_t *f = pd_fetch_new(d, parts->owner, parts->dseq, parts->version, PD_CHUNKS_BYTES_MAX);
     KUMO_ENSURE(f != NULL, err, KUMO_ENOMEM, "fetch");
+    f->parts = parts;
     pd_fetch_peers(f, parts, prefer);
     *tried = f->peer_count > 0;
     return pd_fetch_go(f, err);
@@ -507,6 +604,8 @@ int pd_chunks_fetch_whole(kumo_provider_daemon_t *d,
     KUMO_ENSURE(f != NULL, err, KUMO_ENOMEM, "fetch");
     f->whole_only = true;
     f->whole_out = whole_out;
+    f->targets = targets;
+    f->target_count = target_count;
     size_t start = pd_fetch_start_of(f, target_count);
     for (uint32_t k = 0; k < target_count && !pd_fetch_enough(f); k++) {
         uint32_t i = (uint32_t)((start + k) % target_count);

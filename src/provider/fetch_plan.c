@@ -33,6 +33,10 @@ int pd_fetch_plan_init(pd_fetch_plan_t *p, uint32_t count, uint32_t peer_count, 
     }
     p->count = count;
     p->peer_count = peer_count;
+    for (uint32_t k = 0; k < peer_count; k++) {
+        /* Peer k of n starts k/n of the way in: disjoint runs while every peer keeps up. */
+        p->start[k] = (uint32_t)(((uint64_t)k * count) / peer_count);
+    }
     return 0;
 }
 
@@ -72,8 +76,7 @@ bool pd_fetch_plan_next(pd_fetch_plan_t *p, uint32_t peer, uint32_t *index_out)
     if (!pd_fetch_plan_peer_usable(p, peer)) {
         return false;
     }
-    /* Peer k of n starts k/n of the way in: disjoint runs while every peer keeps up. */
-    uint32_t start = (uint32_t)(((uint64_t)peer * p->count) / p->peer_count);
+    uint32_t start = p->start[peer] % p->count;
     for (uint32_t k = 0; k < p->count; k++) {
         uint32_t i = (start + k) % p->count;
         if (p->state[i] == PD_FETCH_WANTED && !pd_fetch_plan_lacks(p, peer, i)) {
@@ -84,6 +87,12 @@ bool pd_fetch_plan_next(pd_fetch_plan_t *p, uint32_t peer, uint32_t *index_out)
         }
     }
     return false;
+}
+
+void pd_fetch_plan_lacks_forget(pd_fetch_plan_t *p)
+{
+    KUMO_ASSERT(p != NULL && p->lacks != NULL);
+    memset(p->lacks, 0, (size_t)p->count * (p->peer_count > 0 ? p->peer_count : 1u));
 }
 
 void pd_fetch_plan_done(pd_fetch_plan_t *p,

@@ -51,7 +51,7 @@ void pd_parts_height_set(pd_parts_t *p, uint64_t height)
     (void)pthread_mutex_unlock(&p->mu);
 }
 
-void pd_parts_lease_ended(pd_parts_t *p, const char *owner, uint64_t dseq)
+void pd_parts_drop(pd_parts_t *p, const char *owner, uint64_t dseq)
 {
     KUMO_ASSERT(p != NULL && p->ready);
     KUMO_ASSERT(owner != NULL);

@@ -427,10 +427,7 @@ int pd_manifest_fetch_due(kumo_provider_daemon_t *d,
                 memcmp(stored, e->version, sizeof(stored)) != 0);
     kumo_free(e);
     KUMO_GUARD(rc);
-    if (!due) {
-        return kumo_err_set(err, KUMO_ENOTFOUND, "nothing to fetch");
-    }
-    return pd_manifest_fetch(d, owner, dseq, prefer, err);
+    return due ? pd_manifest_fetch(d, owner, dseq, prefer, err) : 1;
 }
 
 /* ---- announcing a manifest held (PUT .../manifest-have) ---- */

@@ -1120,6 +1120,37 @@ static int pd_dep_groups(kumo_provider_daemon_t *d,
     return rc;
 }
 
+/* dep's version changed on chain PD_FETCH_GRACE_BLOCKS ago or more (and this is a pass that
+ * may ask the peers: every PD_FETCH_EVERY blocks). */
+static bool pd_dep_update_due(const kumo_provider_daemon_t *d, const pd_dep_t *dep)
+{
+    if ((d->height + dep->dseq) % PD_FETCH_EVERY != 0) {
+        return false;
+    }
+    for (uint32_t i = 0; i < PD_UPDATE_MAX; i++) {
+        const pd_update_t *u = &d->updates[i];
+        if (u->height != 0 && u->dseq == dep->dseq && strcmp(u->owner, dep->owner) == 0) {
+            return d->height >= u->height + PD_FETCH_GRACE_BLOCKS;
+        }
+    }
+    return false;
+}
+
+/* dep's new version is stored (fetched, or it was already): forgotten. */
+static void pd_dep_update_done(kumo_provider_daemon_t *d, const pd_dep_t *dep, bool fetched)
+{
+    for (uint32_t i = 0; i < PD_UPDATE_MAX; i++) {
+        pd_update_t *u = &d->updates[i];
+        if (u->height != 0 && u->dseq == dep->dseq && strcmp(u->owner, dep->owner) == 0) {
+            u->height = 0;
+        }
+    }
+    if (fetched) {
+        KUMO_LOG_INFO("provider", "manifest_update_fetched", "deployment=%s/%" PRIu64, dep->owner,
+                      dep->dseq);
+    }
+}
+
 /* Blocks since the youngest of this provider's leases in dep was created. */
 static uint64_t pd_dep_lease_age(const kumo_provider_daemon_t *d, const pd_dep_t *dep)
 {
@@ -1144,6 +1175,20 @@ static int pd_dep_load(kumo_provider_daemon_t *d, pd_dep_t *dep, bool create, ku
         pd_dep_lease_age(d, dep) >= PD_FETCH_GRACE_BLOCKS &&
         pd_manifest_fetch(d, dep->owner, dep->dseq, NULL, err) == 0) {
         rc = pd_manifest_load(d->home, dep->owner, dep->dseq, &dep->m, version, err);
+    }
+    if (rc == 0 && create && pd_dep_update_due(d, dep)) {
+        /* The version changed on chain and no announcement brought the new manifest: the
+         * peers are asked (the old one runs meanwhile). */
+        kumo_err_ctx_t ferr = {0};
+        int frc = pd_manifest_fetch_due(d, dep->owner, dep->dseq, NULL, &ferr);
+        if (frc == 0) {
+            kumo_codec_free(&dep->m->base);
+            dep->m = NULL;
+            rc = pd_manifest_load(d->home, dep->owner, dep->dseq, &dep->m, version, err);
+        }
+        if (frc >= 0) {
+            pd_dep_update_done(d, dep, frc == 0); /* else asked again at the next such pass */
+        }
     }
     KUMO_GUARD(rc); /* KUMO_ENOTFOUND: none yet, the lease stands ready */
     memcpy(dep->version, version, sizeof(dep->version));

@@ -78,7 +78,7 @@ static void test_parts_lease_end_drops_its_deployment(void **state)
     fill(p, "kumo1owner", 7, "kumo1east");
     fill(p, "kumo1owner", 8, "kumo1east");
     fill(p, "kumo1other", 7, "kumo1east");
-    pd_parts_lease_ended(p, "kumo1owner", 7);
+    pd_parts_drop(p, "kumo1owner", 7);
     pd_parts_entry_t out;
     assert_false(pd_parts_get(p, "kumo1owner", 7, &out));
     assert_true(pd_parts_get(p, "kumo1owner", 8, &out));
@@ -97,7 +97,7 @@ static void test_parts_fill_racing_an_end_or_a_block_is_dropped(void **state)
     uint64_t g = 0;
     /* A worker asks the node; meanwhile mallory's lease ends on the stream. */
     pd_parts_begin(p, &h, &g);
-    pd_parts_lease_ended(p, "kumo1owner", 7);
+    pd_parts_drop(p, "kumo1owner", 7);
     assert_false(pd_parts_put(p, &e, h, g));
     assert_false(pd_parts_get(p, "kumo1owner", 7, &out));
     /* Likewise with a block between the question and the answer. */
