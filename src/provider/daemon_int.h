@@ -410,6 +410,9 @@ typedef struct pd_usage {
 /* Chunks from which a fetch also asks the lease holders that hold none yet (they fetch too):
  * below it, one more TLS handshake per holder costs more than the spread saves. */
 #define PD_FETCH_SPREAD_CHUNKS_MIN 8u
+/* Lease holders still fetching that one fetch also asks (each a connection and a handshake,
+ * and requests for chunks it may not hold yet): every fetcher is asked by about as many. */
+#define PD_FETCH_SPREAD_PEERS 4u
 /* How long a chunk a peer said it lacks is not asked of it again (it may have it since). */
 #define PD_FETCH_LACKS_FORGET_MS 250u
 /* Failed transfers (not bad chunks) after which a peer is not asked again in this fetch. */
@@ -439,6 +442,11 @@ typedef enum pd_fetch_outcome {
 typedef struct pd_fetch_peer {
     uint32_t in_flight;
     uint32_t failures;
+    /* A share of the chunks (share_hi > 0): chunks in [share_lo, share_hi) are asked of it as
+     * of any peer; others only one at a time, once none of the share is wanted. So a peer
+     * holding everything serves each fetcher its own share first, and the fetchers, which
+     * serve each other, take the rest from one another. */
+    uint32_t share_lo, share_hi;
     bool out; /* not asked again in this fetch */
     bool bad; /* sent a chunk that failed its proof */
 } pd_fetch_peer_t;

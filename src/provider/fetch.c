@@ -190,7 +190,8 @@ static bool pd_fetch_has_peer(const pd_fetch_t *f, const char *p)
     return false;
 }
 
-/* A large manifest: every other candidate is a source too, without asking it first. Those
+/* A large manifest: PD_FETCH_SPREAD_PEERS other candidates (from this provider's place in
+ * the list) are sources too, without asking them first. Those
  * that hold nothing yet fetch the same manifest, each starting at its own place (its name's),
  * so they soon hold chunks the others lack: like BitTorrent, the fetchers serve each other and
  * the providers that hold everything serve a share each instead of every chunk to every one.
@@ -203,7 +204,11 @@ static void pd_fetch_spread(pd_fetch_t *f, uint64_t total)
         return;
     }
     uint32_t n = f->parts != NULL ? f->parts->holder_count : f->target_count;
-    for (uint32_t i = 0; i < n && f->peer_count < PD_FETCH_PEER_MAX; i++) {
+    uint32_t start = (uint32_t)pd_fetch_start_of(f, n);
+    for (uint32_t k = 0;
+         k < n && f->peer_count < PD_FETCH_PEER_MAX && f->speculative < PD_FETCH_SPREAD_PEERS;
+         k++) {
+        uint32_t i = (start + k) % n;
         pd_peer_target_t *t = &f->peer[f->peer_count];
         kumo_err_ctx_t err = {0};
         if (f->parts != NULL) {
@@ -275,6 +280,13 @@ static int pd_fetch_start(pd_fetch_t *f, pd_fetch_xfer_t *x, uint32_t peer, uint
     x->h = pd_peer_handle(f->d, &f->peer[peer], f->owner, f->dseq, what, &x->body);
     if (x->h != NULL && f->share != NULL) {
         (void)curl_easy_setopt(x->h, CURLOPT_SHARE, f->share);
+    }
+    if (x->h != NULL) {
+        /* A chunk over a slow uplink shared by many fetchers takes longer than the peer
+         * timeout allows a request: bounded by the fetch's budget and a stall instead. */
+        (void)curl_easy_setopt(x->h, CURLOPT_TIMEOUT_MS, (long)PD_FETCH_BUDGET_MS);
+        (void)curl_easy_setopt(x->h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+        (void)curl_easy_setopt(x->h, CURLOPT_LOW_SPEED_TIME, (long)(PD_PEER_TIMEOUT_MS / 1000L));
     }
     if (x->h == NULL || curl_multi_add_handle(f->multi, x->h) != CURLM_OK) {
         curl_easy_cleanup(x->h);
@@ -472,6 +484,59 @@ static int pd_fetch_finish(pd_fetch_t *f, kumo_err_ctx_t *err)
     return rc;
 }
 
+static int pd_fetch_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The fetchers of a spread (every candidate but the full peers, and us) split the chunks in
+ * shares by the order of their names: a full peer gives us our share first (and the rest one
+ * chunk at a time, once it is done), and a peer still fetching is asked first for its share,
+ * which it gets first. Each chunk then leaves the full peers about once and travels on
+ * between the fetchers, as pieces do in BitTorrent. */
+static void pd_fetch_shares(pd_fetch_t *f)
+{
+    const char **names = kumo_calloc(PD_PARTS_HOLDER_MAX + 1u, sizeof(*names));
+    if (names == NULL) {
+        return; /* no shares: every peer is asked for anything, as below 8 chunks */
+    }
+    uint32_t m = 0;
+    uint32_t n = f->parts != NULL ? f->parts->holder_count : f->target_count;
+    for (uint32_t i = 0; i < n && m < PD_PARTS_HOLDER_MAX; i++) {
+        const char *name = f->parts != NULL ? f->parts->holders[i] : f->targets[i].provider;
+        bool full = strcmp(name, f->d->addr) == 0; /* we are added below */
+        for (uint32_t k = 0; k < f->peer_count && !full; k++) {
+            full = f->full[k] && strcmp(f->peer[k].provider, name) == 0;
+        }
+        if (!full) {
+            names[m++] = name;
+        }
+    }
+    names[m++] = f->d->addr;
+    qsort(names, m, sizeof(names[0]), pd_fetch_name_cmp);
+    uint32_t count = f->store.count;
+    for (uint32_t k = 0; k <= f->peer_count; k++) {
+        const char *name = k < f->peer_count && !f->full[k] ? f->peer[k].provider : f->d->addr;
+        uint32_t rank = 0;
+        while (rank < m && strcmp(names[rank], name) != 0) {
+            rank++;
+        }
+        uint32_t lo = (uint32_t)(((uint64_t)rank * count) / m);
+        uint32_t hi = (uint32_t)(((uint64_t)(rank + 1u) * count) / m);
+        for (uint32_t j = 0; k == f->peer_count && j < f->peer_count; j++) {
+            if (f->full[j] && rank < m && hi > lo) {
+                f->plan.peer[j].share_lo = lo; /* our share, from every full peer */
+                f->plan.peer[j].share_hi = hi;
+                f->plan.start[j] = lo;
+            }
+        }
+        if (k < f->peer_count && !f->full[k]) {
+            f->plan.start[k] = rank < m ? lo : pd_fetch_place(name, count);
+        }
+    }
+    kumo_free(names);
+}
+
 /* Opens the store for total, starting again if one of another length was left. */
 static int pd_fetch_open(pd_fetch_t *f, uint64_t total, kumo_err_ctx_t *err)
 {
@@ -486,12 +551,7 @@ static int pd_fetch_open(pd_fetch_t *f, uint64_t total, kumo_err_ctx_t *err)
     pd_chunks_drop(f->d->home, f->owner, f->dseq, f->version, NULL, NULL);
     KUMO_GUARD(pd_fetch_plan_init(&f->plan, f->store.count, f->peer_count, err));
     if (f->speculative > 0) {
-        /* From a peer holding everything, the chunks at our own place first; from one still
-         * fetching, those at its place (which it asked for first). */
-        for (uint32_t k = 0; k < f->peer_count; k++) {
-            const char *name = f->full[k] ? f->d->addr : f->peer[k].provider;
-            f->plan.start[k] = pd_fetch_place(name, f->store.count);
-        }
+        pd_fetch_shares(f);
     }
     for (uint32_t i = 0; i < f->store.count; i++) {
         if (pd_chunks_has(&f->store, i)) {

@@ -76,17 +76,30 @@ bool pd_fetch_plan_next(pd_fetch_plan_t *p, uint32_t peer, uint32_t *index_out)
     if (!pd_fetch_plan_peer_usable(p, peer)) {
         return false;
     }
+    const pd_fetch_peer_t *e = &p->peer[peer];
     uint32_t start = p->start[peer] % p->count;
+    uint32_t other = p->count; /* the first wanted chunk outside its share */
     for (uint32_t k = 0; k < p->count; k++) {
         uint32_t i = (start + k) % p->count;
-        if (p->state[i] == PD_FETCH_WANTED && !pd_fetch_plan_lacks(p, peer, i)) {
-            p->state[i] = PD_FETCH_IN_FLIGHT;
-            p->peer[peer].in_flight++;
-            *index_out = i;
-            return true;
+        if (p->state[i] != PD_FETCH_WANTED || pd_fetch_plan_lacks(p, peer, i)) {
+            continue;
         }
+        if (e->share_hi > 0 && (i < e->share_lo || i >= e->share_hi)) {
+            other = other == p->count ? i : other;
+            continue;
+        }
+        p->state[i] = PD_FETCH_IN_FLIGHT;
+        p->peer[peer].in_flight++;
+        *index_out = i;
+        return true;
     }
-    return false;
+    if (other == p->count || e->in_flight > 0) {
+        return false;
+    }
+    p->state[other] = PD_FETCH_IN_FLIGHT;
+    p->peer[peer].in_flight++;
+    *index_out = other;
+    return true;
 }
 
 void pd_fetch_plan_lacks_forget(pd_fetch_plan_t *p)

@@ -196,6 +196,52 @@ static void test_penalties_expire_and_are_per_version(void **state)
     free(t);
 }
 
+/* A peer with a share is asked for its share as any peer, for other chunks one at a time and
+ * only once no chunk of the share is wanted; a forgotten lack is asked again. */
+static void test_plan_share_then_one_at_a_time(void **state)
+{
+    (void)state;
+    pd_fetch_plan_t p;
+    assert_int_equal(pd_fetch_plan_init(&p, 16, 2, NULL), 0);
+    p.peer[0].share_lo = 4;
+    p.peer[0].share_hi = 6;
+    p.start[0] = 4;
+    uint32_t a = 0;
+    uint32_t b = 0;
+    uint32_t c = 0;
+    assert_true(pd_fetch_plan_next(&p, 0, &a));
+    assert_true(pd_fetch_plan_next(&p, 0, &b));
+    assert_int_equal(a, 4);
+    assert_int_equal(b, 5);
+    assert_false(pd_fetch_plan_next(&p, 0, &c)); /* the share in flight: nothing else yet */
+    pd_fetch_plan_done(&p, 0, a, PD_FETCH_OK);
+    pd_fetch_plan_done(&p, 0, b, PD_FETCH_OK);
+    assert_true(pd_fetch_plan_next(&p, 0, &c)); /* the share held: one other chunk */
+    assert_true(c < 4 || c >= 6);
+    uint32_t d = 0;
+    assert_false(pd_fetch_plan_next(&p, 0, &d)); /* one at a time */
+    pd_fetch_plan_done(&p, 0, c, PD_FETCH_OK);
+    /* A peer still fetching lacks a chunk: not asked again until the lack is forgotten. */
+    assert_true(pd_fetch_plan_next(&p, 1, &d));
+    pd_fetch_plan_done(&p, 1, d, PD_FETCH_ABSENT);
+    uint32_t e = 0;
+    assert_true(pd_fetch_plan_next(&p, 1, &e));
+    assert_int_not_equal(e, d);
+    pd_fetch_plan_done(&p, 1, e, PD_FETCH_OK);
+    pd_fetch_plan_lacks_forget(&p);
+    bool asked = false;
+    for (uint32_t k = 0; k < 16 && !asked; k++) {
+        uint32_t i = 0;
+        if (!pd_fetch_plan_next(&p, 1, &i)) {
+            break;
+        }
+        asked = i == d;
+        pd_fetch_plan_done(&p, 1, i, PD_FETCH_OK);
+    }
+    assert_true(asked);
+    pd_fetch_plan_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_plan_absent_chunks_go_elsewhere),
         cmocka_unit_test(test_plan_limits),
         cmocka_unit_test(test_penalties_expire_and_are_per_version),
+        cmocka_unit_test(test_plan_share_then_one_at_a_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
