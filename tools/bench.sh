@@ -31,3 +31,7 @@ echo "# bench_staking (reward accounting per block: 100k delegations vs 10, targ
 "$b/bench_staking" | grep -E "^[a-z_0-9]+="
 echo "# bench_manifest (manifest to N providers: chunked spread vs one upload each; tenant bytes)"
 "$b/bench_manifest" | grep -E "^[a-z_0-9]+="
+echo "# bench_manifest shaped (16 providers, 64 MiB, every host's uplink at 100 Mbit/s in its own netns; root)"
+"$b/bench_manifest" 16 67108864 100 | grep -E "^[a-z_0-9]+="
+echo "# bench_manifest_chain (1 KiB to 16 provider daemons after their leases, a real node; own netns; root)"
+"$b/bench_manifest_chain" 16 1024 5 | grep -E "^[a-z_0-9]+="
