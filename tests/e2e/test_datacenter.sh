@@ -36,7 +36,8 @@
 #      which fetches the manifest and the database's tunnel address from west (peer to peer)
 #      and runs the web tier, which still counts on through its own tunnel to west. (hosts) Healed, east-a's daemon removes the
 #      containers of the lease it lost.
-#   3b. update: a changed manifest is uploaded and replaces the workloads (new version label).
+#   3b. update: a changed manifest is uploaded once (the other provider fetches it from its
+#      peer) and replaces the workloads (new version label).
 #   4. close: providers remove containers and networks and confirm released, the deployment
 #      closes and the escrow rest goes back to the tenant; the tunnel to west is closed.
 #   5. a stack whose image does not exist: the provider cannot run it and refuses its lease on
@@ -309,6 +310,10 @@ k deploy update "$work/stack.yml" --from tenant --timeout 120 >"$work/update.out
 replaced() { [ "$(ids_of east-b | wc -l)" -eq 2 ] && [ "$(ids_of east-b)" != "$before_b" ]; }
 wait_or_fail 60 "east-b to replace its containers" replaced
 check "update: the new version replaced the web containers" replaced
+# One upload, as for a create: the provider that took it announced it, and the other one
+# (holding the older version) fetched the new one from it.
+check "update: the manifest was uploaded once" test "$(grep -c 'manifest accepted by' "$work/update.out")" -eq 1
+check "update: the other provider got the new version from its peer" grep -q "chunks, held" "$work/update.out"
 check "they carry the new version" test "$(pm east-b inspect --format '{{index .Config.Labels "kumo.version"}}' "$(ids_of east-b | sed -n 1p)" | cut -c1-16)" = "$(grep -o 'version [0-9a-f]*' "$work/update.out" | sed -n 1p | cut -c9-24)"
 port_b=$(host_port_of east-b)
 answers_b() { visit east-b "$port_b" | grep -q "hello from kumo webapp"; }
