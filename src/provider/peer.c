@@ -379,7 +379,6 @@ int pd_manifest_fetch(kumo_provider_daemon_t *d,
                       const char *prefer,
                       kumo_err_ctx_t *err)
 {
-    KUMO_GUARD(pd_peer_tls(d, err));
     pd_parts_entry_t *e = kumo_calloc(1, sizeof(*e));
     KUMO_ENSURE(e != NULL, err, KUMO_ENOMEM, "fetch");
     bool cached = false;
@@ -387,6 +386,7 @@ int pd_manifest_fetch(kumo_provider_daemon_t *d,
     if (rc == 0 && !e->active) {
         rc = kumo_err_set(err, KUMO_EDECODE, "deployment without a version");
     }
+    rc = rc == 0 ? pd_peer_tls(d, err) : rc;
     bool tried = false;
     rc = rc == 0 ? pd_chunks_fetch(d, e, prefer, &tried, err) : rc;
     if (tried || e->holder_count == 0) {
