@@ -103,6 +103,9 @@ static void tn_stream_free(tn_stream_t *s)
     }
     KUMO_ASSERT(t->stats->streams > 0);
     t->stats->streams--;
+    if (s->fill_cb != NULL) {
+        (void)evbuffer_remove_cb_entry(bufferevent_get_input(s->bev), s->fill_cb);
+    }
     if (s->drain_cb != NULL) {
         (void)evbuffer_remove_cb_entry(bufferevent_get_output(s->bev), s->drain_cb);
     }
@@ -155,7 +158,6 @@ static void tn_stream_pump(tn_stream_t *s)
         s->send_window -= (uint32_t)n;
         avail -= n;
     }
-    s->in_left = avail;
     if (avail == 0 && s->local_eof && !s->fin_sent) {
         tn_send_simple(t, KUMO_OVERLAY_TUNNEL_FIN, s->id);
         s->fin_sent = true;
@@ -214,16 +216,29 @@ size_t tn_bev_fill(struct bufferevent *bev, size_t room)
     return read_bytes;
 }
 
+/* Bytes came into the local input: a full read of libevent's (not ours) means more waits. */
+static void tn_stream_fill_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)buf;
+    tn_stream_t *s = arg;
+    if (info->n_added >= TN_LIBEVENT_READ_BYTES && !s->filling) {
+        s->fill_due = true;
+    }
+}
+
 /* After a full 4 KiB read (tn_bev_fill), what else the local socket holds, up to the read
  * high watermark: a request of a few bytes costs no extra call. */
 static void tn_stream_fill(tn_stream_t *s)
 {
     size_t have = evbuffer_get_length(bufferevent_get_input(s->bev));
-    if (!s->connected || s->local_eof || have >= KUMO_OVERLAY_TUNNEL_WINDOW_BYTES ||
-        have < s->in_left + TN_LIBEVENT_READ_BYTES) {
+    bool due = s->fill_due;
+    s->fill_due = false;
+    if (!due || !s->connected || s->local_eof || have >= KUMO_OVERLAY_TUNNEL_WINDOW_BYTES) {
         return;
     }
+    s->filling = true;
     (void)tn_bev_fill(s->bev, KUMO_OVERLAY_TUNNEL_WINDOW_BYTES - have);
+    s->filling = false;
 }
 
 static void tn_stream_read_cb(struct bufferevent *bev, void *arg)
@@ -297,13 +312,15 @@ static tn_stream_t *tn_stream_add(tn_tunnel_t *t, uint32_t id, int fd, bool conn
     s->connected = connected;
     s->send_window = KUMO_OVERLAY_TUNNEL_WINDOW_BYTES;
     s->drain_cb = evbuffer_add_cb(bufferevent_get_output(bev), tn_stream_drain_cb, s);
+    s->fill_cb = evbuffer_add_cb(bufferevent_get_input(bev), tn_stream_fill_cb, s);
     bufferevent_setwatermark(bev, EV_READ, 0, KUMO_OVERLAY_TUNNEL_WINDOW_BYTES);
     tn_bev_io_max(bev);
     bufferevent_setcb(bev, tn_stream_read_cb, tn_stream_write_cb, tn_stream_event_cb, s);
     t->streams[t->stream_count++] = s;
     t->stats->streams++;
     t->stats->streams_opened++;
-    if (s->drain_cb == NULL || bufferevent_enable(bev, EV_READ | EV_WRITE) != 0) {
+    if (s->drain_cb == NULL || s->fill_cb == NULL ||
+        bufferevent_enable(bev, EV_READ | EV_WRITE) != 0) {
         tn_stream_free(s);
         return NULL;
     }

@@ -62,9 +62,11 @@ struct tn_stream {
     uint32_t send_window;   /* bytes we may still send to the peer */
     uint32_t recv_buffered; /* bytes received, not yet written to the local socket */
     uint32_t recv_credit;   /* bytes written out, not yet granted back */
-    size_t in_left;         /* bytes left in the local input after the last pump */
-    bool connected;         /* the local socket is connected (server: the target) */
-    bool local_eof;         /* the local side sent EOF */
+    struct evbuffer_cb_entry *fill_cb;
+    bool fill_due;  /* libevent made a full 4 KiB read: more is likely waiting */
+    bool filling;   /* tn_bev_fill is adding to the input */
+    bool connected; /* the local socket is connected (server: the target) */
+    bool local_eof; /* the local side sent EOF */
     bool fin_sent;
     bool fin_recv;
     bool shut_wr; /* FIN passed on to the local socket */
