@@ -18,6 +18,10 @@
 #define KUMO_CONFIRM_COUNT_MAX 1024u
 /* Infrastructure groups per deployment (one datacenter each). */
 #define KUMO_GROUP_COUNT_MAX 32u
+/* Groups one deployment may ever hold, closed ones included (an UpdateDeployment that adds a
+ * group gives it the next gseq; a gseq is used once): what a provider reads of a deployment,
+ * by gseq, to check a manifest. */
+#define KUMO_DEPLOYMENT_GROUP_LIFE_MAX 256u
 /* Resource groups per infrastructure group. */
 #define KUMO_RESOURCE_COUNT_MAX 16u
 /* Compute units in one resource group. */

@@ -22,7 +22,7 @@
 #define KUMO_MARKET_BIDS_PER_ORDER_MAX 1024u
 /* Groups one deployment may ever hold (a gseq is used once: a name added by UpdateDeployment
  * gets the next one). Bounds the groups an UpdateDeployment visits and the gseq range. */
-#define KUMO_MARKET_DEPLOYMENT_GROUP_COUNT_MAX 256u
+#define KUMO_MARKET_DEPLOYMENT_GROUP_COUNT_MAX KUMO_DEPLOYMENT_GROUP_LIFE_MAX
 /* Ceiling for params.max_wait_blocks: a wait is a few blocks to a few hours, never years. */
 #define KUMO_MARKET_WAIT_BLOCKS_MAX 10000000u
 /* Ceiling for a deployment's escrow warning threshold (escrow_warn_blocks): months of blocks,

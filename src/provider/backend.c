@@ -321,9 +321,9 @@ typedef struct pd_view {
     uint64_t dseq;
     Kumo__Manifest *m;
     char version_hex[2 * KUMO_CRYPTO_HASH_BYTES + 1];
-    char groups[64][KUMO_NAME_BYTES_MAX + 1];
+    char groups[KUMO_DEPLOYMENT_GROUP_LIFE_MAX][KUMO_NAME_BYTES_MAX + 1];
     uint32_t group_count;
-    bool local[64];
+    bool local[KUMO_DEPLOYMENT_GROUP_LIFE_MAX];
     json_t *leases;
     kumo_runtime_container_t cs[256];
     uint32_t c_count;
@@ -336,7 +336,8 @@ static int pd_view_load(pd_api_t *a, pd_view_t *v, kumo_err_ctx_t *err)
                    v->owner, v->dseq, a->d->addr);
     json_t *list = NULL;
     KUMO_GUARD(kumo_client_get(a->client, path, &list, err));
-    KUMO_GUARD(pd_group_names(a->client, v->owner, v->dseq, v->groups, 64, &v->group_count, err));
+    KUMO_GUARD(pd_group_names(a->client, v->owner, v->dseq, v->groups,
+                              KUMO_DEPLOYMENT_GROUP_LIFE_MAX, &v->group_count, err));
     v->leases = json_array();
     size_t i;
     const json_t *l;

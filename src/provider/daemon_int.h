@@ -118,10 +118,11 @@ typedef struct pd_sent {
     uint64_t height;
 } pd_sent_t;
 
-/* A deployment's groups as the chain holds them (GET /groups), specs[gseq]. */
+/* A deployment's groups as the chain holds them (GET /groups), specs[gseq], closed ones
+ * included. */
 typedef struct pd_groups {
-    ProtobufCMessage *msgs[KUMO_GROUP_COUNT_MAX];
-    Kumo__GroupSpec *specs[KUMO_GROUP_COUNT_MAX];
+    ProtobufCMessage *msgs[KUMO_DEPLOYMENT_GROUP_LIFE_MAX];
+    Kumo__GroupSpec *specs[KUMO_DEPLOYMENT_GROUP_LIFE_MAX];
     uint32_t count;
 } pd_groups_t;
 
@@ -867,7 +868,7 @@ KUMO_MUST_USE int pd_files_dir(const char *home,
 KUMO_MUST_USE int
 pd_file_path(const char *dir, const char *workload, uint32_t index, char out[PD_PATH_BYTES]);
 /* The deployment's groups from the node (GET /groups, gseq order, at most
- * KUMO_GROUP_COUNT_MAX); any failure of the node or its answer is KUMO_EIO. Freed with
+ * KUMO_DEPLOYMENT_GROUP_LIFE_MAX); any failure of the node or its answer is KUMO_EIO. Freed with
  * pd_groups_free (also after a failure). */
 KUMO_MUST_USE int pd_groups_load(
     kumo_client_t *c, const char *owner, uint64_t dseq, pd_groups_t *out, kumo_err_ctx_t *err);

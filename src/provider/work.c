@@ -66,7 +66,7 @@ typedef struct pd_dep {
     char version_hex[2 * KUMO_CRYPTO_HASH_BYTES + 1];
     bool mismatch; /* the stored manifest breaks the lease (detail says how) */
     char mismatch_detail[KUMO_REFUSE_DETAIL_BYTES_MAX + 1];
-    pd_name_t groups[KUMO_GROUP_COUNT_MAX];
+    pd_name_t groups[KUMO_DEPLOYMENT_GROUP_LIFE_MAX]; /* by gseq, closed ones included */
     uint32_t group_count;
     pd_groups_t *g; /* the groups as the node listed them (NULL: not read) */
     char network[KUMO_RUNTIME_NAME_BYTES_MAX];
@@ -120,7 +120,7 @@ int pd_deployment_store(const char *home,
 
 void pd_groups_free(pd_groups_t *g)
 {
-    KUMO_ASSERT(g->count <= KUMO_GROUP_COUNT_MAX);
+    KUMO_ASSERT(g->count <= KUMO_DEPLOYMENT_GROUP_LIFE_MAX);
     for (uint32_t i = 0; i < g->count; i++) {
         kumo_codec_free(g->msgs[i]);
     }
@@ -132,7 +132,8 @@ int pd_groups_load(
 {
     memset(out, 0, sizeof(*out));
     char path[256];
-    (void)snprintf(path, sizeof(path), "/groups?owner=%s&dseq=%" PRIu64 "&limit=100", owner, dseq);
+    (void)snprintf(path, sizeof(path), "/groups?owner=%s&dseq=%" PRIu64 "&limit=%u", owner, dseq,
+                   KUMO_DEPLOYMENT_GROUP_LIFE_MAX);
     json_t *list = NULL;
     kumo_err_ctx_t nerr = {0};
     if (kumo_client_get(c, path, &list, &nerr) < 0) {
@@ -140,7 +141,7 @@ int pd_groups_load(
     }
     const json_t *items = json_object_get(list, "items");
     int rc =
-        json_array_size(items) <= KUMO_GROUP_COUNT_MAX
+        json_array_size(items) <= KUMO_DEPLOYMENT_GROUP_LIFE_MAX
             ? 0
             : kumo_err_set(err, KUMO_EIO, "the node listed %zu groups", json_array_size(items));
     size_t i;
@@ -162,7 +163,7 @@ int pd_groups_load(
         }
     }
     json_decref(list);
-    KUMO_ASSERT(out->count <= KUMO_GROUP_COUNT_MAX);
+    KUMO_ASSERT(out->count <= KUMO_DEPLOYMENT_GROUP_LIFE_MAX);
     return rc;
 }
 

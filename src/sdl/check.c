@@ -14,9 +14,10 @@
 
 #include "sdl/sdl_int.h"
 
-/* Instances placed so far on each resource of each group (gseq, resource index). */
+/* Instances placed so far on each resource of each group (gseq, resource index): every group
+ * the deployment ever had, closed ones included. */
 typedef struct check_usage {
-    uint64_t used[KUMO_GROUP_COUNT_MAX][KUMO_RESOURCE_COUNT_MAX];
+    uint64_t used[KUMO_DEPLOYMENT_GROUP_LIFE_MAX][KUMO_RESOURCE_COUNT_MAX];
 } check_usage_t;
 
 /* What a check sees: the groups and the manifest (for names rules refer to). */
@@ -171,7 +172,7 @@ static int placement_check(check_ctx_t *c, const Kumo__ManifestWorkload *w, kumo
                 w->name, (unsigned long long)w->compute->cpu_milli,
                 (unsigned long long)w->compute->memory_bytes,
                 (unsigned long long)w->compute->storage_bytes, g->name);
-    KUMO_ASSERT(gi < KUMO_GROUP_COUNT_MAX && ri < KUMO_RESOURCE_COUNT_MAX);
+    KUMO_ASSERT(gi < KUMO_DEPLOYMENT_GROUP_LIFE_MAX && ri < KUMO_RESOURCE_COUNT_MAX);
     uint64_t *used = &c->usage.used[gi][ri];
     /* *used <= the resource's count (a u32) before the add: the sum fits 64 bits. */
     KUMO_ASSERT(*used <= UINT32_MAX);
@@ -248,8 +249,9 @@ int kumo_sdl_manifest_check(const Kumo__Manifest *m,
 {
     KUMO_ASSERT(m != NULL);
     KUMO_ASSERT(groups != NULL || group_count == 0);
-    KUMO_ENSURE(group_count >= 1u && group_count <= KUMO_GROUP_COUNT_MAX, err, KUMO_EINVAL,
-                "the deployment has %zu groups (1..%u)", group_count, KUMO_GROUP_COUNT_MAX);
+    KUMO_ENSURE(group_count >= 1u && group_count <= KUMO_DEPLOYMENT_GROUP_LIFE_MAX, err,
+                KUMO_EINVAL, "the deployment has %zu groups (1..%u)", group_count,
+                KUMO_DEPLOYMENT_GROUP_LIFE_MAX);
     for (size_t i = 0; i < group_count; i++) {
         KUMO_ENSURE(groups[i] != NULL && groups[i]->name != NULL &&
                         groups[i]->n_resources <= KUMO_RESOURCE_COUNT_MAX,

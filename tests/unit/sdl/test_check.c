@@ -18,7 +18,7 @@
 #define FX_RULES     (KUMO_SDL_RULE_COUNT_MAX + 1u)
 #define FX_ENV       (KUMO_SDL_ENV_COUNT_MAX + 1u)
 #define FX_COMMAND   (KUMO_SDL_COMMAND_COUNT_MAX + 1u)
-#define FX_GROUPS    (KUMO_GROUP_COUNT_MAX + 1u)
+#define FX_GROUPS    (KUMO_DEPLOYMENT_GROUP_LIFE_MAX + 1u)
 #define FX_VOLUMES   (KUMO_SDL_VOLUME_COUNT_MAX + 1u)
 #define FX_FILES     (KUMO_SDL_FILE_COUNT_MAX + 1u)
 
@@ -508,13 +508,20 @@ static void m_no_groups(void)
 {
     fx.group_count = 0;
 }
-static void m_groups_max(void)
+static void m_groups_max(void) /* every group a deployment may ever have had */
 {
-    fx.group_count = KUMO_GROUP_COUNT_MAX;
+    fx.group_count = KUMO_DEPLOYMENT_GROUP_LIFE_MAX;
 }
 static void m_groups_max_plus_one(void)
 {
-    fx.group_count = KUMO_GROUP_COUNT_MAX + 1u;
+    fx.group_count = KUMO_DEPLOYMENT_GROUP_LIFE_MAX + 1u;
+}
+/* Groups added and removed over the deployment's life: db runs in the group of the last gseq
+ * (g256 in the chain's list of 256), its unit counted there. */
+static void m_group_late_gseq(void)
+{
+    fx.group_count = KUMO_DEPLOYMENT_GROUP_LIFE_MAX;
+    fx.w[1].group = fx.group_names[KUMO_DEPLOYMENT_GROUP_LIFE_MAX - 1u];
 }
 static void m_units_max(void)
 {
@@ -697,6 +704,7 @@ static const struct {
     {"no groups", m_no_groups, KUMO_EINVAL, NULL},
     {"groups at max", m_groups_max, 0, NULL},
     {"groups over max", m_groups_max_plus_one, KUMO_EINVAL, NULL},
+    {"a workload in a group of the last gseq", m_group_late_gseq, 0, NULL},
     {"instances at the unit count max", m_units_max, 0, NULL},
     {"two groups of one name", m_groups_same_name, KUMO_EINVAL, "same name"},
     {"a group without its unit", m_group_unit_missing, KUMO_EMISMATCH, NULL},
