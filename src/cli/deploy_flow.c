@@ -20,9 +20,6 @@ int deploy_flow_init(deploy_flow_t *f, cli_args_t *a, bool need_state, kumo_err_
     KUMO_ASSERT(a->pos_count >= 1);
     f->a = a;
     f->out = a->output == CLI_OUTPUT_JSON ? stderr : stdout;
-    /* Progress is read as it comes, also through a pipe or into a log: a line at a time (nothing
-     * was written to stdout yet). */
-    (void)setvbuf(stdout, NULL, _IOLBF, 0);
     f->endpoints = json_array();
     KUMO_ENSURE(f->endpoints != NULL, err, KUMO_ENOMEM, "endpoints");
     uint64_t timeout_ms = a->timeout_ms > 0 ? a->timeout_ms : DEPLOY_TIMEOUT_MS_DEFAULT;
