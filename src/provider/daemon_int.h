@@ -413,7 +413,7 @@ typedef struct pd_usage {
 #define PD_FETCH_SPREAD_CHUNKS_MIN 8u
 /* Lease holders still fetching that one fetch also asks (each a connection and a handshake,
  * and requests for chunks it may not hold yet): every fetcher is asked by about as many. */
-#define PD_FETCH_SPREAD_PEERS 4u
+#define PD_FETCH_SPREAD_PEERS 8u
 /* How long a chunk a peer said it lacks is not asked of it again (it may have it since). */
 #define PD_FETCH_LACKS_FORGET_MS 250u
 /* Failed transfers (not bad chunks) after which a peer is not asked again in this fetch. */
