@@ -3,20 +3,23 @@
  * chunks of the deployment's on-chain version it lacks from SEVERAL of the deployment's other
  * providers at once (docs/design.md §10, "Chunked delivery").
  *
- * 1. Ask every other lease holder (not penalized for this version) for GET .../manifest-info;
- *    keep those that answer the chain's version with a length within PD_CHUNKS_BYTES_MAX (a
- *    larger declared length is refused before any chunk is asked for) and agree with the
- *    length most of them declare.
+ * 1. Ask the other lease holders (not penalized for this version; the one that announced it
+ *    first) for GET .../manifest-info until enough answer; keep those that answer the chain's
+ *    version with a length within PD_CHUNKS_BYTES_MAX (a larger declared length is refused
+ *    before any chunk is asked for) and agree with the length most of them declare. For a
+ *    large manifest, PD_FETCH_SPREAD_PEERS holders still fetching it are sources too, and
+ *    the fetchers take their shares from the full peers (pd_fetch_spread, pd_fetch_shares).
  * 2. Ask them for the chunks not held yet, spread by fetch_plan.c, at most
- *    PD_FETCH_IN_FLIGHT_MAX open per peer, over one curl multi handle. Each chunk is checked
+ *    PD_FETCH_IN_FLIGHT_MAX open per peer, over one curl multi handle and one connection per
+ *    peer (a share handle). Each chunk is checked
  *    against the version with its proof before it is stored (and so before it is ever served
  *    on); a chunk failing its proof is dropped, its peer is not asked again for this version
  *    for PD_FETCH_PENALTY_BLOCKS blocks, and the chunk goes to another peer.
  * 3. With every chunk held, the whole is assembled, its root compared with the version, and
  *    it must fit the lease (pd_manifest_bytes_verify) before it is stored as the manifest.
- * Runs on the main thread and blocks it for at most PD_FETCH_BUDGET_MS; what arrived stays on
- * disk, so the next try (every PD_FETCH_EVERY blocks) goes on from there. Peers that know no
- * chunk route are asked for the whole manifest as before (pd_peer.c).
+ * Runs on the main thread (on an announcement, or from a pass) and blocks it for at most
+ * PD_FETCH_BUDGET_MS; what arrived stays on disk, so the next try goes on from there. Peers that
+ * know no chunk route are asked for the whole manifest as before (pd_peer.c).
  */
 #include <inttypes.h>
 #include <stdio.h>
