@@ -390,6 +390,25 @@ static void pd_view_free(pd_view_t *v)
     kumo_free(v);
 }
 
+/* Whether listed container c is its instance of workload w as the deployment wants it now:
+ * of the current version, or of an older one that it kept (keep.c). */
+static bool pd_view_current(pd_api_t *a,
+                            pd_view_t *v,
+                            const Kumo__ManifestWorkload *w,
+                            const kumo_runtime_container_t *c)
+{
+    if (strcmp(c->workload, w->name) != 0) {
+        return false;
+    }
+    if (strcmp(c->version, v->version_hex) == 0) {
+        return true;
+    }
+    char digest[PD_SPEC_DIGEST_TEXT_BYTES];
+    return c->spec[0] != '\0' && c->instance < w->count &&
+           pd_workload_digest(a->d, v->owner, v->dseq, v->m, w, c->instance, digest) &&
+           strcmp(digest, c->spec) == 0;
+}
+
 /* One workload's instances, and its published ports as endpoints. */
 static json_t *
 pd_workload_json(pd_api_t *a, pd_view_t *v, const Kumo__ManifestWorkload *w, json_t *endpoints)
@@ -399,10 +418,7 @@ pd_workload_json(pd_api_t *a, pd_view_t *v, const Kumo__ManifestWorkload *w, jso
     for (uint32_t i = 0; i < w->count; i++) {
         const kumo_runtime_container_t *c = NULL;
         for (uint32_t k = 0; k < v->c_count && c == NULL; k++) {
-            c = strcmp(v->cs[k].workload, w->name) == 0 && v->cs[k].instance == i &&
-                        strcmp(v->cs[k].version, v->version_hex) == 0
-                    ? &v->cs[k]
-                    : NULL;
+            c = v->cs[k].instance == i && pd_view_current(a, v, w, &v->cs[k]) ? &v->cs[k] : NULL;
         }
         running += c != NULL && c->state == KUMO_RUNTIME_STATE_RUNNING ? 1u : 0u;
         (void)json_array_append_new(inst,
@@ -874,11 +890,13 @@ static int pd_be_shell_container(pd_api_t *a,
     v->dseq = dseq;
     int rc = pd_view_load(a, v, err);
     const kumo_runtime_container_t *c = NULL;
-    for (uint32_t k = 0; rc == 0 && k < v->c_count && c == NULL; k++) {
-        c = strcmp(v->cs[k].workload, rq->workload) == 0 && v->cs[k].instance == rq->instance &&
-                    strcmp(v->cs[k].version, v->version_hex) == 0
-                ? &v->cs[k]
-                : NULL;
+    const Kumo__ManifestWorkload *w = NULL;
+    for (size_t k = 0; rc == 0 && v->m != NULL && k < v->m->n_workloads && w == NULL; k++) {
+        w = strcmp(v->m->workloads[k]->name, rq->workload) == 0 ? v->m->workloads[k] : NULL;
+    }
+    for (uint32_t k = 0; rc == 0 && w != NULL && k < v->c_count && c == NULL; k++) {
+        c = v->cs[k].instance == rq->instance && pd_view_current(a, v, w, &v->cs[k]) ? &v->cs[k]
+                                                                                     : NULL;
     }
     if (rc == 0 && c == NULL) {
         rc = kumo_err_set(err, KUMO_ENOTFOUND,

@@ -396,8 +396,9 @@ void pd_store_drop(const char *home,
         memcpy(e_owner, e->d_name, owner_len);
         e_owner[owner_len] = '\0';
         bool mine = owner == NULL || (e_dseq == dseq && strcmp(e_owner, owner) == 0);
-        bool kept =
-            strcmp(path, keep_dir) == 0 || (keep != NULL && keep(keep_ctx, e_owner, e_dseq));
+        bool kept = strcmp(path, keep_dir) == 0 ||
+                    (keep != NULL &&
+                     keep(keep_ctx, e_owner, e_dseq, strrchr(e->d_name, '.') + 1u + strlen(ext)));
         if (mine && !kept) {
             pd_chunks_rmdir(path);
         }

@@ -288,6 +288,7 @@ typedef struct pd_spec_mem {
     char provider[KUMO_ADDRESS_TEXT_BYTES];
     char workload[KUMO_NAME_BYTES_MAX + 1];
     char version[2 * KUMO_CRYPTO_HASH_BYTES + 1];
+    char spec[2 * KUMO_CRYPTO_HASH_BYTES + 1]; /* label kumo.spec (pd_spec_digest) */
     const char *env[KUMO_RUNTIME_ENV_COUNT_MAX + 1];
     /* The env entries "KEY=value", one after the other (kumo_alloc; sealed secrets opened
      * into it, so it is wiped before it is freed), pointed to by env. */
@@ -1138,6 +1139,40 @@ KUMO_MUST_USE int pd_volumes_init(kumo_provider_daemon_t *d, kumo_err_ctx_t *err
  * not removed, and is tried again at a later pass. */
 void pd_volumes_orphans_remove(kumo_provider_daemon_t *d, bool *ok);
 
+/* ---- keep.c: whether a new manifest version keeps a running container ---- */
+
+#define PD_SPEC_DIGEST_TEXT_BYTES (2u * KUMO_CRYPTO_HASH_BYTES + 1u)
+
+/* The key of the spec digests, derived from the daemon's account key (the same after a
+ * restart, unknown to anyone else). */
+void pd_spec_key(const kumo_crypto_keypair_t *kp, uint8_t out[KUMO_CRYPTO_HASH_BYTES]);
+/* The keyed digest (hex) of instance `instance` of workload w of m whose env entries
+ * "KEY=value" (secrets opened, NULL-ended) are env: everything that makes the container what
+ * it is, never its count nor the sealed form of a secret. KUMO_ENOMEM, KUMO_EINVAL. Pure. */
+KUMO_MUST_USE int pd_spec_digest(const uint8_t key[KUMO_CRYPTO_HASH_BYTES],
+                                 const Kumo__Manifest *m,
+                                 const Kumo__ManifestWorkload *w,
+                                 uint32_t instance,
+                                 const char *const *env,
+                                 char out[PD_SPEC_DIGEST_TEXT_BYTES],
+                                 kumo_err_ctx_t *err);
+/* pd_spec_digest of instance `instance` of w of (owner, dseq)'s manifest m, its sealed
+ * secrets opened with d's key into memory wiped after; false when a secret does not open or
+ * memory runs out. Any thread (reads only d's key). */
+bool pd_workload_digest(const kumo_provider_daemon_t *d,
+                        const char *owner,
+                        uint64_t dseq,
+                        Kumo__Manifest *m,
+                        const Kumo__ManifestWorkload *w,
+                        uint32_t instance,
+                        char out[PD_SPEC_DIGEST_TEXT_BYTES]);
+/* Whether listed container c stays as the instance it is of a deployment now at version_hex
+ * whose instance's digest is digest_hex (NULL: not computed): it runs, and it is of that
+ * version or carries that digest. Pure. */
+bool pd_container_keep(const kumo_runtime_container_t *c,
+                       const char *version_hex,
+                       const char *digest_hex);
+
 /* ---- kept.c ---- */
 
 /* Removes the files under home/logs and home/events that nothing was written to in the
@@ -1191,7 +1226,8 @@ typedef struct pd_chunks {
 } pd_chunks_t;
 
 /* Whether the chunks of (owner, dseq) are to be kept (pd_chunks_drop). */
-typedef bool (*pd_chunks_keep_fn)(void *ctx, const char *owner, uint64_t dseq);
+/* tail: what follows the store's extension in its name (a version's hex, or ""). */
+typedef bool (*pd_chunks_keep_fn)(void *ctx, const char *owner, uint64_t dseq, const char *tail);
 
 /* The store of version of (owner, dseq) if one was opened: KUMO_ENOTFOUND if not,
  * KUMO_ECORRUPT if its length file is broken or over bytes_max. */

@@ -7,9 +7,9 @@
  * are written out once and a spec is kept beside it:
  *
  *   home/deployments/<owner>-<dseq>.manifest            the canonical bytes (the version's)
- *   home/deployments/<owner>-<dseq>.spec                "kumospc1", the version, the
+ *   home/deployments/<owner>-<dseq>.spec                "kumospc2", the version, the
  *       manifest file's identity (size, inode, mtime s and ns, u64 big-endian), then the
- *       manifest re-encoded with every file's content left out
+ *       manifest re-encoded with every file's content replaced by its hash
  *   home/deployments/<owner>-<dseq>.files-<version hex>/<workload>.<index>
  *                                                       each file of the manifest, with its mode
  *
@@ -17,8 +17,10 @@
  * gives every stored manifest a new inode), so a pass decodes a few KiB whatever the size of
  * the files. Any other spec (none, cut short, of an older manifest) makes the load read the
  * whole manifest once, write the files and the spec again, and go on. The spec is ours and
- * only an index: the manifest stays the truth. The files of other versions go when a version
- * is stored, all of a deployment's when its last lease here ended (pd_files_drop, each pass).
+ * only an index: the manifest stays the truth. The files of an older version go in the first
+ * pass after a newer one is stored where no container binds them any more (a container a newer
+ * version kept still does: docs/design.md §10), all of a deployment's when its last lease here
+ * ended (pd_files_drop, each pass).
  * Any thread: concurrent writers of one file each write whole (kumo_file_write).
  */
 #include <dirent.h>
@@ -36,7 +38,7 @@
 #include "log/log.h"
 #include "provider/daemon_int.h"
 
-#define PD_SPEC_MAGIC       "kumospc1"
+#define PD_SPEC_MAGIC       "kumospc2"
 #define PD_SPEC_MAGIC_BYTES 8u
 #define PD_SPEC_HEAD_BYTES  (PD_SPEC_MAGIC_BYTES + KUMO_CRYPTO_HASH_BYTES + 4u * 8u)
 #define PD_FILES_EXT        "files-"
@@ -132,17 +134,27 @@ static int pd_files_write(const char *home,
     return 0;
 }
 
-/* Leaves every file's content out of m (freed), keeping paths and modes. */
-static void pd_manifest_strip(Kumo__Manifest *m)
+/* Leaves every file's content out of m (freed), keeping paths and modes, and the content's
+ * hash (its Merkle root, 32 bytes) in its place: what tells whether a file changed
+ * (pd_spec_digest). KUMO_ENOMEM. */
+static int pd_manifest_strip(Kumo__Manifest *m, kumo_err_ctx_t *err)
 {
     for (size_t i = 0; i < m->n_workloads; i++) {
         Kumo__ManifestWorkload *w = m->workloads[i];
         for (size_t j = 0; j < w->n_files; j++) {
-            kumo_free(w->files[j]->content.data);
-            w->files[j]->content.data = NULL;
-            w->files[j]->content.len = 0;
+            uint8_t *hash = kumo_alloc(KUMO_CRYPTO_HASH_BYTES);
+            KUMO_ENSURE(hash != NULL, err, KUMO_ENOMEM, "file hash");
+            ProtobufCBinaryData *c = &w->files[j]->content;
+            if (kumo_crypto_merkle_root(kumo_bytes_make(c->data, c->len), hash) != 0) {
+                kumo_free(hash);
+                return kumo_err_set(err, KUMO_ENOMEM, "file hash");
+            }
+            kumo_free(c->data);
+            c->data = hash;
+            c->len = KUMO_CRYPTO_HASH_BYTES;
         }
     }
+    return 0;
 }
 
 /* The spec of m (already stripped) for the manifest of identity id and version. */
@@ -229,8 +241,8 @@ static int pd_spec_build(const char *home,
         rc = kumo_sdl_workload_files_check(m->workloads[i], err);
     }
     rc = rc == 0 ? pd_files_write(home, owner, dseq, version, m, err) : rc;
+    rc = rc == 0 ? pd_manifest_strip(m, err) : rc;
     if (rc == 0) {
-        pd_manifest_strip(m);
         kumo_err_ctx_t serr = {0};
         /* Without a spec the next load builds it again: slower, still right. */
         if (pd_spec_write(home, owner, dseq, version, id, m, &serr) != 0) {
@@ -285,7 +297,7 @@ int pd_manifest_store(
     uint8_t version[KUMO_CRYPTO_HASH_BYTES];
     KUMO_GUARD(pd_spec_build(home, owner, dseq, bytes, &id, &m, version, err));
     kumo_codec_free(&m->base);
-    pd_files_drop(home, owner, dseq, version, NULL, NULL);
+    /* The files of older versions go in the next pass that sees no container bind them. */
     return 0;
 }
 

@@ -5,9 +5,10 @@
  *   - the wanted containers: for every active lease whose deployment's manifest is stored
  *     (home/deployments/<owner>-<dseq>.manifest), every instance of every workload placed in
  *     the lease's group, named kumo-<provider>-<owner>-<dseq>-<workload>-<i> and labelled with
- *     the lease and the manifest version;
+ *     the lease, the manifest version and the digest of its spec (keep.c);
  *   - the running containers: listed from the runtime by the kumo.provider label.
- * A wanted container that is missing, exited or of another version is (re)created; a
+ * A wanted container that is missing, exited, or of another version and another spec digest is
+ * (re)created (a new version keeps the containers whose own spec did not change); a
  * container no active lease wants is removed (closing leases, stale ones, old groups), and so
  * is a network no active lease uses. Workloads reach each other by name through the
  * overlay forwarder (overlay/overlay.h): every workload name is in each container's /etc/hosts as
@@ -460,6 +461,36 @@ static bool pd_spec_env_hosts(const kumo_provider_daemon_t *d,
     return true;
 }
 
+bool pd_workload_digest(const kumo_provider_daemon_t *d,
+                        const char *owner,
+                        uint64_t dseq,
+                        Kumo__Manifest *m,
+                        const Kumo__ManifestWorkload *w,
+                        uint32_t instance,
+                        char out[PD_SPEC_DIGEST_TEXT_BYTES])
+{
+    pd_dep_t *dep = kumo_calloc(1, sizeof(*dep));
+    pd_spec_mem_t *mem = kumo_calloc(1, sizeof(*mem));
+    bool ok = dep != NULL && mem != NULL;
+    if (ok) {
+        dep->owner = owner;
+        dep->dseq = dseq;
+        dep->m = m;
+        uint8_t key[KUMO_CRYPTO_HASH_BYTES];
+        pd_spec_key(&d->key, key);
+        ok = pd_spec_env_hosts(d, dep, w, mem) &&
+             pd_spec_digest(key, m, w, instance, mem->env, out, NULL) == 0;
+        kumo_crypto_wipe(key, sizeof(key));
+    }
+    if (mem != NULL && mem->env_buf != NULL) { /* sealed secrets */
+        kumo_crypto_wipe(mem->env_buf, mem->env_buf_bytes);
+        kumo_free(mem->env_buf);
+    }
+    kumo_free(mem);
+    kumo_free(dep);
+    return ok;
+}
+
 /* The command's arguments copied into mem->cmd_buf (the job outlives the manifest); false
  * when out of memory. */
 static bool pd_spec_cmd(const Kumo__ManifestWorkload *w, pd_spec_mem_t *mem)
@@ -597,6 +628,13 @@ static bool pd_spec_build(kumo_provider_daemon_t *d,
     if (!pd_spec_env_hosts(d, dep, w, mem) || !pd_spec_cmd(w, mem)) {
         return false;
     }
+    uint8_t key[KUMO_CRYPTO_HASH_BYTES];
+    pd_spec_key(&d->key, key);
+    int drc = pd_spec_digest(key, dep->m, w, instance, mem->env, mem->spec, NULL);
+    kumo_crypto_wipe(key, sizeof(key));
+    if (drc != 0) {
+        return false;
+    }
     s->name = mem->name;
     s->image = mem->image;
     s->cmd = w->n_command > 0 ? mem->cmd : NULL;
@@ -623,6 +661,7 @@ static bool pd_spec_build(kumo_provider_daemon_t *d,
         {"kumo.workload", mem->workload},
         {"kumo.instance", mem->inst},
         {"kumo.version", mem->version},
+        {"kumo.spec", mem->spec},
     };
     memcpy(s->labels, labels, sizeof(labels));
     s->label_count = sizeof(labels) / sizeof(labels[0]);
@@ -817,9 +856,14 @@ static bool pd_instance_work(kumo_provider_daemon_t *d,
     char name[KUMO_RUNTIME_NAME_BYTES_MAX];
     pd_names(d, dep->owner, dep->dseq, w->name, instance, name);
     const kumo_runtime_container_t *c = pd_container_find(d, name);
-    if (c != NULL && c->state == KUMO_RUNTIME_STATE_RUNNING &&
-        strcmp(c->version, dep->version_hex) == 0 && c->oseq == l->oseq &&
-        pd_instance_gpus_match(d, dep, l, w, instance, c)) {
+    /* One of an older version is kept when its spec did not change (keep.c); its digest is
+     * computed only then (it opens the workload's secrets). */
+    char digest[PD_SPEC_DIGEST_TEXT_BYTES];
+    bool digest_known = c != NULL && c->state == KUMO_RUNTIME_STATE_RUNNING &&
+                        strcmp(c->version, dep->version_hex) != 0 && c->spec[0] != '\0' &&
+                        pd_workload_digest(d, dep->owner, dep->dseq, dep->m, w, instance, digest);
+    if (c != NULL && pd_container_keep(c, dep->version_hex, digest_known ? digest : NULL) &&
+        c->oseq == l->oseq && pd_instance_gpus_match(d, dep, l, w, instance, c)) {
         return true;
     }
     if (create) {
@@ -829,6 +873,30 @@ static bool pd_instance_work(kumo_provider_daemon_t *d,
         pd_instance_start(d, dep, l, w, instance, c);
     }
     return false;
+}
+
+/* Queues the removal of the containers of lease l's group that the manifest no longer wants:
+ * an instance at or past its workload's count (a count lowered: the highest go), or of a
+ * workload the group no longer has. Only with the manifest read (a deployment whose manifest
+ * cannot be read keeps its containers). */
+static void
+pd_lease_extras_remove(kumo_provider_daemon_t *d, const pd_dep_t *dep, const pd_lease_t *l)
+{
+    for (uint32_t i = 0; i < d->container_count; i++) {
+        const kumo_runtime_container_t *c = &d->containers[i];
+        if (c->dseq != dep->dseq || c->gseq != l->gseq || strcmp(c->owner, dep->owner) != 0) {
+            continue;
+        }
+        bool wanted = false;
+        for (size_t k = 0; k < dep->m->n_workloads && !wanted; k++) {
+            const Kumo__ManifestWorkload *w = dep->m->workloads[k];
+            wanted = strcmp(w->name, c->workload) == 0 &&
+                     strcmp(w->group, dep->groups[l->gseq]) == 0 && c->instance < w->count;
+        }
+        if (!wanted) {
+            pd_rtwork_remove(d, PD_RTJOB_REMOVE, c->name[0] == '/' ? c->name + 1 : c->name, c->id);
+        }
+    }
 }
 
 /* Whether every instance of lease l runs; with create, queues those that do not on the
@@ -849,6 +917,9 @@ static bool pd_lease_work(kumo_provider_daemon_t *d, pd_dep_t *dep, pd_lease_t *
         for (uint32_t k = 0; strcmp(w->group, dep->groups[l->gseq]) == 0 && k < w->count; k++) {
             ok = pd_instance_work(d, dep, l, w, k, create) && ok;
         }
+    }
+    if (create) {
+        pd_lease_extras_remove(d, dep, l);
     }
     return ok;
 }
@@ -1657,8 +1728,9 @@ static void pd_pass_run(kumo_provider_daemon_t *d, pd_pass_t *pass)
 }
 
 /* Whether this provider holds an active lease of (owner, dseq): its chunks are kept. */
-static bool pd_chunks_keep(void *ctx, const char *owner, uint64_t dseq)
+static bool pd_chunks_keep(void *ctx, const char *owner, uint64_t dseq, const char *tail)
 {
+    (void)tail;
     const kumo_provider_daemon_t *d = ctx;
     for (uint32_t i = 0; i < d->lease_count; i++) {
         if (d->leases[i].active && d->leases[i].dseq == dseq &&
@@ -1669,12 +1741,39 @@ static bool pd_chunks_keep(void *ctx, const char *owner, uint64_t dseq)
     return false;
 }
 
+/* Whether the files of version tail of (owner, dseq) are kept: a lease here is active, and
+ * it is the stored manifest's version or a listed container of the deployment still binds
+ * them (one a newer version kept: docs/design.md §10). */
+static bool pd_files_keep(void *ctx, const char *owner, uint64_t dseq, const char *tail)
+{
+    kumo_provider_daemon_t *d = ctx;
+    if (!pd_chunks_keep(ctx, owner, dseq, tail)) {
+        return false;
+    }
+    for (uint32_t i = 0; i < d->container_count; i++) {
+        const kumo_runtime_container_t *c = &d->containers[i];
+        if (c->dseq == dseq && strcmp(c->owner, owner) == 0 && strcmp(c->version, tail) == 0) {
+            return true;
+        }
+    }
+    uint8_t version[KUMO_CRYPTO_HASH_BYTES];
+    char hex[2u * KUMO_CRYPTO_HASH_BYTES + 1u];
+    /* Not told (no manifest readable right now), or a start still queued or running (it may
+     * bind them, and is listed only once made): kept, dropped by a later pass. */
+    return pd_rtwork_pending(d) > 0 ||
+           pd_manifest_stored_version(d->home, owner, dseq, version, NULL) != 0 ||
+           kumo_codec_hex_encode(kumo_bytes_make(version, sizeof(version)), hex, sizeof(hex)) !=
+               0 ||
+           strcmp(hex, tail) == 0;
+}
+
 /* What is kept on disk per deployment goes when its last lease here ended: its chunks, the
- * files of its manifests, the tunnels it told its peers. */
+ * files of its manifests (of a version no container uses, once a newer one is stored), the
+ * tunnels it told its peers. */
 static void pd_deployment_stores_drop(kumo_provider_daemon_t *d)
 {
     pd_chunks_drop(d->home, NULL, 0, NULL, pd_chunks_keep, d);
-    pd_files_drop(d->home, NULL, 0, NULL, pd_chunks_keep, d);
+    pd_files_drop(d->home, NULL, 0, NULL, pd_files_keep, d);
     pd_tunnels_drop(d->home, NULL, 0, pd_chunks_keep, d);
 }
 

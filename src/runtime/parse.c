@@ -67,6 +67,8 @@ static int parse_labels(const json_t *labels, kumo_runtime_container_t *c, kumo_
     KUMO_GUARD(copy_str(c->version, sizeof(c->version),
                         json_string_value(json_object_get(labels, "kumo.version")), "version",
                         err));
+    KUMO_GUARD(copy_str(c->spec, sizeof(c->spec),
+                        json_string_value(json_object_get(labels, "kumo.spec")), "spec", err));
     KUMO_GUARD(copy_str(c->gpus, sizeof(c->gpus),
                         json_string_value(json_object_get(labels, "kumo.gpus")), "gpus", err));
     uint64_t instance = 0;

@@ -7,7 +7,8 @@
  * Everything kumo creates carries labels, so state is rebuilt from the runtime after a
  * restart and cleanup is by label:
  *   kumo.managed=1, kumo.provider=<addr>, kumo.owner=<addr>, kumo.dseq=<n>, kumo.gseq=<n>,
- *   kumo.oseq=<n>, kumo.workload=<name>, kumo.instance=<i>, kumo.version=<hex manifest root>
+ *   kumo.oseq=<n>, kumo.workload=<name>, kumo.instance=<i>, kumo.version=<hex manifest root>,
+ *   kumo.spec=<hex digest of its spec: what a new version keeps>
  * Networks: one per deployment, named kumo-<provider8>-<owner8>-<dseq>, labelled like
  * containers (without workload/instance).
  *
@@ -140,6 +141,7 @@ typedef struct kumo_runtime_container {
     char workload[64];
     uint32_t instance;
     char version[65];
+    char spec[65]; /* kumo.spec: the digest of its spec (provider), "" if none */
     char gpus[32]; /* kumo.gpus: the provider's GPU numbers it was given ("0,3"), "" if none */
     uint16_t host_ports[KUMO_RUNTIME_PORT_COUNT_MAX]; /* published, in container-port order */
     uint16_t container_ports[KUMO_RUNTIME_PORT_COUNT_MAX];

@@ -11,8 +11,11 @@
 #   2. in each container the files read back byte for byte; writing to one fails (read-only
 #      file system), and the runtime's inspect shows every file bound read-only; on the
 #      provider's disk each file has the mode the stack gave.
-#   3. a stack with a file under /proc is refused before anything is sent, naming the rule.
-#   4. close: the leases end and the providers remove the files.
+#   3. an update that changes only b's configuration: east keeps a's container (same id,
+#      its files still bound: the old version's files stay on east's disk while it runs
+#      with them), west replaces b's, which reads the new configuration.
+#   4. a stack with a file under /proc is refused before anything is sent, naming the rule.
+#   5. close: the leases end and the providers remove the files.
 # Every container and network of this run's providers is removed on exit.
 #
 # Usage: tests/e2e/test_files.sh path/to/kumo   (KUMO_E2E_KEEP=1 keeps the files)
@@ -21,7 +24,7 @@ set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh" files "$1"
 
-workload() { # workload NAME GROUP
+workload() { # workload NAME GROUP [GREETING]
     cat <<YAML
   $1:
     image: localhost/kumo-test-busybox:1
@@ -32,13 +35,13 @@ workload() { # workload NAME GROUP
       - path: /etc/app/config.json
         mode: "0600"
         content: |
-          {"name": "$1", "greeting": "hello from a file"}
+          {"name": "$1", "greeting": "${3:-hello from a file}"}
       - path: /srv/model.bin
         source: model.bin
 YAML
 }
 
-stack() {
+stack() { # stack [B'S GREETING]
     cat <<YAML
 version: "1"
 groups:
@@ -53,7 +56,7 @@ groups:
 workloads:
 YAML
     workload a e
-    workload b w
+    workload b w "${1:-hello from a file}"
     cat <<YAML
 wait_blocks: 1
 deposit: 5000000
@@ -108,14 +111,36 @@ check "on east's disk the configuration is 0600" \
     test "$(stat -c %a "$(files_dirs east)/a.0")" = 600
 check "and the model 0644" test "$(stat -c %a "$(files_dirs east)/a.1")" = 644
 
-# ---- 3. a file where no file may go ----
+# ---- 3. update b only: a's container is kept, b's replaced ----
+a_before=$(cid "$east")
+b_before=$(cid "$west")
+stack "hello again" >"$work/stack.yml"
+k deploy update "$work/stack.yml" --from tenant --timeout 240 >"$work/update.out" 2>&1 ||
+    { cat "$work/update.out"; fail "kumo deploy update"; }
+b_new() { [ -n "$(cid "$west")" ] && [ "$(cid "$west")" != "$b_before" ]; }
+wait_or_fail 120 "b replaced at west" b_new
+check "b reads its new configuration" \
+    test "$(in_c "$west" 'cat /etc/app/config.json')" = '{"name": "b", "greeting": "hello again"}'
+two_dirs() { [ "$(files_dirs east | wc -l)" -eq 2 ]; }
+wait_or_fail 60 "east holding the new version's files beside the old" two_dirs
+check "a kept at east: the same container" test "$(cid "$east")" = "$a_before"
+check "a's configuration still reads back" \
+    test "$(in_c "$east" 'cat /etc/app/config.json')" = '{"name": "a", "greeting": "hello from a file"}'
+check "a's model still reads back" \
+    test "$(podman_remote exec "$(cid "$east")" cat /srv/model.bin | sha256sum | cut -d' ' -f1)" = "$model_sum"
+check "east keeps the old version's files while a binds them" two_dirs
+one_dir() { [ "$(files_dirs west | wc -l)" -eq 1 ]; }
+wait_or_fail 60 "west dropping the files of the version b no longer runs" one_dir
+check "a's container is still the one it was" test "$(cid "$east")" = "$a_before"
+
+# ---- 4. a file where no file may go ----
 sed 's|/srv/model.bin|/proc/model.bin|' "$work/stack.yml" >"$work/bad.yml"
 if k deploy update "$work/bad.yml" --from tenant --timeout 60 >"$work/bad.out" 2>&1; then
     fail "a stack with a file under /proc was accepted"
 fi
 check "refused naming the file, line and rule" grep -q "bad.yml:[0-9]*: workloads.a.files\[1\].path" "$work/bad.out"
 
-# ---- 4. close: the files go with the deployment ----
+# ---- 5. close: the files go with the deployment ----
 k deploy close "$work/stack.yml" --from tenant --timeout 120 >"$work/close.out" 2>&1 ||
     { cat "$work/close.out"; fail "kumo deploy close"; }
 no_files() { [ -z "$(files_dirs east)" ] && [ -z "$(files_dirs west)" ]; }

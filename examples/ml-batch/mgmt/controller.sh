@@ -14,8 +14,11 @@
 # A size the chain refuses (the grant's max_count_per_group: KUMO_EGRANTCOUNT) is logged and
 # becomes the ceiling. Each decision is one log line (queue length, from -> to), followed by
 # the CLI's lines, prefixed "controller: kumo:", which name the tx; then the outcome.
-# Every new version of the deployment replaces its containers, this one included: the
-# controller keeps nothing it cannot read again from the queue and the chain.
+# A new version of the deployment replaces only the containers whose own spec changed
+# (docs/design.md "Updates keep what did not change"): a resize, or the worker group going
+# or coming back, keeps this one. It still keeps nothing it cannot read again from the queue
+# and the chain, since a change to its own workload (or a daemon's restart of a failed
+# container) starts it afresh.
 # ML_TEMPLATE (default /etc/kumo/stack.tmpl) and ML_DIR (its work folder, default /tmp/ctl)
 # let tests/examples/test_ml_batch_controller.sh run it outside a container.
 set -u

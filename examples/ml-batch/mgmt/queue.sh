@@ -1,7 +1,8 @@
 #!/bin/sh
 # queue.sh - ml-batch's job queue: busybox httpd on port 8000 serving the CGI scripts of
 # www/cgi-bin, the jobs as files under /data/q (a persistent volume: they outlive container
-# restarts, which every new version of the deployment brings):
+# restarts, which a new version brings when it changes the queue's spec: its port's rules
+# name the worker group, so the group going or coming back restarts it; a resize does not):
 #   GET /cgi-bin/push?n=N    adds N jobs (1..1000), prints their ids
 #   GET /cgi-bin/pop         takes the oldest pending job for a worker: prints its id, or
 #                            nothing when none waits

@@ -149,9 +149,10 @@ static void test_chunks_refuse_what_does_not_prove(void **state)
     kumo_test_tmpdir_remove(home);
 }
 
-static bool keep_dseq_5(void *ctx, const char *owner, uint64_t dseq)
+static bool keep_dseq_5(void *ctx, const char *owner, uint64_t dseq, const char *tail)
 {
     (void)ctx;
+    (void)tail;
     return dseq == 5 && strcmp(owner, OWNER) == 0;
 }
 

@@ -3,9 +3,10 @@
  * stored manifest loads without its files' contents, which are on disk with their modes; the
  * load reads the spec while it is of the stored manifest and builds it again when the
  * manifest was replaced, the spec removed or broken, and never reads the manifest while the
- * spec is of it; storing a version drops the files of
- * others; a stored manifest whose file would land outside the rules writes nothing. Real files
- * in a temp directory.
+ * spec is of it; each file's content is left as its hash (what a new version compares);
+ * storing a version keeps the files of others (a container a newer version keeps binds them:
+ * the passes drop them); a stored manifest whose file would land outside the rules writes nothing.
+ * Real files in a temp directory.
  */
 #include "helpers/testutil.h"
 
@@ -81,8 +82,9 @@ static bool file_read(const char *home,
     return true;
 }
 
-/* Loads and checks the version and that the content was left out. */
-static void load_expect(const char *home, const uint8_t version[KUMO_CRYPTO_HASH_BYTES])
+/* Loads and checks the version and that the content was left out, its hash in its place. */
+static void
+load_expect(const char *home, const uint8_t version[KUMO_CRYPTO_HASH_BYTES], const char *content)
 {
     Kumo__Manifest *m = NULL;
     uint8_t got[KUMO_CRYPTO_HASH_BYTES];
@@ -92,7 +94,10 @@ static void load_expect(const char *home, const uint8_t version[KUMO_CRYPTO_HASH
     assert_int_equal(m->n_workloads, 1);
     assert_int_equal(m->workloads[0]->n_files, 1);
     assert_string_equal(m->workloads[0]->files[0]->path, "/etc/app/config.json");
-    assert_int_equal(m->workloads[0]->files[0]->content.len, 0);
+    uint8_t hash[KUMO_CRYPTO_HASH_BYTES];
+    assert_int_equal(kumo_crypto_merkle_root(kumo_bytes_make(content, strlen(content)), hash), 0);
+    assert_int_equal(m->workloads[0]->files[0]->content.len, KUMO_CRYPTO_HASH_BYTES);
+    assert_memory_equal(m->workloads[0]->files[0]->content.data, hash, sizeof(hash));
     kumo_codec_free(&m->base);
 }
 
@@ -106,7 +111,7 @@ static void test_store_writes_files_and_loads_without_contents(void **state)
     root_of(&a, va);
     kumo_err_ctx_t err = {0};
     assert_int_equal(pd_manifest_store(home, OWNER, 7, kumo_buf_bytes(&a), &err), 0);
-    load_expect(home, va);
+    load_expect(home, va, "{\"a\":1}");
     char text[64];
     unsigned int mode = 0;
     assert_true(file_read(home, va, text, sizeof(text), &mode));
@@ -116,13 +121,15 @@ static void test_store_writes_files_and_loads_without_contents(void **state)
     assert_int_equal(pd_manifest_stored_version(home, OWNER, 7, v, &err), 0);
     assert_memory_equal(v, va, sizeof(v));
 
-    /* A new version: its files written, the old version's dropped. */
+    /* A new version: its files written, the old version's kept until dropped. */
     kumo_buf_t b;
     manifest_make("/etc/app/config.json", 0644u, "{\"b\":2}", &b);
     uint8_t vb[KUMO_CRYPTO_HASH_BYTES];
     root_of(&b, vb);
     assert_int_equal(pd_manifest_store(home, OWNER, 7, kumo_buf_bytes(&b), &err), 0);
-    load_expect(home, vb);
+    load_expect(home, vb, "{\"b\":2}");
+    assert_true(file_read(home, va, text, sizeof(text), &mode));
+    pd_files_drop(home, OWNER, 7, vb, NULL, NULL);
     assert_false(file_read(home, va, text, sizeof(text), &mode));
     assert_true(file_read(home, vb, text, sizeof(text), &mode));
     assert_string_equal(text, "{\"b\":2}");
@@ -149,7 +156,7 @@ static void test_stale_missing_or_broken_spec_is_rebuilt(void **state)
     /* The manifest replaced behind the spec's back (a crash between the two writes): the
      * load sees the spec is of another manifest and builds it again. */
     assert_int_equal(pd_deployment_store(home, OWNER, 7, "manifest", kumo_buf_bytes(&b), &err), 0);
-    load_expect(home, vb);
+    load_expect(home, vb, "two");
     char text[64];
     unsigned int mode = 0;
     assert_true(file_read(home, vb, text, sizeof(text), &mode));
@@ -157,12 +164,12 @@ static void test_stale_missing_or_broken_spec_is_rebuilt(void **state)
     char spec[PD_PATH_BYTES];
     assert_int_equal(pd_deployment_path(home, OWNER, 7, "spec", spec), 0);
     assert_int_equal(unlink(spec), 0);
-    load_expect(home, vb);
+    load_expect(home, vb, "two");
     struct stat st;
     assert_int_equal(stat(spec, &st), 0);
     uint8_t junk[3] = {1, 2, 3};
     assert_int_equal(kumo_file_write(spec, kumo_bytes_make(junk, sizeof(junk)), 0600, &err), 0);
-    load_expect(home, vb);
+    load_expect(home, vb, "two");
     kumo_buf_free(&a);
     kumo_buf_free(&b);
     kumo_test_tmpdir_remove(home);
@@ -192,7 +199,7 @@ static void test_load_reads_the_spec_not_the_manifest(void **state)
     assert_int_equal(fclose(f), 0);
     struct timespec times[2] = {before.st_atim, before.st_mtim};
     assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
-    load_expect(home, va);
+    load_expect(home, va, "one");
     kumo_buf_free(&a);
     kumo_test_tmpdir_remove(home);
 }

@@ -12,6 +12,8 @@
  *     of the range, db publishes nothing; each reaches the others by name at the gateway;
  *   - a pass where everything runs confirms the lease with its version, once;
  *   - an exited instance is replaced (the old one removed first);
+ *   - a new version keeps the containers whose own spec did not change (a lowered count
+ *     removes the highest instance), and replaces the one whose spec changed;
  *   - a failed start (image missing) is retried, not confirmed;
  *   - the lease closing removes every container, then the lease is released and the
  *     deployment's network swept.
@@ -176,6 +178,7 @@ static int f_run(kumo_runtime_t *rt,
     (void)snprintf(c->workload, sizeof(c->workload), "%s", label_of(s, "kumo.workload"));
     c->instance = (uint32_t)strtoul(label_of(s, "kumo.instance"), NULL, 10);
     (void)snprintf(c->version, sizeof(c->version), "%s", label_of(s, "kumo.version"));
+    (void)snprintf(c->spec, sizeof(c->spec), "%s", label_of(s, "kumo.spec"));
     for (uint32_t i = 0; i < s->port_count; i++) {
         c->container_ports[i] = s->ports[i].container_port;
         c->host_ports[i] = s->ports[i].host_port;
@@ -701,6 +704,70 @@ static void test_reconcile_lifecycle(void **state)
 /* A start that fails (image missing) runs nothing and confirms nothing: the lease is refused
  * (its confirmation is due) and the start tried again; once the image is there it runs and
  * is confirmed. */
+/* Stores, as the deployment's new manifest, the test stack with each `from` replaced by `to`. */
+static void store_stack_edited(const char *from, const char *to)
+{
+    char text[sizeof(stack_yaml) + 64];
+    const char *at = strstr(stack_yaml, from);
+    assert_non_null(at);
+    int n = snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - stack_yaml), stack_yaml, to,
+                     at + strlen(from));
+    assert_true(n > 0 && (size_t)n < sizeof(text));
+    kumo_sdl_stack_t *st = NULL;
+    kumo_err_ctx_t err = {0};
+    if (kumo_sdl_stack_parse(kumo_bytes_make((const uint8_t *)text, (size_t)n), "stack.yml", &st,
+                             &err) != 0) {
+        fail_msg("stack: %s", err.detail);
+    }
+    kumo_buf_t buf;
+    kumo_buf_init(&buf, KUMO_SDL_MANIFEST_BYTES_MAX);
+    assert_int_equal(kumo_sdl_manifest_encode(st, &buf, NULL), 0);
+    assert_int_equal(pd_manifest_store(home, OWNER, DSEQ, kumo_buf_bytes(&buf), NULL), 0);
+    kumo_buf_free(&buf);
+    kumo_sdl_stack_free(st);
+}
+
+/* A new version keeps the containers whose own spec did not change: web's count lowered
+ * keeps web/0 and db (the same containers) and removes web/1; then db's image changed (and
+ * web's count back at 2) replaces db, starts web/1 and keeps web/0. */
+static void test_reconcile_update_keeps_unchanged(void **state)
+{
+    (void)state;
+    kumo_provider_daemon_t *d = daemon_new();
+    (void)pass(d); /* the network */
+    (void)pass(d); /* its rules */
+    assert_int_equal(pass(d), 3u);
+    assert_int_equal(running(), 3u);
+    char web0_id[KUMO_RUNTIME_ID_BYTES_MAX];
+    char db_id[KUMO_RUNTIME_ID_BYTES_MAX];
+    (void)snprintf(web0_id, sizeof(web0_id), "%s", fake_workload("web", 0)->c.id);
+    (void)snprintf(db_id, sizeof(db_id), "%s", fake_workload("db", 0)->c.id);
+    assert_true(fake_workload("db", 0)->c.spec[0] != '\0');
+    uint32_t runs = fake.runs;
+    uint32_t removes = fake.removes;
+
+    store_stack_edited("    count: 2\n", "    count: 1\n");
+    (void)pass(d);
+    (void)pass(d);
+    assert_int_equal(fake.runs, runs); /* nothing started */
+    assert_int_equal(fake.removes, removes + 1u);
+    assert_null(fake_workload("web", 1));
+    assert_string_equal(fake_workload("web", 0)->c.id, web0_id);
+    assert_string_equal(fake_workload("db", 0)->c.id, db_id);
+
+    store_stack_edited("  db:\n    image: localhost/kumo-example:1\n",
+                       "  db:\n    image: localhost/kumo-example:2\n");
+    (void)pass(d);
+    (void)pass(d);
+    /* db replaced, and web runs twice again (the first edit is gone): web/0 kept, web/1 new. */
+    assert_int_equal(fake.runs, runs + 2u);
+    assert_string_not_equal(fake_workload("db", 0)->c.id, db_id);
+    assert_string_equal(fake_workload("web", 0)->c.id, web0_id);
+    assert_non_null(fake_workload("web", 1));
+    assert_int_equal(running(), 3u);
+    daemon_free(d);
+}
+
 static void test_reconcile_image_missing(void **state)
 {
     (void)state;
@@ -860,6 +927,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reconcile_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconcile_update_keeps_unchanged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_image_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_confirm_urgent_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_isolation_fails_closed, setup, teardown),
