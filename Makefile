@@ -1,7 +1,8 @@
 # kumo - top-level entry points. See README.md.
 #   make demo   install missing packages, build, run the market scenario
+#   make example NAME=ml-batch|latency   the same, then run that example end to end
 #   make test   install missing packages, then: checks, debug tests, ASan+UBSan tests, fuzzing
-.PHONY: all deps build demo test check test-debug test-asan test-release fuzz bench format clean
+.PHONY: all deps build demo example test check test-debug test-asan test-release fuzz bench format clean
 
 FUZZ_SECONDS ?= 10
 # `make test` runs the real-process tests (adversary, e2e) once, on the asan-ubsan preset; the
@@ -21,6 +22,11 @@ build: deps
 
 demo: build
 	tools/demo.sh build/release/kumo
+
+# make example NAME=ml-batch (or latency): an example with a management tier, end to end.
+example: build
+	@test -n "$(NAME)" || { echo "usage: make example NAME=<examples/ folder: ml-batch, latency>"; exit 2; }
+	tools/example.sh $(NAME) build/release/kumo
 
 check: deps
 	tools/check.sh

@@ -181,7 +181,7 @@ static void test_render_egress(void **state)
     char *t = render_open("kumo_abcdefgh", nets, 2, &e, &rc);
     assert_int_equal(rc, 0);
     static const char set[] = "{ 10.77.5.2/32, 10.77.5.8/29, 192.168.7.9/32 }";
-    char want[512];
+    char want[4096];
     for (uint32_t i = 0; i < 2; i++) {
         /* input: after the forwarder's ports, before the drop */
         (void)snprintf(want, sizeof(want), "ip saddr %s ip daddr %s accept\n    ip saddr %s drop\n",
